@@ -1,0 +1,204 @@
+//===- LayerOp.cpp - moe.layer --------------------------------------------===//
+#include "dialect/MoEOps.h"
+#include "dialect/MoEVerifyUtils.h"
+
+#include "llvm/ADT/StringExtras.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+/// Checks the operands of one moe.layer against the sizes they imply.
+class LayerChecker {
+public:
+  LayerChecker(std::optional<Location> loc) : diag{loc, "moe.layer"} {}
+
+  /// `value` (if present) must be a float tensor of the given shape with the
+  /// symbolic form `form` ("[E, f, d]") for the message.
+  LogicalResult expect(StringRef tag, Value value, StringRef name,
+                       StringRef form, ArrayRef<int64_t> shape) const {
+    if (!value || hasCompatibleShape(value.getType(), shape))
+      return success();
+    SmallVector<std::string> dims;
+    for (int64_t size : shape)
+      dims.push_back(dimStr(size));
+    return diag(tag, name, " must be ", form, " = [", llvm::join(dims, ", "),
+                "], got ", value.getType());
+  }
+
+  /// The first static size among `candidates`, else dynamic.
+  static int64_t firstStatic(ArrayRef<int64_t> candidates) {
+    for (int64_t size : candidates)
+      if (!ShapedType::isDynamic(size))
+        return size;
+    return ShapedType::kDynamic;
+  }
+
+  OpDiag diag;
+};
+} // namespace
+
+static int64_t dimOf(Value value, unsigned dim) {
+  if (!value)
+    return ShapedType::kDynamic;
+  RankedTensorType tensor = getRankedTensor(value.getType());
+  if (!tensor || tensor.getRank() <= static_cast<int64_t>(dim))
+    return ShapedType::kDynamic;
+  return tensor.getDimSize(dim);
+}
+
+static int64_t halfDim(int64_t size) {
+  return ShapedType::isDynamic(size) ? size : size / 2;
+}
+
+int64_t LayerOp::getNumExperts() {
+  return LayerChecker::firstStatic({dimOf(getRouterWeight(), 0),
+                                    dimOf(getRouterLogits(), 1),
+                                    dimOf(getDown(), 0)});
+}
+
+LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
+                                        std::optional<Location> loc, Adaptor a,
+                                        SmallVectorImpl<Type> &types) {
+  LayerChecker check(loc);
+  const OpDiag &diag = check.diag;
+
+  // (C1) element types.
+  RankedTensorType hidden = getRankedTensor(a.getHidden().getType(), 2);
+  if (!hidden || !isStorageFloat(hidden.getElementType()))
+    return diag("C1",
+                "hidden must be a rank-2 tensor of f32, bf16 or f16, "
+                "got ",
+                a.getHidden().getType());
+  std::pair<StringRef, Value> weights[] = {
+      {"router_weight", a.getRouterWeight()},
+      {"router_bias", a.getRouterBias()},
+      {"router_logits", a.getRouterLogits()},
+      {"correction_bias", a.getCorrectionBias()},
+      {"gate", a.getGate()},
+      {"up", a.getUp()},
+      {"gate_up", a.getGateUp()},
+      {"down", a.getDown()},
+      {"gate_bias", a.getGateBias()},
+      {"up_bias", a.getUpBias()},
+      {"gate_up_bias", a.getGateUpBias()},
+      {"down_bias", a.getDownBias()},
+      {"shared_gate", a.getSharedGate()},
+      {"shared_up", a.getSharedUp()},
+      {"shared_down", a.getSharedDown()},
+      {"shared_expert_gate", a.getSharedExpertGate()}};
+  for (auto [name, value] : weights) {
+    if (!value)
+      continue;
+    RankedTensorType tensor = getRankedTensor(value.getType());
+    if (!tensor || !isStorageFloat(tensor.getElementType()))
+      return diag("C1", name, " must be a tensor of f32, bf16 or f16, got ",
+                  value.getType());
+  }
+  RoutingAttr routing = a.getRouting();
+  ActivationAttr activation = a.getActivation();
+  if (!routing || !activation)
+    return emitOptionalError(loc, "'moe.layer' op requires 'routing' and "
+                                  "'activation' attributes");
+  int64_t tokens = hidden.getDimSize(0), d = hidden.getDimSize(1);
+
+  // (C2) router.
+  if (static_cast<bool>(a.getRouterWeight()) ==
+      static_cast<bool>(a.getRouterLogits()))
+    return diag("C2", "needs exactly one of router_weight and router_logits");
+  if (a.getRouterBias() && !a.getRouterWeight())
+    return diag("C2", "router_bias needs router_weight");
+  int64_t experts =
+      check.firstStatic({dimOf(a.getRouterWeight(), 0),
+                         dimOf(a.getRouterLogits(), 1), dimOf(a.getDown(), 0)});
+  if (failed(check.expect("C2", a.getRouterWeight(), "router_weight", "[E, d]",
+                          {experts, d})) ||
+      failed(check.expect("C2", a.getRouterLogits(), "router_logits", "[T, E]",
+                          {tokens, experts})) ||
+      failed(check.expect("C2", a.getRouterBias(), "router_bias", "[E]",
+                          {experts})))
+    return failure();
+
+  // (C3) routing against the expert count.
+  if (failed(verifyRoutingForExperts(diag, routing, experts,
+                                     a.getCorrectionBias(),
+                                     {"C3", "C3", "C3", "C3"})))
+    return failure();
+
+  // (C4) which projections the activation takes.
+  StringRef kind = stringifyActivationKind(activation.getKind());
+  bool separate = a.getGate() || a.getUp();
+  if (activation.isGated()) {
+    if (a.getGateUp() ? separate : !(a.getGate() && a.getUp()))
+      return diag("C4", "gated activation ", kind,
+                  " needs gate and up, or gate_up, but not both");
+  } else if (a.getGate() || a.getGateUp() || !a.getUp()) {
+    return diag("C4", "elementwise activation ", kind,
+                " needs up and no gate or gate_up");
+  }
+
+  // (C5) projection shapes.
+  int64_t f = check.firstStatic({dimOf(a.getGate(), 1), dimOf(a.getUp(), 1),
+                                 halfDim(dimOf(a.getGateUp(), 1)),
+                                 dimOf(a.getDown(), 2)});
+  int64_t twoF = mulDims(f, 2);
+  if (failed(check.expect("C5", a.getGate(), "gate", "[E, f, d]",
+                          {experts, f, d})) ||
+      failed(
+          check.expect("C5", a.getUp(), "up", "[E, f, d]", {experts, f, d})) ||
+      failed(check.expect("C5", a.getGateUp(), "gate_up", "[E, 2f, d]",
+                          {experts, twoF, d})) ||
+      failed(check.expect("C5", a.getDown(), "down", "[E, d, f]",
+                          {experts, d, f})))
+    return failure();
+
+  // (C6) fused layout.
+  if (static_cast<bool>(a.getGateUpLayoutAttr()) !=
+      static_cast<bool>(a.getGateUp()))
+    return diag("C6", "gate_up_layout must be given exactly when gate_up is");
+
+  // (C7) biases.
+  std::pair<Value, Value> biasOwners[] = {{a.getGateBias(), a.getGate()},
+                                          {a.getUpBias(), a.getUp()},
+                                          {a.getGateUpBias(), a.getGateUp()}};
+  for (auto [bias, owner] : biasOwners)
+    if (bias && !owner)
+      return diag("C7", "a bias is given for a projection that is absent");
+  if (failed(check.expect("C7", a.getGateBias(), "gate_bias", "[E, f]",
+                          {experts, f})) ||
+      failed(check.expect("C7", a.getUpBias(), "up_bias", "[E, f]",
+                          {experts, f})) ||
+      failed(check.expect("C7", a.getGateUpBias(), "gate_up_bias", "[E, 2f]",
+                          {experts, twoF})) ||
+      failed(check.expect("C7", a.getDownBias(), "down_bias", "[E, d]",
+                          {experts, d})))
+    return failure();
+
+  // (C8) shared experts.
+  bool shared = a.getSharedUp() || a.getSharedDown() || a.getSharedGate();
+  if (shared) {
+    bool needGate = activation.isGated();
+    if (!a.getSharedUp() || !a.getSharedDown() ||
+        needGate != static_cast<bool>(a.getSharedGate()))
+      return diag("C8", "shared experts need shared_up and shared_down",
+                  needGate ? " and shared_gate" : " and no shared_gate",
+                  " for activation ", kind);
+    int64_t fs = check.firstStatic(
+        {dimOf(a.getSharedUp(), 0), dimOf(a.getSharedDown(), 1)});
+    if (failed(check.expect("C8", a.getSharedGate(), "shared_gate", "[fs, d]",
+                            {fs, d})) ||
+        failed(check.expect("C8", a.getSharedUp(), "shared_up", "[fs, d]",
+                            {fs, d})) ||
+        failed(check.expect("C8", a.getSharedDown(), "shared_down", "[d, fs]",
+                            {d, fs})))
+      return failure();
+  }
+  if (a.getSharedExpertGate() && !shared)
+    return diag("C8", "shared_expert_gate needs shared experts");
+  if (failed(check.expect("C8", a.getSharedExpertGate(), "shared_expert_gate",
+                          "[1, d]", {1, d})))
+    return failure();
+
+  types.push_back(hidden);
+  return success();
+}

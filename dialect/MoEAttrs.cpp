@@ -1,0 +1,138 @@
+//===- MoEAttrs.cpp - #moe.routing and #moe.activation --------------------===//
+#include "dialect/MoEDialect.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace mlir::moe;
+
+//===----------------------------------------------------------------------===//
+// RoutingAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                  int64_t k, ScoringFunc scoring,
+                                  RoutingOrder order, bool renormalize,
+                                  llvm::APFloat scaleValue, int64_t nGroup,
+                                  int64_t topkGroup,
+                                  GroupScoreFunc groupScore) {
+  double scale = scaleValue.convertToDouble();
+  if (k < 1)
+    return emitError() << "(R1) routing needs k >= 1, got k = " << k;
+  if (!std::isfinite(scale) || scale <= 0.0)
+    return emitError() << "(R2) routing scale must be finite and positive, got "
+                       << scale;
+  if (nGroup < 1 || topkGroup < 1 || topkGroup > nGroup)
+    return emitError() << "(R3) routing needs 1 <= topk_group <= n_group, got "
+                          "n_group = "
+                       << nGroup << ", topk_group = " << topkGroup;
+  if (nGroup > 1 && order != RoutingOrder::score_then_topk)
+    return emitError() << "(R4) group-limited routing (n_group = " << nGroup
+                       << ") needs order = score_then_topk";
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// ActivationAttr
+//===----------------------------------------------------------------------===//
+
+bool ActivationAttr::isGated() const {
+  return getKind() == ActivationKind::swiglu ||
+         getKind() == ActivationKind::geglu;
+}
+
+LogicalResult
+ActivationAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                       ActivationKind kind, llvm::APFloat alphaValue,
+                       llvm::APFloat betaValue,
+                       std::optional<llvm::APFloat> limitValue) {
+  double alpha = alphaValue.convertToDouble();
+  double beta = betaValue.convertToDouble();
+  std::optional<double> limit;
+  if (limitValue)
+    limit = limitValue->convertToDouble();
+  bool gated = kind == ActivationKind::swiglu || kind == ActivationKind::geglu;
+  if (alpha != 1.0 && kind != ActivationKind::swiglu)
+    return emitError() << "(A1) 'alpha' applies to swiglu only, not to "
+                       << stringifyActivationKind(kind);
+  if (!gated && (beta != 0.0 || limit))
+    return emitError() << "(A2) 'beta' and 'limit' apply to gated "
+                          "activations only, not to "
+                       << stringifyActivationKind(kind);
+  if (limit && !(*limit > 0.0))
+    return emitError() << "(A3) 'limit' must be positive, got " << *limit;
+  return success();
+}
+
+// #moe.activation<kind (, alpha = x)? (, beta = x)? (, limit = x)?>, the
+// keyword parameters in any order.
+Attribute ActivationAttr::parse(AsmParser &parser, Type) {
+  MLIRContext *ctx = parser.getContext();
+  SMLoc loc = parser.getCurrentLocation();
+  StringRef kindName;
+  if (parser.parseLess() || parser.parseKeyword(&kindName))
+    return {};
+  std::optional<ActivationKind> kind = symbolizeActivationKind(kindName);
+  if (!kind) {
+    parser.emitError(loc) << "unknown activation '" << kindName
+                          << "', expected one of swiglu, geglu, relu, gelu, "
+                             "gelu_tanh, silu, identity";
+    return {};
+  }
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+  bool seenAlpha = false, seenBeta = false, seenLimit = false;
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc keyLoc = parser.getCurrentLocation();
+    StringRef key;
+    double value;
+    if (parser.parseKeyword(&key) || parser.parseEqual() ||
+        parser.parseFloat(value))
+      return {};
+    bool *seen = key == "alpha"   ? &seenAlpha
+                 : key == "beta"  ? &seenBeta
+                 : key == "limit" ? &seenLimit
+                                  : nullptr;
+    if (!seen) {
+      parser.emitError(keyLoc) << "unknown activation parameter '" << key
+                               << "', expected alpha, beta or limit";
+      return {};
+    }
+    if (*seen) {
+      parser.emitError(keyLoc)
+          << "duplicate activation parameter '" << key << "'";
+      return {};
+    }
+    *seen = true;
+    if (key == "alpha")
+      alpha = value;
+    else if (key == "beta")
+      beta = value;
+    else
+      limit = value;
+  }
+  if (parser.parseGreater())
+    return {};
+  std::optional<llvm::APFloat> limitValue;
+  if (limit)
+    limitValue = llvm::APFloat(*limit);
+  return getChecked([&] { return parser.emitError(loc); }, ctx, *kind,
+                    llvm::APFloat(alpha), llvm::APFloat(beta), limitValue);
+}
+
+void ActivationAttr::print(AsmPrinter &printer) const {
+  printer << '<' << stringifyActivationKind(getKind());
+  if (getAlphaValue() != 1.0) {
+    printer << ", alpha = ";
+    params::printF64(printer, getAlpha());
+  }
+  if (getBetaValue() != 0.0) {
+    printer << ", beta = ";
+    params::printF64(printer, getBeta());
+  }
+  if (getLimit()) {
+    printer << ", limit = ";
+    params::printF64(printer, *getLimit());
+  }
+  printer << '>';
+}

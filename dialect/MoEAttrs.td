@@ -1,0 +1,217 @@
+//===- MoEAttrs.td - moe dialect attributes ----------------*- tablegen -*-===//
+#ifndef MOEC_DIALECT_MOEATTRS_TD
+#define MOEC_DIALECT_MOEATTRS_TD
+
+include "dialect/MoEDialect.td"
+include "mlir/IR/EnumAttr.td"
+
+//===----------------------------------------------------------------------===//
+// Enums
+//===----------------------------------------------------------------------===//
+
+def MoE_ScoringFunc : I32EnumAttr<"ScoringFunc",
+    "how router logits become expert scores", [
+      I32EnumAttrCase<"softmax", 0>,
+      I32EnumAttrCase<"sigmoid", 1>]> {
+  let cppNamespace = "::mlir::moe";
+  let genSpecializedAttr = 0;
+}
+
+def MoE_RoutingOrder : I32EnumAttr<"RoutingOrder",
+    "whether experts are selected on the scores or on the raw logits", [
+      I32EnumAttrCase<"score_then_topk", 0>,
+      I32EnumAttrCase<"topk_then_score", 1>]> {
+  let cppNamespace = "::mlir::moe";
+  let genSpecializedAttr = 0;
+}
+
+def MoE_GroupScoreFunc : I32EnumAttr<"GroupScoreFunc",
+    "how a group of experts is scored for group-limited selection", [
+      I32EnumAttrCase<"max", 0>,
+      I32EnumAttrCase<"top2_sum", 1>]> {
+  let cppNamespace = "::mlir::moe";
+  let genSpecializedAttr = 0;
+}
+
+def MoE_ActivationKind : I32EnumAttr<"ActivationKind",
+    "expert activation", [
+      I32EnumAttrCase<"swiglu", 0>,
+      I32EnumAttrCase<"geglu", 1>,
+      I32EnumAttrCase<"relu", 2>,
+      I32EnumAttrCase<"gelu", 3>,
+      I32EnumAttrCase<"gelu_tanh", 4>,
+      I32EnumAttrCase<"silu", 5>,
+      I32EnumAttrCase<"identity", 6>]> {
+  let cppNamespace = "::mlir::moe";
+  let genSpecializedAttr = 0;
+}
+
+def MoE_GateUpLayout : I32EnumAttr<"GateUpLayout",
+    "row layout of a fused gate/up projection", [
+      I32EnumAttrCase<"interleaved", 0>,
+      I32EnumAttrCase<"concatenated", 1>]> {
+  let cppNamespace = "::mlir::moe";
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+class MoE_EnumParam<EnumAttrInfo info, string default>
+    : EnumParameter<info> {
+  let defaultValue = "::mlir::moe::" # info.className # "::" # default;
+}
+
+// Floats are held as f64 APFloats (hashable, compared bitwise) and written
+// as plain decimals.
+class MoE_F64Param<string default, string desc>
+    : APFloatParameter<desc> {
+  let parser = "::mlir::moe::params::parseF64($_parser)";
+  let printer = "::mlir::moe::params::printF64($_printer, $_self)";
+  let defaultValue = "::llvm::APFloat(" # default # ")";
+}
+
+def MoE_OptionalF64Param
+    : AttrOrTypeParameter<"std::optional<::llvm::APFloat>", "an optional float"> {
+  let parser = "::mlir::moe::params::parseOptionalF64($_parser)";
+  let printer = "::mlir::moe::params::printF64($_printer, *$_self)";
+  let defaultValue = "std::nullopt";
+}
+
+class MoE_BoolParam<string default, string desc>
+    : AttrOrTypeParameter<"bool", desc> {
+  let parser = "::mlir::moe::params::parseBool($_parser)";
+  let printer = "$_printer << ($_self ? \"true\" : \"false\")";
+  let defaultValue = default;
+}
+
+class MoE_I64Param<string default, string desc>
+    : AttrOrTypeParameter<"int64_t", desc> {
+  let defaultValue = default;
+}
+
+//===----------------------------------------------------------------------===//
+// #moe.routing
+//===----------------------------------------------------------------------===//
+
+def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
+  let summary = "how a token's experts and their weights are chosen";
+  let description = [{
+    Describes routing for `E` experts from router logits `l` (one row per
+    token). Only `k` is required; every other field has a default and is
+    omitted when printed at its default.
+
+    * `scoring` (`softmax` | `sigmoid`, default `softmax`): the score `s` of
+      each expert.
+    * `order` (default `score_then_topk`): `score_then_topk` computes `s`
+      over all `E` experts (softmax over all of them), selects the top `k`
+      of the selection score `c = s + correction_bias` (the bias operand of
+      `moe.route`/`moe.layer` is optional) and takes weights `w = s` of the
+      selected experts: the bias never reaches the weights (DeepSeek-V3).
+      `topk_then_score` selects the top `k` raw logits and scores only them:
+      a softmax over the `k` selected logits (gpt-oss; Mixtral's equivalent
+      form) or a sigmoid of each (Llama-4).
+    * `renormalize` (default `false`): divide the `k` weights by their sum.
+    * `scale` (default `1.0`): multiply the final weights (DeepSeek's
+      `routed_scaling_factor`), after renormalization.
+    * `n_group`, `topk_group` (default `1`, `1`): group-limited selection.
+      The `E` experts form `n_group` contiguous groups; each is scored by
+      `group_score` over its selection scores `c` (`max`: its largest,
+      DeepSeek-V2; `top2_sum`: the sum of its two largest, DeepSeek-V3); the
+      `topk_group` best groups are kept and the experts of the other groups
+      get `c = -inf` before the top-`k`.
+
+    Ties in any top-k go to the lower index. The `k` selected experts of a
+    token come out in descending order of their selection score.
+
+    Constraints (the consumer's expert count checks the rest):
+
+    * (R1) `k >= 1`.
+    * (R2) `scale` is finite and positive.
+    * (R3) `1 <= topk_group <= n_group`.
+    * (R4) group-limited selection (`n_group > 1`) needs
+      `order = score_then_topk`.
+
+    Examples:
+
+    ```mlir
+    #moe.routing<k = 2, renormalize = true>                      // Mixtral
+    #moe.routing<k = 8, scoring = sigmoid, renormalize = true, scale = 2.5,
+                 n_group = 8, topk_group = 4, group_score = top2_sum> // V3
+    #moe.routing<k = 4, order = topk_then_score>                 // gpt-oss
+    ```
+  }];
+  let parameters = (ins
+    "int64_t":$k,
+    MoE_EnumParam<MoE_ScoringFunc, "softmax">:$scoring,
+    MoE_EnumParam<MoE_RoutingOrder, "score_then_topk">:$order,
+    MoE_BoolParam<"false", "divide the weights by their sum">:$renormalize,
+    MoE_F64Param<"1.0", "factor on the final weights">:$scale,
+    MoE_I64Param<"1", "number of expert groups">:$n_group,
+    MoE_I64Param<"1", "number of groups kept">:$topk_group,
+    MoE_EnumParam<MoE_GroupScoreFunc, "max">:$group_score
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True when experts are chosen within the best groups only.
+    bool isGroupLimited() const { return getNGroup() > 1; }
+    double getScaleValue() const { return getScale().convertToDouble(); }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// #moe.activation
+//===----------------------------------------------------------------------===//
+
+def MoE_ActivationAttr : MoE_Attr<"Activation", "activation"> {
+  let summary = "the activation between an expert's two projections";
+  let description = [{
+    `kind` selects the function; gated kinds combine a gate projection `g`
+    and an up projection `u`, elementwise kinds apply to one projection `u`.
+
+    * `swiglu`: `min(g, limit)·sigmoid(alpha·min(g, limit))·(clamp(u, -limit,
+      limit) + beta)`. With the defaults (`alpha = 1`, `beta = 0`, no limit)
+      this is `silu(g)·u`; gpt-oss uses `alpha = 1.702, beta = 1.0,
+      limit = 7.0`.
+    * `geglu`: `gelu(g)·(u + beta)` with the exact (erf) gelu, `g` and `u`
+      clamped as for `swiglu` when a limit is given.
+    * `relu`, `gelu` (erf), `gelu_tanh` (the tanh approximation), `silu`,
+      `identity`: elementwise on `u`.
+
+    Constraints:
+
+    * (A1) `alpha` differs from 1 only for `swiglu`.
+    * (A2) `beta` and `limit` are given only for gated kinds.
+    * (A3) `limit` is positive.
+
+    Examples:
+
+    ```mlir
+    #moe.activation<swiglu>
+    #moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>
+    #moe.activation<gelu_tanh>
+    ```
+  }];
+  let parameters = (ins
+    EnumParameter<MoE_ActivationKind>:$kind,
+    MoE_F64Param<"1.0", "slope inside the SwiGLU sigmoid">:$alpha,
+    MoE_F64Param<"0.0", "offset added to the up projection">:$beta,
+    MoE_OptionalF64Param:$limit
+  );
+  let hasCustomAssemblyFormat = 1;
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    /// True for kinds that take a gate and an up projection.
+    bool isGated() const;
+    double getAlphaValue() const { return getAlpha().convertToDouble(); }
+    double getBetaValue() const { return getBeta().convertToDouble(); }
+    std::optional<double> getLimitValue() const {
+      if (!getLimit())
+        return std::nullopt;
+      return getLimit()->convertToDouble();
+    }
+  }];
+}
+
+#endif // MOEC_DIALECT_MOEATTRS_TD

@@ -1,0 +1,30 @@
+//===- MoEDialect.h - the moe dialect and its attributes --------*- C++ -*-===//
+#ifndef MOEC_DIALECT_MOEDIALECT_H
+#define MOEC_DIALECT_MOEDIALECT_H
+
+// The generated headers need these first.
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/OpImplementation.h"
+
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include <optional>
+
+#include "dialect/MoEDialect.h.inc"
+#include "dialect/MoEEnums.h.inc"
+
+namespace mlir::moe::params {
+// Parsers and printer for the float and bool parameters of the dialect's
+// attributes (ODS has no field parser for them).
+FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
+FailureOr<std::optional<llvm::APFloat>> parseOptionalF64(AsmParser &parser);
+FailureOr<bool> parseBool(AsmParser &parser);
+void printF64(AsmPrinter &printer, const llvm::APFloat &value);
+} // namespace mlir::moe::params
+
+#define GET_ATTRDEF_CLASSES
+#include "dialect/MoEAttrs.h.inc"
+
+#endif // MOEC_DIALECT_MOEDIALECT_H

@@ -1,0 +1,375 @@
+//===- MoEOps.td - moe dialect operations ------------------*- tablegen -*-===//
+#ifndef MOEC_DIALECT_MOEOPS_TD
+#define MOEC_DIALECT_MOEOPS_TD
+
+include "dialect/MoEAttrs.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+// Operand types are checked by the verifiers, which give numbered
+// diagnostics; ODS only requires a ranked tensor.
+defvar MoE_Tensor = AnyRankedTensor;
+
+//===----------------------------------------------------------------------===//
+// moe.route
+//===----------------------------------------------------------------------===//
+
+def MoE_RouteOp : MoE_Op<"route", [Pure,
+    InferTypeOpAdaptor]> {
+  let summary = "select each token's experts and their weights";
+  let description = [{
+    Applies `#moe.routing` to router logits `[T, E]`, giving for every token
+    the weights `[T, k]` (f32) and expert indices `[T, k]` (i32) of its `k`
+    experts, in descending order of selection score. The optional
+    `correction_bias` `[E]` is added to the scores for selection only.
+
+    Constraints:
+
+    * (C1) `logits` is a rank-2 tensor of f32, bf16 or f16.
+    * (C2) `routing.k <= E`.
+    * (C3) `correction_bias` is a rank-1 float tensor of `E` elements.
+    * (C4) `correction_bias` requires `order = score_then_topk`.
+    * (C5) with `n_group > 1`: `E % n_group == 0`,
+      `k <= topk_group · (E / n_group)`, and `top2_sum` needs groups of at
+      least two experts.
+
+    Results are inferred: `weights : tensor<T x k x f32>`,
+    `indices : tensor<T x k x i32>`.
+
+    ```mlir
+    %w, %ids = moe.route %logits bias(%b : tensor<256xf32>)
+        routing(#moe.routing<k = 8, scoring = sigmoid, renormalize = true,
+                             scale = 2.5, n_group = 8, topk_group = 4,
+                             group_score = top2_sum>) : tensor<?x256xf32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$logits,
+                       Optional<MoE_Tensor>:$correction_bias,
+                       MoE_RoutingAttr:$routing);
+  let results = (outs MoE_Tensor:$weights, MoE_Tensor:$indices);
+  let assemblyFormat = [{
+    $logits (`bias` `(` $correction_bias^ `:` type($correction_bias) `)`)?
+    `routing` `(` qualified($routing) `)` attr-dict `:` type($logits)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.dispatch
+//===----------------------------------------------------------------------===//
+
+def MoE_DispatchOp : MoE_Op<"dispatch", [Pure,
+    InferTypeOpAdaptor]> {
+  let summary = "order the token-expert assignments by expert";
+  let description = [{
+    Given the expert indices `[T, k]` of every token, computes the plan that
+    groups the `P = T·k` assignments by expert:
+
+    * `sorted_tokens [P]`: the token of the assignment in each slot. Slots
+      are ordered by expert, and within an expert by assignment `t·k + j`
+      (so by ascending token).
+    * `inverse [T, k]`: the slot of assignment `(t, j)`.
+    * `offsets [E + 1]`: expert `e` owns slots `[offsets[e], offsets[e+1])`;
+      `offsets[0] = 0` and `offsets[E] = P`. An expert that receives no token
+      has an empty range.
+
+    Indices outside `[0, E)` are undefined behaviour.
+
+    Constraints:
+
+    * (C1) `indices` is a rank-2 tensor of signless integers.
+    * (C2) `num_experts >= 1`.
+
+    Results are inferred, all `i32`.
+
+    ```mlir
+    %sorted, %inverse, %offsets = moe.dispatch %ids experts(8)
+        : tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$indices, I64Attr:$num_experts);
+  let results = (outs MoE_Tensor:$sorted_tokens, MoE_Tensor:$inverse,
+                      MoE_Tensor:$offsets);
+  let assemblyFormat = [{
+    $indices `experts` `(` $num_experts `)` attr-dict `:` type($indices)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.gather
+//===----------------------------------------------------------------------===//
+
+def MoE_GatherOp : MoE_Op<"gather", [Pure,
+    InferTypeOpAdaptor]> {
+  let summary = "copy rows in a given order";
+  let description = [{
+    `result[p, :] = input[rows[p], :]`: the permuted copy of the tokens that
+    a grouped GEMM without a fused gather reads. Row indices outside the
+    input are undefined behaviour.
+
+    Constraints:
+
+    * (C1) `input` is a rank-2 float tensor.
+    * (C2) `rows` is a rank-1 tensor of signless integers.
+
+    The result `[P, d]` (P = size of `rows`) has the input's element type.
+
+    ```mlir
+    %xs = moe.gather %x[%sorted] : tensor<?x64xf32>, tensor<?xi32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$rows);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $input `[` $rows `]` attr-dict `:` type($input) `,` type($rows)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.grouped_matmul
+//===----------------------------------------------------------------------===//
+
+def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
+    AttrSizedOperandSegments]> {
+  let summary = "ragged GEMM: consecutive row groups, one weight each";
+  let description = [{
+    With `offsets` (`[G + 1]`) and a weight `[G, N, K]`: every row `m` with
+    `offsets[g] <= m < offsets[g+1]` computes
+    `result[m, n] = Σ_k input[m, k] · weight[g, n, k] (+ bias[g, n])`.
+    Rows outside every group are zero. Offsets are non-decreasing; values
+    outside `[0, M]` are undefined behaviour.
+
+    Without `offsets` the weight is `[N, K]` and every row uses it (a dense
+    projection: routers and shared experts).
+
+    Weights are in the `nn.Linear` layout `[out, in]`. Products accumulate
+    in f32 (or the wider result type) and round once to the result type.
+
+    Constraints:
+
+    * (C1) `input` is a rank-2 float tensor `[M, K]`.
+    * (C2) `weight` is a float tensor of rank 3 with `offsets`, rank 2
+      without.
+    * (C3) the weight's last dimension is `K`.
+    * (C4) `offsets` is a rank-1 signless-integer tensor of `G + 1` elements.
+    * (C5) `bias` is a float tensor `[G, N]` with offsets, `[N]` without.
+    * (C6) the result is a float tensor `[M, N]`.
+
+    ```mlir
+    %h = moe.grouped_matmul %xs, %w_up offsets(%off : tensor<9xi32>)
+        : tensor<?x64xf32>, tensor<8x96x64xbf16> -> tensor<?x96xf32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$weight,
+                       Optional<MoE_Tensor>:$offsets,
+                       Optional<MoE_Tensor>:$bias);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $weight
+    (`offsets` `(` $offsets^ `:` type($offsets) `)`)?
+    (`bias` `(` $bias^ `:` type($bias) `)`)?
+    attr-dict `:` type($input) `,` type($weight) `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.activation
+//===----------------------------------------------------------------------===//
+
+def MoE_ActivationOp : MoE_Op<"activation", [Pure]> {
+  let summary = "an expert's activation, gated or elementwise";
+  let description = [{
+    Applies `#moe.activation` row by row.
+
+    * Gated kinds with two operands: `input` is the gate projection and `up`
+      the up projection, both `[P, f]`.
+    * Gated kinds with one operand: `input` is the fused `[P, 2f]`
+      projection; `gate_up_layout` says whether the gate columns are the even
+      ones (`interleaved`) or the first `f` (`concatenated`).
+    * Elementwise kinds: `input` is `[P, f]`.
+
+    Constraints:
+
+    * (C1) operands and result are rank-2 float tensors.
+    * (C2) a gated kind with `up`: `input` and `up` have the same shape, and
+      no `gate_up_layout`.
+    * (C3) a gated kind without `up`: `gate_up_layout` is given and the
+      input has an even number of columns.
+    * (C4) an elementwise kind has neither `up` nor `gate_up_layout`.
+    * (C5) the result is `[P, f]`.
+
+    ```mlir
+    %a = moe.activation %gu activation(#moe.activation<swiglu,
+        alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved)
+        : tensor<?x192xf32> -> tensor<?x96xf32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$input, Optional<MoE_Tensor>:$up,
+                       MoE_ActivationAttr:$activation,
+                       OptionalAttr<MoE_GateUpLayout>:$gate_up_layout);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $input (`,` $up^)?
+    `activation` `(` qualified($activation) `)`
+    (`gate_up_layout` `(` $gate_up_layout^ `)`)?
+    attr-dict `:` type($input) (`,` type($up)^)? `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.combine
+//===----------------------------------------------------------------------===//
+
+def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
+  let summary = "weighted sum of expert outputs back to token order";
+  let description = [{
+    `result[t] = Σ_j weights[t, j] · expert_out[inverse[t, j]]`, summed in at
+    least f32 in slot order `j`, plus the shared experts' output when given:
+    `+ shared[t]`, or `+ sigmoid(shared_gate_logits[t, 0]) · shared[t]` with a
+    gate (Qwen2-MoE). Rounded once to the result type.
+
+    Constraints:
+
+    * (C1) `expert_out` is a rank-2 float tensor `[P, d]`.
+    * (C2) `weights` (float) and `inverse` (signless integer) are rank-2
+      tensors of the same shape `[T, k]`.
+    * (C3) `shared` is a float tensor `[T, d]`.
+    * (C4) `shared_gate_logits` is a float tensor `[T, 1]` and requires
+      `shared`.
+    * (C5) the result is a float tensor `[T, d]`.
+
+    ```mlir
+    %y = moe.combine %down_out, %w, %inverse
+        shared(%s : tensor<?x64xf32>)
+        : tensor<?x64xf32>, tensor<?x2xf32>, tensor<?x2xi32>
+        -> tensor<?x64xbf16>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$expert_out, MoE_Tensor:$weights,
+                       MoE_Tensor:$inverse, Optional<MoE_Tensor>:$shared,
+                       Optional<MoE_Tensor>:$shared_gate_logits);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $expert_out `,` $weights `,` $inverse
+    (`shared` `(` $shared^ `:` type($shared) `)`)?
+    (`shared_gate` `(` $shared_gate_logits^ `:` type($shared_gate_logits) `)`)?
+    attr-dict `:` type($expert_out) `,` type($weights) `,` type($inverse)
+    `->` type($result)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.layer
+//===----------------------------------------------------------------------===//
+
+def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
+    InferTypeOpAdaptor]> {
+  let summary = "a whole Mixture-of-Experts block";
+  let description = [{
+    Computes, for hidden states `[T, d]`,
+    `y[t] = Σ_j w[t,j] · expert_{e[t,j]}(x[t]) + shared(x[t])`, where
+    `#moe.routing` chooses the experts `e` and weights `w` from router logits
+    and `#moe.activation` defines the experts:
+
+    * Router: `router_logits [T, E]` given directly (as ONNX Runtime's MoE
+      takes them), or computed as `x · router_weightᵀ (+ router_bias)` with
+      `router_weight [E, d]`, `router_bias [E]`. `correction_bias [E]` is
+      added to the scores for selection only (DeepSeek-V3).
+    * Routed experts, `nn.Linear` layout: `down [E, d, f]`; for a gated
+      kind either `gate` and `up` (each `[E, f, d]`) or `gate_up`
+      `[E, 2f, d]` with `gate_up_layout`; for an elementwise kind `up`.
+      Optional biases `gate_bias`/`up_bias [E, f]`, `gate_up_bias [E, 2f]`,
+      `down_bias [E, d]` are added after their projection (the down bias
+      before the routing weight).
+    * Shared experts: a dense FFN with the same activation,
+      `shared_up`/`shared_gate [fs, d]` and `shared_down [d, fs]`, added to
+      every token, optionally scaled by `sigmoid(x · shared_expert_gateᵀ)`
+      with `shared_expert_gate [1, d]` (Qwen2-MoE).
+
+    Every weight may be f32, bf16 or f16, independently of the hidden states;
+    weights are operands (bound at run time), never required to be constants.
+
+    Constraints:
+
+    * (C1) `hidden` is a rank-2 tensor `[T, d]` of f32, bf16 or f16; every
+      weight operand is a tensor of f32, bf16 or f16.
+    * (C2) exactly one of `router_weight [E, d]` and `router_logits [T, E]`;
+      `router_bias [E]` only with `router_weight`.
+    * (C3) `correction_bias` is `[E]`; routing is valid for `E` experts as
+      for `moe.route` (k <= E, groups divide E, ...).
+    * (C4) a gated kind has `gate` and `up`, or `gate_up`, not both; an
+      elementwise kind has `up` only.
+    * (C5) `gate`, `up` are `[E, f, d]`, `gate_up` is `[E, 2f, d]`, `down`
+      is `[E, d, f]`.
+    * (C6) `gate_up_layout` is given exactly when `gate_up` is.
+    * (C7) biases match their projection (`[E, f]`, `[E, 2f]`, `[E, d]`) and
+      only accompany a projection that is present.
+    * (C8) shared experts: `shared_down [d, fs]` with `shared_up [fs, d]`,
+      plus `shared_gate [fs, d]` for a gated kind; `shared_expert_gate`
+      `[1, d]` requires them.
+
+    The result has the type of `hidden`.
+
+    ```mlir
+    %y = moe.layer %x router_weight(%wr : tensor<8x64xf32>)
+        gate(%wg : tensor<8x96x64xbf16>) up(%wu : tensor<8x96x64xbf16>)
+        down(%wd : tensor<8x64x96xbf16>)
+        routing(#moe.routing<k = 2, renormalize = true>)
+        activation(#moe.activation<swiglu>) : tensor<?x64xf32>
+    ```
+  }];
+  let arguments = (ins
+    MoE_Tensor:$hidden,
+    Optional<MoE_Tensor>:$router_weight,
+    Optional<MoE_Tensor>:$router_bias,
+    Optional<MoE_Tensor>:$router_logits,
+    Optional<MoE_Tensor>:$correction_bias,
+    Optional<MoE_Tensor>:$gate,
+    Optional<MoE_Tensor>:$up,
+    Optional<MoE_Tensor>:$gate_up,
+    MoE_Tensor:$down,
+    Optional<MoE_Tensor>:$gate_bias,
+    Optional<MoE_Tensor>:$up_bias,
+    Optional<MoE_Tensor>:$gate_up_bias,
+    Optional<MoE_Tensor>:$down_bias,
+    Optional<MoE_Tensor>:$shared_gate,
+    Optional<MoE_Tensor>:$shared_up,
+    Optional<MoE_Tensor>:$shared_down,
+    Optional<MoE_Tensor>:$shared_expert_gate,
+    MoE_RoutingAttr:$routing,
+    MoE_ActivationAttr:$activation,
+    OptionalAttr<MoE_GateUpLayout>:$gate_up_layout);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $hidden
+    (`router_weight` `(` $router_weight^ `:` type($router_weight) `)`)?
+    (`router_bias` `(` $router_bias^ `:` type($router_bias) `)`)?
+    (`router_logits` `(` $router_logits^ `:` type($router_logits) `)`)?
+    (`correction_bias` `(` $correction_bias^ `:` type($correction_bias) `)`)?
+    (`gate` `(` $gate^ `:` type($gate) `)`)?
+    (`up` `(` $up^ `:` type($up) `)`)?
+    (`gate_up` `(` $gate_up^ `:` type($gate_up) `)`)?
+    `down` `(` $down `:` type($down) `)`
+    (`gate_bias` `(` $gate_bias^ `:` type($gate_bias) `)`)?
+    (`up_bias` `(` $up_bias^ `:` type($up_bias) `)`)?
+    (`gate_up_bias` `(` $gate_up_bias^ `:` type($gate_up_bias) `)`)?
+    (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
+    (`shared_gate` `(` $shared_gate^ `:` type($shared_gate) `)`)?
+    (`shared_up` `(` $shared_up^ `:` type($shared_up) `)`)?
+    (`shared_down` `(` $shared_down^ `:` type($shared_down) `)`)?
+    (`shared_expert_gate` `(` $shared_expert_gate^ `:`
+        type($shared_expert_gate) `)`)?
+    `routing` `(` qualified($routing) `)`
+    `activation` `(` qualified($activation) `)`
+    (`gate_up_layout` `(` $gate_up_layout^ `)`)?
+    attr-dict `:` type($hidden)
+  }];
+  let extraClassDeclaration = [{
+    /// The number of routed experts, or ShapedType::kDynamic.
+    int64_t getNumExperts();
+  }];
+}
+
+#endif // MOEC_DIALECT_MOEOPS_TD

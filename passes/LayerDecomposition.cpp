@@ -1,0 +1,110 @@
+//===- LayerDecomposition.cpp - moe.layer into its stages -----------------===//
+#include "dialect/MoEOps.h"
+#include "passes/Passes.h"
+
+#include "mlir/IR/PatternMatch.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// Builds the stages of one layer at the layer's location.
+class LayerBuilder {
+public:
+  LayerBuilder(PatternRewriter &rewriter, LayerOp layer)
+      : rewriter(rewriter), loc(layer.getLoc()), layer(layer),
+        f32(rewriter.getF32Type()) {}
+
+  /// `input · weightᵀ (+ bias)` over row groups (`offsets`) or dense.
+  Value matmul(Value input, Value weight, Value offsets, Value bias) {
+    auto weightType = cast<RankedTensorType>(weight.getType());
+    int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    int64_t outputs = weightType.getDimSize(weightType.getRank() - 2);
+    auto resultType = RankedTensorType::get({rows, outputs}, f32);
+    return GroupedMatmulOp::create(rewriter, loc, resultType, input, weight,
+                                   offsets, bias);
+  }
+
+  /// The activation of one or two projections of width `width`.
+  Value activate(Value input, Value up, int64_t width) {
+    int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
+    auto resultType = RankedTensorType::get({rows, width}, f32);
+    GateUpLayoutAttr layout = up ? GateUpLayoutAttr() : fusedLayout;
+    return ActivationOp::create(rewriter, loc, resultType, input, up,
+                                layer.getActivation(), layout);
+  }
+
+  /// The expert FFN on `input`, grouped by `offsets` when given.
+  Value ffn(Value input, Value gate, Value up, Value gateUp, Value down,
+            Value offsets, Value gateBias, Value upBias, Value gateUpBias,
+            Value downBias) {
+    auto downType = cast<RankedTensorType>(down.getType());
+    int64_t width = downType.getDimSize(downType.getRank() - 1);
+    Value hidden;
+    if (gateUp) {
+      fusedLayout = layer.getGateUpLayoutAttr();
+      hidden =
+          activate(matmul(input, gateUp, offsets, gateUpBias), Value(), width);
+    } else if (gate) {
+      hidden = activate(matmul(input, gate, offsets, gateBias),
+                        matmul(input, up, offsets, upBias), width);
+    } else {
+      hidden = activate(matmul(input, up, offsets, upBias), Value(), width);
+    }
+    return matmul(hidden, down, offsets, downBias);
+  }
+
+  PatternRewriter &rewriter;
+  Location loc;
+  LayerOp layer;
+  Type f32;
+  GateUpLayoutAttr fusedLayout;
+};
+
+struct DecomposeLayer : OpRewritePattern<LayerOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(LayerOp layer,
+                                PatternRewriter &rewriter) const override {
+    int64_t experts = layer.getNumExperts();
+    if (ShapedType::isDynamic(experts))
+      return rewriter.notifyMatchFailure(layer, "expert count is dynamic");
+    LayerBuilder b(rewriter, layer);
+    Location loc = layer.getLoc();
+    Value x = layer.getHidden();
+
+    Value logits = layer.getRouterLogits();
+    if (!logits)
+      logits =
+          b.matmul(x, layer.getRouterWeight(), Value(), layer.getRouterBias());
+    auto route = RouteOp::create(rewriter, loc, logits,
+                                 layer.getCorrectionBias(), layer.getRouting());
+    auto dispatch = DispatchOp::create(rewriter, loc, route.getIndices(),
+                                       rewriter.getI64IntegerAttr(experts));
+    Value rows = GatherOp::create(rewriter, loc, x, dispatch.getSortedTokens());
+    Value expertOut =
+        b.ffn(rows, layer.getGate(), layer.getUp(), layer.getGateUp(),
+              layer.getDown(), dispatch.getOffsets(), layer.getGateBias(),
+              layer.getUpBias(), layer.getGateUpBias(), layer.getDownBias());
+
+    Value shared, sharedGate;
+    if (layer.getSharedDown()) {
+      shared = b.ffn(x, layer.getSharedGate(), layer.getSharedUp(), Value(),
+                     layer.getSharedDown(), Value(), Value(), Value(), Value(),
+                     Value());
+      if (layer.getSharedExpertGate())
+        sharedGate = b.matmul(x, layer.getSharedExpertGate(), Value(), Value());
+    }
+    rewriter.replaceOpWithNewOp<CombineOp>(
+        layer, layer.getType(), expertOut, route.getWeights(),
+        dispatch.getInverse(), shared, sharedGate);
+    return success();
+  }
+};
+
+} // namespace
+
+void mlir::moe::populateMoEDecomposePatterns(RewritePatternSet &patterns) {
+  patterns.add<DecomposeLayer>(patterns.getContext());
+}

@@ -1,0 +1,118 @@
+// RUN: moe-opt %s | moe-opt | FileCheck %s
+// RUN: moe-opt %s -mlir-print-op-generic | moe-opt | FileCheck %s
+
+// CHECK-LABEL: func.func @route_defaults
+// CHECK: moe.route %{{.*}} routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+func.func @route_defaults(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// Every field away from its default; the result types are inferred.
+// CHECK-LABEL: func.func @route_deepseek_v3
+// CHECK: moe.route %{{.*}} bias(%{{.*}} : tensor<16xf32>) routing(#moe.routing<k = 4, scoring = sigmoid, renormalize = true, scale = 2.5, n_group = 4, topk_group = 2, group_score = top2_sum>) : tensor<5x16xbf16>
+func.func @route_deepseek_v3(%l: tensor<5x16xbf16>, %b: tensor<16xf32>) -> (tensor<5x4xf32>, tensor<5x4xi32>) {
+  %w, %i = moe.route %l bias(%b : tensor<16xf32>) routing(#moe.routing<group_score = top2_sum, k = 4, scoring = sigmoid, renormalize = true, scale = 2.5, n_group = 4, topk_group = 2>) : tensor<5x16xbf16>
+  return %w, %i : tensor<5x4xf32>, tensor<5x4xi32>
+}
+
+// CHECK-LABEL: func.func @route_topk_then_score
+// CHECK: routing(#moe.routing<k = 4, order = topk_then_score>)
+// CHECK: routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score>)
+// CHECK: routing(#moe.routing<k = 3, n_group = 3, topk_group = 2>)
+func.func @route_topk_then_score(%l: tensor<?x6xf16>) -> (tensor<?x4xf32>, tensor<?x1xf32>, tensor<?x3xf32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 4, order = topk_then_score>) : tensor<?x6xf16>
+  %w2, %i2 = moe.route %l routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score>) : tensor<?x6xf16>
+  %w3, %i3 = moe.route %l routing(#moe.routing<k = 3, n_group = 3, topk_group = 2>) : tensor<?x6xf16>
+  return %w, %w2, %w3 : tensor<?x4xf32>, tensor<?x1xf32>, tensor<?x3xf32>
+}
+
+// CHECK-LABEL: func.func @dispatch
+// CHECK: moe.dispatch %{{.*}} experts(8) : tensor<?x2xi32>
+// CHECK: moe.dispatch %{{.*}} experts(3) : tensor<4x3xi64>
+func.func @dispatch(%i: tensor<?x2xi32>, %j: tensor<4x3xi64>) -> (tensor<?xi32>, tensor<?x2xi32>, tensor<9xi32>, tensor<12xi32>, tensor<4xi32>) {
+  %s, %inv, %off = moe.dispatch %i experts(8) : tensor<?x2xi32>
+  %s2, %inv2, %off2 = moe.dispatch %j experts(3) : tensor<4x3xi64>
+  return %s, %inv, %off, %s2, %off2 : tensor<?xi32>, tensor<?x2xi32>, tensor<9xi32>, tensor<12xi32>, tensor<4xi32>
+}
+
+// CHECK-LABEL: func.func @gather
+// CHECK: moe.gather %{{.*}}[%{{.*}}] : tensor<?x16xbf16>, tensor<?xi32>
+func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf16> {
+  %r = moe.gather %x[%rows] : tensor<?x16xbf16>, tensor<?xi32>
+  return %r : tensor<?x16xbf16>
+}
+
+// CHECK-LABEL: func.func @grouped_matmul
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<9xi32>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<9xi32>) bias(%{{.*}} : tensor<8x24xf16>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xbf16>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} bias(%{{.*}} : tensor<8xf32>) : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x8xf32>
+func.func @grouped_matmul(%x: tensor<?x16xf32>, %w: tensor<8x24x16xbf16>, %off: tensor<9xi32>, %b: tensor<8x24xf16>, %wr: tensor<8x16xf32>, %br: tensor<8xf32>) -> (tensor<?x24xf32>, tensor<?x24xbf16>, tensor<?x8xf32>) {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>
+  %1 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) bias(%b : tensor<8x24xf16>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xbf16>
+  %2 = moe.grouped_matmul %x, %wr bias(%br : tensor<8xf32>) : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x8xf32>
+  return %0, %1, %2 : tensor<?x24xf32>, tensor<?x24xbf16>, tensor<?x8xf32>
+}
+
+// CHECK-LABEL: func.func @activation
+// CHECK: moe.activation %{{.*}}, %{{.*}} activation(#moe.activation<swiglu>) : tensor<?x24xf32>, tensor<?x24xf32> -> tensor<?x24xf32>
+// CHECK: moe.activation %{{.*}} activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x48xf32> -> tensor<?x24xf32>
+// CHECK: moe.activation %{{.*}} activation(#moe.activation<geglu, limit = 0.5>) gate_up_layout(concatenated) : tensor<?x48xf32> -> tensor<?x24xbf16>
+// CHECK: activation(#moe.activation<relu>)
+// CHECK: activation(#moe.activation<gelu>)
+// CHECK: activation(#moe.activation<gelu_tanh>)
+// CHECK: activation(#moe.activation<silu>)
+// CHECK: activation(#moe.activation<identity>)
+func.func @activation(%g: tensor<?x24xf32>, %u: tensor<?x24xf32>, %gu: tensor<?x48xf32>) -> (tensor<?x24xf32>, tensor<?x24xf32>, tensor<?x24xbf16>) {
+  %0 = moe.activation %g, %u activation(#moe.activation<swiglu>) : tensor<?x24xf32>, tensor<?x24xf32> -> tensor<?x24xf32>
+  %1 = moe.activation %gu activation(#moe.activation<swiglu, limit = 7.0, alpha = 1.702, beta = 1.0>) gate_up_layout(interleaved) : tensor<?x48xf32> -> tensor<?x24xf32>
+  %2 = moe.activation %gu activation(#moe.activation<geglu, limit = 0.5>) gate_up_layout(concatenated) : tensor<?x48xf32> -> tensor<?x24xbf16>
+  %3 = moe.activation %u activation(#moe.activation<relu>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  %4 = moe.activation %3 activation(#moe.activation<gelu>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  %5 = moe.activation %4 activation(#moe.activation<gelu_tanh>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  %6 = moe.activation %5 activation(#moe.activation<silu>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  %7 = moe.activation %6 activation(#moe.activation<identity>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  return %7, %1, %2 : tensor<?x24xf32>, tensor<?x24xf32>, tensor<?x24xbf16>
+}
+
+// CHECK-LABEL: func.func @combine
+// CHECK: moe.combine %{{.*}}, %{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xbf16>
+// CHECK: moe.combine %{{.*}}, %{{.*}}, %{{.*}} shared(%{{.*}} : tensor<?x16xf32>) shared_gate(%{{.*}} : tensor<?x1xf32>) : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+func.func @combine(%y: tensor<?x16xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %s: tensor<?x16xf32>, %g: tensor<?x1xf32>) -> (tensor<?x16xbf16>, tensor<?x16xf32>) {
+  %0 = moe.combine %y, %w, %inv : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xbf16>
+  %1 = moe.combine %y, %w, %inv shared(%s : tensor<?x16xf32>) shared_gate(%g : tensor<?x1xf32>) : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return %0, %1 : tensor<?x16xbf16>, tensor<?x16xf32>
+}
+
+// Mixtral: softmax over all, top-2, renormalize; SwiGLU on separate gate/up.
+// CHECK-LABEL: func.func @layer_mixtral
+// CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<8x64xbf16>) gate(%{{.*}} : tensor<8x96x64xbf16>) up(%{{.*}} : tensor<8x96x64xbf16>) down(%{{.*}} : tensor<8x64x96xbf16>) routing(#moe.routing<k = 2, renormalize = true>) activation(#moe.activation<swiglu>) : tensor<?x64xbf16>
+func.func @layer_mixtral(%x: tensor<?x64xbf16>, %wr: tensor<8x64xbf16>, %wg: tensor<8x96x64xbf16>, %wu: tensor<8x96x64xbf16>, %wd: tensor<8x64x96xbf16>) -> tensor<?x64xbf16> {
+  %y = moe.layer %x router_weight(%wr : tensor<8x64xbf16>) gate(%wg : tensor<8x96x64xbf16>) up(%wu : tensor<8x96x64xbf16>) down(%wd : tensor<8x64x96xbf16>) routing(#moe.routing<k = 2, renormalize = true>) activation(#moe.activation<swiglu>) : tensor<?x64xbf16>
+  return %y : tensor<?x64xbf16>
+}
+
+// ONNX Runtime MoE: logits as input, interleaved fc1 with biases.
+// CHECK-LABEL: func.func @layer_ort
+// CHECK: moe.layer %{{.*}} router_logits(%{{.*}} : tensor<?x5xf32>) gate_up(%{{.*}} : tensor<5x26x37xf32>) down(%{{.*}} : tensor<5x37x13xf32>) gate_up_bias(%{{.*}} : tensor<5x26xf32>) down_bias(%{{.*}} : tensor<5x37xf32>) routing(#moe.routing<k = 5>) activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x37xf32>
+func.func @layer_ort(%x: tensor<?x37xf32>, %l: tensor<?x5xf32>, %fc1: tensor<5x26x37xf32>, %fc2: tensor<5x37x13xf32>, %b1: tensor<5x26xf32>, %b2: tensor<5x37xf32>) -> tensor<?x37xf32> {
+  %y = moe.layer %x router_logits(%l : tensor<?x5xf32>) gate_up(%fc1 : tensor<5x26x37xf32>) down(%fc2 : tensor<5x37x13xf32>) gate_up_bias(%b1 : tensor<5x26xf32>) down_bias(%b2 : tensor<5x37xf32>) routing(#moe.routing<k = 5>) activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x37xf32>
+  return %y : tensor<?x37xf32>
+}
+
+// DeepSeek-V3: sigmoid, correction bias, groups, scale, shared expert.
+// CHECK-LABEL: func.func @layer_deepseek_v3
+// CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<16x32xf32>) correction_bias(%{{.*}} : tensor<16xf32>) gate(%{{.*}}) up(%{{.*}}) down(%{{.*}}) shared_gate(%{{.*}} : tensor<24x32xbf16>) shared_up(%{{.*}} : tensor<24x32xbf16>) shared_down(%{{.*}} : tensor<32x24xbf16>) routing(#moe.routing<k = 4, scoring = sigmoid, renormalize = true, scale = 2.5, n_group = 4, topk_group = 2, group_score = top2_sum>) activation(#moe.activation<swiglu>) : tensor<7x32xbf16>
+func.func @layer_deepseek_v3(%x: tensor<7x32xbf16>, %wr: tensor<16x32xf32>, %cb: tensor<16xf32>, %wg: tensor<16x12x32xbf16>, %wu: tensor<16x12x32xbf16>, %wd: tensor<16x32x12xbf16>, %sg: tensor<24x32xbf16>, %su: tensor<24x32xbf16>, %sd: tensor<32x24xbf16>) -> tensor<7x32xbf16> {
+  %y = moe.layer %x router_weight(%wr : tensor<16x32xf32>) correction_bias(%cb : tensor<16xf32>) gate(%wg : tensor<16x12x32xbf16>) up(%wu : tensor<16x12x32xbf16>) down(%wd : tensor<16x32x12xbf16>) shared_gate(%sg : tensor<24x32xbf16>) shared_up(%su : tensor<24x32xbf16>) shared_down(%sd : tensor<32x24xbf16>) routing(#moe.routing<k = 4, scoring = sigmoid, renormalize = true, scale = 2.5, n_group = 4, topk_group = 2, group_score = top2_sum>) activation(#moe.activation<swiglu>) : tensor<7x32xbf16>
+  return %y : tensor<7x32xbf16>
+}
+
+// Qwen2-MoE: shared expert with a sigmoid gate; f16 weights; non-gated relu
+// experts for the elementwise form with per-expert biases.
+// CHECK-LABEL: func.func @layer_shared_gate_relu
+// CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<4x16xf16>) router_bias(%{{.*}} : tensor<4xf16>) up(%{{.*}} : tensor<4x8x16xf16>) down(%{{.*}} : tensor<4x16x8xf16>) up_bias(%{{.*}} : tensor<4x8xf16>) down_bias(%{{.*}} : tensor<4x16xf16>) shared_up(%{{.*}} : tensor<20x16xf16>) shared_down(%{{.*}} : tensor<16x20xf16>) shared_expert_gate(%{{.*}} : tensor<1x16xf16>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
+func.func @layer_shared_gate_relu(%x: tensor<?x16xf32>, %wr: tensor<4x16xf16>, %br: tensor<4xf16>, %wu: tensor<4x8x16xf16>, %wd: tensor<4x16x8xf16>, %bu: tensor<4x8xf16>, %bd: tensor<4x16xf16>, %su: tensor<20x16xf16>, %sd: tensor<16x20xf16>, %sg: tensor<1x16xf16>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf16>) router_bias(%br : tensor<4xf16>) up(%wu : tensor<4x8x16xf16>) down(%wd : tensor<4x16x8xf16>) up_bias(%bu : tensor<4x8xf16>) down_bias(%bd : tensor<4x16xf16>) shared_up(%su : tensor<20x16xf16>) shared_down(%sd : tensor<16x20xf16>) shared_expert_gate(%sg : tensor<1x16xf16>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

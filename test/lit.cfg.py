@@ -37,9 +37,13 @@ llvm_config.add_tool_substitutions(tools, [config.moec_tools_dir])
 config.substitutions.append(("%python", config.python_executable))
 config.substitutions.append(("%node", "node"))
 config.substitutions.append(("%moec_src_root", config.moec_src_root))
+config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
 
 # ONNX Runtime (onnxruntime-node) is the outside reference for numerics.
 ort = config.moec_ort_node_modules
 if ort and os.path.isdir(os.path.join(ort, "onnxruntime-node")):
     config.available_features.add("onnxruntime")
     config.environment["MOEC_ORT_NODE_MODULES"] = ort
+elif lit_config.params.get("require_onnxruntime"):
+    lit_config.fatal("onnxruntime-node is not installed under %s; run "
+                     "scripts/setup.sh" % ort)

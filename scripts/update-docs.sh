@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Regenerates the dialect and pass references from the .td files into docs/.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${MOEC_BUILD_DIR:-$root/build}
+ninja -C "$build" moe-docs
+cp "$build/docs/MoEDialect.md" "$build/docs/MoEPasses.md" "$root/docs/"
+echo "updated docs/MoEDialect.md and docs/MoEPasses.md"

@@ -22,7 +22,8 @@
 //     w_j = s[idx_j]   (the bias never reaches the weights).
 //  Routing, order TopKThenScore:
 //     idx = the k largest l, descending (ties: lower index first).
-//     w = softmax(l[idx_0..idx_{k-1}]) over the k selected, or sigmoid(l[idx_j]).
+//     w_j = softmax over the k selected logits l[idx_0..idx_{k-1}], or
+//     w_j = sigmoid(l[idx_j]).
 //  Then: if renormalize, w_j /= Σ_j w_j; finally w_j *= scalingFactor.
 //
 //  Expert e on x (projections are y = W·x, W row-major [out, in]):
@@ -31,7 +32,8 @@
 //     rows are the even rows (Interleaved) or the first f rows (Concatenated)
 //     and the up rows the odd rows or the last f rows; gate_up_bias alike.
 //     With a limit L: g = min(g, L), u = clamp(u, -L, L).
-//     SwiGLU: h = g·sigmoid(alpha·g)·(u + beta);  GeGLU: h = gelu(g)·(u + beta).
+//     SwiGLU: h = g·sigmoid(alpha·g)·(u + beta);
+//     GeGLU:  h = gelu(g)·(u + beta).
 //   elementwise kinds: u = up[e]·x + up_bias[e]; h = act(u) with
 //     relu(u) = max(u, 0), gelu(u) = u·Φ(u) (erf),
 //     gelu_tanh(u) = ½u(1 + tanh(√(2/π)(u + 0.044715u³))), silu(u) = u·σ(u),
@@ -64,7 +66,15 @@ namespace moe::ref {
 enum class Scoring { Softmax, Sigmoid };
 enum class ScoreOrder { ScoreThenTopK, TopKThenScore };
 enum class GroupScore { Max, Top2Sum };
-enum class ActivationKind { SwiGLU, GeGLU, Relu, Gelu, GeluTanh, Silu, Identity };
+enum class ActivationKind {
+  SwiGLU,
+  GeGLU,
+  Relu,
+  Gelu,
+  GeluTanh,
+  Silu,
+  Identity
+};
 enum class GateUpLayout { Interleaved, Concatenated };
 
 /// True for the kinds that take a gate and an up projection.
@@ -123,7 +133,7 @@ struct LayerOperands {
 };
 
 /// The snake_case operand role names used in messages and by tools, in the
-/// order of LayerOperands: "hidden", "router_weight", ..., "shared_expert_gate".
+/// order of LayerOperands: "hidden", ..., "shared_expert_gate".
 const std::vector<std::string> &roleNames();
 
 /// The slot of an optional operand by role name; nullptr for "hidden" (which

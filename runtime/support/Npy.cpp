@@ -1,6 +1,7 @@
 //===- Npy.cpp - NumPy .npy files to and from doubles ---------------------===//
 
 #include "runtime/support/Npy.h"
+#include "runtime/support/FileIO.h"
 
 #include <cerrno>
 #include <cmath>
@@ -271,18 +272,10 @@ std::string parse(std::string_view bytes, const std::string &name, Array &out) {
 
 std::string read(const std::string &path, Array &out) {
   out = Array();
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return path + ": cannot open: " + std::strerror(errno);
   std::string bytes;
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    bytes.append(buf, n);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  if (bad)
-    return path + ": read error";
+  std::string error = readFile(path, bytes);
+  if (!error.empty())
+    return path + ": cannot open: " + error;
   return parse(bytes, path, out);
 }
 

@@ -569,3 +569,30 @@ func.func @layer_generic_missing_attr(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>,
   %y = "moe.layer"(%x, %l, %wu, %wd) <{operandSegmentSizes = array<i32: 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0>}> : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>) -> tensor<?x16xf32>
   return
 }
+
+// -----
+
+func.func @route_generic_missing_routing(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{'moe.route' op requires attribute 'routing'}}
+  %w, %i = "moe.route"(%l) <{operandSegmentSizes = array<i32: 1, 0>}> : (tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>)
+  return
+}
+
+// -----
+
+// Declared result types must agree with the inferred ones.
+func.func @route_generic_wrong_results(%l: tensor<?x8xf32>) {
+  // expected-error @+2 {{'moe.route' op failed to infer returned types}}
+  // expected-error @+1 {{'moe.route' op inferred type(s) 'tensor<?x2xf32>', 'tensor<?x2xi32>' are incompatible with return type(s) of operation 'tensor<?x3xf32>', 'tensor<?x3xi32>'}}
+  %w, %i = "moe.route"(%l) <{operandSegmentSizes = array<i32: 1, 0>, routing = #moe.routing<k = 2>}> : (tensor<?x8xf32>) -> (tensor<?x3xf32>, tensor<?x3xi32>)
+  return
+}
+
+// -----
+
+func.func @dispatch_generic_wrong_results(%i: tensor<?x2xi32>) {
+  // expected-error @+2 {{'moe.dispatch' op failed to infer returned types}}
+  // expected-error @+1 {{'moe.dispatch' op inferred type(s) 'tensor<?xi32>', 'tensor<?x2xi32>', 'tensor<9xi32>' are incompatible with return type(s) of operation 'tensor<?xi32>', 'tensor<?x2xi32>', 'tensor<8xi32>'}}
+  %s, %inv, %off = "moe.dispatch"(%i) <{num_experts = 8 : i64}> : (tensor<?x2xi32>) -> (tensor<?xi32>, tensor<?x2xi32>, tensor<8xi32>)
+  return
+}

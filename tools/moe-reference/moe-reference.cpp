@@ -8,6 +8,7 @@
 
 #include "runtime/reference/ConfigJson.h"
 #include "runtime/reference/Reference.h"
+#include "runtime/support/FileIO.h"
 #include "runtime/support/Npy.h"
 
 #include <cerrno>
@@ -168,19 +169,6 @@ std::string parseArgs(int argc, char **argv, Options &o) {
   return "";
 }
 
-std::string readFile(const std::string &path, std::string &out) {
-  FILE *f = std::fopen(path.c_str(), "rb");
-  if (!f)
-    return std::strerror(errno);
-  char buf[1 << 16];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof(buf), f)) > 0)
-    out.append(buf, n);
-  bool bad = std::ferror(f);
-  std::fclose(f);
-  return bad ? "read error" : "";
-}
-
 /// Collapses all but the last dimension: [..., n] -> [prod(...), n].
 void flattenLeading(ref::Array &a) {
   int64_t rows = 1;
@@ -198,7 +186,7 @@ std::string shapeString(const std::vector<int64_t> &shape) {
 
 int run(const Options &o) {
   std::string text;
-  if (std::string err = readFile(o.config, text); !err.empty())
+  if (std::string err = moe::readFile(o.config, text); !err.empty())
     return error("cannot read config '" + o.config + "': " + err);
   ref::LayerConfig config;
   if (std::string err = ref::parseConfig(text, config); !err.empty())

@@ -155,12 +155,12 @@ std::string configFromJson(const json::Value &doc, LayerConfig &out) {
            json::kindName(doc.get("routing")->kind());
   RoutingConfig &r = c.routing;
   ObjectReader rr(*routing, "routing", error);
-  if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "scaling_factor",
-                    "n_group", "topk_group", "group_score"}) ||
+  if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "scale", "n_group",
+                    "topk_group", "group_score"}) ||
       !rr.require("k") || !rr.enumeration("scoring", kScorings, r.scoring) ||
       !rr.enumeration("order", kOrders, r.order) || !rr.integer("k", r.k) ||
       !rr.boolean("renormalize", r.renormalize) ||
-      !rr.number("scaling_factor", r.scalingFactor) ||
+      !rr.number("scale", r.scalingFactor) ||
       !rr.integer("n_group", r.numGroups) ||
       !rr.integer("topk_group", r.topkGroups) ||
       !rr.enumeration("group_score", kGroupScores, r.groupScore))
@@ -195,7 +195,7 @@ json::Value configToJsonValue(const LayerConfig &config) {
   routing.set("order", json::Value::string(toString(r.order)));
   routing.set("k", json::Value::integer(r.k));
   routing.set("renormalize", json::Value::boolean(r.renormalize));
-  routing.set("scaling_factor", json::Value::number(r.scalingFactor));
+  routing.set("scale", json::Value::number(r.scalingFactor));
   routing.set("n_group", json::Value::integer(r.numGroups));
   routing.set("topk_group", json::Value::integer(r.topkGroups));
   routing.set("group_score", json::Value::string(toString(r.groupScore)));

@@ -4,7 +4,7 @@
 //
 //   {"routing": {"scoring": "softmax" | "sigmoid",
 //                "order": "score_then_topk" | "topk_then_score",
-//                "k": int, "renormalize": bool, "scaling_factor": number,
+//                "k": int, "renormalize": bool, "scale": number,
 //                "n_group": int, "topk_group": int,
 //                "group_score": "max" | "top2_sum"},
 //    "activation": {"kind": "swiglu" | "geglu" | "relu" | "gelu" |

@@ -220,7 +220,7 @@ bool validateConfig(const LayerConfig &c, int64_t E, Validator &v) {
                   "group, got " +
                   std::to_string(groupSize));
   if (!std::isfinite(r.scalingFactor))
-    return v.fail("routing.scaling_factor must be finite");
+    return v.fail("routing.scale must be finite");
 
   const ActivationConfig &a = c.activation;
   std::string kind = toString(a.kind);

@@ -159,7 +159,7 @@ TEST(configParsesWithDefaults) {
   // DeepSeek-V3-style routing and a gpt-oss-style activation.
   CHECK_EQ(ref::parseConfig(R"({"routing": {"scoring": "sigmoid",
       "order": "score_then_topk", "k": 8, "renormalize": true,
-      "scaling_factor": 2.5, "n_group": 8, "topk_group": 4,
+      "scale": 2.5, "n_group": 8, "topk_group": 4,
       "group_score": "top2_sum"},
     "activation": {"kind": "swiglu", "alpha": 1.702, "beta": 1.0,
                    "limit": 7.0},

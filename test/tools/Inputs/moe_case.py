@@ -34,7 +34,7 @@ CASES = {
     # DeepSeek-V3: sigmoid, selection bias, 4 groups scored by top-2 sum,
     # keep 2, renormalize, scale 2.5, ungated shared expert.
     "deepseek_v3": ({"routing": {"scoring": "sigmoid", "k": 3,
-                                 "renormalize": True, "scaling_factor": 2.5,
+                                 "renormalize": True, "scale": 2.5,
                                  "n_group": 4, "topk_group": 2,
                                  "group_score": "top2_sum"},
                      "activation": {"kind": "swiglu"}},
@@ -53,7 +53,7 @@ CASES = {
     # DeepSeek-V2-style groups (max) on given logits; GeGLU with a
     # concatenated gate_up, beta and a limit.
     "geglu_concat": ({"routing": {"k": 3, "n_group": 4, "topk_group": 2,
-                                  "group_score": "max", "scaling_factor": 1.5},
+                                  "group_score": "max", "scale": 1.5},
                       "activation": {"kind": "geglu", "beta": 0.5,
                                      "limit": 1.0},
                       "gate_up_layout": "concatenated"},
@@ -153,7 +153,7 @@ def route(cfg, ops, T, E):
         w = score(np.take_along_axis(l, idx, axis=-1))
     if r.get("renormalize", False):
         w = w / w.sum(axis=-1, keepdims=True)
-    return idx, w * r.get("scaling_factor", 1.0), ok
+    return idx, w * r.get("scale", 1.0), ok
 
 
 def evaluate(cfg, ops, dims):

@@ -51,10 +51,15 @@ static int64_t halfDim(int64_t size) {
   return ShapedType::isDynamic(size) ? size : size / 2;
 }
 
+/// The expert count as the router or the down projection states it.
+static int64_t numExpertsOf(Value routerWeight, Value routerLogits,
+                            Value down) {
+  return LayerChecker::firstStatic(
+      {dimOf(routerWeight, 0), dimOf(routerLogits, 1), dimOf(down, 0)});
+}
+
 int64_t LayerOp::getNumExperts() {
-  return LayerChecker::firstStatic({dimOf(getRouterWeight(), 0),
-                                    dimOf(getRouterLogits(), 1),
-                                    dimOf(getDown(), 0)});
+  return numExpertsOf(getRouterWeight(), getRouterLogits(), getDown());
 }
 
 LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
@@ -109,8 +114,7 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
   if (a.getRouterBias() && !a.getRouterWeight())
     return diag("C2", "router_bias needs router_weight");
   int64_t experts =
-      check.firstStatic({dimOf(a.getRouterWeight(), 0),
-                         dimOf(a.getRouterLogits(), 1), dimOf(a.getDown(), 0)});
+      numExpertsOf(a.getRouterWeight(), a.getRouterLogits(), a.getDown());
   if (failed(check.expect("C2", a.getRouterWeight(), "router_weight", "[E, d]",
                           {experts, d})) ||
       failed(check.expect("C2", a.getRouterLogits(), "router_logits", "[T, E]",

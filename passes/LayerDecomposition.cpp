@@ -26,11 +26,12 @@ public:
                                    offsets, bias);
   }
 
-  /// The activation of one or two projections of width `width`.
-  Value activate(Value input, Value up, int64_t width) {
+  /// The activation of one or two projections of width `width`; `layout`
+  /// only for a fused gate/up input.
+  Value activate(Value input, Value up, int64_t width,
+                 GateUpLayoutAttr layout = {}) {
     int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
     auto resultType = RankedTensorType::get({rows, width}, f32);
-    GateUpLayoutAttr layout = up ? GateUpLayoutAttr() : fusedLayout;
     return ActivationOp::create(rewriter, loc, resultType, input, up,
                                 layer.getActivation(), layout);
   }
@@ -43,9 +44,8 @@ public:
     int64_t width = downType.getDimSize(downType.getRank() - 1);
     Value hidden;
     if (gateUp) {
-      fusedLayout = layer.getGateUpLayoutAttr();
-      hidden =
-          activate(matmul(input, gateUp, offsets, gateUpBias), Value(), width);
+      hidden = activate(matmul(input, gateUp, offsets, gateUpBias), Value(),
+                        width, layer.getGateUpLayoutAttr());
     } else if (gate) {
       hidden = activate(matmul(input, gate, offsets, gateBias),
                         matmul(input, up, offsets, upBias), width);
@@ -59,7 +59,6 @@ public:
   Location loc;
   LayerOp layer;
   Type f32;
-  GateUpLayoutAttr fusedLayout;
 };
 
 struct DecomposeLayer : OpRewritePattern<LayerOp> {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The README's first command: installs and builds moec (scripts/setup.sh),
-# then takes the default example examples/tiny-mixtral.mlir through what moec
-# does today: verify it, decompose it into its stages with moe-opt, evaluate
-# it with the float64 reference evaluator on generated weights, and check the
-# result against an independent NumPy computation.
+# then compiles the default example examples/tiny-mixtral.mlir into a shared
+# object, runs it on generated weights and inputs, verifies it against the
+# float64 reference evaluator and an independent NumPy computation, and
+# prints its speed in tokens per second.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOEC_BUILD_DIR:-$root/build}
@@ -14,20 +14,19 @@ mkdir -p "$work"
 bin=$build/bin
 example=$root/examples/tiny-mixtral.mlir
 
-echo "== moe-opt --moe-decompose $example"
-"$bin/moe-opt" --moe-decompose "$example" -o "$work/decomposed.mlir"
-grep -oE '= moe\.[a-z_]+' "$work/decomposed.mlir" | cut -c3- | sort | uniq -c
-
 echo "== weights and inputs"
 /usr/bin/python3 "$root/examples/tiny_mixtral.py" make "$work"
 
-echo "== float64 reference evaluation"
-"$bin/moe-reference" --config "$work/config.json" \
-  --input hidden="$work/hidden.npy" \
-  --input router_weight="$work/router_weight.npy" \
-  --input gate="$work/gate.npy" --input up="$work/up.npy" \
-  --input down="$work/down.npy" -o "$work/output.npy"
+echo "== moe-compile $example"
+"$bin/moe-compile" "$example" -o "$work/tiny-mixtral.so" \
+  --weights "$work/weights.safetensors" -v
+"$bin/moe-run" "$work/tiny-mixtral.so" --list
+
+echo "== moe-run (verified against the float64 reference evaluator)"
+"$bin/moe-run" "$work/tiny-mixtral.so" \
+  --input hidden_states="$work/hidden_states.npy" \
+  --output "$work/output.npy" --verify --repeat 50
 echo "wrote $work/output.npy"
 
-echo "== check"
+echo "== independent check"
 /usr/bin/python3 "$root/examples/tiny_mixtral.py" check "$work" "$work/output.npy"

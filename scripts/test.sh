@@ -40,7 +40,7 @@ echo "== lit suite"
 run_lit "$build/test"
 echo "== moe-opt tests with --verify-roundtrip"
 run_lit --param moe_opt_flags=--verify-roundtrip \
-  "$build/test/dialect" "$build/test/passes"
+  "$build/test/dialect" "$build/test/passes" "$build/test/codegen"
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

@@ -4,5 +4,6 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOEC_BUILD_DIR:-$root/build}
 ninja -C "$build" moe-docs
-cp "$build/docs/MoEDialect.md" "$build/docs/MoEPasses.md" "$root/docs/"
-echo "updated docs/MoEDialect.md and docs/MoEPasses.md"
+cp "$build/docs/MoEDialect.md" "$build/docs/MoEPasses.md" \
+  "$build/docs/MoEConversions.md" "$root/docs/"
+echo "updated docs/MoEDialect.md, docs/MoEPasses.md and docs/MoEConversions.md"

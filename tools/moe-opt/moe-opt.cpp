@@ -5,6 +5,8 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/MoEDialect.h"
+#include "codegen/CpuPipeline.h"
+#include "codegen/Passes.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"
@@ -20,6 +22,8 @@ int main(int argc, char **argv) {
   mlir::registerAllExtensions(registry);
   mlir::registerAllPasses();
   mlir::moe::registerMoEPasses();
+  mlir::moe::registerMoECodegenPasses();
+  mlir::moe::registerMoECpuPipeline();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "moec optimizer driver: the moe dialect and its passes\n",
       registry));

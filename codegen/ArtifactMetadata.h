@@ -1,0 +1,47 @@
+//===- ArtifactMetadata.h - what an artifact tells the runtime --*- C++ -*-===//
+//
+// Every artifact carries a JSON record (docs/Artifact.md is the contract):
+// its entry points, each argument's name, kind (input or weight), dtype and
+// shape, the results, the target it was compiled for, where its weights
+// come from, and, for a function that is one moe.layer, the layer config
+// and operand roles so that `moe-run --verify` can recompute it with the
+// reference evaluator.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_ARTIFACTMETADATA_H
+#define MOEC_CODEGEN_ARTIFACTMETADATA_H
+
+#include "runtime/support/Json.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+/// The argument attribute naming an argument (a weight's tensor name in its
+/// checkpoint, or an input's name). Without it, moe.layer operand roles give
+/// the names: "hidden_states", "router_logits", "router_weight", "gate", ...
+constexpr const char *kArgNameAttr = "moe.name";
+
+/// The symbol of the packed entry point of function `name`.
+std::string entryPointSymbol(StringRef name);
+
+/// Collects the metadata of every public function of `module` (at the moe
+/// level, before lowering). Emits located errors and fails on functions the
+/// runtime cannot call: no results, a weight with a dynamic shape, a
+/// dynamic dimension other than the leading (token) one, an element type
+/// other than f32/bf16/f16, duplicate argument names.
+FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
+
+/// Prepares the public functions of `module` for the runtime's calling
+/// convention and returns their names: each gets a C interface
+/// (`llvm.emit_c_interface`), and every argument is marked read-only for
+/// bufferization, since weights are bound from read-only mappings.
+std::vector<std::string> prepareEntryPoints(ModuleOp module);
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_ARTIFACTMETADATA_H

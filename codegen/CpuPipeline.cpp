@@ -1,0 +1,113 @@
+//===- CpuPipeline.cpp - moe-cpu-pipeline and its phases ------------------===//
+#include "codegen/CpuPipeline.h"
+#include "codegen/Passes.h"
+
+#include "mlir/Conversion/Passes.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
+#include "mlir/Dialect/Bufferization/Pipelines/Passes.h"
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
+#include "mlir/Dialect/SCF/Transforms/Passes.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+struct PhaseInfo {
+  CpuPhase phase;
+  const char *name;
+};
+constexpr PhaseInfo kPhases[] = {{CpuPhase::Moe, "moe"},
+                                 {CpuPhase::Linalg, "linalg"},
+                                 {CpuPhase::Bufferized, "bufferized"},
+                                 {CpuPhase::Loops, "loops"},
+                                 {CpuPhase::LLVM, "llvm"}};
+} // namespace
+
+StringRef mlir::moe::phaseName(CpuPhase phase) {
+  for (const PhaseInfo &p : kPhases)
+    if (p.phase == phase)
+      return p.name;
+  return "";
+}
+
+std::optional<CpuPhase> mlir::moe::parsePhase(StringRef name) {
+  for (const PhaseInfo &p : kPhases)
+    if (name == p.name)
+      return p.phase;
+  return std::nullopt;
+}
+
+ArrayRef<CpuPhase> mlir::moe::allPhases() {
+  static const CpuPhase phases[] = {CpuPhase::Moe, CpuPhase::Linalg,
+                                    CpuPhase::Bufferized, CpuPhase::Loops,
+                                    CpuPhase::LLVM};
+  return phases;
+}
+
+void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
+  if (last == CpuPhase::Moe)
+    return;
+  // linalg
+  pm.addPass(createConvertMoEToLinalg());
+  pm.addPass(createCanonicalizerPass());
+  pm.addPass(createCSEPass());
+  if (last == CpuPhase::Linalg)
+    return;
+
+  // bufferized
+  pm.addPass(bufferization::createEmptyTensorEliminationPass());
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  // Results are written into buffers the caller provides.
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  outParams.hoistStaticAllocs = true;
+  outParams.hoistDynamicAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+  bufferization::BufferDeallocationPipelineOptions dealloc;
+  bufferization::buildBufferDeallocationPipeline(pm, dealloc);
+  if (last == CpuPhase::Bufferized)
+    return;
+
+  // loops
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
+  pm.addPass(createCanonicalizerPass());
+  if (last == CpuPhase::Loops)
+    return;
+
+  // llvm
+  // bf16 conversions as integer arithmetic (round to nearest even): no
+  // compiler-rt builtins are needed on CPUs without native bf16.
+  arith::ArithExpandOpsPassOptions expand;
+  expand.includeBf16 = true;
+  pm.addPass(arith::createArithExpandOpsPass(expand));
+  pm.addPass(createSCFToControlFlowPass());
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createConvertMathToLLVMPass());
+  pm.addPass(createConvertMathToLibmPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+void mlir::moe::registerMoECpuPipeline() {
+  PassPipelineRegistration<>(
+      "moe-cpu-pipeline",
+      "Lower moe IR to the LLVM dialect for the CPU (the phases of "
+      "moe-compile: linalg, bufferized, loops, llvm)",
+      [](OpPassManager &pm) { buildCpuPipeline(pm); });
+}

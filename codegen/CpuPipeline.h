@@ -1,0 +1,39 @@
+//===- CpuPipeline.h - moe-cpu-pipeline and its phases ----------*- C++ -*-===//
+//
+// The CPU lowering from moe IR to the LLVM dialect as named phases, each a
+// stopping point of `moe-compile --compile-to=<phase>`:
+//
+//   moe         the input, verified
+//   linalg      convert-moe-to-linalg (moe.layer decomposed first), cleaned
+//   bufferized  One-Shot Bufferize across function boundaries; results
+//               become caller-provided out-parameters; deallocation added
+//   loops       linalg to scf loops; scf.forall to sequential loops
+//   llvm        the LLVM dialect only, ready for translation
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CPUPIPELINE_H
+#define MOEC_CODEGEN_CPUPIPELINE_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+#include <optional>
+
+namespace mlir::moe {
+
+enum class CpuPhase { Moe, Linalg, Bufferized, Loops, LLVM };
+
+/// "moe", "linalg", "bufferized", "loops", "llvm".
+StringRef phaseName(CpuPhase phase);
+std::optional<CpuPhase> parsePhase(StringRef name);
+ArrayRef<CpuPhase> allPhases();
+
+/// Adds the passes of every phase after `Moe` up to and including `last`.
+void buildCpuPipeline(OpPassManager &pm, CpuPhase last = CpuPhase::LLVM);
+
+/// Registers `moe-cpu-pipeline` (all phases) for moe-opt.
+void registerMoECpuPipeline();
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_CPUPIPELINE_H

@@ -1,0 +1,93 @@
+//===- LoweringUtils.cpp - helpers shared by the moe-to-linalg patterns ---===//
+#include "codegen/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
+using namespace mlir;
+
+Value moe::castFloat(OpBuilder &b, Location loc, Value v, Type to) {
+  auto from = cast<FloatType>(v.getType());
+  auto target = cast<FloatType>(to);
+  if (from == target)
+    return v;
+  if (from.getWidth() < target.getWidth())
+    return arith::ExtFOp::create(b, loc, target, v);
+  if (from.getWidth() > target.getWidth())
+    return arith::TruncFOp::create(b, loc, target, v);
+  // Same width, different format (bf16 <-> f16): go through f32.
+  Value wide = arith::ExtFOp::create(b, loc, b.getF32Type(), v);
+  return arith::TruncFOp::create(b, loc, target, wide);
+}
+
+Value moe::toIndex(OpBuilder &b, Location loc, Value v) {
+  if (v.getType().isIndex())
+    return v;
+  return arith::IndexCastOp::create(b, loc, b.getIndexType(), v);
+}
+
+Value moe::floatConst(OpBuilder &b, Location loc, Type type, double value) {
+  return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
+}
+
+Value moe::emptyTensor(OpBuilder &b, Location loc,
+                       ArrayRef<OpFoldResult> sizes, Type elementType) {
+  return tensor::EmptyOp::create(b, loc, sizes, elementType);
+}
+
+Value moe::filledTensor(OpBuilder &b, Location loc,
+                        ArrayRef<OpFoldResult> sizes, Type elementType,
+                        Value value) {
+  Value empty = emptyTensor(b, loc, sizes, elementType);
+  return linalg::FillOp::create(b, loc, ValueRange{value}, ValueRange{empty})
+      .getResult(0);
+}
+
+SmallVector<OpFoldResult> moe::sizesOf(OpBuilder &b, Location loc,
+                                       Value tensor) {
+  return tensor::getMixedSizes(b, loc, tensor);
+}
+
+SmallVector<utils::IteratorType> moe::iterators(unsigned numParallel,
+                                                unsigned numReduction) {
+  SmallVector<utils::IteratorType> result(numParallel,
+                                          utils::IteratorType::parallel);
+  result.append(numReduction, utils::IteratorType::reduction);
+  return result;
+}
+
+AffineMap moe::dimsMap(MLIRContext *ctx, unsigned numDims,
+                       ArrayRef<unsigned> dims) {
+  SmallVector<AffineExpr> exprs;
+  for (unsigned d : dims)
+    exprs.push_back(getAffineDimExpr(d, ctx));
+  return AffineMap::get(numDims, 0, exprs, ctx);
+}
+
+Value moe::elementwise(
+    OpBuilder &b, Location loc, ValueRange inputs, Type resultElementType,
+    function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+  Value shapeSource = inputs.front();
+  unsigned rank = cast<RankedTensorType>(shapeSource.getType()).getRank();
+  Value init =
+      emptyTensor(b, loc, sizesOf(b, loc, shapeSource), resultElementType);
+  SmallVector<AffineMap> maps(inputs.size() + 1,
+                              b.getMultiDimIdentityMap(rank));
+  auto generic = linalg::GenericOp::create(
+      b, loc, init.getType(), inputs, ValueRange{init}, maps,
+      iterators(rank), [&](OpBuilder &nb, Location nloc, ValueRange args) {
+        Value r = body(nb, nloc, args.drop_back());
+        linalg::YieldOp::create(nb, nloc, r);
+      });
+  return generic.getResult(0);
+}
+
+Value moe::sigmoid(OpBuilder &b, Location loc, Value x) {
+  Type t = x.getType();
+  Value one = floatConst(b, loc, t, 1.0);
+  Value neg = arith::NegFOp::create(b, loc, x);
+  Value e = math::ExpOp::create(b, loc, neg);
+  Value den = arith::AddFOp::create(b, loc, one, e);
+  return arith::DivFOp::create(b, loc, one, den);
+}

@@ -1,0 +1,44 @@
+//===- Passes.td - moe lowerings and code generation -------*- tablegen -*-===//
+#ifndef MOEC_CODEGEN_PASSES_TD
+#define MOEC_CODEGEN_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
+  let summary = "Lower every moe op to linalg, tensor, scf, arith and math "
+                "on tensors";
+  let description = [{
+    Lowers the dialect to upstream ops on tensors, keeping value semantics so
+    that One-Shot Bufferize, tiling and vectorization apply afterwards.
+    `moe.layer` is first expanded as `moe-decompose` does; then:
+
+    * `moe.route`: scores (softmax / sigmoid, in f32), the correction bias
+      and the group limit as `linalg.generic`s; top-k by rank (an expert's
+      rank is the number of experts with a larger score, or an equal score
+      and a lower index), so slot `j` holds the expert of rank `j` and ties
+      go to the lower index; then renormalization and the scale.
+    * `moe.dispatch`: a stable counting sort in three `scf.for` loops on
+      tensors (count, prefix sum, place).
+    * `moe.gather`: a parallel `linalg.generic` reading rows through
+      `tensor.extract`.
+    * `moe.grouped_matmul`: an `scf.forall` over the groups, each a
+      contraction of its row slice with its weight slice accumulated in f32
+      (weights and inputs of any float type), written with
+      `tensor.parallel_insert_slice`; without offsets a single contraction.
+    * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
+      `gate_up` input is split by strided or contiguous slices.
+    * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading
+      expert rows through `tensor.extract`, plus the (gated) shared expert.
+
+    The token count may be dynamic everywhere. A `moe.layer` with a dynamic
+    expert count, or group-limited routing over a dynamic expert count, is
+    reported as an error.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"
+  ];
+}
+
+#endif // MOEC_CODEGEN_PASSES_TD

@@ -1,0 +1,257 @@
+//===- Artifact.cpp - loading moe-compile's shared objects ----------------===//
+#include "runtime/moert/Internal.h"
+
+#include <cstring>
+#include <dlfcn.h>
+
+using namespace moert;
+namespace json = moe::json;
+
+namespace {
+
+/// The ISA extensions artifacts may require, as this CPU reports them.
+bool cpuSupports(const std::string &f) {
+  __builtin_cpu_init();
+#define MOERT_FEATURE(name)                                                    \
+  if (f == name)                                                               \
+    return __builtin_cpu_supports(name);
+  MOERT_FEATURE("sse4.2")
+  MOERT_FEATURE("avx")
+  MOERT_FEATURE("avx2")
+  MOERT_FEATURE("fma")
+  MOERT_FEATURE("f16c")
+  MOERT_FEATURE("avx512f")
+  MOERT_FEATURE("avx512bw")
+  MOERT_FEATURE("avx512dq")
+  MOERT_FEATURE("avx512vl")
+  MOERT_FEATURE("avx512vnni")
+  MOERT_FEATURE("avx512bf16")
+  MOERT_FEATURE("avx512fp16")
+  MOERT_FEATURE("amx-tile")
+  MOERT_FEATURE("amx-bf16")
+#undef MOERT_FEATURE
+  return false;
+}
+
+std::string parseParams(const json::Value *list, bool results,
+                        std::vector<Param> &out) {
+  if (!list || !list->isArray())
+    return std::string("missing '") + (results ? "results" : "arguments") +
+           "'";
+  for (const json::Value &v : list->elements()) {
+    Param p;
+    const std::string *name = v.getString("name");
+    const std::string *dtype = v.getString("dtype");
+    const json::Value *shape = v.getArray("shape");
+    if (!name || !dtype || !shape)
+      return "a parameter lacks name, dtype or shape";
+    p.name = *name;
+    std::optional<moe::DType> dt = moe::parseDType(*dtype);
+    if (!dt)
+      return "parameter '" + p.name + "' has unknown dtype '" + *dtype + "'";
+    p.dtype = *dt;
+    for (const json::Value &d : shape->elements()) {
+      std::optional<int64_t> n = d.asInt64();
+      if (!n || *n < -1)
+        return "parameter '" + p.name + "' has a bad shape";
+      p.shape.push_back(*n);
+    }
+    if (!results) {
+      const std::string *kind = v.getString("kind");
+      if (!kind || (*kind != "input" && *kind != "weight"))
+        return "argument '" + p.name + "' has no kind input/weight";
+      p.isWeight = *kind == "weight";
+    }
+    out.push_back(std::move(p));
+  }
+  return "";
+}
+
+void fillCParams(const std::vector<Param> &params,
+                 std::vector<moert_param_t> &out) {
+  out.clear();
+  for (const Param &p : params)
+    out.push_back({p.name.c_str(), p.isWeight ? 1 : 0,
+                   static_cast<moert_dtype_t>(p.dtype),
+                   static_cast<int32_t>(p.shape.size()), p.shape.data()});
+}
+
+/// Parses the record into `a`. Returns "" or a message.
+std::string parseMetadata(moert_artifact_s &a, void *handle) {
+  json::Value doc;
+  if (std::string err = json::parse(a.metadataText, doc); !err.empty())
+    return "corrupt metadata: " + err;
+  const std::string *format = doc.getString("format");
+  if (!format || *format != "moec-artifact")
+    return "not a moec artifact (metadata format)";
+  const json::Value *version = doc.get("version");
+  if (!version || version->asInt64() != std::optional<int64_t>(1))
+    return "unsupported artifact format version (this runtime reads 1)";
+  if (const json::Value *target = doc.getObject("target"))
+    if (const json::Value *req = target->getArray("required_features"))
+      for (const json::Value &f : req->elements())
+        if (f.isString() && !cpuSupports(f.asString())) {
+          const std::string *cpu = target->getString("cpu");
+          return "compiled for CPU '" + (cpu ? *cpu : std::string("?")) +
+                 "' using " + f.asString() +
+                 ", which this CPU lacks; recompile with --cpu=native on "
+                 "this machine or --cpu=x86-64";
+        }
+  if (const json::Value *weights = doc.getArray("weights"))
+    for (const json::Value &w : weights->elements())
+      if (w.isString())
+        a.weightFiles.push_back(w.asString());
+  const json::Value *functions = doc.getArray("functions");
+  if (!functions || functions->elements().empty())
+    return "the artifact has no functions";
+  for (const json::Value &f : functions->elements()) {
+    Function fn;
+    const std::string *name = f.getString("name");
+    const std::string *symbol = f.getString("symbol");
+    if (!name || !symbol)
+      return "a function lacks name or symbol";
+    fn.name = *name;
+    fn.symbol = *symbol;
+    if (std::string err = parseParams(f.get("arguments"), false, fn.args);
+        !err.empty())
+      return "function '" + fn.name + "': " + err;
+    if (std::string err = parseParams(f.get("results"), true, fn.results);
+        !err.empty())
+      return "function '" + fn.name + "': " + err;
+    fn.entry = reinterpret_cast<EntryFn>(dlsym(handle, symbol->c_str()));
+    if (!fn.entry)
+      return "entry point '" + *symbol + "' is missing";
+    a.functions.push_back(std::move(fn));
+  }
+  for (Function &fn : a.functions) {
+    fillCParams(fn.args, fn.cArgs);
+    fillCParams(fn.results, fn.cResults);
+  }
+  return "";
+}
+
+} // namespace
+
+const Function *moert_artifact_s::find(const std::string &name) const {
+  for (const Function &f : functions)
+    if (f.name == name)
+      return &f;
+  return nullptr;
+}
+
+const Param *moert_artifact_s::findWeight(const std::string &name) const {
+  for (const Function &f : functions)
+    for (const Param &p : f.args)
+      if (p.isWeight && p.name == name)
+        return &p;
+  return nullptr;
+}
+
+extern "C" {
+
+moert_status_t moert_artifact_load(const char *path,
+                                   moert_artifact_t **out_artifact) {
+  if (!out_artifact)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "out_artifact is null");
+  *out_artifact = nullptr;
+  if (!path)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "path is null");
+  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *err = dlerror();
+    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
+                                          path + "': " +
+                                          (err ? err : "unknown error"));
+  }
+  const char *text =
+      static_cast<const char *>(dlsym(handle, "moec_artifact_metadata"));
+  if (!text) {
+    dlclose(handle);
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      std::string("'") + path +
+                          "' is not a moec artifact (no "
+                          "moec_artifact_metadata symbol)");
+  }
+  auto *a = new moert_artifact_s();
+  a->handle = handle;
+  a->path = path;
+  a->metadataText = text;
+  if (std::string err = parseMetadata(*a, handle); !err.empty()) {
+    moert_artifact_release(a);
+    return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
+  }
+  // Generated parallel loops call back into this runtime's pool.
+  if (void *slot = dlsym(handle, "moec_parallel_for")) {
+    void (*fn)(ParallelBody, void *, int64_t) = moert_parallel_for;
+    std::memcpy(slot, &fn, sizeof(fn));
+  }
+  *out_artifact = a;
+  return nullptr;
+}
+
+void moert_artifact_release(moert_artifact_t *artifact) {
+  if (!artifact || --artifact->refs > 0)
+    return;
+  if (artifact->handle)
+    dlclose(artifact->handle);
+  delete artifact;
+}
+
+const char *moert_artifact_metadata(const moert_artifact_t *artifact) {
+  return artifact ? artifact->metadataText.c_str() : "";
+}
+
+int32_t moert_artifact_function_count(const moert_artifact_t *artifact) {
+  return artifact ? static_cast<int32_t>(artifact->functions.size()) : 0;
+}
+
+const char *moert_artifact_function_name(const moert_artifact_t *artifact,
+                                         int32_t index) {
+  if (!artifact || index < 0 ||
+      index >= static_cast<int32_t>(artifact->functions.size()))
+    return nullptr;
+  return artifact->functions[index].name.c_str();
+}
+
+int32_t moert_artifact_weight_file_count(const moert_artifact_t *artifact) {
+  return artifact ? static_cast<int32_t>(artifact->weightFiles.size()) : 0;
+}
+
+const char *moert_artifact_weight_file(const moert_artifact_t *artifact,
+                                       int32_t index) {
+  if (!artifact || index < 0 ||
+      index >= static_cast<int32_t>(artifact->weightFiles.size()))
+    return nullptr;
+  return artifact->weightFiles[index].c_str();
+}
+
+moert_status_t moert_artifact_function_signature(
+    const moert_artifact_t *artifact, const char *name,
+    int32_t *out_num_args, const moert_param_t **out_args,
+    int32_t *out_num_results, const moert_param_t **out_results) {
+  if (out_num_args)
+    *out_num_args = 0;
+  if (out_args)
+    *out_args = nullptr;
+  if (out_num_results)
+    *out_num_results = 0;
+  if (out_results)
+    *out_results = nullptr;
+  if (!artifact || !name)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "artifact or name is null");
+  const Function *fn = artifact->find(name);
+  if (!fn)
+    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") + name +
+                                           "' in " + artifact->path);
+  if (out_num_args)
+    *out_num_args = static_cast<int32_t>(fn->cArgs.size());
+  if (out_args)
+    *out_args = fn->cArgs.data();
+  if (out_num_results)
+    *out_num_results = static_cast<int32_t>(fn->cResults.size());
+  if (out_results)
+    *out_results = fn->cResults.data();
+  return nullptr;
+}
+
+} // extern "C"

@@ -1,0 +1,76 @@
+//===- Internal.h - moert's objects behind the C handles --------*- C++ -*-===//
+#ifndef MOEC_RUNTIME_MOERT_INTERNAL_H
+#define MOEC_RUNTIME_MOERT_INTERNAL_H
+
+#include "runtime/moert/ThreadPool.h"
+#include "runtime/moert/moert.h"
+#include "runtime/support/DType.h"
+#include "runtime/support/Json.h"
+#include "runtime/support/Safetensors.h"
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+struct moert_status_s {
+  moert_status_code_t code;
+  std::string message;
+};
+
+namespace moert {
+
+moert_status_t makeStatus(moert_status_code_t code, std::string message);
+
+struct Param {
+  std::string name;
+  bool isWeight = false;
+  moe::DType dtype = moe::DType::F32;
+  std::vector<int64_t> shape; // -1: the token dimension
+};
+
+std::string shapeString(const std::vector<int64_t> &shape);
+
+using EntryFn = void (*)(void **);
+
+struct Function {
+  std::string name;
+  std::string symbol;
+  std::vector<Param> args, results;
+  std::vector<moert_param_t> cArgs, cResults; // views of the above
+  EntryFn entry = nullptr;
+};
+
+} // namespace moert
+
+struct moert_artifact_s {
+  std::atomic<int> refs{1};
+  void *handle = nullptr;
+  std::string path;
+  std::string metadataText;
+  std::vector<moert::Function> functions;
+  std::vector<std::string> weightFiles;
+
+  const moert::Function *find(const std::string &name) const;
+  /// The expected weight of that name (first function declaring it).
+  const moert::Param *findWeight(const std::string &name) const;
+};
+
+namespace moert {
+struct BoundWeight {
+  moe::DType dtype;
+  std::vector<int64_t> shape;
+  const void *data = nullptr;
+  std::string source; // file path, or "caller memory"
+};
+} // namespace moert
+
+struct moert_session_s {
+  moert_artifact_t *artifact = nullptr;
+  std::unique_ptr<moert::ThreadPool> pool;
+  std::map<std::string, moert::BoundWeight> weights;
+  std::vector<std::shared_ptr<moe::safetensors::File>> files;
+};
+
+#endif // MOEC_RUNTIME_MOERT_INTERNAL_H

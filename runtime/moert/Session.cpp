@@ -1,0 +1,332 @@
+//===- Session.cpp - weights, threads and calls ---------------------------===//
+#include "runtime/moert/Internal.h"
+
+using namespace moert;
+
+namespace {
+
+/// The DType of a safetensors dtype string, if the runtime binds it.
+std::optional<moe::DType> fromSafetensors(const std::string &dtype) {
+  if (dtype == "F32")
+    return moe::DType::F32;
+  if (dtype == "BF16")
+    return moe::DType::BF16;
+  if (dtype == "F16")
+    return moe::DType::F16;
+  return std::nullopt;
+}
+
+std::vector<int64_t> shapeOf(const moert_tensor_t &t) {
+  if (t.rank <= 0 || !t.shape)
+    return {};
+  return std::vector<int64_t>(t.shape, t.shape + t.rank);
+}
+
+/// Checks a weight against what the artifact expects.
+moert_status_t checkWeight(const std::string &where, const Param &p,
+                           moe::DType dtype,
+                           const std::vector<int64_t> &shape) {
+  if (dtype != p.dtype || shape != p.shape)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + ": tensor '" + p.name + "' is " +
+                          moe::dtypeName(dtype) + " " + shapeString(shape) +
+                          " but the artifact expects " +
+                          moe::dtypeName(p.dtype) + " " +
+                          shapeString(p.shape));
+  return nullptr;
+}
+
+/// A memref descriptor {allocated, aligned, offset, sizes[R], strides[R]}
+/// of a dense row-major buffer, as 64-bit words.
+std::vector<int64_t> descriptor(const void *data,
+                                const std::vector<int64_t> &shape) {
+  std::vector<int64_t> d(3 + 2 * shape.size());
+  int64_t ptr = static_cast<int64_t>(reinterpret_cast<uintptr_t>(data));
+  d[0] = ptr;
+  d[1] = ptr;
+  d[2] = 0;
+  int64_t stride = 1;
+  for (size_t i = shape.size(); i-- > 0;) {
+    d[3 + i] = shape[i];
+    d[3 + shape.size() + i] = stride;
+    stride *= shape[i];
+  }
+  return d;
+}
+
+/// Checks a per-call tensor against parameter `p`; fixes the token count
+/// `tokens` at the first dynamic dimension seen.
+moert_status_t checkCallTensor(const std::string &fn, const char *what,
+                               const Param &p, const moert_tensor_t &t,
+                               int64_t &tokens, const std::string &tokensFrom) {
+  std::string where = "function '" + fn + "': " + what + " '" + p.name + "'";
+  if (!t.data && !t.shape)
+    return makeStatus(MOERT_INVALID_ARGUMENT, where + " has no data");
+  if (static_cast<moe::DType>(t.dtype) != p.dtype)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + " is " + moert_dtype_name(t.dtype) +
+                          " but the function takes " +
+                          moe::dtypeName(p.dtype));
+  std::vector<int64_t> shape = shapeOf(t);
+  if (shape.size() != p.shape.size())
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + " has rank " + std::to_string(t.rank) +
+                          " but the function takes " + shapeString(p.shape));
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] < 0)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        where + " has a negative dimension");
+    if (p.shape[i] >= 0 && shape[i] != p.shape[i])
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        where + " has shape " + shapeString(shape) +
+                            " but the function takes " +
+                            shapeString(p.shape) + " (dimension " +
+                            std::to_string(i) + " must be " +
+                            std::to_string(p.shape[i]) + ")");
+    if (p.shape[i] < 0) {
+      if (tokens < 0)
+        tokens = shape[i];
+      else if (shape[i] != tokens)
+        return makeStatus(MOERT_INVALID_ARGUMENT,
+                          where + " has " + std::to_string(shape[i]) +
+                              " tokens but " + tokensFrom + " has " +
+                              std::to_string(tokens));
+    }
+  }
+  if (!t.data) {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    if (n != 0)
+      return makeStatus(MOERT_INVALID_ARGUMENT, where + " has no data");
+  }
+  return nullptr;
+}
+
+} // namespace
+
+extern "C" {
+
+moert_status_t moert_session_create(moert_artifact_t *artifact,
+                                    const moert_session_options_t *options,
+                                    moert_session_t **out_session) {
+  if (!out_session)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "out_session is null");
+  *out_session = nullptr;
+  if (!artifact)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "artifact is null");
+  int threads = options ? options->num_threads : 0;
+  if (threads < 0)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "num_threads must be >= 0 (0: all cores), got " +
+                          std::to_string(threads));
+  if (threads == 0)
+    threads = ThreadPool::availableCores();
+  auto *s = new moert_session_s();
+  ++artifact->refs;
+  s->artifact = artifact;
+  s->pool = std::make_unique<ThreadPool>(threads);
+  *out_session = s;
+  return nullptr;
+}
+
+void moert_session_release(moert_session_t *session) {
+  if (!session)
+    return;
+  moert_artifact_release(session->artifact);
+  delete session;
+}
+
+int32_t moert_session_num_threads(const moert_session_t *session) {
+  return session ? session->pool->threads() : 0;
+}
+
+moert_status_t moert_session_bind_weights_file(moert_session_t *session,
+                                               const char *path,
+                                               int32_t *out_bound) {
+  if (out_bound)
+    *out_bound = 0;
+  if (!session || !path)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
+  std::shared_ptr<moe::safetensors::File> file;
+  if (std::string err = moe::safetensors::File::open(path, file);
+      !err.empty())
+    return makeStatus(MOERT_IO_ERROR, err);
+  // Check everything first, so a bad file binds nothing.
+  std::vector<std::pair<const Param *, const moe::safetensors::TensorInfo *>>
+      matches;
+  for (const moe::safetensors::TensorInfo &t : file->tensors()) {
+    const Param *p = session->artifact->findWeight(t.name);
+    if (!p)
+      continue;
+    std::optional<moe::DType> dt = fromSafetensors(t.dtype);
+    if (!dt)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        std::string(path) + ": tensor '" + t.name +
+                            "' has dtype " + t.dtype +
+                            "; the artifact expects " +
+                            moe::dtypeName(p->dtype) + " " +
+                            shapeString(p->shape));
+    if (moert_status_t st = checkWeight(path, *p, *dt, t.shape))
+      return st;
+    matches.push_back({p, &t});
+  }
+  for (auto &[p, t] : matches)
+    session->weights[p->name] = {p->dtype, p->shape, file->data(*t), path};
+  session->files.push_back(file);
+  if (out_bound)
+    *out_bound = static_cast<int32_t>(matches.size());
+  return nullptr;
+}
+
+moert_status_t moert_session_bind_recorded_weights(moert_session_t *session) {
+  if (!session)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+  for (const std::string &path : session->artifact->weightFiles)
+    if (moert_status_t st =
+            moert_session_bind_weights_file(session, path.c_str(), nullptr))
+      return st;
+  return nullptr;
+}
+
+moert_status_t moert_session_bind_weight(moert_session_t *session,
+                                         const char *name,
+                                         const moert_tensor_t *tensor) {
+  if (!session || !name || !tensor)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "session, name or tensor is null");
+  const Param *p = session->artifact->findWeight(name);
+  if (!p)
+    return makeStatus(MOERT_NOT_FOUND, std::string("the artifact has no "
+                                                   "weight named '") +
+                                           name + "'");
+  if (moert_status_t st =
+          checkWeight("bind_weight", *p,
+                      static_cast<moe::DType>(tensor->dtype),
+                      shapeOf(*tensor)))
+    return st;
+  if (!tensor->data)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      std::string("weight '") + name + "' has no data");
+  session->weights[name] = {p->dtype, p->shape, tensor->data,
+                            "caller memory"};
+  return nullptr;
+}
+
+moert_status_t moert_session_weight(const moert_session_t *session,
+                                    const char *name,
+                                    moert_tensor_t *out_tensor) {
+  if (!out_tensor)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "out_tensor is null");
+  *out_tensor = moert_tensor_t{MOERT_F32, 0, nullptr, nullptr};
+  if (!session || !name)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or name is null");
+  auto it = session->weights.find(name);
+  if (it == session->weights.end())
+    return makeStatus(MOERT_NOT_FOUND,
+                      std::string("weight '") + name + "' is not bound");
+  const BoundWeight &w = it->second;
+  *out_tensor = {static_cast<moert_dtype_t>(w.dtype),
+                 static_cast<int32_t>(w.shape.size()), w.shape.data(),
+                 const_cast<void *>(w.data)};
+  return nullptr;
+}
+
+moert_status_t moert_session_check_weights(const moert_session_t *session,
+                                           const char *function) {
+  if (!session || !function)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  const Function *fn = session->artifact->find(function);
+  if (!fn)
+    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
+                                           function + "' in " +
+                                           session->artifact->path);
+  std::string missing;
+  unsigned count = 0;
+  for (const Param &p : fn->args)
+    if (p.isWeight && !session->weights.count(p.name)) {
+      missing += (count++ ? ", '" : "'") + p.name + "' " +
+                 moe::dtypeName(p.dtype) + " " + shapeString(p.shape);
+    }
+  if (!count)
+    return nullptr;
+  std::string searched;
+  for (const auto &f : session->files)
+    searched += (searched.empty() ? "" : ", ") + f->path();
+  return makeStatus(MOERT_FAILED_PRECONDITION,
+                    "function '" + fn->name + "': " + std::to_string(count) +
+                        " weight" + (count > 1 ? "s" : "") +
+                        " not bound: " + missing +
+                        (searched.empty()
+                             ? std::string(" (no weights file bound)")
+                             : " (not found in " + searched + ")"));
+}
+
+moert_status_t moert_session_run(moert_session_t *session,
+                                 const char *function,
+                                 const moert_tensor_t *inputs,
+                                 int32_t num_inputs,
+                                 const moert_tensor_t *outputs,
+                                 int32_t num_outputs) {
+  if (!session || !function)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  if (moert_status_t st = moert_session_check_weights(session, function))
+    return st;
+  const Function *fn = session->artifact->find(function);
+  int32_t expected = 0;
+  std::string names;
+  for (const Param &p : fn->args)
+    if (!p.isWeight)
+      names += (expected++ ? ", " : "") + p.name;
+  if (num_inputs != expected || (num_inputs && !inputs))
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "function '" + fn->name + "' takes " +
+                          std::to_string(expected) + " input(s) (" + names +
+                          "), got " + std::to_string(num_inputs));
+  if (num_outputs != static_cast<int32_t>(fn->results.size()) ||
+      (num_outputs && !outputs))
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "function '" + fn->name + "' has " +
+                          std::to_string(fn->results.size()) +
+                          " result(s), got " + std::to_string(num_outputs) +
+                          " output buffer(s)");
+
+  std::vector<std::vector<int64_t>> descriptors;
+  int64_t tokens = -1;
+  std::string tokensFrom;
+  int32_t nextInput = 0;
+  for (const Param &p : fn->args) {
+    if (p.isWeight) {
+      const BoundWeight &w = session->weights.at(p.name);
+      descriptors.push_back(descriptor(w.data, w.shape));
+      continue;
+    }
+    const moert_tensor_t &t = inputs[nextInput++];
+    bool hadTokens = tokens >= 0;
+    if (moert_status_t st =
+            checkCallTensor(fn->name, "input", p, t, tokens, tokensFrom))
+      return st;
+    if (!hadTokens && tokens >= 0)
+      tokensFrom = "input '" + p.name + "'";
+    descriptors.push_back(descriptor(t.data, shapeOf(t)));
+  }
+  for (size_t i = 0; i < fn->results.size(); ++i) {
+    const Param &p = fn->results[i];
+    const moert_tensor_t &t = outputs[i];
+    if (moert_status_t st =
+            checkCallTensor(fn->name, "output", p, t, tokens, tokensFrom))
+      return st;
+    descriptors.push_back(descriptor(t.data, shapeOf(t)));
+  }
+  std::vector<void *> args;
+  for (std::vector<int64_t> &d : descriptors)
+    args.push_back(d.data());
+
+  ThreadPool *previous = currentPool();
+  currentPool() = session->pool.get();
+  fn->entry(args.data());
+  currentPool() = previous;
+  return nullptr;
+}
+
+} // extern "C"

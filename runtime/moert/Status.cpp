@@ -1,0 +1,54 @@
+//===- Status.cpp - moert status objects ----------------------------------===//
+#include "runtime/moert/Internal.h"
+
+#include <new>
+
+moert_status_t moert::makeStatus(moert_status_code_t code,
+                                 std::string message) {
+  auto *s = new (std::nothrow) moert_status_s{code, std::move(message)};
+  if (!s) {
+    // Out of memory: a static status the caller may still free.
+    static moert_status_s oom{MOERT_INTERNAL, "out of memory"};
+    return &oom;
+  }
+  return s;
+}
+
+std::string moert::shapeString(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += shape[i] < 0 ? "T" : std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+extern "C" {
+
+moert_status_code_t moert_status_code(moert_status_t status) {
+  return status ? status->code : MOERT_OK;
+}
+
+const char *moert_status_message(moert_status_t status) {
+  return status ? status->message.c_str() : "";
+}
+
+void moert_status_free(moert_status_t status) {
+  if (status && status->message != "out of memory")
+    delete status;
+}
+
+const char *moert_dtype_name(moert_dtype_t dtype) {
+  switch (dtype) {
+  case MOERT_F32:
+    return "f32";
+  case MOERT_BF16:
+    return "bf16";
+  case MOERT_F16:
+    return "f16";
+  }
+  return "unknown";
+}
+
+} // extern "C"

@@ -1,0 +1,101 @@
+//===- ThreadPool.cpp - the workers behind an entry point's loops ---------===//
+#include "runtime/moert/ThreadPool.h"
+
+#include <sched.h>
+
+using namespace moert;
+
+ThreadPool::ThreadPool(int threads) {
+  for (int i = 1; i < threads; ++i)
+    workers_.emplace_back([this] { workerLoop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  for (std::thread &t : workers_)
+    t.join();
+}
+
+int ThreadPool::availableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    int n = CPU_COUNT(&set);
+    if (n > 0)
+      return n;
+  }
+  unsigned n = std::thread::hardware_concurrency();
+  return n ? static_cast<int>(n) : 1;
+}
+
+void ThreadPool::drain() {
+  for (;;) {
+    int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
+    if (i >= n_)
+      return;
+    body_(ctx_, i, i + 1);
+  }
+}
+
+void ThreadPool::workerLoop() {
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
+      if (stop_)
+        return;
+      seen = generation_;
+    }
+    drain();
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (--pending_ == 0)
+        done_.notify_all();
+    }
+  }
+}
+
+void ThreadPool::parallelFor(ParallelBody body, void *ctx, int64_t n) {
+  if (n <= 0)
+    return;
+  if (workers_.empty() || n == 1) {
+    body(ctx, 0, n);
+    return;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    body_ = body;
+    ctx_ = ctx;
+    n_ = n;
+    next_.store(0, std::memory_order_relaxed);
+    pending_ = static_cast<int>(workers_.size());
+    ++generation_;
+  }
+  wake_.notify_all();
+  drain();
+  // Every worker takes part in every job, so once all have reported back
+  // none still reads this job's state when the next one is set up.
+  std::unique_lock<std::mutex> lock(mutex_);
+  done_.wait(lock, [&] { return pending_ == 0; });
+}
+
+ThreadPool *&moert::currentPool() {
+  thread_local ThreadPool *pool = nullptr;
+  return pool;
+}
+
+extern "C" void moert_parallel_for(ParallelBody body, void *ctx, int64_t n) {
+  // Nested parallel loops, and calls from a worker, run inline.
+  ThreadPool *pool = currentPool();
+  if (!pool) {
+    body(ctx, 0, n);
+    return;
+  }
+  currentPool() = nullptr;
+  pool->parallelFor(body, ctx, n);
+  currentPool() = pool;
+}

@@ -1,0 +1,167 @@
+/*===- moert.h - the moec runtime C API ---------------------------*- C -*-===*
+ *
+ * Loads an artifact written by moe-compile, binds its weights, and runs its
+ * entry points on caller-provided buffers. docs/Runtime.md is the contract.
+ *
+ * Conventions:
+ *  - Every fallible call returns a moert_status_t: NULL means success;
+ *    otherwise the caller owns the status and frees it with
+ *    moert_status_free(). Nothing aborts the process.
+ *  - out_ parameters are cleared first and written only on success.
+ *  - Objects are opaque handles created by *_create / *_load and released by
+ *    *_release. A session keeps its artifact alive; tensors bound by
+ *    pointer (moert_session_bind_weight) must outlive the session.
+ *  - Strings returned by the API live as long as the object they came from.
+ *  - A session runs one call at a time; separate sessions may run
+ *    concurrently.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef MOEC_RUNTIME_MOERT_MOERT_H
+#define MOEC_RUNTIME_MOERT_MOERT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*===--- Status -----------------------------------------------------------===*/
+
+typedef enum moert_status_code_e {
+  MOERT_OK = 0,
+  MOERT_INVALID_ARGUMENT = 1, /* wrong shape, dtype, name, option */
+  MOERT_NOT_FOUND = 2,        /* a file, function or tensor is missing */
+  MOERT_IO_ERROR = 3,         /* a file cannot be read or is corrupt */
+  MOERT_FAILED_PRECONDITION = 4, /* e.g. a weight is not bound yet */
+  MOERT_UNSUPPORTED = 5,      /* e.g. the CPU lacks an ISA extension */
+  MOERT_INTERNAL = 6,
+} moert_status_code_t;
+
+typedef struct moert_status_s *moert_status_t;
+
+/* MOERT_OK for NULL. */
+moert_status_code_t moert_status_code(moert_status_t status);
+/* "" for NULL. */
+const char *moert_status_message(moert_status_t status);
+void moert_status_free(moert_status_t status);
+
+/*===--- Tensors ----------------------------------------------------------===*/
+
+typedef enum moert_dtype_e {
+  MOERT_F32 = 0,
+  MOERT_BF16 = 1,
+  MOERT_F16 = 2,
+} moert_dtype_t;
+
+/* A dense row-major tensor in caller memory. */
+typedef struct moert_tensor_s {
+  moert_dtype_t dtype;
+  int32_t rank;
+  const int64_t *shape; /* rank entries */
+  void *data;
+} moert_tensor_t;
+
+/* "f32", "bf16", "f16". */
+const char *moert_dtype_name(moert_dtype_t dtype);
+
+/*===--- Artifacts --------------------------------------------------------===*/
+
+typedef struct moert_artifact_s moert_artifact_t;
+
+/* Loads a shared object written by moe-compile. Fails if it is not one, if
+ * its format version is unknown, or if this CPU lacks an ISA extension the
+ * code was compiled for. */
+moert_status_t moert_artifact_load(const char *path,
+                                   moert_artifact_t **out_artifact);
+void moert_artifact_release(moert_artifact_t *artifact);
+
+/* The artifact's metadata record (JSON, docs/Artifact.md). */
+const char *moert_artifact_metadata(const moert_artifact_t *artifact);
+
+int32_t moert_artifact_function_count(const moert_artifact_t *artifact);
+const char *moert_artifact_function_name(const moert_artifact_t *artifact,
+                                         int32_t index);
+
+/* The weight files recorded at compile time (absolute paths). */
+int32_t moert_artifact_weight_file_count(const moert_artifact_t *artifact);
+const char *moert_artifact_weight_file(const moert_artifact_t *artifact,
+                                       int32_t index);
+
+/* One argument or result of an entry point. shape has rank entries; -1
+ * marks the token dimension, whose size every call chooses. */
+typedef struct moert_param_s {
+  const char *name;
+  int32_t is_weight; /* 1: bound once per session; 0: passed per call */
+  moert_dtype_t dtype;
+  int32_t rank;
+  const int64_t *shape;
+} moert_param_t;
+
+/* The signature of function `name`: its arguments in order (inputs and
+ * weights interleaved as declared) and its results. */
+moert_status_t moert_artifact_function_signature(
+    const moert_artifact_t *artifact, const char *name,
+    int32_t *out_num_args, const moert_param_t **out_args,
+    int32_t *out_num_results, const moert_param_t **out_results);
+
+/*===--- Sessions ---------------------------------------------------------===*/
+
+typedef struct moert_session_s moert_session_t;
+
+typedef struct moert_session_options_s {
+  /* Worker threads for the entry points' parallel loops; 0 means one per
+   * core this process may run on. */
+  int32_t num_threads;
+} moert_session_options_t;
+
+/* options may be NULL (defaults). */
+moert_status_t moert_session_create(moert_artifact_t *artifact,
+                                    const moert_session_options_t *options,
+                                    moert_session_t **out_session);
+void moert_session_release(moert_session_t *session);
+
+int32_t moert_session_num_threads(const moert_session_t *session);
+
+/* Memory-maps a .safetensors file and binds every tensor in it whose name
+ * a function's weight argument carries, after checking its dtype and shape
+ * against the artifact. Tensors of other names are ignored. A later file
+ * rebinds names bound by an earlier one. out_bound (may be NULL) receives
+ * the number of weights bound from this file. */
+moert_status_t moert_session_bind_weights_file(moert_session_t *session,
+                                               const char *path,
+                                               int32_t *out_bound);
+
+/* Binds the files the artifact records, in order. */
+moert_status_t moert_session_bind_recorded_weights(moert_session_t *session);
+
+/* Binds one weight from caller memory (dtype and shape checked). */
+moert_status_t moert_session_bind_weight(moert_session_t *session,
+                                         const char *name,
+                                         const moert_tensor_t *tensor);
+
+/* The tensor bound to `name` (data points into the mapping or caller
+ * memory; valid while the session lives and the name is not rebound). */
+moert_status_t moert_session_weight(const moert_session_t *session,
+                                    const char *name,
+                                    moert_tensor_t *out_tensor);
+
+/* Succeeds when every weight of `function` is bound; otherwise the message
+ * lists the missing names and the files searched. */
+moert_status_t moert_session_check_weights(const moert_session_t *session,
+                                           const char *function);
+
+/* Runs `function`. inputs are its non-weight arguments in declaration
+ * order; outputs its results, in buffers the caller allocated with the
+ * result shapes (the token dimension equal to the inputs'). */
+moert_status_t moert_session_run(moert_session_t *session,
+                                 const char *function,
+                                 const moert_tensor_t *inputs,
+                                 int32_t num_inputs,
+                                 const moert_tensor_t *outputs,
+                                 int32_t num_outputs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MOEC_RUNTIME_MOERT_MOERT_H */

@@ -1,0 +1,168 @@
+//===- Safetensors.cpp - memory-mapped .safetensors files -----------------===//
+#include "runtime/support/Safetensors.h"
+#include "runtime/support/Json.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace moe;
+using namespace moe::safetensors;
+
+namespace {
+
+/// Bytes per element of the safetensors dtypes; 0 for unknown ones.
+uint64_t elementBytes(const std::string &dtype) {
+  static const struct {
+    const char *name;
+    uint64_t bytes;
+  } kTypes[] = {{"F64", 8},     {"F32", 4},     {"F16", 2},  {"BF16", 2},
+                {"I64", 8},     {"I32", 4},     {"I16", 2},  {"I8", 1},
+                {"U64", 8},     {"U32", 4},     {"U16", 2},  {"U8", 1},
+                {"BOOL", 1},    {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+  for (const auto &t : kTypes)
+    if (dtype == t.name)
+      return t.bytes;
+  return 0;
+}
+
+} // namespace
+
+std::string safetensors::parseHeader(std::string_view header,
+                                     uint64_t dataSize,
+                                     const std::string &path,
+                                     std::vector<TensorInfo> &out) {
+  auto fail = [&](const std::string &msg) { return path + ": " + msg; };
+  json::Value doc;
+  if (std::string err = json::parse(header, doc); !err.empty())
+    return fail("corrupt header (not valid JSON): " + err);
+  if (!doc.isObject())
+    return fail("corrupt header: expected a JSON object");
+  std::vector<TensorInfo> tensors;
+  for (const json::Member &m : doc.members()) {
+    if (m.key == "__metadata__")
+      continue;
+    auto bad = [&](const std::string &msg) {
+      return fail("tensor '" + m.key + "': " + msg);
+    };
+    const json::Value &v = m.value;
+    if (!v.isObject())
+      return bad("expected an object with dtype, shape and data_offsets");
+    TensorInfo t;
+    t.name = m.key;
+    const std::string *dtype = v.getString("dtype");
+    if (!dtype)
+      return bad("missing or non-string 'dtype'");
+    t.dtype = *dtype;
+    uint64_t bytes = elementBytes(t.dtype);
+    if (bytes == 0)
+      return bad("unknown dtype '" + t.dtype + "'");
+    const json::Value *shape = v.getArray("shape");
+    if (!shape)
+      return bad("missing or non-array 'shape'");
+    uint64_t numel = 1;
+    for (const json::Value &d : shape->elements()) {
+      std::optional<int64_t> n = d.asInt64();
+      if (!d.isNumber() || !n || *n < 0)
+        return bad("shape entries must be non-negative integers");
+      if (*n != 0 && numel > UINT64_MAX / 16 / static_cast<uint64_t>(*n))
+        return bad("shape is too large");
+      numel *= static_cast<uint64_t>(*n);
+      t.shape.push_back(*n);
+    }
+    const json::Value *offsets = v.getArray("data_offsets");
+    if (!offsets || offsets->elements().size() != 2)
+      return bad("'data_offsets' must be an array [begin, end]");
+    std::optional<int64_t> b = offsets->elements()[0].asInt64();
+    std::optional<int64_t> e = offsets->elements()[1].asInt64();
+    if (!b || !e || *b < 0 || *e < *b)
+      return bad("'data_offsets' must be integers with 0 <= begin <= end");
+    t.begin = static_cast<uint64_t>(*b);
+    t.end = static_cast<uint64_t>(*e);
+    if (t.end > dataSize)
+      return bad("data_offsets [" + std::to_string(t.begin) + ", " +
+                 std::to_string(t.end) + "] extend past the data section (" +
+                 std::to_string(dataSize) + " bytes; truncated file?)");
+    if (t.end - t.begin != numel * bytes)
+      return bad("data_offsets cover " + std::to_string(t.end - t.begin) +
+                 " bytes but dtype " + t.dtype + " and the shape need " +
+                 std::to_string(numel * bytes));
+    tensors.push_back(std::move(t));
+  }
+  std::vector<const TensorInfo *> byOffset;
+  for (const TensorInfo &t : tensors)
+    byOffset.push_back(&t);
+  std::sort(byOffset.begin(), byOffset.end(),
+            [](const TensorInfo *a, const TensorInfo *b) {
+              return a->begin < b->begin;
+            });
+  for (size_t i = 1; i < byOffset.size(); ++i)
+    if (byOffset[i]->begin < byOffset[i - 1]->end)
+      return fail("tensors '" + byOffset[i - 1]->name + "' and '" +
+                  byOffset[i]->name + "' overlap in the data section");
+  out = std::move(tensors);
+  return "";
+}
+
+std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return path + ": cannot open: " + std::strerror(errno);
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    std::string msg = path + ": cannot stat: " + std::strerror(errno);
+    ::close(fd);
+    return msg;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    ::close(fd);
+    return path + ": not a regular file";
+  }
+  size_t size = static_cast<size_t>(st.st_size);
+  if (size < 8) {
+    ::close(fd);
+    return path + ": truncated: " + std::to_string(size) +
+           " bytes, shorter than the 8-byte header length";
+  }
+  void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (map == MAP_FAILED)
+    return path + ": cannot map: " + std::strerror(errno);
+  std::shared_ptr<File> file(new File());
+  file->path_ = path;
+  file->map_ = map;
+  file->size_ = size;
+  const auto *bytes = static_cast<const unsigned char *>(map);
+  uint64_t headerLen = 0;
+  for (int i = 7; i >= 0; --i)
+    headerLen = (headerLen << 8) | bytes[i];
+  if (headerLen > size - 8)
+    return path + ": header length " + std::to_string(headerLen) +
+           " exceeds the file size (" + std::to_string(size) +
+           " bytes; truncated or not a safetensors file)";
+  file->dataStart_ = 8 + static_cast<size_t>(headerLen);
+  std::string_view header(reinterpret_cast<const char *>(bytes + 8),
+                          static_cast<size_t>(headerLen));
+  if (std::string err = parseHeader(header, size - file->dataStart_, path,
+                                    file->tensors_);
+      !err.empty())
+    return err;
+  out = std::move(file);
+  return "";
+}
+
+File::~File() {
+  if (map_)
+    munmap(map_, size_);
+}
+
+const TensorInfo *File::find(const std::string &name) const {
+  for (const TensorInfo &t : tensors_)
+    if (t.name == name)
+      return &t;
+  return nullptr;
+}

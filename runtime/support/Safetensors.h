@@ -1,0 +1,65 @@
+//===- Safetensors.h - memory-mapped .safetensors files ---------*- C++ -*-===//
+//
+// The format: an 8-byte little-endian header length N, N bytes of JSON
+//   {"NAME": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
+//    ..., "__metadata__": {...}}
+// then the data section; offsets are relative to its start. Everything is
+// checked before a tensor is handed out: the header length against the file
+// size, the JSON, each dtype, shape and offset range, the byte count against
+// the shape, and that no two tensors overlap. Messages name the file and the
+// tensor.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_RUNTIME_SUPPORT_SAFETENSORS_H
+#define MOEC_RUNTIME_SUPPORT_SAFETENSORS_H
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace moe::safetensors {
+
+struct TensorInfo {
+  std::string name;
+  std::string dtype; // as in the file: "F32", "BF16", "F16", "I64", ...
+  std::vector<int64_t> shape;
+  uint64_t begin = 0, end = 0; // byte range within the data section
+};
+
+/// Parses and checks a header against a data section of `dataSize` bytes.
+/// `path` only names the file in messages. Returns "" or a message.
+std::string parseHeader(std::string_view header, uint64_t dataSize,
+                        const std::string &path,
+                        std::vector<TensorInfo> &out);
+
+/// A read-only mapping of one file; tensors point into it while it lives.
+class File {
+public:
+  /// Maps and checks `path`. Returns "" or a message naming the file.
+  static std::string open(const std::string &path,
+                          std::shared_ptr<File> &out);
+  ~File();
+  File(const File &) = delete;
+  File &operator=(const File &) = delete;
+
+  const std::string &path() const { return path_; }
+  const std::vector<TensorInfo> &tensors() const { return tensors_; }
+  const TensorInfo *find(const std::string &name) const;
+  const void *data(const TensorInfo &t) const {
+    return static_cast<const char *>(map_) + dataStart_ + t.begin;
+  }
+
+private:
+  File() = default;
+  std::string path_;
+  void *map_ = nullptr;
+  size_t size_ = 0;
+  size_t dataStart_ = 0;
+  std::vector<TensorInfo> tensors_;
+};
+
+} // namespace moe::safetensors
+
+#endif // MOEC_RUNTIME_SUPPORT_SAFETENSORS_H

@@ -1,0 +1,25 @@
+// RUN: moe-opt %s --convert-moe-to-linalg -split-input-file -verify-diagnostics
+
+// A layer whose expert count is dynamic cannot be dispatched.
+func.func @dynamic_experts(%x: tensor<?x16xf32>, %l: tensor<?x?xf32>, %u: tensor<?x8x16xf32>, %d: tensor<?x16x8xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'moe.layer' op cannot be lowered: its expert count is dynamic}}
+  %y = moe.layer %x router_logits(%l : tensor<?x?xf32>) up(%u : tensor<?x8x16xf32>) down(%d : tensor<?x16x8xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+// Expert groups are formed by reshaping [T, E]: E must be known.
+func.func @grouped_dynamic_experts(%l: tensor<?x?xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.route' op cannot be lowered: group-limited routing needs a static expert count}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, n_group = 2>) : tensor<?x?xf32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// Without groups a dynamic expert count lowers (tensor.dim everywhere).
+func.func @route_dynamic_experts(%l: tensor<?x?xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x?xf32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}

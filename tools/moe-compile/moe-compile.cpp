@@ -1,0 +1,273 @@
+//===- moe-compile.cpp - compile moe IR into a loadable artifact ----------===//
+//
+//   moe-compile INPUT.mlir --target=cpu -o OUT.so [--cpu=native|x86-64|...]
+//               [--weights=FILE.safetensors]... [--compile-to=PHASE]
+//
+// Writes a shared object with a C entry point per public function and a
+// metadata record (docs/Artifact.md); `--compile-to` prints the IR of one
+// phase instead (moe, linalg, bufferized, loops, llvm, llvm-ir, asm).
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/ArtifactMetadata.h"
+#include "codegen/CpuPipeline.h"
+#include "codegen/ObjectEmission.h"
+#include "codegen/Passes.h"
+#include "dialect/MoEDialect.h"
+#include "passes/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace json = ::moe::json;
+namespace cl = llvm::cl;
+
+static cl::OptionCategory category("moe-compile options");
+static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
+                                      cl::desc("<input .mlir>"),
+                                      cl::cat(category));
+static cl::opt<std::string>
+    outputFile("o", cl::desc("Output: the artifact (.so), or the printed IR "
+                             "with --compile-to (default: stdout)"),
+               cl::value_desc("path"), cl::cat(category));
+static cl::opt<std::string>
+    targetName("target", cl::desc("Code generation target (cpu)"),
+               cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    cpuName("cpu",
+            cl::desc("CPU to generate code for: native (the host, with all "
+                     "its ISA extensions, the default), x86-64 (any x86-64), "
+                     "x86-64-v2/v3/v4, or an LLVM CPU name"),
+            cl::init("native"), cl::cat(category));
+static cl::opt<std::string> compileTo(
+    "compile-to",
+    cl::desc("Stop after a phase and print its IR: moe, linalg, bufferized, "
+             "loops, llvm (MLIR), llvm-ir (LLVM IR before optimization), asm "
+             "(optimized assembly)"),
+    cl::value_desc("phase"), cl::cat(category));
+static cl::list<std::string>
+    weightFiles("weights",
+                cl::desc("A .safetensors file the artifact takes its weights "
+                         "from by default (repeatable; recorded as an "
+                         "absolute path)"),
+                cl::value_desc("file"), cl::cat(category));
+static cl::opt<std::string> linker("linker",
+                                   cl::desc("The linker for the shared object"),
+                                   cl::init(defaultLinker()),
+                                   cl::cat(category));
+static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
+                             cl::cat(category));
+
+namespace {
+
+int fail(const llvm::Twine &message) {
+  llvm::errs() << "moe-compile: error: " << message << "\n";
+  return 1;
+}
+
+/// Writes `text` to the output atomically: a temporary next to it, renamed
+/// on success, so a failure never leaves a partial file.
+int writeOutput(llvm::StringRef text) {
+  if (outputFile.empty() || outputFile == "-") {
+    llvm::outs() << text;
+    return 0;
+  }
+  std::string error;
+  auto out = openOutputFile(outputFile, &error);
+  if (!out)
+    return fail(error);
+  out->os() << text;
+  out->keep();
+  return 0;
+}
+
+std::string printModule(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  return text;
+}
+
+struct PhaseTimer {
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+  void done(llvm::StringRef what) {
+    if (!verbose)
+      return;
+    auto now = std::chrono::steady_clock::now();
+    double ms =
+        std::chrono::duration<double, std::milli>(now - start).count();
+    llvm::errs() << "moe-compile: " << what << " (" << llvm::format("%.1f", ms)
+                 << " ms)\n";
+    start = now;
+  }
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  cl::HideUnrelatedOptions(category);
+  cl::ParseCommandLineOptions(
+      argc, argv,
+      "moe-compile: compile moe IR into a shared object that the moert "
+      "runtime loads.\n\n"
+      "  moe-compile model.mlir -o model.so [--weights=model.safetensors]\n"
+      "  moe-compile model.mlir --compile-to=linalg\n");
+
+  if (targetName != "cpu")
+    return fail("unknown target '" + targetName +
+                "'; this build supports --target=cpu");
+  bool toLLVMIR = compileTo == "llvm-ir", toAsm = compileTo == "asm";
+  std::optional<CpuPhase> stopPhase;
+  if (!compileTo.empty() && !toLLVMIR && !toAsm) {
+    stopPhase = parsePhase(compileTo);
+    if (!stopPhase)
+      return fail("unknown phase '" + compileTo +
+                  "' for --compile-to (moe, linalg, bufferized, loops, llvm, "
+                  "llvm-ir, asm)");
+  }
+  if (compileTo.empty() && outputFile.empty())
+    return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
+
+  DialectRegistry registry;
+  registry.insert<MoEDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  PhaseTimer timer;
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  std::string error;
+  auto file = openInputFile(inputFile, &error);
+  if (!file)
+    return fail(error);
+  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+  if (!module)
+    return 1; // the parser reported where
+  timer.done("parsed " + inputFile);
+  if (stopPhase == CpuPhase::Moe)
+    return writeOutput(printModule(*module));
+
+  // What the runtime needs to know, read before lowering.
+  FailureOr<json::Value> metadata = collectArtifactMetadata(*module);
+  if (failed(metadata))
+    return 1;
+  std::vector<std::string> entryPoints = prepareEntryPoints(*module);
+
+  PassManager pm(&context);
+  buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM));
+  if (failed(pm.run(*module)))
+    return 1;
+  timer.done("lowered to " +
+             phaseName(stopPhase.value_or(CpuPhase::LLVM)).str());
+  if (stopPhase)
+    return writeOutput(printModule(*module));
+
+  // Only the LLVM dialect may remain: a partial conversion would silently
+  // drop work otherwise.
+  Operation *stray = nullptr;
+  module->walk([&](Operation *op) {
+    if (!stray && !isa<ModuleOp>(op) &&
+        !isa<LLVM::LLVMDialect>(op->getDialect()))
+      stray = op;
+  });
+  if (stray) {
+    stray->emitError("'") << stray->getName()
+                          << "' was not lowered to the LLVM dialect";
+    return 1;
+  }
+
+  CpuTarget target;
+  if (std::string msg = createCpuTarget(cpuName, target); !msg.empty())
+    return fail(msg);
+  json::Value tgt = json::Value::object();
+  tgt.set("triple", json::Value::string(target.triple));
+  tgt.set("cpu", json::Value::string(target.cpu));
+  json::Value required = json::Value::array();
+  for (const std::string &f : target.required)
+    required.push(json::Value::string(f));
+  tgt.set("required_features", std::move(required));
+  metadata->set("target", std::move(tgt));
+  json::Value weights = json::Value::array();
+  for (const std::string &w : weightFiles) {
+    llvm::SmallString<256> abs(w);
+    if (std::error_code ec = llvm::sys::fs::make_absolute(abs))
+      return fail("cannot resolve '" + w + "': " + ec.message());
+    if (!llvm::sys::fs::exists(abs))
+      return fail("weights file '" + w + "' does not exist");
+    weights.push(json::Value::string(abs.str().str()));
+  }
+  metadata->set("weights", std::move(weights));
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateForArtifact(
+      *module, llvmContext, entryPoints, json::write(*metadata), target);
+  if (!llvmModule)
+    return 1;
+  timer.done("translated to LLVM IR");
+  if (toLLVMIR) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    return writeOutput(text);
+  }
+  optimizeModule(*llvmModule, target);
+  timer.done("optimized (O3, cpu " + target.cpu + ")");
+  std::string code;
+  if (std::string msg = emitMachineCode(*llvmModule, target, toAsm, code);
+      !msg.empty())
+    return fail(msg);
+  timer.done(toAsm ? "emitted assembly" : "emitted object code");
+  if (toAsm)
+    return writeOutput(code);
+
+  // Object to a temporary, linked to a temporary next to the output, then
+  // renamed: no partial artifact on failure.
+  llvm::SmallString<128> objPath;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("moec", "o", fd, objPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << code;
+  }
+  std::string tmpOut = outputFile + ".tmp-moec";
+  std::string msg = linkSharedObject(linker, objPath.str().str(), tmpOut);
+  llvm::sys::fs::remove(objPath);
+  if (!msg.empty()) {
+    llvm::sys::fs::remove(tmpOut);
+    return fail(msg);
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmpOut, outputFile)) {
+    llvm::sys::fs::remove(tmpOut);
+    return fail("cannot write '" + outputFile + "': " + ec.message());
+  }
+  timer.done("linked " + outputFile);
+  return 0;
+}

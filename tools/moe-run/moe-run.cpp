@@ -1,0 +1,515 @@
+//===- moe-run.cpp - run a moec artifact on .npy inputs -------------------===//
+//
+// A thin main over the moert C API (no MLIR, no LLVM): binds the weights,
+// reads inputs from .npy, runs, writes the output, and optionally checks it
+// against the float64 reference evaluator and times repeated runs.
+//
+//===----------------------------------------------------------------------===//
+#include "runtime/moert/moert.h"
+#include "runtime/reference/ConfigJson.h"
+#include "runtime/reference/Reference.h"
+#include "runtime/support/DType.h"
+#include "runtime/support/Json.h"
+#include "runtime/support/Npy.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace {
+
+const char *kUsage =
+    "usage: moe-run ARTIFACT [options]\n"
+    "\n"
+    "Runs an entry point of an artifact written by moe-compile.\n"
+    "\n"
+    "  --input NAME=FILE.npy  an input of the function (repeatable). Shapes\n"
+    "                         [..., d] are accepted: leading dimensions are\n"
+    "                         flattened into tokens, and restored on output\n"
+    "  --output FILE.npy      write the result (float32 .npy)\n"
+    "  --weights PATH         bind weights from this .safetensors file\n"
+    "                         instead of the files the artifact records\n"
+    "                         (repeatable)\n"
+    "  --function NAME        the entry point (needed when there are several)\n"
+    "  --list                 list the entry points and their signatures\n"
+    "  --verify               recompute with the float64 reference evaluator\n"
+    "                         and report the relative L2 error; exit 1 above\n"
+    "                         the tolerance\n"
+    "  --tolerance X          for --verify (default: 1e-5 for f32 outputs,\n"
+    "                         1e-3 for f16, 1e-2 for bf16)\n"
+    "  --repeat N             run N more times after a warm-up and print the\n"
+    "                         median latency and tokens per second\n"
+    "  --threads N            worker threads (default: all cores)\n"
+    "  -h, --help             this text\n";
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "moe-run: error: %s\n", msg.c_str());
+  return 1;
+}
+
+/// Turns a status into a message and frees it.
+bool failed(moert_status_t st, std::string &msg) {
+  if (!st)
+    return false;
+  msg = moert_status_message(st);
+  moert_status_free(st);
+  return true;
+}
+
+struct Options {
+  std::string artifact;
+  std::vector<std::pair<std::string, std::string>> inputs;
+  std::string output;
+  std::vector<std::string> weights;
+  std::string function;
+  bool list = false, verify = false;
+  double tolerance = -1;
+  int repeat = 0, threads = 0;
+};
+
+bool parseInt(const char *s, int &out) {
+  char *end = nullptr;
+  long v = std::strtol(s, &end, 10);
+  if (!*s || *end || v < 0 || v > 1000000)
+    return false;
+  out = static_cast<int>(v);
+  return true;
+}
+
+/// Returns "" or a message; sets `help` for -h.
+std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&](std::string &out) -> bool {
+      size_t eq = a.find('=');
+      if (a.rfind("--", 0) == 0 && eq != std::string::npos) {
+        out = a.substr(eq + 1);
+        a = a.substr(0, eq);
+        return true;
+      }
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    std::string key = a.substr(0, a.find('='));
+    std::string v;
+    if (a == "-h" || a == "--help") {
+      help = true;
+      return "";
+    } else if (key == "--input") {
+      if (!value(v))
+        return "--input needs NAME=FILE.npy";
+      size_t eq = v.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
+        return "--input needs NAME=FILE.npy, got '" + v + "'";
+      o.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (key == "--output") {
+      if (!value(o.output))
+        return "--output needs a file";
+    } else if (key == "--weights") {
+      if (!value(v))
+        return "--weights needs a file";
+      o.weights.push_back(v);
+    } else if (key == "--function") {
+      if (!value(o.function))
+        return "--function needs a name";
+    } else if (a == "--list") {
+      o.list = true;
+    } else if (a == "--verify") {
+      o.verify = true;
+    } else if (key == "--tolerance") {
+      char *end = nullptr;
+      if (!value(v) || (o.tolerance = std::strtod(v.c_str(), &end), *end) ||
+          !(o.tolerance > 0))
+        return "--tolerance needs a positive number";
+    } else if (key == "--repeat") {
+      if (!value(v) || !parseInt(v.c_str(), o.repeat))
+        return "--repeat needs a non-negative integer";
+    } else if (key == "--threads") {
+      if (!value(v) || !parseInt(v.c_str(), o.threads))
+        return "--threads needs a non-negative integer (0: all cores)";
+    } else if (!a.empty() && a[0] == '-') {
+      return "unknown option '" + a + "' (see --help)";
+    } else if (o.artifact.empty()) {
+      o.artifact = a;
+    } else {
+      return "more than one artifact given ('" + o.artifact + "', '" + a +
+             "')";
+    }
+  }
+  if (o.artifact.empty())
+    return "no artifact given (see --help)";
+  return "";
+}
+
+std::string shapeStr(const int64_t *shape, int32_t rank) {
+  std::string s = "[";
+  for (int32_t i = 0; i < rank; ++i)
+    s += (i ? ", " : "") +
+         (shape[i] < 0 ? std::string("T") : std::to_string(shape[i]));
+  return s + "]";
+}
+
+void listFunctions(moert_artifact_t *artifact) {
+  for (int32_t f = 0; f < moert_artifact_function_count(artifact); ++f) {
+    const char *name = moert_artifact_function_name(artifact, f);
+    int32_t na = 0, nr = 0;
+    const moert_param_t *args = nullptr, *results = nullptr;
+    moert_status_free(moert_artifact_function_signature(
+        artifact, name, &na, &args, &nr, &results));
+    std::printf("%s\n", name);
+    for (int32_t i = 0; i < na; ++i)
+      std::printf("  %-6s %-40s %s %s\n",
+                  args[i].is_weight ? "weight" : "input", args[i].name,
+                  moert_dtype_name(args[i].dtype),
+                  shapeStr(args[i].shape, args[i].rank).c_str());
+    for (int32_t i = 0; i < nr; ++i)
+      std::printf("  %-6s %-40s %s %s\n", "result", results[i].name,
+                  moert_dtype_name(results[i].dtype),
+                  shapeStr(results[i].shape, results[i].rank).c_str());
+  }
+}
+
+/// A buffer of one dtype holding an input or output.
+struct Buffer {
+  moert_dtype_t dtype = MOERT_F32;
+  std::vector<int64_t> shape;     // as the function sees it
+  std::vector<int64_t> userShape; // as the file had it (leading dims)
+  std::vector<unsigned char> bytes;
+  int64_t numElements() const {
+    int64_t n = 1;
+    for (int64_t d : shape)
+      n *= d;
+    return n;
+  }
+  moert_tensor_t view() {
+    return {dtype, static_cast<int32_t>(shape.size()), shape.data(),
+            bytes.data()};
+  }
+  std::vector<double> toDouble() const {
+    std::vector<double> out(numElements());
+    for (size_t i = 0; i < out.size(); ++i)
+      out[i] = moe::loadElement(static_cast<moe::DType>(dtype), bytes.data(),
+                                i);
+    return out;
+  }
+};
+
+/// Reads `path` as input `p`: flattens [..., d] into the function's rank
+/// and converts to its dtype.
+std::string readInput(const moert_param_t &p, const std::string &path,
+                      Buffer &out) {
+  moe::npy::Array a;
+  if (std::string err = moe::npy::read(path, a); !err.empty())
+    return err;
+  std::string where = "input '" + std::string(p.name) + "' (" + path + ")";
+  out.dtype = p.dtype;
+  out.userShape = a.shape;
+  if (p.rank == 2 && a.shape.size() >= 1 && a.shape.size() != 2) {
+    // [..., d] -> [prod(...), d]
+    int64_t rows = 1;
+    for (size_t i = 0; i + 1 < a.shape.size(); ++i)
+      rows *= a.shape[i];
+    out.shape = {rows, a.shape.back()};
+  } else {
+    out.shape = a.shape;
+  }
+  if (static_cast<int32_t>(out.shape.size()) != p.rank)
+    return where + " has shape " +
+           shapeStr(a.shape.data(), static_cast<int32_t>(a.shape.size())) +
+           " but the function takes " + shapeStr(p.shape, p.rank);
+  for (int32_t i = 0; i < p.rank; ++i)
+    if (p.shape[i] >= 0 && out.shape[i] != p.shape[i])
+      return where + " has shape " +
+             shapeStr(a.shape.data(), static_cast<int32_t>(a.shape.size())) +
+             " but the function takes " + shapeStr(p.shape, p.rank) +
+             (i == p.rank - 1 ? " (wrong width)" : "");
+  out.bytes.resize(out.numElements() *
+                   moe::dtypeSize(static_cast<moe::DType>(p.dtype)));
+  for (int64_t i = 0; i < out.numElements(); ++i)
+    moe::storeElement(static_cast<moe::DType>(p.dtype), out.bytes.data(), i,
+                      a.data[i]);
+  return "";
+}
+
+double defaultTolerance(moert_dtype_t t) {
+  return t == MOERT_BF16 ? 1e-2 : t == MOERT_F16 ? 1e-3 : 1e-5;
+}
+
+/// Recomputes the output with the reference evaluator.
+std::string verify(moert_artifact_t *artifact, moert_session_t *session,
+                   const std::string &fnName,
+                   const std::map<std::string, Buffer *> &inputs,
+                   std::vector<double> &expected) {
+  moe::json::Value doc;
+  if (std::string err =
+          moe::json::parse(moert_artifact_metadata(artifact), doc);
+      !err.empty())
+    return "artifact metadata: " + err;
+  const moe::json::Value *layer = nullptr;
+  if (const moe::json::Value *fns = doc.getArray("functions"))
+    for (const moe::json::Value &f : fns->elements())
+      if (const std::string *n = f.getString("name"); n && *n == fnName)
+        layer = f.getObject("layer");
+  if (!layer)
+    return "function '" + fnName +
+           "' is not a single moe.layer, so the reference evaluator cannot "
+           "recompute it";
+  moe::ref::LayerConfig config;
+  const moe::json::Value *cfg = layer->getObject("config");
+  const moe::json::Value *operands = layer->getObject("operands");
+  if (!cfg || !operands)
+    return "artifact metadata: layer record lacks config or operands";
+  if (std::string err = moe::ref::configFromJson(*cfg, config); !err.empty())
+    return "artifact metadata: " + err;
+  int32_t na = 0;
+  const moert_param_t *args = nullptr;
+  std::string msg;
+  if (failed(moert_artifact_function_signature(artifact, fnName.c_str(), &na,
+                                               &args, nullptr, nullptr),
+             msg))
+    return msg;
+  moe::ref::LayerOperands ops;
+  for (const moe::json::Member &m : operands->members()) {
+    std::optional<int64_t> idx = m.value.asInt64();
+    if (!idx || *idx < 0 || *idx >= na)
+      return "artifact metadata: bad operand index for " + m.key;
+    const moert_param_t &p = args[*idx];
+    moe::ref::Array arr;
+    if (p.is_weight) {
+      moert_tensor_t t;
+      if (failed(moert_session_weight(session, p.name, &t), msg))
+        return msg;
+      arr.shape.assign(t.shape, t.shape + t.rank);
+      arr.data.resize(arr.numElements());
+      for (size_t i = 0; i < arr.data.size(); ++i)
+        arr.data[i] =
+            moe::loadElement(static_cast<moe::DType>(t.dtype), t.data, i);
+    } else {
+      const Buffer *b = inputs.at(p.name);
+      arr.shape = b->shape;
+      arr.data = b->toDouble();
+    }
+    if (m.key == "hidden") {
+      ops.hidden = std::move(arr);
+    } else if (std::optional<moe::ref::Array> *slot =
+                   moe::ref::optionalOperand(ops, m.key)) {
+      *slot = std::move(arr);
+    } else {
+      return "artifact metadata: unknown operand role '" + m.key + "'";
+    }
+  }
+  moe::ref::Array out;
+  if (std::string err = moe::ref::evaluate(config, ops, out); !err.empty())
+    return "reference evaluator: " + err;
+  expected = std::move(out.data);
+  return "";
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o;
+  bool help = false;
+  if (std::string err = parseArgs(argc, argv, o, help); !err.empty())
+    return fail(err);
+  if (help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::string msg;
+  moert_artifact_t *artifact = nullptr;
+  if (failed(moert_artifact_load(o.artifact.c_str(), &artifact), msg))
+    return fail(msg);
+  struct Cleanup {
+    moert_artifact_t *a;
+    moert_session_t *s = nullptr;
+    ~Cleanup() {
+      moert_session_release(s);
+      moert_artifact_release(a);
+    }
+  } cleanup{artifact};
+  if (o.list) {
+    listFunctions(artifact);
+    return 0;
+  }
+
+  std::string fnName = o.function;
+  int32_t count = moert_artifact_function_count(artifact);
+  if (fnName.empty()) {
+    if (count != 1) {
+      std::string names;
+      for (int32_t i = 0; i < count; ++i)
+        names += (i ? ", " : "") +
+                 std::string(moert_artifact_function_name(artifact, i));
+      return fail("the artifact has " + std::to_string(count) +
+                  " functions (" + names + "); pick one with --function");
+    }
+    fnName = moert_artifact_function_name(artifact, 0);
+  }
+  int32_t na = 0, nr = 0;
+  const moert_param_t *args = nullptr, *results = nullptr;
+  if (failed(moert_artifact_function_signature(artifact, fnName.c_str(), &na,
+                                               &args, &nr, &results),
+             msg))
+    return fail(msg);
+
+  moert_session_options_t options{o.threads};
+  if (failed(moert_session_create(artifact, &options, &cleanup.s), msg))
+    return fail(msg);
+  moert_session_t *session = cleanup.s;
+  if (o.weights.empty()) {
+    if (moert_artifact_weight_file_count(artifact) == 0) {
+      bool needsWeights = false;
+      for (int32_t i = 0; i < na; ++i)
+        needsWeights |= args[i].is_weight != 0;
+      if (needsWeights)
+        return fail("the artifact records no weights file; give --weights "
+                    "FILE.safetensors");
+    }
+    if (failed(moert_session_bind_recorded_weights(session), msg))
+      return fail(msg);
+  }
+  for (const std::string &w : o.weights)
+    if (failed(moert_session_bind_weights_file(session, w.c_str(), nullptr),
+               msg))
+      return fail(msg);
+  if (failed(moert_session_check_weights(session, fnName.c_str()), msg))
+    return fail(msg);
+
+  // Inputs by name, in the function's order.
+  std::map<std::string, std::string> given;
+  for (const auto &[name, path] : o.inputs) {
+    if (!given.emplace(name, path).second)
+      return fail("input '" + name + "' given twice");
+  }
+  std::vector<Buffer> inputBuffers;
+  std::map<std::string, Buffer *> byName;
+  inputBuffers.reserve(na);
+  std::string expectedNames;
+  for (int32_t i = 0; i < na; ++i) {
+    if (args[i].is_weight)
+      continue;
+    expectedNames += (expectedNames.empty() ? "" : ", ") +
+                     std::string(args[i].name);
+    auto it = given.find(args[i].name);
+    if (it == given.end())
+      return fail("missing --input " + std::string(args[i].name) +
+                  "=FILE.npy (function '" + fnName + "' takes " +
+                  shapeStr(args[i].shape, args[i].rank) + ")");
+    inputBuffers.emplace_back();
+    if (std::string err = readInput(args[i], it->second, inputBuffers.back());
+        !err.empty())
+      return fail(err);
+    byName[args[i].name] = &inputBuffers.back();
+    given.erase(it);
+  }
+  if (!given.empty())
+    return fail("function '" + fnName + "' has no input '" +
+                given.begin()->first + "' (inputs: " + expectedNames + ")");
+  if (nr != 1)
+    return fail("moe-run handles functions with one result; '" + fnName +
+                "' has " + std::to_string(nr));
+
+  // The output: the result shape with the token count of the inputs.
+  int64_t tokens = -1;
+  for (int32_t i = 0, j = 0; i < na; ++i) {
+    if (args[i].is_weight)
+      continue;
+    const Buffer &b = inputBuffers[j++];
+    for (int32_t d = 0; d < args[i].rank; ++d)
+      if (args[i].shape[d] < 0 && tokens < 0)
+        tokens = b.shape[d];
+  }
+  Buffer output;
+  output.dtype = results[0].dtype;
+  for (int32_t d = 0; d < results[0].rank; ++d)
+    output.shape.push_back(results[0].shape[d] < 0 ? std::max<int64_t>(tokens, 0)
+                                                   : results[0].shape[d]);
+  output.bytes.resize(output.numElements() *
+                      moe::dtypeSize(static_cast<moe::DType>(output.dtype)));
+  std::vector<moert_tensor_t> inViews;
+  for (Buffer &b : inputBuffers)
+    inViews.push_back(b.view());
+  moert_tensor_t outView = output.view();
+
+  auto runOnce = [&]() -> bool {
+    return failed(moert_session_run(session, fnName.c_str(), inViews.data(),
+                                    static_cast<int32_t>(inViews.size()),
+                                    &outView, 1),
+                  msg);
+  };
+  if (runOnce())
+    return fail(msg);
+
+  if (o.repeat > 0) {
+    std::vector<double> ms;
+    for (int r = 0; r < o.repeat; ++r) {
+      auto t0 = std::chrono::steady_clock::now();
+      if (runOnce())
+        return fail(msg);
+      auto t1 = std::chrono::steady_clock::now();
+      ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+    }
+    double med = median(ms);
+    double lo = *std::min_element(ms.begin(), ms.end());
+    double hi = *std::max_element(ms.begin(), ms.end());
+    std::printf("latency: median %.3f ms (min %.3f, max %.3f) over %d runs, "
+                "%d threads, %lld tokens: %.0f tokens/s\n",
+                med, lo, hi, o.repeat, moert_session_num_threads(session),
+                static_cast<long long>(tokens), tokens / (med / 1000.0));
+  }
+
+  std::vector<double> actual = output.toDouble();
+  if (o.verify) {
+    std::vector<double> expected;
+    if (std::string err = verify(artifact, session, fnName, byName, expected);
+        !err.empty())
+      return fail("--verify: " + err);
+    double err = moe::ref::relativeL2(actual, expected);
+    double tol =
+        o.tolerance > 0 ? o.tolerance : defaultTolerance(output.dtype);
+    bool ok = err <= tol;
+    std::printf("verify: relative L2 error %.3e vs the float64 reference "
+                "(tolerance %.0e): %s\n",
+                err, tol, ok ? "ok" : "FAILED");
+    if (!ok)
+      return 1;
+  }
+
+  if (!o.output.empty()) {
+    // Restore leading dimensions of the first rank-changed input.
+    std::vector<int64_t> shape = output.shape;
+    if (!inputBuffers.empty() && results[0].rank == 2 &&
+        inputBuffers[0].userShape.size() != 2 &&
+        !inputBuffers[0].userShape.empty()) {
+      shape = inputBuffers[0].userShape;
+      shape.back() = output.shape[1];
+    }
+    std::string tmp = o.output + ".tmp-moe-run";
+    if (std::string err =
+            moe::npy::write(tmp, shape, actual, moe::npy::DType::F32);
+        !err.empty()) {
+      std::remove(tmp.c_str());
+      return fail(err);
+    }
+    if (std::rename(tmp.c_str(), o.output.c_str()) != 0) {
+      std::remove(tmp.c_str());
+      return fail("cannot write '" + o.output + "': " + std::strerror(errno));
+    }
+  }
+  return 0;
+}

@@ -79,7 +79,10 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
     return;
 
   // loops
-  pm.addNestedPass<func::FuncOp>(createConvertLinalgToLoopsPass());
+  // Parallel dimensions become scf.parallel; the outermost parallel loops
+  // run on the runtime's thread pool, everything nested stays sequential.
+  pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
+  pm.addPass(createMoEOutlineParallelLoops());
   pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());
   pm.addPass(createCanonicalizerPass());
   if (last == CpuPhase::Loops)
@@ -102,6 +105,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+  pm.addPass(createMoELowerParallelLaunches());
 }
 
 void mlir::moe::registerMoECpuPipeline() {

@@ -41,4 +41,44 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
   ];
 }
 
+def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {
+  let summary = "Outline outermost parallel loops for the runtime's thread pool";
+  let description = [{
+    Runs on buffers, after bufferization. Every outermost `scf.parallel`
+    and one-dimensional `scf.forall` without results becomes
+
+    * a private function `@<func>_parallel_<n>(%begin, %end, captures...)`
+      that runs the loop with its first dimension restricted to iterations
+      `[begin, end)` (inner dimensions unchanged), and
+    * a call `@__moec_launch_<body>(%iterations, captures...)` to a
+      declaration that `moe-lower-parallel-launches` defines once the
+      module is in the LLVM dialect.
+
+    Constants used in the loop are cloned into the body instead of being
+    passed. Loops nested in an outlined loop stay sequential. Multi-dimensional
+    or non-unit-step `scf.forall`s are left for `scf-forall-to-for`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def MoELowerParallelLaunches
+    : Pass<"moe-lower-parallel-launches", "ModuleOp"> {
+  let summary = "Define the parallel launches as calls into the runtime";
+  let description = [{
+    Runs on the LLVM dialect, after `moe-outline-parallel-loops` and the
+    conversion to LLVM. Each declaration `@__moec_launch_<body>(i64 n,
+    args...)` gets a definition that stores `args` into a stack struct and
+    calls the function pointer in the exported global `@moec_parallel_for`
+    as `moec_parallel_for(@__moec_tramp_<body>, &struct, n)`; the trampoline
+    `(ptr ctx, i64 begin, i64 end)` reloads the arguments and calls the
+    body. The runtime stores its thread pool's entry into
+    `@moec_parallel_for` when it loads the artifact; while the slot is null
+    (e.g. the object is called without moert) the launch runs the whole
+    range on the calling thread.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
 #endif // MOEC_CODEGEN_PASSES_TD

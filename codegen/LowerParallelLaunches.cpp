@@ -58,6 +58,8 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
       bodyType.getNumParams() != fields.size() + 2)
     return launch.emitError("parallel launch and body '")
            << bodyName << "' disagree on their arguments";
+  // Only the trampoline calls the body: keep it out of the export table.
+  body.setLinkage(LLVM::Linkage::Internal);
   auto structTy = LLVM::LLVMStructType::getLiteral(ctx, fields);
   auto trampType = LLVM::LLVMFunctionType::get(voidTy, {ptr, i64, i64});
 

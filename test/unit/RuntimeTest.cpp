@@ -1,0 +1,143 @@
+//===- RuntimeTest.cpp - moert pieces: dtypes, safetensors, pool, C API ---===//
+#include "runtime/moert/ThreadPool.h"
+#include "runtime/moert/moert.h"
+#include "runtime/support/DType.h"
+#include "runtime/support/Safetensors.h"
+#include "test/unit/Check.h"
+
+#include <atomic>
+#include <cstring>
+
+using namespace moe;
+
+TEST(bf16RoundsToNearestEven) {
+  // 1 + 2^-8 lies halfway between two bf16 values: ties go to the even one.
+  CHECK_EQ(floatToBF16(1.0f + 1.0f / 256), uint16_t(0x3F80));
+  CHECK_EQ(floatToBF16(1.0f + 3.0f / 256), uint16_t(0x3F82));
+  CHECK_EQ(floatToBF16(-2.0f), uint16_t(0xC000));
+  CHECK_EQ(bf16ToFloat(0x3F82), 1.0f + 2.0f / 128);
+  std::vector<uint16_t> buf(3);
+  storeElement(DType::BF16, buf.data(), 1, 3.140625);
+  CHECK_EQ(loadElement(DType::BF16, buf.data(), 1), 3.140625);
+}
+
+TEST(f16AndF32Elements) {
+  std::vector<uint16_t> h(2);
+  storeElement(DType::F16, h.data(), 0, 0.333333);
+  CHECK_NEAR(loadElement(DType::F16, h.data(), 0), 0.333333, 1e-4);
+  CHECK_EQ(h[0], uint16_t(0x3555));
+  std::vector<float> f(2);
+  storeElement(DType::F32, f.data(), 1, 0.1);
+  CHECK_EQ(f[1], 0.1f);
+  CHECK_EQ(std::string(dtypeName(DType::BF16)), std::string("bf16"));
+  CHECK(!parseDType("f64"));
+}
+
+TEST(safetensorsHeaderChecks) {
+  std::vector<safetensors::TensorInfo> out;
+  const std::string ok =
+      R"({"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]},
+          "b": {"dtype": "BF16", "shape": [4], "data_offsets": [24, 32]},
+          "__metadata__": {"format": "pt"}})";
+  CHECK_EQ(safetensors::parseHeader(ok, 32, "w", out), std::string());
+  CHECK_EQ(out.size(), size_t(2));
+  CHECK_EQ(out[1].shape[0], int64_t(4));
+  auto err = [&](const std::string &header, uint64_t size) {
+    std::vector<safetensors::TensorInfo> t;
+    return safetensors::parseHeader(header, size, "w.safetensors", t);
+  };
+  CHECK_CONTAINS(err(ok, 31), "tensor 'b': data_offsets [24, 32] extend past");
+  CHECK_CONTAINS(err("[1]", 0), "expected a JSON object");
+  CHECK_CONTAINS(err("{", 0), "corrupt header (not valid JSON)");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 4]}})",
+          8),
+      "data_offsets cover 4 bytes but dtype F32 and the shape need 8");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [-1], "data_offsets": [0, 4]}})",
+          8),
+      "shape entries must be non-negative integers");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 0]}})",
+          8),
+      "0 <= begin <= end");
+  CHECK_CONTAINS(err(R"({"a": {"shape": [1], "data_offsets": [0, 4]}})", 8),
+                 "missing or non-string 'dtype'");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]},
+              "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})",
+          8),
+      "tensors 'a' and 'b' overlap");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 16],
+                    "data_offsets": [0, 4]}})",
+          8),
+      "shape is too large");
+}
+
+namespace {
+struct Work {
+  std::atomic<int64_t> sum{0};
+  std::vector<int> hits;
+};
+void addRange(void *ctx, int64_t begin, int64_t end) {
+  auto *w = static_cast<Work *>(ctx);
+  for (int64_t i = begin; i < end; ++i) {
+    // Uneven work: later iterations are heavier.
+    volatile int64_t spin = 0;
+    for (int64_t j = 0; j < i * 100; ++j)
+      spin = spin + j;
+    w->sum += i;
+    ++w->hits[i];
+  }
+}
+} // namespace
+
+TEST(threadPoolRunsEveryIterationOnce) {
+  for (int threads : {1, 2, 5}) {
+    moert::ThreadPool pool(threads);
+    CHECK_EQ(pool.threads(), threads);
+    for (int64_t n : {0, 1, 7, 1000}) {
+      Work w;
+      w.hits.assign(n, 0);
+      pool.parallelFor(addRange, &w, n);
+      CHECK_EQ(w.sum.load(), n * (n - 1) / 2);
+      bool once = true;
+      for (int h : w.hits)
+        once &= h == 1;
+      CHECK(once);
+    }
+  }
+  CHECK(moert::ThreadPool::availableCores() >= 1);
+  // Without a current pool the dispatcher runs inline.
+  Work w;
+  w.hits.assign(10, 0);
+  moert_parallel_for(addRange, &w, 10);
+  CHECK_EQ(w.sum.load(), int64_t(45));
+}
+
+TEST(capiRejectsNullsWithStatuses) {
+  moert_artifact_t *artifact = reinterpret_cast<moert_artifact_t *>(1);
+  moert_status_t st = moert_artifact_load(nullptr, &artifact);
+  CHECK(artifact == nullptr);
+  CHECK_EQ(moert_status_code(st), MOERT_INVALID_ARGUMENT);
+  moert_status_free(st);
+  st = moert_artifact_load("/nonexistent/model.so", &artifact);
+  CHECK_EQ(moert_status_code(st), MOERT_IO_ERROR);
+  CHECK_CONTAINS(moert_status_message(st), "cannot load artifact");
+  moert_status_free(st);
+  CHECK_EQ(moert_status_code(nullptr), MOERT_OK);
+  CHECK_EQ(std::string(moert_status_message(nullptr)), std::string());
+  moert_session_t *session = reinterpret_cast<moert_session_t *>(1);
+  st = moert_session_create(nullptr, nullptr, &session);
+  CHECK(session == nullptr);
+  CHECK_EQ(moert_status_code(st), MOERT_INVALID_ARGUMENT);
+  moert_status_free(st);
+  st = moert_session_run(nullptr, "f", nullptr, 0, nullptr, 0);
+  CHECK_EQ(moert_status_code(st), MOERT_INVALID_ARGUMENT);
+  moert_status_free(st);
+  CHECK_EQ(moert_artifact_function_count(nullptr), 0);
+  CHECK(moert_artifact_function_name(nullptr, 0) == nullptr);
+  moert_artifact_release(nullptr);
+  moert_session_release(nullptr);
+}

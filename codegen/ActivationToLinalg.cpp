@@ -131,9 +131,7 @@ struct ActivationToLinalg : OpRewritePattern<ActivationOp> {
                           : activate(nb, nl, act, Value(), first);
           return castFloat(nb, nl, h, elt);
         });
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(b, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    replaceWithResultTypes(rewriter, op, result);
     return success();
   }
 };

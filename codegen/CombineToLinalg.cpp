@@ -88,9 +88,7 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
               })
               .getResult(0);
     }
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(b, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    replaceWithResultTypes(rewriter, op, result);
     return success();
   }
 };

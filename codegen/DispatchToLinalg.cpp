@@ -40,12 +40,12 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     Value slots = arith::MulIOp::create(b, loc, tokens, k);
     Value expertsPlus1 = arith::ConstantIndexOp::create(b, loc, numExperts + 1);
 
-    // The expert of slot a = t*k + j, as an index.
-    auto expertOf = [&](OpBuilder &nb, Location nl, Value a) {
+    // Slot a = t*k + j: its token, its position and its expert (index).
+    auto slotOf = [&](OpBuilder &nb, Location nl, Value a) {
       Value t = arith::DivUIOp::create(nb, nl, a, k);
       Value j = arith::RemUIOp::create(nb, nl, a, k);
       Value e = tensor::ExtractOp::create(nb, nl, ids, ValueRange{t, j});
-      return toIndex(nb, nl, e);
+      return std::make_tuple(t, j, toIndex(nb, nl, e));
     };
 
     // counts[e + 1] = number of assignments to e.
@@ -54,7 +54,7 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     auto countLoop = scf::ForOp::create(
         b, loc, c0, slots, c1, ValueRange{counts0},
         [&](OpBuilder &nb, Location nl, Value a, ValueRange iter) {
-          Value e = expertOf(nb, nl, a);
+          Value e = std::get<2>(slotOf(nb, nl, a));
           Value pos = arith::AddIOp::create(nb, nl, e, c1);
           Value c = tensor::ExtractOp::create(nb, nl, iter[0], pos);
           Value c2 = arith::AddIOp::create(nb, nl, c, one);
@@ -88,11 +88,7 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     auto placeLoop = scf::ForOp::create(
         b, loc, c0, slots, c1, ValueRange{cursor0, sorted0, inverse0},
         [&](OpBuilder &nb, Location nl, Value a, ValueRange iter) {
-          Value t = arith::DivUIOp::create(nb, nl, a, k);
-          Value j = arith::RemUIOp::create(nb, nl, a, k);
-          Value e = toIndex(nb, nl,
-                            tensor::ExtractOp::create(nb, nl, ids,
-                                                      ValueRange{t, j}));
+          auto [t, j, e] = slotOf(nb, nl, a);
           Value p = tensor::ExtractOp::create(nb, nl, iter[0], e);
           Value p1 = arith::AddIOp::create(nb, nl, p, one);
           Value cursor = tensor::InsertOp::create(nb, nl, p1, iter[0], e);
@@ -104,15 +100,9 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
           scf::YieldOp::create(nb, nl, ValueRange{cursor, sorted, inverse});
         });
 
-    auto castTo = [&](Value v, Type t) -> Value {
-      if (v.getType() == t)
-        return v;
-      return tensor::CastOp::create(b, loc, t, v);
-    };
-    rewriter.replaceOp(
-        op, {castTo(placeLoop.getResult(1), op.getSortedTokens().getType()),
-             castTo(placeLoop.getResult(2), op.getInverse().getType()),
-             castTo(offsets, op.getOffsets().getType())});
+    replaceWithResultTypes(
+        rewriter, op,
+        {placeLoop.getResult(1), placeLoop.getResult(2), offsets});
     return success();
   }
 };

@@ -35,10 +35,7 @@ struct GatherToLinalg : OpRewritePattern<GatherOp> {
           Value v = tensor::ExtractOp::create(b, l, input, ValueRange{row, col});
           linalg::YieldOp::create(b, l, v);
         });
-    Value result = generic.getResult(0);
-    if (result.getType() != resultType)
-      result = tensor::CastOp::create(rewriter, loc, resultType, result);
-    rewriter.replaceOp(op, result);
+    replaceWithResultTypes(rewriter, op, generic.getResult(0));
     return success();
   }
 };

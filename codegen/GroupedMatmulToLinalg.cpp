@@ -77,9 +77,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
     Value offsets = op.getOffsets(), bias = op.getBias();
 
     auto finish = [&](Value v) {
-      if (v.getType() != resultType)
-        v = tensor::CastOp::create(b, loc, resultType, v);
-      rewriter.replaceOp(op, v);
+      replaceWithResultTypes(rewriter, op, v);
       return success();
     };
     if (!offsets)

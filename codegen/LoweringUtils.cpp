@@ -91,3 +91,13 @@ Value moe::sigmoid(OpBuilder &b, Location loc, Value x) {
   Value den = arith::AddFOp::create(b, loc, one, e);
   return arith::DivFOp::create(b, loc, one, den);
 }
+
+void moe::replaceWithResultTypes(PatternRewriter &rewriter, Operation *op,
+                                 ValueRange values) {
+  SmallVector<Value> results;
+  for (auto [v, t] : llvm::zip_equal(values, op->getResultTypes()))
+    results.push_back(v.getType() == t ? v
+                                       : tensor::CastOp::create(
+                                             rewriter, op->getLoc(), t, v));
+  rewriter.replaceOp(op, results);
+}

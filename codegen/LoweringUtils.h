@@ -10,6 +10,7 @@
 
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/PatternMatch.h"
 
 namespace mlir::moe {
 
@@ -47,6 +48,11 @@ AffineMap dimsMap(MLIRContext *ctx, unsigned numDims,
 Value elementwise(OpBuilder &b, Location loc, ValueRange inputs,
                   Type resultElementType,
                   function_ref<Value(OpBuilder &, Location, ValueRange)> body);
+
+/// Replaces `op` by `values`, casting each (tensor.cast) to the op's declared
+/// result type where the lowering produced a less static one.
+void replaceWithResultTypes(PatternRewriter &rewriter, Operation *op,
+                            ValueRange values);
 
 /// 1 / (1 + exp(-x)) in the type of x.
 Value sigmoid(OpBuilder &b, Location loc, Value x);

@@ -309,23 +309,8 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
                               return Value(arith::MulFOp::create(b, l, a[0], s));
                             });
 
-    // The op's declared result types (static T where the logits have it).
-    auto castTo = [&](Value v, Type t) -> Value {
-      if (v.getType() == t)
-        return v;
-      return tensor::CastOp::create(rewriter, loc, t, v);
-    };
-    Value outIdx = indices;
-    Type idxElt = cast<RankedTensorType>(op.getIndices().getType())
-                      .getElementType();
-    if (idxElt != rewriter.getI32Type())
-      outIdx = elementwise(rewriter, loc, indices, idxElt,
-                           [&](OpBuilder &b, Location l, ValueRange a) {
-                             return Value(
-                                 arith::ExtSIOp::create(b, l, idxElt, a[0]));
-                           });
-    rewriter.replaceOp(op, {castTo(weights, op.getWeights().getType()),
-                            castTo(outIdx, op.getIndices().getType())});
+    // The op infers i32 indices, as produced here.
+    replaceWithResultTypes(rewriter, op, {weights, indices});
     return success();
   }
 };

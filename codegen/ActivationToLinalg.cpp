@@ -50,8 +50,7 @@ Value geluTanh(OpBuilder &b, Location l, Value u) {
 }
 
 /// The activation of one element (gate may be null for elementwise kinds).
-Value activate(OpBuilder &b, Location l, ActivationAttr act, Value g,
-               Value u) {
+Value activate(OpBuilder &b, Location l, ActivationAttr act, Value g, Value u) {
   Type t = u.getType();
   switch (act.getKind()) {
   case ActivationKind::swiglu:

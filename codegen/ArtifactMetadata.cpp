@@ -195,15 +195,15 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
     if (name.empty())
       return emitError(loc) << "argument " << i << " of '" << fn.getSymName()
                             << "' has an empty " << kArgNameAttr;
-    if (failed(checkTensorType(loc, arg.getType(),
-                               "argument '" + name + "'", isWeight)))
+    if (failed(checkTensorType(loc, arg.getType(), "argument '" + name + "'",
+                               isWeight)))
       return failure();
     auto [it, inserted] = seen.try_emplace(name, i);
     if (!inserted)
-      return emitError(loc) << "arguments " << it->second << " and " << i
-                            << " of '" << fn.getSymName()
-                            << "' are both named '" << name
-                            << "'; give them distinct " << kArgNameAttr;
+      return emitError(loc)
+             << "arguments " << it->second << " and " << i << " of '"
+             << fn.getSymName() << "' are both named '" << name
+             << "'; give them distinct " << kArgNameAttr;
     auto type = cast<RankedTensorType>(arg.getType());
     json::Value a = json::Value::object();
     a.set("name", json::Value::string(name));
@@ -216,8 +216,8 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
 
   json::Value results = json::Value::array();
   for (auto [i, t] : llvm::enumerate(fn.getResultTypes())) {
-    std::string name = fn.getNumResults() == 1 ? "output"
-                                               : "output" + std::to_string(i);
+    std::string name =
+        fn.getNumResults() == 1 ? "output" : "output" + std::to_string(i);
     if (failed(checkTensorType(fn.getLoc(), t, "result '" + name + "'",
                                /*isWeight=*/false)))
       return failure();

@@ -29,8 +29,8 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
     Type f32 = b.getF32Type();
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Value expertOut = op.getExpertOut();
-    SmallVector<OpFoldResult> sizes = {
-        sizesOf(b, loc, op.getWeights())[0], sizesOf(b, loc, expertOut)[1]};
+    SmallVector<OpFoldResult> sizes = {sizesOf(b, loc, op.getWeights())[0],
+                                       sizesOf(b, loc, expertOut)[1]};
     Value zeros = filledTensor(b, loc, sizes, f32, floatConst(b, loc, f32, 0));
     Value routed =
         linalg::GenericOp::create(
@@ -38,7 +38,8 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
             ValueRange{op.getWeights(), op.getInverse()}, ValueRange{zeros},
             {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 2}),
              dimsMap(ctx, 3, {0, 1})},
-            iterators(2, 1), [&](OpBuilder &nb, Location nl, ValueRange args) {
+            iterators(2, 1),
+            [&](OpBuilder &nb, Location nl, ValueRange args) {
               Value row = toIndex(nb, nl, args[1]);
               Value col = linalg::IndexOp::create(nb, nl, 1);
               Value y = tensor::ExtractOp::create(nb, nl, expertOut,
@@ -47,7 +48,8 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
               Value p = arith::MulFOp::create(
                   nb, nl, w, castFloat(nb, nl, y, nb.getF32Type()));
               linalg::YieldOp::create(
-                  nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
+                  nb, nl,
+                  ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
             })
             .getResult(0);
 
@@ -72,8 +74,8 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
       maps.push_back(dimsMap(ctx, 2, {0, 1}));
       result =
           linalg::GenericOp::create(
-              b, loc, init.getType(), ins, ValueRange{init}, maps,
-              iterators(2), [&](OpBuilder &nb, Location nl, ValueRange args) {
+              b, loc, init.getType(), ins, ValueRange{init}, maps, iterators(2),
+              [&](OpBuilder &nb, Location nl, ValueRange args) {
                 Type t = nb.getF32Type();
                 Value acc = args[0];
                 if (shared) {

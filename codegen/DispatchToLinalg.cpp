@@ -49,8 +49,8 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
     };
 
     // counts[e + 1] = number of assignments to e.
-    Value counts0 = filledTensor(b, loc, {b.getIndexAttr(numExperts + 1)},
-                                 i32, zero);
+    Value counts0 =
+        filledTensor(b, loc, {b.getIndexAttr(numExperts + 1)}, i32, zero);
     auto countLoop = scf::ForOp::create(
         b, loc, c0, slots, c1, ValueRange{counts0},
         [&](OpBuilder &nb, Location nl, Value a, ValueRange iter) {
@@ -70,7 +70,8 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
           Value c = tensor::ExtractOp::create(nb, nl, iter[0], e);
           Value s = arith::AddIOp::create(nb, nl, a, c);
           scf::YieldOp::create(
-              nb, nl, ValueRange{tensor::InsertOp::create(nb, nl, s, iter[0], e)});
+              nb, nl,
+              ValueRange{tensor::InsertOp::create(nb, nl, s, iter[0], e)});
         });
     Value offsets = scanLoop.getResult(0);
 
@@ -95,8 +96,8 @@ struct DispatchToLinalg : OpRewritePattern<DispatchOp> {
           Value pIdx = toIndex(nb, nl, p);
           Value t32 = arith::IndexCastOp::create(nb, nl, i32, t);
           Value sorted = tensor::InsertOp::create(nb, nl, t32, iter[1], pIdx);
-          Value inverse = tensor::InsertOp::create(nb, nl, p, iter[2],
-                                                   ValueRange{t, j});
+          Value inverse =
+              tensor::InsertOp::create(nb, nl, p, iter[2], ValueRange{t, j});
           scf::YieldOp::create(nb, nl, ValueRange{cursor, sorted, inverse});
         });
 

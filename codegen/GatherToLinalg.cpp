@@ -22,17 +22,17 @@ struct GatherToLinalg : OpRewritePattern<GatherOp> {
     MLIRContext *ctx = rewriter.getContext();
     Value input = op.getInput(), rows = op.getRows();
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    SmallVector<OpFoldResult> sizes = {
-        sizesOf(rewriter, loc, rows)[0], sizesOf(rewriter, loc, input)[1]};
-    Value init =
-        emptyTensor(rewriter, loc, sizes, resultType.getElementType());
+    SmallVector<OpFoldResult> sizes = {sizesOf(rewriter, loc, rows)[0],
+                                       sizesOf(rewriter, loc, input)[1]};
+    Value init = emptyTensor(rewriter, loc, sizes, resultType.getElementType());
     auto generic = linalg::GenericOp::create(
         rewriter, loc, init.getType(), ValueRange{rows}, ValueRange{init},
         {dimsMap(ctx, 2, {0}), dimsMap(ctx, 2, {0, 1})}, iterators(2),
         [&](OpBuilder &b, Location l, ValueRange args) {
           Value row = toIndex(b, l, args[0]);
           Value col = linalg::IndexOp::create(b, l, 1);
-          Value v = tensor::ExtractOp::create(b, l, input, ValueRange{row, col});
+          Value v =
+              tensor::ExtractOp::create(b, l, input, ValueRange{row, col});
           linalg::YieldOp::create(b, l, v);
         });
     replaceWithResultTypes(rewriter, op, generic.getResult(0));

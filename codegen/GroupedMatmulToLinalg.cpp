@@ -47,7 +47,8 @@ Value contractRows(OpBuilder &b, Location loc, Value a, Value w, Value bias,
           b, loc, acc.getType(), ValueRange{a, w}, ValueRange{acc},
           {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {1, 2}),
            dimsMap(ctx, 3, {0, 1})},
-          iterators(2, 1), [&](OpBuilder &nb, Location nl, ValueRange args) {
+          iterators(2, 1),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
             Type t = nb.getF32Type();
             Value x = castFloat(nb, nl, args[0], t);
             Value y = castFloat(nb, nl, args[1], t);
@@ -122,14 +123,15 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
             b, nl,
             RankedTensorType::get(biasType.getShape().drop_front(),
                                   biasType.getElementType()),
-            bias, ArrayRef<OpFoldResult>{e, z}, ArrayRef<OpFoldResult>{u, wSizes[1]},
-            ArrayRef<OpFoldResult>{u, u});
+            bias, ArrayRef<OpFoldResult>{e, z},
+            ArrayRef<OpFoldResult>{u, wSizes[1]}, ArrayRef<OpFoldResult>{u, u});
       }
       Value tile = contractRows(b, nl, a, w, bslice, elt);
       b.setInsertionPointToStart(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(
           b, nl, tile, out, ArrayRef<OpFoldResult>{lo, z},
-          ArrayRef<OpFoldResult>{rows, wSizes[1]}, ArrayRef<OpFoldResult>{u, u});
+          ArrayRef<OpFoldResult>{rows, wSizes[1]},
+          ArrayRef<OpFoldResult>{u, u});
     }
     return finish(forall.getResult(0));
   }

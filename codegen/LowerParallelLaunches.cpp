@@ -29,10 +29,9 @@ LLVM::GlobalOp getOrCreateSlot(ModuleOp module, OpBuilder &b) {
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(module.getBody());
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto global = LLVM::GlobalOp::create(b, module.getLoc(), ptr,
-                                       /*isConstant=*/false,
-                                       LLVM::Linkage::External, kSlotName,
-                                       Attribute());
+  auto global = LLVM::GlobalOp::create(
+      b, module.getLoc(), ptr,
+      /*isConstant=*/false, LLVM::Linkage::External, kSlotName, Attribute());
   Block *init = b.createBlock(&global.getInitializerRegion());
   b.setInsertionPointToStart(init);
   Value zero = LLVM::ZeroOp::create(b, module.getLoc(), ptr);
@@ -65,9 +64,9 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
 
   // void tramp(ptr ctx, i64 begin, i64 end): reload and call the body.
   b.setInsertionPointAfter(body);
-  auto tramp = LLVM::LLVMFuncOp::create(
-      b, loc, ("__moec_tramp_" + bodyName).str(), trampType,
-      LLVM::Linkage::Internal);
+  auto tramp =
+      LLVM::LLVMFuncOp::create(b, loc, ("__moec_tramp_" + bodyName).str(),
+                               trampType, LLVM::Linkage::Internal);
   {
     OpBuilder::InsertionGuard guard(b);
     Block *entry = tramp.addEntryBlock(b);
@@ -102,8 +101,8 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
   Value slotAddr = LLVM::AddressOfOp::create(b, loc, slot);
   Value dispatcher = LLVM::LoadOp::create(b, loc, ptr, slotAddr);
   Value null = LLVM::ZeroOp::create(b, loc, ptr);
-  Value isNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq,
-                                      dispatcher, null);
+  Value isNull =
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, dispatcher, null);
   Block *inlineBlock = b.createBlock(&launch.getBody());
   Block *poolBlock = b.createBlock(&launch.getBody());
   b.setInsertionPointToEnd(entry);

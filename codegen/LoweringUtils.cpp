@@ -31,8 +31,8 @@ Value moe::floatConst(OpBuilder &b, Location loc, Type type, double value) {
   return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, value));
 }
 
-Value moe::emptyTensor(OpBuilder &b, Location loc,
-                       ArrayRef<OpFoldResult> sizes, Type elementType) {
+Value moe::emptyTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                       Type elementType) {
   return tensor::EmptyOp::create(b, loc, sizes, elementType);
 }
 
@@ -75,8 +75,8 @@ Value moe::elementwise(
   SmallVector<AffineMap> maps(inputs.size() + 1,
                               b.getMultiDimIdentityMap(rank));
   auto generic = linalg::GenericOp::create(
-      b, loc, init.getType(), inputs, ValueRange{init}, maps,
-      iterators(rank), [&](OpBuilder &nb, Location nloc, ValueRange args) {
+      b, loc, init.getType(), inputs, ValueRange{init}, maps, iterators(rank),
+      [&](OpBuilder &nb, Location nloc, ValueRange args) {
         Value r = body(nb, nloc, args.drop_back());
         linalg::YieldOp::create(nb, nloc, r);
       });

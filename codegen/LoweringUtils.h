@@ -40,8 +40,7 @@ SmallVector<utils::IteratorType> iterators(unsigned numParallel,
                                            unsigned numReduction = 0);
 
 /// An affine map over `numDims` loops selecting the listed dimensions.
-AffineMap dimsMap(MLIRContext *ctx, unsigned numDims,
-                  ArrayRef<unsigned> dims);
+AffineMap dimsMap(MLIRContext *ctx, unsigned numDims, ArrayRef<unsigned> dims);
 
 /// Elementwise linalg.generic over rank-N operands with identity maps: the
 /// result has `resultType`'s element type and `inputs[0]`'s shape.

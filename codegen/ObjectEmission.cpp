@@ -8,6 +8,7 @@
 #include "llvm/IR/IRBuilder.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Verifier.h"
+#include "llvm/MC/MCSubtargetInfo.h"
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
@@ -16,7 +17,6 @@
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/TargetParser/Host.h"
 #include "llvm/TargetParser/Triple.h"
-#include "llvm/MC/MCSubtargetInfo.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -30,14 +30,12 @@ using namespace mlir::moe;
 
 std::string mlir::moe::defaultLinker() { return MOEC_DEFAULT_LINKER; }
 
-std::string mlir::moe::createCpuTarget(const std::string &cpu,
-                                       CpuTarget &out) {
+std::string mlir::moe::createCpuTarget(const std::string &cpu, CpuTarget &out) {
   llvm::InitializeNativeTarget();
   llvm::InitializeNativeTargetAsmPrinter();
   llvm::Triple triple(llvm::sys::getProcessTriple());
   if (triple.getArch() != llvm::Triple::x86_64)
-    return "the CPU target supports x86-64 hosts; this host is " +
-           triple.str();
+    return "the CPU target supports x86-64 hosts; this host is " + triple.str();
   out.triple = triple.str();
   if (cpu == "native") {
     out.cpu = llvm::sys::getHostCPUName().str();
@@ -60,8 +58,8 @@ std::string mlir::moe::createCpuTarget(const std::string &cpu,
     return "no LLVM target for " + out.triple + ": " + error;
   llvm::TargetOptions options;
   out.machine.reset(target->createTargetMachine(
-      triple, out.cpu, out.features, options, llvm::Reloc::PIC_,
-      std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+      triple, out.cpu, out.features, options, llvm::Reloc::PIC_, std::nullopt,
+      llvm::CodeGenOptLevel::Aggressive));
   if (!out.machine)
     return "cannot create a target machine for CPU '" + out.cpu + "'";
   const llvm::MCSubtargetInfo *sti = out.machine->getMCSubtargetInfo();
@@ -71,8 +69,8 @@ std::string mlir::moe::createCpuTarget(const std::string &cpu,
            "LLVM CPU name such as skylake-avx512)";
   // The ISA extensions the runtime checks before running the code.
   static const char *const kChecked[] = {
-      "sse4.2",   "avx",      "avx2",       "fma",        "f16c",
-      "avx512f",  "avx512bw", "avx512dq",   "avx512vl",   "avx512vnni",
+      "sse4.2",     "avx",        "avx2",     "fma",      "f16c",
+      "avx512f",    "avx512bw",   "avx512dq", "avx512vl", "avx512vnni",
       "avx512bf16", "avx512fp16", "amx-tile", "amx-bf16"};
   for (const char *f : kChecked)
     if (sti->checkFeatures(std::string("+") + f))
@@ -159,9 +157,8 @@ void mlir::moe::optimizeModule(llvm::Module &module, CpuTarget &target) {
   mpm.run(module, mam);
 }
 
-std::string mlir::moe::emitMachineCode(llvm::Module &module,
-                                       CpuTarget &target, bool assembly,
-                                       std::string &out) {
+std::string mlir::moe::emitMachineCode(llvm::Module &module, CpuTarget &target,
+                                       bool assembly, std::string &out) {
   llvm::SmallString<0> buffer;
   llvm::raw_svector_ostream os(buffer);
   llvm::legacy::PassManager pm;
@@ -187,23 +184,17 @@ std::string mlir::moe::linkSharedObject(const std::string &linker,
   if (std::error_code ec =
           llvm::sys::fs::createTemporaryFile("moec-link", "log", log))
     return "cannot create a temporary file: " + ec.message();
-  std::vector<std::string> argv = {*program,
-                                   "-shared",
-                                   "--as-needed",
-                                   "-o",
-                                   outputPath,
-                                   objectPath,
-                                   "-L" MOEC_LIBC_DIR,
-                                   "-lm",
-                                   "-lc",
+  std::vector<std::string> argv = {*program, "-shared", "--as-needed", "-o",
+                                   outputPath, objectPath, "-L" MOEC_LIBC_DIR,
+                                   "-lm", "-lc",
                                    // f16 conversions without F16C.
                                    "-l:libgcc_s.so.1"};
   llvm::SmallVector<llvm::StringRef> args(argv.begin(), argv.end());
   std::optional<llvm::StringRef> redirects[] = {std::nullopt, log.str(),
                                                 log.str()};
   std::string error;
-  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects,
-                                     0, 0, &error);
+  int rc = llvm::sys::ExecuteAndWait(*program, args, std::nullopt, redirects, 0,
+                                     0, &error);
   std::string message;
   if (rc != 0) {
     auto text = llvm::MemoryBuffer::getFile(log);

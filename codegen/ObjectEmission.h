@@ -1,4 +1,5 @@
-//===- ObjectEmission.h - LLVM dialect to a loadable shared object -*- C++ -*-===//
+//===- ObjectEmission.h - LLVM dialect to a loadable shared object -*- C++
+//-*-===//
 //
 // The last steps of `moe-compile --target=cpu`: translate the LLVM-dialect
 // module to LLVM IR, add the packed entry points and the metadata record

@@ -59,8 +59,8 @@ void cloneRestricted(OpBuilder &b, Operation *op, IRMapping &map, Value lower,
     return;
   }
   auto forall = cast<scf::ForallOp>(op);
-  Value step = map.lookupOrDefault(getValueOrCreateConstantIndexOp(
-      b, loc, forall.getMixedStep()[0]));
+  Value step = map.lookupOrDefault(
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedStep()[0]));
   auto loop = scf::ForOp::create(b, loc, lower, upper, step);
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(loop.getBody());
@@ -105,8 +105,7 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
   bodyInputs.append(captureTypes);
   OpBuilder mb(ctx);
   mb.setInsertionPointAfter(parent);
-  std::string name =
-      (parent.getSymName() + "_parallel_" + Twine(index)).str();
+  std::string name = (parent.getSymName() + "_parallel_" + Twine(index)).str();
   auto body = func::FuncOp::create(mb, loc, name,
                                    FunctionType::get(ctx, bodyInputs, {}));
   body.setPrivate();
@@ -122,8 +121,8 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
   Value lower = map.lookup(bounds.lower), upper = map.lookup(bounds.upper);
   Value step = map.lookup(bounds.step);
   // [lower + begin*step, min(lower + end*step, upper))
-  Value lo = arith::AddIOp::create(
-      bb, loc, lower, arith::MulIOp::create(bb, loc, begin, step));
+  Value lo = arith::AddIOp::create(bb, loc, lower,
+                                   arith::MulIOp::create(bb, loc, begin, step));
   Value hi = arith::MinSIOp::create(
       bb, loc,
       arith::AddIOp::create(bb, loc, lower,
@@ -135,9 +134,8 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
   // The launch: declared here, defined by moe-lower-parallel-launches.
   SmallVector<Type> launchInputs = {indexTy};
   launchInputs.append(captureTypes);
-  auto launch = func::FuncOp::create(
-      mb, loc, ("__moec_launch_" + name),
-      FunctionType::get(ctx, launchInputs, {}));
+  auto launch = func::FuncOp::create(mb, loc, ("__moec_launch_" + name),
+                                     FunctionType::get(ctx, launchInputs, {}));
   launch.setPrivate();
   symbols.insert(launch);
 

@@ -49,8 +49,8 @@ Value rankAlongLast(OpBuilder &b, Location loc, Value scores) {
         Value self = args[0], rival = args[1], count = args[2];
         Value e = linalg::IndexOp::create(nb, nl, rank - 1);
         Value r = linalg::IndexOp::create(nb, nl, rank);
-        Value greater = arith::CmpFOp::create(
-            nb, nl, arith::CmpFPredicate::OGT, rival, self);
+        Value greater = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OGT,
+                                              rival, self);
         Value equal = arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::OEQ,
                                             rival, self);
         Value lower =
@@ -58,22 +58,21 @@ Value rankAlongLast(OpBuilder &b, Location loc, Value scores) {
         Value tie = arith::AndIOp::create(nb, nl, equal, lower);
         Value beats = arith::OrIOp::create(nb, nl, greater, tie);
         Value inc = arith::ExtUIOp::create(nb, nl, nb.getI32Type(), beats);
-        linalg::YieldOp::create(nb, nl,
-                                ValueRange{arith::AddIOp::create(nb, nl, count,
-                                                                 inc)});
+        linalg::YieldOp::create(
+            nb, nl, ValueRange{arith::AddIOp::create(nb, nl, count, inc)});
       });
   return generic.getResult(0);
 }
 
 /// Row-wise reduction of a [T, N] f32 tensor into [T] with `combine`.
-Value reduceRows(OpBuilder &b, Location loc, Value input, double initValue,
-                 function_ref<Value(OpBuilder &, Location, Value, Value)>
-                     combine) {
+Value reduceRows(
+    OpBuilder &b, Location loc, Value input, double initValue,
+    function_ref<Value(OpBuilder &, Location, Value, Value)> combine) {
   MLIRContext *ctx = b.getContext();
   Type f32 = b.getF32Type();
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, input);
-  Value init = filledTensor(b, loc, {sizes[0]}, f32,
-                            floatConst(b, loc, f32, initValue));
+  Value init =
+      filledTensor(b, loc, {sizes[0]}, f32, floatConst(b, loc, f32, initValue));
   auto generic = linalg::GenericOp::create(
       b, loc, init.getType(), ValueRange{input}, ValueRange{init},
       {dimsMap(ctx, 2, {0, 1}), dimsMap(ctx, 2, {0})}, iterators(1, 1),
@@ -100,15 +99,16 @@ Value withRowValue(OpBuilder &b, Location loc, Value input, Value row,
       b, loc, init.getType(), ValueRange{input, row}, ValueRange{init},
       {dimsMap(ctx, 2, {0, 1}), dimsMap(ctx, 2, {0}), dimsMap(ctx, 2, {0, 1})},
       iterators(2), [&](OpBuilder &nb, Location nl, ValueRange args) {
-        linalg::YieldOp::create(nb, nl, ValueRange{f(nb, nl, args[0], args[1])});
+        linalg::YieldOp::create(nb, nl,
+                                ValueRange{f(nb, nl, args[0], args[1])});
       });
   return generic.getResult(0);
 }
 
 /// softmax along the last dimension of a [T, N] f32 tensor.
 Value softmaxRows(OpBuilder &b, Location loc, Value x) {
-  Value mx = reduceRows(b, loc, x, -std::numeric_limits<double>::infinity(),
-                        maxF);
+  Value mx =
+      reduceRows(b, loc, x, -std::numeric_limits<double>::infinity(), maxF);
   Value ex = withRowValue(b, loc, x, mx,
                           [](OpBuilder &nb, Location nl, Value v, Value m) {
                             Value d = arith::SubFOp::create(nb, nl, v, m);
@@ -158,8 +158,8 @@ Value limitToGroups(OpBuilder &b, Location loc, Value choice,
             Value acc = args.back();
             Value r;
             if (top2) {
-              Value two = arith::ConstantOp::create(nb, nl,
-                                                    nb.getI32IntegerAttr(2));
+              Value two =
+                  arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(2));
               Value best = arith::CmpIOp::create(
                   nb, nl, arith::CmpIPredicate::slt, args[1], two);
               Value sum = arith::AddFOp::create(nb, nl, acc, args[0]);
@@ -178,17 +178,17 @@ Value limitToGroups(OpBuilder &b, Location loc, Value choice,
           ValueRange{emptyTensor(b, loc, sizesOf(b, loc, g3), f32)},
           {dimsMap(ctx, 3, {0, 1, 2}), dimsMap(ctx, 3, {0, 1}),
            dimsMap(ctx, 3, {0, 1, 2})},
-          iterators(3), [&](OpBuilder &nb, Location nl, ValueRange args) {
+          iterators(3),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
             Value limit = arith::ConstantOp::create(
                 nb, nl, nb.getI32IntegerAttr(routing.getTopkGroup()));
             Value kept = arith::CmpIOp::create(
                 nb, nl, arith::CmpIPredicate::slt, args[1], limit);
             Value ninf = floatConst(nb, nl, f32,
                                     -std::numeric_limits<double>::infinity());
-            linalg::YieldOp::create(
-                nb, nl,
-                ValueRange{arith::SelectOp::create(nb, nl, kept, args[0],
-                                                   ninf)});
+            linalg::YieldOp::create(nb, nl,
+                                    ValueRange{arith::SelectOp::create(
+                                        nb, nl, kept, args[0], ninf)});
           })
           .getResult(0);
   return tensor::CollapseShapeOp::create(
@@ -204,12 +204,12 @@ std::pair<Value, Value> selectTopK(OpBuilder &b, Location loc, Value ranks,
   SmallVector<OpFoldResult> sizes = sizesOf(b, loc, ranks);
   SmallVector<OpFoldResult> outSizes = {sizes[0], b.getIndexAttr(k)};
   Value w0 = filledTensor(b, loc, outSizes, f32, floatConst(b, loc, f32, 0));
-  Value i0 = filledTensor(
-      b, loc, outSizes, i32,
-      arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
+  Value i0 =
+      filledTensor(b, loc, outSizes, i32,
+                   arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)));
   auto generic = linalg::GenericOp::create(
-      b, loc, TypeRange{w0.getType(), i0.getType()},
-      ValueRange{ranks, values}, ValueRange{w0, i0},
+      b, loc, TypeRange{w0.getType(), i0.getType()}, ValueRange{ranks, values},
+      ValueRange{w0, i0},
       {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 2}),
        dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {0, 1})},
       iterators(2, 1), [&](OpBuilder &nb, Location nl, ValueRange args) {
@@ -217,8 +217,8 @@ std::pair<Value, Value> selectTopK(OpBuilder &b, Location loc, Value ranks,
             nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, 1));
         Value e = arith::IndexCastOp::create(
             nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, 2));
-        Value hit = arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq,
-                                          args[0], j);
+        Value hit =
+            arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::eq, args[0], j);
         Value w = arith::SelectOp::create(nb, nl, hit, args[1], args[2]);
         Value i = arith::SelectOp::create(nb, nl, hit, e, args[3]);
         linalg::YieldOp::create(nb, nl, ValueRange{w, i});
@@ -270,7 +270,8 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
                 ValueRange{init},
                 {dimsMap(ctx, 2, {0, 1}), dimsMap(ctx, 2, {1}),
                  dimsMap(ctx, 2, {0, 1})},
-                iterators(2), [&](OpBuilder &b, Location l, ValueRange a) {
+                iterators(2),
+                [&](OpBuilder &b, Location l, ValueRange a) {
                   Value bf = castFloat(b, l, a[1], b.getF32Type());
                   linalg::YieldOp::create(
                       b, l, ValueRange{arith::AddFOp::create(b, l, a[0], bf)});
@@ -284,8 +285,7 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
     } else {
       Value ranks = rankAlongLast(rewriter, loc, logits);
       Value selected;
-      std::tie(selected, indices) =
-          selectTopK(rewriter, loc, ranks, logits, k);
+      std::tie(selected, indices) = selectTopK(rewriter, loc, ranks, logits, k);
       weights = routing.getScoring() == ScoringFunc::softmax
                     ? softmaxRows(rewriter, loc, selected)
                     : elementwise(rewriter, loc, selected, f32,
@@ -303,11 +303,12 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
     }
     double scale = routing.getScaleValue();
     if (scale != 1.0)
-      weights = elementwise(rewriter, loc, weights, f32,
-                            [&](OpBuilder &b, Location l, ValueRange a) {
-                              Value s = floatConst(b, l, b.getF32Type(), scale);
-                              return Value(arith::MulFOp::create(b, l, a[0], s));
-                            });
+      weights =
+          elementwise(rewriter, loc, weights, f32,
+                      [&](OpBuilder &b, Location l, ValueRange a) {
+                        Value s = floatConst(b, l, b.getF32Type(), scale);
+                        return Value(arith::MulFOp::create(b, l, a[0], s));
+                      });
 
     // The op infers i32 indices, as produced here.
     replaceWithResultTypes(rewriter, op, {weights, indices});

@@ -36,8 +36,7 @@ bool cpuSupports(const std::string &f) {
 std::string parseParams(const json::Value *list, bool results,
                         std::vector<Param> &out) {
   if (!list || !list->isArray())
-    return std::string("missing '") + (results ? "results" : "arguments") +
-           "'";
+    return std::string("missing '") + (results ? "results" : "arguments") + "'";
   for (const json::Value &v : list->elements()) {
     Param p;
     const std::string *name = v.getString("name");
@@ -159,9 +158,9 @@ moert_status_t moert_artifact_load(const char *path,
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *err = dlerror();
-    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
-                                          path + "': " +
-                                          (err ? err : "unknown error"));
+    return makeStatus(MOERT_IO_ERROR,
+                      std::string("cannot load artifact '") + path +
+                          "': " + (err ? err : "unknown error"));
   }
   const char *text =
       static_cast<const char *>(dlsym(handle, "moec_artifact_metadata"));
@@ -226,9 +225,9 @@ const char *moert_artifact_weight_file(const moert_artifact_t *artifact,
 }
 
 moert_status_t moert_artifact_function_signature(
-    const moert_artifact_t *artifact, const char *name,
-    int32_t *out_num_args, const moert_param_t **out_args,
-    int32_t *out_num_results, const moert_param_t **out_results) {
+    const moert_artifact_t *artifact, const char *name, int32_t *out_num_args,
+    const moert_param_t **out_args, int32_t *out_num_results,
+    const moert_param_t **out_results) {
   if (out_num_args)
     *out_num_args = 0;
   if (out_args)

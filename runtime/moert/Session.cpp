@@ -31,8 +31,7 @@ moert_status_t checkWeight(const std::string &where, const Param &p,
                       where + ": tensor '" + p.name + "' is " +
                           moe::dtypeName(dtype) + " " + shapeString(shape) +
                           " but the artifact expects " +
-                          moe::dtypeName(p.dtype) + " " +
-                          shapeString(p.shape));
+                          moe::dtypeName(p.dtype) + " " + shapeString(p.shape));
   return nullptr;
 }
 
@@ -65,8 +64,7 @@ moert_status_t checkCallTensor(const std::string &fn, const char *what,
   if (static_cast<moe::DType>(t.dtype) != p.dtype)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       where + " is " + moert_dtype_name(t.dtype) +
-                          " but the function takes " +
-                          moe::dtypeName(p.dtype));
+                          " but the function takes " + moe::dtypeName(p.dtype));
   std::vector<int64_t> shape = shapeOf(t);
   if (shape.size() != p.shape.size())
     return makeStatus(MOERT_INVALID_ARGUMENT,
@@ -79,9 +77,8 @@ moert_status_t checkCallTensor(const std::string &fn, const char *what,
     if (p.shape[i] >= 0 && shape[i] != p.shape[i])
       return makeStatus(MOERT_INVALID_ARGUMENT,
                         where + " has shape " + shapeString(shape) +
-                            " but the function takes " +
-                            shapeString(p.shape) + " (dimension " +
-                            std::to_string(i) + " must be " +
+                            " but the function takes " + shapeString(p.shape) +
+                            " (dimension " + std::to_string(i) + " must be " +
                             std::to_string(p.shape[i]) + ")");
     if (p.shape[i] < 0) {
       if (tokens < 0)
@@ -149,8 +146,7 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
   if (!session || !path)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
   std::shared_ptr<moe::safetensors::File> file;
-  if (std::string err = moe::safetensors::File::open(path, file);
-      !err.empty())
+  if (std::string err = moe::safetensors::File::open(path, file); !err.empty())
     return makeStatus(MOERT_IO_ERROR, err);
   // Check everything first, so a bad file binds nothing.
   std::vector<std::pair<const Param *, const moe::safetensors::TensorInfo *>>
@@ -161,12 +157,11 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
       continue;
     std::optional<moe::DType> dt = fromSafetensors(t.dtype);
     if (!dt)
-      return makeStatus(MOERT_INVALID_ARGUMENT,
-                        std::string(path) + ": tensor '" + t.name +
-                            "' has dtype " + t.dtype +
-                            "; the artifact expects " +
-                            moe::dtypeName(p->dtype) + " " +
-                            shapeString(p->shape));
+      return makeStatus(
+          MOERT_INVALID_ARGUMENT,
+          std::string(path) + ": tensor '" + t.name + "' has dtype " + t.dtype +
+              "; the artifact expects " + moe::dtypeName(p->dtype) + " " +
+              shapeString(p->shape));
     if (moert_status_t st = checkWeight(path, *p, *dt, t.shape))
       return st;
     matches.push_back({p, &t});
@@ -201,15 +196,13 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
                                                    "weight named '") +
                                            name + "'");
   if (moert_status_t st =
-          checkWeight("bind_weight", *p,
-                      static_cast<moe::DType>(tensor->dtype),
+          checkWeight("bind_weight", *p, static_cast<moe::DType>(tensor->dtype),
                       shapeOf(*tensor)))
     return st;
   if (!tensor->data)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       std::string("weight '") + name + "' has no data");
-  session->weights[name] = {p->dtype, p->shape, tensor->data,
-                            "caller memory"};
+  session->weights[name] = {p->dtype, p->shape, tensor->data, "caller memory"};
   return nullptr;
 }
 
@@ -238,9 +231,8 @@ moert_status_t moert_session_check_weights(const moert_session_t *session,
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
   const Function *fn = session->artifact->find(function);
   if (!fn)
-    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
-                                           function + "' in " +
-                                           session->artifact->path);
+    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") + function +
+                                           "' in " + session->artifact->path);
   std::string missing;
   unsigned count = 0;
   for (const Param &p : fn->args)
@@ -253,17 +245,15 @@ moert_status_t moert_session_check_weights(const moert_session_t *session,
   std::string searched;
   for (const auto &f : session->files)
     searched += (searched.empty() ? "" : ", ") + f->path();
-  return makeStatus(MOERT_FAILED_PRECONDITION,
-                    "function '" + fn->name + "': " + std::to_string(count) +
-                        " weight" + (count > 1 ? "s" : "") +
-                        " not bound: " + missing +
-                        (searched.empty()
-                             ? std::string(" (no weights file bound)")
-                             : " (not found in " + searched + ")"));
+  return makeStatus(
+      MOERT_FAILED_PRECONDITION,
+      "function '" + fn->name + "': " + std::to_string(count) + " weight" +
+          (count > 1 ? "s" : "") + " not bound: " + missing +
+          (searched.empty() ? std::string(" (no weights file bound)")
+                            : " (not found in " + searched + ")"));
 }
 
-moert_status_t moert_session_run(moert_session_t *session,
-                                 const char *function,
+moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                  const moert_tensor_t *inputs,
                                  int32_t num_inputs,
                                  const moert_tensor_t *outputs,

@@ -29,11 +29,11 @@ extern "C" {
 
 typedef enum moert_status_code_e {
   MOERT_OK = 0,
-  MOERT_INVALID_ARGUMENT = 1, /* wrong shape, dtype, name, option */
-  MOERT_NOT_FOUND = 2,        /* a file, function or tensor is missing */
-  MOERT_IO_ERROR = 3,         /* a file cannot be read or is corrupt */
+  MOERT_INVALID_ARGUMENT = 1,    /* wrong shape, dtype, name, option */
+  MOERT_NOT_FOUND = 2,           /* a file, function or tensor is missing */
+  MOERT_IO_ERROR = 3,            /* a file cannot be read or is corrupt */
   MOERT_FAILED_PRECONDITION = 4, /* e.g. a weight is not bound yet */
-  MOERT_UNSUPPORTED = 5,      /* e.g. the CPU lacks an ISA extension */
+  MOERT_UNSUPPORTED = 5,         /* e.g. the CPU lacks an ISA extension */
   MOERT_INTERNAL = 6,
 } moert_status_code_t;
 
@@ -100,9 +100,9 @@ typedef struct moert_param_s {
 /* The signature of function `name`: its arguments in order (inputs and
  * weights interleaved as declared) and its results. */
 moert_status_t moert_artifact_function_signature(
-    const moert_artifact_t *artifact, const char *name,
-    int32_t *out_num_args, const moert_param_t **out_args,
-    int32_t *out_num_results, const moert_param_t **out_results);
+    const moert_artifact_t *artifact, const char *name, int32_t *out_num_args,
+    const moert_param_t **out_args, int32_t *out_num_results,
+    const moert_param_t **out_results);
 
 /*===--- Sessions ---------------------------------------------------------===*/
 
@@ -153,8 +153,7 @@ moert_status_t moert_session_check_weights(const moert_session_t *session,
 /* Runs `function`. inputs are its non-weight arguments in declaration
  * order; outputs its results, in buffers the caller allocated with the
  * result shapes (the token dimension equal to the inputs'). */
-moert_status_t moert_session_run(moert_session_t *session,
-                                 const char *function,
+moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                  const moert_tensor_t *inputs,
                                  int32_t num_inputs,
                                  const moert_tensor_t *outputs,

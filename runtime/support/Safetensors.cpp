@@ -20,10 +20,10 @@ uint64_t elementBytes(const std::string &dtype) {
   static const struct {
     const char *name;
     uint64_t bytes;
-  } kTypes[] = {{"F64", 8},     {"F32", 4},     {"F16", 2},  {"BF16", 2},
-                {"I64", 8},     {"I32", 4},     {"I16", 2},  {"I8", 1},
-                {"U64", 8},     {"U32", 4},     {"U16", 2},  {"U8", 1},
-                {"BOOL", 1},    {"F8_E4M3", 1}, {"F8_E5M2", 1}};
+  } kTypes[] = {{"F64", 8},  {"F32", 4},     {"F16", 2},    {"BF16", 2},
+                {"I64", 8},  {"I32", 4},     {"I16", 2},    {"I8", 1},
+                {"U64", 8},  {"U32", 4},     {"U16", 2},    {"U8", 1},
+                {"BOOL", 1}, {"F8_E4M3", 1}, {"F8_E5M2", 1}};
   for (const auto &t : kTypes)
     if (dtype == t.name)
       return t.bytes;
@@ -32,8 +32,7 @@ uint64_t elementBytes(const std::string &dtype) {
 
 } // namespace
 
-std::string safetensors::parseHeader(std::string_view header,
-                                     uint64_t dataSize,
+std::string safetensors::parseHeader(std::string_view header, uint64_t dataSize,
                                      const std::string &path,
                                      std::vector<TensorInfo> &out) {
   auto fail = [&](const std::string &msg) { return path + ": " + msg; };
@@ -147,8 +146,8 @@ std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
   file->dataStart_ = 8 + static_cast<size_t>(headerLen);
   std::string_view header(reinterpret_cast<const char *>(bytes + 8),
                           static_cast<size_t>(headerLen));
-  if (std::string err = parseHeader(header, size - file->dataStart_, path,
-                                    file->tensors_);
+  if (std::string err =
+          parseHeader(header, size - file->dataStart_, path, file->tensors_);
       !err.empty())
     return err;
   out = std::move(file);

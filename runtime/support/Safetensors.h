@@ -31,15 +31,13 @@ struct TensorInfo {
 /// Parses and checks a header against a data section of `dataSize` bytes.
 /// `path` only names the file in messages. Returns "" or a message.
 std::string parseHeader(std::string_view header, uint64_t dataSize,
-                        const std::string &path,
-                        std::vector<TensorInfo> &out);
+                        const std::string &path, std::vector<TensorInfo> &out);
 
 /// A read-only mapping of one file; tensors point into it while it lives.
 class File {
 public:
   /// Maps and checks `path`. Returns "" or a message naming the file.
-  static std::string open(const std::string &path,
-                          std::shared_ptr<File> &out);
+  static std::string open(const std::string &path, std::shared_ptr<File> &out);
   ~File();
   File(const File &) = delete;
   File &operator=(const File &) = delete;

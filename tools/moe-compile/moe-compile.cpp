@@ -47,12 +47,13 @@ static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
                                       cl::desc("<input .mlir>"),
                                       cl::cat(category));
 static cl::opt<std::string>
-    outputFile("o", cl::desc("Output: the artifact (.so), or the printed IR "
-                             "with --compile-to (default: stdout)"),
+    outputFile("o",
+               cl::desc("Output: the artifact (.so), or the printed IR "
+                        "with --compile-to (default: stdout)"),
                cl::value_desc("path"), cl::cat(category));
-static cl::opt<std::string>
-    targetName("target", cl::desc("Code generation target (cpu)"),
-               cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> targetName("target",
+                                       cl::desc("Code generation target (cpu)"),
+                                       cl::init("cpu"), cl::cat(category));
 static cl::opt<std::string>
     cpuName("cpu",
             cl::desc("CPU to generate code for: native (the host, with all "
@@ -115,8 +116,7 @@ struct PhaseTimer {
     if (!verbose)
       return;
     auto now = std::chrono::steady_clock::now();
-    double ms =
-        std::chrono::duration<double, std::milli>(now - start).count();
+    double ms = std::chrono::duration<double, std::milli>(now - start).count();
     llvm::errs() << "moe-compile: " << what << " (" << llvm::format("%.1f", ms)
                  << " ms)\n";
     start = now;

@@ -4,9 +4,9 @@
 // passes, so any pipeline a moec phase runs can be reproduced by name.
 //
 //===----------------------------------------------------------------------===//
-#include "dialect/MoEDialect.h"
 #include "codegen/CpuPipeline.h"
 #include "codegen/Passes.h"
+#include "dialect/MoEDialect.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/DialectRegistry.h"

@@ -140,8 +140,7 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
     } else if (o.artifact.empty()) {
       o.artifact = a;
     } else {
-      return "more than one artifact given ('" + o.artifact + "', '" + a +
-             "')";
+      return "more than one artifact given ('" + o.artifact + "', '" + a + "')";
     }
   }
   if (o.artifact.empty())
@@ -162,8 +161,8 @@ void listFunctions(moert_artifact_t *artifact) {
     const char *name = moert_artifact_function_name(artifact, f);
     int32_t na = 0, nr = 0;
     const moert_param_t *args = nullptr, *results = nullptr;
-    moert_status_free(moert_artifact_function_signature(
-        artifact, name, &na, &args, &nr, &results));
+    moert_status_free(moert_artifact_function_signature(artifact, name, &na,
+                                                        &args, &nr, &results));
     std::printf("%s\n", name);
     for (int32_t i = 0; i < na; ++i)
       std::printf("  %-6s %-40s %s %s\n",
@@ -196,8 +195,8 @@ struct Buffer {
   std::vector<double> toDouble() const {
     std::vector<double> out(numElements());
     for (size_t i = 0; i < out.size(); ++i)
-      out[i] = moe::loadElement(static_cast<moe::DType>(dtype), bytes.data(),
-                                i);
+      out[i] =
+          moe::loadElement(static_cast<moe::DType>(dtype), bytes.data(), i);
     return out;
   }
 };
@@ -355,8 +354,8 @@ int main(int argc, char **argv) {
       for (int32_t i = 0; i < count; ++i)
         names += (i ? ", " : "") +
                  std::string(moert_artifact_function_name(artifact, i));
-      return fail("the artifact has " + std::to_string(count) +
-                  " functions (" + names + "); pick one with --function");
+      return fail("the artifact has " + std::to_string(count) + " functions (" +
+                  names + "); pick one with --function");
     }
     fnName = moert_artifact_function_name(artifact, 0);
   }
@@ -403,8 +402,8 @@ int main(int argc, char **argv) {
   for (int32_t i = 0; i < na; ++i) {
     if (args[i].is_weight)
       continue;
-    expectedNames += (expectedNames.empty() ? "" : ", ") +
-                     std::string(args[i].name);
+    expectedNames +=
+        (expectedNames.empty() ? "" : ", ") + std::string(args[i].name);
     auto it = given.find(args[i].name);
     if (it == given.end())
       return fail("missing --input " + std::string(args[i].name) +
@@ -437,8 +436,9 @@ int main(int argc, char **argv) {
   Buffer output;
   output.dtype = results[0].dtype;
   for (int32_t d = 0; d < results[0].rank; ++d)
-    output.shape.push_back(results[0].shape[d] < 0 ? std::max<int64_t>(tokens, 0)
-                                                   : results[0].shape[d]);
+    output.shape.push_back(results[0].shape[d] < 0
+                               ? std::max<int64_t>(tokens, 0)
+                               : results[0].shape[d]);
   output.bytes.resize(output.numElements() *
                       moe::dtypeSize(static_cast<moe::DType>(output.dtype)));
   std::vector<moert_tensor_t> inViews;
@@ -480,8 +480,7 @@ int main(int argc, char **argv) {
         !err.empty())
       return fail("--verify: " + err);
     double err = moe::ref::relativeL2(actual, expected);
-    double tol =
-        o.tolerance > 0 ? o.tolerance : defaultTolerance(output.dtype);
+    double tol = o.tolerance > 0 ? o.tolerance : defaultTolerance(output.dtype);
     bool ok = err <= tol;
     std::printf("verify: relative L2 error %.3e vs the float64 reference "
                 "(tolerance %.0e): %s\n",

@@ -155,7 +155,11 @@ moert_status_t moert_artifact_load(const char *path,
   *out_artifact = nullptr;
   if (!path)
     return makeStatus(MOERT_INVALID_ARGUMENT, "path is null");
-  void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  // A bare file name is a file here, not a library to search for.
+  std::string file = path;
+  if (file.find('/') == std::string::npos)
+    file = "./" + file;
+  void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *err = dlerror();
     return makeStatus(MOERT_IO_ERROR,

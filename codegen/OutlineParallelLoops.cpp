@@ -134,8 +134,9 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
   // The launch: declared here, defined by moe-lower-parallel-launches.
   SmallVector<Type> launchInputs = {indexTy};
   launchInputs.append(captureTypes);
-  auto launch = func::FuncOp::create(mb, loc, ("__moec_launch_" + name),
-                                     FunctionType::get(ctx, launchInputs, {}));
+  auto launch = func::FuncOp::create(
+      mb, loc, ("__moec_launch_" + body.getSymName()).str(),
+      FunctionType::get(ctx, launchInputs, {}));
   launch.setPrivate();
   symbols.insert(launch);
 

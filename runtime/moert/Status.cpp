@@ -3,15 +3,15 @@
 
 #include <new>
 
+namespace {
+// Returned when a status cannot be allocated; freeing it is a no-op.
+moert_status_s outOfMemory{MOERT_INTERNAL, "out of memory"};
+} // namespace
+
 moert_status_t moert::makeStatus(moert_status_code_t code,
                                  std::string message) {
   auto *s = new (std::nothrow) moert_status_s{code, std::move(message)};
-  if (!s) {
-    // Out of memory: a static status the caller may still free.
-    static moert_status_s oom{MOERT_INTERNAL, "out of memory"};
-    return &oom;
-  }
-  return s;
+  return s ? s : &outOfMemory;
 }
 
 std::string moert::shapeString(const std::vector<int64_t> &shape) {
@@ -35,7 +35,7 @@ const char *moert_status_message(moert_status_t status) {
 }
 
 void moert_status_free(moert_status_t status) {
-  if (status && status->message != "out of memory")
+  if (status != &outOfMemory)
     delete status;
 }
 

@@ -48,3 +48,24 @@ func.func @outline(%a: memref<?x8xf32>, %b: memref<?x8xf32>, %s: f32) {
   }
   return
 }
+
+// A name already taken gets a unique body, and the launch follows it.
+// CHECK-LABEL: func.func @g
+// CHECK: call @__moec_launch_g_parallel_0_0(
+// CHECK: func.func private @g_parallel_0_0(
+// CHECK: func.func private @__moec_launch_g_parallel_0_0(index, memref<4xf32>)
+// CHECK-LABEL: func.func @g_parallel_0()
+func.func @g(%a: memref<4xf32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  scf.parallel (%i) = (%c0) to (%c4) step (%c1) {
+    %v = memref.load %a[%i] : memref<4xf32>
+    memref.store %v, %a[%i] : memref<4xf32>
+    scf.reduce
+  }
+  return
+}
+func.func @g_parallel_0() {
+  return
+}

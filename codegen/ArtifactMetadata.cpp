@@ -143,6 +143,42 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
   return success();
 }
 
+/// Records `moe.stack` / `moe.transposed` of argument `i` in `rec`.
+LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
+                          RankedTensorType type, json::Value &rec) {
+  Location loc = fn.getArgument(i).getLoc();
+  Attribute stack = fn.getArgAttr(i, kArgStackAttr);
+  Attribute transposed = fn.getArgAttr(i, kArgTransposedAttr);
+  if (!stack && !transposed)
+    return success();
+  if (!isWeight || !fn.getArgAttr(i, kArgNameAttr))
+    return emitError(loc) << kArgStackAttr << " and " << kArgTransposedAttr
+                          << " apply to weight arguments with a "
+                          << kArgNameAttr;
+  if (stack) {
+    auto list = dyn_cast<ArrayAttr>(stack);
+    json::Value names = json::Value::array();
+    for (Attribute a : list ? list.getValue() : ArrayRef<Attribute>()) {
+      auto s = dyn_cast<StringAttr>(a);
+      if (!s)
+        return emitError(loc) << kArgStackAttr << " must list tensor names";
+      names.push(json::Value::string(s.getValue().str()));
+    }
+    if (!list || type.getRank() < 1 ||
+        static_cast<int64_t>(list.size()) != type.getDimSize(0))
+      return emitError(loc) << kArgStackAttr << " must name one tensor per "
+                            << "index of the leading dimension of " << type;
+    rec.set("stack", std::move(names));
+  }
+  if (transposed) {
+    if (!isa<UnitAttr>(transposed) || type.getRank() < 2)
+      return emitError(loc) << kArgTransposedAttr
+                            << " is a unit attribute on a tensor of rank >= 2";
+    rec.set("transposed", json::Value::boolean(true));
+  }
+  return success();
+}
+
 FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
   json::Value rec = json::Value::object();
   rec.set("name", json::Value::string(fn.getSymName().str()));
@@ -210,6 +246,8 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
     a.set("kind", json::Value::string(isWeight ? "weight" : "input"));
     a.set("dtype", json::Value::string(*dtypeName(type.getElementType())));
     a.set("shape", shapeJson(type));
+    if (failed(addAssembly(fn, i, isWeight, type, a)))
+      return failure();
     args.push(std::move(a));
   }
   rec.set("arguments", std::move(args));
@@ -296,6 +334,8 @@ std::vector<std::string> mlir::moe::prepareEntryPoints(ModuleOp module) {
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
       // Names are recorded in the metadata; LLVM has no use for them.
       fn.removeArgAttr(i, kArgNameAttr);
+      fn.removeArgAttr(i, kArgStackAttr);
+      fn.removeArgAttr(i, kArgTransposedAttr);
       fn.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
                     BoolAttr::get(ctx, false));
     }

@@ -60,6 +60,21 @@ std::string parseParams(const json::Value *list, bool results,
       if (!kind || (*kind != "input" && *kind != "weight"))
         return "argument '" + p.name + "' has no kind input/weight";
       p.isWeight = *kind == "weight";
+      if (const json::Value *stack = v.getArray("stack")) {
+        for (const json::Value &t : stack->elements()) {
+          if (!t.isString())
+            return "argument '" + p.name + "': 'stack' must list names";
+          p.stack.push_back(t.asString());
+        }
+        if (p.stack.empty() || p.shape.empty() ||
+            p.shape[0] != static_cast<int64_t>(p.stack.size()))
+          return "argument '" + p.name +
+                 "': 'stack' must name one tensor per leading index";
+      }
+      if (const bool *t = v.getBool("transposed"))
+        p.transposed = *t;
+      if (p.transposed && p.shape.size() < 2)
+        return "argument '" + p.name + "': 'transposed' needs rank >= 2";
     }
     out.push_back(std::move(p));
   }

@@ -28,6 +28,13 @@ struct Param {
   bool isWeight = false;
   moe::DType dtype = moe::DType::F32;
   std::vector<int64_t> shape; // -1: the token dimension
+  /// How a weight is assembled from checkpoint tensors (docs/Artifact.md):
+  /// by default the tensor named `name`; with `stack`, those tensors stacked
+  /// along a new leading dimension; with `transposed`, the source holds the
+  /// last two dimensions swapped.
+  std::vector<std::string> stack;
+  bool transposed = false;
+  bool isAssembled() const { return !stack.empty() || transposed; }
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -63,13 +70,24 @@ struct BoundWeight {
   std::vector<int64_t> shape;
   const void *data = nullptr;
   std::string source; // file path, or "caller memory"
+  /// The buffer of an assembled weight (stacked or transposed at binding).
+  std::shared_ptr<std::vector<unsigned char>> owned;
+};
+
+/// A tensor of a bound file.
+struct CatalogEntry {
+  std::shared_ptr<moe::safetensors::File> file;
+  const moe::safetensors::TensorInfo *info = nullptr;
 };
 } // namespace moert
 
 struct moert_session_s {
   moert_artifact_t *artifact = nullptr;
   std::unique_ptr<moert::ThreadPool> pool;
+  /// Resolved weights by argument name.
   std::map<std::string, moert::BoundWeight> weights;
+  /// Every tensor of every bound file by name (a later file wins).
+  std::map<std::string, moert::CatalogEntry> catalog;
   std::vector<std::shared_ptr<moe::safetensors::File>> files;
 };
 

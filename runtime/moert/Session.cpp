@@ -1,6 +1,9 @@
 //===- Session.cpp - weights, threads and calls ---------------------------===//
 #include "runtime/moert/Internal.h"
 
+#include <algorithm>
+#include <cstring>
+
 using namespace moert;
 
 namespace {
@@ -100,6 +103,105 @@ moert_status_t checkCallTensor(const std::string &fn, const char *what,
   return nullptr;
 }
 
+constexpr const char *kCallerMemory = "caller memory";
+
+/// A weight argument that reads a tensor, and the shape it expects of it.
+struct TensorUse {
+  const Param *param;
+  std::vector<int64_t> shape;
+};
+
+/// The tensor names a weight reads: itself, or the parts of its stack.
+std::vector<std::string> sourcesOf(const Param &p) {
+  return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
+}
+
+/// The shape of each source tensor of `p` as stored.
+std::vector<int64_t> sourceShape(const Param &p) {
+  std::vector<int64_t> shape = p.shape;
+  if (!p.stack.empty())
+    shape.erase(shape.begin());
+  if (p.transposed)
+    std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  return shape;
+}
+
+std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
+                                   const std::string &tensor) {
+  std::vector<TensorUse> uses;
+  for (const Function &f : artifact.functions)
+    for (const Param &p : f.args) {
+      if (!p.isWeight)
+        continue;
+      std::vector<std::string> sources = sourcesOf(p);
+      if (std::find(sources.begin(), sources.end(), tensor) != sources.end())
+        uses.push_back({&p, sourceShape(p)});
+    }
+  return uses;
+}
+
+/// Binds weight `p` from the catalog: in place when the file holds it as
+/// the function reads it, else assembled (stacked, transposed) once into an
+/// owned buffer. Returns false when a source tensor is missing, with `why`
+/// saying which (empty for a weight that is its own single tensor).
+bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
+  std::vector<std::string> sources = sourcesOf(p);
+  std::vector<const CatalogEntry *> parts;
+  std::string missing;
+  size_t absent = 0;
+  for (const std::string &name : sources) {
+    auto it = s.catalog.find(name);
+    if (it == s.catalog.end()) {
+      if (absent++ < 3)
+        missing += (absent > 1 ? ", '" : "'") + name + "'";
+      continue;
+    }
+    parts.push_back(&it->second);
+  }
+  if (absent) {
+    if (p.isAssembled())
+      why = " (" + std::to_string(absent) + " of " +
+            std::to_string(sources.size()) +
+            " source tensors missing: " + missing +
+            (absent > 3 ? ", ..." : "") + ")";
+    return false;
+  }
+  if (!p.isAssembled()) {
+    const CatalogEntry &e = *parts.front();
+    s.weights[p.name] = {p.dtype, p.shape, e.file->data(*e.info),
+                         e.file->path(), nullptr};
+    return true;
+  }
+  size_t elt = moe::dtypeSize(p.dtype);
+  std::vector<int64_t> part = sourceShape(p);
+  int64_t partElems = 1;
+  for (int64_t d : part)
+    partElems *= d;
+  auto owned = std::make_shared<std::vector<unsigned char>>(
+      static_cast<size_t>(partElems) * parts.size() * elt);
+  // Source [..., b, a] to destination [..., a, b] when transposed.
+  int64_t a = p.transposed ? part[part.size() - 1] : 0;
+  int64_t b = p.transposed ? part[part.size() - 2] : 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const auto *src = static_cast<const unsigned char *>(
+        parts[i]->file->data(*parts[i]->info));
+    unsigned char *dst = owned->data() + i * partElems * elt;
+    if (!p.transposed) {
+      std::memcpy(dst, src, partElems * elt);
+      continue;
+    }
+    int64_t matrices = partElems / (a * b);
+    for (int64_t m = 0; m < matrices; ++m)
+      for (int64_t r = 0; r < a; ++r)
+        for (int64_t c = 0; c < b; ++c)
+          std::memcpy(dst + ((m * a + r) * b + c) * elt,
+                      src + ((m * b + c) * a + r) * elt, elt);
+  }
+  std::string from = parts.front()->file->path();
+  s.weights[p.name] = {p.dtype, p.shape, owned->data(), from, owned};
+  return true;
+}
+
 } // namespace
 
 extern "C" {
@@ -148,29 +250,38 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
   std::shared_ptr<moe::safetensors::File> file;
   if (std::string err = moe::safetensors::File::open(path, file); !err.empty())
     return makeStatus(MOERT_IO_ERROR, err);
-  // Check everything first, so a bad file binds nothing.
-  std::vector<std::pair<const Param *, const moe::safetensors::TensorInfo *>>
-      matches;
+  // Check every tensor a weight reads before binding any, so a bad file
+  // binds nothing.
+  int32_t used = 0;
   for (const moe::safetensors::TensorInfo &t : file->tensors()) {
-    const Param *p = session->artifact->findWeight(t.name);
-    if (!p)
+    std::vector<TensorUse> uses = consumersOf(*session->artifact, t.name);
+    if (uses.empty())
       continue;
-    std::optional<moe::DType> dt = fromSafetensors(t.dtype);
-    if (!dt)
-      return makeStatus(
-          MOERT_INVALID_ARGUMENT,
-          std::string(path) + ": tensor '" + t.name + "' has dtype " + t.dtype +
-              "; the artifact expects " + moe::dtypeName(p->dtype) + " " +
-              shapeString(p->shape));
-    if (moert_status_t st = checkWeight(path, *p, *dt, t.shape))
-      return st;
-    matches.push_back({p, &t});
+    ++used;
+    for (const TensorUse &u : uses) {
+      std::optional<moe::DType> dt = fromSafetensors(t.dtype);
+      if (!dt || *dt != u.param->dtype || t.shape != u.shape)
+        return makeStatus(
+            MOERT_INVALID_ARGUMENT,
+            std::string(path) + ": tensor '" + t.name + "' is " +
+                (dt ? std::string(moe::dtypeName(*dt))
+                    : "of dtype " + t.dtype) +
+                " " + shapeString(t.shape) + " but the artifact expects " +
+                moe::dtypeName(u.param->dtype) + " " + shapeString(u.shape) +
+                (u.param->isAssembled()
+                     ? " (a part of weight '" + u.param->name + "')"
+                     : std::string()));
+    }
   }
-  for (auto &[p, t] : matches)
-    session->weights[p->name] = {p->dtype, p->shape, file->data(*t), path};
+  for (const moe::safetensors::TensorInfo &t : file->tensors())
+    session->catalog[t.name] = {file, &t};
+  // Weights resolved from earlier files may read rebound tensors.
+  for (auto it = session->weights.begin(); it != session->weights.end();)
+    it = it->second.source == kCallerMemory ? std::next(it)
+                                            : session->weights.erase(it);
   session->files.push_back(file);
   if (out_bound)
-    *out_bound = static_cast<int32_t>(matches.size());
+    *out_bound = used;
   return nullptr;
 }
 
@@ -202,7 +313,8 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
   if (!tensor->data)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       std::string("weight '") + name + "' has no data");
-  session->weights[name] = {p->dtype, p->shape, tensor->data, "caller memory"};
+  session->weights[name] = {p->dtype, p->shape, tensor->data, kCallerMemory,
+                            nullptr};
   return nullptr;
 }
 
@@ -225,7 +337,7 @@ moert_status_t moert_session_weight(const moert_session_t *session,
   return nullptr;
 }
 
-moert_status_t moert_session_check_weights(const moert_session_t *session,
+moert_status_t moert_session_check_weights(moert_session_t *session,
                                            const char *function) {
   if (!session || !function)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
@@ -235,11 +347,15 @@ moert_status_t moert_session_check_weights(const moert_session_t *session,
                                            "' in " + session->artifact->path);
   std::string missing;
   unsigned count = 0;
-  for (const Param &p : fn->args)
-    if (p.isWeight && !session->weights.count(p.name)) {
-      missing += (count++ ? ", '" : "'") + p.name + "' " +
-                 moe::dtypeName(p.dtype) + " " + shapeString(p.shape);
-    }
+  for (const Param &p : fn->args) {
+    if (!p.isWeight || session->weights.count(p.name))
+      continue;
+    std::string why;
+    if (resolveWeight(*session, p, why))
+      continue;
+    missing += (count++ ? ", '" : "'") + p.name + "' " +
+               moe::dtypeName(p.dtype) + " " + shapeString(p.shape) + why;
+  }
   if (!count)
     return nullptr;
   std::string searched;

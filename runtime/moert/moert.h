@@ -122,11 +122,13 @@ void moert_session_release(moert_session_t *session);
 
 int32_t moert_session_num_threads(const moert_session_t *session);
 
-/* Memory-maps a .safetensors file and binds every tensor in it whose name
- * a function's weight argument carries, after checking its dtype and shape
- * against the artifact. Tensors of other names are ignored. A later file
- * rebinds names bound by an earlier one. out_bound (may be NULL) receives
- * the number of weights bound from this file. */
+/* Memory-maps a .safetensors file and makes its tensors available to the
+ * weight arguments that read them (by name, or as parts of a stacked
+ * weight), after checking each such tensor's dtype and shape against the
+ * artifact. Tensors no weight reads are ignored. A later file rebinds names
+ * bound by an earlier one. Weights of several files (a sharded checkpoint)
+ * are bound by binding each file. out_bound (may be NULL) receives the
+ * number of this file's tensors that weights read. */
 moert_status_t moert_session_bind_weights_file(moert_session_t *session,
                                                const char *path,
                                                int32_t *out_bound);
@@ -145,9 +147,11 @@ moert_status_t moert_session_weight(const moert_session_t *session,
                                     const char *name,
                                     moert_tensor_t *out_tensor);
 
-/* Succeeds when every weight of `function` is bound; otherwise the message
- * lists the missing names and the files searched. */
-moert_status_t moert_session_check_weights(const moert_session_t *session,
+/* Binds every weight of `function` from the tensors of the bound files
+ * (assembling stacked or transposed weights once, docs/Artifact.md) and
+ * succeeds when none is missing; otherwise the message lists the missing
+ * names and the files searched. moert_session_run() does this first. */
+moert_status_t moert_session_check_weights(moert_session_t *session,
                                            const char *function);
 
 /* Runs `function`. inputs are its non-weight arguments in declaration

@@ -11,6 +11,7 @@
 #ifndef MOEC_CODEGEN_ARTIFACTMETADATA_H
 #define MOEC_CODEGEN_ARTIFACTMETADATA_H
 
+#include "dialect/MoEDialect.h"
 #include "runtime/support/Json.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -20,19 +21,6 @@
 #include <vector>
 
 namespace mlir::moe {
-
-/// The argument attribute naming an argument (a weight's tensor name in its
-/// checkpoint, or an input's name). Without it, moe.layer operand roles give
-/// the names: "hidden_states", "router_logits", "router_weight", "gate", ...
-constexpr const char *kArgNameAttr = "moe.name";
-
-/// Argument attributes saying how a weight is assembled from checkpoint
-/// tensors at binding time: `moe.stack = ["t0", "t1", ...]` stacks one
-/// tensor per leading index (per-expert checkpoint tensors), and
-/// `moe.transposed` says the source holds the last two dimensions swapped
-/// (e.g. [E, in, out] for an [E, out, in] operand). Both need `moe.name`.
-constexpr const char *kArgStackAttr = "moe.stack";
-constexpr const char *kArgTransposedAttr = "moe.transposed";
 
 /// The symbol of the packed entry point of function `name`.
 std::string entryPointSymbol(StringRef name);

@@ -24,6 +24,19 @@ FailureOr<bool> parseBool(AsmParser &parser);
 void printF64(AsmPrinter &printer, const llvm::APFloat &value);
 } // namespace mlir::moe::params
 
+namespace mlir::moe {
+/// Function-argument attributes that tell the compiler and runtime where a
+/// weight comes from (docs/Compiling.md, docs/Artifact.md):
+/// `moe.name` names the argument (a weight's tensor name in its checkpoint,
+/// or an input's name; without it, moe.layer roles name arguments);
+/// `moe.stack = ["t0", "t1", ...]` assembles the weight by stacking one
+/// checkpoint tensor per index of its leading dimension; `moe.transposed`
+/// says the checkpoint holds its last two dimensions swapped.
+constexpr const char *kArgNameAttr = "moe.name";
+constexpr const char *kArgStackAttr = "moe.stack";
+constexpr const char *kArgTransposedAttr = "moe.transposed";
+} // namespace mlir::moe
+
 #define GET_ATTRDEF_CLASSES
 #include "dialect/MoEAttrs.h.inc"
 

@@ -13,6 +13,8 @@
 #include "codegen/ObjectEmission.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEDialect.h"
+#include "importers/hf/Checkpoint.h"
+#include "importers/hf/HFImporter.h"
 #include "passes/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -43,9 +45,11 @@ namespace json = ::moe::json;
 namespace cl = llvm::cl;
 
 static cl::OptionCategory category("moe-compile options");
-static cl::opt<std::string> inputFile(cl::Positional, cl::Required,
-                                      cl::desc("<input .mlir>"),
-                                      cl::cat(category));
+static cl::opt<std::string>
+    inputFile(cl::Positional, cl::Required,
+              cl::desc("<model: a .mlir file or a Hugging Face checkpoint "
+                       "directory>"),
+              cl::cat(category));
 static cl::opt<std::string>
     outputFile("o",
                cl::desc("Output: the artifact (.so), or the printed IR "
@@ -161,15 +165,32 @@ int main(int argc, char **argv) {
 
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
-  std::string error;
-  auto file = openInputFile(inputFile, &error);
-  if (!file)
-    return fail(error);
-  sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
-  OwningOpRef<ModuleOp> module = parseSourceFile<ModuleOp>(sourceMgr, &context);
-  if (!module)
-    return 1; // the parser reported where
-  timer.done("parsed " + inputFile);
+  OwningOpRef<ModuleOp> module;
+  // Weight files the input itself names (a checkpoint's shards).
+  std::vector<std::string> importedWeights;
+  if (llvm::sys::fs::is_directory(inputFile)) {
+    if (!::moe::hf::isCheckpointDir(inputFile))
+      return fail("'" + inputFile +
+                  "' is a directory without config.json; expected a Hugging "
+                  "Face checkpoint directory or a .mlir file");
+    module = importHuggingFace(inputFile, &context, importedWeights);
+    if (!module)
+      return 1; // the importer reported what and where
+  } else if (llvm::StringRef(inputFile).ends_with(".onnx")) {
+    return fail("'" + inputFile +
+                "': ONNX models are not supported yet (inputs: .mlir files "
+                "and Hugging Face checkpoint directories)");
+  } else {
+    std::string error;
+    auto file = openInputFile(inputFile, &error);
+    if (!file)
+      return fail(error);
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1; // the parser reported where
+  }
+  timer.done("read " + inputFile);
   if (stopPhase == CpuPhase::Moe)
     return writeOutput(printModule(*module));
 
@@ -214,7 +235,11 @@ int main(int argc, char **argv) {
   tgt.set("required_features", std::move(required));
   metadata->set("target", std::move(tgt));
   json::Value weights = json::Value::array();
-  for (const std::string &w : weightFiles) {
+  // --weights replaces the files a checkpoint names.
+  std::vector<std::string> recorded(weightFiles.begin(), weightFiles.end());
+  if (recorded.empty())
+    recorded = importedWeights;
+  for (const std::string &w : recorded) {
     llvm::SmallString<256> abs(w);
     if (std::error_code ec = llvm::sys::fs::make_absolute(abs))
       return fail("cannot resolve '" + w + "': " + ec.message());

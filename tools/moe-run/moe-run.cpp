@@ -22,6 +22,9 @@
 #include <string>
 #include <vector>
 
+#include <dirent.h>
+#include <sys/stat.h>
+
 namespace {
 
 const char *kUsage =
@@ -33,7 +36,8 @@ const char *kUsage =
     "                         [..., d] are accepted: leading dimensions are\n"
     "                         flattened into tokens, and restored on output\n"
     "  --output FILE.npy      write the result (float32 .npy)\n"
-    "  --weights PATH         bind weights from this .safetensors file\n"
+    "  --weights PATH         bind weights from this .safetensors file, or\n"
+    "                         every one in a directory (a checkpoint),\n"
     "                         instead of the files the artifact records\n"
     "                         (repeatable)\n"
     "  --function NAME        the entry point (needed when there are several)\n"
@@ -312,6 +316,30 @@ std::string verify(moert_artifact_t *artifact, moert_session_t *session,
   return "";
 }
 
+/// The .safetensors files at `path`: the file itself, or those in a
+/// directory (a checkpoint), in name order.
+std::string weightFilesAt(const std::string &path,
+                          std::vector<std::string> &out) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    out.push_back(path);
+    return "";
+  }
+  DIR *d = opendir(path.c_str());
+  if (!d)
+    return path + ": cannot list: " + std::strerror(errno);
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0)
+      out.push_back(path + "/" + n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  if (out.empty())
+    return path + ": no .safetensors files in this directory";
+  return "";
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -382,10 +410,15 @@ int main(int argc, char **argv) {
     if (failed(moert_session_bind_recorded_weights(session), msg))
       return fail(msg);
   }
-  for (const std::string &w : o.weights)
-    if (failed(moert_session_bind_weights_file(session, w.c_str(), nullptr),
-               msg))
-      return fail(msg);
+  for (const std::string &w : o.weights) {
+    std::vector<std::string> files;
+    if (std::string err = weightFilesAt(w, files); !err.empty())
+      return fail(err);
+    for (const std::string &f : files)
+      if (failed(moert_session_bind_weights_file(session, f.c_str(), nullptr),
+                 msg))
+        return fail(msg);
+  }
   if (failed(moert_session_check_weights(session, fnName.c_str()), msg))
     return fail(msg);
 

@@ -1,0 +1,364 @@
+//===- Families.cpp - config.json of each MoE family to layer plans -------===//
+//
+// One reader per model_type, following ../shared/MODEL_FAMILIES.md: which
+// config keys hold the expert count, top-k and widths, which layers are
+// MoE, the tensor names of router, experts and shared experts, and the
+// routing recipe. Missing optional keys take the defaults of the family's
+// transformers config class.
+//
+//===----------------------------------------------------------------------===//
+#include "importers/hf/LayerPlan.h"
+
+#include <algorithm>
+#include <functional>
+
+using namespace moe;
+using namespace moe::hf;
+using mlir::moe::ActivationKind;
+using mlir::moe::GateUpLayout;
+using mlir::moe::GroupScoreFunc;
+using mlir::moe::RoutingOrder;
+using mlir::moe::ScoringFunc;
+
+namespace {
+
+/// Typed reads of config.json keys with messages naming file and key.
+class Config {
+public:
+  Config(const Checkpoint &c) : ckpt(c), doc(c.config()) {}
+
+  std::string error;
+
+  int64_t integer(const char *key) {
+    const json::Value *v = doc.get(key);
+    std::optional<int64_t> n = v ? v->asInt64() : std::nullopt;
+    if (!v || !v->isNumber() || !n) {
+      fail(std::string(v ? "'" : "missing '") + key + "'" +
+           (v ? " is not an integer" : ""));
+      return 0;
+    }
+    return *n;
+  }
+  int64_t integer(const char *key, int64_t dflt) {
+    const json::Value *v = doc.get(key);
+    return !v || v->isNull() ? dflt : integer(key);
+  }
+  double number(const char *key, double dflt) {
+    const json::Value *v = doc.get(key);
+    if (!v || v->isNull())
+      return dflt;
+    if (!v->isNumber()) {
+      fail(std::string("'") + key + "' is not a number");
+      return dflt;
+    }
+    return v->asNumber();
+  }
+  bool boolean(const char *key, bool dflt) {
+    const json::Value *v = doc.get(key);
+    if (!v || v->isNull())
+      return dflt;
+    if (!v->isBool()) {
+      fail(std::string("'") + key + "' is not a boolean");
+      return dflt;
+    }
+    return v->asBool();
+  }
+  std::string string(const char *key, const std::string &dflt) {
+    const json::Value *v = doc.get(key);
+    if (!v || v->isNull())
+      return dflt;
+    if (!v->isString()) {
+      fail(std::string("'") + key + "' is not a string");
+      return dflt;
+    }
+    return v->asString();
+  }
+  std::vector<int64_t> integers(const char *key) {
+    std::vector<int64_t> out;
+    const json::Value *v = doc.get(key);
+    if (!v || v->isNull())
+      return out;
+    if (!v->isArray()) {
+      fail(std::string("'") + key + "' is not a list");
+      return out;
+    }
+    for (const json::Value &e : v->elements()) {
+      std::optional<int64_t> n = e.asInt64();
+      if (!n) {
+        fail(std::string("'") + key + "' holds a non-integer");
+        return out;
+      }
+      out.push_back(*n);
+    }
+    return out;
+  }
+  void require(bool ok, const std::string &what) {
+    if (!ok)
+      fail(what);
+  }
+  void fail(const std::string &what) {
+    if (error.empty())
+      error = ckpt.configPath() + ": " + what + " (model_type '" +
+              ckpt.modelType() + "')";
+  }
+
+private:
+  const Checkpoint &ckpt;
+  const json::Value &doc;
+};
+
+std::string layerPrefix(int64_t i) {
+  return "model.layers." + std::to_string(i) + ".";
+}
+
+/// Per-expert tensors `<experts>.<e>.<leaf>` stacked into [E, shape...].
+WeightSource stacked(const std::string &experts, const std::string &leaf,
+                     int64_t numExperts, std::vector<int64_t> shape) {
+  WeightSource s;
+  // Named like its parts with the expert index as "*".
+  s.name = experts + "*." + leaf;
+  for (int64_t e = 0; e < numExperts; ++e)
+    s.stack.push_back(experts + std::to_string(e) + "." + leaf);
+  s.shape = {numExperts};
+  s.shape.insert(s.shape.end(), shape.begin(), shape.end());
+  return s;
+}
+
+WeightSource tensor(const std::string &name, std::vector<int64_t> shape,
+                    bool transposed = false) {
+  WeightSource s;
+  s.name = name;
+  s.shape = std::move(shape);
+  s.transposed = transposed;
+  return s;
+}
+
+/// SwiGLU experts under `experts` ("...mlp.experts."): per-expert
+/// gate/up/down tensors with the given leaf names, or the transformers-v5
+/// fused `gate_up_proj [E, 2I, H]` (gate rows first) and `down_proj`.
+void addExperts(const Checkpoint &ckpt, LayerPlan &p,
+                const std::string &experts, const char *gate, const char *up,
+                const char *down, int64_t E, int64_t I, int64_t H) {
+  if (ckpt.find(experts + "gate_up_proj")) {
+    p.operands["gate_up"] = tensor(experts + "gate_up_proj", {E, 2 * I, H});
+    p.operands["down"] = tensor(experts + "down_proj", {E, H, I});
+    p.layout = GateUpLayout::concatenated;
+    return;
+  }
+  p.operands["gate"] = stacked(experts, gate, E, {I, H});
+  p.operands["up"] = stacked(experts, up, E, {I, H});
+  p.operands["down"] = stacked(experts, down, E, {H, I});
+}
+
+void addSharedExpert(LayerPlan &p, const std::string &shared, int64_t Is,
+                     int64_t H) {
+  p.operands["shared_gate"] = tensor(shared + "gate_proj.weight", {Is, H});
+  p.operands["shared_up"] = tensor(shared + "up_proj.weight", {Is, H});
+  p.operands["shared_down"] = tensor(shared + "down_proj.weight", {H, Is});
+}
+
+/// The fields every family has.
+struct Common {
+  int64_t layers, H, E, K;
+};
+
+std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                    std::vector<LayerPlan> &out) {
+  int64_t I = cfg.integer("intermediate_size");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "block_sparse_moe.";
+    p.k = c.K;
+    p.renormalize = true;
+    p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
+               "w2.weight", c.E, I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+/// Qwen2-MoE (shared expert + gate), Qwen3-MoE and OLMoE share a layout.
+std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                     bool sharedExpert, bool olmoe,
+                     std::vector<LayerPlan> &out) {
+  int64_t I = olmoe ? cfg.integer("intermediate_size")
+                    : cfg.integer("moe_intermediate_size");
+  bool norm = cfg.boolean("norm_topk_prob", false);
+  int64_t step = olmoe ? 1 : cfg.integer("decoder_sparse_step", 1);
+  std::vector<int64_t> mlpOnly = cfg.integers("mlp_only_layers");
+  int64_t Is =
+      sharedExpert ? cfg.integer("shared_expert_intermediate_size") : 0;
+  cfg.require(step >= 1, "'decoder_sparse_step' must be >= 1");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    bool moe = c.E > 0 && (i + 1) % step == 0 &&
+               std::find(mlpOnly.begin(), mlpOnly.end(), i) == mlpOnly.end();
+    if (!moe)
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    p.k = c.K;
+    p.renormalize = norm;
+    p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    if (sharedExpert && Is > 0) {
+      addSharedExpert(p, p.prefix + "shared_expert.", Is, c.H);
+      p.operands["shared_expert_gate"] =
+          tensor(p.prefix + "shared_expert_gate.weight", {1, c.H});
+    }
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                     bool v3, std::vector<LayerPlan> &out) {
+  int64_t I = cfg.integer("moe_intermediate_size");
+  int64_t shared = cfg.integer("n_shared_experts", v3 ? 1 : 0);
+  int64_t firstDense = cfg.integer("first_k_dense_replace", v3 ? 3 : 0);
+  int64_t freq = cfg.integer("moe_layer_freq", 1);
+  double scale = cfg.number("routed_scaling_factor", v3 ? 2.5 : 1.0);
+  int64_t nGroup = cfg.integer("n_group", v3 ? 8 : 1);
+  int64_t topkGroup = cfg.integer("topk_group", v3 ? 4 : 1);
+  std::string method = cfg.string("topk_method", v3 ? "noaux_tc" : "greedy");
+  bool norm = v3 && cfg.boolean("norm_topk_prob", true);
+  cfg.require(freq >= 1, "'moe_layer_freq' must be >= 1");
+  if (!v3)
+    cfg.require(method == "greedy" || method == "group_limited_greedy",
+                "unsupported topk_method '" + method +
+                    "' (greedy, group_limited_greedy)");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if (i < firstDense || i % freq != 0)
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    p.k = c.K;
+    p.scale = scale;
+    if (v3) {
+      p.scoring = ScoringFunc::sigmoid;
+      p.renormalize = norm;
+      p.nGroup = nGroup;
+      p.topkGroup = topkGroup;
+      p.groupScore = GroupScoreFunc::top2_sum;
+      p.operands["correction_bias"] =
+          tensor(p.prefix + "gate.e_score_correction_bias", {c.E});
+    } else if (method == "group_limited_greedy") {
+      // transformers ignores norm_topk_prob for V2: weights are the
+      // selected probabilities times the scale.
+      p.nGroup = nGroup;
+      p.topkGroup = topkGroup;
+    }
+    p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    if (shared > 0)
+      addSharedExpert(p, p.prefix + "shared_experts.", shared * I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                   std::vector<LayerPlan> &out) {
+  int64_t I = cfg.integer("intermediate_size");
+  double alpha = cfg.number("swiglu_alpha", 1.702);
+  double limit = cfg.number("swiglu_limit", 7.0);
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    std::string experts = p.prefix + "experts.";
+    if (ckpt.find(experts + "gate_up_proj_blocks"))
+      return ckpt.dir() + ": tensor '" + experts +
+             "gate_up_proj_blocks': gpt-oss MXFP4 expert weights are not "
+             "supported; use a checkpoint with bf16/f32 experts (e.g. "
+             "dequantized by transformers with Mxfp4Config(dequantize=True))";
+    p.k = c.K;
+    p.order = RoutingOrder::topk_then_score;
+    p.alpha = alpha;
+    p.beta = 1.0;
+    p.limit = limit;
+    p.layout = GateUpLayout::interleaved;
+    p.operands["router_weight"] =
+        tensor(p.prefix + "router.weight", {c.E, c.H});
+    p.operands["router_bias"] = tensor(p.prefix + "router.bias", {c.E});
+    // transformers stores the experts as used in x @ W: [E, in, out].
+    p.operands["gate_up"] =
+        tensor(experts + "gate_up_proj", {c.E, 2 * I, c.H}, true);
+    p.operands["gate_up_bias"] =
+        tensor(experts + "gate_up_proj_bias", {c.E, 2 * I});
+    p.operands["down"] = tensor(experts + "down_proj", {c.E, c.H, I}, true);
+    p.operands["down_bias"] = tensor(experts + "down_proj_bias", {c.E, c.H});
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+} // namespace
+
+const std::vector<std::string> &hf::supportedModelTypes() {
+  static const std::vector<std::string> types = {
+      "mixtral",     "qwen2_moe",   "qwen3_moe", "olmoe",
+      "deepseek_v2", "deepseek_v3", "gpt_oss"};
+  return types;
+}
+
+std::string hf::readMoELayers(const Checkpoint &ckpt,
+                              std::vector<LayerPlan> &out) {
+  std::string type = ckpt.modelType();
+  const std::vector<std::string> &known = supportedModelTypes();
+  if (std::find(known.begin(), known.end(), type) == known.end()) {
+    std::string list;
+    for (const std::string &t : known)
+      list += (list.empty() ? "" : ", ") + t;
+    return ckpt.configPath() + ": " +
+           (type.empty() ? std::string("no 'model_type'")
+                         : "unknown model_type '" + type + "'") +
+           " (supported: " + list + ")";
+  }
+  Config cfg(ckpt);
+  Common c;
+  c.layers = cfg.integer("num_hidden_layers");
+  c.H = cfg.integer("hidden_size");
+  const char *expertsKey = type == "mixtral" || type == "gpt_oss"
+                               ? "num_local_experts"
+                           : type.rfind("deepseek", 0) == 0 ? "n_routed_experts"
+                                                            : "num_experts";
+  c.E = cfg.integer(expertsKey);
+  c.K = type == "gpt_oss" && !ckpt.config().get("num_experts_per_tok")
+            ? cfg.integer("experts_per_token")
+            : cfg.integer("num_experts_per_tok");
+  if (!cfg.error.empty())
+    return cfg.error;
+  cfg.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0,
+              "num_hidden_layers, hidden_size, the expert count and "
+              "num_experts_per_tok must be positive");
+  if (!cfg.error.empty())
+    return cfg.error;
+  std::string err;
+  if (type == "mixtral")
+    err = mixtral(ckpt, cfg, c, out);
+  else if (type == "qwen2_moe")
+    err = qwenLike(ckpt, cfg, c, /*sharedExpert=*/true, false, out);
+  else if (type == "qwen3_moe")
+    err = qwenLike(ckpt, cfg, c, false, false, out);
+  else if (type == "olmoe")
+    err = qwenLike(ckpt, cfg, c, false, /*olmoe=*/true, out);
+  else if (type == "deepseek_v2")
+    err = deepseek(ckpt, cfg, c, false, out);
+  else if (type == "deepseek_v3")
+    err = deepseek(ckpt, cfg, c, true, out);
+  else
+    err = gptOss(ckpt, cfg, c, out);
+  if (err.empty()) {
+    for (LayerPlan &p : out)
+      p.hidden = c.H;
+    if (out.empty())
+      err = ckpt.configPath() + ": no MoE layer (model_type '" + type + "')";
+  }
+  return err;
+}

@@ -1,0 +1,207 @@
+//===- HFImporter.cpp - Hugging Face checkpoints to moe IR ----------------===//
+#include "importers/hf/HFImporter.h"
+#include "dialect/MoEOps.h"
+#include "importers/hf/LayerPlan.h"
+#include "runtime/reference/Reference.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/Verifier.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace hf = ::moe::hf;
+
+namespace {
+
+std::string shapeStr(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+/// The element type of a safetensors dtype the runtime binds.
+Type elementType(MLIRContext *ctx, const std::string &dtype) {
+  if (dtype == "F32")
+    return Float32Type::get(ctx);
+  if (dtype == "BF16")
+    return BFloat16Type::get(ctx);
+  if (dtype == "F16")
+    return Float16Type::get(ctx);
+  return nullptr;
+}
+
+/// The hidden-state type: config.json's torch_dtype (dtype in newer
+/// transformers), else the router weight's dtype.
+Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
+                       Type routerType) {
+  for (const char *key : {"torch_dtype", "dtype"})
+    if (const std::string *t = ckpt.config().getString(key)) {
+      if (*t == "float32")
+        return Float32Type::get(ctx);
+      if (*t == "bfloat16")
+        return BFloat16Type::get(ctx);
+      if (*t == "float16")
+        return Float16Type::get(ctx);
+    }
+  return routerType;
+}
+
+/// Checks the tensors of one operand against the plan; returns the element
+/// type, or null after emitting an error.
+Type checkSource(Location loc, const hf::Checkpoint &ckpt,
+                 const hf::LayerPlan &plan, const std::string &role,
+                 const hf::WeightSource &src) {
+  MLIRContext *ctx = loc.getContext();
+  std::vector<int64_t> expected = src.shape;
+  if (!src.stack.empty())
+    expected.erase(expected.begin());
+  if (src.transposed)
+    std::swap(expected[expected.size() - 1], expected[expected.size() - 2]);
+  std::vector<std::string> names =
+      src.stack.empty() ? std::vector<std::string>{src.name} : src.stack;
+  Type type;
+  for (const std::string &name : names) {
+    std::optional<hf::TensorRef> t = ckpt.find(name);
+    if (!t) {
+      emitError(loc) << ckpt.dir() << ": tensor '" << name
+                     << "' not found (the " << role << " of MoE layer "
+                     << plan.layer << ", model_type '" << ckpt.modelType()
+                     << "')";
+      return nullptr;
+    }
+    const std::string &file = *t->file;
+    Type et = elementType(ctx, t->info->dtype);
+    if (!et) {
+      bool fp8 = t->info->dtype.rfind("F8", 0) == 0;
+      emitError(loc) << file << ": tensor '" << name << "' has dtype "
+                     << t->info->dtype
+                     << (fp8 ? "; FP8 checkpoints are not supported yet "
+                               "(dequantize to bf16 first)"
+                             : "; supported: F32, BF16, F16");
+      return nullptr;
+    }
+    if (type && et != type) {
+      emitError(loc) << file << ": tensor '" << name << "' is "
+                     << t->info->dtype << " but the other experts' " << role
+                     << " tensors are " << type;
+      return nullptr;
+    }
+    type = et;
+    if (t->info->shape != expected) {
+      emitError(loc) << file << ": tensor '" << name << "' has shape "
+                     << shapeStr(t->info->shape) << " but config.json implies "
+                     << shapeStr(expected);
+      return nullptr;
+    }
+  }
+  return type;
+}
+
+LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
+                         const hf::Checkpoint &ckpt,
+                         const hf::LayerPlan &plan) {
+  MLIRContext *ctx = b.getContext();
+  Location loc = NameLoc::get(
+      b.getStringAttr(plan.prefix.substr(0, plan.prefix.size() - 1)),
+      FileLineColLoc::get(ctx, ckpt.configPath(), 1, 1));
+  // Operands in moe.layer's role order.
+  const std::vector<std::string> &roles = ::moe::ref::roleNames();
+  SmallVector<std::pair<std::string, const hf::WeightSource *>> weights;
+  SmallVector<Type> weightTypes;
+  for (const std::string &role : roles) {
+    auto it = plan.operands.find(role);
+    if (it == plan.operands.end())
+      continue;
+    Type et = checkSource(loc, ckpt, plan, role, it->second);
+    if (!et)
+      return failure();
+    weights.push_back({role, &it->second});
+    weightTypes.push_back(RankedTensorType::get(it->second.shape, et));
+  }
+  Type routerElt = cast<RankedTensorType>(weightTypes.front()).getElementType();
+  auto hiddenType =
+      RankedTensorType::get({ShapedType::kDynamic, plan.hidden},
+                            hiddenElementType(ctx, ckpt, routerElt));
+  SmallVector<Type> inputs = {hiddenType};
+  inputs.append(weightTypes);
+  std::string name = "layer_" + std::to_string(plan.layer);
+  b.setInsertionPointToEnd(module.getBody());
+  auto fn = func::FuncOp::create(b, loc, name,
+                                 b.getFunctionType(inputs, {hiddenType}));
+  fn.setArgAttr(0, kArgNameAttr, b.getStringAttr("hidden_states"));
+  for (auto [i, w] : llvm::enumerate(weights)) {
+    const hf::WeightSource &src = *w.second;
+    fn.setArgAttr(i + 1, kArgNameAttr, b.getStringAttr(src.name));
+    if (!src.stack.empty()) {
+      SmallVector<Attribute> parts;
+      for (const std::string &p : src.stack)
+        parts.push_back(b.getStringAttr(p));
+      fn.setArgAttr(i + 1, kArgStackAttr, b.getArrayAttr(parts));
+    }
+    if (src.transposed)
+      fn.setArgAttr(i + 1, kArgTransposedAttr, b.getUnitAttr());
+  }
+  Block *entry = fn.addEntryBlock();
+  b.setInsertionPointToStart(entry);
+  std::map<std::string, Value> byRole;
+  for (auto [i, w] : llvm::enumerate(weights))
+    byRole[w.first] = entry->getArgument(i + 1);
+  auto get = [&](const char *role) {
+    auto it = byRole.find(role);
+    return it == byRole.end() ? Value() : it->second;
+  };
+  auto emit = [&]() { return emitError(loc); };
+  RoutingAttr routing = RoutingAttr::getChecked(
+      emit, ctx, plan.k, plan.scoring, plan.order, plan.renormalize,
+      APFloat(plan.scale), plan.nGroup, plan.topkGroup, plan.groupScore);
+  std::optional<APFloat> limit;
+  if (plan.limit)
+    limit = APFloat(*plan.limit);
+  ActivationAttr activation = ActivationAttr::getChecked(
+      emit, ctx, plan.activation, APFloat(plan.alpha), APFloat(plan.beta),
+      limit);
+  if (!routing || !activation)
+    return failure();
+  GateUpLayoutAttr layout;
+  if (plan.layout)
+    layout = GateUpLayoutAttr::get(ctx, *plan.layout);
+  auto layer = LayerOp::create(
+      b, loc, hiddenType, entry->getArgument(0), get("router_weight"),
+      get("router_bias"), get("router_logits"), get("correction_bias"),
+      get("gate"), get("up"), get("gate_up"), get("down"), get("gate_bias"),
+      get("up_bias"), get("gate_up_bias"), get("down_bias"), get("shared_gate"),
+      get("shared_up"), get("shared_down"), get("shared_expert_gate"), routing,
+      activation, layout);
+  func::ReturnOp::create(b, loc, layer.getResult());
+  return success();
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp>
+mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
+                             std::vector<std::string> &weightFiles) {
+  context->loadDialect<MoEDialect, func::FuncDialect>();
+  Location dirLoc = FileLineColLoc::get(context, dir, 0, 0);
+  hf::Checkpoint ckpt;
+  if (std::string err = hf::Checkpoint::open(dir, ckpt); !err.empty()) {
+    emitError(dirLoc) << err;
+    return nullptr;
+  }
+  std::vector<hf::LayerPlan> plans;
+  if (std::string err = hf::readMoELayers(ckpt, plans); !err.empty()) {
+    emitError(dirLoc) << err;
+    return nullptr;
+  }
+  OpBuilder b(context);
+  OwningOpRef<ModuleOp> module = ModuleOp::create(dirLoc);
+  for (const hf::LayerPlan &plan : plans)
+    if (failed(buildLayer(b, *module, ckpt, plan)))
+      return nullptr;
+  if (failed(verify(*module)))
+    return nullptr;
+  weightFiles = ckpt.files();
+  return module;
+}

@@ -1,0 +1,25 @@
+//===- HFImporter.h - Hugging Face checkpoints to moe IR --------*- C++ -*-===//
+#ifndef MOEC_IMPORTERS_HF_HFIMPORTER_H
+#define MOEC_IMPORTERS_HF_HFIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+/// Imports the checkpoint directory `dir` (config.json + safetensors): one
+/// public function `@layer_<N>` per MoE layer, taking `hidden_states`
+/// [T, H] in the checkpoint's dtype and the layer's weights, bound by
+/// tensor name (stacked per-expert tensors through moe.stack). Every tensor
+/// is checked against config.json first. `weightFiles` receives the
+/// safetensors files. Emits an error and returns null on failure.
+OwningOpRef<ModuleOp> importHuggingFace(const std::string &dir,
+                                        MLIRContext *context,
+                                        std::vector<std::string> &weightFiles);
+
+} // namespace mlir::moe
+
+#endif // MOEC_IMPORTERS_HF_HFIMPORTER_H

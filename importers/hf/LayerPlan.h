@@ -1,0 +1,63 @@
+//===- LayerPlan.h - what one checkpoint MoE layer is -----------*- C++ -*-===//
+//
+// The family readers (Families.cpp) turn config.json into one LayerPlan per
+// MoE layer: the routing and activation of its moe.layer and, for each
+// operand role, the checkpoint tensors it reads and the shape config.json
+// implies. HFImporter.cpp turns plans into IR after checking the tensors.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_IMPORTERS_HF_LAYERPLAN_H
+#define MOEC_IMPORTERS_HF_LAYERPLAN_H
+
+#include "dialect/MoEDialect.h"
+#include "importers/hf/Checkpoint.h"
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace moe::hf {
+
+/// A weight operand: the tensor `name` as stored, or the tensors of
+/// `stack` stacked along a new leading dimension; `transposed` when the
+/// checkpoint holds the last two dimensions swapped. `shape` is the operand
+/// shape moe.layer sees.
+struct WeightSource {
+  std::string name;
+  std::vector<std::string> stack;
+  bool transposed = false;
+  std::vector<int64_t> shape;
+};
+
+struct LayerPlan {
+  int64_t layer = 0;
+  std::string prefix; // "model.layers.3.mlp."
+  int64_t hidden = 0; // H
+  // Routing.
+  int64_t k = 1;
+  mlir::moe::ScoringFunc scoring = mlir::moe::ScoringFunc::softmax;
+  mlir::moe::RoutingOrder order = mlir::moe::RoutingOrder::score_then_topk;
+  bool renormalize = false;
+  double scale = 1.0;
+  int64_t nGroup = 1, topkGroup = 1;
+  mlir::moe::GroupScoreFunc groupScore = mlir::moe::GroupScoreFunc::max;
+  // Experts.
+  mlir::moe::ActivationKind activation = mlir::moe::ActivationKind::swiglu;
+  double alpha = 1.0, beta = 0.0;
+  std::optional<double> limit;
+  std::optional<mlir::moe::GateUpLayout> layout;
+  /// Operand role ("router_weight", "gate", ...) to its source.
+  std::map<std::string, WeightSource> operands;
+};
+
+/// The model types readMoELayers understands.
+const std::vector<std::string> &supportedModelTypes();
+
+/// Reads config.json into the plans of every MoE layer (dense layers are
+/// skipped). Returns "" or a message naming config.json and the key.
+std::string readMoELayers(const Checkpoint &ckpt, std::vector<LayerPlan> &out);
+
+} // namespace moe::hf
+
+#endif // MOEC_IMPORTERS_HF_LAYERPLAN_H

@@ -1,0 +1,91 @@
+#!/usr/bin/python3
+"""Copies a checkpoint made by make_checkpoints.py and breaks one thing.
+
+  break_checkpoint.py SRC DST HOW
+
+HOW: model-type, missing-key, missing-tensor, shape, fp8, mxfp4, truncated,
+header-length, overlap, no-weights, index-missing.
+"""
+import json
+import os
+import shutil
+import struct
+import sys
+
+
+def header(path):
+    with open(path, "rb") as f:
+        data = f.read()
+    (n,) = struct.unpack("<Q", data[:8])
+    return json.loads(data[8:8 + n]), data[8 + n:]
+
+
+def write(path, hdr, payload, length=None):
+    text = json.dumps(hdr).encode()
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text) if length is None else length))
+        f.write(text + payload)
+
+
+def main(src, dst, how):
+    shutil.rmtree(dst, ignore_errors=True)
+    shutil.copytree(src, dst)
+    cfg_path = os.path.join(dst, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    st = os.path.join(dst, "model.safetensors")
+    if how == "model-type":
+        cfg["model_type"] = "llama4"
+    elif how == "missing-key":
+        del cfg["num_experts_per_tok"]
+    elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
+                 "mxfp4"):
+        hdr, payload = header(st)
+        names = sorted(k for k in hdr if k != "__metadata__")
+        victim = [n for n in names if "experts.3." in n or
+                  n.endswith("experts.gate_up_proj")][0]
+        if how == "missing-tensor":
+            del hdr[victim]
+        elif how == "shape":
+            hdr[victim]["shape"] = hdr[victim]["shape"][::-1]
+        elif how == "fp8":
+            info = hdr[victim]
+            count = (info["data_offsets"][1] - info["data_offsets"][0]) // 4
+            info["dtype"] = "F8_E4M3"
+            info["data_offsets"][1] = info["data_offsets"][0] + count
+            info["shape"] = [count]
+        elif how == "mxfp4":
+            hdr[victim.replace("gate_up_proj", "gate_up_proj_blocks")] = hdr.pop(victim)
+        elif how == "overlap":
+            a, b = names[0], names[1]
+            size = hdr[b]["data_offsets"][1] - hdr[b]["data_offsets"][0]
+            start = hdr[a]["data_offsets"][0] + 4
+            hdr[b]["data_offsets"] = [start, start + size]
+        write(st, hdr, payload, (1 << 40) if how == "header-length" else None)
+    elif how == "truncated":
+        with open(st, "rb") as f:
+            data = f.read()
+        with open(st, "wb") as f:
+            f.write(data[:len(data) // 2])
+    elif how == "no-weights":
+        for n in os.listdir(dst):
+            if n.endswith(".safetensors"):
+                os.remove(os.path.join(dst, n))
+    elif how == "index-missing":
+        idx = os.path.join(dst, "model.safetensors.index.json")
+        with open(idx) as f:
+            doc = json.load(f)
+        doc["weight_map"]["model.layers.0.mlp.extra.weight"] = \
+            sorted(set(doc["weight_map"].values()))[0]
+        with open(idx, "w") as f:
+            json.dump(doc, f)
+    else:
+        sys.exit("unknown breakage " + how)
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 4:
+        sys.exit(__doc__)
+    main(*sys.argv[1:])

@@ -19,7 +19,8 @@ die() { printf 'moec setup: error: %s\n' "$*" >&2; exit 1; }
 # numpy and onnx for the test helpers, node and npm for ONNX Runtime.
 packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
-  ninja-build cmake python3 python3-numpy python3-onnx
+  ninja-build cmake python3 python3-numpy python3-onnx libonnx-dev
+  libprotobuf-dev
 )
 command -v node >/dev/null 2>&1 || packages+=(nodejs)
 command -v npm >/dev/null 2>&1 || packages+=(npm)

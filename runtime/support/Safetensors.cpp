@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -164,4 +165,46 @@ const TensorInfo *File::find(const std::string &name) const {
     if (t.name == name)
       return &t;
   return nullptr;
+}
+
+std::string safetensors::write(const std::string &path,
+                               const std::vector<TensorData> &tensors) {
+  json::Value header = json::Value::object();
+  uint64_t offset = 0;
+  for (const TensorData &t : tensors) {
+    json::Value entry = json::Value::object();
+    entry.set("dtype", json::Value::string(t.dtype));
+    json::Value shape = json::Value::array();
+    for (int64_t d : t.shape)
+      shape.push(json::Value::integer(d));
+    entry.set("shape", std::move(shape));
+    json::Value offsets = json::Value::array();
+    offsets.push(json::Value::integer(static_cast<int64_t>(offset)));
+    offset += t.bytes.size();
+    offsets.push(json::Value::integer(static_cast<int64_t>(offset)));
+    entry.set("data_offsets", std::move(offsets));
+    header.set(t.name, std::move(entry));
+  }
+  std::string text = json::write(header);
+  text.append((8 - text.size() % 8) % 8, ' ');
+  std::string tmp = path + ".tmp-moec";
+  FILE *f = std::fopen(tmp.c_str(), "wb");
+  if (!f)
+    return path + ": cannot write: " + std::strerror(errno);
+  unsigned char len[8];
+  uint64_t n = text.size();
+  for (int i = 0; i < 8; ++i)
+    len[i] = static_cast<unsigned char>(n >> (8 * i));
+  bool ok = std::fwrite(len, 1, 8, f) == 8 &&
+            std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  for (const TensorData &t : tensors)
+    ok = ok &&
+         std::fwrite(t.bytes.data(), 1, t.bytes.size(), f) == t.bytes.size();
+  ok = std::fclose(f) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::string msg = path + ": cannot write: " + std::strerror(errno);
+    std::remove(tmp.c_str());
+    return msg;
+  }
+  return "";
 }

@@ -58,6 +58,20 @@ private:
   std::vector<TensorInfo> tensors_;
 };
 
+/// A tensor to write: little-endian bytes of `dtype` ("F32", "BF16", ...).
+struct TensorData {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  std::string bytes;
+};
+
+/// Writes a .safetensors file (data 8-byte aligned). Writes to a temporary
+/// next to `path` and renames it, so no partial file is left. Returns "" or
+/// a message.
+std::string write(const std::string &path,
+                  const std::vector<TensorData> &tensors);
+
 } // namespace moe::safetensors
 
 #endif // MOEC_RUNTIME_SUPPORT_SAFETENSORS_H

@@ -15,7 +15,9 @@
 #include "dialect/MoEDialect.h"
 #include "importers/hf/Checkpoint.h"
 #include "importers/hf/HFImporter.h"
+#include "importers/onnx/OnnxImporter.h"
 #include "passes/Passes.h"
+#include "runtime/support/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
@@ -47,8 +49,8 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("moe-compile options");
 static cl::opt<std::string>
     inputFile(cl::Positional, cl::Required,
-              cl::desc("<model: a .mlir file or a Hugging Face checkpoint "
-                       "directory>"),
+              cl::desc("<model: a .mlir file, an .onnx file or a Hugging "
+                       "Face checkpoint directory>"),
               cl::cat(category));
 static cl::opt<std::string>
     outputFile("o",
@@ -166,8 +168,11 @@ int main(int argc, char **argv) {
   llvm::SourceMgr sourceMgr;
   SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
   OwningOpRef<ModuleOp> module;
-  // Weight files the input itself names (a checkpoint's shards).
+  // Weight files the input itself names (a checkpoint's shards, or the
+  // file moe-compile writes for an ONNX model's initializers).
   std::vector<std::string> importedWeights;
+  ImportedWeights onnxWeights;
+  std::string sidecar;
   if (llvm::sys::fs::is_directory(inputFile)) {
     if (!::moe::hf::isCheckpointDir(inputFile))
       return fail("'" + inputFile +
@@ -177,9 +182,20 @@ int main(int argc, char **argv) {
     if (!module)
       return 1; // the importer reported what and where
   } else if (llvm::StringRef(inputFile).ends_with(".onnx")) {
-    return fail("'" + inputFile +
-                "': ONNX models are not supported yet (inputs: .mlir files "
-                "and Hugging Face checkpoint directories)");
+    module = importOnnx(inputFile, &context, onnxWeights);
+    if (!module)
+      return 1; // the importer named the node
+    // The initializers go into a safetensors file next to the artifact.
+    if (compileTo.empty()) {
+      llvm::SmallString<256> side(outputFile.getValue());
+      if (llvm::sys::path::extension(side) == ".so")
+        llvm::sys::path::replace_extension(side, "");
+      side += ".weights.safetensors";
+      if (std::error_code ec = llvm::sys::fs::make_absolute(side))
+        return fail("cannot resolve '" + side + "': " + ec.message());
+      sidecar = side.str().str();
+      importedWeights.push_back(sidecar);
+    }
   } else {
     std::string error;
     auto file = openInputFile(inputFile, &error);
@@ -243,7 +259,7 @@ int main(int argc, char **argv) {
     llvm::SmallString<256> abs(w);
     if (std::error_code ec = llvm::sys::fs::make_absolute(abs))
       return fail("cannot resolve '" + w + "': " + ec.message());
-    if (!llvm::sys::fs::exists(abs))
+    if (abs != llvm::StringRef(sidecar) && !llvm::sys::fs::exists(abs))
       return fail("weights file '" + w + "' does not exist");
     weights.push(json::Value::string(abs.str().str()));
   }
@@ -288,6 +304,16 @@ int main(int argc, char **argv) {
   if (!msg.empty()) {
     llvm::sys::fs::remove(tmpOut);
     return fail(msg);
+  }
+  if (!sidecar.empty()) {
+    std::vector<::moe::safetensors::TensorData> tensors;
+    for (ImportedWeights::Entry &e : onnxWeights.tensors)
+      tensors.push_back({e.name, e.dtype, e.shape, std::move(e.bytes)});
+    if (std::string err = ::moe::safetensors::write(sidecar, tensors);
+        !err.empty()) {
+      llvm::sys::fs::remove(tmpOut);
+      return fail(err);
+    }
   }
   if (std::error_code ec = llvm::sys::fs::rename(tmpOut, outputFile)) {
     llvm::sys::fs::remove(tmpOut);

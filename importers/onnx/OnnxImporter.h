@@ -1,0 +1,35 @@
+//===- OnnxImporter.h - ONNX MoE graphs to moe IR ---------------*- C++ -*-===//
+#ifndef MOEC_IMPORTERS_ONNX_ONNXIMPORTER_H
+#define MOEC_IMPORTERS_ONNX_ONNXIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+/// The weights an import produced, to be written next to the artifact.
+struct ImportedWeights {
+  struct Entry {
+    std::string name, dtype; // safetensors dtype: "F32", "F16", "BF16"
+    std::vector<int64_t> shape;
+    std::string bytes;
+  };
+  std::vector<Entry> tensors;
+};
+
+/// Imports an ONNX model holding one com.microsoft.MoE or QMoE node and the
+/// ordinary ops around it (MatMul for the router logits, Cast, Reshape,
+/// Unsqueeze, Concat, Transpose, Add), following ONNX Runtime 1.30's CPU
+/// semantics. The function takes the graph inputs by name; its weights are
+/// the node's initializers (QMoE weights dequantized to f32), returned in
+/// `weights` under the names the function's arguments carry. Emits an error
+/// naming the node and returns null on failure.
+OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,
+                                 ImportedWeights &weights);
+
+} // namespace mlir::moe
+
+#endif // MOEC_IMPORTERS_ONNX_ONNXIMPORTER_H

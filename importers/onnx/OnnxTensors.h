@@ -1,0 +1,52 @@
+//===- OnnxTensors.h - ONNX initializers as host tensors --------*- C++ -*-===//
+//
+// Decodes TensorProto initializers (raw_data, typed fields, or external
+// data files) into little-endian bytes of their element type, and folds the
+// constant subgraphs exported graphs put around an MoE node (Cast, Reshape,
+// Unsqueeze, Concat, Transpose, Add).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_IMPORTERS_ONNX_ONNXTENSORS_H
+#define MOEC_IMPORTERS_ONNX_ONNXTENSORS_H
+
+#include <onnx/onnx_pb.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace moe::onnximport {
+
+/// A constant tensor: ONNX element type, shape, and its bytes.
+struct Tensor {
+  int32_t type = onnx::TensorProto::FLOAT;
+  std::vector<int64_t> shape;
+  std::string bytes;
+
+  int64_t numElements() const;
+  /// The values as doubles (any supported element type).
+  std::vector<double> values() const;
+  /// A tensor of `type` holding `values` (rounded to nearest even).
+  static Tensor fromValues(int32_t type, std::vector<int64_t> shape,
+                           const std::vector<double> &values);
+};
+
+/// Bytes per element of a supported ONNX element type; 0 for others.
+size_t elementSize(int32_t type);
+/// "float", "float16", "uint8", ... for messages.
+std::string typeName(int32_t type);
+
+/// Decodes an initializer. `modelDir` resolves external data locations.
+/// Returns "" or a message naming the initializer.
+std::string decodeInitializer(const onnx::TensorProto &proto,
+                              const std::string &modelDir, Tensor &out);
+
+/// Folds one constant node (Cast, Reshape, Unsqueeze, Concat, Transpose,
+/// Add) into `out`. Returns "" or a message naming the node.
+std::string foldConstantNode(const onnx::NodeProto &node,
+                             const std::vector<const Tensor *> &inputs,
+                             Tensor &out);
+
+} // namespace moe::onnximport
+
+#endif // MOEC_IMPORTERS_ONNX_ONNXTENSORS_H

@@ -1,0 +1,97 @@
+#!/usr/bin/python3
+"""Broken ONNX models for onnx-errors.test, one per file in OUT:
+malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
+unsupported-attr.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
+missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
+k-too-large.onnx, and ok.onnx (the unbroken base model).
+"""
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+E, d, f = 4, 8, 6
+rng = np.random.default_rng(3)
+
+
+def model(nodes, inits, inputs=None, save=None, **kw):
+    inputs = inputs or [
+        helper.make_tensor_value_info("hidden", TensorProto.FLOAT, [None, d]),
+        helper.make_tensor_value_info("router_logits", TensorProto.FLOAT, [None, E])]
+    g = helper.make_graph(nodes, "bad", inputs,
+                          [helper.make_tensor_value_info("output", TensorProto.FLOAT,
+                                                         [None, d])],
+                          initializer=inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                            helper.make_opsetid("com.microsoft", 1)])
+    m.ir_version = 8
+    return m
+
+
+def weights(fusion=1):
+    return [numpy_helper.from_array(
+                rng.standard_normal((E, fusion * f, d)).astype(np.float32), "fc1"),
+            numpy_helper.from_array(
+                rng.standard_normal((E, d, f)).astype(np.float32), "fc2")]
+
+
+def moe(inputs=("hidden", "router_logits", "fc1", "", "fc2"), out="output",
+        name="moe_node", **attrs):
+    attrs.setdefault("k", 2)
+    attrs.setdefault("activation_type", "relu")
+    return helper.make_node("MoE", list(inputs), [out], domain="com.microsoft",
+                            name=name, **attrs)
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    save = lambda m, n: onnx.save_model(m, os.path.join(out, n))
+    save(model([moe()], weights()), "ok.onnx")
+    with open(os.path.join(out, "malformed.onnx"), "wb") as fh:
+        fh.write(b"\x08\x07\x12\xff\xff\xff this is not a model")
+    relu = helper.make_node("Relu", ["hidden"], ["h2"], name="act0")
+    save(model([relu, moe(inputs=("h2", "router_logits", "fc1", "", "fc2"))],
+               weights()), "unsupported-op.onnx")
+    save(model([moe(capacity_factor=2)], weights()), "unsupported-attr.onnx")
+    fc3 = numpy_helper.from_array(np.ones((E, f, d), np.float32), "fc3")
+    save(model([moe(inputs=("hidden", "router_logits", "fc1", "", "fc2", "",
+                            "fc3"))], weights() + [fc3]), "fc3.onnx")
+    save(model([moe(activation_type="swiglu")], weights(2)),
+         "swiglu-unfused.onnx")
+    q1 = numpy_helper.from_array(np.zeros((E, f, d // 2), np.uint8), "q1")
+    s1 = numpy_helper.from_array(np.ones((E, f, 1), np.float32), "s1")
+    q2 = numpy_helper.from_array(np.zeros((E, d, f // 2), np.uint8), "q2")
+    s2 = numpy_helper.from_array(np.ones((E, d, 1), np.float32), "s2")
+    z1 = numpy_helper.from_array(np.zeros((E, f, 1), np.uint8), "z1")
+    z2 = numpy_helper.from_array(np.zeros((E, d, 1), np.uint8), "z2")
+    qmoe = helper.make_node(
+        "QMoE", ["hidden", "router_logits", "q1", "s1", "", "q2", "s2", "",
+                 "", "", "", "z1", "z2"], ["output"], domain="com.microsoft",
+        name="qmoe_node", k=2, activation_type="relu", expert_weight_bits=4,
+        block_size=16)
+    save(model([qmoe], [q1, s1, q2, s2, z1, z2]), "block-zp4.onnx")
+    m = model([moe()], weights())
+    onnx.save_model(m, os.path.join(out, "missing-external.onnx"),
+                    save_as_external_data=True, location="gone.bin",
+                    size_threshold=0)
+    os.remove(os.path.join(out, "gone.bin"))
+    m = model([moe()], weights())
+    onnx.save_model(m, os.path.join(out, "short-external.onnx"),
+                    save_as_external_data=True, location="short.bin",
+                    size_threshold=0)
+    with open(os.path.join(out, "short.bin"), "r+b") as fh:
+        fh.truncate(100)
+    save(model([moe(out="mid"),
+                moe(inputs=("mid", "router_logits", "fc1", "", "fc2"),
+                    name="moe_second")], weights()), "two-moe.onnx")
+    ident = helper.make_node("Add", ["hidden", "hidden"], ["output"], name="add0")
+    save(model([ident], []), "no-moe.onnx")
+    save(model([moe(k=5)], weights()), "k-too-large.onnx")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])

@@ -104,13 +104,21 @@ std::string dequantize(const std::string &what, const Tensor &q,
     return what + ": scales must be float [E, rows" +
            std::string(block ? ", in/block_size]" : "]");
   std::vector<double> s = scales.values();
+  // Zero points: row-wise [E, rows/pack], packed along the rows, or
+  // block-wise [E, rows, ceil(blocks/pack)], packed along the blocks of a
+  // row. With a single block per row ONNX Runtime 1.30 reads the block-wise
+  // buffer with the row-wise packing (checked by running it); moec follows
+  // the runtime.
   std::vector<double> z;
   if (zp) {
     std::vector<int64_t> zpShape =
         block ? std::vector<int64_t>{E, rows, (blocks + pack - 1) / pack}
               : std::vector<int64_t>{E, (rows + pack - 1) / pack};
     if (zp->type != TensorProto::UINT8 || zp->shape != zpShape)
-      return what + ": zero points must be uint8 packed like the weights";
+      return what + ": zero points must be uint8 [E, " +
+             (block ? std::to_string(rows) + ", " + std::to_string(zpShape[2])
+                    : std::to_string(zpShape[1])) +
+             "]";
     z = zp->values();
   }
   const auto *qb = reinterpret_cast<const unsigned char *>(q.bytes.data());
@@ -126,14 +134,10 @@ std::string dequantize(const std::string &what, const Tensor &q,
         float scale = static_cast<float>(s[block ? row * blocks + g : row]);
         float zero = static_cast<float>(1 << (bits - 1));
         if (zp) {
-          int64_t zi, shift;
-          if (block) {
-            zi = row * ((blocks + pack - 1) / pack) + g / pack;
-            shift = (g % pack) * bits;
-          } else {
-            zi = e * ((rows + pack - 1) / pack) + r / pack;
-            shift = (r % pack) * bits;
-          }
+          bool rowWise = !block || blocks == 1;
+          int64_t zi = rowWise ? e * ((rows + pack - 1) / pack) + r / pack
+                               : row * ((blocks + pack - 1) / pack) + g / pack;
+          int64_t shift = (rowWise ? r % pack : g % pack) * bits;
           zero =
               static_cast<float>((static_cast<int64_t>(z[zi]) >> shift) & mask);
         }
@@ -361,15 +365,6 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
   if (m.quantized && m.blockSize != 0 &&
       (m.blockSize < 16 || (m.blockSize & (m.blockSize - 1))))
     return fail(where(n) + ": block_size must be a power of 2 >= 16");
-  // ONNX Runtime 1.30's CPU output for packed block-wise zero points does
-  // not follow its documented decoding (checked against every plausible
-  // packing), so there is no reference to agree with: refuse it.
-  if (m.quantized && m.blockSize != 0 && m.bits < 8 &&
-      (!m.inNames[11].empty() || !m.inNames[12].empty()))
-    return fail(where(n) + ": block-wise zero points with " +
-                std::to_string(m.bits) +
-                "-bit weights are not supported (8-bit block-wise and "
-                "row-wise zero points are)");
   moe = std::move(m);
   for (const std::string &o : n.output())
     if (!o.empty()) {

@@ -64,14 +64,14 @@ def main(out):
     s1 = numpy_helper.from_array(np.ones((E, f, 1), np.float32), "s1")
     q2 = numpy_helper.from_array(np.zeros((E, d, f // 2), np.uint8), "q2")
     s2 = numpy_helper.from_array(np.ones((E, d, 1), np.float32), "s2")
-    z1 = numpy_helper.from_array(np.zeros((E, f, 1), np.uint8), "z1")
+    z1 = numpy_helper.from_array(np.zeros((E, f, 2), np.uint8), "z1")
     z2 = numpy_helper.from_array(np.zeros((E, d, 1), np.uint8), "z2")
     qmoe = helper.make_node(
         "QMoE", ["hidden", "router_logits", "q1", "s1", "", "q2", "s2", "",
                  "", "", "", "z1", "z2"], ["output"], domain="com.microsoft",
         name="qmoe_node", k=2, activation_type="relu", expert_weight_bits=4,
         block_size=16)
-    save(model([qmoe], [q1, s1, q2, s2, z1, z2]), "block-zp4.onnx")
+    save(model([qmoe], [q1, s1, q2, s2, z1, z2]), "zp-shape.onnx")
     m = model([moe()], weights())
     onnx.save_model(m, os.path.join(out, "missing-external.onnx"),
                     save_as_external_data=True, location="gone.bin",

@@ -5,7 +5,8 @@
 
 writes OUT/<case>/{model.onnx, feeds.json, <input>.npy} per case and
 OUT/cases.json. Cases cover MoE and QMoE (8-bit row-wise, 8-bit block-wise
-with zero points, 4-bit block-wise, 2-bit row-wise with zero points),
+with zero points, 4-bit block-wise with and without zero points, also with
+one block per row, 2-bit row-wise with zero points),
 float32 and float16, router logits as a graph
 input or computed by MatMul (+ Add) from the hidden states, Reshape around
 the node, constant Cast/Transpose/Unsqueeze/Concat feeding the weights,
@@ -43,18 +44,11 @@ def quantize(w, bits, block, with_zp, rng):
     scales = (rng.random((E, rows, blocks) if block else (E, rows)) * 0.05 + 0.01)
     zp = None
     if with_zp:
-        if block:
-            zcodes = rng.integers(0, 1 << bits, size=(E, rows, blocks))
-            zp = np.zeros((E, rows, (blocks + pack - 1) // pack), np.uint8)
-            for j in range(pack):
-                part = zcodes[:, :, j::pack]
-                zp[:, :, :part.shape[2]] |= (part << (bits * j)).astype(np.uint8)
-        else:
-            zcodes = rng.integers(0, 1 << bits, size=(E, rows))
-            zp = np.zeros((E, (rows + pack - 1) // pack), np.uint8)
-            for j in range(pack):
-                part = zcodes[:, j::pack]
-                zp[:, :part.shape[1]] |= (part << (bits * j)).astype(np.uint8)
+        # Block-wise [E, rows, ceil(blocks/pack)], row-wise [E, rows/pack];
+        # random bytes, so every packing reads defined values.
+        shape = (E, rows, (blocks + pack - 1) // pack) if block else \
+            (E, (rows + pack - 1) // pack)
+        zp = rng.integers(0, 256, size=shape).astype(np.uint8)
     return packed, scales, zp
 
 
@@ -211,6 +205,10 @@ CASES = [
          shape=[2, 9, 32], bias=True),
     dict(name="qmoe_4bit_block32", E=8, d=64, f=32, k=2, act="silu", bits=4,
          block=32, shape=[17, 64], router="matmul"),
+    dict(name="qmoe_4bit_block16_zp", E=6, d=32, f=48, k=3, act="gelu", bits=4,
+         block=16, zp=True, shape=[2, 6, 32]),
+    dict(name="qmoe_4bit_block32_zp_one_block", E=8, d=64, f=32, k=2,
+         act="silu", bits=4, block=32, zp=True, shape=[17, 64]),
     dict(name="qmoe_8bit_block16_zp", E=5, d=48, f=32, k=2, act="relu", bits=8,
          block=16, zp=True, shape=[3, 4, 48], bias=True),
     dict(name="qmoe_2bit_rowwise_zp", E=4, d=32, f=16, k=4, act="identity",

@@ -10,37 +10,12 @@
 
 const fs = require('fs');
 const path = require('path');
+const {readNpy, writeNpy} =
+    require(path.join(__dirname, '..', '..', 'reference', 'ort', 'npy.js'));
 
 function die(msg) {
   process.stderr.write('run_graph.js: error: ' + msg + '\n');
   process.exit(1);
-}
-
-function readNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.toString('latin1', 0, 6) !== '\x93NUMPY')
-    throw new Error(file + ': not an .npy file');
-  const major = buf[6];
-  const headerLen = major === 1 ? buf.readUInt16LE(8) : buf.readUInt32LE(8);
-  const offset = major === 1 ? 10 : 12;
-  const header = buf.toString('latin1', offset, offset + headerLen);
-  const descr = /'descr':\s*'([^']*)'/.exec(header)[1];
-  const dims = /'shape':\s*\(([^)]*)\)/.exec(header)[1].split(',')
-                   .map(s => s.trim()).filter(s => s.length)
-                   .map(s => parseInt(s, 10));
-  const count = dims.reduce((a, b) => a * b, 1);
-  const start = offset + headerLen;
-  if (descr === '<f4') {
-    const data = new Float32Array(count);
-    for (let i = 0; i < count; ++i) data[i] = buf.readFloatLE(start + 4 * i);
-    return {dims, data};
-  }
-  if (descr === '<f2') {
-    const data = new Uint16Array(count);
-    for (let i = 0; i < count; ++i) data[i] = buf.readUInt16LE(start + 2 * i);
-    return {dims, data};
-  }
-  throw new Error(file + ': unsupported dtype ' + descr);
 }
 
 function halfToFloat(h) {
@@ -48,23 +23,6 @@ function halfToFloat(h) {
   if (e === 0) return s * m * Math.pow(2, -24);
   if (e === 31) return m ? NaN : s * Infinity;
   return s * (1 + m / 1024) * Math.pow(2, e - 15);
-}
-
-function writeNpy(file, dims, data) {
-  const shape = dims.length === 1 ? '(' + dims[0] + ',)'
-                                  : '(' + dims.join(', ') + ')';
-  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape +
-               ', }';
-  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
-  header = header + ' '.repeat(total - 10 - header.length - 1) + '\n';
-  const out = Buffer.alloc(total + 4 * data.length);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  for (let i = 0; i < data.length; ++i)
-    out.writeFloatLE(data[i], total + 4 * i);
-  fs.writeFileSync(file, out);
 }
 
 async function runCase(ort, dir) {

@@ -28,59 +28,14 @@ function loadOrt() {
   }
 }
 
-// Minimal .npy reader: float32 ('<f4'), C order, versions 1-3.
-function readNpy(file) {
-  const buf = fs.readFileSync(file);
-  if (buf.length < 10 || buf.toString('latin1', 0, 6) !== '\x93NUMPY')
-    throw new Error(file + ': not an .npy file');
-  const major = buf[6];
-  let headerLen, offset;
-  if (major === 1) {
-    headerLen = buf.readUInt16LE(8);
-    offset = 10;
-  } else {
-    headerLen = buf.readUInt32LE(8);
-    offset = 12;
-  }
-  const header = buf.toString('latin1', offset, offset + headerLen);
-  const descr = /'descr':\s*'([^']*)'/.exec(header);
-  const order = /'fortran_order':\s*(True|False)/.exec(header);
-  const shape = /'shape':\s*\(([^)]*)\)/.exec(header);
-  if (!descr || !order || !shape)
-    throw new Error(file + ': cannot parse header ' + header);
-  if (descr[1] !== '<f4')
-    throw new Error(file + ': dtype ' + descr[1] + ', expected <f4');
-  if (order[1] !== 'False') throw new Error(file + ': Fortran order');
-  const dims = shape[1].split(',').map(s => s.trim()).filter(s => s.length)
-                   .map(s => parseInt(s, 10));
-  const count = dims.reduce((a, b) => a * b, 1);
-  const start = offset + headerLen;
-  if (buf.length - start !== 4 * count)
-    throw new Error(file + ': expected ' + count + ' float32 values, found ' +
-                    (buf.length - start) + ' bytes');
-  const data = new Float32Array(count);
-  for (let i = 0; i < count; ++i) data[i] = buf.readFloatLE(start + 4 * i);
-  return {dims, data};
-}
+const {readNpy: readAnyNpy, writeNpy} = require('./npy.js');
 
-// .npy writer, version 1.0, '<f4', C order.
-function writeNpy(file, dims, data) {
-  const shape = dims.length === 1 ? '(' + dims[0] + ',)'
-                                  : '(' + dims.join(', ') + ')';
-  let header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape +
-               ', }';
-  // Pad with spaces so that 10 + len(header) + 1 ('\n') is a multiple of 64.
-  const total = Math.ceil((10 + header.length + 1) / 64) * 64;
-  header = header + ' '.repeat(total - 10 - header.length - 1) + '\n';
-  const out = Buffer.alloc(total + 4 * data.length);
-  out.write('\x93NUMPY', 0, 'latin1');
-  out[6] = 1;
-  out[7] = 0;
-  out.writeUInt16LE(header.length, 8);
-  out.write(header, 10, 'latin1');
-  for (let i = 0; i < data.length; ++i)
-    out.writeFloatLE(data[i], total + 4 * i);
-  fs.writeFileSync(file, out);
+// The harness feeds float32 only.
+function readNpy(file) {
+  const a = readAnyNpy(file);
+  if (a.descr !== '<f4')
+    throw new Error(file + ': dtype ' + a.descr + ', expected <f4');
+  return a;
 }
 
 async function runCase(ort, dir) {

@@ -447,13 +447,13 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
     if (!m.in[3] || !m.in[6])
       return bad("fc1_scales and fc2_scales are required");
     int64_t d = fc2->shape.size() == 3 ? fc2->shape[1] : -1;
-    if (std::string e = dequantize(where(n) + " fc1", *fc1, *m.in[3], m.in[11],
-                                   m.bits, m.blockSize, d, w1);
+    if (std::string e = dequantize("fc1", *fc1, *m.in[3], m.in[11], m.bits,
+                                   m.blockSize, d, w1);
         !e.empty())
       return bad(e);
     int64_t f = w1.shape[1] / fusion;
-    if (std::string e = dequantize(where(n) + " fc2", *fc2, *m.in[6], m.in[12],
-                                   m.bits, m.blockSize, f, w2);
+    if (std::string e = dequantize("fc2", *fc2, *m.in[6], m.in[12], m.bits,
+                                   m.blockSize, f, w2);
         !e.empty())
       return bad(e);
   } else {

@@ -1,7 +1,11 @@
 //===- moe-compile.cpp - compile moe IR into a loadable artifact ----------===//
 //
-//   moe-compile INPUT.mlir --target=cpu -o OUT.so [--cpu=native|x86-64|...]
+//   moe-compile MODEL --target=cpu -o OUT.so [--cpu=native|x86-64|...]
 //               [--weights=FILE.safetensors]... [--compile-to=PHASE]
+//
+// MODEL is a .mlir file, an .onnx file (docs/Importing.md; its weights are
+// written to OUT.weights.safetensors) or a Hugging Face checkpoint
+// directory.
 //
 // Writes a shared object with a C entry point per public function and a
 // metadata record (docs/Artifact.md); `--compile-to` prints the IR of one
@@ -136,9 +140,12 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(
       argc, argv,
-      "moe-compile: compile moe IR into a shared object that the moert "
-      "runtime loads.\n\n"
+      "moe-compile: compile an MoE model (.mlir, .onnx, or a Hugging Face "
+      "checkpoint directory) into a shared object that the moert runtime "
+      "loads.\n\n"
       "  moe-compile model.mlir -o model.so [--weights=model.safetensors]\n"
+      "  moe-compile checkpoint/ -o model.so\n"
+      "  moe-compile model.onnx -o model.so   # + model.weights.safetensors\n"
       "  moe-compile model.mlir --compile-to=linalg\n");
 
   if (targetName != "cpu")
@@ -177,7 +184,8 @@ int main(int argc, char **argv) {
     if (!::moe::hf::isCheckpointDir(inputFile))
       return fail("'" + inputFile +
                   "' is a directory without config.json; expected a Hugging "
-                  "Face checkpoint directory or a .mlir file");
+                  "Face checkpoint directory, an .onnx file or a .mlir "
+                  "file");
     module = importHuggingFace(inputFile, &context, importedWeights);
     if (!module)
       return 1; // the importer reported what and where

@@ -32,12 +32,15 @@ Type elementType(MLIRContext *ctx, const std::string &dtype) {
   return nullptr;
 }
 
-/// The hidden-state type: config.json's torch_dtype (dtype in newer
-/// transformers), else the router weight's dtype.
-Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
-                       Type routerType) {
+/// The dtype config.json declares (torch_dtype, or dtype in newer
+/// transformers), as an element type; null when absent or not a float type
+/// the runtime binds.
+Type declaredElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
+                         std::string *spelling = nullptr) {
   for (const char *key : {"torch_dtype", "dtype"})
     if (const std::string *t = ckpt.config().getString(key)) {
+      if (spelling)
+        *spelling = *t;
       if (*t == "float32")
         return Float32Type::get(ctx);
       if (*t == "bfloat16")
@@ -45,7 +48,22 @@ Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
       if (*t == "float16")
         return Float16Type::get(ctx);
     }
-  return routerType;
+  return nullptr;
+}
+
+/// The hidden-state type: the declared dtype, else the router weight's.
+Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
+                       Type routerType) {
+  Type declared = declaredElementType(ctx, ckpt);
+  return declared ? declared : routerType;
+}
+
+/// Expert projections are stored in the declared dtype; routers, biases
+/// and DeepSeek-V3's correction bias may be kept wider (f32).
+bool mustMatchDeclaredDtype(const std::string &role) {
+  return role == "gate" || role == "up" || role == "gate_up" ||
+         role == "down" || role == "shared_gate" || role == "shared_up" ||
+         role == "shared_down";
 }
 
 /// Checks the tensors of one operand against the plan; returns the element
@@ -89,6 +107,14 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       return nullptr;
     }
     type = et;
+    std::string declaredName;
+    Type declared = declaredElementType(ctx, ckpt, &declaredName);
+    if (declared && et != declared && mustMatchDeclaredDtype(role)) {
+      emitError(loc) << file << ": tensor '" << name << "' is "
+                     << t->info->dtype << " but config.json declares "
+                     << declaredName;
+      return nullptr;
+    }
     if (t->info->shape != expected) {
       emitError(loc) << file << ": tensor '" << name << "' has shape "
                      << shapeStr(t->info->shape) << " but config.json implies "

@@ -3,8 +3,8 @@
 
   break_checkpoint.py SRC DST HOW
 
-HOW: model-type, missing-key, missing-tensor, shape, fp8, mxfp4, truncated,
-header-length, overlap, no-weights, index-missing.
+HOW: model-type, missing-key, missing-tensor, shape, dtype, fp8, mxfp4,
+truncated, header-length, overlap, no-weights, index-missing.
 """
 import json
 import os
@@ -36,6 +36,8 @@ def main(src, dst, how):
     st = os.path.join(dst, "model.safetensors")
     if how == "model-type":
         cfg["model_type"] = "llama4"
+    elif how == "dtype":
+        cfg["torch_dtype"] = "bfloat16"
     elif how == "missing-key":
         del cfg["num_experts_per_tok"]
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",

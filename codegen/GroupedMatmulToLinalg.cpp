@@ -52,9 +52,16 @@ Value contractRows(OpBuilder &b, Location loc, Value a, Value w, Value bias,
             Type t = nb.getF32Type();
             Value x = castFloat(nb, nl, args[0], t);
             Value y = castFloat(nb, nl, args[1], t);
-            Value p = arith::MulFOp::create(nb, nl, x, y);
+            // Reassociable and contractible: the k loop may be split into
+            // vector lanes and fused into FMAs (summation order is free in
+            // the op's semantics, f32 accumulation is kept).
+            auto fm = arith::FastMathFlagsAttr::get(
+                nb.getContext(),
+                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+            Value p = arith::MulFOp::create(nb, nl, x, y, fm);
             linalg::YieldOp::create(
-                nb, nl, ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
+                nb, nl,
+                ValueRange{arith::AddFOp::create(nb, nl, args[2], p, fm)});
           })
           .getResult(0);
   if (resultElt == f32)

@@ -1,0 +1,117 @@
+//===- MachineLimits.cpp - FMA peak and DRAM bandwidth, measured ----------===//
+#include "MachineLimits.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <immintrin.h>
+#include <thread>
+#include <vector>
+
+using namespace moe::bench;
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+/// 16 independent accumulators hide the FMA latency on two pipes.
+__attribute__((target("avx512f"))) double fmaChainsAvx512(int64_t iters) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i)
+    acc[i] = _mm512_set1_ps(1.0f + i * 1e-3f);
+  const __m512 a = _mm512_set1_ps(0.999999f), b = _mm512_set1_ps(1e-7f);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 16; ++i)
+      acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 s = acc[0];
+  for (int i = 1; i < 16; ++i)
+    s = _mm512_add_ps(s, acc[i]);
+  float out[16];
+  _mm512_storeu_ps(out, s);
+  return out[0];
+}
+
+__attribute__((target("avx2,fma"))) double fmaChainsAvx2(int64_t iters) {
+  __m256 acc[16];
+  for (int i = 0; i < 16; ++i)
+    acc[i] = _mm256_set1_ps(1.0f + i * 1e-3f);
+  const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
+  for (int64_t n = 0; n < iters; ++n)
+    for (int i = 0; i < 16; ++i)
+      acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 s = acc[0];
+  for (int i = 1; i < 16; ++i)
+    s = _mm256_add_ps(s, acc[i]);
+  float out[8];
+  _mm256_storeu_ps(out, s);
+  return out[0];
+}
+
+template <typename F> double medianSeconds(int reps, F &&run) {
+  std::vector<double> t;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    run();
+    t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+/// Runs `work(threadIndex)` on `threads` threads at once.
+template <typename F> void onThreads(int threads, F &&work) {
+  std::vector<std::thread> pool;
+  for (int i = 1; i < threads; ++i)
+    pool.emplace_back([&, i] { work(i); });
+  work(0);
+  for (std::thread &t : pool)
+    t.join();
+}
+
+} // namespace
+
+Limits moe::bench::measureLimits(int threads) {
+  Limits l;
+  __builtin_cpu_init();
+  bool avx512 = __builtin_cpu_supports("avx512f");
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const int64_t iters = 20'000'000;
+  volatile double sink = 0;
+  if (avx512 || avx2) {
+    int lanes = avx512 ? 16 : 8;
+    l.fmaIsa = avx512 ? "avx512f" : "avx2+fma";
+    double s = medianSeconds(7, [&] {
+      onThreads(threads, [&](int) {
+        sink = avx512 ? fmaChainsAvx512(iters) : fmaChainsAvx2(iters);
+      });
+    });
+    l.fmaGflops = 2.0 * 16 * lanes * iters * threads / s / 1e9;
+  } else {
+    l.fmaIsa = "scalar";
+  }
+  // Read bandwidth: 4 streams per thread over 1 GiB in total.
+  const size_t total = size_t(1) << 30;
+  size_t perThread = total / threads / sizeof(float);
+  std::vector<std::vector<float>> arrays(threads);
+  onThreads(threads, [&](int i) { arrays[i].assign(perThread, 1.0f); });
+  double s = medianSeconds(5, [&] {
+    onThreads(threads, [&](int i) {
+      const float *p = arrays[i].data();
+      size_t quarter = perThread / 4;
+      float a = 0, b = 0, c = 0, d = 0;
+      for (size_t j = 0; j < quarter; j += 16) {
+        a += p[j];
+        b += p[quarter + j];
+        c += p[2 * quarter + j];
+        d += p[3 * quarter + j];
+      }
+      sink = a + b + c + d;
+    });
+  });
+  // Every 64-byte line is read once: 1 float in 16 touches each line.
+  l.readGBps = double(perThread) * sizeof(float) * threads / s / 1e9;
+  (void)sink;
+  return l;
+}

@@ -1,0 +1,347 @@
+//===- moe-bench.cpp - moec's MoE layers against the machine's limits -----===//
+//
+//   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens 1,8,64,512]
+//             [--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE]
+//
+// Compiles each shape with moe-compile, binds random weights from memory,
+// and times the layer on a pool of 16 random inputs rotated between calls
+// (so decode does not run on cache-resident experts), after warm-up. Prints
+// median (min-max) ms, GFLOP/s and its share of the FMA peak measured in the
+// same run, and at decode the activated-weight bytes per second against the
+// measured DRAM read bandwidth. bench/run.sh puts the peers next to it.
+//
+//===----------------------------------------------------------------------===//
+#include "MachineLimits.h"
+#include "runtime/moert/moert.h"
+#include "runtime/support/DType.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <set>
+#include <string>
+#include <thread>
+#include <unistd.h>
+#include <vector>
+
+using namespace moe;
+using namespace moe::bench;
+
+namespace {
+
+struct Shape {
+  const char *name;
+  int64_t d, f, E, k;
+  bool renormalize;
+};
+
+const Shape kShapes[] = {{"qwen3-30b-a3b", 2048, 768, 128, 8, true},
+                         {"olmoe", 2048, 1024, 64, 8, false},
+                         {"mixtral-small", 1024, 3584, 8, 2, true}};
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "moe-bench: error: %s\n", msg.c_str());
+  return 1;
+}
+
+std::vector<std::string> split(const std::string &s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    size_t comma = s.find(',', start);
+    if (comma == std::string::npos)
+      comma = s.size();
+    if (comma > start)
+      out.push_back(s.substr(start, comma - start));
+    start = comma + 1;
+  }
+  return out;
+}
+
+/// xorshift64*: fast, deterministic random normals-ish in [-1, 1).
+struct Random {
+  uint64_t s;
+  float next() {
+    s ^= s >> 12;
+    s ^= s << 25;
+    s ^= s >> 27;
+    uint64_t v = s * 2685821657736338717ull;
+    return static_cast<float>((v >> 40) * (1.0 / (1ull << 24)) * 2.0 - 1.0);
+  }
+};
+
+std::string layerMlir(const Shape &s, const char *dt) {
+  char buf[2048];
+  std::snprintf(
+      buf, sizeof(buf),
+      "func.func @layer(%%x: tensor<?x%ldx%s>, %%r: tensor<%ldx%ldx%s> "
+      "{moe.name = \"router\"}, %%g: tensor<%ldx%ldx%ldx%s> {moe.name = "
+      "\"gate\"}, %%u: tensor<%ldx%ldx%ldx%s> {moe.name = \"up\"}, %%w: "
+      "tensor<%ldx%ldx%ldx%s> {moe.name = \"down\"}) -> tensor<?x%ldx%s> {\n"
+      "  %%y = moe.layer %%x router_weight(%%r : tensor<%ldx%ldx%s>) "
+      "gate(%%g : tensor<%ldx%ldx%ldx%s>) up(%%u : tensor<%ldx%ldx%ldx%s>) "
+      "down(%%w : tensor<%ldx%ldx%ldx%s>) routing(#moe.routing<k = %ld, "
+      "renormalize = %s>) activation(#moe.activation<swiglu>) : "
+      "tensor<?x%ldx%s>\n  return %%y : tensor<?x%ldx%s>\n}\n",
+      (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f,
+      (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E,
+      (long)s.d, (long)s.f, dt, (long)s.d, dt, (long)s.E, (long)s.d, dt,
+      (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d,
+      dt, (long)s.E, (long)s.d, (long)s.f, dt, (long)s.k,
+      s.renormalize ? "true" : "false", (long)s.d, dt, (long)s.d, dt);
+  return buf;
+}
+
+/// Distinct experts the top-k of x·Wrᵀ selects over a batch (decode bytes).
+int64_t distinctExperts(const Shape &s, const std::vector<float> &router,
+                        const float *x, int64_t tokens) {
+  std::set<int64_t> hit;
+  std::vector<std::pair<float, int64_t>> l(s.E);
+  for (int64_t t = 0; t < tokens; ++t) {
+    for (int64_t e = 0; e < s.E; ++e) {
+      double acc = 0;
+      for (int64_t i = 0; i < s.d; ++i)
+        acc += double(x[t * s.d + i]) * router[e * s.d + i];
+      l[e] = {float(acc), e};
+    }
+    std::partial_sort(l.begin(), l.begin() + s.k, l.end(),
+                      [](auto &a, auto &b) { return a.first > b.first; });
+    for (int64_t j = 0; j < s.k; ++j)
+      hit.insert(l[j].second);
+  }
+  return static_cast<int64_t>(hit.size());
+}
+
+bool check(moert_status_t st, std::string &msg) {
+  if (!st)
+    return true;
+  msg = moert_status_message(st);
+  moert_status_free(st);
+  return false;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  std::string shapesArg = "qwen3-30b-a3b,olmoe,mixtral-small";
+  std::string tokensArg = "1,8,64,512", dtype = "f32", csv;
+  int threads = 0;
+  double minTime = 1.0;
+  std::string compiler;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto val = [&](std::string &out) {
+      if (i + 1 >= argc)
+        return false;
+      out = argv[++i];
+      return true;
+    };
+    std::string v;
+    if (a == "--shapes" && val(v))
+      shapesArg = v;
+    else if (a == "--tokens" && val(v))
+      tokensArg = v;
+    else if (a == "--dtype" && val(v))
+      dtype = v;
+    else if (a == "--threads" && val(v))
+      threads = std::atoi(v.c_str());
+    else if (a == "--min-time" && val(v))
+      minTime = std::atof(v.c_str());
+    else if (a == "--csv" && val(v))
+      csv = v;
+    else if (a == "--moe-compile" && val(v))
+      compiler = v;
+    else if (a == "-h" || a == "--help") {
+      std::printf(
+          "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
+          "[--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE] "
+          "[--moe-compile PATH]\n\nshapes: qwen3-30b-a3b (d 2048, f 768, E "
+          "128, k 8), olmoe (d 2048, f 1024, E 64, k 8), mixtral-small (d "
+          "1024, f 3584, E 8, k 2); SwiGLU experts.\n");
+      return 0;
+    } else
+      return fail("unknown or incomplete option '" + a + "' (see --help)");
+  }
+  if (dtype != "f32" && dtype != "bf16")
+    return fail("--dtype must be f32 or bf16");
+  if (compiler.empty()) {
+    std::string self = argv[0];
+    size_t slash = self.rfind('/');
+    compiler = (slash == std::string::npos ? std::string(".")
+                                           : self.substr(0, slash)) +
+               "/moe-compile";
+  }
+  std::vector<int64_t> tokenCounts;
+  for (const std::string &t : split(tokensArg))
+    tokenCounts.push_back(std::atoll(t.c_str()));
+  if (threads <= 0)
+    threads = static_cast<int>(std::thread::hardware_concurrency());
+
+  for (const std::string &name : split(shapesArg)) {
+    bool known = false;
+    for (const Shape &s : kShapes)
+      known |= name == s.name;
+    if (!known)
+      return fail("unknown shape '" + name +
+                  "' (qwen3-30b-a3b, olmoe, mixtral-small)");
+  }
+  for (int64_t t : tokenCounts)
+    if (t < 1)
+      return fail("--tokens takes positive counts");
+  std::fprintf(stderr, "moe-bench: measuring the machine (%d threads)...\n",
+               threads);
+  Limits limits = measureLimits(threads);
+  std::printf("machine: fp32 FMA peak %.0f GFLOP/s (%s), DRAM read %.1f GB/s, "
+              "%d threads\n",
+              limits.fmaGflops, limits.fmaIsa, limits.readGBps, threads);
+  std::printf("%-14s %4s %5s %22s %9s %7s %9s %7s\n", "shape", "dtype", "T",
+              "ms median (min-max)", "GFLOP/s", "%peak", "GB/s", "%bw");
+  FILE *csvOut = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
+  if (!csv.empty() && !csvOut)
+    return fail("cannot write " + csv);
+  if (csvOut)
+    std::fprintf(csvOut, "impl,shape,dtype,T,ms_median,ms_min,ms_max,gflops,"
+                         "peak_pct,gbps,bw_pct,fma_peak,dram_gbps\n");
+
+  char dirTemplate[] = "/tmp/moe-bench-XXXXXX";
+  if (!mkdtemp(dirTemplate))
+    return fail("cannot create a temporary directory");
+  std::string work = dirTemplate;
+  DType wdt = dtype == "bf16" ? DType::BF16 : DType::F32;
+  for (const std::string &name : split(shapesArg)) {
+    const Shape *shape = nullptr;
+    for (const Shape &s : kShapes)
+      if (name == s.name)
+        shape = &s;
+    const Shape &s = *shape;
+    std::string mlir = work + "/" + name + ".mlir", so = work + "/" +
+                                                         name + ".so";
+    std::ofstream(mlir) << layerMlir(s, dtype.c_str());
+    std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
+    auto c0 = std::chrono::steady_clock::now();
+    if (std::system(cmd.c_str()) != 0)
+      return fail("moe-compile failed on " + mlir);
+    double compileS = std::chrono::duration<double>(
+                          std::chrono::steady_clock::now() - c0)
+                          .count();
+    std::fprintf(stderr, "moe-bench: %s compiled in %.2f s; generating "
+                         "weights...\n",
+                 name.c_str(), compileS);
+    std::string msg;
+    moert_artifact_t *artifact = nullptr;
+    moert_session_t *session = nullptr;
+    moert_session_options_t opts{threads};
+    if (!check(moert_artifact_load(so.c_str(), &artifact), msg) ||
+        !check(moert_session_create(artifact, &opts, &session), msg))
+      return fail(msg);
+    Random rng{0x9E3779B97F4A7C15ull ^ (uint64_t)s.E};
+    size_t esz = dtypeSize(wdt);
+    std::vector<float> routerF(s.E * s.d);
+    for (float &v : routerF)
+      v = rng.next() * (3.0f / std::sqrt(float(s.d)));
+    auto makeWeight = [&](int64_t n, float scale) {
+      std::vector<unsigned char> w(n * esz);
+      for (int64_t i = 0; i < n; ++i)
+        storeElement(wdt, w.data(), i, rng.next() * scale);
+      return w;
+    };
+    std::vector<unsigned char> router(s.E * s.d * esz);
+    for (int64_t i = 0; i < s.E * s.d; ++i)
+      storeElement(wdt, router.data(), i, routerF[i]);
+    std::vector<unsigned char> gate = makeWeight(s.E * s.f * s.d,
+                                                 1.0f / std::sqrt(float(s.d)));
+    std::vector<unsigned char> up = makeWeight(s.E * s.f * s.d,
+                                               1.0f / std::sqrt(float(s.d)));
+    std::vector<unsigned char> down = makeWeight(s.E * s.d * s.f,
+                                                 1.0f / std::sqrt(float(s.f)));
+    moert_dtype_t mdt = wdt == DType::BF16 ? MOERT_BF16 : MOERT_F32;
+    int64_t rShape[2] = {s.E, s.d}, guShape[3] = {s.E, s.f, s.d},
+            dShape[3] = {s.E, s.d, s.f};
+    moert_tensor_t rt{mdt, 2, rShape, router.data()},
+        gt{mdt, 3, guShape, gate.data()}, ut{mdt, 3, guShape, up.data()},
+        dt{mdt, 3, dShape, down.data()};
+    if (!check(moert_session_bind_weight(session, "router", &rt), msg) ||
+        !check(moert_session_bind_weight(session, "gate", &gt), msg) ||
+        !check(moert_session_bind_weight(session, "up", &ut), msg) ||
+        !check(moert_session_bind_weight(session, "down", &dt), msg))
+      return fail(msg);
+    double flopsPerToken = 2.0 * s.k * 3 * s.d * s.f + 2.0 * s.d * s.E;
+    double bytesPerExpert = 3.0 * s.d * s.f * esz;
+    for (int64_t T : tokenCounts) {
+      const int pool = 16;
+      std::vector<std::vector<unsigned char>> inputs(pool);
+      std::vector<std::vector<float>> inputsF(pool);
+      for (int p = 0; p < pool; ++p) {
+        inputsF[p].resize(T * s.d);
+        inputs[p].resize(T * s.d * esz);
+        for (int64_t i = 0; i < T * s.d; ++i) {
+          inputsF[p][i] = rng.next() * 1.7f;
+          storeElement(wdt, inputs[p].data(), i, inputsF[p][i]);
+          inputsF[p][i] = float(loadElement(wdt, inputs[p].data(), i));
+        }
+      }
+      std::vector<unsigned char> out(T * s.d * esz);
+      int64_t xShape[2] = {T, s.d};
+      std::vector<double> ms;
+      double elapsed = 0;
+      for (int it = 0; it < 3 + pool * 64; ++it) {
+        moert_tensor_t in{mdt, 2, xShape, inputs[it % pool].data()};
+        moert_tensor_t o{mdt, 2, xShape, out.data()};
+        auto t0 = std::chrono::steady_clock::now();
+        if (!check(moert_session_run(session, "layer", &in, 1, &o, 1), msg))
+          return fail(msg);
+        double t = std::chrono::duration<double, std::milli>(
+                       std::chrono::steady_clock::now() - t0)
+                       .count();
+        if (it >= 3) { // warm-up
+          ms.push_back(t);
+          elapsed += t / 1000;
+        }
+        if (ms.size() >= 5 && elapsed >= minTime)
+          break;
+      }
+      std::sort(ms.begin(), ms.end());
+      double med = ms[ms.size() / 2];
+      double gflops = flopsPerToken * T / (med / 1000) / 1e9;
+      double gbps = 0;
+      if (T <= 64) {
+        double experts = 0;
+        for (int p = 0; p < pool; ++p)
+          experts += distinctExperts(s, routerF, inputsF[p].data(), T);
+        experts /= pool;
+        gbps = (experts * bytesPerExpert + s.E * s.d * esz) / (med / 1000) /
+               1e9;
+      }
+      char range[64];
+      std::snprintf(range, sizeof(range), "%.3f (%.3f-%.3f)", med, ms.front(),
+                    ms.back());
+      std::printf("%-14s %4s %5ld %22s %9.1f %6.1f%% ", name.c_str(),
+                  dtype.c_str(), (long)T, range, gflops,
+                  100 * gflops / limits.fmaGflops);
+      if (gbps > 0)
+        std::printf("%9.1f %6.1f%%\n", gbps, 100 * gbps / limits.readGBps);
+      else
+        std::printf("%9s %7s\n", "-", "-");
+      std::fflush(stdout);
+      if (csvOut)
+        std::fprintf(csvOut, "moec,%s,%s,%ld,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,"
+                             "%.2f,%.1f,%.2f\n",
+                     name.c_str(), dtype.c_str(), (long)T, med, ms.front(),
+                     ms.back(), gflops, 100 * gflops / limits.fmaGflops, gbps,
+                     gbps > 0 ? 100 * gbps / limits.readGBps : 0.0,
+                     limits.fmaGflops, limits.readGBps);
+    }
+    moert_session_release(session);
+    moert_artifact_release(artifact);
+  }
+  if (csvOut)
+    std::fclose(csvOut);
+  std::string rm = "rm -rf '" + work + "'";
+  if (std::system(rm.c_str()) != 0)
+    std::fprintf(stderr, "moe-bench: could not remove %s\n", work.c_str());
+  return 0;
+}

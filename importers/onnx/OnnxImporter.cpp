@@ -210,7 +210,8 @@ LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
     return success();
   }
   // Ops on values computed from graph inputs.
-  const Dyn &d0 = din[0] ? *din[0] : Dyn();
+  static const Dyn kNone;
+  const Dyn &d0 = din[0] ? *din[0] : kNone;
   if ((op == "Reshape" || op == "Cast") && din[0]) {
     Dyn r = d0;
     if (op == "Cast") {

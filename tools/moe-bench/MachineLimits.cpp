@@ -49,7 +49,8 @@ __attribute__((target("avx2,fma"))) double fmaChainsAvx2(int64_t iters) {
   return out[0];
 }
 
-template <typename F> double medianSeconds(int reps, F &&run) {
+template <typename F>
+double medianSeconds(int reps, F &&run) {
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
@@ -61,7 +62,8 @@ template <typename F> double medianSeconds(int reps, F &&run) {
 }
 
 /// Runs `work(threadIndex)` on `threads` threads at once.
-template <typename F> void onThreads(int threads, F &&work) {
+template <typename F>
+void onThreads(int threads, F &&work) {
   std::vector<std::thread> pool;
   for (int i = 1; i < threads; ++i)
     pool.emplace_back([&, i] { work(i); });
@@ -112,6 +114,5 @@ Limits moe::bench::measureLimits(int threads) {
   });
   // Every 64-byte line is read once: 1 float in 16 touches each line.
   l.readGBps = double(perThread) * sizeof(float) * threads / s / 1e9;
-  (void)sink;
   return l;
 }

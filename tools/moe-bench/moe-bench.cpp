@@ -1,6 +1,7 @@
 //===- moe-bench.cpp - moec's MoE layers against the machine's limits -----===//
 //
-//   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens 1,8,64,512]
+//   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens
+//   1,8,64,512]
 //             [--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE]
 //
 // Compiles each shape with moe-compile, binds random weights from memory,
@@ -87,12 +88,12 @@ std::string layerMlir(const Shape &s, const char *dt) {
       "down(%%w : tensor<%ldx%ldx%ldx%s>) routing(#moe.routing<k = %ld, "
       "renormalize = %s>) activation(#moe.activation<swiglu>) : "
       "tensor<?x%ldx%s>\n  return %%y : tensor<?x%ldx%s>\n}\n",
-      (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f,
-      (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E,
-      (long)s.d, (long)s.f, dt, (long)s.d, dt, (long)s.E, (long)s.d, dt,
-      (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d,
-      dt, (long)s.E, (long)s.d, (long)s.f, dt, (long)s.k,
-      s.renormalize ? "true" : "false", (long)s.d, dt, (long)s.d, dt);
+      (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d,
+      dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.d, (long)s.f,
+      dt, (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f,
+      (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.d,
+      (long)s.f, dt, (long)s.k, s.renormalize ? "true" : "false", (long)s.d, dt,
+      (long)s.d, dt);
   return buf;
 }
 
@@ -218,18 +219,19 @@ int main(int argc, char **argv) {
       if (name == s.name)
         shape = &s;
     const Shape &s = *shape;
-    std::string mlir = work + "/" + name + ".mlir", so = work + "/" +
-                                                         name + ".so";
+    std::string mlir = work + "/" + name + ".mlir",
+                so = work + "/" + name + ".so";
     std::ofstream(mlir) << layerMlir(s, dtype.c_str());
     std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
     auto c0 = std::chrono::steady_clock::now();
     if (std::system(cmd.c_str()) != 0)
       return fail("moe-compile failed on " + mlir);
-    double compileS = std::chrono::duration<double>(
-                          std::chrono::steady_clock::now() - c0)
-                          .count();
-    std::fprintf(stderr, "moe-bench: %s compiled in %.2f s; generating "
-                         "weights...\n",
+    double compileS =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - c0)
+            .count();
+    std::fprintf(stderr,
+                 "moe-bench: %s compiled in %.2f s; generating "
+                 "weights...\n",
                  name.c_str(), compileS);
     std::string msg;
     moert_artifact_t *artifact = nullptr;
@@ -252,12 +254,12 @@ int main(int argc, char **argv) {
     std::vector<unsigned char> router(s.E * s.d * esz);
     for (int64_t i = 0; i < s.E * s.d; ++i)
       storeElement(wdt, router.data(), i, routerF[i]);
-    std::vector<unsigned char> gate = makeWeight(s.E * s.f * s.d,
-                                                 1.0f / std::sqrt(float(s.d)));
-    std::vector<unsigned char> up = makeWeight(s.E * s.f * s.d,
-                                               1.0f / std::sqrt(float(s.d)));
-    std::vector<unsigned char> down = makeWeight(s.E * s.d * s.f,
-                                                 1.0f / std::sqrt(float(s.f)));
+    std::vector<unsigned char> gate =
+        makeWeight(s.E * s.f * s.d, 1.0f / std::sqrt(float(s.d)));
+    std::vector<unsigned char> up =
+        makeWeight(s.E * s.f * s.d, 1.0f / std::sqrt(float(s.d)));
+    std::vector<unsigned char> down =
+        makeWeight(s.E * s.d * s.f, 1.0f / std::sqrt(float(s.f)));
     moert_dtype_t mdt = wdt == DType::BF16 ? MOERT_BF16 : MOERT_F32;
     int64_t rShape[2] = {s.E, s.d}, guShape[3] = {s.E, s.f, s.d},
             dShape[3] = {s.E, s.d, s.f};
@@ -313,8 +315,8 @@ int main(int argc, char **argv) {
         for (int p = 0; p < pool; ++p)
           experts += distinctExperts(s, routerF, inputsF[p].data(), T);
         experts /= pool;
-        gbps = (experts * bytesPerExpert + s.E * s.d * esz) / (med / 1000) /
-               1e9;
+        gbps =
+            (experts * bytesPerExpert + s.E * s.d * esz) / (med / 1000) / 1e9;
       }
       char range[64];
       std::snprintf(range, sizeof(range), "%.3f (%.3f-%.3f)", med, ms.front(),
@@ -328,8 +330,9 @@ int main(int argc, char **argv) {
         std::printf("%9s %7s\n", "-", "-");
       std::fflush(stdout);
       if (csvOut)
-        std::fprintf(csvOut, "moec,%s,%s,%ld,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,"
-                             "%.2f,%.1f,%.2f\n",
+        std::fprintf(csvOut,
+                     "moec,%s,%s,%ld,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,"
+                     "%.2f,%.1f,%.2f\n",
                      name.c_str(), dtype.c_str(), (long)T, med, ms.front(),
                      ms.back(), gflops, 100 * gflops / limits.fmaGflops, gbps,
                      gbps > 0 ? 100 * gbps / limits.readGBps : 0.0,

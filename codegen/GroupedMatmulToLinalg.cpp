@@ -72,6 +72,53 @@ Value contractRows(OpBuilder &b, Location loc, Value a, Value w, Value bias,
                      });
 }
 
+/// The weight rows of one tile: a tile (rows x K) stays in a 1 MiB L2 while
+/// every input row of the group streams past it, instead of each input row
+/// re-reading the whole weight matrix from L3 or DRAM.
+constexpr int64_t kWeightTileBytes = 512 * 1024;
+
+/// contractRows over tiles of the weight's rows (the N dimension) when the
+/// weight is larger than a tile; the same result.
+Value tiledContractRows(OpBuilder &b, Location loc, Value a, Value w,
+                        Value bias, Type resultElt) {
+  auto wType = cast<RankedTensorType>(w.getType());
+  int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
+  if (ShapedType::isDynamic(n) || ShapedType::isDynamic(k))
+    return contractRows(b, loc, a, w, bias, resultElt);
+  int64_t eltBytes = std::max<int64_t>(wType.getElementTypeBitWidth() / 8, 1);
+  int64_t rows =
+      std::max<int64_t>(16, kWeightTileBytes / (k * eltBytes) / 16 * 16);
+  if (rows >= n)
+    return contractRows(b, loc, a, w, bias, resultElt);
+  OpFoldResult m = sizesOf(b, loc, a)[0];
+  Value init = emptyTensor(b, loc, {m, b.getIndexAttr(n)}, resultElt);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value step = arith::ConstantIndexOp::create(b, loc, rows);
+  Value total = arith::ConstantIndexOp::create(b, loc, n);
+  auto loop = scf::ForOp::create(
+      b, loc, zero, total, step, ValueRange{init},
+      [&](OpBuilder &nb, Location nl, Value n0, ValueRange iter) {
+        Value left = arith::SubIOp::create(nb, nl, total, n0);
+        Value size = arith::MinSIOp::create(nb, nl, step, left);
+        OpFoldResult z = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
+        Value wt = tensor::ExtractSliceOp::create(
+            nb, nl, w, ArrayRef<OpFoldResult>{n0, z},
+            ArrayRef<OpFoldResult>{size, nb.getIndexAttr(k)},
+            ArrayRef<OpFoldResult>{one, one});
+        Value bt;
+        if (bias)
+          bt = tensor::ExtractSliceOp::create(
+              nb, nl, bias, ArrayRef<OpFoldResult>{n0},
+              ArrayRef<OpFoldResult>{size}, ArrayRef<OpFoldResult>{one});
+        Value tile = contractRows(nb, nl, a, wt, bt, resultElt);
+        Value out = tensor::InsertSliceOp::create(
+            nb, nl, tile, iter[0], ArrayRef<OpFoldResult>{z, n0},
+            ArrayRef<OpFoldResult>{m, size}, ArrayRef<OpFoldResult>{one, one});
+        scf::YieldOp::create(nb, nl, out);
+      });
+  return loop.getResult(0);
+}
+
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -89,7 +136,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       return success();
     };
     if (!offsets)
-      return finish(contractRows(b, loc, input, weight, bias, elt));
+      return finish(tiledContractRows(b, loc, input, weight, bias, elt));
 
     auto weightType = cast<RankedTensorType>(weight.getType());
     SmallVector<OpFoldResult> wSizes = sizesOf(b, loc, weight);
@@ -133,7 +180,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
             bias, ArrayRef<OpFoldResult>{e, z},
             ArrayRef<OpFoldResult>{u, wSizes[1]}, ArrayRef<OpFoldResult>{u, u});
       }
-      Value tile = contractRows(b, nl, a, w, bslice, elt);
+      Value tile = tiledContractRows(b, nl, a, w, bslice, elt);
       b.setInsertionPointToStart(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(
           b, nl, tile, out, ArrayRef<OpFoldResult>{lo, z},

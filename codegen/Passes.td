@@ -23,8 +23,11 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       `tensor.extract`.
     * `moe.grouped_matmul`: an `scf.forall` over the groups, each a
       contraction of its row slice with its weight slice accumulated in f32
-      (weights and inputs of any float type), written with
-      `tensor.parallel_insert_slice`; without offsets a single contraction.
+      (weights and inputs of any float type, multiply-add free to
+      reassociate), written with `tensor.parallel_insert_slice`; without
+      offsets a single contraction. A weight larger than 512 KiB is
+      contracted in an `scf.for` over tiles of its rows, so a tile stays in
+      L2 while the group's input rows stream past it.
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
       `gate_up` input is split by strided or contiguous slices.
     * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading

@@ -170,3 +170,22 @@ func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16x
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%u : tensor<4x8x16xf32>) down(%d : tensor<4x16x8xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// A weight wider than a cache tile (40 rows of 16384 f32) is contracted in
+// tiles of 16 rows, the last one partial, with the bias sliced alike.
+// CHECK-LABEL: func.func @grouped_matmul_tiled
+// CHECK: scf.forall
+// CHECK: %[[W:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0, 0] [1, 40, 16384] [1, 1, 1]
+// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 40] [1, 1]
+// CHECK: scf.for %[[N0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x40xf32>)
+// CHECK: %[[SIZE:.*]] = arith.minsi
+// CHECK: tensor.extract_slice %[[W]][%[[N0]], 0] [%[[SIZE]], 16384] [1, 1]
+// CHECK: tensor.extract_slice %[[B]][%[[N0]]] [%[[SIZE]]] [1]
+// CHECK: linalg.generic
+// CHECK: tensor.insert_slice %{{.*}} into %[[OUT]][0, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
+func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x40x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x40xf32>) -> tensor<?x40xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x40xf32>) : tensor<?x16384xf32>, tensor<2x40x16384xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}

@@ -68,6 +68,13 @@ CASES = [
          act="swiglu", hdtype="bf16", tolerance=1e-2),
     dict(name="static_tokens", E=8, k=2, d=16, f=12, routing="", act="relu",
          static=7, tokens=[7]),
+    # Weights wider than a cache tile: the GEMMs run over tiles of weight
+    # rows, the last one partial (40 = 16 + 16 + 8 rows in f32, 32 + 8 in
+    # bf16), biases sliced alike.
+    dict(name="tiled_wide_f32", E=4, k=2, d=8192, f=40, routing="renormalize = true",
+         act="swiglu", biases=True, shared=40, tokens=[1, 7, 64]),
+    dict(name="tiled_wide_bf16", E=4, k=2, d=8192, f=40, routing="",
+         act="gelu", biases=True, wdtype="BF16", tokens=[1, 7, 64]),
 ]
 
 MLIR_DTYPE = {"F32": "f32", "BF16": "bf16", "F16": "f16"}

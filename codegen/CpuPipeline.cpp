@@ -81,6 +81,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
   // loops
   // Parallel dimensions become scf.parallel; the outermost parallel loops
   // run on the runtime's thread pool, everything nested stays sequential.
+  pm.addPass(createMoELowerCopies());
   pm.addNestedPass<func::FuncOp>(createConvertLinalgToParallelLoopsPass());
   pm.addPass(createMoEOutlineParallelLoops());
   pm.addNestedPass<func::FuncOp>(createForallToForLoopPass());

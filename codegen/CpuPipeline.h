@@ -7,7 +7,9 @@
 //   linalg      convert-moe-to-linalg (moe.layer decomposed first), cleaned
 //   bufferized  One-Shot Bufferize across function boundaries; results
 //               become caller-provided out-parameters; deallocation added
-//   loops       linalg to scf loops; scf.forall to sequential loops
+//   loops       linalg to scf loops (strided copies too); outermost parallel
+//               loops outlined for the thread pool; other scf.forall
+//               sequential
 //   llvm        the LLVM dialect only, ready for translation
 //
 //===----------------------------------------------------------------------===//

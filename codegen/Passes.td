@@ -84,4 +84,17 @@ def MoELowerParallelLaunches
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def MoELowerCopies : Pass<"moe-lower-copies"> {
+  let summary = "Rewrite memref.copy as linalg.copy, to become plain loops";
+  let description = [{
+    `memref.copy` between buffers that are not contiguous (subviews, left by
+    bufferization) lowers to a call to `memrefCopy`, a function of MLIR's
+    C runner utilities, which an artifact must not depend on. This pass
+    rewrites such a `memref.copy` as `linalg.copy`, which
+    `convert-linalg-to-loops` turns into loops like any other linalg op.
+    Copies between identity-layout buffers stay (they become `memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
 #endif // MOEC_CODEGEN_PASSES_TD

@@ -13,7 +13,7 @@ ThreadPool::ThreadPool(int threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
+    stop_.store(true);
   }
   wake_.notify_all();
   for (std::thread &t : workers_)
@@ -40,21 +40,39 @@ void ThreadPool::drain() {
   }
 }
 
+namespace {
+/// Iterations of a pause loop before a waiter goes to sleep (tens of
+/// microseconds).
+constexpr int kSpins = 20000;
+
+inline void pause() { __builtin_ia32_pause(); }
+} // namespace
+
 void ThreadPool::workerLoop() {
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      wake_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_)
-        return;
-      seen = generation_;
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int i = 0;
+         g == seen && !stop_.load(std::memory_order_relaxed) && i < kSpins;
+         ++i) {
+      pause();
+      g = generation_.load(std::memory_order_acquire);
     }
+    if (g == seen && !stop_.load()) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      wake_.wait(lock, [&] {
+        return stop_.load() ||
+               generation_.load(std::memory_order_acquire) != seen;
+      });
+      g = generation_.load(std::memory_order_acquire);
+    }
+    if (stop_.load())
+      return;
+    seen = g;
     drain();
-    {
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
-      if (--pending_ == 0)
-        done_.notify_all();
+      done_.notify_all();
     }
   }
 }
@@ -66,21 +84,28 @@ void ThreadPool::parallelFor(ParallelBody body, void *ctx, int64_t n) {
     body(ctx, 0, n);
     return;
   }
+  body_ = body;
+  ctx_ = ctx;
+  n_ = n;
+  next_.store(0, std::memory_order_relaxed);
+  pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
+    // Under the lock, so that a worker about to sleep sees the new job.
     std::lock_guard<std::mutex> lock(mutex_);
-    body_ = body;
-    ctx_ = ctx;
-    n_ = n;
-    next_.store(0, std::memory_order_relaxed);
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+    generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
   drain();
   // Every worker takes part in every job, so once all have reported back
   // none still reads this job's state when the next one is set up.
+  for (int i = 0; i < kSpins; ++i) {
+    if (pending_.load(std::memory_order_acquire) == 0)
+      return;
+    pause();
+  }
   std::unique_lock<std::mutex> lock(mutex_);
-  done_.wait(lock, [&] { return pending_ == 0; });
+  done_.wait(lock,
+             [&] { return pending_.load(std::memory_order_acquire) == 0; });
 }
 
 ThreadPool *&moert::currentPool() {

@@ -41,9 +41,12 @@ private:
   std::vector<std::thread> workers_;
   std::mutex mutex_;
   std::condition_variable wake_, done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int pending_ = 0; // workers yet to finish the current job
+  // A job is announced by bumping the generation; workers and the caller
+  // spin briefly before sleeping, since a sleep/wake round trip costs more
+  // than many of the generated loops.
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<bool> stop_{false};
+  std::atomic<int> pending_{0}; // workers yet to finish the current job
   // The current job.
   ParallelBody body_ = nullptr;
   void *ctx_ = nullptr;

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Joins moe-bench's CSV and the peers' CSV rows into one table:
+"""Joins moe-bench's CSVs and the peers' CSV rows into one table:
 ms, GFLOP/s, % of the FMA peak (moec), tokens/s, and moec's speed-up over
-each peer (their time / moec's time; > 1 means moec is faster).
+each peer (their time / moec's time; > 1 means moec is faster). With
+several runs, each implementation's best median per shape and T is kept.
 
-  report.py MOEC.csv PEERS.csv
+  report.py --moec MOEC.csv... --peers PEERS.csv...
 """
 import csv
 import sys
@@ -13,12 +14,20 @@ SHAPES = {"qwen3-30b-a3b": (2048, 768, 128, 8),
           "mixtral-small": (1024, 3584, 8, 2)}
 
 
-def main(moec_csv, peers_csv):
-    rows = list(csv.DictReader(open(moec_csv)))
+def main(moec_csvs, peers_csvs):
+    best = {}
+    for path in moec_csvs:
+        for r in csv.DictReader(open(path)):
+            key = (r["shape"], int(r["T"]))
+            if key not in best or float(r["ms_median"]) < float(best[key]["ms_median"]):
+                best[key] = r
+    rows = list(best.values())
     peers = {}
-    for r in csv.reader(open(peers_csv)):
-        if len(r) >= 7:
-            peers[(r[0], r[1], int(r[3]))] = float(r[4])
+    for path in peers_csvs:
+        for r in csv.reader(open(path)):
+            if len(r) >= 7:
+                key = (r[0], r[1], int(r[3]))
+                peers[key] = min(peers.get(key, float("inf")), float(r[4]))
     names = sorted({k[0] for k in peers})
     if rows:
         print("machine (this run): fp32 FMA peak %s GFLOP/s, DRAM read %s GB/s"
@@ -40,6 +49,10 @@ def main(moec_csv, peers_csv):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    if "--moec" not in args or "--peers" not in args:
         sys.exit(__doc__)
-    main(*sys.argv[1:])
+    m, p = args.index("--moec"), args.index("--peers")
+    moec = args[m + 1:p] if m < p else args[m + 1:]
+    peer = args[p + 1:] if p > m else args[p + 1:m]
+    main(moec, peer)

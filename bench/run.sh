@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # One command for the benchmark: moec (moe-bench: the reference shapes at
 # T = 1, 8, 64, 512 against the FMA peak and DRAM bandwidth measured in the
-# same run) and ONNX Runtime's com.microsoft.MoE (onnxruntime-node) on the
-# same shapes, side by side with speed-ups. Writes bench/results/latest.txt
-# (and the CSVs next to it).
+# same run), ONNX Runtime's com.microsoft.MoE (onnxruntime-node) and a
+# Hugging Face-style PyTorch expert loop (Debian's python3-torch with
+# OpenBLAS, installed here if missing) on the same shapes, side by side with speed-ups. Writes
+# bench/results/latest.txt (and the CSVs next to it).
 #
 #   bench/run.sh [--threads N] [--min-time S] [--shapes A,B] [--tokens 1,8]
 #                [--runs R]
@@ -42,12 +43,32 @@ if [ -d "$ort/onnxruntime-node" ]; then
 else
   echo "bench/run.sh: onnxruntime-node not found under $ort; moec only" >&2
 fi
+have_torch=0
+# Without libopenblas Debian's torch runs its GEMMs on the reference BLAS.
+if { ! /usr/bin/python3 -c "import torch" 2>/dev/null ||
+     ! dpkg -s libopenblas0-pthread > /dev/null 2>&1; } && [ "$(id -u)" = 0 ]; then
+  echo "bench/run.sh: installing python3-torch and OpenBLAS for the PyTorch" \
+       "peer" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-torch \
+    libopenblas0-pthread > /dev/null || true
+fi
+if /usr/bin/python3 -c "import torch" 2>/dev/null; then
+  have_torch=1
+else
+  echo "bench/run.sh: python3-torch unavailable; PyTorch peer skipped" >&2
+fi
 rm -f "$out"/moec.*.csv "$out"/peers.*.csv
 for r in $(seq 1 "$runs"); do
   "$build/bin/moe-bench" --threads "$threads" --min-time "$min_time" \
     --shapes "$shapes" --tokens "$tokens" --csv "$out/moec.$r.csv" \
     > "$out/moec.$r.txt"
   : > "$out/peers.$r.csv"
+  if [ "$have_torch" = 1 ]; then
+    for s in ${shapes//,/ }; do
+      /usr/bin/python3 "$root/bench/peers/torch_moe.py" "$s" "$threads" \
+        "$tokens" "$min_time" >> "$out/peers.$r.csv"
+    done
+  fi
   [ "$have_ort" = 1 ] || continue
   for s in ${shapes//,/ }; do
     case $s in

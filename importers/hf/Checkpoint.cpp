@@ -3,7 +3,6 @@
 #include "runtime/support/FileIO.h"
 
 #include <algorithm>
-#include <dirent.h>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,11 +29,6 @@ std::string absolute(const std::string &p) {
   std::string base = cwd ? cwd : ".";
   free(cwd);
   return base + "/" + p;
-}
-
-bool endsWith(const std::string &s, const std::string &suffix) {
-  return s.size() >= suffix.size() &&
-         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
 
 } // namespace
@@ -94,12 +88,8 @@ std::string Checkpoint::open(const std::string &dirIn, Checkpoint &out) {
       weightMap[m.key] = f;
     }
     names.assign(shards.begin(), shards.end());
-  } else if (DIR *d = opendir(dir.c_str())) {
-    while (dirent *e = readdir(d))
-      if (endsWith(e->d_name, ".safetensors"))
-        names.push_back(e->d_name);
-    closedir(d);
-    std::sort(names.begin(), names.end());
+  } else if (std::string err = safetensors::filesIn(dir, names); !err.empty()) {
+    return err;
   }
   if (names.empty())
     return dir + ": no .safetensors files (and no "

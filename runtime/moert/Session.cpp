@@ -62,8 +62,6 @@ moert_status_t checkCallTensor(const std::string &fn, const char *what,
                                const Param &p, const moert_tensor_t &t,
                                int64_t &tokens, const std::string &tokensFrom) {
   std::string where = "function '" + fn + "': " + what + " '" + p.name + "'";
-  if (!t.data && !t.shape)
-    return makeStatus(MOERT_INVALID_ARGUMENT, where + " has no data");
   if (static_cast<moe::DType>(t.dtype) != p.dtype)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       where + " is " + moert_dtype_name(t.dtype) +

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -206,5 +207,22 @@ std::string safetensors::write(const std::string &path,
     std::remove(tmp.c_str());
     return msg;
   }
+  return "";
+}
+
+std::string safetensors::filesIn(const std::string &dir,
+                                 std::vector<std::string> &out) {
+  DIR *d = opendir(dir.c_str());
+  if (!d)
+    return dir + ": cannot list: " + std::strerror(errno);
+  const std::string suffix = ".safetensors";
+  while (dirent *e = readdir(d)) {
+    std::string n = e->d_name;
+    if (n.size() > suffix.size() &&
+        n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0)
+      out.push_back(n);
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
   return "";
 }

@@ -58,6 +58,10 @@ private:
   std::vector<TensorInfo> tensors_;
 };
 
+/// The names of the *.safetensors files in directory `dir`, sorted.
+/// Returns "" or a message naming the directory.
+std::string filesIn(const std::string &dir, std::vector<std::string> &out);
+
 /// A tensor to write: little-endian bytes of `dtype` ("F32", "BF16", ...).
 struct TensorData {
   std::string name;

@@ -11,6 +11,7 @@
 #include "runtime/support/DType.h"
 #include "runtime/support/Json.h"
 #include "runtime/support/Npy.h"
+#include "runtime/support/Safetensors.h"
 
 #include <algorithm>
 #include <chrono>
@@ -22,7 +23,6 @@
 #include <string>
 #include <vector>
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 namespace {
@@ -325,16 +325,11 @@ std::string weightFilesAt(const std::string &path,
     out.push_back(path);
     return "";
   }
-  DIR *d = opendir(path.c_str());
-  if (!d)
-    return path + ": cannot list: " + std::strerror(errno);
-  while (dirent *e = readdir(d)) {
-    std::string n = e->d_name;
-    if (n.size() > 12 && n.compare(n.size() - 12, 12, ".safetensors") == 0)
-      out.push_back(path + "/" + n);
-  }
-  closedir(d);
-  std::sort(out.begin(), out.end());
+  std::vector<std::string> names;
+  if (std::string err = moe::safetensors::filesIn(path, names); !err.empty())
+    return err;
+  for (const std::string &n : names)
+    out.push_back(path + "/" + n);
   if (out.empty())
     return path + ": no .safetensors files in this directory";
   return "";

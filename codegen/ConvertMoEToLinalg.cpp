@@ -15,11 +15,12 @@ namespace mlir::moe {
 using namespace mlir;
 using namespace mlir::moe;
 
-void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
+void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
+                                            int64_t vectorBits) {
   populateRouteToLinalgPatterns(patterns);
   populateDispatchToLinalgPatterns(patterns);
   populateGatherToLinalgPatterns(patterns);
-  populateGroupedMatmulToLinalgPatterns(patterns);
+  populateGroupedMatmulToLinalgPatterns(patterns, vectorBits);
   populateActivationToLinalgPatterns(patterns);
   populateCombineToLinalgPatterns(patterns);
 }
@@ -27,8 +28,16 @@ void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
 namespace {
 struct ConvertMoEToLinalgPass
     : moe::impl::ConvertMoEToLinalgBase<ConvertMoEToLinalgPass> {
+  using Base::Base;
   void runOnOperation() override {
     Operation *root = getOperation();
+    if (vectorBits != 128 && vectorBits != 256 && vectorBits != 512) {
+      emitError(root->getLoc())
+          << "convert-moe-to-linalg: vector-bits must be 128, 256 or 512, "
+             "not "
+          << vectorBits.getValue();
+      return signalPassFailure();
+    }
     // What no pattern can lower is an error at the op, checked up front so
     // that nothing is half converted.
     WalkResult check = root->walk([](Operation *op) {
@@ -57,7 +66,7 @@ struct ConvertMoEToLinalgPass
     walkAndApplyPatterns(root, std::move(decompose));
 
     RewritePatternSet lower(&getContext());
-    populateMoEToLinalgPatterns(lower);
+    populateMoEToLinalgPatterns(lower, vectorBits);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(root, std::move(lower), config)))

@@ -49,11 +49,22 @@ ArrayRef<CpuPhase> mlir::moe::allPhases() {
   return phases;
 }
 
-void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
+int64_t mlir::moe::vectorBitsFor(ArrayRef<std::string> features) {
+  if (llvm::is_contained(features, "avx512f"))
+    return 512;
+  if (llvm::is_contained(features, "avx2"))
+    return 256;
+  return 128;
+}
+
+void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
+                                 const CpuPipelineOptions &options) {
   if (last == CpuPhase::Moe)
     return;
   // linalg
-  pm.addPass(createConvertMoEToLinalg());
+  ConvertMoEToLinalgOptions toLinalg;
+  toLinalg.vectorBits = options.vectorBits;
+  pm.addPass(createConvertMoEToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   if (last == CpuPhase::Linalg)
@@ -96,9 +107,16 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
   expand.includeBf16 = true;
   pm.addPass(arith::createArithExpandOpsPass(expand));
   pm.addPass(createSCFToControlFlowPass());
+  // The GEMM kernel's lane sums may be reassociated (tree reductions).
+  ConvertVectorToLLVMPassOptions vectorToLLVM;
+  vectorToLLVM.reassociateFPReductions = true;
+  pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());
-  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  // Buffers are allocated through the runtime's scratch allocator.
+  FinalizeMemRefToLLVMConversionPassOptions memrefToLLVM;
+  memrefToLLVM.useGenericFunctions = true;
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass(memrefToLLVM));
   pm.addPass(createConvertMathToLLVMPass());
   pm.addPass(createConvertMathToLibmPass());
   pm.addPass(createArithToLLVMConversionPass());
@@ -107,6 +125,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last) {
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
   pm.addPass(createMoELowerParallelLaunches());
+  pm.addPass(createMoELowerAllocations());
 }
 
 void mlir::moe::registerMoECpuPipeline() {

@@ -30,8 +30,19 @@ StringRef phaseName(CpuPhase phase);
 std::optional<CpuPhase> parsePhase(StringRef name);
 ArrayRef<CpuPhase> allPhases();
 
+/// What the pipeline tunes for the target CPU.
+struct CpuPipelineOptions {
+  /// Vector register width in bits: 512 (AVX-512), 256 (AVX2), 128 (SSE).
+  int64_t vectorBits = 512;
+};
+
+/// The vector width to tune for, from the ISA extensions a target has
+/// ("avx512f", "avx2", ...).
+int64_t vectorBitsFor(ArrayRef<std::string> features);
+
 /// Adds the passes of every phase after `Moe` up to and including `last`.
-void buildCpuPipeline(OpPassManager &pm, CpuPhase last = CpuPhase::LLVM);
+void buildCpuPipeline(OpPassManager &pm, CpuPhase last = CpuPhase::LLVM,
+                      const CpuPipelineOptions &options = {});
 
 /// Registers `moe-cpu-pipeline` (all phases) for moe-opt.
 void registerMoECpuPipeline();

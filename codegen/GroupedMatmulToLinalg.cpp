@@ -1,16 +1,21 @@
 //===- GroupedMatmulToLinalg.cpp - moe.grouped_matmul to linalg -----------===//
 //
-// Each group (expert) is a contraction of its row slice with its weight
-// matrix, accumulated in f32 from weights and inputs of any float type. The
-// groups write disjoint row ranges, so they are the iterations of one
-// scf.forall; rows outside every group keep the zero fill.
+// A grouped GEMM is an scf.forall over work items (group, weight tile): the
+// weight rows of a group are cut into tiles that fit in L2, and each item
+// runs the register-blocked kernel of ContractionKernel.h over the group's
+// rows against one tile. Items write disjoint blocks of the result, so they
+// run in any order on any thread; the runtime hands them out one at a time,
+// which balances groups of different sizes. Rows outside every group keep
+// the zero fill. Without offsets the items are (row chunk, weight tile).
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/ContractionKernel.h"
 #include "codegen/LoweringUtils.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -20,107 +25,75 @@ using namespace mlir::moe;
 
 namespace {
 
-/// out[m, n] = Σ_k a[m, k] · w[n, k] + bias[n] in f32, then converted to
-/// `resultElt`. `a` is [M, K], `w` [N, K], `bias` [N] or null.
-Value contractRows(OpBuilder &b, Location loc, Value a, Value w, Value bias,
-                   Type resultElt) {
-  MLIRContext *ctx = b.getContext();
-  Type f32 = b.getF32Type();
-  SmallVector<OpFoldResult> sizes = {sizesOf(b, loc, a)[0],
-                                     sizesOf(b, loc, w)[0]};
-  Value acc;
-  if (bias) {
-    Value init = emptyTensor(b, loc, sizes, f32);
-    acc = linalg::GenericOp::create(
-              b, loc, init.getType(), ValueRange{bias}, ValueRange{init},
-              {dimsMap(ctx, 2, {1}), dimsMap(ctx, 2, {0, 1})}, iterators(2),
-              [&](OpBuilder &nb, Location nl, ValueRange args) {
-                linalg::YieldOp::create(
-                    nb, nl, castFloat(nb, nl, args[0], nb.getF32Type()));
-              })
-              .getResult(0);
-  } else {
-    acc = filledTensor(b, loc, sizes, f32, floatConst(b, loc, f32, 0.0));
-  }
-  Value product =
-      linalg::GenericOp::create(
-          b, loc, acc.getType(), ValueRange{a, w}, ValueRange{acc},
-          {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {1, 2}),
-           dimsMap(ctx, 3, {0, 1})},
-          iterators(2, 1),
-          [&](OpBuilder &nb, Location nl, ValueRange args) {
-            Type t = nb.getF32Type();
-            Value x = castFloat(nb, nl, args[0], t);
-            Value y = castFloat(nb, nl, args[1], t);
-            // Reassociable and contractible: the k loop may be split into
-            // vector lanes and fused into FMAs (summation order is free in
-            // the op's semantics, f32 accumulation is kept).
-            auto fm = arith::FastMathFlagsAttr::get(
-                nb.getContext(),
-                arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
-            Value p = arith::MulFOp::create(nb, nl, x, y, fm);
-            linalg::YieldOp::create(
-                nb, nl,
-                ValueRange{arith::AddFOp::create(nb, nl, args[2], p, fm)});
-          })
-          .getResult(0);
-  if (resultElt == f32)
-    return product;
-  return elementwise(b, loc, product, resultElt,
-                     [&](OpBuilder &nb, Location nl, ValueRange args) {
-                       return castFloat(nb, nl, args[0], resultElt);
-                     });
-}
-
-/// The weight rows of one tile: a tile (rows x K) stays in a 1 MiB L2 while
-/// every input row of the group streams past it, instead of each input row
-/// re-reading the whole weight matrix from L3 or DRAM.
+/// A weight tile's size: tiles stay in a 1 MiB L2 (half of it, so the
+/// input rows streaming past keep their share) while every input row of the
+/// group is contracted with them.
 constexpr int64_t kWeightTileBytes = 512 * 1024;
 
-/// contractRows over tiles of the weight's rows (the N dimension) when the
-/// weight is larger than a tile; the same result.
-Value tiledContractRows(OpBuilder &b, Location loc, Value a, Value w,
-                        Value bias, Type resultElt) {
-  auto wType = cast<RankedTensorType>(w.getType());
-  int64_t n = wType.getDimSize(0), k = wType.getDimSize(1);
-  if (ShapedType::isDynamic(n) || ShapedType::isDynamic(k))
-    return contractRows(b, loc, a, w, bias, resultElt);
-  int64_t eltBytes = std::max<int64_t>(wType.getElementTypeBitWidth() / 8, 1);
-  int64_t rows =
-      std::max<int64_t>(16, kWeightTileBytes / (k * eltBytes) / 16 * 16);
-  if (rows >= n)
-    return contractRows(b, loc, a, w, bias, resultElt);
-  OpFoldResult m = sizesOf(b, loc, a)[0];
-  Value init = emptyTensor(b, loc, {m, b.getIndexAttr(n)}, resultElt);
-  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
-  Value step = arith::ConstantIndexOp::create(b, loc, rows);
-  Value total = arith::ConstantIndexOp::create(b, loc, n);
-  auto loop = scf::ForOp::create(
-      b, loc, zero, total, step, ValueRange{init},
-      [&](OpBuilder &nb, Location nl, Value n0, ValueRange iter) {
-        Value left = arith::SubIOp::create(nb, nl, total, n0);
-        Value size = arith::MinSIOp::create(nb, nl, step, left);
-        OpFoldResult z = nb.getIndexAttr(0), one = nb.getIndexAttr(1);
-        Value wt = tensor::ExtractSliceOp::create(
-            nb, nl, w, ArrayRef<OpFoldResult>{n0, z},
-            ArrayRef<OpFoldResult>{size, nb.getIndexAttr(k)},
-            ArrayRef<OpFoldResult>{one, one});
-        Value bt;
-        if (bias)
-          bt = tensor::ExtractSliceOp::create(
-              nb, nl, bias, ArrayRef<OpFoldResult>{n0},
-              ArrayRef<OpFoldResult>{size}, ArrayRef<OpFoldResult>{one});
-        Value tile = contractRows(nb, nl, a, wt, bt, resultElt);
-        Value out = tensor::InsertSliceOp::create(
-            nb, nl, tile, iter[0], ArrayRef<OpFoldResult>{z, n0},
-            ArrayRef<OpFoldResult>{m, size}, ArrayRef<OpFoldResult>{one, one});
-        scf::YieldOp::create(nb, nl, out);
-      });
-  return loop.getResult(0);
+/// Rows of a dense (offset-free) projection per work item.
+constexpr int64_t kDenseRowChunk = 64;
+
+/// Weight rows per tile: a multiple of the kernel's column block, at most n.
+int64_t weightTileRows(int64_t n, int64_t k, int64_t eltBytes,
+                       const ContractionKernel &kernel) {
+  int64_t rows = kWeightTileBytes / std::max<int64_t>(k * eltBytes, 1);
+  rows = std::max(rows / kernel.colBlock * kernel.colBlock, kernel.colBlock);
+  return std::min(rows, n);
+}
+
+Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
+  Value dm1 = arith::ConstantIndexOp::create(b, loc, d - 1);
+  Value dv = arith::ConstantIndexOp::create(b, loc, d);
+  return arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, x, dm1), dv);
+}
+
+/// A fresh [m, n] tensor whose rows outside every group (before
+/// offsets[0], from offsets[G] on) are zero; the items write the rest.
+/// bufferization.alloc_tensor, unlike tensor.empty, is never merged with
+/// another op's buffer by CSE, which would cost a copy.
+Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
+                        Type elt, Value offsets) {
+  auto type = RankedTensorType::get({ShapedType::kDynamic, n}, elt);
+  Value out = bufferization::AllocTensorOp::create(b, loc, type, ValueRange{m});
+  int64_t groups = cast<RankedTensorType>(offsets.getType()).getDimSize(0) - 1;
+  Value first = toIndex(
+      b, loc,
+      tensor::ExtractOp::create(
+          b, loc, offsets, ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
+  Value last = toIndex(
+      b, loc,
+      tensor::ExtractOp::create(
+          b, loc, offsets,
+          ValueRange{arith::ConstantIndexOp::create(b, loc, groups)}));
+  // Offsets beyond [0, m] are undefined behaviour; clamping keeps the
+  // fills in bounds regardless.
+  Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
+  first = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, first, zeroIdx), m);
+  last = arith::MinSIOp::create(
+      b, loc, arith::MaxSIOp::create(b, loc, last, first), m);
+  Value zero = floatConst(b, loc, elt, 0.0);
+  OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1),
+               nAttr = b.getIndexAttr(n);
+  auto fillRows = [&](Value tensor, Value lo, Value count) {
+    SmallVector<OpFoldResult> at = {lo, z}, sizes = {count, nAttr},
+                              strides = {u, u};
+    Value slice =
+        tensor::ExtractSliceOp::create(b, loc, tensor, at, sizes, strides);
+    Value filled =
+        linalg::FillOp::create(b, loc, zero, slice).getResult(0);
+    return tensor::InsertSliceOp::create(b, loc, filled, tensor, at, sizes,
+                                         strides)
+        .getResult();
+  };
+  out = fillRows(out, zeroIdx, first);
+  return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
 }
 
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
-  using OpRewritePattern::OpRewritePattern;
+  GroupedMatmulToLinalg(MLIRContext *ctx, const ContractionKernel &kernel)
+      : OpRewritePattern(ctx), kernel(kernel) {}
 
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
@@ -130,70 +103,102 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
     Type elt = resultType.getElementType();
     Value input = op.getInput(), weight = op.getWeight();
     Value offsets = op.getOffsets(), bias = op.getBias();
-
-    auto finish = [&](Value v) {
-      replaceWithResultTypes(rewriter, op, v);
-      return success();
-    };
-    if (!offsets)
-      return finish(tiledContractRows(b, loc, input, weight, bias, elt));
-
     auto weightType = cast<RankedTensorType>(weight.getType());
-    SmallVector<OpFoldResult> wSizes = sizesOf(b, loc, weight);
-    SmallVector<OpFoldResult> inSizes = sizesOf(b, loc, input);
-    SmallVector<OpFoldResult> outSizes = {inSizes[0], wSizes[1]};
-    Value zero = floatConst(b, loc, elt, 0.0);
-    Value init = filledTensor(b, loc, outSizes, elt, zero);
-    OpFoldResult groups = wSizes[0];
-    Value one = arith::ConstantIndexOp::create(b, loc, 1);
+    int64_t rank = weightType.getRank();
+    int64_t n = weightType.getDimSize(rank - 2);
+    int64_t k = weightType.getDimSize(rank - 1);
+    if (ShapedType::isDynamic(n) || ShapedType::isDynamic(k))
+      return rewriter.notifyMatchFailure(op, "dynamic weight shape");
+    int64_t eltBytes =
+        std::max<int64_t>(weightType.getElementTypeBitWidth() / 8, 1);
+    int64_t tileRows = weightTileRows(n, k, eltBytes, kernel);
+    int64_t tiles = (n + tileRows - 1) / tileRows;
 
-    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{groups},
-                                        ValueRange{init}, std::nullopt);
+    Value m = tensor::DimOp::create(b, loc, input, 0);
+    SmallVector<OpFoldResult> outSizes = {m, b.getIndexAttr(n)};
+    Value init = offsets ? zeroOutsideGroups(b, loc, m, n, elt, offsets)
+                         : emptyTensor(b, loc, outSizes, elt);
+    Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
+    Value groups = offsets ? Value(arith::ConstantIndexOp::create(
+                                 b, loc, weightType.getDimSize(0)))
+                           : ceilDiv(b, loc, m, kDenseRowChunk);
+    Value items = arith::MulIOp::create(b, loc, groups, tileCount);
+
+    auto forall =
+        scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
+                              ValueRange{init}, std::nullopt);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forall.getBody());
-      Location nl = loc;
-      Value e = forall.getInductionVars()[0];
+      Value item = forall.getInductionVars()[0];
       Value out = forall.getRegionIterArgs()[0];
-      Value lo = toIndex(b, nl, tensor::ExtractOp::create(b, nl, offsets, e));
-      Value e1 = arith::AddIOp::create(b, nl, e, one);
-      Value hi = toIndex(b, nl, tensor::ExtractOp::create(b, nl, offsets, e1));
-      Value rows = arith::SubIOp::create(b, nl, hi, lo);
+      Value g = arith::DivUIOp::create(b, loc, item, tileCount);
+      Value t = arith::RemUIOp::create(b, loc, item, tileCount);
+      Value tileRowsV = arith::ConstantIndexOp::create(b, loc, tileRows);
+      Value n0 = arith::MulIOp::create(b, loc, t, tileRowsV);
+      Value nLeft = arith::SubIOp::create(
+          b, loc, arith::ConstantIndexOp::create(b, loc, n), n0);
+      Value size = arith::MinUIOp::create(b, loc, tileRowsV, nLeft);
       OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
-      Value a = tensor::ExtractSliceOp::create(
-          b, nl, input, ArrayRef<OpFoldResult>{lo, z},
-          ArrayRef<OpFoldResult>{rows, inSizes[1]},
-          ArrayRef<OpFoldResult>{u, u});
-      auto wSliceType = RankedTensorType::get(
-          weightType.getShape().drop_front(), weightType.getElementType());
-      Value w = tensor::ExtractSliceOp::create(
-          b, nl, wSliceType, weight, ArrayRef<OpFoldResult>{e, z, z},
-          ArrayRef<OpFoldResult>{u, wSizes[1], wSizes[2]},
-          ArrayRef<OpFoldResult>{u, u, u});
-      Value bslice;
-      if (bias) {
-        auto biasType = cast<RankedTensorType>(bias.getType());
-        bslice = tensor::ExtractSliceOp::create(
-            b, nl,
-            RankedTensorType::get(biasType.getShape().drop_front(),
-                                  biasType.getElementType()),
-            bias, ArrayRef<OpFoldResult>{e, z},
-            ArrayRef<OpFoldResult>{u, wSizes[1]}, ArrayRef<OpFoldResult>{u, u});
+      OpFoldResult kAttr = b.getIndexAttr(k);
+      auto sliceType = [&](ArrayRef<int64_t> shape, Type type) {
+        return RankedTensorType::get(shape, type);
+      };
+      Type wElt = weightType.getElementType();
+      Value lo, rows, w, bslice;
+      if (offsets) {
+        Value one = arith::ConstantIndexOp::create(b, loc, 1);
+        lo = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g));
+        Value g1 = arith::AddIOp::create(b, loc, g, one);
+        Value hi = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g1));
+        rows = arith::SubIOp::create(b, loc, hi, lo);
+        w = tensor::ExtractSliceOp::create(
+            b, loc, sliceType({ShapedType::kDynamic, k}, wElt), weight,
+            ArrayRef<OpFoldResult>{g, n0, z},
+            ArrayRef<OpFoldResult>{u, size, kAttr},
+            ArrayRef<OpFoldResult>{u, u, u});
+        if (bias)
+          bslice = tensor::ExtractSliceOp::create(
+              b, loc,
+              sliceType({ShapedType::kDynamic},
+                        cast<RankedTensorType>(bias.getType()).getElementType()),
+              bias, ArrayRef<OpFoldResult>{g, n0}, ArrayRef<OpFoldResult>{u, size},
+              ArrayRef<OpFoldResult>{u, u});
+      } else {
+        Value chunk = arith::ConstantIndexOp::create(b, loc, kDenseRowChunk);
+        lo = arith::MulIOp::create(b, loc, g, chunk);
+        rows = arith::MinUIOp::create(b, loc, chunk,
+                                      arith::SubIOp::create(b, loc, m, lo));
+        w = tensor::ExtractSliceOp::create(b, loc, weight,
+                                           ArrayRef<OpFoldResult>{n0, z},
+                                           ArrayRef<OpFoldResult>{size, kAttr},
+                                           ArrayRef<OpFoldResult>{u, u});
+        if (bias)
+          bslice = tensor::ExtractSliceOp::create(
+              b, loc, bias, ArrayRef<OpFoldResult>{n0},
+              ArrayRef<OpFoldResult>{size}, ArrayRef<OpFoldResult>{u});
       }
-      Value tile = tiledContractRows(b, nl, a, w, bslice, elt);
+      SmallVector<OpFoldResult> at = {lo, n0}, extent = {rows, size},
+                                strides = {u, u};
+      Value dest =
+          tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides);
+      ContractionOperands operands{input, Value(), lo, rows, w, bslice};
+      Value tile = emitContraction(b, loc, operands, dest, kernel);
       b.setInsertionPointToStart(forall.getTerminator().getBody());
-      tensor::ParallelInsertSliceOp::create(
-          b, nl, tile, out, ArrayRef<OpFoldResult>{lo, z},
-          ArrayRef<OpFoldResult>{rows, wSizes[1]},
-          ArrayRef<OpFoldResult>{u, u});
+      tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent,
+                                            strides);
     }
-    return finish(forall.getResult(0));
+    replaceWithResultTypes(rewriter, op, forall.getResult(0));
+    return success();
   }
+
+  ContractionKernel kernel;
 };
 
 } // namespace
 
 void mlir::moe::populateGroupedMatmulToLinalgPatterns(
-    RewritePatternSet &patterns) {
-  patterns.add<GroupedMatmulToLinalg>(patterns.getContext());
+    RewritePatternSet &patterns, int64_t vectorBits) {
+  patterns.add<GroupedMatmulToLinalg>(patterns.getContext(),
+                                      contractionKernelFor(vectorBits));
 }

@@ -6,6 +6,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/Passes.h"
+#include "codegen/RuntimeSlots.h"
 
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
@@ -21,23 +22,6 @@ namespace {
 
 constexpr StringLiteral kLaunchPrefix = "__moec_launch_";
 constexpr StringLiteral kSlotName = "moec_parallel_for";
-
-/// The exported, initially null slot the runtime fills with its dispatcher.
-LLVM::GlobalOp getOrCreateSlot(ModuleOp module, OpBuilder &b) {
-  if (auto g = module.lookupSymbol<LLVM::GlobalOp>(kSlotName))
-    return g;
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(module.getBody());
-  auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto global = LLVM::GlobalOp::create(
-      b, module.getLoc(), ptr,
-      /*isConstant=*/false, LLVM::Linkage::External, kSlotName, Attribute());
-  Block *init = b.createBlock(&global.getInitializerRegion());
-  b.setInsertionPointToStart(init);
-  Value zero = LLVM::ZeroOp::create(b, module.getLoc(), ptr);
-  LLVM::ReturnOp::create(b, module.getLoc(), zero);
-  return global;
-}
 
 LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
                           OpBuilder &b) {
@@ -83,7 +67,7 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
   }
 
   // The launch: pack, then dispatch through the slot (or run inline).
-  LLVM::GlobalOp slot = getOrCreateSlot(module, b);
+  LLVM::GlobalOp slot = getOrCreateRuntimeSlot(module, b, kSlotName);
   launch.setLinkage(LLVM::Linkage::Internal);
   OpBuilder::InsertionGuard guard(b);
   Block *entry = launch.addEntryBlock(b);

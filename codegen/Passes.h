@@ -5,7 +5,9 @@
 #include "dialect/MoEDialect.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -23,12 +25,16 @@ namespace moe {
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 void populateGatherToLinalgPatterns(RewritePatternSet &patterns);
-void populateGroupedMatmulToLinalgPatterns(RewritePatternSet &patterns);
+/// `vectorBits` is the vector register width the GEMM kernel is blocked
+/// for (512: AVX-512, 256: AVX2, 128: SSE).
+void populateGroupedMatmulToLinalgPatterns(RewritePatternSet &patterns,
+                                           int64_t vectorBits = 512);
 void populateActivationToLinalgPatterns(RewritePatternSet &patterns);
 void populateCombineToLinalgPatterns(RewritePatternSet &patterns);
 
 /// All of the above.
-void populateMoEToLinalgPatterns(RewritePatternSet &patterns);
+void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
+                                 int64_t vectorBits = 512);
 
 #define GEN_PASS_REGISTRATION
 #include "codegen/Passes.h.inc"

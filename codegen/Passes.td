@@ -21,13 +21,16 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       tensors (count, prefix sum, place).
     * `moe.gather`: a parallel `linalg.generic` reading rows through
       `tensor.extract`.
-    * `moe.grouped_matmul`: an `scf.forall` over the groups, each a
-      contraction of its row slice with its weight slice accumulated in f32
-      (weights and inputs of any float type, multiply-add free to
-      reassociate), written with `tensor.parallel_insert_slice`; without
-      offsets a single contraction. A weight larger than 512 KiB is
-      contracted in an `scf.for` over tiles of its rows, so a tile stays in
-      L2 while the group's input rows stream past it.
+    * `moe.grouped_matmul`: an `scf.forall` over work items (group, weight
+      tile), or (row chunk of 64, weight tile) without offsets. A tile is
+      at most 512 KiB of weight rows, so it stays in L2 while the group's
+      rows stream past. Each item runs a register-blocked kernel in the
+      vector dialect: blocks of input rows times weight rows (4 x 4 for
+      `vector-bits=512`, 3 x 3 otherwise) keep one f32 vector accumulator
+      per output in registers across the k loop (`vector.fma`, inputs of
+      any float type widened to f32) and reduce it once
+      (`vector.reduction` free to reassociate). Each item writes its block
+      with `tensor.parallel_insert_slice`.
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
       `gate_up` input is split by strided or contiguous slices.
     * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading
@@ -37,10 +40,17 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     expert count, or group-limited routing over a dynamic expert count, is
     reported as an error.
   }];
+  let options = [
+    Option<"vectorBits", "vector-bits", "int64_t", /*default=*/"512",
+           "Vector register width in bits the GEMM kernel is blocked for: "
+           "512 (AVX-512), 256 (AVX2) or 128 (SSE). moe-compile picks it "
+           "from the target CPU.">
+  ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
-    "::mlir::tensor::TensorDialect"
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
+    "::mlir::bufferization::BufferizationDialect"
   ];
 }
 
@@ -80,6 +90,28 @@ def MoELowerParallelLaunches
     `@moec_parallel_for` when it loads the artifact; while the slot is null
     (e.g. the object is called without moert) the launch runs the whole
     range on the calling thread.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def MoELowerAllocations : Pass<"moe-lower-allocations", "ModuleOp"> {
+  let summary = "Route the generated code's buffer allocations to the runtime";
+  let description = [{
+    Runs on the LLVM dialect, after `finalize-memref-to-llvm` with
+    `use-generic-functions`, which allocates through the declarations
+    `@_mlir_memref_to_llvm_alloc(i64) -> ptr` and
+    `@_mlir_memref_to_llvm_free(ptr)`. This pass defines both (with
+    internal linkage): each calls the function pointer in the exported
+    global `@moec_alloc` or `@moec_free`, and `malloc` or `free` while the
+    slot is null (the object called without moert).
+
+    moert fills the slots with its scratch allocator, which keeps a
+    session's freed buffers for its next call: a layer's large scratch
+    buffers are then not page-faulted and zeroed by the kernel on every
+    call, as they are when malloc takes them from mmap.
+
+    A module that already defines either function, or declares it with
+    another type, is an error.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -203,6 +203,15 @@ moert_status_t moert_artifact_load(const char *path,
     void (*fn)(ParallelBody, void *, int64_t) = moert_parallel_for;
     std::memcpy(slot, &fn, sizeof(fn));
   }
+  // ... and allocate their scratch buffers from the session's cache.
+  if (void *slot = dlsym(handle, "moec_alloc")) {
+    void *(*fn)(int64_t) = moert_scratch_alloc;
+    std::memcpy(slot, &fn, sizeof(fn));
+  }
+  if (void *slot = dlsym(handle, "moec_free")) {
+    void (*fn)(void *) = moert_scratch_free;
+    std::memcpy(slot, &fn, sizeof(fn));
+  }
   *out_artifact = a;
   return nullptr;
 }

@@ -2,6 +2,7 @@
 #ifndef MOEC_RUNTIME_MOERT_INTERNAL_H
 #define MOEC_RUNTIME_MOERT_INTERNAL_H
 
+#include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
 #include "runtime/moert/moert.h"
 #include "runtime/support/DType.h"
@@ -84,6 +85,9 @@ struct CatalogEntry {
 struct moert_session_s {
   moert_artifact_t *artifact = nullptr;
   std::unique_ptr<moert::ThreadPool> pool;
+  /// Scratch buffers of the generated code, kept between calls.
+  std::unique_ptr<moert::ScratchCache> scratch =
+      std::make_unique<moert::ScratchCache>();
   /// Resolved weights by argument name.
   std::map<std::string, moert::BoundWeight> weights;
   /// Every tensor of every bound file by name (a later file wins).

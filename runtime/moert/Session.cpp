@@ -427,9 +427,12 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
     args.push_back(d.data());
 
   ThreadPool *previous = currentPool();
+  ScratchCache *previousScratch = currentScratch();
   currentPool() = session->pool.get();
+  currentScratch() = session->scratch.get();
   fn->entry(args.data());
   currentPool() = previous;
+  currentScratch() = previousScratch;
   return nullptr;
 }
 

@@ -1,4 +1,6 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=256 --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -85,34 +87,62 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
 
 // -----
 
-// One forall iteration per expert: row slice x weight slice, f32
-// accumulation seeded with the bias.
+// One work item per (expert, weight tile); here one tile per expert. The
+// kernel keeps 4 x 4 f32 vector accumulators across the k loop (16 lanes,
+// bf16 weights widened), a 4-lane tail for k = 32..36, one reduction per
+// output, then the bias. Leftover rows run in blocks of 2 and 1, leftover
+// weight rows one at a time.
 // CHECK-LABEL: func.func @grouped_matmul
-// CHECK: %[[ZERO:.*]] = linalg.fill
-// CHECK: scf.forall (%[[E:.*]]) in (4) shared_outs(%[[OUT:.*]] = %[[ZERO]])
+// Only the rows before offsets[0] and from offsets[4] on are zero-filled.
+// CHECK: %[[INIT:.*]] = bufferization.alloc_tensor(%[[M:.*]]) : tensor<?x8xf32>
+// CHECK: %[[FIRST:.*]] = tensor.extract %arg2[%c0]
+// CHECK: %[[LAST:.*]] = tensor.extract %arg2[%c4]
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[INIT]][%c0, 0]
+// CHECK: %[[HEADZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[HEAD]]
+// CHECK: %[[INIT1:.*]] = tensor.insert_slice %[[HEADZ]] into %[[INIT]]
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[INIT1]]
+// CHECK: %[[TAILZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[TAIL]]
+// CHECK: %[[ZERO:.*]] = tensor.insert_slice %[[TAILZ]] into %[[INIT1]]
+// CHECK: scf.forall (%[[I:.*]]) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %[[ZERO]])
+// CHECK: %[[E:.*]] = arith.divui %[[I]]
 // CHECK: %[[LO:.*]] = arith.index_cast
 // CHECK: %[[HI:.*]] = arith.index_cast
 // CHECK: %[[ROWS:.*]] = arith.subi %[[HI]], %[[LO]]
-// CHECK: tensor.extract_slice %{{.*}}[%[[LO]], 0] [%[[ROWS]], 16] [1, 1]
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 8, 16] [1, 1, 1] : tensor<4x8x16xbf16> to tensor<8x16xbf16>
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<8xf32>
-// CHECK: iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK: arith.extf {{.*}} : bf16 to f32
-// CHECK: arith.mulf
-// CHECK: arith.addf
+// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%[[E]], %[[N0:.*]], 0] [1, %[[SIZE:.*]], 36] [1, 1, 1] : tensor<4x8x36xbf16> to tensor<?x36xbf16>
+// CHECK: %[[B:.*]] = tensor.extract_slice %arg3[%[[E]], %[[N0]]] [1, %[[SIZE]]] [1, 1] : tensor<4x8xf32> to tensor<?xf32>
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0]]] [%[[ROWS]], %[[SIZE]]] [1, 1]
+// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]])
+// CHECK: scf.for %{{.*}} step %c4 iter_args
+// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, {{.*}}, vector<16xf32>)
+// CHECK-COUNT-4: vector.transfer_read %arg0[{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<?x36xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<?x36xbf16>, vector<16xbf16>
+// CHECK: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
+// CHECK-COUNT-16: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-16: vector.reduction <add>, {{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
+// CHECK: vector.transfer_read %arg0[{{.*}}, %c32]{{.*}} : tensor<?x36xf32>, vector<4xf32>
+// CHECK: vector.fma {{.*}} : vector<4xf32>
+// CHECK: tensor.extract %[[B]]
+// CHECK: tensor.insert
+// CHECK: scf.for %{{.*}} step %c1 iter_args
+// CHECK: scf.for %{{.*}} step %c2 iter_args
+// CHECK: scf.for %{{.*}} step %c1 iter_args
 // CHECK: scf.forall.in_parallel
-// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], 0] [%[[ROWS]], 8] [1, 1]
-func.func @grouped_matmul(%x: tensor<?x16xf32>, %w: tensor<4x8x16xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x16xf32>, tensor<4x8x16xbf16> -> tensor<?x8xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[ROWS]], %[[SIZE]]] [1, 1]
+func.func @grouped_matmul(%x: tensor<?x36xf32>, %w: tensor<4x8x36xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x36xf32>, tensor<4x8x36xbf16> -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
 
 // -----
 
-// Without offsets: one contraction, then the conversion to f16.
+// Without offsets: work items are chunks of 64 rows; no zero fill; the
+// result is converted to f16.
 // CHECK-LABEL: func.func @dense_matmul
-// CHECK-NOT: scf.forall
-// CHECK: arith.extf {{.*}} : f16 to f32
+// CHECK-NOT: linalg.fill
+// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c64
+// CHECK: scf.forall
+// CHECK: arith.extf {{.*}} : vector<16xf16> to vector<16xf32>
 // CHECK: arith.truncf {{.*}} : f32 to f16
 func.func @dense_matmul(%x: tensor<?x16xf16>, %w: tensor<8x16xf32>) -> tensor<?x8xf16> {
   %r = moe.grouped_matmul %x, %w : tensor<?x16xf16>, tensor<8x16xf32> -> tensor<?x8xf16>
@@ -173,19 +203,42 @@ func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16x
 
 // -----
 
-// A weight wider than a cache tile (40 rows of 16384 f32) is contracted in
-// tiles of 16 rows, the last one partial, with the bias sliced alike.
+// A weight wider than a cache tile: 42 rows of 16384 f32 (64 KiB each) go
+// in tiles of 8 rows, 6 tiles per expert, the last one of 2 rows; the bias
+// is sliced alike.
 // CHECK-LABEL: func.func @grouped_matmul_tiled
-// CHECK: scf.forall
-// CHECK: %[[W:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0, 0] [1, 40, 16384] [1, 1, 1]
-// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%{{.*}}, 0] [1, 40] [1, 1]
-// CHECK: scf.for %[[N0:.*]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args(%[[OUT:.*]] = %{{.*}}) -> (tensor<?x40xf32>)
-// CHECK: %[[SIZE:.*]] = arith.minsi
-// CHECK: tensor.extract_slice %[[W]][%[[N0]], 0] [%[[SIZE]], 16384] [1, 1]
-// CHECK: tensor.extract_slice %[[B]][%[[N0]]] [%[[SIZE]]] [1]
-// CHECK: linalg.generic
-// CHECK: tensor.insert_slice %{{.*}} into %[[OUT]][0, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
-func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x40x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x40xf32>) -> tensor<?x40xf32> {
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x40xf32>) : tensor<?x16384xf32>, tensor<2x40x16384xf32> -> tensor<?x40xf32>
-  return %r : tensor<?x40xf32>
+// CHECK: %[[ITEMS:.*]] = arith.muli %c2, %c6
+// CHECK: scf.forall (%[[I:.*]]) in (%[[ITEMS]])
+// CHECK: %[[E:.*]] = arith.divui %[[I]], %c6
+// CHECK: %[[T:.*]] = arith.remui %[[I]], %c6
+// CHECK: %[[N0:.*]] = arith.muli %[[T]], %c8
+// CHECK: %[[LEFT:.*]] = arith.subi %c42, %[[N0]]
+// CHECK: %[[SIZE:.*]] = arith.minui %c8, %[[LEFT]]
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[SIZE]], 16384] [1, 1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], %[[N0]]] [1, %[[SIZE]]] [1, 1]
+func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x42xf32>) -> tensor<?x42xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x42xf32>) : tensor<?x16384xf32>, tensor<2x42x16384xf32> -> tensor<?x42xf32>
+  return %r : tensor<?x42xf32>
+}
+
+// -----
+
+// The kernel's blocking follows the vector width (vector-bits): 4 x 4
+// accumulators of 16 lanes for AVX-512 (32 registers); 3 x 3 of 8 lanes
+// for AVX2 and of 4 lanes for SSE (16 registers).
+// CHECK-LABEL: func.func @blocking
+// CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
+// AVX2-LABEL: func.func @blocking
+// AVX2: scf.for %{{.*}} step %c3 iter_args
+// AVX2: scf.for %{{.*}} step %c3 iter_args
+// AVX2: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
+// AVX2-COUNT-9: vector.fma {{.*}} : vector<8xf32>
+// AVX2-NEXT: scf.yield
+// SSE-LABEL: func.func @blocking
+// SSE: scf.for {{.*}} -> (vector<4xf32>, {{.*}}, vector<4xf32>)
+// SSE-COUNT-9: vector.fma {{.*}} : vector<4xf32>
+// SSE-NEXT: scf.yield
+func.func @blocking(%x: tensor<?x32xf32>, %w: tensor<4x8x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
 }

@@ -224,8 +224,15 @@ int main(int argc, char **argv) {
     return 1;
   std::vector<std::string> entryPoints = prepareEntryPoints(*module);
 
+  // The target decides the vector width the kernels are blocked for.
+  CpuTarget target;
+  if (std::string msg = createCpuTarget(cpuName, target); !msg.empty())
+    return fail(msg);
+  CpuPipelineOptions pipelineOptions;
+  pipelineOptions.vectorBits = vectorBitsFor(target.required);
+
   PassManager pm(&context);
-  buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM));
+  buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM), pipelineOptions);
   if (failed(pm.run(*module)))
     return 1;
   timer.done("lowered to " +
@@ -247,9 +254,6 @@ int main(int argc, char **argv) {
     return 1;
   }
 
-  CpuTarget target;
-  if (std::string msg = createCpuTarget(cpuName, target); !msg.empty())
-    return fail(msg);
   json::Value tgt = json::Value::object();
   tgt.set("triple", json::Value::string(target.triple));
   tgt.set("cpu", json::Value::string(target.cpu));

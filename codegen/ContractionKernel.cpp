@@ -1,0 +1,206 @@
+//===- ContractionKernel.cpp - register-blocked contraction on tensors ----===//
+#include "codegen/ContractionKernel.h"
+#include "codegen/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+ContractionKernel mlir::moe::contractionKernelFor(int64_t vectorBits) {
+  // 32 registers with AVX-512: 16 accumulators, 4 + 4 operands. AVX2 and
+  // SSE have 16: 9 accumulators, 3 + 3 operands.
+  if (vectorBits >= 512)
+    return {16, 4, 4};
+  if (vectorBits >= 256)
+    return {8, 3, 3};
+  return {4, 3, 3};
+}
+
+namespace {
+
+/// Emits the blocks of one contraction.
+class Emitter {
+public:
+  Emitter(OpBuilder &b, Location loc, const ContractionOperands &o,
+          const ContractionKernel &kernel)
+      : b(b), loc(loc), o(o), kernel(kernel) {
+    auto wType = cast<RankedTensorType>(o.w.getType());
+    k = wType.getDimSize(1);
+    f32 = b.getF32Type();
+    fastmath = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
+  }
+
+  Value run(Value dest) {
+    Value n = tensor::DimOp::create(b, loc, o.w, 0);
+    // Rows in blocks of rowBlock, then the rest in blocks of 2 and 1.
+    SmallVector<int64_t> rowSizes = {kernel.rowBlock};
+    for (int64_t s : {int64_t(2), int64_t(1)})
+      if (s < rowSizes.back())
+        rowSizes.push_back(s);
+    Value begin = index(0);
+    for (int64_t mr : rowSizes) {
+      Value end = blockEnd(begin, o.numRows, mr);
+      dest = loop(begin, end, mr, dest, [&](Value m0, int64_t mr, Value d) {
+        Value colEnd = blockEnd(index(0), n, kernel.colBlock);
+        d = loop(index(0), colEnd, kernel.colBlock, d,
+                 [&](Value n0, int64_t nr, Value dd) {
+                   return block(m0, mr, n0, nr, dd);
+                 });
+        if (kernel.colBlock > 1)
+          d = loop(colEnd, n, 1, d, [&](Value n0, int64_t nr, Value dd) {
+            return block(m0, mr, n0, nr, dd);
+          });
+        return d;
+      });
+      begin = end;
+    }
+    return dest;
+  }
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// begin + ((end - begin) / size) * size: where blocks of `size` stop.
+  Value blockEnd(Value begin, Value end, int64_t size) {
+    if (size == 1)
+      return end;
+    Value count = arith::SubIOp::create(b, loc, end, begin);
+    Value blocks = arith::DivUIOp::create(b, loc, count, index(size));
+    Value span = arith::MulIOp::create(b, loc, blocks, index(size));
+    return arith::AddIOp::create(b, loc, begin, span);
+  }
+
+  /// scf.for over [lo, hi) with step `size`, threading a tensor.
+  Value loop(Value lo, Value hi, int64_t size, Value init,
+             function_ref<Value(Value, int64_t, Value)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lo, hi, index(size), ValueRange{init},
+        [&](OpBuilder &nb, Location, Value iv, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value result = body(iv, size, iter[0]);
+          scf::YieldOp::create(b, loc, result);
+        });
+    return forOp.getResult(0);
+  }
+
+  /// `len` elements of row `row` of `t` from column `col`, as f32.
+  Value load(Value t, Value row, Value col, int64_t len) {
+    Type elt = cast<RankedTensorType>(t.getType()).getElementType();
+    auto type = VectorType::get({len}, elt);
+    Value pad = floatConst(b, loc, elt, 0.0);
+    Value v = vector::TransferReadOp::create(b, loc, type, t,
+                                             ValueRange{row, col}, pad,
+                                             ArrayRef<bool>{true});
+    if (elt != f32)
+      v = arith::ExtFOp::create(b, loc, VectorType::get({len}, f32), v);
+    return v;
+  }
+
+  /// The row of `a` that block row `m` reads.
+  Value inputRow(Value m) {
+    Value r = arith::AddIOp::create(b, loc, o.rowBase, m);
+    if (!o.rows)
+      return r;
+    return toIndex(b, loc, tensor::ExtractOp::create(b, loc, o.rows, r));
+  }
+
+  /// Sums over k of rows [m0, m0 + mr) against weight rows [n0, n0 + nr),
+  /// `len` lanes at a time from `k0` to `k1` (static); row-major sums.
+  SmallVector<Value> dotProducts(ArrayRef<Value> aRows, ArrayRef<Value> wRows,
+                                 int64_t k0, int64_t k1, int64_t len) {
+    auto accType = VectorType::get({len}, f32);
+    Value zero = arith::ConstantOp::create(
+        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    int64_t mr = aRows.size(), nr = wRows.size();
+    SmallVector<Value> inits(mr * nr, zero);
+    auto step = [&](Value k, ValueRange accs) {
+      SmallVector<Value> as, ws, next;
+      for (Value r : aRows)
+        as.push_back(load(o.a, r, k, len));
+      for (Value r : wRows)
+        ws.push_back(load(o.w, r, k, len));
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < nr; ++j)
+          next.push_back(
+              vector::FMAOp::create(b, loc, as[i], ws[j], accs[i * nr + j]));
+      return next;
+    };
+    SmallVector<Value> accs;
+    if (k1 - k0 == len) {
+      accs = step(index(k0), inits);
+    } else {
+      auto forOp = scf::ForOp::create(
+          b, loc, index(k0), index(k1), index(len), inits,
+          [&](OpBuilder &nb, Location, Value kv, ValueRange iter) {
+            OpBuilder::InsertionGuard guard(b);
+            b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+            scf::YieldOp::create(b, loc, step(kv, iter));
+          });
+      accs.assign(forOp.getResults().begin(), forOp.getResults().end());
+    }
+    SmallVector<Value> sums;
+    for (Value acc : accs)
+      sums.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, acc, fastmath));
+    return sums;
+  }
+
+  /// One mr x nr block of dest.
+  Value block(Value m0, int64_t mr, Value n0, int64_t nr, Value dest) {
+    SmallVector<Value> aRows, wRows, ms, ns;
+    for (int64_t i = 0; i < mr; ++i) {
+      ms.push_back(arith::AddIOp::create(b, loc, m0, index(i)));
+      aRows.push_back(inputRow(ms.back()));
+    }
+    for (int64_t j = 0; j < nr; ++j) {
+      ns.push_back(arith::AddIOp::create(b, loc, n0, index(j)));
+      wRows.push_back(ns.back());
+    }
+    int64_t full = k / kernel.lanes * kernel.lanes;
+    SmallVector<Value> sums;
+    if (full > 0)
+      sums = dotProducts(aRows, wRows, 0, full, kernel.lanes);
+    if (full < k) {
+      SmallVector<Value> tail = dotProducts(aRows, wRows, full, k, k - full);
+      if (sums.empty())
+        sums = tail;
+      else
+        for (size_t i = 0; i < sums.size(); ++i)
+          sums[i] = arith::AddFOp::create(b, loc, sums[i], tail[i], fastmath);
+    }
+    Type elt = cast<RankedTensorType>(dest.getType()).getElementType();
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t j = 0; j < nr; ++j) {
+        Value s = sums[i * nr + j];
+        if (o.bias)
+          s = arith::AddFOp::create(
+              b, loc, s,
+              castFloat(b, loc,
+                        tensor::ExtractOp::create(b, loc, o.bias, ns[j]), f32));
+        dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, s, elt),
+                                        dest, ValueRange{ms[i], ns[j]});
+      }
+    return dest;
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const ContractionOperands &o;
+  const ContractionKernel &kernel;
+  int64_t k;
+  Type f32;
+  arith::FastMathFlags fastmath;
+};
+
+} // namespace
+
+Value mlir::moe::emitContraction(OpBuilder &b, Location loc,
+                                 const ContractionOperands &operands,
+                                 Value dest, const ContractionKernel &kernel) {
+  return Emitter(b, loc, operands, kernel).run(dest);
+}

@@ -11,10 +11,12 @@ using namespace mlir;
 using namespace mlir::moe;
 
 ContractionKernel mlir::moe::contractionKernelFor(int64_t vectorBits) {
-  // 32 registers with AVX-512: 16 accumulators, 4 + 4 operands. AVX2 and
-  // SSE have 16: 9 accumulators, 3 + 3 operands.
+  // 32 registers with AVX-512: 24 accumulators and 6 + 1 operands. 6 x 4
+  // measured faster than 4 x 4, 4 x 6, 8 x 3 and 3 x 8 (docs/performance.md):
+  // the weight rows, streamed from L2, are the scarcer loads. AVX2 and SSE
+  // have 16 registers: 9 accumulators, 3 + 3 operands.
   if (vectorBits >= 512)
-    return {16, 4, 4};
+    return {16, 6, 4};
   if (vectorBits >= 256)
     return {8, 3, 3};
   return {4, 3, 3};
@@ -35,22 +37,27 @@ public:
   }
 
   Value run(Value dest) {
-    Value n = tensor::DimOp::create(b, loc, o.w, 0);
-    // Rows in blocks of rowBlock, then the rest in blocks of 2 and 1.
+    Value n = o.numCols;
+    // A gated output reads two weight rows: half as many outputs per block
+    // keep the same accumulators.
+    gated = o.activation && o.activation.isGated();
+    colBlock = gated ? std::max<int64_t>(kernel.colBlock / 2, 1)
+                     : kernel.colBlock;
+    // Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
     SmallVector<int64_t> rowSizes = {kernel.rowBlock};
-    for (int64_t s : {int64_t(2), int64_t(1)})
+    for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
       if (s < rowSizes.back())
         rowSizes.push_back(s);
     Value begin = index(0);
     for (int64_t mr : rowSizes) {
       Value end = blockEnd(begin, o.numRows, mr);
       dest = loop(begin, end, mr, dest, [&](Value m0, int64_t mr, Value d) {
-        Value colEnd = blockEnd(index(0), n, kernel.colBlock);
-        d = loop(index(0), colEnd, kernel.colBlock, d,
+        Value colEnd = blockEnd(index(0), n, colBlock);
+        d = loop(index(0), colEnd, colBlock, d,
                  [&](Value n0, int64_t nr, Value dd) {
                    return block(m0, mr, n0, nr, dd);
                  });
-        if (kernel.colBlock > 1)
+        if (colBlock > 1)
           d = loop(colEnd, n, 1, d, [&](Value n0, int64_t nr, Value dd) {
             return block(m0, mr, n0, nr, dd);
           });
@@ -111,7 +118,8 @@ private:
 
   /// Sums over k of rows [m0, m0 + mr) against weight rows [n0, n0 + nr),
   /// `len` lanes at a time from `k0` to `k1` (static); row-major sums.
-  SmallVector<Value> dotProducts(ArrayRef<Value> aRows, ArrayRef<Value> wRows,
+  SmallVector<Value> dotProducts(ArrayRef<Value> aRows,
+                                 ArrayRef<std::pair<Value, Value>> wRows,
                                  int64_t k0, int64_t k1, int64_t len) {
     auto accType = VectorType::get({len}, f32);
     Value zero = arith::ConstantOp::create(
@@ -122,8 +130,8 @@ private:
       SmallVector<Value> as, ws, next;
       for (Value r : aRows)
         as.push_back(load(o.a, r, k, len));
-      for (Value r : wRows)
-        ws.push_back(load(o.w, r, k, len));
+      for (auto [t, r] : wRows)
+        ws.push_back(load(t, r, k, len));
       for (int64_t i = 0; i < mr; ++i)
         for (int64_t j = 0; j < nr; ++j)
           next.push_back(
@@ -150,16 +158,46 @@ private:
     return sums;
   }
 
-  /// One mr x nr block of dest.
+  /// The weight (tensor, row) of the gate (or only) and the up projection
+  /// of output column `c`; the up pair is null when not gated.
+  std::pair<std::pair<Value, Value>, std::pair<Value, Value>>
+  weightRows(Value c) {
+    if (!gated)
+      return {{o.w, c}, {}};
+    if (!o.layout)
+      return {{o.w, c}, {o.up, c}};
+    if (*o.layout == GateUpLayout::interleaved) {
+      Value g = arith::MulIOp::create(b, loc, c, index(2));
+      return {{o.w, g}, {o.w, arith::AddIOp::create(b, loc, g, index(1))}};
+    }
+    return {{o.w, c}, {o.w, arith::AddIOp::create(b, loc, c, index(o.outputs))}};
+  }
+
+  /// `sum` plus element `row` of `bias` (when given), in f32.
+  Value addBias(Value sum, Value bias, Value row) {
+    if (!bias)
+      return sum;
+    Value v = tensor::ExtractOp::create(b, loc, bias, row);
+    return arith::AddFOp::create(b, loc, sum, castFloat(b, loc, v, f32));
+  }
+
+  /// One mr x nr block of dest (nr output columns).
   Value block(Value m0, int64_t mr, Value n0, int64_t nr, Value dest) {
-    SmallVector<Value> aRows, wRows, ms, ns;
+    SmallVector<Value> aRows, ms, ns;
+    SmallVector<std::pair<Value, Value>> wRows;
     for (int64_t i = 0; i < mr; ++i) {
       ms.push_back(arith::AddIOp::create(b, loc, m0, index(i)));
       aRows.push_back(inputRow(ms.back()));
     }
+    // Per output: the gate (or only) row, then the up row when gated.
+    int64_t perOutput = gated ? 2 : 1;
     for (int64_t j = 0; j < nr; ++j) {
       ns.push_back(arith::AddIOp::create(b, loc, n0, index(j)));
-      wRows.push_back(ns.back());
+      Value c = arith::AddIOp::create(b, loc, o.colBase, ns.back());
+      auto [g, u] = weightRows(c);
+      wRows.push_back(g);
+      if (gated)
+        wRows.push_back(u);
     }
     int64_t full = k / kernel.lanes * kernel.lanes;
     SmallVector<Value> sums;
@@ -174,15 +212,26 @@ private:
           sums[i] = arith::AddFOp::create(b, loc, sums[i], tail[i], fastmath);
     }
     Type elt = cast<RankedTensorType>(dest.getType()).getElementType();
+    int64_t width = nr * perOutput;
     for (int64_t i = 0; i < mr; ++i)
       for (int64_t j = 0; j < nr; ++j) {
-        Value s = sums[i * nr + j];
-        if (o.bias)
-          s = arith::AddFOp::create(
-              b, loc, s,
-              castFloat(b, loc,
-                        tensor::ExtractOp::create(b, loc, o.bias, ns[j]), f32));
-        dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, s, elt),
+        std::pair<Value, Value> gate = wRows[j * perOutput];
+        std::pair<Value, Value> up =
+            gated ? wRows[j * perOutput + 1] : std::pair<Value, Value>();
+        Value s = sums[i * width + j * perOutput];
+        Value h;
+        if (gated) {
+          // Biases are indexed like their weight rows.
+          Value g = addBias(s, o.bias, gate.second);
+          Value u = addBias(sums[i * width + j * perOutput + 1],
+                            o.layout ? o.bias : o.upBias, up.second);
+          h = applyActivation(b, loc, o.activation, g, u);
+        } else {
+          h = addBias(s, o.bias, gate.second);
+          if (o.activation)
+            h = applyActivation(b, loc, o.activation, Value(), h);
+        }
+        dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt),
                                         dest, ValueRange{ms[i], ns[j]});
       }
     return dest;
@@ -193,6 +242,8 @@ private:
   const ContractionOperands &o;
   const ContractionKernel &kernel;
   int64_t k;
+  bool gated = false;
+  int64_t colBlock = 1;
   Type f32;
   arith::FastMathFlags fastmath;
 };

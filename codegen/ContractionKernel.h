@@ -11,6 +11,8 @@
 #ifndef MOEC_CODEGEN_CONTRACTIONKERNEL_H
 #define MOEC_CODEGEN_CONTRACTIONKERNEL_H
 
+#include "dialect/MoEDialect.h"
+
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
@@ -18,7 +20,7 @@ namespace mlir::moe {
 /// The register blocking of the kernel.
 struct ContractionKernel {
   int64_t lanes = 16;   // f32 lanes of one vector register
-  int64_t rowBlock = 4; // input rows per block
+  int64_t rowBlock = 6; // input rows per block
   int64_t colBlock = 4; // weight rows (output columns) per block
 };
 
@@ -27,12 +29,18 @@ struct ContractionKernel {
 /// register file.
 ContractionKernel contractionKernelFor(int64_t vectorBits);
 
-/// One contraction: row m of the result is
-///   dest[m, n] = Σ_k A(m)[k] · w[n, k] + bias[n]   for m < numRows,
+/// One contraction into dest [numRows, numCols]: with output column
+/// c = colBase + j,
+///   dest[m, j] = act(Σ_k A(m)[k] · G(c)[k] + gateBias(c),
+///                    Σ_k A(m)[k] · U(c)[k] + upBias(c))
 /// accumulated in f32 and converted to dest's element type. A(m) is row
 /// `rowBase + m` of `a`, or with `rows` row `rows[rowBase + m]` of `a` (the
-/// row gather of a fused dispatch). `w` is [N, K] with a static K, `bias`
-/// is [N] or null. Returns the updated dest.
+/// row gather of a fused dispatch). Without a gated activation only G
+/// contributes: G(c) is row c of `w` and `act` is the elementwise
+/// activation, or none. With a gated one, G(c) and U(c) are rows c of `w`
+/// and `up`, or with `layout` rows 2c and 2c + 1 (interleaved), or c and
+/// `outputs` + c (concatenated) of `w`; biases are indexed alike. `w` and
+/// `up` are [rows, K] with a static K, biases rank 1 or null.
 struct ContractionOperands {
   Value a;
   Value rows; // optional rank-1 integer tensor
@@ -40,6 +48,13 @@ struct ContractionOperands {
   Value numRows;
   Value w;
   Value bias; // optional
+  Value up;     // optional (gated, separate up weight)
+  Value upBias; // optional
+  ActivationAttr activation; // optional
+  std::optional<GateUpLayout> layout;
+  int64_t outputs = 0; // output columns of the whole weight (concatenated)
+  Value colBase;
+  Value numCols;
 };
 Value emitContraction(OpBuilder &b, Location loc,
                       const ContractionOperands &operands, Value dest,

@@ -1,6 +1,7 @@
 //===- CpuPipeline.cpp - moe-cpu-pipeline and its phases ------------------===//
 #include "codegen/CpuPipeline.h"
 #include "codegen/Passes.h"
+#include "passes/Passes.h"
 
 #include "mlir/Conversion/Passes.h"
 #include "mlir/Dialect/Arith/Transforms/Passes.h"
@@ -22,6 +23,7 @@ struct PhaseInfo {
   const char *name;
 };
 constexpr PhaseInfo kPhases[] = {{CpuPhase::Moe, "moe"},
+                                 {CpuPhase::Fused, "fused"},
                                  {CpuPhase::Linalg, "linalg"},
                                  {CpuPhase::Bufferized, "bufferized"},
                                  {CpuPhase::Loops, "loops"},
@@ -43,7 +45,8 @@ std::optional<CpuPhase> mlir::moe::parsePhase(StringRef name) {
 }
 
 ArrayRef<CpuPhase> mlir::moe::allPhases() {
-  static const CpuPhase phases[] = {CpuPhase::Moe, CpuPhase::Linalg,
+  static const CpuPhase phases[] = {CpuPhase::Moe, CpuPhase::Fused,
+                                    CpuPhase::Linalg,
                                     CpuPhase::Bufferized, CpuPhase::Loops,
                                     CpuPhase::LLVM};
   return phases;
@@ -60,6 +63,15 @@ int64_t mlir::moe::vectorBitsFor(ArrayRef<std::string> features) {
 void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
                                  const CpuPipelineOptions &options) {
   if (last == CpuPhase::Moe)
+    return;
+  // fused
+  pm.addPass(createMoEDecompose());
+  if (options.fuseGateUp)
+    pm.addPass(createMoEFuseGateUp());
+  if (options.fuseDispatch)
+    pm.addPass(createMoEFuseDispatch());
+  pm.addPass(createCanonicalizerPass());
+  if (last == CpuPhase::Fused)
     return;
   // linalg
   ConvertMoEToLinalgOptions toLinalg;
@@ -132,6 +144,6 @@ void mlir::moe::registerMoECpuPipeline() {
   PassPipelineRegistration<>(
       "moe-cpu-pipeline",
       "Lower moe IR to the LLVM dialect for the CPU (the phases of "
-      "moe-compile: linalg, bufferized, loops, llvm)",
+      "moe-compile: fused, linalg, bufferized, loops, llvm)",
       [](OpPassManager &pm) { buildCpuPipeline(pm); });
 }

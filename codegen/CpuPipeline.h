@@ -4,6 +4,9 @@
 // stopping point of `moe-compile --compile-to=<phase>`:
 //
 //   moe         the input, verified
+//   fused       moe.layer decomposed; with the fusion options, activations
+//               folded into the gate/up GEMMs and the token gather into the
+//               GEMMs' row loads
 //   linalg      convert-moe-to-linalg (moe.layer decomposed first), cleaned
 //   bufferized  One-Shot Bufferize across function boundaries; results
 //               become caller-provided out-parameters; deallocation added
@@ -23,9 +26,9 @@
 
 namespace mlir::moe {
 
-enum class CpuPhase { Moe, Linalg, Bufferized, Loops, LLVM };
+enum class CpuPhase { Moe, Fused, Linalg, Bufferized, Loops, LLVM };
 
-/// "moe", "linalg", "bufferized", "loops", "llvm".
+/// "moe", "fused", "linalg", "bufferized", "loops", "llvm".
 StringRef phaseName(CpuPhase phase);
 std::optional<CpuPhase> parsePhase(StringRef name);
 ArrayRef<CpuPhase> allPhases();
@@ -34,6 +37,11 @@ ArrayRef<CpuPhase> allPhases();
 struct CpuPipelineOptions {
   /// Vector register width in bits: 512 (AVX-512), 256 (AVX2), 128 (SSE).
   int64_t vectorBits = 512;
+  /// Run moe-fuse-gate-up / moe-fuse-dispatch. Both are off by default:
+  /// on the machines measured so far the fused kernels are not yet faster
+  /// (docs/performance.md).
+  bool fuseGateUp = false;
+  bool fuseDispatch = false;
 };
 
 /// The vector width to tune for, from the ISA extensions a target has

@@ -33,10 +33,12 @@ constexpr int64_t kWeightTileBytes = 512 * 1024;
 /// Rows of a dense (offset-free) projection per work item.
 constexpr int64_t kDenseRowChunk = 64;
 
-/// Weight rows per tile: a multiple of the kernel's column block, at most n.
-int64_t weightTileRows(int64_t n, int64_t k, int64_t eltBytes,
+/// Output columns per tile: a multiple of the kernel's column block, at
+/// most n; `bytesPerElement` counts every weight row a column reads.
+int64_t weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
                        const ContractionKernel &kernel) {
-  int64_t rows = kWeightTileBytes / std::max<int64_t>(k * eltBytes, 1);
+  int64_t rows =
+      kWeightTileBytes / std::max<int64_t>(k * bytesPerElement, 1);
   rows = std::max(rows / kernel.colBlock * kernel.colBlock, kernel.colBlock);
   return std::min(rows, n);
 }
@@ -103,18 +105,25 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
     Type elt = resultType.getElementType();
     Value input = op.getInput(), weight = op.getWeight();
     Value offsets = op.getOffsets(), bias = op.getBias();
+    Value up = op.getUp(), upBias = op.getUpBias(), rows = op.getRows();
+    ActivationAttr activation = op.getActivationAttr();
+    std::optional<GateUpLayout> layout = op.getGateUpLayout();
+    bool gated = activation && activation.isGated();
     auto weightType = cast<RankedTensorType>(weight.getType());
     int64_t rank = weightType.getRank();
-    int64_t n = weightType.getDimSize(rank - 2);
+    int64_t weightRows = weightType.getDimSize(rank - 2);
     int64_t k = weightType.getDimSize(rank - 1);
-    if (ShapedType::isDynamic(n) || ShapedType::isDynamic(k))
+    if (ShapedType::isDynamic(weightRows) || ShapedType::isDynamic(k))
       return rewriter.notifyMatchFailure(op, "dynamic weight shape");
+    int64_t n = layout ? weightRows / 2 : weightRows; // output columns
     int64_t eltBytes =
         std::max<int64_t>(weightType.getElementTypeBitWidth() / 8, 1);
-    int64_t tileRows = weightTileRows(n, k, eltBytes, kernel);
+    // A gated output column reads two weight rows.
+    int64_t tileRows =
+        weightTileRows(n, k, eltBytes * (gated ? 2 : 1), kernel);
     int64_t tiles = (n + tileRows - 1) / tileRows;
 
-    Value m = tensor::DimOp::create(b, loc, input, 0);
+    Value m = tensor::DimOp::create(b, loc, rows ? rows : input, 0);
     SmallVector<OpFoldResult> outSizes = {m, b.getIndexAttr(n)};
     Value init = offsets ? zeroOutsideGroups(b, loc, m, n, elt, offsets)
                          : emptyTensor(b, loc, outSizes, elt);
@@ -140,49 +149,55 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
           b, loc, arith::ConstantIndexOp::create(b, loc, n), n0);
       Value size = arith::MinUIOp::create(b, loc, tileRowsV, nLeft);
       OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
-      OpFoldResult kAttr = b.getIndexAttr(k);
-      auto sliceType = [&](ArrayRef<int64_t> shape, Type type) {
-        return RankedTensorType::get(shape, type);
+      // The group's weight (and bias) as a whole: the kernel indexes the
+      // rows of its output columns, which a fused gate/up layout spreads.
+      auto groupSlice = [&](Value full) -> Value {
+        if (!full || !offsets)
+          return full;
+        auto type = cast<RankedTensorType>(full.getType());
+        SmallVector<OpFoldResult> at = {g}, sizes = {u}, strides = {u};
+        for (int64_t d : type.getShape().drop_front()) {
+          at.push_back(z);
+          sizes.push_back(b.getIndexAttr(d));
+          strides.push_back(u);
+        }
+        auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
+                                               type.getElementType());
+        return tensor::ExtractSliceOp::create(b, loc, sliceType, full, at,
+                                              sizes, strides);
       };
-      Type wElt = weightType.getElementType();
-      Value lo, rows, w, bslice;
+      Value lo, count;
       if (offsets) {
         Value one = arith::ConstantIndexOp::create(b, loc, 1);
         lo = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g));
         Value g1 = arith::AddIOp::create(b, loc, g, one);
-        Value hi = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g1));
-        rows = arith::SubIOp::create(b, loc, hi, lo);
-        w = tensor::ExtractSliceOp::create(
-            b, loc, sliceType({ShapedType::kDynamic, k}, wElt), weight,
-            ArrayRef<OpFoldResult>{g, n0, z},
-            ArrayRef<OpFoldResult>{u, size, kAttr},
-            ArrayRef<OpFoldResult>{u, u, u});
-        if (bias)
-          bslice = tensor::ExtractSliceOp::create(
-              b, loc,
-              sliceType({ShapedType::kDynamic},
-                        cast<RankedTensorType>(bias.getType()).getElementType()),
-              bias, ArrayRef<OpFoldResult>{g, n0}, ArrayRef<OpFoldResult>{u, size},
-              ArrayRef<OpFoldResult>{u, u});
+        Value hi =
+            toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g1));
+        count = arith::SubIOp::create(b, loc, hi, lo);
       } else {
         Value chunk = arith::ConstantIndexOp::create(b, loc, kDenseRowChunk);
         lo = arith::MulIOp::create(b, loc, g, chunk);
-        rows = arith::MinUIOp::create(b, loc, chunk,
-                                      arith::SubIOp::create(b, loc, m, lo));
-        w = tensor::ExtractSliceOp::create(b, loc, weight,
-                                           ArrayRef<OpFoldResult>{n0, z},
-                                           ArrayRef<OpFoldResult>{size, kAttr},
-                                           ArrayRef<OpFoldResult>{u, u});
-        if (bias)
-          bslice = tensor::ExtractSliceOp::create(
-              b, loc, bias, ArrayRef<OpFoldResult>{n0},
-              ArrayRef<OpFoldResult>{size}, ArrayRef<OpFoldResult>{u});
+        count = arith::MinUIOp::create(b, loc, chunk,
+                                       arith::SubIOp::create(b, loc, m, lo));
       }
-      SmallVector<OpFoldResult> at = {lo, n0}, extent = {rows, size},
+      SmallVector<OpFoldResult> at = {lo, n0}, extent = {count, size},
                                 strides = {u, u};
       Value dest =
           tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides);
-      ContractionOperands operands{input, Value(), lo, rows, w, bslice};
+      ContractionOperands operands;
+      operands.a = input;
+      operands.rows = rows;
+      operands.rowBase = lo;
+      operands.numRows = count;
+      operands.w = groupSlice(weight);
+      operands.bias = groupSlice(bias);
+      operands.up = groupSlice(up);
+      operands.upBias = groupSlice(upBias);
+      operands.activation = activation;
+      operands.layout = layout;
+      operands.outputs = n;
+      operands.colBase = n0;
+      operands.numCols = size;
       Value tile = emitContraction(b, loc, operands, dest, kernel);
       b.setInsertionPointToStart(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent,

@@ -8,6 +8,8 @@
 #ifndef MOEC_CODEGEN_LOWERINGUTILS_H
 #define MOEC_CODEGEN_LOWERINGUTILS_H
 
+#include "dialect/MoEDialect.h"
+
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
@@ -55,6 +57,11 @@ void replaceWithResultTypes(PatternRewriter &rewriter, Operation *op,
 
 /// 1 / (1 + exp(-x)) in the type of x.
 Value sigmoid(OpBuilder &b, Location loc, Value x);
+
+/// `act` of one element in the type of `up`: gated kinds combine `gate`
+/// and `up`; elementwise kinds map `up` (and `gate` is null).
+Value applyActivation(OpBuilder &b, Location loc, ActivationAttr act,
+                      Value gate, Value up);
 
 } // namespace mlir::moe
 

@@ -25,7 +25,7 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       tile), or (row chunk of 64, weight tile) without offsets. A tile is
       at most 512 KiB of weight rows, so it stays in L2 while the group's
       rows stream past. Each item runs a register-blocked kernel in the
-      vector dialect: blocks of input rows times weight rows (4 x 4 for
+      vector dialect: blocks of input rows times weight rows (6 x 4 for
       `vector-bits=512`, 3 x 3 otherwise) keep one f32 vector accumulator
       per output in registers across the k loop (`vector.fma`, inputs of
       any float type widened to f32) and reduce it once

@@ -65,11 +65,47 @@ LogicalResult GroupedMatmulOp::verify() {
                   grouped ? "[groups, N]" : "[N]", " matching weight ",
                   getWeight().getType(), ", got ", bias.getType());
   }
+  int64_t rows = input.getDimSize(0);
+  if (Value gather = getRows()) {
+    RankedTensorType rowsType = getRankedTensor(gather.getType(), 1);
+    if (!rowsType || !rowsType.getElementType().isSignlessInteger())
+      return diag("C7", "gather rows must be a rank-1 integer tensor, got ",
+                  gather.getType());
+    rows = rowsType.getDimSize(0);
+  }
+  std::optional<ActivationAttr> act = getActivation();
+  bool gated = act && act->isGated();
+  if (getUp() || getUpBias()) {
+    if (!gated || getGateUpLayout())
+      return diag("C8", "up needs a gated activation without "
+                        "gate_up_layout");
+    if (!getUp())
+      return diag("C8", "up_bias needs up");
+    if (getUp().getType() != getWeight().getType())
+      return diag("C8", "up ", getUp().getType(),
+                  " must have the weight's type ", getWeight().getType());
+    if (static_cast<bool>(getBias()) != static_cast<bool>(getUpBias()))
+      return diag("C8", "bias and up_bias are given together or not at all");
+    if (getUpBias() && getUpBias().getType() != getBias().getType())
+      return diag("C8", "up_bias ", getUpBias().getType(),
+                  " must have the bias's type ", getBias().getType());
+  }
+  if (getGateUpLayout()) {
+    if (!gated)
+      return diag("C9", "gate_up_layout needs a gated activation");
+    if (!ShapedType::isDynamic(n) && n % 2 != 0)
+      return diag("C9", "a fused gate/up weight needs an even number of "
+                        "rows, got ",
+                  n);
+    n = ShapedType::isDynamic(n) ? n : n / 2;
+  }
+  if (gated && !getUp() && !getGateUpLayout())
+    return diag("C10", stringifyActivationKind(act->getKind()),
+                " needs up or gate_up_layout");
   if (!getFloatTensor(getResult().getType(), 2) ||
-      !hasCompatibleShape(getResult().getType(), {input.getDimSize(0), n}))
-    return diag("C6", "result must be a float tensor [",
-                dimStr(input.getDimSize(0)), ", ", dimStr(n),
-                "] (rows x weight outputs), got ", getResult().getType());
+      !hasCompatibleShape(getResult().getType(), {rows, n}))
+    return diag("C6", "result must be a float tensor [", dimStr(rows), ", ",
+                dimStr(n), "] (rows x outputs), got ", getResult().getType());
   return success();
 }
 

@@ -144,6 +144,22 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
     Weights are in the `nn.Linear` layout `[out, in]`. Products accumulate
     in f32 (or the wider result type) and round once to the result type.
 
+    Fused forms (`moe-fuse-dispatch`, `moe-fuse-gate-up`):
+
+    * `gather(%rows)`: row `m` of the product reads `input[rows[m]]`
+      instead of `input[m]`, and the result has one row per element of
+      `rows` (`M = |rows|`): the permuted copy `moe.gather` would make is
+      never materialized. Row indices outside the input are undefined
+      behaviour.
+    * `activation(#moe.activation<...>)`: the activation is applied to the
+      f32 sums (bias included) before rounding. An elementwise kind maps
+      each output. A gated kind combines a gate and an up projection of the
+      same row: with `up(%w_up)` (and `up_bias`), of the same shapes as
+      `weight` (and `bias`), output `n` is `act(gate_n, up_n)` over weight
+      row `n` of each; with `gate_up_layout`, `weight` holds both in `2N`
+      rows (gate rows even and up rows odd when `interleaved`, the first
+      and last `N` when `concatenated`) and the result has `N` columns.
+
     Constraints:
 
     * (C1) `input` is a rank-2 float tensor `[M, K]`.
@@ -152,23 +168,54 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
     * (C3) the weight's last dimension is `K`.
     * (C4) `offsets` is a rank-1 signless-integer tensor of `G + 1` elements.
     * (C5) `bias` is a float tensor `[G, N]` with offsets, `[N]` without.
-    * (C6) the result is a float tensor `[M, N]`.
+    * (C6) the result is a float tensor `[M, N]` (`|rows|` rows with
+      `gather`, `N / 2` columns with `gate_up_layout`).
+    * (C7) `rows` is a rank-1 signless-integer tensor.
+    * (C8) `up` and `up_bias` need a gated `activation` without
+      `gate_up_layout`, and have the types of `weight` and `bias`
+      (`up_bias` needs `bias`, and `bias` needs `up_bias` alongside `up`).
+    * (C9) `gate_up_layout` needs a gated `activation` and an even number of
+      weight rows.
+    * (C10) a gated `activation` needs `up` or `gate_up_layout`.
 
     ```mlir
     %h = moe.grouped_matmul %xs, %w_up offsets(%off : tensor<9xi32>)
         : tensor<?x64xf32>, tensor<8x96x64xbf16> -> tensor<?x96xf32>
+    // Fused: the gather, gate and up projections and SwiGLU in one GEMM.
+    %a = moe.grouped_matmul %x, %w_gate gather(%sorted : tensor<?xi32>)
+        offsets(%off : tensor<9xi32>) up(%w_up : tensor<8x96x64xbf16>)
+        activation(#moe.activation<swiglu>)
+        : tensor<?x64xf32>, tensor<8x96x64xbf16> -> tensor<?x96xf32>
     ```
   }];
   let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$weight,
+                       Optional<MoE_Tensor>:$rows,
                        Optional<MoE_Tensor>:$offsets,
-                       Optional<MoE_Tensor>:$bias);
+                       Optional<MoE_Tensor>:$bias,
+                       Optional<MoE_Tensor>:$up,
+                       Optional<MoE_Tensor>:$up_bias,
+                       OptionalAttr<MoE_ActivationAttr>:$activation,
+                       OptionalAttr<MoE_GateUpLayout>:$gate_up_layout);
   let results = (outs MoE_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight
+    (`gather` `(` $rows^ `:` type($rows) `)`)?
     (`offsets` `(` $offsets^ `:` type($offsets) `)`)?
     (`bias` `(` $bias^ `:` type($bias) `)`)?
+    (`up` `(` $up^ `:` type($up) `)`)?
+    (`up_bias` `(` $up_bias^ `:` type($up_bias) `)`)?
+    (`activation` `(` qualified($activation)^ `)`)?
+    (`gate_up_layout` `(` $gate_up_layout^ `)`)?
     attr-dict `:` type($input) `,` type($weight) `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$input, "Value":$weight,
+                   "Value":$offsets, "Value":$bias), [{
+      build($_builder, $_state, result, input, weight, /*rows=*/Value(),
+            offsets, bias, /*up=*/Value(), /*up_bias=*/Value(),
+            /*activation=*/nullptr, /*gate_up_layout=*/nullptr);
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -17,6 +17,15 @@ namespace moe {
 /// activation and combine (see moe-decompose).
 void populateMoEDecomposePatterns(RewritePatternSet &patterns);
 
+/// Folds each moe.activation into the f32 grouped_matmul(s) feeding it:
+/// gate and up become one GEMM with the activation in its epilogue (see
+/// moe-fuse-gate-up).
+void populateMoEFuseGateUpPatterns(RewritePatternSet &patterns);
+
+/// Reads a grouped_matmul's rows through a moe.gather's indices instead of
+/// its copy (see moe-fuse-dispatch).
+void populateMoEFuseDispatchPatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 

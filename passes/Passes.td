@@ -48,4 +48,59 @@ def MoEDecompose : Pass<"moe-decompose"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEFuseGateUp : Pass<"moe-fuse-gate-up"> {
+  let summary = "Fold expert activations into their GEMMs: gate and up as "
+                "one GEMM with the activation in its epilogue";
+  let description = [{
+    Rewrites each `moe.activation` whose operands are `moe.grouped_matmul`s
+    into one `moe.grouped_matmul` with an `activation` epilogue:
+
+    * a gated kind over separate gate and up projections of the same rows
+      (same input, gather and offsets; weights of one type; biases on both
+      or neither) becomes the gate GEMM with `up(...)` (and `up_bias`);
+    * a gated kind over a fused gate/up projection keeps its weight and
+      `gate_up_layout`;
+    * an elementwise kind takes the GEMM's weight as it is.
+
+    The kernel then reads each input row once for both projections and
+    never writes the projections out. Only GEMMs producing f32 and used by
+    nothing else are fused, so the activation sees the same values: the
+    result is unchanged up to the order of the f32 sums.
+
+    ```mlir
+    // Before
+    %g = moe.grouped_matmul %xs, %wg offsets(%off : tensor<5xi32>) : ...
+    %u = moe.grouped_matmul %xs, %wu offsets(%off : tensor<5xi32>) : ...
+    %h = moe.activation %g, %u activation(#moe.activation<swiglu>) : ...
+    // After
+    %h = moe.grouped_matmul %xs, %wg offsets(%off : tensor<5xi32>)
+        up(%wu : tensor<4x32x16xf32>) activation(#moe.activation<swiglu>)
+        : tensor<?x16xf32>, tensor<4x32x16xf32> -> tensor<?x32xf32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+}
+
+def MoEFuseDispatch : Pass<"moe-fuse-dispatch"> {
+  let summary = "Read grouped GEMM rows through the dispatch's gather "
+                "indices instead of a permuted copy";
+  let description = [{
+    A `moe.grouped_matmul` whose input is a `moe.gather` takes the gather's
+    source and indices instead (`gather(%rows)`): the kernel loads each
+    expert's token rows straight from the hidden states, and the permuted
+    copy of the tokens, `[T·k, d]`, is never written. A gather left without
+    users is removed. The result is unchanged.
+
+    ```mlir
+    // Before
+    %xs = moe.gather %x[%sorted] : tensor<?x16xf32>, tensor<?xi32>
+    %u = moe.grouped_matmul %xs, %wu offsets(%off : tensor<5xi32>) : ...
+    // After
+    %u = moe.grouped_matmul %x, %wu gather(%sorted : tensor<?xi32>)
+        offsets(%off : tensor<5xi32>) : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+}
+
 #endif // MOEC_PASSES_PASSES_TD

@@ -88,9 +88,9 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
 // -----
 
 // One work item per (expert, weight tile); here one tile per expert. The
-// kernel keeps 4 x 4 f32 vector accumulators across the k loop (16 lanes,
+// kernel keeps 6 x 4 f32 vector accumulators across the k loop (16 lanes,
 // bf16 weights widened), a 4-lane tail for k = 32..36, one reduction per
-// output, then the bias. Leftover rows run in blocks of 2 and 1, leftover
+// output, then the bias. Leftover rows run in blocks of 4, 2 and 1, leftover
 // weight rows one at a time.
 // CHECK-LABEL: func.func @grouped_matmul
 // Only the rows before offsets[0] and from offsets[4] on are zero-filled.
@@ -108,23 +108,24 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
 // CHECK: %[[LO:.*]] = arith.index_cast
 // CHECK: %[[HI:.*]] = arith.index_cast
 // CHECK: %[[ROWS:.*]] = arith.subi %[[HI]], %[[LO]]
-// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%[[E]], %[[N0:.*]], 0] [1, %[[SIZE:.*]], 36] [1, 1, 1] : tensor<4x8x36xbf16> to tensor<?x36xbf16>
-// CHECK: %[[B:.*]] = tensor.extract_slice %arg3[%[[E]], %[[N0]]] [1, %[[SIZE]]] [1, 1] : tensor<4x8xf32> to tensor<?xf32>
-// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0]]] [%[[ROWS]], %[[SIZE]]] [1, 1]
-// CHECK: scf.for %{{.*}} step %c4 iter_args(%{{.*}} = %[[DEST]])
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0:.*]]] [%[[ROWS]], %[[SIZE:.*]]] [1, 1]
+// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%[[E]], 0, 0] [1, 8, 36] [1, 1, 1] : tensor<4x8x36xbf16> to tensor<8x36xbf16>
+// CHECK: %[[B:.*]] = tensor.extract_slice %arg3[%[[E]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<8xf32>
+// CHECK: scf.for %{{.*}} step %c6 iter_args(%{{.*}} = %[[DEST]])
 // CHECK: scf.for %{{.*}} step %c4 iter_args
 // CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, {{.*}}, vector<16xf32>)
-// CHECK-COUNT-4: vector.transfer_read %arg0[{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<?x36xf32>, vector<16xf32>
-// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<?x36xbf16>, vector<16xbf16>
+// CHECK-COUNT-6: vector.transfer_read %arg0[{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<?x36xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<8x36xbf16>, vector<16xbf16>
 // CHECK: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
-// CHECK-COUNT-16: vector.fma
+// CHECK-COUNT-24: vector.fma
 // CHECK: scf.yield
-// CHECK-COUNT-16: vector.reduction <add>, {{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
+// CHECK-COUNT-24: vector.reduction <add>, {{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
 // CHECK: vector.transfer_read %arg0[{{.*}}, %c32]{{.*}} : tensor<?x36xf32>, vector<4xf32>
 // CHECK: vector.fma {{.*}} : vector<4xf32>
 // CHECK: tensor.extract %[[B]]
 // CHECK: tensor.insert
 // CHECK: scf.for %{{.*}} step %c1 iter_args
+// CHECK: scf.for %{{.*}} step %c4 iter_args
 // CHECK: scf.for %{{.*}} step %c2 iter_args
 // CHECK: scf.for %{{.*}} step %c1 iter_args
 // CHECK: scf.forall.in_parallel
@@ -204,8 +205,7 @@ func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16x
 // -----
 
 // A weight wider than a cache tile: 42 rows of 16384 f32 (64 KiB each) go
-// in tiles of 8 rows, 6 tiles per expert, the last one of 2 rows; the bias
-// is sliced alike.
+// in tiles of 8 rows, 6 tiles per expert, the last one of 2 rows.
 // CHECK-LABEL: func.func @grouped_matmul_tiled
 // CHECK: %[[ITEMS:.*]] = arith.muli %c2, %c6
 // CHECK: scf.forall (%[[I:.*]]) in (%[[ITEMS]])
@@ -214,8 +214,13 @@ func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16x
 // CHECK: %[[N0:.*]] = arith.muli %[[T]], %c8
 // CHECK: %[[LEFT:.*]] = arith.subi %c42, %[[N0]]
 // CHECK: %[[SIZE:.*]] = arith.minui %c8, %[[LEFT]]
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], %[[N0]], 0] [1, %[[SIZE]], 16384] [1, 1, 1]
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], %[[N0]]] [1, %[[SIZE]]] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 42, 16384] [1, 1, 1]
+// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 42] [1, 1]
+// The kernel reads weight row and bias element n0 + j.
+// CHECK: %[[C:.*]] = arith.addi %[[N0]], %{{.*}} : index
+// CHECK: vector.transfer_read %{{.*}}[%[[C]], %{{.*}}]
+// CHECK: tensor.extract %[[B]][%[[C]]]
 func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x42xf32>) -> tensor<?x42xf32> {
   %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x42xf32>) : tensor<?x16384xf32>, tensor<2x42x16384xf32> -> tensor<?x42xf32>
   return %r : tensor<?x42xf32>
@@ -223,11 +228,12 @@ func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf
 
 // -----
 
-// The kernel's blocking follows the vector width (vector-bits): 4 x 4
+// The kernel's blocking follows the vector width (vector-bits): 6 x 4
 // accumulators of 16 lanes for AVX-512 (32 registers); 3 x 3 of 8 lanes
 // for AVX2 and of 4 lanes for SSE (16 registers).
 // CHECK-LABEL: func.func @blocking
-// CHECK-COUNT-16: vector.fma {{.*}} : vector<16xf32>
+// CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
+// CHECK-NEXT: scf.yield
 // AVX2-LABEL: func.func @blocking
 // AVX2: scf.for %{{.*}} step %c3 iter_args
 // AVX2: scf.for %{{.*}} step %c3 iter_args
@@ -240,5 +246,54 @@ func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf
 // SSE-NEXT: scf.yield
 func.func @blocking(%x: tensor<?x32xf32>, %w: tensor<4x8x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
   %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// Fused forms. Rows come through the gather's indices (no permuted copy);
+// gate and up rows of each output column are accumulated side by side (2
+// outputs x 2 projections per block, 6 rows: 24 accumulators), and the
+// epilogue adds each bias and applies SwiGLU before rounding to bf16.
+// CHECK-LABEL: func.func @fused_gather_gate_up
+// CHECK-SAME: (%[[X:.*]]: tensor<?x32xf32>, %[[G:.*]]: tensor<4x8x32xf32>, %[[U:.*]]: tensor<4x8x32xf32>, %[[ROWS:.*]]: tensor<?xi32>, %[[OFF:.*]]: tensor<5xi32>, %[[BG:.*]]: tensor<4x8xf32>, %[[BU:.*]]: tensor<4x8xf32>)
+// CHECK: %[[M:.*]] = tensor.dim %[[ROWS]], %c0
+// CHECK: bufferization.alloc_tensor(%[[M]]) : tensor<?x8xbf16>
+// CHECK: scf.forall
+// CHECK: %[[GW:.*]] = tensor.extract_slice %[[G]]
+// CHECK: %[[GB:.*]] = tensor.extract_slice %[[BG]]
+// CHECK: %[[UW:.*]] = tensor.extract_slice %[[U]]
+// CHECK: %[[UB:.*]] = tensor.extract_slice %[[BU]]
+// CHECK: scf.for {{.*}} step %c6
+// CHECK: scf.for {{.*}} step %c2
+// CHECK: %[[R:.*]] = tensor.extract %[[ROWS]]
+// CHECK: %[[RI:.*]] = arith.index_cast %[[R]] : i32 to index
+// CHECK: vector.transfer_read %[[X]][%[[RI]], %{{.*}}]
+// CHECK: vector.transfer_read %[[GW]]
+// CHECK: vector.transfer_read %[[UW]]
+// CHECK-COUNT-24: vector.fma
+// CHECK: tensor.extract %[[GB]]
+// CHECK: tensor.extract %[[UB]]
+// CHECK: math.exp
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+func.func @fused_gather_gate_up(%x: tensor<?x32xf32>, %g: tensor<4x8x32xf32>, %u: tensor<4x8x32xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %bg: tensor<4x8xf32>, %bu: tensor<4x8xf32>) -> tensor<?x8xbf16> {
+  %r = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x8xf32>) up(%u : tensor<4x8x32xf32>) up_bias(%bu : tensor<4x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xbf16>
+  return %r : tensor<?x8xbf16>
+}
+
+// -----
+
+// A fused interleaved gate/up weight: output column c reads weight rows 2c
+// and 2c + 1.
+// CHECK-LABEL: func.func @fused_interleaved
+// CHECK: scf.forall
+// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0] [1, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> to tensor<16x32xf32>
+// CHECK: scf.for {{.*}} step %c2 iter_args
+// CHECK: %[[GATE:.*]] = arith.muli %{{.*}}, %c2 : index
+// CHECK-NEXT: %[[UP:.*]] = arith.addi %[[GATE]], %c1
+// CHECK: vector.transfer_read %[[W]][%[[GATE]], %{{.*}}]
+// CHECK: vector.transfer_read %[[W]][%[[UP]], %{{.*}}]
+func.func @fused_interleaved(%x: tensor<?x32xf32>, %gu: tensor<4x16x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %gu offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x32xf32>, tensor<4x16x32xf32> -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }

@@ -245,8 +245,82 @@ func.func @grouped_matmul_c5(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off
 // -----
 
 func.func @grouped_matmul_c6(%x: tensor<?x16xf32>, %w: tensor<8x16xf32>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op (C6) result must be a float tensor [?, 8] (rows x weight outputs), got 'tensor<?x16xf32>'}}
+  // expected-error @+1 {{'moe.grouped_matmul' op (C6) result must be a float tensor [?, 8] (rows x outputs), got 'tensor<?x16xf32>'}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x16xf32>, tensor<8x16xf32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+// The fused gather's row count gives the result's rows.
+func.func @grouped_matmul_c6_gather(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>, %rows: tensor<12xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C6) result must be a float tensor [12, 24] (rows x outputs), got 'tensor<10x24xf32>'}}
+  %0 = moe.grouped_matmul %x, %w gather(%rows : tensor<12xi32>) offsets(%off : tensor<9xi32>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<10x24xf32>
+  return
+}
+
+// -----
+
+// A fused gate/up weight gives half as many outputs as rows.
+func.func @grouped_matmul_c6_layout(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C6) result must be a float tensor [?, 12] (rows x outputs), got 'tensor<?x24xf32>'}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c7(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>, %rows: tensor<?xf32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C7) gather rows must be a rank-1 integer tensor, got 'tensor<?xf32>'}}
+  %0 = moe.grouped_matmul %x, %w gather(%rows : tensor<?xf32>) offsets(%off : tensor<9xi32>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c8_not_gated(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C8) up needs a gated activation without gate_up_layout}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) up(%w : tensor<8x24x16xf32>) activation(#moe.activation<relu>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c8_type(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %u: tensor<8x24x16xbf16>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C8) up 'tensor<8x24x16xbf16>' must have the weight's type 'tensor<8x24x16xf32>'}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) up(%u : tensor<8x24x16xbf16>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c8_bias(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>, %b: tensor<8x24xf32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C8) bias and up_bias are given together or not at all}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) bias(%b : tensor<8x24xf32>) up(%w : tensor<8x24x16xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c9_not_gated(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C9) gate_up_layout needs a gated activation}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) activation(#moe.activation<gelu>) gate_up_layout(concatenated) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c9_odd(%x: tensor<?x16xf32>, %w: tensor<8x25x16xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C9) a fused gate/up weight needs an even number of rows, got 25}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x16xf32>, tensor<8x25x16xf32> -> tensor<?x12xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c10(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %off: tensor<9xi32>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C10) swiglu needs up or gate_up_layout}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
   return
 }
 

@@ -43,6 +43,18 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
   return %r : tensor<?x16xbf16>
 }
 
+// Fused forms: gather, gate and up with SwiGLU; a fused gate/up weight.
+// CHECK-LABEL: func.func @grouped_matmul_fused
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} gather(%{{.*}} : tensor<?xi32>) offsets(%{{.*}} : tensor<9xi32>) bias(%{{.*}} : tensor<8x24xf32>) up(%{{.*}} : tensor<8x24x16xbf16>) up_bias(%{{.*}} : tensor<8x24xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<9xi32>) activation(#moe.activation<swiglu, alpha = 1.702{{.*}}>) gate_up_layout(interleaved) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x12xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} gather(%{{.*}} : tensor<?xi32>) activation(#moe.activation<gelu>) : tensor<?x16xf32>, tensor<24x16xbf16> -> tensor<?x24xbf16>
+func.func @grouped_matmul_fused(%x: tensor<?x16xf32>, %w: tensor<8x24x16xbf16>, %u: tensor<8x24x16xbf16>, %rows: tensor<?xi32>, %off: tensor<9xi32>, %b: tensor<8x24xf32>, %wd: tensor<24x16xbf16>) -> (tensor<?x24xf32>, tensor<?x12xf32>, tensor<?x24xbf16>) {
+  %0 = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<9xi32>) bias(%b : tensor<8x24xf32>) up(%u : tensor<8x24x16xbf16>) up_bias(%b : tensor<8x24xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>
+  %1 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x12xf32>
+  %2 = moe.grouped_matmul %x, %wd gather(%rows : tensor<?xi32>) activation(#moe.activation<gelu>) : tensor<?x16xf32>, tensor<24x16xbf16> -> tensor<?x24xbf16>
+  return %0, %1, %2 : tensor<?x24xf32>, tensor<?x12xf32>, tensor<?x24xbf16>
+}
+
 // CHECK-LABEL: func.func @grouped_matmul
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<9xi32>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<9xi32>) bias(%{{.*}} : tensor<8x24xf16>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xbf16>

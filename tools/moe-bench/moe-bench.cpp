@@ -133,6 +133,7 @@ int main(int argc, char **argv) {
   int threads = 0;
   double minTime = 1.0;
   std::string compiler;
+  std::vector<std::string> compileArgs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&](std::string &out) {
@@ -156,13 +157,17 @@ int main(int argc, char **argv) {
       csv = v;
     else if (a == "--moe-compile" && val(v))
       compiler = v;
+    else if (a == "--compile-arg" && val(v))
+      compileArgs.push_back(v);
     else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE] "
-          "[--moe-compile PATH]\n\nshapes: qwen3-30b-a3b (d 2048, f 768, E "
-          "128, k 8), olmoe (d 2048, f 1024, E 64, k 8), mixtral-small (d "
-          "1024, f 3584, E 8, k 2); SwiGLU experts.\n");
+          "[--moe-compile PATH] [--compile-arg ARG]...\n\nshapes: "
+          "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
+          "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); SwiGLU "
+          "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "
+          "--no-fusion, --cpu=x86-64-v3).\n");
       return 0;
     } else
       return fail("unknown or incomplete option '" + a + "' (see --help)");
@@ -223,6 +228,11 @@ int main(int argc, char **argv) {
                 so = work + "/" + name + ".so";
     std::ofstream(mlir) << layerMlir(s, dtype.c_str());
     std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
+    for (const std::string &arg : compileArgs) {
+      if (arg.find('\'') != std::string::npos)
+        return fail("--compile-arg may not contain a single quote");
+      cmd += " '" + arg + "'";
+    }
     auto c0 = std::chrono::steady_clock::now();
     if (std::system(cmd.c_str()) != 0)
       return fail("moe-compile failed on " + mlir);

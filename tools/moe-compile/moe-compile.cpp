@@ -72,9 +72,9 @@ static cl::opt<std::string>
             cl::init("native"), cl::cat(category));
 static cl::opt<std::string> compileTo(
     "compile-to",
-    cl::desc("Stop after a phase and print its IR: moe, linalg, bufferized, "
-             "loops, llvm (MLIR), llvm-ir (LLVM IR before optimization), asm "
-             "(optimized assembly)"),
+    cl::desc("Stop after a phase and print its IR: moe, fused, linalg, "
+             "bufferized, loops, llvm (MLIR), llvm-ir (LLVM IR before "
+             "optimization), asm (optimized assembly)"),
     cl::value_desc("phase"), cl::cat(category));
 static cl::list<std::string>
     weightFiles("weights",
@@ -88,6 +88,14 @@ static cl::opt<std::string> linker("linker",
                                    cl::cat(category));
 static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
                              cl::cat(category));
+static cl::opt<std::string> fuse(
+    "fuse",
+    cl::desc("Fusion passes to run: none (the default), gate-up "
+             "(moe-fuse-gate-up: gate and up as one GEMM with the activation "
+             "in its epilogue), dispatch (moe-fuse-dispatch: the token gather "
+             "in the GEMMs' row loads), or a comma-separated list; all for "
+             "both. Results are the same up to the order of f32 sums."),
+    cl::init("none"), cl::value_desc("list"), cl::cat(category));
 
 namespace {
 
@@ -157,11 +165,19 @@ int main(int argc, char **argv) {
     stopPhase = parsePhase(compileTo);
     if (!stopPhase)
       return fail("unknown phase '" + compileTo +
-                  "' for --compile-to (moe, linalg, bufferized, loops, llvm, "
-                  "llvm-ir, asm)");
+                  "' for --compile-to (moe, fused, linalg, bufferized, loops, "
+                  "llvm, llvm-ir, asm)");
   }
   if (compileTo.empty() && outputFile.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
+  bool fuseGateUp = false, fuseDispatch = false;
+  for (llvm::StringRef f : llvm::split(llvm::StringRef(fuse), ',')) {
+    fuseGateUp |= f == "gate-up" || f == "all";
+    fuseDispatch |= f == "dispatch" || f == "all";
+    if (f != "gate-up" && f != "dispatch" && f != "all" && f != "none")
+      return fail("unknown fusion '" + f.str() +
+                  "' for --fuse (none, gate-up, dispatch, all)");
+  }
 
   DialectRegistry registry;
   registry.insert<MoEDialect>();
@@ -230,6 +246,8 @@ int main(int argc, char **argv) {
     return fail(msg);
   CpuPipelineOptions pipelineOptions;
   pipelineOptions.vectorBits = vectorBitsFor(target.required);
+  pipelineOptions.fuseGateUp = fuseGateUp;
+  pipelineOptions.fuseDispatch = fuseDispatch;
 
   PassManager pm(&context);
   buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM), pipelineOptions);

@@ -6,6 +6,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -38,6 +39,11 @@ public:
 
   Value run(Value dest) {
     Value n = o.numCols;
+    auto isBf16 = [](Value t) {
+      return !t || cast<RankedTensorType>(t.getType()).getElementType().isBF16();
+    };
+    useDot = kernel.bf16Dot && kernel.lanes == 16 && isBf16(o.a) &&
+             isBf16(o.w) && isBf16(o.up);
     // A gated output reads two weight rows: half as many outputs per block
     // keep the same accumulators.
     gated = o.activation && o.activation.isGated();
@@ -106,6 +112,47 @@ private:
     if (elt != f32)
       v = arith::ExtFOp::create(b, loc, VectorType::get({len}, f32), v);
     return v;
+  }
+
+  /// Sums over k in [k0, k1) like dotProducts, 32 bf16 at a time with
+  /// AVX512_BF16 dot products (each f32 lane sums a pair of k).
+  SmallVector<Value> bf16DotProducts(ArrayRef<Value> aRows,
+                                     ArrayRef<std::pair<Value, Value>> wRows,
+                                     int64_t k0, int64_t k1) {
+    constexpr int64_t pairs = 32;
+    auto accType = VectorType::get({pairs / 2}, f32);
+    auto bf16Type = VectorType::get({pairs}, b.getBF16Type());
+    Value zero = arith::ConstantOp::create(
+        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    Value pad = floatConst(b, loc, b.getBF16Type(), 0.0);
+    auto raw = [&](Value t, Value row, Value col) -> Value {
+      return vector::TransferReadOp::create(b, loc, bf16Type, t,
+                                            ValueRange{row, col}, pad,
+                                            ArrayRef<bool>{true});
+    };
+    int64_t mr = aRows.size(), nr = wRows.size();
+    SmallVector<Value> inits(mr * nr, zero);
+    auto forOp = scf::ForOp::create(
+        b, loc, index(k0), index(k1), index(pairs), inits,
+        [&](OpBuilder &nb, Location, Value kv, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> as, ws, next;
+          for (Value r : aRows)
+            as.push_back(raw(o.a, r, kv));
+          for (auto [t, r] : wRows)
+            ws.push_back(raw(t, r, kv));
+          for (int64_t i = 0; i < mr; ++i)
+            for (int64_t j = 0; j < nr; ++j)
+              next.push_back(x86vector::DotBF16Op::create(
+                  b, loc, accs[i * nr + j], as[i], ws[j]));
+          scf::YieldOp::create(b, loc, next);
+        });
+    SmallVector<Value> sums;
+    for (Value acc : forOp.getResults())
+      sums.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, acc, fastmath));
+    return sums;
   }
 
   /// The row of `a` that block row `m` reads.
@@ -199,10 +246,12 @@ private:
       if (gated)
         wRows.push_back(u);
     }
-    int64_t full = k / kernel.lanes * kernel.lanes;
+    int64_t step = useDot ? 32 : kernel.lanes;
+    int64_t full = k / step * step;
     SmallVector<Value> sums;
     if (full > 0)
-      sums = dotProducts(aRows, wRows, 0, full, kernel.lanes);
+      sums = useDot ? bf16DotProducts(aRows, wRows, 0, full)
+                    : dotProducts(aRows, wRows, 0, full, kernel.lanes);
     if (full < k) {
       SmallVector<Value> tail = dotProducts(aRows, wRows, full, k, k - full);
       if (sums.empty())
@@ -243,6 +292,7 @@ private:
   const ContractionKernel &kernel;
   int64_t k;
   bool gated = false;
+  bool useDot = false;
   int64_t colBlock = 1;
   Type f32;
   arith::FastMathFlags fastmath;

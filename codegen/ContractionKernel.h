@@ -22,6 +22,10 @@ struct ContractionKernel {
   int64_t lanes = 16;   // f32 lanes of one vector register
   int64_t rowBlock = 6; // input rows per block
   int64_t colBlock = 4; // weight rows (output columns) per block
+  /// With bf16 inputs and weights, accumulate pairs of k with AVX512_BF16
+  /// dot products (x86vector.avx512.dot, 32 bf16 per step) instead of
+  /// widening both to f32.
+  bool bf16Dot = false;
 };
 
 /// The blocking for a vector register width in bits (512: AVX-512, 256:

@@ -16,11 +16,11 @@ using namespace mlir;
 using namespace mlir::moe;
 
 void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
-                                            int64_t vectorBits) {
+                                            int64_t vectorBits, bool bf16Dot) {
   populateRouteToLinalgPatterns(patterns);
   populateDispatchToLinalgPatterns(patterns);
   populateGatherToLinalgPatterns(patterns);
-  populateGroupedMatmulToLinalgPatterns(patterns, vectorBits);
+  populateGroupedMatmulToLinalgPatterns(patterns, vectorBits, bf16Dot);
   populateActivationToLinalgPatterns(patterns);
   populateCombineToLinalgPatterns(patterns);
 }
@@ -36,6 +36,12 @@ struct ConvertMoEToLinalgPass
           << "convert-moe-to-linalg: vector-bits must be 128, 256 or 512, "
              "not "
           << vectorBits.getValue();
+      return signalPassFailure();
+    }
+    if (bf16Dot && vectorBits != 512) {
+      emitError(root->getLoc())
+          << "convert-moe-to-linalg: bf16-dot needs vector-bits=512 "
+             "(AVX512_BF16)";
       return signalPassFailure();
     }
     // What no pattern can lower is an error at the op, checked up front so
@@ -66,7 +72,7 @@ struct ConvertMoEToLinalgPass
     walkAndApplyPatterns(root, std::move(decompose));
 
     RewritePatternSet lower(&getContext());
-    populateMoEToLinalgPatterns(lower, vectorBits);
+    populateMoEToLinalgPatterns(lower, vectorBits, bf16Dot);
     GreedyRewriteConfig config;
     config.enableFolding(false);
     if (failed(applyPatternsGreedily(root, std::move(lower), config)))

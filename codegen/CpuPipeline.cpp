@@ -76,6 +76,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
   // linalg
   ConvertMoEToLinalgOptions toLinalg;
   toLinalg.vectorBits = options.vectorBits;
+  toLinalg.bf16Dot = options.bf16Dot;
   pm.addPass(createConvertMoEToLinalg(toLinalg));
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
@@ -122,6 +123,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
   // The GEMM kernel's lane sums may be reassociated (tree reductions).
   ConvertVectorToLLVMPassOptions vectorToLLVM;
   vectorToLLVM.reassociateFPReductions = true;
+  vectorToLLVM.x86Vector = true; // x86vector.avx512.dot (bf16-dot)
   pm.addPass(createConvertVectorToLLVMPass(vectorToLLVM));
   pm.addPass(memref::createExpandStridedMetadataPass());
   pm.addPass(createLowerAffinePass());

@@ -42,6 +42,9 @@ struct CpuPipelineOptions {
   /// (docs/performance.md).
   bool fuseGateUp = false;
   bool fuseDispatch = false;
+  /// bf16 weights multiply bf16-rounded rows with AVX512_BF16 dot products
+  /// (convert-moe-to-linalg bf16-dot; needs vectorBits 512).
+  bool bf16Dot = false;
 };
 
 /// The vector width to tune for, from the ISA extensions a target has

@@ -93,6 +93,29 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
 }
 
+/// Rows [lo, lo + count) of `input` (through `rows` when given) rounded to
+/// bf16, as a fresh [count, k] tensor.
+Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+               Value count, int64_t k) {
+  MLIRContext *ctx = b.getContext();
+  Type bf16 = b.getBF16Type();
+  Value init = emptyTensor(b, loc, {count, b.getIndexAttr(k)}, bf16);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, ValueRange{init},
+             {dimsMap(ctx, 2, {0, 1})}, iterators(2),
+             [&](OpBuilder &nb, Location nl, ValueRange) {
+               Value m = linalg::IndexOp::create(nb, nl, 0);
+               Value col = linalg::IndexOp::create(nb, nl, 1);
+               Value r = arith::AddIOp::create(nb, nl, lo, m);
+               if (rows)
+                 r = toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, rows, r));
+               Value v = tensor::ExtractOp::create(nb, nl, input,
+                                                   ValueRange{r, col});
+               linalg::YieldOp::create(nb, nl, castFloat(nb, nl, v, bf16));
+             })
+      .getResult(0);
+}
+
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
   GroupedMatmulToLinalg(MLIRContext *ctx, const ContractionKernel &kernel)
       : OpRewritePattern(ctx), kernel(kernel) {}
@@ -188,6 +211,22 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.a = input;
       operands.rows = rows;
       operands.rowBase = lo;
+      // Only the experts' GEMMs: a dense projection may be the router, whose
+      // top-k must not see rounded logits.
+      bool roundRows = kernel.bf16Dot && offsets &&
+                       weightType.getElementType().isBF16() &&
+                       !cast<RankedTensorType>(input.getType())
+                            .getElementType()
+                            .isBF16();
+      ContractionKernel itemKernel = kernel;
+      itemKernel.bf16Dot = kernel.bf16Dot && offsets;
+      if (roundRows) {
+        // bf16 dot products need bf16 rows: round the group's rows once per
+        // item (gathering them on the way), 1/tileRows of the item's work.
+        operands.a = bf16Rows(b, loc, input, rows, lo, count, k);
+        operands.rows = Value();
+        operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
+      }
       operands.numRows = count;
       operands.w = groupSlice(weight);
       operands.bias = groupSlice(bias);
@@ -198,7 +237,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.outputs = n;
       operands.colBase = n0;
       operands.numCols = size;
-      Value tile = emitContraction(b, loc, operands, dest, kernel);
+      Value tile = emitContraction(b, loc, operands, dest, itemKernel);
       b.setInsertionPointToStart(forall.getTerminator().getBody());
       tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent,
                                             strides);
@@ -213,7 +252,8 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
 } // namespace
 
 void mlir::moe::populateGroupedMatmulToLinalgPatterns(
-    RewritePatternSet &patterns, int64_t vectorBits) {
-  patterns.add<GroupedMatmulToLinalg>(patterns.getContext(),
-                                      contractionKernelFor(vectorBits));
+    RewritePatternSet &patterns, int64_t vectorBits, bool bf16Dot) {
+  ContractionKernel kernel = contractionKernelFor(vectorBits);
+  kernel.bf16Dot = bf16Dot && vectorBits >= 512;
+  patterns.add<GroupedMatmulToLinalg>(patterns.getContext(), kernel);
 }

@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -26,15 +27,19 @@ void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
 void populateGatherToLinalgPatterns(RewritePatternSet &patterns);
 /// `vectorBits` is the vector register width the GEMM kernel is blocked
-/// for (512: AVX-512, 256: AVX2, 128: SSE).
+/// for (512: AVX-512, 256: AVX2, 128: SSE); `bf16Dot` (with 512) rounds the
+/// rows multiplied with bf16 weights to bf16 and uses AVX512_BF16 dot
+/// products.
 void populateGroupedMatmulToLinalgPatterns(RewritePatternSet &patterns,
-                                           int64_t vectorBits = 512);
+                                           int64_t vectorBits = 512,
+                                           bool bf16Dot = false);
 void populateActivationToLinalgPatterns(RewritePatternSet &patterns);
 void populateCombineToLinalgPatterns(RewritePatternSet &patterns);
 
 /// All of the above.
 void populateMoEToLinalgPatterns(RewritePatternSet &patterns,
-                                 int64_t vectorBits = 512);
+                                 int64_t vectorBits = 512,
+                                 bool bf16Dot = false);
 
 #define GEN_PASS_REGISTRATION
 #include "codegen/Passes.h.inc"

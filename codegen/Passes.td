@@ -30,7 +30,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       per output in registers across the k loop (`vector.fma`, inputs of
       any float type widened to f32) and reduce it once
       (`vector.reduction` free to reassociate). Each item writes its block
-      with `tensor.parallel_insert_slice`.
+      with `tensor.parallel_insert_slice`. With `bf16-dot`, a GEMM with
+      bf16 weights rounds each item's rows to bf16 once and accumulates
+      pairs of k with `x86vector.avx512.dot` (`vdpbf16ps`).
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
       `gate_up` input is split by strided or contiguous slices.
     * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading
@@ -44,13 +46,19 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     Option<"vectorBits", "vector-bits", "int64_t", /*default=*/"512",
            "Vector register width in bits the GEMM kernel is blocked for: "
            "512 (AVX-512), 256 (AVX2) or 128 (SSE). moe-compile picks it "
-           "from the target CPU.">
+           "from the target CPU.">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Multiply bf16 weights with AVX512_BF16 dot products "
+           "(x86vector.avx512.dot): the rows they multiply are rounded to "
+           "bf16 first, so results differ from the f32 path by bf16 "
+           "rounding of the activations. Needs vector-bits=512.">
   ];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
-    "::mlir::bufferization::BufferizationDialect"
+    "::mlir::bufferization::BufferizationDialect",
+    "::mlir::x86vector::X86VectorDialect"
   ];
 }
 

@@ -46,6 +46,15 @@ config.substitutions.append(("%node", "node"))
 config.substitutions.append(("%moec_src_root", config.moec_src_root))
 config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
 
+# CPU features some end-to-end tests need (they run the code they compile).
+try:
+    with open("/proc/cpuinfo") as fh:
+        cpu_flags = set(fh.read().split())
+except OSError:
+    cpu_flags = set()
+if "avx512_bf16" in cpu_flags:
+    config.available_features.add("avx512bf16")
+
 # ONNX Runtime (onnxruntime-node) is the outside reference for numerics.
 ort = config.moec_ort_node_modules
 if ort and os.path.isdir(os.path.join(ort, "onnxruntime-node")):

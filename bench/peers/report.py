@@ -31,7 +31,7 @@ def main(moec_csvs, peers_csvs):
     names = sorted({k[0] for k in peers})
     if rows:
         print("machine (this run): fp32 FMA peak %s GFLOP/s, DRAM read %s GB/s"
-              % (rows[0]["fma_peak"], rows[0]["dram_gbps"]))
+              % (rows[0]["peak_gflops"], rows[0]["dram_gbps"]))
     head = "%-14s %5s %10s %8s %6s %9s" % ("shape", "T", "moec ms", "GFLOP/s",
                                            "%peak", "tokens/s")
     for n in names:

@@ -1,6 +1,8 @@
 // RUN: moe-opt %s --convert-moe-to-linalg -split-input-file -verify-diagnostics
 // RUN: not moe-opt %s --convert-moe-to-linalg=vector-bits=384 2>&1 | FileCheck %s --check-prefix=BITS
 // BITS: error: convert-moe-to-linalg: vector-bits must be 128, 256 or 512, not 384
+// RUN: not moe-opt %s --convert-moe-to-linalg="vector-bits=256 bf16-dot=true" 2>&1 | FileCheck %s --check-prefix=DOT
+// DOT: error: convert-moe-to-linalg: bf16-dot needs vector-bits=512 (AVX512_BF16)
 
 // A layer whose expert count is dynamic cannot be dispatched.
 func.func @dynamic_experts(%x: tensor<?x16xf32>, %l: tensor<?x?xf32>, %u: tensor<?x8x16xf32>, %d: tensor<?x16x8xf32>) -> tensor<?x16xf32> {

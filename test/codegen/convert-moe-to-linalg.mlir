@@ -1,6 +1,7 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --split-input-file | FileCheck %s
 // RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=256 --split-input-file | FileCheck %s --check-prefix=AVX2
 // RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
+// RUN: moe-opt %s --convert-moe-to-linalg=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -296,4 +297,35 @@ func.func @fused_gather_gate_up(%x: tensor<?x32xf32>, %g: tensor<4x8x32xf32>, %u
 func.func @fused_interleaved(%x: tensor<?x32xf32>, %gu: tensor<4x16x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
   %r = moe.grouped_matmul %x, %gu offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x32xf32>, tensor<4x16x32xf32> -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// bf16-dot: an expert GEMM with bf16 weights rounds the group's rows to bf16
+// once per item (through the gather), then accumulates 32 bf16 per step
+// with AVX512_BF16 dot products; k = 80 leaves a 16-wide f32 tail. The
+// dense projection (which may be a router) keeps f32 rows. Without the
+// option nothing is rounded.
+// DOT-LABEL: func.func @bf16_dot
+// DOT: scf.forall
+// DOT: %[[ROWS:.*]] = linalg.generic
+// DOT: tensor.extract %arg3
+// DOT: tensor.extract %arg0
+// DOT: arith.truncf {{.*}} : f32 to bf16
+// DOT: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args
+// DOT: vector.transfer_read %[[ROWS]]{{.*}} : tensor<?x80xbf16>, vector<32xbf16>
+// DOT-COUNT-24: x86vector.avx512.dot {{.*}} : vector<32xbf16> -> vector<16xf32>
+// DOT: vector.transfer_read %[[ROWS]][%{{.*}}, %c64]{{.*}} : tensor<?x80xbf16>, vector<16xbf16>
+// DOT: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
+// DOT: scf.forall
+// DOT-NOT: x86vector
+// DOT: return
+// CHECK-LABEL: func.func @bf16_dot
+// CHECK-NOT: x86vector
+// CHECK-NOT: arith.truncf {{.*}} : f32 to bf16
+// CHECK: return
+func.func @bf16_dot(%x: tensor<?x80xf32>, %w: tensor<4x8x80xbf16>, %off: tensor<5xi32>, %rows: tensor<?xi32>, %wr: tensor<4x80xbf16>) -> (tensor<?x8xf32>, tensor<?x4xf32>) {
+  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x80xf32>, tensor<4x8x80xbf16> -> tensor<?x8xf32>
+  %l = moe.grouped_matmul %x, %wr : tensor<?x80xf32>, tensor<4x80xbf16> -> tensor<?x4xf32>
+  return %r, %l : tensor<?x8xf32>, tensor<?x4xf32>
 }

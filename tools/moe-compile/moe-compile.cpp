@@ -88,6 +88,14 @@ static cl::opt<std::string> linker("linker",
                                    cl::cat(category));
 static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
                              cl::cat(category));
+static cl::opt<bool> bf16Dot(
+    "bf16-dot",
+    cl::desc("Multiply bf16 weights with AVX512_BF16 dot products (vdpbf16ps) "
+             "on bf16-rounded activations: about twice the f32 FMA rate, at "
+             "the cost of rounding the rows each such GEMM reads to bf16 "
+             "(moe-run --verify then allows 1e-2). Needs a CPU with "
+             "avx512bf16."),
+    cl::cat(category));
 static cl::opt<std::string> fuse(
     "fuse",
     cl::desc("Fusion passes to run: none (the default), gate-up "
@@ -246,6 +254,10 @@ int main(int argc, char **argv) {
     return fail(msg);
   CpuPipelineOptions pipelineOptions;
   pipelineOptions.vectorBits = vectorBitsFor(target.required);
+  if (bf16Dot && !llvm::is_contained(target.required, "avx512bf16"))
+    return fail("--bf16-dot needs a target CPU with avx512bf16 (AVX512_BF16); "
+                "'" + target.cpu + "' has none");
+  pipelineOptions.bf16Dot = bf16Dot;
   pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseDispatch = fuseDispatch;
 
@@ -280,6 +292,11 @@ int main(int argc, char **argv) {
     required.push(json::Value::string(f));
   tgt.set("required_features", std::move(required));
   metadata->set("target", std::move(tgt));
+  // How the generated arithmetic departs from f32 (moe-run --verify's
+  // default tolerance follows it).
+  json::Value numerics = json::Value::object();
+  numerics.set("bf16_dot", json::Value::boolean(bf16Dot));
+  metadata->set("numerics", std::move(numerics));
   json::Value weights = json::Value::array();
   // --weights replaces the files a checkpoint names.
   std::vector<std::string> recorded(weightFiles.begin(), weightFiles.end());

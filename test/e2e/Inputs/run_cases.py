@@ -18,11 +18,14 @@ def main():
     p.add_argument("--dir", required=True)
     p.add_argument("--artifact", default="cases.so")
     p.add_argument("--threads", default="0")
+    p.add_argument("--min-tolerance", type=float, default=0.0,
+                   help="raise every case's tolerance to at least this")
     a = p.parse_args()
     with open(os.path.join(a.dir, "cases.json")) as fh:
         cases = json.load(fh)
     runs, failures, worst = 0, [], {}
     for case in cases:
+        case["tolerance"] = max(case["tolerance"], a.min_tolerance)
         for run in case["inputs"]:
             cmd = [a.moe_run, os.path.join(a.dir, a.artifact), "--function",
                    case["name"], "--verify", "--threads", a.threads,

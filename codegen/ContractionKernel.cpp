@@ -2,6 +2,8 @@
 #include "codegen/ContractionKernel.h"
 #include "codegen/LoweringUtils.h"
 
+#include <algorithm>
+
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -57,13 +59,19 @@ public:
     Value begin = index(0);
     for (int64_t mr : rowSizes) {
       Value end = blockEnd(begin, o.numRows, mr);
+      // Blocks of fewer rows (decode, small experts, leftovers) are bound by
+      // streaming the weight: they take more weight rows, up to 8 streams,
+      // within the same accumulator budget (rowBlock x colBlock).
+      int64_t weightRows = std::clamp<int64_t>(
+          kernel.rowBlock * kernel.colBlock / mr, kernel.colBlock, 8);
+      int64_t nc = gated ? std::max<int64_t>(weightRows / 2, 1) : weightRows;
       dest = loop(begin, end, mr, dest, [&](Value m0, int64_t mr, Value d) {
-        Value colEnd = blockEnd(index(0), n, colBlock);
-        d = loop(index(0), colEnd, colBlock, d,
+        Value colEnd = blockEnd(index(0), n, nc);
+        d = loop(index(0), colEnd, nc, d,
                  [&](Value n0, int64_t nr, Value dd) {
                    return block(m0, mr, n0, nr, dd);
                  });
-        if (colBlock > 1)
+        if (nc > 1)
           d = loop(colEnd, n, 1, d, [&](Value n0, int64_t nr, Value dd) {
             return block(m0, mr, n0, nr, dd);
           });

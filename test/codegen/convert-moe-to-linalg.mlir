@@ -232,9 +232,21 @@ func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf
 // The kernel's blocking follows the vector width (vector-bits): 6 x 4
 // accumulators of 16 lanes for AVX-512 (32 registers); 3 x 3 of 8 lanes
 // for AVX2 and of 4 lanes for SSE (16 registers).
+// Blocks of fewer rows take more weight rows within the same 24
+// accumulators, up to 8: 4 x 6, 2 x 8 and 1 x 8.
 // CHECK-LABEL: func.func @blocking
+// CHECK: scf.for {{.*}} step %c6 iter_args
+// CHECK: scf.for {{.*}} step %c4 iter_args
 // CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
 // CHECK-NEXT: scf.yield
+// CHECK: scf.for {{.*}} step %c4 iter_args
+// CHECK: scf.for {{.*}} step %c6 iter_args
+// CHECK: scf.for {{.*}} step %c2 iter_args
+// CHECK: scf.for {{.*}} step %c8 iter_args
+// CHECK: %{{.*}}:16 = scf.for
+// CHECK: scf.for {{.*}} step %c1 iter_args
+// CHECK: scf.for {{.*}} step %c8 iter_args
+// CHECK: %{{.*}}:8 = scf.for
 // AVX2-LABEL: func.func @blocking
 // AVX2: scf.for %{{.*}} step %c3 iter_args
 // AVX2: scf.for %{{.*}} step %c3 iter_args

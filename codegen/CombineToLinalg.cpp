@@ -4,12 +4,20 @@
 // as one reduction generic over (t, c, j) reading the expert rows through
 // tensor.extract, accumulated in f32, then converted to the result type.
 //
+// With a fused down projection (moe-fuse-combine), y is never built: an
+// scf.forall over column tiles of the output runs the GEMM kernel over
+// every expert's rows in turn, and its epilogue adds each product row,
+// scaled by its routing weight, to its token's row. Each item owns its
+// columns, so the scatter needs no atomics.
+//
 //===----------------------------------------------------------------------===//
+#include "codegen/ContractionKernel.h"
 #include "codegen/LoweringUtils.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
@@ -18,8 +26,146 @@ using namespace mlir::moe;
 
 namespace {
 
+/// For every expert row p = inverse[t, j]: its token t and routing weight
+/// w[t, j] (rows no slot names keep token 0 and weight 0).
+std::pair<Value, Value> rowTargets(OpBuilder &b, Location loc, Value weights,
+                                   Value inverse, Value rowCount) {
+  Type f32 = b.getF32Type();
+  Value tokens0 = filledTensor(b, loc, {rowCount}, b.getIndexType(),
+                               arith::ConstantIndexOp::create(b, loc, 0));
+  Value scales0 =
+      filledTensor(b, loc, {rowCount}, f32, floatConst(b, loc, f32, 0.0));
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value t = tensor::DimOp::create(b, loc, weights, 0);
+  Value k = tensor::DimOp::create(b, loc, weights, 1);
+  auto outer = scf::ForOp::create(
+      b, loc, zero, t, one, ValueRange{tokens0, scales0},
+      [&](OpBuilder &ob, Location ol, Value ti, ValueRange tIter) {
+        auto inner = scf::ForOp::create(
+            ob, ol, zero, k, one, tIter,
+            [&](OpBuilder &ib, Location il, Value j, ValueRange iter) {
+              Value p = toIndex(
+                  ib, il,
+                  tensor::ExtractOp::create(ib, il, inverse, ValueRange{ti, j}));
+              Value w = castFloat(
+                  ib, il,
+                  tensor::ExtractOp::create(ib, il, weights, ValueRange{ti, j}),
+                  f32);
+              Value tokens =
+                  tensor::InsertOp::create(ib, il, ti, iter[0], ValueRange{p});
+              Value scales =
+                  tensor::InsertOp::create(ib, il, w, iter[1], ValueRange{p});
+              scf::YieldOp::create(ib, il, ValueRange{tokens, scales});
+            });
+        scf::YieldOp::create(ob, ol, inner.getResults());
+      });
+  return {outer.getResult(0), outer.getResult(1)};
+}
+
+/// Σ_j w[t, j] · (h[p] · down[g(p)]ᵀ + bias[g(p)]) with p = inverse[t, j],
+/// as an f32 [T, d] tensor, without materializing the projection.
+Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
+                        const ContractionKernel &kernel) {
+  Type f32 = b.getF32Type();
+  Value h = op.getExpertOut(), down = op.getDown();
+  Value offsets = op.getDownOffsets(), bias = op.getDownBias();
+  auto downType = cast<RankedTensorType>(down.getType());
+  int64_t groups = downType.getDimSize(0), d = downType.getDimSize(1),
+          f = downType.getDimSize(2);
+  Value rowCount = tensor::DimOp::create(b, loc, h, 0);
+  std::pair<Value, Value> targets =
+      rowTargets(b, loc, op.getWeights(), op.getInverse(), rowCount);
+  Value tokens = targets.first, scales = targets.second;
+  Value t = tensor::DimOp::create(b, loc, op.getWeights(), 0);
+  Value out = filledTensor(b, loc, {t, b.getIndexAttr(d)}, f32,
+                           floatConst(b, loc, f32, 0.0));
+  // Items own column tiles; at least 16 of them, so two or more threads
+  // balance although every item walks all experts.
+  int64_t eltBytes = std::max<int64_t>(downType.getElementTypeBitWidth() / 8, 1);
+  int64_t cols = weightTileRows(d, f, eltBytes, kernel);
+  int64_t even = (d + 15) / 16;
+  even = (even + kernel.colBlock - 1) / kernel.colBlock * kernel.colBlock;
+  cols = std::max<int64_t>(std::min(cols, even), 1);
+  int64_t tiles = (d + cols - 1) / cols;
+  bool roundRows = kernel.bf16Dot && downType.getElementType().isBF16() &&
+                   !cast<RankedTensorType>(h.getType()).getElementType().isBF16();
+
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tiles)}, ValueRange{out},
+      std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value item = forall.getInductionVars()[0];
+  Value shared = forall.getRegionIterArgs()[0];
+  Value colsV = arith::ConstantIndexOp::create(b, loc, cols);
+  Value n0 = arith::MulIOp::create(b, loc, item, colsV);
+  Value size = arith::MinUIOp::create(
+      b, loc, colsV,
+      arith::SubIOp::create(b, loc, arith::ConstantIndexOp::create(b, loc, d),
+                            n0));
+  OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> at = {z, n0}, extent = {t, size}, strides = {u, u};
+  Value dest = tensor::ExtractSliceOp::create(b, loc, shared, at, extent,
+                                              strides);
+  Value zero = arith::ConstantIndexOp::create(b, loc, 0);
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  auto perGroup = scf::ForOp::create(
+      b, loc, zero, arith::ConstantIndexOp::create(b, loc, groups), one,
+      ValueRange{dest},
+      [&](OpBuilder &nb, Location nl, Value g, ValueRange iter) {
+        Value lo =
+            toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, offsets, g));
+        Value hi = toIndex(
+            nb, nl,
+            tensor::ExtractOp::create(
+                nb, nl, offsets,
+                ValueRange{arith::AddIOp::create(nb, nl, g, one)}));
+        Value count = arith::SubIOp::create(nb, nl, hi, lo);
+        auto slice = [&](Value full) -> Value {
+          if (!full)
+            return full;
+          auto type = cast<RankedTensorType>(full.getType());
+          SmallVector<OpFoldResult> offs = {g}, sizes = {u}, steps = {u};
+          for (int64_t dim : type.getShape().drop_front()) {
+            offs.push_back(z);
+            sizes.push_back(nb.getIndexAttr(dim));
+            steps.push_back(u);
+          }
+          return tensor::ExtractSliceOp::create(
+              nb, nl,
+              RankedTensorType::get(type.getShape().drop_front(),
+                                    type.getElementType()),
+              full, offs, sizes, steps);
+        };
+        ContractionOperands operands;
+        operands.a = h;
+        operands.rowBase = lo;
+        operands.numRows = count;
+        operands.w = slice(down);
+        operands.bias = slice(bias);
+        operands.colBase = n0;
+        operands.numCols = size;
+        operands.outputs = d;
+        operands.scatterRows = tokens;
+        operands.rowScale = scales;
+        operands.scatterBase = lo;
+        if (roundRows) {
+          operands.a = bf16Rows(nb, nl, h, Value(), lo, count, f);
+          operands.rowBase = zero;
+        }
+        Value next = emitContraction(nb, nl, operands, iter[0], kernel);
+        scf::YieldOp::create(nb, nl, next);
+      });
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, perGroup.getResult(0), shared,
+                                        at, extent, strides);
+  return forall.getResult(0);
+}
+
 struct CombineToLinalg : OpRewritePattern<CombineOp> {
-  using OpRewritePattern::OpRewritePattern;
+  CombineToLinalg(MLIRContext *ctx, const ContractionKernel &kernel)
+      : OpRewritePattern(ctx), kernel(kernel) {}
 
   LogicalResult matchAndRewrite(CombineOp op,
                                 PatternRewriter &rewriter) const override {
@@ -31,8 +177,12 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
     Value expertOut = op.getExpertOut();
     SmallVector<OpFoldResult> sizes = {sizesOf(b, loc, op.getWeights())[0],
                                        sizesOf(b, loc, expertOut)[1]};
+    if (Value down = op.getDown())
+      sizes[1] = b.getIndexAttr(
+          cast<RankedTensorType>(down.getType()).getDimSize(1));
     Value zeros = filledTensor(b, loc, sizes, f32, floatConst(b, loc, f32, 0));
     Value routed =
+        op.getDown() ? routedThroughDown(b, loc, op, kernel) :
         linalg::GenericOp::create(
             b, loc, zeros.getType(),
             ValueRange{op.getWeights(), op.getInverse()}, ValueRange{zeros},
@@ -93,10 +243,16 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
     replaceWithResultTypes(rewriter, op, result);
     return success();
   }
+
+  ContractionKernel kernel;
 };
 
 } // namespace
 
-void mlir::moe::populateCombineToLinalgPatterns(RewritePatternSet &patterns) {
-  patterns.add<CombineToLinalg>(patterns.getContext());
+void mlir::moe::populateCombineToLinalgPatterns(RewritePatternSet &patterns,
+                                                int64_t vectorBits,
+                                                bool bf16Dot) {
+  ContractionKernel kernel = contractionKernelFor(vectorBits);
+  kernel.bf16Dot = bf16Dot && vectorBits >= 512;
+  patterns.add<CombineToLinalg>(patterns.getContext(), kernel);
 }

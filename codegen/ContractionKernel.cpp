@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -23,6 +24,43 @@ ContractionKernel mlir::moe::contractionKernelFor(int64_t vectorBits) {
   if (vectorBits >= 256)
     return {8, 3, 3};
   return {4, 3, 3};
+}
+
+namespace {
+/// A weight tile's size: tiles stay in a 1 MiB L2 (half of it, so the
+/// input rows streaming past keep their share) while every input row of the
+/// group is contracted with them.
+constexpr int64_t kWeightTileBytes = 512 * 1024;
+
+} // namespace
+
+int64_t mlir::moe::weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
+                       const ContractionKernel &kernel) {
+  int64_t rows =
+      kWeightTileBytes / std::max<int64_t>(k * bytesPerElement, 1);
+  rows = std::max(rows / kernel.colBlock * kernel.colBlock, kernel.colBlock);
+  return std::min(rows, n);
+}
+
+Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+               Value count, int64_t k) {
+  MLIRContext *ctx = b.getContext();
+  Type bf16 = b.getBF16Type();
+  Value init = emptyTensor(b, loc, {count, b.getIndexAttr(k)}, bf16);
+  return linalg::GenericOp::create(
+             b, loc, init.getType(), ValueRange{}, ValueRange{init},
+             {dimsMap(ctx, 2, {0, 1})}, iterators(2),
+             [&](OpBuilder &nb, Location nl, ValueRange) {
+               Value m = linalg::IndexOp::create(nb, nl, 0);
+               Value col = linalg::IndexOp::create(nb, nl, 1);
+               Value r = arith::AddIOp::create(nb, nl, lo, m);
+               if (rows)
+                 r = toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, rows, r));
+               Value v = tensor::ExtractOp::create(nb, nl, input,
+                                                   ValueRange{r, col});
+               linalg::YieldOp::create(nb, nl, castFloat(nb, nl, v, bf16));
+             })
+      .getResult(0);
 }
 
 namespace {
@@ -270,6 +308,17 @@ private:
     }
     Type elt = cast<RankedTensorType>(dest.getType()).getElementType();
     int64_t width = nr * perOutput;
+    // The token row and routing weight of each block row (fused combine).
+    SmallVector<std::pair<Value, Value>> scatterTargets;
+    if (o.scatterRows)
+      for (Value m : ms) {
+        Value at = arith::AddIOp::create(b, loc, o.scatterBase, m);
+        Value row = toIndex(b, loc,
+                            tensor::ExtractOp::create(b, loc, o.scatterRows, at));
+        Value scale = castFloat(
+            b, loc, tensor::ExtractOp::create(b, loc, o.rowScale, at), f32);
+        scatterTargets.push_back({row, scale});
+      }
     for (int64_t i = 0; i < mr; ++i)
       for (int64_t j = 0; j < nr; ++j) {
         std::pair<Value, Value> gate = wRows[j * perOutput];
@@ -287,6 +336,18 @@ private:
           h = addBias(s, o.bias, gate.second);
           if (o.activation)
             h = applyActivation(b, loc, o.activation, Value(), h);
+        }
+        if (o.scatterRows) {
+          // dest[token, n] += scale · h, in dest's type.
+          auto [row, scale] = scatterTargets[i];
+          Value old = tensor::ExtractOp::create(b, loc, dest,
+                                                ValueRange{row, ns[j]});
+          h = arith::AddFOp::create(
+              b, loc, castFloat(b, loc, old, f32),
+              arith::MulFOp::create(b, loc, scale, h));
+          dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt),
+                                          dest, ValueRange{row, ns[j]});
+          continue;
         }
         dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt),
                                         dest, ValueRange{ms[i], ns[j]});

@@ -28,6 +28,18 @@ struct ContractionKernel {
   bool bf16Dot = false;
 };
 
+/// Output columns per weight tile (at most 512 KiB of weight rows, which
+/// then stay in a 1 MiB L2 while the rows stream past): a multiple of the
+/// kernel's column block, at most n; `bytesPerElement` counts every weight
+/// row a column reads.
+int64_t weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
+                       const ContractionKernel &kernel);
+
+/// Rows [lo, lo + count) of `input` (through `rows` when given) rounded to
+/// bf16, as a fresh [count, k] tensor: the rows bf16 dot products read.
+Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+               Value count, int64_t k);
+
 /// The blocking for a vector register width in bits (512: AVX-512, 256:
 /// AVX2, 128: SSE), sized so the accumulators and operands fit the
 /// register file.
@@ -59,6 +71,13 @@ struct ContractionOperands {
   int64_t outputs = 0; // output columns of the whole weight (concatenated)
   Value colBase;
   Value numCols;
+  /// Optional scatter-add epilogue (a fused combine): output row m goes to
+  /// dest row scatterRows[scatterBase + m], scaled by
+  /// rowScale[scatterBase + m], and is added to what is there. Not with an
+  /// activation.
+  Value scatterRows; // rank-1 index tensor
+  Value rowScale;    // rank-1 f32 tensor
+  Value scatterBase;
 };
 Value emitContraction(OpBuilder &b, Location loc,
                       const ContractionOperands &operands, Value dest,

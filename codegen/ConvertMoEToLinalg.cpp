@@ -22,7 +22,7 @@ void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns,
   populateGatherToLinalgPatterns(patterns);
   populateGroupedMatmulToLinalgPatterns(patterns, vectorBits, bf16Dot);
   populateActivationToLinalgPatterns(patterns);
-  populateCombineToLinalgPatterns(patterns);
+  populateCombineToLinalgPatterns(patterns, vectorBits, bf16Dot);
 }
 
 namespace {

@@ -70,6 +70,8 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
     pm.addPass(createMoEFuseGateUp());
   if (options.fuseDispatch)
     pm.addPass(createMoEFuseDispatch());
+  if (options.fuseCombine)
+    pm.addPass(createMoEFuseCombine());
   pm.addPass(createCanonicalizerPass());
   if (last == CpuPhase::Fused)
     return;

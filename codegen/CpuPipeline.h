@@ -37,11 +37,13 @@ ArrayRef<CpuPhase> allPhases();
 struct CpuPipelineOptions {
   /// Vector register width in bits: 512 (AVX-512), 256 (AVX2), 128 (SSE).
   int64_t vectorBits = 512;
-  /// Run moe-fuse-gate-up / moe-fuse-dispatch. Both are off by default:
+  /// Run moe-fuse-gate-up / moe-fuse-dispatch / moe-fuse-combine. They
+  /// are off by default:
   /// on the machines measured so far the fused kernels are not yet faster
   /// (docs/performance.md).
   bool fuseGateUp = false;
   bool fuseDispatch = false;
+  bool fuseCombine = false;
   /// bf16 weights multiply bf16-rounded rows with AVX512_BF16 dot products
   /// (convert-moe-to-linalg bf16-dot; needs vectorBits 512).
   bool bf16Dot = false;

@@ -25,23 +25,8 @@ using namespace mlir::moe;
 
 namespace {
 
-/// A weight tile's size: tiles stay in a 1 MiB L2 (half of it, so the
-/// input rows streaming past keep their share) while every input row of the
-/// group is contracted with them.
-constexpr int64_t kWeightTileBytes = 512 * 1024;
-
 /// Rows of a dense (offset-free) projection per work item.
 constexpr int64_t kDenseRowChunk = 64;
-
-/// Output columns per tile: a multiple of the kernel's column block, at
-/// most n; `bytesPerElement` counts every weight row a column reads.
-int64_t weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
-                       const ContractionKernel &kernel) {
-  int64_t rows =
-      kWeightTileBytes / std::max<int64_t>(k * bytesPerElement, 1);
-  rows = std::max(rows / kernel.colBlock * kernel.colBlock, kernel.colBlock);
-  return std::min(rows, n);
-}
 
 Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
   Value dm1 = arith::ConstantIndexOp::create(b, loc, d - 1);
@@ -91,29 +76,6 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   };
   out = fillRows(out, zeroIdx, first);
   return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
-}
-
-/// Rows [lo, lo + count) of `input` (through `rows` when given) rounded to
-/// bf16, as a fresh [count, k] tensor.
-Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
-               Value count, int64_t k) {
-  MLIRContext *ctx = b.getContext();
-  Type bf16 = b.getBF16Type();
-  Value init = emptyTensor(b, loc, {count, b.getIndexAttr(k)}, bf16);
-  return linalg::GenericOp::create(
-             b, loc, init.getType(), ValueRange{}, ValueRange{init},
-             {dimsMap(ctx, 2, {0, 1})}, iterators(2),
-             [&](OpBuilder &nb, Location nl, ValueRange) {
-               Value m = linalg::IndexOp::create(nb, nl, 0);
-               Value col = linalg::IndexOp::create(nb, nl, 1);
-               Value r = arith::AddIOp::create(nb, nl, lo, m);
-               if (rows)
-                 r = toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, rows, r));
-               Value v = tensor::ExtractOp::create(nb, nl, input,
-                                                   ValueRange{r, col});
-               linalg::YieldOp::create(nb, nl, castFloat(nb, nl, v, bf16));
-             })
-      .getResult(0);
 }
 
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {

@@ -34,7 +34,11 @@ void populateGroupedMatmulToLinalgPatterns(RewritePatternSet &patterns,
                                            int64_t vectorBits = 512,
                                            bool bf16Dot = false);
 void populateActivationToLinalgPatterns(RewritePatternSet &patterns);
-void populateCombineToLinalgPatterns(RewritePatternSet &patterns);
+/// A fused down projection (moe-fuse-combine) runs the GEMM kernel blocked
+/// for `vectorBits` (and bf16 dot products with `bf16Dot`).
+void populateCombineToLinalgPatterns(RewritePatternSet &patterns,
+                                     int64_t vectorBits = 512,
+                                     bool bf16Dot = false);
 
 /// All of the above.
 void populateMoEToLinalgPatterns(RewritePatternSet &patterns,

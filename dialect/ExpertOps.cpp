@@ -178,6 +178,30 @@ LogicalResult CombineOp::verify() {
                 "tensors of one shape [T, k], got ",
                 getWeights().getType(), " and ", getInverse().getType());
   int64_t tokens = weights.getDimSize(0), d = expertOut.getDimSize(1);
+  if (Value down = getDown()) {
+    RankedTensorType downType = getFloatTensor(down.getType(), 3);
+    if (!downType || !isCompatibleDim(downType.getDimSize(2), d))
+      return diag("C6", "down must be a float tensor [G, d, ", dimStr(d),
+                  "] (expert_out's width last), got ", down.getType());
+    int64_t groups = downType.getDimSize(0);
+    int64_t numOffsets =
+        ShapedType::isDynamic(groups) ? ShapedType::kDynamic : groups + 1;
+    RankedTensorType offsets =
+        getDownOffsets() ? getRankedTensor(getDownOffsets().getType(), 1)
+                         : RankedTensorType();
+    if (!offsets || !offsets.getElementType().isSignlessInteger() ||
+        !isCompatibleDim(offsets.getDimSize(0), numOffsets))
+      return diag("C6", "down needs down_offsets, a rank-1 integer tensor of ",
+                  dimStr(numOffsets), " elements (groups + 1)");
+    d = downType.getDimSize(1);
+    if (Value bias = getDownBias())
+      if (!getFloatTensor(bias.getType(), 2) ||
+          !hasCompatibleShape(bias.getType(), {groups, d}))
+        return diag("C6", "down_bias must be a float tensor [", dimStr(groups),
+                    ", ", dimStr(d), "], got ", bias.getType());
+  } else if (getDownOffsets() || getDownBias()) {
+    return diag("C6", "down_offsets and down_bias need down");
+  }
   if (Value shared = getShared())
     if (!getFloatTensor(shared.getType(), 2) ||
         !hasCompatibleShape(shared.getType(), {tokens, d}))

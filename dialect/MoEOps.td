@@ -285,6 +285,19 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
     * (C4) `shared_gate_logits` is a float tensor `[T, 1]` and requires
       `shared`.
     * (C5) the result is a float tensor `[T, d]`.
+    * (C6) `down` is a float tensor `[G, d, f]` whose last dimension is
+      `expert_out`'s width, given with `down_offsets`, a rank-1
+      signless-integer tensor of `G + 1` elements; `down_bias` is a float
+      tensor `[G, d]` and needs `down`. With `down`, `d` above is `down`'s
+      middle dimension.
+
+    Fused form (`moe-fuse-combine`): with `down`, `expert_out` is the input
+    of the experts' down projection, `[P, f]`, grouped by `down_offsets`
+    like `moe.grouped_matmul`'s rows: row `p` of group `g` contributes
+    `expert_out[p] · down[g]ᵀ (+ down_bias[g])` in f32. The projection is
+    never materialized: each product row is scaled by its routing weight
+    and added to its token's row as it is computed, and a token's
+    contributions are summed in expert order rather than slot order.
 
     ```mlir
     %y = moe.combine %down_out, %w, %inverse
@@ -295,15 +308,30 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
   }];
   let arguments = (ins MoE_Tensor:$expert_out, MoE_Tensor:$weights,
                        MoE_Tensor:$inverse, Optional<MoE_Tensor>:$shared,
-                       Optional<MoE_Tensor>:$shared_gate_logits);
+                       Optional<MoE_Tensor>:$shared_gate_logits,
+                       Optional<MoE_Tensor>:$down,
+                       Optional<MoE_Tensor>:$down_offsets,
+                       Optional<MoE_Tensor>:$down_bias);
   let results = (outs MoE_Tensor:$result);
   let assemblyFormat = [{
     $expert_out `,` $weights `,` $inverse
     (`shared` `(` $shared^ `:` type($shared) `)`)?
     (`shared_gate` `(` $shared_gate_logits^ `:` type($shared_gate_logits) `)`)?
+    (`down` `(` $down^ `:` type($down) `)`)?
+    (`down_offsets` `(` $down_offsets^ `:` type($down_offsets) `)`)?
+    (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
     attr-dict `:` type($expert_out) `,` type($weights) `,` type($inverse)
     `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "Type":$result, "Value":$expert_out, "Value":$weights,
+                   "Value":$inverse, "Value":$shared,
+                   "Value":$shared_gate_logits), [{
+      build($_builder, $_state, result, expert_out, weights, inverse, shared,
+            shared_gate_logits, /*down=*/Value(), /*down_offsets=*/Value(),
+            /*down_bias=*/Value());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -26,6 +26,10 @@ void populateMoEFuseGateUpPatterns(RewritePatternSet &patterns);
 /// its copy (see moe-fuse-dispatch).
 void populateMoEFuseDispatchPatterns(RewritePatternSet &patterns);
 
+/// Folds the experts' down projection into moe.combine: routing weight and
+/// scatter-add in the GEMM's epilogue (see moe-fuse-combine).
+void populateMoEFuseCombinePatterns(RewritePatternSet &patterns);
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Passes.h.inc"
 

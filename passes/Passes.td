@@ -103,4 +103,32 @@ def MoEFuseDispatch : Pass<"moe-fuse-dispatch"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEFuseCombine : Pass<"moe-fuse-combine"> {
+  let summary = "Fold the experts' down projection into moe.combine: routing "
+                "weight and scatter-add in the GEMM's epilogue";
+  let description = [{
+    A `moe.combine` whose `expert_out` is a grouped `moe.grouped_matmul`
+    (offsets, no gather or activation, f32 result, no other user) takes
+    that GEMM's input, weight, offsets and bias as `down`, `down_offsets`
+    and `down_bias`. Lowered, each work item owns a tile of the output's
+    columns and runs the GEMM kernel over every expert's rows in turn; the
+    epilogue scales each product row by its routing weight and adds it to
+    its token's row. The projected rows (`[T·k, d]`) are never written, and
+    no two threads write the same element.
+
+    The result is unchanged up to the order of f32 sums: a token's
+    contributions are added in expert order instead of slot order.
+
+    ```mlir
+    // Before
+    %o = moe.grouped_matmul %h, %wd offsets(%off : tensor<5xi32>) : ...
+    %y = moe.combine %o, %w, %inv : ...
+    // After
+    %y = moe.combine %h, %w, %inv down(%wd : tensor<4x16x32xf32>)
+        down_offsets(%off : tensor<5xi32>) : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+}
+
 #endif // MOEC_PASSES_PASSES_TD

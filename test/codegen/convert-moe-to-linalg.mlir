@@ -341,3 +341,34 @@ func.func @bf16_dot(%x: tensor<?x80xf32>, %w: tensor<4x8x80xbf16>, %off: tensor<
   %l = moe.grouped_matmul %x, %wr : tensor<?x80xf32>, tensor<4x80xbf16> -> tensor<?x4xf32>
   return %r, %l : tensor<?x8xf32>, tensor<?x4xf32>
 }
+
+// -----
+
+// A combine with the down projection fused in: each slot's row gets its
+// token and routing weight (sequential loops over T x k), then an
+// scf.forall over column tiles of the output (about 16 tiles, whole column
+// blocks: here 8 of 4 columns) walks every expert's rows
+// with the GEMM kernel and adds w · (row · downᵀ + bias) into the token's
+// row of its own columns.
+// CHECK-LABEL: func.func @combine_fused_down
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: %[[P:.*]] = arith.index_cast
+// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xindex>
+// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xf32>
+// CHECK: scf.forall (%[[I:.*]]) in (8) shared_outs(%[[OUT:.*]] =
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][0, %[[N0:.*]]] [%{{.*}}, %[[SIZE:.*]]] [1, 1]
+// CHECK: scf.for %[[G:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %[[DEST]])
+// CHECK: tensor.extract_slice %arg3[%[[G]], 0, 0] [1, 32, 24] [1, 1, 1]
+// CHECK: vector.fma
+// CHECK: %[[TOK:.*]] = tensor.extract %{{.*}} : tensor<?xindex>
+// CHECK: %[[SCALE:.*]] = tensor.extract %{{.*}} : tensor<?xf32>
+// CHECK: %[[OLD:.*]] = tensor.extract %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
+// CHECK: %[[ADD:.*]] = arith.mulf %[[SCALE]], %{{.*}} : f32
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[ADD]] : f32
+// CHECK: tensor.insert %[[NEW]] into %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
+func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x32x24xf32>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %y = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

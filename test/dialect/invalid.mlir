@@ -326,6 +326,39 @@ func.func @grouped_matmul_c10(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>, %of
 
 // -----
 
+func.func @combine_c6_offsets(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x16x24xf32>) {
+  // expected-error @+1 {{'moe.combine' op (C6) down needs down_offsets, a rank-1 integer tensor of 5 elements (groups + 1)}}
+  %0 = moe.combine %h, %w, %inv down(%wd : tensor<4x16x24xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @combine_c6_width(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x16x32xf32>, %off: tensor<5xi32>) {
+  // expected-error @+1 {{'moe.combine' op (C6) down must be a float tensor [G, d, 24] (expert_out's width last), got 'tensor<4x16x32xf32>'}}
+  %0 = moe.combine %h, %w, %inv down(%wd : tensor<4x16x32xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @combine_c6_bias(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %b: tensor<4x16xf32>) {
+  // expected-error @+1 {{'moe.combine' op (C6) down_offsets and down_bias need down}}
+  %0 = moe.combine %h, %w, %inv down_bias(%b : tensor<4x16xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
+// With down, the result's width is down's output dimension.
+func.func @combine_c5_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x16x24xf32>, %off: tensor<5xi32>) {
+  // expected-error @+1 {{'moe.combine' op (C5) result must be a float tensor [?, 16], got 'tensor<?x24xf32>'}}
+  %0 = moe.combine %h, %w, %inv down(%wd : tensor<4x16x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x24xf32>
+  return
+}
+
+// -----
+
 func.func @activation_c1(%u: tensor<?x8xi32>) {
   // expected-error @+1 {{'moe.activation' op (C1) input must be a rank-2 tensor of f32, bf16 or f16}}
   %0 = moe.activation %u activation(#moe.activation<relu>) : tensor<?x8xi32> -> tensor<?x8xf32>

@@ -43,6 +43,14 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
   return %r : tensor<?x16xbf16>
 }
 
+// A combine with the experts' down projection fused in.
+// CHECK-LABEL: func.func @combine_fused_down
+// CHECK: moe.combine %{{.*}}, %{{.*}}, %{{.*}} down(%{{.*}} : tensor<4x16x24xbf16>) down_offsets(%{{.*}} : tensor<5xi32>) down_bias(%{{.*}} : tensor<4x16xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x16x24xbf16>, %off: tensor<5xi32>, %b: tensor<4x16xf32>) -> tensor<?x16xf32> {
+  %0 = moe.combine %h, %w, %inv down(%wd : tensor<4x16x24xbf16>) down_offsets(%off : tensor<5xi32>) down_bias(%b : tensor<4x16xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
 // Fused forms: gather, gate and up with SwiGLU; a fused gate/up weight.
 // CHECK-LABEL: func.func @grouped_matmul_fused
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} gather(%{{.*}} : tensor<?xi32>) offsets(%{{.*}} : tensor<9xi32>) bias(%{{.*}} : tensor<8x24xf32>) up(%{{.*}} : tensor<8x24x16xbf16>) up_bias(%{{.*}} : tensor<8x24xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<8x24x16xbf16> -> tensor<?x24xf32>

@@ -101,8 +101,10 @@ static cl::opt<std::string> fuse(
     cl::desc("Fusion passes to run: none (the default), gate-up "
              "(moe-fuse-gate-up: gate and up as one GEMM with the activation "
              "in its epilogue), dispatch (moe-fuse-dispatch: the token gather "
-             "in the GEMMs' row loads), or a comma-separated list; all for "
-             "both. Results are the same up to the order of f32 sums."),
+             "in the GEMMs' row loads), combine (moe-fuse-combine: routing "
+             "weight and scatter-add in the down GEMM's epilogue), a "
+             "comma-separated list, or all. Results are the same up to the "
+             "order of f32 sums."),
     cl::init("none"), cl::value_desc("list"), cl::cat(category));
 
 namespace {
@@ -178,13 +180,15 @@ int main(int argc, char **argv) {
   }
   if (compileTo.empty() && outputFile.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
-  bool fuseGateUp = false, fuseDispatch = false;
+  bool fuseGateUp = false, fuseDispatch = false, fuseCombine = false;
   for (llvm::StringRef f : llvm::split(llvm::StringRef(fuse), ',')) {
     fuseGateUp |= f == "gate-up" || f == "all";
     fuseDispatch |= f == "dispatch" || f == "all";
-    if (f != "gate-up" && f != "dispatch" && f != "all" && f != "none")
+    fuseCombine |= f == "combine" || f == "all";
+    if (f != "gate-up" && f != "dispatch" && f != "combine" && f != "all" &&
+        f != "none")
       return fail("unknown fusion '" + f.str() +
-                  "' for --fuse (none, gate-up, dispatch, all)");
+                  "' for --fuse (none, gate-up, dispatch, combine, all)");
   }
 
   DialectRegistry registry;
@@ -260,6 +264,7 @@ int main(int argc, char **argv) {
   pipelineOptions.bf16Dot = bf16Dot;
   pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseDispatch = fuseDispatch;
+  pipelineOptions.fuseCombine = fuseCombine;
 
   PassManager pm(&context);
   buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM), pipelineOptions);

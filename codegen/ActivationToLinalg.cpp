@@ -13,7 +13,6 @@
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
 
-
 using namespace mlir;
 using namespace mlir::moe;
 
@@ -63,7 +62,7 @@ struct ActivationToLinalg : OpRewritePattern<ActivationOp> {
           Type f32 = nb.getF32Type();
           Value first = castFloat(nb, nl, args[0], f32);
           Value h = gated ? applyActivation(nb, nl, act, first,
-                                     castFloat(nb, nl, args[1], f32))
+                                            castFloat(nb, nl, args[1], f32))
                           : applyActivation(nb, nl, act, Value(), first);
           return castFloat(nb, nl, h, elt);
         });

@@ -45,9 +45,9 @@ std::pair<Value, Value> rowTargets(OpBuilder &b, Location loc, Value weights,
         auto inner = scf::ForOp::create(
             ob, ol, zero, k, one, tIter,
             [&](OpBuilder &ib, Location il, Value j, ValueRange iter) {
-              Value p = toIndex(
-                  ib, il,
-                  tensor::ExtractOp::create(ib, il, inverse, ValueRange{ti, j}));
+              Value p = toIndex(ib, il,
+                                tensor::ExtractOp::create(ib, il, inverse,
+                                                          ValueRange{ti, j}));
               Value w = castFloat(
                   ib, il,
                   tensor::ExtractOp::create(ib, il, weights, ValueRange{ti, j}),
@@ -82,14 +82,16 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
                            floatConst(b, loc, f32, 0.0));
   // Items own column tiles; at least 16 of them, so two or more threads
   // balance although every item walks all experts.
-  int64_t eltBytes = std::max<int64_t>(downType.getElementTypeBitWidth() / 8, 1);
+  int64_t eltBytes =
+      std::max<int64_t>(downType.getElementTypeBitWidth() / 8, 1);
   int64_t cols = weightTileRows(d, f, eltBytes, kernel);
   int64_t even = (d + 15) / 16;
   even = (even + kernel.colBlock - 1) / kernel.colBlock * kernel.colBlock;
   cols = std::max<int64_t>(std::min(cols, even), 1);
   int64_t tiles = (d + cols - 1) / cols;
-  bool roundRows = kernel.bf16Dot && downType.getElementType().isBF16() &&
-                   !cast<RankedTensorType>(h.getType()).getElementType().isBF16();
+  bool roundRows =
+      kernel.bf16Dot && downType.getElementType().isBF16() &&
+      !cast<RankedTensorType>(h.getType()).getElementType().isBF16();
 
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tiles)}, ValueRange{out},
@@ -106,8 +108,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
                             n0));
   OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
   SmallVector<OpFoldResult> at = {z, n0}, extent = {t, size}, strides = {u, u};
-  Value dest = tensor::ExtractSliceOp::create(b, loc, shared, at, extent,
-                                              strides);
+  Value dest =
+      tensor::ExtractSliceOp::create(b, loc, shared, at, extent, strides);
   Value zero = arith::ConstantIndexOp::create(b, loc, 0);
   Value one = arith::ConstantIndexOp::create(b, loc, 1);
   auto perGroup = scf::ForOp::create(
@@ -116,11 +118,11 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
       [&](OpBuilder &nb, Location nl, Value g, ValueRange iter) {
         Value lo =
             toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, offsets, g));
-        Value hi = toIndex(
-            nb, nl,
-            tensor::ExtractOp::create(
-                nb, nl, offsets,
-                ValueRange{arith::AddIOp::create(nb, nl, g, one)}));
+        Value hi =
+            toIndex(nb, nl,
+                    tensor::ExtractOp::create(
+                        nb, nl, offsets,
+                        ValueRange{arith::AddIOp::create(nb, nl, g, one)}));
         Value count = arith::SubIOp::create(nb, nl, hi, lo);
         auto slice = [&](Value full) -> Value {
           if (!full)
@@ -178,30 +180,32 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
     SmallVector<OpFoldResult> sizes = {sizesOf(b, loc, op.getWeights())[0],
                                        sizesOf(b, loc, expertOut)[1]};
     if (Value down = op.getDown())
-      sizes[1] = b.getIndexAttr(
-          cast<RankedTensorType>(down.getType()).getDimSize(1));
+      sizes[1] =
+          b.getIndexAttr(cast<RankedTensorType>(down.getType()).getDimSize(1));
     Value zeros = filledTensor(b, loc, sizes, f32, floatConst(b, loc, f32, 0));
     Value routed =
-        op.getDown() ? routedThroughDown(b, loc, op, kernel) :
-        linalg::GenericOp::create(
-            b, loc, zeros.getType(),
-            ValueRange{op.getWeights(), op.getInverse()}, ValueRange{zeros},
-            {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 2}),
-             dimsMap(ctx, 3, {0, 1})},
-            iterators(2, 1),
-            [&](OpBuilder &nb, Location nl, ValueRange args) {
-              Value row = toIndex(nb, nl, args[1]);
-              Value col = linalg::IndexOp::create(nb, nl, 1);
-              Value y = tensor::ExtractOp::create(nb, nl, expertOut,
-                                                  ValueRange{row, col});
-              Value w = castFloat(nb, nl, args[0], nb.getF32Type());
-              Value p = arith::MulFOp::create(
-                  nb, nl, w, castFloat(nb, nl, y, nb.getF32Type()));
-              linalg::YieldOp::create(
-                  nb, nl,
-                  ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
-            })
-            .getResult(0);
+        op.getDown()
+            ? routedThroughDown(b, loc, op, kernel)
+            : linalg::GenericOp::create(
+                  b, loc, zeros.getType(),
+                  ValueRange{op.getWeights(), op.getInverse()},
+                  ValueRange{zeros},
+                  {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 2}),
+                   dimsMap(ctx, 3, {0, 1})},
+                  iterators(2, 1),
+                  [&](OpBuilder &nb, Location nl, ValueRange args) {
+                    Value row = toIndex(nb, nl, args[1]);
+                    Value col = linalg::IndexOp::create(nb, nl, 1);
+                    Value y = tensor::ExtractOp::create(nb, nl, expertOut,
+                                                        ValueRange{row, col});
+                    Value w = castFloat(nb, nl, args[0], nb.getF32Type());
+                    Value p = arith::MulFOp::create(
+                        nb, nl, w, castFloat(nb, nl, y, nb.getF32Type()));
+                    linalg::YieldOp::create(
+                        nb, nl,
+                        ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});
+                  })
+                  .getResult(0);
 
     Value shared = op.getShared(), gate = op.getSharedGateLogits();
     SmallVector<Value> ins = {routed};

@@ -35,15 +35,14 @@ constexpr int64_t kWeightTileBytes = 512 * 1024;
 } // namespace
 
 int64_t mlir::moe::weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
-                       const ContractionKernel &kernel) {
-  int64_t rows =
-      kWeightTileBytes / std::max<int64_t>(k * bytesPerElement, 1);
+                                  const ContractionKernel &kernel) {
+  int64_t rows = kWeightTileBytes / std::max<int64_t>(k * bytesPerElement, 1);
   rows = std::max(rows / kernel.colBlock * kernel.colBlock, kernel.colBlock);
   return std::min(rows, n);
 }
 
-Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
-               Value count, int64_t k) {
+Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows,
+                          Value lo, Value count, int64_t k) {
   MLIRContext *ctx = b.getContext();
   Type bf16 = b.getBF16Type();
   Value init = emptyTensor(b, loc, {count, b.getIndexAttr(k)}, bf16);
@@ -55,9 +54,10 @@ Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, V
                Value col = linalg::IndexOp::create(nb, nl, 1);
                Value r = arith::AddIOp::create(nb, nl, lo, m);
                if (rows)
-                 r = toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, rows, r));
-               Value v = tensor::ExtractOp::create(nb, nl, input,
-                                                   ValueRange{r, col});
+                 r = toIndex(nb, nl,
+                             tensor::ExtractOp::create(nb, nl, rows, r));
+               Value v =
+                   tensor::ExtractOp::create(nb, nl, input, ValueRange{r, col});
                linalg::YieldOp::create(nb, nl, castFloat(nb, nl, v, bf16));
              })
       .getResult(0);
@@ -80,15 +80,12 @@ public:
   Value run(Value dest) {
     Value n = o.numCols;
     auto isBf16 = [](Value t) {
-      return !t || cast<RankedTensorType>(t.getType()).getElementType().isBF16();
+      return !t ||
+             cast<RankedTensorType>(t.getType()).getElementType().isBF16();
     };
     useDot = kernel.bf16Dot && kernel.lanes == 16 && isBf16(o.a) &&
              isBf16(o.w) && isBf16(o.up);
-    // A gated output reads two weight rows: half as many outputs per block
-    // keep the same accumulators.
     gated = o.activation && o.activation.isGated();
-    colBlock = gated ? std::max<int64_t>(kernel.colBlock / 2, 1)
-                     : kernel.colBlock;
     // Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
     SmallVector<int64_t> rowSizes = {kernel.rowBlock};
     for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
@@ -99,16 +96,16 @@ public:
       Value end = blockEnd(begin, o.numRows, mr);
       // Blocks of fewer rows (decode, small experts, leftovers) are bound by
       // streaming the weight: they take more weight rows, up to 8 streams,
-      // within the same accumulator budget (rowBlock x colBlock).
+      // within the same accumulator budget (rowBlock x colBlock). A gated
+      // output reads two weight rows, so it gets half as many outputs.
       int64_t weightRows = std::clamp<int64_t>(
           kernel.rowBlock * kernel.colBlock / mr, kernel.colBlock, 8);
       int64_t nc = gated ? std::max<int64_t>(weightRows / 2, 1) : weightRows;
       dest = loop(begin, end, mr, dest, [&](Value m0, int64_t mr, Value d) {
         Value colEnd = blockEnd(index(0), n, nc);
-        d = loop(index(0), colEnd, nc, d,
-                 [&](Value n0, int64_t nr, Value dd) {
-                   return block(m0, mr, n0, nr, dd);
-                 });
+        d = loop(index(0), colEnd, nc, d, [&](Value n0, int64_t nr, Value dd) {
+          return block(m0, mr, n0, nr, dd);
+        });
         if (nc > 1)
           d = loop(colEnd, n, 1, d, [&](Value n0, int64_t nr, Value dd) {
             return block(m0, mr, n0, nr, dd);
@@ -152,9 +149,8 @@ private:
     Type elt = cast<RankedTensorType>(t.getType()).getElementType();
     auto type = VectorType::get({len}, elt);
     Value pad = floatConst(b, loc, elt, 0.0);
-    Value v = vector::TransferReadOp::create(b, loc, type, t,
-                                             ValueRange{row, col}, pad,
-                                             ArrayRef<bool>{true});
+    Value v = vector::TransferReadOp::create(
+        b, loc, type, t, ValueRange{row, col}, pad, ArrayRef<bool>{true});
     if (elt != f32)
       v = arith::ExtFOp::create(b, loc, VectorType::get({len}, f32), v);
     return v;
@@ -172,9 +168,8 @@ private:
         b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
     Value pad = floatConst(b, loc, b.getBF16Type(), 0.0);
     auto raw = [&](Value t, Value row, Value col) -> Value {
-      return vector::TransferReadOp::create(b, loc, bf16Type, t,
-                                            ValueRange{row, col}, pad,
-                                            ArrayRef<bool>{true});
+      return vector::TransferReadOp::create(
+          b, loc, bf16Type, t, ValueRange{row, col}, pad, ArrayRef<bool>{true});
     };
     int64_t mr = aRows.size(), nr = wRows.size();
     SmallVector<Value> inits(mr * nr, zero);
@@ -263,7 +258,8 @@ private:
       Value g = arith::MulIOp::create(b, loc, c, index(2));
       return {{o.w, g}, {o.w, arith::AddIOp::create(b, loc, g, index(1))}};
     }
-    return {{o.w, c}, {o.w, arith::AddIOp::create(b, loc, c, index(o.outputs))}};
+    return {{o.w, c},
+            {o.w, arith::AddIOp::create(b, loc, c, index(o.outputs))}};
   }
 
   /// `sum` plus element `row` of `bias` (when given), in f32.
@@ -313,8 +309,8 @@ private:
     if (o.scatterRows)
       for (Value m : ms) {
         Value at = arith::AddIOp::create(b, loc, o.scatterBase, m);
-        Value row = toIndex(b, loc,
-                            tensor::ExtractOp::create(b, loc, o.scatterRows, at));
+        Value row = toIndex(
+            b, loc, tensor::ExtractOp::create(b, loc, o.scatterRows, at));
         Value scale = castFloat(
             b, loc, tensor::ExtractOp::create(b, loc, o.rowScale, at), f32);
         scatterTargets.push_back({row, scale});
@@ -340,17 +336,16 @@ private:
         if (o.scatterRows) {
           // dest[token, n] += scale · h, in dest's type.
           auto [row, scale] = scatterTargets[i];
-          Value old = tensor::ExtractOp::create(b, loc, dest,
-                                                ValueRange{row, ns[j]});
-          h = arith::AddFOp::create(
-              b, loc, castFloat(b, loc, old, f32),
-              arith::MulFOp::create(b, loc, scale, h));
+          Value old =
+              tensor::ExtractOp::create(b, loc, dest, ValueRange{row, ns[j]});
+          h = arith::AddFOp::create(b, loc, castFloat(b, loc, old, f32),
+                                    arith::MulFOp::create(b, loc, scale, h));
           dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt),
                                           dest, ValueRange{row, ns[j]});
           continue;
         }
-        dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt),
-                                        dest, ValueRange{ms[i], ns[j]});
+        dest = tensor::InsertOp::create(b, loc, castFloat(b, loc, h, elt), dest,
+                                        ValueRange{ms[i], ns[j]});
       }
     return dest;
   }
@@ -362,7 +357,6 @@ private:
   int64_t k;
   bool gated = false;
   bool useDot = false;
-  int64_t colBlock = 1;
   Type f32;
   arith::FastMathFlags fastmath;
 };

@@ -63,9 +63,9 @@ struct ContractionOperands {
   Value rowBase;
   Value numRows;
   Value w;
-  Value bias; // optional
-  Value up;     // optional (gated, separate up weight)
-  Value upBias; // optional
+  Value bias;                // optional
+  Value up;                  // optional (gated, separate up weight)
+  Value upBias;              // optional
   ActivationAttr activation; // optional
   std::optional<GateUpLayout> layout;
   int64_t outputs = 0; // output columns of the whole weight (concatenated)

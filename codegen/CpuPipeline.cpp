@@ -22,12 +22,10 @@ struct PhaseInfo {
   CpuPhase phase;
   const char *name;
 };
-constexpr PhaseInfo kPhases[] = {{CpuPhase::Moe, "moe"},
-                                 {CpuPhase::Fused, "fused"},
-                                 {CpuPhase::Linalg, "linalg"},
-                                 {CpuPhase::Bufferized, "bufferized"},
-                                 {CpuPhase::Loops, "loops"},
-                                 {CpuPhase::LLVM, "llvm"}};
+constexpr PhaseInfo kPhases[] = {
+    {CpuPhase::Moe, "moe"},       {CpuPhase::Fused, "fused"},
+    {CpuPhase::Linalg, "linalg"}, {CpuPhase::Bufferized, "bufferized"},
+    {CpuPhase::Loops, "loops"},   {CpuPhase::LLVM, "llvm"}};
 } // namespace
 
 StringRef mlir::moe::phaseName(CpuPhase phase) {
@@ -45,10 +43,9 @@ std::optional<CpuPhase> mlir::moe::parsePhase(StringRef name) {
 }
 
 ArrayRef<CpuPhase> mlir::moe::allPhases() {
-  static const CpuPhase phases[] = {CpuPhase::Moe, CpuPhase::Fused,
-                                    CpuPhase::Linalg,
-                                    CpuPhase::Bufferized, CpuPhase::Loops,
-                                    CpuPhase::LLVM};
+  static const CpuPhase phases[] = {CpuPhase::Moe,    CpuPhase::Fused,
+                                    CpuPhase::Linalg, CpuPhase::Bufferized,
+                                    CpuPhase::Loops,  CpuPhase::LLVM};
   return phases;
 }
 

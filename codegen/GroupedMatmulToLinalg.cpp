@@ -31,8 +31,8 @@ constexpr int64_t kDenseRowChunk = 64;
 Value ceilDiv(OpBuilder &b, Location loc, Value x, int64_t d) {
   Value dm1 = arith::ConstantIndexOp::create(b, loc, d - 1);
   Value dv = arith::ConstantIndexOp::create(b, loc, d);
-  return arith::DivUIOp::create(
-      b, loc, arith::AddIOp::create(b, loc, x, dm1), dv);
+  return arith::DivUIOp::create(b, loc, arith::AddIOp::create(b, loc, x, dm1),
+                                dv);
 }
 
 /// A fresh [m, n] tensor whose rows outside every group (before
@@ -44,22 +44,23 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   auto type = RankedTensorType::get({ShapedType::kDynamic, n}, elt);
   Value out = bufferization::AllocTensorOp::create(b, loc, type, ValueRange{m});
   int64_t groups = cast<RankedTensorType>(offsets.getType()).getDimSize(0) - 1;
-  Value first = toIndex(
-      b, loc,
-      tensor::ExtractOp::create(
-          b, loc, offsets, ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
-  Value last = toIndex(
-      b, loc,
-      tensor::ExtractOp::create(
-          b, loc, offsets,
-          ValueRange{arith::ConstantIndexOp::create(b, loc, groups)}));
+  Value first =
+      toIndex(b, loc,
+              tensor::ExtractOp::create(
+                  b, loc, offsets,
+                  ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
+  Value last =
+      toIndex(b, loc,
+              tensor::ExtractOp::create(
+                  b, loc, offsets,
+                  ValueRange{arith::ConstantIndexOp::create(b, loc, groups)}));
   // Offsets beyond [0, m] are undefined behaviour; clamping keeps the
   // fills in bounds regardless.
   Value zeroIdx = arith::ConstantIndexOp::create(b, loc, 0);
   first = arith::MinSIOp::create(
       b, loc, arith::MaxSIOp::create(b, loc, first, zeroIdx), m);
-  last = arith::MinSIOp::create(
-      b, loc, arith::MaxSIOp::create(b, loc, last, first), m);
+  last = arith::MinSIOp::create(b, loc,
+                                arith::MaxSIOp::create(b, loc, last, first), m);
   Value zero = floatConst(b, loc, elt, 0.0);
   OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1),
                nAttr = b.getIndexAttr(n);
@@ -68,8 +69,7 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
                               strides = {u, u};
     Value slice =
         tensor::ExtractSliceOp::create(b, loc, tensor, at, sizes, strides);
-    Value filled =
-        linalg::FillOp::create(b, loc, zero, slice).getResult(0);
+    Value filled = linalg::FillOp::create(b, loc, zero, slice).getResult(0);
     return tensor::InsertSliceOp::create(b, loc, filled, tensor, at, sizes,
                                          strides)
         .getResult();
@@ -104,8 +104,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
     int64_t eltBytes =
         std::max<int64_t>(weightType.getElementTypeBitWidth() / 8, 1);
     // A gated output column reads two weight rows.
-    int64_t tileRows =
-        weightTileRows(n, k, eltBytes * (gated ? 2 : 1), kernel);
+    int64_t tileRows = weightTileRows(n, k, eltBytes * (gated ? 2 : 1), kernel);
     int64_t tiles = (n + tileRows - 1) / tileRows;
 
     Value m = tensor::DimOp::create(b, loc, rows ? rows : input, 0);
@@ -118,9 +117,8 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
                            : ceilDiv(b, loc, m, kDenseRowChunk);
     Value items = arith::MulIOp::create(b, loc, groups, tileCount);
 
-    auto forall =
-        scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
-                              ValueRange{init}, std::nullopt);
+    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
+                                        ValueRange{init}, std::nullopt);
     {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(forall.getBody());
@@ -175,11 +173,9 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.rowBase = lo;
       // Only the experts' GEMMs: a dense projection may be the router, whose
       // top-k must not see rounded logits.
-      bool roundRows = kernel.bf16Dot && offsets &&
-                       weightType.getElementType().isBF16() &&
-                       !cast<RankedTensorType>(input.getType())
-                            .getElementType()
-                            .isBF16();
+      bool roundRows =
+          kernel.bf16Dot && offsets && weightType.getElementType().isBF16() &&
+          !cast<RankedTensorType>(input.getType()).getElementType().isBF16();
       ContractionKernel itemKernel = kernel;
       itemKernel.bf16Dot = kernel.bf16Dot && offsets;
       if (roundRows) {

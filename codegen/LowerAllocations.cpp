@@ -46,15 +46,14 @@ LogicalResult defineHook(ModuleOp module, OpBuilder &b, LLVM::LLVMFuncOp hook,
            << hook.getName()
            << "' is already defined; moe-lower-allocations defines it";
   if (hook.getFunctionType() != expected)
-    return hook.emitError("'") << hook.getName() << "' has type "
-                               << hook.getFunctionType() << ", expected "
-                               << expected;
+    return hook.emitError("'")
+           << hook.getName() << "' has type " << hook.getFunctionType()
+           << ", expected " << expected;
   MLIRContext *ctx = b.getContext();
   Location loc = hook.getLoc();
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   LLVM::GlobalOp slot = getOrCreateRuntimeSlot(module, b, slotName);
-  LLVM::LLVMFuncOp fallback =
-      libcFunction(module, b, fallbackName, expected);
+  LLVM::LLVMFuncOp fallback = libcFunction(module, b, fallbackName, expected);
   // Only this artifact's code calls it.
   hook.setLinkage(LLVM::Linkage::Internal);
 
@@ -64,7 +63,8 @@ LogicalResult defineHook(ModuleOp module, OpBuilder &b, LLVM::LLVMFuncOp hook,
   Value slotAddr = LLVM::AddressOfOp::create(b, loc, slot);
   Value fn = LLVM::LoadOp::create(b, loc, ptr, slotAddr);
   Value null = LLVM::ZeroOp::create(b, loc, ptr);
-  Value isNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, fn, null);
+  Value isNull =
+      LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, fn, null);
   Block *libc = b.createBlock(&hook.getBody());
   Block *runtime = b.createBlock(&hook.getBody());
   b.setInsertionPointToEnd(entry);
@@ -98,12 +98,11 @@ struct LowerAllocationsPass
     auto freeType =
         LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
     if (auto alloc = module.lookupSymbol<LLVM::LLVMFuncOp>(kAllocName))
-      if (failed(defineHook(module, b, alloc, allocType, "moec_alloc",
-                            "malloc")))
+      if (failed(
+              defineHook(module, b, alloc, allocType, "moec_alloc", "malloc")))
         return signalPassFailure();
     if (auto release = module.lookupSymbol<LLVM::LLVMFuncOp>(kFreeName))
-      if (failed(defineHook(module, b, release, freeType, "moec_free",
-                            "free")))
+      if (failed(defineHook(module, b, release, freeType, "moec_free", "free")))
         return signalPassFailure();
   }
 };

@@ -136,7 +136,8 @@ Value geluTanh(OpBuilder &b, Location l, Value u) {
 
 } // namespace
 
-Value mlir::moe::applyActivation(OpBuilder &b, Location l, ActivationAttr act, Value g, Value u) {
+Value mlir::moe::applyActivation(OpBuilder &b, Location l, ActivationAttr act,
+                                 Value g, Value u) {
   Type t = u.getType();
   switch (act.getKind()) {
   case ActivationKind::swiglu:
@@ -167,4 +168,3 @@ Value mlir::moe::applyActivation(OpBuilder &b, Location l, ActivationAttr act, V
   }
   llvm_unreachable("unknown activation kind");
 }
-

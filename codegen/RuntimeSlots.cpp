@@ -10,10 +10,9 @@ LLVM::GlobalOp mlir::moe::getOrCreateRuntimeSlot(ModuleOp module, OpBuilder &b,
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(module.getBody());
   auto ptr = LLVM::LLVMPointerType::get(b.getContext());
-  auto global = LLVM::GlobalOp::create(b, module.getLoc(), ptr,
-                                       /*isConstant=*/false,
-                                       LLVM::Linkage::External, name,
-                                       Attribute());
+  auto global = LLVM::GlobalOp::create(
+      b, module.getLoc(), ptr,
+      /*isConstant=*/false, LLVM::Linkage::External, name, Attribute());
   Block *init = b.createBlock(&global.getInitializerRegion());
   b.setInsertionPointToStart(init);
   Value zero = LLVM::ZeroOp::create(b, module.getLoc(), ptr);

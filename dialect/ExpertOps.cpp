@@ -94,8 +94,9 @@ LogicalResult GroupedMatmulOp::verify() {
     if (!gated)
       return diag("C9", "gate_up_layout needs a gated activation");
     if (!ShapedType::isDynamic(n) && n % 2 != 0)
-      return diag("C9", "a fused gate/up weight needs an even number of "
-                        "rows, got ",
+      return diag("C9",
+                  "a fused gate/up weight needs an even number of "
+                  "rows, got ",
                   n);
     n = ShapedType::isDynamic(n) ? n : n / 2;
   }

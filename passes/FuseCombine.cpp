@@ -47,8 +47,7 @@ struct FuseDownProjectionIntoCombine : OpRewritePattern<CombineOp> {
   }
 };
 
-struct MoEFuseCombinePass
-    : moe::impl::MoEFuseCombineBase<MoEFuseCombinePass> {
+struct MoEFuseCombinePass : moe::impl::MoEFuseCombineBase<MoEFuseCombinePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     populateMoEFuseCombinePatterns(patterns);

@@ -71,9 +71,9 @@ struct FuseActivationIntoGroupedMatmul : OpRewritePattern<ActivationOp> {
       later = op.getUp().getDefiningOp();
     rewriter.setInsertionPointAfter(later);
     auto fused = GroupedMatmulOp::create(
-        rewriter, op.getLoc(), op.getType(), gate.getInput(),
-        gate.getWeight(), gate.getRows(), gate.getOffsets(), gate.getBias(),
-        upWeight, upBias, op.getActivation(), op.getGateUpLayoutAttr());
+        rewriter, op.getLoc(), op.getType(), gate.getInput(), gate.getWeight(),
+        gate.getRows(), gate.getOffsets(), gate.getBias(), upWeight, upBias,
+        op.getActivation(), op.getGateUpLayoutAttr());
     Operation *upOp = upWeight ? op.getUp().getDefiningOp() : nullptr;
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(gate);

@@ -54,13 +54,13 @@ __attribute__((target("avx2,fma"))) double fmaChainsAvx2(int64_t iters) {
 /// of them, and a chain through memory halves the rate.
 __attribute__((target("avx512f,avx512bf16"))) double
 dotChainsAvx512Bf16(int64_t iters) {
-  const __m512bh a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f),
-                                         _mm512_set1_ps(0.25f));
-  const __m512bh b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f),
-                                         _mm512_set1_ps(2e-3f));
-  __m512 c0 = _mm512_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0,
-         c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0,
-         c12 = c0, c13 = c0, c14 = c0, c15 = c0;
+  const __m512bh a =
+      _mm512_cvtne2ps_pbh(_mm512_set1_ps(0.5f), _mm512_set1_ps(0.25f));
+  const __m512bh b =
+      _mm512_cvtne2ps_pbh(_mm512_set1_ps(1e-3f), _mm512_set1_ps(2e-3f));
+  __m512 c0 = _mm512_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+         c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0, c12 = c0,
+         c13 = c0, c14 = c0, c15 = c0;
   for (int64_t n = 0; n < iters; ++n) {
     c0 = _mm512_dpbf16_ps(c0, a, b);
     c1 = _mm512_dpbf16_ps(c1, a, b);
@@ -80,8 +80,9 @@ dotChainsAvx512Bf16(int64_t iters) {
     c15 = _mm512_dpbf16_ps(c15, a, b);
   }
   __m512 s = _mm512_add_ps(
-      _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
-                    _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7))),
+      _mm512_add_ps(
+          _mm512_add_ps(_mm512_add_ps(c0, c1), _mm512_add_ps(c2, c3)),
+          _mm512_add_ps(_mm512_add_ps(c4, c5), _mm512_add_ps(c6, c7))),
       _mm512_add_ps(
           _mm512_add_ps(_mm512_add_ps(c8, c9), _mm512_add_ps(c10, c11)),
           _mm512_add_ps(_mm512_add_ps(c12, c13), _mm512_add_ps(c14, c15))));

@@ -11,9 +11,9 @@
 namespace moe::bench {
 
 struct Limits {
-  double fmaGflops = 0;    // fp32 FMA peak over `threads`
-  const char *fmaIsa = ""; // "avx512f" or "avx2+fma" or "scalar"
-  double readGBps = 0;     // DRAM read bandwidth over `threads`
+  double fmaGflops = 0;     // fp32 FMA peak over `threads`
+  const char *fmaIsa = "";  // "avx512f" or "avx2+fma" or "scalar"
+  double readGBps = 0;      // DRAM read bandwidth over `threads`
   double bf16DotGflops = 0; // AVX512_BF16 vdpbf16ps peak (0: no such ISA)
 };
 

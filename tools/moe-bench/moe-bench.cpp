@@ -341,8 +341,7 @@ int main(int argc, char **argv) {
       std::snprintf(range, sizeof(range), "%.3f (%.3f-%.3f)", med, ms.front(),
                     ms.back());
       std::printf("%-14s %4s %5ld %22s %9.1f %6.1f%% ", name.c_str(),
-                  dtype.c_str(), (long)T, range, gflops,
-                  100 * gflops / peak);
+                  dtype.c_str(), (long)T, range, gflops, 100 * gflops / peak);
       if (gbps > 0)
         std::printf("%9.1f %6.1f%%\n", gbps, 100 * gbps / limits.readGBps);
       else

@@ -260,7 +260,8 @@ int main(int argc, char **argv) {
   pipelineOptions.vectorBits = vectorBitsFor(target.required);
   if (bf16Dot && !llvm::is_contained(target.required, "avx512bf16"))
     return fail("--bf16-dot needs a target CPU with avx512bf16 (AVX512_BF16); "
-                "'" + target.cpu + "' has none");
+                "'" +
+                target.cpu + "' has none");
   pipelineOptions.bf16Dot = bf16Dot;
   pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseDispatch = fuseDispatch;

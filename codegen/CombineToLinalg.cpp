@@ -89,9 +89,7 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
   even = (even + kernel.colBlock - 1) / kernel.colBlock * kernel.colBlock;
   cols = std::max<int64_t>(std::min(cols, even), 1);
   int64_t tiles = (d + cols - 1) / cols;
-  bool roundRows =
-      kernel.bf16Dot && downType.getElementType().isBF16() &&
-      !cast<RankedTensorType>(h.getType()).getElementType().isBF16();
+  bool roundRows = roundsRowsToBf16(kernel, down, h);
 
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tiles)}, ValueRange{out},
@@ -116,36 +114,13 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
       b, loc, zero, arith::ConstantIndexOp::create(b, loc, groups), one,
       ValueRange{dest},
       [&](OpBuilder &nb, Location nl, Value g, ValueRange iter) {
-        Value lo =
-            toIndex(nb, nl, tensor::ExtractOp::create(nb, nl, offsets, g));
-        Value hi =
-            toIndex(nb, nl,
-                    tensor::ExtractOp::create(
-                        nb, nl, offsets,
-                        ValueRange{arith::AddIOp::create(nb, nl, g, one)}));
-        Value count = arith::SubIOp::create(nb, nl, hi, lo);
-        auto slice = [&](Value full) -> Value {
-          if (!full)
-            return full;
-          auto type = cast<RankedTensorType>(full.getType());
-          SmallVector<OpFoldResult> offs = {g}, sizes = {u}, steps = {u};
-          for (int64_t dim : type.getShape().drop_front()) {
-            offs.push_back(z);
-            sizes.push_back(nb.getIndexAttr(dim));
-            steps.push_back(u);
-          }
-          return tensor::ExtractSliceOp::create(
-              nb, nl,
-              RankedTensorType::get(type.getShape().drop_front(),
-                                    type.getElementType()),
-              full, offs, sizes, steps);
-        };
+        auto [lo, count] = groupRows(nb, nl, offsets, g);
         ContractionOperands operands;
         operands.a = h;
         operands.rowBase = lo;
         operands.numRows = count;
-        operands.w = slice(down);
-        operands.bias = slice(bias);
+        operands.w = groupSlice(nb, nl, down, g);
+        operands.bias = groupSlice(nb, nl, bias, g);
         operands.colBase = n0;
         operands.numCols = size;
         operands.outputs = d;
@@ -256,7 +231,6 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
 void mlir::moe::populateCombineToLinalgPatterns(RewritePatternSet &patterns,
                                                 int64_t vectorBits,
                                                 bool bf16Dot) {
-  ContractionKernel kernel = contractionKernelFor(vectorBits);
-  kernel.bf16Dot = bf16Dot && vectorBits >= 512;
-  patterns.add<CombineToLinalg>(patterns.getContext(), kernel);
+  patterns.add<CombineToLinalg>(patterns.getContext(),
+                                contractionKernelFor(vectorBits, bf16Dot));
 }

@@ -14,16 +14,51 @@
 using namespace mlir;
 using namespace mlir::moe;
 
-ContractionKernel mlir::moe::contractionKernelFor(int64_t vectorBits) {
+ContractionKernel mlir::moe::contractionKernelFor(int64_t vectorBits,
+                                                  bool bf16Dot) {
   // 32 registers with AVX-512: 24 accumulators and 6 + 1 operands. 6 x 4
   // measured faster than 4 x 4, 4 x 6, 8 x 3 and 3 x 8 (docs/performance.md):
   // the weight rows, streamed from L2, are the scarcer loads. AVX2 and SSE
   // have 16 registers: 9 accumulators, 3 + 3 operands.
   if (vectorBits >= 512)
-    return {16, 6, 4};
+    return {16, 6, 4, bf16Dot};
   if (vectorBits >= 256)
     return {8, 3, 3};
   return {4, 3, 3};
+}
+
+bool mlir::moe::roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
+                                 Value input) {
+  auto eltOf = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getElementType();
+  };
+  return kernel.bf16Dot && eltOf(weight).isBF16() && !eltOf(input).isBF16();
+}
+
+Value mlir::moe::groupSlice(OpBuilder &b, Location loc, Value full, Value g) {
+  if (!full)
+    return full;
+  auto type = cast<RankedTensorType>(full.getType());
+  OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> at = {g}, sizes = {u}, strides = {u};
+  for (int64_t d : type.getShape().drop_front()) {
+    at.push_back(z);
+    sizes.push_back(b.getIndexAttr(d));
+    strides.push_back(u);
+  }
+  auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
+                                         type.getElementType());
+  return tensor::ExtractSliceOp::create(b, loc, sliceType, full, at, sizes,
+                                        strides);
+}
+
+std::pair<Value, Value> mlir::moe::groupRows(OpBuilder &b, Location loc,
+                                             Value offsets, Value g) {
+  Value one = arith::ConstantIndexOp::create(b, loc, 1);
+  Value lo = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g));
+  Value g1 = arith::AddIOp::create(b, loc, g, one);
+  Value hi = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g1));
+  return {lo, arith::SubIOp::create(b, loc, hi, lo)};
 }
 
 namespace {

@@ -40,10 +40,25 @@ int64_t weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
 Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
                Value count, int64_t k);
 
+/// Whether a GEMM of `weight` with rows of `input` rounds the rows to bf16
+/// first (bf16 dot products on bf16 weights and wider rows).
+bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
+                      Value input);
+
+/// Group `g` of a per-group tensor [G, ...] (a weight or bias) as a
+/// rank-reduced slice; null stays null.
+Value groupSlice(OpBuilder &b, Location loc, Value full, Value g);
+
+/// The first row and the row count of group `g`: offsets[g] and
+/// offsets[g + 1] - offsets[g], as indices.
+std::pair<Value, Value> groupRows(OpBuilder &b, Location loc, Value offsets,
+                                  Value g);
+
 /// The blocking for a vector register width in bits (512: AVX-512, 256:
 /// AVX2, 128: SSE), sized so the accumulators and operands fit the
-/// register file.
-ContractionKernel contractionKernelFor(int64_t vectorBits);
+/// register file; `bf16Dot` takes effect with 512 only.
+ContractionKernel contractionKernelFor(int64_t vectorBits,
+                                       bool bf16Dot = false);
 
 /// One contraction into dest [numRows, numCols]: with output column
 /// c = colBase + j,

@@ -132,31 +132,9 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
           b, loc, arith::ConstantIndexOp::create(b, loc, n), n0);
       Value size = arith::MinUIOp::create(b, loc, tileRowsV, nLeft);
       OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
-      // The group's weight (and bias) as a whole: the kernel indexes the
-      // rows of its output columns, which a fused gate/up layout spreads.
-      auto groupSlice = [&](Value full) -> Value {
-        if (!full || !offsets)
-          return full;
-        auto type = cast<RankedTensorType>(full.getType());
-        SmallVector<OpFoldResult> at = {g}, sizes = {u}, strides = {u};
-        for (int64_t d : type.getShape().drop_front()) {
-          at.push_back(z);
-          sizes.push_back(b.getIndexAttr(d));
-          strides.push_back(u);
-        }
-        auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
-                                               type.getElementType());
-        return tensor::ExtractSliceOp::create(b, loc, sliceType, full, at,
-                                              sizes, strides);
-      };
       Value lo, count;
       if (offsets) {
-        Value one = arith::ConstantIndexOp::create(b, loc, 1);
-        lo = toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g));
-        Value g1 = arith::AddIOp::create(b, loc, g, one);
-        Value hi =
-            toIndex(b, loc, tensor::ExtractOp::create(b, loc, offsets, g1));
-        count = arith::SubIOp::create(b, loc, hi, lo);
+        std::tie(lo, count) = groupRows(b, loc, offsets, g);
       } else {
         Value chunk = arith::ConstantIndexOp::create(b, loc, kDenseRowChunk);
         lo = arith::MulIOp::create(b, loc, g, chunk);
@@ -173,9 +151,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.rowBase = lo;
       // Only the experts' GEMMs: a dense projection may be the router, whose
       // top-k must not see rounded logits.
-      bool roundRows =
-          kernel.bf16Dot && offsets && weightType.getElementType().isBF16() &&
-          !cast<RankedTensorType>(input.getType()).getElementType().isBF16();
+      bool roundRows = offsets && roundsRowsToBf16(kernel, weight, input);
       ContractionKernel itemKernel = kernel;
       itemKernel.bf16Dot = kernel.bf16Dot && offsets;
       if (roundRows) {
@@ -186,10 +162,15 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
         operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
       }
       operands.numRows = count;
-      operands.w = groupSlice(weight);
-      operands.bias = groupSlice(bias);
-      operands.up = groupSlice(up);
-      operands.upBias = groupSlice(upBias);
+      // The group's weight (and bias) as a whole: the kernel indexes the
+      // rows of its output columns, which a fused gate/up layout spreads.
+      auto perGroup = [&](Value full) {
+        return offsets ? groupSlice(b, loc, full, g) : full;
+      };
+      operands.w = perGroup(weight);
+      operands.bias = perGroup(bias);
+      operands.up = perGroup(up);
+      operands.upBias = perGroup(upBias);
       operands.activation = activation;
       operands.layout = layout;
       operands.outputs = n;
@@ -211,7 +192,6 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
 
 void mlir::moe::populateGroupedMatmulToLinalgPatterns(
     RewritePatternSet &patterns, int64_t vectorBits, bool bf16Dot) {
-  ContractionKernel kernel = contractionKernelFor(vectorBits);
-  kernel.bf16Dot = bf16Dot && vectorBits >= 512;
-  patterns.add<GroupedMatmulToLinalg>(patterns.getContext(), kernel);
+  patterns.add<GroupedMatmulToLinalg>(
+      patterns.getContext(), contractionKernelFor(vectorBits, bf16Dot));
 }

@@ -322,6 +322,33 @@ FailureOr<json::Value> mlir::moe::collectArtifactMetadata(ModuleOp module) {
   return doc;
 }
 
+void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
+  json::Value *functions = metadata.get("functions");
+  if (!functions)
+    return;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    if (!fn.isPublic() || fn.isExternal())
+      continue;
+    json::Value *rec = nullptr;
+    for (json::Value &f : functions->elements())
+      if (const std::string *name = f.getString("name");
+          name && *name == fn.getSymName())
+        rec = &f;
+    json::Value *args = rec ? rec->get("arguments") : nullptr;
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
+      if (!panel)
+        continue;
+      fn.removeArgAttr(i, kArgPackedPanelAttr);
+      if (!args || i >= args->elements().size())
+        continue;
+      json::Value packed = json::Value::object();
+      packed.set("panel", json::Value::integer(panel.getInt()));
+      args->elements()[i].set("packed", std::move(packed));
+    }
+  }
+}
+
 std::vector<std::string> mlir::moe::prepareEntryPoints(ModuleOp module) {
   std::vector<std::string> names;
   MLIRContext *ctx = module.getContext();

@@ -32,6 +32,12 @@ std::string entryPointSymbol(StringRef name);
 /// other than f32/bf16/f16, duplicate argument names.
 FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
 
+/// Records in `metadata` (from collectArtifactMetadata) the weights
+/// moe-pack-weights packed in `module` (a later phase of the same module):
+/// `"packed": {"panel": NB}` on each argument marked moe.packed_panel, whose
+/// mark is then dropped.
+void recordPackedWeights(ModuleOp module, ::moe::json::Value &metadata);
+
 /// Prepares the public functions of `module` for the runtime's calling
 /// convention and returns their names: each gets a C interface
 /// (`llvm.emit_c_interface`), and every argument is marked read-only for

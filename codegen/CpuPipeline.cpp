@@ -1,5 +1,6 @@
 //===- CpuPipeline.cpp - moe-cpu-pipeline and its phases ------------------===//
 #include "codegen/CpuPipeline.h"
+#include "codegen/PanelKernel.h"
 #include "codegen/Passes.h"
 #include "passes/Passes.h"
 
@@ -58,20 +59,29 @@ int64_t mlir::moe::vectorBitsFor(ArrayRef<std::string> features) {
 }
 
 void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
-                                 const CpuPipelineOptions &options) {
-  if (last == CpuPhase::Moe)
+                                 const CpuPipelineOptions &options,
+                                 CpuPhase after) {
+  if (last <= after)
     return;
-  // fused
-  pm.addPass(createMoEDecompose());
-  if (options.fuseGateUp)
-    pm.addPass(createMoEFuseGateUp());
-  if (options.fuseDispatch)
-    pm.addPass(createMoEFuseDispatch());
-  if (options.fuseCombine)
-    pm.addPass(createMoEFuseCombine());
-  pm.addPass(createCanonicalizerPass());
-  if (last == CpuPhase::Fused)
-    return;
+  if (after < CpuPhase::Fused) {
+    pm.addPass(createMoEDecompose());
+    if (options.fuseGateUp)
+      pm.addPass(createMoEFuseGateUp());
+    if (options.fuseDispatch)
+      pm.addPass(createMoEFuseDispatch());
+    if (options.fuseCombine)
+      pm.addPass(createMoEFuseCombine());
+    pm.addPass(createCanonicalizerPass());
+    if (options.packWeights) {
+      MoEPackWeightsOptions pack;
+      pack.panelWidth = panelWidthFor(options.vectorBits);
+      pm.addPass(createMoEPackWeights(pack));
+    }
+    if (last == CpuPhase::Fused)
+      return;
+  }
+  // Later phases start from the linalg phase's input.
+  assert(after <= CpuPhase::Fused && "phases after fused are not resumable");
   // linalg
   ConvertMoEToLinalgOptions toLinalg;
   toLinalg.vectorBits = options.vectorBits;

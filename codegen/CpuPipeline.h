@@ -6,7 +6,7 @@
 //   moe         the input, verified
 //   fused       moe.layer decomposed; with the fusion options, activations
 //               folded into the gate/up GEMMs and the token gather into the
-//               GEMMs' row loads
+//               GEMMs' row loads; expert weights taken as packed panels
 //   linalg      convert-moe-to-linalg (moe.layer decomposed first), cleaned
 //   bufferized  One-Shot Bufferize across function boundaries; results
 //               become caller-provided out-parameters; deallocation added
@@ -47,15 +47,20 @@ struct CpuPipelineOptions {
   /// bf16 weights multiply bf16-rounded rows with AVX512_BF16 dot products
   /// (convert-moe-to-linalg bf16-dot; needs vectorBits 512).
   bool bf16Dot = false;
+  /// Run moe-pack-weights: f32 expert weights of plain grouped GEMMs are
+  /// taken as panels the runtime packs once when they are bound.
+  bool packWeights = true;
 };
 
 /// The vector width to tune for, from the ISA extensions a target has
 /// ("avx512f", "avx2", ...).
 int64_t vectorBitsFor(ArrayRef<std::string> features);
 
-/// Adds the passes of every phase after `Moe` up to and including `last`.
+/// Adds the passes of every phase after `after` up to and including
+/// `last`.
 void buildCpuPipeline(OpPassManager &pm, CpuPhase last = CpuPhase::LLVM,
-                      const CpuPipelineOptions &options = {});
+                      const CpuPipelineOptions &options = {},
+                      CpuPhase after = CpuPhase::Moe);
 
 /// Registers `moe-cpu-pipeline` (all phases) for moe-opt.
 void registerMoECpuPipeline();

@@ -8,14 +8,20 @@
 // which balances groups of different sizes. Rows outside every group keep
 // the zero fill. Without offsets the items are (row chunk, weight tile).
 //
+// A weight packed by moe-pack-weights (the group's weight is a
+// linalg.unpack of panels [E, P, K, NB]) runs the panel kernel of
+// PanelKernel.h on the packed operand instead, with items (group, panels).
+//
 //===----------------------------------------------------------------------===//
 #include "codegen/ContractionKernel.h"
 #include "codegen/LoweringUtils.h"
+#include "codegen/PanelKernel.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/IR/PatternMatch.h"
@@ -78,12 +84,105 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
 }
 
+/// The packed panels [E, P, K, NB] a plain grouped GEMM's weight unpacks
+/// from (moe-pack-weights), or null.
+linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
+  auto unpack = op.getWeight().getDefiningOp<linalg::UnPackOp>();
+  if (!unpack || !op.getOffsets() || op.getRows() || op.getUp() ||
+      op.getActivationAttr() || op.getGateUpLayout())
+    return {};
+  auto type = cast<RankedTensorType>(op.getWeight().getType());
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  if (type.getRank() != 3 || !unpack.getOuterDimsPerm().empty() ||
+      unpack.getInnerDimsPos() != ArrayRef<int64_t>{1} ||
+      unpack.getStaticInnerTiles().size() != 1 ||
+      ShapedType::isDynamic(unpack.getStaticInnerTiles()[0]) ||
+      !unpack.getSourceType().hasStaticShape() ||
+      !resultType.getElementType().isF32())
+    return {};
+  return unpack;
+}
+
+/// Items (group, panels): each group's panels in runs of about 512 KiB.
+Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
+                  const PanelKernel &kernel, OpBuilder &b) {
+  Location loc = op.getLoc();
+  Value packed = unpack.getSource();
+  auto packedType = cast<RankedTensorType>(packed.getType());
+  int64_t groups = packedType.getDimSize(0), panels = packedType.getDimSize(1);
+  int64_t k = packedType.getDimSize(2), width = packedType.getDimSize(3);
+  int64_t n = cast<RankedTensorType>(op.getWeight().getType()).getDimSize(1);
+  int64_t eltBytes =
+      std::max<int64_t>(packedType.getElementTypeBitWidth() / 8, 1);
+  int64_t perItem =
+      std::clamp<int64_t>(512 * 1024 / (k * width * eltBytes), 1, panels);
+  int64_t tiles = (panels + perItem - 1) / perItem;
+  Type f32 = b.getF32Type();
+
+  Value m = tensor::DimOp::create(b, loc, op.getInput(), 0);
+  Value init = zeroOutsideGroups(b, loc, m, n, f32, op.getOffsets());
+  // The whole packed weight as a flat buffer, for prefetching the chunk
+  // after the one being multiplied (it may be the next item's).
+  Value buffer = bufferization::ToBufferOp::create(
+      b, loc,
+      MemRefType::get(packedType.getShape(), packedType.getElementType()),
+      packed, /*read_only=*/true);
+  Value flat = memref::CollapseShapeOp::create(
+      b, loc, buffer, SmallVector<ReassociationIndices>{{0, 1, 2, 3}});
+  Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
+  Value items = arith::ConstantIndexOp::create(b, loc, groups * tiles);
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
+                                      ValueRange{init}, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value item = forall.getInductionVars()[0];
+  Value out = forall.getRegionIterArgs()[0];
+  Value g = arith::DivUIOp::create(b, loc, item, tileCount);
+  Value t = arith::RemUIOp::create(b, loc, item, tileCount);
+  auto cst = [&](int64_t v) {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value p0 = arith::MulIOp::create(b, loc, t, cst(perItem));
+  Value np = arith::MinUIOp::create(
+      b, loc, cst(perItem), arith::SubIOp::create(b, loc, cst(panels), p0));
+  Value c0 = arith::MulIOp::create(b, loc, p0, cst(width));
+  Value cols = arith::MinUIOp::create(
+      b, loc, arith::MulIOp::create(b, loc, np, cst(width)),
+      arith::SubIOp::create(b, loc, cst(n), c0));
+  auto [lo, count] = groupRows(b, loc, op.getOffsets(), g);
+  OpFoldResult u = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> at = {lo, c0}, extent = {count, cols},
+                            strides = {u, u};
+  Value dest = tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides);
+  PanelOperands operands;
+  operands.a = op.getInput();
+  operands.rowBase = lo;
+  operands.numRows = count;
+  operands.panels = groupSlice(b, loc, packed, g);
+  operands.firstPanel = p0;
+  operands.numPanels = np;
+  operands.bias = groupSlice(b, loc, op.getBias(), g);
+  operands.prefetch = flat;
+  operands.prefetchBase =
+      arith::MulIOp::create(b, loc, g, cst(panels * k * width));
+  Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent, strides);
+  return forall.getResult(0);
+}
+
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
-  GroupedMatmulToLinalg(MLIRContext *ctx, const ContractionKernel &kernel)
-      : OpRewritePattern(ctx), kernel(kernel) {}
+  GroupedMatmulToLinalg(MLIRContext *ctx, const ContractionKernel &kernel,
+                        const PanelKernel &panelKernel)
+      : OpRewritePattern(ctx), kernel(kernel), panelKernel(panelKernel) {}
 
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
+    if (linalg::UnPackOp unpack = packedWeight(op)) {
+      Value result = lowerPacked(op, unpack, panelKernel, rewriter);
+      replaceWithResultTypes(rewriter, op, result);
+      return success();
+    }
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -186,12 +285,14 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
   }
 
   ContractionKernel kernel;
+  PanelKernel panelKernel;
 };
 
 } // namespace
 
 void mlir::moe::populateGroupedMatmulToLinalgPatterns(
     RewritePatternSet &patterns, int64_t vectorBits, bool bf16Dot) {
-  patterns.add<GroupedMatmulToLinalg>(
-      patterns.getContext(), contractionKernelFor(vectorBits, bf16Dot));
+  patterns.add<GroupedMatmulToLinalg>(patterns.getContext(),
+                                      contractionKernelFor(vectorBits, bf16Dot),
+                                      panelKernelFor(vectorBits));
 }

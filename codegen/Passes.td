@@ -58,8 +58,40 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
     "::mlir::bufferization::BufferizationDialect",
-    "::mlir::x86vector::X86VectorDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::x86vector::X86VectorDialect"
   ];
+}
+
+def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
+  let summary = "Take expert weights as panels packed once at load time";
+  let description = [{
+    The grouped GEMM kernel is fastest on weights laid out so that the
+    output columns of one k are contiguous. This pass changes the public
+    functions' signatures so that the runtime packs such weights once, when
+    they are bound, instead of every call reading them in the nn.Linear
+    layout [N, K].
+
+    An argument qualifies when it is an f32 `tensor<E x N x K>` (static)
+    and every use is the weight of a plain `moe.grouped_matmul` with
+    offsets, an f32 input and an f32 result (no `gather`, `up`,
+    `activation` or `gate_up_layout`: the fused forms keep the row layout).
+    Its type becomes the panels `tensor<E x ceil(N/NB) x K x NB>`, where
+    `panels[e, p, k, j]` holds `W[e, p * NB + j, k]` (zero past N), and the
+    function reads it back through `linalg.unpack` (`inner_dims_pos = [1]`,
+    `inner_tiles = [NB]`), which `convert-moe-to-linalg` folds into the
+    GEMM. The argument is marked `moe.packed_panel = NB`; moe-compile
+    records it in the artifact (`packed`, docs/Artifact.md) and moert packs
+    the bound weight accordingly. Functions that are called from within the
+    module keep their signatures.
+  }];
+  let options = [
+    Option<"panelWidth", "panel-width", "int64_t", /*default=*/"64",
+           "Output columns per panel (NB): four vector registers of f32 "
+           "(64 for AVX-512, 24 for AVX2's three, 12 for SSE's three). "
+           "moe-compile picks it from the target CPU.">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
 }
 
 def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {

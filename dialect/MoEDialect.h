@@ -35,6 +35,9 @@ namespace mlir::moe {
 constexpr const char *kArgNameAttr = "moe.name";
 constexpr const char *kArgStackAttr = "moe.stack";
 constexpr const char *kArgTransposedAttr = "moe.transposed";
+/// Set by moe-pack-weights: the argument holds panels of this many output
+/// columns (the runtime packs the weight when it is bound).
+constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";
 } // namespace mlir::moe
 
 #define GET_ATTRDEF_CLASSES

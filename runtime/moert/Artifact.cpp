@@ -75,6 +75,18 @@ std::string parseParams(const json::Value *list, bool results,
         p.transposed = *t;
       if (p.transposed && p.shape.size() < 2)
         return "argument '" + p.name + "': 'transposed' needs rank >= 2";
+      if (const json::Value *packed = v.get("packed")) {
+        const json::Value *panel =
+            packed->isObject() ? packed->get("panel") : nullptr;
+        std::optional<int64_t> width =
+            panel ? panel->asInt64() : std::optional<int64_t>();
+        if (!width || *width < 1 || *width > (int64_t(1) << 20))
+          return "argument '" + p.name +
+                 "': 'packed' must be {\"panel\": N} with N >= 1";
+        if (!p.isWeight || p.shape.size() != 3)
+          return "argument '" + p.name + "': 'packed' needs a weight of rank 3";
+        p.panel = *width;
+      }
     }
     out.push_back(std::move(p));
   }

@@ -36,6 +36,9 @@ struct Param {
   std::vector<std::string> stack;
   bool transposed = false;
   bool isAssembled() const { return !stack.empty() || transposed; }
+  /// With `packed`: the function takes the weight [E, N, K] as panels of
+  /// this many columns (runtime/moert/Packing.h); 0 when not packed.
+  int64_t panel = 0;
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -73,6 +76,8 @@ struct BoundWeight {
   std::string source; // file path, or "caller memory"
   /// The buffer of an assembled weight (stacked or transposed at binding).
   std::shared_ptr<std::vector<unsigned char>> owned;
+  /// The weight packed into panels, by panel width, made on first use.
+  std::map<int64_t, std::shared_ptr<std::vector<unsigned char>>> packed;
 };
 
 /// A tensor of a bound file.

@@ -1,5 +1,6 @@
 //===- Session.cpp - weights, threads and calls ---------------------------===//
 #include "runtime/moert/Internal.h"
+#include "runtime/moert/Packing.h"
 
 #include <algorithm>
 #include <cstring>
@@ -166,8 +167,8 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
   }
   if (!p.isAssembled()) {
     const CatalogEntry &e = *parts.front();
-    s.weights[p.name] = {p.dtype, p.shape, e.file->data(*e.info),
-                         e.file->path(), nullptr};
+    s.weights[p.name] = {p.dtype,        p.shape, e.file->data(*e.info),
+                         e.file->path(), nullptr, {}};
     return true;
   }
   size_t elt = moe::dtypeSize(p.dtype);
@@ -196,8 +197,23 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
                       src + ((m * b + c) * a + r) * elt, elt);
   }
   std::string from = parts.front()->file->path();
-  s.weights[p.name] = {p.dtype, p.shape, owned->data(), from, owned};
+  s.weights[p.name] = {p.dtype, p.shape, owned->data(), from, owned, {}};
   return true;
+}
+
+/// Weight `w` packed into panels of `panel` columns, packed now on the
+/// session's threads unless it was already.
+const std::vector<unsigned char> *packedData(moert_session_s &s, BoundWeight &w,
+                                             int64_t panel) {
+  auto &slot = w.packed[panel];
+  if (!slot) {
+    std::vector<int64_t> shape = packedShape(w.shape, panel);
+    size_t elt = moe::dtypeSize(w.dtype);
+    slot = std::make_shared<std::vector<unsigned char>>(
+        static_cast<size_t>(shape[0] * shape[1] * shape[2] * shape[3]) * elt);
+    packPanels(w.data, slot->data(), w.shape, panel, elt, s.pool.get());
+  }
+  return slot.get();
 }
 
 } // namespace
@@ -311,8 +327,8 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
   if (!tensor->data)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       std::string("weight '") + name + "' has no data");
-  session->weights[name] = {p->dtype, p->shape, tensor->data, kCallerMemory,
-                            nullptr};
+  session->weights[name] = {p->dtype,      p->shape, tensor->data,
+                            kCallerMemory, nullptr,  {}};
   return nullptr;
 }
 
@@ -401,7 +417,13 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
   int32_t nextInput = 0;
   for (const Param &p : fn->args) {
     if (p.isWeight) {
-      const BoundWeight &w = session->weights.at(p.name);
+      BoundWeight &w = session->weights.at(p.name);
+      if (p.panel) {
+        descriptors.push_back(
+            descriptor(packedData(*session, w, p.panel)->data(),
+                       packedShape(w.shape, p.panel)));
+        continue;
+      }
       descriptors.push_back(descriptor(w.data, w.shape));
       continue;
     }

@@ -1,13 +1,16 @@
 //===- ThreadPool.cpp - the workers behind an entry point's loops ---------===//
 #include "runtime/moert/ThreadPool.h"
 
+#include <algorithm>
+
 #include <sched.h>
 
 using namespace moert;
 
-ThreadPool::ThreadPool(int threads) {
+ThreadPool::ThreadPool(int threads)
+    : cursors_(static_cast<size_t>(std::max(threads, 1))) {
   for (int i = 1; i < threads; ++i)
-    workers_.emplace_back([this] { workerLoop(); });
+    workers_.emplace_back([this, i] { workerLoop(i); });
 }
 
 ThreadPool::~ThreadPool() {
@@ -31,12 +34,17 @@ int ThreadPool::availableCores() {
   return n ? static_cast<int>(n) : 1;
 }
 
-void ThreadPool::drain() {
-  for (;;) {
-    int64_t i = next_.fetch_add(1, std::memory_order_relaxed);
-    if (i >= n_)
-      return;
-    body_(ctx_, i, i + 1);
+void ThreadPool::drain(int id) {
+  // The own share first, then the others' in turn.
+  int shares = static_cast<int>(cursors_.size());
+  for (int s = 0; s < shares; ++s) {
+    Cursor &c = cursors_[(id + s) % shares];
+    for (;;) {
+      int64_t i = c.next.fetch_add(1, std::memory_order_relaxed);
+      if (i >= c.end)
+        break;
+      body_(ctx_, i, i + 1);
+    }
   }
 }
 
@@ -48,7 +56,7 @@ constexpr int kSpins = 20000;
 inline void pause() { __builtin_ia32_pause(); }
 } // namespace
 
-void ThreadPool::workerLoop() {
+void ThreadPool::workerLoop(int id) {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
@@ -69,7 +77,7 @@ void ThreadPool::workerLoop() {
     if (stop_.load())
       return;
     seen = g;
-    drain();
+    drain(id);
     if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
       std::lock_guard<std::mutex> lock(mutex_);
       done_.notify_all();
@@ -87,7 +95,11 @@ void ThreadPool::parallelFor(ParallelBody body, void *ctx, int64_t n) {
   body_ = body;
   ctx_ = ctx;
   n_ = n;
-  next_.store(0, std::memory_order_relaxed);
+  int64_t shares = static_cast<int64_t>(cursors_.size());
+  for (int64_t s = 0; s < shares; ++s) {
+    cursors_[s].next.store(n * s / shares, std::memory_order_relaxed);
+    cursors_[s].end = n * (s + 1) / shares;
+  }
   pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
   {
     // Under the lock, so that a worker about to sleep sees the new job.
@@ -95,7 +107,7 @@ void ThreadPool::parallelFor(ParallelBody body, void *ctx, int64_t n) {
     generation_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_all();
-  drain();
+  drain(0);
   // Every worker takes part in every job, so once all have reported back
   // none still reads this job's state when the next one is set up.
   for (int i = 0; i < kSpins; ++i) {

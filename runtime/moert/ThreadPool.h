@@ -2,9 +2,12 @@
 //
 // Generated code hands each parallel loop to moec_parallel_for (ABI in
 // docs/Runtime.md): `body(ctx, begin, end)` over [0, n). The pool runs it on
-// its workers plus the calling thread, handing out iterations one at a time
-// from a shared counter, so uneven iterations (experts with different token
-// counts) balance themselves.
+// its workers plus the calling thread. Each thread owns a contiguous share
+// of [0, n) and takes its iterations in order, one at a time, so it walks
+// memory forward (the GEMM kernel prefetches the weights of the next
+// iteration); a thread done with its share takes iterations from the others'
+// shares, so uneven iterations (experts with different token counts)
+// balance themselves.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_THREADPOOL_H
@@ -35,8 +38,8 @@ public:
   static int availableCores();
 
 private:
-  void workerLoop();
-  void drain();
+  void workerLoop(int id);
+  void drain(int id);
 
   std::vector<std::thread> workers_;
   std::mutex mutex_;
@@ -51,7 +54,13 @@ private:
   ParallelBody body_ = nullptr;
   void *ctx_ = nullptr;
   int64_t n_ = 0;
-  std::atomic<int64_t> next_{0};
+  /// The next iteration of each thread's share (the caller's is 0), and
+  /// where the share ends; cursors on separate cache lines.
+  struct alignas(64) Cursor {
+    std::atomic<int64_t> next{0};
+    int64_t end = 0;
+  };
+  std::vector<Cursor> cursors_;
 };
 
 /// The pool of the session running on this thread (null: run inline).

@@ -76,6 +76,15 @@ std::optional<int64_t> Value::asInt64() const {
   return static_cast<int64_t>(number_);
 }
 
+Value *Value::get(std::string_view key) {
+  if (kind_ != Kind::Object)
+    return nullptr;
+  for (Member &m : members_)
+    if (m.key == key)
+      return &m.value;
+  return nullptr;
+}
+
 const Value *Value::get(std::string_view key) const {
   if (kind_ != Kind::Object)
     return nullptr;

@@ -63,6 +63,9 @@ public:
   const std::string *getString(std::string_view key) const;
   const double *getNumber(std::string_view key) const;
   const bool *getBool(std::string_view key) const;
+  /// Mutable access, for amending a record built earlier.
+  Value *get(std::string_view key);
+  std::vector<Value> &elements() { return elements_; }
 
   /// Builders. push() requires an array; set() an object and replaces an
   /// existing member of the same key.

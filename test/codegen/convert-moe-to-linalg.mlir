@@ -372,3 +372,45 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
   %y = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
   return %y : tensor<?x32xf32>
 }
+
+// -----
+
+// A weight packed by moe-pack-weights: the GEMM reads the panels (the
+// unpack goes away). Items are (group, panels); each k step loads the four
+// vectors of one panel row, broadcasts one input element per row and
+// prefetches a line of the next chunk; the first chunk starts from the
+// bias, later ones from the output.
+// CHECK-LABEL: func.func @grouped_matmul_packed
+// CHECK-NOT: linalg.unpack
+// CHECK: %[[BUF:.*]] = bufferization.to_buffer %arg1 read_only : tensor<4x1x16x64xf32> to memref<4x1x16x64xf32>
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[\[}}0, 1, 2, 3]] : memref<4x1x16x64xf32> into memref<4096xf32>
+// CHECK: scf.forall
+// CHECK: %[[P:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : tensor<4x1x16x64xf32> to tensor<1x16x64xf32>
+// CHECK: scf.for %{{.*}} step %c6 iter_args
+// CHECK: scf.if
+// CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
+// CHECK: } else {
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x?xf32>, vector<16xf32>
+// CHECK: scf.for %{{.*}} step %c1 iter_args({{.*}}) -> (vector<16xf32>,
+// CHECK-COUNT-4: vector.transfer_read %[[P]]{{.*}} {in_bounds = [true]} : tensor<1x16x64xf32>, vector<16xf32>
+// CHECK: tensor.extract %arg0
+// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
+// CHECK-COUNT-24: vector.fma
+// CHECK: memref.prefetch %[[FLAT]][%{{.*}}], read, locality<3>, data : memref<4096xf32>
+// CHECK: scf.yield
+// CHECK-COUNT-24: vector.transfer_write
+// CHECK: scf.for %{{.*}} step %c4 iter_args
+// CHECK: scf.for %{{.*}} step %c2 iter_args
+// CHECK: scf.for %{{.*}} step %c1 iter_args
+// CHECK: tensor.parallel_insert_slice
+// With 16 AVX2 registers, 8 vectors per panel row leave room for one row.
+// AVX2-LABEL: func.func @grouped_matmul_packed
+// AVX2-NOT: step %c6
+// AVX2-COUNT-8: vector.fma {{.*}} : vector<8xf32>
+// AVX2: scf.yield
+func.func @grouped_matmul_packed(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %b: tensor<4x40xf32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}

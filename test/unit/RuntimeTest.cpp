@@ -1,4 +1,5 @@
 //===- RuntimeTest.cpp - moert pieces: dtypes, safetensors, pool, C API ---===//
+#include "runtime/moert/Packing.h"
 #include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
 #include "runtime/moert/moert.h"
@@ -116,6 +117,38 @@ TEST(threadPoolRunsEveryIterationOnce) {
   w.hits.assign(10, 0);
   moert_parallel_for(addRange, &w, 10);
   CHECK_EQ(w.sum.load(), int64_t(45));
+}
+
+TEST(weightsPackIntoZeroPaddedPanels) {
+  // [E, N, K] = [3, 37, 5] into panels of 16: 3 panels, the last holding
+  // 5 columns and 11 of zeros.
+  std::vector<int64_t> shape = {3, 37, 5};
+  std::vector<int64_t> packed = moert::packedShape(shape, 16);
+  CHECK(packed == (std::vector<int64_t>{3, 3, 5, 16}));
+  std::vector<float> w(3 * 37 * 5);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.5f + static_cast<float>((i * 7919) % 1009);
+  for (int threads : {1, 2}) {
+    moert::ThreadPool pool(threads);
+    std::vector<float> out(3 * 3 * 5 * 16, -1.0f);
+    moert::packPanels(w.data(), out.data(), shape, 16, sizeof(float),
+                      threads > 1 ? &pool : nullptr);
+    bool ok = true;
+    for (int64_t e = 0; e < 3; ++e)
+      for (int64_t p = 0; p < 3; ++p)
+        for (int64_t k = 0; k < 5; ++k)
+          for (int64_t j = 0; j < 16; ++j) {
+            int64_t n = p * 16 + j;
+            float want = n < 37 ? w[(e * 37 + n) * 5 + k] : 0.0f;
+            ok &= out[((e * 3 + p) * 5 + k) * 16 + j] == want;
+          }
+    CHECK(ok);
+  }
+  // 2-byte elements (bf16 bits) move the same way.
+  std::vector<uint16_t> h = {1, 2, 3, 4, 5, 6}; // [1, 3, 2]
+  std::vector<uint16_t> hp(1 * 2 * 2 * 2, 9);
+  moert::packPanels(h.data(), hp.data(), {1, 3, 2}, 2, 2, nullptr);
+  CHECK(hp == (std::vector<uint16_t>{1, 3, 2, 4, 5, 0, 6, 0}));
 }
 
 TEST(scratchBuffersAreReusedWithinASession) {

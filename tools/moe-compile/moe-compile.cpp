@@ -88,6 +88,14 @@ static cl::opt<std::string> linker("linker",
                                    cl::cat(category));
 static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
                              cl::cat(category));
+static cl::opt<bool> packWeights(
+    "pack-weights",
+    cl::desc("Take f32 expert weights as panels that the runtime packs once "
+             "when they are bound (moe-pack-weights), for the faster GEMM "
+             "kernel. On by default; --pack-weights=false keeps every weight "
+             "in its checkpoint layout."),
+    cl::init(true), cl::cat(category));
+
 static cl::opt<bool> bf16Dot(
     "bf16-dot",
     cl::desc("Multiply bf16 weights with AVX512_BF16 dot products (vdpbf16ps) "
@@ -266,9 +274,19 @@ int main(int argc, char **argv) {
   pipelineOptions.fuseGateUp = fuseGateUp;
   pipelineOptions.fuseDispatch = fuseDispatch;
   pipelineOptions.fuseCombine = fuseCombine;
+  pipelineOptions.packWeights = packWeights;
 
+  // The fused phase decides which weights are packed, which the metadata
+  // records; then the rest of the lowering.
+  CpuPhase last = stopPhase.value_or(CpuPhase::LLVM);
+  PassManager fusedPm(&context);
+  buildCpuPipeline(fusedPm, std::min(last, CpuPhase::Fused), pipelineOptions);
+  if (failed(fusedPm.run(*module)))
+    return 1;
+  if (!stopPhase || *stopPhase > CpuPhase::Fused)
+    recordPackedWeights(*module, *metadata);
   PassManager pm(&context);
-  buildCpuPipeline(pm, stopPhase.value_or(CpuPhase::LLVM), pipelineOptions);
+  buildCpuPipeline(pm, last, pipelineOptions, CpuPhase::Fused);
   if (failed(pm.run(*module)))
     return 1;
   timer.done("lowered to " +

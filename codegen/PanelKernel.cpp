@@ -1,0 +1,273 @@
+//===- PanelKernel.cpp - the GEMM kernel on packed weight panels ----------===//
+#include "codegen/PanelKernel.h"
+#include "codegen/LoweringUtils.h"
+
+#include <algorithm>
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+int64_t mlir::moe::panelWidthFor(int64_t vectorBits) {
+  int64_t lanes = vectorBits / 32;
+  return vectorBits >= 512 ? 4 * lanes : 3 * lanes;
+}
+
+PanelKernel mlir::moe::panelKernelFor(int64_t vectorBits) {
+  // 32 registers with AVX-512: 24 accumulators, 4 weight vectors and a
+  // broadcast; 16 with AVX2 and SSE: 12, 3 and 1.
+  if (vectorBits >= 512)
+    return {16, 6};
+  return {vectorBits / 32, 4};
+}
+
+namespace {
+
+/// Bytes of one cache line: the prefetch granule.
+constexpr int64_t kLineBytes = 64;
+
+class PanelEmitter {
+public:
+  PanelEmitter(OpBuilder &b, Location loc, const PanelOperands &o,
+               const PanelKernel &kernel)
+      : b(b), loc(loc), o(o) {
+    auto type = cast<RankedTensorType>(o.panels.getType());
+    k = type.getDimSize(1);
+    width = type.getDimSize(2);
+    wElt = type.getElementType();
+    f32 = b.getF32Type();
+    // The widest vector of at most kernel.lanes that tiles the panel.
+    lanes = kernel.lanes;
+    while (lanes > 1 && width % lanes)
+      lanes /= 2;
+    vecs = width / lanes;
+    // Accumulators, the weight vectors and a broadcast fit the registers.
+    int64_t registers = kernel.lanes >= 16 ? 32 : 16;
+    rowBlock =
+        std::clamp<int64_t>((registers - vecs - 1) / vecs, 1, kernel.rowBlock);
+    int64_t eltBytes = std::max<int64_t>(wElt.getIntOrFloatBitWidth() / 8, 1);
+    lineElts = kLineBytes / eltBytes;
+    linesPerK = (width * eltBytes + kLineBytes - 1) / kLineBytes;
+  }
+
+  Value run(Value dest) {
+    Value zero = index(0);
+    return loop(zero, o.numPanels, 1, dest,
+                [&](Value p, Value d) { return panel(p, d); });
+  }
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+
+  /// scf.for over [lo, hi) with `step`, threading one tensor.
+  Value loop(Value lo, Value hi, int64_t step, Value init,
+             function_ref<Value(Value, Value)> body) {
+    auto forOp = scf::ForOp::create(
+        b, loc, lo, hi, index(step), ValueRange{init},
+        [&](OpBuilder &nb, Location, Value iv, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::YieldOp::create(b, loc, body(iv, iter[0]));
+        });
+    return forOp.getResult(0);
+  }
+
+  /// Panel `p` (relative to firstPanel): every k chunk.
+  Value panel(Value p, Value dest) {
+    Value pAbs = add(o.firstPanel, p);
+    Value col0 = mul(p, index(width));
+    return loop(index(0), index(k), kPanelDepth, dest, [&](Value k0, Value d) {
+      Value kLen =
+          arith::MinUIOp::create(b, loc, index(kPanelDepth),
+                                 arith::SubIOp::create(b, loc, index(k), k0));
+      Chunk c{pAbs, col0, k0, kLen, {}, {}, {}};
+      if (o.prefetch) {
+        // Flat element offsets of this chunk and of the one after it.
+        c.here = add(o.prefetchBase,
+                     mul(add(mul(pAbs, index(k)), k0), index(width)));
+        c.next = add(c.here, mul(kLen, index(width)));
+        auto bufType = cast<MemRefType>(o.prefetch.getType());
+        // Prefetches stay inside the buffer: the last line a chunk's
+        // stream can touch starts kLen · linesPerK lines after its base.
+        Value last =
+            arith::SubIOp::create(b, loc, index(bufType.getDimSize(0)),
+                                  mul(kLen, index(linesPerK * lineElts)));
+        c.limit = arith::MaxSIOp::create(b, loc, last, index(0));
+      }
+      return chunk(c, d);
+    });
+  }
+
+  struct Chunk {
+    Value panel, col0, k0, kLen;
+    Value here, next, limit; // with prefetch
+  };
+
+  /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
+  Value chunk(const Chunk &c, Value dest) {
+    SmallVector<int64_t> sizes = {rowBlock};
+    for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
+      if (s < sizes.back())
+        sizes.push_back(s);
+    Value begin = index(0);
+    Value noFullBlock = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                              o.numRows, index(rowBlock));
+    for (int64_t mr : sizes) {
+      Value end = begin;
+      if (mr == 1) {
+        end = o.numRows;
+      } else {
+        Value count = arith::SubIOp::create(b, loc, o.numRows, begin);
+        Value blocks = arith::DivUIOp::create(b, loc, count, index(mr));
+        end = add(begin, mul(blocks, index(mr)));
+      }
+      dest = loop(begin, end, mr, dest, [&](Value m0, Value d) {
+        // Full blocks prefetch one line per k step, the first linesPerK
+        // of them the whole next chunk; a group with no full block has
+        // its leftover blocks prefetch all of it.
+        SmallVector<Value> bases;
+        if (c.here) {
+          if (mr == rowBlock) {
+            Value blockIdx = arith::DivUIOp::create(b, loc, m0, index(mr));
+            Value on = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                             blockIdx, index(linesPerK));
+            Value at = add(c.next, mul(mul(blockIdx, c.kLen), index(lineElts)));
+            bases.push_back(arith::SelectOp::create(b, loc, on, at, c.here));
+          } else {
+            for (int64_t l = 0; l < linesPerK; ++l) {
+              Value at =
+                  add(c.next, mul(mul(index(l), c.kLen), index(lineElts)));
+              bases.push_back(
+                  arith::SelectOp::create(b, loc, noFullBlock, at, c.here));
+            }
+          }
+          for (Value &base : bases)
+            base = arith::MinSIOp::create(b, loc, base, c.limit);
+        }
+        return block(c, m0, mr, bases, d);
+      });
+      begin = end;
+    }
+    return dest;
+  }
+
+  /// The accumulators of rows [m0, m0 + mr) over the chunk's panel columns:
+  /// the bias (or zero) on the first chunk, else what dest holds.
+  SmallVector<Value> initial(const Chunk &c, Value m0, int64_t mr, Value dest) {
+    auto vType = VectorType::get({lanes}, f32);
+    SmallVector<Type> types(mr * vecs, vType);
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, c.k0, index(0));
+    auto ifOp = scf::IfOp::create(b, loc, types, first, /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(ifOp.thenBlock());
+      SmallVector<Value> vals;
+      for (int64_t j = 0; j < vecs; ++j) {
+        Value v;
+        if (o.bias) {
+          Value col = add(mul(c.panel, index(width)), index(j * lanes));
+          Type elt = cast<RankedTensorType>(o.bias.getType()).getElementType();
+          v = vector::TransferReadOp::create(
+              b, loc, VectorType::get({lanes}, elt), o.bias, ValueRange{col},
+              floatConst(b, loc, elt, 0.0), ArrayRef<bool>{false});
+          if (elt != f32)
+            v = arith::ExtFOp::create(b, loc, vType, v);
+        } else {
+          v = arith::ConstantOp::create(
+              b, loc, vType,
+              DenseElementsAttr::get(vType, b.getF32FloatAttr(0)));
+        }
+        vals.push_back(v);
+      }
+      SmallVector<Value> all;
+      for (int64_t i = 0; i < mr; ++i)
+        all.append(vals.begin(), vals.end());
+      scf::YieldOp::create(b, loc, all);
+      b.setInsertionPointToStart(ifOp.elseBlock());
+      SmallVector<Value> loaded;
+      Value pad = floatConst(b, loc, f32, 0.0);
+      for (int64_t i = 0; i < mr; ++i)
+        for (int64_t j = 0; j < vecs; ++j)
+          loaded.push_back(vector::TransferReadOp::create(
+              b, loc, vType, dest,
+              ValueRange{add(m0, index(i)), add(c.col0, index(j * lanes))}, pad,
+              ArrayRef<bool>{false}));
+      scf::YieldOp::create(b, loc, loaded);
+    }
+    return SmallVector<Value>(ifOp.getResults());
+  }
+
+  Value block(const Chunk &c, Value m0, int64_t mr, ArrayRef<Value> prefetch,
+              Value dest) {
+    SmallVector<Value> inits = initial(c, m0, mr, dest);
+    SmallVector<Value> rows;
+    for (int64_t i = 0; i < mr; ++i)
+      rows.push_back(add(o.rowBase, add(m0, index(i))));
+    auto vType = VectorType::get({lanes}, f32);
+    auto wType = VectorType::get({lanes}, wElt);
+    Value wPad = floatConst(b, loc, wElt, 0.0);
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), c.kLen, index(1), inits,
+        [&](OpBuilder &nb, Location, Value kk, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value kAbs = add(c.k0, kk);
+          SmallVector<Value> ws, next;
+          for (int64_t j = 0; j < vecs; ++j) {
+            Value w = vector::TransferReadOp::create(
+                b, loc, wType, o.panels,
+                ValueRange{c.panel, kAbs, index(j * lanes)}, wPad,
+                ArrayRef<bool>{true});
+            if (wElt != f32)
+              w = arith::ExtFOp::create(b, loc, vType, w);
+            ws.push_back(w);
+          }
+          for (int64_t i = 0; i < mr; ++i) {
+            Value s = tensor::ExtractOp::create(b, loc, o.a,
+                                                ValueRange{rows[i], kAbs});
+            Value a = vector::BroadcastOp::create(b, loc, vType,
+                                                  castFloat(b, loc, s, f32));
+            for (int64_t j = 0; j < vecs; ++j)
+              next.push_back(
+                  vector::FMAOp::create(b, loc, a, ws[j], accs[i * vecs + j]));
+          }
+          Value step = mul(kk, index(lineElts));
+          for (Value base : prefetch)
+            memref::PrefetchOp::create(b, loc, o.prefetch,
+                                       ValueRange{add(base, step)},
+                                       /*isWrite=*/false, /*localityHint=*/3,
+                                       /*isDataCache=*/true);
+          scf::YieldOp::create(b, loc, next);
+        });
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t j = 0; j < vecs; ++j)
+        dest = vector::TransferWriteOp::create(
+                   b, loc, forOp.getResult(i * vecs + j), dest,
+                   ValueRange{add(m0, index(i)), add(c.col0, index(j * lanes))},
+                   ArrayRef<bool>{false})
+                   .getResult();
+    return dest;
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const PanelOperands &o;
+  int64_t k, width, lanes, vecs, rowBlock, lineElts, linesPerK;
+  Type wElt, f32;
+};
+
+} // namespace
+
+Value mlir::moe::emitPanelContraction(OpBuilder &b, Location loc,
+                                      const PanelOperands &operands, Value dest,
+                                      const PanelKernel &kernel) {
+  return PanelEmitter(b, loc, operands, kernel).run(dest);
+}

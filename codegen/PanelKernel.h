@@ -1,0 +1,64 @@
+//===- PanelKernel.h - the GEMM kernel on packed weight panels --*- C++ -*-===//
+//
+// The grouped GEMM on weights packed at load time (moe-pack-weights): a
+// weight [N, K] is stored as panels [ceil(N / NB), K, NB], so the NB
+// output columns of one k are contiguous. A block of `rowBlock` input rows
+// times NB columns keeps rowBlock x NB / lanes vector accumulators in
+// registers; each k step loads NB / lanes weight vectors and broadcasts
+// one input element per row (an outer product), so no lane sums are
+// needed and each panel streams through memory in order. k is cut into
+// chunks of kPanelDepth, whose accumulators go through the output between
+// chunks, and while a chunk is multiplied the next chunk in memory is
+// prefetched.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_PANELKERNEL_H
+#define MOEC_CODEGEN_PANELKERNEL_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+
+/// The register blocking over packed panels.
+struct PanelKernel {
+  int64_t lanes = 16;   // f32 lanes of one vector register
+  int64_t rowBlock = 6; // input rows per block
+};
+
+/// k per chunk: a chunk of a 64-column f32 panel is 128 KiB.
+constexpr int64_t kPanelDepth = 512;
+
+/// The panel width (NB) moe-pack-weights packs for a vector register width
+/// in bits: 4 vectors with AVX-512 (64 f32), 3 with AVX2 (24) and SSE (12).
+int64_t panelWidthFor(int64_t vectorBits);
+
+/// The blocking for a vector register width in bits: AVX-512 keeps 6 x 4
+/// accumulators, AVX2 and SSE (16 registers) 4 x 3.
+PanelKernel panelKernelFor(int64_t vectorBits);
+
+/// dest[m, j] = Σ_k a[rowBase + m, k] · W[k, c] + bias[c] for column
+/// c = firstPanel · NB + j of the panels [P, K, NB] (W[k, c] is
+/// panels[c / NB, k, c % NB]), over panels [firstPanel, firstPanel +
+/// numPanels); dest is [numRows, columns] with columns at most numPanels ·
+/// NB (the last panel's padding is not written). Sums are f32; dest is f32.
+/// With `prefetch` (a rank-1 memref of all the packed weights, of which
+/// `panels` starts at element `prefetchBase`), the chunk after each one in
+/// memory is prefetched while it is multiplied.
+struct PanelOperands {
+  Value a;
+  Value rowBase;
+  Value numRows;
+  Value panels;
+  Value firstPanel;
+  Value numPanels;
+  Value bias; // optional, rank 1 over all columns
+  Value prefetch;
+  Value prefetchBase;
+};
+Value emitPanelContraction(OpBuilder &b, Location loc,
+                           const PanelOperands &operands, Value dest,
+                           const PanelKernel &kernel);
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_PANELKERNEL_H

@@ -1,0 +1,74 @@
+//===- Packing.cpp - weights packed into panels at binding ----------------===//
+#include "runtime/moert/Packing.h"
+#include "runtime/moert/ThreadPool.h"
+
+#include <algorithm>
+#include <cstring>
+
+using namespace moert;
+
+std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
+                                        int64_t panel) {
+  return {shape[0], (shape[1] + panel - 1) / panel, shape[2], panel};
+}
+
+namespace {
+
+struct Job {
+  const unsigned char *src;
+  unsigned char *dst;
+  int64_t n, k, panel, panels;
+  size_t elt;
+};
+
+/// Panel `item` (expert item / panels, panel item % panels), elements of
+/// type T (a same-size unsigned integer: the bits are copied).
+template <typename T>
+void packOne(const Job &job, int64_t item) {
+  int64_t e = item / job.panels, p = item % job.panels;
+  int64_t cols = std::min(job.panel, job.n - p * job.panel);
+  const T *w = reinterpret_cast<const T *>(job.src) +
+               (e * job.n + p * job.panel) * job.k;
+  T *out = reinterpret_cast<T *>(job.dst) + item * job.k * job.panel;
+  // Blocks of k keep the panel's source rows and destination in cache.
+  constexpr int64_t kBlock = 64;
+  for (int64_t k0 = 0; k0 < job.k; k0 += kBlock) {
+    int64_t k1 = std::min(job.k, k0 + kBlock);
+    for (int64_t j = 0; j < cols; ++j)
+      for (int64_t kk = k0; kk < k1; ++kk)
+        out[kk * job.panel + j] = w[j * job.k + kk];
+    for (int64_t kk = k0; kk < k1; ++kk)
+      std::fill(out + kk * job.panel + cols, out + (kk + 1) * job.panel, T());
+  }
+}
+
+void packRange(void *ctx, int64_t begin, int64_t end) {
+  const Job &job = *static_cast<const Job *>(ctx);
+  for (int64_t i = begin; i < end; ++i) {
+    if (job.elt == 4)
+      packOne<uint32_t>(job, i);
+    else if (job.elt == 2)
+      packOne<uint16_t>(job, i);
+    else
+      packOne<uint8_t>(job, i);
+  }
+}
+
+} // namespace
+
+void moert::packPanels(const void *src, void *dst,
+                       const std::vector<int64_t> &shape, int64_t panel,
+                       size_t eltBytes, ThreadPool *pool) {
+  Job job{static_cast<const unsigned char *>(src),
+          static_cast<unsigned char *>(dst),
+          shape[1],
+          shape[2],
+          panel,
+          (shape[1] + panel - 1) / panel,
+          eltBytes};
+  int64_t items = shape[0] * job.panels;
+  if (pool)
+    pool->parallelFor(packRange, &job, items);
+  else
+    packRange(&job, 0, items);
+}

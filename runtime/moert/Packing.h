@@ -1,0 +1,31 @@
+//===- Packing.h - weights packed into panels at binding --------*- C++ -*-===//
+//
+// An artifact argument marked `packed` (docs/Artifact.md) takes a weight
+// [E, N, K] as panels [E, ceil(N / NB), K, NB]: panels[e, p, k, j] =
+// W[e, p * NB + j, k], zero where p * NB + j >= N. moert packs a bound
+// weight once, the first time a function reads it.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_RUNTIME_MOERT_PACKING_H
+#define MOEC_RUNTIME_MOERT_PACKING_H
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+namespace moert {
+
+class ThreadPool;
+
+/// The packed shape of a weight of shape [E, N, K] in panels of `panel`.
+std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
+                                 int64_t panel);
+
+/// Packs `src` (row-major [E, N, K], elements of `eltBytes`) into `dst`
+/// (packedShape), on `pool`'s threads when given.
+void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
+                int64_t panel, size_t eltBytes, ThreadPool *pool);
+
+} // namespace moert
+
+#endif // MOEC_RUNTIME_MOERT_PACKING_H

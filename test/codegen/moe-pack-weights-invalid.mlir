@@ -1,0 +1,70 @@
+// RUN: moe-opt %s --moe-pack-weights --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: not moe-opt %s --moe-pack-weights=panel-width=0 2>&1 | FileCheck %s --check-prefix=WIDTH
+// Weights the pass must leave alone: their layout is seen by something
+// other than a plain grouped GEMM, or the GEMM is not one the packed
+// kernel runs. None is an error; each keeps its type.
+
+// WIDTH: error: moe-pack-weights: panel-width must be positive, not 0
+
+// bf16 weights (the kernel packs f32 only).
+// CHECK-LABEL: func.func @bf16_weight
+// CHECK-SAME: tensor<2x8x8xbf16>,
+// CHECK-NOT: linalg.unpack
+func.func @bf16_weight(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xbf16> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+// The weight is also returned.
+// CHECK-LABEL: func.func @weight_returned
+// CHECK-SAME: tensor<2x8x8xf32>
+// CHECK-NOT: linalg.unpack
+func.func @weight_returned(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<2x8x8xf32>) {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a, %w : tensor<?x8xf32>, tensor<2x8x8xf32>
+}
+
+// -----
+
+// A fused form (token gather in the row loads) keeps the row layout.
+// CHECK-LABEL: func.func @gathered_rows
+// CHECK-NOT: linalg.unpack
+func.func @gathered_rows(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+// A bf16 result (the kernel keeps f32 partial sums in its output).
+// CHECK-LABEL: func.func @bf16_result
+// CHECK-NOT: linalg.unpack
+func.func @bf16_result(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xbf16> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xbf16>
+  return %a : tensor<?x8xbf16>
+}
+
+// -----
+
+// A private function, and a public one that is called: their signatures
+// belong to their callers.
+// CHECK-LABEL: func.func private @helper
+// CHECK-NOT: linalg.unpack
+// CHECK-LABEL: func.func @called
+// CHECK-NOT: linalg.unpack
+// CHECK-LABEL: func.func @caller
+func.func private @helper(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+func.func @called(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+func.func @caller(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = func.call @helper(%x, %w, %off) : (tensor<?x8xf32>, tensor<2x8x8xf32>, tensor<3xi32>) -> tensor<?x8xf32>
+  %b = func.call @called(%x, %w, %off) : (tensor<?x8xf32>, tensor<2x8x8xf32>, tensor<3xi32>) -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}

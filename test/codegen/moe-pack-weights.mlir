@@ -1,0 +1,44 @@
+// RUN: moe-opt %s --moe-pack-weights --split-input-file | FileCheck %s
+// RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=AVX2
+
+// Two experts' GEMMs on f32 weights: each weight becomes panels
+// [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through
+// linalg.unpack, and is marked for the runtime. The router (no offsets)
+// and the bias keep their types.
+// CHECK-LABEL: func.func @experts
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x16xf32>, %[[R:[^:]*]]: tensor<4x16xf32>,
+// CHECK-SAME: %[[G:[^:]*]]: tensor<4x1x16x64xf32> {moe.packed_panel = 64 : i64},
+// CHECK-SAME: %[[D:[^:]*]]: tensor<4x1x40x64xf32> {moe.packed_panel = 64 : i64},
+// CHECK-SAME: %[[OFF:[^:]*]]: tensor<5xi32>, %[[B:[^:]*]]: tensor<4x16xf32>)
+// CHECK-DAG: %[[GE:.*]] = tensor.empty() : tensor<4x40x16xf32>
+// CHECK-DAG: %[[GU:.*]] = linalg.unpack %[[G]] inner_dims_pos = [1] inner_tiles = [64] into %[[GE]] : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+// CHECK-DAG: %[[DE:.*]] = tensor.empty() : tensor<4x16x40xf32>
+// CHECK-DAG: %[[DU:.*]] = linalg.unpack %[[D]] inner_dims_pos = [1] inner_tiles = [64] into %[[DE]] : tensor<4x1x40x64xf32> -> tensor<4x16x40xf32>
+// CHECK: moe.grouped_matmul %[[X]], %[[R]] :
+// CHECK: %[[H:.*]] = moe.grouped_matmul %[[X]], %[[GU]] offsets(%[[OFF]]
+// CHECK: moe.grouped_matmul %[[H]], %[[DU]] offsets(%[[OFF]] : tensor<5xi32>) bias(%[[B]]
+// AVX2-LABEL: func.func @experts
+// AVX2-SAME: tensor<4x2x16x24xf32> {moe.packed_panel = 24 : i64}
+// AVX2-SAME: tensor<4x1x40x24xf32> {moe.packed_panel = 24 : i64}
+// AVX2: linalg.unpack %{{.*}} inner_dims_pos = [1] inner_tiles = [24] into %{{.*}} : tensor<4x2x16x24xf32> -> tensor<4x40x16xf32>
+func.func @experts(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %g: tensor<4x40x16xf32>, %d: tensor<4x16x40xf32>, %off: tensor<5xi32>, %b: tensor<4x16xf32>) -> (tensor<?x4xf32>, tensor<?x16xf32>) {
+  %l = moe.grouped_matmul %x, %r : tensor<?x16xf32>, tensor<4x16xf32> -> tensor<?x4xf32>
+  %h = moe.grouped_matmul %x, %g offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  %y = moe.grouped_matmul %h, %d offsets(%off : tensor<5xi32>) bias(%b : tensor<4x16xf32>) : tensor<?x40xf32>, tensor<4x16x40xf32> -> tensor<?x16xf32>
+  return %l, %y : tensor<?x4xf32>, tensor<?x16xf32>
+}
+
+// -----
+
+// One weight read by two GEMMs is packed once.
+// CHECK-LABEL: func.func @shared_weight
+// CHECK-SAME: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK: %[[U:.*]] = linalg.unpack
+// CHECK-NOT: linalg.unpack
+// CHECK: moe.grouped_matmul %{{.*}}, %[[U]]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[U]]
+func.func @shared_weight(%x: tensor<?x8xf32>, %y: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  %b = moe.grouped_matmul %y, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}

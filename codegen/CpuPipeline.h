@@ -47,8 +47,8 @@ struct CpuPipelineOptions {
   /// bf16 weights multiply bf16-rounded rows with AVX512_BF16 dot products
   /// (convert-moe-to-linalg bf16-dot; needs vectorBits 512).
   bool bf16Dot = false;
-  /// Run moe-pack-weights: f32 expert weights of plain grouped GEMMs are
-  /// taken as panels the runtime packs once when they are bound.
+  /// Run moe-pack-weights: the weights of plain GEMMs with f32 results are
+  /// taken as panels the runtime packs once, when first used.
   bool packWeights = true;
 };
 

@@ -84,17 +84,18 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
 }
 
-/// The packed panels [E, P, K, NB] a plain grouped GEMM's weight unpacks
-/// from (moe-pack-weights), or null.
+/// The packed panels [E, P, K, NB] (with offsets) or [P, K, NB] (without)
+/// a plain GEMM's weight unpacks from (moe-pack-weights), or null.
 linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
   auto unpack = op.getWeight().getDefiningOp<linalg::UnPackOp>();
-  if (!unpack || !op.getOffsets() || op.getRows() || op.getUp() ||
-      op.getActivationAttr() || op.getGateUpLayout())
+  if (!unpack || op.getRows() || op.getUp() || op.getActivationAttr() ||
+      op.getGateUpLayout())
     return {};
   auto type = cast<RankedTensorType>(op.getWeight().getType());
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  if (type.getRank() != 3 || !unpack.getOuterDimsPerm().empty() ||
-      unpack.getInnerDimsPos() != ArrayRef<int64_t>{1} ||
+  int64_t rank = op.getOffsets() ? 3 : 2;
+  if (type.getRank() != rank || !unpack.getOuterDimsPerm().empty() ||
+      unpack.getInnerDimsPos() != ArrayRef<int64_t>{rank - 2} ||
       unpack.getStaticInnerTiles().size() != 1 ||
       ShapedType::isDynamic(unpack.getStaticInnerTiles()[0]) ||
       !unpack.getSourceType().hasStaticShape() ||
@@ -103,15 +104,18 @@ linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
   return unpack;
 }
 
-/// Items (group, panels): each group's panels in runs of about 512 KiB.
+/// Items (group, panels): each group's panels in runs of about 512 KiB;
+/// without offsets, (chunk of 64 rows, panels).
 Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
                   const PanelKernel &kernel, OpBuilder &b) {
   Location loc = op.getLoc();
   Value packed = unpack.getSource();
+  Value offsets = op.getOffsets();
   auto packedType = cast<RankedTensorType>(packed.getType());
-  int64_t groups = packedType.getDimSize(0), panels = packedType.getDimSize(1);
-  int64_t k = packedType.getDimSize(2), width = packedType.getDimSize(3);
-  int64_t n = cast<RankedTensorType>(op.getWeight().getType()).getDimSize(1);
+  ArrayRef<int64_t> shape = packedType.getShape().take_back(3);
+  int64_t panels = shape[0], k = shape[1], width = shape[2];
+  auto weightType = cast<RankedTensorType>(op.getWeight().getType());
+  int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t eltBytes =
       std::max<int64_t>(packedType.getElementTypeBitWidth() / 8, 1);
   int64_t perItem =
@@ -120,17 +124,27 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   Type f32 = b.getF32Type();
 
   Value m = tensor::DimOp::create(b, loc, op.getInput(), 0);
-  Value init = zeroOutsideGroups(b, loc, m, n, f32, op.getOffsets());
+  Value init =
+      offsets
+          ? zeroOutsideGroups(b, loc, m, n, f32, offsets)
+          : emptyTensor(b, loc, SmallVector<OpFoldResult>{m, b.getIndexAttr(n)},
+                        f32);
   // The whole packed weight as a flat buffer, for prefetching the chunk
   // after the one being multiplied (it may be the next item's).
   Value buffer = bufferization::ToBufferOp::create(
       b, loc,
       MemRefType::get(packedType.getShape(), packedType.getElementType()),
       packed, /*read_only=*/true);
+  ReassociationIndices all;
+  for (int64_t d = 0; d < packedType.getRank(); ++d)
+    all.push_back(d);
   Value flat = memref::CollapseShapeOp::create(
-      b, loc, buffer, SmallVector<ReassociationIndices>{{0, 1, 2, 3}});
+      b, loc, buffer, SmallVector<ReassociationIndices>{all});
   Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
-  Value items = arith::ConstantIndexOp::create(b, loc, groups * tiles);
+  Value groups = offsets ? Value(arith::ConstantIndexOp::create(
+                               b, loc, packedType.getDimSize(0)))
+                         : ceilDiv(b, loc, m, kDenseRowChunk);
+  Value items = arith::MulIOp::create(b, loc, groups, tileCount);
   auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
                                       ValueRange{init}, std::nullopt);
   OpBuilder::InsertionGuard guard(b);
@@ -149,7 +163,14 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   Value cols = arith::MinUIOp::create(
       b, loc, arith::MulIOp::create(b, loc, np, cst(width)),
       arith::SubIOp::create(b, loc, cst(n), c0));
-  auto [lo, count] = groupRows(b, loc, op.getOffsets(), g);
+  Value lo, count;
+  if (offsets) {
+    std::tie(lo, count) = groupRows(b, loc, offsets, g);
+  } else {
+    lo = arith::MulIOp::create(b, loc, g, cst(kDenseRowChunk));
+    count = arith::MinUIOp::create(b, loc, cst(kDenseRowChunk),
+                                   arith::SubIOp::create(b, loc, m, lo));
+  }
   OpFoldResult u = b.getIndexAttr(1);
   SmallVector<OpFoldResult> at = {lo, c0}, extent = {count, cols},
                             strides = {u, u};
@@ -158,13 +179,14 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   operands.a = op.getInput();
   operands.rowBase = lo;
   operands.numRows = count;
-  operands.panels = groupSlice(b, loc, packed, g);
+  operands.panels = offsets ? groupSlice(b, loc, packed, g) : packed;
   operands.firstPanel = p0;
   operands.numPanels = np;
-  operands.bias = groupSlice(b, loc, op.getBias(), g);
+  operands.bias = offsets ? groupSlice(b, loc, op.getBias(), g) : op.getBias();
   operands.prefetch = flat;
   operands.prefetchBase =
-      arith::MulIOp::create(b, loc, g, cst(panels * k * width));
+      offsets ? Value(arith::MulIOp::create(b, loc, g, cst(panels * k * width)))
+              : cst(0);
   Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent, strides);

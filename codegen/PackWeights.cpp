@@ -22,22 +22,26 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Whether every use of `arg` is the weight of a plain grouped GEMM on f32.
-bool packable(BlockArgument arg) {
+/// Whether every use of `arg` is the weight of a plain grouped GEMM with an
+/// f32 result: [E, N, K] with offsets, or [N, K] without (a dense one).
+bool packable(BlockArgument arg, bool bf16Dot) {
   auto type = dyn_cast<RankedTensorType>(arg.getType());
-  if (!type || type.getRank() != 3 || !type.hasStaticShape() ||
-      !type.getElementType().isF32() || arg.use_empty())
+  if (!type || (type.getRank() != 2 && type.getRank() != 3) ||
+      !type.hasStaticShape() || arg.use_empty())
     return false;
-  auto isF32 = [](Value v) {
-    return cast<RankedTensorType>(v.getType()).getElementType().isF32();
-  };
+  Type elt = type.getElementType();
+  if (!elt.isF32() && !elt.isF16() && !(elt.isBF16() && !bf16Dot))
+    return false;
+  bool grouped = type.getRank() == 3;
   for (OpOperand &use : arg.getUses()) {
     auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
     if (!mm || use.get() != mm.getWeight() || mm.getInput() == arg ||
-        !mm.getOffsets() || mm.getRows() || mm.getUp() ||
-        mm.getActivationAttr() || mm.getGateUpLayout() ||
-        !isF32(mm.getInput()) || !isF32(mm.getResult()) ||
-        mm.getBias() == arg || mm.getOffsets() == arg)
+        bool(mm.getOffsets()) != grouped || mm.getRows() || mm.getUp() ||
+        mm.getActivationAttr() || mm.getGateUpLayout() || mm.getBias() == arg ||
+        mm.getOffsets() == arg ||
+        !cast<RankedTensorType>(mm.getResult().getType())
+             .getElementType()
+             .isF32())
       return false;
   }
   return true;
@@ -62,13 +66,15 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
       SmallVector<Type> inputs(func.getArgumentTypes());
       bool changed = false;
       for (BlockArgument arg : entry.getArguments()) {
-        if (!packable(arg))
+        if (!packable(arg, bf16Dot))
           continue;
         auto type = cast<RankedTensorType>(arg.getType());
-        int64_t e = type.getDimSize(0), n = type.getDimSize(1),
-                k = type.getDimSize(2);
-        auto packedType = RankedTensorType::get(
-            {e, (n + width - 1) / width, k, width}, type.getElementType());
+        // [.., N, K] -> [.., ceil(N / NB), K, NB]
+        int64_t nDim = type.getRank() - 2;
+        SmallVector<int64_t> shape(type.getShape());
+        shape[nDim] = (shape[nDim] + width - 1) / width;
+        shape.push_back(width);
+        auto packedType = RankedTensorType::get(shape, type.getElementType());
         arg.setType(packedType);
         inputs[arg.getArgNumber()] = packedType;
         OpBuilder b = OpBuilder::atBlockBegin(&entry);
@@ -76,7 +82,7 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
         Value dest = tensor::EmptyOp::create(b, loc, type.getShape(),
                                              type.getElementType());
         auto unpack = linalg::UnPackOp::create(
-            b, loc, arg, dest, ArrayRef<int64_t>{1},
+            b, loc, arg, dest, ArrayRef<int64_t>{nDim},
             ArrayRef<OpFoldResult>{b.getIndexAttr(width)});
         arg.replaceAllUsesExcept(unpack.getResult(), unpack);
         func.setArgAttr(arg.getArgNumber(), kArgPackedPanelAttr,

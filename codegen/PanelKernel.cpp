@@ -174,12 +174,26 @@ private:
         Value v;
         if (o.bias) {
           Value col = add(mul(c.panel, index(width)), index(j * lanes));
-          Type elt = cast<RankedTensorType>(o.bias.getType()).getElementType();
-          v = vector::TransferReadOp::create(
-              b, loc, VectorType::get({lanes}, elt), o.bias, ValueRange{col},
-              floatConst(b, loc, elt, 0.0), ArrayRef<bool>{false});
-          if (elt != f32)
-            v = arith::ExtFOp::create(b, loc, vType, v);
+          auto biasType = cast<RankedTensorType>(o.bias.getType());
+          Type elt = biasType.getElementType();
+          if (elt == f32) {
+            v = vector::TransferReadOp::create(
+                b, loc, vType, o.bias, ValueRange{col},
+                floatConst(b, loc, f32, 0.0), ArrayRef<bool>{false});
+          } else {
+            // Lane by lane (clamped: lanes past N are never written): a
+            // masked load of a bf16 vector needs compiler-rt on CPUs
+            // without AVX512_BF16.
+            Value last = index(biasType.getDimSize(0) - 1);
+            SmallVector<Value> lanesV;
+            for (int64_t l = 0; l < lanes; ++l) {
+              Value at =
+                  arith::MinUIOp::create(b, loc, add(col, index(l)), last);
+              lanesV.push_back(castFloat(
+                  b, loc, tensor::ExtractOp::create(b, loc, o.bias, at), f32));
+            }
+            v = vector::FromElementsOp::create(b, loc, vType, lanesV);
+          }
         } else {
           v = arith::ConstantOp::create(
               b, loc, vType,

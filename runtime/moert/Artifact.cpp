@@ -83,8 +83,9 @@ std::string parseParams(const json::Value *list, bool results,
         if (!width || *width < 1 || *width > (int64_t(1) << 20))
           return "argument '" + p.name +
                  "': 'packed' must be {\"panel\": N} with N >= 1";
-        if (!p.isWeight || p.shape.size() != 3)
-          return "argument '" + p.name + "': 'packed' needs a weight of rank 3";
+        if (!p.isWeight || (p.shape.size() != 2 && p.shape.size() != 3))
+          return "argument '" + p.name +
+                 "': 'packed' needs a weight of rank 2 or 3";
         p.panel = *width;
       }
     }

@@ -9,7 +9,11 @@ using namespace moert;
 
 std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
                                         int64_t panel) {
-  return {shape[0], (shape[1] + panel - 1) / panel, shape[2], panel};
+  std::vector<int64_t> packed = shape;
+  int64_t &n = packed[packed.size() - 2];
+  n = (n + panel - 1) / panel;
+  packed.push_back(panel);
+  return packed;
 }
 
 namespace {
@@ -59,14 +63,17 @@ void packRange(void *ctx, int64_t begin, int64_t end) {
 void moert::packPanels(const void *src, void *dst,
                        const std::vector<int64_t> &shape, int64_t panel,
                        size_t eltBytes, ThreadPool *pool) {
+  // [N, K] is one group of [E, N, K].
+  int64_t groups = shape.size() == 3 ? shape[0] : 1;
+  int64_t n = shape[shape.size() - 2], k = shape.back();
   Job job{static_cast<const unsigned char *>(src),
           static_cast<unsigned char *>(dst),
-          shape[1],
-          shape[2],
+          n,
+          k,
           panel,
-          (shape[1] + panel - 1) / panel,
+          (n + panel - 1) / panel,
           eltBytes};
-  int64_t items = shape[0] * job.panels;
+  int64_t items = groups * job.panels;
   if (pool)
     pool->parallelFor(packRange, &job, items);
   else

@@ -2,8 +2,9 @@
 //
 // An artifact argument marked `packed` (docs/Artifact.md) takes a weight
 // [E, N, K] as panels [E, ceil(N / NB), K, NB]: panels[e, p, k, j] =
-// W[e, p * NB + j, k], zero where p * NB + j >= N. moert packs a bound
-// weight once, the first time a function reads it.
+// W[e, p * NB + j, k], zero where p * NB + j >= N (and [N, K] likewise as
+// [ceil(N / NB), K, NB]). moert packs a bound weight once, the first time a
+// function reads it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_PACKING_H
@@ -17,11 +18,13 @@ namespace moert {
 
 class ThreadPool;
 
-/// The packed shape of a weight of shape [E, N, K] in panels of `panel`.
+/// The packed shape of a weight of shape [E, N, K] or [N, K] in panels of
+/// `panel`.
 std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
                                  int64_t panel);
 
-/// Packs `src` (row-major [E, N, K], elements of `eltBytes`) into `dst`
+/// Packs `src` (row-major [E, N, K] or [N, K], elements of `eltBytes`)
+/// into `dst`
 /// (packedShape), on `pool`'s threads when given.
 void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
                 int64_t panel, size_t eltBytes, ThreadPool *pool);

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
+#include <numeric>
 
 using namespace moert;
 
@@ -210,7 +212,10 @@ const std::vector<unsigned char> *packedData(moert_session_s &s, BoundWeight &w,
     std::vector<int64_t> shape = packedShape(w.shape, panel);
     size_t elt = moe::dtypeSize(w.dtype);
     slot = std::make_shared<std::vector<unsigned char>>(
-        static_cast<size_t>(shape[0] * shape[1] * shape[2] * shape[3]) * elt);
+        static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
+                                            int64_t(1),
+                                            std::multiplies<int64_t>())) *
+        elt);
     packPanels(w.data, slot->data(), w.shape, panel, elt, s.pool.get());
   }
   return slot.get();

@@ -414,3 +414,24 @@ func.func @grouped_matmul_packed(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>
   %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
   return %r : tensor<?x40xf32>
 }
+
+// -----
+
+// A packed weight of a GEMM without offsets (a router or shared expert):
+// items are (chunk of 64 rows, panels); nothing is zero-filled.
+// CHECK-LABEL: func.func @dense_matmul_packed
+// CHECK-NOT: linalg.fill
+// CHECK: bufferization.to_buffer %arg1 read_only : tensor<2x32x64xf32> to memref<2x32x64xf32>
+// CHECK: memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : memref<2x32x64xf32> into memref<4096xf32>
+// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c64
+// CHECK: scf.forall
+// CHECK: scf.for %{{.*}} step %c6 iter_args
+// CHECK: vector.transfer_read %arg1{{.*}} {in_bounds = [true]} : tensor<2x32x64xf32>, vector<16xf32>
+// CHECK: arith.extf {{.*}} : f16 to f32
+// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
+func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) -> tensor<?x100xf32> {
+  %e = tensor.empty() : tensor<100x32xf32>
+  %w = linalg.unpack %p inner_dims_pos = [0] inner_tiles = [64] into %e : tensor<2x32x64xf32> -> tensor<100x32xf32>
+  %r = moe.grouped_matmul %x, %w : tensor<?x32xf16>, tensor<100x32xf32> -> tensor<?x100xf32>
+  return %r : tensor<?x100xf32>
+}

@@ -3,10 +3,10 @@
 
 // Two experts' GEMMs on f32 weights: each weight becomes panels
 // [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through
-// linalg.unpack, and is marked for the runtime. The router (no offsets)
-// and the bias keep their types.
+// linalg.unpack, and is marked for the runtime; the router (a GEMM without
+// offsets) becomes [ceil(N / 64), K, 64]. The bias keeps its type.
 // CHECK-LABEL: func.func @experts
-// CHECK-SAME: %[[X:[^:]*]]: tensor<?x16xf32>, %[[R:[^:]*]]: tensor<4x16xf32>,
+// CHECK-SAME: %[[X:[^:]*]]: tensor<?x16xf32>, %[[R:[^:]*]]: tensor<1x16x64xf32> {moe.packed_panel = 64 : i64},
 // CHECK-SAME: %[[G:[^:]*]]: tensor<4x1x16x64xf32> {moe.packed_panel = 64 : i64},
 // CHECK-SAME: %[[D:[^:]*]]: tensor<4x1x40x64xf32> {moe.packed_panel = 64 : i64},
 // CHECK-SAME: %[[OFF:[^:]*]]: tensor<5xi32>, %[[B:[^:]*]]: tensor<4x16xf32>)
@@ -14,7 +14,9 @@
 // CHECK-DAG: %[[GU:.*]] = linalg.unpack %[[G]] inner_dims_pos = [1] inner_tiles = [64] into %[[GE]] : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
 // CHECK-DAG: %[[DE:.*]] = tensor.empty() : tensor<4x16x40xf32>
 // CHECK-DAG: %[[DU:.*]] = linalg.unpack %[[D]] inner_dims_pos = [1] inner_tiles = [64] into %[[DE]] : tensor<4x1x40x64xf32> -> tensor<4x16x40xf32>
-// CHECK: moe.grouped_matmul %[[X]], %[[R]] :
+// CHECK-DAG: %[[RE:.*]] = tensor.empty() : tensor<4x16xf32>
+// CHECK-DAG: %[[RU:.*]] = linalg.unpack %[[R]] inner_dims_pos = [0] inner_tiles = [64] into %[[RE]] : tensor<1x16x64xf32> -> tensor<4x16xf32>
+// CHECK: moe.grouped_matmul %[[X]], %[[RU]] :
 // CHECK: %[[H:.*]] = moe.grouped_matmul %[[X]], %[[GU]] offsets(%[[OFF]]
 // CHECK: moe.grouped_matmul %[[H]], %[[DU]] offsets(%[[OFF]] : tensor<5xi32>) bias(%[[B]]
 // AVX2-LABEL: func.func @experts
@@ -40,5 +42,18 @@ func.func @experts(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %g: tensor<4x40x1
 func.func @shared_weight(%x: tensor<?x8xf32>, %y: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
   %b = moe.grouped_matmul %y, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+// bf16 and f16 weights are packed in their own type (the kernel widens
+// them as it loads).
+// CHECK-LABEL: func.func @half_floats
+// CHECK-SAME: tensor<2x1x8x64xbf16> {moe.packed_panel = 64 : i64}
+// CHECK-SAME: tensor<2x1x8x64xf16> {moe.packed_panel = 64 : i64}
+func.func @half_floats(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2x8x8xf16>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xbf16> -> tensor<?x8xf32>
+  %b = moe.grouped_matmul %x, %v offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf16> -> tensor<?x8xf32>
   return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
 }

@@ -90,8 +90,8 @@ static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
                              cl::cat(category));
 static cl::opt<bool> packWeights(
     "pack-weights",
-    cl::desc("Take f32 expert weights as panels that the runtime packs once "
-             "when they are bound (moe-pack-weights), for the faster GEMM "
+    cl::desc("Take the GEMM weights as panels that the runtime packs once, "
+             "when first used (moe-pack-weights), for the faster GEMM "
              "kernel. On by default; --pack-weights=false keeps every weight "
              "in its checkpoint layout."),
     cl::init(true), cl::cat(category));

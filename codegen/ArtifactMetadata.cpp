@@ -339,11 +339,15 @@ void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
       auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
       if (!panel)
         continue;
+      auto group = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedKGroupAttr);
       fn.removeArgAttr(i, kArgPackedPanelAttr);
+      fn.removeArgAttr(i, kArgPackedKGroupAttr);
       if (!args || i >= args->elements().size())
         continue;
       json::Value packed = json::Value::object();
       packed.set("panel", json::Value::integer(panel.getInt()));
+      if (group && group.getInt() > 1)
+        packed.set("k_group", json::Value::integer(group.getInt()));
       args->elements()[i].set("packed", std::move(packed));
     }
   }

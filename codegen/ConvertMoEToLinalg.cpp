@@ -46,13 +46,23 @@ struct ConvertMoEToLinalgPass
     }
     // What no pattern can lower is an error at the op, checked up front so
     // that nothing is half converted.
-    WalkResult check = root->walk([](Operation *op) {
+    WalkResult check = root->walk([&](Operation *op) {
       if (auto layer = dyn_cast<LayerOp>(op);
           layer && ShapedType::isDynamic(layer.getNumExperts())) {
         layer.emitOpError("cannot be lowered: its expert count is dynamic "
                           "(give router_weight, router_logits or down a "
                           "static expert dimension)");
         return WalkResult::interrupt();
+      }
+      if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
+        auto unpack = mm.getWeight().getDefiningOp<linalg::UnPackOp>();
+        if (unpack && unpack.getInnerDimsPos().size() == 2 &&
+            vectorBits != 512) {
+          mm.emitOpError("cannot be lowered: its weight is packed in pairs "
+                         "of k (moe-pack-weights bf16-dot), which needs "
+                         "vector-bits=512 (AVX512_BF16 dot products)");
+          return WalkResult::interrupt();
+        }
       }
       if (auto route = dyn_cast<RouteOp>(op)) {
         auto type = cast<RankedTensorType>(route.getLogits().getType());

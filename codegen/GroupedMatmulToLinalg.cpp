@@ -95,13 +95,25 @@ linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
   int64_t rank = op.getOffsets() ? 3 : 2;
   if (type.getRank() != rank || !unpack.getOuterDimsPerm().empty() ||
-      unpack.getInnerDimsPos() != ArrayRef<int64_t>{rank - 2} ||
-      unpack.getStaticInnerTiles().size() != 1 ||
-      ShapedType::isDynamic(unpack.getStaticInnerTiles()[0]) ||
       !unpack.getSourceType().hasStaticShape() ||
       !resultType.getElementType().isF32())
     return {};
-  return unpack;
+  ArrayRef<int64_t> tiles = unpack.getStaticInnerTiles();
+  if (unpack.getInnerDimsPos() == ArrayRef<int64_t>{rank - 2} &&
+      tiles.size() == 1 && !ShapedType::isDynamic(tiles[0]))
+    return unpack;
+  // Pairs of k for bf16 dot products: only experts' bf16 weights, whose
+  // rows are rounded to bf16 per item.
+  if (rank == 3 && unpack.getInnerDimsPos() == ArrayRef<int64_t>{1, 2} &&
+      tiles.size() == 2 && !ShapedType::isDynamic(tiles[0]) && tiles[1] == 2 &&
+      type.getElementType().isBF16() && type.getDimSize(2) % 2 == 0)
+    return unpack;
+  return {};
+}
+
+/// Whether `unpack` interleaves pairs of k (see packedWeight).
+bool unpacksPairs(linalg::UnPackOp unpack) {
+  return unpack.getInnerDimsPos().size() == 2;
 }
 
 /// Items (group, panels): each group's panels in runs of about 512 KiB;
@@ -112,8 +124,10 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   Value packed = unpack.getSource();
   Value offsets = op.getOffsets();
   auto packedType = cast<RankedTensorType>(packed.getType());
-  ArrayRef<int64_t> shape = packedType.getShape().take_back(3);
-  int64_t panels = shape[0], k = shape[1], width = shape[2];
+  bool pairs = unpacksPairs(unpack);
+  // [.., P, K, NB], or [E, P, K / 2, NB, 2] with pairs.
+  ArrayRef<int64_t> shape = packedType.getShape().take_back(pairs ? 4 : 3);
+  int64_t panels = shape[0], k = shape[1] * (pairs ? 2 : 1), width = shape[2];
   auto weightType = cast<RankedTensorType>(op.getWeight().getType());
   int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t eltBytes =
@@ -180,6 +194,16 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   operands.rowBase = lo;
   operands.numRows = count;
   operands.panels = offsets ? groupSlice(b, loc, packed, g) : packed;
+  if (pairs) {
+    // bf16 dot products read bf16 rows: the group's, rounded once per item
+    // (1/perItem of the item's work); the panels as [P, K / 2, 2 NB].
+    operands.pairs = true;
+    operands.a = bf16Rows(b, loc, op.getInput(), Value(), lo, count, k);
+    operands.rowBase = cst(0);
+    operands.panels = tensor::CollapseShapeOp::create(
+        b, loc, operands.panels,
+        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+  }
   operands.firstPanel = p0;
   operands.numPanels = np;
   operands.bias = offsets ? groupSlice(b, loc, op.getBias(), g) : op.getBias();
@@ -201,6 +225,9 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
     if (linalg::UnPackOp unpack = packedWeight(op)) {
+      // convert-moe-to-linalg refuses pairs below 512 bits up front.
+      if (unpacksPairs(unpack) && panelKernel.lanes != 16)
+        return rewriter.notifyMatchFailure(op, "pairs of k need 512 bits");
       Value result = lowerPacked(op, unpack, panelKernel, rewriter);
       replaceWithResultTypes(rewriter, op, result);
       return success();

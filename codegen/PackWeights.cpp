@@ -24,13 +24,13 @@ namespace {
 
 /// Whether every use of `arg` is the weight of a plain grouped GEMM with an
 /// f32 result: [E, N, K] with offsets, or [N, K] without (a dense one).
-bool packable(BlockArgument arg, bool bf16Dot) {
+bool packable(BlockArgument arg) {
   auto type = dyn_cast<RankedTensorType>(arg.getType());
   if (!type || (type.getRank() != 2 && type.getRank() != 3) ||
       !type.hasStaticShape() || arg.use_empty())
     return false;
   Type elt = type.getElementType();
-  if (!elt.isF32() && !elt.isF16() && !(elt.isBF16() && !bf16Dot))
+  if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
     return false;
   bool grouped = type.getRank() == 3;
   for (OpOperand &use : arg.getUses()) {
@@ -58,6 +58,7 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
       return signalPassFailure();
     }
     int64_t width = panelWidth;
+    Builder b0(&getContext());
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || !func.isPublic() ||
           !SymbolTable::symbolKnownUseEmpty(func, module))
@@ -66,14 +67,25 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
       SmallVector<Type> inputs(func.getArgumentTypes());
       bool changed = false;
       for (BlockArgument arg : entry.getArguments()) {
-        if (!packable(arg, bf16Dot))
+        if (!packable(arg))
           continue;
         auto type = cast<RankedTensorType>(arg.getType());
-        // [.., N, K] -> [.., ceil(N / NB), K, NB]
+        // [.., N, K] -> [.., ceil(N / NB), K, NB]; with bf16 dot products,
+        // experts' [E, N, K] -> [E, ceil(N / NB), K / 2, NB, 2].
         int64_t nDim = type.getRank() - 2;
+        bool pairs = bf16Dot && type.getElementType().isBF16() &&
+                     type.getRank() == 3 && type.getDimSize(2) % 2 == 0;
         SmallVector<int64_t> shape(type.getShape());
         shape[nDim] = (shape[nDim] + width - 1) / width;
+        SmallVector<int64_t> innerPos = {nDim};
+        SmallVector<OpFoldResult> innerTiles = {b0.getIndexAttr(width)};
         shape.push_back(width);
+        if (pairs) {
+          shape[nDim + 1] /= 2;
+          shape.push_back(2);
+          innerPos.push_back(nDim + 1);
+          innerTiles.push_back(b0.getIndexAttr(2));
+        }
         auto packedType = RankedTensorType::get(shape, type.getElementType());
         arg.setType(packedType);
         inputs[arg.getArgNumber()] = packedType;
@@ -81,12 +93,14 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
         Location loc = arg.getLoc();
         Value dest = tensor::EmptyOp::create(b, loc, type.getShape(),
                                              type.getElementType());
-        auto unpack = linalg::UnPackOp::create(
-            b, loc, arg, dest, ArrayRef<int64_t>{nDim},
-            ArrayRef<OpFoldResult>{b.getIndexAttr(width)});
+        auto unpack =
+            linalg::UnPackOp::create(b, loc, arg, dest, innerPos, innerTiles);
         arg.replaceAllUsesExcept(unpack.getResult(), unpack);
         func.setArgAttr(arg.getArgNumber(), kArgPackedPanelAttr,
                         b.getI64IntegerAttr(width));
+        if (pairs)
+          func.setArgAttr(arg.getArgNumber(), kArgPackedKGroupAttr,
+                          b.getI64IntegerAttr(2));
         changed = true;
       }
       if (changed)

@@ -9,6 +9,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -37,8 +38,10 @@ public:
                const PanelKernel &kernel)
       : b(b), loc(loc), o(o) {
     auto type = cast<RankedTensorType>(o.panels.getType());
-    k = type.getDimSize(1);
-    width = type.getDimSize(2);
+    // With pairs, [P, K / 2, 2 NB]: the two k of a step side by side.
+    kStep = o.pairs ? 2 : 1;
+    k = type.getDimSize(1) * kStep;
+    width = type.getDimSize(2) / kStep;
     wElt = type.getElementType();
     f32 = b.getF32Type();
     // The widest vector of at most kernel.lanes that tiles the panel.
@@ -52,7 +55,7 @@ public:
         std::clamp<int64_t>((registers - vecs - 1) / vecs, 1, kernel.rowBlock);
     int64_t eltBytes = std::max<int64_t>(wElt.getIntOrFloatBitWidth() / 8, 1);
     lineElts = kLineBytes / eltBytes;
-    linesPerK = (width * eltBytes + kLineBytes - 1) / kLineBytes;
+    linesPerStep = (width * kStep * eltBytes + kLineBytes - 1) / kLineBytes;
   }
 
   Value run(Value dest) {
@@ -87,7 +90,8 @@ private:
       Value kLen =
           arith::MinUIOp::create(b, loc, index(kPanelDepth),
                                  arith::SubIOp::create(b, loc, index(k), k0));
-      Chunk c{pAbs, col0, k0, kLen, {}, {}, {}};
+      Value steps = arith::DivUIOp::create(b, loc, kLen, index(kStep));
+      Chunk c{pAbs, col0, k0, steps, {}, {}, {}};
       if (o.prefetch) {
         // Flat element offsets of this chunk and of the one after it.
         c.here = add(o.prefetchBase,
@@ -95,10 +99,10 @@ private:
         c.next = add(c.here, mul(kLen, index(width)));
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
-        // stream can touch starts kLen · linesPerK lines after its base.
+        // stream can touch starts steps · linesPerStep lines after its base.
         Value last =
             arith::SubIOp::create(b, loc, index(bufType.getDimSize(0)),
-                                  mul(kLen, index(linesPerK * lineElts)));
+                                  mul(steps, index(linesPerStep * lineElts)));
         c.limit = arith::MaxSIOp::create(b, loc, last, index(0));
       }
       return chunk(c, d);
@@ -106,8 +110,8 @@ private:
   }
 
   struct Chunk {
-    Value panel, col0, k0, kLen;
-    Value here, next, limit; // with prefetch
+    Value panel, col0, k0, steps; // steps of kStep k each
+    Value here, next, limit;      // with prefetch
   };
 
   /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
@@ -129,7 +133,7 @@ private:
         end = add(begin, mul(blocks, index(mr)));
       }
       dest = loop(begin, end, mr, dest, [&](Value m0, Value d) {
-        // Full blocks prefetch one line per k step, the first linesPerK
+        // Full blocks prefetch one line per step, the first linesPerStep
         // of them the whole next chunk; a group with no full block has
         // its leftover blocks prefetch all of it.
         SmallVector<Value> bases;
@@ -137,13 +141,14 @@ private:
           if (mr == rowBlock) {
             Value blockIdx = arith::DivUIOp::create(b, loc, m0, index(mr));
             Value on = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             blockIdx, index(linesPerK));
-            Value at = add(c.next, mul(mul(blockIdx, c.kLen), index(lineElts)));
+                                             blockIdx, index(linesPerStep));
+            Value at =
+                add(c.next, mul(mul(blockIdx, c.steps), index(lineElts)));
             bases.push_back(arith::SelectOp::create(b, loc, on, at, c.here));
           } else {
-            for (int64_t l = 0; l < linesPerK; ++l) {
+            for (int64_t l = 0; l < linesPerStep; ++l) {
               Value at =
-                  add(c.next, mul(mul(index(l), c.kLen), index(lineElts)));
+                  add(c.next, mul(mul(index(l), c.steps), index(lineElts)));
               bases.push_back(
                   arith::SelectOp::create(b, loc, noFullBlock, at, c.here));
             }
@@ -225,38 +230,17 @@ private:
     SmallVector<Value> rows;
     for (int64_t i = 0; i < mr; ++i)
       rows.push_back(add(o.rowBase, add(m0, index(i))));
-    auto vType = VectorType::get({lanes}, f32);
-    auto wType = VectorType::get({lanes}, wElt);
-    Value wPad = floatConst(b, loc, wElt, 0.0);
     auto forOp = scf::ForOp::create(
-        b, loc, index(0), c.kLen, index(1), inits,
+        b, loc, index(0), c.steps, index(1), inits,
         [&](OpBuilder &nb, Location, Value kk, ValueRange accs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value kAbs = add(c.k0, kk);
-          SmallVector<Value> ws, next;
-          for (int64_t j = 0; j < vecs; ++j) {
-            Value w = vector::TransferReadOp::create(
-                b, loc, wType, o.panels,
-                ValueRange{c.panel, kAbs, index(j * lanes)}, wPad,
-                ArrayRef<bool>{true});
-            if (wElt != f32)
-              w = arith::ExtFOp::create(b, loc, vType, w);
-            ws.push_back(w);
-          }
-          for (int64_t i = 0; i < mr; ++i) {
-            Value s = tensor::ExtractOp::create(b, loc, o.a,
-                                                ValueRange{rows[i], kAbs});
-            Value a = vector::BroadcastOp::create(b, loc, vType,
-                                                  castFloat(b, loc, s, f32));
-            for (int64_t j = 0; j < vecs; ++j)
-              next.push_back(
-                  vector::FMAOp::create(b, loc, a, ws[j], accs[i * vecs + j]));
-          }
-          Value step = mul(kk, index(lineElts));
+          SmallVector<Value> next =
+              o.pairs ? pairStep(c, kk, rows, accs) : step(c, kk, rows, accs);
+          Value line = mul(kk, index(lineElts));
           for (Value base : prefetch)
             memref::PrefetchOp::create(b, loc, o.prefetch,
-                                       ValueRange{add(base, step)},
+                                       ValueRange{add(base, line)},
                                        /*isWrite=*/false, /*localityHint=*/3,
                                        /*isDataCache=*/true);
           scf::YieldOp::create(b, loc, next);
@@ -271,10 +255,71 @@ private:
     return dest;
   }
 
+  /// One k: a panel row's vectors times each row's broadcast element.
+  SmallVector<Value> step(const Chunk &c, Value kk, ArrayRef<Value> rows,
+                          ValueRange accs) {
+    auto vType = VectorType::get({lanes}, f32);
+    auto wType = VectorType::get({lanes}, wElt);
+    Value wPad = floatConst(b, loc, wElt, 0.0);
+    Value kAbs = add(c.k0, kk);
+    SmallVector<Value> ws, next;
+    for (int64_t j = 0; j < vecs; ++j) {
+      Value w = vector::TransferReadOp::create(
+          b, loc, wType, o.panels, ValueRange{c.panel, kAbs, index(j * lanes)},
+          wPad, ArrayRef<bool>{true});
+      if (wElt != f32)
+        w = arith::ExtFOp::create(b, loc, vType, w);
+      ws.push_back(w);
+    }
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Value s =
+          tensor::ExtractOp::create(b, loc, o.a, ValueRange{rows[i], kAbs});
+      Value a =
+          vector::BroadcastOp::create(b, loc, vType, castFloat(b, loc, s, f32));
+      for (int64_t j = 0; j < vecs; ++j)
+        next.push_back(
+            vector::FMAOp::create(b, loc, a, ws[j], accs[i * vecs + j]));
+    }
+    return next;
+  }
+
+  /// Two k at once with AVX512_BF16 dot products: each lane of a panel
+  /// vector holds a column's two weights, multiplied with the row's two
+  /// (bf16) elements broadcast as one 32-bit pair.
+  SmallVector<Value> pairStep(const Chunk &c, Value kk, ArrayRef<Value> rows,
+                              ValueRange accs) {
+    Type bf16 = b.getBF16Type();
+    auto pairType = VectorType::get({2 * lanes}, bf16);
+    Value pad = floatConst(b, loc, bf16, 0.0);
+    Value kq = add(arith::DivUIOp::create(b, loc, c.k0, index(2)), kk);
+    Value kAbs = mul(kq, index(2));
+    SmallVector<Value> ws, next;
+    for (int64_t j = 0; j < vecs; ++j)
+      ws.push_back(vector::TransferReadOp::create(
+          b, loc, pairType, o.panels,
+          ValueRange{c.panel, kq, index(2 * j * lanes)}, pad,
+          ArrayRef<bool>{true}));
+    auto i32 = b.getI32Type();
+    for (size_t i = 0; i < rows.size(); ++i) {
+      Value two = vector::TransferReadOp::create(
+          b, loc, VectorType::get({2}, bf16), o.a, ValueRange{rows[i], kAbs},
+          pad, ArrayRef<bool>{true});
+      Value word =
+          vector::BitCastOp::create(b, loc, VectorType::get({1}, i32), two);
+      Value wide = vector::BroadcastOp::create(
+          b, loc, VectorType::get({lanes}, i32), word);
+      Value a = vector::BitCastOp::create(b, loc, pairType, wide);
+      for (int64_t j = 0; j < vecs; ++j)
+        next.push_back(
+            x86vector::DotBF16Op::create(b, loc, accs[i * vecs + j], a, ws[j]));
+    }
+    return next;
+  }
+
   OpBuilder &b;
   Location loc;
   const PanelOperands &o;
-  int64_t k, width, lanes, vecs, rowBlock, lineElts, linesPerK;
+  int64_t k, kStep, width, lanes, vecs, rowBlock, lineElts, linesPerStep;
   Type wElt, f32;
 };
 

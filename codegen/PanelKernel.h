@@ -54,6 +54,10 @@ struct PanelOperands {
   Value bias; // optional, rank 1 over all columns
   Value prefetch;
   Value prefetchBase;
+  /// Pairs of k (AVX512_BF16 dot products): `panels` is [P, K / 2, 2 NB]
+  /// bf16 with panels[p, q, 2 j + r] = W[k = 2 q + r, c = p NB + j], and
+  /// `a` is bf16.
+  bool pairs = false;
 };
 Value emitPanelContraction(OpBuilder &b, Location loc,
                            const PanelOperands &operands, Value dest,

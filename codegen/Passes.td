@@ -71,8 +71,8 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     they are bound, instead of every call reading them in the nn.Linear
     layout [N, K].
 
-    An argument qualifies when it is a static f32, f16 or bf16 (not with
-    `bf16-dot`) `tensor<E x N x K>` whose every use is the weight of a
+    An argument qualifies when it is a static f32, f16 or bf16
+    `tensor<E x N x K>` whose every use is the weight of a
     plain `moe.grouped_matmul` with offsets and an f32 result, or a
     `tensor<N x K>` whose every use is the weight of such a GEMM without
     offsets (a router or shared expert). Plain means no `gather`, `up`,
@@ -81,7 +81,11 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     `tensor<ceil(N/NB) x K x NB>`), where `panels[e, p, k, j]` holds
     `W[e, p * NB + j, k]` (zero past N), and the function reads it back
     through `linalg.unpack` (`inner_dims_pos` the N dimension, `inner_tiles
-    = [NB]`), which `convert-moe-to-linalg` folds into the GEMM. The argument is marked `moe.packed_panel = NB`; moe-compile
+    = [NB]`), which `convert-moe-to-linalg` folds into the GEMM. With
+    `bf16-dot`, a bf16 `tensor<E x N x K>` with an even K is packed for
+    AVX512_BF16 dot products: `tensor<E x ceil(N/NB) x K/2 x NB x 2>`
+    (`inner_dims_pos = [1, 2]`, `inner_tiles = [NB, 2]`), the two k of a
+    pair side by side, and marked `moe.packed_k_group = 2` as well. The argument is marked `moe.packed_panel = NB`; moe-compile
     records it in the artifact (`packed`, docs/Artifact.md) and moert packs
     the bound weight accordingly. Functions that are called from within the
     module keep their signatures.
@@ -92,8 +96,8 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
            "(64 for AVX-512, 24 for AVX2's three, 12 for SSE's three). "
            "moe-compile picks it from the target CPU.">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
-           "Leave bf16 weights in their layout, for convert-moe-to-linalg's "
-           "bf16 dot products (its bf16-dot).">
+           "Pack bf16 expert weights in pairs of k, for "
+           "convert-moe-to-linalg's bf16 dot products (its bf16-dot).">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];

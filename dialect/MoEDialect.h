@@ -38,6 +38,9 @@ constexpr const char *kArgTransposedAttr = "moe.transposed";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";
+/// With it, also consecutive k of this count interleaved in each panel row
+/// (pairs, for bf16 dot products).
+constexpr const char *kArgPackedKGroupAttr = "moe.packed_k_group";
 } // namespace mlir::moe
 
 #define GET_ATTRDEF_CLASSES

@@ -87,6 +87,13 @@ std::string parseParams(const json::Value *list, bool results,
           return "argument '" + p.name +
                  "': 'packed' needs a weight of rank 2 or 3";
         p.panel = *width;
+        if (const json::Value *group = packed->get("k_group")) {
+          std::optional<int64_t> g = group->asInt64();
+          if (!g || *g < 1 || *g > 16)
+            return "argument '" + p.name +
+                   "': 'packed' k_group must be an integer in [1, 16]";
+          p.kGroup = *g;
+        }
       }
     }
     out.push_back(std::move(p));

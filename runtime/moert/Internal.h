@@ -39,6 +39,8 @@ struct Param {
   /// With `packed`: the function takes the weight [E, N, K] as panels of
   /// this many columns (runtime/moert/Packing.h); 0 when not packed.
   int64_t panel = 0;
+  /// With `panel`: consecutive k per group ("k_group", 1 when absent).
+  int64_t kGroup = 1;
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -76,8 +78,11 @@ struct BoundWeight {
   std::string source; // file path, or "caller memory"
   /// The buffer of an assembled weight (stacked or transposed at binding).
   std::shared_ptr<std::vector<unsigned char>> owned;
-  /// The weight packed into panels, by panel width, made on first use.
-  std::map<int64_t, std::shared_ptr<std::vector<unsigned char>>> packed;
+  /// The weight packed into panels, by (panel width, k group), made on
+  /// first use.
+  std::map<std::pair<int64_t, int64_t>,
+           std::shared_ptr<std::vector<unsigned char>>>
+      packed;
 };
 
 /// A tensor of a bound file.

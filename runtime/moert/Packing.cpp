@@ -8,11 +8,16 @@
 using namespace moert;
 
 std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
-                                        int64_t panel) {
+                                        int64_t panel, int64_t group) {
   std::vector<int64_t> packed = shape;
   int64_t &n = packed[packed.size() - 2];
   n = (n + panel - 1) / panel;
   packed.push_back(panel);
+  if (group > 1) {
+    int64_t &k = packed[packed.size() - 2];
+    k = (k + group - 1) / group;
+    packed.push_back(group);
+  }
   return packed;
 }
 
@@ -21,7 +26,7 @@ namespace {
 struct Job {
   const unsigned char *src;
   unsigned char *dst;
-  int64_t n, k, panel, panels;
+  int64_t n, k, panel, panels, group;
   size_t elt;
 };
 
@@ -31,18 +36,21 @@ template <typename T>
 void packOne(const Job &job, int64_t item) {
   int64_t e = item / job.panels, p = item % job.panels;
   int64_t cols = std::min(job.panel, job.n - p * job.panel);
+  int64_t g = job.group;
+  int64_t kPadded = (job.k + g - 1) / g * g;
   const T *w = reinterpret_cast<const T *>(job.src) +
                (e * job.n + p * job.panel) * job.k;
-  T *out = reinterpret_cast<T *>(job.dst) + item * job.k * job.panel;
-  // Blocks of k keep the panel's source rows and destination in cache.
+  T *out = reinterpret_cast<T *>(job.dst) + item * kPadded * job.panel;
+  if (cols < job.panel || kPadded != job.k)
+    std::fill(out, out + kPadded * job.panel, T());
+  // Element (k, j) goes to ((k / g) * panel + j) * g + k % g. Blocks of k
+  // keep the panel's source rows and destination in cache.
   constexpr int64_t kBlock = 64;
   for (int64_t k0 = 0; k0 < job.k; k0 += kBlock) {
     int64_t k1 = std::min(job.k, k0 + kBlock);
     for (int64_t j = 0; j < cols; ++j)
       for (int64_t kk = k0; kk < k1; ++kk)
-        out[kk * job.panel + j] = w[j * job.k + kk];
-    for (int64_t kk = k0; kk < k1; ++kk)
-      std::fill(out + kk * job.panel + cols, out + (kk + 1) * job.panel, T());
+        out[((kk / g) * job.panel + j) * g + kk % g] = w[j * job.k + kk];
   }
 }
 
@@ -62,7 +70,7 @@ void packRange(void *ctx, int64_t begin, int64_t end) {
 
 void moert::packPanels(const void *src, void *dst,
                        const std::vector<int64_t> &shape, int64_t panel,
-                       size_t eltBytes, ThreadPool *pool) {
+                       int64_t group, size_t eltBytes, ThreadPool *pool) {
   // [N, K] is one group of [E, N, K].
   int64_t groups = shape.size() == 3 ? shape[0] : 1;
   int64_t n = shape[shape.size() - 2], k = shape.back();
@@ -72,6 +80,7 @@ void moert::packPanels(const void *src, void *dst,
           k,
           panel,
           (n + panel - 1) / panel,
+          std::max<int64_t>(group, 1),
           eltBytes};
   int64_t items = groups * job.panels;
   if (pool)

@@ -3,8 +3,11 @@
 // An artifact argument marked `packed` (docs/Artifact.md) takes a weight
 // [E, N, K] as panels [E, ceil(N / NB), K, NB]: panels[e, p, k, j] =
 // W[e, p * NB + j, k], zero where p * NB + j >= N (and [N, K] likewise as
-// [ceil(N / NB), K, NB]). moert packs a bound weight once, the first time a
-// function reads it.
+// [ceil(N / NB), K, NB]). With a k group G > 1, G consecutive k sit side by
+// side: [E, ceil(N / NB), ceil(K / G), NB, G] with panels[e, p, q, j, r] =
+// W[e, p * NB + j, q * G + r] (zero past K), the pairs bf16 dot products
+// read. moert packs a bound weight once, the first time a function reads
+// it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_PACKING_H
@@ -19,15 +22,16 @@ namespace moert {
 class ThreadPool;
 
 /// The packed shape of a weight of shape [E, N, K] or [N, K] in panels of
-/// `panel`.
+/// `panel` columns and groups of `group` k.
 std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
-                                 int64_t panel);
+                                 int64_t panel, int64_t group = 1);
 
 /// Packs `src` (row-major [E, N, K] or [N, K], elements of `eltBytes`)
 /// into `dst`
 /// (packedShape), on `pool`'s threads when given.
 void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
-                int64_t panel, size_t eltBytes, ThreadPool *pool);
+                int64_t panel, int64_t group, size_t eltBytes,
+                ThreadPool *pool);
 
 } // namespace moert
 

@@ -203,20 +203,21 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
   return true;
 }
 
-/// Weight `w` packed into panels of `panel` columns, packed now on the
+/// Weight `w` packed as parameter `p` takes it, packed now on the
 /// session's threads unless it was already.
 const std::vector<unsigned char> *packedData(moert_session_s &s, BoundWeight &w,
-                                             int64_t panel) {
-  auto &slot = w.packed[panel];
+                                             const Param &p) {
+  auto &slot = w.packed[{p.panel, p.kGroup}];
   if (!slot) {
-    std::vector<int64_t> shape = packedShape(w.shape, panel);
+    std::vector<int64_t> shape = packedShape(w.shape, p.panel, p.kGroup);
     size_t elt = moe::dtypeSize(w.dtype);
     slot = std::make_shared<std::vector<unsigned char>>(
         static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
                                             int64_t(1),
                                             std::multiplies<int64_t>())) *
         elt);
-    packPanels(w.data, slot->data(), w.shape, panel, elt, s.pool.get());
+    packPanels(w.data, slot->data(), w.shape, p.panel, p.kGroup, elt,
+               s.pool.get());
   }
   return slot.get();
 }
@@ -425,8 +426,8 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
       BoundWeight &w = session->weights.at(p.name);
       if (p.panel) {
         descriptors.push_back(
-            descriptor(packedData(*session, w, p.panel)->data(),
-                       packedShape(w.shape, p.panel)));
+            descriptor(packedData(*session, w, p)->data(),
+                       packedShape(w.shape, p.panel, p.kGroup)));
         continue;
       }
       descriptors.push_back(descriptor(w.data, w.shape));

@@ -3,6 +3,9 @@
 // BITS: error: convert-moe-to-linalg: vector-bits must be 128, 256 or 512, not 384
 // RUN: not moe-opt %s --convert-moe-to-linalg="vector-bits=256 bf16-dot=true" 2>&1 | FileCheck %s --check-prefix=DOT
 // DOT: error: convert-moe-to-linalg: bf16-dot needs vector-bits=512 (AVX512_BF16)
+// Weights packed in pairs of k are for AVX512_BF16 dot products only.
+// RUN: not moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg=vector-bits=256 2>&1 | FileCheck %s --check-prefix=PAIRS
+// PAIRS: pairs.mlir:5:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in pairs of k (moe-pack-weights bf16-dot), which needs vector-bits=512 (AVX512_BF16 dot products)
 
 // A layer whose expert count is dynamic cannot be dispatched.
 func.func @dynamic_experts(%x: tensor<?x16xf32>, %l: tensor<?x?xf32>, %u: tensor<?x8x16xf32>, %d: tensor<?x16x8xf32>) -> tensor<?x16xf32> {

@@ -2,6 +2,7 @@
 // RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=256 --split-input-file | FileCheck %s --check-prefix=AVX2
 // RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
 // RUN: moe-opt %s --convert-moe-to-linalg=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
+// RUN: moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=PAIRS
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -435,3 +436,19 @@ func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) ->
   %r = moe.grouped_matmul %x, %w : tensor<?x32xf16>, tensor<100x32xf32> -> tensor<?x100xf32>
   return %r : tensor<?x100xf32>
 }
+
+// bf16 weights packed in pairs of k (moe-pack-weights with bf16-dot): each
+// item rounds its rows to bf16 once; each step loads four vectors of 16
+// columns x 2 k and does one vdpbf16ps per row and vector with the row's
+// two elements broadcast as a 32-bit pair.
+// PAIRS-LABEL: func.func @pairs
+// PAIRS: bufferization.to_buffer %arg1 read_only : tensor<4x1x8x64x2xbf16> to memref<4x1x8x64x2xbf16>
+// PAIRS: scf.forall
+// PAIRS: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16xbf16>)
+// PAIRS: %[[C:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : tensor<1x8x64x2xbf16> into tensor<1x8x128xbf16>
+// PAIRS: scf.for %{{.*}} step %c6 iter_args
+// PAIRS-COUNT-4: vector.transfer_read %[[C]]{{.*}} : tensor<1x8x128xbf16>, vector<32xbf16>
+// PAIRS: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// PAIRS: vector.broadcast %{{.*}} : vector<1xi32> to vector<16xi32>
+// PAIRS: vector.bitcast %{{.*}} : vector<16xi32> to vector<32xbf16>
+// PAIRS-COUNT-4: x86vector.avx512.dot

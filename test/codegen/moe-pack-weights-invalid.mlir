@@ -1,25 +1,10 @@
 // RUN: moe-opt %s --moe-pack-weights --split-input-file --verify-diagnostics | FileCheck %s
-// RUN: moe-opt %s --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 // RUN: not moe-opt %s --moe-pack-weights=panel-width=0 2>&1 | FileCheck %s --check-prefix=WIDTH
 // Weights the pass must leave alone: their layout is seen by something
 // other than a plain grouped GEMM, or the GEMM is not one the packed
 // kernel runs. None is an error; each keeps its type.
 
 // WIDTH: error: moe-pack-weights: panel-width must be positive, not 0
-
-// bf16 weights when they are to use bf16 dot products (the row-layout
-// kernel's); f16 weights are still packed.
-// DOT-LABEL: func.func @bf16_weight
-// DOT-SAME: tensor<2x8x8xbf16>,
-// DOT-SAME: tensor<2x1x8x64xf16> {moe.packed_panel = 64 : i64}
-// DOT-COUNT-1: linalg.unpack
-func.func @bf16_weight(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2x8x8xf16>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
-  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xbf16> -> tensor<?x8xf32>
-  %b = moe.grouped_matmul %x, %v offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf16> -> tensor<?x8xf32>
-  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
-}
-
-// -----
 
 // The weight is also returned.
 // CHECK-LABEL: func.func @weight_returned

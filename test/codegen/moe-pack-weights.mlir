@@ -1,5 +1,6 @@
 // RUN: moe-opt %s --moe-pack-weights --split-input-file | FileCheck %s
 // RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: moe-opt %s --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 
 // Two experts' GEMMs on f32 weights: each weight becomes panels
 // [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through
@@ -48,12 +49,27 @@ func.func @shared_weight(%x: tensor<?x8xf32>, %y: tensor<?x8xf32>, %w: tensor<2x
 // -----
 
 // bf16 and f16 weights are packed in their own type (the kernel widens
-// them as it loads).
+// them as it loads). With bf16-dot, the experts' bf16 weights with an even
+// K are packed in pairs of k for vdpbf16ps; with an odd K, dense ones
+// (whose rows stay f32) and f16 ones as plain panels.
 // CHECK-LABEL: func.func @half_floats
 // CHECK-SAME: tensor<2x1x8x64xbf16> {moe.packed_panel = 64 : i64}
 // CHECK-SAME: tensor<2x1x8x64xf16> {moe.packed_panel = 64 : i64}
-func.func @half_floats(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2x8x8xf16>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>) {
+// CHECK-SAME: tensor<2x1x7x64xbf16> {moe.packed_panel = 64 : i64}
+// CHECK-SAME: tensor<1x8x64xbf16> {moe.packed_panel = 64 : i64}
+// CHECK-NOT: moe.packed_k_group
+// DOT-LABEL: func.func @half_floats
+// DOT-SAME: %[[W:[^:]*]]: tensor<2x1x4x64x2xbf16> {moe.packed_k_group = 2 : i64, moe.packed_panel = 64 : i64}
+// DOT-SAME: tensor<2x1x8x64xf16> {moe.packed_panel = 64 : i64}
+// DOT-SAME: tensor<2x1x7x64xbf16> {moe.packed_panel = 64 : i64}
+// DOT-SAME: tensor<1x8x64xbf16> {moe.packed_panel = 64 : i64}
+// DOT: linalg.unpack %[[W]] inner_dims_pos = [1, 2] inner_tiles = [64, 2] into %{{.*}} : tensor<2x1x4x64x2xbf16> -> tensor<2x8x8xbf16>
+func.func @half_floats(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2x8x8xf16>, %odd: tensor<2x8x7xbf16>, %r: tensor<8x8xbf16>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xbf16> -> tensor<?x8xf32>
   %b = moe.grouped_matmul %x, %v offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf16> -> tensor<?x8xf32>
-  return %a, %b : tensor<?x8xf32>, tensor<?x8xf32>
+  %x7 = tensor.extract_slice %x[0, 0] [2, 7] [1, 1] : tensor<?x8xf32> to tensor<2x7xf32>
+  %c = moe.grouped_matmul %x7, %odd offsets(%off : tensor<3xi32>) : tensor<2x7xf32>, tensor<2x8x7xbf16> -> tensor<2x8xf32>
+  %cc = tensor.cast %c : tensor<2x8xf32> to tensor<?x8xf32>
+  %d = moe.grouped_matmul %x, %r : tensor<?x8xf32>, tensor<8x8xbf16> -> tensor<?x8xf32>
+  return %a, %cc, %d : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }

@@ -131,7 +131,7 @@ TEST(weightsPackIntoZeroPaddedPanels) {
   for (int threads : {1, 2}) {
     moert::ThreadPool pool(threads);
     std::vector<float> out(3 * 3 * 5 * 16, -1.0f);
-    moert::packPanels(w.data(), out.data(), shape, 16, sizeof(float),
+    moert::packPanels(w.data(), out.data(), shape, 16, 1, sizeof(float),
                       threads > 1 ? &pool : nullptr);
     bool ok = true;
     for (int64_t e = 0; e < 3; ++e)
@@ -147,8 +147,16 @@ TEST(weightsPackIntoZeroPaddedPanels) {
   // 2-byte elements (bf16 bits) move the same way.
   std::vector<uint16_t> h = {1, 2, 3, 4, 5, 6}; // [1, 3, 2]
   std::vector<uint16_t> hp(1 * 2 * 2 * 2, 9);
-  moert::packPanels(h.data(), hp.data(), {1, 3, 2}, 2, 2, nullptr);
+  moert::packPanels(h.data(), hp.data(), {1, 3, 2}, 2, 1, 2, nullptr);
   CHECK(hp == (std::vector<uint16_t>{1, 3, 2, 4, 5, 0, 6, 0}));
+  // Pairs of k side by side: [N, K] = [3, 3] in panels of 2 and pairs,
+  // [2, 2, 2, 2]; K pads to 4 and N to 4 with zeros.
+  std::vector<uint16_t> m = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  CHECK(moert::packedShape({3, 3}, 2, 2) == (std::vector<int64_t>{2, 2, 2, 2}));
+  std::vector<uint16_t> mp(16, 9);
+  moert::packPanels(m.data(), mp.data(), {3, 3}, 2, 2, 2, nullptr);
+  CHECK(mp == (std::vector<uint16_t>{1, 2, 4, 5, 3, 0, 6, 0, //
+                                     7, 8, 0, 0, 9, 0, 0, 0}));
 }
 
 TEST(scratchBuffersAreReusedWithinASession) {

@@ -84,6 +84,52 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
   return fillRows(out, last, arith::SubIOp::create(b, loc, m, last));
 }
 
+/// The work items of a grouped GEMM: an scf.forall over (group, tile) with
+/// `init` shared, and in its body the group, the tile and the group's rows
+/// (offsets[g] and its count, or without offsets the g-th chunk of
+/// kDenseRowChunk of the m rows).
+struct Items {
+  scf::ForallOp forall;
+  Value out, g, t, lo, count;
+};
+
+/// Creates the items' loop and leaves `b` at the start of its body (the
+/// caller holds an insertion guard).
+Items beginItems(OpBuilder &b, Location loc, Value offsets, int64_t groups,
+                 Value m, int64_t tiles, Value init) {
+  Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
+  Value groupCount = offsets
+                         ? Value(arith::ConstantIndexOp::create(b, loc, groups))
+                         : ceilDiv(b, loc, m, kDenseRowChunk);
+  Value count = arith::MulIOp::create(b, loc, groupCount, tileCount);
+  Items items;
+  items.forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{count},
+                                       ValueRange{init}, std::nullopt);
+  b.setInsertionPointToStart(items.forall.getBody());
+  Value item = items.forall.getInductionVars()[0];
+  items.out = items.forall.getRegionIterArgs()[0];
+  items.g = arith::DivUIOp::create(b, loc, item, tileCount);
+  items.t = arith::RemUIOp::create(b, loc, item, tileCount);
+  if (offsets) {
+    std::tie(items.lo, items.count) = groupRows(b, loc, offsets, items.g);
+  } else {
+    Value chunk = arith::ConstantIndexOp::create(b, loc, kDenseRowChunk);
+    items.lo = arith::MulIOp::create(b, loc, items.g, chunk);
+    items.count = arith::MinUIOp::create(
+        b, loc, chunk, arith::SubIOp::create(b, loc, m, items.lo));
+  }
+  return items;
+}
+
+/// Ends the items' loop: each item's `tile` goes to out[at, extent].
+void endItems(OpBuilder &b, Location loc, Items items, Value tile,
+              ArrayRef<OpFoldResult> at, ArrayRef<OpFoldResult> extent) {
+  OpFoldResult u = b.getIndexAttr(1);
+  b.setInsertionPointToStart(items.forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(b, loc, tile, items.out, at, extent,
+                                        SmallVector<OpFoldResult>{u, u});
+}
+
 /// The packed panels [E, P, K, NB] (with offsets) or [P, K, NB] (without)
 /// a plain GEMM's weight unpacks from (moe-pack-weights), or null.
 linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
@@ -154,41 +200,25 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
     all.push_back(d);
   Value flat = memref::CollapseShapeOp::create(
       b, loc, buffer, SmallVector<ReassociationIndices>{all});
-  Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
-  Value groups = offsets ? Value(arith::ConstantIndexOp::create(
-                               b, loc, packedType.getDimSize(0)))
-                         : ceilDiv(b, loc, m, kDenseRowChunk);
-  Value items = arith::MulIOp::create(b, loc, groups, tileCount);
-  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
-                                      ValueRange{init}, std::nullopt);
   OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToStart(forall.getBody());
-  Value item = forall.getInductionVars()[0];
-  Value out = forall.getRegionIterArgs()[0];
-  Value g = arith::DivUIOp::create(b, loc, item, tileCount);
-  Value t = arith::RemUIOp::create(b, loc, item, tileCount);
+  Items items =
+      beginItems(b, loc, offsets, packedType.getDimSize(0), m, tiles, init);
+  Value g = items.g, lo = items.lo, count = items.count;
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
-  Value p0 = arith::MulIOp::create(b, loc, t, cst(perItem));
+  Value p0 = arith::MulIOp::create(b, loc, items.t, cst(perItem));
   Value np = arith::MinUIOp::create(
       b, loc, cst(perItem), arith::SubIOp::create(b, loc, cst(panels), p0));
   Value c0 = arith::MulIOp::create(b, loc, p0, cst(width));
   Value cols = arith::MinUIOp::create(
       b, loc, arith::MulIOp::create(b, loc, np, cst(width)),
       arith::SubIOp::create(b, loc, cst(n), c0));
-  Value lo, count;
-  if (offsets) {
-    std::tie(lo, count) = groupRows(b, loc, offsets, g);
-  } else {
-    lo = arith::MulIOp::create(b, loc, g, cst(kDenseRowChunk));
-    count = arith::MinUIOp::create(b, loc, cst(kDenseRowChunk),
-                                   arith::SubIOp::create(b, loc, m, lo));
-  }
   OpFoldResult u = b.getIndexAttr(1);
   SmallVector<OpFoldResult> at = {lo, c0}, extent = {count, cols},
                             strides = {u, u};
-  Value dest = tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides);
+  Value dest =
+      tensor::ExtractSliceOp::create(b, loc, items.out, at, extent, strides);
   PanelOperands operands;
   operands.a = op.getInput();
   operands.rowBase = lo;
@@ -212,9 +242,8 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
       offsets ? Value(arith::MulIOp::create(b, loc, g, cst(panels * k * width)))
               : cst(0);
   Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
-  b.setInsertionPointToStart(forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent, strides);
-  return forall.getResult(0);
+  endItems(b, loc, items, tile, at, extent);
+  return items.forall.getResult(0);
 }
 
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
@@ -259,40 +288,23 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
     SmallVector<OpFoldResult> outSizes = {m, b.getIndexAttr(n)};
     Value init = offsets ? zeroOutsideGroups(b, loc, m, n, elt, offsets)
                          : emptyTensor(b, loc, outSizes, elt);
-    Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
-    Value groups = offsets ? Value(arith::ConstantIndexOp::create(
-                                 b, loc, weightType.getDimSize(0)))
-                           : ceilDiv(b, loc, m, kDenseRowChunk);
-    Value items = arith::MulIOp::create(b, loc, groups, tileCount);
-
-    auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{items},
-                                        ValueRange{init}, std::nullopt);
+    Items items;
     {
       OpBuilder::InsertionGuard guard(b);
-      b.setInsertionPointToStart(forall.getBody());
-      Value item = forall.getInductionVars()[0];
-      Value out = forall.getRegionIterArgs()[0];
-      Value g = arith::DivUIOp::create(b, loc, item, tileCount);
-      Value t = arith::RemUIOp::create(b, loc, item, tileCount);
+      items =
+          beginItems(b, loc, offsets, offsets ? weightType.getDimSize(0) : 0, m,
+                     tiles, init);
+      Value g = items.g, lo = items.lo, count = items.count;
       Value tileRowsV = arith::ConstantIndexOp::create(b, loc, tileRows);
-      Value n0 = arith::MulIOp::create(b, loc, t, tileRowsV);
+      Value n0 = arith::MulIOp::create(b, loc, items.t, tileRowsV);
       Value nLeft = arith::SubIOp::create(
           b, loc, arith::ConstantIndexOp::create(b, loc, n), n0);
       Value size = arith::MinUIOp::create(b, loc, tileRowsV, nLeft);
-      OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
-      Value lo, count;
-      if (offsets) {
-        std::tie(lo, count) = groupRows(b, loc, offsets, g);
-      } else {
-        Value chunk = arith::ConstantIndexOp::create(b, loc, kDenseRowChunk);
-        lo = arith::MulIOp::create(b, loc, g, chunk);
-        count = arith::MinUIOp::create(b, loc, chunk,
-                                       arith::SubIOp::create(b, loc, m, lo));
-      }
+      OpFoldResult u = b.getIndexAttr(1);
       SmallVector<OpFoldResult> at = {lo, n0}, extent = {count, size},
                                 strides = {u, u};
-      Value dest =
-          tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides);
+      Value dest = tensor::ExtractSliceOp::create(b, loc, items.out, at, extent,
+                                                  strides);
       ContractionOperands operands;
       operands.a = input;
       operands.rows = rows;
@@ -325,11 +337,9 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.colBase = n0;
       operands.numCols = size;
       Value tile = emitContraction(b, loc, operands, dest, itemKernel);
-      b.setInsertionPointToStart(forall.getTerminator().getBody());
-      tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent,
-                                            strides);
+      endItems(b, loc, items, tile, at, extent);
     }
-    replaceWithResultTypes(rewriter, op, forall.getResult(0));
+    replaceWithResultTypes(rewriter, op, items.forall.getResult(0));
     return success();
   }
 

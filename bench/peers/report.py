@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Joins moe-bench's CSVs and the peers' CSV rows into one table:
-ms, GFLOP/s, % of the FMA peak (moec), tokens/s, and moec's speed-up over
+ms, GFLOP/s, % of the FMA peak (moec), activated-weight GB/s and % of the
+DRAM read bandwidth (decode sizes), tokens/s, and moec's speed-up over
 each peer (their time / moec's time; > 1 means moec is faster). With
-several runs, each implementation's best median per shape and T is kept.
+several runs, each implementation's best median per shape and T is kept,
+with % of peak against the FMA peak measured in that row's own run and %bw
+against the highest DRAM read bandwidth any of the runs measured (a run
+whose bandwidth probe met a busy neighbour would flatter the ratio).
 
   report.py --moec MOEC.csv... --peers PEERS.csv...
 """
@@ -16,8 +20,11 @@ SHAPES = {"qwen3-30b-a3b": (2048, 768, 128, 8),
 
 def main(moec_csvs, peers_csvs):
     best = {}
+    machines = []
     for path in moec_csvs:
-        for r in csv.DictReader(open(path)):
+        for i, r in enumerate(csv.DictReader(open(path))):
+            if i == 0:
+                machines.append((r["peak_gflops"], r["dram_gbps"]))
             key = (r["shape"], int(r["T"]))
             if key not in best or float(r["ms_median"]) < float(best[key]["ms_median"]):
                 best[key] = r
@@ -29,18 +36,22 @@ def main(moec_csvs, peers_csvs):
                 key = (r[0], r[1], int(r[3]))
                 peers[key] = min(peers.get(key, float("inf")), float(r[4]))
     names = sorted({k[0] for k in peers})
-    if rows:
-        print("machine (this run): fp32 FMA peak %s GFLOP/s, DRAM read %s GB/s"
-              % (rows[0]["peak_gflops"], rows[0]["dram_gbps"]))
-    head = "%-14s %5s %10s %8s %6s %9s" % ("shape", "T", "moec ms", "GFLOP/s",
-                                           "%peak", "tokens/s")
+    top_dram = max([float(d) for _, d in machines] or [0.0])
+    for i, (peak, dram) in enumerate(machines):
+        print("machine (moec run %d): fp32 FMA peak %s GFLOP/s, DRAM read %s GB/s"
+              % (i + 1, peak, dram))
+    head = "%-14s %5s %10s %8s %6s %7s %6s %9s" % (
+        "shape", "T", "moec ms", "GFLOP/s", "%peak", "GB/s", "%bw", "tokens/s")
     for n in names:
         head += " %10s %8s" % (n + " ms", "speed-up")
     print(head)
     for r in rows:
         T, ms = int(r["T"]), float(r["ms_median"])
-        line = "%-14s %5d %10.3f %8.1f %5.1f%% %9.0f" % (
-            r["shape"], T, ms, float(r["gflops"]), float(r["peak_pct"]),
+        gbps = float(r.get("gbps") or 0)
+        bw = ("%7.1f %5.1f%%" % (gbps, 100 * gbps / top_dram)
+              if gbps > 0 and top_dram > 0 else "%7s %6s" % ("-", "-"))
+        line = "%-14s %5d %10.3f %8.1f %5.1f%% %s %9.0f" % (
+            r["shape"], T, ms, float(r["gflops"]), float(r["peak_pct"]), bw,
             T / (ms / 1000))
         for n in names:
             p = peers.get((n, r["shape"], T))

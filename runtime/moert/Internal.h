@@ -2,6 +2,7 @@
 #ifndef MOEC_RUNTIME_MOERT_INTERNAL_H
 #define MOEC_RUNTIME_MOERT_INTERNAL_H
 
+#include "runtime/moert/Packing.h"
 #include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
 #include "runtime/moert/moert.h"
@@ -80,9 +81,7 @@ struct BoundWeight {
   std::shared_ptr<std::vector<unsigned char>> owned;
   /// The weight packed into panels, by (panel width, k group), made on
   /// first use.
-  std::map<std::pair<int64_t, int64_t>,
-           std::shared_ptr<std::vector<unsigned char>>>
-      packed;
+  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<PackedBuffer>> packed;
 };
 
 /// A tensor of a bound file.

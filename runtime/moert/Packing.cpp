@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include <sys/mman.h>
+
 using namespace moert;
 
 std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
@@ -19,6 +21,23 @@ std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
     packed.push_back(group);
   }
   return packed;
+}
+
+PackedBuffer::PackedBuffer(size_t bytes) {
+  if (bytes == 0)
+    return;
+  void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED)
+    return;
+  madvise(p, bytes, MADV_HUGEPAGE); // a hint; fine to be refused
+  data_ = p;
+  size_ = bytes;
+}
+
+PackedBuffer::~PackedBuffer() {
+  if (data_)
+    munmap(data_, size_);
 }
 
 namespace {

@@ -204,20 +204,24 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
 }
 
 /// Weight `w` packed as parameter `p` takes it, packed now on the
-/// session's threads unless it was already.
-const std::vector<unsigned char> *packedData(moert_session_s &s, BoundWeight &w,
-                                             const Param &p) {
+/// session's threads unless it was already; null when the memory for it
+/// cannot be had.
+const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
+                               const Param &p) {
   auto &slot = w.packed[{p.panel, p.kGroup}];
   if (!slot) {
     std::vector<int64_t> shape = packedShape(w.shape, p.panel, p.kGroup);
     size_t elt = moe::dtypeSize(w.dtype);
-    slot = std::make_shared<std::vector<unsigned char>>(
+    auto buffer = std::make_shared<PackedBuffer>(
         static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
                                             int64_t(1),
                                             std::multiplies<int64_t>())) *
         elt);
-    packPanels(w.data, slot->data(), w.shape, p.panel, p.kGroup, elt,
+    if (!buffer->data())
+      return nullptr;
+    packPanels(w.data, buffer->data(), w.shape, p.panel, p.kGroup, elt,
                s.pool.get());
+    slot = buffer;
   }
   return slot.get();
 }
@@ -425,9 +429,16 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
     if (p.isWeight) {
       BoundWeight &w = session->weights.at(p.name);
       if (p.panel) {
-        descriptors.push_back(
-            descriptor(packedData(*session, w, p)->data(),
-                       packedShape(w.shape, p.panel, p.kGroup)));
+        const PackedBuffer *packed = packedData(*session, w, p);
+        if (!packed)
+          return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
+                                                "': no memory to pack "
+                                                "weight '" +
+                                                p.name + "' " +
+                                                shapeString(w.shape) +
+                                                " into panels");
+        descriptors.push_back(descriptor(
+            packed->data(), packedShape(w.shape, p.panel, p.kGroup)));
         continue;
       }
       descriptors.push_back(descriptor(w.data, w.shape));

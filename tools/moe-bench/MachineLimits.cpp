@@ -4,9 +4,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <immintrin.h>
+#include <sys/mman.h>
 #include <thread>
 #include <vector>
 
@@ -101,6 +103,20 @@ double medianSeconds(int reps, F &&run) {
   return t[t.size() / 2];
 }
 
+/// The fastest of `reps` runs: what the machine can deliver, where a shared
+/// machine's neighbours make the median wander.
+template <typename F>
+double bestSeconds(int reps, F &&run) {
+  double best = 1e30;
+  for (int r = 0; r < reps; ++r) {
+    auto t0 = Clock::now();
+    run();
+    best = std::min(best,
+                    std::chrono::duration<double>(Clock::now() - t0).count());
+  }
+  return best;
+}
+
 /// Runs `work(threadIndex)` on `threads` threads at once.
 template <typename F>
 void onThreads(int threads, F &&work) {
@@ -139,14 +155,29 @@ Limits moe::bench::measureLimits(int threads) {
     });
     l.bf16DotGflops = 4.0 * 16 * 16 * iters * threads / s / 1e9;
   }
-  // Read bandwidth: 4 streams per thread over 1 GiB in total.
+  // Read bandwidth: 4 streams per thread over 1 GiB in total, in huge
+  // pages where the system allows (as moert packs weights), the best of 7.
   const size_t total = size_t(1) << 30;
   size_t perThread = total / threads / sizeof(float);
-  std::vector<std::vector<float>> arrays(threads);
-  onThreads(threads, [&](int i) { arrays[i].assign(perThread, 1.0f); });
-  double s = medianSeconds(5, [&] {
+  std::vector<float *> arrays(threads);
+  for (int i = 0; i < threads; ++i) {
+    void *p = mmap(nullptr, perThread * sizeof(float), PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      std::fprintf(stderr,
+                   "moe-bench: cannot map %zu bytes for the "
+                   "bandwidth probe\n",
+                   perThread * sizeof(float));
+      std::exit(1);
+    }
+    madvise(p, perThread * sizeof(float), MADV_HUGEPAGE);
+    arrays[i] = static_cast<float *>(p);
+  }
+  onThreads(threads,
+            [&](int i) { std::fill(arrays[i], arrays[i] + perThread, 1.0f); });
+  double s = bestSeconds(7, [&] {
     onThreads(threads, [&](int i) {
-      const float *p = arrays[i].data();
+      const float *p = arrays[i];
       size_t quarter = perThread / 4;
       float a = 0, b = 0, c = 0, d = 0;
       for (size_t j = 0; j < quarter; j += 16) {
@@ -158,6 +189,8 @@ Limits moe::bench::measureLimits(int threads) {
       sink = a + b + c + d;
     });
   });
+  for (float *p : arrays)
+    munmap(p, perThread * sizeof(float));
   // Every 64-byte line is read once: 1 float in 16 touches each line.
   l.readGBps = double(perThread) * sizeof(float) * threads / s / 1e9;
   return l;

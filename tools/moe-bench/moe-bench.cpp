@@ -318,6 +318,13 @@ int main(int argc, char **argv) {
         double t = std::chrono::duration<double, std::milli>(
                        std::chrono::steady_clock::now() - t0)
                        .count();
+        if (it == 0 && T == tokenCounts.front())
+          // The session's first run packs the weights the artifact takes
+          // packed (docs/Runtime.md).
+          std::fprintf(stderr,
+                       "moe-bench: %s first run (packs weights): "
+                       "%.0f ms\n",
+                       name.c_str(), t);
         if (it >= 3) { // warm-up
           ms.push_back(t);
           elapsed += t / 1000;

@@ -121,8 +121,7 @@ private:
       if (s < sizes.back())
         sizes.push_back(s);
     Value begin = index(0);
-    Value noFullBlock = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                              o.numRows, index(rowBlock));
+    Value fullBlocks = arith::DivUIOp::create(b, loc, o.numRows, index(rowBlock));
     for (int64_t mr : sizes) {
       Value end = begin;
       if (mr == 1) {
@@ -133,9 +132,9 @@ private:
         end = add(begin, mul(blocks, index(mr)));
       }
       dest = loop(begin, end, mr, dest, [&](Value m0, Value d) {
-        // Full blocks prefetch one line per step, the first linesPerStep
-        // of them the whole next chunk; a group with no full block has
-        // its leftover blocks prefetch all of it.
+        // The next chunk is linesPerStep streams of one line per step.
+        // Full block b prefetches stream b; the leftover blocks prefetch
+        // the streams no full block has (with few rows, all of them).
         SmallVector<Value> bases;
         if (c.here) {
           if (mr == rowBlock) {
@@ -149,8 +148,10 @@ private:
             for (int64_t l = 0; l < linesPerStep; ++l) {
               Value at =
                   add(c.next, mul(mul(index(l), c.steps), index(lineElts)));
+              Value uncovered = arith::CmpIOp::create(
+                  b, loc, arith::CmpIPredicate::uge, index(l), fullBlocks);
               bases.push_back(
-                  arith::SelectOp::create(b, loc, noFullBlock, at, c.here));
+                  arith::SelectOp::create(b, loc, uncovered, at, c.here));
             }
           }
           for (Value &base : bases)

@@ -1,7 +1,6 @@
-//===- PackWeights.cpp - the moe-pack-weights pass
-//-------------------------===//
+//===- PackWeights.cpp - the moe-pack-weights pass ------------------------===//
 //
-// Public functions take qualifying expert weights as packed panels and
+// Public functions take qualifying GEMM weights as packed panels and
 // unpack them with linalg.unpack, which the grouped GEMM lowering folds
 // away (see Passes.td).
 //

@@ -97,7 +97,9 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
            "moe-compile picks it from the target CPU.">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "Pack bf16 expert weights in pairs of k, for "
-           "convert-moe-to-linalg's bf16 dot products (its bf16-dot).">
+           "convert-moe-to-linalg's bf16 dot products (its bf16-dot): a "
+           "GEMM on such panels always uses them, rounding its rows to "
+           "bf16.">
   ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect"];

@@ -94,7 +94,6 @@ void ThreadPool::parallelFor(ParallelBody body, void *ctx, int64_t n) {
   }
   body_ = body;
   ctx_ = ctx;
-  n_ = n;
   int64_t shares = static_cast<int64_t>(cursors_.size());
   for (int64_t s = 0; s < shares; ++s) {
     cursors_[s].next.store(n * s / shares, std::memory_order_relaxed);

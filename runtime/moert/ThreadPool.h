@@ -53,7 +53,6 @@ private:
   // The current job.
   ParallelBody body_ = nullptr;
   void *ctx_ = nullptr;
-  int64_t n_ = 0;
   /// The next iteration of each thread's share (the caller's is 0), and
   /// where the share ends; cursors on separate cache lines.
   struct alignas(64) Cursor {

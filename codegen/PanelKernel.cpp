@@ -121,7 +121,8 @@ private:
       if (s < sizes.back())
         sizes.push_back(s);
     Value begin = index(0);
-    Value fullBlocks = arith::DivUIOp::create(b, loc, o.numRows, index(rowBlock));
+    Value fullBlocks =
+        arith::DivUIOp::create(b, loc, o.numRows, index(rowBlock));
     for (int64_t mr : sizes) {
       Value end = begin;
       if (mr == 1) {

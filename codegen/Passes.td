@@ -33,6 +33,14 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       with `tensor.parallel_insert_slice`. With `bf16-dot`, a GEMM with
       bf16 weights rounds each item's rows to bf16 once and accumulates
       pairs of k with `x86vector.avx512.dot` (`vdpbf16ps`).
+      A plain GEMM whose weight is a `linalg.unpack` of panels (from
+      `moe-pack-weights`) reads the panels instead: items (group or row
+      chunk, panels of about 512 KiB), blocks of 6 rows (4 below 512 bits)
+      times the panel's columns as an outer product (one `vector.fma` per
+      row and panel vector, the row's element broadcast), k in chunks of
+      512 whose sums go through the output, and `memref.prefetch` of the
+      next chunk; panels with pairs of k use `x86vector.avx512.dot` and
+      need `vector-bits=512`.
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
       `gate_up` input is split by strided or contiguous slices.
     * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading

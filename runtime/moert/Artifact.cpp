@@ -82,7 +82,7 @@ std::string parseParams(const json::Value *list, bool results,
             panel ? panel->asInt64() : std::optional<int64_t>();
         if (!width || *width < 1 || *width > (int64_t(1) << 20))
           return "argument '" + p.name +
-                 "': 'packed' must be {\"panel\": N} with N >= 1";
+                 "': 'packed' must be {\"panel\": N} with 1 <= N <= 1048576";
         if (!p.isWeight || (p.shape.size() != 2 && p.shape.size() != 3))
           return "argument '" + p.name +
                  "': 'packed' needs a weight of rank 2 or 3";

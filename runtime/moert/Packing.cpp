@@ -3,7 +3,6 @@
 #include "runtime/moert/ThreadPool.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include <sys/mman.h>
 

@@ -75,13 +75,19 @@ namespace moert {
 struct BoundWeight {
   moe::DType dtype;
   std::vector<int64_t> shape;
-  const void *data = nullptr;
+  /// The weight as the functions read it; null for an assembled weight
+  /// until something needs it that way (weightData in Session.cpp).
+  mutable const void *data = nullptr;
   std::string source; // file path, or "caller memory"
-  /// The buffer of an assembled weight (stacked or transposed at binding).
-  std::shared_ptr<std::vector<unsigned char>> owned;
+  /// The buffer of an assembled weight, once assembled.
+  mutable std::shared_ptr<std::vector<unsigned char>> owned;
   /// The weight packed into panels, by (panel width, k group), made on
   /// first use.
   std::map<std::pair<int64_t, int64_t>, std::shared_ptr<PackedBuffer>> packed;
+  /// An assembled weight's source tensors as mapped: the stacked parts in
+  /// order, or the one transposed tensor (Param::stack, transposed).
+  std::vector<const void *> parts;
+  bool stacked = false, transposed = false;
 };
 
 /// A tensor of a bound file.

@@ -3,6 +3,7 @@
 #include "runtime/moert/ThreadPool.h"
 
 #include <algorithm>
+#include <cassert>
 
 #include <sys/mman.h>
 
@@ -42,7 +43,7 @@ PackedBuffer::~PackedBuffer() {
 namespace {
 
 struct Job {
-  const unsigned char *src;
+  const PackSource *src;
   unsigned char *dst;
   int64_t n, k, panel, panels, group;
   size_t elt;
@@ -56,19 +57,31 @@ void packOne(const Job &job, int64_t item) {
   int64_t cols = std::min(job.panel, job.n - p * job.panel);
   int64_t g = job.group;
   int64_t kPadded = (job.k + g - 1) / g * g;
-  const T *w = reinterpret_cast<const T *>(job.src) +
-               (e * job.n + p * job.panel) * job.k;
+  const T *w = reinterpret_cast<const T *>(job.src->groups[e]);
   T *out = reinterpret_cast<T *>(job.dst) + item * kPadded * job.panel;
   if (cols < job.panel || kPadded != job.k)
     std::fill(out, out + kPadded * job.panel, T());
-  // Element (k, j) goes to ((k / g) * panel + j) * g + k % g. Blocks of k
-  // keep the panel's source rows and destination in cache.
+  // Element (k, j) goes to ((k / g) * panel + j) * g + k % g.
+  auto at = [&](int64_t kk, int64_t j) -> T & {
+    return out[((kk / g) * job.panel + j) * g + kk % g];
+  };
+  if (job.src->transposed) {
+    // [K, N]: each k's panel columns are one contiguous run.
+    const T *col0 = w + p * job.panel;
+    for (int64_t kk = 0; kk < job.k; ++kk)
+      for (int64_t j = 0; j < cols; ++j)
+        at(kk, j) = col0[kk * job.n + j];
+    return;
+  }
+  // [N, K]: blocks of k keep the panel's source rows and destination in
+  // cache.
+  const T *rows = w + p * job.panel * job.k;
   constexpr int64_t kBlock = 64;
   for (int64_t k0 = 0; k0 < job.k; k0 += kBlock) {
     int64_t k1 = std::min(job.k, k0 + kBlock);
     for (int64_t j = 0; j < cols; ++j)
       for (int64_t kk = k0; kk < k1; ++kk)
-        out[((kk / g) * job.panel + j) * g + kk % g] = w[j * job.k + kk];
+        at(kk, j) = rows[j * job.k + kk];
   }
 }
 
@@ -89,10 +102,25 @@ void packRange(void *ctx, int64_t begin, int64_t end) {
 void moert::packPanels(const void *src, void *dst,
                        const std::vector<int64_t> &shape, int64_t panel,
                        int64_t group, size_t eltBytes, ThreadPool *pool) {
+  int64_t groups = shape.size() == 3 ? shape[0] : 1;
+  size_t matrixBytes = static_cast<size_t>(shape[shape.size() - 2]) *
+                       static_cast<size_t>(shape.back()) * eltBytes;
+  PackSource source;
+  for (int64_t e = 0; e < groups; ++e)
+    source.groups.push_back(static_cast<const unsigned char *>(src) +
+                            e * matrixBytes);
+  packPanels(source, dst, shape, panel, group, eltBytes, pool);
+}
+
+void moert::packPanels(const PackSource &src, void *dst,
+                       const std::vector<int64_t> &shape, int64_t panel,
+                       int64_t group, size_t eltBytes, ThreadPool *pool) {
   // [N, K] is one group of [E, N, K].
   int64_t groups = shape.size() == 3 ? shape[0] : 1;
+  assert(static_cast<int64_t>(src.groups.size()) == groups &&
+         "one source matrix per group");
   int64_t n = shape[shape.size() - 2], k = shape.back();
-  Job job{static_cast<const unsigned char *>(src),
+  Job job{&src,
           static_cast<unsigned char *>(dst),
           n,
           k,

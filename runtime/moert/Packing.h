@@ -45,12 +45,24 @@ private:
 std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
                                  int64_t panel, int64_t group = 1);
 
+/// Where the weight to pack lies: one row-major matrix per group (expert)
+/// of a weight [E, N, K] (one for [N, K]), each [N, K], or [K, N] when
+/// `transposed`. Stacked checkpoint tensors are packed from where they
+/// lie, without a stacked copy.
+struct PackSource {
+  std::vector<const void *> groups;
+  bool transposed = false;
+};
+
 /// Packs `src` (row-major [E, N, K] or [N, K], elements of `eltBytes`)
-/// into `dst`
-/// (packedShape), on `pool`'s threads when given.
+/// into `dst` (packedShape), on `pool`'s threads when given.
 void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
                 int64_t panel, int64_t group, size_t eltBytes,
                 ThreadPool *pool);
+/// The same from `src`'s matrices.
+void packPanels(const PackSource &src, void *dst,
+                const std::vector<int64_t> &shape, int64_t panel, int64_t group,
+                size_t eltBytes, ThreadPool *pool);
 
 } // namespace moert
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 #include <functional>
+#include <new>
 #include <numeric>
 
 using namespace moert;
@@ -142,12 +143,13 @@ std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
 }
 
 /// Binds weight `p` from the catalog: in place when the file holds it as
-/// the function reads it, else assembled (stacked, transposed) once into an
-/// owned buffer. Returns false when a source tensor is missing, with `why`
-/// saying which (empty for a weight that is its own single tensor).
+/// the function reads it, else as its source tensors, assembled (stacked,
+/// transposed) only when something reads the weight unpacked. Returns false
+/// when a source tensor is missing, with `why` saying which (empty for a
+/// weight that is its own single tensor).
 bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
   std::vector<std::string> sources = sourcesOf(p);
-  std::vector<const CatalogEntry *> parts;
+  std::vector<const void *> parts;
   std::string missing;
   size_t absent = 0;
   for (const std::string &name : sources) {
@@ -157,7 +159,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
         missing += (absent > 1 ? ", '" : "'") + name + "'";
       continue;
     }
-    parts.push_back(&it->second);
+    parts.push_back(it->second.file->data(*it->second.info));
   }
   if (absent) {
     if (p.isAssembled())
@@ -167,27 +169,47 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
             (absent > 3 ? ", ..." : "") + ")";
     return false;
   }
-  if (!p.isAssembled()) {
-    const CatalogEntry &e = *parts.front();
-    s.weights[p.name] = {p.dtype,        p.shape, e.file->data(*e.info),
-                         e.file->path(), nullptr, {}};
-    return true;
+  std::string from = s.catalog.at(sources.front()).file->path();
+  BoundWeight w{p.dtype, p.shape, nullptr, from, nullptr, {}, {}, false, false};
+  if (p.isAssembled()) {
+    w.parts = std::move(parts);
+    w.stacked = !p.stack.empty();
+    w.transposed = p.transposed;
+  } else {
+    w.data = parts.front();
   }
-  size_t elt = moe::dtypeSize(p.dtype);
-  std::vector<int64_t> part = sourceShape(p);
-  int64_t partElems = 1;
-  for (int64_t d : part)
-    partElems *= d;
-  auto owned = std::make_shared<std::vector<unsigned char>>(
-      static_cast<size_t>(partElems) * parts.size() * elt);
+  s.weights[p.name] = std::move(w);
+  return true;
+}
+
+/// Weight `w` as the functions read it unpacked, assembled from its parts
+/// now unless it was already; null when the memory for it cannot be had.
+const void *weightData(const BoundWeight &w) {
+  if (w.data)
+    return w.data;
+  size_t elt = moe::dtypeSize(w.dtype);
+  // The shape of each part as stored.
+  std::vector<int64_t> part = w.shape;
+  if (w.stacked)
+    part.erase(part.begin());
+  if (w.transposed)
+    std::swap(part[part.size() - 1], part[part.size() - 2]);
+  int64_t partElems = std::accumulate(part.begin(), part.end(), int64_t(1),
+                                      std::multiplies<int64_t>());
+  std::shared_ptr<std::vector<unsigned char>> owned;
+  try {
+    owned = std::make_shared<std::vector<unsigned char>>(
+        static_cast<size_t>(partElems) * w.parts.size() * elt);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
   // Source [..., b, a] to destination [..., a, b] when transposed.
-  int64_t a = p.transposed ? part[part.size() - 1] : 0;
-  int64_t b = p.transposed ? part[part.size() - 2] : 0;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const auto *src = static_cast<const unsigned char *>(
-        parts[i]->file->data(*parts[i]->info));
+  int64_t a = w.transposed ? part[part.size() - 1] : 0;
+  int64_t b = w.transposed ? part[part.size() - 2] : 0;
+  for (size_t i = 0; i < w.parts.size(); ++i) {
+    const auto *src = static_cast<const unsigned char *>(w.parts[i]);
     unsigned char *dst = owned->data() + i * partElems * elt;
-    if (!p.transposed) {
+    if (!w.transposed) {
       std::memcpy(dst, src, partElems * elt);
       continue;
     }
@@ -198,9 +220,36 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
           std::memcpy(dst + ((m * a + r) * b + c) * elt,
                       src + ((m * b + c) * a + r) * elt, elt);
   }
-  std::string from = parts.front()->file->path();
-  s.weights[p.name] = {p.dtype, p.shape, owned->data(), from, owned, {}};
-  return true;
+  w.owned = std::move(owned);
+  w.data = w.owned->data();
+  return w.data;
+}
+
+/// Where packing reads weight `w` from: its matrices as they lie when it
+/// is one tensor, stacked matrices or transposed, else (stacked vectors)
+/// the assembled weight. Empty when that cannot be had.
+PackSource packSource(const BoundWeight &w) {
+  PackSource src;
+  int64_t groups = w.shape.size() == 3 ? w.shape[0] : 1;
+  size_t matrixBytes = static_cast<size_t>(w.shape[w.shape.size() - 2]) *
+                       static_cast<size_t>(w.shape.back()) *
+                       moe::dtypeSize(w.dtype);
+  const void *base = w.data;
+  if (!base && w.stacked && w.shape.size() == 3) {
+    src.groups = w.parts;
+    src.transposed = w.transposed;
+    return src;
+  }
+  if (!base && !w.stacked) {
+    base = w.parts.front();
+    src.transposed = w.transposed;
+  }
+  if (!base && !(base = weightData(w)))
+    return src;
+  for (int64_t e = 0; e < groups; ++e)
+    src.groups.push_back(static_cast<const unsigned char *>(base) +
+                         e * matrixBytes);
+  return src;
 }
 
 /// Weight `w` packed as parameter `p` takes it, packed now on the
@@ -219,7 +268,10 @@ const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
         elt);
     if (!buffer->data())
       return nullptr;
-    packPanels(w.data, buffer->data(), w.shape, p.panel, p.kGroup, elt,
+    PackSource src = packSource(w);
+    if (src.groups.empty())
+      return nullptr;
+    packPanels(src, buffer->data(), w.shape, p.panel, p.kGroup, elt,
                s.pool.get());
     slot = buffer;
   }
@@ -337,8 +389,9 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
   if (!tensor->data)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       std::string("weight '") + name + "' has no data");
-  session->weights[name] = {p->dtype,      p->shape, tensor->data,
-                            kCallerMemory, nullptr,  {}};
+  session->weights[name] = {p->dtype, p->shape, tensor->data, kCallerMemory,
+                            nullptr,  {},       {},           false,
+                            false};
   return nullptr;
 }
 
@@ -355,9 +408,14 @@ moert_status_t moert_session_weight(const moert_session_t *session,
     return makeStatus(MOERT_NOT_FOUND,
                       std::string("weight '") + name + "' is not bound");
   const BoundWeight &w = it->second;
+  const void *data = weightData(w);
+  if (!data)
+    return makeStatus(MOERT_INTERNAL, std::string("no memory to assemble "
+                                                  "weight '") +
+                                          name + "' " + shapeString(w.shape));
   *out_tensor = {static_cast<moert_dtype_t>(w.dtype),
                  static_cast<int32_t>(w.shape.size()), w.shape.data(),
-                 const_cast<void *>(w.data)};
+                 const_cast<void *>(data)};
   return nullptr;
 }
 
@@ -441,7 +499,14 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
             packed->data(), packedShape(w.shape, p.panel, p.kGroup)));
         continue;
       }
-      descriptors.push_back(descriptor(w.data, w.shape));
+      const void *data = weightData(w);
+      if (!data)
+        return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
+                                              "': no memory to assemble "
+                                              "weight '" +
+                                              p.name + "' " +
+                                              shapeString(w.shape));
+      descriptors.push_back(descriptor(data, w.shape));
       continue;
     }
     const moert_tensor_t &t = inputs[nextInput++];

@@ -141,14 +141,16 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
                                          const char *name,
                                          const moert_tensor_t *tensor);
 
-/* The tensor bound to `name` (data points into the mapping or caller
- * memory; valid while the session lives and the name is not rebound). */
+/* The tensor bound to `name`, in the shape the artifact declares (data
+ * points into the mapping or caller memory, or, for a stacked or transposed
+ * weight, into a buffer the session assembles on first request; valid while
+ * the session lives and the name is not rebound). */
 moert_status_t moert_session_weight(const moert_session_t *session,
                                     const char *name,
                                     moert_tensor_t *out_tensor);
 
 /* Binds every weight of `function` from the tensors of the bound files
- * (assembling stacked or transposed weights once, docs/Artifact.md) and
+ * (a stacked or transposed weight from its parts, docs/Artifact.md) and
  * succeeds when none is missing; otherwise the message lists the missing
  * names and the files searched. moert_session_run() does this first. */
 moert_status_t moert_session_check_weights(moert_session_t *session,

@@ -115,6 +115,14 @@ private:
   };
 
   /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
+  ///
+  /// The next chunk is linesPerStep streams of one line per step, and the
+  /// full blocks share them out: with F = min(full blocks, linesPerStep),
+  /// full block b < F prefetches streams b, b + F, ... So the prefetch runs
+  /// while the widest blocks multiply, whatever the row count (with 8 rows
+  /// the one full block takes all four streams, and the 2-row block that
+  /// follows reads the chunk from cache). With no full block, the first
+  /// block prefetches every stream.
   Value chunk(const Chunk &c, Value dest) {
     SmallVector<int64_t> sizes = {rowBlock};
     for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
@@ -132,37 +140,69 @@ private:
         Value blocks = arith::DivUIOp::create(b, loc, count, index(mr));
         end = add(begin, mul(blocks, index(mr)));
       }
-      dest = loop(begin, end, mr, dest, [&](Value m0, Value d) {
-        // The next chunk is linesPerStep streams of one line per step.
-        // Full block b prefetches stream b; the leftover blocks prefetch
-        // the streams no full block has (with few rows, all of them).
-        SmallVector<Value> bases;
-        if (c.here) {
-          if (mr == rowBlock) {
-            Value blockIdx = arith::DivUIOp::create(b, loc, m0, index(mr));
-            Value on = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                             blockIdx, index(linesPerStep));
-            Value at =
-                add(c.next, mul(mul(blockIdx, c.steps), index(lineElts)));
-            bases.push_back(arith::SelectOp::create(b, loc, on, at, c.here));
-          } else {
-            for (int64_t l = 0; l < linesPerStep; ++l) {
-              Value at =
-                  add(c.next, mul(mul(index(l), c.steps), index(lineElts)));
-              Value uncovered = arith::CmpIOp::create(
-                  b, loc, arith::CmpIPredicate::uge, index(l), fullBlocks);
-              bases.push_back(
-                  arith::SelectOp::create(b, loc, uncovered, at, c.here));
-            }
-          }
-          for (Value &base : bases)
-            base = arith::MinSIOp::create(b, loc, base, c.limit);
-        }
-        return block(c, m0, mr, bases, d);
-      });
+      auto blocks = [&](Value d, int64_t slots) {
+        return loop(begin, end, mr, d, [&](Value m0, Value d) {
+          return block(c, m0, mr, prefetchBases(c, m0, mr, fullBlocks, slots),
+                       d);
+        });
+      };
+      if (!c.here || mr != rowBlock || linesPerStep == 1) {
+        dest = blocks(dest, linesPerStep);
+      } else {
+        // One stream per block when there are blocks enough for all of
+        // them, else every stream a block may take: two loops, so the
+        // common case issues one prefetch per step.
+        Value enough = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                             fullBlocks, index(linesPerStep));
+        auto ifOp = scf::IfOp::create(b, loc, TypeRange{dest.getType()}, enough,
+                                      /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        scf::YieldOp::create(b, loc, blocks(dest, 1));
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(b, loc, blocks(dest, linesPerStep));
+        dest = ifOp.getResult(0);
+      }
       begin = end;
     }
     return dest;
+  }
+
+  /// The first line of the next chunk's streams that the block of rows
+  /// [m0, m0 + mr) prefetches, `slots` of them; a slot with no stream
+  /// points at this chunk (already being read). Empty without prefetch.
+  SmallVector<Value> prefetchBases(const Chunk &c, Value m0, int64_t mr,
+                                   Value fullBlocks, int64_t slots) {
+    SmallVector<Value> bases;
+    if (!c.here)
+      return bases;
+    auto cmp = [&](arith::CmpIPredicate pred, Value x, Value y) -> Value {
+      return arith::CmpIOp::create(b, loc, pred, x, y);
+    };
+    auto stream = [&](Value l) {
+      return add(c.next, mul(mul(l, c.steps), index(lineElts)));
+    };
+    if (mr == rowBlock) {
+      Value blockIdx = arith::DivUIOp::create(b, loc, m0, index(mr));
+      Value share =
+          arith::MinUIOp::create(b, loc, fullBlocks, index(linesPerStep));
+      for (int64_t s = 0; s < slots; ++s) {
+        // Stream blockIdx + s · share, when below linesPerStep.
+        Value l = add(blockIdx, mul(index(s), share));
+        Value on = cmp(arith::CmpIPredicate::ult, l, index(linesPerStep));
+        bases.push_back(arith::SelectOp::create(b, loc, on, stream(l), c.here));
+      }
+    } else {
+      Value first = arith::AndIOp::create(
+          b, loc, cmp(arith::CmpIPredicate::eq, fullBlocks, index(0)),
+          cmp(arith::CmpIPredicate::eq, m0, index(0)));
+      for (int64_t l = 0; l < linesPerStep; ++l)
+        bases.push_back(
+            arith::SelectOp::create(b, loc, first, stream(index(l)), c.here));
+    }
+    for (Value &base : bases)
+      base = arith::MinSIOp::create(b, loc, base, c.limit);
+    return bases;
   }
 
   /// The accumulators of rows [m0, m0 + mr) over the chunk's panel columns:

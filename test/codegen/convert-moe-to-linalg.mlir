@@ -379,14 +379,20 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // A weight packed by moe-pack-weights: the GEMM reads the panels (the
 // unpack goes away). Items are (group, panels); each k step loads the four
 // vectors of one panel row, broadcasts one input element per row and
-// prefetches a line of the next chunk; the first chunk starts from the
-// bias, later ones from the output.
+// prefetches lines of the next chunk; the first chunk starts from the
+// bias, later ones from the output. The next chunk's four streams go to
+// the 6-row blocks: one each when there are four blocks or more, else
+// each block prefetches up to four (two loops); the smaller blocks
+// prefetch only when there is no 6-row block, and then only the first.
 // CHECK-LABEL: func.func @grouped_matmul_packed
 // CHECK-NOT: linalg.unpack
 // CHECK: %[[BUF:.*]] = bufferization.to_buffer %arg1 read_only : tensor<4x1x16x64xf32> to memref<4x1x16x64xf32>
 // CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[\[}}0, 1, 2, 3]] : memref<4x1x16x64xf32> into memref<4096xf32>
 // CHECK: scf.forall
 // CHECK: %[[P:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : tensor<4x1x16x64xf32> to tensor<1x16x64xf32>
+// CHECK: %[[FULL:.*]] = arith.divui %{{.*}}, %c6
+// CHECK: %[[ENOUGH:.*]] = arith.cmpi uge, %[[FULL]], %c4
+// CHECK: scf.if %[[ENOUGH]]
 // CHECK: scf.for %{{.*}} step %c6 iter_args
 // CHECK: scf.if
 // CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
@@ -398,9 +404,19 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
 // CHECK-COUNT-24: vector.fma
 // CHECK: memref.prefetch %[[FLAT]][%{{.*}}], read, locality<3>, data : memref<4096xf32>
-// CHECK: scf.yield
+// CHECK-NEXT: scf.yield
 // CHECK-COUNT-24: vector.transfer_write
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} step %c6 iter_args
+// CHECK-COUNT-24: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
+// CHECK-NEXT: scf.yield
 // CHECK: scf.for %{{.*}} step %c4 iter_args
+// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[FULL]], %c0
+// CHECK: %[[AT0:.*]] = arith.cmpi eq, %{{.*}}, %c0
+// CHECK: arith.andi %[[NONE]], %[[AT0]]
+// CHECK-COUNT-16: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
 // CHECK: scf.for %{{.*}} step %c2 iter_args
 // CHECK: scf.for %{{.*}} step %c1 iter_args
 // CHECK: tensor.parallel_insert_slice

@@ -131,11 +131,11 @@ void endItems(OpBuilder &b, Location loc, Items items, Value tile,
 }
 
 /// The packed panels [E, P, K, NB] (with offsets) or [P, K, NB] (without)
-/// a plain GEMM's weight unpacks from (moe-pack-weights), or null.
+/// a plain GEMM's weight unpacks from (moe-pack-weights), or null. The GEMM
+/// may read its rows through indices (moe-fuse-dispatch).
 linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
   auto unpack = op.getWeight().getDefiningOp<linalg::UnPackOp>();
-  if (!unpack || op.getRows() || op.getUp() || op.getActivationAttr() ||
-      op.getGateUpLayout())
+  if (!unpack || op.getUp() || op.getActivationAttr() || op.getGateUpLayout())
     return {};
   auto type = cast<RankedTensorType>(op.getWeight().getType());
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
@@ -183,7 +183,8 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   int64_t tiles = (panels + perItem - 1) / perItem;
   Type f32 = b.getF32Type();
 
-  Value m = tensor::DimOp::create(b, loc, op.getInput(), 0);
+  Value rows = op.getRows();
+  Value m = tensor::DimOp::create(b, loc, rows ? rows : op.getInput(), 0);
   Value init =
       offsets
           ? zeroOutsideGroups(b, loc, m, n, f32, offsets)
@@ -221,14 +222,17 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
       tensor::ExtractSliceOp::create(b, loc, items.out, at, extent, strides);
   PanelOperands operands;
   operands.a = op.getInput();
+  operands.rows = rows;
   operands.rowBase = lo;
   operands.numRows = count;
   operands.panels = offsets ? groupSlice(b, loc, packed, g) : packed;
   if (pairs) {
     // bf16 dot products read bf16 rows: the group's, rounded once per item
-    // (1/perItem of the item's work); the panels as [P, K / 2, 2 NB].
+    // (gathering them on the way), 1/perItem of the item's work; the panels
+    // as [P, K / 2, 2 NB].
     operands.pairs = true;
-    operands.a = bf16Rows(b, loc, op.getInput(), Value(), lo, count, k);
+    operands.a = bf16Rows(b, loc, op.getInput(), rows, lo, count, k);
+    operands.rows = Value();
     operands.rowBase = cst(0);
     operands.panels = tensor::CollapseShapeOp::create(
         b, loc, operands.panels,

@@ -22,7 +22,9 @@ using namespace mlir::moe;
 namespace {
 
 /// Whether every use of `arg` is the weight of a plain grouped GEMM with an
-/// f32 result: [E, N, K] with offsets, or [N, K] without (a dense one).
+/// f32 result, its rows read in place or through a dispatch's indices
+/// (moe-fuse-dispatch): [E, N, K] with offsets, or [N, K] without (a dense
+/// one).
 bool packable(BlockArgument arg) {
   auto type = dyn_cast<RankedTensorType>(arg.getType());
   if (!type || (type.getRank() != 2 && type.getRank() != 3) ||
@@ -35,7 +37,7 @@ bool packable(BlockArgument arg) {
   for (OpOperand &use : arg.getUses()) {
     auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
     if (!mm || use.get() != mm.getWeight() || mm.getInput() == arg ||
-        bool(mm.getOffsets()) != grouped || mm.getRows() || mm.getUp() ||
+        bool(mm.getOffsets()) != grouped || mm.getRows() == arg || mm.getUp() ||
         mm.getActivationAttr() || mm.getGateUpLayout() || mm.getBias() == arg ||
         mm.getOffsets() == arg ||
         !cast<RankedTensorType>(mm.getResult().getType())

@@ -266,12 +266,20 @@ private:
     return SmallVector<Value>(ifOp.getResults());
   }
 
+  /// The row of `a` that output row `m` reads: m, or rows[m].
+  Value rowOf(Value m) {
+    if (!o.rows)
+      return m;
+    Value idx = tensor::ExtractOp::create(b, loc, o.rows, m);
+    return arith::IndexCastOp::create(b, loc, b.getIndexType(), idx);
+  }
+
   Value block(const Chunk &c, Value m0, int64_t mr, ArrayRef<Value> prefetch,
               Value dest) {
     SmallVector<Value> inits = initial(c, m0, mr, dest);
     SmallVector<Value> rows;
     for (int64_t i = 0; i < mr; ++i)
-      rows.push_back(add(o.rowBase, add(m0, index(i))));
+      rows.push_back(rowOf(add(o.rowBase, add(m0, index(i)))));
     auto forOp = scf::ForOp::create(
         b, loc, index(0), c.steps, index(1), inits,
         [&](OpBuilder &nb, Location, Value kk, ValueRange accs) {

@@ -36,7 +36,8 @@ int64_t panelWidthFor(int64_t vectorBits);
 /// accumulators, AVX2 and SSE (16 registers) 4 x 3.
 PanelKernel panelKernelFor(int64_t vectorBits);
 
-/// dest[m, j] = Σ_k a[rowBase + m, k] · W[k, c] + bias[c] for column
+/// dest[m, j] = Σ_k a[r(m), k] · W[k, c] + bias[c], r(m) = rowBase + m
+/// (rows[rowBase + m] with `rows`, i32 indices into a), for column
 /// c = firstPanel · NB + j of the panels [P, K, NB] (W[k, c] is
 /// panels[c / NB, k, c % NB]), over panels [firstPanel, firstPanel +
 /// numPanels); dest is [numRows, columns] with columns at most numPanels ·
@@ -46,6 +47,7 @@ PanelKernel panelKernelFor(int64_t vectorBits);
 /// memory is prefetched while it is multiplied.
 struct PanelOperands {
   Value a;
+  Value rows; // optional
   Value rowBase;
   Value numRows;
   Value panels;

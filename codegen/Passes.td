@@ -33,8 +33,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       with `tensor.parallel_insert_slice`. With `bf16-dot`, a GEMM with
       bf16 weights rounds each item's rows to bf16 once and accumulates
       pairs of k with `x86vector.avx512.dot` (`vdpbf16ps`).
-      A plain GEMM whose weight is a `linalg.unpack` of panels (from
-      `moe-pack-weights`) reads the panels instead: items (group or row
+      A plain GEMM (rows gathered or not) whose weight is a
+      `linalg.unpack` of panels (from `moe-pack-weights`) reads the panels
+      instead: items (group or row
       chunk, panels of about 512 KiB), blocks of 6 rows (4 below 512 bits)
       times the panel's columns as an outer product (one `vector.fma` per
       row and panel vector, the row's element broadcast), k in chunks of
@@ -83,8 +84,9 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     `tensor<E x N x K>` whose every use is the weight of a
     plain `moe.grouped_matmul` with offsets and an f32 result, or a
     `tensor<N x K>` whose every use is the weight of such a GEMM without
-    offsets (a router or shared expert). Plain means no `gather`, `up`,
-    `activation` or `gate_up_layout`: the fused forms keep the row layout.
+    offsets (a router or shared expert). Plain means no `up`, `activation`
+    or `gate_up_layout` (the fused gate and up projections keep the row
+    layout); a `gather` (moe-fuse-dispatch) is allowed.
     Its type becomes the panels `tensor<E x ceil(N/NB) x K x NB>` (or
     `tensor<ceil(N/NB) x K x NB>`), where `panels[e, p, k, j]` holds
     `W[e, p * NB + j, k]` (zero past N), and the function reads it back

@@ -434,6 +434,26 @@ func.func @grouped_matmul_packed(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>
 
 // -----
 
+// Packed panels under a GEMM that gathers its rows (moe-fuse-dispatch):
+// the output has one row per index, and each block row reads the input
+// row its index names.
+// CHECK-LABEL: func.func @grouped_matmul_packed_gather
+// CHECK: %[[M:.*]] = tensor.dim %arg1, %c0 : tensor<?xi32>
+// CHECK: scf.forall
+// CHECK: scf.for %{{.*}} step %c6 iter_args
+// CHECK: %[[I:.*]] = tensor.extract %arg1[%{{.*}}] : tensor<?xi32>
+// CHECK: %[[ROW:.*]] = arith.index_cast %[[I]] : i32 to index
+// CHECK: scf.for %{{.*}} step %c1 iter_args
+// CHECK: tensor.extract %arg0[%[[ROW]], %{{.*}}] : tensor<?x16xf32>
+func.func @grouped_matmul_packed_gather(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
 // A packed weight of a GEMM without offsets (a router or shared expert):
 // items are (chunk of 64 rows, panels); nothing is zero-filled.
 // CHECK-LABEL: func.func @dense_matmul_packed

@@ -17,11 +17,13 @@ func.func @weight_returned(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: ten
 
 // -----
 
-// A fused form (token gather in the row loads) keeps the row layout.
-// CHECK-LABEL: func.func @gathered_rows
+// The fused gate and up projections (two weight rows per output, the
+// activation in the epilogue) keep the row layout, both weights.
+// CHECK-LABEL: func.func @gate_up_fused
+// CHECK-SAME: %{{[^:]*}}: tensor<2x8x8xf32>, %{{[^:]*}}: tensor<2x8x8xf32>,
 // CHECK-NOT: linalg.unpack
-func.func @gathered_rows(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
-  %a = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+func.func @gate_up_fused(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %g: tensor<2x8x8xf32>, %u: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) up(%u : tensor<2x8x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
 }
 

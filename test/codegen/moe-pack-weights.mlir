@@ -33,6 +33,19 @@ func.func @experts(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %g: tensor<4x40x1
 
 // -----
 
+// A GEMM that reads its rows through a dispatch's indices
+// (moe-fuse-dispatch) is packed like a plain one.
+// CHECK-LABEL: func.func @gathered_rows
+// CHECK-SAME: %[[W:[^:]*]]: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK: %[[U:.*]] = linalg.unpack %[[W]]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[U]] gather(
+func.func @gathered_rows(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
 // One weight read by two GEMMs is packed once.
 // CHECK-LABEL: func.func @shared_weight
 // CHECK-SAME: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}

@@ -162,6 +162,66 @@ bool unpacksPairs(linalg::UnPackOp unpack) {
   return unpack.getInnerDimsPos().size() == 2;
 }
 
+/// The flat element offset in the packed weights of the chunk an item
+/// should prefetch last: the first chunk of the item that follows it with
+/// rows. That is the panel after this item's in the same group (`end`, in
+/// panels of `panelElts`), else the first panel of the next group with
+/// rows (groups of `groupElts`; past the end when none), or without
+/// offsets the weight's first panel (the next chunk of rows reads the
+/// whole weight again). With few rows most experts are empty, and the
+/// chunk after an expert's last one in memory is not the next one read.
+Value nextItemChunk(OpBuilder &b, Location loc, Value offsets, int64_t groups,
+                    Value g, Value t, int64_t tiles, Value groupElts, Value end,
+                    Value panelElts) {
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  Value lastTile = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, t,
+                                         cst(tiles - 1));
+  Value inGroup = arith::MulIOp::create(b, loc, end, panelElts);
+  if (!offsets)
+    return arith::SelectOp::create(b, loc, lastTile, cst(0), inGroup);
+  Value here = arith::MulIOp::create(b, loc, g, groupElts);
+  auto ifOp = scf::IfOp::create(b, loc, TypeRange{b.getIndexType()}, lastTile,
+                                /*withElse=*/true);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(ifOp.elseBlock());
+    scf::YieldOp::create(
+        b, loc, arith::AddIOp::create(b, loc, here, inGroup).getResult());
+    b.setInsertionPointToStart(ifOp.thenBlock());
+    // The first group after g with rows, or the group count.
+    Value first = arith::AddIOp::create(b, loc, g, cst(1));
+    auto whileOp = scf::WhileOp::create(
+        b, loc, TypeRange{b.getIndexType()}, ValueRange{first},
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          OpBuilder::InsertionGuard inner(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value at = args[0];
+          Value inside = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, at, cst(groups));
+          Value clamped = arith::MinUIOp::create(b, loc, at, cst(groups - 1));
+          Value count = groupRows(b, loc, offsets, clamped).second;
+          Value empty = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sle,
+                                              count, cst(0));
+          scf::ConditionOp::create(
+              b, loc, arith::AndIOp::create(b, loc, inside, empty), at);
+        },
+        [&](OpBuilder &nb, Location nl, ValueRange args) {
+          OpBuilder::InsertionGuard inner(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          scf::YieldOp::create(
+              b, loc,
+              arith::AddIOp::create(b, loc, args[0], cst(1)).getResult());
+        });
+    scf::YieldOp::create(
+        b, loc,
+        arith::MulIOp::create(b, loc, whileOp.getResult(0), groupElts)
+            .getResult());
+  }
+  return ifOp.getResult(0);
+}
+
 /// Items (group, panels): each group's panels in runs of about 512 KiB;
 /// without offsets, (chunk of 64 rows, panels).
 Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
@@ -245,6 +305,10 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   operands.prefetchBase =
       offsets ? Value(arith::MulIOp::create(b, loc, g, cst(panels * k * width)))
               : cst(0);
+  operands.itemNext =
+      nextItemChunk(b, loc, offsets, packedType.getDimSize(0), g, items.t,
+                    tiles, cst(panels * k * width),
+                    arith::AddIOp::create(b, loc, p0, np), cst(k * width));
   Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
   endItems(b, loc, items, tile, at, extent);
   return items.forall.getResult(0);

@@ -97,6 +97,16 @@ private:
         c.here = add(o.prefetchBase,
                      mul(add(mul(pAbs, index(k)), k0), index(width)));
         c.next = add(c.here, mul(kLen, index(width)));
+        if (o.itemNext) {
+          Value lastPanel = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::eq, add(p, index(1)), o.numPanels);
+          Value lastChunk =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
+                                    add(k0, index(kPanelDepth)), index(k));
+          c.next = arith::SelectOp::create(
+              b, loc, arith::AndIOp::create(b, loc, lastPanel, lastChunk),
+              o.itemNext, c.next);
+        }
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
         // stream can touch starts steps · linesPerStep lines after its base.

@@ -56,6 +56,10 @@ struct PanelOperands {
   Value bias; // optional, rank 1 over all columns
   Value prefetch;
   Value prefetchBase;
+  /// Optional, with `prefetch`: the flat element offset of the chunk to
+  /// prefetch while the last chunk of the last panel is multiplied (the
+  /// next item's first), instead of the chunk after it in memory.
+  Value itemNext;
   /// Pairs of k (AVX512_BF16 dot products): `panels` is [P, K / 2, 2 NB]
   /// bf16 with panels[p, q, 2 j + r] = W[k = 2 q + r, c = p NB + j], and
   /// `a` is bf16.

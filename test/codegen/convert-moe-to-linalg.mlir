@@ -379,8 +379,9 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // A weight packed by moe-pack-weights: the GEMM reads the panels (the
 // unpack goes away). Items are (group, panels); each k step loads the four
 // vectors of one panel row, broadcasts one input element per row and
-// prefetches lines of the next chunk; the first chunk starts from the
-// bias, later ones from the output. The next chunk's four streams go to
+// prefetches lines of the next chunk (after an item's last chunk, the
+// next item's first); the first chunk starts from the bias, later ones from
+// the output. The next chunk's four streams go to
 // the 6-row blocks: one each when there are four blocks or more, else
 // each block prefetches up to four (two loops); the smaller blocks
 // prefetch only when there is no 6-row block, and then only the first.
@@ -390,6 +391,21 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[\[}}0, 1, 2, 3]] : memref<4x1x16x64xf32> into memref<4096xf32>
 // CHECK: scf.forall
 // CHECK: %[[P:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : tensor<4x1x16x64xf32> to tensor<1x16x64xf32>
+// The chunk the item prefetches last: at a group's last panel run, the
+// first panel (1024 elements a group) of the next group with rows.
+// CHECK: %[[NEXT:.*]] = scf.if
+// CHECK: scf.while
+// CHECK: arith.cmpi ult, %{{.*}}, %c4
+// CHECK: tensor.extract %arg2
+// CHECK: arith.cmpi sle
+// CHECK: scf.condition
+// CHECK: arith.muli %{{.*}}, %c1024
+// CHECK: } else {
+// CHECK: scf.for
+// CHECK: %[[LASTP:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
+// CHECK: %[[LASTK:.*]] = arith.cmpi uge, %{{.*}}, %c16
+// CHECK: %[[LAST:.*]] = arith.andi %[[LASTP]], %[[LASTK]]
+// CHECK: arith.select %[[LAST]], %[[NEXT]], %{{.*}} : index
 // CHECK: %[[FULL:.*]] = arith.divui %{{.*}}, %c6
 // CHECK: %[[ENOUGH:.*]] = arith.cmpi uge, %[[FULL]], %c4
 // CHECK: scf.if %[[ENOUGH]]
@@ -455,13 +471,16 @@ func.func @grouped_matmul_packed_gather(%x: tensor<?x16xf32>, %rows: tensor<?xi3
 // -----
 
 // A packed weight of a GEMM without offsets (a router or shared expert):
-// items are (chunk of 64 rows, panels); nothing is zero-filled.
+// items are (chunk of 64 rows, panels); nothing is zero-filled. After the
+// last panel run the next item reads the weight from its start again.
 // CHECK-LABEL: func.func @dense_matmul_packed
 // CHECK-NOT: linalg.fill
 // CHECK: bufferization.to_buffer %arg1 read_only : tensor<2x32x64xf32> to memref<2x32x64xf32>
 // CHECK: memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : memref<2x32x64xf32> into memref<4096xf32>
 // CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c64
 // CHECK: scf.forall
+// CHECK: %[[FINALTILE:.*]] = arith.cmpi eq, %{{.*}}, %c0 : index
+// CHECK: arith.select %[[FINALTILE]], %c0, %{{.*}} : index
 // CHECK: scf.for %{{.*}} step %c6 iter_args
 // CHECK: vector.transfer_read %arg1{{.*}} {in_bounds = [true]} : tensor<2x32x64xf32>, vector<16xf32>
 // CHECK: arith.extf {{.*}} : f16 to f32

@@ -36,10 +36,10 @@ bool packable(BlockArgument arg) {
   bool grouped = type.getRank() == 3;
   for (OpOperand &use : arg.getUses()) {
     auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+    // (A float argument is never the offsets or the gather indices.)
     if (!mm || use.get() != mm.getWeight() || mm.getInput() == arg ||
-        bool(mm.getOffsets()) != grouped || mm.getRows() == arg || mm.getUp() ||
+        bool(mm.getOffsets()) != grouped || mm.getUp() ||
         mm.getActivationAttr() || mm.getGateUpLayout() || mm.getBias() == arg ||
-        mm.getOffsets() == arg ||
         !cast<RankedTensorType>(mm.getResult().getType())
              .getElementType()
              .isF32())

@@ -99,17 +99,25 @@ void packRange(void *ctx, int64_t begin, int64_t end) {
 
 } // namespace
 
-void moert::packPanels(const void *src, void *dst,
-                       const std::vector<int64_t> &shape, int64_t panel,
-                       int64_t group, size_t eltBytes, ThreadPool *pool) {
+PackSource PackSource::contiguous(const void *data,
+                                  const std::vector<int64_t> &shape,
+                                  size_t eltBytes, bool transposed) {
   int64_t groups = shape.size() == 3 ? shape[0] : 1;
   size_t matrixBytes = static_cast<size_t>(shape[shape.size() - 2]) *
                        static_cast<size_t>(shape.back()) * eltBytes;
   PackSource source;
+  source.transposed = transposed;
   for (int64_t e = 0; e < groups; ++e)
-    source.groups.push_back(static_cast<const unsigned char *>(src) +
+    source.groups.push_back(static_cast<const unsigned char *>(data) +
                             e * matrixBytes);
-  packPanels(source, dst, shape, panel, group, eltBytes, pool);
+  return source;
+}
+
+void moert::packPanels(const void *src, void *dst,
+                       const std::vector<int64_t> &shape, int64_t panel,
+                       int64_t group, size_t eltBytes, ThreadPool *pool) {
+  packPanels(PackSource::contiguous(src, shape, eltBytes), dst, shape, panel,
+             group, eltBytes, pool);
 }
 
 void moert::packPanels(const PackSource &src, void *dst,

@@ -52,6 +52,11 @@ std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
 struct PackSource {
   std::vector<const void *> groups;
   bool transposed = false;
+  /// The matrices of one buffer holding the weight of `shape` (as [E, N, K]
+  /// or [N, K]; each matrix [K, N] when `transposed`).
+  static PackSource contiguous(const void *data,
+                               const std::vector<int64_t> &shape,
+                               size_t eltBytes, bool transposed = false);
 };
 
 /// Packs `src` (row-major [E, N, K] or [N, K], elements of `eltBytes`)

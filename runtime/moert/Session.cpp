@@ -118,14 +118,19 @@ std::vector<std::string> sourcesOf(const Param &p) {
   return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
 }
 
-/// The shape of each source tensor of `p` as stored.
-std::vector<int64_t> sourceShape(const Param &p) {
-  std::vector<int64_t> shape = p.shape;
-  if (!p.stack.empty())
+/// The shape of each source tensor of a weight of `shape` as stored: one
+/// dimension less when stacked, the last two swapped when transposed.
+std::vector<int64_t> partShape(std::vector<int64_t> shape, bool stacked,
+                               bool transposed) {
+  if (stacked)
     shape.erase(shape.begin());
-  if (p.transposed)
+  if (transposed)
     std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
   return shape;
+}
+
+std::vector<int64_t> sourceShape(const Param &p) {
+  return partShape(p.shape, !p.stack.empty(), p.transposed);
 }
 
 std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
@@ -188,12 +193,7 @@ const void *weightData(const BoundWeight &w) {
   if (w.data)
     return w.data;
   size_t elt = moe::dtypeSize(w.dtype);
-  // The shape of each part as stored.
-  std::vector<int64_t> part = w.shape;
-  if (w.stacked)
-    part.erase(part.begin());
-  if (w.transposed)
-    std::swap(part[part.size() - 1], part[part.size() - 2]);
+  std::vector<int64_t> part = partShape(w.shape, w.stacked, w.transposed);
   int64_t partElems = std::accumulate(part.begin(), part.end(), int64_t(1),
                                       std::multiplies<int64_t>());
   std::shared_ptr<std::vector<unsigned char>> owned;
@@ -229,27 +229,16 @@ const void *weightData(const BoundWeight &w) {
 /// is one tensor, stacked matrices or transposed, else (stacked vectors)
 /// the assembled weight. Empty when that cannot be had.
 PackSource packSource(const BoundWeight &w) {
-  PackSource src;
-  int64_t groups = w.shape.size() == 3 ? w.shape[0] : 1;
-  size_t matrixBytes = static_cast<size_t>(w.shape[w.shape.size() - 2]) *
-                       static_cast<size_t>(w.shape.back()) *
-                       moe::dtypeSize(w.dtype);
-  const void *base = w.data;
-  if (!base && w.stacked && w.shape.size() == 3) {
-    src.groups = w.parts;
-    src.transposed = w.transposed;
-    return src;
-  }
-  if (!base && !w.stacked) {
-    base = w.parts.front();
-    src.transposed = w.transposed;
-  }
-  if (!base && !(base = weightData(w)))
-    return src;
-  for (int64_t e = 0; e < groups; ++e)
-    src.groups.push_back(static_cast<const unsigned char *>(base) +
-                         e * matrixBytes);
-  return src;
+  size_t elt = moe::dtypeSize(w.dtype);
+  if (w.data)
+    return PackSource::contiguous(w.data, w.shape, elt);
+  if (!w.stacked)
+    return PackSource::contiguous(w.parts.front(), w.shape, elt, w.transposed);
+  if (w.shape.size() == 3)
+    return {w.parts, w.transposed};
+  const void *assembled = weightData(w);
+  return assembled ? PackSource::contiguous(assembled, w.shape, elt)
+                   : PackSource();
 }
 
 /// Weight `w` packed as parameter `p` takes it, packed now on the

@@ -1,5 +1,6 @@
 //===- MachineLimits.cpp - FMA peak and DRAM bandwidth, measured ----------===//
 #include "MachineLimits.h"
+#include "runtime/moert/Packing.h"
 
 #include <algorithm>
 #include <chrono>
@@ -8,7 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <immintrin.h>
-#include <sys/mman.h>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -91,8 +92,9 @@ dotChainsAvx512Bf16(int64_t iters) {
   return _mm512_reduce_add_ps(s);
 }
 
+/// The times of `reps` runs, fastest first.
 template <typename F>
-double medianSeconds(int reps, F &&run) {
+std::vector<double> sortedSeconds(int reps, F &&run) {
   std::vector<double> t;
   for (int r = 0; r < reps; ++r) {
     auto t0 = Clock::now();
@@ -100,21 +102,13 @@ double medianSeconds(int reps, F &&run) {
     t.push_back(std::chrono::duration<double>(Clock::now() - t0).count());
   }
   std::sort(t.begin(), t.end());
-  return t[t.size() / 2];
+  return t;
 }
 
-/// The fastest of `reps` runs: what the machine can deliver, where a shared
-/// machine's neighbours make the median wander.
 template <typename F>
-double bestSeconds(int reps, F &&run) {
-  double best = 1e30;
-  for (int r = 0; r < reps; ++r) {
-    auto t0 = Clock::now();
-    run();
-    best = std::min(best,
-                    std::chrono::duration<double>(Clock::now() - t0).count());
-  }
-  return best;
+double medianSeconds(int reps, F &&run) {
+  std::vector<double> t = sortedSeconds(reps, run);
+  return t[t.size() / 2];
 }
 
 /// Runs `work(threadIndex)` on `threads` threads at once.
@@ -159,23 +153,23 @@ Limits moe::bench::measureLimits(int threads) {
   // pages where the system allows (as moert packs weights), the best of 7.
   const size_t total = size_t(1) << 30;
   size_t perThread = total / threads / sizeof(float);
+  std::vector<std::unique_ptr<moert::PackedBuffer>> buffers;
   std::vector<float *> arrays(threads);
   for (int i = 0; i < threads; ++i) {
-    void *p = mmap(nullptr, perThread * sizeof(float), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED) {
+    buffers.push_back(
+        std::make_unique<moert::PackedBuffer>(perThread * sizeof(float)));
+    if (!buffers.back()->data()) {
       std::fprintf(stderr,
                    "moe-bench: cannot map %zu bytes for the "
                    "bandwidth probe\n",
                    perThread * sizeof(float));
       std::exit(1);
     }
-    madvise(p, perThread * sizeof(float), MADV_HUGEPAGE);
-    arrays[i] = static_cast<float *>(p);
+    arrays[i] = static_cast<float *>(buffers.back()->data());
   }
   onThreads(threads,
             [&](int i) { std::fill(arrays[i], arrays[i] + perThread, 1.0f); });
-  double s = bestSeconds(7, [&] {
+  auto pass = [&] {
     onThreads(threads, [&](int i) {
       const float *p = arrays[i];
       size_t quarter = perThread / 4;
@@ -188,9 +182,10 @@ Limits moe::bench::measureLimits(int threads) {
       }
       sink = a + b + c + d;
     });
-  });
-  for (float *p : arrays)
-    munmap(p, perThread * sizeof(float));
+  };
+  // The fastest pass: what the machine can deliver, where a shared
+  // machine's neighbours make the median wander.
+  double s = sortedSeconds(7, pass).front();
   // Every 64-byte line is read once: 1 float in 16 touches each line.
   l.readGBps = double(perThread) * sizeof(float) * threads / s / 1e9;
   return l;

@@ -340,14 +340,18 @@ void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
       if (!panel)
         continue;
       auto group = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedKGroupAttr);
+      auto slices = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedSlicesAttr);
       fn.removeArgAttr(i, kArgPackedPanelAttr);
       fn.removeArgAttr(i, kArgPackedKGroupAttr);
+      fn.removeArgAttr(i, kArgPackedSlicesAttr);
       if (!args || i >= args->elements().size())
         continue;
       json::Value packed = json::Value::object();
       packed.set("panel", json::Value::integer(panel.getInt()));
       if (group && group.getInt() > 1)
         packed.set("k_group", json::Value::integer(group.getInt()));
+      if (slices && slices.getInt() > 1)
+        packed.set("slices", json::Value::integer(slices.getInt()));
       args->elements()[i].set("packed", std::move(packed));
     }
   }

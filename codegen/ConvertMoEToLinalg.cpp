@@ -1,4 +1,5 @@
 //===- ConvertMoEToLinalg.cpp - the convert-moe-to-linalg pass ------------===//
+#include "codegen/PanelKernel.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEOps.h"
 #include "passes/Passes.h"
@@ -55,13 +56,34 @@ struct ConvertMoEToLinalgPass
         return WalkResult::interrupt();
       }
       if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
-        auto unpack = mm.getWeight().getDefiningOp<linalg::UnPackOp>();
+        // Panels in slices are an unpack into [.., S, N / S, K] collapsed.
+        Value weight = mm.getWeight();
+        auto collapse = weight.getDefiningOp<tensor::CollapseShapeOp>();
+        if (collapse)
+          weight = collapse.getSrc();
+        auto unpack = weight.getDefiningOp<linalg::UnPackOp>();
         if (unpack && unpack.getInnerDimsPos().size() == 2 &&
             vectorBits != 512) {
           mm.emitOpError("cannot be lowered: its weight is packed in pairs "
                          "of k (moe-pack-weights bf16-dot), which needs "
                          "vector-bits=512 (AVX512_BF16 dot products)");
           return WalkResult::interrupt();
+        }
+        auto type = cast<RankedTensorType>(mm.getWeight().getType());
+        if (unpack && collapse && !unpack.getStaticInnerTiles().empty() &&
+            collapse.getSrcType().getRank() == type.getRank() + 1) {
+          int64_t tile = unpack.getStaticInnerTiles()[0];
+          int64_t slices = collapse.getSrcType().getDimSize(type.getRank() - 2);
+          if (tile > vectorBits / 32 ||
+              slices * tile > panelWidthFor(vectorBits)) {
+            mm.emitOpError("cannot be lowered: its weight is packed in ")
+                << slices << " slices of panels of " << tile
+                << " columns (moe-pack-weights slices), more than the "
+                << panelWidthFor(vectorBits)
+                << "-column panel of vector-bits=" << vectorBits.getValue()
+                << " holds with one vector per slice";
+            return WalkResult::interrupt();
+          }
         }
       }
       if (auto route = dyn_cast<RouteOp>(op)) {

@@ -75,6 +75,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
     if (options.packWeights) {
       MoEPackWeightsOptions pack;
       pack.panelWidth = panelWidthFor(options.vectorBits);
+      pack.slices = options.panelSlices;
       pack.bf16Dot = options.bf16Dot;
       pm.addPass(createMoEPackWeights(pack));
     }

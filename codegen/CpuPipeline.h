@@ -50,6 +50,9 @@ struct CpuPipelineOptions {
   /// Run moe-pack-weights: the weights of plain GEMMs with f32 results are
   /// taken as panels the runtime packs once, when first used.
   bool packWeights = true;
+  /// moe-pack-weights slices: N in this many slices, one after another,
+  /// each streamed by the GEMM kernel at once (1: whole panels).
+  int64_t panelSlices = 1;
 };
 
 /// The vector width to tune for, from the ISA extensions a target has

@@ -124,36 +124,88 @@ Items beginItems(OpBuilder &b, Location loc, Value offsets, int64_t groups,
 /// Ends the items' loop: each item's `tile` goes to out[at, extent].
 void endItems(OpBuilder &b, Location loc, Items items, Value tile,
               ArrayRef<OpFoldResult> at, ArrayRef<OpFoldResult> extent) {
-  OpFoldResult u = b.getIndexAttr(1);
+  SmallVector<OpFoldResult> strides(at.size(), b.getIndexAttr(1));
   b.setInsertionPointToStart(items.forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(b, loc, tile, items.out, at, extent,
-                                        SmallVector<OpFoldResult>{u, u});
+                                        strides);
 }
 
-/// The packed panels [E, P, K, NB] (with offsets) or [P, K, NB] (without)
-/// a plain GEMM's weight unpacks from (moe-pack-weights), or null. The GEMM
-/// may read its rows through indices (moe-fuse-dispatch).
-linalg::UnPackOp packedWeight(GroupedMatmulOp op) {
-  auto unpack = op.getWeight().getDefiningOp<linalg::UnPackOp>();
-  if (!unpack || op.getUp() || op.getActivationAttr() || op.getGateUpLayout())
+/// Group g of sliced panels [S, G, ..]: [S, ..], each slice's.
+Value sliceGroup(OpBuilder &b, Location loc, Value panels, Value g) {
+  auto type = cast<RankedTensorType>(panels.getType());
+  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
+  SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
+  offsets[1] = g;
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    sizes.push_back(b.getIndexAttr(d == 1 ? 1 : type.getDimSize(d)));
+    if (d != 1)
+      shape.push_back(type.getDimSize(d));
+  }
+  return tensor::ExtractSliceOp::create(
+      b, loc, RankedTensorType::get(shape, type.getElementType()), panels,
+      offsets, sizes, strides);
+}
+
+/// A plain GEMM's weight as moe-pack-weights packs it: the linalg.unpack
+/// of the panels [E, P, K, NB] (with offsets) or [P, K, NB] (without), and
+/// with slices S > 1 the tensor.collapse_shape after an unpack of panels
+/// [S, E, P, K, w] (or [S, P, K, w]) into [.., S, N / S, K].
+struct PackedWeight {
+  linalg::UnPackOp unpack;
+  int64_t slices = 1;
+  explicit operator bool() const { return bool(unpack); }
+};
+
+/// The packed weight of a plain GEMM, or none. The GEMM may read its rows
+/// through indices (moe-fuse-dispatch).
+PackedWeight packedWeight(GroupedMatmulOp op) {
+  if (op.getUp() || op.getActivationAttr() || op.getGateUpLayout())
     return {};
   auto type = cast<RankedTensorType>(op.getWeight().getType());
   auto resultType = cast<RankedTensorType>(op.getResult().getType());
   int64_t rank = op.getOffsets() ? 3 : 2;
-  if (type.getRank() != rank || !unpack.getOuterDimsPerm().empty() ||
-      !unpack.getSourceType().hasStaticShape() ||
-      !resultType.getElementType().isF32())
+  if (type.getRank() != rank || !resultType.getElementType().isF32())
+    return {};
+  PackedWeight packed;
+  Value weight = op.getWeight();
+  if (auto collapse = weight.getDefiningOp<tensor::CollapseShapeOp>()) {
+    // [.., S, N / S, K] -> [.., N, K].
+    SmallVector<ReassociationIndices> expected =
+        rank == 3 ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
+                  : SmallVector<ReassociationIndices>{{0, 1}, {2}};
+    if (collapse.getReassociationIndices() != expected)
+      return {};
+    packed.slices = collapse.getSrcType().getDimSize(rank - 2);
+    weight = collapse.getSrc();
+  }
+  auto unpack = weight.getDefiningOp<linalg::UnPackOp>();
+  if (!unpack || !unpack.getSourceType().hasStaticShape())
+    return {};
+  // The tiled N dimension of the unpack's result, after the slices'.
+  int64_t nDim = rank - 2 + (packed.slices > 1 ? 1 : 0);
+  SmallVector<int64_t> perm;
+  if (packed.slices > 1 && rank == 3)
+    perm = {1, 0, 2, 3};
+  if (unpack.getOuterDimsPerm() != ArrayRef<int64_t>(perm))
     return {};
   ArrayRef<int64_t> tiles = unpack.getStaticInnerTiles();
-  if (unpack.getInnerDimsPos() == ArrayRef<int64_t>{rank - 2} &&
-      tiles.size() == 1 && !ShapedType::isDynamic(tiles[0]))
-    return unpack;
+  if (tiles.empty() || ShapedType::isDynamic(tiles[0]))
+    return {};
+  // Slices hold whole panels.
+  if (packed.slices > 1 &&
+      unpack.getDestType().getDimSize(nDim) % tiles[0] != 0)
+    return {};
+  packed.unpack = unpack;
+  if (unpack.getInnerDimsPos() == ArrayRef<int64_t>{nDim} && tiles.size() == 1)
+    return packed;
   // Pairs of k for bf16 dot products: only experts' bf16 weights, whose
   // rows are rounded to bf16 per item.
-  if (rank == 3 && unpack.getInnerDimsPos() == ArrayRef<int64_t>{1, 2} &&
-      tiles.size() == 2 && !ShapedType::isDynamic(tiles[0]) && tiles[1] == 2 &&
-      type.getElementType().isBF16() && type.getDimSize(2) % 2 == 0)
-    return unpack;
+  if (rank == 3 &&
+      unpack.getInnerDimsPos() == ArrayRef<int64_t>{nDim, nDim + 1} &&
+      tiles.size() == 2 && tiles[1] == 2 && type.getElementType().isBF16() &&
+      type.getDimSize(2) % 2 == 0)
+    return packed;
   return {};
 }
 
@@ -224,16 +276,23 @@ Value nextItemChunk(OpBuilder &b, Location loc, Value offsets, int64_t groups,
 
 /// Items (group, panels): each group's panels in runs of about 512 KiB;
 /// without offsets, (chunk of 64 rows, panels).
-Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
+Value lowerPacked(GroupedMatmulOp op, PackedWeight weight,
                   const PanelKernel &kernel, OpBuilder &b) {
   Location loc = op.getLoc();
+  linalg::UnPackOp unpack = weight.unpack;
+  int64_t slices = weight.slices;
   Value packed = unpack.getSource();
   Value offsets = op.getOffsets();
   auto packedType = cast<RankedTensorType>(packed.getType());
   bool pairs = unpacksPairs(unpack);
-  // [.., P, K, NB], or [E, P, K / 2, NB, 2] with pairs.
+  // [.., P, K, NB], or [E, P, K / 2, NB, 2] with pairs; with slices
+  // [S, .., P, K, w] (P panels of w columns per slice).
   ArrayRef<int64_t> shape = packedType.getShape().take_back(pairs ? 4 : 3);
-  int64_t panels = shape[0], k = shape[1] * (pairs ? 2 : 1), width = shape[2];
+  int64_t panels = shape[0], k = shape[1] * (pairs ? 2 : 1),
+          tileWidth = shape[2], width = tileWidth * slices;
+  // The experts' dimension.
+  int64_t groupDim = slices > 1 ? 1 : 0;
+  int64_t groups = offsets ? packedType.getDimSize(groupDim) : 1;
   auto weightType = cast<RankedTensorType>(op.getWeight().getType());
   int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t eltBytes =
@@ -250,6 +309,15 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
           ? zeroOutsideGroups(b, loc, m, n, f32, offsets)
           : emptyTensor(b, loc, SmallVector<OpFoldResult>{m, b.getIndexAttr(n)},
                         f32);
+  if (slices > 1) {
+    // [M, N] as [M, S, N / S]: an item's columns, one run per slice.
+    auto sliced =
+        RankedTensorType::get({ShapedType::kDynamic, slices, n / slices}, f32);
+    init = tensor::ExpandShapeOp::create(
+        b, loc, sliced, init, SmallVector<ReassociationIndices>{{0}, {1, 2}},
+        SmallVector<OpFoldResult>{m, b.getIndexAttr(slices),
+                                  b.getIndexAttr(n / slices)});
+  }
   // The whole packed weight as a flat buffer, for prefetching the chunk
   // after the one being multiplied (it may be the next item's).
   Value buffer = bufferization::ToBufferOp::create(
@@ -262,8 +330,7 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   Value flat = memref::CollapseShapeOp::create(
       b, loc, buffer, SmallVector<ReassociationIndices>{all});
   OpBuilder::InsertionGuard guard(b);
-  Items items =
-      beginItems(b, loc, offsets, packedType.getDimSize(0), m, tiles, init);
+  Items items = beginItems(b, loc, offsets, groups, m, tiles, init);
   Value g = items.g, lo = items.lo, count = items.count;
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -271,13 +338,18 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   Value p0 = arith::MulIOp::create(b, loc, items.t, cst(perItem));
   Value np = arith::MinUIOp::create(
       b, loc, cst(perItem), arith::SubIOp::create(b, loc, cst(panels), p0));
-  Value c0 = arith::MulIOp::create(b, loc, p0, cst(width));
+  // Columns in each slice's run with slices.
+  int64_t runWidth = slices > 1 ? tileWidth : width;
+  Value c0 = arith::MulIOp::create(b, loc, p0, cst(runWidth));
   Value cols = arith::MinUIOp::create(
-      b, loc, arith::MulIOp::create(b, loc, np, cst(width)),
-      arith::SubIOp::create(b, loc, cst(n), c0));
-  OpFoldResult u = b.getIndexAttr(1);
-  SmallVector<OpFoldResult> at = {lo, c0}, extent = {count, cols},
-                            strides = {u, u};
+      b, loc, arith::MulIOp::create(b, loc, np, cst(runWidth)),
+      arith::SubIOp::create(b, loc, cst(n / slices), c0));
+  SmallVector<OpFoldResult> at = {lo, c0}, extent = {count, cols};
+  if (slices > 1) {
+    at.insert(at.begin() + 1, b.getIndexAttr(0));
+    extent.insert(extent.begin() + 1, b.getIndexAttr(slices));
+  }
+  SmallVector<OpFoldResult> strides(at.size(), b.getIndexAttr(1));
   Value dest =
       tensor::ExtractSliceOp::create(b, loc, items.out, at, extent, strides);
   PanelOperands operands;
@@ -285,33 +357,48 @@ Value lowerPacked(GroupedMatmulOp op, linalg::UnPackOp unpack,
   operands.rows = rows;
   operands.rowBase = lo;
   operands.numRows = count;
-  operands.panels = offsets ? groupSlice(b, loc, packed, g) : packed;
+  operands.panels = packed;
+  if (offsets)
+    operands.panels = slices > 1 ? sliceGroup(b, loc, packed, g)
+                                 : groupSlice(b, loc, packed, g);
   if (pairs) {
     // bf16 dot products read bf16 rows: the group's, rounded once per item
     // (gathering them on the way), 1/perItem of the item's work; the panels
-    // as [P, K / 2, 2 NB].
+    // as [.., P, K / 2, 2 NB].
     operands.pairs = true;
     operands.a = bf16Rows(b, loc, op.getInput(), rows, lo, count, k);
     operands.rows = Value();
     operands.rowBase = cst(0);
-    operands.panels = tensor::CollapseShapeOp::create(
-        b, loc, operands.panels,
-        SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}});
+    SmallVector<ReassociationIndices> pairGroups = {{0}, {1}, {2, 3}};
+    if (slices > 1)
+      pairGroups = {{0}, {1}, {2}, {3, 4}};
+    operands.panels =
+        tensor::CollapseShapeOp::create(b, loc, operands.panels, pairGroups);
   }
   operands.firstPanel = p0;
   operands.numPanels = np;
   operands.bias = offsets ? groupSlice(b, loc, op.getBias(), g) : op.getBias();
   operands.prefetch = flat;
+  // A group's panels in the first slice are panels · k · tileWidth
+  // elements (all of them without slices); a panel starts k · tileWidth
+  // after the one before; each slice holds every group's.
+  int64_t groupElts = panels * k * tileWidth;
+  operands.slices = slices;
+  operands.sliceStride = groups * groupElts;
   operands.prefetchBase =
-      offsets ? Value(arith::MulIOp::create(b, loc, g, cst(panels * k * width)))
+      offsets ? Value(arith::MulIOp::create(b, loc, g, cst(groupElts)))
               : cst(0);
   operands.itemNext =
-      nextItemChunk(b, loc, offsets, packedType.getDimSize(0), g, items.t,
-                    tiles, cst(panels * k * width),
-                    arith::AddIOp::create(b, loc, p0, np), cst(k * width));
+      nextItemChunk(b, loc, offsets, groups, g, items.t, tiles, cst(groupElts),
+                    arith::AddIOp::create(b, loc, p0, np), cst(k * tileWidth));
   Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
   endItems(b, loc, items, tile, at, extent);
-  return items.forall.getResult(0);
+  Value result = items.forall.getResult(0);
+  b.setInsertionPointAfter(items.forall);
+  if (slices > 1)
+    result = tensor::CollapseShapeOp::create(
+        b, loc, result, SmallVector<ReassociationIndices>{{0}, {1, 2}});
+  return result;
 }
 
 struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
@@ -321,11 +408,18 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
 
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (linalg::UnPackOp unpack = packedWeight(op)) {
+    if (PackedWeight packed = packedWeight(op)) {
       // convert-moe-to-linalg refuses pairs below 512 bits up front.
-      if (unpacksPairs(unpack) && panelKernel.lanes != 16)
+      if (unpacksPairs(packed.unpack) && panelKernel.lanes != 16)
         return rewriter.notifyMatchFailure(op, "pairs of k need 512 bits");
-      Value result = lowerPacked(op, unpack, panelKernel, rewriter);
+      // Sliced panels are read a vector per slice.
+      if (packed.slices > 1 &&
+          (packed.unpack.getStaticInnerTiles()[0] > panelKernel.lanes ||
+           packed.slices * packed.unpack.getStaticInnerTiles()[0] >
+               panelWidthFor(panelKernel.lanes * 32)))
+        return rewriter.notifyMatchFailure(
+            op, "slices of more than one vector each");
+      Value result = lowerPacked(op, packed, panelKernel, rewriter);
       replaceWithResultTypes(rewriter, op, result);
       return success();
     }

@@ -58,7 +58,13 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
           << panelWidth.getValue();
       return signalPassFailure();
     }
-    int64_t width = panelWidth;
+    if (slices < 1 || panelWidth % slices) {
+      emitError(module.getLoc())
+          << "moe-pack-weights: slices must be a positive divisor of "
+             "panel-width "
+          << panelWidth.getValue() << ", not " << slices.getValue();
+      return signalPassFailure();
+    }
     Builder b0(&getContext());
     for (auto func : module.getOps<func::FuncOp>()) {
       if (func.isExternal() || !func.isPublic() ||
@@ -72,36 +78,69 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
           continue;
         auto type = cast<RankedTensorType>(arg.getType());
         // [.., N, K] -> [.., ceil(N / NB), K, NB]; with bf16 dot products,
-        // experts' [E, N, K] -> [E, ceil(N / NB), K / 2, NB, 2].
+        // experts' [E, N, K] -> [E, ceil(N / NB), K / 2, NB, 2]. With S
+        // slices (N a multiple of NB), panels of NB / S columns, slice
+        // first: [S, .., N / NB, K, NB / S], unpacked into [.., S, N / S,
+        // K] and collapsed.
         int64_t nDim = type.getRank() - 2;
+        int64_t n = type.getDimSize(nDim);
+        int64_t sliceCount = slices > 1 && n % panelWidth == 0 ? slices : 1;
+        int64_t width = panelWidth / sliceCount;
         bool pairs = bf16Dot && type.getElementType().isBF16() &&
                      type.getRank() == 3 && type.getDimSize(2) % 2 == 0;
-        SmallVector<int64_t> shape(type.getShape());
-        shape[nDim] = (shape[nDim] + width - 1) / width;
-        SmallVector<int64_t> innerPos = {nDim};
+        SmallVector<int64_t> unpacked(type.getShape());
+        int64_t tiled = nDim;
+        if (sliceCount > 1) {
+          unpacked[nDim] = n / sliceCount;
+          unpacked.insert(unpacked.begin() + nDim, sliceCount);
+          tiled = nDim + 1;
+        }
+        SmallVector<int64_t> shape(unpacked);
+        shape[tiled] = (shape[tiled] + width - 1) / width;
+        SmallVector<int64_t> innerPos = {tiled};
         SmallVector<OpFoldResult> innerTiles = {b0.getIndexAttr(width)};
-        shape.push_back(width);
         if (pairs) {
-          shape[nDim + 1] /= 2;
-          shape.push_back(2);
-          innerPos.push_back(nDim + 1);
+          shape[tiled + 1] /= 2;
+          innerPos.push_back(tiled + 1);
           innerTiles.push_back(b0.getIndexAttr(2));
         }
+        // The slices outermost: [S, E, ..] for experts' weights.
+        SmallVector<int64_t> perm;
+        if (sliceCount > 1 && nDim == 1) {
+          perm = {1, 0, 2, 3};
+          std::swap(shape[0], shape[1]);
+        }
+        shape.push_back(width);
+        if (pairs)
+          shape.push_back(2);
         auto packedType = RankedTensorType::get(shape, type.getElementType());
         arg.setType(packedType);
         inputs[arg.getArgNumber()] = packedType;
         OpBuilder b = OpBuilder::atBlockBegin(&entry);
         Location loc = arg.getLoc();
-        Value dest = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                             type.getElementType());
-        auto unpack =
-            linalg::UnPackOp::create(b, loc, arg, dest, innerPos, innerTiles);
-        arg.replaceAllUsesExcept(unpack.getResult(), unpack);
+        Value dest =
+            tensor::EmptyOp::create(b, loc, unpacked, type.getElementType());
+        Operation *unpack = linalg::UnPackOp::create(
+            b, loc, arg, dest, innerPos, innerTiles, perm);
+        Operation *last = unpack;
+        if (sliceCount > 1) {
+          SmallVector<ReassociationIndices> groups;
+          for (int64_t d = 0; d < type.getRank(); ++d)
+            groups.push_back(d == nDim
+                                 ? ReassociationIndices{d, d + 1}
+                                 : ReassociationIndices{d < nDim ? d : d + 1});
+          last = tensor::CollapseShapeOp::create(b, loc, type,
+                                                 unpack->getResult(0), groups);
+        }
+        arg.replaceAllUsesExcept(last->getResult(0), unpack);
         func.setArgAttr(arg.getArgNumber(), kArgPackedPanelAttr,
                         b.getI64IntegerAttr(width));
         if (pairs)
           func.setArgAttr(arg.getArgNumber(), kArgPackedKGroupAttr,
                           b.getI64IntegerAttr(2));
+        if (sliceCount > 1)
+          func.setArgAttr(arg.getArgNumber(), kArgPackedSlicesAttr,
+                          b.getI64IntegerAttr(sliceCount));
         changed = true;
       }
       if (changed)

@@ -40,15 +40,27 @@ public:
     auto type = cast<RankedTensorType>(o.panels.getType());
     // With pairs, [P, K / 2, 2 NB]: the two k of a step side by side.
     kStep = o.pairs ? 2 : 1;
-    k = type.getDimSize(1) * kStep;
-    width = type.getDimSize(2) / kStep;
+    slices = std::max<int64_t>(o.slices, 1);
+    // [S, P, K, w] with slices: the dimensions after the slice's.
+    int64_t first = slices > 1 ? 1 : 0;
+    k = type.getDimSize(first + 1) * kStep;
+    tile = type.getDimSize(first + 2) / kStep;
     wElt = type.getElementType();
     f32 = b.getF32Type();
-    // The widest vector of at most kernel.lanes that tiles the panel.
-    lanes = kernel.lanes;
-    while (lanes > 1 && width % lanes)
-      lanes /= 2;
-    vecs = width / lanes;
+    if (slices > 1) {
+      // One vector per slice: panel p of each.
+      lanes = tile;
+      vecs = slices;
+      width = tile * slices;
+      slicePanels = type.getDimSize(1);
+    } else {
+      // The widest vector of at most kernel.lanes that tiles the panel.
+      width = tile;
+      lanes = kernel.lanes;
+      while (lanes > 1 && width % lanes)
+        lanes /= 2;
+      vecs = width / lanes;
+    }
     // Accumulators, the weight vectors and a broadcast fit the registers.
     int64_t registers = kernel.lanes >= 16 ? 32 : 16;
     rowBlock =
@@ -56,6 +68,10 @@ public:
     int64_t eltBytes = std::max<int64_t>(wElt.getIntOrFloatBitWidth() / 8, 1);
     lineElts = kLineBytes / eltBytes;
     linesPerStep = (width * kStep * eltBytes + kLineBytes - 1) / kLineBytes;
+    // The streams the next chunk is prefetched in: a slice each, or
+    // linesPerStep runs of the panel's lines.
+    streams = slices > 1 ? slices : linesPerStep;
+    streamStep = slices > 1 ? tile * kStep : lineElts;
   }
 
   Value run(Value dest) {
@@ -85,7 +101,8 @@ private:
   /// Panel `p` (relative to firstPanel): every k chunk.
   Value panel(Value p, Value dest) {
     Value pAbs = add(o.firstPanel, p);
-    Value col0 = mul(p, index(width));
+    // Within each slice of dest with slices.
+    Value col0 = mul(p, index(slices > 1 ? tile : width));
     return loop(index(0), index(k), kPanelDepth, dest, [&](Value k0, Value d) {
       Value kLen =
           arith::MinUIOp::create(b, loc, index(kPanelDepth),
@@ -93,10 +110,11 @@ private:
       Value steps = arith::DivUIOp::create(b, loc, kLen, index(kStep));
       Chunk c{pAbs, col0, k0, steps, {}, {}, {}};
       if (o.prefetch) {
-        // Flat element offsets of this chunk and of the one after it.
-        c.here = add(o.prefetchBase,
-                     mul(add(mul(pAbs, index(k)), k0), index(width)));
-        c.next = add(c.here, mul(kLen, index(width)));
+        // Flat element offsets of this chunk and of the one after it (in
+        // the first slice with slices).
+        c.here =
+            add(o.prefetchBase, mul(add(mul(pAbs, index(k)), k0), index(tile)));
+        c.next = add(c.here, mul(kLen, index(tile)));
         if (o.itemNext) {
           Value lastPanel = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::eq, add(p, index(1)), o.numPanels);
@@ -109,10 +127,11 @@ private:
         }
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
-        // stream can touch starts steps · linesPerStep lines after its base.
-        Value last =
-            arith::SubIOp::create(b, loc, index(bufType.getDimSize(0)),
-                                  mul(steps, index(linesPerStep * lineElts)));
+        // stream can touch starts steps · linesPerStep lines after its base
+        // (steps lines of its slice with slices).
+        int64_t reach = slices > 1 ? streamStep : linesPerStep * lineElts;
+        Value last = arith::SubIOp::create(b, loc, index(bufType.getDimSize(0)),
+                                           mul(steps, index(reach)));
         c.limit = arith::MaxSIOp::create(b, loc, last, index(0));
       }
       return chunk(c, d);
@@ -126,8 +145,9 @@ private:
 
   /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
   ///
-  /// The next chunk is linesPerStep streams of one line per step, and the
-  /// full blocks share them out: with F = min(full blocks, linesPerStep),
+  /// The next chunk is `streams` streams of one line per step (a slice
+  /// each, or runs of the panel's lines), and the full blocks share them
+  /// out: with F = min(full blocks, streams),
   /// full block b < F prefetches streams b, b + F, ... So the prefetch runs
   /// while the widest blocks multiply, whatever the row count (with 8 rows
   /// the one full block takes all four streams, and the 2-row block that
@@ -156,21 +176,21 @@ private:
                        d);
         });
       };
-      if (!c.here || mr != rowBlock || linesPerStep == 1) {
-        dest = blocks(dest, linesPerStep);
+      if (!c.here || mr != rowBlock || streams == 1) {
+        dest = blocks(dest, streams);
       } else {
         // One stream per block when there are blocks enough for all of
         // them, else every stream a block may take: two loops, so the
         // common case issues one prefetch per step.
         Value enough = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
-                                             fullBlocks, index(linesPerStep));
+                                             fullBlocks, index(streams));
         auto ifOp = scf::IfOp::create(b, loc, TypeRange{dest.getType()}, enough,
                                       /*withElse=*/true);
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         scf::YieldOp::create(b, loc, blocks(dest, 1));
         b.setInsertionPointToStart(ifOp.elseBlock());
-        scf::YieldOp::create(b, loc, blocks(dest, linesPerStep));
+        scf::YieldOp::create(b, loc, blocks(dest, streams));
         dest = ifOp.getResult(0);
       }
       begin = end;
@@ -190,23 +210,24 @@ private:
       return arith::CmpIOp::create(b, loc, pred, x, y);
     };
     auto stream = [&](Value l) {
+      if (slices > 1)
+        return add(c.next, mul(l, index(o.sliceStride)));
       return add(c.next, mul(mul(l, c.steps), index(lineElts)));
     };
     if (mr == rowBlock) {
       Value blockIdx = arith::DivUIOp::create(b, loc, m0, index(mr));
-      Value share =
-          arith::MinUIOp::create(b, loc, fullBlocks, index(linesPerStep));
+      Value share = arith::MinUIOp::create(b, loc, fullBlocks, index(streams));
       for (int64_t s = 0; s < slots; ++s) {
-        // Stream blockIdx + s · share, when below linesPerStep.
+        // Stream blockIdx + s · share, when below streams.
         Value l = add(blockIdx, mul(index(s), share));
-        Value on = cmp(arith::CmpIPredicate::ult, l, index(linesPerStep));
+        Value on = cmp(arith::CmpIPredicate::ult, l, index(streams));
         bases.push_back(arith::SelectOp::create(b, loc, on, stream(l), c.here));
       }
     } else {
       Value first = arith::AndIOp::create(
           b, loc, cmp(arith::CmpIPredicate::eq, fullBlocks, index(0)),
           cmp(arith::CmpIPredicate::eq, m0, index(0)));
-      for (int64_t l = 0; l < linesPerStep; ++l)
+      for (int64_t l = 0; l < streams; ++l)
         bases.push_back(
             arith::SelectOp::create(b, loc, first, stream(index(l)), c.here));
     }
@@ -230,7 +251,10 @@ private:
       for (int64_t j = 0; j < vecs; ++j) {
         Value v;
         if (o.bias) {
-          Value col = add(mul(c.panel, index(width)), index(j * lanes));
+          Value col =
+              slices > 1
+                  ? mul(add(c.panel, index(j * slicePanels)), index(tile))
+                  : add(mul(c.panel, index(width)), index(j * lanes));
           auto biasType = cast<RankedTensorType>(o.bias.getType());
           Type elt = biasType.getElementType();
           if (elt == f32) {
@@ -268,8 +292,7 @@ private:
       for (int64_t i = 0; i < mr; ++i)
         for (int64_t j = 0; j < vecs; ++j)
           loaded.push_back(vector::TransferReadOp::create(
-              b, loc, vType, dest,
-              ValueRange{add(m0, index(i)), add(c.col0, index(j * lanes))}, pad,
+              b, loc, vType, dest, destIndices(c, add(m0, index(i)), j), pad,
               ArrayRef<bool>{false}));
       scf::YieldOp::create(b, loc, loaded);
     }
@@ -297,7 +320,7 @@ private:
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           SmallVector<Value> next =
               o.pairs ? pairStep(c, kk, rows, accs) : step(c, kk, rows, accs);
-          Value line = mul(kk, index(lineElts));
+          Value line = mul(kk, index(streamStep));
           for (Value base : prefetch)
             memref::PrefetchOp::create(b, loc, o.prefetch,
                                        ValueRange{add(base, line)},
@@ -309,10 +332,26 @@ private:
       for (int64_t j = 0; j < vecs; ++j)
         dest = vector::TransferWriteOp::create(
                    b, loc, forOp.getResult(i * vecs + j), dest,
-                   ValueRange{add(m0, index(i)), add(c.col0, index(j * lanes))},
-                   ArrayRef<bool>{false})
+                   destIndices(c, add(m0, index(i)), j), ArrayRef<bool>{false})
                    .getResult();
     return dest;
+  }
+
+  /// Where weight vector j of the chunk's panel at row `kRow` of the
+  /// panels starts: [j, panel, kRow, 0] with slices, else [panel, kRow,
+  /// `at`].
+  SmallVector<Value> weightIndices(const Chunk &c, int64_t j, Value kRow,
+                                   int64_t at) {
+    if (slices > 1)
+      return {index(j), c.panel, kRow, index(0)};
+    return {c.panel, kRow, index(at)};
+  }
+
+  /// Where row m's vector j of the chunk's panel lies in dest.
+  SmallVector<Value> destIndices(const Chunk &c, Value m, int64_t j) {
+    if (slices > 1)
+      return {m, index(j), c.col0};
+    return {m, add(c.col0, index(j * lanes))};
   }
 
   /// One k: a panel row's vectors times each row's broadcast element.
@@ -325,8 +364,8 @@ private:
     SmallVector<Value> ws, next;
     for (int64_t j = 0; j < vecs; ++j) {
       Value w = vector::TransferReadOp::create(
-          b, loc, wType, o.panels, ValueRange{c.panel, kAbs, index(j * lanes)},
-          wPad, ArrayRef<bool>{true});
+          b, loc, wType, o.panels, weightIndices(c, j, kAbs, j * lanes), wPad,
+          ArrayRef<bool>{true});
       if (wElt != f32)
         w = arith::ExtFOp::create(b, loc, vType, w);
       ws.push_back(w);
@@ -356,9 +395,8 @@ private:
     SmallVector<Value> ws, next;
     for (int64_t j = 0; j < vecs; ++j)
       ws.push_back(vector::TransferReadOp::create(
-          b, loc, pairType, o.panels,
-          ValueRange{c.panel, kq, index(2 * j * lanes)}, pad,
-          ArrayRef<bool>{true}));
+          b, loc, pairType, o.panels, weightIndices(c, j, kq, 2 * j * lanes),
+          pad, ArrayRef<bool>{true}));
     auto i32 = b.getI32Type();
     for (size_t i = 0; i < rows.size(); ++i) {
       Value two = vector::TransferReadOp::create(
@@ -380,6 +418,10 @@ private:
   Location loc;
   const PanelOperands &o;
   int64_t k, kStep, width, lanes, vecs, rowBlock, lineElts, linesPerStep;
+  /// With slices > 1, `panels` is [slices, slicePanels, K, tile]: panel
+  /// p's vector s is panels[s, p], its columns s · N / slices + p · tile
+  /// onward, and dest is [rows, slices, N / slices].
+  int64_t slices, tile, slicePanels = 0, streams, streamStep;
   Type wElt, f32;
 };
 

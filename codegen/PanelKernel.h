@@ -11,6 +11,13 @@
 // chunks, and while a chunk is multiplied the next chunk in memory is
 // prefetched.
 //
+// With S slices, N is stored as S slices of N / S columns one after
+// another, each in panels of one vector (NB / S columns), and a block reads
+// its S weight vectors from panel p of each slice: S long sequential
+// streams a quarter of the weight apart (with S = 4), which keep more of
+// the memory system busy than one when a block of a few rows cannot keep
+// up with a single stream (docs/Rationale.md).
+//
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_CODEGEN_PANELKERNEL_H
 #define MOEC_CODEGEN_PANELKERNEL_H
@@ -64,6 +71,16 @@ struct PanelOperands {
   /// bf16 with panels[p, q, 2 j + r] = W[k = 2 q + r, c = p NB + j], and
   /// `a` is bf16.
   bool pairs = false;
+  /// Slices S > 1: `panels` is [S, P, K, NB / S] (with pairs [S, P, K / 2,
+  /// 2 NB / S]): N in S slices of P panels of one vector's columns each,
+  /// and panel p's vector s is panels[s, p], so the weights stream from S
+  /// places at once. Its columns are c = s · N / S + p · NB / S + j, and
+  /// dest is [numRows, S, columns / S] with dest[m, s, j'] the column
+  /// s · N / S + firstPanel · NB / S + j'. `sliceStride` is the distance
+  /// between the slices in `prefetch`, and prefetchBase the first slice's
+  /// offset.
+  int64_t slices = 1;
+  int64_t sliceStride = 0;
 };
 Value emitPanelContraction(OpBuilder &b, Location loc,
                            const PanelOperands &operands, Value dest,

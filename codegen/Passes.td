@@ -100,12 +100,31 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     records it in the artifact (`packed`, docs/Artifact.md) and moert packs
     the bound weight accordingly. Functions that are called from within the
     module keep their signatures.
+
+    With `slices` S > 1 and N a multiple of NB, N is cut into S slices of
+    N/S columns stored one after another, each in panels of w = NB/S
+    columns: `tensor<S x E x N/NB x K x w>` (`tensor<S x N/NB x K x w>`
+    without experts), where `panels[s, e, p, k, j]` holds
+    `W[e, s * N/S + p * w + j, k]`. The function reads it back through a
+    `linalg.unpack` into `tensor<E x S x N/S x K>` (`outer_dims_perm =
+    [1, 0, 2, 3]`, `inner_tiles = [w]`) and a `tensor.collapse_shape` to
+    `tensor<E x N x K>`, and the argument is also marked
+    `moe.packed_slices = S`. The GEMM lowering reads panel p of every
+    slice as one panel of NB columns: S streams, each slice's weights for
+    all experts a quarter of the weight apart.
   }];
   let options = [
     Option<"panelWidth", "panel-width", "int64_t", /*default=*/"64",
            "Output columns per panel (NB): four vector registers of f32 "
            "(64 for AVX-512, 24 for AVX2's three, 12 for SSE's three). "
            "moe-compile picks it from the target CPU.">,
+    Option<"slices", "slices", "int64_t", /*default=*/"1",
+           "Where N is a multiple of panel-width, pack N in this many "
+           "slices stored one after another, in panels of panel-width / "
+           "slices columns; convert-moe-to-linalg reads one panel of each "
+           "slice as one panel, so the weights stream from that many "
+           "places at once. 1 packs whole panels. moe-compile uses 4 with "
+           "AVX-512.">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "Pack bf16 expert weights in pairs of k, for "
            "convert-moe-to-linalg's bf16 dot products (its bf16-dot): a "

@@ -41,6 +41,9 @@ constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";
 /// With it, also consecutive k of this count interleaved in each panel row
 /// (pairs, for bf16 dot products).
 constexpr const char *kArgPackedKGroupAttr = "moe.packed_k_group";
+/// With it, also the N dimension in this many slices, one after another
+/// (runtime/moert/Packing.h).
+constexpr const char *kArgPackedSlicesAttr = "moe.packed_slices";
 } // namespace mlir::moe
 
 #define GET_ATTRDEF_CLASSES

@@ -94,6 +94,16 @@ std::string parseParams(const json::Value *list, bool results,
                    "': 'packed' k_group must be an integer in [1, 16]";
           p.kGroup = *g;
         }
+        if (const json::Value *slices = packed->get("slices")) {
+          std::optional<int64_t> n = slices->asInt64();
+          int64_t rows = p.shape[p.shape.size() - 2];
+          if (!n || *n < 1 || *n > 64 || rows % (*n * p.panel))
+            return "argument '" + p.name +
+                   "': 'packed' slices must be an integer in [1, 64] whose "
+                   "product with the panel divides " +
+                   std::to_string(rows);
+          p.slices = *n;
+        }
       }
     }
     out.push_back(std::move(p));

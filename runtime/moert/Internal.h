@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <vector>
 
 struct moert_status_s {
@@ -42,6 +43,9 @@ struct Param {
   int64_t panel = 0;
   /// With `panel`: consecutive k per group ("k_group", 1 when absent).
   int64_t kGroup = 1;
+  /// With `panel`: slices of the N dimension stored one after another
+  /// ("slices", 1 when absent; runtime/moert/Packing.h).
+  int64_t slices = 1;
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -81,9 +85,10 @@ struct BoundWeight {
   std::string source; // file path, or "caller memory"
   /// The buffer of an assembled weight, once assembled.
   mutable std::shared_ptr<std::vector<unsigned char>> owned;
-  /// The weight packed into panels, by (panel width, k group), made on
-  /// first use.
-  std::map<std::pair<int64_t, int64_t>, std::shared_ptr<PackedBuffer>> packed;
+  /// The weight packed into panels, by (panel width, k group, slices),
+  /// made on first use.
+  std::map<std::tuple<int64_t, int64_t, int64_t>, std::shared_ptr<PackedBuffer>>
+      packed;
   /// An assembled weight's source tensors as mapped: the stacked parts in
   /// order, or the one transposed tensor (Param::stack, transposed).
   std::vector<const void *> parts;

@@ -10,16 +10,21 @@
 using namespace moert;
 
 std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
-                                        int64_t panel, int64_t group) {
+                                        int64_t panel, int64_t group,
+                                        int64_t slices) {
   std::vector<int64_t> packed = shape;
   int64_t &n = packed[packed.size() - 2];
   n = (n + panel - 1) / panel;
+  if (slices > 1)
+    n /= slices;
   packed.push_back(panel);
   if (group > 1) {
     int64_t &k = packed[packed.size() - 2];
     k = (k + group - 1) / group;
     packed.push_back(group);
   }
+  if (slices > 1)
+    packed.insert(packed.begin(), slices);
   return packed;
 }
 
@@ -47,6 +52,7 @@ struct Job {
   unsigned char *dst;
   int64_t n, k, panel, panels, group;
   size_t elt;
+  int64_t groups, slices;
 };
 
 /// Panel `item` (expert item / panels, panel item % panels), elements of
@@ -58,7 +64,10 @@ void packOne(const Job &job, int64_t item) {
   int64_t g = job.group;
   int64_t kPadded = (job.k + g - 1) / g * g;
   const T *w = reinterpret_cast<const T *>(job.src->groups[e]);
-  T *out = reinterpret_cast<T *>(job.dst) + item * kPadded * job.panel;
+  // Panel p of expert e is in slice s = p / P at [s, e, p % P].
+  int64_t perSlice = job.panels / job.slices;
+  int64_t slot = (p / perSlice * job.groups + e) * perSlice + p % perSlice;
+  T *out = reinterpret_cast<T *>(job.dst) + slot * kPadded * job.panel;
   if (cols < job.panel || kPadded != job.k)
     std::fill(out, out + kPadded * job.panel, T());
   // Element (k, j) goes to ((k / g) * panel + j) * g + k % g.
@@ -115,14 +124,16 @@ PackSource PackSource::contiguous(const void *data,
 
 void moert::packPanels(const void *src, void *dst,
                        const std::vector<int64_t> &shape, int64_t panel,
-                       int64_t group, size_t eltBytes, ThreadPool *pool) {
+                       int64_t group, size_t eltBytes, ThreadPool *pool,
+                       int64_t slices) {
   packPanels(PackSource::contiguous(src, shape, eltBytes), dst, shape, panel,
-             group, eltBytes, pool);
+             group, eltBytes, pool, slices);
 }
 
 void moert::packPanels(const PackSource &src, void *dst,
                        const std::vector<int64_t> &shape, int64_t panel,
-                       int64_t group, size_t eltBytes, ThreadPool *pool) {
+                       int64_t group, size_t eltBytes, ThreadPool *pool,
+                       int64_t slices) {
   // [N, K] is one group of [E, N, K].
   int64_t groups = shape.size() == 3 ? shape[0] : 1;
   assert(static_cast<int64_t>(src.groups.size()) == groups &&
@@ -135,7 +146,11 @@ void moert::packPanels(const PackSource &src, void *dst,
           panel,
           (n + panel - 1) / panel,
           std::max<int64_t>(group, 1),
-          eltBytes};
+          eltBytes,
+          groups,
+          std::max<int64_t>(slices, 1)};
+  assert((job.slices == 1 || n % (job.slices * panel) == 0) &&
+         "slices of whole panels");
   int64_t items = groups * job.panels;
   if (pool)
     pool->parallelFor(packRange, &job, items);

@@ -6,8 +6,12 @@
 // [ceil(N / NB), K, NB]). With a k group G > 1, G consecutive k sit side by
 // side: [E, ceil(N / NB), ceil(K / G), NB, G] with panels[e, p, q, j, r] =
 // W[e, p * NB + j, q * G + r] (zero past K), the pairs bf16 dot products
-// read. moert packs a bound weight once, the first time a function reads
-// it.
+// read. With S slices (S > 1, S · NB dividing N), slice s holds the
+// columns [s · N / S, (s + 1) · N / S) of every expert, one slice after
+// another: [S, E, N / (S · NB), K, NB] with panels[s, e, p, k, j] =
+// W[e, s · N / S + p · NB + j, k] ([S, N / (S · NB), K, NB] for [N, K];
+// the k group as above). moert packs a bound weight once, the first time
+// a function reads it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_PACKING_H
@@ -41,9 +45,10 @@ private:
 };
 
 /// The packed shape of a weight of shape [E, N, K] or [N, K] in panels of
-/// `panel` columns and groups of `group` k.
+/// `panel` columns, groups of `group` k and `slices` slices of N.
 std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
-                                 int64_t panel, int64_t group = 1);
+                                 int64_t panel, int64_t group = 1,
+                                 int64_t slices = 1);
 
 /// Where the weight to pack lies: one row-major matrix per group (expert)
 /// of a weight [E, N, K] (one for [N, K]), each [N, K], or [K, N] when
@@ -60,14 +65,15 @@ struct PackSource {
 };
 
 /// Packs `src` (row-major [E, N, K] or [N, K], elements of `eltBytes`)
-/// into `dst` (packedShape), on `pool`'s threads when given.
+/// into `dst` (packedShape), on `pool`'s threads when given. With
+/// `slices` > 1, slices · panel must divide N.
 void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
-                int64_t panel, int64_t group, size_t eltBytes,
-                ThreadPool *pool);
+                int64_t panel, int64_t group, size_t eltBytes, ThreadPool *pool,
+                int64_t slices = 1);
 /// The same from `src`'s matrices.
 void packPanels(const PackSource &src, void *dst,
                 const std::vector<int64_t> &shape, int64_t panel, int64_t group,
-                size_t eltBytes, ThreadPool *pool);
+                size_t eltBytes, ThreadPool *pool, int64_t slices = 1);
 
 } // namespace moert
 

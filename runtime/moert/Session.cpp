@@ -246,9 +246,10 @@ PackSource packSource(const BoundWeight &w) {
 /// cannot be had.
 const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
                                const Param &p) {
-  auto &slot = w.packed[{p.panel, p.kGroup}];
+  auto &slot = w.packed[{p.panel, p.kGroup, p.slices}];
   if (!slot) {
-    std::vector<int64_t> shape = packedShape(w.shape, p.panel, p.kGroup);
+    std::vector<int64_t> shape =
+        packedShape(w.shape, p.panel, p.kGroup, p.slices);
     size_t elt = moe::dtypeSize(w.dtype);
     auto buffer = std::make_shared<PackedBuffer>(
         static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
@@ -261,7 +262,7 @@ const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
     if (src.groups.empty())
       return nullptr;
     packPanels(src, buffer->data(), w.shape, p.panel, p.kGroup, elt,
-               s.pool.get());
+               s.pool.get(), p.slices);
     slot = buffer;
   }
   return slot.get();
@@ -485,7 +486,7 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                                 shapeString(w.shape) +
                                                 " into panels");
         descriptors.push_back(descriptor(
-            packed->data(), packedShape(w.shape, p.panel, p.kGroup)));
+            packed->data(), packedShape(w.shape, p.panel, p.kGroup, p.slices)));
         continue;
       }
       const void *data = weightData(w);

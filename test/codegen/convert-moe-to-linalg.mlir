@@ -3,6 +3,7 @@
 // RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
 // RUN: moe-opt %s --convert-moe-to-linalg=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 // RUN: moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=PAIRS
+// RUN: moe-opt %S/Inputs/slices.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=SLICED
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -507,3 +508,29 @@ func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) ->
 // PAIRS: vector.broadcast %{{.*}} : vector<1xi32> to vector<16xi32>
 // PAIRS: vector.bitcast %{{.*}} : vector<16xi32> to vector<32xbf16>
 // PAIRS-COUNT-4: x86vector.avx512.dot
+
+// Panels in 4 slices (moe-pack-weights slices=4: [S, E, P, K, w] =
+// [4, 4, 2, 16, 16], N = 128): panel p of an expert reads its 4 vectors
+// from panel p of each slice, whose columns are 32 apart in the output.
+// The items write [rows, 4, 32] views of the result, one run of columns
+// per slice. Each slice's next chunk is a prefetch stream: an expert's
+// panels start 2 · 16 · 16 = 512 elements apart in a slice, the slices
+// 4 · 512 = 2048 apart.
+// SLICED-LABEL: func.func @slices
+// SLICED: %[[OUT:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 32] : tensor<?x128xf32> into tensor<?x4x32xf32>
+// SLICED: %[[FLAT:.*]] = memref.collapse_shape %{{.*}} : memref<4x4x2x16x16xf32> into memref<8192xf32>
+// SLICED: %[[R:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[OUT]]) -> (tensor<?x4x32xf32>)
+// SLICED: %[[P:.*]] = tensor.extract_slice %arg1[0, %[[G:.*]], 0, 0, 0] [4, 1, 2, 16, 16] [1, 1, 1, 1, 1] : tensor<4x4x2x16x16xf32> to tensor<4x2x16x16xf32>
+// SLICED: arith.muli %[[G]], %c512 : index
+// SLICED: arith.muli %{{.*}}, %c2048 : index
+// SLICED: vector.transfer_read %{{.*}}[%{{.*}}, %c3, %{{.*}}], %{{.*}} : tensor<?x4x?xf32>, vector<16xf32>
+// SLICED: vector.transfer_read %[[P]][%c0, %[[PANEL:.*]], %[[K:.*]], %c0], %{{.*}} {in_bounds = [true]} : tensor<4x2x16x16xf32>, vector<16xf32>
+// SLICED-NEXT: vector.transfer_read %[[P]][%c1, %[[PANEL]], %[[K]], %c0]
+// SLICED-NEXT: vector.transfer_read %[[P]][%c2, %[[PANEL]], %[[K]], %c0]
+// SLICED-NEXT: vector.transfer_read %[[P]][%c3, %[[PANEL]], %[[K]], %c0]
+// SLICED-COUNT-24: vector.fma
+// SLICED: memref.prefetch %[[FLAT]]
+// SLICED: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c3, %{{.*}}] : vector<16xf32>, tensor<?x4x?xf32>
+// SLICED: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}] [%{{.*}}, 4, %{{.*}}] [1, 1, 1] : tensor<?x4x?xf32> into tensor<?x4x32xf32>
+// SLICED: %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
+// SLICED: return %[[C]]

@@ -1,10 +1,14 @@
 // RUN: moe-opt %s --moe-pack-weights --split-input-file --verify-diagnostics | FileCheck %s
 // RUN: not moe-opt %s --moe-pack-weights=panel-width=0 2>&1 | FileCheck %s --check-prefix=WIDTH
+// RUN: not moe-opt %s --moe-pack-weights=slices=3 2>&1 | FileCheck %s --check-prefix=SLICES
+// RUN: not moe-opt %s --moe-pack-weights=slices=0 2>&1 | FileCheck %s --check-prefix=SLICES0
 // Weights the pass must leave alone: their layout is seen by something
 // other than a plain grouped GEMM, or the GEMM is not one the packed
 // kernel runs. None is an error; each keeps its type.
 
 // WIDTH: error: moe-pack-weights: panel-width must be positive, not 0
+// SLICES: error: moe-pack-weights: slices must be a positive divisor of panel-width 64, not 3
+// SLICES0: error: moe-pack-weights: slices must be a positive divisor of panel-width 64, not 0
 
 // The weight is also returned.
 // CHECK-LABEL: func.func @weight_returned

@@ -1,6 +1,7 @@
 // RUN: moe-opt %s --moe-pack-weights --split-input-file | FileCheck %s
 // RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=AVX2
 // RUN: moe-opt %s --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
+// RUN: moe-opt %s "--moe-pack-weights=slices=4 bf16-dot=true" --split-input-file | FileCheck %s --check-prefix=SLICES
 
 // Two experts' GEMMs on f32 weights: each weight becomes panels
 // [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through
@@ -85,4 +86,39 @@ func.func @half_floats(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2
   %cc = tensor.cast %c : tensor<2x8xf32> to tensor<?x8xf32>
   %d = moe.grouped_matmul %x, %r : tensor<?x8xf32>, tensor<8x8xbf16> -> tensor<?x8xf32>
   return %a, %cc, %d : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// -----
+
+// With slices=4, a weight whose N is a multiple of 64 is stored as 4
+// slices of N/4 columns, slice first, in panels of 16 columns: [4, E,
+// N/64, K, 16] read back through an unpack into [E, 4, N/4, K] and a
+// collapse; a dense one as [4, N/64, K, 16]; pairs of k alike. N = 40
+// keeps whole panels. The default packs whole panels.
+// CHECK-LABEL: func.func @sliced
+// CHECK-SAME: tensor<2x2x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK-SAME: tensor<1x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK-NOT: moe.packed_slices
+// SLICES-LABEL: func.func @sliced
+// SLICES-SAME: %[[W:[^:]*]]: tensor<4x2x2x8x16xf32> {moe.packed_panel = 16 : i64, moe.packed_slices = 4 : i64}
+// SLICES-SAME: %[[R:[^:]*]]: tensor<4x1x8x16xf32> {moe.packed_panel = 16 : i64, moe.packed_slices = 4 : i64}
+// SLICES-SAME: %[[N40:[^:]*]]: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}
+// SLICES-SAME: %[[B:[^:]*]]: tensor<4x2x2x4x16x2xbf16> {moe.packed_k_group = 2 : i64, moe.packed_panel = 16 : i64, moe.packed_slices = 4 : i64}
+// SLICES-DAG: %[[BU:.*]] = linalg.unpack %[[B]] outer_dims_perm = [1, 0, 2, 3] inner_dims_pos = [2, 3] inner_tiles = [16, 2] into %{{.*}} : tensor<4x2x2x4x16x2xbf16> -> tensor<2x4x32x8xbf16>
+// SLICES-DAG: %[[BC:.*]] = tensor.collapse_shape %[[BU]] {{\[}}[0], [1, 2], [3]] : tensor<2x4x32x8xbf16> into tensor<2x128x8xbf16>
+// SLICES-DAG: %[[NU:.*]] = linalg.unpack %[[N40]] inner_dims_pos = [1] inner_tiles = [64] into %{{.*}} : tensor<2x1x8x64xf32> -> tensor<2x40x8xf32>
+// SLICES-DAG: %[[RU:.*]] = linalg.unpack %[[R]] inner_dims_pos = [1] inner_tiles = [16] into %{{.*}} : tensor<4x1x8x16xf32> -> tensor<4x16x8xf32>
+// SLICES-DAG: %[[RC:.*]] = tensor.collapse_shape %[[RU]] {{\[}}[0, 1], [2]] : tensor<4x16x8xf32> into tensor<64x8xf32>
+// SLICES-DAG: %[[WU:.*]] = linalg.unpack %[[W]] outer_dims_perm = [1, 0, 2, 3] inner_dims_pos = [2] inner_tiles = [16] into %{{.*}} : tensor<4x2x2x8x16xf32> -> tensor<2x4x32x8xf32>
+// SLICES-DAG: %[[WC:.*]] = tensor.collapse_shape %[[WU]] {{\[}}[0], [1, 2], [3]] : tensor<2x4x32x8xf32> into tensor<2x128x8xf32>
+// SLICES: moe.grouped_matmul %{{.*}}, %[[WC]] offsets
+// SLICES: moe.grouped_matmul %{{.*}}, %[[RC]] :
+// SLICES: moe.grouped_matmul %{{.*}}, %[[NU]] offsets
+// SLICES: moe.grouped_matmul %{{.*}}, %[[BC]] offsets
+func.func @sliced(%x: tensor<?x8xf32>, %w: tensor<2x128x8xf32>, %r: tensor<64x8xf32>, %n40: tensor<2x40x8xf32>, %bw: tensor<2x128x8xbf16>, %off: tensor<3xi32>) -> (tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x40xf32>, tensor<?x128xf32>) {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x128x8xf32> -> tensor<?x128xf32>
+  %b = moe.grouped_matmul %x, %r : tensor<?x8xf32>, tensor<64x8xf32> -> tensor<?x64xf32>
+  %c = moe.grouped_matmul %x, %n40 offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x40x8xf32> -> tensor<?x40xf32>
+  %d = moe.grouped_matmul %x, %bw offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x128x8xbf16> -> tensor<?x128xf32>
+  return %a, %b, %c, %d : tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x40xf32>, tensor<?x128xf32>
 }

@@ -202,6 +202,69 @@ TEST(weightsPackFromStackedAndTransposedSources) {
   }
 }
 
+TEST(weightsPackInSlices) {
+  // [E, N, K] = [3, 48, 5] in 4 slices of 12 columns, panels of 4 (3 per
+  // slice), with and without pairs of k (K = 5 pads to 6): every element
+  // lands at [s, e, p, k, j] (s, p and j from its column), whether packed
+  // from the stacked weight or from per-expert [K, N] buffers; padding is
+  // zero. Without experts, [N, K] packs as [S, P, K, w].
+  const int64_t e = 3, n = 48, k = 5, panel = 4, slices = 4;
+  std::vector<int64_t> shape = {e, n, k};
+  std::vector<float> w(e * n * k);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.5f + static_cast<float>((i * 104729) % 997);
+  std::vector<std::vector<float>> cols(e, std::vector<float>(n * k));
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t r = 0; r < n; ++r)
+      for (int64_t c = 0; c < k; ++c)
+        cols[x][c * n + r] = w[(x * n + r) * k + c];
+  for (int64_t group : {1, 2}) {
+    std::vector<int64_t> packed =
+        moert::packedShape(shape, panel, group, slices);
+    int64_t kq = (k + group - 1) / group;
+    std::vector<int64_t> expect = {slices, e, 3, kq, panel};
+    if (group > 1)
+      expect.push_back(group);
+    CHECK(packed == expect);
+    size_t size = 1;
+    for (int64_t d : packed)
+      size *= d;
+    moert::ThreadPool pool(2);
+    std::vector<float> got(size, -1.0f), fromCols(size, -2.0f);
+    moert::packPanels(w.data(), got.data(), shape, panel, group, sizeof(float),
+                      &pool, slices);
+    moert::PackSource source{{cols[0].data(), cols[1].data(), cols[2].data()},
+                             true};
+    moert::packPanels(source, fromCols.data(), shape, panel, group,
+                      sizeof(float), nullptr, slices);
+    CHECK(fromCols == got);
+    size_t seen = 0;
+    for (int64_t x = 0; x < e; ++x)
+      for (int64_t r = 0; r < n; ++r)
+        for (int64_t c = 0; c < k; ++c) {
+          int64_t s = r / 12, p = r % 12 / panel, j = r % panel;
+          size_t at =
+              ((((s * e + x) * 3 + p) * kq + c / group) * panel + j) * group +
+              c % group;
+          CHECK_EQ(got[at], w[(x * n + r) * k + c]);
+          ++seen;
+        }
+    size_t zeros = 0;
+    for (float v : got)
+      zeros += v == 0.0f;
+    CHECK_EQ(seen + zeros, size);
+  }
+  std::vector<float> dense(n * k), denseGot(n * k);
+  for (size_t i = 0; i < dense.size(); ++i)
+    dense[i] = 1.0f + static_cast<float>(i);
+  CHECK((moert::packedShape({n, k}, panel, 1, slices) ==
+         std::vector<int64_t>{slices, 3, k, panel}));
+  moert::packPanels(dense.data(), denseGot.data(), {n, k}, panel, 1,
+                    sizeof(float), nullptr, slices);
+  // Column 29 (slice 2, panel 1, lane 1), k 3.
+  CHECK_EQ(denseGot[((2 * 3 + 1) * k + 3) * panel + 1], dense[29 * k + 3]);
+}
+
 TEST(scratchBuffersAreReusedWithinASession) {
   // Outside a session: plain, aligned, writable allocations.
   CHECK(moert::currentScratch() == nullptr);

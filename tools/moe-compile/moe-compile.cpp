@@ -15,6 +15,7 @@
 #include "codegen/ArtifactMetadata.h"
 #include "codegen/CpuPipeline.h"
 #include "codegen/ObjectEmission.h"
+#include "codegen/PanelKernel.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEDialect.h"
 #include "importers/hf/Checkpoint.h"
@@ -95,6 +96,17 @@ static cl::opt<bool> packWeights(
              "kernel. On by default; --pack-weights=false keeps every weight "
              "in its checkpoint layout."),
     cl::init(true), cl::cat(category));
+
+static cl::opt<int64_t> panelSlices(
+    "panel-slices",
+    cl::desc("Pack each weight's output columns in this many slices stored "
+             "one after another, and have the GEMM kernel read one vector "
+             "from each (moe-pack-weights slices): the weights then stream "
+             "from that many places in memory at once. 0 (the default) "
+             "picks 4 with AVX-512 and 1 (whole panels) otherwise; it must "
+             "divide the vectors of a panel (4 with AVX-512, 3 with AVX2 "
+             "and SSE)."),
+    cl::init(0), cl::cat(category));
 
 static cl::opt<bool> bf16Dot(
     "bf16-dot",
@@ -275,6 +287,18 @@ int main(int argc, char **argv) {
   pipelineOptions.fuseDispatch = fuseDispatch;
   pipelineOptions.fuseCombine = fuseCombine;
   pipelineOptions.packWeights = packWeights;
+  {
+    int64_t vectors = panelWidthFor(pipelineOptions.vectorBits) /
+                      (pipelineOptions.vectorBits / 32);
+    int64_t slices = panelSlices;
+    if (slices == 0)
+      slices = pipelineOptions.vectorBits >= 512 ? vectors : 1;
+    if (slices < 1 || vectors % slices)
+      return fail("--panel-slices must divide the " + std::to_string(vectors) +
+                  " vectors of a panel for '" + target.cpu + "', not " +
+                  std::to_string(panelSlices));
+    pipelineOptions.panelSlices = slices;
+  }
 
   // The fused phase decides which weights are packed, which the metadata
   // records; then the rest of the lowering.

@@ -75,9 +75,10 @@ CASES = [
          act="swiglu", biases=True, shared=40, tokens=[1, 7, 64]),
     dict(name="tiled_wide_bf16", E=4, k=2, d=8192, f=40, routing="",
          act="gelu", biases=True, wdtype="BF16", tokens=[1, 7, 64]),
-    # d and f multiples of 64 on AVX-512: several whole panels per expert
-    # (3 of the gate and up weights, 2 of the down weight), with biases and
-    # a gated shared expert; bf16 weights in pairs of k with --bf16-dot.
+    # d and f multiples of 64: on AVX-512 every GEMM runs on panels in 4
+    # slices (3 panels of 16 columns per slice of the gate and up weights,
+    # 2 of the down weight, 1 of the shared expert's), with biases and a
+    # gated shared expert; bf16 weights in pairs of k with --bf16-dot.
     dict(name="panels_f32", E=8, k=2, d=128, f=192, routing="renormalize = true",
          act="swiglu", biases=True, shared=64, shared_gate=True),
     dict(name="panels_bf16", E=8, k=2, d=128, f=192, routing="", act="gelu",

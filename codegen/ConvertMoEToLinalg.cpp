@@ -70,8 +70,13 @@ struct ConvertMoEToLinalgPass
           return WalkResult::interrupt();
         }
         auto type = cast<RankedTensorType>(mm.getWeight().getType());
+        // Only the [.., S, N / S, K] -> [.., N, K] of moe-pack-weights.
+        SmallVector<ReassociationIndices> sliced =
+            type.getRank() == 3
+                ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
+                : SmallVector<ReassociationIndices>{{0, 1}, {2}};
         if (unpack && collapse && !unpack.getStaticInnerTiles().empty() &&
-            collapse.getSrcType().getRank() == type.getRank() + 1) {
+            collapse.getReassociationIndices() == sliced) {
           int64_t tile = unpack.getStaticInnerTiles()[0];
           int64_t slices = collapse.getSrcType().getDimSize(type.getRank() - 2);
           if (tile > vectorBits / 32 ||

@@ -35,19 +35,22 @@ bool mlir::moe::roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
   return kernel.bf16Dot && eltOf(weight).isBF16() && !eltOf(input).isBF16();
 }
 
-Value mlir::moe::groupSlice(OpBuilder &b, Location loc, Value full, Value g) {
+Value mlir::moe::groupSlice(OpBuilder &b, Location loc, Value full, Value g,
+                            int64_t dim) {
   if (!full)
     return full;
   auto type = cast<RankedTensorType>(full.getType());
   OpFoldResult z = b.getIndexAttr(0), u = b.getIndexAttr(1);
-  SmallVector<OpFoldResult> at = {g}, sizes = {u}, strides = {u};
-  for (int64_t d : type.getShape().drop_front()) {
-    at.push_back(z);
-    sizes.push_back(b.getIndexAttr(d));
+  SmallVector<OpFoldResult> at, sizes, strides;
+  SmallVector<int64_t> shape;
+  for (int64_t d = 0; d < type.getRank(); ++d) {
+    at.push_back(d == dim ? OpFoldResult(g) : z);
+    sizes.push_back(d == dim ? u : b.getIndexAttr(type.getDimSize(d)));
     strides.push_back(u);
+    if (d != dim)
+      shape.push_back(type.getDimSize(d));
   }
-  auto sliceType = RankedTensorType::get(type.getShape().drop_front(),
-                                         type.getElementType());
+  auto sliceType = RankedTensorType::get(shape, type.getElementType());
   return tensor::ExtractSliceOp::create(b, loc, sliceType, full, at, sizes,
                                         strides);
 }

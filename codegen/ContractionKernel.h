@@ -45,9 +45,11 @@ Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
 bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
                       Value input);
 
-/// Group `g` of a per-group tensor [G, ...] (a weight or bias) as a
+/// Group `g` of a per-group tensor [G, ...] (a weight or bias; the groups
+/// along dimension `dim`, e.g. [S, G, ...] for panels in slices) as a
 /// rank-reduced slice; null stays null.
-Value groupSlice(OpBuilder &b, Location loc, Value full, Value g);
+Value groupSlice(OpBuilder &b, Location loc, Value full, Value g,
+                 int64_t dim = 0);
 
 /// The first row and the row count of group `g`: offsets[g] and
 /// offsets[g + 1] - offsets[g], as indices.

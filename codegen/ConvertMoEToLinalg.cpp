@@ -56,12 +56,8 @@ struct ConvertMoEToLinalgPass
         return WalkResult::interrupt();
       }
       if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
-        // Panels in slices are an unpack into [.., S, N / S, K] collapsed.
-        Value weight = mm.getWeight();
-        auto collapse = weight.getDefiningOp<tensor::CollapseShapeOp>();
-        if (collapse)
-          weight = collapse.getSrc();
-        auto unpack = weight.getDefiningOp<linalg::UnPackOp>();
+        PackedPanels packed = packedPanelsOf(mm.getWeight());
+        linalg::UnPackOp unpack = packed.unpack;
         if (unpack && unpack.getInnerDimsPos().size() == 2 &&
             vectorBits != 512) {
           mm.emitOpError("cannot be lowered: its weight is packed in pairs "
@@ -69,26 +65,17 @@ struct ConvertMoEToLinalgPass
                          "vector-bits=512 (AVX512_BF16 dot products)");
           return WalkResult::interrupt();
         }
-        auto type = cast<RankedTensorType>(mm.getWeight().getType());
-        // Only the [.., S, N / S, K] -> [.., N, K] of moe-pack-weights.
-        SmallVector<ReassociationIndices> sliced =
-            type.getRank() == 3
-                ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
-                : SmallVector<ReassociationIndices>{{0, 1}, {2}};
-        if (unpack && collapse && !unpack.getStaticInnerTiles().empty() &&
-            collapse.getReassociationIndices() == sliced) {
-          int64_t tile = unpack.getStaticInnerTiles()[0];
-          int64_t slices = collapse.getSrcType().getDimSize(type.getRank() - 2);
-          if (tile > vectorBits / 32 ||
-              slices * tile > panelWidthFor(vectorBits)) {
-            mm.emitOpError("cannot be lowered: its weight is packed in ")
-                << slices << " slices of panels of " << tile
-                << " columns (moe-pack-weights slices), more than the "
-                << panelWidthFor(vectorBits)
-                << "-column panel of vector-bits=" << vectorBits.getValue()
-                << " holds with one vector per slice";
-            return WalkResult::interrupt();
-          }
+        ArrayRef<int64_t> tiles =
+            unpack ? unpack.getStaticInnerTiles() : ArrayRef<int64_t>();
+        if (packed.slices > 1 && !tiles.empty() &&
+            !readsSlices(vectorBits, tiles[0], packed.slices)) {
+          mm.emitOpError("cannot be lowered: its weight is packed in ")
+              << packed.slices << " slices of panels of " << tiles[0]
+              << " columns (moe-pack-weights slices), more than the "
+              << panelWidthFor(vectorBits)
+              << "-column panel of vector-bits=" << vectorBits.getValue()
+              << " holds with one vector per slice";
+          return WalkResult::interrupt();
         }
       }
       if (auto route = dyn_cast<RouteOp>(op)) {

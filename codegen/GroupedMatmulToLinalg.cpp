@@ -130,36 +130,11 @@ void endItems(OpBuilder &b, Location loc, Items items, Value tile,
                                         strides);
 }
 
-/// Group g of sliced panels [S, G, ..]: [S, ..], each slice's.
-Value sliceGroup(OpBuilder &b, Location loc, Value panels, Value g) {
-  auto type = cast<RankedTensorType>(panels.getType());
-  SmallVector<OpFoldResult> offsets(type.getRank(), b.getIndexAttr(0));
-  SmallVector<OpFoldResult> sizes, strides(type.getRank(), b.getIndexAttr(1));
-  offsets[1] = g;
-  SmallVector<int64_t> shape;
-  for (int64_t d = 0; d < type.getRank(); ++d) {
-    sizes.push_back(b.getIndexAttr(d == 1 ? 1 : type.getDimSize(d)));
-    if (d != 1)
-      shape.push_back(type.getDimSize(d));
-  }
-  return tensor::ExtractSliceOp::create(
-      b, loc, RankedTensorType::get(shape, type.getElementType()), panels,
-      offsets, sizes, strides);
-}
-
-/// A plain GEMM's weight as moe-pack-weights packs it: the linalg.unpack
-/// of the panels [E, P, K, NB] (with offsets) or [P, K, NB] (without), and
-/// with slices S > 1 the tensor.collapse_shape after an unpack of panels
-/// [S, E, P, K, w] (or [S, P, K, w]) into [.., S, N / S, K].
-struct PackedWeight {
-  linalg::UnPackOp unpack;
-  int64_t slices = 1;
-  explicit operator bool() const { return bool(unpack); }
-};
-
-/// The packed weight of a plain GEMM, or none. The GEMM may read its rows
-/// through indices (moe-fuse-dispatch).
-PackedWeight packedWeight(GroupedMatmulOp op) {
+/// The panels of a plain GEMM's weight that the panel kernel reads: from
+/// [E, P, K, NB] (with offsets) or [P, K, NB] (without), or in slices from
+/// [S, E, P, K, w] (or [S, P, K, w]); a null unpack otherwise. The GEMM
+/// may read its rows through indices (moe-fuse-dispatch).
+PackedPanels packedWeight(GroupedMatmulOp op) {
   if (op.getUp() || op.getActivationAttr() || op.getGateUpLayout())
     return {};
   auto type = cast<RankedTensorType>(op.getWeight().getType());
@@ -167,19 +142,8 @@ PackedWeight packedWeight(GroupedMatmulOp op) {
   int64_t rank = op.getOffsets() ? 3 : 2;
   if (type.getRank() != rank || !resultType.getElementType().isF32())
     return {};
-  PackedWeight packed;
-  Value weight = op.getWeight();
-  if (auto collapse = weight.getDefiningOp<tensor::CollapseShapeOp>()) {
-    // [.., S, N / S, K] -> [.., N, K].
-    SmallVector<ReassociationIndices> expected =
-        rank == 3 ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
-                  : SmallVector<ReassociationIndices>{{0, 1}, {2}};
-    if (collapse.getReassociationIndices() != expected)
-      return {};
-    packed.slices = collapse.getSrcType().getDimSize(rank - 2);
-    weight = collapse.getSrc();
-  }
-  auto unpack = weight.getDefiningOp<linalg::UnPackOp>();
+  PackedPanels packed = packedPanelsOf(op.getWeight());
+  linalg::UnPackOp unpack = packed.unpack;
   if (!unpack || !unpack.getSourceType().hasStaticShape())
     return {};
   // The tiled N dimension of the unpack's result, after the slices'.
@@ -196,7 +160,6 @@ PackedWeight packedWeight(GroupedMatmulOp op) {
   if (packed.slices > 1 &&
       unpack.getDestType().getDimSize(nDim) % tiles[0] != 0)
     return {};
-  packed.unpack = unpack;
   if (unpack.getInnerDimsPos() == ArrayRef<int64_t>{nDim} && tiles.size() == 1)
     return packed;
   // Pairs of k for bf16 dot products: only experts' bf16 weights, whose
@@ -276,7 +239,7 @@ Value nextItemChunk(OpBuilder &b, Location loc, Value offsets, int64_t groups,
 
 /// Items (group, panels): each group's panels in runs of about 512 KiB;
 /// without offsets, (chunk of 64 rows, panels).
-Value lowerPacked(GroupedMatmulOp op, PackedWeight weight,
+Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
                   const PanelKernel &kernel, OpBuilder &b) {
   Location loc = op.getLoc();
   linalg::UnPackOp unpack = weight.unpack;
@@ -357,10 +320,7 @@ Value lowerPacked(GroupedMatmulOp op, PackedWeight weight,
   operands.rows = rows;
   operands.rowBase = lo;
   operands.numRows = count;
-  operands.panels = packed;
-  if (offsets)
-    operands.panels = slices > 1 ? sliceGroup(b, loc, packed, g)
-                                 : groupSlice(b, loc, packed, g);
+  operands.panels = offsets ? groupSlice(b, loc, packed, g, groupDim) : packed;
   if (pairs) {
     // bf16 dot products read bf16 rows: the group's, rounded once per item
     // (gathering them on the way), 1/perItem of the item's work; the panels
@@ -408,15 +368,14 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
 
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (PackedWeight packed = packedWeight(op)) {
+    if (PackedPanels packed = packedWeight(op); packed.unpack) {
       // convert-moe-to-linalg refuses pairs below 512 bits up front.
       if (unpacksPairs(packed.unpack) && panelKernel.lanes != 16)
         return rewriter.notifyMatchFailure(op, "pairs of k need 512 bits");
-      // Sliced panels are read a vector per slice.
+      // As are slices the kernel cannot read as one panel.
       if (packed.slices > 1 &&
-          (packed.unpack.getStaticInnerTiles()[0] > panelKernel.lanes ||
-           packed.slices * packed.unpack.getStaticInnerTiles()[0] >
-               panelWidthFor(panelKernel.lanes * 32)))
+          !readsSlices(panelKernel.lanes * 32,
+                       packed.unpack.getStaticInnerTiles()[0], packed.slices))
         return rewriter.notifyMatchFailure(
             op, "slices of more than one vector each");
       Value result = lowerPacked(op, packed, panelKernel, rewriter);

@@ -27,6 +27,28 @@ PanelKernel mlir::moe::panelKernelFor(int64_t vectorBits) {
   return {vectorBits / 32, 4};
 }
 
+PackedPanels mlir::moe::packedPanelsOf(Value weight) {
+  PackedPanels panels;
+  auto type = cast<RankedTensorType>(weight.getType());
+  if (auto collapse = weight.getDefiningOp<tensor::CollapseShapeOp>()) {
+    // [.., S, N / S, K] -> [.., N, K].
+    SmallVector<ReassociationIndices> sliced =
+        type.getRank() == 3
+            ? SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}}
+            : SmallVector<ReassociationIndices>{{0, 1}, {2}};
+    if (collapse.getReassociationIndices() != sliced)
+      return panels;
+    panels.slices = collapse.getSrcType().getDimSize(type.getRank() - 2);
+    weight = collapse.getSrc();
+  }
+  panels.unpack = weight.getDefiningOp<linalg::UnPackOp>();
+  return panels;
+}
+
+bool mlir::moe::readsSlices(int64_t vectorBits, int64_t tile, int64_t slices) {
+  return tile <= vectorBits / 32 && slices * tile <= panelWidthFor(vectorBits);
+}
+
 namespace {
 
 /// Bytes of one cache line: the prefetch granule.

@@ -22,6 +22,7 @@
 #ifndef MOEC_CODEGEN_PANELKERNEL_H
 #define MOEC_CODEGEN_PANELKERNEL_H
 
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
@@ -42,6 +43,21 @@ int64_t panelWidthFor(int64_t vectorBits);
 /// The blocking for a vector register width in bits: AVX-512 keeps 6 x 4
 /// accumulators, AVX2 and SSE (16 registers) 4 x 3.
 PanelKernel panelKernelFor(int64_t vectorBits);
+
+/// The panels a weight [E, N, K] or [N, K] is read back from
+/// (moe-pack-weights): the linalg.unpack it is, or with slices S > 1 the
+/// one into [.., S, N / S, K] that a tensor.collapse_shape makes it. A
+/// null unpack when the weight is neither.
+struct PackedPanels {
+  linalg::UnPackOp unpack;
+  int64_t slices = 1;
+};
+PackedPanels packedPanelsOf(Value weight);
+
+/// Whether the kernel for `vectorBits` reads `slices` slices of panels
+/// `tile` columns wide as one panel: a vector of at most its lanes from
+/// each, together at most its panel width.
+bool readsSlices(int64_t vectorBits, int64_t tile, int64_t slices);
 
 /// dest[m, j] = Σ_k a[r(m), k] · W[k, c] + bias[c], r(m) = rowBase + m
 /// (rows[rowBase + m] with `rows`, i32 indices into a), for column

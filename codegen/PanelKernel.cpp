@@ -130,7 +130,7 @@ private:
           arith::MinUIOp::create(b, loc, index(kPanelDepth),
                                  arith::SubIOp::create(b, loc, index(k), k0));
       Value steps = arith::DivUIOp::create(b, loc, kLen, index(kStep));
-      Chunk c{pAbs, col0, k0, steps, {}, {}, {}};
+      Chunk c{pAbs, col0, k0, steps, {}, {}, {}, {}};
       if (o.prefetch) {
         // Flat element offsets of this chunk and of the one after it (in
         // the first slice with slices).
@@ -143,9 +143,10 @@ private:
           Value lastChunk =
               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge,
                                     add(k0, index(kPanelDepth)), index(k));
-          c.next = arith::SelectOp::create(
-              b, loc, arith::AndIOp::create(b, loc, lastPanel, lastChunk),
-              o.itemNext, c.next);
+          Value jump = arith::AndIOp::create(b, loc, lastPanel, lastChunk);
+          c.next = arith::SelectOp::create(b, loc, jump, o.itemNext, c.next);
+          if (slices > 1)
+            c.jump = jump;
         }
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
@@ -163,6 +164,9 @@ private:
   struct Chunk {
     Value panel, col0, k0, steps; // steps of kStep k each
     Value here, next, limit;      // with prefetch
+    /// With prefetch and slices: whether `next` is the next item's first
+    /// chunk rather than the one after this in memory (null: never).
+    Value jump;
   };
 
   /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
@@ -174,7 +178,11 @@ private:
   /// while the widest blocks multiply, whatever the row count (with 8 rows
   /// the one full block takes all four streams, and the 2-row block that
   /// follows reads the chunk from cache). With no full block, the first
-  /// block prefetches every stream.
+  /// block prefetches every stream, but with slices only the jump to the
+  /// next item: the blocks of a few rows read the slices about as fast as
+  /// memory delivers them, the hardware prefetcher follows each slice, and
+  /// software prefetches of the same lines only take miss buffers from it
+  /// (docs/performance.md); no hardware prefetcher guesses the jump.
   Value chunk(const Chunk &c, Value dest) {
     SmallVector<int64_t> sizes = {rowBlock};
     for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
@@ -249,6 +257,9 @@ private:
       Value first = arith::AndIOp::create(
           b, loc, cmp(arith::CmpIPredicate::eq, fullBlocks, index(0)),
           cmp(arith::CmpIPredicate::eq, m0, index(0)));
+      if (slices > 1)
+        first = c.jump ? Value(arith::AndIOp::create(b, loc, first, c.jump))
+                       : Value(arith::ConstantIntOp::create(b, loc, 0, 1));
       for (int64_t l = 0; l < streams; ++l)
         bases.push_back(
             arith::SelectOp::create(b, loc, first, stream(index(l)), c.here));

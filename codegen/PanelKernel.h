@@ -9,7 +9,8 @@
 // needed and each panel streams through memory in order. k is cut into
 // chunks of kPanelDepth, whose accumulators go through the output between
 // chunks, and while a chunk is multiplied the next chunk in memory is
-// prefetched.
+// prefetched (with slices, an item with no full block of rows leaves the
+// slices to the hardware prefetcher and prefetches only the next item).
 //
 // With S slices, N is stored as S slices of N / S columns one after
 // another, each in panels of one vector (NB / S columns), and a block reads
@@ -67,7 +68,8 @@ bool readsSlices(int64_t vectorBits, int64_t tile, int64_t slices);
 /// NB (the last panel's padding is not written). Sums are f32; dest is f32.
 /// With `prefetch` (a rank-1 memref of all the packed weights, of which
 /// `panels` starts at element `prefetchBase`), the chunk after each one in
-/// memory is prefetched while it is multiplied.
+/// memory is prefetched while it is multiplied; with slices, an item of
+/// fewer than rowBlock rows prefetches only itemNext.
 struct PanelOperands {
   Value a;
   Value rows; // optional

@@ -40,7 +40,9 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       times the panel's columns as an outer product (one `vector.fma` per
       row and panel vector, the row's element broadcast), k in chunks of
       512 whose sums go through the output, and `memref.prefetch` of the
-      next chunk (after an item's last, the next item with rows' first);
+      next chunk (after an item's last, the next item with rows' first;
+      with slices, an item with no full block of rows prefetches only that
+      jump);
       panels with pairs of k use `x86vector.avx512.dot` and
       need `vector-bits=512`.
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused

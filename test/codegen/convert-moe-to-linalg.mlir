@@ -515,13 +515,18 @@ func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) ->
 // The items write [rows, 4, 32] views of the result, one run of columns
 // per slice. Each slice's next chunk is a prefetch stream: an expert's
 // panels start 2 · 16 · 16 = 512 elements apart in a slice, the slices
-// 4 · 512 = 2048 apart.
+// 4 · 512 = 2048 apart. The blocks below 6 rows prefetch only the jump to
+// the next item (its first chunk after the item's last), not the chunk
+// that follows in memory, which the hardware prefetcher streams.
 // SLICED-LABEL: func.func @slices
 // SLICED: %[[OUT:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 32] : tensor<?x128xf32> into tensor<?x4x32xf32>
 // SLICED: %[[FLAT:.*]] = memref.collapse_shape %{{.*}} : memref<4x4x2x16x16xf32> into memref<8192xf32>
 // SLICED: %[[R:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[OUT]]) -> (tensor<?x4x32xf32>)
 // SLICED: %[[P:.*]] = tensor.extract_slice %arg1[0, %[[G:.*]], 0, 0, 0] [4, 1, 2, 16, 16] [1, 1, 1, 1, 1] : tensor<4x4x2x16x16xf32> to tensor<4x2x16x16xf32>
 // SLICED: arith.muli %[[G]], %c512 : index
+// SLICED: arith.cmpi uge, %{{.*}}, %c16 : index
+// SLICED-NEXT: %[[JUMP:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// SLICED-NEXT: arith.select %[[JUMP]]
 // SLICED: arith.muli %{{.*}}, %c2048 : index
 // SLICED: vector.transfer_read %{{.*}}[%{{.*}}, %c3, %{{.*}}], %{{.*}} : tensor<?x4x?xf32>, vector<16xf32>
 // SLICED: vector.transfer_read %[[P]][%c0, %[[PANEL:.*]], %[[K:.*]], %c0], %{{.*}} {in_bounds = [true]} : tensor<4x2x16x16xf32>, vector<16xf32>
@@ -531,6 +536,14 @@ func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) ->
 // SLICED-COUNT-24: vector.fma
 // SLICED: memref.prefetch %[[FLAT]]
 // SLICED: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c3, %{{.*}}] : vector<16xf32>, tensor<?x4x?xf32>
+// SLICED: scf.for %{{.*}} step %c4
+// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c0 : index
+// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c0 : index
+// SLICED-NEXT: %[[FIRST:.*]] = arith.andi
+// SLICED-NEXT: %[[ON:.*]] = arith.andi %[[FIRST]], %[[JUMP]] : i1
+// SLICED-NEXT: arith.muli %c0, %c2048 : index
+// SLICED-NEXT: %[[S0:.*]] = arith.addi
+// SLICED-NEXT: arith.select %[[ON]], %[[S0]], %{{.*}} : index
 // SLICED: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}] [%{{.*}}, 4, %{{.*}}] [1, 1, 1] : tensor<?x4x?xf32> into tensor<?x4x32xf32>
 // SLICED: %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
 // SLICED: return %[[C]]

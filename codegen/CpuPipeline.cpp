@@ -95,7 +95,6 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm, CpuPhase last,
     return;
 
   // bufferized
-  pm.addPass(bufferization::createEmptyTensorEliminationPass());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

@@ -169,7 +169,8 @@ private:
     Value jump;
   };
 
-  /// Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
+  /// Rows in blocks of rowBlock, then the rest in blocks of 4, 3, 2 and 1
+  /// (one block, or 4 and 1 for 5 rows with the 6-row kernel).
   ///
   /// The next chunk is `streams` streams of one line per step (a slice
   /// each, or runs of the panel's lines), and the full blocks share them
@@ -185,7 +186,7 @@ private:
   /// (docs/performance.md); no hardware prefetcher guesses the jump.
   Value chunk(const Chunk &c, Value dest) {
     SmallVector<int64_t> sizes = {rowBlock};
-    for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
+    for (int64_t s : {int64_t(4), int64_t(3), int64_t(2), int64_t(1)})
       if (s < sizes.back())
         sizes.push_back(s);
     Value begin = index(0);

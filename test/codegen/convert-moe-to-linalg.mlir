@@ -386,6 +386,8 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // the 6-row blocks: one each when there are four blocks or more, else
 // each block prefetches up to four (two loops); the smaller blocks
 // prefetch only when there is no 6-row block, and then only the first.
+// The rows left after the 6-row blocks run as one block (of 4, 3, 2 or 1
+// rows) or two (5: 4 and 1).
 // CHECK-LABEL: func.func @grouped_matmul_packed
 // CHECK-NOT: linalg.unpack
 // CHECK: %[[BUF:.*]] = bufferization.to_buffer %arg1 read_only : tensor<4x1x16x64xf32> to memref<4x1x16x64xf32>
@@ -433,6 +435,9 @@ func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: t
 // CHECK: %[[AT0:.*]] = arith.cmpi eq, %{{.*}}, %c0
 // CHECK: arith.andi %[[NONE]], %[[AT0]]
 // CHECK-COUNT-16: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
+// CHECK: scf.for %{{.*}} step %c3 iter_args
+// CHECK-COUNT-12: vector.fma
 // CHECK-COUNT-4: memref.prefetch %[[FLAT]]
 // CHECK: scf.for %{{.*}} step %c2 iter_args
 // CHECK: scf.for %{{.*}} step %c1 iter_args

@@ -145,8 +145,7 @@ private:
                                     add(k0, index(kPanelDepth)), index(k));
           Value jump = arith::AndIOp::create(b, loc, lastPanel, lastChunk);
           c.next = arith::SelectOp::create(b, loc, jump, o.itemNext, c.next);
-          if (slices > 1)
-            c.jump = jump;
+          c.jump = jump;
         }
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
@@ -164,8 +163,8 @@ private:
   struct Chunk {
     Value panel, col0, k0, steps; // steps of kStep k each
     Value here, next, limit;      // with prefetch
-    /// With prefetch and slices: whether `next` is the next item's first
-    /// chunk rather than the one after this in memory (null: never).
+    /// With itemNext: whether `next` is the next item's first chunk rather
+    /// than the one after this in memory (null: never).
     Value jump;
   };
 

@@ -85,18 +85,19 @@ Value zeroOutsideGroups(OpBuilder &b, Location loc, Value m, int64_t n,
 }
 
 /// The work items of a grouped GEMM: an scf.forall over (group, tile) with
-/// `init` shared, and in its body the group, the tile and the group's rows
-/// (offsets[g] and its count, or without offsets the g-th chunk of
-/// kDenseRowChunk of the m rows).
+/// `inits` shared (the result first), and in its body the group, the tile
+/// and the group's rows (offsets[g] and its count, or without offsets the
+/// g-th chunk of kDenseRowChunk of the m rows).
 struct Items {
   scf::ForallOp forall;
-  Value out, g, t, lo, count;
+  SmallVector<Value> outs;
+  Value g, t, lo, count;
 };
 
 /// Creates the items' loop and leaves `b` at the start of its body (the
 /// caller holds an insertion guard).
 Items beginItems(OpBuilder &b, Location loc, Value offsets, int64_t groups,
-                 Value m, int64_t tiles, Value init) {
+                 Value m, int64_t tiles, ValueRange inits) {
   Value tileCount = arith::ConstantIndexOp::create(b, loc, tiles);
   Value groupCount = offsets
                          ? Value(arith::ConstantIndexOp::create(b, loc, groups))
@@ -104,10 +105,11 @@ Items beginItems(OpBuilder &b, Location loc, Value offsets, int64_t groups,
   Value count = arith::MulIOp::create(b, loc, groupCount, tileCount);
   Items items;
   items.forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{count},
-                                       ValueRange{init}, std::nullopt);
+                                       inits, std::nullopt);
   b.setInsertionPointToStart(items.forall.getBody());
   Value item = items.forall.getInductionVars()[0];
-  items.out = items.forall.getRegionIterArgs()[0];
+  items.outs.assign(items.forall.getRegionIterArgs().begin(),
+                    items.forall.getRegionIterArgs().end());
   items.g = arith::DivUIOp::create(b, loc, item, tileCount);
   items.t = arith::RemUIOp::create(b, loc, item, tileCount);
   if (offsets) {
@@ -121,28 +123,25 @@ Items beginItems(OpBuilder &b, Location loc, Value offsets, int64_t groups,
   return items;
 }
 
-/// Ends the items' loop: each item's `tile` goes to out[at, extent].
-void endItems(OpBuilder &b, Location loc, Items items, Value tile,
+/// Ends the items' loop: each item's `tiles` go to outs[at, extent].
+void endItems(OpBuilder &b, Location loc, Items &items, ValueRange tiles,
               ArrayRef<OpFoldResult> at, ArrayRef<OpFoldResult> extent) {
   SmallVector<OpFoldResult> strides(at.size(), b.getIndexAttr(1));
   b.setInsertionPointToStart(items.forall.getTerminator().getBody());
-  tensor::ParallelInsertSliceOp::create(b, loc, tile, items.out, at, extent,
-                                        strides);
+  for (auto [tile, out] : llvm::zip_equal(tiles, items.outs))
+    tensor::ParallelInsertSliceOp::create(b, loc, tile, out, at, extent,
+                                          strides);
 }
 
-/// The panels of a plain GEMM's weight that the panel kernel reads: from
+/// The panels of a GEMM weight that the panel kernel reads: from
 /// [E, P, K, NB] (with offsets) or [P, K, NB] (without), or in slices from
-/// [S, E, P, K, w] (or [S, P, K, w]); a null unpack otherwise. The GEMM
-/// may read its rows through indices (moe-fuse-dispatch).
-PackedPanels packedWeight(GroupedMatmulOp op) {
-  if (op.getUp() || op.getActivationAttr() || op.getGateUpLayout())
-    return {};
-  auto type = cast<RankedTensorType>(op.getWeight().getType());
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+/// [S, E, P, K, w] (or [S, P, K, w]); a null unpack otherwise.
+PackedPanels packedPanels(GroupedMatmulOp op, Value weightValue) {
+  auto type = cast<RankedTensorType>(weightValue.getType());
   int64_t rank = op.getOffsets() ? 3 : 2;
-  if (type.getRank() != rank || !resultType.getElementType().isF32())
+  if (type.getRank() != rank)
     return {};
-  PackedPanels packed = packedPanelsOf(op.getWeight());
+  PackedPanels packed = packedPanelsOf(weightValue);
   linalg::UnPackOp unpack = packed.unpack;
   if (!unpack || !unpack.getSourceType().hasStaticShape())
     return {};
@@ -170,6 +169,36 @@ PackedPanels packedWeight(GroupedMatmulOp op) {
       type.getDimSize(2) % 2 == 0)
     return packed;
   return {};
+}
+
+/// The packed panels of a GEMM the panel kernel runs: of its weight when
+/// it is plain (an f32 result) or has an elementwise activation in its
+/// epilogue, or of its gate weight when it is the gate and up projections
+/// of a gated activation (moe-fuse-gate-up) as two weights packed alike; a
+/// null unpack otherwise. The GEMM may read its rows through indices
+/// (moe-fuse-dispatch).
+PackedPanels packedWeight(GroupedMatmulOp op) {
+  if (op.getGateUpLayout())
+    return {};
+  // Plain GEMMs produce f32; an activation in the epilogue any float.
+  ActivationAttr activation = op.getActivationAttr();
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  if (!activation && !resultType.getElementType().isF32())
+    return {};
+  // Gate and up as two weights, or one weight and an elementwise
+  // activation.
+  if (bool(op.getUp()) != (activation && activation.isGated()))
+    return {};
+  PackedPanels packed = packedPanels(op, op.getWeight());
+  if (!packed.unpack || !op.getUp())
+    return packed;
+  PackedPanels up = packedPanels(op, op.getUp());
+  if (!up.unpack || up.slices != packed.slices ||
+      up.unpack.getSourceType() != packed.unpack.getSourceType() ||
+      up.unpack.getInnerDimsPos() != packed.unpack.getInnerDimsPos() ||
+      up.unpack.getStaticInnerTiles() != packed.unpack.getStaticInnerTiles())
+    return {};
+  return packed;
 }
 
 /// Whether `unpack` interleaves pairs of k (see packedWeight).
@@ -237,14 +266,63 @@ Value nextItemChunk(OpBuilder &b, Location loc, Value offsets, int64_t groups,
   return ifOp.getResult(0);
 }
 
+/// `packed` (a weight's panels) as one flat buffer, for prefetching the
+/// chunk after the one being multiplied (it may be the next item's).
+Value flatBuffer(OpBuilder &b, Location loc, Value packed) {
+  auto type = cast<RankedTensorType>(packed.getType());
+  Value buffer = bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), packed,
+      /*read_only=*/true);
+  ReassociationIndices all;
+  for (int64_t d = 0; d < type.getRank(); ++d)
+    all.push_back(d);
+  return memref::CollapseShapeOp::create(
+      b, loc, buffer, SmallVector<ReassociationIndices>{all});
+}
+
+/// The activation in a GEMM's epilogue, over an item's f32 tiles of the
+/// gate projection and (gated) the up projection, into `dest` (the item's
+/// tile of the result, of any float type; it may be `gate` itself).
+Value activationEpilogue(OpBuilder &b, Location loc, ActivationAttr act,
+                         Value gate, Value up, Value dest) {
+  auto type = cast<RankedTensorType>(dest.getType());
+  unsigned rank = type.getRank();
+  SmallVector<Value> ins;
+  if (gate != dest)
+    ins.push_back(gate);
+  if (up)
+    ins.push_back(up);
+  SmallVector<AffineMap> maps(ins.size() + 1, b.getMultiDimIdentityMap(rank));
+  auto generic = linalg::GenericOp::create(
+      b, loc, TypeRange{type}, ins, ValueRange{dest}, maps, iterators(rank),
+      [&](OpBuilder &nb, Location nl, ValueRange args) {
+        // args: gate (unless it is dest), up (gated), dest.
+        Value g = gate == dest ? args.back() : args[0];
+        Value h = up ? applyActivation(nb, nl, act, g, args[ins.size() - 1])
+                     : applyActivation(nb, nl, act, Value(), g);
+        linalg::YieldOp::create(nb, nl,
+                                castFloat(nb, nl, h, type.getElementType()));
+      });
+  return generic.getResult(0);
+}
+
 /// Items (group, panels): each group's panels in runs of about 512 KiB;
-/// without offsets, (chunk of 64 rows, panels).
+/// without offsets, (chunk of 64 rows, panels). With an activation in the
+/// epilogue (moe-fuse-gate-up), the gate and up projections of a gated one
+/// run in the same items: the gate's panels into the result (an f32 one,
+/// else a scratch tensor), the up's into a scratch tensor, then the
+/// activation over the item's tile into the result. An item streams the
+/// gate's panels, then the up's same panels, and no activation phase or
+/// GEMM between them waits for the others.
 Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
                   const PanelKernel &kernel, OpBuilder &b) {
   Location loc = op.getLoc();
   linalg::UnPackOp unpack = weight.unpack;
   int64_t slices = weight.slices;
   Value packed = unpack.getSource();
+  // Packed alike (packedWeight).
+  Value upPacked =
+      op.getUp() ? packedPanelsOf(op.getUp()).unpack.getSource() : Value();
   Value offsets = op.getOffsets();
   auto packedType = cast<RankedTensorType>(packed.getType());
   bool pairs = unpacksPairs(unpack);
@@ -260,40 +338,50 @@ Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
   int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t eltBytes =
       std::max<int64_t>(packedType.getElementTypeBitWidth() / 8, 1);
-  int64_t perItem =
-      std::clamp<int64_t>(512 * 1024 / (k * width * eltBytes), 1, panels);
+  // The gate and up projections read two weights per column.
+  int64_t weightBytes = k * width * eltBytes * (upPacked ? 2 : 1);
+  int64_t perItem = std::clamp<int64_t>(512 * 1024 / weightBytes, 1, panels);
   int64_t tiles = (panels + perItem - 1) / perItem;
   Type f32 = b.getF32Type();
+  ActivationAttr activation = op.getActivationAttr();
+  Type resultElt =
+      cast<RankedTensorType>(op.getResult().getType()).getElementType();
+  // Sums go through the result between k chunks when it is f32.
+  bool gateInResult = resultElt.isF32();
 
   Value rows = op.getRows();
   Value m = tensor::DimOp::create(b, loc, rows ? rows : op.getInput(), 0);
-  Value init =
+  SmallVector<Value> inits = {
       offsets
-          ? zeroOutsideGroups(b, loc, m, n, f32, offsets)
+          ? zeroOutsideGroups(b, loc, m, n, resultElt, offsets)
           : emptyTensor(b, loc, SmallVector<OpFoldResult>{m, b.getIndexAttr(n)},
-                        f32);
+                        resultElt)};
+  // Scratch sums of the gate (without an f32 result) and up projections:
+  // the items write only their own tiles, which the activation reads back.
+  auto scratch = [&] {
+    inits.push_back(bufferization::AllocTensorOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic, n}, f32),
+        ValueRange{m}));
+    return inits.size() - 1;
+  };
+  size_t gateOut = gateInResult ? 0 : scratch();
+  size_t upOut = upPacked ? scratch() : 0;
   if (slices > 1) {
     // [M, N] as [M, S, N / S]: an item's columns, one run per slice.
-    auto sliced =
-        RankedTensorType::get({ShapedType::kDynamic, slices, n / slices}, f32);
-    init = tensor::ExpandShapeOp::create(
-        b, loc, sliced, init, SmallVector<ReassociationIndices>{{0}, {1, 2}},
-        SmallVector<OpFoldResult>{m, b.getIndexAttr(slices),
-                                  b.getIndexAttr(n / slices)});
+    for (Value &init : inits) {
+      Type elt = cast<RankedTensorType>(init.getType()).getElementType();
+      auto sliced = RankedTensorType::get(
+          {ShapedType::kDynamic, slices, n / slices}, elt);
+      init = tensor::ExpandShapeOp::create(
+          b, loc, sliced, init, SmallVector<ReassociationIndices>{{0}, {1, 2}},
+          SmallVector<OpFoldResult>{m, b.getIndexAttr(slices),
+                                    b.getIndexAttr(n / slices)});
+    }
   }
-  // The whole packed weight as a flat buffer, for prefetching the chunk
-  // after the one being multiplied (it may be the next item's).
-  Value buffer = bufferization::ToBufferOp::create(
-      b, loc,
-      MemRefType::get(packedType.getShape(), packedType.getElementType()),
-      packed, /*read_only=*/true);
-  ReassociationIndices all;
-  for (int64_t d = 0; d < packedType.getRank(); ++d)
-    all.push_back(d);
-  Value flat = memref::CollapseShapeOp::create(
-      b, loc, buffer, SmallVector<ReassociationIndices>{all});
+  Value flat = flatBuffer(b, loc, packed);
+  Value upFlat = upPacked ? flatBuffer(b, loc, upPacked) : Value();
   OpBuilder::InsertionGuard guard(b);
-  Items items = beginItems(b, loc, offsets, groups, m, tiles, init);
+  Items items = beginItems(b, loc, offsets, groups, m, tiles, inits);
   Value g = items.g, lo = items.lo, count = items.count;
   auto cst = [&](int64_t v) {
     return arith::ConstantIndexOp::create(b, loc, v);
@@ -313,28 +401,34 @@ Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
     extent.insert(extent.begin() + 1, b.getIndexAttr(slices));
   }
   SmallVector<OpFoldResult> strides(at.size(), b.getIndexAttr(1));
-  Value dest =
-      tensor::ExtractSliceOp::create(b, loc, items.out, at, extent, strides);
+  SmallVector<Value> dests;
+  for (Value out : items.outs)
+    dests.push_back(
+        tensor::ExtractSliceOp::create(b, loc, out, at, extent, strides));
+  // The group's panels, with pairs as [.., P, K / 2, 2 NB].
+  auto groupPanels = [&](Value all) {
+    Value panelsV = offsets ? groupSlice(b, loc, all, g, groupDim) : all;
+    if (!pairs)
+      return panelsV;
+    SmallVector<ReassociationIndices> pairGroups = {{0}, {1}, {2, 3}};
+    if (slices > 1)
+      pairGroups = {{0}, {1}, {2}, {3, 4}};
+    return Value(tensor::CollapseShapeOp::create(b, loc, panelsV, pairGroups));
+  };
   PanelOperands operands;
   operands.a = op.getInput();
   operands.rows = rows;
   operands.rowBase = lo;
   operands.numRows = count;
-  operands.panels = offsets ? groupSlice(b, loc, packed, g, groupDim) : packed;
   if (pairs) {
     // bf16 dot products read bf16 rows: the group's, rounded once per item
-    // (gathering them on the way), 1/perItem of the item's work; the panels
-    // as [.., P, K / 2, 2 NB].
+    // (gathering them on the way), 1/perItem of the item's work.
     operands.pairs = true;
     operands.a = bf16Rows(b, loc, op.getInput(), rows, lo, count, k);
     operands.rows = Value();
     operands.rowBase = cst(0);
-    SmallVector<ReassociationIndices> pairGroups = {{0}, {1}, {2, 3}};
-    if (slices > 1)
-      pairGroups = {{0}, {1}, {2}, {3, 4}};
-    operands.panels =
-        tensor::CollapseShapeOp::create(b, loc, operands.panels, pairGroups);
   }
+  operands.panels = groupPanels(packed);
   operands.firstPanel = p0;
   operands.numPanels = np;
   operands.bias = offsets ? groupSlice(b, loc, op.getBias(), g) : op.getBias();
@@ -351,8 +445,39 @@ Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
   operands.itemNext =
       nextItemChunk(b, loc, offsets, groups, g, items.t, tiles, cst(groupElts),
                     arith::AddIOp::create(b, loc, p0, np), cst(k * tileWidth));
-  Value tile = emitPanelContraction(b, loc, operands, dest, kernel);
-  endItems(b, loc, items, tile, at, extent);
+  if (!activation) {
+    Value tile = emitPanelContraction(b, loc, operands, dests[0], kernel);
+    endItems(b, loc, items, ValueRange{tile}, at, extent);
+  } else {
+    SmallVector<Value> tiles(inits.size());
+    Value upTile;
+    if (upPacked) {
+      // The gate's last chunk prefetches the up's first, where the gate's
+      // first is in its own weight; the up's last chunk the next item's
+      // (a gate chunk).
+      PanelOperands gate = operands;
+      gate.itemNext = arith::AddIOp::create(
+          b, loc, operands.prefetchBase,
+          arith::MulIOp::create(b, loc, p0, cst(k * tileWidth)));
+      gate.itemNextBuffer = upFlat;
+      PanelOperands up = operands;
+      up.panels = groupPanels(upPacked);
+      up.bias =
+          offsets ? groupSlice(b, loc, op.getUpBias(), g) : op.getUpBias();
+      up.prefetch = upFlat;
+      up.itemNextBuffer = flat;
+      tiles[gateOut] =
+          emitPanelContraction(b, loc, gate, dests[gateOut], kernel);
+      upTile = tiles[upOut] =
+          emitPanelContraction(b, loc, up, dests[upOut], kernel);
+    } else {
+      tiles[gateOut] =
+          emitPanelContraction(b, loc, operands, dests[gateOut], kernel);
+    }
+    tiles[0] = activationEpilogue(b, loc, activation, tiles[gateOut], upTile,
+                                  gateInResult ? tiles[0] : dests[0]);
+    endItems(b, loc, items, tiles, at, extent);
+  }
   Value result = items.forall.getResult(0);
   b.setInsertionPointAfter(items.forall);
   if (slices > 1)
@@ -424,8 +549,8 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       OpFoldResult u = b.getIndexAttr(1);
       SmallVector<OpFoldResult> at = {lo, n0}, extent = {count, size},
                                 strides = {u, u};
-      Value dest = tensor::ExtractSliceOp::create(b, loc, items.out, at, extent,
-                                                  strides);
+      Value dest = tensor::ExtractSliceOp::create(b, loc, items.outs[0], at,
+                                                  extent, strides);
       ContractionOperands operands;
       operands.a = input;
       operands.rows = rows;
@@ -458,7 +583,7 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
       operands.colBase = n0;
       operands.numCols = size;
       Value tile = emitContraction(b, loc, operands, dest, itemKernel);
-      endItems(b, loc, items, tile, at, extent);
+      endItems(b, loc, items, ValueRange{tile}, at, extent);
     }
     replaceWithResultTypes(rewriter, op, items.forall.getResult(0));
     return success();

@@ -21,10 +21,34 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Whether every use of `arg` is the weight of a plain grouped GEMM with an
-/// f32 result, its rows read in place or through a dispatch's indices
-/// (moe-fuse-dispatch): [E, N, K] with offsets, or [N, K] without (a dense
-/// one).
+/// Whether `use` is the weight of a grouped GEMM the panel kernel runs: a
+/// plain one with an f32 result (its rows read in place or through a
+/// dispatch's indices, moe-fuse-dispatch), or one with its activation in
+/// the epilogue (moe-fuse-gate-up): the gate or up weight of a gated
+/// activation given as two weights, or the weight of an elementwise one.
+/// Offsets exactly when `grouped`.
+bool panelUse(OpOperand &use, bool grouped) {
+  auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+  if (!mm || bool(mm.getOffsets()) != grouped || mm.getGateUpLayout())
+    return false;
+  // (A float argument is never the offsets or the gather indices.)
+  if (use.get() == mm.getInput() || use.get() == mm.getBias() ||
+      use.get() == mm.getUpBias())
+    return false;
+  bool weight = &use == &mm.getWeightMutable();
+  ActivationAttr activation = mm.getActivationAttr();
+  if (!activation)
+    return weight && !mm.getUp() &&
+           cast<RankedTensorType>(mm.getResult().getType())
+               .getElementType()
+               .isF32();
+  if (!activation.isGated())
+    return weight && !mm.getUp();
+  return mm.getUp() && (weight || &use == &mm.getUpMutable()[0]);
+}
+
+/// Whether every use of `arg` is a weight the panel kernel reads
+/// (panelUse): [E, N, K] with offsets, or [N, K] without (a dense one).
 bool packable(BlockArgument arg) {
   auto type = dyn_cast<RankedTensorType>(arg.getType());
   if (!type || (type.getRank() != 2 && type.getRank() != 3) ||
@@ -34,18 +58,8 @@ bool packable(BlockArgument arg) {
   if (!elt.isF32() && !elt.isF16() && !elt.isBF16())
     return false;
   bool grouped = type.getRank() == 3;
-  for (OpOperand &use : arg.getUses()) {
-    auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
-    // (A float argument is never the offsets or the gather indices.)
-    if (!mm || use.get() != mm.getWeight() || mm.getInput() == arg ||
-        bool(mm.getOffsets()) != grouped || mm.getUp() ||
-        mm.getActivationAttr() || mm.getGateUpLayout() || mm.getBias() == arg ||
-        !cast<RankedTensorType>(mm.getResult().getType())
-             .getElementType()
-             .isF32())
-      return false;
-  }
-  return true;
+  return llvm::all_of(arg.getUses(),
+                      [&](OpOperand &use) { return panelUse(use, grouped); });
 }
 
 struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
@@ -73,8 +87,26 @@ struct MoEPackWeightsPass : moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
       Block &entry = func.getBody().front();
       SmallVector<Type> inputs(func.getArgumentTypes());
       bool changed = false;
+      llvm::SmallDenseSet<Value> pack;
+      for (BlockArgument arg : entry.getArguments())
+        if (packable(arg))
+          pack.insert(arg);
+      // The gate and up weights of one GEMM are packed together or not at
+      // all: the panel kernel runs the pair or neither.
+      for (bool again = true; again;) {
+        again = false;
+        func.walk([&](GroupedMatmulOp mm) {
+          if (!mm.getUp() || mm.getGateUpLayout())
+            return;
+          bool gate = pack.contains(mm.getWeight());
+          if (gate != pack.contains(mm.getUp())) {
+            pack.erase(gate ? mm.getWeight() : mm.getUp());
+            again = true;
+          }
+        });
+      }
       for (BlockArgument arg : entry.getArguments()) {
-        if (!packable(arg))
+        if (!pack.contains(arg))
           continue;
         auto type = cast<RankedTensorType>(arg.getType());
         // [.., N, K] -> [.., ceil(N / NB), K, NB]; with bf16 dot products,

@@ -130,7 +130,7 @@ private:
           arith::MinUIOp::create(b, loc, index(kPanelDepth),
                                  arith::SubIOp::create(b, loc, index(k), k0));
       Value steps = arith::DivUIOp::create(b, loc, kLen, index(kStep));
-      Chunk c{pAbs, col0, k0, steps, {}, {}, {}, {}};
+      Chunk c{pAbs, col0, k0, steps, {}, {}, {}, {}, {}, {}};
       if (o.prefetch) {
         // Flat element offsets of this chunk and of the one after it (in
         // the first slice with slices).
@@ -146,7 +146,19 @@ private:
           Value jump = arith::AndIOp::create(b, loc, lastPanel, lastChunk);
           c.next = arith::SelectOp::create(b, loc, jump, o.itemNext, c.next);
           c.jump = jump;
+          // A chunk's prefetches all go to one buffer: with another for the
+          // jump, the last chunk's slots with nothing to prefetch point at
+          // the jump's first lines instead of at this chunk.
+          if (o.itemNextBuffer) {
+            c.buffer = arith::SelectOp::create(b, loc, jump, o.itemNextBuffer,
+                                               o.prefetch);
+            c.stay = arith::SelectOp::create(b, loc, jump, c.next, c.here);
+          }
         }
+        if (!c.buffer)
+          c.buffer = o.prefetch;
+        if (!c.stay)
+          c.stay = c.here;
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
         // stream can touch starts steps · linesPerStep lines after its base
@@ -166,6 +178,9 @@ private:
     /// With itemNext: whether `next` is the next item's first chunk rather
     /// than the one after this in memory (null: never).
     Value jump;
+    /// The buffer the chunk's prefetches read, and where a slot with no
+    /// stream points: at lines already being read (with prefetch).
+    Value buffer, stay;
   };
 
   /// Rows in blocks of rowBlock, then the rest in blocks of 4, 3, 2 and 1
@@ -230,7 +245,7 @@ private:
 
   /// The first line of the next chunk's streams that the block of rows
   /// [m0, m0 + mr) prefetches, `slots` of them; a slot with no stream
-  /// points at this chunk (already being read). Empty without prefetch.
+  /// points at c.stay (lines already being read). Empty without prefetch.
   SmallVector<Value> prefetchBases(const Chunk &c, Value m0, int64_t mr,
                                    Value fullBlocks, int64_t slots) {
     SmallVector<Value> bases;
@@ -251,7 +266,7 @@ private:
         // Stream blockIdx + s · share, when below streams.
         Value l = add(blockIdx, mul(index(s), share));
         Value on = cmp(arith::CmpIPredicate::ult, l, index(streams));
-        bases.push_back(arith::SelectOp::create(b, loc, on, stream(l), c.here));
+        bases.push_back(arith::SelectOp::create(b, loc, on, stream(l), c.stay));
       }
     } else {
       Value first = arith::AndIOp::create(
@@ -262,7 +277,7 @@ private:
                        : Value(arith::ConstantIntOp::create(b, loc, 0, 1));
       for (int64_t l = 0; l < streams; ++l)
         bases.push_back(
-            arith::SelectOp::create(b, loc, first, stream(index(l)), c.here));
+            arith::SelectOp::create(b, loc, first, stream(index(l)), c.stay));
     }
     for (Value &base : bases)
       base = arith::MinSIOp::create(b, loc, base, c.limit);
@@ -355,7 +370,7 @@ private:
               o.pairs ? pairStep(c, kk, rows, accs) : step(c, kk, rows, accs);
           Value line = mul(kk, index(streamStep));
           for (Value base : prefetch)
-            memref::PrefetchOp::create(b, loc, o.prefetch,
+            memref::PrefetchOp::create(b, loc, c.buffer,
                                        ValueRange{add(base, line)},
                                        /*isWrite=*/false, /*localityHint=*/3,
                                        /*isDataCache=*/true);

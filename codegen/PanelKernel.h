@@ -85,6 +85,10 @@ struct PanelOperands {
   /// prefetch while the last chunk of the last panel is multiplied (the
   /// next item's first), instead of the chunk after it in memory.
   Value itemNext;
+  /// Optional, with itemNext: the buffer itemNext is an offset in, of the
+  /// type of `prefetch` (another weight of the same shape; the fused gate
+  /// and up projections jump from one to the other), else `prefetch`.
+  Value itemNextBuffer;
   /// Pairs of k (AVX512_BF16 dot products): `panels` is [P, K / 2, 2 NB]
   /// bf16 with panels[p, q, 2 j + r] = W[k = 2 q + r, c = p NB + j], and
   /// `a` is bf16.

@@ -44,7 +44,14 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       with slices, an item with no full block of rows prefetches only that
       jump);
       panels with pairs of k use `x86vector.avx512.dot` and
-      need `vector-bits=512`.
+      need `vector-bits=512`. A GEMM with its activation in the epilogue
+      on packed panels (moe-fuse-gate-up; a gated one with the gate and up
+      weights packed alike) runs both projections in the same items: the
+      gate's panels into the result (an f32 one, else f32 scratch), the
+      up's same panels into f32 scratch, then an elementwise
+      `linalg.generic` over the item's tile applies the activation; the
+      gate's last chunk prefetches the up's first (the chunk's prefetch
+      buffer is an `arith.select` of the two weights).
     * `moe.activation`: one elementwise `linalg.generic` in f32; a fused
       `gate_up` input is split by strided or contiguous slices.
     * `moe.combine`: a reduction `linalg.generic` over `(t, c, j)` reading
@@ -88,8 +95,13 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     plain `moe.grouped_matmul` with offsets and an f32 result, or a
     `tensor<N x K>` whose every use is the weight of such a GEMM without
     offsets (a router or shared expert). Plain means no `up`, `activation`
-    or `gate_up_layout` (the fused gate and up projections keep the row
-    layout); a `gather` (moe-fuse-dispatch) is allowed.
+    or `gate_up_layout`; a `gather` (moe-fuse-dispatch) is allowed. The
+    weights of a GEMM with its activation in the epilogue
+    (moe-fuse-gate-up), whatever the float type of its result, qualify
+    too: the weight of an elementwise activation, and the gate and up
+    weights of a gated one, which are packed together or not at all. A
+    `gate_up_layout` weight (gate and up in one tensor) keeps the row
+    layout.
     Its type becomes the panels `tensor<E x ceil(N/NB) x K x NB>` (or
     `tensor<ceil(N/NB) x K x NB>`), where `panels[e, p, k, j]` holds
     `W[e, p * NB + j, k]` (zero past N), and the function reads it back

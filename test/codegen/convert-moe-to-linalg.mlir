@@ -498,6 +498,70 @@ func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) ->
   return %r : tensor<?x100xf32>
 }
 
+// -----
+
+// The gate and up projections with the activation in the epilogue
+// (moe-fuse-gate-up) on packed panels: one item streams the gate's panels
+// into the result, then the up's same panels into a scratch tensor, then
+// applies the activation to its tile. The gate's last chunk prefetches
+// the up's first from the up weight (the buffer is chosen per chunk); the
+// up's last chunk the next item's first gate chunk.
+// CHECK-LABEL: func.func @gate_up_packed
+// CHECK-NOT: linalg.unpack
+// CHECK: %[[GB:.*]] = bufferization.to_buffer %arg1 read_only
+// CHECK: %[[GF:.*]] = memref.collapse_shape %[[GB]]
+// CHECK: %[[UB:.*]] = bufferization.to_buffer %arg2 read_only
+// CHECK: %[[UF:.*]] = memref.collapse_shape %[[UB]]
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[UPOUT:.*]] = %{{.*}}) -> (tensor<?x40xf32>, tensor<?x40xf32>)
+// CHECK: %[[GD:.*]] = tensor.extract_slice %[[OUT]]
+// CHECK: %[[UD:.*]] = tensor.extract_slice %[[UPOUT]]
+// CHECK: %[[GP:.*]] = tensor.extract_slice %arg1
+// CHECK: %[[UP:.*]] = tensor.extract_slice %arg2
+// CHECK: %[[G:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[GD]])
+// CHECK: arith.select %{{.*}}, %[[UF]], %[[GF]] : memref<4096xf32>
+// CHECK: vector.transfer_read %[[GP]]
+// CHECK: %[[U:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[UD]])
+// CHECK: arith.select %{{.*}}, %[[GF]], %[[UF]] : memref<4096xf32>
+// CHECK: vector.transfer_read %[[UP]]
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[U]] : tensor<?x?xf32>) outs(%[[G]] : tensor<?x?xf32>)
+// CHECK: math.exp
+// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
+// CHECK: tensor.parallel_insert_slice %[[U]] into %[[UPOUT]]
+func.func @gate_up_packed(%x: tensor<?x16xf32>, %pg: tensor<4x1x16x64xf32>, %pu: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %bg: tensor<4x40xf32>, %bu: tensor<4x40xf32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %g = linalg.unpack %pg inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %e2 = tensor.empty() : tensor<4x40x16xf32>
+  %u = linalg.unpack %pu inner_dims_pos = [1] inner_tiles = [64] into %e2 : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %g offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x40xf32>) up(%u : tensor<4x40x16xf32>) up_bias(%bu : tensor<4x40xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
+// An elementwise activation in the epilogue of a packed GEMM with a bf16
+// result: the sums go through an f32 scratch tensor, and the epilogue
+// writes the activation, rounded, into the result's tile.
+// CHECK-LABEL: func.func @gelu_packed_bf16
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : bf16
+// CHECK: linalg.fill ins(%[[ZERO]] : bf16)
+// CHECK: %[[SCRATCH:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x40xf32>
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[SUMS:.*]] = %[[SCRATCH]]) -> (tensor<?x40xbf16>, tensor<?x40xf32>)
+// CHECK: %[[D:.*]] = tensor.extract_slice %[[OUT]]
+// CHECK: %[[SD:.*]] = tensor.extract_slice %[[SUMS]]
+// CHECK: %[[S:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[SD]])
+// CHECK: vector.fma
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<?x?xf32>) outs(%[[D]] : tensor<?x?xbf16>)
+// CHECK: math.erf
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
+// CHECK: tensor.parallel_insert_slice %[[S]] into %[[SUMS]]
+func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xbf16> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) activation(#moe.activation<gelu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xbf16>
+  return %r : tensor<?x40xbf16>
+}
+
 // bf16 weights packed in pairs of k (moe-pack-weights with bf16-dot): each
 // item rounds its rows to bf16 once; each step loads four vectors of 16
 // columns x 2 k and does one vdpbf16ps per row and vector with the row's

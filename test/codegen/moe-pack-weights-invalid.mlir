@@ -21,19 +21,23 @@ func.func @weight_returned(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: ten
 
 // -----
 
-// The fused gate and up projections (two weight rows per output, the
-// activation in the epilogue) keep the row layout, both weights.
-// CHECK-LABEL: func.func @gate_up_fused
-// CHECK-SAME: %{{[^:]*}}: tensor<2x8x8xf32>, %{{[^:]*}}: tensor<2x8x8xf32>,
+// A gate and up weight in one tensor (gate_up_layout: two weight rows
+// per output in one weight) keeps the row layout; so do the gate and up
+// weights of a fused GEMM when one of them has another use (here the up
+// weight is returned): they are packed together or not at all.
+// CHECK-LABEL: func.func @gate_up_kept
+// CHECK-SAME: %{{[^:]*}}: tensor<2x16x8xf32>, %{{[^:]*}}: tensor<2x8x8xf32>, %{{[^:]*}}: tensor<2x8x8xf32>,
 // CHECK-NOT: linalg.unpack
-func.func @gate_up_fused(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %g: tensor<2x8x8xf32>, %u: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
-  %a = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) up(%u : tensor<2x8x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
-  return %a : tensor<?x8xf32>
+func.func @gate_up_kept(%x: tensor<?x8xf32>, %rows: tensor<?xi32>, %gu: tensor<2x16x8xf32>, %g: tensor<2x8x8xf32>, %u: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x8x8xf32>) {
+  %a = moe.grouped_matmul %x, %gu gather(%rows : tensor<?xi32>) offsets(%off : tensor<3xi32>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x8xf32>, tensor<2x16x8xf32> -> tensor<?x8xf32>
+  %b = moe.grouped_matmul %x, %g offsets(%off : tensor<3xi32>) up(%u : tensor<2x8x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a, %b, %u : tensor<?x8xf32>, tensor<?x8xf32>, tensor<2x8x8xf32>
 }
 
 // -----
 
-// A bf16 result (the kernel keeps f32 partial sums in its output).
+// A plain GEMM with a bf16 result (the kernel keeps f32 partial sums in
+// its output; one with an activation in its epilogue uses f32 scratch).
 // CHECK-LABEL: func.func @bf16_result
 // CHECK-NOT: linalg.unpack
 func.func @bf16_result(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xbf16> {

@@ -122,3 +122,38 @@ func.func @sliced(%x: tensor<?x8xf32>, %w: tensor<2x128x8xf32>, %r: tensor<64x8x
   %d = moe.grouped_matmul %x, %bw offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x128x8xbf16> -> tensor<?x128xf32>
   return %a, %b, %c, %d : tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x40xf32>, tensor<?x128xf32>
 }
+
+// -----
+
+// The gate and up projections of a gated activation (moe-fuse-gate-up) as
+// two weights: both are packed alike, with slices too. Packed together or
+// not at all: when the up weight has a use the panel kernel does not read
+// (here the function returns it), the gate weight stays unpacked as well.
+// A fused gate/up weight in one tensor (gate_up_layout) stays unpacked.
+// The weight of an elementwise activation's GEMM is packed, whatever the
+// float type of its result.
+// CHECK-LABEL: func.func @gate_up
+// CHECK-SAME: %[[G:[^:]*]]: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK-SAME: %[[U:[^:]*]]: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64}
+// CHECK-SAME: %[[G2:[^:]*]]: tensor<2x64x8xf32>,
+// CHECK-SAME: %[[U2:[^:]*]]: tensor<2x64x8xf32>,
+// CHECK-SAME: %[[GU:[^:]*]]: tensor<2x128x8xf32>,
+// CHECK-SAME: %[[E:[^:]*]]: tensor<2x1x8x64xf32> {moe.packed_panel = 64 : i64},
+// CHECK-DAG: %[[GP:.*]] = linalg.unpack %[[G]] inner_dims_pos = [1] inner_tiles = [64]
+// CHECK-DAG: %[[UP:.*]] = linalg.unpack %[[U]] inner_dims_pos = [1] inner_tiles = [64]
+// CHECK-DAG: %[[EP:.*]] = linalg.unpack %[[E]] inner_dims_pos = [1] inner_tiles = [64]
+// CHECK: moe.grouped_matmul %{{.*}}, %[[GP]] offsets(%{{.*}}) up(%[[UP]] : tensor<2x64x8xf32>) activation(#moe.activation<swiglu>)
+// CHECK: moe.grouped_matmul %{{.*}}, %[[G2]] offsets(%{{.*}}) up(%[[U2]] : tensor<2x64x8xf32>) activation(#moe.activation<swiglu>)
+// CHECK: moe.grouped_matmul %{{.*}}, %[[GU]] offsets(%{{.*}}) activation(#moe.activation<swiglu>) gate_up_layout(interleaved)
+// CHECK: moe.grouped_matmul %{{.*}}, %[[EP]] offsets(%{{.*}}) activation(#moe.activation<gelu>) : tensor<?x8xf32>, tensor<2x64x8xf32> -> tensor<?x64xbf16>
+// SLICES-LABEL: func.func @gate_up
+// SLICES-SAME: tensor<4x2x1x8x16xf32> {moe.packed_panel = 16 : i64, moe.packed_slices = 4 : i64}
+// SLICES-SAME: tensor<4x2x1x8x16xf32> {moe.packed_panel = 16 : i64, moe.packed_slices = 4 : i64}
+// SLICES-SAME: tensor<2x64x8xf32>,
+func.func @gate_up(%x: tensor<?x8xf32>, %g: tensor<2x64x8xf32>, %u: tensor<2x64x8xf32>, %g2: tensor<2x64x8xf32>, %u2: tensor<2x64x8xf32>, %gu: tensor<2x128x8xf32>, %e: tensor<2x64x8xf32>, %off: tensor<3xi32>) -> (tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<2x64x8xf32>, tensor<?x64xbf16>) {
+  %a = moe.grouped_matmul %x, %g offsets(%off : tensor<3xi32>) up(%u : tensor<2x64x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x8xf32>, tensor<2x64x8xf32> -> tensor<?x64xf32>
+  %b = moe.grouped_matmul %x, %g2 offsets(%off : tensor<3xi32>) up(%u2 : tensor<2x64x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x8xf32>, tensor<2x64x8xf32> -> tensor<?x64xf32>
+  %c = moe.grouped_matmul %x, %gu offsets(%off : tensor<3xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x8xf32>, tensor<2x128x8xf32> -> tensor<?x64xf32>
+  %d = moe.grouped_matmul %x, %e offsets(%off : tensor<3xi32>) activation(#moe.activation<gelu>) : tensor<?x8xf32>, tensor<2x64x8xf32> -> tensor<?x64xbf16>
+  return %a, %b, %c, %u2, %d : tensor<?x64xf32>, tensor<?x64xf32>, tensor<?x64xf32>, tensor<2x64x8xf32>, tensor<?x64xbf16>
+}

@@ -338,9 +338,11 @@ Value lowerPacked(GroupedMatmulOp op, PackedPanels weight,
   int64_t n = weightType.getDimSize(weightType.getRank() - 2);
   int64_t eltBytes =
       std::max<int64_t>(packedType.getElementTypeBitWidth() / 8, 1);
-  // The gate and up projections read two weights per column.
-  int64_t weightBytes = k * width * eltBytes * (upPacked ? 2 : 1);
-  int64_t perItem = std::clamp<int64_t>(512 * 1024 / weightBytes, 1, panels);
+  // Runs of panels as for one weight, also when an item streams the gate's
+  // and then the up's: halving them was slower on mixtral-small (d = 1024)
+  // in decode (docs/performance.md).
+  int64_t perItem =
+      std::clamp<int64_t>(512 * 1024 / (k * width * eltBytes), 1, panels);
   int64_t tiles = (panels + perItem - 1) / perItem;
   Type f32 = b.getF32Type();
   ActivationAttr activation = op.getActivationAttr();

@@ -167,7 +167,7 @@ int main(int argc, char **argv) {
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
           "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); SwiGLU "
           "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "
-          "--no-fusion, --cpu=x86-64-v3).\n");
+          "--fuse=gate-up, --cpu=x86-64-v3).\n");
       return 0;
     } else
       return fail("unknown or incomplete option '" + a + "' (see --help)");

@@ -103,9 +103,11 @@ static cl::opt<int64_t> panelSlices(
              "one after another, and have the GEMM kernel read one vector "
              "from each (moe-pack-weights slices): the weights then stream "
              "from that many places in memory at once. 0 (the default) "
-             "picks 4 with AVX-512 and 1 (whole panels) otherwise; it must "
-             "divide the vectors of a panel (4 with AVX-512, 3 with AVX2 "
-             "and SSE)."),
+             "picks a slice per vector of a panel with AVX-512 (4) and AVX2 "
+             "(3), and 1 (whole panels) with SSE; it must divide the vectors "
+             "of a panel (4 with AVX-512, 3 with AVX2 and SSE). A weight "
+             "whose output count is not a multiple of the panel width (64 "
+             "with AVX-512, 24 with AVX2) keeps whole panels."),
     cl::init(0), cl::cat(category));
 
 static cl::opt<bool> bf16Dot(
@@ -291,8 +293,10 @@ int main(int argc, char **argv) {
     int64_t vectors = panelWidthFor(pipelineOptions.vectorBits) /
                       (pipelineOptions.vectorBits / 32);
     int64_t slices = panelSlices;
+    // Slices paid with AVX-512 and AVX2 and cost with SSE, whose slices
+    // are one 16-byte vector wide (docs/performance.md).
     if (slices == 0)
-      slices = pipelineOptions.vectorBits >= 512 ? vectors : 1;
+      slices = pipelineOptions.vectorBits >= 256 ? vectors : 1;
     if (slices < 1 || vectors % slices)
       return fail("--panel-slices must divide the " + std::to_string(vectors) +
                   " vectors of a panel for '" + target.cpu + "', not " +

@@ -8,7 +8,7 @@
 // PAIRS: pairs.mlir:5:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in pairs of k (moe-pack-weights bf16-dot), which needs vector-bits=512 (AVX512_BF16 dot products)
 // Panels in slices of one AVX-512 vector each are too wide for AVX2's.
 // RUN: not moe-opt %S/Inputs/slices.mlir --convert-moe-to-linalg=vector-bits=256 2>&1 | FileCheck %s --check-prefix=SLICES
-// SLICES: slices.mlir:7:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in 4 slices of panels of 16 columns (moe-pack-weights slices), more than the 24-column panel of vector-bits=256 holds with one vector per slice
+// SLICES: slices.mlir:7:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in 4 slices of panels of 16 columns (moe-pack-weights slices), more than the 16-column panel of vector-bits=256 holds with one vector per slice
 
 // A layer whose expert count is dynamic cannot be dispatched.
 func.func @dynamic_experts(%x: tensor<?x16xf32>, %l: tensor<?x?xf32>, %u: tensor<?x8x16xf32>, %d: tensor<?x16x8xf32>) -> tensor<?x16xf32> {

@@ -4,6 +4,7 @@
 // RUN: moe-opt %s --convert-moe-to-linalg=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 // RUN: moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=PAIRS
 // RUN: moe-opt %S/Inputs/slices.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=SLICED
+// RUN: moe-opt %S/Inputs/slices-avx2.mlir --convert-moe-to-linalg=vector-bits=256 | FileCheck %s --check-prefix=AVX2SLICED
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -616,3 +617,18 @@ func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %of
 // SLICED: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}] [%{{.*}}, 4, %{{.*}}] [1, 1, 1] : tensor<?x4x?xf32> into tensor<?x4x32xf32>
 // SLICED: %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
 // SLICED: return %[[C]]
+
+// AVX2's panels: 2 slices of 8-column panels (moe-pack-weights
+// panel-width=16 slices=2) read as one 16-column panel, in blocks of 6 rows
+// x 2 vectors of 8 lanes (12 accumulators of the 16 registers), then 4, 3,
+// 2 and 1 rows.
+// AVX2SLICED-LABEL: func.func @slices_avx2
+// AVX2SLICED: %[[P:.*]] = tensor.extract_slice %arg1[0, %{{.*}}, 0, 0, 0] [2, 1, 2, 16, 8]
+// AVX2SLICED: scf.for %{{.*}} step %c6 iter_args
+// AVX2SLICED: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
+// AVX2SLICED: vector.transfer_read %[[P]][%c0, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
+// AVX2SLICED: vector.transfer_read %[[P]][%c1, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
+// AVX2SLICED-COUNT-12: vector.fma {{.*}} : vector<8xf32>
+// AVX2SLICED: memref.prefetch
+// AVX2SLICED: scf.for %{{.*}} step %c4 iter_args
+// AVX2SLICED-COUNT-8: vector.fma {{.*}} : vector<8xf32>

@@ -104,10 +104,10 @@ static cl::opt<int64_t> panelSlices(
              "from each (moe-pack-weights slices): the weights then stream "
              "from that many places in memory at once. 0 (the default) "
              "picks a slice per vector of a panel with AVX-512 (4) and AVX2 "
-             "(3), and 1 (whole panels) with SSE; it must divide the vectors "
-             "of a panel (4 with AVX-512, 3 with AVX2 and SSE). A weight "
+             "(2), and 1 (whole panels) with SSE; it must divide the vectors "
+             "of a panel (4 with AVX-512, 2 with AVX2, 3 with SSE). A weight "
              "whose output count is not a multiple of the panel width (64 "
-             "with AVX-512, 24 with AVX2) keeps whole panels."),
+             "with AVX-512, 16 with AVX2) keeps whole panels."),
     cl::init(0), cl::cat(category));
 
 static cl::opt<bool> bf16Dot(

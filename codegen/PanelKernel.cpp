@@ -16,20 +16,14 @@ using namespace mlir::moe;
 
 int64_t mlir::moe::panelWidthFor(int64_t vectorBits) {
   int64_t lanes = vectorBits / 32;
-  if (vectorBits >= 512)
-    return 4 * lanes;
-  return vectorBits >= 256 ? 2 * lanes : 3 * lanes;
+  return vectorBits >= 512 ? 4 * lanes : 2 * lanes;
 }
 
 PanelKernel mlir::moe::panelKernelFor(int64_t vectorBits) {
   // 32 registers with AVX-512: 24 accumulators, 4 weight vectors and a
-  // broadcast; 16 with AVX2: 12, 2 and 1 (6 x 3 would leave none for the
-  // broadcast, and 4 x 3 was slower); with SSE: 12, 3 and 1.
-  if (vectorBits >= 512)
-    return {16, 6};
-  if (vectorBits >= 256)
-    return {8, 6};
-  return {vectorBits / 32, 4};
+  // broadcast; 16 with AVX2 and SSE: 12, 2 and 1 (4 x 3 blocks of 3-vector
+  // panels were slower, docs/performance.md).
+  return {vectorBits / 32, 6};
 }
 
 PackedPanels mlir::moe::packedPanelsOf(Value weight) {

@@ -38,12 +38,11 @@ struct PanelKernel {
 constexpr int64_t kPanelDepth = 512;
 
 /// The panel width (NB) moe-pack-weights packs for a vector register width
-/// in bits: 4 vectors with AVX-512 (64 f32), 2 with AVX2 (16), 3 with SSE
-/// (12).
+/// in bits: 4 vectors with AVX-512 (64 f32), 2 with AVX2 (16) and SSE (8).
 int64_t panelWidthFor(int64_t vectorBits);
 
 /// The blocking for a vector register width in bits: AVX-512 keeps 6 x 4
-/// accumulators, AVX2 (16 registers) 6 x 2 and SSE 4 x 3.
+/// accumulators, AVX2 and SSE (16 registers) 6 x 2.
 PanelKernel panelKernelFor(int64_t vectorBits);
 
 /// The panels a weight [E, N, K] or [N, K] is read back from

@@ -36,7 +36,7 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       A plain GEMM (rows gathered or not) whose weight is a
       `linalg.unpack` of panels (from `moe-pack-weights`) reads the panels
       instead: items (group or row
-      chunk, panels of about 512 KiB), blocks of 6 rows (4 with SSE)
+      chunk, panels of about 512 KiB), blocks of 6 rows
       times the panel's columns as an outer product (one `vector.fma` per
       row and panel vector, the row's element broadcast), k in chunks of
       512 whose sums go through the output, and `memref.prefetch` of the

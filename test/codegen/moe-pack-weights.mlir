@@ -1,5 +1,5 @@
 // RUN: moe-opt %s --moe-pack-weights --split-input-file | FileCheck %s
-// RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=W24
 // RUN: moe-opt %s --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
 // RUN: moe-opt %s "--moe-pack-weights=slices=4 bf16-dot=true" --split-input-file | FileCheck %s --check-prefix=SLICES
 
@@ -21,10 +21,10 @@
 // CHECK: moe.grouped_matmul %[[X]], %[[RU]] :
 // CHECK: %[[H:.*]] = moe.grouped_matmul %[[X]], %[[GU]] offsets(%[[OFF]]
 // CHECK: moe.grouped_matmul %[[H]], %[[DU]] offsets(%[[OFF]] : tensor<5xi32>) bias(%[[B]]
-// AVX2-LABEL: func.func @experts
-// AVX2-SAME: tensor<4x2x16x24xf32> {moe.packed_panel = 24 : i64}
-// AVX2-SAME: tensor<4x1x40x24xf32> {moe.packed_panel = 24 : i64}
-// AVX2: linalg.unpack %{{.*}} inner_dims_pos = [1] inner_tiles = [24] into %{{.*}} : tensor<4x2x16x24xf32> -> tensor<4x40x16xf32>
+// W24-LABEL: func.func @experts
+// W24-SAME: tensor<4x2x16x24xf32> {moe.packed_panel = 24 : i64}
+// W24-SAME: tensor<4x1x40x24xf32> {moe.packed_panel = 24 : i64}
+// W24: linalg.unpack %{{.*}} inner_dims_pos = [1] inner_tiles = [24] into %{{.*}} : tensor<4x2x16x24xf32> -> tensor<4x40x16xf32>
 func.func @experts(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %g: tensor<4x40x16xf32>, %d: tensor<4x16x40xf32>, %off: tensor<5xi32>, %b: tensor<4x16xf32>) -> (tensor<?x4xf32>, tensor<?x16xf32>) {
   %l = moe.grouped_matmul %x, %r : tensor<?x16xf32>, tensor<4x16xf32> -> tensor<?x4xf32>
   %h = moe.grouped_matmul %x, %g offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>

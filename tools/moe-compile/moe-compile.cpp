@@ -105,9 +105,9 @@ static cl::opt<int64_t> panelSlices(
              "from that many places in memory at once. 0 (the default) "
              "picks a slice per vector of a panel with AVX-512 (4) and AVX2 "
              "(2), and 1 (whole panels) with SSE; it must divide the vectors "
-             "of a panel (4 with AVX-512, 2 with AVX2, 3 with SSE). A weight "
+             "of a panel (4 with AVX-512, 2 with AVX2 and SSE). A weight "
              "whose output count is not a multiple of the panel width (64 "
-             "with AVX-512, 16 with AVX2) keeps whole panels."),
+             "with AVX-512, 16 with AVX2, 8 with SSE) keeps whole panels."),
     cl::init(0), cl::cat(category));
 
 static cl::opt<bool> bf16Dot(

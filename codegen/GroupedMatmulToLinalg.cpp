@@ -178,16 +178,7 @@ PackedPanels packedPanels(GroupedMatmulOp op, Value weightValue) {
 /// null unpack otherwise. The GEMM may read its rows through indices
 /// (moe-fuse-dispatch).
 PackedPanels packedWeight(GroupedMatmulOp op) {
-  if (op.getGateUpLayout())
-    return {};
-  // Plain GEMMs produce f32; an activation in the epilogue any float.
-  ActivationAttr activation = op.getActivationAttr();
-  auto resultType = cast<RankedTensorType>(op.getResult().getType());
-  if (!activation && !resultType.getElementType().isF32())
-    return {};
-  // Gate and up as two weights, or one weight and an elementwise
-  // activation.
-  if (bool(op.getUp()) != (activation && activation.isGated()))
+  if (!runsOnPanels(op))
     return {};
   PackedPanels packed = packedPanels(op, op.getWeight());
   if (!packed.unpack || !op.getUp())

@@ -5,6 +5,7 @@
 // away (see Passes.td).
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/PanelKernel.h"
 #include "codegen/Passes.h"
 #include "dialect/MoEOps.h"
 
@@ -21,30 +22,20 @@ using namespace mlir::moe;
 
 namespace {
 
-/// Whether `use` is the weight of a grouped GEMM the panel kernel runs: a
-/// plain one with an f32 result (its rows read in place or through a
-/// dispatch's indices, moe-fuse-dispatch), or one with its activation in
-/// the epilogue (moe-fuse-gate-up): the gate or up weight of a gated
-/// activation given as two weights, or the weight of an elementwise one.
-/// Offsets exactly when `grouped`.
+/// Whether `use` is the weight, or the up weight, of a grouped GEMM the
+/// panel kernel runs (runsOnPanels; its rows may be read through a
+/// dispatch's indices, moe-fuse-dispatch), with offsets exactly when
+/// `grouped`.
 bool panelUse(OpOperand &use, bool grouped) {
   auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
-  if (!mm || bool(mm.getOffsets()) != grouped || mm.getGateUpLayout())
+  if (!mm || bool(mm.getOffsets()) != grouped || !runsOnPanels(mm))
     return false;
   // (A float argument is never the offsets or the gather indices.)
   if (use.get() == mm.getInput() || use.get() == mm.getBias() ||
       use.get() == mm.getUpBias())
     return false;
-  bool weight = &use == &mm.getWeightMutable();
-  ActivationAttr activation = mm.getActivationAttr();
-  if (!activation)
-    return weight && !mm.getUp() &&
-           cast<RankedTensorType>(mm.getResult().getType())
-               .getElementType()
-               .isF32();
-  if (!activation.isGated())
-    return weight && !mm.getUp();
-  return mm.getUp() && (weight || &use == &mm.getUpMutable()[0]);
+  return &use == &mm.getWeightMutable() ||
+         (mm.getUp() && &use == &mm.getUpMutable()[0]);
 }
 
 /// Whether every use of `arg` is a weight the panel kernel reads

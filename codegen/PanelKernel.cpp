@@ -1,6 +1,7 @@
 //===- PanelKernel.cpp - the GEMM kernel on packed weight panels ----------===//
 #include "codegen/PanelKernel.h"
 #include "codegen/LoweringUtils.h"
+#include "dialect/MoEOps.h"
 
 #include <algorithm>
 
@@ -42,6 +43,17 @@ PackedPanels mlir::moe::packedPanelsOf(Value weight) {
   }
   panels.unpack = weight.getDefiningOp<linalg::UnPackOp>();
   return panels;
+}
+
+bool mlir::moe::runsOnPanels(GroupedMatmulOp op) {
+  if (op.getGateUpLayout())
+    return false;
+  ActivationAttr activation = op.getActivationAttr();
+  if (!activation)
+    return !op.getUp() && cast<RankedTensorType>(op.getResult().getType())
+                              .getElementType()
+                              .isF32();
+  return bool(op.getUp()) == activation.isGated();
 }
 
 bool mlir::moe::readsSlices(int64_t vectorBits, int64_t tile, int64_t slices) {
@@ -136,6 +148,8 @@ private:
         c.here =
             add(o.prefetchBase, mul(add(mul(pAbs, index(k)), k0), index(tile)));
         c.next = add(c.here, mul(kLen, index(tile)));
+        c.buffer = o.prefetch;
+        c.stay = c.here;
         if (o.itemNext) {
           Value lastPanel = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::eq, add(p, index(1)), o.numPanels);
@@ -154,10 +168,6 @@ private:
             c.stay = arith::SelectOp::create(b, loc, jump, c.next, c.here);
           }
         }
-        if (!c.buffer)
-          c.buffer = o.prefetch;
-        if (!c.stay)
-          c.stay = c.here;
         auto bufType = cast<MemRefType>(o.prefetch.getType());
         // Prefetches stay inside the buffer: the last line a chunk's
         // stream can touch starts steps · linesPerStep lines after its base

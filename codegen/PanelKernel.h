@@ -28,6 +28,8 @@
 
 namespace mlir::moe {
 
+class GroupedMatmulOp;
+
 /// The register blocking over packed panels.
 struct PanelKernel {
   int64_t lanes = 16;   // f32 lanes of one vector register
@@ -54,6 +56,14 @@ struct PackedPanels {
   int64_t slices = 1;
 };
 PackedPanels packedPanelsOf(Value weight);
+
+/// Whether the panel kernel runs a grouped GEMM of this form, given packed
+/// weights (moe-pack-weights packs those, convert-moe-to-linalg lowers
+/// them): a plain one with an f32 result, or one with its activation in
+/// the epilogue (moe-fuse-gate-up), a gated one with its gate and up given
+/// as two weights, an elementwise one without up, of any float result. Not
+/// a gate and up weight in one tensor (gate_up_layout).
+bool runsOnPanels(GroupedMatmulOp op);
 
 /// Whether the kernel for `vectorBits` reads `slices` slices of panels
 /// `tile` columns wide as one panel: a vector of at most its lanes from

@@ -88,6 +88,19 @@ CASES = [
     # activation to bf16.
     dict(name="panels_bf16_hidden", E=4, k=2, d=64, f=128, routing="",
          act="swiglu", biases=True, hdtype="bf16", tolerance=1e-2),
+    # K deeper than a panel chunk (512): the gate and up GEMMs (K = d =
+    # 1152) run 3 chunks, the last of 128, the down GEMM (K = f = 576) 2,
+    # the last of 64; the accumulators go through the output between
+    # chunks, the bias enters once, and each chunk prefetches the next.
+    # About 16 rows per expert at T=64 (1 to 3 full 6-row blocks sharing
+    # out the prefetch streams), 75 at T=300 (a stream per block).
+    dict(name="panels_deep_k", E=8, k=2, d=1152, f=576,
+         routing="renormalize = true", act="swiglu", biases=True, shared=576,
+         shared_gate=True),
+    # The same chunks with bf16 weights (as most checkpoints ship them):
+    # widened to f32 as loaded, or in pairs of k with --bf16-dot.
+    dict(name="panels_deep_k_bf16", E=8, k=2, d=1152, f=576, routing="",
+         act="swiglu", biases=True, wdtype="BF16"),
 ]
 
 MLIR_DTYPE = {"F32": "f32", "BF16": "bf16", "F16": "f16"}

@@ -371,6 +371,11 @@ int main(int argc, char **argv) {
                           "%s T=%ld: output row %ld is off the float64 "
                           "reference (relative L2 %.3g, tolerance %.0e)",
                           name.c_str(), (long)T, (long)row, err, tolerance);
+            // No partial table: the CSV goes with the run.
+            if (csvOut) {
+              std::fclose(csvOut);
+              std::remove(csv.c_str());
+            }
             removeDir(work);
             return fail(text);
           }

@@ -15,7 +15,7 @@ bin=$build/bin
 example=$root/examples/tiny-mixtral.mlir
 
 echo "== weights and inputs"
-/usr/bin/python3 "$root/examples/tiny_mixtral.py" make "$work"
+"$build/venv/bin/python" "$root/examples/tiny_mixtral.py" make "$work"
 
 echo "== moe-compile $example"
 "$bin/moe-compile" "$example" -o "$work/tiny-mixtral.so" \
@@ -29,4 +29,4 @@ echo "== moe-run (verified against the float64 reference evaluator)"
 echo "wrote $work/output.npy"
 
 echo "== independent check"
-/usr/bin/python3 "$root/examples/tiny_mixtral.py" check "$work" "$work/output.npy"
+"$build/venv/bin/python" "$root/examples/tiny_mixtral.py" check "$work" "$work/output.npy"

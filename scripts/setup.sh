@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
-# Installs what moec needs from Debian's packages and npm, then configures
+# Installs what moec needs from Debian's packages and PyPI, then configures
 # and builds it. Safe to rerun: it installs only what is missing and rebuilds
 # incrementally.
+#
+# Debian: LLVM/MLIR 22 and the tools to build moec; the ONNX headers of the
+# ONNX importer. PyPI (requirements.lock, into the virtual environment
+# $build/venv): numpy, onnx, ONNX Runtime, PyTorch, transformers and
+# safetensors, which the tests and benchmarks use as references. The
+# PyTorch wheel pulls NVIDIA's CUDA wheels (about 4 GB in all); it runs
+# without a GPU.
 #
 #   scripts/setup.sh            install, configure, build (into ./build)
 #   MOEC_BUILD_DIR=dir ...      build elsewhere
 #   MOEC_SKIP_INSTALL=1 ...     only configure and build
+#   MOEC_WHEEL_CACHE=dir ...    keep downloaded wheels there (default
+#                               ~/.cache/moec/wheels)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOEC_BUILD_DIR:-$root/build}
-ort_version=1.30.0
+venv=$build/venv
+lock=$root/requirements.lock
+# Downloaded wheels are kept here, so that a new build directory (a fresh
+# clone on the same machine) installs without downloading them again.
+wheels=${MOEC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moec/wheels}
 
 log() { printf 'moec setup: %s\n' "$*"; }
 die() { printf 'moec setup: error: %s\n' "$*" >&2; exit 1; }
 
-# Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, Python with
-# numpy and onnx for the test helpers, node and npm for ONNX Runtime.
+# Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, the ONNX
+# and protobuf headers of the ONNX importer, Python with venv for the
+# project's virtual environment.
 packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
-  ninja-build cmake python3 python3-numpy python3-onnx libonnx-dev
-  libprotobuf-dev
+  ninja-build cmake python3 python3-venv libonnx-dev libprotobuf-dev
 )
-command -v node >/dev/null 2>&1 || packages+=(nodejs)
-command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 install_packages() {
   local missing=()
@@ -53,31 +64,51 @@ install_packages() {
     die "apt-get install ${missing[*]} failed"
 }
 
-# ONNX Runtime's CPU build, the outside reference of the numerical tests.
-# --ignore-scripts: the package ships its native library; its install script
-# would only try a download.
-install_onnxruntime() {
-  local dir=$build/ort
-  local pkg=$dir/node_modules/onnxruntime-node/package.json
-  if [ -f "$pkg" ] && grep -q "\"version\": \"$ort_version\"" "$pkg"; then
-    log "onnxruntime-node $ort_version present"
+# The Python packages, pinned in requirements.lock, into $venv. A stamp with
+# the lock file's checksum makes a rerun skip pip when nothing changed.
+install_python_packages() {
+  local stamp=$venv/.moec-requirements sum
+  sum=$(sha256sum "$lock" | cut -d' ' -f1)
+  if [ -x "$venv/bin/python" ] && [ -f "$stamp" ] &&
+     [ "$(cat "$stamp")" = "$sum" ]; then
+    log "Python packages present in $venv ($(grep -E '^(onnxruntime|torch|transformers)==' "$lock" | tr '\n' ' '))"
     return
   fi
-  log "installing onnxruntime-node $ort_version (npm)"
-  mkdir -p "$dir"
-  npm install --silent --no-audit --no-fund --ignore-scripts \
-    --prefix "$dir" "onnxruntime-node@$ort_version" >/dev/null ||
-    die "npm install onnxruntime-node@$ort_version failed"
+  if [ ! -x "$venv/bin/python" ]; then
+    log "creating the virtual environment $venv"
+    /usr/bin/python3 -m venv "$venv" || die "python3 -m venv $venv failed"
+  fi
+  log "installing from PyPI into $venv (about 4 GB on first run):" \
+      "$(grep -vE '^(#|$)' "$root/requirements.txt" | tr '\n' ' ')"
+  local pip_log=$build/pip-install.log
+  mkdir -p "$wheels"
+  log "downloading the wheels into $wheels (kept there for later builds)"
+  "$venv/bin/pip" download --progress-bar off --no-deps -r "$lock" \
+    -d "$wheels" > "$pip_log" 2>&1 || {
+    tail -n 20 "$pip_log" >&2
+    die "pip download -r $lock failed (log: $pip_log)"
+  }
+  "$venv/bin/pip" install --progress-bar off --no-index --find-links "$wheels" \
+    -r "$lock" >> "$pip_log" 2>&1 || {
+    tail -n 20 "$pip_log" >&2
+    die "pip install -r $lock failed (log: $pip_log)"
+  }
+  grep -E '^Successfully installed' "$pip_log" | fold -s -w 100 || true
+  "$venv/bin/python" -c "import numpy, onnx, onnxruntime, torch, transformers, safetensors" ||
+    die "the packages of $lock do not import in $venv"
+  echo "$sum" > "$stamp"
 }
 
 configure_and_build() {
-  if [ ! -f "$build/build.ninja" ]; then
+  if [ ! -f "$build/build.ninja" ] ||
+     ! grep -qx "MOEC_PYTHON:FILEPATH=$venv/bin/python" "$build/CMakeCache.txt"; then
     log "configuring into $build"
     cmake -G Ninja -S "$root" -B "$build" \
       -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 \
       -DLLVM_USE_LINKER=lld \
-      -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit >/dev/null ||
+      -DLLVM_EXTERNAL_LIT=/usr/lib/llvm-22/bin/lit \
+      -DMOEC_PYTHON="$venv/bin/python" >/dev/null ||
       die "cmake configuration failed"
   fi
   log "building (ninja -C $build)"
@@ -89,7 +120,7 @@ if [ "${MOEC_SKIP_INSTALL:-0}" != 1 ]; then
 fi
 mkdir -p "$build"
 if [ "${MOEC_SKIP_INSTALL:-0}" != 1 ]; then
-  install_onnxruntime
+  install_python_packages
 fi
 configure_and_build
 log "done: tools in $build/bin"

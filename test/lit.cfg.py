@@ -41,8 +41,11 @@ tools = [
               unresolved="ignore"),
 ]
 llvm_config.add_tool_substitutions(tools, [config.moec_tools_dir])
-config.substitutions.append(("%python", config.python_executable))
-config.substitutions.append(("%node", "node"))
+# %python is the project's Python (build/venv), not lit's own interpreter,
+# which use_default_substitutions() made it.
+config.substitutions = [(k, v) for k, v in config.substitutions
+                        if k != "%python"]
+config.substitutions.append(("%python", '"%s"' % config.python_executable))
 config.substitutions.append(("%moec_src_root", config.moec_src_root))
 config.substitutions.append(("%moec_obj_root", config.moec_obj_root))
 
@@ -55,11 +58,29 @@ except OSError:
 if "avx512_bf16" in cpu_flags:
     config.available_features.add("avx512bf16")
 
-# ONNX Runtime (onnxruntime-node) is the outside reference for numerics.
-ort = config.moec_ort_node_modules
-if ort and os.path.isdir(os.path.join(ort, "onnxruntime-node")):
-    config.available_features.add("onnxruntime")
-    config.environment["MOEC_ORT_NODE_MODULES"] = ort
-elif lit_config.params.get("require_onnxruntime"):
-    lit_config.fatal("onnxruntime-node is not installed under %s; run "
-                     "scripts/setup.sh" % ort)
+# The outside references run in the project's Python (build/venv, made by
+# scripts/setup.sh from requirements.txt): ONNX Runtime's wheel for the
+# com.microsoft.MoE checks, transformers and PyTorch for the Hugging Face
+# families. Each is a lit feature; `--param require_references=1` (the
+# README's test command) makes a missing one fatal instead of UNSUPPORTED.
+import subprocess
+
+
+def python_has(modules):
+    try:
+        return subprocess.run(
+            [config.python_executable, "-c", "import " + ", ".join(modules)],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=300).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+references = {"onnxruntime": ["onnxruntime"],
+              "transformers": ["torch", "transformers"]}
+for feature, modules in references.items():
+    if python_has(modules):
+        config.available_features.add(feature)
+    elif lit_config.params.get("require_references"):
+        lit_config.fatal("%s cannot import %s; run scripts/setup.sh" %
+                         (config.python_executable, ", ".join(modules)))

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Compiles each model of make_onnx.py with moe-compile, runs it with
-moe-run on the same inputs ONNX Runtime got (run_graph.js), and compares
+moe-run on the same inputs ONNX Runtime got (run_graph.py), and compares
 with ONNX Runtime's output (relative L2). Prints a line per case and
 "all N models agree with ONNX Runtime" for FileCheck.
 """

@@ -2,13 +2,14 @@
 """Checks moe-reference (the float64 reference evaluator) against ONNX
 Runtime's com.microsoft.MoE on random cases.
 
-    check_against_ort.py --moe-reference PATH --node NODE --cases N --seed S
+    check_against_ort.py --moe-reference PATH --cases N --seed S
                          --workdir DIR [--tolerance 1e-5] [--sizes small|large]
-                         [--ort-node-modules DIR] [--perturb]
+                         [--perturb]
 
-Steps: make_cases.py writes N cases into DIR; run_ort.js runs all of them
-through onnxruntime-node (CPU, 1 thread) in one process; moe-reference runs
-once per case with --dtype f64. Per case it prints the relative L2 error
+Steps: make_cases.py writes N cases into DIR; ONNX Runtime (the onnxruntime
+Python wheel, CPU, 1 thread) runs each case's model in this process and
+writes its output as CASEDIR/ort_out.npy; moe-reference runs once per case
+with --dtype f64. Per case it prints the relative L2 error
 ||ref - ort|| / ||ort|| (float64), then "N/N cases agree within TOL".
 The exit status is 1 when any case disagrees, any tool fails, or an ORT output
 looks degenerate (non-finite, mostly zeros or tiny), so that a broken runtime
@@ -68,24 +69,19 @@ def ort_output_problem(ort):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--moe-reference", required=True)
-    ap.add_argument("--node", required=True)
     ap.add_argument("--cases", type=int, required=True)
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--workdir", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-5)
     ap.add_argument("--sizes", choices=["small", "large"], default="small")
-    ap.add_argument("--ort-node-modules",
-                    default=os.environ.get("MOEC_ORT_NODE_MODULES"),
-                    help="defaults to $MOEC_ORT_NODE_MODULES")
     ap.add_argument("--perturb", action="store_true",
                     help="add 1e-3 relative noise to the reference outputs")
     args = ap.parse_args()
-    if not args.ort_node_modules:
-        fail("set MOEC_ORT_NODE_MODULES or pass --ort-node-modules")
 
     sys.dont_write_bytecode = True  # keep the source tree clean
     sys.path.insert(0, HERE)
     import make_cases  # noqa: E402  (same directory)
+    import ort_session  # noqa: E402
 
     t0 = time.time()
     _, err = run([sys.executable, os.path.join(HERE, "make_cases.py"),
@@ -97,12 +93,19 @@ def main():
     dirs = [os.path.join(args.workdir, n) for n in names]
 
     t1 = time.time()
-    env = dict(os.environ, MOEC_ORT_NODE_MODULES=args.ort_node_modules)
-    proc, err = run([args.node, os.path.join(HERE, "run_ort.js")] + dirs,
-                    "run_ort.js", env=env)
-    if err:
-        fail(err)
-    print(proc.stdout.strip(), flush=True)
+    for name, cdir in zip(names, dirs):
+        try:
+            feeds = {n: np.load(os.path.join(cdir, n + ".npy"))
+                     for n in ("input", "router_probs")}
+            out = ort_session.run_first_output(
+                os.path.join(cdir, "model.onnx"), feeds)
+        except Exception as e:  # any ORT failure is fatal and names the case
+            with open(os.path.join(cdir, "case.txt")) as fh:
+                desc = fh.read().strip()
+            fail("ONNX Runtime failed on %s (%s): %s" % (name, desc, e))
+        np.save(os.path.join(cdir, "ort_out.npy"), out)
+    print("onnxruntime %s: ran %d cases" % (ort_session.version(), len(dirs)),
+          flush=True)
     t_ort = time.time() - t1
 
     t_ref = 0.0

@@ -1,62 +1,112 @@
-#!/usr/bin/python3
-"""Joins moe-bench's CSVs and the peers' CSV rows into one table:
-ms, GFLOP/s, % of the FMA peak (moec), activated-weight GB/s and % of the
-DRAM read bandwidth (decode sizes), tokens/s, and moec's speed-up over
-each peer (their time / moec's time; > 1 means moec is faster). With
-several runs, each implementation's best median per shape and T is kept,
-with % of peak against the FMA peak measured in that row's own run and %bw
-against the highest DRAM read bandwidth any of the runs measured (a run
-whose bandwidth probe met a busy neighbour would flatter the ratio).
+"""Joins moe-bench's CSVs and the peers' CSV rows into one table per weight
+dtype (f32, then bf16), rows joined by (shape, dtype, T): moec's ms, GFLOP/s,
+% of the peak moe-bench quotes for that dtype, activated-weight GB/s and %
+of the DRAM read bandwidth (decode sizes), tokens/s, then for each peer its
+ms and moec's speed-up over it (peer time / moec time; > 1 means moec is
+faster). With several runs, each implementation's best median per shape,
+dtype and T is kept, with % of peak against the peak measured in that row's
+own run and %bw against the highest DRAM read bandwidth any of the runs
+measured (a run whose bandwidth probe met a busy neighbour would flatter the
+ratio). Lines of the peers' CSVs that start with "#" (versions, defaults,
+skips) are printed once each under the tables.
 
   report.py --moec MOEC.csv... --peers PEERS.csv...
 """
 import csv
 import sys
 
-SHAPES = {"qwen3-30b-a3b": (2048, 768, 128, 8),
-          "olmoe": (2048, 1024, 64, 8),
-          "mixtral-small": (1024, 3584, 8, 2)}
+SHAPES = ["qwen3-30b-a3b", "olmoe", "mixtral-small"]
+DTYPES = ["f32", "bf16"]
+
+
+def order(key):
+    shape, dtype, T = key
+    return (DTYPES.index(dtype) if dtype in DTYPES else len(DTYPES), dtype,
+            SHAPES.index(shape) if shape in SHAPES else len(SHAPES), shape, T)
+
+
+def peer_order(name, hf_default):
+    # ONNX Runtime first, then transformers' default experts implementation,
+    # then its others by name.
+    return (0 if name == "ort" else 1 if name == hf_default else 2, name)
 
 
 def main(moec_csvs, peers_csvs):
-    best = {}
-    machines = []
+    best, machines = {}, []
     for path in moec_csvs:
         for i, r in enumerate(csv.DictReader(open(path))):
             if i == 0:
-                machines.append((r["peak_gflops"], r["dram_gbps"]))
-            key = (r["shape"], int(r["T"]))
+                machines.append((r["dtype"], path, r["peak_gflops"],
+                                 r["dram_gbps"]))
+            key = (r["shape"], r["dtype"], int(r["T"]))
             if key not in best or float(r["ms_median"]) < float(best[key]["ms_median"]):
                 best[key] = r
-    rows = list(best.values())
-    peers = {}
+    peers, notes = {}, []
     for path in peers_csvs:
-        for r in csv.reader(open(path)):
+        for line in open(path):
+            if line.startswith("#"):
+                if line.strip() not in notes:
+                    notes.append(line.strip())
+                continue
+            r = next(csv.reader([line]))
             if len(r) >= 7:
-                key = (r[0], r[1], int(r[3]))
+                key = (r[0], r[1], r[2], int(r[3]))
                 peers[key] = min(peers.get(key, float("inf")), float(r[4]))
-    names = sorted({k[0] for k in peers})
-    top_dram = max([float(d) for _, d in machines] or [0.0])
-    for i, (peak, dram) in enumerate(machines):
-        print("machine (moec run %d): fp32 FMA peak %s GFLOP/s, DRAM read %s GB/s"
-              % (i + 1, peak, dram))
-    head = "%-14s %5s %10s %8s %6s %7s %6s %9s" % (
-        "shape", "T", "moec ms", "GFLOP/s", "%peak", "GB/s", "%bw", "tokens/s")
-    for n in names:
-        head += " %10s %8s" % (n + " ms", "speed-up")
-    print(head)
-    for r in rows:
-        T, ms = int(r["T"]), float(r["ms_median"])
-        gbps = float(r.get("gbps") or 0)
-        bw = ("%7.1f %5.1f%%" % (gbps, 100 * gbps / top_dram)
-              if gbps > 0 and top_dram > 0 else "%7s %6s" % ("-", "-"))
-        line = "%-14s %5d %10.3f %8.1f %5.1f%% %s %9.0f" % (
-            r["shape"], T, ms, float(r["gflops"]), float(r["peak_pct"]), bw,
-            T / (ms / 1000))
-        for n in names:
-            p = peers.get((n, r["shape"], T))
-            line += (" %10.3f %7.2fx" % (p, p / ms)) if p else " %10s %8s" % ("-", "-")
-        print(line)
+    # hf_moe.py's note names transformers' default experts implementation.
+    defaults = {n.split("default picked: ", 1)[1].strip()
+                for n in notes if "default picked: " in n}
+    hf_default = "hf-" + defaults.pop() if len(defaults) == 1 else None
+    top_dram = max([float(m[3]) for m in machines] or [0.0])
+    keys = set(best) | {k[1:] for k in peers}
+    for dtype in sorted({k[1] for k in keys}, key=lambda d: order(("", d, 0))):
+        print("\n== %s weights ==" % dtype)
+        runs = [m for m in machines if m[0] == dtype]
+        for i, (_, path, peak, dram) in enumerate(runs):
+            what = ("fp32 FMA peak" if dtype == "f32" else
+                    "peak (bf16 dot product where the CPU has one, else fp32 FMA)")
+            print("machine (moec %s run %d, %s): %s %s GFLOP/s, DRAM read %s GB/s"
+                  % (dtype, i + 1, path.rsplit("/", 1)[-1], what, peak, dram))
+        if not runs:
+            print("(no moec %s run; peers only)" % dtype)
+        names = sorted({k[0] for k in peers if k[2] == dtype},
+                       key=lambda n: peer_order(n, hf_default))
+        widths = [max(10, len(n) + 3) for n in names]
+        head = "%-14s %5s %10s %8s %6s %7s %6s %9s" % (
+            "shape", "T", "moec ms", "GFLOP/s", "%peak", "GB/s", "%bw",
+            "tokens/s")
+        for n, w in zip(names, widths):
+            head += " %*s %8s" % (w, n + " ms", "speed-up")
+        print(head)
+        for key in sorted((k for k in keys if k[1] == dtype), key=order):
+            shape, _, T = key
+            r = best.get(key)
+            ms = float(r["ms_median"]) if r else None
+            if r:
+                gbps = float(r.get("gbps") or 0)
+                bw = ("%7.1f %5.1f%%" % (gbps, 100 * gbps / top_dram)
+                      if gbps > 0 and top_dram > 0 else "%7s %6s" % ("-", "-"))
+                line = "%-14s %5d %10.3f %8.1f %5.1f%% %s %9.0f" % (
+                    shape, T, ms, float(r["gflops"]), float(r["peak_pct"]), bw,
+                    T / (ms / 1000))
+            else:
+                line = "%-14s %5d %10s %8s %6s %7s %6s %9s" % (
+                    shape, T, "-", "-", "-", "-", "-", "-")
+            for n, w in zip(names, widths):
+                p = peers.get((n,) + key)
+                if p and ms:
+                    line += " %*.3f %7.2fx" % (w, p, p / ms)
+                elif p:
+                    line += " %*.3f %8s" % (w, p, "-")
+                else:
+                    line += " %*s %8s" % (w, "-", "-")
+            print(line)
+        if hf_default in names:
+            print("(%s is transformers' default experts implementation)"
+                  % hf_default)
+    if notes:
+        print()
+        for n in notes:
+            print(n)
 
 
 if __name__ == "__main__":

@@ -4,8 +4,9 @@
 // folded; values computed from graph inputs are tracked symbolically
 // through the few ops exported graphs use around an MoE node (Reshape and
 // Cast of the hidden states, MatMul + Add for the router logits). The one
-// com.microsoft.MoE / QMoE node becomes a moe.layer with ONNX Runtime
-// 1.30's CPU semantics (../shared/ORT_MOE_SEMANTICS.md).
+// com.microsoft.MoE / QMoE node becomes a moe.layer with ONNX Runtime's
+// CPU semantics, as docs/Importing.md states them and the tests check
+// against the onnxruntime wheel (test/importers/onnx-ort.test).
 //
 //===----------------------------------------------------------------------===//
 #include "importers/onnx/OnnxImporter.h"
@@ -106,9 +107,8 @@ std::string dequantize(const std::string &what, const Tensor &q,
   std::vector<double> s = scales.values();
   // Zero points: row-wise [E, rows/pack], packed along the rows, or
   // block-wise [E, rows, ceil(blocks/pack)], packed along the blocks of a
-  // row. With a single block per row ONNX Runtime 1.30 reads the block-wise
-  // buffer with the row-wise packing (checked by running it); moec follows
-  // the runtime.
+  // row, also when a row has a single block (ONNX Runtime 1.31; 1.30 read
+  // that case with the row-wise packing).
   std::vector<double> z;
   if (zp) {
     std::vector<int64_t> zpShape =
@@ -134,10 +134,9 @@ std::string dequantize(const std::string &what, const Tensor &q,
         float scale = static_cast<float>(s[block ? row * blocks + g : row]);
         float zero = static_cast<float>(1 << (bits - 1));
         if (zp) {
-          bool rowWise = !block || blocks == 1;
-          int64_t zi = rowWise ? e * ((rows + pack - 1) / pack) + r / pack
-                               : row * ((blocks + pack - 1) / pack) + g / pack;
-          int64_t shift = (rowWise ? r % pack : g % pack) * bits;
+          int64_t zi = block ? row * ((blocks + pack - 1) / pack) + g / pack
+                             : e * ((rows + pack - 1) / pack) + r / pack;
+          int64_t shift = (block ? g % pack : r % pack) * bits;
           zero =
               static_cast<float>((static_cast<int64_t>(z[zi]) >> shift) & mask);
         }
@@ -326,8 +325,17 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
       m.k = a.i();
     else if (k == "normalize_routing_weights")
       m.normalize = a.i() != 0;
-    else if (k == "use_sparse_mixer")
-      ; // ONNX Runtime's CPU kernel ignores it (ORT_MOE_SEMANTICS.md).
+    else if (k == "use_sparse_mixer") {
+      // The model asks for Phi-3.5-MoE's sparsemixer routing. ONNX Runtime's
+      // CPU kernel ignores the attribute and computes softmax top-k, which
+      // would be a different layer: refuse rather than compute that.
+      if (a.i() != 0)
+        return fail(where(n) + ": use_sparse_mixer = " +
+                    std::to_string(a.i()) +
+                    " asks for Phi-3.5-MoE's sparsemixer routing, which "
+                    "moec does not implement (ONNX Runtime's CPU kernel "
+                    "ignores it and computes softmax top-k instead)");
+    }
     else if (k == "swiglu_fusion")
       m.swigluFusion = a.i();
     else if (k == "swiglu_limit") {

@@ -22,11 +22,11 @@ struct ImportedWeights {
 
 /// Imports an ONNX model holding one com.microsoft.MoE or QMoE node and the
 /// ordinary ops around it (MatMul for the router logits, Cast, Reshape,
-/// Unsqueeze, Concat, Transpose, Add), following ONNX Runtime 1.30's CPU
-/// semantics. The function takes the graph inputs by name; its weights are
-/// the node's initializers (QMoE weights dequantized to f32), returned in
-/// `weights` under the names the function's arguments carry. Emits an error
-/// naming the node and returns null on failure.
+/// Unsqueeze, Concat, Transpose, Add), following ONNX Runtime 1.31's CPU
+/// semantics (docs/Importing.md). The function takes the graph inputs by
+/// name; its weights are the node's initializers (QMoE weights dequantized to
+/// f32), returned in `weights` under the names the function's arguments
+/// carry. Emits an error naming the node and returns null on failure.
 OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,
                                  ImportedWeights &weights);
 

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Broken ONNX models for onnx-errors.test, one per file in OUT:
 malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
-unsupported-attr.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
+unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
 missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
 k-too-large.onnx, and ok.onnx (the unbroken base model).
 """
@@ -55,6 +55,8 @@ def main(out):
     save(model([relu, moe(inputs=("h2", "router_logits", "fc1", "", "fc2"))],
                weights()), "unsupported-op.onnx")
     save(model([moe(capacity_factor=2)], weights()), "unsupported-attr.onnx")
+    save(model([moe(use_sparse_mixer=1)], weights()), "sparse-mixer.onnx")
+    save(model([moe(use_sparse_mixer=0)], weights()), "sparse-mixer-off.onnx")
     fc3 = numpy_helper.from_array(np.ones((E, f, d), np.float32), "fc3")
     save(model([moe(inputs=("hidden", "router_logits", "fc1", "", "fc2", "",
                             "fc3"))], weights() + [fc3]), "fc3.onnx")

@@ -143,18 +143,32 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
   return success();
 }
 
-/// Records `moe.stack` / `moe.transposed` of argument `i` in `rec`.
+/// Records `moe.stack` / `moe.transposed` / `moe.stored_dtype` of argument
+/// `i` in `rec`.
 LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
                           RankedTensorType type, json::Value &rec) {
   Location loc = fn.getArgument(i).getLoc();
   Attribute stack = fn.getArgAttr(i, kArgStackAttr);
   Attribute transposed = fn.getArgAttr(i, kArgTransposedAttr);
-  if (!stack && !transposed)
+  Attribute stored = fn.getArgAttr(i, kArgStoredDtypeAttr);
+  if (!stack && !transposed && !stored)
     return success();
   if (!isWeight || !fn.getArgAttr(i, kArgNameAttr))
-    return emitError(loc) << kArgStackAttr << " and " << kArgTransposedAttr
-                          << " apply to weight arguments with a "
-                          << kArgNameAttr;
+    return emitError(loc) << (stored && !stack && !transposed
+                                  ? std::string(kArgStoredDtypeAttr) +
+                                        " applies"
+                                  : std::string(kArgStackAttr) + " and " +
+                                        kArgTransposedAttr + " apply")
+                          << " to weight arguments with a " << kArgNameAttr;
+  if (stored) {
+    auto s = dyn_cast<StringAttr>(stored);
+    if (!s || (s.getValue() != "f32" && s.getValue() != "bf16" &&
+               s.getValue() != "f16"))
+      return emitError(loc) << kArgStoredDtypeAttr
+                            << " must be \"f32\", \"bf16\" or \"f16\"";
+    if (s.getValue() != *dtypeName(type.getElementType()))
+      rec.set("stored_dtype", json::Value::string(s.getValue().str()));
+  }
   if (stack) {
     auto list = dyn_cast<ArrayAttr>(stack);
     json::Value names = json::Value::array();
@@ -371,6 +385,7 @@ std::vector<std::string> mlir::moe::prepareEntryPoints(ModuleOp module) {
       fn.removeArgAttr(i, kArgNameAttr);
       fn.removeArgAttr(i, kArgStackAttr);
       fn.removeArgAttr(i, kArgTransposedAttr);
+      fn.removeArgAttr(i, kArgStoredDtypeAttr);
       fn.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
                     BoolAttr::get(ctx, false));
     }

@@ -31,10 +31,15 @@ namespace mlir::moe {
 /// or an input's name; without it, moe.layer roles name arguments);
 /// `moe.stack = ["t0", "t1", ...]` assembles the weight by stacking one
 /// checkpoint tensor per index of its leading dimension; `moe.transposed`
-/// says the checkpoint holds its last two dimensions swapped.
+/// says the checkpoint holds its last two dimensions swapped;
+/// `moe.stored_dtype` (below) that it holds another dtype.
 constexpr const char *kArgNameAttr = "moe.name";
 constexpr const char *kArgStackAttr = "moe.stack";
 constexpr const char *kArgTransposedAttr = "moe.transposed";
+/// `moe.stored_dtype = "f32"` (or "bf16", "f16"): the checkpoint stores the
+/// weight in that dtype and the runtime converts it to the argument's
+/// element type when it binds it (narrowing rounds to nearest even).
+constexpr const char *kArgStoredDtypeAttr = "moe.stored_dtype";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";

@@ -1,6 +1,7 @@
 //===- Families.cpp - config.json of each MoE family to layer plans -------===//
 //
-// One reader per model_type, following ../shared/MODEL_FAMILIES.md: which
+// One reader per model_type, following transformers' modeling code (the
+// family table of docs/Importing.md): which
 // config keys hold the expert count, top-k and widths, which layers are
 // MoE, the tensor names of router, experts and shared experts, and the
 // routing recipe. Missing optional keys take the defaults of the family's
@@ -133,6 +134,14 @@ WeightSource tensor(const std::string &name, std::vector<int64_t> shape,
   return s;
 }
 
+/// A tensor transformers keeps in f32 whatever the declared dtype
+/// (`_keep_in_fp32_modules_strict`: DeepSeek's router and correction bias).
+WeightSource f32Tensor(const std::string &name, std::vector<int64_t> shape) {
+  WeightSource s = tensor(name, std::move(shape));
+  s.keepF32 = true;
+  return s;
+}
+
 /// SwiGLU experts under `experts` ("...mlp.experts."): per-expert
 /// gate/up/down tensors with the given leaf names, or the transformers-v5
 /// fused `gate_up_proj [E, 2I, H]` (gate rows first) and `down_proj`.
@@ -168,7 +177,13 @@ std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     LayerPlan p;
     p.layer = i;
+    // Released checkpoints name the block `block_sparse_moe`; transformers
+    // renames it to `mlp` on load and also reads checkpoints that already
+    // use its in-memory names (`mlp.gate`, `mlp.experts.gate_up_proj`).
     p.prefix = layerPrefix(i) + "block_sparse_moe.";
+    if (!ckpt.find(p.prefix + "gate.weight") &&
+        ckpt.find(layerPrefix(i) + "mlp.gate.weight"))
+      p.prefix = layerPrefix(i) + "mlp.";
     p.k = c.K;
     p.renormalize = true;
     p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
@@ -187,7 +202,9 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
                     : cfg.integer("moe_intermediate_size");
   bool norm = cfg.boolean("norm_topk_prob", false);
   int64_t step = olmoe ? 1 : cfg.integer("decoder_sparse_step", 1);
-  std::vector<int64_t> mlpOnly = cfg.integers("mlp_only_layers");
+  // OLMoE's decoder layers are all MoE: transformers reads neither key.
+  std::vector<int64_t> mlpOnly =
+      olmoe ? std::vector<int64_t>() : cfg.integers("mlp_only_layers");
   int64_t Is =
       sharedExpert ? cfg.integer("shared_expert_intermediate_size") : 0;
   cfg.require(step >= 1, "'decoder_sparse_step' must be >= 1");
@@ -217,22 +234,29 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
 std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
                      bool v3, std::vector<LayerPlan> &out) {
   int64_t I = cfg.integer("moe_intermediate_size");
-  int64_t shared = cfg.integer("n_shared_experts", v3 ? 1 : 0);
+  // Defaults of DeepseekV2Config / DeepseekV3Config.
+  int64_t shared = cfg.integer("n_shared_experts", v3 ? 1 : 2);
   int64_t firstDense = cfg.integer("first_k_dense_replace", v3 ? 3 : 0);
-  int64_t freq = cfg.integer("moe_layer_freq", 1);
   double scale = cfg.number("routed_scaling_factor", v3 ? 2.5 : 1.0);
   int64_t nGroup = cfg.integer("n_group", v3 ? 8 : 1);
   int64_t topkGroup = cfg.integer("topk_group", v3 ? 4 : 1);
   std::string method = cfg.string("topk_method", v3 ? "noaux_tc" : "greedy");
   bool norm = v3 && cfg.boolean("norm_topk_prob", true);
-  cfg.require(freq >= 1, "'moe_layer_freq' must be >= 1");
-  if (!v3)
+  cfg.require(shared >= 0, "'n_shared_experts' must be >= 0");
+  if (!v3) {
     cfg.require(method == "greedy" || method == "group_limited_greedy",
                 "unsupported topk_method '" + method +
                     "' (greedy, group_limited_greedy)");
-  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
-    if (i < firstDense || i % freq != 0)
-      continue;
+    // DeepseekV2MLP (the shared experts) has biases with mlp_bias.
+    cfg.require(!cfg.boolean("mlp_bias", false),
+                "'mlp_bias' is true: shared experts with biases are not "
+                "supported");
+  }
+  // transformers makes every layer from first_k_dense_replace on MoE; it
+  // does not read moe_layer_freq (DeepSeek's own code does, and the
+  // released checkpoints set it to 1).
+  for (int64_t i = std::max<int64_t>(firstDense, 0);
+       i < c.layers && cfg.error.empty(); ++i) {
     LayerPlan p;
     p.layer = i;
     p.prefix = layerPrefix(i) + "mlp.";
@@ -245,14 +269,15 @@ std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
       p.topkGroup = topkGroup;
       p.groupScore = GroupScoreFunc::top2_sum;
       p.operands["correction_bias"] =
-          tensor(p.prefix + "gate.e_score_correction_bias", {c.E});
+          f32Tensor(p.prefix + "gate.e_score_correction_bias", {c.E});
     } else if (method == "group_limited_greedy") {
       // transformers ignores norm_topk_prob for V2: weights are the
       // selected probabilities times the scale.
       p.nGroup = nGroup;
       p.topkGroup = topkGroup;
     }
-    p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    p.operands["router_weight"] =
+        f32Tensor(p.prefix + "gate.weight", {c.E, c.H});
     addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
                "up_proj.weight", "down_proj.weight", c.E, I, c.H);
     if (shared > 0)
@@ -324,14 +349,35 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   Common c;
   c.layers = cfg.integer("num_hidden_layers");
   c.H = cfg.integer("hidden_size");
-  const char *expertsKey = type == "mixtral" || type == "gpt_oss"
-                               ? "num_local_experts"
-                           : type.rfind("deepseek", 0) == 0 ? "n_routed_experts"
-                                                            : "num_experts";
+  // The expert-count key, then the alias the config class maps to it
+  // (`attribute_map`; transformers 5 writes Qwen3-MoE's as
+  // num_local_experts).
+  std::pair<const char *, const char *> expertsKeys =
+      type == "mixtral" || type == "gpt_oss"
+          ? std::make_pair("num_local_experts", "num_experts")
+      : type == "qwen2_moe" ? std::make_pair("num_experts", "")
+      : type == "qwen3_moe" || type == "olmoe"
+          ? std::make_pair("num_experts", "num_local_experts")
+      : type == "deepseek_v2"
+          ? std::make_pair("n_routed_experts", "num_experts")
+          : std::make_pair("n_routed_experts", "num_local_experts");
+  const char *expertsKey = expertsKeys.first;
+  if (!ckpt.config().get(expertsKey) && *expertsKeys.second &&
+      ckpt.config().get(expertsKeys.second))
+    expertsKey = expertsKeys.second;
   c.E = cfg.integer(expertsKey);
-  c.K = type == "gpt_oss" && !ckpt.config().get("num_experts_per_tok")
-            ? cfg.integer("experts_per_token")
-            : cfg.integer("num_experts_per_tok");
+  // gpt-oss's original `experts_per_token` is not read by transformers.
+  c.K = cfg.integer("num_experts_per_tok");
+  if (type == "gpt_oss" && !ckpt.config().get("num_experts_per_tok") &&
+      ckpt.config().get("experts_per_token"))
+    cfg.error += "; transformers does not read 'experts_per_token'";
+  // The experts' activation (all but gpt-oss, whose experts hard-code
+  // their clamped SwiGLU) is ACT2FN[hidden_act].
+  std::string act = cfg.string("hidden_act", "silu");
+  if (type != "gpt_oss")
+    cfg.require(act == "silu" || act == "swish",
+                "'hidden_act' is '" + act +
+                    "'; the experts are SwiGLU ('silu' or 'swish')");
   if (!cfg.error.empty())
     return cfg.error;
   cfg.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0,

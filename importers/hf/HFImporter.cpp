@@ -58,16 +58,13 @@ Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
   return declared ? declared : routerType;
 }
 
-/// Expert projections are stored in the declared dtype; routers, biases
-/// and DeepSeek-V3's correction bias may be kept wider (f32).
-bool mustMatchDeclaredDtype(const std::string &role) {
-  return role == "gate" || role == "up" || role == "gate_up" ||
-         role == "down" || role == "shared_gate" || role == "shared_up" ||
-         role == "shared_down";
+/// "f32", "bf16", "f16": the artifact's spelling of an element type.
+std::string dtypeSpelling(Type t) {
+  return t.isF32() ? "f32" : t.isBF16() ? "bf16" : "f16";
 }
 
 /// Checks the tensors of one operand against the plan; returns the element
-/// type, or null after emitting an error.
+/// type they are stored in, or null after emitting an error.
 Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                  const hf::LayerPlan &plan, const std::string &role,
                  const hf::WeightSource &src) {
@@ -107,14 +104,6 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       return nullptr;
     }
     type = et;
-    std::string declaredName;
-    Type declared = declaredElementType(ctx, ckpt, &declaredName);
-    if (declared && et != declared && mustMatchDeclaredDtype(role)) {
-      emitError(loc) << file << ": tensor '" << name << "' is "
-                     << t->info->dtype << " but config.json declares "
-                     << declaredName;
-      return nullptr;
-    }
     if (t->info->shape != expected) {
       emitError(loc) << file << ": tensor '" << name << "' has shape "
                      << shapeStr(t->info->shape) << " but config.json implies "
@@ -125,9 +114,23 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
   return type;
 }
 
+/// The element type transformers holds a weight in: the declared dtype
+/// (config.json's torch_dtype or dtype; from_pretrained casts every
+/// weight to it), f32 for the tensors it keeps in f32 whatever is
+/// declared, and the stored type when nothing is declared.
+Type heldElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
+                     const hf::WeightSource &src, Type stored) {
+  Type declared = declaredElementType(ctx, ckpt);
+  if (!declared)
+    return stored;
+  if (src.keepF32 && !declared.isF32())
+    return Float32Type::get(ctx);
+  return declared;
+}
+
 LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
-                         const hf::Checkpoint &ckpt,
-                         const hf::LayerPlan &plan) {
+                         const hf::Checkpoint &ckpt, const hf::LayerPlan &plan,
+                         std::vector<std::string> &notes) {
   MLIRContext *ctx = b.getContext();
   Location loc = NameLoc::get(
       b.getStringAttr(plan.prefix.substr(0, plan.prefix.size() - 1)),
@@ -135,16 +138,33 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   // Operands in moe.layer's role order.
   const std::vector<std::string> &roles = ::moe::ref::roleNames();
   SmallVector<std::pair<std::string, const hf::WeightSource *>> weights;
-  SmallVector<Type> weightTypes;
+  SmallVector<Type> weightTypes, storedTypes;
+  // Weights stored in another dtype than transformers holds them in, by
+  // (stored, held) dtype: their roles.
+  std::map<std::pair<std::string, std::string>, std::string> casts;
   for (const std::string &role : roles) {
     auto it = plan.operands.find(role);
     if (it == plan.operands.end())
       continue;
-    Type et = checkSource(loc, ckpt, plan, role, it->second);
-    if (!et)
+    Type stored = checkSource(loc, ckpt, plan, role, it->second);
+    if (!stored)
       return failure();
+    Type held = heldElementType(ctx, ckpt, it->second, stored);
     weights.push_back({role, &it->second});
-    weightTypes.push_back(RankedTensorType::get(it->second.shape, et));
+    weightTypes.push_back(RankedTensorType::get(it->second.shape, held));
+    storedTypes.push_back(stored);
+    if (held != stored) {
+      std::string &list = casts[{dtypeSpelling(stored), dtypeSpelling(held)}];
+      list += (list.empty() ? "" : ", ") + role;
+    }
+  }
+  for (const auto &[types, list] : casts) {
+    std::string declared;
+    declaredElementType(ctx, ckpt, &declared);
+    notes.push_back("layer_" + std::to_string(plan.layer) + ": " + list +
+                    " stored as " + types.first + ", cast to " +
+                    types.second + " when bound (config.json declares " +
+                    declared + "; transformers casts on load)");
   }
   Type routerElt = cast<RankedTensorType>(weightTypes.front()).getElementType();
   auto hiddenType =
@@ -168,6 +188,10 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
     }
     if (src.transposed)
       fn.setArgAttr(i + 1, kArgTransposedAttr, b.getUnitAttr());
+    Type held = cast<RankedTensorType>(weightTypes[i]).getElementType();
+    if (storedTypes[i] != held)
+      fn.setArgAttr(i + 1, kArgStoredDtypeAttr,
+                    b.getStringAttr(dtypeSpelling(storedTypes[i])));
   }
   Block *entry = fn.addEntryBlock();
   b.setInsertionPointToStart(entry);
@@ -208,7 +232,8 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
 
 OwningOpRef<ModuleOp>
 mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
-                             std::vector<std::string> &weightFiles) {
+                             std::vector<std::string> &weightFiles,
+                             std::vector<std::string> *notes) {
   context->loadDialect<MoEDialect, func::FuncDialect>();
   Location dirLoc = FileLineColLoc::get(context, dir, 0, 0);
   hf::Checkpoint ckpt;
@@ -223,11 +248,14 @@ mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
   }
   OpBuilder b(context);
   OwningOpRef<ModuleOp> module = ModuleOp::create(dirLoc);
+  std::vector<std::string> layerNotes;
   for (const hf::LayerPlan &plan : plans)
-    if (failed(buildLayer(b, *module, ckpt, plan)))
+    if (failed(buildLayer(b, *module, ckpt, plan, layerNotes)))
       return nullptr;
   if (failed(verify(*module)))
     return nullptr;
   weightFiles = ckpt.files();
+  if (notes)
+    *notes = std::move(layerNotes);
   return module;
 }

@@ -15,10 +15,15 @@ namespace mlir::moe {
 /// [T, H] in the checkpoint's dtype and the layer's weights, bound by
 /// tensor name (stacked per-expert tensors through moe.stack). Every tensor
 /// is checked against config.json first. `weightFiles` receives the
-/// safetensors files. Emits an error and returns null on failure.
-OwningOpRef<ModuleOp> importHuggingFace(const std::string &dir,
-                                        MLIRContext *context,
-                                        std::vector<std::string> &weightFiles);
+/// safetensors files. Weights are typed as transformers holds them: in
+/// config.json's declared dtype (DeepSeek's router and correction bias in
+/// f32); one stored in another dtype gets `moe.stored_dtype` and is cast
+/// when bound, and `notes` (if given) receives a line per layer saying so.
+/// Emits an error and returns null on failure.
+OwningOpRef<ModuleOp>
+importHuggingFace(const std::string &dir, MLIRContext *context,
+                  std::vector<std::string> &weightFiles,
+                  std::vector<std::string> *notes = nullptr);
 
 } // namespace mlir::moe
 

@@ -28,6 +28,8 @@ struct WeightSource {
   std::vector<std::string> stack;
   bool transposed = false;
   std::vector<int64_t> shape;
+  /// transformers keeps it in f32 when config.json declares bf16 or f16.
+  bool keepF32 = false;
 };
 
 struct LayerPlan {

@@ -73,6 +73,18 @@ std::string parseParams(const json::Value *list, bool results,
       }
       if (const bool *t = v.getBool("transposed"))
         p.transposed = *t;
+      if (const json::Value *stored = v.get("stored_dtype")) {
+        std::optional<moe::DType> st =
+            stored->isString() ? moe::parseDType(stored->asString())
+                               : std::nullopt;
+        if (!st)
+          return "argument '" + p.name +
+                 "': 'stored_dtype' must be f32, bf16 or f16";
+        if (!p.isWeight)
+          return "argument '" + p.name + "': 'stored_dtype' needs a weight";
+        if (*st != p.dtype)
+          p.storedDtype = *st;
+      }
       if (p.transposed && p.shape.size() < 2)
         return "argument '" + p.name + "': 'transposed' needs rank >= 2";
       if (const json::Value *packed = v.get("packed")) {

@@ -13,6 +13,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <tuple>
 #include <vector>
@@ -37,6 +38,10 @@ struct Param {
   /// last two dimensions swapped.
   std::vector<std::string> stack;
   bool transposed = false;
+  /// The dtype the checkpoint stores the weight in ("stored_dtype"), when
+  /// it differs from `dtype`: binding converts it (narrowing rounds to
+  /// nearest even).
+  std::optional<moe::DType> storedDtype;
   bool isAssembled() const { return !stack.empty() || transposed; }
   /// With `packed`: the function takes the weight [E, N, K] as panels of
   /// this many columns (runtime/moert/Packing.h); 0 when not packed.
@@ -93,6 +98,9 @@ struct BoundWeight {
   /// order, or the one transposed tensor (Param::stack, transposed).
   std::vector<const void *> parts;
   bool stacked = false, transposed = false;
+  /// Source tensors converted from their stored dtype, which `parts` or
+  /// `data` point into.
+  std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
 };
 
 /// A tensor of a bound file.

@@ -147,6 +147,36 @@ std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
   return uses;
 }
 
+/// The tensor at `src` of `count` elements converted from dtype `from` to `to`
+/// (narrowing rounds to nearest even); null without memory for it.
+std::shared_ptr<std::vector<unsigned char>>
+convertTensor(const void *src, moe::DType from, moe::DType to, size_t count) {
+  std::shared_ptr<std::vector<unsigned char>> out;
+  try {
+    out = std::make_shared<std::vector<unsigned char>>(count *
+                                                       moe::dtypeSize(to));
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+  void *dst = out->data();
+  if (from == moe::DType::F32 && to == moe::DType::BF16) {
+    const auto *f = static_cast<const float *>(src);
+    auto *b = static_cast<uint16_t *>(dst);
+    for (size_t i = 0; i < count; ++i)
+      b[i] = moe::floatToBF16(f[i]);
+  } else if (from == moe::DType::BF16 && to == moe::DType::F32) {
+    const auto *b = static_cast<const uint16_t *>(src);
+    auto *f = static_cast<float *>(dst);
+    for (size_t i = 0; i < count; ++i)
+      f[i] = moe::bf16ToFloat(b[i]);
+  } else {
+    // Exact through double: every f32, bf16 and f16 value is a double.
+    for (size_t i = 0; i < count; ++i)
+      moe::storeElement(to, dst, i, moe::loadElement(from, src, i));
+  }
+  return out;
+}
+
 /// Binds weight `p` from the catalog: in place when the file holds it as
 /// the function reads it, else as its source tensors, assembled (stacked,
 /// transposed) only when something reads the weight unpacked. Returns false
@@ -155,6 +185,7 @@ std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
 bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
   std::vector<std::string> sources = sourcesOf(p);
   std::vector<const void *> parts;
+  std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
   std::string missing;
   size_t absent = 0;
   for (const std::string &name : sources) {
@@ -164,7 +195,23 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
         missing += (absent > 1 ? ", '" : "'") + name + "'";
       continue;
     }
-    parts.push_back(it->second.file->data(*it->second.info));
+    const moe::safetensors::TensorInfo &info = *it->second.info;
+    const void *data = it->second.file->data(info);
+    // Checked when the file was bound: the weight's dtype or its stored one.
+    std::optional<moe::DType> dt = fromSafetensors(info.dtype);
+    if (dt && *dt != p.dtype) {
+      size_t count = std::accumulate(info.shape.begin(), info.shape.end(),
+                                     size_t(1), std::multiplies<size_t>());
+      auto buffer = convertTensor(data, *dt, p.dtype, count);
+      if (!buffer) {
+        why = " (no memory to convert '" + name + "' from " +
+              moe::dtypeName(*dt) + ")";
+        return false;
+      }
+      data = buffer->data();
+      converted.push_back(std::move(buffer));
+    }
+    parts.push_back(data);
   }
   if (absent) {
     if (p.isAssembled())
@@ -175,7 +222,8 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
     return false;
   }
   std::string from = s.catalog.at(sources.front()).file->path();
-  BoundWeight w{p.dtype, p.shape, nullptr, from, nullptr, {}, {}, false, false};
+  BoundWeight w{p.dtype, p.shape, nullptr, from, nullptr, {}, {}, false, false,
+                std::move(converted)};
   if (p.isAssembled()) {
     w.parts = std::move(parts);
     w.stacked = !p.stack.empty();
@@ -326,14 +374,23 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
     ++used;
     for (const TensorUse &u : uses) {
       std::optional<moe::DType> dt = fromSafetensors(t.dtype);
-      if (!dt || *dt != u.param->dtype || t.shape != u.shape)
+      // A weight recorded as stored in another dtype is converted when
+      // resolved; it may also come in the dtype the function takes.
+      bool dtypeOk =
+          dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
+      if (!dtypeOk || t.shape != u.shape)
         return makeStatus(
             MOERT_INVALID_ARGUMENT,
             std::string(path) + ": tensor '" + t.name + "' is " +
                 (dt ? std::string(moe::dtypeName(*dt))
                     : "of dtype " + t.dtype) +
                 " " + shapeString(t.shape) + " but the artifact expects " +
-                moe::dtypeName(u.param->dtype) + " " + shapeString(u.shape) +
+                moe::dtypeName(u.param->dtype) +
+                (u.param->storedDtype
+                     ? std::string(" (or ") +
+                           moe::dtypeName(*u.param->storedDtype) + ")"
+                     : std::string()) +
+                " " + shapeString(u.shape) +
                 (u.param->isAssembled()
                      ? " (a part of weight '" + u.param->name + "')"
                      : std::string()));
@@ -381,7 +438,7 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
                       std::string("weight '") + name + "' has no data");
   session->weights[name] = {p->dtype, p->shape, tensor->data, kCallerMemory,
                             nullptr,  {},       {},           false,
-                            false};
+                            false,    {}};
   return nullptr;
 }
 

@@ -87,8 +87,12 @@ static cl::opt<std::string> linker("linker",
                                    cl::desc("The linker for the shared object"),
                                    cl::init(defaultLinker()),
                                    cl::cat(category));
-static cl::opt<bool> verbose("v", cl::desc("Print each phase and its time"),
+static cl::opt<bool> verbose("v",
+                             cl::desc("Print each phase and its time, and "
+                                      "how checkpoint weights are converted"),
                              cl::cat(category));
+static cl::alias verboseLong("verbose", cl::desc("Alias for -v"),
+                             cl::aliasopt(verbose), cl::cat(category));
 static cl::opt<bool> packWeights(
     "pack-weights",
     cl::desc("Take the GEMM weights as panels that the runtime packs once, "
@@ -236,9 +240,13 @@ int main(int argc, char **argv) {
                   "' is a directory without config.json; expected a Hugging "
                   "Face checkpoint directory, an .onnx file or a .mlir "
                   "file");
-    module = importHuggingFace(inputFile, &context, importedWeights);
+    std::vector<std::string> notes;
+    module = importHuggingFace(inputFile, &context, importedWeights, &notes);
     if (!module)
       return 1; // the importer reported what and where
+    if (verbose)
+      for (const std::string &note : notes)
+        llvm::errs() << "moe-compile: " << note << "\n";
   } else if (llvm::StringRef(inputFile).ends_with(".onnx")) {
     module = importOnnx(inputFile, &context, onnxWeights);
     if (!module)

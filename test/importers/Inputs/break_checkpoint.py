@@ -3,8 +3,9 @@
 
   break_checkpoint.py SRC DST HOW
 
-HOW: model-type, missing-key, missing-tensor, shape, dtype, fp8, mxfp4,
-truncated, header-length, overlap, no-weights, index-missing.
+HOW: model-type, missing-key, missing-tensor, shape, dtype (declares
+bfloat16), int-dtype, fp8, mxfp4, truncated, header-length, overlap,
+no-weights, index-missing, experts-per-token, hidden-act.
 """
 import json
 import os
@@ -40,8 +41,12 @@ def main(src, dst, how):
         cfg["torch_dtype"] = "bfloat16"
     elif how == "missing-key":
         del cfg["num_experts_per_tok"]
+    elif how == "experts-per-token":
+        cfg["experts_per_token"] = cfg.pop("num_experts_per_tok")
+    elif how == "hidden-act":
+        cfg["hidden_act"] = "gelu"
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
-                 "mxfp4"):
+                 "mxfp4", "int-dtype"):
         hdr, payload = header(st)
         names = sorted(k for k in hdr if k != "__metadata__")
         victim = [n for n in names if "experts.3." in n or
@@ -50,6 +55,8 @@ def main(src, dst, how):
             del hdr[victim]
         elif how == "shape":
             hdr[victim]["shape"] = hdr[victim]["shape"][::-1]
+        elif how == "int-dtype":
+            hdr[victim]["dtype"] = "I32"
         elif how == "fp8":
             info = hdr[victim]
             count = (info["data_offsets"][1] - info["data_offsets"][0]) // 4

@@ -1,0 +1,501 @@
+#!/usr/bin/env python3
+"""transformers as the oracle for every supported Hugging Face MoE family.
+
+  hf_transformers.py make OUT
+      Builds tiny random models with transformers' own config and model
+      classes (fixed seeds), writes each as a checkpoint OUT/<case>/ (with
+      save_pretrained, or in another layout or dtype, see CASES), loads it
+      back with from_pretrained as a user would, and runs every MoE block
+      (model.model.layers[i].mlp) on a fixed random input x [2, 5, H]: in
+      float64 (model.double()) from the loaded weights, and for checkpoints
+      declaring bf16 also as transformers runs them, in bf16. Writes
+      OUT/<case>/x.npy, OUT/<case>/expected.layer_N.npy (float64),
+      OUT/<case>/expected_native.layer_N.npy (the bf16 run), the layer's
+      operands for moe-reference (OUT/<case>/ref.layer_N/*.npy and
+      config.json, taken from the loaded model's modules, not from the
+      files), and OUT/cases.json. It checks that routing has no near-ties,
+      that the outputs are non-trivial, and that gpt-oss's SwiGLU limit
+      clamps.
+  hf_transformers.py check --moe-compile C --moe-run R --moe-reference F --dir OUT
+      Compiles every checkpoint with moe-compile (-v), runs each MoE layer
+      with moe-run (also with --verify), and moe-reference on the operands,
+      and compares both with transformers (relative L2). Prints one line per
+      layer and "all N layers of M checkpoints within tolerance".
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+F32_TOL = 1e-5      # f32 checkpoints (and bf16 stored, f32 declared)
+BF16_TOL = 1e-2     # bf16 hidden states and output
+NATIVE_TOL = 2e-2   # against transformers' own bf16 arithmetic
+# moe-reference (float64) against transformers in float64, which still
+# computes the routing scores in f32 (softmax(..., dtype=float), DeepSeek's
+# router in f32), so the routing weights carry f32 rounding.
+REF_TOL = 1e-6
+MARGIN = 1e-3       # least gap between the k-th and (k+1)-th routing scores
+MARGIN_BF16 = 2e-2  # the same where routing runs on bf16 weights
+
+# name, family, config overrides, how it is written.
+#   save: "pretrained" (save_pretrained), "fused" (the in-memory state dict,
+#   transformers v5's fused experts, written with safetensors), "bf16"
+#   (save_pretrained of the bf16 model);
+#   declare: rewrite config.json's dtype (the checkpoint keeps its tensors).
+CASES = [
+    # Stored in bf16 (save_pretrained of the bf16 model), declared float32,
+    # and sharded.
+    ("mixtral", "mixtral", dict(num_hidden_layers=1, hidden_size=24,
+     intermediate_size=20, num_local_experts=8, num_experts_per_tok=2),
+     dict(save="bf16", declare="float32", shard="4KB")),
+    ("mixtral_fused", "mixtral", None, dict(save="fused", like="mixtral")),
+    ("qwen2_moe", "qwen2_moe", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=40, moe_intermediate_size=12,
+     shared_expert_intermediate_size=20, num_experts=6, num_experts_per_tok=2,
+     norm_topk_prob=False, decoder_sparse_step=1, mlp_only_layers=[0]),
+     dict(save="pretrained")),
+    # Stored in f32, declared bfloat16.
+    ("qwen2_moe_f32_as_bf16", "qwen2_moe", dict(num_hidden_layers=1,
+     hidden_size=32, intermediate_size=40, moe_intermediate_size=16,
+     shared_expert_intermediate_size=24, num_experts=8, num_experts_per_tok=2,
+     norm_topk_prob=True), dict(save="pretrained", declare="bfloat16")),
+    ("qwen3_moe", "qwen3_moe", dict(num_hidden_layers=2, hidden_size=20,
+     intermediate_size=48, moe_intermediate_size=10, num_experts=16,
+     num_experts_per_tok=4, norm_topk_prob=True, decoder_sparse_step=2),
+     dict(save="pretrained")),
+    ("olmoe", "olmoe", dict(num_hidden_layers=1, hidden_size=16,
+     intermediate_size=8, num_experts=32, num_experts_per_tok=8),
+     dict(save="pretrained")),
+    # moe_layer_freq is not read by transformers: layer 1 is MoE.
+    ("deepseek_v2", "deepseek_v2", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=16,
+     n_shared_experts=2, num_experts_per_tok=3, first_k_dense_replace=1,
+     topk_method="group_limited_greedy", n_group=4, topk_group=2,
+     routed_scaling_factor=3.0, norm_topk_prob=False, moe_layer_freq=2),
+     dict(save="pretrained")),
+    ("deepseek_v3", "deepseek_v3", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=16,
+     n_shared_experts=1, num_experts_per_tok=4, first_k_dense_replace=1,
+     n_group=4, topk_group=2, routed_scaling_factor=1.7, norm_topk_prob=True),
+     dict(save="pretrained")),
+    # bf16, with the router and correction bias transformers keeps in f32.
+    ("deepseek_v3_bf16", "deepseek_v3", dict(num_hidden_layers=2,
+     hidden_size=32, intermediate_size=32, moe_intermediate_size=16,
+     n_routed_experts=8, n_shared_experts=1, num_experts_per_tok=2,
+     first_k_dense_replace=1, n_group=2, topk_group=1,
+     routed_scaling_factor=2.5, norm_topk_prob=False), dict(save="bf16")),
+    ("gpt_oss", "gpt_oss", dict(num_hidden_layers=1, hidden_size=18,
+     intermediate_size=10, num_local_experts=8, num_experts_per_tok=4),
+     dict(save="pretrained")),
+]
+
+
+def relative_l2(got, want):
+    return float(np.linalg.norm(got - want) / np.linalg.norm(want))
+
+
+# --------------------------------------------------------------------- make
+
+def make(out):
+    import torch
+    import transformers as T
+    from safetensors.torch import save_file
+
+    torch.set_num_threads(1)
+    T.logging.set_verbosity_error()
+    T.logging.disable_progress_bar()
+    classes = {
+        "mixtral": (T.MixtralConfig, T.MixtralForCausalLM),
+        "qwen2_moe": (T.Qwen2MoeConfig, T.Qwen2MoeForCausalLM),
+        "qwen3_moe": (T.Qwen3MoeConfig, T.Qwen3MoeForCausalLM),
+        "olmoe": (T.OlmoeConfig, T.OlmoeForCausalLM),
+        "deepseek_v2": (T.DeepseekV2Config, T.DeepseekV2ForCausalLM),
+        "deepseek_v3": (T.DeepseekV3Config, T.DeepseekV3ForCausalLM),
+        "gpt_oss": (T.GptOssConfig, T.GptOssForCausalLM),
+    }
+    # Attention and vocabulary as small as the classes allow.
+    common = dict(vocab_size=16, num_attention_heads=2, num_key_value_heads=1,
+                  max_position_embeddings=64, bos_token_id=0, eos_token_id=1,
+                  pad_token_id=None)
+    mla = dict(num_key_value_heads=2, kv_lora_rank=4, q_lora_rank=None,
+               qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4)
+    heads = dict(qwen3_moe=dict(head_dim=8), gpt_oss=dict(head_dim=8),
+                 deepseek_v2=mla, deepseek_v3=mla)
+
+    def build(family, overrides, seed):
+        C, M = classes[family]
+        kw = dict(common)
+        kw.update(heads.get(family, {}))
+        kw.update(overrides)
+        cfg = C(**kw)
+        torch.manual_seed(seed)
+        model = M(cfg).eval()
+        g = torch.Generator().manual_seed(seed)
+        with torch.no_grad():
+            for name, p in model.named_parameters():
+                fan_in = p.shape[-1] if p.dim() > 1 else 1
+                std = fan_in ** -0.5
+                if family == "gpt_oss" and "experts." in name:
+                    # [E, in, out] and biases: large enough that the SwiGLU
+                    # limit (7) clamps a good share of the activations.
+                    std = 2.0 if p.dim() == 2 else 5.0 * p.shape[-2] ** -0.5
+                if "router" in name or name.endswith("mlp.gate.weight"):
+                    std = 3.0 * std   # clear routing decisions
+                if "norm" in name and p.dim() == 1:
+                    p.fill_(1.0)
+                    continue
+                p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64)
+                        .to(p.dtype) * std)
+            for name, b in model.named_buffers():
+                if name.endswith("e_score_correction_bias"):
+                    b.copy_(torch.randn(b.shape, generator=g) * 0.15)
+        return model
+
+    rng = np.random.default_rng(2026)
+    index, made = [], {}
+    for case, family, overrides, how in CASES:
+        d = os.path.join(out, case)
+        os.makedirs(d, exist_ok=True)
+        bf16 = how["save"] == "bf16" or how.get("declare") == "bfloat16"
+        margin = MARGIN_BF16 if bf16 else MARGIN
+        if how["save"] == "fused":
+            model = made[how["like"]]
+            # transformers v5's in-memory names and fused expert tensors.
+            save_file({k: v.contiguous() for k, v in model.state_dict().items()},
+                      os.path.join(d, "model.safetensors"),
+                      metadata={"format": "pt"})
+            model.config.save_pretrained(d)
+        else:
+            # Seeds from the case name: a case's model does not depend on
+            # the others. Try seeds until routing has no near-ties on x.
+            for attempt in range(20):
+                seed = sum(map(ord, case)) * 100 + attempt
+                model = build(family, overrides, seed)
+                H = model.config.hidden_size
+                x = rng.standard_normal((2, 5, H)).astype(np.float32)
+                x = x.astype(np.float64)
+                if bf16:
+                    x = torch.tensor(x).to(torch.bfloat16).double().numpy()
+                if all(margins_ok(family, layer.mlp, model.config, x, margin)
+                       for layer in model.model.layers
+                       if is_moe(layer.mlp)):
+                    break
+            else:
+                sys.exit("%s: no seed without near-ties in routing" % case)
+            made[case] = model
+            np.save(os.path.join(d, "x.npy"), x.astype(np.float32))
+            kw = {}
+            if how.get("shard"):
+                kw["max_shard_size"] = how["shard"]
+            model.save_pretrained(d, **kw)
+            if how["save"] == "bf16":
+                # As transformers writes a bf16 model: loaded in bf16 (with
+                # what it keeps in f32 kept so) and saved again.
+                half = classes[family][1].from_pretrained(d, dtype=torch.bfloat16)
+                for f in os.listdir(d):
+                    if f.endswith(".safetensors"):
+                        os.remove(os.path.join(d, f))
+                half.save_pretrained(d, **kw)
+        if how["save"] == "fused":
+            x = np.load(os.path.join(out, how["like"], "x.npy")).astype(np.float64)
+            np.save(os.path.join(d, "x.npy"), x.astype(np.float32))
+        if how.get("declare"):
+            path = os.path.join(d, "config.json")
+            with open(path) as f:
+                cfg = json.load(f)
+            cfg["dtype"] = how["declare"]
+            with open(path, "w") as f:
+                json.dump(cfg, f, indent=2)
+        files = sorted(f for f in os.listdir(d) if f.endswith(".safetensors"))
+        if how.get("shard") and len(files) < 2:
+            sys.exit("%s: expected a sharded checkpoint, got %s" % (case, files))
+
+        # The oracle: the checkpoint as transformers loads it.
+        loaded = classes[family][1].from_pretrained(d).eval()
+        declared = loaded.config.dtype
+        layers = [i for i, l in enumerate(loaded.model.layers) if is_moe(l.mlp)]
+        if how["save"] == "fused":
+            # transformers reads the fused layout back as it wrote it.
+            for i in layers:
+                a = made[how["like"]].model.layers[i].mlp
+                b = loaded.model.layers[i].mlp
+                for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+                    assert torch.equal(p, q), (case, i, n)
+        native = {}
+        if declared == torch.bfloat16:
+            with torch.no_grad():
+                xt = torch.tensor(x).to(torch.bfloat16)
+                for i in layers:
+                    y = loaded.model.layers[i].mlp(xt)
+                    native[i] = (y[0] if isinstance(y, tuple) else y).double().numpy()
+        # float64: the experts' default grouped_mm takes no doubles.
+        loaded.set_experts_implementation("eager")
+        loaded.double()
+        expected = {}
+        with torch.no_grad():
+            xt = torch.tensor(x)
+            for i in layers:
+                mlp = loaded.model.layers[i].mlp
+                y = mlp(xt)
+                y = (y[0] if isinstance(y, tuple) else y).numpy()
+                assert np.isfinite(y).all() and np.abs(y).max() > 1e-3, (case, i)
+                assert margins_ok(family, mlp, loaded.config, x, margin), (case, i)
+                expected[i] = y
+                np.save(os.path.join(d, "expected.layer_%d.npy" % i), y)
+                if i in native:
+                    np.save(os.path.join(d, "expected_native.layer_%d.npy" % i),
+                            native[i])
+                write_operands(os.path.join(d, "ref.layer_%d" % i), family,
+                               mlp, loaded.config, x)
+                if family == "gpt_oss":
+                    check_clamps(case, i, mlp, loaded.config, x)
+        bf16 = declared == torch.bfloat16
+        index.append({
+            "case": case, "family": family, "layers": layers,
+            "dense": [i for i in range(loaded.config.num_hidden_layers)
+                      if i not in layers],
+            "tolerance": BF16_TOL if bf16 else F32_TOL,
+            "native": bool(native), "files": files,
+            "declared": str(declared).replace("torch.", ""),
+        })
+        print("%s: %d MoE layers %s, %s, %s" % (
+            case, len(layers), layers, index[-1]["declared"],
+            ", ".join(sorted({stored_dtype(os.path.join(d, f)) for f in files}))))
+    with open(os.path.join(out, "cases.json"), "w") as f:
+        json.dump(index, f, indent=1)
+    print("made %d checkpoints" % len(index))
+
+
+def stored_dtype(path):
+    from safetensors import safe_open
+    with safe_open(path, "pt") as f:
+        return "/".join(sorted({f.get_slice(k).get_dtype() for k in f.keys()}))
+
+
+def is_moe(mlp):
+    return hasattr(mlp, "experts")
+
+
+def router_of(mlp):
+    return mlp.router if hasattr(mlp, "router") else mlp.gate
+
+
+def margins_ok(family, mlp, cfg, x, margin):
+    """Whether every token's routing decisions are clear: the k-th and
+    (k+1)-th selection scores (logits for softmax routing) differ by
+    `margin`, and so do the kept and the dropped group scores of
+    group-limited routing."""
+    r = router_of(mlp)
+    w = r.weight.detach().double().numpy()
+    X = x.reshape(-1, w.shape[1])
+    logits = X @ w.T
+    if getattr(r, "bias", None) is not None:
+        logits = logits + r.bias.detach().double().numpy()
+    K = cfg.num_experts_per_tok
+    E = w.shape[0]
+    for l in logits:
+        if family == "deepseek_v3":
+            s = 1 / (1 + np.exp(-l)) + r.e_score_correction_bias.double().numpy()
+        else:
+            # Softmax keeps the order of the logits (and of group maxima):
+            # gaps in log-probability.
+            s = l
+        if family == "deepseek_v3" or (family == "deepseek_v2" and
+                                       cfg.topk_method == "group_limited_greedy"):
+            G, TG = cfg.n_group, cfg.topk_group
+            grouped = s.reshape(G, E // G)
+            gs = (np.sort(grouped, 1)[:, -2:].sum(1) if family == "deepseek_v3"
+                  else grouped.max(1))
+            order = np.sort(gs)[::-1]
+            if TG < G and order[TG - 1] - order[TG] < margin:
+                return False
+            keep = np.argsort(-gs)[:TG]
+            s = grouped[keep].reshape(-1)
+        order = np.sort(s)[::-1]
+        if K < len(order) and order[K - 1] - order[K] < margin:
+            return False
+    return True
+
+
+def check_clamps(case, i, mlp, cfg, x):
+    """gpt-oss: some gate values above the limit, some up values outside
+    [-limit, limit], among the experts each token uses."""
+    e = mlp.experts
+    X = x.reshape(-1, e.gate_up_proj.shape[1])
+    _, _, idx = mlp.router(__import__("torch").tensor(X))
+    gate, up = [], []
+    for t, experts in enumerate(idx.numpy()):
+        for ex in experts:
+            z = X[t] @ e.gate_up_proj[ex].numpy() + e.gate_up_proj_bias[ex].numpy()
+            gate += list(z[0::2])
+            up += list(z[1::2])
+    gate, up = np.array(gate), np.array(up)
+    lim = cfg.swiglu_limit
+    frac = ((gate > lim).mean(), (up > lim).mean(), (up < -lim).mean())
+    assert min(frac) > 0.02, "%s layer %d: the limit clamps too little %s" % (
+        case, i, frac)
+
+
+def write_operands(d, family, mlp, cfg, x):
+    """The layer's operands in moe-reference's roles, from the modules of
+    the model as transformers loaded it, and its config."""
+    os.makedirs(d, exist_ok=True)
+    r = router_of(mlp)
+    ops = {"hidden": x, "router_weight": r.weight}
+    e = mlp.experts
+    routing = {"k": cfg.num_experts_per_tok, "scoring": "softmax",
+               "order": "score_then_topk", "renormalize": False, "scale": 1.0}
+    activation = {"kind": "swiglu", "alpha": 1.0, "beta": 0.0}
+    layout = "concatenated"
+    if family == "gpt_oss":
+        ops["router_bias"] = r.bias
+        ops["gate_up"] = e.gate_up_proj.transpose(1, 2)   # [E, 2I, H]
+        ops["gate_up_bias"] = e.gate_up_proj_bias
+        ops["down"] = e.down_proj.transpose(1, 2)         # [E, H, I]
+        ops["down_bias"] = e.down_proj_bias
+        routing["order"] = "topk_then_score"
+        activation = {"kind": "swiglu", "alpha": cfg.swiglu_alpha, "beta": 1.0,
+                      "limit": cfg.swiglu_limit}
+        layout = "interleaved"
+    else:
+        ops["gate_up"] = e.gate_up_proj                   # [E, 2I, H]
+        ops["down"] = e.down_proj
+    if family == "mixtral":
+        routing["renormalize"] = True
+    elif family in ("qwen2_moe", "qwen3_moe", "olmoe"):
+        routing["renormalize"] = bool(cfg.norm_topk_prob)
+    elif family.startswith("deepseek"):
+        routing["scale"] = cfg.routed_scaling_factor
+        if family == "deepseek_v3":
+            routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
+                           n_group=cfg.n_group, topk_group=cfg.topk_group,
+                           group_score="top2_sum")
+            ops["correction_bias"] = r.e_score_correction_bias
+        elif cfg.topk_method == "group_limited_greedy":
+            routing.update(n_group=cfg.n_group, topk_group=cfg.topk_group,
+                           group_score="max")
+    shared = getattr(mlp, "shared_expert", None)
+    if shared is None:
+        shared = getattr(mlp, "shared_experts", None)
+    if shared is not None:
+        ops["shared_gate"] = shared.gate_proj.weight
+        ops["shared_up"] = shared.up_proj.weight
+        ops["shared_down"] = shared.down_proj.weight
+    if getattr(mlp, "shared_expert_gate", None) is not None:
+        ops["shared_expert_gate"] = mlp.shared_expert_gate.weight
+    for role, v in ops.items():
+        v = v if isinstance(v, np.ndarray) else v.detach().double().numpy()
+        np.save(os.path.join(d, role + ".npy"), np.ascontiguousarray(v))
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump({"routing": routing, "activation": activation,
+                   "gate_up_layout": layout}, f, indent=1)
+
+
+# -------------------------------------------------------------------- check
+
+def run(cmd):
+    return subprocess.run(cmd, capture_output=True, text=True)
+
+
+def check(a):
+    with open(os.path.join(a.dir, "cases.json")) as f:
+        cases = json.load(f)
+    failures, runs = [], 0
+    worst = {}
+
+    def judge(label, err, tol):
+        ok = err <= tol
+        if not ok:
+            failures.append("%s: relative L2 %.3e > %.0e" % (label, err, tol))
+        return "ok" if ok else "FAILED"
+
+    # Compile on two workers (each compile is one process).
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(2) as pool:
+        compiled = list(pool.map(
+            lambda c: run([a.moe_compile, os.path.join(a.dir, c["case"]), "-o",
+                           os.path.join(a.dir, c["case"]) + ".so", "-v"]),
+            cases))
+    for case, r in zip(cases, compiled):
+        d = os.path.join(a.dir, case["case"])
+        artifact = d + ".so"
+        if r.returncode:
+            failures.append("%s: moe-compile failed: %s" % (case["case"], r.stderr))
+            continue
+        for line in r.stderr.splitlines():
+            if "cast to" in line:
+                print("%s: %s" % (case["case"], line))
+        listing = run([a.moe_run, artifact, "--list"]).stdout
+        for n in case["dense"]:
+            if "layer_%d\n" % n in listing:
+                failures.append("%s: dense layer %d has an entry point"
+                                % (case["case"], n))
+        x = os.path.join(d, "x.npy")
+        for n in case["layers"]:
+            runs += 1
+            out = os.path.join(d, "out.layer_%d.npy" % n)
+            r = run([a.moe_run, artifact, "--function", "layer_%d" % n,
+                     "--input", "hidden_states=" + x, "--output", out, "--verify"])
+            if r.returncode:
+                failures.append("%s layer %d: moe-run failed: %s%s"
+                                % (case["case"], n, r.stdout, r.stderr))
+                continue
+            want = np.load(os.path.join(d, "expected.layer_%d.npy" % n))
+            got = np.load(out).astype(np.float64)
+            err = relative_l2(got, want) if got.shape == want.shape else float("inf")
+            label = "%s layer_%d" % (case["case"], n)
+            line = "%s moec rel_l2=%.3e tol=%.0e %s" % (
+                label, err, case["tolerance"], judge(label, err, case["tolerance"]))
+            worst[case["case"]] = max(worst.get(case["case"], 0.0), err)
+            if case["native"]:
+                nat = np.load(os.path.join(d, "expected_native.layer_%d.npy" % n))
+                e2 = relative_l2(got, nat)
+                line += " | vs transformers bf16 %.3e %s" % (
+                    e2, judge(label + " (bf16 transformers)", e2, NATIVE_TOL))
+            # The float64 reference evaluator on transformers' operands.
+            rd = os.path.join(d, "ref.layer_%d" % n)
+            cmd = [a.moe_reference, "--config", os.path.join(rd, "config.json"),
+                   "-o", os.path.join(rd, "out.npy"), "--dtype", "f64"]
+            for f in sorted(os.listdir(rd)):
+                if f.endswith(".npy") and f != "out.npy":
+                    cmd += ["--input", "%s=%s" % (f[:-4], os.path.join(rd, f))]
+            r = run(cmd)
+            if r.returncode:
+                failures.append("%s: moe-reference failed: %s" % (label, r.stderr))
+            else:
+                e3 = relative_l2(np.load(os.path.join(rd, "out.npy")), want)
+                line += " | reference %.3e %s" % (e3, judge(label + " (reference)",
+                                                            e3, REF_TOL))
+            print(line)
+    if failures:
+        print("%d FAILED" % len(failures))
+        print("\n".join(failures))
+        return 1
+    for c in cases:
+        print("worst %s %.3e" % (c["case"], worst.get(c["case"], float("nan"))))
+    print("all %d layers of %d checkpoints within tolerance" % (runs, len(cases)))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="step", required=True)
+    m = sub.add_parser("make")
+    m.add_argument("out")
+    c = sub.add_parser("check")
+    c.add_argument("--moe-compile", required=True)
+    c.add_argument("--moe-run", required=True)
+    c.add_argument("--moe-reference", required=True)
+    c.add_argument("--dir", required=True)
+    a = p.parse_args()
+    if a.step == "make":
+        make(a.out)
+        return 0
+    return check(a)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -129,16 +129,16 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
   }];
   let options = [
     Option<"panelWidth", "panel-width", "int64_t", /*default=*/"64",
-           "Output columns per panel (NB): four vector registers of f32 "
-           "(64 for AVX-512, 24 for AVX2's three, 12 for SSE's three). "
-           "moe-compile picks it from the target CPU.">,
+           "Output columns per panel (NB): 64 for AVX-512 (four vector "
+           "registers of 16 f32), 16 for AVX2 and 8 for SSE (two registers "
+           "of 8 or 4 f32). moe-compile picks it from the target CPU.">,
     Option<"slices", "slices", "int64_t", /*default=*/"1",
            "Where N is a multiple of panel-width, pack N in this many "
            "slices stored one after another, in panels of panel-width / "
            "slices columns; convert-moe-to-linalg reads one panel of each "
            "slice as one panel, so the weights stream from that many "
            "places at once. 1 packs whole panels. moe-compile uses 4 with "
-           "AVX-512.">,
+           "AVX-512, 2 with AVX2 and 1 with SSE (--panel-slices).">,
     Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
            "Pack bf16 expert weights in pairs of k, for "
            "convert-moe-to-linalg's bf16 dot products (its bf16-dot): a "

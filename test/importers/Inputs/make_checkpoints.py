@@ -7,7 +7,7 @@ writes OUT/<case>/{config.json, *.safetensors} as transformers stores them
 (per-expert tensors; gpt-oss with [E, in, out] fused experts), the input
 OUT/<case>/x.npy ([2, 5, H]: batch and sequence), and for each MoE layer N
 the expected output OUT/<case>/expected.layer_N.npy, computed here in
-float64 from the family's definition (../shared/MODEL_FAMILIES.md) without
+float64 from the family's definition (docs/Importing.md) without
 sharing code with moec. OUT/cases.json lists the cases and tolerances.
 """
 import json

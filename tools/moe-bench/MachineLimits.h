@@ -17,7 +17,7 @@ struct Limits {
   double bf16DotGflops = 0; // AVX512_BF16 vdpbf16ps peak (0: no such ISA)
 };
 
-/// Measures both with `threads` threads (medians of repetitions).
+/// Measures them with `threads` threads (the fastest of 7 repetitions).
 Limits measureLimits(int threads);
 
 } // namespace moe::bench

@@ -164,8 +164,8 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
     auto s = dyn_cast<StringAttr>(stored);
     if (!s || (s.getValue() != "f32" && s.getValue() != "bf16" &&
                s.getValue() != "f16"))
-      return emitError(loc) << kArgStoredDtypeAttr
-                            << " must be \"f32\", \"bf16\" or \"f16\"";
+      return emitError(loc)
+             << kArgStoredDtypeAttr << " must be \"f32\", \"bf16\" or \"f16\"";
     if (s.getValue() != *dtypeName(type.getElementType()))
       rec.set("stored_dtype", json::Value::string(s.getValue().str()));
   }

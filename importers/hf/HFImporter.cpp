@@ -162,9 +162,9 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
     std::string declared;
     declaredElementType(ctx, ckpt, &declared);
     notes.push_back("layer_" + std::to_string(plan.layer) + ": " + list +
-                    " stored as " + types.first + ", cast to " +
-                    types.second + " when bound (config.json declares " +
-                    declared + "; transformers casts on load)");
+                    " stored as " + types.first + ", cast to " + types.second +
+                    " when bound (config.json declares " + declared +
+                    "; transformers casts on load)");
   }
   Type routerElt = cast<RankedTensorType>(weightTypes.front()).getElementType();
   auto hiddenType =

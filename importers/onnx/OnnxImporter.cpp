@@ -330,13 +330,11 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
       // CPU kernel ignores the attribute and computes softmax top-k, which
       // would be a different layer: refuse rather than compute that.
       if (a.i() != 0)
-        return fail(where(n) + ": use_sparse_mixer = " +
-                    std::to_string(a.i()) +
+        return fail(where(n) + ": use_sparse_mixer = " + std::to_string(a.i()) +
                     " asks for Phi-3.5-MoE's sparsemixer routing, which "
                     "moec does not implement (ONNX Runtime's CPU kernel "
                     "ignores it and computes softmax top-k instead)");
-    }
-    else if (k == "swiglu_fusion")
+    } else if (k == "swiglu_fusion")
       m.swigluFusion = a.i();
     else if (k == "swiglu_limit") {
       if (std::isfinite(a.f()))

@@ -74,9 +74,9 @@ std::string parseParams(const json::Value *list, bool results,
       if (const bool *t = v.getBool("transposed"))
         p.transposed = *t;
       if (const json::Value *stored = v.get("stored_dtype")) {
-        std::optional<moe::DType> st =
-            stored->isString() ? moe::parseDType(stored->asString())
-                               : std::nullopt;
+        std::optional<moe::DType> st = stored->isString()
+                                           ? moe::parseDType(stored->asString())
+                                           : std::nullopt;
         if (!st)
           return "argument '" + p.name +
                  "': 'stored_dtype' must be f32, bf16 or f16";

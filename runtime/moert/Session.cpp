@@ -222,8 +222,8 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
     return false;
   }
   std::string from = s.catalog.at(sources.front()).file->path();
-  BoundWeight w{p.dtype, p.shape, nullptr, from, nullptr, {}, {}, false, false,
-                std::move(converted)};
+  BoundWeight w{p.dtype, p.shape, nullptr, from,  nullptr,
+                {},      {},      false,   false, std::move(converted)};
   if (p.isAssembled()) {
     w.parts = std::move(parts);
     w.stacked = !p.stack.empty();

@@ -45,6 +45,10 @@ def main(src, dst, how):
         cfg["experts_per_token"] = cfg.pop("num_experts_per_tok")
     elif how == "hidden-act":
         cfg["hidden_act"] = "gelu"
+    elif how == "mlp-bias":
+        cfg["mlp_bias"] = True
+    elif how == "negative-shared":
+        cfg["n_shared_experts"] = -1
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
                  "mxfp4", "int-dtype"):
         hdr, payload = header(st)

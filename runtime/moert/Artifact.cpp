@@ -1,8 +1,10 @@
 //===- Artifact.cpp - loading moe-compile's shared objects ----------------===//
 #include "runtime/moert/Internal.h"
 
+#include <climits>
 #include <cstring>
 #include <dlfcn.h>
+#include <unistd.h>
 
 using namespace moert;
 namespace json = moe::json;
@@ -186,6 +188,20 @@ std::string parseMetadata(moert_artifact_s &a, void *handle) {
   return "";
 }
 
+/// The absolute directory of file `path` (symbolic links not resolved).
+std::string directoryOf(const std::string &path) {
+  size_t slash = path.find_last_of('/');
+  std::string dir = slash == std::string::npos ? "."
+                    : slash == 0               ? "/"
+                                               : path.substr(0, slash);
+  if (dir[0] == '/')
+    return dir;
+  char cwd[PATH_MAX];
+  if (!getcwd(cwd, sizeof(cwd)))
+    return dir;
+  return dir == "." ? std::string(cwd) : std::string(cwd) + "/" + dir;
+}
+
 } // namespace
 
 const Function *moert_artifact_s::find(const std::string &name) const {
@@ -235,6 +251,7 @@ moert_status_t moert_artifact_load(const char *path,
   auto *a = new moert_artifact_s();
   a->handle = handle;
   a->path = path;
+  a->directory = directoryOf(file);
   a->metadataText = text;
   if (std::string err = parseMetadata(*a, handle); !err.empty()) {
     moert_artifact_release(a);

@@ -71,6 +71,9 @@ struct moert_artifact_s {
   std::atomic<int> refs{1};
   void *handle = nullptr;
   std::string path;
+  /// The absolute directory the artifact was loaded from, where recorded
+  /// weight files are looked for first.
+  std::string directory;
   std::string metadataText;
   std::vector<moert::Function> functions;
   std::vector<std::string> weightFiles;

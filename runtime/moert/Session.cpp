@@ -3,10 +3,13 @@
 #include "runtime/moert/Packing.h"
 
 #include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <functional>
 #include <new>
 #include <numeric>
+
+#include <sys/stat.h>
 
 using namespace moert;
 
@@ -106,6 +109,12 @@ moert_status_t checkCallTensor(const std::string &fn, const char *what,
 }
 
 constexpr const char *kCallerMemory = "caller memory";
+
+/// Whether `path` exists and is not a directory.
+bool isFile(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
 
 /// A weight argument that reads a tensor, and the shape it expects of it.
 struct TensorUse {
@@ -323,12 +332,48 @@ extern "C" {
 moert_status_t moert_session_create(moert_artifact_t *artifact,
                                     const moert_session_options_t *options,
                                     moert_session_t **out_session) {
+  moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
+  if (options)
+    config.num_threads = options->num_threads;
+  return moert_session_create_with_config(artifact, &config, out_session);
+}
+
+moert_status_t
+moert_session_create_with_config(moert_artifact_t *artifact,
+                                 const moert_session_config_t *config,
+                                 moert_session_t **out_session) {
   if (!out_session)
     return makeStatus(MOERT_INVALID_ARGUMENT, "out_session is null");
   *out_session = nullptr;
   if (!artifact)
     return makeStatus(MOERT_INVALID_ARGUMENT, "artifact is null");
-  int threads = options ? options->num_threads : 0;
+  // The fields the caller's struct has; later ones keep their defaults.
+  moert_session_config_t c = MOERT_SESSION_CONFIG_INIT;
+  if (config) {
+    constexpr size_t first =
+        offsetof(moert_session_config_t, num_threads) + sizeof(c.num_threads);
+    size_t size = config->struct_size;
+    if (size < first)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        "moert_session_config_t.struct_size is " +
+                            std::to_string(size) + ", less than the " +
+                            std::to_string(first) +
+                            " bytes of its first version; initialize it "
+                            "with MOERT_SESSION_CONFIG_INIT");
+    // Fields of a newer moert.h must be left at their defaults (zero).
+    const auto *bytes = reinterpret_cast<const unsigned char *>(config);
+    for (size_t i = sizeof(c); i < size; ++i)
+      if (bytes[i])
+        return makeStatus(
+            MOERT_UNSUPPORTED,
+            "moert_session_config_t sets a field at byte " + std::to_string(i) +
+                " (struct_size " + std::to_string(size) +
+                ") that this runtime (moec " + moert_version() + ", " +
+                std::to_string(sizeof(c)) + " bytes) does not know");
+    std::memcpy(&c, config, std::min(size, sizeof(c)));
+    c.struct_size = sizeof(c);
+  }
+  int threads = c.num_threads;
   if (threads < 0)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       "num_threads must be >= 0 (0: all cores), got " +
@@ -411,10 +456,32 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
 moert_status_t moert_session_bind_recorded_weights(moert_session_t *session) {
   if (!session)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
-  for (const std::string &path : session->artifact->weightFiles)
+  const moert_artifact_s &a = *session->artifact;
+  for (const std::string &recorded : a.weightFiles) {
+    // The file next to the artifact first (an artifact moved or copied
+    // with its weights), then where it was when the artifact was compiled.
+    size_t slash = recorded.find_last_of('/');
+    std::string beside =
+        a.directory + "/" +
+        (slash == std::string::npos ? recorded : recorded.substr(slash + 1));
+    std::string path;
+    if (isFile(beside))
+      path = beside;
+    else if (isFile(recorded))
+      path = recorded;
+    else
+      return makeStatus(
+          MOERT_NOT_FOUND,
+          a.path +
+              ": recorded weights file not found, neither next to the "
+              "artifact ('" +
+              beside + "') nor at the recorded path ('" + recorded +
+              "'); bind the weights from where they are "
+              "(moert_session_bind_weights_file, moe-run --weights)");
     if (moert_status_t st =
             moert_session_bind_weights_file(session, path.c_str(), nullptr))
       return st;
+  }
   return nullptr;
 }
 

@@ -1,5 +1,6 @@
 //===- Status.cpp - moert status objects ----------------------------------===//
 #include "runtime/moert/Internal.h"
+#include "runtime/support/Version.h"
 
 #include <new>
 
@@ -25,6 +26,8 @@ std::string moert::shapeString(const std::vector<int64_t> &shape) {
 }
 
 extern "C" {
+
+const char *moert_version(void) { return MOEC_VERSION_STRING; }
 
 moert_status_code_t moert_status_code(moert_status_t status) {
   return status ? status->code : MOERT_OK;

@@ -21,9 +21,22 @@
 
 #include <stdint.h>
 
+/* Marks the C API: libmoert.so is built with hidden visibility and exports
+ * these declarations only. */
+#if defined(__GNUC__) || defined(__clang__)
+#define MOERT_API __attribute__((visibility("default")))
+#else
+#define MOERT_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/*===--- Version ----------------------------------------------------------===*/
+
+/* The moec version this runtime was built from, e.g. "0.1.0". */
+MOERT_API const char *moert_version(void);
 
 /*===--- Status -----------------------------------------------------------===*/
 
@@ -40,10 +53,10 @@ typedef enum moert_status_code_e {
 typedef struct moert_status_s *moert_status_t;
 
 /* MOERT_OK for NULL. */
-moert_status_code_t moert_status_code(moert_status_t status);
+MOERT_API moert_status_code_t moert_status_code(moert_status_t status);
 /* "" for NULL. */
-const char *moert_status_message(moert_status_t status);
-void moert_status_free(moert_status_t status);
+MOERT_API const char *moert_status_message(moert_status_t status);
+MOERT_API void moert_status_free(moert_status_t status);
 
 /*===--- Tensors ----------------------------------------------------------===*/
 
@@ -62,7 +75,7 @@ typedef struct moert_tensor_s {
 } moert_tensor_t;
 
 /* "f32", "bf16", "f16". */
-const char *moert_dtype_name(moert_dtype_t dtype);
+MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 
 /*===--- Artifacts --------------------------------------------------------===*/
 
@@ -71,21 +84,23 @@ typedef struct moert_artifact_s moert_artifact_t;
 /* Loads a shared object written by moe-compile. Fails if it is not one, if
  * its format version is unknown, or if this CPU lacks an ISA extension the
  * code was compiled for. */
-moert_status_t moert_artifact_load(const char *path,
-                                   moert_artifact_t **out_artifact);
-void moert_artifact_release(moert_artifact_t *artifact);
+MOERT_API moert_status_t moert_artifact_load(const char *path,
+                                             moert_artifact_t **out_artifact);
+MOERT_API void moert_artifact_release(moert_artifact_t *artifact);
 
 /* The artifact's metadata record (JSON, docs/Artifact.md). */
-const char *moert_artifact_metadata(const moert_artifact_t *artifact);
+MOERT_API const char *moert_artifact_metadata(const moert_artifact_t *artifact);
 
-int32_t moert_artifact_function_count(const moert_artifact_t *artifact);
-const char *moert_artifact_function_name(const moert_artifact_t *artifact,
-                                         int32_t index);
+MOERT_API int32_t
+moert_artifact_function_count(const moert_artifact_t *artifact);
+MOERT_API const char *
+moert_artifact_function_name(const moert_artifact_t *artifact, int32_t index);
 
 /* The weight files recorded at compile time (absolute paths). */
-int32_t moert_artifact_weight_file_count(const moert_artifact_t *artifact);
-const char *moert_artifact_weight_file(const moert_artifact_t *artifact,
-                                       int32_t index);
+MOERT_API int32_t
+moert_artifact_weight_file_count(const moert_artifact_t *artifact);
+MOERT_API const char *
+moert_artifact_weight_file(const moert_artifact_t *artifact, int32_t index);
 
 /* One argument or result of an entry point. shape has rank entries; -1
  * marks the token dimension, whose size every call chooses. */
@@ -99,7 +114,7 @@ typedef struct moert_param_s {
 
 /* The signature of function `name`: its arguments in order (inputs and
  * weights interleaved as declared) and its results. */
-moert_status_t moert_artifact_function_signature(
+MOERT_API moert_status_t moert_artifact_function_signature(
     const moert_artifact_t *artifact, const char *name, int32_t *out_num_args,
     const moert_param_t **out_args, int32_t *out_num_results,
     const moert_param_t **out_results);
@@ -108,19 +123,45 @@ moert_status_t moert_artifact_function_signature(
 
 typedef struct moert_session_s moert_session_t;
 
+/* The first session options, kept as they are for the programs written
+ * against them; moert_session_config_t below is the one that grows. */
 typedef struct moert_session_options_s {
   /* Worker threads for the entry points' parallel loops; 0 means one per
    * core this process may run on. */
   int32_t num_threads;
 } moert_session_options_t;
 
-/* options may be NULL (defaults). */
-moert_status_t moert_session_create(moert_artifact_t *artifact,
-                                    const moert_session_options_t *options,
-                                    moert_session_t **out_session);
-void moert_session_release(moert_session_t *session);
+/* options may be NULL (defaults). Same as moert_session_create_with_config()
+ * with the config's num_threads taken from options. */
+MOERT_API moert_status_t moert_session_create(
+    moert_artifact_t *artifact, const moert_session_options_t *options,
+    moert_session_t **out_session);
 
-int32_t moert_session_num_threads(const moert_session_t *session);
+/* Session settings that can grow without breaking callers: start from
+ * MOERT_SESSION_CONFIG_INIT, which sets struct_size to the size this header
+ * declares and every field to its default, then set fields. A runtime reads
+ * the fields that fit in struct_size and takes the defaults for later ones
+ * (a program built against an older moert.h); fields it does not know (a
+ * newer moert.h) must be left at their default, zero, or the call fails with
+ * MOERT_UNSUPPORTED. New fields are only ever appended. */
+typedef struct moert_session_config_s {
+  /* sizeof(moert_session_config_t) as the caller compiled it. */
+  uint32_t struct_size;
+  /* Worker threads for the entry points' parallel loops; 0 (the default)
+   * means one per core this process may run on. */
+  int32_t num_threads;
+} moert_session_config_t;
+
+#define MOERT_SESSION_CONFIG_INIT                                              \
+  { sizeof(moert_session_config_t), 0 }
+
+/* config may be NULL (defaults). */
+MOERT_API moert_status_t moert_session_create_with_config(
+    moert_artifact_t *artifact, const moert_session_config_t *config,
+    moert_session_t **out_session);
+MOERT_API void moert_session_release(moert_session_t *session);
+
+MOERT_API int32_t moert_session_num_threads(const moert_session_t *session);
 
 /* Memory-maps a .safetensors file and makes its tensors available to the
  * weight arguments that read them (by name, or as parts of a stacked
@@ -129,41 +170,44 @@ int32_t moert_session_num_threads(const moert_session_t *session);
  * bound by an earlier one. Weights of several files (a sharded checkpoint)
  * are bound by binding each file. out_bound (may be NULL) receives the
  * number of this file's tensors that weights read. */
-moert_status_t moert_session_bind_weights_file(moert_session_t *session,
-                                               const char *path,
-                                               int32_t *out_bound);
+MOERT_API moert_status_t moert_session_bind_weights_file(
+    moert_session_t *session, const char *path, int32_t *out_bound);
 
-/* Binds the files the artifact records, in order. */
-moert_status_t moert_session_bind_recorded_weights(moert_session_t *session);
+/* Binds the files the artifact records, in order. Each is looked for first
+ * next to the artifact (its file name in the artifact's directory, so an
+ * artifact copied with its weights finds them), then at the recorded path;
+ * when neither exists the call fails with MOERT_NOT_FOUND naming both. */
+MOERT_API moert_status_t
+moert_session_bind_recorded_weights(moert_session_t *session);
 
 /* Binds one weight from caller memory (dtype and shape checked). */
-moert_status_t moert_session_bind_weight(moert_session_t *session,
-                                         const char *name,
-                                         const moert_tensor_t *tensor);
+MOERT_API moert_status_t moert_session_bind_weight(
+    moert_session_t *session, const char *name, const moert_tensor_t *tensor);
 
 /* The tensor bound to `name`, in the shape the artifact declares (data
  * points into the mapping or caller memory, or, for a stacked or transposed
  * weight, into a buffer the session assembles on first request; valid while
  * the session lives and the name is not rebound). */
-moert_status_t moert_session_weight(const moert_session_t *session,
-                                    const char *name,
-                                    moert_tensor_t *out_tensor);
+MOERT_API moert_status_t moert_session_weight(const moert_session_t *session,
+                                              const char *name,
+                                              moert_tensor_t *out_tensor);
 
 /* Binds every weight of `function` from the tensors of the bound files
  * (a stacked or transposed weight from its parts, docs/Artifact.md) and
  * succeeds when none is missing; otherwise the message lists the missing
  * names and the files searched. moert_session_run() does this first. */
-moert_status_t moert_session_check_weights(moert_session_t *session,
-                                           const char *function);
+MOERT_API moert_status_t moert_session_check_weights(moert_session_t *session,
+                                                     const char *function);
 
 /* Runs `function`. inputs are its non-weight arguments in declaration
  * order; outputs its results, in buffers the caller allocated with the
  * result shapes (the token dimension equal to the inputs'). */
-moert_status_t moert_session_run(moert_session_t *session, const char *function,
-                                 const moert_tensor_t *inputs,
-                                 int32_t num_inputs,
-                                 const moert_tensor_t *outputs,
-                                 int32_t num_outputs);
+MOERT_API moert_status_t moert_session_run(moert_session_t *session,
+                                           const char *function,
+                                           const moert_tensor_t *inputs,
+                                           int32_t num_inputs,
+                                           const moert_tensor_t *outputs,
+                                           int32_t num_outputs);
 
 #ifdef __cplusplus
 }

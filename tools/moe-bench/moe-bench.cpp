@@ -21,6 +21,7 @@
 #include "runtime/moert/moert.h"
 #include "runtime/reference/Reference.h"
 #include "runtime/support/DType.h"
+#include "runtime/support/Version.h"
 
 #include <algorithm>
 #include <chrono>
@@ -171,11 +172,14 @@ int main(int argc, char **argv) {
       compiler = v;
     else if (a == "--compile-arg" && val(v))
       compileArgs.push_back(v);
-    else if (a == "-h" || a == "--help") {
+    else if (a == "--version") {
+      std::fputs(MOEC_VERSION_TEXT, stdout);
+      return 0;
+    } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE] "
-          "[--moe-compile PATH] [--compile-arg ARG]...\n\nshapes: "
+          "[--moe-compile PATH] [--compile-arg ARG]... [--version]\n\nshapes: "
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
           "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); SwiGLU "
           "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "

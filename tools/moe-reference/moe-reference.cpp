@@ -10,6 +10,7 @@
 #include "runtime/reference/Reference.h"
 #include "runtime/support/FileIO.h"
 #include "runtime/support/Npy.h"
+#include "runtime/support/Version.h"
 
 #include <cerrno>
 #include <cstdio>
@@ -48,6 +49,7 @@ OPTIONS:
   --dtype f32|f64      output element type (default f32).
   --print-routing      print each token's experts and routing weights.
   -h, --help           this text.
+  --version            the moec and LLVM versions it was built with.
   Options taking a value also accept --opt=VALUE.
 
 ROLES (shapes; E experts, f expert width, fs shared width):
@@ -77,6 +79,7 @@ struct Options {
   npy::DType dtype = npy::DType::F32;
   bool printRouting = false;
   bool help = false;
+  bool version = false;
 };
 
 std::string joinRoles() {
@@ -119,6 +122,8 @@ std::string parseArgs(int argc, char **argv, Options &o) {
     std::string err;
     if (arg == "-h" || arg == "--help") {
       o.help = true;
+    } else if (arg == "--version" && !inlineValue) {
+      o.version = true;
     } else if (arg == "--print-routing" && !inlineValue) {
       o.printRouting = true;
     } else if (arg == "--config") {
@@ -160,7 +165,7 @@ std::string parseArgs(int argc, char **argv, Options &o) {
     if (!err.empty())
       return err;
   }
-  if (o.help)
+  if (o.help || o.version)
     return "";
   if (o.config.empty())
     return "missing --config (see --help)";
@@ -262,6 +267,10 @@ int main(int argc, char **argv) {
     return error(err);
   if (o.help) {
     std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (o.version) {
+    std::fputs(MOEC_VERSION_TEXT, stdout);
     return 0;
   }
   return run(o);

@@ -12,6 +12,7 @@
 #include "runtime/support/Json.h"
 #include "runtime/support/Npy.h"
 #include "runtime/support/Safetensors.h"
+#include "runtime/support/Version.h"
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include <sched.h>
 #include <sys/stat.h>
 
 namespace {
@@ -30,7 +32,8 @@ namespace {
 const char *kUsage =
     "usage: moe-run ARTIFACT [options]\n"
     "\n"
-    "Runs an entry point of an artifact written by moe-compile.\n"
+    "Runs an entry point of an artifact written by moe-compile and prints a\n"
+    "summary of its result (dtype, shape, min, max, mean, first values).\n"
     "\n"
     "  --input NAME=FILE.npy  an input of the function (repeatable). Shapes\n"
     "                         [..., d] are accepted: leading dimensions are\n"
@@ -49,12 +52,31 @@ const char *kUsage =
     "                         1e-3 for f16, 1e-2 for bf16)\n"
     "  --repeat N             run N more times after a warm-up and print the\n"
     "                         median latency and tokens per second\n"
-    "  --threads N            worker threads (default: all cores)\n"
-    "  -h, --help             this text\n";
+    "  --threads N            worker threads (default: all cores; more than\n"
+    "                         the cores is allowed, with a warning)\n"
+    "  --version              the moec and LLVM versions it was built with\n"
+    "  -h, --help             this text\n"
+    "\n"
+    "Weights files the artifact records are looked for next to the artifact\n"
+    "first, then at the recorded path.\n";
 
 int fail(const std::string &msg) {
+  std::fflush(stdout); // what was printed before, then why it stops
   std::fprintf(stderr, "moe-run: error: %s\n", msg.c_str());
   return 1;
+}
+
+void warn(const std::string &msg) {
+  std::fflush(stdout);
+  std::fprintf(stderr, "moe-run: warning: %s\n", msg.c_str());
+}
+
+/// The cores this process may run on (as moert counts them).
+int availableCores() {
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
+    return CPU_COUNT(&set);
+  return 0;
 }
 
 /// Turns a status into a message and frees it.
@@ -72,7 +94,7 @@ struct Options {
   std::string output;
   std::vector<std::string> weights;
   std::string function;
-  bool list = false, verify = false;
+  bool list = false, verify = false, version = false;
   double tolerance = -1;
   int repeat = 0, threads = 0;
 };
@@ -106,6 +128,9 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
     std::string v;
     if (a == "-h" || a == "--help") {
       help = true;
+      return "";
+    } else if (a == "--version") {
+      o.version = true;
       return "";
     } else if (key == "--input") {
       if (!value(v))
@@ -346,6 +371,33 @@ std::string weightFilesAt(const std::string &path,
   return "";
 }
 
+/// One line about a result: its name, dtype and shape, its minimum,
+/// maximum and mean, and its first values (non-finite values counted).
+void printSummary(const char *name, moert_dtype_t dtype,
+                  const std::vector<int64_t> &shape,
+                  const std::vector<double> &values) {
+  std::printf(
+      "result %s: %s %s", name, moert_dtype_name(dtype),
+      shapeStr(shape.data(), static_cast<int32_t>(shape.size())).c_str());
+  double lo = INFINITY, hi = -INFINITY, sum = 0;
+  size_t finite = 0;
+  for (double v : values)
+    if (std::isfinite(v)) {
+      lo = std::min(lo, v);
+      hi = std::max(hi, v);
+      sum += v;
+      ++finite;
+    }
+  if (finite)
+    std::printf(" min %.6g max %.6g mean %.6g", lo, hi, sum / finite);
+  if (finite != values.size())
+    std::printf(" (%zu non-finite)", values.size() - finite);
+  std::printf(" first [");
+  for (size_t i = 0; i < values.size() && i < 4; ++i)
+    std::printf("%s%.6g", i ? ", " : "", values[i]);
+  std::printf("%s]\n", values.size() > 4 ? ", ..." : "");
+}
+
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   size_t n = v.size();
@@ -363,6 +415,14 @@ int main(int argc, char **argv) {
     std::fputs(kUsage, stdout);
     return 0;
   }
+  if (o.version) {
+    std::fputs(MOEC_VERSION_TEXT, stdout);
+    return 0;
+  }
+  if (int cores = availableCores(); cores > 0 && o.threads > cores)
+    warn("--threads " + std::to_string(o.threads) + " is more than the " +
+         std::to_string(cores) + " core" + (cores > 1 ? "s" : "") +
+         " this process may run on; the threads will share them");
   std::string msg;
   moert_artifact_t *artifact = nullptr;
   if (failed(moert_artifact_load(o.artifact.c_str(), &artifact), msg))
@@ -400,8 +460,10 @@ int main(int argc, char **argv) {
              msg))
     return fail(msg);
 
-  moert_session_options_t options{o.threads};
-  if (failed(moert_session_create(artifact, &options, &cleanup.s), msg))
+  moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
+  config.num_threads = o.threads;
+  if (failed(moert_session_create_with_config(artifact, &config, &cleanup.s),
+             msg))
     return fail(msg);
   moert_session_t *session = cleanup.s;
   if (o.weights.empty()) {
@@ -513,6 +575,7 @@ int main(int argc, char **argv) {
   }
 
   std::vector<double> actual = output.toDouble();
+  printSummary(results[0].name, output.dtype, output.shape, actual);
   if (o.verify) {
     std::vector<double> expected;
     if (std::string err = verify(artifact, session, fnName, byName, expected);
@@ -527,8 +590,12 @@ int main(int argc, char **argv) {
     std::printf("verify: relative L2 error %.3e vs the float64 reference "
                 "(tolerance %.0e): %s\n",
                 err, tol, ok ? "ok" : "FAILED");
-    if (!ok)
+    if (!ok) {
+      if (!o.output.empty())
+        return fail("output '" + o.output +
+                    "' not written because verification failed");
       return 1;
+    }
   }
 
   if (!o.output.empty()) {

@@ -1,15 +1,4 @@
 // RUN: moe-opt %s --convert-moe-to-linalg -split-input-file -verify-diagnostics
-// RUN: not moe-opt %s --convert-moe-to-linalg=vector-bits=384 2>&1 | FileCheck %s --check-prefix=BITS
-// BITS: error: convert-moe-to-linalg: vector-bits must be 128, 256 or 512, not 384
-// RUN: not moe-opt %s --convert-moe-to-linalg="vector-bits=256 bf16-dot=true" 2>&1 | FileCheck %s --check-prefix=DOT
-// DOT: error: convert-moe-to-linalg: bf16-dot needs vector-bits=512 (AVX512_BF16)
-// Weights packed in pairs of k are for AVX512_BF16 dot products only.
-// RUN: not moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg=vector-bits=256 2>&1 | FileCheck %s --check-prefix=PAIRS
-// PAIRS: pairs.mlir:5:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in pairs of k (moe-pack-weights bf16-dot), which needs vector-bits=512 (AVX512_BF16 dot products)
-// Panels in slices of one AVX-512 vector each are too wide for AVX2's.
-// RUN: not moe-opt %S/Inputs/slices.mlir --convert-moe-to-linalg=vector-bits=256 2>&1 | FileCheck %s --check-prefix=SLICES
-// SLICES: slices.mlir:7:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in 4 slices of panels of 16 columns (moe-pack-weights slices), more than the 16-column panel of vector-bits=256 holds with one vector per slice
-
 // A layer whose expert count is dynamic cannot be dispatched.
 func.func @dynamic_experts(%x: tensor<?x16xf32>, %l: tensor<?x?xf32>, %u: tensor<?x8x16xf32>, %d: tensor<?x16x8xf32>) -> tensor<?x16xf32> {
   // expected-error @+1 {{'moe.layer' op cannot be lowered: its expert count is dynamic}}
@@ -32,4 +21,22 @@ func.func @grouped_dynamic_experts(%l: tensor<?x?xf32>) -> (tensor<?x2xf32>, ten
 func.func @route_dynamic_experts(%l: tensor<?x?xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
   %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x?xf32>
   return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
+// The target-neutral GEMM indexes the group's weight: the group count must
+// be known.
+func.func @dynamic_groups(%x: tensor<?x8xf32>, %w: tensor<?x8x8xf32>, %off: tensor<?xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op cannot be lowered: its weight's group count is dynamic}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<?xi32>) : tensor<?x8xf32>, tensor<?x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @dynamic_down_groups(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<?x32x24xf32>, %off: tensor<?xi32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{'moe.combine' op cannot be lowered: its down weight's group count is dynamic}}
+  %o = moe.combine %h, %w, %inv down(%wd : tensor<?x32x24xf32>) down_offsets(%off : tensor<?xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+  return %o : tensor<?x32xf32>
 }

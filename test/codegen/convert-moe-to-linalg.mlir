@@ -1,10 +1,6 @@
 // RUN: moe-opt %s --convert-moe-to-linalg --split-input-file | FileCheck %s
-// RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=256 --split-input-file | FileCheck %s --check-prefix=AVX2
-// RUN: moe-opt %s --convert-moe-to-linalg=vector-bits=128 --split-input-file | FileCheck %s --check-prefix=SSE
-// RUN: moe-opt %s --convert-moe-to-linalg=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
-// RUN: moe-opt %S/Inputs/pairs.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=PAIRS
-// RUN: moe-opt %S/Inputs/slices.mlir --convert-moe-to-linalg | FileCheck %s --check-prefix=SLICED
-// RUN: moe-opt %S/Inputs/slices-avx2.mlir --convert-moe-to-linalg=vector-bits=256 | FileCheck %s --check-prefix=AVX2SLICED
+// The target-neutral lowering: every op as linalg on tensors, the GEMMs as
+// contraction generics reading weights through tensor.extract.
 // Softmax (max, exp, sum, divide), rank-based top-k, renormalize, scale.
 // CHECK-LABEL: func.func @route_softmax
 // CHECK-SAME: -> (tensor<?x2xf32>, tensor<?x2xi32>)
@@ -91,76 +87,12 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
 
 // -----
 
-// One work item per (expert, weight tile); here one tile per expert. The
-// kernel keeps 6 x 4 f32 vector accumulators across the k loop (16 lanes,
-// bf16 weights widened), a 4-lane tail for k = 32..36, one reduction per
-// output, then the bias. Leftover rows run in blocks of 4, 2 and 1, leftover
-// weight rows one at a time.
-// CHECK-LABEL: func.func @grouped_matmul
-// Only the rows before offsets[0] and from offsets[4] on are zero-filled.
-// CHECK: %[[INIT:.*]] = bufferization.alloc_tensor(%[[M:.*]]) : tensor<?x8xf32>
-// CHECK: %[[FIRST:.*]] = tensor.extract %arg2[%c0]
-// CHECK: %[[LAST:.*]] = tensor.extract %arg2[%c4]
-// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[INIT]][%c0, 0]
-// CHECK: %[[HEADZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[HEAD]]
-// CHECK: %[[INIT1:.*]] = tensor.insert_slice %[[HEADZ]] into %[[INIT]]
-// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[INIT1]]
-// CHECK: %[[TAILZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[TAIL]]
-// CHECK: %[[ZERO:.*]] = tensor.insert_slice %[[TAILZ]] into %[[INIT1]]
-// CHECK: scf.forall (%[[I:.*]]) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %[[ZERO]])
-// CHECK: %[[E:.*]] = arith.divui %[[I]]
-// CHECK: %[[LO:.*]] = arith.index_cast
-// CHECK: %[[HI:.*]] = arith.index_cast
-// CHECK: %[[ROWS:.*]] = arith.subi %[[HI]], %[[LO]]
-// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0:.*]]] [%[[ROWS]], %[[SIZE:.*]]] [1, 1]
-// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%[[E]], 0, 0] [1, 8, 36] [1, 1, 1] : tensor<4x8x36xbf16> to tensor<8x36xbf16>
-// CHECK: %[[B:.*]] = tensor.extract_slice %arg3[%[[E]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<8xf32>
-// CHECK: scf.for %{{.*}} step %c6 iter_args(%{{.*}} = %[[DEST]])
-// CHECK: scf.for %{{.*}} step %c4 iter_args
-// CHECK: scf.for %{{.*}} = %c0 to %c32 step %c16 iter_args({{.*}}) -> (vector<16xf32>, {{.*}}, vector<16xf32>)
-// CHECK-COUNT-6: vector.transfer_read %arg0[{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<?x36xf32>, vector<16xf32>
-// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<8x36xbf16>, vector<16xbf16>
-// CHECK: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
-// CHECK-COUNT-24: vector.fma
-// CHECK: scf.yield
-// CHECK-COUNT-24: vector.reduction <add>, {{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
-// CHECK: vector.transfer_read %arg0[{{.*}}, %c32]{{.*}} : tensor<?x36xf32>, vector<4xf32>
-// CHECK: vector.fma {{.*}} : vector<4xf32>
-// CHECK: tensor.extract %[[B]]
-// CHECK: tensor.insert
-// CHECK: scf.for %{{.*}} step %c1 iter_args
-// CHECK: scf.for %{{.*}} step %c4 iter_args
-// CHECK: scf.for %{{.*}} step %c2 iter_args
-// CHECK: scf.for %{{.*}} step %c1 iter_args
-// CHECK: scf.forall.in_parallel
-// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[ROWS]], %[[SIZE]]] [1, 1]
-func.func @grouped_matmul(%x: tensor<?x36xf32>, %w: tensor<4x8x36xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x36xf32>, tensor<4x8x36xbf16> -> tensor<?x8xf32>
-  return %r : tensor<?x8xf32>
-}
-
-// -----
-
-// Without offsets: work items are chunks of 64 rows; no zero fill; the
-// result is converted to f16.
-// CHECK-LABEL: func.func @dense_matmul
-// CHECK-NOT: linalg.fill
-// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c64
-// CHECK: scf.forall
-// CHECK: arith.extf {{.*}} : vector<16xf16> to vector<16xf32>
-// CHECK: arith.truncf {{.*}} : f32 to f16
-func.func @dense_matmul(%x: tensor<?x16xf16>, %w: tensor<8x16xf32>) -> tensor<?x8xf16> {
-  %r = moe.grouped_matmul %x, %w : tensor<?x16xf16>, tensor<8x16xf32> -> tensor<?x8xf16>
-  return %r : tensor<?x8xf16>
-}
-
-// -----
-
 // Interleaved gate/up as stride-2 views, clamp, SwiGLU with alpha/beta.
 // CHECK-LABEL: func.func @activation_fused
+// CHECK-SAME: (%[[GU:[^:]*]]: tensor<?x20xf32>)
 // CHECK-DAG: arith.constant 1.702
-// CHECK: %[[G:.*]] = tensor.extract_slice %arg0[0, 0] [%{{.*}}, 10] [1, 2]
-// CHECK: %[[U:.*]] = tensor.extract_slice %arg0[0, 1] [%{{.*}}, 10] [1, 2]
+// CHECK: %[[G:.*]] = tensor.extract_slice %[[GU]][0, 0] [%{{.*}}, 10] [1, 2]
+// CHECK: %[[U:.*]] = tensor.extract_slice %[[GU]][0, 1] [%{{.*}}, 10] [1, 2]
 // CHECK: linalg.generic {{.*}} ins(%[[G]], %[[U]] :
 // CHECK: arith.minimumf
 // CHECK: arith.maximumf
@@ -184,8 +116,9 @@ func.func @activation_gelu(%u: tensor<?x10xf32>) -> tensor<?x10xf32> {
 // Weighted gather-sum over the k slots, plus the sigmoid-gated shared
 // expert, rounded to bf16.
 // CHECK-LABEL: func.func @combine
+// CHECK-SAME: (%[[Y:[^:]*]]: tensor<?x16xf32>,
 // CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]
-// CHECK: tensor.extract %arg0
+// CHECK: tensor.extract %[[Y]]
 // CHECK: linalg.generic
 // CHECK: math.exp
 // CHECK: arith.truncf {{.*}} : f32 to bf16
@@ -199,7 +132,8 @@ func.func @combine(%y: tensor<?x16xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi
 // A whole layer lowers through decomposition: nothing of moe is left.
 // CHECK-LABEL: func.func @layer
 // CHECK-NOT: moe.
-// CHECK: scf.forall
+// CHECK-NOT: scf.forall
+// CHECK-NOT: vector.
 // CHECK: return
 func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%u : tensor<4x8x16xf32>) down(%d : tensor<4x16x8xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) : tensor<?x16xf32>
@@ -208,427 +142,96 @@ func.func @layer(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %u: tensor<4x8x16x
 
 // -----
 
-// A weight wider than a cache tile: 42 rows of 16384 f32 (64 KiB each) go
-// in tiles of 8 rows, 6 tiles per expert, the last one of 2 rows.
-// CHECK-LABEL: func.func @grouped_matmul_tiled
-// CHECK: %[[ITEMS:.*]] = arith.muli %c2, %c6
-// CHECK: scf.forall (%[[I:.*]]) in (%[[ITEMS]])
-// CHECK: %[[E:.*]] = arith.divui %[[I]], %c6
-// CHECK: %[[T:.*]] = arith.remui %[[I]], %c6
-// CHECK: %[[N0:.*]] = arith.muli %[[T]], %c8
-// CHECK: %[[LEFT:.*]] = arith.subi %c42, %[[N0]]
-// CHECK: %[[SIZE:.*]] = arith.minui %c8, %[[LEFT]]
-// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
-// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 42, 16384] [1, 1, 1]
-// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 42] [1, 1]
-// The kernel reads weight row and bias element n0 + j.
-// CHECK: %[[C:.*]] = arith.addi %[[N0]], %{{.*}} : index
-// CHECK: vector.transfer_read %{{.*}}[%[[C]], %{{.*}}]
-// CHECK: tensor.extract %[[B]][%[[C]]]
-func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x42xf32>) -> tensor<?x42xf32> {
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x42xf32>) : tensor<?x16384xf32>, tensor<2x42x16384xf32> -> tensor<?x42xf32>
-  return %r : tensor<?x42xf32>
-}
-
-// -----
-
-// The kernel's blocking follows the vector width (vector-bits): 6 x 4
-// accumulators of 16 lanes for AVX-512 (32 registers); 3 x 3 of 8 lanes
-// for AVX2 and of 4 lanes for SSE (16 registers).
-// Blocks of fewer rows take more weight rows within the same 24
-// accumulators, up to 8: 4 x 6, 2 x 8 and 1 x 8.
-// CHECK-LABEL: func.func @blocking
-// CHECK: scf.for {{.*}} step %c6 iter_args
-// CHECK: scf.for {{.*}} step %c4 iter_args
-// CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
-// CHECK-NEXT: scf.yield
-// CHECK: scf.for {{.*}} step %c4 iter_args
-// CHECK: scf.for {{.*}} step %c6 iter_args
-// CHECK: scf.for {{.*}} step %c2 iter_args
-// CHECK: scf.for {{.*}} step %c8 iter_args
-// CHECK: %{{.*}}:16 = scf.for
-// CHECK: scf.for {{.*}} step %c1 iter_args
-// CHECK: scf.for {{.*}} step %c8 iter_args
-// CHECK: %{{.*}}:8 = scf.for
-// AVX2-LABEL: func.func @blocking
-// AVX2: scf.for %{{.*}} step %c3 iter_args
-// AVX2: scf.for %{{.*}} step %c3 iter_args
-// AVX2: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
-// AVX2-COUNT-9: vector.fma {{.*}} : vector<8xf32>
-// AVX2-NEXT: scf.yield
-// SSE-LABEL: func.func @blocking
-// SSE: scf.for {{.*}} -> (vector<4xf32>, {{.*}}, vector<4xf32>)
-// SSE-COUNT-9: vector.fma {{.*}} : vector<4xf32>
-// SSE-NEXT: scf.yield
-func.func @blocking(%x: tensor<?x32xf32>, %w: tensor<4x8x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xf32>
+// Each row's group counts the offsets after the first that are at most the
+// row; the contraction reads the weight of that group (clamped: rows
+// outside every group are zeroed in the epilogue), sums in f32, and the
+// epilogue adds the group's bias.
+// CHECK-LABEL: func.func @grouped_matmul_neutral
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x36xf32>, %[[W:[^:]*]]: tensor<4x8x36xbf16>, %[[OFF:[^:]*]]: tensor<5xi32>, %[[B:[^:]*]]: tensor<4x8xf32>)
+// CHECK-NOT: moe.
+// CHECK-NOT: vector.
+// CHECK-DAG: %[[LASTG:.*]] = arith.constant 3 : index
+// CHECK-DAG: %[[NG:.*]] = arith.constant 4 : index
+// CHECK: %[[ENDS:.*]] = tensor.extract_slice %[[OFF]][1] [4] [1] : tensor<5xi32> to tensor<4xi32>
+// CHECK: %[[GRP:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]} ins(%[[ENDS]] : tensor<4xi32>)
+// CHECK: arith.cmpi sle
+// CHECK: %[[SUM:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction"]} ins(%[[X]], %{{.*}}, %[[GRP]] : tensor<?x36xf32>, tensor<36xf32>, tensor<?xindex>)
+// CHECK: ^bb0(%[[A:.*]]: f32, %{{.*}}: f32, %[[G:.*]]: index, %[[ACC:.*]]: f32):
+// CHECK: %[[K:.*]] = linalg.index 2
+// CHECK: %[[N:.*]] = linalg.index 1
+// CHECK: %[[GC:.*]] = arith.minui %[[G]], %[[LASTG]]
+// CHECK: %[[WV:.*]] = tensor.extract %[[W]][%[[GC]], %[[N]], %[[K]]] : tensor<4x8x36xbf16>
+// CHECK: %[[WF:.*]] = arith.extf %[[WV]] : bf16 to f32
+// CHECK: %[[P:.*]] = arith.mulf %[[A]], %[[WF]]
+// CHECK: arith.addf %[[ACC]], %[[P]]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel"]} ins(%[[SUM]], %[[GRP]] : tensor<?x8xf32>, tensor<?xindex>)
+// CHECK: tensor.extract %[[B]]
+// CHECK: %[[FIRST:.*]] = tensor.extract %[[OFF]]
+// CHECK: arith.cmpi uge, %{{.*}}, %{{.*}}
+// CHECK: arith.cmpi ult, %{{.*}}, %[[NG]]
+// CHECK: arith.select
+func.func @grouped_matmul_neutral(%x: tensor<?x36xf32>, %w: tensor<4x8x36xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x36xf32>, tensor<4x8x36xbf16> -> tensor<?x8xf32>
   return %r : tensor<?x8xf32>
 }
 
 // -----
 
-// Fused forms. Rows come through the gather's indices (no permuted copy);
-// gate and up rows of each output column are accumulated side by side (2
-// outputs x 2 projections per block, 6 rows: 24 accumulators), and the
-// epilogue adds each bias and applies SwiGLU before rounding to bf16.
-// CHECK-LABEL: func.func @fused_gather_gate_up
-// CHECK-SAME: (%[[X:.*]]: tensor<?x32xf32>, %[[G:.*]]: tensor<4x8x32xf32>, %[[U:.*]]: tensor<4x8x32xf32>, %[[ROWS:.*]]: tensor<?xi32>, %[[OFF:.*]]: tensor<5xi32>, %[[BG:.*]]: tensor<4x8xf32>, %[[BU:.*]]: tensor<4x8xf32>)
-// CHECK: %[[M:.*]] = tensor.dim %[[ROWS]], %c0
-// CHECK: bufferization.alloc_tensor(%[[M]]) : tensor<?x8xbf16>
-// CHECK: scf.forall
-// CHECK: %[[GW:.*]] = tensor.extract_slice %[[G]]
-// CHECK: %[[GB:.*]] = tensor.extract_slice %[[BG]]
-// CHECK: %[[UW:.*]] = tensor.extract_slice %[[U]]
-// CHECK: %[[UB:.*]] = tensor.extract_slice %[[BU]]
-// CHECK: scf.for {{.*}} step %c6
-// CHECK: scf.for {{.*}} step %c2
-// CHECK: %[[R:.*]] = tensor.extract %[[ROWS]]
+// A gathered, gated GEMM on an interleaved gate/up weight: the rows come
+// through the indices, the gate from weight row 2n, the up from 2n + 1,
+// SwiGLU and the rounding in the epilogue.
+// CHECK-LABEL: func.func @grouped_matmul_gated_neutral
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x32xf32>, %[[GU:[^:]*]]: tensor<4x16x32xf32>, %[[ROWS:[^:]*]]: tensor<?xi32>, %[[OFF:[^:]*]]: tensor<5xi32>)
+// CHECK-DAG: %[[TWO:.*]] = arith.constant 2 : index
+// CHECK-DAG: %[[ONE:.*]] = arith.constant 1 : index
+// CHECK: %[[GATE:.*]] = linalg.generic {{.*}} ins(%[[ROWS]], %{{.*}}, %{{.*}} : tensor<?xi32>, tensor<32xf32>, tensor<?xindex>)
+// CHECK: ^bb0(%[[R:.*]]: i32,
+// CHECK: %[[K:.*]] = linalg.index 2
+// CHECK: %[[N:.*]] = linalg.index 1
 // CHECK: %[[RI:.*]] = arith.index_cast %[[R]] : i32 to index
-// CHECK: vector.transfer_read %[[X]][%[[RI]], %{{.*}}]
-// CHECK: vector.transfer_read %[[GW]]
-// CHECK: vector.transfer_read %[[UW]]
-// CHECK-COUNT-24: vector.fma
-// CHECK: tensor.extract %[[GB]]
-// CHECK: tensor.extract %[[UB]]
+// CHECK: tensor.extract %[[X]][%[[RI]], %[[K]]]
+// CHECK: %[[GR:.*]] = arith.muli %[[N]], %[[TWO]]
+// CHECK: tensor.extract %[[GU]][%{{.*}}, %[[GR]], %[[K]]]
+// CHECK: %[[UP:.*]] = linalg.generic {{.*}} ins(%[[ROWS]],
+// CHECK: %[[N2:.*]] = linalg.index 1
+// CHECK: %[[UR0:.*]] = arith.muli %[[N2]], %[[TWO]]
+// CHECK: %[[UR:.*]] = arith.addi %[[UR0]], %[[ONE]]
+// CHECK: tensor.extract %[[GU]][%{{.*}}, %[[UR]], %{{.*}}]
+// CHECK: linalg.generic {{.*}} ins(%[[GATE]], %[[UP]], %{{.*}} : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?xindex>) outs(%{{.*}} : tensor<?x8xbf16>)
 // CHECK: math.exp
 // CHECK: arith.truncf {{.*}} : f32 to bf16
-func.func @fused_gather_gate_up(%x: tensor<?x32xf32>, %g: tensor<4x8x32xf32>, %u: tensor<4x8x32xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %bg: tensor<4x8xf32>, %bu: tensor<4x8xf32>) -> tensor<?x8xbf16> {
-  %r = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x8xf32>) up(%u : tensor<4x8x32xf32>) up_bias(%bu : tensor<4x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xbf16>
+func.func @grouped_matmul_gated_neutral(%x: tensor<?x32xf32>, %gu: tensor<4x16x32xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>) -> tensor<?x8xbf16> {
+  %r = moe.grouped_matmul %x, %gu gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x32xf32>, tensor<4x16x32xf32> -> tensor<?x8xbf16>
   return %r : tensor<?x8xbf16>
 }
 
 // -----
 
-// A fused interleaved gate/up weight: output column c reads weight rows 2c
-// and 2c + 1.
-// CHECK-LABEL: func.func @fused_interleaved
-// CHECK: scf.forall
-// CHECK: %[[W:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0] [1, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> to tensor<16x32xf32>
-// CHECK: scf.for {{.*}} step %c2 iter_args
-// CHECK: %[[GATE:.*]] = arith.muli %{{.*}}, %c2 : index
-// CHECK-NEXT: %[[UP:.*]] = arith.addi %[[GATE]], %c1
-// CHECK: vector.transfer_read %[[W]][%[[GATE]], %{{.*}}]
-// CHECK: vector.transfer_read %[[W]][%[[UP]], %{{.*}}]
-func.func @fused_interleaved(%x: tensor<?x32xf32>, %gu: tensor<4x16x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
-  %r = moe.grouped_matmul %x, %gu offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x32xf32>, tensor<4x16x32xf32> -> tensor<?x8xf32>
-  return %r : tensor<?x8xf32>
+// A GEMM claimed by a target's kernel selection is left to that target.
+// CHECK-LABEL: func.func @claimed
+// CHECK: moe.grouped_matmul {{.*}}moe.kernel = {target = "cpu"}
+func.func @claimed(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu"}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
 }
 
 // -----
 
-// bf16-dot: an expert GEMM with bf16 weights rounds the group's rows to bf16
-// once per item (through the gather), then accumulates 32 bf16 per step
-// with AVX512_BF16 dot products; k = 80 leaves a 16-wide f32 tail. The
-// dense projection (which may be a router) keeps f32 rows. Without the
-// option nothing is rounded.
-// DOT-LABEL: func.func @bf16_dot
-// DOT: scf.forall
-// DOT: %[[ROWS:.*]] = linalg.generic
-// DOT: tensor.extract %arg3
-// DOT: tensor.extract %arg0
-// DOT: arith.truncf {{.*}} : f32 to bf16
-// DOT: scf.for %{{.*}} = %c0 to %c64 step %c32 iter_args
-// DOT: vector.transfer_read %[[ROWS]]{{.*}} : tensor<?x80xbf16>, vector<32xbf16>
-// DOT-COUNT-24: x86vector.avx512.dot {{.*}} : vector<32xbf16> -> vector<16xf32>
-// DOT: vector.transfer_read %[[ROWS]][%{{.*}}, %c64]{{.*}} : tensor<?x80xbf16>, vector<16xbf16>
-// DOT: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
-// DOT: scf.forall
-// DOT-NOT: x86vector
-// DOT: return
-// CHECK-LABEL: func.func @bf16_dot
-// CHECK-NOT: x86vector
-// CHECK-NOT: arith.truncf {{.*}} : f32 to bf16
-// CHECK: return
-func.func @bf16_dot(%x: tensor<?x80xf32>, %w: tensor<4x8x80xbf16>, %off: tensor<5xi32>, %rows: tensor<?xi32>, %wr: tensor<4x80xbf16>) -> (tensor<?x8xf32>, tensor<?x4xf32>) {
-  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x80xf32>, tensor<4x8x80xbf16> -> tensor<?x8xf32>
-  %l = moe.grouped_matmul %x, %wr : tensor<?x80xf32>, tensor<4x80xbf16> -> tensor<?x4xf32>
-  return %r, %l : tensor<?x8xf32>, tensor<?x4xf32>
-}
-
-// -----
-
-// A combine with the down projection fused in: each slot's row gets its
-// token and routing weight (sequential loops over T x k), then an
-// scf.forall over column tiles of the output (about 16 tiles, whole column
-// blocks: here 8 of 4 columns) walks every expert's rows
-// with the GEMM kernel and adds w · (row · downᵀ + bias) into the token's
-// row of its own columns.
-// CHECK-LABEL: func.func @combine_fused_down
-// CHECK: scf.for
-// CHECK: scf.for
+// A fused down projection inside the combine: one reduction over
+// (t, c, j, k) reading each slot's expert row and its group's down weight,
+// the bias added once per slot (at k = 0).
+// CHECK-LABEL: func.func @combine_down_neutral
+// CHECK-SAME: (%[[H:[^:]*]]: tensor<?x24xf32>, %[[WT:[^:]*]]: tensor<?x2xf32>, %[[INV:[^:]*]]: tensor<?x2xi32>, %[[D:[^:]*]]: tensor<4x32x24xf32>, %[[OFF:[^:]*]]: tensor<5xi32>, %[[BD:[^:]*]]: tensor<4x32xf32>)
+// CHECK: %[[GRP:.*]] = linalg.generic {{.*}}iterator_types = ["parallel", "reduction"]
+// CHECK: linalg.generic {{.*}}iterator_types = ["parallel", "parallel", "reduction", "reduction"]} ins(%[[WT]], %[[INV]], %{{.*}} : tensor<?x2xf32>, tensor<?x2xi32>, tensor<24xf32>)
+// CHECK: %[[C:.*]] = linalg.index 1
+// CHECK: %[[K:.*]] = linalg.index 3
 // CHECK: %[[P:.*]] = arith.index_cast
-// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xindex>
-// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xf32>
-// CHECK: scf.forall (%[[I:.*]]) in (8) shared_outs(%[[OUT:.*]] =
-// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][0, %[[N0:.*]]] [%{{.*}}, %[[SIZE:.*]]] [1, 1]
-// CHECK: scf.for %[[G:.*]] = %c0 to %c4 step %c1 iter_args(%{{.*}} = %[[DEST]])
-// CHECK: tensor.extract_slice %arg3[%[[G]], 0, 0] [1, 32, 24] [1, 1, 1]
-// CHECK: vector.fma
-// CHECK: %[[TOK:.*]] = tensor.extract %{{.*}} : tensor<?xindex>
-// CHECK: %[[SCALE:.*]] = tensor.extract %{{.*}} : tensor<?xf32>
-// CHECK: %[[OLD:.*]] = tensor.extract %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
-// CHECK: %[[ADD:.*]] = arith.mulf %[[SCALE]], %{{.*}} : f32
-// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[ADD]] : f32
-// CHECK: tensor.insert %[[NEW]] into %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
-// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
-func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x32x24xf32>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
-  %y = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
-  return %y : tensor<?x32xf32>
+// CHECK: tensor.extract %[[GRP]][%[[P]]]
+// CHECK: tensor.extract %[[H]][%[[P]], %[[K]]]
+// CHECK: tensor.extract %[[D]][%{{.*}}, %[[C]], %[[K]]]
+// CHECK: tensor.extract %[[BD]][%{{.*}}, %[[C]]]
+func.func @combine_down_neutral(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x32x24xf32>, %off: tensor<5xi32>, %bd: tensor<4x32xf32>) -> tensor<?x32xf32> {
+  %o = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) down_bias(%bd : tensor<4x32xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+  return %o : tensor<?x32xf32>
 }
-
-// -----
-
-// A weight packed by moe-pack-weights: the GEMM reads the panels (the
-// unpack goes away). Items are (group, panels); each k step loads the four
-// vectors of one panel row, broadcasts one input element per row and
-// prefetches lines of the next chunk (after an item's last chunk, the
-// next item's first); the first chunk starts from the bias, later ones from
-// the output. The next chunk's four streams go to
-// the 6-row blocks: one each when there are four blocks or more, else
-// each block prefetches up to four (two loops); the smaller blocks
-// prefetch only when there is no 6-row block, and then only the first.
-// The rows left after the 6-row blocks run as one block (of 4, 3, 2 or 1
-// rows) or two (5: 4 and 1).
-// CHECK-LABEL: func.func @grouped_matmul_packed
-// CHECK-NOT: linalg.unpack
-// CHECK: %[[BUF:.*]] = bufferization.to_buffer %arg1 read_only : tensor<4x1x16x64xf32> to memref<4x1x16x64xf32>
-// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[\[}}0, 1, 2, 3]] : memref<4x1x16x64xf32> into memref<4096xf32>
-// CHECK: scf.forall
-// CHECK: %[[P:.*]] = tensor.extract_slice %arg1[%{{.*}}, 0, 0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : tensor<4x1x16x64xf32> to tensor<1x16x64xf32>
-// The chunk the item prefetches last: at a group's last panel run, the
-// first panel (1024 elements a group) of the next group with rows.
-// CHECK: %[[NEXT:.*]] = scf.if
-// CHECK: scf.while
-// CHECK: arith.cmpi ult, %{{.*}}, %c4
-// CHECK: tensor.extract %arg2
-// CHECK: arith.cmpi sle
-// CHECK: scf.condition
-// CHECK: arith.muli %{{.*}}, %c1024
-// CHECK: } else {
-// CHECK: scf.for
-// CHECK: %[[LASTP:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
-// CHECK: %[[LASTK:.*]] = arith.cmpi uge, %{{.*}}, %c16
-// CHECK: %[[LAST:.*]] = arith.andi %[[LASTP]], %[[LASTK]]
-// CHECK: arith.select %[[LAST]], %[[NEXT]], %{{.*}} : index
-// CHECK: %[[FULL:.*]] = arith.divui %{{.*}}, %c6
-// CHECK: %[[ENOUGH:.*]] = arith.cmpi uge, %[[FULL]], %c4
-// CHECK: scf.if %[[ENOUGH]]
-// CHECK: scf.for %{{.*}} step %c6 iter_args
-// CHECK: scf.if
-// CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
-// CHECK: } else {
-// CHECK: vector.transfer_read %{{.*}} : tensor<?x?xf32>, vector<16xf32>
-// CHECK: scf.for %{{.*}} step %c1 iter_args({{.*}}) -> (vector<16xf32>,
-// CHECK-COUNT-4: vector.transfer_read %[[P]]{{.*}} {in_bounds = [true]} : tensor<1x16x64xf32>, vector<16xf32>
-// CHECK: tensor.extract %arg0
-// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
-// CHECK-COUNT-24: vector.fma
-// CHECK: memref.prefetch %[[FLAT]][%{{.*}}], read, locality<3>, data : memref<4096xf32>
-// CHECK-NEXT: scf.yield
-// CHECK-COUNT-24: vector.transfer_write
-// CHECK: } else {
-// CHECK: scf.for %{{.*}} step %c6 iter_args
-// CHECK-COUNT-24: vector.fma
-// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
-// CHECK-NEXT: scf.yield
-// CHECK: scf.for %{{.*}} step %c4 iter_args
-// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[FULL]], %c0
-// CHECK: %[[AT0:.*]] = arith.cmpi eq, %{{.*}}, %c0
-// CHECK: arith.andi %[[NONE]], %[[AT0]]
-// CHECK-COUNT-16: vector.fma
-// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
-// CHECK: scf.for %{{.*}} step %c3 iter_args
-// CHECK-COUNT-12: vector.fma
-// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
-// CHECK: scf.for %{{.*}} step %c2 iter_args
-// CHECK: scf.for %{{.*}} step %c1 iter_args
-// CHECK: tensor.parallel_insert_slice
-// With 16 AVX2 registers, 8 vectors per panel row leave room for one row.
-// AVX2-LABEL: func.func @grouped_matmul_packed
-// AVX2-NOT: step %c6
-// AVX2-COUNT-8: vector.fma {{.*}} : vector<8xf32>
-// AVX2: scf.yield
-func.func @grouped_matmul_packed(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %b: tensor<4x40xf32>) -> tensor<?x40xf32> {
-  %e = tensor.empty() : tensor<4x40x16xf32>
-  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
-  return %r : tensor<?x40xf32>
-}
-
-// -----
-
-// Packed panels under a GEMM that gathers its rows (moe-fuse-dispatch):
-// the output has one row per index, and each block row reads the input
-// row its index names.
-// CHECK-LABEL: func.func @grouped_matmul_packed_gather
-// CHECK: %[[M:.*]] = tensor.dim %arg1, %c0 : tensor<?xi32>
-// CHECK: scf.forall
-// CHECK: scf.for %{{.*}} step %c6 iter_args
-// CHECK: %[[I:.*]] = tensor.extract %arg1[%{{.*}}] : tensor<?xi32>
-// CHECK: %[[ROW:.*]] = arith.index_cast %[[I]] : i32 to index
-// CHECK: scf.for %{{.*}} step %c1 iter_args
-// CHECK: tensor.extract %arg0[%[[ROW]], %{{.*}}] : tensor<?x16xf32>
-func.func @grouped_matmul_packed_gather(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xf32> {
-  %e = tensor.empty() : tensor<4x40x16xf32>
-  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
-  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
-  return %r : tensor<?x40xf32>
-}
-
-// -----
-
-// A packed weight of a GEMM without offsets (a router or shared expert):
-// items are (chunk of 64 rows, panels); nothing is zero-filled. After the
-// last panel run the next item reads the weight from its start again.
-// CHECK-LABEL: func.func @dense_matmul_packed
-// CHECK-NOT: linalg.fill
-// CHECK: bufferization.to_buffer %arg1 read_only : tensor<2x32x64xf32> to memref<2x32x64xf32>
-// CHECK: memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : memref<2x32x64xf32> into memref<4096xf32>
-// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c64
-// CHECK: scf.forall
-// CHECK: %[[FINALTILE:.*]] = arith.cmpi eq, %{{.*}}, %c0 : index
-// CHECK: arith.select %[[FINALTILE]], %c0, %{{.*}} : index
-// CHECK: scf.for %{{.*}} step %c6 iter_args
-// CHECK: vector.transfer_read %arg1{{.*}} {in_bounds = [true]} : tensor<2x32x64xf32>, vector<16xf32>
-// CHECK: arith.extf {{.*}} : f16 to f32
-// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
-func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) -> tensor<?x100xf32> {
-  %e = tensor.empty() : tensor<100x32xf32>
-  %w = linalg.unpack %p inner_dims_pos = [0] inner_tiles = [64] into %e : tensor<2x32x64xf32> -> tensor<100x32xf32>
-  %r = moe.grouped_matmul %x, %w : tensor<?x32xf16>, tensor<100x32xf32> -> tensor<?x100xf32>
-  return %r : tensor<?x100xf32>
-}
-
-// -----
-
-// The gate and up projections with the activation in the epilogue
-// (moe-fuse-gate-up) on packed panels: one item streams the gate's panels
-// into the result, then the up's same panels into a scratch tensor, then
-// applies the activation to its tile. The gate's last chunk prefetches
-// the up's first from the up weight (the buffer is chosen per chunk); the
-// up's last chunk the next item's first gate chunk.
-// CHECK-LABEL: func.func @gate_up_packed
-// CHECK-NOT: linalg.unpack
-// CHECK: %[[GB:.*]] = bufferization.to_buffer %arg1 read_only
-// CHECK: %[[GF:.*]] = memref.collapse_shape %[[GB]]
-// CHECK: %[[UB:.*]] = bufferization.to_buffer %arg2 read_only
-// CHECK: %[[UF:.*]] = memref.collapse_shape %[[UB]]
-// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[UPOUT:.*]] = %{{.*}}) -> (tensor<?x40xf32>, tensor<?x40xf32>)
-// CHECK: %[[GD:.*]] = tensor.extract_slice %[[OUT]]
-// CHECK: %[[UD:.*]] = tensor.extract_slice %[[UPOUT]]
-// CHECK: %[[GP:.*]] = tensor.extract_slice %arg1
-// CHECK: %[[UP:.*]] = tensor.extract_slice %arg2
-// CHECK: %[[G:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[GD]])
-// CHECK: arith.select %{{.*}}, %[[UF]], %[[GF]] : memref<4096xf32>
-// CHECK: vector.transfer_read %[[GP]]
-// CHECK: %[[U:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[UD]])
-// CHECK: arith.select %{{.*}}, %[[GF]], %[[UF]] : memref<4096xf32>
-// CHECK: vector.transfer_read %[[UP]]
-// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[U]] : tensor<?x?xf32>) outs(%[[G]] : tensor<?x?xf32>)
-// CHECK: math.exp
-// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
-// CHECK: tensor.parallel_insert_slice %[[U]] into %[[UPOUT]]
-func.func @gate_up_packed(%x: tensor<?x16xf32>, %pg: tensor<4x1x16x64xf32>, %pu: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %bg: tensor<4x40xf32>, %bu: tensor<4x40xf32>) -> tensor<?x40xf32> {
-  %e = tensor.empty() : tensor<4x40x16xf32>
-  %g = linalg.unpack %pg inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
-  %e2 = tensor.empty() : tensor<4x40x16xf32>
-  %u = linalg.unpack %pu inner_dims_pos = [1] inner_tiles = [64] into %e2 : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
-  %r = moe.grouped_matmul %x, %g offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x40xf32>) up(%u : tensor<4x40x16xf32>) up_bias(%bu : tensor<4x40xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
-  return %r : tensor<?x40xf32>
-}
-
-// -----
-
-// An elementwise activation in the epilogue of a packed GEMM with a bf16
-// result: the sums go through an f32 scratch tensor, and the epilogue
-// writes the activation, rounded, into the result's tile.
-// CHECK-LABEL: func.func @gelu_packed_bf16
-// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : bf16
-// CHECK: linalg.fill ins(%[[ZERO]] : bf16)
-// CHECK: %[[SCRATCH:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x40xf32>
-// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[SUMS:.*]] = %[[SCRATCH]]) -> (tensor<?x40xbf16>, tensor<?x40xf32>)
-// CHECK: %[[D:.*]] = tensor.extract_slice %[[OUT]]
-// CHECK: %[[SD:.*]] = tensor.extract_slice %[[SUMS]]
-// CHECK: %[[S:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[SD]])
-// CHECK: vector.fma
-// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<?x?xf32>) outs(%[[D]] : tensor<?x?xbf16>)
-// CHECK: math.erf
-// CHECK: arith.truncf %{{.*}} : f32 to bf16
-// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
-// CHECK: tensor.parallel_insert_slice %[[S]] into %[[SUMS]]
-func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xbf16> {
-  %e = tensor.empty() : tensor<4x40x16xf32>
-  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
-  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) activation(#moe.activation<gelu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xbf16>
-  return %r : tensor<?x40xbf16>
-}
-
-// bf16 weights packed in pairs of k (moe-pack-weights with bf16-dot): each
-// item rounds its rows to bf16 once; each step loads four vectors of 16
-// columns x 2 k and does one vdpbf16ps per row and vector with the row's
-// two elements broadcast as a 32-bit pair.
-// PAIRS-LABEL: func.func @pairs
-// PAIRS: bufferization.to_buffer %arg1 read_only : tensor<4x1x8x64x2xbf16> to memref<4x1x8x64x2xbf16>
-// PAIRS: scf.forall
-// PAIRS: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16xbf16>)
-// PAIRS: %[[C:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : tensor<1x8x64x2xbf16> into tensor<1x8x128xbf16>
-// PAIRS: scf.for %{{.*}} step %c6 iter_args
-// PAIRS-COUNT-4: vector.transfer_read %[[C]]{{.*}} : tensor<1x8x128xbf16>, vector<32xbf16>
-// PAIRS: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
-// PAIRS: vector.broadcast %{{.*}} : vector<1xi32> to vector<16xi32>
-// PAIRS: vector.bitcast %{{.*}} : vector<16xi32> to vector<32xbf16>
-// PAIRS-COUNT-4: x86vector.avx512.dot
-
-// Panels in 4 slices (moe-pack-weights slices=4: [S, E, P, K, w] =
-// [4, 4, 2, 16, 16], N = 128): panel p of an expert reads its 4 vectors
-// from panel p of each slice, whose columns are 32 apart in the output.
-// The items write [rows, 4, 32] views of the result, one run of columns
-// per slice. Each slice's next chunk is a prefetch stream: an expert's
-// panels start 2 · 16 · 16 = 512 elements apart in a slice, the slices
-// 4 · 512 = 2048 apart. The blocks below 6 rows prefetch only the jump to
-// the next item (its first chunk after the item's last), not the chunk
-// that follows in memory, which the hardware prefetcher streams.
-// SLICED-LABEL: func.func @slices
-// SLICED: %[[OUT:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 32] : tensor<?x128xf32> into tensor<?x4x32xf32>
-// SLICED: %[[FLAT:.*]] = memref.collapse_shape %{{.*}} : memref<4x4x2x16x16xf32> into memref<8192xf32>
-// SLICED: %[[R:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[OUT]]) -> (tensor<?x4x32xf32>)
-// SLICED: %[[P:.*]] = tensor.extract_slice %arg1[0, %[[G:.*]], 0, 0, 0] [4, 1, 2, 16, 16] [1, 1, 1, 1, 1] : tensor<4x4x2x16x16xf32> to tensor<4x2x16x16xf32>
-// SLICED: arith.muli %[[G]], %c512 : index
-// SLICED: arith.cmpi uge, %{{.*}}, %c16 : index
-// SLICED-NEXT: %[[JUMP:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
-// SLICED-NEXT: arith.select %[[JUMP]]
-// SLICED: arith.muli %{{.*}}, %c2048 : index
-// SLICED: vector.transfer_read %{{.*}}[%{{.*}}, %c3, %{{.*}}], %{{.*}} : tensor<?x4x?xf32>, vector<16xf32>
-// SLICED: vector.transfer_read %[[P]][%c0, %[[PANEL:.*]], %[[K:.*]], %c0], %{{.*}} {in_bounds = [true]} : tensor<4x2x16x16xf32>, vector<16xf32>
-// SLICED-NEXT: vector.transfer_read %[[P]][%c1, %[[PANEL]], %[[K]], %c0]
-// SLICED-NEXT: vector.transfer_read %[[P]][%c2, %[[PANEL]], %[[K]], %c0]
-// SLICED-NEXT: vector.transfer_read %[[P]][%c3, %[[PANEL]], %[[K]], %c0]
-// SLICED-COUNT-24: vector.fma
-// SLICED: memref.prefetch %[[FLAT]]
-// SLICED: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c3, %{{.*}}] : vector<16xf32>, tensor<?x4x?xf32>
-// SLICED: scf.for %{{.*}} step %c4
-// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c0 : index
-// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c0 : index
-// SLICED-NEXT: %[[FIRST:.*]] = arith.andi
-// SLICED-NEXT: %[[ON:.*]] = arith.andi %[[FIRST]], %[[JUMP]] : i1
-// SLICED-NEXT: arith.muli %c0, %c2048 : index
-// SLICED-NEXT: %[[S0:.*]] = arith.addi
-// SLICED-NEXT: arith.select %[[ON]], %[[S0]], %{{.*}} : index
-// SLICED: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}] [%{{.*}}, 4, %{{.*}}] [1, 1, 1] : tensor<?x4x?xf32> into tensor<?x4x32xf32>
-// SLICED: %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
-// SLICED: return %[[C]]
-
-// AVX2's panels: 2 slices of 8-column panels (moe-pack-weights
-// panel-width=16 slices=2) read as one 16-column panel, in blocks of 6 rows
-// x 2 vectors of 8 lanes (12 accumulators of the 16 registers), then 4, 3,
-// 2 and 1 rows.
-// AVX2SLICED-LABEL: func.func @slices_avx2
-// AVX2SLICED: %[[P:.*]] = tensor.extract_slice %arg1[0, %{{.*}}, 0, 0, 0] [2, 1, 2, 16, 8]
-// AVX2SLICED: scf.for %{{.*}} step %c6 iter_args
-// AVX2SLICED: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
-// AVX2SLICED: vector.transfer_read %[[P]][%c0, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
-// AVX2SLICED: vector.transfer_read %[[P]][%c1, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
-// AVX2SLICED-COUNT-12: vector.fma {{.*}} : vector<8xf32>
-// AVX2SLICED: memref.prefetch
-// AVX2SLICED: scf.for %{{.*}} step %c4 iter_args
-// AVX2SLICED-COUNT-8: vector.fma {{.*}} : vector<8xf32>

@@ -1,14 +1,17 @@
-// RUN: moe-opt %s --moe-pack-weights --split-input-file --verify-diagnostics | FileCheck %s
-// RUN: not moe-opt %s --moe-pack-weights=panel-width=0 2>&1 | FileCheck %s --check-prefix=WIDTH
-// RUN: not moe-opt %s --moe-pack-weights=slices=3 2>&1 | FileCheck %s --check-prefix=SLICES
-// RUN: not moe-opt %s --moe-pack-weights=slices=0 2>&1 | FileCheck %s --check-prefix=SLICES0
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-pack-weights --split-input-file --verify-diagnostics | FileCheck %s
+// RUN: not moe-opt %s --moe-pack-weights=panel-width=-1 2>&1 | FileCheck %s --check-prefix=WIDTH
+// RUN: not moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-pack-weights=slices=3 2>&1 | FileCheck %s --check-prefix=SLICES
+// RUN: not moe-opt %s --moe-pack-weights=slices=-2 2>&1 | FileCheck %s --check-prefix=SLICESNEG
+// Without a target description, the panel width must be given.
+// RUN: not moe-opt %s --moe-pack-weights 2>&1 | FileCheck %s --check-prefix=NOTARGET
 // Weights the pass must leave alone: their layout is seen by something
 // other than a plain grouped GEMM, or the GEMM is not one the packed
 // kernel runs. None is an error; each keeps its type.
 
-// WIDTH: error: moe-pack-weights: panel-width must be positive, not 0
-// SLICES: error: moe-pack-weights: slices must be a positive divisor of panel-width 64, not 3
-// SLICES0: error: moe-pack-weights: slices must be a positive divisor of panel-width 64, not 0
+// WIDTH: error: moe-pack-weights: panel-width must be positive (or 0: from the target description), not -1
+// SLICES: error: moe-pack-weights: slices must divide the panel width 64, not 3
+// SLICESNEG: error: moe-pack-weights: slices must be positive (or 0: from the target description), not -2
+// NOTARGET: error: moe-pack-weights: the module has no dlti.target_system_spec (moe-set-cpu-target writes the CPU target description: docs/Targets.md)
 
 // The weight is also returned.
 // CHECK-LABEL: func.func @weight_returned

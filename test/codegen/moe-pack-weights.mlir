@@ -1,7 +1,11 @@
-// RUN: moe-opt %s --moe-pack-weights --split-input-file | FileCheck %s
-// RUN: moe-opt %s --moe-pack-weights=panel-width=24 --split-input-file | FileCheck %s --check-prefix=W24
-// RUN: moe-opt %s --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=DOT
-// RUN: moe-opt %s "--moe-pack-weights=slices=4 bf16-dot=true" --split-input-file | FileCheck %s --check-prefix=SLICES
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-pack-weights=slices=1 --split-input-file | FileCheck %s
+// RUN: moe-opt %s "--moe-pack-weights=panel-width=24 slices=1" --split-input-file | FileCheck %s --check-prefix=W24
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 "--moe-pack-weights=slices=1 bf16-dot=true" --split-input-file | FileCheck %s --check-prefix=DOT
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-pack-weights=bf16-dot=true --split-input-file | FileCheck %s --check-prefix=SLICES
+// The panel width and the slices follow the target description: AVX2's
+// panels are 16 columns in 2 slices of 8, SSE's 8 columns whole.
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v3 --moe-pack-weights --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64 --moe-pack-weights --split-input-file | FileCheck %s --check-prefix=SSE
 
 // Two experts' GEMMs on f32 weights: each weight becomes panels
 // [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through
@@ -115,6 +119,14 @@ func.func @half_floats(%x: tensor<?x8xf32>, %w: tensor<2x8x8xbf16>, %v: tensor<2
 // SLICES: moe.grouped_matmul %{{.*}}, %[[RC]] :
 // SLICES: moe.grouped_matmul %{{.*}}, %[[NU]] offsets
 // SLICES: moe.grouped_matmul %{{.*}}, %[[BC]] offsets
+// AVX2-LABEL: func.func @sliced
+// AVX2-SAME: tensor<2x2x8x8x8xf32> {moe.packed_panel = 8 : i64, moe.packed_slices = 2 : i64}
+// AVX2-SAME: tensor<2x4x8x8xf32> {moe.packed_panel = 8 : i64, moe.packed_slices = 2 : i64}
+// AVX2-SAME: tensor<2x3x8x16xf32> {moe.packed_panel = 16 : i64}
+// SSE-LABEL: func.func @sliced
+// SSE-SAME: tensor<2x16x8x8xf32> {moe.packed_panel = 8 : i64}
+// SSE-SAME: tensor<8x8x8xf32> {moe.packed_panel = 8 : i64}
+// SSE-SAME: tensor<2x5x8x8xf32> {moe.packed_panel = 8 : i64}
 func.func @sliced(%x: tensor<?x8xf32>, %w: tensor<2x128x8xf32>, %r: tensor<64x8xf32>, %n40: tensor<2x40x8xf32>, %bw: tensor<2x128x8xbf16>, %off: tensor<3xi32>) -> (tensor<?x128xf32>, tensor<?x64xf32>, tensor<?x40xf32>, tensor<?x128xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x128x8xf32> -> tensor<?x128xf32>
   %b = moe.grouped_matmul %x, %r : tensor<?x8xf32>, tensor<64x8xf32> -> tensor<?x64xf32>

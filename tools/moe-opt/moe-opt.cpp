@@ -4,10 +4,12 @@
 // passes, so any pipeline a moec phase runs can be reproduced by name.
 //
 //===----------------------------------------------------------------------===//
-#include "codegen/CpuPipeline.h"
-#include "codegen/Passes.h"
+#include "codegen/cpu/CpuPipeline.h"
+#include "codegen/cpu/Passes.h"
+#include "codegen/linalg/Passes.h"
 #include "dialect/MoEDialect.h"
 #include "passes/Passes.h"
+#include "runtime/support/Version.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/InitAllDialects.h"
@@ -15,14 +17,19 @@
 #include "mlir/InitAllPasses.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
+#include "llvm/Support/CommandLine.h"
+
 int main(int argc, char **argv) {
+  llvm::cl::SetVersionPrinter(
+      [](llvm::raw_ostream &os) { os << MOEC_VERSION_TEXT; });
   mlir::DialectRegistry registry;
   registry.insert<mlir::moe::MoEDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
   mlir::registerAllPasses();
   mlir::moe::registerMoEPasses();
-  mlir::moe::registerMoECodegenPasses();
+  mlir::moe::registerMoELinalgPasses();
+  mlir::moe::registerMoECpuPasses();
   mlir::moe::registerMoECpuPipeline();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "moec optimizer driver: the moe dialect and its passes\n",

@@ -1,0 +1,106 @@
+//===- ContractionKernel.h - register-blocked contraction on tensors ------===//
+//
+// The inner kernel of every grouped GEMM on the CPU, emitted as vector
+// dialect code on tensors. Weights stay in the nn.Linear layout [N, K], so
+// each output is a dot product over k: a block of `rowBlock` input rows and
+// `colBlock` weight rows keeps rowBlock x colBlock vector accumulators in
+// registers, loading rowBlock + colBlock vectors per rowBlock * colBlock
+// FMAs. The lanes are reduced once per output, after the k loop.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CPU_CONTRACTIONKERNEL_H
+#define MOEC_CODEGEN_CPU_CONTRACTIONKERNEL_H
+
+#include "dialect/MoEDialect.h"
+
+#include "codegen/cpu/CpuTarget.h"
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe {
+
+/// The register blocking of the kernel.
+struct ContractionKernel {
+  int64_t lanes = 16;   // f32 lanes of one vector register
+  int64_t rowBlock = 6; // input rows per block
+  int64_t colBlock = 4; // weight rows (output columns) per block
+  /// With bf16 inputs and weights, accumulate pairs of k with AVX512_BF16
+  /// dot products (x86vector.avx512.dot, 32 bf16 per step) instead of
+  /// widening both to f32.
+  bool bf16Dot = false;
+  /// Weight bytes a work item keeps in L2 while its rows stream past.
+  int64_t weightTileBytes = 512 * 1024;
+};
+
+/// Output columns per weight tile (at most the kernel's weightTileBytes of
+/// weight rows, which then stay in L2 while the rows stream past): a
+/// multiple of the kernel's column block, at most n; `bytesPerElement`
+/// counts every weight row a column reads.
+int64_t weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
+                       const ContractionKernel &kernel);
+
+/// Rows [lo, lo + count) of `input` (through `rows` when given) rounded to
+/// bf16, as a fresh [count, k] tensor: the rows bf16 dot products read.
+Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+               Value count, int64_t k);
+
+/// Whether a GEMM of `weight` with rows of `input` rounds the rows to bf16
+/// first (bf16 dot products on bf16 weights and wider rows).
+bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
+                      Value input);
+
+/// Group `g` of a per-group tensor [G, ...] (a weight or bias; the groups
+/// along dimension `dim`, e.g. [S, G, ...] for panels in slices) as a
+/// rank-reduced slice; null stays null.
+Value groupSlice(OpBuilder &b, Location loc, Value full, Value g,
+                 int64_t dim = 0);
+
+/// The first row and the row count of group `g`: offsets[g] and
+/// offsets[g + 1] - offsets[g], as indices.
+std::pair<Value, Value> groupRows(OpBuilder &b, Location loc, Value offsets,
+                                  Value g);
+
+/// The blocking of a `moe.kernel` (moe-cpu-select-kernels, whose rule
+/// sizes it so the accumulators and operands fit the register file).
+ContractionKernel contractionKernelFor(const CpuKernelConfig &config);
+
+/// One contraction into dest [numRows, numCols]: with output column
+/// c = colBase + j,
+///   dest[m, j] = act(Σ_k A(m)[k] · G(c)[k] + gateBias(c),
+///                    Σ_k A(m)[k] · U(c)[k] + upBias(c))
+/// accumulated in f32 and converted to dest's element type. A(m) is row
+/// `rowBase + m` of `a`, or with `rows` row `rows[rowBase + m]` of `a` (the
+/// row gather of a fused dispatch). Without a gated activation only G
+/// contributes: G(c) is row c of `w` and `act` is the elementwise
+/// activation, or none. With a gated one, G(c) and U(c) are rows c of `w`
+/// and `up`, or with `layout` rows 2c and 2c + 1 (interleaved), or c and
+/// `outputs` + c (concatenated) of `w`; biases are indexed alike. `w` and
+/// `up` are [rows, K] with a static K, biases rank 1 or null.
+struct ContractionOperands {
+  Value a;
+  Value rows; // optional rank-1 integer tensor
+  Value rowBase;
+  Value numRows;
+  Value w;
+  Value bias;                // optional
+  Value up;                  // optional (gated, separate up weight)
+  Value upBias;              // optional
+  ActivationAttr activation; // optional
+  std::optional<GateUpLayout> layout;
+  int64_t outputs = 0; // output columns of the whole weight (concatenated)
+  Value colBase;
+  Value numCols;
+  /// Optional scatter-add epilogue (a fused combine): output row m goes to
+  /// dest row scatterRows[scatterBase + m], scaled by
+  /// rowScale[scatterBase + m], and is added to what is there. Not with an
+  /// activation.
+  Value scatterRows; // rank-1 index tensor
+  Value rowScale;    // rank-1 f32 tensor
+  Value scatterBase;
+};
+Value emitContraction(OpBuilder &b, Location loc,
+                      const ContractionOperands &operands, Value dest,
+                      const ContractionKernel &kernel);
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_CPU_CONTRACTIONKERNEL_H

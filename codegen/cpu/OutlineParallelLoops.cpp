@@ -1,0 +1,179 @@
+//===- OutlineParallelLoops.cpp - the moe-outline-parallel-loops pass -----===//
+//
+// The generated code threads through the runtime's pool rather than through
+// OpenMP: the pool is sized per session, balances uneven iterations
+// (experts with different token counts) by handing them out one by one, and
+// the artifact needs no OpenMP runtime. This pass does the MLIR half: each
+// outermost parallel loop becomes a body function over an iteration range
+// and a call that moe-lower-parallel-launches turns into a pool dispatch.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/cpu/Passes.h"
+
+#include "mlir/Dialect/Arith/Utils/Utils.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Transforms/RegionUtils.h"
+
+namespace mlir::moe {
+#define GEN_PASS_DEF_MOEOUTLINEPARALLELLOOPS
+#include "codegen/cpu/Passes.h.inc"
+} // namespace mlir::moe
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// The first dimension's bounds of a loop this pass outlines.
+struct Bounds {
+  Value lower, upper, step;
+};
+
+std::optional<Bounds> outlinableBounds(OpBuilder &b, Operation *op) {
+  if (op->getNumResults() != 0)
+    return std::nullopt;
+  Location loc = op->getLoc();
+  if (auto par = dyn_cast<scf::ParallelOp>(op))
+    return Bounds{par.getLowerBound()[0], par.getUpperBound()[0],
+                  par.getStep()[0]};
+  auto forall = dyn_cast<scf::ForallOp>(op);
+  if (!forall || forall.getRank() != 1 || !forall.getOutputs().empty())
+    return std::nullopt;
+  return Bounds{
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedLowerBound()[0]),
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedUpperBound()[0]),
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedStep()[0])};
+}
+
+/// Clones `op` into the body at the builder, its first dimension running
+/// over [lower, upper) with the original step.
+void cloneRestricted(OpBuilder &b, Operation *op, IRMapping &map, Value lower,
+                     Value upper) {
+  Location loc = op->getLoc();
+  if (auto par = dyn_cast<scf::ParallelOp>(op)) {
+    Operation *clone = b.clone(*op, map);
+    unsigned dims = par.getNumLoops();
+    clone->setOperand(0, lower);
+    clone->setOperand(dims, upper);
+    return;
+  }
+  auto forall = cast<scf::ForallOp>(op);
+  Value step = map.lookupOrDefault(
+      getValueOrCreateConstantIndexOp(b, loc, forall.getMixedStep()[0]));
+  auto loop = scf::ForOp::create(b, loc, lower, upper, step);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(loop.getBody());
+  map.map(forall.getInductionVars()[0], loop.getInductionVar());
+  for (Operation &inner : forall.getBody()->without_terminator())
+    b.clone(inner, map);
+}
+
+void outline(Operation *loop, func::FuncOp parent, unsigned index,
+             SymbolTable &symbols) {
+  OpBuilder b(loop);
+  Location loc = loop->getLoc();
+  Bounds bounds = *outlinableBounds(b, loop);
+
+  // What the body needs from outside: the bounds and every value used in
+  // the loop. Constants are re-created inside instead.
+  llvm::SetVector<Value> used;
+  getUsedValuesDefinedAbove(loop->getRegions(), used);
+  for (Value v : loop->getOperands())
+    used.insert(v);
+  used.insert(bounds.lower);
+  used.insert(bounds.upper);
+  used.insert(bounds.step);
+  SmallVector<Value> captures;
+  SmallVector<Operation *> constants;
+  for (Value v : used) {
+    Operation *def = v.getDefiningOp();
+    if (def && def->hasTrait<OpTrait::ConstantLike>() &&
+        def->getNumOperands() == 0)
+      constants.push_back(def);
+    else
+      captures.push_back(v);
+  }
+  SmallVector<Type> captureTypes;
+  for (Value v : captures)
+    captureTypes.push_back(v.getType());
+
+  // The body: (begin, end, captures...).
+  MLIRContext *ctx = b.getContext();
+  Type indexTy = b.getIndexType();
+  SmallVector<Type> bodyInputs = {indexTy, indexTy};
+  bodyInputs.append(captureTypes);
+  OpBuilder mb(ctx);
+  mb.setInsertionPointAfter(parent);
+  std::string name = (parent.getSymName() + "_parallel_" + Twine(index)).str();
+  auto body = func::FuncOp::create(mb, loc, name,
+                                   FunctionType::get(ctx, bodyInputs, {}));
+  body.setPrivate();
+  symbols.insert(body);
+  Block *entry = body.addEntryBlock();
+  OpBuilder bb = OpBuilder::atBlockBegin(entry);
+  IRMapping map;
+  for (Operation *c : constants)
+    bb.clone(*c, map);
+  for (auto [v, arg] : llvm::zip(captures, entry->getArguments().drop_front(2)))
+    map.map(v, arg);
+  Value begin = entry->getArgument(0), end = entry->getArgument(1);
+  Value lower = map.lookup(bounds.lower), upper = map.lookup(bounds.upper);
+  Value step = map.lookup(bounds.step);
+  // [lower + begin*step, min(lower + end*step, upper))
+  Value lo = arith::AddIOp::create(bb, loc, lower,
+                                   arith::MulIOp::create(bb, loc, begin, step));
+  Value hi = arith::MinSIOp::create(
+      bb, loc,
+      arith::AddIOp::create(bb, loc, lower,
+                            arith::MulIOp::create(bb, loc, end, step)),
+      upper);
+  cloneRestricted(bb, loop, map, lo, hi);
+  func::ReturnOp::create(bb, loc);
+
+  // The launch: declared here, defined by moe-lower-parallel-launches.
+  SmallVector<Type> launchInputs = {indexTy};
+  launchInputs.append(captureTypes);
+  auto launch = func::FuncOp::create(
+      mb, loc, ("__moec_launch_" + body.getSymName()).str(),
+      FunctionType::get(ctx, launchInputs, {}));
+  launch.setPrivate();
+  symbols.insert(launch);
+
+  // iterations = ceil((upper - lower) / step), at the loop's place.
+  Value span = arith::SubIOp::create(b, loc, bounds.upper, bounds.lower);
+  Value iterations = arith::CeilDivSIOp::create(b, loc, span, bounds.step);
+  SmallVector<Value> args = {iterations};
+  args.append(captures);
+  func::CallOp::create(b, loc, launch, args);
+  loop->erase();
+}
+
+struct OutlineParallelLoopsPass
+    : mlir::moe::impl::MoEOutlineParallelLoopsBase<OutlineParallelLoopsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    SymbolTable symbols(module);
+    SmallVector<func::FuncOp> functions(module.getOps<func::FuncOp>());
+    for (func::FuncOp fn : functions) {
+      if (fn.isExternal())
+        continue;
+      SmallVector<Operation *> loops;
+      fn.walk<WalkOrder::PreOrder>([&](Operation *op) {
+        if (!isa<scf::ParallelOp, scf::ForallOp>(op))
+          return WalkResult::advance();
+        bool ok = op->getNumResults() == 0 &&
+                  (isa<scf::ParallelOp>(op) ||
+                   (cast<scf::ForallOp>(op).getRank() == 1 &&
+                    cast<scf::ForallOp>(op).getOutputs().empty()));
+        if (ok)
+          loops.push_back(op);
+        return WalkResult::skip(); // nested loops stay sequential
+      });
+      for (auto [i, loop] : llvm::enumerate(loops))
+        outline(loop, fn, i, symbols);
+    }
+  }
+};
+
+} // namespace

@@ -1,0 +1,32 @@
+//===- Passes.h - CPU code generation ---------------------------*- C++ -*-===//
+#ifndef MOEC_CODEGEN_CPU_PASSES_H
+#define MOEC_CODEGEN_CPU_PASSES_H
+
+#include "codegen/linalg/Passes.h"
+
+#include "mlir/Dialect/DLTI/DLTI.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+#include "mlir/Dialect/X86Vector/X86VectorDialect.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace moe {
+
+#define GEN_PASS_DECL
+#include "codegen/cpu/Passes.h.inc"
+
+/// The CPU kernels of convert-moe-to-cpu-kernels, for the ops whose CPU
+/// `moe.kernel` sizes them: grouped GEMMs, and combines with a fused down
+/// projection.
+void populateGroupedMatmulToCpuKernelsPatterns(RewritePatternSet &patterns);
+void populateCombineToCpuKernelsPatterns(RewritePatternSet &patterns);
+
+#define GEN_PASS_REGISTRATION
+#include "codegen/cpu/Passes.h.inc"
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOEC_CODEGEN_CPU_PASSES_H

@@ -1,0 +1,283 @@
+//===- Passes.td - CPU code generation ----------------------*- tablegen -*-===//
+#ifndef MOEC_CODEGEN_CPU_PASSES_TD
+#define MOEC_CODEGEN_CPU_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def MoESetCpuTarget : Pass<"moe-set-cpu-target", "ModuleOp"> {
+  let summary = "Describe the CPU the module is compiled for";
+  let description = [{
+    Sets the module's `dlti.target_system_spec` to a `"CPU"` device whose
+    `#dlti.target_device_spec` holds the target description every
+    CPU-specific pass reads (docs/Targets.md): `triple`, `cpu` (the LLVM
+    CPU name), `features` (the ISA extensions the code may use, comma
+    separated: `avx2`, `avx512f`, `avx512bf16`, ...), `vector_bits` (512
+    with AVX-512, 256 with AVX2, else 128), `vector_registers` (32 with
+    AVX-512, else 16), `L1_cache_size_in_bytes` and `L2_cache_size_in_bytes`
+    (per core). For `cpu=native` they are the host's (the cache sizes as
+    Linux reports them); for a named CPU, LLVM's features of that CPU and
+    the cache sizes of a table of known CPUs, or 32 KiB and 1 MiB.
+
+    An unknown CPU name is an error. A module that has a target system
+    spec already gets it replaced.
+  }];
+  let options = [
+    Option<"cpu", "cpu", "std::string", /*default=*/"\"native\"",
+           "The CPU: native (the host), x86-64 (any x86-64), "
+           "x86-64-v2/v3/v4, or an LLVM CPU name such as znver4.">
+  ];
+  let dependentDialects = ["::mlir::DLTIDialect"];
+}
+
+def MoEPrepareEntryPoints : Pass<"moe-prepare-entry-points", "ModuleOp"> {
+  let summary = "Give the public functions the runtime's calling convention";
+  let description = [{
+    Every public function with a body gets `llvm.emit_c_interface` (its
+    `_mlir_ciface_` wrapper is what the artifact's packed entry point
+    calls, docs/Artifact.md), and every argument is marked
+    `bufferization.writable = false`, since the runtime binds weights from
+    read-only mappings. The argument attributes only the artifact's
+    metadata needs (`moe.name`, `moe.stack`, `moe.transposed`,
+    `moe.stored_dtype`) are dropped: moe-compile records them before the
+    pipeline runs.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::bufferization::BufferizationDialect"];
+}
+
+def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
+  let summary = "Claim the GEMMs for the CPU kernels and size them";
+  let description = [{
+    Marks every `moe.grouped_matmul`, and every `moe.combine` with a fused
+    down projection, with the attribute `moe.kernel`: a dictionary of the
+    CPU kernel's sizes, derived from the module's CPU target description
+    (moe-set-cpu-target) by the rules of docs/Targets.md:
+
+    * `target = "cpu"`;
+    * `lanes`: f32 lanes of a vector register (`vector_bits / 32`);
+    * `registers`: vector registers (`vector_registers`);
+    * `panel_rows`: input rows per block of the outer-product kernel on
+      packed panels;
+    * `dot_rows`, `dot_cols`: input rows and weight rows per block of the
+      dot-product kernel on unpacked weights;
+    * `weight_tile_bytes`: weight bytes a work item keeps in L2 while its
+      rows stream past (half of L2);
+    * `panel_depth`: k per chunk of the panel kernel;
+    * `bf16_dot`: bf16 weights multiply bf16-rounded rows with AVX512_BF16
+      dot products (with the `bf16-dot` option, on a target with
+      `avx512bf16`).
+
+    `convert-moe-to-linalg` leaves the marked ops to
+    `convert-moe-to-cpu-kernels`, which reads only these sizes, so the IR
+    between the two shows which kernel each GEMM gets and how it is sized,
+    and a test or a user can change them by hand. `moe.layer` ops are
+    decomposed first, as `moe-decompose` does.
+  }];
+  let options = [
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Multiply bf16 weights with AVX512_BF16 dot products: the rows "
+           "they multiply are rounded to bf16 first, so results differ from "
+           "the f32 path by bf16 rounding of the activations. Needs a "
+           "target with avx512bf16.">
+  ];
+}
+
+def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
+  let summary = "Lower the GEMMs moe-cpu-select-kernels claimed to "
+                "register-blocked vector kernels";
+  let description = [{
+    Lowers each `moe.grouped_matmul` and `moe.combine` that carries a CPU
+    `moe.kernel` (moe-cpu-select-kernels) to `scf.forall` work items of
+    vector-dialect code on tensors, sized by that attribute alone:
+
+    * `moe.grouped_matmul`: items (group, weight tile), or (row chunk of
+      64, weight tile) without offsets. A tile is at most
+      `weight_tile_bytes` of weight rows, so it stays in L2 while the
+      group's rows stream past. Each item runs a register-blocked kernel:
+      blocks of `dot_rows` input rows times `dot_cols` weight rows keep one
+      f32 vector accumulator per output in registers across the k loop
+      (`vector.fma`, inputs of any float type widened to f32) and reduce
+      it once (`vector.reduction` free to reassociate). Each item writes
+      its block with `tensor.parallel_insert_slice`. With `bf16_dot`, a
+      GEMM with bf16 weights rounds each item's rows to bf16 once and
+      accumulates pairs of k with `x86vector.avx512.dot` (`vdpbf16ps`).
+      A plain GEMM (rows gathered or not) whose weight is a `linalg.unpack`
+      of panels (from `moe-pack-weights`) reads the panels instead: items
+      (group or row chunk, panels of about `weight_tile_bytes`), blocks of
+      `panel_rows` rows times the panel's columns as an outer product (one
+      `vector.fma` per row and panel vector, the row's element broadcast),
+      k in chunks of `panel_depth` whose sums go through the output, and
+      `memref.prefetch` of the next chunk (after an item's last, the next
+      item with rows' first; with slices, an item with no full block of
+      rows prefetches only that jump); panels with pairs of k use
+      `x86vector.avx512.dot` and need 16 lanes. A GEMM with its activation
+      in the epilogue on packed panels (moe-fuse-gate-up; a gated one with
+      the gate and up weights packed alike) runs both projections in the
+      same items: the gate's panels into the result (an f32 one, else f32
+      scratch), the up's same panels into f32 scratch, then an elementwise
+      `linalg.generic` over the item's tile applies the activation; the
+      gate's last chunk prefetches the up's first (the chunk's prefetch
+      buffer is an `arith.select` of the two weights).
+    * `moe.combine` with a fused down projection (moe-fuse-combine): an
+      `scf.forall` over column tiles of the output runs the dot-product
+      kernel over every expert's rows in turn, and its epilogue adds each
+      product row, scaled by its routing weight, to its token's row; then
+      the shared expert as `convert-moe-to-linalg` adds it.
+
+    A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
+    k below 16 lanes, slices wider than a vector), is an error at the op.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
+    "::mlir::memref::MemRefDialect", "::mlir::x86vector::X86VectorDialect"
+  ];
+}
+
+def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
+  let summary = "Take expert weights as panels packed once at load time";
+  let description = [{
+    The grouped GEMM kernel is fastest on weights laid out so that the
+    output columns of one k are contiguous. This pass changes the public
+    functions' signatures so that the runtime packs such weights once, when
+    they are bound, instead of every call reading them in the nn.Linear
+    layout [N, K].
+
+    An argument qualifies when it is a static f32, f16 or bf16
+    `tensor<E x N x K>` whose every use is the weight of a
+    plain `moe.grouped_matmul` with offsets and an f32 result, or a
+    `tensor<N x K>` whose every use is the weight of such a GEMM without
+    offsets (a router or shared expert). Plain means no `up`, `activation`
+    or `gate_up_layout`; a `gather` (moe-fuse-dispatch) is allowed. The
+    weights of a GEMM with its activation in the epilogue
+    (moe-fuse-gate-up), whatever the float type of its result, qualify
+    too: the weight of an elementwise activation, and the gate and up
+    weights of a gated one, which are packed together or not at all. A
+    `gate_up_layout` weight (gate and up in one tensor) keeps the row
+    layout.
+    Its type becomes the panels `tensor<E x ceil(N/NB) x K x NB>` (or
+    `tensor<ceil(N/NB) x K x NB>`), where `panels[e, p, k, j]` holds
+    `W[e, p * NB + j, k]` (zero past N), and the function reads it back
+    through `linalg.unpack` (`inner_dims_pos` the N dimension, `inner_tiles
+    = [NB]`), which `convert-moe-to-cpu-kernels` folds into the GEMM. With
+    `bf16-dot`, a bf16 `tensor<E x N x K>` with an even K is packed for
+    AVX512_BF16 dot products: `tensor<E x ceil(N/NB) x K/2 x NB x 2>`
+    (`inner_dims_pos = [1, 2]`, `inner_tiles = [NB, 2]`), the two k of a
+    pair side by side, and marked `moe.packed_k_group = 2` as well. The argument is marked `moe.packed_panel = NB`; moe-compile
+    records it in the artifact (`packed`, docs/Artifact.md) and moert packs
+    the bound weight accordingly. Functions that are called from within the
+    module keep their signatures.
+
+    With `slices` S > 1 and N a multiple of NB, N is cut into S slices of
+    N/S columns stored one after another, each in panels of w = NB/S
+    columns: `tensor<S x E x N/NB x K x w>` (`tensor<S x N/NB x K x w>`
+    without experts), where `panels[s, e, p, k, j]` holds
+    `W[e, s * N/S + p * w + j, k]`. The function reads it back through a
+    `linalg.unpack` into `tensor<E x S x N/S x K>` (`outer_dims_perm =
+    [1, 0, 2, 3]`, `inner_tiles = [w]`) and a `tensor.collapse_shape` to
+    `tensor<E x N x K>`, and the argument is also marked
+    `moe.packed_slices = S`. The GEMM lowering reads panel p of every
+    slice as one panel of NB columns: S streams, each slice's weights for
+    all experts a quarter of the weight apart.
+  }];
+  let options = [
+    Option<"panelWidth", "panel-width", "int64_t", /*default=*/"0",
+           "Output columns per panel (NB). 0, the default, takes it from "
+           "the module's CPU target description (moe-set-cpu-target): the "
+           "vectors of the panel kernel's register blocking times the f32 "
+           "lanes, 64 with AVX-512, 16 with AVX2, 8 with SSE "
+           "(docs/Targets.md).">,
+    Option<"slices", "slices", "int64_t", /*default=*/"0",
+           "Where N is a multiple of the panel width, pack N in this many "
+           "slices stored one after another, in panels of panel-width / "
+           "slices columns; convert-moe-to-cpu-kernels reads one panel of "
+           "each slice as one panel, so the weights stream from that many "
+           "places at once. 1 packs whole panels; 0, the default, takes "
+           "one slice per vector of a panel from the target description "
+           "with AVX-512 and AVX2 (4 and 2), and 1 with SSE.">,
+    Option<"bf16Dot", "bf16-dot", "bool", /*default=*/"false",
+           "Pack bf16 expert weights in pairs of k, for AVX512_BF16 dot "
+           "products (moe-cpu-select-kernels bf16-dot): a GEMM on such "
+           "panels always uses them, rounding its rows to bf16.">
+  ];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
+def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {
+  let summary = "Outline outermost parallel loops for the runtime's thread pool";
+  let description = [{
+    Runs on buffers, after bufferization. Every outermost `scf.parallel`
+    and one-dimensional `scf.forall` without results becomes
+
+    * a private function `@<func>_parallel_<n>(%begin, %end, captures...)`
+      that runs the loop with its first dimension restricted to iterations
+      `[begin, end)` (inner dimensions unchanged), and
+    * a call `@__moec_launch_<body>(%iterations, captures...)` to a
+      declaration that `moe-lower-parallel-launches` defines once the
+      module is in the LLVM dialect.
+
+    Constants used in the loop are cloned into the body instead of being
+    passed. Loops nested in an outlined loop stay sequential. Multi-dimensional
+    or non-unit-step `scf.forall`s are left for `scf-forall-to-for`.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::func::FuncDialect",
+                           "::mlir::scf::SCFDialect"];
+}
+
+def MoELowerParallelLaunches
+    : Pass<"moe-lower-parallel-launches", "ModuleOp"> {
+  let summary = "Define the parallel launches as calls into the runtime";
+  let description = [{
+    Runs on the LLVM dialect, after `moe-outline-parallel-loops` and the
+    conversion to LLVM. Each declaration `@__moec_launch_<body>(i64 n,
+    args...)` gets a definition that stores `args` into a stack struct and
+    calls the function pointer in the exported global `@moec_parallel_for`
+    as `moec_parallel_for(@__moec_tramp_<body>, &struct, n)`; the trampoline
+    `(ptr ctx, i64 begin, i64 end)` reloads the arguments and calls the
+    body. The runtime stores its thread pool's entry into
+    `@moec_parallel_for` when it loads the artifact; while the slot is null
+    (e.g. the object is called without moert) the launch runs the whole
+    range on the calling thread.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def MoELowerAllocations : Pass<"moe-lower-allocations", "ModuleOp"> {
+  let summary = "Route the generated code's buffer allocations to the runtime";
+  let description = [{
+    Runs on the LLVM dialect, after `finalize-memref-to-llvm` with
+    `use-generic-functions`, which allocates through the declarations
+    `@_mlir_memref_to_llvm_alloc(i64) -> ptr` and
+    `@_mlir_memref_to_llvm_free(ptr)`. This pass defines both (with
+    internal linkage): each calls the function pointer in the exported
+    global `@moec_alloc` or `@moec_free`, and `malloc` or `free` while the
+    slot is null (the object called without moert).
+
+    moert fills the slots with its scratch allocator, which keeps a
+    session's freed buffers for its next call: a layer's large scratch
+    buffers are then not page-faulted and zeroed by the kernel on every
+    call, as they are when malloc takes them from mmap.
+
+    A module that already defines either function, or declares it with
+    another type, is an error.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
+}
+
+def MoELowerCopies : Pass<"moe-lower-copies"> {
+  let summary = "Rewrite memref.copy as linalg.copy, to become plain loops";
+  let description = [{
+    `memref.copy` between buffers that are not contiguous (subviews, left by
+    bufferization) lowers to a call to `memrefCopy`, a function of MLIR's
+    C runner utilities, which an artifact must not depend on. This pass
+    rewrites such a `memref.copy` as `linalg.copy`, which
+    `convert-linalg-to-loops` turns into loops like any other linalg op.
+    Copies between identity-layout buffers stay (they become `memcpy`).
+  }];
+  let dependentDialects = ["::mlir::linalg::LinalgDialect"];
+}
+
+#endif // MOEC_CODEGEN_CPU_PASSES_TD

@@ -1,0 +1,375 @@
+//===- ArtifactMetadata.cpp - what an artifact tells the runtime ----------===//
+#include "compiler/ArtifactMetadata.h"
+#include "runtime/abi/ArtifactAbi.h"
+
+#include "dialect/MoEOps.h"
+#include "runtime/reference/ConfigJson.h"
+
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace json = ::moe::json;
+namespace ref = ::moe::ref;
+
+namespace {
+
+/// The dtype spelling of artifacts and the runtime ("f32", "bf16", "f16").
+std::optional<std::string> dtypeName(Type t) {
+  if (t.isF32())
+    return std::string("f32");
+  if (t.isBF16())
+    return std::string("bf16");
+  if (t.isF16())
+    return std::string("f16");
+  return std::nullopt;
+}
+
+/// The layer config in the reference evaluator's terms.
+ref::LayerConfig referenceConfig(LayerOp layer) {
+  ref::LayerConfig c;
+  RoutingAttr r = layer.getRouting();
+  c.routing.scoring = r.getScoring() == ScoringFunc::softmax
+                          ? ref::Scoring::Softmax
+                          : ref::Scoring::Sigmoid;
+  c.routing.order = r.getOrder() == RoutingOrder::score_then_topk
+                        ? ref::ScoreOrder::ScoreThenTopK
+                        : ref::ScoreOrder::TopKThenScore;
+  c.routing.k = r.getK();
+  c.routing.renormalize = r.getRenormalize();
+  c.routing.scalingFactor = r.getScaleValue();
+  c.routing.numGroups = r.getNGroup();
+  c.routing.topkGroups = r.getTopkGroup();
+  c.routing.groupScore = r.getGroupScore() == GroupScoreFunc::max
+                             ? ref::GroupScore::Max
+                             : ref::GroupScore::Top2Sum;
+  ActivationAttr a = layer.getActivation();
+  switch (a.getKind()) {
+  case ActivationKind::swiglu:
+    c.activation.kind = ref::ActivationKind::SwiGLU;
+    break;
+  case ActivationKind::geglu:
+    c.activation.kind = ref::ActivationKind::GeGLU;
+    break;
+  case ActivationKind::relu:
+    c.activation.kind = ref::ActivationKind::Relu;
+    break;
+  case ActivationKind::gelu:
+    c.activation.kind = ref::ActivationKind::Gelu;
+    break;
+  case ActivationKind::gelu_tanh:
+    c.activation.kind = ref::ActivationKind::GeluTanh;
+    break;
+  case ActivationKind::silu:
+    c.activation.kind = ref::ActivationKind::Silu;
+    break;
+  case ActivationKind::identity:
+    c.activation.kind = ref::ActivationKind::Identity;
+    break;
+  }
+  c.activation.alpha = a.getAlphaValue();
+  c.activation.beta = a.getBetaValue();
+  if (std::optional<APFloat> limit = a.getLimit())
+    c.activation.limit = limit->convertToDouble();
+  if (std::optional<GateUpLayout> layout = layer.getGateUpLayout())
+    c.gateUpLayout = *layout == GateUpLayout::interleaved
+                         ? ref::GateUpLayout::Interleaved
+                         : ref::GateUpLayout::Concatenated;
+  return c;
+}
+
+/// Roles whose operands are per-call inputs rather than weights.
+bool isInputRole(StringRef role) {
+  return role == "hidden" || role == "router_logits";
+}
+
+/// The default name of an argument in a layer role.
+std::string roleArgName(StringRef role) {
+  if (role == "hidden")
+    return "hidden_states";
+  return role.str();
+}
+
+/// What the uses of an argument say about it.
+struct ArgUse {
+  std::string role; // first moe.layer role, if any
+  bool usedAsInput = false;
+  bool usedAsWeight = false;
+};
+
+/// Operands of decomposed ops that hold weights.
+bool isWeightOperand(OpOperand &use) {
+  Operation *owner = use.getOwner();
+  if (auto mm = dyn_cast<GroupedMatmulOp>(owner))
+    return use.get() == mm.getWeight() || use.get() == mm.getBias();
+  if (auto route = dyn_cast<RouteOp>(owner))
+    return use.get() == route.getCorrectionBias();
+  return false;
+}
+
+json::Value shapeJson(RankedTensorType type) {
+  json::Value shape = json::Value::array();
+  for (int64_t d : type.getShape())
+    shape.push(json::Value::integer(ShapedType::isDynamic(d) ? -1 : d));
+  return shape;
+}
+
+/// Checks a tensor type the runtime can bind; `what` names it in errors.
+LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
+                              bool isWeight) {
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  if (!ranked)
+    return emitError(loc) << what << " must be a ranked tensor, got " << type;
+  if (!dtypeName(ranked.getElementType()))
+    return emitError(loc) << what << " has element type "
+                          << ranked.getElementType()
+                          << "; the runtime binds f32, bf16 and f16";
+  for (auto [i, d] : llvm::enumerate(ranked.getShape())) {
+    if (!ShapedType::isDynamic(d))
+      continue;
+    if (isWeight)
+      return emitError(loc) << what << " is a weight with a dynamic shape "
+                            << type << "; weight shapes must be static";
+    if (i != 0)
+      return emitError(loc)
+             << what << " has a dynamic dimension " << i << " in " << type
+             << "; only the leading (token) dimension may be dynamic";
+  }
+  return success();
+}
+
+/// Records `moe.stack` / `moe.transposed` / `moe.stored_dtype` of argument
+/// `i` in `rec`.
+LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
+                          RankedTensorType type, json::Value &rec) {
+  Location loc = fn.getArgument(i).getLoc();
+  Attribute stack = fn.getArgAttr(i, kArgStackAttr);
+  Attribute transposed = fn.getArgAttr(i, kArgTransposedAttr);
+  Attribute stored = fn.getArgAttr(i, kArgStoredDtypeAttr);
+  if (!stack && !transposed && !stored)
+    return success();
+  if (!isWeight || !fn.getArgAttr(i, kArgNameAttr))
+    return emitError(loc) << (stored && !stack && !transposed
+                                  ? std::string(kArgStoredDtypeAttr) +
+                                        " applies"
+                                  : std::string(kArgStackAttr) + " and " +
+                                        kArgTransposedAttr + " apply")
+                          << " to weight arguments with a " << kArgNameAttr;
+  if (stored) {
+    auto s = dyn_cast<StringAttr>(stored);
+    if (!s || (s.getValue() != "f32" && s.getValue() != "bf16" &&
+               s.getValue() != "f16"))
+      return emitError(loc)
+             << kArgStoredDtypeAttr << " must be \"f32\", \"bf16\" or \"f16\"";
+    if (s.getValue() != *dtypeName(type.getElementType()))
+      rec.set("stored_dtype", json::Value::string(s.getValue().str()));
+  }
+  if (stack) {
+    auto list = dyn_cast<ArrayAttr>(stack);
+    json::Value names = json::Value::array();
+    for (Attribute a : list ? list.getValue() : ArrayRef<Attribute>()) {
+      auto s = dyn_cast<StringAttr>(a);
+      if (!s)
+        return emitError(loc) << kArgStackAttr << " must list tensor names";
+      names.push(json::Value::string(s.getValue().str()));
+    }
+    if (!list || type.getRank() < 1 ||
+        static_cast<int64_t>(list.size()) != type.getDimSize(0))
+      return emitError(loc) << kArgStackAttr << " must name one tensor per "
+                            << "index of the leading dimension of " << type;
+    rec.set("stack", std::move(names));
+  }
+  if (transposed) {
+    if (!isa<UnitAttr>(transposed) || type.getRank() < 2)
+      return emitError(loc) << kArgTransposedAttr
+                            << " is a unit attribute on a tensor of rank >= 2";
+    rec.set("transposed", json::Value::boolean(true));
+  }
+  return success();
+}
+
+FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
+  json::Value rec = json::Value::object();
+  rec.set("name", json::Value::string(fn.getSymName().str()));
+  rec.set("symbol",
+          json::Value::string(::moe::abi::entrySymbol(fn.getSymName().str())));
+  if (fn.getNumResults() == 0)
+    return fn.emitError("function '")
+           << fn.getSymName()
+           << "' returns nothing; an entry point returns its output";
+
+  // Uses of each argument.
+  std::vector<ArgUse> uses(fn.getNumArguments());
+  LayerOp onlyLayer;
+  unsigned layers = 0;
+  fn.walk([&](LayerOp layer) {
+    ++layers;
+    onlyLayer = layer;
+    const std::vector<std::string> &roles = ref::roleNames();
+    for (unsigned i = 0; i < roles.size(); ++i)
+      for (Value v : layer.getODSOperands(i))
+        if (auto arg = dyn_cast<BlockArgument>(v);
+            arg && arg.getOwner() == &fn.front()) {
+          ArgUse &u = uses[arg.getArgNumber()];
+          if (u.role.empty())
+            u.role = roles[i];
+          (isInputRole(roles[i]) ? u.usedAsInput : u.usedAsWeight) = true;
+        }
+  });
+  for (BlockArgument arg : fn.getArguments())
+    for (OpOperand &use : arg.getUses())
+      if (isWeightOperand(use))
+        uses[arg.getArgNumber()].usedAsWeight = true;
+      else if (!isa<LayerOp>(use.getOwner()))
+        uses[arg.getArgNumber()].usedAsInput = true;
+
+  json::Value args = json::Value::array();
+  llvm::StringMap<unsigned> seen;
+  for (BlockArgument arg : fn.getArguments()) {
+    unsigned i = arg.getArgNumber();
+    Location loc = arg.getLoc();
+    const ArgUse &u = uses[i];
+    // A weight is only ever read as one; anything else is a per-call input.
+    bool isWeight = u.usedAsWeight && !u.usedAsInput;
+    std::string name;
+    if (auto attr = fn.getArgAttrOfType<StringAttr>(i, kArgNameAttr))
+      name = attr.getValue().str();
+    else if (!u.role.empty())
+      name = roleArgName(u.role);
+    else
+      name = "arg" + std::to_string(i);
+    if (name.empty())
+      return emitError(loc) << "argument " << i << " of '" << fn.getSymName()
+                            << "' has an empty " << kArgNameAttr;
+    if (failed(checkTensorType(loc, arg.getType(), "argument '" + name + "'",
+                               isWeight)))
+      return failure();
+    auto [it, inserted] = seen.try_emplace(name, i);
+    if (!inserted)
+      return emitError(loc)
+             << "arguments " << it->second << " and " << i << " of '"
+             << fn.getSymName() << "' are both named '" << name
+             << "'; give them distinct " << kArgNameAttr;
+    auto type = cast<RankedTensorType>(arg.getType());
+    json::Value a = json::Value::object();
+    a.set("name", json::Value::string(name));
+    a.set("kind", json::Value::string(isWeight ? "weight" : "input"));
+    a.set("dtype", json::Value::string(*dtypeName(type.getElementType())));
+    a.set("shape", shapeJson(type));
+    if (failed(addAssembly(fn, i, isWeight, type, a)))
+      return failure();
+    args.push(std::move(a));
+  }
+  rec.set("arguments", std::move(args));
+
+  json::Value results = json::Value::array();
+  for (auto [i, t] : llvm::enumerate(fn.getResultTypes())) {
+    std::string name =
+        fn.getNumResults() == 1 ? "output" : "output" + std::to_string(i);
+    if (failed(checkTensorType(fn.getLoc(), t, "result '" + name + "'",
+                               /*isWeight=*/false)))
+      return failure();
+    auto type = cast<RankedTensorType>(t);
+    json::Value r = json::Value::object();
+    r.set("name", json::Value::string(name));
+    r.set("dtype", json::Value::string(*dtypeName(type.getElementType())));
+    r.set("shape", shapeJson(type));
+    results.push(std::move(r));
+  }
+  rec.set("results", std::move(results));
+
+  // A function that is exactly one layer returned as is can be verified.
+  auto ret = cast<func::ReturnOp>(fn.front().getTerminator());
+  if (layers == 1 && fn.getNumResults() == 1 &&
+      ret.getOperand(0) == onlyLayer.getResult()) {
+    json::Value operands = json::Value::object();
+    const std::vector<std::string> &roles = ref::roleNames();
+    bool allArgs = true;
+    for (unsigned i = 0; i < roles.size(); ++i)
+      for (Value v : onlyLayer.getODSOperands(i)) {
+        auto arg = dyn_cast<BlockArgument>(v);
+        if (!arg || arg.getOwner() != &fn.front())
+          allArgs = false;
+        else
+          operands.set(roles[i], json::Value::integer(arg.getArgNumber()));
+      }
+    if (allArgs) {
+      json::Value layer = json::Value::object();
+      layer.set("config", ref::configToJsonValue(referenceConfig(onlyLayer)));
+      layer.set("operands", std::move(operands));
+      rec.set("layer", std::move(layer));
+    }
+  }
+  return rec;
+}
+
+} // namespace
+
+FailureOr<json::Value> mlir::moe::collectArtifactMetadata(ModuleOp module) {
+  json::Value functions = json::Value::array();
+  bool failed = false;
+  unsigned count = 0;
+  module.walk([&](func::FuncOp fn) {
+    if (fn.isPrivate() || fn.isExternal())
+      return;
+    ++count;
+    FailureOr<json::Value> rec = functionMetadata(fn);
+    if (mlir::failed(rec)) {
+      failed = true;
+      return;
+    }
+    functions.push(std::move(*rec));
+  });
+  if (failed)
+    return failure();
+  if (count == 0)
+    return emitError(module.getLoc())
+           << "the module has no public function to compile";
+  json::Value doc = json::Value::object();
+  doc.set("format", json::Value::string(::moe::abi::kMetadataFormat));
+  doc.set("version", json::Value::integer(::moe::abi::kMetadataVersion));
+  doc.set("functions", std::move(functions));
+  return doc;
+}
+
+void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
+  json::Value *functions = metadata.get("functions");
+  if (!functions)
+    return;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    if (!fn.isPublic() || fn.isExternal())
+      continue;
+    json::Value *rec = nullptr;
+    for (json::Value &f : functions->elements())
+      if (const std::string *name = f.getString("name");
+          name && *name == fn.getSymName())
+        rec = &f;
+    json::Value *args = rec ? rec->get("arguments") : nullptr;
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
+      if (!panel)
+        continue;
+      auto group = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedKGroupAttr);
+      auto slices = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedSlicesAttr);
+      if (!args || i >= args->elements().size())
+        continue;
+      json::Value packed = json::Value::object();
+      packed.set("panel", json::Value::integer(panel.getInt()));
+      if (group && group.getInt() > 1)
+        packed.set("k_group", json::Value::integer(group.getInt()));
+      if (slices && slices.getInt() > 1)
+        packed.set("slices", json::Value::integer(slices.getInt()));
+      args->elements()[i].set("packed", std::move(packed));
+    }
+  }
+}
+
+std::vector<std::string> mlir::moe::entryPointNames(ModuleOp module) {
+  std::vector<std::string> names;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>())
+    if (fn.isPublic() && !fn.isExternal())
+      names.push_back(fn.getSymName().str());
+  return names;
+}

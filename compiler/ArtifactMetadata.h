@@ -1,0 +1,42 @@
+//===- ArtifactMetadata.h - what an artifact tells the runtime --*- C++ -*-===//
+//
+// Every artifact carries a JSON record (docs/Artifact.md is the contract):
+// its entry points, each argument's name, kind (input or weight), dtype and
+// shape, the results, the target it was compiled for, where its weights
+// come from, and, for a function that is one moe.layer, the layer config
+// and operand roles so that `moe-run --verify` can recompute it with the
+// reference evaluator.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_COMPILER_ARTIFACTMETADATA_H
+#define MOEC_COMPILER_ARTIFACTMETADATA_H
+
+#include "dialect/MoEDialect.h"
+#include "runtime/support/Json.h"
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Support/LLVM.h"
+
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+/// Collects the metadata of every public function of `module` (at the moe
+/// level, before lowering). Emits located errors and fails on functions the
+/// runtime cannot call: no results, a weight with a dynamic shape, a
+/// dynamic dimension other than the leading (token) one, an element type
+/// other than f32/bf16/f16, duplicate argument names.
+FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
+
+/// Records in `metadata` (from collectArtifactMetadata) the weights
+/// moe-pack-weights packed in `module` (a later phase of the same module):
+/// `"packed": {"panel": NB}` on each argument marked moe.packed_panel.
+void recordPackedWeights(ModuleOp module, ::moe::json::Value &metadata);
+
+/// The names of the public functions of `module`: its entry points.
+std::vector<std::string> entryPointNames(ModuleOp module);
+
+} // namespace mlir::moe
+
+#endif // MOEC_COMPILER_ARTIFACTMETADATA_H

@@ -1,0 +1,379 @@
+//===- Driver.cpp - the compile driver: import, lower, emit, link ---------===//
+#include "compiler/Driver.h"
+#include "codegen/cpu/CpuTarget.h"
+#include "codegen/cpu/ObjectEmission.h"
+#include "compiler/ArtifactMetadata.h"
+#include "compiler/WeightCheck.h"
+#include "dialect/MoEDialect.h"
+#include "importers/hf/Checkpoint.h"
+#include "importers/hf/HFImporter.h"
+#include "importers/onnx/OnnxImporter.h"
+#include "runtime/support/Safetensors.h"
+
+#include "mlir/Dialect/DLTI/DLTI.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/InitAllDialects.h"
+#include "mlir/InitAllExtensions.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
+
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Format.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <chrono>
+
+using namespace mlir;
+using namespace mlir::moe;
+namespace json = ::moe::json;
+
+void mlir::moe::setPipelineOptions(const CompileOptions &options,
+                                   CpuPipelineOptions &pipeline) {
+  pipeline.cpu = options.cpu;
+  pipeline.fuseGateUp = options.fuseGateUp;
+  pipeline.fuseDispatch = options.fuseDispatch;
+  pipeline.fuseCombine = options.fuseCombine;
+  pipeline.packWeights = options.packWeights;
+  pipeline.panelSlices = options.panelSlices;
+  pipeline.bf16Dot = options.bf16Dot;
+  pipeline.kernels = options.kernels;
+  if (options.stopAfter)
+    pipeline.compileTo = *options.stopAfter;
+}
+
+namespace {
+
+class Driver {
+public:
+  explicit Driver(const CompileOptions &o) : o(o) {}
+  int run();
+
+private:
+  int fail(const Twine &message) {
+    llvm::errs() << o.toolName << ": error: " << message << "\n";
+    return 1;
+  }
+  int writeOutput(StringRef text);
+  void done(const Twine &what);
+  /// The phase after which `module` was printed, when it is not moe-level
+  /// IR; null when it is.
+  std::optional<std::string> laterPhaseOf(ModuleOp module);
+
+  const CompileOptions &o;
+  std::chrono::steady_clock::time_point start =
+      std::chrono::steady_clock::now();
+};
+
+int Driver::writeOutput(StringRef text) {
+  if (o.output.empty() || o.output == "-") {
+    llvm::outs() << text;
+    return 0;
+  }
+  std::string error;
+  auto out = openOutputFile(o.output, &error);
+  if (!out)
+    return fail(error);
+  out->os() << text;
+  out->keep();
+  return 0;
+}
+
+void Driver::done(const Twine &what) {
+  if (!o.verbose)
+    return;
+  auto now = std::chrono::steady_clock::now();
+  double ms = std::chrono::duration<double, std::milli>(now - start).count();
+  llvm::errs() << o.toolName << ": " << what << " (" << llvm::format("%.1f", ms)
+               << " ms)\n";
+  start = now;
+}
+
+std::string printModule(ModuleOp module) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  module.print(os);
+  os << "\n"; // as moe-opt prints it
+  return text;
+}
+
+std::optional<std::string> Driver::laterPhaseOf(ModuleOp module) {
+  // The most lowered op decides.
+  int rank = 0;
+  auto note = [&](int r) { rank = std::max(rank, r); };
+  if (module->hasAttr(DLTIDialect::kTargetSystemDescAttrName))
+    note(1);
+  module.walk([&](Operation *op) {
+    StringRef ns = op->getDialect() ? op->getDialect()->getNamespace() : "";
+    if (ns == "llvm")
+      note(5);
+    else if (ns == "vector" || ns == "x86vector" || ns == "memref")
+      note(3);
+    else if (ns == "scf" || (ns == "linalg" && !isa<linalg::UnPackOp>(op)))
+      note(2); // the fused phase has only the packed weights' unpacks
+    if (op->hasAttr("moe.kernel"))
+      note(1);
+    if (auto fn = dyn_cast<func::FuncOp>(op))
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+        if (fn.getArgAttr(i, kArgPackedPanelAttr))
+          note(1);
+        if (isa<BaseMemRefType>(fn.getArgumentTypes()[i]))
+          note(4);
+      }
+  });
+  static const char *const names[] = {nullptr,   "fused",      "linalg",
+                                      "kernels", "bufferized", "llvm"};
+  if (rank == 0)
+    return std::nullopt;
+  return std::string(names[rank]);
+}
+
+int Driver::run() {
+  if (o.target != "cpu")
+    return fail("unknown target '" + o.target +
+                "'; this build supports --target=cpu (the CUDA backend is "
+                "not written yet)");
+  bool printing = o.stopAfter || o.llvmIR || o.assembly;
+  if (!printing && o.output.empty())
+    return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
+  // Where the output goes must exist before anything is compiled.
+  if (!o.output.empty() && o.output != "-") {
+    StringRef dir = llvm::sys::path::parent_path(o.output);
+    if (!dir.empty() && !llvm::sys::fs::is_directory(dir))
+      return fail("cannot write '" + o.output + "': the directory '" + dir +
+                  "' does not exist");
+  }
+  // The target, checked before the model is read.
+  CpuTargetDescription description;
+  if (std::string msg = describeCpu(o.cpu, description); !msg.empty())
+    return fail(msg);
+  if (o.bf16Dot && !description.hasFeature("avx512bf16"))
+    return fail("--bf16-dot needs a target CPU with avx512bf16 "
+                "(AVX512_BF16); '" +
+                description.cpu + "' has none");
+  if (o.panelSlices != 0) {
+    int64_t vectors = panelWidthFor(description) / description.lanes();
+    if (o.panelSlices < 1 || vectors % o.panelSlices)
+      return fail("--panel-slices must divide the " + Twine(vectors) +
+                  " vectors of a panel for '" + description.cpu + "', not " +
+                  Twine(o.panelSlices));
+  }
+  for (const std::string &w : o.weights)
+    if (!llvm::sys::fs::exists(w))
+      return fail("weights file '" + w + "' does not exist");
+
+  DialectRegistry registry;
+  registry.insert<MoEDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+  registerAllToLLVMIRTranslations(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+
+  llvm::SourceMgr sourceMgr;
+  SourceMgrDiagnosticHandler diagnostics(sourceMgr, &context);
+  OwningOpRef<ModuleOp> module;
+  // Weight files the input itself names (a checkpoint's shards, or the
+  // file written for an ONNX model's initializers).
+  std::vector<std::string> importedWeights;
+  ImportedWeights onnxWeights;
+  std::string sidecar;
+  if (llvm::sys::fs::is_directory(o.input)) {
+    if (!::moe::hf::isCheckpointDir(o.input))
+      return fail("'" + o.input +
+                  "' is a directory without config.json; expected a Hugging "
+                  "Face checkpoint directory, an .onnx file or a .mlir "
+                  "file");
+    std::vector<std::string> notes;
+    module = importHuggingFace(o.input, &context, importedWeights, &notes);
+    if (!module)
+      return 1; // the importer reported what and where
+    if (o.verbose)
+      for (const std::string &note : notes)
+        llvm::errs() << o.toolName << ": " << note << "\n";
+  } else if (StringRef(o.input).ends_with(".onnx")) {
+    module = importOnnx(o.input, &context, onnxWeights);
+    if (!module)
+      return 1; // the importer named the node
+    // The initializers go into a safetensors file next to the artifact.
+    if (!printing) {
+      SmallString<256> side(o.output);
+      if (llvm::sys::path::extension(side) == ".so")
+        llvm::sys::path::replace_extension(side, "");
+      side += ".weights.safetensors";
+      if (std::error_code ec = llvm::sys::fs::make_absolute(side))
+        return fail("cannot resolve '" + side + "': " + ec.message());
+      sidecar = side.str().str();
+    }
+  } else {
+    std::string error;
+    auto file = openInputFile(o.input, &error);
+    if (!file)
+      return fail(error);
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1; // the parser reported where
+    if (std::optional<std::string> phase = laterPhaseOf(*module))
+      return fail("'" + o.input + "' holds IR printed after the '" + *phase +
+                  "' phase (--compile-to=" + *phase +
+                  "); compile the model itself, or IR of the 'moe' phase "
+                  "(--compile-to=moe)");
+  }
+  done("read " + o.input);
+  if (o.stopAfter == CpuPhase::Moe)
+    return writeOutput(printModule(*module));
+
+  // What the runtime needs to know, read before lowering.
+  FailureOr<json::Value> metadata = collectArtifactMetadata(*module);
+  if (failed(metadata))
+    return 1;
+  std::vector<std::string> entryPoints = entryPointNames(*module);
+
+  // The files the weights come from: --weights replaces those a checkpoint
+  // names; an ONNX model's initializers always come from its own file.
+  std::vector<std::string> recorded(o.weights.begin(), o.weights.end());
+  if (recorded.empty())
+    recorded = importedWeights;
+  if (!o.weights.empty()) {
+    std::vector<std::string> initializers;
+    for (const ImportedWeights::Entry &e : onnxWeights.tensors)
+      initializers.push_back(e.name);
+    if (std::string msg = checkWeightFiles(*metadata, o.weights, initializers);
+        !msg.empty())
+      return fail(msg);
+  }
+  if (!sidecar.empty())
+    recorded.push_back(sidecar);
+
+  // The fused phase decides which weights are packed, which the metadata
+  // records; then the rest of the lowering.
+  CpuPipelineOptions pipeline;
+  setPipelineOptions(o, pipeline);
+  CpuPhase last = o.stopAfter.value_or(CpuPhase::LLVM);
+  PassManager fusedPm(&context);
+  buildCpuPipeline(fusedPm, pipeline, std::min(last, CpuPhase::Fused));
+  if (failed(fusedPm.run(*module)))
+    return 1;
+  recordPackedWeights(*module, *metadata);
+  PassManager pm(&context);
+  buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
+  if (failed(pm.run(*module)))
+    return 1;
+  done("lowered to " + phaseName(last));
+  if (o.stopAfter)
+    return writeOutput(printModule(*module));
+
+  // Only the LLVM dialect may remain: a partial conversion would silently
+  // drop work otherwise.
+  Operation *stray = nullptr;
+  module->walk([&](Operation *op) {
+    if (!stray && !isa<ModuleOp>(op) &&
+        !isa<LLVM::LLVMDialect>(op->getDialect()))
+      stray = op;
+  });
+  if (stray) {
+    stray->emitError("'") << stray->getName()
+                          << "' was not lowered to the LLVM dialect";
+    return 1;
+  }
+
+  CpuTarget target;
+  if (std::string msg = createCpuTarget(o.cpu, target); !msg.empty())
+    return fail(msg);
+  json::Value tgt = json::Value::object();
+  tgt.set("triple", json::Value::string(target.triple));
+  tgt.set("cpu", json::Value::string(target.cpu));
+  json::Value required = json::Value::array();
+  for (const std::string &f : target.required)
+    required.push(json::Value::string(f));
+  tgt.set("required_features", std::move(required));
+  metadata->set("target", std::move(tgt));
+  // How the generated arithmetic departs from f32 (moe-run --verify's
+  // default tolerance follows it).
+  json::Value numerics = json::Value::object();
+  numerics.set("bf16_dot", json::Value::boolean(o.bf16Dot));
+  metadata->set("numerics", std::move(numerics));
+  json::Value weights = json::Value::array();
+  for (const std::string &w : recorded) {
+    SmallString<256> abs(w);
+    if (std::error_code ec = llvm::sys::fs::make_absolute(abs))
+      return fail("cannot resolve '" + w + "': " + ec.message());
+    if (abs != StringRef(sidecar) && !llvm::sys::fs::exists(abs))
+      return fail("weights file '" + w + "' does not exist");
+    weights.push(json::Value::string(abs.str().str()));
+  }
+  metadata->set("weights", std::move(weights));
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule = translateForArtifact(
+      *module, llvmContext, entryPoints, json::write(*metadata), target);
+  if (!llvmModule)
+    return 1;
+  done("translated to LLVM IR");
+  if (o.llvmIR) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    llvmModule->print(os, nullptr);
+    return writeOutput(text);
+  }
+  optimizeModule(*llvmModule, target);
+  done("optimized (O3, cpu " + target.cpu + ")");
+  std::string code;
+  if (std::string msg = emitMachineCode(*llvmModule, target, o.assembly, code);
+      !msg.empty())
+    return fail(msg);
+  done(o.assembly ? "emitted assembly" : "emitted object code");
+  if (o.assembly)
+    return writeOutput(code);
+
+  // Object to a temporary, linked to a temporary next to the output, then
+  // renamed: no partial artifact on failure.
+  SmallString<128> objPath;
+  int fd;
+  if (std::error_code ec =
+          llvm::sys::fs::createTemporaryFile("moec", "o", fd, objPath))
+    return fail("cannot create a temporary object file: " + ec.message());
+  {
+    llvm::raw_fd_ostream os(fd, /*shouldClose=*/true);
+    os << code;
+  }
+  std::string tmpOut = o.output + ".tmp-moec";
+  std::string msg = linkSharedObject(o.linker, objPath.str().str(), tmpOut);
+  llvm::sys::fs::remove(objPath);
+  if (!msg.empty()) {
+    llvm::sys::fs::remove(tmpOut);
+    return fail(msg);
+  }
+  if (!sidecar.empty()) {
+    std::vector<::moe::safetensors::TensorData> tensors;
+    for (ImportedWeights::Entry &e : onnxWeights.tensors)
+      tensors.push_back({e.name, e.dtype, e.shape, std::move(e.bytes)});
+    if (std::string err = ::moe::safetensors::write(sidecar, tensors);
+        !err.empty()) {
+      llvm::sys::fs::remove(tmpOut);
+      return fail(err);
+    }
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(tmpOut, o.output)) {
+    llvm::sys::fs::remove(tmpOut);
+    return fail("cannot write '" + o.output + "': " + ec.message());
+  }
+  done("linked " + o.output);
+  return 0;
+}
+
+} // namespace
+
+int mlir::moe::compileModel(const CompileOptions &options) {
+  return Driver(options).run();
+}

@@ -1,0 +1,66 @@
+//===- Driver.h - the compile driver: import, lower, emit, link -*- C++ -*-===//
+//
+// What `moe-compile` does, as a library: read a model (a .mlir file, an
+// .onnx file or a Hugging Face checkpoint directory), run the target's
+// pipeline (codegen/cpu/CpuPipeline.h) and either print one phase's IR or
+// translate, optimize, emit and link a loadable artifact with its metadata
+// (docs/Artifact.md). `moe-compile`'s main() parses its flags into
+// CompileOptions and calls compileModel().
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_COMPILER_DRIVER_H
+#define MOEC_COMPILER_DRIVER_H
+
+#include "codegen/cpu/CpuPipeline.h"
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace mlir::moe {
+
+struct CompileOptions {
+  /// The model: a .mlir file, an .onnx file or a checkpoint directory.
+  std::string input;
+  /// The artifact (.so), or where the printed IR goes ("" or "-": stdout).
+  std::string output;
+  /// The code generation target: "cpu" (the only one built today).
+  std::string target = "cpu";
+  /// Stop after a pipeline phase and print its IR; or print LLVM IR
+  /// before optimization (`llvmIR`), or optimized assembly (`assembly`).
+  std::optional<CpuPhase> stopAfter;
+  bool llvmIR = false;
+  bool assembly = false;
+  /// The CPU pipeline's options, as moe-cpu-pipeline takes them.
+  std::string cpu = "native";
+  bool fuseGateUp = false;
+  bool fuseDispatch = false;
+  bool fuseCombine = false;
+  bool packWeights = true;
+  int64_t panelSlices = 0;
+  bool bf16Dot = false;
+  bool kernels = true;
+  /// Weight files recorded in the artifact instead of those the model
+  /// names; each is checked against the model's weights.
+  std::vector<std::string> weights;
+  /// The linker for the shared object.
+  std::string linker;
+  /// Print each phase and its time.
+  bool verbose = false;
+  /// Prefix of every message ("moe-compile").
+  std::string toolName = "moe-compile";
+};
+
+/// Fills `pipeline` from `options` (what moe-opt's --moe-cpu-pipeline takes
+/// as "cpu=... fuse=... compile-to=...").
+void setPipelineOptions(const CompileOptions &options,
+                        CpuPipelineOptions &pipeline);
+
+/// Compiles as `options` say. Reports errors on stderr, naming what and
+/// where, and returns the process exit code (0 on success). Never leaves a
+/// partial output file.
+int compileModel(const CompileOptions &options);
+
+} // namespace mlir::moe
+
+#endif // MOEC_COMPILER_DRIVER_H

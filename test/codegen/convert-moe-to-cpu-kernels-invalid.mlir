@@ -1,0 +1,69 @@
+// RUN: moe-opt %s --convert-moe-to-cpu-kernels -split-input-file -verify-diagnostics
+// Weights packed in pairs of k are for AVX512_BF16 dot products only.
+// RUN: not moe-opt %S/Inputs/pairs.mlir --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels 2>&1 | FileCheck %s --check-prefix=PAIRS
+// PAIRS: pairs.mlir:5:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in pairs of k (moe-pack-weights bf16-dot), which needs a moe.kernel of 16 lanes (AVX512_BF16 dot products), not 8
+// Panels in slices of one AVX-512 vector each are too wide for AVX2's.
+// RUN: not moe-opt %S/Inputs/slices.mlir --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels 2>&1 | FileCheck %s --check-prefix=SLICES
+// SLICES: slices.mlir:7:{{[0-9]+}}: error: 'moe.grouped_matmul' op cannot be lowered: its weight is packed in 4 slices of panels of 16 columns (moe-pack-weights slices), more than the 16-column panel of its moe.kernel (8 lanes) holds with one vector per slice
+
+func.func @not_a_dictionary(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': expected a dictionary with a string 'target'}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = 3 : i64} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @missing_size(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'panel_depth' must be a positive integer}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @odd_lanes(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'lanes' must be 4, 8 or 16, not 6}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 6 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @dot_needs_16_lanes(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'bf16_dot' needs 16 lanes (AVX512_BF16), not 8}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = true, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @too_few_registers(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 16 registers do not hold a 6 x 4 block}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @dynamic_weight(%x: tensor<?x8xf32>, %w: tensor<2x?x8xf32>, %off: tensor<3xi32>) -> tensor<?x?xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op cannot run the CPU kernel: its weight's shape 'tensor<2x?x8xf32>' is not static}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x?x8xf32> -> tensor<?x?xf32>
+  return %a : tensor<?x?xf32>
+}
+
+// -----
+
+func.func @combine_without_down(%y: tensor<?x16xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{'moe.combine' op has a CPU moe.kernel but no fused down projection: only a moe-fuse-combine'd combine runs a kernel}}
+  %o = moe.combine %y, %w, %inv {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>
+  return %o : tensor<?x16xf32>
+}
+
+// -----
+
+// Another target's kernel is not this pass's business.
+func.func @other_target(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "gpu"}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}

@@ -1,0 +1,520 @@
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels --split-input-file | FileCheck %s
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels --split-input-file | FileCheck %s --check-prefix=AVX2
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels --split-input-file | FileCheck %s --check-prefix=SSE
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels=bf16-dot=true --convert-moe-to-linalg --convert-moe-to-cpu-kernels --split-input-file | FileCheck %s --check-prefix=DOT
+// RUN: moe-opt %S/Inputs/pairs.mlir --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=PAIRS
+// RUN: moe-opt %S/Inputs/slices.mlir --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=SLICED
+// RUN: moe-opt %S/Inputs/slices-avx2.mlir --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=AVX2SLICED
+// The GEMMs claimed by moe-cpu-select-kernels, sized by the target
+// description's rules (docs/Targets.md), as register-blocked vector kernels
+// on tensors; convert-moe-to-linalg lowers what surrounds them first.
+
+// One work item per (expert, weight tile); here one tile per expert. The
+// kernel keeps 6 x 4 f32 vector accumulators across the k loop (16 lanes,
+// bf16 weights widened), a 4-lane tail for k = 32..36, one reduction per
+// output, then the bias. Leftover rows run in blocks of 4, 2 and 1, leftover
+// weight rows one at a time.
+// CHECK-LABEL: func.func @grouped_matmul
+// CHECK-SAME: %[[ARG0:[a-z0-9_]+]]: tensor<?x36xf32>
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x8x36xbf16>
+// CHECK-SAME: %[[ARG2:[a-z0-9_]+]]: tensor<5xi32>
+// CHECK-SAME: %[[ARG3:[a-z0-9_]+]]: tensor<4x8xf32>
+// Only the rows before offsets[0] and from offsets[4] on are zero-filled.
+// CHECK: %[[INIT:.*]] = bufferization.alloc_tensor(%[[M:.*]]) : tensor<?x8xf32>
+// CHECK: %[[FIRST:.*]] = tensor.extract %[[ARG2]][%c{{0(_[0-9]+)?}}]
+// CHECK: %[[LAST:.*]] = tensor.extract %[[ARG2]][%c{{4(_[0-9]+)?}}]
+// CHECK: %[[HEAD:.*]] = tensor.extract_slice %[[INIT]][%c{{0(_[0-9]+)?}}, 0]
+// CHECK: %[[HEADZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[HEAD]]
+// CHECK: %[[INIT1:.*]] = tensor.insert_slice %[[HEADZ]] into %[[INIT]]
+// CHECK: %[[TAIL:.*]] = tensor.extract_slice %[[INIT1]]
+// CHECK: %[[TAILZ:.*]] = linalg.fill ins(%{{.*}}) outs(%[[TAIL]]
+// CHECK: %[[ZERO:.*]] = tensor.insert_slice %[[TAILZ]] into %[[INIT1]]
+// CHECK: scf.forall (%[[I:.*]]) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %[[ZERO]])
+// CHECK: %[[E:.*]] = arith.divui %[[I]]
+// CHECK: %[[LO:.*]] = arith.index_cast
+// CHECK: %[[HI:.*]] = arith.index_cast
+// CHECK: %[[ROWS:.*]] = arith.subi %[[HI]], %[[LO]]
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][%[[LO]], %[[N0:.*]]] [%[[ROWS]], %[[SIZE:.*]]] [1, 1]
+// CHECK: %[[W:.*]] = tensor.extract_slice %[[ARG1]][%[[E]], 0, 0] [1, 8, 36] [1, 1, 1] : tensor<4x8x36xbf16> to tensor<8x36xbf16>
+// CHECK: %[[B:.*]] = tensor.extract_slice %[[ARG3]][%[[E]], 0] [1, 8] [1, 1] : tensor<4x8xf32> to tensor<8xf32>
+// CHECK: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args(%{{.*}} = %[[DEST]])
+// CHECK: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// CHECK: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{32(_[0-9]+)?}} step %c{{16(_[0-9]+)?}} iter_args({{.*}}) -> (vector<16xf32>, {{.*}}, vector<16xf32>)
+// CHECK-COUNT-6: vector.transfer_read %[[ARG0]][{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<?x36xf32>, vector<16xf32>
+// CHECK: vector.transfer_read %[[W]]{{.*}} : tensor<8x36xbf16>, vector<16xbf16>
+// CHECK: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
+// CHECK-COUNT-24: vector.fma
+// CHECK: scf.yield
+// CHECK-COUNT-24: vector.reduction <add>, {{.*}} fastmath<reassoc,contract> : vector<16xf32> into f32
+// CHECK: vector.transfer_read %[[ARG0]][{{.*}}, %c{{32(_[0-9]+)?}}]{{.*}} : tensor<?x36xf32>, vector<4xf32>
+// CHECK: vector.fma {{.*}} : vector<4xf32>
+// CHECK: tensor.extract %[[B]]
+// CHECK: tensor.insert
+// CHECK: scf.for %{{.*}} step %c{{1(_[0-9]+)?}} iter_args
+// CHECK: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// CHECK: scf.for %{{.*}} step %c{{2(_[0-9]+)?}} iter_args
+// CHECK: scf.for %{{.*}} step %c{{1(_[0-9]+)?}} iter_args
+// CHECK: scf.forall.in_parallel
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][%[[LO]], %[[N0]]] [%[[ROWS]], %[[SIZE]]] [1, 1]
+func.func @grouped_matmul(%x: tensor<?x36xf32>, %w: tensor<4x8x36xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x36xf32>, tensor<4x8x36xbf16> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// Without offsets: work items are chunks of 64 rows; no zero fill; the
+// result is converted to f16.
+// CHECK-LABEL: func.func @dense_matmul
+// CHECK-NOT: linalg.fill
+// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c{{64(_[0-9]+)?}}
+// CHECK: scf.forall
+// CHECK: arith.extf {{.*}} : vector<16xf16> to vector<16xf32>
+// CHECK: arith.truncf {{.*}} : f32 to f16
+func.func @dense_matmul(%x: tensor<?x16xf16>, %w: tensor<8x16xf32>) -> tensor<?x8xf16> {
+  %r = moe.grouped_matmul %x, %w : tensor<?x16xf16>, tensor<8x16xf32> -> tensor<?x8xf16>
+  return %r : tensor<?x8xf16>
+}
+
+// -----
+
+// A weight wider than a cache tile: 42 rows of 16384 f32 (64 KiB each) go
+// in tiles of 8 rows, 6 tiles per expert, the last one of 2 rows.
+// CHECK-LABEL: func.func @grouped_matmul_tiled
+// CHECK: %[[ITEMS:.*]] = arith.muli %c{{2(_[0-9]+)?}}, %c{{6(_[0-9]+)?}}
+// CHECK: scf.forall (%[[I:.*]]) in (%[[ITEMS]])
+// CHECK: %[[E:.*]] = arith.divui %[[I]], %c{{6(_[0-9]+)?}}
+// CHECK: %[[T:.*]] = arith.remui %[[I]], %c{{6(_[0-9]+)?}}
+// CHECK: %[[N0:.*]] = arith.muli %[[T]], %c{{8(_[0-9]+)?}}
+// CHECK: %[[LEFT:.*]] = arith.subi %c{{42(_[0-9]+)?}}, %[[N0]]
+// CHECK: %[[SIZE:.*]] = arith.minui %c{{8(_[0-9]+)?}}, %[[LEFT]]
+// CHECK: tensor.extract_slice %{{.*}}[%{{.*}}, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
+// CHECK: tensor.extract_slice %{{.*}}[%[[E]], 0, 0] [1, 42, 16384] [1, 1, 1]
+// CHECK: %[[B:.*]] = tensor.extract_slice %{{.*}}[%[[E]], 0] [1, 42] [1, 1]
+// The kernel reads weight row and bias element n0 + j.
+// CHECK: %[[C:.*]] = arith.addi %[[N0]], %{{.*}} : index
+// CHECK: vector.transfer_read %{{.*}}[%[[C]], %{{.*}}]
+// CHECK: tensor.extract %[[B]][%[[C]]]
+func.func @grouped_matmul_tiled(%x: tensor<?x16384xf32>, %w: tensor<2x42x16384xf32>, %off: tensor<3xi32>, %b: tensor<2x42xf32>) -> tensor<?x42xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) bias(%b : tensor<2x42xf32>) : tensor<?x16384xf32>, tensor<2x42x16384xf32> -> tensor<?x42xf32>
+  return %r : tensor<?x42xf32>
+}
+
+// -----
+
+// The kernel's blocking follows the target description's registers
+// (docs/Targets.md: rows x cols + rows + 1 registers): 6 x 4 accumulators
+// of 16 lanes for AVX-512 (32 registers); 3 x 4 of 8 lanes for AVX2 and of
+// 4 lanes for SSE (16 registers).
+// Blocks of fewer rows take more weight rows within the same 24
+// accumulators, up to 8: 4 x 6, 2 x 8 and 1 x 8.
+// CHECK-LABEL: func.func @blocking
+// CHECK: scf.for {{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK: scf.for {{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// CHECK-COUNT-24: vector.fma {{.*}} : vector<16xf32>
+// CHECK-NEXT: scf.yield
+// CHECK: scf.for {{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// CHECK: scf.for {{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK: scf.for {{.*}} step %c{{2(_[0-9]+)?}} iter_args
+// CHECK: scf.for {{.*}} step %c{{8(_[0-9]+)?}} iter_args
+// CHECK: %{{.*}}:16 = scf.for
+// CHECK: scf.for {{.*}} step %c{{1(_[0-9]+)?}} iter_args
+// CHECK: scf.for {{.*}} step %c{{8(_[0-9]+)?}} iter_args
+// CHECK: %{{.*}}:8 = scf.for
+// AVX2-LABEL: func.func @blocking
+// AVX2: scf.for %{{.*}} step %c{{3(_[0-9]+)?}} iter_args
+// AVX2: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// AVX2: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
+// AVX2-COUNT-12: vector.fma {{.*}} : vector<8xf32>
+// AVX2-NEXT: scf.yield
+// SSE-LABEL: func.func @blocking
+// SSE: scf.for {{.*}} -> (vector<4xf32>, {{.*}}, vector<4xf32>)
+// SSE-COUNT-12: vector.fma {{.*}} : vector<4xf32>
+// SSE-NEXT: scf.yield
+func.func @blocking(%x: tensor<?x32xf32>, %w: tensor<4x8x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// Fused forms. Rows come through the gather's indices (no permuted copy);
+// gate and up rows of each output column are accumulated side by side (2
+// outputs x 2 projections per block, 6 rows: 24 accumulators), and the
+// epilogue adds each bias and applies SwiGLU before rounding to bf16.
+// CHECK-LABEL: func.func @fused_gather_gate_up
+// CHECK-SAME: (%[[X:.*]]: tensor<?x32xf32>, %[[G:.*]]: tensor<4x8x32xf32>, %[[U:.*]]: tensor<4x8x32xf32>, %[[ROWS:.*]]: tensor<?xi32>, %[[OFF:.*]]: tensor<5xi32>, %[[BG:.*]]: tensor<4x8xf32>, %[[BU:.*]]: tensor<4x8xf32>)
+// CHECK: %[[M:.*]] = tensor.dim %[[ROWS]], %c{{0(_[0-9]+)?}}
+// CHECK: bufferization.alloc_tensor(%[[M]]) : tensor<?x8xbf16>
+// CHECK: scf.forall
+// CHECK: %[[GW:.*]] = tensor.extract_slice %[[G]]
+// CHECK: %[[GB:.*]] = tensor.extract_slice %[[BG]]
+// CHECK: %[[UW:.*]] = tensor.extract_slice %[[U]]
+// CHECK: %[[UB:.*]] = tensor.extract_slice %[[BU]]
+// CHECK: scf.for {{.*}} step %c{{6(_[0-9]+)?}}
+// CHECK: scf.for {{.*}} step %c{{2(_[0-9]+)?}}
+// CHECK: %[[R:.*]] = tensor.extract %[[ROWS]]
+// CHECK: %[[RI:.*]] = arith.index_cast %[[R]] : i32 to index
+// CHECK: vector.transfer_read %[[X]][%[[RI]], %{{.*}}]
+// CHECK: vector.transfer_read %[[GW]]
+// CHECK: vector.transfer_read %[[UW]]
+// CHECK-COUNT-24: vector.fma
+// CHECK: tensor.extract %[[GB]]
+// CHECK: tensor.extract %[[UB]]
+// CHECK: math.exp
+// CHECK: arith.truncf {{.*}} : f32 to bf16
+func.func @fused_gather_gate_up(%x: tensor<?x32xf32>, %g: tensor<4x8x32xf32>, %u: tensor<4x8x32xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %bg: tensor<4x8xf32>, %bu: tensor<4x8xf32>) -> tensor<?x8xbf16> {
+  %r = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x8xf32>) up(%u : tensor<4x8x32xf32>) up_bias(%bu : tensor<4x8xf32>) activation(#moe.activation<swiglu>) : tensor<?x32xf32>, tensor<4x8x32xf32> -> tensor<?x8xbf16>
+  return %r : tensor<?x8xbf16>
+}
+
+// -----
+
+// A fused interleaved gate/up weight: output column c reads weight rows 2c
+// and 2c + 1.
+// CHECK-LABEL: func.func @fused_interleaved
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x16x32xf32>
+// CHECK: scf.forall
+// CHECK: %[[W:.*]] = tensor.extract_slice %[[ARG1]][%{{.*}}, 0, 0] [1, 16, 32] [1, 1, 1] : tensor<4x16x32xf32> to tensor<16x32xf32>
+// CHECK: scf.for {{.*}} step %c{{2(_[0-9]+)?}} iter_args
+// CHECK: %[[GATE:.*]] = arith.muli %{{.*}}, %c{{2(_[0-9]+)?}} : index
+// CHECK-NEXT: %[[UP:.*]] = arith.addi %[[GATE]], %c{{1(_[0-9]+)?}}
+// CHECK: vector.transfer_read %[[W]][%[[GATE]], %{{.*}}]
+// CHECK: vector.transfer_read %[[W]][%[[UP]], %{{.*}}]
+func.func @fused_interleaved(%x: tensor<?x32xf32>, %gu: tensor<4x16x32xf32>, %off: tensor<5xi32>) -> tensor<?x8xf32> {
+  %r = moe.grouped_matmul %x, %gu offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x32xf32>, tensor<4x16x32xf32> -> tensor<?x8xf32>
+  return %r : tensor<?x8xf32>
+}
+
+// -----
+
+// bf16-dot: an expert GEMM with bf16 weights rounds the group's rows to bf16
+// once per item (through the gather), then accumulates 32 bf16 per step
+// with AVX512_BF16 dot products; k = 80 leaves a 16-wide f32 tail. The
+// dense projection (which may be a router) keeps f32 rows. Without the
+// option nothing is rounded.
+// DOT-LABEL: func.func @bf16_dot
+// DOT-SAME: %[[ARG0:[a-z0-9_]+]]: tensor<?x80xf32>
+// DOT-SAME: %[[ARG3:[a-z0-9_]+]]: tensor<?xi32>
+// DOT: scf.forall
+// DOT: %[[ROWS:.*]] = linalg.generic
+// DOT: tensor.extract %[[ARG3]]
+// DOT: tensor.extract %[[ARG0]]
+// DOT: arith.truncf {{.*}} : f32 to bf16
+// DOT: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{64(_[0-9]+)?}} step %c{{32(_[0-9]+)?}} iter_args
+// DOT: vector.transfer_read %[[ROWS]]{{.*}} : tensor<?x80xbf16>, vector<32xbf16>
+// DOT-COUNT-24: x86vector.avx512.dot {{.*}} : vector<32xbf16> -> vector<16xf32>
+// DOT: vector.transfer_read %[[ROWS]][%{{.*}}, %c{{64(_[0-9]+)?}}]{{.*}} : tensor<?x80xbf16>, vector<16xbf16>
+// DOT: arith.extf {{.*}} : vector<16xbf16> to vector<16xf32>
+// DOT: scf.forall
+// DOT-NOT: x86vector
+// DOT: return
+// CHECK-LABEL: func.func @bf16_dot
+// CHECK-NOT: x86vector
+// CHECK-NOT: arith.truncf {{.*}} : f32 to bf16
+// CHECK: return
+func.func @bf16_dot(%x: tensor<?x80xf32>, %w: tensor<4x8x80xbf16>, %off: tensor<5xi32>, %rows: tensor<?xi32>, %wr: tensor<4x80xbf16>) -> (tensor<?x8xf32>, tensor<?x4xf32>) {
+  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x80xf32>, tensor<4x8x80xbf16> -> tensor<?x8xf32>
+  %l = moe.grouped_matmul %x, %wr : tensor<?x80xf32>, tensor<4x80xbf16> -> tensor<?x4xf32>
+  return %r, %l : tensor<?x8xf32>, tensor<?x4xf32>
+}
+
+// -----
+
+// A combine with the down projection fused in: each slot's row gets its
+// token and routing weight (sequential loops over T x k), then an
+// scf.forall over column tiles of the output (about 16 tiles, whole column
+// blocks: here 8 of 4 columns) walks every expert's rows
+// with the GEMM kernel and adds w · (row · downᵀ + bias) into the token's
+// row of its own columns.
+// CHECK-LABEL: func.func @combine_fused_down
+// CHECK-SAME: %[[ARG3:[a-z0-9_]+]]: tensor<4x32x24xf32>
+// CHECK: scf.for
+// CHECK: scf.for
+// CHECK: %[[P:.*]] = arith.index_cast
+// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xindex>
+// CHECK: tensor.insert %{{.*}} into %{{.*}}[%[[P]]] : tensor<?xf32>
+// CHECK: scf.forall (%[[I:.*]]) in (8) shared_outs(%[[OUT:.*]] =
+// CHECK: %[[DEST:.*]] = tensor.extract_slice %[[OUT]][0, %[[N0:.*]]] [%{{.*}}, %[[SIZE:.*]]] [1, 1]
+// CHECK: scf.for %[[G:.*]] = %c{{0(_[0-9]+)?}} to %c{{4(_[0-9]+)?}} step %c{{1(_[0-9]+)?}} iter_args(%{{.*}} = %[[DEST]])
+// CHECK: tensor.extract_slice %[[ARG3]][%[[G]], 0, 0] [1, 32, 24] [1, 1, 1]
+// CHECK: vector.fma
+// CHECK: %[[TOK:.*]] = tensor.extract %{{.*}} : tensor<?xindex>
+// CHECK: %[[SCALE:.*]] = tensor.extract %{{.*}} : tensor<?xf32>
+// CHECK: %[[OLD:.*]] = tensor.extract %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
+// CHECK: %[[ADD:.*]] = arith.mulf %[[SCALE]], %{{.*}} : f32
+// CHECK: %[[NEW:.*]] = arith.addf %[[OLD]], %[[ADD]] : f32
+// CHECK: tensor.insert %[[NEW]] into %{{.*}}[%[[TOK]], %{{.*}}] : tensor<?x?xf32>
+// CHECK: tensor.parallel_insert_slice %{{.*}} into %[[OUT]][0, %[[N0]]] [%{{.*}}, %[[SIZE]]] [1, 1]
+func.func @combine_fused_down(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x32x24xf32>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %y = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}
+
+// -----
+
+// A weight packed by moe-pack-weights: the GEMM reads the panels (the
+// unpack goes away). Items are (group, panels); each k step loads the four
+// vectors of one panel row, broadcasts one input element per row and
+// prefetches lines of the next chunk (after an item's last chunk, the
+// next item's first); the first chunk starts from the bias, later ones from
+// the output. The next chunk's four streams go to
+// the 6-row blocks: one each when there are four blocks or more, else
+// each block prefetches up to four (two loops); the smaller blocks
+// prefetch only when there is no 6-row block, and then only the first.
+// The rows left after the 6-row blocks run as one block (of 4, 3, 2 or 1
+// rows) or two (5: 4 and 1).
+// CHECK-LABEL: func.func @grouped_matmul_packed
+// CHECK-SAME: %[[ARG0:[a-z0-9_]+]]: tensor<?x16xf32>
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x1x16x64xf32>
+// CHECK-SAME: %[[ARG2:[a-z0-9_]+]]: tensor<5xi32>
+// CHECK-NOT: linalg.unpack
+// CHECK: %[[BUF:.*]] = bufferization.to_buffer %[[ARG1]] read_only : tensor<4x1x16x64xf32> to memref<4x1x16x64xf32>
+// CHECK: %[[FLAT:.*]] = memref.collapse_shape %[[BUF]] {{\[\[}}0, 1, 2, 3]] : memref<4x1x16x64xf32> into memref<4096xf32>
+// CHECK: scf.forall
+// CHECK: %[[P:.*]] = tensor.extract_slice %[[ARG1]][%{{.*}}, 0, 0, 0] [1, 1, 16, 64] [1, 1, 1, 1] : tensor<4x1x16x64xf32> to tensor<1x16x64xf32>
+// The chunk the item prefetches last: at a group's last panel run, the
+// first panel (1024 elements a group) of the next group with rows.
+// CHECK: %[[NEXT:.*]] = scf.if
+// CHECK: scf.while
+// CHECK: arith.cmpi ult, %{{.*}}, %c{{4(_[0-9]+)?}}
+// CHECK: tensor.extract %[[ARG2]]
+// CHECK: arith.cmpi sle
+// CHECK: scf.condition
+// CHECK: arith.muli %{{.*}}, %c{{1024(_[0-9]+)?}}
+// CHECK: } else {
+// CHECK: scf.for
+// CHECK: %[[LASTP:.*]] = arith.cmpi eq, %{{.*}}, %{{.*}} : index
+// CHECK: %[[LASTK:.*]] = arith.cmpi uge, %{{.*}}, %c{{16(_[0-9]+)?}}
+// CHECK: %[[LAST:.*]] = arith.andi %[[LASTP]], %[[LASTK]]
+// CHECK: arith.select %[[LAST]], %[[NEXT]], %{{.*}} : index
+// CHECK: %[[FULL:.*]] = arith.divui %{{.*}}, %c{{6(_[0-9]+)?}}
+// CHECK: %[[ENOUGH:.*]] = arith.cmpi uge, %[[FULL]], %c{{4(_[0-9]+)?}}
+// CHECK: scf.if %[[ENOUGH]]
+// CHECK: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK: scf.if
+// CHECK: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
+// CHECK: } else {
+// CHECK: vector.transfer_read %{{.*}} : tensor<?x?xf32>, vector<16xf32>
+// CHECK: scf.for %{{.*}} step %c{{1(_[0-9]+)?}} iter_args({{.*}}) -> (vector<16xf32>,
+// CHECK-COUNT-4: vector.transfer_read %[[P]]{{.*}} {in_bounds = [true]} : tensor<1x16x64xf32>, vector<16xf32>
+// CHECK: tensor.extract %[[ARG0]]
+// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
+// CHECK-COUNT-24: vector.fma
+// CHECK: memref.prefetch %[[FLAT]][%{{.*}}], read, locality<3>, data : memref<4096xf32>
+// CHECK-NEXT: scf.yield
+// CHECK-COUNT-24: vector.transfer_write
+// CHECK: } else {
+// CHECK: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK-COUNT-24: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
+// CHECK-NEXT: scf.yield
+// CHECK: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// CHECK: %[[NONE:.*]] = arith.cmpi eq, %[[FULL]], %c{{0(_[0-9]+)?}}
+// CHECK: %[[AT0:.*]] = arith.cmpi eq, %{{.*}}, %c{{0(_[0-9]+)?}}
+// CHECK: arith.andi %[[NONE]], %[[AT0]]
+// CHECK-COUNT-16: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
+// CHECK: scf.for %{{.*}} step %c{{3(_[0-9]+)?}} iter_args
+// CHECK-COUNT-12: vector.fma
+// CHECK-COUNT-4: memref.prefetch %[[FLAT]]
+// CHECK: scf.for %{{.*}} step %c{{2(_[0-9]+)?}} iter_args
+// CHECK: scf.for %{{.*}} step %c{{1(_[0-9]+)?}} iter_args
+// CHECK: tensor.parallel_insert_slice
+// With 16 AVX2 registers, 8 vectors per panel row leave room for one row.
+// AVX2-LABEL: func.func @grouped_matmul_packed
+// AVX2-NOT: step %c{{6(_[0-9]+)?}}
+// AVX2-COUNT-8: vector.fma {{.*}} : vector<8xf32>
+// AVX2: scf.yield
+func.func @grouped_matmul_packed(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %b: tensor<4x40xf32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
+// Packed panels under a GEMM that gathers its rows (moe-fuse-dispatch):
+// the output has one row per index, and each block row reads the input
+// row its index names.
+// CHECK-LABEL: func.func @grouped_matmul_packed_gather
+// CHECK-SAME: %[[ARG0:[a-z0-9_]+]]: tensor<?x16xf32>
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<?xi32>
+// CHECK: %[[M:.*]] = tensor.dim %[[ARG1]], %c{{0(_[0-9]+)?}} : tensor<?xi32>
+// CHECK: scf.forall
+// CHECK: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK: %[[I:.*]] = tensor.extract %[[ARG1]][%{{.*}}] : tensor<?xi32>
+// CHECK: %[[ROW:.*]] = arith.index_cast %[[I]] : i32 to index
+// CHECK: scf.for %{{.*}} step %c{{1(_[0-9]+)?}} iter_args
+// CHECK: tensor.extract %[[ARG0]][%[[ROW]], %{{.*}}] : tensor<?x16xf32>
+func.func @grouped_matmul_packed_gather(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
+// A packed weight of a GEMM without offsets (a router or shared expert):
+// items are (chunk of 64 rows, panels); nothing is zero-filled. After the
+// last panel run the next item reads the weight from its start again.
+// CHECK-LABEL: func.func @dense_matmul_packed
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<2x32x64xf32>
+// CHECK-NOT: linalg.fill
+// CHECK: bufferization.to_buffer %[[ARG1]] read_only : tensor<2x32x64xf32> to memref<2x32x64xf32>
+// CHECK: memref.collapse_shape %{{.*}} {{\[\[}}0, 1, 2]] : memref<2x32x64xf32> into memref<4096xf32>
+// CHECK: %[[CHUNKS:.*]] = arith.divui %{{.*}}, %c{{64(_[0-9]+)?}}
+// CHECK: scf.forall
+// CHECK: %[[FINALTILE:.*]] = arith.cmpi eq, %{{.*}}, %c{{0(_[0-9]+)?}} : index
+// CHECK: arith.select %[[FINALTILE]], %c{{0(_[0-9]+)?}}, %{{.*}} : index
+// CHECK: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// CHECK: vector.transfer_read %[[ARG1]]{{.*}} {in_bounds = [true]} : tensor<2x32x64xf32>, vector<16xf32>
+// CHECK: arith.extf {{.*}} : f16 to f32
+// CHECK: vector.broadcast {{.*}} : f32 to vector<16xf32>
+func.func @dense_matmul_packed(%x: tensor<?x32xf16>, %p: tensor<2x32x64xf32>) -> tensor<?x100xf32> {
+  %e = tensor.empty() : tensor<100x32xf32>
+  %w = linalg.unpack %p inner_dims_pos = [0] inner_tiles = [64] into %e : tensor<2x32x64xf32> -> tensor<100x32xf32>
+  %r = moe.grouped_matmul %x, %w : tensor<?x32xf16>, tensor<100x32xf32> -> tensor<?x100xf32>
+  return %r : tensor<?x100xf32>
+}
+
+// -----
+
+// The gate and up projections with the activation in the epilogue
+// (moe-fuse-gate-up) on packed panels: one item streams the gate's panels
+// into the result, then the up's same panels into a scratch tensor, then
+// applies the activation to its tile. The gate's last chunk prefetches
+// the up's first from the up weight (the buffer is chosen per chunk); the
+// up's last chunk the next item's first gate chunk.
+// CHECK-LABEL: func.func @gate_up_packed
+// CHECK-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x1x16x64xf32>
+// CHECK-SAME: %[[ARG2:[a-z0-9_]+]]: tensor<4x1x16x64xf32>
+// CHECK-NOT: linalg.unpack
+// CHECK: %[[GB:.*]] = bufferization.to_buffer %[[ARG1]] read_only
+// CHECK: %[[GF:.*]] = memref.collapse_shape %[[GB]]
+// CHECK: %[[UB:.*]] = bufferization.to_buffer %[[ARG2]] read_only
+// CHECK: %[[UF:.*]] = memref.collapse_shape %[[UB]]
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[UPOUT:.*]] = %{{.*}}) -> (tensor<?x40xf32>, tensor<?x40xf32>)
+// CHECK: %[[GD:.*]] = tensor.extract_slice %[[OUT]]
+// CHECK: %[[UD:.*]] = tensor.extract_slice %[[UPOUT]]
+// CHECK: %[[GP:.*]] = tensor.extract_slice %[[ARG1]]
+// CHECK: %[[UP:.*]] = tensor.extract_slice %[[ARG2]]
+// CHECK: %[[G:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[GD]])
+// CHECK: arith.select %{{.*}}, %[[UF]], %[[GF]] : memref<4096xf32>
+// CHECK: vector.transfer_read %[[GP]]
+// CHECK: %[[U:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[UD]])
+// CHECK: arith.select %{{.*}}, %[[GF]], %[[UF]] : memref<4096xf32>
+// CHECK: vector.transfer_read %[[UP]]
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[U]] : tensor<?x?xf32>) outs(%[[G]] : tensor<?x?xf32>)
+// CHECK: math.exp
+// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
+// CHECK: tensor.parallel_insert_slice %[[U]] into %[[UPOUT]]
+func.func @gate_up_packed(%x: tensor<?x16xf32>, %pg: tensor<4x1x16x64xf32>, %pu: tensor<4x1x16x64xf32>, %off: tensor<5xi32>, %bg: tensor<4x40xf32>, %bu: tensor<4x40xf32>) -> tensor<?x40xf32> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %g = linalg.unpack %pg inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %e2 = tensor.empty() : tensor<4x40x16xf32>
+  %u = linalg.unpack %pu inner_dims_pos = [1] inner_tiles = [64] into %e2 : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %g offsets(%off : tensor<5xi32>) bias(%bg : tensor<4x40xf32>) up(%u : tensor<4x40x16xf32>) up_bias(%bu : tensor<4x40xf32>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xf32>
+  return %r : tensor<?x40xf32>
+}
+
+// -----
+
+// An elementwise activation in the epilogue of a packed GEMM with a bf16
+// result: the sums go through an f32 scratch tensor, and the epilogue
+// writes the activation, rounded, into the result's tile.
+// CHECK-LABEL: func.func @gelu_packed_bf16
+// CHECK: %[[ZERO:.*]] = arith.constant 0.000000e+00 : bf16
+// CHECK: linalg.fill ins(%[[ZERO]] : bf16)
+// CHECK: %[[SCRATCH:.*]] = bufferization.alloc_tensor(%{{.*}}) : tensor<?x40xf32>
+// CHECK: scf.forall (%{{.*}}) in (%{{.*}}) shared_outs(%[[OUT:.*]] = %{{.*}}, %[[SUMS:.*]] = %[[SCRATCH]]) -> (tensor<?x40xbf16>, tensor<?x40xf32>)
+// CHECK: %[[D:.*]] = tensor.extract_slice %[[OUT]]
+// CHECK: %[[SD:.*]] = tensor.extract_slice %[[SUMS]]
+// CHECK: %[[S:.*]] = scf.for {{.*}} iter_args(%{{.*}} = %[[SD]])
+// CHECK: vector.fma
+// CHECK: %[[H:.*]] = linalg.generic {{.*}} ins(%[[S]] : tensor<?x?xf32>) outs(%[[D]] : tensor<?x?xbf16>)
+// CHECK: math.erf
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK: tensor.parallel_insert_slice %[[H]] into %[[OUT]]
+// CHECK: tensor.parallel_insert_slice %[[S]] into %[[SUMS]]
+func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %off: tensor<5xi32>) -> tensor<?x40xbf16> {
+  %e = tensor.empty() : tensor<4x40x16xf32>
+  %w = linalg.unpack %p inner_dims_pos = [1] inner_tiles = [64] into %e : tensor<4x1x16x64xf32> -> tensor<4x40x16xf32>
+  %r = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) activation(#moe.activation<gelu>) : tensor<?x16xf32>, tensor<4x40x16xf32> -> tensor<?x40xbf16>
+  return %r : tensor<?x40xbf16>
+}
+
+// bf16 weights packed in pairs of k (moe-pack-weights with bf16-dot): each
+// item rounds its rows to bf16 once; each step loads four vectors of 16
+// columns x 2 k and does one vdpbf16ps per row and vector with the row's
+// two elements broadcast as a 32-bit pair.
+// PAIRS-LABEL: func.func @pairs
+// PAIRS-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x1x8x64x2xbf16>
+// PAIRS: bufferization.to_buffer %[[ARG1]] read_only : tensor<4x1x8x64x2xbf16> to memref<4x1x8x64x2xbf16>
+// PAIRS: scf.forall
+// PAIRS: linalg.generic {{.*}} outs(%{{.*}} : tensor<?x16xbf16>)
+// PAIRS: %[[C:.*]] = tensor.collapse_shape %{{.*}} {{\[\[}}0], [1], [2, 3]] : tensor<1x8x64x2xbf16> into tensor<1x8x128xbf16>
+// PAIRS: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// PAIRS-COUNT-4: vector.transfer_read %[[C]]{{.*}} : tensor<1x8x128xbf16>, vector<32xbf16>
+// PAIRS: vector.bitcast %{{.*}} : vector<2xbf16> to vector<1xi32>
+// PAIRS: vector.broadcast %{{.*}} : vector<1xi32> to vector<16xi32>
+// PAIRS: vector.bitcast %{{.*}} : vector<16xi32> to vector<32xbf16>
+// PAIRS-COUNT-4: x86vector.avx512.dot
+
+// Panels in 4 slices (moe-pack-weights slices=4: [S, E, P, K, w] =
+// [4, 4, 2, 16, 16], N = 128): panel p of an expert reads its 4 vectors
+// from panel p of each slice, whose columns are 32 apart in the output.
+// The items write [rows, 4, 32] views of the result, one run of columns
+// per slice. Each slice's next chunk is a prefetch stream: an expert's
+// panels start 2 · 16 · 16 = 512 elements apart in a slice, the slices
+// 4 · 512 = 2048 apart. The blocks below 6 rows prefetch only the jump to
+// the next item (its first chunk after the item's last), not the chunk
+// that follows in memory, which the hardware prefetcher streams.
+// SLICED-LABEL: func.func @slices
+// SLICED-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<4x4x2x16x16xf32>
+// SLICED: %[[OUT:.*]] = tensor.expand_shape %{{.*}} {{\[}}[0], [1, 2]] output_shape [%{{.*}}, 4, 32] : tensor<?x128xf32> into tensor<?x4x32xf32>
+// SLICED: %[[FLAT:.*]] = memref.collapse_shape %{{.*}} : memref<4x4x2x16x16xf32> into memref<8192xf32>
+// SLICED: %[[R:.*]] = scf.forall {{.*}} shared_outs(%{{.*}} = %[[OUT]]) -> (tensor<?x4x32xf32>)
+// SLICED: %[[P:.*]] = tensor.extract_slice %[[ARG1]][0, %[[G:.*]], 0, 0, 0] [4, 1, 2, 16, 16] [1, 1, 1, 1, 1] : tensor<4x4x2x16x16xf32> to tensor<4x2x16x16xf32>
+// SLICED: arith.muli %[[G]], %c{{512(_[0-9]+)?}} : index
+// SLICED: arith.cmpi uge, %{{.*}}, %c{{16(_[0-9]+)?}} : index
+// SLICED-NEXT: %[[JUMP:.*]] = arith.andi %{{.*}}, %{{.*}} : i1
+// SLICED-NEXT: arith.select %[[JUMP]]
+// SLICED: arith.muli %{{.*}}, %c{{2048(_[0-9]+)?}} : index
+// SLICED: vector.transfer_read %{{.*}}[%{{.*}}, %c{{3(_[0-9]+)?}}, %{{.*}}], %{{.*}} : tensor<?x4x?xf32>, vector<16xf32>
+// SLICED: vector.transfer_read %[[P]][%c{{0(_[0-9]+)?}}, %[[PANEL:.*]], %[[K:.*]], %c{{0(_[0-9]+)?}}], %{{.*}} {in_bounds = [true]} : tensor<4x2x16x16xf32>, vector<16xf32>
+// SLICED-NEXT: vector.transfer_read %[[P]][%c{{1(_[0-9]+)?}}, %[[PANEL]], %[[K]], %c{{0(_[0-9]+)?}}]
+// SLICED-NEXT: vector.transfer_read %[[P]][%c{{2(_[0-9]+)?}}, %[[PANEL]], %[[K]], %c{{0(_[0-9]+)?}}]
+// SLICED-NEXT: vector.transfer_read %[[P]][%c{{3(_[0-9]+)?}}, %[[PANEL]], %[[K]], %c{{0(_[0-9]+)?}}]
+// SLICED-COUNT-24: vector.fma
+// SLICED: memref.prefetch %[[FLAT]]
+// SLICED: vector.transfer_write %{{.*}}, %{{.*}}[%{{.*}}, %c{{3(_[0-9]+)?}}, %{{.*}}] : vector<16xf32>, tensor<?x4x?xf32>
+// SLICED: scf.for %{{.*}} step %c{{4(_[0-9]+)?}}
+// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c{{0(_[0-9]+)?}} : index
+// SLICED-NEXT: arith.cmpi eq, %{{.*}}, %c{{0(_[0-9]+)?}} : index
+// SLICED-NEXT: %[[FIRST:.*]] = arith.andi
+// SLICED-NEXT: %[[ON:.*]] = arith.andi %[[FIRST]], %[[JUMP]] : i1
+// SLICED-NEXT: arith.muli %c{{0(_[0-9]+)?}}, %c{{2048(_[0-9]+)?}} : index
+// SLICED-NEXT: %[[S0:.*]] = arith.addi
+// SLICED-NEXT: arith.select %[[ON]], %[[S0]], %{{.*}} : index
+// SLICED: tensor.parallel_insert_slice %{{.*}} into %{{.*}}[%{{.*}}, 0, %{{.*}}] [%{{.*}}, 4, %{{.*}}] [1, 1, 1] : tensor<?x4x?xf32> into tensor<?x4x32xf32>
+// SLICED: %[[C:.*]] = tensor.collapse_shape %[[R]] {{\[}}[0], [1, 2]] : tensor<?x4x32xf32> into tensor<?x128xf32>
+// SLICED: return %[[C]]
+
+// AVX2's panels: 2 slices of 8-column panels (moe-pack-weights
+// panel-width=16 slices=2) read as one 16-column panel, in blocks of 6 rows
+// x 2 vectors of 8 lanes (12 accumulators of the 16 registers), then 4, 3,
+// 2 and 1 rows.
+// AVX2SLICED-LABEL: func.func @slices_avx2
+// AVX2SLICED-SAME: %[[ARG1:[a-z0-9_]+]]: tensor<2x4x2x16x8xf32>
+// AVX2SLICED: %[[P:.*]] = tensor.extract_slice %[[ARG1]][0, %{{.*}}, 0, 0, 0] [2, 1, 2, 16, 8]
+// AVX2SLICED: scf.for %{{.*}} step %c{{6(_[0-9]+)?}} iter_args
+// AVX2SLICED: scf.for {{.*}} -> (vector<8xf32>, {{.*}}, vector<8xf32>)
+// AVX2SLICED: vector.transfer_read %[[P]][%c{{0(_[0-9]+)?}}, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
+// AVX2SLICED: vector.transfer_read %[[P]][%c{{1(_[0-9]+)?}}, {{.*}} : tensor<2x2x16x8xf32>, vector<8xf32>
+// AVX2SLICED-COUNT-12: vector.fma {{.*}} : vector<8xf32>
+// AVX2SLICED: memref.prefetch
+// AVX2SLICED: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
+// AVX2SLICED-COUNT-8: vector.fma {{.*}} : vector<8xf32>

@@ -40,6 +40,8 @@ namespace json = ::moe::json;
 void mlir::moe::setPipelineOptions(const CompileOptions &options,
                                    CpuPipelineOptions &pipeline) {
   pipeline.cpu = options.cpu;
+  pipeline.l1dCacheBytes = options.l1dCacheBytes;
+  pipeline.l2CacheBytes = options.l2CacheBytes;
   pipeline.fuseGateUp = options.fuseGateUp;
   pipeline.fuseDispatch = options.fuseDispatch;
   pipeline.fuseCombine = options.fuseCombine;
@@ -156,6 +158,9 @@ int Driver::run() {
   CpuTargetDescription description;
   if (std::string msg = describeCpu(o.cpu, description); !msg.empty())
     return fail(msg);
+  if (o.l1dCacheBytes < 0 || o.l2CacheBytes < 0)
+    return fail("--l1d-cache-bytes and --l2-cache-bytes must be positive (or "
+                "0: the CPU's)");
   if (o.bf16Dot && !description.hasFeature("avx512bf16"))
     return fail("--bf16-dot needs a target CPU with avx512bf16 "
                 "(AVX512_BF16); '" +

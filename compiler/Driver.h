@@ -33,6 +33,9 @@ struct CompileOptions {
   bool assembly = false;
   /// The CPU pipeline's options, as moe-cpu-pipeline takes them.
   std::string cpu = "native";
+  /// Cache sizes instead of the CPU's (0: the CPU's).
+  int64_t l1dCacheBytes = 0;
+  int64_t l2CacheBytes = 0;
   bool fuseGateUp = false;
   bool fuseDispatch = false;
   bool fuseCombine = false;

@@ -62,6 +62,8 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
   if (runs(CpuPhase::Fused)) {
     MoESetCpuTargetOptions target;
     target.cpu = options.cpu;
+    target.l1dCacheBytes = options.l1dCacheBytes;
+    target.l2CacheBytes = options.l2CacheBytes;
     pm.addPass(createMoESetCpuTarget(target));
     pm.addPass(createMoEPrepareEntryPoints());
     pm.addPass(createMoEDecompose());

@@ -47,6 +47,14 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("The CPU to generate code for (moe-set-cpu-target): "
                      "native, x86-64, x86-64-v2/v3/v4 or an LLVM CPU name"),
       llvm::cl::init("native")};
+  Option<int64_t> l1dCacheBytes{
+      *this, "l1d-cache-bytes",
+      llvm::cl::desc("The per-core L1d in bytes (0: the CPU's)"),
+      llvm::cl::init(0)};
+  Option<int64_t> l2CacheBytes{
+      *this, "l2-cache-bytes",
+      llvm::cl::desc("The per-core L2 in bytes (0: the CPU's)"),
+      llvm::cl::init(0)};
   // The fusion passes; off by default: on the machines measured so far the
   // fused kernels are not yet faster (docs/performance.md).
   Option<bool> fuseGateUp{*this, "fuse-gate-up",

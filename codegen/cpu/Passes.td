@@ -18,13 +18,21 @@ def MoESetCpuTarget : Pass<"moe-set-cpu-target", "ModuleOp"> {
     Linux reports them); for a named CPU, LLVM's features of that CPU and
     the cache sizes of a table of known CPUs, or 32 KiB and 1 MiB.
 
-    An unknown CPU name is an error. A module that has a target system
-    spec already gets it replaced.
+    `l1d-cache-bytes` and `l2-cache-bytes` override the cache sizes (for a
+    machine whose caches the table does not know, or to study the rules).
+    An unknown CPU name, or a negative cache size, is an error. A module
+    that has a target system spec already gets it replaced.
   }];
   let options = [
     Option<"cpu", "cpu", "std::string", /*default=*/"\"native\"",
            "The CPU: native (the host), x86-64 (any x86-64), "
-           "x86-64-v2/v3/v4, or an LLVM CPU name such as znver4.">
+           "x86-64-v2/v3/v4, or an LLVM CPU name such as znver4.">,
+    Option<"l1dCacheBytes", "l1d-cache-bytes", "int64_t", /*default=*/"0",
+           "The per-core L1 data cache in bytes, instead of the host's or "
+           "the table's (0).">,
+    Option<"l2CacheBytes", "l2-cache-bytes", "int64_t", /*default=*/"0",
+           "The per-core L2 cache in bytes, instead of the host's or the "
+           "table's (0).">
   ];
   let dependentDialects = ["::mlir::DLTIDialect"];
 }

@@ -20,6 +20,17 @@ struct MoESetCpuTargetPass
       getOperation().emitError("moe-set-cpu-target: ") << msg;
       return signalPassFailure();
     }
+    if (l1dCacheBytes < 0 || l2CacheBytes < 0) {
+      getOperation().emitError("moe-set-cpu-target: cache sizes must be "
+                               "positive (or 0: the CPU's), not ")
+          << (l1dCacheBytes < 0 ? l1dCacheBytes.getValue()
+                                : l2CacheBytes.getValue());
+      return signalPassFailure();
+    }
+    if (l1dCacheBytes > 0)
+      target.l1dBytes = l1dCacheBytes;
+    if (l2CacheBytes > 0)
+      target.l2Bytes = l2CacheBytes;
     setCpuTarget(getOperation(), target);
   }
 };

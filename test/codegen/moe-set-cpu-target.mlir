@@ -3,6 +3,8 @@
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v3 | FileCheck %s --check-prefix=V3
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64 | FileCheck %s --check-prefix=SSE
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=native | FileCheck %s --check-prefix=NATIVE
+// RUN: moe-opt %s "--moe-set-cpu-target=cpu=znver3 l1d-cache-bytes=49152 l2-cache-bytes=2097152" | FileCheck %s --check-prefix=CACHES
+// CACHES: "cpu" = "znver3", {{.*}} "L1_cache_size_in_bytes" = 49152 : i64, "L2_cache_size_in_bytes" = 2097152 : i64
 // The CPU target description as a DLTI target system spec: LLVM's features
 // of the named CPU, its vector width and registers, and its cache sizes
 // from the table of known CPUs (generic ones: 32 KiB L1d, 1 MiB L2).

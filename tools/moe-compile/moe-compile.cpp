@@ -45,6 +45,17 @@ static cl::opt<std::string>
                      "its ISA extensions, the default), x86-64 (any x86-64), "
                      "x86-64-v2/v3/v4, or an LLVM CPU name"),
             cl::init("native"), cl::cat(category));
+static cl::opt<int64_t> l1dCacheBytes(
+    "l1d-cache-bytes",
+    cl::desc("The target's per-core L1 data cache in bytes, instead of the "
+             "host's (native) or the table's (a named CPU); the kernels' k "
+             "chunks follow from it (docs/Targets.md)"),
+    cl::init(0), cl::cat(category));
+static cl::opt<int64_t> l2CacheBytes(
+    "l2-cache-bytes",
+    cl::desc("The target's per-core L2 in bytes, instead of the host's or "
+             "the table's; the kernels' weight tiles are half of it"),
+    cl::init(0), cl::cat(category));
 static cl::opt<std::string> compileTo(
     "compile-to",
     cl::desc("Stop after a phase and print its IR: moe, fused, linalg, "
@@ -161,6 +172,8 @@ int main(int argc, char **argv) {
                   "' for --fuse (none, gate-up, dispatch, combine, all)");
   }
   options.cpu = cpuName;
+  options.l1dCacheBytes = l1dCacheBytes;
+  options.l2CacheBytes = l2CacheBytes;
   options.packWeights = packWeights;
   options.panelSlices = panelSlices;
   options.bf16Dot = bf16Dot;

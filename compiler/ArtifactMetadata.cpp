@@ -373,3 +373,62 @@ std::vector<std::string> mlir::moe::entryPointNames(ModuleOp module) {
       names.push_back(fn.getSymName().str());
   return names;
 }
+
+std::map<std::string, std::string>
+mlir::moe::shareIdenticalFunctions(ModuleOp module) {
+  std::map<std::string, std::string> shared;
+  llvm::StringMap<std::string> firstOfKind;
+  SmallVector<func::FuncOp> duplicates;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    if (!fn.isPublic() || fn.isExternal())
+      continue;
+    // The function without what does not reach the code: its name and
+    // its argument and result attributes.
+    auto copy = cast<func::FuncOp>(fn->clone());
+    copy.setSymName("f");
+    for (unsigned i = 0; i < copy.getNumArguments(); ++i)
+      copy.setArgAttrs(i, ArrayRef<NamedAttribute>());
+    for (unsigned i = 0; i < copy.getNumResults(); ++i)
+      copy.setResultAttrs(i, ArrayRef<NamedAttribute>());
+    std::string key;
+    llvm::raw_string_ostream os(key);
+    copy->print(os, OpPrintingFlags().printGenericOpForm());
+    copy->erase();
+    auto [it, inserted] = firstOfKind.try_emplace(key, fn.getSymName().str());
+    if (!inserted) {
+      shared[fn.getSymName().str()] = it->second;
+      duplicates.push_back(fn);
+    }
+  }
+  for (func::FuncOp fn : duplicates)
+    fn.erase();
+  return shared;
+}
+
+void mlir::moe::recordSharedEntryPoints(
+    json::Value &metadata, const std::map<std::string, std::string> &shared) {
+  json::Value *functions = metadata.get("functions");
+  if (!functions)
+    return;
+  auto find = [&](const std::string &name) -> json::Value * {
+    for (json::Value &f : functions->elements())
+      if (const std::string *n = f.getString("name"); n && *n == name)
+        return &f;
+    return nullptr;
+  };
+  for (const auto &[name, representative] : shared) {
+    json::Value *rec = find(name), *rep = find(representative);
+    if (!rec || !rep)
+      continue;
+    if (const std::string *symbol = rep->getString("symbol"))
+      rec->set("symbol", json::Value::string(*symbol));
+    json::Value *args = rec->get("arguments");
+    const json::Value *repArgs = rep->get("arguments");
+    if (!args || !repArgs)
+      continue;
+    for (size_t i = 0;
+         i < args->elements().size() && i < repArgs->elements().size(); ++i)
+      if (const json::Value *packed = repArgs->elements()[i].get("packed"))
+        args->elements()[i].set("packed", *packed);
+  }
+}

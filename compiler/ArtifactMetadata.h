@@ -14,6 +14,9 @@
 #include "dialect/MoEDialect.h"
 #include "runtime/support/Json.h"
 
+#include <map>
+#include <string>
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LLVM.h"
 
@@ -33,6 +36,19 @@ FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
 /// moe-pack-weights packed in `module` (a later phase of the same module):
 /// `"packed": {"panel": NB}` on each argument marked moe.packed_panel.
 void recordPackedWeights(ModuleOp module, ::moe::json::Value &metadata);
+
+/// Public functions that differ only in their names and argument
+/// attributes (e.g. the identical MoE layers of one checkpoint, whose
+/// weights have other names) compile to the same code. Erases all but the
+/// first of each such group from `module` and returns, for each erased
+/// function, the name of the one that stays.
+std::map<std::string, std::string> shareIdenticalFunctions(ModuleOp module);
+
+/// Points each erased function's metadata record (from
+/// collectArtifactMetadata) at its representative's entry point, and gives
+/// its arguments the representative's packing (after recordPackedWeights).
+void recordSharedEntryPoints(::moe::json::Value &metadata,
+                             const std::map<std::string, std::string> &shared);
 
 /// The names of the public functions of `module`: its entry points.
 std::vector<std::string> entryPointNames(ModuleOp module);

@@ -242,6 +242,20 @@ int Driver::run() {
   FailureOr<json::Value> metadata = collectArtifactMetadata(*module);
   if (failed(metadata))
     return 1;
+  // Functions that compile to the same code (identical layers) share one
+  // kernel when an artifact is made; printed IR keeps them all, as moe-opt
+  // prints it.
+  std::map<std::string, std::string> shared;
+  if (!printing) {
+    shared = shareIdenticalFunctions(*module);
+    if (o.verbose && !shared.empty()) {
+      size_t kept = entryPointNames(*module).size();
+      llvm::errs() << o.toolName << ": " << shared.size() << " of "
+                   << shared.size() + kept
+                   << " functions reuse the code of an identical one; " << kept
+                   << " compiled\n";
+    }
+  }
   std::vector<std::string> entryPoints = entryPointNames(*module);
 
   // The files the weights come from: --weights replaces those a checkpoint
@@ -270,6 +284,7 @@ int Driver::run() {
   if (failed(fusedPm.run(*module)))
     return 1;
   recordPackedWeights(*module, *metadata);
+  recordSharedEntryPoints(*metadata, shared);
   PassManager pm(&context);
   buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
   if (failed(pm.run(*module)))

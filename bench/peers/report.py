@@ -33,11 +33,20 @@ def peer_order(name, hf_default):
 
 def main(moec_csvs, peers_csvs):
     best, machines = {}, []
+    # The limits a share is quoted against: the best any probe read in any
+    # run, or a kernel's own rate where it ran faster (moe-bench raises its
+    # limits to that too), so no share exceeds 100%.
+    top_peak, top_dram = {}, 0.0
     for path in moec_csvs:
         for i, r in enumerate(csv.DictReader(open(path))):
             if i == 0:
                 machines.append((r["dtype"], path, r["peak_gflops"],
                                  r["dram_gbps"]))
+            top_peak[r["dtype"]] = max(top_peak.get(r["dtype"], 0.0),
+                                       float(r["peak_gflops"]),
+                                       float(r["gflops"]))
+            top_dram = max(top_dram, float(r["dram_gbps"]),
+                           float(r.get("gbps") or 0))
             key = (r["shape"], r["dtype"], int(r["T"]))
             if key not in best or float(r["ms_median"]) < float(best[key]["ms_median"]):
                 best[key] = r
@@ -56,7 +65,6 @@ def main(moec_csvs, peers_csvs):
     defaults = {n.split("default picked: ", 1)[1].strip()
                 for n in notes if "default picked: " in n}
     hf_default = "hf-" + defaults.pop() if len(defaults) == 1 else None
-    top_dram = max([float(m[3]) for m in machines] or [0.0])
     keys = set(best) | {k[1:] for k in peers}
     for dtype in sorted({k[1] for k in keys}, key=lambda d: order(("", d, 0))):
         print("\n== %s weights ==" % dtype)
@@ -66,6 +74,9 @@ def main(moec_csvs, peers_csvs):
                     "peak (bf16 dot product where the CPU has one, else fp32 FMA)")
             print("machine (moec %s run %d, %s): %s %s GFLOP/s, DRAM read %s GB/s"
                   % (dtype, i + 1, path.rsplit("/", 1)[-1], what, peak, dram))
+        if runs:
+            print("shares below are of the best of all runs: %.0f GFLOP/s, "
+                  "%.1f GB/s" % (top_peak[dtype], top_dram))
         if not runs:
             print("(no moec %s run; peers only)" % dtype)
         names = sorted({k[0] for k in peers if k[2] == dtype},
@@ -86,7 +97,8 @@ def main(moec_csvs, peers_csvs):
                 bw = ("%7.1f %5.1f%%" % (gbps, 100 * gbps / top_dram)
                       if gbps > 0 and top_dram > 0 else "%7s %6s" % ("-", "-"))
                 line = "%-14s %5d %10.3f %8.1f %5.1f%% %s %9.0f" % (
-                    shape, T, ms, float(r["gflops"]), float(r["peak_pct"]), bw,
+                    shape, T, ms, float(r["gflops"]),
+                    100 * float(r["gflops"]) / top_peak[r["dtype"]], bw,
                     T / (ms / 1000))
             else:
                 line = "%-14s %5d %10s %8s %6s %7s %6s %9s" % (

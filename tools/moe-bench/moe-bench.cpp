@@ -246,7 +246,23 @@ int main(int argc, char **argv) {
     return fail("cannot create a temporary directory");
   std::string work = dirTemplate;
   DType wdt = dtype == "bf16" ? DType::BF16 : DType::F32;
+  // The limits are probed again before every shape and the best reading
+  // kept; where a kernel itself runs faster than the probes read, the limit
+  // is raised to the kernel's rate (marked '*'), so no share exceeds 100%.
+  int probes = 1;
+  bool raised = false;
+  bool firstShape = true;
   for (const std::string &name : split(shapesArg)) {
+    if (!firstShape) {
+      Limits again = measureLimits(threads);
+      ++probes;
+      limits.fmaGflops = std::max(limits.fmaGflops, again.fmaGflops);
+      limits.bf16DotGflops =
+          std::max(limits.bf16DotGflops, again.bf16DotGflops);
+      limits.readGBps = std::max(limits.readGBps, again.readGBps);
+      peak = bf16Peak ? limits.bf16DotGflops : limits.fmaGflops;
+    }
+    firstShape = false;
     const Shape *shape = nullptr;
     for (const Shape &s : kShapes)
       if (name == s.name)
@@ -407,10 +423,18 @@ int main(int argc, char **argv) {
       char range[64];
       std::snprintf(range, sizeof(range), "%.3f (%.3f-%.3f)", med, ms.front(),
                     ms.back());
-      std::printf("%-14s %4s %5ld %22s %9.1f %6.1f%% ", name.c_str(),
-                  dtype.c_str(), (long)T, range, gflops, 100 * gflops / peak);
+      bool overPeak = gflops > peak, overBw = gbps > limits.readGBps;
+      if (overPeak)
+        peak = gflops;
+      if (overBw)
+        limits.readGBps = gbps;
+      raised |= overPeak || overBw;
+      std::printf("%-14s %4s %5ld %22s %9.1f %6.1f%%%s", name.c_str(),
+                  dtype.c_str(), (long)T, range, gflops, 100 * gflops / peak,
+                  overPeak ? "*" : " ");
       if (gbps > 0)
-        std::printf("%9.1f %6.1f%%\n", gbps, 100 * gbps / limits.readGBps);
+        std::printf("%9.1f %6.1f%%%s\n", gbps, 100 * gbps / limits.readGBps,
+                    overBw ? "*" : "");
       else
         std::printf("%9s %7s\n", "-", "-");
       std::fflush(stdout);
@@ -429,5 +453,11 @@ int main(int argc, char **argv) {
   if (csvOut)
     std::fclose(csvOut);
   removeDir(work);
+  std::printf("limits: the best of %d probes: fp32 FMA %.0f GFLOP/s, DRAM "
+              "read %.1f GB/s%s\n",
+              probes, bf16Peak ? limits.fmaGflops : peak, limits.readGBps,
+              raised ? "; '*': the kernel ran faster than the probes read, "
+                       "and its own rate is the limit"
+                     : "");
   return 0;
 }

@@ -9,6 +9,7 @@
 #include "codegen/cpu/PanelKernel.h"
 #include "codegen/cpu/Passes.h"
 #include "dialect/MoEOps.h"
+#include "runtime/abi/PanelLayout.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -140,24 +141,24 @@ struct MoEPackWeightsPass
           unpacked.insert(unpacked.begin() + nDim, argSlices);
           tiled = nDim + 1;
         }
-        SmallVector<int64_t> shape(unpacked);
-        shape[tiled] = (shape[tiled] + width - 1) / width;
         SmallVector<int64_t> innerPos = {tiled};
         SmallVector<OpFoldResult> innerTiles = {b0.getIndexAttr(width)};
         if (pairs) {
-          shape[tiled + 1] /= 2;
           innerPos.push_back(tiled + 1);
           innerTiles.push_back(b0.getIndexAttr(2));
         }
         // The slices outermost: [S, E, ..] for experts' weights.
         SmallVector<int64_t> perm;
-        if (argSlices > 1 && nDim == 1) {
+        if (argSlices > 1 && nDim == 1)
           perm = {1, 0, 2, 3};
-          std::swap(shape[0], shape[1]);
-        }
-        shape.push_back(width);
-        if (pairs)
-          shape.push_back(2);
+        // The packed type is the runtime's layout (docs/Artifact.md), of
+        // one definition with the runtime's packing.
+        ::moe::abi::PanelLayout layout{width, pairs ? 2 : 1, argSlices};
+        std::vector<int64_t> weightShape(type.getShape().begin(),
+                                         type.getShape().end());
+        assert(layout.validate(weightShape).empty() && "a valid layout");
+        std::vector<int64_t> packed = layout.packedShape(weightShape);
+        SmallVector<int64_t> shape(packed.begin(), packed.end());
         auto packedType = RankedTensorType::get(shape, type.getElementType());
         arg.setType(packedType);
         inputs[arg.getArgNumber()] = packedType;

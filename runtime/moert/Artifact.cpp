@@ -1,4 +1,5 @@
 //===- Artifact.cpp - loading moe-compile's shared objects ----------------===//
+#include "runtime/abi/ArtifactAbi.h"
 #include "runtime/moert/Internal.h"
 
 #include <climits>
@@ -7,33 +8,11 @@
 #include <unistd.h>
 
 using namespace moert;
+namespace abi = moe::abi;
 namespace json = moe::json;
+using moe::abi::PanelLayout;
 
 namespace {
-
-/// The ISA extensions artifacts may require, as this CPU reports them.
-bool cpuSupports(const std::string &f) {
-  __builtin_cpu_init();
-#define MOERT_FEATURE(name)                                                    \
-  if (f == name)                                                               \
-    return __builtin_cpu_supports(name);
-  MOERT_FEATURE("sse4.2")
-  MOERT_FEATURE("avx")
-  MOERT_FEATURE("avx2")
-  MOERT_FEATURE("fma")
-  MOERT_FEATURE("f16c")
-  MOERT_FEATURE("avx512f")
-  MOERT_FEATURE("avx512bw")
-  MOERT_FEATURE("avx512dq")
-  MOERT_FEATURE("avx512vl")
-  MOERT_FEATURE("avx512vnni")
-  MOERT_FEATURE("avx512bf16")
-  MOERT_FEATURE("avx512fp16")
-  MOERT_FEATURE("amx-tile")
-  MOERT_FEATURE("amx-bf16")
-#undef MOERT_FEATURE
-  return false;
-}
 
 std::string parseParams(const json::Value *list, bool results,
                         std::vector<Param> &out) {
@@ -94,30 +73,36 @@ std::string parseParams(const json::Value *list, bool results,
             packed->isObject() ? packed->get("panel") : nullptr;
         std::optional<int64_t> width =
             panel ? panel->asInt64() : std::optional<int64_t>();
-        if (!width || *width < 1 || *width > (int64_t(1) << 20))
+        if (!width || !PanelLayout::validPanel(*width))
           return "argument '" + p.name +
-                 "': 'packed' must be {\"panel\": N} with 1 <= N <= 1048576";
+                 "': 'packed' must be {\"panel\": N} with 1 <= N <= " +
+                 std::to_string(PanelLayout::kMaxPanel);
         if (!p.isWeight || (p.shape.size() != 2 && p.shape.size() != 3))
           return "argument '" + p.name +
                  "': 'packed' needs a weight of rank 2 or 3";
         p.panel = *width;
         if (const json::Value *group = packed->get("k_group")) {
           std::optional<int64_t> g = group->asInt64();
-          if (!g || *g < 1 || *g > 16)
+          if (!g || !PanelLayout::validKGroup(*g))
             return "argument '" + p.name +
-                   "': 'packed' k_group must be an integer in [1, 16]";
+                   "': 'packed' k_group must be an integer in [1, " +
+                   std::to_string(PanelLayout::kMaxKGroup) + "]";
           p.kGroup = *g;
         }
         if (const json::Value *slices = packed->get("slices")) {
           std::optional<int64_t> n = slices->asInt64();
           int64_t rows = p.shape[p.shape.size() - 2];
-          if (!n || *n < 1 || *n > 64 || rows % (*n * p.panel))
+          if (!n || !PanelLayout::validSlices(*n, p.panel, rows))
             return "argument '" + p.name +
-                   "': 'packed' slices must be an integer in [1, 64] whose "
-                   "product with the panel divides " +
+                   "': 'packed' slices must be an integer in [1, " +
+                   std::to_string(PanelLayout::kMaxSlices) +
+                   "] whose product with the panel divides " +
                    std::to_string(rows);
           p.slices = *n;
         }
+        // Whatever the checks above let through, the shared layout accepts.
+        if (std::string err = p.layout().validate(p.shape); !err.empty())
+          return "argument '" + p.name + "': 'packed': " + err;
       }
     }
     out.push_back(std::move(p));
@@ -140,21 +125,26 @@ std::string parseMetadata(moert_artifact_s &a, void *handle) {
   if (std::string err = json::parse(a.metadataText, doc); !err.empty())
     return "corrupt metadata: " + err;
   const std::string *format = doc.getString("format");
-  if (!format || *format != "moec-artifact")
+  if (!format || *format != abi::kMetadataFormat)
     return "not a moec artifact (metadata format)";
   const json::Value *version = doc.get("version");
-  if (!version || version->asInt64() != std::optional<int64_t>(1))
-    return "unsupported artifact format version (this runtime reads 1)";
-  if (const json::Value *target = doc.getObject("target"))
+  if (!version ||
+      version->asInt64() != std::optional<int64_t>(abi::kMetadataVersion))
+    return "unsupported artifact format version (this runtime reads " +
+           std::to_string(abi::kMetadataVersion) + ")";
+  // The target decides the device kind the code needs; a device checks the
+  // rest (Device.h).
+  if (const json::Value *target = doc.getObject("target")) {
+    if (const std::string *triple = target->getString("triple"))
+      a.target.triple = *triple;
+    if (const std::string *cpu = target->getString("cpu"))
+      a.target.cpu = *cpu;
     if (const json::Value *req = target->getArray("required_features"))
       for (const json::Value &f : req->elements())
-        if (f.isString() && !cpuSupports(f.asString())) {
-          const std::string *cpu = target->getString("cpu");
-          return "compiled for CPU '" + (cpu ? *cpu : std::string("?")) +
-                 "' using " + f.asString() +
-                 ", which this CPU lacks; recompile with --cpu=native on "
-                 "this machine or --cpu=x86-64";
-        }
+        if (f.isString())
+          a.target.features.push_back(f.asString());
+    a.target.kind = deviceKindOfTriple(a.target.triple);
+  }
   if (const json::Value *weights = doc.getArray("weights"))
     for (const json::Value &w : weights->elements())
       if (w.isString())
@@ -240,13 +230,13 @@ moert_status_t moert_artifact_load(const char *path,
                           "': " + (err ? err : "unknown error"));
   }
   const char *text =
-      static_cast<const char *>(dlsym(handle, "moec_artifact_metadata"));
+      static_cast<const char *>(dlsym(handle, abi::kMetadataSymbol));
   if (!text) {
     dlclose(handle);
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       std::string("'") + path +
-                          "' is not a moec artifact (no "
-                          "moec_artifact_metadata symbol)");
+                          "' is not a moec artifact (no " +
+                          abi::kMetadataSymbol + " symbol)");
   }
   auto *a = new moert_artifact_s();
   a->handle = handle;
@@ -257,17 +247,30 @@ moert_status_t moert_artifact_load(const char *path,
     moert_artifact_release(a);
     return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
   }
+  // Code for the CPU must run on this one; other kinds of device are not
+  // built (MOERT_DEVICE_CUDA is reserved).
+  std::string unsupported = a->target.kind == MOERT_DEVICE_CPU
+                                ? CpuDevice::host().supports(a->target)
+                                : std::string("compiled for a ") +
+                                      moert_device_kind_name(a->target.kind) +
+                                      " device ('" + a->target.triple +
+                                      "'), which this runtime is built without";
+  if (!unsupported.empty()) {
+    moert_artifact_release(a);
+    return makeStatus(MOERT_UNSUPPORTED,
+                      std::string(path) + ": " + unsupported);
+  }
   // Generated parallel loops call back into this runtime's pool.
-  if (void *slot = dlsym(handle, "moec_parallel_for")) {
+  if (void *slot = dlsym(handle, abi::kParallelForSlot)) {
     void (*fn)(ParallelBody, void *, int64_t) = moert_parallel_for;
     std::memcpy(slot, &fn, sizeof(fn));
   }
   // ... and allocate their scratch buffers from the session's cache.
-  if (void *slot = dlsym(handle, "moec_alloc")) {
+  if (void *slot = dlsym(handle, abi::kAllocSlot)) {
     void *(*fn)(int64_t) = moert_scratch_alloc;
     std::memcpy(slot, &fn, sizeof(fn));
   }
-  if (void *slot = dlsym(handle, "moec_free")) {
+  if (void *slot = dlsym(handle, abi::kFreeSlot)) {
     void (*fn)(void *) = moert_scratch_free;
     std::memcpy(slot, &fn, sizeof(fn));
   }
@@ -281,6 +284,11 @@ void moert_artifact_release(moert_artifact_t *artifact) {
   if (artifact->handle)
     dlclose(artifact->handle);
   delete artifact;
+}
+
+moert_device_kind_t
+moert_artifact_device_kind(const moert_artifact_t *artifact) {
+  return artifact ? artifact->target.kind : MOERT_DEVICE_CPU;
 }
 
 const char *moert_artifact_metadata(const moert_artifact_t *artifact) {

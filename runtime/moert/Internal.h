@@ -2,6 +2,8 @@
 #ifndef MOEC_RUNTIME_MOERT_INTERNAL_H
 #define MOEC_RUNTIME_MOERT_INTERNAL_H
 
+#include "runtime/abi/PanelLayout.h"
+#include "runtime/moert/Device.h"
 #include "runtime/moert/Packing.h"
 #include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
@@ -51,6 +53,8 @@ struct Param {
   /// With `panel`: slices of the N dimension stored one after another
   /// ("slices", 1 when absent; runtime/moert/Packing.h).
   int64_t slices = 1;
+  /// The panel layout of a packed weight (runtime/abi/PanelLayout.h).
+  moe::abi::PanelLayout layout() const { return {panel, kGroup, slices}; }
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -77,6 +81,8 @@ struct moert_artifact_s {
   std::string metadataText;
   std::vector<moert::Function> functions;
   std::vector<std::string> weightFiles;
+  /// What the code needs of a device (metadata "target").
+  moert::TargetRequirements target;
 
   const moert::Function *find(const std::string &name) const;
   /// The expected weight of that name (first function declaring it).
@@ -115,6 +121,9 @@ struct CatalogEntry {
 
 struct moert_session_s {
   moert_artifact_t *artifact = nullptr;
+  /// The device the session runs on, and its queue there (Device.h).
+  moert_device_s *device = nullptr;
+  std::unique_ptr<moert::Queue> queue;
   std::unique_ptr<moert::ThreadPool> pool;
   /// Scratch buffers of the generated code, kept between calls.
   std::unique_ptr<moert::ScratchCache> scratch =

@@ -1,5 +1,6 @@
 //===- Packing.cpp - weights packed into panels at binding ----------------===//
 #include "runtime/moert/Packing.h"
+#include "runtime/abi/PanelLayout.h"
 #include "runtime/moert/ThreadPool.h"
 
 #include <algorithm>
@@ -12,20 +13,9 @@ using namespace moert;
 std::vector<int64_t> moert::packedShape(const std::vector<int64_t> &shape,
                                         int64_t panel, int64_t group,
                                         int64_t slices) {
-  std::vector<int64_t> packed = shape;
-  int64_t &n = packed[packed.size() - 2];
-  n = (n + panel - 1) / panel;
-  if (slices > 1)
-    n /= slices;
-  packed.push_back(panel);
-  if (group > 1) {
-    int64_t &k = packed[packed.size() - 2];
-    k = (k + group - 1) / group;
-    packed.push_back(group);
-  }
-  if (slices > 1)
-    packed.insert(packed.begin(), slices);
-  return packed;
+  return moe::abi::PanelLayout{panel, std::max<int64_t>(group, 1),
+                               std::max<int64_t>(slices, 1)}
+      .packedShape(shape);
 }
 
 PackedBuffer::PackedBuffer(size_t bytes) {
@@ -50,47 +40,40 @@ namespace {
 struct Job {
   const PackSource *src;
   unsigned char *dst;
-  int64_t n, k, panel, panels, group;
+  /// Where each element goes (runtime/abi/PanelLayout.h).
+  moe::abi::PanelLayout::Map map;
   size_t elt;
-  int64_t groups, slices;
 };
 
 /// Panel `item` (expert item / panels, panel item % panels), elements of
 /// type T (a same-size unsigned integer: the bits are copied).
 template <typename T>
 void packOne(const Job &job, int64_t item) {
-  int64_t e = item / job.panels, p = item % job.panels;
-  int64_t cols = std::min(job.panel, job.n - p * job.panel);
-  int64_t g = job.group;
-  int64_t kPadded = (job.k + g - 1) / g * g;
+  const moe::abi::PanelLayout::Map &m = job.map;
+  int64_t e = item / m.panels, p = item % m.panels;
+  int64_t cols = std::min(m.panel, m.n - p * m.panel);
   const T *w = reinterpret_cast<const T *>(job.src->groups[e]);
-  // Panel p of expert e is in slice s = p / P at [s, e, p % P].
-  int64_t perSlice = job.panels / job.slices;
-  int64_t slot = (p / perSlice * job.groups + e) * perSlice + p % perSlice;
-  T *out = reinterpret_cast<T *>(job.dst) + slot * kPadded * job.panel;
-  if (cols < job.panel || kPadded != job.k)
-    std::fill(out, out + kPadded * job.panel, T());
-  // Element (k, j) goes to ((k / g) * panel + j) * g + k % g.
-  auto at = [&](int64_t kk, int64_t j) -> T & {
-    return out[((kk / g) * job.panel + j) * g + kk % g];
-  };
+  T *out = reinterpret_cast<T *>(job.dst) + m.panelOffset(e, p);
+  if (cols < m.panel || m.kPadded != m.k)
+    std::fill(out, out + m.panelElements(), T());
+  auto at = [&](int64_t kk, int64_t j) -> T & { return out[m.inPanel(kk, j)]; };
   if (job.src->transposed) {
     // [K, N]: each k's panel columns are one contiguous run.
-    const T *col0 = w + p * job.panel;
-    for (int64_t kk = 0; kk < job.k; ++kk)
+    const T *col0 = w + p * m.panel;
+    for (int64_t kk = 0; kk < m.k; ++kk)
       for (int64_t j = 0; j < cols; ++j)
-        at(kk, j) = col0[kk * job.n + j];
+        at(kk, j) = col0[kk * m.n + j];
     return;
   }
   // [N, K]: blocks of k keep the panel's source rows and destination in
   // cache.
-  const T *rows = w + p * job.panel * job.k;
+  const T *rows = w + p * m.panel * m.k;
   constexpr int64_t kBlock = 64;
-  for (int64_t k0 = 0; k0 < job.k; k0 += kBlock) {
-    int64_t k1 = std::min(job.k, k0 + kBlock);
+  for (int64_t k0 = 0; k0 < m.k; k0 += kBlock) {
+    int64_t k1 = std::min(m.k, k0 + kBlock);
     for (int64_t j = 0; j < cols; ++j)
       for (int64_t kk = k0; kk < k1; ++kk)
-        at(kk, j) = rows[j * job.k + kk];
+        at(kk, j) = rows[j * m.k + kk];
   }
 }
 
@@ -135,23 +118,13 @@ void moert::packPanels(const PackSource &src, void *dst,
                        int64_t group, size_t eltBytes, ThreadPool *pool,
                        int64_t slices) {
   // [N, K] is one group of [E, N, K].
-  int64_t groups = shape.size() == 3 ? shape[0] : 1;
-  assert(static_cast<int64_t>(src.groups.size()) == groups &&
+  moe::abi::PanelLayout layout{panel, std::max<int64_t>(group, 1),
+                               std::max<int64_t>(slices, 1)};
+  assert(layout.validate(shape).empty() && "a valid panel layout");
+  Job job{&src, static_cast<unsigned char *>(dst), layout.map(shape), eltBytes};
+  assert(static_cast<int64_t>(src.groups.size()) == job.map.experts &&
          "one source matrix per group");
-  int64_t n = shape[shape.size() - 2], k = shape.back();
-  Job job{&src,
-          static_cast<unsigned char *>(dst),
-          n,
-          k,
-          panel,
-          (n + panel - 1) / panel,
-          std::max<int64_t>(group, 1),
-          eltBytes,
-          groups,
-          std::max<int64_t>(slices, 1)};
-  assert((job.slices == 1 || n % (job.slices * panel) == 0) &&
-         "slices of whole panels");
-  int64_t items = groups * job.panels;
+  int64_t items = job.map.experts * job.map.panels;
   if (pool)
     pool->parallelFor(packRange, &job, items);
   else

@@ -1,17 +1,11 @@
 //===- Packing.h - weights packed into panels at binding --------*- C++ -*-===//
 //
 // An artifact argument marked `packed` (docs/Artifact.md) takes a weight
-// [E, N, K] as panels [E, ceil(N / NB), K, NB]: panels[e, p, k, j] =
-// W[e, p * NB + j, k], zero where p * NB + j >= N (and [N, K] likewise as
-// [ceil(N / NB), K, NB]). With a k group G > 1, G consecutive k sit side by
-// side: [E, ceil(N / NB), ceil(K / G), NB, G] with panels[e, p, q, j, r] =
-// W[e, p * NB + j, q * G + r] (zero past K), the pairs bf16 dot products
-// read. With S slices (S > 1, S · NB dividing N), slice s holds the
-// columns [s · N / S, (s + 1) · N / S) of every expert, one slice after
-// another: [S, E, N / (S · NB), K, NB] with panels[s, e, p, k, j] =
-// W[e, s · N / S + p · NB + j, k] ([S, N / (S · NB), K, NB] for [N, K];
-// the k group as above). moert packs a bound weight once, the first time
-// a function reads it.
+// [E, N, K] (or [N, K]) as panels of NB columns, with an optional k group
+// and slices of N. The layout (the packed shape, where each element goes,
+// the zero padding, the valid ranges) has one definition, shared with the
+// compiler's moe-pack-weights: runtime/abi/PanelLayout.h. moert packs a
+// bound weight once, the first time a function reads it.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_PACKING_H
@@ -45,7 +39,8 @@ private:
 };
 
 /// The packed shape of a weight of shape [E, N, K] or [N, K] in panels of
-/// `panel` columns, groups of `group` k and `slices` slices of N.
+/// `panel` columns, groups of `group` k and `slices` slices of N
+/// (moe::abi::PanelLayout::packedShape).
 std::vector<int64_t> packedShape(const std::vector<int64_t> &shape,
                                  int64_t panel, int64_t group = 1,
                                  int64_t slices = 1);

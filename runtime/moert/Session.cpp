@@ -305,8 +305,7 @@ const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
                                const Param &p) {
   auto &slot = w.packed[{p.panel, p.kGroup, p.slices}];
   if (!slot) {
-    std::vector<int64_t> shape =
-        packedShape(w.shape, p.panel, p.kGroup, p.slices);
+    std::vector<int64_t> shape = p.layout().packedShape(w.shape);
     size_t elt = moe::dtypeSize(w.dtype);
     auto buffer = std::make_shared<PackedBuffer>(
         static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
@@ -323,6 +322,128 @@ const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
     slot = buffer;
   }
   return slot.get();
+}
+
+/// The tensor a buffer tensor of a call refers to, checked against its
+/// buffer: on the session's device, aligned, within the buffer.
+moert_status_t bufferTensor(const moert_session_s &session,
+                            const std::string &function,
+                            const std::string &what,
+                            const moert_buffer_tensor_t &b, moert_tensor_t &t) {
+  std::string where = "function '" + function + "': " + what;
+  if (!b.buffer)
+    return makeStatus(MOERT_INVALID_ARGUMENT, where + " has no buffer");
+  if (b.buffer->device != session.device)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + " is a buffer on " + b.buffer->device->name +
+                          " but the session runs on " + session.device->name);
+  if (b.rank < 0 || (b.rank > 0 && !b.shape))
+    return makeStatus(MOERT_INVALID_ARGUMENT, where + " has a bad rank");
+  if (static_cast<uint32_t>(b.dtype) > MOERT_F16)
+    return makeStatus(MOERT_INVALID_ARGUMENT, where + " has an unknown dtype");
+  uint64_t elt = moe::dtypeSize(static_cast<moe::DType>(b.dtype));
+  uint64_t bytes = elt;
+  for (int32_t d = 0; d < b.rank; ++d) {
+    if (b.shape[d] < 0)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        where + " has a negative dimension");
+    if (__builtin_mul_overflow(bytes, static_cast<uint64_t>(b.shape[d]),
+                               &bytes))
+      return makeStatus(MOERT_INVALID_ARGUMENT, where + " is too large");
+  }
+  if (b.offset % elt)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + ": offset " + std::to_string(b.offset) +
+                          " is not a multiple of the element size " +
+                          std::to_string(elt));
+  if (b.offset > b.buffer->size || bytes > b.buffer->size - b.offset)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + " needs " + std::to_string(bytes) +
+                          " bytes at offset " + std::to_string(b.offset) +
+                          " of a buffer of " + std::to_string(b.buffer->size) +
+                          " bytes");
+  t = {b.dtype, b.rank, b.shape,
+       static_cast<unsigned char *>(b.buffer->address) + b.offset};
+  return nullptr;
+}
+
+/// Checks a call of `function` and launches it on the session's queue
+/// (moert_session_run without the wait).
+moert_status_t launchCall(moert_session_t *session, const char *function,
+                          const moert_tensor_t *inputs, int32_t num_inputs,
+                          const moert_tensor_t *outputs, int32_t num_outputs) {
+  if (!session || !function)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  if (moert_status_t st = moert_session_check_weights(session, function))
+    return st;
+  const Function *fn = session->artifact->find(function);
+  int32_t expected = 0;
+  std::string names;
+  for (const Param &p : fn->args)
+    if (!p.isWeight)
+      names += (expected++ ? ", " : "") + p.name;
+  if (num_inputs != expected || (num_inputs && !inputs))
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "function '" + fn->name + "' takes " +
+                          std::to_string(expected) + " input(s) (" + names +
+                          "), got " + std::to_string(num_inputs));
+  if (num_outputs != static_cast<int32_t>(fn->results.size()) ||
+      (num_outputs && !outputs))
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "function '" + fn->name + "' has " +
+                          std::to_string(fn->results.size()) +
+                          " result(s), got " + std::to_string(num_outputs) +
+                          " output buffer(s)");
+
+  std::vector<std::vector<int64_t>> descriptors;
+  int64_t tokens = -1;
+  std::string tokensFrom;
+  int32_t nextInput = 0;
+  for (const Param &p : fn->args) {
+    if (p.isWeight) {
+      BoundWeight &w = session->weights.at(p.name);
+      if (p.panel) {
+        const PackedBuffer *packed = packedData(*session, w, p);
+        if (!packed)
+          return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
+                                                "': no memory to pack "
+                                                "weight '" +
+                                                p.name + "' " +
+                                                shapeString(w.shape) +
+                                                " into panels");
+        descriptors.push_back(
+            descriptor(packed->data(), p.layout().packedShape(w.shape)));
+        continue;
+      }
+      const void *data = weightData(w);
+      if (!data)
+        return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
+                                              "': no memory to assemble "
+                                              "weight '" +
+                                              p.name + "' " +
+                                              shapeString(w.shape));
+      descriptors.push_back(descriptor(data, w.shape));
+      continue;
+    }
+    const moert_tensor_t &t = inputs[nextInput++];
+    bool hadTokens = tokens >= 0;
+    if (moert_status_t st =
+            checkCallTensor(fn->name, "input", p, t, tokens, tokensFrom))
+      return st;
+    if (!hadTokens && tokens >= 0)
+      tokensFrom = "input '" + p.name + "'";
+    descriptors.push_back(descriptor(t.data, shapeOf(t)));
+  }
+  for (size_t i = 0; i < fn->results.size(); ++i) {
+    const Param &p = fn->results[i];
+    const moert_tensor_t &t = outputs[i];
+    if (moert_status_t st =
+            checkCallTensor(fn->name, "output", p, t, tokens, tokensFrom))
+      return st;
+    descriptors.push_back(descriptor(t.data, shapeOf(t)));
+  }
+  session->queue->launch(fn->entry, std::move(descriptors));
+  return nullptr;
 }
 
 } // namespace
@@ -380,10 +501,16 @@ moert_session_create_with_config(moert_artifact_t *artifact,
                           std::to_string(threads));
   if (threads == 0)
     threads = ThreadPool::availableCores();
+  moert_device_s *device = c.device ? c.device : &CpuDevice::host();
+  if (std::string err = device->supports(artifact->target); !err.empty())
+    return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
+                                             device->name + ": " + err);
   auto *s = new moert_session_s();
   ++artifact->refs;
   s->artifact = artifact;
+  s->device = device;
   s->pool = std::make_unique<ThreadPool>(threads);
+  s->queue = device->createQueue(*s);
   *out_session = s;
   return nullptr;
 }
@@ -391,12 +518,19 @@ moert_session_create_with_config(moert_artifact_t *artifact,
 void moert_session_release(moert_session_t *session) {
   if (!session)
     return;
+  // Queued calls finish before their session goes.
+  moert_status_free(session->queue->synchronize());
+  session->queue.reset();
   moert_artifact_release(session->artifact);
   delete session;
 }
 
 int32_t moert_session_num_threads(const moert_session_t *session) {
   return session ? session->pool->threads() : 0;
+}
+
+moert_device_t *moert_session_device(const moert_session_t *session) {
+  return session ? session->device : nullptr;
 }
 
 moert_status_t moert_session_bind_weights_file(moert_session_t *session,
@@ -570,88 +704,45 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                  int32_t num_inputs,
                                  const moert_tensor_t *outputs,
                                  int32_t num_outputs) {
+  if (moert_status_t st = launchCall(session, function, inputs, num_inputs,
+                                     outputs, num_outputs))
+    return st;
+  return session->queue->synchronize();
+}
+
+moert_status_t moert_session_enqueue(moert_session_t *session,
+                                     const char *function,
+                                     const moert_buffer_tensor_t *inputs,
+                                     int32_t num_inputs,
+                                     const moert_buffer_tensor_t *outputs,
+                                     int32_t num_outputs) {
   if (!session || !function)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
-  if (moert_status_t st = moert_session_check_weights(session, function))
-    return st;
-  const Function *fn = session->artifact->find(function);
-  int32_t expected = 0;
-  std::string names;
-  for (const Param &p : fn->args)
-    if (!p.isWeight)
-      names += (expected++ ? ", " : "") + p.name;
-  if (num_inputs != expected || (num_inputs && !inputs))
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      "function '" + fn->name + "' takes " +
-                          std::to_string(expected) + " input(s) (" + names +
-                          "), got " + std::to_string(num_inputs));
-  if (num_outputs != static_cast<int32_t>(fn->results.size()) ||
+  if (num_inputs < 0 || num_outputs < 0 || (num_inputs && !inputs) ||
       (num_outputs && !outputs))
     return makeStatus(MOERT_INVALID_ARGUMENT,
-                      "function '" + fn->name + "' has " +
-                          std::to_string(fn->results.size()) +
-                          " result(s), got " + std::to_string(num_outputs) +
-                          " output buffer(s)");
-
-  std::vector<std::vector<int64_t>> descriptors;
-  int64_t tokens = -1;
-  std::string tokensFrom;
-  int32_t nextInput = 0;
-  for (const Param &p : fn->args) {
-    if (p.isWeight) {
-      BoundWeight &w = session->weights.at(p.name);
-      if (p.panel) {
-        const PackedBuffer *packed = packedData(*session, w, p);
-        if (!packed)
-          return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
-                                                "': no memory to pack "
-                                                "weight '" +
-                                                p.name + "' " +
-                                                shapeString(w.shape) +
-                                                " into panels");
-        descriptors.push_back(descriptor(
-            packed->data(), packedShape(w.shape, p.panel, p.kGroup, p.slices)));
-        continue;
-      }
-      const void *data = weightData(w);
-      if (!data)
-        return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
-                                              "': no memory to assemble "
-                                              "weight '" +
-                                              p.name + "' " +
-                                              shapeString(w.shape));
-      descriptors.push_back(descriptor(data, w.shape));
-      continue;
-    }
-    const moert_tensor_t &t = inputs[nextInput++];
-    bool hadTokens = tokens >= 0;
-    if (moert_status_t st =
-            checkCallTensor(fn->name, "input", p, t, tokens, tokensFrom))
+                      "function '" + std::string(function) +
+                          "': null or negative inputs or outputs");
+  std::vector<moert_tensor_t> in, out;
+  for (int32_t i = 0; i < num_inputs + num_outputs; ++i) {
+    bool isInput = i < num_inputs;
+    const moert_buffer_tensor_t &b =
+        isInput ? inputs[i] : outputs[i - num_inputs];
+    std::string what = std::string(isInput ? "input " : "output ") +
+                       std::to_string(isInput ? i : i - num_inputs);
+    moert_tensor_t t;
+    if (moert_status_t st = bufferTensor(*session, function, what, b, t))
       return st;
-    if (!hadTokens && tokens >= 0)
-      tokensFrom = "input '" + p.name + "'";
-    descriptors.push_back(descriptor(t.data, shapeOf(t)));
+    (isInput ? in : out).push_back(t);
   }
-  for (size_t i = 0; i < fn->results.size(); ++i) {
-    const Param &p = fn->results[i];
-    const moert_tensor_t &t = outputs[i];
-    if (moert_status_t st =
-            checkCallTensor(fn->name, "output", p, t, tokens, tokensFrom))
-      return st;
-    descriptors.push_back(descriptor(t.data, shapeOf(t)));
-  }
-  std::vector<void *> args;
-  for (std::vector<int64_t> &d : descriptors)
-    args.push_back(d.data());
+  return launchCall(session, function, in.data(), num_inputs, out.data(),
+                    num_outputs);
+}
 
-  ThreadPool *previous = currentPool();
-  ScratchCache *previousScratch = currentScratch();
-  currentPool() = session->pool.get();
-  currentScratch() = session->scratch.get();
-  fn->entry(args.data());
-  currentPool() = previous;
-  currentScratch() = previousScratch;
-  return nullptr;
+moert_status_t moert_session_synchronize(moert_session_t *session) {
+  if (!session)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+  return session->queue->synchronize();
 }
 
 } // extern "C"

@@ -14,6 +14,8 @@
  *  - Strings returned by the API live as long as the object they came from.
  *  - A session runs one call at a time; separate sessions may run
  *    concurrently.
+ *  - Devices (moert_device_get) belong to the runtime and live as long as
+ *    the process; they are never released.
  *
  *===----------------------------------------------------------------------===*/
 #ifndef MOEC_RUNTIME_MOERT_MOERT_H
@@ -77,16 +79,83 @@ typedef struct moert_tensor_s {
 /* "f32", "bf16", "f16". */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 
-/*===--- Artifacts --------------------------------------------------------===*/
+/*===--- Devices ----------------------------------------------------------===*/
 
+/* The kinds of device a session can run on. */
+typedef enum moert_device_kind_e {
+  MOERT_DEVICE_CPU = 0,  /* the host CPU */
+  MOERT_DEVICE_CUDA = 1, /* reserved for the NVIDIA backend: not built yet,
+                            no device of this kind is ever listed */
+} moert_device_kind_t;
+
+typedef struct moert_device_s moert_device_t;
 typedef struct moert_artifact_s moert_artifact_t;
 
+/* "cpu", "cuda"; "unknown" for other values. */
+MOERT_API const char *moert_device_kind_name(moert_device_kind_t kind);
+
+/* The devices this runtime can run on; index 0, the host CPU, is the
+ * default device. */
+MOERT_API int32_t moert_device_count(void);
+MOERT_API moert_status_t moert_device_get(int32_t index,
+                                          moert_device_t **out_device);
+
+MOERT_API moert_device_kind_t moert_device_kind(const moert_device_t *device);
+/* A short name, e.g. "cpu:0". */
+MOERT_API const char *moert_device_name(const moert_device_t *device);
+/* One line about the device, e.g. its cores and ISA extensions. */
+MOERT_API const char *moert_device_description(const moert_device_t *device);
+
+/* NULL when `artifact` can run on `device`: the device is of the kind the
+ * artifact's target needs (moert_artifact_device_kind) and has what the
+ * code was compiled for (a CPU's ISA extensions); otherwise
+ * MOERT_UNSUPPORTED saying what is missing. */
+MOERT_API moert_status_t moert_device_supports(
+    const moert_device_t *device, const moert_artifact_t *artifact);
+
+/*===--- Buffers ----------------------------------------------------------===*/
+
+/* Memory on a device, reference counted: created with a count of one,
+ * freed by the last moert_buffer_release. */
+typedef struct moert_buffer_s moert_buffer_t;
+
+/* Allocates `bytes` (contents undefined) on `device` (NULL: the default
+ * CPU device), aligned to 64 bytes. MOERT_INTERNAL without the memory. */
+MOERT_API moert_status_t moert_buffer_alloc(moert_device_t *device,
+                                            uint64_t bytes,
+                                            moert_buffer_t **out_buffer);
+MOERT_API void moert_buffer_retain(moert_buffer_t *buffer);
+MOERT_API void moert_buffer_release(moert_buffer_t *buffer);
+/* The buffer's memory as the host sees it; NULL when the host cannot
+ * address it (a device's own memory). Every CPU buffer is host-visible. */
+MOERT_API void *moert_buffer_data(moert_buffer_t *buffer);
+MOERT_API uint64_t moert_buffer_size(const moert_buffer_t *buffer);
+MOERT_API moert_device_t *moert_buffer_device(const moert_buffer_t *buffer);
+
+/* A dense row-major tensor in a buffer, `offset` bytes from its start (a
+ * multiple of the element size). */
+typedef struct moert_buffer_tensor_s {
+  moert_dtype_t dtype;
+  int32_t rank;
+  const int64_t *shape; /* rank entries */
+  moert_buffer_t *buffer;
+  uint64_t offset;
+} moert_buffer_tensor_t;
+
+/*===--- Artifacts --------------------------------------------------------===*/
+
 /* Loads a shared object written by moe-compile. Fails if it is not one, if
- * its format version is unknown, or if this CPU lacks an ISA extension the
+ * its format version is unknown, if its target needs a kind of device this
+ * runtime lacks, or (a CPU artifact) if this CPU lacks an ISA extension the
  * code was compiled for. */
 MOERT_API moert_status_t moert_artifact_load(const char *path,
                                              moert_artifact_t **out_artifact);
 MOERT_API void moert_artifact_release(moert_artifact_t *artifact);
+
+/* The kind of device the artifact's code runs on, from its metadata's
+ * target (an nvptx triple: MOERT_DEVICE_CUDA; otherwise the CPU). */
+MOERT_API moert_device_kind_t
+moert_artifact_device_kind(const moert_artifact_t *artifact);
 
 /* The artifact's metadata record (JSON, docs/Artifact.md). */
 MOERT_API const char *moert_artifact_metadata(const moert_artifact_t *artifact);
@@ -150,10 +219,14 @@ typedef struct moert_session_config_s {
   /* Worker threads for the entry points' parallel loops; 0 (the default)
    * means one per core this process may run on. */
   int32_t num_threads;
+  /* The device the session runs on; NULL (the default) is the default CPU
+   * device, moert_device_get(0). A caller whose struct_size ends before
+   * this field (an older moert.h) gets the default. */
+  moert_device_t *device;
 } moert_session_config_t;
 
 #define MOERT_SESSION_CONFIG_INIT                                              \
-  { sizeof(moert_session_config_t), 0 }
+  { sizeof(moert_session_config_t), 0, 0 }
 
 /* config may be NULL (defaults). */
 MOERT_API moert_status_t moert_session_create_with_config(
@@ -162,6 +235,8 @@ MOERT_API moert_status_t moert_session_create_with_config(
 MOERT_API void moert_session_release(moert_session_t *session);
 
 MOERT_API int32_t moert_session_num_threads(const moert_session_t *session);
+/* The device the session runs on. */
+MOERT_API moert_device_t *moert_session_device(const moert_session_t *session);
 
 /* Memory-maps a .safetensors file and makes its tensors available to the
  * weight arguments that read them (by name, or as parts of a stacked
@@ -208,6 +283,24 @@ MOERT_API moert_status_t moert_session_run(moert_session_t *session,
                                            int32_t num_inputs,
                                            const moert_tensor_t *outputs,
                                            int32_t num_outputs);
+
+/* Queues a run of `function` on the session's queue, on buffers of the
+ * session's device: inputs and outputs as in moert_session_run(), checked
+ * the same way (and each against its buffer's size) before anything is
+ * queued. Calls run in the order they are queued; the outputs are complete
+ * once moert_session_synchronize() returns, and the buffers must stay
+ * alive until then. On the CPU device the call runs before this returns
+ * (on the caller's thread and the session's pool). */
+MOERT_API moert_status_t moert_session_enqueue(
+    moert_session_t *session, const char *function,
+    const moert_buffer_tensor_t *inputs, int32_t num_inputs,
+    const moert_buffer_tensor_t *outputs, int32_t num_outputs);
+
+/* Waits until every call queued on the session has completed; returns the
+ * first failure of those calls since the last wait, if any (NULL on the CPU
+ * device, where queued calls have completed already). moert_session_run()
+ * is a queued call followed by this wait. */
+MOERT_API moert_status_t moert_session_synchronize(moert_session_t *session);
 
 #ifdef __cplusplus
 }

@@ -25,6 +25,25 @@ static void create(moert_artifact_t *artifact,
   moert_session_release(session);
 }
 
+/* Creates a session and prints its threads and device. */
+static void created(moert_artifact_t *artifact,
+                    const moert_session_config_t *config, const char *what) {
+  moert_session_t *session = NULL;
+  moert_status_t st =
+      moert_session_create_with_config(artifact, config, &session);
+  if (st) {
+    printf("%s: code %d: %s\n", what, (int)moert_status_code(st),
+           moert_status_message(st));
+    moert_status_free(st);
+    ++failures;
+    return;
+  }
+  printf("%s: ok, %d threads, %s\n", what,
+         (int)moert_session_num_threads(session),
+         moert_device_name(moert_session_device(session)));
+  moert_session_release(session);
+}
+
 int main(int argc, char **argv) {
   moert_artifact_t *artifact = NULL;
   moert_session_t *session = NULL;
@@ -71,6 +90,19 @@ int main(int argc, char **argv) {
   create(artifact, &grown.known, "newer, default");
   grown.newer = 7;
   create(artifact, &grown.known, "newer, set");
+
+  /* A caller of the first version: 8 bytes, no device field. */
+  config = (moert_session_config_t)MOERT_SESSION_CONFIG_INIT;
+  config.struct_size = 8;
+  config.num_threads = 2;
+  config.device = (moert_device_t *)&config; /* past struct_size: unread */
+  created(artifact, &config, "first version");
+  config = (moert_session_config_t)MOERT_SESSION_CONFIG_INIT;
+  config.num_threads = 1;
+  st = moert_device_get(0, &config.device);
+  failures += st != NULL;
+  moert_status_free(st);
+  created(artifact, &config, "device");
 
   moert_artifact_release(artifact);
   return failures ? 1 : 0;

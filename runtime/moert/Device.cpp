@@ -1,0 +1,219 @@
+//===- Device.cpp - the CPU device, its queue and buffers -----------------===//
+#include "runtime/moert/Device.h"
+#include "runtime/moert/Internal.h"
+
+#include <cstdlib>
+
+using namespace moert;
+
+moert_device_kind_t moert::deviceKindOfTriple(const std::string &triple) {
+  return triple.rfind("nvptx", 0) == 0 ? MOERT_DEVICE_CUDA : MOERT_DEVICE_CPU;
+}
+
+std::string moert_device_s::supports(const TargetRequirements &target) const {
+  if (target.kind != kind)
+    return std::string("compiled for a ") +
+           moert_device_kind_name(target.kind) + " device" +
+           (target.triple.empty() ? std::string()
+                                  : " ('" + target.triple + "')") +
+           ", not for " + name;
+  return "";
+}
+
+namespace {
+
+/// The ISA extensions artifacts may require, by LLVM's names, that this
+/// CPU is asked about (__builtin_cpu_supports takes literals only).
+#define MOERT_CPU_FEATURES(X)                                                  \
+  X("sse4.2")                                                                  \
+  X("avx") X("avx2") X("fma") X("f16c") X("avx512f") X("avx512bw")             \
+      X("avx512dq") X("avx512vl") X("avx512vnni") X("avx512bf16")              \
+          X("avx512fp16") X("amx-tile") X("amx-bf16")
+
+/// Runs each call at once on the caller's thread, with the session's pool
+/// taking the parallel loops and its scratch cache the scratch buffers.
+class CpuQueue final : public Queue {
+public:
+  explicit CpuQueue(moert_session_s &session) : session_(session) {}
+  void launch(void (*entry)(void **),
+              std::vector<std::vector<int64_t>> descriptors) override {
+    std::vector<void *> args;
+    for (std::vector<int64_t> &d : descriptors)
+      args.push_back(d.data());
+    ThreadPool *previous = currentPool();
+    ScratchCache *previousScratch = currentScratch();
+    currentPool() = session_.pool.get();
+    currentScratch() = session_.scratch.get();
+    entry(args.data());
+    currentPool() = previous;
+    currentScratch() = previousScratch;
+  }
+  moert_status_t synchronize() override { return nullptr; }
+
+private:
+  moert_session_s &session_;
+};
+
+} // namespace
+
+CpuDevice::CpuDevice() {
+  kind = MOERT_DEVICE_CPU;
+  name = "cpu:0";
+  std::string features;
+#define MOERT_LIST(f)                                                          \
+  if (hasFeature(f))                                                           \
+    features += std::string(features.empty() ? "" : " ") + f;
+  MOERT_CPU_FEATURES(MOERT_LIST)
+#undef MOERT_LIST
+  description =
+      "host CPU, " + std::to_string(ThreadPool::availableCores()) +
+      " cores available; " +
+      (features.empty() ? std::string("none of the ISA extensions moert checks")
+                        : features);
+}
+
+CpuDevice &CpuDevice::host() {
+  static CpuDevice device;
+  return device;
+}
+
+bool CpuDevice::hasFeature(const std::string &f) {
+  __builtin_cpu_init();
+#define MOERT_FEATURE(name)                                                    \
+  if (f == name)                                                               \
+    return __builtin_cpu_supports(name);
+  MOERT_CPU_FEATURES(MOERT_FEATURE)
+#undef MOERT_FEATURE
+  return false;
+}
+
+std::string CpuDevice::checkFeatures(const std::vector<std::string> &features,
+                                     const std::string &cpu) {
+  for (const std::string &f : features)
+    if (!hasFeature(f))
+      return "compiled for CPU '" + (cpu.empty() ? std::string("?") : cpu) +
+             "' using " + f +
+             ", which this CPU lacks; recompile with --cpu=native on this "
+             "machine or --cpu=x86-64";
+  return "";
+}
+
+std::string CpuDevice::supports(const TargetRequirements &target) const {
+  if (std::string err = moert_device_s::supports(target); !err.empty())
+    return err;
+  return checkFeatures(target.features, target.cpu);
+}
+
+void *CpuDevice::allocate(size_t bytes) {
+  // aligned_alloc wants a multiple of the alignment (and something to give).
+  size_t rounded = (bytes + 63) / 64 * 64;
+  if (rounded < bytes)
+    return nullptr;
+  return std::aligned_alloc(64, rounded ? rounded : 64);
+}
+
+void CpuDevice::deallocate(void *ptr, size_t) { std::free(ptr); }
+
+std::unique_ptr<Queue> CpuDevice::createQueue(moert_session_s &session) {
+  return std::make_unique<CpuQueue>(session);
+}
+
+extern "C" {
+
+const char *moert_device_kind_name(moert_device_kind_t kind) {
+  switch (kind) {
+  case MOERT_DEVICE_CPU:
+    return "cpu";
+  case MOERT_DEVICE_CUDA:
+    return "cuda";
+  }
+  return "unknown";
+}
+
+int32_t moert_device_count(void) { return 1; }
+
+moert_status_t moert_device_get(int32_t index, moert_device_t **out_device) {
+  if (!out_device)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "out_device is null");
+  *out_device = nullptr;
+  if (index < 0 || index >= moert_device_count())
+    return makeStatus(MOERT_NOT_FOUND,
+                      "no device " + std::to_string(index) +
+                          " (this runtime has " +
+                          std::to_string(moert_device_count()) +
+                          ": the host CPU; CUDA devices are not built)");
+  *out_device = &CpuDevice::host();
+  return nullptr;
+}
+
+moert_device_kind_t moert_device_kind(const moert_device_t *device) {
+  return device ? device->kind : MOERT_DEVICE_CPU;
+}
+
+const char *moert_device_name(const moert_device_t *device) {
+  return device ? device->name.c_str() : "";
+}
+
+const char *moert_device_description(const moert_device_t *device) {
+  return device ? device->description.c_str() : "";
+}
+
+moert_status_t moert_device_supports(const moert_device_t *device,
+                                     const moert_artifact_t *artifact) {
+  if (!device || !artifact)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "device or artifact is null");
+  if (std::string err = device->supports(artifact->target); !err.empty())
+    return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
+                                             device->name + ": " + err);
+  return nullptr;
+}
+
+moert_status_t moert_buffer_alloc(moert_device_t *device, uint64_t bytes,
+                                  moert_buffer_t **out_buffer) {
+  if (!out_buffer)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "out_buffer is null");
+  *out_buffer = nullptr;
+  if (!device)
+    device = &CpuDevice::host();
+  if (bytes > SIZE_MAX)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "buffer of " +
+                                                  std::to_string(bytes) +
+                                                  " bytes is too large");
+  void *address = device->allocate(static_cast<size_t>(bytes));
+  if (!address)
+    return makeStatus(MOERT_INTERNAL, "no memory for a buffer of " +
+                                          std::to_string(bytes) + " bytes on " +
+                                          device->name);
+  auto *buffer = new moert_buffer_s();
+  buffer->device = device;
+  buffer->address = address;
+  buffer->size = static_cast<size_t>(bytes);
+  *out_buffer = buffer;
+  return nullptr;
+}
+
+void moert_buffer_retain(moert_buffer_t *buffer) {
+  if (buffer)
+    ++buffer->refs;
+}
+
+void moert_buffer_release(moert_buffer_t *buffer) {
+  if (!buffer || --buffer->refs > 0)
+    return;
+  buffer->device->deallocate(buffer->address, buffer->size);
+  delete buffer;
+}
+
+void *moert_buffer_data(moert_buffer_t *buffer) {
+  return buffer && buffer->device->hostVisible() ? buffer->address : nullptr;
+}
+
+uint64_t moert_buffer_size(const moert_buffer_t *buffer) {
+  return buffer ? buffer->size : 0;
+}
+
+moert_device_t *moert_buffer_device(const moert_buffer_t *buffer) {
+  return buffer ? buffer->device : nullptr;
+}
+
+} // extern "C"

@@ -1,0 +1,117 @@
+/* Checks moert's devices, buffers and session queue through the C API, as
+ * a C99 program: the device list, a session on a device given in its
+ * config, a run queued on device buffers (equal, bit for bit, to
+ * moert_session_run on the same values in caller memory) and the checks of
+ * buffer tensors. Prints one line per check; exits 1 on a mismatch. */
+#include <moert.h>
+
+#include <stdio.h>
+#include <string.h>
+
+static int failures = 0;
+
+/* Prints a status (or "ok") after `what`, frees it, returns whether it
+ * failed. */
+static int report(const char *what, moert_status_t st) {
+  if (!st) {
+    printf("%s: ok\n", what);
+    return 0;
+  }
+  printf("%s: code %d: %s\n", what, (int)moert_status_code(st),
+         moert_status_message(st));
+  moert_status_free(st);
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  enum { TOKENS = 4, D = 64 };
+  moert_artifact_t *artifact = NULL;
+  moert_device_t *device = NULL;
+  moert_session_t *session = NULL;
+  moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
+  moert_buffer_t *x = NULL, *y = NULL;
+  moert_buffer_tensor_t in, out;
+  moert_tensor_t hostIn, hostOut;
+  int64_t shape[2] = {TOKENS, D};
+  static float host[TOKENS * D], expected[TOKENS * D];
+  const char *function;
+  float *xs;
+  int i;
+
+  if (argc != 2)
+    return 2;
+  printf("devices: %d\n", (int)moert_device_count());
+  if (report("device 0", moert_device_get(0, &device)))
+    return 1;
+  printf("device: %s, %s\n", moert_device_name(device),
+         moert_device_kind_name(moert_device_kind(device)));
+  report("device 1", moert_device_get(1, &device));
+  report("device 0 again", moert_device_get(0, &device));
+  if (report("load", moert_artifact_load(argv[1], &artifact)))
+    return 1;
+  printf("artifact device kind: %s\n",
+         moert_device_kind_name(moert_artifact_device_kind(artifact)));
+  report("supports", moert_device_supports(device, artifact));
+
+  config.num_threads = 2;
+  config.device = device;
+  if (report("session",
+             moert_session_create_with_config(artifact, &config, &session)))
+    return 1;
+  failures += moert_session_device(session) != device;
+  printf("session device: %s\n",
+         moert_device_name(moert_session_device(session)));
+  function = moert_artifact_function_name(artifact, 0);
+  if (report("weights", moert_session_bind_recorded_weights(session)))
+    return 1;
+
+  /* A buffer one row larger than the input, the input at an offset of one
+   * row; the output a buffer of its own. */
+  report("alloc x",
+         moert_buffer_alloc(device, (TOKENS + 1) * D * sizeof(float), &x));
+  report("alloc y", moert_buffer_alloc(NULL, TOKENS * D * sizeof(float), &y));
+  failures += moert_buffer_device(y) != device;
+  xs = moert_buffer_data(x);
+  for (i = 0; i < (TOKENS + 1) * D; ++i)
+    xs[i] = (float)(i * 37 % 101) / 50.0f - 1.0f;
+  memcpy(host, xs + D, sizeof(host));
+  in.dtype = MOERT_F32;
+  in.rank = 2;
+  in.shape = shape;
+  in.buffer = x;
+  in.offset = D * sizeof(float);
+  out = in;
+  out.buffer = y;
+  out.offset = 0;
+  report("enqueue", moert_session_enqueue(session, function, &in, 1, &out, 1));
+  report("synchronize", moert_session_synchronize(session));
+
+  hostIn.dtype = MOERT_F32;
+  hostIn.rank = 2;
+  hostIn.shape = shape;
+  hostIn.data = host;
+  hostOut = hostIn;
+  hostOut.data = expected;
+  report("run", moert_session_run(session, function, &hostIn, 1, &hostOut, 1));
+  i = memcmp(moert_buffer_data(y), expected, sizeof(expected)) == 0;
+  printf("queued run equals moert_session_run: %s\n", i ? "yes" : "no");
+  failures += !i;
+
+  /* Buffer tensors that do not fit are refused before anything runs. */
+  out.offset = 4;
+  report("past the end",
+         moert_session_enqueue(session, function, &in, 1, &out, 1));
+  out.offset = 2;
+  report("misaligned",
+         moert_session_enqueue(session, function, &in, 1, &out, 1));
+  out.offset = 0;
+  out.buffer = NULL;
+  report("no buffer",
+         moert_session_enqueue(session, function, &in, 1, &out, 1));
+
+  moert_buffer_release(x);
+  moert_buffer_release(y);
+  moert_session_release(session);
+  moert_artifact_release(artifact);
+  return failures ? 1 : 0;
+}

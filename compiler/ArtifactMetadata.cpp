@@ -3,6 +3,7 @@
 #include "runtime/abi/ArtifactAbi.h"
 
 #include "dialect/MoEOps.h"
+#include "dialect/StorageDType.h"
 #include "runtime/reference/ConfigJson.h"
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -15,17 +16,6 @@ namespace json = ::moe::json;
 namespace ref = ::moe::ref;
 
 namespace {
-
-/// The dtype spelling of artifacts and the runtime ("f32", "bf16", "f16").
-std::optional<std::string> dtypeName(Type t) {
-  if (t.isF32())
-    return std::string("f32");
-  if (t.isBF16())
-    return std::string("bf16");
-  if (t.isF16())
-    return std::string("f16");
-  return std::nullopt;
-}
 
 /// The layer config in the reference evaluator's terms.
 ref::LayerConfig referenceConfig(LayerOp layer) {
@@ -122,7 +112,7 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
   auto ranked = dyn_cast<RankedTensorType>(type);
   if (!ranked)
     return emitError(loc) << what << " must be a ranked tensor, got " << type;
-  if (!dtypeName(ranked.getElementType()))
+  if (!storageDTypeName(ranked.getElementType()))
     return emitError(loc) << what << " has element type "
                           << ranked.getElementType()
                           << "; the runtime binds f32, bf16 and f16";
@@ -163,7 +153,7 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
                s.getValue() != "f16"))
       return emitError(loc)
              << kArgStoredDtypeAttr << " must be \"f32\", \"bf16\" or \"f16\"";
-    if (s.getValue() != *dtypeName(type.getElementType()))
+    if (s.getValue() != *storageDTypeName(type.getElementType()))
       rec.set("stored_dtype", json::Value::string(s.getValue().str()));
   }
   if (stack) {
@@ -256,7 +246,8 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
     json::Value a = json::Value::object();
     a.set("name", json::Value::string(name));
     a.set("kind", json::Value::string(isWeight ? "weight" : "input"));
-    a.set("dtype", json::Value::string(*dtypeName(type.getElementType())));
+    a.set("dtype",
+          json::Value::string(*storageDTypeName(type.getElementType())));
     a.set("shape", shapeJson(type));
     if (failed(addAssembly(fn, i, isWeight, type, a)))
       return failure();
@@ -274,7 +265,8 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
     auto type = cast<RankedTensorType>(t);
     json::Value r = json::Value::object();
     r.set("name", json::Value::string(name));
-    r.set("dtype", json::Value::string(*dtypeName(type.getElementType())));
+    r.set("dtype",
+          json::Value::string(*storageDTypeName(type.getElementType())));
     r.set("shape", shapeJson(type));
     results.push(std::move(r));
   }

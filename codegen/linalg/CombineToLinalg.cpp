@@ -76,18 +76,7 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op, Value zeros) {
                                              floatConst(nb, nl, f32, 0)));
                }
                // Rows outside every group contribute nothing.
-               Value start = toIndex(
-                   nb, nl,
-                   tensor::ExtractOp::create(
-                       nb, nl, offsets,
-                       ValueRange{arith::ConstantIndexOp::create(nb, nl, 0)}));
-               Value inside = arith::AndIOp::create(
-                   nb, nl,
-                   arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::uge, p,
-                                         start),
-                   arith::CmpIOp::create(
-                       nb, nl, arith::CmpIPredicate::ult, g,
-                       arith::ConstantIndexOp::create(nb, nl, groups)));
+               Value inside = insideGroups(nb, nl, offsets, p, g, groups);
                Value term = arith::SelectOp::create(
                    nb, nl, inside, arith::MulFOp::create(nb, nl, w, y),
                    floatConst(nb, nl, f32, 0));

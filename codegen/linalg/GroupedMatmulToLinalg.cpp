@@ -194,18 +194,8 @@ struct GroupedMatmulToLinalg : OpRewritePattern<GroupedMatmulOp> {
                 v = gated ? applyActivation(nb, nl, activation, gv, uv)
                           : applyActivation(nb, nl, activation, Value(), gv);
               if (groups) {
-                Value first = toIndex(
-                    nb, nl,
-                    tensor::ExtractOp::create(
-                        nb, nl, offsets,
-                        ValueRange{arith::ConstantIndexOp::create(nb, nl, 0)}));
-                Value inside = arith::AndIOp::create(
-                    nb, nl,
-                    arith::CmpIOp::create(nb, nl, arith::CmpIPredicate::uge, mm,
-                                          first),
-                    arith::CmpIOp::create(
-                        nb, nl, arith::CmpIPredicate::ult, args[upSums ? 2 : 1],
-                        arith::ConstantIndexOp::create(nb, nl, numGroups)));
+                Value inside = insideGroups(nb, nl, offsets, mm,
+                                            args[upSums ? 2 : 1], numGroups);
                 v = arith::SelectOp::create(nb, nl, inside, v,
                                             floatConst(nb, nl, f32, 0));
               }

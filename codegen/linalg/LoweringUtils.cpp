@@ -203,6 +203,20 @@ Value moe::groupOfRows(OpBuilder &b, Location loc, Value offsets,
       .getResult(0);
 }
 
+Value moe::insideGroups(OpBuilder &b, Location loc, Value offsets, Value row,
+                        Value group, int64_t groups) {
+  Value first =
+      toIndex(b, loc,
+              tensor::ExtractOp::create(
+                  b, loc, offsets,
+                  ValueRange{arith::ConstantIndexOp::create(b, loc, 0)}));
+  return arith::AndIOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::uge, row, first),
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, group,
+                            arith::ConstantIndexOp::create(b, loc, groups)));
+}
+
 Value moe::finishCombine(OpBuilder &b, Location loc, CombineOp op,
                          Value routed) {
   MLIRContext *ctx = b.getContext();

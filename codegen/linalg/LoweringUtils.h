@@ -70,6 +70,11 @@ Value applyActivation(OpBuilder &b, Location loc, ActivationAttr act,
 /// 0 and are outside every group too).
 Value groupOfRows(OpBuilder &b, Location loc, Value offsets, Value rowCount);
 
+/// Whether row `row`, of group `group` (groupOfRows), lies inside a group:
+/// offsets[0] <= row and group < `groups`.
+Value insideGroups(OpBuilder &b, Location loc, Value offsets, Value row,
+                   Value group, int64_t groups);
+
 /// The end of moe.combine's lowering, after its routed sum (an f32 [T, d]
 /// tensor): adds the shared expert, σ(gate)-scaled when gated, and
 /// converts to the result type.

@@ -1,6 +1,7 @@
 //===- HFImporter.cpp - Hugging Face checkpoints to moe IR ----------------===//
 #include "importers/hf/HFImporter.h"
 #include "dialect/MoEOps.h"
+#include "dialect/StorageDType.h"
 #include "importers/hf/LayerPlan.h"
 #include "runtime/reference/Reference.h"
 
@@ -59,9 +60,7 @@ Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
 }
 
 /// "f32", "bf16", "f16": the artifact's spelling of an element type.
-std::string dtypeSpelling(Type t) {
-  return t.isF32() ? "f32" : t.isBF16() ? "bf16" : "f16";
-}
+std::string dtypeSpelling(Type t) { return storageDTypeName(t).value_or("?"); }
 
 /// Checks the tensors of one operand against the plan; returns the element
 /// type they are stored in, or null after emitting an error.

@@ -1,0 +1,29 @@
+//===- StorageDType.h - element types as the runtime stores them -*- C++
+//-*-===//
+//
+// The one mapping between MLIR float types and the dtypes artifacts and the
+// runtime speak (runtime/support/DType.h: f32, bf16, f16), for everything
+// that writes a dtype name: artifact metadata, importers, diagnostics.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_DIALECT_STORAGEDTYPE_H
+#define MOEC_DIALECT_STORAGEDTYPE_H
+
+#include "runtime/support/DType.h"
+
+#include "mlir/IR/Types.h"
+
+#include <optional>
+#include <string>
+
+namespace mlir::moe {
+
+/// The runtime dtype of element type `t`, or none (f64, integers, ...).
+std::optional<::moe::DType> storageDType(Type t);
+
+/// Its name as artifacts spell it ("f32", "bf16", "f16"), or none.
+std::optional<std::string> storageDTypeName(Type t);
+
+} // namespace mlir::moe
+
+#endif // MOEC_DIALECT_STORAGEDTYPE_H

@@ -8,6 +8,7 @@
 
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 
 using namespace mlir;
@@ -372,7 +373,9 @@ mlir::moe::shareIdenticalFunctions(ModuleOp module) {
   llvm::StringMap<std::string> firstOfKind;
   SmallVector<func::FuncOp> duplicates;
   for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
-    if (!fn.isPublic() || fn.isExternal())
+    // (A function called from within the module keeps its body.)
+    if (!fn.isPublic() || fn.isExternal() ||
+        !SymbolTable::symbolKnownUseEmpty(fn, module))
       continue;
     // The function without what does not reach the code: its name and
     // its argument and result attributes.

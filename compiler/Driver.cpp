@@ -2,6 +2,7 @@
 #include "compiler/Driver.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/ObjectEmission.h"
+#include "codegen/linalg/Passes.h"
 #include "compiler/ArtifactMetadata.h"
 #include "compiler/WeightCheck.h"
 #include "dialect/MoEDialect.h"
@@ -122,7 +123,7 @@ std::optional<std::string> Driver::laterPhaseOf(ModuleOp module) {
       note(3);
     else if (ns == "scf" || (ns == "linalg" && !isa<linalg::UnPackOp>(op)))
       note(2); // the fused phase has only the packed weights' unpacks
-    if (op->hasAttr("moe.kernel"))
+    if (op->hasAttr(kKernelAttrName))
       note(1);
     if (auto fn = dyn_cast<func::FuncOp>(op))
       for (unsigned i = 0; i < fn.getNumArguments(); ++i) {

@@ -45,14 +45,6 @@ std::optional<CpuPhase> mlir::moe::parsePhase(StringRef name) {
   return std::nullopt;
 }
 
-ArrayRef<CpuPhase> mlir::moe::allPhases() {
-  static const CpuPhase phases[] = {CpuPhase::Moe,        CpuPhase::Fused,
-                                    CpuPhase::Linalg,     CpuPhase::Kernels,
-                                    CpuPhase::Bufferized, CpuPhase::Loops,
-                                    CpuPhase::LLVM};
-  return phases;
-}
-
 void mlir::moe::buildCpuPipeline(OpPassManager &pm,
                                  const CpuPipelineOptions &options,
                                  std::optional<CpuPhase> lastPhase,

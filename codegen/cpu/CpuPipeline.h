@@ -38,7 +38,6 @@ enum class CpuPhase { Moe, Fused, Linalg, Kernels, Bufferized, Loops, LLVM };
 /// "moe", "fused", "linalg", "kernels", "bufferized", "loops", "llvm".
 StringRef phaseName(CpuPhase phase);
 std::optional<CpuPhase> parsePhase(StringRef name);
-ArrayRef<CpuPhase> allPhases();
 
 /// The options of `moe-cpu-pipeline`, which moe-compile's flags set alike.
 struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {

@@ -6,6 +6,10 @@
 // NOCPU: error: moe-cpu-select-kernels: the module's dlti.target_system_spec has no "CPU" device
 // RUN: not moe-opt %S/Inputs/bad-cpu-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=BAD
 // BAD: error: moe-cpu-select-kernels: the CPU target description's vector_bits must be 128, 256 or 512, not 384
+// RUN: not moe-opt %S/Inputs/few-registers-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=REGS
+// REGS: error: moe-cpu-select-kernels: the CPU target description's vector_registers must be at least 8, not 4
+// RUN: not moe-opt %S/Inputs/no-cpu-name-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=NONAME
+// NONAME: error: moe-cpu-select-kernels: the CPU target description has no string "cpu"
 func.func @f(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>

@@ -43,8 +43,8 @@ __attribute__((target("avx512f"))) double fmaChainsAvx512(int64_t iters) {
 /// the GEMM kernel itself reaches.
 __attribute__((target("avx2,fma"))) double fmaChainsAvx2(int64_t iters) {
   const __m256 a = _mm256_set1_ps(0.999999f), b = _mm256_set1_ps(1e-7f);
-  __m256 c0 = _mm256_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0,
-         c5 = c0, c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
+  __m256 c0 = _mm256_set1_ps(1.0f), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0,
+         c6 = c0, c7 = c0, c8 = c0, c9 = c0, c10 = c0, c11 = c0;
   for (int64_t n = 0; n < iters; ++n) {
     c0 = _mm256_fmadd_ps(c0, a, b);
     c1 = _mm256_fmadd_ps(c1, a, b);
@@ -60,8 +60,9 @@ __attribute__((target("avx2,fma"))) double fmaChainsAvx2(int64_t iters) {
     c11 = _mm256_fmadd_ps(c11, a, b);
   }
   __m256 s = _mm256_add_ps(
-      _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
-                    _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7))),
+      _mm256_add_ps(
+          _mm256_add_ps(_mm256_add_ps(c0, c1), _mm256_add_ps(c2, c3)),
+          _mm256_add_ps(_mm256_add_ps(c4, c5), _mm256_add_ps(c6, c7))),
       _mm256_add_ps(_mm256_add_ps(c8, c9), _mm256_add_ps(c10, c11)));
   float out[8];
   _mm256_storeu_ps(out, s);
@@ -149,8 +150,8 @@ Limits moe::bench::measureLimits(int threads) {
     // shared machine's neighbours make the median read low.
     double s = sortedSeconds(7, [&] {
                  onThreads(threads, [&](int) {
-                   sink = avx512 ? fmaChainsAvx512(iters)
-                                 : fmaChainsAvx2(iters);
+                   sink =
+                       avx512 ? fmaChainsAvx512(iters) : fmaChainsAvx2(iters);
                  });
                }).front();
     l.fmaGflops = 2.0 * chains * lanes * iters * threads / s / 1e9;
@@ -158,10 +159,10 @@ Limits moe::bench::measureLimits(int threads) {
     l.fmaIsa = "scalar";
   }
   if (avx512 && __builtin_cpu_supports("avx512bf16")) {
-    double s = sortedSeconds(7, [&] {
-                 onThreads(threads,
-                           [&](int) { sink = dotChainsAvx512Bf16(iters); });
-               }).front();
+    double s =
+        sortedSeconds(7, [&] {
+          onThreads(threads, [&](int) { sink = dotChainsAvx512Bf16(iters); });
+        }).front();
     l.bf16DotGflops = 4.0 * 16 * 16 * iters * threads / s / 1e9;
   }
   // Read bandwidth: 8 streams per thread over 1 GiB in total, in huge

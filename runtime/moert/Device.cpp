@@ -3,6 +3,7 @@
 #include "runtime/moert/Internal.h"
 
 #include <cstdlib>
+#include <cstring>
 
 using namespace moert;
 
@@ -115,6 +116,14 @@ void *CpuDevice::allocate(size_t bytes) {
 
 void CpuDevice::deallocate(void *ptr, size_t) { std::free(ptr); }
 
+void CpuDevice::copyFromHost(void *device, const void *host, size_t bytes) {
+  std::memcpy(device, host, bytes);
+}
+
+void CpuDevice::copyToHost(void *host, const void *device, size_t bytes) {
+  std::memcpy(host, device, bytes);
+}
+
 std::unique_ptr<Queue> CpuDevice::createQueue(moert_session_s &session) {
   return std::make_unique<CpuQueue>(session);
 }
@@ -145,6 +154,45 @@ moert_status_t moert_device_get(int32_t index, moert_device_t **out_device) {
                           ": the host CPU; CUDA devices are not built)");
   *out_device = &CpuDevice::host();
   return nullptr;
+}
+
+moert_status_t moert_device_find(const char *name,
+                                 moert_device_t **out_device) {
+  if (!name || !out_device)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "name or out_device is null");
+  *out_device = nullptr;
+  std::string n = name;
+  std::string kind = n.substr(0, n.find(':'));
+  std::string index = n.find(':') == std::string::npos
+                          ? std::string("0")
+                          : n.substr(n.find(':') + 1);
+  bool numeric = !index.empty() && index.size() < 10 &&
+                 index.find_first_not_of("0123456789") == std::string::npos;
+  if (kind == "cuda")
+    return makeStatus(MOERT_UNSUPPORTED,
+                      "device '" + n +
+                          "': this runtime is built without CUDA devices "
+                          "(devices: cpu:0)");
+  if (kind != "cpu" || !numeric)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      "unknown device '" + n +
+                          "' (devices are named KIND or KIND:INDEX, e.g. cpu "
+                          "or cpu:0)");
+  int32_t i = std::stoi(index);
+  // Devices of one kind are numbered from 0 in the order of
+  // moert_device_get.
+  for (int32_t d = 0, seen = 0; d < moert_device_count(); ++d) {
+    moert_device_t *device = nullptr;
+    if (moert_status_t st = moert_device_get(d, &device))
+      return st;
+    if (device->kind == MOERT_DEVICE_CPU && seen++ == i) {
+      *out_device = device;
+      return nullptr;
+    }
+  }
+  return makeStatus(MOERT_NOT_FOUND, "no device '" + n +
+                                         "' (this runtime has one CPU "
+                                         "device, cpu:0)");
 }
 
 moert_device_kind_t moert_device_kind(const moert_device_t *device) {
@@ -215,6 +263,46 @@ uint64_t moert_buffer_size(const moert_buffer_t *buffer) {
 
 moert_device_t *moert_buffer_device(const moert_buffer_t *buffer) {
   return buffer ? buffer->device : nullptr;
+}
+
+namespace {
+/// Checks a copy of `bytes` at `offset` of `buffer` from or to `host`.
+moert_status_t checkCopy(const char *call, const moert_buffer_t *buffer,
+                         uint64_t offset, const void *host, uint64_t bytes) {
+  if (!buffer || (!host && bytes))
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      std::string(call) + ": buffer or host memory is null");
+  if (offset > buffer->size || bytes > buffer->size - offset)
+    return makeStatus(
+        MOERT_INVALID_ARGUMENT,
+        std::string(call) + ": " + std::to_string(bytes) + " bytes at offset " +
+            std::to_string(offset) + " do not fit in a buffer of " +
+            std::to_string(buffer->size) + " bytes on " + buffer->device->name);
+  return nullptr;
+}
+} // namespace
+
+moert_status_t moert_buffer_write(moert_buffer_t *buffer, uint64_t offset,
+                                  const void *src, uint64_t bytes) {
+  if (moert_status_t st =
+          checkCopy("moert_buffer_write", buffer, offset, src, bytes))
+    return st;
+  if (bytes)
+    buffer->device->copyFromHost(static_cast<char *>(buffer->address) + offset,
+                                 src, static_cast<size_t>(bytes));
+  return nullptr;
+}
+
+moert_status_t moert_buffer_read(const moert_buffer_t *buffer, uint64_t offset,
+                                 void *dst, uint64_t bytes) {
+  if (moert_status_t st =
+          checkCopy("moert_buffer_read", buffer, offset, dst, bytes))
+    return st;
+  if (bytes)
+    buffer->device->copyToHost(
+        dst, static_cast<const char *>(buffer->address) + offset,
+        static_cast<size_t>(bytes));
+  return nullptr;
 }
 
 } // extern "C"

@@ -63,6 +63,10 @@ struct moert_device_s {
   /// `bytes` of device memory aligned to 64 bytes; null without it.
   virtual void *allocate(size_t bytes) = 0;
   virtual void deallocate(void *ptr, size_t bytes) = 0;
+  /// Copies between host memory and this device's memory, waiting until
+  /// the copy is complete.
+  virtual void copyFromHost(void *device, const void *host, size_t bytes) = 0;
+  virtual void copyToHost(void *host, const void *device, size_t bytes) = 0;
   /// The queue of a new session on this device.
   virtual std::unique_ptr<moert::Queue>
   createQueue(moert_session_s &session) = 0;
@@ -96,6 +100,8 @@ public:
   bool hostVisible() const override { return true; }
   void *allocate(size_t bytes) override;
   void deallocate(void *ptr, size_t bytes) override;
+  void copyFromHost(void *device, const void *host, size_t bytes) override;
+  void copyToHost(void *host, const void *device, size_t bytes) override;
   std::unique_ptr<Queue> createQueue(moert_session_s &session) override;
 };
 

@@ -100,6 +100,14 @@ MOERT_API int32_t moert_device_count(void);
 MOERT_API moert_status_t moert_device_get(int32_t index,
                                           moert_device_t **out_device);
 
+/* The device called `name`: a kind ("cpu", "cuda") optionally followed by
+ * ":INDEX" among the devices of that kind ("cpu" is "cpu:0"). Fails with
+ * MOERT_INVALID_ARGUMENT for a name that is not one, MOERT_UNSUPPORTED for
+ * a kind this runtime is built without, MOERT_NOT_FOUND for an index past
+ * the devices of the kind. */
+MOERT_API moert_status_t moert_device_find(const char *name,
+                                           moert_device_t **out_device);
+
 MOERT_API moert_device_kind_t moert_device_kind(const moert_device_t *device);
 /* A short name, e.g. "cpu:0". */
 MOERT_API const char *moert_device_name(const moert_device_t *device);
@@ -131,6 +139,18 @@ MOERT_API void moert_buffer_release(moert_buffer_t *buffer);
 MOERT_API void *moert_buffer_data(moert_buffer_t *buffer);
 MOERT_API uint64_t moert_buffer_size(const moert_buffer_t *buffer);
 MOERT_API moert_device_t *moert_buffer_device(const moert_buffer_t *buffer);
+
+/* Copies `bytes` from host memory `src` into the buffer at `offset`, or
+ * from the buffer at `offset` into host memory `dst`; the copy is complete
+ * when the call returns. A copy that does not fit in the buffer is refused
+ * (MOERT_INVALID_ARGUMENT). These do not wait for queued runs: read a run's
+ * outputs after moert_session_synchronize(). */
+MOERT_API moert_status_t moert_buffer_write(moert_buffer_t *buffer,
+                                            uint64_t offset, const void *src,
+                                            uint64_t bytes);
+MOERT_API moert_status_t moert_buffer_read(const moert_buffer_t *buffer,
+                                           uint64_t offset, void *dst,
+                                           uint64_t bytes);
 
 /* A dense row-major tensor in a buffer, `offset` bytes from its start (a
  * multiple of the element size). */

@@ -1,8 +1,9 @@
 //===- moe-run.cpp - run a moec artifact on .npy inputs -------------------===//
 //
 // A thin main over the moert C API (no MLIR, no LLVM): binds the weights,
-// reads inputs from .npy, runs, writes the output, and optionally checks it
-// against the float64 reference evaluator and times repeated runs.
+// reads inputs from .npy into buffers on the chosen device, queues the run,
+// writes the output, and optionally checks it against the float64
+// reference evaluator and times repeated runs.
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/moert/moert.h"
@@ -54,6 +55,9 @@ const char *kUsage =
     "                         median latency and tokens per second\n"
     "  --threads N            worker threads (default: all cores; more than\n"
     "                         the cores is allowed, with a warning)\n"
+    "  --device NAME          the device to run on (default: cpu, the host\n"
+    "                         CPU, also cpu:0); inputs and the result are\n"
+    "                         copied to and from buffers on it\n"
     "  --version              the moec and LLVM versions it was built with\n"
     "  -h, --help             this text\n"
     "\n"
@@ -94,6 +98,7 @@ struct Options {
   std::string output;
   std::vector<std::string> weights;
   std::string function;
+  std::string device = "cpu";
   bool list = false, verify = false, version = false;
   double tolerance = -1;
   int repeat = 0, threads = 0;
@@ -161,6 +166,9 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
     } else if (key == "--repeat") {
       if (!value(v) || !parseInt(v.c_str(), o.repeat))
         return "--repeat needs a non-negative integer";
+    } else if (key == "--device") {
+      if (!value(o.device) || o.device.empty())
+        return "--device needs a device name (e.g. cpu)";
     } else if (key == "--threads") {
       if (!value(v) || !parseInt(v.c_str(), o.threads))
         return "--threads needs a non-negative integer (0: all cores)";
@@ -216,10 +224,6 @@ struct Buffer {
     for (int64_t d : shape)
       n *= d;
     return n;
-  }
-  moert_tensor_t view() {
-    return {dtype, static_cast<int32_t>(shape.size()), shape.data(),
-            bytes.data()};
   }
   std::vector<double> toDouble() const {
     std::vector<double> out(numElements());
@@ -460,8 +464,13 @@ int main(int argc, char **argv) {
              msg))
     return fail(msg);
 
+  moert_device_t *device = nullptr;
+  if (failed(moert_device_find(o.device.c_str(), &device), msg) ||
+      failed(moert_device_supports(device, artifact), msg))
+    return fail("--device: " + msg);
   moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
   config.num_threads = o.threads;
+  config.device = device;
   if (failed(moert_session_create_with_config(artifact, &config, &cleanup.s),
              msg))
     return fail(msg);
@@ -542,16 +551,43 @@ int main(int argc, char **argv) {
                                : results[0].shape[d]);
   output.bytes.resize(output.numElements() *
                       moe::dtypeSize(static_cast<moe::DType>(output.dtype)));
-  std::vector<moert_tensor_t> inViews;
-  for (Buffer &b : inputBuffers)
-    inViews.push_back(b.view());
-  moert_tensor_t outView = output.view();
+  // Inputs and the result live in buffers on the session's device: the
+  // inputs are copied there once, the result copied back after the runs.
+  struct DeviceBuffers {
+    std::vector<moert_buffer_t *> all;
+    ~DeviceBuffers() {
+      for (moert_buffer_t *b : all)
+        moert_buffer_release(b);
+    }
+  } deviceBuffers;
+  auto toDevice = [&](Buffer &b, bool copy,
+                      moert_buffer_tensor_t &out) -> bool {
+    moert_buffer_t *buffer = nullptr;
+    if (failed(moert_buffer_alloc(device, b.bytes.size(), &buffer), msg))
+      return false;
+    deviceBuffers.all.push_back(buffer);
+    if (copy &&
+        failed(moert_buffer_write(buffer, 0, b.bytes.data(), b.bytes.size()),
+               msg))
+      return false;
+    out = {b.dtype, static_cast<int32_t>(b.shape.size()), b.shape.data(),
+           buffer, 0};
+    return true;
+  };
+  std::vector<moert_buffer_tensor_t> inTensors(inputBuffers.size());
+  for (size_t i = 0; i < inputBuffers.size(); ++i)
+    if (!toDevice(inputBuffers[i], /*copy=*/true, inTensors[i]))
+      return fail(msg);
+  moert_buffer_tensor_t outTensor;
+  if (!toDevice(output, /*copy=*/false, outTensor))
+    return fail(msg);
 
   auto runOnce = [&]() -> bool {
-    return failed(moert_session_run(session, fnName.c_str(), inViews.data(),
-                                    static_cast<int32_t>(inViews.size()),
-                                    &outView, 1),
-                  msg);
+    return failed(moert_session_enqueue(
+                      session, fnName.c_str(), inTensors.data(),
+                      static_cast<int32_t>(inTensors.size()), &outTensor, 1),
+                  msg) ||
+           failed(moert_session_synchronize(session), msg);
   };
   if (runOnce())
     return fail(msg);
@@ -574,6 +610,10 @@ int main(int argc, char **argv) {
                 static_cast<long long>(tokens), tokens / (med / 1000.0));
   }
 
+  if (failed(moert_buffer_read(outTensor.buffer, 0, output.bytes.data(),
+                               output.bytes.size()),
+             msg))
+    return fail(msg);
   std::vector<double> actual = output.toDouble();
   printSummary(results[0].name, output.dtype, output.shape, actual);
   if (o.verify) {

@@ -46,6 +46,11 @@ int main(int argc, char **argv) {
   printf("device: %s, %s\n", moert_device_name(device),
          moert_device_kind_name(moert_device_kind(device)));
   report("device 1", moert_device_get(1, &device));
+  report("find cuda", moert_device_find("cuda", &device));
+  report("find cpu:1", moert_device_find("cpu:1", &device));
+  report("find cpu:x", moert_device_find("cpu:x", &device));
+  report("find cpu", moert_device_find("cpu", &device));
+  printf("found: %s\n", moert_device_name(device));
   report("device 0 again", moert_device_get(0, &device));
   if (report("load", moert_artifact_load(argv[1], &artifact)))
     return 1;
@@ -96,6 +101,22 @@ int main(int argc, char **argv) {
   i = memcmp(moert_buffer_data(y), expected, sizeof(expected)) == 0;
   printf("queued run equals moert_session_run: %s\n", i ? "yes" : "no");
   failures += !i;
+
+  /* Copies to and from a buffer: a run on an input written with
+   * moert_buffer_write, its output read back with moert_buffer_read. */
+  memset(moert_buffer_data(y), 0, TOKENS * D * sizeof(float));
+  report("write", moert_buffer_write(x, D * sizeof(float), host, sizeof(host)));
+  report("enqueue again",
+         moert_session_enqueue(session, function, &in, 1, &out, 1));
+  report("synchronize again", moert_session_synchronize(session));
+  memset(host, 0, sizeof(host));
+  report("read", moert_buffer_read(y, 0, host, sizeof(host)));
+  i = memcmp(host, expected, sizeof(expected)) == 0;
+  printf("read equals moert_session_run: %s\n", i ? "yes" : "no");
+  failures += !i;
+  report("write past the end",
+         moert_buffer_write(x, 64, host, sizeof(xs[0]) * (TOKENS + 1) * D));
+  report("read null", moert_buffer_read(y, 0, NULL, 4));
 
   /* Buffer tensors that do not fit are refused before anything runs. */
   out.offset = 4;

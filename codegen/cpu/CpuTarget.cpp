@@ -52,8 +52,9 @@ int64_t hostCacheBytes(int level) {
     std::string dir =
         "/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(index);
     auto read = [&](const char *name) -> std::string {
-      auto buf = llvm::MemoryBuffer::getFile(dir + "/" + name,
-                                             /*IsText=*/true);
+      // Read to the end: sysfs reports every file as 4096 bytes, so a read
+      // of the stat size pads the few bytes there are with NULs.
+      auto buf = llvm::MemoryBuffer::getFileAsStream(dir + "/" + name);
       return buf ? (*buf)->getBuffer().trim().str() : std::string();
     };
     std::string lvl = read("level");
@@ -128,17 +129,17 @@ std::string mlir::moe::describeCpu(StringRef cpu, CpuTargetDescription &out) {
                    : out.hasFeature("avx2")  ? 256
                                              : 128;
   out.vectorRegisters = out.hasFeature("avx512f") ? 32 : 16;
+  for (const KnownCaches &k : kKnownCaches)
+    if (out.cpu == k.cpu) {
+      out.l1dBytes = k.l1dKiB * 1024;
+      out.l2Bytes = k.l2KiB * 1024;
+    }
+  // The host's own sizes, where Linux reports them, over the table's.
   if (cpu == "native") {
     if (int64_t l1 = hostCacheBytes(1))
       out.l1dBytes = l1;
     if (int64_t l2 = hostCacheBytes(2))
       out.l2Bytes = l2;
-  } else {
-    for (const KnownCaches &k : kKnownCaches)
-      if (out.cpu == k.cpu) {
-        out.l1dBytes = k.l1dKiB * 1024;
-        out.l2Bytes = k.l2KiB * 1024;
-      }
   }
   return "";
 }

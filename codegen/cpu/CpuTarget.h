@@ -49,7 +49,8 @@ struct CpuTargetDescription {
 };
 
 /// Describes the CPU named `cpu`: "native" is the host (its features, and
-/// its cache sizes as the operating system reports them); "x86-64" (or
+/// its cache sizes as the operating system reports them, else as the table
+/// below has them for the host's CPU name); "x86-64" (or
 /// "generic") is a baseline any x86-64 runs; any other name is an LLVM CPU
 /// ("x86-64-v3", "znver4", "skylake-avx512", ...), whose cache sizes come
 /// from a table of known CPUs (docs/Targets.md) or the generic 32 KiB L1d

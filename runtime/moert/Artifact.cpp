@@ -247,14 +247,15 @@ moert_status_t moert_artifact_load(const char *path,
     moert_artifact_release(a);
     return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
   }
-  // Code for the CPU must run on this one; other kinds of device are not
-  // built (MOERT_DEVICE_CUDA is reserved).
+  // Code for the CPU must run on this one; CUDA devices hold buffers but
+  // run no artifact yet.
   std::string unsupported = a->target.kind == MOERT_DEVICE_CPU
                                 ? CpuDevice::host().supports(a->target)
                                 : std::string("compiled for a ") +
                                       moert_device_kind_name(a->target.kind) +
                                       " device ('" + a->target.triple +
-                                      "'), which this runtime is built without";
+                                      "'), which this runtime runs no "
+                                      "artifact on";
   if (!unsupported.empty()) {
     moert_artifact_release(a);
     return makeStatus(MOERT_UNSUPPORTED,

@@ -1,5 +1,6 @@
-//===- Device.cpp - the CPU device, its queue and buffers -----------------===//
+//===- Device.cpp - the device list, the CPU device, buffers --------------===//
 #include "runtime/moert/Device.h"
+#include "runtime/moert/CudaDevice.h"
 #include "runtime/moert/Internal.h"
 
 #include <cstdlib>
@@ -106,27 +107,67 @@ std::string CpuDevice::supports(const TargetRequirements &target) const {
   return checkFeatures(target.features, target.cpu);
 }
 
-void *CpuDevice::allocate(size_t bytes) {
+moert_status_t CpuDevice::allocate(size_t bytes, void *&out) {
   // aligned_alloc wants a multiple of the alignment (and something to give).
   size_t rounded = (bytes + 63) / 64 * 64;
-  if (rounded < bytes)
-    return nullptr;
-  return std::aligned_alloc(64, rounded ? rounded : 64);
+  out = rounded < bytes ? nullptr
+                        : std::aligned_alloc(64, rounded ? rounded : 64);
+  if (!out)
+    return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                      "out of memory for a buffer of " + std::to_string(bytes) +
+                          " bytes on " + name);
+  return nullptr;
 }
 
 void CpuDevice::deallocate(void *ptr, size_t) { std::free(ptr); }
 
-void CpuDevice::copyFromHost(void *device, const void *host, size_t bytes) {
+moert_status_t CpuDevice::copyFromHost(void *device, const void *host,
+                                       size_t bytes) {
   std::memcpy(device, host, bytes);
+  return nullptr;
 }
 
-void CpuDevice::copyToHost(void *host, const void *device, size_t bytes) {
+moert_status_t CpuDevice::copyToHost(void *host, const void *device,
+                                     size_t bytes) {
   std::memcpy(host, device, bytes);
+  return nullptr;
 }
 
 std::unique_ptr<Queue> CpuDevice::createQueue(moert_session_s &session) {
   return std::make_unique<CpuQueue>(session);
 }
+
+namespace {
+struct DeviceList {
+  std::vector<moert_device_s *> all;
+  std::string whyNoCuda;
+};
+
+const DeviceList &deviceList() {
+  static const DeviceList list = [] {
+    DeviceList l;
+    l.all.push_back(&CpuDevice::host());
+    l.whyNoCuda = CudaDevice::enumerate(l.all);
+    return l;
+  }();
+  return list;
+}
+
+/// "cpu:0, cuda:0" and why there is no CUDA device, if there is none.
+std::string deviceSummary() {
+  std::string names;
+  for (moert_device_s *d : deviceList().all)
+    names += (names.empty() ? "" : ", ") + d->name;
+  const std::string &why = deviceList().whyNoCuda;
+  return names + (why.empty() ? std::string() : "; " + why);
+}
+} // namespace
+
+const std::vector<moert_device_s *> &moert::allDevices() {
+  return deviceList().all;
+}
+
+const std::string &moert::whyNoCudaDevice() { return deviceList().whyNoCuda; }
 
 extern "C" {
 
@@ -140,19 +181,19 @@ const char *moert_device_kind_name(moert_device_kind_t kind) {
   return "unknown";
 }
 
-int32_t moert_device_count(void) { return 1; }
+int32_t moert_device_count(void) {
+  return static_cast<int32_t>(allDevices().size());
+}
 
 moert_status_t moert_device_get(int32_t index, moert_device_t **out_device) {
   if (!out_device)
     return makeStatus(MOERT_INVALID_ARGUMENT, "out_device is null");
   *out_device = nullptr;
   if (index < 0 || index >= moert_device_count())
-    return makeStatus(MOERT_NOT_FOUND,
-                      "no device " + std::to_string(index) +
-                          " (this runtime has " +
-                          std::to_string(moert_device_count()) +
-                          ": the host CPU; CUDA devices are not built)");
-  *out_device = &CpuDevice::host();
+    return makeStatus(MOERT_NOT_FOUND, "no device " + std::to_string(index) +
+                                           " (devices: " + deviceSummary() +
+                                           ")");
+  *out_device = allDevices()[index];
   return nullptr;
 }
 
@@ -162,37 +203,27 @@ moert_status_t moert_device_find(const char *name,
     return makeStatus(MOERT_INVALID_ARGUMENT, "name or out_device is null");
   *out_device = nullptr;
   std::string n = name;
-  std::string kind = n.substr(0, n.find(':'));
-  std::string index = n.find(':') == std::string::npos
-                          ? std::string("0")
-                          : n.substr(n.find(':') + 1);
+  size_t colon = n.find(':');
+  std::string kind = n.substr(0, colon);
+  std::string index = colon == std::string::npos ? "0" : n.substr(colon + 1);
   bool numeric = !index.empty() && index.size() < 10 &&
                  index.find_first_not_of("0123456789") == std::string::npos;
-  if (kind == "cuda")
-    return makeStatus(MOERT_UNSUPPORTED,
-                      "device '" + n +
-                          "': this runtime is built without CUDA devices "
-                          "(devices: cpu:0)");
-  if (kind != "cpu" || !numeric)
+  if ((kind != "cpu" && kind != "cuda") || !numeric)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       "unknown device '" + n +
-                          "' (devices are named KIND or KIND:INDEX, e.g. cpu "
-                          "or cpu:0)");
-  int32_t i = std::stoi(index);
+                          "' (devices are named KIND or KIND:INDEX, e.g. cpu, "
+                          "cuda or cuda:1)");
+  moert_device_kind_t k = kind == "cuda" ? MOERT_DEVICE_CUDA : MOERT_DEVICE_CPU;
   // Devices of one kind are numbered from 0 in the order of
   // moert_device_get.
-  for (int32_t d = 0, seen = 0; d < moert_device_count(); ++d) {
-    moert_device_t *device = nullptr;
-    if (moert_status_t st = moert_device_get(d, &device))
-      return st;
-    if (device->kind == MOERT_DEVICE_CPU && seen++ == i) {
-      *out_device = device;
+  int32_t i = std::stoi(index), seen = 0;
+  for (moert_device_s *d : allDevices())
+    if (d->kind == k && seen++ == i) {
+      *out_device = d;
       return nullptr;
     }
-  }
-  return makeStatus(MOERT_NOT_FOUND, "no device '" + n +
-                                         "' (this runtime has one CPU "
-                                         "device, cpu:0)");
+  return makeStatus(MOERT_NOT_FOUND,
+                    "no device '" + n + "' (devices: " + deviceSummary() + ")");
 }
 
 moert_device_kind_t moert_device_kind(const moert_device_t *device) {
@@ -228,11 +259,9 @@ moert_status_t moert_buffer_alloc(moert_device_t *device, uint64_t bytes,
     return makeStatus(MOERT_INVALID_ARGUMENT, "buffer of " +
                                                   std::to_string(bytes) +
                                                   " bytes is too large");
-  void *address = device->allocate(static_cast<size_t>(bytes));
-  if (!address)
-    return makeStatus(MOERT_INTERNAL, "no memory for a buffer of " +
-                                          std::to_string(bytes) + " bytes on " +
-                                          device->name);
+  void *address = nullptr;
+  if (moert_status_t st = device->allocate(static_cast<size_t>(bytes), address))
+    return st;
   auto *buffer = new moert_buffer_s();
   buffer->device = device;
   buffer->address = address;
@@ -287,10 +316,11 @@ moert_status_t moert_buffer_write(moert_buffer_t *buffer, uint64_t offset,
   if (moert_status_t st =
           checkCopy("moert_buffer_write", buffer, offset, src, bytes))
     return st;
-  if (bytes)
-    buffer->device->copyFromHost(static_cast<char *>(buffer->address) + offset,
-                                 src, static_cast<size_t>(bytes));
-  return nullptr;
+  if (!bytes)
+    return nullptr;
+  return buffer->device->copyFromHost(static_cast<char *>(buffer->address) +
+                                          offset,
+                                      src, static_cast<size_t>(bytes));
 }
 
 moert_status_t moert_buffer_read(const moert_buffer_t *buffer, uint64_t offset,
@@ -298,11 +328,11 @@ moert_status_t moert_buffer_read(const moert_buffer_t *buffer, uint64_t offset,
   if (moert_status_t st =
           checkCopy("moert_buffer_read", buffer, offset, dst, bytes))
     return st;
-  if (bytes)
-    buffer->device->copyToHost(
-        dst, static_cast<const char *>(buffer->address) + offset,
-        static_cast<size_t>(bytes));
-  return nullptr;
+  if (!bytes)
+    return nullptr;
+  return buffer->device->copyToHost(
+      dst, static_cast<const char *>(buffer->address) + offset,
+      static_cast<size_t>(bytes));
 }
 
 } // extern "C"

@@ -2,10 +2,11 @@
 //
 // A device (moert_device_t) runs an artifact's code and holds buffers; a
 // session runs on one device and queues its calls on a Queue of that
-// device. The host CPU is the only device built today: its queue runs each
-// call at once, on the caller's thread and the session's thread pool, and
-// its buffers are host memory. MOERT_DEVICE_CUDA is reserved for the
-// NVIDIA backend, whose queue will run asynchronously (docs/Runtime.md).
+// device. The host CPU is device 0: its queue runs each call at once, on
+// the caller's thread and the session's thread pool, and its buffers are
+// host memory. NVIDIA GPUs follow it where the CUDA driver loads
+// (CudaDevice.h): their buffers are device memory; no artifact runs on
+// them yet (docs/Runtime.md).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_DEVICE_H
@@ -60,14 +61,18 @@ struct moert_device_s {
   virtual std::string supports(const moert::TargetRequirements &target) const;
   /// Whether the host addresses this device's buffers directly.
   virtual bool hostVisible() const = 0;
-  /// `bytes` of device memory aligned to 64 bytes; null without it.
-  virtual void *allocate(size_t bytes) = 0;
+  /// `bytes` of device memory aligned to 64 bytes into `out`; a status
+  /// saying why not (MOERT_RESOURCE_EXHAUSTED when memory is short).
+  virtual moert_status_t allocate(size_t bytes, void *&out) = 0;
   virtual void deallocate(void *ptr, size_t bytes) = 0;
   /// Copies between host memory and this device's memory, waiting until
   /// the copy is complete.
-  virtual void copyFromHost(void *device, const void *host, size_t bytes) = 0;
-  virtual void copyToHost(void *host, const void *device, size_t bytes) = 0;
-  /// The queue of a new session on this device.
+  virtual moert_status_t copyFromHost(void *device, const void *host,
+                                      size_t bytes) = 0;
+  virtual moert_status_t copyToHost(void *host, const void *device,
+                                    size_t bytes) = 0;
+  /// The queue of a new session on this device; null for a device that
+  /// runs no artifact yet.
   virtual std::unique_ptr<moert::Queue>
   createQueue(moert_session_s &session) = 0;
 };
@@ -98,12 +103,21 @@ public:
 
   std::string supports(const TargetRequirements &target) const override;
   bool hostVisible() const override { return true; }
-  void *allocate(size_t bytes) override;
+  moert_status_t allocate(size_t bytes, void *&out) override;
   void deallocate(void *ptr, size_t bytes) override;
-  void copyFromHost(void *device, const void *host, size_t bytes) override;
-  void copyToHost(void *host, const void *device, size_t bytes) override;
+  moert_status_t copyFromHost(void *device, const void *host,
+                              size_t bytes) override;
+  moert_status_t copyToHost(void *host, const void *device,
+                            size_t bytes) override;
   std::unique_ptr<Queue> createQueue(moert_session_s &session) override;
 };
+
+/// Every device of this process, the host CPU first, then the CUDA devices
+/// in the driver's order; listed once, on first use.
+const std::vector<moert_device_s *> &allDevices();
+
+/// Why the process has no CUDA device ("" when it has one).
+const std::string &whyNoCudaDevice();
 
 } // namespace moert
 

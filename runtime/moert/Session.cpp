@@ -511,6 +511,14 @@ moert_session_create_with_config(moert_artifact_t *artifact,
   s->device = device;
   s->pool = std::make_unique<ThreadPool>(threads);
   s->queue = device->createQueue(*s);
+  if (!s->queue) {
+    moert_status_t st =
+        makeStatus(MOERT_UNSUPPORTED, artifact->path + ": " + device->name +
+                                          " runs no artifact in this runtime");
+    moert_artifact_release(artifact);
+    delete s;
+    return st;
+  }
   *out_session = s;
   return nullptr;
 }

@@ -50,6 +50,7 @@ typedef enum moert_status_code_e {
   MOERT_FAILED_PRECONDITION = 4, /* e.g. a weight is not bound yet */
   MOERT_UNSUPPORTED = 5,         /* e.g. the CPU lacks an ISA extension */
   MOERT_INTERNAL = 6,
+  MOERT_RESOURCE_EXHAUSTED = 7, /* e.g. a device is out of memory */
 } moert_status_code_t;
 
 typedef struct moert_status_s *moert_status_t;
@@ -84,8 +85,8 @@ MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 /* The kinds of device a session can run on. */
 typedef enum moert_device_kind_e {
   MOERT_DEVICE_CPU = 0,  /* the host CPU */
-  MOERT_DEVICE_CUDA = 1, /* reserved for the NVIDIA backend: not built yet,
-                            no device of this kind is ever listed */
+  MOERT_DEVICE_CUDA = 1, /* an NVIDIA GPU, through the CUDA driver where it
+                            loads; it holds buffers, runs no artifact yet */
 } moert_device_kind_t;
 
 typedef struct moert_device_s moert_device_t;
@@ -94,17 +95,19 @@ typedef struct moert_artifact_s moert_artifact_t;
 /* "cpu", "cuda"; "unknown" for other values. */
 MOERT_API const char *moert_device_kind_name(moert_device_kind_t kind);
 
-/* The devices this runtime can run on; index 0, the host CPU, is the
- * default device. */
+/* The devices this process can use: index 0, the host CPU, is the default
+ * device; the CUDA devices follow, in the driver's order, where the driver
+ * (libcuda.so.1, or the library $MOERT_CUDA_DRIVER names) loads and
+ * reports devices. They are listed once, on the first call. */
 MOERT_API int32_t moert_device_count(void);
 MOERT_API moert_status_t moert_device_get(int32_t index,
                                           moert_device_t **out_device);
 
 /* The device called `name`: a kind ("cpu", "cuda") optionally followed by
  * ":INDEX" among the devices of that kind ("cpu" is "cpu:0"). Fails with
- * MOERT_INVALID_ARGUMENT for a name that is not one, MOERT_UNSUPPORTED for
- * a kind this runtime is built without, MOERT_NOT_FOUND for an index past
- * the devices of the kind. */
+ * MOERT_INVALID_ARGUMENT for a name that is not one, and MOERT_NOT_FOUND
+ * for a device this process does not have, saying why (for CUDA: no
+ * driver, a driver that does not start, or no device). */
 MOERT_API moert_status_t moert_device_find(const char *name,
                                            moert_device_t **out_device);
 

@@ -18,10 +18,10 @@ TEST(devicesListTheHostCpu) {
   CHECK_EQ(std::string(moert_device_kind_name(MOERT_DEVICE_CUDA)),
            std::string("cuda"));
   moert_device_t *none = device;
-  moert_status_t st = moert_device_get(1, &none);
+  moert_status_t st = moert_device_get(moert_device_count(), &none);
   CHECK(none == nullptr);
   CHECK_EQ(moert_status_code(st), MOERT_NOT_FOUND);
-  CHECK_CONTAINS(moert_status_message(st), "CUDA devices are not built");
+  CHECK_CONTAINS(moert_status_message(st), "(devices: cpu:0");
   moert_status_free(st);
   st = moert_device_get(0, nullptr);
   CHECK_EQ(moert_status_code(st), MOERT_INVALID_ARGUMENT);
@@ -90,8 +90,8 @@ TEST(buffersLiveOnTheirDevice) {
   moert_buffer_t *huge = reinterpret_cast<moert_buffer_t *>(1);
   st = moert_buffer_alloc(cpu, uint64_t(1) << 62, &huge);
   CHECK(huge == nullptr);
-  CHECK_EQ(moert_status_code(st), MOERT_INTERNAL);
-  CHECK_CONTAINS(moert_status_message(st), "no memory for a buffer");
+  CHECK_EQ(moert_status_code(st), MOERT_RESOURCE_EXHAUSTED);
+  CHECK_CONTAINS(moert_status_message(st), "out of memory for a buffer");
   moert_status_free(st);
   CHECK(moert_buffer_data(nullptr) == nullptr);
   CHECK(moert_buffer_device(nullptr) == nullptr);

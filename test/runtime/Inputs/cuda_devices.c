@@ -4,23 +4,14 @@
  * in device memory (written, read back, not host-visible, refused when
  * memory is short), and the target check that keeps CPU code off a GPU.
  * Prints one line per check; exits 1 on a mismatch. */
+#include "report.h"
+
 #include <moert.h>
 
 #include <stdio.h>
 #include <string.h>
 
 static int failures = 0;
-
-static int report(const char *what, moert_status_t st) {
-  if (!st) {
-    printf("%s: ok\n", what);
-    return 0;
-  }
-  printf("%s: code %d: %s\n", what, (int)moert_status_code(st),
-         moert_status_message(st));
-  moert_status_free(st);
-  return 1;
-}
 
 int main(int argc, char **argv) {
   moert_device_t *gpu = NULL, *device = NULL;

@@ -3,25 +3,14 @@
  * config, a run queued on device buffers (equal, bit for bit, to
  * moert_session_run on the same values in caller memory) and the checks of
  * buffer tensors. Prints one line per check; exits 1 on a mismatch. */
+#include "report.h"
+
 #include <moert.h>
 
 #include <stdio.h>
 #include <string.h>
 
 static int failures = 0;
-
-/* Prints a status (or "ok") after `what`, frees it, returns whether it
- * failed. */
-static int report(const char *what, moert_status_t st) {
-  if (!st) {
-    printf("%s: ok\n", what);
-    return 0;
-  }
-  printf("%s: code %d: %s\n", what, (int)moert_status_code(st),
-         moert_status_message(st));
-  moert_status_free(st);
-  return 1;
-}
 
 int main(int argc, char **argv) {
   enum { TOKENS = 4, D = 64 };

@@ -131,33 +131,27 @@ CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
   memcpy(dst, (const void *)(uintptr_t)src, bytes);
   return SUCCESS;
 }
+static const struct {
+  CUresult code;
+  const char *name, *text;
+} errors[] = {
+    {OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
+    {NO_DEVICE, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"},
+    {INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
+};
 CUresult cuGetErrorName(CUresult error, const char **name) {
-  switch (error) {
-  case OUT_OF_MEMORY:
-    *name = "CUDA_ERROR_OUT_OF_MEMORY";
-    return SUCCESS;
-  case NO_DEVICE:
-    *name = "CUDA_ERROR_NO_DEVICE";
-    return SUCCESS;
-  case INVALID_CONTEXT:
-    *name = "CUDA_ERROR_INVALID_CONTEXT";
-    return SUCCESS;
-  default:
-    return INVALID_VALUE;
-  }
+  for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); ++i)
+    if (errors[i].code == error) {
+      *name = errors[i].name;
+      return SUCCESS;
+    }
+  return INVALID_VALUE;
 }
 CUresult cuGetErrorString(CUresult error, const char **text) {
-  switch (error) {
-  case OUT_OF_MEMORY:
-    *text = "out of memory";
-    return SUCCESS;
-  case NO_DEVICE:
-    *text = "no CUDA-capable device is detected";
-    return SUCCESS;
-  case INVALID_CONTEXT:
-    *text = "invalid device context";
-    return SUCCESS;
-  default:
-    return INVALID_VALUE;
-  }
+  for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); ++i)
+    if (errors[i].code == error) {
+      *text = errors[i].text;
+      return SUCCESS;
+    }
+  return INVALID_VALUE;
 }

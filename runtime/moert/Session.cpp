@@ -505,11 +505,20 @@ moert_session_create_with_config(moert_artifact_t *artifact,
   if (std::string err = device->supports(artifact->target); !err.empty())
     return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
                                              device->name + ": " + err);
+  std::unique_ptr<ThreadPool> pool;
+  try {
+    pool = std::make_unique<ThreadPool>(threads);
+  } catch (const std::exception &e) {
+    return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                      "cannot start " + std::to_string(threads) +
+                          " threads for a session (" + e.what() +
+                          "); ask for fewer threads");
+  }
   auto *s = new moert_session_s();
   ++artifact->refs;
   s->artifact = artifact;
   s->device = device;
-  s->pool = std::make_unique<ThreadPool>(threads);
+  s->pool = std::move(pool);
   s->queue = device->createQueue(*s);
   if (!s->queue) {
     moert_status_t st =

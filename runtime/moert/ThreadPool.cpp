@@ -9,11 +9,20 @@ using namespace moert;
 
 ThreadPool::ThreadPool(int threads)
     : cursors_(static_cast<size_t>(std::max(threads, 1))) {
-  for (int i = 1; i < threads; ++i)
-    workers_.emplace_back([this, i] { workerLoop(i); });
+  try {
+    for (int i = 1; i < threads; ++i)
+      workers_.emplace_back([this, i] { workerLoop(i); });
+  } catch (...) {
+    // The system has no more threads (or memory for them): the ones that
+    // started stop again, and the caller hears why.
+    stopWorkers();
+    throw;
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stopWorkers(); }
+
+void ThreadPool::stopWorkers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_.store(true);

@@ -26,7 +26,9 @@ using ParallelBody = void (*)(void *ctx, int64_t begin, int64_t end);
 
 class ThreadPool {
 public:
-  /// `threads` counts the caller: threads - 1 workers are started.
+  /// `threads` counts the caller: threads - 1 workers are started. Throws
+  /// std::system_error when the system cannot start them all (none is left
+  /// running).
   explicit ThreadPool(int threads);
   ~ThreadPool();
   int threads() const { return static_cast<int>(workers_.size()) + 1; }
@@ -38,6 +40,7 @@ public:
   static int availableCores();
 
 private:
+  void stopWorkers();
   void workerLoop(int id);
   void drain(int id);
 

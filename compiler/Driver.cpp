@@ -9,6 +9,7 @@
 #include "importers/hf/Checkpoint.h"
 #include "importers/hf/HFImporter.h"
 #include "importers/onnx/OnnxImporter.h"
+#include "runtime/abi/ArtifactAbi.h"
 #include "runtime/support/Safetensors.h"
 
 #include "mlir/Dialect/DLTI/DLTI.h"
@@ -27,6 +28,7 @@
 
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Format.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
@@ -55,6 +57,31 @@ void mlir::moe::setPipelineOptions(const CompileOptions &options,
 }
 
 namespace {
+
+/// Appends the artifact seal (runtime/abi/ArtifactAbi.h) to the linked
+/// shared object at `path`; returns "" or why not.
+std::string sealArtifact(const std::string &path) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer)
+    return "cannot read the linked artifact '" + path +
+           "': " + buffer.getError().message();
+  StringRef bytes = (*buffer)->getBuffer();
+  std::string seal = ::moe::abi::artifactSeal(
+      reinterpret_cast<const unsigned char *>(bytes.data()), bytes.size());
+  std::error_code ec;
+  llvm::raw_fd_ostream os(path, ec, llvm::sys::fs::OF_Append);
+  if (ec)
+    return "cannot write the seal of '" + path + "': " + ec.message();
+  os << seal;
+  os.close();
+  if (os.has_error()) {
+    std::string why = os.error().message();
+    os.clear_error();
+    return "cannot write the seal of '" + path + "': " + why;
+  }
+  return "";
+}
 
 class Driver {
 public:
@@ -374,6 +401,10 @@ int Driver::run() {
   if (!msg.empty()) {
     llvm::sys::fs::remove(tmpOut);
     return fail(msg);
+  }
+  if (std::string err = sealArtifact(tmpOut); !err.empty()) {
+    llvm::sys::fs::remove(tmpOut);
+    return fail(err);
   }
   if (!sidecar.empty()) {
     std::vector<::moe::safetensors::TensorData> tensors;

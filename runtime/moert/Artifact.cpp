@@ -1,6 +1,7 @@
 //===- Artifact.cpp - loading moe-compile's shared objects ----------------===//
 #include "runtime/abi/ArtifactAbi.h"
 #include "runtime/moert/Internal.h"
+#include "runtime/support/FileIO.h"
 
 #include <climits>
 #include <cstring>
@@ -222,6 +223,18 @@ moert_status_t moert_artifact_load(const char *path,
   std::string file = path;
   if (file.find('/') == std::string::npos)
     file = "./" + file;
+  // The seal first: the dynamic loader maps a truncated file and faults,
+  // and runs whatever a flipped bit made of the code.
+  std::string bytes;
+  if (std::string err = moe::readFile(file, bytes); !err.empty())
+    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
+                                          path + "': " + err);
+  if (std::string err = abi::checkArtifactSeal(
+          reinterpret_cast<const unsigned char *>(bytes.data()), bytes.size());
+      !err.empty())
+    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
+                                          path + "': " + err);
+  bytes = std::string();
   void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *err = dlerror();

@@ -243,6 +243,13 @@ std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
   std::string method = cfg.string("topk_method", v3 ? "noaux_tc" : "greedy");
   bool norm = v3 && cfg.boolean("norm_topk_prob", true);
   cfg.require(shared >= 0, "'n_shared_experts' must be >= 0");
+  // DeepseekV3MoE always routes as noaux_tc (sigmoid scores, the
+  // correction bias, group-limited top-k) and ignores the key; another
+  // value says the checkpoint expects a routing it will not get.
+  if (v3)
+    cfg.require(method == "noaux_tc", "unsupported topk_method '" + method +
+                                          "' (DeepSeek-V3 routes with "
+                                          "noaux_tc)");
   if (!v3) {
     cfg.require(method == "greedy" || method == "group_limited_greedy",
                 "unsupported topk_method '" + method +
@@ -383,6 +390,21 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   cfg.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0,
               "num_hidden_layers, hidden_size, the expert count and "
               "num_experts_per_tok must be positive");
+  // Bounds far above any published model, checked before anything is
+  // planned per layer or per expert: a config with 2^40 experts is an
+  // error, not an allocation that takes the machine's memory.
+  constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
+                    kMaxExperts = 1 << 16;
+  auto bound = [&](int64_t v, int64_t max, const std::string &key) {
+    cfg.require(v <= max, "'" + key + "' is " + std::to_string(v) +
+                              "; moec reads at most " + std::to_string(max));
+  };
+  bound(c.layers, kMaxLayers, "num_hidden_layers");
+  bound(c.H, kMaxHidden, "hidden_size");
+  bound(c.E, kMaxExperts, expertsKey);
+  cfg.require(c.K <= c.E, "num_experts_per_tok " + std::to_string(c.K) +
+                              " exceeds the " + std::to_string(c.E) +
+                              " experts");
   if (!cfg.error.empty())
     return cfg.error;
   std::string err;

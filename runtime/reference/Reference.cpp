@@ -417,4 +417,31 @@ double relativeL2(const std::vector<double> &a, const std::vector<double> &b) {
   return std::sqrt(num / den);
 }
 
+OutputComparison compareOutput(const std::vector<double> &actual,
+                               const std::vector<double> &expected,
+                               double (*round)(double)) {
+  OutputComparison c;
+  if (actual.size() != expected.size()) {
+    c.relativeL2 = std::numeric_limits<double>::infinity();
+    return c;
+  }
+  auto kind = [](double v) { return std::isnan(v) ? 0 : v > 0 ? 1 : -1; };
+  std::vector<double> a, b;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    double e = round ? round(expected[i]) : expected[i];
+    bool finiteE = std::isfinite(e), finiteA = std::isfinite(actual[i]);
+    c.nonFinite += !finiteE;
+    if (finiteE != finiteA || (!finiteE && kind(e) != kind(actual[i]))) {
+      ++c.mismatches;
+      continue;
+    }
+    if (finiteE) {
+      a.push_back(actual[i]);
+      b.push_back(e);
+    }
+  }
+  c.relativeL2 = relativeL2(a, b);
+  return c;
+}
+
 } // namespace moe::ref

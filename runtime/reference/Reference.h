@@ -163,6 +163,23 @@ std::string evaluate(const LayerConfig &config, const LayerOperands &ops,
 /// zero, +inf when only b is zero or the sizes differ.
 double relativeL2(const std::vector<double> &a, const std::vector<double> &b);
 
+/// An output against the reference: the relative L2 error over the places
+/// where the reference is finite, after rounding the reference to
+/// `round`'s precision (what an output of that dtype can hold: a value
+/// below its smallest subnormal is 0 there), and how the non-finite places
+/// agree: each must hold the same class (NaN, +inf, -inf) in both.
+struct OutputComparison {
+  double relativeL2 = 0;
+  int64_t nonFinite = 0;  // places where the reference is not finite
+  int64_t mismatches = 0; // places where exactly one of the two is finite,
+                          // or both are not and differ in class
+};
+/// `round` is applied to each reference value (e.g. a round trip through
+/// the output dtype); null keeps them.
+OutputComparison compareOutput(const std::vector<double> &actual,
+                               const std::vector<double> &expected,
+                               double (*round)(double));
+
 } // namespace moe::ref
 
 #endif // MOEC_RUNTIME_REFERENCE_REFERENCE_H

@@ -246,10 +246,15 @@ std::string parse(std::string_view bytes, const std::string &name, Array &out) {
                 "' (supported: <f2, <f4, <f8, <i4, <i8)");
   }
 
-  uint64_t count = 1;
+  // Bounded with its zero dimensions left out too: an empty array of
+  // shape (0, 2^62, 24) would otherwise pass here and overflow whatever
+  // multiplies its other dimensions later.
+  uint64_t count = 1, extent = 1;
   for (int64_t dim : hp.shape) {
-    if (dim != 0 && count > (uint64_t(1) << 48) / static_cast<uint64_t>(dim))
-      return fail("shape is too large");
+    if (dim != 0 && extent > (uint64_t(1) << 48) / static_cast<uint64_t>(dim))
+      return fail("shape is too large (its non-zero dimensions multiply to "
+                  "more than 2^48)");
+    extent *= dim != 0 ? static_cast<uint64_t>(dim) : 1;
     count *= static_cast<uint64_t>(dim);
   }
   uint64_t need = count * info->itemSize;

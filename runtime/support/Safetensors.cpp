@@ -105,6 +105,20 @@ std::string safetensors::parseHeader(std::string_view header, uint64_t dataSize,
     if (byOffset[i]->begin < byOffset[i - 1]->end)
       return fail("tensors '" + byOffset[i - 1]->name + "' and '" +
                   byOffset[i]->name + "' overlap in the data section");
+  // The format indexes every byte of the data section, as the safetensors
+  // library checks: no hole before a tensor, nothing after the last one.
+  uint64_t covered = 0;
+  for (const TensorInfo *t : byOffset) {
+    if (t->begin > covered)
+      return fail("a hole of " + std::to_string(t->begin - covered) +
+                  " bytes before tensor '" + t->name +
+                  "' in the data section (the format indexes every byte)");
+    covered = t->end;
+  }
+  if (covered < dataSize)
+    return fail(std::to_string(dataSize - covered) +
+                " bytes after the last tensor in the data section (trailing "
+                "bytes; the format indexes every byte)");
   out = std::move(tensors);
   return "";
 }

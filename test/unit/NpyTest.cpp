@@ -187,6 +187,24 @@ TEST(npyErrors) {
                                      "abcd"),
                             "r.npy", a),
                  "structured dtypes are not supported");
+  // Too large, also when empty: a zero dimension does not hide the others.
+  CHECK_EQ(npy::parse(npyImage("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (1, 4611686018427387904, 24), }",
+                               ""),
+                      "b.npy", a),
+           std::string("b.npy: shape is too large (its non-zero dimensions "
+                       "multiply to more than 2^48)"));
+  CHECK_EQ(npy::parse(npyImage("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (0, 4611686018427387904, 24), }",
+                               ""),
+                      "e.npy", a),
+           std::string("e.npy: shape is too large (its non-zero dimensions "
+                       "multiply to more than 2^48)"));
+  CHECK_EQ(npy::parse(npyImage("{'descr': '<f4', 'fortran_order': False, "
+                               "'shape': (0, 24), }",
+                               ""),
+                      "z0.npy", a),
+           std::string());
   std::string v9 = good;
   v9[6] = 9;
   CHECK_EQ(npy::parse(v9, "v.npy", a),

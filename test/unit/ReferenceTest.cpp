@@ -480,3 +480,28 @@ TEST(rolesAndRelativeL2) {
   CHECK_NEAR(relativeL2({1, 1}, {1, 0}), 1.0, 1e-15);
   CHECK_NEAR(relativeL2({3, 4}, {6, 8}), 0.5, 1e-15);
 }
+
+namespace {
+double toF32(double v) { return static_cast<float>(v); }
+} // namespace
+
+TEST(compareOutputRoundsAndMatchesNonFinite) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  // A float64 result below f32's smallest subnormal is 0 as an f32 output.
+  OutputComparison c = compareOutput({0, 0}, {1e-60, -2e-50}, toF32);
+  CHECK_EQ(c.relativeL2, 0.0);
+  CHECK_EQ(c.mismatches, int64_t(0));
+  c = compareOutput({0, 0}, {1e-60, -2e-50}, nullptr);
+  CHECK_EQ(c.relativeL2, 1.0);
+  // Non-finite places of the same class agree and leave the L2 to the rest.
+  c = compareOutput({nan, inf, -inf, 3, 4}, {nan, inf, -inf, 6, 8}, toF32);
+  CHECK_EQ(c.nonFinite, int64_t(3));
+  CHECK_EQ(c.mismatches, int64_t(0));
+  CHECK_NEAR(c.relativeL2, 0.5, 1e-15);
+  // Of another class, or finite in only one of the two: a mismatch each.
+  c = compareOutput({inf, 1, nan, 2}, {-inf, nan, 1, 2}, toF32);
+  CHECK_EQ(c.nonFinite, int64_t(2));
+  CHECK_EQ(c.mismatches, int64_t(3));
+  CHECK_EQ(c.relativeL2, 0.0);
+}

@@ -71,6 +71,15 @@ TEST(safetensorsHeaderChecks) {
               "b": {"dtype": "F32", "shape": [1], "data_offsets": [2, 6]}})",
           8),
       "tensors 'a' and 'b' overlap");
+  // Every byte of the data section belongs to a tensor.
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [4, 8]}})",
+          8),
+      "a hole of 4 bytes before tensor 'a' in the data section");
+  CHECK_CONTAINS(
+      err(R"({"a": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}})",
+          8),
+      "4 bytes after the last tensor in the data section");
   CHECK_CONTAINS(
       err(R"({"a": {"dtype": "F32", "shape": [4294967296, 4294967296, 16],
                     "data_offsets": [0, 4]}})",

@@ -271,6 +271,25 @@ std::string readInput(const moert_param_t &p, const std::string &path,
   return "";
 }
 
+/// The reference value as an output of dtype `t` holds it.
+template <moe::DType D>
+double roundTo(double v) {
+  unsigned char bytes[8];
+  moe::storeElement(D, bytes, 0, v);
+  return moe::loadElement(D, bytes, 0);
+}
+double (*roundingTo(moert_dtype_t t))(double) {
+  switch (t) {
+  case MOERT_BF16:
+    return roundTo<moe::DType::BF16>;
+  case MOERT_F16:
+    return roundTo<moe::DType::F16>;
+  case MOERT_F32:
+    return roundTo<moe::DType::F32>;
+  }
+  return nullptr;
+}
+
 double defaultTolerance(moert_dtype_t t) {
   return t == MOERT_BF16 ? 1e-2 : t == MOERT_F16 ? 1e-3 : 1e-5;
 }
@@ -621,15 +640,26 @@ int main(int argc, char **argv) {
     if (std::string err = verify(artifact, session, fnName, byName, expected);
         !err.empty())
       return fail("--verify: " + err);
-    double err = moe::ref::relativeL2(actual, expected);
+    // Against the reference as the output's dtype holds it (a value below
+    // its smallest subnormal is 0 there), non-finite values compared by
+    // class.
+    moe::ref::OutputComparison cmp =
+        moe::ref::compareOutput(actual, expected, roundingTo(output.dtype));
     double tol = o.tolerance > 0 ? o.tolerance : defaultTolerance(output.dtype);
     // bf16 dot products round the GEMMs' rows to bf16 (2^-9 relative).
     if (o.tolerance <= 0 && usesBf16Dot(artifact))
       tol = std::max(tol, 1e-2);
-    bool ok = err <= tol;
+    bool ok = cmp.relativeL2 <= tol && cmp.mismatches == 0;
+    std::string nonFinite;
+    if (cmp.nonFinite > 0 || cmp.mismatches > 0)
+      nonFinite = ", " + std::to_string(cmp.nonFinite) +
+                  " non-finite in the reference, " +
+                  std::to_string(cmp.mismatches) + " place" +
+                  (cmp.mismatches == 1 ? "" : "s") +
+                  " finite in only one or of another class";
     std::printf("verify: relative L2 error %.3e vs the float64 reference "
-                "(tolerance %.0e): %s\n",
-                err, tol, ok ? "ok" : "FAILED");
+                "(tolerance %.0e%s): %s\n",
+                cmp.relativeL2, tol, nonFinite.c_str(), ok ? "ok" : "FAILED");
     if (!ok) {
       if (!o.output.empty())
         return fail("output '" + o.output +

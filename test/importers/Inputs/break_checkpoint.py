@@ -49,6 +49,14 @@ def main(src, dst, how):
         cfg["mlp_bias"] = True
     elif how == "negative-shared":
         cfg["n_shared_experts"] = -1
+    elif how == "huge-experts":
+        for key in ("num_local_experts", "num_experts", "n_routed_experts"):
+            if key in cfg:
+                cfg[key] = 1 << 40
+    elif how == "huge-layers":
+        cfg["num_hidden_layers"] = 1 << 32
+    elif how == "topk-method":
+        cfg["topk_method"] = "bogus"
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
                  "mxfp4", "int-dtype"):
         hdr, payload = header(st)
@@ -56,17 +64,17 @@ def main(src, dst, how):
         victim = [n for n in names if "experts.3." in n or
                   n.endswith("experts.gate_up_proj")][0]
         if how == "missing-tensor":
-            del hdr[victim]
+            # Under another name: its bytes stay indexed.
+            hdr[victim + ".renamed"] = hdr.pop(victim)
         elif how == "shape":
             hdr[victim]["shape"] = hdr[victim]["shape"][::-1]
         elif how == "int-dtype":
             hdr[victim]["dtype"] = "I32"
         elif how == "fp8":
+            # One byte per element over the same bytes.
             info = hdr[victim]
-            count = (info["data_offsets"][1] - info["data_offsets"][0]) // 4
             info["dtype"] = "F8_E4M3"
-            info["data_offsets"][1] = info["data_offsets"][0] + count
-            info["shape"] = [count]
+            info["shape"] = [info["data_offsets"][1] - info["data_offsets"][0]]
         elif how == "mxfp4":
             hdr[victim.replace("gate_up_proj", "gate_up_proj_blocks")] = hdr.pop(victim)
         elif how == "overlap":
@@ -75,6 +83,9 @@ def main(src, dst, how):
             start = hdr[a]["data_offsets"][0] + 4
             hdr[b]["data_offsets"] = [start, start + size]
         write(st, hdr, payload, (1 << 40) if how == "header-length" else None)
+    elif how == "trailing-bytes":
+        with open(st, "ab") as f:
+            f.write(b"\0" * 16)
     elif how == "truncated":
         with open(st, "rb") as f:
             data = f.read()

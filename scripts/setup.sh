@@ -28,12 +28,14 @@ wheels=${MOEC_WHEEL_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/moec/wheels}
 log() { printf 'moec setup: %s\n' "$*"; }
 die() { printf 'moec setup: error: %s\n' "$*" >&2; exit 1; }
 
-# Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, the ONNX
-# and protobuf headers of the ONNX importer, Python with venv for the
-# project's virtual environment.
+# Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, clang's
+# fuzzer and sanitizer runtimes for the fuzz targets, the ONNX and protobuf
+# headers of the ONNX importer, Python with venv for the project's virtual
+# environment.
 packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
-  ninja-build cmake python3 python3-venv libonnx-dev libprotobuf-dev
+  libclang-rt-22-dev ninja-build cmake python3 python3-venv libonnx-dev
+  libprotobuf-dev
 )
 
 install_packages() {

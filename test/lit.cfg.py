@@ -58,6 +58,14 @@ except OSError:
 if "avx512_bf16" in cpu_flags:
     config.available_features.add("avx512bf16")
 
+# The fuzz targets (fuzz/), built where clang's fuzzer runtime is installed;
+# the README's test command (require_references) insists on them.
+if os.path.exists(os.path.join(config.moec_tools_dir, "moec-fuzz-json")):
+    config.available_features.add("libfuzzer")
+elif lit_config.params.get("require_references"):
+    lit_config.fatal("the fuzz targets are not built (install "
+                     "libclang-rt-22-dev: scripts/setup.sh)")
+
 # The outside references run in the project's Python (build/venv, made by
 # scripts/setup.sh from requirements.txt): ONNX Runtime's wheel for the
 # com.microsoft.MoE checks, transformers and PyTorch for the Hugging Face

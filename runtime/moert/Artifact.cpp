@@ -267,8 +267,8 @@ moert_status_t moert_artifact_load(const char *path,
                                 : std::string("compiled for a ") +
                                       moert_device_kind_name(a->target.kind) +
                                       " device ('" + a->target.triple +
-                                      "'), which this runtime runs no "
-                                      "artifact on";
+                                      "'); this runtime runs no artifact "
+                                      "on CUDA devices yet";
   if (!unsupported.empty()) {
     moert_artifact_release(a);
     return makeStatus(MOERT_UNSUPPORTED,

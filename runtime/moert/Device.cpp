@@ -167,8 +167,6 @@ const std::vector<moert_device_s *> &moert::allDevices() {
   return deviceList().all;
 }
 
-const std::string &moert::whyNoCudaDevice() { return deviceList().whyNoCuda; }
-
 extern "C" {
 
 const char *moert_device_kind_name(moert_device_kind_t kind) {

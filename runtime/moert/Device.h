@@ -116,9 +116,6 @@ public:
 /// in the driver's order; listed once, on first use.
 const std::vector<moert_device_s *> &allDevices();
 
-/// Why the process has no CUDA device ("" when it has one).
-const std::string &whyNoCudaDevice();
-
 } // namespace moert
 
 #endif // MOEC_RUNTIME_MOERT_DEVICE_H

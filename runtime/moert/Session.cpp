@@ -376,6 +376,10 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
   if (moert_status_t st = moert_session_check_weights(session, function))
     return st;
+  // A weights file cut short after binding would fault on first touch.
+  for (const auto &f : session->files)
+    if (std::string err = f->checkUnchanged(); !err.empty())
+      return makeStatus(MOERT_FAILED_PRECONDITION, err);
   const Function *fn = session->artifact->find(function);
   int32_t expected = 0;
   std::string names;

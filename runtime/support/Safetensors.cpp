@@ -144,13 +144,18 @@ std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
            " bytes, shorter than the 8-byte header length";
   }
   void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  if (map == MAP_FAILED)
-    return path + ": cannot map: " + std::strerror(errno);
+  if (map == MAP_FAILED) {
+    std::string msg = path + ": cannot map: " + std::strerror(errno);
+    ::close(fd);
+    return msg;
+  }
+  // The descriptor stays open: checkUnchanged() asks it whether the mapped
+  // file has been cut short since.
   std::shared_ptr<File> file(new File());
   file->path_ = path;
   file->map_ = map;
   file->size_ = size;
+  file->fd_ = fd;
   const auto *bytes = static_cast<const unsigned char *>(map);
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i)
@@ -173,6 +178,19 @@ std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
 File::~File() {
   if (map_)
     munmap(map_, size_);
+  if (fd_ >= 0)
+    ::close(fd_);
+}
+
+std::string File::checkUnchanged() const {
+  struct stat st;
+  if (fd_ < 0 || fstat(fd_, &st) != 0)
+    return "";
+  if (static_cast<uint64_t>(st.st_size) < size_)
+    return path_ + ": cut short since it was bound (" + std::to_string(size_) +
+           " bytes then, " + std::to_string(st.st_size) +
+           " now); rebind it or restore it";
+  return "";
 }
 
 const TensorInfo *File::find(const std::string &name) const {

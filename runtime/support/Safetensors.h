@@ -48,10 +48,15 @@ public:
   const void *data(const TensorInfo &t) const {
     return static_cast<const char *>(map_) + dataStart_ + t.begin;
   }
+  /// "" while the mapped file is at least as long as when it was opened;
+  /// else a message naming it. Reading the mapping of a file another
+  /// process has cut short faults, so sessions ask before each run.
+  std::string checkUnchanged() const;
 
 private:
   File() = default;
   std::string path_;
+  int fd_ = -1;
   void *map_ = nullptr;
   size_t size_ = 0;
   size_t dataStart_ = 0;

@@ -17,6 +17,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -133,6 +134,10 @@ struct moert_session_s {
   /// Every tensor of every bound file by name (a later file wins).
   std::map<std::string, moert::CatalogEntry> catalog;
   std::vector<std::shared_ptr<moe::safetensors::File>> files;
+  /// The thread inside a call on this session (none: no call). A call from
+  /// another thread meanwhile fails instead of racing on the state above;
+  /// calls on the owning thread nest.
+  mutable std::atomic<std::thread::id> owner{};
 };
 
 #endif // MOEC_RUNTIME_MOERT_INTERNAL_H

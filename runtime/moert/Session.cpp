@@ -446,9 +446,70 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
       return st;
     descriptors.push_back(descriptor(t.data, shapeOf(t)));
   }
+  // The generated code reads the inputs while it writes the outputs: no
+  // output may share memory with an input or another output.
+  auto bytesOf = [](const moert_tensor_t &t) {
+    auto begin = reinterpret_cast<uintptr_t>(t.data);
+    uint64_t n = moe::dtypeSize(static_cast<moe::DType>(t.dtype));
+    for (int64_t d : shapeOf(t))
+      n *= static_cast<uint64_t>(d);
+    return std::make_pair(begin, begin + n);
+  };
+  auto overlap = [&](const moert_tensor_t &a, const moert_tensor_t &b) {
+    auto [a0, a1] = bytesOf(a);
+    auto [b0, b1] = bytesOf(b);
+    return a0 < a1 && b0 < b1 && a0 < b1 && b0 < a1;
+  };
+  for (int32_t o = 0; o < num_outputs; ++o) {
+    for (int32_t i = 0; i < num_inputs; ++i)
+      if (overlap(outputs[o], inputs[i]))
+        return makeStatus(MOERT_INVALID_ARGUMENT,
+                          "function '" + fn->name + "': output " +
+                              std::to_string(o) + " overlaps input " +
+                              std::to_string(i) +
+                              " in memory; give the output its own memory");
+    for (int32_t p = o + 1; p < num_outputs; ++p)
+      if (overlap(outputs[o], outputs[p]))
+        return makeStatus(MOERT_INVALID_ARGUMENT,
+                          "function '" + fn->name + "': outputs " +
+                              std::to_string(o) + " and " + std::to_string(p) +
+                              " overlap in memory");
+  }
   session->queue->launch(fn->entry, std::move(descriptors));
   return nullptr;
 }
+
+/// Marks a session in use by this thread for the length of one API call
+/// (nested calls on the same thread share it); a call from another thread
+/// at the same time fails with a status saying so (docs/Runtime.md).
+class SessionUse {
+public:
+  explicit SessionUse(const moert_session_s &session) : session_(session) {
+    std::thread::id none, me = std::this_thread::get_id();
+    owns_ = session.owner.compare_exchange_strong(none, me);
+    ok_ = owns_ || none == me;
+  }
+  ~SessionUse() {
+    if (owns_)
+      session_.owner.store(std::thread::id());
+  }
+  SessionUse(const SessionUse &) = delete;
+  SessionUse &operator=(const SessionUse &) = delete;
+  /// Null when this thread may go on; else why not.
+  moert_status_t status(const char *call) const {
+    if (ok_)
+      return nullptr;
+    return makeStatus(MOERT_FAILED_PRECONDITION,
+                      std::string(call) +
+                          ": the session is in a call on another thread; call "
+                          "each session from one thread at a time, or give "
+                          "each thread a session of its own");
+  }
+
+private:
+  const moert_session_s &session_;
+  bool owns_ = false, ok_ = false;
+};
 
 } // namespace
 
@@ -561,6 +622,9 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
     *out_bound = 0;
   if (!session || !path)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_bind_weights_file"))
+    return st;
   std::shared_ptr<moe::safetensors::File> file;
   if (std::string err = moe::safetensors::File::open(path, file); !err.empty())
     return makeStatus(MOERT_IO_ERROR, err);
@@ -611,6 +675,9 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
 moert_status_t moert_session_bind_recorded_weights(moert_session_t *session) {
   if (!session)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_bind_recorded_weights"))
+    return st;
   const moert_artifact_s &a = *session->artifact;
   for (const std::string &recorded : a.weightFiles) {
     // The file next to the artifact first (an artifact moved or copied
@@ -646,6 +713,9 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
   if (!session || !name || !tensor)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       "session, name or tensor is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_bind_weight"))
+    return st;
   const Param *p = session->artifact->findWeight(name);
   if (!p)
     return makeStatus(MOERT_NOT_FOUND, std::string("the artifact has no "
@@ -672,6 +742,9 @@ moert_status_t moert_session_weight(const moert_session_t *session,
   *out_tensor = moert_tensor_t{MOERT_F32, 0, nullptr, nullptr};
   if (!session || !name)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or name is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_weight"))
+    return st;
   auto it = session->weights.find(name);
   if (it == session->weights.end())
     return makeStatus(MOERT_NOT_FOUND,
@@ -692,6 +765,9 @@ moert_status_t moert_session_check_weights(moert_session_t *session,
                                            const char *function) {
   if (!session || !function)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_check_weights"))
+    return st;
   const Function *fn = session->artifact->find(function);
   if (!fn)
     return makeStatus(MOERT_NOT_FOUND, std::string("no function '") + function +
@@ -725,6 +801,11 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                  int32_t num_inputs,
                                  const moert_tensor_t *outputs,
                                  int32_t num_outputs) {
+  if (!session || !function)
+    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_run"))
+    return st;
   if (moert_status_t st = launchCall(session, function, inputs, num_inputs,
                                      outputs, num_outputs))
     return st;
@@ -739,6 +820,9 @@ moert_status_t moert_session_enqueue(moert_session_t *session,
                                      int32_t num_outputs) {
   if (!session || !function)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_enqueue"))
+    return st;
   if (num_inputs < 0 || num_outputs < 0 || (num_inputs && !inputs) ||
       (num_outputs && !outputs))
     return makeStatus(MOERT_INVALID_ARGUMENT,
@@ -763,6 +847,9 @@ moert_status_t moert_session_enqueue(moert_session_t *session,
 moert_status_t moert_session_synchronize(moert_session_t *session) {
   if (!session)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+  SessionUse use(*session);
+  if (moert_status_t st = use.status("moert_session_synchronize"))
+    return st;
   return session->queue->synchronize();
 }
 

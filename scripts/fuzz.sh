@@ -3,9 +3,10 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #
-# TARGET is json, npy, safetensors, layer_config or artifact_seal. The
-# checked-in seeds (fuzz/corpus/TARGET) are read, never written; what the
-# run finds interesting goes to $MOEC_FUZZ_WORK/corpus (default
+# TARGET is json, npy, safetensors, layer_config, artifact_seal or
+# artifact_metadata (the folders of fuzz/corpus). The checked-in seeds
+# (fuzz/corpus/TARGET) are read, never written; what the run finds
+# interesting goes to $MOEC_FUZZ_WORK/corpus (default
 # build/fuzz/TARGET), so a later run starts from it. A crash, leak, timeout
 # or sanitizer report stops the run with a non-zero exit and leaves the
 # input in $MOEC_FUZZ_WORK/artifacts/; rerun it with the target binary and

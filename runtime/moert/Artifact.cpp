@@ -120,8 +120,12 @@ void fillCParams(const std::vector<Param> &params,
                    static_cast<int32_t>(p.shape.size()), p.shape.data()});
 }
 
-/// Parses the record into `a`. Returns "" or a message.
-std::string parseMetadata(moert_artifact_s &a, void *handle) {
+} // namespace
+
+std::string moert::parseMetadata(moert_artifact_s &a,
+                                 void *(*resolve)(void *ctx,
+                                                  const char *symbol),
+                                 void *ctx) {
   json::Value doc;
   if (std::string err = json::parse(a.metadataText, doc); !err.empty())
     return "corrupt metadata: " + err;
@@ -167,7 +171,7 @@ std::string parseMetadata(moert_artifact_s &a, void *handle) {
     if (std::string err = parseParams(f.get("results"), true, fn.results);
         !err.empty())
       return "function '" + fn.name + "': " + err;
-    fn.entry = reinterpret_cast<EntryFn>(dlsym(handle, symbol->c_str()));
+    fn.entry = reinterpret_cast<EntryFn>(resolve(ctx, symbol->c_str()));
     if (!fn.entry)
       return "entry point '" + *symbol + "' is missing";
     a.functions.push_back(std::move(fn));
@@ -178,6 +182,8 @@ std::string parseMetadata(moert_artifact_s &a, void *handle) {
   }
   return "";
 }
+
+namespace {
 
 /// The absolute directory of file `path` (symbolic links not resolved).
 std::string directoryOf(const std::string &path) {
@@ -256,7 +262,10 @@ moert_status_t moert_artifact_load(const char *path,
   a->path = path;
   a->directory = directoryOf(file);
   a->metadataText = text;
-  if (std::string err = parseMetadata(*a, handle); !err.empty()) {
+  auto dlsymOf = [](void *lib, const char *symbol) {
+    return dlsym(lib, symbol);
+  };
+  if (std::string err = parseMetadata(*a, dlsymOf, handle); !err.empty()) {
     moert_artifact_release(a);
     return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
   }

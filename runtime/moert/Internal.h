@@ -140,4 +140,16 @@ struct moert_session_s {
   mutable std::atomic<std::thread::id> owner{};
 };
 
+namespace moert {
+
+/// Parses `a.metadataText`, the artifact's metadata record (docs/Artifact.md),
+/// into `a`, taking each entry point from `resolve(ctx, symbol)` (dlsym on
+/// the loaded artifact; the metadata fuzz target passes a stand-in).
+/// Returns "" or what is wrong.
+std::string parseMetadata(moert_artifact_s &a,
+                          void *(*resolve)(void *ctx, const char *symbol),
+                          void *ctx);
+
+} // namespace moert
+
 #endif // MOEC_RUNTIME_MOERT_INTERNAL_H

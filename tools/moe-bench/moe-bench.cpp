@@ -146,6 +146,7 @@ int main(int argc, char **argv) {
   int threads = 0;
   double minTime = 1.0;
   std::string compiler;
+  std::string deviceName = "cpu";
   std::vector<std::string> compileArgs;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
@@ -172,6 +173,8 @@ int main(int argc, char **argv) {
       compiler = v;
     else if (a == "--compile-arg" && val(v))
       compileArgs.push_back(v);
+    else if (a == "--device" && val(v))
+      deviceName = v;
     else if (a == "--version") {
       std::fputs(MOEC_VERSION_TEXT, stdout);
       return 0;
@@ -179,11 +182,15 @@ int main(int argc, char **argv) {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE] "
-          "[--moe-compile PATH] [--compile-arg ARG]... [--version]\n\nshapes: "
+          "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
+          "[--version]\n\nshapes: "
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
           "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); SwiGLU "
           "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "
-          "--fuse=gate-up, --cpu=x86-64-v3).\nEach token count's output "
+          "--fuse=gate-up, --cpu=x86-64-v3).\n--device runs the layer on "
+          "that device (default cpu; cpu:N, cuda, cuda:N), its inputs and "
+          "output in buffers there; the limits probed are the CPU's.\n"
+          "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
           "wrong result is an error, not a time.\n");
@@ -205,6 +212,18 @@ int main(int argc, char **argv) {
     tokenCounts.push_back(std::atoll(t.c_str()));
   if (threads <= 0)
     threads = static_cast<int>(std::thread::hardware_concurrency());
+  moert_device_t *device = nullptr;
+  {
+    std::string msg;
+    if (!check(moert_device_find(deviceName.c_str(), &device), msg))
+      return fail("--device: " + msg);
+    // moe-bench compiles its layers with moe-compile's default target.
+    if (moert_device_kind(device) != MOERT_DEVICE_CPU)
+      return fail("--device " + deviceName +
+                  ": moe-compile generates CPU code only, which runs on no " +
+                  moert_device_kind_name(moert_device_kind(device)) +
+                  " device yet");
+  }
 
   for (const std::string &name : split(shapesArg)) {
     bool known = false;
@@ -290,9 +309,12 @@ int main(int argc, char **argv) {
     std::string msg;
     moert_artifact_t *artifact = nullptr;
     moert_session_t *session = nullptr;
-    moert_session_options_t opts{threads};
+    moert_session_config_t opts = MOERT_SESSION_CONFIG_INIT;
+    opts.num_threads = threads;
+    opts.device = device;
     if (!check(moert_artifact_load(so.c_str(), &artifact), msg) ||
-        !check(moert_session_create(artifact, &opts, &session), msg))
+        !check(moert_session_create_with_config(artifact, &opts, &session),
+               msg))
       return fail(msg);
     Random rng{0x9E3779B97F4A7C15ull ^ (uint64_t)s.E};
     size_t esz = dtypeSize(wdt);
@@ -342,13 +364,43 @@ int main(int argc, char **argv) {
       }
       std::vector<unsigned char> out(T * s.d * esz);
       int64_t xShape[2] = {T, s.d};
+      // Inputs and the output in buffers on the device, written once; each
+      // timed call is queued and waited for (docs/Runtime.md).
+      struct Buffers {
+        std::vector<moert_buffer_t *> all;
+        ~Buffers() {
+          for (moert_buffer_t *b : all)
+            moert_buffer_release(b);
+        }
+      } buffers;
+      auto onDevice = [&](const std::vector<unsigned char> *bytes,
+                          moert_buffer_tensor_t &t) {
+        moert_buffer_t *b = nullptr;
+        if (!check(moert_buffer_alloc(device, out.size(), &b), msg))
+          return false;
+        buffers.all.push_back(b);
+        t = {mdt, 2, xShape, b, 0};
+        return !bytes ||
+               check(moert_buffer_write(b, 0, bytes->data(), bytes->size()),
+                     msg);
+      };
+      std::vector<moert_buffer_tensor_t> ins(pool);
+      moert_buffer_tensor_t o;
+      for (int p = 0; p < pool; ++p)
+        if (!onDevice(&inputs[p], ins[p]))
+          return fail(msg);
+      if (!onDevice(nullptr, o))
+        return fail(msg);
+      auto runOn = [&](const moert_buffer_tensor_t &in) {
+        return check(moert_session_enqueue(session, "layer", &in, 1, &o, 1),
+                     msg) &&
+               check(moert_session_synchronize(session), msg);
+      };
       std::vector<double> ms;
       double elapsed = 0;
       for (int it = 0; it < 3 + pool * 64; ++it) {
-        moert_tensor_t in{mdt, 2, xShape, inputs[it % pool].data()};
-        moert_tensor_t o{mdt, 2, xShape, out.data()};
         auto t0 = std::chrono::steady_clock::now();
-        if (!check(moert_session_run(session, "layer", &in, 1, &o, 1), msg))
+        if (!runOn(ins[it % pool]))
           return fail(msg);
         double t = std::chrono::duration<double, std::milli>(
                        std::chrono::steady_clock::now() - t0)
@@ -370,9 +422,8 @@ int main(int argc, char **argv) {
       // Rows 0 and T - 1 of the first input against the float64
       // reference; bf16 outputs are rounded to bf16 (2^-9 relative).
       {
-        moert_tensor_t in{mdt, 2, xShape, inputs[0].data()};
-        moert_tensor_t o{mdt, 2, xShape, out.data()};
-        if (!check(moert_session_run(session, "layer", &in, 1, &o, 1), msg))
+        if (!runOn(ins[0]) ||
+            !check(moert_buffer_read(o.buffer, 0, out.data(), out.size()), msg))
           return fail(msg);
         BenchLayer layer{s.d,           s.f,        s.E,           s.k,
                          s.renormalize, wdt,        router.data(), gate.data(),

@@ -37,9 +37,10 @@ static double now(void) {
 /* One block: rows r[i][k], i < 6, times the chunk's weight vectors j at
  * w + j * slice + k * step; with `prefetch`, one line of the next chunk
  * per k step. */
-__attribute__((noinline)) static void
-block(const float *w, long slice, long step, const float *const *r,
-      long depth, float *acc, const char *prefetch) {
+__attribute__((noinline)) static void block(const float *w, long slice,
+                                            long step, const float *const *r,
+                                            long depth, float *acc,
+                                            const char *prefetch) {
   __m512 c[6][4];
   for (int i = 0; i < 6; ++i)
     for (int j = 0; j < 4; ++j)
@@ -129,10 +130,9 @@ int main(int argc, char **argv) {
       const char *next = (const char *)(chunk + chunkStride);
       long nextBytes = (slices ? depth * 16 : chunkFloats) * sizeof(float);
       for (long b = 0; b < blocks; ++b) {
-        const char *prefetch =
-            fresh && b < prefetchBlocks
-                ? next + b * (nextBytes / prefetchBlocks)
-                : NULL;
+        const char *prefetch = fresh && b < prefetchBlocks
+                                   ? next + b * (nextBytes / prefetchBlocks)
+                                   : NULL;
         const float *r[6];
         for (int i = 0; i < 6; ++i)
           r[i] = x + order[b * 6 + i] * stride;

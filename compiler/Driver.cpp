@@ -170,8 +170,9 @@ std::optional<std::string> Driver::laterPhaseOf(ModuleOp module) {
 int Driver::run() {
   if (o.target != "cpu")
     return fail("unknown target '" + o.target +
-                "'; this build supports --target=cpu (the CUDA backend is "
-                "not written yet)");
+                "'; this build supports --target=cpu (the CUDA backend "
+                "lowers routing and dispatch only so far: moe-opt "
+                "--moe-cuda-pipeline, docs/Targets.md)");
   bool printing = o.stopAfter || o.llvmIR || o.assembly;
   if (!printing && o.output.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");

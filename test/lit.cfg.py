@@ -66,6 +66,29 @@ elif lit_config.params.get("require_references"):
     lit_config.fatal("the fuzz targets are not built (install "
                      "libclang-rt-22-dev: scripts/setup.sh)")
 
+# The GPU kernels' logic runs on the CPU through mlir-runner (Debian's
+# mlir-22-tools and libmlir-22-dev).
+if (os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and
+        os.path.exists(os.path.join(config.llvm_lib_dir,
+                                    "libmlir_runner_utils.so"))):
+    config.available_features.add("mlir-runner")
+elif lit_config.params.get("require_references"):
+    lit_config.fatal("mlir-runner or libmlir_runner_utils.so is missing "
+                     "(install mlir-22-tools and libmlir-22-dev: "
+                     "scripts/setup.sh)")
+config.substitutions.append(("%llvm_lib_dir", config.llvm_lib_dir))
+# PTX is checked with the CUDA toolkit's ptxas, and its libdevice is linked
+# into the kernels; no GPU is needed for either. The toolkit is not
+# something scripts/setup.sh installs, so without it those tests are
+# UNSUPPORTED (and listed as skipped).
+ptxas = os.path.join(config.cuda_toolkit, "bin", "ptxas")
+if (os.path.exists(ptxas) and os.path.exists(
+        os.path.join(config.cuda_toolkit, "nvvm", "libdevice",
+                     "libdevice.10.bc"))):
+    config.available_features.add("ptxas")
+config.substitutions.append(("%ptxas", ptxas))
+config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))
+
 # The outside references run in the project's Python (build/venv, made by
 # scripts/setup.sh from requirements.txt): ONNX Runtime's wheel for the
 # com.microsoft.MoE checks, transformers and PyTorch for the Hugging Face

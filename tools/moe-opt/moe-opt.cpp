@@ -6,6 +6,8 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/CpuPipeline.h"
 #include "codegen/cpu/Passes.h"
+#include "codegen/cuda/CudaPipeline.h"
+#include "codegen/cuda/Passes.h"
 #include "codegen/linalg/Passes.h"
 #include "dialect/MoEDialect.h"
 #include "passes/Passes.h"
@@ -15,6 +17,7 @@
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
 #include "mlir/InitAllPasses.h"
+#include "mlir/Target/LLVMIR/Dialect/All.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -26,11 +29,15 @@ int main(int argc, char **argv) {
   registry.insert<mlir::moe::MoEDialect>();
   mlir::registerAllDialects(registry);
   mlir::registerAllExtensions(registry);
+  // gpu-module-to-binary translates the kernels to LLVM IR for NVPTX.
+  mlir::registerAllGPUToLLVMIRTranslations(registry);
   mlir::registerAllPasses();
   mlir::moe::registerMoEPasses();
   mlir::moe::registerMoELinalgPasses();
   mlir::moe::registerMoECpuPasses();
   mlir::moe::registerMoECpuPipeline();
+  mlir::moe::registerMoECudaPasses();
+  mlir::moe::registerMoECudaPipeline();
   return mlir::asMainReturnCode(mlir::MlirOptMain(
       argc, argv, "moec optimizer driver: the moe dialect and its passes\n",
       registry));

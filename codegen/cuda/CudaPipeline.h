@@ -1,0 +1,68 @@
+//===- CudaPipeline.h - moe-cuda-pipeline and its phases --------*- C++ -*-===//
+//
+// The NVIDIA GPU lowering from moe IR to PTX as named phases, each a
+// stopping point of `moe-opt --moe-cuda-pipeline="compile-to=<phase>"`:
+//
+//   moe     the input, verified
+//   fused   the GPU target description set (moe-set-cuda-target);
+//           moe.layer decomposed
+//   loops   convert-moe-to-gpu: each kernel a GPU-mapped scf.parallel nest
+//           on buffers (One-Shot Bufferize across function boundaries); the
+//           IR the CPU can run too, which is how the tests check the
+//           kernels' logic without a GPU
+//   gpu     the nests as gpu.launch (convert-parallel-loops-to-gpu), then
+//           outlined into gpu.func kernels of a gpu.module, launched by
+//           gpu.launch_func from the host function
+//   nvvm    the kernels in the NVVM and LLVM dialects, the module given its
+//           #nvvm.target (chip and PTX version from the description)
+//   ptx     the kernels as PTX from LLVM's NVPTX backend (gpu.binary with
+//           the PTX text, libdevice linked from the CUDA toolkit)
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CUDA_CUDAPIPELINE_H
+#define MOEC_CODEGEN_CUDA_CUDAPIPELINE_H
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassOptions.h"
+
+namespace mlir::moe {
+
+enum class CudaPhase { Moe, Fused, Loops, Gpu, NVVM, PTX };
+
+/// The options of `moe-cuda-pipeline`.
+struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
+  Option<std::string> chip{
+      *this, "chip",
+      llvm::cl::desc("The GPU to generate code for (moe-set-cuda-target): "
+                     "sm_80, sm_86, sm_89, sm_90, sm_90a, sm_100, sm_100a or "
+                     "sm_120"),
+      llvm::cl::init("sm_90a")};
+  Option<std::string> cudaToolkit{
+      *this, "cuda-toolkit",
+      llvm::cl::desc("The CUDA toolkit whose libdevice the ptx phase links"),
+      llvm::cl::init(MOEC_CUDA_TOOLKIT)};
+  Option<CudaPhase> compileTo{
+      *this, "compile-to", llvm::cl::desc("The last phase to run"),
+      llvm::cl::init(CudaPhase::PTX),
+      llvm::cl::values(
+          clEnumValN(CudaPhase::Moe, "moe", "the input, verified"),
+          clEnumValN(CudaPhase::Fused, "fused",
+                     "target set, moe.layer decomposed"),
+          clEnumValN(CudaPhase::Loops, "loops",
+                     "kernels as GPU-mapped parallel loops on buffers"),
+          clEnumValN(CudaPhase::Gpu, "gpu",
+                     "gpu.func kernels and gpu.launch_func"),
+          clEnumValN(CudaPhase::NVVM, "nvvm",
+                     "kernels in the NVVM and LLVM dialects"),
+          clEnumValN(CudaPhase::PTX, "ptx", "kernels as PTX"))};
+};
+
+/// Adds the passes of every phase up to options.compileTo.
+void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options);
+
+/// Registers `moe-cuda-pipeline` for moe-opt.
+void registerMoECudaPipeline();
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_CUDA_CUDAPIPELINE_H

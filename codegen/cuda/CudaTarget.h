@@ -1,0 +1,84 @@
+//===- CudaTarget.h - the NVIDIA GPU target description -------------------===//
+//
+// One description of the GPU code is generated for, carried by the module as
+// the "GPU" device of its DLTI target system spec (docs/Targets.md):
+//
+//   module attributes {dlti.target_system_spec = #dlti.target_system_spec<
+//     "GPU" = #dlti.target_device_spec<
+//       "chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80",
+//       "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64,
+//       "shared_memory_per_block" = 232448 : i64,
+//       "registers_per_thread" = 255 : i64,
+//       "tensor_core" = "wgmma">>}
+//
+// moe-set-cuda-target writes it; convert-moe-to-gpu and the pipeline read
+// it, and the launch shapes follow from it by the rules below.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CUDA_CUDATARGET_H
+#define MOEC_CODEGEN_CUDA_CUDATARGET_H
+
+#include "mlir/IR/BuiltinOps.h"
+
+#include <string>
+
+namespace mlir::moe {
+
+/// What the GPU kernels are generated for.
+struct CudaTargetDescription {
+  /// The PTX target ("sm_80", "sm_90a"): what ptxas and nvvm-attach-target
+  /// are given.
+  std::string chip;
+  /// The compute capability as a number (80, 90, ...).
+  int64_t sm = 80;
+  /// The PTX ISA version the code needs, as LLVM's NVPTX features ("+ptx80").
+  std::string ptxFeatures;
+  int64_t warpSize = 32;
+  int64_t maxThreadsPerBlock = 1024;
+  /// The most dynamic shared memory one block can opt in to, in bytes.
+  int64_t sharedMemoryPerBlock = 0;
+  int64_t registersPerThread = 255;
+  /// The tensor-core instructions the chip has: "mma_sync" (sm_80 and up),
+  /// "wgmma" (sm_90a, sm_100a: warpgroup MMA with TMA and mbarriers).
+  std::string tensorCore;
+};
+
+/// Describes the chip named `chip` ("sm_80", "sm_86", "sm_89", "sm_90",
+/// "sm_90a", "sm_100", "sm_100a", "sm_120") from a table of known chips.
+/// Returns a message naming the chip and the known ones on failure.
+std::string describeCuda(StringRef chip, CudaTargetDescription &out);
+
+/// The chips describeCuda knows, comma separated (for messages and help).
+std::string knownCudaChips();
+
+/// Sets the module's "GPU" target device to the description, keeping the
+/// other devices of its dlti.target_system_spec (the host's "CPU").
+void setCudaTarget(ModuleOp module, const CudaTargetDescription &target);
+
+/// The description `op`'s module carries. Emits an error at `op` naming the
+/// missing or malformed entry, and what writes it (moe-set-cuda-target),
+/// when there is none.
+FailureOr<CudaTargetDescription> getCudaTarget(Operation *op,
+                                               StringRef passName);
+
+//===----------------------------------------------------------------------===//
+// Launch shapes from the description
+//===----------------------------------------------------------------------===//
+
+/// Warps per program of the kernels that give one thread one item (a
+/// token's routing, one expert's share of the dispatch): 4, Triton's
+/// default num_warps, so a program is 4 * warp_size threads (128). Enough
+/// warps per program to hide the latency of the global loads these kernels
+/// are bound by; few enough that a small T still spreads over many SMs.
+int64_t itemKernelWarps(const CudaTargetDescription &target);
+
+/// Assignments one thread of the dispatch kernels walks (a chunk of the
+/// T * k assignments, in order): 256. The stable counting sort has one
+/// thread per (chunk, expert), so its parallelism is E * ceil(T*k / 256)
+/// threads and each thread reads 256 indices, which warps share (the 32
+/// threads of a warp are 32 experts of one chunk and read the same index).
+int64_t dispatchChunk(const CudaTargetDescription &target);
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_CUDA_CUDATARGET_H

@@ -1,0 +1,74 @@
+//===- KernelBuilder.cpp - GPU-mapped loop nests for convert-moe-to-gpu ---===//
+#include "codegen/cuda/KernelBuilder.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+Value gpu_kernels::toBuffer(OpBuilder &b, Location loc, Value tensor) {
+  auto type = cast<RankedTensorType>(tensor.getType());
+  auto buffer = MemRefType::get(type.getShape(), type.getElementType());
+  return bufferization::ToBufferOp::create(b, loc, buffer, tensor,
+                                           /*read_only=*/true);
+}
+
+Value gpu_kernels::allocLike(OpBuilder &b, Location loc, Type tensorType,
+                             ValueRange dynamicSizes) {
+  auto type = cast<RankedTensorType>(tensorType);
+  return memref::AllocOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()),
+      dynamicSizes);
+}
+
+Value gpu_kernels::toTensor(OpBuilder &b, Location loc, Type tensorType,
+                            Value buffer) {
+  return bufferization::ToTensorOp::create(b, loc, tensorType, buffer,
+                                           /*restrict=*/true,
+                                           /*writable=*/true);
+}
+
+Value gpu_kernels::indexConst(OpBuilder &b, Location loc, int64_t v) {
+  return arith::ConstantIndexOp::create(b, loc, v);
+}
+
+Value gpu_kernels::f32Const(OpBuilder &b, Location loc, double v) {
+  return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+void gpu_kernels::buildItemKernel(
+    OpBuilder &b, Location loc, Value numItems, int64_t threads,
+    function_ref<void(OpBuilder &, Location, Value)> body) {
+  MLIRContext *ctx = b.getContext();
+  Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
+  Value width = indexConst(b, loc, threads);
+  Value programs = arith::CeilDivUIOp::create(b, loc, numItems, width);
+  auto mapping = [&](gpu::Processor processor) {
+    AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
+    return b.getArrayAttr(
+        {gpu::ParallelLoopDimMappingAttr::get(ctx, processor, id, id)});
+  };
+  auto outer = scf::ParallelOp::create(
+      b, loc, ValueRange{zero}, ValueRange{programs}, ValueRange{one},
+      [&](OpBuilder &ob, Location ol, ValueRange program) {
+        auto inner = scf::ParallelOp::create(
+            ob, ol, ValueRange{zero}, ValueRange{width}, ValueRange{one},
+            [&](OpBuilder &ib, Location il, ValueRange thread) {
+              Value first = arith::MulIOp::create(ib, il, program[0], width);
+              Value item = arith::AddIOp::create(ib, il, first, thread[0]);
+              Value exists = arith::CmpIOp::create(
+                  ib, il, arith::CmpIPredicate::ult, item, numItems);
+              scf::IfOp::create(ib, il, exists,
+                                [&](OpBuilder &tb, Location tl) {
+                                  body(tb, tl, item);
+                                  scf::YieldOp::create(tb, tl);
+                                });
+            });
+        inner->setAttr("mapping", mapping(gpu::Processor::ThreadX));
+      });
+  outer->setAttr("mapping", mapping(gpu::Processor::BlockX));
+}

@@ -1,0 +1,39 @@
+//===- KernelBuilder.h - GPU-mapped loop nests for convert-moe-to-gpu -----===//
+//
+// The pieces every kernel of convert-moe-to-gpu is built from: operands as
+// buffers, result buffers, scalar helpers, and the kernel nest itself (an
+// scf.parallel over programs mapped to block_x around one over threads
+// mapped to thread_x, the item guarded).
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CUDA_KERNELBUILDER_H
+#define MOEC_CODEGEN_CUDA_KERNELBUILDER_H
+
+#include "mlir/IR/Builders.h"
+
+namespace mlir::moe::gpu_kernels {
+
+/// `tensor` as a read-only buffer of the identity layout.
+Value toBuffer(OpBuilder &b, Location loc, Value tensor);
+
+/// A fresh buffer shaped like the ranked tensor type `type`, whose dynamic
+/// sizes are `dynamicSizes` (in order).
+Value allocLike(OpBuilder &b, Location loc, Type tensorType,
+                ValueRange dynamicSizes);
+
+/// The buffer as the tensor a rewritten op's result is replaced with.
+Value toTensor(OpBuilder &b, Location loc, Type tensorType, Value buffer);
+
+Value indexConst(OpBuilder &b, Location loc, int64_t v);
+Value f32Const(OpBuilder &b, Location loc, double v);
+
+/// One kernel over the items [0, numItems): ceil(numItems / threads)
+/// programs (block_x) of `threads` threads (thread_x); the thread of item
+/// program * threads + thread runs `body` if that item exists.
+void buildItemKernel(OpBuilder &b, Location loc, Value numItems,
+                     int64_t threads,
+                     function_ref<void(OpBuilder &, Location, Value)> body);
+
+} // namespace mlir::moe::gpu_kernels
+
+#endif // MOEC_CODEGEN_CUDA_KERNELBUILDER_H

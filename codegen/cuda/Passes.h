@@ -1,0 +1,42 @@
+//===- Passes.h - NVIDIA GPU code generation --------------------*- C++ -*-===//
+#ifndef MOEC_CODEGEN_CUDA_PASSES_H
+#define MOEC_CODEGEN_CUDA_PASSES_H
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/DLTI/DLTI.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Pass/Pass.h"
+
+namespace mlir {
+class RewritePatternSet;
+namespace moe {
+
+#define GEN_PASS_DECL
+#include "codegen/cuda/Passes.h.inc"
+
+/// The launch shape every pattern of convert-moe-to-gpu uses, from the
+/// target description (CudaTarget.h).
+struct GpuKernelShape {
+  /// Threads per program (num_warps * warp size).
+  int64_t threadsPerProgram = 128;
+  /// Assignments per thread of the dispatch kernels.
+  int64_t dispatchChunk = 256;
+};
+
+/// moe.route and moe.dispatch as GPU-mapped loop nests on buffers.
+void populateRouteToGpuPatterns(RewritePatternSet &patterns,
+                                const GpuKernelShape &shape);
+void populateDispatchToGpuPatterns(RewritePatternSet &patterns,
+                                   const GpuKernelShape &shape);
+
+#define GEN_PASS_REGISTRATION
+#include "codegen/cuda/Passes.h.inc"
+
+} // namespace moe
+} // namespace mlir
+
+#endif // MOEC_CODEGEN_CUDA_PASSES_H

@@ -1,0 +1,268 @@
+#!/usr/bin/python3
+"""Runs the GPU kernels of convert-moe-to-gpu on the CPU and checks them.
+
+For each routing case, writes a module with a moe.route (dynamic token
+count) whose indices feed a moe.dispatch, and a main that calls it on random
+logits (fixed seed) and prints the results. The module goes through
+moe-cuda-pipeline up to its loops phase, the GPU-mapped parallel loops every
+kernel is built as, and those loops are lowered for the CPU by upstream
+passes and run with mlir-runner: the kernels' logic, one thread after the
+other. The routing is compared with the float64 reference evaluator
+(moe-reference --print-routing), the dispatch with a stable sort in NumPy.
+
+Prints one line per case and token count; exits 1 on the first mismatch.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+
+# name, E, k, logits dtype, routing attributes, correction bias, static E
+CASES = [
+    ("mixtral", 8, 2, "f32", "renormalize = true", False, True),
+    ("olmoe_bf16", 64, 8, "bf16", "", False, True),
+    ("deepseek_v3", 32, 8, "f32",
+     "scoring = sigmoid, renormalize = true, scale = 2.5, n_group = 8, "
+     "topk_group = 4, group_score = top2_sum", True, True),
+    ("top2_sum_softmax", 32, 6, "f32",
+     "n_group = 4, topk_group = 2, group_score = top2_sum", False, True),
+    ("deepseek_v2", 16, 3, "f32",
+     "scale = 16.0, n_group = 4, topk_group = 2", False, True),
+    ("gpt_oss_f16", 32, 4, "f16", "order = topk_then_score", False, True),
+    ("llama4", 16, 1, "f32", "scoring = sigmoid, order = topk_then_score",
+     False, True),
+    ("k_equals_e", 6, 6, "f32", "renormalize = true", False, True),
+    ("dynamic_experts", 12, 5, "f32", "scoring = sigmoid", False, False),
+]
+TOKENS = [1, 300]  # 300 * k assignments: several dispatch chunks of 256
+
+ROUTING_JSON = {
+    "scoring": ("scoring = sigmoid", "sigmoid", "softmax"),
+    "order": ("order = topk_then_score", "topk_then_score", "score_then_topk"),
+}
+
+
+def routing_config(k, attrs):
+    cfg = {"k": k}
+    for key, (needle, yes, no) in ROUTING_JSON.items():
+        cfg[key] = yes if needle in attrs else no
+    cfg["renormalize"] = "renormalize = true" in attrs
+    for key, pattern, cast in (("scale", r"scale = ([0-9.]+)", float),
+                               ("n_group", r"n_group = (\d+)", int),
+                               ("topk_group", r"topk_group = (\d+)", int)):
+        m = re.search(pattern, attrs)
+        if m:
+            cfg[key] = cast(m.group(1))
+    if "top2_sum" in attrs:
+        cfg["group_score"] = "top2_sum"
+    return cfg
+
+
+def to_dtype(values, dtype):
+    """The values rounded to dtype, as (float64 values, hex of the bytes)."""
+    if dtype == "f32":
+        v = values.astype(np.float32)
+        return v.astype(np.float64), v.tobytes().hex()
+    if dtype == "f16":
+        v = values.astype(np.float16)
+        return v.astype(np.float64), v.tobytes().hex()
+    # bf16: round to nearest even on the f32 bits.
+    bits = values.astype(np.float32).view(np.uint32).astype(np.uint64)
+    bits = ((bits + 0x7FFF + ((bits >> 16) & 1)) >> 16).astype(np.uint16)
+    wide = (bits.astype(np.uint32) << 16).view(np.float32)
+    return wide.astype(np.float64), bits.tobytes().hex()
+
+
+def module_text(E, k, dtype, attrs, bias, static_e, logits_hex, bias_hex):
+    e = str(E) if static_e else "?"
+    lt = "tensor<?x%sx%s>" % (e, dtype)
+    bias_arg = ", %b: tensor<{}xf32>".format(E) if bias else ""
+    bias_use = " bias(%b : tensor<{}xf32>)".format(E) if bias else ""
+    lines = [
+        "func.func @layer(%l: {lt}{ba}) -> (tensor<?x{k}xf32>, "
+        "tensor<?x{k}xi32>, tensor<?xi32>, tensor<?x{k}xi32>, "
+        "tensor<{e1}xi32>) {{".format(lt=lt, ba=bias_arg, k=k, e1=E + 1),
+        "  %w, %i = moe.route %l{bu} routing(#moe.routing<k = {k}{sep}{a}>) "
+        ": {lt}".format(bu=bias_use, k=k, sep=", " if attrs else "", a=attrs,
+                        lt=lt),
+        "  %s, %inv, %off = moe.dispatch %i experts({E}) : "
+        "tensor<?x{k}xi32>".format(E=E, k=k),
+        "  return %w, %i, %s, %inv, %off : tensor<?x{k}xf32>, "
+        "tensor<?x{k}xi32>, tensor<?xi32>, tensor<?x{k}xi32>, "
+        "tensor<{e1}xi32>".format(k=k, e1=E + 1),
+        "}",
+        "func.func private @printMemrefF32(memref<*xf32>) "
+        "attributes {llvm.emit_c_interface}",
+        "func.func private @printMemrefI32(memref<*xi32>) "
+        "attributes {llvm.emit_c_interface}",
+        "func.func @main() {",
+    ]
+    for n, (T, hexdata) in enumerate(logits_hex):
+        st = "tensor<%dx%dx%s>" % (T, E, dtype)
+        lines.append('  %%c%d = arith.constant dense<"0x%s"> : %s'
+                     % (n, hexdata.upper(), st))
+        lines.append("  %%l%d = tensor.cast %%c%d : %s to %s" % (n, n, st, lt))
+        args = "%%l%d" % n
+        types = lt
+        if bias:
+            lines.append('  %%b%d = arith.constant dense<"0x%s"> : '
+                         "tensor<%dxf32>" % (n, bias_hex.upper(), E))
+            args += ", %%b%d" % n
+            types += ", tensor<%dxf32>" % E
+        outs = ["tensor<?x%dxf32>" % k, "tensor<?x%dxi32>" % k,
+                "tensor<?xi32>", "tensor<?x%dxi32>" % k,
+                "tensor<%dxi32>" % (E + 1)]
+        lines.append("  %%r%d:5 = func.call @layer(%s) : (%s) -> (%s)"
+                     % (n, args, types, ", ".join(outs)))
+        for j, t in enumerate(outs):
+            elem = "f32" if "f32" in t else "i32"
+            mt = t.replace("tensor", "memref")
+            lines.append("  %%m%d_%d = bufferization.to_buffer %%r%d#%d : %s "
+                         "to %s" % (n, j, n, j, t, mt))
+            lines.append("  %%u%d_%d = memref.cast %%m%d_%d : %s to "
+                         "memref<*x%s>" % (n, j, n, j, mt, elem))
+            lines.append("  func.call @printMemref%s(%%u%d_%d) : "
+                         "(memref<*x%s>) -> ()"
+                         % (elem.upper(), n, j, elem))
+    lines += ["  return", "}"]
+    return "\n".join(lines) + "\n"
+
+
+NUMBER = re.compile(r"[-+]?(?:nan|inf|\d+(?:\.\d*)?(?:e[-+]?\d+)?)")
+
+
+def parse_memrefs(text):
+    """The data of each printed memref, flattened, in print order."""
+    out = []
+    for block in text.split("Unranked Memref")[1:]:
+        data = block.split("data =", 1)[1]
+        out.append(np.array([float(x) for x in NUMBER.findall(data)]))
+    return out
+
+
+def run(cmd, **kw):
+    r = subprocess.run(cmd, capture_output=True, text=True, **kw)
+    if r.returncode != 0:
+        sys.exit("command failed (%d): %s\n%s" % (r.returncode, " ".join(cmd),
+                                                  r.stderr[-4000:]))
+    return r.stdout
+
+
+CPU_LOWERING = [
+    "--arith-expand=include-bf16=true", "--expand-strided-metadata",
+    "--lower-affine", "--convert-scf-to-cf",
+    "--finalize-memref-to-llvm", "--convert-math-to-llvm",
+    "--convert-arith-to-llvm", "--convert-index-to-llvm",
+    "--convert-cf-to-llvm", "--convert-func-to-llvm",
+    "--reconcile-unrealized-casts",
+]
+
+
+def reference_routing(args, out, name, T, E, k, attrs, logits, bias):
+    base = os.path.join(out, "%s.T%d" % (name, T))
+    np.save(base + ".logits.npy", logits)
+    np.save(base + ".hidden.npy", np.ones((T, 1)))
+    np.save(base + ".up.npy", np.ones((E, 1, 1)))
+    np.save(base + ".down.npy", np.ones((E, 1, 1)))
+    inputs = ["router_logits=%s.logits.npy" % base,
+              "hidden=%s.hidden.npy" % base, "up=%s.up.npy" % base,
+              "down=%s.down.npy" % base]
+    if bias is not None:
+        np.save(base + ".bias.npy", bias)
+        inputs.append("correction_bias=%s.bias.npy" % base)
+    with open(base + ".json", "w") as fh:
+        json.dump({"routing": routing_config(k, attrs),
+                   "activation": {"kind": "relu"}}, fh)
+    cmd = [args.reference, "--config", base + ".json", "-o",
+           base + ".out.npy", "--print-routing"]
+    for i in inputs:
+        cmd += ["--input", i]
+    experts = np.zeros((T, k), dtype=np.int64)
+    weights = np.zeros((T, k))
+    for line in run(cmd).splitlines():
+        m = re.match(r"token (\d+):(.*)", line)
+        t = int(m.group(1))
+        for j, (e, w) in enumerate(re.findall(r"expert (\d+) w=(\S+?),?(?=\s|$)",
+                                              m.group(2))):
+            experts[t, j] = int(e)
+            weights[t, j] = float(w)
+    return weights, experts
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--out", required=True)
+    p.add_argument("--moe-opt", default="moe-opt")
+    p.add_argument("--reference", default="moe-reference")
+    p.add_argument("--mlir-opt", default="mlir-opt")
+    p.add_argument("--mlir-runner", default="mlir-runner")
+    p.add_argument("--lib-dir", required=True,
+                   help="where libmlir_runner_utils.so is")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    libs = ",".join(os.path.join(args.lib_dir, n) for n in
+                    ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+    rng = np.random.default_rng(2026)
+    failed = False
+    for name, E, k, dtype, attrs, has_bias, static_e in CASES:
+        logits, hexes = [], []
+        for T in TOKENS:
+            values, hexdata = to_dtype(rng.standard_normal((T, E)) * 2, dtype)
+            logits.append(values)
+            hexes.append((T, hexdata))
+        bias, bias_hex = None, ""
+        if has_bias:
+            bias, bias_hex = to_dtype(rng.standard_normal(E) * 0.5, "f32")
+        text = module_text(E, k, dtype, attrs, has_bias, static_e, hexes,
+                           bias_hex)
+        src = os.path.join(args.out, name + ".mlir")
+        with open(src, "w") as fh:
+            fh.write(text)
+        loops = run([args.moe_opt, src,
+                     "--moe-cuda-pipeline=compile-to=loops"])
+        llvm = run([args.mlir_opt] + CPU_LOWERING, input=loops)
+        # mlir-runner registers no DLTI: drop the target description.
+        llvm = re.sub(r"^module attributes \{dlti\.target_system_spec.*\} \{$",
+                      "module {", llvm, count=1, flags=re.M)
+        printed = parse_memrefs(run(
+            [args.mlir_runner, "-e", "main", "-entry-point-result=void",
+             "-shared-libs=" + libs], input=llvm))
+        for n, T in enumerate(TOKENS):
+            w, ids, srt, inv, off = printed[5 * n:5 * n + 5]
+            ref_w, ref_ids = reference_routing(args, args.out, name, T, E, k,
+                                               attrs, logits[n], bias)
+            ids = ids.reshape(T, k).astype(np.int64)
+            w = w.reshape(T, k)
+            err = np.max(np.abs(w - ref_w) / np.maximum(1.0, np.abs(ref_w)))
+            if not np.array_equal(ids, ref_ids) or err > 1e-5:
+                bad = np.argwhere((ids != ref_ids).any(axis=1)).flatten()
+                print("FAIL %s T=%d: experts differ for tokens %s, weight "
+                      "error %.3g" % (name, T, bad[:8].tolist(), err))
+                failed = True
+                continue
+            # The dispatch of the kernel's own routing: a stable sort by
+            # expert; the offsets are the experts' first slots.
+            flat = ids.flatten()
+            order = np.argsort(flat, kind="stable")
+            want_inv = np.empty_like(order)
+            want_inv[order] = np.arange(flat.size)
+            want_off = np.concatenate(
+                [[0], np.cumsum(np.bincount(flat, minlength=E))])
+            if not (np.array_equal(srt, order // k) and
+                    np.array_equal(inv, want_inv) and
+                    np.array_equal(off, want_off)):
+                print("FAIL %s T=%d: dispatch differs from a stable sort"
+                      % (name, T))
+                failed = True
+                continue
+            print("ok %s T=%d: experts equal, weight error %.1e; dispatch "
+                  "of %d assignments equal" % (name, T, err, flat.size))
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

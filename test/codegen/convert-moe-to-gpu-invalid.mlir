@@ -1,0 +1,83 @@
+// RUN: moe-opt %s --convert-moe-to-gpu -split-input-file -verify-diagnostics
+// Without a GPU target description there is nothing to size kernels by.
+// expected-error @+1 {{convert-moe-to-gpu: the module has no dlti.target_system_spec (moe-set-cuda-target writes the GPU target description: docs/Targets.md)}}
+module {
+  func.func @no_target(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
+// A CPU-only description is not a GPU one.
+// expected-error @+1 {{convert-moe-to-gpu: the module's dlti.target_system_spec has no "GPU" device}}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"CPU" = #dlti.target_device_spec<"cpu" = "znver4">>} {
+  func.func @cpu_target(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
+// A description with a missing entry names it.
+// expected-error @+1 {{convert-moe-to-gpu: the GPU target description has no positive integer "warp_size"}}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @no_warp_size(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
+// A block too small for one program of 4 warps.
+// expected-error @+1 {{convert-moe-to-gpu: the GPU target description's max_threads_per_block (64) is below one program of 4 warps of 32 threads}}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 64 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @small_blocks(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  // The ops without a GPU kernel yet are refused before anything changes.
+  func.func @gather(%x: tensor<?x16xf32>, %rows: tensor<?xi32>) -> tensor<?x16xf32> {
+    // expected-error @+1 {{'moe.gather' op has no GPU lowering yet (convert-moe-to-gpu lowers moe.route and moe.dispatch)}}
+    %y = moe.gather %x[%rows] : tensor<?x16xf32>, tensor<?xi32>
+    return %y : tensor<?x16xf32>
+  }
+}
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @many_groups(%l: tensor<?x130xf32>) -> (tensor<?x1xf32>, tensor<?x1xi32>) {
+    // expected-error @+1 {{'moe.route' op cannot be lowered to the GPU: at most 64 expert groups (the kept groups are a 64-bit mask), not 65}}
+    %w, %i = moe.route %l routing(#moe.routing<k = 1, n_group = 65, topk_group = 1>) : tensor<?x130xf32>
+    return %w, %i : tensor<?x1xf32>, tensor<?x1xi32>
+  }
+}
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @grouped_dynamic_experts(%l: tensor<?x?xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    // expected-error @+1 {{'moe.route' op cannot be lowered to the GPU: group-limited routing needs a static expert count}}
+    %w, %i = moe.route %l routing(#moe.routing<k = 2, n_group = 2>) : tensor<?x?xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @dynamic_k(%ids: tensor<?x?xi32>) -> (tensor<?xi32>, tensor<?x?xi32>, tensor<5xi32>) {
+    // expected-error @+1 {{'moe.dispatch' op cannot be lowered to the GPU: the number of experts per token (dimension 1 of the indices) must be static}}
+    %s, %inv, %off = moe.dispatch %ids experts(4) : tensor<?x?xi32>
+    return %s, %inv, %off : tensor<?xi32>, tensor<?x?xi32>, tensor<5xi32>
+  }
+}

@@ -171,8 +171,8 @@ int Driver::run() {
   if (o.target != "cpu")
     return fail("unknown target '" + o.target +
                 "'; this build supports --target=cpu (the CUDA backend "
-                "lowers routing and dispatch only so far: moe-opt "
-                "--moe-cuda-pipeline, docs/Targets.md)");
+                "compiles kernels to PTX, moe-opt --moe-cuda-pipeline, but "
+                "the runtime cannot launch them yet: docs/Targets.md)");
   bool printing = o.stopAfter || o.llvmIR || o.assembly;
   if (!printing && o.output.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");

@@ -2,6 +2,7 @@
 #include "codegen/cuda/CudaTarget.h"
 #include "codegen/cuda/Passes.h"
 #include "dialect/MoEOps.h"
+#include "passes/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
@@ -13,6 +14,16 @@ namespace mlir::moe {
 
 using namespace mlir;
 using namespace mlir::moe;
+
+void mlir::moe::populateMoEToGpuPatterns(RewritePatternSet &patterns,
+                                         const GpuKernelShape &shape) {
+  populateRouteToGpuPatterns(patterns, shape);
+  populateDispatchToGpuPatterns(patterns, shape);
+  populateGatherToGpuPatterns(patterns, shape);
+  populateGroupedMatmulToGpuPatterns(patterns, shape);
+  populateActivationToGpuPatterns(patterns, shape);
+  populateCombineToGpuPatterns(patterns, shape);
+}
 
 namespace {
 struct ConvertMoEToGpuPass
@@ -28,8 +39,13 @@ struct ConvertMoEToGpuPass
     shape.threadsPerProgram = itemKernelWarps(*target) * target->warpSize;
     shape.dispatchChunk = dispatchChunk(*target);
 
-    // What no pattern lowers is an error at the op, found before anything
-    // is rewritten.
+    // Layers first become their parts (moe-decompose), whose checks
+    // follow: what no pattern lowers is an error at the op (a layer's parts
+    // carry its location), found before any kernel is built.
+    RewritePatternSet decompose(&getContext());
+    populateMoEDecomposePatterns(decompose);
+    walkAndApplyPatterns(module, std::move(decompose));
+
     WalkResult check = module->walk([&](Operation *op) {
       if (!isa_and_nonnull<MoEDialect>(op->getDialect()))
         return WalkResult::advance();
@@ -60,16 +76,41 @@ struct ConvertMoEToGpuPass
         }
         return WalkResult::advance();
       }
-      op->emitOpError("has no GPU lowering yet (convert-moe-to-gpu lowers "
-                      "moe.route and moe.dispatch)");
+      if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
+        if (mm.getRows() || mm.getUp() || mm.getActivation() ||
+            mm.getGateUpLayout()) {
+          mm.emitOpError("cannot be lowered to the GPU: its fused form "
+                         "(gather, up, activation or gate_up_layout) has no "
+                         "GPU kernel yet; lower the unfused ops");
+          return WalkResult::interrupt();
+        }
+        if (mm.getOffsets() &&
+            cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0)) {
+          mm.emitOpError("cannot be lowered to the GPU: its weight's group "
+                         "count is dynamic");
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      }
+      if (auto combine = dyn_cast<CombineOp>(op)) {
+        if (combine.getDown()) {
+          combine.emitOpError("cannot be lowered to the GPU: its fused down "
+                              "projection has no GPU kernel yet; lower the "
+                              "unfused ops");
+          return WalkResult::interrupt();
+        }
+        return WalkResult::advance();
+      }
+      if (isa<GatherOp, ActivationOp>(op))
+        return WalkResult::advance();
+      op->emitOpError("has no GPU lowering");
       return WalkResult::interrupt();
     });
     if (check.wasInterrupted())
       return signalPassFailure();
 
     RewritePatternSet patterns(&getContext());
-    populateRouteToGpuPatterns(patterns, shape);
-    populateDispatchToGpuPatterns(patterns, shape);
+    populateMoEToGpuPatterns(patterns, shape);
     walkAndApplyPatterns(module, std::move(patterns));
   }
 };

@@ -90,7 +90,7 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
 
     // 1. Count.
     buildItemKernel(
-        b, loc, pairs, shape.threadsPerProgram,
+        b, loc, "dispatch_count", pairs, shape.threadsPerProgram,
         [&](OpBuilder &nb, Location nl, Value item) {
           Value e, first, last;
           std::tie(e, first, last) = chunkOf(nb, nl, item);
@@ -108,7 +108,7 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
 
     // 2. Each expert's chunk starts (exclusive scan over chunks) and total.
     buildItemKernel(
-        b, loc, numE, shape.threadsPerProgram,
+        b, loc, "dispatch_scan", numE, shape.threadsPerProgram,
         [&](OpBuilder &nb, Location nl, Value e) {
           auto scan = scf::ForOp::create(
               nb, nl, c(0), numChunks, c(1), ValueRange{zero32},
@@ -127,7 +127,7 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
 
     // 3. Offsets: the prefix sums of the totals.
     buildItemKernel(
-        b, loc, c(1), shape.threadsPerProgram,
+        b, loc, "dispatch_offsets", c(1), shape.threadsPerProgram,
         [&](OpBuilder &nb, Location nl, Value) {
           memref::StoreOp::create(nb, nl, zero32, offsets, c(0));
           scf::ForOp::create(
@@ -142,7 +142,7 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
 
     // 4. Place, in assignment order within each expert.
     buildItemKernel(
-        b, loc, pairs, shape.threadsPerProgram,
+        b, loc, "dispatch_place", pairs, shape.threadsPerProgram,
         [&](OpBuilder &nb, Location nl, Value item) {
           Value e, first, last;
           std::tie(e, first, last) = chunkOf(nb, nl, item);

@@ -1,5 +1,6 @@
 //===- KernelBuilder.cpp - GPU-mapped loop nests for convert-moe-to-gpu ---===//
 #include "codegen/cuda/KernelBuilder.h"
+#include "codegen/linalg/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -36,12 +37,24 @@ Value gpu_kernels::indexConst(OpBuilder &b, Location loc, int64_t v) {
   return arith::ConstantIndexOp::create(b, loc, v);
 }
 
+Value gpu_kernels::loadF32(OpBuilder &b, Location loc, Value buffer,
+                           ValueRange indices) {
+  return castFloat(b, loc, memref::LoadOp::create(b, loc, buffer, indices),
+                   b.getF32Type());
+}
+
+std::pair<Value, Value> gpu_kernels::rowAndColumn(OpBuilder &b, Location loc,
+                                                  Value item, Value columns) {
+  return {arith::DivUIOp::create(b, loc, item, columns),
+          arith::RemUIOp::create(b, loc, item, columns)};
+}
+
 Value gpu_kernels::f32Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
 }
 
 void gpu_kernels::buildItemKernel(
-    OpBuilder &b, Location loc, Value numItems, int64_t threads,
+    OpBuilder &b, Location loc, StringRef name, Value numItems, int64_t threads,
     function_ref<void(OpBuilder &, Location, Value)> body) {
   MLIRContext *ctx = b.getContext();
   Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
@@ -62,11 +75,12 @@ void gpu_kernels::buildItemKernel(
               Value item = arith::AddIOp::create(ib, il, first, thread[0]);
               Value exists = arith::CmpIOp::create(
                   ib, il, arith::CmpIPredicate::ult, item, numItems);
-              scf::IfOp::create(ib, il, exists,
-                                [&](OpBuilder &tb, Location tl) {
-                                  body(tb, tl, item);
-                                  scf::YieldOp::create(tb, tl);
-                                });
+              auto guard = scf::IfOp::create(ib, il, exists,
+                                             [&](OpBuilder &tb, Location tl) {
+                                               body(tb, tl, item);
+                                               scf::YieldOp::create(tb, tl);
+                                             });
+              guard->setAttr(kKernelNameAttr, ib.getStringAttr(name));
             });
         inner->setAttr("mapping", mapping(gpu::Processor::ThreadX));
       });

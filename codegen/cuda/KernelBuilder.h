@@ -11,6 +11,8 @@
 
 #include "mlir/IR/Builders.h"
 
+#include <utility>
+
 namespace mlir::moe::gpu_kernels {
 
 /// `tensor` as a read-only buffer of the identity layout.
@@ -25,12 +27,24 @@ Value allocLike(OpBuilder &b, Location loc, Type tensorType,
 Value toTensor(OpBuilder &b, Location loc, Type tensorType, Value buffer);
 
 Value indexConst(OpBuilder &b, Location loc, int64_t v);
+/// memref.load of `buffer[indices]`, converted to f32.
+Value loadF32(OpBuilder &b, Location loc, Value buffer, ValueRange indices);
+/// item / columns and item % columns: the (row, column) of an item of a
+/// row-major [rows, columns] kernel.
+std::pair<Value, Value> rowAndColumn(OpBuilder &b, Location loc, Value item,
+                                     Value columns);
 Value f32Const(OpBuilder &b, Location loc, double v);
 
-/// One kernel over the items [0, numItems): ceil(numItems / threads)
-/// programs (block_x) of `threads` threads (thread_x); the thread of item
-/// program * threads + thread runs `body` if that item exists.
-void buildItemKernel(OpBuilder &b, Location loc, Value numItems,
+/// The attribute that names a kernel (on its item guard, which stays in
+/// the kernel's body through every conversion); moe-name-gpu-kernels reads
+/// it.
+constexpr llvm::StringLiteral kKernelNameAttr = "moe.kernel_name";
+
+/// One kernel named `name` over the items [0, numItems):
+/// ceil(numItems / threads) programs (block_x) of `threads` threads
+/// (thread_x); the thread of item program * threads + thread runs `body`
+/// if that item exists.
+void buildItemKernel(OpBuilder &b, Location loc, StringRef name, Value numItems,
                      int64_t threads,
                      function_ref<void(OpBuilder &, Location, Value)> body);
 

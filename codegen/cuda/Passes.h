@@ -27,11 +27,22 @@ struct GpuKernelShape {
   int64_t dispatchChunk = 256;
 };
 
-/// moe.route and moe.dispatch as GPU-mapped loop nests on buffers.
+/// Each op as GPU-mapped loop nests on buffers (the unfused forms).
 void populateRouteToGpuPatterns(RewritePatternSet &patterns,
                                 const GpuKernelShape &shape);
 void populateDispatchToGpuPatterns(RewritePatternSet &patterns,
                                    const GpuKernelShape &shape);
+void populateGatherToGpuPatterns(RewritePatternSet &patterns,
+                                 const GpuKernelShape &shape);
+void populateGroupedMatmulToGpuPatterns(RewritePatternSet &patterns,
+                                        const GpuKernelShape &shape);
+void populateActivationToGpuPatterns(RewritePatternSet &patterns,
+                                     const GpuKernelShape &shape);
+void populateCombineToGpuPatterns(RewritePatternSet &patterns,
+                                  const GpuKernelShape &shape);
+/// All of the above.
+void populateMoEToGpuPatterns(RewritePatternSet &patterns,
+                              const GpuKernelShape &shape);
 
 #define GEN_PASS_REGISTRATION
 #include "codegen/cuda/Passes.h.inc"

@@ -27,41 +27,59 @@ def MoESetCudaTarget : Pass<"moe-set-cuda-target", "ModuleOp"> {
 }
 
 def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
-  let summary = "Lower moe routing and dispatch to GPU-mapped parallel loops";
+  let summary = "Lower the moe dialect to GPU-mapped parallel loops, one "
+                "kernel per op";
   let description = [{
-    Lowers the ops the GPU backend has kernels for to loop nests on buffers
-    that are GPU kernels in all but name: each kernel is an outer
-    `scf.parallel` over programs mapped to `block_x` and an inner one over
-    the program's threads mapped to `thread_x`
-    (`#gpu.loop_dim_map`), 4 warps of the description's `warp_size` per
-    program (docs/Targets.md), and a guard that idles the threads past the
-    last item. `convert-parallel-loops-to-gpu` turns each nest into a
-    `gpu.launch`; the same nest, lowered for the CPU, runs the kernel's
-    logic sequentially, which is how the tests check it without a GPU.
+    Lowers every moe op to loop nests on buffers that are GPU kernels in all
+    but name: each kernel is an outer `scf.parallel` over programs mapped
+    to `block_x` and an inner one over the program's threads mapped to
+    `thread_x` (`#gpu.loop_dim_map`), 4 warps of the description's
+    `warp_size` per program (docs/Targets.md), and a guard that idles the
+    threads past the last item, marked with the kernel's name
+    (`moe.kernel_name`, read by `moe-name-gpu-kernels`).
+    `convert-parallel-loops-to-gpu` turns each nest into a `gpu.launch`;
+    the same nest, lowered for the CPU, runs the kernel's logic one thread
+    after the other, which is how the tests check it without a GPU.
     Operands enter as `bufferization.to_buffer`, results leave as
     `bufferization.to_tensor` of fresh buffers, so One-Shot Bufferize
-    finishes the function.
+    finishes the function. `moe.layer` is first decomposed as
+    `moe-decompose` does.
 
-    * `moe.route`: one thread per token. Softmax or sigmoid scores in f32
-      (logits of any float type), the correction bias for selection only,
-      group-limited selection (`max` or `top2_sum` group scores, the
-      `topk_group` best groups kept; at most 64 groups, kept as a bit
-      mask), top-k for any `k` by `k` passes over the experts (each pass
-      takes the best expert below the previous pick in (score, lower index)
-      order, so no per-thread arrays), `topk_then_score` (softmax or sigmoid
-      over the selected logits), renormalization and the scale. A NaN
-      selection score ranks as `-inf`, so every slot holds an expert.
-    * `moe.dispatch`: a stable counting sort without atomics or a host
-      round trip, in four kernels over chunks of 256 assignments: one
-      thread per (chunk, expert) counts the expert's assignments in the
-      chunk; one thread per expert turns its counts into the chunks'
-      starting slots and the expert's total; one thread prefix-sums the
-      totals into `offsets`; one thread per (chunk, expert) walks the
-      chunk again and places the expert's assignments in order.
+    * `moe.route` (`route`): one thread per token. Softmax or sigmoid
+      scores in f32 (logits of any float type), the correction bias for
+      selection only, group-limited selection (`max` or `top2_sum` group
+      scores, the `topk_group` best groups kept; at most 64 groups, kept
+      as a bit mask), top-k for any `k` by `k` passes over the experts
+      (each pass takes the best expert below the previous pick in
+      (score, lower index) order, so no per-thread arrays),
+      `topk_then_score` (softmax or sigmoid over the selected logits),
+      renormalization and the scale. A NaN selection score ranks as
+      `-inf`, so every slot holds an expert.
+    * `moe.dispatch` (`dispatch_count`, `dispatch_scan`,
+      `dispatch_offsets`, `dispatch_place`): a stable counting sort
+      without atomics or a host round trip, over chunks of 256
+      assignments: one thread per (chunk, expert) counts the expert's
+      assignments in the chunk; one thread per expert turns its counts
+      into the chunks' starting slots and the expert's total; one thread
+      prefix-sums the totals into `offsets`; one thread per (chunk,
+      expert) walks the chunk again and places the expert's assignments in
+      order.
+    * `moe.gather` (`gather`): one thread per element.
+    * `moe.grouped_matmul` (`gemm`): the SIMT form, one thread per output
+      element; the row's group by a binary search of the offsets, rows
+      outside every group zero, products summed in f32 (or the wider
+      result type), the bias added once, one rounding.
+    * `moe.activation` (`activation`): one thread per output element, the
+      gate and up values from two operands or from the halves of a fused
+      `gate_up` input.
+    * `moe.combine` (`combine`): one thread per output element, the `k`
+      weighted rows summed in f32 in slot order, plus the shared expert
+      (scaled by the sigmoid of its gate when gated).
 
-    The other moe ops (gather, grouped GEMM, activation, combine, layer)
-    have no GPU lowering yet: each is an error at the op, before anything
-    is rewritten.
+    The fused forms (`moe.grouped_matmul` with `gather`, `up`,
+    `activation` or `gate_up_layout`; `moe.combine` with `down`) have no
+    kernels yet, and a grouped GEMM needs a static group count: each is an
+    error at the op, before any kernel is built.
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
@@ -69,6 +87,24 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
+}
+
+def MoENameGpuKernels : Pass<"moe-name-gpu-kernels", "ModuleOp"> {
+  let summary = "Name each gpu.launch after its function and its kernel";
+  let description = [{
+    Gives every `gpu.launch` whose body holds a kernel of
+    `convert-moe-to-gpu` (an op with the `moe.kernel_name` attribute) the
+    `function` and `module` that `gpu-kernel-outlining` then uses: kernel
+    `KERNEL` of function `F` becomes `@F_KERNEL`, the second kernel of the
+    same name in `F` `@F_KERNEL_1` and so on, and all of `F`'s kernels go
+    into one `gpu.module @F_kernels` (one PTX module per layer). The
+    kernel names are `route`, `dispatch_count`, `dispatch_scan`,
+    `dispatch_offsets`, `dispatch_place`, `gather`, `gemm`, `activation`
+    and `combine`. The marker attribute is removed; launches without one
+    keep outlining's default names. A marker that is not a non-empty
+    string is an error at its op.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
 #endif // MOEC_CODEGEN_CUDA_PASSES_TD

@@ -287,7 +287,7 @@ struct RouteToGpu : OpRewritePattern<RouteOp> {
         allocLike(rewriter, loc, op.getWeights().getType(), dynamic);
     Value indices =
         allocLike(rewriter, loc, op.getIndices().getType(), dynamic);
-    buildItemKernel(rewriter, loc, numTokens, shape.threadsPerProgram,
+    buildItemKernel(rewriter, loc, "route", numTokens, shape.threadsPerProgram,
                     [&](OpBuilder &b, Location l, Value token) {
                       TokenRouter router{b,          l,
                                          routing,    logits,

@@ -123,3 +123,73 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
     return %s, %inv, %off : tensor<?xi32>, tensor<?x2xi32>, tensor<5xi32>
   }
 }
+
+// -----
+
+// The SIMT grouped GEMM: one thread per output, the row's group by a
+// binary search of the offsets (3 steps for 4 groups), rows outside every
+// group zero, the k loop in f32 over bf16 weights, the bias once.
+// CHECK-LABEL: func.func @gemm
+// CHECK: %[[OFF:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<5xi32> to memref<5xi32>
+// CHECK: %[[OUT:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x8xf32>
+// CHECK: scf.parallel
+// CHECK: scf.parallel
+// CHECK: %[[M:[a-zA-Z0-9_]+]] = arith.divui
+// CHECK: %[[N:[a-zA-Z0-9_]+]] = arith.remui
+// CHECK-COUNT-3: memref.load %[[OFF]]
+// CHECK: %[[FIRST:[a-zA-Z0-9_]+]] = memref.load %[[OFF]]
+// CHECK: %[[INSIDE:[a-zA-Z0-9_]+]] = arith.andi
+// CHECK: scf.if %[[INSIDE]] -> (f32) {
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: arith.extf %{{.*}} : bf16 to f32
+// CHECK: arith.mulf
+// CHECK: arith.addf
+// CHECK: memref.load
+// CHECK: arith.addf
+// CHECK: } else {
+// CHECK: memref.store %{{.*}}, %[[OUT]][%[[M]], %[[N]]] : memref<?x8xf32>
+// CHECK: } {moe.kernel_name = "gemm"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @gemm(%x: tensor<?x16xf32>, %w: tensor<4x8x16xbf16>, %off: tensor<5xi32>, %b: tensor<4x8xf32>) -> tensor<?x8xf32> {
+    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x8xf32>) : tensor<?x16xf32>, tensor<4x8x16xbf16> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+// A layer is decomposed first; each of its ops becomes one kernel, in
+// order. The activation reads the gate and up halves of a fused gate_up
+// input (interleaved: even and odd columns); the combine adds the shared
+// expert scaled by the sigmoid of its gate.
+// CHECK-LABEL: func.func @layer
+// CHECK-NOT: moe.
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "route"}
+// CHECK: } {moe.kernel_name = "dispatch_count"}
+// CHECK: } {moe.kernel_name = "dispatch_scan"}
+// CHECK: } {moe.kernel_name = "dispatch_offsets"}
+// CHECK: } {moe.kernel_name = "dispatch_place"}
+// CHECK: } {moe.kernel_name = "gather"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: arith.muli %{{.*}}, %{{.*}} : index
+// CHECK: arith.addi
+// CHECK: math.exp
+// CHECK: } {moe.kernel_name = "activation"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "activation"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: scf.for {{.*}} -> (f32)
+// CHECK: math.exp
+// CHECK: arith.divf
+// CHECK: arith.mulf
+// CHECK: } {moe.kernel_name = "combine"}
+// CHECK: return
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @layer(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %gu: tensor<4x16x16xf32>, %d: tensor<4x16x8xf32>, %sg: tensor<6x16xf32>, %su: tensor<6x16xf32>, %sd: tensor<16x6xf32>, %seg: tensor<1x16xf32>) -> tensor<?x16xf32> {
+    %y = moe.layer %x router_weight(%r : tensor<4x16xf32>) gate_up(%gu : tensor<4x16x16xf32>) down(%d : tensor<4x16x8xf32>) shared_gate(%sg : tensor<6x16xf32>) shared_up(%su : tensor<6x16xf32>) shared_down(%sd : tensor<16x6xf32>) shared_expert_gate(%seg : tensor<1x16xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x16xf32>
+    return %y : tensor<?x16xf32>
+  }
+}

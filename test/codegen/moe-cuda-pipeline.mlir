@@ -15,26 +15,50 @@
 // merges them before they become launches).
 // LOOPS-LABEL: func.func @routing
 // LOOPS-SAME: (%{{.*}}: memref<?x8xf32>) -> (memref<?x2xf32>, memref<?x2xi32>, memref<?xi32>, memref<?x2xi32>, memref<5xi32>)
-// LOOPS-NOT: moe.
+// LOOPS-NOT: moe.route
+// LOOPS-NOT: moe.dispatch
 // LOOPS-NOT: bufferization.to_tensor
-// LOOPS-COUNT-5: processor = block_x
+// LOOPS: } {moe.kernel_name = "route"}
+// LOOPS: processor = block_x
+// LOOPS: } {moe.kernel_name = "dispatch_count"}
+// LOOPS-COUNT-4: processor = block_x
 
 // gpu: five launches of 128-thread programs (route; dispatch's count,
-// totals, prefix sums, placement), each an outlined gpu.func.
+// scan, offsets, placement), each outlined into a gpu.func of one
+// gpu.module per function and named after it (moe-name-gpu-kernels).
 // GPU-LABEL: func.func @routing
-// GPU: gpu.launch_func @routing_kernel::@routing_kernel blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%[[T:.*]], %{{.*}}, %{{.*}})
-// GPU-COUNT-4: gpu.launch_func
+// GPU: gpu.launch_func @routing_kernels::@routing_route blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}})
+// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_count
+// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_scan
+// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_offsets
+// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_place
 // GPU: return
-// GPU: gpu.module @routing_kernel
-// GPU: gpu.func @routing_kernel({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// GPU: gpu.module @routing_kernels
+// GPU: gpu.func @routing_route({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // GPU: gpu.block_id x
 // GPU: gpu.thread_id x
-// GPU-COUNT-4: gpu.func
+// GPU-COUNT-4: gpu.func @routing_dispatch
+// A layer is the same stream of launches, one per op of its decomposition.
+// GPU-LABEL: func.func @layer
+// GPU: gpu.launch_func @layer_kernels::@layer_gemm
+// GPU: gpu.launch_func @layer_kernels::@layer_route
+// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_count
+// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_scan
+// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_offsets
+// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_place
+// GPU: gpu.launch_func @layer_kernels::@layer_gather
+// GPU: gpu.launch_func @layer_kernels::@layer_gemm_1
+// GPU: gpu.launch_func @layer_kernels::@layer_activation
+// GPU: gpu.launch_func @layer_kernels::@layer_gemm_2
+// GPU: gpu.launch_func @layer_kernels::@layer_combine
+// GPU: return
+// GPU: gpu.module @layer_kernels
+// GPU-COUNT-11: gpu.func @layer_
 
 // nvvm: the kernels in the NVVM dialect, for the chip and PTX version of
 // the description.
-// NVVM: gpu.module @routing_kernel [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">]
-// NVVM: llvm.func @routing_kernel({{.*}}) attributes {gpu.kernel, {{.*}}nvvm.kernel, nvvm.maxntid = array<i32: 128, 1, 1>}
+// NVVM: gpu.module @routing_kernels [#nvvm.target<O = 3, chip = "sm_80", features = "+ptx70">]
+// NVVM: llvm.func @routing_route({{.*}}) attributes {gpu.kernel, {{.*}}nvvm.kernel, nvvm.maxntid = array<i32: 128, 1, 1>}
 // NVVM: nvvm.read.ptx.sreg.ctaid.x
 // NVVM: nvvm.read.ptx.sreg.tid.x
 // NVVM: llvm.call @__nv_expf
@@ -42,4 +66,9 @@ func.func @routing(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>, te
   %w, %i = moe.route %l routing(#moe.routing<k = 2, renormalize = true>) : tensor<?x8xf32>
   %s, %inv, %off = moe.dispatch %i experts(4) : tensor<?x2xi32>
   return %w, %i, %s, %inv, %off : tensor<?x2xf32>, tensor<?x2xi32>, tensor<?xi32>, tensor<?x2xi32>, tensor<5xi32>
+}
+
+func.func @layer(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %u: tensor<4x8x16xf32>, %d: tensor<4x16x8xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router_weight(%r : tensor<4x16xf32>) up(%u : tensor<4x8x16xf32>) down(%d : tensor<4x16x8xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
 }

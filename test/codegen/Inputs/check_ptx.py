@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the PTX of each gpu.binary of a moe-cuda-pipeline output to
 OUT/NAME.ptx, assembles it with ptxas for the given architecture, and prints
-one line per kernel with ptxas's register and spill counts.
+one line per kernel (entry function) with ptxas's register and spill
+counts.
 
 Exits 1 when ptxas rejects a kernel, when a kernel spills, when the PTX
 targets another architecture, or when it still calls libdevice externally
@@ -65,19 +66,25 @@ def main():
         info = r.stdout + r.stderr
         if r.returncode != 0:
             problems.append("ptxas failed: " + info.strip()[-2000:])
-        regs = re.search(r"Used (\d+) registers", info)
-        spills = re.search(r"(\d+) bytes spill stores, (\d+) bytes spill loads",
-                           info)
-        if not regs or not spills:
-            problems.append("no register or spill report")
-        elif int(spills.group(1)) or int(spills.group(2)):
-            problems.append("spills")
+        entries = re.split(r"Compiling entry function '", info)[1:]
+        if not entries and not problems:
+            problems.append("no entry function in ptxas's report")
+        for entry in entries:
+            kernel = entry.split("'", 1)[0]
+            regs = re.search(r"Used (\d+) registers", entry)
+            spills = re.search(
+                r"(\d+) bytes spill stores, (\d+) bytes spill loads", entry)
+            if not regs or not spills:
+                problems.append(kernel + ": no register or spill report")
+            elif int(spills.group(1)) or int(spills.group(2)):
+                problems.append(kernel + ": spills")
+            else:
+                print("kernel %s: %s registers, %s bytes spill stores, %s "
+                      "bytes spill loads" % (kernel, regs.group(1),
+                                             spills.group(1), spills.group(2)))
         if problems:
             failed = True
             print("FAIL %s: %s" % (name, "; ".join(problems)))
-            continue
-        print("kernel %s: %s registers, %s bytes spill stores, %s bytes spill "
-              "loads" % (name, regs.group(1), spills.group(1), spills.group(2)))
     sys.exit(1 if failed else 0)
 
 

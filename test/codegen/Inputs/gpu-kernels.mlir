@@ -12,3 +12,13 @@ func.func @qwen3(%l: tensor<?x?xf32>) -> (tensor<?x8xf32>, tensor<?x8xi32>) {
   %w, %i = moe.route %l routing(#moe.routing<k = 8, renormalize = true>) : tensor<?x?xf32>
   return %w, %i : tensor<?x8xf32>, tensor<?x8xi32>
 }
+// Whole layers: a shared expert with its gate, bf16 weights; a fused
+// interleaved gate_up weight with biases and the clamped SwiGLU.
+func.func @qwen2_layer(%x: tensor<?x64xf32>, %r: tensor<16x64xbf16>, %g: tensor<16x32x64xbf16>, %u: tensor<16x32x64xbf16>, %d: tensor<16x64x32xbf16>, %sg: tensor<48x64xbf16>, %su: tensor<48x64xbf16>, %sd: tensor<64x48xbf16>, %seg: tensor<1x64xbf16>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router_weight(%r : tensor<16x64xbf16>) gate(%g : tensor<16x32x64xbf16>) up(%u : tensor<16x32x64xbf16>) down(%d : tensor<16x64x32xbf16>) shared_gate(%sg : tensor<48x64xbf16>) shared_up(%su : tensor<48x64xbf16>) shared_down(%sd : tensor<64x48xbf16>) shared_expert_gate(%seg : tensor<1x64xbf16>) routing(#moe.routing<k = 4>) activation(#moe.activation<swiglu>) : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+func.func @gpt_oss_layer(%x: tensor<?x64xf32>, %r: tensor<32x64xf32>, %rb: tensor<32xf32>, %gu: tensor<32x64x64xbf16>, %gub: tensor<32x64xf32>, %d: tensor<32x64x32xbf16>, %db: tensor<32x64xf32>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router_weight(%r : tensor<32x64xf32>) router_bias(%rb : tensor<32xf32>) gate_up(%gu : tensor<32x64x64xbf16>) down(%d : tensor<32x64x32xbf16>) gate_up_bias(%gub : tensor<32x64xf32>) down_bias(%db : tensor<32x64xf32>) routing(#moe.routing<k = 4, order = topk_then_score>) activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -10,7 +10,14 @@ passes and run with mlir-runner: the kernels' logic, one thread after the
 other. The routing is compared with the float64 reference evaluator
 (moe-reference --print-routing), the dispatch with a stable sort in NumPy.
 
-Prints one line per case and token count; exits 1 on the first mismatch.
+With --layers, whole layers instead: the cases of the end-to-end
+numerics test (test/e2e/Inputs/make_cases.py) small enough to hold their
+weights as constants, each decomposed and lowered by the same pipeline (every
+op a kernel: router GEMM, routing, dispatch, gather, grouped GEMMs,
+activation, combine), against the float64 reference evaluator's output at
+the case's tolerance (relative L2).
+
+Prints one line per case and token count; exits 1 if any mismatched.
 """
 import argparse
 import json
@@ -20,6 +27,8 @@ import subprocess
 import sys
 
 import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 # name, E, k, logits dtype, routing attributes, correction bias, static E
 CASES = [
@@ -156,6 +165,7 @@ CPU_LOWERING = [
     "--arith-expand=include-bf16=true", "--expand-strided-metadata",
     "--lower-affine", "--convert-scf-to-cf",
     "--finalize-memref-to-llvm", "--convert-math-to-llvm",
+    "--convert-math-to-libm",
     "--convert-arith-to-llvm", "--convert-index-to-llvm",
     "--convert-cf-to-llvm", "--convert-func-to-llvm",
     "--reconcile-unrealized-casts",
@@ -193,6 +203,19 @@ def reference_routing(args, out, name, T, E, k, attrs, logits, bias):
     return weights, experts
 
 
+def run_on_cpu(args, libs, src):
+    """moe-cuda-pipeline's loops phase of `src`, run on the CPU by
+    mlir-runner; the memrefs main printed."""
+    loops = run([args.moe_opt, src, "--moe-cuda-pipeline=compile-to=loops"])
+    llvm = run([args.mlir_opt] + CPU_LOWERING, input=loops)
+    # mlir-runner registers no DLTI: drop the target description.
+    llvm = re.sub(r"^module attributes \{dlti\.target_system_spec.*\} \{$",
+                  "module {", llvm, count=1, flags=re.M)
+    return parse_memrefs(run(
+        [args.mlir_runner, "-e", "main", "-entry-point-result=void",
+         "-shared-libs=" + libs], input=llvm))
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", required=True)
@@ -202,10 +225,18 @@ def main():
     p.add_argument("--mlir-runner", default="mlir-runner")
     p.add_argument("--lib-dir", required=True,
                    help="where libmlir_runner_utils.so is")
+    p.add_argument("--layers", action="store_true",
+                   help="whole layers instead of routing and dispatch")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     libs = ",".join(os.path.join(args.lib_dir, n) for n in
                     ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
+    failed = check_layers(args, libs) if args.layers else check_routing(
+        args, libs)
+    sys.exit(1 if failed else 0)
+
+
+def check_routing(args, libs):
     rng = np.random.default_rng(2026)
     failed = False
     for name, E, k, dtype, attrs, has_bias, static_e in CASES:
@@ -222,15 +253,7 @@ def main():
         src = os.path.join(args.out, name + ".mlir")
         with open(src, "w") as fh:
             fh.write(text)
-        loops = run([args.moe_opt, src,
-                     "--moe-cuda-pipeline=compile-to=loops"])
-        llvm = run([args.mlir_opt] + CPU_LOWERING, input=loops)
-        # mlir-runner registers no DLTI: drop the target description.
-        llvm = re.sub(r"^module attributes \{dlti\.target_system_spec.*\} \{$",
-                      "module {", llvm, count=1, flags=re.M)
-        printed = parse_memrefs(run(
-            [args.mlir_runner, "-e", "main", "-entry-point-result=void",
-             "-shared-libs=" + libs], input=llvm))
+        printed = run_on_cpu(args, libs, src)
         for n, T in enumerate(TOKENS):
             w, ids, srt, inv, off = printed[5 * n:5 * n + 5]
             ref_w, ref_ids = reference_routing(args, args.out, name, T, E, k,
@@ -261,7 +284,111 @@ def main():
                 continue
             print("ok %s T=%d: experts equal, weight error %.1e; dispatch "
                   "of %d assignments equal" % (name, T, err, flat.size))
-    sys.exit(1 if failed else 0)
+    return failed
+
+
+# The end-to-end cases whose weights fit in constants (bf16_hidden's bf16
+# output has no printer in mlir-runner's library).
+LAYER_CASES = ["mixtral", "olmoe_shared_gate", "deepseek_v3", "deepseek_v2",
+               "gpt_oss", "geglu_concat", "relu_logits_k_eq_e", "gelu_e128",
+               "silu_k1", "identity_sigmoid_topk", "swiglu_clamp_sigmoid",
+               "bf16_weights", "f16_weights", "static_tokens"]
+LAYER_TOKENS = [1, 64]
+ARG = re.compile(r'%(\w+): (tensor<([^>]*)>) \{moe\.name = "([^"]+)"\}')
+
+
+def activation_config(text):
+    parts = [x.strip() for x in text.split(",")]
+    cfg = {"kind": parts[0]}
+    for part in parts[1:]:
+        key, value = [x.strip() for x in part.split("=")]
+        cfg[key] = float(value)
+    return cfg
+
+
+def check_layers(args, libs):
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e", "Inputs"))
+    import make_cases  # noqa: E402
+    cases = {c["name"]: c for c in make_cases.CASES}
+    rng = np.random.default_rng(7)
+    failed = False
+    for name in LAYER_CASES:
+        c = cases[name]
+        weights = {}
+        text = make_cases.make_case(c, rng, weights)
+        E, d = c["E"], c["d"]
+        tokens = [c["static"]] if c.get("static") else LAYER_TOKENS
+        params = ARG.findall(text)  # (role, type, shape x dtype, name)
+        main, inputs = ["func.func @main() {"], []
+        for n, T in enumerate(tokens):
+            args_, types, files = [], [], {}
+            for role, ttype, dims, tensor in params:
+                dtype = dims.split("x")[-1]
+                if tensor in weights:
+                    value, _ = weights[tensor]
+                    shape = value.shape
+                elif role == "hidden":
+                    shape = (T, d)
+                    value = rng.standard_normal(shape)
+                else:  # router logits given as an input
+                    shape = (T, E)
+                    value = 2 * rng.standard_normal(shape)
+                rounded, hexdata = to_dtype(value, dtype)
+                files["router_logits" if role == "logits" else role] = rounded
+                st = "tensor<%sx%s>" % ("x".join(map(str, shape)), dtype)
+                main.append('  %%%s%d = arith.constant dense<"0x%s"> : %s'
+                            % (role, n, hexdata.upper(), st))
+                if st != ttype:
+                    main.append("  %%%s%dc = tensor.cast %%%s%d : %s to %s"
+                                % (role, n, role, n, st, ttype))
+                    args_.append("%%%s%dc" % (role, n))
+                else:
+                    args_.append("%%%s%d" % (role, n))
+                types.append(ttype)
+            out_t = re.search(r"-> (tensor<[^>]*>) \{", text).group(1)
+            main += [
+                "  %%y%d = func.call @%s(%s) : (%s) -> %s"
+                % (n, name, ", ".join(args_), ", ".join(types), out_t),
+                "  %%m%d = bufferization.to_buffer %%y%d : %s to %s"
+                % (n, n, out_t, out_t.replace("tensor", "memref")),
+                "  %%u%d = memref.cast %%m%d : %s to memref<*xf32>"
+                % (n, n, out_t.replace("tensor", "memref")),
+                "  func.call @printMemrefF32(%%u%d) : (memref<*xf32>) -> ()"
+                % n]
+            inputs.append((T, files))
+        main += ["  return", "}",
+                 "func.func private @printMemrefF32(memref<*xf32>) "
+                 "attributes {llvm.emit_c_interface}"]
+        src = os.path.join(args.out, name + ".layer.mlir")
+        with open(src, "w") as fh:
+            fh.write(text + "\n".join(main) + "\n")
+        printed = run_on_cpu(args, libs, src)
+        config = {"routing": routing_config(c["k"], c["routing"]),
+                  "activation": activation_config(c["act"])}
+        if c.get("fused"):
+            config["gate_up_layout"] = c["fused"]
+        for n, (T, files) in enumerate(inputs):
+            base = os.path.join(args.out, "%s.T%d" % (name, T))
+            with open(base + ".json", "w") as fh:
+                json.dump(config, fh)
+            cmd = [args.reference, "--config", base + ".json", "-o",
+                   base + ".ref.npy", "--dtype", "f64"]
+            for role, value in files.items():
+                np.save("%s.%s.npy" % (base, role), value)
+                cmd += ["--input", "%s=%s.%s.npy" % (role, base, role)]
+            run(cmd)
+            want = np.load(base + ".ref.npy").flatten()
+            got = printed[n]
+            err = np.linalg.norm(got - want) / np.linalg.norm(want)
+            tolerance = c.get("tolerance", 1e-5)
+            if not err <= tolerance:
+                print("FAIL %s T=%d: relative L2 error %.3g > %g"
+                      % (name, T, err, tolerance))
+                failed = True
+                continue
+            print("ok %s T=%d: relative L2 error %.1e (tolerance %g)"
+                  % (name, T, err, tolerance))
+    return failed
 
 
 if __name__ == "__main__":

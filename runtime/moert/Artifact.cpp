@@ -220,85 +220,88 @@ extern "C" {
 
 moert_status_t moert_artifact_load(const char *path,
                                    moert_artifact_t **out_artifact) {
-  if (!out_artifact)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "out_artifact is null");
-  *out_artifact = nullptr;
-  if (!path)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "path is null");
-  // A bare file name is a file here, not a library to search for.
-  std::string file = path;
-  if (file.find('/') == std::string::npos)
-    file = "./" + file;
-  // The seal first: the dynamic loader maps a truncated file and faults,
-  // and runs whatever a flipped bit made of the code.
-  std::string bytes;
-  if (std::string err = moe::readFile(file, bytes); !err.empty())
-    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
-                                          path + "': " + err);
-  if (std::string err = abi::checkArtifactSeal(
-          reinterpret_cast<const unsigned char *>(bytes.data()), bytes.size());
-      !err.empty())
-    return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
-                                          path + "': " + err);
-  bytes = std::string();
-  void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (!handle) {
-    const char *err = dlerror();
-    return makeStatus(MOERT_IO_ERROR,
-                      std::string("cannot load artifact '") + path +
-                          "': " + (err ? err : "unknown error"));
-  }
-  const char *text =
-      static_cast<const char *>(dlsym(handle, abi::kMetadataSymbol));
-  if (!text) {
-    dlclose(handle);
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      std::string("'") + path +
-                          "' is not a moec artifact (no " +
-                          abi::kMetadataSymbol + " symbol)");
-  }
-  auto *a = new moert_artifact_s();
-  a->handle = handle;
-  a->path = path;
-  a->directory = directoryOf(file);
-  a->metadataText = text;
-  auto dlsymOf = [](void *lib, const char *symbol) {
-    return dlsym(lib, symbol);
-  };
-  if (std::string err = parseMetadata(*a, dlsymOf, handle); !err.empty()) {
-    moert_artifact_release(a);
-    return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
-  }
-  // Code for the CPU must run on this one; CUDA devices hold buffers but
-  // run no artifact yet.
-  std::string unsupported = a->target.kind == MOERT_DEVICE_CPU
-                                ? CpuDevice::host().supports(a->target)
-                                : std::string("compiled for a ") +
-                                      moert_device_kind_name(a->target.kind) +
-                                      " device ('" + a->target.triple +
-                                      "'); this runtime runs no artifact "
-                                      "on CUDA devices yet";
-  if (!unsupported.empty()) {
-    moert_artifact_release(a);
-    return makeStatus(MOERT_UNSUPPORTED,
-                      std::string(path) + ": " + unsupported);
-  }
-  // Generated parallel loops call back into this runtime's pool.
-  if (void *slot = dlsym(handle, abi::kParallelForSlot)) {
-    void (*fn)(ParallelBody, void *, int64_t) = moert_parallel_for;
-    std::memcpy(slot, &fn, sizeof(fn));
-  }
-  // ... and allocate their scratch buffers from the session's cache.
-  if (void *slot = dlsym(handle, abi::kAllocSlot)) {
-    void *(*fn)(int64_t) = moert_scratch_alloc;
-    std::memcpy(slot, &fn, sizeof(fn));
-  }
-  if (void *slot = dlsym(handle, abi::kFreeSlot)) {
-    void (*fn)(void *) = moert_scratch_free;
-    std::memcpy(slot, &fn, sizeof(fn));
-  }
-  *out_artifact = a;
-  return nullptr;
+  return moert::guardEntry("moert_artifact_load", [&]() -> moert_status_t {
+    if (!out_artifact)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "out_artifact is null");
+    *out_artifact = nullptr;
+    if (!path)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "path is null");
+    // A bare file name is a file here, not a library to search for.
+    std::string file = path;
+    if (file.find('/') == std::string::npos)
+      file = "./" + file;
+    // The seal first: the dynamic loader maps a truncated file and faults,
+    // and runs whatever a flipped bit made of the code.
+    std::string bytes;
+    if (std::string err = moe::readFile(file, bytes); !err.empty())
+      return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
+                                            path + "': " + err);
+    if (std::string err = abi::checkArtifactSeal(
+            reinterpret_cast<const unsigned char *>(bytes.data()),
+            bytes.size());
+        !err.empty())
+      return makeStatus(MOERT_IO_ERROR, std::string("cannot load artifact '") +
+                                            path + "': " + err);
+    bytes = std::string();
+    void *handle = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
+    if (!handle) {
+      const char *err = dlerror();
+      return makeStatus(MOERT_IO_ERROR,
+                        std::string("cannot load artifact '") + path +
+                            "': " + (err ? err : "unknown error"));
+    }
+    const char *text =
+        static_cast<const char *>(dlsym(handle, abi::kMetadataSymbol));
+    if (!text) {
+      dlclose(handle);
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        std::string("'") + path +
+                            "' is not a moec artifact (no " +
+                            abi::kMetadataSymbol + " symbol)");
+    }
+    auto *a = new moert_artifact_s();
+    a->handle = handle;
+    a->path = path;
+    a->directory = directoryOf(file);
+    a->metadataText = text;
+    auto dlsymOf = [](void *lib, const char *symbol) {
+      return dlsym(lib, symbol);
+    };
+    if (std::string err = parseMetadata(*a, dlsymOf, handle); !err.empty()) {
+      moert_artifact_release(a);
+      return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
+    }
+    // Code for the CPU must run on this one; CUDA devices hold buffers but
+    // run no artifact yet.
+    std::string unsupported = a->target.kind == MOERT_DEVICE_CPU
+                                  ? CpuDevice::host().supports(a->target)
+                                  : std::string("compiled for a ") +
+                                        moert_device_kind_name(a->target.kind) +
+                                        " device ('" + a->target.triple +
+                                        "'); this runtime runs no artifact "
+                                        "on CUDA devices yet";
+    if (!unsupported.empty()) {
+      moert_artifact_release(a);
+      return makeStatus(MOERT_UNSUPPORTED,
+                        std::string(path) + ": " + unsupported);
+    }
+    // Generated parallel loops call back into this runtime's pool.
+    if (void *slot = dlsym(handle, abi::kParallelForSlot)) {
+      void (*fn)(ParallelBody, void *, int64_t) = moert_parallel_for;
+      std::memcpy(slot, &fn, sizeof(fn));
+    }
+    // ... and allocate their scratch buffers from the session's cache.
+    if (void *slot = dlsym(handle, abi::kAllocSlot)) {
+      void *(*fn)(int64_t) = moert_scratch_alloc;
+      std::memcpy(slot, &fn, sizeof(fn));
+    }
+    if (void *slot = dlsym(handle, abi::kFreeSlot)) {
+      void (*fn)(void *) = moert_scratch_free;
+      std::memcpy(slot, &fn, sizeof(fn));
+    }
+    *out_artifact = a;
+    return nullptr;
+  });
 }
 
 void moert_artifact_release(moert_artifact_t *artifact) {
@@ -346,29 +349,33 @@ moert_status_t moert_artifact_function_signature(
     const moert_artifact_t *artifact, const char *name, int32_t *out_num_args,
     const moert_param_t **out_args, int32_t *out_num_results,
     const moert_param_t **out_results) {
-  if (out_num_args)
-    *out_num_args = 0;
-  if (out_args)
-    *out_args = nullptr;
-  if (out_num_results)
-    *out_num_results = 0;
-  if (out_results)
-    *out_results = nullptr;
-  if (!artifact || !name)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "artifact or name is null");
-  const Function *fn = artifact->find(name);
-  if (!fn)
-    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") + name +
-                                           "' in " + artifact->path);
-  if (out_num_args)
-    *out_num_args = static_cast<int32_t>(fn->cArgs.size());
-  if (out_args)
-    *out_args = fn->cArgs.data();
-  if (out_num_results)
-    *out_num_results = static_cast<int32_t>(fn->cResults.size());
-  if (out_results)
-    *out_results = fn->cResults.data();
-  return nullptr;
+  return moert::guardEntry(
+      "moert_artifact_function_signature", [&]() -> moert_status_t {
+        if (out_num_args)
+          *out_num_args = 0;
+        if (out_args)
+          *out_args = nullptr;
+        if (out_num_results)
+          *out_num_results = 0;
+        if (out_results)
+          *out_results = nullptr;
+        if (!artifact || !name)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "artifact or name is null");
+        const Function *fn = artifact->find(name);
+        if (!fn)
+          return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
+                                                 name + "' in " +
+                                                 artifact->path);
+        if (out_num_args)
+          *out_num_args = static_cast<int32_t>(fn->cArgs.size());
+        if (out_args)
+          *out_args = fn->cArgs.data();
+        if (out_num_results)
+          *out_num_results = static_cast<int32_t>(fn->cResults.size());
+        if (out_results)
+          *out_results = fn->cResults.data();
+        return nullptr;
+      });
 }
 
 } // extern "C"

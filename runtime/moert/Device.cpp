@@ -30,9 +30,10 @@ namespace {
   X("sse4.2")                                                                  \
   X("avx")                                                                     \
   X("avx2")                                                                    \
-  X("fma") X("f16c") X("avx512f") X("avx512bw") X("avx512dq") X("avx512vl")    \
-      X("avx512vnni") X("avx512bf16") X("avx512fp16") X("amx-tile")            \
-          X("amx-bf16")
+  X("fma")                                                                     \
+  X("f16c")                                                                    \
+  X("avx512f") X("avx512bw") X("avx512dq") X("avx512vl") X("avx512vnni")       \
+      X("avx512bf16") X("avx512fp16") X("amx-tile") X("amx-bf16")
 
 /// Runs each call at once on the caller's thread, with the session's pool
 /// taking the parallel loops and its scratch cache the scratch buffers.
@@ -181,48 +182,60 @@ const char *moert_device_kind_name(moert_device_kind_t kind) {
 }
 
 int32_t moert_device_count(void) {
-  return static_cast<int32_t>(allDevices().size());
+  // Listing the devices allocates once; without memory for it there are
+  // none to hand out (moert_device_get says so with a status).
+  try {
+    return static_cast<int32_t>(allDevices().size());
+  } catch (...) {
+    return 0;
+  }
 }
 
 moert_status_t moert_device_get(int32_t index, moert_device_t **out_device) {
-  if (!out_device)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "out_device is null");
-  *out_device = nullptr;
-  if (index < 0 || index >= moert_device_count())
-    return makeStatus(MOERT_NOT_FOUND, "no device " + std::to_string(index) +
-                                           " (devices: " + deviceSummary() +
-                                           ")");
-  *out_device = allDevices()[index];
-  return nullptr;
+  return moert::guardEntry("moert_device_get", [&]() -> moert_status_t {
+    if (!out_device)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "out_device is null");
+    *out_device = nullptr;
+    if (index < 0 || index >= moert_device_count())
+      return makeStatus(MOERT_NOT_FOUND, "no device " + std::to_string(index) +
+                                             " (devices: " + deviceSummary() +
+                                             ")");
+    *out_device = allDevices()[index];
+    return nullptr;
+  });
 }
 
 moert_status_t moert_device_find(const char *name,
                                  moert_device_t **out_device) {
-  if (!name || !out_device)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "name or out_device is null");
-  *out_device = nullptr;
-  std::string n = name;
-  size_t colon = n.find(':');
-  std::string kind = n.substr(0, colon);
-  std::string index = colon == std::string::npos ? "0" : n.substr(colon + 1);
-  bool numeric = !index.empty() && index.size() < 10 &&
-                 index.find_first_not_of("0123456789") == std::string::npos;
-  if ((kind != "cpu" && kind != "cuda") || !numeric)
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      "unknown device '" + n +
-                          "' (devices are named KIND or KIND:INDEX, e.g. cpu, "
-                          "cuda or cuda:1)");
-  moert_device_kind_t k = kind == "cuda" ? MOERT_DEVICE_CUDA : MOERT_DEVICE_CPU;
-  // Devices of one kind are numbered from 0 in the order of
-  // moert_device_get.
-  int32_t i = std::stoi(index), seen = 0;
-  for (moert_device_s *d : allDevices())
-    if (d->kind == k && seen++ == i) {
-      *out_device = d;
-      return nullptr;
-    }
-  return makeStatus(MOERT_NOT_FOUND,
-                    "no device '" + n + "' (devices: " + deviceSummary() + ")");
+  return moert::guardEntry("moert_device_find", [&]() -> moert_status_t {
+    if (!name || !out_device)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "name or out_device is null");
+    *out_device = nullptr;
+    std::string n = name;
+    size_t colon = n.find(':');
+    std::string kind = n.substr(0, colon);
+    std::string index = colon == std::string::npos ? "0" : n.substr(colon + 1);
+    bool numeric = !index.empty() && index.size() < 10 &&
+                   index.find_first_not_of("0123456789") == std::string::npos;
+    if ((kind != "cpu" && kind != "cuda") || !numeric)
+      return makeStatus(
+          MOERT_INVALID_ARGUMENT,
+          "unknown device '" + n +
+              "' (devices are named KIND or KIND:INDEX, e.g. cpu, "
+              "cuda or cuda:1)");
+    moert_device_kind_t k =
+        kind == "cuda" ? MOERT_DEVICE_CUDA : MOERT_DEVICE_CPU;
+    // Devices of one kind are numbered from 0 in the order of
+    // moert_device_get.
+    int32_t i = std::stoi(index), seen = 0;
+    for (moert_device_s *d : allDevices())
+      if (d->kind == k && seen++ == i) {
+        *out_device = d;
+        return nullptr;
+      }
+    return makeStatus(MOERT_NOT_FOUND, "no device '" + n + "' (devices: " +
+                                           deviceSummary() + ")");
+  });
 }
 
 moert_device_kind_t moert_device_kind(const moert_device_t *device) {
@@ -239,34 +252,39 @@ const char *moert_device_description(const moert_device_t *device) {
 
 moert_status_t moert_device_supports(const moert_device_t *device,
                                      const moert_artifact_t *artifact) {
-  if (!device || !artifact)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "device or artifact is null");
-  if (std::string err = device->supports(artifact->target); !err.empty())
-    return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
-                                             device->name + ": " + err);
-  return nullptr;
+  return moert::guardEntry("moert_device_supports", [&]() -> moert_status_t {
+    if (!device || !artifact)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "device or artifact is null");
+    if (std::string err = device->supports(artifact->target); !err.empty())
+      return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
+                                               device->name + ": " + err);
+    return nullptr;
+  });
 }
 
 moert_status_t moert_buffer_alloc(moert_device_t *device, uint64_t bytes,
                                   moert_buffer_t **out_buffer) {
-  if (!out_buffer)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "out_buffer is null");
-  *out_buffer = nullptr;
-  if (!device)
-    device = &CpuDevice::host();
-  if (bytes > SIZE_MAX)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "buffer of " +
-                                                  std::to_string(bytes) +
-                                                  " bytes is too large");
-  void *address = nullptr;
-  if (moert_status_t st = device->allocate(static_cast<size_t>(bytes), address))
-    return st;
-  auto *buffer = new moert_buffer_s();
-  buffer->device = device;
-  buffer->address = address;
-  buffer->size = static_cast<size_t>(bytes);
-  *out_buffer = buffer;
-  return nullptr;
+  return moert::guardEntry("moert_buffer_alloc", [&]() -> moert_status_t {
+    if (!out_buffer)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "out_buffer is null");
+    *out_buffer = nullptr;
+    if (!device)
+      device = &CpuDevice::host();
+    if (bytes > SIZE_MAX)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "buffer of " +
+                                                    std::to_string(bytes) +
+                                                    " bytes is too large");
+    void *address = nullptr;
+    if (moert_status_t st =
+            device->allocate(static_cast<size_t>(bytes), address))
+      return st;
+    auto *buffer = new moert_buffer_s();
+    buffer->device = device;
+    buffer->address = address;
+    buffer->size = static_cast<size_t>(bytes);
+    *out_buffer = buffer;
+    return nullptr;
+  });
 }
 
 void moert_buffer_retain(moert_buffer_t *buffer) {
@@ -312,26 +330,30 @@ moert_status_t checkCopy(const char *call, const moert_buffer_t *buffer,
 
 moert_status_t moert_buffer_write(moert_buffer_t *buffer, uint64_t offset,
                                   const void *src, uint64_t bytes) {
-  if (moert_status_t st =
-          checkCopy("moert_buffer_write", buffer, offset, src, bytes))
-    return st;
-  if (!bytes)
-    return nullptr;
-  return buffer->device->copyFromHost(static_cast<char *>(buffer->address) +
-                                          offset,
-                                      src, static_cast<size_t>(bytes));
+  return moert::guardEntry("moert_buffer_write", [&]() -> moert_status_t {
+    if (moert_status_t st =
+            checkCopy("moert_buffer_write", buffer, offset, src, bytes))
+      return st;
+    if (!bytes)
+      return nullptr;
+    return buffer->device->copyFromHost(static_cast<char *>(buffer->address) +
+                                            offset,
+                                        src, static_cast<size_t>(bytes));
+  });
 }
 
 moert_status_t moert_buffer_read(const moert_buffer_t *buffer, uint64_t offset,
                                  void *dst, uint64_t bytes) {
-  if (moert_status_t st =
-          checkCopy("moert_buffer_read", buffer, offset, dst, bytes))
-    return st;
-  if (!bytes)
-    return nullptr;
-  return buffer->device->copyToHost(
-      dst, static_cast<const char *>(buffer->address) + offset,
-      static_cast<size_t>(bytes));
+  return moert::guardEntry("moert_buffer_read", [&]() -> moert_status_t {
+    if (moert_status_t st =
+            checkCopy("moert_buffer_read", buffer, offset, dst, bytes))
+      return st;
+    if (!bytes)
+      return nullptr;
+    return buffer->device->copyToHost(
+        dst, static_cast<const char *>(buffer->address) + offset,
+        static_cast<size_t>(bytes));
+  });
 }
 
 } // extern "C"

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -29,6 +30,37 @@ struct moert_status_s {
 namespace moert {
 
 moert_status_t makeStatus(moert_status_code_t code, std::string message);
+
+/// The status of an allocation that failed: MOERT_RESOURCE_EXHAUSTED,
+/// "out of memory", made without allocating (freeing it is a no-op).
+moert_status_t outOfMemoryStatus();
+
+/// Runs the body of a C API entry point that returns a status, so that no
+/// exception crosses the C API: std::bad_alloc becomes
+/// MOERT_RESOURCE_EXHAUSTED, any other exception MOERT_INTERNAL naming
+/// the entry point.
+template <typename Body>
+moert_status_t guardEntry(const char *entry, Body &&body) noexcept {
+  try {
+    return body();
+  } catch (const std::bad_alloc &) {
+    return outOfMemoryStatus();
+  } catch (const std::exception &e) {
+    try {
+      return makeStatus(MOERT_INTERNAL,
+                        std::string(entry) + ": unexpected error: " + e.what());
+    } catch (...) {
+      return outOfMemoryStatus();
+    }
+  } catch (...) {
+    try {
+      return makeStatus(MOERT_INTERNAL,
+                        std::string(entry) + ": unexpected error");
+    } catch (...) {
+      return outOfMemoryStatus();
+    }
+  }
+}
 
 struct Param {
   std::string name;

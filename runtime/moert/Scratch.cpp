@@ -48,10 +48,16 @@ void *ScratchCache::allocate(size_t size) {
   return newBlock(size, this);
 }
 
-void ScratchCache::recycle(void *block, size_t capacity) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  free_.emplace(capacity, block);
-  retained_ += capacity;
+void ScratchCache::recycle(void *block, size_t capacity) noexcept {
+  // Called from generated code, through which nothing may throw: without
+  // memory to remember the block, it goes back to the system.
+  try {
+    std::lock_guard<std::mutex> lock(mutex_);
+    free_.emplace(capacity, block);
+    retained_ += capacity;
+  } catch (...) {
+    std::free(static_cast<Header *>(block) - 1);
+  }
 }
 
 size_t ScratchCache::retainedBytes() {

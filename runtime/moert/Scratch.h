@@ -28,8 +28,9 @@ public:
 
   /// A 64-byte aligned buffer of at least `size` bytes, null on failure.
   void *allocate(size_t size);
-  /// Keeps `block` (from allocate) for a later call.
-  void recycle(void *block, size_t capacity);
+  /// Keeps `block` (from allocate) for a later call, or frees it when
+  /// there is no memory to keep it; never throws.
+  void recycle(void *block, size_t capacity) noexcept;
 
   /// Bytes held for reuse now.
   size_t retainedBytes();

@@ -190,8 +190,10 @@ convertTensor(const void *src, moe::DType from, moe::DType to, size_t count) {
 /// the function reads it, else as its source tensors, assembled (stacked,
 /// transposed) only when something reads the weight unpacked. Returns false
 /// when a source tensor is missing, with `why` saying which (empty for a
-/// weight that is its own single tensor).
-bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
+/// weight that is its own single tensor), or when there is no memory to
+/// convert one (`noMemory` set).
+bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
+                   bool &noMemory) {
   std::vector<std::string> sources = sourcesOf(p);
   std::vector<const void *> parts;
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
@@ -213,6 +215,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why) {
                                      size_t(1), std::multiplies<size_t>());
       auto buffer = convertTensor(data, *dt, p.dtype, count);
       if (!buffer) {
+        noMemory = true;
         why = " (no memory to convert '" + name + "' from " +
               moe::dtypeName(*dt) + ")";
         return false;
@@ -409,23 +412,23 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
       if (p.panel) {
         const PackedBuffer *packed = packedData(*session, w, p);
         if (!packed)
-          return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
-                                                "': no memory to pack "
-                                                "weight '" +
-                                                p.name + "' " +
-                                                shapeString(w.shape) +
-                                                " into panels");
+          return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                            "function '" + fn->name +
+                                "': no memory to pack "
+                                "weight '" +
+                                p.name + "' " + shapeString(w.shape) +
+                                " into panels");
         descriptors.push_back(
             descriptor(packed->data(), p.layout().packedShape(w.shape)));
         continue;
       }
       const void *data = weightData(w);
       if (!data)
-        return makeStatus(MOERT_INTERNAL, "function '" + fn->name +
-                                              "': no memory to assemble "
-                                              "weight '" +
-                                              p.name + "' " +
-                                              shapeString(w.shape));
+        return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                          "function '" + fn->name +
+                              "': no memory to assemble "
+                              "weight '" +
+                              p.name + "' " + shapeString(w.shape));
       descriptors.push_back(descriptor(data, w.shape));
       continue;
     }
@@ -518,10 +521,12 @@ extern "C" {
 moert_status_t moert_session_create(moert_artifact_t *artifact,
                                     const moert_session_options_t *options,
                                     moert_session_t **out_session) {
-  moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
-  if (options)
-    config.num_threads = options->num_threads;
-  return moert_session_create_with_config(artifact, &config, out_session);
+  return moert::guardEntry("moert_session_create", [&]() -> moert_status_t {
+    moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
+    if (options)
+      config.num_threads = options->num_threads;
+    return moert_session_create_with_config(artifact, &config, out_session);
+  });
 }
 
 moert_status_t
@@ -618,182 +623,205 @@ moert_device_t *moert_session_device(const moert_session_t *session) {
 moert_status_t moert_session_bind_weights_file(moert_session_t *session,
                                                const char *path,
                                                int32_t *out_bound) {
-  if (out_bound)
-    *out_bound = 0;
-  if (!session || !path)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_bind_weights_file"))
-    return st;
-  std::shared_ptr<moe::safetensors::File> file;
-  if (std::string err = moe::safetensors::File::open(path, file); !err.empty())
-    return makeStatus(MOERT_IO_ERROR, err);
-  // Check every tensor a weight reads before binding any, so a bad file
-  // binds nothing.
-  int32_t used = 0;
-  for (const moe::safetensors::TensorInfo &t : file->tensors()) {
-    std::vector<TensorUse> uses = consumersOf(*session->artifact, t.name);
-    if (uses.empty())
-      continue;
-    ++used;
-    for (const TensorUse &u : uses) {
-      std::optional<moe::DType> dt = fromSafetensors(t.dtype);
-      // A weight recorded as stored in another dtype is converted when
-      // resolved; it may also come in the dtype the function takes.
-      bool dtypeOk =
-          dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
-      if (!dtypeOk || t.shape != u.shape)
-        return makeStatus(
-            MOERT_INVALID_ARGUMENT,
-            std::string(path) + ": tensor '" + t.name + "' is " +
-                (dt ? std::string(moe::dtypeName(*dt))
-                    : "of dtype " + t.dtype) +
-                " " + shapeString(t.shape) + " but the artifact expects " +
-                moe::dtypeName(u.param->dtype) +
-                (u.param->storedDtype
-                     ? std::string(" (or ") +
-                           moe::dtypeName(*u.param->storedDtype) + ")"
-                     : std::string()) +
-                " " + shapeString(u.shape) +
-                (u.param->isAssembled()
-                     ? " (a part of weight '" + u.param->name + "')"
-                     : std::string()));
-    }
-  }
-  for (const moe::safetensors::TensorInfo &t : file->tensors())
-    session->catalog[t.name] = {file, &t};
-  // Weights resolved from earlier files may read rebound tensors.
-  for (auto it = session->weights.begin(); it != session->weights.end();)
-    it = it->second.source == kCallerMemory ? std::next(it)
-                                            : session->weights.erase(it);
-  session->files.push_back(file);
-  if (out_bound)
-    *out_bound = used;
-  return nullptr;
+  return moert::guardEntry(
+      "moert_session_bind_weights_file", [&]() -> moert_status_t {
+        if (out_bound)
+          *out_bound = 0;
+        if (!session || !path)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_bind_weights_file"))
+          return st;
+        std::shared_ptr<moe::safetensors::File> file;
+        if (std::string err = moe::safetensors::File::open(path, file);
+            !err.empty())
+          return makeStatus(MOERT_IO_ERROR, err);
+        // Check every tensor a weight reads before binding any, so a bad file
+        // binds nothing.
+        int32_t used = 0;
+        for (const moe::safetensors::TensorInfo &t : file->tensors()) {
+          std::vector<TensorUse> uses = consumersOf(*session->artifact, t.name);
+          if (uses.empty())
+            continue;
+          ++used;
+          for (const TensorUse &u : uses) {
+            std::optional<moe::DType> dt = fromSafetensors(t.dtype);
+            // A weight recorded as stored in another dtype is converted when
+            // resolved; it may also come in the dtype the function takes.
+            bool dtypeOk =
+                dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
+            if (!dtypeOk || t.shape != u.shape)
+              return makeStatus(
+                  MOERT_INVALID_ARGUMENT,
+                  std::string(path) + ": tensor '" + t.name + "' is " +
+                      (dt ? std::string(moe::dtypeName(*dt))
+                          : "of dtype " + t.dtype) +
+                      " " + shapeString(t.shape) +
+                      " but the artifact expects " +
+                      moe::dtypeName(u.param->dtype) +
+                      (u.param->storedDtype
+                           ? std::string(" (or ") +
+                                 moe::dtypeName(*u.param->storedDtype) + ")"
+                           : std::string()) +
+                      " " + shapeString(u.shape) +
+                      (u.param->isAssembled()
+                           ? " (a part of weight '" + u.param->name + "')"
+                           : std::string()));
+          }
+        }
+        for (const moe::safetensors::TensorInfo &t : file->tensors())
+          session->catalog[t.name] = {file, &t};
+        // Weights resolved from earlier files may read rebound tensors.
+        for (auto it = session->weights.begin(); it != session->weights.end();)
+          it = it->second.source == kCallerMemory ? std::next(it)
+                                                  : session->weights.erase(it);
+        session->files.push_back(file);
+        if (out_bound)
+          *out_bound = used;
+        return nullptr;
+      });
 }
 
 moert_status_t moert_session_bind_recorded_weights(moert_session_t *session) {
-  if (!session)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_bind_recorded_weights"))
-    return st;
-  const moert_artifact_s &a = *session->artifact;
-  for (const std::string &recorded : a.weightFiles) {
-    // The file next to the artifact first (an artifact moved or copied
-    // with its weights), then where it was when the artifact was compiled.
-    size_t slash = recorded.find_last_of('/');
-    std::string beside =
-        a.directory + "/" +
-        (slash == std::string::npos ? recorded : recorded.substr(slash + 1));
-    std::string path;
-    if (isFile(beside))
-      path = beside;
-    else if (isFile(recorded))
-      path = recorded;
-    else
-      return makeStatus(
-          MOERT_NOT_FOUND,
-          a.path +
-              ": recorded weights file not found, neither next to the "
-              "artifact ('" +
-              beside + "') nor at the recorded path ('" + recorded +
-              "'); bind the weights from where they are "
-              "(moert_session_bind_weights_file, moe-run --weights)");
-    if (moert_status_t st =
-            moert_session_bind_weights_file(session, path.c_str(), nullptr))
-      return st;
-  }
-  return nullptr;
+  return moert::guardEntry(
+      "moert_session_bind_recorded_weights", [&]() -> moert_status_t {
+        if (!session)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+        SessionUse use(*session);
+        if (moert_status_t st =
+                use.status("moert_session_bind_recorded_weights"))
+          return st;
+        const moert_artifact_s &a = *session->artifact;
+        for (const std::string &recorded : a.weightFiles) {
+          // The file next to the artifact first (an artifact moved or copied
+          // with its weights), then where it was when the artifact was
+          // compiled.
+          size_t slash = recorded.find_last_of('/');
+          std::string beside =
+              a.directory + "/" +
+              (slash == std::string::npos ? recorded
+                                          : recorded.substr(slash + 1));
+          std::string path;
+          if (isFile(beside))
+            path = beside;
+          else if (isFile(recorded))
+            path = recorded;
+          else
+            return makeStatus(
+                MOERT_NOT_FOUND,
+                a.path +
+                    ": recorded weights file not found, neither next to the "
+                    "artifact ('" +
+                    beside + "') nor at the recorded path ('" + recorded +
+                    "'); bind the weights from where they are "
+                    "(moert_session_bind_weights_file, moe-run --weights)");
+          if (moert_status_t st = moert_session_bind_weights_file(
+                  session, path.c_str(), nullptr))
+            return st;
+        }
+        return nullptr;
+      });
 }
 
 moert_status_t moert_session_bind_weight(moert_session_t *session,
                                          const char *name,
                                          const moert_tensor_t *tensor) {
-  if (!session || !name || !tensor)
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      "session, name or tensor is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_bind_weight"))
-    return st;
-  const Param *p = session->artifact->findWeight(name);
-  if (!p)
-    return makeStatus(MOERT_NOT_FOUND, std::string("the artifact has no "
-                                                   "weight named '") +
-                                           name + "'");
-  if (moert_status_t st =
-          checkWeight("bind_weight", *p, static_cast<moe::DType>(tensor->dtype),
-                      shapeOf(*tensor)))
-    return st;
-  if (!tensor->data)
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      std::string("weight '") + name + "' has no data");
-  session->weights[name] = {p->dtype, p->shape, tensor->data, kCallerMemory,
-                            nullptr,  {},       {},           false,
-                            false,    {}};
-  return nullptr;
+  return moert::guardEntry(
+      "moert_session_bind_weight", [&]() -> moert_status_t {
+        if (!session || !name || !tensor)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            "session, name or tensor is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_bind_weight"))
+          return st;
+        const Param *p = session->artifact->findWeight(name);
+        if (!p)
+          return makeStatus(MOERT_NOT_FOUND, std::string("the artifact has no "
+                                                         "weight named '") +
+                                                 name + "'");
+        if (moert_status_t st = checkWeight(
+                "bind_weight", *p, static_cast<moe::DType>(tensor->dtype),
+                shapeOf(*tensor)))
+          return st;
+        if (!tensor->data)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            std::string("weight '") + name + "' has no data");
+        session->weights[name] = {
+            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr,
+            {},       {},       false,        false,         {}};
+        return nullptr;
+      });
 }
 
 moert_status_t moert_session_weight(const moert_session_t *session,
                                     const char *name,
                                     moert_tensor_t *out_tensor) {
-  if (!out_tensor)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "out_tensor is null");
-  *out_tensor = moert_tensor_t{MOERT_F32, 0, nullptr, nullptr};
-  if (!session || !name)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session or name is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_weight"))
-    return st;
-  auto it = session->weights.find(name);
-  if (it == session->weights.end())
-    return makeStatus(MOERT_NOT_FOUND,
-                      std::string("weight '") + name + "' is not bound");
-  const BoundWeight &w = it->second;
-  const void *data = weightData(w);
-  if (!data)
-    return makeStatus(MOERT_INTERNAL, std::string("no memory to assemble "
-                                                  "weight '") +
-                                          name + "' " + shapeString(w.shape));
-  *out_tensor = {static_cast<moert_dtype_t>(w.dtype),
-                 static_cast<int32_t>(w.shape.size()), w.shape.data(),
-                 const_cast<void *>(data)};
-  return nullptr;
+  return moert::guardEntry("moert_session_weight", [&]() -> moert_status_t {
+    if (!out_tensor)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "out_tensor is null");
+    *out_tensor = moert_tensor_t{MOERT_F32, 0, nullptr, nullptr};
+    if (!session || !name)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session or name is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_weight"))
+      return st;
+    auto it = session->weights.find(name);
+    if (it == session->weights.end())
+      return makeStatus(MOERT_NOT_FOUND,
+                        std::string("weight '") + name + "' is not bound");
+    const BoundWeight &w = it->second;
+    const void *data = weightData(w);
+    if (!data)
+      return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                        std::string("no memory to assemble "
+                                    "weight '") +
+                            name + "' " + shapeString(w.shape));
+    *out_tensor = {static_cast<moert_dtype_t>(w.dtype),
+                   static_cast<int32_t>(w.shape.size()), w.shape.data(),
+                   const_cast<void *>(data)};
+    return nullptr;
+  });
 }
 
 moert_status_t moert_session_check_weights(moert_session_t *session,
                                            const char *function) {
-  if (!session || !function)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_check_weights"))
-    return st;
-  const Function *fn = session->artifact->find(function);
-  if (!fn)
-    return makeStatus(MOERT_NOT_FOUND, std::string("no function '") + function +
-                                           "' in " + session->artifact->path);
-  std::string missing;
-  unsigned count = 0;
-  for (const Param &p : fn->args) {
-    if (!p.isWeight || session->weights.count(p.name))
-      continue;
-    std::string why;
-    if (resolveWeight(*session, p, why))
-      continue;
-    missing += (count++ ? ", '" : "'") + p.name + "' " +
-               moe::dtypeName(p.dtype) + " " + shapeString(p.shape) + why;
-  }
-  if (!count)
-    return nullptr;
-  std::string searched;
-  for (const auto &f : session->files)
-    searched += (searched.empty() ? "" : ", ") + f->path();
-  return makeStatus(
-      MOERT_FAILED_PRECONDITION,
-      "function '" + fn->name + "': " + std::to_string(count) + " weight" +
-          (count > 1 ? "s" : "") + " not bound: " + missing +
-          (searched.empty() ? std::string(" (no weights file bound)")
-                            : " (not found in " + searched + ")"));
+  return moert::guardEntry(
+      "moert_session_check_weights", [&]() -> moert_status_t {
+        if (!session || !function)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            "session or function is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_check_weights"))
+          return st;
+        const Function *fn = session->artifact->find(function);
+        if (!fn)
+          return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
+                                                 function + "' in " +
+                                                 session->artifact->path);
+        std::string missing;
+        unsigned count = 0;
+        bool noMemory = false;
+        for (const Param &p : fn->args) {
+          if (!p.isWeight || session->weights.count(p.name))
+            continue;
+          std::string why;
+          if (resolveWeight(*session, p, why, noMemory))
+            continue;
+          missing += (count++ ? ", '" : "'") + p.name + "' " +
+                     moe::dtypeName(p.dtype) + " " + shapeString(p.shape) + why;
+        }
+        if (!count)
+          return nullptr;
+        std::string searched;
+        for (const auto &f : session->files)
+          searched += (searched.empty() ? "" : ", ") + f->path();
+        return makeStatus(
+            noMemory ? MOERT_RESOURCE_EXHAUSTED : MOERT_FAILED_PRECONDITION,
+            "function '" + fn->name + "': " + std::to_string(count) +
+                " weight" + (count > 1 ? "s" : "") + " not bound: " + missing +
+                (searched.empty() ? std::string(" (no weights file bound)")
+                                  : " (not found in " + searched + ")"));
+      });
 }
 
 moert_status_t moert_session_run(moert_session_t *session, const char *function,
@@ -801,15 +829,17 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
                                  int32_t num_inputs,
                                  const moert_tensor_t *outputs,
                                  int32_t num_outputs) {
-  if (!session || !function)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_run"))
-    return st;
-  if (moert_status_t st = launchCall(session, function, inputs, num_inputs,
-                                     outputs, num_outputs))
-    return st;
-  return session->queue->synchronize();
+  return moert::guardEntry("moert_session_run", [&]() -> moert_status_t {
+    if (!session || !function)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_run"))
+      return st;
+    if (moert_status_t st = launchCall(session, function, inputs, num_inputs,
+                                       outputs, num_outputs))
+      return st;
+    return session->queue->synchronize();
+  });
 }
 
 moert_status_t moert_session_enqueue(moert_session_t *session,
@@ -818,39 +848,44 @@ moert_status_t moert_session_enqueue(moert_session_t *session,
                                      int32_t num_inputs,
                                      const moert_buffer_tensor_t *outputs,
                                      int32_t num_outputs) {
-  if (!session || !function)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_enqueue"))
-    return st;
-  if (num_inputs < 0 || num_outputs < 0 || (num_inputs && !inputs) ||
-      (num_outputs && !outputs))
-    return makeStatus(MOERT_INVALID_ARGUMENT,
-                      "function '" + std::string(function) +
-                          "': null or negative inputs or outputs");
-  std::vector<moert_tensor_t> in, out;
-  for (int32_t i = 0; i < num_inputs + num_outputs; ++i) {
-    bool isInput = i < num_inputs;
-    const moert_buffer_tensor_t &b =
-        isInput ? inputs[i] : outputs[i - num_inputs];
-    std::string what = std::string(isInput ? "input " : "output ") +
-                       std::to_string(isInput ? i : i - num_inputs);
-    moert_tensor_t t;
-    if (moert_status_t st = bufferTensor(*session, function, what, b, t))
+  return moert::guardEntry("moert_session_enqueue", [&]() -> moert_status_t {
+    if (!session || !function)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_enqueue"))
       return st;
-    (isInput ? in : out).push_back(t);
-  }
-  return launchCall(session, function, in.data(), num_inputs, out.data(),
-                    num_outputs);
+    if (num_inputs < 0 || num_outputs < 0 || (num_inputs && !inputs) ||
+        (num_outputs && !outputs))
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        "function '" + std::string(function) +
+                            "': null or negative inputs or outputs");
+    std::vector<moert_tensor_t> in, out;
+    for (int32_t i = 0; i < num_inputs + num_outputs; ++i) {
+      bool isInput = i < num_inputs;
+      const moert_buffer_tensor_t &b =
+          isInput ? inputs[i] : outputs[i - num_inputs];
+      std::string what = std::string(isInput ? "input " : "output ") +
+                         std::to_string(isInput ? i : i - num_inputs);
+      moert_tensor_t t;
+      if (moert_status_t st = bufferTensor(*session, function, what, b, t))
+        return st;
+      (isInput ? in : out).push_back(t);
+    }
+    return launchCall(session, function, in.data(), num_inputs, out.data(),
+                      num_outputs);
+  });
 }
 
 moert_status_t moert_session_synchronize(moert_session_t *session) {
-  if (!session)
-    return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
-  SessionUse use(*session);
-  if (moert_status_t st = use.status("moert_session_synchronize"))
-    return st;
-  return session->queue->synchronize();
+  return moert::guardEntry(
+      "moert_session_synchronize", [&]() -> moert_status_t {
+        if (!session)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_synchronize"))
+          return st;
+        return session->queue->synchronize();
+      });
 }
 
 } // extern "C"

@@ -5,8 +5,9 @@
 #include <new>
 
 namespace {
-// Returned when a status cannot be allocated; freeing it is a no-op.
-moert_status_s outOfMemory{MOERT_INTERNAL, "out of memory"};
+// Returned when memory runs out, even for the status itself; freeing it is
+// a no-op.
+moert_status_s outOfMemory{MOERT_RESOURCE_EXHAUSTED, "out of memory"};
 } // namespace
 
 moert_status_t moert::makeStatus(moert_status_code_t code,
@@ -14,6 +15,8 @@ moert_status_t moert::makeStatus(moert_status_code_t code,
   auto *s = new (std::nothrow) moert_status_s{code, std::move(message)};
   return s ? s : &outOfMemory;
 }
+
+moert_status_t moert::outOfMemoryStatus() { return &outOfMemory; }
 
 std::string moert::shapeString(const std::vector<int64_t> &shape) {
   std::string s = "[";

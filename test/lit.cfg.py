@@ -66,6 +66,20 @@ elif lit_config.params.get("require_references"):
     lit_config.fatal("the fuzz targets are not built (install "
                      "libclang-rt-22-dev: scripts/setup.sh)")
 
+# libmoert built with ThreadSanitizer and with AddressSanitizer +
+# UndefinedBehaviorSanitizer (runtime/CMakeLists.txt), where the compiler
+# has their runtimes, like the fuzz targets; the programs that link them are
+# built with the same compiler.
+if all(os.path.exists(os.path.join(config.moec_obj_root, "lib",
+                                   "libmoert-%s.so" % v))
+       for v in ("tsan", "asan")):
+    config.available_features.add("sanitizers")
+elif lit_config.params.get("require_references"):
+    lit_config.fatal("libmoert-tsan.so or libmoert-asan.so is not built "
+                     "(install libclang-rt-22-dev: scripts/setup.sh)")
+config.substitutions.append(("%cc", config.c_compiler))
+config.substitutions.append(("%cxx", config.cxx_compiler))
+
 # The GPU kernels' logic runs on the CPU through mlir-runner (Debian's
 # mlir-22-tools and libmlir-22-dev).
 if (os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and

@@ -250,17 +250,25 @@ moert_status_t moert_artifact_load(const char *path,
                         std::string("cannot load artifact '") + path +
                             "': " + (err ? err : "unknown error"));
     }
+    // Owned from here on: released by every way out, a thrown
+    // std::bad_alloc included, until the artifact is handed out.
+    std::unique_ptr<moert_artifact_s, void (*)(moert_artifact_t *)> a(
+        nullptr, moert_artifact_release);
+    try {
+      a.reset(new moert_artifact_s());
+    } catch (...) {
+      dlclose(handle);
+      throw;
+    }
+    a->handle = handle;
     const char *text =
         static_cast<const char *>(dlsym(handle, abi::kMetadataSymbol));
     if (!text) {
-      dlclose(handle);
       return makeStatus(MOERT_INVALID_ARGUMENT,
                         std::string("'") + path +
                             "' is not a moec artifact (no " +
                             abi::kMetadataSymbol + " symbol)");
     }
-    auto *a = new moert_artifact_s();
-    a->handle = handle;
     a->path = path;
     a->directory = directoryOf(file);
     a->metadataText = text;
@@ -268,7 +276,6 @@ moert_status_t moert_artifact_load(const char *path,
       return dlsym(lib, symbol);
     };
     if (std::string err = parseMetadata(*a, dlsymOf, handle); !err.empty()) {
-      moert_artifact_release(a);
       return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
     }
     // Code for the CPU must run on this one; CUDA devices hold buffers but
@@ -281,7 +288,6 @@ moert_status_t moert_artifact_load(const char *path,
                                         "'); this runtime runs no artifact "
                                         "on CUDA devices yet";
     if (!unsupported.empty()) {
-      moert_artifact_release(a);
       return makeStatus(MOERT_UNSUPPORTED,
                         std::string(path) + ": " + unsupported);
     }
@@ -299,7 +305,7 @@ moert_status_t moert_artifact_load(const char *path,
       void (*fn)(void *) = moert_scratch_free;
       std::memcpy(slot, &fn, sizeof(fn));
     }
-    *out_artifact = a;
+    *out_artifact = a.release();
     return nullptr;
   });
 }

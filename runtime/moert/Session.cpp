@@ -584,21 +584,18 @@ moert_session_create_with_config(moert_artifact_t *artifact,
                           " threads for a session (" + e.what() +
                           "); ask for fewer threads");
   }
-  auto *s = new moert_session_s();
-  ++artifact->refs;
-  s->artifact = artifact;
+  auto s = std::make_unique<moert_session_s>();
   s->device = device;
   s->pool = std::move(pool);
   s->queue = device->createQueue(*s);
-  if (!s->queue) {
-    moert_status_t st =
-        makeStatus(MOERT_UNSUPPORTED, artifact->path + ": " + device->name +
-                                          " runs no artifact in this runtime");
-    moert_artifact_release(artifact);
-    delete s;
-    return st;
-  }
-  *out_session = s;
+  if (!s->queue)
+    return makeStatus(MOERT_UNSUPPORTED,
+                      artifact->path + ": " + device->name +
+                          " runs no artifact in this runtime");
+  // Nothing below can fail: the session holds the artifact from here.
+  ++artifact->refs;
+  s->artifact = artifact;
+  *out_session = s.release();
   return nullptr;
 }
 

@@ -3,9 +3,9 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #
-# TARGET is json, npy, safetensors, layer_config, artifact_seal or
-# artifact_metadata (the folders of fuzz/corpus). The checked-in seeds
-# (fuzz/corpus/TARGET) are read, never written; what the run finds
+# TARGET is json, npy, safetensors, layer_config, artifact_seal,
+# artifact_metadata, moe_ir or hf_checkpoint (the folders of fuzz/corpus).
+# The checked-in seeds (fuzz/corpus/TARGET) are read, never written; what the run finds
 # interesting goes to $MOEC_FUZZ_WORK/corpus (default
 # build/fuzz/TARGET), so a later run starts from it. A crash, leak, timeout
 # or sanitizer report stops the run with a non-zero exit and leaves the
@@ -39,6 +39,12 @@ if [ ! -x "$bin" ]; then
 fi
 work=${MOEC_FUZZ_WORK:-$build/fuzz/$target}
 mkdir -p "$work/corpus" "$work/artifacts"
+# A target's dictionary of tokens, where it has one (fuzz/TARGET.dict).
+dict=()
+if [ -f "$root/fuzz/$target.dict" ]; then
+  dict=(-dict="$root/fuzz/$target.dict")
+fi
 exec "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  "${dict[@]}" \
   -print_final_stats=1 -artifact_prefix="$work/artifacts/" "$@" \
   "$work/corpus" "$root/fuzz/corpus/$target"

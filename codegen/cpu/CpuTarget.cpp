@@ -1,6 +1,7 @@
 //===- CpuTarget.cpp - the CPU target description and its kernel rules ---===//
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/linalg/Passes.h"
+#include "codegen/linalg/TargetDevice.h"
 
 #include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -168,30 +169,19 @@ void mlir::moe::setCpuTarget(ModuleOp module,
 
 FailureOr<CpuTargetDescription> mlir::moe::getCpuTarget(Operation *op,
                                                         StringRef passName) {
-  ModuleOp module =
-      isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>();
   auto fail = [&](const Twine &what) -> FailureOr<CpuTargetDescription> {
     op->emitError() << passName << ": " << what
                     << " (moe-set-cpu-target writes the CPU target "
                        "description: docs/Targets.md)";
     return failure();
   };
-  auto system = module ? module->getAttrOfType<TargetSystemSpecAttr>(
-                             DLTIDialect::kTargetSystemDescAttrName)
-                       : TargetSystemSpecAttr();
-  if (!system)
-    return fail("the module has no dlti.target_system_spec");
-  std::optional<TargetDeviceSpecInterface> device =
-      system.getDeviceSpecForDeviceID(
-          StringAttr::get(op->getContext(), kDevice));
-  if (!device)
-    return fail("the module's dlti.target_system_spec has no \"CPU\" device");
+  std::string missing;
+  FailureOr<TargetDeviceSpecInterface> device =
+      findTargetDevice(op, kDevice, missing);
+  if (failed(device))
+    return fail(missing);
   CpuTargetDescription out;
-  auto lookup = [&](StringRef key) -> Attribute {
-    DataLayoutEntryInterface e =
-        device->getSpecForIdentifier(StringAttr::get(op->getContext(), key));
-    return e ? llvm::dyn_cast_if_present<Attribute>(e.getValue()) : Attribute();
-  };
+  auto lookup = [&](StringRef key) { return targetDeviceEntry(*device, key); };
   auto str = [&](StringRef key, std::string &into) {
     auto v = llvm::dyn_cast_or_null<StringAttr>(lookup(key));
     if (v)

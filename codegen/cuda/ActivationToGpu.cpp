@@ -36,12 +36,7 @@ struct ActivationToGpu : OpRewritePattern<ActivationOp> {
     Value width = memref::DimOp::create(b, loc, input, 1);
     if (layout)
       width = arith::DivUIOp::create(b, loc, width, indexConst(b, loc, 2));
-    SmallVector<Value> dynamic;
-    if (resultType.isDynamicDim(0))
-      dynamic.push_back(rowCount);
-    if (resultType.isDynamicDim(1))
-      dynamic.push_back(width);
-    Value result = allocLike(b, loc, resultType, dynamic);
+    Value result = allocLike(b, loc, resultType, {rowCount, width});
     Value items = arith::MulIOp::create(b, loc, rowCount, width);
     ActivationAttr act = op.getActivation();
     buildItemKernel(

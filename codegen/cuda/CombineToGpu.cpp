@@ -43,12 +43,7 @@ struct CombineToGpu : OpRewritePattern<CombineOp> {
     Value tokens = memref::DimOp::create(b, loc, weights, 0);
     Value slots = memref::DimOp::create(b, loc, weights, 1);
     Value width = memref::DimOp::create(b, loc, rows, 1);
-    SmallVector<Value> dynamic;
-    if (resultType.isDynamicDim(0))
-      dynamic.push_back(tokens);
-    if (resultType.isDynamicDim(1))
-      dynamic.push_back(width);
-    Value result = allocLike(b, loc, resultType, dynamic);
+    Value result = allocLike(b, loc, resultType, {tokens, width});
     Value items = arith::MulIOp::create(b, loc, tokens, width);
     buildItemKernel(
         b, loc, "combine", items, shape.threadsPerProgram,

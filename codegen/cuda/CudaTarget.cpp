@@ -1,5 +1,6 @@
 //===- CudaTarget.cpp - the NVIDIA GPU target description -----------------===//
 #include "codegen/cuda/CudaTarget.h"
+#include "codegen/linalg/TargetDevice.h"
 
 #include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/IR/Builders.h"
@@ -97,29 +98,18 @@ void mlir::moe::setCudaTarget(ModuleOp module,
 
 FailureOr<CudaTargetDescription> mlir::moe::getCudaTarget(Operation *op,
                                                           StringRef passName) {
-  ModuleOp module =
-      isa<ModuleOp>(op) ? cast<ModuleOp>(op) : op->getParentOfType<ModuleOp>();
   auto fail = [&](const Twine &what) -> FailureOr<CudaTargetDescription> {
     op->emitError() << passName << ": " << what
                     << " (moe-set-cuda-target writes the GPU target "
                        "description: docs/Targets.md)";
     return failure();
   };
-  auto system = module ? module->getAttrOfType<TargetSystemSpecAttr>(
-                             DLTIDialect::kTargetSystemDescAttrName)
-                       : TargetSystemSpecAttr();
-  if (!system)
-    return fail("the module has no dlti.target_system_spec");
-  std::optional<TargetDeviceSpecInterface> device =
-      system.getDeviceSpecForDeviceID(
-          StringAttr::get(op->getContext(), kDevice));
-  if (!device)
-    return fail("the module's dlti.target_system_spec has no \"GPU\" device");
-  auto lookup = [&](StringRef key) -> Attribute {
-    DataLayoutEntryInterface e =
-        device->getSpecForIdentifier(StringAttr::get(op->getContext(), key));
-    return e ? llvm::dyn_cast_if_present<Attribute>(e.getValue()) : Attribute();
-  };
+  std::string missing;
+  FailureOr<TargetDeviceSpecInterface> device =
+      findTargetDevice(op, kDevice, missing);
+  if (failed(device))
+    return fail(missing);
+  auto lookup = [&](StringRef key) { return targetDeviceEntry(*device, key); };
   CudaTargetDescription out;
   for (auto [key, into] :
        {std::pair<const char *, std::string *>{"chip", &out.chip},

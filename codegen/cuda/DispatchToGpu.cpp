@@ -52,16 +52,12 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
         b, loc, ids2d, ArrayRef<ReassociationIndices>{{0, 1}});
     Value numTokens = memref::DimOp::create(b, loc, ids2d, 0);
     Value total = arith::MulIOp::create(b, loc, numTokens, c(k));
-    SmallVector<Value> dynTokens, dynTotal;
-    if (idsType.isDynamicDim(0)) {
-      dynTokens.push_back(numTokens);
-      dynTotal.push_back(total);
-    }
-    Value sorted = allocLike(b, loc, op.getSortedTokens().getType(), dynTotal);
-    Value inverse2d = allocLike(b, loc, op.getInverse().getType(), dynTokens);
+    Value sorted = allocLike(b, loc, op.getSortedTokens().getType(), {total});
+    Value inverse2d =
+        allocLike(b, loc, op.getInverse().getType(), {numTokens, Value()});
     Value inverse = memref::CollapseShapeOp::create(
         b, loc, inverse2d, ArrayRef<ReassociationIndices>{{0, 1}});
-    Value offsets = allocLike(b, loc, op.getOffsets().getType(), {});
+    Value offsets = allocLike(b, loc, op.getOffsets().getType(), {Value()});
 
     int64_t chunk = shape.dispatchChunk;
     Value numChunks = arith::CeilDivUIOp::create(b, loc, total, c(chunk));

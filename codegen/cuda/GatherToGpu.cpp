@@ -32,12 +32,7 @@ struct GatherToGpu : OpRewritePattern<GatherOp> {
     Value count = memref::DimOp::create(b, loc, rows, 0);
     Value width = memref::DimOp::create(b, loc, input, 1);
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    SmallVector<Value> dynamic;
-    if (resultType.isDynamicDim(0))
-      dynamic.push_back(count);
-    if (resultType.isDynamicDim(1))
-      dynamic.push_back(width);
-    Value result = allocLike(b, loc, resultType, dynamic);
+    Value result = allocLike(b, loc, resultType, {count, width});
     Value items = arith::MulIOp::create(b, loc, count, width);
     buildItemKernel(
         b, loc, "gather", items, shape.threadsPerProgram,

@@ -88,12 +88,7 @@ struct GroupedMatmulToGpu : OpRewritePattern<GroupedMatmulOp> {
     Value rowCount = memref::DimOp::create(b, loc, input, 0);
     Value depth = memref::DimOp::create(b, loc, input, 1);
     Value columns = memref::DimOp::create(b, loc, weight, nDim);
-    SmallVector<Value> dynamic;
-    if (resultType.isDynamicDim(0))
-      dynamic.push_back(rowCount);
-    if (resultType.isDynamicDim(1))
-      dynamic.push_back(columns);
-    Value result = allocLike(b, loc, resultType, dynamic);
+    Value result = allocLike(b, loc, resultType, {rowCount, columns});
     Value items = arith::MulIOp::create(b, loc, rowCount, columns);
 
     buildItemKernel(

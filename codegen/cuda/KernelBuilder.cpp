@@ -19,11 +19,16 @@ Value gpu_kernels::toBuffer(OpBuilder &b, Location loc, Value tensor) {
 }
 
 Value gpu_kernels::allocLike(OpBuilder &b, Location loc, Type tensorType,
-                             ValueRange dynamicSizes) {
+                             ArrayRef<Value> sizes) {
   auto type = cast<RankedTensorType>(tensorType);
+  assert(sizes.size() == static_cast<size_t>(type.getRank()) &&
+         "one size per dimension");
+  SmallVector<Value> dynamic;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (type.isDynamicDim(i))
+      dynamic.push_back(sizes[i]);
   return memref::AllocOp::create(
-      b, loc, MemRefType::get(type.getShape(), type.getElementType()),
-      dynamicSizes);
+      b, loc, MemRefType::get(type.getShape(), type.getElementType()), dynamic);
 }
 
 Value gpu_kernels::toTensor(OpBuilder &b, Location loc, Type tensorType,

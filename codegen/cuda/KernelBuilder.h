@@ -18,10 +18,11 @@ namespace mlir::moe::gpu_kernels {
 /// `tensor` as a read-only buffer of the identity layout.
 Value toBuffer(OpBuilder &b, Location loc, Value tensor);
 
-/// A fresh buffer shaped like the ranked tensor type `type`, whose dynamic
-/// sizes are `dynamicSizes` (in order).
+/// A fresh buffer shaped like the ranked tensor type `tensorType`; `sizes`
+/// holds one size per dimension, of which those of the dynamic dimensions
+/// are used (the others may be null).
 Value allocLike(OpBuilder &b, Location loc, Type tensorType,
-                ValueRange dynamicSizes);
+                ArrayRef<Value> sizes);
 
 /// The buffer as the tensor a rewritten op's result is replaced with.
 Value toTensor(OpBuilder &b, Location loc, Type tensorType, Value buffer);

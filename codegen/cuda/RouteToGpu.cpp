@@ -280,13 +280,10 @@ struct RouteToGpu : OpRewritePattern<RouteOp> {
                      : Value();
     Value numTokens = memref::DimOp::create(rewriter, loc, logits, 0);
     Value numExperts = memref::DimOp::create(rewriter, loc, logits, 1);
-    SmallVector<Value> dynamic;
-    if (logitsType.isDynamicDim(0))
-      dynamic.push_back(numTokens);
-    Value weights =
-        allocLike(rewriter, loc, op.getWeights().getType(), dynamic);
-    Value indices =
-        allocLike(rewriter, loc, op.getIndices().getType(), dynamic);
+    Value weights = allocLike(rewriter, loc, op.getWeights().getType(),
+                              {numTokens, Value()});
+    Value indices = allocLike(rewriter, loc, op.getIndices().getType(),
+                              {numTokens, Value()});
     buildItemKernel(rewriter, loc, "route", numTokens, shape.threadsPerProgram,
                     [&](OpBuilder &b, Location l, Value token) {
                       TokenRouter router{b,          l,

@@ -6,6 +6,7 @@
 
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/WalkPatternRewriteDriver.h"
+#include "llvm/ADT/TypeSwitch.h"
 
 namespace mlir::moe {
 #define GEN_PASS_DEF_CONVERTMOETOGPU
@@ -26,6 +27,55 @@ void mlir::moe::populateMoEToGpuPatterns(RewritePatternSet &patterns,
 }
 
 namespace {
+
+/// Emits an error at `op` when no kernel of the patterns lowers it (after
+/// moe-decompose, so no moe.layer is left).
+LogicalResult checkLowerable(Operation *op) {
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case<RouteOp>([](RouteOp route) -> LogicalResult {
+        RoutingAttr r = route.getRouting();
+        auto type = cast<RankedTensorType>(route.getLogits().getType());
+        if (r.isGroupLimited() && type.isDynamicDim(1))
+          return route.emitOpError("cannot be lowered to the GPU: "
+                                   "group-limited routing needs a static "
+                                   "expert count");
+        if (r.getNGroup() > 64)
+          return route.emitOpError("cannot be lowered to the GPU: at most 64 "
+                                   "expert groups (the kept groups are a "
+                                   "64-bit mask), not ")
+                 << r.getNGroup();
+        return success();
+      })
+      .Case<DispatchOp>([](DispatchOp dispatch) -> LogicalResult {
+        auto type = cast<RankedTensorType>(dispatch.getIndices().getType());
+        if (type.isDynamicDim(1))
+          return dispatch.emitOpError(
+              "cannot be lowered to the GPU: the number of experts per token "
+              "(dimension 1 of the indices) must be static");
+        return success();
+      })
+      .Case<GroupedMatmulOp>([](GroupedMatmulOp mm) -> LogicalResult {
+        if (mm.getRows() || mm.getUp() || mm.getActivation() ||
+            mm.getGateUpLayout())
+          return mm.emitOpError("cannot be lowered to the GPU: its fused form "
+                                "(gather, up, activation or gate_up_layout) "
+                                "has no GPU kernel yet; lower the unfused ops");
+        if (mm.getOffsets() &&
+            cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0))
+          return mm.emitOpError("cannot be lowered to the GPU: its weight's "
+                                "group count is dynamic");
+        return success();
+      })
+      .Case<CombineOp>([](CombineOp combine) -> LogicalResult {
+        if (combine.getDown())
+          return combine.emitOpError(
+              "cannot be lowered to the GPU: its fused down projection has no "
+              "GPU kernel yet; lower the unfused ops");
+        return success();
+      })
+      .Default([](Operation *) { return success(); });
+}
+
 struct ConvertMoEToGpuPass
     : mlir::moe::impl::ConvertMoEToGpuBase<ConvertMoEToGpuPass> {
   using Base::Base;
@@ -46,65 +96,9 @@ struct ConvertMoEToGpuPass
     populateMoEDecomposePatterns(decompose);
     walkAndApplyPatterns(module, std::move(decompose));
 
-    WalkResult check = module->walk([&](Operation *op) {
-      if (!isa_and_nonnull<MoEDialect>(op->getDialect()))
-        return WalkResult::advance();
-      if (auto route = dyn_cast<RouteOp>(op)) {
-        RoutingAttr r = route.getRouting();
-        auto type = cast<RankedTensorType>(route.getLogits().getType());
-        if (r.isGroupLimited() && type.isDynamicDim(1)) {
-          route.emitOpError("cannot be lowered to the GPU: group-limited "
-                            "routing needs a static expert count");
-          return WalkResult::interrupt();
-        }
-        if (r.getNGroup() > 64) {
-          route.emitOpError("cannot be lowered to the GPU: at most 64 "
-                            "expert groups (the kept groups are a 64-bit "
-                            "mask), not ")
-              << r.getNGroup();
-          return WalkResult::interrupt();
-        }
-        return WalkResult::advance();
-      }
-      if (auto dispatch = dyn_cast<DispatchOp>(op)) {
-        auto type = cast<RankedTensorType>(dispatch.getIndices().getType());
-        if (type.isDynamicDim(1)) {
-          dispatch.emitOpError("cannot be lowered to the GPU: the number of "
-                               "experts per token (dimension 1 of the "
-                               "indices) must be static");
-          return WalkResult::interrupt();
-        }
-        return WalkResult::advance();
-      }
-      if (auto mm = dyn_cast<GroupedMatmulOp>(op)) {
-        if (mm.getRows() || mm.getUp() || mm.getActivation() ||
-            mm.getGateUpLayout()) {
-          mm.emitOpError("cannot be lowered to the GPU: its fused form "
-                         "(gather, up, activation or gate_up_layout) has no "
-                         "GPU kernel yet; lower the unfused ops");
-          return WalkResult::interrupt();
-        }
-        if (mm.getOffsets() &&
-            cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0)) {
-          mm.emitOpError("cannot be lowered to the GPU: its weight's group "
-                         "count is dynamic");
-          return WalkResult::interrupt();
-        }
-        return WalkResult::advance();
-      }
-      if (auto combine = dyn_cast<CombineOp>(op)) {
-        if (combine.getDown()) {
-          combine.emitOpError("cannot be lowered to the GPU: its fused down "
-                              "projection has no GPU kernel yet; lower the "
-                              "unfused ops");
-          return WalkResult::interrupt();
-        }
-        return WalkResult::advance();
-      }
-      if (isa<GatherOp, ActivationOp>(op))
-        return WalkResult::advance();
-      op->emitOpError("has no GPU lowering");
-      return WalkResult::interrupt();
+    WalkResult check = module->walk([](Operation *op) {
+      return failed(checkLowerable(op)) ? WalkResult::interrupt()
+                                        : WalkResult::advance();
     });
     if (check.wasInterrupted())
       return signalPassFailure();

@@ -32,8 +32,15 @@ namespace {
   X("avx2")                                                                    \
   X("fma")                                                                     \
   X("f16c")                                                                    \
-  X("avx512f") X("avx512bw") X("avx512dq") X("avx512vl") X("avx512vnni")       \
-      X("avx512bf16") X("avx512fp16") X("amx-tile") X("amx-bf16")
+  X("avx512f")                                                                 \
+  X("avx512bw")                                                                \
+  X("avx512dq")                                                                \
+  X("avx512vl")                                                                \
+  X("avx512vnni")                                                              \
+  X("avx512bf16")                                                              \
+  X("avx512fp16")                                                              \
+  X("amx-tile")                                                                \
+  X("amx-bf16")
 
 /// Runs each call at once on the caller's thread, with the session's pool
 /// taking the parallel loops and its scratch cache the scratch buffers.

@@ -32,6 +32,17 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 
 // -----
 
+// A string entry missing is named too.
+// expected-error @+1 {{convert-moe-to-gpu: the GPU target description has no string "chip"}}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @no_chip(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
 // A block too small for one program of 4 warps.
 // expected-error @+1 {{convert-moe-to-gpu: the GPU target description's max_threads_per_block (64) is below one program of 4 warps of 32 threads}}
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 64 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {

@@ -45,8 +45,8 @@ void *operator new(std::size_t size) {
 }
 void *operator new[](std::size_t size) { return operator new(size); }
 void *operator new(std::size_t size, std::align_val_t align) {
-  void *p = failNow() ? nullptr
-                      : allocate(size, static_cast<std::size_t>(align));
+  void *p =
+      failNow() ? nullptr : allocate(size, static_cast<std::size_t>(align));
   if (!p)
     throw std::bad_alloc();
   return p;
@@ -77,7 +77,7 @@ namespace {
 enum { kTokens = 7, kWidth = 64 };
 
 struct Outcome {
-  bool ok = false;          // every call succeeded
+  bool ok = false;           // every call succeeded
   bool onlyExhausted = true; // every failure was RESOURCE_EXHAUSTED
   const char *failedAt = "";
   std::vector<float> output;
@@ -115,16 +115,15 @@ Outcome use(const char *artifactPath, const char *weightsPath, long failAt,
   moert_artifact_t *artifact = nullptr;
   moert_session_t *session = nullptr;
   moert_device_t *device = nullptr;
-  if (check(moert_artifact_load(artifactPath, &artifact), "artifact_load",
-            o) &&
+  if (check(moert_artifact_load(artifactPath, &artifact), "artifact_load", o) &&
       check(moert_device_find("cpu", &device), "device_find", o) &&
-      check(moert_session_create(artifact, nullptr, &session),
-            "session_create", o) &&
+      check(moert_session_create(artifact, nullptr, &session), "session_create",
+            o) &&
       check(moert_session_bind_weights_file(session, weightsPath, nullptr),
             "bind_weights_file", o)) {
     const char *fn = moert_artifact_function_name(artifact, 0);
-    o.ok = check(moert_session_run(session, fn, &in, 1, &out, 1),
-                 "session_run", o);
+    o.ok = check(moert_session_run(session, fn, &in, 1, &out, 1), "session_run",
+                 o);
   }
   moert_session_release(session);
   moert_artifact_release(artifact);

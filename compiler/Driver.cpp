@@ -2,6 +2,8 @@
 #include "compiler/Driver.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/ObjectEmission.h"
+#include "codegen/cuda/CudaTarget.h"
+#include "codegen/cuda/GpuRuntimeCalls.h"
 #include "codegen/linalg/Passes.h"
 #include "compiler/ArtifactMetadata.h"
 #include "compiler/WeightCheck.h"
@@ -14,6 +16,7 @@
 
 #include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/IR/AsmState.h"
@@ -168,12 +171,15 @@ std::optional<std::string> Driver::laterPhaseOf(ModuleOp module) {
 }
 
 int Driver::run() {
-  if (o.target != "cpu")
-    return fail("unknown target '" + o.target +
-                "'; this build supports --target=cpu (the CUDA backend "
-                "compiles kernels to PTX, moe-opt --moe-cuda-pipeline, but "
-                "the runtime cannot launch them yet: docs/Targets.md)");
-  bool printing = o.stopAfter || o.llvmIR || o.assembly;
+  if (o.target != "cpu" && o.target != "cuda")
+    return fail("unknown target '" + o.target + "' (cpu, cuda)");
+  bool cuda = o.target == "cuda";
+  if (cuda && (o.fuseGateUp || o.fuseDispatch || o.fuseCombine || o.bf16Dot))
+    return fail("--fuse and --bf16-dot apply to --target=cpu; the CUDA "
+                "backend has no fused kernels yet (docs/Targets.md)");
+  bool printing =
+      (cuda ? o.cudaStopAfter.has_value() : o.stopAfter.has_value()) ||
+      o.llvmIR || o.assembly;
   if (!printing && o.output.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
   // Where the output goes must exist before anything is compiled.
@@ -184,6 +190,10 @@ int Driver::run() {
                   "' does not exist");
   }
   // The target, checked before the model is read.
+  CudaTargetDescription gpu;
+  if (cuda)
+    if (std::string msg = describeCuda(o.gpuChip, gpu); !msg.empty())
+      return fail("--gpu-chip: " + msg);
   CpuTargetDescription description;
   if (std::string msg = describeCpu(o.cpu, description); !msg.empty())
     return fail(msg);
@@ -264,7 +274,7 @@ int Driver::run() {
                   "(--compile-to=moe)");
   }
   done("read " + o.input);
-  if (o.stopAfter == CpuPhase::Moe)
+  if (cuda ? o.cudaStopAfter == CudaPhase::Moe : o.stopAfter == CpuPhase::Moe)
     return writeOutput(printModule(*module));
 
   // What the runtime needs to know, read before lowering.
@@ -303,31 +313,50 @@ int Driver::run() {
   if (!sidecar.empty())
     recorded.push_back(sidecar);
 
-  // The fused phase decides which weights are packed, which the metadata
-  // records; then the rest of the lowering.
-  CpuPipelineOptions pipeline;
-  setPipelineOptions(o, pipeline);
-  CpuPhase last = o.stopAfter.value_or(CpuPhase::LLVM);
-  PassManager fusedPm(&context);
-  buildCpuPipeline(fusedPm, pipeline, std::min(last, CpuPhase::Fused));
-  if (failed(fusedPm.run(*module)))
-    return 1;
-  recordPackedWeights(*module, *metadata);
-  recordSharedEntryPoints(*metadata, shared);
-  PassManager pm(&context);
-  buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
-  if (failed(pm.run(*module)))
-    return 1;
-  done("lowered to " + phaseName(last));
-  if (o.stopAfter)
-    return writeOutput(printModule(*module));
+  if (cuda) {
+    // The GPU kernels take every weight as it is bound: nothing is packed.
+    recordSharedEntryPoints(*metadata, shared);
+    CudaPipelineOptions pipeline;
+    pipeline.chip = o.gpuChip;
+    pipeline.cudaToolkit = o.cudaToolkit;
+    CudaPhase last = o.cudaStopAfter.value_or(CudaPhase::LLVM);
+    pipeline.compileTo = last;
+    PassManager pm(&context);
+    buildCudaPipeline(pm, pipeline);
+    if (failed(pm.run(*module)))
+      return 1;
+    done("lowered to " + cudaPhaseName(last));
+    if (o.cudaStopAfter)
+      return writeOutput(printModule(*module));
+  } else {
+    // The fused phase decides which weights are packed, which the metadata
+    // records; then the rest of the lowering.
+    CpuPipelineOptions pipeline;
+    setPipelineOptions(o, pipeline);
+    CpuPhase last = o.stopAfter.value_or(CpuPhase::LLVM);
+    PassManager fusedPm(&context);
+    buildCpuPipeline(fusedPm, pipeline, std::min(last, CpuPhase::Fused));
+    if (failed(fusedPm.run(*module)))
+      return 1;
+    recordPackedWeights(*module, *metadata);
+    recordSharedEntryPoints(*metadata, shared);
+    PassManager pm(&context);
+    buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
+    if (failed(pm.run(*module)))
+      return 1;
+    done("lowered to " + phaseName(last));
+    if (o.stopAfter)
+      return writeOutput(printModule(*module));
+  }
 
-  // Only the LLVM dialect may remain: a partial conversion would silently
-  // drop work otherwise.
+  // Only the LLVM dialect may remain (and, for a GPU, the cubins and their
+  // launches, which the translation turns into runtime calls): a partial
+  // conversion would silently drop work otherwise.
   Operation *stray = nullptr;
   module->walk([&](Operation *op) {
     if (!stray && !isa<ModuleOp>(op) &&
-        !isa<LLVM::LLVMDialect>(op->getDialect()))
+        !isa<LLVM::LLVMDialect>(op->getDialect()) &&
+        !(cuda && isa<gpu::BinaryOp, gpu::LaunchFuncOp>(op)))
       stray = op;
   });
   if (stray) {
@@ -336,15 +365,24 @@ int Driver::run() {
     return 1;
   }
 
+  // The host code of a GPU artifact only sizes buffers and launches
+  // kernels: it is compiled for any x86-64.
   CpuTarget target;
-  if (std::string msg = createCpuTarget(o.cpu, target); !msg.empty())
+  if (std::string msg = createCpuTarget(cuda ? "x86-64" : o.cpu, target);
+      !msg.empty())
     return fail(msg);
   json::Value tgt = json::Value::object();
-  tgt.set("triple", json::Value::string(target.triple));
-  tgt.set("cpu", json::Value::string(target.cpu));
   json::Value required = json::Value::array();
-  for (const std::string &f : target.required)
-    required.push(json::Value::string(f));
+  if (cuda) {
+    tgt.set("triple", json::Value::string("nvptx64-nvidia-cuda"));
+    tgt.set("cpu", json::Value::string(gpu.chip));
+    tgt.set("host_triple", json::Value::string(target.triple));
+  } else {
+    tgt.set("triple", json::Value::string(target.triple));
+    tgt.set("cpu", json::Value::string(target.cpu));
+    for (const std::string &f : target.required)
+      required.push(json::Value::string(f));
+  }
   tgt.set("required_features", std::move(required));
   metadata->set("target", std::move(tgt));
   // How the generated arithmetic departs from f32 (moe-run --verify's
@@ -368,6 +406,9 @@ int Driver::run() {
       *module, llvmContext, entryPoints, json::write(*metadata), target);
   if (!llvmModule)
     return 1;
+  if (cuda)
+    if (std::string msg = bindGpuRuntimeCalls(*llvmModule); !msg.empty())
+      return fail(msg);
   done("translated to LLVM IR");
   if (o.llvmIR) {
     std::string text;

@@ -2,16 +2,17 @@
 //
 // What `moe-compile` does, as a library: read a model (a .mlir file, an
 // .onnx file or a Hugging Face checkpoint directory), run the target's
-// pipeline (codegen/cpu/CpuPipeline.h) and either print one phase's IR or
-// translate, optimize, emit and link a loadable artifact with its metadata
-// (docs/Artifact.md). `moe-compile`'s main() parses its flags into
-// CompileOptions and calls compileModel().
+// pipeline (codegen/cpu/CpuPipeline.h, codegen/cuda/CudaPipeline.h) and either
+// print one phase's IR or translate, optimize, emit and link a loadable
+// artifact with its metadata (docs/Artifact.md). `moe-compile`'s main() parses
+// its flags into CompileOptions and calls compileModel().
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_COMPILER_DRIVER_H
 #define MOEC_COMPILER_DRIVER_H
 
 #include "codegen/cpu/CpuPipeline.h"
+#include "codegen/cuda/CudaPipeline.h"
 
 #include <optional>
 #include <string>
@@ -24,11 +25,14 @@ struct CompileOptions {
   std::string input;
   /// The artifact (.so), or where the printed IR goes ("" or "-": stdout).
   std::string output;
-  /// The code generation target: "cpu" (the only one built today).
+  /// The code generation target: "cpu" or "cuda".
   std::string target = "cpu";
   /// Stop after a pipeline phase and print its IR; or print LLVM IR
   /// before optimization (`llvmIR`), or optimized assembly (`assembly`).
   std::optional<CpuPhase> stopAfter;
+  /// The same for --target=cuda (moe-cuda-pipeline's phases); each target
+  /// reads its own.
+  std::optional<CudaPhase> cudaStopAfter;
   bool llvmIR = false;
   bool assembly = false;
   /// The CPU pipeline's options, as moe-cpu-pipeline takes them.
@@ -43,6 +47,9 @@ struct CompileOptions {
   int64_t panelSlices = 0;
   bool bf16Dot = false;
   bool kernels = true;
+  /// The CUDA pipeline's options, as moe-cuda-pipeline takes them.
+  std::string gpuChip = "sm_90a";
+  std::string cudaToolkit = MOEC_CUDA_TOOLKIT;
   /// Weight files recorded in the artifact instead of those the model
   /// names; each is checked against the model's weights.
   std::vector<std::string> weights;

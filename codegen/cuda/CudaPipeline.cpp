@@ -1,5 +1,6 @@
 //===- CudaPipeline.cpp - moe-cuda-pipeline -------------------------------===//
 #include "codegen/cuda/CudaPipeline.h"
+#include "codegen/cpu/Passes.h"
 #include "codegen/cuda/CudaTarget.h"
 #include "codegen/cuda/Passes.h"
 #include "passes/Passes.h"
@@ -10,11 +11,34 @@
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
 #include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/Transforms/Passes.h"
+#include "mlir/Dialect/MemRef/Transforms/Passes.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Transforms/Passes.h"
 
 using namespace mlir;
 using namespace mlir::moe;
+
+namespace {
+constexpr std::pair<CudaPhase, const char *> kPhases[] = {
+    {CudaPhase::Moe, "moe"},     {CudaPhase::Fused, "fused"},
+    {CudaPhase::Loops, "loops"}, {CudaPhase::Gpu, "gpu"},
+    {CudaPhase::NVVM, "nvvm"},   {CudaPhase::PTX, "ptx"},
+    {CudaPhase::LLVM, "llvm"}};
+} // namespace
+
+StringRef mlir::moe::cudaPhaseName(CudaPhase phase) {
+  for (const auto &[p, name] : kPhases)
+    if (p == phase)
+      return name;
+  return "";
+}
+
+std::optional<CudaPhase> mlir::moe::parseCudaPhase(StringRef name) {
+  for (const auto &[p, phaseName] : kPhases)
+    if (name == phaseName)
+      return p;
+  return std::nullopt;
+}
 
 void mlir::moe::buildCudaPipeline(OpPassManager &pm,
                                   const CudaPipelineOptions &options) {
@@ -24,6 +48,7 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   MoESetCudaTargetOptions target;
   target.chip = options.chip;
   pm.addPass(createMoESetCudaTarget(target));
+  pm.addPass(createMoEPrepareEntryPoints());
   pm.addPass(createMoEDecompose());
   pm.addPass(createCanonicalizerPass());
   if (last < CudaPhase::Loops)
@@ -42,6 +67,12 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   if (last < CudaPhase::Gpu)
     return;
 
+  // Results are written into buffers the caller provides, as on the CPU.
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.modifyPublicFunctions = true;
+  outParams.hoistStaticAllocs = true;
+  outParams.hoistDynamicAllocs = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addNestedPass<func::FuncOp>(createConvertParallelLoopToGpuPass());
   pm.addPass(createLowerAffinePass());
   pm.addPass(createCanonicalizerPass());
@@ -50,6 +81,8 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   pm.addPass(createGpuKernelOutliningPass());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
+  pm.addPass(createMoEGpuDeviceBuffers());
+  pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
   if (last < CudaPhase::NVVM)
     return;
 
@@ -72,17 +105,35 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   if (last < CudaPhase::PTX)
     return;
 
+  // PTX text to stop at; a cubin (ptxas) for an artifact.
   GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = "isa";
+  binary.compilationTarget = last == CudaPhase::PTX ? "isa" : "bin";
   binary.toolkitPath = options.cudaToolkit;
   pm.addPass(createGpuModuleToBinaryPass(binary));
+  if (last < CudaPhase::LLVM)
+    return;
+
+  // The host functions: launches become calls into the runtime when the
+  // module is translated (docs/Artifact.md); views and index arithmetic
+  // become LLVM.
+  GpuToLLVMConversionPassOptions toLLVM;
+  pm.addPass(createGpuToLLVMConversionPass(toLLVM));
+  pm.addPass(memref::createExpandStridedMetadataPass());
+  pm.addPass(createLowerAffinePass());
+  pm.addPass(createFinalizeMemRefToLLVMConversionPass());
+  pm.addPass(createArithToLLVMConversionPass());
+  pm.addPass(createConvertIndexToLLVMPass());
+  pm.addPass(createConvertControlFlowToLLVMPass());
+  pm.addPass(createConvertFuncToLLVMPass());
+  pm.addPass(createReconcileUnrealizedCastsPass());
 }
 
 void mlir::moe::registerMoECudaPipeline() {
   PassPipelineRegistration<CudaPipelineOptions>(
       "moe-cuda-pipeline",
-      "Lower moe IR to PTX for an NVIDIA GPU: the phases moe, fused, loops, "
-      "gpu, nvvm and ptx (docs/Targets.md)",
+      "Lower moe IR for an NVIDIA GPU: the phases moe, fused, loops, gpu, "
+      "nvvm, ptx (kernels as PTX) and llvm (kernels as cubins, host code in "
+      "the LLVM dialect) (docs/Targets.md)",
       [](OpPassManager &pm, const CudaPipelineOptions &options) {
         buildCudaPipeline(pm, options);
       });

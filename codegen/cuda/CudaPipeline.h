@@ -12,11 +12,18 @@
 //           kernels' logic without a GPU
 //   gpu     the nests as gpu.launch (convert-parallel-loops-to-gpu), then
 //           outlined into gpu.func kernels of a gpu.module, launched by
-//           gpu.launch_func from the host function
+//           gpu.launch_func from the host function; results written into
+//           buffers the caller passes, scratch in device memory
+//           (moe-gpu-device-buffers), every launch, allocation and free on
+//           one stream (gpu-async-region)
 //   nvvm    the kernels in the NVVM and LLVM dialects, the module given its
 //           #nvvm.target (chip and PTX version from the description)
 //   ptx     the kernels as PTX from LLVM's NVPTX backend (gpu.binary with
 //           the PTX text, libdevice linked from the CUDA toolkit)
+//   llvm    the kernels as a cubin (the PTX assembled by the toolkit's
+//           ptxas) in a gpu.binary, the host functions in the LLVM dialect
+//           (gpu-to-llvm): what moe-compile --target=cuda translates into
+//           an artifact, whose launches call the runtime (docs/Artifact.md)
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_CODEGEN_CUDA_CUDAPIPELINE_H
@@ -27,7 +34,7 @@
 
 namespace mlir::moe {
 
-enum class CudaPhase { Moe, Fused, Loops, Gpu, NVVM, PTX };
+enum class CudaPhase { Moe, Fused, Loops, Gpu, NVVM, PTX, LLVM };
 
 /// The options of `moe-cuda-pipeline`.
 struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
@@ -39,7 +46,8 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
       llvm::cl::init("sm_90a")};
   Option<std::string> cudaToolkit{
       *this, "cuda-toolkit",
-      llvm::cl::desc("The CUDA toolkit whose libdevice the ptx phase links"),
+      llvm::cl::desc("The CUDA toolkit whose libdevice the ptx phase links "
+                     "and whose ptxas the llvm phase runs"),
       llvm::cl::init(MOEC_CUDA_TOOLKIT)};
   Option<CudaPhase> compileTo{
       *this, "compile-to", llvm::cl::desc("The last phase to run"),
@@ -54,8 +62,14 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
                      "gpu.func kernels and gpu.launch_func"),
           clEnumValN(CudaPhase::NVVM, "nvvm",
                      "kernels in the NVVM and LLVM dialects"),
-          clEnumValN(CudaPhase::PTX, "ptx", "kernels as PTX"))};
+          clEnumValN(CudaPhase::PTX, "ptx", "kernels as PTX"),
+          clEnumValN(CudaPhase::LLVM, "llvm",
+                     "kernels as cubins, host code in the LLVM dialect"))};
 };
+
+/// The phase's name for compile-to ("moe", ..., "llvm"), and back.
+StringRef cudaPhaseName(CudaPhase phase);
+std::optional<CudaPhase> parseCudaPhase(StringRef name);
 
 /// Adds the passes of every phase up to options.compileTo.
 void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options);

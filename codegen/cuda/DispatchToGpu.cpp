@@ -170,7 +170,6 @@ struct DispatchToGpu : OpRewritePattern<DispatchOp> {
                 scf::YieldOp::create(lb, ll, mine.getResults());
               });
         });
-    memref::DeallocOp::create(b, loc, counts);
 
     rewriter.replaceOp(
         op, {toTensor(b, loc, op.getSortedTokens().getType(), sorted),

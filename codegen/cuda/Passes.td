@@ -107,4 +107,32 @@ def MoENameGpuKernels : Pass<"moe-name-gpu-kernels", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def MoEGpuDeviceBuffers : Pass<"moe-gpu-device-buffers", "ModuleOp"> {
+  let summary = "Put the host functions' buffers in device memory, freed "
+                "after their last launch";
+  let description = [{
+    After `gpu-kernel-outlining`, a function of the host only computes
+    sizes, allocates buffers, takes views of them and launches kernels.
+    This pass makes every `memref.alloc` of such a function a `gpu.alloc`
+    (device memory) and frees it with `gpu.dealloc` right after the last
+    operation that uses it or a view of it (`memref.collapse_shape`,
+    `memref.expand_shape`, `memref.subview`, `memref.cast`, ...), so a
+    layer's scratch lives no longer than it is needed. A host
+    `memref.copy` becomes `gpu.memcpy` and a `memref.dealloc` a
+    `gpu.dealloc`. With every buffer op a GPU op, `gpu-async-region` then
+    puts the whole function on one stream.
+
+    It runs on the `func.func`s of the module (not the kernels'
+    `gpu.module`s). It is an error, at the op, when such a function:
+
+      * returns a memref (results are written into buffers the caller
+        passes: run `buffer-results-to-out-params` first);
+      * has more than one block, or uses a buffer inside a nested region;
+      * allocates on the host stack (`memref.alloca`);
+      * hands a buffer to any other op (`memref.load`, `memref.store`, a
+        call, ...), which would touch device memory on the host.
+  }];
+  let dependentDialects = ["::mlir::gpu::GPUDialect"];
+}
+
 #endif // MOEC_CODEGEN_CUDA_PASSES_TD

@@ -39,6 +39,43 @@ inline constexpr const char *kParallelForSlot = "moec_parallel_for";
 inline constexpr const char *kAllocSlot = "moec_alloc";
 inline constexpr const char *kFreeSlot = "moec_free";
 
+/// A CUDA artifact's host code calls the runtime for its GPU work through
+/// exported pointer slots, one per call of MLIR's GPU runtime interface it
+/// uses, named kGpuSlotPrefix + the call ("moec_mgpuLaunchKernel"). The
+/// runtime fills every slot the artifact has, then calls
+/// `void moec_gpu_load_modules(void)`, which hands it the embedded cubins
+/// (mgpuModuleLoad); `void moec_gpu_unload_modules(void)` before it unloads
+/// the artifact. The calls and what the runtime does for each
+/// (docs/Artifact.md):
+///   void *mgpuModuleLoad(const void *cubin, int64_t bytes)
+///   void  mgpuModuleUnload(void *module)
+///   void *mgpuModuleGetFunction(void *module, const char *kernel)
+///   void  mgpuLaunchKernel(void *function, int64_t gridX, int64_t gridY,
+///                          int64_t gridZ, int64_t blockX, int64_t blockY,
+///                          int64_t blockZ, int32_t sharedBytes,
+///                          void *stream, void **params, void **extra,
+///                          int64_t paramCount)
+///   void *mgpuStreamCreate(void)
+///   void  mgpuStreamSynchronize(void *stream)
+///   void  mgpuStreamDestroy(void *stream)
+///   void *mgpuMemAlloc(int64_t bytes, void *stream, int8_t hostShared)
+///   void  mgpuMemFree(void *ptr, void *stream)
+///   void  mgpuMemcpy(void *dst, void *src, int64_t bytes, void *stream)
+inline constexpr const char *kGpuSlotPrefix = "moec_";
+inline constexpr const char *kGpuLoadModules = "moec_gpu_load_modules";
+inline constexpr const char *kGpuUnloadModules = "moec_gpu_unload_modules";
+inline constexpr const char *kGpuRuntimeCalls[] = {
+    "mgpuModuleLoad",    "mgpuModuleUnload", "mgpuModuleGetFunction",
+    "mgpuLaunchKernel",  "mgpuStreamCreate", "mgpuStreamSynchronize",
+    "mgpuStreamDestroy", "mgpuMemAlloc",     "mgpuMemFree",
+    "mgpuMemcpy"};
+inline bool isGpuRuntimeCall(const char *name) {
+  for (const char *call : kGpuRuntimeCalls)
+    if (std::strcmp(call, name) == 0)
+      return true;
+  return false;
+}
+
 /// The seal moe-compile appends to every artifact, after the shared object
 /// (the dynamic loader ignores bytes past what the ELF headers describe):
 ///   8 bytes  kSealMagic

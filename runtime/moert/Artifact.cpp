@@ -1,5 +1,6 @@
 //===- Artifact.cpp - loading moe-compile's shared objects ----------------===//
 #include "runtime/abi/ArtifactAbi.h"
+#include "runtime/moert/CudaLaunch.h"
 #include "runtime/moert/Internal.h"
 #include "runtime/support/FileIO.h"
 
@@ -278,16 +279,15 @@ moert_status_t moert_artifact_load(const char *path,
     if (std::string err = parseMetadata(*a, dlsymOf, handle); !err.empty()) {
       return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
     }
-    // Code for the CPU must run on this one; CUDA devices hold buffers but
-    // run no artifact yet.
-    std::string unsupported = a->target.kind == MOERT_DEVICE_CPU
-                                  ? CpuDevice::host().supports(a->target)
-                                  : std::string("compiled for a ") +
-                                        moert_device_kind_name(a->target.kind) +
-                                        " device ('" + a->target.triple +
-                                        "'); this runtime runs no artifact "
-                                        "on CUDA devices yet";
-    if (!unsupported.empty()) {
+    // Code for the CPU must run on this one. A CUDA artifact loads without
+    // a GPU (a session on a device is what needs one): its GPU work calls
+    // this runtime, and its cubins are handed over now.
+    if (a->target.kind == MOERT_DEVICE_CUDA) {
+      if (std::string err = bindGpuRuntime(handle); !err.empty())
+        return makeStatus(MOERT_UNSUPPORTED, std::string(path) + ": " + err);
+      a->gpuBound = true;
+    } else if (std::string unsupported = CpuDevice::host().supports(a->target);
+               !unsupported.empty()) {
       return makeStatus(MOERT_UNSUPPORTED,
                         std::string(path) + ": " + unsupported);
     }
@@ -313,6 +313,8 @@ moert_status_t moert_artifact_load(const char *path,
 void moert_artifact_release(moert_artifact_t *artifact) {
   if (!artifact || --artifact->refs > 0)
     return;
+  if (artifact->gpuBound)
+    unbindGpuRuntime(artifact->handle);
   if (artifact->handle)
     dlclose(artifact->handle);
   delete artifact;

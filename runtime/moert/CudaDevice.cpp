@@ -1,51 +1,41 @@
 //===- CudaDevice.cpp - an NVIDIA GPU through the CUDA driver -------------===//
 #include "runtime/moert/CudaDevice.h"
+#include "runtime/moert/CudaLaunch.h"
 #include "runtime/moert/Internal.h"
 
+#include <algorithm>
+#include <cctype>
 #include <cstdio>
 
 using namespace moert;
 using namespace moert::cuda;
 
-class CudaDevice::Scope {
-public:
-  explicit Scope(CudaDevice &device) : device_(device) {
-    std::lock_guard<std::mutex> lock(device.mutex_);
-    const Driver &d = device.driver_;
-    if (!device.context_)
-      if (CUresult r = d.primaryCtxRetain(&device.context_, device.device_);
-          r != kSuccess) {
-        device.context_ = nullptr;
-        error_ = makeStatus(MOERT_INTERNAL,
-                            device.name + ": " +
-                                d.error("cuDevicePrimaryCtxRetain", r));
-        return;
-      }
-    if (CUresult r = d.ctxPushCurrent(device.context_); r != kSuccess) {
+CudaDevice::Scope::Scope(CudaDevice &device) : device_(device) {
+  std::lock_guard<std::mutex> lock(device.mutex_);
+  const Driver &d = device.driver_;
+  if (!device.context_)
+    if (CUresult r = d.primaryCtxRetain(&device.context_, device.device_);
+        r != kSuccess) {
+      device.context_ = nullptr;
       error_ = makeStatus(MOERT_INTERNAL,
-                          device.name + ": " + d.error("cuCtxPushCurrent", r));
+                          device.name + ": " +
+                              d.error("cuDevicePrimaryCtxRetain", r));
       return;
     }
-    pushed_ = true;
+  if (CUresult r = d.ctxPushCurrent(device.context_); r != kSuccess) {
+    error_ = makeStatus(MOERT_INTERNAL,
+                        device.name + ": " + d.error("cuCtxPushCurrent", r));
+    return;
   }
-  ~Scope() {
-    CUcontext popped;
-    if (pushed_)
-      device_.driver_.ctxPopCurrent(&popped);
-  }
-  /// Why the context could not be made current; null when it is. The
-  /// caller takes the status.
-  moert_status_t take() {
-    moert_status_t e = error_;
-    error_ = nullptr;
-    return e;
-  }
+  pushed_ = true;
+}
 
-private:
-  CudaDevice &device_;
-  bool pushed_ = false;
-  moert_status_t error_ = nullptr;
-};
+CudaDevice::Scope::~Scope() {
+  CUcontext popped;
+  if (pushed_)
+    device_.driver_.ctxPopCurrent(&popped);
+  moert_status_free(error_);
+}
 
 CudaDevice::CudaDevice(const Driver &driver, CUdevice device)
     : driver_(driver), device_(device) {
@@ -54,7 +44,7 @@ CudaDevice::CudaDevice(const Driver &driver, CUdevice device)
 
 std::string CudaDevice::enumerate(std::vector<moert_device_s *> &devices) {
   std::string why;
-  const Driver *d = driver(why);
+  const Driver *d = cuda::driver(why);
   if (!d)
     return why;
   int count = 0;
@@ -77,6 +67,8 @@ std::string CudaDevice::enumerate(std::vector<moert_device_s *> &devices) {
     d->deviceTotalMem(&bytes, dev);
     // Objects of the process's lifetime, like the CPU device.
     auto *device = new CudaDevice(*d, dev);
+    device->major_ = major;
+    device->minor_ = minor;
     device->name = "cuda:" + std::to_string(i);
     char text[512];
     std::snprintf(text, sizeof(text),
@@ -87,6 +79,36 @@ std::string CudaDevice::enumerate(std::vector<moert_device_s *> &devices) {
     devices.push_back(device);
   }
   return "";
+}
+
+std::string CudaDevice::supports(const TargetRequirements &target) const {
+  if (std::string err = moert_device_s::supports(target); !err.empty())
+    return err;
+  // "sm_XY" cubins run on compute capability X.Y up to X.9; "sm_XYa" and
+  // "sm_XYf" ones only on X.Y.
+  const std::string &chip = target.cpu;
+  size_t digits = 0;
+  while (3 + digits < chip.size() &&
+         std::isdigit(static_cast<unsigned char>(chip[3 + digits])))
+    ++digits;
+  std::string suffix = chip.substr(std::min(chip.size(), 3 + digits));
+  if (chip.compare(0, 3, "sm_") != 0 || digits < 2 || digits > 3 ||
+      (suffix != "" && suffix != "a" && suffix != "f"))
+    return "compiled for an unknown GPU architecture '" + chip + "'";
+  int sm = std::stoi(chip.substr(3, digits));
+  int wantMajor = sm / 10, wantMinor = sm % 10;
+  bool exact = !suffix.empty();
+  if (major_ == wantMajor &&
+      (exact ? minor_ == wantMinor : minor_ >= wantMinor))
+    return "";
+  std::string have = std::to_string(major_) + "." + std::to_string(minor_);
+  std::string want =
+      std::to_string(wantMajor) + "." + std::to_string(wantMinor);
+  return "compiled for " + chip + ", whose cubins run on compute capability " +
+         want + (exact ? " only" : " to " + std::to_string(wantMajor) + ".9") +
+         "; " + name + " has compute capability " + have +
+         " (compile with --gpu-chip=sm_" + std::to_string(major_) +
+         std::to_string(minor_) + ")";
 }
 
 moert_status_t CudaDevice::allocate(size_t bytes, void *&out) {
@@ -138,4 +160,8 @@ moert_status_t CudaDevice::copyToHost(void *host, const void *device,
                                           " bytes from " + name + ": " +
                                           driver_.error("cuMemcpyDtoH", r));
   return nullptr;
+}
+
+std::unique_ptr<Queue> CudaDevice::createQueue(moert_session_s &session) {
+  return createCudaQueue(session, *this);
 }

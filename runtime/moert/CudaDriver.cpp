@@ -56,6 +56,14 @@ std::string open(Driver &d) {
   resolve(d.memFree, "cuMemFree_v2");
   resolve(d.memcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(d.memcpyDtoH, "cuMemcpyDtoH_v2");
+  resolve(d.memcpyAsync, "cuMemcpyAsync");
+  resolve(d.moduleLoadData, "cuModuleLoadData");
+  resolve(d.moduleUnload, "cuModuleUnload");
+  resolve(d.moduleGetFunction, "cuModuleGetFunction");
+  resolve(d.launchKernel, "cuLaunchKernel");
+  resolve(d.streamCreate, "cuStreamCreate");
+  resolve(d.streamSynchronize, "cuStreamSynchronize");
+  resolve(d.streamDestroy, "cuStreamDestroy_v2");
   resolve(d.getErrorName, "cuGetErrorName");
   resolve(d.getErrorString, "cuGetErrorString");
   if (!missing.empty())

@@ -23,10 +23,16 @@ using CUresult = int;
 using CUdevice = int;
 using CUdeviceptr = unsigned long long;
 using CUcontext = struct CUctx_st *;
+using CUmodule = struct CUmod_st *;
+using CUfunction = struct CUfunc_st *;
+using CUstream = struct CUstream_st *;
 
 /// CUresult values moert tells apart.
 constexpr CUresult kSuccess = 0;
 constexpr CUresult kOutOfMemory = 2;
+constexpr CUresult kNoBinaryForGpu = 209;
+/// cuStreamCreate flags: no implicit synchronization with stream 0.
+constexpr unsigned kStreamNonBlocking = 1;
 /// CUdevice_attribute values moert reads.
 constexpr int kComputeCapabilityMajor = 75;
 constexpr int kComputeCapabilityMinor = 76;
@@ -51,6 +57,20 @@ struct Driver {
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src,
                          size_t bytes) = nullptr;
   CUresult (*memcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes) = nullptr;
+  CUresult (*memcpyAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
+                          CUstream stream) = nullptr;
+  CUresult (*moduleLoadData)(CUmodule *module, const void *image) = nullptr;
+  CUresult (*moduleUnload)(CUmodule module) = nullptr;
+  CUresult (*moduleGetFunction)(CUfunction *function, CUmodule module,
+                                const char *name) = nullptr;
+  CUresult (*launchKernel)(CUfunction function, unsigned gridX, unsigned gridY,
+                           unsigned gridZ, unsigned blockX, unsigned blockY,
+                           unsigned blockZ, unsigned sharedBytes,
+                           CUstream stream, void **params,
+                           void **extra) = nullptr;
+  CUresult (*streamCreate)(CUstream *stream, unsigned flags) = nullptr;
+  CUresult (*streamSynchronize)(CUstream stream) = nullptr;
+  CUresult (*streamDestroy)(CUstream stream) = nullptr;
   CUresult (*getErrorName)(CUresult error, const char **name) = nullptr;
   CUresult (*getErrorString)(CUresult error, const char **text) = nullptr;
 

@@ -5,8 +5,8 @@
 // device. The host CPU is device 0: its queue runs each call at once, on
 // the caller's thread and the session's thread pool, and its buffers are
 // host memory. NVIDIA GPUs follow it where the CUDA driver loads
-// (CudaDevice.h): their buffers are device memory; no artifact runs on
-// them yet (docs/Runtime.md).
+// (CudaDevice.h): their buffers are device memory, and a session's calls
+// run on a stream of its own (CudaLaunch.h, docs/Runtime.md).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_DEVICE_H
@@ -71,8 +71,7 @@ struct moert_device_s {
                                       size_t bytes) = 0;
   virtual moert_status_t copyToHost(void *host, const void *device,
                                     size_t bytes) = 0;
-  /// The queue of a new session on this device; null for a device that
-  /// runs no artifact yet.
+  /// The queue of a new session on this device.
   virtual std::unique_ptr<moert::Queue>
   createQueue(moert_session_s &session) = 0;
 };

@@ -116,6 +116,8 @@ struct moert_artifact_s {
   std::vector<std::string> weightFiles;
   /// What the code needs of a device (metadata "target").
   moert::TargetRequirements target;
+  /// A CUDA artifact whose GPU runtime calls are bound (CudaLaunch.h).
+  bool gpuBound = false;
 
   const moert::Function *find(const std::string &name) const;
   /// The expected weight of that name (first function declaring it).
@@ -143,6 +145,10 @@ struct BoundWeight {
   /// Source tensors converted from their stored dtype, which `parts` or
   /// `data` point into.
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
+  /// The weight in the memory of the session's device when the host
+  /// cannot address that, uploaded on first use (deviceWeight in
+  /// Session.cpp) and freed with the binding.
+  std::shared_ptr<void> onDevice;
 };
 
 /// A tensor of a bound file.

@@ -235,7 +235,8 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
   }
   std::string from = s.catalog.at(sources.front()).file->path();
   BoundWeight w{p.dtype, p.shape, nullptr, from,  nullptr,
-                {},      {},      false,   false, std::move(converted)};
+                {},      {},      false,   false, std::move(converted),
+                nullptr};
   if (p.isAssembled()) {
     w.parts = std::move(parts);
     w.stacked = !p.stack.empty();
@@ -327,6 +328,43 @@ const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
   return slot.get();
 }
 
+/// Weight `w` in the memory of the session's device, uploaded now unless
+/// it was already; a status naming the weight when it cannot be. (A GPU's
+/// kernels take weights as bound: moe-compile packs none for them.)
+moert_status_t deviceWeight(moert_session_s &s, const std::string &fn,
+                            const Param &p, BoundWeight &w, const void *&out) {
+  out = w.onDevice.get();
+  if (out)
+    return nullptr;
+  std::string what =
+      "function '" + fn + "': weight '" + p.name + "' " + shapeString(w.shape);
+  const void *host = weightData(w);
+  if (!host)
+    return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                      what + ": no memory to assemble it");
+  size_t bytes = moe::dtypeSize(w.dtype);
+  for (int64_t d : w.shape)
+    bytes *= static_cast<size_t>(d);
+  auto cannotUpload = [&](moert_status_t st) {
+    moert_status_t wrapped =
+        makeStatus(moert_status_code(st),
+                   what + " cannot be uploaded: " + moert_status_message(st));
+    moert_status_free(st);
+    return wrapped;
+  };
+  moert_device_s *device = s.device;
+  void *ptr = nullptr;
+  if (moert_status_t st = device->allocate(bytes, ptr))
+    return cannotUpload(st);
+  std::shared_ptr<void> owned(
+      ptr, [device, bytes](void *p) { device->deallocate(p, bytes); });
+  if (moert_status_t st = device->copyFromHost(ptr, host, bytes))
+    return cannotUpload(st);
+  w.onDevice = std::move(owned);
+  out = ptr;
+  return nullptr;
+}
+
 /// The tensor a buffer tensor of a call refers to, checked against its
 /// buffer: on the session's device, aligned, within the buffer.
 moert_status_t bufferTensor(const moert_session_s &session,
@@ -409,6 +447,13 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
   for (const Param &p : fn->args) {
     if (p.isWeight) {
       BoundWeight &w = session->weights.at(p.name);
+      if (!session->device->hostVisible()) {
+        const void *data = nullptr;
+        if (moert_status_t st = deviceWeight(*session, fn->name, p, w, data))
+          return st;
+        descriptors.push_back(descriptor(data, w.shape));
+        continue;
+      }
       if (p.panel) {
         const PackedBuffer *packed = packedData(*session, w, p);
         if (!packed)
@@ -588,10 +633,6 @@ moert_session_create_with_config(moert_artifact_t *artifact,
   s->device = device;
   s->pool = std::move(pool);
   s->queue = device->createQueue(*s);
-  if (!s->queue)
-    return makeStatus(MOERT_UNSUPPORTED,
-                      artifact->path + ": " + device->name +
-                          " runs no artifact in this runtime");
   // Nothing below can fail: the session holds the artifact from here.
   ++artifact->refs;
   s->artifact = artifact;
@@ -744,8 +785,8 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
           return makeStatus(MOERT_INVALID_ARGUMENT,
                             std::string("weight '") + name + "' has no data");
         session->weights[name] = {
-            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr,
-            {},       {},       false,        false,         {}};
+            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr, {}, {},
+            false,    false,    {},           nullptr};
         return nullptr;
       });
 }
@@ -832,6 +873,13 @@ moert_status_t moert_session_run(moert_session_t *session, const char *function,
     SessionUse use(*session);
     if (moert_status_t st = use.status("moert_session_run"))
       return st;
+    if (!session->device->hostVisible())
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        "moert_session_run takes host memory, which a "
+                        "session on " +
+                            session->device->name +
+                            " cannot read; queue the call on buffers of "
+                            "the device with moert_session_enqueue");
     if (moert_status_t st = launchCall(session, function, inputs, num_inputs,
                                        outputs, num_outputs))
       return st;

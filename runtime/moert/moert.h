@@ -86,7 +86,8 @@ MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 typedef enum moert_device_kind_e {
   MOERT_DEVICE_CPU = 0,  /* the host CPU */
   MOERT_DEVICE_CUDA = 1, /* an NVIDIA GPU, through the CUDA driver where it
-                            loads; it holds buffers, runs no artifact yet */
+                            loads; runs artifacts of moe-compile
+                            --target=cuda */
 } moert_device_kind_t;
 
 typedef struct moert_device_s moert_device_t;

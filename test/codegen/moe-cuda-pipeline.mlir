@@ -25,14 +25,23 @@
 
 // gpu: five launches of 128-thread programs (route; dispatch's count,
 // scan, offsets, placement), each outlined into a gpu.func of one
-// gpu.module per function and named after it (moe-name-gpu-kernels).
+// gpu.module per function and named after it (moe-name-gpu-kernels). The
+// results are buffers the caller passes; the scratch is device memory, and
+// every launch, allocation and free is ordered on one stream, waited for
+// once at the end.
 // GPU-LABEL: func.func @routing
-// GPU: gpu.launch_func @routing_kernels::@routing_route blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}})
-// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_count
-// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_scan
-// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_offsets
-// GPU: gpu.launch_func @routing_kernels::@routing_dispatch_place
-// GPU: return
+// GPU-SAME: (%[[L:.*]]: memref<?x8xf32>, %[[W:.*]]: memref<?x2xf32>, %[[I:.*]]: memref<?x2xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?x2xi32>, %{{.*}}: memref<5xi32>)
+// GPU-NOT: memref.alloc
+// GPU: %[[T0:.*]] = gpu.wait async
+// GPU: %[[ROUTE:.*]] = gpu.launch_func async [%[[T0]]] @routing_kernels::@routing_route blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}}) args(%[[L]] : memref<?x8xf32>, %[[W]] : memref<?x2xf32>, %[[I]] : memref<?x2xi32>)
+// GPU: %[[COUNTS:.*]], %[[T1:.*]] = gpu.alloc async [%[[ROUTE]]] (%{{.*}}) : memref<?xi32>
+// GPU: %[[C:.*]] = gpu.launch_func async [%[[T1]]] @routing_kernels::@routing_dispatch_count
+// GPU: %[[S:.*]] = gpu.launch_func async [%[[C]]] @routing_kernels::@routing_dispatch_scan
+// GPU: %[[O:.*]] = gpu.launch_func async [%[[S]]] @routing_kernels::@routing_dispatch_offsets
+// GPU: %[[P:.*]] = gpu.launch_func async [%[[O]]] @routing_kernels::@routing_dispatch_place
+// GPU: %[[F:.*]] = gpu.dealloc async [%[[P]]] %[[COUNTS]]
+// GPU: gpu.wait [%[[F]]]
+// GPU-NEXT: return
 // GPU: gpu.module @routing_kernels
 // GPU: gpu.func @routing_route({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
 // GPU: gpu.block_id x
@@ -40,18 +49,20 @@
 // GPU-COUNT-4: gpu.func @routing_dispatch
 // A layer is the same stream of launches, one per op of its decomposition.
 // GPU-LABEL: func.func @layer
-// GPU: gpu.launch_func @layer_kernels::@layer_gemm
-// GPU: gpu.launch_func @layer_kernels::@layer_route
-// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_count
-// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_scan
-// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_offsets
-// GPU: gpu.launch_func @layer_kernels::@layer_dispatch_place
-// GPU: gpu.launch_func @layer_kernels::@layer_gather
-// GPU: gpu.launch_func @layer_kernels::@layer_gemm_1
-// GPU: gpu.launch_func @layer_kernels::@layer_activation
-// GPU: gpu.launch_func @layer_kernels::@layer_gemm_2
-// GPU: gpu.launch_func @layer_kernels::@layer_combine
-// GPU: return
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_gemm
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_route
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_dispatch_count
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_dispatch_scan
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_dispatch_offsets
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_dispatch_place
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_gather
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_gemm_1
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_activation
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_gemm_2
+// GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_combine
+// GPU-NOT: gpu.launch_func
+// GPU: gpu.wait [%{{.*}}]
+// GPU-NEXT: return
 // GPU: gpu.module @layer_kernels
 // GPU-COUNT-11: gpu.func @layer_
 

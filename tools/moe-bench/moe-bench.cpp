@@ -217,12 +217,14 @@ int main(int argc, char **argv) {
     std::string msg;
     if (!check(moert_device_find(deviceName.c_str(), &device), msg))
       return fail("--device: " + msg);
-    // moe-bench compiles its layers with moe-compile's default target.
+    // moe-bench compiles its layers for the CPU and quotes them against
+    // the CPU's measured limits.
     if (moert_device_kind(device) != MOERT_DEVICE_CPU)
       return fail("--device " + deviceName +
-                  ": moe-compile generates CPU code only, which runs on no " +
-                  moert_device_kind_name(moert_device_kind(device)) +
-                  " device yet");
+                  ": moe-bench measures CPU layers against the CPU's limits; "
+                  "it has no GPU benchmark yet (run a CUDA artifact with "
+                  "moe-run --device " +
+                  moert_device_kind_name(moert_device_kind(device)) + ")");
   }
 
   for (const std::string &name : split(shapesArg)) {

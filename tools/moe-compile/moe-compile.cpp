@@ -1,6 +1,7 @@
 //===- moe-compile.cpp - compile moe IR into a loadable artifact ----------===//
 //
 //   moe-compile MODEL --target=cpu -o OUT.so [--cpu=native|x86-64|...]
+//   moe-compile MODEL --target=cuda -o OUT.so [--gpu-chip=sm_90a|sm_80|...]
 //               [--weights=FILE.safetensors]... [--compile-to=PHASE]
 //
 // MODEL is a .mlir file, an .onnx file (docs/Importing.md; its weights are
@@ -36,9 +37,21 @@ static cl::opt<std::string>
                cl::desc("Output: the artifact (.so), or the printed IR "
                         "with --compile-to (default: stdout)"),
                cl::value_desc("path"), cl::cat(category));
-static cl::opt<std::string> targetName("target",
-                                       cl::desc("Code generation target (cpu)"),
-                                       cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string> targetName(
+    "target",
+    cl::desc("Code generation target: cpu (the host, or --cpu) or cuda (an "
+             "NVIDIA GPU, --gpu-chip)"),
+    cl::init("cpu"), cl::cat(category));
+static cl::opt<std::string>
+    gpuChip("gpu-chip",
+            cl::desc("With --target=cuda, the GPU: sm_80, sm_86, sm_89, sm_90, "
+                     "sm_90a, sm_100, sm_100a or sm_120 (default sm_90a)"),
+            cl::init("sm_90a"), cl::cat(category));
+static cl::opt<std::string> cudaToolkit(
+    "cuda-toolkit",
+    cl::desc("With --target=cuda, the CUDA toolkit whose libdevice and "
+             "ptxas compile the kernels (default " MOEC_CUDA_TOOLKIT ")"),
+    cl::init(MOEC_CUDA_TOOLKIT), cl::cat(category));
 static cl::opt<std::string>
     cpuName("cpu",
             cl::desc("CPU to generate code for: native (the host, with all "
@@ -62,7 +75,8 @@ static cl::opt<std::string> compileTo(
              "kernels, bufferized, loops, llvm (MLIR; moe-opt "
              "--moe-cpu-pipeline=\"compile-to=PHASE ...\" prints the same), "
              "llvm-ir (LLVM IR before optimization), asm (optimized "
-             "assembly)"),
+             "assembly); with --target=cuda: moe, fused, loops, gpu, nvvm, "
+             "ptx, llvm (moe-opt --moe-cuda-pipeline's), llvm-ir, asm"),
     cl::value_desc("phase"), cl::cat(category));
 static cl::list<std::string>
     weightFiles("weights",
@@ -154,6 +168,12 @@ int main(int argc, char **argv) {
     options.llvmIR = true;
   } else if (compileTo == "asm") {
     options.assembly = true;
+  } else if (!compileTo.empty() && targetName == "cuda") {
+    options.cudaStopAfter = parseCudaPhase(compileTo);
+    if (!options.cudaStopAfter)
+      return fail("unknown phase '" + compileTo +
+                  "' for --compile-to with --target=cuda (moe, fused, "
+                  "loops, gpu, nvvm, ptx, llvm, llvm-ir, asm)");
   } else if (!compileTo.empty()) {
     options.stopAfter = parsePhase(compileTo);
     if (!options.stopAfter)
@@ -161,6 +181,8 @@ int main(int argc, char **argv) {
                   "' for --compile-to (moe, fused, linalg, kernels, "
                   "bufferized, loops, llvm, llvm-ir, asm)");
   }
+  options.gpuChip = gpuChip;
+  options.cudaToolkit = cudaToolkit;
   for (llvm::StringRef f : llvm::split(llvm::StringRef(fuse), ',')) {
     bool all = f == "all";
     options.fuseGateUp |= all || f == "gate-up";

@@ -55,9 +55,11 @@ const char *kUsage =
     "                         median latency and tokens per second\n"
     "  --threads N            worker threads (default: all cores; more than\n"
     "                         the cores is allowed, with a warning)\n"
-    "  --device NAME          the device to run on (default: cpu, the host\n"
-    "                         CPU, also cpu:0); inputs and the result are\n"
-    "                         copied to and from buffers on it\n"
+    "  --device NAME          the device to run on: cpu (the host CPU, also\n"
+    "                         cpu:0), cuda (the first GPU, also cuda:N); by\n"
+    "                         default the first of the kind the artifact was\n"
+    "                         compiled for. Inputs and the result are copied\n"
+    "                         to and from buffers on it\n"
     "  --version              the moec and LLVM versions it was built with\n"
     "  -h, --help             this text\n"
     "\n"
@@ -98,7 +100,7 @@ struct Options {
   std::string output;
   std::vector<std::string> weights;
   std::string function;
-  std::string device = "cpu";
+  std::string device; // "": the artifact's kind
   bool list = false, verify = false, version = false;
   double tolerance = -1;
   int repeat = 0, threads = 0;
@@ -484,7 +486,11 @@ int main(int argc, char **argv) {
     return fail(msg);
 
   moert_device_t *device = nullptr;
-  if (failed(moert_device_find(o.device.c_str(), &device), msg) ||
+  std::string deviceName =
+      o.device.empty()
+          ? moert_device_kind_name(moert_artifact_device_kind(artifact))
+          : o.device;
+  if (failed(moert_device_find(deviceName.c_str(), &device), msg) ||
       failed(moert_device_supports(device, artifact), msg))
     return fail("--device: " + msg);
   moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;

@@ -5,8 +5,16 @@
  *   FAKE_CUDA_DEVICES       devices to report (default 1)
  *   FAKE_CUDA_INIT_ERROR    a CUresult for cuInit to return (default 0)
  *   FAKE_CUDA_MEMORY        bytes of memory per device (default 64 MiB)
+ *   FAKE_CUDA_CC            compute capability as major*10+minor (default 90)
+ *   FAKE_CUDA_MODULE_ERROR  a CUresult for cuModuleLoadData (default 0)
+ *   FAKE_CUDA_LAUNCH_ERROR  a CUresult for cuLaunchKernel (default 0)
+ *   FAKE_CUDA_LOG           a file each module load, kernel launch, copy
+ *                           and stream wait is appended to
+ * Kernels are not run: a launch is checked (a module loaded from an ELF
+ * image, a function of it, a stream) and logged.
  * Built with -DFAKE_CUDA_OMIT_MEMALLOC it lacks cuMemAlloc_v2, as a driver
  * too old for moert would lack an entry point. */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +24,9 @@ typedef int CUresult;
 typedef int CUdevice;
 typedef unsigned long long CUdeviceptr;
 typedef struct CUctx_st *CUcontext;
+typedef struct CUmod_st *CUmodule;
+typedef struct CUfunc_st *CUfunction;
+typedef struct CUstream_st *CUstream;
 
 enum {
   SUCCESS = 0,
@@ -24,13 +35,17 @@ enum {
   NOT_INITIALIZED = 3,
   NO_DEVICE = 100,
   INVALID_DEVICE = 101,
+  INVALID_IMAGE = 200,
   INVALID_CONTEXT = 201,
+  NO_BINARY_FOR_GPU = 209,
+  INVALID_HANDLE = 400,
+  LAUNCH_FAILED = 719,
 };
 
 static int initialized;
 static long long used[16];
 static struct CUctx_st { int device; } contexts[16];
-static CUcontext current;
+static _Thread_local CUcontext current;
 
 static long env(const char *name, long fallback) {
   const char *v = getenv(name);
@@ -66,7 +81,10 @@ CUresult cuDeviceGetName(char *name, int length, CUdevice device) {
 }
 CUresult cuDeviceGetAttribute(int *value, int attribute, CUdevice device) {
   (void)device;
-  *value = attribute == 75 ? 9 : 0; /* compute capability 9.0 */
+  long cc = env("FAKE_CUDA_CC", 90);
+  *value = attribute == 75   ? (int)(cc / 10)
+           : attribute == 76 ? (int)(cc % 10)
+                             : 0;
   return SUCCESS;
 }
 CUresult cuDeviceTotalMem_v2(size_t *bytes, CUdevice device) {
@@ -81,13 +99,20 @@ CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice device) {
   *context = &contexts[device];
   return SUCCESS;
 }
+/* Each thread's stack of current contexts, as the driver keeps it. */
+static _Thread_local CUcontext stack[16];
+static _Thread_local int depth;
 CUresult cuCtxPushCurrent_v2(CUcontext context) {
-  current = context;
+  if (depth == 16)
+    return INVALID_VALUE;
+  stack[depth++] = current = context;
   return SUCCESS;
 }
 CUresult cuCtxPopCurrent_v2(CUcontext *context) {
-  *context = current;
-  current = NULL;
+  if (depth == 0)
+    return INVALID_CONTEXT;
+  *context = stack[--depth];
+  current = depth ? stack[depth - 1] : NULL;
   return SUCCESS;
 }
 #ifndef FAKE_CUDA_OMIT_MEMALLOC
@@ -119,18 +144,118 @@ CUresult cuMemFree_v2(CUdeviceptr ptr) {
   free(block);
   return SUCCESS;
 }
+static void logLine(const char *format, ...);
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
   if (!current)
     return INVALID_CONTEXT;
   memcpy((void *)(uintptr_t)dst, src, bytes);
+  logLine("copy to device %zu bytes", bytes);
   return SUCCESS;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
   if (!current)
     return INVALID_CONTEXT;
   memcpy(dst, (const void *)(uintptr_t)src, bytes);
+  logLine("copy to host %zu bytes", bytes);
   return SUCCESS;
 }
+static void logLine(const char *format, ...) {
+  const char *path = getenv("FAKE_CUDA_LOG");
+  if (!path || !*path)
+    return;
+  FILE *f = fopen(path, "a");
+  if (!f)
+    return;
+  va_list args;
+  va_start(args, format);
+  vfprintf(f, format, args);
+  va_end(args);
+  fputc('\n', f);
+  fclose(f);
+}
+
+CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
+                       CUstream stream) {
+  if (!current || !stream)
+    return INVALID_CONTEXT;
+  memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
+  logLine("copy on device %zu bytes", bytes);
+  return SUCCESS;
+}
+
+/* A module is the image it was loaded from, which must be an ELF file (a
+ * cubin); a function is its name. */
+struct CUmod_st {
+  const void *image;
+};
+struct CUfunc_st {
+  char name[256];
+};
+CUresult cuModuleLoadData(CUmodule *module, const void *image) {
+  if (!current)
+    return INVALID_CONTEXT;
+  CUresult r = (CUresult)env("FAKE_CUDA_MODULE_ERROR", 0);
+  if (r != SUCCESS)
+    return r;
+  if (memcmp(image, "\177ELF", 4) != 0)
+    return INVALID_IMAGE;
+  *module = malloc(sizeof(struct CUmod_st));
+  (*module)->image = image;
+  logLine("load module on device %d", current->device);
+  return SUCCESS;
+}
+CUresult cuModuleUnload(CUmodule module) {
+  if (!current)
+    return INVALID_CONTEXT;
+  free(module);
+  logLine("unload module");
+  return SUCCESS;
+}
+CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
+                             const char *name) {
+  if (!current || !module)
+    return INVALID_HANDLE;
+  *function = malloc(sizeof(struct CUfunc_st));
+  snprintf((*function)->name, sizeof((*function)->name), "%s", name);
+  return SUCCESS;
+}
+CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
+                        unsigned bx, unsigned by, unsigned bz, unsigned shared,
+                        CUstream stream, void **params, void **extra) {
+  (void)extra;
+  if (!current || !f || !stream || !params)
+    return INVALID_HANDLE;
+  CUresult r = (CUresult)env("FAKE_CUDA_LAUNCH_ERROR", 0);
+  if (r != SUCCESS)
+    return r;
+  logLine("launch %s grid %u,%u,%u block %u,%u,%u shared %u", f->name, gx, gy,
+          gz, bx, by, bz, shared);
+  return SUCCESS;
+}
+struct CUstream_st {
+  int device;
+};
+CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
+  (void)flags;
+  if (!current)
+    return INVALID_CONTEXT;
+  *stream = malloc(sizeof(struct CUstream_st));
+  (*stream)->device = current->device;
+  logLine("create stream");
+  return SUCCESS;
+}
+CUresult cuStreamSynchronize(CUstream stream) {
+  if (!stream)
+    return INVALID_HANDLE;
+  logLine("wait");
+  return SUCCESS;
+}
+CUresult cuStreamDestroy_v2(CUstream stream) {
+  free(stream);
+  logLine("destroy stream");
+  return SUCCESS;
+}
+
 static const struct {
   CUresult code;
   const char *name, *text;
@@ -138,6 +263,9 @@ static const struct {
     {OUT_OF_MEMORY, "CUDA_ERROR_OUT_OF_MEMORY", "out of memory"},
     {NO_DEVICE, "CUDA_ERROR_NO_DEVICE", "no CUDA-capable device is detected"},
     {INVALID_CONTEXT, "CUDA_ERROR_INVALID_CONTEXT", "invalid device context"},
+    {NO_BINARY_FOR_GPU, "CUDA_ERROR_NO_BINARY_FOR_GPU",
+     "no kernel image is available for execution on the device"},
+    {LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
 };
 CUresult cuGetErrorName(CUresult error, const char **name) {
   for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); ++i)

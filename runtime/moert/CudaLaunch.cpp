@@ -1,0 +1,384 @@
+//===- CudaLaunch.cpp - running CUDA artifacts ----------------------------===//
+#include "runtime/moert/CudaLaunch.h"
+#include "runtime/abi/ArtifactAbi.h"
+#include "runtime/moert/Internal.h"
+
+#include <climits>
+#include <cstring>
+#include <dlfcn.h>
+#include <map>
+#include <unordered_map>
+
+using namespace moert;
+using namespace moert::cuda;
+
+namespace {
+
+/// Device memory a session's calls take their scratch buffers from, kept
+/// between calls. Only the session's stream uses it, so a buffer freed by
+/// one launch sequence can be handed to the next one: the stream runs
+/// them in order.
+class DeviceScratch {
+public:
+  explicit DeviceScratch(CudaDevice &device) : device_(device) {}
+  ~DeviceScratch() { releaseAll(); }
+
+  /// A buffer of at least `bytes`; null with `error` set when the device
+  /// has no memory for it even after the cache is emptied.
+  void *take(size_t bytes, moert_status_t &error) {
+    size_t rounded = (bytes + 255) / 256 * 256;
+    if (rounded < bytes)
+      rounded = bytes;
+    auto it = free_.find(rounded);
+    if (it != free_.end()) {
+      void *ptr = it->second;
+      free_.erase(it);
+      return ptr;
+    }
+    void *ptr = nullptr;
+    moert_status_t st = device_.allocate(rounded, ptr);
+    if (st && !free_.empty()) {
+      moert_status_free(st);
+      releaseFree();
+      st = device_.allocate(rounded, ptr);
+    }
+    if (st) {
+      error = st;
+      return nullptr;
+    }
+    sizes_[ptr] = rounded;
+    return ptr;
+  }
+
+  void give(void *ptr) {
+    auto it = sizes_.find(ptr);
+    if (it != sizes_.end())
+      free_.emplace(it->second, ptr);
+  }
+
+  void releaseAll() {
+    releaseFree();
+    for (auto &[ptr, bytes] : sizes_)
+      device_.deallocate(ptr, bytes);
+    sizes_.clear();
+  }
+
+private:
+  void releaseFree() {
+    for (auto &[bytes, ptr] : free_) {
+      device_.deallocate(ptr, bytes);
+      sizes_.erase(ptr);
+    }
+    free_.clear();
+  }
+
+  CudaDevice &device_;
+  std::multimap<size_t, void *> free_;
+  std::unordered_map<void *, size_t> sizes_;
+};
+
+/// One call of an artifact's function on a CUDA session: what its GPU
+/// runtime calls act on.
+struct CudaCall {
+  CudaDevice &device;
+  CUstream stream;
+  DeviceScratch &scratch;
+  /// The first failure; the call's later launches are skipped.
+  moert_status_t failure = nullptr;
+  /// The kernel last looked up, for messages about its launch.
+  std::string kernel;
+
+  const Driver &driver() const { return device.driver(); }
+  void fail(moert_status_t st) {
+    if (failure)
+      moert_status_free(st);
+    else
+      failure = st;
+  }
+  void fail(moert_status_code_t code, const std::string &message) {
+    if (!failure)
+      fail(makeStatus(code, message));
+  }
+};
+
+thread_local CudaCall *currentCall = nullptr;
+
+/// An artifact's cubin, loaded into each device on first use there.
+struct GpuModule {
+  const void *image = nullptr;
+  size_t bytes = 0;
+  std::mutex mutex;
+  std::map<CudaDevice *, CUmodule> loaded;
+  std::map<std::pair<CUmodule, std::string>, CUfunction> functions;
+};
+
+//===--- The calls of runtime/abi/ArtifactAbi.h ---------------------------===//
+
+void *moduleLoad(const void *image, int64_t bytes) {
+  auto *m = new (std::nothrow) GpuModule();
+  if (m) {
+    m->image = image;
+    m->bytes = static_cast<size_t>(bytes);
+  }
+  return m;
+}
+
+void moduleUnload(void *module) {
+  auto *m = static_cast<GpuModule *>(module);
+  if (!m)
+    return;
+  for (auto &[device, mod] : m->loaded) {
+    CudaDevice::Scope scope(*device);
+    if (moert_status_t st = scope.take())
+      moert_status_free(st);
+    else
+      device->driver().moduleUnload(mod);
+  }
+  delete m;
+}
+
+void *moduleGetFunction(void *module, const char *name) {
+  CudaCall *call = currentCall;
+  auto *m = static_cast<GpuModule *>(module);
+  if (!call || call->failure)
+    return nullptr;
+  call->kernel = name;
+  if (!m) {
+    call->fail(MOERT_RESOURCE_EXHAUSTED,
+               "no memory to record the kernels of the artifact");
+    return nullptr;
+  }
+  std::lock_guard<std::mutex> lock(m->mutex);
+  const Driver &d = call->driver();
+  CUmodule &mod = m->loaded[&call->device];
+  if (!mod)
+    if (CUresult r = d.moduleLoadData(&mod, m->image); r != kSuccess) {
+      mod = nullptr;
+      m->loaded.erase(&call->device);
+      call->fail(r == kNoBinaryForGpu ? MOERT_UNSUPPORTED : MOERT_INTERNAL,
+                 "cannot load the artifact's kernels (" +
+                     std::to_string(m->bytes) + " bytes of cubin) on " +
+                     call->device.name + ": " + d.error("cuModuleLoadData", r));
+      return nullptr;
+    }
+  CUfunction &fn = m->functions[{mod, name}];
+  if (!fn)
+    if (CUresult r = d.moduleGetFunction(&fn, mod, name); r != kSuccess) {
+      fn = nullptr;
+      call->fail(MOERT_INTERNAL, "kernel '" + std::string(name) + "' on " +
+                                     call->device.name + ": " +
+                                     d.error("cuModuleGetFunction", r));
+      return nullptr;
+    }
+  return fn;
+}
+
+void launchKernel(void *function, int64_t gridX, int64_t gridY, int64_t gridZ,
+                  int64_t blockX, int64_t blockY, int64_t blockZ,
+                  int32_t sharedBytes, void *stream, void **params,
+                  void **extra, int64_t) {
+  CudaCall *call = currentCall;
+  if (!call || call->failure || !function)
+    return;
+  // No tokens, no work: a launch of an empty grid is an error to CUDA.
+  if (gridX == 0 || gridY == 0 || gridZ == 0)
+    return;
+  if (gridX < 0 || gridX > INT_MAX || gridY < 0 || gridY > 65535 || gridZ < 0 ||
+      gridZ > 65535 || blockX <= 0 || blockY <= 0 || blockZ <= 0 ||
+      blockX * blockY * blockZ > 1024 || sharedBytes < 0) {
+    call->fail(MOERT_INVALID_ARGUMENT,
+               "kernel '" + call->kernel + "' on " + call->device.name +
+                   ": a grid of " + std::to_string(gridX) + " x " +
+                   std::to_string(gridY) + " x " + std::to_string(gridZ) +
+                   " programs of " + std::to_string(blockX) + " x " +
+                   std::to_string(blockY) + " x " + std::to_string(blockZ) +
+                   " threads is beyond what CUDA launches (too many "
+                   "tokens for one call?)");
+    return;
+  }
+  const Driver &d = call->driver();
+  if (CUresult r = d.launchKernel(
+          static_cast<CUfunction>(function), static_cast<unsigned>(gridX),
+          static_cast<unsigned>(gridY), static_cast<unsigned>(gridZ),
+          static_cast<unsigned>(blockX), static_cast<unsigned>(blockY),
+          static_cast<unsigned>(blockZ), static_cast<unsigned>(sharedBytes),
+          static_cast<CUstream>(stream), params, extra);
+      r != kSuccess)
+    call->fail(r == kOutOfMemory ? MOERT_RESOURCE_EXHAUSTED : MOERT_INTERNAL,
+               "launch of kernel '" + call->kernel + "' on " +
+                   call->device.name + ": " + d.error("cuLaunchKernel", r));
+}
+
+void *streamCreate() {
+  CudaCall *call = currentCall;
+  return call ? call->stream : nullptr;
+}
+
+void streamSynchronize(void *stream) {
+  CudaCall *call = currentCall;
+  if (!call)
+    return;
+  // Waited for even after a failure: launches already queued must finish
+  // before their buffers are reused.
+  if (CUresult r =
+          call->driver().streamSynchronize(static_cast<CUstream>(stream));
+      r != kSuccess)
+    call->fail(MOERT_INTERNAL,
+               "a kernel on " + call->device.name + " failed: " +
+                   call->driver().error("cuStreamSynchronize", r));
+}
+
+void streamDestroy(void *) {
+  // The stream is the session's; it goes with the session.
+}
+
+void *memAlloc(int64_t bytes, void *, int8_t) {
+  CudaCall *call = currentCall;
+  if (!call || call->failure)
+    return nullptr;
+  moert_status_t error = nullptr;
+  void *ptr = call->scratch.take(static_cast<size_t>(bytes), error);
+  if (!ptr)
+    call->fail(error ? error
+                     : makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                                  "no scratch buffer of " +
+                                      std::to_string(bytes) + " bytes on " +
+                                      call->device.name));
+  return ptr;
+}
+
+void memFree(void *ptr, void *) {
+  if (CudaCall *call = currentCall; call && ptr)
+    call->scratch.give(ptr);
+}
+
+void memcpyAsync(void *dst, void *src, int64_t bytes, void *stream) {
+  CudaCall *call = currentCall;
+  if (!call || call->failure)
+    return;
+  auto address = [](void *p) {
+    return static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(p));
+  };
+  if (CUresult r = call->driver().memcpyAsync(address(dst), address(src),
+                                              static_cast<size_t>(bytes),
+                                              static_cast<CUstream>(stream));
+      r != kSuccess)
+    call->fail(MOERT_INTERNAL, "copy of " + std::to_string(bytes) +
+                                   " bytes on " + call->device.name + ": " +
+                                   call->driver().error("cuMemcpyAsync", r));
+}
+
+/// Each call by its name in the ABI.
+struct Provided {
+  const char *name;
+  void (*fn)();
+};
+template <typename F>
+void (*erase(F *fn))() {
+  return reinterpret_cast<void (*)()>(fn);
+}
+const Provided kProvided[] = {
+    {"mgpuModuleLoad", erase(moduleLoad)},
+    {"mgpuModuleUnload", erase(moduleUnload)},
+    {"mgpuModuleGetFunction", erase(moduleGetFunction)},
+    {"mgpuLaunchKernel", erase(launchKernel)},
+    {"mgpuStreamCreate", erase(streamCreate)},
+    {"mgpuStreamSynchronize", erase(streamSynchronize)},
+    {"mgpuStreamDestroy", erase(streamDestroy)},
+    {"mgpuMemAlloc", erase(memAlloc)},
+    {"mgpuMemFree", erase(memFree)},
+    {"mgpuMemcpy", erase(memcpyAsync)},
+};
+static_assert(sizeof(kProvided) / sizeof(kProvided[0]) ==
+                  sizeof(moe::abi::kGpuRuntimeCalls) /
+                      sizeof(moe::abi::kGpuRuntimeCalls[0]),
+              "moert provides every call of the GPU runtime ABI");
+
+/// Runs a session's calls on its own stream of the device.
+class CudaQueue final : public Queue {
+public:
+  CudaQueue(CudaDevice &device) : device_(device), scratch_(device) {}
+  ~CudaQueue() override {
+    CudaDevice::Scope scope(device_);
+    if (moert_status_t st = scope.take()) {
+      moert_status_free(st);
+    } else if (stream_) {
+      device_.driver().streamSynchronize(stream_);
+      device_.driver().streamDestroy(stream_);
+    }
+    scratch_.releaseAll();
+    moert_status_free(pending_);
+  }
+
+  void launch(void (*entry)(void **),
+              std::vector<std::vector<int64_t>> descriptors) override {
+    CudaDevice::Scope scope(device_);
+    if (moert_status_t st = scope.take())
+      return keep(st);
+    const Driver &d = device_.driver();
+    if (!stream_)
+      if (CUresult r = d.streamCreate(&stream_, kStreamNonBlocking);
+          r != kSuccess) {
+        stream_ = nullptr;
+        return keep(makeStatus(MOERT_INTERNAL,
+                               "cannot create a stream on " + device_.name +
+                                   ": " + d.error("cuStreamCreate", r)));
+      }
+    std::vector<void *> args;
+    for (std::vector<int64_t> &desc : descriptors)
+      args.push_back(desc.data());
+    CudaCall call{device_, stream_, scratch_, nullptr, std::string()};
+    CudaCall *previous = currentCall;
+    currentCall = &call;
+    entry(args.data());
+    currentCall = previous;
+    if (call.failure)
+      keep(call.failure);
+  }
+
+  moert_status_t synchronize() override {
+    // The generated code waits for its stream before it returns.
+    moert_status_t st = pending_;
+    pending_ = nullptr;
+    return st;
+  }
+
+private:
+  void keep(moert_status_t st) {
+    if (pending_)
+      moert_status_free(st);
+    else
+      pending_ = st;
+  }
+
+  CudaDevice &device_;
+  DeviceScratch scratch_;
+  CUstream stream_ = nullptr;
+  moert_status_t pending_ = nullptr;
+};
+
+} // namespace
+
+std::string moert::bindGpuRuntime(void *handle) {
+  void *load = dlsym(handle, moe::abi::kGpuLoadModules);
+  if (!load)
+    return std::string("a CUDA artifact without ") + moe::abi::kGpuLoadModules +
+           " (not made by moe-compile --target=cuda?)";
+  for (const Provided &p : kProvided) {
+    std::string slot = std::string(moe::abi::kGpuSlotPrefix) + p.name;
+    if (void *address = dlsym(handle, slot.c_str()))
+      std::memcpy(address, &p.fn, sizeof(p.fn));
+  }
+  reinterpret_cast<void (*)()>(load)();
+  return "";
+}
+
+void moert::unbindGpuRuntime(void *handle) {
+  if (void *unload = dlsym(handle, moe::abi::kGpuUnloadModules))
+    reinterpret_cast<void (*)()>(unload)();
+}
+
+std::unique_ptr<Queue> moert::createCudaQueue(moert_session_s &,
+                                              CudaDevice &device) {
+  return std::make_unique<CudaQueue>(device);
+}

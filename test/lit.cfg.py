@@ -103,6 +103,36 @@ if (os.path.exists(ptxas) and os.path.exists(
 config.substitutions.append(("%ptxas", ptxas))
 config.substitutions.append(("%cuda_toolkit", config.cuda_toolkit))
 
+
+# A GPU to run compiled layers on: the CUDA driver loads, starts and
+# reports a device whose compute capability moe-compile has a chip for
+# (%cuda_chip: the arch-specific sm_90a and sm_100a where there are such).
+# CI has none; scripts/gpu-check.sh runs these tests on a GPU machine.
+def cuda_chip():
+    import ctypes
+    try:
+        cuda = ctypes.CDLL("libcuda.so.1")
+    except OSError:
+        return None
+    count, major, minor = ctypes.c_int(), ctypes.c_int(), ctypes.c_int()
+    device = ctypes.c_int()
+    if (cuda.cuInit(0) != 0 or cuda.cuDeviceGetCount(ctypes.byref(count)) != 0
+            or count.value < 1
+            or cuda.cuDeviceGet(ctypes.byref(device), 0) != 0
+            or cuda.cuDeviceGetAttribute(ctypes.byref(major), 75, device) != 0
+            or cuda.cuDeviceGetAttribute(ctypes.byref(minor), 76, device) != 0):
+        return None
+    sm = "sm_%d%d" % (major.value, minor.value)
+    known = {"sm_80": "sm_80", "sm_86": "sm_86", "sm_89": "sm_89",
+             "sm_90": "sm_90a", "sm_100": "sm_100a", "sm_120": "sm_120"}
+    return known.get(sm)
+
+
+chip = cuda_chip()
+if chip:
+    config.available_features.add("cuda")
+    config.substitutions.append(("%cuda_chip", chip))
+
 # The outside references run in the project's Python (build/venv, made by
 # scripts/setup.sh from requirements.txt): ONNX Runtime's wheel for the
 # com.microsoft.MoE checks, transformers and PyTorch for the Hugging Face

@@ -182,11 +182,18 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--only", default="",
+                   help="comma-separated case names to write (default: all)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = np.random.default_rng(a.seed)
     weights, texts, index = {}, [], []
-    for c in CASES:
+    only = [n for n in a.only.split(",") if n]
+    unknown = sorted(set(only) - {c["name"] for c in CASES})
+    if unknown:
+        p.error("unknown case(s): " + ", ".join(unknown))
+    cases = [c for c in CASES if not only or c["name"] in only]
+    for c in cases:
         texts.append(make_case(c, rng, weights))
         runs = []
         for T in c.get("tokens", TOKENS):
@@ -209,7 +216,7 @@ def main():
     safetensors_np.save(os.path.join(a.out, "cases.safetensors"), weights)
     with open(os.path.join(a.out, "cases.json"), "w") as fh:
         json.dump(index, fh, indent=1)
-    print("wrote %d cases" % len(CASES))
+    print("wrote %d cases" % len(cases))
 
 
 if __name__ == "__main__":

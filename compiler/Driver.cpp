@@ -4,6 +4,7 @@
 #include "codegen/cpu/ObjectEmission.h"
 #include "codegen/cuda/CudaTarget.h"
 #include "codegen/cuda/GpuRuntimeCalls.h"
+#include "codegen/cuda/TritonCache.h"
 #include "codegen/linalg/Passes.h"
 #include "compiler/ArtifactMetadata.h"
 #include "compiler/WeightCheck.h"
@@ -174,6 +175,9 @@ int Driver::run() {
   if (o.target != "cpu" && o.target != "cuda")
     return fail("unknown target '" + o.target + "' (cpu, cuda)");
   bool cuda = o.target == "cuda";
+  if (!o.tritonCacheDir.empty() && !cuda)
+    return fail("--emit-triton-cache writes GPU kernels: it needs "
+                "--target=cuda");
   if (cuda && (o.fuseGateUp || o.fuseDispatch || o.fuseCombine || o.bf16Dot))
     return fail("--fuse and --bf16-dot apply to --target=cpu; the CUDA "
                 "backend has no fused kernels yet (docs/Targets.md)");
@@ -182,6 +186,9 @@ int Driver::run() {
       o.llvmIR || o.assembly;
   if (!printing && o.output.empty())
     return fail("no output: give -o ARTIFACT.so (or --compile-to=PHASE)");
+  if (printing && !o.tritonCacheDir.empty())
+    return fail("--emit-triton-cache comes with an artifact (-o), not with "
+                "--compile-to");
   // Where the output goes must exist before anything is compiled.
   if (!o.output.empty() && o.output != "-") {
     StringRef dir = llvm::sys::path::parent_path(o.output);
@@ -194,6 +201,8 @@ int Driver::run() {
   if (cuda)
     if (std::string msg = describeCuda(o.gpuChip, gpu); !msg.empty())
       return fail("--gpu-chip: " + msg);
+  std::vector<TritonKernel> tritonKernels;
+  std::map<std::string, std::string> tritonPtx;
   CpuTargetDescription description;
   if (std::string msg = describeCpu(o.cpu, description); !msg.empty())
     return fail(msg);
@@ -320,9 +329,28 @@ int Driver::run() {
     pipeline.chip = o.gpuChip;
     pipeline.cudaToolkit = o.cudaToolkit;
     CudaPhase last = o.cudaStopAfter.value_or(CudaPhase::LLVM);
+    // For a Triton cache, the kernels are serialized as PTX too, from a
+    // copy of the nvvm phase.
+    CudaPhase first =
+        o.tritonCacheDir.empty() ? CudaPhase::Moe : CudaPhase::NVVM;
+    if (first != CudaPhase::Moe) {
+      pipeline.compileTo = first;
+      PassManager pm(&context);
+      buildCudaPipeline(pm, pipeline);
+      if (failed(pm.run(*module)))
+        return 1;
+      if (!collectTritonKernels(*module, tritonKernels))
+        return 1;
+      OwningOpRef<ModuleOp> copy(module->clone());
+      PassManager ptxPm(&context);
+      buildBinaryPhase(ptxPm, pipeline, "isa");
+      if (failed(ptxPm.run(*copy)))
+        return 1;
+      tritonPtx = gpuBinaryObjects(*copy);
+    }
     pipeline.compileTo = last;
     PassManager pm(&context);
-    buildCudaPipeline(pm, pipeline);
+    buildCudaPipeline(pm, pipeline, first);
     if (failed(pm.run(*module)))
       return 1;
     done("lowered to " + cudaPhaseName(last));
@@ -457,6 +485,17 @@ int Driver::run() {
       llvm::sys::fs::remove(tmpOut);
       return fail(err);
     }
+  }
+  if (!o.tritonCacheDir.empty()) {
+    if (std::string err =
+            writeTritonCache(o.tritonCacheDir, gpu, tritonKernels, tritonPtx,
+                             gpuBinaryObjects(*module));
+        !err.empty()) {
+      llvm::sys::fs::remove(tmpOut);
+      return fail("--emit-triton-cache: " + err);
+    }
+    done("wrote " + Twine(tritonKernels.size()) + " kernels into " +
+         o.tritonCacheDir);
   }
   if (std::error_code ec = llvm::sys::fs::rename(tmpOut, o.output)) {
     llvm::sys::fs::remove(tmpOut);

@@ -50,6 +50,9 @@ struct CompileOptions {
   /// The CUDA pipeline's options, as moe-cuda-pipeline takes them.
   std::string gpuChip = "sm_90a";
   std::string cudaToolkit = MOEC_CUDA_TOOLKIT;
+  /// With --target=cuda: also write each kernel into this directory as
+  /// Triton's cache stores a compiled kernel (codegen/cuda/TritonCache.h).
+  std::string tritonCacheDir;
   /// Weight files recorded in the artifact instead of those the model
   /// names; each is checked against the model's weights.
   std::vector<std::string> weights;

@@ -136,8 +136,10 @@ if chip:
 # The outside references run in the project's Python (build/venv, made by
 # scripts/setup.sh from requirements.txt): ONNX Runtime's wheel for the
 # com.microsoft.MoE checks, transformers and PyTorch for the Hugging Face
-# families. Each is a lit feature; `--param require_references=1` (the
-# README's test command) makes a missing one fatal instead of UNSUPPORTED.
+# families, Triton (PyTorch's dependency) for the kernels moe-compile
+# writes into a Triton cache. Each is a lit feature; `--param
+# require_references=1` (the README's test command) makes a missing one
+# fatal instead of UNSUPPORTED.
 import subprocess
 
 
@@ -152,7 +154,8 @@ def python_has(modules):
 
 
 references = {"onnxruntime": ["onnxruntime"],
-              "transformers": ["torch", "transformers"]}
+              "transformers": ["torch", "transformers"],
+              "triton": ["triton"]}
 for feature, modules in references.items():
     if python_has(modules):
         config.available_features.add(feature)

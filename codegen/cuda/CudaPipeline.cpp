@@ -40,20 +40,45 @@ std::optional<CudaPhase> mlir::moe::parseCudaPhase(StringRef name) {
   return std::nullopt;
 }
 
+namespace {
+void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options);
+void buildLoopsPhase(OpPassManager &pm);
+void buildGpuPhase(OpPassManager &pm);
+void buildNVVMPhase(OpPassManager &pm, const CudaPipelineOptions &options);
+void buildLLVMPhase(OpPassManager &pm);
+} // namespace
+
 void mlir::moe::buildCudaPipeline(OpPassManager &pm,
-                                  const CudaPipelineOptions &options) {
+                                  const CudaPipelineOptions &options,
+                                  CudaPhase after) {
   CudaPhase last = options.compileTo;
-  if (last < CudaPhase::Fused)
-    return;
+  auto runs = [&](CudaPhase phase) { return phase > after && phase <= last; };
+  if (runs(CudaPhase::Fused))
+    buildFusedPhase(pm, options);
+  if (runs(CudaPhase::Loops))
+    buildLoopsPhase(pm);
+  if (runs(CudaPhase::Gpu))
+    buildGpuPhase(pm);
+  if (runs(CudaPhase::NVVM))
+    buildNVVMPhase(pm, options);
+  if (runs(CudaPhase::PTX))
+    buildBinaryPhase(pm, options, last == CudaPhase::PTX ? "isa" : "bin");
+  if (runs(CudaPhase::LLVM))
+    buildLLVMPhase(pm);
+}
+
+namespace {
+
+void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   MoESetCudaTargetOptions target;
   target.chip = options.chip;
   pm.addPass(createMoESetCudaTarget(target));
   pm.addPass(createMoEPrepareEntryPoints());
   pm.addPass(createMoEDecompose());
   pm.addPass(createCanonicalizerPass());
-  if (last < CudaPhase::Loops)
-    return;
+}
 
+void buildLoopsPhase(OpPassManager &pm) {
   pm.addPass(createConvertMoEToGpu());
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
@@ -64,9 +89,9 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   // scf.parallel loops and folds single-iteration ones into new ops
   // without the mapping attributes, which would leave them on the host.
   pm.addPass(createCSEPass());
-  if (last < CudaPhase::Gpu)
-    return;
+}
 
+void buildGpuPhase(OpPassManager &pm) {
   // Results are written into buffers the caller provides, as on the CPU.
   bufferization::BufferResultsToOutParamsPassOptions outParams;
   outParams.modifyPublicFunctions = true;
@@ -83,9 +108,10 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   pm.addPass(createCSEPass());
   pm.addPass(createMoEGpuDeviceBuffers());
   pm.addNestedPass<func::FuncOp>(createGpuAsyncRegionPass());
-  if (last < CudaPhase::NVVM)
-    return;
+  pm.addPass(createMoEGpuPointerArguments());
+}
 
+void buildNVVMPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   // The chip and PTX version: the ones moe-set-cuda-target records (an
   // unknown chip fails there, before this pass runs).
   CudaTargetDescription description;
@@ -102,17 +128,9 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());
   kernels.addPass(createReconcileUnrealizedCastsPass());
-  if (last < CudaPhase::PTX)
-    return;
+}
 
-  // PTX text to stop at; a cubin (ptxas) for an artifact.
-  GpuModuleToBinaryPassOptions binary;
-  binary.compilationTarget = last == CudaPhase::PTX ? "isa" : "bin";
-  binary.toolkitPath = options.cudaToolkit;
-  pm.addPass(createGpuModuleToBinaryPass(binary));
-  if (last < CudaPhase::LLVM)
-    return;
-
+void buildLLVMPhase(OpPassManager &pm) {
   // The host functions: launches become calls into the runtime when the
   // module is translated (docs/Artifact.md); views and index arithmetic
   // become LLVM.
@@ -126,6 +144,17 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   pm.addPass(createConvertControlFlowToLLVMPass());
   pm.addPass(createConvertFuncToLLVMPass());
   pm.addPass(createReconcileUnrealizedCastsPass());
+}
+
+} // namespace
+
+void mlir::moe::buildBinaryPhase(OpPassManager &pm,
+                                 const CudaPipelineOptions &options,
+                                 StringRef format) {
+  GpuModuleToBinaryPassOptions binary;
+  binary.compilationTarget = format.str();
+  binary.toolkitPath = options.cudaToolkit;
+  pm.addPass(createGpuModuleToBinaryPass(binary));
 }
 
 void mlir::moe::registerMoECudaPipeline() {

@@ -15,7 +15,8 @@
 //           gpu.launch_func from the host function; results written into
 //           buffers the caller passes, scratch in device memory
 //           (moe-gpu-device-buffers), every launch, allocation and free on
-//           one stream (gpu-async-region)
+//           one stream (gpu-async-region), each buffer passed to a kernel
+//           as a pointer and its sizes (moe-gpu-pointer-arguments)
 //   nvvm    the kernels in the NVVM and LLVM dialects, the module given its
 //           #nvvm.target (chip and PTX version from the description)
 //   ptx     the kernels as PTX from LLVM's NVPTX backend (gpu.binary with
@@ -71,8 +72,14 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
 StringRef cudaPhaseName(CudaPhase phase);
 std::optional<CudaPhase> parseCudaPhase(StringRef name);
 
-/// Adds the passes of every phase up to options.compileTo.
-void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options);
+/// Adds the passes of every phase after `after` up to options.compileTo.
+void buildCudaPipeline(OpPassManager &pm, const CudaPipelineOptions &options,
+                       CudaPhase after = CudaPhase::Moe);
+
+/// The ptx phase's serialization of the kernels (gpu-module-to-binary):
+/// `format` "isa" for PTX text, "bin" for a cubin (ptxas).
+void buildBinaryPhase(OpPassManager &pm, const CudaPipelineOptions &options,
+                      StringRef format);
 
 /// Registers `moe-cuda-pipeline` for moe-opt.
 void registerMoECudaPipeline();

@@ -20,6 +20,11 @@ namespace moe {
 
 /// The launch shape every pattern of convert-moe-to-gpu uses, from the
 /// target description (CudaTarget.h).
+/// The attribute moe-gpu-pointer-arguments gives each kernel: Triton's
+/// type name of each parameter before the two scratch pointers ("*fp32",
+/// "i64", ...), as Triton's launchers and cache metadata spell them.
+constexpr llvm::StringLiteral kTritonSignatureAttr = "moe.triton_signature";
+
 struct GpuKernelShape {
   /// Threads per program (num_warps * warp size).
   int64_t threadsPerProgram = 128;

@@ -135,4 +135,39 @@ def MoEGpuDeviceBuffers : Pass<"moe-gpu-device-buffers", "ModuleOp"> {
   let dependentDialects = ["::mlir::gpu::GPUDialect"];
 }
 
+def MoEGpuPointerArguments : Pass<"moe-gpu-pointer-arguments", "ModuleOp"> {
+  let summary = "Pass each buffer to a kernel as one pointer and its sizes "
+                "(Triton's convention)";
+  let description = [{
+    MLIR passes a buffer to a kernel as its memref descriptor (allocated
+    and aligned pointers, offset, sizes and strides: 3 + 2 x rank
+    parameters). This pass gives every kernel of the module's
+    `gpu.module`s Triton's interface instead: a buffer argument becomes
+    its aligned pointer (`!llvm.ptr`) followed by one `index` per dynamic
+    dimension, and the kernel rebuilds the descriptor from them (offset 0,
+    row-major strides, the static sizes as constants). Every
+    `gpu.launch_func` passes its buffer's aligned pointer
+    (`memref.extract_aligned_pointer_as_index`) and sizes (`memref.dim`).
+    Other arguments are left as they are. Last come two `!llvm.ptr`
+    parameters the kernels do not read, Triton's global and profile
+    scratch, which launches pass as null, as Triton's launcher does for a
+    kernel that needs no scratch. Each kernel records Triton's type name of
+    each parameter before those (`*fp32`, `*bf16`, `*i32`, `i64`, ...; an
+    index is `i64`) in `moe.triton_signature`.
+
+    A kernel of MLIR's pipeline then has one pointer parameter per buffer
+    and scalars, as a Triton kernel has, and the descriptor fields it does
+    not read disappear in LLVM's optimization.
+
+    It is an error, at the kernel, when an argument is an unranked memref,
+    a memref that is not dense and row-major (a layout other than the
+    identity) or of an element type Triton has no pointer for, or a scalar
+    of a type Triton's launcher does not pass; and at the launch when it launches something other than a
+    `gpu.func` of the module (for instance after `convert-gpu-to-nvvm`).
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 #endif // MOEC_CODEGEN_CUDA_PASSES_TD

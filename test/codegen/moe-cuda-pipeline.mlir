@@ -33,7 +33,17 @@
 // GPU-SAME: (%[[L:.*]]: memref<?x8xf32>, %[[W:.*]]: memref<?x2xf32>, %[[I:.*]]: memref<?x2xi32>, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?x2xi32>, %{{.*}}: memref<5xi32>)
 // GPU-NOT: memref.alloc
 // GPU: %[[T0:.*]] = gpu.wait async
-// GPU: %[[ROUTE:.*]] = gpu.launch_func async [%[[T0]]] @routing_kernels::@routing_route blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}}) args(%[[L]] : memref<?x8xf32>, %[[W]] : memref<?x2xf32>, %[[I]] : memref<?x2xi32>)
+// A buffer is passed as its pointer and its token count, with two null
+// pointers last (Triton's convention, moe-gpu-pointer-arguments).
+// GPU: %[[LA:.*]] = memref.extract_aligned_pointer_as_index %[[L]]
+// GPU: %[[LI:.*]] = arith.index_cast %[[LA]] : index to i64
+// GPU: %[[LP:.*]] = llvm.inttoptr %[[LI]] : i64 to !llvm.ptr
+// GPU: %[[LT:.*]] = memref.dim %[[L]], %{{.*}} : memref<?x8xf32>
+// GPU: %[[WA:.*]] = memref.extract_aligned_pointer_as_index %[[W]]
+// GPU: %[[IA:.*]] = memref.extract_aligned_pointer_as_index %[[I]]
+// GPU: %[[N0:.*]] = llvm.mlir.zero : !llvm.ptr
+// GPU: %[[N1:.*]] = llvm.mlir.zero : !llvm.ptr
+// GPU: %[[ROUTE:.*]] = gpu.launch_func async [%[[T0]]] @routing_kernels::@routing_route blocks in (%{{.*}}, %{{.*}}, %{{.*}}) threads in (%c128, %{{.*}}, %{{.*}}) args(%[[LP]] : !llvm.ptr, %[[LT]] : index, %{{.*}} : !llvm.ptr, %{{.*}} : index, %{{.*}} : !llvm.ptr, %{{.*}} : index, %[[N0]] : !llvm.ptr, %[[N1]] : !llvm.ptr)
 // GPU: %[[COUNTS:.*]], %[[T1:.*]] = gpu.alloc async [%[[ROUTE]]] (%{{.*}}) : memref<?xi32>
 // GPU: %[[C:.*]] = gpu.launch_func async [%[[T1]]] @routing_kernels::@routing_dispatch_count
 // GPU: %[[S:.*]] = gpu.launch_func async [%[[C]]] @routing_kernels::@routing_dispatch_scan
@@ -43,7 +53,14 @@
 // GPU: gpu.wait [%[[F]]]
 // GPU-NEXT: return
 // GPU: gpu.module @routing_kernels
-// GPU: gpu.func @routing_route({{.*}}) kernel attributes {known_block_size = array<i32: 128, 1, 1>}
+// GPU: gpu.func @routing_route(%[[P:.*]]: !llvm.ptr, %[[T:.*]]: index, %{{.*}}: !llvm.ptr, %{{.*}}: index, %{{.*}}: !llvm.ptr, %{{.*}}: index, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) kernel attributes {known_block_size = array<i32: 128, 1, 1>, moe.triton_signature = ["*fp32", "i64", "*fp32", "i64", "*i32", "i64"]}
+// The kernel rebuilds each descriptor: the pointer, offset 0, the sizes
+// and row-major strides.
+// GPU: %[[D0:.*]] = llvm.insertvalue %[[P]], %{{.*}}[0]
+// GPU: %[[D1:.*]] = llvm.insertvalue %[[P]], %[[D0]][1]
+// GPU: %[[TI:.*]] = arith.index_cast %[[T]] : index to i64
+// GPU: llvm.insertvalue %[[TI]], %{{.*}}[3, 0]
+// GPU: builtin.unrealized_conversion_cast %{{.*}} : !llvm.struct<(ptr, ptr, i64, array<2 x i64>, array<2 x i64>)> to memref<?x8xf32>
 // GPU: gpu.block_id x
 // GPU: gpu.thread_id x
 // GPU-COUNT-4: gpu.func @routing_dispatch

@@ -47,6 +47,12 @@ static cl::opt<std::string>
             cl::desc("With --target=cuda, the GPU: sm_80, sm_86, sm_89, sm_90, "
                      "sm_90a, sm_100, sm_100a or sm_120 (default sm_90a)"),
             cl::init("sm_90a"), cl::cat(category));
+static cl::opt<std::string>
+    tritonCache("emit-triton-cache",
+                cl::desc("With --target=cuda, also write each kernel into this "
+                         "directory as Triton's cache stores a compiled kernel "
+                         "(KERNEL/KERNEL.json, .ptx, .cubin; docs/Targets.md)"),
+                cl::value_desc("dir"), cl::cat(category));
 static cl::opt<std::string> cudaToolkit(
     "cuda-toolkit",
     cl::desc("With --target=cuda, the CUDA toolkit whose libdevice and "
@@ -183,6 +189,7 @@ int main(int argc, char **argv) {
   }
   options.gpuChip = gpuChip;
   options.cudaToolkit = cudaToolkit;
+  options.tritonCacheDir = tritonCache;
   for (llvm::StringRef f : llvm::split(llvm::StringRef(fuse), ',')) {
     bool all = f == "all";
     options.fuseGateUp |= all || f == "gate-up";

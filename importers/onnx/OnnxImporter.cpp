@@ -229,7 +229,10 @@ LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
       if (n.input_size() < 2 || !cin[1])
         return fail(where(n) + ": the target shape must be a constant");
       std::vector<double> spec = cin[1]->values();
-      int64_t last = spec.empty() ? -2 : static_cast<int64_t>(spec.back());
+      int64_t last = -2;
+      if (!spec.empty() && !::moe::onnximport::asInteger(spec.back(), last))
+        return fail(where(n) + ": the target shape holds " +
+                    std::to_string(spec.back()) + ", not a dimension");
       // Flattening or restoring leading dimensions keeps rows intact; the
       // width itself must stay (0 copies it).
       bool keepsRows =
@@ -247,7 +250,8 @@ LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
     dyns[out] = r;
     return success();
   }
-  if (op == "MatMul" && din[0] && !din[1] && cin[1] && d0.kind == Dyn::Input) {
+  if (op == "MatMul" && din.size() == 2 && din[0] && !din[1] && cin[1] &&
+      d0.kind == Dyn::Input) {
     const Tensor &w = *cin[1];
     if (w.shape.size() != 2 || !isFloatType(w.type) ||
         (d0.width >= 0 && w.shape[0] != d0.width))

@@ -5,12 +5,35 @@
 #include "runtime/support/Npy.h"
 
 #include <algorithm>
+#include <climits>
+#include <cmath>
 #include <cstring>
 #include <fstream>
 
 using namespace moe;
 using namespace moe::onnximport;
 using onnx::TensorProto;
+
+bool onnximport::asInteger(double v, int64_t &out) {
+  if (!std::isfinite(v) || v != std::trunc(v) || std::fabs(v) > 0x1p53)
+    return false;
+  out = static_cast<int64_t>(v);
+  return true;
+}
+
+namespace {
+/// `v` truncated toward zero into [lo, hi]; NaN gives 0.
+int64_t saturate(double v, double lo, double hi) {
+  if (std::isnan(v))
+    return 0;
+  // hi + 1 is exactly representable for the integer types here.
+  if (v >= hi + 1.0)
+    return static_cast<int64_t>(hi);
+  if (v <= lo)
+    return static_cast<int64_t>(lo);
+  return static_cast<int64_t>(v);
+}
+} // namespace
 
 size_t onnximport::elementSize(int32_t type) {
   switch (type) {
@@ -112,17 +135,24 @@ Tensor Tensor::fromValues(int32_t type, std::vector<int64_t> shape,
       std::memcpy(p + 8 * i, &v, 8);
       break;
     case TensorProto::INT64: {
-      int64_t x = static_cast<int64_t>(v);
+      // 2^63 - 1 is not a double: what is at or above 2^63 saturates.
+      int64_t x = std::isnan(v) ? 0
+                  : v >= 0x1p63 ? INT64_MAX
+                  : v < -0x1p63 ? INT64_MIN
+                                : static_cast<int64_t>(v);
       std::memcpy(p + 8 * i, &x, 8);
       break;
     }
     case TensorProto::INT32: {
-      int32_t x = static_cast<int32_t>(v);
+      int32_t x = static_cast<int32_t>(saturate(v, INT32_MIN, INT32_MAX));
       std::memcpy(p + 4 * i, &x, 4);
       break;
     }
-    default:
-      p[i] = static_cast<char>(static_cast<int64_t>(v));
+    case TensorProto::INT8:
+      p[i] = static_cast<char>(saturate(v, INT8_MIN, INT8_MAX));
+      break;
+    default: // the unsigned bytes: uint8, bool
+      p[i] = static_cast<char>(saturate(v, 0, UINT8_MAX));
       break;
     }
   }
@@ -267,7 +297,10 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
     std::vector<int64_t> shape;
     int64_t known = 1, inferred = -1;
     for (size_t i = 0; i < spec.size(); ++i) {
-      int64_t d = static_cast<int64_t>(spec[i]);
+      int64_t d;
+      if (!asInteger(spec[i], d) || d < -1)
+        return where + ": the target shape holds " + std::to_string(spec[i]) +
+               ", not a dimension";
       if (d == 0 && i < in[0]->shape.size())
         d = in[0]->shape[i];
       if (d == -1) {
@@ -275,7 +308,8 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
         shape.push_back(1);
         continue;
       }
-      known *= d;
+      if (__builtin_mul_overflow(known, d, &known))
+        return where + ": the target shape has too many elements";
       shape.push_back(d);
     }
     if (inferred >= 0 && known > 0)
@@ -292,8 +326,13 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
       return where + ": needs an input";
     std::vector<int64_t> axes;
     if (in.size() >= 2 && in[1])
-      for (double a : in[1]->values())
-        axes.push_back(static_cast<int64_t>(a));
+      for (double a : in[1]->values()) {
+        int64_t axis;
+        if (!asInteger(a, axis))
+          return where + ": the axes hold " + std::to_string(a) +
+                 ", not an axis";
+        axes.push_back(axis);
+      }
     else if (const onnx::AttributeProto *a = attr(node, "axes"))
       axes.assign(a->ints().begin(), a->ints().end());
     std::vector<int64_t> shape = in[0]->shape;
@@ -356,6 +395,13 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
         perm.push_back(i);
     if (static_cast<int64_t>(perm.size()) != rank)
       return where + ": perm does not match the rank";
+    std::vector<bool> seen(rank, false);
+    for (int64_t p : perm) {
+      if (p < 0 || p >= rank || seen[p])
+        return where + ": perm is not a permutation of the " +
+               std::to_string(rank) + " axes";
+      seen[p] = true;
+    }
     std::vector<int64_t> shape(rank);
     for (int64_t i = 0; i < rank; ++i)
       shape[i] = in[0]->shape[perm[i]];

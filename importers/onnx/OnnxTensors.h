@@ -26,10 +26,16 @@ struct Tensor {
   int64_t numElements() const;
   /// The values as doubles (any supported element type).
   std::vector<double> values() const;
-  /// A tensor of `type` holding `values` (rounded to nearest even).
+  /// A tensor of `type` holding `values` (rounded to nearest even; for an
+  /// integer type, truncated toward zero and saturated to its range, NaN
+  /// giving 0: what ONNX leaves undefined is defined so).
   static Tensor fromValues(int32_t type, std::vector<int64_t> shape,
                            const std::vector<double> &values);
 };
+
+/// `v` as an integer (an axis, a dimension): false when it is not one (not
+/// finite, not integral, or beyond 2^53 in magnitude).
+bool asInteger(double v, int64_t &out);
 
 /// Bytes per element of a supported ONNX element type; 0 for others.
 size_t elementSize(int32_t type);

@@ -3,7 +3,9 @@
 malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
 unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
 missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
-k-too-large.onnx, and ok.onnx (the unbroken base model).
+k-too-large.onnx, nan-shape.onnx, bad-perm.onnx, nan-axes.onnx,
+inf-hidden-shape.onnx, matmul-one-input.onnx, and ok.onnx (the unbroken
+base model).
 """
 import os
 import sys
@@ -91,6 +93,35 @@ def main(out):
     ident = helper.make_node("Add", ["hidden", "hidden"], ["output"], name="add0")
     save(model([ident], []), "no-moe.onnx")
     save(model([moe(k=5)], weights()), "k-too-large.onnx")
+    # Constant folding given what is not a shape, an axis or a permutation.
+    w1, w2 = weights()
+    raw = numpy_helper.from_array(
+        numpy_helper.to_array(w1).reshape(-1), "fc1_flat")
+    shape = numpy_helper.from_array(np.array([E, np.nan, d]), "fc1_shape")
+    reshape = helper.make_node("Reshape", ["fc1_flat", "fc1_shape"], ["fc1"],
+                               name="reshape_fc1")
+    save(model([reshape, moe()], [raw, shape, w2]), "nan-shape.onnx")
+    w2t = numpy_helper.from_array(
+        numpy_helper.to_array(w2).transpose(0, 2, 1).copy(), "fc2_t")
+    transpose = helper.make_node("Transpose", ["fc2_t"], ["fc2"],
+                                 name="transpose_fc2", perm=[0, 0, 1])
+    save(model([transpose, moe()], [w1, w2t]), "bad-perm.onnx")
+    squeezed = numpy_helper.from_array(numpy_helper.to_array(w2)[0], "fc2_0")
+    axes = numpy_helper.from_array(np.array([np.nan]), "axes")
+    unsqueeze = helper.make_node("Unsqueeze", ["fc2_0", "axes"], ["fc2"],
+                                 name="unsqueeze_fc2")
+    save(model([unsqueeze, moe()], [w1, squeezed, axes]), "nan-axes.onnx")
+    # A Reshape of the hidden states to what is not a shape, and a MatMul
+    # with one operand.
+    hshape = numpy_helper.from_array(np.array([-1.0, np.inf]), "h_shape")
+    hreshape = helper.make_node("Reshape", ["hidden", "h_shape"], ["h2"],
+                                name="reshape_hidden")
+    save(model([hreshape, moe(inputs=("h2", "router_logits", "fc1", "",
+                                      "fc2"))], weights() + [hshape]),
+         "inf-hidden-shape.onnx")
+    matmul = helper.make_node("MatMul", ["hidden"], ["logits"], name="mm0")
+    save(model([matmul, moe(inputs=("hidden", "logits", "fc1", "", "fc2"))],
+               weights()), "matmul-one-input.onnx")
 
 
 if __name__ == "__main__":

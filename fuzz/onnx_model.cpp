@@ -1,0 +1,92 @@
+//===- onnx_model.cpp - fuzz target: ONNX model import --------------------===//
+//
+// Imports the input as an ONNX model file (protobuf, read by Debian's
+// libprotobuf and libonnx, which are not instrumented; the importer is):
+// the graph walk, the MoE/QMoE node's attributes, its initializers and the
+// constant ops feeding them, and the dequantization of QMoE weights. The
+// seeds are the importer tests' models (test/importers/Inputs/make_onnx.py).
+// A module that comes back must verify, and its weights must hold as many
+// bytes as their shapes say (docs/Fuzzing.md).
+//
+//===----------------------------------------------------------------------===//
+#include "dialect/MoEDialect.h"
+#include "importers/onnx/OnnxImporter.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <unistd.h>
+
+using namespace mlir;
+
+namespace {
+
+/// The model file of this process, in a directory made once.
+const std::string &modelPath() {
+  static std::string path = [] {
+    char dir[] = "/tmp/moec-fuzz-onnx-XXXXXX";
+    if (!mkdtemp(dir))
+      std::abort();
+    return std::string(dir) + "/model.onnx";
+  }();
+  return path;
+}
+
+MLIRContext &context() {
+  static std::unique_ptr<MLIRContext> ctx;
+  static unsigned uses = 0;
+  if (!ctx || ++uses % 1000 == 0) {
+    ctx.reset();
+    DialectRegistry registry;
+    registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
+    ctx = std::make_unique<MLIRContext>(registry,
+                                        MLIRContext::Threading::DISABLED);
+    ctx->loadAllAvailableDialects();
+  }
+  return *ctx;
+}
+
+} // namespace
+
+/// See moe_ir.cpp: LLVM's allocator poisons memory that upstream MLIR's
+/// uninstrumented copies hand out.
+extern "C" const char *__asan_default_options() {
+  return "allow_user_poisoning=0";
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  const std::string &path = modelPath();
+  FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0)
+    std::abort();
+  MLIRContext &ctx = context();
+  ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
+  mlir::moe::ImportedWeights weights;
+  OwningOpRef<ModuleOp> module = mlir::moe::importOnnx(path, &ctx, weights);
+  if (!module)
+    return 0;
+  if (failed(verify(*module)))
+    std::abort(); // the importer made IR that does not verify
+  for (const mlir::moe::ImportedWeights::Entry &e : weights.tensors) {
+    uint64_t n = e.dtype == "F32"                        ? 4
+                 : e.dtype == "F16" || e.dtype == "BF16" ? 2
+                                                         : 0;
+    if (n == 0)
+      std::abort(); // a weight of a dtype the safetensors writer lacks
+    for (int64_t d : e.shape) {
+      if (d < 0)
+        std::abort(); // a weight with a negative dimension
+      n *= static_cast<uint64_t>(d);
+    }
+    if (n != e.bytes.size())
+      std::abort(); // a weight whose bytes disagree with its shape
+  }
+  return 0;
+}

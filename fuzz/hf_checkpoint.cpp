@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/MoEDialect.h"
+#include "fuzz/FuzzContext.h"
 #include "importers/hf/HFImporter.h"
 #include "runtime/support/Json.h"
 
@@ -68,27 +69,11 @@ uint64_t dataSize(const std::string &header) {
   return end;
 }
 
-MLIRContext &context(bool fresh) {
-  static std::unique_ptr<MLIRContext> ctx;
-  static unsigned uses = 0;
-  if (!ctx || (fresh && ++uses % 1000 == 0)) {
-    ctx.reset();
-    DialectRegistry registry;
-    registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
-    ctx = std::make_unique<MLIRContext>(registry,
-                                        MLIRContext::Threading::DISABLED);
-    ctx->loadAllAvailableDialects();
-  }
-  return *ctx;
+void registerDialects(DialectRegistry &registry) {
+  registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
 }
 
 } // namespace
-
-/// See moe_ir.cpp: LLVM's allocator poisons memory that upstream MLIR's
-/// uninstrumented copies hand out.
-extern "C" const char *__asan_default_options() {
-  return "allow_user_poisoning=0";
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string input(reinterpret_cast<const char *>(data), size);
@@ -110,7 +95,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (!writeFile(st, file))
       std::abort();
   }
-  MLIRContext &ctx = context(/*fresh=*/true);
+  MLIRContext &ctx = moec_fuzz::context(/*fresh=*/true, registerDialects);
   ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
   std::vector<std::string> files;
   OwningOpRef<ModuleOp> module = mlir::moe::importHuggingFace(dir, &ctx, files);

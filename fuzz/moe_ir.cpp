@@ -12,6 +12,7 @@
 #include "codegen/cpu/CpuPipeline.h"
 #include "codegen/cuda/CudaPipeline.h"
 #include "dialect/MoEDialect.h"
+#include "fuzz/FuzzContext.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/BuiltinOps.h"
@@ -32,23 +33,14 @@ using namespace mlir;
 
 namespace {
 
-/// The context, made anew every 1000 inputs: uniqued types and attributes
-/// accumulate in it for its lifetime, which would otherwise grow past
-/// libFuzzer's memory limit in a long run.
+void registerDialects(DialectRegistry &registry) {
+  registry.insert<moe::MoEDialect>();
+  registerAllDialects(registry);
+  registerAllExtensions(registry);
+}
+
 MLIRContext &context(bool fresh = false) {
-  static std::unique_ptr<MLIRContext> ctx;
-  static unsigned uses = 0;
-  if (!ctx || (fresh && ++uses % 1000 == 0)) {
-    ctx.reset();
-    DialectRegistry registry;
-    registry.insert<moe::MoEDialect>();
-    registerAllDialects(registry);
-    registerAllExtensions(registry);
-    ctx = std::make_unique<MLIRContext>(registry,
-                                        MLIRContext::Threading::DISABLED);
-    ctx->loadAllAvailableDialects();
-  }
-  return *ctx;
+  return moec_fuzz::context(fresh, registerDialects);
 }
 
 /// Runs the passes `build` adds on a copy of `module`; failure is allowed.
@@ -61,15 +53,6 @@ void runOnCopy(ModuleOp module, function_ref<void(OpPassManager &)> build) {
 }
 
 } // namespace
-
-/// LLVM's BumpPtrAllocator poisons its free slab memory when compiled with
-/// AddressSanitizer, as the code instrumented here is; upstream MLIR is not,
-/// and its own copies of the allocator hand out that memory without
-/// unpoisoning it. Manual poisoning is off, so the mix reports nothing that
-/// is not there; heap, stack and global checks stay on.
-extern "C" const char *__asan_default_options() {
-  return "allow_user_poisoning=0";
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   MLIRContext &ctx = context(/*fresh=*/true);

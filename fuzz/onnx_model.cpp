@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/MoEDialect.h"
+#include "fuzz/FuzzContext.h"
 #include "importers/onnx/OnnxImporter.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -39,34 +40,18 @@ const std::string &modelPath() {
   return path;
 }
 
-MLIRContext &context() {
-  static std::unique_ptr<MLIRContext> ctx;
-  static unsigned uses = 0;
-  if (!ctx || ++uses % 1000 == 0) {
-    ctx.reset();
-    DialectRegistry registry;
-    registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
-    ctx = std::make_unique<MLIRContext>(registry,
-                                        MLIRContext::Threading::DISABLED);
-    ctx->loadAllAvailableDialects();
-  }
-  return *ctx;
+void registerDialects(DialectRegistry &registry) {
+  registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
 }
 
 } // namespace
-
-/// See moe_ir.cpp: LLVM's allocator poisons memory that upstream MLIR's
-/// uninstrumented copies hand out.
-extern "C" const char *__asan_default_options() {
-  return "allow_user_poisoning=0";
-}
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   const std::string &path = modelPath();
   FILE *f = std::fopen(path.c_str(), "wb");
   if (!f || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0)
     std::abort();
-  MLIRContext &ctx = context();
+  MLIRContext &ctx = moec_fuzz::context(/*fresh=*/true, registerDialects);
   ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
   mlir::moe::ImportedWeights weights;
   OwningOpRef<ModuleOp> module = mlir::moe::importOnnx(path, &ctx, weights);

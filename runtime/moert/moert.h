@@ -300,7 +300,9 @@ MOERT_API moert_status_t moert_session_check_weights(moert_session_t *session,
 
 /* Runs `function`. inputs are its non-weight arguments in declaration
  * order; outputs its results, in buffers the caller allocated with the
- * result shapes (the token dimension equal to the inputs'). */
+ * result shapes (the token dimension equal to the inputs'). The tensors are
+ * host memory, which a session on a GPU cannot read: it refuses this call
+ * (MOERT_INVALID_ARGUMENT) and takes moert_session_enqueue() instead. */
 MOERT_API moert_status_t moert_session_run(moert_session_t *session,
                                            const char *function,
                                            const moert_tensor_t *inputs,

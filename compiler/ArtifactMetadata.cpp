@@ -1,5 +1,6 @@
 //===- ArtifactMetadata.cpp - what an artifact tells the runtime ----------===//
 #include "compiler/ArtifactMetadata.h"
+#include "codegen/cpu/Passes.h"
 #include "runtime/abi/ArtifactAbi.h"
 
 #include "dialect/MoEOps.h"
@@ -425,5 +426,34 @@ void mlir::moe::recordSharedEntryPoints(
          i < args->elements().size() && i < repArgs->elements().size(); ++i)
       if (const json::Value *packed = repArgs->elements()[i].get("packed"))
         args->elements()[i].set("packed", *packed);
+  }
+}
+
+void mlir::moe::recordRoutingSites(
+    ModuleOp module, json::Value &metadata,
+    const std::map<std::string, std::string> &shared) {
+  auto table = module->getAttrOfType<DictionaryAttr>(kRoutingSitesAttr);
+  module->removeAttr(kRoutingSitesAttr);
+  json::Value *functions = metadata.get("functions");
+  if (!table || !functions)
+    return;
+  for (json::Value &f : functions->elements()) {
+    const std::string *name = f.getString("name");
+    if (!name)
+      continue;
+    auto it = shared.find(*name);
+    auto sites =
+        table.getAs<ArrayAttr>(it == shared.end() ? *name : it->second);
+    if (!sites)
+      continue;
+    json::Value list = json::Value::array();
+    for (auto site : sites.getAsRange<DictionaryAttr>()) {
+      json::Value rec = json::Value::object();
+      for (const char *key : {"site", "experts", "k"})
+        if (auto v = site.getAs<IntegerAttr>(key))
+          rec.set(key, json::Value::integer(v.getInt()));
+      list.push(std::move(rec));
+    }
+    f.set("routing_sites", std::move(list));
   }
 }

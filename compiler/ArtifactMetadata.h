@@ -50,6 +50,14 @@ std::map<std::string, std::string> shareIdenticalFunctions(ModuleOp module);
 void recordSharedEntryPoints(::moe::json::Value &metadata,
                              const std::map<std::string, std::string> &shared);
 
+/// Records in `metadata` the routing sites moe-lower-routing-records listed
+/// in `module` (module attribute moe.routing_sites): `"routing_sites":
+/// [{"site", "experts", "k"}, ...]` on each function that records, an
+/// erased function (`shared`) taking its representative's. Removes the
+/// module attribute.
+void recordRoutingSites(ModuleOp module, ::moe::json::Value &metadata,
+                        const std::map<std::string, std::string> &shared);
+
 /// The names of the public functions of `module`: its entry points.
 std::vector<std::string> entryPointNames(ModuleOp module);
 

@@ -56,6 +56,7 @@ void mlir::moe::setPipelineOptions(const CompileOptions &options,
   pipeline.panelSlices = options.panelSlices;
   pipeline.bf16Dot = options.bf16Dot;
   pipeline.kernels = options.kernels;
+  pipeline.recordRouting = options.recordRouting;
   if (options.stopAfter)
     pipeline.compileTo = *options.stopAfter;
 }
@@ -372,6 +373,8 @@ int Driver::run() {
     buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
     if (failed(pm.run(*module)))
       return 1;
+    if (!o.stopAfter)
+      recordRoutingSites(*module, *metadata, shared);
     done("lowered to " + phaseName(last));
     if (o.stopAfter)
       return writeOutput(printModule(*module));

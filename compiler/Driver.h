@@ -47,6 +47,9 @@ struct CompileOptions {
   int64_t panelSlices = 0;
   bool bf16Dot = false;
   bool kernels = true;
+  /// Layers report their expert selection to the runtime
+  /// (moe-instrument-routing).
+  bool recordRouting = true;
   /// The CUDA pipeline's options, as moe-cuda-pipeline takes them.
   std::string gpuChip = "sm_90a";
   std::string cudaToolkit = MOEC_CUDA_TOOLKIT;

@@ -1,8 +1,9 @@
-//===- MoEOps.cpp - routing-side moe ops: route, dispatch, gather ---------===//
+//===- MoEOps.cpp - routing-side moe ops: route, dispatch, record, gather ===//
 //
 // Holds the generated op definitions. The result types of these ops follow
 // from their operands; inference performs every check, so the verifier of
-// the InferTypeOpInterface reports the numbered constraints.
+// the InferTypeOpInterface reports the numbered constraints. moe.record_routing
+// has no results and a verifier of its own.
 //
 //===----------------------------------------------------------------------===//
 #include "dialect/MoEOps.h"
@@ -72,6 +73,24 @@ LogicalResult DispatchOp::inferReturnTypes(MLIRContext *ctx,
   types.push_back(RankedTensorType::get({mulDims(tokens, k)}, i32));
   types.push_back(RankedTensorType::get({tokens, k}, i32));
   types.push_back(RankedTensorType::get({numExperts + 1}, i32));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// RecordRoutingOp
+//===----------------------------------------------------------------------===//
+
+LogicalResult RecordRoutingOp::verify() {
+  OpDiag diag{getLoc(), getOperationName()};
+  RankedTensorType indices = getRankedTensor(getIndices().getType(), 2);
+  if (!indices || !indices.getElementType().isSignlessInteger(32))
+    return diag("C1", "indices must be a rank-2 tensor of i32, got ",
+                getIndices().getType());
+  int64_t site = getSiteAttr().getInt(), experts = getExpertsAttr().getInt();
+  if (site < 0)
+    return diag("C2", "site must be at least 0, got ", site);
+  if (experts < 1)
+    return diag("C2", "experts must be at least 1, got ", experts);
   return success();
 }
 

@@ -95,6 +95,45 @@ def MoE_DispatchOp : MoE_Op<"dispatch", [Pure,
 }
 
 //===----------------------------------------------------------------------===//
+// moe.record_routing
+//===----------------------------------------------------------------------===//
+
+def MoE_RecordRoutingOp : MoE_Op<"record_routing",
+    [MemoryEffects<[MemWrite]>]> {
+  let summary = "hand a layer's expert selection to the routing statistics";
+  let description = [{
+    Reports the expert indices `[T, k]` that a `moe.route` selected to the
+    runtime's routing statistics (docs/Runtime.md, "Routing statistics"),
+    which count per expert the tokens it received (and, on request, how
+    often two experts were selected by the same token). `site` numbers the
+    records of one function from 0; `experts` is the layer's `E`. When
+    nothing records, the op does nothing; it never changes a value of the
+    computation. Its write effect is the statistics, so it is neither moved
+    across other records nor erased.
+
+    `moe-instrument-routing` inserts one after each `moe.route`; the CPU
+    pipeline lowers it to a call through the artifact's
+    `moec_record_routing` slot (`moe-lower-routing-records`).
+
+    Constraints:
+
+    * (C1) `indices` is a rank-2 tensor of i32.
+    * (C2) `site >= 0` and `experts >= 1`.
+
+    ```mlir
+    moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$indices, I64Attr:$site,
+                       I64Attr:$experts);
+  let assemblyFormat = [{
+    $indices `site` `(` $site `)` `experts` `(` $experts `)` attr-dict
+    `:` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
 // moe.gather
 //===----------------------------------------------------------------------===//
 

@@ -131,4 +131,32 @@ def MoEFuseCombine : Pass<"moe-fuse-combine"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEInstrumentRouting : Pass<"moe-instrument-routing", "func::FuncOp"> {
+  let summary = "Record each layer's expert selection for routing statistics";
+  let description = [{
+    Inserts a `moe.record_routing` after every `moe.route`, numbering the
+    records of each function from 0 in the order of the routes (after the
+    records the function has already: running the pass twice records each
+    route once). A compiled layer then reports the experts it selected
+    for every token to the runtime, which counts them when asked to
+    (`moe-run --record-routing`, docs/Runtime.md); when nothing records,
+    the cost is a load and a branch per call.
+
+    Numbering per function keeps identical layers identical, so moe-compile
+    still compiles them once.
+
+    A `moe.layer` must be decomposed first (`moe-decompose`), and a route
+    whose expert count is dynamic cannot be recorded; both are errors.
+
+    ```mlir
+    // Before
+    %w, %ids = moe.route %logits routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    // After
+    %w, %ids = moe.route %logits routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+    moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect"];
+}
+
 #endif // MOEC_PASSES_PASSES_TD

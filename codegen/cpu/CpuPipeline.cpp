@@ -59,6 +59,8 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
     pm.addPass(createMoESetCpuTarget(target));
     pm.addPass(createMoEPrepareEntryPoints());
     pm.addPass(createMoEDecompose());
+    if (options.recordRouting)
+      pm.addNestedPass<func::FuncOp>(createMoEInstrumentRouting());
     if (options.fuseGateUp)
       pm.addPass(createMoEFuseGateUp());
     if (options.fuseDispatch)
@@ -87,6 +89,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
   }
   if (runs(CpuPhase::Kernels)) {
     pm.addPass(createConvertMoEToCpuKernels());
+    pm.addPass(createMoELowerRoutingRecords());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
   }

@@ -80,6 +80,13 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("bf16 weights multiply bf16-rounded rows with "
                      "AVX512_BF16 dot products (needs avx512bf16)"),
       llvm::cl::init(false)};
+  Option<bool> recordRouting{
+      *this, "record-routing",
+      llvm::cl::desc("Let the layers report their expert selection to the "
+                     "runtime's routing statistics (moe-instrument-routing; "
+                     "a load and a branch per layer call while nothing "
+                     "records)"),
+      llvm::cl::init(true)};
   Option<bool> kernels{
       *this, "kernels",
       llvm::cl::desc("Run the GEMMs on the CPU kernels "

@@ -23,6 +23,10 @@ namespace moe {
 void populateGroupedMatmulToCpuKernelsPatterns(RewritePatternSet &patterns);
 void populateCombineToCpuKernelsPatterns(RewritePatternSet &patterns);
 
+/// The module attribute in which moe-lower-routing-records lists each
+/// function's routing records: {function = [{experts = E, k = k}, ...]}.
+constexpr StringLiteral kRoutingSitesAttr = "moe.routing_sites";
+
 #define GEN_PASS_REGISTRATION
 #include "codegen/cpu/Passes.h.inc"
 

@@ -275,6 +275,32 @@ def MoELowerAllocations : Pass<"moe-lower-allocations", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def MoELowerRoutingRecords
+    : Pass<"moe-lower-routing-records", "ModuleOp"> {
+  let summary = "Report routing records to the runtime through its slot";
+  let description = [{
+    Runs on tensors, before bufferization. Every `moe.record_routing`
+    becomes a call of `@__moec_record_routing(i64 site, ptr indices,
+    i64 tokens, i64 k, i64 row_stride)`, with the indices' buffer
+    (`bufferization.to_buffer`, read only) as a pointer to its first
+    element. That function, defined once here with internal linkage, calls
+    the function pointer in the exported global `@moec_record_routing`
+    (runtime/abi/ArtifactAbi.h), and does nothing while the slot is null:
+    moert fills it when it loads the artifact and counts only while a
+    session records (docs/Runtime.md, "Routing statistics").
+
+    The pass lists each function's records in the module attribute
+    `moe.routing_sites`, a dictionary from function name to an array with,
+    per site, `{experts = E, k = k}`; moe-compile copies it into the
+    artifact's metadata. Two records of one site in a function, or a
+    `@__moec_record_routing` that is already there, are errors.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect"];
+}
+
 def MoELowerCopies : Pass<"moe-lower-copies"> {
   let summary = "Rewrite memref.copy as linalg.copy, to become plain loops";
   let description = [{

@@ -73,6 +73,11 @@ LogicalResult checkLowerable(Operation *op) {
               "GPU kernel yet; lower the unfused ops");
         return success();
       })
+      .Case<RecordRoutingOp>([](RecordRoutingOp record) -> LogicalResult {
+        return record.emitOpError(
+            "cannot be lowered to the GPU: routing statistics are recorded "
+            "on the CPU only; compile for the CPU to record them");
+      })
       .Default([](Operation *) { return success(); });
 }
 

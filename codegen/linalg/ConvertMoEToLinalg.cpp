@@ -79,7 +79,8 @@ struct ConvertMoEToLinalgPass
       return signalPassFailure();
 
     WalkResult left = root->walk([](Operation *op) {
-      if (isa<MoEDialect>(op->getDialect()) && !op->hasAttr(kKernelAttrName)) {
+      if (isa<MoEDialect>(op->getDialect()) && !op->hasAttr(kKernelAttrName) &&
+          !isa<RecordRoutingOp>(op)) {
         op->emitOpError("was not lowered to linalg");
         return WalkResult::interrupt();
       }

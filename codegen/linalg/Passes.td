@@ -43,7 +43,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
 
     An op carrying a `moe.kernel` attribute is left as it is: a target's
     kernel selection (moe-cpu-select-kernels) has claimed it for its own
-    lowering (convert-moe-to-cpu-kernels), which runs later.
+    lowering (convert-moe-to-cpu-kernels), which runs later. So is
+    `moe.record_routing`, which has no value semantics to lower: it reports
+    to a runtime, which is the target's business
+    (moe-lower-routing-records on the CPU).
 
     The token count may be dynamic everywhere. A `moe.layer` with a dynamic
     expert count, or group-limited routing over a dynamic expert count, is

@@ -39,6 +39,15 @@ inline constexpr const char *kParallelForSlot = "moec_parallel_for";
 inline constexpr const char *kAllocSlot = "moec_alloc";
 inline constexpr const char *kFreeSlot = "moec_free";
 
+/// Exported pointer slot through which a layer reports the experts it
+/// selected (moe.record_routing; docs/Runtime.md, "Routing statistics"):
+///   moec_record_routing: void (*)(int64_t site, const int32_t *indices,
+///                        int64_t tokens, int64_t k, int64_t rowStride)
+/// `indices[t * rowStride + j]` is the j-th expert of token t; `site`
+/// numbers the records of the function being called (its metadata's
+/// "routing_sites"). Null: nothing records.
+inline constexpr const char *kRecordRoutingSlot = "moec_record_routing";
+
 /// A CUDA artifact's host code calls the runtime for its GPU work through
 /// exported pointer slots, one per call of MLIR's GPU runtime interface it
 /// uses, named kGpuSlotPrefix + the call ("moec_mgpuLaunchKernel"). The

@@ -113,3 +113,13 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
     return %s, %inv, %off : tensor<?xi32>, tensor<?x?xi32>, tensor<5xi32>
   }
 }
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @record(%ids: tensor<?x2xi32>) {
+    // expected-error @+1 {{'moe.record_routing' op cannot be lowered to the GPU: routing statistics are recorded on the CPU only; compile for the CPU to record them}}
+    moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
+    return
+  }
+}

@@ -235,3 +235,14 @@ func.func @combine_down_neutral(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv:
   %o = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) down_bias(%bd : tensor<4x32xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
   return %o : tensor<?x32xf32>
 }
+
+// A routing record is the target's to lower; it stays, on the route's
+// lowered indices.
+// CHECK-LABEL: func.func @record_kept
+// CHECK: %[[TOPK:.*]]:2 = linalg.generic
+// CHECK: moe.record_routing %[[TOPK]]#1 site(0) experts(4) : tensor<?x2xi32>
+func.func @record_kept(%l: tensor<?x4xf32>) -> tensor<?x2xf32> {
+  %w, %ids = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x4xf32>
+  moe.record_routing %ids site(0) experts(4) : tensor<?x2xi32>
+  return %w : tensor<?x2xf32>
+}

@@ -164,6 +164,38 @@ func.func @route_c5_top2(%l: tensor<?x4xf32>) {
 
 // -----
 
+func.func @record_routing_c1(%i: tensor<?x2xi64>) {
+  // expected-error @+1 {{'moe.record_routing' op (C1) indices must be a rank-2 tensor of i32, got 'tensor<?x2xi64>'}}
+  moe.record_routing %i site(0) experts(8) : tensor<?x2xi64>
+  return
+}
+
+// -----
+
+func.func @record_routing_c1_rank(%i: tensor<?xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C1) indices must be a rank-2 tensor of i32, got 'tensor<?xi32>'}}
+  moe.record_routing %i site(0) experts(8) : tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @record_routing_c2_site(%i: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C2) site must be at least 0, got -1}}
+  moe.record_routing %i site(-1) experts(8) : tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @record_routing_c2_experts(%i: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C2) experts must be at least 1, got 0}}
+  moe.record_routing %i site(0) experts(0) : tensor<?x2xi32>
+  return
+}
+
+// -----
+
 func.func @dispatch_c1(%i: tensor<?x2xf32>) {
   // expected-error @+1 {{'moe.dispatch' op (C1) indices must be a rank-2 tensor of signless integers, got 'tensor<?x2xf32>'}}
   %s, %inv, %off = moe.dispatch %i experts(8) : tensor<?x2xf32>

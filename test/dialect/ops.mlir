@@ -36,6 +36,16 @@ func.func @dispatch(%i: tensor<?x2xi32>, %j: tensor<4x3xi64>) -> (tensor<?xi32>,
   return %s, %inv, %off, %s2, %off2 : tensor<?xi32>, tensor<?x2xi32>, tensor<9xi32>, tensor<12xi32>, tensor<4xi32>
 }
 
+// CHECK-LABEL: func.func @record_routing
+// CHECK-SAME: (%[[IDS:.*]]: tensor<?x2xi32>)
+// CHECK: moe.record_routing %[[IDS]] site(0) experts(8) : tensor<?x2xi32>
+// CHECK: moe.record_routing %[[IDS]] site(1) experts(2) : tensor<?x2xi32>
+func.func @record_routing(%ids: tensor<?x2xi32>) {
+  moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
+  moe.record_routing %ids site(1) experts(2) : tensor<?x2xi32>
+  return
+}
+
 // CHECK-LABEL: func.func @gather
 // CHECK: moe.gather %{{.*}}[%{{.*}}] : tensor<?x16xbf16>, tensor<?xi32>
 func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf16> {

@@ -109,6 +109,14 @@ static cl::opt<bool> packWeights(
              "in its checkpoint layout."),
     cl::init(true), cl::cat(category));
 
+static cl::opt<bool> recordRouting(
+    "record-routing",
+    cl::desc("Let every layer report the experts it selects, so that "
+             "moe-run --record-routing can count them (a load and a branch "
+             "per layer call while nothing records). On by default; the "
+             "cuda target does not record yet."),
+    cl::init(true), cl::cat(category));
+
 static cl::opt<int64_t> panelSlices(
     "panel-slices",
     cl::desc("Pack each weight's output columns in this many slices stored "
@@ -204,6 +212,7 @@ int main(int argc, char **argv) {
   options.l1dCacheBytes = l1dCacheBytes;
   options.l2CacheBytes = l2CacheBytes;
   options.packWeights = packWeights;
+  options.recordRouting = recordRouting;
   options.panelSlices = panelSlices;
   options.bf16Dot = bf16Dot;
   options.kernels = cpuKernels;

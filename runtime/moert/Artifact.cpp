@@ -123,6 +123,36 @@ void fillCParams(const std::vector<Param> &params,
 
 } // namespace
 
+namespace {
+/// Reads a function's "routing_sites" (absent: none) into `sites`.
+std::string parseRoutingSites(const json::Value &f,
+                              std::vector<RoutingSite> &sites) {
+  const json::Value *list = f.get("routing_sites");
+  if (!list)
+    return "";
+  if (!list->isArray())
+    return "'routing_sites' is not an array";
+  for (const json::Value &s : list->elements()) {
+    auto field = [&](const char *key) -> std::optional<int64_t> {
+      const json::Value *v = s.get(key);
+      return v ? v->asInt64() : std::nullopt;
+    };
+    std::optional<int64_t> site = field("site"), experts = field("experts"),
+                           k = field("k");
+    if (!site || !experts || !k || *site < 0 || *experts < 1 ||
+        *experts > kMaxRoutingExperts || *k < 1 || *k > *experts)
+      return "routing site " + std::to_string(sites.size()) +
+             " needs integers site >= 0, experts in [1, " +
+             std::to_string(kMaxRoutingExperts) + "] and k in [1, experts]";
+    for (const RoutingSite &other : sites)
+      if (other.site == *site)
+        return "routing site " + std::to_string(*site) + " is listed twice";
+    sites.push_back({*site, *experts, *k});
+  }
+  return "";
+}
+} // namespace
+
 std::string moert::parseMetadata(moert_artifact_s &a,
                                  void *(*resolve)(void *ctx,
                                                   const char *symbol),
@@ -171,6 +201,8 @@ std::string moert::parseMetadata(moert_artifact_s &a,
       return "function '" + fn.name + "': " + err;
     if (std::string err = parseParams(f.get("results"), true, fn.results);
         !err.empty())
+      return "function '" + fn.name + "': " + err;
+    if (std::string err = parseRoutingSites(f, fn.routingSites); !err.empty())
       return "function '" + fn.name + "': " + err;
     fn.entry = reinterpret_cast<EntryFn>(resolve(ctx, symbol->c_str()));
     if (!fn.entry)
@@ -303,6 +335,12 @@ moert_status_t moert_artifact_load(const char *path,
     }
     if (void *slot = dlsym(handle, abi::kFreeSlot)) {
       void (*fn)(void *) = moert_scratch_free;
+      std::memcpy(slot, &fn, sizeof(fn));
+    }
+    // Layers report their expert selection to the session that records.
+    if (void *slot = dlsym(handle, abi::kRecordRoutingSlot)) {
+      void (*fn)(int64_t, const int32_t *, int64_t, int64_t, int64_t) =
+          moert_record_routing;
       std::memcpy(slot, &fn, sizeof(fn));
     }
     *out_artifact = a.release();

@@ -5,6 +5,7 @@
 #include "runtime/abi/PanelLayout.h"
 #include "runtime/moert/Device.h"
 #include "runtime/moert/Packing.h"
+#include "runtime/moert/Routing.h"
 #include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
 #include "runtime/moert/moert.h"
@@ -100,6 +101,8 @@ struct Function {
   std::vector<Param> args, results;
   std::vector<moert_param_t> cArgs, cResults; // views of the above
   EntryFn entry = nullptr;
+  /// Its routing records (metadata "routing_sites"), in order.
+  std::vector<RoutingSite> routingSites;
 };
 
 } // namespace moert
@@ -172,6 +175,8 @@ struct moert_session_s {
   /// Every tensor of every bound file by name (a later file wins).
   std::map<std::string, moert::CatalogEntry> catalog;
   std::vector<std::shared_ptr<moe::safetensors::File>> files;
+  /// Routing statistics, while or after recording.
+  moert::RoutingRecorder routing;
   /// The thread inside a call on this session (none: no call). A call from
   /// another thread meanwhile fails instead of racing on the state above;
   /// calls on the owning thread nest.
@@ -179,6 +184,38 @@ struct moert_session_s {
 };
 
 namespace moert {
+
+/// Marks a session in use by this thread for the length of one API call
+/// (nested calls on the same thread share it); a call from another thread
+/// at the same time fails with a status saying so (docs/Runtime.md).
+class SessionUse {
+public:
+  explicit SessionUse(const moert_session_s &session) : session_(session) {
+    std::thread::id none, me = std::this_thread::get_id();
+    owns_ = session.owner.compare_exchange_strong(none, me);
+    ok_ = owns_ || none == me;
+  }
+  ~SessionUse() {
+    if (owns_)
+      session_.owner.store(std::thread::id());
+  }
+  SessionUse(const SessionUse &) = delete;
+  SessionUse &operator=(const SessionUse &) = delete;
+  /// Null when this thread may go on; else why not.
+  moert_status_t status(const char *call) const {
+    if (ok_)
+      return nullptr;
+    return makeStatus(MOERT_FAILED_PRECONDITION,
+                      std::string(call) +
+                          ": the session is in a call on another thread; call "
+                          "each session from one thread at a time, or give "
+                          "each thread a session of its own");
+  }
+
+private:
+  const moert_session_s &session_;
+  bool owns_ = false, ok_ = false;
+};
 
 /// Parses `a.metadataText`, the artifact's metadata record (docs/Artifact.md),
 /// into `a`, taking each entry point from `resolve(ctx, symbol)` (dlsym on

@@ -523,41 +523,10 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
                               std::to_string(o) + " and " + std::to_string(p) +
                               " overlap in memory");
   }
+  RoutingScope routing(&session->routing, *fn);
   session->queue->launch(fn->entry, std::move(descriptors));
   return nullptr;
 }
-
-/// Marks a session in use by this thread for the length of one API call
-/// (nested calls on the same thread share it); a call from another thread
-/// at the same time fails with a status saying so (docs/Runtime.md).
-class SessionUse {
-public:
-  explicit SessionUse(const moert_session_s &session) : session_(session) {
-    std::thread::id none, me = std::this_thread::get_id();
-    owns_ = session.owner.compare_exchange_strong(none, me);
-    ok_ = owns_ || none == me;
-  }
-  ~SessionUse() {
-    if (owns_)
-      session_.owner.store(std::thread::id());
-  }
-  SessionUse(const SessionUse &) = delete;
-  SessionUse &operator=(const SessionUse &) = delete;
-  /// Null when this thread may go on; else why not.
-  moert_status_t status(const char *call) const {
-    if (ok_)
-      return nullptr;
-    return makeStatus(MOERT_FAILED_PRECONDITION,
-                      std::string(call) +
-                          ": the session is in a call on another thread; call "
-                          "each session from one thread at a time, or give "
-                          "each thread a session of its own");
-  }
-
-private:
-  const moert_session_s &session_;
-  bool owns_ = false, ok_ = false;
-};
 
 } // namespace
 

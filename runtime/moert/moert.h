@@ -328,6 +328,52 @@ MOERT_API moert_status_t moert_session_enqueue(
  * is a queued call followed by this wait. */
 MOERT_API moert_status_t moert_session_synchronize(moert_session_t *session);
 
+/* ---- Routing statistics (docs/Runtime.md, "Routing statistics") ---- */
+
+/* Which routing statistics a session keeps. */
+typedef enum moert_routing_flags_e {
+  MOERT_ROUTING_OFF = 0,
+  MOERT_ROUTING_COUNTS = 1,     /* calls, tokens, tokens per expert */
+  MOERT_ROUTING_COSELECTION = 2 /* also tokens per pair of experts */
+} moert_routing_flags_t;
+
+/* The routing sites of `function`: the layers whose expert selection it
+ * reports (one per moe.route; none when compiled with
+ * --record-routing=false or for a GPU). -1 when there is no such
+ * function. */
+MOERT_API int32_t moert_artifact_routing_site_count(
+    const moert_artifact_t *artifact, const char *function);
+
+/* The expert count E and experts per token k of the routing site `index`
+ * (0 <= index < moert_artifact_routing_site_count()) of `function`. */
+MOERT_API moert_status_t moert_artifact_routing_site(
+    const moert_artifact_t *artifact, const char *function, int32_t index,
+    int64_t *out_experts, int64_t *out_k);
+
+/* Starts counting, from zero, the experts the session's calls select
+ * (flags: MOERT_ROUTING_COUNTS, optionally | MOERT_ROUTING_COSELECTION,
+ * which needs E <= 4096), or stops counting (MOERT_ROUTING_OFF; the counts
+ * stay readable). MOERT_FAILED_PRECONDITION when the artifact reports no
+ * routing. Recording adds a pass over the [T, k] indices per layer call. */
+MOERT_API moert_status_t moert_session_record_routing(moert_session_t *session,
+                                                      uint32_t flags);
+
+/* What routing site `index` of `function` saw since recording started:
+ * the calls and tokens, into counts[num_experts] the tokens each expert
+ * received (num_experts must be the site's E), and, when recorded and
+ * `coselection` is not NULL, into coselection[num_experts * num_experts]
+ * the tokens that selected both experts a and b at [a * E + b] (zero on
+ * the diagonal). Any out pointer may be NULL. */
+MOERT_API moert_status_t moert_session_routing_counts(
+    const moert_session_t *session, const char *function, int32_t index,
+    int64_t *out_calls, int64_t *out_tokens, int64_t *counts,
+    int64_t num_experts, int64_t *coselection);
+
+/* Writes the routing statistics to `path` as the JSON document of
+ * docs/Runtime.md (replacing the file; nothing is left on failure). */
+MOERT_API moert_status_t moert_session_write_routing(
+    const moert_session_t *session, const char *path);
+
 #ifdef __cplusplus
 }
 #endif

@@ -60,6 +60,12 @@ const char *kUsage =
     "                         default the first of the kind the artifact was\n"
     "                         compiled for. Inputs and the result are copied\n"
     "                         to and from buffers on it\n"
+    "  --record-routing FILE  count the tokens each expert receives in the\n"
+    "                         first run (not --repeat's) and write the counts\n"
+    "                         to FILE as JSON (docs/Runtime.md, \"Routing\n"
+    "                         statistics\"), for the expert-parallel planner\n"
+    "  --record-coselection   with --record-routing, also count the tokens\n"
+    "                         that selected each pair of experts\n"
     "  --version              the moec and LLVM versions it was built with\n"
     "  -h, --help             this text\n"
     "\n"
@@ -101,7 +107,8 @@ struct Options {
   std::vector<std::string> weights;
   std::string function;
   std::string device; // "": the artifact's kind
-  bool list = false, verify = false, version = false;
+  std::string recordRouting;
+  bool list = false, verify = false, version = false, coselection = false;
   double tolerance = -1;
   int repeat = 0, threads = 0;
 };
@@ -146,6 +153,11 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
       if (eq == std::string::npos || eq == 0 || eq + 1 == v.size())
         return "--input needs NAME=FILE.npy, got '" + v + "'";
       o.inputs.push_back({v.substr(0, eq), v.substr(eq + 1)});
+    } else if (key == "--record-routing") {
+      if (!value(o.recordRouting) || o.recordRouting.empty())
+        return "--record-routing needs a file";
+    } else if (a == "--record-coselection") {
+      o.coselection = true;
     } else if (key == "--output") {
       if (!value(o.output))
         return "--output needs a file";
@@ -184,6 +196,8 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
   }
   if (o.artifact.empty())
     return "no artifact given (see --help)";
+  if (o.coselection && o.recordRouting.empty())
+    return "--record-coselection needs --record-routing FILE";
   return "";
 }
 
@@ -614,8 +628,19 @@ int main(int argc, char **argv) {
                   msg) ||
            failed(moert_session_synchronize(session), msg);
   };
+  // Routing is counted over the first run, which sees each input once.
+  if (!o.recordRouting.empty()) {
+    uint32_t flags = MOERT_ROUTING_COUNTS;
+    if (o.coselection)
+      flags |= MOERT_ROUTING_COSELECTION;
+    if (failed(moert_session_record_routing(session, flags), msg))
+      return fail("--record-routing: " + msg);
+  }
   if (runOnce())
     return fail(msg);
+  if (!o.recordRouting.empty() &&
+      failed(moert_session_record_routing(session, MOERT_ROUTING_OFF), msg))
+    return fail("--record-routing: " + msg);
 
   if (o.repeat > 0) {
     std::vector<double> ms;
@@ -694,6 +719,14 @@ int main(int argc, char **argv) {
       std::remove(tmp.c_str());
       return fail("cannot write '" + o.output + "': " + std::strerror(errno));
     }
+  }
+  if (!o.recordRouting.empty()) {
+    if (failed(moert_session_write_routing(session, o.recordRouting.c_str()),
+               msg))
+      return fail("--record-routing: " + msg);
+    std::printf("routing: %d site(s) of '%s' recorded in %s\n",
+                moert_artifact_routing_site_count(artifact, fnName.c_str()),
+                fnName.c_str(), o.recordRouting.c_str());
   }
   return 0;
 }

@@ -1,4 +1,4 @@
-//===- MoEAttrs.cpp - #moe.routing and #moe.activation --------------------===//
+//===- MoEAttrs.cpp - #moe.routing, #moe.activation, #moe.expert_placement ===//
 #include "dialect/MoEDialect.h"
 
 #include <cmath>
@@ -135,4 +135,68 @@ void ActivationAttr::print(AsmPrinter &printer) const {
     params::printF64(printer, *getLimit());
   }
   printer << '>';
+}
+
+//===----------------------------------------------------------------------===//
+// ExpertPlacementAttr
+//===----------------------------------------------------------------------===//
+
+LogicalResult ExpertPlacementAttr::verify(
+    function_ref<InFlightDiagnostic()> emitError, FlatSymbolRefAttr grid,
+    int64_t ranksPerNode, int64_t slotsPerRank, ArrayRef<int64_t> physToLog,
+    ArrayRef<int64_t> replicas, ArrayRef<int64_t> logToPhys) {
+  if (!grid)
+    return emitError() << "expert placement needs a grid";
+  if (slotsPerRank < 1 || ranksPerNode < 1)
+    return emitError() << "(P1) expert placement needs slots_per_rank >= 1 "
+                          "and ranks_per_node >= 1, got "
+                       << slotsPerRank << " and " << ranksPerNode;
+  int64_t slots = physToLog.size();
+  if (slots == 0 || slots % slotsPerRank)
+    return emitError() << "(P2) phys_to_log has " << slots
+                       << " slots, not a positive multiple of slots_per_rank "
+                          "= "
+                       << slotsPerRank;
+  int64_t ranks = slots / slotsPerRank;
+  if (ranks % ranksPerNode)
+    return emitError() << "(P2) " << ranks << " ranks are not a multiple of "
+                       << "ranks_per_node = " << ranksPerNode;
+  int64_t experts = replicas.size(), total = 0;
+  for (int64_t e = 0; e < experts; ++e) {
+    if (replicas[e] < 1)
+      return emitError() << "(P3) expert " << e << " is on no rank ("
+                         << replicas[e] << " replicas)";
+    total += replicas[e];
+  }
+  if (total != slots)
+    return emitError() << "(P3) the replica counts sum to " << total
+                       << ", but there are " << slots << " slots";
+  SmallVector<int64_t> held(experts, 0);
+  for (int64_t p = 0; p < slots; ++p) {
+    if (physToLog[p] < 0 || physToLog[p] >= experts)
+      return emitError() << "(P4) slot " << p << " holds expert "
+                         << physToLog[p] << ", not one of the " << experts;
+    ++held[physToLog[p]];
+  }
+  for (int64_t e = 0; e < experts; ++e)
+    if (held[e] != replicas[e])
+      return emitError() << "(P5) expert " << e << " has " << replicas[e]
+                         << " replicas, but phys_to_log puts it in " << held[e]
+                         << " slots";
+  if (static_cast<int64_t>(logToPhys.size()) != slots)
+    return emitError() << "(P5) log_to_phys has " << logToPhys.size()
+                       << " entries, not one per slot (" << slots << ")";
+  SmallVector<bool> listed(slots, false);
+  for (int64_t e = 0, at = 0; e < experts; at += replicas[e], ++e)
+    for (int64_t r = 0; r < replicas[e]; ++r) {
+      int64_t p = logToPhys[at + r];
+      if (p < 0 || p >= slots || listed[p] || physToLog[p] != e)
+        return emitError() << "(P5) log_to_phys lists slot " << p
+                           << " for expert " << e << ", which "
+                           << (p < 0 || p >= slots ? "does not exist"
+                               : listed[p]         ? "is listed twice"
+                                                   : "holds another expert");
+      listed[p] = true;
+    }
+  return success();
 }

@@ -90,6 +90,12 @@ class MoE_I64Param<string default, string desc>
   let defaultValue = default;
 }
 
+// A list of integers written `[a, b, c]`.
+class MoE_I64ListParam<string desc> : ArrayRefParameter<"int64_t", desc> {
+  let parser = "::mlir::moe::params::parseI64List($_parser)";
+  let printer = "::mlir::moe::params::printI64List($_printer, $_self)";
+}
+
 //===----------------------------------------------------------------------===//
 // #moe.routing
 //===----------------------------------------------------------------------===//
@@ -211,6 +217,69 @@ def MoE_ActivationAttr : MoE_Attr<"Activation", "activation"> {
         return std::nullopt;
       return getLimit()->convertToDouble();
     }
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// #moe.expert_placement
+//===----------------------------------------------------------------------===//
+
+def MoE_ExpertPlacementAttr
+    : MoE_Attr<"ExpertPlacement", "expert_placement"> {
+  let summary = "where a layer's experts live under expert parallelism";
+  let description = [{
+    An expert-parallel plan of one layer with `E` experts, on the ranks of
+    the `shard.grid` named `grid`: each of its `R` ranks holds
+    `slots_per_rank` expert slots, and the `P = R · slots_per_rank` slots
+    hold the `E` experts, the `P - E` redundant ones replicas of hot
+    experts. Slot `p` lives on rank `p / slots_per_rank`, which is on node
+    `rank / ranks_per_node`.
+
+    * `phys_to_log` (`P` entries): the expert in each slot.
+    * `replicas` (`E` entries): the number of slots of each expert.
+    * `log_to_phys` (`P` entries): the slots of expert 0 (`replicas[0]` of
+      them, ascending), then those of expert 1, and so on.
+
+    A replicated expert's tokens are dealt to its replicas in turn: the
+    `j`-th (token, expert) assignment of expert `e` in a batch (in token
+    order, from 0) goes to its `j mod replicas[e]`-th slot.
+
+    `moe-plan-expert-parallelism` writes it as the discardable attribute
+    `moe.expert_placement` of a `moe.layer`, where the dialect also checks
+    that `replicas` has the layer's `E` entries and that the grid exists
+    with `R` devices.
+
+    Constraints:
+
+    * (P1) `slots_per_rank >= 1` and `ranks_per_node >= 1`.
+    * (P2) `phys_to_log` has a positive multiple of `slots_per_rank`
+      entries, `R` ranks, and `R` is a multiple of `ranks_per_node`.
+    * (P3) every expert has at least one replica, and the replica counts sum
+      to `P`.
+    * (P4) every slot holds an expert in `[0, E)`.
+    * (P5) `log_to_phys` has `P` entries, lists each slot once, and lists
+      for each expert exactly the slots that `phys_to_log` gives it.
+
+    ```mlir
+    #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3,
+        phys_to_log = [0, 1, 0, 2, 3, 1], replicas = [2, 2, 1, 1],
+        log_to_phys = [0, 2, 1, 5, 3, 4]>
+    ```
+  }];
+  let parameters = (ins
+    "::mlir::FlatSymbolRefAttr":$grid,
+    "int64_t":$ranks_per_node,
+    "int64_t":$slots_per_rank,
+    MoE_I64ListParam<"the expert of each slot">:$phys_to_log,
+    MoE_I64ListParam<"the slots of each expert">:$replicas,
+    MoE_I64ListParam<"each expert's slots, expert by expert">:$log_to_phys
+  );
+  let assemblyFormat = "`<` struct(params) `>`";
+  let genVerifyDecl = 1;
+  let extraClassDeclaration = [{
+    int64_t getNumSlots() const { return getPhysToLog().size(); }
+    int64_t getNumRanks() const { return getNumSlots() / getSlotsPerRank(); }
+    int64_t getNumExperts() const { return getReplicas().size(); }
   }];
 }
 

@@ -2,6 +2,9 @@
 #include "dialect/MoEDialect.h"
 #include "dialect/MoEOps.h"
 
+#include "mlir/Dialect/Shard/IR/ShardOps.h"
+#include "mlir/IR/SymbolTable.h"
+
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -29,6 +32,44 @@ void MoEDialect::initialize() {
       >();
 }
 
+// The plan of moe-plan-expert-parallelism sits on a moe.layer: it places
+// that layer's experts on the ranks of an existing grid of as many devices.
+LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
+                                                   NamedAttribute attr) {
+  if (attr.getName() != kExpertPlacementAttrName)
+    return success();
+  auto layer = dyn_cast<LayerOp>(op);
+  if (!layer)
+    return op->emitError("'")
+           << kExpertPlacementAttrName << "' belongs on a moe.layer";
+  auto plan = dyn_cast<ExpertPlacementAttr>(attr.getValue());
+  if (!plan)
+    return op->emitError("'")
+           << kExpertPlacementAttrName << "' must be a #moe.expert_placement";
+  int64_t experts = layer.getNumExperts();
+  if (!ShapedType::isDynamic(experts) && experts != plan.getNumExperts())
+    return op->emitError("expert placement for ")
+           << plan.getNumExperts() << " experts on a layer of " << experts;
+  auto grid =
+      SymbolTable::lookupNearestSymbolFrom<shard::GridOp>(op, plan.getGrid());
+  if (!grid)
+    return op->emitError("expert placement on ")
+           << plan.getGrid() << ", which is not a shard.grid";
+  int64_t devices = 1;
+  for (int64_t size : grid.getShape())
+    devices = ShapedType::isDynamic(size) || ShapedType::isDynamic(devices)
+                  ? ShapedType::kDynamic
+                  : devices * size;
+  if (devices != plan.getNumRanks())
+    return op->emitError("expert placement on ")
+           << plan.getNumRanks() << " ranks, but grid " << plan.getGrid()
+           << " has "
+           << (ShapedType::isDynamic(devices) ? std::string("a dynamic number")
+                                              : std::to_string(devices))
+           << " of devices";
+  return success();
+}
+
 FailureOr<llvm::APFloat> params::parseF64(AsmParser &parser) {
   double value;
   if (parser.parseFloat(value))
@@ -42,6 +83,21 @@ params::parseOptionalF64(AsmParser &parser) {
   if (failed(value))
     return failure();
   return std::optional<llvm::APFloat>(*value);
+}
+
+FailureOr<SmallVector<int64_t>> params::parseI64List(AsmParser &parser) {
+  SmallVector<int64_t> values;
+  if (parser.parseCommaSeparatedList(AsmParser::Delimiter::Square, [&] {
+        return parser.parseInteger(values.emplace_back());
+      }))
+    return failure();
+  return values;
+}
+
+void params::printI64List(AsmPrinter &printer, ArrayRef<int64_t> values) {
+  printer << '[';
+  llvm::interleaveComma(values, printer);
+  printer << ']';
 }
 
 FailureOr<bool> params::parseBool(AsmParser &parser) {

@@ -22,6 +22,8 @@ FailureOr<llvm::APFloat> parseF64(AsmParser &parser);
 FailureOr<std::optional<llvm::APFloat>> parseOptionalF64(AsmParser &parser);
 FailureOr<bool> parseBool(AsmParser &parser);
 void printF64(AsmPrinter &printer, const llvm::APFloat &value);
+FailureOr<SmallVector<int64_t>> parseI64List(AsmParser &parser);
+void printI64List(AsmPrinter &printer, ArrayRef<int64_t> values);
 } // namespace mlir::moe::params
 
 namespace mlir::moe {

@@ -25,6 +25,12 @@ def MoE_Dialect : Dialect {
     their declared element type once.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let hasOperationAttrVerify = 1;
+  let extraClassDeclaration = [{
+    /// The discardable attribute holding a layer's expert-parallel plan.
+    static constexpr ::llvm::StringLiteral kExpertPlacementAttrName =
+        "moe.expert_placement";
+  }];
 }
 
 class MoE_Attr<string name, string attrMnemonic, list<Trait> traits = []>

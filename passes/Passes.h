@@ -5,11 +5,15 @@
 #include "dialect/MoEDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Shard/IR/ShardDialect.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
 class RewritePatternSet;
 namespace moe {
+
+/// The strategies of moe-plan-expert-parallelism.
+enum class EpStrategy { Auto, Hierarchical, Global, Contiguous };
 
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"

@@ -159,4 +159,87 @@ def MoEInstrumentRouting : Pass<"moe-instrument-routing", "func::FuncOp"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEPlanExpertParallelism
+    : Pass<"moe-plan-expert-parallelism", "ModuleOp"> {
+  let summary = "Place each layer's experts on the ranks of a device grid";
+  let description = [{
+    Plans expert parallelism for every `moe.layer` of the module and records
+    the plan as the layer's `moe.expert_placement` attribute
+    (`#moe.expert_placement`: slots per rank, physical-to-logical and
+    logical-to-physical maps, replica counts).
+
+    The ranks are the devices of the `shard.grid` named by `grid`. A grid
+    of shape `N x M` is N nodes of M ranks; a one-dimensional grid is one
+    node unless `ranks-per-node` splits it. Without such a grid in the
+    module, the pass creates it from `ranks` (and `ranks-per-node`).
+
+    Each rank holds `slots-per-rank` experts (by default just enough for
+    every expert once); the slots beyond the layer's `E` experts hold
+    replicas of the hottest ones, whose tokens are dealt to the replicas in
+    turn. The load of each expert comes from the routing statistics files
+    of `moe-run --record-routing` (`statistics`, summed; a layer is found
+    by its function's name and the layer's position in it, which is the
+    routing site the CPU pipeline gives it); without statistics, or for a
+    layer they lack (a warning), the load is uniform.
+
+    Strategies (docs/ExpertParallelism.md):
+
+    * `hierarchical`: each expert group (the routing's `n_group`) lives
+      whole on one node, replicas included, so group-limited routing bounds
+      a token's cross-node traffic; groups are spread over nodes to balance
+      them, replicas are given within each node, then the node's experts
+      are packed onto its ranks. With `cross-node-replicas`, redundant
+      replicas may leave their group's node when that balances better.
+    * `global`: replicas and packing over all ranks, ignoring nodes.
+    * `contiguous`: expert `e` on rank `e / slots-per-rank`, no replicas.
+    * `auto` (the default): `hierarchical` for a group-limited layer whose
+      groups split evenly over several nodes, else `global`.
+
+    Each plan is reported as a remark at its layer: the predicted balance
+    (max over mean tokens per rank), the all-to-all bytes per rank of a
+    batch of `tokens` tokens (dispatch and combine, sent plus received,
+    the busiest rank and the mean), and the expert weight bytes per rank.
+
+    Errors name the layer: a dynamic expert count, statistics for another
+    expert count, more experts than slots, groups that do not split over
+    the nodes, a grid of another size than `ranks`, a dynamic grid.
+  }];
+  let options = [
+    Option<"grid", "grid", "std::string", /*default=*/"\"ep\"",
+           "The shard.grid whose devices are the ranks (created when the "
+           "module has none of that name)">,
+    Option<"ranks", "ranks", "int64_t", /*default=*/"0",
+           "The number of ranks: the size of the grid to create, or a "
+           "check of the existing grid's (0: the grid's)">,
+    Option<"ranksPerNode", "ranks-per-node", "int64_t", /*default=*/"0",
+           "Ranks per node (0: a two-dimensional grid's second extent, "
+           "else all ranks on one node)">,
+    Option<"slotsPerRank", "slots-per-rank", "int64_t", /*default=*/"0",
+           "Expert slots per rank; slots beyond the experts hold replicas "
+           "(0: ceil(E / ranks))">,
+    Option<"strategy", "strategy", "::mlir::moe::EpStrategy",
+           /*default=*/"::mlir::moe::EpStrategy::Auto",
+           "How experts are placed",
+           [{::llvm::cl::values(
+             clEnumValN(::mlir::moe::EpStrategy::Auto, "auto",
+                        "hierarchical for group-limited layers on several "
+                        "nodes, else global"),
+             clEnumValN(::mlir::moe::EpStrategy::Hierarchical, "hierarchical",
+                        "expert groups whole on nodes"),
+             clEnumValN(::mlir::moe::EpStrategy::Global, "global",
+                        "balance over all ranks"),
+             clEnumValN(::mlir::moe::EpStrategy::Contiguous, "contiguous",
+                        "expert e on rank e / slots, no replicas"))}]>,
+    Option<"crossNodeReplicas", "cross-node-replicas", "bool",
+           /*default=*/"false",
+           "hierarchical: let redundant replicas leave their group's node">,
+    ListOption<"statistics", "statistics", "std::string",
+               "Routing statistics files (moe-run --record-routing), summed">,
+    Option<"tokens", "tokens", "int64_t", /*default=*/"4096",
+           "Tokens of one batch over all ranks, for the all-to-all report">
+  ];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::shard::ShardDialect"];
+}
+
 #endif // MOEC_PASSES_PASSES_TD

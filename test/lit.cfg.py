@@ -29,6 +29,7 @@ tools = [
                                                       "moe-reference"),
               unresolved="ignore"),
     ToolSubst("moe-compile", unresolved="fatal"),
+    ToolSubst("moe-ep-plan", unresolved="fatal"),
     ToolSubst("%moe-run", command=os.path.join(config.moec_tools_dir,
                                                 "moe-run"),
               unresolved="fatal"),

@@ -4,8 +4,8 @@
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #
 # TARGET is json, npy, safetensors, layer_config, artifact_seal,
-# artifact_metadata, moe_ir, hf_checkpoint or onnx_model (the folders of
-# fuzz/corpus).
+# artifact_metadata, routing_statistics, moe_ir, hf_checkpoint or onnx_model
+# (the folders of fuzz/corpus).
 # The checked-in seeds (fuzz/corpus/TARGET) are read, never written; what the run finds
 # interesting goes to $MOEC_FUZZ_WORK/corpus (default
 # build/fuzz/TARGET), so a later run starts from it. A crash, leak, timeout

@@ -166,6 +166,9 @@ LogicalResult ExpertPlacementAttr::verify(
     if (replicas[e] < 1)
       return emitError() << "(P3) expert " << e << " is on no rank ("
                          << replicas[e] << " replicas)";
+    if (replicas[e] > slots)
+      return emitError() << "(P3) expert " << e << " has " << replicas[e]
+                         << " replicas, more than the " << slots << " slots";
     total += replicas[e];
   }
   if (total != slots)
@@ -196,6 +199,9 @@ LogicalResult ExpertPlacementAttr::verify(
                            << (p < 0 || p >= slots ? "does not exist"
                                : listed[p]         ? "is listed twice"
                                                    : "holds another expert");
+      if (r > 0 && p < logToPhys[at + r - 1])
+        return emitError() << "(P5) log_to_phys lists the slots of expert " << e
+                           << " out of order";
       listed[p] = true;
     }
   return success();

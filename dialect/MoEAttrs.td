@@ -254,11 +254,12 @@ def MoE_ExpertPlacementAttr
     * (P1) `slots_per_rank >= 1` and `ranks_per_node >= 1`.
     * (P2) `phys_to_log` has a positive multiple of `slots_per_rank`
       entries, `R` ranks, and `R` is a multiple of `ranks_per_node`.
-    * (P3) every expert has at least one replica, and the replica counts sum
-      to `P`.
+    * (P3) every expert has at least one replica and at most `P`, and the
+      replica counts sum to `P`.
     * (P4) every slot holds an expert in `[0, E)`.
     * (P5) `log_to_phys` has `P` entries, lists each slot once, and lists
-      for each expert exactly the slots that `phys_to_log` gives it.
+      for each expert exactly the slots that `phys_to_log` gives it, in
+      ascending order.
 
     ```mlir
     #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3,

@@ -57,9 +57,9 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
            << plan.getGrid() << ", which is not a shard.grid";
   int64_t devices = 1;
   for (int64_t size : grid.getShape())
-    devices = ShapedType::isDynamic(size) || ShapedType::isDynamic(devices)
-                  ? ShapedType::kDynamic
-                  : devices * size;
+    if (ShapedType::isDynamic(size) || ShapedType::isDynamic(devices) ||
+        __builtin_mul_overflow(devices, size, &devices))
+      devices = ShapedType::kDynamic;
   if (devices != plan.getNumRanks())
     return op->emitError("expert placement on ")
            << plan.getNumRanks() << " ranks, but grid " << plan.getGrid()

@@ -87,10 +87,15 @@ LogicalResult RecordRoutingOp::verify() {
     return diag("C1", "indices must be a rank-2 tensor of i32, got ",
                 getIndices().getType());
   int64_t site = getSiteAttr().getInt(), experts = getExpertsAttr().getInt();
-  if (site < 0)
-    return diag("C2", "site must be at least 0, got ", site);
-  if (experts < 1)
-    return diag("C2", "experts must be at least 1, got ", experts);
+  if (site < 0 || site > kMaxRoutingSite)
+    return diag("C2", "site must be in [0, ", kMaxRoutingSite, "], got ", site);
+  if (experts < 1 || experts > kMaxRecordedExperts)
+    return diag("C2", "experts must be in [1, ", kMaxRecordedExperts, "], got ",
+                experts);
+  int64_t k = indices.getDimSize(1);
+  if (!ShapedType::isDynamic(k) && (k < 1 || k > experts))
+    return diag("C3", "the indices' ", k,
+                " experts per token must be in [1, experts = ", experts, "]");
   return success();
 }
 

@@ -111,14 +111,17 @@ def MoE_RecordRoutingOp : MoE_Op<"record_routing",
     computation. Its write effect is the statistics, so it is neither moved
     across other records nor erased.
 
-    `moe-instrument-routing` inserts one after each `moe.route`; the CPU
+    `moe-instrument-routing` inserts one after each `moe.route` of an entry
+    point (a public function); the CPU
     pipeline lowers it to a call through the artifact's
     `moec_record_routing` slot (`moe-lower-routing-records`).
 
     Constraints:
 
     * (C1) `indices` is a rank-2 tensor of i32.
-    * (C2) `site >= 0` and `experts >= 1`.
+    * (C2) `0 <= site < 2^31` and `1 <= experts <= 2^20`.
+    * (C3) a static `k` (the indices' second dimension) is in
+      `[1, experts]`.
 
     ```mlir
     moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>

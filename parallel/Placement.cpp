@@ -421,6 +421,17 @@ std::string checkProblem(const PlacementProblem &problem) {
            str(problem.ranksPerNode) + " ranks per node";
   if (problem.slotsPerRank < 1)
     return "slots per rank must be >= 1, got " + str(problem.slotsPerRank);
+  // Each factor is at most kMaxSlots, so the products cannot overflow.
+  for (int64_t v : {problem.experts, problem.nodes, problem.ranksPerNode,
+                    problem.slotsPerRank})
+    if (v > kMaxSlots)
+      return "a plan has at most " + str(kMaxSlots) + " slots; got a factor " +
+             "of " + str(v);
+  if (problem.ranks() > kMaxSlots || problem.slots() > kMaxSlots)
+    return str(problem.nodes) + " nodes x " + str(problem.ranksPerNode) +
+           " ranks x " + str(problem.slotsPerRank) +
+           " slots is more than the " + str(kMaxSlots) +
+           " slots a plan may have";
   if (problem.slots() < problem.experts)
     return "slots per rank " + str(problem.slotsPerRank) + " x " +
            str(problem.ranks()) + " ranks = " + str(problem.slots()) + " < " +

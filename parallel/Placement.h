@@ -69,11 +69,15 @@ enum class Strategy { Hierarchical, Global, Contiguous };
 /// "hierarchical", "global" or "contiguous".
 const char *strategyName(Strategy strategy);
 
+/// The most slots (and experts, ranks) a plan may have: 2^22, far beyond
+/// any machine, so that sizes from users cannot overflow or exhaust memory.
+inline constexpr int64_t kMaxSlots = int64_t(1) << 22;
+
 /// The shape of the machine and of the layer.
 ///
 /// Preconditions (planPlacement() reports each as an error):
 ///  - experts, nodes, ranksPerNode, slotsPerRank >= 1;
-///  - P = nodes * ranksPerNode * slotsPerRank >= experts;
+///  - P = nodes * ranksPerNode * slotsPerRank >= experts, P <= kMaxSlots;
 ///  - Hierarchical: groups >= 1, experts % groups == 0, groups % nodes == 0
 ///    (each node holds groups / nodes whole groups, so there must be at
 ///    least as many groups as nodes; use Global otherwise), and a node's

@@ -31,6 +31,10 @@ struct MoEInstrumentRoutingPass
   using Base::Base;
   void runOnOperation() override {
     func::FuncOp fn = getOperation();
+    // The runtime counts a report for the entry point being called: only
+    // entry points record (a private callee's routes are not recorded).
+    if (!fn.isPublic() || fn.isExternal())
+      return;
     int64_t nextSite = 0;
     bool failed = false;
     fn.walk([&](Operation *op) {
@@ -56,6 +60,9 @@ struct MoEInstrumentRoutingPass
         failed = true;
         return;
       }
+      // Beyond what the runtime counts: left unrecorded.
+      if (experts > kMaxRecordedExperts)
+        return;
       OpBuilder b(route->getContext());
       b.setInsertionPointAfter(route);
       RecordRoutingOp::create(b, route.getLoc(), route.getIndices(), nextSite++,

@@ -134,13 +134,16 @@ def MoEFuseCombine : Pass<"moe-fuse-combine"> {
 def MoEInstrumentRouting : Pass<"moe-instrument-routing", "func::FuncOp"> {
   let summary = "Record each layer's expert selection for routing statistics";
   let description = [{
-    Inserts a `moe.record_routing` after every `moe.route`, numbering the
-    records of each function from 0 in the order of the routes (after the
-    records the function has already: running the pass twice records each
-    route once). A compiled layer then reports the experts it selected
-    for every token to the runtime, which counts them when asked to
-    (`moe-run --record-routing`, docs/Runtime.md); when nothing records,
-    the cost is a load and a branch per call.
+    Inserts a `moe.record_routing` after every `moe.route` of a public
+    function (an entry point: the runtime counts each report for the entry
+    point being called), numbering the records of each function from 0 in
+    the order of the routes (after the records the function has already:
+    running the pass twice records each route once). A compiled layer then
+    reports the experts it selected for every token to the runtime, which
+    counts them when asked to (`moe-run --record-routing`,
+    docs/Runtime.md); when nothing records, the cost is one call per layer
+    call that returns at once. Routes of private functions, and routes over
+    more than 2^20 experts, are not recorded.
 
     Numbering per function keeps identical layers identical, so moe-compile
     still compiles them once.

@@ -92,6 +92,9 @@ struct MoEPlanExpertParallelismPass
         return module.emitError("moe-plan-expert-parallelism: the module has "
                                 "no shard.grid @")
                << grid << "; give ranks=N to create one";
+      if (ranks > par::kMaxSlots || ranksPerNode > par::kMaxSlots)
+        return module.emitError("moe-plan-expert-parallelism: at most ")
+               << par::kMaxSlots << " ranks";
       int64_t perNode = ranksPerNode > 0 ? ranksPerNode : ranks;
       if (ranks % perNode)
         return module.emitError("moe-plan-expert-parallelism: ")
@@ -111,7 +114,12 @@ struct MoEPlanExpertParallelismPass
       if (ShapedType::isDynamic(size))
         return existing.emitError("moe-plan-expert-parallelism: the grid's "
                                   "shape must be static");
-      devices *= size;
+      if (size < 1 || size > par::kMaxSlots ||
+          __builtin_mul_overflow(devices, size, &devices) ||
+          devices > par::kMaxSlots)
+        return existing.emitError("moe-plan-expert-parallelism: the grid "
+                                  "must have 1 to ")
+               << par::kMaxSlots << " devices";
     }
     if (ranks > 0 && ranks != devices)
       return existing.emitError("moe-plan-expert-parallelism: ranks=")

@@ -84,8 +84,8 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       *this, "record-routing",
       llvm::cl::desc("Let the layers report their expert selection to the "
                      "runtime's routing statistics (moe-instrument-routing; "
-                     "a load and a branch per layer call while nothing "
-                     "records)"),
+                     "one call per layer call, which returns at once "
+                     "while nothing records)"),
       llvm::cl::init(true)};
   Option<bool> kernels{
       *this, "kernels",

@@ -29,7 +29,7 @@ namespace {
 
 constexpr StringLiteral kHookName = "__moec_record_routing";
 
-/// Defines `void @__moec_record_routing(i64, ptr, i64, i64, i64)`: call
+/// Defines `void @__moec_record_routing(i64, ptr, i64, i64, i64, i64)`: call
 /// the function in the slot when the runtime has set it.
 LLVM::LLVMFuncOp defineHook(ModuleOp module, OpBuilder &b) {
   MLIRContext *ctx = b.getContext();
@@ -37,7 +37,7 @@ LLVM::LLVMFuncOp defineHook(ModuleOp module, OpBuilder &b) {
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = IntegerType::get(ctx, 64);
   auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
-                                          {i64, ptr, i64, i64, i64});
+                                          {i64, ptr, i64, i64, i64, i64});
   LLVM::GlobalOp slot =
       getOrCreateRuntimeSlot(module, b, ::moe::abi::kRecordRoutingSlot);
   OpBuilder::InsertionGuard guard(b);
@@ -92,7 +92,8 @@ void lowerRecord(RecordRoutingOp record, LLVM::LLVMFuncOp hook) {
   LLVM::CallOp::create(b, loc, hook,
                        ValueRange{site, first, toI64(meta.getSizes()[0]),
                                   toI64(meta.getSizes()[1]),
-                                  toI64(meta.getStrides()[0])});
+                                  toI64(meta.getStrides()[0]),
+                                  toI64(meta.getStrides()[1])});
   record.erase();
 }
 
@@ -112,6 +113,13 @@ struct MoELowerRoutingRecordsPass
         record.emitError(fn ? "the number of experts per token (the indices' "
                               "second dimension) must be static"
                             : "a routing record must be in a function");
+        failed = true;
+        return;
+      }
+      if (!cast<SymbolOpInterface>(fn.getOperation()).isPublic()) {
+        record.emitError("a routing record must be in a public function (an "
+                         "entry point): the runtime counts each report for "
+                         "the entry point being called");
         failed = true;
         return;
       }

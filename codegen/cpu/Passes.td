@@ -281,7 +281,7 @@ def MoELowerRoutingRecords
   let description = [{
     Runs on tensors, before bufferization. Every `moe.record_routing`
     becomes a call of `@__moec_record_routing(i64 site, ptr indices,
-    i64 tokens, i64 k, i64 row_stride)`, with the indices' buffer
+    i64 tokens, i64 k, i64 row_stride, i64 column_stride)`, with the indices' buffer
     (`bufferization.to_buffer`, read only) as a pointer to its first
     element. That function, defined once here with internal linkage, calls
     the function pointer in the exported global `@moec_record_routing`

@@ -42,8 +42,10 @@ inline constexpr const char *kFreeSlot = "moec_free";
 /// Exported pointer slot through which a layer reports the experts it
 /// selected (moe.record_routing; docs/Runtime.md, "Routing statistics"):
 ///   moec_record_routing: void (*)(int64_t site, const int32_t *indices,
-///                        int64_t tokens, int64_t k, int64_t rowStride)
-/// `indices[t * rowStride + j]` is the j-th expert of token t; `site`
+///                        int64_t tokens, int64_t k, int64_t rowStride,
+///                        int64_t columnStride)
+/// `indices[t * rowStride + j * columnStride]` is the j-th expert of token
+/// t; `site`
 /// numbers the records of the function being called (its metadata's
 /// "routing_sites"). Null: nothing records.
 inline constexpr const char *kRecordRoutingSlot = "moec_record_routing";

@@ -7,6 +7,7 @@
 #include <climits>
 #include <cstring>
 #include <dlfcn.h>
+#include <set>
 #include <unistd.h>
 
 using namespace moert;
@@ -132,6 +133,7 @@ std::string parseRoutingSites(const json::Value &f,
     return "";
   if (!list->isArray())
     return "'routing_sites' is not an array";
+  std::set<int64_t> seen;
   for (const json::Value &s : list->elements()) {
     auto field = [&](const char *key) -> std::optional<int64_t> {
       const json::Value *v = s.get(key);
@@ -144,9 +146,8 @@ std::string parseRoutingSites(const json::Value &f,
       return "routing site " + std::to_string(sites.size()) +
              " needs integers site >= 0, experts in [1, " +
              std::to_string(kMaxRoutingExperts) + "] and k in [1, experts]";
-    for (const RoutingSite &other : sites)
-      if (other.site == *site)
-        return "routing site " + std::to_string(*site) + " is listed twice";
+    if (!seen.insert(*site).second)
+      return "routing site " + std::to_string(*site) + " is listed twice";
     sites.push_back({*site, *experts, *k});
   }
   return "";
@@ -339,7 +340,7 @@ moert_status_t moert_artifact_load(const char *path,
     }
     // Layers report their expert selection to the session that records.
     if (void *slot = dlsym(handle, abi::kRecordRoutingSlot)) {
-      void (*fn)(int64_t, const int32_t *, int64_t, int64_t, int64_t) =
+      void (*fn)(int64_t, const int32_t *, int64_t, int64_t, int64_t, int64_t) =
           moert_record_routing;
       std::memcpy(slot, &fn, sizeof(fn));
     }

@@ -4,6 +4,7 @@
 #include "runtime/support/Json.h"
 
 #include <cstdio>
+#include <cstdlib>
 #include <unistd.h>
 
 namespace json = moe::json;
@@ -54,7 +55,7 @@ std::string RoutingRecorder::start(const moert_artifact_s &artifact,
 
 void RoutingRecorder::record(const Function &fn, int64_t site,
                              const int32_t *indices, int64_t tokens, int64_t k,
-                             int64_t rowStride) noexcept {
+                             int64_t rowStride, int64_t columnStride) noexcept {
   auto it = functions_.find(fn.name);
   if (!active_ || it == functions_.end() || !indices || tokens < 0)
     return;
@@ -71,7 +72,7 @@ void RoutingRecorder::record(const Function &fn, int64_t site,
     for (int64_t t = 0; t < tokens; ++t) {
       const int32_t *row = indices + t * rowStride;
       for (int64_t j = 0; j < k; ++j) {
-        int64_t e = row[j];
+        int64_t e = row[j * columnStride];
         if (e < 0 || e >= experts) {
           ++c.invalid;
           continue;
@@ -80,7 +81,7 @@ void RoutingRecorder::record(const Function &fn, int64_t site,
         if (c.coselection.empty())
           continue;
         for (int64_t l = 0; l < k; ++l) {
-          int64_t f = row[l];
+          int64_t f = row[l * columnStride];
           if (l != j && f >= 0 && f < experts && f != e)
             ++c.coselection[static_cast<size_t>(e * experts + f)];
         }
@@ -155,10 +156,11 @@ RoutingScope::~RoutingScope() {
 
 extern "C" void moert_record_routing(int64_t site, const int32_t *indices,
                                      int64_t tokens, int64_t k,
-                                     int64_t rowStride) {
+                                     int64_t rowStride, int64_t columnStride) {
   Context &c = current();
   if (c.recorder && c.fn)
-    c.recorder->record(*c.fn, site, indices, tokens, k, rowStride);
+    c.recorder->record(*c.fn, site, indices, tokens, k, rowStride,
+                       columnStride);
 }
 
 namespace {
@@ -241,12 +243,13 @@ moert_status_t moert_session_routing_counts(
     const RoutingSite *site = nullptr;
     if (moert_status_t st = findSite(session->artifact, function, index, site))
       return st;
-    if (counts && num_experts != site->experts)
-      return makeStatus(
-          MOERT_INVALID_ARGUMENT,
-          std::string("routing site ") + std::to_string(index) + " of '" +
-              function + "' has " + std::to_string(site->experts) +
-              " experts; counts has room for " + std::to_string(num_experts));
+    if ((counts || coselection) && num_experts != site->experts)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        std::string("routing site ") + std::to_string(index) +
+                            " of '" + function + "' has " +
+                            std::to_string(site->experts) +
+                            " experts; the buffers have room for " +
+                            std::to_string(num_experts));
     SessionUse use(*session);
     if (moert_status_t st = use.status("moert_session_routing_counts"))
       return st;
@@ -256,19 +259,19 @@ moert_status_t moert_session_routing_counts(
                         "(moert_session_record_routing)");
     const SiteCounts *c =
         session->routing.find(function, static_cast<size_t>(index));
+    // Checked before anything is written.
+    if (coselection && c->coselection.empty())
+      return makeStatus(MOERT_FAILED_PRECONDITION,
+                        "co-selection was not recorded "
+                        "(MOERT_ROUTING_COSELECTION)");
     if (out_calls)
       *out_calls = c->calls;
     if (out_tokens)
       *out_tokens = c->tokens;
     if (counts)
       std::copy(c->experts.begin(), c->experts.end(), counts);
-    if (coselection && counts) {
-      if (c->coselection.empty())
-        return makeStatus(MOERT_FAILED_PRECONDITION,
-                          "co-selection was not recorded "
-                          "(MOERT_ROUTING_COSELECTION)");
+    if (coselection)
       std::copy(c->coselection.begin(), c->coselection.end(), coselection);
-    }
     return nullptr;
   });
 }
@@ -286,9 +289,17 @@ moert_status_t moert_session_write_routing(const moert_session_t *session,
                         "the session has not recorded routing "
                         "(moert_session_record_routing)");
     std::string text = session->routing.toJson(*session->artifact);
-    // Written next to the file and renamed over it: never a partial file.
-    std::string tmp = std::string(path) + ".tmp" + std::to_string(::getpid());
-    FILE *f = std::fopen(tmp.c_str(), "wb");
+    // Written to a fresh file next to it and renamed over it: never a
+    // partial file, and no two writers share a temporary.
+    std::string tmp = std::string(path) + ".tmp-XXXXXX";
+    int fd = ::mkstemp(tmp.data());
+    if (fd < 0)
+      return makeStatus(MOERT_IO_ERROR,
+                        std::string("cannot write routing statistics to '") +
+                            path + "'");
+    FILE *f = ::fdopen(fd, "wb");
+    if (!f)
+      ::close(fd);
     bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
     ok = f && std::fclose(f) == 0 && ok;
     if (ok && std::rename(tmp.c_str(), path) == 0)

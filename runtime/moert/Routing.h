@@ -63,7 +63,8 @@ public:
 
   /// Counts one report of the generated code while `fn` runs.
   void record(const Function &fn, int64_t site, const int32_t *indices,
-              int64_t tokens, int64_t k, int64_t rowStride) noexcept;
+              int64_t tokens, int64_t k, int64_t rowStride,
+              int64_t columnStride) noexcept;
 
   /// The counts of the `index`-th site of function `name`, or null.
   const SiteCounts *find(const std::string &name, size_t index) const;
@@ -94,6 +95,6 @@ private:
 /// The function moert stores in an artifact's moec_record_routing slot.
 extern "C" void moert_record_routing(int64_t site, const int32_t *indices,
                                      int64_t tokens, int64_t k,
-                                     int64_t rowStride);
+                                     int64_t rowStride, int64_t columnStride);
 
 #endif // MOEC_RUNTIME_MOERT_ROUTING_H

@@ -360,10 +360,11 @@ MOERT_API moert_status_t moert_session_record_routing(moert_session_t *session,
 
 /* What routing site `index` of `function` saw since recording started:
  * the calls and tokens, into counts[num_experts] the tokens each expert
- * received (num_experts must be the site's E), and, when recorded and
- * `coselection` is not NULL, into coselection[num_experts * num_experts]
- * the tokens that selected both experts a and b at [a * E + b] (zero on
- * the diagonal). Any out pointer may be NULL. */
+ * received, and into coselection[num_experts * num_experts] the tokens
+ * that selected both experts a and b at [a * E + b] (zero on the
+ * diagonal; MOERT_FAILED_PRECONDITION when not recorded). num_experts
+ * must be the site's E when either buffer is given. Any out pointer may
+ * be NULL; on failure nothing is written. */
 MOERT_API moert_status_t moert_session_routing_counts(
     const moert_session_t *session, const char *function, int32_t index,
     int64_t *out_calls, int64_t *out_tokens, int64_t *counts,
@@ -371,8 +372,8 @@ MOERT_API moert_status_t moert_session_routing_counts(
 
 /* Writes the routing statistics to `path` as the JSON document of
  * docs/Runtime.md (replacing the file; nothing is left on failure). */
-MOERT_API moert_status_t moert_session_write_routing(
-    const moert_session_t *session, const char *path);
+MOERT_API moert_status_t
+moert_session_write_routing(const moert_session_t *session, const char *path);
 
 #ifdef __cplusplus
 }

@@ -25,3 +25,11 @@ func.func @clash(%ids: tensor<?x2xi32>) {
   moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
   return
 }
+
+// -----
+
+func.func private @callee(%ids: tensor<?x2xi32>) {
+  // expected-error @+1 {{a routing record must be in a public function (an entry point): the runtime counts each report for the entry point being called}}
+  moe.record_routing %ids site(0) experts(8) : tensor<?x2xi32>
+  return
+}

@@ -20,7 +20,8 @@
 // CHECK: %[[T:.*]] = arith.index_cast %[[SIZES]]#0 : index to i64
 // CHECK: %[[K:.*]] = arith.index_cast %[[SIZES]]#1 : index to i64
 // CHECK: %[[STRIDE:.*]] = arith.index_cast %[[STRIDES]]#0 : index to i64
-// CHECK: llvm.call @__moec_record_routing(%[[SITE]], %[[FIRST]], %[[T]], %[[K]], %[[STRIDE]]) : (i64, !llvm.ptr, i64, i64, i64) -> ()
+// CHECK: %[[COLUMN:.*]] = arith.index_cast %[[STRIDES]]#1 : index to i64
+// CHECK: llvm.call @__moec_record_routing(%[[SITE]], %[[FIRST]], %[[T]], %[[K]], %[[STRIDE]], %[[COLUMN]]) : (i64, !llvm.ptr, i64, i64, i64, i64) -> ()
 // CHECK: bufferization.to_buffer %[[IDS2]] read_only : tensor<5x3xi32> to memref<5x3xi32, strided<[?, ?], offset: ?>>
 // CHECK: arith.constant 1 : i64
 // CHECK: llvm.call @__moec_record_routing
@@ -40,14 +41,14 @@ func.func @other(%ids: tensor<?x1xi32>) {
 
 // The hook calls the slot's function when there is one.
 // CHECK-LABEL: llvm.func internal @__moec_record_routing
-// CHECK-SAME: (%[[A0:.*]]: i64, %[[A1:.*]]: !llvm.ptr, %[[A2:.*]]: i64, %[[A3:.*]]: i64, %[[A4:.*]]: i64)
+// CHECK-SAME: (%[[A0:.*]]: i64, %[[A1:.*]]: !llvm.ptr, %[[A2:.*]]: i64, %[[A3:.*]]: i64, %[[A4:.*]]: i64, %[[A5:.*]]: i64)
 // CHECK: %[[SLOT:.*]] = llvm.mlir.addressof @moec_record_routing : !llvm.ptr
 // CHECK: %[[FN:.*]] = llvm.load %[[SLOT]] : !llvm.ptr -> !llvm.ptr
 // CHECK: %[[Z:.*]] = llvm.mlir.zero : !llvm.ptr
 // CHECK: %[[NULL:.*]] = llvm.icmp "eq" %[[FN]], %[[Z]] : !llvm.ptr
 // CHECK: llvm.cond_br %[[NULL]], ^[[DONE:.*]], ^[[CALL:.*]]
 // CHECK: ^[[CALL]]:
-// CHECK: llvm.call %[[FN]](%[[A0]], %[[A1]], %[[A2]], %[[A3]], %[[A4]]) : !llvm.ptr, (i64, !llvm.ptr, i64, i64, i64) -> ()
+// CHECK: llvm.call %[[FN]](%[[A0]], %[[A1]], %[[A2]], %[[A3]], %[[A4]], %[[A5]]) : !llvm.ptr, (i64, !llvm.ptr, i64, i64, i64, i64) -> ()
 // CHECK: llvm.br ^[[DONE]]
 // CHECK: ^[[DONE]]:
 // CHECK: llvm.return

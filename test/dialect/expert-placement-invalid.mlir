@@ -149,3 +149,21 @@ func.func @f(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf3
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) {moe.expert_placement = "plan"} : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+shard.grid @ep(shape = 2)
+func.func @f(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf32>, %wd: tensor<4x16x32xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{(P3) expert 0 has 9223372036854775807 replicas, more than the 6 slots}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) {moe.expert_placement = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3, phys_to_log = [0, 1, 0, 2, 3, 1], replicas = [9223372036854775807, 9223372036854775807, 1, 1], log_to_phys = [0, 2, 1, 5, 3, 4]>} : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
+shard.grid @ep(shape = 2)
+func.func @f(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf32>, %wd: tensor<4x16x32xf32>) -> tensor<?x16xf32> {
+  // expected-error @+1 {{(P5) log_to_phys lists the slots of expert 0 out of order}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) {moe.expert_placement = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3, phys_to_log = [0, 1, 0, 2, 3, 1], replicas = [2, 2, 1, 1], log_to_phys = [2, 0, 1, 5, 3, 4]>} : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}

@@ -180,8 +180,8 @@ func.func @record_routing_c1_rank(%i: tensor<?xi32>) {
 
 // -----
 
-func.func @record_routing_c2_site(%i: tensor<?x2xi32>) {
-  // expected-error @+1 {{'moe.record_routing' op (C2) site must be at least 0, got -1}}
+func.func @record_routing_c2_negative_site(%i: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C2) site must be in [0, 2147483647], got -1}}
   moe.record_routing %i site(-1) experts(8) : tensor<?x2xi32>
   return
 }
@@ -189,8 +189,32 @@ func.func @record_routing_c2_site(%i: tensor<?x2xi32>) {
 // -----
 
 func.func @record_routing_c2_experts(%i: tensor<?x2xi32>) {
-  // expected-error @+1 {{'moe.record_routing' op (C2) experts must be at least 1, got 0}}
+  // expected-error @+1 {{'moe.record_routing' op (C2) experts must be in [1, 1048576], got 0}}
   moe.record_routing %i site(0) experts(0) : tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @record_routing_c2_huge(%i: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C2) experts must be in [1, 1048576], got 1048577}}
+  moe.record_routing %i site(0) experts(1048577) : tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @record_routing_c2_site(%i: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C2) site must be in [0, 2147483647], got 2147483648}}
+  moe.record_routing %i site(2147483648) experts(8) : tensor<?x2xi32>
+  return
+}
+
+// -----
+
+func.func @record_routing_c3(%i: tensor<?x4xi32>) {
+  // expected-error @+1 {{'moe.record_routing' op (C3) the indices' 4 experts per token must be in [1, experts = 2]}}
+  moe.record_routing %i site(0) experts(2) : tensor<?x4xi32>
   return
 }
 

@@ -50,3 +50,20 @@ func.func @partly_recorded(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x1x
 func.func @no_route(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   return %x : tensor<?x8xf32>
 }
+
+// -----
+
+// Only entry points record: a private function's routes are left alone,
+// as are routes over more than 2^20 experts.
+// CHECK-LABEL: func.func private @callee
+// CHECK-NOT: moe.record_routing
+// CHECK-LABEL: func.func @huge
+// CHECK-NOT: moe.record_routing
+func.func private @callee(%l: tensor<?x8xf32>) -> tensor<?x2xf32> {
+  %w, %ids = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x8xf32>
+  return %w : tensor<?x2xf32>
+}
+func.func @huge(%l: tensor<?x1048577xf32>) -> tensor<?x2xf32> {
+  %w, %ids = moe.route %l routing(#moe.routing<k = 2>) : tensor<?x1048577xf32>
+  return %w : tensor<?x2xf32>
+}

@@ -112,8 +112,9 @@ static cl::opt<bool> packWeights(
 static cl::opt<bool> recordRouting(
     "record-routing",
     cl::desc("Let every layer report the experts it selects, so that "
-             "moe-run --record-routing can count them (a load and a branch "
-             "per layer call while nothing records). On by default; the "
+             "moe-run --record-routing can count them (one call per layer "
+             "call, which returns at once while nothing records). On by "
+             "default; the "
              "cuda target does not record yet."),
     cl::init(true), cl::cat(category));
 

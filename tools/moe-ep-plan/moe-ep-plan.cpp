@@ -124,8 +124,20 @@ std::string layersOf(const Shape &s) {
   return ir.str();
 }
 
+/// The layers the pass plans, in its order: those of top-level functions,
+/// each with its position in its function (its routing site).
+std::vector<std::pair<LayerOp, int64_t>> plannedLayers(ModuleOp module) {
+  std::vector<std::pair<LayerOp, int64_t>> layers;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    int64_t site = 0;
+    fn.walk([&](LayerOp l) { layers.push_back({l, site++}); });
+  }
+  return layers;
+}
+
 struct LayerLoad {
   std::string function;
+  int64_t site = 0;
   std::vector<double> counts;
   std::vector<int64_t> selections; // sampled, token-major; empty otherwise
   int64_t k = 0;
@@ -142,7 +154,7 @@ std::string writeStatistics(const std::string &path,
     for (double c : loads[i].counts)
       counts.push(json::Value::integer(int64_t(c)));
     layer.set("function", json::Value::string(loads[i].function));
-    layer.set("site", json::Value::integer(0));
+    layer.set("site", json::Value::integer(loads[i].site));
     layer.set("experts", json::Value::integer(int64_t(loads[i].counts.size())));
     layer.set("k", json::Value::integer(loads[i].k));
     layer.set("calls", json::Value::integer(1));
@@ -225,8 +237,13 @@ int main(int argc, char **argv) {
 
   // Every layer's load: from statistics, or sampled.
   std::vector<LayerLoad> loads;
+  std::vector<std::pair<LayerOp, int64_t>> planned = plannedLayers(*module);
   std::vector<LayerOp> layers;
-  module->walk([&](LayerOp l) { layers.push_back(l); });
+  for (auto &[layer, site] : planned) {
+    if (ShapedType::isDynamic(layer.getNumExperts()))
+      return fail("a layer of '" + model + "' has a dynamic expert count");
+    layers.push_back(layer);
+  }
   if (layers.empty())
     return fail("'" + model + "' has no moe.layer");
   std::string statsPath;
@@ -237,17 +254,15 @@ int main(int argc, char **argv) {
         layers.front().getNumExperts(), int64_t(layers.size()), seed);
     par::Rng rng(seed);
     for (auto [i, layer] : llvm::enumerate(layers)) {
-      int64_t experts = layer.getNumExperts();
-      if (ShapedType::isDynamic(experts) ||
-          experts != int64_t(rankings[i].size()))
-        return fail("sampled loads need layers of one static expert count");
+      if (layer.getNumExperts() != int64_t(rankings[i].size()))
+        return fail("sampled loads need layers of one expert count");
       RoutingAttr r = layer.getRouting();
       std::vector<double> p = par::zipfProbabilities(rankings[i], zipf);
       par::SampledRouting sample =
           par::sampleRouting(p, tokens, r.getK(), r.getNGroup(),
                              r.isGroupLimited() ? r.getTopkGroup() : 0, rng);
       auto fn = layer->getParentOfType<func::FuncOp>();
-      loads.push_back({fn.getName().str(), sample.counts,
+      loads.push_back({fn.getName().str(), planned[i].second, sample.counts,
                        std::move(sample.selections), r.getK()});
     }
     llvm::SmallString<128> tmp;
@@ -268,18 +283,17 @@ int main(int argc, char **argv) {
           !err.empty())
         return fail(err);
     }
-    for (LayerOp layer : layers) {
+    for (auto &[layer, site] : planned) {
       auto fn = layer->getParentOfType<func::FuncOp>();
-      int64_t site = 0;
-      fn.walk([&](LayerOp other) {
-        if (other == layer)
-          return WalkResult::interrupt();
-        ++site;
-        return WalkResult::advance();
-      });
       const par::LayerStatistics *l = stats.find(fn.getName().str(), site);
+      if (l && l->experts != layer.getNumExperts())
+        return fail("the routing statistics of '" + fn.getName().str() +
+                    "' site " + std::to_string(site) + " count " +
+                    std::to_string(l->experts) + " experts, the layer has " +
+                    std::to_string(layer.getNumExperts()));
       loads.push_back(
           {fn.getName().str(),
+           site,
            l ? l->counts
              : std::vector<double>(size_t(layer.getNumExperts()), 1.0),
            {},
@@ -342,7 +356,7 @@ int main(int argc, char **argv) {
       row.worstBalance = 0;
       size_t i = 0;
       double sumBalance = 0;
-      copy->walk([&](LayerOp layer) {
+      for (auto &[layer, site] : plannedLayers(*copy)) {
         auto plan = layer->getAttrOfType<ExpertPlacementAttr>(
             MoEDialect::kExpertPlacementAttrName);
         par::PlacementProblem problem;
@@ -383,7 +397,7 @@ int main(int argc, char **argv) {
               par::nodeDedupCrossNodeBytesPerToken(problem, p, load.selections,
                                                    load.k, traffic) /
               1024.0;
-      });
+      }
       double n = double(loads.size());
       row.meanBalance = sumBalance / n;
       row.maxRankMiB /= n;

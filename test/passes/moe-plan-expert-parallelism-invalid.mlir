@@ -14,6 +14,16 @@
 // MISSING: error: moe-plan-expert-parallelism: cannot read routing statistics '{{.*}}missing.json'
 // RUN: not moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="ranks=2 statistics=%S/Inputs/routing-six-experts.json" 2>&1 | FileCheck %s --check-prefix=EXPERTS
 // EXPERTS: no-grid.mlir:3:8: error: the routing statistics of 'layer' site 0 count 6 experts, the layer has 4
+// Options that disagree with an existing grid (Inputs/grid-2x2.mlir: 2
+// nodes of 2 ranks), and sizes beyond what a plan may have:
+// RUN: not moe-opt %S/Inputs/grid-2x2.mlir --moe-plan-expert-parallelism="ranks=8" 2>&1 | FileCheck %s --check-prefix=RANKS
+// RANKS: grid-2x2.mlir:2:1: error: moe-plan-expert-parallelism: ranks=8, but the grid has 4 devices
+// RUN: not moe-opt %S/Inputs/grid-2x2.mlir --moe-plan-expert-parallelism="ranks-per-node=4" 2>&1 | FileCheck %s --check-prefix=PERNODE
+// PERNODE: grid-2x2.mlir:2:1: error: moe-plan-expert-parallelism: ranks-per-node=4, but the grid's nodes have 2 ranks
+// RUN: not moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="ranks=8388608" 2>&1 | FileCheck %s --check-prefix=HUGE
+// HUGE: error: moe-plan-expert-parallelism: at most 4194304 ranks
+// RUN: not moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="ranks=2 slots-per-rank=4194304" 2>&1 | FileCheck %s --check-prefix=SLOTSHUGE
+// SLOTSHUGE: no-grid.mlir:3:8: error: cannot plan expert parallelism: 1 nodes x 2 ranks x 4194304 slots is more than the 4194304 slots a plan may have
 // RUN: not moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="ranks=2 strategy=fastest" 2>&1 | FileCheck %s --check-prefix=STRATEGY
 // STRATEGY: Cannot find option named 'fastest'!
 

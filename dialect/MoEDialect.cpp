@@ -1,6 +1,7 @@
 //===- MoEDialect.cpp - moe dialect registration and parameters -----------===//
 #include "dialect/MoEDialect.h"
 #include "dialect/MoEOps.h"
+#include "dialect/MoEVerifyUtils.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -55,11 +56,7 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
   if (!grid)
     return op->emitError("expert placement on ")
            << plan.getGrid() << ", which is not a shard.grid";
-  int64_t devices = 1;
-  for (int64_t size : grid.getShape())
-    if (ShapedType::isDynamic(size) || ShapedType::isDynamic(devices) ||
-        __builtin_mul_overflow(devices, size, &devices))
-      devices = ShapedType::kDynamic;
+  int64_t devices = gridDeviceCount(grid.getShape());
   if (devices != plan.getNumRanks())
     return op->emitError("expert placement on ")
            << plan.getNumRanks() << " ranks, but grid " << plan.getGrid()

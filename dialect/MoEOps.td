@@ -5,6 +5,7 @@
 include "dialect/MoEAttrs.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
+include "mlir/IR/SymbolInterfaces.td"
 
 // Operand types are checked by the verifiers, which give numbered
 // diagnostics; ODS only requires a ranked tensor.
@@ -132,6 +133,107 @@ def MoE_RecordRoutingOp : MoE_Op<"record_routing",
   let assemblyFormat = [{
     $indices `site` `(` $site `)` `experts` `(` $experts `)` attr-dict
     `:` type($indices)
+  }];
+  let hasVerifier = 1;
+}
+
+//===----------------------------------------------------------------------===//
+// moe.exchange_plan
+//===----------------------------------------------------------------------===//
+
+def MoE_ExchangePlanOp : MoE_Op<"exchange_plan", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>, InferTypeOpAdaptor]> {
+  let summary = "order a rank's token-expert assignments by the rank that "
+                "computes them";
+  let description = [{
+    The sending side of an expert-parallel layer (docs/ExpertParallelism.md)
+    on rank `rank` of the placement's grid. Given the expert indices
+    `[T, k]` of the rank's own tokens, it picks for each assignment
+    `(t, j)` of expert `e` the slot that computes it, and orders the
+    `P = T·k` assignments by the rank of that slot:
+
+    * the `n`-th assignment of `e` on this rank (in assignment order
+      `t·k + j`, from 0) goes to the `((n + rank) mod replicas[e])`-th of
+      `e`'s slots, so a replicated expert's tokens are dealt to its
+      replicas in turn, each rank starting at a different replica;
+    * `send_tokens [P]` (i32): the token of each send row, ordered by
+      destination rank, and within a rank by assignment;
+    * `send_experts [P]` (i32): the expert of each send row;
+    * `send_counts [R]` (i64): the rows for each rank;
+    * `positions [T, k]` (i32): the send row of assignment `(t, j)`, where
+      the returned expert output of that assignment arrives.
+
+    Indices outside `[0, E)` and a rank outside `[0, R)` are undefined
+    behaviour.
+
+    Constraints:
+
+    * (C1) `indices` is a rank-2 tensor of i32.
+    * (C2) a static `k` is in `[1, E]`, `E` the placement's experts.
+    * (C3) the placement's grid is a `shard.grid` of `R` devices, `R` the
+      placement's ranks.
+
+    ```mlir
+    %tokens, %experts, %counts, %positions = moe.exchange_plan %ids
+        rank(%rank) placement(#moe.expert_placement<grid = @ep,
+        ranks_per_node = 2, slots_per_rank = 2, phys_to_log = [0, 1, 2, 3],
+        replicas = [1, 1, 1, 1], log_to_phys = [0, 1, 2, 3]>)
+        : tensor<?x2xi32>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$indices, Index:$rank,
+                       MoE_ExpertPlacementAttr:$placement);
+  let results = (outs MoE_Tensor:$send_tokens, MoE_Tensor:$send_experts,
+                      MoE_Tensor:$send_counts, MoE_Tensor:$positions);
+  let assemblyFormat = [{
+    $indices `rank` `(` $rank `)` `placement` `(` qualified($placement) `)`
+    attr-dict `:` type($indices)
+  }];
+}
+
+//===----------------------------------------------------------------------===//
+// moe.all_to_all_v
+//===----------------------------------------------------------------------===//
+
+def MoE_AllToAllVOp : MoE_Op<"all_to_all_v", [Pure,
+    DeclareOpInterfaceMethods<SymbolUserOpInterface>,
+    AllTypesMatch<["send_counts", "recv_counts"]>]> {
+  let summary = "variable-count all-to-all of rows over a device grid";
+  let description = [{
+    Every device of `grid` sends each other device (itself included) its
+    own number of rows: the rows of `input` for rank `i` are the
+    `send_counts[i]` rows after `send_counts[0] + … + send_counts[i-1]`.
+    The result holds, in rank order, the `recv_counts[i]` rows that rank
+    `i` sent this one. Ranks are the grid's linear device indices
+    (`shard.process_linear_index`), over all its axes.
+
+    `recv_counts` must be what the peers send this rank, as the count
+    exchange `shard.all_to_all` of `send_counts` gives it; an `input` of
+    other than `Σ send_counts` rows, or counts that disagree with the
+    peers', are undefined behaviour. `shard.all_to_all` cannot express this
+    exchange: it splits its input into equal parts.
+
+    Constraints:
+
+    * (C1) `input` is a rank-1 or rank-2 tensor of integers or floats of a
+      whole number of bytes.
+    * (C2) the result has the input's element type and rank, and the
+      input's columns.
+    * (C3) the counts are rank-1 tensors of i64; a static size is `R`,
+      the devices of `grid`.
+    * (C4) `grid` is a `shard.grid` with a static number of devices.
+
+    ```mlir
+    %received = moe.all_to_all_v %rows, %send_counts, %recv_counts on @ep
+        : tensor<?x64xbf16>, tensor<4xi64> -> tensor<?x64xbf16>
+    ```
+  }];
+  let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$send_counts,
+                       MoE_Tensor:$recv_counts, FlatSymbolRefAttr:$grid);
+  let results = (outs MoE_Tensor:$result);
+  let assemblyFormat = [{
+    $input `,` $send_counts `,` $recv_counts `on` $grid attr-dict
+    `:` type($input) `,` type($send_counts) `->` type($result)
   }];
   let hasVerifier = 1;
 }

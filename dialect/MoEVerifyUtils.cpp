@@ -40,6 +40,15 @@ int64_t mlir::moe::mulDims(int64_t a, int64_t b) {
   return a * b;
 }
 
+int64_t mlir::moe::gridDeviceCount(ArrayRef<int64_t> gridShape) {
+  int64_t devices = 1;
+  for (int64_t size : gridShape)
+    if (ShapedType::isDynamic(size) ||
+        __builtin_mul_overflow(devices, size, &devices))
+      return ShapedType::kDynamic;
+  return devices;
+}
+
 LogicalResult mlir::moe::verifyRoutingForExperts(const OpDiag &diag,
                                                  RoutingAttr routing,
                                                  int64_t numExperts,

@@ -49,6 +49,10 @@ std::string dimStr(int64_t size);
 /// The product of two sizes, dynamic if either is.
 int64_t mulDims(int64_t a, int64_t b);
 
+/// The devices of a shard.grid (the product of its shape), dynamic when a
+/// size is dynamic or the product overflows.
+int64_t gridDeviceCount(ArrayRef<int64_t> gridShape);
+
 /// Checks `routing` against `numExperts` experts (possibly dynamic) and an
 /// optional correction bias. The constraint tags to report are given by the
 /// caller: moe.route and moe.layer number these checks differently.

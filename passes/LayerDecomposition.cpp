@@ -1,5 +1,6 @@
 //===- LayerDecomposition.cpp - moe.layer into its stages -----------------===//
 #include "dialect/MoEOps.h"
+#include "passes/LayerBuilder.h"
 #include "passes/Passes.h"
 
 #include "mlir/IR/PatternMatch.h"
@@ -7,59 +8,73 @@
 using namespace mlir;
 using namespace mlir::moe;
 
+LayerBuilder::LayerBuilder(PatternRewriter &rewriter, LayerOp layer)
+    : rewriter(rewriter), loc(layer.getLoc()), layer(layer),
+      f32(rewriter.getF32Type()) {}
+
+Value LayerBuilder::matmul(Value input, Value weight, Value offsets,
+                           Value bias) {
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
+  int64_t outputs = weightType.getDimSize(weightType.getRank() - 2);
+  auto resultType = RankedTensorType::get({rows, outputs}, f32);
+  return GroupedMatmulOp::create(rewriter, loc, resultType, input, weight,
+                                 offsets, bias);
+}
+
+Value LayerBuilder::activate(Value input, Value up, int64_t width,
+                             GateUpLayoutAttr layout) {
+  int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
+  auto resultType = RankedTensorType::get({rows, width}, f32);
+  return ActivationOp::create(rewriter, loc, resultType, input, up,
+                              layer.getActivation(), layout);
+}
+
+Value LayerBuilder::ffn(Value input, Value gate, Value up, Value gateUp,
+                        Value down, Value offsets, Value gateBias, Value upBias,
+                        Value gateUpBias, Value downBias) {
+  auto downType = cast<RankedTensorType>(down.getType());
+  int64_t width = downType.getDimSize(downType.getRank() - 1);
+  Value hidden;
+  if (gateUp) {
+    hidden = activate(matmul(input, gateUp, offsets, gateUpBias), Value(),
+                      width, layer.getGateUpLayoutAttr());
+  } else if (gate) {
+    hidden = activate(matmul(input, gate, offsets, gateBias),
+                      matmul(input, up, offsets, upBias), width);
+  } else {
+    hidden = activate(matmul(input, up, offsets, upBias), Value(), width);
+  }
+  return matmul(hidden, down, offsets, downBias);
+}
+
+Value LayerBuilder::routedExperts(Value rows, Value offsets) {
+  return ffn(rows, layer.getGate(), layer.getUp(), layer.getGateUp(),
+             layer.getDown(), offsets, layer.getGateBias(), layer.getUpBias(),
+             layer.getGateUpBias(), layer.getDownBias());
+}
+
+Value LayerBuilder::routerLogits() {
+  if (Value logits = layer.getRouterLogits())
+    return logits;
+  return matmul(layer.getHidden(), layer.getRouterWeight(), Value(),
+                layer.getRouterBias());
+}
+
+std::pair<Value, Value> LayerBuilder::sharedExperts() {
+  if (!layer.getSharedDown())
+    return {};
+  Value x = layer.getHidden();
+  Value shared =
+      ffn(x, layer.getSharedGate(), layer.getSharedUp(), Value(),
+          layer.getSharedDown(), Value(), Value(), Value(), Value(), Value());
+  Value gate;
+  if (layer.getSharedExpertGate())
+    gate = matmul(x, layer.getSharedExpertGate(), Value(), Value());
+  return {shared, gate};
+}
+
 namespace {
-
-/// Builds the stages of one layer at the layer's location.
-class LayerBuilder {
-public:
-  LayerBuilder(PatternRewriter &rewriter, LayerOp layer)
-      : rewriter(rewriter), loc(layer.getLoc()), layer(layer),
-        f32(rewriter.getF32Type()) {}
-
-  /// `input · weightᵀ (+ bias)` over row groups (`offsets`) or dense.
-  Value matmul(Value input, Value weight, Value offsets, Value bias) {
-    auto weightType = cast<RankedTensorType>(weight.getType());
-    int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
-    int64_t outputs = weightType.getDimSize(weightType.getRank() - 2);
-    auto resultType = RankedTensorType::get({rows, outputs}, f32);
-    return GroupedMatmulOp::create(rewriter, loc, resultType, input, weight,
-                                   offsets, bias);
-  }
-
-  /// The activation of one or two projections of width `width`; `layout`
-  /// only for a fused gate/up input.
-  Value activate(Value input, Value up, int64_t width,
-                 GateUpLayoutAttr layout = {}) {
-    int64_t rows = cast<RankedTensorType>(input.getType()).getDimSize(0);
-    auto resultType = RankedTensorType::get({rows, width}, f32);
-    return ActivationOp::create(rewriter, loc, resultType, input, up,
-                                layer.getActivation(), layout);
-  }
-
-  /// The expert FFN on `input`, grouped by `offsets` when given.
-  Value ffn(Value input, Value gate, Value up, Value gateUp, Value down,
-            Value offsets, Value gateBias, Value upBias, Value gateUpBias,
-            Value downBias) {
-    auto downType = cast<RankedTensorType>(down.getType());
-    int64_t width = downType.getDimSize(downType.getRank() - 1);
-    Value hidden;
-    if (gateUp) {
-      hidden = activate(matmul(input, gateUp, offsets, gateUpBias), Value(),
-                        width, layer.getGateUpLayoutAttr());
-    } else if (gate) {
-      hidden = activate(matmul(input, gate, offsets, gateBias),
-                        matmul(input, up, offsets, upBias), width);
-    } else {
-      hidden = activate(matmul(input, up, offsets, upBias), Value(), width);
-    }
-    return matmul(hidden, down, offsets, downBias);
-  }
-
-  PatternRewriter &rewriter;
-  Location loc;
-  LayerOp layer;
-  Type f32;
-};
 
 struct DecomposeLayer : OpRewritePattern<LayerOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -72,29 +87,13 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
     LayerBuilder b(rewriter, layer);
     Location loc = layer.getLoc();
     Value x = layer.getHidden();
-
-    Value logits = layer.getRouterLogits();
-    if (!logits)
-      logits =
-          b.matmul(x, layer.getRouterWeight(), Value(), layer.getRouterBias());
-    auto route = RouteOp::create(rewriter, loc, logits,
+    auto route = RouteOp::create(rewriter, loc, b.routerLogits(),
                                  layer.getCorrectionBias(), layer.getRouting());
     auto dispatch = DispatchOp::create(rewriter, loc, route.getIndices(),
                                        rewriter.getI64IntegerAttr(experts));
     Value rows = GatherOp::create(rewriter, loc, x, dispatch.getSortedTokens());
-    Value expertOut =
-        b.ffn(rows, layer.getGate(), layer.getUp(), layer.getGateUp(),
-              layer.getDown(), dispatch.getOffsets(), layer.getGateBias(),
-              layer.getUpBias(), layer.getGateUpBias(), layer.getDownBias());
-
-    Value shared, sharedGate;
-    if (layer.getSharedDown()) {
-      shared = b.ffn(x, layer.getSharedGate(), layer.getSharedUp(), Value(),
-                     layer.getSharedDown(), Value(), Value(), Value(), Value(),
-                     Value());
-      if (layer.getSharedExpertGate())
-        sharedGate = b.matmul(x, layer.getSharedExpertGate(), Value(), Value());
-    }
+    Value expertOut = b.routedExperts(rows, dispatch.getOffsets());
+    auto [shared, sharedGate] = b.sharedExperts();
     rewriter.replaceOpWithNewOp<CombineOp>(
         layer, layer.getType(), expertOut, route.getWeights(),
         dispatch.getInverse(), shared, sharedGate);

@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Shard/IR/ShardDialect.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Pass/Pass.h"
 
 namespace mlir {
@@ -15,12 +16,21 @@ namespace moe {
 /// The strategies of moe-plan-expert-parallelism.
 enum class EpStrategy { Auto, Hierarchical, Global, Contiguous };
 
+/// The discardable attribute of the count exchange (shard.all_to_all) that
+/// moe-distribute-experts creates for a layer: a fingerprint (i64) of the
+/// layer's expert placement, on which the ranks must agree.
+constexpr StringLiteral kPlacementFingerprintAttr = "moe.placement_fingerprint";
+
 #define GEN_PASS_DECL
 #include "passes/Passes.h.inc"
 
 /// Rewrites moe.layer into route, dispatch, gather, grouped_matmul,
 /// activation and combine (see moe-decompose).
 void populateMoEDecomposePatterns(RewritePatternSet &patterns);
+
+/// Rewrites each moe.layer with a moe.expert_placement into the program of
+/// one rank of its grid (see moe-distribute-experts).
+void populateMoEDistributeExpertsPatterns(RewritePatternSet &patterns);
 
 /// Folds each moe.activation into the f32 grouped_matmul(s) feeding it:
 /// gate and up become one GEMM with the activation in its epilogue (see

@@ -131,6 +131,49 @@ def MoEFuseCombine : Pass<"moe-fuse-combine"> {
   let dependentDialects = ["::mlir::moe::MoEDialect"];
 }
 
+def MoEDistributeExperts : Pass<"moe-distribute-experts"> {
+  let summary = "Rewrite each layer with an expert placement into the "
+                "program of one rank: local routing, an all-to-all of the "
+                "token rows, the rank's experts, and the return exchange";
+  let description = [{
+    Every `moe.layer` that carries a `moe.expert_placement` (from
+    `moe-plan-expert-parallelism`) becomes the program each rank of the
+    placement's grid runs on its own tokens (docs/ExpertParallelism.md):
+
+    1. the router and `moe.route` on the rank's tokens;
+    2. `moe.exchange_plan` with the rank (`shard.process_linear_index`):
+       each assignment's destination rank under the placement, the send
+       order and the count per rank;
+    3. the count exchange, upstream `shard.all_to_all` of the counts, then
+       `moe.all_to_all_v` of the token rows and of their experts;
+    4. `moe.dispatch` of the received rows by expert and the grouped GEMMs
+       of the layer's expert FFN: a rank computes only the rows it
+       received, which are those of the experts in its slots;
+    5. the expert outputs in the order received, sent back by a second
+       `moe.all_to_all_v` with the counts swapped, and `moe.combine` with
+       the routing weights and the shared experts, computed locally.
+
+    Layers without a placement are left alone; other passes then decompose
+    them for one process. The weights stay whole on every rank.
+
+    ```mlir
+    // Before
+    %y = moe.layer %x router_weight(%wr : tensor<8x64xf32>) ...
+        {moe.expert_placement = #moe.expert_placement<grid = @ep, ...>}
+    // After (abridged)
+    %rank = shard.process_linear_index on @ep : index
+    %tok, %exp, %counts, %pos = moe.exchange_plan %ids rank(%rank)
+        placement(#moe.expert_placement<grid = @ep, ...>) : tensor<?x2xi32>
+    %recv_counts = shard.all_to_all %counts on @ep grid_axes = [0]
+        split_axis = 0 concat_axis = 0 : tensor<2xi64> -> tensor<2xi64>
+    %rows = moe.all_to_all_v %send, %counts, %recv_counts on @ep : ...
+    ```
+  }];
+  let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::shard::ShardDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def MoEInstrumentRouting : Pass<"moe-instrument-routing", "func::FuncOp"> {
   let summary = "Record each layer's expert selection for routing statistics";
   let description = [{

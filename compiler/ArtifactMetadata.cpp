@@ -429,11 +429,13 @@ void mlir::moe::recordSharedEntryPoints(
   }
 }
 
-void mlir::moe::recordRoutingSites(
-    ModuleOp module, json::Value &metadata,
-    const std::map<std::string, std::string> &shared) {
-  auto table = module->getAttrOfType<DictionaryAttr>(kRoutingSitesAttr);
-  module->removeAttr(kRoutingSitesAttr);
+/// Calls `record` with each function's metadata record and the entry of
+/// `table` under its name (its representative's, for an erased function
+/// in `shared`), where there is one.
+static void
+forEachTableEntry(DictionaryAttr table, json::Value &metadata,
+                  const std::map<std::string, std::string> &shared,
+                  llvm::function_ref<void(json::Value &, Attribute)> record) {
   json::Value *functions = metadata.get("functions");
   if (!table || !functions)
     return;
@@ -442,10 +444,20 @@ void mlir::moe::recordRoutingSites(
     if (!name)
       continue;
     auto it = shared.find(*name);
-    auto sites =
-        table.getAs<ArrayAttr>(it == shared.end() ? *name : it->second);
+    if (Attribute entry = table.get(it == shared.end() ? *name : it->second))
+      record(f, entry);
+  }
+}
+
+void mlir::moe::recordRoutingSites(
+    ModuleOp module, json::Value &metadata,
+    const std::map<std::string, std::string> &shared) {
+  auto table = module->getAttrOfType<DictionaryAttr>(kRoutingSitesAttr);
+  module->removeAttr(kRoutingSitesAttr);
+  forEachTableEntry(table, metadata, shared, [](json::Value &f, Attribute a) {
+    auto sites = dyn_cast<ArrayAttr>(a);
     if (!sites)
-      continue;
+      return;
     json::Value list = json::Value::array();
     for (auto site : sites.getAsRange<DictionaryAttr>()) {
       json::Value rec = json::Value::object();
@@ -455,5 +467,20 @@ void mlir::moe::recordRoutingSites(
       list.push(std::move(rec));
     }
     f.set("routing_sites", std::move(list));
-  }
+  });
+}
+
+void mlir::moe::recordExpertParallel(
+    ModuleOp module, json::Value &metadata,
+    const std::map<std::string, std::string> &shared) {
+  auto table = module->getAttrOfType<DictionaryAttr>(kExpertParallelAttr);
+  module->removeAttr(kExpertParallelAttr);
+  forEachTableEntry(table, metadata, shared, [](json::Value &f, Attribute a) {
+    auto devices = dyn_cast<IntegerAttr>(a);
+    if (!devices)
+      return;
+    json::Value rec = json::Value::object();
+    rec.set("devices", json::Value::integer(devices.getInt()));
+    f.set("expert_parallel", std::move(rec));
+  });
 }

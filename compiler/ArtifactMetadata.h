@@ -58,6 +58,13 @@ void recordSharedEntryPoints(::moe::json::Value &metadata,
 void recordRoutingSites(ModuleOp module, ::moe::json::Value &metadata,
                         const std::map<std::string, std::string> &shared);
 
+/// Records in `metadata` the functions that moe-lower-collectives found
+/// running on a group of ranks (module attribute moe.expert_parallel):
+/// `"expert_parallel": {"devices": R}` on each, an erased function taking
+/// its representative's. Removes the module attribute.
+void recordExpertParallel(ModuleOp module, ::moe::json::Value &metadata,
+                          const std::map<std::string, std::string> &shared);
+
 /// The names of the public functions of `module`: its entry points.
 std::vector<std::string> entryPointNames(ModuleOp module);
 

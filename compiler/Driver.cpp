@@ -373,8 +373,10 @@ int Driver::run() {
     buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);
     if (failed(pm.run(*module)))
       return 1;
-    if (!o.stopAfter)
+    if (!o.stopAfter) {
       recordRoutingSites(*module, *metadata, shared);
+      recordExpertParallel(*module, *metadata, shared);
+    }
     done("lowered to " + phaseName(last));
     if (o.stopAfter)
       return writeOutput(printModule(*module));

@@ -58,6 +58,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
     target.l2CacheBytes = options.l2CacheBytes;
     pm.addPass(createMoESetCpuTarget(target));
     pm.addPass(createMoEPrepareEntryPoints());
+    pm.addPass(createMoEDistributeExperts());
     pm.addPass(createMoEDecompose());
     if (options.recordRouting)
       pm.addNestedPass<func::FuncOp>(createMoEInstrumentRouting());
@@ -90,6 +91,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
   if (runs(CpuPhase::Kernels)) {
     pm.addPass(createConvertMoEToCpuKernels());
     pm.addPass(createMoELowerRoutingRecords());
+    pm.addPass(createMoELowerCollectives());
     pm.addPass(createCanonicalizerPass());
     pm.addPass(createCSEPass());
   }

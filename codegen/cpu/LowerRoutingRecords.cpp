@@ -33,35 +33,12 @@ constexpr StringLiteral kHookName = "__moec_record_routing";
 /// the function in the slot when the runtime has set it.
 LLVM::LLVMFuncOp defineHook(ModuleOp module, OpBuilder &b) {
   MLIRContext *ctx = b.getContext();
-  Location loc = module.getLoc();
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = IntegerType::get(ctx, 64);
   auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
                                           {i64, ptr, i64, i64, i64, i64});
-  LLVM::GlobalOp slot =
-      getOrCreateRuntimeSlot(module, b, ::moe::abi::kRecordRoutingSlot);
-  OpBuilder::InsertionGuard guard(b);
-  b.setInsertionPointToEnd(module.getBody());
-  auto hook = LLVM::LLVMFuncOp::create(b, loc, kHookName, type,
-                                       LLVM::Linkage::Internal);
-  Block *entry = hook.addEntryBlock(b);
-  b.setInsertionPointToStart(entry);
-  Value fn = LLVM::LoadOp::create(b, loc, ptr,
-                                  LLVM::AddressOfOp::create(b, loc, slot));
-  Value isNull = LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, fn,
-                                      LLVM::ZeroOp::create(b, loc, ptr));
-  Block *call = b.createBlock(&hook.getBody());
-  Block *done = b.createBlock(&hook.getBody());
-  b.setInsertionPointToEnd(entry);
-  LLVM::CondBrOp::create(b, loc, isNull, done, call);
-  b.setInsertionPointToStart(call);
-  SmallVector<Value> args = {fn};
-  llvm::append_range(args, entry->getArguments());
-  LLVM::CallOp::create(b, loc, type, args);
-  LLVM::BrOp::create(b, loc, ValueRange{}, done);
-  b.setInsertionPointToStart(done);
-  LLVM::ReturnOp::create(b, loc, ValueRange{});
-  return hook;
+  return defineSlotHook(module, b, kHookName, ::moe::abi::kRecordRoutingSlot,
+                        type);
 }
 
 /// Replaces `record` with the call of `hook` on its indices' buffer.
@@ -81,12 +58,7 @@ void lowerRecord(RecordRoutingOp record, LLVM::LLVMFuncOp hook) {
   auto toI64 = [&](Value index) {
     return arith::IndexCastOp::create(b, loc, i64, index).getResult();
   };
-  Value base =
-      toI64(memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
-  auto ptr = LLVM::LLVMPointerType::get(ctx);
-  Value first = LLVM::GEPOp::create(b, loc, ptr, indices.getElementType(),
-                                    LLVM::IntToPtrOp::create(b, loc, ptr, base),
-                                    ValueRange{toI64(meta.getOffset())});
+  Value first = bufferElementPointer(b, loc, buffer);
   Value site =
       arith::ConstantIntOp::create(b, loc, i64, record.getSiteAttr().getInt());
   LLVM::CallOp::create(b, loc, hook,

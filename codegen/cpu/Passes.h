@@ -27,6 +27,10 @@ void populateCombineToCpuKernelsPatterns(RewritePatternSet &patterns);
 /// function's routing records: {function = [{experts = E, k = k}, ...]}.
 constexpr StringLiteral kRoutingSitesAttr = "moe.routing_sites";
 
+/// The module attribute in which moe-lower-collectives lists the functions
+/// that run on a group of ranks: {function = devices}.
+constexpr StringLiteral kExpertParallelAttr = "moe.expert_parallel";
+
 #define GEN_PASS_REGISTRATION
 #include "codegen/cpu/Passes.h.inc"
 

@@ -275,6 +275,44 @@ def MoELowerAllocations : Pass<"moe-lower-allocations", "ModuleOp"> {
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }
 
+def MoELowerCollectives : Pass<"moe-lower-collectives", "ModuleOp"> {
+  let summary = "Call the runtime's collectives for the exchange between "
+                "the ranks of an expert-parallel layer";
+  let description = [{
+    Runs on tensors, before bufferization, and lowers the ops by which one
+    rank of a `shard.grid` reaches the others (moe-distribute-experts) to
+    calls through exported runtime slots (runtime/abi/ArtifactAbi.h):
+
+    * `shard.process_linear_index on @g` becomes `@__moec_ep_rank(devices)`,
+      the rank of this process in the runtime's group, which must have the
+      grid's number of devices.
+    * `shard.all_to_all` of a rank-1 tensor along its only axis, over all
+      the grid's axes, becomes `@__moec_all_to_all(devices, fingerprint,
+      send, recv, bytes)` into a new buffer; `fingerprint` is the op's
+      `moe.placement_fingerprint` (0 without), on which the runtime makes
+      every rank agree before the exchange.
+    * `moe.all_to_all_v` becomes `@__moec_all_to_all_v(devices, send,
+      send_counts, recv, recv_counts, row_bytes)` into a new buffer of
+      `Σ recv_counts` rows.
+
+    Inputs are read through `bufferization.to_buffer` (read only, identity
+    layout: contiguous rows); results are `memref.alloc`s handed back with
+    `bufferization.to_tensor restrict writable`. Each hook is defined once
+    with internal linkage and does nothing (rank 0) while its slot is null.
+    The module attribute `moe.expert_parallel` maps each function with
+    such ops to its grid's number of devices, for the artifact's metadata.
+    Grids that nothing names any more are erased. Other `shard` ops, an
+    all-to-all of another form, grids of different sizes in one function,
+    or a dynamic grid are errors.
+  }];
+  let dependentDialects = ["::mlir::LLVM::LLVMDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::bufferization::BufferizationDialect",
+                           "::mlir::memref::MemRefDialect",
+                           "::mlir::scf::SCFDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 def MoELowerRoutingRecords
     : Pass<"moe-lower-routing-records", "ModuleOp"> {
   let summary = "Report routing records to the runtime through its slot";

@@ -19,6 +19,16 @@ namespace mlir::moe {
 LLVM::GlobalOp getOrCreateRuntimeSlot(ModuleOp module, OpBuilder &b,
                                       StringRef name);
 
+/// Defines `hookName`, an internal function of type `type` that calls the
+/// function pointer in the runtime slot `slotName` when the runtime has set
+/// it, and otherwise returns at once (zero, for a non-void result).
+LLVM::LLVMFuncOp defineSlotHook(ModuleOp module, OpBuilder &b,
+                                StringRef hookName, StringRef slotName,
+                                LLVM::LLVMFunctionType type);
+
+/// An `!llvm.ptr` to the first element of `buffer`, a memref of any layout.
+Value bufferElementPointer(OpBuilder &b, Location loc, Value buffer);
+
 } // namespace mlir::moe
 
 #endif // MOEC_CODEGEN_CPU_RUNTIMESLOTS_H

@@ -78,6 +78,17 @@ LogicalResult checkLowerable(Operation *op) {
             "cannot be lowered to the GPU: routing statistics are recorded "
             "on the CPU only; compile for the CPU to record them");
       })
+      .Case<ExchangePlanOp, AllToAllVOp>([](Operation *op) -> LogicalResult {
+        return op->emitOpError("cannot be lowered to the GPU: expert "
+                               "parallelism runs on CPU ranks only so far");
+      })
+      .Case<LayerOp>([](LayerOp layer) -> LogicalResult {
+        if (layer->hasAttr(MoEDialect::kExpertPlacementAttrName))
+          return layer.emitOpError(
+              "cannot be lowered to the GPU: it has an expert placement, and "
+              "expert parallelism runs on CPU ranks only so far");
+        return success();
+      })
       .Default([](Operation *) { return success(); });
 }
 
@@ -97,6 +108,12 @@ struct ConvertMoEToGpuPass
     // Layers first become their parts (moe-decompose), whose checks
     // follow: what no pattern lowers is an error at the op (a layer's parts
     // carry its location), found before any kernel is built.
+    WalkResult placed = module->walk([](LayerOp layer) {
+      return failed(checkLowerable(layer)) ? WalkResult::interrupt()
+                                           : WalkResult::advance();
+    });
+    if (placed.wasInterrupted())
+      return signalPassFailure();
     RewritePatternSet decompose(&getContext());
     populateMoEDecomposePatterns(decompose);
     walkAndApplyPatterns(module, std::move(decompose));

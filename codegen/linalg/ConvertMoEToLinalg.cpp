@@ -18,6 +18,7 @@ using namespace mlir::moe;
 void mlir::moe::populateMoEToLinalgPatterns(RewritePatternSet &patterns) {
   populateRouteToLinalgPatterns(patterns);
   populateDispatchToLinalgPatterns(patterns);
+  populateExchangePlanToLinalgPatterns(patterns);
   populateGatherToLinalgPatterns(patterns);
   populateGroupedMatmulToLinalgPatterns(patterns);
   populateActivationToLinalgPatterns(patterns);
@@ -80,7 +81,7 @@ struct ConvertMoEToLinalgPass
 
     WalkResult left = root->walk([](Operation *op) {
       if (isa<MoEDialect>(op->getDialect()) && !op->hasAttr(kKernelAttrName) &&
-          !isa<RecordRoutingOp>(op)) {
+          !isa<RecordRoutingOp, AllToAllVOp>(op)) {
         op->emitOpError("was not lowered to linalg");
         return WalkResult::interrupt();
       }

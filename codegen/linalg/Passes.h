@@ -29,6 +29,7 @@ constexpr StringLiteral kKernelAttrName = "moe.kernel";
 /// patterns skip ops that carry a `moe.kernel`.
 void populateRouteToLinalgPatterns(RewritePatternSet &patterns);
 void populateDispatchToLinalgPatterns(RewritePatternSet &patterns);
+void populateExchangePlanToLinalgPatterns(RewritePatternSet &patterns);
 void populateGatherToLinalgPatterns(RewritePatternSet &patterns);
 void populateGroupedMatmulToLinalgPatterns(RewritePatternSet &patterns);
 void populateActivationToLinalgPatterns(RewritePatternSet &patterns);

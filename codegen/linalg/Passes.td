@@ -20,6 +20,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
       go to the lower index; then renormalization and the scale.
     * `moe.dispatch`: a stable counting sort in three `scf.for` loops on
       tensors (count, prefix sum, place).
+    * `moe.exchange_plan`: two `scf.for` loops on tensors (each
+      assignment's replica, rank and the count per rank; then the place of
+      each at its rank's cursor) around a prefix sum, the placement's
+      tables as constants.
     * `moe.gather`: a parallel `linalg.generic` reading rows through
       `tensor.extract`.
     * `moe.grouped_matmul`: with offsets, a reduction `linalg.generic`
@@ -46,7 +50,10 @@ def ConvertMoEToLinalg : Pass<"convert-moe-to-linalg"> {
     lowering (convert-moe-to-cpu-kernels), which runs later. So is
     `moe.record_routing`, which has no value semantics to lower: it reports
     to a runtime, which is the target's business
-    (moe-lower-routing-records on the CPU).
+    (moe-lower-routing-records on the CPU). The exchange between ranks,
+    `moe.all_to_all_v`, `shard.all_to_all` and
+    `shard.process_linear_index`, is left likewise (moe-lower-collectives
+    on the CPU).
 
     The token count may be dynamic everywhere. A `moe.layer` with a dynamic
     expert count, or group-limited routing over a dynamic expert count, is

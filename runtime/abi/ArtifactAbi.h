@@ -50,6 +50,29 @@ inline constexpr const char *kFreeSlot = "moec_free";
 /// "routing_sites"). Null: nothing records.
 inline constexpr const char *kRecordRoutingSlot = "moec_record_routing";
 
+/// Exported pointer slots through which an expert-parallel function (one
+/// rank's program of a layer with an expert placement,
+/// docs/ExpertParallelism.md) reaches the ranks of its group. `devices` is
+/// the number of devices of the function's grid, which must be the group's
+/// size:
+///   moec_ep_rank:      int64_t (*)(int64_t devices)
+///                      this process's rank in the group
+///   moec_all_to_all:   void (*)(int64_t devices, int64_t fingerprint,
+///                      const void *send, void *recv, int64_t bytes)
+///                      equal split, `bytes` per rank: a layer's count
+///                      exchange, the first exchange of the layer, where
+///                      `fingerprint` identifies its expert placement, on
+///                      which every rank must agree (0: nothing to check)
+///   moec_all_to_all_v: void (*)(int64_t devices, const void *send,
+///                      const int64_t *send_counts, void *recv,
+///                      const int64_t *recv_counts, int64_t row_bytes)
+///                      variable counts, in rows of row_bytes bytes
+/// A failure is the runtime's to report after the call; the outputs then
+/// hold zeros, so the rest of the call stays in bounds.
+inline constexpr const char *kEpRankSlot = "moec_ep_rank";
+inline constexpr const char *kAllToAllSlot = "moec_all_to_all";
+inline constexpr const char *kAllToAllVSlot = "moec_all_to_all_v";
+
 /// A CUDA artifact's host code calls the runtime for its GPU work through
 /// exported pointer slots, one per call of MLIR's GPU runtime interface it
 /// uses, named kGpuSlotPrefix + the call ("moec_mgpuLaunchKernel"). The

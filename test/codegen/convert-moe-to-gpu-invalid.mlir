@@ -123,3 +123,27 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
     return
   }
 }
+
+// -----
+
+// Expert parallelism runs on CPU ranks only: a placed layer, and the
+// exchange ops, are refused rather than run on one GPU.
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  shard.grid @ep(shape = 2)
+  func.func @placed(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf32>, %wd: tensor<4x16x32xf32>) -> tensor<?x16xf32> {
+    // expected-error @+1 {{'moe.layer' op cannot be lowered to the GPU: it has an expert placement, and expert parallelism runs on CPU ranks only so far}}
+    %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) {moe.expert_placement = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 2, phys_to_log = [0, 1, 2, 3], replicas = [1, 1, 1, 1], log_to_phys = [0, 1, 2, 3]>} : tensor<?x16xf32>
+    return %y : tensor<?x16xf32>
+  }
+}
+
+// -----
+
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  shard.grid @ep(shape = 2)
+  func.func @exchange(%x: tensor<?x8xf32>, %s: tensor<2xi64>, %r: tensor<2xi64>) -> tensor<?x8xf32> {
+    // expected-error @+1 {{'moe.all_to_all_v' op cannot be lowered to the GPU: expert parallelism runs on CPU ranks only so far}}
+    %y = moe.all_to_all_v %x, %s, %r on @ep : tensor<?x8xf32>, tensor<2xi64> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+}

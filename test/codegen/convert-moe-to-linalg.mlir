@@ -75,6 +75,47 @@ func.func @dispatch(%ids: tensor<?x2xi32>) -> (tensor<?xi32>, tensor<?x2xi32>, t
 
 // -----
 
+// The exchange plan: the placement's tables as constants (each expert's
+// first slot, its replicas, its slots); pass 1 picks each assignment's
+// replica ((n + rank) mod replicas) and rank, counting per rank; a prefix
+// sum gives each rank's first send row; pass 2 places the assignments.
+// The all-to-all is left for the target.
+shard.grid @ep(shape = 2)
+// CHECK-LABEL: func.func @exchange_plan
+// CHECK-SAME: (%[[IDS:[^:]*]]: tensor<?x2xi32>, %[[RANK:[^:]*]]: index
+// CHECK-DAG: %[[SLOTS:.*]] = arith.constant dense<[0, 2, 1, 5, 3, 4]> : tensor<6xi32>
+// CHECK-DAG: %[[REPLICAS:.*]] = arith.constant dense<[2, 2, 1, 1]> : tensor<4xi32>
+// CHECK-DAG: %[[FIRST:.*]] = arith.constant dense<[0, 2, 4, 5, 6]> : tensor<5xi32>
+// CHECK-DAG: %[[PERRANK:.*]] = arith.constant 3 : i32
+// CHECK: %[[RANK32:.*]] = arith.index_cast %[[RANK]] : index to i32
+// CHECK: %[[PICK:.*]]:3 = scf.for
+// CHECK:   tensor.extract %[[IDS]]
+// CHECK:   %[[N:.*]] = tensor.extract
+// CHECK:   %[[R:.*]] = tensor.extract %[[REPLICAS]]
+// CHECK:   %[[TURN:.*]] = arith.remui %{{.*}}, %[[R]] : i32
+// CHECK:   tensor.extract %[[FIRST]]
+// CHECK:   %[[SLOT:.*]] = tensor.extract %[[SLOTS]]
+// CHECK:   arith.divui %[[SLOT]], %[[PERRANK]] : i32
+// CHECK: %[[SCAN:.*]]:2 = scf.for
+// CHECK: %[[PLACE:.*]]:4 = scf.for {{.*}} iter_args(%{{.*}} = %[[SCAN]]#0,
+// CHECK: return %[[PLACE]]#1, %[[PLACE]]#2, %[[PICK]]#1, %[[PLACE]]#3 : tensor<?xi32>, tensor<?xi32>, tensor<2xi64>, tensor<?x2xi32>
+func.func @exchange_plan(%ids: tensor<?x2xi32>, %rank: index, %x: tensor<?x8xf32>) -> (tensor<?xi32>, tensor<?xi32>, tensor<2xi64>, tensor<?x2xi32>) {
+  %t, %e, %c, %p = moe.exchange_plan %ids rank(%rank) placement(#moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3, phys_to_log = [0, 1, 0, 2, 3, 1], replicas = [2, 2, 1, 1], log_to_phys = [0, 2, 1, 5, 3, 4]>) : tensor<?x2xi32>
+  return %t, %e, %c, %p : tensor<?xi32>, tensor<?xi32>, tensor<2xi64>, tensor<?x2xi32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @all_to_all_v_kept
+// CHECK: moe.all_to_all_v
+shard.grid @ep(shape = 2)
+func.func @all_to_all_v_kept(%x: tensor<?x8xf32>, %s: tensor<2xi64>, %r: tensor<2xi64>) -> tensor<?x8xf32> {
+  %y = moe.all_to_all_v %x, %s, %r on @ep : tensor<?x8xf32>, tensor<2xi64> -> tensor<?x8xf32>
+  return %y : tensor<?x8xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @gather
 // CHECK: linalg.generic {{.*}} ins(%{{.*}} : tensor<?xi32>) outs(%{{.*}} : tensor<?x16xbf16>)
 // CHECK: arith.index_cast

@@ -4,11 +4,11 @@
 # incrementally.
 #
 # Debian: LLVM/MLIR 22 and the tools to build moec; the ONNX headers of the
-# ONNX importer. PyPI (requirements.lock, into the virtual environment
-# $build/venv): numpy, onnx, ONNX Runtime, PyTorch, transformers and
-# safetensors, which the tests and benchmarks use as references. The
-# PyTorch wheel pulls NVIDIA's CUDA wheels (about 4 GB in all); it runs
-# without a GPU.
+# ONNX importer; Open MPI for the expert-parallel collectives. PyPI
+# (requirements.lock, into the virtual environment $build/venv): numpy,
+# onnx, ONNX Runtime, PyTorch, transformers and safetensors, which the tests
+# and benchmarks use as references. The PyTorch wheel pulls NVIDIA's CUDA
+# wheels (about 4 GB in all); it runs without a GPU.
 #
 #   scripts/setup.sh            install, configure, build (into ./build)
 #   MOEC_BUILD_DIR=dir ...      build elsewhere
@@ -31,11 +31,14 @@ die() { printf 'moec setup: error: %s\n' "$*" >&2; exit 1; }
 # Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, clang's
 # fuzzer and sanitizer runtimes for the fuzz targets, the ONNX and protobuf
 # headers of the ONNX importer, Python with venv for the project's virtual
-# environment.
+# environment, Open MPI (mpirun, and the library and headers that
+# libmoert_mpi's expert-parallel collectives build on; mpirun starts the
+# ranks of one machine itself, and the ssh client it depends on is only for
+# other machines).
 packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
   libclang-rt-22-dev ninja-build cmake python3 python3-venv libonnx-dev
-  libprotobuf-dev
+  libprotobuf-dev openmpi-bin libopenmpi-dev
 )
 
 install_packages() {

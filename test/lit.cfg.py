@@ -81,6 +81,28 @@ elif lit_config.params.get("require_references"):
 config.substitutions.append(("%cc", config.c_compiler))
 config.substitutions.append(("%cxx", config.cxx_compiler))
 
+# libmoert_mpi's collectives (runtime/moert-mpi), built where CMake finds
+# MPI, run by the launcher CMake found with it (else mpirun on PATH): Open
+# MPI's, from Debian's openmpi-bin and libopenmpi-dev. %mpirun starts ranks
+# on this machine only, more of them than it has cores, as root too (a
+# container's user); the shared-memory transport copies through its own
+# buffers, since a container may forbid the kernel's cross-process copies.
+import shutil
+
+mpiexec = getattr(config, "mpiexec", "")
+if not os.path.isfile(mpiexec):
+    mpiexec = shutil.which("mpirun") or ""
+if mpiexec and os.path.exists(os.path.join(config.moec_tools_dir,
+                                           "moert-mpi-check")):
+    config.available_features.add("mpi")
+elif lit_config.params.get("require_references"):
+    lit_config.fatal("libmoert_mpi or mpirun is missing (install openmpi-bin "
+                     "and libopenmpi-dev: scripts/setup.sh)")
+config.substitutions.append(
+    ("%mpirun", "env OMPI_MCA_btl_vader_single_copy_mechanism=none "
+     "OMPI_MCA_rmaps_base_oversubscribe=1 %s --allow-run-as-root "
+     "--oversubscribe" % (mpiexec or "mpirun")))
+
 # The GPU kernels' logic runs on the CPU through mlir-runner (Debian's
 # mlir-22-tools and libmlir-22-dev).
 if (os.path.exists(os.path.join(config.llvm_tools_dir, "mlir-runner")) and

@@ -125,6 +125,13 @@ void fillCParams(const std::vector<Param> &params,
 } // namespace
 
 namespace {
+/// Stores `fn` in the artifact's pointer slot `name`, when it has one.
+template <typename Fn>
+void bindSlot(void *handle, const char *name, Fn *fn) {
+  if (void *slot = dlsym(handle, name))
+    std::memcpy(slot, &fn, sizeof(fn));
+}
+
 /// Reads a function's "routing_sites" (absent: none) into `sites`.
 std::string parseRoutingSites(const json::Value &f,
                               std::vector<RoutingSite> &sites) {
@@ -205,6 +212,15 @@ std::string moert::parseMetadata(moert_artifact_s &a,
       return "function '" + fn.name + "': " + err;
     if (std::string err = parseRoutingSites(f, fn.routingSites); !err.empty())
       return "function '" + fn.name + "': " + err;
+    if (const json::Value *ep = f.get("expert_parallel")) {
+      const json::Value *devices = ep->get("devices");
+      std::optional<int64_t> n = devices ? devices->asInt64() : std::nullopt;
+      if (!n || *n < 1 || *n > (int64_t(1) << 24))
+        return "function '" + fn.name +
+               "': 'expert_parallel' needs 'devices', an integer in [1, "
+               "2^24]";
+      fn.expertParallelDevices = *n;
+    }
     fn.entry = reinterpret_cast<EntryFn>(resolve(ctx, symbol->c_str()));
     if (!fn.entry)
       return "entry point '" + *symbol + "' is missing";
@@ -344,6 +360,10 @@ moert_status_t moert_artifact_load(const char *path,
           moert_record_routing;
       std::memcpy(slot, &fn, sizeof(fn));
     }
+    // Expert-parallel layers exchange rows through the session's group.
+    bindSlot(handle, abi::kEpRankSlot, moert_ep_rank);
+    bindSlot(handle, abi::kAllToAllSlot, moert_all_to_all);
+    bindSlot(handle, abi::kAllToAllVSlot, moert_all_to_all_v);
     *out_artifact = a.release();
     return nullptr;
   });

@@ -3,6 +3,7 @@
 #define MOEC_RUNTIME_MOERT_INTERNAL_H
 
 #include "runtime/abi/PanelLayout.h"
+#include "runtime/moert/Collectives.h"
 #include "runtime/moert/Device.h"
 #include "runtime/moert/Packing.h"
 #include "runtime/moert/Routing.h"
@@ -103,6 +104,9 @@ struct Function {
   EntryFn entry = nullptr;
   /// Its routing records (metadata "routing_sites"), in order.
   std::vector<RoutingSite> routingSites;
+  /// The ranks it exchanges rows with (metadata "expert_parallel"
+  /// "devices"); 0 when it runs on one process.
+  int64_t expertParallelDevices = 0;
 };
 
 } // namespace moert
@@ -177,6 +181,8 @@ struct moert_session_s {
   std::vector<std::shared_ptr<moe::safetensors::File>> files;
   /// Routing statistics, while or after recording.
   moert::RoutingRecorder routing;
+  /// The expert-parallel group the session's calls exchange rows with.
+  moert::Group group;
   /// The thread inside a call on this session (none: no call). A call from
   /// another thread meanwhile fails instead of racing on the state above;
   /// calls on the owning thread nest.

@@ -523,8 +523,15 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
                               std::to_string(o) + " and " + std::to_string(p) +
                               " overlap in memory");
   }
+  if (moert_status_t st = checkGroupFor(*session, *fn))
+    return st;
   RoutingScope routing(&session->routing, *fn);
+  CollectivesScope exchange(&session->group, fn->name);
   session->queue->launch(fn->entry, std::move(descriptors));
+  if (!exchange.error().empty())
+    return makeStatus(MOERT_FAILED_PRECONDITION,
+                      exchange.error() +
+                          "; the outputs of this call are not valid");
   return nullptr;
 }
 

@@ -375,6 +375,57 @@ MOERT_API moert_status_t moert_session_routing_counts(
 MOERT_API moert_status_t
 moert_session_write_routing(const moert_session_t *session, const char *path);
 
+/* ---- Expert-parallel collectives (docs/ExpertParallelism.md) ---- */
+
+/* The collectives of an expert-parallel group: the processes ("ranks")
+ * that run an artifact's expert-parallel functions together, one rank
+ * each, every rank calling the same function on its own tokens. An
+ * engine (libmoert_mpi's MPI collectives, moert_mpi.h) fills this table;
+ * the runtime calls it from the thread that runs the call. Each function
+ * returns 0, or non-zero with a NUL-terminated message of at most
+ * error_size bytes in `error` (a time-out, a failed peer, disagreeing
+ * ranks). After a failure the output buffers hold zeros. */
+#define MOERT_COLLECTIVES_VERSION 1
+typedef struct moert_collectives_s {
+  int32_t version; /* MOERT_COLLECTIVES_VERSION */
+  int32_t rank;    /* this process: 0 <= rank < size */
+  int32_t size;    /* the ranks of the group */
+  void *context;   /* passed to every function */
+  /* Equal split: `send` holds `size` blocks of `bytes` bytes, block i for
+   * rank i; block i of `recv` receives what rank i sent this rank. */
+  int (*all_to_all)(void *context, const void *send, void *recv,
+                    int64_t bytes, char *error, uint64_t error_size);
+  /* Variable counts, in rows of row_bytes bytes: the rows for rank i are
+   * the send_counts[i] rows after the sum of send_counts[0..i), and the
+   * rows from rank i land likewise in `recv` by recv_counts. Zero-count
+   * peers exchange nothing. */
+  int (*all_to_all_v)(void *context, const void *send,
+                      const int64_t *send_counts, void *recv,
+                      const int64_t *recv_counts, int64_t row_bytes,
+                      char *error, uint64_t error_size);
+  /* 0 when every rank passed the same `value` (a fingerprint of what the
+   * ranks must agree on, such as an expert placement); otherwise every
+   * rank fails, naming the values. */
+  int (*agree)(void *context, uint64_t value, const char *what, char *error,
+               uint64_t error_size);
+} moert_collectives_t;
+
+/* Gives the session the collectives of its group (copied; the engine's
+ * context must outlive the session or the next call of this), or none
+ * (NULL). A function compiled for expert parallelism
+ * (moert_artifact_expert_parallel_ranks() > 0) runs only on a session
+ * whose group has that many ranks; its first call of each expert
+ * placement checks that every rank has the same one. A failed exchange
+ * fails the call with MOERT_FAILED_PRECONDITION; after a time-out the
+ * group is unusable (moert_mpi.h). */
+MOERT_API moert_status_t moert_session_set_collectives(
+    moert_session_t *session, const moert_collectives_t *collectives);
+
+/* The ranks `function` exchanges token rows with: 0 when it runs on one
+ * process, -1 when there is no such function. */
+MOERT_API int64_t moert_artifact_expert_parallel_ranks(
+    const moert_artifact_t *artifact, const char *function);
+
 #ifdef __cplusplus
 }
 #endif

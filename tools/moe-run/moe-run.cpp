@@ -14,6 +14,7 @@
 #include "runtime/support/Npy.h"
 #include "runtime/support/Safetensors.h"
 #include "runtime/support/Version.h"
+#include "tools/moe-run/ExpertParallel.h"
 
 #include <algorithm>
 #include <chrono>
@@ -22,6 +23,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <numeric>
 #include <string>
 #include <vector>
 
@@ -66,11 +68,22 @@ const char *kUsage =
     "                         statistics\"), for the expert-parallel planner\n"
     "  --record-coselection   with --record-routing, also count the tokens\n"
     "                         that selected each pair of experts\n"
+    "  --ep-timeout SECONDS   for an expert-parallel function, how long a\n"
+    "                         rank waits for the others in an exchange\n"
+    "                         before it gives up and ends the job\n"
+    "                         (default 60)\n"
     "  --version              the moec and LLVM versions it was built with\n"
     "  -h, --help             this text\n"
     "\n"
     "Weights files the artifact records are looked for next to the artifact\n"
-    "first, then at the recorded path.\n";
+    "first, then at the recorded path.\n"
+    "\n"
+    "A function compiled with an expert placement for R ranks\n"
+    "(docs/ExpertParallelism.md) runs under mpirun with R processes:\n"
+    "  mpirun -np R moe-run ARTIFACT --input x=X.npy --output Y.npy\n"
+    "Every rank reads the same inputs and runs the function on its share of\n"
+    "the tokens (rank r of R: tokens [T*r/R, T*(r+1)/R)); rank 0 gathers the\n"
+    "outputs and prints, verifies and writes them.\n";
 
 int fail(const std::string &msg) {
   std::fflush(stdout); // what was printed before, then why it stops
@@ -110,6 +123,7 @@ struct Options {
   std::string recordRouting;
   bool list = false, verify = false, version = false, coselection = false;
   double tolerance = -1;
+  double epTimeout = 60;
   int repeat = 0, threads = 0;
 };
 
@@ -183,6 +197,11 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
     } else if (key == "--device") {
       if (!value(o.device) || o.device.empty())
         return "--device needs a device name (e.g. cpu)";
+    } else if (key == "--ep-timeout") {
+      char *end = nullptr;
+      if (!value(v) || (o.epTimeout = std::strtod(v.c_str(), &end), *end) ||
+          v.empty() || !(o.epTimeout > 0) || o.epTimeout > 86400)
+        return "--ep-timeout needs a number of seconds in (0, 86400]";
     } else if (key == "--threads") {
       if (!value(v) || !parseInt(v.c_str(), o.threads))
         return "--threads needs a non-negative integer (0: all cores)";
@@ -499,6 +518,35 @@ int main(int argc, char **argv) {
              msg))
     return fail(msg);
 
+  // An expert-parallel function runs on the group mpirun started.
+  moerun::RankGroup group;
+  int64_t epRanks =
+      moert_artifact_expert_parallel_ranks(artifact, fnName.c_str());
+  if (epRanks > 0) {
+    if (!o.recordRouting.empty())
+      return fail("--record-routing is not supported for an expert-parallel "
+                  "function yet ('" +
+                  fnName + "' runs on " + std::to_string(epRanks) + " ranks)");
+    if (std::string err = group.start(o.epTimeout); !err.empty())
+      return fail("function '" + fnName + "' runs its experts on " +
+                  std::to_string(epRanks) + " ranks: " + err);
+    if (group.size() != epRanks)
+      return fail("function '" + fnName + "' runs its experts on " +
+                  std::to_string(epRanks) + " ranks; start it with mpirun " +
+                  "-np " + std::to_string(epRanks) + " (this job has " +
+                  std::to_string(group.size()) + " process" +
+                  (group.size() == 1 ? "" : "es") + ")");
+  }
+  // After a failure on one rank, the others would wait for it.
+  auto failRank = [&](const std::string &why) {
+    int code = fail(group.started() && group.size() > 1
+                        ? "rank " + std::to_string(group.rank()) + ": " + why
+                        : why);
+    if (group.started() && group.size() > 1)
+      group.abort(code);
+    return code;
+  };
+
   moert_device_t *device = nullptr;
   std::string deviceName =
       o.device.empty()
@@ -514,6 +562,9 @@ int main(int argc, char **argv) {
              msg))
     return fail(msg);
   moert_session_t *session = cleanup.s;
+  if (group.started() &&
+      failed(moert_session_set_collectives(session, &group.collectives()), msg))
+    return failRank(msg);
   if (o.weights.empty()) {
     if (moert_artifact_weight_file_count(artifact) == 0) {
       bool needsWeights = false;
@@ -582,6 +633,36 @@ int main(int argc, char **argv) {
       if (args[i].shape[d] < 0 && tokens < 0)
         tokens = b.shape[d];
   }
+  // Each rank runs its share of the tokens: the rows of every input with a
+  // token dimension.
+  std::vector<int64_t> rowsPerRank;
+  std::vector<Buffer> fullInputs;
+  if (group.started()) {
+    int64_t all = std::max<int64_t>(tokens, 0);
+    for (int32_t r = 0; r < group.size(); ++r) {
+      auto [first, last] = moerun::tokenShare(all, r, group.size());
+      rowsPerRank.push_back(last - first);
+    }
+    auto [first, last] = moerun::tokenShare(all, group.rank(), group.size());
+    fullInputs = inputBuffers;
+    for (int32_t i = 0, j = 0; i < na; ++i) {
+      if (args[i].is_weight)
+        continue;
+      Buffer &b = inputBuffers[j++];
+      if (args[i].rank < 1 || args[i].shape[0] >= 0 || b.shape.empty() ||
+          b.shape[0] == 0)
+        continue;
+      size_t row = b.bytes.size() / static_cast<size_t>(b.shape[0]);
+      b.bytes = std::vector<unsigned char>(b.bytes.begin() + first * row,
+                                           b.bytes.begin() + last * row);
+      b.shape[0] = last - first;
+    }
+    tokens = last - first;
+    byName.clear();
+    for (int32_t i = 0, j = 0; i < na; ++i)
+      if (!args[i].is_weight)
+        byName[args[i].name] = &fullInputs[j++];
+  }
   Buffer output;
   output.dtype = results[0].dtype;
   for (int32_t d = 0; d < results[0].rank; ++d)
@@ -637,7 +718,7 @@ int main(int argc, char **argv) {
       return fail("--record-routing: " + msg);
   }
   if (runOnce())
-    return fail(msg);
+    return failRank(msg);
   if (!o.recordRouting.empty() &&
       failed(moert_session_record_routing(session, MOERT_ROUTING_OFF), msg))
     return fail("--record-routing: " + msg);
@@ -647,23 +728,58 @@ int main(int argc, char **argv) {
     for (int r = 0; r < o.repeat; ++r) {
       auto t0 = std::chrono::steady_clock::now();
       if (runOnce())
-        return fail(msg);
+        return failRank(msg);
       auto t1 = std::chrono::steady_clock::now();
       ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
     }
     double med = median(ms);
     double lo = *std::min_element(ms.begin(), ms.end());
     double hi = *std::max_element(ms.begin(), ms.end());
-    std::printf("latency: median %.3f ms (min %.3f, max %.3f) over %d runs, "
-                "%d threads, %lld tokens: %.0f tokens/s\n",
-                med, lo, hi, o.repeat, moert_session_num_threads(session),
-                static_cast<long long>(tokens), tokens / (med / 1000.0));
+    // Under mpirun, rank 0 reports its own latency for all the tokens.
+    int64_t all = tokens;
+    if (group.started())
+      all = std::accumulate(rowsPerRank.begin(), rowsPerRank.end(), int64_t(0));
+    if (!group.started() || group.rank() == 0)
+      std::printf(
+          "latency: median %.3f ms (min %.3f, max %.3f) over %d runs, "
+          "%d threads, %lld tokens%s: %.0f tokens/s\n",
+          med, lo, hi, o.repeat, moert_session_num_threads(session),
+          static_cast<long long>(all),
+          group.started()
+              ? (" on " + std::to_string(group.size()) + " ranks").c_str()
+              : "",
+          all / (med / 1000.0));
   }
 
   if (failed(moert_buffer_read(outTensor.buffer, 0, output.bytes.data(),
                                output.bytes.size()),
              msg))
-    return fail(msg);
+    return failRank(msg);
+  if (group.started()) {
+    // Rank 0 goes on with every rank's rows; the others are done.
+    std::vector<unsigned char> all;
+    int64_t rowBytes =
+        output.shape.empty() || output.shape[0] == 0
+            ? 0
+            : static_cast<int64_t>(output.bytes.size()) / output.shape[0];
+    if (rowBytes == 0 && !output.shape.empty() && results[0].rank > 0) {
+      rowBytes = moe::dtypeSize(static_cast<moe::DType>(output.dtype));
+      for (int32_t d = 1; d < results[0].rank; ++d)
+        rowBytes *= output.shape[d];
+    }
+    if (std::string err =
+            group.gather(output.bytes.data(), rowsPerRank, rowBytes, all);
+        !err.empty())
+      return failRank("gathering the outputs: " + err);
+    if (group.rank() != 0)
+      return 0;
+    output.bytes = std::move(all);
+    output.shape[0] = 0;
+    for (int64_t rows : rowsPerRank)
+      output.shape[0] += rows;
+    inputBuffers = fullInputs;
+    tokens = output.shape[0];
+  }
   std::vector<double> actual = output.toDouble();
   printSummary(results[0].name, output.dtype, output.shape, actual);
   if (o.verify) {

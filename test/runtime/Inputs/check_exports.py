@@ -1,9 +1,10 @@
 """Checks that a shared library exports exactly the C API a header declares.
 
-  check_exports.py NM LIBRARY HEADER
+  check_exports.py NM LIBRARY HEADER [MACRO]
 
 Runs `NM -D --defined-only LIBRARY` and compares its defined dynamic symbols
-with the functions HEADER declares with MOERT_API. Fails, naming them, if the
+with the functions HEADER declares with MACRO (default MOERT_API;
+MOERT_MPI_API for libmoert_mpi.so). Fails, naming them, if the
 library exports anything else (besides the loader's _init and _fini) or
 lacks a declared function.
 """
@@ -12,10 +13,11 @@ import subprocess
 import sys
 
 nm, library, header = sys.argv[1:4]
+macro = sys.argv[4] if len(sys.argv) > 4 else "MOERT_API"
 text = open(header).read()
-declared = set(re.findall(r"MOERT_API\b[^;{]*?\b(moert_\w+)\s*\(", text))
+declared = set(re.findall(r"%s\b[^;{]*?\b(moert_\w+)\s*\(" % macro, text))
 if not declared:
-    sys.exit("check_exports: no MOERT_API declarations in %s" % header)
+    sys.exit("check_exports: no %s declarations in %s" % (macro, header))
 out = subprocess.run([nm, "-D", "--defined-only", library], check=True,
                      capture_output=True, text=True).stdout
 exported = set()

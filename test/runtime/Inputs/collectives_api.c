@@ -1,0 +1,139 @@
+/* Checks the expert-parallel side of the C API, as a C99 program, without
+ * MPI: an artifact of examples/tiny-mixtral.mlir planned for 2 ranks
+ * (E = 8, k = 2, d = 64) reports its ranks; calls without a group or with
+ * a group of the wrong size fail before running; a malformed table is
+ * refused; and a group whose engine fails (disagreeing ranks, a time-out
+ * in either all-to-all) fails the call with the engine's message, leaving
+ * outputs that are finite (the zeros of a failed exchange, never garbage
+ * read out of bounds). Prints one line per check. */
+#include "report.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#define T 16
+#define D 64
+
+/* A fake engine: rank 0 of `size`; the exchange named by `fail` fails. */
+struct fake {
+  const char *fail;
+  int calls;
+};
+
+static int refuse(struct fake *f, const char *what, char *error,
+                  uint64_t size) {
+  ++f->calls;
+  if (!f->fail || strcmp(f->fail, what) != 0)
+    return 0;
+  snprintf(error, (size_t)size, "rank 0 of 2: the %s timed out (fake)",
+           what);
+  return 1;
+}
+
+static int fake_all_to_all(void *ctx, const void *send, void *recv,
+                           int64_t bytes, char *error, uint64_t size) {
+  /* Rank 0 keeps its own block and receives its own counts again. */
+  memcpy(recv, send, (size_t)(2 * bytes));
+  return refuse(ctx, "all_to_all", error, size);
+}
+
+static int fake_all_to_all_v(void *ctx, const void *send,
+                             const int64_t *send_counts, void *recv,
+                             const int64_t *recv_counts, int64_t row_bytes,
+                             char *error, uint64_t size) {
+  (void)send;
+  (void)send_counts;
+  (void)recv;
+  (void)recv_counts;
+  (void)row_bytes;
+  return refuse(ctx, "all_to_all_v", error, size);
+}
+
+static int fake_agree(void *ctx, uint64_t value, const char *what,
+                      char *error, uint64_t size) {
+  (void)value;
+  (void)what;
+  return refuse(ctx, "agree", error, size);
+}
+
+static moert_collectives_t table(struct fake *f, int32_t rank, int32_t size) {
+  moert_collectives_t t;
+  t.version = MOERT_COLLECTIVES_VERSION;
+  t.rank = rank;
+  t.size = size;
+  t.context = f;
+  t.all_to_all = fake_all_to_all;
+  t.all_to_all_v = fake_all_to_all_v;
+  t.agree = fake_agree;
+  return t;
+}
+
+static int finite(const float *y) {
+  int i;
+  for (i = 0; i < T * D; ++i)
+    if (!isfinite(y[i]))
+      return 0;
+  return 1;
+}
+
+int main(int argc, char **argv) {
+  moert_artifact_t *artifact = NULL;
+  moert_session_t *session = NULL;
+  static float x[T * D], y[T * D];
+  int64_t shape[2] = {T, D};
+  moert_tensor_t in = {MOERT_F32, 2, shape, x};
+  moert_tensor_t out = {MOERT_F32, 2, shape, y};
+  struct fake f = {NULL, 0};
+  moert_collectives_t t;
+  const char *fails[3] = {"agree", "all_to_all", "all_to_all_v"};
+  int i;
+
+  if (argc != 2)
+    return 2;
+  for (i = 0; i < T * D; ++i)
+    x[i] = (float)((i * 7919) % 2003) / 1001.0f - 1.0f;
+  if (report("load", moert_artifact_load(argv[1], &artifact)) ||
+      report("session", moert_session_create(artifact, NULL, &session)) ||
+      report("weights", moert_session_bind_recorded_weights(session)))
+    return 1;
+  printf("ranks: %lld, unknown function: %lld, null: %lld\n",
+         (long long)moert_artifact_expert_parallel_ranks(artifact,
+                                                         "tiny_mixtral"),
+         (long long)moert_artifact_expert_parallel_ranks(artifact, "nope"),
+         (long long)moert_artifact_expert_parallel_ranks(NULL, "nope"));
+
+  report("no group", moert_session_run(session, "tiny_mixtral", &in, 1, &out,
+                                       1));
+  t = table(&f, 0, 2);
+  t.version = 7;
+  report("version 7", moert_session_set_collectives(session, &t));
+  t = table(&f, 2, 2);
+  report("rank 2 of 2", moert_session_set_collectives(session, &t));
+  t = table(&f, 0, 2);
+  t.agree = NULL;
+  report("no agree", moert_session_set_collectives(session, &t));
+  report("null session", moert_session_set_collectives(NULL, &t));
+  t = table(&f, 0, 1);
+  report("group of 1", moert_session_set_collectives(session, &t));
+  report("run on 1", moert_session_run(session, "tiny_mixtral", &in, 1, &out,
+                                       1));
+  printf("engine calls: %d\n", f.calls);
+
+  for (i = 0; i < 3; ++i) {
+    char what[64];
+    f.fail = fails[i];
+    t = table(&f, 0, 2);
+    report("group of 2", moert_session_set_collectives(session, &t));
+    memset(y, 0xff, sizeof y); /* NaNs unless the call writes */
+    snprintf(what, sizeof what, "run, %s fails", fails[i]);
+    report(what, moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
+    printf("output finite: %s\n", finite(y) ? "yes" : "no");
+  }
+  report("remove the group", moert_session_set_collectives(session, NULL));
+  report("run without", moert_session_run(session, "tiny_mixtral", &in, 1,
+                                          &out, 1));
+  moert_session_release(session);
+  moert_artifact_release(artifact);
+  return 0;
+}

@@ -539,8 +539,11 @@ int main(int argc, char **argv) {
   }
   // After a failure on one rank, the others would wait for it.
   auto failRank = [&](const std::string &why) {
-    int code = fail(group.started() && group.size() > 1
-                        ? "rank " + std::to_string(group.rank()) + ": " + why
+    bool many = group.started() && group.size() > 1;
+    // The collectives' messages name the rank already.
+    std::string rank = "rank " + std::to_string(group.rank());
+    int code = fail(many && why.find(rank + " of ") == std::string::npos
+                        ? rank + ": " + why
                         : why);
     if (group.started() && group.size() > 1)
       group.abort(code);
@@ -634,10 +637,12 @@ int main(int argc, char **argv) {
         tokens = b.shape[d];
   }
   // Each rank runs its share of the tokens: the rows of every input with a
-  // token dimension.
+  // token dimension. A function with a static token count cannot be split:
+  // every rank runs all its tokens, and rank 0's output is the result.
   std::vector<int64_t> rowsPerRank;
   std::vector<Buffer> fullInputs;
-  if (group.started()) {
+  bool split = group.started() && tokens >= 0;
+  if (split) {
     int64_t all = std::max<int64_t>(tokens, 0);
     for (int32_t r = 0; r < group.size(); ++r) {
       auto [first, last] = moerun::tokenShare(all, r, group.size());
@@ -737,7 +742,7 @@ int main(int argc, char **argv) {
     double hi = *std::max_element(ms.begin(), ms.end());
     // Under mpirun, rank 0 reports its own latency for all the tokens.
     int64_t all = tokens;
-    if (group.started())
+    if (split)
       all = std::accumulate(rowsPerRank.begin(), rowsPerRank.end(), int64_t(0));
     if (!group.started() || group.rank() == 0)
       std::printf(
@@ -755,7 +760,9 @@ int main(int argc, char **argv) {
                                output.bytes.size()),
              msg))
     return failRank(msg);
-  if (group.started()) {
+  if (group.started() && !split && group.rank() != 0)
+    return 0;
+  if (split) {
     // Rank 0 goes on with every rank's rows; the others are done.
     std::vector<unsigned char> all;
     int64_t rowBytes =

@@ -393,8 +393,8 @@ typedef struct moert_collectives_s {
   void *context;   /* passed to every function */
   /* Equal split: `send` holds `size` blocks of `bytes` bytes, block i for
    * rank i; block i of `recv` receives what rank i sent this rank. */
-  int (*all_to_all)(void *context, const void *send, void *recv,
-                    int64_t bytes, char *error, uint64_t error_size);
+  int (*all_to_all)(void *context, const void *send, void *recv, int64_t bytes,
+                    char *error, uint64_t error_size);
   /* Variable counts, in rows of row_bytes bytes: the rows for rank i are
    * the send_counts[i] rows after the sum of send_counts[0..i), and the
    * rows from rank i land likewise in `recv` by recv_counts. Zero-count

@@ -26,8 +26,7 @@ static int refuse(struct fake *f, const char *what, char *error,
   ++f->calls;
   if (!f->fail || strcmp(f->fail, what) != 0)
     return 0;
-  snprintf(error, (size_t)size, "rank 0 of 2: the %s timed out (fake)",
-           what);
+  snprintf(error, (size_t)size, "rank 0 of 2: the %s timed out (fake)", what);
   return 1;
 }
 
@@ -50,8 +49,8 @@ static int fake_all_to_all_v(void *ctx, const void *send,
   return refuse(ctx, "all_to_all_v", error, size);
 }
 
-static int fake_agree(void *ctx, uint64_t value, const char *what,
-                      char *error, uint64_t size) {
+static int fake_agree(void *ctx, uint64_t value, const char *what, char *error,
+                      uint64_t size) {
   (void)value;
   (void)what;
   return refuse(ctx, "agree", error, size);
@@ -97,14 +96,14 @@ int main(int argc, char **argv) {
       report("session", moert_session_create(artifact, NULL, &session)) ||
       report("weights", moert_session_bind_recorded_weights(session)))
     return 1;
-  printf("ranks: %lld, unknown function: %lld, null: %lld\n",
-         (long long)moert_artifact_expert_parallel_ranks(artifact,
-                                                         "tiny_mixtral"),
-         (long long)moert_artifact_expert_parallel_ranks(artifact, "nope"),
-         (long long)moert_artifact_expert_parallel_ranks(NULL, "nope"));
+  printf(
+      "ranks: %lld, unknown function: %lld, null: %lld\n",
+      (long long)moert_artifact_expert_parallel_ranks(artifact, "tiny_mixtral"),
+      (long long)moert_artifact_expert_parallel_ranks(artifact, "nope"),
+      (long long)moert_artifact_expert_parallel_ranks(NULL, "nope"));
 
-  report("no group", moert_session_run(session, "tiny_mixtral", &in, 1, &out,
-                                       1));
+  report("no group",
+         moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
   t = table(&f, 0, 2);
   t.version = 7;
   report("version 7", moert_session_set_collectives(session, &t));
@@ -116,8 +115,8 @@ int main(int argc, char **argv) {
   report("null session", moert_session_set_collectives(NULL, &t));
   t = table(&f, 0, 1);
   report("group of 1", moert_session_set_collectives(session, &t));
-  report("run on 1", moert_session_run(session, "tiny_mixtral", &in, 1, &out,
-                                       1));
+  report("run on 1",
+         moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
   printf("engine calls: %d\n", f.calls);
 
   for (i = 0; i < 3; ++i) {
@@ -131,8 +130,8 @@ int main(int argc, char **argv) {
     printf("output finite: %s\n", finite(y) ? "yes" : "no");
   }
   report("remove the group", moert_session_set_collectives(session, NULL));
-  report("run without", moert_session_run(session, "tiny_mixtral", &in, 1,
-                                          &out, 1));
+  report("run without",
+         moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
   moert_session_release(session);
   moert_artifact_release(artifact);
   return 0;

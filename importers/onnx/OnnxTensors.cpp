@@ -61,6 +61,17 @@ std::string onnximport::typeName(int32_t type) {
   return "type " + std::to_string(type);
 }
 
+bool onnximport::shapeFits(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0)
+      return false;
+    if (d && (__builtin_mul_overflow(n, d, &n) || n > (int64_t{1} << 62)))
+      return false;
+  }
+  return true;
+}
+
 int64_t Tensor::numElements() const {
   int64_t n = 1;
   for (int64_t d : shape)
@@ -171,7 +182,11 @@ std::string onnximport::decodeInitializer(const TensorProto &proto,
   for (int64_t d : out.shape)
     if (d < 0)
       return what + ": negative dimension";
-  uint64_t expected = static_cast<uint64_t>(out.numElements()) * size;
+  uint64_t expected;
+  if (!shapeFits(out.shape) ||
+      __builtin_mul_overflow(static_cast<uint64_t>(out.numElements()), size,
+                             &expected))
+    return what + ": its dimensions have more elements than a tensor can hold";
   if (proto.data_location() == TensorProto::EXTERNAL) {
     std::string location;
     uint64_t offset = 0, length = expected;
@@ -314,6 +329,8 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
     }
     if (inferred >= 0 && known > 0)
       shape[inferred] = in[0]->numElements() / known;
+    if (!shapeFits(shape))
+      return where + ": the target shape has too many elements";
     out = *in[0];
     out.shape = shape;
     if (out.numElements() != in[0]->numElements())
@@ -367,8 +384,11 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
       for (int64_t i = 0; i < rank; ++i)
         if (i != axis && t->shape[i] != in[0]->shape[i])
           return where + ": input shapes disagree off the axis";
-      shape[axis] += t->shape[axis];
+      if (__builtin_add_overflow(shape[axis], t->shape[axis], &shape[axis]))
+        return where + ": the result has too many elements";
     }
+    if (!shapeFits(shape))
+      return where + ": the result has too many elements";
     // Copy blocks: outer = product before axis.
     int64_t outer = 1;
     for (int64_t i = 0; i < axis; ++i)
@@ -438,6 +458,10 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
         return where + ": shapes do not broadcast";
       shape[i] = std::max(sa[i], sb[i]);
     }
+    // One operand has the result's shape: broadcasting that grows both (an
+    // outer sum) could turn two small constants into a huge one.
+    if (shape != sa && shape != sb)
+      return where + ": broadcasting would grow both operands";
     std::vector<double> va = a.values(), vb = b.values(), r;
     std::vector<int64_t> st = strides(shape), sta = strides(sa),
                          stb = strides(sb);

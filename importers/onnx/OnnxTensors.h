@@ -17,7 +17,9 @@
 
 namespace moe::onnximport {
 
-/// A constant tensor: ONNX element type, shape, and its bytes.
+/// A constant tensor: ONNX element type, shape, and its bytes. Every shape
+/// a Tensor holds has passed `shapeFits`, so its element count, strides and
+/// byte size are computed without overflow.
 struct Tensor {
   int32_t type = onnx::TensorProto::FLOAT;
   std::vector<int64_t> shape;
@@ -36,6 +38,11 @@ struct Tensor {
 /// `v` as an integer (an axis, a dimension): false when it is not one (not
 /// finite, not integral, or beyond 2^53 in magnitude).
 bool asInteger(double v, int64_t &out);
+
+/// True when no dimension of `shape` is negative and the product of its
+/// non-zero dimensions fits in 62 bits (a zero-element tensor of dimensions
+/// (0, 2^40, 2^40) has strides that would not).
+bool shapeFits(const std::vector<int64_t> &shape);
 
 /// Bytes per element of a supported ONNX element type; 0 for others.
 size_t elementSize(int32_t type);

@@ -4,8 +4,9 @@ malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
 unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
 missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
 k-too-large.onnx, nan-shape.onnx, bad-perm.onnx, nan-axes.onnx,
-inf-hidden-shape.onnx, matmul-one-input.onnx, and ok.onnx (the unbroken
-base model).
+inf-hidden-shape.onnx, matmul-one-input.onnx, huge-dims.onnx,
+huge-empty-reshape.onnx, huge-concat.onnx, outer-add.onnx, and ok.onnx (the
+unbroken base model).
 """
 import os
 import sys
@@ -45,6 +46,16 @@ def moe(inputs=("hidden", "router_logits", "fc1", "", "fc2"), out="output",
     attrs.setdefault("activation_type", "relu")
     return helper.make_node("MoE", list(inputs), [out], domain="com.microsoft",
                             name=name, **attrs)
+
+
+def bare_tensor(name, dims):
+    """A float initializer with `dims` and no values (helper.make_tensor
+    checks what these tests need unchecked)."""
+    t = TensorProto()
+    t.name = name
+    t.data_type = TensorProto.FLOAT
+    t.dims.extend(dims)
+    return t
 
 
 def main(out):
@@ -122,6 +133,26 @@ def main(out):
     matmul = helper.make_node("MatMul", ["hidden"], ["logits"], name="mm0")
     save(model([matmul, moe(inputs=("hidden", "logits", "fc1", "", "fc2"))],
                weights()), "matmul-one-input.onnx")
+
+    # Dimensions whose product overflows 64 bits, also where a zero makes
+    # the tensor empty, and folding that would grow small constants into a
+    # huge one.
+    huge = bare_tensor("fc1", [2**40, 2**40, 5369])
+    save(model([moe()], [huge, w2]), "huge-dims.onnx")
+    empty = numpy_helper.from_array(np.zeros((0,), np.float32), "empty")
+    eshape = numpy_helper.from_array(np.array([0, 2**50, 2**50]), "e_shape")
+    ereshape = helper.make_node("Reshape", ["empty", "e_shape"], ["e3"],
+                                name="reshape_empty")
+    save(model([ereshape, moe()], weights() + [empty, eshape]),
+         "huge-empty-reshape.onnx")
+    wide = bare_tensor("wide", [0, 2**62])
+    concat = helper.make_node("Concat", ["wide", "wide"], ["wide2"],
+                              name="concat_wide", axis=1)
+    save(model([concat, moe()], weights() + [wide]), "huge-concat.onnx")
+    col = numpy_helper.from_array(np.ones((E, 1, 1), np.float32), "col")
+    row = numpy_helper.from_array(np.ones((1, d, f), np.float32), "row")
+    outer = helper.make_node("Add", ["col", "row"], ["fc2"], name="outer_fc2")
+    save(model([outer, moe()], [w1, col, row]), "outer-add.onnx")
 
 
 if __name__ == "__main__":

@@ -245,8 +245,8 @@ int Driver::run() {
     if (!::moe::hf::isCheckpointDir(o.input))
       return fail("'" + o.input +
                   "' is a directory without config.json; expected a Hugging "
-                  "Face checkpoint directory, an .onnx file or a .mlir "
-                  "file");
+                  "Face checkpoint directory, a .gguf file, an .onnx file or "
+                  "a .mlir file");
     std::vector<std::string> notes;
     module = importHuggingFace(o.input, &context, importedWeights, &notes);
     if (!module)
@@ -254,6 +254,10 @@ int Driver::run() {
     if (o.verbose)
       for (const std::string &note : notes)
         llvm::errs() << o.toolName << ": " << note << "\n";
+  } else if (::moe::hf::isGgufFile(o.input)) {
+    module = importGguf(o.input, &context, importedWeights);
+    if (!module)
+      return 1; // the importer reported what and where
   } else if (StringRef(o.input).ends_with(".onnx")) {
     module = importOnnx(o.input, &context, onnxWeights);
     if (!module)

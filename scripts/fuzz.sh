@@ -3,8 +3,9 @@
 #
 #   scripts/fuzz.sh TARGET SECONDS [libFuzzer flags...]
 #
-# TARGET is json, npy, safetensors, layer_config, artifact_seal,
-# artifact_metadata, routing_statistics, moe_ir, hf_checkpoint or onnx_model
+# TARGET is json, npy, safetensors, gguf, layer_config, artifact_seal,
+# artifact_metadata, routing_statistics, moe_ir, hf_checkpoint, gguf_model or
+# onnx_model
 # (the folders of fuzz/corpus).
 # The checked-in seeds (fuzz/corpus/TARGET) are read, never written; what the run finds
 # interesting goes to $MOEC_FUZZ_WORK/corpus (default

@@ -3,6 +3,7 @@
 #include "runtime/support/FileIO.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <set>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -37,9 +38,42 @@ bool hf::isCheckpointDir(const std::string &path) {
   return isDir(path) && isFile(path + "/config.json");
 }
 
+bool hf::isGgufFile(const std::string &path) {
+  if (!isFile(path))
+    return false;
+  std::FILE *f = std::fopen(path.c_str(), "rb");
+  if (!f)
+    return false;
+  char magic[4] = {};
+  size_t n = std::fread(magic, 1, sizeof(magic), f);
+  std::fclose(f);
+  return gguf::hasMagic(std::string_view(magic, n));
+}
+
 std::string Checkpoint::modelType() const {
+  if (gguf_) {
+    const gguf::Value *v = gguf_->find("general.architecture");
+    return v && v->type == gguf::ValueType::String ? v->s : std::string();
+  }
   const std::string *t = config_.getString("model_type");
   return t ? *t : std::string();
+}
+
+std::string Checkpoint::openGguf(const std::string &pathIn, Checkpoint &out) {
+  std::string path = absolute(pathIn);
+  out.dir_ = path;
+  out.configPath_ = path;
+  std::shared_ptr<safetensors::File> file;
+  if (std::string err = safetensors::File::open(path, file); !err.empty())
+    return err;
+  if (!file->gguf())
+    return path + ": not a GGUF file";
+  out.gguf_ = file->gguf();
+  out.files_.push_back(path);
+  out.open_.push_back(file);
+  for (const safetensors::TensorInfo &t : file->tensors())
+    out.tensors_.emplace(t.name, TensorRef{&t, &out.files_[0]});
+  return "";
 }
 
 std::optional<TensorRef> Checkpoint::find(const std::string &name) const {

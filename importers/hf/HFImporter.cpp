@@ -81,8 +81,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     if (!t) {
       emitError(loc) << ckpt.dir() << ": tensor '" << name
                      << "' not found (the " << role << " of MoE layer "
-                     << plan.layer << ", model_type '" << ckpt.modelType()
-                     << "')";
+                     << plan.layer
+                     << (ckpt.gguf() ? ", architecture '" : ", model_type '")
+                     << ckpt.modelType() << "')";
       return nullptr;
     }
     const std::string &file = *t->file;
@@ -93,6 +94,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                      << t->info->dtype
                      << (fp8 ? "; FP8 checkpoints are not supported yet "
                                "(dequantize to bf16 first)"
+                         : ckpt.gguf()
+                             ? "; quantized GGUF tensors are not supported "
+                               "yet (supported: F32, BF16, F16)"
                              : "; supported: F32, BF16, F16");
       return nullptr;
     }
@@ -103,10 +107,18 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       return nullptr;
     }
     type = et;
-    if (t->info->shape != expected) {
+    // A GGUF file stores a [1, d] weight as [d]; the runtime binds it so.
+    auto withoutLeadingOnes = [](std::vector<int64_t> v) {
+      while (v.size() > 1 && v.front() == 1)
+        v.erase(v.begin());
+      return v;
+    };
+    if (ckpt.gguf()
+            ? withoutLeadingOnes(t->info->shape) != withoutLeadingOnes(expected)
+            : t->info->shape != expected) {
       emitError(loc) << file << ": tensor '" << name << "' has shape "
-                     << shapeStr(t->info->shape) << " but config.json implies "
-                     << shapeStr(expected);
+                     << shapeStr(t->info->shape) << " but " << ckpt.configName()
+                     << " implies " << shapeStr(expected);
       return nullptr;
     }
   }
@@ -133,7 +145,9 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   MLIRContext *ctx = b.getContext();
   Location loc = NameLoc::get(
       b.getStringAttr(plan.prefix.substr(0, plan.prefix.size() - 1)),
-      FileLineColLoc::get(ctx, ckpt.configPath(), 1, 1));
+      // A GGUF file is binary: no line to point at.
+      ckpt.gguf() ? FileLineColLoc::get(ctx, ckpt.configPath(), 0, 0)
+                  : FileLineColLoc::get(ctx, ckpt.configPath(), 1, 1));
   // Operands in moe.layer's role order.
   const std::vector<std::string> &roles = ::moe::ref::roleNames();
   SmallVector<std::pair<std::string, const hf::WeightSource *>> weights;
@@ -227,21 +241,25 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   return success();
 }
 
-} // namespace
-
-OwningOpRef<ModuleOp>
-mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
-                             std::vector<std::string> &weightFiles,
-                             std::vector<std::string> *notes) {
+/// Opens `path` as a directory (Hugging Face) or a GGUF file, plans its
+/// layers and builds one function per MoE layer.
+OwningOpRef<ModuleOp> importCheckpoint(const std::string &path, bool gguf,
+                                       MLIRContext *context,
+                                       std::vector<std::string> &weightFiles,
+                                       std::vector<std::string> *notes) {
   context->loadDialect<MoEDialect, func::FuncDialect>();
-  Location dirLoc = FileLineColLoc::get(context, dir, 0, 0);
+  Location dirLoc = FileLineColLoc::get(context, path, 0, 0);
   hf::Checkpoint ckpt;
-  if (std::string err = hf::Checkpoint::open(dir, ckpt); !err.empty()) {
+  if (std::string err = gguf ? hf::Checkpoint::openGguf(path, ckpt)
+                             : hf::Checkpoint::open(path, ckpt);
+      !err.empty()) {
     emitError(dirLoc) << err;
     return nullptr;
   }
   std::vector<hf::LayerPlan> plans;
-  if (std::string err = hf::readMoELayers(ckpt, plans); !err.empty()) {
+  if (std::string err = gguf ? hf::readGgufMoELayers(ckpt, plans)
+                             : hf::readMoELayers(ckpt, plans);
+      !err.empty()) {
     emitError(dirLoc) << err;
     return nullptr;
   }
@@ -257,4 +275,19 @@ mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
   if (notes)
     *notes = std::move(layerNotes);
   return module;
+}
+
+} // namespace
+
+OwningOpRef<ModuleOp>
+mlir::moe::importHuggingFace(const std::string &dir, MLIRContext *context,
+                             std::vector<std::string> &weightFiles,
+                             std::vector<std::string> *notes) {
+  return importCheckpoint(dir, /*gguf=*/false, context, weightFiles, notes);
+}
+
+OwningOpRef<ModuleOp>
+mlir::moe::importGguf(const std::string &path, MLIRContext *context,
+                      std::vector<std::string> &weightFiles) {
+  return importCheckpoint(path, /*gguf=*/true, context, weightFiles, nullptr);
 }

@@ -25,6 +25,14 @@ importHuggingFace(const std::string &dir, MLIRContext *context,
                   std::vector<std::string> &weightFiles,
                   std::vector<std::string> *notes = nullptr);
 
+/// Imports the GGUF file `path` the same way: one `@layer_<N>` per MoE
+/// layer, its weights bound by their GGUF tensor names from the file itself
+/// (`weightFiles` receives it), planned from the metadata of its
+/// general.architecture (docs/Importing.md). Quantized tensors are refused
+/// for now. Emits an error and returns null on failure.
+OwningOpRef<ModuleOp> importGguf(const std::string &path, MLIRContext *context,
+                                 std::vector<std::string> &weightFiles);
+
 } // namespace mlir::moe
 
 #endif // MOEC_IMPORTERS_HF_HFIMPORTER_H

@@ -60,6 +60,14 @@ const std::vector<std::string> &supportedModelTypes();
 /// skipped). Returns "" or a message naming config.json and the key.
 std::string readMoELayers(const Checkpoint &ckpt, std::vector<LayerPlan> &out);
 
+/// The GGUF architectures readGgufMoELayers understands.
+const std::vector<std::string> &supportedGgufArchitectures();
+
+/// Reads a GGUF checkpoint's metadata into the plans of its MoE layers
+/// (GgufFamilies.cpp). Returns "" or a message naming the file and the key.
+std::string readGgufMoELayers(const Checkpoint &ckpt,
+                              std::vector<LayerPlan> &out);
+
 } // namespace moe::hf
 
 #endif // MOEC_IMPORTERS_HF_LAYERPLAN_H

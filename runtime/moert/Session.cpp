@@ -664,7 +664,7 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
             // resolved; it may also come in the dtype the function takes.
             bool dtypeOk =
                 dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
-            if (!dtypeOk || t.shape != u.shape)
+            if (!dtypeOk || !bindableShape(t.shape, u.shape))
               return makeStatus(
                   MOERT_INVALID_ARGUMENT,
                   std::string(path) + ": tensor '" + t.name + "' is " +

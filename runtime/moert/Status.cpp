@@ -28,6 +28,17 @@ std::string moert::shapeString(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
+bool moert::bindableShape(const std::vector<int64_t> &have,
+                          const std::vector<int64_t> &want) {
+  auto strip = [](const std::vector<int64_t> &v) {
+    size_t i = 0;
+    while (i + 1 < v.size() && v[i] == 1)
+      ++i;
+    return std::vector<int64_t>(v.begin() + i, v.end());
+  };
+  return strip(have) == strip(want);
+}
+
 extern "C" {
 
 const char *moert_version(void) { return MOEC_VERSION_STRING; }

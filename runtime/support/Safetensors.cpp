@@ -1,4 +1,4 @@
-//===- Safetensors.cpp - memory-mapped .safetensors files -----------------===//
+//===- Safetensors.cpp - memory-mapped weights files ----------------------===//
 #include "runtime/support/Safetensors.h"
 #include "runtime/support/Json.h"
 
@@ -138,10 +138,13 @@ std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
     return path + ": not a regular file";
   }
   size_t size = static_cast<size_t>(st.st_size);
-  if (size < 8) {
-    ::close(fd);
+  auto tooShort = [&] {
     return path + ": truncated: " + std::to_string(size) +
            " bytes, shorter than the 8-byte header length";
+  };
+  if (size == 0) {
+    ::close(fd);
+    return tooShort();
   }
   void *map = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   if (map == MAP_FAILED) {
@@ -157,6 +160,28 @@ std::string File::open(const std::string &path, std::shared_ptr<File> &out) {
   file->size_ = size;
   file->fd_ = fd;
   const auto *bytes = static_cast<const unsigned char *>(map);
+  std::string_view image(static_cast<const char *>(map), size);
+  if (gguf::hasMagic(image)) {
+    auto header = std::make_unique<gguf::Header>();
+    if (std::string err = gguf::parse(image, path, *header); !err.empty())
+      return err;
+    file->tensors_.reserve(header->tensors.size());
+    for (const gguf::TensorInfo &g : header->tensors) {
+      TensorInfo t;
+      t.name = g.name;
+      t.dtype = gguf::typeTraits(g.type)->name;
+      t.shape = g.shape;
+      t.begin = g.offset;
+      t.end = g.offset + g.size;
+      file->tensors_.push_back(std::move(t));
+    }
+    file->dataStart_ = static_cast<size_t>(header->dataStart);
+    file->gguf_ = std::move(header);
+    out = std::move(file);
+    return "";
+  }
+  if (size < 8)
+    return tooShort();
   uint64_t headerLen = 0;
   for (int i = 7; i >= 0; --i)
     headerLen = (headerLen << 8) | bytes[i];

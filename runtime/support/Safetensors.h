@@ -1,6 +1,8 @@
-//===- Safetensors.h - memory-mapped .safetensors files ---------*- C++ -*-===//
+//===- Safetensors.h - memory-mapped weights files --------------*- C++ -*-===//
 //
-// The format: an 8-byte little-endian header length N, N bytes of JSON
+// A File maps either format and hands out its tensors the same way.
+//
+// .safetensors: an 8-byte little-endian header length N, N bytes of JSON
 //   {"NAME": {"dtype": "F32", "shape": [..], "data_offsets": [begin, end]},
 //    ..., "__metadata__": {...}}
 // then the data section; offsets are relative to its start. Everything is
@@ -9,9 +11,17 @@
 // the shape, and that no two tensors overlap. Messages name the file and the
 // tensor.
 //
+// GGUF (ggml's format, recognized by its magic "GGUF"): read and checked by
+// gguf::parse (Gguf.h). Each tensor's dtype is its ggml type's name ("F32",
+// "F16", "BF16", "Q8_0", "Q4_K", ...; the plain types spelled as the
+// safetensors dtypes), its shape row-major (outermost first), its byte
+// range relative to the data section; the metadata is in gguf().
+//
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_SUPPORT_SAFETENSORS_H
 #define MOEC_RUNTIME_SUPPORT_SAFETENSORS_H
+
+#include "runtime/support/Gguf.h"
 
 #include <cstdint>
 #include <memory>
@@ -23,7 +33,8 @@ namespace moe::safetensors {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype; // as in the file: "F32", "BF16", "F16", "I64", ...
+  std::string dtype; // as in the file: "F32", "BF16", "F16", "I64", ...;
+                     // of a GGUF file its ggml type: "Q8_0", "Q4_K", ...
   std::vector<int64_t> shape;
   uint64_t begin = 0, end = 0; // byte range within the data section
 };
@@ -36,7 +47,8 @@ std::string parseHeader(std::string_view header, uint64_t dataSize,
 /// A read-only mapping of one file; tensors point into it while it lives.
 class File {
 public:
-  /// Maps and checks `path`. Returns "" or a message naming the file.
+  /// Maps and checks `path`, a .safetensors or a GGUF file (told apart by
+  /// the GGUF magic). Returns "" or a message naming the file.
   static std::string open(const std::string &path, std::shared_ptr<File> &out);
   ~File();
   File(const File &) = delete;
@@ -45,6 +57,9 @@ public:
   const std::string &path() const { return path_; }
   const std::vector<TensorInfo> &tensors() const { return tensors_; }
   const TensorInfo *find(const std::string &name) const;
+  /// The parsed header of a GGUF file (its metadata, ggml types and
+  /// offsets); nullptr for a .safetensors file.
+  const gguf::Header *gguf() const { return gguf_.get(); }
   const void *data(const TensorInfo &t) const {
     return static_cast<const char *>(map_) + dataStart_ + t.begin;
   }
@@ -61,6 +76,7 @@ private:
   size_t size_ = 0;
   size_t dataStart_ = 0;
   std::vector<TensorInfo> tensors_;
+  std::unique_ptr<gguf::Header> gguf_;
 };
 
 /// The names of the *.safetensors files in directory `dir`, sorted.

@@ -5,8 +5,8 @@
 //               [--weights=FILE.safetensors]... [--compile-to=PHASE]
 //
 // MODEL is a .mlir file, an .onnx file (docs/Importing.md; its weights are
-// written to OUT.weights.safetensors) or a Hugging Face checkpoint
-// directory.
+// written to OUT.weights.safetensors), a Hugging Face checkpoint directory
+// or a GGUF file (its weights are bound from the file itself).
 //
 // Writes a shared object with a C entry point per public function and a
 // metadata record (docs/Artifact.md); `--compile-to` prints the IR of one
@@ -29,8 +29,8 @@ namespace cl = llvm::cl;
 static cl::OptionCategory category("moe-compile options");
 static cl::opt<std::string>
     inputFile(cl::Positional, cl::Required,
-              cl::desc("<model: a .mlir file, an .onnx file or a Hugging "
-                       "Face checkpoint directory>"),
+              cl::desc("<model: a .mlir file, an .onnx file, a Hugging "
+                       "Face checkpoint directory or a .gguf file>"),
               cl::cat(category));
 static cl::opt<std::string>
     outputFile("o",
@@ -163,11 +163,12 @@ int main(int argc, char **argv) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) { os << MOEC_VERSION_TEXT; });
   cl::ParseCommandLineOptions(
       argc, argv,
-      "moe-compile: compile an MoE model (.mlir, .onnx, or a Hugging Face "
-      "checkpoint directory) into a shared object that the moert runtime "
-      "loads.\n\n"
+      "moe-compile: compile an MoE model (.mlir, .onnx, a Hugging Face "
+      "checkpoint directory, or a .gguf file) into a shared object that the "
+      "moert runtime loads.\n\n"
       "  moe-compile model.mlir -o model.so [--weights=model.safetensors]\n"
       "  moe-compile checkpoint/ -o model.so\n"
+      "  moe-compile model.gguf -o model.so   # F32/F16/BF16 tensors\n"
       "  moe-compile model.onnx -o model.so   # + model.weights.safetensors\n"
       "  moe-compile model.mlir --compile-to=linalg\n");
 

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Compiles every checkpoint of make_checkpoints.py with moe-compile, runs
+"""Compiles every checkpoint of make_checkpoints.py (or GGUF model of
+make_gguf.py) with moe-compile, runs
 each MoE layer with moe-run on the [2, 5, H] input, and compares the output
 with the expected one (relative L2). Prints a line per layer and a summary
 "all N layers within tolerance" for FileCheck.
@@ -25,7 +26,9 @@ def main():
     for case in cases:
         d = os.path.join(a.dir, case["case"])
         artifact = d + ".so"
-        r = subprocess.run([a.moe_compile, d, "-o", artifact],
+        # The model: the case's directory (a checkpoint), or a file in it.
+        model = os.path.join(d, case["model"]) if "model" in case else d
+        r = subprocess.run([a.moe_compile, model, "-o", artifact],
                            capture_output=True, text=True)
         if r.returncode:
             failures.append("%s: moe-compile failed: %s" % (case["case"], r.stderr))

@@ -1,0 +1,340 @@
+//===- GgufFamilies.cpp - GGUF metadata of each MoE family to layer plans -===//
+//
+// One reader per general.architecture, following what llama.cpp (the
+// format's reference consumer) computes for it: the `<arch>.*` metadata keys
+// that hold the expert count, top-k, widths and routing recipe, which blocks
+// are MoE, and the `blk.N.*` tensor names. GGUF stores experts stacked
+// ([E, rows, cols] row-major), so no plan stacks or transposes. Routing
+// choices llama.cpp hard-codes for an architecture are hard-coded here too
+// (docs/Importing.md has the table).
+//
+//===----------------------------------------------------------------------===//
+#include "importers/hf/LayerPlan.h"
+
+#include <algorithm>
+#include <cmath>
+
+using namespace moe;
+using namespace moe::hf;
+using mlir::moe::ActivationKind;
+using mlir::moe::GroupScoreFunc;
+using mlir::moe::RoutingOrder;
+using mlir::moe::ScoringFunc;
+
+namespace {
+
+using gguf::ValueType;
+
+/// Typed reads of `<arch>.KEY` metadata with messages naming the file and
+/// the key.
+class Meta {
+public:
+  Meta(const Checkpoint &c, const std::string &arch)
+      : ckpt(c), header(*c.gguf()), arch(arch) {}
+
+  std::string error;
+
+  int64_t integer(const std::string &key) {
+    const gguf::Value *v = get(key);
+    if (!v) {
+      fail("missing '" + full(key) + "'");
+      return 0;
+    }
+    return asInteger(key, *v);
+  }
+  int64_t integer(const std::string &key, int64_t dflt) {
+    const gguf::Value *v = get(key);
+    return v ? asInteger(key, *v) : dflt;
+  }
+  double number(const std::string &key, double dflt) {
+    const gguf::Value *v = get(key);
+    if (!v)
+      return dflt;
+    switch (v->type) {
+    case ValueType::Float32:
+    case ValueType::Float64:
+      if (!std::isfinite(v->f))
+        fail("'" + full(key) + "' is not finite");
+      return v->f;
+    default:
+      return static_cast<double>(asInteger(key, *v));
+    }
+  }
+  bool boolean(const std::string &key, bool dflt) {
+    const gguf::Value *v = get(key);
+    if (!v)
+      return dflt;
+    if (v->type != ValueType::Bool) {
+      fail("'" + full(key) + "' is not a bool");
+      return dflt;
+    }
+    return v->b;
+  }
+  bool has(const std::string &key) const { return get(key) != nullptr; }
+  void require(bool ok, const std::string &what) {
+    if (!ok)
+      fail(what);
+  }
+  void fail(const std::string &what) {
+    if (error.empty())
+      error =
+          ckpt.configPath() + ": " + what + " (architecture '" + arch + "')";
+  }
+  std::string full(const std::string &key) const { return arch + "." + key; }
+
+private:
+  const gguf::Value *get(const std::string &key) const {
+    return header.find(full(key));
+  }
+  int64_t asInteger(const std::string &key, const gguf::Value &v) {
+    switch (v.type) {
+    case ValueType::UInt8:
+    case ValueType::UInt16:
+    case ValueType::UInt32:
+    case ValueType::UInt64:
+      if (v.u > static_cast<uint64_t>(INT64_MAX)) {
+        fail("'" + full(key) + "' is too large");
+        return 0;
+      }
+      return static_cast<int64_t>(v.u);
+    case ValueType::Int8:
+    case ValueType::Int16:
+    case ValueType::Int32:
+    case ValueType::Int64:
+      return v.i;
+    default:
+      fail("'" + full(key) + "' is not an integer");
+      return 0;
+    }
+  }
+
+  const Checkpoint &ckpt;
+  const gguf::Header &header;
+  std::string arch;
+};
+
+std::string block(int64_t i) { return "blk." + std::to_string(i) + "."; }
+
+WeightSource tensor(const std::string &name, std::vector<int64_t> shape) {
+  WeightSource s;
+  s.name = name;
+  s.shape = std::move(shape);
+  return s;
+}
+
+/// The fields every family has.
+struct Common {
+  int64_t layers, H, E, K, I;
+};
+
+/// llama.cpp's `<arch>.expert_gating_func` values.
+enum GatingFunc : int64_t {
+  kGatingNone = 0,
+  kGatingSoftmax = 1,
+  kGatingSigmoid = 2,
+  kGatingSoftmaxWeight = 3,
+};
+
+/// A layer of SwiGLU experts `ffn_{gate,up,down}_exps` routed by
+/// `ffn_gate_inp`.
+LayerPlan swigluLayer(const Common &c, int64_t i) {
+  LayerPlan p;
+  p.layer = i;
+  p.prefix = block(i);
+  p.k = c.K;
+  p.operands["router_weight"] =
+      tensor(p.prefix + "ffn_gate_inp.weight", {c.E, c.H});
+  p.operands["gate"] =
+      tensor(p.prefix + "ffn_gate_exps.weight", {c.E, c.I, c.H});
+  p.operands["up"] = tensor(p.prefix + "ffn_up_exps.weight", {c.E, c.I, c.H});
+  p.operands["down"] =
+      tensor(p.prefix + "ffn_down_exps.weight", {c.E, c.H, c.I});
+  return p;
+}
+
+void addSharedExpert(LayerPlan &p, int64_t Is, int64_t H) {
+  p.operands["shared_gate"] =
+      tensor(p.prefix + "ffn_gate_shexp.weight", {Is, H});
+  p.operands["shared_up"] = tensor(p.prefix + "ffn_up_shexp.weight", {Is, H});
+  p.operands["shared_down"] =
+      tensor(p.prefix + "ffn_down_shexp.weight", {H, Is});
+}
+
+/// qwen3moe, olmoe and llama (Mixtral): softmax over all experts, top-k,
+/// renormalized where llama.cpp renormalizes.
+std::string plain(Meta &m, const Common &c, bool renormalize,
+                  std::vector<LayerPlan> &out) {
+  for (int64_t i = 0; i < c.layers; ++i) {
+    LayerPlan p = swigluLayer(c, i);
+    p.renormalize = renormalize;
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+/// qwen2moe: a shared expert scaled by sigmoid(ffn_gate_inp_shexp · x).
+std::string qwen2moe(const Checkpoint &ckpt, Meta &m, const Common &c,
+                     std::vector<LayerPlan> &out) {
+  int64_t Is = m.integer("expert_shared_feed_forward_length", 0);
+  m.require(Is >= 0, "'" + m.full("expert_shared_feed_forward_length") +
+                         "' must be >= 0");
+  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+    LayerPlan p = swigluLayer(c, i);
+    if (Is > 0 || ckpt.find(p.prefix + "ffn_gate_shexp.weight")) {
+      m.require(Is > 0,
+                "missing '" + m.full("expert_shared_feed_forward_length") +
+                    "' (block " + std::to_string(i) + " has a shared expert)");
+      addSharedExpert(p, Is, c.H);
+      p.operands["shared_expert_gate"] =
+          tensor(p.prefix + "ffn_gate_inp_shexp.weight", {1, c.H});
+    }
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+/// deepseek2: dense leading blocks, shared experts, softmax or sigmoid
+/// scores with the correction bias `exp_probs_b`, group-limited top-k.
+std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
+                      std::vector<LayerPlan> &out) {
+  int64_t dense = m.integer("leading_dense_block_count", 0);
+  int64_t shared = m.integer("expert_shared_count", 0);
+  // 0 (the default) means unscaled.
+  double scale = m.number("expert_weights_scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0;
+  bool norm = m.boolean("expert_weights_norm", false);
+  int64_t gating = m.integer("expert_gating_func", kGatingNone);
+  int64_t groups = m.integer("expert_group_count", 1);
+  int64_t groupsUsed = m.integer("expert_group_used_count", groups);
+  m.require(dense >= 0 && shared >= 0,
+            "'" + m.full("leading_dense_block_count") + "' and '" +
+                m.full("expert_shared_count") + "' must be >= 0");
+  // llama.cpp takes an unset gating function as softmax for deepseek2.
+  if (gating == kGatingNone)
+    gating = kGatingSoftmax;
+  m.require(gating == kGatingSoftmax || gating == kGatingSigmoid,
+            "'" + m.full("expert_gating_func") + "' is " +
+                std::to_string(gating) + " (supported: 1 softmax, 2 sigmoid)");
+  if (!m.error.empty())
+    return m.error;
+  for (int64_t i = dense; i < c.layers; ++i) {
+    LayerPlan p = swigluLayer(c, i);
+    p.scoring =
+        gating == kGatingSigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
+    p.renormalize = norm;
+    p.scale = scale;
+    p.nGroup = groups;
+    p.topkGroup = groupsUsed;
+    // llama.cpp scores a group by the sum of its two best (biased) scores
+    // whatever the gating function.
+    p.groupScore = GroupScoreFunc::top2_sum;
+    if (ckpt.find(p.prefix + "exp_probs_b.bias"))
+      p.operands["correction_bias"] =
+          tensor(p.prefix + "exp_probs_b.bias", {c.E});
+    if (shared > 0)
+      addSharedExpert(p, shared * c.I, c.H);
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+/// gpt-oss: top-k of the router logits (with bias), softmax over the k,
+/// clamped SwiGLU (alpha 1.702, limit 7) with biases on every projection.
+std::string gptOss(Meta &m, const Common &c, std::vector<LayerPlan> &out) {
+  double limit = m.number("swiglu_limit", 7.0);
+  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+    LayerPlan p = swigluLayer(c, i);
+    p.order = RoutingOrder::topk_then_score;
+    p.alpha = 1.702;
+    p.beta = 1.0;
+    p.limit = limit;
+    p.operands["router_bias"] = tensor(p.prefix + "ffn_gate_inp.bias", {c.E});
+    p.operands["gate_bias"] =
+        tensor(p.prefix + "ffn_gate_exps.bias", {c.E, c.I});
+    p.operands["up_bias"] = tensor(p.prefix + "ffn_up_exps.bias", {c.E, c.I});
+    p.operands["down_bias"] =
+        tensor(p.prefix + "ffn_down_exps.bias", {c.E, c.H});
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+} // namespace
+
+const std::vector<std::string> &hf::supportedGgufArchitectures() {
+  static const std::vector<std::string> archs = {
+      "qwen3moe", "qwen2moe", "llama", "olmoe", "deepseek2", "gpt-oss"};
+  return archs;
+}
+
+std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
+                                  std::vector<LayerPlan> &out) {
+  std::string arch = ckpt.modelType();
+  const std::vector<std::string> &known = supportedGgufArchitectures();
+  if (std::find(known.begin(), known.end(), arch) == known.end()) {
+    std::string list;
+    for (const std::string &a : known)
+      list += (list.empty() ? "" : ", ") + a;
+    return ckpt.configPath() + ": " +
+           (arch.empty() ? std::string("no 'general.architecture'")
+                         : "unknown general.architecture '" + arch + "'") +
+           " (supported: " + list + ")";
+  }
+  Meta m(ckpt, arch);
+  Common c;
+  c.layers = m.integer("block_count");
+  c.H = m.integer("embedding_length");
+  c.E = m.integer("expert_count", 0);
+  c.K = m.integer("expert_used_count", 0);
+  // The experts' width: expert_feed_forward_length, else (Mixtral, whose
+  // experts are as wide as a dense FFN) feed_forward_length.
+  c.I = m.has("expert_feed_forward_length")
+            ? m.integer("expert_feed_forward_length")
+            : m.integer("feed_forward_length");
+  if (!m.error.empty())
+    return m.error;
+  if (c.E == 0)
+    return ckpt.configPath() + ": no MoE layer ('" + m.full("expert_count") +
+           "' is " + (m.has("expert_count") ? "0" : "missing") +
+           "; architecture '" + arch + "')";
+  m.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0 && c.I > 0,
+            "'" + m.full("block_count") + "', '" + m.full("embedding_length") +
+                "', '" + m.full("expert_count") + "', '" +
+                m.full("expert_used_count") +
+                "' and the expert width must be positive");
+  // The same bounds as config.json's (Families.cpp), checked before
+  // anything is planned per layer.
+  constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
+                    kMaxExperts = 1 << 16;
+  auto bound = [&](int64_t v, int64_t max, const std::string &key) {
+    m.require(v <= max, "'" + m.full(key) + "' is " + std::to_string(v) +
+                            "; moec reads at most " + std::to_string(max));
+  };
+  bound(c.layers, kMaxLayers, "block_count");
+  bound(c.H, kMaxHidden, "embedding_length");
+  bound(c.E, kMaxExperts, "expert_count");
+  m.require(c.K <= c.E, "'" + m.full("expert_used_count") + "' " +
+                            std::to_string(c.K) + " exceeds the " +
+                            std::to_string(c.E) + " experts");
+  if (!m.error.empty())
+    return m.error;
+  std::string err;
+  if (arch == "qwen3moe" || arch == "llama")
+    err = plain(m, c, /*renormalize=*/true, out);
+  else if (arch == "olmoe")
+    err = plain(m, c, /*renormalize=*/false, out);
+  else if (arch == "qwen2moe")
+    err = qwen2moe(ckpt, m, c, out);
+  else if (arch == "deepseek2")
+    err = deepseek2(ckpt, m, c, out);
+  else
+    err = gptOss(m, c, out);
+  if (err.empty()) {
+    for (LayerPlan &p : out)
+      p.hidden = c.H;
+    if (out.empty())
+      err = ckpt.configPath() + ": no MoE layer (architecture '" + arch + "')";
+  }
+  return err;
+}

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""Broken or unsupported GGUF models for gguf-errors.test, one per file in
+OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
+
+  ok.gguf                the unbroken model
+  quantized.gguf         Q8_0 experts (quantized tensors are not read yet;
+                         H = I = 32 for whole blocks)
+  unknown-arch.gguf      general.architecture 'mamba'
+  no-arch.gguf           no general.architecture
+  missing-tensor.gguf    no blk.0.ffn_down_exps.weight
+  wrong-shape.gguf       experts one row short of the expert width
+  missing-key.gguf       no qwen3moe.embedding_length
+  string-key.gguf        qwen3moe.expert_count is a string
+  huge-experts.gguf      qwen3moe.expert_count = 2^40
+  k-too-large.gguf       qwen3moe.expert_used_count 7 of 6 experts
+  no-experts.gguf        qwen3moe.expert_count = 0 (a dense model)
+  bad-gating.gguf        deepseek2 with expert_gating_func 3
+  truncated.gguf         ok.gguf cut short inside the tensor data
+  version9.gguf          ok.gguf claiming GGUF version 9
+"""
+import os
+import struct
+import sys
+
+import gguf
+import numpy as np
+
+H, E, I, K = 16, 6, 12, 2
+
+
+def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
+          no_arch=False, H=H, I=I):
+    rng = np.random.default_rng(5)
+    if no_arch:
+        # The writer always writes general.architecture; write under a
+        # placeholder key instead.
+        writer = gguf.GGUFWriter(path, arch)
+        writer.kv_data[0].pop("general.architecture")
+    else:
+        writer = gguf.GGUFWriter(path, arch)
+    base = {"block_count": 1, "embedding_length": H, "expert_count": E,
+            "expert_used_count": K, "expert_feed_forward_length": I}
+    base.update(keys or {})
+    for key, value in base.items():
+        if key in drop:
+            continue
+        full = arch + "." + key
+        if isinstance(value, str):
+            writer.add_string(full, value)
+        elif value >= 2**32:
+            writer.add_uint64(full, value)
+        else:
+            writer.add_uint32(full, value)
+    tensors = {"ffn_gate_inp.weight": (E, H), "ffn_gate_exps.weight": (E, I, H),
+               "ffn_up_exps.weight": (E, I, H), "ffn_down_exps.weight": (E, H, I)}
+    tensors.update(shapes or {})
+    for name, shape in tensors.items():
+        if name in drop:
+            continue
+        t = rng.standard_normal(shape).astype(np.float32)
+        full = "blk.0." + name
+        if qtype is not None and "exps" in name:
+            q = gguf.quants.quantize(t, qtype)
+            writer.add_tensor(full, q, raw_shape=q.shape, raw_dtype=qtype)
+        else:
+            writer.add_tensor(full, t)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+
+
+def main(out):
+    os.makedirs(out, exist_ok=True)
+    p = lambda n: os.path.join(out, n)
+    write(p("ok.gguf"))
+    # Rows of whole Q8_0 blocks (32 elements).
+    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.Q8_0, H=32, I=32)
+    write(p("unknown-arch.gguf"), arch="mamba")
+    write(p("no-arch.gguf"), no_arch=True)
+    write(p("missing-tensor.gguf"), drop=("ffn_down_exps.weight",))
+    write(p("wrong-shape.gguf"), shapes={"ffn_gate_exps.weight": (E, I - 1, H)})
+    write(p("missing-key.gguf"), drop=("embedding_length",))
+    write(p("string-key.gguf"), keys={"expert_count": "six"})
+    write(p("huge-experts.gguf"), keys={"expert_count": 2**40})
+    write(p("k-too-large.gguf"), keys={"expert_used_count": 7})
+    write(p("no-experts.gguf"), keys={"expert_count": 0})
+    write(p("bad-gating.gguf"), arch="deepseek2",
+          keys={"expert_gating_func": 3, "expert_shared_count": 0})
+    with open(p("ok.gguf"), "rb") as f:
+        data = f.read()
+    with open(p("truncated.gguf"), "wb") as f:
+        f.write(data[:len(data) - 100])
+    with open(p("version9.gguf"), "wb") as f:
+        f.write(data[:4] + struct.pack("<I", 9) + data[8:])
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    main(sys.argv[1])

@@ -2,6 +2,7 @@
 #include "runtime/moert/Collectives.h"
 #include "runtime/moert/Internal.h"
 
+#include <chrono>
 #include <cstring>
 
 using namespace moert;
@@ -33,12 +34,22 @@ CollectivesScope *usable(int64_t devices) {
   return scope;
 }
 
-/// Runs one collective, recording its failure in `scope`.
+/// Runs one collective, recording its failure in `scope` and its time and
+/// the `bytesSent` to other ranks in the group's counters.
 template <typename Call>
-bool run(CollectivesScope *scope, Call &&call) {
+bool run(CollectivesScope *scope, uint64_t bytesSent, Call &&call) {
   char error[512] = {};
-  if (call(scope->group()->table, error, sizeof(error)) == 0)
+  Group &group = *scope->group();
+  auto start = std::chrono::steady_clock::now();
+  int rc = call(group.table, error, sizeof(error));
+  group.stats.seconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
+  ++group.stats.exchanges;
+  if (rc == 0) {
+    group.stats.bytes_sent += static_cast<int64_t>(bytesSent);
     return true;
+  }
   scope->fail("function '" + scope->function() +
               "': " + (error[0] ? std::string(error) : "a collective failed"));
   return false;
@@ -83,7 +94,7 @@ extern "C" void moert_all_to_all(int64_t devices, int64_t fingerprint,
   // first count exchange (all ranks reach this point together).
   if (scope && fingerprint != 0 && !scope->group()->agreed.count(fingerprint)) {
     std::string what = "the expert placement of '" + scope->function() + "'";
-    if (run(scope, [&](moert_collectives_t &t, char *error, uint64_t size) {
+    if (run(scope, 0, [&](moert_collectives_t &t, char *error, uint64_t size) {
           return t.agree(t.context, static_cast<uint64_t>(fingerprint),
                          what.c_str(), error, size);
         }))
@@ -91,10 +102,11 @@ extern "C" void moert_all_to_all(int64_t devices, int64_t fingerprint,
     else
       scope = nullptr;
   }
-  if (!scope ||
-      !run(scope, [&](moert_collectives_t &t, char *error, uint64_t size) {
-        return t.all_to_all(t.context, send, recv, bytes, error, size);
-      }))
+  if (!scope || !run(scope, static_cast<uint64_t>(bytes) * (devices - 1),
+                     [&](moert_collectives_t &t, char *error, uint64_t size) {
+                       return t.all_to_all(t.context, send, recv, bytes, error,
+                                           size);
+                     }))
     std::memset(recv, 0, static_cast<size_t>(devices * bytes));
 }
 
@@ -103,8 +115,14 @@ extern "C" void moert_all_to_all_v(int64_t devices, const void *send,
                                    const int64_t *recvCounts,
                                    int64_t rowBytes) {
   CollectivesScope *scope = usable(devices);
+  // The rows for other ranks (this rank's own stay in memory).
+  uint64_t sent = 0;
+  if (scope)
+    for (int64_t r = 0; r < devices; ++r)
+      if (r != scope->group()->table.rank && sendCounts[r] > 0)
+        sent += static_cast<uint64_t>(sendCounts[r] * rowBytes);
   if (scope &&
-      run(scope, [&](moert_collectives_t &t, char *error, uint64_t size) {
+      run(scope, sent, [&](moert_collectives_t &t, char *error, uint64_t size) {
         return t.all_to_all_v(t.context, send, sendCounts, recv, recvCounts,
                               rowBytes, error, size);
       }))
@@ -158,6 +176,22 @@ moert_session_set_collectives(moert_session_t *session,
     session->group = Group();
     session->group.table = *collectives;
     session->group.set = true;
+    return nullptr;
+  });
+}
+
+moert_status_t moert_session_exchange_stats(moert_session_t *session,
+                                            int32_t reset,
+                                            moert_exchange_stats_t *out) {
+  return guardEntry("moert_session_exchange_stats", [&]() -> moert_status_t {
+    if (!session || !out)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session or out is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_exchange_stats"))
+      return st;
+    *out = session->group.stats;
+    if (reset)
+      session->group.stats = moert_exchange_stats_t{};
     return nullptr;
   });
 }

@@ -24,12 +24,13 @@ namespace moert {
 
 struct Function;
 
-/// The collectives a session was given, and the placement fingerprints its
-/// ranks already agreed on.
+/// The collectives a session was given, the placement fingerprints its
+/// ranks already agreed on, and what its exchanges cost so far.
 struct Group {
   moert_collectives_t table{};
   bool set = false;
   std::set<int64_t> agreed;
+  moert_exchange_stats_t stats{};
 };
 
 /// "" when `table` is a usable group, else what is wrong with it.

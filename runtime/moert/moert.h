@@ -421,6 +421,22 @@ typedef struct moert_collectives_s {
 MOERT_API moert_status_t moert_session_set_collectives(
     moert_session_t *session, const moert_collectives_t *collectives);
 
+/* What a session's expert-parallel exchanges cost this rank. */
+typedef struct moert_exchange_stats_s {
+  int64_t exchanges;  /* collective calls: count and row all-to-alls and
+                       * placement checks */
+  int64_t bytes_sent; /* bytes sent to other ranks (a rank's rows for
+                       * itself are not sent) */
+  double seconds;     /* wall time inside the collectives, including waiting
+                       * for ranks that reach an exchange later */
+} moert_exchange_stats_t;
+
+/* The exchange counters of `session` since its collectives were set (or
+ * since the last reset): copied into `out`, then zeroed if `reset` is
+ * non-zero. A session without collectives reports zeros. */
+MOERT_API moert_status_t moert_session_exchange_stats(
+    moert_session_t *session, int32_t reset, moert_exchange_stats_t *out);
+
 /* The ranks `function` exchanges token rows with: 0 when it runs on one
  * process, -1 when there is no such function. */
 MOERT_API int64_t moert_artifact_expert_parallel_ranks(

@@ -54,7 +54,9 @@ const char *kUsage =
     "  --tolerance X          for --verify (default: 1e-5 for f32 outputs,\n"
     "                         1e-3 for f16, 1e-2 for bf16)\n"
     "  --repeat N             run N more times after a warm-up and print the\n"
-    "                         median latency and tokens per second\n"
+    "                         median latency and tokens per second (and, for\n"
+    "                         an expert-parallel function, each rank's mean\n"
+    "                         time in exchanges and bytes sent per run)\n"
     "  --threads N            worker threads (default: all cores; more than\n"
     "                         the cores is allowed, with a warning)\n"
     "  --device NAME          the device to run on: cpu (the host CPU, also\n"
@@ -730,6 +732,11 @@ int main(int argc, char **argv) {
 
   if (o.repeat > 0) {
     std::vector<double> ms;
+    moert_exchange_stats_t exchange{};
+    if (group.started() &&
+        failed(moert_session_exchange_stats(session, /*reset=*/1, &exchange),
+               msg))
+      return failRank(msg);
     for (int r = 0; r < o.repeat; ++r) {
       auto t0 = std::chrono::steady_clock::now();
       if (runOnce())
@@ -754,6 +761,29 @@ int main(int argc, char **argv) {
               ? (" on " + std::to_string(group.size()) + " ranks").c_str()
               : "",
           all / (med / 1000.0));
+    if (group.started()) {
+      // What each rank spent in the exchanges of the runs (waiting for
+      // later ranks included), gathered to rank 0.
+      if (failed(moert_session_exchange_stats(session, 0, &exchange), msg))
+        return failRank(msg);
+      double mine[3] = {exchange.seconds * 1000.0 / o.repeat,
+                        std::accumulate(ms.begin(), ms.end(), 0.0) / o.repeat,
+                        static_cast<double>(exchange.bytes_sent) / o.repeat};
+      std::vector<unsigned char> each;
+      std::vector<int64_t> one(group.size(), 1);
+      if (std::string err =
+              group.gather(reinterpret_cast<const unsigned char *>(mine), one,
+                           sizeof(mine), each);
+          !err.empty())
+        return failRank(err);
+      for (int32_t r = 0; group.rank() == 0 && r < group.size(); ++r) {
+        double v[3];
+        std::memcpy(v, each.data() + r * sizeof(v), sizeof(v));
+        std::printf("exchange: rank %d: %.3f ms of %.3f ms per run (%.1f%%), "
+                    "%.0f bytes sent per run\n",
+                    r, v[0], v[1], v[1] > 0 ? 100.0 * v[0] / v[1] : 0.0, v[2]);
+      }
+    }
   }
 
   if (failed(moert_buffer_read(outTensor.buffer, 0, output.bytes.data(),

@@ -5,7 +5,8 @@
  * refused; and a group whose engine fails (disagreeing ranks, a time-out
  * in either all-to-all) fails the call with the engine's message, leaving
  * outputs that are finite (the zeros of a failed exchange, never garbage
- * read out of bounds). Prints one line per check. */
+ * read out of bounds), and the session counts the exchanges it made and
+ * the bytes it sent. Prints one line per check. */
 #include "report.h"
 
 #include <math.h>
@@ -76,6 +77,16 @@ static int finite(const float *y) {
   return 1;
 }
 
+/* The session's exchange counters (then zeroed with `reset`). */
+static void print_stats(moert_session_t *session, int reset) {
+  moert_exchange_stats_t st;
+  if (report("stats", moert_session_exchange_stats(session, reset, &st)))
+    return;
+  printf("exchanges: %lld, bytes sent: %lld, seconds >= 0: %s\n",
+         (long long)st.exchanges, (long long)st.bytes_sent,
+         st.seconds >= 0 ? "yes" : "no");
+}
+
 int main(int argc, char **argv) {
   moert_artifact_t *artifact = NULL;
   moert_session_t *session = NULL;
@@ -128,7 +139,10 @@ int main(int argc, char **argv) {
     snprintf(what, sizeof what, "run, %s fails", fails[i]);
     report(what, moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
     printf("output finite: %s\n", finite(y) ? "yes" : "no");
+    print_stats(session, 1);
   }
+  print_stats(session, 0);
+  report("stats, null out", moert_session_exchange_stats(session, 0, NULL));
   report("remove the group", moert_session_set_collectives(session, NULL));
   report("run without",
          moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));

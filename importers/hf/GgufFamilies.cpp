@@ -17,6 +17,7 @@
 using namespace moe;
 using namespace moe::hf;
 using mlir::moe::ActivationKind;
+using mlir::moe::GateUpLayout;
 using mlir::moe::GroupScoreFunc;
 using mlir::moe::RoutingOrder;
 using mlir::moe::ScoringFunc;
@@ -136,17 +137,27 @@ enum GatingFunc : int64_t {
 };
 
 /// A layer of SwiGLU experts `ffn_{gate,up,down}_exps` routed by
-/// `ffn_gate_inp`.
-LayerPlan swigluLayer(const Common &c, int64_t i) {
+/// `ffn_gate_inp`; with `fusable`, a block holding `ffn_gate_up_exps`
+/// (gate rows, then up rows, as llama.cpp splits it) and no
+/// `ffn_gate_exps` reads that instead.
+LayerPlan swigluLayer(const Checkpoint &ckpt, const Common &c, int64_t i,
+                      bool fusable = true) {
   LayerPlan p;
   p.layer = i;
   p.prefix = block(i);
   p.k = c.K;
   p.operands["router_weight"] =
       tensor(p.prefix + "ffn_gate_inp.weight", {c.E, c.H});
-  p.operands["gate"] =
-      tensor(p.prefix + "ffn_gate_exps.weight", {c.E, c.I, c.H});
-  p.operands["up"] = tensor(p.prefix + "ffn_up_exps.weight", {c.E, c.I, c.H});
+  if (fusable && ckpt.find(p.prefix + "ffn_gate_up_exps.weight") &&
+      !ckpt.find(p.prefix + "ffn_gate_exps.weight")) {
+    p.operands["gate_up"] =
+        tensor(p.prefix + "ffn_gate_up_exps.weight", {c.E, 2 * c.I, c.H});
+    p.layout = GateUpLayout::concatenated;
+  } else {
+    p.operands["gate"] =
+        tensor(p.prefix + "ffn_gate_exps.weight", {c.E, c.I, c.H});
+    p.operands["up"] = tensor(p.prefix + "ffn_up_exps.weight", {c.E, c.I, c.H});
+  }
   p.operands["down"] =
       tensor(p.prefix + "ffn_down_exps.weight", {c.E, c.H, c.I});
   return p;
@@ -162,10 +173,10 @@ void addSharedExpert(LayerPlan &p, int64_t Is, int64_t H) {
 
 /// qwen3moe, olmoe and llama (Mixtral): softmax over all experts, top-k,
 /// renormalized where llama.cpp renormalizes.
-std::string plain(Meta &m, const Common &c, bool renormalize,
-                  std::vector<LayerPlan> &out) {
+std::string plain(const Checkpoint &ckpt, Meta &m, const Common &c,
+                  bool renormalize, std::vector<LayerPlan> &out) {
   for (int64_t i = 0; i < c.layers; ++i) {
-    LayerPlan p = swigluLayer(c, i);
+    LayerPlan p = swigluLayer(ckpt, c, i);
     p.renormalize = renormalize;
     out.push_back(std::move(p));
   }
@@ -179,7 +190,7 @@ std::string qwen2moe(const Checkpoint &ckpt, Meta &m, const Common &c,
   m.require(Is >= 0, "'" + m.full("expert_shared_feed_forward_length") +
                          "' must be >= 0");
   for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
-    LayerPlan p = swigluLayer(c, i);
+    LayerPlan p = swigluLayer(ckpt, c, i);
     if (Is > 0 || ckpt.find(p.prefix + "ffn_gate_shexp.weight")) {
       m.require(Is > 0,
                 "missing '" + m.full("expert_shared_feed_forward_length") +
@@ -219,7 +230,7 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
   if (!m.error.empty())
     return m.error;
   for (int64_t i = dense; i < c.layers; ++i) {
-    LayerPlan p = swigluLayer(c, i);
+    LayerPlan p = swigluLayer(ckpt, c, i);
     p.scoring =
         gating == kGatingSigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
     p.renormalize = norm;
@@ -241,10 +252,12 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 /// gpt-oss: top-k of the router logits (with bias), softmax over the k,
 /// clamped SwiGLU (alpha 1.702, limit 7) with biases on every projection.
-std::string gptOss(Meta &m, const Common &c, std::vector<LayerPlan> &out) {
+std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
+                   std::vector<LayerPlan> &out) {
   double limit = m.number("swiglu_limit", 7.0);
   for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
-    LayerPlan p = swigluLayer(c, i);
+    // gpt-oss's gate and up have biases of their own: never fused.
+    LayerPlan p = swigluLayer(ckpt, c, i, /*fusable=*/false);
     p.order = RoutingOrder::topk_then_score;
     p.alpha = 1.702;
     p.beta = 1.0;
@@ -321,15 +334,15 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     return m.error;
   std::string err;
   if (arch == "qwen3moe" || arch == "llama")
-    err = plain(m, c, /*renormalize=*/true, out);
+    err = plain(ckpt, m, c, /*renormalize=*/true, out);
   else if (arch == "olmoe")
-    err = plain(m, c, /*renormalize=*/false, out);
+    err = plain(ckpt, m, c, /*renormalize=*/false, out);
   else if (arch == "qwen2moe")
     err = qwen2moe(ckpt, m, c, out);
   else if (arch == "deepseek2")
     err = deepseek2(ckpt, m, c, out);
   else
-    err = gptOss(m, c, out);
+    err = gptOss(ckpt, m, c, out);
   if (err.empty()) {
     for (LayerPlan &p : out)
       p.hidden = c.H;

@@ -120,6 +120,7 @@ def block_weights(rng, r):
 
 TENSORS = {"router": "ffn_gate_inp.weight", "router_bias": "ffn_gate_inp.bias",
            "gate": "ffn_gate_exps.weight", "up": "ffn_up_exps.weight",
+           "gate_up": "ffn_gate_up_exps.weight",
            "down": "ffn_down_exps.weight", "gate_bias": "ffn_gate_exps.bias",
            "up_bias": "ffn_up_exps.bias", "down_bias": "ffn_down_exps.bias",
            "bias": "exp_probs_b.bias", "shared_gate": "ffn_gate_shexp.weight",
@@ -151,6 +152,10 @@ CASES = [
       "expert_weights_scale": 1.7, "expert_weights_norm": True,
       "expert_gating_func": 2, "expert_group_count": 3,
       "expert_group_used_count": 2}, "f32"),
+    ("deepseek2_fused", "deepseek2", dict(gating="sigmoid", norm=True, k=K,
+                                          bias=True, fused=True, shared=I), 2, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 1,
+      "expert_weights_norm": True, "expert_gating_func": 2}, "f32"),
     ("gpt_oss", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K, oai=True,
                                 limit=7.0), 1, 0, {}, "f32"),
 ]
@@ -197,6 +202,10 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
     for key, value in extra.items():
         add_key(writer, arch + "." + key, value)
     for b, (w, y) in layers.items():
+        if recipe.get("fused"):
+            # One [E, 2I, H] tensor: gate rows, then up rows.
+            w = dict(w)
+            w["gate_up"] = np.concatenate([w.pop("gate"), w.pop("up")], axis=1)
         for key, value in w.items():
             t = value.astype(np.float32)
             if dtype == "f16" and key in ("gate", "up", "down"):

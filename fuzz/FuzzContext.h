@@ -1,8 +1,9 @@
 //===- FuzzContext.h - what the MLIR fuzz targets share ---------*- C++ -*-===//
 //
 // Included once by each MLIR fuzz target (moe_ir, hf_checkpoint,
-// onnx_model): its MLIRContext, and the AddressSanitizer options the mix
-// of instrumented and uninstrumented MLIR needs.
+// gguf_model, onnx_model): its MLIRContext, the file an importer target
+// reads its input from, and the AddressSanitizer options the mix of
+// instrumented and uninstrumented MLIR needs.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_FUZZ_FUZZCONTEXT_H
@@ -11,9 +12,34 @@
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/IR/MLIRContext.h"
 
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <string>
+#include <unistd.h>
 
 namespace moec_fuzz {
+
+/// Writes the input to `name` in a directory of this process (made once
+/// with `prefix`, e.g. "/tmp/moec-fuzz-onnx-XXXXXX") and returns its path;
+/// an importer target reads its model from there as the tools do.
+inline const std::string &writeInput(const char *prefix, const char *name,
+                                     const uint8_t *data, size_t size) {
+  static std::string path = [&] {
+    std::string dir = prefix;
+    if (!mkdtemp(dir.data()))
+      std::abort();
+    return dir + "/" + name;
+  }();
+  FILE *f = std::fopen(path.c_str(), "wb");
+  if (!f)
+    std::abort();
+  bool ok = std::fwrite(data, 1, size, f) == size;
+  if (std::fclose(f) != 0 || !ok)
+    std::abort();
+  return path;
+}
 
 /// The target's context, with the dialects `registerDialects` adds, made
 /// anew every 1000 inputs (`fresh` counts one): uniqued types and

@@ -16,26 +16,12 @@
 #include "mlir/IR/Verifier.h"
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <string>
-#include <unistd.h>
 #include <vector>
 
 using namespace mlir;
 
 namespace {
-
-/// A file of this process, named once.
-const std::string &modelPath() {
-  static std::string path = [] {
-    char dir[] = "/tmp/moec-fuzz-gguf-XXXXXX";
-    if (!mkdtemp(dir))
-      std::abort();
-    return std::string(dir) + "/model.gguf";
-  }();
-  return path;
-}
 
 void registerDialects(DialectRegistry &registry) {
   registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
@@ -44,13 +30,8 @@ void registerDialects(DialectRegistry &registry) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string &path = modelPath();
-  FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f)
-    std::abort();
-  bool ok = std::fwrite(data, 1, size, f) == size;
-  if (std::fclose(f) != 0 || !ok)
-    std::abort();
+  const std::string &path = moec_fuzz::writeInput("/tmp/moec-fuzz-gguf-XXXXXX",
+                                                  "model.gguf", data, size);
   MLIRContext &ctx = moec_fuzz::context(/*fresh=*/true, registerDialects);
   ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
   std::vector<std::string> files;

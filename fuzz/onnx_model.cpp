@@ -29,17 +29,6 @@ using namespace mlir;
 
 namespace {
 
-/// The model file of this process, in a directory made once.
-const std::string &modelPath() {
-  static std::string path = [] {
-    char dir[] = "/tmp/moec-fuzz-onnx-XXXXXX";
-    if (!mkdtemp(dir))
-      std::abort();
-    return std::string(dir) + "/model.onnx";
-  }();
-  return path;
-}
-
 void registerDialects(DialectRegistry &registry) {
   registry.insert<mlir::moe::MoEDialect, func::FuncDialect>();
 }
@@ -47,10 +36,8 @@ void registerDialects(DialectRegistry &registry) {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  const std::string &path = modelPath();
-  FILE *f = std::fopen(path.c_str(), "wb");
-  if (!f || std::fwrite(data, 1, size, f) != size || std::fclose(f) != 0)
-    std::abort();
+  const std::string &path = moec_fuzz::writeInput("/tmp/moec-fuzz-onnx-XXXXXX",
+                                                  "model.onnx", data, size);
   MLIRContext &ctx = moec_fuzz::context(/*fresh=*/true, registerDialects);
   ScopedDiagnosticHandler quiet(&ctx, [](Diagnostic &) { return success(); });
   mlir::moe::ImportedWeights weights;

@@ -339,19 +339,27 @@ const std::vector<std::string> &hf::supportedModelTypes() {
   return types;
 }
 
+std::optional<std::string>
+hf::unknownKind(const std::string &path, const std::string &key,
+                const std::string &kind,
+                const std::vector<std::string> &known) {
+  if (std::find(known.begin(), known.end(), kind) != known.end())
+    return std::nullopt;
+  std::string list;
+  for (const std::string &k : known)
+    list += (list.empty() ? "" : ", ") + k;
+  return path + ": " +
+         (kind.empty() ? "no '" + key + "'"
+                       : "unknown " + key + " '" + kind + "'") +
+         " (supported: " + list + ")";
+}
+
 std::string hf::readMoELayers(const Checkpoint &ckpt,
                               std::vector<LayerPlan> &out) {
   std::string type = ckpt.modelType();
-  const std::vector<std::string> &known = supportedModelTypes();
-  if (std::find(known.begin(), known.end(), type) == known.end()) {
-    std::string list;
-    for (const std::string &t : known)
-      list += (list.empty() ? "" : ", ") + t;
-    return ckpt.configPath() + ": " +
-           (type.empty() ? std::string("no 'model_type'")
-                         : "unknown model_type '" + type + "'") +
-           " (supported: " + list + ")";
-  }
+  if (std::optional<std::string> err = unknownKind(
+          ckpt.configPath(), "model_type", type, supportedModelTypes()))
+    return *err;
   Config cfg(ckpt);
   Common c;
   c.layers = cfg.integer("num_hidden_layers");
@@ -390,11 +398,6 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   cfg.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0,
               "num_hidden_layers, hidden_size, the expert count and "
               "num_experts_per_tok must be positive");
-  // Bounds far above any published model, checked before anything is
-  // planned per layer or per expert: a config with 2^40 experts is an
-  // error, not an allocation that takes the machine's memory.
-  constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
-                    kMaxExperts = 1 << 16;
   auto bound = [&](int64_t v, int64_t max, const std::string &key) {
     cfg.require(v <= max, "'" + key + "' is " + std::to_string(v) +
                               "; moec reads at most " + std::to_string(max));

@@ -284,16 +284,10 @@ const std::vector<std::string> &hf::supportedGgufArchitectures() {
 std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
                                   std::vector<LayerPlan> &out) {
   std::string arch = ckpt.modelType();
-  const std::vector<std::string> &known = supportedGgufArchitectures();
-  if (std::find(known.begin(), known.end(), arch) == known.end()) {
-    std::string list;
-    for (const std::string &a : known)
-      list += (list.empty() ? "" : ", ") + a;
-    return ckpt.configPath() + ": " +
-           (arch.empty() ? std::string("no 'general.architecture'")
-                         : "unknown general.architecture '" + arch + "'") +
-           " (supported: " + list + ")";
-  }
+  if (std::optional<std::string> err =
+          unknownKind(ckpt.configPath(), "general.architecture", arch,
+                      supportedGgufArchitectures()))
+    return *err;
   Meta m(ckpt, arch);
   Common c;
   c.layers = m.integer("block_count");
@@ -316,10 +310,7 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
                 "', '" + m.full("expert_count") + "', '" +
                 m.full("expert_used_count") +
                 "' and the expert width must be positive");
-  // The same bounds as config.json's (Families.cpp), checked before
-  // anything is planned per layer.
-  constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
-                    kMaxExperts = 1 << 16;
+  // The bounds config.json's counts have (LayerPlan.h).
   auto bound = [&](int64_t v, int64_t max, const std::string &key) {
     m.require(v <= max, "'" + m.full(key) + "' is " + std::to_string(v) +
                             "; moec reads at most " + std::to_string(max));

@@ -53,6 +53,19 @@ struct LayerPlan {
   std::map<std::string, WeightSource> operands;
 };
 
+/// Bounds on a model's counts far above any published model, checked
+/// before anything is planned per layer or per expert: a config with 2^40
+/// experts is an error, not an allocation that takes the machine's memory.
+constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
+                  kMaxExperts = 1 << 16;
+
+/// Null when `kind` (the value of `key`, e.g. model_type) is in `known`;
+/// else "PATH: no 'KEY'" or "PATH: unknown KEY 'KIND'", with the list.
+std::optional<std::string> unknownKind(const std::string &path,
+                                       const std::string &key,
+                                       const std::string &kind,
+                                       const std::vector<std::string> &known);
+
 /// The model types readMoELayers understands.
 const std::vector<std::string> &supportedModelTypes();
 

@@ -93,6 +93,15 @@ public:
     }
     return out;
   }
+  /// An FFN width: an integer in [0, kMaxWidth].
+  int64_t width(const char *key) {
+    int64_t v = integer(key);
+    require(v >= 0 && v <= kMaxWidth, std::string("'") + key + "' is " +
+                                          std::to_string(v) +
+                                          "; moec reads widths in [0, " +
+                                          std::to_string(kMaxWidth) + "]");
+    return v;
+  }
   void require(bool ok, const std::string &what) {
     if (!ok)
       fail(what);
@@ -173,7 +182,7 @@ struct Common {
 
 std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
                     std::vector<LayerPlan> &out) {
-  int64_t I = cfg.integer("intermediate_size");
+  int64_t I = cfg.width("intermediate_size");
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     LayerPlan p;
     p.layer = i;
@@ -198,15 +207,14 @@ std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
 std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
                      bool sharedExpert, bool olmoe,
                      std::vector<LayerPlan> &out) {
-  int64_t I = olmoe ? cfg.integer("intermediate_size")
-                    : cfg.integer("moe_intermediate_size");
+  int64_t I = olmoe ? cfg.width("intermediate_size")
+                    : cfg.width("moe_intermediate_size");
   bool norm = cfg.boolean("norm_topk_prob", false);
   int64_t step = olmoe ? 1 : cfg.integer("decoder_sparse_step", 1);
   // OLMoE's decoder layers are all MoE: transformers reads neither key.
   std::vector<int64_t> mlpOnly =
       olmoe ? std::vector<int64_t>() : cfg.integers("mlp_only_layers");
-  int64_t Is =
-      sharedExpert ? cfg.integer("shared_expert_intermediate_size") : 0;
+  int64_t Is = sharedExpert ? cfg.width("shared_expert_intermediate_size") : 0;
   cfg.require(step >= 1, "'decoder_sparse_step' must be >= 1");
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     bool moe = c.E > 0 && (i + 1) % step == 0 &&
@@ -233,7 +241,7 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
 
 std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
                      bool v3, std::vector<LayerPlan> &out) {
-  int64_t I = cfg.integer("moe_intermediate_size");
+  int64_t I = cfg.width("moe_intermediate_size");
   // Defaults of DeepseekV2Config / DeepseekV3Config.
   int64_t shared = cfg.integer("n_shared_experts", v3 ? 1 : 2);
   int64_t firstDense = cfg.integer("first_k_dense_replace", v3 ? 3 : 0);
@@ -242,7 +250,9 @@ std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
   int64_t topkGroup = cfg.integer("topk_group", v3 ? 4 : 1);
   std::string method = cfg.string("topk_method", v3 ? "noaux_tc" : "greedy");
   bool norm = v3 && cfg.boolean("norm_topk_prob", true);
-  cfg.require(shared >= 0, "'n_shared_experts' must be >= 0");
+  cfg.require(shared >= 0 && shared <= kMaxExperts,
+              "'n_shared_experts' must be in [0, " +
+                  std::to_string(kMaxExperts) + "]");
   // DeepseekV3MoE always routes as noaux_tc (sigmoid scores, the
   // correction bias, group-limited top-k) and ignores the key; another
   // value says the checkpoint expects a routing it will not get.
@@ -296,7 +306,7 @@ std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
 
 std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
                    std::vector<LayerPlan> &out) {
-  int64_t I = cfg.integer("intermediate_size");
+  int64_t I = cfg.width("intermediate_size");
   double alpha = cfg.number("swiglu_alpha", 1.702);
   double limit = cfg.number("swiglu_limit", 7.0);
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {

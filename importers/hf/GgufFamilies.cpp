@@ -186,12 +186,18 @@ std::string plain(const Checkpoint &ckpt, Meta &m, const Common &c,
 /// qwen2moe: a shared expert scaled by sigmoid(ffn_gate_inp_shexp · x).
 std::string qwen2moe(const Checkpoint &ckpt, Meta &m, const Common &c,
                      std::vector<LayerPlan> &out) {
-  int64_t Is = m.integer("expert_shared_feed_forward_length", 0);
-  m.require(Is >= 0, "'" + m.full("expert_shared_feed_forward_length") +
-                         "' must be >= 0");
+  // llama.cpp's default: as wide as a dense FFN.
+  int64_t Is = m.has("expert_shared_feed_forward_length")
+                   ? m.integer("expert_shared_feed_forward_length")
+                   : m.integer("feed_forward_length", 0);
+  m.require(Is >= 0 && Is <= kMaxWidth,
+            "'" + m.full("expert_shared_feed_forward_length") +
+                "' must be in [0, " + std::to_string(kMaxWidth) + "]");
   for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
     LayerPlan p = swigluLayer(ckpt, c, i);
-    if (Is > 0 || ckpt.find(p.prefix + "ffn_gate_shexp.weight")) {
+    // A shared expert where the block has one, or the key says so.
+    bool explicitWidth = m.has("expert_shared_feed_forward_length") && Is > 0;
+    if (explicitWidth || ckpt.find(p.prefix + "ffn_gate_shexp.weight")) {
       m.require(Is > 0,
                 "missing '" + m.full("expert_shared_feed_forward_length") +
                     "' (block " + std::to_string(i) + " has a shared expert)");
@@ -216,11 +222,21 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
     scale = 1.0;
   bool norm = m.boolean("expert_weights_norm", false);
   int64_t gating = m.integer("expert_gating_func", kGatingNone);
-  int64_t groups = m.integer("expert_group_count", 1);
-  int64_t groupsUsed = m.integer("expert_group_used_count", groups);
-  m.require(dense >= 0 && shared >= 0,
-            "'" + m.full("leading_dense_block_count") + "' and '" +
-                m.full("expert_shared_count") + "' must be >= 0");
+  int64_t groups = m.integer("expert_group_count", 0);
+  int64_t groupsUsed = m.integer("expert_group_used_count", 0);
+  // llama.cpp limits the selection to groups only with more than one.
+  if (groups <= 1)
+    groups = groupsUsed = 1;
+  m.require(c.E % groups == 0 && groupsUsed >= 1 && groupsUsed <= groups,
+            "'" + m.full("expert_group_count") + "' " + std::to_string(groups) +
+                " and '" + m.full("expert_group_used_count") + "' " +
+                std::to_string(groupsUsed) +
+                ": the groups must divide the experts and at least one and "
+                "at most all be used");
+  m.require(dense >= 0 && shared >= 0 && shared <= kMaxExperts,
+            "'" + m.full("leading_dense_block_count") + "' must be >= 0 and '" +
+                m.full("expert_shared_count") + "' in [0, " +
+                std::to_string(kMaxExperts) + "]");
   // llama.cpp takes an unset gating function as softmax for deepseek2.
   if (gating == kGatingNone)
     gating = kGatingSoftmax;
@@ -294,11 +310,17 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   c.H = m.integer("embedding_length");
   c.E = m.integer("expert_count", 0);
   c.K = m.integer("expert_used_count", 0);
-  // The experts' width: expert_feed_forward_length, else (Mixtral, whose
-  // experts are as wide as a dense FFN) feed_forward_length.
-  c.I = m.has("expert_feed_forward_length")
-            ? m.integer("expert_feed_forward_length")
-            : m.integer("feed_forward_length");
+  // The experts' width: expert_feed_forward_length; without it, as
+  // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
+  // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
+  // experts used. deepseek2 and gpt-oss need the key.
+  if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
+      arch == "gpt-oss")
+    c.I = m.integer("expert_feed_forward_length");
+  else if (arch == "qwen2moe" || arch == "qwen3moe")
+    c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
+  else
+    c.I = m.integer("feed_forward_length");
   if (!m.error.empty())
     return m.error;
   if (c.E == 0)
@@ -318,6 +340,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   bound(c.layers, kMaxLayers, "block_count");
   bound(c.H, kMaxHidden, "embedding_length");
   bound(c.E, kMaxExperts, "expert_count");
+  m.require(c.I <= kMaxWidth, "the expert width " + std::to_string(c.I) +
+                                  " exceeds " + std::to_string(kMaxWidth));
   m.require(c.K <= c.E, "'" + m.full("expert_used_count") + "' " +
                             std::to_string(c.K) + " exceeds the " +
                             std::to_string(c.E) + " experts");

@@ -52,9 +52,12 @@ Type declaredElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
   return nullptr;
 }
 
-/// The hidden-state type: the declared dtype, else the router weight's.
+/// The hidden-state type: f32 for a GGUF file (llama.cpp keeps
+/// activations in f32), else the declared dtype, else the router weight's.
 Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
                        Type routerType) {
+  if (ckpt.gguf())
+    return Float32Type::get(ctx);
   Type declared = declaredElementType(ctx, ckpt);
   return declared ? declared : routerType;
 }

@@ -58,6 +58,9 @@ struct LayerPlan {
 /// experts is an error, not an allocation that takes the machine's memory.
 constexpr int64_t kMaxLayers = 1 << 16, kMaxHidden = 1 << 20,
                   kMaxExperts = 1 << 16;
+/// The widest FFN (an expert's, or the shared experts' together) read;
+/// shapes such as [E, 2 * width, d] stay far from overflow.
+constexpr int64_t kMaxWidth = 1 << 24;
 
 /// Null when `kind` (the value of `key`, e.g. model_type) is in `known`;
 /// else "PATH: no 'KEY'" or "PATH: unknown KEY 'KIND'", with the list.

@@ -456,7 +456,8 @@ std::string onnximport::foldConstantNode(const onnx::NodeProto &node,
     for (size_t i = 0; i < rank; ++i) {
       if (sa[i] != sb[i] && sa[i] != 1 && sb[i] != 1)
         return where + ": shapes do not broadcast";
-      shape[i] = std::max(sa[i], sb[i]);
+      // A 1 broadcasts to the other's size, 0 included.
+      shape[i] = sa[i] == 1 ? sb[i] : sa[i];
     }
     // One operand has the result's shape: broadcasting that grows both (an
     // outer sum) could turn two small constants into a huge one.

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <new>
 #include <unordered_set>
 
 using namespace moe;
@@ -41,7 +42,9 @@ const TypeTraits kTypes[] = {
     /*6*/ {"Q5_0", 32, 22},
     /*7*/ {"Q5_1", 32, 24},
     /*8*/ {"Q8_0", 32, 34},
-    /*9*/ {"Q8_1", 32, 40},
+    // ggml's block_q8_1 (two halves and 32 quants; the gguf Python
+    // package still says 40, the layout of two floats).
+    /*9*/ {"Q8_1", 32, 36},
     /*10*/ {"Q2_K", 256, 84},
     /*11*/ {"Q3_K", 256, 110},
     /*12*/ {"Q4_K", 256, 144},
@@ -589,5 +592,11 @@ bool gguf::hasMagic(std::string_view image) {
 
 std::string gguf::parse(std::string_view image, const std::string &path,
                         Header &out) {
-  return Parser(image, path).run(out);
+  // Strings and arrays are bounded by the file, but a file of many small
+  // values can still ask for more memory than there is.
+  try {
+    return Parser(image, path).run(out);
+  } catch (const std::bad_alloc &) {
+    return path + ": not enough memory to hold the file's metadata";
+  }
 }

@@ -114,7 +114,7 @@ TEST(ggufTypeTraits) {
   CHECK_EQ(std::string(gguf::typeTraits(0)->name), std::string("F32"));
   CHECK_EQ(gguf::typeTraits(12)->blockElements, int64_t(256));
   CHECK_EQ(gguf::typeTraits(12)->blockBytes, int64_t(144));
-  CHECK_EQ(gguf::typeTraits(9)->blockBytes, int64_t(40)); // Q8_1
+  CHECK_EQ(gguf::typeTraits(9)->blockBytes, int64_t(36)); // Q8_1, as ggml
   CHECK_EQ(std::string(gguf::typeTraits(30)->name), std::string("BF16"));
   CHECK_EQ(gguf::typeTraits(39)->blockBytes, int64_t(17)); // MXFP4
   CHECK(!gguf::typeTraits(4));

@@ -775,7 +775,7 @@ int main(int argc, char **argv) {
               group.gather(reinterpret_cast<const unsigned char *>(mine), one,
                            sizeof(mine), each);
           !err.empty())
-        return failRank(err);
+        return failRank("gathering the exchange statistics: " + err);
       for (int32_t r = 0; group.rank() == 0 && r < group.size(); ++r) {
         double v[3];
         std::memcpy(v, each.data() + r * sizeof(v), sizeof(v));

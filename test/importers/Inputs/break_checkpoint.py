@@ -5,7 +5,8 @@
 
 HOW: model-type, missing-key, missing-tensor, shape, dtype (declares
 bfloat16), int-dtype, fp8, mxfp4, truncated, header-length, overlap,
-no-weights, index-missing, experts-per-token, hidden-act.
+no-weights, index-missing, experts-per-token, hidden-act, mlp-bias,
+negative-shared, huge-experts, huge-layers, huge-width, topk-method.
 """
 import json
 import os
@@ -55,6 +56,8 @@ def main(src, dst, how):
                 cfg[key] = 1 << 40
     elif how == "huge-layers":
         cfg["num_hidden_layers"] = 1 << 32
+    elif how == "huge-width":
+        cfg["moe_intermediate_size"] = 1 << 40
     elif how == "topk-method":
         cfg["topk_method"] = "bogus"
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",

@@ -15,6 +15,8 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   k-too-large.gguf       qwen3moe.expert_used_count 7 of 6 experts
   no-experts.gguf        qwen3moe.expert_count = 0 (a dense model)
   bad-gating.gguf        deepseek2 with expert_gating_func 3
+  bad-groups.gguf        deepseek2 with 4 expert groups of 6 experts
+  huge-width.gguf        qwen3moe.expert_feed_forward_length = 2^40
   truncated.gguf         ok.gguf cut short inside the tensor data
   version9.gguf          ok.gguf claiming GGUF version 9
 """
@@ -87,6 +89,10 @@ def main(out):
     write(p("no-experts.gguf"), keys={"expert_count": 0})
     write(p("bad-gating.gguf"), arch="deepseek2",
           keys={"expert_gating_func": 3, "expert_shared_count": 0})
+    write(p("bad-groups.gguf"), arch="deepseek2",
+          keys={"expert_gating_func": 2, "expert_shared_count": 0,
+                "expert_group_count": 4, "expert_group_used_count": 2})
+    write(p("huge-width.gguf"), keys={"expert_feed_forward_length": 2**40})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

@@ -5,8 +5,8 @@ unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-z
 missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
 k-too-large.onnx, nan-shape.onnx, bad-perm.onnx, nan-axes.onnx,
 inf-hidden-shape.onnx, matmul-one-input.onnx, huge-dims.onnx,
-huge-empty-reshape.onnx, huge-concat.onnx, outer-add.onnx, and ok.onnx (the
-unbroken base model).
+huge-empty-reshape.onnx, huge-concat.onnx, outer-add.onnx, empty-add.onnx,
+and ok.onnx (the unbroken base model).
 """
 import os
 import sys
@@ -153,6 +153,12 @@ def main(out):
     row = numpy_helper.from_array(np.ones((1, d, f), np.float32), "row")
     outer = helper.make_node("Add", ["col", "row"], ["fc2"], name="outer_fc2")
     save(model([outer, moe()], [w1, col, row]), "outer-add.onnx")
+    # An empty operand broadcast against a [1] one: an empty result.
+    nothing = numpy_helper.from_array(np.zeros((0,), np.float32), "nothing")
+    one = numpy_helper.from_array(np.ones((1,), np.float32), "one")
+    empty_add = helper.make_node("Add", ["nothing", "one"], ["fc2"],
+                                 name="empty_fc2")
+    save(model([empty_add, moe()], [w1, nothing, one]), "empty-add.onnx")
 
 
 if __name__ == "__main__":

@@ -118,6 +118,9 @@ def block_weights(rng, r):
     return w
 
 
+# What an f16 case stores in f16 (the hidden states stay f32).
+F16_KEYS = ("router", "gate", "up", "down")
+
 TENSORS = {"router": "ffn_gate_inp.weight", "router_bias": "ffn_gate_inp.bias",
            "gate": "ffn_gate_exps.weight", "up": "ffn_up_exps.weight",
            "gate_up": "ffn_gate_up_exps.weight",
@@ -131,7 +134,10 @@ TENSORS = {"router": "ffn_gate_inp.weight", "router_bias": "ffn_gate_inp.bias",
 # keys, storage dtype of the experts.
 CASES = [
     ("qwen3moe", "qwen3moe", dict(gating="softmax", norm=True, k=K), 2, 0, {}, "f32"),
-    ("qwen3moe_f16", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {}, "f16"),
+    # f16 router and experts, and the experts' width as llama.cpp derives
+    # it without expert_feed_forward_length: feed_forward_length / k.
+    ("qwen3moe_f16", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": I * K}, "f16"),
     ("olmoe", "olmoe", dict(gating="softmax", norm=False, k=K), 1, 0, {}, "f32"),
     ("mixtral", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
      {"feed_forward_length": I}, "f32"),
@@ -180,7 +186,7 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
         for b in range(dense, blocks):
             w = block_weights(rng, recipe)
             if dtype == "f16":
-                for key in ("gate", "up", "down"):
+                for key in F16_KEYS:
                     w[key] = w[key].astype(np.float16).astype(np.float64)
             xs = x.reshape(-1, H).astype(np.float64)
             ys = [moe_ffn(t, w, recipe) for t in xs]
@@ -197,7 +203,7 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
     writer.add_uint32(arch + ".embedding_length", H)
     writer.add_uint32(arch + ".expert_count", E)
     writer.add_uint32(arch + ".expert_used_count", K)
-    if arch != "llama":
+    if "feed_forward_length" not in extra:
         writer.add_uint32(arch + ".expert_feed_forward_length", I)
     for key, value in extra.items():
         add_key(writer, arch + "." + key, value)
@@ -208,7 +214,7 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
             w["gate_up"] = np.concatenate([w.pop("gate"), w.pop("up")], axis=1)
         for key, value in w.items():
             t = value.astype(np.float32)
-            if dtype == "f16" and key in ("gate", "up", "down"):
+            if dtype == "f16" and key in F16_KEYS:
                 t = value.astype(np.float16)
             writer.add_tensor("blk.%d.%s" % (b, TENSORS[key]), t)
         np.save(os.path.join(d, "expected.layer_%d.npy" % b), y)

@@ -43,7 +43,8 @@ namespace {
   X("amx-bf16")
 
 /// Runs each call at once on the caller's thread, with the session's pool
-/// taking the parallel loops and its scratch cache the scratch buffers.
+/// taking the parallel loops and its scratch cache the scratch buffers; a
+/// scratch buffer the call cannot get ends it (session.scratchFailure).
 class CpuQueue final : public Queue {
 public:
   explicit CpuQueue(moert_session_s &session) : session_(session) {}
@@ -56,7 +57,9 @@ public:
     ScratchCache *previousScratch = currentScratch();
     currentPool() = session_.pool.get();
     currentScratch() = session_.scratch.get();
-    entry(args.data());
+    uint64_t failed = 0;
+    session_.scratchFailure =
+        runUnwindingOnScratchFailure(entry, args.data(), failed) ? 0 : failed;
     currentPool() = previous;
     currentScratch() = previousScratch;
   }

@@ -188,6 +188,9 @@ struct moert_session_s {
   moert::RoutingRecorder routing;
   /// The expert-parallel group the session's calls exchange rows with.
   moert::Group group;
+  /// The scratch bytes the last CPU call asked for and could not get (0:
+  /// none); that call ended there (Scratch.h).
+  uint64_t scratchFailure = 0;
   /// The thread inside a call on this session (none: no call). A call from
   /// another thread meanwhile fails instead of racing on the state above;
   /// calls on the owning thread nest.

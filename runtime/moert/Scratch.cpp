@@ -1,12 +1,18 @@
 //===- Scratch.cpp - the session scratch allocator generated code uses ---===//
 #include "runtime/moert/Scratch.h"
 
+#include "runtime/moert/ThreadPool.h"
+
+#include <csetjmp>
 #include <cstdlib>
 #include <new>
+#include <vector>
 
 using namespace moert;
 
 namespace {
+
+struct CallState;
 
 /// Precedes every buffer moert_scratch_alloc returns; 64 bytes keep the
 /// buffer 64-byte aligned.
@@ -14,7 +20,35 @@ struct alignas(64) Header {
   uint64_t magic;
   size_t capacity;     // usable bytes after the header
   ScratchCache *owner; // null: plain allocation, freed with free()
+  CallState *call;     // the call that holds it, while it runs
 };
+
+/// A call run by runUnwindingOnScratchFailure: where to jump back to, and
+/// the buffers it holds (guarded, since a buffer may be freed on another
+/// thread).
+struct CallState {
+  sigjmp_buf env;
+  ThreadPool *pool = nullptr;
+  std::mutex mutex;
+  std::vector<void *> live;
+  uint64_t failed = 0;
+};
+
+thread_local CallState *currentCall = nullptr;
+
+void forget(Header *h) {
+  CallState *call = h->call;
+  if (!call)
+    return;
+  std::lock_guard<std::mutex> lock(call->mutex);
+  for (void *&p : call->live)
+    if (p == h + 1) {
+      p = call->live.back();
+      call->live.pop_back();
+      break;
+    }
+  h->call = nullptr;
+}
 constexpr uint64_t kMagic = 0x6d6f65632d736372ull; // "moec-scr"
 
 void *newBlock(size_t capacity, ScratchCache *owner) {
@@ -22,7 +56,7 @@ void *newBlock(size_t capacity, ScratchCache *owner) {
   void *base = std::aligned_alloc(64, total);
   if (!base)
     return nullptr;
-  auto *h = new (base) Header{kMagic, total - sizeof(Header), owner};
+  auto *h = new (base) Header{kMagic, total - sizeof(Header), owner, nullptr};
   return h + 1;
 }
 
@@ -70,12 +104,59 @@ ScratchCache *&moert::currentScratch() {
   return cache;
 }
 
+bool moert::runUnwindingOnScratchFailure(void (*entry)(void **), void **args,
+                                         uint64_t &failedBytes) {
+  CallState state;
+  state.pool = currentPool();
+  // Room for a call's buffers, so that recording one does not allocate.
+  state.live.reserve(256);
+  CallState *previous = currentCall;
+  currentCall = &state;
+  if (sigsetjmp(state.env, 0) == 0) {
+    entry(args);
+    currentCall = previous;
+    // Buffers the call did not free (none today) outlive it.
+    std::lock_guard<std::mutex> lock(state.mutex);
+    for (void *p : state.live)
+      (static_cast<Header *>(p) - 1)->call = nullptr;
+    return true;
+  }
+  // Back from moert_scratch_alloc: the call ends here.
+  currentCall = previous;
+  std::vector<void *> held;
+  {
+    std::lock_guard<std::mutex> lock(state.mutex);
+    held.swap(state.live);
+  }
+  for (void *p : held) {
+    (static_cast<Header *>(p) - 1)->call = nullptr;
+    moert_scratch_free(p);
+  }
+  failedBytes = state.failed;
+  return false;
+}
+
 extern "C" void *moert_scratch_alloc(int64_t size) {
   if (size < 0)
     return nullptr;
-  if (ScratchCache *cache = currentScratch())
-    return cache->allocate(static_cast<size_t>(size));
-  return newBlock(static_cast<size_t>(size), nullptr);
+  ScratchCache *cache = currentScratch();
+  void *p = cache ? cache->allocate(static_cast<size_t>(size))
+                  : newBlock(static_cast<size_t>(size), nullptr);
+  CallState *call = currentCall;
+  // Only the call's own code, on its thread and outside parallel loops
+  // (where the pool is set aside), may be unwound.
+  if (!call || currentPool() != call->pool)
+    return p;
+  if (p) {
+    std::lock_guard<std::mutex> lock(call->mutex);
+    if (call->live.size() < call->live.capacity()) {
+      call->live.push_back(p);
+      (static_cast<Header *>(p) - 1)->call = call;
+    }
+    return p;
+  }
+  call->failed = static_cast<uint64_t>(size);
+  siglongjmp(call->env, 1);
 }
 
 extern "C" void moert_scratch_free(void *ptr) {
@@ -84,6 +165,7 @@ extern "C" void moert_scratch_free(void *ptr) {
   Header *h = static_cast<Header *>(ptr) - 1;
   if (h->magic != kMagic)
     std::abort(); // not a scratch buffer: memory corruption
+  forget(h);
   if (h->owner)
     h->owner->recycle(ptr, h->capacity);
   else

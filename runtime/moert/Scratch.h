@@ -44,6 +44,16 @@ private:
 /// The cache of the session running on this thread (null: plain malloc).
 ScratchCache *&currentScratch();
 
+/// Runs the entry point `entry(args)` of a CPU call on this thread such that
+/// a scratch allocation the call's own code makes here (not in a parallel
+/// loop body) and cannot get ends the call instead of handing it null: the
+/// allocator jumps back here, the scratch buffers the call held go back to
+/// the cache, and the result is false with `failedBytes` the size asked
+/// for. The generated code between has no destructors to skip; allocations
+/// in parallel loop bodies (none today) still get null.
+bool runUnwindingOnScratchFailure(void (*entry)(void **), void **args,
+                                  uint64_t &failedBytes);
+
 } // namespace moert
 
 /// Called by generated code (stored into the artifact's moec_alloc and

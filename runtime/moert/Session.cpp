@@ -527,7 +527,17 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
     return st;
   RoutingScope routing(&session->routing, *fn);
   CollectivesScope exchange(&session->group, fn->name);
+  session->scratchFailure = 0;
   session->queue->launch(fn->entry, std::move(descriptors));
+  if (uint64_t bytes = session->scratchFailure)
+    return makeStatus(
+        MOERT_RESOURCE_EXHAUSTED,
+        "function '" + fn->name + "': out of memory for a scratch buffer of " +
+            std::to_string(bytes) + " bytes" +
+            (tokens >= 0 ? " (" + std::to_string(tokens) + " tokens)"
+                         : std::string()) +
+            "; the call stopped there and its outputs are not valid (run "
+            "fewer tokens per call)");
   if (!exchange.error().empty())
     return makeStatus(MOERT_FAILED_PRECONDITION,
                       exchange.error() +

@@ -38,8 +38,7 @@ static int run_small(moert_session_t *session, const char *what) {
   for (i = 0; i < SMALL * D; ++i)
     x[i] = (float)((i * 7919) % 2003) / 1001.0f - 1.0f;
   memset(y, 0xff, sizeof y);
-  if (report(what, moert_session_run(session, "tiny_mixtral", &in, 1, &out,
-                                      1)))
+  if (report(what, moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1)))
     return 1;
   for (i = 0; i < SMALL * D; ++i)
     finite &= isfinite(y[i]) != 0;
@@ -63,10 +62,10 @@ int main(int argc, char **argv) {
       report("weights", moert_session_bind_recorded_weights(session)) ||
       run_small(session, "16 tokens"))
     return 1;
-  x = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-           -1, 0);
-  y = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-           -1, 0);
+  x = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+           0);
+  y = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+           0);
   if (x == MAP_FAILED || y == MAP_FAILED)
     return 1;
   in = (moert_tensor_t){MOERT_F32, 2, shape, x};

@@ -7,7 +7,8 @@
 # ONNX importer; Open MPI for the expert-parallel collectives. PyPI
 # (requirements.lock, into the virtual environment $build/venv): numpy,
 # onnx, ONNX Runtime, PyTorch, transformers and safetensors, which the tests
-# and benchmarks use as references. The PyTorch wheel pulls NVIDIA's CUDA
+# and benchmarks use as references; nanobind and pytest for the moec Python
+# package (python/), which the build makes in $build/python. The PyTorch wheel pulls NVIDIA's CUDA
 # wheels (about 4 GB in all); it runs without a GPU.
 #
 #   scripts/setup.sh            install, configure, build (into ./build)
@@ -31,14 +32,14 @@ die() { printf 'moec setup: error: %s\n' "$*" >&2; exit 1; }
 # Debian 12 packages: LLVM/MLIR 22 with clang and lld to build, clang's
 # fuzzer and sanitizer runtimes for the fuzz targets, the ONNX and protobuf
 # headers of the ONNX importer, Python with venv for the project's virtual
-# environment, Open MPI (mpirun, and the library and headers that
+# environment and its headers for the moec package's bindings, Open MPI (mpirun, and the library and headers that
 # libmoert_mpi's expert-parallel collectives build on; mpirun starts the
 # ranks of one machine itself, and the ssh client it depends on is only for
 # other machines).
 packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools clang-22 lld-22
-  libclang-rt-22-dev ninja-build cmake python3 python3-venv libonnx-dev
-  libprotobuf-dev openmpi-bin libopenmpi-dev
+  libclang-rt-22-dev ninja-build cmake python3 python3-venv python3-dev
+  libonnx-dev libprotobuf-dev openmpi-bin libopenmpi-dev
 )
 
 install_packages() {
@@ -99,7 +100,7 @@ install_python_packages() {
     die "pip install -r $lock failed (log: $pip_log)"
   }
   grep -E '^Successfully installed' "$pip_log" | fold -s -w 100 || true
-  "$venv/bin/python" -c "import numpy, onnx, onnxruntime, torch, transformers, safetensors" ||
+  "$venv/bin/python" -c "import numpy, onnx, onnxruntime, torch, transformers, safetensors, nanobind, pytest" ||
     die "the packages of $lock do not import in $venv"
   echo "$sum" > "$stamp"
 }

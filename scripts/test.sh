@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Runs the whole moec test suite: sets up and builds (scripts/setup.sh), runs
 # the lit suite, then the moe-opt tests again with --verify-roundtrip (every
-# printed module must parse back to the same IR). Lists the tests lit marked
-# UNSUPPORTED and the round-trip leg's own counts, and ends with the line
+# printed module must parse back to the same IR), then the moec Python
+# package's pytest tests (python/tests). Lists the tests lit marked
+# UNSUPPORTED (and pytest skipped) and the round-trip leg's own counts, and
+# ends with the line
 # "N passed, M failed, K skipped" over distinct tests: a test that fails in
 # either leg is failed, and the round-trip re-runs are not counted again.
 # Exits non-zero if anything failed.
@@ -37,6 +39,26 @@ run_lit() {
 
 echo "== lit suite"
 run_lit "$results/main" "$build/test"
+# Runs the Python package's tests with pytest; appends "STATUS NAME" per
+# test to $1 in lit's words, names prefixed with python/tests/.
+run_pytest() {
+  local list=$1 log
+  log=$(mktemp)
+  (cd "$build" && PYTHONPATH="$build/python" "$build/venv/bin/python" -m pytest \
+     -v -p no:cacheprovider "$root/python/tests") 2>&1 | tee "$log"
+  local status=${PIPESTATUS[0]}
+  sed -nE 's#^.*/(python/tests/[^ ]+::[^ ]+) (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)( .*)?$#\2 \1#p' "$log" |
+    sed -E 's/^PASSED /PASS /; s/^(FAILED|ERROR) /FAIL /; s/^SKIPPED /UNSUPPORTED /' \
+    >> "$list"
+  # pytest that fails without naming a test (an import error, a collection
+  # error) still counts as a failure.
+  if [ "$status" -ne 0 ] && ! grep -qE '^FAIL python/' "$list"; then
+    echo "FAIL pytest run: python/tests" >> "$list"
+  fi
+  rm -f "$log"
+}
+echo "== Python package tests (pytest)"
+run_pytest "$results/main"
 echo "== moe-opt tests with --verify-roundtrip"
 run_lit "$results/roundtrip" --param moe_opt_flags=--verify-roundtrip \
   "$build/test/dialect" "$build/test/passes" "$build/test/codegen"
@@ -68,7 +90,7 @@ awk 'NR == FNR { n = $0; sub(/^[a-z]+ /, "", n); seen[n] = 1; next }
   "$results/main.v" "$results/roundtrip.v" >> "$results/all.v"
 skipped=$(count skipped "$results/all.v")
 if [ "$skipped" -gt 0 ]; then
-  echo "skipped (lit UNSUPPORTED: a feature they need is missing here):"
+  echo "skipped (lit UNSUPPORTED, pytest SKIPPED: a feature they need is missing here):"
   sed -n 's/^skipped /  /p' "$results/all.v"
 fi
 if grep -q '^failed ' "$results/all.v"; then

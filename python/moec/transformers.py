@@ -1,0 +1,221 @@
+"""Compiled MoE layers inside transformers models.
+
+    import moec.transformers
+    model = AutoModelForCausalLM.from_pretrained(...)
+    moec.transformers.compile_moe(model)      # swaps the MoE blocks in place
+    model.generate(...)
+
+compile_moe() compiles the model's MoE layers with the Hugging Face importer
+(the same one `moe-compile checkpoint/` runs, on the model's config and its
+in-memory tensor names), loads the artifact, binds the model's own expert,
+router and shared-expert tensors to it in place (no copy: the session reads
+the tensors the model holds; gpt-oss's [E, in, out] expert tensors are the
+exception, transposed once into the [E, out, in] the layer reads), and
+replaces each MoE block with a
+CompiledMoeBlock that runs the compiled layer. The replacement keeps the
+block's parameters and submodules under the same names, so the model's
+state_dict(), named_parameters() and save_pretrained() are unchanged.
+
+Families: the importer's (docs/Importing.md): Mixtral, Qwen2-MoE, Qwen3-MoE,
+OLMoE, DeepSeek-V2/V3 and gpt-oss. Blocks it does not compile are left as
+they are, with a warning naming them. Inference only: the compiled layers
+have no backward.
+"""
+
+import os
+import shutil
+import tempfile
+import warnings
+
+from . import _compile
+from . import _errors
+from . import _session
+
+__all__ = ["CompiledMoeBlock", "compile_moe", "moe_blocks"]
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _decoder_layers(model):
+    """The model's decoder layers (model.model.layers for a CausalLM, or
+    model.layers for the bare model)."""
+    for owner in (getattr(model, "model", None), model):
+        layers = getattr(owner, "layers", None)
+        if layers is not None:
+            return owner, layers
+    return None, None
+
+
+def _looks_like_moe(module):
+    name = type(module).__name__
+    return hasattr(module, "experts") or "MoE" in name or "Moe" in name
+
+
+def moe_blocks(model):
+    """[(layer index, qualified name, module)] of the modules that look like
+    MoE blocks: a decoder layer's `mlp` with experts."""
+    _, layers = _decoder_layers(model)
+    if layers is None:
+        return []
+    prefix = {id(m): n for n, m in model.named_modules()}
+    return [(i, prefix.get(id(layer.mlp), f"layers.{i}.mlp"), layer.mlp)
+            for i, layer in enumerate(layers)
+            if hasattr(layer, "mlp") and _looks_like_moe(layer.mlp)]
+
+
+class CompiledMoeBlock(_torch().nn.Module):
+    """An MoE block whose forward runs a compiled layer.
+
+    It holds the original block's parameters, buffers and submodules under
+    their names (the session reads those tensors in place) and returns what
+    the original forward returns: the output in the input's shape, and for
+    gpt-oss also the router scores, from the block's own router.
+    """
+
+    def __init__(self, block, session, function, family):
+        super().__init__()
+        for name, child in block.named_children():
+            self.add_module(name, child)
+        for name, p in block.named_parameters(recurse=False):
+            self.register_parameter(name, p)
+        non_persistent = getattr(block, "_non_persistent_buffers_set", set())
+        for name, b in block.named_buffers(recurse=False):
+            self.register_buffer(name, b,
+                                 persistent=name not in non_persistent)
+        self.moec_session = session
+        self.moec_function = function
+        self.moec_family = family
+        # Kept for restoring, not as a submodule (its tensors are ours).
+        self.__dict__["original_block"] = block
+
+    def forward(self, hidden_states):
+        shape = hidden_states.shape
+        x = hidden_states.reshape(-1, shape[-1]).detach()
+        if not x.is_contiguous():
+            x = x.contiguous()
+        y = self.moec_session.run(self.moec_function, x).reshape(shape)
+        if self.moec_family == "gpt_oss":
+            _, scores, _ = self.router(x)
+            return y, scores
+        return y
+
+    def extra_repr(self):
+        return (f"compiled by moec: {self.moec_function} of "
+                f"{os.path.basename(self.moec_session.artifact.path)}")
+
+
+def _write_checkpoint(model, blocks, directory):
+    """config.json and the blocks' tensors under their checkpoint names,
+    what the Hugging Face importer plans a model from."""
+    from safetensors.torch import save_file
+    model.config.to_json_file(os.path.join(directory, "config.json"))
+    tensors = {}
+    for i, _, block in blocks:
+        for name, t in block.state_dict().items():
+            tensors[f"model.layers.{i}.mlp.{name}"] = t.contiguous()
+    save_file(tensors, os.path.join(directory, "model.safetensors"),
+              metadata={"format": "pt"})
+    return tensors
+
+
+def compile_moe(model, output_dir=None, threads=None, verbose=False,
+                **options):
+    """Compiles the MoE blocks of a transformers model and swaps them for
+    CompiledMoeBlock modules, in place; returns the model.
+
+    output_dir: where the artifact is kept (default: a new temporary
+    directory). threads: the session's worker threads (None: one per core).
+    Other keyword arguments are moec.compile's options (cpu, fuse, ...).
+    The model must be on the CPU, in float32 or bfloat16, and stay so:
+    moving or casting it afterwards replaces the tensors the session reads;
+    call compile_moe again then. Blocks the importer cannot compile are left
+    alone with a warning naming them.
+    """
+    blocks = moe_blocks(model)
+    if not blocks:
+        warnings.warn("moec.transformers.compile_moe: no MoE block found in "
+                      f"{type(model).__name__}; the model is unchanged",
+                      stacklevel=2)
+        return model
+    blocks = [(i, n, b) for i, n, b in blocks
+              if not isinstance(b, CompiledMoeBlock)]
+    if not blocks:
+        return model  # compiled already
+    family = getattr(model.config, "model_type", "?")
+    for _, name, block in blocks:
+        for t in list(block.parameters()) + list(block.buffers()):
+            if t.device.type != "cpu":
+                raise _errors.UnsupportedError(
+                    f"{name} is on {t.device}: moec.transformers runs MoE "
+                    f"blocks on the CPU; call compile_moe on a CPU model")
+    _, layers = _decoder_layers(model)
+    if output_dir is None:
+        output_dir = tempfile.mkdtemp(prefix="moec-transformers-")
+    os.makedirs(output_dir, exist_ok=True)
+    checkpoint = tempfile.mkdtemp(prefix="checkpoint-", dir=output_dir)
+    try:
+        tensors = _write_checkpoint(model, blocks, checkpoint)
+        try:
+            artifact = _compile.compile(
+                checkpoint, os.path.join(output_dir, "moe_layers.so"),
+                verbose=verbose, **options)
+        except _errors.CompileError as e:
+            names = ", ".join(n for _, n, _ in blocks)
+            warnings.warn(
+                f"moec.transformers.compile_moe: {family} blocks are left "
+                f"as they are ({names}): {e}", stacklevel=2)
+            return model
+    finally:
+        # The session binds the model's tensors, not these files.
+        shutil.rmtree(checkpoint, ignore_errors=True)
+
+    session = _session.Session(artifact, weights={}, threads=threads)
+    compiled = set(session.functions)
+    bound, transposed = {}, []
+    for fn in sorted(compiled):
+        for w in session.artifact.signature(fn)[1]:
+            if w.name not in tensors:
+                raise _errors.InternalError(
+                    f"{fn} reads weight '{w.name}', which the model's MoE "
+                    f"blocks do not hold")
+            t = _live_tensor(model, layers, w.name)
+            if tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
+                    tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
+                # gpt-oss holds its experts as [E, in, out]; the compiled
+                # layer reads [E, out, in]: transposed once, here.
+                t = t.transpose(-1, -2).contiguous()
+                transposed.append(w.name)
+            bound[w.name] = t
+    session.bind_weights(bound)
+    skipped = []
+    for i, name, block in blocks:
+        fn = f"layer_{i}"
+        if fn not in compiled:
+            skipped.append(name)
+            continue
+        layers[i].mlp = CompiledMoeBlock(block, session, fn, family)
+    if skipped:
+        warnings.warn(
+            "moec.transformers.compile_moe: the importer compiles no layer "
+            f"for {', '.join(skipped)}; left as they are", stacklevel=2)
+    if transposed and verbose:
+        print(f"moec.transformers: {len(transposed)} tensors transposed once "
+              f"into the session's layout: {', '.join(transposed)}")
+    model.moec_session = session
+    model.moec_artifact = artifact
+    return model
+
+
+def _live_tensor(model, layers, name):
+    """The model's own tensor (parameter or buffer) of checkpoint name
+    `name`, model.layers.N.mlp.<path>, detached, sharing its memory."""
+    parts = name.split(".")
+    i, path = int(parts[2]), parts[4:]
+    owner = layers[i].mlp
+    for p in path[:-1]:
+        owner = getattr(owner, p)
+    return getattr(owner, path[-1]).detach()
+

@@ -1,0 +1,159 @@
+"""moec.transformers.compile_moe: tiny random models of every family the
+importer compiles, swapped in place, against transformers alone: the same
+greedy tokens, and logits within LOGITS_TOL relative L2."""
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+import transformers as T
+
+import moec
+import moec.transformers
+
+# f32 throughout; the compiled layers agree with transformers' blocks
+# within about 1e-6 (test/importers/hf-transformers.test), which the rest
+# of the model carries to the logits (measured: 0.8e-7 to 2.3e-7).
+LOGITS_TOL = 1e-5
+NEW_TOKENS = 8
+
+COMMON = dict(vocab_size=96, num_attention_heads=2, num_key_value_heads=1,
+              max_position_embeddings=64, bos_token_id=0, eos_token_id=None,
+              pad_token_id=None)
+MLA = dict(num_key_value_heads=2, kv_lora_rank=4, q_lora_rank=None,
+           qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4)
+
+FAMILIES = {
+    "mixtral": (T.MixtralConfig, T.MixtralForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=24, intermediate_size=20,
+        num_local_experts=8, num_experts_per_tok=2)),
+    "qwen2_moe": (T.Qwen2MoeConfig, T.Qwen2MoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=40,
+        moe_intermediate_size=12, shared_expert_intermediate_size=20,
+        num_experts=6, num_experts_per_tok=2, norm_topk_prob=False)),
+    "qwen3_moe": (T.Qwen3MoeConfig, T.Qwen3MoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=20, intermediate_size=48,
+        moe_intermediate_size=12, num_experts=16, num_experts_per_tok=4,
+        norm_topk_prob=True, head_dim=8)),
+    "olmoe": (T.OlmoeConfig, T.OlmoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=8,
+        num_experts=32, num_experts_per_tok=8)),
+    "deepseek_v2": (T.DeepseekV2Config, T.DeepseekV2ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, n_routed_experts=16, n_shared_experts=2,
+        num_experts_per_tok=3, first_k_dense_replace=1,
+        topk_method="group_limited_greedy", n_group=4, topk_group=2,
+        routed_scaling_factor=3.0, norm_topk_prob=False, **MLA)),
+    "deepseek_v3": (T.DeepseekV3Config, T.DeepseekV3ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, n_routed_experts=16, n_shared_experts=1,
+        num_experts_per_tok=4, first_k_dense_replace=1, n_group=4,
+        topk_group=2, routed_scaling_factor=1.7, norm_topk_prob=True, **MLA)),
+    "gpt_oss": (T.GptOssConfig, T.GptOssForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2, head_dim=8,
+        layer_types=["full_attention", "full_attention"])),
+}
+
+
+def build(family, seed=7):
+    config_class, model_class, overrides = FAMILIES[family]
+    config = config_class(**dict(COMMON, **overrides))
+    torch.manual_seed(seed)
+    model = model_class(config).eval()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        # Weights of unit-variance outputs, so that routing and the logits
+        # are decided by clear margins rather than by rounding.
+        for name, p in model.named_parameters():
+            if "norm" in name and p.dim() == 1:
+                p.fill_(1.0)
+                continue
+            std = (p.shape[-1] if p.dim() > 1 else 1) ** -0.5
+            if family == "gpt_oss" and "experts." in name:
+                std = 1.0 if p.dim() == 2 else p.shape[-2] ** -0.5
+            if "router" in name or name.endswith("mlp.gate.weight"):
+                std *= 3.0
+            p.copy_(torch.randn(p.shape, generator=g) * std)
+        for name, b in model.named_buffers():
+            if name.endswith("e_score_correction_bias"):
+                b.copy_(torch.randn(b.shape, generator=g) * 0.15)
+    return model
+
+
+def rel_l2(a, b):
+    return ((a - b).norm() / b.norm()).item()
+
+
+@pytest.mark.parametrize("family", sorted(FAMILIES))
+def test_swap_gives_the_same_tokens(family, tmp_path):
+    model = build(family)
+    ids = torch.randint(2, COMMON["vocab_size"], (2, 7),
+                        generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want_tokens = model.generate(ids, max_new_tokens=NEW_TOKENS,
+                                     do_sample=False)
+        want_logits = model(want_tokens).logits
+        keys = list(model.state_dict())
+
+    moec.transformers.compile_moe(model, output_dir=tmp_path, threads=2)
+    swapped = [n for n, m in model.named_modules()
+               if isinstance(m, moec.transformers.CompiledMoeBlock)]
+    moe = [i for i, _, _ in moec.transformers.moe_blocks(model)]
+    assert swapped and len(swapped) == len(moe), (swapped, moe)
+    assert list(model.state_dict()) == keys
+
+    with torch.no_grad():
+        got_tokens = model.generate(ids, max_new_tokens=NEW_TOKENS,
+                                    do_sample=False)
+        got_logits = model(want_tokens).logits
+    assert torch.equal(got_tokens, want_tokens)
+    assert rel_l2(got_logits, want_logits) <= LOGITS_TOL
+
+
+def test_weights_are_the_models_own(tmp_path):
+    """The session reads the model's tensors in place: changing one changes
+    what the compiled layer computes, as it changes the original block."""
+    model = build("qwen3_moe")
+    block = model.model.layers[0].mlp
+    x = torch.randn(5, 20, generator=torch.Generator().manual_seed(1))
+    moec.transformers.compile_moe(model, output_dir=tmp_path, threads=1)
+    compiled = model.model.layers[0].mlp
+    with torch.no_grad():
+        block.experts.down_proj.mul_(-2.0)
+        want = block(x[None])[0]
+        got = compiled(x[None])[0]
+    assert rel_l2(got, want) <= 1e-5
+    assert compiled.experts.down_proj.data_ptr() == \
+        block.experts.down_proj.data_ptr()
+
+
+def test_unsupported_blocks_are_left_alone(tmp_path):
+    # GELU experts: transformers runs them; the importer compiles SwiGLU.
+    model = build("mixtral")
+    model.config.hidden_act = "gelu"
+    blocks = [m for _, _, m in moec.transformers.moe_blocks(model)]
+    with pytest.warns(UserWarning, match=r"mixtral blocks are left as they "
+                      r"are \(model.layers.0.mlp, model.layers.1.mlp\): "
+                      r".*'hidden_act' is 'gelu'"):
+        moec.transformers.compile_moe(model, output_dir=tmp_path)
+    assert [m for _, _, m in moec.transformers.moe_blocks(model)] == blocks
+
+
+def test_model_without_moe_blocks(tmp_path):
+    model = torch.nn.Linear(4, 4)
+    with pytest.warns(UserWarning, match="no MoE block found in Linear"):
+        assert moec.transformers.compile_moe(model) is model
+
+
+def test_compiling_twice_keeps_the_swap(tmp_path):
+    model = build("olmoe")
+    moec.transformers.compile_moe(model, output_dir=tmp_path / "a")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        moec.transformers.compile_moe(model, output_dir=tmp_path / "b")
+    x = torch.randn(1, 3, 16)
+    with torch.no_grad():
+        y = model.model.layers[0].mlp(x)
+    assert y.shape == x.shape and np.isfinite(y.numpy()).all()

@@ -12,8 +12,12 @@ import os
 import threading
 from collections import namedtuple
 
+import numpy
+
 from . import _errors
 from . import _runtime
+
+_NDARRAY = numpy.ndarray
 
 _runtime._set_error_factory(_errors.error_from_status)
 
@@ -32,8 +36,15 @@ _NUMPY_DTYPES = {"f32": "float32", "f16": "float16"}
 _TORCH_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 
 
+_TORCH_TYPES = {}
+
+
 def _is_torch(x):
-    return type(x).__module__.split(".")[0] == "torch"
+    t = type(x)
+    known = _TORCH_TYPES.get(t)
+    if known is None:
+        known = _TORCH_TYPES[t] = t.__module__.split(".")[0] == "torch"
+    return known
 
 
 def _is_tensor(x):
@@ -46,10 +57,17 @@ def _shape_text(shape):
 
 
 def _as_view(x):
-    # A tensor that requires grad cannot leave PyTorch through DLPack; its
-    # detached view shares the memory.
-    if _is_torch(x) and x.requires_grad:
-        return x.detach()
+    """What the bindings take for `x`, sharing its memory: NumPy arrays as
+    they are; a CPU torch tensor of a dtype NumPy has as its .numpy() view
+    (cheaper to hand over than DLPack); other tensors (bf16, one that
+    requires grad, one off the host) through DLPack, detached."""
+    if type(x) is _NDARRAY:
+        return x
+    if _is_torch(x):
+        try:
+            return x.numpy()
+        except (RuntimeError, TypeError):
+            return x.detach()
     return x
 
 
@@ -108,9 +126,17 @@ class Function:
         self.name = name
         self.inputs, self.weights, self.results = (
             session.artifact.signature(name))
+        # Where the token count is read from: the first input dimension of
+        # the function's dynamic size, and the input ranks.
+        self._ranks = [len(p.shape) for p in self.inputs]
+        self._tokens_at = next(
+            ((i, d) for i, p in enumerate(self.inputs)
+             for d, n in enumerate(p.shape) if n < 0), None)
 
     def __call__(self, *args, out=None, **kwargs):
-        return self.session.run(self.name, *args, out=out, **kwargs)
+        if kwargs or len(args) != len(self.inputs):
+            return self.session.run(self.name, *args, out=out, **kwargs)
+        return self.session._call(self, args, out)
 
     def __repr__(self):
         ins = ", ".join(f"{p.name}: {p.dtype}{_shape_text(p.shape)}"
@@ -221,47 +247,77 @@ class Session:
         of the inputs' kind, or `out` (a tensor, or a tuple of them) filled
         in place."""
         fn = self.function(function)
-        inputs = self._match_inputs(fn, args, kwargs)
-        tokens = None
+        return self._call(fn, self._match_inputs(fn, args, kwargs), out)
+
+    def _call(self, fn, inputs, out):
+        """Runs `fn` on `inputs` (declaration order). The shapes and dtypes
+        are checked by the bindings and moert, which name the argument."""
+        try:
+            views = [_as_view(x) for x in inputs]
+            if out is None:
+                outputs = self._new_results(fn, inputs)
+                self._handle.run(fn.name, views,
+                                 [_as_view(o) for o in outputs])
+                return outputs[0] if len(outputs) == 1 else tuple(outputs)
+            outputs = out if isinstance(out, (list, tuple)) else (out,)
+            self._handle.run(fn.name, views, [_as_view(o) for o in outputs])
+            return out
+        except TypeError as e:
+            if isinstance(e, _errors.Error):
+                raise
+            # nanobind refused an object that is no tensor at all.
+            self._explain_not_tensors(fn, inputs, out)
+            raise
+
+    def _new_results(self, fn, inputs):
+        tokens = 0
+        if fn._tokens_at is not None:
+            i, d = fn._tokens_at
+            shape = getattr(inputs[i], "shape", None)
+            if shape is None or len(shape) != fn._ranks[i]:
+                self._check_shapes(fn, inputs)
+            tokens = shape[d]
+        torch_like = False
+        for x in inputs:
+            if _is_torch(x):
+                torch_like = True
+                break
+        return [self._empty(fn, r, tokens, torch_like) for r in fn.results]
+
+    @staticmethod
+    def _check_shapes(fn, inputs):
         for p, x in zip(fn.inputs, inputs):
+            if not _is_tensor(x):
+                raise _errors.DTypeError(
+                    f"input '{p.name}' of '{fn.name}' is a "
+                    f"{type(x).__name__}, expected a NumPy array or a "
+                    f"PyTorch tensor")
             shape = tuple(x.shape)
             if len(shape) != len(p.shape) or any(
-                    d >= 0 and d != s for d, s in zip(p.shape, shape)):
+                    d >= 0 and d != n for d, n in zip(p.shape, shape)):
                 raise _errors.InvalidArgumentError(
-                    f"input '{p.name}' of '{fn.name}' has shape "
-                    f"{tuple(shape)}, expected {_shape_text(p.shape)}")
-            for d, s in zip(p.shape, shape):
-                if d < 0:
-                    if tokens is None:
-                        tokens = s
-                    elif s != tokens:
-                        raise _errors.InvalidArgumentError(
-                            f"input '{p.name}' of '{fn.name}' has {s} "
-                            f"tokens, the inputs before it {tokens}")
-        if out is None:
-            torch_like = any(_is_torch(x) for x in inputs)
-            outputs = [self._empty(fn, r, tokens or 0, torch_like)
-                       for r in fn.results]
-        else:
-            outputs = [out] if not isinstance(out, (list, tuple)) else out
-            if len(outputs) != len(fn.results):
-                raise _errors.InvalidArgumentError(
-                    f"'{fn.name}' has {len(fn.results)} results, out= gives "
-                    f"{len(outputs)}")
-            for r, o in zip(fn.results, outputs):
-                if not _is_tensor(o):
-                    raise _errors.DTypeError(
-                        f"output '{r.name}' of '{fn.name}' is a "
-                        f"{type(o).__name__}, expected a NumPy array or a "
-                        f"PyTorch tensor")
-        self._handle.run(
-            fn.name, [(p.name, _as_view(x), p.dtype)
-                      for p, x in zip(fn.inputs, inputs)],
-            [(r.name, _as_view(o), r.dtype)
-             for r, o in zip(fn.results, outputs)])
-        if out is not None:
-            return out
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+                    f"input '{p.name}' of '{fn.name}' has shape {shape}, "
+                    f"expected {_shape_text(p.shape)}")
+
+    @staticmethod
+    def _explain_not_tensors(fn, inputs, out):
+        for p, x in zip(fn.inputs, inputs):
+            if not _is_tensor(x):
+                raise _errors.DTypeError(
+                    f"input '{p.name}' of '{fn.name}' is a "
+                    f"{type(x).__name__}, expected a NumPy array or a "
+                    f"PyTorch tensor")
+        outputs = out if isinstance(out, (list, tuple)) else (out,)
+        if out is not None and len(outputs) != len(fn.results):
+            raise _errors.InvalidArgumentError(
+                f"'{fn.name}' has {len(fn.results)} results, out= gives "
+                f"{len(outputs)}")
+        for r, o in zip(fn.results, outputs):
+            if o is not None and not _is_tensor(o):
+                raise _errors.DTypeError(
+                    f"output '{r.name}' of '{fn.name}' is a "
+                    f"{type(o).__name__}, expected a NumPy array or a "
+                    f"PyTorch tensor")
 
     @staticmethod
     def _match_inputs(fn, args, kwargs):
@@ -284,17 +340,11 @@ class Session:
         if missing:
             raise _errors.InvalidArgumentError(
                 f"'{fn.name}' is missing input(s) {', '.join(missing)}")
-        for p in fn.inputs:
-            if not _is_tensor(given[p.name]):
-                raise _errors.DTypeError(
-                    f"input '{p.name}' of '{fn.name}' is a "
-                    f"{type(given[p.name]).__name__}, expected a NumPy array "
-                    f"or a PyTorch tensor")
         return [given[n] for n in names]
 
     @staticmethod
     def _empty(fn, result, tokens, torch_like):
-        shape = tuple(tokens if d < 0 else d for d in result.shape)
+        shape = tuple([tokens if d < 0 else d for d in result.shape])
         if torch_like:
             import torch
             return torch.empty(shape,
@@ -305,7 +355,6 @@ class Session:
                 f"result '{result.name}' of '{fn.name}' is {result.dtype}, "
                 f"which NumPy has no dtype for: pass PyTorch tensors, or "
                 f"out=")
-        import numpy
         return numpy.empty(shape, dtype=_NUMPY_DTYPES[result.dtype])
 
     # ---- routing statistics ----------------------------------------------
@@ -321,7 +370,6 @@ class Session:
 
     def routing_counts(self, function, site=0, coselection=False):
         """What routing site `site` of `function` saw: a RoutingCounts."""
-        import numpy
         sites = self.artifact.routing_sites(function)
         if not 0 <= site < len(sites):
             raise _errors.InvalidArgumentError(

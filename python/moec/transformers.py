@@ -22,8 +22,10 @@ they are, with a warning naming them. Inference only: the compiled layers
 have no backward.
 """
 
+import json
 import os
 import shutil
+import struct
 import tempfile
 import warnings
 
@@ -107,17 +109,38 @@ class CompiledMoeBlock(_torch().nn.Module):
                 f"{os.path.basename(self.moec_session.artifact.path)}")
 
 
+_SAFETENSORS_DTYPES = {"float32": "F32", "bfloat16": "BF16",
+                       "float16": "F16", "float64": "F64"}
+
+
 def _write_checkpoint(model, blocks, directory):
-    """config.json and the blocks' tensors under their checkpoint names,
-    what the Hugging Face importer plans a model from."""
-    from safetensors.torch import save_file
+    """config.json and a safetensors file naming the blocks' tensors by
+    their checkpoint names: what the Hugging Face importer plans a model
+    from. The importer reads the header only (names, dtypes, shapes), so
+    the data section is left a hole (a sparse file): nothing of the weights
+    is copied or written. Returns {checkpoint name: tensor}."""
     model.config.to_json_file(os.path.join(directory, "config.json"))
-    tensors = {}
+    tensors, header, offset = {}, {}, 0
     for i, _, block in blocks:
         for name, t in block.state_dict().items():
-            tensors[f"model.layers.{i}.mlp.{name}"] = t.contiguous()
-    save_file(tensors, os.path.join(directory, "model.safetensors"),
-              metadata={"format": "pt"})
+            key = f"model.layers.{i}.mlp.{name}"
+            dtype = _SAFETENSORS_DTYPES.get(str(t.dtype).replace("torch.", ""))
+            if dtype is None:
+                raise _errors.DTypeError(
+                    f"{key} is {t.dtype}; moec compiles float32, bfloat16 "
+                    f"and float16 tensors")
+            size = t.numel() * t.element_size()
+            header[key] = {"dtype": dtype, "shape": list(t.shape),
+                           "data_offsets": [offset, offset + size]}
+            offset += size
+            tensors[key] = t
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(os.path.join(directory, "model.safetensors"), "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        f.truncate(8 + len(text) + offset)
     return tensors
 
 

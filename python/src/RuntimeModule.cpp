@@ -23,8 +23,11 @@
 #include <nanobind/stl/tuple.h>
 #include <nanobind/stl/vector.h>
 
+#include <algorithm>
+#include <chrono>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace nb = nanobind;
@@ -222,7 +225,8 @@ using OutArray = nb::ndarray<>;
 
 class Session {
 public:
-  Session(Artifact &artifact, int32_t threads, const std::string &device) {
+  Session(Artifact &artifact, int32_t threads, const std::string &device)
+      : artifact(artifact.get()) {
     moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
     config.num_threads = threads;
     check(moert_device_find(device.c_str(), &config.device));
@@ -319,34 +323,64 @@ public:
     });
   }
 
-  // inputs and outputs: (name, array, dtype) in declaration order.
-  void
-  run(const std::string &function,
-      const std::vector<std::tuple<std::string, InArray, std::string>> &inputs,
-      const std::vector<std::tuple<std::string, OutArray, std::string>>
-          &outputs) {
+  // inputs and outputs: the function's non-weight arguments and its
+  // results, in declaration order.
+  void run(const std::string &function, const std::vector<InArray> &inputs,
+           const std::vector<OutArray> &outputs) {
+    timeRun(function, inputs, outputs, 1);
+  }
+
+  // Runs `function` `repeat` times in a loop here, with no Python between
+  // the calls; returns the median seconds of one moert_session_run().
+  // run() is one such call: timing both measures what the bindings add.
+  double timeRun(const std::string &function,
+                 const std::vector<InArray> &inputs,
+                 const std::vector<OutArray> &outputs, int64_t repeat) {
+    const Signature &sig = signature(function);
+    if (inputs.size() != sig.inputs.size() ||
+        outputs.size() != sig.results.size())
+      raiseError(MOERT_INVALID_ARGUMENT,
+                 "'" + function + "' takes " +
+                     std::to_string(sig.inputs.size()) + " inputs and " +
+                     std::to_string(sig.results.size()) + " outputs, " +
+                     std::to_string(inputs.size()) + " and " +
+                     std::to_string(outputs.size()) + " given");
     std::vector<std::vector<int64_t>> shapes(inputs.size() + outputs.size());
     std::vector<moert_tensor_t> in, out;
     for (size_t i = 0; i < inputs.size(); ++i) {
-      const auto &[name, array, dtype] = inputs[i];
-      in.push_back(viewOf(array, parseDtype(dtype),
+      const auto &[name, dtype] = sig.inputs[i];
+      in.push_back(viewOf(inputs[i], dtype,
                           "input '" + name + "' of '" + function + "'",
                           shapes[i]));
       in.back().shape = shapes[i].data();
     }
     for (size_t i = 0; i < outputs.size(); ++i) {
-      const auto &[name, array, dtype] = outputs[i];
+      const auto &[name, dtype] = sig.results[i];
       std::vector<int64_t> &shape = shapes[inputs.size() + i];
-      out.push_back(viewOf(array, parseDtype(dtype),
+      out.push_back(viewOf(outputs[i], dtype,
                            "output '" + name + "' of '" + function + "'",
                            shape));
       out.back().shape = shape.data();
     }
-    call("run", [&](moert_session_t *s) {
-      return moert_session_run(s, function.c_str(), in.data(),
-                               static_cast<int32_t>(in.size()), out.data(),
-                               static_cast<int32_t>(out.size()));
+    std::vector<double> seconds;
+    call("run", [&](moert_session_t *s) -> moert_status_t {
+      for (int64_t r = 0; r < repeat; ++r) {
+        auto t0 = std::chrono::steady_clock::now();
+        if (moert_status_t st = moert_session_run(
+                s, function.c_str(), in.data(), static_cast<int32_t>(in.size()),
+                out.data(), static_cast<int32_t>(out.size())))
+          return st;
+        seconds.push_back(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+                .count());
+      }
+      return nullptr;
     });
+    if (seconds.empty())
+      return 0;
+    std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2,
+                     seconds.end());
+    return seconds[seconds.size() / 2];
   }
 
   void recordRouting(uint32_t flags) {
@@ -375,6 +409,28 @@ public:
   }
 
 private:
+  // The names and dtypes of a function's inputs and results, looked up
+  // once (with the GIL held, which guards the cache).
+  struct Signature {
+    std::vector<std::pair<std::string, moert_dtype_t>> inputs, results;
+  };
+  const Signature &signature(const std::string &function) {
+    auto it = signatures.find(function);
+    if (it != signatures.end())
+      return it->second;
+    int32_t na = 0, nr = 0;
+    const moert_param_t *args = nullptr, *results = nullptr;
+    check(moert_artifact_function_signature(artifact, function.c_str(), &na,
+                                            &args, &nr, &results));
+    Signature sig;
+    for (int32_t i = 0; i < na; ++i)
+      if (!args[i].is_weight)
+        sig.inputs.emplace_back(args[i].name, args[i].dtype);
+    for (int32_t i = 0; i < nr; ++i)
+      sig.results.emplace_back(results[i].name, results[i].dtype);
+    return signatures.emplace(function, std::move(sig)).first->second;
+  }
+
   static moert_dtype_t parseDtype(const std::string &name) {
     if (name == "f32")
       return MOERT_F32;
@@ -386,7 +442,9 @@ private:
   }
 
   std::mutex mutex;
+  moert_artifact_t *artifact;
   moert_session_t *handle = nullptr;
+  std::unordered_map<std::string, Signature> signatures;
 };
 
 } // namespace
@@ -440,6 +498,10 @@ NB_MODULE(_runtime, m) {
       .def("check_weights", &Session::checkWeights, nb::arg("function"))
       .def("run", &Session::run, nb::arg("function"), nb::arg("inputs"),
            nb::arg("outputs"))
+      .def("time_run", &Session::timeRun, nb::arg("function"),
+           nb::arg("inputs"), nb::arg("outputs"), nb::arg("repeat"),
+           "Median seconds of one moert_session_run() over `repeat` calls "
+           "made in a loop in C++ (for measuring the bindings' overhead).")
       .def("record_routing", &Session::recordRouting, nb::arg("flags"))
       .def("routing_counts", &Session::routingCounts, nb::arg("function"),
            nb::arg("index"), nb::arg("experts"), nb::arg("coselection"))

@@ -72,8 +72,10 @@ def test_not_a_tensor(session, tiny):
 @pytest.mark.parametrize("shape", [(128, 32), (128,), (2, 64, 64)])
 def test_wrong_shape_names_the_input(session, shape):
     x = np.zeros(shape, dtype=np.float32)
-    with pytest.raises(ValueError, match=r"input 'hidden_states' of "
-                       r"'tiny_mixtral' has shape .*, expected \(T, 64\)"):
+    # Caught by the package (a rank it cannot take the token count from)
+    # or by moert; either names the input and the shape it takes.
+    with pytest.raises(ValueError, match=r"input 'hidden_states'.* has "
+                       r"shape .*(expected \(T, 64\)|takes \[T, 64\])"):
         session.tiny_mixtral(x)
 
 

@@ -3,6 +3,7 @@
 import os
 import pathlib
 import tempfile
+from typing import Optional, Sequence, Union
 
 from . import _errors
 
@@ -13,10 +14,16 @@ def _looks_like_mlir(text):
     return "\n" in text or text.lstrip().startswith(("module", "func.func"))
 
 
-def compile(model, output=None, *, target="cpu", cpu="native",
-            gpu_chip="sm_90a", fuse=(), weights=(), record_routing=True,
-            pack_weights=True, kernels=True, bf16_dot=False, linker=None,
-            verbose=False):
+def compile(model: Union[str, os.PathLike],
+            output: Optional[Union[str, os.PathLike]] = None, *,
+            target: str = "cpu", cpu: str = "native",
+            gpu_chip: str = "sm_90a", fuse: Union[str, Sequence[str]] = (),
+            weights: Union[str, os.PathLike,
+                           Sequence[Union[str, os.PathLike]]] = (),
+            record_routing: bool = True, pack_weights: bool = True,
+            kernels: bool = True, bf16_dot: bool = False,
+            linker: Optional[str] = None,
+            verbose: bool = False) -> pathlib.Path:
     """Compiles a model into an artifact that :func:`moec.load` runs.
 
     model: a ``.mlir``, ``.onnx`` or ``.gguf`` file, a Hugging Face

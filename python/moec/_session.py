@@ -11,6 +11,7 @@ tensors given.
 import os
 import threading
 from collections import namedtuple
+from typing import Any, List, Optional, Tuple, Union
 
 import numpy
 
@@ -74,43 +75,45 @@ def _as_view(x):
 class Artifact:
     """A loaded artifact of ``moe-compile`` or :func:`moec.compile`."""
 
-    def __init__(self, path):
+    def __init__(self, path: Union[str, os.PathLike]):
         self.path = os.fspath(path)
         self._handle = _runtime.Artifact(self.path)
 
     @property
-    def functions(self):
+    def functions(self) -> List[str]:
         """The entry points, in the artifact's order."""
         return list(self._handle.functions)
 
     @property
-    def device_kind(self):
+    def device_kind(self) -> str:
         """The kind of device its code runs on: "cpu" or "cuda"."""
         return self._handle.device_kind
 
     @property
-    def metadata(self):
+    def metadata(self) -> str:
         """The metadata record, as JSON text (docs/Artifact.md)."""
         return self._handle.metadata
 
     @property
-    def weight_files(self):
+    def weight_files(self) -> List[str]:
         """The weight files recorded at compile time."""
         return list(self._handle.weight_files)
 
-    def signature(self, function):
+    def signature(
+            self, function: str
+    ) -> Tuple[List[Param], List[Param], List[Param]]:
         """(inputs, weights, results) of `function`, as lists of Param."""
         args, results = self._handle.signature(function)
         inputs = [Param(n, d, s) for n, w, d, s in args if not w]
         weights = [Param(n, d, s) for n, w, d, s in args if w]
         return inputs, weights, [Param(n, d, s) for n, _, d, s in results]
 
-    def routing_sites(self, function):
+    def routing_sites(self, function: str) -> List[Tuple[int, int]]:
         """[(experts, k)] for each layer of `function` that reports its
         expert selection."""
         return list(self._handle.routing_sites(function))
 
-    def expert_parallel_ranks(self, function):
+    def expert_parallel_ranks(self, function: str) -> int:
         """The ranks `function` exchanges tokens with; 0 on one process."""
         return self._handle.expert_parallel_ranks(function)
 
@@ -156,7 +159,9 @@ class Session:
     calls after it raise :class:`moec.FailedPreconditionError`.
     """
 
-    def __init__(self, artifact, weights=None, device="cpu", threads=None):
+    def __init__(self, artifact: Union["Artifact", str, os.PathLike],
+                 weights: Any = None, device: str = "cpu",
+                 threads: Optional[int] = None):
         if not isinstance(artifact, Artifact):
             artifact = Artifact(artifact)
         if threads is None:
@@ -180,7 +185,7 @@ class Session:
 
     # ---- weights ---------------------------------------------------------
 
-    def bind_weights(self, weights):
+    def bind_weights(self, weights: Any) -> int:
         """Binds weights: a ``.safetensors`` or ``.gguf`` file, a list of
         them (a sharded checkpoint), or a dict of tensors by weight name
         (bound in place; the session keeps a reference to each)."""
@@ -210,7 +215,7 @@ class Session:
             f"weights must be a file path, a list of paths or a dict of "
             f"tensors, not {type(weights).__name__}")
 
-    def check_weights(self, function):
+    def check_weights(self, function: str) -> None:
         """Raises NotFoundError naming the weights of `function` that are
         not bound."""
         self._handle.check_weights(function)
@@ -218,10 +223,10 @@ class Session:
     # ---- functions -------------------------------------------------------
 
     @property
-    def functions(self):
+    def functions(self) -> List[str]:
         return self.artifact.functions
 
-    def function(self, name):
+    def function(self, name: str) -> "Function":
         """The entry point `name` as a callable :class:`Function`."""
         with self._lock:
             fn = self._functions.get(name)
@@ -241,7 +246,8 @@ class Session:
             f"'{type(self).__name__}' object has no attribute '{name}' "
             f"(functions: {', '.join(self.artifact.functions)})")
 
-    def run(self, function, *args, out=None, **kwargs):
+    def run(self, function: str, *args: Any, out: Any = None,
+            **kwargs: Any) -> Any:
         """Runs `function` on its inputs, given in declaration order or by
         name. Returns its result (a tuple when it has several), new tensors
         of the inputs' kind, or `out` (a tensor, or a tuple of them) filled
@@ -359,7 +365,8 @@ class Session:
 
     # ---- routing statistics ----------------------------------------------
 
-    def record_routing(self, enable=True, coselection=False):
+    def record_routing(self, enable: bool = True,
+                       coselection: bool = False) -> None:
         """Starts counting, from zero, the experts each routing site selects
         (with `coselection`, also pairs of experts), or stops
         (``enable=False``; the counts stay readable)."""
@@ -368,7 +375,8 @@ class Session:
             flags = 1 | (2 if coselection else 0)
         self._handle.record_routing(flags)
 
-    def routing_counts(self, function, site=0, coselection=False):
+    def routing_counts(self, function: str, site: int = 0,
+                       coselection: bool = False) -> RoutingCounts:
         """What routing site `site` of `function` saw: a RoutingCounts."""
         sites = self.artifact.routing_sites(function)
         if not 0 <= site < len(sites):
@@ -383,7 +391,7 @@ class Session:
             experts, experts) if coselection else None)
         return RoutingCounts(calls, tokens, counts, pairs)
 
-    def write_routing(self, path):
+    def write_routing(self, path: Union[str, os.PathLike]) -> None:
         """Writes the routing statistics as moe-run --record-routing does
         (docs/Runtime.md), for moe-plan-expert-parallelism."""
         self._handle.write_routing(os.fspath(path))
@@ -391,18 +399,18 @@ class Session:
     # ---- lifetime --------------------------------------------------------
 
     @property
-    def num_threads(self):
+    def num_threads(self) -> int:
         return self._handle.num_threads
 
     @property
-    def device(self):
+    def device(self) -> str:
         return self._handle.device
 
     @property
-    def closed(self):
+    def closed(self) -> bool:
         return self._handle.closed
 
-    def close(self):
+    def close(self) -> None:
         """Frees the session (after any call in progress); idempotent."""
         self._handle.close()
         self._held.clear()
@@ -419,7 +427,8 @@ class Session:
                 f"{self.functions}>")
 
 
-def load(artifact, weights=None, device="cpu", threads=None):
+def load(artifact: Union[Artifact, str, os.PathLike], weights: Any = None,
+         device: str = "cpu", threads: Optional[int] = None) -> Session:
     """Loads an artifact and binds its weights: a :class:`Session`.
 
     weights: None binds the files the artifact records (found next to it

@@ -28,6 +28,7 @@ import shutil
 import struct
 import tempfile
 import warnings
+from typing import Any, List, Optional, Tuple, Union
 
 from . import _compile
 from . import _errors
@@ -56,7 +57,7 @@ def _looks_like_moe(module):
     return hasattr(module, "experts") or "MoE" in name or "Moe" in name
 
 
-def moe_blocks(model):
+def moe_blocks(model: Any) -> List[Tuple[int, str, Any]]:
     """[(layer index, qualified name, module)] of the modules that look like
     MoE blocks: a decoder layer's `mlp` with experts."""
     _, layers = _decoder_layers(model)
@@ -144,8 +145,9 @@ def _write_checkpoint(model, blocks, directory):
     return tensors
 
 
-def compile_moe(model, output_dir=None, threads=None, verbose=False,
-                **options):
+def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None,
+                threads: Optional[int] = None, verbose: bool = False,
+                **options: Any) -> Any:
     """Compiles the MoE blocks of a transformers model and swaps them for
     CompiledMoeBlock modules, in place; returns the model.
 

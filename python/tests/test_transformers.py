@@ -157,3 +157,27 @@ def test_compiling_twice_keeps_the_swap(tmp_path):
     with torch.no_grad():
         y = model.model.layers[0].mlp(x)
     assert y.shape == x.shape and np.isfinite(y.numpy()).all()
+
+
+# bf16 models: the compiled layers take bf16 hidden states and weights and
+# accumulate in f32, transformers' blocks compute in bf16; each rounds
+# differently, so the logits are compared at bf16's tolerance (measured:
+# 3.9e-3 to 8.1e-3). The families whose tiny shapes transformers' bf16
+# grouped GEMM accepts (it needs 16-byte strides).
+BF16_LOGITS_TOL = 2e-2
+
+
+@pytest.mark.parametrize("family", ["deepseek_v2", "deepseek_v3", "olmoe"])
+def test_bf16_swap(family, tmp_path):
+    model = build(family).to(torch.bfloat16)
+    ids = torch.randint(2, COMMON["vocab_size"], (2, 7),
+                        generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        want = model(ids).logits.float()
+    moec.transformers.compile_moe(model, output_dir=tmp_path, threads=2)
+    assert isinstance(model.model.layers[1].mlp,
+                      moec.transformers.CompiledMoeBlock)
+    with torch.no_grad():
+        got = model(ids).logits
+    assert got.dtype == torch.bfloat16
+    assert rel_l2(got.float(), want) <= BF16_LOGITS_TOL

@@ -9,6 +9,9 @@
 // naming it before moert sees a pointer. Failures of moert calls become the
 // exception classes of moec/_errors.py (set once by the package).
 //
+// A session on a GPU takes the same host arrays: each call copies the
+// inputs to the device and the results back (runOnDevice).
+//
 // Calls on one session are serialized here (each waits, without the GIL,
 // for the one before), so one session may be shared by Python threads;
 // moert itself refuses overlapping calls (docs/Runtime.md).
@@ -114,9 +117,10 @@ moert_tensor_t viewOf(const Array &a, moert_dtype_t expected,
                       const std::string &what, std::vector<int64_t> &shape) {
   if (a.device_type() != nb::device::cpu::value)
     raiseError(MOERT_INVALID_ARGUMENT,
-               what + " is not in host memory (device type " +
+               what + " is not in host memory (DLPack device type " +
                    std::to_string(a.device_type()) +
-                   "); this session runs on the CPU: move it with .cpu()");
+                   "); sessions take host tensors (a GPU session copies "
+                   "them to its device): move it with .cpu()");
   moert_dtype_t dtype;
   if (!moertDtype(a.dtype(), dtype))
     raiseError(kDtypeError, what + " has dtype " + describeDtype(a.dtype()) +
@@ -230,11 +234,7 @@ public:
     moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
     config.num_threads = threads;
     check(moert_device_find(device.c_str(), &config.device));
-    if (moert_device_kind(config.device) != MOERT_DEVICE_CPU)
-      raiseError(MOERT_UNSUPPORTED,
-                 "device '" + device +
-                     "': the Python package runs sessions on the CPU only "
-                     "today; run GPU artifacts with moe-run or the C API");
+    onHost = moert_device_kind(config.device) == MOERT_DEVICE_CPU;
     moert_status_t st;
     {
       nb::gil_scoped_release release;
@@ -366,9 +366,12 @@ public:
     call("run", [&](moert_session_t *s) -> moert_status_t {
       for (int64_t r = 0; r < repeat; ++r) {
         auto t0 = std::chrono::steady_clock::now();
-        if (moert_status_t st = moert_session_run(
-                s, function.c_str(), in.data(), static_cast<int32_t>(in.size()),
-                out.data(), static_cast<int32_t>(out.size())))
+        if (moert_status_t st =
+                onHost ? moert_session_run(s, function.c_str(), in.data(),
+                                           static_cast<int32_t>(in.size()),
+                                           out.data(),
+                                           static_cast<int32_t>(out.size()))
+                       : runOnDevice(s, function, in, out))
           return st;
         seconds.push_back(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
@@ -409,6 +412,59 @@ public:
   }
 
 private:
+  // A call of a session on a device the host cannot address (a GPU): the
+  // inputs copied into buffers of the device, the call queued on them and
+  // waited for, the results copied back into the caller's arrays.
+  static moert_status_t runOnDevice(moert_session_t *s,
+                                    const std::string &function,
+                                    const std::vector<moert_tensor_t> &in,
+                                    const std::vector<moert_tensor_t> &out) {
+    struct Buffers {
+      std::vector<moert_buffer_t *> all;
+      ~Buffers() {
+        for (moert_buffer_t *b : all)
+          moert_buffer_release(b);
+      }
+    } buffers;
+    moert_device_t *device = moert_session_device(s);
+    auto place = [&](const moert_tensor_t &t, bool upload,
+                     std::vector<moert_buffer_tensor_t> &to) {
+      uint64_t bytes = t.dtype == MOERT_F32 ? 4 : 2;
+      for (int32_t d = 0; d < t.rank; ++d)
+        bytes *= static_cast<uint64_t>(t.shape[d]);
+      moert_buffer_t *b = nullptr;
+      if (moert_status_t st = moert_buffer_alloc(device, bytes, &b))
+        return st;
+      buffers.all.push_back(b);
+      if (upload && bytes)
+        if (moert_status_t st = moert_buffer_write(b, 0, t.data, bytes))
+          return st;
+      to.push_back({t.dtype, t.rank, t.shape, b, 0});
+      return moert_status_t{nullptr};
+    };
+    std::vector<moert_buffer_tensor_t> bin, bout;
+    for (const moert_tensor_t &t : in)
+      if (moert_status_t st = place(t, true, bin))
+        return st;
+    for (const moert_tensor_t &t : out)
+      if (moert_status_t st = place(t, false, bout))
+        return st;
+    if (moert_status_t st = moert_session_enqueue(
+            s, function.c_str(), bin.data(), static_cast<int32_t>(bin.size()),
+            bout.data(), static_cast<int32_t>(bout.size())))
+      return st;
+    if (moert_status_t st = moert_session_synchronize(s))
+      return st;
+    for (size_t i = 0; i < out.size(); ++i) {
+      uint64_t bytes = moert_buffer_size(bout[i].buffer);
+      if (bytes)
+        if (moert_status_t st =
+                moert_buffer_read(bout[i].buffer, 0, out[i].data, bytes))
+          return st;
+    }
+    return nullptr;
+  }
+
   // The names and dtypes of a function's inputs and results, looked up
   // once (with the GIL held, which guards the cache).
   struct Signature {
@@ -443,6 +499,7 @@ private:
 
   std::mutex mutex;
   moert_artifact_t *artifact;
+  bool onHost = true; // the session's device reads host memory
   moert_session_t *handle = nullptr;
   std::unordered_map<std::string, Signature> signatures;
 };

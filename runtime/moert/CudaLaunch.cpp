@@ -7,6 +7,7 @@
 #include <cstring>
 #include <dlfcn.h>
 #include <map>
+#include <mutex>
 #include <unordered_map>
 
 using namespace moert;
@@ -359,11 +360,23 @@ private:
 
 } // namespace
 
+namespace {
+/// The artifacts bound to this runtime per loaded shared object: an
+/// artifact loaded twice is one dlopen handle whose module globals (the
+/// cubins moduleLoad recorded) are shared, so they are loaded by the first
+/// and unloaded by the last.
+std::mutex gpuBindingsMutex;
+std::map<void *, int64_t> gpuBindings;
+} // namespace
+
 std::string moert::bindGpuRuntime(void *handle) {
   void *load = dlsym(handle, moe::abi::kGpuLoadModules);
   if (!load)
     return std::string("a CUDA artifact without ") + moe::abi::kGpuLoadModules +
            " (not made by moe-compile --target=cuda?)";
+  std::lock_guard<std::mutex> lock(gpuBindingsMutex);
+  if (gpuBindings[handle]++ > 0)
+    return "";
   for (const Provided &p : kProvided) {
     std::string slot = std::string(moe::abi::kGpuSlotPrefix) + p.name;
     if (void *address = dlsym(handle, slot.c_str()))
@@ -374,6 +387,11 @@ std::string moert::bindGpuRuntime(void *handle) {
 }
 
 void moert::unbindGpuRuntime(void *handle) {
+  std::lock_guard<std::mutex> lock(gpuBindingsMutex);
+  auto it = gpuBindings.find(handle);
+  if (it == gpuBindings.end() || --it->second > 0)
+    return;
+  gpuBindings.erase(it);
   if (void *unload = dlsym(handle, moe::abi::kGpuUnloadModules))
     reinterpret_cast<void (*)()>(unload)();
 }

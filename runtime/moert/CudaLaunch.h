@@ -30,12 +30,13 @@
 namespace moert {
 
 /// Fills the GPU runtime slots of the CUDA artifact loaded at `handle` and
-/// hands it its cubins (moec_gpu_load_modules). Returns "" or what is
-/// missing.
+/// hands it its cubins (moec_gpu_load_modules), once per loaded shared
+/// object: a file loaded again as another artifact is the same handle, and
+/// only counted. Returns "" or what is missing.
 std::string bindGpuRuntime(void *handle);
 
-/// Gives the cubins back before the artifact at `handle` is unloaded
-/// (moec_gpu_unload_modules), unloading them from every device.
+/// Gives the cubins back when the last artifact bound at `handle` is
+/// released (moec_gpu_unload_modules), unloading them from every device.
 void unbindGpuRuntime(void *handle);
 
 /// The queue of a session on `device`.

@@ -155,14 +155,17 @@ struct DeviceList {
   std::string whyNoCuda;
 };
 
+// The devices live as long as the process: the list is never destroyed
+// (a static object would be, at exit, before calls from other static
+// destructors or leak checkers that still see the devices it points to).
 const DeviceList &deviceList() {
-  static const DeviceList list = [] {
-    DeviceList l;
-    l.all.push_back(&CpuDevice::host());
-    l.whyNoCuda = CudaDevice::enumerate(l.all);
+  static const DeviceList *list = [] {
+    auto *l = new DeviceList();
+    l->all.push_back(&CpuDevice::host());
+    l->whyNoCuda = CudaDevice::enumerate(l->all);
     return l;
   }();
-  return list;
+  return *list;
 }
 
 /// "cpu:0, cuda:0" and why there is no CUDA device, if there is none.

@@ -185,11 +185,14 @@ CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
 
 /* A module is the image it was loaded from, which must be an ELF file (a
  * cubin); a function is its name. */
-struct CUmod_st {
-  const void *image;
-};
+/* A module owns its functions, as the driver's do: they go with it. */
 struct CUfunc_st {
   char name[256];
+  struct CUfunc_st *next;
+};
+struct CUmod_st {
+  const void *image;
+  struct CUfunc_st *functions;
 };
 CUresult cuModuleLoadData(CUmodule *module, const void *image) {
   if (!current)
@@ -201,12 +204,18 @@ CUresult cuModuleLoadData(CUmodule *module, const void *image) {
     return INVALID_IMAGE;
   *module = malloc(sizeof(struct CUmod_st));
   (*module)->image = image;
+  (*module)->functions = NULL;
   logLine("load module on device %d", current->device);
   return SUCCESS;
 }
 CUresult cuModuleUnload(CUmodule module) {
   if (!current)
     return INVALID_CONTEXT;
+  while (module->functions) {
+    struct CUfunc_st *next = module->functions->next;
+    free(module->functions);
+    module->functions = next;
+  }
   free(module);
   logLine("unload module");
   return SUCCESS;
@@ -217,6 +226,8 @@ CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
     return INVALID_HANDLE;
   *function = malloc(sizeof(struct CUfunc_st));
   snprintf((*function)->name, sizeof((*function)->name), "%s", name);
+  (*function)->next = module->functions;
+  module->functions = *function;
   return SUCCESS;
 }
 CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,

@@ -5,7 +5,8 @@ The model is a Qwen3MoeForCausalLM built from transformers' config and model
 classes with random weights (transformers' own initialization, seed 0;
 nothing is downloaded): LAYERS decoder layers of qwen3-30b-a3b's shape
 (hidden 2048, 32 query and 4 key/value heads of 128, 128 experts of width
-768, top-8, renormalized), every layer MoE, float32, with a vocabulary of
+768, top-8, renormalized), every layer MoE, in float32 (or bfloat16 with
+--dtype bf16: weights, activations and moec's layers), with a vocabulary of
 VOCAB tokens instead of 151,936 (the embedding and LM head are not what is
 compared). It is timed as transformers runs it (its default experts
 implementation, and also each one named by --impls), then
@@ -23,6 +24,7 @@ session each use THREADS threads.
 
   build/venv/bin/python bench/transformers-e2e.py [--layers 2] [--prompt 512]
       [--new 32] [--threads 2] [--repeat 3] [--impls eager,grouped_mm]
+      [--dtype f32|bf16] [--bf16-dot]
 
 Run from the repository root after the build (it imports build/python).
 """
@@ -47,7 +49,7 @@ def log(*args):
     print(*args, file=sys.stderr, flush=True)
 
 
-def build(layers, vocab):
+def build(layers, vocab, dtype):
     config = transformers.Qwen3MoeConfig(
         vocab_size=vocab, hidden_size=2048, intermediate_size=6144,
         moe_intermediate_size=768, num_experts=128, num_experts_per_tok=8,
@@ -56,7 +58,8 @@ def build(layers, vocab):
         max_position_embeddings=4096, decoder_sparse_step=1,
         mlp_only_layers=[], tie_word_embeddings=False)
     torch.manual_seed(0)
-    return transformers.Qwen3MoeForCausalLM(config).eval()
+    model = transformers.Qwen3MoeForCausalLM(config).eval()
+    return model.to(torch.bfloat16) if dtype == "bf16" else model
 
 
 def time_model(model, prompt, new, repeat):
@@ -102,6 +105,10 @@ def main():
     p.add_argument("--new", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--dtype", choices=["f32", "bf16"], default="f32")
+    p.add_argument("--bf16-dot", action="store_true",
+                   help="compile moec's layers with bf16 dot products "
+                   "(moe-compile --bf16-dot; rounds activations to bf16)")
     p.add_argument("--impls", default="",
                    help="transformers experts implementations to time "
                    "besides the default (comma-separated)")
@@ -114,7 +121,7 @@ def main():
     transformers.logging.set_verbosity_error()
     log("building %d layers of qwen3-30b-a3b's shape (random weights)"
         % a.layers)
-    model = build(a.layers, a.vocab)
+    model = build(a.layers, a.vocab, a.dtype)
     prompt = torch.randint(0, a.vocab, (1, a.prompt),
                            generator=torch.Generator().manual_seed(1))
     default = model.config._experts_implementation
@@ -130,20 +137,22 @@ def main():
     log("compiling the MoE layers with moec")
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="moec-e2e-") as d:
-        moec.transformers.compile_moe(model, output_dir=d, threads=a.threads)
+        moec.transformers.compile_moe(model, output_dir=d, threads=a.threads,
+                                      bf16_dot=a.bf16_dot)
         compile_s = time.perf_counter() - t0
         log("timing transformers with moec's layers")
         rows.append(("transformers + moec",) +
                     time_model(model, prompt, a.new, a.repeat))
 
-    print("# %d layers of qwen3-30b-a3b's MoE shape, f32, vocabulary %d; "
+    print("# %d layers of qwen3-30b-a3b's MoE shape, %s, vocabulary %d; "
           "prompt %d tokens, %d decode steps; %d threads; median (min-max) "
-          "of %d repeats" % (a.layers, a.vocab, a.prompt, a.new, a.threads,
-                             a.repeat))
+          "of %d repeats" % (a.layers, a.dtype, a.vocab, a.prompt, a.new,
+                             a.threads, a.repeat))
     print("# transformers %s, torch %s, moec %s; CPU: %s" % (
         transformers.__version__, torch.__version__, moec.__version__,
         moec.devices()[0][2]))
-    print("# moec: compile_moe took %.1f s (compile, load, bind)" % compile_s)
+    print("# moec: compile_moe took %.1f s (compile, load, bind)%s" % (
+        compile_s, "; --bf16-dot" if a.bf16_dot else ""))
     print("| model | prefill tokens/s | decode tokens/s | decoded tokens |")
     print("|---|---|---|---|")
     base = rows[0]

@@ -1,6 +1,8 @@
 """moec.compile: the compile driver in-process, its diagnostics as
 exceptions, and no partial output."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -45,3 +47,13 @@ def test_compile_text_and_fusions(tiny, tmp_path):
         y = s.tiny_mixtral(tiny.x)
     assert rel_l2(y, tiny.reference(tiny.x)) <= TOLERANCE
     assert isinstance(y, np.ndarray)
+
+
+def test_compile_progress(tiny, tmp_path, capfd):
+    moec.compile(ROOT / "examples" / "tiny-mixtral.mlir", tmp_path / "v.so",
+                 weights=tiny.weights_file, verbose=True)
+    err = capfd.readouterr().err
+    for phase in ("read ", "lowered to llvm", "emitted object code",
+                  "linked "):
+        assert re.search(r"moec\.compile: " + phase + r".*\(\d+\.\d ms\)",
+                         err), (phase, err)

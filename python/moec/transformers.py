@@ -115,7 +115,8 @@ _SAFETENSORS_DTYPES = {"float32": "F32", "bfloat16": "BF16",
 
 
 def _write_checkpoint(model, blocks, directory):
-    """config.json and a safetensors file naming the blocks' tensors by
+    """config.json and a safetensors file naming the blocks' tensors (a
+    CompiledMoeBlock's are its original block's) by
     their checkpoint names: what the Hugging Face importer plans a model
     from. The importer reads the header only (names, dtypes, shapes), so
     the data section is left a hole (a sparse file): nothing of the weights
@@ -165,9 +166,7 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
                       f"{type(model).__name__}; the model is unchanged",
                       stacklevel=2)
         return model
-    blocks = [(i, n, b) for i, n, b in blocks
-              if not isinstance(b, CompiledMoeBlock)]
-    if not blocks:
+    if all(isinstance(b, CompiledMoeBlock) for _, _, b in blocks):
         return model  # compiled already
     family = getattr(model.config, "model_type", "?")
     for _, name, block in blocks:
@@ -220,8 +219,8 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
         fn = f"layer_{i}"
         if fn not in compiled:
             skipped.append(name)
-            continue
-        layers[i].mlp = CompiledMoeBlock(block, session, fn, family)
+        elif not isinstance(block, CompiledMoeBlock):
+            layers[i].mlp = CompiledMoeBlock(block, session, fn, family)
     if skipped:
         warnings.warn(
             "moec.transformers.compile_moe: the importer compiles no layer "

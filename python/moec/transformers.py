@@ -8,11 +8,13 @@
 compile_moe() compiles the model's MoE layers with the Hugging Face importer
 (the same one `moe-compile checkpoint/` runs, on the model's config and its
 in-memory tensor names), loads the artifact, binds the model's own expert,
-router and shared-expert tensors to it in place (no copy: the session reads
-the tensors the model holds; gpt-oss's [E, in, out] expert tensors are the
-exception, transposed once into the [E, out, in] the layer reads), and
-replaces each MoE block with a
-CompiledMoeBlock that runs the compiled layer. The replacement keeps the
+router and shared-expert tensors to it (the tensors the model holds, not
+copies of them; gpt-oss's [E, in, out] expert tensors are the exception,
+transposed once into the [E, out, in] the layer reads), and replaces each
+MoE block with a CompiledMoeBlock that runs the compiled layer. With
+pack_weights (the default) the layers pack the expert weights into their
+kernels' panels on their first call, a copy the session holds and reads
+from then on; rebind(model) after changing the model's tensors in place. The replacement keeps the
 block's parameters and submodules under the same names, so the model's
 state_dict(), named_parameters() and save_pretrained() are unchanged.
 
@@ -34,7 +36,7 @@ from . import _compile
 from . import _errors
 from . import _session
 
-__all__ = ["CompiledMoeBlock", "compile_moe", "moe_blocks"]
+__all__ = ["CompiledMoeBlock", "compile_moe", "moe_blocks", "rebind"]
 
 
 def _torch():
@@ -198,22 +200,13 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
 
     session = _session.Session(artifact, weights={}, threads=threads)
     compiled = set(session.functions)
-    bound, transposed = {}, []
     for fn in sorted(compiled):
         for w in session.artifact.signature(fn)[1]:
             if w.name not in tensors:
                 raise _errors.InternalError(
                     f"{fn} reads weight '{w.name}', which the model's MoE "
                     f"blocks do not hold")
-            t = _live_tensor(model, layers, w.name)
-            if tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
-                    tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
-                # gpt-oss holds its experts as [E, in, out]; the compiled
-                # layer reads [E, out, in]: transposed once, here.
-                t = t.transpose(-1, -2).contiguous()
-                transposed.append(w.name)
-            bound[w.name] = t
-    session.bind_weights(bound)
+    transposed = _bind(session, layers)
     skipped = []
     for i, name, block in blocks:
         fn = f"layer_{i}"
@@ -233,7 +226,39 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
     return model
 
 
-def _live_tensor(model, layers, name):
+def _bind(session, layers):
+    """Binds every weight of the session's functions to the model's tensor
+    of that name; returns the names of those transposed on the way."""
+    bound, transposed = {}, []
+    for fn in session.functions:
+        for w in session.artifact.signature(fn)[1]:
+            t = _live_tensor(layers, w.name)
+            if tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
+                    tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
+                # gpt-oss holds its experts as [E, in, out]; the compiled
+                # layer reads [E, out, in]: transposed once, here.
+                t = t.transpose(-1, -2).contiguous()
+                transposed.append(w.name)
+            bound[w.name] = t
+    session.bind_weights(bound)
+    return transposed
+
+
+def rebind(model: Any) -> None:
+    """Binds the model's tensors to its compiled layers again, after they
+    were changed in place. The layers pack the expert weights into their
+    kernels' layout on their first call (with pack_weights, the default)
+    and read that copy from then on; rebinding drops it, so the next call
+    packs the tensors as they are now."""
+    session = getattr(model, "moec_session", None)
+    if session is None:
+        raise _errors.FailedPreconditionError(
+            f"{type(model).__name__} has no compiled MoE layers: call "
+            f"compile_moe first")
+    _bind(session, _decoder_layers(model)[1])
+
+
+def _live_tensor(layers, name):
     """The model's own tensor (parameter or buffer) of checkpoint name
     `name`, model.layers.N.mlp.<path>, detached, sharing its memory."""
     parts = name.split(".")

@@ -113,20 +113,41 @@ def test_swap_gives_the_same_tokens(family, tmp_path):
 
 
 def test_weights_are_the_models_own(tmp_path):
-    """The session reads the model's tensors in place: changing one changes
-    what the compiled layer computes, as it changes the original block."""
+    """The session binds the model's tensors, not copies. With packed
+    weights (the default) the first call packs the experts and later calls
+    read that copy, until rebind(); the router is read in place."""
     model = build("qwen3_moe")
     block = model.model.layers[0].mlp
-    x = torch.randn(5, 20, generator=torch.Generator().manual_seed(1))
+    x = torch.randn(1, 5, 20, generator=torch.Generator().manual_seed(1))
     moec.transformers.compile_moe(model, output_dir=tmp_path, threads=1)
     compiled = model.model.layers[0].mlp
-    with torch.no_grad():
-        block.experts.down_proj.mul_(-2.0)
-        want = block(x[None])[0]
-        got = compiled(x[None])[0]
-    assert rel_l2(got, want) <= 1e-5
     assert compiled.experts.down_proj.data_ptr() == \
         block.experts.down_proj.data_ptr()
+    with torch.no_grad():
+        before = compiled(x)
+        block.experts.down_proj.mul_(-2.0)
+        want = block(x)
+        assert rel_l2(compiled(x), before) <= 1e-6   # the packed copy
+        moec.transformers.rebind(model)
+        assert rel_l2(compiled(x), want) <= 1e-5
+
+
+def test_unpacked_weights_are_read_in_place(tmp_path):
+    model = build("qwen3_moe")
+    block = model.model.layers[0].mlp
+    x = torch.randn(1, 5, 20, generator=torch.Generator().manual_seed(1))
+    moec.transformers.compile_moe(model, output_dir=tmp_path, threads=1,
+                                  pack_weights=False)
+    compiled = model.model.layers[0].mlp
+    with torch.no_grad():
+        compiled(x)
+        block.experts.down_proj.mul_(-2.0)
+        assert rel_l2(compiled(x), block(x)) <= 1e-5
+
+
+def test_rebind_needs_compiled_layers():
+    with pytest.raises(moec.FailedPreconditionError, match="compile_moe"):
+        moec.transformers.rebind(build("olmoe"))
 
 
 def test_unsupported_blocks_are_left_alone(tmp_path):

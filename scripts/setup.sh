@@ -8,8 +8,9 @@
 # (requirements.lock, into the virtual environment $build/venv): numpy,
 # onnx, ONNX Runtime, PyTorch, transformers and safetensors, which the tests
 # and benchmarks use as references; nanobind and pytest for the moec Python
-# package (python/), which the build makes in $build/python. The PyTorch wheel pulls NVIDIA's CUDA
-# wheels (about 4 GB in all); it runs without a GPU.
+# package (python/), which the build makes in $build/python. The PyTorch
+# wheel pulls NVIDIA's CUDA wheels (about 4 GB in all); it runs without a
+# GPU.
 #
 #   scripts/setup.sh            install, configure, build (into ./build)
 #   MOEC_BUILD_DIR=dir ...      build elsewhere

@@ -53,6 +53,14 @@ def _is_tensor(x):
             or _is_torch(x))
 
 
+def _require_tensor(what, x):
+    """Raises DTypeError naming `what` unless `x` is a tensor."""
+    if not _is_tensor(x):
+        raise _errors.DTypeError(
+            f"{what} is a {type(x).__name__}, expected a NumPy array or a "
+            f"PyTorch tensor")
+
+
 def _shape_text(shape):
     return "(" + ", ".join("T" if d < 0 else str(d) for d in shape) + ")"
 
@@ -201,10 +209,7 @@ class Session:
                 if p is None:
                     raise _errors.NotFoundError(
                         f"the artifact has no weight named '{name}'")
-                if not _is_tensor(array):
-                    raise _errors.DTypeError(
-                        f"weight '{name}' is a {type(array).__name__}, "
-                        f"expected a NumPy array or a PyTorch tensor")
+                _require_tensor(f"weight '{name}'", array)
                 view = _as_view(array)
                 self._handle.bind_weight(name, view, p.dtype)
                 self._held[name] = view
@@ -293,11 +298,7 @@ class Session:
     @staticmethod
     def _check_shapes(fn, inputs):
         for p, x in zip(fn.inputs, inputs):
-            if not _is_tensor(x):
-                raise _errors.DTypeError(
-                    f"input '{p.name}' of '{fn.name}' is a "
-                    f"{type(x).__name__}, expected a NumPy array or a "
-                    f"PyTorch tensor")
+            _require_tensor(f"input '{p.name}' of '{fn.name}'", x)
             shape = tuple(x.shape)
             if len(shape) != len(p.shape) or any(
                     d >= 0 and d != n for d, n in zip(p.shape, shape)):
@@ -308,22 +309,15 @@ class Session:
     @staticmethod
     def _explain_not_tensors(fn, inputs, out):
         for p, x in zip(fn.inputs, inputs):
-            if not _is_tensor(x):
-                raise _errors.DTypeError(
-                    f"input '{p.name}' of '{fn.name}' is a "
-                    f"{type(x).__name__}, expected a NumPy array or a "
-                    f"PyTorch tensor")
+            _require_tensor(f"input '{p.name}' of '{fn.name}'", x)
         outputs = out if isinstance(out, (list, tuple)) else (out,)
         if out is not None and len(outputs) != len(fn.results):
             raise _errors.InvalidArgumentError(
                 f"'{fn.name}' has {len(fn.results)} results, out= gives "
                 f"{len(outputs)}")
         for r, o in zip(fn.results, outputs):
-            if o is not None and not _is_tensor(o):
-                raise _errors.DTypeError(
-                    f"output '{r.name}' of '{fn.name}' is a "
-                    f"{type(o).__name__}, expected a NumPy array or a "
-                    f"PyTorch tensor")
+            if o is not None:
+                _require_tensor(f"output '{r.name}' of '{fn.name}'", o)
 
     @staticmethod
     def _match_inputs(fn, args, kwargs):

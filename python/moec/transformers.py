@@ -14,9 +14,10 @@ transposed once into the [E, out, in] the layer reads), and replaces each
 MoE block with a CompiledMoeBlock that runs the compiled layer. With
 pack_weights (the default) the layers pack the expert weights into their
 kernels' panels on their first call, a copy the session holds and reads
-from then on; rebind(model) after changing the model's tensors in place. The replacement keeps the
-block's parameters and submodules under the same names, so the model's
-state_dict(), named_parameters() and save_pretrained() are unchanged.
+from then on; rebind(model) after changing the model's tensors in place.
+The replacement keeps the block's parameters and submodules under the same
+names, so the model's state_dict(), named_parameters() and
+save_pretrained() are unchanged.
 
 Families: the importer's (docs/Importing.md): Mixtral, Qwen2-MoE, Qwen3-MoE,
 OLMoE, DeepSeek-V2/V3 and gpt-oss. Blocks it does not compile are left as
@@ -93,8 +94,6 @@ class CompiledMoeBlock(_torch().nn.Module):
         self.moec_session = session
         self.moec_function = function
         self.moec_family = family
-        # Kept for restoring, not as a submodule (its tensors are ours).
-        self.__dict__["original_block"] = block
 
     def forward(self, hidden_states):
         shape = hidden_states.shape
@@ -122,9 +121,9 @@ def _write_checkpoint(model, blocks, directory):
     their checkpoint names: what the Hugging Face importer plans a model
     from. The importer reads the header only (names, dtypes, shapes), so
     the data section is left a hole (a sparse file): nothing of the weights
-    is copied or written. Returns {checkpoint name: tensor}."""
+    is copied or written."""
     model.config.to_json_file(os.path.join(directory, "config.json"))
-    tensors, header, offset = {}, {}, 0
+    header, offset = {}, 0
     for i, _, block in blocks:
         for name, t in block.state_dict().items():
             key = f"model.layers.{i}.mlp.{name}"
@@ -137,7 +136,6 @@ def _write_checkpoint(model, blocks, directory):
             header[key] = {"dtype": dtype, "shape": list(t.shape),
                            "data_offsets": [offset, offset + size]}
             offset += size
-            tensors[key] = t
     header["__metadata__"] = {"format": "pt"}
     text = json.dumps(header, separators=(",", ":")).encode()
     text += b" " * (-len(text) % 8)
@@ -145,7 +143,6 @@ def _write_checkpoint(model, blocks, directory):
         f.write(struct.pack("<Q", len(text)))
         f.write(text)
         f.truncate(8 + len(text) + offset)
-    return tensors
 
 
 def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None,
@@ -183,29 +180,22 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
     os.makedirs(output_dir, exist_ok=True)
     checkpoint = tempfile.mkdtemp(prefix="checkpoint-", dir=output_dir)
     try:
-        tensors = _write_checkpoint(model, blocks, checkpoint)
-        try:
-            artifact = _compile.compile(
-                checkpoint, os.path.join(output_dir, "moe_layers.so"),
-                verbose=verbose, **options)
-        except _errors.CompileError as e:
-            names = ", ".join(n for _, n, _ in blocks)
-            warnings.warn(
-                f"moec.transformers.compile_moe: {family} blocks are left "
-                f"as they are ({names}): {e}", stacklevel=2)
-            return model
+        _write_checkpoint(model, blocks, checkpoint)
+        artifact = _compile.compile(
+            checkpoint, os.path.join(output_dir, "moe_layers.so"),
+            verbose=verbose, **options)
+    except (_errors.CompileError, _errors.DTypeError) as e:
+        names = ", ".join(n for _, n, _ in blocks)
+        warnings.warn(
+            f"moec.transformers.compile_moe: {family} blocks are left "
+            f"as they are ({names}): {e}", stacklevel=2)
+        return model
     finally:
         # The session binds the model's tensors, not these files.
         shutil.rmtree(checkpoint, ignore_errors=True)
 
     session = _session.Session(artifact, weights={}, threads=threads)
     compiled = set(session.functions)
-    for fn in sorted(compiled):
-        for w in session.artifact.signature(fn)[1]:
-            if w.name not in tensors:
-                raise _errors.InternalError(
-                    f"{fn} reads weight '{w.name}', which the model's MoE "
-                    f"blocks do not hold")
     transposed = _bind(session, layers)
     skipped = []
     for i, name, block in blocks:
@@ -262,9 +252,13 @@ def _live_tensor(layers, name):
     """The model's own tensor (parameter or buffer) of checkpoint name
     `name`, model.layers.N.mlp.<path>, detached, sharing its memory."""
     parts = name.split(".")
-    i, path = int(parts[2]), parts[4:]
-    owner = layers[i].mlp
-    for p in path[:-1]:
-        owner = getattr(owner, p)
-    return getattr(owner, path[-1]).detach()
+    try:
+        owner = layers[int(parts[2])].mlp
+        for p in parts[4:]:
+            owner = getattr(owner, p)
+    except (AttributeError, IndexError, ValueError):
+        raise _errors.InternalError(
+            f"the compiled layers read weight '{name}', which the model's MoE "
+            f"blocks do not hold") from None
+    return owner.detach()
 

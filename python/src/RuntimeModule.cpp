@@ -18,6 +18,7 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/moert/moert.h"
+#include "runtime/support/DType.h"
 
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
@@ -327,7 +328,7 @@ public:
   // results, in declaration order.
   void run(const std::string &function, const std::vector<InArray> &inputs,
            const std::vector<OutArray> &outputs) {
-    timeRun(function, inputs, outputs, 1);
+    runTensors(function, inputs, outputs, 1, nullptr);
   }
 
   // Runs `function` `repeat` times in a loop here, with no Python between
@@ -336,49 +337,8 @@ public:
   double timeRun(const std::string &function,
                  const std::vector<InArray> &inputs,
                  const std::vector<OutArray> &outputs, int64_t repeat) {
-    const Signature &sig = signature(function);
-    if (inputs.size() != sig.inputs.size() ||
-        outputs.size() != sig.results.size())
-      raiseError(MOERT_INVALID_ARGUMENT,
-                 "'" + function + "' takes " +
-                     std::to_string(sig.inputs.size()) + " inputs and " +
-                     std::to_string(sig.results.size()) + " outputs, " +
-                     std::to_string(inputs.size()) + " and " +
-                     std::to_string(outputs.size()) + " given");
-    std::vector<std::vector<int64_t>> shapes(inputs.size() + outputs.size());
-    std::vector<moert_tensor_t> in, out;
-    for (size_t i = 0; i < inputs.size(); ++i) {
-      const auto &[name, dtype] = sig.inputs[i];
-      in.push_back(viewOf(inputs[i], dtype,
-                          "input '" + name + "' of '" + function + "'",
-                          shapes[i]));
-      in.back().shape = shapes[i].data();
-    }
-    for (size_t i = 0; i < outputs.size(); ++i) {
-      const auto &[name, dtype] = sig.results[i];
-      std::vector<int64_t> &shape = shapes[inputs.size() + i];
-      out.push_back(viewOf(outputs[i], dtype,
-                           "output '" + name + "' of '" + function + "'",
-                           shape));
-      out.back().shape = shape.data();
-    }
     std::vector<double> seconds;
-    call("run", [&](moert_session_t *s) -> moert_status_t {
-      for (int64_t r = 0; r < repeat; ++r) {
-        auto t0 = std::chrono::steady_clock::now();
-        if (moert_status_t st =
-                onHost ? moert_session_run(s, function.c_str(), in.data(),
-                                           static_cast<int32_t>(in.size()),
-                                           out.data(),
-                                           static_cast<int32_t>(out.size()))
-                       : runOnDevice(s, function, in, out))
-          return st;
-        seconds.push_back(
-            std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
-                .count());
-      }
-      return nullptr;
-    });
+    runTensors(function, inputs, outputs, repeat, &seconds);
     if (seconds.empty())
       return 0;
     std::nth_element(seconds.begin(), seconds.begin() + seconds.size() / 2,
@@ -412,6 +372,60 @@ public:
   }
 
 private:
+  // Checks the tensors against the function's signature and runs it
+  // `repeat` times; with `seconds`, also times each call.
+  void runTensors(const std::string &function,
+                  const std::vector<InArray> &inputs,
+                  const std::vector<OutArray> &outputs, int64_t repeat,
+                  std::vector<double> *seconds) {
+    const Signature &sig = signature(function);
+    if (inputs.size() != sig.inputs.size() ||
+        outputs.size() != sig.results.size())
+      raiseError(MOERT_INVALID_ARGUMENT,
+                 "'" + function + "' takes " +
+                     std::to_string(sig.inputs.size()) + " inputs and " +
+                     std::to_string(sig.results.size()) + " outputs, " +
+                     std::to_string(inputs.size()) + " and " +
+                     std::to_string(outputs.size()) + " given");
+    std::vector<std::vector<int64_t>> shapes(inputs.size() + outputs.size());
+    std::vector<moert_tensor_t> in, out;
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      const auto &[name, dtype] = sig.inputs[i];
+      in.push_back(viewOf(inputs[i], dtype,
+                          "input '" + name + "' of '" + function + "'",
+                          shapes[i]));
+      in.back().shape = shapes[i].data();
+    }
+    for (size_t i = 0; i < outputs.size(); ++i) {
+      const auto &[name, dtype] = sig.results[i];
+      std::vector<int64_t> &shape = shapes[inputs.size() + i];
+      out.push_back(viewOf(outputs[i], dtype,
+                           "output '" + name + "' of '" + function + "'",
+                           shape));
+      out.back().shape = shape.data();
+    }
+    auto once = [&](moert_session_t *s) {
+      return onHost ? moert_session_run(s, function.c_str(), in.data(),
+                                        static_cast<int32_t>(in.size()),
+                                        out.data(),
+                                        static_cast<int32_t>(out.size()))
+                    : runOnDevice(s, function, in, out);
+    };
+    call("run", [&](moert_session_t *s) -> moert_status_t {
+      for (int64_t r = 0; r < repeat; ++r) {
+        auto t0 = seconds ? std::chrono::steady_clock::now()
+                          : std::chrono::steady_clock::time_point();
+        if (moert_status_t st = once(s))
+          return st;
+        if (seconds)
+          seconds->push_back(std::chrono::duration<double>(
+                                 std::chrono::steady_clock::now() - t0)
+                                 .count());
+      }
+      return nullptr;
+    });
+  }
+
   // A call of a session on a device the host cannot address (a GPU): the
   // inputs copied into buffers of the device, the call queued on them and
   // waited for, the results copied back into the caller's arrays.
@@ -429,7 +443,7 @@ private:
     moert_device_t *device = moert_session_device(s);
     auto place = [&](const moert_tensor_t &t, bool upload,
                      std::vector<moert_buffer_tensor_t> &to) {
-      uint64_t bytes = t.dtype == MOERT_F32 ? 4 : 2;
+      uint64_t bytes = moe::dtypeSize(static_cast<moe::DType>(t.dtype));
       for (int32_t d = 0; d < t.rank; ++d)
         bytes *= static_cast<uint64_t>(t.shape[d]);
       moert_buffer_t *b = nullptr;

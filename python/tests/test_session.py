@@ -98,6 +98,10 @@ def test_out_checks(session, tiny):
         session.tiny_mixtral(tiny.x, out=np.empty((3, 64), np.float32))
     with pytest.raises(moec.InvalidArgumentError):
         session.tiny_mixtral(tiny.x, out=tiny.x)  # aliases the input
+    y = np.empty(tiny.x.shape, np.float32)
+    with pytest.raises(moec.InvalidArgumentError, match="'tiny_mixtral' "
+                       "takes 1 inputs and 1 outputs, 1 and 2 given"):
+        session.tiny_mixtral(tiny.x, out=(y, y.copy()))
 
 
 def test_argument_names(session, tiny):

@@ -162,6 +162,21 @@ def test_unsupported_blocks_are_left_alone(tmp_path):
     assert [m for _, _, m in moec.transformers.moe_blocks(model)] == blocks
 
 
+def test_dtypes_moec_does_not_compile_are_left_alone(tmp_path):
+    # float64: refused by the importer; an integer tensor: by the package.
+    model = build("olmoe").double()
+    with pytest.warns(UserWarning, match=r"olmoe blocks are left as they are"
+                      r" .*has dtype F64"):
+        moec.transformers.compile_moe(model, output_dir=tmp_path / "f64")
+    model = build("deepseek_v3")
+    block = model.model.layers[1].mlp
+    block.gate.e_score_correction_bias = torch.zeros(16, dtype=torch.int64)
+    with pytest.warns(UserWarning, match=r"deepseek_v3 blocks are left as "
+                      r"they are .*e_score_correction_bias is torch.int64"):
+        moec.transformers.compile_moe(model, output_dir=tmp_path / "int")
+    assert model.model.layers[1].mlp is block
+
+
 def test_model_without_moe_blocks(tmp_path):
     model = torch.nn.Linear(4, 4)
     with pytest.warns(UserWarning, match="no MoE block found in Linear"):

@@ -117,7 +117,12 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
   if (!storageDTypeName(ranked.getElementType()))
     return emitError(loc) << what << " has element type "
                           << ranked.getElementType()
-                          << "; the runtime binds f32, bf16 and f16";
+                          << "; the runtime binds f32, bf16 and f16 (and "
+                             "!moe.quant weights)";
+  if (!isWeight && isa<QuantizedType>(ranked.getElementType()))
+    return emitError(loc) << what << " has element type "
+                          << ranked.getElementType()
+                          << "; only weights may be block-quantized";
   for (auto [i, d] : llvm::enumerate(ranked.getShape())) {
     if (!ShapedType::isDynamic(d))
       continue;
@@ -142,6 +147,11 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
   Attribute stored = fn.getArgAttr(i, kArgStoredDtypeAttr);
   if (!stack && !transposed && !stored)
     return success();
+  if (isa<QuantizedType>(type.getElementType()))
+    return emitError(loc) << "a block-quantized weight (" << type
+                          << ") is bound as it lies: no " << kArgStackAttr
+                          << ", " << kArgTransposedAttr << " or "
+                          << kArgStoredDtypeAttr;
   if (!isWeight || !fn.getArgAttr(i, kArgNameAttr))
     return emitError(loc) << (stored && !stack && !transposed
                                   ? std::string(kArgStoredDtypeAttr) +

@@ -35,11 +35,19 @@ LogicalResult GroupedMatmulOp::verify() {
   bool grouped = static_cast<bool>(getOffsets());
   int64_t weightRank = grouped ? 3 : 2;
   RankedTensorType weight = getFloatTensor(getWeight().getType(), weightRank);
+  QuantizedType quantized = getQuantizedElementType(getWeight().getType());
+  if (quantized)
+    weight = getRankedTensor(getWeight().getType(), weightRank);
   if (!weight)
     return diag("C2", "weight must be a rank-", weightRank,
-                " tensor of f32, bf16 or f16 ",
+                " tensor of f32, bf16, f16 or !moe.quant ",
                 grouped ? "with offsets" : "without offsets", ", got ",
                 getWeight().getType());
+  if (quantized && (ShapedType::isDynamic(weight.getShape().back()) ||
+                    weight.getShape().back() % quantized.getBlockElements()))
+    return diag("C11", "a quantized weight ", getWeight().getType(),
+                " needs rows of a static whole number of blocks of ",
+                quantized.getBlockElements(), " elements");
   int64_t k = input.getDimSize(1);
   if (!isCompatibleDim(weight.getShape().back(), k))
     return diag("C3", "weight ", getWeight().getType(),

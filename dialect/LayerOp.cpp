@@ -92,13 +92,37 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
       {"shared_up", a.getSharedUp()},
       {"shared_down", a.getSharedDown()},
       {"shared_expert_gate", a.getSharedExpertGate()}};
+  // The projections of the experts and the shared experts may be
+  // block-quantized (C9).
+  auto quantizable = [](StringRef name) {
+    return llvm::is_contained({"gate", "up", "gate_up", "down", "shared_gate",
+                               "shared_up", "shared_down"},
+                              name);
+  };
   for (auto [name, value] : weights) {
     if (!value)
       continue;
     RankedTensorType tensor = getRankedTensor(value.getType());
-    if (!tensor || !isStorageFloat(tensor.getElementType()))
-      return diag("C1", name, " must be a tensor of f32, bf16 or f16, got ",
-                  value.getType());
+    if (tensor && isStorageFloat(tensor.getElementType()))
+      continue;
+    if (QuantizedType q = getQuantizedElementType(value.getType())) {
+      if (!quantizable(name))
+        return diag("C9", name, " cannot be quantized (", value.getType(),
+                    "): only the experts' and shared experts' projections "
+                    "may be");
+      int64_t row = tensor.getRank() ? tensor.getShape().back() : 1;
+      if (!ShapedType::isDynamic(row) && row % q.getBlockElements() != 0)
+        return diag("C9", name, " ", value.getType(), " has rows of ", row,
+                    " elements, not whole blocks of ", q.getBlockElements());
+      if (ShapedType::isDynamic(row))
+        return diag("C9", name, " ", value.getType(),
+                    " needs a static row length to be quantized");
+      continue;
+    }
+    return diag("C1", name,
+                " must be a tensor of f32, bf16 or f16 (or !moe.quant for "
+                "a projection), got ",
+                value.getType());
   }
   RoutingAttr routing = a.getRouting();
   ActivationAttr activation = a.getActivation();

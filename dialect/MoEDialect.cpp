@@ -2,6 +2,7 @@
 #include "dialect/MoEDialect.h"
 #include "dialect/MoEOps.h"
 #include "dialect/MoEVerifyUtils.h"
+#include "dialect/StorageDType.h"
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -22,6 +23,9 @@ using namespace mlir::moe;
 #define GET_ATTRDEF_CLASSES
 #include "dialect/MoEAttrs.cpp.inc"
 
+#define GET_TYPEDEF_CLASSES
+#include "dialect/MoETypes.cpp.inc"
+
 void MoEDialect::initialize() {
   addOperations<
 #define GET_OP_LIST
@@ -31,6 +35,28 @@ void MoEDialect::initialize() {
 #define GET_ATTRDEF_LIST
 #include "dialect/MoEAttrs.cpp.inc"
       >();
+  addTypes<
+#define GET_TYPEDEF_LIST
+#include "dialect/MoETypes.cpp.inc"
+      >();
+}
+
+int64_t QuantizedType::getBlockElements() const {
+  return ::moe::dtypeBlockElements(*storageDType(*this));
+}
+
+int64_t QuantizedType::getBlockBytes() const {
+  return ::moe::dtypeBlockBytes(*storageDType(*this));
+}
+
+int64_t QuantizedType::getRowBytes(int64_t elements) const {
+  return elements / getBlockElements() * getBlockBytes();
+}
+
+QuantizedType mlir::moe::getQuantizedElementType(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor ? dyn_cast<QuantizedType>(tensor.getElementType())
+                : QuantizedType();
 }
 
 // The plan of moe-plan-expert-parallelism sits on a moe.layer: it places

@@ -56,4 +56,12 @@ constexpr const char *kArgPackedSlicesAttr = "moe.packed_slices";
 #define GET_ATTRDEF_CLASSES
 #include "dialect/MoEAttrs.h.inc"
 
+#define GET_TYPEDEF_CLASSES
+#include "dialect/MoETypes.h.inc"
+
+namespace mlir::moe {
+/// The !moe.quant element type of a ranked tensor type, or null.
+QuantizedType getQuantizedElementType(Type type);
+} // namespace mlir::moe
+
 #endif // MOEC_DIALECT_MOEDIALECT_H

@@ -21,10 +21,12 @@ def MoE_Dialect : Dialect {
 
     Weights are operands, never constants, so compiling never copies a
     checkpoint. Arithmetic is carried out in at least f32 whatever the
-    storage type of an operand (f32, bf16 or f16); results are rounded to
-    their declared element type once.
+    storage type of an operand (f32, bf16 or f16, or for the experts'
+    projections a block-quantized `!moe.quant<...>`); results are rounded
+    to their declared element type once.
   }];
   let useDefaultAttributePrinterParser = 1;
+  let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
   let extraClassDeclaration = [{
     /// The discardable attribute holding a layer's expert-parallel plan.

@@ -3,6 +3,7 @@
 #define MOEC_DIALECT_MOEOPS_TD
 
 include "dialect/MoEAttrs.td"
+include "dialect/MoETypes.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 include "mlir/IR/SymbolInterfaces.td"
@@ -286,7 +287,9 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
     projection: routers and shared experts).
 
     Weights are in the `nn.Linear` layout `[out, in]`. Products accumulate
-    in f32 (or the wider result type) and round once to the result type.
+    in f32 (or the wider result type) and round once to the result type. A
+    block-quantized weight (`!moe.quant`) multiplies as its dequantized
+    values.
 
     Fused forms (`moe-fuse-dispatch`, `moe-fuse-gate-up`):
 
@@ -307,8 +310,8 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
     Constraints:
 
     * (C1) `input` is a rank-2 float tensor `[M, K]`.
-    * (C2) `weight` is a float tensor of rank 3 with `offsets`, rank 2
-      without.
+    * (C2) `weight` is a float or `!moe.quant` tensor of rank 3 with
+      `offsets`, rank 2 without.
     * (C3) the weight's last dimension is `K`.
     * (C4) `offsets` is a rank-1 signless-integer tensor of `G + 1` elements.
     * (C5) `bias` is a float tensor `[G, N]` with offsets, `[N]` without.
@@ -321,6 +324,8 @@ def MoE_GroupedMatmulOp : MoE_Op<"grouped_matmul", [Pure,
     * (C9) `gate_up_layout` needs a gated `activation` and an even number of
       weight rows.
     * (C10) a gated `activation` needs `up` or `gate_up_layout`.
+    * (C11) a quantized weight's `K` is static and a whole number of its
+      format's blocks.
 
     ```mlir
     %h = moe.grouped_matmul %xs, %w_up offsets(%off : tensor<9xi32>)
@@ -508,12 +513,14 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
       with `shared_expert_gate [1, d]` (Qwen2-MoE).
 
     Every weight may be f32, bf16 or f16, independently of the hidden states;
-    weights are operands (bound at run time), never required to be constants.
+    the projections may also be block-quantized (`!moe.quant`); weights are
+    operands (bound at run time), never required to be constants.
 
     Constraints:
 
     * (C1) `hidden` is a rank-2 tensor `[T, d]` of f32, bf16 or f16; every
-      weight operand is a tensor of f32, bf16 or f16.
+      weight operand is a tensor of f32, bf16 or f16, or of `!moe.quant`
+      where (C9) allows it.
     * (C2) exactly one of `router_weight [E, d]` and `router_logits [T, E]`;
       `router_bias [E]` only with `router_weight`.
     * (C3) `correction_bias` is `[E]`; routing is valid for `E` experts as
@@ -528,6 +535,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
     * (C8) shared experts: `shared_down [d, fs]` with `shared_up [fs, d]`,
       plus `shared_gate [fs, d]` for a gated kind; `shared_expert_gate`
       `[1, d]` requires them.
+    * (C9) only the projections (`gate`, `up`, `gate_up`, `down` and the
+      shared ones) may be block-quantized (`!moe.quant<...>`), each with a
+      static last dimension (`d`, or `f` for `down`) that is a whole number
+      of the format's blocks.
 
     The result has the type of `hidden`.
 

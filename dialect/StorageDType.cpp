@@ -1,5 +1,6 @@
 //===- StorageDType.cpp - element types as the runtime stores them --------===//
 #include "dialect/StorageDType.h"
+#include "dialect/MoEDialect.h"
 
 using namespace mlir;
 
@@ -10,6 +11,9 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
     return ::moe::DType::BF16;
   if (t.isF16())
     return ::moe::DType::F16;
+  if (auto q = dyn_cast<QuantizedType>(t))
+    return q.getFormat() == QuantFormat::q8_0 ? ::moe::DType::Q8_0
+                                              : ::moe::DType::Q4_0;
   return std::nullopt;
 }
 

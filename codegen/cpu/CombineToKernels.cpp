@@ -80,9 +80,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
                            floatConst(b, loc, f32, 0.0));
   // Items own column tiles; at least 16 of them, so two or more threads
   // balance although every item walks all experts.
-  int64_t eltBytes =
-      std::max<int64_t>(downType.getElementTypeBitWidth() / 8, 1);
-  int64_t cols = weightTileRows(d, f, eltBytes, kernel);
+  KernelWeight downW = kernelWeight(down);
+  int64_t cols = weightTileRows(d, downW.rowBytes(f), 1, kernel);
   int64_t even = (d + 15) / 16;
   even = (even + kernel.colBlock - 1) / kernel.colBlock * kernel.colBlock;
   cols = std::max<int64_t>(std::min(cols, even), 1);
@@ -117,7 +116,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
         operands.a = h;
         operands.rowBase = lo;
         operands.numRows = count;
-        operands.w = groupSlice(nb, nl, down, g);
+        operands.w = groupSlice(nb, nl, downW.tensor, g);
+        operands.quant = downW.quant;
         operands.bias = groupSlice(nb, nl, bias, g);
         operands.colBase = n0;
         operands.numCols = size;
@@ -146,6 +146,8 @@ struct CombineToKernels : OpRewritePattern<CombineOp> {
     FailureOr<std::optional<CpuKernelConfig>> config = readKernelConfig(op);
     if (failed(config) || !*config || !op.getDown())
       return rewriter.notifyMatchFailure(op, "no CPU moe.kernel");
+    if (!kernelWeight(op.getDown()).tensor)
+      return rewriter.notifyMatchFailure(op, "quantized weight not retyped");
     Value routed = routedThroughDown(rewriter, op.getLoc(), op,
                                      contractionKernelFor(**config));
     replaceWithResultTypes(rewriter, op,

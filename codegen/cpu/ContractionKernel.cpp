@@ -62,6 +62,25 @@ std::pair<Value, Value> mlir::moe::groupRows(OpBuilder &b, Location loc,
   return {lo, arith::SubIOp::create(b, loc, hi, lo)};
 }
 
+int64_t KernelWeight::rowBytes(int64_t k) const {
+  if (quant)
+    return quant.getRowBytes(k);
+  auto type = cast<RankedTensorType>(tensor.getType());
+  return k * std::max<int64_t>(type.getElementTypeBitWidth() / 8, 1);
+}
+
+KernelWeight mlir::moe::kernelWeight(Value weight) {
+  if (!weight)
+    return {};
+  QuantizedType quant = getQuantizedElementType(weight.getType());
+  if (!quant)
+    return {weight, {}};
+  auto cast = weight.getDefiningOp<UnrealizedConversionCastOp>();
+  if (!cast || cast.getNumOperands() != 1)
+    return {Value(), quant};
+  return {cast.getOperand(0), quant};
+}
+
 int64_t mlir::moe::weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,
                                   const ContractionKernel &kernel) {
   int64_t rows =
@@ -102,6 +121,8 @@ public:
       : b(b), loc(loc), o(o), kernel(kernel) {
     auto wType = cast<RankedTensorType>(o.w.getType());
     k = wType.getDimSize(1);
+    if (o.quant)
+      k = k / o.quant.getBlockBytes() * o.quant.getBlockElements();
     f32 = b.getF32Type();
     fastmath = arith::FastMathFlags::reassoc | arith::FastMathFlags::contract;
   }
@@ -112,7 +133,7 @@ public:
       return !t ||
              cast<RankedTensorType>(t.getType()).getElementType().isBF16();
     };
-    useDot = kernel.bf16Dot && kernel.lanes == 16 && isBf16(o.a) &&
+    useDot = !o.quant && kernel.bf16Dot && kernel.lanes == 16 && isBf16(o.a) &&
              isBf16(o.w) && isBf16(o.up);
     gated = o.activation && o.activation.isGated();
     // Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
@@ -225,6 +246,95 @@ private:
     return sums;
   }
 
+  /// The f32 values of block `kb` of weight row `row` of the bytes `t`
+  /// (format o.quant), `lanes` at a time: d · q, with d the block's f16
+  /// scale and q its int8 values (q8_0) or its 4-bit values less 8 (q4_0,
+  /// the low halves of its 16 bytes then the high halves).
+  SmallVector<Value> quantizedBlock(Value t, Value row, Value kb) {
+    int64_t lanes = kernel.lanes, blockBytes = o.quant.getBlockBytes();
+    Type i8 = b.getI8Type();
+    Value zero8 = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
+    Value base = arith::MulIOp::create(b, loc, kb, index(blockBytes));
+    auto bytes = [&](int64_t offset, int64_t count) -> Value {
+      Value at = arith::AddIOp::create(b, loc, base, index(offset));
+      return vector::TransferReadOp::create(
+          b, loc, VectorType::get({count}, i8), t, ValueRange{row, at}, zero8,
+          ArrayRef<bool>{true});
+    };
+    Value scaleBits = vector::BitCastOp::create(
+        b, loc, VectorType::get({1}, b.getF16Type()), bytes(0, 2));
+    Value half = vector::ExtractOp::create(b, loc, scaleBits, 0);
+    Value scale = arith::ExtFOp::create(b, loc, f32, half);
+    auto vecType = VectorType::get({lanes}, f32);
+    Value d = vector::BroadcastOp::create(b, loc, vecType, scale);
+    auto splat8 = [&](int64_t v) -> Value {
+      auto type = VectorType::get({lanes}, i8);
+      return arith::ConstantOp::create(
+          b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(v)));
+    };
+    bool q4 = o.quant.getFormat() == QuantFormat::q4_0;
+    SmallVector<Value> values;
+    for (int64_t c = 0; c < o.quant.getBlockElements(); c += lanes) {
+      Value q;
+      if (!q4) {
+        q = bytes(2 + c, lanes);
+      } else {
+        // Elements [c, c + lanes) are the low (c < 16) or high halves of
+        // bytes [c % 16, c % 16 + lanes).
+        Value raw = bytes(2 + c % 16, lanes);
+        q = c < 16 ? arith::AndIOp::create(b, loc, raw, splat8(15)).getResult()
+                   : arith::ShRUIOp::create(b, loc, raw, splat8(4)).getResult();
+        q = arith::SubIOp::create(b, loc, q, splat8(8));
+      }
+      Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+      values.push_back(arith::MulFOp::create(b, loc, v, d));
+    }
+    return values;
+  }
+
+  /// dotProducts over all of k for block-quantized weight rows: a block of
+  /// 32 k per step, each weight row's block decoded once for all rows.
+  SmallVector<Value>
+  quantizedDotProducts(ArrayRef<Value> aRows,
+                       ArrayRef<std::pair<Value, Value>> wRows) {
+    int64_t lanes = kernel.lanes, block = o.quant.getBlockElements();
+    auto accType = VectorType::get({lanes}, f32);
+    Value zero = arith::ConstantOp::create(
+        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    int64_t mr = aRows.size(), nr = wRows.size();
+    SmallVector<Value> inits(mr * nr, zero);
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), index(k / block), index(1), inits,
+        [&](OpBuilder &nb, Location, Value kb, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value k0 = arith::MulIOp::create(b, loc, kb, index(block));
+          SmallVector<SmallVector<Value>> as;
+          for (Value r : aRows) {
+            SmallVector<Value> chunks;
+            for (int64_t c = 0; c < block; c += lanes)
+              chunks.push_back(load(
+                  o.a, r, arith::AddIOp::create(b, loc, k0, index(c)), lanes));
+            as.push_back(std::move(chunks));
+          }
+          SmallVector<Value> next(accs.begin(), accs.end());
+          for (int64_t j = 0; j < nr; ++j) {
+            SmallVector<Value> ws =
+                quantizedBlock(wRows[j].first, wRows[j].second, kb);
+            for (int64_t i = 0; i < mr; ++i)
+              for (size_t c = 0; c < ws.size(); ++c)
+                next[i * nr + j] = vector::FMAOp::create(
+                    b, loc, as[i][c], ws[c], next[i * nr + j]);
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    SmallVector<Value> sums;
+    for (Value acc : forOp.getResults())
+      sums.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, acc, fastmath));
+    return sums;
+  }
+
   /// The row of `a` that block row `m` reads.
   Value inputRow(Value m) {
     Value r = arith::AddIOp::create(b, loc, o.rowBase, m);
@@ -320,10 +430,12 @@ private:
     int64_t step = useDot ? 32 : kernel.lanes;
     int64_t full = k / step * step;
     SmallVector<Value> sums;
-    if (full > 0)
+    if (o.quant)
+      sums = quantizedDotProducts(aRows, wRows);
+    else if (full > 0)
       sums = useDot ? bf16DotProducts(aRows, wRows, 0, full)
                     : dotProducts(aRows, wRows, 0, full, kernel.lanes);
-    if (full < k) {
+    if (!o.quant && full < k) {
       SmallVector<Value> tail = dotProducts(aRows, wRows, full, k, k - full);
       if (sums.empty())
         sums = tail;

@@ -31,6 +31,20 @@ struct ContractionKernel {
   int64_t weightTileBytes = 512 * 1024;
 };
 
+/// A GEMM weight as the kernel reads it: a float tensor [.., N, K] as it
+/// is, or a block-quantized one (!moe.quant) as its bytes [.., N, row
+/// bytes] of i8 (the function argument convert-moe-to-cpu-kernels retypes,
+/// seen through the cast it leaves) with its format.
+struct KernelWeight {
+  Value tensor;
+  QuantizedType quant;
+  /// Bytes of one weight row of `k` elements.
+  int64_t rowBytes(int64_t k) const;
+};
+/// Null stays null; a quantized weight that is not a retyped argument has
+/// a null tensor.
+KernelWeight kernelWeight(Value weight);
+
 /// Output columns per weight tile (at most the kernel's weightTileBytes of
 /// weight rows, which then stay in L2 while the rows stream past): a
 /// multiple of the kernel's column block, at most n; `bytesPerElement`
@@ -89,6 +103,9 @@ struct ContractionOperands {
   int64_t outputs = 0; // output columns of the whole weight (concatenated)
   Value colBase;
   Value numCols;
+  /// With a block-quantized `w` (and `up`): their format; `w` and `up`
+  /// are then their bytes [rows, row bytes] (KernelWeight).
+  QuantizedType quant;
   /// Optional scatter-add epilogue (a fused combine): output row m goes to
   /// dest row scatterRows[scatterBase + m], scaled by
   /// rowScale[scatterBase + m], and is added to what is there. Not with an

@@ -4,6 +4,7 @@
 #include "codegen/cpu/Passes.h"
 #include "dialect/MoEOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/PatternMatch.h"
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
@@ -39,6 +40,75 @@ LogicalResult checkPackedWeight(GroupedMatmulOp mm,
            << " columns (moe-pack-weights slices), more than the "
            << config.maxPanelWidth() << "-column panel of its moe.kernel ("
            << config.lanes << " lanes) holds with one vector per slice";
+  return success();
+}
+
+/// Retypes each block-quantized function argument to its bytes: a tensor
+/// of i8 with the row length in bytes (runtime/support/DType.h), which is
+/// how the runtime hands it over; its uses read it through an
+/// unrealized_conversion_cast back to the quantized type, which the
+/// kernels look through (kernelWeight). A quantized value that is not a
+/// function argument is an error.
+LogicalResult retypeQuantizedArguments(Operation *root) {
+  WalkResult walk = root->walk([](Operation *op) {
+    for (Value result : op->getResults())
+      if (getQuantizedElementType(result.getType()) &&
+          !isa<UnrealizedConversionCastOp>(op)) {
+        op->emitOpError("produces a block-quantized value ")
+            << result.getType()
+            << "; the CPU kernels read quantized weights only as function "
+               "arguments";
+        return WalkResult::interrupt();
+      }
+    return WalkResult::advance();
+  });
+  if (walk.wasInterrupted())
+    return failure();
+  root->walk([](func::FuncOp fn) {
+    if (fn.isExternal())
+      return;
+    Block &entry = fn.getBody().front();
+    OpBuilder b = OpBuilder::atBlockBegin(&entry);
+    SmallVector<Type> inputs(fn.getArgumentTypes());
+    for (BlockArgument arg : entry.getArguments()) {
+      QuantizedType quant = getQuantizedElementType(arg.getType());
+      if (!quant || arg.use_empty())
+        continue;
+      auto type = cast<RankedTensorType>(arg.getType());
+      SmallVector<int64_t> shape(type.getShape());
+      shape.back() = quant.getRowBytes(shape.back());
+      auto bytes = RankedTensorType::get(shape, b.getI8Type());
+      arg.setType(bytes);
+      inputs[arg.getArgNumber()] = bytes;
+      auto cast =
+          UnrealizedConversionCastOp::create(b, arg.getLoc(), type, arg);
+      arg.replaceAllUsesExcept(cast.getResult(0), cast);
+    }
+    fn.setFunctionType(
+        FunctionType::get(fn.getContext(), inputs, fn.getResultTypes()));
+  });
+  return success();
+}
+
+/// After the kernels: every retyped argument's cast is unused; a quantized
+/// weight some other op still reads is an error there.
+LogicalResult dropQuantizedCasts(Operation *root) {
+  SmallVector<UnrealizedConversionCastOp> casts;
+  root->walk([&](UnrealizedConversionCastOp cast) {
+    if (cast->getNumResults() == 1 &&
+        getQuantizedElementType(cast.getResult(0).getType()))
+      casts.push_back(cast);
+  });
+  for (UnrealizedConversionCastOp cast : casts) {
+    if (!cast->use_empty()) {
+      Operation *user = *cast->getUsers().begin();
+      return user->emitOpError("reads the block-quantized weight ")
+             << cast.getResult(0).getType()
+             << ", which only the CPU GEMM kernels can (a claimed "
+                "moe.grouped_matmul or fused moe.combine)";
+    }
+    cast->erase();
+  }
   return success();
 }
 
@@ -78,6 +148,9 @@ struct ConvertMoEToCpuKernelsPass
     if (check.wasInterrupted())
       return signalPassFailure();
 
+    if (failed(retypeQuantizedArguments(root)))
+      return signalPassFailure();
+
     RewritePatternSet lower(&getContext());
     populateGroupedMatmulToCpuKernelsPatterns(lower);
     populateCombineToCpuKernelsPatterns(lower);
@@ -96,7 +169,7 @@ struct ConvertMoEToCpuKernelsPass
       }
       return WalkResult::advance();
     });
-    if (left.wasInterrupted())
+    if (left.wasInterrupted() || failed(dropQuantizedCasts(root)))
       signalPassFailure();
   }
 };

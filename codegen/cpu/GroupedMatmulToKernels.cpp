@@ -521,10 +521,13 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
     if (ShapedType::isDynamic(weightRows) || ShapedType::isDynamic(k))
       return rewriter.notifyMatchFailure(op, "dynamic weight shape");
     int64_t n = layout ? weightRows / 2 : weightRows; // output columns
-    int64_t eltBytes =
-        std::max<int64_t>(weightType.getElementTypeBitWidth() / 8, 1);
+    // A block-quantized weight (and up) is read as its bytes.
+    KernelWeight kernelW = kernelWeight(weight), kernelUp = kernelWeight(up);
+    if (!kernelW.tensor || (up && !kernelUp.tensor))
+      return rewriter.notifyMatchFailure(op, "quantized weight not retyped");
     // A gated output column reads two weight rows.
-    int64_t tileRows = weightTileRows(n, k, eltBytes * (gated ? 2 : 1), kernel);
+    int64_t tileRows =
+        weightTileRows(n, kernelW.rowBytes(k), gated ? 2 : 1, kernel);
     int64_t tiles = (n + tileRows - 1) / tileRows;
 
     Value m = tensor::DimOp::create(b, loc, rows ? rows : input, 0);
@@ -570,9 +573,10 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       auto perGroup = [&](Value full) {
         return offsets ? groupSlice(b, loc, full, g) : full;
       };
-      operands.w = perGroup(weight);
+      operands.w = perGroup(kernelW.tensor);
+      operands.quant = kernelW.quant;
       operands.bias = perGroup(bias);
-      operands.up = perGroup(up);
+      operands.up = perGroup(kernelUp.tensor);
       operands.upBias = perGroup(upBias);
       operands.activation = activation;
       operands.layout = layout;

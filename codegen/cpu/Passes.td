@@ -132,6 +132,15 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
       product row, scaled by its routing weight, to its token's row; then
       the shared expert as `convert-moe-to-linalg` adds it.
 
+    Block-quantized weights (`!moe.quant`, function arguments) are read
+    as they lie: each such argument is retyped to its bytes, `[.., N, row
+    bytes]` of i8, and the dot-product kernel walks k a block of 32 at a
+    time, loading each weight row's f16 scale and its 32 quantized values
+    (int8, or two 4-bit halves of 16 bytes), converting them to f32 in
+    registers and scaling them before the `vector.fma`s, so each quantized
+    byte is read once per block of rows. A quantized weight used by
+    anything else, or not a function argument, is an error.
+
     A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
     k below 16 lanes, slices wider than a vector), is an error at the op.
   }];

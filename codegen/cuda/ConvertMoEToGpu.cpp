@@ -64,6 +64,11 @@ LogicalResult checkLowerable(Operation *op) {
             cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0))
           return mm.emitOpError("cannot be lowered to the GPU: its weight's "
                                 "group count is dynamic");
+        if (getQuantizedElementType(mm.getWeight().getType()))
+          return mm.emitOpError("cannot be lowered to the GPU: its weight ")
+                 << mm.getWeight().getType()
+                 << " is block-quantized, which only the CPU kernels read "
+                    "so far";
         return success();
       })
       .Case<CombineOp>([](CombineOp combine) -> LogicalResult {

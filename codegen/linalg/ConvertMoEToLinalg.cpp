@@ -41,6 +41,18 @@ struct ConvertMoEToLinalgPass
                           "static expert dimension)");
         return WalkResult::interrupt();
       }
+      // Block-quantized weights are read by the CPU kernels only.
+      if (!op->hasAttr(kKernelAttrName) &&
+          isa<GroupedMatmulOp, CombineOp, LayerOp>(op)) {
+        for (Value operand : op->getOperands())
+          if (getQuantizedElementType(operand.getType())) {
+            op->emitOpError("cannot be lowered to linalg: its weight ")
+                << operand.getType()
+                << " is block-quantized, which only the CPU kernels read "
+                   "(moe-cpu-select-kernels; not with kernels=false)";
+            return WalkResult::interrupt();
+          }
+      }
       if (auto mm = dyn_cast<GroupedMatmulOp>(op);
           mm && mm.getOffsets() && !mm->hasAttr(kKernelAttrName) &&
           cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0)) {

@@ -33,6 +33,24 @@ Type elementType(MLIRContext *ctx, const std::string &dtype) {
   return nullptr;
 }
 
+/// The !moe.quant type of a ggml type name the kernels read quantized.
+QuantizedType quantizedType(MLIRContext *ctx, const std::string &dtype) {
+  if (dtype == "Q8_0")
+    return QuantizedType::get(ctx, QuantFormat::q8_0);
+  if (dtype == "Q4_0")
+    return QuantizedType::get(ctx, QuantFormat::q4_0);
+  return nullptr;
+}
+
+/// The roles whose weights may stay block-quantized (moe.layer's C9).
+bool quantizableRole(const std::string &role) {
+  for (const char *r : {"gate", "up", "gate_up", "down", "shared_gate",
+                        "shared_up", "shared_down"})
+    if (role == r)
+      return true;
+  return false;
+}
+
 /// The dtype config.json declares (torch_dtype, or dtype in newer
 /// transformers), as an element type; null when absent or not a float type
 /// the runtime binds.
@@ -91,6 +109,17 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     }
     const std::string &file = *t->file;
     Type et = elementType(ctx, t->info->dtype);
+    QuantizedType quant =
+        ckpt.gguf() ? quantizedType(ctx, t->info->dtype) : nullptr;
+    if (quant && !quantizableRole(role)) {
+      emitError(loc) << file << ": tensor '" << name << "' has dtype "
+                     << t->info->dtype << ", but the " << role
+                     << " is read as F32, BF16 or F16 only (Q8_0 and Q4_0 "
+                        "are read for the experts' projections)";
+      return nullptr;
+    }
+    if (quant)
+      et = quant;
     if (!et) {
       bool fp8 = t->info->dtype.rfind("F8", 0) == 0;
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
@@ -98,8 +127,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                      << (fp8 ? "; FP8 checkpoints are not supported yet "
                                "(dequantize to bf16 first)"
                          : ckpt.gguf()
-                             ? "; quantized GGUF tensors are not supported "
-                               "yet (supported: F32, BF16, F16)"
+                             ? "; this quantized GGUF type is not supported "
+                               "yet (supported: F32, BF16, F16, and Q8_0 and "
+                               "Q4_0 for the experts' projections)"
                              : "; supported: F32, BF16, F16");
       return nullptr;
     }

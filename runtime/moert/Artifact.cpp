@@ -17,6 +17,26 @@ using moe::abi::PanelLayout;
 
 namespace {
 
+/// A block-quantized parameter is a weight bound as it lies (not
+/// assembled, converted or packed) whose rows are whole blocks.
+std::string checkQuantized(const Param &p, bool result) {
+  if (!moe::isBlockQuantized(p.dtype))
+    return "";
+  std::string what = std::string(result ? "result" : "argument") + " '" +
+                     p.name + "' of dtype " + moe::dtypeName(p.dtype);
+  if (!p.isWeight)
+    return what + ": only weights may be quantized";
+  if (p.isAssembled() || p.storedDtype || p.panel)
+    return what + ": a quantized weight cannot be stacked, transposed, "
+                  "converted or packed";
+  int64_t block = moe::dtypeBlockElements(p.dtype);
+  if (p.shape.empty() || p.shape.back() < 0 || p.shape.back() % block != 0)
+    return what + ": its rows must be whole blocks of " +
+           std::to_string(block) + " elements, got shape " +
+           shapeString(p.shape);
+  return "";
+}
+
 std::string parseParams(const json::Value *list, bool results,
                         std::vector<Param> &out) {
   if (!list || !list->isArray())
@@ -108,6 +128,8 @@ std::string parseParams(const json::Value *list, bool results,
           return "argument '" + p.name + "': 'packed': " + err;
       }
     }
+    if (std::string err = checkQuantized(p, results); !err.empty())
+      return err;
     out.push_back(std::move(p));
   }
   return "";

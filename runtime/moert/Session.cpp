@@ -23,7 +23,22 @@ std::optional<moe::DType> fromSafetensors(const std::string &dtype) {
     return moe::DType::BF16;
   if (dtype == "F16")
     return moe::DType::F16;
+  // ggml's names for the block-quantized types a GGUF file holds.
+  if (dtype == "Q8_0")
+    return moe::DType::Q8_0;
+  if (dtype == "Q4_0")
+    return moe::DType::Q4_0;
   return std::nullopt;
+}
+
+/// The shape of the buffer the generated code reads a weight of `dtype`
+/// and `shape` as: the same, except that a block-quantized weight's rows
+/// are bytes (docs/Artifact.md, "Quantized weights").
+std::vector<int64_t> storageShape(moe::DType dtype,
+                                  std::vector<int64_t> shape) {
+  if (moe::isBlockQuantized(dtype) && !shape.empty())
+    shape.back() = moe::dtypeRowBytes(dtype, shape.back());
+  return shape;
 }
 
 std::vector<int64_t> shapeOf(const moert_tensor_t &t) {
@@ -342,8 +357,8 @@ moert_status_t deviceWeight(moert_session_s &s, const std::string &fn,
   if (!host)
     return makeStatus(MOERT_RESOURCE_EXHAUSTED,
                       what + ": no memory to assemble it");
-  size_t bytes = moe::dtypeSize(w.dtype);
-  for (int64_t d : w.shape)
+  size_t bytes = 1;
+  for (int64_t d : storageShape(w.dtype, w.shape))
     bytes *= static_cast<size_t>(d);
   auto cannotUpload = [&](moert_status_t st) {
     moert_status_t wrapped =
@@ -451,7 +466,7 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
         const void *data = nullptr;
         if (moert_status_t st = deviceWeight(*session, fn->name, p, w, data))
           return st;
-        descriptors.push_back(descriptor(data, w.shape));
+        descriptors.push_back(descriptor(data, storageShape(w.dtype, w.shape)));
         continue;
       }
       if (p.panel) {
@@ -474,7 +489,7 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
                               "': no memory to assemble "
                               "weight '" +
                               p.name + "' " + shapeString(w.shape));
-      descriptors.push_back(descriptor(data, w.shape));
+      descriptors.push_back(descriptor(data, storageShape(w.dtype, w.shape)));
       continue;
     }
     const moert_tensor_t &t = inputs[nextInput++];

@@ -64,6 +64,10 @@ const char *moert_dtype_name(moert_dtype_t dtype) {
     return "bf16";
   case MOERT_F16:
     return "f16";
+  case MOERT_Q8_0:
+    return "q8_0";
+  case MOERT_Q4_0:
+    return "q4_0";
   }
   return "unknown";
 }

@@ -67,6 +67,11 @@ typedef enum moert_dtype_e {
   MOERT_F32 = 0,
   MOERT_BF16 = 1,
   MOERT_F16 = 2,
+  /* ggml's block-quantized weights (32 elements per block of 34 or 18
+     bytes, docs/Runtime.md); only weights have these, never inputs or
+     outputs. */
+  MOERT_Q8_0 = 3,
+  MOERT_Q4_0 = 4,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -77,7 +82,7 @@ typedef struct moert_tensor_s {
   void *data;
 } moert_tensor_t;
 
-/* "f32", "bf16", "f16". */
+/* "f32", "bf16", "f16", "q8_0", "q4_0". */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 
 /*===--- Devices ----------------------------------------------------------===*/

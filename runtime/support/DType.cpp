@@ -14,6 +14,10 @@ const char *moe::dtypeName(DType t) {
     return "bf16";
   case DType::F16:
     return "f16";
+  case DType::Q8_0:
+    return "q8_0";
+  case DType::Q4_0:
+    return "q4_0";
   }
   return "?";
 }
@@ -25,10 +29,58 @@ std::optional<DType> moe::parseDType(const std::string &name) {
     return DType::BF16;
   if (name == "f16")
     return DType::F16;
+  if (name == "q8_0")
+    return DType::Q8_0;
+  if (name == "q4_0")
+    return DType::Q4_0;
   return std::nullopt;
 }
 
-size_t moe::dtypeSize(DType t) { return t == DType::F32 ? 4 : 2; }
+size_t moe::dtypeSize(DType t) {
+  switch (t) {
+  case DType::F32:
+    return 4;
+  case DType::BF16:
+  case DType::F16:
+    return 2;
+  case DType::Q8_0:
+  case DType::Q4_0:
+    return 1;
+  }
+  return 1;
+}
+
+bool moe::isBlockQuantized(DType t) {
+  return t == DType::Q8_0 || t == DType::Q4_0;
+}
+
+int64_t moe::dtypeBlockElements(DType t) {
+  return isBlockQuantized(t) ? 32 : 1;
+}
+
+int64_t moe::dtypeBlockBytes(DType t) {
+  switch (t) {
+  case DType::Q8_0:
+    return 34;
+  case DType::Q4_0:
+    return 18;
+  default:
+    return static_cast<int64_t>(dtypeSize(t));
+  }
+}
+
+bool moe::dtypeBytes(DType t, uint64_t elements, uint64_t rowElements,
+                     uint64_t &bytes) {
+  auto block = static_cast<uint64_t>(dtypeBlockElements(t));
+  if (rowElements % block != 0 || elements % block != 0)
+    return false;
+  return !__builtin_mul_overflow(
+      elements / block, static_cast<uint64_t>(dtypeBlockBytes(t)), &bytes);
+}
+
+int64_t moe::dtypeRowBytes(DType t, int64_t rowElements) {
+  return rowElements / dtypeBlockElements(t) * dtypeBlockBytes(t);
+}
 
 uint16_t moe::floatToBF16(float f) {
   uint32_t bits;
@@ -71,6 +123,20 @@ double moe::loadElement(DType t, const void *base, size_t index) {
     std::memcpy(&b, p + 2 * index, 2);
     return npy::halfToDouble(b);
   }
+  case DType::Q8_0:
+  case DType::Q4_0: {
+    const unsigned char *block =
+        p + index / 32 * static_cast<size_t>(dtypeBlockBytes(t));
+    size_t j = index % 32;
+    uint16_t d;
+    std::memcpy(&d, block, 2);
+    double scale = npy::halfToDouble(d);
+    if (t == DType::Q8_0)
+      return scale * static_cast<int8_t>(block[2 + j]);
+    unsigned char q = block[2 + j % 16];
+    int n = j < 16 ? (q & 15) : (q >> 4);
+    return scale * (n - 8);
+  }
   }
   return 0.0;
 }
@@ -93,5 +159,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
     std::memcpy(p + 2 * index, &b, 2);
     return;
   }
+  case DType::Q8_0:
+  case DType::Q4_0:
+    return;
   }
 }

@@ -67,3 +67,23 @@ func.func @other_target(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "gpu"}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
   return %a : tensor<?x8xf32>
 }
+
+// -----
+
+// A quantized weight is read as it lies, as a function argument: one made
+// by another op is an error.
+func.func @quantized_not_argument(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q8_0>>, %off: tensor<3xi32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{'tensor.extract_slice' op produces a block-quantized value 'tensor<2x32x64x!moe.quant<q8_0>>'; the CPU kernels read quantized weights only as function arguments}}
+  %s = tensor.extract_slice %w[0, 0, 0] [2, 32, 64] [1, 1, 1] : tensor<4x32x64x!moe.quant<q8_0>> to tensor<2x32x64x!moe.quant<q8_0>>
+  %a = moe.grouped_matmul %x, %s offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x64xf32>, tensor<2x32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}
+
+// -----
+
+// Only the GEMM kernels read quantized weights.
+func.func @quantized_other_user(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q8_0>>, %off: tensor<5xi32>) -> tensor<4x32x64x!moe.quant<q8_0>> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  // expected-error @+1 {{'func.return' op reads the block-quantized weight 'tensor<4x32x64x!moe.quant<q8_0>>', which only the CPU GEMM kernels can (a claimed moe.grouped_matmul or fused moe.combine)}}
+  return %w : tensor<4x32x64x!moe.quant<q8_0>>
+}

@@ -518,3 +518,49 @@ func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %of
 // AVX2SLICED: memref.prefetch
 // AVX2SLICED: scf.for %{{.*}} step %c{{4(_[0-9]+)?}} iter_args
 // AVX2SLICED-COUNT-8: vector.fma {{.*}} : vector<8xf32>
+
+// -----
+
+// Block-quantized weights are read as they lie: the argument becomes its
+// bytes (q4_0: 18 bytes per 32 k, so [4, 32, 36] i8), and the kernel walks
+// k one block at a time, loading each weight row's f16 scale and its 16
+// bytes of 4-bit values (low halves for k 0..15, high halves for 16..31),
+// less 8, to f32 times the scale before the FMAs.
+// CHECK-LABEL: func.func @grouped_matmul_q4_0
+// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<?x64xf32>
+// CHECK-SAME: %[[QW:[a-z0-9_]+]]: tensor<4x32x36xi8>
+// CHECK-NOT: unrealized_conversion_cast
+// CHECK: scf.forall
+// CHECK: %[[QE:.*]] = tensor.extract_slice %[[QW]][%{{.*}}, 0, 0] [1, 32, 36] [1, 1, 1] : tensor<4x32x36xi8> to tensor<32x36xi8>
+// CHECK: scf.for %[[KB:.*]] = %c{{0(_[0-9]+)?}} to %c{{2(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
+// CHECK: %[[D8:.*]] = vector.transfer_read %[[QE]][%{{.*}}, %{{.*}}], %{{.*}} {in_bounds = [true]} : tensor<32x36xi8>, vector<2xi8>
+// CHECK: %[[D16:.*]] = vector.bitcast %[[D8]] : vector<2xi8> to vector<1xf16>
+// CHECK: %[[LO8:.*]] = vector.transfer_read %[[QE]]{{.*}} : tensor<32x36xi8>, vector<16xi8>
+// CHECK: %[[LO:.*]] = arith.andi %[[LO8]], %{{.*}} : vector<16xi8>
+// CHECK: %[[LOC:.*]] = arith.subi %[[LO]], %{{.*}} : vector<16xi8>
+// CHECK: %[[LOF:.*]] = arith.sitofp %[[LOC]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[LOW:.*]] = arith.mulf %[[LOF]], %{{.*}} : vector<16xf32>
+// CHECK: %[[HI8:.*]] = vector.transfer_read %[[QE]]{{.*}} : tensor<32x36xi8>, vector<16xi8>
+// CHECK: arith.shrui %[[HI8]], %{{.*}} : vector<16xi8>
+// CHECK: vector.fma %{{.*}}, %[[LOW]], %{{.*}} : vector<16xf32>
+// AVX2-LABEL: func.func @grouped_matmul_q4_0
+// AVX2: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
+// AVX2: arith.sitofp %{{.*}} : vector<8xi8> to vector<8xf32>
+// AVX2: arith.shrui %{{.*}} : vector<8xi8>
+func.func @grouped_matmul_q4_0(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// q8_0: 34 bytes per 32 k; the shared expert's dense weight alike.
+// CHECK-LABEL: func.func @dense_q8_0
+// CHECK-SAME: %[[Q8:[a-z0-9_]+]]: tensor<32x68xi8>
+// CHECK: vector.transfer_read %[[Q8]]{{.*}} : tensor<32x68xi8>, vector<2xi8>
+// CHECK: %[[Q:.*]] = vector.transfer_read %[[Q8]]{{.*}} : tensor<32x68xi8>, vector<16xi8>
+// CHECK: arith.sitofp %[[Q]] : vector<16xi8> to vector<16xf32>
+func.func @dense_q8_0(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}

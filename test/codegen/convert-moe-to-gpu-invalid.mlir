@@ -147,3 +147,14 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
     return %y : tensor<?x8xf32>
   }
 }
+
+// -----
+
+// Block-quantized weights have no GPU kernel yet.
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q8_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+    // expected-error @+1 {{'moe.grouped_matmul' op cannot be lowered to the GPU: its weight 'tensor<4x32x64x!moe.quant<q8_0>>' is block-quantized, which only the CPU kernels read so far}}
+    %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+    return %0 : tensor<?x32xf32>
+  }
+}

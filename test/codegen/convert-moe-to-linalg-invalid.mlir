@@ -40,3 +40,20 @@ func.func @dynamic_down_groups(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: 
   %o = moe.combine %h, %w, %inv down(%wd : tensor<?x32x24xf32>) down_offsets(%off : tensor<?xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
   return %o : tensor<?x32xf32>
 }
+
+// -----
+
+// Block-quantized weights are read by the CPU kernels only.
+func.func @quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op cannot be lowered to linalg: its weight 'tensor<4x32x64x!moe.quant<q4_0>>' is block-quantized, which only the CPU kernels read (moe-cpu-select-kernels; not with kernels=false)}}
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+func.func @quantized_layer(%x: tensor<?x64xf32>, %wr: tensor<4x64xf32>, %wu: tensor<4x32x64x!moe.quant<q8_0>>, %wd: tensor<4x64x32xf32>) -> tensor<?x64xf32> {
+  // expected-error @+1 {{'moe.layer' op cannot be lowered to linalg: its weight 'tensor<4x32x64x!moe.quant<q8_0>>' is block-quantized}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x64xf32>) up(%wu : tensor<4x32x64x!moe.quant<q8_0>>) down(%wd : tensor<4x64x32xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}

@@ -261,7 +261,7 @@ func.func @grouped_matmul_c1(%x: tensor<?x16xi8>, %w: tensor<8x16xf32>) {
 // -----
 
 func.func @grouped_matmul_c2(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op (C2) weight must be a rank-2 tensor of f32, bf16 or f16 without offsets}}
+  // expected-error @+1 {{'moe.grouped_matmul' op (C2) weight must be a rank-2 tensor of f32, bf16, f16 or !moe.quant without offsets}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x16xf32>, tensor<8x24x16xf32> -> tensor<?x24xf32>
   return
 }
@@ -269,7 +269,7 @@ func.func @grouped_matmul_c2(%x: tensor<?x16xf32>, %w: tensor<8x24x16xf32>) {
 // -----
 
 func.func @grouped_matmul_c2_grouped(%x: tensor<?x16xf32>, %w: tensor<24x16xf32>, %off: tensor<9xi32>) {
-  // expected-error @+1 {{'moe.grouped_matmul' op (C2) weight must be a rank-3 tensor of f32, bf16 or f16 with offsets}}
+  // expected-error @+1 {{'moe.grouped_matmul' op (C2) weight must be a rank-3 tensor of f32, bf16, f16 or !moe.quant with offsets}}
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<9xi32>) : tensor<?x16xf32>, tensor<24x16xf32> -> tensor<?x24xf32>
   return
 }
@@ -552,7 +552,7 @@ func.func @layer_c1(%x: tensor<?x16xf64>, %wr: tensor<4x16xf32>, %wu: tensor<4x8
 // -----
 
 func.func @layer_c1_weight(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x8x16xi8>, %wd: tensor<4x16x8xf32>) {
-  // expected-error @+1 {{'moe.layer' op (C1) up must be a tensor of f32, bf16 or f16, got 'tensor<4x8x16xi8>'}}
+  // expected-error @+1 {{'moe.layer' op (C1) up must be a tensor of f32, bf16 or f16 (or !moe.quant for a projection), got 'tensor<4x8x16xi8>'}}
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x8x16xi8>) down(%wd : tensor<4x16x8xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
   return
 }
@@ -759,3 +759,49 @@ func.func @dispatch_generic_wrong_results(%i: tensor<?x2xi32>) {
   %s, %inv, %off = "moe.dispatch"(%i) <{num_experts = 8 : i64}> : (tensor<?x2xi32>) -> (tensor<?xi32>, tensor<?x2xi32>, tensor<8xi32>)
   return
 }
+
+// -----
+
+func.func @layer_c9_router(%x: tensor<?x64xf32>, %wr: tensor<4x64x!moe.quant<q8_0>>, %wu: tensor<4x32x64xf32>, %wd: tensor<4x64x32xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C9) router_weight cannot be quantized ('tensor<4x64x!moe.quant<q8_0>>'): only the experts' and shared experts' projections may be}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x64x!moe.quant<q8_0>>) up(%wu : tensor<4x32x64xf32>) down(%wd : tensor<4x64x32xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c9_partial_block(%x: tensor<?x48xf32>, %wr: tensor<4x48xf32>, %wu: tensor<4x32x48x!moe.quant<q4_0>>, %wd: tensor<4x48x32xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C9) up 'tensor<4x32x48x!moe.quant<q4_0>>' has rows of 48 elements, not whole blocks of 32}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x48xf32>) up(%wu : tensor<4x32x48x!moe.quant<q4_0>>) down(%wd : tensor<4x48x32xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x48xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c9_bias(%x: tensor<?x64xf32>, %wr: tensor<4x64xf32>, %wu: tensor<4x32x64xf32>, %wd: tensor<4x64x32xf32>, %bd: tensor<4x64x!moe.quant<q8_0>>) {
+  // expected-error @+1 {{'moe.layer' op (C9) down_bias cannot be quantized}}
+  %y = moe.layer %x router_weight(%wr : tensor<4x64xf32>) up(%wu : tensor<4x32x64xf32>) down(%wd : tensor<4x64x32xf32>) down_bias(%bd : tensor<4x64x!moe.quant<q8_0>>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c11(%x: tensor<?x40xf32>, %w: tensor<8x40x!moe.quant<q8_0>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x40x!moe.quant<q8_0>>' needs rows of a static whole number of blocks of 32 elements}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x40xf32>, tensor<8x40x!moe.quant<q8_0>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c2_quant_rank(%x: tensor<?x32xf32>, %w: tensor<4x8x32x!moe.quant<q4_0>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C2) weight must be a rank-2 tensor of f32, bf16, f16 or !moe.quant without offsets, got 'tensor<4x8x32x!moe.quant<q4_0>>'}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x32xf32>, tensor<4x8x32x!moe.quant<q4_0>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+// expected-error @+2 {{expected ::mlir::moe::QuantFormat to be one of: q8_0, q4_0}}
+// expected-error @+1 {{failed to parse MoE_QuantizedType parameter 'format'}}
+func.func @quant_unknown_format(%w: tensor<8x32x!moe.quant<q5_k>>)

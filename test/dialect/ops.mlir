@@ -146,3 +146,21 @@ func.func @layer_shared_gate_relu(%x: tensor<?x16xf32>, %wr: tensor<4x16xf16>, %
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf16>) router_bias(%br : tensor<4xf16>) up(%wu : tensor<4x8x16xf16>) down(%wd : tensor<4x16x8xf16>) up_bias(%bu : tensor<4x8xf16>) down_bias(%bd : tensor<4x16xf16>) shared_up(%su : tensor<20x16xf16>) shared_down(%sd : tensor<16x20xf16>) shared_expert_gate(%sg : tensor<1x16xf16>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// Block-quantized projections: the experts' and shared experts' weights in
+// ggml's q8_0 and q4_0 blocks, the router and biases in float.
+// CHECK-LABEL: func.func @layer_quantized
+// CHECK-SAME: %[[WG:[a-z0-9_]+]]: tensor<4x32x64x!moe.quant<q4_0>>
+// CHECK-SAME: %[[WD:[a-z0-9_]+]]: tensor<4x64x32x!moe.quant<q8_0>>
+// CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<4x64xf32>) gate(%[[WG]] : tensor<4x32x64x!moe.quant<q4_0>>) up(%{{.*}} : tensor<4x32x64x!moe.quant<q4_0>>) down(%[[WD]] : tensor<4x64x32x!moe.quant<q8_0>>) down_bias(%{{.*}} : tensor<4x64xf32>) shared_gate(%{{.*}} : tensor<32x64x!moe.quant<q8_0>>)
+func.func @layer_quantized(%x: tensor<?x64xf32>, %wr: tensor<4x64xf32>, %wg: tensor<4x32x64x!moe.quant<q4_0>>, %wu: tensor<4x32x64x!moe.quant<q4_0>>, %wd: tensor<4x64x32x!moe.quant<q8_0>>, %bd: tensor<4x64xf32>, %sg: tensor<32x64x!moe.quant<q8_0>>, %su: tensor<32x64x!moe.quant<q8_0>>, %sd: tensor<64x32x!moe.quant<q8_0>>) -> tensor<?x64xf32> {
+  %y = moe.layer %x router_weight(%wr : tensor<4x64xf32>) gate(%wg : tensor<4x32x64x!moe.quant<q4_0>>) up(%wu : tensor<4x32x64x!moe.quant<q4_0>>) down(%wd : tensor<4x64x32x!moe.quant<q8_0>>) down_bias(%bd : tensor<4x64xf32>) shared_gate(%sg : tensor<32x64x!moe.quant<q8_0>>) shared_up(%su : tensor<32x64x!moe.quant<q8_0>>) shared_down(%sd : tensor<64x32x!moe.quant<q8_0>>) routing(#moe.routing<k = 2>) activation(#moe.activation<swiglu>) : tensor<?x64xf32>
+  return %y : tensor<?x64xf32>
+}
+
+// CHECK-LABEL: func.func @grouped_matmul_quantized
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+func.func @grouped_matmul_quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}

@@ -36,6 +36,42 @@ TEST(f16AndF32Elements) {
   CHECK(!parseDType("f64"));
 }
 
+TEST(blockQuantizedElements) {
+  // One q8_0 block: scale 0.5 (f16 0x3800), then q = 0, 1, ..., -1 at 31.
+  std::vector<unsigned char> q8(34 * 2, 0);
+  q8[0] = 0x00;
+  q8[1] = 0x38;
+  for (int j = 0; j < 32; ++j)
+    q8[2 + j] = static_cast<unsigned char>(static_cast<int8_t>(j - 16));
+  q8[34] = 0x00; // second block: scale 2 (0x4000), q[3] = 7
+  q8[35] = 0x40;
+  q8[34 + 2 + 3] = 7;
+  CHECK_EQ(loadElement(DType::Q8_0, q8.data(), 0), -8.0);
+  CHECK_EQ(loadElement(DType::Q8_0, q8.data(), 31), 7.5);
+  CHECK_EQ(loadElement(DType::Q8_0, q8.data(), 35), 14.0);
+  // One q4_0 block: scale -1 (0xBC00); byte 2 holds 3 (low) and 12 (high).
+  std::vector<unsigned char> q4(18, 0x88);
+  q4[0] = 0x00;
+  q4[1] = 0xBC;
+  q4[2 + 2] = 0xC3;
+  CHECK_EQ(loadElement(DType::Q4_0, q4.data(), 2), 5.0);   // -(3 - 8)
+  CHECK_EQ(loadElement(DType::Q4_0, q4.data(), 18), -4.0); // -(12 - 8)
+  CHECK_EQ(loadElement(DType::Q4_0, q4.data(), 0), -0.0);
+  CHECK_EQ(dtypeBlockElements(DType::Q4_0), int64_t(32));
+  CHECK_EQ(dtypeBlockBytes(DType::Q8_0), int64_t(34));
+  CHECK_EQ(dtypeBlockElements(DType::F16), int64_t(1));
+  CHECK_EQ(dtypeRowBytes(DType::Q4_0, 64), int64_t(36));
+  uint64_t bytes = 0;
+  CHECK(dtypeBytes(DType::Q8_0, 6 * 32 * 64, 64, bytes));
+  CHECK_EQ(bytes, uint64_t(6 * 32 * 2 * 34));
+  CHECK(!dtypeBytes(DType::Q8_0, 40, 40, bytes));
+  CHECK(!dtypeBytes(DType::Q8_0, ~uint64_t(31), 32, bytes)); // overflow
+  CHECK_EQ(std::string(dtypeName(DType::Q4_0)), std::string("q4_0"));
+  CHECK(parseDType("q8_0") == DType::Q8_0);
+  CHECK(isBlockQuantized(DType::Q8_0) && !isBlockQuantized(DType::BF16));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q8_0)), std::string("q8_0"));
+}
+
 TEST(safetensorsHeaderChecks) {
   std::vector<safetensors::TensorInfo> out;
   const std::string ok =

@@ -323,6 +323,9 @@ double (*roundingTo(moert_dtype_t t))(double) {
     return roundTo<moe::DType::F16>;
   case MOERT_F32:
     return roundTo<moe::DType::F32>;
+  case MOERT_Q8_0:
+  case MOERT_Q4_0:
+    break; // weights only, never a result
   }
   return nullptr;
 }

@@ -3,8 +3,10 @@
 OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
 
   ok.gguf                the unbroken model
-  quantized.gguf         Q8_0 experts (quantized tensors are not read yet;
-                         H = I = 32 for whole blocks)
+  quantized.gguf         Q4_1 experts (a quant type not read yet; H = I =
+                         32 for whole blocks)
+  quantized-router.gguf  a Q8_0 router (only the experts' projections may
+                         be quantized; H = I = 32 for whole blocks)
   unknown-arch.gguf      general.architecture 'mamba'
   no-arch.gguf           no general.architecture
   missing-tensor.gguf    no blk.0.ffn_down_exps.weight
@@ -31,7 +33,7 @@ H, E, I, K = 16, 6, 12, 2
 
 
 def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
-          no_arch=False, H=H, I=I):
+          no_arch=False, H=H, I=I, quantize="exps"):
     rng = np.random.default_rng(5)
     if no_arch:
         # The writer always writes general.architecture; write under a
@@ -61,7 +63,7 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
             continue
         t = rng.standard_normal(shape).astype(np.float32)
         full = "blk.0." + name
-        if qtype is not None and "exps" in name:
+        if qtype is not None and quantize in name:
             q = gguf.quants.quantize(t, qtype)
             writer.add_tensor(full, q, raw_shape=q.shape, raw_dtype=qtype)
         else:
@@ -76,8 +78,11 @@ def main(out):
     os.makedirs(out, exist_ok=True)
     p = lambda n: os.path.join(out, n)
     write(p("ok.gguf"))
-    # Rows of whole Q8_0 blocks (32 elements).
-    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.Q8_0, H=32, I=32)
+    # Rows of whole blocks (32 elements).
+    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.Q4_1, H=32,
+          I=32)
+    write(p("quantized-router.gguf"), qtype=gguf.GGMLQuantizationType.Q8_0,
+          H=32, I=32, quantize="ffn_gate_inp")
     write(p("unknown-arch.gguf"), arch="mamba")
     write(p("no-arch.gguf"), no_arch=True)
     write(p("missing-tensor.gguf"), drop=("ffn_down_exps.weight",))

@@ -3,11 +3,19 @@
 written with the gguf package (ggml's own writer), with the MoE FFN of each
 MoE block computed in NumPy float64 the way llama.cpp computes it.
 
-  make_gguf.py OUT
+  make_gguf.py OUT [--quant]
 
 writes OUT/<case>/{model.gguf, x.npy, expected.layer_N.npy} and
 OUT/cases.json for check_checkpoints.py. x is [2, 5, H]. Routing is checked
 free of near-ties so that the float32 runs select the same experts.
+
+Without --quant: the f32 and f16 cases (H 16, expert width 12). With
+--quant: only the cases whose expert (and shared expert) weights are stored
+as ggml Q8_0 or Q4_0 blocks, quantized by the gguf package (H 64, expert
+width 32: ggml quantizes each row, a weight's last NumPy dimension, in
+blocks of 32). Their reference uses the dequantized weights, so it is what
+a kernel on the quantized weights computes; routers, biases, exp_probs_b
+and ffn_gate_inp_shexp stay f32.
 """
 import json
 import os
@@ -17,6 +25,10 @@ import gguf
 import numpy as np
 
 H, E, I, K = 16, 6, 12, 2
+# The quantized cases' hidden size and expert width: multiples of 32.
+QH, QI = 64, 32
+Q8_0 = gguf.GGMLQuantizationType.Q8_0
+Q4_0 = gguf.GGMLQuantizationType.Q4_0
 
 
 def silu(v):
@@ -74,7 +86,7 @@ def moe_ffn(x, w, r):
         if r["norm"]:
             weights = weights / weights.sum()
         weights = weights * r.get("scale", 1.0)
-    out = np.zeros(H)
+    out = np.zeros(len(x))
     for wt, e in zip(weights, ids):
         g = w["gate"][e] @ x
         u = w["up"][e] @ x
@@ -98,24 +110,35 @@ def moe_ffn(x, w, r):
     return out
 
 
-def block_weights(rng, r):
+def block_weights(rng, r, h, e, i):
+    """One MoE block's weights for hidden size h, e experts of width i."""
     n = lambda *s: rng.standard_normal(s) * 0.5
-    w = {"router": n(E, H), "gate": n(E, I, H), "up": n(E, I, H),
-         "down": n(E, H, I)}
+    w = {"router": n(e, h), "gate": n(e, i, h), "up": n(e, i, h),
+         "down": n(e, h, i)}
     if r.get("oai"):
-        w["router_bias"] = n(E)
-        w["gate_bias"], w["up_bias"], w["down_bias"] = n(E, I), n(E, I), n(E, H)
+        w["router_bias"] = n(e)
+        w["gate_bias"], w["up_bias"], w["down_bias"] = n(e, i), n(e, i), n(e, h)
         # Large enough activations that the limit clamps.
         w["gate"] *= 3.0
         w["up"] *= 3.0
     if r.get("bias"):
-        w["bias"] = n(E)
+        w["bias"] = n(e)
     if r.get("shared"):
         Is = r["shared"]
-        w["shared_gate"], w["shared_up"], w["shared_down"] = n(Is, H), n(Is, H), n(H, Is)
+        w["shared_gate"], w["shared_up"], w["shared_down"] = n(Is, h), n(Is, h), n(h, Is)
         if r.get("shared_expert_gate"):
-            w["shared_expert_gate"] = n(H)
+            w["shared_expert_gate"] = n(h)
     return w
+
+
+def quantize(w, types):
+    """Rounds the weights of w named in types (key: ggml type) through
+    their quantization, in place; returns the raw blocks to write, by key."""
+    raw = {}
+    for key, qtype in types.items():
+        raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
+        w[key] = gguf.quants.dequantize(raw[key], qtype).astype(np.float64)
+    return raw
 
 
 # What an f16 case stores in f16 (the hidden states stay f32).
@@ -131,7 +154,8 @@ TENSORS = {"router": "ffn_gate_inp.weight", "router_bias": "ffn_gate_inp.bias",
            "shared_expert_gate": "ffn_gate_inp_shexp.weight"}
 
 # arch, recipe, blocks, the dense leading blocks, metadata beyond the common
-# keys, storage dtype of the experts.
+# keys, storage dtype of the experts ("f32", "f16", or for the quantized
+# cases the ggml type of each quantized weight, by key).
 CASES = [
     ("qwen3moe", "qwen3moe", dict(gating="softmax", norm=True, k=K), 2, 0, {}, "f32"),
     # f16 router and experts, and the experts' width as llama.cpp derives
@@ -167,6 +191,41 @@ CASES = [
 ]
 
 
+def quant(qtype, keys=("gate", "up", "down")):
+    return {key: qtype for key in keys}
+
+
+EXPERTS_AND_SHARED = ("gate", "up", "down", "shared_gate", "shared_up", "shared_down")
+
+# As CASES, with H QH and expert width QI.
+QUANT_CASES = [
+    ("qwen3moe_q8_0", "qwen3moe", dict(gating="softmax", norm=True, k=K), 2, 0, {},
+     quant(Q8_0)),
+    ("qwen3moe_q4_0", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     quant(Q4_0)),
+    # Each of the three its own type.
+    ("mixtral_mixed", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": QI}, {"gate": Q4_0, "up": Q8_0, "down": Q4_0}),
+    ("qwen2moe_q4_0", "qwen2moe", dict(gating="softmax", norm=False, k=K, shared=32,
+                                       shared_expert_gate=True), 1, 0,
+     {"expert_shared_feed_forward_length": 32}, quant(Q4_0, EXPERTS_AND_SHARED)),
+    ("deepseek2_q8_0", "deepseek2", dict(gating="sigmoid", norm=True, k=K, scale=1.7,
+                                         bias=True, groups=3, groups_used=2,
+                                         group_score="top2_sum", shared=QI), 2, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 1,
+      "expert_weights_scale": 1.7, "expert_weights_norm": True,
+      "expert_gating_func": 2, "expert_group_count": 3,
+      "expert_group_used_count": 2}, quant(Q8_0, EXPERTS_AND_SHARED)),
+    # ffn_gate_up_exps and ffn_down_exps Q4_0, the shared expert f32.
+    ("deepseek2_fused_q4_0", "deepseek2", dict(gating="sigmoid", norm=True, k=K,
+                                               bias=True, fused=True, shared=QI), 2, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 1,
+      "expert_weights_norm": True, "expert_gating_func": 2}, quant(Q4_0)),
+    ("gpt_oss_q8_0", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
+                                     oai=True, limit=7.0), 1, 0, {}, quant(Q8_0)),
+]
+
+
 def add_key(writer, key, value):
     if isinstance(value, bool):
         writer.add_bool(key, value)
@@ -176,47 +235,61 @@ def add_key(writer, key, value):
         writer.add_uint32(key, value)
 
 
-def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
+def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    x = rng.standard_normal((2, 5, H)).astype(np.float32)
+    x = rng.standard_normal((2, 5, h)).astype(np.float32)
+    quantized = isinstance(dtype, dict)
     for attempt in range(100):
         layers = {}
         ok = True
         for b in range(dense, blocks):
-            w = block_weights(rng, recipe)
+            w = block_weights(rng, recipe, h, E, i)
             if dtype == "f16":
                 for key in F16_KEYS:
                     w[key] = w[key].astype(np.float16).astype(np.float64)
-            xs = x.reshape(-1, H).astype(np.float64)
+            raw = quantize(w, dtype) if quantized else {}
+            xs = x.reshape(-1, h).astype(np.float64)
             ys = [moe_ffn(t, w, recipe) for t in xs]
             if any(y is None for y in ys):
                 ok = False
                 break
-            layers[b] = (w, np.array(ys).reshape(2, 5, H))
+            layers[b] = (w, raw, np.array(ys).reshape(2, 5, h))
         if ok:
             break
     else:
         sys.exit("%s: no tie-free routing in 100 draws" % name)
     writer = gguf.GGUFWriter(os.path.join(d, "model.gguf"), arch)
     writer.add_uint32(arch + ".block_count", blocks)
-    writer.add_uint32(arch + ".embedding_length", H)
+    writer.add_uint32(arch + ".embedding_length", h)
     writer.add_uint32(arch + ".expert_count", E)
-    writer.add_uint32(arch + ".expert_used_count", K)
+    writer.add_uint32(arch + ".expert_used_count", recipe["k"])
     if "feed_forward_length" not in extra:
-        writer.add_uint32(arch + ".expert_feed_forward_length", I)
+        writer.add_uint32(arch + ".expert_feed_forward_length", i)
     for key, value in extra.items():
         add_key(writer, arch + "." + key, value)
-    for b, (w, y) in layers.items():
+    for b, (w, raw, y) in layers.items():
         if recipe.get("fused"):
             # One [E, 2I, H] tensor: gate rows, then up rows.
             w = dict(w)
             w["gate_up"] = np.concatenate([w.pop("gate"), w.pop("up")], axis=1)
+            if "gate" in raw:
+                # ggml's blocks run along the rows (H), so these are the
+                # blocks of the quantized [E, 2I, H] tensor.
+                assert dtype["gate"] == dtype["up"]
+                raw = dict(raw)
+                raw["gate_up"] = np.concatenate([raw.pop("gate"), raw.pop("up")], axis=1)
         for key, value in w.items():
+            tensor = "blk.%d.%s" % (b, TENSORS[key])
+            if key in raw:
+                # uint8 blocks: the writer derives the logical shape.
+                qtype = dtype["gate" if key == "gate_up" else key]
+                writer.add_tensor(tensor, raw[key], raw_dtype=qtype)
+                continue
             t = value.astype(np.float32)
             if dtype == "f16" and key in F16_KEYS:
                 t = value.astype(np.float16)
-            writer.add_tensor("blk.%d.%s" % (b, TENSORS[key]), t)
+            writer.add_tensor(tensor, t)
         np.save(os.path.join(d, "expected.layer_%d.npy" % b), y)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
@@ -227,16 +300,24 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng):
             "tolerance": 1e-5}
 
 
-def main(out):
+def main(out, quantized):
     os.makedirs(out, exist_ok=True)
-    rng = np.random.default_rng(11)
-    cases = [make(out, *c, rng) for c in CASES]
+    if quantized:
+        rng = np.random.default_rng(12)
+        cases = [make(out, *c, rng, QH, QI) for c in QUANT_CASES]
+    else:
+        rng = np.random.default_rng(11)
+        cases = [make(out, *c, rng) for c in CASES]
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(cases, f, indent=1)
-    print("wrote %d GGUF models" % len(cases))
+    print("wrote %d %sGGUF models" % (len(cases), "quantized " if quantized else ""))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
+    args = sys.argv[1:]
+    quantized = "--quant" in args
+    if quantized:
+        args.remove("--quant")
+    if len(args) != 1:
         sys.exit(__doc__)
-    main(sys.argv[1])
+    main(args[0], quantized)

@@ -37,7 +37,7 @@ std::vector<double> moe::bench::referenceRow(const BenchLayer &l,
   all.hidden = array({1, l.d});
   std::copy(x, x + l.d, all.hidden.data.begin());
   all.routerWeight = array({l.E, l.d});
-  widen(l.dtype, l.router, 0, l.E * l.d, all.routerWeight->data.data());
+  widen(l.routerDtype, l.router, 0, l.E * l.d, all.routerWeight->data.data());
   ref::Routing routing = ref::route(config, all);
 
   // A layer of the k selected experts alone. Softmax over logits log(w_j)

@@ -21,7 +21,8 @@ namespace moe::bench {
 struct BenchLayer {
   int64_t d, f, E, k;
   bool renormalize;
-  DType dtype;
+  DType dtype;       // the experts'
+  DType routerDtype; // the router's
   const void *router, *gate, *up, *down;
 };
 

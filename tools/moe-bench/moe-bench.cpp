@@ -2,7 +2,8 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens
 //   1,8,64,512]
-//             [--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE]
+//             [--dtype f32|bf16|q8_0|q4_0] [--threads N] [--min-time S]
+//             [--csv FILE]
 //
 // Compiles each shape with moe-compile, binds random weights from memory,
 // and times the layer on a pool of 16 random inputs rotated between calls
@@ -12,7 +13,10 @@
 // measured DRAM read bandwidth. After timing each token count it checks
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
-// whose outputs are bf16) and stops with an error if they are off.
+// whose outputs are bf16) and stops with an error if they are off. With
+// q8_0 or q4_0 the experts are random ggml blocks (!moe.quant weights) and
+// the router, inputs and outputs f32; the reference multiplies the
+// dequantized weights, within 1e-4; the bytes are the blocks'.
 // bench/run.sh puts the peers next to it.
 //
 //===----------------------------------------------------------------------===//
@@ -30,6 +34,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -82,7 +87,9 @@ struct Random {
   }
 };
 
-std::string layerMlir(const Shape &s, const char *dt) {
+/// The layer with hidden states and router of element type `dt` and
+/// experts of `experts`.
+std::string layerMlir(const Shape &s, const char *dt, const char *experts) {
   char buf[2048];
   std::snprintf(
       buf, sizeof(buf),
@@ -96,11 +103,11 @@ std::string layerMlir(const Shape &s, const char *dt) {
       "renormalize = %s>) activation(#moe.activation<swiglu>) : "
       "tensor<?x%ldx%s>\n  return %%y : tensor<?x%ldx%s>\n}\n",
       (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d,
-      dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.d, (long)s.f,
-      dt, (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E, (long)s.f,
-      (long)s.d, dt, (long)s.E, (long)s.f, (long)s.d, dt, (long)s.E, (long)s.d,
-      (long)s.f, dt, (long)s.k, s.renormalize ? "true" : "false", (long)s.d, dt,
-      (long)s.d, dt);
+      experts, (long)s.E, (long)s.f, (long)s.d, experts, (long)s.E, (long)s.d,
+      (long)s.f, experts, (long)s.d, dt, (long)s.E, (long)s.d, dt, (long)s.E,
+      (long)s.f, (long)s.d, experts, (long)s.E, (long)s.f, (long)s.d, experts,
+      (long)s.E, (long)s.d, (long)s.f, experts, (long)s.k,
+      s.renormalize ? "true" : "false", (long)s.d, dt, (long)s.d, dt);
   return buf;
 }
 
@@ -181,7 +188,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16] [--threads N] [--min-time S] [--csv FILE] "
+          "[--dtype f32|bf16|q8_0|q4_0] [--threads N] [--min-time S] "
+          "[--csv FILE] "
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
           "[--version]\n\nshapes: "
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
@@ -193,13 +201,17 @@ int main(int argc, char **argv) {
           "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
-          "wrong result is an error, not a time.\n");
+          "wrong result is an error, not a time.\n--dtype q8_0 or q4_0 "
+          "gives the experts random ggml blocks (kept quantized; the router "
+          "and activations f32), checked within 1e-4 against the reference "
+          "on the dequantized weights.\n");
       return 0;
     } else
       return fail("unknown or incomplete option '" + a + "' (see --help)");
   }
-  if (dtype != "f32" && dtype != "bf16")
-    return fail("--dtype must be f32 or bf16");
+  std::optional<DType> parsedDtype = parseDType(dtype);
+  if (!parsedDtype)
+    return fail("--dtype must be f32, bf16, q8_0 or q4_0");
   if (compiler.empty()) {
     std::string self = argv[0];
     size_t slash = self.rfind('/');
@@ -266,7 +278,12 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dirTemplate))
     return fail("cannot create a temporary directory");
   std::string work = dirTemplate;
-  DType wdt = dtype == "bf16" ? DType::BF16 : DType::F32;
+  // The experts' dtype, and that of the router, inputs and outputs.
+  DType wdt = *parsedDtype;
+  DType adt = isBlockQuantized(wdt) ? DType::F32 : wdt;
+  std::string expertType = dtypeName(wdt);
+  if (isBlockQuantized(wdt))
+    expertType = "!moe.quant<" + expertType + ">";
   // The limits are probed again before every shape and the best reading
   // kept; where a kernel itself runs faster than the probes read, the limit
   // is raised to the kernel's rate (marked '*'), so no share exceeds 100%.
@@ -291,7 +308,7 @@ int main(int argc, char **argv) {
     const Shape &s = *shape;
     std::string mlir = work + "/" + name + ".mlir",
                 so = work + "/" + name + ".so";
-    std::ofstream(mlir) << layerMlir(s, dtype.c_str());
+    std::ofstream(mlir) << layerMlir(s, dtypeName(adt), expertType.c_str());
     std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
     for (const std::string &arg : compileArgs) {
       if (arg.find('\'') != std::string::npos)
@@ -319,38 +336,57 @@ int main(int argc, char **argv) {
                msg))
       return fail(msg);
     Random rng{0x9E3779B97F4A7C15ull ^ (uint64_t)s.E};
-    size_t esz = dtypeSize(wdt);
+    size_t esz = dtypeSize(adt);
     std::vector<float> routerF(s.E * s.d);
     for (float &v : routerF)
       v = rng.next() * (3.0f / std::sqrt(float(s.d)));
+    // n weights of about `scale`: as elements, or as blocks of 32 whose f16
+    // scale is `scale` / 8 times a random factor in [0.5, 1.5] over random
+    // quantized values (int8 in [-16, 16), or 4-bit ones).
     auto makeWeight = [&](int64_t n, float scale) {
-      std::vector<unsigned char> w(n * esz);
-      for (int64_t i = 0; i < n; ++i)
-        storeElement(wdt, w.data(), i, rng.next() * scale);
+      uint64_t bytes = 0;
+      dtypeBytes(wdt, n, 32, bytes);
+      std::vector<unsigned char> w(bytes);
+      if (!isBlockQuantized(wdt)) {
+        for (int64_t i = 0; i < n; ++i)
+          storeElement(wdt, w.data(), i, rng.next() * scale);
+        return w;
+      }
+      int64_t blockBytes = dtypeBlockBytes(wdt);
+      for (uint64_t b = 0; b < bytes; b += blockBytes) {
+        uint16_t d = doubleToHalf(scale / 8 * (1.0 + rng.next() / 2));
+        std::memcpy(&w[b], &d, 2);
+        for (int64_t i = 2; i < blockBytes; ++i)
+          w[b + i] = static_cast<unsigned char>(
+              wdt == DType::Q8_0 ? std::lround(rng.next() * 16) & 0xFF
+                                 : std::lround(rng.next() * 128 + 128) & 0xFF);
+      }
       return w;
     };
     std::vector<unsigned char> router(s.E * s.d * esz);
     for (int64_t i = 0; i < s.E * s.d; ++i)
-      storeElement(wdt, router.data(), i, routerF[i]);
+      storeElement(adt, router.data(), i, routerF[i]);
     std::vector<unsigned char> gate =
         makeWeight(s.E * s.f * s.d, 1.0f / std::sqrt(float(s.d)));
     std::vector<unsigned char> up =
         makeWeight(s.E * s.f * s.d, 1.0f / std::sqrt(float(s.d)));
     std::vector<unsigned char> down =
         makeWeight(s.E * s.d * s.f, 1.0f / std::sqrt(float(s.f)));
-    moert_dtype_t mdt = wdt == DType::BF16 ? MOERT_BF16 : MOERT_F32;
+    // moert's dtypes are numbered as moe::DType's.
+    auto mdt = static_cast<moert_dtype_t>(adt);
+    auto mwt = static_cast<moert_dtype_t>(wdt);
     int64_t rShape[2] = {s.E, s.d}, guShape[3] = {s.E, s.f, s.d},
             dShape[3] = {s.E, s.d, s.f};
     moert_tensor_t rt{mdt, 2, rShape, router.data()},
-        gt{mdt, 3, guShape, gate.data()}, ut{mdt, 3, guShape, up.data()},
-        dt{mdt, 3, dShape, down.data()};
+        gt{mwt, 3, guShape, gate.data()}, ut{mwt, 3, guShape, up.data()},
+        dt{mwt, 3, dShape, down.data()};
     if (!check(moert_session_bind_weight(session, "router", &rt), msg) ||
         !check(moert_session_bind_weight(session, "gate", &gt), msg) ||
         !check(moert_session_bind_weight(session, "up", &ut), msg) ||
         !check(moert_session_bind_weight(session, "down", &dt), msg))
       return fail(msg);
     double flopsPerToken = 2.0 * s.k * 3 * s.d * s.f + 2.0 * s.d * s.E;
-    double bytesPerExpert = 3.0 * s.d * s.f * esz;
+    double bytesPerExpert = 3.0 * gate.size() / s.E;
     for (int64_t T : tokenCounts) {
       const int pool = 16;
       std::vector<std::vector<unsigned char>> inputs(pool);
@@ -360,8 +396,8 @@ int main(int argc, char **argv) {
         inputs[p].resize(T * s.d * esz);
         for (int64_t i = 0; i < T * s.d; ++i) {
           inputsF[p][i] = rng.next() * 1.7f;
-          storeElement(wdt, inputs[p].data(), i, inputsF[p][i]);
-          inputsF[p][i] = float(loadElement(wdt, inputs[p].data(), i));
+          storeElement(adt, inputs[p].data(), i, inputsF[p][i]);
+          inputsF[p][i] = float(loadElement(adt, inputs[p].data(), i));
         }
       }
       std::vector<unsigned char> out(T * s.d * esz);
@@ -427,16 +463,16 @@ int main(int argc, char **argv) {
         if (!runOn(ins[0]) ||
             !check(moert_buffer_read(o.buffer, 0, out.data(), out.size()), msg))
           return fail(msg);
-        BenchLayer layer{s.d,           s.f,        s.E,           s.k,
-                         s.renormalize, wdt,        router.data(), gate.data(),
-                         up.data(),     down.data()};
-        double tolerance = wdt == DType::F32 ? 1e-4 : 1e-2, worst = 0;
+        BenchLayer layer{s.d,           s.f,       s.E,        s.k,
+                         s.renormalize, wdt,       adt,        router.data(),
+                         gate.data(),   up.data(), down.data()};
+        double tolerance = adt == DType::F32 ? 1e-4 : 1e-2, worst = 0;
         for (int64_t row : {int64_t(0), T - 1}) {
           std::vector<double> want =
               referenceRow(layer, &inputsF[0][row * s.d]);
           std::vector<double> got(s.d);
           for (int64_t i = 0; i < s.d; ++i)
-            got[i] = loadElement(wdt, out.data(), row * s.d + i);
+            got[i] = loadElement(adt, out.data(), row * s.d + i);
           double err = want.empty() ? INFINITY : ref::relativeL2(got, want);
           if (!(err <= tolerance)) {
             char text[160];

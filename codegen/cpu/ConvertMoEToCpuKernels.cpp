@@ -72,7 +72,7 @@ LogicalResult retypeQuantizedArguments(Operation *root) {
     SmallVector<Type> inputs(fn.getArgumentTypes());
     for (BlockArgument arg : entry.getArguments()) {
       QuantizedType quant = getQuantizedElementType(arg.getType());
-      if (!quant || arg.use_empty())
+      if (!quant)
         continue;
       auto type = cast<RankedTensorType>(arg.getType());
       SmallVector<int64_t> shape(type.getShape());
@@ -80,6 +80,8 @@ LogicalResult retypeQuantizedArguments(Operation *root) {
       auto bytes = RankedTensorType::get(shape, b.getI8Type());
       arg.setType(bytes);
       inputs[arg.getArgNumber()] = bytes;
+      if (arg.use_empty())
+        continue;
       auto cast =
           UnrealizedConversionCastOp::create(b, arg.getLoc(), type, arg);
       arg.replaceAllUsesExcept(cast.getResult(0), cast);

@@ -564,3 +564,12 @@ func.func @dense_q8_0(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) 
   %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
+
+// -----
+
+// An unused quantized argument takes its bytes' type too.
+// CHECK-LABEL: func.func @unused_q8_0
+// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<8x34xi8>
+func.func @unused_q8_0(%x: tensor<?x32xf32>, %w: tensor<8x32x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
+  return %x : tensor<?x32xf32>
+}

@@ -7,7 +7,9 @@ include "dialect/MoEAttrs.td"
 def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
     "a block-quantized weight format", [
       I32EnumAttrCase<"q8_0", 0>,
-      I32EnumAttrCase<"q4_0", 1>]> {
+      I32EnumAttrCase<"q4_0", 1>,
+      I32EnumAttrCase<"q4_k", 2>,
+      I32EnumAttrCase<"q6_k", 3>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -17,22 +19,37 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let summary = "a block-quantized weight element";
   let description = [{
     The element type of a weight stored in blocks of quantized values with
-    a scale per block, as ggml (GGUF files) stores them. A tensor
+    scales per block, as ggml (GGUF files) stores them. A tensor
     `tensor<E x N x K x !moe.quant<FORMAT>>` has the logical shape of the
     float weight it encodes; its rows (the last dimension, the one a GEMM
-    contracts) are `K / 32` blocks of 32 elements laid end to end, and the
+    contracts) are `K / B` blocks of `B` elements laid end to end, and the
     tensor's bytes are the blocks of row 0, then row 1, ... Weights stay in
     this form from the file to the kernels, which dequantize in registers.
+    f16 values are little-endian; `b[i]` is byte `i` of a block.
 
-    * `q8_0`: a block is 34 bytes, a little-endian f16 scale `d` then 32
-      int8 `q`; element `j` is `d · q[j]`.
-    * `q4_0`: a block is 18 bytes, an f16 scale `d` then 16 bytes `qs`;
+    * `q8_0`: `B = 32` in 34 bytes, an f16 scale `d` then 32 int8 `q`;
+      element `j` is `d · q[j]`.
+    * `q4_0`: `B = 32` in 18 bytes, an f16 scale `d` then 16 bytes `qs`;
       element `j` is `d · (n − 8)` with `n = qs[j] & 15` for `j < 16` and
       `n = qs[j − 16] >> 4` for `j >= 16`.
+    * `q4_k`: `B = 256` in 144 bytes, f16 `d` (`b[0..1]`) and `dmin`
+      (`b[2..3]`), 12 bytes `s` of 6-bit scales and mins (`b[4..15]`), 128
+      bytes `qs`; element `j`, of sub-block `t = j / 32`, is
+      `(d · sc) · n − dmin · m` with `n` the low nibble of
+      `qs[32 (j / 64) + j % 32]` when `j % 64 < 32`, else its high nibble,
+      and `sc = s[t] & 63`, `m = s[t + 4] & 63` for `t < 4`, else
+      `sc = (s[t + 4] & 15) | (s[t − 4] >> 6) << 4`,
+      `m = (s[t + 4] >> 4) | (s[t] >> 6) << 4`.
+    * `q6_k`: `B = 256` in 210 bytes, 128 bytes `ql`, 64 bytes `qh`, 16
+      int8 scales `sc` (`b[192..207]`), f16 `d` (`b[208..209]`); element
+      `j` is `(d · sc[j / 16]) · (q − 32)` with, for `h = j / 128` and
+      `r = j % 128`, `q` the low (`r < 64`) or high nibble of
+      `ql[64 h + r % 64]` or'ed with
+      `((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4`.
 
-    Products with a quantized weight are those of the dequantized value
-    (computed exactly in f32: `d` is an f16 and `q` a small integer),
-    accumulated in f32. Upstream `!quant.uniform` types hold their scales
+    Products with a quantized weight are those of the dequantized value,
+    computed in f32 as written (the scale products first), accumulated in
+    f32. Upstream `!quant.uniform` types hold their scales
     in the type, as compile-time constants; these scales are checkpoint
     data bound at run time, one per 32 weights, hence a `moe` type.
 
@@ -48,8 +65,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let parameters = (ins EnumParameter<MoE_QuantFormat>:$format);
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
-    /// Elements per block (32) and bytes per block (34 for q8_0, 18 for
-    /// q4_0).
+    /// Elements per block (32, or 256 for the k-quants) and bytes per
+    /// block (34, 18, 144, 210).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

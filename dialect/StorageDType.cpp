@@ -11,9 +11,18 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
     return ::moe::DType::BF16;
   if (t.isF16())
     return ::moe::DType::F16;
-  if (auto q = dyn_cast<QuantizedType>(t))
-    return q.getFormat() == QuantFormat::q8_0 ? ::moe::DType::Q8_0
-                                              : ::moe::DType::Q4_0;
+  if (auto q = dyn_cast<QuantizedType>(t)) {
+    switch (q.getFormat()) {
+    case QuantFormat::q8_0:
+      return ::moe::DType::Q8_0;
+    case QuantFormat::q4_0:
+      return ::moe::DType::Q4_0;
+    case QuantFormat::q4_k:
+      return ::moe::DType::Q4_K;
+    case QuantFormat::q6_k:
+      return ::moe::DType::Q6_K;
+    }
+  }
   return std::nullopt;
 }
 

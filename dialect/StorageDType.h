@@ -3,7 +3,7 @@
 //
 // The one mapping between MLIR float types and the dtypes artifacts and the
 // runtime speak (runtime/support/DType.h: f32, bf16, f16, and the
-// !moe.quant formats q8_0, q4_0), for everything
+// !moe.quant formats q8_0, q4_0, q4_k, q6_k), for everything
 // that writes a dtype name: artifact metadata, importers, diagnostics.
 //
 //===----------------------------------------------------------------------===//
@@ -22,8 +22,8 @@ namespace mlir::moe {
 /// The runtime dtype of element type `t`, or none (f64, integers, ...).
 std::optional<::moe::DType> storageDType(Type t);
 
-/// Its name as artifacts spell it ("f32", "bf16", "f16", "q8_0", "q4_0"),
-/// or none.
+/// Its name as artifacts spell it ("f32", "bf16", "f16", "q8_0", ...), or
+/// none.
 std::optional<std::string> storageDTypeName(Type t);
 
 } // namespace mlir::moe

@@ -246,54 +246,135 @@ private:
     return sums;
   }
 
-  /// The f32 values of block `kb` of weight row `row` of the bytes `t`
-  /// (format o.quant), `lanes` at a time: d · q, with d the block's f16
-  /// scale and q its int8 values (q8_0) or its 4-bit values less 8 (q4_0,
-  /// the low halves of its 16 bytes then the high halves).
-  SmallVector<Value> quantizedBlock(Value t, Value row, Value kb) {
-    int64_t lanes = kernel.lanes, blockBytes = o.quant.getBlockBytes();
+  /// `count` bytes of weight row `row` of the bytes `t` from byte `at`.
+  Value quantBytes(Value t, Value row, Value at, int64_t count) {
     Type i8 = b.getI8Type();
     Value zero8 = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
-    Value base = arith::MulIOp::create(b, loc, kb, index(blockBytes));
-    auto bytes = [&](int64_t offset, int64_t count) -> Value {
-      Value at = arith::AddIOp::create(b, loc, base, index(offset));
-      return vector::TransferReadOp::create(
-          b, loc, VectorType::get({count}, i8), t, ValueRange{row, at}, zero8,
-          ArrayRef<bool>{true});
-    };
-    Value scaleBits = vector::BitCastOp::create(
-        b, loc, VectorType::get({1}, b.getF16Type()), bytes(0, 2));
-    Value half = vector::ExtractOp::create(b, loc, scaleBits, 0);
-    Value scale = arith::ExtFOp::create(b, loc, f32, half);
-    auto vecType = VectorType::get({lanes}, f32);
-    Value d = vector::BroadcastOp::create(b, loc, vecType, scale);
-    auto splat8 = [&](int64_t v) -> Value {
-      auto type = VectorType::get({lanes}, i8);
-      return arith::ConstantOp::create(
-          b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(v)));
-    };
-    bool q4 = o.quant.getFormat() == QuantFormat::q4_0;
-    SmallVector<Value> values;
-    for (int64_t c = 0; c < o.quant.getBlockElements(); c += lanes) {
-      Value q;
-      if (!q4) {
-        q = bytes(2 + c, lanes);
-      } else {
-        // Elements [c, c + lanes) are the low (c < 16) or high halves of
-        // bytes [c % 16, c % 16 + lanes).
-        Value raw = bytes(2 + c % 16, lanes);
-        q = c < 16 ? arith::AndIOp::create(b, loc, raw, splat8(15)).getResult()
-                   : arith::ShRUIOp::create(b, loc, raw, splat8(4)).getResult();
-        q = arith::SubIOp::create(b, loc, q, splat8(8));
-      }
-      Value v = arith::SIToFPOp::create(b, loc, vecType, q);
-      values.push_back(arith::MulFOp::create(b, loc, v, d));
-    }
-    return values;
+    return vector::TransferReadOp::create(b, loc, VectorType::get({count}, i8),
+                                          t, ValueRange{row, at}, zero8,
+                                          ArrayRef<bool>{true});
   }
 
-  /// dotProducts over all of k for block-quantized weight rows: a block of
-  /// 32 k per step, each weight row's block decoded once for all rows.
+  /// Byte `at` of row `row` of `t`, zero-extended to i32.
+  Value quantByte(Value t, Value row, Value at) {
+    Value v = tensor::ExtractOp::create(b, loc, t, ValueRange{row, at});
+    return arith::ExtUIOp::create(b, loc, b.getI32Type(), v);
+  }
+
+  /// The little-endian f16 at byte `at` of row `row` of `t`, as f32.
+  Value quantHalf(Value t, Value row, Value at) {
+    Value bits =
+        vector::BitCastOp::create(b, loc, VectorType::get({1}, b.getF16Type()),
+                                  quantBytes(t, row, at, 2));
+    Value half = vector::ExtractOp::create(b, loc, bits, 0);
+    return arith::ExtFOp::create(b, loc, f32, half);
+  }
+
+  /// A splat of `v` over `lanes` i8.
+  Value splat8(int64_t v) {
+    auto type = VectorType::get({kernel.lanes}, b.getI8Type());
+    return arith::ConstantOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(v)));
+  }
+
+  /// Elements [e0, e0 + lanes) of the block at byte `base` of weight row
+  /// `row` of the bytes `t` (format o.quant, docs/MoEDialect.md), as f32:
+  /// the quantized values widened in registers, times their (sub-)block's
+  /// scale, less its min (q4_k). `e0` is a multiple of the lanes, which
+  /// divide 16, so the elements share their scale and their bytes are
+  /// contiguous.
+  Value quantizedChunk(Value t, Value row, Value base, int64_t e0) {
+    int64_t lanes = kernel.lanes;
+    auto vecType = VectorType::get({lanes}, f32);
+    auto at = [&](int64_t offset) -> Value {
+      return arith::AddIOp::create(b, loc, base, index(offset));
+    };
+    auto i32 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+    };
+    auto splat = [&](Value scalar) -> Value {
+      return vector::BroadcastOp::create(b, loc, vecType, scalar);
+    };
+    // The low (e.g. first half) or high nibbles of `raw`.
+    auto nibbles = [&](Value raw, bool high) -> Value {
+      if (high)
+        return arith::ShRUIOp::create(b, loc, raw, splat8(4));
+      return arith::AndIOp::create(b, loc, raw, splat8(15));
+    };
+    switch (o.quant.getFormat()) {
+    case QuantFormat::q8_0: {
+      Value q = quantBytes(t, row, at(2 + e0), lanes);
+      Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+      return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
+    }
+    case QuantFormat::q4_0: {
+      Value raw = quantBytes(t, row, at(2 + e0 % 16), lanes);
+      Value q =
+          arith::SubIOp::create(b, loc, nibbles(raw, e0 >= 16), splat8(8));
+      Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+      return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
+    }
+    case QuantFormat::q4_k: {
+      // The sub-block's 6-bit scale and min from the 12 bytes at 4.
+      int64_t sub = e0 / 32;
+      auto s = [&](int64_t i) { return quantByte(t, row, at(4 + i)); };
+      auto andI = [&](Value v, int64_t m) -> Value {
+        return arith::AndIOp::create(b, loc, v, i32(m));
+      };
+      auto shr = [&](Value v, int64_t n) -> Value {
+        return arith::ShRUIOp::create(b, loc, v, i32(n));
+      };
+      auto shl = [&](Value v, int64_t n) -> Value {
+        return arith::ShLIOp::create(b, loc, v, i32(n));
+      };
+      Value sc, m;
+      if (sub < 4) {
+        sc = andI(s(sub), 63);
+        m = andI(s(sub + 4), 63);
+      } else {
+        sc = arith::OrIOp::create(b, loc, andI(s(sub + 4), 15),
+                                  shl(shr(s(sub - 4), 6), 4));
+        m = arith::OrIOp::create(b, loc, shr(s(sub + 4), 4),
+                                 shl(shr(s(sub), 6), 4));
+      }
+      Value scale =
+          arith::MulFOp::create(b, loc, quantHalf(t, row, base),
+                                arith::UIToFPOp::create(b, loc, f32, sc));
+      Value min =
+          arith::MulFOp::create(b, loc, quantHalf(t, row, at(2)),
+                                arith::UIToFPOp::create(b, loc, f32, m));
+      Value raw = quantBytes(t, row, at(16 + 32 * (e0 / 64) + e0 % 32), lanes);
+      Value v =
+          arith::UIToFPOp::create(b, loc, vecType, nibbles(raw, e0 % 64 >= 32));
+      return arith::SubFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
+    }
+    case QuantFormat::q6_k: {
+      int64_t h = e0 / 128, r = e0 % 128;
+      Value low =
+          nibbles(quantBytes(t, row, at(64 * h + r % 64), lanes), r >= 64);
+      Value hq = quantBytes(t, row, at(128 + 32 * h + r % 32), lanes);
+      if (r / 32)
+        hq = arith::ShRUIOp::create(b, loc, hq, splat8(2 * (r / 32)));
+      hq = arith::ShLIOp::create(
+          b, loc, arith::AndIOp::create(b, loc, hq, splat8(3)), splat8(4));
+      Value q = arith::SubIOp::create(
+          b, loc, arith::OrIOp::create(b, loc, low, hq), splat8(32));
+      Value sc = tensor::ExtractOp::create(b, loc, t,
+                                           ValueRange{row, at(192 + e0 / 16)});
+      Value scale =
+          arith::MulFOp::create(b, loc, quantHalf(t, row, at(208)),
+                                arith::SIToFPOp::create(b, loc, f32, sc));
+      Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+      return arith::MulFOp::create(b, loc, v, splat(scale));
+    }
+    }
+    llvm_unreachable("unknown quantized format");
+  }
+
+  /// dotProducts over all of k for block-quantized weight rows: a block
+  /// per step, lanes at a time through the block, each weight row's chunk
+  /// decoded once for all the block's input rows.
   SmallVector<Value>
   quantizedDotProducts(ArrayRef<Value> aRows,
                        ArrayRef<std::pair<Value, Value>> wRows) {
@@ -309,22 +390,21 @@ private:
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           Value k0 = arith::MulIOp::create(b, loc, kb, index(block));
-          SmallVector<SmallVector<Value>> as;
-          for (Value r : aRows) {
-            SmallVector<Value> chunks;
-            for (int64_t c = 0; c < block; c += lanes)
-              chunks.push_back(load(
-                  o.a, r, arith::AddIOp::create(b, loc, k0, index(c)), lanes));
-            as.push_back(std::move(chunks));
-          }
+          Value base =
+              arith::MulIOp::create(b, loc, kb, index(o.quant.getBlockBytes()));
           SmallVector<Value> next(accs.begin(), accs.end());
-          for (int64_t j = 0; j < nr; ++j) {
-            SmallVector<Value> ws =
-                quantizedBlock(wRows[j].first, wRows[j].second, kb);
-            for (int64_t i = 0; i < mr; ++i)
-              for (size_t c = 0; c < ws.size(); ++c)
-                next[i * nr + j] = vector::FMAOp::create(
-                    b, loc, as[i][c], ws[c], next[i * nr + j]);
+          for (int64_t c = 0; c < block; c += lanes) {
+            Value kc = arith::AddIOp::create(b, loc, k0, index(c));
+            SmallVector<Value> as;
+            for (Value r : aRows)
+              as.push_back(load(o.a, r, kc, lanes));
+            for (int64_t j = 0; j < nr; ++j) {
+              Value w =
+                  quantizedChunk(wRows[j].first, wRows[j].second, base, c);
+              for (int64_t i = 0; i < mr; ++i)
+                next[i * nr + j] =
+                    vector::FMAOp::create(b, loc, as[i], w, next[i * nr + j]);
+            }
           }
           scf::YieldOp::create(b, loc, next);
         });

@@ -39,6 +39,10 @@ QuantizedType quantizedType(MLIRContext *ctx, const std::string &dtype) {
     return QuantizedType::get(ctx, QuantFormat::q8_0);
   if (dtype == "Q4_0")
     return QuantizedType::get(ctx, QuantFormat::q4_0);
+  if (dtype == "Q4_K")
+    return QuantizedType::get(ctx, QuantFormat::q4_k);
+  if (dtype == "Q6_K")
+    return QuantizedType::get(ctx, QuantFormat::q6_k);
   return nullptr;
 }
 
@@ -114,8 +118,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     if (quant && !quantizableRole(role)) {
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype << ", but the " << role
-                     << " is read as F32, BF16 or F16 only (Q8_0 and Q4_0 "
-                        "are read for the experts' projections)";
+                     << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "
+                        "Q4_K and Q6_K are read for the experts' "
+                        "projections)";
       return nullptr;
     }
     if (quant)
@@ -128,8 +133,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                                "(dequantize to bf16 first)"
                          : ckpt.gguf()
                              ? "; this quantized GGUF type is not supported "
-                               "yet (supported: F32, BF16, F16, and Q8_0 and "
-                               "Q4_0 for the experts' projections)"
+                               "yet (supported: F32, BF16, F16, and Q8_0, "
+                               "Q4_0, Q4_K and Q6_K for the experts' "
+                               "projections)"
                              : "; supported: F32, BF16, F16");
       return nullptr;
     }

@@ -28,6 +28,10 @@ std::optional<moe::DType> fromSafetensors(const std::string &dtype) {
     return moe::DType::Q8_0;
   if (dtype == "Q4_0")
     return moe::DType::Q4_0;
+  if (dtype == "Q4_K")
+    return moe::DType::Q4_K;
+  if (dtype == "Q6_K")
+    return moe::DType::Q6_K;
   return std::nullopt;
 }
 
@@ -357,7 +361,8 @@ moert_status_t deviceWeight(moert_session_s &s, const std::string &fn,
   if (!host)
     return makeStatus(MOERT_RESOURCE_EXHAUSTED,
                       what + ": no memory to assemble it");
-  size_t bytes = 1;
+  // Elements of the storage shape: bytes for a quantized weight.
+  size_t bytes = moe::dtypeSize(w.dtype);
   for (int64_t d : storageShape(w.dtype, w.shape))
     bytes *= static_cast<size_t>(d);
   auto cannotUpload = [&](moert_status_t st) {

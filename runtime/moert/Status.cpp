@@ -68,6 +68,10 @@ const char *moert_dtype_name(moert_dtype_t dtype) {
     return "q8_0";
   case MOERT_Q4_0:
     return "q4_0";
+  case MOERT_Q4_K:
+    return "q4_k";
+  case MOERT_Q6_K:
+    return "q6_k";
   }
   return "unknown";
 }

@@ -18,6 +18,10 @@ const char *moe::dtypeName(DType t) {
     return "q8_0";
   case DType::Q4_0:
     return "q4_0";
+  case DType::Q4_K:
+    return "q4_k";
+  case DType::Q6_K:
+    return "q6_k";
   }
   return "?";
 }
@@ -33,6 +37,10 @@ std::optional<DType> moe::parseDType(const std::string &name) {
     return DType::Q8_0;
   if (name == "q4_0")
     return DType::Q4_0;
+  if (name == "q4_k")
+    return DType::Q4_K;
+  if (name == "q6_k")
+    return DType::Q6_K;
   return std::nullopt;
 }
 
@@ -45,17 +53,29 @@ size_t moe::dtypeSize(DType t) {
     return 2;
   case DType::Q8_0:
   case DType::Q4_0:
+  case DType::Q4_K:
+  case DType::Q6_K:
     return 1;
   }
   return 1;
 }
 
 bool moe::isBlockQuantized(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0;
+  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K ||
+         t == DType::Q6_K;
 }
 
 int64_t moe::dtypeBlockElements(DType t) {
-  return isBlockQuantized(t) ? 32 : 1;
+  switch (t) {
+  case DType::Q8_0:
+  case DType::Q4_0:
+    return 32;
+  case DType::Q4_K:
+  case DType::Q6_K:
+    return 256;
+  default:
+    return 1;
+  }
 }
 
 int64_t moe::dtypeBlockBytes(DType t) {
@@ -64,6 +84,10 @@ int64_t moe::dtypeBlockBytes(DType t) {
     return 34;
   case DType::Q4_0:
     return 18;
+  case DType::Q4_K:
+    return 144;
+  case DType::Q6_K:
+    return 210;
   default:
     return static_cast<int64_t>(dtypeSize(t));
   }
@@ -124,18 +148,42 @@ double moe::loadElement(DType t, const void *base, size_t index) {
     return npy::halfToDouble(b);
   }
   case DType::Q8_0:
-  case DType::Q4_0: {
+  case DType::Q4_0:
+  case DType::Q4_K:
+  case DType::Q6_K: {
+    auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
-        p + index / 32 * static_cast<size_t>(dtypeBlockBytes(t));
-    size_t j = index % 32;
-    uint16_t d;
-    std::memcpy(&d, block, 2);
-    double scale = npy::halfToDouble(d);
-    if (t == DType::Q8_0)
-      return scale * static_cast<int8_t>(block[2 + j]);
-    unsigned char q = block[2 + j % 16];
-    int n = j < 16 ? (q & 15) : (q >> 4);
-    return scale * (n - 8);
+        p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
+    size_t j = index % perBlock;
+    auto half = [&](size_t at) {
+      uint16_t h;
+      std::memcpy(&h, block + at, 2);
+      return npy::halfToDouble(h);
+    };
+    switch (t) {
+    case DType::Q8_0:
+      return half(0) * static_cast<int8_t>(block[2 + j]);
+    case DType::Q4_0: {
+      unsigned char q = block[2 + j % 16];
+      return half(0) * ((j < 16 ? (q & 15) : (q >> 4)) - 8);
+    }
+    case DType::Q4_K: {
+      const unsigned char *b = block + 4;
+      size_t s = j / 32;
+      int sc = s < 4 ? b[s] & 63 : (b[s + 4] & 15) | (b[s - 4] >> 6) << 4;
+      int m = s < 4 ? b[s + 4] & 63 : (b[s + 4] >> 4) | (b[s] >> 6) << 4;
+      unsigned char q = block[16 + 32 * (j / 64) + j % 32];
+      int n = j % 64 < 32 ? (q & 15) : (q >> 4);
+      return half(0) * sc * n - half(2) * m;
+    }
+    default: { // Q6_K
+      size_t h = j / 128, r = j % 128;
+      unsigned char l = block[64 * h + r % 64];
+      int q = (r < 64 ? (l & 15) : (l >> 4)) |
+              ((block[128 + 32 * h + r % 32] >> (2 * (r / 32))) & 3) << 4;
+      return half(208) * static_cast<int8_t>(block[192 + j / 16]) * (q - 32);
+    }
+    }
   }
   }
   return 0.0;
@@ -161,6 +209,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   }
   case DType::Q8_0:
   case DType::Q4_0:
+  case DType::Q4_K:
+  case DType::Q6_K:
     return;
   }
 }

@@ -4,12 +4,23 @@
 // reference evaluator's type). Narrowing rounds to nearest even.
 //
 // And ggml's block-quantized weights, bound as they lie in a GGUF file and
-// read by the kernels without expanding them (docs/MoEDialect.md,
-// "Quantized weights"). A row of K elements is K / 32 blocks of 32:
+// read by the kernels without expanding them (docs/MoEDialect.md, the
+// !moe.quant type). A row of K elements is K / B blocks of B laid end to
+// end; f16 values are little-endian:
 //
-//   q8_0  34 bytes: an f16 scale d, then 32 int8 q;  w[j] = d * q[j]
-//   q4_0  18 bytes: an f16 scale d, then 16 bytes qs; w[j] = d * (n - 8)
-//         with n = qs[j] & 15 for j < 16, qs[j - 16] >> 4 for j >= 16
+//   q8_0  B = 32, 34 bytes: an f16 scale d, then 32 int8 q; w[j] = d q[j]
+//   q4_0  B = 32, 18 bytes: an f16 scale d, then 16 bytes qs;
+//         w[j] = d (n - 8), n = qs[j] & 15 (j < 16), qs[j - 16] >> 4
+//   q4_k  B = 256, 144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales
+//         and mins, 128 bytes qs; w[j] = d sc[s] n - dmin m[s] for
+//         sub-block s = j / 32, n the low nibble of qs[32 (j / 64) + j %
+//         32] when j % 64 < 32, else its high nibble; sc[s], m[s] =
+//         (b[s] & 63, b[s + 4] & 63) for s < 4, else ((b[s + 4] & 15) |
+//         (b[s - 4] >> 6) << 4, (b[s + 4] >> 4) | (b[s] >> 6) << 4)
+//   q6_k  B = 256, 210 bytes: 128 bytes ql, 64 bytes qh, 16 int8 scales
+//         sc, f16 d; w[j] = d sc[j / 16] (q - 32) with, for h = j / 128
+//         and r = j % 128, q = the low (r < 64) or high nibble of ql[64 h +
+//         r % 64] | ((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_SUPPORT_DTYPE_H
@@ -22,19 +33,20 @@
 
 namespace moe {
 
-enum class DType { F32, BF16, F16, Q8_0, Q4_0 };
+enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K };
 
-/// "f32", "bf16", "f16", "q8_0", "q4_0" (artifact metadata spelling).
+/// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k" (artifact
+/// metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
-/// The bytes of one element of a float dtype (of a block's worth of
-/// elements' share for a quantized one: use dtypeBytes for those).
+/// The bytes of one element of a float dtype; 1 for a quantized one,
+/// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
-/// Whether `t` is block-quantized (q8_0, q4_0).
+/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k).
 bool isBlockQuantized(DType t);
-/// Elements per block (1 for the float dtypes, 32 for the quantized ones)
-/// and bytes per block.
+/// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
+/// ones) and bytes per block.
 int64_t dtypeBlockElements(DType t);
 int64_t dtypeBlockBytes(DType t);
 /// The bytes of `elements` elements in rows of `rowElements` (whole blocks

@@ -525,7 +525,8 @@ func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %of
 // bytes (q4_0: 18 bytes per 32 k, so [4, 32, 36] i8), and the kernel walks
 // k one block at a time, loading each weight row's f16 scale and its 16
 // bytes of 4-bit values (low halves for k 0..15, high halves for 16..31),
-// less 8, to f32 times the scale before the FMAs.
+// less 8, to f32 times the scale before the FMAs; chunk by chunk of 16 k,
+// each weight row's chunk decoded once for the block's rows.
 // CHECK-LABEL: func.func @grouped_matmul_q4_0
 // CHECK-SAME: %{{[a-z0-9_]+}}: tensor<?x64xf32>
 // CHECK-SAME: %[[QW:[a-z0-9_]+]]: tensor<4x32x36xi8>
@@ -540,9 +541,9 @@ func.func @gelu_packed_bf16(%x: tensor<?x16xf32>, %p: tensor<4x1x16x64xf32>, %of
 // CHECK: %[[LOC:.*]] = arith.subi %[[LO]], %{{.*}} : vector<16xi8>
 // CHECK: %[[LOF:.*]] = arith.sitofp %[[LOC]] : vector<16xi8> to vector<16xf32>
 // CHECK: %[[LOW:.*]] = arith.mulf %[[LOF]], %{{.*}} : vector<16xf32>
-// CHECK: %[[HI8:.*]] = vector.transfer_read %[[QE]]{{.*}} : tensor<32x36xi8>, vector<16xi8>
-// CHECK: arith.shrui %[[HI8]], %{{.*}} : vector<16xi8>
 // CHECK: vector.fma %{{.*}}, %[[LOW]], %{{.*}} : vector<16xf32>
+// Then the high halves of the same 16 bytes.
+// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<16xi8>
 // AVX2-LABEL: func.func @grouped_matmul_q4_0
 // AVX2: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
 // AVX2: arith.sitofp %{{.*}} : vector<8xi8> to vector<8xf32>
@@ -572,4 +573,42 @@ func.func @dense_q8_0(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) 
 // CHECK-SAME: %{{[a-z0-9_]+}}: tensor<8x34xi8>
 func.func @unused_q8_0(%x: tensor<?x32xf32>, %w: tensor<8x32x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
   return %x : tensor<?x32xf32>
+}
+
+// -----
+
+// q4_k: 144 bytes per 256 k. Each 16-lane chunk reads its sub-block's
+// 6-bit scale and min (scalar bytes, widened to i32), the f16 d and dmin,
+// and 16 bytes of nibbles: w = n · (d · sc) − dmin · m.
+// CHECK-LABEL: func.func @grouped_matmul_q4_k
+// CHECK-SAME: %[[K4:[a-z0-9_]+]]: tensor<4x32x144xi8>
+// CHECK: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
+// CHECK: %[[SB:.*]] = tensor.extract %{{.*}} : tensor<32x144xi8>
+// CHECK: %[[SC:.*]] = arith.extui %[[SB]] : i8 to i32
+// CHECK: arith.andi %[[SC]], %{{.*}} : i32
+// CHECK: vector.bitcast %{{.*}} : vector<2xi8> to vector<1xf16>
+// CHECK: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: arith.subf %{{.*}} : vector<16xf32>
+// CHECK: vector.fma
+func.func @grouped_matmul_q4_k(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// q6_k: 210 bytes per 256 k; 4 low bits from ql and 2 high bits from qh
+// joined in i8, less 32, times d · sc (an int8 per 16 elements).
+// CHECK-LABEL: func.func @dense_q6_k
+// CHECK-SAME: %[[K6:[a-z0-9_]+]]: tensor<16x210xi8>
+// CHECK: %[[QH:.*]] = vector.transfer_read %[[K6]]{{.*}} : tensor<16x210xi8>, vector<16xi8>
+// CHECK: %[[HB:.*]] = arith.andi %{{.*}}, %{{.*}} : vector<16xi8>
+// CHECK: arith.shli %[[HB]], %{{.*}} : vector<16xi8>
+// CHECK: arith.ori
+// CHECK: arith.subi
+// CHECK: arith.sitofp %{{.*}} : i8 to f32
+// CHECK: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+func.func @dense_q6_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q6_k>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q6_k>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
 }

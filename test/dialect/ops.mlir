@@ -164,3 +164,13 @@ func.func @grouped_matmul_quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!mo
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
+
+// The k-quants: super-blocks of 256.
+// CHECK-LABEL: func.func @grouped_matmul_k_quants
+// CHECK: tensor<4x32x256x!moe.quant<q4_k>>
+// CHECK: tensor<4x64x256x!moe.quant<q6_k>>
+func.func @grouped_matmul_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %d: tensor<4x64x256x!moe.quant<q6_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x64xf32>) {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
+  %1 = moe.grouped_matmul %x, %d offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x64x256x!moe.quant<q6_k>> -> tensor<?x64xf32>
+  return %0, %1 : tensor<?x32xf32>, tensor<?x64xf32>
+}

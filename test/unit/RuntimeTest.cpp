@@ -72,6 +72,40 @@ TEST(blockQuantizedElements) {
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q8_0)), std::string("q8_0"));
 }
 
+TEST(kQuantElements) {
+  // q4_k: d = 1, dmin = 0.5; sub-block 0 has scale 5, min 3; sub-block 5
+  // (packed in the high bits) scale 18, min 55.
+  std::vector<unsigned char> q4(144, 0);
+  q4[1] = 0x3C;
+  q4[3] = 0x38;
+  unsigned char *s = &q4[4], *qs = &q4[16];
+  s[0] = 5;
+  s[4] = 3;
+  s[1] = 0x40; // scale 5's high bits: 1
+  s[5] = 0xC0; // min 5's high bits: 3
+  s[9] = 0x72; // scale 5's low bits 2, min 5's 7
+  qs[0] = 0x21;
+  qs[65] = 0x90;
+  CHECK_EQ(loadElement(DType::Q4_K, q4.data(), 0), 1.0 * 5 * 1 - 0.5 * 3);
+  CHECK_EQ(loadElement(DType::Q4_K, q4.data(), 32), 0.0); // scale 1 is 0
+  CHECK_EQ(loadElement(DType::Q4_K, q4.data(), 161), 18.0 * 9 - 0.5 * 55);
+  // q6_k: d = 0.25; scales -2 (elements 0..15) and 3 (96..111).
+  std::vector<unsigned char> q6(210, 0);
+  q6[209] = 0x34;
+  q6[192] = 0xFE;
+  q6[192 + 6] = 3;
+  q6[0] = 0x0A;       // element 0's low 4 bits
+  q6[128] = 0x02;     // and its high 2: q = 42
+  q6[36] = 0x50;      // element 100: high nibble of ql[36]
+  q6[128 + 4] = 0xC0; // with bits 6..7 of qh[4]: q = 53
+  CHECK_EQ(loadElement(DType::Q6_K, q6.data(), 0), 0.25 * -2 * (42 - 32));
+  CHECK_EQ(loadElement(DType::Q6_K, q6.data(), 100), 0.25 * 3 * (53 - 32));
+  CHECK_EQ(dtypeBlockElements(DType::Q6_K), int64_t(256));
+  CHECK_EQ(dtypeRowBytes(DType::Q4_K, 512), int64_t(288));
+  CHECK(parseDType("q6_k") == DType::Q6_K);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q4_K)), std::string("q4_k"));
+}
+
 TEST(safetensorsHeaderChecks) {
   std::vector<safetensors::TensorInfo> out;
   const std::string ok =

@@ -2,7 +2,8 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens
 //   1,8,64,512]
-//             [--dtype f32|bf16|q8_0|q4_0] [--threads N] [--min-time S]
+//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k] [--threads N]
+//             [--min-time S]
 //             [--csv FILE]
 //
 // Compiles each shape with moe-compile, binds random weights from memory,
@@ -14,8 +15,8 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0 or q4_0 the experts are random ggml blocks (!moe.quant weights) and
-// the router, inputs and outputs f32; the reference multiplies the
+// q8_0, q4_0, q4_k or q6_k the experts are random ggml blocks (!moe.quant
+// weights) and the router, inputs and outputs f32; the reference multiplies the
 // dequantized weights, within 1e-4; the bytes are the blocks'.
 // bench/run.sh puts the peers next to it.
 //
@@ -188,7 +189,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16|q8_0|q4_0] [--threads N] [--min-time S] "
+          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k] [--threads N] "
+          "[--min-time S] "
           "[--csv FILE] "
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
           "[--version]\n\nshapes: "
@@ -201,7 +203,8 @@ int main(int argc, char **argv) {
           "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
-          "wrong result is an error, not a time.\n--dtype q8_0 or q4_0 "
+          "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k "
+          "or q6_k "
           "gives the experts random ggml blocks (kept quantized; the router "
           "and activations f32), checked within 1e-4 against the reference "
           "on the dequantized weights.\n");
@@ -211,7 +214,7 @@ int main(int argc, char **argv) {
   }
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
-    return fail("--dtype must be f32, bf16, q8_0 or q4_0");
+    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k or q6_k");
   if (compiler.empty()) {
     std::string self = argv[0];
     size_t slash = self.rfind('/');
@@ -340,26 +343,35 @@ int main(int argc, char **argv) {
     std::vector<float> routerF(s.E * s.d);
     for (float &v : routerF)
       v = rng.next() * (3.0f / std::sqrt(float(s.d)));
-    // n weights of about `scale`: as elements, or as blocks of 32 whose f16
-    // scale is `scale` / 8 times a random factor in [0.5, 1.5] over random
-    // quantized values (int8 in [-16, 16), or 4-bit ones).
+    // n weights of about `scale`: as elements, or as blocks of random bytes
+    // (int8 values in [-16, 16] for q8_0) whose f16 scales (and q4_k's
+    // min scale) are sized so the weights are about `scale`, times a
+    // random factor in [0.5, 1.5].
     auto makeWeight = [&](int64_t n, float scale) {
       uint64_t bytes = 0;
-      dtypeBytes(wdt, n, 32, bytes);
+      dtypeBytes(wdt, n, dtypeBlockElements(wdt), bytes);
       std::vector<unsigned char> w(bytes);
       if (!isBlockQuantized(wdt)) {
         for (int64_t i = 0; i < n; ++i)
           storeElement(wdt, w.data(), i, rng.next() * scale);
         return w;
       }
+      // (byte offset, weight per unit of the f16 there) of each f16.
+      std::vector<std::pair<int64_t, double>> halves = {{0, 1.0 / 8}};
+      if (wdt == DType::Q4_K)
+        halves = {{0, 1.0 / (63 * 8)}, {2, 1.0 / 63}};
+      else if (wdt == DType::Q6_K)
+        halves = {{208, 1.0 / (128 * 16)}};
       int64_t blockBytes = dtypeBlockBytes(wdt);
       for (uint64_t b = 0; b < bytes; b += blockBytes) {
-        uint16_t d = doubleToHalf(scale / 8 * (1.0 + rng.next() / 2));
-        std::memcpy(&w[b], &d, 2);
-        for (int64_t i = 2; i < blockBytes; ++i)
+        for (int64_t i = 0; i < blockBytes; ++i)
           w[b + i] = static_cast<unsigned char>(
               wdt == DType::Q8_0 ? std::lround(rng.next() * 16) & 0xFF
                                  : std::lround(rng.next() * 128 + 128) & 0xFF);
+        for (auto [at, unit] : halves) {
+          uint16_t h = doubleToHalf(scale * unit * (1.0 + rng.next() / 2));
+          std::memcpy(&w[b + at], &h, 2);
+        }
       }
       return w;
     };

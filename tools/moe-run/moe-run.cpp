@@ -325,6 +325,8 @@ double (*roundingTo(moert_dtype_t t))(double) {
     return roundTo<moe::DType::F32>;
   case MOERT_Q8_0:
   case MOERT_Q4_0:
+  case MOERT_Q4_K:
+  case MOERT_Q6_K:
     break; // weights only, never a result
   }
   return nullptr;

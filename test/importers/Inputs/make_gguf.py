@@ -11,11 +11,18 @@ free of near-ties so that the float32 runs select the same experts.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
 --quant: only the cases whose expert (and shared expert) weights are stored
-as ggml Q8_0 or Q4_0 blocks, quantized by the gguf package (H 64, expert
-width 32: ggml quantizes each row, a weight's last NumPy dimension, in
-blocks of 32). Their reference uses the dequantized weights, so it is what
-a kernel on the quantized weights computes; routers, biases, exp_probs_b
-and ffn_gate_inp_shexp stay f32.
+as ggml quantized blocks. First those in Q8_0 or Q4_0, quantized by the
+gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
+last NumPy dimension, in blocks of 32). Then those in the K-quants Q4_K
+and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
+elements), which the gguf package can dequantize but not quantize: their
+blocks are random bytes with f16 super-block scales chosen so that the
+weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
+their routers are scaled to spread the logits as much as at H 64. Their
+own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Every
+quantized case's reference uses the dequantized weights, so it is what a
+kernel on the quantized weights computes; routers, biases, exp_probs_b and
+ffn_gate_inp_shexp stay f32.
 """
 import json
 import os
@@ -27,8 +34,12 @@ import numpy as np
 H, E, I, K = 16, 6, 12, 2
 # The quantized cases' hidden size and expert width: multiples of 32.
 QH, QI = 64, 32
+# The K-quant cases' hidden size and expert width: multiples of 256.
+KH, KI = 256, 256
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
 Q4_0 = gguf.GGMLQuantizationType.Q4_0
+Q4_K = gguf.GGMLQuantizationType.Q4_K
+Q6_K = gguf.GGMLQuantizationType.Q6_K
 
 
 def silu(v):
@@ -115,6 +126,11 @@ def block_weights(rng, r, h, e, i):
     n = lambda *s: rng.standard_normal(s) * 0.5
     w = {"router": n(e, h), "gate": n(e, i, h), "up": n(e, i, h),
          "down": n(e, h, i)}
+    if h > QH:
+        # Router logits only as spread as at QH: spread wider, the k-th
+        # and the next probability are both about 0 (a near-tie) in most
+        # draws.
+        w["router"] *= np.sqrt(QH / h)
     if r.get("oai"):
         w["router_bias"] = n(e)
         w["gate_bias"], w["up_bias"], w["down_bias"] = n(e, i), n(e, i), n(e, h)
@@ -131,12 +147,45 @@ def block_weights(rng, r, h, e, i):
     return w
 
 
-def quantize(w, types):
+def f16_bytes(v):
+    """v's float16 values as their little-endian bytes (a last axis of 2)."""
+    return np.ascontiguousarray(v.astype("<f2")).view(np.uint8).reshape(v.shape + (2,))
+
+
+def make_kquant(rng, shape, qtype):
+    """Random raw blocks of a Q4_K or Q6_K weight of float shape [..., K]
+    (K a multiple of 256), uint8 [..., K / 256 * block bytes]. Quants and
+    scales are uniform random bytes; each block's f16 scales make its
+    largest possible value about 0.5 (times a random factor in [0.5, 1.5]).
+    Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
+    128 bytes of 4-bit quants; d * sc * q - dmin * m. Q6_K (210 bytes):
+    128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d; d * sc * (q - 32)."""
+    nb = shape[-1] // 256
+    assert nb * 256 == shape[-1]
+    size = gguf.GGML_QUANT_SIZES[qtype][1]
+    lead = tuple(shape[:-1]) + (nb,)
+    raw = rng.integers(0, 256, size=lead + (size,), dtype=np.uint8)
+    if qtype == Q4_K:
+        raw[..., 0:2] = f16_bytes(0.5 / (63 * 15) * rng.uniform(0.5, 1.5, lead))
+        raw[..., 2:4] = f16_bytes(0.5 / 63 * rng.uniform(0.5, 1.5, lead))
+    elif qtype == Q6_K:
+        raw[..., 208:210] = f16_bytes(0.5 / (127 * 32) * rng.uniform(0.5, 1.5, lead))
+    else:
+        raise ValueError(qtype)
+    return raw.reshape(tuple(shape[:-1]) + (nb * size,))
+
+
+def quantize(w, types, rng):
     """Rounds the weights of w named in types (key: ggml type) through
-    their quantization, in place; returns the raw blocks to write, by key."""
+    their quantization, in place; returns the raw blocks to write, by key.
+    The gguf package cannot quantize K-quants: their weights are replaced
+    by random blocks drawn from rng (make_kquant)."""
     raw = {}
     for key, qtype in types.items():
-        raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
+        if qtype in (Q4_K, Q6_K):
+            raw[key] = make_kquant(rng, w[key].shape, qtype)
+        else:
+            raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
         w[key] = gguf.quants.dequantize(raw[key], qtype).astype(np.float64)
     return raw
 
@@ -225,6 +274,20 @@ QUANT_CASES = [
                                      oai=True, limit=7.0), 1, 0, {}, quant(Q8_0)),
 ]
 
+# As CASES, with H KH and expert (and shared expert) width KI.
+KQUANT_CASES = [
+    # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
+    # ffn_down_exps Q6_K.
+    ("qwen3moe_q4_k_m", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     {"gate": Q4_K, "up": Q4_K, "down": Q6_K}),
+    ("mixtral_q6_k", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": KI}, quant(Q6_K)),
+    ("qwen2moe_q4_k", "qwen2moe", dict(gating="softmax", norm=False, k=K, shared=KI,
+                                       shared_expert_gate=True), 1, 0,
+     {"expert_shared_feed_forward_length": KI},
+     dict(quant(Q4_K), **quant(Q6_K, ("shared_gate", "shared_up", "shared_down")))),
+]
+
 
 def add_key(writer, key, value):
     if isinstance(value, bool):
@@ -248,7 +311,7 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
             if dtype == "f16":
                 for key in F16_KEYS:
                     w[key] = w[key].astype(np.float16).astype(np.float64)
-            raw = quantize(w, dtype) if quantized else {}
+            raw = quantize(w, dtype, rng) if quantized else {}
             xs = x.reshape(-1, h).astype(np.float64)
             ys = [moe_ffn(t, w, recipe) for t in xs]
             if any(y is None for y in ys):
@@ -305,6 +368,8 @@ def main(out, quantized):
     if quantized:
         rng = np.random.default_rng(12)
         cases = [make(out, *c, rng, QH, QI) for c in QUANT_CASES]
+        rng = np.random.default_rng(13)
+        cases += [make(out, *c, rng, KH, KI) for c in KQUANT_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -206,6 +206,21 @@ private:
     return v;
   }
 
+  /// A vector of f32 zeros of `type` (the accumulators' start).
+  Value zeroVector(VectorType type) {
+    return arith::ConstantOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getF32FloatAttr(0)));
+  }
+
+  /// Each accumulator's lanes summed (free to reassociate).
+  SmallVector<Value> laneSums(ValueRange accs) {
+    SmallVector<Value> sums;
+    for (Value acc : accs)
+      sums.push_back(vector::ReductionOp::create(
+          b, loc, vector::CombiningKind::ADD, acc, fastmath));
+    return sums;
+  }
+
   /// Sums over k in [k0, k1) like dotProducts, 32 bf16 at a time with
   /// AVX512_BF16 dot products (each f32 lane sums a pair of k).
   SmallVector<Value> bf16DotProducts(ArrayRef<Value> aRows,
@@ -214,8 +229,7 @@ private:
     constexpr int64_t pairs = 32;
     auto accType = VectorType::get({pairs / 2}, f32);
     auto bf16Type = VectorType::get({pairs}, b.getBF16Type());
-    Value zero = arith::ConstantOp::create(
-        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    Value zero = zeroVector(accType);
     Value pad = floatConst(b, loc, b.getBF16Type(), 0.0);
     auto raw = [&](Value t, Value row, Value col) -> Value {
       return vector::TransferReadOp::create(
@@ -239,11 +253,7 @@ private:
                   b, loc, accs[i * nr + j], as[i], ws[j]));
           scf::YieldOp::create(b, loc, next);
         });
-    SmallVector<Value> sums;
-    for (Value acc : forOp.getResults())
-      sums.push_back(vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, acc, fastmath));
-    return sums;
+    return laneSums(forOp.getResults());
   }
 
   /// `count` bytes of weight row `row` of the bytes `t` from byte `at`.
@@ -380,8 +390,7 @@ private:
                        ArrayRef<std::pair<Value, Value>> wRows) {
     int64_t lanes = kernel.lanes, block = o.quant.getBlockElements();
     auto accType = VectorType::get({lanes}, f32);
-    Value zero = arith::ConstantOp::create(
-        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    Value zero = zeroVector(accType);
     int64_t mr = aRows.size(), nr = wRows.size();
     SmallVector<Value> inits(mr * nr, zero);
     auto forOp = scf::ForOp::create(
@@ -408,11 +417,7 @@ private:
           }
           scf::YieldOp::create(b, loc, next);
         });
-    SmallVector<Value> sums;
-    for (Value acc : forOp.getResults())
-      sums.push_back(vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, acc, fastmath));
-    return sums;
+    return laneSums(forOp.getResults());
   }
 
   /// The row of `a` that block row `m` reads.
@@ -429,8 +434,7 @@ private:
                                  ArrayRef<std::pair<Value, Value>> wRows,
                                  int64_t k0, int64_t k1, int64_t len) {
     auto accType = VectorType::get({len}, f32);
-    Value zero = arith::ConstantOp::create(
-        b, loc, accType, DenseElementsAttr::get(accType, b.getF32FloatAttr(0)));
+    Value zero = zeroVector(accType);
     int64_t mr = aRows.size(), nr = wRows.size();
     SmallVector<Value> inits(mr * nr, zero);
     auto step = [&](Value k, ValueRange accs) {
@@ -458,11 +462,7 @@ private:
           });
       accs.assign(forOp.getResults().begin(), forOp.getResults().end());
     }
-    SmallVector<Value> sums;
-    for (Value acc : accs)
-      sums.push_back(vector::ReductionOp::create(
-          b, loc, vector::CombiningKind::ADD, acc, fastmath));
-    return sums;
+    return laneSums(accs);
   }
 
   /// The weight (tensor, row) of the gate (or only) and the up projection

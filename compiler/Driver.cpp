@@ -55,6 +55,7 @@ void mlir::moe::setPipelineOptions(const CompileOptions &options,
   pipeline.packWeights = options.packWeights;
   pipeline.panelSlices = options.panelSlices;
   pipeline.bf16Dot = options.bf16Dot;
+  pipeline.int8Dot = options.int8Dot;
   pipeline.kernels = options.kernels;
   pipeline.recordRouting = options.recordRouting;
   if (options.stopAfter)
@@ -179,9 +180,10 @@ int Driver::run() {
   if (!o.tritonCacheDir.empty() && !cuda)
     return fail("--emit-triton-cache writes GPU kernels: it needs "
                 "--target=cuda");
-  if (cuda && (o.fuseGateUp || o.fuseDispatch || o.fuseCombine || o.bf16Dot))
-    return fail("--fuse and --bf16-dot apply to --target=cpu; the CUDA "
-                "backend has no fused kernels yet (docs/Targets.md)");
+  if (cuda && (o.fuseGateUp || o.fuseDispatch || o.fuseCombine || o.bf16Dot ||
+               o.int8Dot))
+    return fail("--fuse, --bf16-dot and --int8-dot apply to --target=cpu; the "
+                "CUDA backend has no fused kernels yet (docs/Targets.md)");
   bool printing =
       (cuda ? o.cudaStopAfter.has_value() : o.stopAfter.has_value()) ||
       o.llvmIR || o.assembly;
@@ -213,6 +215,10 @@ int Driver::run() {
   if (o.bf16Dot && !description.hasFeature("avx512bf16"))
     return fail("--bf16-dot needs a target CPU with avx512bf16 "
                 "(AVX512_BF16); '" +
+                description.cpu + "' has none");
+  if (o.int8Dot && !description.hasFeature("avx512vnni"))
+    return fail("--int8-dot needs a target CPU with avx512vnni "
+                "(AVX512_VNNI); '" +
                 description.cpu + "' has none");
   if (o.panelSlices != 0) {
     int64_t vectors = panelWidthFor(description) / description.lanes();
@@ -426,6 +432,7 @@ int Driver::run() {
   // default tolerance follows it).
   json::Value numerics = json::Value::object();
   numerics.set("bf16_dot", json::Value::boolean(o.bf16Dot));
+  numerics.set("int8_dot", json::Value::boolean(o.int8Dot));
   metadata->set("numerics", std::move(numerics));
   json::Value weights = json::Value::array();
   for (const std::string &w : recorded) {

@@ -46,6 +46,9 @@ struct CompileOptions {
   bool packWeights = true;
   int64_t panelSlices = 0;
   bool bf16Dot = false;
+  /// Block-quantized expert weights multiply int8-quantized rows with
+  /// AVX512_VNNI dot products (needs avx512vnni).
+  bool int8Dot = false;
   bool kernels = true;
   /// Layers report their expert selection to the runtime
   /// (moe-instrument-routing).

@@ -87,6 +87,7 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
   cols = std::max<int64_t>(std::min(cols, even), 1);
   int64_t tiles = (d + cols - 1) / cols;
   bool roundRows = roundsRowsToBf16(kernel, down, h);
+  bool int8 = usesInt8Rows(kernel, downW.quant, f);
 
   auto forall = scf::ForallOp::create(
       b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(tiles)}, ValueRange{out},
@@ -127,6 +128,10 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
         operands.scatterBase = lo;
         if (roundRows) {
           operands.a = bf16Rows(nb, nl, h, Value(), lo, count, f);
+          operands.rowBase = zero;
+        }
+        if (int8) {
+          operands.int8 = int8Rows(nb, nl, h, Value(), lo, count, f);
           operands.rowBase = zero;
         }
         Value next = emitContraction(nb, nl, operands, iter[0], kernel);

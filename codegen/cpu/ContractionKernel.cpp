@@ -5,7 +5,9 @@
 #include <algorithm>
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -21,6 +23,8 @@ mlir::moe::contractionKernelFor(const CpuKernelConfig &config) {
   kernel.rowBlock = config.dotRows;
   kernel.colBlock = config.dotCols;
   kernel.bf16Dot = config.bf16Dot;
+  kernel.int8Dot = config.int8Dot;
+  kernel.registers = config.registers;
   kernel.weightTileBytes = config.weightTileBytes;
   return kernel;
 }
@@ -111,6 +115,97 @@ Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows,
       .getResult(0);
 }
 
+bool mlir::moe::usesInt8Rows(const ContractionKernel &kernel,
+                             QuantizedType quant, int64_t k) {
+  return kernel.int8Dot && kernel.lanes == 16 && quant && k % 64 == 0;
+}
+
+Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
+                             Value rows, Value lo, Value count, int64_t k) {
+  constexpr int64_t block = 32, lanes = block / 4;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  OpFoldResult countF = count;
+  Value values = emptyTensor(b, loc, {countF, b.getIndexAttr(k)}, i8);
+  Value scales = emptyTensor(b, loc, {countF, b.getIndexAttr(k / 4)}, f32);
+  Value sums = emptyTensor(b, loc, {countF, b.getIndexAttr(k / 4)}, i32);
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  auto perRow = scf::ForOp::create(
+      b, loc, cst(0), count, cst(1), ValueRange{values, scales, sums},
+      [&](OpBuilder &rb, Location, Value m, ValueRange rowIter) {
+        Value r = arith::AddIOp::create(rb, loc, lo, m);
+        if (rows)
+          r = toIndex(rb, loc, tensor::ExtractOp::create(rb, loc, rows, r));
+        auto perBlock = scf::ForOp::create(
+            rb, loc, cst(0), cst(k / block), cst(1), rowIter,
+            [&](OpBuilder &nb, Location, Value kb, ValueRange iter) {
+              Type elt =
+                  cast<RankedTensorType>(input.getType()).getElementType();
+              Value k0 = arith::MulIOp::create(nb, loc, kb, cst(block));
+              Value x = vector::TransferReadOp::create(
+                  nb, loc, vec(block, elt), input, ValueRange{r, k0},
+                  floatConst(nb, loc, elt, 0.0), ArrayRef<bool>{true});
+              if (elt != f32)
+                x = arith::ExtFOp::create(nb, loc, vec(block, f32), x);
+              // NaN-free as far as the reduction goes: a tree of maxima.
+              Value amax = vector::ReductionOp::create(
+                  nb, loc, vector::CombiningKind::MAXNUMF,
+                  math::AbsFOp::create(nb, loc, x),
+                  arith::FastMathFlags::nnan | arith::FastMathFlags::reassoc);
+              Value zero = floatConst(nb, loc, f32, 0.0);
+              Value c127 = floatConst(nb, loc, f32, 127.0);
+              Value scale = arith::DivFOp::create(nb, loc, amax, c127);
+              // A block of zeros keeps scale 0 and values 0.
+              Value nonzero = arith::CmpFOp::create(
+                  nb, loc, arith::CmpFPredicate::OGT, amax, zero);
+              Value inv = arith::SelectOp::create(
+                  nb, loc, nonzero, arith::DivFOp::create(nb, loc, c127, amax),
+                  zero);
+              Value scaled = arith::MulFOp::create(
+                  nb, loc, x,
+                  vector::BroadcastOp::create(nb, loc, vec(block, f32), inv));
+              Value q = arith::FPToSIOp::create(
+                  nb, loc, vec(block, i8),
+                  math::RoundEvenOp::create(nb, loc, scaled));
+              Value v = vector::TransferWriteOp::create(nb, loc, q, iter[0],
+                                                        ValueRange{m, k0},
+                                                        ArrayRef<bool>{true})
+                            .getResult();
+              // Each lane's 4 values summed: values j, j + 4, .. of the
+              // block for j < 4, added.
+              Value wide = arith::ExtSIOp::create(nb, loc, vec(block, i32), q);
+              Value laneSum;
+              for (int64_t j = 0; j < 4; ++j) {
+                SmallVector<int64_t> mask;
+                for (int64_t l = 0; l < lanes; ++l)
+                  mask.push_back(4 * l + j);
+                Value part =
+                    vector::ShuffleOp::create(nb, loc, wide, wide, mask);
+                laneSum = laneSum
+                              ? arith::AddIOp::create(nb, loc, laneSum, part)
+                                    .getResult()
+                              : part;
+              }
+              Value l0 = arith::MulIOp::create(nb, loc, kb, cst(lanes));
+              Value sc = vector::TransferWriteOp::create(
+                             nb, loc,
+                             vector::BroadcastOp::create(
+                                 nb, loc, vec(lanes, f32), scale),
+                             iter[1], ValueRange{m, l0}, ArrayRef<bool>{true})
+                             .getResult();
+              Value su = vector::TransferWriteOp::create(
+                             nb, loc, laneSum, iter[2], ValueRange{m, l0},
+                             ArrayRef<bool>{true})
+                             .getResult();
+              scf::YieldOp::create(nb, loc, ValueRange{v, sc, su});
+            });
+        scf::YieldOp::create(rb, loc, perBlock.getResults());
+      });
+  return {perRow.getResult(0), perRow.getResult(1), perRow.getResult(2)};
+}
+
 namespace {
 
 /// Emits the blocks of one contraction.
@@ -137,7 +232,11 @@ public:
              isBf16(o.w) && isBf16(o.up);
     gated = o.activation && o.activation.isGated();
     // Rows in blocks of rowBlock, then the rest in blocks of 4, 2 and 1.
-    SmallVector<int64_t> rowSizes = {kernel.rowBlock};
+    // int8 rows keep three vectors per row in registers (values, scales,
+    // the lanes' start) and a weight step two or three: at most 4 rows.
+    bool int8 = bool(o.int8.values);
+    SmallVector<int64_t> rowSizes = {
+        int8 ? std::min<int64_t>(kernel.rowBlock, 4) : kernel.rowBlock};
     for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
       if (s < rowSizes.back())
         rowSizes.push_back(s);
@@ -146,10 +245,15 @@ public:
       Value end = blockEnd(begin, o.numRows, mr);
       // Blocks of fewer rows (decode, small experts, leftovers) are bound by
       // streaming the weight: they take more weight rows, up to 8 streams,
-      // within the same accumulator budget (rowBlock x colBlock). A gated
-      // output reads two weight rows, so it gets half as many outputs.
-      int64_t weightRows = std::clamp<int64_t>(
-          kernel.rowBlock * kernel.colBlock / mr, kernel.colBlock, 8);
+      // within the same accumulator budget (rowBlock x colBlock; with int8
+      // rows, the registers the rows' and a weight step's vectors leave).
+      // A gated output reads two weight rows, so it gets half as many
+      // outputs.
+      int64_t budget = kernel.rowBlock * kernel.colBlock;
+      if (int8)
+        budget = kernel.registers - 3 * mr - 3;
+      int64_t weightRows =
+          std::clamp<int64_t>(budget / mr, int8 ? 2 : kernel.colBlock, 8);
       int64_t nc = gated ? std::max<int64_t>(weightRows / 2, 1) : weightRows;
       dest = loop(begin, end, mr, dest, [&](Value m0, int64_t mr, Value d) {
         Value colEnd = blockEnd(index(0), n, nc);
@@ -287,6 +391,45 @@ private:
         b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(v)));
   }
 
+  /// The scale and the min of sub-block `sub` (of 32) of the q4_k block at
+  /// byte `base` of weight row `row` of `t`: d and dmin times the
+  /// sub-block's 6-bit scale and min, packed in the 12 bytes at 4.
+  std::pair<Value, Value> q4kScaleMin(Value t, Value row, Value base,
+                                      int64_t sub) {
+    auto i32 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+    };
+    auto at = [&](int64_t offset) -> Value {
+      return arith::AddIOp::create(b, loc, base, index(offset));
+    };
+    auto s = [&](int64_t i) { return quantByte(t, row, at(4 + i)); };
+    auto andI = [&](Value v, int64_t m) -> Value {
+      return arith::AndIOp::create(b, loc, v, i32(m));
+    };
+    auto shr = [&](Value v, int64_t n) -> Value {
+      return arith::ShRUIOp::create(b, loc, v, i32(n));
+    };
+    auto shl = [&](Value v, int64_t n) -> Value {
+      return arith::ShLIOp::create(b, loc, v, i32(n));
+    };
+    Value sc, m;
+    if (sub < 4) {
+      sc = andI(s(sub), 63);
+      m = andI(s(sub + 4), 63);
+    } else {
+      sc = arith::OrIOp::create(b, loc, andI(s(sub + 4), 15),
+                                shl(shr(s(sub - 4), 6), 4));
+      m = arith::OrIOp::create(b, loc, shr(s(sub + 4), 4),
+                               shl(shr(s(sub), 6), 4));
+    }
+    Value scale =
+        arith::MulFOp::create(b, loc, quantHalf(t, row, base),
+                              arith::UIToFPOp::create(b, loc, f32, sc));
+    Value min = arith::MulFOp::create(b, loc, quantHalf(t, row, at(2)),
+                                      arith::UIToFPOp::create(b, loc, f32, m));
+    return {scale, min};
+  }
+
   /// Elements [e0, e0 + lanes) of the block at byte `base` of weight row
   /// `row` of the bytes `t` (format o.quant, docs/MoEDialect.md), as f32:
   /// the quantized values widened in registers, times their (sub-)block's
@@ -298,9 +441,6 @@ private:
     auto vecType = VectorType::get({lanes}, f32);
     auto at = [&](int64_t offset) -> Value {
       return arith::AddIOp::create(b, loc, base, index(offset));
-    };
-    auto i32 = [&](int64_t v) -> Value {
-      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
     };
     auto splat = [&](Value scalar) -> Value {
       return vector::BroadcastOp::create(b, loc, vecType, scalar);
@@ -325,34 +465,7 @@ private:
       return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
     }
     case QuantFormat::q4_k: {
-      // The sub-block's 6-bit scale and min from the 12 bytes at 4.
-      int64_t sub = e0 / 32;
-      auto s = [&](int64_t i) { return quantByte(t, row, at(4 + i)); };
-      auto andI = [&](Value v, int64_t m) -> Value {
-        return arith::AndIOp::create(b, loc, v, i32(m));
-      };
-      auto shr = [&](Value v, int64_t n) -> Value {
-        return arith::ShRUIOp::create(b, loc, v, i32(n));
-      };
-      auto shl = [&](Value v, int64_t n) -> Value {
-        return arith::ShLIOp::create(b, loc, v, i32(n));
-      };
-      Value sc, m;
-      if (sub < 4) {
-        sc = andI(s(sub), 63);
-        m = andI(s(sub + 4), 63);
-      } else {
-        sc = arith::OrIOp::create(b, loc, andI(s(sub + 4), 15),
-                                  shl(shr(s(sub - 4), 6), 4));
-        m = arith::OrIOp::create(b, loc, shr(s(sub + 4), 4),
-                                 shl(shr(s(sub), 6), 4));
-      }
-      Value scale =
-          arith::MulFOp::create(b, loc, quantHalf(t, row, base),
-                                arith::UIToFPOp::create(b, loc, f32, sc));
-      Value min =
-          arith::MulFOp::create(b, loc, quantHalf(t, row, at(2)),
-                                arith::UIToFPOp::create(b, loc, f32, m));
+      auto [scale, min] = q4kScaleMin(t, row, base, e0 / 32);
       Value raw = quantBytes(t, row, at(16 + 32 * (e0 / 64) + e0 % 32), lanes);
       Value v =
           arith::UIToFPOp::create(b, loc, vecType, nibbles(raw, e0 % 64 >= 32));
@@ -413,6 +526,226 @@ private:
               for (int64_t i = 0; i < mr; ++i)
                 next[i * nr + j] =
                     vector::FMAOp::create(b, loc, as[i], w, next[i * nr + j]);
+            }
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    return laneSums(forOp.getResults());
+  }
+
+  /// A constant vector of `n` copies of the integer `v` of type `elt`.
+  Value intSplat(int64_t n, Type elt, int64_t v) {
+    auto type = VectorType::get({n}, elt);
+    return arith::ConstantOp::create(
+        b, loc, type, DenseElementsAttr::get(type, b.getIntegerAttr(elt, v)));
+  }
+
+  /// `x` and `y` (vectors of one type) end to end.
+  Value concat(Value x, Value y) {
+    int64_t n = cast<VectorType>(x.getType()).getNumElements();
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < 2 * n; ++i)
+      mask.push_back(i);
+    return vector::ShuffleOp::create(b, loc, x, y, mask);
+  }
+
+  /// 16 f32 lanes, the scalars' in equal runs and order (each the scale of
+  /// the lanes of its (sub-)block).
+  Value laneRuns(ArrayRef<Value> scalars) {
+    int64_t run = 16 / scalars.size();
+    SmallVector<Value> parts;
+    for (Value v : scalars)
+      parts.push_back(
+          vector::BroadcastOp::create(b, loc, VectorType::get({run}, f32), v));
+    while (parts.size() > 1) {
+      SmallVector<Value> next;
+      for (size_t i = 0; i < parts.size(); i += 2)
+        next.push_back(concat(parts[i], parts[i + 1]));
+      parts = next;
+    }
+    return parts[0];
+  }
+
+  /// The low or high nibbles of the bytes `raw`.
+  Value nibblesOf(Value raw, bool high) {
+    int64_t n = cast<VectorType>(raw.getType()).getNumElements();
+    Type i8 = b.getI8Type();
+    if (high)
+      return arith::ShRUIOp::create(b, loc, raw, intSplat(n, i8, 4));
+    return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 15));
+  }
+
+  /// The weight side of one int8 dot-product step: elements [64 c, 64 c +
+  /// 64) of the unit (two blocks of 32, or one block of 256) at byte
+  /// `base` of weight row `row` of `t`, as 64 unsigned bytes (the stored
+  /// value plus the format's offset, int8Offset), the 16 lanes' scales
+  /// and, for q4_k, the lanes' mins negated.
+  struct Int8Step {
+    Value bytes;
+    Value scales;
+    Value negMins;
+  };
+  Int8Step int8Step(Value t, Value row, Value base, int64_t c) {
+    Type i8 = b.getI8Type();
+    auto at = [&](int64_t offset) -> Value {
+      return arith::AddIOp::create(b, loc, base, index(offset));
+    };
+    int64_t bb = o.quant.getBlockBytes();
+    switch (o.quant.getFormat()) {
+    case QuantFormat::q8_0: {
+      // Flipping the sign bit adds 128.
+      Value q = concat(quantBytes(t, row, at(2), 32),
+                       quantBytes(t, row, at(bb + 2), 32));
+      q = arith::XOrIOp::create(b, loc, q, intSplat(64, i8, -128));
+      return {q, laneRuns({quantHalf(t, row, base), quantHalf(t, row, at(bb))}),
+              Value()};
+    }
+    case QuantFormat::q4_0: {
+      Value x = quantBytes(t, row, at(2), 16);
+      Value y = quantBytes(t, row, at(bb + 2), 16);
+      Value q = concat(concat(nibblesOf(x, false), nibblesOf(x, true)),
+                       concat(nibblesOf(y, false), nibblesOf(y, true)));
+      return {q, laneRuns({quantHalf(t, row, base), quantHalf(t, row, at(bb))}),
+              Value()};
+    }
+    case QuantFormat::q4_k: {
+      Value x = quantBytes(t, row, at(16 + 32 * c), 32);
+      Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
+      auto [s0, m0] = q4kScaleMin(t, row, base, 2 * c);
+      auto [s1, m1] = q4kScaleMin(t, row, base, 2 * c + 1);
+      Value mins = laneRuns({m0, m1});
+      return {q, laneRuns({s0, s1}), arith::NegFOp::create(b, loc, mins)};
+    }
+    case QuantFormat::q6_k: {
+      // Low 4 bits from ql, high 2 from qh (docs/MoEDialect.md).
+      int64_t h = c / 2, shift = 4 * (c % 2);
+      Value low = nibblesOf(quantBytes(t, row, at(64 * h), 64), c % 2);
+      Value qh = quantBytes(t, row, at(128 + 32 * h), 32);
+      auto twoBits = [&](int64_t s) -> Value {
+        Value v = qh;
+        if (s)
+          v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
+        return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 3));
+      };
+      Value high = arith::ShLIOp::create(
+          b, loc, concat(twoBits(shift), twoBits(shift + 2)),
+          intSplat(64, i8, 4));
+      Value q = arith::OrIOp::create(b, loc, low, high);
+      Value d = quantHalf(t, row, at(208));
+      SmallVector<Value> scales;
+      for (int64_t i = 0; i < 4; ++i) {
+        Value sc = tensor::ExtractOp::create(
+            b, loc, t, ValueRange{row, at(192 + 4 * c + i)});
+        scales.push_back(arith::MulFOp::create(
+            b, loc, d, arith::SIToFPOp::create(b, loc, f32, sc)));
+      }
+      return {q, laneRuns(scales), Value()};
+    }
+    }
+    llvm_unreachable("unknown quantized format");
+  }
+
+  /// acc plus, per i32 lane, the 4 products of the unsigned bytes `u` and
+  /// the signed bytes `s` at the lane summed (AVX512_VNNI vpdpbusd). As
+  /// inline assembly without side effects: llvm.call_intrinsic has unknown
+  /// memory effects, which buffer deallocation refuses.
+  Value vpdpbusd(Value acc, Value u, Value s) {
+    MLIRContext *ctx = b.getContext();
+    return LLVM::InlineAsmOp::create(
+               b, loc, acc.getType(), ValueRange{acc, u, s},
+               b.getStringAttr("vpdpbusd $3, $2, $0"),
+               b.getStringAttr("=v,0,v,v"), UnitAttr(), UnitAttr(),
+               LLVM::TailCallKindAttr::get(
+                   ctx, LLVM::tailcallkind::TailCallKind::None),
+               LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
+               ArrayAttr())
+        .getResult(0);
+  }
+
+  /// What int8Step adds to each stored value to make it unsigned.
+  int64_t int8Offset() const {
+    switch (o.quant.getFormat()) {
+    case QuantFormat::q8_0:
+      return 128;
+    case QuantFormat::q4_0:
+      return 8;
+    case QuantFormat::q4_k:
+      return 0;
+    case QuantFormat::q6_k:
+      return 32;
+    }
+    llvm_unreachable("unknown quantized format");
+  }
+
+  /// dotProducts over all of k with int8 dot products on the int8 rows
+  /// o.int8: a unit (two blocks of 32, or one of 256) per loop step, 64
+  /// elements per vpdpbusd. Each i32 lane starts from minus the offset
+  /// times its row's 4 values summed, so it holds the exact integer dot
+  /// product of the stored values; it is converted to f32 and scaled by
+  /// the weight's and the row's scales (q4_k: plus its min times the row's
+  /// scaled sum).
+  SmallVector<Value> int8DotProducts(ArrayRef<Value> aRows,
+                                     ArrayRef<std::pair<Value, Value>> wRows) {
+    Type i8 = b.getI8Type(), i32 = b.getI32Type();
+    auto f32x16 = VectorType::get({16}, f32);
+    auto i32x16 = VectorType::get({16}, i32);
+    int64_t unit = std::max<int64_t>(64, o.quant.getBlockElements());
+    int64_t unitBytes =
+        unit / o.quant.getBlockElements() * o.quant.getBlockBytes();
+    int64_t mr = aRows.size(), nr = wRows.size();
+    int64_t offset = int8Offset();
+    bool mins = o.quant.getFormat() == QuantFormat::q4_k;
+    SmallVector<Value> inits(mr * nr, zeroVector(f32x16));
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), index(k / unit), index(1), inits,
+        [&](OpBuilder &nb, Location, Value u, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value base = arith::MulIOp::create(b, loc, u, index(unitBytes));
+          SmallVector<Value> next(accs.begin(), accs.end());
+          for (int64_t c = 0; c < unit / 64; ++c) {
+            Value e0 = arith::AddIOp::create(
+                b, loc, arith::MulIOp::create(b, loc, u, index(unit)),
+                index(64 * c));
+            Value l0 = arith::DivUIOp::create(b, loc, e0, index(4));
+            // The rows' side: values, lane scales, and the lanes' start
+            // (minus offset times the lane's sum) and scaled sums (mins).
+            SmallVector<Value> qa, sa, start, scaledSums;
+            for (Value r : aRows) {
+              qa.push_back(vector::TransferReadOp::create(
+                  b, loc, VectorType::get({64}, i8), o.int8.values,
+                  ValueRange{r, e0},
+                  arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+                  ArrayRef<bool>{true}));
+              sa.push_back(vector::TransferReadOp::create(
+                  b, loc, f32x16, o.int8.scales, ValueRange{r, l0},
+                  floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
+              Value sums = vector::TransferReadOp::create(
+                  b, loc, i32x16, o.int8.sums, ValueRange{r, l0},
+                  arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
+                  ArrayRef<bool>{true});
+              start.push_back(
+                  offset ? arith::MulIOp::create(b, loc, sums,
+                                                 intSplat(16, i32, -offset))
+                         : intSplat(16, i32, 0));
+              if (mins)
+                scaledSums.push_back(arith::MulFOp::create(
+                    b, loc, sa.back(),
+                    arith::SIToFPOp::create(b, loc, f32x16, sums)));
+            }
+            for (int64_t j = 0; j < nr; ++j) {
+              Int8Step w = int8Step(wRows[j].first, wRows[j].second, base, c);
+              for (int64_t i = 0; i < mr; ++i) {
+                Value d = vpdpbusd(start[i], w.bytes, qa[i]);
+                Value scale = arith::MulFOp::create(b, loc, w.scales, sa[i]);
+                Value &acc = next[i * nr + j];
+                acc = vector::FMAOp::create(
+                    b, loc, arith::SIToFPOp::create(b, loc, f32x16, d), scale,
+                    acc);
+                if (mins)
+                  acc = vector::FMAOp::create(b, loc, w.negMins, scaledSums[i],
+                                              acc);
+              }
             }
           }
           scf::YieldOp::create(b, loc, next);
@@ -510,7 +843,9 @@ private:
     int64_t step = useDot ? 32 : kernel.lanes;
     int64_t full = k / step * step;
     SmallVector<Value> sums;
-    if (o.quant)
+    if (o.int8.values)
+      sums = int8DotProducts(aRows, wRows);
+    else if (o.quant)
       sums = quantizedDotProducts(aRows, wRows);
     else if (full > 0)
       sums = useDot ? bf16DotProducts(aRows, wRows, 0, full)

@@ -20,13 +20,18 @@ namespace mlir::moe {
 
 /// The register blocking of the kernel.
 struct ContractionKernel {
-  int64_t lanes = 16;   // f32 lanes of one vector register
-  int64_t rowBlock = 6; // input rows per block
-  int64_t colBlock = 4; // weight rows (output columns) per block
+  int64_t lanes = 16;     // f32 lanes of one vector register
+  int64_t rowBlock = 6;   // input rows per block
+  int64_t colBlock = 4;   // weight rows (output columns) per block
+  int64_t registers = 32; // vector registers
   /// With bf16 inputs and weights, accumulate pairs of k with AVX512_BF16
   /// dot products (x86vector.avx512.dot, 32 bf16 per step) instead of
   /// widening both to f32.
   bool bf16Dot = false;
+  /// With block-quantized weights, multiply rows quantized to int8
+  /// (int8Rows) with AVX512_VNNI dot products (vpdpbusd, 64 bytes per
+  /// step) instead of decoding the weights to f32.
+  bool int8Dot = false;
   /// Weight bytes a work item keeps in L2 while its rows stream past.
   int64_t weightTileBytes = 512 * 1024;
 };
@@ -61,6 +66,27 @@ Value bf16Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
 /// first (bf16 dot products on bf16 weights and wider rows).
 bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
                       Value input);
+
+/// Whether a GEMM over `k` on a weight of format `quant` multiplies int8
+/// rows (int8Rows): int8 dot products on a block-quantized weight whose k
+/// is whole steps of 64.
+bool usesInt8Rows(const ContractionKernel &kernel, QuantizedType quant,
+                  int64_t k);
+
+/// Rows quantized to int8 for int8 dot products, each row in blocks of 32
+/// with one scale: the block's largest magnitude maps to 127, values round
+/// to nearest even. Per i32 lane of the dot products (4 consecutive
+/// values) the row also carries its block's scale and the lane's 4 values
+/// summed (for the weights' offsets and mins).
+struct Int8Rows {
+  Value values; // [count, k] i8
+  Value scales; // [count, k / 4] f32
+  Value sums;   // [count, k / 4] i32
+};
+/// Rows [lo, lo + count) of `input` (through `rows` when given) as
+/// Int8Rows, row m at m.
+Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+                  Value count, int64_t k);
 
 /// Group `g` of a per-group tensor [G, ...] (a weight or bias; the groups
 /// along dimension `dim`, e.g. [S, G, ...] for panels in slices) as a
@@ -106,6 +132,9 @@ struct ContractionOperands {
   /// With a block-quantized `w` (and `up`): their format; `w` and `up`
   /// are then their bytes [rows, row bytes] (KernelWeight).
   QuantizedType quant;
+  /// With `quant` and int8 dot products: the rows as int8Rows makes them,
+  /// read at rowBase + m (instead of `a` and `rows`).
+  Int8Rows int8;
   /// Optional scatter-add epilogue (a fused combine): output row m goes to
   /// dest row scatterRows[scatterBase + m], scaled by
   /// rowScale[scatterBase + m], and is added to what is there. Not with an

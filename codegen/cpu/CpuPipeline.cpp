@@ -80,6 +80,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
     if (options.kernels) {
       MoECpuSelectKernelsOptions select;
       select.bf16Dot = options.bf16Dot;
+      select.int8Dot = options.int8Dot;
       pm.addPass(createMoECpuSelectKernels(select));
     }
   }

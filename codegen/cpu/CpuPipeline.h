@@ -80,6 +80,12 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
       llvm::cl::desc("bf16 weights multiply bf16-rounded rows with "
                      "AVX512_BF16 dot products (needs avx512bf16)"),
       llvm::cl::init(false)};
+  Option<bool> int8Dot{
+      *this, "int8-dot",
+      llvm::cl::desc("Block-quantized expert weights multiply rows "
+                     "quantized to int8 on the fly (per 32 elements) with "
+                     "AVX512_VNNI dot products (needs avx512vnni)"),
+      llvm::cl::init(false)};
   Option<bool> recordRouting{
       *this, "record-routing",
       llvm::cl::desc("Let the layers report their expert selection to the "

@@ -282,7 +282,7 @@ int64_t CpuKernelConfig::maxPanelWidth() const {
 }
 
 CpuKernelConfig mlir::moe::kernelConfigFor(const CpuTargetDescription &target,
-                                           bool bf16Dot) {
+                                           bool bf16Dot, bool int8Dot) {
   CpuKernelConfig c;
   c.lanes = target.lanes();
   c.registers = target.vectorRegisters;
@@ -293,6 +293,7 @@ CpuKernelConfig mlir::moe::kernelConfigFor(const CpuTargetDescription &target,
   c.weightTileBytes = weightTileBytesFor(target);
   c.panelDepth = panelDepthFor(target);
   c.bf16Dot = bf16Dot;
+  c.int8Dot = int8Dot;
   return c;
 }
 
@@ -317,6 +318,8 @@ DictionaryAttr mlir::moe::kernelConfigAttr(MLIRContext *ctx,
   SmallVector<NamedAttribute> entries = {
       b.getNamedAttr("target", b.getStringAttr("cpu")),
       b.getNamedAttr("bf16_dot", b.getBoolAttr(c.bf16Dot))};
+  if (c.int8Dot)
+    entries.push_back(b.getNamedAttr("int8_dot", b.getUnitAttr()));
   for (const ConfigField &f : kConfigFields)
     entries.push_back(b.getNamedAttr(f.key, b.getI64IntegerAttr(c.*f.field)));
   return b.getDictionaryAttr(entries);
@@ -353,6 +356,14 @@ mlir::moe::readKernelConfig(Operation *op) {
     return failure();
   }
   c.bf16Dot = dot.getValue();
+  // Optional: a unit attribute where int8 dot products are on.
+  Attribute int8 = dict.get("int8_dot");
+  if (int8 && !isa<UnitAttr>(int8)) {
+    op->emitOpError("has a malformed '")
+        << kKernelAttrName << "': 'int8_dot' must be a unit attribute";
+    return failure();
+  }
+  c.int8Dot = bool(int8);
   if (c.lanes != 4 && c.lanes != 8 && c.lanes != 16) {
     op->emitOpError("has a malformed '")
         << kKernelAttrName << "': 'lanes' must be 4, 8 or 16, not " << c.lanes;
@@ -361,6 +372,12 @@ mlir::moe::readKernelConfig(Operation *op) {
   if (c.bf16Dot && c.lanes != 16) {
     op->emitOpError("has a malformed '")
         << kKernelAttrName << "': 'bf16_dot' needs 16 lanes (AVX512_BF16), not "
+        << c.lanes;
+    return failure();
+  }
+  if (c.int8Dot && c.lanes != 16) {
+    op->emitOpError("has a malformed '")
+        << kKernelAttrName << "': 'int8_dot' needs 16 lanes (AVX512_VNNI), not "
         << c.lanes;
     return failure();
   }

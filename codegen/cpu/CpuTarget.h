@@ -133,6 +133,9 @@ struct CpuKernelConfig {
   int64_t weightTileBytes = 512 * 1024;
   int64_t panelDepth = 512;
   bool bf16Dot = false;
+  /// Block-quantized weights multiply int8-quantized rows with AVX512_VNNI
+  /// dot products.
+  bool int8Dot = false;
 
   /// The widest panel the panel kernel holds accumulators for: the vectors
   /// of panelBlockingFor's rule on `registers`, times the lanes.
@@ -140,9 +143,9 @@ struct CpuKernelConfig {
 };
 
 /// The sizes for `target` by the rules above; `bf16Dot` needs avx512bf16
-/// (checked by the caller).
+/// and `int8Dot` avx512vnni (checked by the caller).
 CpuKernelConfig kernelConfigFor(const CpuTargetDescription &target,
-                                bool bf16Dot);
+                                bool bf16Dot, bool int8Dot = false);
 
 /// The config as the `moe.kernel` attribute, and back. `readKernelConfig`
 /// returns std::nullopt for an op without a CPU `moe.kernel`, and emits an

@@ -567,6 +567,13 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
         operands.rows = Value();
         operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
       }
+      if (usesInt8Rows(kernel, kernelW.quant, k)) {
+        // int8 dot products read int8 rows: the group's, quantized once per
+        // item (gathering them on the way), 1/tileRows of the item's work.
+        operands.int8 = int8Rows(b, loc, input, rows, lo, count, k);
+        operands.rows = Value();
+        operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
+      }
       operands.numRows = count;
       // The group's weight (and bias) as a whole: the kernel indexes the
       // rows of its output columns, which a fused gate/up layout spreads.

@@ -40,6 +40,8 @@ std::string mlir::moe::createCpuTarget(const std::string &cpu, CpuTarget &out) {
   if (std::string msg = describeCpu(cpu, description); !msg.empty())
     return msg;
   llvm::InitializeNativeTargetAsmPrinter();
+  // The kernels' inline assembly (int8 dot products) is parsed on emission.
+  llvm::InitializeNativeTargetAsmParser();
   out.triple = description.triple;
   out.cpu = description.cpu;
   out.required = description.features;

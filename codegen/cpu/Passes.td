@@ -73,7 +73,10 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
     * `panel_depth`: k per chunk of the panel kernel;
     * `bf16_dot`: bf16 weights multiply bf16-rounded rows with AVX512_BF16
       dot products (with the `bf16-dot` option, on a target with
-      `avx512bf16`).
+      `avx512bf16`);
+    * `int8_dot` (a unit attribute, present or not): block-quantized
+      weights multiply rows quantized to int8 with AVX512_VNNI dot products
+      (with the `int8-dot` option, on a target with `avx512vnni`).
 
     `convert-moe-to-linalg` leaves the marked ops to
     `convert-moe-to-cpu-kernels`, which reads only these sizes, so the IR
@@ -86,7 +89,13 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
            "Multiply bf16 weights with AVX512_BF16 dot products: the rows "
            "they multiply are rounded to bf16 first, so results differ from "
            "the f32 path by bf16 rounding of the activations. Needs a "
-           "target with avx512bf16.">
+           "target with avx512bf16.">,
+    Option<"int8Dot", "int8-dot", "bool", /*default=*/"false",
+           "Multiply block-quantized expert weights (!moe.quant) with "
+           "AVX512_VNNI int8 dot products: the rows they multiply are "
+           "quantized to int8 first, one scale per 32 elements, so results "
+           "differ from the f32 path by that rounding. Needs a target with "
+           "avx512vnni.">
   ];
 }
 
@@ -138,8 +147,19 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     time, loading each weight row's f16 scale and its 32 quantized values
     (int8, or two 4-bit halves of 16 bytes), converting them to f32 in
     registers and scaling them before the `vector.fma`s, so each quantized
-    byte is read once per block of rows. A quantized weight used by
-    anything else, or not a function argument, is an error.
+    byte is read once per block of rows. With `int8_dot`, where k is a
+    multiple of 64, the kernel instead quantizes the item's rows to int8
+    once (one f32 scale per 32 elements, the largest magnitude to 127,
+    rounded to nearest even) and walks k 64 at a time: each weight row's
+    64 values become unsigned bytes (the stored value plus 128, 8 or 32
+    for q8_0, q4_0 and q6_k; q4_k's are unsigned already), one AVX512_VNNI
+    `vpdpbusd` per (row, weight row) sums 4 products per i32 lane (as
+    `llvm.inline_asm` without side effects, which buffer deallocation
+    accepts, unlike `llvm.call_intrinsic`), starting from the rows' byte sums times minus that
+    offset, and the lanes are converted to f32 and scaled by the weight's
+    (sub-)block scale times the row's scale; q4_k's mins add the row's
+    scaled sums times minus the min. A quantized weight used by anything
+    else, or not a function argument, is an error.
 
     A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
     k below 16 lanes, slices wider than a vector), is an error at the op.
@@ -148,7 +168,8 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
     "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
     "::mlir::tensor::TensorDialect", "::mlir::vector::VectorDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::x86vector::X86VectorDialect"
+    "::mlir::memref::MemRefDialect", "::mlir::x86vector::X86VectorDialect",
+    "::mlir::LLVM::LLVMDialect"
   ];
 }
 

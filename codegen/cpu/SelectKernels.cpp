@@ -31,12 +31,18 @@ struct MoECpuSelectKernelsPass
           << target->cpu << "' has none";
       return signalPassFailure();
     }
+    if (int8Dot && !target->hasFeature("avx512vnni")) {
+      module.emitError("moe-cpu-select-kernels: int8-dot needs a target with "
+                       "avx512vnni (AVX512_VNNI); '")
+          << target->cpu << "' has none";
+      return signalPassFailure();
+    }
     RewritePatternSet decompose(&getContext());
     populateMoEDecomposePatterns(decompose);
     walkAndApplyPatterns(module, std::move(decompose));
 
-    DictionaryAttr config =
-        kernelConfigAttr(&getContext(), kernelConfigFor(*target, bf16Dot));
+    DictionaryAttr config = kernelConfigAttr(
+        &getContext(), kernelConfigFor(*target, bf16Dot, int8Dot));
     module.walk([&](Operation *op) {
       auto combine = dyn_cast<CombineOp>(op);
       if (isa<GroupedMatmulOp>(op) || (combine && combine.getDown()))

@@ -22,7 +22,7 @@ def compile(model: Union[str, os.PathLike],
                            Sequence[Union[str, os.PathLike]]] = (),
             record_routing: bool = True, pack_weights: bool = True,
             kernels: bool = True, bf16_dot: bool = False,
-            linker: Optional[str] = None,
+            int8_dot: bool = False, linker: Optional[str] = None,
             verbose: bool = False) -> pathlib.Path:
     """Compiles a model into an artifact that :func:`moec.load` runs.
 
@@ -33,8 +33,15 @@ def compile(model: Union[str, os.PathLike],
     (``moe-compile --help``): target "cpu" or "cuda", cpu (an LLVM CPU name,
     "native"), gpu_chip, fuse (any of "gate-up", "dispatch", "combine", or
     "all"), weights (files to record instead of those the model names),
-    record_routing, pack_weights, kernels, bf16_dot, linker. verbose prints
-    each phase and its time as it goes.
+    record_routing, pack_weights, kernels, bf16_dot, int8_dot, linker.
+    verbose prints each phase and its time as it goes. bf16_dot
+    (``--bf16-dot``) multiplies bf16 weights with AVX512_BF16 dot products
+    on activations rounded to bf16 (needs a cpu with avx512bf16); int8_dot
+    (``--int8-dot``) multiplies block-quantized expert weights (GGUF q8_0,
+    q4_0, q4_k, q6_k) with AVX512_VNNI int8 dot products on activations
+    quantized to int8, one scale per 32 elements (needs a cpu with
+    avx512vnni). Both round the activations, so results differ slightly
+    from the f32 path.
 
     Returns the artifact's path (a pathlib.Path). Raises CompileError with
     the driver's diagnostics when the model is refused; nothing is left at
@@ -77,7 +84,7 @@ def compile(model: Union[str, os.PathLike],
         rc, said = _compiler.compile_model(
             model, output, target, cpu, gpu_chip, fuse, weights,
             bool(record_routing), bool(pack_weights), bool(kernels),
-            bool(bf16_dot), linker or "", bool(verbose))
+            bool(bf16_dot), bool(int8_dot), linker or "", bool(verbose))
     finally:
         if tmpdir is not None:
             os.remove(model)

@@ -99,7 +99,7 @@ NB_MODULE(_compiler, m) {
          const std::string &target, const std::string &cpu,
          const std::string &gpuChip, const std::vector<std::string> &fuse,
          const std::vector<std::string> &weights, bool recordRouting,
-         bool packWeights, bool kernels, bool bf16Dot,
+         bool packWeights, bool kernels, bool bf16Dot, bool int8Dot,
          const std::string &linker, bool verbose) {
         mlir::moe::CompileOptions o;
         o.input = input;
@@ -117,6 +117,7 @@ NB_MODULE(_compiler, m) {
         o.packWeights = packWeights;
         o.kernels = kernels;
         o.bf16Dot = bf16Dot;
+        o.int8Dot = int8Dot;
         o.linker = linker.empty() ? mlir::moe::defaultLinker() : linker;
         o.verbose = verbose;
         o.toolName = "moec.compile";
@@ -135,7 +136,8 @@ NB_MODULE(_compiler, m) {
       nb::arg("input"), nb::arg("output"), nb::arg("target"), nb::arg("cpu"),
       nb::arg("gpu_chip"), nb::arg("fuse"), nb::arg("weights"),
       nb::arg("record_routing"), nb::arg("pack_weights"), nb::arg("kernels"),
-      nb::arg("bf16_dot"), nb::arg("linker"), nb::arg("verbose"),
+      nb::arg("bf16_dot"), nb::arg("int8_dot"), nb::arg("linker"),
+      nb::arg("verbose"),
       "Runs the compile driver; returns (exit code, what it wrote to "
       "stderr).");
 }

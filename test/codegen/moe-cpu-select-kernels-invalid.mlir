@@ -2,6 +2,8 @@
 // NOTARGET: error: moe-cpu-select-kernels: the module has no dlti.target_system_spec (moe-set-cpu-target writes the CPU target description: docs/Targets.md)
 // RUN: not moe-opt %s --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels=bf16-dot=true 2>&1 | FileCheck %s --check-prefix=DOT
 // DOT: error: moe-cpu-select-kernels: bf16-dot needs a target with avx512bf16 (AVX512_BF16); 'x86-64-v3' has none
+// RUN: not moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels=int8-dot=true 2>&1 | FileCheck %s --check-prefix=INT8
+// INT8: error: moe-cpu-select-kernels: int8-dot needs a target with avx512vnni (AVX512_VNNI); 'x86-64-v4' has none
 // RUN: not moe-opt %S/Inputs/gpu-only-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=NOCPU
 // NOCPU: error: moe-cpu-select-kernels: the module's dlti.target_system_spec has no "CPU" device
 // RUN: not moe-opt %S/Inputs/bad-cpu-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=BAD

@@ -139,6 +139,17 @@ static cl::opt<bool> bf16Dot(
              "(moe-run --verify then allows 1e-2). Needs a CPU with "
              "avx512bf16."),
     cl::cat(category));
+static cl::opt<bool> int8Dot(
+    "int8-dot",
+    cl::desc("Multiply block-quantized expert weights (GGUF q8_0, q4_0, q4_k, "
+             "q6_k: !moe.quant) with AVX512_VNNI int8 dot products "
+             "(vpdpbusd) on activations quantized to int8 as they are read: "
+             "one f32 scale per 32 elements, rounded to nearest even. This "
+             "rounds the rows each such GEMM reads, a relative error of the "
+             "order of 1e-2 in its outputs (moe-run --verify then allows "
+             "3e-2). Other weights, and GEMMs whose K is not a multiple of "
+             "64, keep the f32 path. Needs a CPU with avx512vnni."),
+    cl::cat(category));
 static cl::opt<bool> cpuKernels(
     "cpu-kernels",
     cl::desc("Run the GEMMs on the CPU's register-blocked kernels "
@@ -217,6 +228,7 @@ int main(int argc, char **argv) {
   options.recordRouting = recordRouting;
   options.panelSlices = panelSlices;
   options.bf16Dot = bf16Dot;
+  options.int8Dot = int8Dot;
   options.kernels = cpuKernels;
   options.weights.assign(weightFiles.begin(), weightFiles.end());
   options.linker = linker;

@@ -336,15 +336,17 @@ double defaultTolerance(moert_dtype_t t) {
   return t == MOERT_BF16 ? 1e-2 : t == MOERT_F16 ? 1e-3 : 1e-5;
 }
 
-/// Whether the artifact multiplies bf16 weights with bf16-rounded rows
-/// (moe-compile --bf16-dot).
-bool usesBf16Dot(moert_artifact_t *artifact) {
+/// Whether the artifact's metadata sets the boolean `name` of "numerics":
+/// "bf16_dot", bf16 weights multiply bf16-rounded rows (moe-compile
+/// --bf16-dot); "int8_dot", block-quantized weights multiply rows quantized
+/// to int8 (moe-compile --int8-dot).
+bool numericsFlag(moert_artifact_t *artifact, const char *name) {
   moe::json::Value doc;
   if (!moe::json::parse(moert_artifact_metadata(artifact), doc).empty())
     return false;
   const moe::json::Value *numerics = doc.getObject("numerics");
-  const bool *dot = numerics ? numerics->getBool("bf16_dot") : nullptr;
-  return dot && *dot;
+  const bool *flag = numerics ? numerics->getBool(name) : nullptr;
+  return flag && *flag;
 }
 
 /// Recomputes the output with the reference evaluator.
@@ -836,8 +838,13 @@ int main(int argc, char **argv) {
         moe::ref::compareOutput(actual, expected, roundingTo(output.dtype));
     double tol = o.tolerance > 0 ? o.tolerance : defaultTolerance(output.dtype);
     // bf16 dot products round the GEMMs' rows to bf16 (2^-9 relative).
-    if (o.tolerance <= 0 && usesBf16Dot(artifact))
+    if (o.tolerance <= 0 && numericsFlag(artifact, "bf16_dot"))
       tol = std::max(tol, 1e-2);
+    // int8 dot products round the rows to int8 with one scale per 32
+    // elements: each element moves by up to half a step, scale / 2 =
+    // max|x| / 254.
+    if (o.tolerance <= 0 && numericsFlag(artifact, "int8_dot"))
+      tol = std::max(tol, 3e-2);
     bool ok = cmp.relativeL2 <= tol && cmp.mismatches == 0;
     std::string nonFinite;
     if (cmp.nonFinite > 0 || cmp.mismatches > 0)

@@ -37,6 +37,10 @@ struct FuseDownProjectionIntoCombine : OpRewritePattern<CombineOp> {
         !cast<RankedTensorType>(down.getType()).getElementType().isF32())
       return rewriter.notifyMatchFailure(
           op, "expert_out is not a single-use plain grouped f32 GEMM");
+    // moe.combine's down is a float weight (C6): block-quantized experts
+    // keep their down projection apart.
+    if (getQuantizedElementType(down.getWeight().getType()))
+      return rewriter.notifyMatchFailure(op, "down's weight is quantized");
     auto fused = CombineOp::create(
         rewriter, op.getLoc(), op.getType(), down.getInput(), op.getWeights(),
         op.getInverse(), op.getShared(), op.getSharedGateLogits(),

@@ -108,9 +108,10 @@ def MoEFuseCombine : Pass<"moe-fuse-combine"> {
                 "weight and scatter-add in the GEMM's epilogue";
   let description = [{
     A `moe.combine` whose `expert_out` is a grouped `moe.grouped_matmul`
-    (offsets, no gather or activation, f32 result, no other user) takes
-    that GEMM's input, weight, offsets and bias as `down`, `down_offsets`
-    and `down_bias`. Lowered, each work item owns a tile of the output's
+    (offsets, no gather or activation, f32 result, no other user) and a
+    float weight takes that GEMM's input, weight, offsets and bias as
+    `down`, `down_offsets` and `down_bias`; a block-quantized (`!moe.quant`)
+    down projection stays a GEMM of its own. Lowered, each work item owns a tile of the output's
     columns and runs the GEMM kernel over every expert's rows in turn; the
     epilogue scales each product row by its routing weight and adds it to
     its token's row. The projected rows (`[T·k, d]`) are never written, and

@@ -58,6 +58,8 @@ except OSError:
     cpu_flags = set()
 if "avx512_bf16" in cpu_flags:
     config.available_features.add("avx512bf16")
+if "avx512_vnni" in cpu_flags:
+    config.available_features.add("avx512vnni")
 
 # The fuzz targets (fuzz/), built where clang's fuzzer runtime is installed;
 # the README's test command (require_references) insists on them.

@@ -5,9 +5,11 @@
 #include <algorithm>
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -115,23 +117,46 @@ Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows,
       .getResult(0);
 }
 
+bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
+  return quant.getFormat() == QuantFormat::q8_0 ||
+         quant.getFormat() == QuantFormat::q4_0;
+}
+
 bool mlir::moe::usesInt8Rows(const ContractionKernel &kernel,
                              QuantizedType quant, int64_t k) {
-  return kernel.int8Dot && kernel.lanes == 16 && quant && k % 64 == 0;
+  return kernel.int8Dot && kernel.lanes == 16 && quant &&
+         k % (int8RowsInHalves(quant) ? 128 : 64) == 0;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
-                             Value rows, Value lo, Value count, int64_t k) {
+                             Value rows, Value lo, Value count, int64_t k,
+                             QuantizedType quant) {
   constexpr int64_t block = 32, lanes = block / 4;
+  bool halves = int8RowsInHalves(quant);
+  // Elements per i32 lane of the scales and sums: 4, or 8 in two halves.
+  int64_t perLane = halves ? 8 : 4;
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   OpFoldResult countF = count;
   Value values = emptyTensor(b, loc, {countF, b.getIndexAttr(k)}, i8);
-  Value scales = emptyTensor(b, loc, {countF, b.getIndexAttr(k / 4)}, f32);
-  Value sums = emptyTensor(b, loc, {countF, b.getIndexAttr(k / 4)}, i32);
+  Value scales =
+      emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, f32);
+  Value sums = emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, i32);
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  // Elements [from, from + n) of `v`.
+  auto slice = [&](OpBuilder &nb, Value v, int64_t from, int64_t n) -> Value {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < n; ++i)
+      mask.push_back(from + i);
+    return vector::ShuffleOp::create(nb, loc, v, v, mask);
+  };
+  auto write = [&](OpBuilder &nb, Value v, Value dest, Value m, Value at) {
+    return vector::TransferWriteOp::create(nb, loc, v, dest, ValueRange{m, at},
+                                           ArrayRef<bool>{true})
+        .getResult();
+  };
   auto perRow = scf::ForOp::create(
       b, loc, cst(0), count, cst(1), ValueRange{values, scales, sums},
       [&](OpBuilder &rb, Location, Value m, ValueRange rowIter) {
@@ -169,11 +194,7 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
               Value q = arith::FPToSIOp::create(
                   nb, loc, vec(block, i8),
                   math::RoundEvenOp::create(nb, loc, scaled));
-              Value v = vector::TransferWriteOp::create(nb, loc, q, iter[0],
-                                                        ValueRange{m, k0},
-                                                        ArrayRef<bool>{true})
-                            .getResult();
-              // Each lane's 4 values summed: values j, j + 4, .. of the
+              // Each group of 4 values summed: values j, j + 4, .. of the
               // block for j < 4, added.
               Value wide = arith::ExtSIOp::create(nb, loc, vec(block, i32), q);
               Value laneSum;
@@ -188,17 +209,41 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
                                     .getResult()
                               : part;
               }
-              Value l0 = arith::MulIOp::create(nb, loc, kb, cst(lanes));
-              Value sc = vector::TransferWriteOp::create(
-                             nb, loc,
-                             vector::BroadcastOp::create(
-                                 nb, loc, vec(lanes, f32), scale),
-                             iter[1], ValueRange{m, l0}, ArrayRef<bool>{true})
-                             .getResult();
-              Value su = vector::TransferWriteOp::create(
-                             nb, loc, laneSum, iter[2], ValueRange{m, l0},
-                             ArrayRef<bool>{true})
-                             .getResult();
+              Value v, sc, su;
+              if (!halves) {
+                Value l0 = arith::MulIOp::create(nb, loc, kb, cst(lanes));
+                v = write(nb, q, iter[0], m, k0);
+                sc = write(nb,
+                           vector::BroadcastOp::create(nb, loc, vec(lanes, f32),
+                                                       scale),
+                           iter[1], m, l0);
+                su = write(nb, laneSum, iter[2], m, l0);
+              } else {
+                // Block j of a unit of 4 (128 elements): its first 16 values
+                // at 16 j, its last 16 at 64 + 16 j, so that both halves
+                // put block j in lanes [4 j, 4 j + 4); a lane's sum covers
+                // its 4 values in each half.
+                Value unit = arith::DivUIOp::create(nb, loc, kb, cst(4));
+                Value j = arith::RemUIOp::create(nb, loc, kb, cst(4));
+                Value at = arith::AddIOp::create(
+                    nb, loc, arith::MulIOp::create(nb, loc, unit, cst(128)),
+                    arith::MulIOp::create(nb, loc, j, cst(16)));
+                v = write(nb, slice(nb, q, 0, 16), iter[0], m, at);
+                v = write(nb, slice(nb, q, 16, 16), v, m,
+                          arith::AddIOp::create(nb, loc, at, cst(64)));
+                Value l0 = arith::AddIOp::create(
+                    nb, loc, arith::MulIOp::create(nb, loc, unit, cst(16)),
+                    arith::MulIOp::create(nb, loc, j, cst(4)));
+                sc = write(
+                    nb,
+                    vector::BroadcastOp::create(nb, loc, vec(4, f32), scale),
+                    iter[1], m, l0);
+                su = write(nb,
+                           arith::AddIOp::create(nb, loc,
+                                                 slice(nb, laneSum, 0, 4),
+                                                 slice(nb, laneSum, 4, 4)),
+                           iter[2], m, l0);
+              }
               scf::YieldOp::create(nb, loc, ValueRange{v, sc, su});
             });
         scf::YieldOp::create(rb, loc, perBlock.getResults());
@@ -514,6 +559,7 @@ private:
           Value k0 = arith::MulIOp::create(b, loc, kb, index(block));
           Value base =
               arith::MulIOp::create(b, loc, kb, index(o.quant.getBlockBytes()));
+          prefetchNextRows(wRows, base, o.quant.getBlockBytes());
           SmallVector<Value> next(accs.begin(), accs.end());
           for (int64_t c = 0; c < block; c += lanes) {
             Value kc = arith::AddIOp::create(b, loc, k0, index(c));
@@ -575,13 +621,15 @@ private:
     return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 15));
   }
 
-  /// The weight side of one int8 dot-product step: elements [64 c, 64 c +
-  /// 64) of the unit (two blocks of 32, or one block of 256) at byte
-  /// `base` of weight row `row` of `t`, as 64 unsigned bytes (the stored
-  /// value plus the format's offset, int8Offset), the 16 lanes' scales
-  /// and, for q4_k, the lanes' mins negated.
+  /// The weight side of one int8 dot-product step: in halves (q8_0,
+  /// q4_0: int8RowsInHalves), the unit of 4 blocks at byte `base` of
+  /// weight row `row` of `t` as two vectors of 64 unsigned bytes (the
+  /// stored value plus the format's offset, int8Offset), the blocks' first
+  /// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
+  /// block of 256 at `base` as one. With the 16 lanes' scales and, for
+  /// q4_k, the lanes' mins negated.
   struct Int8Step {
-    Value bytes;
+    SmallVector<Value, 2> bytes;
     Value scales;
     Value negMins;
   };
@@ -591,22 +639,57 @@ private:
       return arith::AddIOp::create(b, loc, base, index(offset));
     };
     int64_t bb = o.quant.getBlockBytes();
+    // 16 bytes of each of the unit's 4 blocks from byte `from` of each.
+    auto fourBlocks = [&](int64_t from) {
+      return concat(concat(quantBytes(t, row, at(from), 16),
+                           quantBytes(t, row, at(bb + from), 16)),
+                    concat(quantBytes(t, row, at(2 * bb + from), 16),
+                           quantBytes(t, row, at(3 * bb + from), 16)));
+    };
+    // The 4 blocks' f16 scales, 4 lanes each: gathered as one 64-bit
+    // integer in scalar registers, then converted together (a vector
+    // conversion and splat per scale would take more vector work than the
+    // dot products).
+    auto blockScales = [&] {
+      Type i16 = b.getI16Type(), i64 = b.getI64Type();
+      Value bits;
+      for (int64_t j = 0; j < 4; ++j) {
+        Value h = vector::ExtractOp::create(
+            b, loc,
+            vector::BitCastOp::create(b, loc, VectorType::get({1}, i16),
+                                      quantBytes(t, row, at(j * bb), 2)),
+            0);
+        Value w = arith::ExtUIOp::create(b, loc, i64, h);
+        if (j)
+          w = arith::ShLIOp::create(
+              b, loc, w,
+              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(16 * j)));
+        bits = bits ? arith::OrIOp::create(b, loc, bits, w).getResult() : w;
+      }
+      Value halves = vector::BitCastOp::create(
+          b, loc, VectorType::get({4}, b.getF16Type()),
+          vector::BroadcastOp::create(b, loc, VectorType::get({1}, i64), bits));
+      Value d =
+          arith::ExtFOp::create(b, loc, VectorType::get({4}, f32), halves);
+      SmallVector<int64_t> mask;
+      for (int64_t l = 0; l < 16; ++l)
+        mask.push_back(l / 4);
+      return vector::ShuffleOp::create(b, loc, d, d, mask).getResult();
+    };
     switch (o.quant.getFormat()) {
     case QuantFormat::q8_0: {
       // Flipping the sign bit adds 128.
-      Value q = concat(quantBytes(t, row, at(2), 32),
-                       quantBytes(t, row, at(bb + 2), 32));
-      q = arith::XOrIOp::create(b, loc, q, intSplat(64, i8, -128));
-      return {q, laneRuns({quantHalf(t, row, base), quantHalf(t, row, at(bb))}),
-              Value()};
+      Int8Step step;
+      for (int64_t from : {2, 18})
+        step.bytes.push_back(arith::XOrIOp::create(b, loc, fourBlocks(from),
+                                                   intSplat(64, i8, -128)));
+      step.scales = blockScales();
+      return step;
     }
     case QuantFormat::q4_0: {
-      Value x = quantBytes(t, row, at(2), 16);
-      Value y = quantBytes(t, row, at(bb + 2), 16);
-      Value q = concat(concat(nibblesOf(x, false), nibblesOf(x, true)),
-                       concat(nibblesOf(y, false), nibblesOf(y, true)));
-      return {q, laneRuns({quantHalf(t, row, base), quantHalf(t, row, at(bb))}),
-              Value()};
+      // Low nibbles: the first 16 values; high: the last 16.
+      Value x = fourBlocks(2);
+      return {{nibblesOf(x, false), nibblesOf(x, true)}, blockScales(), {}};
     }
     case QuantFormat::q4_k: {
       Value x = quantBytes(t, row, at(16 + 32 * c), 32);
@@ -614,7 +697,7 @@ private:
       auto [s0, m0] = q4kScaleMin(t, row, base, 2 * c);
       auto [s1, m1] = q4kScaleMin(t, row, base, 2 * c + 1);
       Value mins = laneRuns({m0, m1});
-      return {q, laneRuns({s0, s1}), arith::NegFOp::create(b, loc, mins)};
+      return {{q}, laneRuns({s0, s1}), arith::NegFOp::create(b, loc, mins)};
     }
     case QuantFormat::q6_k: {
       // Low 4 bits from ql, high 2 from qh (docs/MoEDialect.md).
@@ -639,10 +722,50 @@ private:
         scales.push_back(arith::MulFOp::create(
             b, loc, d, arith::SIToFPOp::create(b, loc, f32, sc)));
       }
-      return {q, laneRuns(scales), Value()};
+      return {{q}, laneRuns(scales), Value()};
     }
     }
     llvm_unreachable("unknown quantized format");
+  }
+
+  /// Prefetches the bytes [at, at + count) of the weight rows the next
+  /// block reads (called for consecutive ranges, each at most a line
+  /// apart): each row `stride` further (the rows of its tensor in
+  /// this block; the last row at most), so one block streams while the
+  /// previous is multiplied. Rows of a few hundred bytes are too short for
+  /// the hardware prefetchers to follow each of the block's streams.
+  void prefetchNextRows(ArrayRef<std::pair<Value, Value>> wRows, Value at,
+                        int64_t count) {
+    for (const std::pair<Value, Value> &wRow : wRows) {
+      Value t = wRow.first, row = wRow.second;
+      int64_t stride =
+          llvm::count_if(wRows, [&](const std::pair<Value, Value> &w) {
+            return w.first == t;
+          });
+      auto type = cast<RankedTensorType>(t.getType());
+      Value &buffer = buffers[t];
+      if (!buffer) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointAfterValue(t);
+        // A group's slice of the weights: rows at a dynamic offset.
+        auto layout = StridedLayoutAttr::get(
+            b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1});
+        buffer = bufferization::ToBufferOp::create(
+            b, loc,
+            MemRefType::get(type.getShape(), type.getElementType(), layout), t,
+            /*read_only=*/true);
+      }
+      Value next = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, row, index(stride)),
+          index(type.getDimSize(0) - 1));
+      // Points at most a line apart, also from one call's last to the
+      // next call's first: every line gets one.
+      for (int64_t line = 0; line < count; line += 64)
+        memref::PrefetchOp::create(
+            b, loc, buffer,
+            ValueRange{next, arith::AddIOp::create(b, loc, at, index(line))},
+            /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
+    }
   }
 
   /// acc plus, per i32 lane, the 4 products of the unsigned bytes `u` and
@@ -678,18 +801,21 @@ private:
   }
 
   /// dotProducts over all of k with int8 dot products on the int8 rows
-  /// o.int8: a unit (two blocks of 32, or one of 256) per loop step, 64
-  /// elements per vpdpbusd. Each i32 lane starts from minus the offset
-  /// times its row's 4 values summed, so it holds the exact integer dot
-  /// product of the stored values; it is converted to f32 and scaled by
-  /// the weight's and the row's scales (q4_k: plus its min times the row's
-  /// scaled sum).
+  /// o.int8: a unit (4 blocks of 32 in halves, or one of 256) per loop
+  /// step, 64 elements per vpdpbusd. Each i32 lane starts from minus the
+  /// offset times its row's values summed, so it holds the exact integer
+  /// dot product of the stored values (both halves' products, which share
+  /// their block); it is converted to f32 and scaled by the weight's and
+  /// the row's scales (q4_k: plus its min times the row's scaled sum).
   SmallVector<Value> int8DotProducts(ArrayRef<Value> aRows,
                                      ArrayRef<std::pair<Value, Value>> wRows) {
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
     auto f32x16 = VectorType::get({16}, f32);
     auto i32x16 = VectorType::get({16}, i32);
-    int64_t unit = std::max<int64_t>(64, o.quant.getBlockElements());
+    int64_t parts = int8RowsInHalves(o.quant) ? 2 : 1;
+    int64_t unit =
+        parts == 2 ? 128 : std::max<int64_t>(64, o.quant.getBlockElements());
+    int64_t stepElements = 64 * parts;
     int64_t unitBytes =
         unit / o.quant.getBlockElements() * o.quant.getBlockBytes();
     int64_t mr = aRows.size(), nr = wRows.size();
@@ -702,21 +828,26 @@ private:
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           Value base = arith::MulIOp::create(b, loc, u, index(unitBytes));
+          prefetchNextRows(wRows, base, unitBytes);
           SmallVector<Value> next(accs.begin(), accs.end());
-          for (int64_t c = 0; c < unit / 64; ++c) {
+          for (int64_t c = 0; c < unit / stepElements; ++c) {
             Value e0 = arith::AddIOp::create(
                 b, loc, arith::MulIOp::create(b, loc, u, index(unit)),
-                index(64 * c));
-            Value l0 = arith::DivUIOp::create(b, loc, e0, index(4));
+                index(stepElements * c));
+            Value l0 = arith::DivUIOp::create(b, loc, e0, index(4 * parts));
             // The rows' side: values, lane scales, and the lanes' start
             // (minus offset times the lane's sum) and scaled sums (mins).
-            SmallVector<Value> qa, sa, start, scaledSums;
+            SmallVector<SmallVector<Value, 2>> qa;
+            SmallVector<Value> sa, start, scaledSums;
             for (Value r : aRows) {
-              qa.push_back(vector::TransferReadOp::create(
-                  b, loc, VectorType::get({64}, i8), o.int8.values,
-                  ValueRange{r, e0},
-                  arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
-                  ArrayRef<bool>{true}));
+              qa.emplace_back();
+              for (int64_t p = 0; p < parts; ++p)
+                qa.back().push_back(vector::TransferReadOp::create(
+                    b, loc, VectorType::get({64}, i8), o.int8.values,
+                    ValueRange{
+                        r, arith::AddIOp::create(b, loc, e0, index(64 * p))},
+                    arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+                    ArrayRef<bool>{true}));
               sa.push_back(vector::TransferReadOp::create(
                   b, loc, f32x16, o.int8.scales, ValueRange{r, l0},
                   floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
@@ -736,7 +867,9 @@ private:
             for (int64_t j = 0; j < nr; ++j) {
               Int8Step w = int8Step(wRows[j].first, wRows[j].second, base, c);
               for (int64_t i = 0; i < mr; ++i) {
-                Value d = vpdpbusd(start[i], w.bytes, qa[i]);
+                Value d = start[i];
+                for (int64_t p = 0; p < parts; ++p)
+                  d = vpdpbusd(d, w.bytes[p], qa[i][p]);
                 Value scale = arith::MulFOp::create(b, loc, w.scales, sa[i]);
                 Value &acc = next[i * nr + j];
                 acc = vector::FMAOp::create(
@@ -913,6 +1046,8 @@ private:
   int64_t k;
   bool gated = false;
   bool useDot = false;
+  /// Read-only buffers of the weights, for prefetching.
+  llvm::DenseMap<Value, Value> buffers;
   Type f32;
   arith::FastMathFlags fastmath;
 };

@@ -570,7 +570,8 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       if (usesInt8Rows(kernel, kernelW.quant, k)) {
         // int8 dot products read int8 rows: the group's, quantized once per
         // item (gathering them on the way), 1/tileRows of the item's work.
-        operands.int8 = int8Rows(b, loc, input, rows, lo, count, k);
+        operands.int8 =
+            int8Rows(b, loc, input, rows, lo, count, k, kernelW.quant);
         operands.rows = Value();
         operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
       }

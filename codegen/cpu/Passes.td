@@ -147,19 +147,27 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     time, loading each weight row's f16 scale and its 32 quantized values
     (int8, or two 4-bit halves of 16 bytes), converting them to f32 in
     registers and scaling them before the `vector.fma`s, so each quantized
-    byte is read once per block of rows. With `int8_dot`, where k is a
-    multiple of 64, the kernel instead quantizes the item's rows to int8
+    byte is read once per block of rows. As a block of weight rows goes,
+    it prefetches (`memref.prefetch` on a `bufferization.to_buffer` of the
+    weight) the same bytes of the next block's rows: rows of a few hundred
+    bytes are too short for the hardware prefetchers.
+
+    With `int8_dot`, where k is whole steps (128 for q8_0 and q4_0, 64 for
+    the K-quants), the kernel instead quantizes the item's rows to int8
     once (one f32 scale per 32 elements, the largest magnitude to 127,
-    rounded to nearest even) and walks k 64 at a time: each weight row's
-    64 values become unsigned bytes (the stored value plus 128, 8 or 32
-    for q8_0, q4_0 and q6_k; q4_k's are unsigned already), one AVX512_VNNI
-    `vpdpbusd` per (row, weight row) sums 4 products per i32 lane (as
-    `llvm.inline_asm` without side effects, which buffer deallocation
-    accepts, unlike `llvm.call_intrinsic`), starting from the rows' byte sums times minus that
-    offset, and the lanes are converted to f32 and scaled by the weight's
-    (sub-)block scale times the row's scale; q4_k's mins add the row's
-    scaled sums times minus the min. A quantized weight used by anything
-    else, or not a function argument, is an error.
+    rounded to nearest even; q8_0 and q4_0 store each 4 blocks' first 16
+    values, then their last 16, so both halves put a block in the same 4
+    i32 lanes) and walks k a step at a time: each weight row's values
+    become 64 unsigned bytes per vector (the stored value plus 128, 8 or
+    32 for q8_0, q4_0 and q6_k; q4_k's are unsigned already), one
+    AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
+    per i32 lane (as `llvm.inline_asm` without side effects, which buffer
+    deallocation accepts, unlike `llvm.call_intrinsic`), starting from the
+    row's sums times minus that offset, and the lanes are converted to f32
+    once per step and scaled by the weight's (sub-)block scale times the
+    row's scale; q4_k's mins add the row's scaled sums times minus the
+    min. A quantized weight used by anything else, or not a function
+    argument, is an error.
 
     A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
     k below 16 lanes, slices wider than a vector), is an error at the op.

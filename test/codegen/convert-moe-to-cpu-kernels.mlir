@@ -599,11 +599,14 @@ func.func @grouped_matmul_q4_k(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.q
 // -----
 
 // q6_k: 210 bytes per 256 k; 4 low bits from ql and 2 high bits from qh
-// joined in i8, less 32, times d · sc (an int8 per 16 elements).
+// joined in i8, less 32, times d · sc (an int8 per 16 elements). Each
+// block of weight rows prefetches the next block's rows as it goes.
 // CHECK-LABEL: func.func @dense_q6_k
 // CHECK-SAME: %[[K6:[a-z0-9_]+]]: tensor<16x210xi8>
-// CHECK: %[[QH:.*]] = vector.transfer_read %[[K6]]{{.*}} : tensor<16x210xi8>, vector<16xi8>
-// CHECK: %[[HB:.*]] = arith.andi %{{.*}}, %{{.*}} : vector<16xi8>
+// CHECK: %[[THREE:.*]] = arith.constant dense<3> : vector<16xi8>
+// CHECK: %[[WBUF:.*]] = bufferization.to_buffer %[[K6]] read_only : tensor<16x210xi8> to memref<16x210xi8, strided<[?, 1], offset: ?>>
+// CHECK: memref.prefetch %[[WBUF]][%{{.*}}, %{{.*}}], read, locality<3>, data : memref<16x210xi8, strided<[?, 1], offset: ?>>
+// CHECK: %[[HB:.*]] = arith.andi %{{.*}}, %[[THREE]] : vector<16xi8>
 // CHECK: arith.shli %[[HB]], %{{.*}} : vector<16xi8>
 // CHECK: arith.ori
 // CHECK: arith.subi

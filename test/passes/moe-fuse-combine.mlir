@@ -12,3 +12,16 @@ func.func @down_into_combine(%h: tensor<?x24xf32>, %wd: tensor<4x16x24xbf16>, %o
   %y = moe.combine %o, %w, %inv shared(%s : tensor<?x16xf32>) shared_gate(%g : tensor<?x1xf32>) : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xbf16>
   return %y : tensor<?x16xbf16>
 }
+
+// -----
+
+// A block-quantized down projection stays a GEMM of its own (moe.combine's
+// down is a float weight).
+// CHECK-LABEL: func.func @quantized_down_kept
+// CHECK: %[[O:.*]] = moe.grouped_matmul
+// CHECK: moe.combine %[[O]], %{{.*}}, %{{.*}} : tensor<?x32xf32>
+func.func @quantized_down_kept(%h: tensor<?x64xf32>, %wd: tensor<4x32x64x!moe.quant<q4_0>>, %off: tensor<5xi32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>) -> tensor<?x32xf32> {
+  %o = moe.grouped_matmul %h, %wd offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+  %y = moe.combine %o, %w, %inv : tensor<?x32xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+  return %y : tensor<?x32xf32>
+}

@@ -1,65 +1,83 @@
 // Block-quantized GEMMs for convert-moe-to-cpu-kernels with int8_dot
 // (convert-moe-to-cpu-kernels.mlir, prefix INT8).
 
-// q4_0, k 64: the item's rows quantized to int8 once (per block of 32: the
-// largest magnitude, the scale, the values rounded to nearest even, each
-// lane's 4 values summed), then one step of 64 per loop trip: each weight
-// row's two blocks' nibbles as 64 unsigned bytes, vpdpbusd from minus 8
-// times the lanes' sums, converted, scaled and accumulated.
+// q4_0, k 128: the item's rows quantized to int8 once (per block of 32:
+// the largest magnitude, the scale, the values rounded to nearest even),
+// stored in halves: block j of each 128 at 16 j (its first 16 values) and
+// 64 + 16 j (its last 16), with 4 lanes of scale and of sums (both
+// halves' values) per block. Then one unit of 4 blocks per loop trip:
+// the next block's weight rows prefetched, each weight row's nibbles as
+// two vectors of 64 unsigned bytes (low: first 16 of each block, high:
+// last 16) and its 4 f16 scales converted together; per row two chained
+// vpdpbusd from minus 8 times the lanes' sums, converted, scaled and
+// accumulated.
 // INT8-LABEL: func.func @grouped_matmul_q4_0
-// INT8-SAME: %[[W:[a-z0-9_]+]]: tensor<4x32x36xi8>
+// INT8-SAME: %[[W:[a-z0-9_]+]]: tensor<4x32x72xi8>
 // INT8: vector.reduction <maxnumf>, %{{.*}} fastmath<reassoc,nnan> : vector<32xf32> into f32
 // INT8: %[[R:.*]] = math.roundeven %{{.*}} : vector<32xf32>
-// INT8: arith.fptosi %[[R]] : vector<32xf32> to vector<32xi8>
+// INT8: %[[Q:.*]] = arith.fptosi %[[R]] : vector<32xf32> to vector<32xi8>
 // INT8: vector.shuffle {{.*}} [0, 4, 8, 12, 16, 20, 24, 28] : vector<32xi32>, vector<32xi32>
+// INT8: %[[FIRST:.*]] = vector.shuffle %[[Q]], %[[Q]] [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] : vector<32xi8>, vector<32xi8>
+// INT8: vector.transfer_write %[[FIRST]]
+// INT8: %[[LAST:.*]] = vector.shuffle %[[Q]], %[[Q]] [16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31] : vector<32xi8>, vector<32xi8>
+// INT8: vector.transfer_write %[[LAST]]
+// INT8: %[[WBUF:.*]] = bufferization.to_buffer %{{.*}} read_only : tensor<32x72xi8> to memref<32x72xi8, strided<[?, 1], offset: ?>>
 // INT8: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
-// INT8: %[[QA:.*]] = vector.transfer_read {{.*}} : tensor<?x64xi8>, vector<64xi8>
+// INT8: memref.prefetch %[[WBUF]]
+// INT8: %[[LO:.*]] = vector.transfer_read {{.*}} : tensor<?x128xi8>, vector<64xi8>
+// INT8: %[[HI:.*]] = vector.transfer_read {{.*}} : tensor<?x128xi8>, vector<64xi8>
 // INT8: %[[SA:.*]] = vector.transfer_read {{.*}} : tensor<?x16xf32>, vector<16xf32>
 // INT8: %[[SUMS:.*]] = vector.transfer_read {{.*}} : tensor<?x16xi32>, vector<16xi32>
 // INT8: %[[START:.*]] = arith.muli %[[SUMS]], %{{.*}} : vector<16xi32>
-// INT8: arith.andi %{{.*}} : vector<16xi8>
-// INT8: arith.shrui %{{.*}} : vector<16xi8>
-// INT8: %[[U:.*]] = vector.shuffle {{.*}} : vector<32xi8>, vector<32xi8>
-// INT8: %[[D:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[START]], %[[U]], %[[QA]] : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
-// INT8: %[[S:.*]] = arith.mulf %{{.*}}, %[[SA]] : vector<16xf32>
-// INT8: %[[F:.*]] = arith.sitofp %[[D]] : vector<16xi32> to vector<16xf32>
+// INT8: %[[X:.*]] = vector.shuffle {{.*}} : vector<32xi8>, vector<32xi8>
+// INT8: %[[WLO:.*]] = arith.andi %[[X]], %{{.*}} : vector<64xi8>
+// INT8: %[[WHI:.*]] = arith.shrui %[[X]], %{{.*}} : vector<64xi8>
+// INT8: %[[BITS:.*]] = vector.broadcast %{{.*}} : i64 to vector<1xi64>
+// INT8: %[[HALVES:.*]] = vector.bitcast %[[BITS]] : vector<1xi64> to vector<4xf16>
+// INT8: %[[D:.*]] = arith.extf %[[HALVES]] : vector<4xf16> to vector<4xf32>
+// INT8: %[[SW:.*]] = vector.shuffle %[[D]], %[[D]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3] : vector<4xf32>, vector<4xf32>
+// INT8: %[[P:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[START]], %[[WLO]], %[[LO]] : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// INT8: %[[P2:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[P]], %[[WHI]], %[[HI]] : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+// INT8: %[[S:.*]] = arith.mulf %[[SW]], %[[SA]] : vector<16xf32>
+// INT8: %[[F:.*]] = arith.sitofp %[[P2]] : vector<16xi32> to vector<16xf32>
 // INT8: vector.fma %[[F]], %[[S]], %{{.*}} : vector<16xf32>
-func.func @grouped_matmul_q4_0(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
-  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_0>> -> tensor<?x32xf32>
+func.func @grouped_matmul_q4_0(%x: tensor<?x128xf32>, %w: tensor<4x32x128x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<q4_0>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
 
 // -----
 
-// q8_0, k 32: not whole steps of 64, so the f32 kernel on the rows as
+// q8_0, k 64: not whole units of 128, so the f32 kernel on the rows as
 // they are.
-// INT8-LABEL: func.func @dense_q8_0_k32
+// INT8-LABEL: func.func @dense_q8_0_k64
 // INT8-NOT: llvm.inline_asm
 // INT8: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // INT8-NOT: llvm.inline_asm
 // INT8: return
-func.func @dense_q8_0_k32(%x: tensor<?x32xf32>, %w: tensor<32x32x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
-  %0 = moe.grouped_matmul %x, %w : tensor<?x32xf32>, tensor<32x32x!moe.quant<q8_0>> -> tensor<?x32xf32>
-  return %0 : tensor<?x32xf32>
-}
-
-// -----
-
-// q8_0, k 64: the stored int8 values made unsigned by flipping their sign
-// bit (plus 128), so the lanes start at minus 128 times their sums.
-// INT8-LABEL: func.func @dense_q8_0
-// INT8: arith.xori %{{.*}} : vector<64xi8>
-// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd
-func.func @dense_q8_0(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
+func.func @dense_q8_0_k64(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
   %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
 
 // -----
 
-// q4_k: one super-block of 256 per loop trip, 4 steps of 64 (2 sub-blocks
-// each); the nibbles are unsigned already (the lanes start at 0) and the
-// mins add the rows' scaled sums times minus dmin · m.
+// q8_0, k 128: the stored int8 values made unsigned by flipping their
+// sign bit (plus 128), so the lanes start at minus 128 times their sums.
+// INT8-LABEL: func.func @dense_q8_0
+// INT8: arith.xori %{{.*}} : vector<64xi8>
+// INT8: arith.xori %{{.*}} : vector<64xi8>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_q8_0(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<32x128x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// q4_k: rows in order, one super-block of 256 per loop trip, 4 steps of
+// 64 (2 sub-blocks each); the nibbles are unsigned already (the lanes
+// start at 0) and the mins add the rows' scaled sums times minus dmin · m.
 // INT8-LABEL: func.func @grouped_matmul_q4_k
 // INT8: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
 // INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd

@@ -6,7 +6,8 @@ MoE block computed in NumPy float64 the way llama.cpp computes it.
   make_gguf.py OUT [--quant]
 
 writes OUT/<case>/{model.gguf, x.npy, expected.layer_N.npy} and
-OUT/cases.json for check_checkpoints.py. x is [2, 5, H]. Routing is checked
+OUT/cases.json for check_checkpoints.py (and, for --quant,
+expected_int8.layer_N.npy: see below). x is [2, 5, H]. Routing is checked
 free of near-ties so that the float32 runs select the same experts.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
@@ -19,10 +20,22 @@ elements), which the gguf package can dequantize but not quantize: their
 blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
 their routers are scaled to spread the logits as much as at H 64. Their
-own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Every
+own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Last,
+Q8_0 and Q4_0 cases at H and expert width 128 (WIDE_CASES, seed 14). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
+
+The --quant cases where some projection takes int8 rows also get
+expected_int8.layer_N.npy, the reference of moe-compile --int8-dot: the
+same float64 FFN, except that the input of every quantized projection
+whose K (the weight's row length) is whole steps of the int8 kernel (128
+for Q8_0 and Q4_0, 64 for the K-quants) is first rounded to int8 per
+block of 32 with one f32 scale (fake_int8, int8_inputs); cases.json gives
+its tolerance, int8_tolerance. That is every quantized projection of the
+K-quant cases (K 256) and of the wide cases (K 128), and none of the
+Q8_0/Q4_0 cases at H 64 and width 32.
+Computing it draws no random numbers: the other outputs are as without it.
 """
 import json
 import os
@@ -40,6 +53,18 @@ Q8_0 = gguf.GGMLQuantizationType.Q8_0
 Q4_0 = gguf.GGMLQuantizationType.Q4_0
 Q4_K = gguf.GGMLQuantizationType.Q4_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
+# The relative L2 tolerance of moe-compile --int8-dot against
+# expected_int8 (check_checkpoints.py --int8): 10 times the worst error
+# measured, 4.6e-7 (the 11 layers 1.4e-7 to 4.6e-7, as the f32 path is
+# from expected: f32 against float64 sums). The rounding itself must
+# agree exactly: the kernels round the same f32 hidden states as
+# fake_int8, and the down projections' inputs h (f32 there, float64 here)
+# are at least 3.8 f32 epsilons of their block's amax away from a
+# rounding boundary, so no q differs. One q one step off moves a layer by
+# 3.6e-5 to 1.0e-3 (measured by moving the q nearest a boundary): a
+# failure of that size is one rounding flipped, not noise. Without the
+# int8 rounding (expected) the layers are 6.1e-3 to 1.8e-2 away.
+INT8_TOLERANCE = 5e-6
 
 
 def silu(v):
@@ -55,6 +80,33 @@ def softmax(v):
     return e / e.sum(axis=-1, keepdims=True)
 
 
+def fake_int8(v):
+    """v [..., K] rounded as --int8-dot rounds a quantized GEMM's input, in
+    float32: per block of 32 along the last axis amax = max |v|, q =
+    roundeven(v * (127 / amax)) (0 where amax is 0), scale = amax / 127;
+    returns q * scale in float64 (what the int8 dot products multiply the
+    dequantized weight by, up to the order of the f32 sums)."""
+    b = np.asarray(v, dtype=np.float32).reshape(-1, 32)
+    amax = np.abs(b).max(axis=1, keepdims=True)
+    nonzero = amax > 0
+    inv = np.where(nonzero, np.float32(127) / np.where(nonzero, amax, np.float32(1)),
+                   np.float32(0))
+    q = np.rint(b * inv)  # float32; rint rounds half to even
+    assert inv.dtype == q.dtype == np.float32 and np.abs(q).max() <= 127
+    scale = amax / np.float32(127)
+    return (q.astype(np.float64) * scale.astype(np.float64)).reshape(np.shape(v))
+
+
+def int8_inputs(w, types):
+    """The keys of w whose input --int8-dot rounds (fake_int8): the
+    quantized weights (types' keys) whose K, the last axis, is whole steps
+    of the int8 kernel: 128 for Q8_0 and Q4_0 (4 blocks of 32 per step), 64
+    for the K-quants."""
+    def step(t):
+        return 128 if t in (Q8_0, Q4_0) else 64
+    return frozenset(k for k in types if w[k].shape[-1] % step(types[k]) == 0)
+
+
 def top(v, k):
     """Indices of the k largest, largest first; None on a near-tie at the
     k-th place (float32 could choose otherwise)."""
@@ -64,9 +116,13 @@ def top(v, k):
     return order[:k]
 
 
-def moe_ffn(x, w, r):
+def moe_ffn(x, w, r, int8=frozenset()):
     """llama.cpp's build_moe_ffn for one token x [H] (float64); r is the
-    recipe. None on a routing near-tie."""
+    recipe. None on a routing near-tie. The inputs of the projections
+    named in int8 (keys of w) go through fake_int8 first."""
+    def inp(key, v):
+        return fake_int8(v) if key in int8 else v
+
     logits = w["router"] @ x
     if "router_bias" in w:
         logits = logits + w["router_bias"]
@@ -99,8 +155,8 @@ def moe_ffn(x, w, r):
         weights = weights * r.get("scale", 1.0)
     out = np.zeros(len(x))
     for wt, e in zip(weights, ids):
-        g = w["gate"][e] @ x
-        u = w["up"][e] @ x
+        g = w["gate"][e] @ inp("gate", x)
+        u = w["up"][e] @ inp("up", x)
         if "gate_bias" in w:
             g, u = g + w["gate_bias"][e], u + w["up_bias"][e]
         if r.get("oai"):
@@ -109,12 +165,14 @@ def moe_ffn(x, w, r):
             h = (u + 1.0) * (g * sigmoid(1.702 * g))
         else:
             h = silu(g) * u
-        y = w["down"][e] @ h
+        y = w["down"][e] @ inp("down", h)
         if "down_bias" in w:
             y = y + w["down_bias"][e]
         out += wt * y
     if "shared_gate" in w:
-        s = w["shared_down"] @ (silu(w["shared_gate"] @ x) * (w["shared_up"] @ x))
+        hs = silu(w["shared_gate"] @ inp("shared_gate", x)) * (
+            w["shared_up"] @ inp("shared_up", x))
+        s = w["shared_down"] @ inp("shared_down", hs)
         if "shared_expert_gate" in w:
             s = s * sigmoid(w["shared_expert_gate"].reshape(-1) @ x)
         out += s
@@ -274,6 +332,20 @@ QUANT_CASES = [
                                      oai=True, limit=7.0), 1, 0, {}, quant(Q8_0)),
 ]
 
+# Q8_0 and Q4_0 with H and expert (and shared expert) width WH, so that
+# --int8-dot's steps of 128 cover every projection (at QH and QI they
+# keep f32 rows).
+WIDE_CASES = [
+    ("qwen3moe_q4_0_wide", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, quant(Q4_0)),
+    ("mixtral_mixed_wide", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 128}, {"gate": Q8_0, "up": Q4_0, "down": Q8_0}),
+    ("qwen2moe_q8_0_wide", "qwen2moe", dict(gating="softmax", norm=False, k=K,
+                                            shared=128, shared_expert_gate=True),
+     1, 0, {"expert_shared_feed_forward_length": 128},
+     quant(Q8_0, EXPERTS_AND_SHARED)),
+]
+
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
     # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
@@ -317,7 +389,13 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
             if any(y is None for y in ys):
                 ok = False
                 break
-            layers[b] = (w, raw, np.array(ys).reshape(2, 5, h))
+            # The same routing (the router stays f32): never None.
+            # None where no projection takes int8 rows.
+            y8 = None
+            keys = int8_inputs(w, dtype) if quantized else frozenset()
+            if keys:
+                y8 = np.array([moe_ffn(t, w, recipe, keys) for t in xs]).reshape(2, 5, h)
+            layers[b] = (w, raw, np.array(ys).reshape(2, 5, h), y8)
         if ok:
             break
     else:
@@ -331,7 +409,7 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
         writer.add_uint32(arch + ".expert_feed_forward_length", i)
     for key, value in extra.items():
         add_key(writer, arch + "." + key, value)
-    for b, (w, raw, y) in layers.items():
+    for b, (w, raw, y, y8) in layers.items():
         if recipe.get("fused"):
             # One [E, 2I, H] tensor: gate rows, then up rows.
             w = dict(w)
@@ -354,13 +432,18 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
                 t = value.astype(np.float16)
             writer.add_tensor(tensor, t)
         np.save(os.path.join(d, "expected.layer_%d.npy" % b), y)
+        if y8 is not None:
+            np.save(os.path.join(d, "expected_int8.layer_%d.npy" % b), y8)
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
     writer.close()
     np.save(os.path.join(d, "x.npy"), x)
-    return {"case": name, "model": "model.gguf", "layers": sorted(layers),
+    case = {"case": name, "model": "model.gguf", "layers": sorted(layers),
             "tolerance": 1e-5}
+    if any(y8 is not None for (_, _, _, y8) in layers.values()):
+        case["int8_tolerance"] = INT8_TOLERANCE
+    return case
 
 
 def main(out, quantized):
@@ -370,6 +453,8 @@ def main(out, quantized):
         cases = [make(out, *c, rng, QH, QI) for c in QUANT_CASES]
         rng = np.random.default_rng(13)
         cases += [make(out, *c, rng, KH, KI) for c in KQUANT_CASES]
+        rng = np.random.default_rng(14)
+        cases += [make(out, *c, rng, 128, 128) for c in WIDE_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

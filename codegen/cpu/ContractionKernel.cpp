@@ -475,6 +475,54 @@ private:
     return {scale, min};
   }
 
+  /// The 8 sub-block scales (d times the 6-bit scale) and mins negated
+  /// (minus dmin times the 6-bit min) of the q4_k block at byte `base` of
+  /// weight row `row` of `t`, as two vector<8xf32>: unpacked from the 12
+  /// bytes at 4 as vectors (as q4kScaleMin does one at a time), once per
+  /// block and weight row (cached for the loop trip's steps).
+  std::pair<Value, Value> q4kBlockScales(Value t, Value row, Value base) {
+    auto key = std::make_pair(t, row);
+    if (auto it = unitScales.find(key); it != unitScales.end())
+      return it->second;
+    Type i8 = b.getI8Type();
+    auto at = [&](int64_t offset) -> Value {
+      return arith::AddIOp::create(b, loc, base, index(offset));
+    };
+    Value bytes = quantBytes(t, row, at(4), 12);
+    auto part = [&](int64_t from) -> Value {
+      return vector::ShuffleOp::create(
+          b, loc, bytes, bytes,
+          ArrayRef<int64_t>{from, from + 1, from + 2, from + 3});
+    };
+    auto andI = [&](Value v, int64_t m) -> Value {
+      return arith::AndIOp::create(b, loc, v, intSplat(4, i8, m));
+    };
+    auto shr = [&](Value v, int64_t n) -> Value {
+      return arith::ShRUIOp::create(b, loc, v, intSplat(4, i8, n));
+    };
+    auto shl = [&](Value v, int64_t n) -> Value {
+      return arith::ShLIOp::create(b, loc, v, intSplat(4, i8, n));
+    };
+    Value lo = part(0), mid = part(4), hi = part(8);
+    // Sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7
+    // (mins); 4-7: the nibbles of bytes 8-11 below the top 2 bits of
+    // bytes 0-3 (scales) and 4-7 (mins).
+    Value sc = concat(andI(lo, 63), arith::OrIOp::create(b, loc, andI(hi, 15),
+                                                         shl(shr(lo, 6), 4)));
+    Value m = concat(andI(mid, 63), arith::OrIOp::create(b, loc, shr(hi, 4),
+                                                         shl(shr(mid, 6), 4)));
+    auto f32x8 = VectorType::get({8}, f32);
+    auto times = [&](Value v, Value scalar) -> Value {
+      return arith::MulFOp::create(
+          b, loc, arith::UIToFPOp::create(b, loc, f32x8, v),
+          vector::BroadcastOp::create(b, loc, f32x8, scalar));
+    };
+    Value scales = times(sc, quantHalf(t, row, base));
+    Value negMins =
+        arith::NegFOp::create(b, loc, times(m, quantHalf(t, row, at(2))));
+    return unitScales[key] = {scales, negMins};
+  }
+
   /// Elements [e0, e0 + lanes) of the block at byte `base` of weight row
   /// `row` of the bytes `t` (format o.quant, docs/MoEDialect.md), as f32:
   /// the quantized values widened in registers, times their (sub-)block's
@@ -694,10 +742,14 @@ private:
     case QuantFormat::q4_k: {
       Value x = quantBytes(t, row, at(16 + 32 * c), 32);
       Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
-      auto [s0, m0] = q4kScaleMin(t, row, base, 2 * c);
-      auto [s1, m1] = q4kScaleMin(t, row, base, 2 * c + 1);
-      Value mins = laneRuns({m0, m1});
-      return {{q}, laneRuns({s0, s1}), arith::NegFOp::create(b, loc, mins)};
+      auto [scales, negMins] = q4kBlockScales(t, row, base);
+      // Sub-blocks 2c and 2c + 1, 8 lanes each.
+      SmallVector<int64_t> mask;
+      for (int64_t l = 0; l < 16; ++l)
+        mask.push_back(2 * c + l / 8);
+      return {{q},
+              vector::ShuffleOp::create(b, loc, scales, scales, mask),
+              vector::ShuffleOp::create(b, loc, negMins, negMins, mask)};
     }
     case QuantFormat::q6_k: {
       // Low 4 bits from ql, high 2 from qh (docs/MoEDialect.md).
@@ -714,15 +766,27 @@ private:
           b, loc, concat(twoBits(shift), twoBits(shift + 2)),
           intSplat(64, i8, 4));
       Value q = arith::OrIOp::create(b, loc, low, high);
-      Value d = quantHalf(t, row, at(208));
-      SmallVector<Value> scales;
-      for (int64_t i = 0; i < 4; ++i) {
-        Value sc = tensor::ExtractOp::create(
-            b, loc, t, ValueRange{row, at(192 + 4 * c + i)});
-        scales.push_back(arith::MulFOp::create(
-            b, loc, d, arith::SIToFPOp::create(b, loc, f32, sc)));
+      // The 16 int8 sub-block scales times d, converted once per block and
+      // weight row (cached for the loop trip's steps); this step's 4 (of
+      // 16 elements, 4 lanes each).
+      auto key = std::make_pair(t, row);
+      auto it = unitScales.find(key);
+      if (it == unitScales.end()) {
+        auto f32x16 = VectorType::get({16}, f32);
+        Value sc = arith::SIToFPOp::create(b, loc, f32x16,
+                                           quantBytes(t, row, at(192), 16));
+        Value d = vector::BroadcastOp::create(b, loc, f32x16,
+                                              quantHalf(t, row, at(208)));
+        it =
+            unitScales
+                .try_emplace(key, arith::MulFOp::create(b, loc, sc, d), Value())
+                .first;
       }
-      return {{q}, laneRuns(scales), Value()};
+      Value scales = it->second.first;
+      SmallVector<int64_t> mask;
+      for (int64_t l = 0; l < 16; ++l)
+        mask.push_back(4 * c + l / 4);
+      return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
     }
     }
     llvm_unreachable("unknown quantized format");
@@ -829,6 +893,7 @@ private:
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           Value base = arith::MulIOp::create(b, loc, u, index(unitBytes));
           prefetchNextRows(wRows, base, unitBytes);
+          unitScales.clear();
           SmallVector<Value> next(accs.begin(), accs.end());
           for (int64_t c = 0; c < unit / stepElements; ++c) {
             Value e0 = arith::AddIOp::create(
@@ -1048,6 +1113,9 @@ private:
   bool useDot = false;
   /// Read-only buffers of the weights, for prefetching.
   llvm::DenseMap<Value, Value> buffers;
+  /// The sub-block scales (and for q4_k the mins negated) of (weight,
+  /// row) in the int8 loop's current trip (q4kBlockScales, q6_k's).
+  llvm::DenseMap<std::pair<Value, Value>, std::pair<Value, Value>> unitScales;
   Type f32;
   arith::FastMathFlags fastmath;
 };

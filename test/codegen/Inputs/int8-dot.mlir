@@ -76,12 +76,15 @@ func.func @dense_q8_0(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quant<q8_0>>
 // -----
 
 // q4_k: rows in order, one super-block of 256 per loop trip, 4 steps of
-// 64 (2 sub-blocks each); the nibbles are unsigned already (the lanes
-// start at 0) and the mins add the rows' scaled sums times minus dmin · m.
+// 64 (2 sub-blocks each); the 8 sub-blocks' 6-bit scales and mins
+// unpacked and converted as vectors once per weight row; the nibbles are
+// unsigned already (the lanes start at 0) and the mins add the rows'
+// scaled sums times minus dmin · m.
 // INT8-LABEL: func.func @grouped_matmul_q4_k
 // INT8: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
+// INT8: arith.uitofp %{{.*}} : vector<8xi8> to vector<8xf32>
+// INT8: arith.negf %{{.*}} : vector<8xf32>
 // INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
-// INT8: arith.negf %{{.*}} : vector<16xf32>
 func.func @grouped_matmul_q4_k(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
@@ -90,10 +93,12 @@ func.func @grouped_matmul_q4_k(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.q
 // -----
 
 // q6_k: the 6-bit values (ql's nibbles, qh's 2-bit pairs shifted up)
-// are unsigned, their offset 32; an int8 scale per 16 (4 lanes).
+// are unsigned, their offset 32; an int8 scale per 16 (4 lanes), the 16
+// converted as one vector.
 // INT8-LABEL: func.func @dense_q6_k
 // INT8: arith.shli %{{.*}} : vector<64xi8>
 // INT8: arith.ori %{{.*}} : vector<64xi8>
+// INT8: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // INT8: llvm.inline_asm asm_dialect = att "vpdpbusd
 func.func @dense_q6_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q6_k>>) -> tensor<?x16xf32> {
   %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q6_k>> -> tensor<?x16xf32>

@@ -92,13 +92,6 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
       {"shared_up", a.getSharedUp()},
       {"shared_down", a.getSharedDown()},
       {"shared_expert_gate", a.getSharedExpertGate()}};
-  // The projections of the experts and the shared experts may be
-  // block-quantized (C9).
-  auto quantizable = [](StringRef name) {
-    return llvm::is_contained({"gate", "up", "gate_up", "down", "shared_gate",
-                               "shared_up", "shared_down"},
-                              name);
-  };
   for (auto [name, value] : weights) {
     if (!value)
       continue;
@@ -106,7 +99,8 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
     if (tensor && isStorageFloat(tensor.getElementType()))
       continue;
     if (QuantizedType q = getQuantizedElementType(value.getType())) {
-      if (!quantizable(name))
+      // Only the experts' and shared experts' projections (C9).
+      if (!isQuantizableLayerOperand(name))
         return diag("C9", name, " cannot be quantized (", value.getType(),
                     "): only the experts' and shared experts' projections "
                     "may be");

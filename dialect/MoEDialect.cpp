@@ -59,6 +59,12 @@ QuantizedType mlir::moe::getQuantizedElementType(Type type) {
                 : QuantizedType();
 }
 
+bool mlir::moe::isQuantizableLayerOperand(llvm::StringRef name) {
+  return llvm::is_contained({"gate", "up", "gate_up", "down", "shared_gate",
+                             "shared_up", "shared_down"},
+                            name);
+}
+
 // The plan of moe-plan-expert-parallelism sits on a moe.layer: it places
 // that layer's experts on the ranks of an existing grid of as many devices.
 LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,

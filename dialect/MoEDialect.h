@@ -62,6 +62,9 @@ constexpr const char *kArgPackedSlicesAttr = "moe.packed_slices";
 namespace mlir::moe {
 /// The !moe.quant element type of a ranked tensor type, or null.
 QuantizedType getQuantizedElementType(Type type);
+/// Whether moe.layer's operand `name` may be block-quantized (C9): the
+/// experts' and the shared experts' projections.
+bool isQuantizableLayerOperand(llvm::StringRef name);
 } // namespace mlir::moe
 
 #endif // MOEC_DIALECT_MOEDIALECT_H

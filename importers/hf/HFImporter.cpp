@@ -46,15 +46,6 @@ QuantizedType quantizedType(MLIRContext *ctx, const std::string &dtype) {
   return nullptr;
 }
 
-/// The roles whose weights may stay block-quantized (moe.layer's C9).
-bool quantizableRole(const std::string &role) {
-  for (const char *r : {"gate", "up", "gate_up", "down", "shared_gate",
-                        "shared_up", "shared_down"})
-    if (role == r)
-      return true;
-  return false;
-}
-
 /// The dtype config.json declares (torch_dtype, or dtype in newer
 /// transformers), as an element type; null when absent or not a float type
 /// the runtime binds.
@@ -115,7 +106,8 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     Type et = elementType(ctx, t->info->dtype);
     QuantizedType quant =
         ckpt.gguf() ? quantizedType(ctx, t->info->dtype) : nullptr;
-    if (quant && !quantizableRole(role)) {
+    // The roles are moe.layer's operand names.
+    if (quant && !isQuantizableLayerOperand(role)) {
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype << ", but the " << role
                      << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "

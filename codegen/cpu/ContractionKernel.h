@@ -14,6 +14,7 @@
 #include "dialect/MoEDialect.h"
 
 #include "codegen/cpu/CpuTarget.h"
+#include "codegen/cpu/QuantizedWeights.h"
 #include "mlir/IR/Builders.h"
 
 namespace mlir::moe {
@@ -72,29 +73,6 @@ bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
 /// is whole steps (128 elements in halves, else 64).
 bool usesInt8Rows(const ContractionKernel &kernel, QuantizedType quant,
                   int64_t k);
-
-/// Whether int8 rows for `quant` are laid out in halves: q8_0 and q4_0,
-/// whose 32-element blocks hold their values as two runs of 16 (q4_0's
-/// low and high nibbles), each 128 elements (4 blocks j) stored as the
-/// blocks' first 16 values, then their last 16, so one 64-byte vector of
-/// each half puts block j in lanes [4 j, 4 j + 4) of the dot products.
-/// Otherwise the values are in order, 64 per vector.
-bool int8RowsInHalves(QuantizedType quant);
-
-/// Rows quantized to int8 for int8 dot products, each row in blocks of 32
-/// with one scale: the block's largest magnitude maps to 127, values round
-/// to nearest even. Per i32 lane of the dot products (4 consecutive stored
-/// values, or 4 in each half) the row also carries its block's scale and
-/// the lane's values summed (for the weights' offsets and mins).
-struct Int8Rows {
-  Value values; // [count, k] i8
-  Value scales; // [count, k / 4 (or k / 8 in halves)] f32
-  Value sums;   // [count, k / 4 (or k / 8 in halves)] i32
-};
-/// Rows [lo, lo + count) of `input` (through `rows` when given) as
-/// Int8Rows for a weight of format `quant`, row m at m.
-Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
-                  Value count, int64_t k, QuantizedType quant);
 
 /// Group `g` of a per-group tensor [G, ...] (a weight or bias; the groups
 /// along dimension `dim`, e.g. [S, G, ...] for panels in slices) as a

@@ -1,0 +1,497 @@
+//===- QuantizedWeights.cpp - block-quantized weights in the CPU kernels --===//
+#include "codegen/cpu/QuantizedWeights.h"
+#include "codegen/linalg/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
+  return quant.getFormat() == QuantFormat::q8_0 ||
+         quant.getFormat() == QuantFormat::q4_0;
+}
+
+Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
+                             Value rows, Value lo, Value count, int64_t k,
+                             QuantizedType quant) {
+  constexpr int64_t block = 32, lanes = block / 4;
+  bool halves = int8RowsInHalves(quant);
+  // Elements per i32 lane of the scales and sums: 4, or 8 in two halves.
+  int64_t perLane = halves ? 8 : 4;
+  Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  OpFoldResult countF = count;
+  Value values = emptyTensor(b, loc, {countF, b.getIndexAttr(k)}, i8);
+  Value scales =
+      emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, f32);
+  Value sums = emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, i32);
+  auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
+  // Elements [from, from + n) of `v`.
+  auto slice = [&](OpBuilder &nb, Value v, int64_t from, int64_t n) -> Value {
+    SmallVector<int64_t> mask;
+    for (int64_t i = 0; i < n; ++i)
+      mask.push_back(from + i);
+    return vector::ShuffleOp::create(nb, loc, v, v, mask);
+  };
+  auto write = [&](OpBuilder &nb, Value v, Value dest, Value m, Value at) {
+    return vector::TransferWriteOp::create(nb, loc, v, dest, ValueRange{m, at},
+                                           ArrayRef<bool>{true})
+        .getResult();
+  };
+  auto perRow = scf::ForOp::create(
+      b, loc, cst(0), count, cst(1), ValueRange{values, scales, sums},
+      [&](OpBuilder &rb, Location, Value m, ValueRange rowIter) {
+        Value r = arith::AddIOp::create(rb, loc, lo, m);
+        if (rows)
+          r = toIndex(rb, loc, tensor::ExtractOp::create(rb, loc, rows, r));
+        auto perBlock = scf::ForOp::create(
+            rb, loc, cst(0), cst(k / block), cst(1), rowIter,
+            [&](OpBuilder &nb, Location, Value kb, ValueRange iter) {
+              Type elt =
+                  cast<RankedTensorType>(input.getType()).getElementType();
+              Value k0 = arith::MulIOp::create(nb, loc, kb, cst(block));
+              Value x = vector::TransferReadOp::create(
+                  nb, loc, vec(block, elt), input, ValueRange{r, k0},
+                  floatConst(nb, loc, elt, 0.0), ArrayRef<bool>{true});
+              if (elt != f32)
+                x = arith::ExtFOp::create(nb, loc, vec(block, f32), x);
+              // NaN-free as far as the reduction goes: a tree of maxima.
+              Value amax = vector::ReductionOp::create(
+                  nb, loc, vector::CombiningKind::MAXNUMF,
+                  math::AbsFOp::create(nb, loc, x),
+                  arith::FastMathFlags::nnan | arith::FastMathFlags::reassoc);
+              Value zero = floatConst(nb, loc, f32, 0.0);
+              Value c127 = floatConst(nb, loc, f32, 127.0);
+              Value scale = arith::DivFOp::create(nb, loc, amax, c127);
+              // A block of zeros keeps scale 0 and values 0.
+              Value nonzero = arith::CmpFOp::create(
+                  nb, loc, arith::CmpFPredicate::OGT, amax, zero);
+              Value inv = arith::SelectOp::create(
+                  nb, loc, nonzero, arith::DivFOp::create(nb, loc, c127, amax),
+                  zero);
+              Value scaled = arith::MulFOp::create(
+                  nb, loc, x,
+                  vector::BroadcastOp::create(nb, loc, vec(block, f32), inv));
+              Value q = arith::FPToSIOp::create(
+                  nb, loc, vec(block, i8),
+                  math::RoundEvenOp::create(nb, loc, scaled));
+              // Each group of 4 values summed: values j, j + 4, .. of the
+              // block for j < 4, added.
+              Value wide = arith::ExtSIOp::create(nb, loc, vec(block, i32), q);
+              Value laneSum;
+              for (int64_t j = 0; j < 4; ++j) {
+                SmallVector<int64_t> mask;
+                for (int64_t l = 0; l < lanes; ++l)
+                  mask.push_back(4 * l + j);
+                Value part =
+                    vector::ShuffleOp::create(nb, loc, wide, wide, mask);
+                laneSum = laneSum
+                              ? arith::AddIOp::create(nb, loc, laneSum, part)
+                                    .getResult()
+                              : part;
+              }
+              Value v, sc, su;
+              if (!halves) {
+                Value l0 = arith::MulIOp::create(nb, loc, kb, cst(lanes));
+                v = write(nb, q, iter[0], m, k0);
+                sc = write(nb,
+                           vector::BroadcastOp::create(nb, loc, vec(lanes, f32),
+                                                       scale),
+                           iter[1], m, l0);
+                su = write(nb, laneSum, iter[2], m, l0);
+              } else {
+                // Block j of a unit of 4 (128 elements): its first 16 values
+                // at 16 j, its last 16 at 64 + 16 j, so that both halves
+                // put block j in lanes [4 j, 4 j + 4); a lane's sum covers
+                // its 4 values in each half.
+                Value unit = arith::DivUIOp::create(nb, loc, kb, cst(4));
+                Value j = arith::RemUIOp::create(nb, loc, kb, cst(4));
+                Value at = arith::AddIOp::create(
+                    nb, loc, arith::MulIOp::create(nb, loc, unit, cst(128)),
+                    arith::MulIOp::create(nb, loc, j, cst(16)));
+                v = write(nb, slice(nb, q, 0, 16), iter[0], m, at);
+                v = write(nb, slice(nb, q, 16, 16), v, m,
+                          arith::AddIOp::create(nb, loc, at, cst(64)));
+                Value l0 = arith::AddIOp::create(
+                    nb, loc, arith::MulIOp::create(nb, loc, unit, cst(16)),
+                    arith::MulIOp::create(nb, loc, j, cst(4)));
+                sc = write(
+                    nb,
+                    vector::BroadcastOp::create(nb, loc, vec(4, f32), scale),
+                    iter[1], m, l0);
+                su = write(nb,
+                           arith::AddIOp::create(nb, loc,
+                                                 slice(nb, laneSum, 0, 4),
+                                                 slice(nb, laneSum, 4, 4)),
+                           iter[2], m, l0);
+              }
+              scf::YieldOp::create(nb, loc, ValueRange{v, sc, su});
+            });
+        scf::YieldOp::create(rb, loc, perBlock.getResults());
+      });
+  return {perRow.getResult(0), perRow.getResult(1), perRow.getResult(2)};
+}
+
+/// `count` bytes of weight row `row` of the bytes `t` from byte `at`.
+Value QuantizedWeightReader::quantBytes(Value t, Value row, Value at,
+                                        int64_t count) {
+  Type i8 = b.getI8Type();
+  Value zero8 = arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0));
+  return vector::TransferReadOp::create(b, loc, VectorType::get({count}, i8), t,
+                                        ValueRange{row, at}, zero8,
+                                        ArrayRef<bool>{true});
+}
+
+/// Byte `at` of row `row` of `t`, zero-extended to i32.
+Value QuantizedWeightReader::quantByte(Value t, Value row, Value at) {
+  Value v = tensor::ExtractOp::create(b, loc, t, ValueRange{row, at});
+  return arith::ExtUIOp::create(b, loc, b.getI32Type(), v);
+}
+
+/// The little-endian f16 at byte `at` of row `row` of `t`, as f32.
+Value QuantizedWeightReader::quantHalf(Value t, Value row, Value at) {
+  Value bits = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getF16Type()), quantBytes(t, row, at, 2));
+  Value half = vector::ExtractOp::create(b, loc, bits, 0);
+  return arith::ExtFOp::create(b, loc, f32, half);
+}
+
+/// A splat of `v` over `lanes` i8.
+Value QuantizedWeightReader::splat8(int64_t v) {
+  auto type = VectorType::get({lanes}, b.getI8Type());
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, b.getI8IntegerAttr(v)));
+}
+
+/// The scale and the min of sub-block `sub` (of 32) of the q4_k block at
+/// byte `base` of weight row `row` of `t`: d and dmin times the
+/// sub-block's 6-bit scale and min, packed in the 12 bytes at 4.
+std::pair<Value, Value> QuantizedWeightReader::q4kScaleMin(Value t, Value row,
+                                                           Value base,
+                                                           int64_t sub) {
+  auto i32 = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  auto s = [&](int64_t i) { return quantByte(t, row, at(4 + i)); };
+  auto andI = [&](Value v, int64_t m) -> Value {
+    return arith::AndIOp::create(b, loc, v, i32(m));
+  };
+  auto shr = [&](Value v, int64_t n) -> Value {
+    return arith::ShRUIOp::create(b, loc, v, i32(n));
+  };
+  auto shl = [&](Value v, int64_t n) -> Value {
+    return arith::ShLIOp::create(b, loc, v, i32(n));
+  };
+  Value sc, m;
+  if (sub < 4) {
+    sc = andI(s(sub), 63);
+    m = andI(s(sub + 4), 63);
+  } else {
+    sc = arith::OrIOp::create(b, loc, andI(s(sub + 4), 15),
+                              shl(shr(s(sub - 4), 6), 4));
+    m = arith::OrIOp::create(b, loc, shr(s(sub + 4), 4),
+                             shl(shr(s(sub), 6), 4));
+  }
+  Value scale = arith::MulFOp::create(b, loc, quantHalf(t, row, base),
+                                      arith::UIToFPOp::create(b, loc, f32, sc));
+  Value min = arith::MulFOp::create(b, loc, quantHalf(t, row, at(2)),
+                                    arith::UIToFPOp::create(b, loc, f32, m));
+  return {scale, min};
+}
+
+/// The 8 sub-block scales (d times the 6-bit scale) and mins negated
+/// (minus dmin times the 6-bit min) of the q4_k block at byte `base` of
+/// weight row `row` of `t`, as two vector<8xf32>: unpacked from the 12
+/// bytes at 4 as vectors (as q4kScaleMin does one at a time), once per
+/// block and weight row (cached for the loop trip's steps).
+std::pair<Value, Value>
+QuantizedWeightReader::q4kBlockScales(Value t, Value row, Value base) {
+  auto key = std::make_pair(t, row);
+  if (auto it = unitScales.find(key); it != unitScales.end())
+    return it->second;
+  Type i8 = b.getI8Type();
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  Value bytes = quantBytes(t, row, at(4), 12);
+  auto part = [&](int64_t from) -> Value {
+    return vector::ShuffleOp::create(
+        b, loc, bytes, bytes,
+        ArrayRef<int64_t>{from, from + 1, from + 2, from + 3});
+  };
+  auto andI = [&](Value v, int64_t m) -> Value {
+    return arith::AndIOp::create(b, loc, v, intSplat(4, i8, m));
+  };
+  auto shr = [&](Value v, int64_t n) -> Value {
+    return arith::ShRUIOp::create(b, loc, v, intSplat(4, i8, n));
+  };
+  auto shl = [&](Value v, int64_t n) -> Value {
+    return arith::ShLIOp::create(b, loc, v, intSplat(4, i8, n));
+  };
+  Value lo = part(0), mid = part(4), hi = part(8);
+  // Sub-blocks 0-3: the low 6 bits of bytes 0-3 (scales) and 4-7
+  // (mins); 4-7: the nibbles of bytes 8-11 below the top 2 bits of
+  // bytes 0-3 (scales) and 4-7 (mins).
+  Value sc = concat(andI(lo, 63), arith::OrIOp::create(b, loc, andI(hi, 15),
+                                                       shl(shr(lo, 6), 4)));
+  Value m = concat(andI(mid, 63), arith::OrIOp::create(b, loc, shr(hi, 4),
+                                                       shl(shr(mid, 6), 4)));
+  auto f32x8 = VectorType::get({8}, f32);
+  auto times = [&](Value v, Value scalar) -> Value {
+    return arith::MulFOp::create(
+        b, loc, arith::UIToFPOp::create(b, loc, f32x8, v),
+        vector::BroadcastOp::create(b, loc, f32x8, scalar));
+  };
+  Value scales = times(sc, quantHalf(t, row, base));
+  Value negMins =
+      arith::NegFOp::create(b, loc, times(m, quantHalf(t, row, at(2))));
+  return unitScales[key] = {scales, negMins};
+}
+
+/// Elements [e0, e0 + lanes) of the block at byte `base` of weight row
+/// `row` of the bytes `t` (format quant, docs/MoEDialect.md), as f32:
+/// the quantized values widened in registers, times their (sub-)block's
+/// scale, less its min (q4_k). `e0` is a multiple of the lanes, which
+/// divide 16, so the elements share their scale and their bytes are
+/// contiguous.
+Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
+                                            int64_t e0) {
+  auto vecType = VectorType::get({lanes}, f32);
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  auto splat = [&](Value scalar) -> Value {
+    return vector::BroadcastOp::create(b, loc, vecType, scalar);
+  };
+  // The low (e.g. first half) or high nibbles of `raw`.
+  auto nibbles = [&](Value raw, bool high) -> Value {
+    if (high)
+      return arith::ShRUIOp::create(b, loc, raw, splat8(4));
+    return arith::AndIOp::create(b, loc, raw, splat8(15));
+  };
+  switch (quant.getFormat()) {
+  case QuantFormat::q8_0: {
+    Value q = quantBytes(t, row, at(2 + e0), lanes);
+    Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+    return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
+  }
+  case QuantFormat::q4_0: {
+    Value raw = quantBytes(t, row, at(2 + e0 % 16), lanes);
+    Value q = arith::SubIOp::create(b, loc, nibbles(raw, e0 >= 16), splat8(8));
+    Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+    return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
+  }
+  case QuantFormat::q4_k: {
+    auto [scale, min] = q4kScaleMin(t, row, base, e0 / 32);
+    Value raw = quantBytes(t, row, at(16 + 32 * (e0 / 64) + e0 % 32), lanes);
+    Value v =
+        arith::UIToFPOp::create(b, loc, vecType, nibbles(raw, e0 % 64 >= 32));
+    return arith::SubFOp::create(
+        b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
+  }
+  case QuantFormat::q6_k: {
+    int64_t h = e0 / 128, r = e0 % 128;
+    Value low =
+        nibbles(quantBytes(t, row, at(64 * h + r % 64), lanes), r >= 64);
+    Value hq = quantBytes(t, row, at(128 + 32 * h + r % 32), lanes);
+    if (r / 32)
+      hq = arith::ShRUIOp::create(b, loc, hq, splat8(2 * (r / 32)));
+    hq = arith::ShLIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, hq, splat8(3)), splat8(4));
+    Value q = arith::SubIOp::create(
+        b, loc, arith::OrIOp::create(b, loc, low, hq), splat8(32));
+    Value sc = tensor::ExtractOp::create(b, loc, t,
+                                         ValueRange{row, at(192 + e0 / 16)});
+    Value scale =
+        arith::MulFOp::create(b, loc, quantHalf(t, row, at(208)),
+                              arith::SIToFPOp::create(b, loc, f32, sc));
+    Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+    return arith::MulFOp::create(b, loc, v, splat(scale));
+  }
+  }
+  llvm_unreachable("unknown quantized format");
+}
+
+/// A constant vector of `n` copies of the integer `v` of type `elt`.
+Value QuantizedWeightReader::intSplat(int64_t n, Type elt, int64_t v) {
+  auto type = VectorType::get({n}, elt);
+  return arith::ConstantOp::create(
+      b, loc, type, DenseElementsAttr::get(type, b.getIntegerAttr(elt, v)));
+}
+
+/// `x` and `y` (vectors of one type) end to end.
+Value QuantizedWeightReader::concat(Value x, Value y) {
+  int64_t n = cast<VectorType>(x.getType()).getNumElements();
+  SmallVector<int64_t> mask;
+  for (int64_t i = 0; i < 2 * n; ++i)
+    mask.push_back(i);
+  return vector::ShuffleOp::create(b, loc, x, y, mask);
+}
+
+/// 16 f32 lanes, the scalars' in equal runs and order (each the scale of
+/// the lanes of its (sub-)block).
+Value QuantizedWeightReader::laneRuns(ArrayRef<Value> scalars) {
+  int64_t run = 16 / scalars.size();
+  SmallVector<Value> parts;
+  for (Value v : scalars)
+    parts.push_back(
+        vector::BroadcastOp::create(b, loc, VectorType::get({run}, f32), v));
+  while (parts.size() > 1) {
+    SmallVector<Value> next;
+    for (size_t i = 0; i < parts.size(); i += 2)
+      next.push_back(concat(parts[i], parts[i + 1]));
+    parts = next;
+  }
+  return parts[0];
+}
+
+/// The low or high nibbles of the bytes `raw`.
+Value QuantizedWeightReader::nibblesOf(Value raw, bool high) {
+  int64_t n = cast<VectorType>(raw.getType()).getNumElements();
+  Type i8 = b.getI8Type();
+  if (high)
+    return arith::ShRUIOp::create(b, loc, raw, intSplat(n, i8, 4));
+  return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 15));
+}
+
+/// The weight side of one int8 dot-product step: in halves (q8_0,
+/// q4_0: int8RowsInHalves), the unit of 4 blocks at byte `base` of
+/// weight row `row` of `t` as two vectors of 64 unsigned bytes (the
+/// stored value plus the format's offset, int8Offset), the blocks' first
+/// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
+/// block of 256 at `base` as one. With the 16 lanes' scales and, for
+/// q4_k, the lanes' mins negated.
+QuantizedWeightReader::Int8Step
+QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
+  Type i8 = b.getI8Type();
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  int64_t bb = quant.getBlockBytes();
+  // 16 bytes of each of the unit's 4 blocks from byte `from` of each.
+  auto fourBlocks = [&](int64_t from) {
+    return concat(concat(quantBytes(t, row, at(from), 16),
+                         quantBytes(t, row, at(bb + from), 16)),
+                  concat(quantBytes(t, row, at(2 * bb + from), 16),
+                         quantBytes(t, row, at(3 * bb + from), 16)));
+  };
+  // The 4 blocks' f16 scales, 4 lanes each: gathered as one 64-bit
+  // integer in scalar registers, then converted together (a vector
+  // conversion and splat per scale would take more vector work than the
+  // dot products).
+  auto blockScales = [&] {
+    Type i16 = b.getI16Type(), i64 = b.getI64Type();
+    Value bits;
+    for (int64_t j = 0; j < 4; ++j) {
+      Value h = vector::ExtractOp::create(
+          b, loc,
+          vector::BitCastOp::create(b, loc, VectorType::get({1}, i16),
+                                    quantBytes(t, row, at(j * bb), 2)),
+          0);
+      Value w = arith::ExtUIOp::create(b, loc, i64, h);
+      if (j)
+        w = arith::ShLIOp::create(
+            b, loc, w,
+            arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(16 * j)));
+      bits = bits ? arith::OrIOp::create(b, loc, bits, w).getResult() : w;
+    }
+    Value halves = vector::BitCastOp::create(
+        b, loc, VectorType::get({4}, b.getF16Type()),
+        vector::BroadcastOp::create(b, loc, VectorType::get({1}, i64), bits));
+    Value d = arith::ExtFOp::create(b, loc, VectorType::get({4}, f32), halves);
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(l / 4);
+    return vector::ShuffleOp::create(b, loc, d, d, mask).getResult();
+  };
+  switch (quant.getFormat()) {
+  case QuantFormat::q8_0: {
+    // Flipping the sign bit adds 128.
+    Int8Step step;
+    for (int64_t from : {2, 18})
+      step.bytes.push_back(arith::XOrIOp::create(b, loc, fourBlocks(from),
+                                                 intSplat(64, i8, -128)));
+    step.scales = blockScales();
+    return step;
+  }
+  case QuantFormat::q4_0: {
+    // Low nibbles: the first 16 values; high: the last 16.
+    Value x = fourBlocks(2);
+    return {{nibblesOf(x, false), nibblesOf(x, true)}, blockScales(), {}};
+  }
+  case QuantFormat::q4_k: {
+    Value x = quantBytes(t, row, at(16 + 32 * c), 32);
+    Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
+    auto [scales, negMins] = q4kBlockScales(t, row, base);
+    // Sub-blocks 2c and 2c + 1, 8 lanes each.
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(2 * c + l / 8);
+    return {{q},
+            vector::ShuffleOp::create(b, loc, scales, scales, mask),
+            vector::ShuffleOp::create(b, loc, negMins, negMins, mask)};
+  }
+  case QuantFormat::q6_k: {
+    // Low 4 bits from ql, high 2 from qh (docs/MoEDialect.md).
+    int64_t h = c / 2, shift = 4 * (c % 2);
+    Value low = nibblesOf(quantBytes(t, row, at(64 * h), 64), c % 2);
+    Value qh = quantBytes(t, row, at(128 + 32 * h), 32);
+    auto twoBits = [&](int64_t s) -> Value {
+      Value v = qh;
+      if (s)
+        v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
+      return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 3));
+    };
+    Value high = arith::ShLIOp::create(
+        b, loc, concat(twoBits(shift), twoBits(shift + 2)),
+        intSplat(64, i8, 4));
+    Value q = arith::OrIOp::create(b, loc, low, high);
+    // The 16 int8 sub-block scales times d, converted once per block and
+    // weight row (cached for the loop trip's steps); this step's 4 (of
+    // 16 elements, 4 lanes each).
+    auto key = std::make_pair(t, row);
+    auto it = unitScales.find(key);
+    if (it == unitScales.end()) {
+      auto f32x16 = VectorType::get({16}, f32);
+      Value sc = arith::SIToFPOp::create(b, loc, f32x16,
+                                         quantBytes(t, row, at(192), 16));
+      Value d = vector::BroadcastOp::create(b, loc, f32x16,
+                                            quantHalf(t, row, at(208)));
+      it = unitScales
+               .try_emplace(key, arith::MulFOp::create(b, loc, sc, d), Value())
+               .first;
+    }
+    Value scales = it->second.first;
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(4 * c + l / 4);
+    return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
+  }
+  }
+  llvm_unreachable("unknown quantized format");
+}
+
+/// What int8Step adds to each stored value to make it unsigned.
+int64_t QuantizedWeightReader::int8Offset() const {
+  switch (quant.getFormat()) {
+  case QuantFormat::q8_0:
+    return 128;
+  case QuantFormat::q4_0:
+    return 8;
+  case QuantFormat::q4_k:
+    return 0;
+  case QuantFormat::q6_k:
+    return 32;
+  }
+  llvm_unreachable("unknown quantized format");
+}

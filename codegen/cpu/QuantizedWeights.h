@@ -1,0 +1,98 @@
+//===- QuantizedWeights.h - block-quantized weights in the CPU kernels ----===//
+//
+// The int8 rows of int8 dot products, and the reads of a block-quantized
+// weight's bytes (docs/MoEDialect.md defines the formats) in the
+// dot-product kernel's vector code: decoded to f32 lanes, or as unsigned
+// bytes with their lanes' scales for vpdpbusd.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_CODEGEN_CPU_QUANTIZEDWEIGHTS_H
+#define MOEC_CODEGEN_CPU_QUANTIZEDWEIGHTS_H
+
+#include "dialect/MoEDialect.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/DenseMap.h"
+
+namespace mlir::moe {
+
+/// Whether int8 rows for `quant` are laid out in halves: q8_0 and q4_0,
+/// whose 32-element blocks hold their values as two runs of 16 (q4_0's
+/// low and high nibbles), each 128 elements (4 blocks j) stored as the
+/// blocks' first 16 values, then their last 16, so one 64-byte vector of
+/// each half puts block j in lanes [4 j, 4 j + 4) of the dot products.
+/// Otherwise the values are in order, 64 per vector.
+bool int8RowsInHalves(QuantizedType quant);
+
+/// Rows quantized to int8 for int8 dot products, each row in blocks of 32
+/// with one scale: the block's largest magnitude maps to 127, values round
+/// to nearest even. Per i32 lane of the dot products (4 consecutive stored
+/// values, or 4 in each half) the row also carries its block's scale and
+/// the lane's values summed (for the weights' offsets and mins).
+struct Int8Rows {
+  Value values; // [count, k] i8
+  Value scales; // [count, k / 4 (or k / 8 in halves)] f32
+  Value sums;   // [count, k / 4 (or k / 8 in halves)] i32
+};
+/// Rows [lo, lo + count) of `input` (through `rows` when given) as
+/// Int8Rows for a weight of format `quant`, row m at m.
+Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
+                  Value count, int64_t k, QuantizedType quant);
+
+/// Reads the weight rows of a block-quantized weight given as its bytes
+/// `t` ([rows, row bytes] of i8, KernelWeight), a block (or a unit of
+/// int8 steps) at byte `base` of row `row`.
+class QuantizedWeightReader {
+public:
+  QuantizedWeightReader(OpBuilder &b, Location loc, QuantizedType quant,
+                        int64_t lanes)
+      : b(b), loc(loc), quant(quant), lanes(lanes), f32(b.getF32Type()) {}
+
+  /// Elements [e0, e0 + lanes) of the block at `base`, as f32.
+  Value quantizedChunk(Value t, Value row, Value base, int64_t e0);
+
+  /// The weight side of one int8 dot-product step.
+  struct Int8Step {
+    SmallVector<Value, 2> bytes;
+    Value scales;
+    Value negMins;
+  };
+  Int8Step int8Step(Value t, Value row, Value base, int64_t c);
+
+  /// What int8Step adds to each stored value to make it unsigned.
+  int64_t int8Offset() const;
+
+  /// Starts a unit of int8 steps (a loop trip): sub-block scales converted
+  /// for the previous unit are not reused.
+  void beginUnit() { unitScales.clear(); }
+
+  /// A constant vector of `n` copies of the integer `v` of type `elt`.
+  Value intSplat(int64_t n, Type elt, int64_t v);
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value quantBytes(Value t, Value row, Value at, int64_t count);
+  Value quantByte(Value t, Value row, Value at);
+  Value quantHalf(Value t, Value row, Value at);
+  Value splat8(int64_t v);
+  std::pair<Value, Value> q4kScaleMin(Value t, Value row, Value base,
+                                      int64_t sub);
+  std::pair<Value, Value> q4kBlockScales(Value t, Value row, Value base);
+  Value concat(Value x, Value y);
+  Value laneRuns(ArrayRef<Value> scalars);
+  Value nibblesOf(Value raw, bool high);
+
+  OpBuilder &b;
+  Location loc;
+  QuantizedType quant;
+  int64_t lanes;
+  Type f32;
+  /// The sub-block scales (and for q4_k the mins negated) of (weight,
+  /// row) in the int8 loop's current trip (q4kBlockScales, q6_k's).
+  llvm::DenseMap<std::pair<Value, Value>, std::pair<Value, Value>> unitScales;
+};
+
+} // namespace mlir::moe
+
+#endif // MOEC_CODEGEN_CPU_QUANTIZEDWEIGHTS_H

@@ -9,7 +9,8 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q8_0", 0>,
       I32EnumAttrCase<"q4_0", 1>,
       I32EnumAttrCase<"q4_k", 2>,
-      I32EnumAttrCase<"q6_k", 3>]> {
+      I32EnumAttrCase<"q6_k", 3>,
+      I32EnumAttrCase<"mxfp4", 4>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -46,6 +47,14 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       `r = j % 128`, `q` the low (`r < 64`) or high nibble of
       `ql[64 h + r % 64]` or'ed with
       `((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4`.
+    * `mxfp4` (OCP microscaling MXFP4, as ggml stores it): `B = 32` in 17
+      bytes, an e8m0 exponent `e` (`b[0]`) then 16 bytes `qs` of e2m1
+      values; element `j` is `v[n] · s` with `n` the low nibble of
+      `qs[j]` for `j < 16`, else the high nibble of `qs[j − 16]`,
+      `v = 0, 1, 2, 3, 4, 6, 8, 12, −0, −1, −2, −3, −4, −6, −8, −12` (the
+      e2m1 values doubled) and `s = 2^(e − 128)`, the f32 whose bits are
+      `0x00200000 << e` for `e < 2` (a subnormal), else `(e − 1) << 23`
+      (so `e = 255` is `2^127`, not NaN).
 
     Products with a quantized weight are those of the dequantized value,
     computed in f32 as written (the scale products first), accumulated in
@@ -66,7 +75,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
     /// Elements per block (32, or 256 for the k-quants) and bytes per
-    /// block (34, 18, 144, 210).
+    /// block (34, 18, 144, 210, 17).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

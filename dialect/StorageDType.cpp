@@ -21,6 +21,8 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::Q4_K;
     case QuantFormat::q6_k:
       return ::moe::DType::Q6_K;
+    case QuantFormat::mxfp4:
+      return ::moe::DType::MXFP4;
     }
   }
   return std::nullopt;
@@ -30,4 +32,26 @@ std::optional<std::string> mlir::moe::storageDTypeName(Type t) {
   if (std::optional<::moe::DType> d = storageDType(t))
     return std::string(::moe::dtypeName(*d));
   return std::nullopt;
+}
+
+Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
+  switch (t) {
+  case ::moe::DType::F32:
+    return Float32Type::get(ctx);
+  case ::moe::DType::BF16:
+    return BFloat16Type::get(ctx);
+  case ::moe::DType::F16:
+    return Float16Type::get(ctx);
+  case ::moe::DType::Q8_0:
+    return QuantizedType::get(ctx, QuantFormat::q8_0);
+  case ::moe::DType::Q4_0:
+    return QuantizedType::get(ctx, QuantFormat::q4_0);
+  case ::moe::DType::Q4_K:
+    return QuantizedType::get(ctx, QuantFormat::q4_k);
+  case ::moe::DType::Q6_K:
+    return QuantizedType::get(ctx, QuantFormat::q6_k);
+  case ::moe::DType::MXFP4:
+    return QuantizedType::get(ctx, QuantFormat::mxfp4);
+  }
+  return nullptr;
 }

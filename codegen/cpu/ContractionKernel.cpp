@@ -7,7 +7,6 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
-#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -359,20 +358,10 @@ private:
   }
 
   /// acc plus, per i32 lane, the 4 products of the unsigned bytes `u` and
-  /// the signed bytes `s` at the lane summed (AVX512_VNNI vpdpbusd). As
-  /// inline assembly without side effects: llvm.call_intrinsic has unknown
-  /// memory effects, which buffer deallocation refuses.
+  /// the signed bytes `s` at the lane summed (AVX512_VNNI vpdpbusd).
   Value vpdpbusd(Value acc, Value u, Value s) {
-    MLIRContext *ctx = b.getContext();
-    return LLVM::InlineAsmOp::create(
-               b, loc, acc.getType(), ValueRange{acc, u, s},
-               b.getStringAttr("vpdpbusd $3, $2, $0"),
-               b.getStringAttr("=v,0,v,v"), UnitAttr(), UnitAttr(),
-               LLVM::TailCallKindAttr::get(
-                   ctx, LLVM::tailcallkind::TailCallKind::None),
-               LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
-               ArrayAttr())
-        .getResult(0);
+    return x86Instruction(b, loc, acc.getType(), "vpdpbusd $3, $2, $0",
+                          "=v,0,v,v", ValueRange{acc, u, s});
   }
 
   /// dotProducts over all of k with int8 dot products on the int8 rows

@@ -3,6 +3,7 @@
 #include "codegen/linalg/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -11,9 +12,28 @@
 using namespace mlir;
 using namespace mlir::moe;
 
+Value mlir::moe::x86Instruction(OpBuilder &b, Location loc, Type result,
+                                StringRef text, StringRef constraints,
+                                ValueRange operands) {
+  MLIRContext *ctx = b.getContext();
+  return LLVM::InlineAsmOp::create(
+             b, loc, result, operands, b.getStringAttr(text),
+             b.getStringAttr(constraints), UnitAttr(), UnitAttr(),
+             LLVM::TailCallKindAttr::get(
+                 ctx, LLVM::tailcallkind::TailCallKind::None),
+             LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
+             ArrayAttr())
+      .getResult(0);
+}
+
+/// MXFP4's e2m1 values doubled, by code (bit 3 the sign).
+static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                             0, -1, -2, -3, -4, -6, -8, -12};
+
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
   return quant.getFormat() == QuantFormat::q8_0 ||
-         quant.getFormat() == QuantFormat::q4_0;
+         quant.getFormat() == QuantFormat::q4_0 ||
+         quant.getFormat() == QuantFormat::mxfp4;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
@@ -318,8 +338,71 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     Value v = arith::SIToFPOp::create(b, loc, vecType, q);
     return arith::MulFOp::create(b, loc, v, splat(scale));
   }
+  case QuantFormat::mxfp4: {
+    Value raw = quantBytes(t, row, at(1 + e0 % 16), lanes);
+    Value v;
+    if (lanes == 16) {
+      // AVX-512: the 16 doubled values as a table, looked up with
+      // vpermps, which reads the low 4 bits of each index.
+      Type i32 = b.getI32Type();
+      Value idx =
+          arith::ExtUIOp::create(b, loc, VectorType::get({16}, i32), raw);
+      if (e0 >= 16)
+        idx = arith::ShRUIOp::create(b, loc, idx, intSplat(16, i32, 4));
+      SmallVector<float> table(std::begin(kMxfp4Doubled),
+                               std::end(kMxfp4Doubled));
+      table[8] = -0.0f;
+      Value tableV = arith::ConstantOp::create(
+          b, loc, vecType, DenseElementsAttr::get(vecType, ArrayRef(table)));
+      v = x86Instruction(b, loc, vecType, "vpermps $2, $1, $0", "=v,v,v",
+                         ValueRange{idx, tableV});
+    } else {
+      v = arith::SIToFPOp::create(b, loc, vecType,
+                                  mxfp4Doubled(nibbles(raw, e0 >= 16)));
+    }
+    return arith::MulFOp::create(b, loc, v, splat(e8m0Half(t, row, base)));
+  }
   }
   llvm_unreachable("unknown quantized format");
+}
+
+/// The e2m1 values of the nibbles `n` doubled, as i8: the magnitude of
+/// e2m1 bits x (e1 e0 m) doubled is x + max(x - 4, 0) + 2 max(x - 6, 0)
+/// (0, 1, 2, 3, 4, 6, 8, 12), and bit 3 is the sign.
+Value QuantizedWeightReader::mxfp4Doubled(Value n) {
+  int64_t count = cast<VectorType>(n.getType()).getNumElements();
+  Type i8 = b.getI8Type();
+  auto c = [&](int64_t v) { return intSplat(count, i8, v); };
+  Value x = arith::AndIOp::create(b, loc, n, c(7));
+  auto above = [&](int64_t from) -> Value {
+    return arith::MaxSIOp::create(
+        b, loc, arith::SubIOp::create(b, loc, x, c(from)), c(0));
+  };
+  Value mag =
+      arith::AddIOp::create(b, loc, arith::AddIOp::create(b, loc, x, above(4)),
+                            arith::ShLIOp::create(b, loc, above(6), c(1)));
+  // (mag ^ -s) + s negates where s = 1.
+  Value sign = arith::ShRUIOp::create(b, loc, n, c(3));
+  Value flip = arith::SubIOp::create(b, loc, c(0), sign);
+  return arith::AddIOp::create(b, loc, arith::XOrIOp::create(b, loc, mag, flip),
+                               sign);
+}
+
+/// Half the e8m0 scale at byte `base` of row `row` of `t`, 2^(e - 128),
+/// as an f32 (for the doubled e2m1 values): the bits 0x00200000 << e for
+/// e < 2, else (e - 1) << 23.
+Value QuantizedWeightReader::e8m0Half(Value t, Value row, Value base) {
+  auto c = [&](int64_t v) -> Value {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  };
+  Value e = quantByte(t, row, base);
+  Value small =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, e, c(2));
+  Value bits = arith::SelectOp::create(
+      b, loc, small, arith::ShLIOp::create(b, loc, c(0x00200000), e),
+      arith::ShLIOp::create(b, loc, arith::SubIOp::create(b, loc, e, c(1)),
+                            c(23)));
+  return arith::BitcastOp::create(b, loc, f32, bits);
 }
 
 /// A constant vector of `n` copies of the integer `v` of type `elt`.
@@ -365,7 +448,7 @@ Value QuantizedWeightReader::nibblesOf(Value raw, bool high) {
 }
 
 /// The weight side of one int8 dot-product step: in halves (q8_0,
-/// q4_0: int8RowsInHalves), the unit of 4 blocks at byte `base` of
+/// q4_0, mxfp4: int8RowsInHalves), the unit of 4 blocks at byte `base` of
 /// weight row `row` of `t` as two vectors of 64 unsigned bytes (the
 /// stored value plus the format's offset, int8Offset), the blocks' first
 /// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
@@ -428,6 +511,28 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     // Low nibbles: the first 16 values; high: the last 16.
     Value x = fourBlocks(2);
     return {{nibblesOf(x, false), nibblesOf(x, true)}, blockScales(), {}};
+  }
+  case QuantFormat::mxfp4: {
+    // As q4_0, with the e2m1 values (doubled, plus 12) and e8m0 scales:
+    // the bytes looked up with vpshufb in a table of the 16 codes' (in
+    // each 128-bit lane, as vpshufb reads them).
+    auto i8x64 = VectorType::get({64}, i8);
+    SmallVector<int8_t> table;
+    for (int64_t l = 0; l < 64; ++l)
+      table.push_back(static_cast<int8_t>(kMxfp4Doubled[l % 16] + 12));
+    Value tableV = arith::ConstantOp::create(
+        b, loc, i8x64, DenseElementsAttr::get(i8x64, ArrayRef(table)));
+    Value x = fourBlocks(1);
+    Int8Step step;
+    for (bool high : {false, true})
+      step.bytes.push_back(
+          x86Instruction(b, loc, i8x64, "vpshufb $2, $1, $0", "=v,v,v",
+                         ValueRange{tableV, nibblesOf(x, high)}));
+    SmallVector<Value, 4> scales;
+    for (int64_t j = 0; j < 4; ++j)
+      scales.push_back(e8m0Half(t, row, at(j * bb)));
+    step.scales = laneRuns(scales);
+    return step;
   }
   case QuantFormat::q4_k: {
     Value x = quantBytes(t, row, at(16 + 32 * c), 32);
@@ -492,6 +597,8 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 0;
   case QuantFormat::q6_k:
     return 32;
+  case QuantFormat::mxfp4:
+    return 12; // the doubled e2m1 values are -12 to 12
   }
   llvm_unreachable("unknown quantized format");
 }

@@ -17,12 +17,12 @@
 
 namespace mlir::moe {
 
-/// Whether int8 rows for `quant` are laid out in halves: q8_0 and q4_0,
-/// whose 32-element blocks hold their values as two runs of 16 (q4_0's
-/// low and high nibbles), each 128 elements (4 blocks j) stored as the
-/// blocks' first 16 values, then their last 16, so one 64-byte vector of
-/// each half puts block j in lanes [4 j, 4 j + 4) of the dot products.
-/// Otherwise the values are in order, 64 per vector.
+/// Whether int8 rows for `quant` are laid out in halves: q8_0, q4_0 and
+/// mxfp4, whose 32-element blocks hold their values as two runs of 16
+/// (q4_0's and mxfp4's low and high nibbles), each 128 elements (4 blocks j)
+/// stored as the blocks' first 16 values, then their last 16, so one 64-byte
+/// vector of each half puts block j in lanes [4 j, 4 j + 4) of the dot
+/// products. Otherwise the values are in order, 64 per vector.
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32
@@ -39,6 +39,13 @@ struct Int8Rows {
 /// Int8Rows for a weight of format `quant`, row m at m.
 Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
                   Value count, int64_t k, QuantizedType quant);
+
+/// One x86 instruction `text` (AT&T operand order, `constraints` as LLVM's
+/// inline assembly spells them) of result type `result`: inline assembly
+/// without side effects, since llvm.call_intrinsic has unknown memory
+/// effects, which buffer deallocation refuses.
+Value x86Instruction(OpBuilder &b, Location loc, Type result, StringRef text,
+                     StringRef constraints, ValueRange operands);
 
 /// Reads the weight rows of a block-quantized weight given as its bytes
 /// `t` ([rows, row bytes] of i8, KernelWeight), a block (or a unit of
@@ -82,6 +89,8 @@ private:
   Value concat(Value x, Value y);
   Value laneRuns(ArrayRef<Value> scalars);
   Value nibblesOf(Value raw, bool high);
+  Value mxfp4Doubled(Value n);
+  Value e8m0Half(Value t, Value row, Value base);
 
   OpBuilder &b;
   Location loc;

@@ -22,28 +22,14 @@ std::string shapeStr(const std::vector<int64_t> &shape) {
   return s + "]";
 }
 
-/// The element type of a safetensors dtype the runtime binds.
-Type elementType(MLIRContext *ctx, const std::string &dtype) {
-  if (dtype == "F32")
-    return Float32Type::get(ctx);
-  if (dtype == "BF16")
-    return BFloat16Type::get(ctx);
-  if (dtype == "F16")
-    return Float16Type::get(ctx);
-  return nullptr;
-}
-
-/// The !moe.quant type of a ggml type name the kernels read quantized.
-QuantizedType quantizedType(MLIRContext *ctx, const std::string &dtype) {
-  if (dtype == "Q8_0")
-    return QuantizedType::get(ctx, QuantFormat::q8_0);
-  if (dtype == "Q4_0")
-    return QuantizedType::get(ctx, QuantFormat::q4_0);
-  if (dtype == "Q4_K")
-    return QuantizedType::get(ctx, QuantFormat::q4_k);
-  if (dtype == "Q6_K")
-    return QuantizedType::get(ctx, QuantFormat::q6_k);
-  return nullptr;
+/// The element type of a tensor's dtype the runtime binds: F32, BF16, F16,
+/// and in a GGUF file ggml's block-quantized types the kernels read
+/// (!moe.quant); null for the others.
+Type elementType(MLIRContext *ctx, const std::string &dtype, bool gguf) {
+  std::optional<::moe::DType> d = ::moe::dtypeFromStorageName(dtype);
+  if (!d || (::moe::isBlockQuantized(*d) && !gguf))
+    return nullptr;
+  return storageElementType(ctx, *d);
 }
 
 /// The dtype config.json declares (torch_dtype, or dtype in newer
@@ -103,20 +89,17 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       return nullptr;
     }
     const std::string &file = *t->file;
-    Type et = elementType(ctx, t->info->dtype);
-    QuantizedType quant =
-        ckpt.gguf() ? quantizedType(ctx, t->info->dtype) : nullptr;
+    Type et = elementType(ctx, t->info->dtype, ckpt.gguf());
+    auto quant = dyn_cast_or_null<QuantizedType>(et);
     // The roles are moe.layer's operand names.
     if (quant && !isQuantizableLayerOperand(role)) {
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype << ", but the " << role
                      << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "
-                        "Q4_K and Q6_K are read for the experts' "
+                        "Q4_K, Q6_K and MXFP4 are read for the experts' "
                         "projections)";
       return nullptr;
     }
-    if (quant)
-      et = quant;
     if (!et) {
       bool fp8 = t->info->dtype.rfind("F8", 0) == 0;
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
@@ -126,7 +109,7 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                          : ckpt.gguf()
                              ? "; this quantized GGUF type is not supported "
                                "yet (supported: F32, BF16, F16, and Q8_0, "
-                               "Q4_0, Q4_K and Q6_K for the experts' "
+                               "Q4_0, Q4_K, Q6_K and MXFP4 for the experts' "
                                "projections)"
                              : "; supported: F32, BF16, F16");
       return nullptr;

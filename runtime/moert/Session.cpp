@@ -15,26 +15,6 @@ using namespace moert;
 
 namespace {
 
-/// The DType of a safetensors dtype string, if the runtime binds it.
-std::optional<moe::DType> fromSafetensors(const std::string &dtype) {
-  if (dtype == "F32")
-    return moe::DType::F32;
-  if (dtype == "BF16")
-    return moe::DType::BF16;
-  if (dtype == "F16")
-    return moe::DType::F16;
-  // ggml's names for the block-quantized types a GGUF file holds.
-  if (dtype == "Q8_0")
-    return moe::DType::Q8_0;
-  if (dtype == "Q4_0")
-    return moe::DType::Q4_0;
-  if (dtype == "Q4_K")
-    return moe::DType::Q4_K;
-  if (dtype == "Q6_K")
-    return moe::DType::Q6_K;
-  return std::nullopt;
-}
-
 /// The shape of the buffer the generated code reads a weight of `dtype`
 /// and `shape` as: the same, except that a block-quantized weight's rows
 /// are bytes (docs/Artifact.md, "Quantized weights").
@@ -228,7 +208,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
     const moe::safetensors::TensorInfo &info = *it->second.info;
     const void *data = it->second.file->data(info);
     // Checked when the file was bound: the weight's dtype or its stored one.
-    std::optional<moe::DType> dt = fromSafetensors(info.dtype);
+    std::optional<moe::DType> dt = moe::dtypeFromStorageName(info.dtype);
     if (dt && *dt != p.dtype) {
       size_t count = std::accumulate(info.shape.begin(), info.shape.end(),
                                      size_t(1), std::multiplies<size_t>());
@@ -689,7 +669,7 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
             continue;
           ++used;
           for (const TensorUse &u : uses) {
-            std::optional<moe::DType> dt = fromSafetensors(t.dtype);
+            std::optional<moe::DType> dt = moe::dtypeFromStorageName(t.dtype);
             // A weight recorded as stored in another dtype is converted when
             // resolved; it may also come in the dtype the function takes.
             bool dtypeOk =

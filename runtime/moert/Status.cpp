@@ -56,24 +56,14 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
+static_assert(static_cast<int>(moe::DType::MXFP4) == MOERT_MXFP4 &&
+                  static_cast<int>(moe::DType::Q8_0) == MOERT_Q8_0,
+              "moert_dtype_t numbers the dtypes as moe::DType does");
+
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  switch (dtype) {
-  case MOERT_F32:
-    return "f32";
-  case MOERT_BF16:
-    return "bf16";
-  case MOERT_F16:
-    return "f16";
-  case MOERT_Q8_0:
-    return "q8_0";
-  case MOERT_Q4_0:
-    return "q4_0";
-  case MOERT_Q4_K:
-    return "q4_k";
-  case MOERT_Q6_K:
-    return "q6_k";
-  }
-  return "unknown";
+  if (dtype < MOERT_F32 || dtype > MOERT_MXFP4)
+    return "unknown";
+  return moe::dtypeName(static_cast<moe::DType>(dtype));
 }
 
 } // extern "C"

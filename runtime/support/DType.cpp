@@ -1,97 +1,67 @@
 //===- DType.cpp - element types the runtime binds ------------------------===//
 #include "runtime/support/DType.h"
+#include "runtime/support/Gguf.h"
 #include "runtime/support/Npy.h"
 
 #include <cstring>
 
 using namespace moe;
 
-const char *moe::dtypeName(DType t) {
-  switch (t) {
-  case DType::F32:
-    return "f32";
-  case DType::BF16:
-    return "bf16";
-  case DType::F16:
-    return "f16";
-  case DType::Q8_0:
-    return "q8_0";
-  case DType::Q4_0:
-    return "q4_0";
-  case DType::Q4_K:
-    return "q4_k";
-  case DType::Q6_K:
-    return "q6_k";
-  }
-  return "?";
+namespace {
+
+/// A dtype's names and its ggml type id, whose block sizes it takes.
+struct DTypeInfo {
+  DType type;
+  const char *name;        // artifact metadata
+  const char *storageName; // safetensors, or ggml's name in a GGUF file
+  uint32_t ggmlType;
+};
+
+constexpr DTypeInfo kDTypes[] = {
+    {DType::F32, "f32", "F32", 0},     {DType::BF16, "bf16", "BF16", 30},
+    {DType::F16, "f16", "F16", 1},     {DType::Q8_0, "q8_0", "Q8_0", 8},
+    {DType::Q4_0, "q4_0", "Q4_0", 2},  {DType::Q4_K, "q4_k", "Q4_K", 12},
+    {DType::Q6_K, "q6_k", "Q6_K", 14}, {DType::MXFP4, "mxfp4", "MXFP4", 39},
+};
+
+const DTypeInfo &info(DType t) {
+  for (const DTypeInfo &i : kDTypes)
+    if (i.type == t)
+      return i;
+  return kDTypes[0];
 }
 
+const gguf::TypeTraits &traits(DType t) {
+  return *gguf::typeTraits(info(t).ggmlType);
+}
+
+} // namespace
+
+const char *moe::dtypeName(DType t) { return info(t).name; }
+
 std::optional<DType> moe::parseDType(const std::string &name) {
-  if (name == "f32")
-    return DType::F32;
-  if (name == "bf16")
-    return DType::BF16;
-  if (name == "f16")
-    return DType::F16;
-  if (name == "q8_0")
-    return DType::Q8_0;
-  if (name == "q4_0")
-    return DType::Q4_0;
-  if (name == "q4_k")
-    return DType::Q4_K;
-  if (name == "q6_k")
-    return DType::Q6_K;
+  for (const DTypeInfo &i : kDTypes)
+    if (name == i.name)
+      return i.type;
+  return std::nullopt;
+}
+
+std::optional<DType> moe::dtypeFromStorageName(const std::string &name) {
+  for (const DTypeInfo &i : kDTypes)
+    if (name == i.storageName)
+      return i.type;
   return std::nullopt;
 }
 
 size_t moe::dtypeSize(DType t) {
-  switch (t) {
-  case DType::F32:
-    return 4;
-  case DType::BF16:
-  case DType::F16:
-    return 2;
-  case DType::Q8_0:
-  case DType::Q4_0:
-  case DType::Q4_K:
-  case DType::Q6_K:
-    return 1;
-  }
-  return 1;
+  return isBlockQuantized(t) ? 1 : static_cast<size_t>(traits(t).blockBytes);
 }
 
-bool moe::isBlockQuantized(DType t) {
-  return t == DType::Q8_0 || t == DType::Q4_0 || t == DType::Q4_K ||
-         t == DType::Q6_K;
-}
+bool moe::isBlockQuantized(DType t) { return traits(t).blockElements > 1; }
 
-int64_t moe::dtypeBlockElements(DType t) {
-  switch (t) {
-  case DType::Q8_0:
-  case DType::Q4_0:
-    return 32;
-  case DType::Q4_K:
-  case DType::Q6_K:
-    return 256;
-  default:
-    return 1;
-  }
-}
+int64_t moe::dtypeBlockElements(DType t) { return traits(t).blockElements; }
 
-int64_t moe::dtypeBlockBytes(DType t) {
-  switch (t) {
-  case DType::Q8_0:
-    return 34;
-  case DType::Q4_0:
-    return 18;
-  case DType::Q4_K:
-    return 144;
-  case DType::Q6_K:
-    return 210;
-  default:
-    return static_cast<int64_t>(dtypeSize(t));
-  }
-}
+int64_t moe::dtypeBlockBytes(DType t) { return traits(t).blockBytes; }
 
 bool moe::dtypeBytes(DType t, uint64_t elements, uint64_t rowElements,
                      uint64_t &bytes) {
@@ -150,7 +120,8 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q8_0:
   case DType::Q4_0:
   case DType::Q4_K:
-  case DType::Q6_K: {
+  case DType::Q6_K:
+  case DType::MXFP4: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -175,6 +146,17 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       unsigned char q = block[16 + 32 * (j / 64) + j % 32];
       int n = j % 64 < 32 ? (q & 15) : (q >> 4);
       return half(0) * sc * n - half(2) * m;
+    }
+    case DType::MXFP4: {
+      // The e2m1 values doubled, and 2^(e - 128) as ggml computes it.
+      static constexpr int kValues[16] = {0, 1,  2,  3,  4,  6,  8,  12,
+                                          0, -1, -2, -3, -4, -6, -8, -12};
+      uint32_t e = block[0];
+      uint32_t bits = e < 2 ? 0x00200000u << e : (e - 1) << 23;
+      float scale;
+      std::memcpy(&scale, &bits, 4);
+      unsigned char q = block[1 + j % 16];
+      return static_cast<double>(scale) * kValues[j < 16 ? (q & 15) : (q >> 4)];
     }
     default: { // Q6_K
       size_t h = j / 128, r = j % 128;
@@ -211,6 +193,7 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q4_0:
   case DType::Q4_K:
   case DType::Q6_K:
+  case DType::MXFP4:
     return;
   }
 }

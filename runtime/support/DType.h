@@ -21,6 +21,13 @@
 //         sc, f16 d; w[j] = d sc[j / 16] (q - 32) with, for h = j / 128
 //         and r = j % 128, q = the low (r < 64) or high nibble of ql[64 h +
 //         r % 64] | ((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4
+//   mxfp4 B = 32, 17 bytes: an e8m0 exponent e, then 16 bytes qs of
+//         e2m1 values (OCP microscaling); w[j] = v[n] 2^(e - 128), n =
+//         qs[j] & 15 (j < 16), qs[j - 16] >> 4, v = 0, 1, 2, 3, 4, 6, 8,
+//         12, -0, -1, -2, -3, -4, -6, -8, -12 (the e2m1 values doubled);
+//         2^(e - 128) is the f32 0x00200000 << e for e < 2
+//
+// Block sizes are ggml's (runtime/support/Gguf.h, gguf::typeTraits).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_SUPPORT_DTYPE_H
@@ -33,17 +40,22 @@
 
 namespace moe {
 
-enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K };
+enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, MXFP4 };
 
-/// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k" (artifact
-/// metadata spelling).
+/// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4"
+/// (artifact metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
+/// The dtype of a tensor stored as `name` in a weights file: safetensors'
+/// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
+/// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
+/// others.
+std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// The bytes of one element of a float dtype; 1 for a quantized one,
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
-/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k).
+/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
 /// ones) and bytes per block.

@@ -569,6 +569,54 @@ func.func @dense_q8_0(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) 
 
 // -----
 
+// mxfp4: 17 bytes per 32 k, the e8m0 exponent first. Its scale (halved,
+// for the doubled e2m1 values) is built as f32 bits: 0x00200000 << e
+// below 2, else (e - 1) << 23. With 16 lanes the doubled values are a
+// table looked up by vpermps (the low 4 bits of each widened byte; the
+// high nibbles shifted down first); with fewer, each nibble's doubled
+// value is x + max(x - 4, 0) + 2 max(x - 6, 0) for its low 3 bits x,
+// negated by bit 3 as (v ^ -s) + s.
+// CHECK-LABEL: func.func @dense_mxfp4
+// CHECK-SAME: %[[MX:[a-z0-9_]+]]: tensor<16x34xi8>
+// CHECK: %[[TABLE:.*]] = arith.constant dense<[0.000000e+00, 1.000000e+00, 2.000000e+00, 3.000000e+00, 4.000000e+00, 6.000000e+00, 8.000000e+00, 1.200000e+01, -0.000000e+00, -1.000000e+00, -2.000000e+00, -3.000000e+00, -4.000000e+00, -6.000000e+00, -8.000000e+00, -1.200000e+01]> : vector<16xf32>
+// CHECK: %[[RAW:.*]] = vector.transfer_read %[[MX]]{{.*}} : tensor<16x34xi8>, vector<16xi8>
+// CHECK: %[[IDX:.*]] = arith.extui %[[RAW]] : vector<16xi8> to vector<16xi32>
+// CHECK: %[[V:.*]] = llvm.inline_asm asm_dialect = att "vpermps $2, $1, $0", "=v,v,v" %[[IDX]], %[[TABLE]] : (vector<16xi32>, vector<16xf32>) -> vector<16xf32>
+// CHECK: %[[E8:.*]] = tensor.extract %[[MX]]
+// CHECK: %[[E:.*]] = arith.extui %[[E8]] : i8 to i32
+// CHECK: %[[SMALL:.*]] = arith.cmpi ult, %[[E]], %{{.*}} : i32
+// CHECK: %[[SUB:.*]] = arith.shli %{{.*}}, %[[E]] : i32
+// CHECK: %[[EM1:.*]] = arith.subi %[[E]], %{{.*}} : i32
+// CHECK: %[[NORM:.*]] = arith.shli %[[EM1]], %{{.*}} : i32
+// CHECK: %[[BITS:.*]] = arith.select %[[SMALL]], %[[SUB]], %[[NORM]] : i32
+// CHECK: %[[SCALE:.*]] = arith.bitcast %[[BITS]] : i32 to f32
+// CHECK: %[[SPLAT:.*]] = vector.broadcast %[[SCALE]] : f32 to vector<16xf32>
+// CHECK: arith.mulf %[[V]], %[[SPLAT]] : vector<16xf32>
+// The high nibbles: the widened bytes shifted right by 4.
+// CHECK: %[[HSH:.*]] = arith.shrui %{{.*}}, %{{.*}} : vector<16xi32>
+// CHECK: llvm.inline_asm asm_dialect = att "vpermps $2, $1, $0", "=v,v,v" %[[HSH]], %[[TABLE]]
+// AVX2-LABEL: func.func @dense_mxfp4
+// AVX2-NOT: llvm.inline_asm
+// AVX2: %[[N:.*]] = arith.andi %{{.*}}, %{{.*}} : vector<8xi8>
+// AVX2: %[[X:.*]] = arith.andi %[[N]], %{{.*}} : vector<8xi8>
+// AVX2: %[[X4:.*]] = arith.subi %[[X]], %{{.*}} : vector<8xi8>
+// AVX2: %[[A4:.*]] = arith.maxsi %[[X4]], %{{.*}} : vector<8xi8>
+// AVX2: %[[M:.*]] = arith.addi %[[X]], %[[A4]] : vector<8xi8>
+// AVX2: arith.maxsi
+// AVX2: %[[S:.*]] = arith.shrui %[[N]], %{{.*}} : vector<8xi8>
+// AVX2: %[[NS:.*]] = arith.subi %{{.*}}, %[[S]] : vector<8xi8>
+// AVX2: %[[F:.*]] = arith.xori %{{.*}}, %[[NS]] : vector<8xi8>
+// AVX2: %[[V2:.*]] = arith.addi %[[F]], %[[S]] : vector<8xi8>
+// AVX2: arith.sitofp %[[V2]] : vector<8xi8> to vector<8xf32>
+// SSE-LABEL: func.func @dense_mxfp4
+// SSE: arith.sitofp %{{.*}} : vector<4xi8> to vector<4xf32>
+func.func @dense_mxfp4(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<mxfp4>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<mxfp4>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // An unused quantized argument takes its bytes' type too.
 // CHECK-LABEL: func.func @unused_q8_0
 // CHECK-SAME: %{{[a-z0-9_]+}}: tensor<8x34xi8>

@@ -165,6 +165,14 @@ func.func @grouped_matmul_quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!mo
   return %0 : tensor<?x32xf32>
 }
 
+// MXFP4: blocks of 32 in 17 bytes.
+// CHECK-LABEL: func.func @grouped_matmul_mxfp4
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x64x!moe.quant<mxfp4>> -> tensor<?x32xf32>
+func.func @grouped_matmul_mxfp4(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<mxfp4>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<32x64x!moe.quant<mxfp4>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
 // The k-quants: super-blocks of 256.
 // CHECK-LABEL: func.func @grouped_matmul_k_quants
 // CHECK: tensor<4x32x256x!moe.quant<q4_k>>

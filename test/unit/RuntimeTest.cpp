@@ -8,6 +8,7 @@
 #include "test/unit/Check.h"
 
 #include <atomic>
+#include <cmath>
 #include <cstring>
 #include <thread>
 
@@ -104,6 +105,44 @@ TEST(kQuantElements) {
   CHECK_EQ(dtypeRowBytes(DType::Q4_K, 512), int64_t(288));
   CHECK(parseDType("q6_k") == DType::Q6_K);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q4_K)), std::string("q4_k"));
+}
+
+TEST(mxfp4Elements) {
+  // e = 130: the doubled e2m1 values times 2^2. Byte 3 of qs holds 0x5
+  // (3, doubled 6: element 3) low and 0xF (-6: element 19) high.
+  std::vector<unsigned char> mx(17 * 2, 0);
+  mx[0] = 130;
+  mx[1 + 3] = 0xF5;
+  mx[1 + 15] = 0x09; // element 15: -0.5 doubled
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 3), 6.0 * 4);
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 19), -12.0 * 4);
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 15), -1.0 * 4);
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 0), 0.0);
+  // Second block: e = 1 and 0 are subnormal scales, 2^-127 and 2^-128.
+  mx[17] = 1;
+  mx[17 + 1] = 0x02; // element 32: code 2, 1.0 (2 doubled)
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 32),
+           2.0 * std::ldexp(1.0, -127));
+  mx[17] = 0;
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 32),
+           2.0 * std::ldexp(1.0, -128));
+  mx[17] = 255; // the largest, 2^127 (ggml's decode; OCP's NaN)
+  CHECK_EQ(loadElement(DType::MXFP4, mx.data(), 32),
+           2.0 * std::ldexp(1.0, 127));
+  CHECK_EQ(dtypeBlockElements(DType::MXFP4), int64_t(32));
+  CHECK_EQ(dtypeBlockBytes(DType::MXFP4), int64_t(17));
+  CHECK_EQ(dtypeRowBytes(DType::MXFP4, 2880), int64_t(90 * 17));
+  CHECK(parseDType("mxfp4") == DType::MXFP4);
+  CHECK(isBlockQuantized(DType::MXFP4));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_MXFP4)), std::string("mxfp4"));
+  // The names of weights files: safetensors' and ggml's.
+  CHECK(dtypeFromStorageName("MXFP4") == DType::MXFP4);
+  CHECK(dtypeFromStorageName("Q4_K") == DType::Q4_K);
+  CHECK(dtypeFromStorageName("BF16") == DType::BF16);
+  CHECK(!dtypeFromStorageName("Q4_1"));
+  CHECK(!dtypeFromStorageName("q4_0"));
+  CHECK_EQ(dtypeSize(DType::F32), size_t(4));
+  CHECK_EQ(dtypeSize(DType::MXFP4), size_t(1));
 }
 
 TEST(safetensorsHeaderChecks) {

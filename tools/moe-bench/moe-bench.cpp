@@ -2,7 +2,7 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens
 //   1,8,64,512]
-//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k] [--int8-dot]
+//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4] [--int8-dot]
 //             [--threads N] [--min-time S]
 //             [--csv FILE]
 //
@@ -15,7 +15,8 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0, q4_0, q4_k or q6_k the experts are random ggml blocks (!moe.quant
+// q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks
+// (!moe.quant
 // weights) and the router, inputs and outputs f32; the reference multiplies the
 // dequantized weights, within 1e-4; the bytes are the blocks'. --int8-dot
 // compiles them with moe-compile --int8-dot (AVX512_VNNI dot products on
@@ -194,7 +195,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k] [--int8-dot] [--threads N] "
+          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4] [--int8-dot] "
+          "[--threads N] "
           "[--min-time S] "
           "[--csv FILE] "
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
@@ -208,8 +210,8 @@ int main(int argc, char **argv) {
           "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
-          "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k "
-          "or q6_k "
+          "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k, "
+          "q6_k or mxfp4 "
           "gives the experts random ggml blocks (kept quantized; the router "
           "and activations f32), checked within 1e-4 against the reference "
           "on the dequantized weights.\n--int8-dot compiles the layers with "
@@ -223,10 +225,10 @@ int main(int argc, char **argv) {
   }
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
-    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k or q6_k");
+    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k or mxfp4");
   if (int8Dot && !isBlockQuantized(*parsedDtype))
     return fail("--int8-dot multiplies block-quantized experts: it needs "
-                "--dtype q8_0, q4_0, q4_k or q6_k, not " +
+                "--dtype q8_0, q4_0, q4_k, q6_k or mxfp4, not " +
                 dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
@@ -368,7 +370,8 @@ int main(int argc, char **argv) {
     // n weights of about `scale`: as elements, or as blocks of random bytes
     // (int8 values in [-16, 16] for q8_0) whose f16 scales (and q4_k's
     // min scale) are sized so the weights are about `scale`, times a
-    // random factor in [0.5, 1.5].
+    // random factor in [0.5, 1.5]; mxfp4's exponents make them about
+    // `scale` within a factor of 2.
     auto makeWeight = [&](int64_t n, float scale) {
       uint64_t bytes = 0;
       dtypeBytes(wdt, n, dtypeBlockElements(wdt), bytes);
@@ -384,6 +387,8 @@ int main(int argc, char **argv) {
         halves = {{0, 1.0 / (63 * 8)}, {2, 1.0 / 63}};
       else if (wdt == DType::Q6_K)
         halves = {{208, 1.0 / (128 * 16)}};
+      else if (wdt == DType::MXFP4)
+        halves.clear();
       int64_t blockBytes = dtypeBlockBytes(wdt);
       for (uint64_t b = 0; b < bytes; b += blockBytes) {
         for (int64_t i = 0; i < blockBytes; ++i)
@@ -394,6 +399,10 @@ int main(int argc, char **argv) {
           uint16_t h = doubleToHalf(scale * unit * (1.0 + rng.next() / 2));
           std::memcpy(&w[b + at], &h, 2);
         }
+        // The doubled e2m1 values average about 5.
+        if (wdt == DType::MXFP4)
+          w[b] = static_cast<unsigned char>(
+              128 + std::lround(std::log2(scale / 5) + rng.next() / 2));
       }
       return w;
     };

@@ -142,7 +142,7 @@ static cl::opt<bool> bf16Dot(
 static cl::opt<bool> int8Dot(
     "int8-dot",
     cl::desc("Multiply block-quantized expert weights (GGUF q8_0, q4_0, q4_k, "
-             "q6_k: !moe.quant) with AVX512_VNNI int8 dot products "
+             "q6_k, mxfp4: !moe.quant) with AVX512_VNNI int8 dot products "
              "(vpdpbusd) on activations quantized to int8 as they are read: "
              "one f32 scale per 32 elements, rounded to nearest even. This "
              "rounds the rows each such GEMM reads, a relative error of the "

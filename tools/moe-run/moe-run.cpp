@@ -327,6 +327,7 @@ double (*roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q4_0:
   case MOERT_Q4_K:
   case MOERT_Q6_K:
+  case MOERT_MXFP4:
     break; // weights only, never a result
   }
   return nullptr;

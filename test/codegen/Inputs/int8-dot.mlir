@@ -104,3 +104,26 @@ func.func @dense_q6_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q6_k>>
   %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q6_k>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// mxfp4, k 128: in halves as q4_0 (the low nibbles are each block's first
+// 16 values); each nibble looked up by vpshufb in a table of the doubled
+// e2m1 values plus 12 (unsigned, 0 to 24; repeated in each 16-byte lane),
+// so the lanes start at minus 12 times their sums; the 4 blocks' e8m0
+// scales in runs of 4 lanes.
+// INT8-LABEL: func.func @dense_mxfp4
+// INT8: %[[TABLE:.*]] = arith.constant dense<[12, 13, 14, 15, 16, 18, 20, 24, 12, 11, 10, 9, 8, 6, 4, 0, 12,
+// INT8: arith.muli %{{.*}} : vector<16xi32>
+// INT8: %[[LO:.*]] = arith.andi %{{.*}} : vector<64xi8>
+// INT8: %[[WLO:.*]] = llvm.inline_asm asm_dialect = att "vpshufb $2, $1, $0", "=v,v,v" %[[TABLE]], %[[LO]] : (vector<64xi8>, vector<64xi8>) -> vector<64xi8>
+// INT8: %[[HI:.*]] = arith.shrui %{{.*}} : vector<64xi8>
+// INT8: %[[WHI:.*]] = llvm.inline_asm asm_dialect = att "vpshufb $2, $1, $0", "=v,v,v" %[[TABLE]], %[[HI]] : (vector<64xi8>, vector<64xi8>) -> vector<64xi8>
+// INT8: arith.bitcast %{{.*}} : i32 to f32
+// INT8: vector.shuffle %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] : vector<8xf32>, vector<8xf32>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[WLO]], %{{.*}}
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[WHI]], %{{.*}}
+func.func @dense_mxfp4(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<mxfp4>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<mxfp4>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

@@ -14,14 +14,16 @@ Without --quant: the f32 and f16 cases (H 16, expert width 12). With
 --quant: only the cases whose expert (and shared expert) weights are stored
 as ggml quantized blocks. First those in Q8_0 or Q4_0, quantized by the
 gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
-last NumPy dimension, in blocks of 32). Then those in the K-quants Q4_K
+last NumPy dimension, in blocks of 32; MXFP4 too, as the gpt-oss files
+llama.cpp publishes hold their experts). Then those in the K-quants Q4_K
 and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
 elements), which the gguf package can dequantize but not quantize: their
 blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
 their routers are scaled to spread the logits as much as at H 64. Their
 own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Last,
-Q8_0 and Q4_0 cases at H and expert width 128 (WIDE_CASES, seed 14). Every
+Q8_0, Q4_0 and MXFP4 cases at H and expert width 128 (WIDE_CASES, seed
+14). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -30,7 +32,7 @@ The --quant cases where some projection takes int8 rows also get
 expected_int8.layer_N.npy, the reference of moe-compile --int8-dot: the
 same float64 FFN, except that the input of every quantized projection
 whose K (the weight's row length) is whole steps of the int8 kernel (128
-for Q8_0 and Q4_0, 64 for the K-quants) is first rounded to int8 per
+for Q8_0, Q4_0 and MXFP4, 64 for the K-quants) is first rounded to int8 per
 block of 32 with one f32 scale (fake_int8, int8_inputs); cases.json gives
 its tolerance, int8_tolerance. That is every quantized projection of the
 K-quant cases (K 256) and of the wide cases (K 128), and none of the
@@ -53,6 +55,7 @@ Q8_0 = gguf.GGMLQuantizationType.Q8_0
 Q4_0 = gguf.GGMLQuantizationType.Q4_0
 Q4_K = gguf.GGMLQuantizationType.Q4_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
+MXFP4 = gguf.GGMLQuantizationType.MXFP4
 # The relative L2 tolerance of moe-compile --int8-dot against
 # expected_int8 (check_checkpoints.py --int8): 10 times the worst error
 # measured, 4.6e-7 (the 11 layers 1.4e-7 to 4.6e-7, as the f32 path is
@@ -100,10 +103,10 @@ def fake_int8(v):
 def int8_inputs(w, types):
     """The keys of w whose input --int8-dot rounds (fake_int8): the
     quantized weights (types' keys) whose K, the last axis, is whole steps
-    of the int8 kernel: 128 for Q8_0 and Q4_0 (4 blocks of 32 per step), 64
-    for the K-quants."""
+    of the int8 kernel: 128 for Q8_0, Q4_0 and MXFP4 (4 blocks of 32 per
+    step), 64 for the K-quants."""
     def step(t):
-        return 128 if t in (Q8_0, Q4_0) else 64
+        return 128 if t in (Q8_0, Q4_0, MXFP4) else 64
     return frozenset(k for k in types if w[k].shape[-1] % step(types[k]) == 0)
 
 
@@ -330,6 +333,9 @@ QUANT_CASES = [
       "expert_weights_norm": True, "expert_gating_func": 2}, quant(Q4_0)),
     ("gpt_oss_q8_0", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
                                      oai=True, limit=7.0), 1, 0, {}, quant(Q8_0)),
+    # As gpt-oss's published GGUF files store their experts.
+    ("gpt_oss_mxfp4", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
+                                      oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
 ]
 
 # Q8_0 and Q4_0 with H and expert (and shared expert) width WH, so that
@@ -344,6 +350,13 @@ WIDE_CASES = [
                                             shared=128, shared_expert_gate=True),
      1, 0, {"expert_shared_feed_forward_length": 128},
      quant(Q8_0, EXPERTS_AND_SHARED)),
+    ("gpt_oss_mxfp4_wide", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
+                                           oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
+    # MXFP4 experts and a Q8_0 shared expert.
+    ("qwen2moe_mxfp4_wide", "qwen2moe", dict(gating="softmax", norm=False, k=K,
+                                             shared=128, shared_expert_gate=True),
+     1, 0, {"expert_shared_feed_forward_length": 128},
+     dict(quant(MXFP4), **quant(Q8_0, ("shared_gate", "shared_up", "shared_down")))),
 ]
 
 # As CASES, with H KH and expert (and shared expert) width KI.

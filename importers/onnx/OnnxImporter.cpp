@@ -3,10 +3,17 @@
 // Walks the graph in order. Values computed only from initializers are
 // folded; values computed from graph inputs are tracked symbolically
 // through the few ops exported graphs use around an MoE node (Reshape and
-// Cast of the hidden states, MatMul + Add for the router logits). The one
+// Cast of the hidden states, MatMul + Add for the router logits). Each
 // com.microsoft.MoE / QMoE node becomes a moe.layer with ONNX Runtime's
 // CPU semantics, as docs/Importing.md states them and the tests check
 // against the onnxruntime wheel (test/importers/onnx-ort.test).
+//
+// A graph that is one MoE layer (one MoE node, whose output is the graph's
+// output) becomes one function of the graph's inputs, and any other op is
+// an error. A whole model (MoE nodes among attention, norms, ...) becomes
+// one function per MoE node, of the node's own inputs: the outputs of ops
+// outside the MoE pattern are opaque values the function takes as inputs,
+// named after them.
 //
 //===----------------------------------------------------------------------===//
 #include "importers/onnx/OnnxImporter.h"
@@ -158,26 +165,105 @@ public:
 
 private:
   LogicalResult fail(const std::string &msg) {
-    emitError(FileLineColLoc::get(ctx, path, 0, 0)) << msg;
+    if (!quiet)
+      emitError(FileLineColLoc::get(ctx, path, 0, 0)) << msg;
     return failure();
   }
   LogicalResult walkNode(const onnx::NodeProto &n);
+  LogicalResult walkSupported(const onnx::NodeProto &n);
   LogicalResult resolveMoE(const onnx::NodeProto &n);
-  OwningOpRef<ModuleOp> build(ImportedWeights &weights);
 
   MLIRContext *ctx;
   std::string path, dir;
   onnx::ModelProto model;
   std::map<std::string, Tensor> consts;
   std::map<std::string, Dyn> dyns;
-  std::optional<MoENode> moe;
+  std::vector<MoENode> moes;
+  // A whole model: one function per MoE node, of its own inputs.
+  bool whole = false;
+  // While walking a node of a whole model that may be opaque: failures are
+  // not diagnosed.
+  bool quiet = false;
+  std::map<std::string, const onnx::TypeProto_Tensor *> declaredTypes;
+
+  void makeOpaque(const std::string &name);
+  bool isSingleLayer() const;
+  LogicalResult buildFunction(const MoENode &m, const std::string &fname,
+                              ModuleOp module, ImportedWeights &weights);
 };
+
+/// Defines tensor `name` as an opaque value: a function input of that name,
+/// of the type the graph declares for it, if any.
+void Importer::makeOpaque(const std::string &name) {
+  if (name.empty())
+    return;
+  Dyn d;
+  d.input = name;
+  auto it = declaredTypes.find(name);
+  if (it != declaredTypes.end()) {
+    d.type = it->second->elem_type();
+    if (it->second->has_shape() && it->second->shape().dim_size() > 0) {
+      const auto &last =
+          it->second->shape().dim(it->second->shape().dim_size() - 1);
+      if (last.has_dim_value())
+        d.width = last.dim_value();
+    }
+  }
+  consts.erase(name);
+  dyns[name] = d;
+}
+
+/// Whether the graph is one MoE layer: one MoE / QMoE node, and one graph
+/// output that is that node's output, through Reshape and Cast at most.
+bool Importer::isSingleLayer() const {
+  const onnx::GraphProto &g = model.graph();
+  std::map<std::string, const onnx::NodeProto *> producer;
+  int count = 0;
+  for (const onnx::NodeProto &n : g.node()) {
+    bool isMoE = n.domain() == "com.microsoft" &&
+                 (n.op_type() == "MoE" || n.op_type() == "QMoE");
+    count += isMoE;
+    for (const std::string &o : n.output())
+      producer[o] = &n;
+  }
+  if (count != 1 || g.output_size() != 1)
+    return false;
+  std::string name = g.output(0).name();
+  for (size_t steps = 0; steps <= producer.size(); ++steps) {
+    auto it = producer.find(name);
+    if (it == producer.end())
+      return false;
+    const onnx::NodeProto &n = *it->second;
+    if (n.domain() == "com.microsoft")
+      return n.op_type() == "MoE" || n.op_type() == "QMoE";
+    if ((n.op_type() != "Reshape" && n.op_type() != "Cast") ||
+        n.input_size() < 1)
+      return false;
+    name = n.input(0);
+  }
+  return false;
+}
 
 LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
   const std::string &op = n.op_type();
   bool msDomain = n.domain() == "com.microsoft";
   if (msDomain && (op == "MoE" || op == "QMoE"))
     return resolveMoE(n);
+  if (whole) {
+    // What the single-layer rules cannot track is an opaque value.
+    quiet = true;
+    bool tracked = succeeded(walkSupported(n));
+    quiet = false;
+    if (!tracked)
+      for (const std::string &o : n.output())
+        makeOpaque(o);
+    return success();
+  }
+  return walkSupported(n);
+}
+
+LogicalResult Importer::walkSupported(const onnx::NodeProto &n) {
+  const std::string &op = n.op_type();
   static const std::set<std::string> ordinary = {
       "MatMul", "Cast", "Reshape", "Unsqueeze", "Concat", "Transpose", "Add"};
   if (!(n.domain().empty() || n.domain() == "ai.onnx") || !ordinary.count(op))
@@ -288,11 +374,6 @@ LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
 }
 
 LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
-  if (moe)
-    return fail(where(n) + ": the graph has a second MoE node ('" +
-                moe->node->name() +
-                "' is the first); one per model is "
-                "supported");
   MoENode m;
   m.node = &n;
   m.quantized = n.op_type() == "QMoE";
@@ -309,8 +390,10 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
   m.in.resize(15, nullptr);
   m.inNames.resize(15);
   if (n.input_size() < 2 || !dyns.count(n.input(0)) || !dyns.count(n.input(1)))
-    return fail(where(n) + ": input and router_probs must come from the "
-                           "graph inputs");
+    return fail(where(n) + (whole ? ": input and router_probs must be "
+                                    "computed, not constant"
+                                  : ": input and router_probs must come "
+                                    "from the graph inputs"));
   m.hidden = dyns[n.input(0)];
   m.logits = dyns[n.input(1)];
   if (m.hidden.kind != Dyn::Input)
@@ -376,10 +459,12 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
   if (m.quantized && m.blockSize != 0 &&
       (m.blockSize < 16 || (m.blockSize & (m.blockSize - 1))))
     return fail(where(n) + ": block_size must be a power of 2 >= 16");
-  moe = std::move(m);
+  moes.push_back(std::move(m));
   for (const std::string &o : n.output())
-    if (!o.empty()) {
-      Dyn r = moe->hidden;
+    if (whole) {
+      makeOpaque(o);
+    } else if (!o.empty()) {
+      Dyn r = moes.back().hidden;
       r.kind = Dyn::Output;
       dyns[o] = r;
     }
@@ -419,32 +504,87 @@ OwningOpRef<ModuleOp> Importer::run(ImportedWeights &weights) {
     }
     dyns[v.name()] = d;
   }
+  for (const onnx::ValueInfoProto &v : g.value_info())
+    declaredTypes[v.name()] = &v.type().tensor_type();
+  for (const onnx::ValueInfoProto &v : g.output())
+    declaredTypes[v.name()] = &v.type().tensor_type();
+  bool anyMoE = false;
+  for (const onnx::NodeProto &n : g.node())
+    anyMoE |= n.domain() == "com.microsoft" &&
+              (n.op_type() == "MoE" || n.op_type() == "QMoE");
+  whole = anyMoE && !isSingleLayer();
   for (const onnx::NodeProto &n : g.node())
     if (failed(walkNode(n)))
       return nullptr;
-  if (!moe) {
+  if (moes.empty()) {
     (void)fail("no com.microsoft.MoE or QMoE node");
     return nullptr;
   }
-  if (g.output_size() != 1 || !dyns.count(g.output(0).name()) ||
-      dyns[g.output(0).name()].kind != Dyn::Output) {
-    (void)fail("the graph must have one output, the MoE node's (possibly "
-               "reshaped or cast)");
-    return nullptr;
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(FileLineColLoc::get(ctx, path, 0, 0));
+  if (!whole) {
+    if (g.output_size() != 1 || !dyns.count(g.output(0).name()) ||
+        dyns[g.output(0).name()].kind != Dyn::Output) {
+      (void)fail("the graph must have one output, the MoE node's (possibly "
+                 "reshaped or cast)");
+      return nullptr;
+    }
+    // The graph's name, if it is a symbol name.
+    std::string fname = g.name();
+    bool valid = !fname.empty() && (isalpha(fname[0]) || fname[0] == '_');
+    for (char c : fname)
+      valid &= isalnum(static_cast<unsigned char>(c)) || c == '_';
+    if (failed(buildFunction(moes[0], valid ? fname : "moe", *module, weights)))
+      return nullptr;
+  } else {
+    // One function per MoE node, named after it: its name's letters,
+    // digits and underscores, the others as '_', without leading or
+    // trailing ones (e.g. "/model/layers.0/moe/MoE" is
+    // "model_layers_0_moe_MoE"); "moe_N" for the N-th node (from 0) when
+    // that leaves nothing; "_2", "_3", ... appended to a repeated name.
+    std::set<std::string> used;
+    for (auto [i, m] : llvm::enumerate(moes)) {
+      std::string fname;
+      for (char c : m.node->name())
+        fname += isalnum(static_cast<unsigned char>(c)) ? c : '_';
+      size_t first = fname.find_first_not_of('_');
+      fname =
+          first == std::string::npos
+              ? std::string()
+              : fname.substr(first, fname.find_last_not_of('_') - first + 1);
+      if (fname.empty() || isdigit(static_cast<unsigned char>(fname[0])))
+        fname = "moe_" + (fname.empty() ? std::to_string(i) : fname);
+      std::string unique = fname;
+      for (int suffix = 2; used.count(unique); ++suffix)
+        unique = fname + "_" + std::to_string(suffix);
+      used.insert(unique);
+      if (failed(buildFunction(m, unique, *module, weights)))
+        return nullptr;
+    }
   }
-  return build(weights);
+  if (failed(verify(*module)))
+    return nullptr;
+  return module;
 }
 
-OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
-  MoENode &m = *moe;
+LogicalResult Importer::buildFunction(const MoENode &m,
+                                      const std::string &fname, ModuleOp module,
+                                      ImportedWeights &weights) {
   const onnx::NodeProto &n = *m.node;
-  auto bad = [&](const std::string &msg) -> OwningOpRef<ModuleOp> {
-    (void)fail(where(n) + ": " + msg);
-    return nullptr;
+  auto bad = [&](const std::string &msg) {
+    return fail(where(n) + ": " + msg);
   };
-  Type elt = mlirType(ctx, m.hidden.type);
-  if (!elt || !isFloatType(m.hidden.type))
-    return bad("the hidden states are " + typeName(m.hidden.type) +
+  // An opaque value of undeclared type has the node's type T: that of the
+  // expert weights (MoE) or of their scales (QMoE).
+  const Tensor *typed = m.in[m.quantized ? 3 : 2];
+  int32_t hiddenOnnx = m.hidden.type, logitsType = m.logits.type;
+  if (typed && !hiddenOnnx)
+    hiddenOnnx = typed->type;
+  if (typed && !logitsType)
+    logitsType = typed->type;
+  Type elt = mlirType(ctx, hiddenOnnx);
+  if (!elt || !isFloatType(hiddenOnnx))
+    return bad("the hidden states are " + typeName(hiddenOnnx) +
                "; float and float16 are supported");
   const Tensor *fc1 = m.in[2];
   const Tensor *fc2 = m.quantized ? m.in[5] : m.in[4];
@@ -501,8 +641,8 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
   argNames.push_back(m.hidden.input);
   bool logitsInput = m.logits.kind == Dyn::Input;
   if (logitsInput) {
-    Type le = mlirType(ctx, m.logits.type);
-    if (!le || !isFloatType(m.logits.type))
+    Type le = mlirType(ctx, logitsType);
+    if (!le || !isFloatType(logitsType))
       return bad("router_probs must be float or float16");
     argTypes.push_back(RankedTensorType::get({ShapedType::kDynamic, E}, le));
     argNames.push_back(m.logits.input);
@@ -510,8 +650,13 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
   std::map<std::string, unsigned> roleArg;
   auto addWeight = [&](const std::string &role, const std::string &name,
                        const Tensor &t) {
-    weights.tensors.push_back(
-        {name, safetensorsType(t.type), t.shape, t.bytes});
+    // Functions share the weights they name alike (the same initializer).
+    bool written = false;
+    for (const ImportedWeights::Entry &e : weights.tensors)
+      written |= e.name == name;
+    if (!written)
+      weights.tensors.push_back(
+          {name, safetensorsType(t.type), t.shape, t.bytes});
     roleArg[role] = argTypes.size();
     argTypes.push_back(RankedTensorType::get(t.shape, mlirType(ctx, t.type)));
     argNames.push_back(name);
@@ -565,14 +710,7 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
     if (!seen.insert(a).second)
       return bad("two arguments would both be named '" + a + "'");
 
-  std::string fname = model.graph().name();
-  bool valid = !fname.empty() && (isalpha(fname[0]) || fname[0] == '_');
-  for (char c : fname)
-    valid &= isalnum(static_cast<unsigned char>(c)) || c == '_';
-  if (!valid)
-    fname = "moe";
-  OwningOpRef<ModuleOp> module = ModuleOp::create(loc);
-  b.setInsertionPointToEnd(module->getBody());
+  b.setInsertionPointToEnd(module.getBody());
   auto fn = func::FuncOp::create(b, loc, fname,
                                  b.getFunctionType(argTypes, {hiddenType}));
   for (auto [i, name] : llvm::enumerate(argNames))
@@ -601,7 +739,7 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
       m.quantized || m.normalize, APFloat(1.0), int64_t(1), int64_t(1),
       GroupScoreFunc::max);
   if (!act || !routing)
-    return nullptr;
+    return failure();
   GateUpLayoutAttr layout;
   if (gated)
     layout = GateUpLayoutAttr::get(ctx, GateUpLayout::interleaved);
@@ -613,9 +751,7 @@ OwningOpRef<ModuleOp> Importer::build(ImportedWeights &weights) {
                       get("up_bias"), get("gate_up_bias"), get("down_bias"),
                       Value(), Value(), Value(), Value(), routing, act, layout);
   func::ReturnOp::create(b, loc, layer.getResult());
-  if (failed(verify(*module)))
-    return nullptr;
-  return module;
+  return success();
 }
 
 } // namespace

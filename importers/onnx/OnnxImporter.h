@@ -20,13 +20,15 @@ struct ImportedWeights {
   std::vector<Entry> tensors;
 };
 
-/// Imports an ONNX model holding one com.microsoft.MoE or QMoE node and the
-/// ordinary ops around it (MatMul for the router logits, Cast, Reshape,
-/// Unsqueeze, Concat, Transpose, Add), following ONNX Runtime 1.31's CPU
-/// semantics (docs/Importing.md). The function takes the graph inputs by
-/// name; its weights are the node's initializers (QMoE weights dequantized to
-/// f32), returned in `weights` under the names the function's arguments
-/// carry. Emits an error naming the node and returns null on failure.
+/// Imports an ONNX model following ONNX Runtime 1.31's CPU semantics
+/// (docs/Importing.md): either one MoE layer (one com.microsoft.MoE or QMoE
+/// node whose output is the graph's, and the ordinary ops around it: MatMul
+/// for the router logits, Cast, Reshape, Unsqueeze, Concat, Transpose, Add)
+/// as one function of the graph's inputs, or a whole model as one function
+/// per MoE node, of the node's own inputs. The weights are the nodes'
+/// initializers (QMoE weights dequantized to f32), returned in `weights`
+/// under the names the functions' arguments carry. Emits an error naming
+/// the node and returns null on failure.
 OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,
                                  ImportedWeights &weights);
 

@@ -2,7 +2,10 @@
 """Broken ONNX models for onnx-errors.test, one per file in OUT:
 malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
 unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
-missing-external.onnx, short-external.onnx, two-moe.onnx, no-moe.onnx,
+missing-external.onnx, short-external.onnx, two-moe.onnx (two chained MoE
+nodes: a whole model, which compiles), whole-const-hidden.onnx and
+whole-computed-weight.onnx (whole models whose second MoE node takes a
+constant input, or a weight moec does not fold), no-moe.onnx,
 k-too-large.onnx, nan-shape.onnx, bad-perm.onnx, nan-axes.onnx,
 inf-hidden-shape.onnx, matmul-one-input.onnx, huge-dims.onnx,
 huge-empty-reshape.onnx, huge-concat.onnx, outer-add.onnx, empty-add.onnx,
@@ -101,6 +104,16 @@ def main(out):
     save(model([moe(out="mid"),
                 moe(inputs=("mid", "router_logits", "fc1", "", "fc2"),
                     name="moe_second")], weights()), "two-moe.onnx")
+    const_h = numpy_helper.from_array(np.ones((2, d), np.float32), "const_h")
+    save(model([moe(out="mid"),
+                moe(inputs=("const_h", "router_logits", "fc1", "", "fc2"),
+                    name="moe_second")], weights() + [const_h]),
+         "whole-const-hidden.onnx")
+    relu_w = helper.make_node("Relu", ["fc1"], ["fc1_relu"], name="relu_fc1")
+    save(model([moe(out="mid"), relu_w,
+                moe(inputs=("mid", "router_logits", "fc1_relu", "", "fc2"),
+                    name="moe_second")], weights()),
+         "whole-computed-weight.onnx")
     ident = helper.make_node("Add", ["hidden", "hidden"], ["output"], name="add0")
     save(model([ident], []), "no-moe.onnx")
     save(model([moe(k=5)], weights()), "k-too-large.onnx")

@@ -118,8 +118,8 @@ Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows,
 
 bool mlir::moe::usesInt8Rows(const ContractionKernel &kernel,
                              QuantizedType quant, int64_t k) {
-  return kernel.int8Dot && kernel.lanes == 16 && quant &&
-         k % (int8RowsInHalves(quant) ? 128 : 64) == 0;
+  // Halves formats take a last unit of 2 blocks (64 elements) as a tail.
+  return kernel.int8Dot && kernel.lanes == 16 && quant && k % 64 == 0;
 }
 
 namespace {
@@ -449,7 +449,60 @@ private:
           }
           scf::YieldOp::create(b, loc, next);
         });
-    return laneSums(forOp.getResults());
+    SmallVector<Value> accs(forOp.getResults());
+    if (parts == 2 && k % unit != 0)
+      int8Tail(aRows, wRows, accs, k / unit);
+    return laneSums(accs);
+  }
+
+  /// Adds to `accs` (row-major) the last 64 elements of k in halves, 2
+  /// blocks after `units` units of 128 (int8Rows stores them as the 2
+  /// blocks' first 16 values, then their last 16): one vpdpbusd per (row,
+  /// weight row), whose lanes 8 to 15 repeat lanes 0 to 7's scales; the
+  /// row's sums (both halves of a block) start lanes 0 to 7 only.
+  void int8Tail(ArrayRef<Value> aRows, ArrayRef<std::pair<Value, Value>> wRows,
+                SmallVector<Value> &accs, int64_t units) {
+    Type i32 = b.getI32Type();
+    auto f32x16 = VectorType::get({16}, f32);
+    Value e0 = index(128 * units), l0 = index(16 * units);
+    Value base = index(units * 4 * o.quant.getBlockBytes());
+    int64_t offset = reader->int8Offset();
+    SmallVector<int64_t> twice, low;
+    for (int64_t l = 0; l < 16; ++l) {
+      twice.push_back(l % 8);
+      low.push_back(l);
+    }
+    int64_t nr = wRows.size();
+    reader->beginUnit();
+    SmallVector<QuantizedWeightReader::Int8Step> w;
+    for (auto [t, row] : wRows)
+      w.push_back(reader->int8TailStep(t, row, base));
+    for (auto [i, r] : llvm::enumerate(aRows)) {
+      Value qa = vector::TransferReadOp::create(
+          b, loc, VectorType::get({64}, b.getI8Type()), o.int8.values,
+          ValueRange{r, e0},
+          arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+          ArrayRef<bool>{true});
+      Value sa8 = vector::TransferReadOp::create(
+          b, loc, VectorType::get({8}, f32), o.int8.scales, ValueRange{r, l0},
+          floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+      Value sa = vector::ShuffleOp::create(b, loc, sa8, sa8, twice);
+      Value sums8 = vector::TransferReadOp::create(
+          b, loc, VectorType::get({8}, i32), o.int8.sums, ValueRange{r, l0},
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
+          ArrayRef<bool>{true});
+      Value sums = vector::ShuffleOp::create(b, loc, sums8,
+                                             reader->intSplat(8, i32, 0), low);
+      Value start = arith::MulIOp::create(b, loc, sums,
+                                          reader->intSplat(16, i32, -offset));
+      for (int64_t j = 0; j < nr; ++j) {
+        Value d = vpdpbusd(start, w[j].bytes[0], qa);
+        Value scale = arith::MulFOp::create(b, loc, w[j].scales, sa);
+        Value &acc = accs[i * nr + j];
+        acc = vector::FMAOp::create(
+            b, loc, arith::SIToFPOp::create(b, loc, f32x16, d), scale, acc);
+      }
+    }
   }
 
   /// The row of `a` that block row `m` reads.

@@ -70,7 +70,8 @@ bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
 
 /// Whether a GEMM over `k` on a weight of format `quant` multiplies int8
 /// rows (int8Rows): int8 dot products on a block-quantized weight whose k
-/// is whole steps (128 elements in halves, else 64).
+/// is a multiple of 64 (steps of 128 in halves, the last 64 a step of its
+/// own; else steps of 64).
 bool usesInt8Rows(const ContractionKernel &kernel, QuantizedType quant,
                   int64_t k);
 

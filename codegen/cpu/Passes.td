@@ -152,12 +152,15 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     weight) the same bytes of the next block's rows: rows of a few hundred
     bytes are too short for the hardware prefetchers.
 
-    With `int8_dot`, where k is whole steps (128 for q8_0, q4_0 and mxfp4,
-    64 for the K-quants), the kernel instead quantizes the item's rows to
-    int8 once (one f32 scale per 32 elements, the largest magnitude to 127,
-    rounded to nearest even; q8_0, q4_0 and mxfp4 store each 4 blocks' first 16
-    values, then their last 16, so both halves put a block in the same 4
-    i32 lanes) and walks k a step at a time: each weight row's values
+    With `int8_dot`, where k is a multiple of 64, the kernel instead
+    quantizes the item's rows to int8 once (one f32 scale per 32 elements,
+    the largest magnitude to 127, rounded to nearest even; q8_0, q4_0 and
+    mxfp4 store each 4 blocks' first 16 values, then their last 16, so both
+    halves put a block in the same 4 i32 lanes, and a last 2 blocks where
+    k is not a multiple of 128 as their first 16 values, then their last
+    16) and walks k a step at a time (128 elements for q8_0, q4_0 and
+    mxfp4, the last 2 blocks a step of 64; 64 for the K-quants): each
+    weight row's values
     become 64 unsigned bytes per vector (the stored value plus 128, 8 or
     32 for q8_0, q4_0 and q6_k, mxfp4's doubled e2m1 value plus 12; q4_k's
     are unsigned already), one

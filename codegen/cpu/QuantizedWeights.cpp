@@ -136,9 +136,18 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
                 Value at = arith::AddIOp::create(
                     nb, loc, arith::MulIOp::create(nb, loc, unit, cst(128)),
                     arith::MulIOp::create(nb, loc, j, cst(16)));
+                // A last unit of 2 blocks (k not whole units of 128) keeps
+                // its last 16 values 32 after the first.
+                Value half = cst(64);
+                if (k % 128 != 0)
+                  half = arith::SelectOp::create(
+                      nb, loc,
+                      arith::CmpIOp::create(nb, loc, arith::CmpIPredicate::uge,
+                                            kb, cst(k / 128 * 4)),
+                      cst(32), half);
                 v = write(nb, slice(nb, q, 0, 16), iter[0], m, at);
                 v = write(nb, slice(nb, q, 16, 16), v, m,
-                          arith::AddIOp::create(nb, loc, at, cst(64)));
+                          arith::AddIOp::create(nb, loc, at, half));
                 Value l0 = arith::AddIOp::create(
                     nb, loc, arith::MulIOp::create(nb, loc, unit, cst(16)),
                     arith::MulIOp::create(nb, loc, j, cst(4)));
@@ -388,6 +397,21 @@ Value QuantizedWeightReader::mxfp4Doubled(Value n) {
                                sign);
 }
 
+/// The 64 MXFP4 codes `n` (each below 16) as unsigned bytes for int8 dot
+/// products, their doubled e2m1 values plus 12: looked up with vpshufb in
+/// a table of the 16 codes' (repeated in each 128-bit lane, as vpshufb
+/// reads them).
+Value QuantizedWeightReader::mxfp4Bytes(Value n) {
+  auto i8x64 = VectorType::get({64}, b.getI8Type());
+  SmallVector<int8_t> table;
+  for (int64_t l = 0; l < 64; ++l)
+    table.push_back(static_cast<int8_t>(kMxfp4Doubled[l % 16] + 12));
+  Value tableV = arith::ConstantOp::create(
+      b, loc, i8x64, DenseElementsAttr::get(i8x64, ArrayRef(table)));
+  return x86Instruction(b, loc, i8x64, "vpshufb $2, $1, $0", "=v,v,v",
+                        ValueRange{tableV, n});
+}
+
 /// Half the e8m0 scale at byte `base` of row `row` of `t`, 2^(e - 128),
 /// as an f32 (for the doubled e2m1 values): the bits 0x00200000 << e for
 /// e < 2, else (e - 1) << 23.
@@ -513,21 +537,12 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     return {{nibblesOf(x, false), nibblesOf(x, true)}, blockScales(), {}};
   }
   case QuantFormat::mxfp4: {
-    // As q4_0, with the e2m1 values (doubled, plus 12) and e8m0 scales:
-    // the bytes looked up with vpshufb in a table of the 16 codes' (in
-    // each 128-bit lane, as vpshufb reads them).
-    auto i8x64 = VectorType::get({64}, i8);
-    SmallVector<int8_t> table;
-    for (int64_t l = 0; l < 64; ++l)
-      table.push_back(static_cast<int8_t>(kMxfp4Doubled[l % 16] + 12));
-    Value tableV = arith::ConstantOp::create(
-        b, loc, i8x64, DenseElementsAttr::get(i8x64, ArrayRef(table)));
+    // As q4_0, with the e2m1 values (doubled, plus 12: mxfp4Bytes) and
+    // e8m0 scales.
     Value x = fourBlocks(1);
     Int8Step step;
     for (bool high : {false, true})
-      step.bytes.push_back(
-          x86Instruction(b, loc, i8x64, "vpshufb $2, $1, $0", "=v,v,v",
-                         ValueRange{tableV, nibblesOf(x, high)}));
+      step.bytes.push_back(mxfp4Bytes(nibblesOf(x, high)));
     SmallVector<Value, 4> scales;
     for (int64_t j = 0; j < 4; ++j)
       scales.push_back(e8m0Half(t, row, at(j * bb)));
@@ -584,6 +599,50 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   }
   }
   llvm_unreachable("unknown quantized format");
+}
+
+QuantizedWeightReader::Int8Step
+QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
+  Type i8 = b.getI8Type();
+  int64_t bb = quant.getBlockBytes();
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  // 16 bytes of each of the 2 blocks from byte `from` of each.
+  auto twoBlocks = [&](int64_t from) {
+    return concat(quantBytes(t, row, at(from), 16),
+                  quantBytes(t, row, at(bb + from), 16));
+  };
+  Int8Step step;
+  Value s0, s1;
+  switch (quant.getFormat()) {
+  case QuantFormat::q8_0:
+    // Flipping the sign bit adds 128.
+    step.bytes.push_back(arith::XOrIOp::create(
+        b, loc, concat(twoBlocks(2), twoBlocks(18)), intSplat(64, i8, -128)));
+    s0 = quantHalf(t, row, base);
+    s1 = quantHalf(t, row, at(bb));
+    break;
+  case QuantFormat::q4_0: {
+    Value x = twoBlocks(2);
+    step.bytes.push_back(concat(nibblesOf(x, false), nibblesOf(x, true)));
+    s0 = quantHalf(t, row, base);
+    s1 = quantHalf(t, row, at(bb));
+    break;
+  }
+  case QuantFormat::mxfp4: {
+    Value x = twoBlocks(1);
+    step.bytes.push_back(
+        mxfp4Bytes(concat(nibblesOf(x, false), nibblesOf(x, true))));
+    s0 = e8m0Half(t, row, base);
+    s1 = e8m0Half(t, row, at(bb));
+    break;
+  }
+  default:
+    llvm_unreachable("the K-quants have no tail");
+  }
+  step.scales = laneRuns({s0, s1, s0, s1});
+  return step;
 }
 
 /// What int8Step adds to each stored value to make it unsigned.

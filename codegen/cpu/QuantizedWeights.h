@@ -22,7 +22,9 @@ namespace mlir::moe {
 /// (q4_0's and mxfp4's low and high nibbles), each 128 elements (4 blocks j)
 /// stored as the blocks' first 16 values, then their last 16, so one 64-byte
 /// vector of each half puts block j in lanes [4 j, 4 j + 4) of the dot
-/// products. Otherwise the values are in order, 64 per vector.
+/// products; a last 2 blocks (k not a multiple of 128) as their first 16
+/// values, then their last 16, one vector. Otherwise the values are in
+/// order, 64 per vector.
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32
@@ -66,6 +68,11 @@ public:
     Value negMins;
   };
   Int8Step int8Step(Value t, Value row, Value base, int64_t c);
+  /// The weight side of the tail of k in halves (int8RowsInHalves): the 2
+  /// blocks at byte `base` of row `row` as one vector of 64 unsigned
+  /// bytes, the blocks' first 16 values then their last 16, with the
+  /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each).
+  Int8Step int8TailStep(Value t, Value row, Value base);
 
   /// What int8Step adds to each stored value to make it unsigned.
   int64_t int8Offset() const;
@@ -90,6 +97,7 @@ private:
   Value laneRuns(ArrayRef<Value> scalars);
   Value nibblesOf(Value raw, bool high);
   Value mxfp4Doubled(Value n);
+  Value mxfp4Bytes(Value n);
   Value e8m0Half(Value t, Value row, Value base);
 
   OpBuilder &b;

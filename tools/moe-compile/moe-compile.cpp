@@ -147,9 +147,8 @@ static cl::opt<bool> int8Dot(
              "one f32 scale per 32 elements, rounded to nearest even. This "
              "rounds the rows each such GEMM reads, a relative error of the "
              "order of 1e-2 in its outputs (moe-run --verify then allows "
-             "3e-2). Other weights, and GEMMs whose K is not whole steps "
-             "(128 for q8_0 and q4_0, 64 for the K-quants), keep the f32 "
-             "path. Needs a CPU with avx512vnni."),
+             "3e-2). Other weights, and GEMMs whose K is not a multiple of "
+             "64, keep the f32 path. Needs a CPU with avx512vnni."),
     cl::cat(category));
 static cl::opt<bool> cpuKernels(
     "cpu-kernels",

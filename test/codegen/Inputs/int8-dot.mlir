@@ -48,16 +48,44 @@ func.func @grouped_matmul_q4_0(%x: tensor<?x128xf32>, %w: tensor<4x32x128x!moe.q
 
 // -----
 
-// q8_0, k 64: not whole units of 128, so the f32 kernel on the rows as
+// q8_0, k 32: not a multiple of 64, so the f32 kernel on the rows as
 // they are.
-// INT8-LABEL: func.func @dense_q8_0_k64
+// INT8-LABEL: func.func @dense_q8_0_k32
 // INT8-NOT: llvm.inline_asm
 // INT8: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // INT8-NOT: llvm.inline_asm
 // INT8: return
-func.func @dense_q8_0_k64(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
-  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+func.func @dense_q8_0_k32(%x: tensor<?x32xf32>, %w: tensor<32x32x!moe.quant<q8_0>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x32xf32>, tensor<32x32x!moe.quant<q8_0>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// q4_0, k 192: one unit of 128, then a tail of 2 blocks. The rows' last
+// 2 blocks keep their last 16 values 32 (not 64) after their first. The
+// tail: the 2 blocks' nibbles as one vector of 64 bytes (low, then high),
+// the rows' 8 scale lanes twice and 8 sums lanes then zeros, the weight
+// scales in runs of 4 lanes, one vpdpbusd per (row, weight row).
+// INT8-LABEL: func.func @dense_q4_0_k192
+// INT8: %[[TAILAT:.*]] = arith.cmpi uge, %{{.*}}, %c4{{(_[0-9]+)?}} : index
+// INT8: arith.select %[[TAILAT]], %c32{{(_[0-9]+)?}}, %c64{{(_[0-9]+)?}} : index
+// INT8: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
+// INT8-COUNT-2: llvm.inline_asm asm_dialect = att "vpdpbusd
+// INT8: scf.yield
+// INT8: %[[X:.*]] = vector.shuffle %{{.*}} : vector<16xi8>, vector<16xi8>
+// INT8: %[[LO:.*]] = arith.andi %[[X]], %{{.*}} : vector<32xi8>
+// INT8: %[[HI:.*]] = arith.shrui %[[X]], %{{.*}} : vector<32xi8>
+// INT8: %[[W:.*]] = vector.shuffle %[[LO]], %[[HI]] {{.*}} : vector<32xi8>, vector<32xi8>
+// INT8: %[[QA:.*]] = vector.transfer_read %{{.*}}[%{{.*}}, %c128{{(_[0-9]+)?}}]{{.*}} : tensor<?x192xi8>, vector<64xi8>
+// INT8: %[[SA8:.*]] = vector.transfer_read {{.*}} : tensor<?x24xf32>, vector<8xf32>
+// INT8: vector.shuffle %[[SA8]], %[[SA8]] [0, 1, 2, 3, 4, 5, 6, 7, 0, 1, 2, 3, 4, 5, 6, 7] : vector<8xf32>, vector<8xf32>
+// INT8: %[[SUMS8:.*]] = vector.transfer_read {{.*}} : tensor<?x24xi32>, vector<8xi32>
+// INT8: vector.shuffle %[[SUMS8]], %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] : vector<8xi32>, vector<8xi32>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[W]], %[[QA]]
+func.func @dense_q4_0_k192(%x: tensor<?x192xf32>, %w: tensor<16x192x!moe.quant<q4_0>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x192xf32>, tensor<16x192x!moe.quant<q4_0>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
 }
 
 // -----

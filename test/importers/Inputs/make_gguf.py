@@ -21,9 +21,9 @@ elements), which the gguf package can dequantize but not quantize: their
 blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
 their routers are scaled to spread the logits as much as at H 64. Their
-own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Last,
+own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Then
 Q8_0, Q4_0 and MXFP4 cases at H and expert width 128 (WIDE_CASES, seed
-14). Every
+14), and last at H 192 and expert width 64 (TAIL_CASES, seed 15). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -31,12 +31,14 @@ ffn_gate_inp_shexp stay f32.
 The --quant cases where some projection takes int8 rows also get
 expected_int8.layer_N.npy, the reference of moe-compile --int8-dot: the
 same float64 FFN, except that the input of every quantized projection
-whose K (the weight's row length) is whole steps of the int8 kernel (128
-for Q8_0, Q4_0 and MXFP4, 64 for the K-quants) is first rounded to int8 per
+whose K (the weight's row length) is a multiple of 64 (the int8 kernel's
+steps: 128 for Q8_0, Q4_0 and MXFP4 with a last step of 64 where K is
+not a multiple of 128, 64 for the K-quants) is first rounded to int8 per
 block of 32 with one f32 scale (fake_int8, int8_inputs); cases.json gives
 its tolerance, int8_tolerance. That is every quantized projection of the
-K-quant cases (K 256) and of the wide cases (K 128), and none of the
-Q8_0/Q4_0 cases at H 64 and width 32.
+K-quant cases (K 256), of the wide cases (K 128) and of the tail cases
+(K 192 and 64), and the gate and up projections (K 64) of the cases at
+H 64 (their down projections, K 32, keep f32 rows).
 Computing it draws no random numbers: the other outputs are as without it.
 """
 import json
@@ -102,12 +104,10 @@ def fake_int8(v):
 
 def int8_inputs(w, types):
     """The keys of w whose input --int8-dot rounds (fake_int8): the
-    quantized weights (types' keys) whose K, the last axis, is whole steps
-    of the int8 kernel: 128 for Q8_0, Q4_0 and MXFP4 (4 blocks of 32 per
-    step), 64 for the K-quants."""
-    def step(t):
-        return 128 if t in (Q8_0, Q4_0, MXFP4) else 64
-    return frozenset(k for k in types if w[k].shape[-1] % step(types[k]) == 0)
+    quantized weights (types' keys) whose K, the last axis, is a multiple of
+    64: the int8 kernel's steps are 128 for Q8_0, Q4_0 and MXFP4 (4 blocks
+    of 32; a last 64 is a step of its own) and 64 for the K-quants."""
+    return frozenset(k for k in types if w[k].shape[-1] % 64 == 0)
 
 
 def top(v, k):
@@ -338,6 +338,15 @@ QUANT_CASES = [
                                       oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
 ]
 
+# H 192 and expert width 64: gate and up (K 192) take one int8 unit of 128
+# and a tail of 64, down (K 64) the tail alone.
+TAIL_CASES = [
+    ("gpt_oss_mxfp4_tail", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
+                                           oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
+    ("mixtral_mixed_tail", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 64}, {"gate": Q8_0, "up": Q4_0, "down": Q8_0}),
+]
+
 # Q8_0 and Q4_0 with H and expert (and shared expert) width WH, so that
 # --int8-dot's steps of 128 cover every projection (at QH and QI they
 # keep f32 rows).
@@ -468,6 +477,8 @@ def main(out, quantized):
         cases += [make(out, *c, rng, KH, KI) for c in KQUANT_CASES]
         rng = np.random.default_rng(14)
         cases += [make(out, *c, rng, 128, 128) for c in WIDE_CASES]
+        rng = np.random.default_rng(15)
+        cases += [make(out, *c, rng, 192, 64) for c in TAIL_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

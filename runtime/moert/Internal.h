@@ -141,7 +141,7 @@ struct BoundWeight {
   moe::DType dtype;
   std::vector<int64_t> shape;
   /// The weight as the functions read it; null for an assembled weight
-  /// until something needs it that way (weightData in Session.cpp).
+  /// until something needs it that way (weightData in SessionWeights.cpp).
   mutable const void *data = nullptr;
   std::string source; // file path, or "caller memory"
   /// The buffer of an assembled weight, once assembled.
@@ -159,7 +159,7 @@ struct BoundWeight {
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
   /// The weight in the memory of the session's device when the host
   /// cannot address that, uploaded on first use (deviceWeight in
-  /// Session.cpp) and freed with the binding.
+  /// SessionWeights.cpp) and freed with the binding.
   std::shared_ptr<void> onDevice;
 };
 
@@ -230,6 +230,33 @@ private:
   const moert_session_s &session_;
   bool owns_ = false, ok_ = false;
 };
+
+/// The shape of a caller's tensor: empty when it has no rank or shape
+/// (Session.cpp).
+std::vector<int64_t> shapeOf(const moert_tensor_t &t);
+
+// A session's weights as the calls read them (SessionWeights.cpp).
+
+/// The shape of the buffer the generated code reads a weight of `dtype`
+/// and `shape` as: the same, except that a block-quantized weight's rows
+/// are bytes (docs/Artifact.md, "Quantized weights").
+std::vector<int64_t> storageShape(moe::DType dtype, std::vector<int64_t> shape);
+
+/// Weight `w` as the functions read it unpacked, assembled from its parts
+/// now unless it was already; null when the memory for it cannot be had.
+const void *weightData(const BoundWeight &w);
+
+/// Weight `w` packed as parameter `p` takes it, packed now on the
+/// session's threads unless it was already; null when the memory for it
+/// cannot be had.
+const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
+                               const Param &p);
+
+/// Weight `w` in the memory of the session's device, uploaded now unless
+/// it was already; a status naming the weight when it cannot be. (A GPU's
+/// kernels take weights as bound: moe-compile packs none for them.)
+moert_status_t deviceWeight(moert_session_s &s, const std::string &fn,
+                            const Param &p, BoundWeight &w, const void *&out);
 
 /// Parses `a.metadataText`, the artifact's metadata record (docs/Artifact.md),
 /// into `a`, taking each entry point from `resolve(ctx, symbol)` (dlsym on

@@ -1,0 +1,496 @@
+//===- SessionWeights.cpp - weights: bind, resolve, assemble, pack, upload ===//
+#include "runtime/moert/Internal.h"
+#include "runtime/moert/Packing.h"
+
+#include <algorithm>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <numeric>
+
+#include <sys/stat.h>
+
+using namespace moert;
+
+namespace {
+
+/// Checks a weight against what the artifact expects.
+moert_status_t checkWeight(const std::string &where, const Param &p,
+                           moe::DType dtype,
+                           const std::vector<int64_t> &shape) {
+  if (dtype != p.dtype || shape != p.shape)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + ": tensor '" + p.name + "' is " +
+                          moe::dtypeName(dtype) + " " + shapeString(shape) +
+                          " but the artifact expects " +
+                          moe::dtypeName(p.dtype) + " " + shapeString(p.shape));
+  return nullptr;
+}
+
+constexpr const char *kCallerMemory = "caller memory";
+
+/// Whether `path` exists and is not a directory.
+bool isFile(const std::string &path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
+}
+
+/// A weight argument that reads a tensor, and the shape it expects of it.
+struct TensorUse {
+  const Param *param;
+  std::vector<int64_t> shape;
+};
+
+/// The tensor names a weight reads: itself, or the parts of its stack.
+std::vector<std::string> sourcesOf(const Param &p) {
+  return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
+}
+
+/// The shape of each source tensor of a weight of `shape` as stored: one
+/// dimension less when stacked, the last two swapped when transposed.
+std::vector<int64_t> partShape(std::vector<int64_t> shape, bool stacked,
+                               bool transposed) {
+  if (stacked)
+    shape.erase(shape.begin());
+  if (transposed)
+    std::swap(shape[shape.size() - 1], shape[shape.size() - 2]);
+  return shape;
+}
+
+std::vector<int64_t> sourceShape(const Param &p) {
+  return partShape(p.shape, !p.stack.empty(), p.transposed);
+}
+
+std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
+                                   const std::string &tensor) {
+  std::vector<TensorUse> uses;
+  for (const Function &f : artifact.functions)
+    for (const Param &p : f.args) {
+      if (!p.isWeight)
+        continue;
+      std::vector<std::string> sources = sourcesOf(p);
+      if (std::find(sources.begin(), sources.end(), tensor) != sources.end())
+        uses.push_back({&p, sourceShape(p)});
+    }
+  return uses;
+}
+
+/// The tensor at `src` of `count` elements converted from dtype `from` to `to`
+/// (narrowing rounds to nearest even); null without memory for it.
+std::shared_ptr<std::vector<unsigned char>>
+convertTensor(const void *src, moe::DType from, moe::DType to, size_t count) {
+  std::shared_ptr<std::vector<unsigned char>> out;
+  try {
+    out = std::make_shared<std::vector<unsigned char>>(count *
+                                                       moe::dtypeSize(to));
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+  void *dst = out->data();
+  if (from == moe::DType::F32 && to == moe::DType::BF16) {
+    const auto *f = static_cast<const float *>(src);
+    auto *b = static_cast<uint16_t *>(dst);
+    for (size_t i = 0; i < count; ++i)
+      b[i] = moe::floatToBF16(f[i]);
+  } else if (from == moe::DType::BF16 && to == moe::DType::F32) {
+    const auto *b = static_cast<const uint16_t *>(src);
+    auto *f = static_cast<float *>(dst);
+    for (size_t i = 0; i < count; ++i)
+      f[i] = moe::bf16ToFloat(b[i]);
+  } else {
+    // Exact through double: every f32, bf16 and f16 value is a double.
+    for (size_t i = 0; i < count; ++i)
+      moe::storeElement(to, dst, i, moe::loadElement(from, src, i));
+  }
+  return out;
+}
+
+/// Binds weight `p` from the catalog: in place when the file holds it as
+/// the function reads it, else as its source tensors, assembled (stacked,
+/// transposed) only when something reads the weight unpacked. Returns false
+/// when a source tensor is missing, with `why` saying which (empty for a
+/// weight that is its own single tensor), or when there is no memory to
+/// convert one (`noMemory` set).
+bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
+                   bool &noMemory) {
+  std::vector<std::string> sources = sourcesOf(p);
+  std::vector<const void *> parts;
+  std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
+  std::string missing;
+  size_t absent = 0;
+  for (const std::string &name : sources) {
+    auto it = s.catalog.find(name);
+    if (it == s.catalog.end()) {
+      if (absent++ < 3)
+        missing += (absent > 1 ? ", '" : "'") + name + "'";
+      continue;
+    }
+    const moe::safetensors::TensorInfo &info = *it->second.info;
+    const void *data = it->second.file->data(info);
+    // Checked when the file was bound: the weight's dtype or its stored one.
+    std::optional<moe::DType> dt = moe::dtypeFromStorageName(info.dtype);
+    if (dt && *dt != p.dtype) {
+      size_t count = std::accumulate(info.shape.begin(), info.shape.end(),
+                                     size_t(1), std::multiplies<size_t>());
+      auto buffer = convertTensor(data, *dt, p.dtype, count);
+      if (!buffer) {
+        noMemory = true;
+        why = " (no memory to convert '" + name + "' from " +
+              moe::dtypeName(*dt) + ")";
+        return false;
+      }
+      data = buffer->data();
+      converted.push_back(std::move(buffer));
+    }
+    parts.push_back(data);
+  }
+  if (absent) {
+    if (p.isAssembled())
+      why = " (" + std::to_string(absent) + " of " +
+            std::to_string(sources.size()) +
+            " source tensors missing: " + missing +
+            (absent > 3 ? ", ..." : "") + ")";
+    return false;
+  }
+  std::string from = s.catalog.at(sources.front()).file->path();
+  BoundWeight w{p.dtype, p.shape, nullptr, from,  nullptr,
+                {},      {},      false,   false, std::move(converted),
+                nullptr};
+  if (p.isAssembled()) {
+    w.parts = std::move(parts);
+    w.stacked = !p.stack.empty();
+    w.transposed = p.transposed;
+  } else {
+    w.data = parts.front();
+  }
+  s.weights[p.name] = std::move(w);
+  return true;
+}
+
+/// Where packing reads weight `w` from: its matrices as they lie when it
+/// is one tensor, stacked matrices or transposed, else (stacked vectors)
+/// the assembled weight. Empty when that cannot be had.
+PackSource packSource(const BoundWeight &w) {
+  size_t elt = moe::dtypeSize(w.dtype);
+  if (w.data)
+    return PackSource::contiguous(w.data, w.shape, elt);
+  if (!w.stacked)
+    return PackSource::contiguous(w.parts.front(), w.shape, elt, w.transposed);
+  if (w.shape.size() == 3)
+    return {w.parts, w.transposed};
+  const void *assembled = weightData(w);
+  return assembled ? PackSource::contiguous(assembled, w.shape, elt)
+                   : PackSource();
+}
+
+} // namespace
+
+std::vector<int64_t> moert::storageShape(moe::DType dtype,
+                                         std::vector<int64_t> shape) {
+  if (moe::isBlockQuantized(dtype) && !shape.empty())
+    shape.back() = moe::dtypeRowBytes(dtype, shape.back());
+  return shape;
+}
+
+const void *moert::weightData(const BoundWeight &w) {
+  if (w.data)
+    return w.data;
+  size_t elt = moe::dtypeSize(w.dtype);
+  std::vector<int64_t> part = partShape(w.shape, w.stacked, w.transposed);
+  int64_t partElems = std::accumulate(part.begin(), part.end(), int64_t(1),
+                                      std::multiplies<int64_t>());
+  std::shared_ptr<std::vector<unsigned char>> owned;
+  try {
+    owned = std::make_shared<std::vector<unsigned char>>(
+        static_cast<size_t>(partElems) * w.parts.size() * elt);
+  } catch (const std::bad_alloc &) {
+    return nullptr;
+  }
+  // Source [..., b, a] to destination [..., a, b] when transposed.
+  int64_t a = w.transposed ? part[part.size() - 1] : 0;
+  int64_t b = w.transposed ? part[part.size() - 2] : 0;
+  for (size_t i = 0; i < w.parts.size(); ++i) {
+    const auto *src = static_cast<const unsigned char *>(w.parts[i]);
+    unsigned char *dst = owned->data() + i * partElems * elt;
+    if (!w.transposed) {
+      std::memcpy(dst, src, partElems * elt);
+      continue;
+    }
+    int64_t matrices = partElems / (a * b);
+    for (int64_t m = 0; m < matrices; ++m)
+      for (int64_t r = 0; r < a; ++r)
+        for (int64_t c = 0; c < b; ++c)
+          std::memcpy(dst + ((m * a + r) * b + c) * elt,
+                      src + ((m * b + c) * a + r) * elt, elt);
+  }
+  w.owned = std::move(owned);
+  w.data = w.owned->data();
+  return w.data;
+}
+
+const PackedBuffer *moert::packedData(moert_session_s &s, BoundWeight &w,
+                                      const Param &p) {
+  auto &slot = w.packed[{p.panel, p.kGroup, p.slices}];
+  if (!slot) {
+    std::vector<int64_t> shape = p.layout().packedShape(w.shape);
+    size_t elt = moe::dtypeSize(w.dtype);
+    auto buffer = std::make_shared<PackedBuffer>(
+        static_cast<size_t>(std::accumulate(shape.begin(), shape.end(),
+                                            int64_t(1),
+                                            std::multiplies<int64_t>())) *
+        elt);
+    if (!buffer->data())
+      return nullptr;
+    PackSource src = packSource(w);
+    if (src.groups.empty())
+      return nullptr;
+    packPanels(src, buffer->data(), w.shape, p.panel, p.kGroup, elt,
+               s.pool.get(), p.slices);
+    slot = buffer;
+  }
+  return slot.get();
+}
+
+moert_status_t moert::deviceWeight(moert_session_s &s, const std::string &fn,
+                                   const Param &p, BoundWeight &w,
+                                   const void *&out) {
+  out = w.onDevice.get();
+  if (out)
+    return nullptr;
+  std::string what =
+      "function '" + fn + "': weight '" + p.name + "' " + shapeString(w.shape);
+  const void *host = weightData(w);
+  if (!host)
+    return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                      what + ": no memory to assemble it");
+  // Elements of the storage shape: bytes for a quantized weight.
+  size_t bytes = moe::dtypeSize(w.dtype);
+  for (int64_t d : storageShape(w.dtype, w.shape))
+    bytes *= static_cast<size_t>(d);
+  auto cannotUpload = [&](moert_status_t st) {
+    moert_status_t wrapped =
+        makeStatus(moert_status_code(st),
+                   what + " cannot be uploaded: " + moert_status_message(st));
+    moert_status_free(st);
+    return wrapped;
+  };
+  moert_device_s *device = s.device;
+  void *ptr = nullptr;
+  if (moert_status_t st = device->allocate(bytes, ptr))
+    return cannotUpload(st);
+  std::shared_ptr<void> owned(
+      ptr, [device, bytes](void *p) { device->deallocate(p, bytes); });
+  if (moert_status_t st = device->copyFromHost(ptr, host, bytes))
+    return cannotUpload(st);
+  w.onDevice = std::move(owned);
+  out = ptr;
+  return nullptr;
+}
+
+extern "C" {
+
+moert_status_t moert_session_bind_weights_file(moert_session_t *session,
+                                               const char *path,
+                                               int32_t *out_bound) {
+  return moert::guardEntry(
+      "moert_session_bind_weights_file", [&]() -> moert_status_t {
+        if (out_bound)
+          *out_bound = 0;
+        if (!session || !path)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "session or path is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_bind_weights_file"))
+          return st;
+        std::shared_ptr<moe::safetensors::File> file;
+        if (std::string err = moe::safetensors::File::open(path, file);
+            !err.empty())
+          return makeStatus(MOERT_IO_ERROR, err);
+        // Check every tensor a weight reads before binding any, so a bad file
+        // binds nothing.
+        int32_t used = 0;
+        for (const moe::safetensors::TensorInfo &t : file->tensors()) {
+          std::vector<TensorUse> uses = consumersOf(*session->artifact, t.name);
+          if (uses.empty())
+            continue;
+          ++used;
+          for (const TensorUse &u : uses) {
+            std::optional<moe::DType> dt = moe::dtypeFromStorageName(t.dtype);
+            // A weight recorded as stored in another dtype is converted when
+            // resolved; it may also come in the dtype the function takes.
+            bool dtypeOk =
+                dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
+            if (!dtypeOk || !bindableShape(t.shape, u.shape))
+              return makeStatus(
+                  MOERT_INVALID_ARGUMENT,
+                  std::string(path) + ": tensor '" + t.name + "' is " +
+                      (dt ? std::string(moe::dtypeName(*dt))
+                          : "of dtype " + t.dtype) +
+                      " " + shapeString(t.shape) +
+                      " but the artifact expects " +
+                      moe::dtypeName(u.param->dtype) +
+                      (u.param->storedDtype
+                           ? std::string(" (or ") +
+                                 moe::dtypeName(*u.param->storedDtype) + ")"
+                           : std::string()) +
+                      " " + shapeString(u.shape) +
+                      (u.param->isAssembled()
+                           ? " (a part of weight '" + u.param->name + "')"
+                           : std::string()));
+          }
+        }
+        for (const moe::safetensors::TensorInfo &t : file->tensors())
+          session->catalog[t.name] = {file, &t};
+        // Weights resolved from earlier files may read rebound tensors.
+        for (auto it = session->weights.begin(); it != session->weights.end();)
+          it = it->second.source == kCallerMemory ? std::next(it)
+                                                  : session->weights.erase(it);
+        session->files.push_back(file);
+        if (out_bound)
+          *out_bound = used;
+        return nullptr;
+      });
+}
+
+moert_status_t moert_session_bind_recorded_weights(moert_session_t *session) {
+  return moert::guardEntry(
+      "moert_session_bind_recorded_weights", [&]() -> moert_status_t {
+        if (!session)
+          return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+        SessionUse use(*session);
+        if (moert_status_t st =
+                use.status("moert_session_bind_recorded_weights"))
+          return st;
+        const moert_artifact_s &a = *session->artifact;
+        for (const std::string &recorded : a.weightFiles) {
+          // The file next to the artifact first (an artifact moved or copied
+          // with its weights), then where it was when the artifact was
+          // compiled.
+          size_t slash = recorded.find_last_of('/');
+          std::string beside =
+              a.directory + "/" +
+              (slash == std::string::npos ? recorded
+                                          : recorded.substr(slash + 1));
+          std::string path;
+          if (isFile(beside))
+            path = beside;
+          else if (isFile(recorded))
+            path = recorded;
+          else
+            return makeStatus(
+                MOERT_NOT_FOUND,
+                a.path +
+                    ": recorded weights file not found, neither next to the "
+                    "artifact ('" +
+                    beside + "') nor at the recorded path ('" + recorded +
+                    "'); bind the weights from where they are "
+                    "(moert_session_bind_weights_file, moe-run --weights)");
+          if (moert_status_t st = moert_session_bind_weights_file(
+                  session, path.c_str(), nullptr))
+            return st;
+        }
+        return nullptr;
+      });
+}
+
+moert_status_t moert_session_bind_weight(moert_session_t *session,
+                                         const char *name,
+                                         const moert_tensor_t *tensor) {
+  return moert::guardEntry(
+      "moert_session_bind_weight", [&]() -> moert_status_t {
+        if (!session || !name || !tensor)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            "session, name or tensor is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_bind_weight"))
+          return st;
+        const Param *p = session->artifact->findWeight(name);
+        if (!p)
+          return makeStatus(MOERT_NOT_FOUND, std::string("the artifact has no "
+                                                         "weight named '") +
+                                                 name + "'");
+        if (moert_status_t st = checkWeight(
+                "bind_weight", *p, static_cast<moe::DType>(tensor->dtype),
+                shapeOf(*tensor)))
+          return st;
+        if (!tensor->data)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            std::string("weight '") + name + "' has no data");
+        session->weights[name] = {
+            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr, {}, {},
+            false,    false,    {},           nullptr};
+        return nullptr;
+      });
+}
+
+moert_status_t moert_session_weight(const moert_session_t *session,
+                                    const char *name,
+                                    moert_tensor_t *out_tensor) {
+  return moert::guardEntry("moert_session_weight", [&]() -> moert_status_t {
+    if (!out_tensor)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "out_tensor is null");
+    *out_tensor = moert_tensor_t{MOERT_F32, 0, nullptr, nullptr};
+    if (!session || !name)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session or name is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_weight"))
+      return st;
+    auto it = session->weights.find(name);
+    if (it == session->weights.end())
+      return makeStatus(MOERT_NOT_FOUND,
+                        std::string("weight '") + name + "' is not bound");
+    const BoundWeight &w = it->second;
+    const void *data = weightData(w);
+    if (!data)
+      return makeStatus(MOERT_RESOURCE_EXHAUSTED,
+                        std::string("no memory to assemble "
+                                    "weight '") +
+                            name + "' " + shapeString(w.shape));
+    *out_tensor = {static_cast<moert_dtype_t>(w.dtype),
+                   static_cast<int32_t>(w.shape.size()), w.shape.data(),
+                   const_cast<void *>(data)};
+    return nullptr;
+  });
+}
+
+moert_status_t moert_session_check_weights(moert_session_t *session,
+                                           const char *function) {
+  return moert::guardEntry(
+      "moert_session_check_weights", [&]() -> moert_status_t {
+        if (!session || !function)
+          return makeStatus(MOERT_INVALID_ARGUMENT,
+                            "session or function is null");
+        SessionUse use(*session);
+        if (moert_status_t st = use.status("moert_session_check_weights"))
+          return st;
+        const Function *fn = session->artifact->find(function);
+        if (!fn)
+          return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
+                                                 function + "' in " +
+                                                 session->artifact->path);
+        std::string missing;
+        unsigned count = 0;
+        bool noMemory = false;
+        for (const Param &p : fn->args) {
+          if (!p.isWeight || session->weights.count(p.name))
+            continue;
+          std::string why;
+          if (resolveWeight(*session, p, why, noMemory))
+            continue;
+          missing += (count++ ? ", '" : "'") + p.name + "' " +
+                     moe::dtypeName(p.dtype) + " " + shapeString(p.shape) + why;
+        }
+        if (!count)
+          return nullptr;
+        std::string searched;
+        for (const auto &f : session->files)
+          searched += (searched.empty() ? "" : ", ") + f->path();
+        return makeStatus(
+            noMemory ? MOERT_RESOURCE_EXHAUSTED : MOERT_FAILED_PRECONDITION,
+            "function '" + fn->name + "': " + std::to_string(count) +
+                " weight" + (count > 1 ? "s" : "") + " not bound: " + missing +
+                (searched.empty() ? std::string(" (no weights file bound)")
+                                  : " (not found in " + searched + ")"));
+      });
+}
+
+} // extern "C"

@@ -3,7 +3,10 @@
 # shapes (qwen3-30b-a3b, olmoe, mixtral-small) and T = 1, 8, 64, 512:
 #   - moec: moe-bench, against the FMA peak and DRAM bandwidth measured in
 #     the same run; f32 weights, and bf16 weights (with --bf16-dot where the
-#     CPU has AVX512_BF16, else bf16 widened to f32);
+#     CPU has AVX512_BF16, else bf16 widened to f32); with --dtypes q4_0,
+#     q8_0, q4_k or q6_k, GGUF block-quantized experts kept quantized
+#     (moe-bench --dtype Q, with --int8-dot where the CPU has AVX512_VNNI,
+#     else f32 activations);
 #   - ONNX Runtime's com.microsoft.MoE through its Python wheel
 #     (bench/peers/ort_time.py on make_ort_models.py's models; f32 only, ORT's
 #     CPU MoE has no bf16 kernel);
@@ -13,23 +16,51 @@
 #     (bench/peers/hf_moe.py: columns hf-eager, hf-grouped_mm, ...; the
 #     notes under the table say which one transformers picks by default and
 #     which were skipped, and why).
-# All Python runs in build/venv (scripts/setup.sh, requirements.lock). Every
+#   For the quantized dtypes (transformers and ORT's MoE have none):
+#   - llama.cpp's CPU backend at the same ggml type, through the
+#     llama-cpp-python PyPI package (pinned; an sdist that compiles
+#     llama.cpp for this CPU, GGML_NATIVE=ON). It is not in
+#     requirements.lock: this script installs it when a quantized dtype is
+#     asked for and it is missing, into its own venv, build/bench-llama-venv
+#     (so that build/venv stays exactly what requirements.lock says), by
+#     bench/peers/install_llama_cpp.sh, 2 build jobs, under the build lock
+#     (below); log bench/results/llama-install.log. llama.cpp runs models,
+#     not layers: bench/peers/make_llama_models.py writes GGUF models of
+#     architecture qwen3moe: one MoE layer of the shape and a minimal rest
+#     (one attention head of dimension 32, RMS norms, no vocabulary), and
+#     the same rest with a next-to-free MoE (2 experts of width 1);
+#     bench/peers/llama_time.py times llama_decode of a batch of T
+#     embeddings on both (KV cache cleared before each call), calls paired,
+#     the MoE time being the difference (the notes under the tables say
+#     what it includes; llama_time.py --layers 1,2,3,4 checks it against
+#     t(L) of models of L layers);
+#   - ONNX Runtime's com.microsoft.QMoE, 4 bits (set against q4_0) and 8 bits
+#     (against q8_0), block-wise scales per 32 weights in f32, no zero
+#     points, ORT's default kernels (bench/peers/make_ort_qmoe_models.py,
+#     ort_qmoe_time.py: columns ort-qmoe4, ort-qmoe8).
+# All Python runs in build/venv (scripts/setup.sh, requirements.lock), but
+# llama.cpp's timing (build/bench-llama-venv, above). Every
 # implementation uses the same timing protocol (16 random inputs rotated, 3
 # warm-up calls, then at least 5 calls and S seconds; median) and THREADS
 # threads. Writes bench/results/latest.txt (one table per weight dtype, each
 # peer's time and moec's speed-up over it) and the CSVs and logs next to it.
 #
 #   bench/run.sh [--threads N] [--min-time S] [--shapes A,B] [--tokens 1,8]
-#                [--runs R] [--dtypes f32,bf16]
+#                [--runs R] [--dtypes f32,bf16,q4_0,q8_0,q4_k,q6_k]
+#
+# --dtypes defaults to f32,bf16; e.g. --dtypes q4_0,q8_0 runs the quantized
+# tables only.
 #
 # Each implementation runs R times (default 2), alternating, and the table
 # keeps each one's best median: the machines are shared, and a neighbour's
 # burst should not decide a ratio.
 #
-# The ORT models, with several GB of external f32 weights, are cached in
-# build/bench-models. moe-bench and moe-compile are built first, under
-# flock ${MOEC_BUILD_LOCK:-/tmp/moec-build.lock}, since builds share the
-# machine.
+# The ORT and llama.cpp models (several GB: 0.2-0.7 GB a MoE layer for
+# the quantized ones) are cached in build/bench-models. moe-bench and
+# moe-compile are built first, under flock ${MOEC_BUILD_LOCK:-/tmp/moec-build.lock},
+# since builds share the machine (run inside that lock already, set
+# MOEC_BUILD_LOCK to another path). MOEC_LLAMA_VENV overrides the llama.cpp
+# venv.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOEC_BUILD_DIR:-$root/build}
@@ -58,9 +89,15 @@ for s in ${shapes//,/ }; do
   esac
 done
 has_dtype() { [[ ",$dtypes," == *",$1,"* ]]; }
+fdtypes= qdtypes=
 for dt in ${dtypes//,/ }; do
-  case $dt in f32|bf16) ;; *) die "unknown dtype $dt (f32, bf16)" ;; esac
+  case $dt in
+    f32|bf16) fdtypes=${fdtypes:+$fdtypes,}$dt ;;
+    q4_0|q8_0|q4_k|q6_k) qdtypes=${qdtypes:+$qdtypes,}$dt ;;
+    *) die "unknown dtype $dt (f32, bf16, q4_0, q8_0, q4_k, q6_k)" ;;
+  esac
 done
+[ -n "$dtypes" ] || die "--dtypes is empty"
 mkdir -p "$out"
 rm -f "$out"/moec.*.csv "$out"/moec.*.txt "$out"/peers.*.csv "$out"/peers.*.log
 
@@ -79,6 +116,12 @@ if grep -qw avx512_bf16 /proc/cpuinfo; then
   bf16_args=(--compile-arg --bf16-dot)
   bf16_what="bf16 weights, --bf16-dot (vdpbf16ps)"
 fi
+# moec's quantized rows: int8 dot products where the CPU has them.
+q_args=() q_what="quantized experts, f32 activations (no AVX512_VNNI on this CPU)"
+if grep -qw avx512_vnni /proc/cpuinfo; then
+  q_args=(--int8-dot)
+  q_what="quantized experts, --int8-dot (activations rounded to int8 per 32, AVX512_VNNI)"
+fi
 
 # Which peers can run, and why not.
 ran=() skipped=()
@@ -94,16 +137,62 @@ else
   else
     skipped+=("ort: onnxruntime does not import in $py: $(echo "$why" | tail -1)")
   fi
-  if why=$("$py" -c "import torch, transformers" 2>&1); then
+  if [ -z "$fdtypes" ]; then
+    skipped+=("hf-*: neither f32 nor bf16 in --dtypes (transformers' MoE blocks have no ggml-quantized kernels)")
+  elif why=$("$py" -c "import torch, transformers" 2>&1); then
     have_hf=1
-    ran+=("hf-*: transformers $("$py" -c 'import transformers; print(transformers.__version__)'), torch $("$py" -c 'import torch; print(torch.__version__)'), CPU, $dtypes")
+    ran+=("hf-*: transformers $("$py" -c 'import transformers; print(transformers.__version__)'), torch $("$py" -c 'import torch; print(torch.__version__)'), CPU, $fdtypes")
   else
     skipped+=("hf-*: torch/transformers do not import in $py: $(echo "$why" | tail -1)")
+  fi
+fi
+
+# The quantized dtypes' peers.
+have_qmoe=0 have_llama=0
+qmoe_bits=
+has_dtype q4_0 && qmoe_bits=4
+has_dtype q8_0 && qmoe_bits=${qmoe_bits:+$qmoe_bits }8
+llama_version=0.3.36
+lvenv=${MOEC_LLAMA_VENV:-$build/bench-llama-venv}
+lpy=$lvenv/bin/python
+if [ -n "$qdtypes" ]; then
+  if [ ! -x "$py" ]; then
+    skipped+=("ort-qmoe* and llama.cpp: no Python at $py (scripts/setup.sh makes build/venv)")
+  else
+    if [ -z "$qmoe_bits" ]; then
+      skipped+=("ort-qmoe*: neither q4_0 nor q8_0 in --dtypes (QMoE's 4 and 8 bits are set against those)")
+    elif why=$("$py" -c "import numpy, onnx, onnxruntime" 2>&1); then
+      have_qmoe=1
+      ran+=("ort-qmoe4/8: ONNX Runtime $("$py" -c 'import onnxruntime; print(onnxruntime.__version__)') (Python wheel), com.microsoft.QMoE, CPU EP, ${qmoe_bits// / and } bits, block 32, f32 scales, default kernels")
+    else
+      skipped+=("ort-qmoe*: onnxruntime does not import in $py: $(echo "$why" | tail -1)")
+    fi
+    llama_ok() {
+      [ -x "$lpy" ] && [ "$("$lpy" -c 'import llama_cpp; print(llama_cpp.__version__)' 2> /dev/null)" = "$llama_version" ]
+    }
+    if ! why=$("$py" -c "import gguf, numpy" 2>&1); then
+      skipped+=("llama.cpp: the gguf package does not import in $py (it writes the models): $(echo "$why" | tail -1)")
+    elif llama_ok; then
+      have_llama=1
+    else
+      log "llama.cpp peer: llama-cpp-python $llama_version is not in $lvenv; installing it (compiles llama.cpp, several minutes; log: $out/llama-install.log)"
+      if bash "$root/bench/peers/install_llama_cpp.sh" "$py" "$lvenv" "$lock" \
+           "$llama_version" > "$out/llama-install.log" 2>&1 && llama_ok; then
+        log "llama.cpp peer: $(grep 'installed llama-cpp-python' "$out/llama-install.log" | tail -1 | sed 's/^install_llama_cpp.sh: //')"
+        have_llama=1
+      else
+        skipped+=("llama.cpp: installing llama-cpp-python==$llama_version into $lvenv failed (bench/results/llama-install.log: $(grep -v '^ *$' "$out/llama-install.log" | tail -1 | cut -c1-160))")
+      fi
+    fi
+    if [ "$have_llama" = 1 ]; then
+      ran+=("llama.cpp: llama-cpp-python $llama_version (its llama.cpp, CPU backend, GGML_NATIVE=ON) in $lvenv, $qdtypes; MoE time per layer from whole models, see the notes")
+    fi
   fi
 fi
 for p in "${ran[@]}"; do log "peer: $p"; done
 for p in "${skipped[@]}"; do log "peer skipped: $p"; done
 has_dtype bf16 && log "moec bf16: $bf16_what"
+[ -n "$qdtypes" ] && log "moec $qdtypes: $q_what"
 
 models=$build/bench-models
 if [ "$have_ort" = 1 ]; then
@@ -111,11 +200,34 @@ if [ "$have_ort" = 1 ]; then
   "$py" "$root/bench/peers/make_ort_models.py" "$models" ${shapes//,/ } ||
     die "make_ort_models.py failed"
 fi
+if [ "$have_qmoe" = 1 ]; then
+  for b in $qmoe_bits; do
+    log "ORT QMoE $b-bit models for $shapes in $models (written once, kept)"
+    "$py" "$root/bench/peers/make_ort_qmoe_models.py" "$models" "$b" \
+      ${shapes//,/ } || die "make_ort_qmoe_models.py failed"
+  done
+fi
+if [ "$have_llama" = 1 ]; then
+  for dt in ${qdtypes//,/ }; do
+    for s in ${shapes//,/ }; do
+      log "llama.cpp model $s $dt in $models/llama (written once, kept)"
+      "$py" "$root/bench/peers/make_llama_models.py" "$models/llama" "$s" \
+        "$dt" 1 || die "make_llama_models.py failed"
+    done
+  done
+  # The same rest with a next-to-free MoE, at each d (llama_time.py).
+  for dm in $(for s in ${shapes//,/ }; do
+                [ "$s" = mixtral-small ] && echo 1024 || echo 2048; done | sort -u); do
+    "$py" "$root/bench/peers/make_llama_models.py" "$models/llama" --tiny "$dm" 1 3 ||
+      die "make_llama_models.py --tiny $dm failed"
+  done
+fi
 
 for r in $(seq 1 "$runs"); do
   for dt in ${dtypes//,/ }; do
     args=()
     [ "$dt" = bf16 ] && args=("${bf16_args[@]}")
+    case $dt in q*) args=("${q_args[@]}") ;; esac
     log "run $r/$runs: moe-bench --dtype $dt${args[*]:+ ${args[*]}} ($shapes, T=$tokens)"
     "$build/bin/moe-bench" --threads "$threads" --min-time "$min_time" \
       --shapes "$shapes" --tokens "$tokens" --dtype "$dt" "${args[@]}" \
@@ -125,9 +237,9 @@ for r in $(seq 1 "$runs"); do
   : > "$out/peers.$r.csv"
   if [ "$have_hf" = 1 ]; then
     for s in ${shapes//,/ }; do
-      log "run $r/$runs: transformers $s ($dtypes; log: $out/peers.$r.log)"
+      log "run $r/$runs: transformers $s ($fdtypes; log: $out/peers.$r.log)"
       "$py" "$root/bench/peers/hf_moe.py" "$s" "$threads" "$tokens" \
-        "$min_time" --dtypes "$dtypes" >> "$out/peers.$r.csv" \
+        "$min_time" --dtypes "$fdtypes" >> "$out/peers.$r.csv" \
         2>> "$out/peers.$r.log" ||
         { tail -5 "$out/peers.$r.log" >&2; die "hf_moe.py failed on $s (run $r)"; }
     done
@@ -141,6 +253,28 @@ for r in $(seq 1 "$runs"); do
         { tail -5 "$out/peers.$r.log" >&2; die "ort_time.py failed on $s (run $r)"; }
     done
   fi
+  if [ "$have_qmoe" = 1 ]; then
+    for b in $qmoe_bits; do
+      for s in ${shapes//,/ }; do
+        log "run $r/$runs: ONNX Runtime QMoE $b bits $s (log: $out/peers.$r.log)"
+        "$py" "$root/bench/peers/ort_qmoe_time.py" "$models/$s.qmoe$b" "$s" \
+          "$b" "$threads" "$tokens" "$min_time" >> "$out/peers.$r.csv" \
+          2>> "$out/peers.$r.log" ||
+          { tail -5 "$out/peers.$r.log" >&2; die "ort_qmoe_time.py failed on $s, $b bits (run $r)"; }
+      done
+    done
+  fi
+  if [ "$have_llama" = 1 ]; then
+    for dt in ${qdtypes//,/ }; do
+      for s in ${shapes//,/ }; do
+        log "run $r/$runs: llama.cpp $s $dt (log: $out/peers.$r.log)"
+        "$lpy" "$root/bench/peers/llama_time.py" "$models/llama" "$s" "$dt" \
+          "$threads" "$tokens" "$min_time" >> "$out/peers.$r.csv" \
+          2>> "$out/peers.$r.log" ||
+          { tail -5 "$out/peers.$r.log" >&2; die "llama_time.py failed on $s $dt (run $r)"; }
+      done
+    done
+  fi
 done
 {
   echo "# $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores," \
@@ -150,6 +284,7 @@ done
        "--tokens $tokens --runs $runs --dtypes $dtypes"
   echo "# best median of $runs runs per implementation; speed-up = peer ms / moec ms"
   has_dtype bf16 && echo "# moec bf16: $bf16_what"
+  [ -n "$qdtypes" ] && echo "# moec $qdtypes: $q_what"
   for p in "${ran[@]}"; do echo "# peer ran: $p"; done
   for p in "${skipped[@]}"; do echo "# peer skipped: $p"; done
   report_py=$py

@@ -15,11 +15,13 @@ has no bf16 kernel) and what it does on stderr.
 """
 import os
 import sys
-import time
 
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+sys.dont_write_bytecode = True  # keep the source tree clean
+import ort_timing  # noqa: E402  (bench/peers/, the script's directory)
 
 # d, f, E, k, renormalize: moe-bench's table (tools/moe-bench/moe-bench.cpp),
 # as in make_ort_models.py.
@@ -75,33 +77,17 @@ def main(model_dir, shape, threads, tokens, min_time):
     path = os.path.join(model_dir, "model.onnx")
     if not os.path.exists(path):
         fail("%s not found (bench/peers/make_ort_models.py writes it)" % path)
-    opts = ort.SessionOptions()
-    opts.intra_op_num_threads = int(threads)
-    opts.inter_op_num_threads = 1
-    opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     print("ort_time.py: onnxruntime %s, %s, %s threads: loading %s"
           % (ort.__version__, shape, threads, path), file=sys.stderr)
-    session = ort.InferenceSession(path, opts,
-                                   providers=["CPUExecutionProvider"])
+    session = ort_timing.session(ort, path, threads)
     fc1, fc2 = external_weights(model_dir)
     if fc1.shape != (E, 2 * f, d) or fc2.shape != (E, d, f):
         fail("%s: fc1 %s / fc2 %s do not match %s (d %d, f %d, E %d)"
              % (path, fc1.shape, fc2.shape, shape, d, f, E))
     rng = np.random.default_rng(12345)
     for T in [int(t) for t in tokens.split(",")]:
-        pool = [{"input": (rng.random((T, d), dtype=np.float32) * 3.4 - 1.7),
-                 "router_probs": (rng.random((T, E), dtype=np.float32) * 6 - 3)}
-                for _ in range(16)]
-        times, elapsed = [], 0.0
-        for it in range(3 + 16 * 64):
-            t0 = time.perf_counter()
-            session.run(None, pool[it % 16])
-            t = time.perf_counter() - t0
-            if it >= 3:  # warm-up
-                times.append(t * 1000)
-                elapsed += t
-            if len(times) >= 5 and elapsed >= float(min_time):
-                break
+        pool = ort_timing.input_pool(rng, T, d, E)
+        times = ort_timing.time_calls(session, pool, min_time)
         out = session.run(None, pool[0])[0]
         worst = 0.0
         for row in sorted({0, T - 1}):
@@ -113,7 +99,6 @@ def main(model_dir, shape, threads, tokens, min_time):
                 fail("%s T=%d: ORT output row %d is off the float64 reference "
                      "(relative L2 %.3g, tolerance 1e-4)" % (shape, T, row, err))
             worst = max(worst, err)
-        times.sort()
         print("ort_time.py: %s T=%d: %d calls, output %s within 1e-4 of the "
               "float64 reference (relative L2 %.2g)"
               % (shape, T, len(times),

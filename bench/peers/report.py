@@ -1,14 +1,17 @@
 """Joins moe-bench's CSVs and the peers' CSV rows into one table per weight
-dtype (f32, then bf16), rows joined by (shape, dtype, T): moec's ms, GFLOP/s,
-% of the peak moe-bench quotes for that dtype, activated-weight GB/s and %
-of the DRAM read bandwidth (decode sizes), tokens/s, then for each peer its
-ms and moec's speed-up over it (peer time / moec time; > 1 means moec is
-faster). With several runs, each implementation's best median per shape,
-dtype and T is kept, with % of peak against the peak measured in that row's
-own run and %bw against the highest DRAM read bandwidth any of the runs
-measured (a run whose bandwidth probe met a busy neighbour would flatter the
-ratio). Lines of the peers' CSVs that start with "#" (versions, defaults,
-skips) are printed once each under the tables.
+dtype (f32, bf16, then the ggml quantized types q4_0, q8_0, q4_k, q6_k),
+rows joined by (shape, dtype, T): moec's ms, GFLOP/s, % of the peak
+moe-bench quotes for that dtype (fp32 FMA for the quantized ones too),
+activated-weight GB/s and % of the DRAM read bandwidth (decode sizes),
+tokens/s, then for each peer its ms and moec's speed-up over it (peer
+time / moec time; > 1 means moec is faster). With several runs, each
+implementation's best median per shape, dtype and T is kept, with % of
+peak against the peak measured in that row's own run and %bw against the
+highest DRAM read bandwidth any of the runs measured (a run whose
+bandwidth probe met a busy neighbour would flatter the ratio). Lines of
+the peers' CSVs that start with "#" (versions, defaults, skips) are
+printed once each under the tables; those that start with "# DTYPE:"
+(e.g. "# q4_0: ...") under that dtype's table.
 
   report.py --moec MOEC.csv... --peers PEERS.csv...
 """
@@ -16,7 +19,7 @@ import csv
 import sys
 
 SHAPES = ["qwen3-30b-a3b", "olmoe", "mixtral-small"]
-DTYPES = ["f32", "bf16"]
+DTYPES = ["f32", "bf16", "q4_0", "q8_0", "q4_k", "q6_k"]
 
 
 def order(key):
@@ -26,9 +29,11 @@ def order(key):
 
 
 def peer_order(name, hf_default):
-    # ONNX Runtime first, then transformers' default experts implementation,
-    # then its others by name.
-    return (0 if name == "ort" else 1 if name == hf_default else 2, name)
+    # ONNX Runtime first (MoE, then QMoE), then llama.cpp, then
+    # transformers' default experts implementation, then its others by name.
+    rank = {"ort": 0, "llama.cpp": 2}
+    return (rank.get(name, 1 if name.startswith("ort-") else
+                     3 if name == hf_default else 4), name)
 
 
 def main(moec_csvs, peers_csvs):
@@ -70,7 +75,7 @@ def main(moec_csvs, peers_csvs):
         print("\n== %s weights ==" % dtype)
         runs = [m for m in machines if m[0] == dtype]
         for i, (_, path, peak, dram) in enumerate(runs):
-            what = ("fp32 FMA peak" if dtype == "f32" else
+            what = ("fp32 FMA peak" if dtype == "f32" or dtype.startswith("q") else
                     "peak (bf16 dot product where the CPU has one, else fp32 FMA)")
             print("machine (moec %s run %d, %s): %s %s GFLOP/s, DRAM read %s GB/s"
                   % (dtype, i + 1, path.rsplit("/", 1)[-1], what, peak, dram))
@@ -115,9 +120,14 @@ def main(moec_csvs, peers_csvs):
         if hf_default in names:
             print("(%s is transformers' default experts implementation)"
                   % hf_default)
-    if notes:
-        print()
         for n in notes:
+            if n.startswith("# %s: " % dtype):
+                print(n[2:])
+    rest = [n for n in notes
+            if not any(n.startswith("# %s: " % d) for d in {k[1] for k in keys})]
+    if rest:
+        print()
+        for n in rest:
             print(n)
 
 

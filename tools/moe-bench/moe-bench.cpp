@@ -1,7 +1,7 @@
 //===- moe-bench.cpp - moec's MoE layers against the machine's limits -----===//
 //
-//   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small] [--tokens
-//   1,8,64,512]
+//   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small,gpt-oss-20b]
+//   [--tokens 1,8,64,512]
 //             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4] [--int8-dot]
 //             [--threads N] [--min-time S]
 //             [--csv FILE]
@@ -58,7 +58,10 @@ struct Shape {
 
 const Shape kShapes[] = {{"qwen3-30b-a3b", 2048, 768, 128, 8, true},
                          {"olmoe", 2048, 1024, 64, 8, false},
-                         {"mixtral-small", 1024, 3584, 8, 2, true}};
+                         {"mixtral-small", 1024, 3584, 8, 2, true},
+                         // gpt-oss's experts are SwiGLU with a clamp,
+                         // alpha and biases; only the shape is timed.
+                         {"gpt-oss-20b", 2880, 2880, 32, 4, true}};
 
 int fail(const std::string &msg) {
   std::fprintf(stderr, "moe-bench: error: %s\n", msg.c_str());
@@ -202,7 +205,9 @@ int main(int argc, char **argv) {
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
           "[--version]\n\nshapes: "
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
-          "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); SwiGLU "
+          "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2), "
+          "gpt-oss-20b (d 2880, f 2880, E 32, k 4; not in the default "
+          "list); SwiGLU "
           "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "
           "--fuse=gate-up, --cpu=x86-64-v3).\n--device runs the layer on "
           "that device (default cpu; cpu:N, cuda, cuda:N), its inputs and "
@@ -270,7 +275,7 @@ int main(int argc, char **argv) {
       known |= name == s.name;
     if (!known)
       return fail("unknown shape '" + name +
-                  "' (qwen3-30b-a3b, olmoe, mixtral-small)");
+                  "' (qwen3-30b-a3b, olmoe, mixtral-small, gpt-oss-20b)");
   }
   for (int64_t t : tokenCounts)
     if (t < 1)

@@ -24,12 +24,16 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::Q6_K, "q6_k", "Q6_K", 14}, {DType::MXFP4, "mxfp4", "MXFP4", 39},
 };
 
-const DTypeInfo &info(DType t) {
-  for (const DTypeInfo &i : kDTypes)
-    if (i.type == t)
-      return i;
-  return kDTypes[0];
+// Indexed by DType (the reference evaluator asks per element).
+constexpr bool inEnumOrder() {
+  for (size_t i = 0; i < sizeof(kDTypes) / sizeof(kDTypes[0]); ++i)
+    if (static_cast<size_t>(kDTypes[i].type) != i)
+      return false;
+  return true;
 }
+static_assert(inEnumOrder(), "kDTypes lists the dtypes in DType's order");
+
+const DTypeInfo &info(DType t) { return kDTypes[static_cast<size_t>(t)]; }
 
 const gguf::TypeTraits &traits(DType t) {
   return *gguf::typeTraits(info(t).ggmlType);

@@ -1,4 +1,4 @@
-"""Block-quantized weights from Python: bound from the GGUF file that holds
+"""Block-quantized weights (q8_0, q4_0, mxfp4) from Python: bound from the GGUF file that holds
 them (written here with the gguf package, ggml's own quantizers), checked
 against NumPy float64 on the weights the gguf package dequantizes; binding
 one from an array is refused naming it. compile(int8_dot=True) multiplies
@@ -42,7 +42,8 @@ def has_vnni():
 
 @pytest.mark.parametrize("fmt,qtype", [
     ("q8_0", gguf.GGMLQuantizationType.Q8_0),
-    ("q4_0", gguf.GGMLQuantizationType.Q4_0)])
+    ("q4_0", gguf.GGMLQuantizationType.Q4_0),
+    ("mxfp4", gguf.GGMLQuantizationType.MXFP4)])
 def test_quantized_weight_from_gguf(tmp_path, fmt, qtype):
     rng = np.random.default_rng(3)
     blocks = gguf.quants.quantize(
@@ -70,9 +71,10 @@ def fake_int8(x):
 @pytest.mark.skipif(not has_vnni(), reason="int8 dot products need AVX512_VNNI")
 @pytest.mark.parametrize("fmt,qtype", [
     ("q8_0", gguf.GGMLQuantizationType.Q8_0),
-    ("q4_0", gguf.GGMLQuantizationType.Q4_0)])
+    ("q4_0", gguf.GGMLQuantizationType.Q4_0),
+    ("mxfp4", gguf.GGMLQuantizationType.MXFP4)])
 def test_int8_dot(tmp_path, fmt, qtype):
-    # k 128: whole steps of the int8 kernel for q8_0 and q4_0.
+    # k 128: whole steps of the int8 kernel for q8_0, q4_0 and mxfp4.
     rng = np.random.default_rng(4)
     blocks = gguf.quants.quantize(
         rng.standard_normal((24, 128)).astype(np.float32), qtype)

@@ -1,5 +1,6 @@
-"""Block-quantized weights (q8_0, q4_0, mxfp4) from Python: bound from the GGUF file that holds
-them (written here with the gguf package, ggml's own quantizers), checked
+"""Block-quantized weights (q8_0, q4_0, mxfp4) from Python: bound from the
+GGUF file that holds them (written here with the gguf package, ggml's own
+quantizers), checked
 against NumPy float64 on the weights the gguf package dequantizes; binding
 one from an array is refused naming it. compile(int8_dot=True) multiplies
 them with the rows rounded to int8 per block of 32."""

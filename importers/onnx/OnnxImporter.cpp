@@ -209,7 +209,6 @@ void Importer::makeOpaque(const std::string &name) {
         d.width = last.dim_value();
     }
   }
-  consts.erase(name);
   dyns[name] = d;
 }
 
@@ -245,6 +244,11 @@ bool Importer::isSingleLayer() const {
 }
 
 LogicalResult Importer::walkNode(const onnx::NodeProto &n) {
+  // ONNX graphs are single-assignment; a name defined again would replace
+  // a value earlier nodes (or a resolved MoE node) refer to.
+  for (const std::string &o : n.output())
+    if (!o.empty() && (consts.count(o) || dyns.count(o)))
+      return fail(where(n) + ": output '" + o + "' is already defined");
   const std::string &op = n.op_type();
   bool msDomain = n.domain() == "com.microsoft";
   if (msDomain && (op == "MoE" || op == "QMoE"))

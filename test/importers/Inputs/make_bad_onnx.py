@@ -3,7 +3,8 @@
 malformed.onnx (not a protobuf), unsupported-op.onnx (a Relu node),
 unsupported-attr.onnx, sparse-mixer.onnx, fc3.onnx, swiglu-unfused.onnx, block-zp4.onnx,
 missing-external.onnx, short-external.onnx, two-moe.onnx (two chained MoE
-nodes: a whole model, which compiles), whole-const-hidden.onnx and
+nodes: a whole model, which compiles), redefined-output.onnx (a node
+output named like an initializer), whole-const-hidden.onnx and
 whole-computed-weight.onnx (whole models whose second MoE node takes a
 constant input, or a weight moec does not fold), no-moe.onnx,
 k-too-large.onnx, nan-shape.onnx, bad-perm.onnx, nan-axes.onnx,
@@ -114,6 +115,9 @@ def main(out):
                 moe(inputs=("mid", "router_logits", "fc1_relu", "", "fc2"),
                     name="moe_second")], weights()),
          "whole-computed-weight.onnx")
+    again = helper.make_node("Cast", ["fc1"], ["fc2"], name="cast_again",
+                             to=TensorProto.FLOAT)
+    save(model([again, moe()], weights()), "redefined-output.onnx")
     ident = helper.make_node("Add", ["hidden", "hidden"], ["output"], name="add0")
     save(model([ident], []), "no-moe.onnx")
     save(model([moe(k=5)], weights()), "k-too-large.onnx")

@@ -137,14 +137,30 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
   return success();
 }
 
-/// Records `moe.stack` / `moe.transposed` / `moe.stored_dtype` of argument
-/// `i` in `rec`.
+/// Records `moe.stack` / `moe.transposed` / `moe.stored_dtype` /
+/// `moe.mx_scales` of argument `i` in `rec`.
 LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
                           RankedTensorType type, json::Value &rec) {
   Location loc = fn.getArgument(i).getLoc();
   Attribute stack = fn.getArgAttr(i, kArgStackAttr);
   Attribute transposed = fn.getArgAttr(i, kArgTransposedAttr);
   Attribute stored = fn.getArgAttr(i, kArgStoredDtypeAttr);
+  Attribute mxScales = fn.getArgAttr(i, kArgMxScalesAttr);
+  if (mxScales) {
+    auto quant = dyn_cast<QuantizedType>(type.getElementType());
+    auto name = dyn_cast<StringAttr>(mxScales);
+    if (!quant || quant.getFormat() != QuantFormat::mxfp4 || !isWeight ||
+        !fn.getArgAttr(i, kArgNameAttr) || !name || name.getValue().empty() ||
+        stack || transposed || stored)
+      return emitError(loc)
+             << kArgMxScalesAttr
+             << " names the scales tensor of a !moe.quant<mxfp4> weight "
+                "argument with a "
+             << kArgNameAttr << " and no " << kArgStackAttr << ", "
+             << kArgTransposedAttr << " or " << kArgStoredDtypeAttr;
+    rec.set("mx_scales", json::Value::string(name.getValue().str()));
+    return success();
+  }
   if (!stack && !transposed && !stored)
     return success();
   if (isa<QuantizedType>(type.getElementType()))

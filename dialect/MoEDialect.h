@@ -42,6 +42,13 @@ constexpr const char *kArgTransposedAttr = "moe.transposed";
 /// weight in that dtype and the runtime converts it to the argument's
 /// element type when it binds it (narrowing rounds to nearest even).
 constexpr const char *kArgStoredDtypeAttr = "moe.stored_dtype";
+/// `moe.mx_scales = "t"` on a `!moe.quant<mxfp4>` weight: the checkpoint
+/// holds it as two tensors in the OCP layout transformers writes: `moe.name`
+/// the e2m1 codes, u8 [..., N, K/32, 16], element 2i of a block in the low
+/// nibble of byte i and 2i+1 in the high one; `t` the e8m0 exponents, u8
+/// [..., N, K/32]. The runtime assembles them once into the blocks the
+/// kernels read (docs/Artifact.md), still 17 bytes per 32 elements.
+constexpr const char *kArgMxScalesAttr = "moe.mx_scales";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";

@@ -46,8 +46,8 @@ def MoEPrepareEntryPoints : Pass<"moe-prepare-entry-points", "ModuleOp"> {
     `bufferization.writable = false`, since the runtime binds weights from
     read-only mappings. The argument attributes only the artifact's
     metadata needs (`moe.name`, `moe.stack`, `moe.transposed`,
-    `moe.stored_dtype`) are dropped: moe-compile records them before the
-    pipeline runs.
+    `moe.stored_dtype`, `moe.mx_scales`) are dropped: moe-compile records
+    them before the pipeline runs.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect",
                            "::mlir::bufferization::BufferizationDialect"];

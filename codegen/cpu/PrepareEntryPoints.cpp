@@ -24,8 +24,9 @@ struct MoEPrepareEntryPointsPass
       fn->setAttr(LLVM::LLVMDialect::getEmitCWrapperAttrName(),
                   UnitAttr::get(ctx));
       for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-        for (const char *recorded : {kArgNameAttr, kArgStackAttr,
-                                     kArgTransposedAttr, kArgStoredDtypeAttr})
+        for (const char *recorded :
+             {kArgNameAttr, kArgStackAttr, kArgTransposedAttr,
+              kArgStoredDtypeAttr, kArgMxScalesAttr})
           fn.removeArgAttr(i, recorded);
         fn.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
                       BoolAttr::get(ctx, false));

@@ -151,6 +151,14 @@ WeightSource f32Tensor(const std::string &name, std::vector<int64_t> shape) {
   return s;
 }
 
+/// An MXFP4 weight of `shape` [..., N, K] stored as transformers writes
+/// gpt-oss's: `<base>_blocks` (the e2m1 codes) and `<base>_scales`.
+WeightSource mxfp4Tensor(const std::string &base, std::vector<int64_t> shape) {
+  WeightSource s = tensor(base + "_blocks", std::move(shape));
+  s.mxScales = base + "_scales";
+  return s;
+}
+
 /// SwiGLU experts under `experts` ("...mlp.experts."): per-expert
 /// gate/up/down tensors with the given leaf names, or the transformers-v5
 /// fused `gate_up_proj [E, 2I, H]` (gate rows first) and `down_proj`.
@@ -314,11 +322,25 @@ std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
     p.layer = i;
     p.prefix = layerPrefix(i) + "mlp.";
     std::string experts = p.prefix + "experts.";
-    if (ckpt.find(experts + "gate_up_proj_blocks"))
-      return ckpt.dir() + ": tensor '" + experts +
-             "gate_up_proj_blocks': gpt-oss MXFP4 expert weights are not "
-             "supported; use a checkpoint with bf16/f32 experts (e.g. "
-             "dequantized by transformers with Mxfp4Config(dequantize=True))";
+    // The published checkpoints keep the experts in MXFP4 (transformers'
+    // Mxfp4HfQuantizer reads them when quantization_config says so).
+    bool mx = ckpt.find(experts + "gate_up_proj_blocks") ||
+              ckpt.find(experts + "down_proj_blocks");
+    if (mx) {
+      const json::Value *q = ckpt.config().getObject("quantization_config");
+      const std::string *method = q ? q->getString("quant_method") : nullptr;
+      cfg.require(method && *method == "mxfp4",
+                  "tensor '" + experts +
+                      "gate_up_proj_blocks' holds MXFP4 experts, but "
+                      "'quantization_config' does not say quant_method "
+                      "'mxfp4'");
+      cfg.require(c.H % 32 == 0 && I % 32 == 0,
+                  "MXFP4 experts need hidden_size (" + std::to_string(c.H) +
+                      ") and intermediate_size (" + std::to_string(I) +
+                      ") to be multiples of 32, the MXFP4 block");
+      if (!cfg.error.empty())
+        break;
+    }
     p.k = c.K;
     p.order = RoutingOrder::topk_then_score;
     p.alpha = alpha;
@@ -328,12 +350,16 @@ std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
     p.operands["router_weight"] =
         tensor(p.prefix + "router.weight", {c.E, c.H});
     p.operands["router_bias"] = tensor(p.prefix + "router.bias", {c.E});
-    // transformers stores the experts as used in x @ W: [E, in, out].
+    // transformers stores float experts as used in x @ W: [E, in, out];
+    // MXFP4 ones as rows of output features, [E, out, in].
     p.operands["gate_up"] =
-        tensor(experts + "gate_up_proj", {c.E, 2 * I, c.H}, true);
+        mx ? mxfp4Tensor(experts + "gate_up_proj", {c.E, 2 * I, c.H})
+           : tensor(experts + "gate_up_proj", {c.E, 2 * I, c.H}, true);
     p.operands["gate_up_bias"] =
         tensor(experts + "gate_up_proj_bias", {c.E, 2 * I});
-    p.operands["down"] = tensor(experts + "down_proj", {c.E, c.H, I}, true);
+    p.operands["down"] =
+        mx ? mxfp4Tensor(experts + "down_proj", {c.E, c.H, I})
+           : tensor(experts + "down_proj", {c.E, c.H, I}, true);
     p.operands["down_bias"] = tensor(experts + "down_proj_bias", {c.E, c.H});
     out.push_back(std::move(p));
   }

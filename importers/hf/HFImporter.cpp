@@ -64,12 +64,46 @@ Type hiddenElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
 /// "f32", "bf16", "f16": the artifact's spelling of an element type.
 std::string dtypeSpelling(Type t) { return storageDTypeName(t).value_or("?"); }
 
+/// Checks the two u8 tensors of an MXFP4 operand in transformers' layout
+/// (WeightSource::mxScales); returns !moe.quant<mxfp4>, or null after
+/// emitting an error.
+Type checkMxfp4Source(Location loc, const hf::Checkpoint &ckpt,
+                      const hf::LayerPlan &plan, const std::string &role,
+                      const hf::WeightSource &src) {
+  // [..., N, K] as [..., N, K/32, 16] codes and [..., N, K/32] scales.
+  std::vector<int64_t> scales = src.shape;
+  scales.back() /= 32;
+  std::vector<int64_t> blocks = scales;
+  blocks.push_back(16);
+  for (auto [name, shape] : {std::make_pair(&src.name, &blocks),
+                             std::make_pair(&src.mxScales, &scales)}) {
+    std::optional<hf::TensorRef> t = ckpt.find(*name);
+    if (!t) {
+      emitError(loc) << ckpt.dir() << ": tensor '" << *name
+                     << "' not found (the MXFP4 "
+                     << (name == &src.name ? "blocks" : "scales") << " of the "
+                     << role << " of MoE layer " << plan.layer << ")";
+      return nullptr;
+    }
+    if (t->info->dtype != "U8" || t->info->shape != *shape) {
+      emitError(loc) << *t->file << ": tensor '" << *name << "' is "
+                     << t->info->dtype << " " << shapeStr(t->info->shape)
+                     << " but MXFP4 " << role << " " << shapeStr(src.shape)
+                     << " is stored as U8 " << shapeStr(*shape);
+      return nullptr;
+    }
+  }
+  return storageElementType(loc.getContext(), ::moe::DType::MXFP4);
+}
+
 /// Checks the tensors of one operand against the plan; returns the element
 /// type they are stored in, or null after emitting an error.
 Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                  const hf::LayerPlan &plan, const std::string &role,
                  const hf::WeightSource &src) {
   MLIRContext *ctx = loc.getContext();
+  if (!src.mxScales.empty())
+    return checkMxfp4Source(loc, ckpt, plan, role, src);
   std::vector<int64_t> expected = src.shape;
   if (!src.stack.empty())
     expected.erase(expected.begin());
@@ -146,7 +180,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
 Type heldElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
                      const hf::WeightSource &src, Type stored) {
   Type declared = declaredElementType(ctx, ckpt);
-  if (!declared)
+  // Quantized weights stay quantized (transformers dequantizes them to the
+  // declared dtype; MXFP4 values are exact in f32 and bf16).
+  if (!declared || isa<QuantizedType>(stored))
     return stored;
   if (src.keepF32 && !declared.isF32())
     return Float32Type::get(ctx);
@@ -215,6 +251,8 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
     }
     if (src.transposed)
       fn.setArgAttr(i + 1, kArgTransposedAttr, b.getUnitAttr());
+    if (!src.mxScales.empty())
+      fn.setArgAttr(i + 1, kArgMxScalesAttr, b.getStringAttr(src.mxScales));
     Type held = cast<RankedTensorType>(weightTypes[i]).getElementType();
     if (storedTypes[i] != held)
       fn.setArgAttr(i + 1, kArgStoredDtypeAttr,

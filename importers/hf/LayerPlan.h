@@ -30,6 +30,10 @@ struct WeightSource {
   std::vector<int64_t> shape;
   /// transformers keeps it in f32 when config.json declares bf16 or f16.
   bool keepF32 = false;
+  /// An MXFP4 weight in transformers' layout: `name` holds its e2m1 codes
+  /// (u8 [..., N, K/32, 16]) and this tensor its e8m0 scales (u8
+  /// [..., N, K/32]); `shape` is [..., N, K].
+  std::string mxScales;
 };
 
 struct LayerPlan {

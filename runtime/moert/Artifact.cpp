@@ -89,6 +89,13 @@ std::string parseParams(const json::Value *list, bool results,
         if (*st != p.dtype)
           p.storedDtype = *st;
       }
+      if (const json::Value *mx = v.get("mx_scales")) {
+        if (!mx->isString() || mx->asString().empty() || !p.isWeight ||
+            p.dtype != moe::DType::MXFP4)
+          return "argument '" + p.name +
+                 "': 'mx_scales' names the scales tensor of an mxfp4 weight";
+        p.mxScales = mx->asString();
+      }
       if (p.transposed && p.shape.size() < 2)
         return "argument '" + p.name + "': 'transposed' needs rank >= 2";
       if (const json::Value *packed = v.get("packed")) {

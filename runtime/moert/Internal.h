@@ -80,6 +80,10 @@ struct Param {
   /// nearest even).
   std::optional<moe::DType> storedDtype;
   bool isAssembled() const { return !stack.empty() || transposed; }
+  /// An mxfp4 weight stored in the OCP layout ("mx_scales"): `name` holds
+  /// its e2m1 codes (u8 [..., N, K/32, 16]) and this tensor its e8m0 scales
+  /// (u8 [..., N, K/32]); binding assembles them (moe::mxfp4FromOcp).
+  std::string mxScales;
   /// With `packed`: the function takes the weight [E, N, K] as panels of
   /// this many columns (runtime/moert/Packing.h); 0 when not packed.
   int64_t panel = 0;

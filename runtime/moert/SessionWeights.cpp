@@ -35,15 +35,32 @@ bool isFile(const std::string &path) {
   return stat(path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode);
 }
 
-/// A weight argument that reads a tensor, and the shape it expects of it.
+/// A weight argument that reads a tensor, and the shape it expects of it;
+/// `mxPart` names what the tensor is of an mxfp4 weight stored in the OCP
+/// layout ("blocks" or "scales", both U8), else is null.
 struct TensorUse {
   const Param *param;
   std::vector<int64_t> shape;
+  const char *mxPart = nullptr;
 };
 
-/// The tensor names a weight reads: itself, or the parts of its stack.
+/// The tensor names a weight reads: itself, the parts of its stack, or its
+/// OCP codes and scales.
 std::vector<std::string> sourcesOf(const Param &p) {
+  if (!p.mxScales.empty())
+    return {p.name, p.mxScales};
   return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
+}
+
+/// The shapes of an mxfp4 weight's OCP codes and scales: [..., N, K/32, 16]
+/// and [..., N, K/32] for [..., N, K].
+std::pair<std::vector<int64_t>, std::vector<int64_t>>
+mxPartShapes(const Param &p) {
+  std::vector<int64_t> scales = p.shape;
+  scales.back() /= moe::dtypeBlockElements(moe::DType::MXFP4);
+  std::vector<int64_t> codes = scales;
+  codes.push_back(16);
+  return {codes, scales};
 }
 
 /// The shape of each source tensor of a weight of `shape` as stored: one
@@ -68,6 +85,14 @@ std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
     for (const Param &p : f.args) {
       if (!p.isWeight)
         continue;
+      if (!p.mxScales.empty()) {
+        auto [codes, scales] = mxPartShapes(p);
+        if (tensor == p.name)
+          uses.push_back({&p, codes, "blocks"});
+        if (tensor == p.mxScales)
+          uses.push_back({&p, scales, "scales"});
+        continue;
+      }
       std::vector<std::string> sources = sourcesOf(p);
       if (std::find(sources.begin(), sources.end(), tensor) != sources.end())
         uses.push_back({&p, sourceShape(p)});
@@ -105,6 +130,52 @@ convertTensor(const void *src, moe::DType from, moe::DType to, size_t count) {
   return out;
 }
 
+/// Binds mxfp4 weight `p` from its OCP codes and scales in the catalog
+/// (their dtypes and shapes were checked when their file was bound),
+/// assembled into the blocks the kernels read; the source pages are
+/// released from resident memory after. Returns false as resolveWeight.
+bool resolveMxfp4(moert_session_s &s, const Param &p, std::string &why,
+                  bool &noMemory) {
+  auto codes = s.catalog.find(p.name), scales = s.catalog.find(p.mxScales);
+  if (codes == s.catalog.end() || scales == s.catalog.end()) {
+    why = std::string(" (MXFP4 ") +
+          (codes == s.catalog.end() ? "blocks" : "scales") + " tensor '" +
+          (codes == s.catalog.end() ? p.name : p.mxScales) + "' missing)";
+    return false;
+  }
+  const moe::safetensors::TensorInfo &scaleInfo = *scales->second.info;
+  size_t blocks = scaleInfo.end - scaleInfo.begin;
+  std::shared_ptr<std::vector<unsigned char>> owned;
+  try {
+    owned = std::make_shared<std::vector<unsigned char>>(
+        blocks * moe::dtypeBlockBytes(moe::DType::MXFP4));
+  } catch (const std::bad_alloc &) {
+    noMemory = true;
+    why = " (no memory to assemble its MXFP4 blocks)";
+    return false;
+  }
+  const moe::safetensors::File &codeFile = *codes->second.file;
+  const auto *codeData =
+      static_cast<const uint8_t *>(codeFile.data(*codes->second.info));
+  const auto *scaleData =
+      static_cast<const uint8_t *>(scales->second.file->data(scaleInfo));
+  // In steps of 1 MiB of codes, releasing what was read as it goes, so the
+  // session never holds both forms of more than a step.
+  constexpr size_t kStep = size_t(1) << 16;
+  for (size_t b = 0; b < blocks; b += kStep) {
+    size_t n = std::min(kStep, blocks - b);
+    moe::mxfp4FromOcp(codeData + 16 * b, scaleData + b, n,
+                      owned->data() + 17 * b);
+    codeFile.release(*codes->second.info, 16 * (b + n));
+    scales->second.file->release(scaleInfo, b + n);
+  }
+  BoundWeight w{p.dtype, p.shape, owned->data(), codeFile.path(), owned,
+                {},      {},      false,         false,           {},
+                nullptr};
+  s.weights[p.name] = std::move(w);
+  return true;
+}
+
 /// Binds weight `p` from the catalog: in place when the file holds it as
 /// the function reads it, else as its source tensors, assembled (stacked,
 /// transposed) only when something reads the weight unpacked. Returns false
@@ -113,6 +184,8 @@ convertTensor(const void *src, moe::DType from, moe::DType to, size_t count) {
 /// convert one (`noMemory` set).
 bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
                    bool &noMemory) {
+  if (!p.mxScales.empty())
+    return resolveMxfp4(s, p, why, noMemory);
   std::vector<std::string> sources = sourcesOf(p);
   std::vector<const void *> parts;
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
@@ -314,6 +387,18 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
             continue;
           ++used;
           for (const TensorUse &u : uses) {
+            if (u.mxPart) {
+              if (t.dtype != "U8" || t.shape != u.shape)
+                return makeStatus(
+                    MOERT_INVALID_ARGUMENT,
+                    std::string(path) + ": tensor '" + t.name + "' is " +
+                        t.dtype + " " + shapeString(t.shape) +
+                        " but the artifact expects U8 " + shapeString(u.shape) +
+                        " (the MXFP4 " + u.mxPart + " of weight '" +
+                        u.param->name + "' " + shapeString(u.param->shape) +
+                        ")");
+              continue;
+            }
             std::optional<moe::DType> dt = moe::dtypeFromStorageName(t.dtype);
             // A weight recorded as stored in another dtype is converted when
             // resolved; it may also come in the dtype the function takes.

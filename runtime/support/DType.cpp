@@ -80,6 +80,20 @@ int64_t moe::dtypeRowBytes(DType t, int64_t rowElements) {
   return rowElements / dtypeBlockElements(t) * dtypeBlockBytes(t);
 }
 
+void moe::mxfp4FromOcp(const uint8_t *codes, const uint8_t *scales,
+                       size_t blocks, uint8_t *out) {
+  for (size_t b = 0; b < blocks; ++b, codes += 16, out += 17) {
+    out[0] = scales[b];
+    // ggml's byte j holds elements j and j + 16, which the OCP layout
+    // keeps in the nibbles of bytes j / 2 and 8 + j / 2.
+    for (int j = 0; j < 16; ++j) {
+      int lo = (codes[j / 2] >> (4 * (j & 1))) & 15;
+      int hi = (codes[8 + j / 2] >> (4 * (j & 1))) & 15;
+      out[1 + j] = static_cast<uint8_t>(lo | hi << 4);
+    }
+  }
+}
+
 uint16_t moe::floatToBF16(float f) {
   uint32_t bits;
   std::memcpy(&bits, &f, 4);

@@ -75,6 +75,14 @@ double loadElement(DType t, const void *base, size_t index);
 /// Stores into a float dtype; a quantized one is left unchanged.
 void storeElement(DType t, void *base, size_t index, double value);
 
+/// Assembles `blocks` mxfp4 blocks from the OCP layout transformers stores
+/// gpt-oss's experts in: `codes` 16 bytes per block, element 2i in the low
+/// nibble of byte i and 2i + 1 in the high one, and `scales` one e8m0
+/// exponent per block. Writes 17 bytes per block to `out`, which holds the
+/// same values (w[j] = e2m1[j] 2^(e - 127)).
+void mxfp4FromOcp(const uint8_t *codes, const uint8_t *scales, size_t blocks,
+                  uint8_t *out);
+
 uint16_t floatToBF16(float f);
 float bf16ToFloat(uint16_t bits);
 uint16_t doubleToHalf(double d);

@@ -207,6 +207,17 @@ File::~File() {
     ::close(fd_);
 }
 
+void File::release(const TensorInfo &t, uint64_t bytes) const {
+  uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+  auto begin = reinterpret_cast<uintptr_t>(data(t));
+  uintptr_t end = begin + std::min<uint64_t>(bytes, t.end - t.begin);
+  begin = (begin + page - 1) / page * page;
+  end = end / page * page;
+  // Advice only: a mapping that keeps its pages is still correct.
+  if (begin < end)
+    madvise(reinterpret_cast<void *>(begin), end - begin, MADV_DONTNEED);
+}
+
 std::string File::checkUnchanged() const {
   struct stat st;
   if (fd_ < 0 || fstat(fd_, &st) != 0)

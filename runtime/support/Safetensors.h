@@ -63,6 +63,11 @@ public:
   const void *data(const TensorInfo &t) const {
     return static_cast<const char *>(map_) + dataStart_ + t.begin;
   }
+  /// Drops the whole pages of `t`'s first `bytes` bytes (all of them by
+  /// default) from the process's resident memory (they stay in the page
+  /// cache, and a later read maps them again): for a tensor read once into
+  /// another form.
+  void release(const TensorInfo &t, uint64_t bytes = UINT64_MAX) const;
   /// "" while the mapped file is at least as long as when it was opened;
   /// else a message naming it. Reading the mapping of a file another
   /// process has cut short faults, so sessions ask before each run.

@@ -107,6 +107,25 @@ TEST(kQuantElements) {
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q4_K)), std::string("q4_k"));
 }
 
+TEST(mxfp4FromOcpLayout) {
+  // Every code at every position of 3 blocks in transformers' layout
+  // (element 2i low, 2i + 1 high in byte i; w = e2m1 2^(e - 127)), decoded
+  // here from that layout, against loadElement of the assembled blocks.
+  const double e2m1[16] = {0,  0.5,  1,  1.5,  2,  3,  4,  6,
+                           -0, -0.5, -1, -1.5, -2, -3, -4, -6};
+  std::vector<uint8_t> codes(3 * 16), scales = {127, 120, 131};
+  for (size_t i = 0; i < codes.size(); ++i)
+    codes[i] = static_cast<uint8_t>((i * 7) ^ (i >> 3) * 0x35);
+  std::vector<uint8_t> out(3 * 17);
+  mxfp4FromOcp(codes.data(), scales.data(), 3, out.data());
+  for (size_t b = 0; b < 3; ++b)
+    for (size_t j = 0; j < 32; ++j) {
+      int code = (codes[b * 16 + j / 2] >> (j % 2 ? 4 : 0)) & 15;
+      CHECK_EQ(loadElement(DType::MXFP4, out.data(), b * 32 + j),
+               std::ldexp(e2m1[code], scales[b] - 127));
+    }
+}
+
 TEST(mxfp4Elements) {
   // e = 130: the doubled e2m1 values times 2^2. Byte 3 of qs holds 0x5
   // (3, doubled 6: element 3) low and 0xF (-6: element 19) high.

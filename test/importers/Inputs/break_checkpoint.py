@@ -4,7 +4,10 @@
   break_checkpoint.py SRC DST HOW
 
 HOW: model-type, missing-key, missing-tensor, shape, dtype (declares
-bfloat16), int-dtype, fp8, mxfp4, truncated, header-length, overlap,
+bfloat16), int-dtype, fp8, mxfp4 (a float gpt-oss's gate_up_proj renamed
+as MXFP4 blocks), mxfp4-config (that and a quantization_config saying
+mxfp4), mxfp4-no-scales, mxfp4-scales-shape, mxfp4-blocks-dtype (of an
+MXFP4 gpt-oss checkpoint), truncated, header-length, overlap,
 no-weights, index-missing, experts-per-token, hidden-act, mlp-bias,
 negative-shared, huge-experts, huge-layers, huge-width, topk-method.
 """
@@ -60,8 +63,20 @@ def main(src, dst, how):
         cfg["moe_intermediate_size"] = 1 << 40
     elif how == "topk-method":
         cfg["topk_method"] = "bogus"
+    elif how in ("mxfp4-no-scales", "mxfp4-scales-shape", "mxfp4-blocks-dtype"):
+        hdr, payload = header(st)
+        scales = sorted(k for k in hdr if k.endswith("gate_up_proj_scales"))[0]
+        blocks = scales.replace("_scales", "_blocks")
+        if how == "mxfp4-no-scales":
+            hdr[scales + ".renamed"] = hdr.pop(scales)
+        elif how == "mxfp4-scales-shape":
+            # The same bytes as [E, K/32, N].
+            hdr[scales]["shape"] = [hdr[scales]["shape"][i] for i in (0, 2, 1)]
+        else:
+            hdr[blocks]["dtype"] = "I8"
+        write(st, hdr, payload)
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
-                 "mxfp4", "int-dtype"):
+                 "mxfp4", "mxfp4-config", "int-dtype"):
         hdr, payload = header(st)
         names = sorted(k for k in hdr if k != "__metadata__")
         victim = [n for n in names if "experts.3." in n or
@@ -78,8 +93,10 @@ def main(src, dst, how):
             info = hdr[victim]
             info["dtype"] = "F8_E4M3"
             info["shape"] = [info["data_offsets"][1] - info["data_offsets"][0]]
-        elif how == "mxfp4":
+        elif how in ("mxfp4", "mxfp4-config"):
             hdr[victim.replace("gate_up_proj", "gate_up_proj_blocks")] = hdr.pop(victim)
+            if how == "mxfp4-config":
+                cfg["quantization_config"] = {"quant_method": "mxfp4"}
         elif how == "overlap":
             a, b = names[0], names[1]
             size = hdr[b]["data_offsets"][1] - hdr[b]["data_offsets"][0]

@@ -41,7 +41,8 @@ MARGIN = 1e-3       # least gap between the k-th and (k+1)-th routing scores
 MARGIN_BF16 = 2e-2  # the same where routing runs on bf16 weights
 
 # name, family, config overrides, how it is written.
-#   save: "pretrained" (save_pretrained), "fused" (the in-memory state dict,
+#   save: "pretrained" (save_pretrained), "mxfp4" (save_pretrained, then the
+#   experts rewritten in MXFP4, to_mxfp4), "fused" (the in-memory state dict,
 #   transformers v5's fused experts, written with safetensors), "bf16"
 #   (save_pretrained of the bf16 model);
 #   declare: rewrite config.json's dtype (the checkpoint keeps its tensors).
@@ -90,6 +91,16 @@ CASES = [
     ("gpt_oss", "gpt_oss", dict(num_hidden_layers=1, hidden_size=18,
      intermediate_size=10, num_local_experts=8, num_experts_per_tok=4),
      dict(save="pretrained")),
+    # Experts in MXFP4 as the published gpt-oss checkpoints store them
+    # (*_blocks, *_scales, quantization_config mxfp4), random codes and
+    # scales; transformers dequantizes them on load (Mxfp4Config(
+    # dequantize=True)). In f32, and as released: bf16 declared and stored.
+    ("gpt_oss_mxfp4", "gpt_oss", dict(num_hidden_layers=1, hidden_size=64,
+     intermediate_size=32, num_local_experts=8, num_experts_per_tok=4),
+     dict(save="mxfp4")),
+    ("gpt_oss_mxfp4_bf16", "gpt_oss", dict(num_hidden_layers=1,
+     hidden_size=96, intermediate_size=64, num_local_experts=16,
+     num_experts_per_tok=4), dict(save="mxfp4", declare="bfloat16")),
 ]
 
 
@@ -174,6 +185,12 @@ def make(out):
             for attempt in range(20):
                 seed = sum(map(ord, case)) * 100 + attempt
                 model = build(family, overrides, seed)
+                if how["save"] == "mxfp4" and bf16:
+                    # Stored in bf16 (to_mxfp4): decide routing margins on
+                    # the weights as stored.
+                    with torch.no_grad():
+                        for prm in model.parameters():
+                            prm.copy_(prm.to(torch.bfloat16))
                 H = model.config.hidden_size
                 x = rng.standard_normal((2, 5, H)).astype(np.float32)
                 x = x.astype(np.float64)
@@ -191,6 +208,8 @@ def make(out):
             if how.get("shard"):
                 kw["max_shard_size"] = how["shard"]
             model.save_pretrained(d, **kw)
+            if how["save"] == "mxfp4":
+                to_mxfp4(d, case, bf16)
             if how["save"] == "bf16":
                 # As transformers writes a bf16 model: loaded in bf16 (with
                 # what it keeps in f32 kept so) and saved again.
@@ -214,7 +233,10 @@ def make(out):
             sys.exit("%s: expected a sharded checkpoint, got %s" % (case, files))
 
         # The oracle: the checkpoint as transformers loads it.
-        loaded = classes[family][1].from_pretrained(d).eval()
+        kw = {}
+        if how["save"] == "mxfp4":
+            kw["quantization_config"] = T.Mxfp4Config(dequantize=True)
+        loaded = classes[family][1].from_pretrained(d, **kw).eval()
         declared = loaded.config.dtype
         layers = [i for i, l in enumerate(loaded.model.layers) if is_moe(l.mlp)]
         if how["save"] == "fused":
@@ -267,6 +289,42 @@ def make(out):
     with open(os.path.join(out, "cases.json"), "w") as f:
         json.dump(index, f, indent=1)
     print("made %d checkpoints" % len(index))
+
+
+def to_mxfp4(d, case, bf16):
+    """Rewrites gpt-oss checkpoint `d` with MXFP4 experts as the published
+    checkpoints hold them: for each [E, in, out] expert weight, random e2m1
+    codes `<w>_blocks` u8 [E, out, in/32, 16] (element 2i of a block in the
+    low nibble of byte i) and e8m0 exponents `<w>_scales` u8 [E, out, in/32]
+    (2^-4 to 1: transformers reads w = e2m1 2^(e - 127)), and a
+    quantization_config saying mxfp4. With `bf16`, the other tensors are
+    stored in bf16, as released."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(d, "model.safetensors")
+    state = load_file(path)
+    rng = np.random.default_rng(sum(map(ord, case)))
+    out = {}
+    for name, t in state.items():
+        if name.endswith(("experts.gate_up_proj", "experts.down_proj")):
+            E, K, N = t.shape
+            out[name + "_blocks"] = torch.from_numpy(
+                rng.integers(0, 256, (E, N, K // 32, 16), dtype=np.uint8))
+            out[name + "_scales"] = torch.from_numpy(
+                rng.integers(123, 128, (E, N, K // 32), dtype=np.uint8))
+        else:
+            out[name] = t.to(torch.bfloat16) if bf16 else t
+    save_file(out, path, metadata={"format": "pt"})
+    cfg_path = os.path.join(d, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["quantization_config"] = {
+        "quant_method": "mxfp4",
+        "modules_to_not_convert": ["model.layers.*.self_attn",
+                                   "model.layers.*.mlp.router",
+                                   "model.embed_tokens", "lm_head"]}
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2)
 
 
 def stored_dtype(path):

@@ -108,7 +108,7 @@ TEST(kQuantElements) {
 }
 
 TEST(mxfp4FromOcpLayout) {
-  // Every code at every position of 3 blocks in transformers' layout
+  // Each of the 96 positions of 3 blocks in transformers' layout
   // (element 2i low, 2i + 1 high in byte i; w = e2m1 2^(e - 127)), decoded
   // here from that layout, against loadElement of the assembled blocks.
   const double e2m1[16] = {0,  0.5,  1,  1.5,  2,  3,  4,  6,

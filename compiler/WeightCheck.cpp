@@ -33,6 +33,14 @@ std::string quotedList(const std::vector<std::string> &files) {
   return out;
 }
 
+/// "[a, b, c]".
+std::string shapeText(const std::vector<int64_t> &shape) {
+  std::string out = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    out += (i ? ", " : "") + std::to_string(shape[i]);
+  return out + "]";
+}
+
 } // namespace
 
 std::string
@@ -88,6 +96,14 @@ mlir::moe::checkWeightFiles(const json::Value &metadata,
         }
         const st::TensorInfo &t = *it->second;
         std::string have = lower(t.dtype);
+        // A block-quantized weight stored as its bytes.
+        std::optional<::moe::DType> wantDType = ::moe::parseDType(*dtype);
+        std::optional<std::vector<int64_t>> asBytes =
+            wantDType && sources.size() == 1
+                ? ::moe::blockBytesShape(*wantDType, shape)
+                : std::nullopt;
+        if (have == "u8" && asBytes && t.shape == *asBytes)
+          continue;
         if (elements(t.shape) != want ||
             (have != *dtype && (!stored || have != *stored)))
           return "tensor '" + source + "' of the weights files " +
@@ -96,6 +112,8 @@ mlir::moe::checkWeightFiles(const json::Value &metadata,
                  *name + "' of function '" + *fnName + "' needs " + *dtype +
                  (stored ? " (or " + *stored + ")" : std::string()) + " with " +
                  std::to_string(want) +
+                 (asBytes ? " (or its blocks as u8 " + shapeText(*asBytes) + ")"
+                          : std::string()) +
                  ": --weights must name this model's weights";
       }
     }

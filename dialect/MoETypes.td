@@ -10,7 +10,9 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q4_0", 1>,
       I32EnumAttrCase<"q4_k", 2>,
       I32EnumAttrCase<"q6_k", 3>,
-      I32EnumAttrCase<"mxfp4", 4>]> {
+      I32EnumAttrCase<"mxfp4", 4>,
+      I32EnumAttrCase<"u8z", 5>,
+      I32EnumAttrCase<"u4z", 6>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -20,7 +22,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let summary = "a block-quantized weight element";
   let description = [{
     The element type of a weight stored in blocks of quantized values with
-    scales per block, as ggml (GGUF files) stores them. A tensor
+    scales per block, as ggml (GGUF files) stores them, or in moec's own
+    blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`). A tensor
     `tensor<E x N x K x !moe.quant<FORMAT>>` has the logical shape of the
     float weight it encodes; its rows (the last dimension, the one a GEMM
     contracts) are `K / B` blocks of `B` elements laid end to end, and the
@@ -55,6 +58,18 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       e2m1 values doubled) and `s = 2^(e − 128)`, the f32 whose bits are
       `0x00200000 << e` for `e < 2` (a subnormal), else `(e − 1) << 23`
       (so `e = 255` is `2^127`, not NaN).
+    * `u8z`: `B = 32` in 37 bytes, an f32 scale `d` (`b[0..3]`), an
+      unsigned zero point `z` (`b[4]`), then 32 unsigned bytes `q`;
+      element `j` is `d · (q[j] − z)`.
+    * `u4z`: `B = 32` in 21 bytes, an f32 scale `d` (`b[0..3]`), a zero
+      point `z` (`b[4]`), then 16 bytes `qs`; element `j` is `d · (n − z)`
+      with `n = qs[j] & 15` for `j < 16` and `n = qs[j − 16] >> 4` for
+      `j >= 16` (as `q4_0`).
+
+    `u8z` and `u4z` hold ONNX Runtime's QMoE 8- and 4-bit weights
+    exactly: `w = scale · (q − zero_point)` with per-row scales, or scales
+    per block of a multiple of 32, repeated in each block of 32 (the
+    importer assembles them, docs/Importing.md).
 
     Products with a quantized weight are those of the dequantized value,
     computed in f32 as written (the scale products first), accumulated in
@@ -75,7 +90,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
     /// Elements per block (32, or 256 for the k-quants) and bytes per
-    /// block (34, 18, 144, 210, 17).
+    /// block (34, 18, 144, 210, 17, 37, 21).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -23,6 +23,10 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::Q6_K;
     case QuantFormat::mxfp4:
       return ::moe::DType::MXFP4;
+    case QuantFormat::u8z:
+      return ::moe::DType::U8Z;
+    case QuantFormat::u4z:
+      return ::moe::DType::U4Z;
     }
   }
   return std::nullopt;
@@ -52,6 +56,10 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::q6_k);
   case ::moe::DType::MXFP4:
     return QuantizedType::get(ctx, QuantFormat::mxfp4);
+  case ::moe::DType::U8Z:
+    return QuantizedType::get(ctx, QuantFormat::u8z);
+  case ::moe::DType::U4Z:
+    return QuantizedType::get(ctx, QuantFormat::u4z);
   }
   return nullptr;
 }

@@ -49,6 +49,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   for (const mlir::moe::ImportedWeights::Entry &e : weights.tensors) {
     uint64_t n = e.dtype == "F32"                        ? 4
                  : e.dtype == "F16" || e.dtype == "BF16" ? 2
+                 : e.dtype == "U8"                       ? 1
                                                          : 0;
     if (n == 0)
       std::abort(); // a weight of a dtype the safetensors writer lacks

@@ -370,7 +370,8 @@ private:
   /// offset times its row's values summed, so it holds the exact integer
   /// dot product of the stored values (both halves' products, which share
   /// their block); it is converted to f32 and scaled by the weight's and
-  /// the row's scales (q4_k: plus its min times the row's scaled sum).
+  /// the row's scales (q4_k, u8z, u4z: plus its min times the row's
+  /// scaled sum, int8HasMins).
   SmallVector<Value> int8DotProducts(ArrayRef<Value> aRows,
                                      ArrayRef<std::pair<Value, Value>> wRows) {
     Type i8 = b.getI8Type(), i32 = b.getI32Type();
@@ -384,7 +385,7 @@ private:
         unit / o.quant.getBlockElements() * o.quant.getBlockBytes();
     int64_t mr = aRows.size(), nr = wRows.size();
     int64_t offset = reader->int8Offset();
-    bool mins = o.quant.getFormat() == QuantFormat::q4_k;
+    bool mins = int8HasMins(o.quant);
     SmallVector<Value> inits(mr * nr, zeroVector(f32x16));
     auto forOp = scf::ForOp::create(
         b, loc, index(0), index(k / unit), index(1), inits,
@@ -495,12 +496,19 @@ private:
                                              reader->intSplat(8, i32, 0), low);
       Value start = arith::MulIOp::create(b, loc, sums,
                                           reader->intSplat(16, i32, -offset));
+      // Lanes 8 to 15 of the sums are 0, so are their scaled sums.
+      Value scaledSums;
+      if (int8HasMins(o.quant))
+        scaledSums = arith::MulFOp::create(
+            b, loc, sa, arith::SIToFPOp::create(b, loc, f32x16, sums));
       for (int64_t j = 0; j < nr; ++j) {
         Value d = vpdpbusd(start, w[j].bytes[0], qa);
         Value scale = arith::MulFOp::create(b, loc, w[j].scales, sa);
         Value &acc = accs[i * nr + j];
         acc = vector::FMAOp::create(
             b, loc, arith::SIToFPOp::create(b, loc, f32x16, d), scale, acc);
+        if (scaledSums)
+          acc = vector::FMAOp::create(b, loc, w[j].negMins, scaledSums, acc);
       }
     }
   }

@@ -31,9 +31,14 @@ static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
 
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
-  return quant.getFormat() == QuantFormat::q8_0 ||
-         quant.getFormat() == QuantFormat::q4_0 ||
-         quant.getFormat() == QuantFormat::mxfp4;
+  return quant.getFormat() != QuantFormat::q4_k &&
+         quant.getFormat() != QuantFormat::q6_k;
+}
+
+bool mlir::moe::int8HasMins(QuantizedType quant) {
+  return quant.getFormat() == QuantFormat::q4_k ||
+         quant.getFormat() == QuantFormat::u8z ||
+         quant.getFormat() == QuantFormat::u4z;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
@@ -190,6 +195,25 @@ Value QuantizedWeightReader::quantHalf(Value t, Value row, Value at) {
       b, loc, VectorType::get({1}, b.getF16Type()), quantBytes(t, row, at, 2));
   Value half = vector::ExtractOp::create(b, loc, bits, 0);
   return arith::ExtFOp::create(b, loc, f32, half);
+}
+
+/// The little-endian f32 at byte `at` of row `row` of `t`.
+Value QuantizedWeightReader::quantFloat(Value t, Value row, Value at) {
+  Value bits = vector::BitCastOp::create(b, loc, VectorType::get({1}, f32),
+                                         quantBytes(t, row, at, 4));
+  return vector::ExtractOp::create(b, loc, bits, 0);
+}
+
+/// The scale d and minus d times the zero point z of the u8z or u4z block
+/// at byte `base` of row `row` of `t`, as f32.
+std::pair<Value, Value>
+QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
+  Value d = quantFloat(t, row, base);
+  Value z = arith::UIToFPOp::create(
+      b, loc, f32,
+      quantByte(t, row, arith::AddIOp::create(b, loc, base, index(4))));
+  return {d,
+          arith::NegFOp::create(b, loc, arith::MulFOp::create(b, loc, d, z))};
 }
 
 /// A splat of `v` over `lanes` i8.
@@ -371,6 +395,19 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     }
     return arith::MulFOp::create(b, loc, v, splat(e8m0Half(t, row, base)));
   }
+  case QuantFormat::u8z:
+  case QuantFormat::u4z: {
+    // d (q - z), as ONNX Runtime's QMoE computes it: q - z is exact in f32.
+    Value q;
+    if (quant.getFormat() == QuantFormat::u8z)
+      q = quantBytes(t, row, at(5 + e0), lanes);
+    else
+      q = nibbles(quantBytes(t, row, at(5 + e0 % 16), lanes), e0 >= 16);
+    Value z = arith::UIToFPOp::create(b, loc, f32, quantByte(t, row, at(4)));
+    Value v = arith::SubFOp::create(
+        b, loc, arith::UIToFPOp::create(b, loc, vecType, q), splat(z));
+    return arith::MulFOp::create(b, loc, v, splat(quantFloat(t, row, base)));
+  }
   }
   llvm_unreachable("unknown quantized format");
 }
@@ -472,12 +509,12 @@ Value QuantizedWeightReader::nibblesOf(Value raw, bool high) {
 }
 
 /// The weight side of one int8 dot-product step: in halves (q8_0,
-/// q4_0, mxfp4: int8RowsInHalves), the unit of 4 blocks at byte `base` of
-/// weight row `row` of `t` as two vectors of 64 unsigned bytes (the
+/// q4_0, mxfp4, u8z, u4z: int8RowsInHalves), the unit of 4 blocks at byte
+/// `base` of weight row `row` of `t` as two vectors of 64 unsigned bytes (the
 /// stored value plus the format's offset, int8Offset), the blocks' first
 /// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
 /// block of 256 at `base` as one. With the 16 lanes' scales and, for
-/// q4_k, the lanes' mins negated.
+/// q4_k, u8z and u4z (int8HasMins), the lanes' mins negated.
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -547,6 +584,27 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     for (int64_t j = 0; j < 4; ++j)
       scales.push_back(e8m0Half(t, row, at(j * bb)));
     step.scales = laneRuns(scales);
+    return step;
+  }
+  case QuantFormat::u8z:
+  case QuantFormat::u4z: {
+    // The codes are unsigned bytes already (u4z's as q4_0's); the zero
+    // points go in as mins, -d z per lane.
+    Int8Step step;
+    if (quant.getFormat() == QuantFormat::u8z) {
+      step.bytes = {fourBlocks(5), fourBlocks(21)};
+    } else {
+      Value x = fourBlocks(5);
+      step.bytes = {nibblesOf(x, false), nibblesOf(x, true)};
+    }
+    SmallVector<Value, 4> scales, negMins;
+    for (int64_t j = 0; j < 4; ++j) {
+      auto [d, negMin] = zeroPointScale(t, row, at(j * bb));
+      scales.push_back(d);
+      negMins.push_back(negMin);
+    }
+    step.scales = laneRuns(scales);
+    step.negMins = laneRuns(negMins);
     return step;
   }
   case QuantFormat::q4_k: {
@@ -638,6 +696,21 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
     s1 = e8m0Half(t, row, at(bb));
     break;
   }
+  case QuantFormat::u8z:
+  case QuantFormat::u4z: {
+    if (quant.getFormat() == QuantFormat::u8z) {
+      step.bytes.push_back(concat(twoBlocks(5), twoBlocks(21)));
+    } else {
+      Value x = twoBlocks(5);
+      step.bytes.push_back(concat(nibblesOf(x, false), nibblesOf(x, true)));
+    }
+    auto [d0, m0] = zeroPointScale(t, row, base);
+    auto [d1, m1] = zeroPointScale(t, row, at(bb));
+    s0 = d0;
+    s1 = d1;
+    step.negMins = laneRuns({m0, m1, m0, m1});
+    break;
+  }
   default:
     llvm_unreachable("the K-quants have no tail");
   }
@@ -658,6 +731,9 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 32;
   case QuantFormat::mxfp4:
     return 12; // the doubled e2m1 values are -12 to 12
+  case QuantFormat::u8z:
+  case QuantFormat::u4z:
+    return 0; // unsigned codes; the zero points are mins
   }
   llvm_unreachable("unknown quantized format");
 }

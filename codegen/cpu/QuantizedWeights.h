@@ -17,15 +17,20 @@
 
 namespace mlir::moe {
 
-/// Whether int8 rows for `quant` are laid out in halves: q8_0, q4_0 and
-/// mxfp4, whose 32-element blocks hold their values as two runs of 16
-/// (q4_0's and mxfp4's low and high nibbles), each 128 elements (4 blocks j)
-/// stored as the blocks' first 16 values, then their last 16, so one 64-byte
-/// vector of each half puts block j in lanes [4 j, 4 j + 4) of the dot
-/// products; a last 2 blocks (k not a multiple of 128) as their first 16
-/// values, then their last 16, one vector. Otherwise the values are in
+/// Whether int8 rows for `quant` are laid out in halves: q8_0, q4_0,
+/// mxfp4, u8z and u4z, whose 32-element blocks hold their values as two
+/// runs of 16 (q4_0's, mxfp4's and u4z's low and high nibbles), each 128
+/// elements (4 blocks j) stored as the blocks' first 16 values, then their last
+/// 16, so one 64-byte vector of each half puts block j in lanes [4 j, 4 j + 4)
+/// of the dot products; a last 2 blocks (k not a multiple of 128) as their
+/// first 16 values, then their last 16, one vector. Otherwise the values are in
 /// order, 64 per vector.
 bool int8RowsInHalves(QuantizedType quant);
+
+/// Whether int8 dot products with `quant` add a min per lane times the
+/// row's scaled sums (q4_k's mins; u8z's and u4z's zero points times
+/// their scales).
+bool int8HasMins(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32
 /// with one scale: the block's largest magnitude maps to 127, values round
@@ -71,7 +76,8 @@ public:
   /// The weight side of the tail of k in halves (int8RowsInHalves): the 2
   /// blocks at byte `base` of row `row` as one vector of 64 unsigned
   /// bytes, the blocks' first 16 values then their last 16, with the
-  /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each).
+  /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each) and for u8z and u4z
+  /// their mins negated.
   Int8Step int8TailStep(Value t, Value row, Value base);
 
   /// What int8Step adds to each stored value to make it unsigned.
@@ -89,6 +95,8 @@ private:
   Value quantBytes(Value t, Value row, Value at, int64_t count);
   Value quantByte(Value t, Value row, Value at);
   Value quantHalf(Value t, Value row, Value at);
+  Value quantFloat(Value t, Value row, Value at);
+  std::pair<Value, Value> zeroPointScale(Value t, Value row, Value base);
   Value splat8(int64_t v);
   std::pair<Value, Value> q4kScaleMin(Value t, Value row, Value base,
                                       int64_t sub);

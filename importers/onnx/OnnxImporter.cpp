@@ -26,6 +26,7 @@
 #include "mlir/IR/Verifier.h"
 
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <optional>
 #include <set>
@@ -92,66 +93,127 @@ std::string safetensorsType(int32_t t) {
                                       : "F32";
 }
 
-/// The QMoE weight of `q` [E, rows, cols/pack] decoded as ORT does:
-/// w[r][c] = scale[r][c/block] * (q - zp) in f32, zp = 2^(bits-1) without
-/// zero points. Returns "" or a message.
-std::string dequantize(const std::string &what, const Tensor &q,
-                       const Tensor &scales, const Tensor *zp, int64_t bits,
-                       int64_t block, int64_t cols, Tensor &out) {
-  int64_t pack = 8 / bits;
+/// A QMoE weight `q` [E, rows, cols/pack] with its scales and optional
+/// zero points, checked, and decoded as ORT does: w[r][c] =
+/// scale[r][c/block] * (q - zp) in f32, zp = 2^(bits-1) without zero
+/// points.
+class QmoeWeight {
+public:
+  /// Returns "" or a message.
+  std::string check(const std::string &what, const Tensor &q,
+                    const Tensor &scales, const Tensor *zp, int64_t bits,
+                    int64_t block, int64_t cols);
+
+  int64_t experts() const { return E; }
+  int64_t rows() const { return rowCount; }
+  /// The stored code, scale (as f32) and zero point of element c of row
+  /// `row` (counting the rows of all experts).
+  int64_t code(int64_t row, int64_t c) const {
+    int64_t byte = row * (cols / pack) + c / pack;
+    return (qb[byte] >> ((c % pack) * bits)) & mask;
+  }
+  float scale(int64_t row, int64_t c) const {
+    return static_cast<float>(s[block ? row * blocks + c / block : row]);
+  }
+  int64_t zero(int64_t row, int64_t c) const {
+    if (z.empty())
+      return int64_t(1) << (bits - 1);
+    int64_t g = block ? c / block : 0, r = row % rowCount;
+    int64_t e = row / rowCount;
+    int64_t zi = block ? row * ((blocks + pack - 1) / pack) + g / pack
+                       : e * ((rowCount + pack - 1) / pack) + r / pack;
+    int64_t shift = (block ? g % pack : r % pack) * bits;
+    return (static_cast<int64_t>(z[zi]) >> shift) & mask;
+  }
+
+  /// The f32 weights [E, rows, cols].
+  Tensor dequantized() const;
+  /// Whether the weights fit u8z or u4z exactly (docs/MoEDialect.md): 8 or
+  /// 4 bits, rows of whole blocks of 32 sharing their scale and zero point.
+  bool fitsBlocks() const {
+    return (bits == 8 || bits == 4) && cols % 32 == 0 &&
+           (block == 0 || block % 32 == 0);
+  }
+  /// The weights as u8z (8 bits) or u4z blocks, rows of cols / 32 blocks.
+  std::string blocksOf() const;
+
+private:
+  int64_t bits = 4, block = 0, cols = 0, pack = 2, mask = 15;
+  int64_t E = 0, rowCount = 0, blocks = 1;
+  const unsigned char *qb = nullptr;
+  std::vector<double> s, z;
+};
+
+std::string QmoeWeight::check(const std::string &what, const Tensor &q,
+                              const Tensor &scales, const Tensor *zp,
+                              int64_t bits, int64_t block, int64_t cols) {
+  this->bits = bits;
+  this->block = block;
+  this->cols = cols;
+  pack = 8 / bits;
+  mask = (1 << bits) - 1;
   if (q.type != TensorProto::UINT8 || q.shape.size() != 3 ||
       q.shape[2] * pack != cols)
     return what + ": expected uint8 weights [E, rows, " +
            std::to_string(cols / pack) + "]";
-  int64_t E = q.shape[0], rows = q.shape[1];
-  int64_t blocks = block ? (cols + block - 1) / block : 1;
-  std::vector<int64_t> scaleShape = {E, rows};
+  E = q.shape[0];
+  rowCount = q.shape[1];
+  blocks = block ? (cols + block - 1) / block : 1;
+  std::vector<int64_t> scaleShape = {E, rowCount};
   if (block)
     scaleShape.push_back(blocks);
   if (scales.shape != scaleShape || !isFloatType(scales.type))
     return what + ": scales must be float [E, rows" +
            std::string(block ? ", in/block_size]" : "]");
-  std::vector<double> s = scales.values();
+  s = scales.values();
   // Zero points: row-wise [E, rows/pack], packed along the rows, or
   // block-wise [E, rows, ceil(blocks/pack)], packed along the blocks of a
   // row, also when a row has a single block (ONNX Runtime 1.31; 1.30 read
   // that case with the row-wise packing).
-  std::vector<double> z;
   if (zp) {
     std::vector<int64_t> zpShape =
-        block ? std::vector<int64_t>{E, rows, (blocks + pack - 1) / pack}
-              : std::vector<int64_t>{E, (rows + pack - 1) / pack};
+        block ? std::vector<int64_t>{E, rowCount, (blocks + pack - 1) / pack}
+              : std::vector<int64_t>{E, (rowCount + pack - 1) / pack};
     if (zp->type != TensorProto::UINT8 || zp->shape != zpShape)
       return what + ": zero points must be uint8 [E, " +
-             (block ? std::to_string(rows) + ", " + std::to_string(zpShape[2])
-                    : std::to_string(zpShape[1])) +
+             (block
+                  ? std::to_string(rowCount) + ", " + std::to_string(zpShape[2])
+                  : std::to_string(zpShape[1])) +
              "]";
     z = zp->values();
   }
-  const auto *qb = reinterpret_cast<const unsigned char *>(q.bytes.data());
-  std::vector<double> w(E * rows * cols);
-  int64_t mask = (1 << bits) - 1;
-  for (int64_t e = 0; e < E; ++e)
-    for (int64_t r = 0; r < rows; ++r) {
-      int64_t row = e * rows + r;
-      for (int64_t c = 0; c < cols; ++c) {
-        int64_t byte = (row * (cols / pack)) + c / pack;
-        int64_t qv = (qb[byte] >> ((c % pack) * bits)) & mask;
-        int64_t g = block ? c / block : 0;
-        float scale = static_cast<float>(s[block ? row * blocks + g : row]);
-        float zero = static_cast<float>(1 << (bits - 1));
-        if (zp) {
-          int64_t zi = block ? row * ((blocks + pack - 1) / pack) + g / pack
-                             : e * ((rows + pack - 1) / pack) + r / pack;
-          int64_t shift = (block ? g % pack : r % pack) * bits;
-          zero =
-              static_cast<float>((static_cast<int64_t>(z[zi]) >> shift) & mask);
-        }
-        w[row * cols + c] = scale * (static_cast<float>(qv) - zero);
+  qb = reinterpret_cast<const unsigned char *>(q.bytes.data());
+  return "";
+}
+
+Tensor QmoeWeight::dequantized() const {
+  std::vector<double> w(E * rowCount * cols);
+  for (int64_t row = 0; row < E * rowCount; ++row)
+    for (int64_t c = 0; c < cols; ++c)
+      w[row * cols + c] =
+          scale(row, c) * static_cast<float>(code(row, c) - zero(row, c));
+  return Tensor::fromValues(TensorProto::FLOAT, {E, rowCount, cols}, w);
+}
+
+std::string QmoeWeight::blocksOf() const {
+  int64_t blockBytes = bits == 8 ? 37 : 21;
+  std::string out(static_cast<size_t>(E * rowCount * cols / 32 * blockBytes),
+                  '\0');
+  auto *p = reinterpret_cast<unsigned char *>(out.data());
+  for (int64_t row = 0; row < E * rowCount; ++row)
+    for (int64_t c0 = 0; c0 < cols; c0 += 32, p += blockBytes) {
+      float d = scale(row, c0);
+      std::memcpy(p, &d, 4);
+      p[4] = static_cast<unsigned char>(zero(row, c0));
+      for (int64_t j = 0; j < 32; ++j) {
+        auto q = static_cast<unsigned char>(code(row, c0 + j));
+        if (bits == 8)
+          p[5 + j] = q;
+        else // u4z: elements j and j + 16 share byte j
+          p[5 + j % 16] |= static_cast<unsigned char>(j < 16 ? q : q << 4);
       }
     }
-  out = Tensor::fromValues(TensorProto::FLOAT, {E, rows, cols}, w);
-  return "";
+  return out;
 }
 
 class Importer {
@@ -596,21 +658,42 @@ LogicalResult Importer::buildFunction(const MoENode &m,
     return bad("fc1_experts_weights and fc2_experts_weights are required");
   bool gated = m.activation == "swiglu";
   int64_t fusion = gated ? 2 : 1;
-  // Dequantized or plain expert weights [E, out, in].
+  // Plain, dequantized or block-quantized (kept) expert weights
+  // [E, out, in].
   Tensor w1, w2;
+  std::optional<QuantFormat> keep1, keep2;
+  std::string blocks1, blocks2;
   if (m.quantized) {
     if (!m.in[3] || !m.in[6])
       return bad("fc1_scales and fc2_scales are required");
     int64_t d = fc2->shape.size() == 3 ? fc2->shape[1] : -1;
-    if (std::string e = dequantize("fc1", *fc1, *m.in[3], m.in[11], m.bits,
-                                   m.blockSize, d, w1);
+    QmoeWeight q1, q2;
+    if (std::string e =
+            q1.check("fc1", *fc1, *m.in[3], m.in[11], m.bits, m.blockSize, d);
         !e.empty())
       return bad(e);
-    int64_t f = w1.shape[1] / fusion;
-    if (std::string e = dequantize("fc2", *fc2, *m.in[6], m.in[12], m.bits,
-                                   m.blockSize, f, w2);
+    int64_t f = q1.rows() / fusion;
+    if (std::string e =
+            q2.check("fc2", *fc2, *m.in[6], m.in[12], m.bits, m.blockSize, f);
         !e.empty())
       return bad(e);
+    // Both kept as blocks (u8z, u4z) or both dequantized to f32.
+    auto shaped = [](int64_t E, int64_t rows, int64_t cols) {
+      Tensor t;
+      t.shape = {E, rows, cols};
+      return t;
+    };
+    if (q1.fitsBlocks() && q2.fitsBlocks()) {
+      QuantFormat fmt = m.bits == 8 ? QuantFormat::u8z : QuantFormat::u4z;
+      keep1 = keep2 = fmt;
+      w1 = shaped(q1.experts(), q1.rows(), d);
+      w2 = shaped(q2.experts(), q2.rows(), f);
+      blocks1 = q1.blocksOf();
+      blocks2 = q2.blocksOf();
+    } else {
+      w1 = q1.dequantized();
+      w2 = q2.dequantized();
+    }
   } else {
     if (!isFloatType(fc1->type) || fc1->type != fc2->type)
       return bad("expert weights must be float or float16 of one type");
@@ -685,13 +768,40 @@ LogicalResult Importer::buildFunction(const MoENode &m,
       addWeight("router_bias", m.logits.routerBiasName, bias);
     }
   }
-  std::string fc1Name = m.inNames[2] + (m.quantized ? ".dequantized" : "");
-  std::string fc2Name =
-      m.inNames[m.quantized ? 5 : 4] + (m.quantized ? ".dequantized" : "");
-  addWeight(gated ? "gate_up" : "up", fc1Name, w1);
+  // A kept QMoE weight is its blocks, stored as bytes (U8 [E, rows, row
+  // bytes]), named after the initializer and the format.
+  auto addBlocks = [&](const std::string &role, const std::string &name,
+                       const Tensor &shape, QuantFormat fmt,
+                       std::string &bytes) {
+    auto quant = QuantizedType::get(ctx, fmt);
+    int64_t rowBytes = quant.getRowBytes(shape.shape[2]);
+    bool written = false;
+    for (const ImportedWeights::Entry &e : weights.tensors)
+      written |= e.name == name;
+    if (!written)
+      weights.tensors.push_back({name,
+                                 "U8",
+                                 {shape.shape[0], shape.shape[1], rowBytes},
+                                 std::move(bytes)});
+    roleArg[role] = argTypes.size();
+    argTypes.push_back(RankedTensorType::get(shape.shape, quant));
+    argNames.push_back(name);
+  };
+  std::string suffix = !m.quantized ? ""
+                       : keep1      ? "." + stringifyQuantFormat(*keep1).str()
+                                    : ".dequantized";
+  std::string fc1Name = m.inNames[2] + suffix;
+  std::string fc2Name = m.inNames[m.quantized ? 5 : 4] + suffix;
+  if (keep1)
+    addBlocks(gated ? "gate_up" : "up", fc1Name, w1, *keep1, blocks1);
+  else
+    addWeight(gated ? "gate_up" : "up", fc1Name, w1);
   const Tensor *b1 = m.in[m.quantized ? 4 : 3];
   const Tensor *b2 = m.in[m.quantized ? 7 : 5];
-  addWeight("down", fc2Name, w2);
+  if (keep2)
+    addBlocks("down", fc2Name, w2, *keep2, blocks2);
+  else
+    addWeight("down", fc2Name, w2);
   if (b1) {
     if (b1->numElements() != E * fusion * f || !isFloatType(b1->type))
       return bad("fc1_experts_bias must be float [E, " +

@@ -13,7 +13,7 @@ namespace mlir::moe {
 /// The weights an import produced, to be written next to the artifact.
 struct ImportedWeights {
   struct Entry {
-    std::string name, dtype; // safetensors dtype: "F32", "F16", "BF16"
+    std::string name, dtype; // safetensors dtype: "F32", "F16", "BF16", "U8"
     std::vector<int64_t> shape;
     std::string bytes;
   };
@@ -26,8 +26,10 @@ struct ImportedWeights {
 /// for the router logits, Cast, Reshape, Unsqueeze, Concat, Transpose, Add)
 /// as one function of the graph's inputs, or a whole model as one function
 /// per MoE node, of the node's own inputs. The weights are the nodes'
-/// initializers (QMoE weights dequantized to f32), returned in `weights`
-/// under the names the functions' arguments carry. Emits an error naming
+/// initializers, returned in `weights` under the names the functions'
+/// arguments carry: QMoE's 8- and 4-bit weights as u8z or u4z blocks (U8
+/// bytes, rows of whole blocks of 32 sharing a scale), other QMoE weights
+/// dequantized to f32. Emits an error naming
 /// the node and returns null on failure.
 OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,
                                  ImportedWeights &weights);

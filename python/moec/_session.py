@@ -36,7 +36,7 @@ coselection the tokens that selected both experts a and b
 _NUMPY_DTYPES = {"f32": "float32", "f16": "float16"}
 _TORCH_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 # Weights in ggml's blocks (docs/Runtime.md): bound from their file only.
-_QUANTIZED_DTYPES = ("q8_0", "q4_0", "q4_k", "q6_k", "mxfp4")
+_QUANTIZED_DTYPES = ("q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z", "u4z")
 
 
 _TORCH_TYPES = {}
@@ -214,7 +214,7 @@ class Session:
                 if p.dtype in _QUANTIZED_DTYPES:
                     raise _errors.DTypeError(
                         f"weight '{name}' is {p.dtype} (block-quantized): "
-                        f"bind it from the GGUF file that holds it "
+                        f"bind it from the file that holds it "
                         f"(weights=PATH)")
                 _require_tensor(f"weight '{name}'", array)
                 view = _as_view(array)

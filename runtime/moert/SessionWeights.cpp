@@ -401,9 +401,14 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
             }
             std::optional<moe::DType> dt = moe::dtypeFromStorageName(t.dtype);
             // A weight recorded as stored in another dtype is converted when
-            // resolved; it may also come in the dtype the function takes.
+            // resolved; it may also come in the dtype the function takes. A
+            // block-quantized one may come as its bytes (U8, rows in bytes).
             bool dtypeOk =
                 dt && (*dt == u.param->dtype || dt == u.param->storedDtype);
+            std::optional<std::vector<int64_t>> asBytes =
+                moe::blockBytesShape(u.param->dtype, u.shape);
+            if (t.dtype == "U8" && asBytes && t.shape == *asBytes)
+              continue;
             if (!dtypeOk || !bindableShape(t.shape, u.shape))
               return makeStatus(
                   MOERT_INVALID_ARGUMENT,
@@ -418,6 +423,9 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
                                  moe::dtypeName(*u.param->storedDtype) + ")"
                            : std::string()) +
                       " " + shapeString(u.shape) +
+                      (asBytes ? " (or its blocks as U8 " +
+                                     shapeString(*asBytes) + ")"
+                               : std::string()) +
                       (u.param->isAssembled()
                            ? " (a part of weight '" + u.param->name + "')"
                            : std::string()));

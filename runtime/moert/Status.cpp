@@ -56,12 +56,13 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::MXFP4) == MOERT_MXFP4 &&
+static_assert(static_cast<int>(moe::DType::U4Z) == MOERT_U4Z &&
+                  static_cast<int>(moe::DType::MXFP4) == MOERT_MXFP4 &&
                   static_cast<int>(moe::DType::Q8_0) == MOERT_Q8_0,
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_MXFP4)
+  if (dtype < MOERT_F32 || dtype > MOERT_U4Z)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

@@ -9,19 +9,30 @@ using namespace moe;
 
 namespace {
 
-/// A dtype's names and its ggml type id, whose block sizes it takes.
+/// A dtype's names and its ggml type id, whose block sizes it takes; or,
+/// for moec's own formats (no storage name, no ggml type), its block
+/// sizes.
 struct DTypeInfo {
   DType type;
   const char *name;        // artifact metadata
   const char *storageName; // safetensors, or ggml's name in a GGUF file
   uint32_t ggmlType;
+  int64_t blockElements = 0, blockBytes = 0; // without a ggml type
 };
 
+constexpr uint32_t kNoGgmlType = ~0u;
+
 constexpr DTypeInfo kDTypes[] = {
-    {DType::F32, "f32", "F32", 0},     {DType::BF16, "bf16", "BF16", 30},
-    {DType::F16, "f16", "F16", 1},     {DType::Q8_0, "q8_0", "Q8_0", 8},
-    {DType::Q4_0, "q4_0", "Q4_0", 2},  {DType::Q4_K, "q4_k", "Q4_K", 12},
-    {DType::Q6_K, "q6_k", "Q6_K", 14}, {DType::MXFP4, "mxfp4", "MXFP4", 39},
+    {DType::F32, "f32", "F32", 0},
+    {DType::BF16, "bf16", "BF16", 30},
+    {DType::F16, "f16", "F16", 1},
+    {DType::Q8_0, "q8_0", "Q8_0", 8},
+    {DType::Q4_0, "q4_0", "Q4_0", 2},
+    {DType::Q4_K, "q4_k", "Q4_K", 12},
+    {DType::Q6_K, "q6_k", "Q6_K", 14},
+    {DType::MXFP4, "mxfp4", "MXFP4", 39},
+    {DType::U8Z, "u8z", nullptr, kNoGgmlType, 32, 37},
+    {DType::U4Z, "u4z", nullptr, kNoGgmlType, 32, 21},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -35,8 +46,13 @@ static_assert(inEnumOrder(), "kDTypes lists the dtypes in DType's order");
 
 const DTypeInfo &info(DType t) { return kDTypes[static_cast<size_t>(t)]; }
 
-const gguf::TypeTraits &traits(DType t) {
-  return *gguf::typeTraits(info(t).ggmlType);
+/// Elements and bytes per block (1 and the element size for the float
+/// dtypes).
+gguf::TypeTraits traits(DType t) {
+  const DTypeInfo &i = info(t);
+  if (i.ggmlType == kNoGgmlType)
+    return {i.name, i.blockElements, i.blockBytes};
+  return *gguf::typeTraits(i.ggmlType);
 }
 
 } // namespace
@@ -52,7 +68,7 @@ std::optional<DType> moe::parseDType(const std::string &name) {
 
 std::optional<DType> moe::dtypeFromStorageName(const std::string &name) {
   for (const DTypeInfo &i : kDTypes)
-    if (name == i.storageName)
+    if (i.storageName && name == i.storageName)
       return i.type;
   return std::nullopt;
 }
@@ -78,6 +94,16 @@ bool moe::dtypeBytes(DType t, uint64_t elements, uint64_t rowElements,
 
 int64_t moe::dtypeRowBytes(DType t, int64_t rowElements) {
   return rowElements / dtypeBlockElements(t) * dtypeBlockBytes(t);
+}
+
+std::optional<std::vector<int64_t>>
+moe::blockBytesShape(DType t, const std::vector<int64_t> &shape) {
+  if (!isBlockQuantized(t) || shape.empty() || shape.back() < 0 ||
+      shape.back() % dtypeBlockElements(t) != 0)
+    return std::nullopt;
+  std::vector<int64_t> bytes = shape;
+  bytes.back() = dtypeRowBytes(t, shape.back());
+  return bytes;
 }
 
 void moe::mxfp4FromOcp(const uint8_t *codes, const uint8_t *scales,
@@ -139,7 +165,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q4_0:
   case DType::Q4_K:
   case DType::Q6_K:
-  case DType::MXFP4: {
+  case DType::MXFP4:
+  case DType::U8Z:
+  case DType::U4Z: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -175,6 +203,18 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       std::memcpy(&scale, &bits, 4);
       unsigned char q = block[1 + j % 16];
       return static_cast<double>(scale) * kValues[j < 16 ? (q & 15) : (q >> 4)];
+    }
+    case DType::U8Z:
+    case DType::U4Z: {
+      // d (q - z) in f32, as ONNX Runtime's QMoE dequantizes.
+      float d;
+      std::memcpy(&d, block, 4);
+      int q = block[5 + j];
+      if (t == DType::U4Z) {
+        q = block[5 + j % 16];
+        q = j < 16 ? (q & 15) : (q >> 4);
+      }
+      return d * static_cast<float>(q - block[4]);
     }
     default: { // Q6_K
       size_t h = j / 128, r = j % 128;
@@ -212,6 +252,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q4_K:
   case DType::Q6_K:
   case DType::MXFP4:
+  case DType::U8Z:
+  case DType::U4Z:
     return;
   }
 }

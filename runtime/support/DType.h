@@ -29,6 +29,16 @@
 //
 // Block sizes are ggml's (runtime/support/Gguf.h, gguf::typeTraits).
 //
+// And two formats of moec's own, unsigned codes with a zero point and an
+// f32 scale per block of 32 (ONNX Runtime QMoE's 8- and 4-bit weights,
+// assembled into blocks when imported; f32 values little-endian):
+//
+//   u8z   B = 32, 37 bytes: an f32 scale d, a zero point z, then 32
+//         bytes q; w[j] = d (q[j] - z)
+//   u4z   B = 32, 21 bytes: an f32 scale d, a zero point z, then 16
+//         bytes qs; w[j] = d (n - z), n = qs[j] & 15 (j < 16),
+//         qs[j - 16] >> 4
+//
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_SUPPORT_DTYPE_H
 #define MOEC_RUNTIME_SUPPORT_DTYPE_H
@@ -37,25 +47,27 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace moe {
 
-enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, MXFP4 };
+enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, MXFP4, U8Z, U4Z };
 
-/// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4"
-/// (artifact metadata spelling).
+/// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
+/// "u4z" (artifact metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
-/// others.
+/// others (u8z and u4z are stored as their bytes, U8).
 std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// The bytes of one element of a float dtype; 1 for a quantized one,
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
-/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4).
+/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4, u8z,
+/// u4z).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
 /// ones) and bytes per block.
@@ -68,6 +80,12 @@ bool dtypeBytes(DType t, uint64_t elements, uint64_t rowElements,
                 uint64_t &bytes);
 /// A row of `rowElements` elements in bytes (whole blocks assumed).
 int64_t dtypeRowBytes(DType t, int64_t rowElements);
+/// The shape of a U8 tensor holding a block-quantized weight of `shape` as
+/// its bytes: the last dimension in bytes (dtypeRowBytes); none for a float
+/// dtype, a scalar, or a last dimension of partial blocks. Weights files
+/// store u8z and u4z weights so (safetensors has no block dtypes).
+std::optional<std::vector<int64_t>>
+blockBytesShape(DType t, const std::vector<int64_t> &shape);
 
 /// Element `index` of a row-major array of `t` (a quantized element
 /// dequantized: `index` counts elements, whole blocks laid end to end).

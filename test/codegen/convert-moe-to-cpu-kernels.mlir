@@ -617,6 +617,37 @@ func.func @dense_mxfp4(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<mxfp4>>
 
 // -----
 
+// u4z: 21 bytes per 32 k, an f32 scale, the zero point, then q4_0's
+// nibbles. Each chunk is (n - z) in f32, then times the scale: the codes
+// widened unsigned, the zero point subtracted exactly, as ONNX Runtime's
+// QMoE dequantizes.
+// CHECK-LABEL: func.func @dense_u4z
+// CHECK-SAME: %[[UZ:[a-z0-9_]+]]: tensor<16x42xi8>
+// CHECK: %[[RAW4:.*]] = vector.transfer_read %[[UZ]]{{.*}} : tensor<16x42xi8>, vector<16xi8>
+// CHECK: %[[N4:.*]] = arith.andi %[[RAW4]], %{{.*}} : vector<16xi8>
+// CHECK: %[[Z8:.*]] = tensor.extract %[[UZ]]
+// CHECK: %[[Z32:.*]] = arith.extui %[[Z8]] : i8 to i32
+// CHECK: %[[Z:.*]] = arith.uitofp %[[Z32]] : i32 to f32
+// CHECK: %[[NF:.*]] = arith.uitofp %[[N4]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[ZS:.*]] = vector.broadcast %[[Z]] : f32 to vector<16xf32>
+// CHECK: %[[NZ:.*]] = arith.subf %[[NF]], %[[ZS]] : vector<16xf32>
+// CHECK: %[[D4:.*]] = vector.transfer_read %[[UZ]]{{.*}} : tensor<16x42xi8>, vector<4xi8>
+// CHECK: %[[D1:.*]] = vector.bitcast %[[D4]] : vector<4xi8> to vector<1xf32>
+// CHECK: %[[D:.*]] = vector.extract %[[D1]][0] : f32 from vector<1xf32>
+// CHECK: %[[DS:.*]] = vector.broadcast %[[D]] : f32 to vector<16xf32>
+// CHECK: arith.mulf %[[NZ]], %[[DS]] : vector<16xf32>
+// The high nibbles, for elements 16 to 31.
+// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<16xi8>
+// AVX2-LABEL: func.func @dense_u4z
+// AVX2: arith.uitofp %{{.*}} : vector<8xi8> to vector<8xf32>
+// AVX2: arith.subf %{{.*}}, %{{.*}} : vector<8xf32>
+func.func @dense_u4z(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u4z>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<u4z>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // An unused quantized argument takes its bytes' type too.
 // CHECK-LABEL: func.func @unused_q8_0
 // CHECK-SAME: %{{[a-z0-9_]+}}: tensor<8x34xi8>

@@ -164,6 +164,51 @@ TEST(mxfp4Elements) {
   CHECK_EQ(dtypeSize(DType::MXFP4), size_t(1));
 }
 
+TEST(zeroPointBlockElements) {
+  // u8z: d = 0.5, z = 130; q[7] = 3 and q[31] = 255. u4z: d = -0.25,
+  // z = 9; byte 2 of qs holds element 2 (low nibble 1) and element 18
+  // (high nibble 15).
+  std::vector<unsigned char> u8(37 * 2, 0), u4(21, 0);
+  float d8 = 0.5f, d4 = -0.25f, d8b = 3.0f;
+  std::memcpy(u8.data(), &d8, 4);
+  u8[4] = 130;
+  u8[5 + 7] = 3;
+  u8[5 + 31] = 255;
+  std::memcpy(u8.data() + 37, &d8b, 4); // second block: d 3, z 0
+  u8[37 + 5] = 200;
+  CHECK_EQ(loadElement(DType::U8Z, u8.data(), 7), 0.5 * (3 - 130));
+  CHECK_EQ(loadElement(DType::U8Z, u8.data(), 31), 0.5 * (255 - 130));
+  CHECK_EQ(loadElement(DType::U8Z, u8.data(), 0), 0.5 * -130);
+  CHECK_EQ(loadElement(DType::U8Z, u8.data(), 32), 3.0 * 200);
+  std::memcpy(u4.data(), &d4, 4);
+  u4[4] = 9;
+  u4[5 + 2] = 0xF1;
+  CHECK_EQ(loadElement(DType::U4Z, u4.data(), 2), -0.25 * (1 - 9));
+  CHECK_EQ(loadElement(DType::U4Z, u4.data(), 18), -0.25 * (15 - 9));
+  CHECK_EQ(loadElement(DType::U4Z, u4.data(), 3), -0.25 * -9);
+  CHECK_EQ(dtypeBlockElements(DType::U8Z), int64_t(32));
+  CHECK_EQ(dtypeBlockBytes(DType::U8Z), int64_t(37));
+  CHECK_EQ(dtypeBlockBytes(DType::U4Z), int64_t(21));
+  CHECK(isBlockQuantized(DType::U4Z));
+  CHECK(parseDType("u4z") == DType::U4Z);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z)), std::string("u8z"));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U4Z)), std::string("u4z"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(10))),
+           std::string("unknown"));
+  // No weights file names them: they are stored as their bytes.
+  CHECK(!dtypeFromStorageName("U4Z"));
+  CHECK(!dtypeFromStorageName("u4z"));
+  // The U8 shape of those bytes: the last dimension in bytes, whole
+  // blocks only, quantized dtypes only.
+  CHECK(blockBytesShape(DType::U4Z, {8, 64, 96}) ==
+        std::vector<int64_t>({8, 64, 63}));
+  CHECK(blockBytesShape(DType::Q4_K, {3, 512}) ==
+        std::vector<int64_t>({3, 288}));
+  CHECK(!blockBytesShape(DType::U8Z, {8, 64, 48}));
+  CHECK(!blockBytesShape(DType::F32, {8, 64}));
+  CHECK(!blockBytesShape(DType::U8Z, {}));
+}
+
 TEST(safetensorsHeaderChecks) {
   std::vector<safetensors::TensorInfo> out;
   const std::string ok =

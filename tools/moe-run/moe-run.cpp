@@ -328,6 +328,8 @@ double (*roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q4_K:
   case MOERT_Q6_K:
   case MOERT_MXFP4:
+  case MOERT_U8Z:
+  case MOERT_U4Z:
     break; // weights only, never a result
   }
   return nullptr;

@@ -155,3 +155,31 @@ func.func @dense_mxfp4(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<mxfp4
   %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<mxfp4>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// u8z, k 128: the codes are unsigned bytes already, so each lane starts
+// from 0 (no offset times the row's sums); the 4 blocks' f32 scales d and
+// their zero points z come in as mins, -d z per lane, added times the
+// row's scaled sums after the scaled dot product.
+// INT8-LABEL: func.func @grouped_matmul_u8z
+// INT8-SAME: %[[UW:[a-z0-9_]+]]: tensor<32x148xi8>
+// INT8: %[[ZERO:.*]] = arith.constant dense<0> : vector<16xi32>
+// INT8: %[[SA8:.*]] = vector.transfer_read {{.*}} : tensor<?x16xf32>, vector<16xf32>
+// INT8: %[[SUMS8:.*]] = vector.transfer_read {{.*}} : tensor<?x16xi32>, vector<16xi32>
+// INT8: %[[SUMSF:.*]] = arith.sitofp %[[SUMS8]] : vector<16xi32> to vector<16xf32>
+// INT8: %[[SCALED:.*]] = arith.mulf %[[SA8]], %[[SUMSF]] : vector<16xf32>
+// INT8: vector.transfer_read %[[UW]]{{.*}} : tensor<32x148xi8>, vector<4xi8>
+// INT8: arith.negf %{{.*}} : f32
+// INT8: %[[SW8:.*]] = vector.shuffle {{.*}} : vector<8xf32>, vector<8xf32>
+// INT8: %[[NEGMINS:.*]] = vector.shuffle {{.*}} : vector<8xf32>, vector<8xf32>
+// INT8: %[[P:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[ZERO]],
+// INT8: %[[P2:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[P]],
+// INT8: %[[S8:.*]] = arith.mulf %[[SW8]], %[[SA8]] : vector<16xf32>
+// INT8: %[[F8:.*]] = arith.sitofp %[[P2]] : vector<16xi32> to vector<16xf32>
+// INT8: %[[ACC:.*]] = vector.fma %[[F8]], %[[S8]], %{{.*}} : vector<16xf32>
+// INT8: vector.fma %[[NEGMINS]], %[[SCALED]], %[[ACC]] : vector<16xf32>
+func.func @grouped_matmul_u8z(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quant<u8z>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<32x128x!moe.quant<u8z>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}

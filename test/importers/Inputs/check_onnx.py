@@ -18,14 +18,29 @@ def main():
     p.add_argument("--moe-compile", required=True)
     p.add_argument("--moe-run", required=True)
     p.add_argument("--dir", required=True)
+    p.add_argument("--cases", nargs="*",
+                   help="only these cases (default: all)")
+    p.add_argument("--compile-arg", action="append", default=[],
+                   help="an extra moe-compile argument (repeatable)")
+    p.add_argument("--tolerance", type=float,
+                   help="relative L2 tolerance for every case")
     a = p.parse_args()
     with open(os.path.join(a.dir, "cases.json")) as fh:
         cases = json.load(fh)
+    if a.cases:
+        missing = set(a.cases) - {c["case"] for c in cases}
+        if missing:
+            p.error("no such cases: " + ", ".join(sorted(missing)))
+        cases = [c for c in cases if c["case"] in a.cases]
+    if a.tolerance is not None:
+        for c in cases:
+            c["tolerance"] = a.tolerance
     failures = []
     for c in cases:
         d = os.path.join(a.dir, c["case"])
         so = os.path.join(d, "model.so")
-        r = subprocess.run([a.moe_compile, os.path.join(d, "model.onnx"), "-o", so],
+        r = subprocess.run([a.moe_compile, os.path.join(d, "model.onnx"), "-o",
+                            so] + a.compile_arg,
                            capture_output=True, text=True)
         if r.returncode:
             failures.append("%s: moe-compile: %s" % (c["case"], r.stderr))

@@ -216,6 +216,18 @@ CASES = [
          bits=2, zp=True, shape=[6, 32]),
     dict(name="qmoe_fp16_4bit_block16", E=8, d=32, f=16, k=2, act="swiglu",
          bits=4, block=16, dtype=F16, shape=[2, 5, 32], normalize=1),
+    # Kept as u8z / u4z blocks (docs/Importing.md): 8 and 4 bits, d and f
+    # multiples of 32, row-wise or block-wise scales over multiples of 32
+    # (repeated in each block of 32), with and without zero points, float
+    # and float16 scales.
+    dict(name="qmoe_8bit_rowwise_zp_blocks", E=6, d=64, f=32, k=2,
+         act="swiglu", bits=8, zp=True, shape=[2, 9, 64], bias=True),
+    dict(name="qmoe_4bit_rowwise_zp_blocks", E=8, d=96, f=64, k=2, act="relu",
+         bits=4, zp=True, shape=[21, 96]),
+    dict(name="qmoe_8bit_block32_blocks", E=4, d=64, f=64, k=2, act="gelu",
+         bits=8, block=32, shape=[11, 64], router="matmul"),
+    dict(name="qmoe_fp16_4bit_block64_zp_blocks", E=8, d=128, f=64, k=2,
+         act="swiglu", bits=4, block=64, zp=True, dtype=F16, shape=[5, 128]),
     # 2-bit block-wise, fc2 with one block per row: fc1 and fc2 have 64 rows,
     # not a multiple of 128, so ONNX Runtime dequantizes exactly.
     dict(name="qmoe_2bit_block32_zp", E=4, d=64, f=32, k=2, act="swiglu",

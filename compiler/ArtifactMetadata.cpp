@@ -138,7 +138,7 @@ LogicalResult checkTensorType(Location loc, Type type, const Twine &what,
 }
 
 /// Records `moe.stack` / `moe.transposed` / `moe.stored_dtype` /
-/// `moe.mx_scales` of argument `i` in `rec`.
+/// `moe.mx_scales` / `moe.block_scales` of argument `i` in `rec`.
 LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
                           RankedTensorType type, json::Value &rec) {
   Location loc = fn.getArgument(i).getLoc();
@@ -159,6 +159,45 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
              << kArgNameAttr << " and no " << kArgStackAttr << ", "
              << kArgTransposedAttr << " or " << kArgStoredDtypeAttr;
     rec.set("mx_scales", json::Value::string(name.getValue().str()));
+    return success();
+  }
+  if (Attribute blockScales = fn.getArgAttr(i, kArgBlockScalesAttr)) {
+    auto quant = dyn_cast<QuantizedType>(type.getElementType());
+    auto list = dyn_cast<ArrayAttr>(blockScales);
+    auto stackList = dyn_cast_or_null<ArrayAttr>(stack);
+    size_t sources = stackList ? stackList.size() : 1;
+    json::Value names = json::Value::array();
+    bool named = list && list.size() == sources;
+    for (Attribute a : list ? list.getValue() : ArrayRef<Attribute>()) {
+      auto s = dyn_cast<StringAttr>(a);
+      named &= s && !s.getValue().empty();
+      if (s)
+        names.push(json::Value::string(s.getValue().str()));
+    }
+    if (!quant || quant.getFormat() != QuantFormat::fp8_e4m3 || !isWeight ||
+        !fn.getArgAttr(i, kArgNameAttr) || !named || transposed || stored ||
+        (stack && !stackList) || type.getRank() < 2)
+      return emitError(loc)
+             << kArgBlockScalesAttr
+             << " names the block scales of a !moe.quant<fp8_e4m3> weight "
+                "argument with a "
+             << kArgNameAttr << ", one tensor per source (per name of its "
+             << kArgStackAttr << ", or one), and no " << kArgTransposedAttr
+             << " or " << kArgStoredDtypeAttr;
+    if (stack) {
+      json::Value parts = json::Value::array();
+      for (Attribute a : stackList.getValue()) {
+        auto s = dyn_cast<StringAttr>(a);
+        if (!s)
+          return emitError(loc) << kArgStackAttr << " must list tensor names";
+        parts.push(json::Value::string(s.getValue().str()));
+      }
+      if (static_cast<int64_t>(stackList.size()) != type.getDimSize(0))
+        return emitError(loc) << kArgStackAttr << " must name one tensor per "
+                              << "index of the leading dimension of " << type;
+      rec.set("stack", std::move(parts));
+    }
+    rec.set("block_scales", std::move(names));
     return success();
   }
   if (!stack && !transposed && !stored)

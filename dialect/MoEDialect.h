@@ -49,6 +49,13 @@ constexpr const char *kArgStoredDtypeAttr = "moe.stored_dtype";
 /// [..., N, K/32]. The runtime assembles them once into the blocks the
 /// kernels read (docs/Artifact.md), still 17 bytes per 32 elements.
 constexpr const char *kArgMxScalesAttr = "moe.mx_scales";
+/// `moe.block_scales = ["t0", ...]` on a `!moe.quant<fp8_e4m3>` weight: the
+/// checkpoint holds its e4m3fn values as F8_E4M3 tensors (`moe.name`, or
+/// each of `moe.stack`), rows of output features, and each tensor's scales
+/// apart: one f32 per 128 x 128 block, [ceil(N / 128), K / 128]
+/// (DeepSeek-V3's `weight_scale_inv`), named here in the same order. The
+/// runtime assembles them once into the 132-byte blocks the kernels read.
+constexpr const char *kArgBlockScalesAttr = "moe.block_scales";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";

@@ -12,7 +12,8 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q6_k", 3>,
       I32EnumAttrCase<"mxfp4", 4>,
       I32EnumAttrCase<"u8z", 5>,
-      I32EnumAttrCase<"u4z", 6>]> {
+      I32EnumAttrCase<"u4z", 6>,
+      I32EnumAttrCase<"fp8_e4m3", 7>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -66,10 +67,19 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       with `n = qs[j] & 15` for `j < 16` and `n = qs[j − 16] >> 4` for
       `j >= 16` (as `q4_0`).
 
+    * `fp8_e4m3`: `B = 128` in 132 bytes, an f32 scale `d` (`b[0..3]`),
+      then 128 e4m3fn bytes `q`; element `j` is `d · v(q[j])` with, for
+      the bits `s eeee mmm` of `q[j]`, `v = (−1)^s · 2^(e − 7) · (1 + m/8)`
+      when `e > 0` and `(−1)^s · 2^−6 · m/8` when `e = 0` (`0x7F` and
+      `0xFF` are NaN; moert refuses weights that hold them).
+
     `u8z` and `u4z` hold ONNX Runtime's QMoE 8- and 4-bit weights
     exactly: `w = scale · (q − zero_point)` with per-row scales, or scales
     per block of a multiple of 32, repeated in each block of 32 (the
-    importer assembles them, docs/Importing.md).
+    importer assembles them, docs/Importing.md). `fp8_e4m3` holds FP8
+    checkpoints with 128 × 128 block scales (DeepSeek-V3's
+    `weight_scale_inv`), each row's 128-element blocks with their scale
+    (moert assembles them when it binds the checkpoint).
 
     Products with a quantized weight are those of the dequantized value,
     computed in f32 as written (the scale products first), accumulated in
@@ -89,8 +99,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let parameters = (ins EnumParameter<MoE_QuantFormat>:$format);
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
-    /// Elements per block (32, or 256 for the k-quants) and bytes per
-    /// block (34, 18, 144, 210, 17, 37, 21).
+    /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3)
+    /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -27,6 +27,8 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::U8Z;
     case QuantFormat::u4z:
       return ::moe::DType::U4Z;
+    case QuantFormat::fp8_e4m3:
+      return ::moe::DType::FP8_E4M3;
     }
   }
   return std::nullopt;
@@ -60,6 +62,8 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::u8z);
   case ::moe::DType::U4Z:
     return QuantizedType::get(ctx, QuantFormat::u4z);
+  case ::moe::DType::FP8_E4M3:
+    return QuantizedType::get(ctx, QuantFormat::fp8_e4m3);
   }
   return nullptr;
 }

@@ -69,9 +69,10 @@ bool roundsRowsToBf16(const ContractionKernel &kernel, Value weight,
                       Value input);
 
 /// Whether a GEMM over `k` on a weight of format `quant` multiplies int8
-/// rows (int8Rows): int8 dot products on a block-quantized weight whose k
-/// is a multiple of 64 (steps of 128 in halves, the last 64 a step of its
-/// own; else steps of 64).
+/// rows (int8Rows): int8 dot products on a block-quantized weight (not
+/// fp8_e4m3, whose values are not integers) whose k is a multiple of 64
+/// (steps of 128 in halves, the last 64 a step of its own; else steps of
+/// 64).
 bool usesInt8Rows(const ContractionKernel &kernel, QuantizedType quant,
                   int64_t k);
 

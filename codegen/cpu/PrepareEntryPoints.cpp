@@ -26,7 +26,7 @@ struct MoEPrepareEntryPointsPass
       for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
         for (const char *recorded :
              {kArgNameAttr, kArgStackAttr, kArgTransposedAttr,
-              kArgStoredDtypeAttr, kArgMxScalesAttr})
+              kArgStoredDtypeAttr, kArgMxScalesAttr, kArgBlockScalesAttr})
           fn.removeArgAttr(i, recorded);
         fn.setArgAttr(i, bufferization::BufferizationDialect::kWritableAttrName,
                       BoolAttr::get(ctx, false));

@@ -32,7 +32,8 @@ static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
 
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
   return quant.getFormat() != QuantFormat::q4_k &&
-         quant.getFormat() != QuantFormat::q6_k;
+         quant.getFormat() != QuantFormat::q6_k &&
+         quant.getFormat() != QuantFormat::fp8_e4m3;
 }
 
 bool mlir::moe::int8HasMins(QuantizedType quant) {
@@ -408,6 +409,29 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
         b, loc, arith::UIToFPOp::create(b, loc, vecType, q), splat(z));
     return arith::MulFOp::create(b, loc, v, splat(quantFloat(t, row, base)));
   }
+  case QuantFormat::fp8_e4m3: {
+    // e4m3 bits s eeee mmm as the f16 s 0eeee mmm0000000: the same value
+    // times 2^-8 (exponent bias 15, not 7; subnormals alike), widened to
+    // f32 exactly (vcvtph2ps with F16C); the 2^8 goes into the scale,
+    // exactly.
+    Type i16 = b.getI16Type();
+    auto i16Vec = VectorType::get({lanes}, i16);
+    Value q = arith::ExtUIOp::create(b, loc, i16Vec,
+                                     quantBytes(t, row, at(4 + e0), lanes));
+    Value sign = arith::ShLIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, q, intSplat(lanes, i16, 0x80)),
+        intSplat(lanes, i16, 8));
+    Value rest = arith::ShLIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, q, intSplat(lanes, i16, 0x7f)),
+        intSplat(lanes, i16, 7));
+    Value half = arith::BitcastOp::create(
+        b, loc, VectorType::get({lanes}, b.getF16Type()),
+        arith::OrIOp::create(b, loc, sign, rest));
+    Value v = arith::ExtFOp::create(b, loc, vecType, half);
+    Value d = arith::MulFOp::create(b, loc, quantFloat(t, row, base),
+                                    floatConst(b, loc, f32, 256.0));
+    return arith::MulFOp::create(b, loc, v, splat(d));
+  }
   }
   llvm_unreachable("unknown quantized format");
 }
@@ -607,6 +631,8 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     step.negMins = laneRuns(negMins);
     return step;
   }
+  case QuantFormat::fp8_e4m3:
+    llvm_unreachable("fp8_e4m3 has no int8 dot products (usesInt8Rows)");
   case QuantFormat::q4_k: {
     Value x = quantBytes(t, row, at(16 + 32 * c), 32);
     Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
@@ -734,6 +760,8 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::u8z:
   case QuantFormat::u4z:
     return 0; // unsigned codes; the zero points are mins
+  case QuantFormat::fp8_e4m3:
+    break;
   }
   llvm_unreachable("unknown quantized format");
 }

@@ -96,14 +96,106 @@ Type checkMxfp4Source(Location loc, const hf::Checkpoint &ckpt,
   return storageElementType(loc.getContext(), ::moe::DType::MXFP4);
 }
 
+/// FP8 block scales: one f32 per 128 x 128 block of a weight.
+constexpr int64_t kFp8Block = 128;
+
+/// Checks an operand whose checkpoint tensors are F8_E4M3 (an FP8
+/// checkpoint, DeepSeek-V3's format): quantization_config says fp8 with
+/// 128 x 128 blocks, and each tensor [N, K] has its f32 scales
+/// `<name>_scale_inv` [ceil(N / 128), K / 128], named in `blockScales`.
+/// Returns !moe.quant<fp8_e4m3>, or null after emitting an error.
+Type checkFp8Source(Location loc, const hf::Checkpoint &ckpt,
+                    const hf::LayerPlan &plan, const std::string &role,
+                    const hf::WeightSource &src, const std::string &first,
+                    std::vector<std::string> &blockScales) {
+  auto fail = [&]() -> InFlightDiagnostic {
+    return emitError(loc) << ckpt.dir() << ": tensor '" << first << "' (the "
+                          << role << " of MoE layer " << plan.layer
+                          << ") is F8_E4M3, ";
+  };
+  const ::moe::json::Value *q = ckpt.config().getObject("quantization_config");
+  const std::string *method = q ? q->getString("quant_method") : nullptr;
+  if (!method || *method != "fp8") {
+    fail() << "but " << ckpt.configName()
+           << " has no 'quantization_config' with quant_method 'fp8'";
+    return nullptr;
+  }
+  if (const ::moe::json::Value *block = q->getArray("weight_block_size")) {
+    bool ok = block->elements().size() == 2;
+    for (const ::moe::json::Value &v : block->elements())
+      ok &= v.asInt64() == kFp8Block;
+    if (!ok) {
+      fail() << "but quantization_config's weight_block_size is not [128, "
+                "128], the only FP8 block supported";
+      return nullptr;
+    }
+  }
+  for (auto [key, want] : {std::make_pair("fmt", "e4m3"),
+                           std::make_pair("activation_scheme", "dynamic")})
+    if (const std::string *v = q->getString(key); v && *v != want) {
+      fail() << "but quantization_config's " << key << " is '" << *v
+             << "' (supported: '" << want << "')";
+      return nullptr;
+    }
+  if (!isQuantizableLayerOperand(role) || src.transposed ||
+      src.shape.size() < 2) {
+    fail() << "but FP8 is read for the experts' projections only";
+    return nullptr;
+  }
+  int64_t n = src.shape[src.shape.size() - 2], k = src.shape.back();
+  if (k % kFp8Block != 0) {
+    fail() << "but its rows of " << k
+           << " are not whole FP8 blocks of 128 (the scales' blocks)";
+    return nullptr;
+  }
+  std::vector<int64_t> values = src.shape,
+                       scales = {(n + kFp8Block - 1) / kFp8Block,
+                                 k / kFp8Block};
+  if (!src.stack.empty())
+    values.erase(values.begin());
+  std::vector<std::string> names =
+      src.stack.empty() ? std::vector<std::string>{src.name} : src.stack;
+  for (const std::string &name : names) {
+    const std::string scaleName = name + "_scale_inv";
+    for (auto [tensor, want, dtype] :
+         {std::make_tuple(&name, &values, "F8_E4M3"),
+          std::make_tuple(&scaleName, &scales, "F32")}) {
+      std::optional<hf::TensorRef> t = ckpt.find(*tensor);
+      if (!t) {
+        emitError(loc) << ckpt.dir() << ": tensor '" << *tensor
+                       << "' not found (the FP8 "
+                       << (tensor == &name ? "values" : "block scales")
+                       << " of the " << role << " of MoE layer " << plan.layer
+                       << ")";
+        return nullptr;
+      }
+      if (t->info->dtype != dtype || t->info->shape != *want) {
+        emitError(loc) << *t->file << ": tensor '" << *tensor << "' is "
+                       << t->info->dtype << " " << shapeStr(t->info->shape)
+                       << " but the FP8 " << role << " " << shapeStr(src.shape)
+                       << " needs " << dtype << " " << shapeStr(*want);
+        return nullptr;
+      }
+    }
+    blockScales.push_back(scaleName);
+  }
+  return storageElementType(loc.getContext(), ::moe::DType::FP8_E4M3);
+}
+
 /// Checks the tensors of one operand against the plan; returns the element
-/// type they are stored in, or null after emitting an error.
+/// type they are stored in, or null after emitting an error. FP8 sources
+/// name their block scales in `blockScales`.
 Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                  const hf::LayerPlan &plan, const std::string &role,
-                 const hf::WeightSource &src) {
+                 const hf::WeightSource &src,
+                 std::vector<std::string> &blockScales) {
   MLIRContext *ctx = loc.getContext();
   if (!src.mxScales.empty())
     return checkMxfp4Source(loc, ckpt, plan, role, src);
+  const std::string &first = src.stack.empty() ? src.name : src.stack.front();
+  if (std::optional<hf::TensorRef> t = ckpt.find(first);
+      t && !ckpt.gguf() && t->info->dtype == "F8_E4M3")
+    return checkFp8Source(loc, ckpt, plan, role, src, first, blockScales);
   std::vector<int64_t> expected = src.shape;
   if (!src.stack.empty())
     expected.erase(expected.begin());
@@ -138,8 +230,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       bool fp8 = t->info->dtype.rfind("F8", 0) == 0;
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype
-                     << (fp8 ? "; FP8 checkpoints are not supported yet "
-                               "(dequantize to bf16 first)"
+                     << (fp8 ? "; FP8 is read for an operand whose tensors "
+                               "are all F8_E4M3, with 128 x 128 block scales "
+                               "(quantization_config fp8)"
                          : ckpt.gguf()
                              ? "; this quantized GGUF type is not supported "
                                "yet (supported: F32, BF16, F16, and Q8_0, "
@@ -181,7 +274,8 @@ Type heldElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
                      const hf::WeightSource &src, Type stored) {
   Type declared = declaredElementType(ctx, ckpt);
   // Quantized weights stay quantized (transformers dequantizes them to the
-  // declared dtype; MXFP4 values are exact in f32 and bf16).
+  // declared dtype; MXFP4 values are exact in f32 and bf16, FP8 values
+  // times their scales are rounded to a declared bf16).
   if (!declared || isa<QuantizedType>(stored))
     return stored;
   if (src.keepF32 && !declared.isF32())
@@ -202,6 +296,7 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   const std::vector<std::string> &roles = ::moe::ref::roleNames();
   SmallVector<std::pair<std::string, const hf::WeightSource *>> weights;
   SmallVector<Type> weightTypes, storedTypes;
+  SmallVector<std::vector<std::string>> blockScales;
   // Weights stored in another dtype than transformers holds them in, by
   // (stored, held) dtype: their roles.
   std::map<std::pair<std::string, std::string>, std::string> casts;
@@ -209,9 +304,11 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
     auto it = plan.operands.find(role);
     if (it == plan.operands.end())
       continue;
-    Type stored = checkSource(loc, ckpt, plan, role, it->second);
+    std::vector<std::string> scales;
+    Type stored = checkSource(loc, ckpt, plan, role, it->second, scales);
     if (!stored)
       return failure();
+    blockScales.push_back(std::move(scales));
     Type held = heldElementType(ctx, ckpt, it->second, stored);
     weights.push_back({role, &it->second});
     weightTypes.push_back(RankedTensorType::get(it->second.shape, held));
@@ -253,6 +350,12 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
       fn.setArgAttr(i + 1, kArgTransposedAttr, b.getUnitAttr());
     if (!src.mxScales.empty())
       fn.setArgAttr(i + 1, kArgMxScalesAttr, b.getStringAttr(src.mxScales));
+    if (!blockScales[i].empty()) {
+      SmallVector<Attribute> names;
+      for (const std::string &n : blockScales[i])
+        names.push_back(b.getStringAttr(n));
+      fn.setArgAttr(i + 1, kArgBlockScalesAttr, b.getArrayAttr(names));
+    }
     Type held = cast<RankedTensorType>(weightTypes[i]).getElementType();
     if (storedTypes[i] != held)
       fn.setArgAttr(i + 1, kArgStoredDtypeAttr,

@@ -26,7 +26,9 @@ std::string checkQuantized(const Param &p, bool result) {
                      p.name + "' of dtype " + moe::dtypeName(p.dtype);
   if (!p.isWeight)
     return what + ": only weights may be quantized";
-  if (p.isAssembled() || p.storedDtype || p.panel)
+  // fp8_e4m3 from F8_E4M3 values and their block scales may be stacked.
+  if ((p.isAssembled() && p.blockScales.empty()) || p.transposed ||
+      p.storedDtype || p.panel)
     return what + ": a quantized weight cannot be stacked, transposed, "
                   "converted or packed";
   int64_t block = moe::dtypeBlockElements(p.dtype);
@@ -95,6 +97,22 @@ std::string parseParams(const json::Value *list, bool results,
           return "argument '" + p.name +
                  "': 'mx_scales' names the scales tensor of an mxfp4 weight";
         p.mxScales = mx->asString();
+      }
+      if (const json::Value *bs = v.get("block_scales")) {
+        size_t sources = p.stack.empty() ? 1 : p.stack.size();
+        bool ok = bs->isArray() && bs->elements().size() == sources &&
+                  p.isWeight && p.dtype == moe::DType::FP8_E4M3 &&
+                  p.shape.size() >= 2 && p.mxScales.empty();
+        if (ok)
+          for (const json::Value &t : bs->elements()) {
+            ok &= t.isString() && !t.asString().empty();
+            if (ok)
+              p.blockScales.push_back(t.asString());
+          }
+        if (!ok)
+          return "argument '" + p.name +
+                 "': 'block_scales' names one scales tensor per source of an "
+                 "fp8_e4m3 weight";
       }
       if (p.transposed && p.shape.size() < 2)
         return "argument '" + p.name + "': 'transposed' needs rank >= 2";

@@ -84,6 +84,11 @@ struct Param {
   /// its e2m1 codes (u8 [..., N, K/32, 16]) and this tensor its e8m0 scales
   /// (u8 [..., N, K/32]); binding assembles them (moe::mxfp4FromOcp).
   std::string mxScales;
+  /// An fp8_e4m3 weight stored as F8_E4M3 values ("block_scales"): the
+  /// tensors of `name` (or `stack`), each [N, K], with these f32 scales,
+  /// one per source, each [ceil(N / 128), K / 128]; binding assembles them
+  /// into 132-byte blocks.
+  std::vector<std::string> blockScales;
   /// With `packed`: the function takes the weight [E, N, K] as panels of
   /// this many columns (runtime/moert/Packing.h); 0 when not packed.
   int64_t panel = 0;

@@ -36,20 +36,41 @@ bool isFile(const std::string &path) {
 }
 
 /// A weight argument that reads a tensor, and the shape it expects of it;
-/// `mxPart` names what the tensor is of an mxfp4 weight stored in the OCP
-/// layout ("blocks" or "scales", both U8), else is null.
+/// `part` names what the tensor is of a weight assembled from tensors of
+/// other dtypes ("MXFP4 blocks" or "MXFP4 scales", both U8, of an mxfp4
+/// weight in the OCP layout; "FP8 values", F8_E4M3, or "FP8 block scales",
+/// F32, of an fp8_e4m3 weight), and `storage` their safetensors dtype;
+/// both null otherwise.
 struct TensorUse {
   const Param *param;
   std::vector<int64_t> shape;
-  const char *mxPart = nullptr;
+  const char *part = nullptr;
+  const char *storage = nullptr;
 };
 
-/// The tensor names a weight reads: itself, the parts of its stack, or its
-/// OCP codes and scales.
+/// The tensors holding weight `p`'s values: itself or its stack.
+std::vector<std::string> valuesOf(const Param &p) {
+  return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
+}
+
+/// The tensor names a weight reads: itself, the parts of its stack, its
+/// OCP codes and scales, or its FP8 values and block scales.
 std::vector<std::string> sourcesOf(const Param &p) {
   if (!p.mxScales.empty())
     return {p.name, p.mxScales};
-  return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
+  std::vector<std::string> sources = valuesOf(p);
+  sources.insert(sources.end(), p.blockScales.begin(), p.blockScales.end());
+  return sources;
+}
+
+/// FP8 block scales: one per 128 x 128 block.
+constexpr int64_t kFp8ScaleBlock = 128;
+
+/// The shape of each of an fp8_e4m3 weight's block scales tensors,
+/// [ceil(N / 128), K / 128] for sources [N, K].
+std::vector<int64_t> fp8ScalesShape(const Param &p) {
+  int64_t n = p.shape[p.shape.size() - 2], k = p.shape.back();
+  return {(n + kFp8ScaleBlock - 1) / kFp8ScaleBlock, k / kFp8ScaleBlock};
 }
 
 /// The shapes of an mxfp4 weight's OCP codes and scales: [..., N, K/32, 16]
@@ -88,9 +109,18 @@ std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
       if (!p.mxScales.empty()) {
         auto [codes, scales] = mxPartShapes(p);
         if (tensor == p.name)
-          uses.push_back({&p, codes, "blocks"});
+          uses.push_back({&p, codes, "MXFP4 blocks", "U8"});
         if (tensor == p.mxScales)
-          uses.push_back({&p, scales, "scales"});
+          uses.push_back({&p, scales, "MXFP4 scales", "U8"});
+        continue;
+      }
+      if (!p.blockScales.empty()) {
+        std::vector<std::string> values = valuesOf(p);
+        if (std::find(values.begin(), values.end(), tensor) != values.end())
+          uses.push_back({&p, sourceShape(p), "FP8 values", "F8_E4M3"});
+        if (std::find(p.blockScales.begin(), p.blockScales.end(), tensor) !=
+            p.blockScales.end())
+          uses.push_back({&p, fp8ScalesShape(p), "FP8 block scales", "F32"});
         continue;
       }
       std::vector<std::string> sources = sourcesOf(p);
@@ -176,16 +206,89 @@ bool resolveMxfp4(moert_session_s &s, const Param &p, std::string &why,
   return true;
 }
 
+/// Binds fp8_e4m3 weight `p` from its F8_E4M3 values and f32 block scales
+/// in the catalog (dtypes and shapes checked when their file was bound),
+/// assembled into the 132-byte blocks the kernels read, each tensor's
+/// source pages released after. A NaN code (0x7F, 0xFF) is refused, said
+/// in `invalid`. Returns false as resolveWeight.
+bool resolveFp8(moert_session_s &s, const Param &p, std::string &why,
+                bool &noMemory, std::string &invalid) {
+  const std::vector<std::string> values = valuesOf(p);
+  for (size_t i = 0; i < values.size(); ++i)
+    for (const std::string *name : {&values[i], &p.blockScales[i]})
+      if (!s.catalog.count(*name)) {
+        why = std::string(" (FP8 ") +
+              (name == &values[i] ? "values" : "block scales") + " tensor '" +
+              *name + "' missing)";
+        return false;
+      }
+  size_t n = static_cast<size_t>(p.shape[p.shape.size() - 2]);
+  size_t kBlocks = static_cast<size_t>(p.shape.back() / kFp8ScaleBlock);
+  size_t blockBytes = moe::dtypeBlockBytes(moe::DType::FP8_E4M3);
+  size_t partBytes = n * kBlocks * blockBytes;
+  std::shared_ptr<std::vector<unsigned char>> owned;
+  try {
+    owned =
+        std::make_shared<std::vector<unsigned char>>(values.size() * partBytes);
+  } catch (const std::bad_alloc &) {
+    noMemory = true;
+    why = " (no memory to assemble its FP8 blocks)";
+    return false;
+  }
+  for (size_t e = 0; e < values.size(); ++e) {
+    const auto &v = s.catalog.at(values[e]);
+    const auto &sc = s.catalog.at(p.blockScales[e]);
+    const auto *q = static_cast<const uint8_t *>(v.file->data(*v.info));
+    const auto *scales = static_cast<const uint8_t *>(sc.file->data(*sc.info));
+    unsigned char *out = owned->data() + e * partBytes;
+    for (size_t r = 0; r < n; ++r) {
+      const uint8_t *row = q + r * kBlocks * kFp8ScaleBlock;
+      for (size_t kb = 0; kb < kBlocks; ++kb, out += blockBytes) {
+        // Scales may sit at any byte offset of the file.
+        std::memcpy(out, scales + 4 * ((r / kFp8ScaleBlock) * kBlocks + kb), 4);
+        const uint8_t *block = row + kb * kFp8ScaleBlock;
+        std::memcpy(out + 4, block, kFp8ScaleBlock);
+        for (size_t j = 0; j < kFp8ScaleBlock; ++j)
+          if ((block[j] & 0x7f) == 0x7f) {
+            invalid = "tensor '" + values[e] + "' holds the e4m3 NaN code " +
+                      (block[j] == 0x7f ? "0x7F" : "0xFF") + " at [" +
+                      std::to_string(r) + ", " +
+                      std::to_string(kb * kFp8ScaleBlock + j) + "]";
+            return false;
+          }
+      }
+    }
+    v.file->release(*v.info, v.info->end - v.info->begin);
+    sc.file->release(*sc.info, sc.info->end - sc.info->begin);
+  }
+  BoundWeight w{p.dtype,
+                p.shape,
+                owned->data(),
+                s.catalog.at(values.front()).file->path(),
+                owned,
+                {},
+                {},
+                false,
+                false,
+                {},
+                nullptr};
+  s.weights[p.name] = std::move(w);
+  return true;
+}
+
 /// Binds weight `p` from the catalog: in place when the file holds it as
 /// the function reads it, else as its source tensors, assembled (stacked,
 /// transposed) only when something reads the weight unpacked. Returns false
 /// when a source tensor is missing, with `why` saying which (empty for a
-/// weight that is its own single tensor), or when there is no memory to
-/// convert one (`noMemory` set).
+/// weight that is its own single tensor), when there is no memory to
+/// convert one (`noMemory` set), or when a source holds values the kernels
+/// cannot read (`invalid` says which).
 bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
-                   bool &noMemory) {
+                   bool &noMemory, std::string &invalid) {
   if (!p.mxScales.empty())
     return resolveMxfp4(s, p, why, noMemory);
+  if (!p.blockScales.empty())
+    return resolveFp8(s, p, why, noMemory, invalid);
   std::vector<std::string> sources = sourcesOf(p);
   std::vector<const void *> parts;
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
@@ -387,16 +490,16 @@ moert_status_t moert_session_bind_weights_file(moert_session_t *session,
             continue;
           ++used;
           for (const TensorUse &u : uses) {
-            if (u.mxPart) {
-              if (t.dtype != "U8" || t.shape != u.shape)
-                return makeStatus(
-                    MOERT_INVALID_ARGUMENT,
-                    std::string(path) + ": tensor '" + t.name + "' is " +
-                        t.dtype + " " + shapeString(t.shape) +
-                        " but the artifact expects U8 " + shapeString(u.shape) +
-                        " (the MXFP4 " + u.mxPart + " of weight '" +
-                        u.param->name + "' " + shapeString(u.param->shape) +
-                        ")");
+            if (u.part) {
+              if (t.dtype != u.storage || t.shape != u.shape)
+                return makeStatus(MOERT_INVALID_ARGUMENT,
+                                  std::string(path) + ": tensor '" + t.name +
+                                      "' is " + t.dtype + " " +
+                                      shapeString(t.shape) +
+                                      " but the artifact expects " + u.storage +
+                                      " " + shapeString(u.shape) + " (the " +
+                                      u.part + " of weight '" + u.param->name +
+                                      "' " + shapeString(u.param->shape) + ")");
               continue;
             }
             std::optional<moe::DType> dt = moe::dtypeFromStorageName(t.dtype);
@@ -566,9 +669,14 @@ moert_status_t moert_session_check_weights(moert_session_t *session,
         for (const Param &p : fn->args) {
           if (!p.isWeight || session->weights.count(p.name))
             continue;
-          std::string why;
-          if (resolveWeight(*session, p, why, noMemory))
+          std::string why, invalid;
+          if (resolveWeight(*session, p, why, noMemory, invalid))
             continue;
+          if (!invalid.empty())
+            return makeStatus(MOERT_INVALID_ARGUMENT,
+                              "function '" + fn->name + "': weight '" + p.name +
+                                  "' " + moe::dtypeName(p.dtype) + " " +
+                                  shapeString(p.shape) + ": " + invalid);
           missing += (count++ ? ", '" : "'") + p.name + "' " +
                      moe::dtypeName(p.dtype) + " " + shapeString(p.shape) + why;
         }

@@ -3,7 +3,9 @@
 #include "runtime/support/Gguf.h"
 #include "runtime/support/Npy.h"
 
+#include <cmath>
 #include <cstring>
+#include <limits>
 
 using namespace moe;
 
@@ -33,6 +35,7 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::MXFP4, "mxfp4", "MXFP4", 39},
     {DType::U8Z, "u8z", nullptr, kNoGgmlType, 32, 37},
     {DType::U4Z, "u4z", nullptr, kNoGgmlType, 32, 21},
+    {DType::FP8_E4M3, "fp8_e4m3", nullptr, kNoGgmlType, 128, 132},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -106,6 +109,14 @@ moe::blockBytesShape(DType t, const std::vector<int64_t> &shape) {
   return bytes;
 }
 
+float moe::e4m3ToFloat(uint8_t q) {
+  int e = (q >> 3) & 15, m = q & 7;
+  if (e == 15 && m == 7)
+    return std::numeric_limits<float>::quiet_NaN();
+  float v = e ? std::ldexp(1.0f + m / 8.0f, e - 7) : std::ldexp(m / 8.0f, -6);
+  return q & 0x80 ? -v : v;
+}
+
 void moe::mxfp4FromOcp(const uint8_t *codes, const uint8_t *scales,
                        size_t blocks, uint8_t *out) {
   for (size_t b = 0; b < blocks; ++b, codes += 16, out += 17) {
@@ -167,7 +178,8 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q6_K:
   case DType::MXFP4:
   case DType::U8Z:
-  case DType::U4Z: {
+  case DType::U4Z:
+  case DType::FP8_E4M3: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -216,6 +228,11 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       }
       return d * static_cast<float>(q - block[4]);
     }
+    case DType::FP8_E4M3: {
+      float d;
+      std::memcpy(&d, block, 4);
+      return d * e4m3ToFloat(block[4 + j]);
+    }
     default: { // Q6_K
       size_t h = j / 128, r = j % 128;
       unsigned char l = block[64 * h + r % 64];
@@ -254,6 +271,7 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::MXFP4:
   case DType::U8Z:
   case DType::U4Z:
+  case DType::FP8_E4M3:
     return;
   }
 }

@@ -39,6 +39,14 @@
 //         bytes qs; w[j] = d (n - z), n = qs[j] & 15 (j < 16),
 //         qs[j - 16] >> 4
 //
+// And FP8 with a block scale (DeepSeek-V3's 128 x 128 weight_scale_inv,
+// one f32 per 128 weights of a row, assembled into blocks when bound):
+//
+//   fp8_e4m3  B = 128, 132 bytes: an f32 scale d, then 128 e4m3fn bytes
+//         q; w[j] = d e4m3(q[j]), e4m3(x) = (-1)^s 2^(e - 7) (1 + m / 8)
+//         for bits s eeee mmm, e > 0, and (-1)^s 2^-6 m / 8 for e = 0;
+//         0x7F and 0xFF are NaN
+//
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_SUPPORT_DTYPE_H
 #define MOEC_RUNTIME_SUPPORT_DTYPE_H
@@ -51,23 +59,36 @@
 
 namespace moe {
 
-enum class DType { F32, BF16, F16, Q8_0, Q4_0, Q4_K, Q6_K, MXFP4, U8Z, U4Z };
+enum class DType {
+  F32,
+  BF16,
+  F16,
+  Q8_0,
+  Q4_0,
+  Q4_K,
+  Q6_K,
+  MXFP4,
+  U8Z,
+  U4Z,
+  FP8_E4M3
+};
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
-/// "u4z" (artifact metadata spelling).
+/// "u4z", "fp8_e4m3" (artifact metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
-/// others (u8z and u4z are stored as their bytes, U8).
+/// others (u8z, u4z and fp8_e4m3 are stored as their bytes, U8, or
+/// fp8_e4m3 as F8_E4M3 values with their block scales apart).
 std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// The bytes of one element of a float dtype; 1 for a quantized one,
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4, u8z,
-/// u4z).
+/// u4z, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
 /// ones) and bytes per block.
@@ -92,6 +113,9 @@ blockBytesShape(DType t, const std::vector<int64_t> &shape);
 double loadElement(DType t, const void *base, size_t index);
 /// Stores into a float dtype; a quantized one is left unchanged.
 void storeElement(DType t, void *base, size_t index, double value);
+
+/// The value of the e4m3fn byte `q` (NaN for 0x7F and 0xFF).
+float e4m3ToFloat(uint8_t q);
 
 /// Assembles `blocks` mxfp4 blocks from the OCP layout transformers stores
 /// gpt-oss's experts in: `codes` 16 bytes per block, element 2i in the low

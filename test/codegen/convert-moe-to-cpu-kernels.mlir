@@ -648,6 +648,34 @@ func.func @dense_u4z(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u4z>>) ->
 
 // -----
 
+// fp8_e4m3: 132 bytes per 128 k, the f32 scale first. Each chunk's e4m3
+// bytes become f16 bits (sign << 8 | rest << 7: the value times 2^-8),
+// widened to f32, times the scale times 256.
+// CHECK-LABEL: func.func @dense_fp8
+// CHECK-SAME: %[[F8:[a-z0-9_]+]]: tensor<16x264xi8>
+// CHECK: %[[RAW8:.*]] = vector.transfer_read %[[F8]]{{.*}} : tensor<16x264xi8>, vector<16xi8>
+// CHECK: %[[W16:.*]] = arith.extui %[[RAW8]] : vector<16xi8> to vector<16xi16>
+// CHECK: %[[SIGN:.*]] = arith.andi %[[W16]], %{{.*}} : vector<16xi16>
+// CHECK: %[[SIGNHI:.*]] = arith.shli %[[SIGN]], %{{.*}} : vector<16xi16>
+// CHECK: %[[REST:.*]] = arith.andi %[[W16]], %{{.*}} : vector<16xi16>
+// CHECK: %[[RESTHI:.*]] = arith.shli %[[REST]], %{{.*}} : vector<16xi16>
+// CHECK: %[[BITS16:.*]] = arith.ori %[[SIGNHI]], %[[RESTHI]] : vector<16xi16>
+// CHECK: %[[HALF:.*]] = arith.bitcast %[[BITS16]] : vector<16xi16> to vector<16xf16>
+// CHECK: %[[WIDE:.*]] = arith.extf %[[HALF]] : vector<16xf16> to vector<16xf32>
+// CHECK: %[[D8:.*]] = vector.bitcast %{{.*}} : vector<4xi8> to vector<1xf32>
+// CHECK: %[[D8S:.*]] = vector.extract %[[D8]][0] : f32 from vector<1xf32>
+// CHECK: %[[D256:.*]] = arith.mulf %[[D8S]], %{{.*}} : f32
+// CHECK: %[[DSPLAT:.*]] = vector.broadcast %[[D256]] : f32 to vector<16xf32>
+// CHECK: arith.mulf %[[WIDE]], %[[DSPLAT]] : vector<16xf32>
+// AVX2-LABEL: func.func @dense_fp8
+// AVX2: arith.extf %{{.*}} : vector<8xf16> to vector<8xf32>
+func.func @dense_fp8(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<fp8_e4m3>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<fp8_e4m3>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // An unused quantized argument takes its bytes' type too.
 // CHECK-LABEL: func.func @unused_q8_0
 // CHECK-SAME: %{{[a-z0-9_]+}}: tensor<8x34xi8>

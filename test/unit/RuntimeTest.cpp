@@ -193,7 +193,7 @@ TEST(zeroPointBlockElements) {
   CHECK(parseDType("u4z") == DType::U4Z);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z)), std::string("u8z"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U4Z)), std::string("u4z"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(10))),
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(11))),
            std::string("unknown"));
   // No weights file names them: they are stored as their bytes.
   CHECK(!dtypeFromStorageName("U4Z"));
@@ -207,6 +207,38 @@ TEST(zeroPointBlockElements) {
   CHECK(!blockBytesShape(DType::U8Z, {8, 64, 48}));
   CHECK(!blockBytesShape(DType::F32, {8, 64}));
   CHECK(!blockBytesShape(DType::U8Z, {}));
+}
+
+TEST(fp8Elements) {
+  // e4m3fn, bits s eeee mmm: normal 2^(e - 7) (1 + m / 8), subnormal
+  // 2^-6 m / 8, NaN at 0x7F and 0xFF only (448 is the largest).
+  CHECK_EQ(double(e4m3ToFloat(0x38)), 1.0);                 // e 7
+  CHECK_EQ(double(e4m3ToFloat(0xC4)), -std::ldexp(1.5, 1)); // e 8, m 4
+  CHECK_EQ(double(e4m3ToFloat(0x7E)), 448.0);
+  CHECK_EQ(double(e4m3ToFloat(0xFE)), -448.0);
+  CHECK_EQ(double(e4m3ToFloat(0x01)), std::ldexp(1.0, -9)); // subnormal
+  CHECK_EQ(double(e4m3ToFloat(0x07)), 7 * std::ldexp(1.0, -9));
+  CHECK(std::signbit(e4m3ToFloat(0x80)) && e4m3ToFloat(0x80) == 0.0f);
+  CHECK(std::isnan(e4m3ToFloat(0x7F)) && std::isnan(e4m3ToFloat(0xFF)));
+  // A block: d = 0.25, then 128 values; element 3 is 0x40 (2.0), element
+  // 127 is 0xB8 (-1.0); the next block's d = 3.
+  std::vector<unsigned char> fp8(132 * 2, 0);
+  float d = 0.25f, d2 = 3.0f;
+  std::memcpy(fp8.data(), &d, 4);
+  fp8[4 + 3] = 0x40;
+  fp8[4 + 127] = 0xB8;
+  std::memcpy(fp8.data() + 132, &d2, 4);
+  fp8[132 + 4] = 0x3C; // 1.5
+  CHECK_EQ(loadElement(DType::FP8_E4M3, fp8.data(), 3), 0.5);
+  CHECK_EQ(loadElement(DType::FP8_E4M3, fp8.data(), 127), -0.25);
+  CHECK_EQ(loadElement(DType::FP8_E4M3, fp8.data(), 128), 4.5);
+  CHECK_EQ(dtypeBlockElements(DType::FP8_E4M3), int64_t(128));
+  CHECK_EQ(dtypeBlockBytes(DType::FP8_E4M3), int64_t(132));
+  CHECK(parseDType("fp8_e4m3") == DType::FP8_E4M3);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_FP8_E4M3)),
+           std::string("fp8_e4m3"));
+  // F8_E4M3 in a safetensors file is the values alone, not this dtype.
+  CHECK(!dtypeFromStorageName("F8_E4M3"));
 }
 
 TEST(safetensorsHeaderChecks) {

@@ -330,6 +330,7 @@ double (*roundingTo(moert_dtype_t t))(double) {
   case MOERT_MXFP4:
   case MOERT_U8Z:
   case MOERT_U4Z:
+  case MOERT_FP8_E4M3:
     break; // weights only, never a result
   }
   return nullptr;

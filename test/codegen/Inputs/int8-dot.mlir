@@ -183,3 +183,17 @@ func.func @grouped_matmul_u8z(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quan
   %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<32x128x!moe.quant<u8z>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
+
+// -----
+
+// fp8_e4m3, k 128: FP8 values are not integers, so no int8 rows: the f32
+// kernel, decoding the values in registers.
+// INT8-LABEL: func.func @dense_fp8_no_int8
+// INT8-NOT: llvm.inline_asm
+// INT8: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// INT8-NOT: llvm.inline_asm
+// INT8: return
+func.func @dense_fp8_no_int8(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quant<fp8_e4m3>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<32x128x!moe.quant<fp8_e4m3>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}

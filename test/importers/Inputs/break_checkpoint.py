@@ -7,7 +7,9 @@ HOW: model-type, missing-key, missing-tensor, shape, dtype (declares
 bfloat16), int-dtype, fp8, mxfp4 (a float gpt-oss's gate_up_proj renamed
 as MXFP4 blocks), mxfp4-config (that and a quantization_config saying
 mxfp4), mxfp4-no-scales, mxfp4-scales-shape, mxfp4-blocks-dtype (of an
-MXFP4 gpt-oss checkpoint), truncated, header-length, overlap,
+MXFP4 gpt-oss checkpoint), fp8-config, fp8-block, fp8-static,
+fp8-no-scales, fp8-scales-shape, fp8-nan, fp8-width, fp8-router (of an
+FP8 DeepSeek-V3 checkpoint of hf_transformers.py), truncated, header-length, overlap,
 no-weights, index-missing, experts-per-token, hidden-act, mlp-bias,
 negative-shared, huge-experts, huge-layers, huge-width, topk-method.
 """
@@ -75,6 +77,53 @@ def main(src, dst, how):
         else:
             hdr[blocks]["dtype"] = "I8"
         write(st, hdr, payload)
+    elif how in ("fp8-config", "fp8-block", "fp8-static"):
+        q = cfg["quantization_config"]
+        if how == "fp8-config":
+            del cfg["quantization_config"]
+        elif how == "fp8-block":
+            q["weight_block_size"] = [64, 64]
+        else:
+            q["activation_scheme"] = "static"
+    elif how in ("fp8-no-scales", "fp8-scales-shape", "fp8-nan"):
+        hdr, payload = header(st)
+        scales = sorted(k for k in hdr if k.endswith("down_proj.weight_scale_inv")
+                        and ".experts." in k)[0]
+        values = scales[:-len("_scale_inv")]
+        if how == "fp8-no-scales":
+            hdr[scales + ".renamed"] = hdr.pop(scales)
+        elif how == "fp8-scales-shape":
+            hdr[scales]["shape"] = hdr[scales]["shape"][::-1]
+        else:
+            # Element [1, 5] of the values: e4m3's NaN code.
+            K = hdr[values]["shape"][1]
+            at = hdr[values]["data_offsets"][0] + K + 5
+            payload = payload[:at] + b"\x7f" + payload[at + 1:]
+        write(st, hdr, payload)
+    elif how in ("fp8-width", "fp8-router"):
+        import torch
+        from safetensors.torch import load_file, save_file
+        state = load_file(st)
+        if how == "fp8-width":
+            # Experts of width 64: the down projections' rows are not whole
+            # 128-element blocks.
+            cfg["moe_intermediate_size"] = 64
+            for k in list(state):
+                if ".mlp.experts." not in k:
+                    continue
+                if "down_proj" in k:
+                    state[k] = state[k][:, :64].contiguous()
+                elif k.endswith("_scale_inv"):
+                    state[k] = state[k][:1].contiguous()
+                else:
+                    state[k] = state[k][:64].contiguous()
+        else:
+            # The router in FP8 too.
+            gate = sorted(k for k in state if k.endswith("mlp.gate.weight"))[0]
+            E, H = state[gate].shape
+            state[gate] = state[gate].to(torch.float8_e4m3fn)
+            state[gate + "_scale_inv"] = torch.ones(1, H // 128)
+        save_file(state, st, metadata={"format": "pt"})
     elif how in ("missing-tensor", "shape", "fp8", "overlap", "header-length",
                  "mxfp4", "mxfp4-config", "int-dtype"):
         hdr, payload = header(st)

@@ -42,7 +42,9 @@ MARGIN_BF16 = 2e-2  # the same where routing runs on bf16 weights
 
 # name, family, config overrides, how it is written.
 #   save: "pretrained" (save_pretrained), "mxfp4" (save_pretrained, then the
-#   experts rewritten in MXFP4, to_mxfp4), "fused" (the in-memory state dict,
+#   experts rewritten in MXFP4, to_mxfp4), "fp8" (save_pretrained, then the
+#   experts and shared experts rewritten in FP8 with 128 x 128 block scales,
+#   to_fp8), "fused" (the in-memory state dict,
 #   transformers v5's fused experts, written with safetensors), "bf16"
 #   (save_pretrained of the bf16 model);
 #   declare: rewrite config.json's dtype (the checkpoint keeps its tensors).
@@ -101,6 +103,21 @@ CASES = [
     ("gpt_oss_mxfp4_bf16", "gpt_oss", dict(num_hidden_layers=1,
      hidden_size=96, intermediate_size=64, num_local_experts=16,
      num_experts_per_tok=4), dict(save="mxfp4", declare="bfloat16")),
+    # Experts and shared experts in FP8 (F8_E4M3, weight_scale_inv per 128 x
+    # 128 block, quantization_config fp8), as DeepSeek-V3 and the Qwen3 FP8
+    # checkpoints hold them; transformers dequantizes them on load
+    # (FineGrainedFP8Config(dequantize=True)). DeepSeek-V3 in f32, with
+    # 256-row projections (two row blocks of scales); Qwen3-MoE as
+    # released: bf16 declared and stored, 384-wide experts.
+    ("deepseek_v3_fp8", "deepseek_v3", dict(num_hidden_layers=2,
+     hidden_size=256, intermediate_size=256, moe_intermediate_size=128,
+     n_routed_experts=8, n_shared_experts=1, num_experts_per_tok=2,
+     first_k_dense_replace=1, n_group=2, topk_group=1,
+     routed_scaling_factor=2.5, norm_topk_prob=True), dict(save="fp8")),
+    ("qwen3_moe_fp8_bf16", "qwen3_moe", dict(num_hidden_layers=1,
+     hidden_size=128, intermediate_size=256, moe_intermediate_size=384,
+     num_experts=8, num_experts_per_tok=2, norm_topk_prob=True),
+     dict(save="fp8", declare="bfloat16")),
 ]
 
 
@@ -185,9 +202,9 @@ def make(out):
             for attempt in range(20):
                 seed = sum(map(ord, case)) * 100 + attempt
                 model = build(family, overrides, seed)
-                if how["save"] == "mxfp4" and bf16:
-                    # Stored in bf16 (to_mxfp4): decide routing margins on
-                    # the weights as stored.
+                if how["save"] in ("mxfp4", "fp8") and bf16:
+                    # Stored in bf16 (to_mxfp4, to_fp8): decide routing
+                    # margins on the weights as stored.
                     with torch.no_grad():
                         for prm in model.parameters():
                             prm.copy_(prm.to(torch.bfloat16))
@@ -210,6 +227,8 @@ def make(out):
             model.save_pretrained(d, **kw)
             if how["save"] == "mxfp4":
                 to_mxfp4(d, case, bf16)
+            if how["save"] == "fp8":
+                to_fp8(d, case, bf16)
             if how["save"] == "bf16":
                 # As transformers writes a bf16 model: loaded in bf16 (with
                 # what it keeps in f32 kept so) and saved again.
@@ -236,6 +255,8 @@ def make(out):
         kw = {}
         if how["save"] == "mxfp4":
             kw["quantization_config"] = T.Mxfp4Config(dequantize=True)
+        if how["save"] == "fp8":
+            kw["quantization_config"] = T.FineGrainedFP8Config(dequantize=True)
         loaded = classes[family][1].from_pretrained(d, **kw).eval()
         declared = loaded.config.dtype
         layers = [i for i, l in enumerate(loaded.model.layers) if is_moe(l.mlp)]
@@ -323,6 +344,49 @@ def to_mxfp4(d, case, bf16):
         "modules_to_not_convert": ["model.layers.*.self_attn",
                                    "model.layers.*.mlp.router",
                                    "model.embed_tokens", "lm_head"]}
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
+def to_fp8(d, case, bf16):
+    """Rewrites checkpoint `d` with its experts' and shared experts'
+    projections in FP8 as DeepSeek-V3 holds them: each weight [N, K] as
+    F8_E4M3 values and `<weight>_scale_inv` f32 [ceil(N/128), K/128], w =
+    value * scale per 128 x 128 block, and a quantization_config saying
+    fp8. The values are the weight's own, divided by a random scale per
+    block and rounded to e4m3, with one in 16 replaced by a random code
+    (every code but NaN's: subnormals, -0 and the largest, 448, too). With
+    `bf16`, the other tensors are stored in bf16, as released."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(d, "model.safetensors")
+    state = load_file(path)
+    rng = np.random.default_rng(sum(map(ord, case)))
+    codes = np.array([c for c in range(256) if c & 0x7f != 0x7f], np.uint8)
+    out = {}
+    for name, t in state.items():
+        if (".mlp.experts." in name or ".mlp.shared_experts." in name) and \
+                name.endswith("_proj.weight") and t.dim() == 2:
+            N, K = t.shape
+            rb = (N + 127) // 128
+            scale = rng.uniform(0.5, 1.5, (rb, K // 128)) * \
+                t.double().abs().max().item() / 448
+            full = np.repeat(np.repeat(scale, 128, 0)[:N], 128, 1)
+            v = torch.from_numpy(t.double().numpy() / full).clamp(-448, 448)
+            q = v.to(torch.float8_e4m3fn).view(torch.uint8).numpy().copy()
+            swap = rng.random(q.shape) < 1 / 16
+            q[swap] = rng.choice(codes, swap.sum())
+            out[name] = torch.from_numpy(q).view(torch.float8_e4m3fn)
+            out[name + "_scale_inv"] = torch.from_numpy(scale.astype(np.float32))
+        else:
+            out[name] = t.to(torch.bfloat16) if bf16 else t
+    save_file(out, path, metadata={"format": "pt"})
+    cfg_path = os.path.join(d, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["quantization_config"] = {
+        "quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
+        "weight_block_size": [128, 128]}
     with open(cfg_path, "w") as f:
         json.dump(cfg, f, indent=2)
 

@@ -4,7 +4,8 @@
 #   - moec: moe-bench, against the FMA peak and DRAM bandwidth measured in
 #     the same run; f32 weights, and bf16 weights (with --bf16-dot where the
 #     CPU has AVX512_BF16, else bf16 widened to f32); with --dtypes q4_0,
-#     q8_0, q4_k or q6_k, GGUF block-quantized experts kept quantized
+#     q8_0, q4_k or q6_k, GGUF block-quantized experts kept quantized, and
+#     with u4z or u8z, QMoE's 4- and 8-bit weights as moec keeps them
 #     (moe-bench --dtype Q, with --int8-dot where the CPU has AVX512_VNNI,
 #     else f32 activations);
 #   - ONNX Runtime's com.microsoft.MoE through its Python wheel
@@ -34,10 +35,11 @@
 #     the MoE time being the difference (the notes under the tables say
 #     what it includes; llama_time.py --layers 1,2,3,4 checks it against
 #     t(L) of models of L layers);
-#   - ONNX Runtime's com.microsoft.QMoE, 4 bits (set against q4_0) and 8 bits
-#     (against q8_0), block-wise scales per 32 weights in f32, no zero
-#     points, ORT's default kernels (bench/peers/make_ort_qmoe_models.py,
-#     ort_qmoe_time.py: columns ort-qmoe4, ort-qmoe8).
+#   - ONNX Runtime's com.microsoft.QMoE, 4 bits (set against q4_0 and u4z)
+#     and 8 bits (against q8_0 and u8z), block-wise scales per 32 weights in
+#     f32, no zero points, ORT's default kernels
+#     (bench/peers/make_ort_qmoe_models.py, ort_qmoe_time.py: columns
+#     ort-qmoe4, ort-qmoe8); llama.cpp has no u4z or u8z.
 # All Python runs in build/venv (scripts/setup.sh, requirements.lock), but
 # llama.cpp's timing (build/bench-llama-venv, above). Every
 # implementation uses the same timing protocol (16 random inputs rotated, 3
@@ -46,7 +48,7 @@
 # peer's time and moec's speed-up over it) and the CSVs and logs next to it.
 #
 #   bench/run.sh [--threads N] [--min-time S] [--shapes A,B] [--tokens 1,8]
-#                [--runs R] [--dtypes f32,bf16,q4_0,q8_0,q4_k,q6_k]
+#                [--runs R] [--dtypes f32,bf16,q4_0,q8_0,q4_k,q6_k,u4z,u8z]
 #
 # --dtypes defaults to f32,bf16; e.g. --dtypes q4_0,q8_0 runs the quantized
 # tables only.
@@ -89,12 +91,13 @@ for s in ${shapes//,/ }; do
   esac
 done
 has_dtype() { [[ ",$dtypes," == *",$1,"* ]]; }
-fdtypes= qdtypes=
+fdtypes= qdtypes= zdtypes=
 for dt in ${dtypes//,/ }; do
   case $dt in
     f32|bf16) fdtypes=${fdtypes:+$fdtypes,}$dt ;;
     q4_0|q8_0|q4_k|q6_k) qdtypes=${qdtypes:+$qdtypes,}$dt ;;
-    *) die "unknown dtype $dt (f32, bf16, q4_0, q8_0, q4_k, q6_k)" ;;
+    u4z|u8z) zdtypes=${zdtypes:+$zdtypes,}$dt ;;
+    *) die "unknown dtype $dt (f32, bf16, q4_0, q8_0, q4_k, q6_k, u4z, u8z)" ;;
   esac
 done
 [ -n "$dtypes" ] || die "--dtypes is empty"
@@ -147,20 +150,25 @@ else
   fi
 fi
 
-# The quantized dtypes' peers.
+# The quantized dtypes' peers. ORT's QMoE runs once per moec dtype it is
+# set against (qmoe_runs: BITS:DTYPE), its models once per bit width.
 have_qmoe=0 have_llama=0
-qmoe_bits=
-has_dtype q4_0 && qmoe_bits=4
-has_dtype q8_0 && qmoe_bits=${qmoe_bits:+$qmoe_bits }8
+qmoe_bits= qmoe_runs=
+for pair in 4:q4_0 8:q8_0 4:u4z 8:u8z; do
+  has_dtype "${pair#*:}" || continue
+  qmoe_runs="$qmoe_runs $pair"
+  [[ " $qmoe_bits " == *" ${pair%%:*} "* ]] ||
+    qmoe_bits=${qmoe_bits:+$qmoe_bits }${pair%%:*}
+done
 llama_version=0.3.36
 lvenv=${MOEC_LLAMA_VENV:-$build/bench-llama-venv}
 lpy=$lvenv/bin/python
-if [ -n "$qdtypes" ]; then
+if [ -n "$qdtypes$zdtypes" ]; then
   if [ ! -x "$py" ]; then
     skipped+=("ort-qmoe* and llama.cpp: no Python at $py (scripts/setup.sh makes build/venv)")
   else
     if [ -z "$qmoe_bits" ]; then
-      skipped+=("ort-qmoe*: neither q4_0 nor q8_0 in --dtypes (QMoE's 4 and 8 bits are set against those)")
+      skipped+=("ort-qmoe*: none of q4_0, q8_0, u4z, u8z in --dtypes (QMoE's 4 and 8 bits are set against those)")
     elif why=$("$py" -c "import numpy, onnx, onnxruntime" 2>&1); then
       have_qmoe=1
       ran+=("ort-qmoe4/8: ONNX Runtime $("$py" -c 'import onnxruntime; print(onnxruntime.__version__)') (Python wheel), com.microsoft.QMoE, CPU EP, ${qmoe_bits// / and } bits, block 32, f32 scales, default kernels")
@@ -170,7 +178,9 @@ if [ -n "$qdtypes" ]; then
     llama_ok() {
       [ -x "$lpy" ] && [ "$("$lpy" -c 'import llama_cpp; print(llama_cpp.__version__)' 2> /dev/null)" = "$llama_version" ]
     }
-    if ! why=$("$py" -c "import gguf, numpy" 2>&1); then
+    if [ -z "$qdtypes" ]; then
+      skipped+=("llama.cpp: no ggml type in --dtypes (it has no u4z or u8z)")
+    elif ! why=$("$py" -c "import gguf, numpy" 2>&1); then
       skipped+=("llama.cpp: the gguf package does not import in $py (it writes the models): $(echo "$why" | tail -1)")
     elif llama_ok; then
       have_llama=1
@@ -192,7 +202,7 @@ fi
 for p in "${ran[@]}"; do log "peer: $p"; done
 for p in "${skipped[@]}"; do log "peer skipped: $p"; done
 has_dtype bf16 && log "moec bf16: $bf16_what"
-[ -n "$qdtypes" ] && log "moec $qdtypes: $q_what"
+[ -n "$qdtypes$zdtypes" ] && log "moec $qdtypes${qdtypes:+${zdtypes:+,}}$zdtypes: $q_what"
 
 models=$build/bench-models
 if [ "$have_ort" = 1 ]; then
@@ -227,7 +237,7 @@ for r in $(seq 1 "$runs"); do
   for dt in ${dtypes//,/ }; do
     args=()
     [ "$dt" = bf16 ] && args=("${bf16_args[@]}")
-    case $dt in q*) args=("${q_args[@]}") ;; esac
+    case $dt in q*|u4z|u8z) args=("${q_args[@]}") ;; esac
     log "run $r/$runs: moe-bench --dtype $dt${args[*]:+ ${args[*]}} ($shapes, T=$tokens)"
     "$build/bin/moe-bench" --threads "$threads" --min-time "$min_time" \
       --shapes "$shapes" --tokens "$tokens" --dtype "$dt" "${args[@]}" \
@@ -254,11 +264,12 @@ for r in $(seq 1 "$runs"); do
     done
   fi
   if [ "$have_qmoe" = 1 ]; then
-    for b in $qmoe_bits; do
+    for pair in $qmoe_runs; do
+      b=${pair%%:*} paired=${pair#*:}
       for s in ${shapes//,/ }; do
-        log "run $r/$runs: ONNX Runtime QMoE $b bits $s (log: $out/peers.$r.log)"
+        log "run $r/$runs: ONNX Runtime QMoE $b bits $s, against $paired (log: $out/peers.$r.log)"
         "$py" "$root/bench/peers/ort_qmoe_time.py" "$models/$s.qmoe$b" "$s" \
-          "$b" "$threads" "$tokens" "$min_time" >> "$out/peers.$r.csv" \
+          "$b" "$threads" "$tokens" "$min_time" "$paired" >> "$out/peers.$r.csv" \
           2>> "$out/peers.$r.log" ||
           { tail -5 "$out/peers.$r.log" >&2; die "ort_qmoe_time.py failed on $s, $b bits (run $r)"; }
       done
@@ -284,7 +295,7 @@ done
        "--tokens $tokens --runs $runs --dtypes $dtypes"
   echo "# best median of $runs runs per implementation; speed-up = peer ms / moec ms"
   has_dtype bf16 && echo "# moec bf16: $bf16_what"
-  [ -n "$qdtypes" ] && echo "# moec $qdtypes: $q_what"
+  [ -n "$qdtypes$zdtypes" ] && echo "# moec $qdtypes${qdtypes:+${zdtypes:+,}}$zdtypes: $q_what"
   for p in "${ran[@]}"; do echo "# peer ran: $p"; done
   for p in "${skipped[@]}"; do echo "# peer skipped: $p"; done
   report_py=$py

@@ -18,11 +18,12 @@ int8 ones. Tolerance 1e-4 at 4 bits and 3e-2 at 8 bits (moe-bench's for
 --int8-dot); a wrong result is an error, not a time.
 
 Prints CSV rows "ort-qmoeBITS,SHAPE,DTYPE,T,median,min,max" on stdout
-(DTYPE q4_0 for 4 bits and q8_0 for 8 bits: the moec row it is set
-against) and what it does on stderr.
+(DTYPE the moec row it is set against: PAIRED, by default q4_0 for 4 bits
+and q8_0 for 8 bits; u4z or u8z, moec's blocks of QMoE's weights) and what
+it does on stderr.
 
   build/venv/bin/python ort_qmoe_time.py MODEL_DIR SHAPE BITS THREADS \
-      TOKENS(1,8,...) MIN_TIME
+      TOKENS(1,8,...) MIN_TIME [PAIRED]
 """
 import os
 import sys
@@ -94,12 +95,15 @@ def reference_row(x, logits, W, k, bits):
     return y
 
 
-def main(model_dir, shape, bits, threads, tokens, min_time):
+def main(model_dir, shape, bits, threads, tokens, min_time, paired=None):
     if shape not in SHAPES:
         fail("unknown shape %s (%s)" % (shape, ", ".join(SHAPES)))
     bits = int(bits)
     if bits not in PAIRED:
         fail("BITS is 4 or 8")
+    paired = paired or PAIRED[bits]
+    if paired not in (PAIRED[bits], "u%dz" % bits):
+        fail("PAIRED is %s or u%dz for %d bits" % (PAIRED[bits], bits, bits))
     d, f, E, k = SHAPES[shape]
     path = os.path.join(model_dir, "model.onnx")
     if not os.path.exists(path):
@@ -136,7 +140,7 @@ def main(model_dir, shape, bits, threads, tokens, min_time):
                            "row 0" if T == 1 else "rows 0 and %d" % (T - 1),
                            worst), file=sys.stderr)
         print("ort-qmoe%d,%s,%s,%d,%.4f,%.4f,%.4f" % (
-            bits, shape, PAIRED[bits], T, times[len(times) // 2], times[0],
+            bits, shape, paired, T, times[len(times) // 2], times[0],
             times[-1]), flush=True)
     # The kernel that ran, told by its error (docs/Importing.md).
     acts = ("fp32 activations (exact)" if max(errs) < 1e-4 else
@@ -145,11 +149,12 @@ def main(model_dir, shape, bits, threads, tokens, min_time):
           "f32 scales per block of 32, no zero points: %d bits a weight (%s: %s); "
           "ORT's default kernel, MLAS QNBit GEMM with %s; renormalizes the "
           "top-k weights (also for olmoe)"
-          % (PAIRED[bits], bits, ort.__version__, bits, bits + 1, PAIRED[bits],
-             "4.5" if bits == 4 else "8.5", acts))
+          % (paired, bits, ort.__version__, bits, bits + 1, paired,
+             {"q4_0": "4.5", "q8_0": "8.5", "u4z": "5.25", "u8z": "9.25"}[paired],
+             acts))
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 7:
+    if len(sys.argv) not in (7, 8):
         sys.exit(__doc__)
     main(*sys.argv[1:])

@@ -1,5 +1,6 @@
 """Joins moe-bench's CSVs and the peers' CSV rows into one table per weight
-dtype (f32, bf16, then the ggml quantized types q4_0, q8_0, q4_k, q6_k),
+dtype (f32, bf16, then the ggml quantized types q4_0, q8_0, q4_k, q6_k,
+and moec's blocks of QMoE's weights, u4z and u8z),
 rows joined by (shape, dtype, T): moec's ms, GFLOP/s, % of the peak
 moe-bench quotes for that dtype (fp32 FMA for the quantized ones too),
 activated-weight GB/s and % of the DRAM read bandwidth (decode sizes),
@@ -19,7 +20,7 @@ import csv
 import sys
 
 SHAPES = ["qwen3-30b-a3b", "olmoe", "mixtral-small"]
-DTYPES = ["f32", "bf16", "q4_0", "q8_0", "q4_k", "q6_k"]
+DTYPES = ["f32", "bf16", "q4_0", "q8_0", "q4_k", "q6_k", "u4z", "u8z"]
 
 
 def order(key):
@@ -75,7 +76,7 @@ def main(moec_csvs, peers_csvs):
         print("\n== %s weights ==" % dtype)
         runs = [m for m in machines if m[0] == dtype]
         for i, (_, path, peak, dram) in enumerate(runs):
-            what = ("fp32 FMA peak" if dtype == "f32" or dtype.startswith("q") else
+            what = ("fp32 FMA peak" if dtype == "f32" or dtype.startswith(("q", "u")) else
                     "peak (bf16 dot product where the CPU has one, else fp32 FMA)")
             print("machine (moec %s run %d, %s): %s %s GFLOP/s, DRAM read %s GB/s"
                   % (dtype, i + 1, path.rsplit("/", 1)[-1], what, peak, dram))

@@ -2,7 +2,8 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small,gpt-oss-20b]
 //   [--tokens 1,8,64,512]
-//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4] [--int8-dot]
+//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3]
+//             [--int8-dot]
 //             [--threads N] [--min-time S]
 //             [--csv FILE]
 //
@@ -15,12 +16,13 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks
-// (!moe.quant
-// weights) and the router, inputs and outputs f32; the reference multiplies the
+// q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks, with
+// u8z, u4z (QMoE's 8 and 4 bits) or fp8_e4m3 (FP8 checkpoints) random
+// blocks of moec's (!moe.quant weights), and the router, inputs and outputs
+// f32; the reference multiplies the
 // dequantized weights, within 1e-4; the bytes are the blocks'. --int8-dot
 // compiles them with moe-compile --int8-dot (AVX512_VNNI dot products on
-// activations quantized to int8), checked within 3e-2.
+// activations quantized to int8; fp8_e4m3 stays f32), checked within 3e-2.
 // bench/run.sh puts the peers next to it.
 //
 //===----------------------------------------------------------------------===//
@@ -198,7 +200,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4] [--int8-dot] "
+          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3] "
+          "[--int8-dot] "
           "[--threads N] "
           "[--min-time S] "
           "[--csv FILE] "
@@ -217,7 +220,9 @@ int main(int argc, char **argv) {
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
           "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k, "
           "q6_k or mxfp4 "
-          "gives the experts random ggml blocks (kept quantized; the router "
+          "gives the experts random ggml blocks, u8z, u4z or fp8_e4m3 "
+          "random blocks of moec's (QMoE's 8 and 4 bits, FP8 checkpoints; "
+          "kept quantized; the router "
           "and activations f32), checked within 1e-4 against the reference "
           "on the dequantized weights.\n--int8-dot compiles the layers with "
           "moe-compile --int8-dot: the quantized experts multiply "
@@ -230,10 +235,12 @@ int main(int argc, char **argv) {
   }
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
-    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k or mxfp4");
-  if (int8Dot && !isBlockQuantized(*parsedDtype))
+    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k, mxfp4, "
+                "u8z, u4z or fp8_e4m3");
+  if (int8Dot &&
+      (!isBlockQuantized(*parsedDtype) || *parsedDtype == DType::FP8_E4M3))
     return fail("--int8-dot multiplies block-quantized experts: it needs "
-                "--dtype q8_0, q4_0, q4_k, q6_k or mxfp4, not " +
+                "--dtype q8_0, q4_0, q4_k, q6_k, mxfp4, u8z or u4z, not " +
                 dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
@@ -241,7 +248,8 @@ int main(int argc, char **argv) {
   for (const std::string &arg : compileArgs)
     int8Arg |= arg == "--int8-dot" || arg == "-int8-dot" ||
                arg == "--int8-dot=true" || arg == "--int8-dot=1";
-  bool int8Rows = (int8Dot || int8Arg) && isBlockQuantized(*parsedDtype);
+  bool int8Rows = (int8Dot || int8Arg) && isBlockQuantized(*parsedDtype) &&
+                  *parsedDtype != DType::FP8_E4M3;
   if (compiler.empty()) {
     std::string self = argv[0];
     size_t slash = self.rfind('/');
@@ -376,7 +384,10 @@ int main(int argc, char **argv) {
     // (int8 values in [-16, 16] for q8_0) whose f16 scales (and q4_k's
     // min scale) are sized so the weights are about `scale`, times a
     // random factor in [0.5, 1.5]; mxfp4's exponents make them about
-    // `scale` within a factor of 2.
+    // `scale` within a factor of 2; u8z's and u4z's codes are random
+    // bytes, their zero points about the middle, their f32 scales sized
+    // alike; fp8_e4m3's values are random codes below 2 in magnitude (no
+    // NaN), their f32 scales sized alike.
     auto makeWeight = [&](int64_t n, float scale) {
       uint64_t bytes = 0;
       dtypeBytes(wdt, n, dtypeBlockElements(wdt), bytes);
@@ -392,7 +403,8 @@ int main(int argc, char **argv) {
         halves = {{0, 1.0 / (63 * 8)}, {2, 1.0 / 63}};
       else if (wdt == DType::Q6_K)
         halves = {{208, 1.0 / (128 * 16)}};
-      else if (wdt == DType::MXFP4)
+      else if (wdt == DType::MXFP4 || wdt == DType::U8Z || wdt == DType::U4Z ||
+               wdt == DType::FP8_E4M3)
         halves.clear();
       int64_t blockBytes = dtypeBlockBytes(wdt);
       for (uint64_t b = 0; b < bytes; b += blockBytes) {
@@ -408,6 +420,24 @@ int main(int argc, char **argv) {
         if (wdt == DType::MXFP4)
           w[b] = static_cast<unsigned char>(
               128 + std::lround(std::log2(scale / 5) + rng.next() / 2));
+        // Codes less the zero point average about 74 (u8z) or 4.6 (u4z)
+        // in magnitude; FP8 values below 2 about 0.7.
+        if (wdt == DType::U8Z || wdt == DType::U4Z || wdt == DType::FP8_E4M3) {
+          double typical = wdt == DType::U8Z   ? 74
+                           : wdt == DType::U4Z ? 4.6
+                                               : 0.7;
+          float d =
+              static_cast<float>(scale / typical * (1.0 + rng.next() / 2));
+          std::memcpy(&w[b], &d, 4);
+          if (wdt == DType::FP8_E4M3) {
+            // Exponent field below 8: magnitudes below 2, never NaN.
+            for (int64_t i = 4; i < blockBytes; ++i)
+              w[b + i] &= 0xBF;
+          } else {
+            w[b + 4] = static_cast<unsigned char>(
+                (wdt == DType::U8Z ? 128 : 8) + std::lround(rng.next() * 4));
+          }
+        }
       }
       return w;
     };

@@ -312,6 +312,31 @@ def make(out):
     print("made %d checkpoints" % len(index))
 
 
+def rewrite_quantized(d, case, bf16, convert, quantization_config):
+    """Rewrites checkpoint `d` with some tensors quantized: `convert(name,
+    t, rng)` returns the tensors that replace tensor `name`, or None to
+    keep it (stored in bf16 with `bf16`, as released); config.json gets
+    `quantization_config`."""
+    import torch
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(d, "model.safetensors")
+    rng = np.random.default_rng(sum(map(ord, case)))
+    out = {}
+    for name, t in load_file(path).items():
+        parts = convert(name, t, rng)
+        if parts is None:
+            out[name] = t.to(torch.bfloat16) if bf16 else t
+        else:
+            out.update(parts)
+    save_file(out, path, metadata={"format": "pt"})
+    cfg_path = os.path.join(d, "config.json")
+    with open(cfg_path) as f:
+        cfg = json.load(f)
+    cfg["quantization_config"] = quantization_config
+    with open(cfg_path, "w") as f:
+        json.dump(cfg, f, indent=2)
+
+
 def to_mxfp4(d, case, bf16):
     """Rewrites gpt-oss checkpoint `d` with MXFP4 experts as the published
     checkpoints hold them: for each [E, in, out] expert weight, random e2m1
@@ -321,31 +346,21 @@ def to_mxfp4(d, case, bf16):
     quantization_config saying mxfp4. With `bf16`, the other tensors are
     stored in bf16, as released."""
     import torch
-    from safetensors.torch import load_file, save_file
-    path = os.path.join(d, "model.safetensors")
-    state = load_file(path)
-    rng = np.random.default_rng(sum(map(ord, case)))
-    out = {}
-    for name, t in state.items():
-        if name.endswith(("experts.gate_up_proj", "experts.down_proj")):
-            E, K, N = t.shape
-            out[name + "_blocks"] = torch.from_numpy(
-                rng.integers(0, 256, (E, N, K // 32, 16), dtype=np.uint8))
-            out[name + "_scales"] = torch.from_numpy(
-                rng.integers(123, 128, (E, N, K // 32), dtype=np.uint8))
-        else:
-            out[name] = t.to(torch.bfloat16) if bf16 else t
-    save_file(out, path, metadata={"format": "pt"})
-    cfg_path = os.path.join(d, "config.json")
-    with open(cfg_path) as f:
-        cfg = json.load(f)
-    cfg["quantization_config"] = {
+
+    def convert(name, t, rng):
+        if not name.endswith(("experts.gate_up_proj", "experts.down_proj")):
+            return None
+        E, K, N = t.shape
+        return {
+            name + "_blocks": torch.from_numpy(
+                rng.integers(0, 256, (E, N, K // 32, 16), dtype=np.uint8)),
+            name + "_scales": torch.from_numpy(
+                rng.integers(123, 128, (E, N, K // 32), dtype=np.uint8))}
+    rewrite_quantized(d, case, bf16, convert, {
         "quant_method": "mxfp4",
         "modules_to_not_convert": ["model.layers.*.self_attn",
                                    "model.layers.*.mlp.router",
-                                   "model.embed_tokens", "lm_head"]}
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f, indent=2)
+                                   "model.embed_tokens", "lm_head"]})
 
 
 def to_fp8(d, case, bf16):
@@ -358,37 +373,25 @@ def to_fp8(d, case, bf16):
     (every code but NaN's: subnormals, -0 and the largest, 448, too). With
     `bf16`, the other tensors are stored in bf16, as released."""
     import torch
-    from safetensors.torch import load_file, save_file
-    path = os.path.join(d, "model.safetensors")
-    state = load_file(path)
-    rng = np.random.default_rng(sum(map(ord, case)))
     codes = np.array([c for c in range(256) if c & 0x7f != 0x7f], np.uint8)
-    out = {}
-    for name, t in state.items():
-        if (".mlp.experts." in name or ".mlp.shared_experts." in name) and \
-                name.endswith("_proj.weight") and t.dim() == 2:
-            N, K = t.shape
-            rb = (N + 127) // 128
-            scale = rng.uniform(0.5, 1.5, (rb, K // 128)) * \
-                t.double().abs().max().item() / 448
-            full = np.repeat(np.repeat(scale, 128, 0)[:N], 128, 1)
-            v = torch.from_numpy(t.double().numpy() / full).clamp(-448, 448)
-            q = v.to(torch.float8_e4m3fn).view(torch.uint8).numpy().copy()
-            swap = rng.random(q.shape) < 1 / 16
-            q[swap] = rng.choice(codes, swap.sum())
-            out[name] = torch.from_numpy(q).view(torch.float8_e4m3fn)
-            out[name + "_scale_inv"] = torch.from_numpy(scale.astype(np.float32))
-        else:
-            out[name] = t.to(torch.bfloat16) if bf16 else t
-    save_file(out, path, metadata={"format": "pt"})
-    cfg_path = os.path.join(d, "config.json")
-    with open(cfg_path) as f:
-        cfg = json.load(f)
-    cfg["quantization_config"] = {
+
+    def convert(name, t, rng):
+        if not ((".mlp.experts." in name or ".mlp.shared_experts." in name)
+                and name.endswith("_proj.weight") and t.dim() == 2):
+            return None
+        N, K = t.shape
+        scale = rng.uniform(0.5, 1.5, ((N + 127) // 128, K // 128)) * \
+            t.double().abs().max().item() / 448
+        full = np.repeat(np.repeat(scale, 128, 0)[:N], 128, 1)
+        v = torch.from_numpy(t.double().numpy() / full).clamp(-448, 448)
+        q = v.to(torch.float8_e4m3fn).view(torch.uint8).numpy().copy()
+        swap = rng.random(q.shape) < 1 / 16
+        q[swap] = rng.choice(codes, swap.sum())
+        return {name: torch.from_numpy(q).view(torch.float8_e4m3fn),
+                name + "_scale_inv": torch.from_numpy(scale.astype(np.float32))}
+    rewrite_quantized(d, case, bf16, convert, {
         "quant_method": "fp8", "fmt": "e4m3", "activation_scheme": "dynamic",
-        "weight_block_size": [128, 128]}
-    with open(cfg_path, "w") as f:
-        json.dump(cfg, f, indent=2)
+        "weight_block_size": [128, 128]})
 
 
 def stored_dtype(path):

@@ -13,7 +13,9 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"mxfp4", 4>,
       I32EnumAttrCase<"u8z", 5>,
       I32EnumAttrCase<"u4z", 6>,
-      I32EnumAttrCase<"fp8_e4m3", 7>]> {
+      I32EnumAttrCase<"fp8_e4m3", 7>,
+      I32EnumAttrCase<"u8z128", 8>,
+      I32EnumAttrCase<"u4z128", 9>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -24,7 +26,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let description = [{
     The element type of a weight stored in blocks of quantized values with
     scales per block, as ggml (GGUF files) stores them, or in moec's own
-    blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`). A tensor
+    blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`, `u8z128`,
+    `u4z128`) and FP8 checkpoints (`fp8_e4m3`). A tensor
     `tensor<E x N x K x !moe.quant<FORMAT>>` has the logical shape of the
     float weight it encodes; its rows (the last dimension, the one a GEMM
     contracts) are `K / B` blocks of `B` elements laid end to end, and the
@@ -66,6 +69,11 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       point `z` (`b[4]`), then 16 bytes `qs`; element `j` is `d · (n − z)`
       with `n = qs[j] & 15` for `j < 16` and `n = qs[j − 16] >> 4` for
       `j >= 16` (as `q4_0`).
+    * `u8z128`: `B = 128` in 133 bytes, as `u8z` with 128 bytes `q`.
+    * `u4z128`: `B = 128` in 69 bytes, an f32 scale `d` (`b[0..3]`), a
+      zero point `z` (`b[4]`), then 64 bytes `qs`; element `j` is
+      `d · (n − z)` with `n` the low nibble of `qs[32 (j / 64) + j % 32]`
+      when `j % 64 < 32`, else its high nibble (as `q4_k`).
 
     * `fp8_e4m3`: `B = 128` in 132 bytes, an f32 scale `d` (`b[0..3]`),
       then 128 e4m3fn bytes `q`; element `j` is `d · v(q[j])` with, for
@@ -76,7 +84,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     `u8z` and `u4z` hold ONNX Runtime's QMoE 8- and 4-bit weights
     exactly: `w = scale · (q − zero_point)` with per-row scales, or scales
     per block of a multiple of 32, repeated in each block of 32 (the
-    importer assembles them, docs/Importing.md). `fp8_e4m3` holds FP8
+    importer assembles them, docs/Importing.md); `u8z128` and `u4z128`
+    those with per-row scales or scales per block of a multiple of 128, in
+    rows of a multiple of 128, at a quarter of the scales' bytes. `fp8_e4m3` holds FP8
     checkpoints with 128 × 128 block scales (DeepSeek-V3's
     `weight_scale_inv`), each row's 128-element blocks with their scale
     (moert assembles them when it binds the checkpoint).
@@ -99,8 +109,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let parameters = (ins EnumParameter<MoE_QuantFormat>:$format);
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
-    /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3)
-    /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132).
+    /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
+    /// u8z128 and u4z128)
+    /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -29,6 +29,10 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::U4Z;
     case QuantFormat::fp8_e4m3:
       return ::moe::DType::FP8_E4M3;
+    case QuantFormat::u8z128:
+      return ::moe::DType::U8Z128;
+    case QuantFormat::u4z128:
+      return ::moe::DType::U4Z128;
     }
   }
   return std::nullopt;
@@ -64,6 +68,10 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::u4z);
   case ::moe::DType::FP8_E4M3:
     return QuantizedType::get(ctx, QuantFormat::fp8_e4m3);
+  case ::moe::DType::U8Z128:
+    return QuantizedType::get(ctx, QuantFormat::u8z128);
+  case ::moe::DType::U4Z128:
+    return QuantizedType::get(ctx, QuantFormat::u4z128);
   }
   return nullptr;
 }

@@ -31,15 +31,14 @@ static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
 
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
-  return quant.getFormat() != QuantFormat::q4_k &&
-         quant.getFormat() != QuantFormat::q6_k &&
-         quant.getFormat() != QuantFormat::fp8_e4m3;
+  return quant.getBlockElements() == 32;
 }
 
 bool mlir::moe::int8HasMins(QuantizedType quant) {
-  return quant.getFormat() == QuantFormat::q4_k ||
-         quant.getFormat() == QuantFormat::u8z ||
-         quant.getFormat() == QuantFormat::u4z;
+  QuantFormat f = quant.getFormat();
+  return f == QuantFormat::q4_k || f == QuantFormat::u8z ||
+         f == QuantFormat::u4z || f == QuantFormat::u8z128 ||
+         f == QuantFormat::u4z128;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
@@ -205,7 +204,8 @@ Value QuantizedWeightReader::quantFloat(Value t, Value row, Value at) {
   return vector::ExtractOp::create(b, loc, bits, 0);
 }
 
-/// The scale d and minus d times the zero point z of the u8z or u4z block
+/// The scale d and minus d times the zero point z of the u8z, u4z, u8z128
+/// or u4z128 block
 /// at byte `base` of row `row` of `t`, as f32.
 std::pair<Value, Value>
 QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
@@ -397,13 +397,18 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     return arith::MulFOp::create(b, loc, v, splat(e8m0Half(t, row, base)));
   }
   case QuantFormat::u8z:
-  case QuantFormat::u4z: {
+  case QuantFormat::u4z:
+  case QuantFormat::u8z128:
+  case QuantFormat::u4z128: {
     // d (q - z), as ONNX Runtime's QMoE computes it: q - z is exact in f32.
     Value q;
-    if (quant.getFormat() == QuantFormat::u8z)
-      q = quantBytes(t, row, at(5 + e0), lanes);
-    else
+    if (quant.getFormat() == QuantFormat::u4z)
       q = nibbles(quantBytes(t, row, at(5 + e0 % 16), lanes), e0 >= 16);
+    else if (quant.getFormat() == QuantFormat::u4z128)
+      q = nibbles(quantBytes(t, row, at(5 + 32 * (e0 / 64) + e0 % 32), lanes),
+                  e0 % 64 >= 32);
+    else
+      q = quantBytes(t, row, at(5 + e0), lanes);
     Value z = arith::UIToFPOp::create(b, loc, f32, quantByte(t, row, at(4)));
     Value v = arith::SubFOp::create(
         b, loc, arith::UIToFPOp::create(b, loc, vecType, q), splat(z));
@@ -633,6 +638,24 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   }
   case QuantFormat::fp8_e4m3:
     llvm_unreachable("fp8_e4m3 has no int8 dot products (usesInt8Rows)");
+  case QuantFormat::u8z128:
+  case QuantFormat::u4z128: {
+    // Elements [64 c, 64 c + 64) of the block in order (u4z128's as
+    // q4_k's: the low nibbles of 32 bytes, then their high ones), one
+    // scale and one min, -d z, for all lanes.
+    Value q;
+    if (quant.getFormat() == QuantFormat::u8z128) {
+      q = quantBytes(t, row, at(5 + 64 * c), 64);
+    } else {
+      Value x = quantBytes(t, row, at(5 + 32 * c), 32);
+      q = concat(nibblesOf(x, false), nibblesOf(x, true));
+    }
+    auto [d, negMin] = zeroPointScale(t, row, base);
+    auto f32x16 = VectorType::get({16}, f32);
+    return {{q},
+            vector::BroadcastOp::create(b, loc, f32x16, d),
+            vector::BroadcastOp::create(b, loc, f32x16, negMin)};
+  }
   case QuantFormat::q4_k: {
     Value x = quantBytes(t, row, at(16 + 32 * c), 32);
     Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
@@ -759,6 +782,8 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 12; // the doubled e2m1 values are -12 to 12
   case QuantFormat::u8z:
   case QuantFormat::u4z:
+  case QuantFormat::u8z128:
+  case QuantFormat::u4z128:
     return 0; // unsigned codes; the zero points are mins
   case QuantFormat::fp8_e4m3:
     break;

@@ -128,14 +128,23 @@ public:
 
   /// The f32 weights [E, rows, cols].
   Tensor dequantized() const;
-  /// Whether the weights fit u8z or u4z exactly (docs/MoEDialect.md): 8 or
-  /// 4 bits, rows of whole blocks of 32 sharing their scale and zero point.
-  bool fitsBlocks() const {
-    return (bits == 8 || bits == 4) && cols % 32 == 0 &&
-           (block == 0 || block % 32 == 0);
+  /// The block format that holds the weights exactly (docs/MoEDialect.md),
+  /// if any: 8 or 4 bits in rows of whole blocks that share their scale and
+  /// zero point, of 128 (u8z128, u4z128: a quarter of the scales' bytes)
+  /// where the rows and scale blocks allow, else of 32 (u8z, u4z).
+  std::optional<QuantFormat> blockFormat() const {
+    if (bits != 8 && bits != 4)
+      return std::nullopt;
+    for (int64_t b : {128, 32})
+      if (cols % b == 0 && (block == 0 || block % b == 0))
+        return b == 128
+                   ? (bits == 8 ? QuantFormat::u8z128 : QuantFormat::u4z128)
+                   : (bits == 8 ? QuantFormat::u8z : QuantFormat::u4z);
+    return std::nullopt;
   }
-  /// The weights as u8z (8 bits) or u4z blocks, rows of cols / 32 blocks.
-  std::string blocksOf() const;
+  /// The weights as blocks of `format` (blockFormat's), rows of whole
+  /// blocks.
+  std::string blocksOf(QuantFormat format) const;
 
 private:
   int64_t bits = 4, block = 0, cols = 0, pack = 2, mask = 15;
@@ -195,22 +204,27 @@ Tensor QmoeWeight::dequantized() const {
   return Tensor::fromValues(TensorProto::FLOAT, {E, rowCount, cols}, w);
 }
 
-std::string QmoeWeight::blocksOf() const {
-  int64_t blockBytes = bits == 8 ? 37 : 21;
-  std::string out(static_cast<size_t>(E * rowCount * cols / 32 * blockBytes),
+std::string QmoeWeight::blocksOf(QuantFormat format) const {
+  int64_t B =
+      format == QuantFormat::u8z || format == QuantFormat::u4z ? 32 : 128;
+  int64_t blockBytes = 5 + B * bits / 8;
+  std::string out(static_cast<size_t>(E * rowCount * cols / B * blockBytes),
                   '\0');
   auto *p = reinterpret_cast<unsigned char *>(out.data());
   for (int64_t row = 0; row < E * rowCount; ++row)
-    for (int64_t c0 = 0; c0 < cols; c0 += 32, p += blockBytes) {
+    for (int64_t c0 = 0; c0 < cols; c0 += B, p += blockBytes) {
       float d = scale(row, c0);
       std::memcpy(p, &d, 4);
       p[4] = static_cast<unsigned char>(zero(row, c0));
-      for (int64_t j = 0; j < 32; ++j) {
+      for (int64_t j = 0; j < B; ++j) {
         auto q = static_cast<unsigned char>(code(row, c0 + j));
         if (bits == 8)
           p[5 + j] = q;
-        else // u4z: elements j and j + 16 share byte j
+        else if (B == 32) // u4z: elements j and j + 16 share byte j
           p[5 + j % 16] |= static_cast<unsigned char>(j < 16 ? q : q << 4);
+        else // u4z128: j and j + 32 share byte 32 (j / 64) + j % 32
+          p[5 + 32 * (j / 64) + j % 32] |=
+              static_cast<unsigned char>(j % 64 < 32 ? q : q << 4);
       }
     }
   return out;
@@ -677,20 +691,22 @@ LogicalResult Importer::buildFunction(const MoENode &m,
             q2.check("fc2", *fc2, *m.in[6], m.in[12], m.bits, m.blockSize, f);
         !e.empty())
       return bad(e);
-    // Both kept as blocks (u8z, u4z) or both dequantized to f32.
+    // Both kept as blocks (each in its own format: u8z, u4z, u8z128,
+    // u4z128) or both dequantized to f32.
     auto shaped = [](int64_t E, int64_t rows, int64_t cols) {
       Tensor t;
       t.shape = {E, rows, cols};
       return t;
     };
-    if (q1.fitsBlocks() && q2.fitsBlocks()) {
-      QuantFormat fmt = m.bits == 8 ? QuantFormat::u8z : QuantFormat::u4z;
-      keep1 = keep2 = fmt;
+    keep1 = q1.blockFormat();
+    keep2 = q2.blockFormat();
+    if (keep1 && keep2) {
       w1 = shaped(q1.experts(), q1.rows(), d);
       w2 = shaped(q2.experts(), q2.rows(), f);
-      blocks1 = q1.blocksOf();
-      blocks2 = q2.blocksOf();
+      blocks1 = q1.blocksOf(*keep1);
+      blocks2 = q2.blocksOf(*keep2);
     } else {
+      keep1 = keep2 = std::nullopt;
       w1 = q1.dequantized();
       w2 = q2.dequantized();
     }
@@ -787,11 +803,13 @@ LogicalResult Importer::buildFunction(const MoENode &m,
     argTypes.push_back(RankedTensorType::get(shape.shape, quant));
     argNames.push_back(name);
   };
-  std::string suffix = !m.quantized ? ""
-                       : keep1      ? "." + stringifyQuantFormat(*keep1).str()
-                                    : ".dequantized";
-  std::string fc1Name = m.inNames[2] + suffix;
-  std::string fc2Name = m.inNames[m.quantized ? 5 : 4] + suffix;
+  auto suffix = [&](const std::optional<QuantFormat> &keep) -> std::string {
+    return !m.quantized ? ""
+           : keep       ? "." + stringifyQuantFormat(*keep).str()
+                        : ".dequantized";
+  };
+  std::string fc1Name = m.inNames[2] + suffix(keep1);
+  std::string fc2Name = m.inNames[m.quantized ? 5 : 4] + suffix(keep2);
   if (keep1)
     addBlocks(gated ? "gate_up" : "up", fc1Name, w1, *keep1, blocks1);
   else

@@ -36,6 +36,8 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::U8Z, "u8z", nullptr, kNoGgmlType, 32, 37},
     {DType::U4Z, "u4z", nullptr, kNoGgmlType, 32, 21},
     {DType::FP8_E4M3, "fp8_e4m3", nullptr, kNoGgmlType, 128, 132},
+    {DType::U8Z128, "u8z128", nullptr, kNoGgmlType, 128, 133},
+    {DType::U4Z128, "u4z128", nullptr, kNoGgmlType, 128, 69},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -179,7 +181,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::MXFP4:
   case DType::U8Z:
   case DType::U4Z:
-  case DType::FP8_E4M3: {
+  case DType::FP8_E4M3:
+  case DType::U8Z128:
+  case DType::U4Z128: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -217,7 +221,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       return static_cast<double>(scale) * kValues[j < 16 ? (q & 15) : (q >> 4)];
     }
     case DType::U8Z:
-    case DType::U4Z: {
+    case DType::U4Z:
+    case DType::U8Z128:
+    case DType::U4Z128: {
       // d (q - z) in f32, as ONNX Runtime's QMoE dequantizes.
       float d;
       std::memcpy(&d, block, 4);
@@ -225,6 +231,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       if (t == DType::U4Z) {
         q = block[5 + j % 16];
         q = j < 16 ? (q & 15) : (q >> 4);
+      } else if (t == DType::U4Z128) {
+        q = block[5 + 32 * (j / 64) + j % 32];
+        q = j % 64 < 32 ? (q & 15) : (q >> 4);
       }
       return d * static_cast<float>(q - block[4]);
     }
@@ -272,6 +281,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::U8Z:
   case DType::U4Z:
   case DType::FP8_E4M3:
+  case DType::U8Z128:
+  case DType::U4Z128:
     return;
   }
 }

@@ -648,6 +648,21 @@ func.func @dense_u4z(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u4z>>) ->
 
 // -----
 
+// u4z128: 69 bytes per 128 k; chunks 0 and 1 the low nibbles of bytes 5
+// to 36, chunks 2 and 3 (elements 32 to 63) their high nibbles.
+// CHECK-LABEL: func.func @dense_u4z128
+// CHECK-SAME: %[[UZ128:[a-z0-9_]+]]: tensor<16x69xi8>
+// CHECK: %[[R0:.*]] = vector.transfer_read %[[UZ128]]{{.*}} : tensor<16x69xi8>, vector<16xi8>
+// CHECK: arith.andi %[[R0]], %{{.*}} : vector<16xi8>
+// CHECK: arith.subf %{{.*}}, %{{.*}} : vector<16xf32>
+// CHECK: arith.shrui %{{.*}}, %{{.*}} : vector<16xi8>
+func.func @dense_u4z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u4z128>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u4z128>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // fp8_e4m3: 132 bytes per 128 k, the f32 scale first. Each chunk's e4m3
 // bytes become f16 bits (sign << 8 | rest << 7: the value times 2^-8),
 // widened to f32, times the scale times 256.

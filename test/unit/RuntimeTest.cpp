@@ -186,6 +186,27 @@ TEST(zeroPointBlockElements) {
   CHECK_EQ(loadElement(DType::U4Z, u4.data(), 2), -0.25 * (1 - 9));
   CHECK_EQ(loadElement(DType::U4Z, u4.data(), 18), -0.25 * (15 - 9));
   CHECK_EQ(loadElement(DType::U4Z, u4.data(), 3), -0.25 * -9);
+  // u4z128: d = 2, z = 3; byte 7 of qs holds element 7 (low nibble 4)
+  // and element 39 (high nibble 10), byte 40 element 72 (low, 9) and 104
+  // (high, 1). u8z128: element 100 is q[100].
+  std::vector<unsigned char> u4b(69, 0), u8b(133, 0);
+  float two = 2.0f;
+  std::memcpy(u4b.data(), &two, 4);
+  u4b[4] = 3;
+  u4b[5 + 7] = 0xA4;
+  u4b[5 + 40] = 0x19;
+  CHECK_EQ(loadElement(DType::U4Z128, u4b.data(), 7), 2.0 * (4 - 3));
+  CHECK_EQ(loadElement(DType::U4Z128, u4b.data(), 39), 2.0 * (10 - 3));
+  CHECK_EQ(loadElement(DType::U4Z128, u4b.data(), 72), 2.0 * (9 - 3));
+  CHECK_EQ(loadElement(DType::U4Z128, u4b.data(), 104), 2.0 * (1 - 3));
+  std::memcpy(u8b.data(), &two, 4);
+  u8b[4] = 100;
+  u8b[5 + 100] = 250;
+  CHECK_EQ(loadElement(DType::U8Z128, u8b.data(), 100), 2.0 * 150);
+  CHECK_EQ(dtypeBlockBytes(DType::U4Z128), int64_t(69));
+  CHECK_EQ(dtypeBlockBytes(DType::U8Z128), int64_t(133));
+  CHECK_EQ(dtypeBlockElements(DType::U4Z128), int64_t(128));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U4Z128)), std::string("u4z128"));
   CHECK_EQ(dtypeBlockElements(DType::U8Z), int64_t(32));
   CHECK_EQ(dtypeBlockBytes(DType::U8Z), int64_t(37));
   CHECK_EQ(dtypeBlockBytes(DType::U4Z), int64_t(21));
@@ -193,7 +214,7 @@ TEST(zeroPointBlockElements) {
   CHECK(parseDType("u4z") == DType::U4Z);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z)), std::string("u8z"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U4Z)), std::string("u4z"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(11))),
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(13))),
            std::string("unknown"));
   // No weights file names them: they are stored as their bytes.
   CHECK(!dtypeFromStorageName("U4Z"));

@@ -331,6 +331,8 @@ double (*roundingTo(moert_dtype_t t))(double) {
   case MOERT_U8Z:
   case MOERT_U4Z:
   case MOERT_FP8_E4M3:
+  case MOERT_U8Z128:
+  case MOERT_U4Z128:
     break; // weights only, never a result
   }
   return nullptr;

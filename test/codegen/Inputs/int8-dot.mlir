@@ -197,3 +197,27 @@ func.func @dense_fp8_no_int8(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quant
   %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<32x128x!moe.quant<fp8_e4m3>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>
 }
+
+// -----
+
+// u4z128, k 128: blocks of 128 in order, as q4_k's (not in halves): per
+// step of 64 elements, 32 bytes' low nibbles then their high ones, one
+// vpdpbusd from 0, the block's scale and its min (-d z) splat over the
+// lanes.
+// INT8-LABEL: func.func @dense_u4z128
+// INT8-SAME: %[[W128:[a-z0-9_]+]]: tensor<16x69xi8>
+// INT8: %[[Z0:.*]] = arith.constant dense<0> : vector<16xi32>
+// INT8: %[[X128:.*]] = vector.transfer_read %[[W128]]{{.*}} : tensor<16x69xi8>, vector<32xi8>
+// INT8: %[[LO128:.*]] = arith.andi %[[X128]], %{{.*}} : vector<32xi8>
+// INT8: %[[HI128:.*]] = arith.shrui %[[X128]], %{{.*}} : vector<32xi8>
+// INT8: %[[Q128:.*]] = vector.shuffle %[[LO128]], %[[HI128]] [0, 1, {{.*}}, 62, 63] : vector<32xi8>, vector<32xi8>
+// INT8: %[[NEG128:.*]] = arith.negf %{{.*}} : f32
+// INT8: %[[D128S:.*]] = vector.broadcast %{{.*}} : f32 to vector<16xf32>
+// INT8: %[[M128S:.*]] = vector.broadcast %[[NEG128]] : f32 to vector<16xf32>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[Z0]], %[[Q128]],
+// INT8: %[[ACC128:.*]] = vector.fma %{{.*}}, %{{.*}}, %{{.*}} : vector<16xf32>
+// INT8: vector.fma %[[M128S]], %{{.*}}, %[[ACC128]] : vector<16xf32>
+func.func @dense_u4z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u4z128>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u4z128>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

@@ -228,6 +228,14 @@ CASES = [
          bits=8, block=32, shape=[11, 64], router="matmul"),
     dict(name="qmoe_fp16_4bit_block64_zp_blocks", E=8, d=128, f=64, k=2,
          act="swiglu", bits=4, block=64, zp=True, dtype=F16, shape=[5, 128]),
+    # Blocks of 128 (u4z128, u8z128) where rows and scale blocks allow:
+    # row-wise 4-bit with zero points; 8-bit block_size 128 whose fc2 rows
+    # (96) are one partial scale block, kept in blocks of 32 (u8z) beside
+    # fc1's u8z128.
+    dict(name="qmoe_4bit_rowwise_zp_blocks128", E=8, d=128, f=256, k=2,
+         act="silu", bits=4, zp=True, shape=[13, 128]),
+    dict(name="qmoe_8bit_block128_mixed_blocks", E=4, d=256, f=96, k=2,
+         act="swiglu", bits=8, block=128, shape=[2, 7, 256], bias=True),
     # 2-bit block-wise, fc2 with one block per row: fc1 and fc2 have 64 rows,
     # not a multiple of 128, so ONNX Runtime dequantizes exactly.
     dict(name="qmoe_2bit_block32_zp", E=4, d=64, f=32, k=2, act="swiglu",

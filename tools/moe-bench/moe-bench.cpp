@@ -5,11 +5,14 @@
 //             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3]
 //             [--int8-dot]
 //             [--threads N] [--min-time S]
-//             [--csv FILE]
+//             [--csv FILE] [--device cpu|cuda]
+//             [--save-artifacts DIR | --artifacts DIR]
+//             [--peak-gflops G] [--bandwidth-gbps B]
 //
 // Compiles each shape with moe-compile, binds random weights from memory,
 // and times the layer on a pool of 16 random inputs rotated between calls
-// (so decode does not run on cache-resident experts), after warm-up. Prints
+// (so decode does not run on cache-resident experts; 2 above T = 512),
+// after warm-up. Prints
 // median (min-max) ms, GFLOP/s and its share of the FMA peak measured in the
 // same run, and at decode the activated-weight bytes per second against the
 // measured DRAM read bandwidth. After timing each token count it checks
@@ -25,6 +28,13 @@
 // activations quantized to int8; fp8_e4m3 stays f32), checked within 3e-2.
 // bench/run.sh puts the peers next to it.
 //
+// --device cuda times layers compiled with --target=cuda on the GPU
+// (inputs, output and weights in device memory; each call queued and
+// waited for), quoted against the limits the caller measured in the same
+// run (--peak-gflops, --bandwidth-gbps; scripts/gpu-check.sh takes them
+// from PyTorch there). A GPU machine has no moe-compile: --save-artifacts
+// DIR compiles the layers here, --artifacts DIR times them there.
+//
 //===----------------------------------------------------------------------===//
 #include "MachineLimits.h"
 #include "Verify.h"
@@ -34,6 +44,7 @@
 #include "runtime/support/Version.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +54,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <sys/stat.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -61,6 +73,12 @@ struct Shape {
 const Shape kShapes[] = {{"qwen3-30b-a3b", 2048, 768, 128, 8, true},
                          {"olmoe", 2048, 1024, 64, 8, false},
                          {"mixtral-small", 1024, 3584, 8, 2, true},
+                         {"mixtral", 4096, 14336, 8, 2, true},
+                         // DeepSeek-V3's routing is sigmoid with groups and
+                         // a correction bias, its experts 256 of 2048 and
+                         // one shared; only the routed experts' shape is
+                         // timed, with softmax top-8.
+                         {"deepseek-v3", 7168, 2048, 256, 8, true},
                          // gpt-oss's experts are SwiGLU with a clamp,
                          // alpha and biases; only the shape is timed.
                          {"gpt-oss-20b", 2880, 2880, 32, 4, true}};
@@ -163,6 +181,8 @@ int main(int argc, char **argv) {
   double minTime = 1.0;
   std::string compiler;
   std::string deviceName = "cpu";
+  std::string saveDir, artifactDir;
+  double givenPeak = 0, givenBandwidth = 0;
   std::vector<std::string> compileArgs;
   bool int8Dot = false;
   for (int i = 1; i < argc; ++i) {
@@ -194,6 +214,14 @@ int main(int argc, char **argv) {
       compileArgs.push_back(v);
     else if (a == "--device" && val(v))
       deviceName = v;
+    else if (a == "--save-artifacts" && val(v))
+      saveDir = v;
+    else if (a == "--artifacts" && val(v))
+      artifactDir = v;
+    else if (a == "--peak-gflops" && val(v))
+      givenPeak = std::atof(v.c_str());
+    else if (a == "--bandwidth-gbps" && val(v))
+      givenBandwidth = std::atof(v.c_str());
     else if (a == "--version") {
       std::fputs(MOEC_VERSION_TEXT, stdout);
       return 0;
@@ -206,15 +234,25 @@ int main(int argc, char **argv) {
           "[--min-time S] "
           "[--csv FILE] "
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
+          "[--save-artifacts DIR | --artifacts DIR] [--peak-gflops G] "
+          "[--bandwidth-gbps B] "
           "[--version]\n\nshapes: "
           "qwen3-30b-a3b (d 2048, f 768, E 128, k 8), olmoe (d 2048, f 1024, "
-          "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2), "
-          "gpt-oss-20b (d 2880, f 2880, E 32, k 4; not in the default "
-          "list); SwiGLU "
+          "E 64, k 8), mixtral-small (d 1024, f 3584, E 8, k 2); not in the "
+          "default list: mixtral (d 4096, f 14336, E 8, k 2), deepseek-v3 "
+          "(d 7168, f 2048, E 256, k 8, softmax routing), gpt-oss-20b (d "
+          "2880, f 2880, E 32, k 4); SwiGLU "
           "experts.\n--compile-arg passes ARG on to moe-compile (e.g. "
-          "--fuse=gate-up, --cpu=x86-64-v3).\n--device runs the layer on "
-          "that device (default cpu; cpu:N, cuda, cuda:N), its inputs and "
-          "output in buffers there; the limits probed are the CPU's.\n"
+          "--fuse=gate-up, --cpu=x86-64-v3, --gpu-chip=sm_80).\n--device "
+          "runs the layer on that device (default cpu; cpu:N, cuda, "
+          "cuda:N), its inputs and output in buffers there. On a CPU the "
+          "limits are probed in the run; on a GPU they are those given by "
+          "--peak-gflops and --bandwidth-gbps (scripts/gpu-check.sh "
+          "measures them in the same run), else no shares are printed; a "
+          "GPU's layers are compiled with --target=cuda.\n"
+          "--save-artifacts DIR only compiles each shape into "
+          "DIR/SHAPE.DTYPE.so; --artifacts DIR times those instead of "
+          "compiling (a GPU machine needs no moe-compile).\n"
           "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
@@ -267,14 +305,19 @@ int main(int argc, char **argv) {
     std::string msg;
     if (!check(moert_device_find(deviceName.c_str(), &device), msg))
       return fail("--device: " + msg);
-    // moe-bench compiles its layers for the CPU and quotes them against
-    // the CPU's measured limits.
-    if (moert_device_kind(device) != MOERT_DEVICE_CPU)
-      return fail("--device " + deviceName +
-                  ": moe-bench measures CPU layers against the CPU's limits; "
-                  "it has no GPU benchmark yet (run a CUDA artifact with "
-                  "moe-run --device " +
-                  moert_device_kind_name(moert_device_kind(device)) + ")");
+  }
+  bool onCpu = moert_device_kind(device) == MOERT_DEVICE_CPU;
+  if (!saveDir.empty() && !artifactDir.empty())
+    return fail("--save-artifacts compiles and --artifacts loads: give one");
+  if (onCpu && (givenPeak > 0 || givenBandwidth > 0))
+    return fail("--peak-gflops and --bandwidth-gbps are a GPU's limits; a "
+                "CPU's are probed in the run");
+  if (!onCpu) {
+    bool targetGiven = false;
+    for (const std::string &arg : compileArgs)
+      targetGiven |= arg.rfind("--target", 0) == 0;
+    if (!targetGiven)
+      compileArgs.push_back("--target=cuda");
   }
 
   for (const std::string &name : split(shapesArg)) {
@@ -283,28 +326,44 @@ int main(int argc, char **argv) {
       known |= name == s.name;
     if (!known)
       return fail("unknown shape '" + name +
-                  "' (qwen3-30b-a3b, olmoe, mixtral-small, gpt-oss-20b)");
+                  "' (qwen3-30b-a3b, olmoe, mixtral-small, mixtral, "
+                  "deepseek-v3, gpt-oss-20b)");
   }
   for (int64_t t : tokenCounts)
     if (t < 1)
       return fail("--tokens takes positive counts");
-  std::fprintf(stderr, "moe-bench: measuring the machine (%d threads)...\n",
-               threads);
-  Limits limits = measureLimits(threads);
-  std::printf("machine: fp32 FMA peak %.0f GFLOP/s (%s), DRAM read %.1f GB/s, "
-              "%d threads\n",
-              limits.fmaGflops, limits.fmaIsa, limits.readGBps, threads);
+  // The CPU's limits are probed here; a GPU's are given (--peak-gflops,
+  // --bandwidth-gbps); only compiling needs none.
+  bool probe = onCpu && saveDir.empty();
+  Limits limits;
+  if (probe) {
+    std::fprintf(stderr, "moe-bench: measuring the machine (%d threads)...\n",
+                 threads);
+    limits = measureLimits(threads);
+    std::printf("machine: fp32 FMA peak %.0f GFLOP/s (%s), DRAM read %.1f "
+                "GB/s, %d threads\n",
+                limits.fmaGflops, limits.fmaIsa, limits.readGBps, threads);
+  } else if (saveDir.empty()) {
+    std::printf("device: %s; limits given: peak %.0f GFLOP/s, bandwidth %.1f "
+                "GB/s\n",
+                moert_device_name(device), givenPeak, givenBandwidth);
+  }
+  if (givenPeak > 0)
+    limits.fmaGflops = limits.bf16DotGflops = givenPeak;
+  if (givenBandwidth > 0)
+    limits.readGBps = givenBandwidth;
   // bf16 runs are quoted against the bf16 dot-product peak where the CPU
   // has one (what --bf16-dot code runs on), else the fp32 FMA peak.
   bool bf16Peak = dtype == "bf16" && limits.bf16DotGflops > 0;
   double peak = bf16Peak ? limits.bf16DotGflops : limits.fmaGflops;
-  if (limits.bf16DotGflops > 0)
+  if (probe && limits.bf16DotGflops > 0)
     std::printf("machine: bf16 dot-product peak %.0f GFLOP/s (vdpbf16ps)\n",
                 limits.bf16DotGflops);
-  if (bf16Peak)
+  if (probe && bf16Peak)
     std::printf("%%peak is against the bf16 dot-product peak\n");
-  std::printf("%-14s %4s %5s %22s %9s %7s %9s %7s\n", "shape", "dtype", "T",
-              "ms median (min-max)", "GFLOP/s", "%peak", "GB/s", "%bw");
+  if (saveDir.empty())
+    std::printf("%-14s %4s %5s %22s %9s %7s %9s %7s\n", "shape", "dtype", "T",
+                "ms median (min-max)", "GFLOP/s", "%peak", "GB/s", "%bw");
   FILE *csvOut = csv.empty() ? nullptr : std::fopen(csv.c_str(), "w");
   if (!csv.empty() && !csvOut)
     return fail("cannot write " + csv);
@@ -316,6 +375,9 @@ int main(int argc, char **argv) {
   if (!mkdtemp(dirTemplate))
     return fail("cannot create a temporary directory");
   std::string work = dirTemplate;
+  if (!saveDir.empty() && mkdir(saveDir.c_str(), 0755) != 0 && errno != EEXIST)
+    return fail("--save-artifacts: cannot create " + saveDir + ": " +
+                std::strerror(errno));
   // The experts' dtype, and that of the router, inputs and outputs.
   DType wdt = *parsedDtype;
   DType adt = isBlockQuantized(wdt) ? DType::F32 : wdt;
@@ -329,7 +391,7 @@ int main(int argc, char **argv) {
   bool raised = false;
   bool firstShape = true;
   for (const std::string &name : split(shapesArg)) {
-    if (!firstShape) {
+    if (!firstShape && probe) {
       Limits again = measureLimits(threads);
       ++probes;
       limits.fmaGflops = std::max(limits.fmaGflops, again.fmaGflops);
@@ -346,25 +408,40 @@ int main(int argc, char **argv) {
     const Shape &s = *shape;
     std::string mlir = work + "/" + name + ".mlir",
                 so = work + "/" + name + ".so";
-    std::ofstream(mlir) << layerMlir(s, dtypeName(adt), expertType.c_str());
-    std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
-    if (int8Dot && !int8Arg)
-      cmd += " --int8-dot";
-    for (const std::string &arg : compileArgs) {
-      if (arg.find('\'') != std::string::npos)
-        return fail("--compile-arg may not contain a single quote");
-      cmd += " '" + arg + "'";
+    std::string kept = name + "." + dtype + ".so";
+    if (!saveDir.empty())
+      so = saveDir + "/" + kept;
+    if (!artifactDir.empty()) {
+      so = artifactDir + "/" + kept;
+      if (access(so.c_str(), R_OK) != 0)
+        return fail("--artifacts: no " + so +
+                    " (made by moe-bench "
+                    "--save-artifacts with the same --shapes and --dtype)");
+    } else {
+      std::ofstream(mlir) << layerMlir(s, dtypeName(adt), expertType.c_str());
+      std::string cmd = "'" + compiler + "' '" + mlir + "' -o '" + so + "'";
+      if (int8Dot && !int8Arg)
+        cmd += " --int8-dot";
+      for (const std::string &arg : compileArgs) {
+        if (arg.find('\'') != std::string::npos)
+          return fail("--compile-arg may not contain a single quote");
+        cmd += " '" + arg + "'";
+      }
+      auto c0 = std::chrono::steady_clock::now();
+      if (std::system(cmd.c_str()) != 0)
+        return fail("moe-compile failed on " + mlir);
+      double compileS =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - c0)
+              .count();
+      std::fprintf(stderr, "moe-bench: %s compiled in %.2f s\n", name.c_str(),
+                   compileS);
+      if (!saveDir.empty()) {
+        std::printf("%s\n", so.c_str());
+        continue;
+      }
     }
-    auto c0 = std::chrono::steady_clock::now();
-    if (std::system(cmd.c_str()) != 0)
-      return fail("moe-compile failed on " + mlir);
-    double compileS =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - c0)
-            .count();
-    std::fprintf(stderr,
-                 "moe-bench: %s compiled in %.2f s; generating "
-                 "weights...\n",
-                 name.c_str(), compileS);
+    std::fprintf(stderr, "moe-bench: %s: generating weights...\n",
+                 name.c_str());
     std::string msg;
     moert_artifact_t *artifact = nullptr;
     moert_session_t *session = nullptr;
@@ -466,7 +543,10 @@ int main(int argc, char **argv) {
     double flopsPerToken = 2.0 * s.k * 3 * s.d * s.f + 2.0 * s.d * s.E;
     double bytesPerExpert = 3.0 * gate.size() / s.E;
     for (int64_t T : tokenCounts) {
-      const int pool = 16;
+      // 16 inputs rotated at up to 512 tokens (decode must not find the
+      // experts in cache); beyond, every expert is touched by every call
+      // and 2 suffice.
+      const int pool = T <= 512 ? 16 : 2;
       std::vector<std::vector<unsigned char>> inputs(pool);
       std::vector<std::vector<float>> inputsF(pool);
       for (int p = 0; p < pool; ++p) {
@@ -595,28 +675,40 @@ int main(int argc, char **argv) {
       char range[64];
       std::snprintf(range, sizeof(range), "%.3f (%.3f-%.3f)", med, ms.front(),
                     ms.back());
-      bool overPeak = gflops > peak, overBw = gbps > limits.readGBps;
+      // A GPU run given no limits prints no shares.
+      bool shares = peak > 0;
+      bool overPeak = shares && gflops > peak,
+           overBw = shares && limits.readGBps > 0 && gbps > limits.readGBps;
       if (overPeak)
         peak = gflops;
       if (overBw)
         limits.readGBps = gbps;
       raised |= overPeak || overBw;
-      std::printf("%-14s %4s %5ld %22s %9.1f %6.1f%%%s", name.c_str(),
-                  dtype.c_str(), (long)T, range, gflops, 100 * gflops / peak,
-                  overPeak ? "*" : " ");
-      if (gbps > 0)
-        std::printf("%9.1f %6.1f%%%s\n", gbps, 100 * gbps / limits.readGBps,
-                    overBw ? "*" : "");
+      double peakPct = shares ? 100 * gflops / peak : 0,
+             bwPct = gbps > 0 && limits.readGBps > 0
+                         ? 100 * gbps / limits.readGBps
+                         : 0;
+      std::printf("%-14s %4s %5ld %22s %9.1f ", name.c_str(), dtype.c_str(),
+                  (long)T, range, gflops);
+      if (shares)
+        std::printf("%6.1f%%%s", peakPct, overPeak ? "*" : " ");
       else
-        std::printf("%9s %7s\n", "-", "-");
+        std::printf("%7s ", "-");
+      if (gbps > 0)
+        std::printf("%9.1f ", gbps);
+      else
+        std::printf("%9s ", "-");
+      if (bwPct > 0)
+        std::printf("%6.1f%%%s\n", bwPct, overBw ? "*" : "");
+      else
+        std::printf("%7s\n", "-");
       std::fflush(stdout);
       if (csvOut)
         std::fprintf(csvOut,
                      "moec,%s,%s,%ld,%.4f,%.4f,%.4f,%.2f,%.2f,%.2f,"
                      "%.2f,%.1f,%.2f\n",
                      name.c_str(), dtype.c_str(), (long)T, med, ms.front(),
-                     ms.back(), gflops, 100 * gflops / peak, gbps,
-                     gbps > 0 ? 100 * gbps / limits.readGBps : 0.0, peak,
+                     ms.back(), gflops, peakPct, gbps, bwPct, peak,
                      limits.readGBps);
     }
     moert_session_release(session);
@@ -625,6 +717,15 @@ int main(int argc, char **argv) {
   if (csvOut)
     std::fclose(csvOut);
   removeDir(work);
+  if (!saveDir.empty())
+    return 0;
+  if (!probe) {
+    std::printf("limits: given%s\n",
+                raised ? "; '*': the kernel ran faster than the limit given, "
+                         "and its own rate is the limit"
+                       : "");
+    return 0;
+  }
   std::printf("limits: the best of %d probes: fp32 FMA %.0f GFLOP/s, DRAM "
               "read %.1f GB/s%s\n",
               probes, bf16Peak ? limits.fmaGflops : peak, limits.readGBps,

@@ -22,6 +22,7 @@ void mlir::moe::populateMoEToGpuPatterns(RewritePatternSet &patterns,
   populateDispatchToGpuPatterns(patterns, shape);
   populateGatherToGpuPatterns(patterns, shape);
   populateGroupedMatmulToGpuPatterns(patterns, shape);
+  populateGroupedMatmulMmaToGpuPatterns(patterns, shape);
   populateActivationToGpuPatterns(patterns, shape);
   populateCombineToGpuPatterns(patterns, shape);
 }
@@ -97,6 +98,38 @@ LogicalResult checkLowerable(Operation *op) {
       .Default([](Operation *) { return success(); });
 }
 
+/// With tensor cores, an activation between GEMMs whose rows and weights
+/// are bf16 (or f16) is rounded to that type, as the CPU's fused epilogue
+/// rounds it and as the checkpoint's framework computes it: its result
+/// then feeds the down GEMM's tensor cores instead of the SIMT kernel.
+/// Only where the activation's gate (or gate_up) GEMM multiplies rows of
+/// that type by weights of that type, and every user is a GEMM with such
+/// weights; f32 hidden states keep f32 activations.
+void roundActivationsForTensorCores(ModuleOp module) {
+  auto lowType = [](Value v) -> Type {
+    Type t = cast<ShapedType>(v.getType()).getElementType();
+    return t.isBF16() || t.isF16() ? t : Type();
+  };
+  module->walk([&](ActivationOp act) {
+    auto gate = act.getInput().getDefiningOp<GroupedMatmulOp>();
+    if (!gate)
+      return;
+    Type t = lowType(gate.getInput());
+    if (!t || lowType(gate.getWeight()) != t)
+      return;
+    if (act.getResult().use_empty())
+      return;
+    for (Operation *user : act.getResult().getUsers()) {
+      auto down = dyn_cast<GroupedMatmulOp>(user);
+      if (!down || down.getInput() != act.getResult() ||
+          lowType(down.getWeight()) != t)
+        return;
+    }
+    auto type = cast<RankedTensorType>(act.getResult().getType());
+    act.getResult().setType(type.clone(t));
+  });
+}
+
 struct ConvertMoEToGpuPass
     : mlir::moe::impl::ConvertMoEToGpuBase<ConvertMoEToGpuPass> {
   using Base::Base;
@@ -109,6 +142,12 @@ struct ConvertMoEToGpuPass
     GpuKernelShape shape;
     shape.threadsPerProgram = itemKernelWarps(*target) * target->warpSize;
     shape.dispatchChunk = dispatchChunk(*target);
+    if (tensorCores && !target->tensorCore.empty()) {
+      MmaGemmTile tile = mmaGemmTile(*target);
+      shape.mmaRows = tile.rows;
+      shape.mmaWarps = tile.warps;
+      shape.mmaNTiles = tile.nTiles;
+    }
 
     // Layers first become their parts (moe-decompose), whose checks
     // follow: what no pattern lowers is an error at the op (a layer's parts
@@ -130,6 +169,8 @@ struct ConvertMoEToGpuPass
     if (check.wasInterrupted())
       return signalPassFailure();
 
+    if (shape.mmaWarps > 0)
+      roundActivationsForTensorCores(module);
     RewritePatternSet patterns(&getContext());
     populateMoEToGpuPatterns(patterns, shape);
     walkAndApplyPatterns(module, std::move(patterns));

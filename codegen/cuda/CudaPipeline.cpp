@@ -42,7 +42,7 @@ std::optional<CudaPhase> mlir::moe::parseCudaPhase(StringRef name) {
 
 namespace {
 void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options);
-void buildLoopsPhase(OpPassManager &pm);
+void buildLoopsPhase(OpPassManager &pm, const CudaPipelineOptions &options);
 void buildGpuPhase(OpPassManager &pm);
 void buildNVVMPhase(OpPassManager &pm, const CudaPipelineOptions &options);
 void buildLLVMPhase(OpPassManager &pm);
@@ -56,7 +56,7 @@ void mlir::moe::buildCudaPipeline(OpPassManager &pm,
   if (runs(CudaPhase::Fused))
     buildFusedPhase(pm, options);
   if (runs(CudaPhase::Loops))
-    buildLoopsPhase(pm);
+    buildLoopsPhase(pm, options);
   if (runs(CudaPhase::Gpu))
     buildGpuPhase(pm);
   if (runs(CudaPhase::NVVM))
@@ -78,8 +78,10 @@ void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   pm.addPass(createCanonicalizerPass());
 }
 
-void buildLoopsPhase(OpPassManager &pm) {
-  pm.addPass(createConvertMoEToGpu());
+void buildLoopsPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
+  ConvertMoEToGpuOptions convert;
+  convert.tensorCores = options.tensorCores;
+  pm.addPass(createConvertMoEToGpu(convert));
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;
   bufferize.functionBoundaryTypeConversion =

@@ -50,6 +50,13 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
       llvm::cl::desc("The CUDA toolkit whose libdevice the ptx phase links "
                      "and whose ptxas the llvm phase runs"),
       llvm::cl::init(MOEC_CUDA_TOOLKIT)};
+  Option<bool> tensorCores{
+      *this, "tensor-cores",
+      llvm::cl::desc("Multiply bf16 and f16 grouped GEMMs with tensor cores "
+                     "where the chip has them (convert-moe-to-gpu); false "
+                     "keeps the SIMT GEMM, which the loops phase can run on "
+                     "the CPU"),
+      llvm::cl::init(true)};
   Option<CudaPhase> compileTo{
       *this, "compile-to", llvm::cl::desc("The last phase to run"),
       llvm::cl::init(CudaPhase::PTX),

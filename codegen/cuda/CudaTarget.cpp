@@ -145,3 +145,7 @@ FailureOr<CudaTargetDescription> mlir::moe::getCudaTarget(Operation *op,
 int64_t mlir::moe::itemKernelWarps(const CudaTargetDescription &) { return 4; }
 
 int64_t mlir::moe::dispatchChunk(const CudaTargetDescription &) { return 256; }
+
+MmaGemmTile mlir::moe::mmaGemmTile(const CudaTargetDescription &) {
+  return MmaGemmTile{};
+}

@@ -79,6 +79,22 @@ int64_t itemKernelWarps(const CudaTargetDescription &target);
 /// threads of a warp are 32 experts of one chunk and read the same index).
 int64_t dispatchChunk(const CudaTargetDescription &target);
 
+/// The tile of the tensor-core grouped GEMM (mma.sync m16n8k16, bf16 or
+/// f16 operands, f32 accumulators), on chips whose `tensor_core` is set:
+/// a program is `warps` warps over 16 rows of one group, each warp
+/// `nTiles` n8 tiles (8 * nTiles columns). 16 rows: decode gives an
+/// expert a few rows, and a taller tile would multiply rows that are not
+/// there. 4 warps of 2 n8 tiles (64 columns a program): the N / 64
+/// programs of a decode GEMM per expert keep the weights' reads spread
+/// over the SMs, and each warp keeps 8 f32 accumulators and 8 32-bit
+/// operand registers. No tile is chosen per shape.
+struct MmaGemmTile {
+  int64_t rows = 16;
+  int64_t warps = 4;
+  int64_t nTiles = 2;
+};
+MmaGemmTile mmaGemmTile(const CudaTargetDescription &target);
+
 } // namespace mlir::moe
 
 #endif // MOEC_CODEGEN_CUDA_CUDATARGET_H

@@ -10,7 +10,9 @@
 // rounded once to the result type.
 //
 // This is the kernel the tests check the grouping and indexing of on the
-// CPU; the tensor-core kernels replace its inner loop, not its indexing.
+// CPU (tensor-cores=false). Where the tensor-core kernel takes a GEMM
+// (takesMmaGemm: bf16 or f16 operands; GroupedMatmulMmaToGpu.cpp), this
+// pattern leaves it.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cuda/KernelBuilder.h"
@@ -30,37 +32,6 @@ using namespace mlir::moe::gpu_kernels;
 
 namespace {
 
-/// #{g in [1, G] : offsets[g] <= row}, by binary search over the
-/// non-decreasing offsets [G + 1]: the row's group, G past the last one.
-Value groupOf(OpBuilder &b, Location loc, Value offsets, Value row,
-              int64_t groups) {
-  Value lo = indexConst(b, loc, 0), hi = indexConst(b, loc, groups);
-  Value one = indexConst(b, loc, 1), last = indexConst(b, loc, groups);
-  int64_t steps = llvm::Log2_64_Ceil(static_cast<uint64_t>(groups) + 1);
-  for (int64_t s = 0; s < steps; ++s) {
-    Value active =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lo, hi);
-    Value mid = arith::DivUIOp::create(
-        b, loc, arith::AddIOp::create(b, loc, lo, hi), indexConst(b, loc, 2));
-    Value next = arith::AddIOp::create(b, loc, mid, one);
-    // In bounds even when the search is done (lo == hi == G).
-    Value at = arith::MinUIOp::create(b, loc, next, last);
-    Value bound =
-        moe::toIndex(b, loc, memref::LoadOp::create(b, loc, offsets, at));
-    Value below =
-        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, bound, row);
-    Value up = arith::AndIOp::create(b, loc, active, below);
-    Value down = arith::AndIOp::create(
-        b, loc, active,
-        arith::XOrIOp::create(
-            b, loc, below,
-            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
-    lo = arith::SelectOp::create(b, loc, up, next, lo);
-    hi = arith::SelectOp::create(b, loc, down, mid, hi);
-  }
-  return lo;
-}
-
 struct GroupedMatmulToGpu : OpRewritePattern<GroupedMatmulOp> {
   GroupedMatmulToGpu(MLIRContext *ctx, const GpuKernelShape &shape)
       : OpRewritePattern(ctx), shape(shape) {}
@@ -71,19 +42,18 @@ struct GroupedMatmulToGpu : OpRewritePattern<GroupedMatmulOp> {
         op.getGateUpLayout())
       return rewriter.notifyMatchFailure(op,
                                          "fused forms: checked by the pass");
+    if (takesMmaGemm(op, shape))
+      return rewriter.notifyMatchFailure(op, "the tensor-core kernel's");
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Type outType = resultType.getElementType();
     Type accType =
         outType.getIntOrFloatBitWidth() > 32 ? outType : b.getF32Type();
-    Value input = toBuffer(b, loc, op.getInput());
-    Value weight = toBuffer(b, loc, op.getWeight());
-    Value offsets =
-        op.getOffsets() ? toBuffer(b, loc, op.getOffsets()) : Value();
-    Value bias = op.getBias() ? toBuffer(b, loc, op.getBias()) : Value();
-    auto weightType = cast<MemRefType>(weight.getType());
-    int64_t groups = offsets ? weightType.getDimSize(0) : 0;
+    GemmBuffers operands = gemmBuffers(b, loc, op);
+    Value input = operands.input, weight = operands.weight,
+          offsets = operands.offsets, bias = operands.bias;
+    int64_t groups = operands.groups;
     unsigned nDim = offsets ? 1 : 0;
     Value rowCount = memref::DimOp::create(b, loc, input, 0);
     Value depth = memref::DimOp::create(b, loc, input, 1);
@@ -129,7 +99,7 @@ struct GroupedMatmulToGpu : OpRewritePattern<GroupedMatmulOp> {
           if (!offsets) {
             value = dot(nb, nl, Value());
           } else {
-            Value g = groupOf(nb, nl, offsets, m, groups);
+            Value g = groupOfRow(nb, nl, offsets, m, groups);
             Value first = moe::toIndex(
                 nb, nl,
                 memref::LoadOp::create(nb, nl, offsets, indexConst(nb, nl, 0)));

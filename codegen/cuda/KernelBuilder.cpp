@@ -1,6 +1,7 @@
 //===- KernelBuilder.cpp - GPU-mapped loop nests for convert-moe-to-gpu ---===//
 #include "codegen/cuda/KernelBuilder.h"
 #include "codegen/linalg/LoweringUtils.h"
+#include "dialect/MoEOps.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -56,6 +57,51 @@ std::pair<Value, Value> gpu_kernels::rowAndColumn(OpBuilder &b, Location loc,
 
 Value gpu_kernels::f32Const(OpBuilder &b, Location loc, double v) {
   return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(v));
+}
+
+/// #{g in [1, G] : offsets[g] <= row} by a binary search: ceil(log2(G + 1))
+/// steps of selects, no branches.
+Value gpu_kernels::groupOfRow(OpBuilder &b, Location loc, Value offsets,
+                              Value row, int64_t groups) {
+  Value lo = indexConst(b, loc, 0), hi = indexConst(b, loc, groups);
+  Value one = indexConst(b, loc, 1), last = indexConst(b, loc, groups);
+  int64_t steps = llvm::Log2_64_Ceil(static_cast<uint64_t>(groups) + 1);
+  for (int64_t s = 0; s < steps; ++s) {
+    Value active =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lo, hi);
+    Value mid = arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, lo, hi), indexConst(b, loc, 2));
+    Value next = arith::AddIOp::create(b, loc, mid, one);
+    // In bounds even when the search is done (lo == hi == G).
+    Value at = arith::MinUIOp::create(b, loc, next, last);
+    Value bound =
+        moe::toIndex(b, loc, memref::LoadOp::create(b, loc, offsets, at));
+    Value below =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ule, bound, row);
+    Value up = arith::AndIOp::create(b, loc, active, below);
+    Value down = arith::AndIOp::create(
+        b, loc, active,
+        arith::XOrIOp::create(
+            b, loc, below,
+            arith::ConstantOp::create(b, loc, b.getBoolAttr(true))));
+    lo = arith::SelectOp::create(b, loc, up, next, lo);
+    hi = arith::SelectOp::create(b, loc, down, mid, hi);
+  }
+  return lo;
+}
+
+gpu_kernels::GemmBuffers gpu_kernels::gemmBuffers(OpBuilder &b, Location loc,
+                                                  GroupedMatmulOp op) {
+  GemmBuffers out;
+  out.input = toBuffer(b, loc, op.getInput());
+  out.weight = toBuffer(b, loc, op.getWeight());
+  if (op.getOffsets()) {
+    out.offsets = toBuffer(b, loc, op.getOffsets());
+    out.groups = cast<MemRefType>(out.weight.getType()).getDimSize(0);
+  }
+  if (op.getBias())
+    out.bias = toBuffer(b, loc, op.getBias());
+  return out;
 }
 
 void gpu_kernels::buildItemKernel(

@@ -13,6 +13,10 @@
 
 #include <utility>
 
+namespace mlir::moe {
+class GroupedMatmulOp;
+} // namespace mlir::moe
+
 namespace mlir::moe::gpu_kernels {
 
 /// `tensor` as a read-only buffer of the identity layout.
@@ -35,6 +39,19 @@ Value loadF32(OpBuilder &b, Location loc, Value buffer, ValueRange indices);
 std::pair<Value, Value> rowAndColumn(OpBuilder &b, Location loc, Value item,
                                      Value columns);
 Value f32Const(OpBuilder &b, Location loc, double v);
+/// The group of `row` under the non-decreasing offsets [G + 1] of a grouped
+/// GEMM: #{g in [1, G] : offsets[g] <= row}, G past the last group (rows
+/// below offsets[0] get 0: callers check offsets[0] <= row).
+Value groupOfRow(OpBuilder &b, Location loc, Value offsets, Value row,
+                 int64_t groups);
+/// A grouped GEMM's operands as buffers: offsets and bias null where the
+/// op has none; `groups` the weight's leading dimension with offsets, 0
+/// without.
+struct GemmBuffers {
+  Value input, weight, offsets, bias;
+  int64_t groups = 0;
+};
+GemmBuffers gemmBuffers(OpBuilder &b, Location loc, GroupedMatmulOp op);
 
 /// The attribute that names a kernel (on its item guard, which stays in
 /// the kernel's body through every conversion); moe-name-gpu-kernels reads

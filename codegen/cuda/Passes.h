@@ -6,6 +6,8 @@
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/DLTI/DLTI.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
@@ -14,6 +16,7 @@
 namespace mlir {
 class RewritePatternSet;
 namespace moe {
+class GroupedMatmulOp;
 
 #define GEN_PASS_DECL
 #include "codegen/cuda/Passes.h.inc"
@@ -30,6 +33,8 @@ struct GpuKernelShape {
   int64_t threadsPerProgram = 128;
   /// Assignments per thread of the dispatch kernels.
   int64_t dispatchChunk = 256;
+  /// The tensor-core GEMM's tile; warps 0: every GEMM in its SIMT form.
+  int64_t mmaRows = 16, mmaWarps = 0, mmaNTiles = 2;
 };
 
 /// Each op as GPU-mapped loop nests on buffers (the unfused forms).
@@ -41,6 +46,13 @@ void populateGatherToGpuPatterns(RewritePatternSet &patterns,
                                  const GpuKernelShape &shape);
 void populateGroupedMatmulToGpuPatterns(RewritePatternSet &patterns,
                                         const GpuKernelShape &shape);
+/// Whether `op` is a grouped GEMM the tensor-core kernel takes: the shape
+/// has tensor cores (mmaWarps > 0), input and weight both bf16 or both
+/// f16, a static K that is a multiple of 16 and a static N that is a
+/// multiple of 8. The SIMT pattern leaves these to it.
+bool takesMmaGemm(GroupedMatmulOp op, const GpuKernelShape &shape);
+void populateGroupedMatmulMmaToGpuPatterns(RewritePatternSet &patterns,
+                                           const GpuKernelShape &shape);
 void populateActivationToGpuPatterns(RewritePatternSet &patterns,
                                      const GpuKernelShape &shape);
 void populateCombineToGpuPatterns(RewritePatternSet &patterns,

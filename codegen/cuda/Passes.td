@@ -65,10 +65,20 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       expert) walks the chunk again and places the expert's assignments in
       order.
     * `moe.gather` (`gather`): one thread per element.
-    * `moe.grouped_matmul` (`gemm`): the SIMT form, one thread per output
-      element; the row's group by a binary search of the offsets, rows
-      outside every group zero, products summed in f32 (or the wider
-      result type), the bias added once, one rounding.
+    * `moe.grouped_matmul` with bf16 (or f16) rows and weights, K a
+      multiple of 16 and N of 8, where the target has tensor cores and
+      `tensor-cores` is set (`gemm_mma`): mma.sync m16n8k16 with f32
+      accumulators, programs of 4 warps over 16 rows and 64 columns
+      (the target description's rule), 16 slots per row tile, slot `s`
+      multiplying the tile by the group of its row `s` where that row is
+      the group's first in the tile, so rows of several groups (decode)
+      share a tile and each group's weights are read once per tile;
+      fragments read 32 bits at a time from global memory; the bias added
+      to the f32 sums, one rounding; rows outside every group zero.
+    * Every other `moe.grouped_matmul` (`gemm`): the SIMT form, one thread
+      per output element; the row's group by a binary search of the
+      offsets, rows outside every group zero, products summed in f32 (or
+      the wider result type), the bias added once, one rounding.
     * `moe.activation` (`activation`): one thread per output element, the
       gate and up values from two operands or from the halves of a fused
       `gate_up` input.
@@ -76,14 +86,29 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       weighted rows summed in f32 in slot order, plus the shared expert
       (scaled by the sigmoid of its gate when gated).
 
+    With tensor cores, an activation between two GEMMs whose rows and
+    weights are bf16 (or f16) is rounded to that type, as the CPU's fused
+    epilogue rounds it, so the down GEMM takes tensor cores too; with f32
+    hidden states the activation stays f32. `tensor-cores=false` keeps
+    every GEMM SIMT: the form the tests run on the CPU (the mma.sync of
+    `gemm_mma` runs only on a GPU).
+
     The fused forms (`moe.grouped_matmul` with `gather`, `up`,
     `activation` or `gate_up_layout`; `moe.combine` with `down`) have no
     kernels yet, and a grouped GEMM needs a static group count: each is an
     error at the op, before any kernel is built.
   }];
+  let options = [
+    Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
+           "Multiply bf16 and f16 grouped GEMMs with tensor cores "
+           "(mma.sync) where the target has them; false keeps every GEMM "
+           "in its SIMT form, which the CPU can run">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",
                            "::mlir::gpu::GPUDialect",
+                           "::mlir::LLVM::LLVMDialect",
+                           "::mlir::NVVM::NVVMDialect",
                            "::mlir::math::MathDialect",
                            "::mlir::memref::MemRefDialect",
                            "::mlir::scf::SCFDialect"];
@@ -99,8 +124,8 @@ def MoENameGpuKernels : Pass<"moe-name-gpu-kernels", "ModuleOp"> {
     same name in `F` `@F_KERNEL_1` and so on, and all of `F`'s kernels go
     into one `gpu.module @F_kernels` (one PTX module per layer). The
     kernel names are `route`, `dispatch_count`, `dispatch_scan`,
-    `dispatch_offsets`, `dispatch_place`, `gather`, `gemm`, `activation`
-    and `combine`. The marker attribute is removed; launches without one
+    `dispatch_offsets`, `dispatch_place`, `gather`, `gemm`, `gemm_mma`,
+    `activation` and `combine`. The marker attribute is removed; launches without one
     keep outlining's default names. A marker that is not a non-empty
     string is an error at its op.
   }];

@@ -111,6 +111,13 @@ moert_status_t bufferTensor(const moert_session_s &session,
                       where + ": offset " + std::to_string(b.offset) +
                           " is not a multiple of the element size " +
                           std::to_string(elt));
+  // The GPU's tensor-core kernels read 16-bit operands in 32-bit pairs
+  // (device allocations start at multiples of 256 bytes).
+  if (b.buffer->device->kind == MOERT_DEVICE_CUDA && b.offset % 16)
+    return makeStatus(MOERT_INVALID_ARGUMENT,
+                      where + ": offset " + std::to_string(b.offset) +
+                          " is not a multiple of 16 bytes, where tensors on " +
+                          b.buffer->device->name + " start");
   if (b.offset > b.buffer->size || bytes > b.buffer->size - b.offset)
     return makeStatus(MOERT_INVALID_ARGUMENT,
                       where + " needs " + std::to_string(bytes) +

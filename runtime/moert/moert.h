@@ -174,7 +174,7 @@ MOERT_API moert_status_t moert_buffer_read(const moert_buffer_t *buffer,
                                            uint64_t bytes);
 
 /* A dense row-major tensor in a buffer, `offset` bytes from its start (a
- * multiple of the element size). */
+ * multiple of the element size; on a CUDA device, of 16 bytes). */
 typedef struct moert_buffer_tensor_s {
   moert_dtype_t dtype;
   int32_t rank;

@@ -1,4 +1,5 @@
 // RUN: moe-opt %s --convert-moe-to-gpu --split-input-file | FileCheck %s
+// RUN: moe-opt %s --convert-moe-to-gpu=tensor-cores=false --split-input-file | FileCheck %s --check-prefix=SIMT
 // Each kernel is a GPU-mapped loop nest on buffers: programs (block_x) of
 // 4 warps of 32 threads (thread_x), the item guarded; operands enter as
 // buffers and results leave as tensors of fresh buffers.
@@ -190,5 +191,117 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
   func.func @layer(%x: tensor<?x16xf32>, %r: tensor<4x16xf32>, %gu: tensor<4x16x16xf32>, %d: tensor<4x16x8xf32>, %sg: tensor<6x16xf32>, %su: tensor<6x16xf32>, %sd: tensor<16x6xf32>, %seg: tensor<1x16xf32>) -> tensor<?x16xf32> {
     %y = moe.layer %x router_weight(%r : tensor<4x16xf32>) gate_up(%gu : tensor<4x16x16xf32>) down(%d : tensor<4x16x8xf32>) shared_gate(%sg : tensor<6x16xf32>) shared_up(%su : tensor<6x16xf32>) shared_down(%sd : tensor<16x6xf32>) shared_expert_gate(%seg : tensor<1x16xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<?x16xf32>
     return %y : tensor<?x16xf32>
+  }
+}
+
+// -----
+
+// The tensor-core grouped GEMM (bf16 rows and weights, K a multiple of 16,
+// N of 8): programs of 4 warps over 16 rows x 64 columns, 16 slots a row
+// tile (slot s: the group of row 16 * tile + s, multiplied only where that
+// row is its group's first in the tile); K in steps of 16, each a
+// mma.sync m16n8k16 per n8 tile of the warp (2), fragments loaded 32 bits
+// at a time from global memory; the bias added to the f32 sums, one
+// rounding; slot 0 writes the zeros of rows outside every group.
+// CHECK-LABEL: func.func @gemm_mma
+// CHECK: %[[X:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x32xbf16> to memref<?x32xbf16>
+// CHECK: %[[W:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<4x24x32xbf16> to memref<4x24x32xbf16>
+// CHECK: %[[OUT:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x24xbf16>
+// CHECK: %[[TILES:[a-zA-Z0-9_]+]] = arith.ceildivui %{{.*}}, %{{.*}} : index
+// CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[TILES]], %{{.*}} : index
+// CHECK: scf.parallel (%[[P:[a-zA-Z0-9_]+]]) = (%{{.*}}) to (%[[PROGRAMS]])
+// CHECK: %[[THREADS:[a-zA-Z0-9_]+]] = arith.constant 128 : index
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[THREADS]])
+// CHECK: %[[SLOT:[a-zA-Z0-9_]+]] = arith.remui %[[P]], %{{.*}} : index
+// The slot row clamped into the matrix, its group by a binary search.
+// CHECK-COUNT-3: arith.minui %{{.*}}, %{{.*}} : index
+// CHECK: scf.if %{{.*}} {
+// CHECK: memref.extract_aligned_pointer_as_index %[[X]]
+// CHECK: memref.extract_aligned_pointer_as_index %[[W]]
+// CHECK: %[[ACC:[a-zA-Z0-9_]+]]:8 = scf.for {{.*}} iter_args({{.*}}) -> (f32, f32, f32, f32, f32, f32, f32, f32)
+// CHECK: llvm.load %{{.*}} {alignment = 4 : i64} : !llvm.ptr<1> -> i32
+// CHECK: nvvm.mma.sync A[{{.*}}] B[{{.*}}] C[{{.*}}] {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>} : (i32, i32, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: nvvm.mma.sync
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: scf.yield
+// CHECK: memref.load %{{.*}} : memref<4x24xf32>
+// CHECK: arith.addf %[[ACC]]#0
+// CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %[[R]], %[[OUT]]
+// CHECK: %[[SLOT0:[a-zA-Z0-9_]+]] = arith.cmpi eq, %[[SLOT]], %{{.*}} : index
+// CHECK: arith.constant 0.000000e+00 : bf16
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// tensor-cores=false: the SIMT kernel.
+// SIMT-LABEL: func.func @gemm_mma
+// SIMT-NOT: nvvm.mma.sync
+// SIMT: } {moe.kernel_name = "gemm"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @gemm_mma(%x: tensor<?x32xbf16>, %w: tensor<4x24x32xbf16>, %off: tensor<5xi32>, %b: tensor<4x24xf32>) -> tensor<?x24xbf16> {
+    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x24xf32>) : tensor<?x32xbf16>, tensor<4x24x32xbf16> -> tensor<?x24xbf16>
+    return %y : tensor<?x24xbf16>
+  }
+}
+
+// -----
+
+// f16 operands go to the mma as vector<2xf16>; a dense GEMM (no offsets)
+// has one slot per row tile. K not a multiple of 16, or f32 rows, keep
+// the SIMT kernel.
+// CHECK-LABEL: func.func @gemm_mma_f16
+// CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %{{.*}}, %[[C1:[a-zA-Z0-9_]+]] : index
+// CHECK: llvm.bitcast %{{.*}} : i32 to vector<2xf16>
+// CHECK: nvvm.mma.sync {{.*}} : (vector<2xf16>, vector<2xf16>, f32) -> !llvm.struct<(f32, f32, f32, f32)>
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK-LABEL: func.func @gemm_k24
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK-LABEL: func.func @gemm_f32_rows
+// CHECK-NOT: nvvm.mma.sync
+// CHECK: } {moe.kernel_name = "gemm"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_80", "sm" = 80 : i64, "ptx_features" = "+ptx70", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 166912 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "mma_sync">>} {
+  func.func @gemm_mma_f16(%x: tensor<?x16xf16>, %w: tensor<8x16xf16>) -> tensor<?x8xf32> {
+    %y = moe.grouped_matmul %x, %w : tensor<?x16xf16>, tensor<8x16xf16> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+  func.func @gemm_k24(%x: tensor<?x24xbf16>, %w: tensor<8x24xbf16>) -> tensor<?x8xf32> {
+    %y = moe.grouped_matmul %x, %w : tensor<?x24xbf16>, tensor<8x24xbf16> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+  func.func @gemm_f32_rows(%x: tensor<?x16xf32>, %w: tensor<8x16xbf16>) -> tensor<?x8xf32> {
+    %y = moe.grouped_matmul %x, %w : tensor<?x16xf32>, tensor<8x16xbf16> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+// With bf16 hidden states and weights the activation between the GEMMs is
+// rounded to bf16, so the down GEMM takes tensor cores too; with f32
+// hidden states it stays f32 (and the down GEMM SIMT).
+// CHECK-LABEL: func.func @bf16_layer
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK: arith.truncf %{{.*}} : f32 to bf16
+// CHECK-NEXT: memref.store %{{.*}} : memref<?x16xbf16>
+// CHECK-NEXT: } {moe.kernel_name = "activation"}
+// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK-LABEL: func.func @f32_layer
+// CHECK-NOT: arith.truncf
+// CHECK: } {moe.kernel_name = "activation"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "combine"}
+// SIMT-LABEL: func.func @bf16_layer
+// SIMT-NOT: gemm_mma
+// SIMT-NOT: arith.truncf
+// SIMT: } {moe.kernel_name = "activation"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @bf16_layer(%x: tensor<?x32xbf16>, %r: tensor<8x32xbf16>, %g: tensor<8x16x32xbf16>, %u: tensor<8x16x32xbf16>, %d: tensor<8x32x16xbf16>) -> tensor<?x32xbf16> {
+    %y = moe.layer %x router_weight(%r : tensor<8x32xbf16>) gate(%g : tensor<8x16x32xbf16>) up(%u : tensor<8x16x32xbf16>) down(%d : tensor<8x32x16xbf16>) routing(#moe.routing<k = 2>) activation(#moe.activation<swiglu>) : tensor<?x32xbf16>
+    return %y : tensor<?x32xbf16>
+  }
+  func.func @f32_layer(%x: tensor<?x32xf32>, %r: tensor<8x32xbf16>, %g: tensor<8x16x32xbf16>, %u: tensor<8x16x32xbf16>, %d: tensor<8x32x16xbf16>) -> tensor<?x32xf32> {
+    %y = moe.layer %x router_weight(%r : tensor<8x32xbf16>) gate(%g : tensor<8x16x32xbf16>) up(%u : tensor<8x16x32xbf16>) down(%d : tensor<8x32x16xbf16>) routing(#moe.routing<k = 2>) activation(#moe.activation<swiglu>) : tensor<?x32xf32>
+    return %y : tensor<?x32xf32>
   }
 }

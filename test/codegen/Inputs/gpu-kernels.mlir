@@ -22,3 +22,9 @@ func.func @gpt_oss_layer(%x: tensor<?x64xf32>, %r: tensor<32x64xf32>, %rb: tenso
   %y = moe.layer %x router_weight(%r : tensor<32x64xf32>) router_bias(%rb : tensor<32xf32>) gate_up(%gu : tensor<32x64x64xbf16>) down(%d : tensor<32x64x32xbf16>) gate_up_bias(%gub : tensor<32x64xf32>) down_bias(%db : tensor<32x64xf32>) routing(#moe.routing<k = 4, order = topk_then_score>) activation(#moe.activation<swiglu, alpha = 1.702, beta = 1.0, limit = 7.0>) gate_up_layout(interleaved) : tensor<?x64xf32>
   return %y : tensor<?x64xf32>
 }
+// bf16 hidden states and weights: every GEMM on tensor cores (the router's,
+// gate, up and down; the activation rounded to bf16 between them).
+func.func @bf16_layer(%x: tensor<?x128xbf16>, %r: tensor<16x128xbf16>, %g: tensor<16x48x128xbf16>, %u: tensor<16x48x128xbf16>, %d: tensor<16x128x48xbf16>) -> tensor<?x128xbf16> {
+  %y = moe.layer %x router_weight(%r : tensor<16x128xbf16>) gate(%g : tensor<16x48x128xbf16>) up(%u : tensor<16x48x128xbf16>) down(%d : tensor<16x128x48xbf16>) routing(#moe.routing<k = 4, renormalize = true>) activation(#moe.activation<swiglu>) : tensor<?x128xbf16>
+  return %y : tensor<?x128xbf16>
+}

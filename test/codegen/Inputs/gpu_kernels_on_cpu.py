@@ -206,7 +206,7 @@ def reference_routing(args, out, name, T, E, k, attrs, logits, bias):
 def run_on_cpu(args, libs, src):
     """moe-cuda-pipeline's loops phase of `src`, run on the CPU by
     mlir-runner; the memrefs main printed."""
-    loops = run([args.moe_opt, src, "--moe-cuda-pipeline=compile-to=loops"])
+    loops = run([args.moe_opt, src, "--moe-cuda-pipeline=compile-to=loops tensor-cores=false"])
     llvm = run([args.mlir_opt] + CPU_LOWERING, input=loops)
     # mlir-runner registers no DLTI: drop the target description.
     llvm = re.sub(r"^module attributes \{dlti\.target_system_spec.*\} \{$",

@@ -101,6 +101,22 @@ CASES = [
     # widened to f32 as loaded, or in pairs of k with --bf16-dot.
     dict(name="panels_deep_k_bf16", E=8, k=2, d=1152, f=576, routing="",
          act="swiglu", biases=True, wdtype="BF16"),
+    # For the GPU's tensor-core GEMM (bf16 or f16 hidden states and
+    # weights; written only when named with --only, scripts/gpu-check.sh):
+    # N not a multiple of the 64 columns of a program (48, 40) nor of a
+    # warp's 16 (40), K = 64, 48 and 32 (the down GEMM of f = 40 is not a
+    # multiple of 16 and stays SIMT), biases, a dense gated shared expert,
+    # 128 experts of which most get no token at small T, rows of several
+    # experts in one 16-row tile.
+    dict(name="mma_bf16", E=8, k=2, d=64, f=48, routing="renormalize = true",
+         act="swiglu", biases=True, shared=32, shared_gate=True,
+         hdtype="bf16", wdtype="BF16", tolerance=1e-2, gpu=True),
+    dict(name="mma_bf16_e128", E=128, k=8, d=32, f=40, routing="",
+         act="gelu", hdtype="bf16", wdtype="BF16", tolerance=1e-2,
+         tokens=[1, 7, 64, 300, 2048], gpu=True),
+    dict(name="mma_f16", E=16, k=4, d=96, f=64, routing="renormalize = true",
+         act="swiglu", biases=True, hdtype="f16", wdtype="F16",
+         tolerance=1e-2, gpu=True),
 ]
 
 MLIR_DTYPE = {"F32": "f32", "BF16": "bf16", "F16": "f16"}
@@ -183,7 +199,8 @@ def main():
     p.add_argument("--out", required=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--only", default="",
-                   help="comma-separated case names to write (default: all)")
+                   help="comma-separated case names to write (default: all "
+                   "but the GPU's own, which are written only when named)")
     a = p.parse_args()
     os.makedirs(a.out, exist_ok=True)
     rng = np.random.default_rng(a.seed)
@@ -192,7 +209,8 @@ def main():
     unknown = sorted(set(only) - {c["name"] for c in CASES})
     if unknown:
         p.error("unknown case(s): " + ", ".join(unknown))
-    cases = [c for c in CASES if not only or c["name"] in only]
+    cases = [c for c in CASES
+             if c["name"] in only or (not only and not c.get("gpu"))]
     for c in cases:
         texts.append(make_case(c, rng, weights))
         runs = []

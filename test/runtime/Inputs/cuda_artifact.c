@@ -2,7 +2,8 @@
  * hidden states [T, D] through the C API on the first CUDA device: a
  * session, its recorded weights, two calls queued on device buffers and a
  * wait, then moert_session_run with host memory, which such a session
- * refuses. Prints one line per call (report.h). Usage:
+ * refuses, and a call on a tensor that starts 4 bytes into its buffer,
+ * which it refuses too. Prints one line per call (report.h). Usage:
  *   cuda_artifact ARTIFACT T D */
 #include "report.h"
 
@@ -70,6 +71,12 @@ int main(int argc, char **argv) {
   hostOut = hostIn;
   report("run on host memory",
          moert_session_run(session, function, &hostIn, 1, &hostOut, 1));
+  /* A tensor 4 bytes into its buffer: element-aligned, not as the GPU's
+   * kernels read it. */
+  shape[0] = 0;
+  in.offset = 4;
+  report("misaligned",
+         moert_session_enqueue(session, function, &in, 1, &out, 1));
   moert_buffer_release(x);
   moert_buffer_release(y);
   moert_session_release(session);

@@ -187,3 +187,20 @@ for feature, modules in references.items():
     elif lit_config.params.get("require_references"):
         lit_config.fatal("%s cannot import %s; run scripts/setup.sh" %
                          (config.python_executable, ", ".join(modules)))
+
+# cuobjdump disassembles cubins into SASS (the tensor-core instructions
+# the kernels must hold): the CUDA toolkit's where it has one, else the one
+# Triton's wheel carries (requirements.lock pins Triton).
+cuobjdump = os.path.join(config.cuda_toolkit, "bin", "cuobjdump")
+if not os.path.exists(cuobjdump):
+    try:
+        cuobjdump = subprocess.run(
+            [config.python_executable, "-c",
+             "import os, triton; print(os.path.join(os.path.dirname("
+             "triton.__file__), 'backends', 'nvidia', 'bin', 'cuobjdump'))"],
+            capture_output=True, text=True, timeout=300).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        cuobjdump = ""
+if cuobjdump and os.access(cuobjdump, os.X_OK):
+    config.available_features.add("cuobjdump")
+config.substitutions.append(("%cuobjdump", cuobjdump or "cuobjdump"))

@@ -90,7 +90,6 @@ struct GroupedMatmulMmaToGpu : OpRewritePattern<GroupedMatmulOp> {
       return rewriter.notifyMatchFailure(op, "not a tensor-core GEMM");
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
-    MLIRContext *ctx = b.getContext();
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Type outType = resultType.getElementType();
     Type elemType =
@@ -117,33 +116,20 @@ struct GroupedMatmulMmaToGpu : OpRewritePattern<GroupedMatmulOp> {
     Value programs = arith::MulIOp::create(
         b, loc, rowTiles, indexConst(b, loc, colTiles * slots));
 
-    auto mapping = [&](gpu::Processor processor) {
-      AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
-      return b.getArrayAttr(
-          {gpu::ParallelLoopDimMappingAttr::get(ctx, processor, id, id)});
-    };
-    Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
-    auto outer = scf::ParallelOp::create(
-        b, loc, ValueRange{zero}, ValueRange{programs}, ValueRange{one},
-        [&](OpBuilder &ob, Location ol, ValueRange program) {
-          auto inner = scf::ParallelOp::create(
-              ob, ol, ValueRange{zero}, ValueRange{indexConst(ob, ol, threads)},
-              ValueRange{one}, [&](OpBuilder &ib, Location il, ValueRange tid) {
-                // Every program exists; the guard carries the kernel's name.
-                Value exists = arith::CmpIOp::create(
-                    ib, il, arith::CmpIPredicate::ult, program[0], programs);
-                auto guard = scf::IfOp::create(
-                    ib, il, exists, [&](OpBuilder &tb, Location tl) {
-                      buildBody(tb, tl, program[0], tid[0], input, weight,
-                                offsets, bias, result, rowCount, groups, N, K,
-                                elemType, outType);
-                      scf::YieldOp::create(tb, tl);
-                    });
-                guard->setAttr(kKernelNameAttr, ib.getStringAttr("gemm_mma"));
+    buildKernelNest(
+        b, loc, programs, indexConst(b, loc, threads),
+        [&](OpBuilder &ib, Location il, Value program, Value tid) {
+          // Every program exists; the guard carries the kernel's name.
+          Value exists = arith::CmpIOp::create(
+              ib, il, arith::CmpIPredicate::ult, program, programs);
+          auto guard = scf::IfOp::create(
+              ib, il, exists, [&](OpBuilder &tb, Location tl) {
+                buildBody(tb, tl, program, tid, input, weight, offsets, bias,
+                          result, rowCount, groups, N, K, elemType, outType);
+                scf::YieldOp::create(tb, tl);
               });
-          inner->setAttr("mapping", mapping(gpu::Processor::ThreadX));
+          guard->setAttr(kKernelNameAttr, ib.getStringAttr("gemm_mma"));
         });
-    outer->setAttr("mapping", mapping(gpu::Processor::BlockX));
     rewriter.replaceOp(op, toTensor(b, loc, resultType, result));
     return success();
   }
@@ -228,113 +214,107 @@ struct GroupedMatmulMmaToGpu : OpRewritePattern<GroupedMatmulOp> {
     auto accStruct =
         LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
 
-    auto compute =
-        scf::IfOp::create(b, loc, run, [&](OpBuilder &tb, Location tl) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(tb.getInsertionBlock(), tb.getInsertionPoint());
-          Value inBase = baseOf(input), wBase = baseOf(weight);
-          Value kI64 = i64Const(b, loc, K);
-          // Element offsets (i64) of the thread's A rows and B columns at k 0.
-          Value ra0 = arith::MinUIOp::create(b, loc, row0, lastRow);
-          Value ra1 = arith::MinUIOp::create(b, loc, row1, lastRow);
-          Value tig2 = toI64(b, loc, mul(tig, c(2)));
-          Value aRow0 = arith::AddIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, toI64(b, loc, ra0), kI64),
-              tig2);
-          Value aRow1 = arith::AddIOp::create(
-              b, loc, arith::MulIOp::create(b, loc, toI64(b, loc, ra1), kI64),
-              tig2);
-          Value wGroup = offsets
-                             ? arith::MulIOp::create(b, loc, toI64(b, loc, g),
+    scf::IfOp::create(b, loc, run, [&](OpBuilder &tb, Location tl) {
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPoint(tb.getInsertionBlock(), tb.getInsertionPoint());
+      Value inBase = baseOf(input), wBase = baseOf(weight);
+      Value kI64 = i64Const(b, loc, K);
+      // Element offsets (i64) of the thread's A rows and B columns at k 0.
+      Value ra0 = arith::MinUIOp::create(b, loc, row0, lastRow);
+      Value ra1 = arith::MinUIOp::create(b, loc, row1, lastRow);
+      Value tig2 = toI64(b, loc, mul(tig, c(2)));
+      Value aRow0 = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, toI64(b, loc, ra0), kI64),
+          tig2);
+      Value aRow1 = arith::AddIOp::create(
+          b, loc, arith::MulIOp::create(b, loc, toI64(b, loc, ra1), kI64),
+          tig2);
+      Value wGroup = offsets ? arith::MulIOp::create(b, loc, toI64(b, loc, g),
                                                      i64Const(b, loc, N * K))
                                    .getResult()
                              : i64Const(b, loc, 0);
-          SmallVector<Value> bCols;
-          for (int64_t j = 0; j < nTiles; ++j) {
-            Value col = add(n0, add(c(8 * j), gid));
-            col = arith::MinUIOp::create(b, loc, col, c(N - 1));
-            Value at = arith::AddIOp::create(
-                b, loc,
-                arith::AddIOp::create(
-                    b, loc, wGroup,
-                    arith::MulIOp::create(b, loc, toI64(b, loc, col), kI64)),
-                tig2);
-            bCols.push_back(at);
-          }
-          SmallVector<Value> init(4 * nTiles, f32Const(b, loc, 0.0));
-          auto operand = [&](OpBuilder &lb, Location ll, Value pair) -> Value {
-            if (elemType.isF16())
-              return LLVM::BitcastOp::create(
-                  lb, ll, VectorType::get({2}, lb.getF16Type()), pair);
-            return pair;
-          };
-          auto kLoop = scf::ForOp::create(
-              b, loc, c(0), c(K), c(16), init,
-              [&](OpBuilder &lb, Location ll, Value k, ValueRange acc) {
-                OpBuilder::InsertionGuard inner(b);
-                b.setInsertionPoint(lb.getInsertionBlock(),
-                                    lb.getInsertionPoint());
-                Value k64 = toI64(b, ll, k);
-                Value k8 =
-                    arith::AddIOp::create(b, ll, k64, i64Const(b, ll, 8));
-                auto at = [&](Value rowAt, Value kk) {
-                  return operand(
-                      b, ll,
-                      loadPair(b, ll, inBase,
-                               arith::AddIOp::create(b, ll, rowAt, kk)));
-                };
-                SmallVector<Value> a = {at(aRow0, k64), at(aRow1, k64),
-                                        at(aRow0, k8), at(aRow1, k8)};
-                SmallVector<Value> next;
-                for (int64_t j = 0; j < nTiles; ++j) {
-                  auto bAt = [&](Value kk) {
-                    return operand(
-                        b, ll,
-                        loadPair(b, ll, wBase,
-                                 arith::AddIOp::create(b, ll, bCols[j], kk)));
-                  };
-                  SmallVector<Value> bv = {bAt(k64), bAt(k8)};
-                  SmallVector<Value> cv(acc.begin() + 4 * j,
-                                        acc.begin() + 4 * j + 4);
-                  NVVM::MMATypes ptx = elemType.isF16() ? NVVM::MMATypes::f16
-                                                        : NVVM::MMATypes::bf16;
-                  Value d = NVVM::MmaOp::create(
-                      b, ll, accStruct, a, bv, cv, ArrayRef<int64_t>{16, 8, 16},
-                      std::nullopt, std::nullopt,
-                      std::array<NVVM::MMATypes, 2>{ptx, ptx},
-                      std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                     NVVM::MMALayout::col});
-                  for (int64_t i = 0; i < 4; ++i)
-                    next.push_back(LLVM::ExtractValueOp::create(
-                        b, ll, d, ArrayRef<int64_t>{i}));
-                }
-                scf::YieldOp::create(b, ll, next);
-              });
-          // The epilogue: accumulator i of n8 tile j is row gid + 8 * (i / 2),
-          // column n0 + 8 j + 2 tig + i % 2.
-          for (int64_t j = 0; j < nTiles; ++j) {
-            for (int64_t i = 0; i < 4; ++i) {
-              Value row = i < 2 ? row0 : row1;
-              Value col = add(n0, add(c(8 * j + i % 2), mul(tig, c(2))));
-              Value ok = andI(andI(cmp(P::uge, row, lo), cmp(P::ult, row, hi)),
-                              cmp(P::ult, col, c(N)));
-              Value v = kLoop.getResult(4 * j + i);
-              scf::IfOp::create(b, loc, ok, [&](OpBuilder &sb, Location sl) {
-                Value sum = v;
-                if (bias) {
-                  Value bv = offsets ? loadF32(sb, sl, bias, {g, col})
-                                     : loadF32(sb, sl, bias, {col});
-                  sum = arith::AddFOp::create(sb, sl, sum, bv);
-                }
-                memref::StoreOp::create(sb, sl, castFloat(sb, sl, sum, outType),
-                                        result, ValueRange{row, col});
-                scf::YieldOp::create(sb, sl);
-              });
+      SmallVector<Value> bCols;
+      for (int64_t j = 0; j < nTiles; ++j) {
+        Value col = add(n0, add(c(8 * j), gid));
+        col = arith::MinUIOp::create(b, loc, col, c(N - 1));
+        Value at = arith::AddIOp::create(
+            b, loc,
+            arith::AddIOp::create(
+                b, loc, wGroup,
+                arith::MulIOp::create(b, loc, toI64(b, loc, col), kI64)),
+            tig2);
+        bCols.push_back(at);
+      }
+      SmallVector<Value> init(4 * nTiles, f32Const(b, loc, 0.0));
+      auto operand = [&](OpBuilder &lb, Location ll, Value pair) -> Value {
+        if (elemType.isF16())
+          return LLVM::BitcastOp::create(
+              lb, ll, VectorType::get({2}, lb.getF16Type()), pair);
+        return pair;
+      };
+      auto kLoop = scf::ForOp::create(
+          b, loc, c(0), c(K), c(16), init,
+          [&](OpBuilder &lb, Location ll, Value k, ValueRange acc) {
+            OpBuilder::InsertionGuard inner(b);
+            b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+            Value k64 = toI64(b, ll, k);
+            Value k8 = arith::AddIOp::create(b, ll, k64, i64Const(b, ll, 8));
+            auto at = [&](Value rowAt, Value kk) {
+              return operand(b, ll,
+                             loadPair(b, ll, inBase,
+                                      arith::AddIOp::create(b, ll, rowAt, kk)));
+            };
+            SmallVector<Value> a = {at(aRow0, k64), at(aRow1, k64),
+                                    at(aRow0, k8), at(aRow1, k8)};
+            SmallVector<Value> next;
+            for (int64_t j = 0; j < nTiles; ++j) {
+              auto bAt = [&](Value kk) {
+                return operand(
+                    b, ll,
+                    loadPair(b, ll, wBase,
+                             arith::AddIOp::create(b, ll, bCols[j], kk)));
+              };
+              SmallVector<Value> bv = {bAt(k64), bAt(k8)};
+              SmallVector<Value> cv(acc.begin() + 4 * j,
+                                    acc.begin() + 4 * j + 4);
+              NVVM::MMATypes ptx =
+                  elemType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+              Value d = NVVM::MmaOp::create(
+                  b, ll, accStruct, a, bv, cv, ArrayRef<int64_t>{16, 8, 16},
+                  std::nullopt, std::nullopt,
+                  std::array<NVVM::MMATypes, 2>{ptx, ptx},
+                  std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                 NVVM::MMALayout::col});
+              for (int64_t i = 0; i < 4; ++i)
+                next.push_back(LLVM::ExtractValueOp::create(
+                    b, ll, d, ArrayRef<int64_t>{i}));
             }
-          }
-          scf::YieldOp::create(b, loc);
-        });
-    (void)compute;
+            scf::YieldOp::create(b, ll, next);
+          });
+      // The epilogue: accumulator i of n8 tile j is row gid + 8 * (i / 2),
+      // column n0 + 8 j + 2 tig + i % 2.
+      for (int64_t j = 0; j < nTiles; ++j) {
+        for (int64_t i = 0; i < 4; ++i) {
+          Value row = i < 2 ? row0 : row1;
+          Value col = add(n0, add(c(8 * j + i % 2), mul(tig, c(2))));
+          Value ok = andI(andI(cmp(P::uge, row, lo), cmp(P::ult, row, hi)),
+                          cmp(P::ult, col, c(N)));
+          Value v = kLoop.getResult(4 * j + i);
+          scf::IfOp::create(b, loc, ok, [&](OpBuilder &sb, Location sl) {
+            Value sum = v;
+            if (bias) {
+              Value bv = offsets ? loadF32(sb, sl, bias, {g, col})
+                                 : loadF32(sb, sl, bias, {col});
+              sum = arith::AddFOp::create(sb, sl, sum, bv);
+            }
+            memref::StoreOp::create(sb, sl, castFloat(sb, sl, sum, outType),
+                                    result, ValueRange{row, col});
+            scf::YieldOp::create(sb, sl);
+          });
+        }
+      }
+      scf::YieldOp::create(b, loc);
+    });
 
     // Slot 0 writes the zeros of the tile's rows outside every group.
     if (offsets) {

@@ -104,13 +104,11 @@ gpu_kernels::GemmBuffers gpu_kernels::gemmBuffers(OpBuilder &b, Location loc,
   return out;
 }
 
-void gpu_kernels::buildItemKernel(
-    OpBuilder &b, Location loc, StringRef name, Value numItems, int64_t threads,
-    function_ref<void(OpBuilder &, Location, Value)> body) {
+void gpu_kernels::buildKernelNest(
+    OpBuilder &b, Location loc, Value programs, Value threads,
+    function_ref<void(OpBuilder &, Location, Value, Value)> body) {
   MLIRContext *ctx = b.getContext();
   Value zero = indexConst(b, loc, 0), one = indexConst(b, loc, 1);
-  Value width = indexConst(b, loc, threads);
-  Value programs = arith::CeilDivUIOp::create(b, loc, numItems, width);
   auto mapping = [&](gpu::Processor processor) {
     AffineMap id = AffineMap::getMultiDimIdentityMap(1, ctx);
     return b.getArrayAttr(
@@ -120,20 +118,31 @@ void gpu_kernels::buildItemKernel(
       b, loc, ValueRange{zero}, ValueRange{programs}, ValueRange{one},
       [&](OpBuilder &ob, Location ol, ValueRange program) {
         auto inner = scf::ParallelOp::create(
-            ob, ol, ValueRange{zero}, ValueRange{width}, ValueRange{one},
+            ob, ol, ValueRange{zero}, ValueRange{threads}, ValueRange{one},
             [&](OpBuilder &ib, Location il, ValueRange thread) {
-              Value first = arith::MulIOp::create(ib, il, program[0], width);
-              Value item = arith::AddIOp::create(ib, il, first, thread[0]);
-              Value exists = arith::CmpIOp::create(
-                  ib, il, arith::CmpIPredicate::ult, item, numItems);
-              auto guard = scf::IfOp::create(ib, il, exists,
-                                             [&](OpBuilder &tb, Location tl) {
-                                               body(tb, tl, item);
-                                               scf::YieldOp::create(tb, tl);
-                                             });
-              guard->setAttr(kKernelNameAttr, ib.getStringAttr(name));
+              body(ib, il, program[0], thread[0]);
             });
         inner->setAttr("mapping", mapping(gpu::Processor::ThreadX));
       });
   outer->setAttr("mapping", mapping(gpu::Processor::BlockX));
+}
+
+void gpu_kernels::buildItemKernel(
+    OpBuilder &b, Location loc, StringRef name, Value numItems, int64_t threads,
+    function_ref<void(OpBuilder &, Location, Value)> body) {
+  Value width = indexConst(b, loc, threads);
+  Value programs = arith::CeilDivUIOp::create(b, loc, numItems, width);
+  buildKernelNest(b, loc, programs, width,
+                  [&](OpBuilder &ib, Location il, Value program, Value thread) {
+                    Value first = arith::MulIOp::create(ib, il, program, width);
+                    Value item = arith::AddIOp::create(ib, il, first, thread);
+                    Value exists = arith::CmpIOp::create(
+                        ib, il, arith::CmpIPredicate::ult, item, numItems);
+                    auto guard = scf::IfOp::create(
+                        ib, il, exists, [&](OpBuilder &tb, Location tl) {
+                          body(tb, tl, item);
+                          scf::YieldOp::create(tb, tl);
+                        });
+                    guard->setAttr(kKernelNameAttr, ib.getStringAttr(name));
+                  });
 }

@@ -58,6 +58,13 @@ GemmBuffers gemmBuffers(OpBuilder &b, Location loc, GroupedMatmulOp op);
 /// it.
 constexpr llvm::StringLiteral kKernelNameAttr = "moe.kernel_name";
 
+/// The nest every kernel is: `programs` programs (an scf.parallel mapped to
+/// block_x) of `threads` threads (one mapped to thread_x); `body` builds a
+/// thread's work from its program and thread indices, and must mark an op
+/// of it with the kernel's name (kKernelNameAttr).
+void buildKernelNest(
+    OpBuilder &b, Location loc, Value programs, Value threads,
+    function_ref<void(OpBuilder &, Location, Value, Value)> body);
 /// One kernel named `name` over the items [0, numItems):
 /// ceil(numItems / threads) programs (block_x) of `threads` threads
 /// (thread_x); the thread of item program * threads + thread runs `body`

@@ -209,8 +209,8 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: %[[OUT:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x24xbf16>
 // CHECK: %[[TILES:[a-zA-Z0-9_]+]] = arith.ceildivui %{{.*}}, %{{.*}} : index
 // CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[TILES]], %{{.*}} : index
-// CHECK: scf.parallel (%[[P:[a-zA-Z0-9_]+]]) = (%{{.*}}) to (%[[PROGRAMS]])
 // CHECK: %[[THREADS:[a-zA-Z0-9_]+]] = arith.constant 128 : index
+// CHECK: scf.parallel (%[[P:[a-zA-Z0-9_]+]]) = (%{{.*}}) to (%[[PROGRAMS]])
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[THREADS]])
 // CHECK: %[[SLOT:[a-zA-Z0-9_]+]] = arith.remui %[[P]], %{{.*}} : index
 // The slot row clamped into the matrix, its group by a binary search.

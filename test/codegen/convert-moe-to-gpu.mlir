@@ -213,8 +213,10 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: scf.parallel (%[[P:[a-zA-Z0-9_]+]]) = (%{{.*}}) to (%[[PROGRAMS]])
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[THREADS]])
 // CHECK: %[[SLOT:[a-zA-Z0-9_]+]] = arith.remui %[[P]], %{{.*}} : index
-// The slot row clamped into the matrix, its group by a binary search.
-// CHECK-COUNT-3: arith.minui %{{.*}}, %{{.*}} : index
+// The slot's row clamped into the matrix, its group by a binary search
+// of the offsets (3 steps for 4 groups), then offsets 0, 4 and the group's
+// bounds.
+// CHECK-COUNT-7: memref.load %{{.*}} : memref<5xi32>
 // CHECK: scf.if %{{.*}} {
 // CHECK: memref.extract_aligned_pointer_as_index %[[X]]
 // CHECK: memref.extract_aligned_pointer_as_index %[[W]]

@@ -23,6 +23,7 @@ void mlir::moe::populateMoEToGpuPatterns(RewritePatternSet &patterns,
   populateGatherToGpuPatterns(patterns, shape);
   populateGroupedMatmulToGpuPatterns(patterns, shape);
   populateGroupedMatmulMmaToGpuPatterns(patterns, shape);
+  populateGroupedMatmulStagedToGpuPatterns(patterns, shape);
   populateActivationToGpuPatterns(patterns, shape);
   populateCombineToGpuPatterns(patterns, shape);
 }
@@ -147,6 +148,7 @@ struct ConvertMoEToGpuPass
       shape.mmaRows = tile.rows;
       shape.mmaWarps = tile.warps;
       shape.mmaNTiles = tile.nTiles;
+      shape.staged = stagedGemmRule(*target);
     }
 
     // Layers first become their parts (moe-decompose), whose checks

@@ -8,6 +8,8 @@
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringExtras.h"
 
+#include <algorithm>
+
 using namespace mlir;
 using namespace mlir::moe;
 
@@ -148,4 +150,17 @@ int64_t mlir::moe::dispatchChunk(const CudaTargetDescription &) { return 256; }
 
 MmaGemmTile mlir::moe::mmaGemmTile(const CudaTargetDescription &) {
   return MmaGemmTile{};
+}
+
+StagedGemmRule mlir::moe::stagedGemmRule(const CudaTargetDescription &) {
+  // Static shared memory per block on every chip from sm_80 on.
+  constexpr int64_t kStaticShared = 48 * 1024;
+  StagedGemmRule rule;
+  rule.prefill = StagedGemmTile{128, 128, 32, 2, 4, 0};
+  rule.decode = StagedGemmTile{16, 128, 32, 1, 8, 0};
+  for (StagedGemmTile *t : {&rule.prefill, &rule.decode}) {
+    t->stages = std::min<int64_t>(kStaticShared / t->stageBytes(), 5);
+    rule.sharedBytes = std::max(rule.sharedBytes, t->stages * t->stageBytes());
+  }
+  return rule;
 }

@@ -95,6 +95,48 @@ struct MmaGemmTile {
 };
 MmaGemmTile mmaGemmTile(const CudaTargetDescription &target);
 
+/// One tile shape of the staged tensor-core GEMM (mma.sync m16n8k16 with
+/// operands staged in shared memory by cp.async and read by ldmatrix): a
+/// program multiplies `rows` rows of one group by `cols` weight rows,
+/// `depth` of K per stage, with warpsM x warpsN warps each over
+/// (rows / warpsM) x (cols / warpsN), and `stages` stages in flight.
+struct StagedGemmTile {
+  int64_t rows = 0, cols = 0, depth = 0;
+  int64_t warpsM = 0, warpsN = 0, stages = 0;
+  int64_t warps() const { return warpsM * warpsN; }
+  /// Bytes of one stage of 16-bit operands: the rows' and the weight
+  /// rows' `depth` elements.
+  int64_t stageBytes() const { return (rows + cols) * depth * 2; }
+};
+
+/// The staged GEMM's two tiles and when each is taken. Both are 8 warps
+/// over 128 weight rows and 32 of K, so one program shape (256 threads) and
+/// one column grid serve both, and the choice is made per launch, on the
+/// device, from the row count M the layer was called with:
+///  - `prefill`, 128 x 128 (2 x 4 warps of 64 x 32, 16 mma.sync per 16 of
+///    K per warp), taken when the groups average at least
+///    `prefillRowsPerGroup` = 64 rows (M >= 64 * G): each weight tile is
+///    read once per 128 rows, each row tile once per 128 columns;
+///  - `decode`, 16 x 128 (1 x 8 warps of 16 x 16), below that: a group's
+///    tile multiplies at most 15 rows that are not there, and every
+///    touched group's weights are read once per 16 of its rows.
+/// The stages fill the 48 KiB of static shared memory a block has on
+/// every chip (3 of 16 KiB for prefill, 5 of 9 KiB for decode), which
+/// keeps the launch free of any shared-memory opt-in; `sharedBytes` is the
+/// larger of the two. ptxas is told one block per SM suffices
+/// (`minBlocksPerSm`, nvvm.minctasm): the 64 f32 accumulators a thread
+/// keeps, its fragments and its copies' addresses take about 120 to 145
+/// registers, more than the 128 ptxas otherwise budgets for a block of 256
+/// threads, and a spill in the inner loop costs more than the second
+/// block it would make room for.
+struct StagedGemmRule {
+  StagedGemmTile prefill, decode;
+  int64_t prefillRowsPerGroup = 64;
+  int64_t sharedBytes = 0;
+  int64_t minBlocksPerSm = 1;
+};
+StagedGemmRule stagedGemmRule(const CudaTargetDescription &target);
+
 } // namespace mlir::moe
 
 #endif // MOEC_CODEGEN_CUDA_CUDATARGET_H

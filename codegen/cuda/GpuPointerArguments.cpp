@@ -6,9 +6,11 @@
 // kernel that interface: a buffer argument becomes its aligned pointer
 // followed by one index per dynamic dimension, and the kernel rebuilds the
 // descriptor (offset 0, row-major strides) from them; each launch passes
-// the pointer and the sizes of its buffer.
+// the pointer and the sizes of its buffer. A kernel whose body asks for a
+// number of blocks per SM (moe.min_blocks_per_sm) gets it as nvvm.minctasm.
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/cuda/KernelBuilder.h"
 #include "codegen/cuda/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -177,7 +179,23 @@ LogicalResult rewriteKernel(gpu::GPUFuncOp fn) {
   // Triton's name for each parameter's type (the scratch pointers aside),
   // for launchers.
   fn->setAttr(kTritonSignatureAttr, ArrayAttr::get(ctx, signature));
-  return success();
+  WalkResult hints = fn.walk([&](Operation *op) {
+    Attribute hint = op->getAttr(gpu_kernels::kMinBlocksPerSmAttr);
+    if (!hint)
+      return WalkResult::advance();
+    auto blocks = dyn_cast<IntegerAttr>(hint);
+    if (!blocks || !blocks.getType().isInteger(32) ||
+        blocks.getValue().getSExtValue() <= 0) {
+      op->emitOpError("has a malformed ")
+          << gpu_kernels::kMinBlocksPerSmAttr
+          << " attribute: expected a positive i32, not " << hint;
+      return WalkResult::interrupt();
+    }
+    fn->setAttr(NVVM::NVVMDialect::getMinctasmAttrName(), blocks);
+    op->removeAttr(gpu_kernels::kMinBlocksPerSmAttr);
+    return WalkResult::advance();
+  });
+  return failure(hints.wasInterrupted());
 }
 
 /// The operands `launch` passes to a kernel rewritten by rewriteKernel.

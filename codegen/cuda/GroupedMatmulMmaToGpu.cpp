@@ -86,8 +86,9 @@ struct GroupedMatmulMmaToGpu : OpRewritePattern<GroupedMatmulOp> {
 
   LogicalResult matchAndRewrite(GroupedMatmulOp op,
                                 PatternRewriter &rewriter) const override {
-    if (!takesMmaGemm(op, shape))
-      return rewriter.notifyMatchFailure(op, "not a tensor-core GEMM");
+    if (!takesMmaGemm(op, shape) || takesStagedGemm(op, shape))
+      return rewriter.notifyMatchFailure(
+          op, "not a tensor-core GEMM, or one the staged kernel takes");
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;
     auto resultType = cast<RankedTensorType>(op.getResult().getType());

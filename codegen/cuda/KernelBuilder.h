@@ -57,6 +57,11 @@ GemmBuffers gemmBuffers(OpBuilder &b, Location loc, GroupedMatmulOp op);
 /// the kernel's body through every conversion); moe-name-gpu-kernels reads
 /// it.
 constexpr llvm::StringLiteral kKernelNameAttr = "moe.kernel_name";
+/// The blocks per SM a kernel asks ptxas to leave room for (an i32 on an op
+/// of its body; moe-gpu-pointer-arguments makes it the kernel's
+/// nvvm.minctasm). Without it ptxas budgets registers for several blocks
+/// of a kernel's declared block size.
+constexpr llvm::StringLiteral kMinBlocksPerSmAttr = "moe.min_blocks_per_sm";
 
 /// The nest every kernel is: `programs` programs (an scf.parallel mapped to
 /// block_x) of `threads` threads (one mapped to thread_x); `body` builds a

@@ -13,6 +13,8 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Pass/Pass.h"
 
+#include "codegen/cuda/CudaTarget.h"
+
 namespace mlir {
 class RewritePatternSet;
 namespace moe {
@@ -35,6 +37,9 @@ struct GpuKernelShape {
   int64_t dispatchChunk = 256;
   /// The tensor-core GEMM's tile; warps 0: every GEMM in its SIMT form.
   int64_t mmaRows = 16, mmaWarps = 0, mmaNTiles = 2;
+  /// The staged tensor-core GEMM's tiles; none (stages 0) without tensor
+  /// cores.
+  StagedGemmRule staged;
 };
 
 /// Each op as GPU-mapped loop nests on buffers (the unfused forms).
@@ -51,6 +56,12 @@ void populateGroupedMatmulToGpuPatterns(RewritePatternSet &patterns,
 /// f16, a static K that is a multiple of 16 and a static N that is a
 /// multiple of 8. The SIMT pattern leaves these to it.
 bool takesMmaGemm(GroupedMatmulOp op, const GpuKernelShape &shape);
+/// Whether `op` is one the staged tensor-core kernel takes: one
+/// takesMmaGemm accepts whose K is a multiple of the staged tiles' depth
+/// (32). The direct mma kernel keeps the others (K an odd multiple of 16).
+bool takesStagedGemm(GroupedMatmulOp op, const GpuKernelShape &shape);
+void populateGroupedMatmulStagedToGpuPatterns(RewritePatternSet &patterns,
+                                              const GpuKernelShape &shape);
 void populateGroupedMatmulMmaToGpuPatterns(RewritePatternSet &patterns,
                                            const GpuKernelShape &shape);
 void populateActivationToGpuPatterns(RewritePatternSet &patterns,

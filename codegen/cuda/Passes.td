@@ -66,15 +66,26 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       order.
     * `moe.gather` (`gather`): one thread per element.
     * `moe.grouped_matmul` with bf16 (or f16) rows and weights, K a
-      multiple of 16 and N of 8, where the target has tensor cores and
-      `tensor-cores` is set (`gemm_mma`): mma.sync m16n8k16 with f32
-      accumulators, programs of 4 warps over 16 rows and 64 columns
-      (the target description's rule), 16 slots per row tile, slot `s`
+      multiple of 32 and N of 8, where the target has tensor cores and
+      `tensor-cores` is set (`gemm_mma_staged`): mma.sync m16n8k16 with
+      f32 accumulators on operands staged in shared memory (48 KiB,
+      static): each stage of 32 of K copied by cp.async, 16 bytes a
+      thread, stored with an XOR swizzle of its 16-byte chunks, and read
+      by ldmatrix; 3 to 5 stages in flight. Programs of 8 warps over 128
+      weight rows and, chosen per launch from M, 128 rows (when the
+      groups average 64 rows or more) or 16 rows of one group (the
+      target description's rule). The grid is (ceil(M / BM) + G + 2) row
+      tiles of the G + 2 ranges of rows (below the first offset, each
+      group, from the last offset on) times the column tiles; warp 0 of
+      each program scans the ranges' tile counts with warp shuffles to
+      find its tile, programs past the last exit, the tiles of rows
+      outside every group store zeros. The bias is added to the f32 sums,
+      one rounding.
+    * The same with K an odd multiple of 16 (`gemm_mma`): programs of 4
+      warps over 16 rows and 64 columns, 16 slots per row tile, slot `s`
       multiplying the tile by the group of its row `s` where that row is
-      the group's first in the tile, so rows of several groups (decode)
-      share a tile and each group's weights are read once per tile;
-      fragments read 32 bits at a time from global memory; the bias added
-      to the f32 sums, one rounding; rows outside every group zero.
+      the group's first in the tile; fragments read 32 bits at a time
+      from global memory.
     * Every other `moe.grouped_matmul` (`gemm`): the SIMT form, one thread
       per output element; the row's group by a binary search of the
       offsets, rows outside every group zero, products summed in f32 (or
@@ -90,8 +101,9 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
     weights are bf16 (or f16) is rounded to that type, as the CPU's fused
     epilogue rounds it, so the down GEMM takes tensor cores too; with f32
     hidden states the activation stays f32. `tensor-cores=false` keeps
-    every GEMM SIMT: the form the tests run on the CPU (the mma.sync of
-    `gemm_mma` runs only on a GPU).
+    every GEMM SIMT, the form mlir-runner runs on the CPU in the tests;
+    the tensor-core kernels run on the CPU in a warp-level emulator
+    (`test/codegen/gpu-mma-on-cpu.test`).
 
     The fused forms (`moe.grouped_matmul` with `gather`, `up`,
     `activation` or `gate_up_layout`; `moe.combine` with `down`) have no
@@ -125,7 +137,7 @@ def MoENameGpuKernels : Pass<"moe-name-gpu-kernels", "ModuleOp"> {
     into one `gpu.module @F_kernels` (one PTX module per layer). The
     kernel names are `route`, `dispatch_count`, `dispatch_scan`,
     `dispatch_offsets`, `dispatch_place`, `gather`, `gemm`, `gemm_mma`,
-    `activation` and `combine`. The marker attribute is removed; launches without one
+    `gemm_mma_staged`, `activation` and `combine`. The marker attribute is removed; launches without one
     keep outlining's default names. A marker that is not a non-empty
     string is an error at its op.
   }];
@@ -178,7 +190,10 @@ def MoEGpuPointerArguments : Pass<"moe-gpu-pointer-arguments", "ModuleOp"> {
     scratch, which launches pass as null, as Triton's launcher does for a
     kernel that needs no scratch. Each kernel records Triton's type name of
     each parameter before those (`*fp32`, `*bf16`, `*i32`, `i64`, ...; an
-    index is `i64`) in `moe.triton_signature`.
+    index is `i64`) in `moe.triton_signature`. A kernel whose body asks
+    for a number of blocks per SM (an op's `moe.min_blocks_per_sm`, as
+    the staged GEMM's does) gets it as `nvvm.minctasm`, ptxas's
+    `.minnctapersm`.
 
     A kernel of MLIR's pipeline then has one pointer parameter per buffer
     and scalars, as a Triton kernel has, and the descriptor fields it does

@@ -196,16 +196,16 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 
 // -----
 
-// The tensor-core grouped GEMM (bf16 rows and weights, K a multiple of 16,
-// N of 8): programs of 4 warps over 16 rows x 64 columns, 16 slots a row
+// The direct tensor-core grouped GEMM (bf16 rows and weights, K an odd
+// multiple of 16, N of 8): programs of 4 warps over 16 rows x 64 columns, 16 slots a row
 // tile (slot s: the group of row 16 * tile + s, multiplied only where that
 // row is its group's first in the tile); K in steps of 16, each a
 // mma.sync m16n8k16 per n8 tile of the warp (2), fragments loaded 32 bits
 // at a time from global memory; the bias added to the f32 sums, one
 // rounding; slot 0 writes the zeros of rows outside every group.
 // CHECK-LABEL: func.func @gemm_mma
-// CHECK: %[[X:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x32xbf16> to memref<?x32xbf16>
-// CHECK: %[[W:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<4x24x32xbf16> to memref<4x24x32xbf16>
+// CHECK: %[[X:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<?x48xbf16> to memref<?x48xbf16>
+// CHECK: %[[W:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<4x24x48xbf16> to memref<4x24x48xbf16>
 // CHECK: %[[OUT:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x24xbf16>
 // CHECK: %[[TILES:[a-zA-Z0-9_]+]] = arith.ceildivui %{{.*}}, %{{.*}} : index
 // CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[TILES]], %{{.*}} : index
@@ -238,9 +238,60 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // SIMT-NOT: nvvm.mma.sync
 // SIMT: } {moe.kernel_name = "gemm"}
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
-  func.func @gemm_mma(%x: tensor<?x32xbf16>, %w: tensor<4x24x32xbf16>, %off: tensor<5xi32>, %b: tensor<4x24xf32>) -> tensor<?x24xbf16> {
-    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x24xf32>) : tensor<?x32xbf16>, tensor<4x24x32xbf16> -> tensor<?x24xbf16>
+  func.func @gemm_mma(%x: tensor<?x48xbf16>, %w: tensor<4x24x48xbf16>, %off: tensor<5xi32>, %b: tensor<4x24xf32>) -> tensor<?x24xbf16> {
+    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x24xf32>) : tensor<?x48xbf16>, tensor<4x24x48xbf16> -> tensor<?x24xbf16>
     return %y : tensor<?x24xbf16>
+  }
+}
+
+// -----
+
+// The staged tensor-core grouped GEMM (K a multiple of 32): 256 threads a
+// program, the tile chosen per launch from M (prefill, 128 rows, when M >=
+// 64 * G; decode, 16 rows, below); (ceil(M / BM) + G + 2) row tiles of the
+// G + 2 ranges times the column tiles. Warp 0 scans the ranges' tile counts
+// with warp shuffles into the staging buffer's first slots; then each tile
+// is staged by cp.async (16 bytes a copy, one commit group a stage) and
+// read by ldmatrix into mma.sync m16n8k16, with a barrier per stage.
+// CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 128 : i64} : !llvm.array<49152 x i8>
+// CHECK-LABEL: func.func @gemm_mma_staged
+// CHECK: %[[M:[a-zA-Z0-9_]+]] = memref.dim %{{.*}}, %{{.*}} : memref<?x128xbf16>
+// CHECK: %[[LARGE:[a-zA-Z0-9_]+]] = arith.cmpi uge, %[[M]], %{{.*}} : index
+// CHECK: %[[PT:[a-zA-Z0-9_]+]] = arith.ceildivui %[[M]], %{{.*}} : index
+// CHECK: %[[PTILES:[a-zA-Z0-9_]+]] = arith.addi %[[PT]], %{{.*}} : index
+// CHECK: %[[DT:[a-zA-Z0-9_]+]] = arith.ceildivui %[[M]], %{{.*}} : index
+// CHECK: %[[DTILES:[a-zA-Z0-9_]+]] = arith.addi %[[DT]], %{{.*}} : index
+// CHECK: %[[TILES:[a-zA-Z0-9_]+]] = arith.select %[[LARGE]], %[[PTILES]], %[[DTILES]] : index
+// CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[TILES]], %{{.*}} : index
+// CHECK: %[[THREADS:[a-zA-Z0-9_]+]] = arith.constant 256 : index
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[PROGRAMS]])
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[THREADS]])
+// CHECK: %[[BASE:[a-zA-Z0-9_]+]] = llvm.mlir.addressof @moe_gemm_staging : !llvm.ptr<3>
+// CHECK: scf.if %[[LARGE]] {
+// CHECK-COUNT-5: gpu.shuffle  up
+// CHECK: gpu.shuffle  idx
+// CHECK: gpu.barrier
+// CHECK: llvm.load %{{.*}} : !llvm.ptr<3> -> i32
+// CHECK: nvvm.cp.async.shared.global %{{.*}}, %{{.*}}, 16, cache =  cg : !llvm.ptr<3>, !llvm.ptr<1>
+// CHECK: nvvm.cp.async.commit.group
+// CHECK: %[[ACC:[a-zA-Z0-9_]+]]:64 = scf.for
+// CHECK: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: gpu.barrier
+// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK: nvvm.ldmatrix %{{.*}} {eltType = #nvvm.ld_st_matrix_elt_type<b16>, layout = #nvvm.mma_layout<row>, num = 4 : i32, shape = #nvvm.ld_st_matrix_shape<m = 8, n = 8>} : (!llvm.ptr<3>) -> !llvm.struct<(i32, i32, i32, i32)>
+// CHECK: nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
+// CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %[[R]]
+// The decode tile: 8 warps side by side, 4 mma.sync a warp per stage, 4
+// stages (K has 4 tiles of 32).
+// CHECK: } else {
+// CHECK: %{{.*}}:8 = scf.for
+// CHECK: nvvm.cp.async.wait.group 2
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @gemm_mma_staged(%x: tensor<?x128xbf16>, %w: tensor<4x48x128xbf16>, %off: tensor<5xi32>, %b: tensor<4x48xf32>) -> tensor<?x48xbf16> {
+    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x48xf32>) : tensor<?x128xbf16>, tensor<4x48x128xbf16> -> tensor<?x48xbf16>
+    return %y : tensor<?x48xbf16>
   }
 }
 
@@ -280,10 +331,12 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // With bf16 hidden states and weights the activation between the GEMMs is
 // rounded to bf16, so the down GEMM takes tensor cores too; with f32
 // hidden states it stays f32 (and the down GEMM SIMT).
+// The router, gate and up GEMMs (K = 32) take the staged kernel, the down
+// GEMM (K = 16) the direct one.
 // CHECK-LABEL: func.func @bf16_layer
-// CHECK: } {moe.kernel_name = "gemm_mma"}
-// CHECK: } {moe.kernel_name = "gemm_mma"}
-// CHECK: } {moe.kernel_name = "gemm_mma"}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: memref.store %{{.*}} : memref<?x16xbf16>
 // CHECK-NEXT: } {moe.kernel_name = "activation"}

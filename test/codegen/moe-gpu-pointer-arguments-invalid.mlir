@@ -59,3 +59,17 @@ module attributes {gpu.container_module} {
     return
   }
 }
+
+// -----
+
+module attributes {gpu.container_module} {
+  gpu.module @k {
+    gpu.func @occupancy() kernel {
+      %true = arith.constant true
+      // expected-error @+1 {{'scf.if' op has a malformed moe.min_blocks_per_sm attribute: expected a positive i32, not 0 : i32}}
+      scf.if %true {
+      } {moe.min_blocks_per_sm = 0 : i32}
+      gpu.return
+    }
+  }
+}

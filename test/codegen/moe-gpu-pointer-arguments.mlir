@@ -33,6 +33,22 @@ module attributes {gpu.container_module} {
     }
   }
 
+  // A kernel that asks for a number of blocks per SM gets it as
+  // nvvm.minctasm; the marker goes.
+  // CHECK-LABEL: gpu.module @occupancy
+  gpu.module @occupancy {
+    // CHECK: gpu.func @gemm(%{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr) kernel attributes {moe.triton_signature = [], nvvm.minctasm = 1 : i32}
+    gpu.func @gemm() kernel {
+      %true = arith.constant true
+      // CHECK: scf.if
+      // CHECK-NOT: moe.min_blocks_per_sm
+      // CHECK: gpu.return
+      scf.if %true {
+      } {moe.min_blocks_per_sm = 1 : i32}
+      gpu.return
+    }
+  }
+
   // CHECK-LABEL: func.func @host
   // CHECK-SAME: (%[[HX:.*]]: memref<?x4xbf16>, %[[HW:.*]]: memref<3x4xf32>)
   func.func @host(%x: memref<?x4xbf16>, %w: memref<3x4xf32>) {

@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Reads `cuobjdump -sass` output on stdin and prints one line per kernel,
-sorted by name: "kernel NAME: N HMMA" (its tensor-core instructions)."""
+sorted by name: "kernel NAME: N HMMA, M LDSM, P LDGSTS" (its tensor-core
+instructions, its ldmatrix loads from shared memory and its asynchronous
+global-to-shared copies, cp.async)."""
 import re
 import sys
+
+OPCODES = ("HMMA", "LDSM", "LDGSTS")
 
 
 def main():
@@ -12,14 +16,19 @@ def main():
         m = re.search(r"Function : (\S+)", line)
         if m:
             name = m.group(1)
-            counts.setdefault(name, 0)
-        elif name and re.search(r"\bHMMA\.", line):
-            counts[name] += 1
+            counts.setdefault(name, dict.fromkeys(OPCODES, 0))
+            continue
+        if not name:
+            continue
+        for opcode in OPCODES:
+            if re.search(r"\b%s\b" % opcode, line):
+                counts[name][opcode] += 1
     if not counts:
         print("no kernel in the disassembly", file=sys.stderr)
         return 1
     for name in sorted(counts):
-        print("kernel %s: %d HMMA" % (name, counts[name]))
+        print("kernel %s: %s" % (name, ", ".join(
+            "%d %s" % (counts[name][o], o) for o in OPCODES)))
     return 0
 
 

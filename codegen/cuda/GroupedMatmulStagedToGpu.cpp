@@ -1,0 +1,602 @@
+//===- GroupedMatmulStagedToGpu.cpp - the staged tensor-core GEMM ---------===//
+//
+// The grouped GEMM out[M, N] = in[M, K] * W[g][N, K]^T on tensor cores with
+// its operands staged in shared memory: mma.sync m16n8k16 (bf16 or f16
+// operands, f32 accumulators), each stage of both operands copied from
+// global memory by cp.async (16 bytes a thread, `stages` stages in flight)
+// and read into the fragments by ldmatrix. Its tiles come from the target
+// description (stagedGemmRule): 8 warps over 128 weight rows, 128 or 16
+// rows of one group, chosen per launch from M.
+//
+// The tile schedule. Rows are sorted by group; the M rows fall into G + 2
+// ranges: the rows below offsets[0], each group's [offsets[g],
+// offsets[g + 1]), and the rows from offsets[G] on. A range of n rows has
+// ceil(n / BM) row tiles, so at most ceil(M / BM) + G + 2 tiles in all:
+// the grid is that many row tiles times the column tiles, and a program
+// finds its tile from the prefix sums of the ranges' tile counts, which
+// warp 0 builds with warp shuffles (ceil((G + 2) / 32) rounds of one
+// scan) and leaves in shared memory. Programs past the last tile exit;
+// the tiles of the first and last ranges (rows outside every group) store
+// zeros. So a group's weights are read once per BM of its rows, and a
+// group without rows costs nothing but its share of the scan. Without
+// offsets (a dense GEMM) the tiles are ceil(M / BM) of one range.
+//
+// Shared memory holds `stages` stages of BM rows and 128 weight rows of 32
+// elements (64 bytes, four 16-byte chunks); chunk c of row r is stored at
+// chunk c ^ ((r / 2) % 4), so the 8 rows one ldmatrix reads at one chunk
+// fall in 8 different 16-byte lines of the 128 bytes the banks cover.
+// Rows past the tile's range and weight rows past N are clamped into the
+// matrix and their products never stored; the bias is added to the f32
+// sums, which are rounded once to the result type.
+//
+// Not yet: wgmma with TMA (sm_90a), split-K for decode, the fusions.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/cuda/KernelBuilder.h"
+#include "codegen/cuda/Passes.h"
+#include "codegen/linalg/LoweringUtils.h"
+#include "dialect/MoEOps.h"
+
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/LLVMIR/NVVMDialect.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/IR/SymbolTable.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+using namespace mlir::moe::gpu_kernels;
+
+bool mlir::moe::takesStagedGemm(GroupedMatmulOp op,
+                                const GpuKernelShape &shape) {
+  const StagedGemmRule &rule = shape.staged;
+  if (rule.prefill.stages <= 0 || rule.decode.stages <= 0 ||
+      !takesMmaGemm(op, shape))
+    return false;
+  auto w = cast<RankedTensorType>(op.getWeight().getType());
+  int64_t k = w.getDimSize(w.getRank() - 1);
+  return k % rule.prefill.depth == 0 && k % rule.decode.depth == 0;
+}
+
+namespace {
+
+using P = arith::CmpIPredicate;
+
+/// The LLVM global (shared memory, address space 3) the staged GEMMs of a
+/// module stage their operands in: internal, so that each kernel module
+/// gets its own copy when the kernels are outlined.
+constexpr llvm::StringLiteral kSharedName = "moe_gemm_staging";
+
+/// A tile of the rule with what follows from it.
+struct Tile {
+  StagedGemmTile shape;
+  int64_t threads, chunks, rowsPerLine, aBytes;
+  int64_t warpRows, warpCols, mTiles, nTiles;
+  explicit Tile(const StagedGemmTile &t) : shape(t) {
+    threads = t.warps() * 32;
+    chunks = t.depth / 8;
+    rowsPerLine = 8 / chunks;
+    aBytes = t.rows * t.depth * 2;
+    warpRows = t.rows / t.warpsM;
+    warpCols = t.cols / t.warpsN;
+    mTiles = warpRows / 16;
+    nTiles = warpCols / 8;
+  }
+};
+
+/// Scalar arithmetic at one insertion point.
+struct Emit {
+  OpBuilder &b;
+  Location loc;
+  Value c(int64_t v) { return indexConst(b, loc, v); }
+  Value i32(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
+  Value i64(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(v));
+  }
+  Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
+  Value sub(Value x, Value y) { return arith::SubIOp::create(b, loc, x, y); }
+  Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
+  Value div(Value x, int64_t y) {
+    return arith::DivUIOp::create(b, loc, x, c(y));
+  }
+  Value rem(Value x, int64_t y) {
+    return arith::RemUIOp::create(b, loc, x, c(y));
+  }
+  Value minU(Value x, Value y) { return arith::MinUIOp::create(b, loc, x, y); }
+  Value cmp(P p, Value x, Value y) {
+    return arith::CmpIOp::create(b, loc, p, x, y);
+  }
+  Value andI(Value x, Value y) { return arith::AndIOp::create(b, loc, x, y); }
+  Value orI(Value x, Value y) { return arith::OrIOp::create(b, loc, x, y); }
+  Value select(Value p, Value x, Value y) {
+    return arith::SelectOp::create(b, loc, p, x, y);
+  }
+  Value toI32(Value index) {
+    return arith::IndexCastUIOp::create(b, loc, b.getI32Type(), index);
+  }
+  Value toI64(Value index) {
+    return arith::IndexCastUIOp::create(b, loc, b.getI64Type(), index);
+  }
+  Value fromI32(Value v) {
+    return arith::IndexCastUIOp::create(b, loc, b.getIndexType(), v);
+  }
+  /// The address `byteOffset` (i32) into the staging buffer.
+  Value shared(Value base, Value byteOffset) {
+    return LLVM::GEPOp::create(b, loc, base.getType(), b.getI8Type(), base,
+                               ArrayRef<LLVM::GEPArg>{byteOffset});
+  }
+  /// Global memory at the i64 address `addr`.
+  Value global(Value addr) {
+    return LLVM::IntToPtrOp::create(
+        b, loc, LLVM::LLVMPointerType::get(b.getContext(), 1), addr);
+  }
+  void ifThen(Value cond, function_ref<void()> then) {
+    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(op.thenBlock());
+    then();
+  }
+  void ifThenElse(Value cond, function_ref<void()> then,
+                  function_ref<void()> otherwise) {
+    auto op = scf::IfOp::create(b, loc, cond, /*withElseRegion=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(op.thenBlock());
+    then();
+    b.setInsertionPointToStart(op.elseBlock());
+    otherwise();
+  }
+  void barrier() { gpu::BarrierOp::create(b, loc); }
+};
+
+/// The GEMM's buffers and sizes.
+struct Gemm {
+  Value input, weight, offsets, bias, result, rowCount;
+  int64_t groups, N, K;
+  Type elemType, outType;
+};
+
+struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
+  GroupedMatmulStagedToGpu(MLIRContext *ctx, const GpuKernelShape &shape)
+      : OpRewritePattern(ctx), shape(shape) {}
+
+  LogicalResult matchAndRewrite(GroupedMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!takesStagedGemm(op, shape))
+      return rewriter.notifyMatchFailure(op, "not a staged tensor-core GEMM");
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return rewriter.notifyMatchFailure(op, "not inside a module");
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    declareStaging(b, module);
+
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    GemmBuffers operands = gemmBuffers(b, loc, op);
+    Gemm gemm;
+    gemm.input = operands.input;
+    gemm.weight = operands.weight;
+    gemm.offsets = operands.offsets;
+    gemm.bias = operands.bias;
+    gemm.groups = operands.groups;
+    auto weightType = cast<MemRefType>(gemm.weight.getType());
+    gemm.N = weightType.getDimSize(weightType.getRank() - 2);
+    gemm.K = weightType.getDimSize(weightType.getRank() - 1);
+    gemm.elemType =
+        cast<RankedTensorType>(op.getInput().getType()).getElementType();
+    gemm.outType = resultType.getElementType();
+    gemm.rowCount = memref::DimOp::create(b, loc, gemm.input, 0);
+    gemm.result = allocLike(b, loc, resultType,
+                            {gemm.rowCount, indexConst(b, loc, gemm.N)});
+
+    const StagedGemmRule &rule = shape.staged;
+    Tile prefill(rule.prefill), decode(rule.decode);
+    assert(prefill.threads == decode.threads &&
+           prefill.shape.cols == decode.shape.cols &&
+           "the rule's tiles share the program shape and the column grid");
+    Emit e{b, loc};
+    const int64_t colTiles =
+        (gemm.N + prefill.shape.cols - 1) / prefill.shape.cols;
+    const int64_t extraTiles = gemm.offsets ? gemm.groups + 2 : 0;
+    auto rowTiles = [&](const Tile &t) {
+      return e.add(
+          arith::CeilDivUIOp::create(b, loc, gemm.rowCount, e.c(t.shape.rows)),
+          e.c(extraTiles));
+    };
+    Value large = usesPrefill(e, gemm);
+    Value programs = e.mul(e.select(large, rowTiles(prefill), rowTiles(decode)),
+                           e.c(colTiles));
+
+    buildKernelNest(
+        b, loc, programs, e.c(prefill.threads),
+        [&](OpBuilder &ib, Location il, Value program, Value tid) {
+          Emit k{ib, il};
+          Value exists = k.cmp(P::ult, program, programs);
+          auto guard = scf::IfOp::create(ib, il, exists, false);
+          guard->setAttr(kKernelNameAttr, ib.getStringAttr("gemm_mma_staged"));
+          guard->setAttr(kMinBlocksPerSmAttr,
+                         ib.getI32IntegerAttr(shape.staged.minBlocksPerSm));
+          OpBuilder::InsertionGuard g(ib);
+          ib.setInsertionPointToStart(guard.thenBlock());
+          Value base = LLVM::AddressOfOp::create(
+              ib, il, LLVM::LLVMPointerType::get(ib.getContext(), 3),
+              kSharedName);
+          // The tile is chosen from M and G alone, the same in every program.
+          k.ifThenElse(
+              large,
+              [&] { buildProgram(k, prefill, gemm, base, program, tid); },
+              [&] { buildProgram(k, decode, gemm, base, program, tid); });
+        });
+    rewriter.replaceOp(op, toTensor(b, loc, resultType, gemm.result));
+    return success();
+  }
+
+  /// M >= prefillRowsPerGroup * max(G, 1): the prefill tile.
+  Value usesPrefill(Emit &e, const Gemm &gemm) const {
+    int64_t groups = std::max<int64_t>(gemm.groups, 1);
+    return e.cmp(P::uge, gemm.rowCount,
+                 e.c(shape.staged.prefillRowsPerGroup * groups));
+  }
+
+  void declareStaging(OpBuilder &b, ModuleOp module) const {
+    if (module.lookupSymbol(kSharedName))
+      return;
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(module.getBody());
+    auto type =
+        LLVM::LLVMArrayType::get(b.getI8Type(), shape.staged.sharedBytes);
+    LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/false,
+                           LLVM::Linkage::Internal, kSharedName, Attribute(),
+                           /*alignment=*/128, /*addrSpace=*/3);
+  }
+
+  /// One program: find its tile, then multiply it (or zero it).
+  void buildProgram(Emit &e, const Tile &t, const Gemm &gemm, Value base,
+                    Value program, Value tid) const {
+    const int64_t colTiles = (gemm.N + t.shape.cols - 1) / t.shape.cols;
+    Value colTile = e.rem(program, colTiles);
+    Value tile = e.div(program, colTiles);
+    Value n0 = e.mul(colTile, e.c(t.shape.cols));
+    if (!gemm.offsets) {
+      Value tiles = arith::CeilDivUIOp::create(e.b, e.loc, gemm.rowCount,
+                                               e.c(t.shape.rows));
+      e.ifThen(e.cmp(P::ult, tile, tiles), [&] {
+        buildTile(e, t, gemm, base, tid, e.mul(tile, e.c(t.shape.rows)),
+                  gemm.rowCount, Value(), n0);
+      });
+      return;
+    }
+    buildSchedule(e, t, gemm, base, tid, tile);
+    Value total = e.fromI32(loadShared(e, base, 2));
+    e.ifThen(e.cmp(P::ult, tile, total), [&] {
+      Value range = e.fromI32(loadShared(e, base, 0));
+      Value before = e.fromI32(loadShared(e, base, 1));
+      // Every thread has read the schedule before the staging overwrites it.
+      e.barrier();
+      const int64_t G = gemm.groups;
+      auto offsetAt = [&](Value i) {
+        return moe::toIndex(
+            e.b, e.loc, memref::LoadOp::create(e.b, e.loc, gemm.offsets, i));
+      };
+      // Range r is [r == 0 ? 0 : offsets[r - 1], r == G + 1 ? M : offsets[r]).
+      Value isFirst = e.cmp(P::eq, range, e.c(0));
+      Value isLast = e.cmp(P::eq, range, e.c(G + 1));
+      Value prev =
+          e.sub(arith::MaxUIOp::create(e.b, e.loc, range, e.c(1)), e.c(1));
+      Value start = e.select(isFirst, e.c(0), offsetAt(prev));
+      Value end =
+          e.select(isLast, gemm.rowCount, offsetAt(e.minU(range, e.c(G))));
+      Value rowStart =
+          e.add(start, e.mul(e.sub(tile, before), e.c(t.shape.rows)));
+      Value group = e.minU(prev, e.c(G - 1));
+      e.ifThenElse(
+          e.orI(isFirst, isLast),
+          [&] { buildZeros(e, t, gemm, tid, rowStart, end, n0); },
+          [&] { buildTile(e, t, gemm, base, tid, rowStart, end, group, n0); });
+    });
+  }
+
+  Value loadShared(Emit &e, Value base, int64_t slot) const {
+    return LLVM::LoadOp::create(e.b, e.loc, e.b.getI32Type(),
+                                e.shared(base, e.i32(4 * slot)));
+  }
+  void storeShared(Emit &e, Value base, int64_t slot, Value v) const {
+    LLVM::StoreOp::create(e.b, e.loc, v, e.shared(base, e.i32(4 * slot)));
+  }
+
+  /// Warp 0 finds the program's tile: the range r whose tiles
+  /// [before(r), before(r + 1)) hold `tile`, with before(r) the tiles of
+  /// the ranges below r, and the total. Slots 0, 1, 2 of the staging
+  /// buffer (i32) get r, before(r) and the total; the slots of r are
+  /// written only where the tile exists. A barrier follows.
+  void buildSchedule(Emit &e, const Tile &t, const Gemm &gemm, Value base,
+                     Value tid, Value tile) const {
+    const int64_t G = gemm.groups, ranges = G + 2;
+    const int64_t rounds = (ranges + 31) / 32;
+    Value lane = e.rem(tid, 32);
+    e.ifThen(e.cmp(P::ult, tid, e.c(32)), [&] {
+      auto offsetAt = [&](Value i) {
+        return moe::toIndex(
+            e.b, e.loc, memref::LoadOp::create(e.b, e.loc, gemm.offsets, i));
+      };
+      // Every round's loads first, then the scans.
+      SmallVector<Value> counts, rangeOf, valid;
+      for (int64_t round = 0; round < rounds; ++round) {
+        Value r = e.add(e.c(32 * round), lane);
+        Value ok = e.cmp(P::ult, r, e.c(ranges));
+        Value prev =
+            e.minU(e.sub(arith::MaxUIOp::create(e.b, e.loc, r, e.c(1)), e.c(1)),
+                   e.c(G));
+        Value start = e.select(e.cmp(P::eq, r, e.c(0)), e.c(0), offsetAt(prev));
+        Value end = e.select(e.cmp(P::uge, r, e.c(G + 1)), gemm.rowCount,
+                             offsetAt(e.minU(r, e.c(G))));
+        Value len =
+            e.select(e.cmp(P::ugt, end, start), e.sub(end, start), e.c(0));
+        Value n =
+            arith::CeilDivUIOp::create(e.b, e.loc, len, e.c(t.shape.rows));
+        counts.push_back(e.toI32(e.select(ok, n, e.c(0))));
+        rangeOf.push_back(r);
+        valid.push_back(ok);
+      }
+      Value t32 = e.toI32(tile);
+      Value lane32 = e.toI32(lane);
+      Value carry = e.i32(0);
+      for (int64_t round = 0; round < rounds; ++round) {
+        Value x = counts[round];
+        for (int64_t d = 1; d < 32; d *= 2) {
+          auto up = gpu::ShuffleOp::create(e.b, e.loc, x, d, 32,
+                                           gpu::ShuffleMode::UP);
+          Value has = e.cmp(P::uge, lane32, e.i32(d));
+          x = e.add(x, e.select(has, up.getShuffleResult(), e.i32(0)));
+        }
+        Value incl = e.add(x, carry);
+        Value excl = e.sub(incl, counts[round]);
+        Value hit = e.andI(valid[round], e.andI(e.cmp(P::ule, excl, t32),
+                                                e.cmp(P::ult, t32, incl)));
+        e.ifThen(hit, [&] {
+          storeShared(e, base, 0, e.toI32(rangeOf[round]));
+          storeShared(e, base, 1, excl);
+        });
+        carry = gpu::ShuffleOp::create(e.b, e.loc, incl, 31, 32,
+                                       gpu::ShuffleMode::IDX)
+                    .getShuffleResult();
+      }
+      e.ifThen(e.cmp(P::eq, lane, e.c(0)),
+               [&] { storeShared(e, base, 2, carry); });
+    });
+    e.barrier();
+  }
+
+  /// Zeros for rows [rowStart, min(rowStart + BM, end)) of the program's
+  /// columns.
+  void buildZeros(Emit &e, const Tile &t, const Gemm &gemm, Value tid,
+                  Value rowStart, Value end, Value n0) const {
+    const int64_t cells = t.shape.rows * t.shape.cols;
+    scf::ForOp::create(
+        e.b, e.loc, tid, e.c(cells), e.c(t.threads), ValueRange{},
+        [&](OpBuilder &lb, Location ll, Value cell, ValueRange) {
+          Emit l{lb, ll};
+          Value row = l.add(rowStart, l.div(cell, t.shape.cols));
+          Value col = l.add(n0, l.rem(cell, t.shape.cols));
+          l.ifThen(
+              l.andI(l.cmp(P::ult, row, end), l.cmp(P::ult, col, l.c(gemm.N))),
+              [&] {
+                Value z = arith::ConstantOp::create(
+                    lb, ll, lb.getFloatAttr(gemm.outType, 0.0));
+                memref::StoreOp::create(lb, ll, z, gemm.result,
+                                        ValueRange{row, col});
+              });
+          scf::YieldOp::create(lb, ll);
+        });
+  }
+
+  /// The swizzled 16-byte chunk index of chunk `chunk` of stage row `row`.
+  Value swizzled(Emit &e, const Tile &t, Value row, Value chunk) const {
+    Value line = e.rem(e.div(row, t.rowsPerLine), t.chunks);
+    return e.add(e.mul(row, e.c(t.chunks)),
+                 arith::XOrIOp::create(e.b, e.loc, chunk, line));
+  }
+
+  /// The product of rows [rowStart, min(rowStart + BM, end)) of `group`'s
+  /// rows (no group: the dense GEMM) and weight rows [n0, n0 + BN).
+  void buildTile(Emit &e, const Tile &t, const Gemm &gemm, Value base,
+                 Value tid, Value rowStart, Value end, Value group,
+                 Value n0) const {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    MLIRContext *ctx = b.getContext();
+    const StagedGemmTile &s = t.shape;
+    const int64_t K = gemm.K, N = gemm.N;
+    const int64_t kTiles = K / s.depth, stageBytes = s.stageBytes();
+    // No more stages than K has tiles (at least two: one landing, one
+    // computed).
+    const int64_t stages = std::max<int64_t>(2, std::min(s.stages, kTiles));
+    Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
+    Value wm = e.div(warp, s.warpsN), wn = e.rem(warp, s.warpsN);
+    auto baseOf = [&](Value buffer) {
+      return e.toI64(
+          memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
+    };
+    Value inBase = baseOf(gemm.input), wBase = baseOf(gemm.weight);
+
+    // The thread's copies: the global byte address at k 0, the byte offset
+    // in a stage, and whether the thread has that copy (the decode tile's
+    // rows are fewer 16-byte chunks than threads).
+    struct Copy {
+      Value src, dst, has;
+    };
+    SmallVector<Copy> copies;
+    Value lastRow = e.sub(end, e.c(1));
+    Value groupBase =
+        group ? e.mul(e.toI64(group), e.i64(N * K * 2)) : e.i64(0);
+    auto addCopies = [&](int64_t rows, bool weights) {
+      const int64_t total = rows * t.chunks;
+      for (int64_t i = 0; i * t.threads < total; ++i) {
+        Value id = e.add(tid, e.c(i * t.threads));
+        Value has = (i + 1) * t.threads <= total
+                        ? Value()
+                        : e.cmp(P::ult, id, e.c(total));
+        Value row = e.div(id, t.chunks), chunk = e.rem(id, t.chunks);
+        Value at = weights ? e.minU(e.add(n0, row), e.c(N - 1))
+                           : e.minU(e.add(rowStart, row), lastRow);
+        Value bytes = e.mul(
+            e.toI64(e.add(e.mul(at, e.c(K)), e.mul(chunk, e.c(8)))), e.i64(2));
+        Value src = weights ? e.add(e.add(wBase, groupBase), bytes)
+                            : e.add(inBase, bytes);
+        Value dst = e.mul(swizzled(e, t, row, chunk), e.c(16));
+        if (weights)
+          dst = e.add(dst, e.c(t.aBytes));
+        copies.push_back({src, e.toI32(dst), has});
+      }
+    };
+    addCopies(s.rows, /*weights=*/false);
+    addCopies(s.cols, /*weights=*/true);
+    auto issue = [&](Emit &x, Value kTile, Value stage) {
+      Value kBytes = x.mul(x.toI64(kTile), x.i64(s.depth * 2));
+      Value stageOff = x.mul(x.toI32(stage), x.i32(stageBytes));
+      for (const Copy &copy : copies) {
+        auto one = [&] {
+          NVVM::CpAsyncOp::create(x.b, x.loc,
+                                  x.shared(base, x.add(stageOff, copy.dst)),
+                                  x.global(x.add(copy.src, kBytes)), 16,
+                                  NVVM::LoadCacheModifierKind::CG, Value());
+        };
+        if (copy.has)
+          x.ifThen(copy.has, one);
+        else
+          one();
+      }
+    };
+
+    // The thread's ldmatrix addresses in a stage, per 16 of K: A (x4: rows
+    // 0-7 and 8-15 of an m16 tile at chunks 2ks and 2ks + 1) and B (x4: two
+    // n8 tiles, each at chunks 2ks and 2ks + 1).
+    const int64_t kSteps = s.depth / 16;
+    Value l8 = e.rem(lane, 8), lh = e.rem(e.div(lane, 8), 2),
+          lq = e.div(lane, 16);
+    SmallVector<Value> aAddr, bAddr; // [ks][mi], [ks][nj]
+    for (int64_t ks = 0; ks < kSteps; ++ks) {
+      for (int64_t mi = 0; mi < t.mTiles; ++mi) {
+        Value row = e.add(e.add(e.mul(wm, e.c(t.warpRows)), e.c(16 * mi)),
+                          e.add(l8, e.mul(lh, e.c(8))));
+        Value chunk = e.add(e.c(2 * ks), lq);
+        aAddr.push_back(e.toI32(e.mul(swizzled(e, t, row, chunk), e.c(16))));
+      }
+      for (int64_t nj = 0; nj < t.nTiles / 2; ++nj) {
+        Value row = e.add(e.add(e.mul(wn, e.c(t.warpCols)), e.c(16 * nj)),
+                          e.add(l8, e.mul(lq, e.c(8))));
+        Value chunk = e.add(e.c(2 * ks), lh);
+        bAddr.push_back(e.toI32(
+            e.add(e.mul(swizzled(e, t, row, chunk), e.c(16)), e.c(t.aBytes))));
+      }
+    }
+
+    // The prologue: stages 0 .. S-2 in flight, one commit group each.
+    for (int64_t st = 0; st + 1 < stages; ++st) {
+      if (st < kTiles)
+        issue(e, e.c(st), e.c(st));
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    }
+
+    Type f32 = b.getF32Type(), i32 = b.getI32Type();
+    auto x4 = LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32});
+    auto accStruct =
+        LLVM::LLVMStructType::getLiteral(ctx, {f32, f32, f32, f32});
+    NVVM::MMATypes ptx =
+        gemm.elemType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
+    SmallVector<Value> init(4 * t.mTiles * t.nTiles, f32Const(b, loc, 0.0));
+    auto kLoop = scf::ForOp::create(
+        b, loc, e.c(0), e.c(kTiles), e.c(1), init,
+        [&](OpBuilder &lb, Location ll, Value kt, ValueRange acc) {
+          Emit l{lb, ll};
+          // Stage kt has landed for this thread; the barrier makes it so
+          // for all, and frees the stage computed at kt - 1 for kt + S - 1.
+          NVVM::CpAsyncWaitGroupOp::create(lb, ll, stages - 2);
+          l.barrier();
+          Value next = l.add(kt, l.c(stages - 1));
+          l.ifThen(l.cmp(P::ult, next, l.c(kTiles)),
+                   [&] { issue(l, next, l.rem(next, stages)); });
+          NVVM::CpAsyncCommitGroupOp::create(lb, ll);
+          Value stageOff = l.mul(l.toI32(l.rem(kt, stages)), l.i32(stageBytes));
+          auto fragments = [&](Value addr) {
+            Value ptr = l.shared(base, l.add(stageOff, addr));
+            auto ld = NVVM::LdMatrixOp::create(
+                lb, ll, x4, ptr, 4, NVVM::MMALayout::row,
+                NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+                NVVM::LdStMatrixEltType::B16);
+            SmallVector<Value> regs;
+            for (int64_t i = 0; i < 4; ++i) {
+              Value r = LLVM::ExtractValueOp::create(lb, ll, ld,
+                                                     ArrayRef<int64_t>{i});
+              if (gemm.elemType.isF16())
+                r = LLVM::BitcastOp::create(
+                    lb, ll, VectorType::get({2}, lb.getF16Type()), r);
+              regs.push_back(r);
+            }
+            return regs;
+          };
+          SmallVector<Value> sums(acc.begin(), acc.end());
+          for (int64_t ks = 0; ks < kSteps; ++ks) {
+            SmallVector<SmallVector<Value>> a, bf;
+            for (int64_t mi = 0; mi < t.mTiles; ++mi)
+              a.push_back(fragments(aAddr[ks * t.mTiles + mi]));
+            for (int64_t nj = 0; nj < t.nTiles / 2; ++nj) {
+              SmallVector<Value> r = fragments(bAddr[ks * (t.nTiles / 2) + nj]);
+              bf.push_back({r[0], r[1]});
+              bf.push_back({r[2], r[3]});
+            }
+            for (int64_t mi = 0; mi < t.mTiles; ++mi)
+              for (int64_t nt = 0; nt < t.nTiles; ++nt) {
+                int64_t at = 4 * (mi * t.nTiles + nt);
+                SmallVector<Value> cv(sums.begin() + at, sums.begin() + at + 4);
+                Value d = NVVM::MmaOp::create(
+                    lb, ll, accStruct, a[mi], bf[nt], cv,
+                    ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+                    std::array<NVVM::MMATypes, 2>{ptx, ptx},
+                    std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                                   NVVM::MMALayout::col});
+                for (int64_t i = 0; i < 4; ++i)
+                  sums[at + i] = LLVM::ExtractValueOp::create(
+                      lb, ll, d, ArrayRef<int64_t>{i});
+              }
+          }
+          scf::YieldOp::create(lb, ll, sums);
+        });
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+
+    // Accumulator i of tile (mi, nt) is row 16 mi + gid + 8 (i / 2), column
+    // 8 nt + 2 tig + i % 2 of the warp's part of the tile.
+    Value gid = e.div(lane, 4), tig = e.rem(lane, 4);
+    Value warpRow0 = e.add(rowStart, e.add(e.mul(wm, e.c(t.warpRows)), gid));
+    Value warpCol0 =
+        e.add(n0, e.add(e.mul(wn, e.c(t.warpCols)), e.mul(tig, e.c(2))));
+    for (int64_t mi = 0; mi < t.mTiles; ++mi)
+      for (int64_t nt = 0; nt < t.nTiles; ++nt)
+        for (int64_t i = 0; i < 4; ++i) {
+          Value row = e.add(warpRow0, e.c(16 * mi + 8 * (i / 2)));
+          Value col = e.add(warpCol0, e.c(8 * nt + i % 2));
+          Value v = kLoop.getResult(4 * (mi * t.nTiles + nt) + i);
+          e.ifThen(
+              e.andI(e.cmp(P::ult, row, end), e.cmp(P::ult, col, e.c(N))), [&] {
+                Value sum = v;
+                if (gemm.bias) {
+                  Value bv = group ? loadF32(b, loc, gemm.bias, {group, col})
+                                   : loadF32(b, loc, gemm.bias, {col});
+                  sum = arith::AddFOp::create(b, loc, sum, bv);
+                }
+                memref::StoreOp::create(b, loc,
+                                        castFloat(b, loc, sum, gemm.outType),
+                                        gemm.result, ValueRange{row, col});
+              });
+        }
+  }
+
+  GpuKernelShape shape;
+};
+
+} // namespace
+
+void mlir::moe::populateGroupedMatmulStagedToGpuPatterns(
+    RewritePatternSet &patterns, const GpuKernelShape &shape) {
+  patterns.add<GroupedMatmulStagedToGpu>(patterns.getContext(), shape);
+}

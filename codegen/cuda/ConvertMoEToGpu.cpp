@@ -57,11 +57,6 @@ LogicalResult checkLowerable(Operation *op) {
         return success();
       })
       .Case<GroupedMatmulOp>([](GroupedMatmulOp mm) -> LogicalResult {
-        if (mm.getRows() || mm.getUp() || mm.getActivation() ||
-            mm.getGateUpLayout())
-          return mm.emitOpError("cannot be lowered to the GPU: its fused form "
-                                "(gather, up, activation or gate_up_layout) "
-                                "has no GPU kernel yet; lower the unfused ops");
         if (mm.getOffsets() &&
             cast<RankedTensorType>(mm.getWeight().getType()).isDynamicDim(0))
           return mm.emitOpError("cannot be lowered to the GPU: its weight's "
@@ -99,36 +94,78 @@ LogicalResult checkLowerable(Operation *op) {
       .Default([](Operation *) { return success(); });
 }
 
-/// With tensor cores, an activation between GEMMs whose rows and weights
-/// are bf16 (or f16) is rounded to that type, as the CPU's fused epilogue
-/// rounds it and as the checkpoint's framework computes it: its result
-/// then feeds the down GEMM's tensor cores instead of the SIMT kernel.
-/// Only where the activation's gate (or gate_up) GEMM multiplies rows of
-/// that type by weights of that type, and every user is a GEMM with such
-/// weights; f32 hidden states keep f32 activations.
+/// The 16-bit element type of `v`'s shaped type, or null.
+Type lowType(Value v) {
+  Type t = cast<ShapedType>(v.getType()).getElementType();
+  return t.isBF16() || t.isF16() ? t : Type();
+}
+
+/// With tensor cores, the activation between two GEMMs of 16-bit rows and
+/// weights (a moe.activation of the gate GEMM, or the gate GEMM with the
+/// activation fused into it) is rounded to that type, as the CPU's fused
+/// epilogue rounds it and as the checkpoint's framework computes it, so
+/// that the down GEMM's rows are 16-bit too and take tensor cores. Only
+/// where every user is a GEMM with weights of that type; f32 hidden
+/// states keep f32 activations.
 void roundActivationsForTensorCores(ModuleOp module) {
-  auto lowType = [](Value v) -> Type {
-    Type t = cast<ShapedType>(v.getType()).getElementType();
-    return t.isBF16() || t.isF16() ? t : Type();
+  auto roundIfDownGemmsOnly = [](Value h, Type t) {
+    if (h.use_empty())
+      return;
+    for (Operation *user : h.getUsers()) {
+      auto down = dyn_cast<GroupedMatmulOp>(user);
+      if (!down || down.getInput() != h || lowType(down.getWeight()) != t)
+        return;
+    }
+    auto type = cast<RankedTensorType>(h.getType());
+    h.setType(type.clone(t));
   };
-  module->walk([&](ActivationOp act) {
-    auto gate = act.getInput().getDefiningOp<GroupedMatmulOp>();
+  module->walk([&](Operation *op) {
+    GroupedMatmulOp gate;
+    if (auto act = dyn_cast<ActivationOp>(op))
+      gate = act.getInput().getDefiningOp<GroupedMatmulOp>();
+    else if (auto mm = dyn_cast<GroupedMatmulOp>(op); mm && mm.getActivation())
+      gate = mm;
     if (!gate)
       return;
     Type t = lowType(gate.getInput());
-    if (!t || lowType(gate.getWeight()) != t)
-      return;
-    if (act.getResult().use_empty())
-      return;
-    for (Operation *user : act.getResult().getUsers()) {
-      auto down = dyn_cast<GroupedMatmulOp>(user);
-      if (!down || down.getInput() != act.getResult() ||
-          lowType(down.getWeight()) != t)
-        return;
-    }
-    auto type = cast<RankedTensorType>(act.getResult().getType());
-    act.getResult().setType(type.clone(t));
+    if (t && lowType(gate.getWeight()) == t)
+      roundIfDownGemmsOnly(op->getResult(0), t);
   });
+}
+
+/// A fused grouped GEMM (moe-fuse-dispatch, moe-fuse-gate-up) that no GPU
+/// kernel takes as it is, as the ops it was fused from: a moe.gather of
+/// its rows, the GEMM (two for separate gate and up weights) in f32, and a
+/// moe.activation producing its result.
+void unfuse(GroupedMatmulOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  Value input = op.getInput();
+  if (op.getRows())
+    input = GatherOp::create(b, loc, input, op.getRows());
+  auto resultType = cast<RankedTensorType>(op.getResult().getType());
+  ActivationAttr act = op.getActivationAttr();
+  auto gemm = [&](Value weight, Value bias, RankedTensorType type) -> Value {
+    return GroupedMatmulOp::create(b, loc, type, input, weight, Value(),
+                                   op.getOffsets(), bias, Value(), Value(),
+                                   ActivationAttr(), GateUpLayoutAttr());
+  };
+  Value out;
+  if (!act) {
+    out = gemm(op.getWeight(), op.getBias(), resultType);
+  } else {
+    auto weightType = cast<RankedTensorType>(op.getWeight().getType());
+    int64_t rows = weightType.getDimSize(weightType.getRank() - 2);
+    auto sums =
+        RankedTensorType::get({resultType.getDimSize(0), rows}, b.getF32Type());
+    Value first = gemm(op.getWeight(), op.getBias(), sums);
+    Value second =
+        op.getUp() ? gemm(op.getUp(), op.getUpBias(), sums) : Value();
+    out = ActivationOp::create(b, loc, resultType, first, second, act,
+                               op.getGateUpLayoutAttr());
+  }
+  op.getResult().replaceAllUsesWith(out);
+  op.erase();
 }
 
 struct ConvertMoEToGpuPass
@@ -173,6 +210,13 @@ struct ConvertMoEToGpuPass
 
     if (shape.mmaWarps > 0)
       roundActivationsForTensorCores(module);
+    SmallVector<GroupedMatmulOp> fused;
+    module->walk([&](GroupedMatmulOp mm) {
+      if ((mm.getRows() || mm.getActivation()) && !takesStagedGemm(mm, shape))
+        fused.push_back(mm);
+    });
+    for (GroupedMatmulOp mm : fused)
+      unfuse(mm);
     RewritePatternSet patterns(&getContext());
     populateMoEToGpuPatterns(patterns, shape);
     walkAndApplyPatterns(module, std::move(patterns));

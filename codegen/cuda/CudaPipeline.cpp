@@ -76,6 +76,11 @@ void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   pm.addPass(createMoEPrepareEntryPoints());
   pm.addPass(createMoEDecompose());
   pm.addPass(createCanonicalizerPass());
+  // The gather into the GEMMs that read it, gate and up with the
+  // activation into one GEMM: convert-moe-to-gpu gives the fused forms the
+  // staged tensor-core kernel takes one kernel, and unfuses the others.
+  pm.addPass(createMoEFuseDispatch());
+  pm.addPass(createMoEFuseGateUp());
 }
 
 void buildLoopsPhase(OpPassManager &pm, const CudaPipelineOptions &options) {

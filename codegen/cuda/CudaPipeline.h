@@ -5,7 +5,9 @@
 //
 //   moe     the input, verified
 //   fused   the GPU target description set (moe-set-cuda-target);
-//           moe.layer decomposed
+//           moe.layer decomposed; the gather fused into the GEMMs that
+//           read it and the activation into its gate and up GEMMs
+//           (moe-fuse-dispatch, moe-fuse-gate-up)
 //   loops   convert-moe-to-gpu: each kernel a GPU-mapped scf.parallel nest
 //           on buffers (One-Shot Bufferize across function boundaries); the
 //           IR the CPU can run too, which is how the tests check the

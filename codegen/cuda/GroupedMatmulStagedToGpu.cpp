@@ -29,7 +29,14 @@
 // matrix and their products never stored; the bias is added to the f32
 // sums, which are rounded once to the result type.
 //
-// Not yet: wgmma with TMA (sm_90a), split-K for decode, the fusions.
+// The fused forms of moe-fuse-dispatch and moe-fuse-gate-up are taken
+// whole: with `gather` a row's copies read the gathered token's row; with
+// gate and up weights (`up`, or one gate_up_layout weight) a stage holds
+// the gate and up weight rows of 64 output columns interleaved 8 by 8, so
+// that n8 tiles 2p and 2p + 1 of a warp are the gate and up sums of the
+// same outputs in one thread, and the epilogue applies the activation.
+//
+// Not yet: wgmma with TMA (sm_90a), split-K for decode, the combine.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cuda/KernelBuilder.h"
@@ -49,12 +56,21 @@ using namespace mlir::moe::gpu_kernels;
 bool mlir::moe::takesStagedGemm(GroupedMatmulOp op,
                                 const GpuKernelShape &shape) {
   const StagedGemmRule &rule = shape.staged;
-  if (rule.prefill.stages <= 0 || rule.decode.stages <= 0 ||
-      !takesMmaGemm(op, shape))
+  if (rule.prefill.stages <= 0 || rule.decode.stages <= 0)
     return false;
-  auto w = cast<RankedTensorType>(op.getWeight().getType());
-  int64_t k = w.getDimSize(w.getRank() - 1);
-  return k % rule.prefill.depth == 0 && k % rule.decode.depth == 0;
+  auto in = cast<RankedTensorType>(op.getInput().getType());
+  auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
+  if (!w || getQuantizedElementType(w))
+    return false;
+  Type et = in.getElementType();
+  if (et != w.getElementType() || !(et.isBF16() || et.isF16()))
+    return false;
+  if (op.getUp() &&
+      cast<RankedTensorType>(op.getUp().getType()).getElementType() != et)
+    return false;
+  int64_t n = w.getDimSize(w.getRank() - 2), k = w.getDimSize(w.getRank() - 1);
+  return !ShapedType::isDynamic(n) && !ShapedType::isDynamic(k) && n > 0 &&
+         k > 0 && k % rule.prefill.depth == 0 && k % rule.decode.depth == 0;
 }
 
 namespace {
@@ -151,9 +167,17 @@ struct Emit {
 
 /// The GEMM's buffers and sizes.
 struct Gemm {
-  Value input, weight, offsets, bias, result, rowCount;
-  int64_t groups, N, K;
+  Value input, weight, offsets, bias, rows, up, upBias, result, rowCount;
+  int64_t groups, K;
+  /// The weight's rows, and the result's columns (half the weight's rows
+  /// with gate_up_layout).
+  int64_t weightRows, outCols;
   Type elemType, outType;
+  ActivationAttr activation;
+  std::optional<GateUpLayout> layout;
+  /// Gate and up projections (`up` or gate_up_layout): each output column
+  /// takes two weight rows.
+  bool gated = false;
 };
 
 struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
@@ -178,16 +202,24 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     gemm.weight = operands.weight;
     gemm.offsets = operands.offsets;
     gemm.bias = operands.bias;
+    gemm.rows = operands.rows;
+    gemm.up = operands.up;
+    gemm.upBias = operands.upBias;
     gemm.groups = operands.groups;
     auto weightType = cast<MemRefType>(gemm.weight.getType());
-    gemm.N = weightType.getDimSize(weightType.getRank() - 2);
+    gemm.weightRows = weightType.getDimSize(weightType.getRank() - 2);
     gemm.K = weightType.getDimSize(weightType.getRank() - 1);
+    gemm.activation = op.getActivationAttr();
+    gemm.layout = op.getGateUpLayout();
+    gemm.gated = gemm.up || gemm.layout;
+    gemm.outCols = gemm.layout ? gemm.weightRows / 2 : gemm.weightRows;
     gemm.elemType =
         cast<RankedTensorType>(op.getInput().getType()).getElementType();
     gemm.outType = resultType.getElementType();
-    gemm.rowCount = memref::DimOp::create(b, loc, gemm.input, 0);
+    gemm.rowCount =
+        memref::DimOp::create(b, loc, gemm.rows ? gemm.rows : gemm.input, 0);
     gemm.result = allocLike(b, loc, resultType,
-                            {gemm.rowCount, indexConst(b, loc, gemm.N)});
+                            {gemm.rowCount, indexConst(b, loc, gemm.outCols)});
 
     const StagedGemmRule &rule = shape.staged;
     Tile prefill(rule.prefill), decode(rule.decode);
@@ -195,8 +227,7 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
            prefill.shape.cols == decode.shape.cols &&
            "the rule's tiles share the program shape and the column grid");
     Emit e{b, loc};
-    const int64_t colTiles =
-        (gemm.N + prefill.shape.cols - 1) / prefill.shape.cols;
+    const int64_t colTiles = columnTiles(prefill, gemm);
     const int64_t extraTiles = gemm.offsets ? gemm.groups + 2 : 0;
     auto rowTiles = [&](const Tile &t) {
       return e.add(
@@ -231,6 +262,15 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     return success();
   }
 
+  /// Output columns per program: the tile's weight rows, or half of them
+  /// for gate and up projections.
+  static int64_t programCols(const Tile &t, const Gemm &gemm) {
+    return gemm.gated ? t.shape.cols / 2 : t.shape.cols;
+  }
+  static int64_t columnTiles(const Tile &t, const Gemm &gemm) {
+    return (gemm.outCols + programCols(t, gemm) - 1) / programCols(t, gemm);
+  }
+
   /// M >= prefillRowsPerGroup * max(G, 1): the prefill tile.
   Value usesPrefill(Emit &e, const Gemm &gemm) const {
     int64_t groups = std::max<int64_t>(gemm.groups, 1);
@@ -253,10 +293,10 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
   /// One program: find its tile, then multiply it (or zero it).
   void buildProgram(Emit &e, const Tile &t, const Gemm &gemm, Value base,
                     Value program, Value tid) const {
-    const int64_t colTiles = (gemm.N + t.shape.cols - 1) / t.shape.cols;
+    const int64_t colTiles = columnTiles(t, gemm);
     Value colTile = e.rem(program, colTiles);
     Value tile = e.div(program, colTiles);
-    Value n0 = e.mul(colTile, e.c(t.shape.cols));
+    Value n0 = e.mul(colTile, e.c(programCols(t, gemm)));
     if (!gemm.offsets) {
       Value tiles = arith::CeilDivUIOp::create(e.b, e.loc, gemm.rowCount,
                                                e.c(t.shape.rows));
@@ -371,21 +411,21 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
   /// columns.
   void buildZeros(Emit &e, const Tile &t, const Gemm &gemm, Value tid,
                   Value rowStart, Value end, Value n0) const {
-    const int64_t cells = t.shape.rows * t.shape.cols;
+    const int64_t cols = programCols(t, gemm), cells = t.shape.rows * cols;
     scf::ForOp::create(
         e.b, e.loc, tid, e.c(cells), e.c(t.threads), ValueRange{},
         [&](OpBuilder &lb, Location ll, Value cell, ValueRange) {
           Emit l{lb, ll};
-          Value row = l.add(rowStart, l.div(cell, t.shape.cols));
-          Value col = l.add(n0, l.rem(cell, t.shape.cols));
-          l.ifThen(
-              l.andI(l.cmp(P::ult, row, end), l.cmp(P::ult, col, l.c(gemm.N))),
-              [&] {
-                Value z = arith::ConstantOp::create(
-                    lb, ll, lb.getFloatAttr(gemm.outType, 0.0));
-                memref::StoreOp::create(lb, ll, z, gemm.result,
-                                        ValueRange{row, col});
-              });
+          Value row = l.add(rowStart, l.div(cell, cols));
+          Value col = l.add(n0, l.rem(cell, cols));
+          l.ifThen(l.andI(l.cmp(P::ult, row, end),
+                          l.cmp(P::ult, col, l.c(gemm.outCols))),
+                   [&] {
+                     Value z = arith::ConstantOp::create(
+                         lb, ll, lb.getFloatAttr(gemm.outType, 0.0));
+                     memref::StoreOp::create(lb, ll, z, gemm.result,
+                                             ValueRange{row, col});
+                   });
           scf::YieldOp::create(lb, ll);
         });
   }
@@ -398,7 +438,12 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
   }
 
   /// The product of rows [rowStart, min(rowStart + BM, end)) of `group`'s
-  /// rows (no group: the dense GEMM) and weight rows [n0, n0 + BN).
+  /// rows (no group: the dense GEMM) and the weight rows of output columns
+  /// [n0, n0 + programCols): BN of them, or, for gate and up projections,
+  /// BN / 2 columns' gate and up rows, which the stage interleaves 8 by 8
+  /// (stage rows 16 j .. 16 j + 7 gate, 16 j + 8 .. 16 j + 15 up, of
+  /// columns n0 + 8 j ..), so that n8 tiles 2 p and 2 p + 1 of a warp are
+  /// the gate and up sums of the same outputs in the same thread.
   void buildTile(Emit &e, const Tile &t, const Gemm &gemm, Value base,
                  Value tid, Value rowStart, Value end, Value group,
                  Value n0) const {
@@ -406,7 +451,7 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     Location loc = e.loc;
     MLIRContext *ctx = b.getContext();
     const StagedGemmTile &s = t.shape;
-    const int64_t K = gemm.K, N = gemm.N;
+    const int64_t K = gemm.K;
     const int64_t kTiles = K / s.depth, stageBytes = s.stageBytes();
     // No more stages than K has tiles (at least two: one landing, one
     // computed).
@@ -418,6 +463,7 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
           memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
     };
     Value inBase = baseOf(gemm.input), wBase = baseOf(gemm.weight);
+    Value upBase = gemm.up ? baseOf(gemm.up) : Value();
 
     // The thread's copies: the global byte address at k 0, the byte offset
     // in a stage, and whether the thread has that copy (the decode tile's
@@ -428,7 +474,31 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     SmallVector<Copy> copies;
     Value lastRow = e.sub(end, e.c(1));
     Value groupBase =
-        group ? e.mul(e.toI64(group), e.i64(N * K * 2)) : e.i64(0);
+        group ? e.mul(e.toI64(group), e.i64(gemm.weightRows * K * 2))
+              : e.i64(0);
+    // Stage row `row` of the weight tile: its weight row and the buffer
+    // holding it.
+    auto weightRow = [&](Value row) -> std::pair<Value, Value> {
+      if (!gemm.gated)
+        return {e.minU(e.add(n0, row), e.c(gemm.weightRows - 1)), wBase};
+      Value isUp = e.cmp(P::eq, e.rem(e.div(row, 8), 2), e.c(1));
+      Value col =
+          e.minU(e.add(n0, e.add(e.mul(e.div(row, 16), e.c(8)), e.rem(row, 8))),
+                 e.c(gemm.outCols - 1));
+      Value upIndex = e.select(isUp, e.c(1), e.c(0));
+      if (gemm.up)
+        return {col, e.select(isUp, upBase, wBase)};
+      if (gemm.layout == GateUpLayout::interleaved)
+        return {e.add(e.mul(col, e.c(2)), upIndex), wBase};
+      return {e.add(e.mul(upIndex, e.c(gemm.outCols)), col), wBase};
+    };
+    // Row `at` of the input: the gathered token's with `rows`.
+    auto inputRow = [&](Value at) -> Value {
+      if (!gemm.rows)
+        return at;
+      return moe::toIndex(b, loc,
+                          memref::LoadOp::create(b, loc, gemm.rows, at));
+    };
     auto addCopies = [&](int64_t rows, bool weights) {
       const int64_t total = rows * t.chunks;
       for (int64_t i = 0; i * t.threads < total; ++i) {
@@ -437,11 +507,14 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
                         ? Value()
                         : e.cmp(P::ult, id, e.c(total));
         Value row = e.div(id, t.chunks), chunk = e.rem(id, t.chunks);
-        Value at = weights ? e.minU(e.add(n0, row), e.c(N - 1))
-                           : e.minU(e.add(rowStart, row), lastRow);
+        Value at, buffer = inBase;
+        if (weights)
+          std::tie(at, buffer) = weightRow(row);
+        else
+          at = inputRow(e.minU(e.add(rowStart, row), lastRow));
         Value bytes = e.mul(
             e.toI64(e.add(e.mul(at, e.c(K)), e.mul(chunk, e.c(8)))), e.i64(2));
-        Value src = weights ? e.add(e.add(wBase, groupBase), bytes)
+        Value src = weights ? e.add(e.add(buffer, groupBase), bytes)
                             : e.add(inBase, bytes);
         Value dst = e.mul(swizzled(e, t, row, chunk), e.c(16));
         if (weights)
@@ -565,29 +638,61 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
 
     // Accumulator i of tile (mi, nt) is row 16 mi + gid + 8 (i / 2), column
-    // 8 nt + 2 tig + i % 2 of the warp's part of the tile.
+    // 8 nt + 2 tig + i % 2 of the warp's part of the tile; for gate and up
+    // projections, tiles 2 p (gate) and 2 p + 1 (up) are output columns
+    // 8 p + 2 tig + i % 2 of the warp's half as many.
     Value gid = e.div(lane, 4), tig = e.rem(lane, 4);
     Value warpRow0 = e.add(rowStart, e.add(e.mul(wm, e.c(t.warpRows)), gid));
+    const int64_t warpOut = gemm.gated ? t.warpCols / 2 : t.warpCols;
     Value warpCol0 =
-        e.add(n0, e.add(e.mul(wn, e.c(t.warpCols)), e.mul(tig, e.c(2))));
+        e.add(n0, e.add(e.mul(wn, e.c(warpOut)), e.mul(tig, e.c(2))));
+    auto biasAt = [&](Value full, Value weightRow) {
+      return group ? loadF32(b, loc, full, {group, weightRow})
+                   : loadF32(b, loc, full, {weightRow});
+    };
+    const int64_t step = gemm.gated ? 2 : 1;
     for (int64_t mi = 0; mi < t.mTiles; ++mi)
-      for (int64_t nt = 0; nt < t.nTiles; ++nt)
+      for (int64_t nt = 0; nt < t.nTiles; nt += step)
         for (int64_t i = 0; i < 4; ++i) {
           Value row = e.add(warpRow0, e.c(16 * mi + 8 * (i / 2)));
-          Value col = e.add(warpCol0, e.c(8 * nt + i % 2));
+          Value col = e.add(warpCol0, e.c(8 * (nt / step) + i % 2));
           Value v = kLoop.getResult(4 * (mi * t.nTiles + nt) + i);
-          e.ifThen(
-              e.andI(e.cmp(P::ult, row, end), e.cmp(P::ult, col, e.c(N))), [&] {
-                Value sum = v;
-                if (gemm.bias) {
-                  Value bv = group ? loadF32(b, loc, gemm.bias, {group, col})
-                                   : loadF32(b, loc, gemm.bias, {col});
-                  sum = arith::AddFOp::create(b, loc, sum, bv);
-                }
-                memref::StoreOp::create(b, loc,
-                                        castFloat(b, loc, sum, gemm.outType),
-                                        gemm.result, ValueRange{row, col});
-              });
+          Value u = gemm.gated
+                        ? kLoop.getResult(4 * (mi * t.nTiles + nt + 1) + i)
+                        : Value();
+          e.ifThen(e.andI(e.cmp(P::ult, row, end),
+                          e.cmp(P::ult, col, e.c(gemm.outCols))),
+                   [&] {
+                     Value gate = v, upSum = u;
+                     if (gemm.bias && !gemm.gated) {
+                       gate = arith::AddFOp::create(b, loc, gate,
+                                                    biasAt(gemm.bias, col));
+                     } else if (gemm.bias) {
+                       // The gate's and the up's weight rows of column `col`.
+                       Value gateRow = col, upRow = col;
+                       Value upBias = gemm.up ? gemm.upBias : gemm.bias;
+                       if (gemm.layout == GateUpLayout::interleaved) {
+                         gateRow = e.mul(col, e.c(2));
+                         upRow = e.add(gateRow, e.c(1));
+                       } else if (gemm.layout) {
+                         upRow = e.add(col, e.c(gemm.outCols));
+                       }
+                       gate = arith::AddFOp::create(b, loc, gate,
+                                                    biasAt(gemm.bias, gateRow));
+                       upSum = arith::AddFOp::create(b, loc, upSum,
+                                                     biasAt(upBias, upRow));
+                     }
+                     Value out = gate;
+                     if (gemm.activation)
+                       out = gemm.gated
+                                 ? applyActivation(b, loc, gemm.activation,
+                                                   gate, upSum)
+                                 : applyActivation(b, loc, gemm.activation,
+                                                   Value(), gate);
+                     memref::StoreOp::create(
+                         b, loc, castFloat(b, loc, out, gemm.outType),
+                         gemm.result, ValueRange{row, col});
+                   });
         }
   }
 

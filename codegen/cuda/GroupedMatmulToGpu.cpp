@@ -42,7 +42,7 @@ struct GroupedMatmulToGpu : OpRewritePattern<GroupedMatmulOp> {
         op.getGateUpLayout())
       return rewriter.notifyMatchFailure(op,
                                          "fused forms: checked by the pass");
-    if (takesMmaGemm(op, shape))
+    if (takesMmaGemm(op, shape) || takesStagedGemm(op, shape))
       return rewriter.notifyMatchFailure(op, "the tensor-core kernel's");
     Location loc = op.getLoc();
     OpBuilder &b = rewriter;

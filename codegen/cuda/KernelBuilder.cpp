@@ -101,6 +101,12 @@ gpu_kernels::GemmBuffers gpu_kernels::gemmBuffers(OpBuilder &b, Location loc,
   }
   if (op.getBias())
     out.bias = toBuffer(b, loc, op.getBias());
+  if (op.getRows())
+    out.rows = toBuffer(b, loc, op.getRows());
+  if (op.getUp())
+    out.up = toBuffer(b, loc, op.getUp());
+  if (op.getUpBias())
+    out.upBias = toBuffer(b, loc, op.getUpBias());
   return out;
 }
 

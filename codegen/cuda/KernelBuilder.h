@@ -44,11 +44,12 @@ Value f32Const(OpBuilder &b, Location loc, double v);
 /// below offsets[0] get 0: callers check offsets[0] <= row).
 Value groupOfRow(OpBuilder &b, Location loc, Value offsets, Value row,
                  int64_t groups);
-/// A grouped GEMM's operands as buffers: offsets and bias null where the
-/// op has none; `groups` the weight's leading dimension with offsets, 0
-/// without.
+/// A grouped GEMM's operands as buffers: those the op does not have null;
+/// `groups` the weight's leading dimension with offsets, 0 without.
 struct GemmBuffers {
   Value input, weight, offsets, bias;
+  /// The fused forms' gather indices, up weight and its bias.
+  Value rows, up, upBias;
   int64_t groups = 0;
 };
 GemmBuffers gemmBuffers(OpBuilder &b, Location loc, GroupedMatmulOp op);

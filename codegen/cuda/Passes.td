@@ -65,9 +65,13 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       expert) walks the chunk again and places the expert's assignments in
       order.
     * `moe.gather` (`gather`): one thread per element.
-    * `moe.grouped_matmul` with bf16 (or f16) rows and weights, K a
-      multiple of 32 and N of 8, where the target has tensor cores and
-      `tensor-cores` is set (`gemm_mma_staged`): mma.sync m16n8k16 with
+    * `moe.grouped_matmul` with bf16 (or f16) rows and weights and K a
+      multiple of 32, where the target has tensor cores and
+      `tensor-cores` is set (`gemm_mma_staged`), plain or in the fused
+      forms of moe-fuse-dispatch and moe-fuse-gate-up (its rows gathered
+      from the tokens through `gather` as they are staged; gate and up
+      weights, or one `gate_up_layout` weight, with the activation and
+      the biases in the epilogue): mma.sync m16n8k16 with
       f32 accumulators on operands staged in shared memory (48 KiB,
       static): each stage of 32 of K copied by cp.async, 16 bytes a
       thread, stored with an XOR swizzle of its 16-byte chunks, and read
@@ -80,7 +84,9 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       each program scans the ranges' tile counts with warp shuffles to
       find its tile, programs past the last exit, the tiles of rows
       outside every group store zeros. The bias is added to the f32 sums,
-      one rounding.
+      one rounding. With gate and up projections, a stage holds the gate
+      and up weight rows of 64 output columns interleaved 8 by 8, so one
+      thread holds both sums of each of its outputs.
     * The same with K an odd multiple of 16 (`gemm_mma`): programs of 4
       warps over 16 rows and 64 columns, 16 slots per row tile, slot `s`
       multiplying the tile by the group of its row `s` where that row is
@@ -105,10 +111,13 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
     the tensor-core kernels run on the CPU in a warp-level emulator
     (`test/codegen/gpu-mma-on-cpu.test`).
 
-    The fused forms (`moe.grouped_matmul` with `gather`, `up`,
-    `activation` or `gate_up_layout`; `moe.combine` with `down`) have no
-    kernels yet, and a grouped GEMM needs a static group count: each is an
-    error at the op, before any kernel is built.
+    A fused `moe.grouped_matmul` (`gather`, `up`, `activation`,
+    `gate_up_layout`) that the staged kernel does not take is unfused
+    first: a `moe.gather` of its rows, its GEMMs in f32, a `moe.activation`
+    (an activation fused into a 16-bit GEMM whose users are all GEMMs of
+    16-bit weights is rounded to that type, as above). `moe.combine` with
+    `down` has no kernel yet, and a grouped GEMM needs a static group
+    count: each is an error at the op, before any kernel is built.
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",

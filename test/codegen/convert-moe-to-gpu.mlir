@@ -360,3 +360,44 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
     return %y : tensor<?x32xf32>
   }
 }
+
+// -----
+
+// The fused forms moe-fuse-dispatch and moe-fuse-gate-up make. With 16-bit
+// rows and weights and K a multiple of 32 the staged kernel takes them
+// whole: the rows gathered through the indices as they are staged, the gate
+// and up weight rows interleaved 8 by 8 in each stage (64 output columns a
+// program), the bias and the activation in the epilogue. Its result feeds
+// a down GEMM with bf16 weights, so it is rounded to bf16 (as a
+// moe.activation's would be) and the down GEMM takes tensor cores too.
+// CHECK-LABEL: func.func @fused_staged
+// CHECK-NOT: moe.
+// CHECK: %[[ROWS:[a-zA-Z0-9_]+]] = bufferization.to_buffer %{{.*}} read_only : tensor<?xi32> to memref<?xi32>
+// CHECK: %[[H:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
+// CHECK: memref.load %[[ROWS]][%{{.*}}] : memref<?xi32>
+// CHECK: nvvm.cp.async.shared.global
+// CHECK: nvvm.mma.sync
+// CHECK: math.exp
+// CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %[[R]], %[[H]]
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: bufferization.to_tensor %[[H]]
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK-NOT: moe.kernel_name
+// f32 rows: no tensor-core kernel takes the fused GEMM, which is unfused
+// into the gather, the GEMM and the activation.
+// CHECK-LABEL: func.func @fused_f32
+// CHECK: } {moe.kernel_name = "gather"}
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "activation"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @fused_staged(%x: tensor<?x64xbf16>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %g: tensor<4x64x64xbf16>, %u: tensor<4x64x64xbf16>, %gb: tensor<4x64xf32>, %ub: tensor<4x64xf32>, %d: tensor<4x64x64xbf16>) -> tensor<?x64xf32> {
+    %h = moe.grouped_matmul %x, %g gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) bias(%gb : tensor<4x64xf32>) up(%u : tensor<4x64x64xbf16>) up_bias(%ub : tensor<4x64xf32>) activation(#moe.activation<swiglu>) : tensor<?x64xbf16>, tensor<4x64x64xbf16> -> tensor<?x64xf32>
+    %y = moe.grouped_matmul %h, %d offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x64x64xbf16> -> tensor<?x64xf32>
+    return %y : tensor<?x64xf32>
+  }
+  func.func @fused_f32(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %w: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
+    %y = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) activation(#moe.activation<relu>) : tensor<?x16xf32>, tensor<4x8x16xf32> -> tensor<?x8xf32>
+    return %y : tensor<?x8xf32>
+  }
+}

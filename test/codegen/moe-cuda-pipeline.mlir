@@ -10,6 +10,14 @@
 // FUSED-LABEL: func.func @routing
 // FUSED: moe.route
 // FUSED: moe.dispatch
+// A layer decomposed, the gather fused into the up GEMM and the activation
+// into its epilogue (moe-fuse-dispatch, moe-fuse-gate-up).
+// FUSED-LABEL: func.func @layer
+// FUSED: %[[SORTED:[a-zA-Z0-9_]+]], %{{.*}}, %[[OFF:[a-zA-Z0-9_]+]] = moe.dispatch
+// FUSED-NOT: moe.gather
+// FUSED: %[[H:[a-zA-Z0-9_]+]] = moe.grouped_matmul %{{.*}}, %{{.*}} gather(%[[SORTED]] : tensor<?xi32>) offsets(%[[OFF]] : tensor<5xi32>) activation(#moe.activation<relu>)
+// FUSED-NOT: moe.activation
+// FUSED: moe.grouped_matmul %[[H]]
 
 // loops: bufferized GPU-mapped nests, the mapping kept (no canonicalizer
 // merges them before they become launches).
@@ -64,7 +72,9 @@
 // GPU: gpu.block_id x
 // GPU: gpu.thread_id x
 // GPU-COUNT-4: gpu.func @routing_dispatch
-// A layer is the same stream of launches, one per op of its decomposition.
+// A layer is the same stream of launches, one per op of its decomposition:
+// f32 rows take no tensor cores, so the fused GEMM is unfused again into
+// the gather, the GEMM and the activation.
 // GPU-LABEL: func.func @layer
 // GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_gemm
 // GPU: gpu.launch_func async [%{{.*}}] @layer_kernels::@layer_route

@@ -26,6 +26,7 @@ one wrote shows it in its results.
 
 Only the ops these kernels use are known; any other is an error naming it.
 """
+import math
 import re
 
 import numpy as np
@@ -502,12 +503,30 @@ class Emulator:
     def float_binary(fn):
         def handler(self, op, vals, env, mask):
             a, b = (np.asarray(v, np.float32) for v in vals)
-            return round_to(op.out_types[0], fn(a, b))
+            with np.errstate(all="ignore"):
+                r = fn(a, b)
+            return round_to(op.out_types[0], r)
         return handler
 
     op_arith_addf = float_binary(lambda a, b: a + b)
     op_arith_subf = float_binary(lambda a, b: a - b)
     op_arith_mulf = float_binary(lambda a, b: a * b)
+    op_arith_divf = float_binary(lambda a, b: a / b)
+    op_arith_minimumf = float_binary(np.minimum)
+    op_arith_maximumf = float_binary(np.maximum)
+
+    def float_unary(fn):
+        def handler(self, op, vals, env, mask):
+            with np.errstate(over="ignore", invalid="ignore"):
+                r = fn(np.asarray(vals[0], np.float64))
+            return round_to(op.out_types[0], r.astype(np.float32))
+        return handler
+
+    op_arith_negf = float_unary(lambda a: -a)
+    op_math_exp = float_unary(np.exp)
+    op_math_tanh = float_unary(np.tanh)
+    op_math_erf = float_unary(np.vectorize(math.erf, otypes=[np.float64]))
+    op_math_sqrt = float_unary(np.sqrt)
 
     def op_arith_truncf(self, op, vals, env, mask):
         return round_to(op.out_types[0], vals[0])

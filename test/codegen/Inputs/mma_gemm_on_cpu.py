@@ -2,21 +2,25 @@
 """Runs the tensor-core grouped GEMMs of convert-moe-to-gpu on the CPU.
 
 For each case, writes a function of one moe.grouped_matmul (16-bit rows and
-weights, a dynamic row count), lowers it with moe-cuda-pipeline up to its
-loops phase (tensor cores on, sm_90a) and runs the kernel it became with the
+weights, a dynamic row count; plain, or in the fused forms moe-fuse-dispatch
+and moe-fuse-gate-up make: a gather of its rows, gate and up projections
+with the activation), lowers it with moe-cuda-pipeline up to its loops phase
+(tensor cores on, sm_90a) and runs the kernels it became with the
 warp-level emulator (gpu_emulator.py: mma.sync, ldmatrix, cp.async, warp
 shuffles and barriers as the PTX ISA defines them, the threads of a program
 in lockstep). Random rows and weights (fixed seed), group sizes with empty
 groups and rows outside every group; row counts on both sides of the
 staged kernel's switch between its decode and prefill tiles. The result is
-compared with a float64 product of the same (rounded) inputs in NumPy:
-relative L2 error at most 1e-2 for 16-bit results (one rounding of the f32
-sums), 1e-5 for f32 results, and the rows outside every group exactly 0.
+compared with float64 products of the same (rounded) inputs and the
+activation's documented formula in NumPy: relative L2 error at most 1e-2
+for 16-bit results (one rounding of the f32 sums), 1e-5 for f32 results,
+and the rows outside every group exactly 0.
 
-Prints one line per case and row count, with the kernel that ran and its
-program count; exits 1 if any mismatched.
+Prints one line per case and row count, with the kernels that ran and the
+GEMM's program count; exits 1 if any mismatched.
 """
 import argparse
+import math
 import os
 import subprocess
 import sys
@@ -26,35 +30,97 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_emulator  # noqa: E402
 
-# name, element type, result type, groups (0: dense), N, K, bias, row counts
+
+def case(name, et, ot, G, N, K, rows_of, **kw):
+    c = dict(name=name, et=et, ot=ot, G=G, N=N, K=K, rows=rows_of,
+             bias=False, gather=False, form=None, act=None)
+    c.update(kw)
+    return c
+
+
 CASES = [
     # The staged kernel: decode tiles below 64 rows a group, prefill above.
-    ("staged_bf16", "bf16", "bf16", 4, 200, 160, True, [1, 7, 40, 300]),
-    ("staged_f16_f32", "f16", "f32", 6, 48, 96, False, [5, 400]),
-    ("staged_dense", "bf16", "f32", 0, 136, 64, True, [3, 130]),
-    # K an odd multiple of 16: the direct kernel, fragments from global memory.
-    ("direct_bf16", "bf16", "bf16", 4, 24, 48, True, [6, 90]),
+    case("staged_bf16", "bf16", "bf16", 4, 200, 160, [1, 7, 40, 300],
+         bias=True),
+    case("staged_f16_f32", "f16", "f32", 6, 48, 96, [5, 400]),
+    case("staged_dense", "bf16", "f32", 0, 136, 64, [3, 130], bias=True),
+    # Fused: the rows gathered from the tokens, gate and up weights with the
+    # activation (moe-fuse-dispatch and moe-fuse-gate-up), and the layouts
+    # of a fused gate_up weight.
+    case("fused_gather_swiglu", "bf16", "bf16", 4, 48, 64, [6, 300],
+         gather=True, form="up", act="swiglu", bias=True),
+    case("fused_geglu_interleaved", "bf16", "f32", 4, 72, 96, [9, 280],
+         form="interleaved", act="geglu", bias=True),
+    case("fused_swiglu_limit_concatenated", "f16", "f16", 3, 40, 64, [5, 200],
+         gather=True, form="concatenated", bias=True,
+         act="swiglu, alpha = 1.702, beta = 1.0, limit = 7.0"),
+    case("fused_dense_gelu_tanh", "bf16", "bf16", 0, 40, 64, [3, 70],
+         act="gelu_tanh"),
+    # K an odd multiple of 16: the direct kernel, fragments from global
+    # memory; fused, it is unfused into a gather, two GEMMs and an
+    # activation kernel.
+    case("direct_bf16", "bf16", "bf16", 4, 24, 48, [6, 90], bias=True),
+    case("unfused_k48_swiglu", "bf16", "bf16", 4, 24, 48, [6, 90],
+         gather=True, form="up", act="swiglu"),
 ]
 
 
-def module_text(name, et, ot, G, N, K, bias):
-    args = ["%%x: tensor<?x%dx%s>" % (K, et)]
-    wshape = "%dx%dx%d" % (G, N, K) if G else "%dx%d" % (N, K)
-    args.append("%%w: tensor<%sx%s>" % (wshape, et))
+def module_text(c):
+    et, ot, G, N, K = c["et"], c["ot"], c["G"], c["N"], c["K"]
+    wrows = 2 * N if c["form"] in ("interleaved", "concatenated") else N
+    wshape = "%dx%dx%d" % (G, wrows, K) if G else "%dx%d" % (wrows, K)
+    bshape = "%dx%d" % (G, wrows) if G else "%d" % wrows
+    args = ["%%x: tensor<?x%dx%s>" % (K, et), "%%w: tensor<%sx%s>" % (wshape, et)]
     extra = ""
+    if c["gather"]:
+        args.append("%rows: tensor<?xi32>")
+        extra += " gather(%rows : tensor<?xi32>)"
     if G:
         args.append("%%off: tensor<%dxi32>" % (G + 1))
         extra += " offsets(%%off : tensor<%dxi32>)" % (G + 1)
-    if bias:
-        bshape = "%dx%d" % (G, N) if G else "%d" % N
+    if c["bias"]:
         args.append("%%b: tensor<%sxf32>" % bshape)
         extra += " bias(%%b : tensor<%sxf32>)" % bshape
+    if c["form"] == "up":
+        args.append("%%u: tensor<%sx%s>" % (wshape, et))
+        extra += " up(%%u : tensor<%sx%s>)" % (wshape, et)
+        if c["bias"]:
+            args.append("%%ub: tensor<%sxf32>" % bshape)
+            extra += " up_bias(%%ub : tensor<%sxf32>)" % bshape
+    if c["act"]:
+        extra += " activation(#moe.activation<%s>)" % c["act"]
+    if c["form"] in ("interleaved", "concatenated"):
+        extra += " gate_up_layout(%s)" % c["form"]
+    name = c["name"]
     return (
         "func.func @%s(%s) -> tensor<?x%dx%s> {\n"
         "  %%y = moe.grouped_matmul %%x, %%w%s : tensor<?x%dx%s>, "
         "tensor<%sx%s> -> tensor<?x%dx%s>\n"
         "  return %%y : tensor<?x%dx%s>\n}\n" %
         (name, ", ".join(args), N, ot, extra, K, et, wshape, et, N, ot, N, ot))
+
+
+def activation(spec, g, u):
+    """The activation's documented formula (docs/MoEDialect.md)."""
+    parts = [p.strip() for p in spec.split(",")]
+    kind = parts[0]
+    opts = dict(p.split(" = ") for p in parts[1:])
+    alpha = float(opts.get("alpha", 1.0))
+    beta = float(opts.get("beta", 0.0))
+    gelu = np.vectorize(lambda v: 0.5 * v * (1 + math.erf(v / math.sqrt(2))),
+                        otypes=[np.float64])
+    if kind in ("swiglu", "geglu"):
+        if "limit" in opts:
+            lim = float(opts["limit"])
+            g = np.minimum(g, lim)
+            u = np.clip(u, -lim, lim)
+        if kind == "geglu":
+            return gelu(g) * (u + beta)
+        return g / (1 + np.exp(-alpha * g)) * (u + beta)
+    if kind == "gelu_tanh":
+        return 0.5 * u * (1 + np.tanh(math.sqrt(2 / math.pi) *
+                                      (u + 0.044715 * u ** 3)))
+    raise ValueError(kind)
 
 
 def rounded(x, t):
@@ -75,6 +141,93 @@ def offsets_for(rng, M, G):
     return np.concatenate([[lead], lead + np.cumsum(counts)]).astype(np.int32)
 
 
+def kernels_of(text):
+    names = []
+    for part in text.split('moe.kernel_name = "')[1:]:
+        names.append(part.split('"')[0])
+    return names
+
+
+def run_case(c, moe_opt, out_dir, rng):
+    name, et, ot, G, N, K = c["name"], c["et"], c["ot"], c["G"], c["N"], c["K"]
+    src = os.path.join(out_dir, name + ".mlir")
+    loops = os.path.join(out_dir, name + ".loops.mlir")
+    with open(src, "w") as fh:
+        fh.write(module_text(c))
+    subprocess.run([moe_opt, src,
+                    "--moe-cuda-pipeline=compile-to=loops chip=sm_90a",
+                    "--mlir-print-op-generic", "-o", loops], check=True)
+    with open(loops) as fh:
+        text = fh.read()
+    kernels = "+".join(kernels_of(text))
+    layout = c["form"] in ("interleaved", "concatenated")
+    wrows = 2 * N if layout else N
+    wshape = (G, wrows, K) if G else (wrows, K)
+    w = rounded(rng.standard_normal(wshape), et)
+    up = rounded(rng.standard_normal(wshape), et) if c["form"] == "up" else None
+    b = rng.standard_normal(wshape[:-1]).astype(np.float32)
+    ub = rng.standard_normal(wshape[:-1]).astype(np.float32)
+    failed = 0
+    for M in c["rows"]:
+        emu = gpu_emulator.Emulator(gpu_emulator.parse_module(text))
+        tokens = max(1, M // 2) if c["gather"] else M
+        x = rounded(rng.standard_normal((tokens, K)), et)
+        inputs = [gpu_emulator.buffer_of(emu, x, et),
+                  gpu_emulator.buffer_of(emu, w, et)]
+        rows = np.arange(M)
+        if c["gather"]:
+            rows = rng.integers(0, tokens, M).astype(np.int32)
+            inputs.append(gpu_emulator.buffer_of(emu, rows, "i32"))
+        xs = x[rows]
+
+        def product(weight, bias):
+            s = xs @ weight.T
+            return s + bias if c["bias"] else s
+
+        if G:
+            off = offsets_for(rng, M, G)
+            inputs.append(gpu_emulator.buffer_of(emu, off, "i32"))
+            group_rows = [(g, off[g], off[g + 1]) for g in range(G)]
+            outside = np.r_[0:off[0], off[G]:M]
+        else:
+            group_rows = [(None, 0, M)]
+            outside = np.r_[0:0]
+        if c["bias"]:
+            inputs.append(gpu_emulator.buffer_of(emu, b, "f32"))
+        if up is not None:
+            inputs.append(gpu_emulator.buffer_of(emu, up, et))
+            if c["bias"]:
+                inputs.append(gpu_emulator.buffer_of(emu, ub, "f32"))
+        want = np.zeros((M, N))
+        for g, lo, hi in group_rows:
+            pick = (lambda a: a[g]) if g is not None else (lambda a: a)
+            s = product(pick(w), pick(b))[lo:hi]
+            if c["form"] == "up":
+                gate, upv = s, product(pick(up), pick(ub))[lo:hi]
+            elif c["form"] == "interleaved":
+                gate, upv = s[:, 0::2], s[:, 1::2]
+            elif c["form"] == "concatenated":
+                gate, upv = s[:, :N], s[:, N:]
+            else:
+                gate, upv = None, s
+            want[lo:hi] = activation(c["act"], gate, upv) if c["act"] else upv
+        try:
+            (out,) = emu.call(name, inputs)
+            got = gpu_emulator.values_of(out)
+            err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
+            tol = 1e-5 if ot == "f32" else 1e-2
+            zeros = not outside.size or np.all(got[outside] == 0)
+            ok = bool(np.isfinite(got).all() and err <= tol and zeros)
+            detail = "relative L2 %.2e (tolerance %g)%s" % (
+                err, tol, "" if zeros else ", rows outside every group not 0")
+        except gpu_emulator.EmulationError as e:
+            ok, detail = False, "emulation error: %s" % e
+        failed += not ok
+        print("%s M=%d: %s %s, %d programs: %s" % (
+            name, M, "ok" if ok else "FAILED", kernels, emu.programs, detail))
+    return failed
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--moe-opt", required=True)
@@ -82,53 +235,7 @@ def main():
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(23)
-    failed = 0
-    for name, et, ot, G, N, K, bias, rows in CASES:
-        src = os.path.join(args.out, name + ".mlir")
-        loops = os.path.join(args.out, name + ".loops.mlir")
-        with open(src, "w") as fh:
-            fh.write(module_text(name, et, ot, G, N, K, bias))
-        subprocess.run([args.moe_opt, src,
-                        "--moe-cuda-pipeline=compile-to=loops chip=sm_90a",
-                        "--mlir-print-op-generic", "-o", loops], check=True)
-        with open(loops) as fh:
-            text = fh.read()
-        kernel = "gemm_mma_staged" if '"gemm_mma_staged"' in text else (
-            "gemm_mma" if '"gemm_mma"' in text else "none")
-        w = rounded(rng.standard_normal((G, N, K) if G else (N, K)), et)
-        b = rng.standard_normal((G, N) if G else N).astype(np.float32)
-        for M in rows:
-            emu = gpu_emulator.Emulator(gpu_emulator.parse_module(text))
-            x = rounded(rng.standard_normal((M, K)), et)
-            inputs = [gpu_emulator.buffer_of(emu, x, et),
-                      gpu_emulator.buffer_of(emu, w, et)]
-            want = np.zeros((M, N))
-            if G:
-                off = offsets_for(rng, M, G)
-                inputs.append(gpu_emulator.buffer_of(emu, off, "i32"))
-                for g in range(G):
-                    lo, hi = off[g], off[g + 1]
-                    want[lo:hi] = x[lo:hi] @ w[g].T + (b[g] if bias else 0)
-                outside = np.r_[0:off[0], off[G]:M]
-            else:
-                want = x @ w.T + (b if bias else 0)
-                outside = np.r_[0:0]
-            if bias:
-                inputs.append(gpu_emulator.buffer_of(emu, b, "f32"))
-            try:
-                (out,) = emu.call(name, inputs)
-                got = gpu_emulator.values_of(out)
-                err = np.linalg.norm(got - want) / max(np.linalg.norm(want), 1e-30)
-                tol = 1e-5 if ot == "f32" else 1e-2
-                zeros = not outside.size or np.all(got[outside] == 0)
-                ok = bool(np.isfinite(got).all() and err <= tol and zeros)
-                detail = "relative L2 %.2e (tolerance %g)%s" % (
-                    err, tol, "" if zeros else ", rows outside every group not 0")
-            except gpu_emulator.EmulationError as e:
-                ok, detail = False, "emulation error: %s" % e
-            failed += not ok
-            print("%s M=%d: %s %s, %d programs: %s" % (
-                name, M, "ok" if ok else "FAILED", kernel, emu.programs, detail))
+    failed = sum(run_case(c, args.moe_opt, args.out, rng) for c in CASES)
     print("%d cases mismatched" % failed)
     return 1 if failed else 0
 

@@ -357,9 +357,16 @@ class Emulator:
             handler = getattr(self, "op_" + op.name.replace(".", "_"), None)
             if handler is None:
                 raise EmulationError("no emulation of %s" % op.name)
-            values = handler(op, [env[o] for o in op.operands], env, mask)
+            try:
+                values = handler(op, [env[o] for o in op.operands], env, mask)
+            except (ValueError, IndexError, TypeError) as e:
+                raise EmulationError("%s (%s = %s(%s)): %s" % (
+                    op.name, ", ".join(op.results), op.name,
+                    ", ".join(op.operands), e)) from e
+            # Handlers return a list for their results; anything else is
+            # the one result (a tuple is an LLVM struct).
             if op.results:
-                if len(op.results) == 1:
+                if not isinstance(values, list):
                     values = [values]
                 for r, v in zip(op.results, values):
                     env[r] = v
@@ -429,6 +436,15 @@ class Emulator:
         text, t = m.group(1), op.out_types[0]
         if text in ("true", "false"):
             return np.array([text == "true"])
+        if t in FLOATS and text.startswith("0x"):
+            bits = int(text, 16)
+            if t == "f32":
+                return np.array([bits], np.uint32).view(np.float32)
+            if t == "bf16":
+                return from_bf16_bits(np.array([bits], np.uint16))
+            if t == "f16":
+                return np.array([bits], np.uint16).view(np.float16).astype(np.float32)
+            raise EmulationError("a %s constant in hex" % t)
         if t in FLOATS:
             return round_to(t, np.array([float(text)], np.float32))
         return wrap(np.array([int(text)]), mlir_type_bits(t))
@@ -528,6 +544,24 @@ class Emulator:
     op_math_erf = float_unary(np.vectorize(math.erf, otypes=[np.float64]))
     op_math_sqrt = float_unary(np.sqrt)
 
+    def op_arith_cmpf(self, op, vals, env, mask):
+        pred = int(re.search(r"predicate = (\d+)", op.props).group(1))
+        a, b = (np.asarray(v, np.float32) for v in vals)
+        unordered = np.isnan(a) | np.isnan(b)
+        ordered = {1: a == b, 2: a > b, 3: a >= b, 4: a < b, 5: a <= b,
+                   6: a != b}
+        if pred == 0:
+            return np.zeros(np.broadcast(a, b).shape, bool)
+        if pred == 15:
+            return np.ones(np.broadcast(a, b).shape, bool)
+        if pred == 7:
+            return ~unordered
+        if pred == 14:
+            return unordered
+        if 1 <= pred <= 6:
+            return ordered[pred] & ~unordered
+        return ordered[pred - 7] | unordered
+
     def op_arith_truncf(self, op, vals, env, mask):
         return round_to(op.out_types[0], vals[0])
 
@@ -547,6 +581,15 @@ class Emulator:
         arr = np.empty(shape, STORAGE[elem])
         arr.reshape(-1).view(np.uint8)[:] = 0xFF
         return self.new_buffer(arr, elem)
+
+    def op_memref_collapse_shape(self, op, vals, env, mask):
+        src = vals[0]
+        groups = re.search(r"reassociation = \[(.*)\]\}?>?$", op.props).group(1)
+        shape = []
+        for group in re.findall(r"\[([^\]]*)\]", groups):
+            dims = [int(d) for d in group.split(",")]
+            shape.append(int(np.prod([src.array.shape[d] for d in dims])))
+        return Buffer(src.array.reshape(shape), src.elem, src.base)
 
     def op_memref_extract_aligned_pointer_as_index(self, op, vals, env, mask):
         return np.array([vals[0].base])

@@ -17,6 +17,11 @@ op a kernel: router GEMM, routing, dispatch, gather, grouped GEMMs,
 activation, combine), against the float64 reference evaluator's output at
 the case's tolerance (relative L2).
 
+With --layers --tensor-cores, the cases with 16-bit hidden states and
+weights as the GPU runs them: tensor cores on (the staged and direct mma
+GEMMs, the fusions), every kernel run by the warp-level emulator
+(gpu_emulator.py) instead of mlir-runner, against the same reference.
+
 Prints one line per case and token count; exits 1 if any mismatched.
 """
 import argparse
@@ -227,12 +232,20 @@ def main():
                    help="where libmlir_runner_utils.so is")
     p.add_argument("--layers", action="store_true",
                    help="whole layers instead of routing and dispatch")
+    p.add_argument("--tensor-cores", action="store_true",
+                   help="with --layers: the 16-bit layers with tensor cores "
+                   "on, run by the warp-level emulator (gpu_emulator.py) "
+                   "instead of mlir-runner")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     libs = ",".join(os.path.join(args.lib_dir, n) for n in
                     ("libmlir_runner_utils.so", "libmlir_c_runner_utils.so"))
-    failed = check_layers(args, libs) if args.layers else check_routing(
-        args, libs)
+    if args.layers and args.tensor_cores:
+        failed = check_layers_emulated(args)
+    elif args.layers:
+        failed = check_layers(args, libs)
+    else:
+        failed = check_routing(args, libs)
     sys.exit(1 if failed else 0)
 
 
@@ -363,31 +376,93 @@ def check_layers(args, libs):
         with open(src, "w") as fh:
             fh.write(text + "\n".join(main) + "\n")
         printed = run_on_cpu(args, libs, src)
-        config = {"routing": routing_config(c["k"], c["routing"]),
-                  "activation": activation_config(c["act"])}
-        if c.get("fused"):
-            config["gate_up_layout"] = c["fused"]
         for n, (T, files) in enumerate(inputs):
-            base = os.path.join(args.out, "%s.T%d" % (name, T))
-            with open(base + ".json", "w") as fh:
-                json.dump(config, fh)
-            cmd = [args.reference, "--config", base + ".json", "-o",
-                   base + ".ref.npy", "--dtype", "f64"]
-            for role, value in files.items():
-                np.save("%s.%s.npy" % (base, role), value)
-                cmd += ["--input", "%s=%s.%s.npy" % (role, base, role)]
-            run(cmd)
-            want = np.load(base + ".ref.npy").flatten()
-            got = printed[n]
-            err = np.linalg.norm(got - want) / np.linalg.norm(want)
-            tolerance = c.get("tolerance", 1e-5)
-            if not err <= tolerance:
-                print("FAIL %s T=%d: relative L2 error %.3g > %g"
-                      % (name, T, err, tolerance))
+            failed |= not compare_with_reference(args, c, T, files, printed[n])
+    return failed
+
+
+def compare_with_reference(args, c, T, files, got, what=""):
+    """Runs the float64 reference evaluator on the case's inputs and prints
+    how `got` compares; false on a mismatch."""
+    name = c["name"]
+    config = {"routing": routing_config(c["k"], c["routing"]),
+              "activation": activation_config(c["act"])}
+    if c.get("fused"):
+        config["gate_up_layout"] = c["fused"]
+    base = os.path.join(args.out, "%s.T%d" % (name, T))
+    with open(base + ".json", "w") as fh:
+        json.dump(config, fh)
+    cmd = [args.reference, "--config", base + ".json", "-o",
+           base + ".ref.npy", "--dtype", "f64"]
+    for role, value in files.items():
+        np.save("%s.%s.npy" % (base, role), value)
+        cmd += ["--input", "%s=%s.%s.npy" % (role, base, role)]
+    run(cmd)
+    want = np.load(base + ".ref.npy").flatten()
+    got = np.asarray(got, np.float64).flatten()
+    err = np.linalg.norm(got - want) / np.linalg.norm(want)
+    tolerance = c.get("tolerance", 1e-5)
+    if not err <= tolerance:
+        print("FAIL %s T=%d: relative L2 error %.3g > %g%s"
+              % (name, T, err, tolerance, what))
+        return False
+    print("ok %s T=%d: relative L2 error %.1e (tolerance %g)%s"
+          % (name, T, err, tolerance, what))
+    return True
+
+
+# The end-to-end cases with 16-bit hidden states and weights, whose GEMMs
+# take tensor cores (the GPU's own cases, and bf16 hidden states over f32
+# weights, which keeps the SIMT GEMMs).
+TENSOR_CORE_CASES = ["mma_bf16", "mma_bf16_e128", "mma_f16", "bf16_hidden"]
+
+
+def check_layers_emulated(args):
+    """Whole layers as the GPU runs them, tensor cores included: the loops
+    phase with tensor cores on, every kernel run by the warp-level
+    emulator."""
+    sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e", "Inputs"))
+    import make_cases  # noqa: E402
+    import gpu_emulator  # noqa: E402
+    cases = {c["name"]: c for c in make_cases.CASES}
+    rng = np.random.default_rng(11)
+    failed = False
+    for name in TENSOR_CORE_CASES:
+        c = cases[name]
+        weights = {}
+        text = make_cases.make_case(c, rng, weights)
+        src = os.path.join(args.out, name + ".mma.mlir")
+        with open(src, "w") as fh:
+            fh.write(text)
+        loops = run([args.moe_opt, src,
+                     "--moe-cuda-pipeline=compile-to=loops",
+                     "--mlir-print-op-generic"])
+        kernels = sorted(set(re.findall(r'moe\.kernel_name = "(\w+)"', loops)))
+        module = gpu_emulator.parse_module(loops)
+        E, d = c["E"], c["d"]
+        for T in c.get("tokens", LAYER_TOKENS):
+            emu = gpu_emulator.Emulator(module)
+            buffers, files = [], {}
+            for role, _, dims, tensor in ARG.findall(text):
+                dtype = dims.split("x")[-1]
+                if tensor in weights:
+                    value = weights[tensor][0]
+                elif role == "hidden":
+                    value = rng.standard_normal((T, d))
+                else:
+                    value = 2 * rng.standard_normal((T, E))
+                rounded, _ = to_dtype(value, dtype)
+                files["router_logits" if role == "logits" else role] = rounded
+                buffers.append(gpu_emulator.buffer_of(emu, rounded, dtype))
+            try:
+                (out,) = emu.call(name, buffers)
+            except gpu_emulator.EmulationError as e:
+                print("FAIL %s T=%d: emulation error: %s" % (name, T, e))
                 failed = True
                 continue
-            print("ok %s T=%d: relative L2 error %.1e (tolerance %g)"
-                  % (name, T, err, tolerance))
+            failed |= not compare_with_reference(
+                args, c, T, files, gpu_emulator.values_of(out),
+                " (%s)" % ", ".join(kernels))
     return failed
 
 

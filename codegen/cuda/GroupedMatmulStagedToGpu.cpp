@@ -11,8 +11,10 @@
 // The tile schedule. Rows are sorted by group; the M rows fall into G + 2
 // ranges: the rows below offsets[0], each group's [offsets[g],
 // offsets[g + 1]), and the rows from offsets[G] on. A range of n rows has
-// ceil(n / BM) row tiles, so at most ceil(M / BM) + G + 2 tiles in all:
-// the grid is that many row tiles times the column tiles, and a program
+// ceil(n / BM) row tiles, at most one of them partial, and at most
+// min(G, M) groups have rows, so there are at most
+// ceil(M / BM) + min(G, M) + 2 tiles in all: the grid is that many row
+// tiles times the column tiles, and a program
 // finds its tile from the prefix sums of the ranges' tile counts, which
 // warp 0 builds with warp shuffles (ceil((G + 2) / 32) rounds of one
 // scan) and leaves in shared memory. Programs past the last tile exit;
@@ -228,11 +230,17 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
            "the rule's tiles share the program shape and the column grid");
     Emit e{b, loc};
     const int64_t colTiles = columnTiles(prefill, gemm);
-    const int64_t extraTiles = gemm.offsets ? gemm.groups + 2 : 0;
+    // Each range of rows has floor(n / BM) full tiles and at most one
+    // partial one, and at most min(G, M) groups have rows: at most
+    // ceil(M / BM) + min(G, M) + 2 tiles (decode: a few more than the
+    // tokens' experts, not one per expert).
+    Value extraTiles =
+        gemm.offsets ? e.add(e.minU(gemm.rowCount, e.c(gemm.groups)), e.c(2))
+                     : e.c(0);
     auto rowTiles = [&](const Tile &t) {
       return e.add(
           arith::CeilDivUIOp::create(b, loc, gemm.rowCount, e.c(t.shape.rows)),
-          e.c(extraTiles));
+          extraTiles);
     };
     Value large = usesPrefill(e, gemm);
     Value programs = e.mul(e.select(large, rowTiles(prefill), rowTiles(decode)),

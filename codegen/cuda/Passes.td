@@ -78,9 +78,10 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       by ldmatrix; 3 to 5 stages in flight. Programs of 8 warps over 128
       weight rows and, chosen per launch from M, 128 rows (when the
       groups average 64 rows or more) or 16 rows of one group (the
-      target description's rule). The grid is (ceil(M / BM) + G + 2) row
-      tiles of the G + 2 ranges of rows (below the first offset, each
-      group, from the last offset on) times the column tiles; warp 0 of
+      target description's rule). The grid is
+      (ceil(M / BM) + min(G, M) + 2) row tiles of the G + 2 ranges of
+      rows (below the first offset, each group, from the last offset on)
+      times the column tiles; warp 0 of
       each program scans the ranges' tile counts with warp shuffles to
       find its tile, programs past the last exit, the tiles of rows
       outside every group store zeros. The bias is added to the f32 sums,

@@ -248,7 +248,7 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 
 // The staged tensor-core grouped GEMM (K a multiple of 32): 256 threads a
 // program, the tile chosen per launch from M (prefill, 128 rows, when M >=
-// 64 * G; decode, 16 rows, below); (ceil(M / BM) + G + 2) row tiles of the
+// 64 * G; decode, 16 rows, below); (ceil(M / BM) + min(G, M) + 2) row tiles of the
 // G + 2 ranges times the column tiles. Warp 0 scans the ranges' tile counts
 // with warp shuffles into the staging buffer's first slots; then each tile
 // is staged by cp.async (16 bytes a copy, one commit group a stage) and

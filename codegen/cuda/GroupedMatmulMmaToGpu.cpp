@@ -46,16 +46,8 @@ bool mlir::moe::takesMmaGemm(GroupedMatmulOp op, const GpuKernelShape &shape) {
   if (shape.mmaWarps <= 0 || op.getRows() || op.getUp() || op.getActivation() ||
       op.getGateUpLayout())
     return false;
-  auto in = cast<RankedTensorType>(op.getInput().getType());
-  auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
-  if (!w || getQuantizedElementType(w))
-    return false;
-  Type et = in.getElementType();
-  if (et != w.getElementType() || !(et.isBF16() || et.isF16()))
-    return false;
-  int64_t n = w.getDimSize(w.getRank() - 2), k = w.getDimSize(w.getRank() - 1);
-  return !ShapedType::isDynamic(n) && !ShapedType::isDynamic(k) &&
-         k % 16 == 0 && n % 8 == 0 && n > 0 && k > 0;
+  int64_t n, k;
+  return hasTensorCoreOperands(op, n, k) && k % 16 == 0 && n % 8 == 0;
 }
 
 namespace {

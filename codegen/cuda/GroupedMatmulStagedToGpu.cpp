@@ -58,21 +58,10 @@ using namespace mlir::moe::gpu_kernels;
 bool mlir::moe::takesStagedGemm(GroupedMatmulOp op,
                                 const GpuKernelShape &shape) {
   const StagedGemmRule &rule = shape.staged;
-  if (rule.prefill.stages <= 0 || rule.decode.stages <= 0)
-    return false;
-  auto in = cast<RankedTensorType>(op.getInput().getType());
-  auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
-  if (!w || getQuantizedElementType(w))
-    return false;
-  Type et = in.getElementType();
-  if (et != w.getElementType() || !(et.isBF16() || et.isF16()))
-    return false;
-  if (op.getUp() &&
-      cast<RankedTensorType>(op.getUp().getType()).getElementType() != et)
-    return false;
-  int64_t n = w.getDimSize(w.getRank() - 2), k = w.getDimSize(w.getRank() - 1);
-  return !ShapedType::isDynamic(n) && !ShapedType::isDynamic(k) && n > 0 &&
-         k > 0 && k % rule.prefill.depth == 0 && k % rule.decode.depth == 0;
+  int64_t n, k;
+  return rule.prefill.stages > 0 && rule.decode.stages > 0 &&
+         hasTensorCoreOperands(op, n, k) && k % rule.prefill.depth == 0 &&
+         k % rule.decode.depth == 0;
 }
 
 namespace {

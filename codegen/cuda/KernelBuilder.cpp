@@ -90,6 +90,24 @@ Value gpu_kernels::groupOfRow(OpBuilder &b, Location loc, Value offsets,
   return lo;
 }
 
+bool gpu_kernels::hasTensorCoreOperands(GroupedMatmulOp op, int64_t &n,
+                                        int64_t &k) {
+  auto in = cast<RankedTensorType>(op.getInput().getType());
+  auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
+  if (!w || getQuantizedElementType(w))
+    return false;
+  Type et = in.getElementType();
+  if (et != w.getElementType() || !(et.isBF16() || et.isF16()))
+    return false;
+  if (op.getUp() &&
+      cast<RankedTensorType>(op.getUp().getType()).getElementType() != et)
+    return false;
+  n = w.getDimSize(w.getRank() - 2);
+  k = w.getDimSize(w.getRank() - 1);
+  return !ShapedType::isDynamic(n) && !ShapedType::isDynamic(k) && n > 0 &&
+         k > 0;
+}
+
 gpu_kernels::GemmBuffers gpu_kernels::gemmBuffers(OpBuilder &b, Location loc,
                                                   GroupedMatmulOp op) {
   GemmBuffers out;

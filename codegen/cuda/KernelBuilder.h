@@ -44,6 +44,12 @@ Value f32Const(OpBuilder &b, Location loc, double v);
 /// below offsets[0] get 0: callers check offsets[0] <= row).
 Value groupOfRow(OpBuilder &b, Location loc, Value offsets, Value row,
                  int64_t groups);
+/// Whether `op` multiplies 16-bit float rows by a weight of the same type
+/// (bf16 or f16, not block-quantized, and so is its `up` weight) whose
+/// rows N and depth K are static and positive: what tensor cores take.
+/// Sets `n` and `k`.
+bool hasTensorCoreOperands(GroupedMatmulOp op, int64_t &n, int64_t &k);
+
 /// A grouped GEMM's operands as buffers: those the op does not have null;
 /// `groups` the weight's leading dimension with offsets, 0 without.
 struct GemmBuffers {

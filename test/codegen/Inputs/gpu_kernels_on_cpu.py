@@ -319,6 +319,20 @@ def activation_config(text):
     return cfg
 
 
+def layer_arguments(params, weights, rng, T, d, E):
+    """(role, tensor type, element type, values) of each parameter of a
+    case's function: its weights, random hidden states [T, d] or router
+    logits [T, E]."""
+    for role, ttype, dims, tensor in params:
+        if tensor in weights:
+            value = weights[tensor][0]
+        elif role == "hidden":
+            value = rng.standard_normal((T, d))
+        else:  # router logits given as an input
+            value = 2 * rng.standard_normal((T, E))
+        yield role, ttype, dims.split("x")[-1], value
+
+
 def check_layers(args, libs):
     sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e", "Inputs"))
     import make_cases  # noqa: E402
@@ -335,17 +349,9 @@ def check_layers(args, libs):
         main, inputs = ["func.func @main() {"], []
         for n, T in enumerate(tokens):
             args_, types, files = [], [], {}
-            for role, ttype, dims, tensor in params:
-                dtype = dims.split("x")[-1]
-                if tensor in weights:
-                    value, _ = weights[tensor]
-                    shape = value.shape
-                elif role == "hidden":
-                    shape = (T, d)
-                    value = rng.standard_normal(shape)
-                else:  # router logits given as an input
-                    shape = (T, E)
-                    value = 2 * rng.standard_normal(shape)
+            for role, ttype, dtype, value in layer_arguments(
+                    params, weights, rng, T, d, E):
+                shape = value.shape
                 rounded, hexdata = to_dtype(value, dtype)
                 files["router_logits" if role == "logits" else role] = rounded
                 st = "tensor<%sx%s>" % ("x".join(map(str, shape)), dtype)
@@ -443,14 +449,8 @@ def check_layers_emulated(args):
         for T in c.get("tokens", LAYER_TOKENS):
             emu = gpu_emulator.Emulator(module)
             buffers, files = [], {}
-            for role, _, dims, tensor in ARG.findall(text):
-                dtype = dims.split("x")[-1]
-                if tensor in weights:
-                    value = weights[tensor][0]
-                elif role == "hidden":
-                    value = rng.standard_normal((T, d))
-                else:
-                    value = 2 * rng.standard_normal((T, E))
+            for role, _, dtype, value in layer_arguments(
+                    ARG.findall(text), weights, rng, T, d, E):
                 rounded, _ = to_dtype(value, dtype)
                 files["router_logits" if role == "logits" else role] = rounded
                 buffers.append(gpu_emulator.buffer_of(emu, rounded, dtype))

@@ -25,8 +25,9 @@
 #            must refuse by name;
 #         2. the GPU's limits and PyTorch's MoE layers
 #            (bench/peers/gpu_torch.py: the dense bf16 matmul peak, the
-#            device-to-device bandwidth, torch._grouped_mm and a
-#            per-expert loop);
+#            device-to-device bandwidth, torch._grouped_mm, a per-expert
+#            loop, and liger-kernel's Triton fused MoE from the wheel
+#            prepare carried, bench/peers/gpu-peers.txt);
 #         3. moe-bench --device cuda on the carried layers, quoted against
 #            the limits of step 2, its outputs checked against the float64
 #            reference;
@@ -93,6 +94,21 @@ prepare)
   fi
   ninja -C "$rt" moert moe-run moe-bench >/dev/null
   cp "$rt/bin/moe-run" "$rt/bin/moe-bench" "$rt/lib/libmoert.so" "$dir/"
+  # The peers' wheels (bench/peers/gpu-peers.txt: a Triton fused MoE), for
+  # a GPU machine that cannot reach PyPI; from the wheel cache, else PyPI.
+  # Without them the run times PyTorch's layers alone.
+  cache="${MOEC_WHEEL_CACHE:-$HOME/.cache/moec/wheels}"
+  mkdir -p "$dir/wheels" "$cache"
+  if ! "$build/venv/bin/python" -m pip download --no-deps --quiet \
+         --find-links "$cache" -d "$cache" \
+         -r "$root/bench/peers/gpu-peers.txt" >/dev/null 2>&1; then
+    echo "gpu-check: the peers' wheels (bench/peers/gpu-peers.txt) could not be fetched; the run will time PyTorch's layers alone"
+  fi
+  while read -r req; do
+    [ -n "$req" ] || continue
+    name="${req%%==*}" version="${req##*==}"
+    cp "$cache/${name//-/_}-$version-"*.whl "$dir/wheels/" 2>/dev/null || true
+  done < "$root/bench/peers/gpu-peers.txt"
   # One command per run, relative to DIR; the weights file is found next
   # to the artifact by name.
   "$build/venv/bin/python" - "$dir" <<'EOF'
@@ -186,7 +202,14 @@ run)
     failed=1
   fi
 
-  # 2. limits and PyTorch's layers
+  # 2. limits and PyTorch's layers, and the carried peers' (pure-Python
+  # wheels, unpacked beside the tools)
+  pylib="$dir/pylib"
+  rm -rf "$pylib" && mkdir -p "$pylib"
+  for whl in "$dir"/wheels/*.whl; do
+    [ -f "$whl" ] && python3 -m zipfile -e "$whl" "$pylib"
+  done
+  PYTHONPATH="$pylib${PYTHONPATH:+:$PYTHONPATH}" \
   PYTHONUNBUFFERED=1 timeout 200 python3 "$root/bench/peers/gpu_torch.py" \
     --shapes "$shapes" --tokens "$tokens" > "$out/peers.csv" 2> "$out/peers.log" ||
     { tail -5 "$out/peers.log"; echo "gpu-check: the PyTorch peers failed (log: peers.log)"; }

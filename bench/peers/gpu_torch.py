@@ -15,11 +15,18 @@ renormalized where the shape says so), bf16 weights and activations:
     projection as a second torch._grouped_mm, the routing weights applied
     and the rows summed back with index_add_;
   - torch-loop: the same per expert, a Python loop over the experts that
-    have tokens (what transformers' eager experts do).
+    have tokens (what transformers' eager experts do);
+  - liger-fused_moe: liger-kernel's Triton fused MoE
+    (liger_kernel.ops.fused_moe.LigerFusedMoEFunction: routing metadata in
+    three Triton kernels, the gather, gate/up GEMM and SwiGLU in one, the
+    down GEMM, the weighted sum), after the same routing, where the
+    liger-kernel package imports (gpu-check.sh carries its wheel); with
+    its autotuning off (LIGER_FUSED_MOE_AUTOTUNE=0: one configuration per
+    kernel), so that its tuning runs do not take the device time.
 Each is timed with CUDA events over 2 random inputs rotated (16 at T <= 512,
 so decode does not find the experts in L2), 3 warm-ups, then at least 5
-calls and MIN_TIME seconds; median, min and max in ms. Both are checked
-against each other (relative L2 within 2e-2) before they are timed.
+calls and MIN_TIME seconds; median, min and max in ms. Each is checked
+against the loop (relative L2 within 2e-2) before it is timed.
 
 Prints CSV rows "IMPL,SHAPE,bf16,T,median,min,max" and "limit,NAME,VALUE"
 on stdout, notes starting with "#".
@@ -28,10 +35,19 @@ on stdout, notes starting with "#".
       [--min-time 0.2] [--limits-only]
 """
 import argparse
+import os
 import sys
 
 import torch
 import torch.nn.functional as F
+
+os.environ.setdefault("LIGER_FUSED_MOE_AUTOTUNE", "0")
+try:
+    from liger_kernel.ops.fused_moe import LigerFusedMoEFunction
+    LIGER_ERROR = None
+except Exception as e:  # not installed, or not importable with this torch
+    LigerFusedMoEFunction = None
+    LIGER_ERROR = "%s: %s" % (type(e).__name__, e)
 
 # d, f, E, k, renormalize: moe-bench's table (tools/moe-bench/moe-bench.cpp).
 SHAPES = {"qwen3-30b-a3b": (2048, 768, 128, 8, True),
@@ -124,6 +140,12 @@ def loop(x, router, gate_up, down, k, renormalize):
     return out
 
 
+def liger(x, router, gate_up, down, k, renormalize):
+    w, idx = route(x, router, k, renormalize)
+    return LigerFusedMoEFunction.apply(x, gate_up, down, idx.to(torch.int32),
+                                       w.to(x.dtype))
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--shapes", default="qwen3-30b-a3b")
@@ -136,6 +158,8 @@ def main():
         return 1
     print("# torch %s, %s" % (torch.__version__,
                               torch.cuda.get_device_name(0)))
+    if LigerFusedMoEFunction is None:
+        print("# liger-kernel's fused MoE not timed: %s" % LIGER_ERROR)
     peak, bw = limits()
     print("limit,bf16_matmul_gflops,%.1f" % peak)
     print("limit,d2d_gbps,%.1f" % bw)
@@ -158,20 +182,30 @@ def main():
             pool = 16 if T <= 512 else 2
             xs = [rand(T, d, scale=1.0) for _ in range(pool)]
             want = loop(xs[0], router, gate_up, down, k, renorm).float()
-            got = grouped(xs[0], router, gate_up, down, k, renorm).float()
-            err = ((got - want).norm() / want.norm()).item()
-            if not err <= 2e-2:
-                print("# %s T=%d: grouped_mm and the loop differ (relative "
-                      "L2 %.3g); grouped_mm not timed" % (name, T, err))
-                impls = {"torch-loop": loop}
-            else:
-                impls = {"torch-grouped_mm": grouped, "torch-loop": loop}
+            impls = {}
+            candidates = {"torch-grouped_mm": grouped}
+            if LigerFusedMoEFunction is not None:
+                candidates["liger-fused_moe"] = liger
+            for impl, fn in candidates.items():
+                try:
+                    got = fn(xs[0], router, gate_up, down, k, renorm).float()
+                except Exception as e:
+                    print("# %s %s T=%d failed: %s" %
+                          (impl, name, T, str(e).splitlines()[0]))
+                    continue
+                err = ((got - want).norm() / want.norm()).item()
+                if err <= 2e-2:
+                    impls[impl] = fn
+                else:
+                    print("# %s T=%d: %s and the loop differ (relative L2 "
+                          "%.3g); not timed" % (name, T, impl, err))
+            impls["torch-loop"] = loop
             for impl, fn in impls.items():
                 try:
                     med, lo, hi = timed(
                         lambda i: fn(xs[i % pool], router, gate_up, down, k,
                                      renorm), 3, 5, args.min_time)
-                except RuntimeError as e:
+                except Exception as e:
                     print("# %s %s T=%d failed: %s" %
                           (impl, name, T, str(e).splitlines()[0]))
                     continue

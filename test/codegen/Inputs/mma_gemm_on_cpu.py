@@ -230,7 +230,7 @@ def run_case(c, moe_opt, out_dir, rng):
 
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--moe-opt", required=True)
+    p.add_argument("--moe-opt", default="moe-opt")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)

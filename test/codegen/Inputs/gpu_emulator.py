@@ -600,9 +600,9 @@ class Emulator:
         for d, i in enumerate(idx):
             if i.size and (i.min() < 0 or i.max() >= buf.array.shape[d]):
                 raise EmulationError(
-                    "index %d of dimension %d of a %s buffer" %
+                    "index %d outside dimension %d of a buffer of shape [%s]" %
                     (int(i.max() if i.max() >= buf.array.shape[d] else i.min()),
-                     d, "x".join(map(str, buf.array.shape))))
+                     d, ", ".join(map(str, buf.array.shape))))
         return tuple(idx)
 
     def op_memref_load(self, op, vals, env, mask):

@@ -1,0 +1,99 @@
+// Kernels the warp-level emulator (gpu_emulator.py) must refuse or expose,
+// at moe-cuda-pipeline's loops-phase form: a program of 64 threads each.
+llvm.mlir.global internal @staging() {addr_space = 3 : i32, alignment = 128 : i64} : !llvm.array<64 x i8>
+
+// A barrier only the first warp reaches.
+func.func @divergent_barrier(%out: memref<64xi32>) -> memref<64xi32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c32 = arith.constant 32 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%p) = (%c0) to (%c1) step (%c1) {
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %low = arith.cmpi ult, %t, %c32 : index
+      scf.if %low {
+        gpu.barrier
+      }
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return %out : memref<64xi32>
+}
+
+// A shuffle half of a warp reaches.
+func.func @partial_shuffle(%out: memref<64xi32>) -> memref<64xi32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c16 = arith.constant 16 : index
+  %c64 = arith.constant 64 : index
+  %one = arith.constant 1 : i32
+  %width = arith.constant 32 : i32
+  scf.parallel (%p) = (%c0) to (%c1) step (%c1) {
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %low = arith.cmpi ult, %t, %c16 : index
+      scf.if %low {
+        %v = arith.index_cast %t : index to i32
+        %s, %ok = gpu.shuffle xor %v, %one, %width : i32
+        memref.store %s, %out[%t] : memref<64xi32>
+      }
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return %out : memref<64xi32>
+}
+
+// Thread t reads element t of a 16-element buffer.
+func.func @out_of_bounds(%in: memref<16xi32>, %out: memref<64xi32>) -> memref<64xi32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c64 = arith.constant 64 : index
+  scf.parallel (%p) = (%c0) to (%c1) step (%c1) {
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %v = memref.load %in[%t] : memref<16xi32>
+      memref.store %v, %out[%t] : memref<64xi32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return %out : memref<64xi32>
+}
+
+// Thread 0 copies 16 bytes of `in` into shared memory with cp.async, every
+// thread reads word t % 4 of them back after a barrier; with `wait` the
+// copy's group is waited for first, without it the copy has not landed.
+func.func @copy(%in: memref<4xi32>, %out: memref<64xi32>, %wait: i1) -> memref<64xi32> {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c4 = arith.constant 4 : index
+  %c64 = arith.constant 64 : index
+  %c0_i32 = arith.constant 0 : i32
+  scf.parallel (%p) = (%c0) to (%c1) step (%c1) {
+    scf.parallel (%t) = (%c0) to (%c64) step (%c1) {
+      %base = llvm.mlir.addressof @staging : !llvm.ptr<3>
+      %first = arith.cmpi eq, %t, %c0 : index
+      scf.if %first {
+        %a = memref.extract_aligned_pointer_as_index %in : memref<4xi32> -> index
+        %a64 = arith.index_cast %a : index to i64
+        %src = llvm.inttoptr %a64 : i64 to !llvm.ptr<1>
+        nvvm.cp.async.shared.global %base, %src, 16, cache = cg : !llvm.ptr<3>, !llvm.ptr<1>
+        nvvm.cp.async.commit.group
+        scf.if %wait {
+          nvvm.cp.async.wait.group 0
+        }
+      }
+      gpu.barrier
+      %w = arith.remui %t, %c4 : index
+      %w32 = arith.index_cast %w : index to i32
+      %four = arith.constant 4 : i32
+      %off = arith.muli %w32, %four : i32
+      %ptr = llvm.getelementptr %base[%off] : (!llvm.ptr<3>, i32) -> !llvm.ptr<3>, i8
+      %v = llvm.load %ptr : !llvm.ptr<3> -> i32
+      memref.store %v, %out[%t] : memref<64xi32>
+      scf.reduce
+    }
+    scf.reduce
+  }
+  return %out : memref<64xi32>
+}

@@ -156,10 +156,10 @@ struct Emit {
   void barrier() { gpu::BarrierOp::create(b, loc); }
 };
 
-/// The GEMM's buffers and sizes.
-struct Gemm {
-  Value input, weight, offsets, bias, rows, up, upBias, result, rowCount;
-  int64_t groups, K;
+/// The GEMM's buffers (gemmBuffers) and sizes.
+struct Gemm : GemmBuffers {
+  Value result, rowCount;
+  int64_t K;
   /// The weight's rows, and the result's columns (half the weight's rows
   /// with gate_up_layout).
   int64_t weightRows, outCols;
@@ -187,16 +187,8 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
     declareStaging(b, module);
 
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    GemmBuffers operands = gemmBuffers(b, loc, op);
     Gemm gemm;
-    gemm.input = operands.input;
-    gemm.weight = operands.weight;
-    gemm.offsets = operands.offsets;
-    gemm.bias = operands.bias;
-    gemm.rows = operands.rows;
-    gemm.up = operands.up;
-    gemm.upBias = operands.upBias;
-    gemm.groups = operands.groups;
+    static_cast<GemmBuffers &>(gemm) = gemmBuffers(b, loc, op);
     auto weightType = cast<MemRefType>(gemm.weight.getType());
     gemm.weightRows = weightType.getDimSize(weightType.getRank() - 2);
     gemm.K = weightType.getDimSize(weightType.getRank() - 1);

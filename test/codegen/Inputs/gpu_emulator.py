@@ -304,11 +304,43 @@ PRED = {0: "eq", 1: "ne", 2: "slt", 3: "sle", 4: "sgt", 5: "sge", 6: "ult",
 SHARED_BYTES = 1 << 20
 
 
+def udiv(a, b):
+    return np.where(b == 0, 0, a // np.maximum(b, 1))
+
+
+def urem(a, b):
+    return np.where(b == 0, 0, a % np.maximum(b, 1))
+
+
+def uceildiv(a, b):
+    bb = np.maximum(b, 1)
+    return np.where(b == 0, 0, (a + bb - 1) // bb)
+
+
+def binary_int(fn, is_unsigned=False):
+    """An arith integer op's handler: `fn` on the operands wrapped to the
+    result's width (unsigned with `is_unsigned`)."""
+    def handler(self, op, vals, env, mask):
+        bits = mlir_type_bits(op.out_types[0])
+        if is_unsigned:
+            a, b = (unsigned(v, bits) for v in vals)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = fn(a, b)
+            return wrap(r.astype(np.uint64).astype(np.int64), bits)
+        a, b = (wrap(v, bits) for v in vals)
+        if bits == 1:
+            return fn(a, b)
+        return wrap(fn(a, b), bits)
+    return handler
+
+
 class Emulator:
     def __init__(self, funcs):
         self.funcs = funcs
         self.buffers = []
         self.programs = 0
+        self.lanes = 1
+        self.in_program = False
 
     # memory -------------------------------------------------------------
     def new_buffer(self, array, elem):
@@ -381,7 +413,7 @@ class Emulator:
     def op_scf_parallel(self, op, vals, env, mask):
         lb, ub, step = (int(np.asarray(v).reshape(-1)[0]) for v in vals[:3])
         block = op.regions[0]
-        if self.lanes == 1 and not getattr(self, "in_program", False):
+        if self.lanes == 1 and not self.in_program:
             # Programs, one after the other.
             for p in range(lb, ub, step):
                 self.in_program = True
@@ -449,42 +481,18 @@ class Emulator:
             return round_to(t, np.array([float(text)], np.float32))
         return wrap(np.array([int(text)]), mlir_type_bits(t))
 
-    def binary_int(op, fn, is_unsigned=False):
-        def handler(self, op, vals, env, mask):
-            bits = mlir_type_bits(op.out_types[0])
-            if is_unsigned:
-                a, b = (unsigned(v, bits) for v in vals)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    r = fn(a, b)
-                return wrap(r.astype(np.uint64).astype(np.int64), bits)
-            a, b = (wrap(v, bits) for v in vals)
-            if bits == 1:
-                return fn(a, b)
-            return wrap(fn(a, b), bits)
-        return handler
-
-    def udiv(a, b):
-        return np.where(b == 0, 0, a // np.maximum(b, 1))
-
-    def urem(a, b):
-        return np.where(b == 0, 0, a % np.maximum(b, 1))
-
-    def uceildiv(a, b):
-        bb = np.maximum(b, 1)
-        return np.where(b == 0, 0, (a + bb - 1) // bb)
-
-    op_arith_addi = binary_int(None, lambda a, b: a + b)
-    op_arith_subi = binary_int(None, lambda a, b: a - b)
-    op_arith_muli = binary_int(None, lambda a, b: a * b)
-    op_arith_andi = binary_int(None, lambda a, b: a & b)
-    op_arith_ori = binary_int(None, lambda a, b: a | b)
-    op_arith_xori = binary_int(None, lambda a, b: a ^ b)
-    op_arith_divui = binary_int(None, udiv, True)
-    op_arith_remui = binary_int(None, urem, True)
-    op_arith_ceildivui = binary_int(None, uceildiv, True)
-    op_arith_minui = binary_int(None, np.minimum, True)
-    op_arith_maxui = binary_int(None, np.maximum, True)
-    op_arith_shli = binary_int(None, lambda a, b: a << b)
+    op_arith_addi = binary_int(lambda a, b: a + b)
+    op_arith_subi = binary_int(lambda a, b: a - b)
+    op_arith_muli = binary_int(lambda a, b: a * b)
+    op_arith_andi = binary_int(lambda a, b: a & b)
+    op_arith_ori = binary_int(lambda a, b: a | b)
+    op_arith_xori = binary_int(lambda a, b: a ^ b)
+    op_arith_divui = binary_int(udiv, True)
+    op_arith_remui = binary_int(urem, True)
+    op_arith_ceildivui = binary_int(uceildiv, True)
+    op_arith_minui = binary_int(np.minimum, True)
+    op_arith_maxui = binary_int(np.maximum, True)
+    op_arith_shli = binary_int(lambda a, b: a << b)
 
     def op_arith_cmpi(self, op, vals, env, mask):
         pred = PRED[int(re.search(r"predicate = (\d+)", op.props).group(1))]

@@ -51,14 +51,17 @@ void populateGatherToGpuPatterns(RewritePatternSet &patterns,
                                  const GpuKernelShape &shape);
 void populateGroupedMatmulToGpuPatterns(RewritePatternSet &patterns,
                                         const GpuKernelShape &shape);
-/// Whether `op` is a grouped GEMM the tensor-core kernel takes: the shape
-/// has tensor cores (mmaWarps > 0), input and weight both bf16 or both
-/// f16, a static K that is a multiple of 16 and a static N that is a
-/// multiple of 8. The SIMT pattern leaves these to it.
+/// Whether `op` is a grouped GEMM the direct tensor-core kernel can take:
+/// the shape has tensor cores (mmaWarps > 0), no fused form, input and
+/// weight both bf16 or both f16, a static K that is a multiple of 16 and
+/// a static N that is a multiple of 8. It takes those takesStagedGemm
+/// refuses; the SIMT pattern leaves both kinds to them.
 bool takesMmaGemm(GroupedMatmulOp op, const GpuKernelShape &shape);
-/// Whether `op` is one the staged tensor-core kernel takes: one
-/// takesMmaGemm accepts whose K is a multiple of the staged tiles' depth
-/// (32). The direct mma kernel keeps the others (K an odd multiple of 16).
+/// Whether `op` is one the staged tensor-core kernel takes: the shape has
+/// staged tiles, input and weight (and `up`) of one 16-bit type, static
+/// weight rows and a K that is a multiple of the tiles' depth (32); plain
+/// or fused (gather, up, activation, gate_up_layout). Fused GEMMs it
+/// refuses are unfused before the patterns run.
 bool takesStagedGemm(GroupedMatmulOp op, const GpuKernelShape &shape);
 void populateGroupedMatmulStagedToGpuPatterns(RewritePatternSet &patterns,
                                               const GpuKernelShape &shape);

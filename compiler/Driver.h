@@ -55,6 +55,9 @@ struct CompileOptions {
   bool recordRouting = true;
   /// The CUDA pipeline's options, as moe-cuda-pipeline takes them.
   std::string gpuChip = "sm_90a";
+  /// No atomic adds in the kernels: the combine stays apart from the down
+  /// GEMM (moe-cuda-pipeline's fuse-combine=false).
+  bool gpuDeterministic = false;
   std::string cudaToolkit = MOEC_CUDA_TOOLKIT;
   /// With --target=cuda: also write each kernel into this directory as
   /// Triton's cache stores a compiled kernel (codegen/cuda/TritonCache.h).

@@ -26,6 +26,7 @@ void mlir::moe::populateMoEToGpuPatterns(RewritePatternSet &patterns,
   populateGroupedMatmulStagedToGpuPatterns(patterns, shape);
   populateActivationToGpuPatterns(patterns, shape);
   populateCombineToGpuPatterns(patterns, shape);
+  populateCombineDownToGpuPatterns(patterns, shape);
 }
 
 namespace {
@@ -68,13 +69,6 @@ LogicalResult checkLowerable(Operation *op) {
                     "so far";
         return success();
       })
-      .Case<CombineOp>([](CombineOp combine) -> LogicalResult {
-        if (combine.getDown())
-          return combine.emitOpError(
-              "cannot be lowered to the GPU: its fused down projection has no "
-              "GPU kernel yet; lower the unfused ops");
-        return success();
-      })
       .Case<RecordRoutingOp>([](RecordRoutingOp record) -> LogicalResult {
         return record.emitOpError(
             "cannot be lowered to the GPU: routing statistics are recorded "
@@ -105,16 +99,22 @@ Type lowType(Value v) {
 /// activation fused into it) is rounded to that type, as the CPU's fused
 /// epilogue rounds it and as the checkpoint's framework computes it, so
 /// that the down GEMM's rows are 16-bit too and take tensor cores. Only
-/// where every user is a GEMM with weights of that type; f32 hidden
-/// states keep f32 activations.
+/// where every user is a GEMM (or a combine with the down projection
+/// fused) with weights of that type; f32 hidden states keep f32
+/// activations.
 void roundActivationsForTensorCores(ModuleOp module) {
   auto roundIfDownGemmsOnly = [](Value h, Type t) {
     if (h.use_empty())
       return;
     for (Operation *user : h.getUsers()) {
-      auto down = dyn_cast<GroupedMatmulOp>(user);
-      if (!down || down.getInput() != h || lowType(down.getWeight()) != t)
-        return;
+      if (auto down = dyn_cast<GroupedMatmulOp>(user);
+          down && down.getInput() == h && lowType(down.getWeight()) == t)
+        continue;
+      if (auto combine = dyn_cast<CombineOp>(user);
+          combine && combine.getDown() && combine.getExpertOut() == h &&
+          lowType(combine.getDown()) == t)
+        continue;
+      return;
     }
     auto type = cast<RankedTensorType>(h.getType());
     h.setType(type.clone(t));
@@ -168,6 +168,27 @@ void unfuse(GroupedMatmulOp op) {
   op.erase();
 }
 
+/// A moe.combine with its down projection fused that the fused kernels do
+/// not take, as the ops it was fused from: the down GEMM in f32, then the
+/// combine of its rows.
+void unfuse(CombineOp op) {
+  OpBuilder b(op);
+  Location loc = op.getLoc();
+  auto in = cast<RankedTensorType>(op.getExpertOut().getType());
+  auto down = cast<RankedTensorType>(op.getDown().getType());
+  auto projected = RankedTensorType::get(
+      {in.getDimSize(0), down.getDimSize(down.getRank() - 2)}, b.getF32Type());
+  Value rows = GroupedMatmulOp::create(
+      b, loc, projected, op.getExpertOut(), op.getDown(), Value(),
+      op.getDownOffsets(), op.getDownBias(), Value(), Value(), ActivationAttr(),
+      GateUpLayoutAttr());
+  Value out = CombineOp::create(b, loc, op.getType(), rows, op.getWeights(),
+                                op.getInverse(), op.getShared(),
+                                op.getSharedGateLogits());
+  op.getResult().replaceAllUsesWith(out);
+  op.erase();
+}
+
 struct ConvertMoEToGpuPass
     : mlir::moe::impl::ConvertMoEToGpuBase<ConvertMoEToGpuPass> {
   using Base::Base;
@@ -217,6 +238,14 @@ struct ConvertMoEToGpuPass
     });
     for (GroupedMatmulOp mm : fused)
       unfuse(mm);
+    SmallVector<CombineOp> combines;
+    module->walk([&](CombineOp combine) {
+      if (combine.getDown() &&
+          (!fuseCombine || !takesFusedCombine(combine, shape)))
+        combines.push_back(combine);
+    });
+    for (CombineOp combine : combines)
+      unfuse(combine);
     RewritePatternSet patterns(&getContext());
     populateMoEToGpuPatterns(patterns, shape);
     walkAndApplyPatterns(module, std::move(patterns));

@@ -77,15 +77,19 @@ void buildFusedPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   pm.addPass(createMoEDecompose());
   pm.addPass(createCanonicalizerPass());
   // The gather into the GEMMs that read it, gate and up with the
-  // activation into one GEMM: convert-moe-to-gpu gives the fused forms the
-  // staged tensor-core kernel takes one kernel, and unfuses the others.
+  // activation into one GEMM, the down projection into the combine:
+  // convert-moe-to-gpu gives the fused forms the staged tensor-core kernel
+  // takes its kernels, and unfuses the others.
   pm.addPass(createMoEFuseDispatch());
   pm.addPass(createMoEFuseGateUp());
+  if (options.fuseCombine)
+    pm.addPass(createMoEFuseCombine());
 }
 
 void buildLoopsPhase(OpPassManager &pm, const CudaPipelineOptions &options) {
   ConvertMoEToGpuOptions convert;
   convert.tensorCores = options.tensorCores;
+  convert.fuseCombine = options.fuseCombine;
   pm.addPass(createConvertMoEToGpu(convert));
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

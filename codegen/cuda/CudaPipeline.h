@@ -6,8 +6,9 @@
 //   moe     the input, verified
 //   fused   the GPU target description set (moe-set-cuda-target);
 //           moe.layer decomposed; the gather fused into the GEMMs that
-//           read it and the activation into its gate and up GEMMs
-//           (moe-fuse-dispatch, moe-fuse-gate-up)
+//           read it, the activation into its gate and up GEMMs and the
+//           down projection into the combine (moe-fuse-dispatch,
+//           moe-fuse-gate-up, moe-fuse-combine)
 //   loops   convert-moe-to-gpu: each kernel a GPU-mapped scf.parallel nest
 //           on buffers (One-Shot Bufferize across function boundaries); the
 //           IR the CPU can run too, which is how the tests check the
@@ -58,6 +59,15 @@ struct CudaPipelineOptions : PassPipelineOptions<CudaPipelineOptions> {
                      "where the chip has them (convert-moe-to-gpu); false "
                      "keeps the SIMT GEMM, which the loops phase can run on "
                      "the CPU"),
+      llvm::cl::init(true)};
+  Option<bool> fuseCombine{
+      *this, "fuse-combine",
+      llvm::cl::desc("Fold the experts' down projection into the combine "
+                     "(moe-fuse-combine) and take it as the staged GEMM with "
+                     "a scatter-add epilogue (f32 atomics: the sums' order, "
+                     "and so their low bits, may change from run to run); "
+                     "false keeps the down GEMM and the combine apart, "
+                     "summed in slot order"),
       llvm::cl::init(true)};
   Option<CudaPhase> compileTo{
       *this, "compile-to", llvm::cl::desc("The last phase to run"),

@@ -38,11 +38,18 @@
 // that n8 tiles 2p and 2p + 1 of a warp are the gate and up sums of the
 // same outputs in one thread, and the epilogue applies the activation.
 //
-// Not yet: wgmma with TMA (sm_90a), split-K for decode, the combine.
+// The fused combine (moe.combine with down, CombineDownToGpu.cpp) ends in
+// the same kernel with another epilogue: each product, plus its group's
+// bias, scaled by its row's routing weight and added to its token's row
+// of f32 sums with an atomic add (StagedGemm.h); the tiles of rows outside
+// every group add nothing.
+//
+// Not yet: wgmma with TMA (sm_90a), split-K for decode.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cuda/KernelBuilder.h"
 #include "codegen/cuda/Passes.h"
+#include "codegen/cuda/StagedGemm.h"
 #include "codegen/linalg/LoweringUtils.h"
 #include "dialect/MoEOps.h"
 
@@ -55,13 +62,40 @@ using namespace mlir;
 using namespace mlir::moe;
 using namespace mlir::moe::gpu_kernels;
 
-bool mlir::moe::takesStagedGemm(GroupedMatmulOp op,
-                                const GpuKernelShape &shape) {
+bool gpu_kernels::takesStagedOperands(Type input, Type weight, Type up,
+                                      const GpuKernelShape &shape) {
   const StagedGemmRule &rule = shape.staged;
   int64_t n, k;
   return rule.prefill.stages > 0 && rule.decode.stages > 0 &&
-         hasTensorCoreOperands(op, n, k) && k % rule.prefill.depth == 0 &&
-         k % rule.decode.depth == 0;
+         hasTensorCoreOperands(input, weight, up, n, k) &&
+         k % rule.prefill.depth == 0 && k % rule.decode.depth == 0;
+}
+
+bool mlir::moe::takesStagedGemm(GroupedMatmulOp op,
+                                const GpuKernelShape &shape) {
+  return takesStagedOperands(op.getInput().getType(), op.getWeight().getType(),
+                             op.getUp() ? op.getUp().getType() : Type(), shape);
+}
+
+StagedGemm gpu_kernels::describeStagedGemm(OpBuilder &b, Location loc,
+                                           const GemmBuffers &buffers,
+                                           ActivationAttr activation,
+                                           std::optional<GateUpLayout> layout,
+                                           Type outType) {
+  StagedGemm gemm;
+  static_cast<GemmBuffers &>(gemm) = buffers;
+  auto weightType = cast<MemRefType>(gemm.weight.getType());
+  gemm.weightRows = weightType.getDimSize(weightType.getRank() - 2);
+  gemm.K = weightType.getDimSize(weightType.getRank() - 1);
+  gemm.activation = activation;
+  gemm.layout = layout;
+  gemm.gated = gemm.up || gemm.layout;
+  gemm.outCols = gemm.layout ? gemm.weightRows / 2 : gemm.weightRows;
+  gemm.elemType = cast<MemRefType>(gemm.input.getType()).getElementType();
+  gemm.outType = outType;
+  gemm.rowCount =
+      memref::DimOp::create(b, loc, gemm.rows ? gemm.rows : gemm.input, 0);
+  return gemm;
 }
 
 namespace {
@@ -156,54 +190,15 @@ struct Emit {
   void barrier() { gpu::BarrierOp::create(b, loc); }
 };
 
-/// The GEMM's buffers (gemmBuffers) and sizes.
-struct Gemm : GemmBuffers {
-  Value result, rowCount;
-  int64_t K;
-  /// The weight's rows, and the result's columns (half the weight's rows
-  /// with gate_up_layout).
-  int64_t weightRows, outCols;
-  Type elemType, outType;
-  ActivationAttr activation;
-  std::optional<GateUpLayout> layout;
-  /// Gate and up projections (`up` or gate_up_layout): each output column
-  /// takes two weight rows.
-  bool gated = false;
-};
+using Gemm = StagedGemm;
 
-struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
-  GroupedMatmulStagedToGpu(MLIRContext *ctx, const GpuKernelShape &shape)
-      : OpRewritePattern(ctx), shape(shape) {}
+/// The kernel's builder: the staged GEMM of `gemm` for the target's rule.
+struct StagedGemmBuilder {
+  const GpuKernelShape &shape;
 
-  LogicalResult matchAndRewrite(GroupedMatmulOp op,
-                                PatternRewriter &rewriter) const override {
-    if (!takesStagedGemm(op, shape))
-      return rewriter.notifyMatchFailure(op, "not a staged tensor-core GEMM");
-    auto module = op->getParentOfType<ModuleOp>();
-    if (!module)
-      return rewriter.notifyMatchFailure(op, "not inside a module");
-    Location loc = op.getLoc();
-    OpBuilder &b = rewriter;
+  void build(OpBuilder &b, Location loc, ModuleOp module,
+             const Gemm &gemm) const {
     declareStaging(b, module);
-
-    auto resultType = cast<RankedTensorType>(op.getResult().getType());
-    Gemm gemm;
-    static_cast<GemmBuffers &>(gemm) = gemmBuffers(b, loc, op);
-    auto weightType = cast<MemRefType>(gemm.weight.getType());
-    gemm.weightRows = weightType.getDimSize(weightType.getRank() - 2);
-    gemm.K = weightType.getDimSize(weightType.getRank() - 1);
-    gemm.activation = op.getActivationAttr();
-    gemm.layout = op.getGateUpLayout();
-    gemm.gated = gemm.up || gemm.layout;
-    gemm.outCols = gemm.layout ? gemm.weightRows / 2 : gemm.weightRows;
-    gemm.elemType =
-        cast<RankedTensorType>(op.getInput().getType()).getElementType();
-    gemm.outType = resultType.getElementType();
-    gemm.rowCount =
-        memref::DimOp::create(b, loc, gemm.rows ? gemm.rows : gemm.input, 0);
-    gemm.result = allocLike(b, loc, resultType,
-                            {gemm.rowCount, indexConst(b, loc, gemm.outCols)});
-
     const StagedGemmRule &rule = shape.staged;
     Tile prefill(rule.prefill), decode(rule.decode);
     assert(prefill.threads == decode.threads &&
@@ -233,7 +228,7 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
           Emit k{ib, il};
           Value exists = k.cmp(P::ult, program, programs);
           auto guard = scf::IfOp::create(ib, il, exists, false);
-          guard->setAttr(kKernelNameAttr, ib.getStringAttr("gemm_mma_staged"));
+          guard->setAttr(kKernelNameAttr, ib.getStringAttr(gemm.kernelName));
           guard->setAttr(kMinBlocksPerSmAttr,
                          ib.getI32IntegerAttr(shape.staged.minBlocksPerSm));
           OpBuilder::InsertionGuard g(ib);
@@ -247,8 +242,6 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
               [&] { buildProgram(k, prefill, gemm, base, program, tid); },
               [&] { buildProgram(k, decode, gemm, base, program, tid); });
         });
-    rewriter.replaceOp(op, toTensor(b, loc, resultType, gemm.result));
-    return success();
   }
 
   /// Output columns per program: the tile's weight rows, or half of them
@@ -318,10 +311,17 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
       Value rowStart =
           e.add(start, e.mul(e.sub(tile, before), e.c(t.shape.rows)));
       Value group = e.minU(prev, e.c(G - 1));
-      e.ifThenElse(
-          e.orI(isFirst, isLast),
-          [&] { buildZeros(e, t, gemm, tid, rowStart, end, n0); },
-          [&] { buildTile(e, t, gemm, base, tid, rowStart, end, group, n0); });
+      auto tile = [&] {
+        buildTile(e, t, gemm, base, tid, rowStart, end, group, n0);
+      };
+      // Rows outside every group: zeros, or nothing for the fused combine.
+      if (gemm.scatter.sums)
+        e.ifThenElse(
+            e.orI(isFirst, isLast), [] {}, tile);
+      else
+        e.ifThenElse(
+            e.orI(isFirst, isLast),
+            [&] { buildZeros(e, t, gemm, tid, rowStart, end, n0); }, tile);
     });
   }
 
@@ -639,56 +639,135 @@ struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
       return group ? loadF32(b, loc, full, {group, weightRow})
                    : loadF32(b, loc, full, {weightRow});
     };
+    // The fused combine: each of the thread's rows' token and routing
+    // weight, read once (rows past T·k or the range add nothing).
+    SmallVector<std::pair<Value, Value>> scatterTo; // [mi][half]
+    if (gemm.scatter.sums)
+      for (int64_t mi = 0; mi < t.mTiles; ++mi)
+        for (int64_t half = 0; half < 2; ++half)
+          scatterTo.push_back(scatterRow(
+              e, gemm, e.add(warpRow0, e.c(16 * mi + 8 * half)), end));
     const int64_t step = gemm.gated ? 2 : 1;
     for (int64_t mi = 0; mi < t.mTiles; ++mi)
       for (int64_t nt = 0; nt < t.nTiles; nt += step)
         for (int64_t i = 0; i < 4; ++i) {
           Value row = e.add(warpRow0, e.c(16 * mi + 8 * (i / 2)));
           Value col = e.add(warpCol0, e.c(8 * (nt / step) + i % 2));
+          Value rowOk = e.cmp(P::ult, row, end);
+          Value token, routingWeight;
+          if (gemm.scatter.sums) {
+            std::tie(token, routingWeight) = scatterTo[2 * mi + i / 2];
+            rowOk = e.cmp(P::ult, token, e.c(kNoToken));
+          }
           Value v = kLoop.getResult(4 * (mi * t.nTiles + nt) + i);
           Value u = gemm.gated
                         ? kLoop.getResult(4 * (mi * t.nTiles + nt + 1) + i)
                         : Value();
-          e.ifThen(e.andI(e.cmp(P::ult, row, end),
-                          e.cmp(P::ult, col, e.c(gemm.outCols))),
-                   [&] {
-                     Value gate = v, upSum = u;
-                     if (gemm.bias && !gemm.gated) {
-                       gate = arith::AddFOp::create(b, loc, gate,
-                                                    biasAt(gemm.bias, col));
-                     } else if (gemm.bias) {
-                       // The gate's and the up's weight rows of column `col`.
-                       Value gateRow = col, upRow = col;
-                       Value upBias = gemm.up ? gemm.upBias : gemm.bias;
-                       if (gemm.layout == GateUpLayout::interleaved) {
-                         gateRow = e.mul(col, e.c(2));
-                         upRow = e.add(gateRow, e.c(1));
-                       } else if (gemm.layout) {
-                         upRow = e.add(col, e.c(gemm.outCols));
-                       }
-                       gate = arith::AddFOp::create(b, loc, gate,
-                                                    biasAt(gemm.bias, gateRow));
-                       upSum = arith::AddFOp::create(b, loc, upSum,
-                                                     biasAt(upBias, upRow));
-                     }
-                     Value out = gate;
-                     if (gemm.activation)
-                       out = gemm.gated
-                                 ? applyActivation(b, loc, gemm.activation,
-                                                   gate, upSum)
-                                 : applyActivation(b, loc, gemm.activation,
-                                                   Value(), gate);
-                     memref::StoreOp::create(
-                         b, loc, castFloat(b, loc, out, gemm.outType),
-                         gemm.result, ValueRange{row, col});
-                   });
+          e.ifThen(e.andI(rowOk, e.cmp(P::ult, col, e.c(gemm.outCols))), [&] {
+            Value gate = v, upSum = u;
+            if (gemm.bias && !gemm.gated) {
+              gate =
+                  arith::AddFOp::create(b, loc, gate, biasAt(gemm.bias, col));
+            } else if (gemm.bias) {
+              // The gate's and the up's weight rows of column `col`.
+              Value gateRow = col, upRow = col;
+              Value upBias = gemm.up ? gemm.upBias : gemm.bias;
+              if (gemm.layout == GateUpLayout::interleaved) {
+                gateRow = e.mul(col, e.c(2));
+                upRow = e.add(gateRow, e.c(1));
+              } else if (gemm.layout) {
+                upRow = e.add(col, e.c(gemm.outCols));
+              }
+              gate = arith::AddFOp::create(b, loc, gate,
+                                           biasAt(gemm.bias, gateRow));
+              upSum =
+                  arith::AddFOp::create(b, loc, upSum, biasAt(upBias, upRow));
+            }
+            Value out = gate;
+            if (gemm.activation)
+              out =
+                  gemm.gated
+                      ? applyActivation(b, loc, gemm.activation, gate, upSum)
+                      : applyActivation(b, loc, gemm.activation, Value(), gate);
+            if (gemm.scatter.sums) {
+              memref::AtomicRMWOp::create(
+                  b, loc, arith::AtomicRMWKind::addf,
+                  arith::MulFOp::create(b, loc, routingWeight, out),
+                  gemm.scatter.sums, ValueRange{token, col});
+              return;
+            }
+            memref::StoreOp::create(b, loc,
+                                    castFloat(b, loc, out, gemm.outType),
+                                    gemm.result, ValueRange{row, col});
+          });
         }
+  }
+
+  /// The token of no row: what scatterRow gives a row that adds nothing.
+  static constexpr int64_t kNoToken = std::numeric_limits<int32_t>::max();
+
+  /// The token t and routing weight w[t, j] of row `row` of the fused
+  /// combine, from the assignment t·k + j of its slot; kNoToken (and 0)
+  /// for a row at or past `end` or T·k.
+  std::pair<Value, Value> scatterRow(Emit &e, const Gemm &gemm, Value row,
+                                     Value end) const {
+    const Gemm::Scatter &s = gemm.scatter;
+    Value has =
+        e.andI(e.cmp(P::ult, row, end), e.cmp(P::ult, row, s.assignments));
+    auto found = scf::IfOp::create(
+        e.b, e.loc, TypeRange{e.b.getIndexType(), e.b.getF32Type()}, has,
+        /*withElseRegion=*/true);
+    {
+      OpBuilder::InsertionGuard guard(e.b);
+      e.b.setInsertionPointToStart(found.thenBlock());
+      Value a = moe::toIndex(e.b, e.loc,
+                             memref::LoadOp::create(e.b, e.loc, s.slotOf, row));
+      Value token = arith::DivUIOp::create(e.b, e.loc, a, s.slotsPerToken);
+      Value j = arith::RemUIOp::create(e.b, e.loc, a, s.slotsPerToken);
+      Value w = loadF32(e.b, e.loc, s.weights, {token, j});
+      scf::YieldOp::create(e.b, e.loc, ValueRange{token, w});
+      e.b.setInsertionPointToStart(found.elseBlock());
+      scf::YieldOp::create(e.b, e.loc,
+                           ValueRange{e.c(kNoToken), f32Const(e.b, e.loc, 0)});
+    }
+    return {found.getResult(0), found.getResult(1)};
+  }
+};
+
+struct GroupedMatmulStagedToGpu : OpRewritePattern<GroupedMatmulOp> {
+  GroupedMatmulStagedToGpu(MLIRContext *ctx, const GpuKernelShape &shape)
+      : OpRewritePattern(ctx), shape(shape) {}
+
+  LogicalResult matchAndRewrite(GroupedMatmulOp op,
+                                PatternRewriter &rewriter) const override {
+    if (!takesStagedGemm(op, shape))
+      return rewriter.notifyMatchFailure(op, "not a staged tensor-core GEMM");
+    auto module = op->getParentOfType<ModuleOp>();
+    if (!module)
+      return rewriter.notifyMatchFailure(op, "not inside a module");
+    Location loc = op.getLoc();
+    OpBuilder &b = rewriter;
+    auto resultType = cast<RankedTensorType>(op.getResult().getType());
+    Gemm gemm = describeStagedGemm(b, loc, gemmBuffers(b, loc, op),
+                                   op.getActivationAttr(), op.getGateUpLayout(),
+                                   resultType.getElementType());
+    gemm.result = allocLike(b, loc, resultType,
+                            {gemm.rowCount, indexConst(b, loc, gemm.outCols)});
+    StagedGemmBuilder{shape}.build(b, loc, module, gemm);
+    rewriter.replaceOp(op, toTensor(b, loc, resultType, gemm.result));
+    return success();
   }
 
   GpuKernelShape shape;
 };
 
 } // namespace
+
+void gpu_kernels::buildStagedGemm(OpBuilder &b, Location loc,
+                                  const GpuKernelShape &shape, ModuleOp module,
+                                  const StagedGemm &gemm) {
+  StagedGemmBuilder{shape}.build(b, loc, module, gemm);
+}
 
 void mlir::moe::populateGroupedMatmulStagedToGpuPatterns(
     RewritePatternSet &patterns, const GpuKernelShape &shape) {

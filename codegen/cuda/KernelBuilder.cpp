@@ -90,22 +90,28 @@ Value gpu_kernels::groupOfRow(OpBuilder &b, Location loc, Value offsets,
   return lo;
 }
 
-bool gpu_kernels::hasTensorCoreOperands(GroupedMatmulOp op, int64_t &n,
-                                        int64_t &k) {
-  auto in = cast<RankedTensorType>(op.getInput().getType());
-  auto w = dyn_cast<RankedTensorType>(op.getWeight().getType());
+bool gpu_kernels::hasTensorCoreOperands(Type input, Type weight, Type up,
+                                        int64_t &n, int64_t &k) {
+  auto in = cast<RankedTensorType>(input);
+  auto w = dyn_cast<RankedTensorType>(weight);
   if (!w || getQuantizedElementType(w))
     return false;
   Type et = in.getElementType();
   if (et != w.getElementType() || !(et.isBF16() || et.isF16()))
     return false;
-  if (op.getUp() &&
-      cast<RankedTensorType>(op.getUp().getType()).getElementType() != et)
+  if (up && cast<RankedTensorType>(up).getElementType() != et)
     return false;
   n = w.getDimSize(w.getRank() - 2);
   k = w.getDimSize(w.getRank() - 1);
   return !ShapedType::isDynamic(n) && !ShapedType::isDynamic(k) && n > 0 &&
          k > 0;
+}
+
+bool gpu_kernels::hasTensorCoreOperands(GroupedMatmulOp op, int64_t &n,
+                                        int64_t &k) {
+  return hasTensorCoreOperands(
+      op.getInput().getType(), op.getWeight().getType(),
+      op.getUp() ? op.getUp().getType() : Type(), n, k);
 }
 
 gpu_kernels::GemmBuffers gpu_kernels::gemmBuffers(OpBuilder &b, Location loc,

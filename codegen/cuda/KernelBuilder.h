@@ -49,6 +49,10 @@ Value groupOfRow(OpBuilder &b, Location loc, Value offsets, Value row,
 /// rows N and depth K are static and positive: what tensor cores take.
 /// Sets `n` and `k`.
 bool hasTensorCoreOperands(GroupedMatmulOp op, int64_t &n, int64_t &k);
+/// The same for a GEMM of `input` rows by `weight` (and `up`, which may be
+/// null): the tensor types of its operands.
+bool hasTensorCoreOperands(Type input, Type weight, Type up, int64_t &n,
+                           int64_t &k);
 
 /// A grouped GEMM's operands as buffers: those the op does not have null;
 /// `groups` the weight's leading dimension with offsets, 0 without.

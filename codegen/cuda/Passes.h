@@ -18,6 +18,7 @@
 namespace mlir {
 class RewritePatternSet;
 namespace moe {
+class CombineOp;
 class GroupedMatmulOp;
 
 #define GEN_PASS_DECL
@@ -71,6 +72,14 @@ void populateActivationToGpuPatterns(RewritePatternSet &patterns,
                                      const GpuKernelShape &shape);
 void populateCombineToGpuPatterns(RewritePatternSet &patterns,
                                   const GpuKernelShape &shape);
+/// Whether `op` is a moe.combine with its down projection fused whose
+/// GEMM the staged tensor-core kernel takes (16-bit rows and down weights,
+/// K a multiple of 32) and whose slots come from a moe.dispatch: the fused
+/// combine's kernels (CombineDownToGpu.cpp). convert-moe-to-gpu unfuses
+/// the others.
+bool takesFusedCombine(CombineOp op, const GpuKernelShape &shape);
+void populateCombineDownToGpuPatterns(RewritePatternSet &patterns,
+                                      const GpuKernelShape &shape);
 /// All of the above.
 void populateMoEToGpuPatterns(RewritePatternSet &patterns,
                               const GpuKernelShape &shape);

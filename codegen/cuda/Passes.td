@@ -103,6 +103,18 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
     * `moe.combine` (`combine`): one thread per output element, the `k`
       weighted rows summed in f32 in slot order, plus the shared expert
       (scaled by the sigmoid of its gate when gated).
+    * `moe.combine` with its down projection fused (moe-fuse-combine),
+      where the staged kernel takes the projection (16-bit rows and down
+      weights, K a multiple of 32) and the slots come from a
+      `moe.dispatch`: `combine_init` (one thread per element of f32 sums
+      [T, d], set to the shared expert's term or 0; the first T·k threads
+      record the assignment t·k + j of each slot), then the staged GEMM
+      (`gemm_mma_staged_combine`) whose epilogue adds each product plus
+      bias, scaled by its routing weight, to its token's row of the sums
+      with an f32 atomic add, then `combine_round` to the result type
+      (none for f32). The projected rows are never written out; the sums
+      are added in no fixed order, so their low bits may differ from run
+      to run (`fuse-combine=false` keeps the slot order).
 
     With tensor cores, an activation between two GEMMs whose rows and
     weights are bf16 (or f16) is rounded to that type, as the CPU's fused
@@ -116,15 +128,23 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
     `gate_up_layout`) that the staged kernel does not take is unfused
     first: a `moe.gather` of its rows, its GEMMs in f32, a `moe.activation`
     (an activation fused into a 16-bit GEMM whose users are all GEMMs of
-    16-bit weights is rounded to that type, as above). `moe.combine` with
-    `down` has no kernel yet, and a grouped GEMM needs a static group
-    count: each is an error at the op, before any kernel is built.
+    16-bit weights is rounded to that type, as above). So is a
+    `moe.combine` with `down` that the fused kernels do not take (or every
+    one with `fuse-combine=false`): the down GEMM in f32, then the combine.
+    A grouped GEMM needs a static group count: otherwise an error at the
+    op, before any kernel is built.
   }];
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Multiply bf16 and f16 grouped GEMMs with tensor cores "
            "(mma.sync) where the target has them; false keeps every GEMM "
-           "in its SIMT form, which the CPU can run">
+           "in its SIMT form, which the CPU can run">,
+    Option<"fuseCombine", "fuse-combine", "bool", /*default=*/"true",
+           "Take a moe.combine with its down projection fused as the fused "
+           "kernels (the scatter-add in the staged GEMM's epilogue, f32 "
+           "atomics: sums in no fixed order); false unfuses it into the "
+           "down GEMM and the combine, summed in slot order, the same "
+           "bits on every run">
   ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::bufferization::BufferizationDialect",

@@ -55,16 +55,6 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // -----
 
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
-  func.func @fused_combine(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %wd: tensor<4x32x24xf32>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
-    // expected-error @+1 {{'moe.combine' op cannot be lowered to the GPU: its fused down projection has no GPU kernel yet; lower the unfused ops}}
-    %o = moe.combine %h, %w, %inv down(%wd : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
-    return %o : tensor<?x32xf32>
-  }
-}
-
-// -----
-
-module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
   // The binary search over the groups needs their count.
   func.func @dynamic_groups(%x: tensor<?x8xf32>, %w: tensor<?x8x8xf32>, %off: tensor<?xi32>) -> tensor<?x8xf32> {
     // expected-error @+1 {{'moe.grouped_matmul' op cannot be lowered to the GPU: its weight's group count is dynamic}}

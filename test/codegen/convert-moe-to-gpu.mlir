@@ -1,5 +1,6 @@
 // RUN: moe-opt %s --convert-moe-to-gpu --split-input-file | FileCheck %s
 // RUN: moe-opt %s --convert-moe-to-gpu=tensor-cores=false --split-input-file | FileCheck %s --check-prefix=SIMT
+// RUN: moe-opt %s --convert-moe-to-gpu=fuse-combine=false --split-input-file | FileCheck %s --check-prefix=NOFUSE
 // Each kernel is a GPU-mapped loop nest on buffers: programs (block_x) of
 // 4 warps of 32 threads (thread_x), the item guarded; operands enter as
 // buffers and results leave as tensors of fresh buffers.
@@ -399,5 +400,67 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
   func.func @fused_f32(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %off: tensor<5xi32>, %w: tensor<4x8x16xf32>) -> tensor<?x8xf32> {
     %y = moe.grouped_matmul %x, %w gather(%rows : tensor<?xi32>) offsets(%off : tensor<5xi32>) activation(#moe.activation<relu>) : tensor<?x16xf32>, tensor<4x8x16xf32> -> tensor<?x8xf32>
     return %y : tensor<?x8xf32>
+  }
+}
+
+// -----
+
+// The combine with the down projection fused (moe-fuse-combine), slots
+// from a moe.dispatch, 16-bit rows and down weights: combine_init sets the
+// f32 sums to the shared expert's term and records each slot's assignment;
+// the staged GEMM's epilogue scales each product plus bias by its routing
+// weight and adds it to its token's row with an atomic add; combine_round
+// rounds the sums once.
+// CHECK-LABEL: func.func @fused_combine
+// CHECK: %[[SUMS:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x64xf32>
+// CHECK: %[[SLOT:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?xi32>
+// CHECK: memref.store %{{.*}}, %[[SUMS]][%{{.*}}, %{{.*}}] : memref<?x64xf32>
+// CHECK: memref.store %{{.*}}, %[[SLOT]][%{{.*}}] : memref<?xi32>
+// CHECK: } {moe.kernel_name = "combine_init"}
+// CHECK: nvvm.mma.sync
+// CHECK: memref.load %[[SLOT]][%{{.*}}] : memref<?xi32>
+// CHECK: %[[V:[a-zA-Z0-9_]+]] = arith.mulf %{{.*}}, %{{.*}} : f32
+// CHECK: memref.atomic_rmw addf %[[V]], %[[SUMS]][%{{.*}}, %{{.*}}] : (f32, memref<?x64xf32>) -> f32
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_combine", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
+// CHECK: memref.store %[[R]]
+// CHECK: } {moe.kernel_name = "combine_round"}
+// An f32 result is the sums: no rounding kernel.
+// CHECK-LABEL: func.func @fused_combine_f32
+// CHECK: } {moe.kernel_name = "combine_init"}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_combine", moe.min_blocks_per_sm = 1 : i32}
+// CHECK-NOT: moe.kernel_name
+// CHECK: return
+// Slots that are not a moe.dispatch's, or f32 rows: the down GEMM and the
+// combine, as before the fusion.
+// CHECK-LABEL: func.func @fused_combine_slots_argument
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "combine"}
+// CHECK-LABEL: func.func @fused_combine_f32_rows
+// CHECK: } {moe.kernel_name = "gemm"}
+// CHECK: } {moe.kernel_name = "combine"}
+// fuse-combine=false: always the down GEMM and the combine.
+// NOFUSE-LABEL: func.func @fused_combine
+// NOFUSE-NOT: combine_init
+// NOFUSE: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// NOFUSE: } {moe.kernel_name = "combine"}
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @fused_combine(%h: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>, %d: tensor<4x64x64xbf16>, %db: tensor<4x64xf32>, %s: tensor<?x64xf32>) -> tensor<?x64xbf16> {
+    %sorted, %inv, %off = moe.dispatch %ids experts(4) : tensor<?x2xi32>
+    %y = moe.combine %h, %w, %inv shared(%s : tensor<?x64xf32>) down(%d : tensor<4x64x64xbf16>) down_offsets(%off : tensor<5xi32>) down_bias(%db : tensor<4x64xf32>) : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x64xbf16>
+    return %y : tensor<?x64xbf16>
+  }
+  func.func @fused_combine_f32(%h: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>, %d: tensor<4x64x64xbf16>) -> tensor<?x64xf32> {
+    %sorted, %inv, %off = moe.dispatch %ids experts(4) : tensor<?x2xi32>
+    %y = moe.combine %h, %w, %inv down(%d : tensor<4x64x64xbf16>) down_offsets(%off : tensor<5xi32>) : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x64xf32>
+    return %y : tensor<?x64xf32>
+  }
+  func.func @fused_combine_slots_argument(%h: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %d: tensor<4x64x64xbf16>, %off: tensor<5xi32>) -> tensor<?x64xbf16> {
+    %y = moe.combine %h, %w, %inv down(%d : tensor<4x64x64xbf16>) down_offsets(%off : tensor<5xi32>) : tensor<?x64xbf16>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x64xbf16>
+    return %y : tensor<?x64xbf16>
+  }
+  func.func @fused_combine_f32_rows(%h: tensor<?x24xf32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %d: tensor<4x32x24xf32>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+    %y = moe.combine %h, %w, %inv down(%d : tensor<4x32x24xf32>) down_offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x32xf32>
+    return %y : tensor<?x32xf32>
   }
 }

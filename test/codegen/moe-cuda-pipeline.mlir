@@ -11,13 +11,15 @@
 // FUSED: moe.route
 // FUSED: moe.dispatch
 // A layer decomposed, the gather fused into the up GEMM and the activation
-// into its epilogue (moe-fuse-dispatch, moe-fuse-gate-up).
+// into its epilogue, the down projection into the combine
+// (moe-fuse-dispatch, moe-fuse-gate-up, moe-fuse-combine).
 // FUSED-LABEL: func.func @layer
-// FUSED: %[[SORTED:[a-zA-Z0-9_]+]], %{{.*}}, %[[OFF:[a-zA-Z0-9_]+]] = moe.dispatch
+// FUSED: %[[SORTED:[a-zA-Z0-9_]+]], %[[INV:[a-zA-Z0-9_]+]], %[[OFF:[a-zA-Z0-9_]+]] = moe.dispatch
 // FUSED-NOT: moe.gather
 // FUSED: %[[H:[a-zA-Z0-9_]+]] = moe.grouped_matmul %{{.*}}, %{{.*}} gather(%[[SORTED]] : tensor<?xi32>) offsets(%[[OFF]] : tensor<5xi32>) activation(#moe.activation<relu>)
 // FUSED-NOT: moe.activation
-// FUSED: moe.grouped_matmul %[[H]]
+// FUSED-NOT: moe.grouped_matmul
+// FUSED: moe.combine %[[H]], %{{.*}}, %[[INV]] down(%{{.*}}) down_offsets(%[[OFF]] : tensor<5xi32>)
 
 // loops: bufferized GPU-mapped nests, the mapping kept (no canonicalizer
 // merges them before they become launches).

@@ -47,6 +47,14 @@ static cl::opt<std::string>
             cl::desc("With --target=cuda, the GPU: sm_80, sm_86, sm_89, sm_90, "
                      "sm_90a, sm_100, sm_100a or sm_120 (default sm_90a)"),
             cl::init("sm_90a"), cl::cat(category));
+static cl::opt<bool> gpuDeterministic(
+    "gpu-deterministic",
+    cl::desc("With --target=cuda, the same result bits on every run: the "
+             "experts' down projection stays apart from the combine, which "
+             "sums each token's rows in slot order. By default the down "
+             "GEMM adds its products to the tokens' rows with f32 atomic "
+             "adds (fewer bytes moved), whose order varies from run to run"),
+    cl::init(false), cl::cat(category));
 static cl::opt<std::string>
     tritonCache("emit-triton-cache",
                 cl::desc("With --target=cuda, also write each kernel into this "
@@ -209,6 +217,7 @@ int main(int argc, char **argv) {
                   "bufferized, loops, llvm, llvm-ir, asm)");
   }
   options.gpuChip = gpuChip;
+  options.gpuDeterministic = gpuDeterministic;
   options.cudaToolkit = cudaToolkit;
   options.tritonCacheDir = tritonCache;
   for (llvm::StringRef f : llvm::split(llvm::StringRef(fuse), ',')) {

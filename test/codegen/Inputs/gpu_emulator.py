@@ -631,6 +631,21 @@ class Emulator:
         buf.array[at] = v
         return []
 
+    def op_memref_atomic_rmw(self, op, vals, env, mask):
+        # arith::AtomicRMWKind 0 is addf: the lanes' adds to one address all
+        # land (in lane order; the GPU's order is unspecified).
+        if not re.search(r"kind = 0 : i64", op.props):
+            raise EmulationError("atomic_rmw other than addf: " + op.props)
+        value, buf = vals[0], vals[1]
+        if buf.elem != "f32":
+            raise EmulationError("atomic addf on a %s buffer" % buf.elem)
+        at = self.indices(buf, vals[2:], mask)
+        out = np.zeros(mask.shape, np.float32)
+        out[mask] = buf.array[at]
+        np.add.at(buf.array, at,
+                  np.broadcast_to(np.asarray(value, np.float32), mask.shape)[mask])
+        return out
+
     # llvm -----------------------------------------------------------------------
     def op_llvm_mlir_addressof(self, op, vals, env, mask):
         return np.array([0])

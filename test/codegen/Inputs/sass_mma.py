@@ -1,12 +1,15 @@
 #!/usr/bin/python3
 """Reads `cuobjdump -sass` output on stdin and prints one line per kernel,
-sorted by name: "kernel NAME: N HMMA, M LDSM, P LDGSTS" (its tensor-core
-instructions, its ldmatrix loads from shared memory and its asynchronous
-global-to-shared copies, cp.async)."""
+sorted by name: "kernel NAME: N HMMA, M LDSM, P LDGSTS, Q RED" (its
+tensor-core instructions, its ldmatrix loads from shared memory, its
+asynchronous global-to-shared copies (cp.async) and its atomic reductions
+to global memory, RED or REDG)."""
 import re
 import sys
 
-OPCODES = ("HMMA", "LDSM", "LDGSTS")
+OPCODES = ("HMMA", "LDSM", "LDGSTS", "RED")
+# The opcodes each count takes (sm_90's global reduction is REDG).
+SPELLINGS = {"RED": r"\bREDG?\b"}
 
 
 def main():
@@ -21,7 +24,7 @@ def main():
         if not name:
             continue
         for opcode in OPCODES:
-            if re.search(r"\b%s\b" % opcode, line):
+            if re.search(SPELLINGS.get(opcode, r"\b%s\b" % opcode), line):
                 counts[name][opcode] += 1
     if not counts:
         print("no kernel in the disassembly", file=sys.stderr)

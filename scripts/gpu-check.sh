@@ -31,6 +31,8 @@
 #         3. moe-bench --device cuda on the carried layers, quoted against
 #            the limits of step 2, its outputs checked against the float64
 #            reference;
+#         4. the first shape's decode token counts again with CUDA graphs
+#            (moe-bench --cuda-graphs);
 #       and prints one table (bench/peers/gpu_report.py). Exits 1 if any
 #       numerics run or benchmark check fails. Logs and CSVs go to DIR and,
 #       where $OUT is set, to $OUT. Needs bash, python3 with PyTorch (for
@@ -226,6 +228,19 @@ run)
     failed=1
   fi
   python3 "$root/bench/peers/gpu_report.py" "$out/moec.csv" "$out/peers.csv" || failed=1
+
+  # 4. the decode token counts again with CUDA graphs (one launch per call
+  # instead of one per kernel), beside step 3's times
+  if (cd "$dir" && timeout 150 ./moe-bench --device cuda --artifacts bench \
+        --dtype bf16 --shapes "${shapes%%,*}" --tokens 1,8,64 --min-time 0.2 \
+        --cuda-graphs --csv "$out/moec-graphs.csv") > "$out/moec-graphs.log" 2>&1; then
+    echo "gpu-check: with CUDA graphs (moe-bench --cuda-graphs, moec-graphs.csv):"
+    grep -v '^moe-bench:' "$out/moec-graphs.log"
+  else
+    tail -5 "$out/moec-graphs.log"
+    echo "gpu-check: moe-bench --cuda-graphs failed (log: moec-graphs.log)"
+    failed=1
+  fi
   exit "$failed"
   ;;
 *)

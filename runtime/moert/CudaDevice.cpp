@@ -81,6 +81,14 @@ std::string CudaDevice::enumerate(std::vector<moert_device_s *> &devices) {
   return "";
 }
 
+std::string CudaDevice::supportsGraphs() const {
+  if (driver_.missingGraphCall.empty())
+    return "";
+  return "the CUDA driver " + driver_.path + " lacks " +
+         driver_.missingGraphCall +
+         " (CUDA graphs need a driver of CUDA 11.4 or later)";
+}
+
 std::string CudaDevice::supports(const TargetRequirements &target) const {
   if (std::string err = moert_device_s::supports(target); !err.empty())
     return err;

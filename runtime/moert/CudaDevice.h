@@ -26,6 +26,7 @@ public:
   static std::string enumerate(std::vector<moert_device_s *> &devices);
 
   std::string supports(const TargetRequirements &target) const override;
+  std::string supportsGraphs() const override;
   bool hostVisible() const override { return false; }
   moert_status_t allocate(size_t bytes, void *&out) override;
   void deallocate(void *ptr, size_t bytes) override;

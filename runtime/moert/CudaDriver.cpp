@@ -69,6 +69,14 @@ std::string open(Driver &d) {
   if (!missing.empty())
     return "the CUDA driver " + d.path + " lacks " + missing +
            " (too old a driver?)";
+  // Optional: only sessions that capture their calls as graphs need them.
+  resolve(d.streamBeginCapture, "cuStreamBeginCapture_v2");
+  resolve(d.streamEndCapture, "cuStreamEndCapture");
+  resolve(d.graphInstantiate, "cuGraphInstantiateWithFlags");
+  resolve(d.graphLaunch, "cuGraphLaunch");
+  resolve(d.graphExecDestroy, "cuGraphExecDestroy");
+  resolve(d.graphDestroy, "cuGraphDestroy");
+  d.missingGraphCall = missing;
   if (CUresult r = d.init(0); r != kSuccess)
     return "the CUDA driver " + d.path +
            " does not start: " + d.error("cuInit", r);

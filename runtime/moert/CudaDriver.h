@@ -26,6 +26,8 @@ using CUcontext = struct CUctx_st *;
 using CUmodule = struct CUmod_st *;
 using CUfunction = struct CUfunc_st *;
 using CUstream = struct CUstream_st *;
+using CUgraph = struct CUgraph_st *;
+using CUgraphExec = struct CUgraphExec_st *;
 
 /// CUresult values moert tells apart.
 constexpr CUresult kSuccess = 0;
@@ -33,6 +35,9 @@ constexpr CUresult kOutOfMemory = 2;
 constexpr CUresult kNoBinaryForGpu = 209;
 /// cuStreamCreate flags: no implicit synchronization with stream 0.
 constexpr unsigned kStreamNonBlocking = 1;
+/// CUstreamCaptureMode: calls that are not captured (allocations, module
+/// loads) stay allowed on any thread while a stream captures.
+constexpr int kCaptureModeRelaxed = 2;
 /// CUdevice_attribute values moert reads.
 constexpr int kComputeCapabilityMajor = 75;
 constexpr int kComputeCapabilityMinor = 76;
@@ -71,6 +76,17 @@ struct Driver {
   CUresult (*streamCreate)(CUstream *stream, unsigned flags) = nullptr;
   CUresult (*streamSynchronize)(CUstream stream) = nullptr;
   CUresult (*streamDestroy)(CUstream stream) = nullptr;
+  /// CUDA graphs (driver 11.4 and later); null when the driver lacks any
+  /// of them, which only sessions that ask for graphs need.
+  CUresult (*streamBeginCapture)(CUstream stream, int mode) = nullptr;
+  CUresult (*streamEndCapture)(CUstream stream, CUgraph *graph) = nullptr;
+  CUresult (*graphInstantiate)(CUgraphExec *exec, CUgraph graph,
+                               unsigned long long flags) = nullptr;
+  CUresult (*graphLaunch)(CUgraphExec exec, CUstream stream) = nullptr;
+  CUresult (*graphExecDestroy)(CUgraphExec exec) = nullptr;
+  CUresult (*graphDestroy)(CUgraph graph) = nullptr;
+  /// "" when the graph calls are there, else the first one missing.
+  std::string missingGraphCall;
   CUresult (*getErrorName)(CUresult error, const char **name) = nullptr;
   CUresult (*getErrorString)(CUresult error, const char **text) = nullptr;
 

@@ -57,30 +57,51 @@ public:
       free_.emplace(it->second, ptr);
   }
 
+  /// A buffer a captured graph launches kernels on: kept allocated (never
+  /// released to make room) until as many unpin calls.
+  void pin(void *ptr) { ++pinned_[ptr]; }
+  void unpin(void *ptr) {
+    auto it = pinned_.find(ptr);
+    if (it != pinned_.end() && --it->second == 0)
+      pinned_.erase(it);
+  }
+
+  /// Every buffer, pinned or not: the session's graphs are gone.
   void releaseAll() {
-    releaseFree();
+    free_.clear();
+    pinned_.clear();
     for (auto &[ptr, bytes] : sizes_)
       device_.deallocate(ptr, bytes);
     sizes_.clear();
   }
 
 private:
+  /// The free buffers no graph holds.
   void releaseFree() {
-    for (auto &[bytes, ptr] : free_) {
-      device_.deallocate(ptr, bytes);
-      sizes_.erase(ptr);
+    for (auto it = free_.begin(); it != free_.end();) {
+      if (pinned_.count(it->second)) {
+        ++it;
+        continue;
+      }
+      device_.deallocate(it->second, it->first);
+      sizes_.erase(it->second);
+      it = free_.erase(it);
     }
-    free_.clear();
   }
 
   CudaDevice &device_;
   std::multimap<size_t, void *> free_;
   std::unordered_map<void *, size_t> sizes_;
+  std::unordered_map<void *, int> pinned_;
 };
 
 /// One call of an artifact's function on a CUDA session: what its GPU
 /// runtime calls act on.
 struct CudaCall {
+  CudaCall(CudaDevice &device, CUstream stream, DeviceScratch &scratch,
+           bool capturing)
+      : device(device), stream(stream), scratch(scratch), capturing(capturing) {
+  }
   CudaDevice &device;
   CUstream stream;
   DeviceScratch &scratch;
@@ -88,6 +109,10 @@ struct CudaCall {
   moert_status_t failure = nullptr;
   /// The kernel last looked up, for messages about its launch.
   std::string kernel;
+  /// While the stream captures the call as a graph: the scratch buffers
+  /// it takes (which the graph keeps), and no waiting on the stream.
+  bool capturing;
+  std::vector<void *> taken;
 
   const Driver &driver() const { return device.driver(); }
   void fail(moert_status_t st) {
@@ -217,7 +242,7 @@ void *streamCreate() {
 
 void streamSynchronize(void *stream) {
   CudaCall *call = currentCall;
-  if (!call)
+  if (!call || call->capturing)
     return;
   // Waited for even after a failure: launches already queued must finish
   // before their buffers are reused.
@@ -239,6 +264,8 @@ void *memAlloc(int64_t bytes, void *, int8_t) {
     return nullptr;
   moert_status_t error = nullptr;
   void *ptr = call->scratch.take(static_cast<size_t>(bytes), error);
+  if (ptr && call->capturing)
+    call->taken.push_back(ptr);
   if (!ptr)
     call->fail(error ? error
                      : makeStatus(MOERT_RESOURCE_EXHAUSTED,
@@ -295,18 +322,26 @@ static_assert(sizeof(kProvided) / sizeof(kProvided[0]) ==
                       sizeof(moe::abi::kGpuRuntimeCalls[0]),
               "moert provides every call of the GPU runtime ABI");
 
-/// Runs a session's calls on its own stream of the device.
+/// Runs a session's calls on its own stream of the device; with CUDA
+/// graphs, captures a call's launches as a graph the first time a function
+/// is called with its arguments and replays it for later such calls.
 class CudaQueue final : public Queue {
 public:
-  CudaQueue(CudaDevice &device) : device_(device), scratch_(device) {}
+  CudaQueue(CudaDevice &device, bool graphs)
+      : device_(device), scratch_(device), graphs_(graphs) {}
   ~CudaQueue() override {
     CudaDevice::Scope scope(device_);
     if (moert_status_t st = scope.take()) {
       moert_status_free(st);
-    } else if (stream_) {
-      device_.driver().streamSynchronize(stream_);
-      device_.driver().streamDestroy(stream_);
+    } else {
+      if (stream_)
+        device_.driver().streamSynchronize(stream_);
+      for (auto &[key, g] : captured_)
+        destroy(g);
+      if (stream_)
+        device_.driver().streamDestroy(stream_);
     }
+    captured_.clear();
     scratch_.releaseAll();
     moert_status_free(pending_);
   }
@@ -328,13 +363,32 @@ public:
     std::vector<void *> args;
     for (std::vector<int64_t> &desc : descriptors)
       args.push_back(desc.data());
-    CudaCall call{device_, stream_, scratch_, nullptr, std::string()};
-    CudaCall *previous = currentCall;
-    currentCall = &call;
-    entry(args.data());
-    currentCall = previous;
-    if (call.failure)
-      keep(call.failure);
+    if (!graphs_)
+      return run(entry, args);
+    // The function and every word of its arguments' descriptors (buffers,
+    // shapes): what the captured launches' parameters were made of.
+    std::vector<int64_t> key{
+        static_cast<int64_t>(reinterpret_cast<uintptr_t>(entry))};
+    for (const std::vector<int64_t> &desc : descriptors) {
+      key.push_back(static_cast<int64_t>(desc.size()));
+      key.insert(key.end(), desc.begin(), desc.end());
+    }
+    auto it = captured_.find(key);
+    if (it == captured_.end()) {
+      if (!capture(entry, args, key))
+        return;
+      it = captured_.find(key);
+    }
+    it->second.lastUse = ++uses_;
+    if (CUresult r = d.graphLaunch(it->second.exec, stream_); r != kSuccess)
+      return keep(makeStatus(
+          r == kOutOfMemory ? MOERT_RESOURCE_EXHAUSTED : MOERT_INTERNAL,
+          "launch of the call's CUDA graph on " + device_.name + ": " +
+              d.error("cuGraphLaunch", r)));
+    if (CUresult r = d.streamSynchronize(stream_); r != kSuccess)
+      keep(makeStatus(MOERT_INTERNAL,
+                      "a kernel of the call's CUDA graph on " + device_.name +
+                          " failed: " + d.error("cuStreamSynchronize", r)));
   }
 
   moert_status_t synchronize() override {
@@ -345,6 +399,87 @@ public:
   }
 
 private:
+  struct Captured {
+    CUgraph graph = nullptr;
+    CUgraphExec exec = nullptr;
+    std::vector<void *> buffers;
+    uint64_t lastUse = 0;
+  };
+  /// The graphs a session keeps; the least recently used goes first.
+  static constexpr size_t kMaxGraphs = 16;
+
+  /// Runs the call kernel by kernel.
+  void run(void (*entry)(void **), std::vector<void *> &args,
+           bool capturing = false, std::vector<void *> *taken = nullptr) {
+    CudaCall call(device_, stream_, scratch_, capturing);
+    CudaCall *previous = currentCall;
+    currentCall = &call;
+    entry(args.data());
+    currentCall = previous;
+    if (taken)
+      *taken = std::move(call.taken);
+    if (call.failure)
+      keep(call.failure);
+  }
+
+  /// Captures the call as a graph under `key`: true when it is there to
+  /// launch. When the driver does not capture it, the call has run kernel
+  /// by kernel instead (its status kept) and the session stops capturing.
+  bool capture(void (*entry)(void **), std::vector<void *> &args,
+               const std::vector<int64_t> &key) {
+    const Driver &d = device_.driver();
+    if (d.streamBeginCapture(stream_, kCaptureModeRelaxed) != kSuccess) {
+      graphs_ = false;
+      run(entry, args);
+      return false;
+    }
+    moert_status_t before = pending_;
+    pending_ = nullptr;
+    Captured g;
+    run(entry, args, /*capturing=*/true, &g.buffers);
+    CUresult ended = d.streamEndCapture(stream_, &g.graph);
+    moert_status_t failure = pending_;
+    pending_ = before;
+    if (ended != kSuccess || failure ||
+        d.graphInstantiate(&g.exec, g.graph, 0) != kSuccess) {
+      // Nothing captured has run: the call runs kernel by kernel, and its
+      // own failure, if any, is the one kept. A call that failed while
+      // captured is not evidence against graphs.
+      if (ended != kSuccess || !failure)
+        graphs_ = false;
+      moert_status_free(failure);
+      g.buffers.clear(); // not pinned yet
+      destroy(g);
+      run(entry, args);
+      return false;
+    }
+    if (captured_.size() >= kMaxGraphs) {
+      auto oldest = captured_.begin();
+      for (auto it = captured_.begin(); it != captured_.end(); ++it)
+        if (it->second.lastUse < oldest->second.lastUse)
+          oldest = it;
+      destroy(oldest->second);
+      captured_.erase(oldest);
+    }
+    for (void *ptr : g.buffers)
+      scratch_.pin(ptr);
+    captured_.emplace(key, std::move(g));
+    return true;
+  }
+
+  void destroy(Captured &g) {
+    const Driver &d = device_.driver();
+    if (g.exec)
+      d.graphExecDestroy(g.exec);
+    if (g.graph)
+      d.graphDestroy(g.graph);
+    g.exec = nullptr;
+    g.graph = nullptr;
+    for (void *ptr : g.buffers)
+      scratch_.unpin(ptr);
+    g.buffers.clear();
+  }
+
   void keep(moert_status_t st) {
     if (pending_)
       moert_status_free(st);
@@ -356,6 +491,9 @@ private:
   DeviceScratch scratch_;
   CUstream stream_ = nullptr;
   moert_status_t pending_ = nullptr;
+  bool graphs_;
+  std::map<std::vector<int64_t>, Captured> captured_;
+  uint64_t uses_ = 0;
 };
 
 } // namespace
@@ -396,7 +534,7 @@ void moert::unbindGpuRuntime(void *handle) {
     reinterpret_cast<void (*)()>(unload)();
 }
 
-std::unique_ptr<Queue> moert::createCudaQueue(moert_session_s &,
+std::unique_ptr<Queue> moert::createCudaQueue(moert_session_s &session,
                                               CudaDevice &device) {
-  return std::make_unique<CudaQueue>(device);
+  return std::make_unique<CudaQueue>(device, session.cudaGraphs);
 }

@@ -59,6 +59,11 @@ struct moert_device_s {
   virtual ~moert_device_s() = default;
   /// "" when code compiled for `target` runs here, else why not.
   virtual std::string supports(const moert::TargetRequirements &target) const;
+  /// "" when sessions here can capture their calls as CUDA graphs, else
+  /// why not.
+  virtual std::string supportsGraphs() const {
+    return "the session's device " + name + " is not a CUDA device";
+  }
   /// Whether the host addresses this device's buffers directly.
   virtual bool hostVisible() const = 0;
   /// `bytes` of device memory aligned to 64 bytes into `out`; a status

@@ -184,6 +184,8 @@ struct moert_session_s {
   /// The device the session runs on, and its queue there (Device.h).
   moert_device_s *device = nullptr;
   std::unique_ptr<moert::Queue> queue;
+  /// Calls captured and replayed as CUDA graphs (moert_session_config_t).
+  bool cudaGraphs = false;
   std::unique_ptr<moert::ThreadPool> pool;
   /// Scratch buffers of the generated code, kept between calls.
   std::unique_ptr<moert::ScratchCache> scratch =

@@ -327,6 +327,13 @@ moert_session_create_with_config(moert_artifact_t *artifact,
   if (std::string err = device->supports(artifact->target); !err.empty())
     return makeStatus(MOERT_UNSUPPORTED, artifact->path + ": cannot run on " +
                                              device->name + ": " + err);
+  if (c.cuda_graphs) {
+    if (device->kind != MOERT_DEVICE_CUDA)
+      return makeStatus(MOERT_INVALID_ARGUMENT,
+                        "cuda_graphs is set, but " + device->supportsGraphs());
+    if (std::string err = device->supportsGraphs(); !err.empty())
+      return makeStatus(MOERT_UNSUPPORTED, "cuda_graphs is set, but " + err);
+  }
   std::unique_ptr<ThreadPool> pool;
   try {
     pool = std::make_unique<ThreadPool>(threads);
@@ -338,6 +345,7 @@ moert_session_create_with_config(moert_artifact_t *artifact,
   }
   auto s = std::make_unique<moert_session_s>();
   s->device = device;
+  s->cudaGraphs = c.cuda_graphs != 0;
   s->pool = std::move(pool);
   s->queue = device->createQueue(*s);
   // Nothing below can fail: the session holds the artifact from here.

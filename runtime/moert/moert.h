@@ -264,10 +264,20 @@ typedef struct moert_session_config_s {
    * device, moert_device_get(0). A caller whose struct_size ends before
    * this field (an older moert.h) gets the default. */
   moert_device_t *device;
+  /* Non-zero: on a CUDA device, each call's launches are captured as a CUDA
+   * graph the first time a function is called with its arguments (the same
+   * buffers, so the same shapes), and later calls with those arguments
+   * replay the graph: one launch for the whole call instead of one per
+   * kernel. At most 16 graphs are kept per session (the least recently used
+   * goes). A call the driver does not capture runs kernel by kernel, and the
+   * session stops capturing. MOERT_UNSUPPORTED at creation where the driver
+   * has no graphs, MOERT_INVALID_ARGUMENT on a device that is not CUDA.
+   * 0 (the default): kernel by kernel. */
+  int32_t cuda_graphs;
 } moert_session_config_t;
 
 #define MOERT_SESSION_CONFIG_INIT                                              \
-  { sizeof(moert_session_config_t), 0, 0 }
+  { sizeof(moert_session_config_t), 0, 0, 0 }
 
 /* config may be NULL (defaults). */
 MOERT_API moert_status_t moert_session_create_with_config(

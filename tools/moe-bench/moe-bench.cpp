@@ -5,7 +5,7 @@
 //             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3]
 //             [--int8-dot]
 //             [--threads N] [--min-time S]
-//             [--csv FILE] [--device cpu|cuda]
+//             [--csv FILE] [--device cpu|cuda] [--cuda-graphs]
 //             [--save-artifacts DIR | --artifacts DIR]
 //             [--peak-gflops G] [--bandwidth-gbps B]
 //
@@ -34,6 +34,9 @@
 // run (--peak-gflops, --bandwidth-gbps; scripts/gpu-check.sh takes them
 // from PyTorch there). A GPU machine has no moe-compile: --save-artifacts
 // DIR compiles the layers here, --artifacts DIR times them there.
+// --cuda-graphs runs the session with CUDA graphs (moert_session_config_t
+// cuda_graphs): the warm-up captures one graph per pooled input, the timed
+// calls replay them.
 //
 //===----------------------------------------------------------------------===//
 #include "MachineLimits.h"
@@ -185,6 +188,7 @@ int main(int argc, char **argv) {
   double givenPeak = 0, givenBandwidth = 0;
   std::vector<std::string> compileArgs;
   bool int8Dot = false;
+  bool cudaGraphs = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto val = [&](std::string &out) {
@@ -214,6 +218,8 @@ int main(int argc, char **argv) {
       compileArgs.push_back(v);
     else if (a == "--device" && val(v))
       deviceName = v;
+    else if (a == "--cuda-graphs")
+      cudaGraphs = true;
     else if (a == "--save-artifacts" && val(v))
       saveDir = v;
     else if (a == "--artifacts" && val(v))
@@ -234,6 +240,7 @@ int main(int argc, char **argv) {
           "[--min-time S] "
           "[--csv FILE] "
           "[--moe-compile PATH] [--compile-arg ARG]... [--device NAME] "
+          "[--cuda-graphs] "
           "[--save-artifacts DIR | --artifacts DIR] [--peak-gflops G] "
           "[--bandwidth-gbps B] "
           "[--version]\n\nshapes: "
@@ -249,7 +256,9 @@ int main(int argc, char **argv) {
           "limits are probed in the run; on a GPU they are those given by "
           "--peak-gflops and --bandwidth-gbps (scripts/gpu-check.sh "
           "measures them in the same run), else no shares are printed; a "
-          "GPU's layers are compiled with --target=cuda.\n"
+          "GPU's layers are compiled with --target=cuda; --cuda-graphs "
+          "captures each call as a CUDA graph in the warm-up (one per "
+          "pooled input) and times the graphs' replays.\n"
           "--save-artifacts DIR only compiles each shape into "
           "DIR/SHAPE.DTYPE.so; --artifacts DIR times those instead of "
           "compiling (a GPU machine needs no moe-compile).\n"
@@ -448,6 +457,7 @@ int main(int argc, char **argv) {
     moert_session_config_t opts = MOERT_SESSION_CONFIG_INIT;
     opts.num_threads = threads;
     opts.device = device;
+    opts.cuda_graphs = cudaGraphs;
     if (!check(moert_artifact_load(so.c_str(), &artifact), msg) ||
         !check(moert_session_create_with_config(artifact, &opts, &session),
                msg))
@@ -594,7 +604,10 @@ int main(int argc, char **argv) {
       };
       std::vector<double> ms;
       double elapsed = 0;
-      for (int it = 0; it < 3 + pool * 64; ++it) {
+      // With CUDA graphs, every pooled input's call is captured before the
+      // timing starts.
+      const int warmUp = cudaGraphs ? pool + 1 : 3;
+      for (int it = 0; it < warmUp + pool * 64; ++it) {
         auto t0 = std::chrono::steady_clock::now();
         if (!runOn(ins[it % pool]))
           return fail(msg);
@@ -608,7 +621,7 @@ int main(int argc, char **argv) {
                        "moe-bench: %s first run (packs weights): "
                        "%.0f ms\n",
                        name.c_str(), t);
-        if (it >= 3) { // warm-up
+        if (it >= warmUp) {
           ms.push_back(t);
           elapsed += t / 1000;
         }

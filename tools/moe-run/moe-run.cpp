@@ -64,6 +64,10 @@ const char *kUsage =
     "                         default the first of the kind the artifact was\n"
     "                         compiled for. Inputs and the result are copied\n"
     "                         to and from buffers on it\n"
+    "  --cuda-graphs          on a CUDA device, capture the call's kernels\n"
+    "                         as a CUDA graph on its first run and replay\n"
+    "                         the graph for the runs of --repeat (one launch\n"
+    "                         per call instead of one per kernel)\n"
     "  --record-routing FILE  count the tokens each expert receives in the\n"
     "                         first run (not --repeat's) and write the counts\n"
     "                         to FILE as JSON (docs/Runtime.md, \"Routing\n"
@@ -124,6 +128,7 @@ struct Options {
   std::string device; // "": the artifact's kind
   std::string recordRouting;
   bool list = false, verify = false, version = false, coselection = false;
+  bool cudaGraphs = false;
   double tolerance = -1;
   double epTimeout = 60;
   int repeat = 0, threads = 0;
@@ -204,6 +209,8 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
       if (!value(v) || (o.epTimeout = std::strtod(v.c_str(), &end), *end) ||
           v.empty() || !(o.epTimeout > 0) || o.epTimeout > 86400)
         return "--ep-timeout needs a number of seconds in (0, 86400]";
+    } else if (a == "--cuda-graphs") {
+      o.cudaGraphs = true;
     } else if (key == "--threads") {
       if (!value(v) || !parseInt(v.c_str(), o.threads))
         return "--threads needs a non-negative integer (0: all cores)";
@@ -576,6 +583,7 @@ int main(int argc, char **argv) {
   moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
   config.num_threads = o.threads;
   config.device = device;
+  config.cuda_graphs = o.cudaGraphs;
   if (failed(moert_session_create_with_config(artifact, &config, &cleanup.s),
              msg))
     return fail(msg);

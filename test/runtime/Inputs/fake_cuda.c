@@ -8,12 +8,20 @@
  *   FAKE_CUDA_CC            compute capability as major*10+minor (default 90)
  *   FAKE_CUDA_MODULE_ERROR  a CUresult for cuModuleLoadData (default 0)
  *   FAKE_CUDA_LAUNCH_ERROR  a CUresult for cuLaunchKernel (default 0)
- *   FAKE_CUDA_LOG           a file each module load, kernel launch, copy
- *                           and stream wait is appended to
+ *   FAKE_CUDA_GRAPH_ERROR   a CUresult for cuGraphInstantiateWithFlags
+ *                           (default 0)
+ *   FAKE_CUDA_LOG           a file each module load, kernel launch, copy,
+ *                           stream wait and graph call is appended to
  * Kernels are not run: a launch is checked (a module loaded from an ELF
- * image, a function of it, a stream) and logged.
+ * image, a function of it, a stream) and logged. A stream that captures
+ * (cuStreamBeginCapture_v2) records its launches and copies into a graph
+ * instead, which cuGraphLaunch replays (logging and copying as the
+ * launches and copies would); as the driver does, a wait on a capturing
+ * stream fails and invalidates the capture, and so does an allocation on
+ * any thread while a stream captures in the global mode.
  * Built with -DFAKE_CUDA_OMIT_MEMALLOC it lacks cuMemAlloc_v2, as a driver
- * too old for moert would lack an entry point. */
+ * too old for moert would lack an entry point; with -DFAKE_CUDA_OMIT_GRAPHS
+ * it lacks the graph calls. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -39,8 +47,29 @@ enum {
   INVALID_CONTEXT = 201,
   NO_BINARY_FOR_GPU = 209,
   INVALID_HANDLE = 400,
+  ILLEGAL_STATE = 401,
   LAUNCH_FAILED = 719,
+  STREAM_CAPTURE_UNSUPPORTED = 900,
+  STREAM_CAPTURE_INVALIDATED = 901,
 };
+
+/* A graph: the launches and copies a capture recorded. */
+struct node {
+  int copy;
+  char name[256];
+  unsigned grid[3], block[3], shared;
+  CUdeviceptr dst, src;
+  size_t bytes;
+};
+typedef struct CUgraph_st {
+  struct node *nodes;
+  int count, capacity;
+} *CUgraph;
+typedef struct CUgraphExec_st {
+  struct CUgraph_st copy;
+} *CUgraphExec;
+/* Streams capturing in the global mode (allocations then fail). */
+static int globalCaptures;
 
 static int initialized;
 static long long used[16];
@@ -118,6 +147,8 @@ CUresult cuCtxPopCurrent_v2(CUcontext *context) {
 #ifndef FAKE_CUDA_OMIT_MEMALLOC
 /* Each allocation is a host block with its size in front. */
 CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
+  if (globalCaptures)
+    return STREAM_CAPTURE_UNSUPPORTED;
   if (!current)
     return INVALID_CONTEXT;
   if (bytes == 0)
@@ -174,10 +205,19 @@ static void logLine(const char *format, ...) {
   fclose(f);
 }
 
+static struct node *record(CUstream stream);
 CUresult cuMemcpyAsync(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
                        CUstream stream) {
   if (!current || !stream)
     return INVALID_CONTEXT;
+  struct node *n = record(stream);
+  if (n) {
+    n->copy = 1;
+    n->dst = dst;
+    n->src = src;
+    n->bytes = bytes;
+    return SUCCESS;
+  }
   memmove((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, bytes);
   logLine("copy on device %zu bytes", bytes);
   return SUCCESS;
@@ -239,18 +279,50 @@ CUresult cuLaunchKernel(CUfunction f, unsigned gx, unsigned gy, unsigned gz,
   CUresult r = (CUresult)env("FAKE_CUDA_LAUNCH_ERROR", 0);
   if (r != SUCCESS)
     return r;
+  struct node *n = record(stream);
+  if (n) {
+    snprintf(n->name, sizeof(n->name), "%s", f->name);
+    n->grid[0] = gx, n->grid[1] = gy, n->grid[2] = gz;
+    n->block[0] = bx, n->block[1] = by, n->block[2] = bz;
+    n->shared = shared;
+    return SUCCESS;
+  }
   logLine("launch %s grid %u,%u,%u block %u,%u,%u shared %u", f->name, gx, gy,
           gz, bx, by, bz, shared);
   return SUCCESS;
 }
 struct CUstream_st {
   int device;
+  /* While capturing: the graph being recorded, its mode, and whether a
+   * call invalidated the capture. */
+  CUgraph capture;
+  int mode, invalidated;
 };
+/* A new node of the graph `stream` records, or NULL when it does not
+ * capture (or out of memory, which invalidates the capture). */
+static struct node *record(CUstream stream) {
+  CUgraph g = stream->capture;
+  if (!g)
+    return NULL;
+  if (g->count == g->capacity) {
+    int capacity = g->capacity ? 2 * g->capacity : 16;
+    struct node *nodes = realloc(g->nodes, capacity * sizeof(struct node));
+    if (!nodes) {
+      stream->invalidated = 1;
+      return NULL;
+    }
+    g->nodes = nodes;
+    g->capacity = capacity;
+  }
+  struct node *n = &g->nodes[g->count++];
+  memset(n, 0, sizeof(*n));
+  return n;
+}
 CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
   (void)flags;
   if (!current)
     return INVALID_CONTEXT;
-  *stream = malloc(sizeof(struct CUstream_st));
+  *stream = calloc(1, sizeof(struct CUstream_st));
   (*stream)->device = current->device;
   logLine("create stream");
   return SUCCESS;
@@ -258,9 +330,102 @@ CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
 CUresult cuStreamSynchronize(CUstream stream) {
   if (!stream)
     return INVALID_HANDLE;
+  if (stream->capture) {
+    stream->invalidated = 1;
+    logLine("wait while capturing: refused");
+    return STREAM_CAPTURE_UNSUPPORTED;
+  }
   logLine("wait");
   return SUCCESS;
 }
+
+#ifndef FAKE_CUDA_OMIT_GRAPHS
+CUresult cuStreamBeginCapture_v2(CUstream stream, int mode) {
+  if (!current || !stream)
+    return INVALID_HANDLE;
+  if (stream->capture)
+    return ILLEGAL_STATE;
+  stream->capture = calloc(1, sizeof(struct CUgraph_st));
+  stream->mode = mode;
+  stream->invalidated = 0;
+  if (mode == 0)
+    ++globalCaptures;
+  logLine("begin capture (mode %d)", mode);
+  return SUCCESS;
+}
+static void freeGraph(struct CUgraph_st *g) {
+  free(g->nodes);
+  g->nodes = NULL;
+  g->count = g->capacity = 0;
+}
+CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  if (!stream || !stream->capture)
+    return ILLEGAL_STATE;
+  CUgraph g = stream->capture;
+  stream->capture = NULL;
+  if (stream->mode == 0)
+    --globalCaptures;
+  if (stream->invalidated) {
+    freeGraph(g);
+    free(g);
+    *graph = NULL;
+    logLine("end capture: invalidated");
+    return STREAM_CAPTURE_INVALIDATED;
+  }
+  *graph = g;
+  logLine("end capture: %d nodes", g->count);
+  return SUCCESS;
+}
+CUresult cuGraphInstantiateWithFlags(CUgraphExec *exec, CUgraph graph,
+                                     unsigned long long flags) {
+  (void)flags;
+  if (!graph)
+    return INVALID_VALUE;
+  CUresult r = (CUresult)env("FAKE_CUDA_GRAPH_ERROR", 0);
+  if (r != SUCCESS)
+    return r;
+  *exec = calloc(1, sizeof(struct CUgraphExec_st));
+  (*exec)->copy.count = (*exec)->copy.capacity = graph->count;
+  (*exec)->copy.nodes = malloc(graph->count * sizeof(struct node) + 1);
+  memcpy((*exec)->copy.nodes, graph->nodes, graph->count * sizeof(struct node));
+  logLine("instantiate graph of %d nodes", graph->count);
+  return SUCCESS;
+}
+CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  if (!current || !exec || !stream || stream->capture)
+    return INVALID_HANDLE;
+  logLine("launch graph of %d nodes", exec->copy.count);
+  for (int i = 0; i < exec->copy.count; ++i) {
+    const struct node *n = &exec->copy.nodes[i];
+    if (n->copy) {
+      memmove((void *)(uintptr_t)n->dst, (const void *)(uintptr_t)n->src,
+              n->bytes);
+      logLine("copy on device %zu bytes", n->bytes);
+    } else {
+      logLine("launch %s grid %u,%u,%u block %u,%u,%u shared %u", n->name,
+              n->grid[0], n->grid[1], n->grid[2], n->block[0], n->block[1],
+              n->block[2], n->shared);
+    }
+  }
+  return SUCCESS;
+}
+CUresult cuGraphExecDestroy(CUgraphExec exec) {
+  if (!exec)
+    return INVALID_VALUE;
+  freeGraph(&exec->copy);
+  free(exec);
+  logLine("destroy graph exec");
+  return SUCCESS;
+}
+CUresult cuGraphDestroy(CUgraph graph) {
+  if (!graph)
+    return INVALID_VALUE;
+  freeGraph(graph);
+  free(graph);
+  logLine("destroy graph");
+  return SUCCESS;
+}
+#endif
 CUresult cuStreamDestroy_v2(CUstream stream) {
   free(stream);
   logLine("destroy stream");
@@ -277,6 +442,10 @@ static const struct {
     {NO_BINARY_FOR_GPU, "CUDA_ERROR_NO_BINARY_FOR_GPU",
      "no kernel image is available for execution on the device"},
     {LAUNCH_FAILED, "CUDA_ERROR_LAUNCH_FAILED", "unspecified launch failure"},
+    {STREAM_CAPTURE_UNSUPPORTED, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED",
+     "operation not permitted when stream is capturing"},
+    {STREAM_CAPTURE_INVALIDATED, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED",
+     "operation failed due to a previous error during capture"},
 };
 CUresult cuGetErrorName(CUresult error, const char **name) {
   for (size_t i = 0; i < sizeof(errors) / sizeof(errors[0]); ++i)

@@ -103,6 +103,9 @@ int main(int argc, char **argv) {
   failures += st != NULL;
   moert_status_free(st);
   created(artifact, &config, "device");
+  /* CUDA graphs on the CPU. */
+  config.cuda_graphs = 1;
+  create(artifact, &config, "graphs on the cpu");
 
   moert_artifact_release(artifact);
   return failures ? 1 : 0;

@@ -115,17 +115,8 @@ struct CombineDownToGpu : OpRewritePattern<CombineOp> {
               nb, nl, below(elements), [&](OpBuilder &tb, Location tl) {
                 Value t, c;
                 std::tie(t, c) = rowAndColumn(tb, tl, item, width);
-                Value v = f32Const(tb, tl, 0.0);
-                if (shared) {
-                  v = loadF32(tb, tl, shared, {t, c});
-                  if (gate)
-                    v = arith::MulFOp::create(
-                        tb, tl,
-                        moe::sigmoid(
-                            tb, tl,
-                            loadF32(tb, tl, gate, {t, indexConst(tb, tl, 0)})),
-                        v);
-                }
+                Value v = shared ? sharedExpertTerm(tb, tl, shared, gate, t, c)
+                                 : f32Const(tb, tl, 0.0);
                 memref::StoreOp::create(tb, tl, v, sums, ValueRange{t, c});
                 scf::YieldOp::create(tb, tl);
               });

@@ -64,17 +64,9 @@ struct CombineToGpu : OpRewritePattern<CombineOp> {
                 scf::YieldOp::create(lb, ll, ValueRange{sum});
               });
           Value sum = loop.getResult(0);
-          if (shared) {
-            Value s = loadF32(nb, nl, shared, {t, c});
-            if (gate)
-              s = arith::MulFOp::create(
-                  nb, nl,
-                  moe::sigmoid(
-                      nb, nl,
-                      loadF32(nb, nl, gate, {t, indexConst(nb, nl, 0)})),
-                  s);
-            sum = arith::AddFOp::create(nb, nl, sum, s);
-          }
+          if (shared)
+            sum = arith::AddFOp::create(
+                nb, nl, sum, sharedExpertTerm(nb, nl, shared, gate, t, c));
           memref::StoreOp::create(
               nb, nl, castFloat(nb, nl, sum, resultType.getElementType()),
               result, ValueRange{t, c});

@@ -90,6 +90,15 @@ Value gpu_kernels::groupOfRow(OpBuilder &b, Location loc, Value offsets,
   return lo;
 }
 
+Value gpu_kernels::sharedExpertTerm(OpBuilder &b, Location loc, Value shared,
+                                    Value gate, Value t, Value c) {
+  Value s = loadF32(b, loc, shared, {t, c});
+  if (!gate)
+    return s;
+  Value g = loadF32(b, loc, gate, {t, indexConst(b, loc, 0)});
+  return arith::MulFOp::create(b, loc, moe::sigmoid(b, loc, g), s);
+}
+
 bool gpu_kernels::hasTensorCoreOperands(Type input, Type weight, Type up,
                                         int64_t &n, int64_t &k) {
   auto in = cast<RankedTensorType>(input);

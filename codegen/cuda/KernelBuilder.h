@@ -39,6 +39,10 @@ Value loadF32(OpBuilder &b, Location loc, Value buffer, ValueRange indices);
 std::pair<Value, Value> rowAndColumn(OpBuilder &b, Location loc, Value item,
                                      Value columns);
 Value f32Const(OpBuilder &b, Location loc, double v);
+/// moe.combine's shared-expert term of element (t, c) in f32:
+/// shared[t, c], times sigmoid(gate[t, 0]) when `gate` is given.
+Value sharedExpertTerm(OpBuilder &b, Location loc, Value shared, Value gate,
+                       Value t, Value c);
 /// The group of `row` under the non-decreasing offsets [G + 1] of a grouped
 /// GEMM: #{g in [1, G] : offsets[g] <= row}, G past the last group (rows
 /// below offsets[0] get 0: callers check offsets[0] <= row).

@@ -1,8 +1,8 @@
 /* Runs a CUDA artifact (moe-compile --target=cuda) of one function taking
  * hidden states [T, D] on the first CUDA device in a session that captures
- * its calls as CUDA graphs: calls with T = 5, 5 again, 3, then 5 again,
- * each on its own buffers and waited for, then the session released.
- * Prints one line per call (report.h). Usage:
+ * its calls as CUDA graphs: calls with T = 5, 5 again on the same buffers,
+ * 3 on buffers of their own, then 5 once more on the first buffers, then
+ * the session released. Prints one line per call (report.h). Usage:
  *   cuda_graphs ARTIFACT D */
 #include "report.h"
 
@@ -15,31 +15,42 @@ static moert_session_t *session;
 static moert_device_t *device;
 static const char *function;
 
-/* One call on fresh buffers of T tokens. */
-static void call(const char *what, int64_t T, int64_t D) {
-  moert_buffer_t *x = NULL, *y = NULL;
+/* Input and output buffers of T tokens. */
+struct call {
+  moert_buffer_t *x, *y;
+  int64_t shape[2];
   moert_buffer_tensor_t in, out;
-  int64_t shape[2] = {T, D};
+};
+
+static void prepare(struct call *c, int64_t T, int64_t D) {
   size_t bytes = (size_t)(T * D) * sizeof(float);
-  report("alloc x", moert_buffer_alloc(device, bytes, &x));
-  report("alloc y", moert_buffer_alloc(device, bytes, &y));
-  in.dtype = MOERT_F32;
-  in.rank = 2;
-  in.shape = shape;
-  in.buffer = x;
-  in.offset = 0;
-  out = in;
-  out.buffer = y;
-  report(what, moert_session_enqueue(session, function, &in, 1, &out, 1));
-  report("synchronize", moert_session_synchronize(session));
-  moert_buffer_release(x);
-  moert_buffer_release(y);
+  c->x = c->y = NULL;
+  c->shape[0] = T;
+  c->shape[1] = D;
+  report("alloc x", moert_buffer_alloc(device, bytes, &c->x));
+  report("alloc y", moert_buffer_alloc(device, bytes, &c->y));
+  c->in.dtype = MOERT_F32;
+  c->in.rank = 2;
+  c->in.shape = c->shape;
+  c->in.buffer = c->x;
+  c->in.offset = 0;
+  c->out = c->in;
+  c->out.buffer = c->y;
+}
+
+static void enqueue(struct call *c, const char *what) {
+  report(what, moert_session_enqueue(session, function, &c->in, 1, &c->out, 1));
+}
+
+static void release(struct call *c) {
+  moert_buffer_release(c->x);
+  moert_buffer_release(c->y);
 }
 
 int main(int argc, char **argv) {
   moert_artifact_t *artifact = NULL;
   moert_session_config_t config = MOERT_SESSION_CONFIG_INIT;
-  moert_buffer_t *x = NULL, *y = NULL;
+  struct call five, three;
   int64_t D;
 
   if (argc != 3)
@@ -62,32 +73,17 @@ int main(int argc, char **argv) {
     moert_artifact_release(artifact);
     return 1;
   }
-  /* The buffers of T = 5 are kept, so that the third call of that shape
-   * has the first call's arguments. */
-  {
-    moert_buffer_tensor_t in, out;
-    int64_t shape[2] = {5, D};
-    size_t bytes = (size_t)(5 * D) * sizeof(float);
-    report("alloc x", moert_buffer_alloc(device, bytes, &x));
-    report("alloc y", moert_buffer_alloc(device, bytes, &y));
-    in.dtype = MOERT_F32;
-    in.rank = 2;
-    in.shape = shape;
-    in.buffer = x;
-    in.offset = 0;
-    out = in;
-    out.buffer = y;
-    report("T=5", moert_session_enqueue(session, function, &in, 1, &out, 1));
-    report("T=5 again",
-           moert_session_enqueue(session, function, &in, 1, &out, 1));
-    report("synchronize", moert_session_synchronize(session));
-    call("T=3", 3, D);
-    report("T=5 once more",
-           moert_session_enqueue(session, function, &in, 1, &out, 1));
-    report("synchronize", moert_session_synchronize(session));
-  }
-  moert_buffer_release(x);
-  moert_buffer_release(y);
+  prepare(&five, 5, D);
+  enqueue(&five, "T=5");
+  enqueue(&five, "T=5 again");
+  report("synchronize", moert_session_synchronize(session));
+  prepare(&three, 3, D);
+  enqueue(&three, "T=3");
+  report("synchronize", moert_session_synchronize(session));
+  release(&three);
+  enqueue(&five, "T=5 once more");
+  report("synchronize", moert_session_synchronize(session));
+  release(&five);
   moert_session_release(session);
   moert_artifact_release(artifact);
   return 0;

@@ -15,6 +15,8 @@
 #include "runtime/support/Safetensors.h"
 #include "runtime/support/Version.h"
 #include "tools/moe-run/ExpertParallel.h"
+#include "tools/moe-run/Inputs.h"
+#include "tools/moe-run/Verify.h"
 
 #include <algorithm>
 #include <chrono>
@@ -29,6 +31,8 @@
 
 #include <sched.h>
 #include <sys/stat.h>
+
+using namespace moerun;
 
 namespace {
 
@@ -108,15 +112,6 @@ int availableCores() {
   if (sched_getaffinity(0, sizeof(set), &set) == 0 && CPU_COUNT(&set) > 0)
     return CPU_COUNT(&set);
   return 0;
-}
-
-/// Turns a status into a message and frees it.
-bool failed(moert_status_t st, std::string &msg) {
-  if (!st)
-    return false;
-  msg = moert_status_message(st);
-  moert_status_free(st);
-  return true;
 }
 
 struct Options {
@@ -229,14 +224,6 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
   return "";
 }
 
-std::string shapeStr(const int64_t *shape, int32_t rank) {
-  std::string s = "[";
-  for (int32_t i = 0; i < rank; ++i)
-    s += (i ? ", " : "") +
-         (shape[i] < 0 ? std::string("T") : std::to_string(shape[i]));
-  return s + "]";
-}
-
 void listFunctions(moert_artifact_t *artifact) {
   for (int32_t f = 0; f < moert_artifact_function_count(artifact); ++f) {
     const char *name = moert_artifact_function_name(artifact, f);
@@ -255,181 +242,6 @@ void listFunctions(moert_artifact_t *artifact) {
                   moert_dtype_name(results[i].dtype),
                   shapeStr(results[i].shape, results[i].rank).c_str());
   }
-}
-
-/// A buffer of one dtype holding an input or output.
-struct Buffer {
-  moert_dtype_t dtype = MOERT_F32;
-  std::vector<int64_t> shape;     // as the function sees it
-  std::vector<int64_t> userShape; // as the file had it (leading dims)
-  std::vector<unsigned char> bytes;
-  int64_t numElements() const {
-    int64_t n = 1;
-    for (int64_t d : shape)
-      n *= d;
-    return n;
-  }
-  std::vector<double> toDouble() const {
-    std::vector<double> out(numElements());
-    for (size_t i = 0; i < out.size(); ++i)
-      out[i] =
-          moe::loadElement(static_cast<moe::DType>(dtype), bytes.data(), i);
-    return out;
-  }
-};
-
-/// Reads `path` as input `p`: flattens [..., d] into the function's rank
-/// and converts to its dtype.
-std::string readInput(const moert_param_t &p, const std::string &path,
-                      Buffer &out) {
-  moe::npy::Array a;
-  if (std::string err = moe::npy::read(path, a); !err.empty())
-    return err;
-  std::string where = "input '" + std::string(p.name) + "' (" + path + ")";
-  out.dtype = p.dtype;
-  out.userShape = a.shape;
-  if (p.rank == 2 && a.shape.size() >= 1 && a.shape.size() != 2) {
-    // [..., d] -> [prod(...), d]
-    int64_t rows = 1;
-    for (size_t i = 0; i + 1 < a.shape.size(); ++i)
-      rows *= a.shape[i];
-    out.shape = {rows, a.shape.back()};
-  } else {
-    out.shape = a.shape;
-  }
-  if (static_cast<int32_t>(out.shape.size()) != p.rank)
-    return where + " has shape " +
-           shapeStr(a.shape.data(), static_cast<int32_t>(a.shape.size())) +
-           " but the function takes " + shapeStr(p.shape, p.rank);
-  for (int32_t i = 0; i < p.rank; ++i)
-    if (p.shape[i] >= 0 && out.shape[i] != p.shape[i])
-      return where + " has shape " +
-             shapeStr(a.shape.data(), static_cast<int32_t>(a.shape.size())) +
-             " but the function takes " + shapeStr(p.shape, p.rank) +
-             (i == p.rank - 1 ? " (wrong width)" : "");
-  out.bytes.resize(out.numElements() *
-                   moe::dtypeSize(static_cast<moe::DType>(p.dtype)));
-  for (int64_t i = 0; i < out.numElements(); ++i)
-    moe::storeElement(static_cast<moe::DType>(p.dtype), out.bytes.data(), i,
-                      a.data[i]);
-  return "";
-}
-
-/// The reference value as an output of dtype `t` holds it.
-template <moe::DType D>
-double roundTo(double v) {
-  unsigned char bytes[8];
-  moe::storeElement(D, bytes, 0, v);
-  return moe::loadElement(D, bytes, 0);
-}
-double (*roundingTo(moert_dtype_t t))(double) {
-  switch (t) {
-  case MOERT_BF16:
-    return roundTo<moe::DType::BF16>;
-  case MOERT_F16:
-    return roundTo<moe::DType::F16>;
-  case MOERT_F32:
-    return roundTo<moe::DType::F32>;
-  case MOERT_Q8_0:
-  case MOERT_Q4_0:
-  case MOERT_Q4_K:
-  case MOERT_Q6_K:
-  case MOERT_MXFP4:
-  case MOERT_U8Z:
-  case MOERT_U4Z:
-  case MOERT_FP8_E4M3:
-  case MOERT_U8Z128:
-  case MOERT_U4Z128:
-    break; // weights only, never a result
-  }
-  return nullptr;
-}
-
-double defaultTolerance(moert_dtype_t t) {
-  return t == MOERT_BF16 ? 1e-2 : t == MOERT_F16 ? 1e-3 : 1e-5;
-}
-
-/// Whether the artifact's metadata sets the boolean `name` of "numerics":
-/// "bf16_dot", bf16 weights multiply bf16-rounded rows (moe-compile
-/// --bf16-dot); "int8_dot", block-quantized weights multiply rows quantized
-/// to int8 (moe-compile --int8-dot).
-bool numericsFlag(moert_artifact_t *artifact, const char *name) {
-  moe::json::Value doc;
-  if (!moe::json::parse(moert_artifact_metadata(artifact), doc).empty())
-    return false;
-  const moe::json::Value *numerics = doc.getObject("numerics");
-  const bool *flag = numerics ? numerics->getBool(name) : nullptr;
-  return flag && *flag;
-}
-
-/// Recomputes the output with the reference evaluator.
-std::string verify(moert_artifact_t *artifact, moert_session_t *session,
-                   const std::string &fnName,
-                   const std::map<std::string, Buffer *> &inputs,
-                   std::vector<double> &expected) {
-  moe::json::Value doc;
-  if (std::string err =
-          moe::json::parse(moert_artifact_metadata(artifact), doc);
-      !err.empty())
-    return "artifact metadata: " + err;
-  const moe::json::Value *layer = nullptr;
-  if (const moe::json::Value *fns = doc.getArray("functions"))
-    for (const moe::json::Value &f : fns->elements())
-      if (const std::string *n = f.getString("name"); n && *n == fnName)
-        layer = f.getObject("layer");
-  if (!layer)
-    return "function '" + fnName +
-           "' is not a single moe.layer, so the reference evaluator cannot "
-           "recompute it";
-  moe::ref::LayerConfig config;
-  const moe::json::Value *cfg = layer->getObject("config");
-  const moe::json::Value *operands = layer->getObject("operands");
-  if (!cfg || !operands)
-    return "artifact metadata: layer record lacks config or operands";
-  if (std::string err = moe::ref::configFromJson(*cfg, config); !err.empty())
-    return "artifact metadata: " + err;
-  int32_t na = 0;
-  const moert_param_t *args = nullptr;
-  std::string msg;
-  if (failed(moert_artifact_function_signature(artifact, fnName.c_str(), &na,
-                                               &args, nullptr, nullptr),
-             msg))
-    return msg;
-  moe::ref::LayerOperands ops;
-  for (const moe::json::Member &m : operands->members()) {
-    std::optional<int64_t> idx = m.value.asInt64();
-    if (!idx || *idx < 0 || *idx >= na)
-      return "artifact metadata: bad operand index for " + m.key;
-    const moert_param_t &p = args[*idx];
-    moe::ref::Array arr;
-    if (p.is_weight) {
-      moert_tensor_t t;
-      if (failed(moert_session_weight(session, p.name, &t), msg))
-        return msg;
-      arr.shape.assign(t.shape, t.shape + t.rank);
-      arr.data.resize(arr.numElements());
-      for (size_t i = 0; i < arr.data.size(); ++i)
-        arr.data[i] =
-            moe::loadElement(static_cast<moe::DType>(t.dtype), t.data, i);
-    } else {
-      const Buffer *b = inputs.at(p.name);
-      arr.shape = b->shape;
-      arr.data = b->toDouble();
-    }
-    if (m.key == "hidden") {
-      ops.hidden = std::move(arr);
-    } else if (std::optional<moe::ref::Array> *slot =
-                   moe::ref::optionalOperand(ops, m.key)) {
-      *slot = std::move(arr);
-    } else {
-      return "artifact metadata: unknown operand role '" + m.key + "'";
-    }
-  }
-  moe::ref::Array out;
-  if (std::string err = moe::ref::evaluate(config, ops, out); !err.empty())
-    return "reference evaluator: " + err;
-  expected = std::move(out.data);
-  return "";
 }
 
 /// The .safetensors files at `path`: the file itself, or those in a

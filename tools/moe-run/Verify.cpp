@@ -1,0 +1,127 @@
+//===- Verify.cpp - moe-run --verify --------------------------------------===//
+#include "tools/moe-run/Verify.h"
+#include "runtime/reference/ConfigJson.h"
+#include "runtime/reference/Reference.h"
+#include "runtime/support/DType.h"
+#include "runtime/support/Json.h"
+
+#include <optional>
+
+using namespace moerun;
+
+namespace {
+
+/// The reference value as an output of dtype `t` holds it.
+template <moe::DType D>
+double roundTo(double v) {
+  unsigned char bytes[8];
+  moe::storeElement(D, bytes, 0, v);
+  return moe::loadElement(D, bytes, 0);
+}
+
+} // namespace
+
+double (*moerun::roundingTo(moert_dtype_t t))(double) {
+  switch (t) {
+  case MOERT_BF16:
+    return roundTo<moe::DType::BF16>;
+  case MOERT_F16:
+    return roundTo<moe::DType::F16>;
+  case MOERT_F32:
+    return roundTo<moe::DType::F32>;
+  case MOERT_Q8_0:
+  case MOERT_Q4_0:
+  case MOERT_Q4_K:
+  case MOERT_Q6_K:
+  case MOERT_MXFP4:
+  case MOERT_U8Z:
+  case MOERT_U4Z:
+  case MOERT_FP8_E4M3:
+  case MOERT_U8Z128:
+  case MOERT_U4Z128:
+    break; // weights only, never a result
+  }
+  return nullptr;
+}
+
+double moerun::defaultTolerance(moert_dtype_t t) {
+  return t == MOERT_BF16 ? 1e-2 : t == MOERT_F16 ? 1e-3 : 1e-5;
+}
+
+bool moerun::numericsFlag(moert_artifact_t *artifact, const char *name) {
+  moe::json::Value doc;
+  if (!moe::json::parse(moert_artifact_metadata(artifact), doc).empty())
+    return false;
+  const moe::json::Value *numerics = doc.getObject("numerics");
+  const bool *flag = numerics ? numerics->getBool(name) : nullptr;
+  return flag && *flag;
+}
+
+std::string moerun::verify(moert_artifact_t *artifact, moert_session_t *session,
+                           const std::string &fnName,
+                           const std::map<std::string, Buffer *> &inputs,
+                           std::vector<double> &expected) {
+  moe::json::Value doc;
+  if (std::string err =
+          moe::json::parse(moert_artifact_metadata(artifact), doc);
+      !err.empty())
+    return "artifact metadata: " + err;
+  const moe::json::Value *layer = nullptr;
+  if (const moe::json::Value *fns = doc.getArray("functions"))
+    for (const moe::json::Value &f : fns->elements())
+      if (const std::string *n = f.getString("name"); n && *n == fnName)
+        layer = f.getObject("layer");
+  if (!layer)
+    return "function '" + fnName +
+           "' is not a single moe.layer, so the reference evaluator cannot "
+           "recompute it";
+  moe::ref::LayerConfig config;
+  const moe::json::Value *cfg = layer->getObject("config");
+  const moe::json::Value *operands = layer->getObject("operands");
+  if (!cfg || !operands)
+    return "artifact metadata: layer record lacks config or operands";
+  if (std::string err = moe::ref::configFromJson(*cfg, config); !err.empty())
+    return "artifact metadata: " + err;
+  int32_t na = 0;
+  const moert_param_t *args = nullptr;
+  std::string msg;
+  if (failed(moert_artifact_function_signature(artifact, fnName.c_str(), &na,
+                                               &args, nullptr, nullptr),
+             msg))
+    return msg;
+  moe::ref::LayerOperands ops;
+  for (const moe::json::Member &m : operands->members()) {
+    std::optional<int64_t> idx = m.value.asInt64();
+    if (!idx || *idx < 0 || *idx >= na)
+      return "artifact metadata: bad operand index for " + m.key;
+    const moert_param_t &p = args[*idx];
+    moe::ref::Array arr;
+    if (p.is_weight) {
+      moert_tensor_t t;
+      if (failed(moert_session_weight(session, p.name, &t), msg))
+        return msg;
+      arr.shape.assign(t.shape, t.shape + t.rank);
+      arr.data.resize(arr.numElements());
+      for (size_t i = 0; i < arr.data.size(); ++i)
+        arr.data[i] =
+            moe::loadElement(static_cast<moe::DType>(t.dtype), t.data, i);
+    } else {
+      const Buffer *b = inputs.at(p.name);
+      arr.shape = b->shape;
+      arr.data = b->toDouble();
+    }
+    if (m.key == "hidden") {
+      ops.hidden = std::move(arr);
+    } else if (std::optional<moe::ref::Array> *slot =
+                   moe::ref::optionalOperand(ops, m.key)) {
+      *slot = std::move(arr);
+    } else {
+      return "artifact metadata: unknown operand role '" + m.key + "'";
+    }
+  }
+  moe::ref::Array out;
+  if (std::string err = moe::ref::evaluate(config, ops, out); !err.empty())
+    return "reference evaluator: " + err;
+  expected = std::move(out.data);
+  return "";
+}

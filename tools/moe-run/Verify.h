@@ -1,0 +1,43 @@
+//===- Verify.h - moe-run --verify ------------------------------*- C++ -*-===//
+//
+// Recomputing a run's output with the float64 reference evaluator from
+// the layer the artifact's metadata records, and the tolerances it is
+// compared at.
+//
+//===----------------------------------------------------------------------===//
+#ifndef MOEC_TOOLS_MOE_RUN_VERIFY_H
+#define MOEC_TOOLS_MOE_RUN_VERIFY_H
+
+#include "runtime/moert/moert.h"
+#include "tools/moe-run/Inputs.h"
+
+#include <map>
+#include <string>
+#include <vector>
+
+namespace moerun {
+
+/// The reference value as an output of dtype `t` holds it (null for a
+/// dtype that is never a result).
+double (*roundingTo(moert_dtype_t t))(double);
+
+/// --verify's tolerance for an output of dtype `t` without --tolerance.
+double defaultTolerance(moert_dtype_t t);
+
+/// Whether the artifact's metadata sets the boolean `name` of "numerics":
+/// "bf16_dot", bf16 weights multiply bf16-rounded rows (moe-compile
+/// --bf16-dot); "int8_dot", block-quantized weights multiply rows quantized
+/// to int8 (moe-compile --int8-dot).
+bool numericsFlag(moert_artifact_t *artifact, const char *name);
+
+/// Recomputes function `fnName`'s output with the reference evaluator, from
+/// the session's weights and `inputs` by name, into `expected`; "" or why
+/// it cannot.
+std::string verify(moert_artifact_t *artifact, moert_session_t *session,
+                   const std::string &fnName,
+                   const std::map<std::string, Buffer *> &inputs,
+                   std::vector<double> &expected);
+
+} // namespace moerun
+
+#endif // MOEC_TOOLS_MOE_RUN_VERIFY_H

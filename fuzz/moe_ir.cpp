@@ -3,7 +3,8 @@
 // Parses any bytes as MLIR with the moe dialect and upstream's dialects;
 // what parses and verifies goes, on separate copies, through moe-decompose,
 // the CPU pipeline down to the LLVM dialect, and the GPU pipeline down to its
-// loops phase. A pass may reject what it cannot lower (a diagnostic and a
+// nvvm phase (the kernels in the NVVM dialect; the PTX and cubins after it
+// come from LLVM's NVPTX backend and ptxas). A pass may reject what it cannot lower (a diagnostic and a
 // failed pass manager run); it may not crash, trip a sanitizer or leave IR
 // that does not verify (the pass manager's verifier is on). MLIR's rule: no
 // input that passes the verifier may crash a pass (docs/Fuzzing.md).
@@ -74,7 +75,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   });
   runOnCopy(*module, [](OpPassManager &pm) {
     moe::CudaPipelineOptions options;
-    options.compileTo = moe::CudaPhase::Loops;
+    options.compileTo = moe::CudaPhase::NVVM;
     moe::buildCudaPipeline(pm, options);
   });
   return 0;

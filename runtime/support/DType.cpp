@@ -227,13 +227,17 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       // d (q - z) in f32, as ONNX Runtime's QMoE dequantizes.
       float d;
       std::memcpy(&d, block, 4);
-      int q = block[5 + j];
+      // The byte holding element j: the 4-bit formats pack two a byte, so
+      // j itself may lie past their block.
+      int q;
       if (t == DType::U4Z) {
         q = block[5 + j % 16];
         q = j < 16 ? (q & 15) : (q >> 4);
       } else if (t == DType::U4Z128) {
         q = block[5 + 32 * (j / 64) + j % 32];
         q = j % 64 < 32 ? (q & 15) : (q >> 4);
+      } else {
+        q = block[5 + j];
       }
       return d * static_cast<float>(q - block[4]);
     }

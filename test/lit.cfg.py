@@ -23,25 +23,61 @@ llvm_config.use_default_substitutions()
 # with extra flags (the CI leg that checks printing and parsing agree).
 moe_opt_flags = lit_config.params.get("moe_opt_flags", "").split()
 
+# A build with the project's code under AddressSanitizer and
+# UndefinedBehaviorSanitizer (LLVM_USE_SANITIZER, scripts/test-sanitized.sh):
+# its libraries take the sanitizers' shared runtime, which every process of
+# the tests preloads (Python, the tests' C programs and mlir-runner load
+# them). A report fails the process (exit code 86). Leaks are looked for in
+# moec's tools, which the tests run through wrappers that ask for it; the
+# programs that are not moec's keep memory to their exit and are not
+# checked for leaks or for new/delete pairing. Upstream MLIR hands out
+# BumpPtrAllocator memory it poisoned without unpoisoning it
+# (docs/Fuzzing.md), so manual poisoning is off; an allocation too large
+# for memory returns null, as the runtime's tests of that expect.
+sanitized = bool(getattr(config, "moec_sanitizer", ""))
+tool_dir = config.moec_tools_dir
+ours = ("moe-opt", "moe-reference", "moe-compile", "moe-ep-plan", "moe-run",
+        "moe-bench", "moe-runtime-unittests")
+if sanitized:
+    config.available_features.add("sanitized")
+    common = ("allow_user_poisoning=0:verify_asan_link_order=0:"
+              "allocator_may_return_null=1:exitcode=86:"
+              "malloc_context_size=20")
+    config.environment["LD_PRELOAD"] = os.path.join(
+        config.sanitizer_runtime_dir, "libclang_rt.asan-x86_64.so")
+    config.environment["ASAN_OPTIONS"] = (
+        common + ":detect_leaks=0:alloc_dealloc_mismatch=0")
+    config.environment["UBSAN_OPTIONS"] = (
+        "print_stacktrace=1:halt_on_error=1:exitcode=86")
+    tool_dir = os.path.join(config.moec_obj_root, "test", "sanitized-tools")
+    os.makedirs(tool_dir, exist_ok=True)
+    # A rank under mpirun is not checked for leaks: Open MPI's libraries
+    # keep memory (some of it in components unloaded by then) to the exit.
+    for name in ours:
+        path = os.path.join(tool_dir, name)
+        with open(path, "w") as fh:
+            fh.write('#!/bin/sh\nleaks=1\n'
+                     '[ -z "${OMPI_COMM_WORLD_RANK:-}" ] || leaks=0\n'
+                     'ASAN_OPTIONS="%s:detect_leaks=$leaks" exec "%s" "$@"\n'
+                     % (common, os.path.join(config.moec_tools_dir, name)))
+        os.chmod(path, 0o755)
+
 tools = [
     ToolSubst("moe-opt", extra_args=moe_opt_flags, unresolved="fatal"),
-    ToolSubst("%moe-reference", command=os.path.join(config.moec_tools_dir,
+    ToolSubst("%moe-reference", command=os.path.join(tool_dir,
                                                       "moe-reference"),
               unresolved="ignore"),
     ToolSubst("moe-compile", unresolved="fatal"),
     ToolSubst("moe-ep-plan", unresolved="fatal"),
-    ToolSubst("%moe-run", command=os.path.join(config.moec_tools_dir,
-                                                "moe-run"),
+    ToolSubst("%moe-run", command=os.path.join(tool_dir, "moe-run"),
               unresolved="fatal"),
-    ToolSubst("%moe-bench", command=os.path.join(config.moec_tools_dir,
-                                                  "moe-bench"),
+    ToolSubst("%moe-bench", command=os.path.join(tool_dir, "moe-bench"),
               unresolved="fatal"),
     ToolSubst("%moe-runtime-unittests",
-              command=os.path.join(config.moec_tools_dir,
-                                   "moe-runtime-unittests"),
+              command=os.path.join(tool_dir, "moe-runtime-unittests"),
               unresolved="ignore"),
 ]
-llvm_config.add_tool_substitutions(tools, [config.moec_tools_dir])
+llvm_config.add_tool_substitutions(tools, [tool_dir])
 # %python is the project's Python (build/venv), not lit's own interpreter,
 # which use_default_substitutions() made it.
 config.substitutions = [(k, v) for k, v in config.substitutions

@@ -4,10 +4,11 @@
 // what parses and verifies goes, on separate copies, through moe-decompose,
 // the CPU pipeline down to the LLVM dialect, and the GPU pipeline down to its
 // nvvm phase (the kernels in the NVVM dialect; the PTX and cubins after it
-// come from LLVM's NVPTX backend and ptxas). A pass may reject what it cannot lower (a diagnostic and a
-// failed pass manager run); it may not crash, trip a sanitizer or leave IR
-// that does not verify (the pass manager's verifier is on). MLIR's rule: no
-// input that passes the verifier may crash a pass (docs/Fuzzing.md).
+// come from LLVM's NVPTX backend and ptxas). A pass may reject what it cannot
+// lower (a diagnostic and a failed pass manager run); it may not crash, trip a
+// sanitizer or leave IR that does not verify (the pass manager's verifier is
+// on). MLIR's rule: no input that passes the verifier may crash a pass
+// (docs/Fuzzing.md).
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/CpuPipeline.h"

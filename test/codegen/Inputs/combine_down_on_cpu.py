@@ -20,16 +20,15 @@ switch between its decode and prefill tiles; experts without tokens.
 Prints one line per case and token count with the kernels that ran; exits
 1 if any mismatched.
 """
-import argparse
 import os
-import subprocess
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_emulator  # noqa: E402
-from mma_gemm_on_cpu import kernels_of, rounded  # noqa: E402
+from mma_gemm_on_cpu import (kernels_of, lower_to_loops, rounded,  # noqa: E402
+                             run_cases)
 
 
 def case(name, et, ot, G, D, F, k, tokens, **kw):
@@ -103,16 +102,7 @@ def dispatch(ids, G):
 def run_case(c, moe_opt, out_dir, rng):
     name, et, ot = c["name"], c["et"], c["ot"]
     G, D, F, k = c["G"], c["D"], c["F"], c["k"]
-    src = os.path.join(out_dir, name + ".mlir")
-    loops = os.path.join(out_dir, name + ".loops.mlir")
-    with open(src, "w") as fh:
-        fh.write(module_text(c))
-    subprocess.run([moe_opt, src,
-                    "--moe-cuda-pipeline=compile-to=loops chip=sm_90a" +
-                    c["flags"], "--mlir-print-op-generic", "-o", loops],
-                   check=True)
-    with open(loops) as fh:
-        text = fh.read()
+    text = lower_to_loops(moe_opt, out_dir, name, module_text(c), c["flags"])
     kernels = "+".join(kernels_of(text))
     down = rounded(rng.standard_normal((G, D, F)) / np.sqrt(F), et)
     bias = rng.standard_normal((G, D)).astype(np.float32)
@@ -170,17 +160,5 @@ def run_case(c, moe_opt, out_dir, rng):
     return failed
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--moe-opt", default="moe-opt")
-    p.add_argument("--out", required=True)
-    args = p.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(29)
-    failed = sum(run_case(c, args.moe_opt, args.out, rng) for c in CASES)
-    print("%d cases mismatched" % failed)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(__doc__, CASES, run_case, 29))

@@ -148,17 +148,38 @@ def kernels_of(text):
     return names
 
 
-def run_case(c, moe_opt, out_dir, rng):
-    name, et, ot, G, N, K = c["name"], c["et"], c["ot"], c["G"], c["N"], c["K"]
+def lower_to_loops(moe_opt, out_dir, name, module, flags=""):
+    """`module` written to OUT/NAME.mlir and lowered by moe-cuda-pipeline to
+    its loops phase (tensor cores on, sm_90a, then `flags`): the generic
+    form the emulator reads."""
     src = os.path.join(out_dir, name + ".mlir")
     loops = os.path.join(out_dir, name + ".loops.mlir")
     with open(src, "w") as fh:
-        fh.write(module_text(c))
+        fh.write(module)
     subprocess.run([moe_opt, src,
-                    "--moe-cuda-pipeline=compile-to=loops chip=sm_90a",
+                    "--moe-cuda-pipeline=compile-to=loops chip=sm_90a" + flags,
                     "--mlir-print-op-generic", "-o", loops], check=True)
     with open(loops) as fh:
-        text = fh.read()
+        return fh.read()
+
+
+def run_cases(doc, cases, run_case, seed):
+    """The command line of a script of cases: runs each, prints the count
+    that mismatched, and returns the exit status."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--moe-opt", default="moe-opt")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    failed = sum(run_case(c, args.moe_opt, args.out, rng) for c in cases)
+    print("%d cases mismatched" % failed)
+    return 1 if failed else 0
+
+
+def run_case(c, moe_opt, out_dir, rng):
+    name, et, ot, G, N, K = c["name"], c["et"], c["ot"], c["G"], c["N"], c["K"]
+    text = lower_to_loops(moe_opt, out_dir, name, module_text(c))
     kernels = "+".join(kernels_of(text))
     layout = c["form"] in ("interleaved", "concatenated")
     wrows = 2 * N if layout else N
@@ -228,17 +249,5 @@ def run_case(c, moe_opt, out_dir, rng):
     return failed
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--moe-opt", default="moe-opt")
-    p.add_argument("--out", required=True)
-    args = p.parse_args()
-    os.makedirs(args.out, exist_ok=True)
-    rng = np.random.default_rng(23)
-    failed = sum(run_case(c, args.moe_opt, args.out, rng) for c in CASES)
-    print("%d cases mismatched" % failed)
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cases(__doc__, CASES, run_case, 23))

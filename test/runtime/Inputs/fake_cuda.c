@@ -64,10 +64,10 @@ struct node {
 typedef struct CUgraph_st {
   struct node *nodes;
   int count, capacity;
-} *CUgraph;
+} * CUgraph;
 typedef struct CUgraphExec_st {
   struct CUgraph_st copy;
-} *CUgraphExec;
+} * CUgraphExec;
 /* Streams capturing in the global mode (allocations then fail). */
 static int globalCaptures;
 

@@ -15,7 +15,9 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"u4z", 6>,
       I32EnumAttrCase<"fp8_e4m3", 7>,
       I32EnumAttrCase<"u8z128", 8>,
-      I32EnumAttrCase<"u4z128", 9>]> {
+      I32EnumAttrCase<"u4z128", 9>,
+      I32EnumAttrCase<"u2z", 10>,
+      I32EnumAttrCase<"u2z128", 11>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -26,8 +28,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let description = [{
     The element type of a weight stored in blocks of quantized values with
     scales per block, as ggml (GGUF files) stores them, or in moec's own
-    blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`, `u8z128`,
-    `u4z128`) and FP8 checkpoints (`fp8_e4m3`). A tensor
+    blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`, `u2z`,
+    `u8z128`, `u4z128`, `u2z128`) and FP8 checkpoints (`fp8_e4m3`). A tensor
     `tensor<E x N x K x !moe.quant<FORMAT>>` has the logical shape of the
     float weight it encodes; its rows (the last dimension, the one a GEMM
     contracts) are `K / B` blocks of `B` elements laid end to end, and the
@@ -74,6 +76,13 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       zero point `z` (`b[4]`), then 64 bytes `qs`; element `j` is
       `d · (n − z)` with `n` the low nibble of `qs[32 (j / 64) + j % 32]`
       when `j % 64 < 32`, else its high nibble (as `q4_k`).
+    * `u2z`: `B = 32` in 13 bytes, an f32 scale `d` (`b[0..3]`), a zero
+      point `z` (`b[4]`), then 8 bytes `qs`; element `j` is `d · (n − z)`
+      with `n = (qs[j % 8] >> 2 · (j / 8)) & 3`.
+    * `u2z128`: `B = 128` in 37 bytes, an f32 scale `d` (`b[0..3]`), a
+      zero point `z` (`b[4]`), then 32 bytes `qs`; element `j` is
+      `d · (n − z)` with `n = (qs[16 · (j / 64) + j % 16] >> 2 · ((j % 64) / 16)) & 3`
+      (each 16 bytes hold 64 elements in order, 2 bits at a time).
 
     * `fp8_e4m3`: `B = 128` in 132 bytes, an f32 scale `d` (`b[0..3]`),
       then 128 e4m3fn bytes `q`; element `j` is `d · v(q[j])` with, for
@@ -81,10 +90,10 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       when `e > 0` and `(−1)^s · 2^−6 · m/8` when `e = 0` (`0x7F` and
       `0xFF` are NaN; moert refuses weights that hold them).
 
-    `u8z` and `u4z` hold ONNX Runtime's QMoE 8- and 4-bit weights
+    `u8z`, `u4z` and `u2z` hold ONNX Runtime's QMoE 8-, 4- and 2-bit weights
     exactly: `w = scale · (q − zero_point)` with per-row scales, or scales
     per block of a multiple of 32, repeated in each block of 32 (the
-    importer assembles them, docs/Importing.md); `u8z128` and `u4z128`
+    importer assembles them, docs/Importing.md); `u8z128`, `u4z128` and `u2z128`
     those with per-row scales or scales per block of a multiple of 128, in
     rows of a multiple of 128, at a quarter of the scales' bytes. `fp8_e4m3` holds FP8
     checkpoints with 128 × 128 block scales (DeepSeek-V3's
@@ -110,8 +119,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
-    /// u8z128 and u4z128)
-    /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69).
+    /// u8z128, u4z128 and u2z128)
+    /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
+    /// 13, 37).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -33,6 +33,10 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::U8Z128;
     case QuantFormat::u4z128:
       return ::moe::DType::U4Z128;
+    case QuantFormat::u2z:
+      return ::moe::DType::U2Z;
+    case QuantFormat::u2z128:
+      return ::moe::DType::U2Z128;
     }
   }
   return std::nullopt;
@@ -72,6 +76,10 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::u8z128);
   case ::moe::DType::U4Z128:
     return QuantizedType::get(ctx, QuantFormat::u4z128);
+  case ::moe::DType::U2Z:
+    return QuantizedType::get(ctx, QuantFormat::u2z);
+  case ::moe::DType::U2Z128:
+    return QuantizedType::get(ctx, QuantFormat::u2z128);
   }
   return nullptr;
 }

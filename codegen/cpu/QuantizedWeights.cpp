@@ -37,8 +37,9 @@ bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
 bool mlir::moe::int8HasMins(QuantizedType quant) {
   QuantFormat f = quant.getFormat();
   return f == QuantFormat::q4_k || f == QuantFormat::u8z ||
-         f == QuantFormat::u4z || f == QuantFormat::u8z128 ||
-         f == QuantFormat::u4z128;
+         f == QuantFormat::u4z || f == QuantFormat::u2z ||
+         f == QuantFormat::u8z128 || f == QuantFormat::u4z128 ||
+         f == QuantFormat::u2z128;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
@@ -204,8 +205,8 @@ Value QuantizedWeightReader::quantFloat(Value t, Value row, Value at) {
   return vector::ExtractOp::create(b, loc, bits, 0);
 }
 
-/// The scale d and minus d times the zero point z of the u8z, u4z, u8z128
-/// or u4z128 block
+/// The scale d and minus d times the zero point z of the u8z, u4z, u2z,
+/// u8z128, u4z128 or u2z128 block
 /// at byte `base` of row `row` of `t`, as f32.
 std::pair<Value, Value>
 QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
@@ -399,16 +400,30 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
   case QuantFormat::u8z:
   case QuantFormat::u4z:
   case QuantFormat::u8z128:
-  case QuantFormat::u4z128: {
+  case QuantFormat::u4z128:
+  case QuantFormat::u2z:
+  case QuantFormat::u2z128: {
     // d (q - z), as ONNX Runtime's QMoE computes it: q - z is exact in f32.
     Value q;
-    if (quant.getFormat() == QuantFormat::u4z)
+    QuantFormat f = quant.getFormat();
+    if (f == QuantFormat::u4z) {
       q = nibbles(quantBytes(t, row, at(5 + e0 % 16), lanes), e0 >= 16);
-    else if (quant.getFormat() == QuantFormat::u4z128)
+    } else if (f == QuantFormat::u4z128) {
       q = nibbles(quantBytes(t, row, at(5 + 32 * (e0 / 64) + e0 % 32), lanes),
                   e0 % 64 >= 32);
-    else
+    } else if (f == QuantFormat::u2z && lanes > 8) {
+      // Elements [e0, e0 + 16): bits 2 (e0 / 8) and the next 2 of the 8
+      // bytes.
+      Value x = quantBytes(t, row, at(5), 8);
+      q = concat(crumbsOf(x, e0 / 8), crumbsOf(x, e0 / 8 + 1));
+    } else if (f == QuantFormat::u2z) {
+      q = crumbsOf(quantBytes(t, row, at(5 + e0 % 8), lanes), e0 / 8);
+    } else if (f == QuantFormat::u2z128) {
+      q = crumbsOf(quantBytes(t, row, at(5 + 16 * (e0 / 64) + e0 % 16), lanes),
+                   e0 % 64 / 16);
+    } else {
       q = quantBytes(t, row, at(5 + e0), lanes);
+    }
     Value z = arith::UIToFPOp::create(b, loc, f32, quantByte(t, row, at(4)));
     Value v = arith::SubFOp::create(
         b, loc, arith::UIToFPOp::create(b, loc, vecType, q), splat(z));
@@ -537,13 +552,41 @@ Value QuantizedWeightReader::nibblesOf(Value raw, bool high) {
   return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 15));
 }
 
+/// The 2-bit values at bits [2 i, 2 i + 2) of the bytes `raw`.
+Value QuantizedWeightReader::crumbsOf(Value raw, int64_t i) {
+  int64_t n = cast<VectorType>(raw.getType()).getNumElements();
+  Type i8 = b.getI8Type();
+  if (i)
+    raw = arith::ShRUIOp::create(b, loc, raw, intSplat(n, i8, 2 * i));
+  if (i == 3)
+    return raw;
+  return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 3));
+}
+
+/// The u2z blocks' runs of 16 values from two vectors of their 2-bit
+/// values, 8 per block (`first`: bits 0-1 or 4-5 of each block's 8 bytes,
+/// `second`: bits 2-3 or 6-7): block j's 8 of `first`, then its 8 of
+/// `second`, for each block in turn.
+Value QuantizedWeightReader::u2zRuns(Value first, Value second) {
+  int64_t n = cast<VectorType>(first.getType()).getNumElements();
+  SmallVector<int64_t> mask;
+  for (int64_t j = 0; j < n / 8; ++j) {
+    for (int64_t i = 0; i < 8; ++i)
+      mask.push_back(8 * j + i);
+    for (int64_t i = 0; i < 8; ++i)
+      mask.push_back(n + 8 * j + i);
+  }
+  return vector::ShuffleOp::create(b, loc, first, second, mask);
+}
+
 /// The weight side of one int8 dot-product step: in halves (q8_0,
-/// q4_0, mxfp4, u8z, u4z: int8RowsInHalves), the unit of 4 blocks at byte
+/// q4_0, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the unit of 4 blocks at byte
 /// `base` of weight row `row` of `t` as two vectors of 64 unsigned bytes (the
 /// stored value plus the format's offset, int8Offset), the blocks' first
 /// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
 /// block of 256 at `base` as one. With the 16 lanes' scales and, for
-/// q4_k, u8z and u4z (int8HasMins), the lanes' mins negated.
+/// q4_k and the zero-point formats (int8HasMins), the lanes' mins
+/// negated.
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -616,15 +659,26 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     return step;
   }
   case QuantFormat::u8z:
-  case QuantFormat::u4z: {
+  case QuantFormat::u4z:
+  case QuantFormat::u2z: {
     // The codes are unsigned bytes already (u4z's as q4_0's); the zero
     // points go in as mins, -d z per lane.
     Int8Step step;
     if (quant.getFormat() == QuantFormat::u8z) {
       step.bytes = {fourBlocks(5), fourBlocks(21)};
-    } else {
+    } else if (quant.getFormat() == QuantFormat::u4z) {
       Value x = fourBlocks(5);
       step.bytes = {nibblesOf(x, false), nibblesOf(x, true)};
+    } else {
+      // u2z: block j's 8 bytes give its first 16 values as their bits 0-1
+      // then 2-3, its last 16 as bits 4-5 then 6-7.
+      Value x = concat(concat(quantBytes(t, row, at(5), 8),
+                              quantBytes(t, row, at(bb + 5), 8)),
+                       concat(quantBytes(t, row, at(2 * bb + 5), 8),
+                              quantBytes(t, row, at(3 * bb + 5), 8)));
+      for (int64_t half = 0; half < 2; ++half)
+        step.bytes.push_back(
+            u2zRuns(crumbsOf(x, 2 * half), crumbsOf(x, 2 * half + 1)));
     }
     SmallVector<Value, 4> scales, negMins;
     for (int64_t j = 0; j < 4; ++j) {
@@ -639,16 +693,22 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   case QuantFormat::fp8_e4m3:
     llvm_unreachable("fp8_e4m3 has no int8 dot products (usesInt8Rows)");
   case QuantFormat::u8z128:
-  case QuantFormat::u4z128: {
+  case QuantFormat::u4z128:
+  case QuantFormat::u2z128: {
     // Elements [64 c, 64 c + 64) of the block in order (u4z128's as
-    // q4_k's: the low nibbles of 32 bytes, then their high ones), one
-    // scale and one min, -d z, for all lanes.
+    // q4_k's: the low nibbles of 32 bytes, then their high ones; u2z128's
+    // the 4 2-bit values of 16 bytes, low bits first), one scale and one
+    // min, -d z, for all lanes.
     Value q;
     if (quant.getFormat() == QuantFormat::u8z128) {
       q = quantBytes(t, row, at(5 + 64 * c), 64);
-    } else {
+    } else if (quant.getFormat() == QuantFormat::u4z128) {
       Value x = quantBytes(t, row, at(5 + 32 * c), 32);
       q = concat(nibblesOf(x, false), nibblesOf(x, true));
+    } else {
+      Value x = quantBytes(t, row, at(5 + 16 * c), 16);
+      q = concat(concat(crumbsOf(x, 0), crumbsOf(x, 1)),
+                 concat(crumbsOf(x, 2), crumbsOf(x, 3)));
     }
     auto [d, negMin] = zeroPointScale(t, row, base);
     auto f32x16 = VectorType::get({16}, f32);
@@ -746,12 +806,18 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
     break;
   }
   case QuantFormat::u8z:
-  case QuantFormat::u4z: {
+  case QuantFormat::u4z:
+  case QuantFormat::u2z: {
     if (quant.getFormat() == QuantFormat::u8z) {
       step.bytes.push_back(concat(twoBlocks(5), twoBlocks(21)));
-    } else {
+    } else if (quant.getFormat() == QuantFormat::u4z) {
       Value x = twoBlocks(5);
       step.bytes.push_back(concat(nibblesOf(x, false), nibblesOf(x, true)));
+    } else {
+      Value x = concat(quantBytes(t, row, at(5), 8),
+                       quantBytes(t, row, at(bb + 5), 8));
+      step.bytes.push_back(concat(u2zRuns(crumbsOf(x, 0), crumbsOf(x, 1)),
+                                  u2zRuns(crumbsOf(x, 2), crumbsOf(x, 3))));
     }
     auto [d0, m0] = zeroPointScale(t, row, base);
     auto [d1, m1] = zeroPointScale(t, row, at(bb));
@@ -784,6 +850,8 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::u4z:
   case QuantFormat::u8z128:
   case QuantFormat::u4z128:
+  case QuantFormat::u2z:
+  case QuantFormat::u2z128:
     return 0; // unsigned codes; the zero points are mins
   case QuantFormat::fp8_e4m3:
     break;

@@ -18,8 +18,9 @@
 namespace mlir::moe {
 
 /// Whether int8 rows for `quant` are laid out in halves: q8_0, q4_0,
-/// mxfp4, u8z and u4z, whose 32-element blocks hold their values as two
-/// runs of 16 (q4_0's, mxfp4's and u4z's low and high nibbles), each 128
+/// mxfp4, u8z, u4z and u2z, whose 32-element blocks hold their values as
+/// two runs of 16 (q4_0's, mxfp4's and u4z's low and high nibbles, u2z's
+/// low and high 4 bits), each 128
 /// elements (4 blocks j) stored as the blocks' first 16 values, then their last
 /// 16, so one 64-byte vector of each half puts block j in lanes [4 j, 4 j + 4)
 /// of the dot products; a last 2 blocks (k not a multiple of 128) as their
@@ -28,8 +29,8 @@ namespace mlir::moe {
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Whether int8 dot products with `quant` add a min per lane times the
-/// row's scaled sums (q4_k's mins; the zero points of u8z, u4z, u8z128
-/// and u4z128 times their scales).
+/// row's scaled sums (q4_k's mins; the zero points of u8z, u4z, u2z,
+/// u8z128, u4z128 and u2z128 times their scales).
 bool int8HasMins(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32
@@ -76,8 +77,8 @@ public:
   /// The weight side of the tail of k in halves (int8RowsInHalves): the 2
   /// blocks at byte `base` of row `row` as one vector of 64 unsigned
   /// bytes, the blocks' first 16 values then their last 16, with the
-  /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each) and for u8z and u4z
-  /// their mins negated.
+  /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each) and for u8z, u4z and
+  /// u2z their mins negated.
   Int8Step int8TailStep(Value t, Value row, Value base);
 
   /// What int8Step adds to each stored value to make it unsigned.
@@ -104,6 +105,8 @@ private:
   Value concat(Value x, Value y);
   Value laneRuns(ArrayRef<Value> scalars);
   Value nibblesOf(Value raw, bool high);
+  Value crumbsOf(Value raw, int64_t i);
+  Value u2zRuns(Value first, Value second);
   Value mxfp4Doubled(Value n);
   Value mxfp4Bytes(Value n);
   Value e8m0Half(Value t, Value row, Value base);

@@ -129,17 +129,21 @@ public:
   /// The f32 weights [E, rows, cols].
   Tensor dequantized() const;
   /// The block format that holds the weights exactly (docs/MoEDialect.md),
-  /// if any: 8 or 4 bits in rows of whole blocks that share their scale and
-  /// zero point, of 128 (u8z128, u4z128: a quarter of the scales' bytes)
-  /// where the rows and scale blocks allow, else of 32 (u8z, u4z).
+  /// if any: rows of whole blocks that share their scale and zero point, of
+  /// 128 (u8z128, u4z128, u2z128: a quarter of the scales' bytes) where the
+  /// rows and scale blocks allow, else of 32 (u8z, u4z, u2z).
   std::optional<QuantFormat> blockFormat() const {
-    if (bits != 8 && bits != 4)
-      return std::nullopt;
-    for (int64_t b : {128, 32})
-      if (cols % b == 0 && (block == 0 || block % b == 0))
-        return b == 128
-                   ? (bits == 8 ? QuantFormat::u8z128 : QuantFormat::u4z128)
-                   : (bits == 8 ? QuantFormat::u8z : QuantFormat::u4z);
+    for (int64_t b : {128, 32}) {
+      if (cols % b != 0 || (block != 0 && block % b != 0))
+        continue;
+      if (b == 128)
+        return bits == 8   ? QuantFormat::u8z128
+               : bits == 4 ? QuantFormat::u4z128
+                           : QuantFormat::u2z128;
+      return bits == 8   ? QuantFormat::u8z
+             : bits == 4 ? QuantFormat::u4z
+                         : QuantFormat::u2z;
+    }
     return std::nullopt;
   }
   /// The weights as blocks of `format` (blockFormat's), rows of whole
@@ -205,8 +209,10 @@ Tensor QmoeWeight::dequantized() const {
 }
 
 std::string QmoeWeight::blocksOf(QuantFormat format) const {
-  int64_t B =
-      format == QuantFormat::u8z || format == QuantFormat::u4z ? 32 : 128;
+  int64_t B = format == QuantFormat::u8z || format == QuantFormat::u4z ||
+                      format == QuantFormat::u2z
+                  ? 32
+                  : 128;
   int64_t blockBytes = 5 + B * bits / 8;
   std::string out(static_cast<size_t>(E * rowCount * cols / B * blockBytes),
                   '\0');
@@ -220,11 +226,17 @@ std::string QmoeWeight::blocksOf(QuantFormat format) const {
         auto q = static_cast<unsigned char>(code(row, c0 + j));
         if (bits == 8)
           p[5 + j] = q;
-        else if (B == 32) // u4z: elements j and j + 16 share byte j
+        else if (bits == 4 && B == 32) // u4z: j and j + 16 share byte j
           p[5 + j % 16] |= static_cast<unsigned char>(j < 16 ? q : q << 4);
-        else // u4z128: j and j + 32 share byte 32 (j / 64) + j % 32
+        else if (bits ==
+                 4) // u4z128: j and j + 32 share byte 32 (j / 64) + j % 32
           p[5 + 32 * (j / 64) + j % 32] |=
               static_cast<unsigned char>(j % 64 < 32 ? q : q << 4);
+        else if (B == 32) // u2z: j, j + 8, j + 16, j + 24 share byte j
+          p[5 + j % 8] |= static_cast<unsigned char>(q << (2 * (j / 8)));
+        else // u2z128: 16 (j / 64) + j % 16 holds j at bits 2 (j % 64 / 16)
+          p[5 + 16 * (j / 64) + j % 16] |=
+              static_cast<unsigned char>(q << (2 * (j % 64 / 16)));
       }
     }
   return out;
@@ -691,8 +703,8 @@ LogicalResult Importer::buildFunction(const MoENode &m,
             q2.check("fc2", *fc2, *m.in[6], m.in[12], m.bits, m.blockSize, f);
         !e.empty())
       return bad(e);
-    // Both kept as blocks (each in its own format: u8z, u4z, u8z128,
-    // u4z128) or both dequantized to f32.
+    // Both kept as blocks (each in its own format: u8z, u4z, u2z,
+    // u8z128, u4z128, u2z128) or both dequantized to f32.
     auto shaped = [](int64_t E, int64_t rows, int64_t cols) {
       Tensor t;
       t.shape = {E, rows, cols};

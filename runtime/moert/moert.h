@@ -69,7 +69,8 @@ typedef enum moert_dtype_e {
   MOERT_F16 = 2,
   /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18 or
      17 bytes, or of 256 in 144 or 210) and moec's u8z and u4z (blocks of
-     32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or 69) and
+     32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or 69), u2z
+     and u2z128 (of 32 in 13 bytes, of 128 in 37) and
      fp8_e4m3 (of 128 in 132 bytes),
      docs/Runtime.md; only weights have these, never inputs or outputs. */
   MOERT_Q8_0 = 3,
@@ -82,6 +83,8 @@ typedef enum moert_dtype_e {
   MOERT_FP8_E4M3 = 10,
   MOERT_U8Z128 = 11,
   MOERT_U4Z128 = 12,
+  MOERT_U2Z = 13,
+  MOERT_U2Z128 = 14,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -93,7 +96,7 @@ typedef struct moert_tensor_s {
 } moert_tensor_t;
 
 /* "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
-   "u4z", "fp8_e4m3", "u8z128", "u4z128";
+   "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128";
    "unknown" for any other value. */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 

@@ -38,6 +38,8 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::FP8_E4M3, "fp8_e4m3", nullptr, kNoGgmlType, 128, 132},
     {DType::U8Z128, "u8z128", nullptr, kNoGgmlType, 128, 133},
     {DType::U4Z128, "u4z128", nullptr, kNoGgmlType, 128, 69},
+    {DType::U2Z, "u2z", nullptr, kNoGgmlType, 32, 13},
+    {DType::U2Z128, "u2z128", nullptr, kNoGgmlType, 128, 37},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -183,7 +185,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::U4Z:
   case DType::FP8_E4M3:
   case DType::U8Z128:
-  case DType::U4Z128: {
+  case DType::U4Z128:
+  case DType::U2Z:
+  case DType::U2Z128: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -223,11 +227,14 @@ double moe::loadElement(DType t, const void *base, size_t index) {
     case DType::U8Z:
     case DType::U4Z:
     case DType::U8Z128:
-    case DType::U4Z128: {
+    case DType::U4Z128:
+    case DType::U2Z:
+    case DType::U2Z128: {
       // d (q - z) in f32, as ONNX Runtime's QMoE dequantizes.
       float d;
       std::memcpy(&d, block, 4);
-      // The byte holding element j: the 4-bit formats pack two a byte, so
+      // The byte holding element j: the 4- and 2-bit formats pack two or
+      // four a byte, so
       // j itself may lie past their block.
       int q;
       if (t == DType::U4Z) {
@@ -236,6 +243,10 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       } else if (t == DType::U4Z128) {
         q = block[5 + 32 * (j / 64) + j % 32];
         q = j % 64 < 32 ? (q & 15) : (q >> 4);
+      } else if (t == DType::U2Z) {
+        q = (block[5 + j % 8] >> (2 * (j / 8))) & 3;
+      } else if (t == DType::U2Z128) {
+        q = (block[5 + 16 * (j / 64) + j % 16] >> (2 * (j % 64 / 16))) & 3;
       } else {
         q = block[5 + j];
       }
@@ -287,6 +298,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::FP8_E4M3:
   case DType::U8Z128:
   case DType::U4Z128:
+  case DType::U2Z:
+  case DType::U2Z128:
     return;
   }
 }

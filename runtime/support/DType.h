@@ -29,9 +29,9 @@
 //
 // Block sizes are ggml's (runtime/support/Gguf.h, gguf::typeTraits).
 //
-// And two formats of moec's own, unsigned codes with a zero point and an
-// f32 scale per block of 32 (ONNX Runtime QMoE's 8- and 4-bit weights,
-// assembled into blocks when imported; f32 values little-endian):
+// And formats of moec's own, unsigned codes with a zero point and an
+// f32 scale per block of 32 or 128 (ONNX Runtime QMoE's 8-, 4- and 2-bit
+// weights, assembled into blocks when imported; f32 values little-endian):
 //
 //   u8z   B = 32, 37 bytes: an f32 scale d, a zero point z, then 32
 //         bytes q; w[j] = d (q[j] - z)
@@ -42,6 +42,11 @@
 //   u4z128  B = 128, 69 bytes: an f32 scale d, a zero point z, then 64
 //         bytes qs; w[j] = d (n - z), n the low nibble of qs[32 (j / 64)
 //         + j % 32] when j % 64 < 32, else its high nibble (as q4_k)
+//   u2z   B = 32, 13 bytes: an f32 scale d, a zero point z, then 8 bytes
+//         qs; w[j] = d (n - z), n = (qs[j % 8] >> 2 (j / 8)) & 3
+//   u2z128  B = 128, 37 bytes: an f32 scale d, a zero point z, then 32
+//         bytes qs; w[j] = d (n - z), n = (qs[16 (j / 64) + j % 16] >>
+//         2 ((j % 64) / 16)) & 3
 //
 // And FP8 with a block scale (DeepSeek-V3's 128 x 128 weight_scale_inv,
 // one f32 per 128 weights of a row, assembled into blocks when bound):
@@ -76,26 +81,29 @@ enum class DType {
   U4Z,
   FP8_E4M3,
   U8Z128,
-  U4Z128
+  U4Z128,
+  U2Z,
+  U2Z128
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
-/// "u4z", "fp8_e4m3", "u8z128", "u4z128" (artifact metadata spelling).
+/// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128" (artifact
+/// metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
-/// others (u8z, u4z, u8z128, u4z128 and fp8_e4m3 are stored as their
-/// bytes, U8, or
-/// fp8_e4m3 as F8_E4M3 values with their block scales apart).
+/// others (u8z, u4z, u2z, u8z128, u4z128, u2z128 and fp8_e4m3 are stored as
+/// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
+/// apart).
 std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// The bytes of one element of a float dtype; 1 for a quantized one,
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4, u8z,
-/// u4z, u8z128, u4z128, fp8_e4m3).
+/// u4z, u2z, u8z128, u4z128, u2z128, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
 /// ones) and bytes per block.
@@ -111,8 +119,8 @@ int64_t dtypeRowBytes(DType t, int64_t rowElements);
 /// The shape of a U8 tensor holding a block-quantized weight of `shape` as
 /// its bytes: the last dimension in bytes (dtypeRowBytes); none for a float
 /// dtype, a scalar, or a last dimension of partial blocks. Weights files
-/// store u8z, u4z, u8z128 and u4z128 weights so (safetensors has no block
-/// dtypes).
+/// store u8z, u4z, u2z, u8z128, u4z128 and u2z128 weights so (safetensors has
+/// no block dtypes).
 std::optional<std::vector<int64_t>>
 blockBytesShape(DType t, const std::vector<int64_t> &shape);
 

@@ -663,6 +663,48 @@ func.func @dense_u4z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u4z1
 
 // -----
 
+// u2z: 13 bytes per 32 k, an f32 scale, the zero point, then 8 bytes
+// holding element j in bits 2 (j / 8). A 16-lane chunk is the 8 bytes'
+// bits 0-1 then bits 2-3 (or 4-5 then 6-7), less the zero point, times
+// the scale; 8 lanes (AVX2) one pair of bits.
+// CHECK-LABEL: func.func @dense_u2z
+// CHECK-SAME: %[[U2:[a-z0-9_]+]]: tensor<16x26xi8>
+// CHECK: %[[R2:.*]] = vector.transfer_read %[[U2]]{{.*}} : tensor<16x26xi8>, vector<8xi8>
+// CHECK: %[[C0:.*]] = arith.andi %[[R2]], %[[THREE:.*]] : vector<8xi8>
+// CHECK: %[[S1:.*]] = arith.shrui %[[R2]], %{{.*}} : vector<8xi8>
+// CHECK: %[[C1:.*]] = arith.andi %[[S1]], %[[THREE]] : vector<8xi8>
+// CHECK: %[[Q2:.*]] = vector.shuffle %[[C0]], %[[C1]] [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] : vector<8xi8>, vector<8xi8>
+// CHECK: %[[QF2:.*]] = arith.uitofp %[[Q2]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[QZ2:.*]] = arith.subf %[[QF2]], %{{.*}} : vector<16xf32>
+// CHECK: arith.mulf %[[QZ2]], %{{.*}} : vector<16xf32>
+// AVX2-LABEL: func.func @dense_u2z
+// AVX2: %[[R2A:.*]] = vector.transfer_read %{{.*}} : tensor<16x26xi8>, vector<8xi8>
+// AVX2: %[[C0A:.*]] = arith.andi %[[R2A]], %{{.*}} : vector<8xi8>
+// AVX2: arith.uitofp %[[C0A]] : vector<8xi8> to vector<8xf32>
+func.func @dense_u2z(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u2z>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<u2z>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// u2z128: 37 bytes per 128 k; chunk c of 16 elements is bits 2 (c % 4)
+// of the 16 bytes at 5 + 16 (c / 4).
+// CHECK-LABEL: func.func @dense_u2z128
+// CHECK-SAME: %[[U2B:[a-z0-9_]+]]: tensor<16x37xi8>
+// CHECK: %[[R2B:.*]] = vector.transfer_read %[[U2B]]{{.*}} : tensor<16x37xi8>, vector<16xi8>
+// CHECK: %[[C0B:.*]] = arith.andi %[[R2B]], %{{.*}} : vector<16xi8>
+// CHECK: arith.uitofp %[[C0B]] : vector<16xi8> to vector<16xf32>
+// The next chunk's, bits 2-3:
+// CHECK: %[[S2C:.*]] = arith.shrui %{{.*}}, %{{.*}} : vector<16xi8>
+// CHECK: arith.andi %[[S2C]], %{{.*}} : vector<16xi8>
+func.func @dense_u2z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u2z128>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u2z128>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // fp8_e4m3: 132 bytes per 128 k, the f32 scale first. Each chunk's e4m3
 // bytes become f16 bits (sign << 8 | rest << 7: the value times 2^-8),
 // widened to f32, times the scale times 256.

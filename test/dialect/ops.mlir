@@ -165,20 +165,24 @@ func.func @grouped_matmul_quantized(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!mo
   return %0 : tensor<?x32xf32>
 }
 
-// u8z and u4z: blocks of 32 with an f32 scale and a zero point; u4z128 and
-// u8z128 the same in blocks of 128.
+// u8z, u4z and u2z: blocks of 32 with an f32 scale and a zero point;
+// u4z128, u8z128 and u2z128 the same in blocks of 128.
 // CHECK-LABEL: func.func @grouped_matmul_zero_point_blocks
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x64x!moe.quant<u8z>> -> tensor<?x32xf32>
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x32xf32>, tensor<64x32x!moe.quant<u4z>> -> tensor<?x64xf32>
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<128x64x!moe.quant<u4z>> -> tensor<?x128xf32>
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<128x128x!moe.quant<u4z128>> -> tensor<?x128xf32>
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<8x128x!moe.quant<u8z128>> -> tensor<?x8xf32>
-func.func @grouped_matmul_zero_point_blocks(%x: tensor<?x64xf32>, %w8: tensor<32x64x!moe.quant<u8z>>, %w4: tensor<64x32x!moe.quant<u4z>>, %w4b: tensor<128x64x!moe.quant<u4z>>, %w128: tensor<128x128x!moe.quant<u4z128>>, %w8b: tensor<8x128x!moe.quant<u8z128>>) -> tensor<?x8xf32> {
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<32x128x!moe.quant<u2z>> -> tensor<?x32xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x128xf32>, tensor<8x128x!moe.quant<u2z128>> -> tensor<?x8xf32>
+func.func @grouped_matmul_zero_point_blocks(%x: tensor<?x64xf32>, %w8: tensor<32x64x!moe.quant<u8z>>, %w4: tensor<64x32x!moe.quant<u4z>>, %w4b: tensor<128x64x!moe.quant<u4z>>, %w128: tensor<128x128x!moe.quant<u4z128>>, %w8b: tensor<8x128x!moe.quant<u8z128>>, %w2: tensor<32x128x!moe.quant<u2z>>, %w2b: tensor<8x128x!moe.quant<u2z128>>) -> tensor<?x8xf32> {
   %0 = moe.grouped_matmul %x, %w8 : tensor<?x64xf32>, tensor<32x64x!moe.quant<u8z>> -> tensor<?x32xf32>
   %1 = moe.grouped_matmul %0, %w4 : tensor<?x32xf32>, tensor<64x32x!moe.quant<u4z>> -> tensor<?x64xf32>
   %2 = moe.grouped_matmul %1, %w4b : tensor<?x64xf32>, tensor<128x64x!moe.quant<u4z>> -> tensor<?x128xf32>
   %3 = moe.grouped_matmul %2, %w128 : tensor<?x128xf32>, tensor<128x128x!moe.quant<u4z128>> -> tensor<?x128xf32>
   %4 = moe.grouped_matmul %3, %w8b : tensor<?x128xf32>, tensor<8x128x!moe.quant<u8z128>> -> tensor<?x8xf32>
+  %5 = moe.grouped_matmul %3, %w2 : tensor<?x128xf32>, tensor<32x128x!moe.quant<u2z>> -> tensor<?x32xf32>
+  %6 = moe.grouped_matmul %3, %w2b : tensor<?x128xf32>, tensor<8x128x!moe.quant<u2z128>> -> tensor<?x8xf32>
   return %4 : tensor<?x8xf32>
 }
 

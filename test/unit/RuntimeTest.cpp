@@ -214,7 +214,46 @@ TEST(zeroPointBlockElements) {
   CHECK(parseDType("u4z") == DType::U4Z);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z)), std::string("u8z"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U4Z)), std::string("u4z"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(13))),
+  // u2z: d = 0.5, z = 2; byte 3 of qs holds elements 3, 11, 19, 27
+  // (bits 0-1, 2-3, 4-5, 6-7: 1, 3, 0, 2). The second block: d = -1,
+  // z = 1, element 32 + 7 in bits 0-1 of byte 7 (3).
+  std::vector<unsigned char> u2(13 * 2, 0);
+  float half = 0.5f, minusOne = -1.0f;
+  std::memcpy(u2.data(), &half, 4);
+  u2[4] = 2;
+  u2[5 + 3] = 0x8D; // 10 00 11 01
+  std::memcpy(u2.data() + 13, &minusOne, 4);
+  u2[13 + 4] = 1;
+  u2[13 + 5 + 7] = 0x03;
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 3), 0.5 * (1 - 2));
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 11), 0.5 * (3 - 2));
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 19), 0.5 * (0 - 2));
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 27), 0.5 * (2 - 2));
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 39), -1.0 * (3 - 1));
+  CHECK_EQ(loadElement(DType::U2Z, u2.data(), 47), -1.0 * (0 - 1));
+  // u2z128: d = 2, z = 1; byte 16 + 5 of qs holds elements 64 + 5, + 21,
+  // + 37, + 53 (0x1B: 3, 2, 1, 0); the last byte, 31, element 127 in its
+  // top bits (0xC0: 3).
+  std::vector<unsigned char> u2b(37, 0);
+  std::memcpy(u2b.data(), &two, 4);
+  u2b[4] = 1;
+  u2b[5 + 16 + 5] = 0x1B;
+  u2b[5 + 31] = 0xC0;
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 69), 2.0 * (3 - 1));
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 85), 2.0 * (2 - 1));
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 101), 2.0 * (1 - 1));
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 117), 2.0 * (0 - 1));
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 127), 2.0 * (3 - 1));
+  CHECK_EQ(loadElement(DType::U2Z128, u2b.data(), 5), 2.0 * (0 - 1));
+  CHECK_EQ(dtypeBlockBytes(DType::U2Z), int64_t(13));
+  CHECK_EQ(dtypeBlockElements(DType::U2Z), int64_t(32));
+  CHECK_EQ(dtypeBlockBytes(DType::U2Z128), int64_t(37));
+  CHECK_EQ(dtypeBlockElements(DType::U2Z128), int64_t(128));
+  CHECK(parseDType("u2z128") == DType::U2Z128);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z)), std::string("u2z"));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z128)),
+           std::string("u2z128"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(15))),
            std::string("unknown"));
   // No weights file names them: they are stored as their bytes.
   CHECK(!dtypeFromStorageName("U4Z"));

@@ -2,7 +2,8 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small,gpt-oss-20b]
 //   [--tokens 1,8,64,512]
-//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3]
+//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|
+//                      u8z128|u4z128|u2z128|fp8_e4m3]
 //             [--int8-dot]
 //             [--threads N] [--min-time S]
 //             [--csv FILE] [--device cpu|cuda] [--cuda-graphs]
@@ -20,7 +21,8 @@
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
 // q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks, with
-// u8z, u4z (QMoE's 8 and 4 bits) or fp8_e4m3 (FP8 checkpoints) random
+// u8z, u4z, u2z, u8z128, u4z128, u2z128 (QMoE's 8, 4 and 2 bits) or
+// fp8_e4m3 (FP8 checkpoints) random
 // blocks of moec's (!moe.quant weights), and the router, inputs and outputs
 // f32; the reference multiplies the
 // dequantized weights, within 1e-4; the bytes are the blocks'. --int8-dot
@@ -234,7 +236,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|fp8_e4m3] "
+          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|u8z128|"
+          "u4z128|u2z128|fp8_e4m3] "
           "[--int8-dot] "
           "[--threads N] "
           "[--min-time S] "
@@ -267,8 +270,9 @@ int main(int argc, char **argv) {
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
           "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k, "
           "q6_k or mxfp4 "
-          "gives the experts random ggml blocks, u8z, u4z or fp8_e4m3 "
-          "random blocks of moec's (QMoE's 8 and 4 bits, FP8 checkpoints; "
+          "gives the experts random ggml blocks, u8z, u4z, u2z, u8z128, "
+          "u4z128, u2z128 or fp8_e4m3 "
+          "random blocks of moec's (QMoE's 8, 4 and 2 bits, FP8 checkpoints; "
           "kept quantized; the router "
           "and activations f32), checked within 1e-4 against the reference "
           "on the dequantized weights.\n--int8-dot compiles the layers with "
@@ -283,11 +287,12 @@ int main(int argc, char **argv) {
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
     return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k, mxfp4, "
-                "u8z, u4z or fp8_e4m3");
+                "u8z, u4z, u2z, u8z128, u4z128, u2z128 or fp8_e4m3");
   if (int8Dot &&
       (!isBlockQuantized(*parsedDtype) || *parsedDtype == DType::FP8_E4M3))
     return fail("--int8-dot multiplies block-quantized experts: it needs "
-                "--dtype q8_0, q4_0, q4_k, q6_k, mxfp4, u8z or u4z, not " +
+                "--dtype q8_0, q4_0, q4_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, "
+                "u4z128 or u2z128, not " +
                 dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
@@ -471,10 +476,15 @@ int main(int argc, char **argv) {
     // (int8 values in [-16, 16] for q8_0) whose f16 scales (and q4_k's
     // min scale) are sized so the weights are about `scale`, times a
     // random factor in [0.5, 1.5]; mxfp4's exponents make them about
-    // `scale` within a factor of 2; u8z's and u4z's codes are random
-    // bytes, their zero points about the middle, their f32 scales sized
-    // alike; fp8_e4m3's values are random codes below 2 in magnitude (no
-    // NaN), their f32 scales sized alike.
+    // `scale` within a factor of 2; the zero-point formats' (u8z, u4z,
+    // u2z and their blocks of 128) codes are random bits, their zero
+    // points about the middle, their f32 scales sized alike; fp8_e4m3's values
+    // are random codes below 2 in magnitude (no NaN), their f32 scales sized
+    // alike. Bits per code of moec's zero-point formats, 0 for the others.
+    int zeroPointBits = wdt == DType::U8Z || wdt == DType::U8Z128   ? 8
+                        : wdt == DType::U4Z || wdt == DType::U4Z128 ? 4
+                        : wdt == DType::U2Z || wdt == DType::U2Z128 ? 2
+                                                                    : 0;
     auto makeWeight = [&](int64_t n, float scale) {
       uint64_t bytes = 0;
       dtypeBytes(wdt, n, dtypeBlockElements(wdt), bytes);
@@ -490,8 +500,7 @@ int main(int argc, char **argv) {
         halves = {{0, 1.0 / (63 * 8)}, {2, 1.0 / 63}};
       else if (wdt == DType::Q6_K)
         halves = {{208, 1.0 / (128 * 16)}};
-      else if (wdt == DType::MXFP4 || wdt == DType::U8Z || wdt == DType::U4Z ||
-               wdt == DType::FP8_E4M3)
+      else if (wdt == DType::MXFP4 || zeroPointBits || wdt == DType::FP8_E4M3)
         halves.clear();
       int64_t blockBytes = dtypeBlockBytes(wdt);
       for (uint64_t b = 0; b < bytes; b += blockBytes) {
@@ -507,12 +516,13 @@ int main(int argc, char **argv) {
         if (wdt == DType::MXFP4)
           w[b] = static_cast<unsigned char>(
               128 + std::lround(std::log2(scale / 5) + rng.next() / 2));
-        // Codes less the zero point average about 74 (u8z) or 4.6 (u4z)
-        // in magnitude; FP8 values below 2 about 0.7.
-        if (wdt == DType::U8Z || wdt == DType::U4Z || wdt == DType::FP8_E4M3) {
-          double typical = wdt == DType::U8Z   ? 74
-                           : wdt == DType::U4Z ? 4.6
-                                               : 0.7;
+        // Codes less the zero point average about 74 (8 bits), 4.6 (4)
+        // or 1 (2) in magnitude; FP8 values below 2 about 0.7.
+        if (zeroPointBits || wdt == DType::FP8_E4M3) {
+          double typical = zeroPointBits == 8   ? 74
+                           : zeroPointBits == 4 ? 4.6
+                           : zeroPointBits == 2 ? 1.0
+                                                : 0.7;
           float d =
               static_cast<float>(scale / typical * (1.0 + rng.next() / 2));
           std::memcpy(&w[b], &d, 4);
@@ -521,8 +531,10 @@ int main(int argc, char **argv) {
             for (int64_t i = 4; i < blockBytes; ++i)
               w[b + i] &= 0xBF;
           } else {
+            // About the middle of the codes, within the codes' range.
+            int64_t mid = int64_t(1) << (zeroPointBits - 1);
             w[b + 4] = static_cast<unsigned char>(
-                (wdt == DType::U8Z ? 128 : 8) + std::lround(rng.next() * 4));
+                mid + std::lround(rng.next() * (zeroPointBits == 2 ? 1 : 4)));
           }
         }
       }

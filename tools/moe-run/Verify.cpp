@@ -39,6 +39,8 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_FP8_E4M3:
   case MOERT_U8Z128:
   case MOERT_U4Z128:
+  case MOERT_U2Z:
+  case MOERT_U2Z128:
     break; // weights only, never a result
   }
   return nullptr;

@@ -186,6 +186,52 @@ func.func @grouped_matmul_u8z(%x: tensor<?x128xf32>, %w: tensor<32x128x!moe.quan
 
 // -----
 
+// u2z, k 192 (a unit of 4 blocks and a tail of 2): the 4 blocks' 8 code
+// bytes read together; their bits 0-1 and 2-3 interleaved per block (8
+// and 8) are the blocks' first 16 values, bits 4-5 and 6-7 their last 16;
+// the tail's 2 blocks as one vector, first 16 values of both then their
+// last 16.
+// INT8-LABEL: func.func @grouped_matmul_u2z
+// INT8-SAME: %[[W2:[a-z0-9_]+]]: tensor<32x78xi8>
+// INT8: vector.transfer_read %[[W2]]{{.*}} : tensor<32x78xi8>, vector<8xi8>
+// INT8: %[[X2:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, {{.*}}, 30, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[B0:.*]] = arith.andi %[[X2]], %[[M3:.*]] : vector<32xi8>
+// INT8: %[[SH1:.*]] = arith.shrui %[[X2]], %{{.*}} : vector<32xi8>
+// INT8: %[[B1:.*]] = arith.andi %[[SH1]], %[[M3]] : vector<32xi8>
+// INT8: %[[FIRST:.*]] = vector.shuffle %[[B0]], %[[B1]] [0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39, 8, 9, {{.*}}] : vector<32xi8>, vector<32xi8>
+// INT8: %[[SH2:.*]] = arith.shrui %[[X2]], %{{.*}} : vector<32xi8>
+// INT8: %[[B2:.*]] = arith.andi %[[SH2]], %[[M3]] : vector<32xi8>
+// INT8: %[[B3:.*]] = arith.shrui %[[X2]], %{{.*}} : vector<32xi8>
+// INT8: %[[LAST:.*]] = vector.shuffle %[[B2]], %[[B3]] [0, 1, 2, 3, 4, 5, 6, 7, 32, {{.*}}] : vector<32xi8>, vector<32xi8>
+// INT8: %[[P2A:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[FIRST]],
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[P2A]], %[[LAST]],
+// INT8: %[[T01:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8, {{.*}}] : vector<16xi8>, vector<16xi8>
+// INT8: %[[T23:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23, 8, {{.*}}] : vector<16xi8>, vector<16xi8>
+// INT8: %[[TAIL:.*]] = vector.shuffle %[[T01]], %[[T23]] [0, 1, {{.*}}, 62, 63] : vector<32xi8>, vector<32xi8>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[TAIL]],
+func.func @grouped_matmul_u2z(%x: tensor<?x192xf32>, %w: tensor<32x192x!moe.quant<u2z>>) -> tensor<?x32xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x192xf32>, tensor<32x192x!moe.quant<u2z>> -> tensor<?x32xf32>
+  return %0 : tensor<?x32xf32>
+}
+
+// -----
+
+// u2z128, k 128: per step of 64 elements, 16 bytes' 4 pairs of bits in
+// order, one vpdpbusd, the block's scale and min splat.
+// INT8-LABEL: func.func @dense_u2z128
+// INT8-SAME: %[[W2B:[a-z0-9_]+]]: tensor<16x37xi8>
+// INT8: %[[X2B:.*]] = vector.transfer_read %[[W2B]]{{.*}} : tensor<16x37xi8>, vector<16xi8>
+// INT8: %[[Q01:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, {{.*}}, 30, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[Q23:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, {{.*}}, 30, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[Q2B:.*]] = vector.shuffle %[[Q01]], %[[Q23]] [0, 1, {{.*}}, 62, 63] : vector<32xi8>, vector<32xi8>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[Q2B]],
+func.func @dense_u2z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u2z128>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u2z128>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // fp8_e4m3, k 128: FP8 values are not integers, so no int8 rows: the f32
 // kernel, decoding the values in registers.
 // INT8-LABEL: func.func @dense_fp8_no_int8

@@ -245,6 +245,9 @@ CASES = [
     # int8 (docs/Importing.md) and has no switch; 1.3e-3 to 5.3e-3 observed.
     dict(name="qmoe_2bit_block64_lut", E=4, d=256, f=128, k=2, act="relu",
          bits=2, block=64, shape=[9, 256], tol=2e-2),
+    # 2-bit row-wise with zero points, rows of 128: u2z128 blocks.
+    dict(name="qmoe_2bit_rowwise_zp_blocks128", E=4, d=128, f=128, k=2,
+         act="silu", bits=2, zp=True, shape=[11, 128]),
 ]
 
 

@@ -218,6 +218,40 @@ QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
           arith::NegFOp::create(b, loc, arith::MulFOp::create(b, loc, d, z))};
 }
 
+/// The 16 lanes' scales d and mins negated, -d z, of the zero-point
+/// blocks (u8z, u4z, u2z) at byte `base` + `blocks[i]` times the block
+/// bytes of row `row` of `t`, lane run i (of 16 / blocks.size() lanes)
+/// taking blocks[i]'s. The distinct blocks' scales and zero points are
+/// read as scalars and converted and multiplied as one vector each, then
+/// spread over the lanes with one shuffle each.
+std::pair<Value, Value>
+QuantizedWeightReader::zeroPointLanes(Value t, Value row, Value base,
+                                      ArrayRef<int64_t> blocks) {
+  int64_t n = *llvm::max_element(blocks) + 1, bb = quant.getBlockBytes();
+  SmallVector<Value, 4> ds, zs;
+  for (int64_t j = 0; j < n; ++j) {
+    Value at = arith::AddIOp::create(b, loc, base, index(j * bb));
+    ds.push_back(quantFloat(t, row, at));
+    zs.push_back(tensor::ExtractOp::create(
+        b, loc, t,
+        ValueRange{row, arith::AddIOp::create(b, loc, at, index(4))}));
+  }
+  auto f32n = VectorType::get({n}, f32);
+  Value d = vector::FromElementsOp::create(b, loc, f32n, ds);
+  Value z = arith::UIToFPOp::create(
+      b, loc, f32n,
+      vector::FromElementsOp::create(b, loc,
+                                     VectorType::get({n}, b.getI8Type()), zs));
+  Value negMin =
+      arith::NegFOp::create(b, loc, arith::MulFOp::create(b, loc, d, z));
+  int64_t run = 16 / static_cast<int64_t>(blocks.size());
+  SmallVector<int64_t> mask;
+  for (int64_t l = 0; l < 16; ++l)
+    mask.push_back(blocks[l / run]);
+  return {vector::ShuffleOp::create(b, loc, d, d, mask),
+          vector::ShuffleOp::create(b, loc, negMin, negMin, mask)};
+}
+
 /// A splat of `v` over `lanes` i8.
 Value QuantizedWeightReader::splat8(int64_t v) {
   auto type = VectorType::get({lanes}, b.getI8Type());
@@ -680,14 +714,8 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
         step.bytes.push_back(
             u2zRuns(crumbsOf(x, 2 * half), crumbsOf(x, 2 * half + 1)));
     }
-    SmallVector<Value, 4> scales, negMins;
-    for (int64_t j = 0; j < 4; ++j) {
-      auto [d, negMin] = zeroPointScale(t, row, at(j * bb));
-      scales.push_back(d);
-      negMins.push_back(negMin);
-    }
-    step.scales = laneRuns(scales);
-    step.negMins = laneRuns(negMins);
+    std::tie(step.scales, step.negMins) =
+        zeroPointLanes(t, row, base, {0, 1, 2, 3});
     return step;
   }
   case QuantFormat::fp8_e4m3:
@@ -819,12 +847,9 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
       step.bytes.push_back(concat(u2zRuns(crumbsOf(x, 0), crumbsOf(x, 1)),
                                   u2zRuns(crumbsOf(x, 2), crumbsOf(x, 3))));
     }
-    auto [d0, m0] = zeroPointScale(t, row, base);
-    auto [d1, m1] = zeroPointScale(t, row, at(bb));
-    s0 = d0;
-    s1 = d1;
-    step.negMins = laneRuns({m0, m1, m0, m1});
-    break;
+    std::tie(step.scales, step.negMins) =
+        zeroPointLanes(t, row, base, {0, 1, 0, 1});
+    return step;
   }
   default:
     llvm_unreachable("the K-quants have no tail");

@@ -98,6 +98,8 @@ private:
   Value quantHalf(Value t, Value row, Value at);
   Value quantFloat(Value t, Value row, Value at);
   std::pair<Value, Value> zeroPointScale(Value t, Value row, Value base);
+  std::pair<Value, Value> zeroPointLanes(Value t, Value row, Value base,
+                                         ArrayRef<int64_t> blocks);
   Value splat8(int64_t v);
   std::pair<Value, Value> q4kScaleMin(Value t, Value row, Value base,
                                       int64_t sub);

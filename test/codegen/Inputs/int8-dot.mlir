@@ -161,7 +161,9 @@ func.func @dense_mxfp4(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<mxfp4
 // u8z, k 128: the codes are unsigned bytes already, so each lane starts
 // from 0 (no offset times the row's sums); the 4 blocks' f32 scales d and
 // their zero points z come in as mins, -d z per lane, added times the
-// row's scaled sums after the scaled dot product.
+// row's scaled sums after the scaled dot product. The 4 scales and zero
+// points are gathered into vectors, converted and multiplied once, and
+// spread over the 16 lanes (4 each) with one shuffle each.
 // INT8-LABEL: func.func @grouped_matmul_u8z
 // INT8-SAME: %[[UW:[a-z0-9_]+]]: tensor<32x148xi8>
 // INT8: %[[ZERO:.*]] = arith.constant dense<0> : vector<16xi32>
@@ -170,9 +172,13 @@ func.func @dense_mxfp4(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<mxfp4
 // INT8: %[[SUMSF:.*]] = arith.sitofp %[[SUMS8]] : vector<16xi32> to vector<16xf32>
 // INT8: %[[SCALED:.*]] = arith.mulf %[[SA8]], %[[SUMSF]] : vector<16xf32>
 // INT8: vector.transfer_read %[[UW]]{{.*}} : tensor<32x148xi8>, vector<4xi8>
-// INT8: arith.negf %{{.*}} : f32
-// INT8: %[[SW8:.*]] = vector.shuffle {{.*}} : vector<8xf32>, vector<8xf32>
-// INT8: %[[NEGMINS:.*]] = vector.shuffle {{.*}} : vector<8xf32>, vector<8xf32>
+// INT8: %[[D4:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>
+// INT8: %[[Z4:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xi8>
+// INT8: %[[ZF:.*]] = arith.uitofp %[[Z4]] : vector<4xi8> to vector<4xf32>
+// INT8: %[[DZ:.*]] = arith.mulf %[[D4]], %[[ZF]] : vector<4xf32>
+// INT8: %[[NEG4:.*]] = arith.negf %[[DZ]] : vector<4xf32>
+// INT8: %[[SW8:.*]] = vector.shuffle %[[D4]], %[[D4]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3] : vector<4xf32>, vector<4xf32>
+// INT8: %[[NEGMINS:.*]] = vector.shuffle %[[NEG4]], %[[NEG4]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3] : vector<4xf32>, vector<4xf32>
 // INT8: %[[P:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[ZERO]],
 // INT8: %[[P2:.*]] = llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %[[P]],
 // INT8: %[[S8:.*]] = arith.mulf %[[SW8]], %[[SA8]] : vector<16xf32>

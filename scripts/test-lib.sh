@@ -116,11 +116,15 @@ merge_legs() {
   local failed
   failed=$(mktemp)
   cat "$@" /dev/null | sed -n 's/^failed //p' | sort -u > "$failed"
-  awk 'NR == FNR { bad[$0] = 1; next }
-       { n = $0; sub(/^[a-z]+ /, "", n); if (bad[n]) { print "failed", n } else print }' \
-    "$failed" "$main"
-  awk 'NR == FNR { n = $0; sub(/^[a-z]+ /, "", n); seen[n] = 1; next }
-       !($0 in seen) { print "failed", $0 }' "$main" "$failed"
+  # The lists are read by name (getline), not with NR == FNR, which an
+  # empty first file would make true for the second.
+  awk -v failed="$failed" '
+       BEGIN { while ((getline line < failed) > 0) bad[line] = 1 }
+       { n = $0; sub(/^[a-z]+ /, "", n); if (n in bad) { print "failed", n } else print }' \
+    "$main"
+  awk -v main="$main" '
+       BEGIN { while ((getline line < main) > 0) { sub(/^[a-z]+ /, "", line); seen[line] = 1 } }
+       !($0 in seen) { print "failed", $0 }' "$failed"
   rm -f "$failed"
 }
 

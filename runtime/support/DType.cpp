@@ -234,8 +234,7 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       float d;
       std::memcpy(&d, block, 4);
       // The byte holding element j: the 4- and 2-bit formats pack two or
-      // four a byte, so
-      // j itself may lie past their block.
+      // four a byte, so j itself may lie past their block.
       int q;
       if (t == DType::U4Z) {
         q = block[5 + j % 16];

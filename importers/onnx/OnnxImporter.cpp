@@ -19,6 +19,7 @@
 #include "importers/onnx/OnnxImporter.h"
 #include "dialect/MoEOps.h"
 #include "importers/onnx/OnnxTensors.h"
+#include "importers/onnx/QmoeWeight.h"
 #include "runtime/support/FileIO.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -73,10 +74,6 @@ std::string where(const onnx::NodeProto &n) {
          (n.domain().empty() ? "" : n.domain() + ".") + n.op_type() + ")";
 }
 
-bool isFloatType(int32_t t) {
-  return t == TensorProto::FLOAT || t == TensorProto::FLOAT16;
-}
-
 Type mlirType(MLIRContext *ctx, int32_t t) {
   if (t == TensorProto::FLOAT)
     return Float32Type::get(ctx);
@@ -91,158 +88,6 @@ std::string safetensorsType(int32_t t) {
   return t == TensorProto::FLOAT16    ? "F16"
          : t == TensorProto::BFLOAT16 ? "BF16"
                                       : "F32";
-}
-
-/// A QMoE weight `q` [E, rows, cols/pack] with its scales and optional
-/// zero points, checked, and decoded as ORT does: w[r][c] =
-/// scale[r][c/block] * (q - zp) in f32, zp = 2^(bits-1) without zero
-/// points.
-class QmoeWeight {
-public:
-  /// Returns "" or a message.
-  std::string check(const std::string &what, const Tensor &q,
-                    const Tensor &scales, const Tensor *zp, int64_t bits,
-                    int64_t block, int64_t cols);
-
-  int64_t experts() const { return E; }
-  int64_t rows() const { return rowCount; }
-  /// The stored code, scale (as f32) and zero point of element c of row
-  /// `row` (counting the rows of all experts).
-  int64_t code(int64_t row, int64_t c) const {
-    int64_t byte = row * (cols / pack) + c / pack;
-    return (qb[byte] >> ((c % pack) * bits)) & mask;
-  }
-  float scale(int64_t row, int64_t c) const {
-    return static_cast<float>(s[block ? row * blocks + c / block : row]);
-  }
-  int64_t zero(int64_t row, int64_t c) const {
-    if (z.empty())
-      return int64_t(1) << (bits - 1);
-    int64_t g = block ? c / block : 0, r = row % rowCount;
-    int64_t e = row / rowCount;
-    int64_t zi = block ? row * ((blocks + pack - 1) / pack) + g / pack
-                       : e * ((rowCount + pack - 1) / pack) + r / pack;
-    int64_t shift = (block ? g % pack : r % pack) * bits;
-    return (static_cast<int64_t>(z[zi]) >> shift) & mask;
-  }
-
-  /// The f32 weights [E, rows, cols].
-  Tensor dequantized() const;
-  /// The block format that holds the weights exactly (docs/MoEDialect.md),
-  /// if any: rows of whole blocks that share their scale and zero point, of
-  /// 128 (u8z128, u4z128, u2z128: a quarter of the scales' bytes) where the
-  /// rows and scale blocks allow, else of 32 (u8z, u4z, u2z).
-  std::optional<QuantFormat> blockFormat() const {
-    for (int64_t b : {128, 32}) {
-      if (cols % b != 0 || (block != 0 && block % b != 0))
-        continue;
-      if (b == 128)
-        return bits == 8   ? QuantFormat::u8z128
-               : bits == 4 ? QuantFormat::u4z128
-                           : QuantFormat::u2z128;
-      return bits == 8   ? QuantFormat::u8z
-             : bits == 4 ? QuantFormat::u4z
-                         : QuantFormat::u2z;
-    }
-    return std::nullopt;
-  }
-  /// The weights as blocks of `format` (blockFormat's), rows of whole
-  /// blocks.
-  std::string blocksOf(QuantFormat format) const;
-
-private:
-  int64_t bits = 4, block = 0, cols = 0, pack = 2, mask = 15;
-  int64_t E = 0, rowCount = 0, blocks = 1;
-  const unsigned char *qb = nullptr;
-  std::vector<double> s, z;
-};
-
-std::string QmoeWeight::check(const std::string &what, const Tensor &q,
-                              const Tensor &scales, const Tensor *zp,
-                              int64_t bits, int64_t block, int64_t cols) {
-  this->bits = bits;
-  this->block = block;
-  this->cols = cols;
-  pack = 8 / bits;
-  mask = (1 << bits) - 1;
-  if (q.type != TensorProto::UINT8 || q.shape.size() != 3 ||
-      q.shape[2] * pack != cols)
-    return what + ": expected uint8 weights [E, rows, " +
-           std::to_string(cols / pack) + "]";
-  E = q.shape[0];
-  rowCount = q.shape[1];
-  blocks = block ? (cols + block - 1) / block : 1;
-  std::vector<int64_t> scaleShape = {E, rowCount};
-  if (block)
-    scaleShape.push_back(blocks);
-  if (scales.shape != scaleShape || !isFloatType(scales.type))
-    return what + ": scales must be float [E, rows" +
-           std::string(block ? ", in/block_size]" : "]");
-  s = scales.values();
-  // Zero points: row-wise [E, rows/pack], packed along the rows, or
-  // block-wise [E, rows, ceil(blocks/pack)], packed along the blocks of a
-  // row, also when a row has a single block (ONNX Runtime 1.31; 1.30 read
-  // that case with the row-wise packing).
-  if (zp) {
-    std::vector<int64_t> zpShape =
-        block ? std::vector<int64_t>{E, rowCount, (blocks + pack - 1) / pack}
-              : std::vector<int64_t>{E, (rowCount + pack - 1) / pack};
-    if (zp->type != TensorProto::UINT8 || zp->shape != zpShape)
-      return what + ": zero points must be uint8 [E, " +
-             (block
-                  ? std::to_string(rowCount) + ", " + std::to_string(zpShape[2])
-                  : std::to_string(zpShape[1])) +
-             "]";
-    z = zp->values();
-  }
-  qb = reinterpret_cast<const unsigned char *>(q.bytes.data());
-  return "";
-}
-
-Tensor QmoeWeight::dequantized() const {
-  std::vector<double> w(E * rowCount * cols);
-  for (int64_t row = 0; row < E * rowCount; ++row)
-    for (int64_t c = 0; c < cols; ++c)
-      w[row * cols + c] =
-          scale(row, c) * static_cast<float>(code(row, c) - zero(row, c));
-  return Tensor::fromValues(TensorProto::FLOAT, {E, rowCount, cols}, w);
-}
-
-std::string QmoeWeight::blocksOf(QuantFormat format) const {
-  int64_t B = format == QuantFormat::u8z || format == QuantFormat::u4z ||
-                      format == QuantFormat::u2z
-                  ? 32
-                  : 128;
-  int64_t blockBytes = 5 + B * bits / 8;
-  std::string out(static_cast<size_t>(E * rowCount * cols / B * blockBytes),
-                  '\0');
-  auto *p = reinterpret_cast<unsigned char *>(out.data());
-  for (int64_t row = 0; row < E * rowCount; ++row)
-    for (int64_t c0 = 0; c0 < cols; c0 += B, p += blockBytes) {
-      float d = scale(row, c0);
-      std::memcpy(p, &d, 4);
-      p[4] = static_cast<unsigned char>(zero(row, c0));
-      for (int64_t j = 0; j < B; ++j) {
-        auto q = static_cast<unsigned char>(code(row, c0 + j));
-        // u4z: j and j + 16 share byte j; u4z128: j and j + 32 share byte
-        // 32 (j / 64) + j % 32; u2z: j, j + 8, j + 16 and j + 24 share
-        // byte j; u2z128: byte 16 (j / 64) + j % 16 holds j at bits
-        // 2 (j % 64 / 16).
-        if (bits == 8)
-          p[5 + j] = q;
-        else if (bits == 4 && B == 32)
-          p[5 + j % 16] |= static_cast<unsigned char>(j < 16 ? q : q << 4);
-        else if (bits == 4)
-          p[5 + 32 * (j / 64) + j % 32] |=
-              static_cast<unsigned char>(j % 64 < 32 ? q : q << 4);
-        else if (B == 32)
-          p[5 + j % 8] |= static_cast<unsigned char>(q << (2 * (j / 8)));
-        else
-          p[5 + 16 * (j / 64) + j % 16] |=
-              static_cast<unsigned char>(q << (2 * (j % 64 / 16)));
-      }
-    }
-  return out;
 }
 
 class Importer {

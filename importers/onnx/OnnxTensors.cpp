@@ -55,6 +55,10 @@ size_t onnximport::elementSize(int32_t type) {
   }
 }
 
+bool onnximport::isFloatType(int32_t type) {
+  return type == TensorProto::FLOAT || type == TensorProto::FLOAT16;
+}
+
 std::string onnximport::typeName(int32_t type) {
   if (TensorProto::DataType_IsValid(type))
     return TensorProto::DataType_Name(static_cast<TensorProto::DataType>(type));

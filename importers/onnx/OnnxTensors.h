@@ -48,6 +48,9 @@ bool shapeFits(const std::vector<int64_t> &shape);
 size_t elementSize(int32_t type);
 /// "float", "float16", "uint8", ... for messages.
 std::string typeName(int32_t type);
+/// Whether `type` is float or float16, the element types of QMoE's scales
+/// and of the float tensors an MoE node takes.
+bool isFloatType(int32_t type);
 
 /// Decodes an initializer. `modelDir` resolves external data locations.
 /// Returns "" or a message naming the initializer.

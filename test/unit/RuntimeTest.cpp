@@ -251,8 +251,7 @@ TEST(zeroPointBlockElements) {
   CHECK_EQ(dtypeBlockElements(DType::U2Z128), int64_t(128));
   CHECK(parseDType("u2z128") == DType::U2Z128);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z)), std::string("u2z"));
-  CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z128)),
-           std::string("u2z128"));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z128)), std::string("u2z128"));
   CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(15))),
            std::string("unknown"));
   // No weights file names them: they are stored as their bytes.

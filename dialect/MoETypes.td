@@ -17,7 +17,10 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"u8z128", 8>,
       I32EnumAttrCase<"u4z128", 9>,
       I32EnumAttrCase<"u2z", 10>,
-      I32EnumAttrCase<"u2z128", 11>]> {
+      I32EnumAttrCase<"u2z128", 11>,
+      I32EnumAttrCase<"u8z16", 12>,
+      I32EnumAttrCase<"u4z16", 13>,
+      I32EnumAttrCase<"u2z16", 14>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -29,7 +32,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     The element type of a weight stored in blocks of quantized values with
     scales per block, as ggml (GGUF files) stores them, or in moec's own
     blocks for ONNX Runtime's QMoE weights (`u8z`, `u4z`, `u2z`,
-    `u8z128`, `u4z128`, `u2z128`) and FP8 checkpoints (`fp8_e4m3`). A tensor
+    `u8z128`, `u4z128`, `u2z128`, `u8z16`, `u4z16`, `u2z16`) and FP8
+    checkpoints (`fp8_e4m3`). A tensor
     `tensor<E x N x K x !moe.quant<FORMAT>>` has the logical shape of the
     float weight it encodes; its rows (the last dimension, the one a GEMM
     contracts) are `K / B` blocks of `B` elements laid end to end, and the
@@ -83,6 +87,14 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       zero point `z` (`b[4]`), then 32 bytes `qs`; element `j` is
       `d · (n − z)` with `n = (qs[16 · (j / 64) + j % 16] >> 2 · ((j % 64) / 16)) & 3`
       (each 16 bytes hold 64 elements in order, 2 bits at a time).
+    * `u8z16`: `B = 16` in 21 bytes, as `u8z` with 16 bytes `q`.
+    * `u4z16`: `B = 16` in 13 bytes, an f32 scale `d` (`b[0..3]`), a zero
+      point `z` (`b[4]`), then 8 bytes `qs`; element `j` is `d · (n − z)`
+      with `n = qs[j] & 15` for `j < 8` and `n = qs[j − 8] >> 4` for
+      `j >= 8`.
+    * `u2z16`: `B = 16` in 9 bytes, an f32 scale `d` (`b[0..3]`), a zero
+      point `z` (`b[4]`), then 4 bytes `qs`; element `j` is `d · (n − z)`
+      with `n = (qs[j % 4] >> 2 · (j / 4)) & 3`.
 
     * `fp8_e4m3`: `B = 128` in 132 bytes, an f32 scale `d` (`b[0..3]`),
       then 128 e4m3fn bytes `q`; element `j` is `d · v(q[j])` with, for
@@ -95,7 +107,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     per block of a multiple of 32, repeated in each block of 32 (the
     importer assembles them, docs/Importing.md); `u8z128`, `u4z128` and `u2z128`
     those with per-row scales or scales per block of a multiple of 128, in
-    rows of a multiple of 128, at a quarter of the scales' bytes. `fp8_e4m3` holds FP8
+    rows of a multiple of 128, at a quarter of the scales' bytes; `u8z16`,
+    `u4z16` and `u2z16` those with scales per block of 16, in rows of a
+    multiple of 16. `fp8_e4m3` holds FP8
     checkpoints with 128 × 128 block scales (DeepSeek-V3's
     `weight_scale_inv`), each row's 128-element blocks with their scale
     (moert assembles them when it binds the checkpoint).
@@ -104,7 +118,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     computed in f32 as written (the scale products first), accumulated in
     f32. Upstream `!quant.uniform` types hold their scales
     in the type, as compile-time constants; these scales are checkpoint
-    data bound at run time, one per 32 weights, hence a `moe` type.
+    data bound at run time, one per block of weights, hence a `moe` type.
 
     ```mlir
     %y = moe.layer %x router_weight(%wr : tensor<8x64xf32>)
@@ -119,9 +133,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
   let assemblyFormat = "`<` $format `>`";
   let extraClassDeclaration = [{
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
-    /// u8z128, u4z128 and u2z128)
+    /// u8z128, u4z128 and u2z128, 16 for u8z16, u4z16 and u2z16)
     /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
-    /// 13, 37).
+    /// 13, 37, 21, 13, 9).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -37,6 +37,12 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::U2Z;
     case QuantFormat::u2z128:
       return ::moe::DType::U2Z128;
+    case QuantFormat::u8z16:
+      return ::moe::DType::U8Z16;
+    case QuantFormat::u4z16:
+      return ::moe::DType::U4Z16;
+    case QuantFormat::u2z16:
+      return ::moe::DType::U2Z16;
     }
   }
   return std::nullopt;
@@ -80,6 +86,12 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::u2z);
   case ::moe::DType::U2Z128:
     return QuantizedType::get(ctx, QuantFormat::u2z128);
+  case ::moe::DType::U8Z16:
+    return QuantizedType::get(ctx, QuantFormat::u8z16);
+  case ::moe::DType::U4Z16:
+    return QuantizedType::get(ctx, QuantFormat::u4z16);
+  case ::moe::DType::U2Z16:
+    return QuantizedType::get(ctx, QuantFormat::u2z16);
   }
   return nullptr;
 }

@@ -367,7 +367,8 @@ private:
   }
 
   /// dotProducts over all of k with int8 dot products on the int8 rows
-  /// o.int8: a unit (4 blocks of 32 in halves, or one of 256) per loop
+  /// o.int8: a unit (4 blocks of 32 in halves, 4 of 16, or one of 128 or
+  /// 256) per loop
   /// step, 64 elements per vpdpbusd. Each i32 lane starts from minus the
   /// offset times its row's values summed, so it holds the exact integer
   /// dot product of the stored values (both halves' products, which share

@@ -39,7 +39,8 @@ bool mlir::moe::int8HasMins(QuantizedType quant) {
   return f == QuantFormat::q4_k || f == QuantFormat::u8z ||
          f == QuantFormat::u4z || f == QuantFormat::u2z ||
          f == QuantFormat::u8z128 || f == QuantFormat::u4z128 ||
-         f == QuantFormat::u2z128;
+         f == QuantFormat::u2z128 || f == QuantFormat::u8z16 ||
+         f == QuantFormat::u4z16 || f == QuantFormat::u2z16;
 }
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
@@ -205,9 +206,9 @@ Value QuantizedWeightReader::quantFloat(Value t, Value row, Value at) {
   return vector::ExtractOp::create(b, loc, bits, 0);
 }
 
-/// The scale d and minus d times the zero point z of the u8z, u4z, u2z,
-/// u8z128, u4z128 or u2z128 block
-/// at byte `base` of row `row` of `t`, as f32.
+/// The scale d and minus d times the zero point z of the zero-point block
+/// (u8z, u4z, u2z, and their blocks of 128 and 16) at byte `base` of row
+/// `row` of `t`, as f32.
 std::pair<Value, Value>
 QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
   Value d = quantFloat(t, row, base);
@@ -219,11 +220,11 @@ QuantizedWeightReader::zeroPointScale(Value t, Value row, Value base) {
 }
 
 /// The 16 lanes' scales d and mins negated, -d z, of the zero-point
-/// blocks (u8z, u4z, u2z) at byte `base` + `blocks[i]` times the block
-/// bytes of row `row` of `t`, lane run i (of 16 / blocks.size() lanes)
-/// taking blocks[i]'s. The distinct blocks' scales and zero points are
-/// read as scalars and converted and multiplied as one vector each, then
-/// spread over the lanes with one shuffle each.
+/// blocks (u8z, u4z, u2z, u8z16, u4z16, u2z16) at byte `base` +
+/// `blocks[i]` times the block bytes of row `row` of `t`, lane run i (of
+/// 16 / blocks.size() lanes) taking blocks[i]'s. The distinct blocks' scales
+/// and zero points are read as scalars and converted and multiplied as one
+/// vector each, then spread over the lanes with one shuffle each.
 std::pair<Value, Value>
 QuantizedWeightReader::zeroPointLanes(Value t, Value row, Value base,
                                       ArrayRef<int64_t> blocks) {
@@ -436,11 +437,34 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
   case QuantFormat::u8z128:
   case QuantFormat::u4z128:
   case QuantFormat::u2z:
-  case QuantFormat::u2z128: {
+  case QuantFormat::u2z128:
+  case QuantFormat::u8z16:
+  case QuantFormat::u4z16:
+  case QuantFormat::u2z16: {
     // d (q - z), as ONNX Runtime's QMoE computes it: q - z is exact in f32.
     Value q;
     QuantFormat f = quant.getFormat();
-    if (f == QuantFormat::u4z) {
+    if (f == QuantFormat::u4z16 && lanes == 16) {
+      // The 8 bytes' low nibbles, then their high ones.
+      Value x = quantBytes(t, row, at(5), 8);
+      q = concat(nibblesOf(x, false), nibblesOf(x, true));
+    } else if (f == QuantFormat::u4z16) {
+      q = nibbles(quantBytes(t, row, at(5 + e0 % 8), lanes), e0 >= 8);
+    } else if (f == QuantFormat::u2z16) {
+      // Elements [e0, e0 + lanes): bits 2 (e0 / 4) and on of the 4 bytes,
+      // 4 elements per 2 bits.
+      Value x = quantBytes(t, row, at(5), 4);
+      SmallVector<Value, 4> parts;
+      for (int64_t i = 0; i < lanes / 4; ++i)
+        parts.push_back(crumbsOf(x, e0 / 4 + i));
+      while (parts.size() > 1) {
+        SmallVector<Value, 4> joined;
+        for (size_t i = 0; i < parts.size(); i += 2)
+          joined.push_back(concat(parts[i], parts[i + 1]));
+        parts = joined;
+      }
+      q = parts[0];
+    } else if (f == QuantFormat::u4z) {
       q = nibbles(quantBytes(t, row, at(5 + e0 % 16), lanes), e0 >= 16);
     } else if (f == QuantFormat::u4z128) {
       q = nibbles(quantBytes(t, row, at(5 + 32 * (e0 / 64) + e0 % 32), lanes),
@@ -597,18 +621,20 @@ Value QuantizedWeightReader::crumbsOf(Value raw, int64_t i) {
   return arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 3));
 }
 
-/// The u2z blocks' runs of 16 values from two vectors of their 2-bit
-/// values, 8 per block (`first`: bits 0-1 or 4-5 of each block's 8 bytes,
-/// `second`: bits 2-3 or 6-7): block j's 8 of `first`, then its 8 of
-/// `second`, for each block in turn.
-Value QuantizedWeightReader::u2zRuns(Value first, Value second) {
+/// Runs of `run` values of `first` and `second` (vectors of one type)
+/// taken in turn: first's run j, then second's run j, for each j. The u2z
+/// blocks' runs of 16 values from two vectors of their 2-bit values, 8 per
+/// block (`first`: bits 0-1 or 4-5 of each block's 8 bytes, `second`: bits
+/// 2-3 or 6-7), are runs of 8; u4z16's blocks from their bytes' low and
+/// high nibbles, too.
+Value QuantizedWeightReader::runsOf(Value first, Value second, int64_t run) {
   int64_t n = cast<VectorType>(first.getType()).getNumElements();
   SmallVector<int64_t> mask;
-  for (int64_t j = 0; j < n / 8; ++j) {
-    for (int64_t i = 0; i < 8; ++i)
-      mask.push_back(8 * j + i);
-    for (int64_t i = 0; i < 8; ++i)
-      mask.push_back(n + 8 * j + i);
+  for (int64_t j = 0; j < n / run; ++j) {
+    for (int64_t i = 0; i < run; ++i)
+      mask.push_back(run * j + i);
+    for (int64_t i = 0; i < run; ++i)
+      mask.push_back(n + run * j + i);
   }
   return vector::ShuffleOp::create(b, loc, first, second, mask);
 }
@@ -617,10 +643,11 @@ Value QuantizedWeightReader::u2zRuns(Value first, Value second) {
 /// q4_0, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the unit of 4 blocks at byte
 /// `base` of weight row `row` of `t` as two vectors of 64 unsigned bytes (the
 /// stored value plus the format's offset, int8Offset), the blocks' first
-/// 16 values then their last 16; else elements [64 c, 64 c + 64) of the
-/// block of 256 at `base` as one. With the 16 lanes' scales and, for
-/// q4_k and the zero-point formats (int8HasMins), the lanes' mins
-/// negated.
+/// 16 values then their last 16; for blocks of 16 (u8z16, u4z16, u2z16)
+/// the unit of 4 blocks at `base` in order as one; else elements
+/// [64 c, 64 c + 64) of the block of 128 or 256 at `base` as one. With the
+/// 16 lanes' scales and, for q4_k and the zero-point formats
+/// (int8HasMins), the lanes' mins negated.
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -712,7 +739,31 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
                               quantBytes(t, row, at(3 * bb + 5), 8)));
       for (int64_t half = 0; half < 2; ++half)
         step.bytes.push_back(
-            u2zRuns(crumbsOf(x, 2 * half), crumbsOf(x, 2 * half + 1)));
+            runsOf(crumbsOf(x, 2 * half), crumbsOf(x, 2 * half + 1), 8));
+    }
+    std::tie(step.scales, step.negMins) =
+        zeroPointLanes(t, row, base, {0, 1, 2, 3});
+    return step;
+  }
+  case QuantFormat::u8z16:
+  case QuantFormat::u4z16:
+  case QuantFormat::u2z16: {
+    // The unit's 4 blocks of 16 in order, 4 lanes each.
+    int64_t codeBytes = bb - 5;
+    Value x = concat(concat(quantBytes(t, row, at(5), codeBytes),
+                            quantBytes(t, row, at(bb + 5), codeBytes)),
+                     concat(quantBytes(t, row, at(2 * bb + 5), codeBytes),
+                            quantBytes(t, row, at(3 * bb + 5), codeBytes)));
+    Int8Step step;
+    if (quant.getFormat() == QuantFormat::u8z16) {
+      step.bytes = {x};
+    } else if (quant.getFormat() == QuantFormat::u4z16) {
+      // Block j: the low nibbles of its 8 bytes, then their high ones.
+      step.bytes = {runsOf(nibblesOf(x, false), nibblesOf(x, true), 8)};
+    } else {
+      // Block j: its 4 bytes' bits 0-1, 2-3, 4-5, then 6-7.
+      step.bytes = {runsOf(runsOf(crumbsOf(x, 0), crumbsOf(x, 1), 4),
+                           runsOf(crumbsOf(x, 2), crumbsOf(x, 3), 4), 8)};
     }
     std::tie(step.scales, step.negMins) =
         zeroPointLanes(t, row, base, {0, 1, 2, 3});
@@ -844,8 +895,8 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
     } else {
       Value x = concat(quantBytes(t, row, at(5), 8),
                        quantBytes(t, row, at(bb + 5), 8));
-      step.bytes.push_back(concat(u2zRuns(crumbsOf(x, 0), crumbsOf(x, 1)),
-                                  u2zRuns(crumbsOf(x, 2), crumbsOf(x, 3))));
+      step.bytes.push_back(concat(runsOf(crumbsOf(x, 0), crumbsOf(x, 1), 8),
+                                  runsOf(crumbsOf(x, 2), crumbsOf(x, 3), 8)));
     }
     std::tie(step.scales, step.negMins) =
         zeroPointLanes(t, row, base, {0, 1, 0, 1});
@@ -877,6 +928,9 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::u4z128:
   case QuantFormat::u2z:
   case QuantFormat::u2z128:
+  case QuantFormat::u8z16:
+  case QuantFormat::u4z16:
+  case QuantFormat::u2z16:
     return 0; // unsigned codes; the zero points are mins
   case QuantFormat::fp8_e4m3:
     break;

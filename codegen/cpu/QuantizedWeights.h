@@ -24,8 +24,8 @@ namespace mlir::moe {
 /// elements (4 blocks j) stored as the blocks' first 16 values, then their last
 /// 16, so one 64-byte vector of each half puts block j in lanes [4 j, 4 j + 4)
 /// of the dot products; a last 2 blocks (k not a multiple of 128) as their
-/// first 16 values, then their last 16, one vector. Otherwise the values are in
-/// order, 64 per vector.
+/// first 16 values, then their last 16, one vector. Otherwise (blocks of 16,
+/// 128 or 256) the values are in order, 64 per vector.
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Whether int8 dot products with `quant` add a min per lane times the
@@ -108,7 +108,7 @@ private:
   Value laneRuns(ArrayRef<Value> scalars);
   Value nibblesOf(Value raw, bool high);
   Value crumbsOf(Value raw, int64_t i);
-  Value u2zRuns(Value first, Value second);
+  Value runsOf(Value first, Value second, int64_t run);
   Value mxfp4Doubled(Value n);
   Value mxfp4Bytes(Value n);
   Value e8m0Half(Value t, Value row, Value base);

@@ -551,8 +551,8 @@ LogicalResult Importer::buildFunction(const MoENode &m,
             q2.check("fc2", *fc2, *m.in[6], m.in[12], m.bits, m.blockSize, f);
         !e.empty())
       return bad(e);
-    // Both kept as blocks (each in its own format: u8z, u4z, u2z,
-    // u8z128, u4z128, u2z128) or both dequantized to f32.
+    // Both kept as blocks (each in its own format: u8z, u4z, u2z and
+    // their blocks of 128 and of 16) or both dequantized to f32.
     auto shaped = [](int64_t E, int64_t rows, int64_t cols) {
       Tensor t;
       t.shape = {E, rows, cols};

@@ -27,9 +27,10 @@ struct ImportedWeights {
 /// as one function of the graph's inputs, or a whole model as one function
 /// per MoE node, of the node's own inputs. The weights are the nodes'
 /// initializers, returned in `weights` under the names the functions'
-/// arguments carry: QMoE's 8- and 4-bit weights as u8z or u4z blocks (U8
-/// bytes, rows of whole blocks of 32 sharing a scale), other QMoE weights
-/// dequantized to f32. Emits an error naming
+/// arguments carry: QMoE's 8-, 4- and 2-bit weights as moec's zero-point
+/// blocks (U8 bytes, rows of whole blocks of 128, 32 or 16 sharing a
+/// scale), other QMoE weights (rows of partial blocks of 16) dequantized to
+/// f32. Emits an error naming
 /// the node and returns null on failure.
 OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,
                                  ImportedWeights &weights);

@@ -61,6 +61,9 @@ std::string QmoeWeight::blocksOf(QuantFormat format) const {
   int64_t B = format == QuantFormat::u8z || format == QuantFormat::u4z ||
                       format == QuantFormat::u2z
                   ? 32
+              : format == QuantFormat::u8z16 || format == QuantFormat::u4z16 ||
+                      format == QuantFormat::u2z16
+                  ? 16
                   : 128;
   int64_t blockBytes = 5 + B * bits / 8;
   std::string out(static_cast<size_t>(E * rowCount * cols / B * blockBytes),
@@ -73,19 +76,21 @@ std::string QmoeWeight::blocksOf(QuantFormat format) const {
       p[4] = static_cast<unsigned char>(zero(row, c0));
       for (int64_t j = 0; j < B; ++j) {
         auto q = static_cast<unsigned char>(code(row, c0 + j));
-        // u4z: j and j + 16 share byte j; u4z128: j and j + 32 share byte
-        // 32 (j / 64) + j % 32; u2z: j, j + 8, j + 16 and j + 24 share
-        // byte j; u2z128: byte 16 (j / 64) + j % 16 holds j at bits
-        // 2 (j % 64 / 16).
+        // u4z and u4z16: j and j + B / 2 share byte j; u4z128: j and
+        // j + 32 share byte 32 (j / 64) + j % 32; u2z and u2z16: byte
+        // j % (B / 4) holds j at bits 2 (j / (B / 4)); u2z128: byte
+        // 16 (j / 64) + j % 16 holds j at bits 2 (j % 64 / 16).
         if (bits == 8)
           p[5 + j] = q;
-        else if (bits == 4 && B == 32)
-          p[5 + j % 16] |= static_cast<unsigned char>(j < 16 ? q : q << 4);
+        else if (bits == 4 && B <= 32)
+          p[5 + j % (B / 2)] |=
+              static_cast<unsigned char>(j < B / 2 ? q : q << 4);
         else if (bits == 4)
           p[5 + 32 * (j / 64) + j % 32] |=
               static_cast<unsigned char>(j % 64 < 32 ? q : q << 4);
-        else if (B == 32)
-          p[5 + j % 8] |= static_cast<unsigned char>(q << (2 * (j / 8)));
+        else if (B <= 32)
+          p[5 + j % (B / 4)] |=
+              static_cast<unsigned char>(q << (2 * (j / (B / 4))));
         else
           p[5 + 16 * (j / 64) + j % 16] |=
               static_cast<unsigned char>(q << (2 * (j % 64 / 16)));

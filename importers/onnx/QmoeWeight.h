@@ -2,7 +2,8 @@
 //
 // A QMoE weight as ONNX Runtime reads it (codes, scales, optional zero
 // points), checked against its shapes, and turned into moec's blocks
-// (u8z, u4z, u2z and their blocks of 128; docs/MoEDialect.md) or into f32.
+// (u8z, u4z, u2z and their blocks of 128 and 16; docs/MoEDialect.md) or
+// into f32.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_IMPORTERS_ONNX_QMOEWEIGHT_H
@@ -58,18 +59,24 @@ public:
   /// The block format that holds the weights exactly (docs/MoEDialect.md),
   /// if any: rows of whole blocks that share their scale and zero point, of
   /// 128 (u8z128, u4z128, u2z128: a quarter of the scales' bytes) where the
-  /// rows and scale blocks allow, else of 32 (u8z, u4z, u2z).
+  /// rows and scale blocks allow, else of 32 (u8z, u4z, u2z), else of 16
+  /// (u8z16, u4z16, u2z16: scales per 16, or rows of a multiple of 16
+  /// only).
   std::optional<QuantFormat> blockFormat() const {
-    for (int64_t b : {128, 32}) {
+    for (int64_t b : {128, 32, 16}) {
       if (cols % b != 0 || (block != 0 && block % b != 0))
         continue;
       if (b == 128)
         return bits == 8   ? QuantFormat::u8z128
                : bits == 4 ? QuantFormat::u4z128
                            : QuantFormat::u2z128;
-      return bits == 8   ? QuantFormat::u8z
-             : bits == 4 ? QuantFormat::u4z
-                         : QuantFormat::u2z;
+      if (b == 32)
+        return bits == 8   ? QuantFormat::u8z
+               : bits == 4 ? QuantFormat::u4z
+                           : QuantFormat::u2z;
+      return bits == 8   ? QuantFormat::u8z16
+             : bits == 4 ? QuantFormat::u4z16
+                         : QuantFormat::u2z16;
     }
     return std::nullopt;
   }

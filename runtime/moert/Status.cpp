@@ -56,7 +56,10 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::U2Z128) == MOERT_U2Z128 &&
+static_assert(static_cast<int>(moe::DType::U2Z16) == MOERT_U2Z16 &&
+                  static_cast<int>(moe::DType::U4Z16) == MOERT_U4Z16 &&
+                  static_cast<int>(moe::DType::U8Z16) == MOERT_U8Z16 &&
+                  static_cast<int>(moe::DType::U2Z128) == MOERT_U2Z128 &&
                   static_cast<int>(moe::DType::U2Z) == MOERT_U2Z &&
                   static_cast<int>(moe::DType::U4Z128) == MOERT_U4Z128 &&
                   static_cast<int>(moe::DType::FP8_E4M3) == MOERT_FP8_E4M3 &&
@@ -66,7 +69,7 @@ static_assert(static_cast<int>(moe::DType::U2Z128) == MOERT_U2Z128 &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_U2Z128)
+  if (dtype < MOERT_F32 || dtype > MOERT_U2Z16)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

@@ -70,7 +70,8 @@ typedef enum moert_dtype_e {
   /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18 or
      17 bytes, or of 256 in 144 or 210) and moec's u8z and u4z (blocks of
      32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or 69), u2z
-     and u2z128 (of 32 in 13 bytes, of 128 in 37) and
+     and u2z128 (of 32 in 13 bytes, of 128 in 37), u8z16, u4z16 and
+     u2z16 (of 16 in 21, 13 or 9 bytes) and
      fp8_e4m3 (of 128 in 132 bytes),
      docs/Runtime.md; only weights have these, never inputs or outputs. */
   MOERT_Q8_0 = 3,
@@ -85,6 +86,9 @@ typedef enum moert_dtype_e {
   MOERT_U4Z128 = 12,
   MOERT_U2Z = 13,
   MOERT_U2Z128 = 14,
+  MOERT_U8Z16 = 15,
+  MOERT_U4Z16 = 16,
+  MOERT_U2Z16 = 17,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -96,7 +100,8 @@ typedef struct moert_tensor_s {
 } moert_tensor_t;
 
 /* "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
-   "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128";
+   "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
+   "u4z16", "u2z16";
    "unknown" for any other value. */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 

@@ -40,6 +40,9 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::U4Z128, "u4z128", nullptr, kNoGgmlType, 128, 69},
     {DType::U2Z, "u2z", nullptr, kNoGgmlType, 32, 13},
     {DType::U2Z128, "u2z128", nullptr, kNoGgmlType, 128, 37},
+    {DType::U8Z16, "u8z16", nullptr, kNoGgmlType, 16, 21},
+    {DType::U4Z16, "u4z16", nullptr, kNoGgmlType, 16, 13},
+    {DType::U2Z16, "u2z16", nullptr, kNoGgmlType, 16, 9},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -187,7 +190,10 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::U8Z128:
   case DType::U4Z128:
   case DType::U2Z:
-  case DType::U2Z128: {
+  case DType::U2Z128:
+  case DType::U8Z16:
+  case DType::U4Z16:
+  case DType::U2Z16: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -229,7 +235,10 @@ double moe::loadElement(DType t, const void *base, size_t index) {
     case DType::U8Z128:
     case DType::U4Z128:
     case DType::U2Z:
-    case DType::U2Z128: {
+    case DType::U2Z128:
+    case DType::U8Z16:
+    case DType::U4Z16:
+    case DType::U2Z16: {
       // d (q - z) in f32, as ONNX Runtime's QMoE dequantizes.
       float d;
       std::memcpy(&d, block, 4);
@@ -246,6 +255,11 @@ double moe::loadElement(DType t, const void *base, size_t index) {
         q = (block[5 + j % 8] >> (2 * (j / 8))) & 3;
       } else if (t == DType::U2Z128) {
         q = (block[5 + 16 * (j / 64) + j % 16] >> (2 * (j % 64 / 16))) & 3;
+      } else if (t == DType::U4Z16) {
+        q = block[5 + j % 8];
+        q = j < 8 ? (q & 15) : (q >> 4);
+      } else if (t == DType::U2Z16) {
+        q = (block[5 + j % 4] >> (2 * (j / 4))) & 3;
       } else {
         q = block[5 + j];
       }
@@ -299,6 +313,9 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::U4Z128:
   case DType::U2Z:
   case DType::U2Z128:
+  case DType::U8Z16:
+  case DType::U4Z16:
+  case DType::U2Z16:
     return;
   }
 }

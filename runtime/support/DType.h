@@ -30,7 +30,7 @@
 // Block sizes are ggml's (runtime/support/Gguf.h, gguf::typeTraits).
 //
 // And formats of moec's own, unsigned codes with a zero point and an
-// f32 scale per block of 32 or 128 (ONNX Runtime QMoE's 8-, 4- and 2-bit
+// f32 scale per block of 16, 32 or 128 (ONNX Runtime QMoE's 8-, 4- and 2-bit
 // weights, assembled into blocks when imported; f32 values little-endian):
 //
 //   u8z   B = 32, 37 bytes: an f32 scale d, a zero point z, then 32
@@ -47,6 +47,11 @@
 //   u2z128  B = 128, 37 bytes: an f32 scale d, a zero point z, then 32
 //         bytes qs; w[j] = d (n - z), n = (qs[16 (j / 64) + j % 16] >>
 //         2 ((j % 64) / 16)) & 3
+//   u8z16 B = 16, 21 bytes: as u8z, 16 bytes q
+//   u4z16 B = 16, 13 bytes: an f32 scale d, a zero point z, then 8 bytes
+//         qs; w[j] = d (n - z), n = qs[j] & 15 (j < 8), qs[j - 8] >> 4
+//   u2z16 B = 16, 9 bytes: an f32 scale d, a zero point z, then 4 bytes
+//         qs; w[j] = d (n - z), n = (qs[j % 4] >> 2 (j / 4)) & 3
 //
 // And FP8 with a block scale (DeepSeek-V3's 128 x 128 weight_scale_inv,
 // one f32 per 128 weights of a row, assembled into blocks when bound):
@@ -83,18 +88,21 @@ enum class DType {
   U8Z128,
   U4Z128,
   U2Z,
-  U2Z128
+  U2Z128,
+  U8Z16,
+  U4Z16,
+  U2Z16
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
-/// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128" (artifact
-/// metadata spelling).
+/// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
+/// "u4z16", "u2z16" (artifact metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
-/// others (u8z, u4z, u2z, u8z128, u4z128, u2z128 and fp8_e4m3 are stored as
+/// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
 std::optional<DType> dtypeFromStorageName(const std::string &name);
@@ -103,10 +111,10 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4, u8z,
-/// u4z, u2z, u8z128, u4z128, u2z128, fp8_e4m3).
+/// u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16, u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
-/// Elements per block (1 for the float dtypes, 32 or 256 for the quantized
-/// ones) and bytes per block.
+/// Elements per block (1 for the float dtypes, 16 to 256 for the
+/// quantized ones) and bytes per block.
 int64_t dtypeBlockElements(DType t);
 int64_t dtypeBlockBytes(DType t);
 /// The bytes of `elements` elements in rows of `rowElements` (whole blocks
@@ -119,8 +127,8 @@ int64_t dtypeRowBytes(DType t, int64_t rowElements);
 /// The shape of a U8 tensor holding a block-quantized weight of `shape` as
 /// its bytes: the last dimension in bytes (dtypeRowBytes); none for a float
 /// dtype, a scalar, or a last dimension of partial blocks. Weights files
-/// store u8z, u4z, u2z, u8z128, u4z128 and u2z128 weights so (safetensors has
-/// no block dtypes).
+/// store moec's zero-point formats (u8z, u4z, u2z and their blocks of 128
+/// and 16) so (safetensors has no block dtypes).
 std::optional<std::vector<int64_t>>
 blockBytesShape(DType t, const std::vector<int64_t> &shape);
 

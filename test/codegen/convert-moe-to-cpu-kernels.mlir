@@ -705,6 +705,59 @@ func.func @dense_u2z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u2z1
 
 // -----
 
+// u4z16: 13 bytes per 16 k, the f32 scale, the zero point, then 8 bytes
+// holding elements j and j + 8. A block is one 16-lane chunk: the 8 bytes'
+// low nibbles then their high ones; 8 lanes (AVX2) take the low nibbles,
+// then the high ones; 4 lanes (SSE) bytes 0-3 and 4-7 of each.
+// CHECK-LABEL: func.func @dense_u4z16
+// CHECK-SAME: %[[U16:[a-z0-9_]+]]: tensor<16x52xi8>
+// CHECK: %[[R16:.*]] = vector.transfer_read %[[U16]]{{.*}} : tensor<16x52xi8>, vector<8xi8>
+// CHECK: %[[LO16:.*]] = arith.andi %[[R16]], %{{.*}} : vector<8xi8>
+// CHECK: %[[HI16:.*]] = arith.shrui %[[R16]], %{{.*}} : vector<8xi8>
+// CHECK: %[[Q16:.*]] = vector.shuffle %[[LO16]], %[[HI16]] [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15] : vector<8xi8>, vector<8xi8>
+// CHECK: %[[QF16:.*]] = arith.uitofp %[[Q16]] : vector<16xi8> to vector<16xf32>
+// CHECK: %[[QZ16:.*]] = arith.subf %[[QF16]], %{{.*}} : vector<16xf32>
+// CHECK: arith.mulf %[[QZ16]], %{{.*}} : vector<16xf32>
+// AVX2-LABEL: func.func @dense_u4z16
+// AVX2: %[[R16A:.*]] = vector.transfer_read %{{.*}} : tensor<16x52xi8>, vector<8xi8>
+// AVX2: %[[LO16A:.*]] = arith.andi %[[R16A]], %{{.*}} : vector<8xi8>
+// AVX2: arith.uitofp %[[LO16A]] : vector<8xi8> to vector<8xf32>
+// The high nibbles' chunk, after the low ones' of every weight row:
+// AVX2: %[[HI16A:.*]] = arith.shrui %{{.*}}, %{{.*}} : vector<8xi8>
+// AVX2: arith.uitofp %[[HI16A]] : vector<8xi8> to vector<8xf32>
+// SSE-LABEL: func.func @dense_u4z16
+// SSE: %[[R16S:.*]] = vector.transfer_read %{{.*}} : tensor<16x52xi8>, vector<4xi8>
+// SSE: %[[LO16S:.*]] = arith.andi %[[R16S]], %{{.*}} : vector<4xi8>
+// SSE: arith.uitofp %[[LO16S]] : vector<4xi8> to vector<4xf32>
+func.func @dense_u4z16(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u4z16>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<u4z16>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// u2z16: 9 bytes per 16 k; a 16-lane chunk is the 4 bytes' bits 0-1, 2-3,
+// 4-5 and 6-7 end to end.
+// CHECK-LABEL: func.func @dense_u2z16
+// CHECK-SAME: %[[U216:[a-z0-9_]+]]: tensor<16x36xi8>
+// CHECK: %[[R216:.*]] = vector.transfer_read %[[U216]]{{.*}} : tensor<16x36xi8>, vector<4xi8>
+// CHECK: %[[C0216:.*]] = arith.andi %[[R216]], %[[M216:.*]] : vector<4xi8>
+// CHECK: %[[S1216:.*]] = arith.shrui %[[R216]], %{{.*}} : vector<4xi8>
+// CHECK: %[[C1216:.*]] = arith.andi %[[S1216]], %[[M216]] : vector<4xi8>
+// CHECK: %[[S2216:.*]] = arith.shrui %[[R216]], %{{.*}} : vector<4xi8>
+// CHECK: %[[C2216:.*]] = arith.andi %[[S2216]], %[[M216]] : vector<4xi8>
+// CHECK: %[[C3216:.*]] = arith.shrui %[[R216]], %{{.*}} : vector<4xi8>
+// CHECK: %[[C01:.*]] = vector.shuffle %[[C0216]], %[[C1216]] [0, 1, 2, 3, 4, 5, 6, 7] : vector<4xi8>, vector<4xi8>
+// CHECK: %[[C23:.*]] = vector.shuffle %[[C2216]], %[[C3216]] [0, 1, 2, 3, 4, 5, 6, 7] : vector<4xi8>, vector<4xi8>
+// CHECK: %[[Q216:.*]] = vector.shuffle %[[C01]], %[[C23]] [0, 1, {{.*}}, 14, 15] : vector<8xi8>, vector<8xi8>
+// CHECK: arith.uitofp %[[Q216]] : vector<16xi8> to vector<16xf32>
+func.func @dense_u2z16(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u2z16>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<u2z16>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // fp8_e4m3: 132 bytes per 128 k, the f32 scale first. Each chunk's e4m3
 // bytes become f16 bits (sign << 8 | rest << 7: the value times 2^-8),
 // widened to f32, times the scale times 256.

@@ -818,6 +818,14 @@ func.func @grouped_matmul_c11_u2z(%x: tensor<?x48xf32>, %w: tensor<8x48x!moe.qua
 
 // -----
 
+func.func @grouped_matmul_c11_u4z16(%x: tensor<?x40xf32>, %w: tensor<8x40x!moe.quant<u4z16>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x40x!moe.quant<u4z16>>' needs rows of a static whole number of blocks of 16 elements}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x40xf32>, tensor<8x40x!moe.quant<u4z16>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @grouped_matmul_c11_mxfp4(%x: tensor<?x48xf32>, %w: tensor<8x48x!moe.quant<mxfp4>>) {
   // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x48x!moe.quant<mxfp4>>' needs rows of a static whole number of blocks of 32 elements}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x48xf32>, tensor<8x48x!moe.quant<mxfp4>> -> tensor<?x8xf32>

@@ -186,6 +186,18 @@ func.func @grouped_matmul_zero_point_blocks(%x: tensor<?x64xf32>, %w8: tensor<32
   return %4 : tensor<?x8xf32>
 }
 
+// u8z16, u4z16 and u2z16: blocks of 16, rows of a multiple of 16.
+// CHECK-LABEL: func.func @grouped_matmul_zero_point_blocks_of_16
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x48xf32>, tensor<16x48x!moe.quant<u8z16>> -> tensor<?x16xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x16xf32>, tensor<80x16x!moe.quant<u4z16>> -> tensor<?x80xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x80xf32>, tensor<8x80x!moe.quant<u2z16>> -> tensor<?x8xf32>
+func.func @grouped_matmul_zero_point_blocks_of_16(%x: tensor<?x48xf32>, %w8: tensor<16x48x!moe.quant<u8z16>>, %w4: tensor<80x16x!moe.quant<u4z16>>, %w2: tensor<8x80x!moe.quant<u2z16>>) -> tensor<?x8xf32> {
+  %0 = moe.grouped_matmul %x, %w8 : tensor<?x48xf32>, tensor<16x48x!moe.quant<u8z16>> -> tensor<?x16xf32>
+  %1 = moe.grouped_matmul %0, %w4 : tensor<?x16xf32>, tensor<80x16x!moe.quant<u4z16>> -> tensor<?x80xf32>
+  %2 = moe.grouped_matmul %1, %w2 : tensor<?x80xf32>, tensor<8x80x!moe.quant<u2z16>> -> tensor<?x8xf32>
+  return %2 : tensor<?x8xf32>
+}
+
 // MXFP4: blocks of 32 in 17 bytes.
 // CHECK-LABEL: func.func @grouped_matmul_mxfp4
 // CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x64xf32>, tensor<32x64x!moe.quant<mxfp4>> -> tensor<?x32xf32>

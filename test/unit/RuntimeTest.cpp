@@ -252,7 +252,49 @@ TEST(zeroPointBlockElements) {
   CHECK(parseDType("u2z128") == DType::U2Z128);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z)), std::string("u2z"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z128)), std::string("u2z128"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(15))),
+  // Blocks of 16. u8z16: d = 0.5, z = 7, element 15 is q[15]; the second
+  // block, d = 2 and z = 1, element 16 + 3 q[3]. u4z16: d = -1, z = 8;
+  // byte 5 of qs holds element 5 (low nibble 2) and 13 (high nibble 12).
+  // u2z16: d = 0.25, z = 2; byte 1 of qs holds elements 1, 5, 9, 13
+  // (0xE4: 0, 1, 2, 3); in the second block (d = 4, z = 0) element 16 + 3
+  // is bits 0-1 of its byte 3 (0x02: 2).
+  std::vector<unsigned char> u8s(21 * 2, 0), u4s(13, 0), u2s(9 * 2, 0);
+  float quarter = 0.25f, four = 4.0f;
+  std::memcpy(u8s.data(), &half, 4);
+  u8s[4] = 7;
+  u8s[5 + 15] = 200;
+  std::memcpy(u8s.data() + 21, &two, 4);
+  u8s[21 + 4] = 1;
+  u8s[21 + 5 + 3] = 9;
+  CHECK_EQ(loadElement(DType::U8Z16, u8s.data(), 15), 0.5 * (200 - 7));
+  CHECK_EQ(loadElement(DType::U8Z16, u8s.data(), 0), 0.5 * (0 - 7));
+  CHECK_EQ(loadElement(DType::U8Z16, u8s.data(), 19), 2.0 * (9 - 1));
+  std::memcpy(u4s.data(), &minusOne, 4);
+  u4s[4] = 8;
+  u4s[5 + 5] = 0xC2;
+  CHECK_EQ(loadElement(DType::U4Z16, u4s.data(), 5), -1.0 * (2 - 8));
+  CHECK_EQ(loadElement(DType::U4Z16, u4s.data(), 13), -1.0 * (12 - 8));
+  CHECK_EQ(loadElement(DType::U4Z16, u4s.data(), 12), -1.0 * (0 - 8));
+  std::memcpy(u2s.data(), &quarter, 4);
+  u2s[4] = 2;
+  u2s[5 + 1] = 0xE4; // 11 10 01 00
+  std::memcpy(u2s.data() + 9, &four, 4);
+  u2s[9 + 5 + 3] = 0x02;
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 1), 0.25 * (0 - 2));
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 5), 0.25 * (1 - 2));
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 9), 0.25 * (2 - 2));
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 13), 0.25 * (3 - 2));
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 19), 4.0 * 2);
+  CHECK_EQ(loadElement(DType::U2Z16, u2s.data(), 23), 0.0);
+  for (DType t : {DType::U8Z16, DType::U4Z16, DType::U2Z16})
+    CHECK_EQ(dtypeBlockElements(t), int64_t(16));
+  CHECK_EQ(dtypeBlockBytes(DType::U8Z16), int64_t(21));
+  CHECK_EQ(dtypeBlockBytes(DType::U4Z16), int64_t(13));
+  CHECK_EQ(dtypeBlockBytes(DType::U2Z16), int64_t(9));
+  CHECK(parseDType("u4z16") == DType::U4Z16);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z16)), std::string("u8z16"));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z16)), std::string("u2z16"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(18))),
            std::string("unknown"));
   // No weights file names them: they are stored as their bytes.
   CHECK(!dtypeFromStorageName("U4Z"));

@@ -3,7 +3,7 @@
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small,gpt-oss-20b]
 //   [--tokens 1,8,64,512]
 //             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|
-//                      u8z128|u4z128|u2z128|fp8_e4m3]
+//                      u8z128|u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3]
 //             [--int8-dot]
 //             [--threads N] [--min-time S]
 //             [--csv FILE] [--device cpu|cuda] [--cuda-graphs]
@@ -21,7 +21,7 @@
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
 // q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks, with
-// u8z, u4z, u2z, u8z128, u4z128, u2z128 (QMoE's 8, 4 and 2 bits) or
+// u8z, u4z, u2z and their blocks of 128 and 16 (QMoE's 8, 4 and 2 bits) or
 // fp8_e4m3 (FP8 checkpoints) random
 // blocks of moec's (!moe.quant weights), and the router, inputs and outputs
 // f32; the reference multiplies the
@@ -237,7 +237,7 @@ int main(int argc, char **argv) {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|u8z128|"
-          "u4z128|u2z128|fp8_e4m3] "
+          "u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3] "
           "[--int8-dot] "
           "[--threads N] "
           "[--min-time S] "
@@ -271,7 +271,7 @@ int main(int argc, char **argv) {
           "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k, "
           "q6_k or mxfp4 "
           "gives the experts random ggml blocks, u8z, u4z, u2z, u8z128, "
-          "u4z128, u2z128 or fp8_e4m3 "
+          "u4z128, u2z128, u8z16, u4z16, u2z16 or fp8_e4m3 "
           "random blocks of moec's (QMoE's 8, 4 and 2 bits, FP8 checkpoints; "
           "kept quantized; the router "
           "and activations f32), checked within 1e-4 against the reference "
@@ -287,12 +287,13 @@ int main(int argc, char **argv) {
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
     return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k, mxfp4, "
-                "u8z, u4z, u2z, u8z128, u4z128, u2z128 or fp8_e4m3");
+                "u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16, u2z16 "
+                "or fp8_e4m3");
   if (int8Dot &&
       (!isBlockQuantized(*parsedDtype) || *parsedDtype == DType::FP8_E4M3))
     return fail("--int8-dot multiplies block-quantized experts: it needs "
                 "--dtype q8_0, q4_0, q4_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, "
-                "u4z128 or u2z128, not " +
+                "u4z128, u2z128, u8z16, u4z16 or u2z16, not " +
                 dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
@@ -477,14 +478,15 @@ int main(int argc, char **argv) {
     // min scale) are sized so the weights are about `scale`, times a
     // random factor in [0.5, 1.5]; mxfp4's exponents make them about
     // `scale` within a factor of 2; the zero-point formats' (u8z, u4z,
-    // u2z and their blocks of 128) codes are random bits, their zero
+    // u2z and their blocks of 128 and 16) codes are random bits, their zero
     // points about the middle, their f32 scales sized alike; fp8_e4m3's values
     // are random codes below 2 in magnitude (no NaN), their f32 scales sized
     // alike. Bits per code of moec's zero-point formats, 0 for the others.
-    int zeroPointBits = wdt == DType::U8Z || wdt == DType::U8Z128   ? 8
-                        : wdt == DType::U4Z || wdt == DType::U4Z128 ? 4
-                        : wdt == DType::U2Z || wdt == DType::U2Z128 ? 2
-                                                                    : 0;
+    int zeroPointBits =
+        wdt == DType::U8Z || wdt == DType::U8Z128 || wdt == DType::U8Z16   ? 8
+        : wdt == DType::U4Z || wdt == DType::U4Z128 || wdt == DType::U4Z16 ? 4
+        : wdt == DType::U2Z || wdt == DType::U2Z128 || wdt == DType::U2Z16 ? 2
+                                                                           : 0;
     auto makeWeight = [&](int64_t n, float scale) {
       uint64_t bytes = 0;
       dtypeBytes(wdt, n, dtypeBlockElements(wdt), bytes);

@@ -41,6 +41,9 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_U4Z128:
   case MOERT_U2Z:
   case MOERT_U2Z128:
+  case MOERT_U8Z16:
+  case MOERT_U4Z16:
+  case MOERT_U2Z16:
     break; // weights only, never a result
   }
   return nullptr;

@@ -238,6 +238,47 @@ func.func @dense_u2z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u2z1
 
 // -----
 
+// u4z16, k 128: a step of 64 elements is 4 blocks of 16 in order, one
+// vpdpbusd each: their 4 x 8 code bytes read together, each block's low
+// nibbles then its high ones; the 4 blocks' scales and zero points read as
+// scalars, converted together and spread over 4 lanes each.
+// INT8-LABEL: func.func @dense_u4z16
+// INT8-SAME: %[[W416:[a-z0-9_]+]]: tensor<16x104xi8>
+// INT8: vector.transfer_read %[[W416]]{{.*}} : tensor<16x104xi8>, vector<8xi8>
+// INT8: %[[X416:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, {{.*}}, 30, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[LO416:.*]] = arith.andi %[[X416]], %{{.*}} : vector<32xi8>
+// INT8: %[[HI416:.*]] = arith.shrui %[[X416]], %{{.*}} : vector<32xi8>
+// INT8: %[[Q416:.*]] = vector.shuffle %[[LO416]], %[[HI416]] [0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39, 8, 9, {{.*}}, 62, 63] : vector<32xi8>, vector<32xi8>
+// INT8: %[[D416:.*]] = vector.from_elements %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} : vector<4xf32>
+// INT8: vector.shuffle %[[D416]], %[[D416]] [0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3] : vector<4xf32>, vector<4xf32>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[Q416]],
+func.func @dense_u4z16(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u4z16>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u4z16>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// u2z16, k 64: each block's 4 bytes give its elements 0-3, 4-7, 8-11 and
+// 12-15 as their bits 0-1, 2-3, 4-5 and 6-7: runs of 4 of the first two
+// and of the last two, then runs of 8 of those.
+// INT8-LABEL: func.func @dense_u2z16
+// INT8-SAME: %[[W216:[a-z0-9_]+]]: tensor<16x36xi8>
+// INT8: %[[X216:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, {{.*}}, 14, 15] : vector<8xi8>, vector<8xi8>
+// INT8: %[[B0216:.*]] = arith.andi %[[X216]], %[[M3216:.*]] : vector<16xi8>
+// INT8: %[[SH216:.*]] = arith.shrui %[[X216]], %{{.*}} : vector<16xi8>
+// INT8: %[[B1216:.*]] = arith.andi %[[SH216]], %[[M3216]] : vector<16xi8>
+// INT8: %[[R01:.*]] = vector.shuffle %[[B0216]], %[[B1216]] [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, {{.*}}, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[R23:.*]] = vector.shuffle %{{.*}}, %{{.*}} [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, {{.*}}, 31] : vector<16xi8>, vector<16xi8>
+// INT8: %[[Q216:.*]] = vector.shuffle %[[R01]], %[[R23]] [0, 1, 2, 3, 4, 5, 6, 7, 32, 33, 34, 35, 36, 37, 38, 39, 8, 9, {{.*}}, 62, 63] : vector<32xi8>, vector<32xi8>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[Q216]],
+func.func @dense_u2z16(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<u2z16>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<u2z16>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // fp8_e4m3, k 128: FP8 values are not integers, so no int8 rows: the f32
 // kernel, decoding the values in registers.
 // INT8-LABEL: func.func @dense_fp8_no_int8

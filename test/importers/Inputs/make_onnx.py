@@ -248,6 +248,18 @@ CASES = [
     # 2-bit row-wise with zero points, rows of 128: u2z128 blocks.
     dict(name="qmoe_2bit_rowwise_zp_blocks128", E=4, d=128, f=128, k=2,
          act="silu", bits=2, zp=True, shape=[11, 128]),
+    # Scales per 16 (u8z16, u4z16, u2z16), rows of a multiple of 64 (so
+    # --int8-dot takes them too); rows of 16 k (fc2 of qmoe_8bit_rowwise,
+    # qmoe_2bit_rowwise_zp, qmoe_fp16_4bit_block16) are blocks of 16 as well.
+    dict(name="qmoe_4bit_block16_zp_k64", E=4, d=128, f=64, k=2,
+         act="swiglu", bits=4, block=16, zp=True, shape=[2, 5, 128]),
+    dict(name="qmoe_8bit_block16_k64", E=4, d=64, f=128, k=2, act="gelu",
+         bits=8, block=16, shape=[9, 64], bias=True),
+    dict(name="qmoe_2bit_block16_zp", E=4, d=64, f=64, k=2, act="silu",
+         bits=2, block=16, zp=True, shape=[7, 64]),
+    # Rows of partial blocks of 16 (24 and 40 k): dequantized to f32.
+    dict(name="qmoe_8bit_rowwise_partial16", E=4, d=24, f=40, k=2, act="relu",
+         bits=8, shape=[6, 24]),
 ]
 
 

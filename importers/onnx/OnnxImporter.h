@@ -29,7 +29,7 @@ struct ImportedWeights {
 /// initializers, returned in `weights` under the names the functions'
 /// arguments carry: QMoE's 8-, 4- and 2-bit weights as moec's zero-point
 /// blocks (U8 bytes, rows of whole blocks of 128, 32 or 16 sharing a
-/// scale), other QMoE weights (rows of partial blocks of 16) dequantized to
+/// scale), other QMoE weights (rows not a multiple of 16) dequantized to
 /// f32. Emits an error naming
 /// the node and returns null on failure.
 OwningOpRef<ModuleOp> importOnnx(const std::string &path, MLIRContext *context,

@@ -108,8 +108,8 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     importer assembles them, docs/Importing.md); `u8z128`, `u4z128` and `u2z128`
     those with per-row scales or scales per block of a multiple of 128, in
     rows of a multiple of 128, at a quarter of the scales' bytes; `u8z16`,
-    `u4z16` and `u2z16` those with scales per block of 16, in rows of a
-    multiple of 16. `fp8_e4m3` holds FP8
+    `u4z16` and `u2z16` those with scales per block of 16, and those whose
+    rows are a multiple of 16 but not of 32. `fp8_e4m3` holds FP8
     checkpoints with 128 × 128 block scales (DeepSeek-V3's
     `weight_scale_inv`), each row's 128-element blocks with their scale
     (moert assembles them when it binds the checkpoint).

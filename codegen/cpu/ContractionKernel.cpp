@@ -373,8 +373,8 @@ private:
   /// offset times its row's values summed, so it holds the exact integer
   /// dot product of the stored values (both halves' products, which share
   /// their block); it is converted to f32 and scaled by the weight's and
-  /// the row's scales (q4_k, u8z, u4z: plus its min times the row's
-  /// scaled sum, int8HasMins).
+  /// the row's scales (q4_k and the zero-point formats: plus its min times
+  /// the row's scaled sum, int8HasMins).
   SmallVector<Value> int8DotProducts(ArrayRef<Value> aRows,
                                      ArrayRef<std::pair<Value, Value>> wRows) {
     Type i8 = b.getI8Type(), i32 = b.getI32Type();

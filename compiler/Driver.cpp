@@ -56,6 +56,7 @@ void mlir::moe::setPipelineOptions(const CompileOptions &options,
   pipeline.panelSlices = options.panelSlices;
   pipeline.bf16Dot = options.bf16Dot;
   pipeline.int8Dot = options.int8Dot;
+  pipeline.int8PanelRows = options.int8PanelRows;
   pipeline.kernels = options.kernels;
   pipeline.recordRouting = options.recordRouting;
   if (options.stopAfter)
@@ -217,6 +218,9 @@ int Driver::run() {
     return fail("--bf16-dot needs a target CPU with avx512bf16 "
                 "(AVX512_BF16); '" +
                 description.cpu + "' has none");
+  if (o.int8PanelRows < 0 || (o.int8PanelRows > 0 && !o.int8Dot))
+    return fail("--int8-panel-rows takes a positive row count (or 0: the "
+                "cost model's) and applies with --int8-dot");
   if (o.int8Dot && !description.hasFeature("avx512vnni"))
     return fail("--int8-dot needs a target CPU with avx512vnni "
                 "(AVX512_VNNI); '" +

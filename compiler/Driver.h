@@ -49,6 +49,9 @@ struct CompileOptions {
   /// Block-quantized expert weights multiply int8-quantized rows with
   /// AVX512_VNNI dot products (needs avx512vnni).
   bool int8Dot = false;
+  /// With int8Dot: the fewest rows of a work item that runs the int8 panel
+  /// kernel (0: the cost model's count per format).
+  int64_t int8PanelRows = 0;
   bool kernels = true;
   /// Layers report their expert selection to the runtime
   /// (moe-instrument-routing).

@@ -25,6 +25,7 @@ mlir::moe::contractionKernelFor(const CpuKernelConfig &config) {
   kernel.colBlock = config.dotCols;
   kernel.bf16Dot = config.bf16Dot;
   kernel.int8Dot = config.int8Dot;
+  kernel.int8PanelRows = config.int8PanelRows;
   kernel.registers = config.registers;
   kernel.weightTileBytes = config.weightTileBytes;
   return kernel;
@@ -124,6 +125,31 @@ bool mlir::moe::usesInt8Rows(const ContractionKernel &kernel,
          quant.getFormat() != QuantFormat::fp8_e4m3 && k % 64 == 0;
 }
 
+Value mlir::moe::loopThreading(OpBuilder &b, Location loc, Value lo, Value hi,
+                               int64_t step, Value init,
+                               function_ref<Value(Value, Value)> body) {
+  auto forOp = scf::ForOp::create(
+      b, loc, lo, hi, arith::ConstantIndexOp::create(b, loc, step),
+      ValueRange{init},
+      [&](OpBuilder &nb, Location, Value iv, ValueRange iter) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+        scf::YieldOp::create(b, loc, body(iv, iter[0]));
+      });
+  return forOp.getResult(0);
+}
+
+Value mlir::moe::blockEnd(OpBuilder &b, Location loc, Value begin, Value end,
+                          int64_t size) {
+  if (size == 1)
+    return end;
+  Value sizeV = arith::ConstantIndexOp::create(b, loc, size);
+  Value count = arith::SubIOp::create(b, loc, end, begin);
+  Value blocks = arith::DivUIOp::create(b, loc, count, sizeV);
+  Value span = arith::MulIOp::create(b, loc, blocks, sizeV);
+  return arith::AddIOp::create(b, loc, begin, span);
+}
+
 namespace {
 
 /// Emits the blocks of one contraction.
@@ -194,28 +220,15 @@ public:
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
 
-  /// begin + ((end - begin) / size) * size: where blocks of `size` stop.
   Value blockEnd(Value begin, Value end, int64_t size) {
-    if (size == 1)
-      return end;
-    Value count = arith::SubIOp::create(b, loc, end, begin);
-    Value blocks = arith::DivUIOp::create(b, loc, count, index(size));
-    Value span = arith::MulIOp::create(b, loc, blocks, index(size));
-    return arith::AddIOp::create(b, loc, begin, span);
+    return mlir::moe::blockEnd(b, loc, begin, end, size);
   }
 
   /// scf.for over [lo, hi) with step `size`, threading a tensor.
   Value loop(Value lo, Value hi, int64_t size, Value init,
              function_ref<Value(Value, int64_t, Value)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, lo, hi, index(size), ValueRange{init},
-        [&](OpBuilder &nb, Location, Value iv, ValueRange iter) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value result = body(iv, size, iter[0]);
-          scf::YieldOp::create(b, loc, result);
-        });
-    return forOp.getResult(0);
+    return loopThreading(b, loc, lo, hi, size, init,
+                         [&](Value iv, Value t) { return body(iv, size, t); });
   }
 
   /// `len` elements of row `row` of `t` from column `col`, as f32.

@@ -33,6 +33,9 @@ struct ContractionKernel {
   /// (int8Rows) with AVX512_VNNI dot products (vpdpbusd, 64 bytes per
   /// step) instead of decoding the weights to f32.
   bool int8Dot = false;
+  /// With int8Dot: items of at least this many rows run emitInt8Panels
+  /// where it applies (runsOnInt8Panels); 0: none.
+  int64_t int8PanelRows = 0;
   /// Weight bytes a work item keeps in L2 while its rows stream past.
   int64_t weightTileBytes = 512 * 1024;
 };
@@ -134,6 +137,49 @@ struct ContractionOperands {
 Value emitContraction(OpBuilder &b, Location loc,
                       const ContractionOperands &operands, Value dest,
                       const ContractionKernel &kernel);
+
+/// An scf.for over [lo, hi) with `step` threading one tensor, `init`
+/// first; `body` (at the loop body, given the induction variable and the
+/// tensor) returns the next one.
+Value loopThreading(OpBuilder &b, Location loc, Value lo, Value hi,
+                    int64_t step, Value init,
+                    function_ref<Value(Value, Value)> body);
+
+/// begin + ((end - begin) / size) * size: where blocks of `size` from
+/// `begin` stop before `end`.
+Value blockEnd(OpBuilder &b, Location loc, Value begin, Value end,
+               int64_t size);
+
+/// The int8 dot-product kernel on panels repacked per item (Int8Panels.cpp),
+/// for items with many rows: the item's weight rows, 16 output columns (a
+/// panel) at a time in groups of `panels`, are repacked into a scratch
+/// tile where one i32 lane holds 4 stored values of one column (the lane
+/// order of the int8 rows' halves), so a block of `rows` input rows takes
+/// one vpdpbusd per (row, panel) and 4 values of k, its lane summing one
+/// block of one column for the block's 8 steps before the sum is
+/// converted and scaled (the row kernel converts and scales after every 2
+/// dot products). The tile is rebuilt for each group of panels and reused
+/// by all the item's rows.
+struct Int8PanelShape {
+  int64_t panels = 2; // panels of 16 columns per group
+  int64_t rows = 6;   // input rows per block
+};
+Int8PanelShape int8PanelShape(const ContractionKernel &kernel);
+
+/// Whether emitInt8Panels runs `operands`: int8 rows (usesInt8Rows) of a
+/// weight in halves (int8RowsInHalves) whose k is a multiple of 128, no
+/// activation, up weight or scatter.
+bool runsOnInt8Panels(const ContractionOperands &operands,
+                      const ContractionKernel &kernel);
+
+/// The fewest rows for which an item repacks its weights (the cost model
+/// of docs/Targets.md): below it the row kernel is cheaper.
+int64_t int8PanelMinRows(QuantizedType quant);
+
+/// emitContraction for operands that runsOnInt8Panels accepts.
+Value emitInt8Panels(OpBuilder &b, Location loc,
+                     const ContractionOperands &operands, Value dest,
+                     const ContractionKernel &kernel);
 
 } // namespace mlir::moe
 

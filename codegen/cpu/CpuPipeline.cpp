@@ -81,6 +81,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
       MoECpuSelectKernelsOptions select;
       select.bf16Dot = options.bf16Dot;
       select.int8Dot = options.int8Dot;
+      select.int8PanelRows = options.int8PanelRows;
       pm.addPass(createMoECpuSelectKernels(select));
     }
   }

@@ -86,6 +86,12 @@ struct CpuPipelineOptions : PassPipelineOptions<CpuPipelineOptions> {
                      "quantized to int8 on the fly (per 32 elements) with "
                      "AVX512_VNNI dot products (needs avx512vnni)"),
       llvm::cl::init(false)};
+  Option<int64_t> int8PanelRows{
+      *this, "int8-panel-rows",
+      llvm::cl::desc("With int8-dot: the fewest rows of a work item that "
+                     "repacks its weights for the int8 panel kernel (0: "
+                     "the cost model's count per format)"),
+      llvm::cl::init(0)};
   Option<bool> recordRouting{
       *this, "record-routing",
       llvm::cl::desc("Let the layers report their expert selection to the "

@@ -320,6 +320,9 @@ DictionaryAttr mlir::moe::kernelConfigAttr(MLIRContext *ctx,
       b.getNamedAttr("bf16_dot", b.getBoolAttr(c.bf16Dot))};
   if (c.int8Dot)
     entries.push_back(b.getNamedAttr("int8_dot", b.getUnitAttr()));
+  if (c.int8Dot && c.int8PanelRows > 0)
+    entries.push_back(b.getNamedAttr("int8_panel_rows",
+                                     b.getI64IntegerAttr(c.int8PanelRows)));
   for (const ConfigField &f : kConfigFields)
     entries.push_back(b.getNamedAttr(f.key, b.getI64IntegerAttr(c.*f.field)));
   return b.getDictionaryAttr(entries);
@@ -364,6 +367,17 @@ mlir::moe::readKernelConfig(Operation *op) {
     return failure();
   }
   c.int8Dot = bool(int8);
+  // Optional, with int8_dot: the fewest rows of an int8 panel item.
+  if (Attribute rows = dict.get("int8_panel_rows")) {
+    auto v = dyn_cast<IntegerAttr>(rows);
+    if (!v || v.getValue().getSExtValue() < 1 || !c.int8Dot) {
+      op->emitOpError("has a malformed '")
+          << kKernelAttrName
+          << "': 'int8_panel_rows' must be a positive integer, with 'int8_dot'";
+      return failure();
+    }
+    c.int8PanelRows = v.getValue().getSExtValue();
+  }
   if (c.lanes != 4 && c.lanes != 8 && c.lanes != 16) {
     op->emitOpError("has a malformed '")
         << kKernelAttrName << "': 'lanes' must be 4, 8 or 16, not " << c.lanes;

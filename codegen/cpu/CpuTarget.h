@@ -136,6 +136,9 @@ struct CpuKernelConfig {
   /// Block-quantized weights multiply int8-quantized rows with AVX512_VNNI
   /// dot products.
   bool int8Dot = false;
+  /// With int8Dot: work items of at least this many rows repack their
+  /// weights for the int8 panel kernel (emitInt8Panels); 0: none do.
+  int64_t int8PanelRows = 0;
 
   /// The widest panel the panel kernel holds accumulators for: the vectors
   /// of panelBlockingFor's rule on `registers`, times the lanes.

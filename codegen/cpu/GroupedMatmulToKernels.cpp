@@ -534,6 +534,13 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
     SmallVector<OpFoldResult> outSizes = {m, b.getIndexAttr(n)};
     Value init = offsets ? zeroOutsideGroups(b, loc, m, n, elt, offsets)
                          : emptyTensor(b, loc, outSizes, elt);
+    // int8 dot products read int8 rows. With several weight tiles, every
+    // row is quantized once, before the items (in parallel chunks), rather
+    // than once per tile.
+    bool int8 = usesInt8Rows(kernel, kernelW.quant, k);
+    Int8Rows allRows;
+    if (int8 && tiles > 1)
+      allRows = allInt8Rows(b, loc, input, rows, m, k, kernelW.quant);
     Items items;
     {
       OpBuilder::InsertionGuard guard(b);
@@ -567,9 +574,12 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
         operands.rows = Value();
         operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
       }
-      if (usesInt8Rows(kernel, kernelW.quant, k)) {
-        // int8 dot products read int8 rows: the group's, quantized once per
-        // item (gathering them on the way), 1/tileRows of the item's work.
+      if (allRows.values) {
+        operands.int8 = allRows;
+        operands.rows = Value();
+      } else if (int8) {
+        // With one weight tile: the group's rows, quantized in its item
+        // (gathering them on the way).
         operands.int8 =
             int8Rows(b, loc, input, rows, lo, count, k, kernelW.quant);
         operands.rows = Value();
@@ -591,7 +601,30 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       operands.outputs = n;
       operands.colBase = n0;
       operands.numCols = size;
-      Value tile = emitContraction(b, loc, operands, dest, itemKernel);
+      Value tile;
+      if (itemKernel.int8PanelRows > 0 &&
+          runsOnInt8Panels(operands, itemKernel)) {
+        // Items of many rows repack their weights for the panel kernel
+        // (moe.kernel's int8_panel_rows); the others run the row kernel.
+        // Both read the same int8 rows: the results differ in the order
+        // of f32 sums.
+        Value many = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::uge, count,
+            arith::ConstantIndexOp::create(b, loc, itemKernel.int8PanelRows));
+        auto choice = scf::IfOp::create(b, loc, TypeRange{dest.getType()}, many,
+                                        /*withElseRegion=*/true);
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPointToStart(choice.thenBlock());
+        scf::YieldOp::create(
+            b, loc, emitInt8Panels(b, loc, operands, dest, itemKernel));
+        b.setInsertionPointToStart(choice.elseBlock());
+        scf::YieldOp::create(
+            b, loc, emitContraction(b, loc, operands, dest, itemKernel));
+        b.setInsertionPointAfter(choice);
+        tile = choice.getResult(0);
+      } else {
+        tile = emitContraction(b, loc, operands, dest, itemKernel);
+      }
       endItems(b, loc, items, ValueRange{tile}, at, extent);
     }
     replaceWithResultTypes(rewriter, op, items.forall.getResult(0));

@@ -9,6 +9,7 @@
 #include "codegen/linalg/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -19,7 +20,7 @@ using namespace mlir::moe;
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
                              Value rows, Value lo, Value count, int64_t k,
-                             QuantizedType quant) {
+                             QuantizedType quant, const Int8Rows *into) {
   constexpr int64_t block = 32, lanes = block / 4;
   bool halves = int8RowsInHalves(quant);
   // Elements per i32 lane of the scales and sums: 4, or 8 in two halves.
@@ -29,10 +30,14 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
     return arith::ConstantIndexOp::create(b, loc, v);
   };
   OpFoldResult countF = count;
-  Value values = emptyTensor(b, loc, {countF, b.getIndexAttr(k)}, i8);
+  Value values = into ? into->values
+                      : emptyTensor(b, loc, {countF, b.getIndexAttr(k)}, i8);
   Value scales =
-      emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, f32);
-  Value sums = emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, i32);
+      into ? into->scales
+           : emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, f32);
+  Value sums =
+      into ? into->sums
+           : emptyTensor(b, loc, {countF, b.getIndexAttr(k / perLane)}, i32);
   auto vec = [](int64_t n, Type t) { return VectorType::get({n}, t); };
   // Elements [from, from + n) of `v`.
   auto slice = [&](OpBuilder &nb, Value v, int64_t from, int64_t n) -> Value {
@@ -147,4 +152,54 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
         scf::YieldOp::create(rb, loc, perBlock.getResults());
       });
   return {perRow.getResult(0), perRow.getResult(1), perRow.getResult(2)};
+}
+
+Int8Rows mlir::moe::allInt8Rows(OpBuilder &b, Location loc, Value input,
+                                Value rows, Value m, int64_t k,
+                                QuantizedType quant) {
+  constexpr int64_t chunk = 64;
+  int64_t perLane = int8RowsInHalves(quant) ? 8 : 4;
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto fresh = [&](int64_t cols, Type elt) -> Value {
+    return bufferization::AllocTensorOp::create(
+        b, loc, RankedTensorType::get({ShapedType::kDynamic, cols}, elt),
+        ValueRange{m});
+  };
+  SmallVector<Value> outs = {fresh(k, b.getI8Type()),
+                             fresh(k / perLane, b.getF32Type()),
+                             fresh(k / perLane, b.getI32Type())};
+  Value chunks = arith::DivUIOp::create(
+      b, loc, arith::AddIOp::create(b, loc, m, cst(chunk - 1)), cst(chunk));
+  auto forall = scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{chunks},
+                                      outs, std::nullopt);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value lo =
+      arith::MulIOp::create(b, loc, forall.getInductionVars()[0], cst(chunk));
+  Value count = arith::MinUIOp::create(b, loc, cst(chunk),
+                                       arith::SubIOp::create(b, loc, m, lo));
+  // Each chunk writes its rows of the shared tensors in place.
+  SmallVector<Value> shared(forall.getRegionIterArgs());
+  SmallVector<SmallVector<OpFoldResult>> at, sizes;
+  SmallVector<Value> slices;
+  for (auto [i, t] : llvm::enumerate(shared)) {
+    int64_t cols = cast<RankedTensorType>(t.getType()).getDimSize(1);
+    at.push_back({lo, b.getIndexAttr(0)});
+    sizes.push_back({count, b.getIndexAttr(cols)});
+    slices.push_back(tensor::ExtractSliceOp::create(
+        b, loc, t, at.back(), sizes.back(),
+        SmallVector<OpFoldResult>(2, b.getIndexAttr(1))));
+  }
+  Int8Rows into = {slices[0], slices[1], slices[2]};
+  Int8Rows chunkRows =
+      int8Rows(b, loc, input, rows, lo, count, k, quant, &into);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  Value results[] = {chunkRows.values, chunkRows.scales, chunkRows.sums};
+  for (size_t i = 0; i < 3; ++i)
+    tensor::ParallelInsertSliceOp::create(
+        b, loc, results[i], shared[i], at[i], sizes[i],
+        SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+  return {forall.getResult(0), forall.getResult(1), forall.getResult(2)};
 }

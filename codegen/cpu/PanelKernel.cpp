@@ -1,5 +1,6 @@
 //===- PanelKernel.cpp - the GEMM kernel on packed weight panels ----------===//
 #include "codegen/cpu/PanelKernel.h"
+#include "codegen/cpu/ContractionKernel.h"
 #include "codegen/linalg/LoweringUtils.h"
 #include "dialect/MoEOps.h"
 
@@ -118,17 +119,9 @@ private:
   Value add(Value x, Value y) { return arith::AddIOp::create(b, loc, x, y); }
   Value mul(Value x, Value y) { return arith::MulIOp::create(b, loc, x, y); }
 
-  /// scf.for over [lo, hi) with `step`, threading one tensor.
   Value loop(Value lo, Value hi, int64_t step, Value init,
              function_ref<Value(Value, Value)> body) {
-    auto forOp = scf::ForOp::create(
-        b, loc, lo, hi, index(step), ValueRange{init},
-        [&](OpBuilder &nb, Location, Value iv, ValueRange iter) {
-          OpBuilder::InsertionGuard guard(b);
-          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          scf::YieldOp::create(b, loc, body(iv, iter[0]));
-        });
-    return forOp.getResult(0);
+    return loopThreading(b, loc, lo, hi, step, init, body);
   }
 
   /// Panel `p` (relative to firstPanel): every k chunk.

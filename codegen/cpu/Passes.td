@@ -76,7 +76,13 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
       `avx512bf16`);
     * `int8_dot` (a unit attribute, present or not): block-quantized
       weights multiply rows quantized to int8 with AVX512_VNNI dot products
-      (with the `int8-dot` option, on a target with `avx512vnni`).
+      (with the `int8-dot` option, on a target with `avx512vnni`);
+    * `int8_panel_rows`, with `int8_dot` on a GEMM of block-quantized
+      weights: the work items with at least this many rows repack their
+      weights into panels for the int8 panel kernel, the others run the
+      row kernel. The cost model of docs/Targets.md gives the count per
+      format (where the rows' savings cover the repacking), or the
+      `int8-panel-rows` option.
 
     `convert-moe-to-linalg` leaves the marked ops to
     `convert-moe-to-cpu-kernels`, which reads only these sizes, so the IR
@@ -95,7 +101,12 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
            "AVX512_VNNI int8 dot products: the rows they multiply are "
            "quantized to int8 first, one scale per 32 elements, so results "
            "differ from the f32 path by that rounding. Needs a target with "
-           "avx512vnni.">
+           "avx512vnni.">,
+    Option<"int8PanelRows", "int8-panel-rows", "int64_t", /*default=*/"0",
+           "With int8-dot: the fewest rows for which a work item repacks "
+           "its weights for the int8 panel kernel, instead of the cost "
+           "model's count per format (0, the default). A count larger than "
+           "any item keeps every item on the row kernel.">
   ];
 }
 
@@ -173,6 +184,23 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     row's scale; q4_k's mins, and the zero-point formats' d z, add the
     row's scaled sums times minus the min. A quantized weight used by anything else, or not a function
     argument, is an error.
+
+    Where `moe.kernel` has `int8_panel_rows` and the GEMM has no
+    epilogue (no activation, up weight or fused combine), its format
+    stores int8 rows in halves and k is a multiple of 128, each work item
+    with at least that many rows runs the int8 panel kernel instead (an
+    `scf.if` on the item's row count; the others run the kernel above on
+    the same int8 rows): per group of 32 output columns it repacks the
+    weight rows into a scratch tile where a vector holds the same 4 stored
+    values (one i32 lane each) of 16 columns, in the lane order of the
+    int8 rows (16 x 16 lane matrices transposed by shuffles, the blocks'
+    scales and negated mins gathered per column), then runs blocks of rows
+    over the tile: per block of 32 one `vpdpbusd` per (row, panel of 16
+    columns) and lane of 4 values, the row's 4 values broadcast to every
+    lane, so each i32 lane sums a whole block of one column before it is
+    converted and scaled by the row's and the column's scales (the mins
+    times the row's scaled sum added). The first block of rows prefetches
+    the next group's weight rows.
 
     A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
     k below 16 lanes, slices wider than a vector), is an error at the op.

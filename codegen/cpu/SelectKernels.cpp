@@ -1,4 +1,5 @@
 //===- SelectKernels.cpp - the moe-cpu-select-kernels pass ----------------===//
+#include "codegen/cpu/ContractionKernel.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/Passes.h"
 #include "dialect/MoEOps.h"
@@ -41,12 +42,32 @@ struct MoECpuSelectKernelsPass
     populateMoEDecomposePatterns(decompose);
     walkAndApplyPatterns(module, std::move(decompose));
 
-    DictionaryAttr config = kernelConfigAttr(
-        &getContext(), kernelConfigFor(*target, bf16Dot, int8Dot));
+    if (int8PanelRows < 0) {
+      module.emitError("moe-cpu-select-kernels: int8-panel-rows must be 0 "
+                       "(the cost model) or positive, not ")
+          << static_cast<int64_t>(int8PanelRows);
+      return signalPassFailure();
+    }
+    CpuKernelConfig base = kernelConfigFor(*target, bf16Dot, int8Dot);
+    DictionaryAttr config = kernelConfigAttr(&getContext(), base);
     module.walk([&](Operation *op) {
       auto combine = dyn_cast<CombineOp>(op);
-      if (isa<GroupedMatmulOp>(op) || (combine && combine.getDown()))
-        op->setAttr(kKernelAttrName, config);
+      auto mm = dyn_cast<GroupedMatmulOp>(op);
+      if (!mm && !(combine && combine.getDown()))
+        return;
+      // int8 dot products on a block-quantized weight: the row count from
+      // which items repack it for the panel kernel.
+      QuantizedType quant =
+          mm ? getQuantizedElementType(mm.getWeight().getType())
+             : QuantizedType();
+      if (int8Dot && quant && quant.getFormat() != QuantFormat::fp8_e4m3) {
+        CpuKernelConfig c = base;
+        c.int8PanelRows =
+            int8PanelRows > 0 ? int8PanelRows : int8PanelMinRows(quant);
+        op->setAttr(kKernelAttrName, kernelConfigAttr(&getContext(), c));
+        return;
+      }
+      op->setAttr(kKernelAttrName, config);
     });
   }
 };

@@ -46,6 +46,22 @@ func.func @int8_dot_not_unit(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: t
 
 // -----
 
+func.func @int8_panel_rows_without_int8_dot(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'int8_panel_rows' must be a positive integer, with 'int8_dot'}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
+func.func @int8_panel_rows_zero(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'int8_panel_rows' must be a positive integer, with 'int8_dot'}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 0 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>
+  return %a : tensor<?x8xf32>
+}
+
+// -----
+
 func.func @dot_needs_16_lanes(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>) -> tensor<?x8xf32> {
   // expected-error @+1 {{'moe.grouped_matmul' op has a malformed 'moe.kernel': 'bf16_dot' needs 16 lanes (AVX512_BF16), not 8}}
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = true, lanes = 8 : i64, registers = 16 : i64, panel_rows = 6 : i64, dot_rows = 3 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x8xf32>, tensor<2x8x8xf32> -> tensor<?x8xf32>

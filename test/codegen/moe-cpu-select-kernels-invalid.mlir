@@ -4,6 +4,8 @@
 // DOT: error: moe-cpu-select-kernels: bf16-dot needs a target with avx512bf16 (AVX512_BF16); 'x86-64-v3' has none
 // RUN: not moe-opt %s --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels=int8-dot=true 2>&1 | FileCheck %s --check-prefix=INT8
 // INT8: error: moe-cpu-select-kernels: int8-dot needs a target with avx512vnni (AVX512_VNNI); 'x86-64-v4' has none
+// RUN: not moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels="int8-dot=true int8-panel-rows=-1" 2>&1 | FileCheck %s --check-prefix=ROWS
+// ROWS: error: moe-cpu-select-kernels: int8-panel-rows must be 0 (the cost model) or positive, not -1
 // RUN: not moe-opt %S/Inputs/gpu-only-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=NOCPU
 // NOCPU: error: moe-cpu-select-kernels: the module's dlti.target_system_spec has no "CPU" device
 // RUN: not moe-opt %S/Inputs/bad-cpu-target.mlir --moe-cpu-select-kernels 2>&1 | FileCheck %s --check-prefix=BAD

@@ -4,6 +4,8 @@
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64 --moe-cpu-select-kernels | FileCheck %s --check-prefix=SSE
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels=bf16-dot=true | FileCheck %s --check-prefix=DOT
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels=int8-dot=true | FileCheck %s --check-prefix=INT8
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels="int8-dot=true int8-panel-rows=3" | FileCheck %s --check-prefix=ROWS
+// RUN: moe-opt %s --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels | FileCheck %s --check-prefix=NOINT8
 // Every GEMM and fused-down combine claimed, sized by the rules of
 // docs/Targets.md from the target description: AVX-512 6 x 4 blocks of 16
 // lanes; AVX2 and SSE (16 registers) 6-row panel blocks and 3 x 4 dot
@@ -25,4 +27,29 @@ func.func @claims(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32
   // A combine without a down projection has no kernel.
   %p = moe.combine %y, %wt, %inv : tensor<?x8xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x8xf32>
   return %a, %o, %p : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+}
+
+// With int8-dot, a GEMM of block-quantized weights also gets
+// int8_panel_rows, the cost model's count per format (docs/Targets.md):
+// 10 for q4_0 and q8_0, 8 for u4z (its zero points cost the row kernel
+// an FMA more); none for fp8_e4m3 (no int8 dot products) or f32 weights;
+// the int8-panel-rows option sets it for all. Without int8-dot, none.
+// INT8-LABEL: func.func @quantized
+// INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 10 : i64,{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<q4_0>>
+// INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 10 : i64,{{.*}} : tensor<?x128xf32>, tensor<8x128x!moe.quant<q8_0>>
+// INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 8 : i64,{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<u4z>>
+// INT8: moe.grouped_matmul {{.*}}int8_dot, lanes{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<fp8_e4m3>>
+// INT8: moe.grouped_matmul {{.*}}int8_dot, lanes{{.*}} : tensor<?x128xf32>, tensor<2x8x128xf32>
+// ROWS-LABEL: func.func @quantized
+// ROWS-COUNT-3: int8_panel_rows = 3 : i64
+// ROWS-NOT: int8_panel_rows
+// NOINT8-LABEL: func.func @quantized
+// NOINT8-NOT: int8_panel_rows
+func.func @quantized(%x: tensor<?x128xf32>, %off: tensor<3xi32>, %a: tensor<2x8x128x!moe.quant<q4_0>>, %b: tensor<8x128x!moe.quant<q8_0>>, %c: tensor<2x8x128x!moe.quant<u4z>>, %d: tensor<2x8x128x!moe.quant<fp8_e4m3>>, %e: tensor<2x8x128xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+  %0 = moe.grouped_matmul %x, %a offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<q4_0>> -> tensor<?x8xf32>
+  %1 = moe.grouped_matmul %x, %b : tensor<?x128xf32>, tensor<8x128x!moe.quant<q8_0>> -> tensor<?x8xf32>
+  %2 = moe.grouped_matmul %x, %c offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<u4z>> -> tensor<?x8xf32>
+  %3 = moe.grouped_matmul %x, %d offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<fp8_e4m3>> -> tensor<?x8xf32>
+  %4 = moe.grouped_matmul %x, %e offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128xf32> -> tensor<?x8xf32>
+  return %0, %1, %2, %3, %4 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }

@@ -158,6 +158,15 @@ static cl::opt<bool> int8Dot(
              "3e-2). Other weights, and GEMMs whose K is not a multiple of "
              "64, keep the f32 path. Needs a CPU with avx512vnni."),
     cl::cat(category));
+static cl::opt<int64_t> int8PanelRows(
+    "int8-panel-rows",
+    cl::desc("With --int8-dot: the fewest rows (tokens routed to an expert, "
+             "per work item) for which a GEMM repacks the expert's weights "
+             "into panels for the int8 panel kernel; items with fewer run "
+             "the row kernel. 0 (the default) takes the cost model's count "
+             "for each format (docs/Targets.md); a large count keeps every "
+             "item on the row kernel."),
+    cl::init(0), cl::cat(category));
 static cl::opt<bool> cpuKernels(
     "cpu-kernels",
     cl::desc("Run the GEMMs on the CPU's register-blocked kernels "
@@ -238,6 +247,7 @@ int main(int argc, char **argv) {
   options.panelSlices = panelSlices;
   options.bf16Dot = bf16Dot;
   options.int8Dot = int8Dot;
+  options.int8PanelRows = int8PanelRows;
   options.kernels = cpuKernels;
   options.weights.assign(weightFiles.begin(), weightFiles.end());
   options.linker = linker;

@@ -314,3 +314,52 @@ func.func @dense_u4z128(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<u4z1
   %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<u4z128>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// u4z with a bias, k 128, 40 output columns: items of at least
+// int8_panel_rows rows (8 for u4z, the cost model's count) run the int8
+// panel kernel, the others the row kernel, on the same int8 rows. The
+// panel kernel first tabulates per row and block the lanes' start, the
+// row's scale and its scaled sum (the zero points' mins); then per group
+// of 32 columns it repacks the weight rows unit by unit (prefetching a few
+// units ahead, each 16 x 16 lane matrix transposed in 4 shuffle stages)
+// into a [2, 4, 8, 16] tile of i32 lanes with [2, 4, 16] scales and mins,
+// and runs 6-row blocks over it: per block of 32 one vpdpbusd per (row,
+// panel) and lane of 4 values, the row's 4 values broadcast, then the i32
+// sums converted, scaled by the row's scale and the columns' scales, and
+// the mins added; the first row block prefetches the next group's rows.
+// The columns past the item's 40 are masked off.
+// INT8-LABEL: func.func @grouped_matmul_u4z_panels
+// INT8-SAME: %[[W:[a-z0-9_]+]]: tensor<4x40x84xi8>
+// INT8: %[[MANY:.*]] = arith.cmpi uge, %[[COUNT:.*]], %c8 : index
+// INT8: scf.if %[[MANY]] -> (tensor<?x?xf32>) {
+// INT8: %[[TABLES:.*]]:3 = linalg.generic {{.*}} outs(%{{.*}}, %{{.*}}, %{{.*}} : tensor<?x4xi32>, tensor<?x4xf32>, tensor<?x4xf32>)
+// INT8: bufferization.alloc_tensor() : tensor<2x4x8x16xi32>
+// INT8: bufferization.alloc_tensor() : tensor<2x4x16xf32>
+// INT8: bufferization.alloc_tensor() : tensor<2x4x16xf32>
+// INT8: scf.for %[[COL:.*]] = %c0 to %{{.*}} step %c32
+// INT8: memref.prefetch {{.*}} read, locality<3>, data
+// INT8: vector.shuffle {{.*}} [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23] : vector<16xi32>, vector<16xi32>
+// INT8: vector.shuffle {{.*}} [0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27] : vector<16xi32>, vector<16xi32>
+// INT8: vector.transfer_write %{{.*}}, %{{.*}}[%c0, %{{.*}}, %c7, %c0] {in_bounds = [true]} : vector<16xi32>, tensor<2x4x8x16xi32>
+// INT8: scf.for %[[M:.*]] = %c0 to %{{.*}} step %c6
+// INT8: scf.for %[[BLK:.*]] = %c0 to %c4 step %c1
+// INT8: scf.if
+// INT8: memref.prefetch {{.*}} read, locality<2>, data
+// INT8: tensor.extract %[[TABLES]]#0[%{{.*}}, %[[BLK]]] : tensor<?x4xi32>
+// INT8: %[[WV:.*]] = vector.transfer_read {{.*}}[%c0, %[[BLK]], %c0, %c0]{{.*}} : tensor<2x4x8x16xi32>, vector<16xi32>
+// INT8: %[[A:.*]] = vector.broadcast %{{.*}} : i32 to vector<16xi32>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" %{{.*}}, %[[WV]], %[[A]] : (vector<16xi32>, vector<16xi32>, vector<16xi32>) -> vector<16xi32>
+// INT8: %[[F:.*]] = arith.sitofp %{{.*}} : vector<16xi32> to vector<16xf32>
+// INT8: %[[S:.*]] = arith.mulf %[[F]], %{{.*}} : vector<16xf32>
+// INT8: %[[ACC:.*]] = vector.fma %[[S]], %{{.*}}, %{{.*}} : vector<16xf32>
+// INT8: vector.fma %{{.*}}, %{{.*}}, %[[ACC]] : vector<16xf32>
+// INT8: vector.transfer_read %{{.*}} : tensor<40xf32>, vector<16xf32>
+// INT8: vector.transfer_write %{{.*}} : vector<16xf32>, tensor<?x?xf32>
+// INT8: } else {
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd $3, $2, $0", "=v,0,v,v" {{.*}} : (vector<16xi32>, vector<64xi8>, vector<64xi8>) -> vector<16xi32>
+func.func @grouped_matmul_u4z_panels(%x: tensor<?x128xf32>, %w: tensor<4x40x128x!moe.quant<u4z>>, %off: tensor<5xi32>, %b: tensor<4x40xf32>) -> tensor<?x40xf32> {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<u4z>> -> tensor<?x40xf32>
+  return %0 : tensor<?x40xf32>
+}

@@ -7,7 +7,8 @@ MoE block computed in NumPy float64 the way llama.cpp computes it.
 
 writes OUT/<case>/{model.gguf, x.npy, expected.layer_N.npy} and
 OUT/cases.json for check_checkpoints.py (and, for --quant,
-expected_int8.layer_N.npy: see below). x is [2, 5, H]. Routing is checked
+expected_int8.layer_N.npy: see below). x is [2, 5, H] ([2, 24, H] for
+TALL_CASES). Routing is checked
 free of near-ties so that the float32 runs select the same experts.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
@@ -368,6 +369,20 @@ WIDE_CASES = [
      dict(quant(MXFP4), **quant(Q8_0, ("shared_gate", "shared_up", "shared_down")))),
 ]
 
+# As WIDE_CASES with 48 tokens (x [2, 24, H]): 16 rows per expert on
+# average, so that --int8-dot's GEMMs run most experts on the int8 panel
+# kernel (items of at least moe.kernel's int8_panel_rows rows, 8 to 10 for
+# these formats) and the rest on the row kernel.
+TALL_CASES = [
+    ("qwen3moe_q4_0_tall", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, quant(Q4_0)),
+    ("mixtral_mixed_tall", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 128}, {"gate": Q8_0, "up": Q4_0, "down": Q8_0}),
+    # Biases on every projection.
+    ("gpt_oss_mxfp4_tall", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
+                                           oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
+]
+
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
     # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
@@ -392,10 +407,11 @@ def add_key(writer, key, value):
         writer.add_uint32(key, value)
 
 
-def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
+def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
+         tokens=5):
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
-    x = rng.standard_normal((2, 5, h)).astype(np.float32)
+    x = rng.standard_normal((2, tokens, h)).astype(np.float32)
     quantized = isinstance(dtype, dict)
     for attempt in range(100):
         layers = {}
@@ -416,8 +432,8 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I):
             y8 = None
             keys = int8_inputs(w, dtype) if quantized else frozenset()
             if keys:
-                y8 = np.array([moe_ffn(t, w, recipe, keys) for t in xs]).reshape(2, 5, h)
-            layers[b] = (w, raw, np.array(ys).reshape(2, 5, h), y8)
+                y8 = np.array([moe_ffn(t, w, recipe, keys) for t in xs]).reshape(2, tokens, h)
+            layers[b] = (w, raw, np.array(ys).reshape(2, tokens, h), y8)
         if ok:
             break
     else:
@@ -479,6 +495,8 @@ def main(out, quantized):
         cases += [make(out, *c, rng, 128, 128) for c in WIDE_CASES]
         rng = np.random.default_rng(15)
         cases += [make(out, *c, rng, 192, 64) for c in TAIL_CASES]
+        rng = np.random.default_rng(16)
+        cases += [make(out, *c, rng, 128, 128, tokens=24) for c in TALL_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

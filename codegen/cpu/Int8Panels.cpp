@@ -1,0 +1,528 @@
+//===- Int8Panels.cpp - int8 dot products on panels repacked per item ----===//
+//
+// The int8 dot-product kernel for work items with many rows: the item's
+// weight rows are repacked, a group of panels at a time, into a scratch
+// tile where one vector holds the same 4 stored values of 16 weight rows
+// (16 output columns), so each vpdpbusd multiplies them by 4 values of one
+// input row broadcast to every lane, and a lane keeps one block of one
+// column for the block's 8 steps before its int32 sum is converted and
+// scaled. See emitInt8Panels in ContractionKernel.h.
+//
+//===----------------------------------------------------------------------===//
+#include "codegen/cpu/ContractionKernel.h"
+#include "codegen/linalg/LoweringUtils.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
+#include "mlir/Dialect/Vector/IR/VectorOps.h"
+
+using namespace mlir;
+using namespace mlir::moe;
+
+namespace {
+
+/// Values per block and per unit (4 blocks in halves, int8RowsInHalves),
+/// and the columns of one panel (one vector of i32 lanes).
+constexpr int64_t kBlock = 32, kUnit = 128, kPanel = 16;
+
+/// A new tensor of `sizes`: bufferization.alloc_tensor, which CSE never
+/// merges with another of the same type as it does tensor.empty (two
+/// tables or tiles of one type must not share a buffer).
+Value freshTensor(OpBuilder &b, Location loc, ArrayRef<OpFoldResult> sizes,
+                  Type elt) {
+  SmallVector<int64_t> shape;
+  SmallVector<Value> dynamic;
+  for (OpFoldResult size : sizes) {
+    std::optional<int64_t> v = getConstantIntValue(size);
+    shape.push_back(v ? *v : ShapedType::kDynamic);
+    if (!v)
+      dynamic.push_back(cast<Value>(size));
+  }
+  return bufferization::AllocTensorOp::create(
+      b, loc, RankedTensorType::get(shape, elt), dynamic);
+}
+
+/// The byte offset in an int8 row's unit of lane `t` (0 to 7) of block j:
+/// int8Rows stores a unit's 4 blocks' first 16 values, then their last 16.
+int64_t laneOffset(int64_t t) { return t < 4 ? 4 * t : 64 + 4 * (t - 4); }
+
+class Emitter {
+public:
+  Emitter(OpBuilder &b, Location loc, const ContractionOperands &o,
+          const ContractionKernel &kernel)
+      : b(b), loc(loc), o(o), reader(b, loc, o.quant, 16),
+        shape(int8PanelShape(kernel)) {
+    auto wType = cast<RankedTensorType>(o.w.getType());
+    int64_t bb = o.quant.getBlockBytes();
+    k = wType.getDimSize(1) / bb * o.quant.getBlockElements();
+    blocks = k / kBlock;
+    f32 = b.getF32Type();
+    i32 = b.getI32Type();
+    mins = int8HasMins(o.quant);
+  }
+
+  Value run(Value dest) {
+    Value count = o.numRows, n = o.numCols;
+    Value c0 = index(0);
+    // The group's slice of the weights (rows at a dynamic offset), for
+    // prefetching.
+    auto wType = cast<RankedTensorType>(o.w.getType());
+    auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                         {ShapedType::kDynamic, 1});
+    weightBuffer = bufferization::ToBufferOp::create(
+        b, loc,
+        MemRefType::get(wType.getShape(), wType.getElementType(), layout), o.w,
+        /*read_only=*/true);
+    blockTables(count);
+    int64_t groupCols = kPanel * shape.panels;
+    // The scratch tile of one group of panels: [panels, blocks, 8, 16]
+    // lanes of 4 bytes, the columns' block scales and negated mins.
+    SmallVector<Value> tile = {
+        freshTensor(b, loc,
+                    {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
+                     b.getIndexAttr(8), b.getIndexAttr(kPanel)},
+                    i32),
+        freshTensor(b, loc,
+                    {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
+                     b.getIndexAttr(kPanel)},
+                    f32)};
+    if (mins)
+      tile.push_back(
+          freshTensor(b, loc,
+                      {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
+                       b.getIndexAttr(kPanel)},
+                      f32));
+    SmallVector<Value> inits = {dest};
+    inits.append(tile);
+    auto groups = scf::ForOp::create(
+        b, loc, c0, n, index(groupCols), inits,
+        [&](OpBuilder &nb, Location, Value col, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          SmallVector<Value> packed = repack(col, iter.drop_front());
+          // The next group's rows, fetched while this group's first row
+          // block is multiplied: the repacking then reads them from L2.
+          Value nextCol = arith::AddIOp::create(b, loc, col, index(groupCols));
+          Value hasNext = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::ult, nextCol, n);
+          Value d = iter[0];
+          Value begin = c0;
+          for (int64_t mr : rowSizes()) {
+            Value end = blockEnd(b, loc, begin, count, mr);
+            d = loopThreading(
+                b, loc, begin, end, mr, d, [&](Value m0, Value dd) {
+                  Value first = arith::AndIOp::create(
+                      b, loc, hasNext,
+                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            m0, c0));
+                  return rowBlock(m0, mr, col, packed, dd, first, nextCol);
+                });
+            begin = end;
+          }
+          SmallVector<Value> results = {d};
+          results.append(packed);
+          scf::YieldOp::create(b, loc, results);
+        });
+    return groups.getResult(0);
+  }
+
+private:
+  Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+
+  /// Row blocks of shape.rows, then 4, 2 and 1 for the rest.
+  SmallVector<int64_t> rowSizes() {
+    SmallVector<int64_t> sizes = {shape.rows};
+    for (int64_t s : {int64_t(4), int64_t(2), int64_t(1)})
+      if (s < sizes.back())
+        sizes.push_back(s);
+    return sizes;
+  }
+
+  /// Per row and block of the int8 rows: the lanes' start (minus the
+  /// weight's offset times the block's values summed), the row's scale,
+  /// and with mins the scale times the sum.
+  void blockTables(Value count) {
+    MLIRContext *ctx = b.getContext();
+    int64_t offset = reader.int8Offset();
+    SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(blocks)};
+    SmallVector<Value> inits = {freshTensor(b, loc, sizes, i32),
+                                freshTensor(b, loc, sizes, f32)};
+    SmallVector<Type> types = {inits[0].getType(), inits[1].getType()};
+    if (mins) {
+      inits.push_back(freshTensor(b, loc, sizes, f32));
+      types.push_back(inits.back().getType());
+    }
+    SmallVector<AffineMap> maps(inits.size(), dimsMap(ctx, 2, {0, 1}));
+    auto generic = linalg::GenericOp::create(
+        b, loc, types, ValueRange{}, inits, maps, iterators(2),
+        [&](OpBuilder &nb, Location nl, ValueRange) {
+          // Table row m is int8 row rowBase + m.
+          Value m = arith::AddIOp::create(nb, nl, o.rowBase,
+                                          linalg::IndexOp::create(nb, nl, 0));
+          Value blk = linalg::IndexOp::create(nb, nl, 1);
+          Value lane = arith::MulIOp::create(
+              nb, nl, blk, arith::ConstantIndexOp::create(nb, nl, 4));
+          Value sum;
+          for (int64_t t = 0; t < 4; ++t) {
+            Value at = arith::AddIOp::create(
+                nb, nl, lane, arith::ConstantIndexOp::create(nb, nl, t));
+            Value s = tensor::ExtractOp::create(nb, nl, o.int8.sums,
+                                                ValueRange{m, at});
+            sum = sum ? arith::AddIOp::create(nb, nl, sum, s).getResult() : s;
+          }
+          Value scale = tensor::ExtractOp::create(nb, nl, o.int8.scales,
+                                                  ValueRange{m, lane});
+          SmallVector<Value> out = {
+              arith::MulIOp::create(nb, nl, sum,
+                                    arith::ConstantOp::create(
+                                        nb, nl, nb.getI32IntegerAttr(-offset))),
+              scale};
+          if (mins)
+            out.push_back(arith::MulFOp::create(
+                nb, nl, scale, arith::SIToFPOp::create(nb, nl, f32, sum)));
+          linalg::YieldOp::create(nb, nl, out);
+        });
+    starts = generic.getResult(0);
+    rowScales = generic.getResult(1);
+    if (mins)
+      scaledSums = generic.getResult(2);
+  }
+
+  /// The 16 x 16 transpose of `rows` (vectors of 16 lanes): swaps the
+  /// off-diagonal blocks of 8, then of 4, 2 and 1, each row of a swap a
+  /// shuffle of two rows.
+  SmallVector<Value> transpose16(SmallVector<Value> rows) {
+    for (int64_t s = 8; s >= 1; s /= 2) {
+      SmallVector<Value> next(rows);
+      for (int64_t i = 0; i < 16; ++i) {
+        if (i & s)
+          continue;
+        int64_t j = i + s;
+        SmallVector<int64_t> lo, hi;
+        for (int64_t c = 0; c < 16; ++c) {
+          lo.push_back(c & s ? 16 + c - s : c);
+          hi.push_back(c & s ? 16 + c : c + s);
+        }
+        next[i] = vector::ShuffleOp::create(b, loc, rows[i], rows[j], lo);
+        next[j] = vector::ShuffleOp::create(b, loc, rows[i], rows[j], hi);
+      }
+      rows = next;
+    }
+    return rows;
+  }
+
+  /// From 16 rows' lane vectors whose lanes 4 j hold block j's value
+  /// (j < 4): per block j, the 16 rows' values.
+  SmallVector<Value> blockColumns(ArrayRef<Value> rows) {
+    SmallVector<int64_t> pick = {0, 4, 8, 12, 16, 20, 24, 28}, all;
+    for (int64_t l = 0; l < 16; ++l)
+      all.push_back(l);
+    // x[g] lane 4 r + j: row 4 g + r's block j.
+    SmallVector<Value> x;
+    for (int64_t g = 0; g < 4; ++g) {
+      Value x01 =
+          vector::ShuffleOp::create(b, loc, rows[4 * g], rows[4 * g + 1], pick);
+      Value x23 = vector::ShuffleOp::create(b, loc, rows[4 * g + 2],
+                                            rows[4 * g + 3], pick);
+      x.push_back(vector::ShuffleOp::create(b, loc, x01, x23, all));
+    }
+    SmallVector<Value> columns;
+    for (int64_t j = 0; j < 4; ++j) {
+      SmallVector<int64_t> mask;
+      for (int64_t l = 0; l < 8; ++l)
+        mask.push_back(4 * l + j);
+      Value lo = vector::ShuffleOp::create(b, loc, x[0], x[1], mask);
+      Value hi = vector::ShuffleOp::create(b, loc, x[2], x[3], mask);
+      columns.push_back(vector::ShuffleOp::create(b, loc, lo, hi, all));
+    }
+    return columns;
+  }
+
+  /// Repacks the weight rows of output columns [col, col + 16 panels)
+  /// (the last valid one repeated past the end) into the tile.
+  SmallVector<Value> repack(Value col, ValueRange tile) {
+    Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
+    int64_t rowBytes = cast<RankedTensorType>(o.w.getType()).getDimSize(1);
+    int64_t unitBytes = kUnit / kBlock * o.quant.getBlockBytes();
+    int64_t prefetchAhead = 4 * unitBytes;
+    auto i32x16 = VectorType::get({16}, i32);
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), index(k / kUnit), index(1), tile,
+        [&](OpBuilder &nb, Location, Value u, ValueRange iter) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          Value base = arith::MulIOp::create(
+              b, loc, u, index(kUnit / kBlock * o.quant.getBlockBytes()));
+          Value blk0 = arith::MulIOp::create(b, loc, u, index(kUnit / kBlock));
+          // The rows' bytes a few units on: 32 rows a row's length apart
+          // are more streams than the hardware prefetchers follow.
+          Value ahead = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, base, index(prefetchAhead)),
+              index(rowBytes - 1));
+          Value ahead2 = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, ahead, index(64)),
+              index(rowBytes - 1));
+          SmallVector<Value> out(iter.begin(), iter.end());
+          for (int64_t p = 0; p < shape.panels; ++p) {
+            SmallVector<Value> halves[2], scales, negMins;
+            for (int64_t r = 0; r < kPanel; ++r) {
+              Value c = arith::MinUIOp::create(
+                  b, loc,
+                  arith::AddIOp::create(b, loc, col, index(kPanel * p + r)),
+                  last);
+              Value row = arith::AddIOp::create(b, loc, o.colBase, c);
+              for (Value at : {ahead, ahead2})
+                memref::PrefetchOp::create(b, loc, weightBuffer,
+                                           ValueRange{row, at},
+                                           /*isWrite=*/false,
+                                           /*localityHint=*/3,
+                                           /*isDataCache=*/true);
+              reader.beginUnit();
+              QuantizedWeightReader::Int8Step step =
+                  reader.int8Step(o.w, row, base, 0);
+              for (int64_t h = 0; h < 2; ++h)
+                halves[h].push_back(
+                    vector::BitCastOp::create(b, loc, i32x16, step.bytes[h]));
+              scales.push_back(step.scales);
+              if (mins)
+                negMins.push_back(step.negMins);
+            }
+            SmallVector<Value> lanes[2] = {transpose16(halves[0]),
+                                           transpose16(halves[1])};
+            SmallVector<Value> s = blockColumns(scales);
+            SmallVector<Value> z;
+            if (mins)
+              z = blockColumns(negMins);
+            for (int64_t j = 0; j < 4; ++j) {
+              Value blk = arith::AddIOp::create(b, loc, blk0, index(j));
+              for (int64_t t = 0; t < 8; ++t)
+                out[0] = vector::TransferWriteOp::create(
+                             b, loc, lanes[t / 4][4 * j + t % 4], out[0],
+                             ValueRange{index(p), blk, index(t), index(0)},
+                             ArrayRef<bool>{true})
+                             .getResult();
+              out[1] =
+                  vector::TransferWriteOp::create(
+                      b, loc, s[j], out[1], ValueRange{index(p), blk, index(0)},
+                      ArrayRef<bool>{true})
+                      .getResult();
+              if (mins)
+                out[2] = vector::TransferWriteOp::create(
+                             b, loc, z[j], out[2],
+                             ValueRange{index(p), blk, index(0)},
+                             ArrayRef<bool>{true})
+                             .getResult();
+            }
+          }
+          scf::YieldOp::create(b, loc, out);
+        });
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  Value vpdpbusd(Value acc, Value u, Value s) {
+    return x86Instruction(b, loc, acc.getType(), "vpdpbusd $3, $2, $0",
+                          "=v,0,v,v", ValueRange{acc, u, s});
+  }
+
+  /// Element [m, at] of a per-block table, broadcast to 16 lanes.
+  Value splatAt(Value table, Value m, Value at) {
+    Value v = tensor::ExtractOp::create(b, loc, table, ValueRange{m, at});
+    return vector::BroadcastOp::create(b, loc,
+                                       VectorType::get({16}, v.getType()), v);
+  }
+
+  /// Rows [m0, m0 + mr) of dest against the tile's panels (columns from
+  /// `col`).
+  Value rowBlock(Value m0, int64_t mr, Value col, ArrayRef<Value> tile,
+                 Value dest, Value prefetchNext, Value nextCol) {
+    auto f32x16 = VectorType::get({16}, f32);
+    auto i32x16 = VectorType::get({16}, i32);
+    Type i8 = b.getI8Type();
+    int64_t np = shape.panels;
+    SmallVector<Value> ms;
+    for (int64_t i = 0; i < mr; ++i)
+      ms.push_back(arith::AddIOp::create(b, loc, m0, index(i)));
+    Value zero = arith::ConstantOp::create(
+        b, loc, f32x16, DenseElementsAttr::get(f32x16, b.getF32FloatAttr(0)));
+    SmallVector<Value> inits(mr * np, zero);
+    auto forOp = scf::ForOp::create(
+        b, loc, index(0), index(blocks), index(1), inits,
+        [&](OpBuilder &nb, Location, Value blk, ValueRange accs) {
+          OpBuilder::InsertionGuard guard(b);
+          b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
+          // When prefetchNext: block blk's bytes of each of the next
+          // group's weight rows (the blocks' bytes cover every line).
+          auto fetch = scf::IfOp::create(b, loc, prefetchNext);
+          {
+            OpBuilder::InsertionGuard inner(b);
+            b.setInsertionPointToStart(fetch.thenBlock());
+            Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
+            Value at = arith::MulIOp::create(b, loc, blk,
+                                             index(o.quant.getBlockBytes()));
+            for (int64_t r = 0; r < kPanel * shape.panels; ++r) {
+              Value c = arith::MinUIOp::create(
+                  b, loc, arith::AddIOp::create(b, loc, nextCol, index(r)),
+                  last);
+              memref::PrefetchOp::create(
+                  b, loc, weightBuffer,
+                  ValueRange{arith::AddIOp::create(b, loc, o.colBase, c), at},
+                  /*isWrite=*/false, /*localityHint=*/2,
+                  /*isDataCache=*/true);
+            }
+          }
+          // The block's place in the int8 rows: unit u, block j of it.
+          Value u = arith::DivUIOp::create(b, loc, blk, index(4));
+          Value j = arith::RemUIOp::create(b, loc, blk, index(4));
+          Value at = arith::AddIOp::create(
+              b, loc, arith::MulIOp::create(b, loc, u, index(kUnit)),
+              arith::MulIOp::create(b, loc, j, index(16)));
+          SmallVector<Value> d;
+          for (int64_t i = 0; i < mr; ++i) {
+            Value start = splatAt(starts, ms[i], blk);
+            for (int64_t p = 0; p < np; ++p)
+              d.push_back(start);
+          }
+          for (int64_t t = 0; t < 8; ++t) {
+            SmallVector<Value> w;
+            for (int64_t p = 0; p < np; ++p)
+              w.push_back(vector::TransferReadOp::create(
+                  b, loc, i32x16, tile[0],
+                  ValueRange{index(p), blk, index(t), index(0)},
+                  arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
+                  ArrayRef<bool>{true}));
+            Value off = arith::AddIOp::create(b, loc, at, index(laneOffset(t)));
+            for (int64_t i = 0; i < mr; ++i) {
+              Value four = vector::TransferReadOp::create(
+                  b, loc, VectorType::get({4}, i8), o.int8.values,
+                  ValueRange{arith::AddIOp::create(b, loc, o.rowBase, ms[i]),
+                             off},
+                  arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+                  ArrayRef<bool>{true});
+              Value word = vector::ExtractOp::create(
+                  b, loc,
+                  vector::BitCastOp::create(b, loc, VectorType::get({1}, i32),
+                                            four),
+                  0);
+              Value a = vector::BroadcastOp::create(b, loc, i32x16, word);
+              for (int64_t p = 0; p < np; ++p)
+                d[i * np + p] = vpdpbusd(d[i * np + p], w[p], a);
+            }
+          }
+          SmallVector<Value> next(accs.begin(), accs.end());
+          SmallVector<Value> ws, nm;
+          for (int64_t p = 0; p < np; ++p) {
+            ws.push_back(vector::TransferReadOp::create(
+                b, loc, f32x16, tile[1], ValueRange{index(p), blk, index(0)},
+                floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
+            if (mins)
+              nm.push_back(vector::TransferReadOp::create(
+                  b, loc, f32x16, tile[2], ValueRange{index(p), blk, index(0)},
+                  floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
+          }
+          for (int64_t i = 0; i < mr; ++i) {
+            Value sa = splatAt(rowScales, ms[i], blk);
+            Value ss = mins ? splatAt(scaledSums, ms[i], blk) : Value();
+            for (int64_t p = 0; p < np; ++p) {
+              Value &acc = next[i * np + p];
+              Value scaled = arith::MulFOp::create(
+                  b, loc,
+                  arith::SIToFPOp::create(b, loc, f32x16, d[i * np + p]), sa);
+              acc = vector::FMAOp::create(b, loc, scaled, ws[p], acc);
+              if (mins)
+                acc = vector::FMAOp::create(b, loc, nm[p], ss, acc);
+            }
+          }
+          scf::YieldOp::create(b, loc, next);
+        });
+    Type elt = cast<RankedTensorType>(dest.getType()).getElementType();
+    for (int64_t p = 0; p < np; ++p) {
+      Value c = arith::AddIOp::create(b, loc, col, index(kPanel * p));
+      Value bias;
+      if (o.bias) {
+        Type bt = cast<RankedTensorType>(o.bias.getType()).getElementType();
+        bias = vector::TransferReadOp::create(
+            b, loc, VectorType::get({16}, bt), o.bias,
+            ValueRange{arith::AddIOp::create(b, loc, o.colBase, c)},
+            floatConst(b, loc, bt, 0.0), ArrayRef<bool>{false});
+        if (bt != f32)
+          bias = arith::ExtFOp::create(b, loc, f32x16, bias);
+      }
+      for (int64_t i = 0; i < mr; ++i) {
+        Value v = forOp.getResult(i * np + p);
+        if (bias)
+          v = arith::AddFOp::create(b, loc, v, bias);
+        if (elt != f32)
+          v = arith::TruncFOp::create(b, loc, VectorType::get({16}, elt), v);
+        // Columns past the item's are masked off.
+        dest = vector::TransferWriteOp::create(
+                   b, loc, v, dest, ValueRange{ms[i], c}, ArrayRef<bool>{false})
+                   .getResult();
+      }
+    }
+    return dest;
+  }
+
+  OpBuilder &b;
+  Location loc;
+  const ContractionOperands &o;
+  QuantizedWeightReader reader;
+  Int8PanelShape shape;
+  int64_t k = 0, blocks = 0;
+  Type f32, i32;
+  bool mins = false;
+  Value starts, rowScales, scaledSums;
+  Value weightBuffer;
+};
+
+} // namespace
+
+Int8PanelShape mlir::moe::int8PanelShape(const ContractionKernel &kernel) {
+  // Per (row, panel) an f32 and an i32 accumulator; per panel a weight
+  // vector and its scales; two for the broadcast row values and scratch.
+  Int8PanelShape shape;
+  shape.panels = 2;
+  shape.rows = std::clamp<int64_t>((kernel.registers - 2 * shape.panels - 2) /
+                                       (2 * shape.panels),
+                                   1, kernel.rowBlock);
+  return shape;
+}
+
+bool mlir::moe::runsOnInt8Panels(const ContractionOperands &o,
+                                 const ContractionKernel &kernel) {
+  if (!o.int8.values || !o.quant || !int8RowsInHalves(o.quant) ||
+      kernel.lanes != 16 || o.activation || o.up || o.layout || o.scatterRows)
+    return false;
+  auto wType = cast<RankedTensorType>(o.w.getType());
+  int64_t bytes = wType.getDimSize(1);
+  int64_t k = bytes / o.quant.getBlockBytes() * o.quant.getBlockElements();
+  return k % kUnit == 0;
+}
+
+int64_t mlir::moe::int8PanelMinRows(QuantizedType quant) {
+  // Vector instructions per 16 weight rows (one panel) and 128 values of
+  // k (one unit): the row kernel takes 16 x (2 vpdpbusd, a conversion, a
+  // scale product, an FMA) per input row, the panel kernel 4 blocks x (8
+  // vpdpbusd and the same three); with mins one FMA more each per lane
+  // group. Repacking them reads 16 units (int8Step, about 10 instructions
+  // each), transposes two 16 x 16 lane matrices (4 x 16 shuffles each),
+  // gathers the blocks' scales (24 shuffles, and 24 for the mins) and
+  // writes 36 vectors (40 with mins). An item repacks once for all its
+  // rows, so it pays from the row count where the rows' savings cover it.
+  bool mins = int8HasMins(quant);
+  int64_t rowKernel = 16 * (mins ? 6 : 5);
+  int64_t panelKernel = 4 * (mins ? 12 : 11);
+  int64_t repack = 16 * 10 + 2 * 64 + (mins ? 48 : 24) + (mins ? 40 : 36);
+  int64_t saved = rowKernel - panelKernel;
+  return (repack + saved - 1) / saved;
+}
+
+Value mlir::moe::emitInt8Panels(OpBuilder &b, Location loc,
+                                const ContractionOperands &operands, Value dest,
+                                const ContractionKernel &kernel) {
+  return Emitter(b, loc, operands, kernel).run(dest);
+}

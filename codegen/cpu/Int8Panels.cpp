@@ -243,8 +243,8 @@ private:
     return columns;
   }
 
-  /// Repacks the weight rows of output columns [col, col + 16 panels)
-  /// (the last valid one repeated past the end) into the tile.
+  /// Repacks the weight rows of output columns [col, col + 16 x panels)
+  /// (the item's last column repeated past its end) into the tile.
   SmallVector<Value> repack(Value col, ValueRange tile) {
     Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
     int64_t rowBytes = cast<RankedTensorType>(o.w.getType()).getDimSize(1);
@@ -256,8 +256,7 @@ private:
         [&](OpBuilder &nb, Location, Value u, ValueRange iter) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          Value base = arith::MulIOp::create(
-              b, loc, u, index(kUnit / kBlock * o.quant.getBlockBytes()));
+          Value base = arith::MulIOp::create(b, loc, u, index(unitBytes));
           Value blk0 = arith::MulIOp::create(b, loc, u, index(kUnit / kBlock));
           // The rows' bytes a few units on: 32 rows a row's length apart
           // are more streams than the hardware prefetchers follow.

@@ -351,13 +351,7 @@ private:
       if (!buffer) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointAfterValue(t);
-        // A group's slice of the weights: rows at a dynamic offset.
-        auto layout = StridedLayoutAttr::get(
-            b.getContext(), ShapedType::kDynamic, {ShapedType::kDynamic, 1});
-        buffer = bufferization::ToBufferOp::create(
-            b, loc,
-            MemRefType::get(type.getShape(), type.getElementType(), layout), t,
-            /*read_only=*/true);
+        buffer = weightRowsBuffer(b, loc, t);
       }
       Value next = arith::MinUIOp::create(
           b, loc, arith::AddIOp::create(b, loc, row, index(stride)),
@@ -370,13 +364,6 @@ private:
             ValueRange{next, arith::AddIOp::create(b, loc, at, index(line))},
             /*isWrite=*/false, /*localityHint=*/3, /*isDataCache=*/true);
     }
-  }
-
-  /// acc plus, per i32 lane, the 4 products of the unsigned bytes `u` and
-  /// the signed bytes `s` at the lane summed (AVX512_VNNI vpdpbusd).
-  Value vpdpbusd(Value acc, Value u, Value s) {
-    return x86Instruction(b, loc, acc.getType(), "vpdpbusd $3, $2, $0",
-                          "=v,0,v,v", ValueRange{acc, u, s});
   }
 
   /// dotProducts over all of k with int8 dot products on the int8 rows
@@ -452,7 +439,7 @@ private:
               for (int64_t i = 0; i < mr; ++i) {
                 Value d = start[i];
                 for (int64_t p = 0; p < parts; ++p)
-                  d = vpdpbusd(d, w.bytes[p], qa[i][p]);
+                  d = vpdpbusd(b, loc, d, w.bytes[p], qa[i][p]);
                 Value scale = arith::MulFOp::create(b, loc, w.scales, sa[i]);
                 Value &acc = next[i * nr + j];
                 acc = vector::FMAOp::create(
@@ -518,7 +505,7 @@ private:
         scaledSums = arith::MulFOp::create(
             b, loc, sa, arith::SIToFPOp::create(b, loc, f32x16, sums));
       for (int64_t j = 0; j < nr; ++j) {
-        Value d = vpdpbusd(start, w[j].bytes[0], qa);
+        Value d = vpdpbusd(b, loc, start, w[j].bytes[0], qa);
         Value scale = arith::MulFOp::create(b, loc, w[j].scales, sa);
         Value &acc = accs[i * nr + j];
         acc = vector::FMAOp::create(

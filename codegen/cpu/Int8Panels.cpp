@@ -69,15 +69,7 @@ public:
   Value run(Value dest) {
     Value count = o.numRows, n = o.numCols;
     Value c0 = index(0);
-    // The group's slice of the weights (rows at a dynamic offset), for
-    // prefetching.
-    auto wType = cast<RankedTensorType>(o.w.getType());
-    auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                         {ShapedType::kDynamic, 1});
-    weightBuffer = bufferization::ToBufferOp::create(
-        b, loc,
-        MemRefType::get(wType.getShape(), wType.getElementType(), layout), o.w,
-        /*read_only=*/true);
+    weightBuffer = weightRowsBuffer(b, loc, o.w);
     blockTables(count);
     int64_t groupCols = kPanel * shape.panels;
     // The scratch tile of one group of panels: [panels, blocks, 8, 16]
@@ -323,11 +315,6 @@ private:
     return SmallVector<Value>(forOp.getResults());
   }
 
-  Value vpdpbusd(Value acc, Value u, Value s) {
-    return x86Instruction(b, loc, acc.getType(), "vpdpbusd $3, $2, $0",
-                          "=v,0,v,v", ValueRange{acc, u, s});
-  }
-
   /// Element [m, at] of a per-block table, broadcast to 16 lanes.
   Value splatAt(Value table, Value m, Value at) {
     Value v = tensor::ExtractOp::create(b, loc, table, ValueRange{m, at});
@@ -409,7 +396,7 @@ private:
                   0);
               Value a = vector::BroadcastOp::create(b, loc, i32x16, word);
               for (int64_t p = 0; p < np; ++p)
-                d[i * np + p] = vpdpbusd(d[i * np + p], w[p], a);
+                d[i * np + p] = vpdpbusd(b, loc, d[i * np + p], w[p], a);
             }
           }
           SmallVector<Value> next(accs.begin(), accs.end());

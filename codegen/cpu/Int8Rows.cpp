@@ -184,7 +184,7 @@ Int8Rows mlir::moe::allInt8Rows(OpBuilder &b, Location loc, Value input,
   SmallVector<Value> shared(forall.getRegionIterArgs());
   SmallVector<SmallVector<OpFoldResult>> at, sizes;
   SmallVector<Value> slices;
-  for (auto [i, t] : llvm::enumerate(shared)) {
+  for (Value t : shared) {
     int64_t cols = cast<RankedTensorType>(t.getType()).getDimSize(1);
     at.push_back({lo, b.getIndexAttr(0)});
     sizes.push_back({count, b.getIndexAttr(cols)});

@@ -77,8 +77,10 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
     * `int8_dot` (a unit attribute, present or not): block-quantized
       weights multiply rows quantized to int8 with AVX512_VNNI dot products
       (with the `int8-dot` option, on a target with `avx512vnni`);
-    * `int8_panel_rows`, with `int8_dot` on a GEMM of block-quantized
-      weights: the work items with at least this many rows repack their
+    * `int8_panel_rows`, with `int8_dot` on a GEMM of q8_0, q4_0, mxfp4,
+      u8z, u4z or u2z weights (the formats the int8 panel kernel takes;
+      their int8 rows are in halves): the work items with at least this
+      many rows repack their
       weights into panels for the int8 panel kernel, the others run the
       row kernel. The cost model of docs/Targets.md gives the count per
       format (where the rows' savings cover the repacking), or the

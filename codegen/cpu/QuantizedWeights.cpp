@@ -3,6 +3,7 @@
 #include "codegen/linalg/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
@@ -22,6 +23,21 @@ Value mlir::moe::x86Instruction(OpBuilder &b, Location loc, Type result,
              LLVM::AsmDialectAttr::get(ctx, LLVM::AsmDialect::AD_ATT),
              ArrayAttr())
       .getResult(0);
+}
+
+Value mlir::moe::vpdpbusd(OpBuilder &b, Location loc, Value acc, Value u,
+                          Value s) {
+  return x86Instruction(b, loc, acc.getType(), "vpdpbusd $3, $2, $0",
+                        "=v,0,v,v", ValueRange{acc, u, s});
+}
+
+Value mlir::moe::weightRowsBuffer(OpBuilder &b, Location loc, Value t) {
+  auto type = cast<RankedTensorType>(t.getType());
+  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
+                                       {ShapedType::kDynamic, 1});
+  return bufferization::ToBufferOp::create(
+      b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
+      t, /*read_only=*/true);
 }
 
 /// MXFP4's e2m1 values doubled, by code (bit 3 the sign).

@@ -63,6 +63,15 @@ Int8Rows allInt8Rows(OpBuilder &b, Location loc, Value input, Value rows,
 Value x86Instruction(OpBuilder &b, Location loc, Type result, StringRef text,
                      StringRef constraints, ValueRange operands);
 
+/// acc plus, per i32 lane, the 4 products of the unsigned bytes `u` and
+/// the signed bytes `s` at the lane summed (AVX512_VNNI vpdpbusd; 512-bit
+/// vectors of any element type).
+Value vpdpbusd(OpBuilder &b, Location loc, Value acc, Value u, Value s);
+
+/// A read-only memref of the weight rows `t` ([rows, row bytes], possibly
+/// a group's slice: rows at a dynamic offset), for prefetching them.
+Value weightRowsBuffer(OpBuilder &b, Location loc, Value t);
+
 /// Reads the weight rows of a block-quantized weight given as its bytes
 /// `t` ([rows, row bytes] of i8, KernelWeight), a block (or a unit of
 /// int8 steps) at byte `base` of row `row`.

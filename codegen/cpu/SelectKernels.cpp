@@ -55,12 +55,13 @@ struct MoECpuSelectKernelsPass
       auto mm = dyn_cast<GroupedMatmulOp>(op);
       if (!mm && !(combine && combine.getDown()))
         return;
-      // int8 dot products on a block-quantized weight: the row count from
-      // which items repack it for the panel kernel.
+      // int8 dot products on a weight whose int8 rows are in halves (the
+      // formats the panel kernel takes): the row count from which items
+      // repack it for the panel kernel.
       QuantizedType quant =
           mm ? getQuantizedElementType(mm.getWeight().getType())
              : QuantizedType();
-      if (int8Dot && quant && quant.getFormat() != QuantFormat::fp8_e4m3) {
+      if (int8Dot && quant && int8RowsInHalves(quant)) {
         CpuKernelConfig c = base;
         c.int8PanelRows =
             int8PanelRows > 0 ? int8PanelRows : int8PanelMinRows(quant);

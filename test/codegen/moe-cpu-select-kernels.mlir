@@ -32,12 +32,14 @@ func.func @claims(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32
 // With int8-dot, a GEMM of block-quantized weights also gets
 // int8_panel_rows, the cost model's count per format (docs/Targets.md):
 // 10 for q4_0 and q8_0, 8 for u4z (its zero points cost the row kernel
-// an FMA more); none for fp8_e4m3 (no int8 dot products) or f32 weights;
+// an FMA more); none for q4_k (the panel kernel takes only the formats
+// whose int8 rows are in halves), fp8_e4m3 (no int8 dot products) or f32;
 // the int8-panel-rows option sets it for all. Without int8-dot, none.
 // INT8-LABEL: func.func @quantized
 // INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 10 : i64,{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<q4_0>>
 // INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 10 : i64,{{.*}} : tensor<?x128xf32>, tensor<8x128x!moe.quant<q8_0>>
 // INT8: moe.grouped_matmul {{.*}}int8_dot, int8_panel_rows = 8 : i64,{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<u4z>>
+// INT8: moe.grouped_matmul {{.*}}int8_dot, lanes{{.*}} : tensor<?x256xf32>, tensor<2x8x256x!moe.quant<q4_k>>
 // INT8: moe.grouped_matmul {{.*}}int8_dot, lanes{{.*}} : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<fp8_e4m3>>
 // INT8: moe.grouped_matmul {{.*}}int8_dot, lanes{{.*}} : tensor<?x128xf32>, tensor<2x8x128xf32>
 // ROWS-LABEL: func.func @quantized
@@ -45,11 +47,12 @@ func.func @claims(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32
 // ROWS-NOT: int8_panel_rows
 // NOINT8-LABEL: func.func @quantized
 // NOINT8-NOT: int8_panel_rows
-func.func @quantized(%x: tensor<?x128xf32>, %off: tensor<3xi32>, %a: tensor<2x8x128x!moe.quant<q4_0>>, %b: tensor<8x128x!moe.quant<q8_0>>, %c: tensor<2x8x128x!moe.quant<u4z>>, %d: tensor<2x8x128x!moe.quant<fp8_e4m3>>, %e: tensor<2x8x128xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
+func.func @quantized(%x: tensor<?x128xf32>, %off: tensor<3xi32>, %a: tensor<2x8x128x!moe.quant<q4_0>>, %b: tensor<8x128x!moe.quant<q8_0>>, %c: tensor<2x8x128x!moe.quant<u4z>>, %d: tensor<2x8x128x!moe.quant<fp8_e4m3>>, %e: tensor<2x8x128xf32>, %y: tensor<?x256xf32>, %f: tensor<2x8x256x!moe.quant<q4_k>>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {
   %0 = moe.grouped_matmul %x, %a offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<q4_0>> -> tensor<?x8xf32>
   %1 = moe.grouped_matmul %x, %b : tensor<?x128xf32>, tensor<8x128x!moe.quant<q8_0>> -> tensor<?x8xf32>
   %2 = moe.grouped_matmul %x, %c offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<u4z>> -> tensor<?x8xf32>
+  %5 = moe.grouped_matmul %y, %f offsets(%off : tensor<3xi32>) : tensor<?x256xf32>, tensor<2x8x256x!moe.quant<q4_k>> -> tensor<?x8xf32>
   %3 = moe.grouped_matmul %x, %d offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128x!moe.quant<fp8_e4m3>> -> tensor<?x8xf32>
   %4 = moe.grouped_matmul %x, %e offsets(%off : tensor<3xi32>) : tensor<?x128xf32>, tensor<2x8x128xf32> -> tensor<?x8xf32>
-  return %0, %1, %2, %3, %4 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
+  return %0, %1, %2, %3, %4, %5 : tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>
 }

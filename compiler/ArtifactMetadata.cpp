@@ -407,6 +407,9 @@ void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
         rec = &f;
     json::Value *args = rec ? rec->get("arguments") : nullptr;
     for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      if (fn.getArgAttr(i, kArgInt8PanelsAttr) && args &&
+          i < args->elements().size())
+        args->elements()[i].set("int8_panels", json::Value::boolean(true));
       auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
       if (!panel)
         continue;
@@ -489,8 +492,9 @@ void mlir::moe::recordSharedEntryPoints(
       continue;
     for (size_t i = 0;
          i < args->elements().size() && i < repArgs->elements().size(); ++i)
-      if (const json::Value *packed = repArgs->elements()[i].get("packed"))
-        args->elements()[i].set("packed", *packed);
+      for (const char *key : {"packed", "int8_panels"})
+        if (const json::Value *packed = repArgs->elements()[i].get(key))
+          args->elements()[i].set(key, *packed);
   }
 }
 

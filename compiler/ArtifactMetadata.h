@@ -34,7 +34,8 @@ FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
 
 /// Records in `metadata` (from collectArtifactMetadata) the weights
 /// moe-pack-weights packed in `module` (a later phase of the same module):
-/// `"packed": {"panel": NB}` on each argument marked moe.packed_panel.
+/// `"packed": {"panel": NB}` on each argument marked moe.packed_panel, and
+/// `"int8_panels": true` on each marked moe.int8_panels.
 void recordPackedWeights(ModuleOp module, ::moe::json::Value &metadata);
 
 /// Public functions that differ only in their names and argument

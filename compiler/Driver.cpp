@@ -161,7 +161,8 @@ std::optional<std::string> Driver::laterPhaseOf(ModuleOp module) {
       note(1);
     if (auto fn = dyn_cast<func::FuncOp>(op))
       for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-        if (fn.getArgAttr(i, kArgPackedPanelAttr))
+        if (fn.getArgAttr(i, kArgPackedPanelAttr) ||
+            fn.getArgAttr(i, kArgInt8PanelsAttr))
           note(1);
         if (isa<BaseMemRefType>(fn.getArgumentTypes()[i]))
           note(4);

@@ -81,10 +81,14 @@ KernelWeight mlir::moe::kernelWeight(Value weight) {
   QuantizedType quant = getQuantizedElementType(weight.getType());
   if (!quant)
     return {weight, {}};
-  auto cast = weight.getDefiningOp<UnrealizedConversionCastOp>();
-  if (!cast || cast.getNumOperands() != 1)
+  auto castOp = weight.getDefiningOp<UnrealizedConversionCastOp>();
+  if (!castOp || castOp.getNumOperands() != 1)
     return {Value(), quant};
-  return {cast.getOperand(0), quant};
+  // Bytes [.., N, row bytes], or int8 panels one rank higher.
+  Value bytes = castOp.getOperand(0);
+  bool panels = cast<RankedTensorType>(bytes.getType()).getRank() ==
+                cast<RankedTensorType>(weight.getType()).getRank() + 1;
+  return {bytes, quant, panels};
 }
 
 int64_t mlir::moe::weightTileRows(int64_t n, int64_t k, int64_t bytesPerElement,

@@ -16,6 +16,7 @@
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/QuantizedWeights.h"
 #include "mlir/IR/Builders.h"
+#include "runtime/abi/Int8PanelLayout.h"
 
 namespace mlir::moe {
 
@@ -47,6 +48,10 @@ struct ContractionKernel {
 struct KernelWeight {
   Value tensor;
   QuantizedType quant;
+  /// The argument holds the weight in int8 panels (moe.int8_panels):
+  /// `tensor` is then [.., ceil(N / 16), K / 32, B] bytes
+  /// (runtime/abi/Int8PanelLayout.h).
+  bool int8Panels = false;
   /// Bytes of one weight row of `k` elements.
   int64_t rowBytes(int64_t k) const;
 };
@@ -126,6 +131,10 @@ struct ContractionOperands {
   /// With `quant` and int8 dot products: the rows as int8Rows makes them,
   /// read at rowBase + m (instead of `a` and `rows`).
   Int8Rows int8;
+  /// With `quant`: `w` is the group's weight in int8 panels [ceil(N / 16),
+  /// K / 32, B] bytes (KernelWeight::int8Panels), which only
+  /// emitInt8Panels reads, and colBase is a multiple of 32.
+  bool int8Panels = false;
   /// Optional scatter-add epilogue (a fused combine): output row m goes to
   /// dest row scatterRows[scatterBase + m], scaled by
   /// rowScale[scatterBase + m], and is added to what is there. Not with an
@@ -150,16 +159,17 @@ Value loopThreading(OpBuilder &b, Location loc, Value lo, Value hi,
 Value blockEnd(OpBuilder &b, Location loc, Value begin, Value end,
                int64_t size);
 
-/// The int8 dot-product kernel on panels repacked per item (Int8Panels.cpp),
-/// for items with many rows: the item's weight rows, 16 output columns (a
-/// panel) at a time in groups of `panels`, are repacked into a scratch
-/// tile where one i32 lane holds 4 stored values of one column (the lane
-/// order of the int8 rows' halves), so a block of `rows` input rows takes
-/// one vpdpbusd per (row, panel) and 4 values of k, its lane summing one
-/// block of one column for the block's 8 steps before the sum is
-/// converted and scaled (the row kernel converts and scales after every 2
-/// dot products). The tile is rebuilt for each group of panels and reused
-/// by all the item's rows.
+/// The int8 dot-product kernel on panels (Int8Panels.cpp): on the weight
+/// packed in int8 panels at binding (ContractionOperands::int8Panels), or
+/// on panels repacked per item, for items with many rows: the item's weight
+/// rows, 16 output columns (a panel) at a time in groups of `panels`, are
+/// repacked into a scratch tile where one i32 lane holds 4 stored values of one
+/// column (the lane order of the int8 rows' halves), so a block of `rows` input
+/// rows takes one vpdpbusd per (row, panel) and 4 values of k, its lane summing
+/// one block of one column for the block's 8 steps before the sum is converted
+/// and scaled (the row kernel converts and scales after every 2 dot products).
+/// The tile is rebuilt for each group of panels and reused by all the item's
+/// rows.
 struct Int8PanelShape {
   int64_t panels = 2; // panels of 16 columns per group
   int64_t rows = 6;   // input rows per block
@@ -171,6 +181,14 @@ Int8PanelShape int8PanelShape(const ContractionKernel &kernel);
 /// activation, up weight or scatter.
 bool runsOnInt8Panels(const ContractionOperands &operands,
                       const ContractionKernel &kernel);
+
+/// Whether the int8 panel kernel takes weights of format `quant` with `k`
+/// values per row (in halves, k a multiple of 128).
+bool int8PanelsTake(QuantizedType quant, int64_t k);
+
+/// The layout of `quant`'s weights packed in int8 panels at binding
+/// (runtime/abi/Int8PanelLayout.h), for q8_0 and q4_0.
+std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// The fewest rows for which an item repacks its weights (the cost model
 /// of docs/Targets.md): below it the row kernel is cheaper.

@@ -1,4 +1,5 @@
 //===- ConvertMoEToCpuKernels.cpp - the convert-moe-to-cpu-kernels pass ---===//
+#include "codegen/cpu/ContractionKernel.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/PanelKernel.h"
 #include "codegen/cpu/Passes.h"
@@ -43,6 +44,54 @@ LogicalResult checkPackedWeight(GroupedMatmulOp mm,
   return success();
 }
 
+/// Whether every argument marked moe.int8_panels is a weight the int8
+/// panel kernel reads that way, and only read by it: the weight of GEMMs
+/// without up, activation or gate_up_layout whose moe.kernel has int8 dot
+/// products. Emits the reason where one is not.
+LogicalResult checkInt8PanelArguments(Operation *root) {
+  WalkResult walk = root->walk([](func::FuncOp fn) {
+    if (fn.isExternal())
+      return WalkResult::advance();
+    for (BlockArgument arg : fn.getArguments()) {
+      if (!fn.getArgAttr(arg.getArgNumber(), kArgInt8PanelsAttr))
+        continue;
+      auto type = dyn_cast<RankedTensorType>(arg.getType());
+      QuantizedType quant = getQuantizedElementType(arg.getType());
+      if (!type || !quant || !type.hasStaticShape() ||
+          (type.getRank() != 2 && type.getRank() != 3) ||
+          !int8PanelLayout(quant) ||
+          !int8PanelsTake(quant, type.getShape().back())) {
+        fn.emitError("argument ")
+            << arg.getArgNumber() << " of type " << arg.getType()
+            << " is marked " << kArgInt8PanelsAttr
+            << ", which only a static q8_0 or q4_0 weight of rank 2 or 3 "
+               "with K a multiple of 128 can be";
+        return WalkResult::interrupt();
+      }
+      for (OpOperand &use : arg.getUses()) {
+        auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+        FailureOr<std::optional<CpuKernelConfig>> config =
+            mm ? readKernelConfig(mm)
+               : FailureOr<std::optional<CpuKernelConfig>>(std::nullopt);
+        if (failed(config))
+          return WalkResult::interrupt();
+        if (!mm || &use != &mm.getWeightMutable() || mm.getUp() ||
+            mm.getActivationAttr() || mm.getGateUpLayout() || !*config ||
+            !(*config)->int8Dot || (*config)->lanes != 16) {
+          use.getOwner()->emitOpError("cannot read argument ")
+              << arg.getArgNumber() << " in int8 panels (" << kArgInt8PanelsAttr
+              << "): only the weight of a moe.grouped_matmul without up, "
+                 "activation or gate_up_layout whose moe.kernel has "
+                 "int8_dot and 16 lanes can";
+          return WalkResult::interrupt();
+        }
+      }
+    }
+    return WalkResult::advance();
+  });
+  return failure(walk.wasInterrupted());
+}
+
 /// Retypes each block-quantized function argument to its bytes: a tensor
 /// of i8 with the row length in bytes (runtime/support/DType.h), which is
 /// how the runtime hands it over; its uses read it through an
@@ -77,6 +126,13 @@ LogicalResult retypeQuantizedArguments(Operation *root) {
       auto type = cast<RankedTensorType>(arg.getType());
       SmallVector<int64_t> shape(type.getShape());
       shape.back() = quant.getRowBytes(shape.back());
+      // Or its int8 panels (checkInt8PanelArguments).
+      if (fn.getArgAttr(arg.getArgNumber(), kArgInt8PanelsAttr)) {
+        std::vector<int64_t> packed =
+            int8PanelLayout(quant)->packedShape(std::vector<int64_t>(
+                type.getShape().begin(), type.getShape().end()));
+        shape.assign(packed.begin(), packed.end());
+      }
       auto bytes = RankedTensorType::get(shape, b.getI8Type());
       arg.setType(bytes);
       inputs[arg.getArgNumber()] = bytes;
@@ -150,7 +206,8 @@ struct ConvertMoEToCpuKernelsPass
     if (check.wasInterrupted())
       return signalPassFailure();
 
-    if (failed(retypeQuantizedArguments(root)))
+    if (failed(checkInt8PanelArguments(root)) ||
+        failed(retypeQuantizedArguments(root)))
       return signalPassFailure();
 
     RewritePatternSet lower(&getContext());

@@ -75,6 +75,7 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
       MoEPackWeightsOptions pack;
       pack.slices = options.panelSlices;
       pack.bf16Dot = options.bf16Dot;
+      pack.int8Dot = options.int8Dot;
       pm.addPass(createMoEPackWeights(pack));
     }
     if (options.kernels) {

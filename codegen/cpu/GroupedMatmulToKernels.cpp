@@ -528,6 +528,10 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
     // A gated output column reads two weight rows.
     int64_t tileRows =
         weightTileRows(n, kernelW.rowBytes(k), gated ? 2 : 1, kernel);
+    // Int8 panels are read in groups of two panels of 16 columns: tiles
+    // start at multiples of 32.
+    if (kernelW.int8Panels && tileRows < n)
+      tileRows = std::min(std::max<int64_t>(tileRows / 32 * 32, 32), n);
     int64_t tiles = (n + tileRows - 1) / tileRows;
 
     Value m = tensor::DimOp::create(b, loc, rows ? rows : input, 0);
@@ -593,6 +597,7 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       };
       operands.w = perGroup(kernelW.tensor);
       operands.quant = kernelW.quant;
+      operands.int8Panels = kernelW.int8Panels;
       operands.bias = perGroup(bias);
       operands.up = perGroup(kernelUp.tensor);
       operands.upBias = perGroup(upBias);
@@ -602,8 +607,12 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       operands.colBase = n0;
       operands.numCols = size;
       Value tile;
-      if (itemKernel.int8PanelRows > 0 &&
-          runsOnInt8Panels(operands, itemKernel)) {
+      if (operands.int8Panels) {
+        // The weight's own panels (checked by convert-moe-to-cpu-kernels):
+        // every item runs the panel kernel.
+        tile = emitInt8Panels(b, loc, operands, dest, itemKernel);
+      } else if (itemKernel.int8PanelRows > 0 &&
+                 runsOnInt8Panels(operands, itemKernel)) {
         // Items of many rows repack their weights for the panel kernel
         // (moe.kernel's int8_panel_rows); the others run the row kernel.
         // Both read the same int8 rows: the results differ in the order

@@ -1,12 +1,14 @@
-//===- Int8Panels.cpp - int8 dot products on panels repacked per item ----===//
+//===- Int8Panels.cpp - int8 dot products on weight panels ---------------===//
 //
-// The int8 dot-product kernel for work items with many rows: the item's
-// weight rows are repacked, a group of panels at a time, into a scratch
-// tile where one vector holds the same 4 stored values of 16 weight rows
-// (16 output columns), so each vpdpbusd multiplies them by 4 values of one
-// input row broadcast to every lane, and a lane keeps one block of one
-// column for the block's 8 steps before its int32 sum is converted and
-// scaled. See emitInt8Panels in ContractionKernel.h.
+// The int8 dot-product kernel on panels, where one vector holds the same 4
+// stored values of 16 weight rows (16 output columns), so each vpdpbusd
+// multiplies them by 4 values of one input row broadcast to every lane,
+// and a lane keeps one block of one column for the block's 8 steps before
+// its int32 sum is converted and scaled. The panels are the weight's own
+// when the runtime packed it at binding (runtime/abi/Int8PanelLayout.h);
+// otherwise an item with many rows repacks its weight rows, a group of
+// panels at a time, into a scratch tile of the same lanes. See
+// emitInt8Panels in ContractionKernel.h.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/ContractionKernel.h"
@@ -58,9 +60,17 @@ public:
       : b(b), loc(loc), o(o), reader(b, loc, o.quant, 16),
         shape(int8PanelShape(kernel)) {
     auto wType = cast<RankedTensorType>(o.w.getType());
-    int64_t bb = o.quant.getBlockBytes();
-    k = wType.getDimSize(1) / bb * o.quant.getBlockElements();
-    blocks = k / kBlock;
+    if (o.int8Panels) {
+      // [ceil(N / 16), K / 32, B] bytes.
+      layout = *int8PanelLayout(o.quant);
+      panelCount = wType.getDimSize(0);
+      blocks = wType.getDimSize(1);
+      k = blocks * kBlock;
+    } else {
+      int64_t bb = o.quant.getBlockBytes();
+      k = wType.getDimSize(1) / bb * o.quant.getBlockElements();
+      blocks = k / kBlock;
+    }
     f32 = b.getF32Type();
     i32 = b.getI32Type();
     mins = int8HasMins(o.quant);
@@ -73,17 +83,19 @@ public:
     blockTables(count);
     int64_t groupCols = kPanel * shape.panels;
     // The scratch tile of one group of panels: [panels, blocks, 8, 16]
-    // lanes of 4 bytes, the columns' block scales and negated mins.
-    SmallVector<Value> tile = {
-        freshTensor(b, loc,
-                    {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
-                     b.getIndexAttr(8), b.getIndexAttr(kPanel)},
-                    i32),
-        freshTensor(b, loc,
-                    {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
-                     b.getIndexAttr(kPanel)},
-                    f32)};
-    if (mins)
+    // lanes of 4 bytes, the columns' block scales and negated mins; none
+    // on the weight's own panels.
+    SmallVector<Value> tile;
+    if (!o.int8Panels)
+      tile = {freshTensor(b, loc,
+                          {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
+                           b.getIndexAttr(8), b.getIndexAttr(kPanel)},
+                          i32),
+              freshTensor(b, loc,
+                          {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
+                           b.getIndexAttr(kPanel)},
+                          f32)};
+    if (mins && !o.int8Panels)
       tile.push_back(
           freshTensor(b, loc,
                       {b.getIndexAttr(shape.panels), b.getIndexAttr(blocks),
@@ -96,9 +108,12 @@ public:
         [&](OpBuilder &nb, Location, Value col, ValueRange iter) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          SmallVector<Value> packed = repack(col, iter.drop_front());
-          // The next group's rows, fetched while this group's first row
-          // block is multiplied: the repacking then reads them from L2.
+          SmallVector<Value> packed;
+          if (!o.int8Panels)
+            packed = repack(col, iter.drop_front());
+          // The next group's rows (or panels), fetched while this group's
+          // first row block is multiplied: the repacking (or the first row
+          // block) then reads them from L2.
           Value nextCol = arith::AddIOp::create(b, loc, col, index(groupCols));
           Value hasNext = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::ult, nextCol, n);
@@ -315,6 +330,61 @@ private:
     return SmallVector<Value>(forOp.getResults());
   }
 
+  /// Panel p of the group at column `col` of the item in the weight's
+  /// int8 panels (colBase and col are multiples of 16), the last one for
+  /// those past the weight's.
+  Value panelAt(Value col, int64_t p) {
+    Value first = arith::DivUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, o.colBase, col), index(kPanel));
+    return arith::MinUIOp::create(
+        b, loc, arith::AddIOp::create(b, loc, first, index(p)),
+        index(panelCount - 1));
+  }
+
+  /// Lanes t (values 4 t to 4 t + 3 of the block's 16 columns) of panel
+  /// `panel` at block `blk`: of the scratch tile, or of the weight's int8
+  /// panels, where q4_0's lanes t and t + 4 are the low and high nibbles
+  /// of one vector.
+  Value weightLanes(ArrayRef<Value> tile, Value panel, Value blk, int64_t t) {
+    auto i32x16 = VectorType::get({16}, i32);
+    if (!o.int8Panels)
+      return vector::TransferReadOp::create(
+          b, loc, i32x16, tile[0], ValueRange{panel, blk, index(t), index(0)},
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
+          ArrayRef<bool>{true});
+    int64_t rows = layout.laneRows();
+    Value bytes = vector::TransferReadOp::create(
+        b, loc, VectorType::get({64}, b.getI8Type()), o.w,
+        ValueRange{panel, blk, index(64 * (t % rows))},
+        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+        ArrayRef<bool>{true});
+    Value lanes = vector::BitCastOp::create(b, loc, i32x16, bytes);
+    if (rows == 8)
+      return lanes;
+    if (t >= rows)
+      lanes =
+          arith::ShRUIOp::create(b, loc, lanes, reader.intSplat(16, i32, 4));
+    return arith::AndIOp::create(b, loc, lanes,
+                                 reader.intSplat(16, i32, 0x0F0F0F0F));
+  }
+
+  /// The 16 columns' scales of panel `panel` at block `blk`, as f32.
+  Value weightScales(ArrayRef<Value> tile, Value panel, Value blk) {
+    auto f32x16 = VectorType::get({16}, f32);
+    if (!o.int8Panels)
+      return vector::TransferReadOp::create(
+          b, loc, f32x16, tile[1], ValueRange{panel, blk, index(0)},
+          floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+    Value bytes = vector::TransferReadOp::create(
+        b, loc, VectorType::get({32}, b.getI8Type()), o.w,
+        ValueRange{panel, blk, index(layout.panelBlockBytes() - 2 * kPanel)},
+        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+        ArrayRef<bool>{true});
+    Value halves = vector::BitCastOp::create(
+        b, loc, VectorType::get({16}, b.getF16Type()), bytes);
+    return arith::ExtFOp::create(b, loc, f32x16, halves);
+  }
+
   /// Element [m, at] of a per-block table, broadcast to 16 lanes.
   Value splatAt(Value table, Value m, Value at) {
     Value v = tensor::ExtractOp::create(b, loc, table, ValueRange{m, at});
@@ -347,10 +417,23 @@ private:
           {
             OpBuilder::InsertionGuard inner(b);
             b.setInsertionPointToStart(fetch.thenBlock());
+            if (o.int8Panels) {
+              // Each panel's block is panelBlockBytes() in a row.
+              int64_t bytes = layout.panelBlockBytes();
+              for (int64_t p = 0; p < shape.panels; ++p) {
+                Value panel = panelAt(nextCol, p);
+                for (int64_t at = 0; at < bytes; at += 64)
+                  memref::PrefetchOp::create(
+                      b, loc, weightBuffer, ValueRange{panel, blk, index(at)},
+                      /*isWrite=*/false, /*localityHint=*/2,
+                      /*isDataCache=*/true);
+              }
+            }
             Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
             Value at = arith::MulIOp::create(b, loc, blk,
                                              index(o.quant.getBlockBytes()));
-            for (int64_t r = 0; r < kPanel * shape.panels; ++r) {
+            for (int64_t r = 0; !o.int8Panels && r < kPanel * shape.panels;
+                 ++r) {
               Value c = arith::MinUIOp::create(
                   b, loc, arith::AddIOp::create(b, loc, nextCol, index(r)),
                   last);
@@ -373,14 +456,13 @@ private:
             for (int64_t p = 0; p < np; ++p)
               d.push_back(start);
           }
+          SmallVector<Value> panels;
+          for (int64_t p = 0; p < np; ++p)
+            panels.push_back(o.int8Panels ? panelAt(col, p) : index(p));
           for (int64_t t = 0; t < 8; ++t) {
             SmallVector<Value> w;
             for (int64_t p = 0; p < np; ++p)
-              w.push_back(vector::TransferReadOp::create(
-                  b, loc, i32x16, tile[0],
-                  ValueRange{index(p), blk, index(t), index(0)},
-                  arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
-                  ArrayRef<bool>{true}));
+              w.push_back(weightLanes(tile, panels[p], blk, t));
             Value off = arith::AddIOp::create(b, loc, at, index(laneOffset(t)));
             for (int64_t i = 0; i < mr; ++i) {
               Value four = vector::TransferReadOp::create(
@@ -402,9 +484,7 @@ private:
           SmallVector<Value> next(accs.begin(), accs.end());
           SmallVector<Value> ws, nm;
           for (int64_t p = 0; p < np; ++p) {
-            ws.push_back(vector::TransferReadOp::create(
-                b, loc, f32x16, tile[1], ValueRange{index(p), blk, index(0)},
-                floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
+            ws.push_back(weightScales(tile, panels[p], blk));
             if (mins)
               nm.push_back(vector::TransferReadOp::create(
                   b, loc, f32x16, tile[2], ValueRange{index(p), blk, index(0)},
@@ -459,6 +539,9 @@ private:
   QuantizedWeightReader reader;
   Int8PanelShape shape;
   int64_t k = 0, blocks = 0;
+  /// With the weight's own int8 panels: their layout and count.
+  ::moe::abi::Int8PanelLayout layout;
+  int64_t panelCount = 0;
   Type f32, i32;
   bool mins = false;
   Value starts, rowScales, scaledSums;
@@ -478,15 +561,26 @@ Int8PanelShape mlir::moe::int8PanelShape(const ContractionKernel &kernel) {
   return shape;
 }
 
+bool mlir::moe::int8PanelsTake(QuantizedType quant, int64_t k) {
+  return quant && int8RowsInHalves(quant) && k % kUnit == 0;
+}
+
+std::optional<::moe::abi::Int8PanelLayout>
+mlir::moe::int8PanelLayout(QuantizedType quant) {
+  return ::moe::abi::Int8PanelLayout::forDType(
+      stringifyQuantFormat(quant.getFormat()).str());
+}
+
 bool mlir::moe::runsOnInt8Panels(const ContractionOperands &o,
                                  const ContractionKernel &kernel) {
-  if (!o.int8.values || !o.quant || !int8RowsInHalves(o.quant) ||
-      kernel.lanes != 16 || o.activation || o.up || o.layout || o.scatterRows)
+  if (!o.int8.values || !o.quant || kernel.lanes != 16 || o.activation ||
+      o.up || o.layout || o.scatterRows)
     return false;
   auto wType = cast<RankedTensorType>(o.w.getType());
-  int64_t bytes = wType.getDimSize(1);
-  int64_t k = bytes / o.quant.getBlockBytes() * o.quant.getBlockElements();
-  return k % kUnit == 0;
+  int64_t k = o.int8Panels ? wType.getDimSize(1) * kBlock
+                           : wType.getDimSize(1) / o.quant.getBlockBytes() *
+                                 o.quant.getBlockElements();
+  return int8PanelsTake(o.quant, k);
 }
 
 int64_t mlir::moe::int8PanelMinRows(QuantizedType quant) {

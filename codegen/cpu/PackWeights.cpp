@@ -5,6 +5,7 @@
 // away (see Passes.td).
 //
 //===----------------------------------------------------------------------===//
+#include "codegen/cpu/ContractionKernel.h"
 #include "codegen/cpu/CpuTarget.h"
 #include "codegen/cpu/PanelKernel.h"
 #include "codegen/cpu/Passes.h"
@@ -55,6 +56,26 @@ bool packable(BlockArgument arg) {
                       [&](OpOperand &use) { return panelUse(use, grouped); });
 }
 
+/// Whether `arg` is a q8_0 or q4_0 weight (int8PanelLayout) with k a
+/// multiple of 128 whose every use is the weight of a plain grouped GEMM
+/// (no up, activation or gate_up_layout), with offsets exactly when it has
+/// experts: the GEMMs the int8 panel kernel runs (runsOnInt8Panels).
+bool int8Packable(BlockArgument arg) {
+  auto type = dyn_cast<RankedTensorType>(arg.getType());
+  QuantizedType quant = getQuantizedElementType(arg.getType());
+  if (!type || !quant || (type.getRank() != 2 && type.getRank() != 3) ||
+      !type.hasStaticShape() || arg.use_empty() || !int8PanelLayout(quant) ||
+      !int8PanelsTake(quant, type.getShape().back()))
+    return false;
+  bool grouped = type.getRank() == 3;
+  return llvm::all_of(arg.getUses(), [&](OpOperand &use) {
+    auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+    return mm && &use == &mm.getWeightMutable() &&
+           bool(mm.getOffsets()) == grouped && !mm.getUp() &&
+           !mm.getActivationAttr() && !mm.getGateUpLayout();
+  });
+}
+
 struct MoEPackWeightsPass
     : mlir::moe::impl::MoEPackWeightsBase<MoEPackWeightsPass> {
   using Base::Base;
@@ -101,9 +122,15 @@ struct MoEPackWeightsPass
       SmallVector<Type> inputs(func.getArgumentTypes());
       bool changed = false;
       llvm::SmallDenseSet<Value> pack;
-      for (BlockArgument arg : entry.getArguments())
+      for (BlockArgument arg : entry.getArguments()) {
         if (packable(arg))
           pack.insert(arg);
+        // Quantized weights keep their type: convert-moe-to-cpu-kernels
+        // retypes them to their bytes, here to the panels' bytes.
+        if (int8Dot && int8Packable(arg))
+          func.setArgAttr(arg.getArgNumber(), kArgInt8PanelsAttr,
+                          b0.getUnitAttr());
+      }
       // The gate and up weights of one GEMM are packed together or not at
       // all: the panel kernel runs the pair or neither.
       for (bool again = true; again;) {

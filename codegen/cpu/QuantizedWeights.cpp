@@ -33,8 +33,10 @@ Value mlir::moe::vpdpbusd(OpBuilder &b, Location loc, Value acc, Value u,
 
 Value mlir::moe::weightRowsBuffer(OpBuilder &b, Location loc, Value t) {
   auto type = cast<RankedTensorType>(t.getType());
-  auto layout = StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic,
-                                       {ShapedType::kDynamic, 1});
+  SmallVector<int64_t> strides(type.getRank() - 1, ShapedType::kDynamic);
+  strides.push_back(1);
+  auto layout =
+      StridedLayoutAttr::get(b.getContext(), ShapedType::kDynamic, strides);
   return bufferization::ToBufferOp::create(
       b, loc, MemRefType::get(type.getShape(), type.getElementType(), layout),
       t, /*read_only=*/true);

@@ -68,8 +68,9 @@ Value x86Instruction(OpBuilder &b, Location loc, Type result, StringRef text,
 /// vectors of any element type).
 Value vpdpbusd(OpBuilder &b, Location loc, Value acc, Value u, Value s);
 
-/// A read-only memref of the weight rows `t` ([rows, row bytes], possibly
-/// a group's slice: rows at a dynamic offset), for prefetching them.
+/// A read-only memref of the weight rows `t` ([rows, row bytes], or int8
+/// panels [panels, blocks, bytes]; possibly a group's slice, at a dynamic
+/// offset), for prefetching them.
 Value weightRowsBuffer(OpBuilder &b, Location loc, Value t);
 
 /// Reads the weight rows of a block-quantized weight given as its bytes

@@ -13,12 +13,14 @@
 using namespace moert;
 namespace abi = moe::abi;
 namespace json = moe::json;
+using moe::abi::Int8PanelLayout;
 using moe::abi::PanelLayout;
 
 namespace {
 
 /// A block-quantized parameter is a weight bound as it lies (not
-/// assembled, converted or packed) whose rows are whole blocks.
+/// assembled, converted or packed into float panels; int8 panels are
+/// checked where they are read) whose rows are whole blocks.
 std::string checkQuantized(const Param &p, bool result) {
   if (!moe::isBlockQuantized(p.dtype))
     return "";
@@ -151,6 +153,19 @@ std::string parseParams(const json::Value *list, bool results,
         // Whatever the checks above let through, the shared layout accepts.
         if (std::string err = p.layout().validate(p.shape); !err.empty())
           return "argument '" + p.name + "': 'packed': " + err;
+      }
+      if (const json::Value *int8 = v.get("int8_panels")) {
+        std::optional<Int8PanelLayout> layout =
+            Int8PanelLayout::forDType(moe::dtypeName(p.dtype));
+        if (!int8->isBool() || !p.isWeight || !layout)
+          return "argument '" + p.name +
+                 "': 'int8_panels' must be true or false, on a q8_0 or q4_0 "
+                 "weight";
+        if (int8->asBool()) {
+          if (std::string err = layout->validate(p.shape); !err.empty())
+            return "argument '" + p.name + "': 'int8_panels': " + err;
+          p.int8Panels = layout;
+        }
       }
     }
     if (std::string err = checkQuantized(p, results); !err.empty())

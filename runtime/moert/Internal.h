@@ -2,6 +2,7 @@
 #ifndef MOEC_RUNTIME_MOERT_INTERNAL_H
 #define MOEC_RUNTIME_MOERT_INTERNAL_H
 
+#include "runtime/abi/Int8PanelLayout.h"
 #include "runtime/abi/PanelLayout.h"
 #include "runtime/moert/Collectives.h"
 #include "runtime/moert/Device.h"
@@ -99,6 +100,9 @@ struct Param {
   int64_t slices = 1;
   /// The panel layout of a packed weight (runtime/abi/PanelLayout.h).
   moe::abi::PanelLayout layout() const { return {panel, kGroup, slices}; }
+  /// With `int8_panels`: the function takes the block-quantized weight
+  /// in this layout (runtime/abi/Int8PanelLayout.h), packed at binding.
+  std::optional<moe::abi::Int8PanelLayout> int8Panels;
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -170,6 +174,8 @@ struct BoundWeight {
   /// cannot address that, uploaded on first use (deviceWeight in
   /// SessionWeights.cpp) and freed with the binding.
   std::shared_ptr<void> onDevice;
+  /// The weight in int8 panels (Param::int8Panels), made on first use.
+  std::shared_ptr<PackedBuffer> int8Packed;
 };
 
 /// A tensor of a bound file.
@@ -262,6 +268,13 @@ const void *weightData(const BoundWeight &w);
 /// cannot be had.
 const PackedBuffer *packedData(moert_session_s &s, BoundWeight &w,
                                const Param &p);
+
+/// Weight `w` in the int8 panels parameter `p` takes, packed now on the
+/// session's threads unless it was already; the source pages of a weight
+/// mapped from a file are released from resident memory after. Null when
+/// the memory for it cannot be had.
+const PackedBuffer *int8PanelData(moert_session_s &s, BoundWeight &w,
+                                  const Param &p);
 
 /// Weight `w` in the memory of the session's device, uploaded now unless
 /// it was already; a status naming the weight when it cannot be. (A GPU's

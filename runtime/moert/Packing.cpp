@@ -130,3 +130,50 @@ void moert::packPanels(const PackSource &src, void *dst,
   else
     packRange(&job, 0, items);
 }
+
+namespace {
+struct Int8Job {
+  const unsigned char *src;
+  unsigned char *dst;
+  moe::abi::Int8PanelLayout layout;
+  int64_t n, k, panels, panelsPerItem, items;
+};
+
+void packInt8Range(void *ctx, int64_t begin, int64_t end) {
+  const auto &job = *static_cast<const Int8Job *>(ctx);
+  int64_t rowBytes =
+      job.k / moe::abi::Int8PanelLayout::kBlock * job.layout.storedBlockBytes();
+  int64_t matrix = job.layout.matrixBytes(job.n, job.k);
+  for (int64_t item = begin; item < end; ++item) {
+    int64_t e = item / job.items, p0 = item % job.items * job.panelsPerItem;
+    job.layout.packPanels(job.src + e * job.n * rowBytes, job.n, job.k, p0,
+                          std::min(p0 + job.panelsPerItem, job.panels),
+                          job.dst + e * matrix);
+  }
+}
+} // namespace
+
+void moert::packInt8Panels(const void *src, void *dst,
+                           const std::vector<int64_t> &shape,
+                           const moe::abi::Int8PanelLayout &layout,
+                           ThreadPool *pool) {
+  assert(layout.validate(shape).empty() && "a valid int8 panel layout");
+  int64_t experts = shape.size() == 3 ? shape[0] : 1;
+  int64_t n = shape[shape.size() - 2], k = shape.back();
+  int64_t panels = (n + moe::abi::Int8PanelLayout::kPanel - 1) /
+                   moe::abi::Int8PanelLayout::kPanel;
+  // Items of 8 panels: enough to balance a dense weight over the threads.
+  int64_t perItem = 8;
+  Int8Job job{static_cast<const unsigned char *>(src),
+              static_cast<unsigned char *>(dst),
+              layout,
+              n,
+              k,
+              panels,
+              perItem,
+              (panels + perItem - 1) / perItem};
+  if (pool)
+    pool->parallelFor(packInt8Range, &job, experts * job.items);
+  else
+    packInt8Range(&job, 0, experts * job.items);
+}

@@ -11,6 +11,8 @@
 #ifndef MOEC_RUNTIME_MOERT_PACKING_H
 #define MOEC_RUNTIME_MOERT_PACKING_H
 
+#include "runtime/abi/Int8PanelLayout.h"
+
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -69,6 +71,14 @@ void packPanels(const void *src, void *dst, const std::vector<int64_t> &shape,
 void packPanels(const PackSource &src, void *dst,
                 const std::vector<int64_t> &shape, int64_t panel, int64_t group,
                 size_t eltBytes, ThreadPool *pool, int64_t slices = 1);
+
+/// Packs the block-quantized weight at `src` (row-major [E, N, K] or
+/// [N, K] of stored blocks) into `dst` in int8 panels of `layout`
+/// (Int8PanelLayout::packedShape of `shape`), on `pool`'s threads when
+/// given.
+void packInt8Panels(const void *src, void *dst,
+                    const std::vector<int64_t> &shape,
+                    const moe::abi::Int8PanelLayout &layout, ThreadPool *pool);
 
 } // namespace moert
 

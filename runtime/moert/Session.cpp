@@ -175,6 +175,17 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
         descriptors.push_back(descriptor(data, storageShape(w.dtype, w.shape)));
         continue;
       }
+      if (p.int8Panels) {
+        const PackedBuffer *packed = int8PanelData(*session, w, p);
+        if (!packed)
+          return makeStatus(
+              MOERT_RESOURCE_EXHAUSTED,
+              "function '" + fn->name + "': no memory to pack weight '" +
+                  p.name + "' " + shapeString(w.shape) + " into int8 panels");
+        descriptors.push_back(
+            descriptor(packed->data(), p.int8Panels->packedShape(w.shape)));
+        continue;
+      }
       if (p.panel) {
         const PackedBuffer *packed = packedData(*session, w, p);
         if (!packed)

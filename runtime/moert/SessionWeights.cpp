@@ -201,7 +201,7 @@ bool resolveMxfp4(moert_session_s &s, const Param &p, std::string &why,
   }
   BoundWeight w{p.dtype, p.shape, owned->data(), codeFile.path(), owned,
                 {},      {},      false,         false,           {},
-                nullptr};
+                nullptr, nullptr};
   s.weights[p.name] = std::move(w);
   return true;
 }
@@ -271,6 +271,7 @@ bool resolveFp8(moert_session_s &s, const Param &p, std::string &why,
                 false,
                 false,
                 {},
+                nullptr,
                 nullptr};
   s.weights[p.name] = std::move(w);
   return true;
@@ -331,7 +332,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
   std::string from = s.catalog.at(sources.front()).file->path();
   BoundWeight w{p.dtype, p.shape, nullptr, from,  nullptr,
                 {},      {},      false,   false, std::move(converted),
-                nullptr};
+                nullptr, nullptr};
   if (p.isAssembled()) {
     w.parts = std::move(parts);
     w.stacked = !p.stack.empty();
@@ -425,6 +426,47 @@ const PackedBuffer *moert::packedData(moert_session_s &s, BoundWeight &w,
     slot = buffer;
   }
   return slot.get();
+}
+
+const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
+                                         const Param &p) {
+  if (!w.int8Packed) {
+    const moe::abi::Int8PanelLayout &layout = *p.int8Panels;
+    std::vector<int64_t> shape = layout.packedShape(w.shape);
+    auto buffer = std::make_shared<PackedBuffer>(static_cast<size_t>(
+        std::accumulate(shape.begin(), shape.end(), int64_t(1),
+                        std::multiplies<int64_t>())));
+    // A quantized weight is bound as it lies (checkQuantized).
+    const void *src = weightData(w);
+    if (!buffer->data() || !src)
+      return nullptr;
+    // The panels hold the same bytes: the source pages of a weight mapped
+    // from a file are released, in steps of about 64 MiB as they are
+    // packed, so the session never holds both forms of more than a step.
+    const CatalogEntry *mapped = nullptr;
+    if (auto it = s.catalog.find(p.name);
+        it != s.catalog.end() && it->second.file->data(*it->second.info) == src)
+      mapped = &it->second;
+    int64_t n = w.shape[w.shape.size() - 2], k = w.shape.back();
+    int64_t experts = w.shape.size() == 3 ? w.shape[0] : 1;
+    size_t srcBytes = static_cast<size_t>(n * moe::dtypeRowBytes(w.dtype, k));
+    size_t dstBytes = static_cast<size_t>(layout.matrixBytes(n, k));
+    int64_t step = std::max<int64_t>(1, (size_t(64) << 20) / srcBytes);
+    for (int64_t e = 0; e < experts; e += step) {
+      int64_t count = std::min(step, experts - e);
+      std::vector<int64_t> part = {n, k};
+      if (w.shape.size() == 3)
+        part.insert(part.begin(), count);
+      packInt8Panels(static_cast<const unsigned char *>(src) + e * srcBytes,
+                     static_cast<unsigned char *>(buffer->data()) +
+                         e * dstBytes,
+                     part, layout, s.pool.get());
+      if (mapped)
+        mapped->file->release(*mapped->info, (e + count) * srcBytes);
+    }
+    w.int8Packed = buffer;
+  }
+  return w.int8Packed.get();
 }
 
 moert_status_t moert::deviceWeight(moert_session_s &s, const std::string &fn,
@@ -613,7 +655,7 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
                             std::string("weight '") + name + "' has no data");
         session->weights[name] = {
             p->dtype, p->shape, tensor->data, kCallerMemory, nullptr, {}, {},
-            false,    false,    {},           nullptr};
+            false,    false,    {},           nullptr,       nullptr};
         return nullptr;
       });
 }

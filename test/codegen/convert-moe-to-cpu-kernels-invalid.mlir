@@ -119,3 +119,40 @@ func.func @quantized_other_user(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.qu
   // expected-error @+1 {{'func.return' op reads the block-quantized weight 'tensor<4x32x64x!moe.quant<q8_0>>', which only the CPU GEMM kernels can (a claimed moe.grouped_matmul or fused moe.combine)}}
   return %w : tensor<4x32x64x!moe.quant<q8_0>>
 }
+
+// -----
+
+// Only a q8_0 or q4_0 weight with K a multiple of 128 has int8 panels
+// (moe-pack-weights int8-dot marks no other).
+// expected-error @+1 {{argument 1 of type 'tensor<2x32x256x!moe.quant<q4_k>>' is marked moe.int8_panels, which only a static q8_0 or q4_0 weight of rank 2 or 3 with K a multiple of 128 can be}}
+func.func @int8_panels_q4_k(%x: tensor<?x256xf32>, %w: tensor<2x32x256x!moe.quant<q4_k>> {moe.int8_panels}, %off: tensor<3xi32>) -> tensor<?x32xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x256xf32>, tensor<2x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}
+
+// -----
+
+// expected-error @+1 {{argument 1 of type 'tensor<2x32x64x!moe.quant<q8_0>>' is marked moe.int8_panels}}
+func.func @int8_panels_k64(%x: tensor<?x64xf32>, %w: tensor<2x32x64x!moe.quant<q8_0>> {moe.int8_panels}, %off: tensor<3xi32>) -> tensor<?x32xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x64xf32>, tensor<2x32x64x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}
+
+// -----
+
+// Only the int8 panel kernel reads int8 panels: a GEMM whose moe.kernel
+// has no int8_dot cannot.
+func.func @int8_panels_without_int8_dot(%x: tensor<?x128xf32>, %w: tensor<2x32x128x!moe.quant<q8_0>> {moe.int8_panels}, %off: tensor<3xi32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op cannot read argument 1 in int8 panels (moe.int8_panels): only the weight of a moe.grouped_matmul without up, activation or gate_up_layout whose moe.kernel has int8_dot and 16 lanes can}}
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x128xf32>, tensor<2x32x128x!moe.quant<q8_0>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}
+
+// -----
+
+// Nor the row kernel of a gated GEMM.
+func.func @int8_panels_gated(%x: tensor<?x128xf32>, %g: tensor<2x32x128x!moe.quant<q4_0>> {moe.int8_panels}, %u: tensor<2x32x128x!moe.quant<q4_0>>, %off: tensor<3xi32>) -> tensor<?x32xf32> {
+  // expected-error @+1 {{'moe.grouped_matmul' op cannot read argument 1 in int8 panels}}
+  %a = moe.grouped_matmul %x, %g offsets(%off : tensor<3xi32>) up(%u : tensor<2x32x128x!moe.quant<q4_0>>) activation(#moe.activation<swiglu>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64}} : tensor<?x128xf32>, tensor<2x32x128x!moe.quant<q4_0>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}

@@ -6,6 +6,9 @@
 // panels are 16 columns in 2 slices of 8, SSE's 8 columns whole.
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64-v3 --moe-pack-weights --split-input-file | FileCheck %s --check-prefix=AVX2
 // RUN: moe-opt %s --moe-set-cpu-target=cpu=x86-64 --moe-pack-weights --split-input-file | FileCheck %s --check-prefix=SSE
+// Block-quantized weights in int8 panels with int8-dot (and none without):
+// RUN: moe-opt %S/Inputs/int8-panels.mlir --moe-set-cpu-target=cpu=cooperlake "--moe-pack-weights=slices=1 int8-dot=true" | FileCheck %S/Inputs/int8-panels.mlir --check-prefix=INT8
+// RUN: moe-opt %S/Inputs/int8-panels.mlir --moe-set-cpu-target=cpu=cooperlake --moe-pack-weights=slices=1 | FileCheck %S/Inputs/int8-panels.mlir --check-prefix=NOINT8
 
 // Two experts' GEMMs on f32 weights: each weight becomes panels
 // [E, ceil(N / 64), K, 64] (N = 40 pads to one panel) read through

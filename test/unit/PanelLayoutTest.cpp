@@ -118,3 +118,80 @@ TEST(packingFollowsThePanelLayout) {
       CHECK(ok);
     }
 }
+
+TEST(int8PanelLayoutShapes) {
+  using moe::abi::Int8PanelLayout;
+  CHECK(Int8PanelLayout::forDType("q8_0").has_value());
+  CHECK(Int8PanelLayout::forDType("q4_0").has_value());
+  CHECK(!Int8PanelLayout::forDType("q4_k") &&
+        !Int8PanelLayout::forDType("f32"));
+  Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
+  Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
+  // Per panel of 16 columns and block of 32: the blocks' own bytes.
+  CHECK_EQ(q8.panelBlockBytes(), int64_t(16 * 34));
+  CHECK_EQ(q4.panelBlockBytes(), int64_t(16 * 18));
+  CHECK(q8.packedShape({3, 40, 128}) == (Shape{3, 3, 4, 544}));
+  CHECK(q4.packedShape({24, 64}) == (Shape{2, 2, 288}));
+  CHECK_EQ(q8.validate({3, 40, 128}), std::string());
+  CHECK_CONTAINS(q8.validate({128}), "rank 2 or 3");
+  CHECK_CONTAINS(q8.validate({40, 48}), "multiple of 32");
+  CHECK_CONTAINS(q4.validate({0, 64}), "non-empty");
+}
+
+TEST(int8PanelPackingKeepsEveryValue) {
+  // Random q8_0 and q4_0 blocks of a weight [2, 21, 96] (a last panel of
+  // 5 columns), packed, and every value and scale read back through the
+  // layout's mapping (Int8PanelLayout.h) equals the block's: q8_0's value
+  // at byte 64 t + 4 c + i is v + 128 for v = 4 t + i; q4_0's byte holds
+  // the codes of v = 4 t + i (low) and 16 + 4 t + i (high).
+  using moe::abi::Int8PanelLayout;
+  uint32_t seed = 7;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<uint8_t>(seed >> 24);
+  };
+  for (const char *dtype : {"q8_0", "q4_0"}) {
+    Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
+    const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
+    int64_t bytes = layout.storedBlockBytes();
+    std::vector<uint8_t> src(e * n * blocks * bytes);
+    for (uint8_t &b : src)
+      b = next();
+    Shape packed = layout.packedShape({e, n, k});
+    std::vector<uint8_t> dst(packed[0] * packed[1] * packed[2] * packed[3],
+                             0xAB);
+    moert::packInt8Panels(src.data(), dst.data(), {e, n, k}, layout, nullptr);
+    int64_t pb = layout.panelBlockBytes();
+    bool ok = true;
+    for (int64_t x = 0; x < e; ++x)
+      for (int64_t col = 0; col < packed[1] * 16; ++col)
+        for (int64_t b = 0; b < blocks; ++b) {
+          const uint8_t *out =
+              dst.data() + ((x * packed[1] + col / 16) * blocks + b) * pb;
+          int64_t c = col % 16;
+          const uint8_t *block =
+              col < n ? src.data() + ((x * n + col) * blocks + b) * bytes
+                      : nullptr;
+          // The scale, or zero past N.
+          for (int64_t h = 0; h < 2; ++h)
+            ok &= out[pb - 32 + 2 * c + h] == (block ? block[h] : 0);
+          for (int64_t v = 0; v < 32; ++v) {
+            int64_t t = (v % 16) / 4, i = v % 4;
+            int code;
+            if (layout.format == Int8PanelLayout::Format::Q8_0) {
+              t = v / 4;
+              code = out[64 * t + 4 * c + i] - 128; // the signed value
+              ok &= code == (block ? static_cast<int8_t>(block[2 + v]) : -128);
+            } else {
+              uint8_t byte = out[64 * t + 4 * c + i];
+              code = v < 16 ? byte & 15 : byte >> 4;
+              int want =
+                  block ? (v < 16 ? block[2 + v] & 15 : block[2 + v - 16] >> 4)
+                        : 0;
+              ok &= code == want;
+            }
+          }
+        }
+    CHECK(ok);
+  }
+}

@@ -8,7 +8,7 @@ MoE block computed in NumPy float64 the way llama.cpp computes it.
 writes OUT/<case>/{model.gguf, x.npy, expected.layer_N.npy} and
 OUT/cases.json for check_checkpoints.py (and, for --quant,
 expected_int8.layer_N.npy: see below). x is [2, 5, H] ([2, 24, H] for
-TALL_CASES). Routing is checked
+TALL_CASES and RAGGED_CASES). Routing is checked
 free of near-ties so that the float32 runs select the same experts.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
@@ -24,7 +24,9 @@ weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
 their routers are scaled to spread the logits as much as at H 64. Their
 own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Then
 Q8_0, Q4_0 and MXFP4 cases at H and expert width 128 (WIDE_CASES, seed
-14), and last at H 192 and expert width 64 (TAIL_CASES, seed 15). Every
+14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
+width 128 with 48 tokens (TALL_CASES, seed 16), and last at H 128 and
+expert width 40 with 48 tokens (RAGGED_CASES, seed 17). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -383,6 +385,15 @@ TALL_CASES = [
                                            oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
 ]
 
+# H 128 and expert width 40 (seed 17, 48 tokens): the gate and up
+# projections (N 40) take --int8-dot's int8 panels of 16 columns with the
+# last panel part padding and the last pair of panels one short; down (K
+# 40) stays f32.
+RAGGED_CASES = [
+    ("mixtral_q8_0_q4_0_ragged", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 40}, {"gate": Q8_0, "up": Q4_0}),
+]
+
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
     # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
@@ -497,6 +508,8 @@ def main(out, quantized):
         cases += [make(out, *c, rng, 192, 64) for c in TAIL_CASES]
         rng = np.random.default_rng(16)
         cases += [make(out, *c, rng, 128, 128, tokens=24) for c in TALL_CASES]
+        rng = np.random.default_rng(17)
+        cases += [make(out, *c, rng, 128, 40, tokens=24) for c in RAGGED_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -187,7 +187,7 @@ bool runsOnInt8Panels(const ContractionOperands &operands,
 bool int8PanelsTake(QuantizedType quant, int64_t k);
 
 /// The layout of `quant`'s weights packed in int8 panels at binding
-/// (runtime/abi/Int8PanelLayout.h), for q8_0 and q4_0.
+/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0 and mxfp4.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// The fewest rows for which an item repacks its weights (the cost model

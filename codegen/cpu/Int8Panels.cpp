@@ -119,15 +119,38 @@ public:
               b, loc, arith::CmpIPredicate::ult, nextCol, n);
           Value d = iter[0];
           Value begin = c0;
+          // On the weight's own panels the fetching is spread over the
+          // group's blocks of shape.rows rows (R of them, or the first
+          // smaller block when there are none): the one at m0 = r x rows
+          // fetches the blocks blk with blk % R == r, so the next group's
+          // bytes arrive over the whole group's time rather than the first
+          // row block's (qwen3-30b-a3b q8_0 at T=512: 42.2 to 39.2 ms). The
+          // repacking instead wants all its rows early: the first row
+          // block fetches them all (R = 1; spread, mxfp4 took 47 to 55 ms).
+          Value rows = index(shape.rows);
+          Value slots =
+              o.int8Panels
+                  ? arith::MaxUIOp::create(
+                        b, loc, arith::DivUIOp::create(b, loc, count, rows),
+                        index(1))
+                        .getResult()
+                  : index(1);
           for (int64_t mr : rowSizes()) {
             Value end = blockEnd(b, loc, begin, count, mr);
             d = loopThreading(
                 b, loc, begin, end, mr, d, [&](Value m0, Value dd) {
-                  Value first = arith::AndIOp::create(
+                  Value slot = arith::DivUIOp::create(b, loc, m0, rows);
+                  Value fetches = arith::AndIOp::create(
                       b, loc, hasNext,
-                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
-                                            m0, c0));
-                  return rowBlock(m0, mr, col, packed, dd, first, nextCol);
+                      arith::AndIOp::create(
+                          b, loc,
+                          arith::CmpIOp::create(
+                              b, loc, arith::CmpIPredicate::eq,
+                              arith::RemUIOp::create(b, loc, m0, rows), c0),
+                          arith::CmpIOp::create(
+                              b, loc, arith::CmpIPredicate::ult, slot, slots)));
+                  return rowBlock(m0, mr, col, packed, dd, fetches, nextCol,
+                                  slot, slots);
                 });
             begin = end;
           }
@@ -364,8 +387,14 @@ private:
     if (t >= rows)
       lanes =
           arith::ShRUIOp::create(b, loc, lanes, reader.intSplat(16, i32, 4));
-    return arith::AndIOp::create(b, loc, lanes,
-                                 reader.intSplat(16, i32, 0x0F0F0F0F));
+    lanes = arith::AndIOp::create(b, loc, lanes,
+                                  reader.intSplat(16, i32, 0x0F0F0F0F));
+    if (layout.format != ::moe::abi::Int8PanelLayout::Format::MXFP4)
+      return lanes;
+    // e2m1 codes to their values doubled, plus 12.
+    Value codes = vector::BitCastOp::create(
+        b, loc, VectorType::get({64}, b.getI8Type()), lanes);
+    return vector::BitCastOp::create(b, loc, i32x16, reader.mxfp4Bytes(codes));
   }
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32.
@@ -375,11 +404,18 @@ private:
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[1], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+    int64_t scaleBytes = layout.scaleBytes();
     Value bytes = vector::TransferReadOp::create(
-        b, loc, VectorType::get({32}, b.getI8Type()), o.w,
-        ValueRange{panel, blk, index(layout.panelBlockBytes() - 2 * kPanel)},
+        b, loc, VectorType::get({scaleBytes * kPanel}, b.getI8Type()), o.w,
+        ValueRange{panel, blk,
+                   index(layout.panelBlockBytes() - scaleBytes * kPanel)},
         arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
         ArrayRef<bool>{true});
+    if (scaleBytes == 1) {
+      // mxfp4's e8m0 exponents, halved for the doubled values.
+      return reader.e8m0HalfOf(
+          arith::ExtUIOp::create(b, loc, VectorType::get({16}, i32), bytes));
+    }
     Value halves = vector::BitCastOp::create(
         b, loc, VectorType::get({16}, b.getF16Type()), bytes);
     return arith::ExtFOp::create(b, loc, f32x16, halves);
@@ -395,7 +431,8 @@ private:
   /// Rows [m0, m0 + mr) of dest against the tile's panels (columns from
   /// `col`).
   Value rowBlock(Value m0, int64_t mr, Value col, ArrayRef<Value> tile,
-                 Value dest, Value prefetchNext, Value nextCol) {
+                 Value dest, Value prefetchNext, Value nextCol, Value slot,
+                 Value slots) {
     auto f32x16 = VectorType::get({16}, f32);
     auto i32x16 = VectorType::get({16}, i32);
     Type i8 = b.getI8Type();
@@ -411,9 +448,16 @@ private:
         [&](OpBuilder &nb, Location, Value blk, ValueRange accs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          // When prefetchNext: block blk's bytes of each of the next
-          // group's weight rows (the blocks' bytes cover every line).
-          auto fetch = scf::IfOp::create(b, loc, prefetchNext);
+          // When prefetchNext and blk is one of this row block's (blk %
+          // slots == slot): block blk's bytes of each of the next group's
+          // weight rows (the blocks' bytes cover every line).
+          auto fetch = scf::IfOp::create(
+              b, loc,
+              arith::AndIOp::create(
+                  b, loc, prefetchNext,
+                  arith::CmpIOp::create(
+                      b, loc, arith::CmpIPredicate::eq,
+                      arith::RemUIOp::create(b, loc, blk, slots), slot)));
           {
             OpBuilder::InsertionGuard inner(b);
             b.setInsertionPointToStart(fetch.thenBlock());

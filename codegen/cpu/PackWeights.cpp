@@ -56,16 +56,19 @@ bool packable(BlockArgument arg) {
                       [&](OpOperand &use) { return panelUse(use, grouped); });
 }
 
-/// Whether `arg` is a q8_0 or q4_0 weight (int8PanelLayout) with k a
-/// multiple of 128 whose every use is the weight of a plain grouped GEMM
-/// (no up, activation or gate_up_layout), with offsets exactly when it has
-/// experts: the GEMMs the int8 panel kernel runs (runsOnInt8Panels).
-bool int8Packable(BlockArgument arg) {
+/// Whether `arg` of `func` is a q8_0, q4_0 or mxfp4 weight
+/// (int8PanelLayout) with k a multiple of 128, bound as the file holds it
+/// (not an mxfp4 weight assembled from OCP codes and scales), whose every
+/// use is the weight of a plain grouped GEMM (no up, activation or
+/// gate_up_layout), with offsets exactly when it has experts: the GEMMs
+/// the int8 panel kernel runs (runsOnInt8Panels).
+bool int8Packable(func::FuncOp func, BlockArgument arg) {
   auto type = dyn_cast<RankedTensorType>(arg.getType());
   QuantizedType quant = getQuantizedElementType(arg.getType());
   if (!type || !quant || (type.getRank() != 2 && type.getRank() != 3) ||
       !type.hasStaticShape() || arg.use_empty() || !int8PanelLayout(quant) ||
-      !int8PanelsTake(quant, type.getShape().back()))
+      !int8PanelsTake(quant, type.getShape().back()) ||
+      func.getArgAttr(arg.getArgNumber(), kArgMxScalesAttr))
     return false;
   bool grouped = type.getRank() == 3;
   return llvm::all_of(arg.getUses(), [&](OpOperand &use) {
@@ -127,7 +130,7 @@ struct MoEPackWeightsPass
           pack.insert(arg);
         // Quantized weights keep their type: convert-moe-to-cpu-kernels
         // retypes them to their bytes, here to the panels' bytes.
-        if (int8Dot && int8Packable(arg))
+        if (int8Dot && int8Packable(func, arg))
           func.setArgAttr(arg.getArgNumber(), kArgInt8PanelsAttr,
                           b0.getUnitAttr());
       }

@@ -439,17 +439,24 @@ Value QuantizedWeightReader::mxfp4Bytes(Value n) {
 /// as an f32 (for the doubled e2m1 values): the bits 0x00200000 << e for
 /// e < 2, else (e - 1) << 23.
 Value QuantizedWeightReader::e8m0Half(Value t, Value row, Value base) {
+  return e8m0HalfOf(quantByte(t, row, base));
+}
+
+Value QuantizedWeightReader::e8m0HalfOf(Value e) {
+  auto vec = dyn_cast<VectorType>(e.getType());
   auto c = [&](int64_t v) -> Value {
+    if (vec)
+      return intSplat(vec.getNumElements(), b.getI32Type(), v);
     return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
   };
-  Value e = quantByte(t, row, base);
   Value small =
       arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, e, c(2));
   Value bits = arith::SelectOp::create(
       b, loc, small, arith::ShLIOp::create(b, loc, c(0x00200000), e),
       arith::ShLIOp::create(b, loc, arith::SubIOp::create(b, loc, e, c(1)),
                             c(23)));
-  return arith::BitcastOp::create(b, loc, f32, bits);
+  Type f = vec ? Type(VectorType::get(vec.getShape(), f32)) : f32;
+  return arith::BitcastOp::create(b, loc, f, bits);
 }
 
 /// A constant vector of `n` copies of the integer `v` of type `elt`.

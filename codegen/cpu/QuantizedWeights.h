@@ -109,6 +109,14 @@ public:
   /// A constant vector of `n` copies of the integer `v` of type `elt`.
   Value intSplat(int64_t n, Type elt, int64_t v);
 
+  /// The 64 e2m1 codes `n` (i8, one per byte) as their values doubled plus
+  /// 12, unsigned bytes for vpdpbusd (vpshufb on a table).
+  Value mxfp4Bytes(Value n);
+
+  /// Half the e8m0 scales `e` (i32, or a vector of i32, each 0 to 255),
+  /// 2^(e - 128), as f32: the scales of doubled e2m1 values.
+  Value e8m0HalfOf(Value e);
+
 private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value quantBytes(Value t, Value row, Value at, int64_t count);
@@ -128,7 +136,6 @@ private:
   Value crumbsOf(Value raw, int64_t i);
   Value runsOf(Value first, Value second, int64_t run);
   Value mxfp4Doubled(Value n);
-  Value mxfp4Bytes(Value n);
   Value e8m0Half(Value t, Value row, Value base);
 
   OpBuilder &b;

@@ -16,15 +16,17 @@
 //   panel p, block b holds columns n = 16 p + c (c < 16) and values
 //   k = 32 b + v (v < 32), as the format's block of row n at b stores them:
 //
-//   q8_0 (B = 544)  byte 64 t + 4 c + i (t < 8, i < 4): the value at
-//                   v = 4 t + i plus 128 (an unsigned byte, the value's
-//                   two's complement with its sign bit flipped);
-//   q4_0 (B = 288)  byte 64 t + 4 c + i (t < 4, i < 4): the block's byte
-//                   4 t + i as stored (low nibble: the code of v = 4 t + i,
-//                   high nibble: of v = 16 + 4 t + i; value = code - 8);
-//   both            then at byte B - 32 + 2 c the block's f16 scale d as
-//                   stored (little-endian).
-//   padding         columns n >= N: zero bytes and zero scales.
+//   q8_0 (B = 544)   byte 64 t + 4 c + i (t < 8, i < 4): the value at
+//                    v = 4 t + i plus 128 (an unsigned byte, the value's
+//                    two's complement with its sign bit flipped); then at
+//                    byte 512 + 2 c the block's f16 scale d as stored;
+//   q4_0 (B = 288)   byte 64 t + 4 c + i (t < 4, i < 4): the block's code
+//                    byte 4 t + i as stored (low nibble: the code of
+//                    v = 4 t + i, high nibble: of v = 16 + 4 t + i); then
+//                    at byte 256 + 2 c the block's f16 scale d;
+//   mxfp4 (B = 272)  the codes as q4_0's (e2m1 codes); then at byte
+//                    256 + c the block's e8m0 scale byte.
+//   padding          columns n >= N: zero bytes and zero scales.
 //
 // The panels hold exactly the bytes of the blocks they come from, so a
 // packed weight takes the bytes the file does.
@@ -46,28 +48,34 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0 };
+  enum class Format { Q8_0, Q4_0, MXFP4 };
   Format format = Format::Q8_0;
 
   /// Columns per panel, values per block, bytes of a stored block.
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
-  /// The layout of a weight of dtype `name` ("q8_0", "q4_0"), if it has
-  /// one.
+  /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4"), if
+  /// it has one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
     if (name == "q8_0")
       return Int8PanelLayout{Format::Q8_0};
     if (name == "q4_0")
       return Int8PanelLayout{Format::Q4_0};
+    if (name == "mxfp4")
+      return Int8PanelLayout{Format::MXFP4};
     return std::nullopt;
   }
 
-  /// Bytes of one stored block (ggml's): the f16 scale, then the values.
-  int64_t storedBlockBytes() const { return format == Format::Q8_0 ? 34 : 18; }
+  /// Bytes of a block's scale: an f16, or an e8m0 byte for mxfp4.
+  int64_t scaleBytes() const { return format == Format::MXFP4 ? 1 : 2; }
   /// i32 lane rows per panel and block: 8 of 4 values, or 4 of 8 nibbles.
   int64_t laneRows() const { return format == Format::Q8_0 ? 8 : 4; }
+  /// Bytes of one stored block (ggml's): the scale, then the values.
+  int64_t storedBlockBytes() const { return scaleBytes() + laneRows() * 4; }
   /// B: bytes per panel and block, the lanes then the scales.
-  int64_t panelBlockBytes() const { return laneRows() * 64 + 2 * kPanel; }
+  int64_t panelBlockBytes() const {
+    return laneRows() * 64 + scaleBytes() * kPanel;
+  }
 
   /// "" when the layout applies to a weight of `shape` ([E, N, K] or
   /// [N, K], static), else what is wrong.
@@ -104,16 +112,18 @@ struct Int8PanelLayout {
                   int64_t p1, uint8_t *dst) const {
     int64_t blocks = k / kBlock, bytes = storedBlockBytes();
     int64_t rowBytes = blocks * bytes, pb = panelBlockBytes();
+    int64_t sb = scaleBytes();
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t b = 0; b < blocks; ++b) {
         uint8_t *out = dst + (p * blocks + b) * pb;
         std::memset(out, 0, static_cast<size_t>(pb));
         for (int64_t c = 0; c < kPanel && p * kPanel + c < n; ++c) {
           const uint8_t *block = src + (p * kPanel + c) * rowBytes + b * bytes;
-          std::memcpy(out + pb - 2 * kPanel + 2 * c, block, 2);
+          std::memcpy(out + pb - sb * kPanel + sb * c, block,
+                      static_cast<size_t>(sb));
           for (int64_t t = 0; t < laneRows(); ++t)
             for (int64_t i = 0; i < 4; ++i) {
-              uint8_t v = block[2 + 4 * t + i];
+              uint8_t v = block[sb + 4 * t + i];
               out[64 * t + 4 * c + i] =
                   format == Format::Q8_0 ? uint8_t(v ^ 0x80) : v;
             }

@@ -157,10 +157,10 @@ std::string parseParams(const json::Value *list, bool results,
       if (const json::Value *int8 = v.get("int8_panels")) {
         std::optional<Int8PanelLayout> layout =
             Int8PanelLayout::forDType(moe::dtypeName(p.dtype));
-        if (!int8->isBool() || !p.isWeight || !layout)
+        if (!int8->isBool() || !p.isWeight || !layout || !p.mxScales.empty())
           return "argument '" + p.name +
-                 "': 'int8_panels' must be true or false, on a q8_0 or q4_0 "
-                 "weight";
+                 "': 'int8_panels' must be true or false, on a q8_0, q4_0 or "
+                 "mxfp4 weight without 'mx_scales'";
         if (int8->asBool()) {
           if (std::string err = layout->validate(p.shape); !err.empty())
             return "argument '" + p.name + "': 'int8_panels': " + err;

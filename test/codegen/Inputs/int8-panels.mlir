@@ -60,3 +60,27 @@ func.func @int8_panels(%x: tensor<?x128xf32>, %w8: tensor<4x40x128x!moe.quant<q8
   %l = moe.grouped_matmul %x, %r : tensor<?x128xf32>, tensor<64x128xf32> -> tensor<?x64xf32>
   return %a, %b, %c, %d, %e, %l : tensor<?x40xf32>, tensor<?x24xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x64xf32>
 }
+
+// mxfp4 experts' weights are marked too, except one the runtime assembles
+// from OCP codes and scales (moe.mx_scales), which it would then hold
+// twice. After the kernels the marked one is [4, 2, 4, 272] bytes (the
+// e2m1 codes as q4_0's, then 16 e8m0 scale bytes), its codes mapped to
+// values by vpshufb and its scales widened from bytes.
+// INT8-LABEL: func.func @int8_panels_mxfp4
+// INT8-SAME: tensor<4x32x128x!moe.quant<mxfp4>> {moe.int8_panels},
+// INT8-SAME: tensor<4x32x128x!moe.quant<mxfp4>> {moe.mx_scales = "s"}
+// PANELS-LABEL: func.func @int8_panels_mxfp4
+// PANELS-SAME: tensor<4x2x4x272xi8> {moe.int8_panels},
+// PANELS-SAME: tensor<4x32x68xi8> {moe.mx_scales = "s"}
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x272xi8>, vector<64xi8>
+// PANELS: arith.andi
+// PANELS: llvm.inline_asm asm_dialect = att "vpshufb
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x272xi8>, vector<16xi8>
+// PANELS: arith.extui %{{.*}} : vector<16xi8> to vector<16xi32>
+// PANELS: return
+func.func @int8_panels_mxfp4(%x: tensor<?x128xf32>, %w: tensor<4x32x128x!moe.quant<mxfp4>>, %ocp: tensor<4x32x128x!moe.quant<mxfp4>> {moe.mx_scales = "s"}, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<mxfp4>> -> tensor<?x32xf32>
+  %b = moe.grouped_matmul %x, %ocp offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<mxfp4>> -> tensor<?x32xf32>
+  return %a, %b : tensor<?x32xf32>, tensor<?x32xf32>
+}

@@ -159,17 +159,17 @@ Value loopThreading(OpBuilder &b, Location loc, Value lo, Value hi,
 Value blockEnd(OpBuilder &b, Location loc, Value begin, Value end,
                int64_t size);
 
-/// The int8 dot-product kernel on panels (Int8Panels.cpp): on the weight
-/// packed in int8 panels at binding (ContractionOperands::int8Panels), or
-/// on panels repacked per item, for items with many rows: the item's weight
-/// rows, 16 output columns (a panel) at a time in groups of `panels`, are
-/// repacked into a scratch tile where one i32 lane holds 4 stored values of one
-/// column (the lane order of the int8 rows' halves), so a block of `rows` input
-/// rows takes one vpdpbusd per (row, panel) and 4 values of k, its lane summing
-/// one block of one column for the block's 8 steps before the sum is converted
-/// and scaled (the row kernel converts and scales after every 2 dot products).
-/// The tile is rebuilt for each group of panels and reused by all the item's
-/// rows.
+/// The int8 dot-product kernel on panels (Int8Panels.cpp), 16 output
+/// columns (a panel) at a time in groups of `panels`, where one i32 lane
+/// holds 4 stored values of one column (the lane order of the int8 rows'
+/// halves), so a block of `rows` input rows takes one vpdpbusd per (row,
+/// panel) and 4 values of k, its lane summing one block of one column for
+/// the block's 8 steps before the sum is converted and scaled (the row
+/// kernel converts and scales after every 2 dot products). The panels are
+/// the weight's own when it is packed in int8 panels at binding
+/// (ContractionOperands::int8Panels); otherwise, for items with many rows,
+/// the item's weight rows are repacked into a scratch tile of panels,
+/// rebuilt for each group and reused by all the item's rows.
 struct Int8PanelShape {
   int64_t panels = 2; // panels of 16 columns per group
   int64_t rows = 6;   // input rows per block
@@ -187,7 +187,7 @@ bool runsOnInt8Panels(const ContractionOperands &operands,
 bool int8PanelsTake(QuantizedType quant, int64_t k);
 
 /// The layout of `quant`'s weights packed in int8 panels at binding
-/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0 and mxfp4.
+/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z and u4z.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// The fewest rows for which an item repacks its weights (the cost model

@@ -111,9 +111,9 @@ public:
           SmallVector<Value> packed;
           if (!o.int8Panels)
             packed = repack(col, iter.drop_front());
-          // The next group's rows (or panels), fetched while this group's
-          // first row block is multiplied: the repacking (or the first row
-          // block) then reads them from L2.
+          // The next group's rows (or panels) are fetched into L2 while
+          // this group is multiplied, for the repacking (or the first row
+          // block) to read there.
           Value nextCol = arith::AddIOp::create(b, loc, col, index(groupCols));
           Value hasNext = arith::CmpIOp::create(
               b, loc, arith::CmpIPredicate::ult, nextCol, n);
@@ -125,7 +125,7 @@ public:
           // fetches the blocks blk with blk % R == r, so the next group's
           // bytes arrive over the whole group's time rather than the first
           // row block's (qwen3-30b-a3b q8_0 at T=512: 42.2 to 39.2 ms). The
-          // repacking instead wants all its rows early: the first row
+          // repacking wants all its rows early: the first row
           // block fetches them all (R = 1; spread, mxfp4 took 47 to 55 ms).
           Value rows = index(shape.rows);
           Value slots =
@@ -366,8 +366,8 @@ private:
 
   /// Lanes t (values 4 t to 4 t + 3 of the block's 16 columns) of panel
   /// `panel` at block `blk`: of the scratch tile, or of the weight's int8
-  /// panels, where q4_0's lanes t and t + 4 are the low and high nibbles
-  /// of one vector.
+  /// panels, where the 4-bit formats' lanes t and t + 4 are the low and
+  /// high nibbles of one vector (mxfp4's codes then mapped to values).
   Value weightLanes(ArrayRef<Value> tile, Value panel, Value blk, int64_t t) {
     auto i32x16 = VectorType::get({16}, i32);
     if (!o.int8Panels)
@@ -376,12 +376,8 @@ private:
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
     int64_t rows = layout.laneRows();
-    Value bytes = vector::TransferReadOp::create(
-        b, loc, VectorType::get({64}, b.getI8Type()), o.w,
-        ValueRange{panel, blk, index(64 * (t % rows))},
-        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
-        ArrayRef<bool>{true});
-    Value lanes = vector::BitCastOp::create(b, loc, i32x16, bytes);
+    Value lanes = vector::BitCastOp::create(
+        b, loc, i32x16, panelBytes(panel, blk, 64 * (t % rows), 64));
     if (rows == 8)
       return lanes;
     if (t >= rows)
@@ -405,20 +401,47 @@ private:
           b, loc, f32x16, tile[1], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
     int64_t scaleBytes = layout.scaleBytes();
-    Value bytes = vector::TransferReadOp::create(
-        b, loc, VectorType::get({scaleBytes * kPanel}, b.getI8Type()), o.w,
-        ValueRange{panel, blk,
-                   index(layout.panelBlockBytes() - scaleBytes * kPanel)},
-        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
-        ArrayRef<bool>{true});
-    if (scaleBytes == 1) {
+    Value bytes =
+        panelBytes(panel, blk, layout.scalesAt(), scaleBytes * kPanel);
+    switch (scaleBytes) {
+    case 1:
       // mxfp4's e8m0 exponents, halved for the doubled values.
       return reader.e8m0HalfOf(
           arith::ExtUIOp::create(b, loc, VectorType::get({16}, i32), bytes));
+    case 2: {
+      Value halves = vector::BitCastOp::create(
+          b, loc, VectorType::get({16}, b.getF16Type()), bytes);
+      return arith::ExtFOp::create(b, loc, f32x16, halves);
     }
-    Value halves = vector::BitCastOp::create(
-        b, loc, VectorType::get({16}, b.getF16Type()), bytes);
-    return arith::ExtFOp::create(b, loc, f32x16, halves);
+    default:
+      return vector::BitCastOp::create(b, loc, f32x16, bytes);
+    }
+  }
+
+  /// The 16 columns' mins negated, -d z, of panel `panel` at block `blk`
+  /// (with mins; `scales` the columns' d): of the scratch tile, or from
+  /// the weight's int8 panels' zero points.
+  Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
+                      Value scales) {
+    auto f32x16 = VectorType::get({16}, f32);
+    if (!o.int8Panels)
+      return vector::TransferReadOp::create(
+          b, loc, f32x16, tile[2], ValueRange{panel, blk, index(0)},
+          floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+    Value z = arith::UIToFPOp::create(
+        b, loc, f32x16, panelBytes(panel, blk, layout.zeroPointsAt(), kPanel));
+    return arith::NegFOp::create(b, loc,
+                                 arith::MulFOp::create(b, loc, scales, z));
+  }
+
+  /// `count` bytes at byte `at` of panel `panel`'s block `blk` in the
+  /// weight's int8 panels.
+  Value panelBytes(Value panel, Value blk, int64_t at, int64_t count) {
+    return vector::TransferReadOp::create(
+        b, loc, VectorType::get({count}, b.getI8Type()), o.w,
+        ValueRange{panel, blk, index(at)},
+        arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
+        ArrayRef<bool>{true});
   }
 
   /// Element [m, at] of a per-block table, broadcast to 16 lanes.
@@ -530,9 +553,7 @@ private:
           for (int64_t p = 0; p < np; ++p) {
             ws.push_back(weightScales(tile, panels[p], blk));
             if (mins)
-              nm.push_back(vector::TransferReadOp::create(
-                  b, loc, f32x16, tile[2], ValueRange{index(p), blk, index(0)},
-                  floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true}));
+              nm.push_back(weightNegMins(tile, panels[p], blk, ws.back()));
           }
           for (int64_t i = 0; i < mr; ++i) {
             Value sa = splatAt(rowScales, ms[i], blk);

@@ -56,7 +56,7 @@ bool packable(BlockArgument arg) {
                       [&](OpOperand &use) { return panelUse(use, grouped); });
 }
 
-/// Whether `arg` of `func` is a q8_0, q4_0 or mxfp4 weight
+/// Whether `arg` of `func` is a q8_0, q4_0, mxfp4, u8z or u4z weight
 /// (int8PanelLayout) with k a multiple of 128, bound as the file holds it
 /// (not an mxfp4 weight assembled from OCP codes and scales), whose every
 /// use is the weight of a plain grouped GEMM (no up, activation or

@@ -25,8 +25,13 @@
 //                    v = 4 t + i, high nibble: of v = 16 + 4 t + i); then
 //                    at byte 256 + 2 c the block's f16 scale d;
 //   mxfp4 (B = 272)  the codes as q4_0's (e2m1 codes); then at byte
-//                    256 + c the block's e8m0 scale byte.
-//   padding          columns n >= N: zero bytes and zero scales.
+//                    256 + c the block's e8m0 scale byte;
+//   u8z (B = 592)    the codes as q8_0's values, as stored (unsigned);
+//                    then at byte 512 + 4 c the block's f32 scale d and
+//                    at byte 576 + c its zero point z;
+//   u4z (B = 336)    the codes as q4_0's; then at byte 256 + 4 c the f32
+//                    scale d and at byte 320 + c the zero point z.
+//   padding          columns n >= N: zero bytes, scales and zero points.
 //
 // The panels hold exactly the bytes of the blocks they come from, so a
 // packed weight takes the bytes the file does.
@@ -48,14 +53,14 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0, MXFP4 };
+  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z };
   Format format = Format::Q8_0;
 
   /// Columns per panel, values per block, bytes of a stored block.
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
-  /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4"), if
-  /// it has one.
+  /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4",
+  /// "u8z", "u4z"), if it has one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
     if (name == "q8_0")
       return Int8PanelLayout{Format::Q8_0};
@@ -63,19 +68,45 @@ struct Int8PanelLayout {
       return Int8PanelLayout{Format::Q4_0};
     if (name == "mxfp4")
       return Int8PanelLayout{Format::MXFP4};
+    if (name == "u8z")
+      return Int8PanelLayout{Format::U8Z};
+    if (name == "u4z")
+      return Int8PanelLayout{Format::U4Z};
     return std::nullopt;
   }
 
-  /// Bytes of a block's scale: an f16, or an e8m0 byte for mxfp4.
-  int64_t scaleBytes() const { return format == Format::MXFP4 ? 1 : 2; }
-  /// i32 lane rows per panel and block: 8 of 4 values, or 4 of 8 nibbles.
-  int64_t laneRows() const { return format == Format::Q8_0 ? 8 : 4; }
-  /// Bytes of one stored block (ggml's): the scale, then the values.
-  int64_t storedBlockBytes() const { return scaleBytes() + laneRows() * 4; }
-  /// B: bytes per panel and block, the lanes then the scales.
-  int64_t panelBlockBytes() const {
-    return laneRows() * 64 + scaleBytes() * kPanel;
+  /// Bytes of a block's scale: an f16, an e8m0 byte for mxfp4, an f32 for
+  /// u8z and u4z.
+  int64_t scaleBytes() const {
+    switch (format) {
+    case Format::MXFP4:
+      return 1;
+    case Format::U8Z:
+    case Format::U4Z:
+      return 4;
+    default:
+      return 2;
+    }
   }
+  /// Bytes of a block's zero point: 1 for u8z and u4z, else none.
+  int64_t zeroPointBytes() const {
+    return format == Format::U8Z || format == Format::U4Z ? 1 : 0;
+  }
+  /// i32 lane rows per panel and block: 8 of 4 values, or 4 of 8 nibbles.
+  int64_t laneRows() const {
+    return format == Format::Q8_0 || format == Format::U8Z ? 8 : 4;
+  }
+  /// Bytes of one stored block: the scale, the zero point, the values.
+  int64_t storedBlockBytes() const {
+    return scaleBytes() + zeroPointBytes() + laneRows() * 4;
+  }
+  /// B: bytes per panel and block, the lanes, the scales, the zero points.
+  int64_t panelBlockBytes() const {
+    return laneRows() * 64 + (scaleBytes() + zeroPointBytes()) * kPanel;
+  }
+  /// Where a panel and block's scales start, and its zero points.
+  int64_t scalesAt() const { return laneRows() * 64; }
+  int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
 
   /// "" when the layout applies to a weight of `shape` ([E, N, K] or
   /// [N, K], static), else what is wrong.
@@ -112,18 +143,20 @@ struct Int8PanelLayout {
                   int64_t p1, uint8_t *dst) const {
     int64_t blocks = k / kBlock, bytes = storedBlockBytes();
     int64_t rowBytes = blocks * bytes, pb = panelBlockBytes();
-    int64_t sb = scaleBytes();
+    int64_t sb = scaleBytes(), head = sb + zeroPointBytes();
     for (int64_t p = p0; p < p1; ++p)
       for (int64_t b = 0; b < blocks; ++b) {
         uint8_t *out = dst + (p * blocks + b) * pb;
         std::memset(out, 0, static_cast<size_t>(pb));
         for (int64_t c = 0; c < kPanel && p * kPanel + c < n; ++c) {
           const uint8_t *block = src + (p * kPanel + c) * rowBytes + b * bytes;
-          std::memcpy(out + pb - sb * kPanel + sb * c, block,
+          std::memcpy(out + scalesAt() + sb * c, block,
                       static_cast<size_t>(sb));
+          if (zeroPointBytes())
+            out[zeroPointsAt() + c] = block[sb];
           for (int64_t t = 0; t < laneRows(); ++t)
             for (int64_t i = 0; i < 4; ++i) {
-              uint8_t v = block[sb + 4 * t + i];
+              uint8_t v = block[head + 4 * t + i];
               out[64 * t + 4 * c + i] =
                   format == Format::Q8_0 ? uint8_t(v ^ 0x80) : v;
             }

@@ -441,7 +441,7 @@ const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
     if (!buffer->data() || !src)
       return nullptr;
     // The panels hold the same bytes: the source pages of a weight mapped
-    // from a file are released, in steps of about 64 MiB as they are
+    // from a file are released, in steps of about 16 MiB as they are
     // packed, so the session never holds both forms of more than a step.
     const CatalogEntry *mapped = nullptr;
     if (auto it = s.catalog.find(p.name);
@@ -451,7 +451,7 @@ const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
     int64_t experts = w.shape.size() == 3 ? w.shape[0] : 1;
     size_t srcBytes = static_cast<size_t>(n * moe::dtypeRowBytes(w.dtype, k));
     size_t dstBytes = static_cast<size_t>(layout.matrixBytes(n, k));
-    int64_t step = std::max<int64_t>(1, (size_t(64) << 20) / srcBytes);
+    int64_t step = std::max<int64_t>(1, (size_t(16) << 20) / srcBytes);
     for (int64_t e = 0; e < experts; e += step) {
       int64_t count = std::min(step, experts - e);
       std::vector<int64_t> part = {n, k};

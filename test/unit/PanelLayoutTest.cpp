@@ -121,10 +121,10 @@ TEST(packingFollowsThePanelLayout) {
 
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
-  for (const char *dtype : {"q8_0", "q4_0", "mxfp4"})
+  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
   CHECK(!Int8PanelLayout::forDType("q4_k") &&
-        !Int8PanelLayout::forDType("f32"));
+        !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
   Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
   Int8PanelLayout mx = *Int8PanelLayout::forDType("mxfp4");
@@ -132,6 +132,10 @@ TEST(int8PanelLayoutShapes) {
   CHECK_EQ(q8.panelBlockBytes(), int64_t(16 * 34));
   CHECK_EQ(q4.panelBlockBytes(), int64_t(16 * 18));
   CHECK_EQ(mx.panelBlockBytes(), int64_t(16 * 17));
+  CHECK_EQ(Int8PanelLayout::forDType("u8z")->panelBlockBytes(),
+           int64_t(16 * 37));
+  CHECK_EQ(Int8PanelLayout::forDType("u4z")->panelBlockBytes(),
+           int64_t(16 * 21));
   CHECK(q8.packedShape({3, 40, 128}) == (Shape{3, 3, 4, 544}));
   CHECK(q4.packedShape({24, 64}) == (Shape{2, 2, 288}));
   CHECK(mx.packedShape({16, 32}) == (Shape{1, 1, 272}));
@@ -142,22 +146,25 @@ TEST(int8PanelLayoutShapes) {
 }
 
 TEST(int8PanelPackingKeepsEveryValue) {
-  // Random q8_0, q4_0 and mxfp4 blocks of a weight [2, 21, 96] (a last
-  // panel of 5 columns), packed, and every value and scale read back
-  // through the layout's mapping (Int8PanelLayout.h) equals the block's:
-  // q8_0's value at byte 64 t + 4 c + i is v + 128 for v = 4 t + i; q4_0's
-  // and mxfp4's byte holds the codes of v = 4 t + i (low) and 16 + 4 t + i
-  // (high); the scales (2 bytes, or mxfp4's 1) follow the lanes.
+  // Random q8_0, q4_0, mxfp4, u8z and u4z blocks of a weight [2, 21, 96]
+  // (a last panel of 5 columns), packed, and every value, scale and zero
+  // point read back through the layout's mapping (Int8PanelLayout.h)
+  // equals the block's: q8_0's value at byte 64 t + 4 c + i is v + 128 for
+  // v = 4 t + i, u8z's is its code; q4_0's, mxfp4's and u4z's byte holds
+  // the codes of v = 4 t + i (low) and 16 + 4 t + i (high); the scales
+  // (2 bytes, mxfp4's 1, u8z's and u4z's 4) follow the lanes, then u8z's
+  // and u4z's zero points.
   using moe::abi::Int8PanelLayout;
   uint32_t seed = 7;
   auto next = [&] {
     seed = seed * 1664525u + 1013904223u;
     return static_cast<uint8_t>(seed >> 24);
   };
-  for (const char *dtype : {"q8_0", "q4_0", "mxfp4"}) {
+  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"}) {
     Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
     const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
     int64_t bytes = layout.storedBlockBytes(), sb = layout.scaleBytes();
+    int64_t zb = layout.zeroPointBytes(), head = sb + zb;
     std::vector<uint8_t> src(e * n * blocks * bytes);
     for (uint8_t &b : src)
       b = next();
@@ -178,7 +185,10 @@ TEST(int8PanelPackingKeepsEveryValue) {
                       : nullptr;
           // The scale, or zero past N.
           for (int64_t h = 0; h < sb; ++h)
-            ok &= out[pb - 16 * sb + sb * c + h] == (block ? block[h] : 0);
+            ok &= out[64 * layout.laneRows() + sb * c + h] ==
+                  (block ? block[h] : 0);
+          if (zb)
+            ok &= out[pb - 16 + c] == (block ? block[sb] : 0);
           for (int64_t v = 0; v < 32; ++v) {
             int64_t t = (v % 16) / 4, i = v % 4;
             if (layout.format == Int8PanelLayout::Format::Q8_0) {
@@ -186,11 +196,14 @@ TEST(int8PanelPackingKeepsEveryValue) {
               int value = out[64 * t + 4 * c + i] - 128;
               ok &=
                   value == (block ? static_cast<int8_t>(block[sb + v]) : -128);
+            } else if (layout.format == Int8PanelLayout::Format::U8Z) {
+              t = v / 4;
+              ok &= out[64 * t + 4 * c + i] == (block ? block[head + v] : 0);
             } else {
               uint8_t byte = out[64 * t + 4 * c + i];
               int code = v < 16 ? byte & 15 : byte >> 4;
-              int want = block ? (v < 16 ? block[sb + v] & 15
-                                         : block[sb + v - 16] >> 4)
+              int want = block ? (v < 16 ? block[head + v] & 15
+                                         : block[head + v - 16] >> 4)
                                : 0;
               ok &= code == want;
             }

@@ -84,3 +84,31 @@ func.func @int8_panels_mxfp4(%x: tensor<?x128xf32>, %w: tensor<4x32x128x!moe.qua
   %b = moe.grouped_matmul %x, %ocp offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<mxfp4>> -> tensor<?x32xf32>
   return %a, %b : tensor<?x32xf32>, tensor<?x32xf32>
 }
+
+// u8z and u4z (QMoE's blocks with zero points) are marked as well; after
+// the kernels u8z's panels are [4, 2, 4, 592] bytes (the codes as lanes,
+// then 16 f32 scales and 16 zero points), whose mins -d z the kernel
+// computes from them. u2z keeps its rows' bytes.
+// INT8-LABEL: func.func @int8_panels_zero_points
+// INT8-SAME: tensor<4x32x128x!moe.quant<u8z>> {moe.int8_panels},
+// INT8-SAME: tensor<4x32x128x!moe.quant<u4z>> {moe.int8_panels},
+// INT8-SAME: tensor<4x32x128x!moe.quant<u2z>>,
+// PANELS-LABEL: func.func @int8_panels_zero_points
+// PANELS-SAME: tensor<4x2x4x592xi8> {moe.int8_panels},
+// PANELS-SAME: tensor<4x2x4x336xi8> {moe.int8_panels},
+// PANELS-SAME: tensor<4x32x52xi8>,
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x592xi8>, vector<64xi8>
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x592xi8>, vector<64xi8>
+// PANELS: vector.bitcast %{{.*}} : vector<64xi8> to vector<16xf32>
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x592xi8>, vector<16xi8>
+// PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS: arith.negf
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x4x336xi8>, vector<64xi8>
+// PANELS: return
+func.func @int8_panels_zero_points(%x: tensor<?x128xf32>, %w8: tensor<4x32x128x!moe.quant<u8z>>, %w4: tensor<4x32x128x!moe.quant<u4z>>, %w2: tensor<4x32x128x!moe.quant<u2z>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %a = moe.grouped_matmul %x, %w8 offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<u8z>> -> tensor<?x32xf32>
+  %b = moe.grouped_matmul %x, %w4 offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<u4z>> -> tensor<?x32xf32>
+  %c = moe.grouped_matmul %x, %w2 offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x32x128x!moe.quant<u2z>> -> tensor<?x32xf32>
+  return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}

@@ -125,8 +125,8 @@ public:
           // fetches the blocks blk with blk % R == r, so the next group's
           // bytes arrive over the whole group's time rather than the first
           // row block's (qwen3-30b-a3b q8_0 at T=512: 42.2 to 39.2 ms). The
-          // repacking wants all its rows early: the first row
-          // block fetches them all (R = 1; spread, mxfp4 took 47 to 55 ms).
+          // repacking wants all its rows early: the first row block fetches
+          // them all (R = 1; spread, mxfp4 took 47 to 55 ms).
           Value rows = index(shape.rows);
           Value slots =
               o.int8Panels

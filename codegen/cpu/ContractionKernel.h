@@ -190,6 +190,16 @@ bool int8PanelsTake(QuantizedType quant, int64_t k);
 /// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z and u4z.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
+/// Whether a weight of `type` can be taken in int8 panels: a static
+/// tensor of rank 2 or 3 of a format with an int8PanelLayout whose K the
+/// panel kernel takes (int8PanelsTake).
+bool int8PanelType(Type type);
+
+/// Whether `use` is one the int8 panel kernel reads a weight in int8
+/// panels through: the weight of a moe.grouped_matmul without up,
+/// activation or gate_up_layout.
+bool int8PanelUse(OpOperand &use);
+
 /// The fewest rows for which an item repacks its weights (the cost model
 /// of docs/Targets.md): below it the row kernel is cheaper.
 int64_t int8PanelMinRows(QuantizedType quant);

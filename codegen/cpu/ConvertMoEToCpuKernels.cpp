@@ -55,12 +55,7 @@ LogicalResult checkInt8PanelArguments(Operation *root) {
     for (BlockArgument arg : fn.getArguments()) {
       if (!fn.getArgAttr(arg.getArgNumber(), kArgInt8PanelsAttr))
         continue;
-      auto type = dyn_cast<RankedTensorType>(arg.getType());
-      QuantizedType quant = getQuantizedElementType(arg.getType());
-      if (!type || !quant || !type.hasStaticShape() ||
-          (type.getRank() != 2 && type.getRank() != 3) ||
-          !int8PanelLayout(quant) ||
-          !int8PanelsTake(quant, type.getShape().back())) {
+      if (!int8PanelType(arg.getType())) {
         fn.emitError("argument ")
             << arg.getArgNumber() << " of type " << arg.getType()
             << " is marked " << kArgInt8PanelsAttr
@@ -69,15 +64,14 @@ LogicalResult checkInt8PanelArguments(Operation *root) {
         return WalkResult::interrupt();
       }
       for (OpOperand &use : arg.getUses()) {
-        auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+        bool read = int8PanelUse(use);
         FailureOr<std::optional<CpuKernelConfig>> config =
-            mm ? readKernelConfig(mm)
-               : FailureOr<std::optional<CpuKernelConfig>>(std::nullopt);
+            read ? readKernelConfig(use.getOwner())
+                 : FailureOr<std::optional<CpuKernelConfig>>(std::nullopt);
         if (failed(config))
           return WalkResult::interrupt();
-        if (!mm || &use != &mm.getWeightMutable() || mm.getUp() ||
-            mm.getActivationAttr() || mm.getGateUpLayout() || !*config ||
-            !(*config)->int8Dot || (*config)->lanes != 16) {
+        if (!read || !*config || !(*config)->int8Dot ||
+            (*config)->lanes != 16) {
           use.getOwner()->emitOpError("cannot read argument ")
               << arg.getArgNumber() << " in int8 panels (" << kArgInt8PanelsAttr
               << "): only the weight of a moe.grouped_matmul without up, "

@@ -444,6 +444,37 @@ private:
         ArrayRef<bool>{true});
   }
 
+  /// Prefetches block `blk` of the group of panels at column `col` of the
+  /// weight's int8 panels into L2 (each panel's block is panelBlockBytes()
+  /// in a row).
+  void fetchPanels(Value col, Value blk) {
+    for (int64_t p = 0; p < shape.panels; ++p) {
+      Value panel = panelAt(col, p);
+      for (int64_t at = 0; at < layout.panelBlockBytes(); at += 64)
+        memref::PrefetchOp::create(b, loc, weightBuffer,
+                                   ValueRange{panel, blk, index(at)},
+                                   /*isWrite=*/false, /*localityHint=*/2,
+                                   /*isDataCache=*/true);
+    }
+  }
+
+  /// Prefetches block `blk`'s bytes of the weight rows of the group of
+  /// panels at column `col` (the item's last row for those past it) into
+  /// L2: the blocks' bytes cover every line.
+  void fetchRows(Value col, Value blk) {
+    Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
+    Value at =
+        arith::MulIOp::create(b, loc, blk, index(o.quant.getBlockBytes()));
+    for (int64_t r = 0; r < kPanel * shape.panels; ++r) {
+      Value c = arith::MinUIOp::create(
+          b, loc, arith::AddIOp::create(b, loc, col, index(r)), last);
+      memref::PrefetchOp::create(
+          b, loc, weightBuffer,
+          ValueRange{arith::AddIOp::create(b, loc, o.colBase, c), at},
+          /*isWrite=*/false, /*localityHint=*/2, /*isDataCache=*/true);
+    }
+  }
+
   /// Element [m, at] of a per-block table, broadcast to 16 lanes.
   Value splatAt(Value table, Value m, Value at) {
     Value v = tensor::ExtractOp::create(b, loc, table, ValueRange{m, at});
@@ -472,8 +503,8 @@ private:
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
           // When prefetchNext and blk is one of this row block's (blk %
-          // slots == slot): block blk's bytes of each of the next group's
-          // weight rows (the blocks' bytes cover every line).
+          // slots == slot): block blk of the next group's weight rows or
+          // panels.
           auto fetch = scf::IfOp::create(
               b, loc,
               arith::AndIOp::create(
@@ -484,32 +515,10 @@ private:
           {
             OpBuilder::InsertionGuard inner(b);
             b.setInsertionPointToStart(fetch.thenBlock());
-            if (o.int8Panels) {
-              // Each panel's block is panelBlockBytes() in a row.
-              int64_t bytes = layout.panelBlockBytes();
-              for (int64_t p = 0; p < shape.panels; ++p) {
-                Value panel = panelAt(nextCol, p);
-                for (int64_t at = 0; at < bytes; at += 64)
-                  memref::PrefetchOp::create(
-                      b, loc, weightBuffer, ValueRange{panel, blk, index(at)},
-                      /*isWrite=*/false, /*localityHint=*/2,
-                      /*isDataCache=*/true);
-              }
-            }
-            Value last = arith::SubIOp::create(b, loc, o.numCols, index(1));
-            Value at = arith::MulIOp::create(b, loc, blk,
-                                             index(o.quant.getBlockBytes()));
-            for (int64_t r = 0; !o.int8Panels && r < kPanel * shape.panels;
-                 ++r) {
-              Value c = arith::MinUIOp::create(
-                  b, loc, arith::AddIOp::create(b, loc, nextCol, index(r)),
-                  last);
-              memref::PrefetchOp::create(
-                  b, loc, weightBuffer,
-                  ValueRange{arith::AddIOp::create(b, loc, o.colBase, c), at},
-                  /*isWrite=*/false, /*localityHint=*/2,
-                  /*isDataCache=*/true);
-            }
+            if (o.int8Panels)
+              fetchPanels(nextCol, blk);
+            else
+              fetchRows(nextCol, blk);
           }
           // The block's place in the int8 rows: unit u, block j of it.
           Value u = arith::DivUIOp::create(b, loc, blk, index(4));
@@ -634,6 +643,21 @@ std::optional<::moe::abi::Int8PanelLayout>
 mlir::moe::int8PanelLayout(QuantizedType quant) {
   return ::moe::abi::Int8PanelLayout::forDType(
       stringifyQuantFormat(quant.getFormat()).str());
+}
+
+bool mlir::moe::int8PanelType(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  QuantizedType quant = getQuantizedElementType(type);
+  return tensor && quant && tensor.hasStaticShape() &&
+         (tensor.getRank() == 2 || tensor.getRank() == 3) &&
+         int8PanelLayout(quant) &&
+         int8PanelsTake(quant, tensor.getShape().back());
+}
+
+bool mlir::moe::int8PanelUse(OpOperand &use) {
+  auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
+  return mm && &use == &mm.getWeightMutable() && !mm.getUp() &&
+         !mm.getActivationAttr() && !mm.getGateUpLayout();
 }
 
 bool mlir::moe::runsOnInt8Panels(const ContractionOperands &o,

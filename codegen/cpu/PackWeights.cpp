@@ -56,27 +56,15 @@ bool packable(BlockArgument arg) {
                       [&](OpOperand &use) { return panelUse(use, grouped); });
 }
 
-/// Whether `arg` of `func` is a q8_0, q4_0, mxfp4, u8z or u4z weight
-/// (int8PanelLayout) with k a multiple of 128, bound as the file holds it
-/// (not an mxfp4 weight assembled from OCP codes and scales), whose every
-/// use is the weight of a plain grouped GEMM (no up, activation or
-/// gate_up_layout), with offsets exactly when it has experts: the GEMMs
-/// the int8 panel kernel runs (runsOnInt8Panels).
+/// Whether `arg` of `func` can be taken in int8 panels (int8PanelType: a
+/// q8_0, q4_0, mxfp4, u8z or u4z weight with k a multiple of 128), is
+/// bound as the file holds it (not an mxfp4 weight assembled from OCP
+/// codes and scales), and every use is one the int8 panel kernel reads
+/// (int8PanelUse).
 bool int8Packable(func::FuncOp func, BlockArgument arg) {
-  auto type = dyn_cast<RankedTensorType>(arg.getType());
-  QuantizedType quant = getQuantizedElementType(arg.getType());
-  if (!type || !quant || (type.getRank() != 2 && type.getRank() != 3) ||
-      !type.hasStaticShape() || arg.use_empty() || !int8PanelLayout(quant) ||
-      !int8PanelsTake(quant, type.getShape().back()) ||
-      func.getArgAttr(arg.getArgNumber(), kArgMxScalesAttr))
-    return false;
-  bool grouped = type.getRank() == 3;
-  return llvm::all_of(arg.getUses(), [&](OpOperand &use) {
-    auto mm = dyn_cast<GroupedMatmulOp>(use.getOwner());
-    return mm && &use == &mm.getWeightMutable() &&
-           bool(mm.getOffsets()) == grouped && !mm.getUp() &&
-           !mm.getActivationAttr() && !mm.getGateUpLayout();
-  });
+  return int8PanelType(arg.getType()) && !arg.use_empty() &&
+         !func.getArgAttr(arg.getArgNumber(), kArgMxScalesAttr) &&
+         llvm::all_of(arg.getUses(), int8PanelUse);
 }
 
 struct MoEPackWeightsPass

@@ -59,7 +59,7 @@ constexpr const char *kArgBlockScalesAttr = "moe.block_scales";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";
-/// Set by moe-pack-weights (int8-dot) on a q8_0, q4_0, mxfp4, u8z or u4z
+/// Set by moe-pack-weights (int8-dot) on a q8_0, q4_0, mxfp4, u8z, u4z or q4_k
 /// weight: the
 /// argument holds it in int8 panels (runtime/abi/Int8PanelLayout.h), which
 /// the runtime packs when it is bound.

@@ -131,8 +131,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
           operands.rowBase = zero;
         }
         if (int8) {
-          operands.int8 =
-              int8Rows(nb, nl, h, Value(), lo, count, f, downW.quant);
+          operands.int8 = int8Rows(nb, nl, h, Value(), lo, count, f,
+                                   int8RowsInHalves(downW.quant));
           operands.rowBase = zero;
         }
         Value next = emitContraction(nb, nl, operands, iter[0], kernel);

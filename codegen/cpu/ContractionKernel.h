@@ -49,7 +49,7 @@ struct KernelWeight {
   Value tensor;
   QuantizedType quant;
   /// The argument holds the weight in int8 panels (moe.int8_panels):
-  /// `tensor` is then [.., ceil(N / 16), K / 32, B] bytes
+  /// `tensor` is then [.., ceil(N / 16), K / R, B] bytes
   /// (runtime/abi/Int8PanelLayout.h).
   bool int8Panels = false;
   /// Bytes of one weight row of `k` elements.
@@ -132,7 +132,7 @@ struct ContractionOperands {
   /// read at rowBase + m (instead of `a` and `rows`).
   Int8Rows int8;
   /// With `quant`: `w` is the group's weight in int8 panels [ceil(N / 16),
-  /// K / 32, B] bytes (KernelWeight::int8Panels), which only
+  /// K / R, B] bytes (KernelWeight::int8Panels), which only
   /// emitInt8Panels reads, and colBase is a multiple of 32.
   bool int8Panels = false;
   /// Optional scatter-add epilogue (a fused combine): output row m goes to
@@ -187,12 +187,13 @@ bool runsOnInt8Panels(const ContractionOperands &operands,
 bool int8PanelsTake(QuantizedType quant, int64_t k);
 
 /// The layout of `quant`'s weights packed in int8 panels at binding
-/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z and u4z.
+/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z, u4z and q4_k.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// Whether a weight of `type` can be taken in int8 panels: a static
-/// tensor of rank 2 or 3 of a format with an int8PanelLayout whose K the
-/// panel kernel takes (int8PanelsTake).
+/// tensor of rank 2 or 3 of a format with an int8PanelLayout whose K is a
+/// multiple of 128 (the int8 rows' units in halves) and of the layout's
+/// record.
 bool int8PanelType(Type type);
 
 /// Whether `use` is one the int8 panel kernel reads a weight in int8

@@ -542,9 +542,12 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
     // row is quantized once, before the items (in parallel chunks), rather
     // than once per tile.
     bool int8 = usesInt8Rows(kernel, kernelW.quant, k);
+    // The panel kernel reads them in halves, also for q4_k.
+    bool halves =
+        kernelW.int8Panels || (int8 && int8RowsInHalves(kernelW.quant));
     Int8Rows allRows;
     if (int8 && tiles > 1)
-      allRows = allInt8Rows(b, loc, input, rows, m, k, kernelW.quant);
+      allRows = allInt8Rows(b, loc, input, rows, m, k, halves);
     Items items;
     {
       OpBuilder::InsertionGuard guard(b);
@@ -584,8 +587,7 @@ struct GroupedMatmulToKernels : OpRewritePattern<GroupedMatmulOp> {
       } else if (int8) {
         // With one weight tile: the group's rows, quantized in its item
         // (gathering them on the way).
-        operands.int8 =
-            int8Rows(b, loc, input, rows, lo, count, k, kernelW.quant);
+        operands.int8 = int8Rows(b, loc, input, rows, lo, count, k, halves);
         operands.rows = Value();
         operands.rowBase = arith::ConstantIndexOp::create(b, loc, 0);
       }

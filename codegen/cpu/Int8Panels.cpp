@@ -61,10 +61,10 @@ public:
         shape(int8PanelShape(kernel)) {
     auto wType = cast<RankedTensorType>(o.w.getType());
     if (o.int8Panels) {
-      // [ceil(N / 16), K / 32, B] bytes.
+      // [ceil(N / 16), K / R, B] bytes.
       layout = *int8PanelLayout(o.quant);
       panelCount = wType.getDimSize(0);
-      blocks = wType.getDimSize(1);
+      blocks = wType.getDimSize(1) * layout.recordBlocks();
       k = blocks * kBlock;
     } else {
       int64_t bb = o.quant.getBlockBytes();
@@ -377,7 +377,8 @@ private:
           ArrayRef<bool>{true});
     int64_t rows = layout.laneRows();
     Value lanes = vector::BitCastOp::create(
-        b, loc, i32x16, panelBytes(panel, blk, 64 * (t % rows), 64));
+        b, loc, i32x16,
+        panelBytes(panel, blk, 64 * (t % rows), 64, layout.lanesAt(1)));
     if (rows == 8)
       return lanes;
     if (t >= rows)
@@ -400,6 +401,11 @@ private:
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[1], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+    if (layout.format == ::moe::abi::Int8PanelLayout::Format::Q4_K)
+      // The super-block's d times the block's 6-bit scales.
+      return arith::MulFOp::create(
+          b, loc, panelHalves(panel, blk, layout.scalesAt()),
+          panelByteValues(panel, blk, layout.subScalesAt(0)));
     int64_t scaleBytes = layout.scaleBytes();
     Value bytes =
         panelBytes(panel, blk, layout.scalesAt(), scaleBytes * kPanel);
@@ -420,7 +426,8 @@ private:
 
   /// The 16 columns' mins negated, -d z, of panel `panel` at block `blk`
   /// (with mins; `scales` the columns' d): of the scratch tile, or from
-  /// the weight's int8 panels' zero points.
+  /// the weight's int8 panels' zero points (q4_k: -dmin m, its 6-bit mins
+  /// m).
   Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
                       Value scales) {
     auto f32x16 = VectorType::get({16}, f32);
@@ -428,33 +435,85 @@ private:
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[2], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
+    if (layout.format == ::moe::abi::Int8PanelLayout::Format::Q4_K)
+      return arith::NegFOp::create(
+          b, loc,
+          arith::MulFOp::create(
+              b, loc, panelHalves(panel, blk, layout.zeroPointsAt()),
+              panelByteValues(panel, blk, layout.subMinsAt(0))));
     Value z = arith::UIToFPOp::create(
         b, loc, f32x16, panelBytes(panel, blk, layout.zeroPointsAt(), kPanel));
     return arith::NegFOp::create(b, loc,
                                  arith::MulFOp::create(b, loc, scales, z));
   }
 
-  /// `count` bytes at byte `at` of panel `panel`'s block `blk` in the
-  /// weight's int8 panels.
-  Value panelBytes(Value panel, Value blk, int64_t at, int64_t count) {
+  /// `count` bytes of panel `panel` in the weight's int8 panels for block
+  /// `blk`: at byte `at` of the block's record, plus `perBlock` times the
+  /// block's place in it when a record holds several blocks (q4_k's 8).
+  Value panelBytes(Value panel, Value blk, int64_t at, int64_t count,
+                   int64_t perBlock = 0) {
+    Value record = blk, offset = index(at);
+    if (int64_t rb = layout.recordBlocks(); rb > 1) {
+      record = arith::DivUIOp::create(b, loc, blk, index(rb));
+      if (perBlock)
+        offset = arith::AddIOp::create(
+            b, loc,
+            arith::MulIOp::create(
+                b, loc, arith::RemUIOp::create(b, loc, blk, index(rb)),
+                index(perBlock)),
+            offset);
+    }
     return vector::TransferReadOp::create(
         b, loc, VectorType::get({count}, b.getI8Type()), o.w,
-        ValueRange{panel, blk, index(at)},
+        ValueRange{panel, record, offset},
         arith::ConstantOp::create(b, loc, b.getI8IntegerAttr(0)),
         ArrayRef<bool>{true});
   }
 
+  /// The 16 f16 at byte `at` of block `blk`'s record of panel `panel`, as
+  /// f32 (q4_k's d or dmin).
+  Value panelHalves(Value panel, Value blk, int64_t at) {
+    Value halves =
+        vector::BitCastOp::create(b, loc, VectorType::get({16}, b.getF16Type()),
+                                  panelBytes(panel, blk, at, 2 * kPanel));
+    return arith::ExtFOp::create(b, loc, VectorType::get({16}, f32), halves);
+  }
+
+  /// The 16 unsigned bytes of block `blk` from byte `at` of its record of
+  /// panel `panel` (16 more per block), as f32 (q4_k's scales or mins).
+  Value panelByteValues(Value panel, Value blk, int64_t at) {
+    return arith::UIToFPOp::create(b, loc, VectorType::get({16}, f32),
+                                   panelBytes(panel, blk, at, kPanel, kPanel));
+  }
+
   /// Prefetches block `blk` of the group of panels at column `col` of the
-  /// weight's int8 panels into L2 (each panel's block is panelBlockBytes()
-  /// in a row).
+  /// weight's int8 panels into L2: each panel's record of
+  /// panelRecordBytes() in a row, or with records of several blocks
+  /// (q4_k) the block's share of its record.
   void fetchPanels(Value col, Value blk) {
+    int64_t bytes = layout.panelRecordBytes(), rb = layout.recordBlocks();
+    Value record = blk, from = index(0);
+    int64_t share = bytes;
+    if (rb > 1) {
+      share = (bytes + rb - 1) / rb;
+      record = arith::DivUIOp::create(b, loc, blk, index(rb));
+      from = arith::MulIOp::create(
+          b, loc, arith::RemUIOp::create(b, loc, blk, index(rb)), index(share));
+    }
     for (int64_t p = 0; p < shape.panels; ++p) {
       Value panel = panelAt(col, p);
-      for (int64_t at = 0; at < layout.panelBlockBytes(); at += 64)
+      // A share that starts mid-line spans one line more.
+      for (int64_t at = 0; at < share + (rb > 1 ? 64 : 0); at += 64) {
+        Value offset = index(at);
+        if (rb > 1)
+          offset = arith::MinUIOp::create(
+              b, loc, arith::AddIOp::create(b, loc, from, offset),
+              index(bytes - 1));
         memref::PrefetchOp::create(b, loc, weightBuffer,
-                                   ValueRange{panel, blk, index(at)},
+                                   ValueRange{panel, record, offset},
                                    /*isWrite=*/false, /*localityHint=*/2,
                                    /*isDataCache=*/true);
+      }
     }
   }
 
@@ -648,10 +707,13 @@ mlir::moe::int8PanelLayout(QuantizedType quant) {
 bool mlir::moe::int8PanelType(Type type) {
   auto tensor = dyn_cast<RankedTensorType>(type);
   QuantizedType quant = getQuantizedElementType(type);
-  return tensor && quant && tensor.hasStaticShape() &&
-         (tensor.getRank() == 2 || tensor.getRank() == 3) &&
-         int8PanelLayout(quant) &&
-         int8PanelsTake(quant, tensor.getShape().back());
+  if (!tensor || !quant || !tensor.hasStaticShape() ||
+      (tensor.getRank() != 2 && tensor.getRank() != 3))
+    return false;
+  std::optional<::moe::abi::Int8PanelLayout> layout = int8PanelLayout(quant);
+  // The kernel reads int8 rows in halves, in units of 4 blocks.
+  int64_t k = tensor.getShape().back();
+  return layout && k % kUnit == 0 && k % layout->recordValues() == 0;
 }
 
 bool mlir::moe::int8PanelUse(OpOperand &use) {
@@ -665,10 +727,12 @@ bool mlir::moe::runsOnInt8Panels(const ContractionOperands &o,
   if (!o.int8.values || !o.quant || kernel.lanes != 16 || o.activation ||
       o.up || o.layout || o.scatterRows)
     return false;
+  // The weight's own panels are for this kernel alone.
+  if (o.int8Panels)
+    return true;
   auto wType = cast<RankedTensorType>(o.w.getType());
-  int64_t k = o.int8Panels ? wType.getDimSize(1) * kBlock
-                           : wType.getDimSize(1) / o.quant.getBlockBytes() *
-                                 o.quant.getBlockElements();
+  int64_t k = wType.getDimSize(1) / o.quant.getBlockBytes() *
+              o.quant.getBlockElements();
   return int8PanelsTake(o.quant, k);
 }
 

@@ -20,9 +20,8 @@ using namespace mlir::moe;
 
 Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
                              Value rows, Value lo, Value count, int64_t k,
-                             QuantizedType quant, const Int8Rows *into) {
+                             bool halves, const Int8Rows *into) {
   constexpr int64_t block = 32, lanes = block / 4;
-  bool halves = int8RowsInHalves(quant);
   // Elements per i32 lane of the scales and sums: 4, or 8 in two halves.
   int64_t perLane = halves ? 8 : 4;
   Type f32 = b.getF32Type(), i8 = b.getI8Type(), i32 = b.getI32Type();
@@ -155,10 +154,9 @@ Int8Rows mlir::moe::int8Rows(OpBuilder &b, Location loc, Value input,
 }
 
 Int8Rows mlir::moe::allInt8Rows(OpBuilder &b, Location loc, Value input,
-                                Value rows, Value m, int64_t k,
-                                QuantizedType quant) {
+                                Value rows, Value m, int64_t k, bool halves) {
   constexpr int64_t chunk = 64;
-  int64_t perLane = int8RowsInHalves(quant) ? 8 : 4;
+  int64_t perLane = halves ? 8 : 4;
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
@@ -194,7 +192,7 @@ Int8Rows mlir::moe::allInt8Rows(OpBuilder &b, Location loc, Value input,
   }
   Int8Rows into = {slices[0], slices[1], slices[2]};
   Int8Rows chunkRows =
-      int8Rows(b, loc, input, rows, lo, count, k, quant, &into);
+      int8Rows(b, loc, input, rows, lo, count, k, halves, &into);
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   Value results[] = {chunkRows.values, chunkRows.scales, chunkRows.sums};
   for (size_t i = 0; i < 3; ++i)

@@ -262,18 +262,19 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     slice as one panel of NB columns: S streams, each slice's weights for
     all experts a quarter of the weight apart.
 
-    With `int8-dot`, a static q8_0, q4_0, mxfp4, u8z or u4z `tensor<E x N x K x
+    With `int8-dot`, a static q8_0, q4_0, mxfp4, u8z, u4z or q4_k `tensor<E x N x K x
     !moe.quant<..>>` with K a multiple of 128 (not an mxfp4 one with
     `moe.mx_scales`, which the runtime assembles) whose every use is the weight
     of a `moe.grouped_matmul` with offsets and without `up`, `activation`
     or `gate_up_layout` (a `tensor<N x K x ..>` of such GEMMs without
     offsets) is marked `moe.int8_panels` and keeps its type:
     `convert-moe-to-cpu-kernels` retypes it to its int8 panels,
-    `tensor<E x ceil(N/16) x K/32 x B x i8>` (runtime/abi/Int8PanelLayout.h:
-    per panel of 16 columns and block of 32 values, the i32 lanes vpdpbusd
-    multiplies, then the 16 columns' scales; B = 544 for q8_0, 288 for
-    q4_0, 272 for mxfp4, 592 for u8z, 336 for u4z, the same bytes as the
-    blocks), and every GEMM on
+    `tensor<E x ceil(N/16) x K/R x B x i8>` (runtime/abi/Int8PanelLayout.h:
+    per panel of 16 columns and block of R = 32 values, the i32 lanes
+    vpdpbusd multiplies, then the 16 columns' scales; B = 544 for q8_0, 288
+    for q4_0, 272 for mxfp4, 592 for u8z, 336 for u4z, the same bytes as
+    the blocks; for q4_k per super-block, R = 256, B = 2368, the 6-bit
+    scales and mins a byte each), and every GEMM on
     it runs the int8
     panel kernel (moe-cpu-select-kernels int8-dot must be on as well).
     moe-compile records it in the artifact (`int8_panels`) and moert packs
@@ -299,7 +300,7 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
            "products (moe-cpu-select-kernels bf16-dot): a GEMM on such "
            "panels always uses them, rounding its rows to bf16.">,
     Option<"int8Dot", "int8-dot", "bool", /*default=*/"false",
-           "Take q8_0, q4_0, mxfp4, u8z and u4z expert weights in int8 "
+           "Take q8_0, q4_0, mxfp4, u8z, u4z and q4_k expert weights in int8 "
            "panels, for "
            "the int8 panel kernel (moe-cpu-select-kernels int8-dot): every "
            "GEMM on such a weight runs that kernel on it, at any row "

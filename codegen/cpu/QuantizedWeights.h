@@ -44,17 +44,18 @@ struct Int8Rows {
   Value sums;   // [count, k / 4 (or k / 8 in halves)] i32
 };
 /// Rows [lo, lo + count) of `input` (through `rows` when given) as
-/// Int8Rows for a weight of format `quant`, row m at m: fresh tensors, or
-/// written into `into`'s (of those shapes) when given.
+/// Int8Rows, in halves or in order (int8RowsInHalves of the weight's
+/// format; always in halves for weights in int8 panels), row m at m: fresh
+/// tensors, or written into `into`'s (of those shapes) when given.
 Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
-                  Value count, int64_t k, QuantizedType quant,
+                  Value count, int64_t k, bool halves,
                   const Int8Rows *into = nullptr);
 
 /// All `m` rows of `input` (through `rows` when given) as Int8Rows, in
 /// chunks of 64 rows that run in parallel (an scf.forall): the rows every
 /// work item of a GEMM reads, quantized once for all its weight tiles.
 Int8Rows allInt8Rows(OpBuilder &b, Location loc, Value input, Value rows,
-                     Value m, int64_t k, QuantizedType quant);
+                     Value m, int64_t k, bool halves);
 
 /// One x86 instruction `text` (AT&T operand order, `constraints` as LLVM's
 /// inline assembly spells them) of result type `result`: inline assembly

@@ -12,9 +12,9 @@
 // (runtime/moert/SessionWeights.cpp) fills it with packMatrix(). For a
 // weight [E, N, K] (a dense [N, K] is one expert, without E):
 //
-//   packed shape  [E?, ceil(N / 16), K / 32, B] bytes, B per format below;
-//   panel p, block b holds columns n = 16 p + c (c < 16) and values
-//   k = 32 b + v (v < 32), as the format's block of row n at b stores them:
+//   packed shape  [E?, ceil(N / 16), K / R, B] bytes, R and B per
+//   format below (R = 32 but for q4_k); panel p, record r holds columns
+//   n = 16 p + c (c < 16) and values k = R r + v (v < R):
 //
 //   q8_0 (B = 544)   byte 64 t + 4 c + i (t < 8, i < 4): the value at
 //                    v = 4 t + i plus 128 (an unsigned byte, the value's
@@ -30,11 +30,19 @@
 //                    then at byte 512 + 4 c the block's f32 scale d and
 //                    at byte 576 + c its zero point z;
 //   u4z (B = 336)    the codes as q4_0's; then at byte 256 + 4 c the f32
-//                    scale d and at byte 320 + c the zero point z.
+//                    scale d and at byte 320 + c the zero point z;
+//   q4_k (R = 256, B = 2368)  per sub-block j < 8 (v = 32 j + w, w < 32)
+//                    at byte 256 j + 64 t + 4 c + i the codes of w = 4 t + i
+//                    (low nibble) and w = 16 + 4 t + i (high nibble), as
+//                    q4_0's; then at byte 2048 + 2 c the super-block's f16
+//                    d, at 2080 + 2 c its f16 dmin, at 2112 + 16 j + c
+//                    sub-block j's 6-bit scale sc and at 2240 + 16 j + c
+//                    its 6-bit min m, one byte each.
 //   padding          columns n >= N: zero bytes, scales and zero points.
 //
-// The panels hold exactly the bytes of the blocks they come from, so a
-// packed weight takes the bytes the file does.
+// The panels hold exactly the bytes of the blocks they come from, but
+// q4_k's, whose 12 bytes of 6-bit scales and mins per super-block take 16
+// bytes unpacked: 148 bytes for its 144 (1.03x).
 //
 // Plain C++17 without dependencies: the compiler and the runtime both
 // include it.
@@ -53,14 +61,14 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z };
+  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K };
   Format format = Format::Q8_0;
 
-  /// Columns per panel, values per block, bytes of a stored block.
+  /// Columns per panel, values per block (of one scale).
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
   /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4",
-  /// "u8z", "u4z"), if it has one.
+  /// "u8z", "u4z", "q4_k"), if it has one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
     if (name == "q8_0")
       return Int8PanelLayout{Format::Q8_0};
@@ -72,11 +80,18 @@ struct Int8PanelLayout {
       return Int8PanelLayout{Format::U8Z};
     if (name == "u4z")
       return Int8PanelLayout{Format::U4Z};
+    if (name == "q4_k")
+      return Int8PanelLayout{Format::Q4_K};
     return std::nullopt;
   }
 
+  /// Blocks of 32 per record (R / 32): a q4_k super-block's 8, else 1.
+  int64_t recordBlocks() const { return format == Format::Q4_K ? 8 : 1; }
+  /// R: values of k per record.
+  int64_t recordValues() const { return kBlock * recordBlocks(); }
+
   /// Bytes of a block's scale: an f16, an e8m0 byte for mxfp4, an f32 for
-  /// u8z and u4z.
+  /// u8z and u4z (q4_k's: see subScalesAt).
   int64_t scaleBytes() const {
     switch (format) {
     case Format::MXFP4:
@@ -96,17 +111,34 @@ struct Int8PanelLayout {
   int64_t laneRows() const {
     return format == Format::Q8_0 || format == Format::U8Z ? 8 : 4;
   }
-  /// Bytes of one stored block: the scale, the zero point, the values.
-  int64_t storedBlockBytes() const {
+  /// Bytes of one stored record of a row (a block, or q4_k's super-block):
+  /// the scale, the zero point, the values.
+  int64_t storedRecordBytes() const {
+    if (format == Format::Q4_K)
+      return 144;
     return scaleBytes() + zeroPointBytes() + laneRows() * 4;
   }
-  /// B: bytes per panel and block, the lanes, the scales, the zero points.
-  int64_t panelBlockBytes() const {
-    return laneRows() * 64 + (scaleBytes() + zeroPointBytes()) * kPanel;
+  /// Bytes of a row of k values as stored.
+  int64_t rowBytes(int64_t k) const {
+    return k / recordValues() * storedRecordBytes();
   }
-  /// Where a panel and block's scales start, and its zero points.
-  int64_t scalesAt() const { return laneRows() * 64; }
+  /// Where block j's lanes of a panel's record start.
+  int64_t lanesAt(int64_t j) const { return laneRows() * 64 * j; }
+  /// B: bytes per panel and record, the lanes, the scales, the zero
+  /// points (q4_k's d, dmin, scales and mins).
+  int64_t panelRecordBytes() const {
+    if (format == Format::Q4_K)
+      return lanesAt(8) + 4 * kPanel + 16 * kPanel;
+    return lanesAt(1) + (scaleBytes() + zeroPointBytes()) * kPanel;
+  }
+  /// Where a panel and record's scales start (q4_k's d), and its zero
+  /// points (q4_k's dmin).
+  int64_t scalesAt() const { return lanesAt(recordBlocks()); }
   int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
+  /// q4_k: where block j's 16 scales sc start in a panel's record, and its
+  /// 16 mins m.
+  int64_t subScalesAt(int64_t j) const { return scalesAt() + 64 + 16 * j; }
+  int64_t subMinsAt(int64_t j) const { return subScalesAt(8) + 16 * j; }
 
   /// "" when the layout applies to a weight of `shape` ([E, N, K] or
   /// [N, K], static), else what is wrong.
@@ -116,52 +148,92 @@ struct Int8PanelLayout {
     for (int64_t d : shape)
       if (d < 1)
         return "a weight in int8 panels must have a static, non-empty shape";
-    if (shape.back() % kBlock)
-      return "a weight in int8 panels must have K a multiple of 32";
+    if (shape.back() % recordValues())
+      return "a weight in int8 panels must have K a multiple of " +
+             std::to_string(recordValues());
     return "";
   }
 
-  /// [E?, ceil(N / 16), K / 32, B] for a valid `shape`.
+  /// [E?, ceil(N / 16), K / R, B] for a valid `shape`.
   std::vector<int64_t> packedShape(const std::vector<int64_t> &shape) const {
     std::vector<int64_t> packed(shape.begin(), shape.end() - 2);
     int64_t n = shape[shape.size() - 2], k = shape.back();
     packed.push_back((n + kPanel - 1) / kPanel);
-    packed.push_back(k / kBlock);
-    packed.push_back(panelBlockBytes());
+    packed.push_back(k / recordValues());
+    packed.push_back(panelRecordBytes());
     return packed;
   }
 
   /// Bytes of the packed form of one [N, K] matrix.
   int64_t matrixBytes(int64_t n, int64_t k) const {
-    return (n + kPanel - 1) / kPanel * (k / kBlock) * panelBlockBytes();
+    return (n + kPanel - 1) / kPanel * (k / recordValues()) *
+           panelRecordBytes();
   }
 
   /// Packs panels [p0, p1) of the [n, k] matrix whose rows of stored
-  /// blocks start at `src` into `dst`, the matrix's packed form (of
+  /// records start at `src` into `dst`, the matrix's packed form (of
   /// matrixBytes(n, k)).
   void packPanels(const uint8_t *src, int64_t n, int64_t k, int64_t p0,
                   int64_t p1, uint8_t *dst) const {
-    int64_t blocks = k / kBlock, bytes = storedBlockBytes();
-    int64_t rowBytes = blocks * bytes, pb = panelBlockBytes();
-    int64_t sb = scaleBytes(), head = sb + zeroPointBytes();
+    int64_t records = k / recordValues(), bytes = storedRecordBytes();
+    int64_t rowBytes = records * bytes, pb = panelRecordBytes();
     for (int64_t p = p0; p < p1; ++p)
-      for (int64_t b = 0; b < blocks; ++b) {
-        uint8_t *out = dst + (p * blocks + b) * pb;
+      for (int64_t r = 0; r < records; ++r) {
+        uint8_t *out = dst + (p * records + r) * pb;
         std::memset(out, 0, static_cast<size_t>(pb));
         for (int64_t c = 0; c < kPanel && p * kPanel + c < n; ++c) {
-          const uint8_t *block = src + (p * kPanel + c) * rowBytes + b * bytes;
-          std::memcpy(out + scalesAt() + sb * c, block,
-                      static_cast<size_t>(sb));
-          if (zeroPointBytes())
-            out[zeroPointsAt() + c] = block[sb];
-          for (int64_t t = 0; t < laneRows(); ++t)
-            for (int64_t i = 0; i < 4; ++i) {
-              uint8_t v = block[head + 4 * t + i];
-              out[64 * t + 4 * c + i] =
-                  format == Format::Q8_0 ? uint8_t(v ^ 0x80) : v;
-            }
+          const uint8_t *record = src + (p * kPanel + c) * rowBytes + r * bytes;
+          if (format == Format::Q4_K)
+            packQ4K(record, c, out);
+          else
+            packBlock(record, c, out);
         }
       }
+  }
+
+private:
+  /// Column c's block at `block` into the panel's record at `out`.
+  void packBlock(const uint8_t *block, int64_t c, uint8_t *out) const {
+    int64_t sb = scaleBytes(), head = sb + zeroPointBytes();
+    std::memcpy(out + scalesAt() + sb * c, block, static_cast<size_t>(sb));
+    if (zeroPointBytes())
+      out[zeroPointsAt() + c] = block[sb];
+    for (int64_t t = 0; t < laneRows(); ++t)
+      for (int64_t i = 0; i < 4; ++i) {
+        uint8_t v = block[head + 4 * t + i];
+        out[64 * t + 4 * c + i] =
+            format == Format::Q8_0 ? uint8_t(v ^ 0x80) : v;
+      }
+  }
+
+  /// Column c's q4_k super-block at `sb` (d, dmin, 12 bytes of 6-bit
+  /// scales and mins, 128 bytes of codes: byte 32 h + w holds the codes
+  /// of values 64 h + w and 64 h + 32 + w) into the panel's record.
+  void packQ4K(const uint8_t *sb, int64_t c, uint8_t *out) const {
+    std::memcpy(out + scalesAt() + 2 * c, sb, 2);
+    std::memcpy(out + zeroPointsAt() + 2 * c, sb + 2, 2);
+    const uint8_t *s = sb + 4, *qs = sb + 16;
+    for (int64_t j = 0; j < 8; ++j) {
+      uint8_t sc, m;
+      if (j < 4) {
+        sc = s[j] & 63;
+        m = s[j + 4] & 63;
+      } else {
+        sc = uint8_t((s[j + 4] & 15) | (s[j - 4] >> 6) << 4);
+        m = uint8_t((s[j + 4] >> 4) | (s[j] >> 6) << 4);
+      }
+      out[subScalesAt(j) + c] = sc;
+      out[subMinsAt(j) + c] = m;
+      // Sub-block j's codes: nibble j % 2 of bytes 32 (j / 2) + w.
+      const uint8_t *q = qs + 32 * (j / 2);
+      int shift = j % 2 ? 4 : 0;
+      for (int64_t t = 0; t < 4; ++t)
+        for (int64_t i = 0; i < 4; ++i) {
+          int64_t w = 4 * t + i;
+          uint8_t lo = (q[w] >> shift) & 15, hi = (q[16 + w] >> shift) & 15;
+          out[lanesAt(j) + 64 * t + 4 * c + i] = uint8_t(lo | hi << 4);
+        }
+    }
   }
 };
 

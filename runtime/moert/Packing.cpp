@@ -141,8 +141,7 @@ struct Int8Job {
 
 void packInt8Range(void *ctx, int64_t begin, int64_t end) {
   const auto &job = *static_cast<const Int8Job *>(ctx);
-  int64_t rowBytes =
-      job.k / moe::abi::Int8PanelLayout::kBlock * job.layout.storedBlockBytes();
+  int64_t rowBytes = job.layout.rowBytes(job.k);
   int64_t matrix = job.layout.matrixBytes(job.n, job.k);
   for (int64_t item = begin; item < end; ++item) {
     int64_t e = item / job.items, p0 = item % job.items * job.panelsPerItem;

@@ -121,21 +121,28 @@ TEST(packingFollowsThePanelLayout) {
 
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
-  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"})
+  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q4_k") &&
+  CHECK(!Int8PanelLayout::forDType("q6_k") &&
         !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
   Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
   Int8PanelLayout mx = *Int8PanelLayout::forDType("mxfp4");
-  // Per panel of 16 columns and block of 32: the blocks' own bytes.
-  CHECK_EQ(q8.panelBlockBytes(), int64_t(16 * 34));
-  CHECK_EQ(q4.panelBlockBytes(), int64_t(16 * 18));
-  CHECK_EQ(mx.panelBlockBytes(), int64_t(16 * 17));
-  CHECK_EQ(Int8PanelLayout::forDType("u8z")->panelBlockBytes(),
+  Int8PanelLayout qk = *Int8PanelLayout::forDType("q4_k");
+  // Per panel of 16 columns and block of 32: the blocks' own bytes; per
+  // q4_k super-block 148 bytes a column for its 144 (scales unpacked).
+  CHECK_EQ(q8.panelRecordBytes(), int64_t(16 * 34));
+  CHECK_EQ(q4.panelRecordBytes(), int64_t(16 * 18));
+  CHECK_EQ(mx.panelRecordBytes(), int64_t(16 * 17));
+  CHECK_EQ(Int8PanelLayout::forDType("u8z")->panelRecordBytes(),
            int64_t(16 * 37));
-  CHECK_EQ(Int8PanelLayout::forDType("u4z")->panelBlockBytes(),
+  CHECK_EQ(Int8PanelLayout::forDType("u4z")->panelRecordBytes(),
            int64_t(16 * 21));
+  CHECK_EQ(qk.panelRecordBytes(), int64_t(16 * 148));
+  CHECK_EQ(qk.recordValues(), int64_t(256));
+  CHECK(qk.packedShape({2, 40, 512}) == (Shape{2, 3, 2, 2368}));
+  CHECK_EQ(qk.rowBytes(512), int64_t(288));
+  CHECK_CONTAINS(qk.validate({40, 384}), "multiple of 256");
   CHECK(q8.packedShape({3, 40, 128}) == (Shape{3, 3, 4, 544}));
   CHECK(q4.packedShape({24, 64}) == (Shape{2, 2, 288}));
   CHECK(mx.packedShape({16, 32}) == (Shape{1, 1, 272}));
@@ -163,7 +170,7 @@ TEST(int8PanelPackingKeepsEveryValue) {
   for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"}) {
     Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
     const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
-    int64_t bytes = layout.storedBlockBytes(), sb = layout.scaleBytes();
+    int64_t bytes = layout.storedRecordBytes(), sb = layout.scaleBytes();
     int64_t zb = layout.zeroPointBytes(), head = sb + zb;
     std::vector<uint8_t> src(e * n * blocks * bytes);
     for (uint8_t &b : src)
@@ -172,7 +179,7 @@ TEST(int8PanelPackingKeepsEveryValue) {
     std::vector<uint8_t> dst(packed[0] * packed[1] * packed[2] * packed[3],
                              0xAB);
     moert::packInt8Panels(src.data(), dst.data(), {e, n, k}, layout, nullptr);
-    int64_t pb = layout.panelBlockBytes();
+    int64_t pb = layout.panelRecordBytes();
     bool ok = true;
     for (int64_t x = 0; x < e; ++x)
       for (int64_t col = 0; col < packed[1] * 16; ++col)
@@ -211,4 +218,57 @@ TEST(int8PanelPackingKeepsEveryValue) {
         }
     CHECK(ok);
   }
+}
+
+TEST(int8PanelPackingKeepsEveryQ4KValue) {
+  // Random q4_k super-blocks of a weight [2, 21, 512] (two per row, a last
+  // panel of 5 columns), packed, and every value's code, 6-bit scale and
+  // min and the super-block's d and dmin read back through the layout's
+  // mapping (Int8PanelLayout.h) equal the ones the dialect's definition
+  // of q4_k (dialect/MoETypes.td) reads from the stored super-block.
+  using moe::abi::Int8PanelLayout;
+  uint32_t seed = 11;
+  auto next = [&] {
+    seed = seed * 1664525u + 1013904223u;
+    return static_cast<uint8_t>(seed >> 24);
+  };
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("q4_k");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256;
+  std::vector<uint8_t> src(e * n * supers * 144);
+  for (uint8_t &b : src)
+    b = next();
+  Shape packed = layout.packedShape({e, n, k});
+  std::vector<uint8_t> dst(packed[0] * packed[1] * packed[2] * packed[3], 0xAB);
+  moert::packInt8Panels(src.data(), dst.data(), {e, n, k}, layout, nullptr);
+  const int64_t pb = 2368;
+  bool ok = true;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t r = 0; r < supers; ++r) {
+        const uint8_t *out =
+            dst.data() + ((x * packed[1] + col / 16) * supers + r) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? src.data() + ((x * n + col) * supers + r) * 144 : nullptr;
+        for (int64_t h = 0; h < 2; ++h) {
+          ok &= out[2048 + 2 * c + h] == (b ? b[h] : 0);     // d
+          ok &= out[2080 + 2 * c + h] == (b ? b[2 + h] : 0); // dmin
+        }
+        for (int64_t j = 0; j < 256; ++j) {
+          int64_t t = j / 32, w = j % 32;
+          int want = 0, wantSc = 0, wantM = 0;
+          if (b) {
+            const uint8_t *s = b + 4, *qs = b + 16;
+            uint8_t q = qs[32 * (j / 64) + j % 32];
+            want = j % 64 < 32 ? q & 15 : q >> 4;
+            wantSc = t < 4 ? s[t] & 63 : (s[t + 4] & 15) | (s[t - 4] >> 6) << 4;
+            wantM = t < 4 ? s[t + 4] & 63 : (s[t + 4] >> 4) | (s[t] >> 6) << 4;
+          }
+          uint8_t byte = out[256 * t + 64 * ((w % 16) / 4) + 4 * c + w % 4];
+          ok &= (w < 16 ? byte & 15 : byte >> 4) == want;
+          ok &= out[2112 + 16 * t + c] == wantSc;
+          ok &= out[2240 + 16 * t + c] == wantM;
+        }
+      }
+  CHECK(ok);
 }

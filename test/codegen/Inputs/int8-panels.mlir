@@ -4,21 +4,22 @@
 // every item of their GEMMs on the int8 panel kernel
 // (convert-moe-to-cpu-kernels.mlir, prefix PANELS).
 
-// q8_0 experts' weights [4, 40, 128] and a q4_0 dense one [24, 128] are
-// marked and keep their types; q4_k (not in halves), a K of 64 (not a
+// q8_0 experts' weights [4, 40, 128], a q4_0 dense one [24, 128] and q4_k
+// experts' [4, 40, 256] are marked and keep their types; a K of 64 (not a
 // multiple of 128) and the weights of a gated GEMM are not. The f32
 // router is packed into float panels as without int8-dot.
 // INT8-LABEL: func.func @int8_panels
 // INT8-SAME: %[[X:[^:]*]]: tensor<?x128xf32>,
 // INT8-SAME: %[[W8:[^:]*]]: tensor<4x40x128x!moe.quant<q8_0>> {moe.int8_panels},
 // INT8-SAME: %[[W4:[^:]*]]: tensor<24x128x!moe.quant<q4_0>> {moe.int8_panels},
-// INT8-SAME: %{{[^:]*}}: tensor<4x40x256x!moe.quant<q4_k>>,
+// INT8-SAME: %[[WK:[^:]*]]: tensor<4x40x256x!moe.quant<q4_k>> {moe.int8_panels},
 // INT8-SAME: %{{[^:]*}}: tensor<4x40x64x!moe.quant<q8_0>>,
 // INT8-SAME: %{{[^:]*}}: tensor<4x40x128x!moe.quant<q8_0>>,
 // INT8-SAME: %{{[^:]*}}: tensor<4x40x128x!moe.quant<q8_0>>,
 // INT8-SAME: %{{[^:]*}}: tensor<1x128x64xf32> {moe.packed_panel = 64 : i64}
 // INT8: moe.grouped_matmul %[[X]], %[[W8]] offsets(
 // INT8: moe.grouped_matmul %[[X]], %[[W4]] :
+// INT8: moe.grouped_matmul %{{[^,]*}}, %[[WK]] offsets(
 // Without int8-dot, none is marked.
 // NOINT8-LABEL: func.func @int8_panels
 // NOINT8-NOT: moe.int8_panels
@@ -26,14 +27,16 @@
 
 // After the kernels, the marked weights are their panels' bytes:
 // [4, ceil(40 / 16), 128 / 32, 544] for q8_0, [ceil(24 / 16), 4, 288] for
-// q4_0; the others their rows' bytes. Each item of their GEMMs prefetches
-// the next pair of panels, reads 64 bytes of i32 lanes per step and the
-// columns' f16 scales (q4_0's lanes t and t + 4 shifted and masked out of
-// one vector of nibbles), with no scf.if choosing the row kernel.
+// q4_0, [4, 3, 256 / 256, 2368] for q4_k (records of a super-block); the
+// others their rows' bytes. Each item of their GEMMs prefetches the next
+// pair of panels, reads 64 bytes of i32 lanes per step and the columns'
+// f16 scales (q4_0's lanes t and t + 4 shifted and masked out of one
+// vector of nibbles; q4_k's d and dmin times its blocks' byte scales and
+// mins), with no scf.if choosing the row kernel.
 // PANELS-LABEL: func.func @int8_panels
 // PANELS-SAME: tensor<4x3x4x544xi8> {moe.int8_panels}
 // PANELS-SAME: tensor<2x4x288xi8> {moe.int8_panels}
-// PANELS-SAME: tensor<4x40x144xi8>,
+// PANELS-SAME: tensor<4x3x1x2368xi8> {moe.int8_panels}
 // PANELS-SAME: tensor<4x40x68xi8>,
 // PANELS: scf.forall
 // PANELS-NOT: scf.if {{.*}} -> (tensor
@@ -50,6 +53,15 @@
 // PANELS: arith.andi
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
 // PANELS: vector.transfer_read %{{.*}} : tensor<2x4x288xi8>, vector<32xi8>
+// PANELS-NOT: scf.if {{.*}} -> (tensor
+// PANELS: memref.prefetch %{{.*}} : memref<3x1x2368xi8, strided<[?, ?, 1], offset: ?>>
+// PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<64xi8>
+// PANELS: arith.shrui
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<32xi8>
+// PANELS: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<16xi8>
+// PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // PANELS: return
 func.func @int8_panels(%x: tensor<?x128xf32>, %w8: tensor<4x40x128x!moe.quant<q8_0>>, %w4: tensor<24x128x!moe.quant<q4_0>>, %wk: tensor<4x40x256x!moe.quant<q4_k>>, %w64: tensor<4x40x64x!moe.quant<q8_0>>, %wu: tensor<4x40x128x!moe.quant<q8_0>>, %wg: tensor<4x40x128x!moe.quant<q8_0>>, %r: tensor<64x128xf32>, %off: tensor<5xi32>, %xk: tensor<?x256xf32>, %x64: tensor<?x64xf32>) -> (tensor<?x40xf32>, tensor<?x24xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x64xf32>) {
   %a = moe.grouped_matmul %x, %w8 offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<q8_0>> -> tensor<?x40xf32>

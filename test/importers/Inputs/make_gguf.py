@@ -25,8 +25,10 @@ their routers are scaled to spread the logits as much as at H 64. Their
 own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Then
 Q8_0, Q4_0 and MXFP4 cases at H and expert width 128 (WIDE_CASES, seed
 14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
-width 128 with 48 tokens (TALL_CASES, seed 16), and last at H 128 and
-expert width 40 with 48 tokens (RAGGED_CASES, seed 17). Every
+width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
+width 40 with 48 tokens (RAGGED_CASES, seed 17), and last Q4_K gate and
+up projections at H 256 and expert width 40 with 48 tokens
+(KRAGGED_CASES, seed 18). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -393,6 +395,10 @@ RAGGED_CASES = [
     ("mixtral_q8_0_q4_0_ragged", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
      {"feed_forward_length": 40}, {"gate": Q8_0, "up": Q4_0}),
 ]
+KRAGGED_CASES = [
+    ("qwen3moe_q4_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q4_K, "up": Q4_K}),
+]
 
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
@@ -510,6 +516,8 @@ def main(out, quantized):
         cases += [make(out, *c, rng, 128, 128, tokens=24) for c in TALL_CASES]
         rng = np.random.default_rng(17)
         cases += [make(out, *c, rng, 128, 40, tokens=24) for c in RAGGED_CASES]
+        rng = np.random.default_rng(18)
+        cases += [make(out, *c, rng, KH, 40, tokens=24) for c in KRAGGED_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -15,6 +15,17 @@ run_lit() {
   local status=${PIPESTATUS[0]}
   sed -nE 's/^([A-Z]+): moec :: (.+) \([0-9]+ of [0-9]+\)$/\1 \2/p' "$log" \
     > "$list"
+  # The end of each failed test's output, which the summary repeats
+  # (failure_tails): a long run's log may be cut before it.
+  awk -v leg="$(basename "$list")" '
+    index($0, "******************** TEST ") == 1 && / FAILED \*+$/ {
+      name = $0; sub(/^\*+ TEST .moec :: /, "", name)
+      sub(/. FAILED \*+$/, "", name); n = 0; grab = 1; next }
+    grab && $0 == "********************" {
+      print "--- " name " (" leg " leg), the end of its output:"
+      for (i = (n > 40 ? n - 40 : 0); i < n; i++) print "  " substr(line[i], 1, 300)
+      grab = 0; next }
+    grab { line[n++] = $0 }' "$log" >> "$list.why"
   # A lit run that dies before its summary, or fails without saying which
   # test, still counts as a failure.
   if ! grep -qE '^Total Discovered Tests' "$log" ||
@@ -126,6 +137,16 @@ merge_legs() {
        BEGIN { while ((getline line < main) > 0) { sub(/^[a-z]+ /, "", line); seen[line] = 1 } }
        !($0 in seen) { print "failed", $0 }' "$failed"
   rm -f "$failed"
+}
+
+# failure_tails FILE...: the ends of the failed lit tests' outputs that
+# run_lit kept (LIST.why files; missing ones are skipped).
+failure_tails() {
+  local f
+  for f in "$@"; do
+    [ -s "$f" ] && cat "$f"
+  done
+  return 0
 }
 
 # summarize ALL.v: lists the skipped and failed tests and prints the line

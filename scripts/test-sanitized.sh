@@ -32,11 +32,12 @@ if ! build_sanitized "$build" "$python"; then
   exit 1
 fi
 if [ $# -gt 0 ]; then
-  run_lit "$results/list" "$@"
+  run_lit "$results/sanitized" "$@"
 else
-  run_lit "$results/list" "$build/test"
+  run_lit "$results/sanitized" "$build/test"
   # shellcheck disable=SC2046
-  run_pytest "$results/list" "$build" "$python" $(sanitizer_env)
+  run_pytest "$results/sanitized" "$build" "$python" $(sanitizer_env)
 fi
-verdicts "$results/list" > "$results/all.v"
+verdicts "$results/sanitized" > "$results/all.v"
+failure_tails "$results/sanitized.why"
 summarize "$results/all.v"

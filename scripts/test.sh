@@ -73,4 +73,6 @@ else
   echo "sanitized leg: not run (MOEC_SANITIZED=0)"
 fi
 merge_legs "$results/main.v" "${legs[@]}" > "$results/all.v"
+failure_tails "$results/main.why" "$results/roundtrip.why" \
+  "$results/sanitized.why"
 summarize "$results/all.v"

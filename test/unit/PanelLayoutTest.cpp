@@ -152,6 +152,27 @@ TEST(int8PanelLayoutShapes) {
   CHECK_CONTAINS(q4.validate({0, 64}), "non-empty");
 }
 
+/// A random weight [e, n, k] of `layout`'s format (bytes of a linear
+/// congruential generator from `seed`) and its int8 panels.
+struct RandomInt8Panels {
+  std::vector<uint8_t> src, dst;
+  Shape packed;
+};
+RandomInt8Panels packRandomInt8(const moe::abi::Int8PanelLayout &layout,
+                                int64_t e, int64_t n, int64_t k,
+                                uint32_t seed) {
+  RandomInt8Panels r;
+  r.src.resize(e * n * layout.rowBytes(k));
+  for (uint8_t &b : r.src) {
+    seed = seed * 1664525u + 1013904223u;
+    b = static_cast<uint8_t>(seed >> 24);
+  }
+  r.packed = layout.packedShape({e, n, k});
+  r.dst.assign(r.packed[0] * r.packed[1] * r.packed[2] * r.packed[3], 0xAB);
+  moert::packInt8Panels(r.src.data(), r.dst.data(), {e, n, k}, layout, nullptr);
+  return r;
+}
+
 TEST(int8PanelPackingKeepsEveryValue) {
   // Random q8_0, q4_0, mxfp4, u8z and u4z blocks of a weight [2, 21, 96]
   // (a last panel of 5 columns), packed, and every value, scale and zero
@@ -163,22 +184,14 @@ TEST(int8PanelPackingKeepsEveryValue) {
   // and u4z's zero points.
   using moe::abi::Int8PanelLayout;
   uint32_t seed = 7;
-  auto next = [&] {
-    seed = seed * 1664525u + 1013904223u;
-    return static_cast<uint8_t>(seed >> 24);
-  };
   for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"}) {
     Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
     const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
     int64_t bytes = layout.storedRecordBytes(), sb = layout.scaleBytes();
     int64_t zb = layout.zeroPointBytes(), head = sb + zb;
-    std::vector<uint8_t> src(e * n * blocks * bytes);
-    for (uint8_t &b : src)
-      b = next();
-    Shape packed = layout.packedShape({e, n, k});
-    std::vector<uint8_t> dst(packed[0] * packed[1] * packed[2] * packed[3],
-                             0xAB);
-    moert::packInt8Panels(src.data(), dst.data(), {e, n, k}, layout, nullptr);
+    RandomInt8Panels r = packRandomInt8(layout, e, n, k, seed++);
+    const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+    const Shape &packed = r.packed;
     int64_t pb = layout.panelRecordBytes();
     bool ok = true;
     for (int64_t x = 0; x < e; ++x)
@@ -227,19 +240,11 @@ TEST(int8PanelPackingKeepsEveryQ4KValue) {
   // mapping (Int8PanelLayout.h) equal the ones the dialect's definition
   // of q4_k (dialect/MoETypes.td) reads from the stored super-block.
   using moe::abi::Int8PanelLayout;
-  uint32_t seed = 11;
-  auto next = [&] {
-    seed = seed * 1664525u + 1013904223u;
-    return static_cast<uint8_t>(seed >> 24);
-  };
   Int8PanelLayout layout = *Int8PanelLayout::forDType("q4_k");
   const int64_t e = 2, n = 21, k = 512, supers = k / 256;
-  std::vector<uint8_t> src(e * n * supers * 144);
-  for (uint8_t &b : src)
-    b = next();
-  Shape packed = layout.packedShape({e, n, k});
-  std::vector<uint8_t> dst(packed[0] * packed[1] * packed[2] * packed[3], 0xAB);
-  moert::packInt8Panels(src.data(), dst.data(), {e, n, k}, layout, nullptr);
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 11);
+  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+  const Shape &packed = r.packed;
   const int64_t pb = 2368;
   bool ok = true;
   for (int64_t x = 0; x < e; ++x)

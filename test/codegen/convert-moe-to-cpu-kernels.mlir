@@ -799,9 +799,15 @@ func.func @unused_q8_0(%x: tensor<?x32xf32>, %w: tensor<8x32x!moe.quant<q8_0>>) 
 
 // q4_k: 144 bytes per 256 k. Each 16-lane chunk reads its sub-block's
 // 6-bit scale and min (scalar bytes, widened to i32), the f16 d and dmin,
-// and 16 bytes of nibbles: w = n · (d · sc) − dmin · m.
+// and 16 bytes of nibbles: w = n · (d · sc) − dmin · m. An item runs
+// only for an expert with rows (most have none in decode); the others
+// keep the result's zeros.
 // CHECK-LABEL: func.func @grouped_matmul_q4_k
 // CHECK-SAME: %[[K4:[a-z0-9_]+]]: tensor<4x32x144xi8>
+// CHECK: scf.forall
+// CHECK: %[[DEST:.*]] = tensor.extract_slice
+// CHECK: %[[ANY:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
+// CHECK-NEXT: %[[TILE:.*]] = scf.if %[[ANY]] -> (tensor<?x?xf32>) {
 // CHECK: scf.for %{{.*}} = %c{{0(_[0-9]+)?}} to %c{{1(_[0-9]+)?}} step %c{{1(_[0-9]+)?}}
 // CHECK: %[[SB:.*]] = tensor.extract %{{.*}} : tensor<32x144xi8>
 // CHECK: %[[SC:.*]] = arith.extui %[[SB]] : i8 to i32
@@ -810,6 +816,9 @@ func.func @unused_q8_0(%x: tensor<?x32xf32>, %w: tensor<8x32x!moe.quant<q8_0>>) 
 // CHECK: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // CHECK: arith.subf %{{.*}} : vector<16xf32>
 // CHECK: vector.fma
+// CHECK: } else {
+// CHECK-NEXT: scf.yield %[[DEST]] : tensor<?x?xf32>
+// CHECK: tensor.parallel_insert_slice %[[TILE]]
 func.func @grouped_matmul_q4_k(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
   return %0 : tensor<?x32xf32>

@@ -32,13 +32,16 @@
 // pair of panels, reads 64 bytes of i32 lanes per step and the columns'
 // f16 scales (q4_0's lanes t and t + 4 shifted and masked out of one
 // vector of nibbles; q4_k's d and dmin times its blocks' byte scales and
-// mins), with no scf.if choosing the row kernel.
+// mins), with no scf.if choosing the row kernel; an item of experts'
+// GEMMs runs only for an expert with rows (the scf.if on count > 0).
 // PANELS-LABEL: func.func @int8_panels
 // PANELS-SAME: tensor<4x3x4x544xi8> {moe.int8_panels}
 // PANELS-SAME: tensor<2x4x288xi8> {moe.int8_panels}
 // PANELS-SAME: tensor<4x3x1x2368xi8> {moe.int8_panels}
 // PANELS-SAME: tensor<4x40x68xi8>,
 // PANELS: scf.forall
+// PANELS: %[[ANY:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
+// PANELS-NEXT: scf.if %[[ANY]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
 // PANELS: memref.prefetch %{{.*}} : memref<3x4x544xi8, strided<[?, ?, 1], offset: ?>>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x4x544xi8>, vector<64xi8>
@@ -53,6 +56,8 @@
 // PANELS: arith.andi
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
 // PANELS: vector.transfer_read %{{.*}} : tensor<2x4x288xi8>, vector<32xi8>
+// PANELS: %[[ANYK:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
+// PANELS-NEXT: scf.if %[[ANYK]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
 // PANELS: memref.prefetch %{{.*}} : memref<3x1x2368xi8, strided<[?, ?, 1], offset: ?>>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<64xi8>

@@ -131,6 +131,8 @@ void mlir::moe::buildCpuPipeline(OpPassManager &pm,
     return;
 
   // llvm
+  // exp, tanh and erf without libm calls, so that their loops vectorize.
+  pm.addPass(createMoECpuApproximateMath());
   // bf16 conversions as integer arithmetic (round to nearest even): no
   // compiler-rt builtins are needed on CPUs without native bf16.
   arith::ArithExpandOpsPassOptions expand;

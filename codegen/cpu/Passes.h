@@ -23,6 +23,10 @@ namespace moe {
 void populateGroupedMatmulToCpuKernelsPatterns(RewritePatternSet &patterns);
 void populateCombineToCpuKernelsPatterns(RewritePatternSet &patterns);
 
+/// The polynomial approximations of moe-cpu-approximate-math: math.exp,
+/// math.tanh and math.erf (f16 and bf16 computed in f32).
+void populateCpuMathApproximationPatterns(RewritePatternSet &patterns);
+
 /// The module attribute in which moe-lower-routing-records lists each
 /// function's routing records: {function = [{experts = E, k = k}, ...]}.
 constexpr StringLiteral kRoutingSitesAttr = "moe.routing_sites";

@@ -449,4 +449,21 @@ def MoELowerCopies : Pass<"moe-lower-copies"> {
   let dependentDialects = ["::mlir::linalg::LinalgDialect"];
 }
 
+def MoECpuApproximateMath : Pass<"moe-cpu-approximate-math"> {
+  let summary = "Compute exp, tanh and erf with polynomials instead of libm";
+  let description = [{
+    Replaces `math.exp`, `math.tanh` and `math.erf` on f32 scalars and
+    vectors by MLIR's polynomial approximations (plain arith and vector
+    ops; f16 and bf16 are computed in f32). LLVM lowers these ops to libm
+    calls, one per vector lane, and a loop with such a call is not
+    vectorized: the activations (SiLU, GELU) and the routing's softmax and
+    sigmoid would otherwise take one `expf` call per element. The
+    approximations are within a few units in the last place of f32 (the
+    activations' and the routing's results change at the 1e-7 relative
+    level); NaN and infinities follow the functions' limits.
+  }];
+  let dependentDialects = ["::mlir::arith::ArithDialect",
+                           "::mlir::vector::VectorDialect"];
+}
+
 #endif // MOEC_CODEGEN_CPU_PASSES_TD

@@ -44,6 +44,20 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
            << bodyName << "' disagree on their arguments";
   // Only the trampoline calls the body: keep it out of the export table.
   body.setLinkage(LLVM::Linkage::Internal);
+  // Buffers moe-outline-parallel-loops found distinct from the others.
+  if (auto noAlias =
+          body->getAttrOfType<DenseI64ArrayAttr>(kNoAliasPointersAttr)) {
+    for (int64_t at : noAlias.asArrayRef()) {
+      if (at < 0 || at >= static_cast<int64_t>(bodyType.getNumParams()) ||
+          !isa<LLVM::LLVMPointerType>(bodyType.getParams()[at]))
+        return body.emitError("'")
+               << kNoAliasPointersAttr << "' names argument " << at
+               << ", which is not a pointer of '" << bodyName << "'";
+      body.setArgAttr(at, LLVM::LLVMDialect::getNoAliasAttrName(),
+                      b.getUnitAttr());
+    }
+    body->removeAttr(kNoAliasPointersAttr);
+  }
   auto structTy = LLVM::LLVMStructType::getLiteral(ctx, fields);
   auto trampType = LLVM::LLVMFunctionType::get(voidTy, {ptr, i64, i64});
 

@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/Passes.h"
 
+#include "mlir/Analysis/AliasAnalysis.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/IRMapping.h"
@@ -69,8 +70,39 @@ void cloneRestricted(OpBuilder &b, Operation *op, IRMapping &map, Value lower,
     b.clone(inner, map);
 }
 
+/// The number of LLVM arguments a body argument of type `t` becomes in the
+/// conversion to LLVM: a ranked memref's descriptor is its allocated and
+/// aligned pointers, offset, sizes and strides; anything else one.
+int64_t llvmArgumentCount(Type t) {
+  if (auto m = dyn_cast<MemRefType>(t))
+    return 3 + 2 * m.getRank();
+  return 1;
+}
+
+/// The LLVM argument positions (llvmArgumentCount) of the aligned pointers
+/// of the memref captures that alias no other memref capture: fresh
+/// buffers (memref.alloc and the like) and globals, never two of the
+/// caller's arguments (the caller's input and output may be one buffer)
+/// nor views of one buffer. The body's first two arguments are the range.
+SmallVector<int64_t> noAliasPointers(ArrayRef<Value> captures,
+                                     AliasAnalysis &aliases) {
+  SmallVector<int64_t> positions;
+  int64_t at = 2;
+  for (size_t i = 0; i < captures.size(); ++i) {
+    Value v = captures[i];
+    bool distinct = isa<MemRefType>(v.getType());
+    for (size_t j = 0; distinct && j < captures.size(); ++j)
+      distinct = j == i || !isa<MemRefType>(captures[j].getType()) ||
+                 aliases.alias(v, captures[j]).isNo();
+    if (distinct)
+      positions.push_back(at + 1);
+    at += llvmArgumentCount(v.getType());
+  }
+  return positions;
+}
+
 void outline(Operation *loop, func::FuncOp parent, unsigned index,
-             SymbolTable &symbols) {
+             SymbolTable &symbols, AliasAnalysis &aliases) {
   OpBuilder b(loop);
   Location loc = loop->getLoc();
   Bounds bounds = *outlinableBounds(b, loop);
@@ -110,6 +142,12 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
                                    FunctionType::get(ctx, bodyInputs, {}));
   body.setPrivate();
   symbols.insert(body);
+  // Which buffers moe-lower-parallel-launches may mark noalias: LLVM then
+  // knows that the loop's stores leave its index loads alone and hoists
+  // and vectorizes (a gather's row index, read in the column loop).
+  SmallVector<int64_t> noAlias = noAliasPointers(captures, aliases);
+  if (!noAlias.empty())
+    body->setAttr(kNoAliasPointersAttr, mb.getDenseI64ArrayAttr(noAlias));
   Block *entry = body.addEntryBlock();
   OpBuilder bb = OpBuilder::atBlockBegin(entry);
   IRMapping map;
@@ -170,8 +208,9 @@ struct OutlineParallelLoopsPass
           loops.push_back(op);
         return WalkResult::skip(); // nested loops stay sequential
       });
+      AliasAnalysis aliases(fn);
       for (auto [i, loop] : llvm::enumerate(loops))
-        outline(loop, fn, i, symbols);
+        outline(loop, fn, i, symbols, aliases);
     }
   }
 };

@@ -35,6 +35,12 @@ constexpr StringLiteral kRoutingSitesAttr = "moe.routing_sites";
 /// that run on a group of ranks: {function = devices}.
 constexpr StringLiteral kExpertParallelAttr = "moe.expert_parallel";
 
+/// The attribute with which moe-outline-parallel-loops lists, on a loop
+/// body, the LLVM argument positions of the aligned pointers of buffers
+/// that alias no other buffer it takes; moe-lower-parallel-launches makes
+/// them llvm.noalias.
+constexpr StringLiteral kNoAliasPointersAttr = "moe.noalias_pointers";
+
 #define GEN_PASS_REGISTRATION
 #include "codegen/cpu/Passes.h.inc"
 

@@ -326,6 +326,17 @@ def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {
     Constants used in the loop are cloned into the body instead of being
     passed. Loops nested in an outlined loop stay sequential. Multi-dimensional
     or non-unit-step `scf.forall`s are left for `scf-forall-to-for`.
+
+    A body whose buffers include some that alias none of its other buffers
+    (by MLIR's local alias analysis in the caller: distinct allocations and
+    globals, or a caller's argument that is the body's only buffer; never
+    two of the caller's arguments, nor a view and its source) lists them in
+    `moe.noalias_pointers`: the positions, among the body's arguments once
+    converted to LLVM (a rank-r memref is 3 + 2r of them: allocated and
+    aligned pointer, offset, sizes, strides), of their aligned pointers.
+    `moe-lower-parallel-launches` makes those `llvm.noalias`, so that LLVM
+    hoists index loads past the loop's stores and vectorizes (a row
+    gather's column loop becomes a `memcpy`).
   }];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
@@ -345,7 +356,9 @@ def MoELowerParallelLaunches
     body. The runtime stores its thread pool's entry into
     `@moec_parallel_for` when it loads the artifact; while the slot is null
     (e.g. the object is called without moert) the launch runs the whole
-    range on the calling thread.
+    range on the calling thread. The body's arguments that its
+    `moe.noalias_pointers` names (see `moe-outline-parallel-loops`) become
+    `llvm.noalias`; a position that is not a pointer argument is an error.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];
 }

@@ -29,3 +29,14 @@ llvm.func @__moec_launch_f_parallel_0(i64, !llvm.ptr, f32)
 llvm.func @f_parallel_0(%begin: i64, %end: i64, %p: !llvm.ptr, %x: f32) {
   llvm.return
 }
+
+// The buffers moe-outline-parallel-loops found distinct (the aligned
+// pointers it names) become llvm.noalias; the list goes.
+// CHECK-LABEL: llvm.func internal @h_parallel_0
+// CHECK-SAME: (%{{.*}}: i64, %{{.*}}: i64, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr {llvm.noalias}, %{{.*}}: !llvm.ptr, %{{.*}}: !llvm.ptr)
+// CHECK-NOT: moe.noalias_pointers
+// CHECK: llvm.return
+llvm.func @__moec_launch_h_parallel_0(i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llvm.ptr)
+llvm.func @h_parallel_0(%begin: i64, %end: i64, %a0: !llvm.ptr, %a1: !llvm.ptr, %b0: !llvm.ptr, %b1: !llvm.ptr) attributes {moe.noalias_pointers = array<i64: 3>} {
+  llvm.return
+}

@@ -69,3 +69,50 @@ func.func @g(%a: memref<4xf32>) {
 func.func @g_parallel_0() {
   return
 }
+
+// Buffers that alias no other buffer of the loop are listed (the LLVM
+// position of each one's aligned pointer, after the range: a rank-r memref
+// is 3 + 2r arguments) for moe-lower-parallel-launches to mark noalias:
+// fresh allocations, and a caller's argument when it is the only one. Two
+// of the caller's arguments may be one buffer, and a view aliases its
+// source.
+// CHECK-LABEL: func.func @noalias
+// CHECK-LABEL: func.func private @noalias_parallel_2
+// CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %{{.*}}: memref<?x4xf32, strided<[8, 1]>>, %{{.*}}: memref<?x8xf32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: index)
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 17>}
+// CHECK-LABEL: func.func private @noalias_parallel_1
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3, 10, 17>}
+// CHECK-LABEL: func.func private @noalias_parallel_0
+// CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: index)
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 15>}
+func.func @noalias(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %idx: memref<?xi32>) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c8 = arith.constant 8 : index
+  %n = memref.dim %x, %c0 : memref<?x8xf32>
+  %a = memref.alloc(%n) : memref<?x8xf32>
+  %b = memref.alloc(%n) : memref<?x8xf32>
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c8) step (%c1, %c1) {
+    %r = memref.load %idx[%i] : memref<?xi32>
+    %ri = arith.index_cast %r : i32 to index
+    %v = memref.load %x[%ri, %j] : memref<?x8xf32>
+    memref.store %v, %a[%i, %j] : memref<?x8xf32>
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c8) step (%c1, %c1) {
+    %v = memref.load %a[%i, %j] : memref<?x8xf32>
+    memref.store %v, %b[%i, %j] : memref<?x8xf32>
+    memref.store %v, %y[%i, %j] : memref<?x8xf32>
+    scf.reduce
+  }
+  %s = memref.subview %a[0, 0] [%n, 4] [1, 1] : memref<?x8xf32> to memref<?x4xf32, strided<[8, 1]>>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = memref.load %s[%i, %c0] : memref<?x4xf32, strided<[8, 1]>>
+    memref.store %v, %a[%i, %c1] : memref<?x8xf32>
+    memref.store %v, %b[%i, %c1] : memref<?x8xf32>
+    scf.reduce
+  }
+  memref.dealloc %a : memref<?x8xf32>
+  memref.dealloc %b : memref<?x8xf32>
+  return
+}

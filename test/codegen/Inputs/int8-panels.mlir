@@ -43,7 +43,7 @@
 // PANELS: %[[ANY:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
 // PANELS-NEXT: scf.if %[[ANY]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
-// PANELS: memref.prefetch %{{.*}} : memref<3x4x544xi8, strided<[?, ?, 1], offset: ?>>
+// PANELS: memref.prefetch %{{.*}}, read, locality<3>, data : memref<3x4x544xi8, strided<[?, ?, 1], offset: ?>>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x4x544xi8>, vector<64xi8>
 // PANELS: vector.bitcast %{{.*}} : vector<64xi8> to vector<16xi32>
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
@@ -59,7 +59,7 @@
 // PANELS: %[[ANYK:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
 // PANELS-NEXT: scf.if %[[ANYK]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
-// PANELS: memref.prefetch %{{.*}} : memref<3x1x2368xi8, strided<[?, ?, 1], offset: ?>>
+// PANELS: memref.prefetch %{{.*}}, read, locality<3>, data : memref<3x1x2368xi8, strided<[?, ?, 1], offset: ?>>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<64xi8>
 // PANELS: arith.shrui
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd

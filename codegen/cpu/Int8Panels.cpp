@@ -487,7 +487,7 @@ private:
   }
 
   /// Prefetches block `blk` of the group of panels at column `col` of the
-  /// weight's int8 panels into L1 (into L2 was 2% to 7% slower in decode,
+  /// weight's int8 panels into L1 (into L2 was 2% to 9% slower in decode,
   /// the same at T=512): each panel's record of
   /// panelRecordBytes() in a row, or with records of several blocks
   /// (q4_k) the block's share of its record.

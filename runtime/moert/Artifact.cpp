@@ -41,6 +41,13 @@ std::string checkQuantized(const Param &p, bool result) {
   return "";
 }
 
+/// Whether `s` can be handed out as a C string unchanged: the C API names
+/// functions and parameters by NUL-terminated strings, and a name with a
+/// NUL inside would read as another (JSON allows "\u0000").
+bool isCName(const std::string &s) {
+  return !s.empty() && s.find('\0') == std::string::npos;
+}
+
 std::string parseParams(const json::Value *list, bool results,
                         std::vector<Param> &out) {
   if (!list || !list->isArray())
@@ -52,6 +59,9 @@ std::string parseParams(const json::Value *list, bool results,
     const json::Value *shape = v.getArray("shape");
     if (!name || !dtype || !shape)
       return "a parameter lacks name, dtype or shape";
+    if (!isCName(*name))
+      return std::string("a parameter's name is empty or contains a NUL "
+                         "character");
     p.name = *name;
     std::optional<moe::DType> dt = moe::parseDType(*dtype);
     if (!dt)
@@ -264,6 +274,12 @@ std::string moert::parseMetadata(moert_artifact_s &a,
     const std::string *symbol = f.getString("symbol");
     if (!name || !symbol)
       return "a function lacks name or symbol";
+    if (!isCName(*name) || !isCName(*symbol))
+      return "a function's name or symbol is empty or contains a NUL "
+             "character";
+    for (const Function &other : a.functions)
+      if (other.name == *name)
+        return "two functions are named '" + *name + "'";
     fn.name = *name;
     fn.symbol = *symbol;
     if (std::string err = parseParams(f.get("arguments"), false, fn.args);

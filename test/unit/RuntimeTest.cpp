@@ -1,4 +1,5 @@
 //===- RuntimeTest.cpp - moert pieces: dtypes, safetensors, pool, C API ---===//
+#include "runtime/moert/Internal.h"
 #include "runtime/moert/Packing.h"
 #include "runtime/moert/Scratch.h"
 #include "runtime/moert/ThreadPool.h"
@@ -644,4 +645,53 @@ TEST(capiRejectsNullsWithStatuses) {
   CHECK(moert_artifact_function_name(nullptr, 0) == nullptr);
   moert_artifact_release(nullptr);
   moert_session_release(nullptr);
+}
+
+namespace {
+char metadataEntry;
+void *metadataStandIn(void *, const char *) { return &metadataEntry; }
+
+/// parseMetadata's answer for a record with one function `fn` (a JSON
+/// object's members after the name) and, when given, a second one.
+std::string parseRecord(const std::string &functions) {
+  moert_artifact_s a;
+  a.metadataText = R"({"format": "moec-artifact", "version": 1, )"
+                   R"("functions": [)" +
+                   functions + "]}";
+  return moert::parseMetadata(a, metadataStandIn, nullptr);
+}
+
+const char *kArgs =
+    R"("arguments": [{"name": "x", "kind": "input", "dtype": "f32", )"
+    R"("shape": [-1, 4]}], "results": [{"name": "output", "dtype": "f32", )"
+    R"("shape": [-1, 4]}])";
+} // namespace
+
+// Names reach C callers as NUL-terminated strings: one with a NUL inside
+// (JSON's \u0000), or an empty one, or two functions of one name, would
+// answer lookups for another function (found by fuzz/artifact-metadata).
+TEST(metadataRejectsNamesTheCApiCannotCarry) {
+  std::string ok =
+      std::string(R"({"name": "f", "symbol": "s", )") + kArgs + "}";
+  CHECK_EQ(parseRecord(ok), std::string());
+  CHECK_EQ(parseRecord(std::string(R"({"name": "f\u0000g", "symbol": "s", )") +
+                       kArgs + "}"),
+           std::string("a function's name or symbol is empty or contains a "
+                       "NUL character"));
+  CHECK_EQ(parseRecord(std::string(R"({"name": "f", "symbol": "s\u0000", )") +
+                       kArgs + "}"),
+           std::string("a function's name or symbol is empty or contains a "
+                       "NUL character"));
+  CHECK_EQ(
+      parseRecord(std::string(R"({"name": "", "symbol": "s", )") + kArgs + "}"),
+      std::string("a function's name or symbol is empty or contains a "
+                  "NUL character"));
+  CHECK_EQ(parseRecord(ok + ", " + ok),
+           std::string("two functions are named 'f'"));
+  std::string nulArg = R"({"name": "f", "symbol": "s", "arguments": [)"
+                       R"({"name": "x\u0000", "kind": "input", "dtype": )"
+                       R"("f32", "shape": [-1, 4]}], "results": []})";
+  CHECK_EQ(parseRecord(nulArg),
+           std::string("function 'f': a parameter's name is empty or "
+                       "contains a NUL character"));
 }

@@ -72,10 +72,13 @@ void cloneRestricted(OpBuilder &b, Operation *op, IRMapping &map, Value lower,
 
 /// The number of LLVM arguments a body argument of type `t` becomes in the
 /// conversion to LLVM: a ranked memref's descriptor is its allocated and
-/// aligned pointers, offset, sizes and strides; anything else one.
+/// aligned pointers, offset, sizes and strides, an unranked one its rank
+/// and a pointer to its descriptor; anything else one.
 int64_t llvmArgumentCount(Type t) {
   if (auto m = dyn_cast<MemRefType>(t))
     return 3 + 2 * m.getRank();
+  if (isa<UnrankedMemRefType>(t))
+    return 2;
   return 1;
 }
 

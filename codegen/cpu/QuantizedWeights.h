@@ -52,8 +52,8 @@ Int8Rows int8Rows(OpBuilder &b, Location loc, Value input, Value rows, Value lo,
                   const Int8Rows *into = nullptr);
 
 /// All `m` rows of `input` (through `rows` when given) as Int8Rows, in
-/// chunks of about 8192 values that run in parallel (an scf.forall): the rows every
-/// work item of a GEMM reads, quantized once for all its weight tiles.
+/// chunks of about 8192 values that run in parallel (an scf.forall): the rows
+/// every work item of a GEMM reads, quantized once for all its weight tiles.
 Int8Rows allInt8Rows(OpBuilder &b, Location loc, Value input, Value rows,
                      Value m, int64_t k, bool halves);
 

@@ -116,3 +116,22 @@ func.func @noalias(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %idx: memref<?xi32>
   memref.dealloc %b : memref<?x8xf32>
   return
 }
+
+// An unranked buffer is two LLVM arguments (rank, descriptor pointer): the
+// allocation after it has its aligned pointer at 5.
+// CHECK-LABEL: func.func private @unranked_parallel_0
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 5>}
+func.func @unranked(%u: memref<*xf32>, %n: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %a = memref.alloc(%n) : memref<?xf32>
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %r = memref.rank %u : memref<*xf32>
+    %f = arith.index_cast %r : index to i32
+    %v = arith.sitofp %f : i32 to f32
+    memref.store %v, %a[%i] : memref<?xf32>
+    scf.reduce
+  }
+  memref.dealloc %a : memref<?xf32>
+  return
+}

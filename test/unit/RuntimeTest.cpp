@@ -651,8 +651,8 @@ namespace {
 char metadataEntry;
 void *metadataStandIn(void *, const char *) { return &metadataEntry; }
 
-/// parseMetadata's answer for a record with one function `fn` (a JSON
-/// object's members after the name) and, when given, a second one.
+/// parseMetadata's answer for a record whose "functions" array holds
+/// `functions` (the JSON text of its elements).
 std::string parseRecord(const std::string &functions) {
   moert_artifact_s a;
   a.metadataText = R"({"format": "moec-artifact", "version": 1, )"

@@ -11,6 +11,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/ADT/StringExtras.h"
 
 using namespace mlir;
 using namespace mlir::moe;
@@ -247,11 +248,25 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
   return success();
 }
 
+/// `s` with its non-printing characters escaped, for a diagnostic.
+std::string escaped(StringRef s) {
+  std::string out;
+  llvm::raw_string_ostream os(out);
+  llvm::printEscapedString(s, os);
+  return out;
+}
+
 FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
   json::Value rec = json::Value::object();
   rec.set("name", json::Value::string(fn.getSymName().str()));
   rec.set("symbol",
           json::Value::string(::moe::abi::entrySymbol(fn.getSymName().str())));
+  // The runtime's C API hands names out as C strings, so moert refuses
+  // metadata whose names hold a NUL.
+  if (fn.getSymName().contains('\0'))
+    return fn.emitError("function name '")
+           << escaped(fn.getSymName())
+           << "' holds a NUL character; an entry point's name is a C string";
   if (fn.getNumResults() == 0)
     return fn.emitError("function '")
            << fn.getSymName()
@@ -300,6 +315,10 @@ FailureOr<json::Value> functionMetadata(func::FuncOp fn) {
     if (name.empty())
       return emitError(loc) << "argument " << i << " of '" << fn.getSymName()
                             << "' has an empty " << kArgNameAttr;
+    if (StringRef(name).contains('\0'))
+      return emitError(loc) << "argument " << i << " of '" << fn.getSymName()
+                            << "' has a " << kArgNameAttr << " holding a NUL "
+                            << "character; an argument's name is a C string";
     if (failed(checkTensorType(loc, arg.getType(), "argument '" + name + "'",
                                isWeight)))
       return failure();

@@ -28,6 +28,7 @@ mlir::moe::contractionKernelFor(const CpuKernelConfig &config) {
   kernel.int8PanelRows = config.int8PanelRows;
   kernel.registers = config.registers;
   kernel.weightTileBytes = config.weightTileBytes;
+  kernel.streamAheadBytes = config.streamAheadBytes;
   return kernel;
 }
 

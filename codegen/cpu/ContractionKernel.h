@@ -39,6 +39,9 @@ struct ContractionKernel {
   int64_t int8PanelRows = 0;
   /// Weight bytes a work item keeps in L2 while its rows stream past.
   int64_t weightTileBytes = 512 * 1024;
+  /// Weight bytes the int8 panel kernel prefetches ahead of its reads when
+  /// it reads each once (streamAheadBytesFor).
+  int64_t streamAheadBytes = 6 * 1024;
 };
 
 /// A GEMM weight as the kernel reads it: a float tensor [.., N, K] as it

@@ -263,6 +263,10 @@ int64_t mlir::moe::weightTileBytesFor(const CpuTargetDescription &target) {
   return target.l2Bytes / 2;
 }
 
+int64_t mlir::moe::streamAheadBytesFor(const CpuTargetDescription &target) {
+  return target.l1dBytes / 8;
+}
+
 int64_t mlir::moe::panelDepthFor(const CpuTargetDescription &target) {
   int64_t rows = panelBlockingFor(target).rows;
   int64_t byL1 = target.l1dBytes / 2 / (rows * 4);
@@ -292,6 +296,7 @@ CpuKernelConfig mlir::moe::kernelConfigFor(const CpuTargetDescription &target,
   c.dotCols = dot.cols;
   c.weightTileBytes = weightTileBytesFor(target);
   c.panelDepth = panelDepthFor(target);
+  c.streamAheadBytes = streamAheadBytesFor(target);
   c.bf16Dot = bf16Dot;
   c.int8Dot = int8Dot;
   return c;
@@ -309,7 +314,8 @@ constexpr ConfigField kConfigFields[] = {
     {"dot_rows", &CpuKernelConfig::dotRows},
     {"dot_cols", &CpuKernelConfig::dotCols},
     {"weight_tile_bytes", &CpuKernelConfig::weightTileBytes},
-    {"panel_depth", &CpuKernelConfig::panelDepth}};
+    {"panel_depth", &CpuKernelConfig::panelDepth},
+    {"stream_ahead_bytes", &CpuKernelConfig::streamAheadBytes}};
 } // namespace
 
 DictionaryAttr mlir::moe::kernelConfigAttr(MLIRContext *ctx,

@@ -110,6 +110,16 @@ DotBlocking dotBlockingFor(const CpuTargetDescription &target);
 /// prefetch (1 MiB L2: 512 KiB).
 int64_t weightTileBytesFor(const CpuTargetDescription &target);
 
+/// Bytes of weights the int8 panel kernel's prefetches run ahead of its
+/// reads when it reads each weight byte once (decode: an item's rows fit
+/// one row block), over all the streams it reads at once: an eighth of
+/// L1d (6 KiB on Zen 5, 4 KiB with 32 KiB), as the prefetched lines wait
+/// in L1 and must not evict the lines being read. On Zen 5 (48 KiB L1d;
+/// docs/performance.md) 2.3 KiB ahead was 6% to 10% slower than
+/// prefetching the whole next group of panels (36 KiB), 4.5 to 6.8 KiB
+/// 4% to 12% faster, 11.5 KiB and more no faster.
+int64_t streamAheadBytesFor(const CpuTargetDescription &target);
+
 /// k per chunk of the panel kernel, whose accumulators go through the
 /// output between chunks and whose next chunk is prefetched while one is
 /// multiplied: the largest power of two such that a block's rows of one
@@ -132,6 +142,7 @@ struct CpuKernelConfig {
   int64_t dotCols = 4;
   int64_t weightTileBytes = 512 * 1024;
   int64_t panelDepth = 512;
+  int64_t streamAheadBytes = 6 * 1024;
   bool bf16Dot = false;
   /// Block-quantized weights multiply int8-quantized rows with AVX512_VNNI
   /// dot products.

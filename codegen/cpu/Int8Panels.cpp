@@ -66,6 +66,11 @@ public:
       panelCount = wType.getDimSize(0);
       blocks = wType.getDimSize(1) * layout.recordBlocks();
       k = blocks * kBlock;
+      // The kernel's bytes ahead, per panel, in blocks of it.
+      int64_t perBlock = layout.panelRecordBytes() / layout.recordBlocks();
+      int64_t perPanel = kernel.streamAheadBytes / shape.panels;
+      streamBlocks =
+          std::clamp<int64_t>((perPanel + perBlock - 1) / perBlock, 1, blocks);
     } else {
       int64_t bb = o.quant.getBlockBytes();
       k = wType.getDimSize(1) / bb * o.quant.getBlockElements();
@@ -126,7 +131,9 @@ public:
           // bytes arrive over the whole group's time rather than the first
           // row block's (qwen3-30b-a3b q8_0 at T=512: 42.2 to 39.2 ms). The
           // repacking wants all its rows early: the first row block fetches
-          // them all (R = 1; spread, mxfp4 took 47 to 55 ms).
+          // them all (R = 1; spread, mxfp4 took 47 to 55 ms). With R = 1 on
+          // the weight's own panels the first row block streams: it
+          // fetches streamBlocks ahead of its reads (rowBlock).
           Value rows = index(shape.rows);
           Value slots =
               o.int8Panels
@@ -141,16 +148,14 @@ public:
                 b, loc, begin, end, mr, d, [&](Value m0, Value dd) {
                   Value slot = arith::DivUIOp::create(b, loc, m0, rows);
                   Value fetches = arith::AndIOp::create(
-                      b, loc, hasNext,
-                      arith::AndIOp::create(
-                          b, loc,
-                          arith::CmpIOp::create(
-                              b, loc, arith::CmpIPredicate::eq,
-                              arith::RemUIOp::create(b, loc, m0, rows), c0),
-                          arith::CmpIOp::create(
-                              b, loc, arith::CmpIPredicate::ult, slot, slots)));
-                  return rowBlock(m0, mr, col, packed, dd, fetches, nextCol,
-                                  slot, slots);
+                      b, loc,
+                      arith::CmpIOp::create(
+                          b, loc, arith::CmpIPredicate::eq,
+                          arith::RemUIOp::create(b, loc, m0, rows), c0),
+                      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                            slot, slots));
+                  return rowBlock(m0, mr, col, packed, dd, fetches, hasNext,
+                                  nextCol, slot, slots);
                 });
             begin = end;
           }
@@ -542,11 +547,48 @@ private:
                                        VectorType::get({16}, v.getType()), v);
   }
 
+  /// The column group and block the row block fetching at block `blk` of
+  /// the group at `col` prefetches, and whether it does (`fetches`: it is
+  /// one of the group's fetching row blocks; `hasNext`: a group follows
+  /// at `nextCol`). Spread (see run): block blk of the next group when blk
+  /// % slots == slot. Streaming (on the weight's own panels with one
+  /// fetching row block): block blk + streamBlocks of this group, past its
+  /// end the next group's, so each panel's bytes are fetched a fixed
+  /// distance ahead as they are read (the probe's pattern, which the
+  /// memory streams fastest) instead of a whole group ahead, where the
+  /// prefetched lines outnumber L1's miss buffers.
+  std::tuple<Value, Value, Value> fetchTarget(Value col, Value blk,
+                                              Value fetches, Value hasNext,
+                                              Value nextCol, Value slot,
+                                              Value slots) {
+    Value spread = arith::AndIOp::create(
+        b, loc, arith::AndIOp::create(b, loc, fetches, hasNext),
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                              arith::RemUIOp::create(b, loc, blk, slots),
+                              slot));
+    if (!o.int8Panels)
+      return {spread, nextCol, blk};
+    Value ahead = arith::AddIOp::create(b, loc, blk, index(streamBlocks));
+    Value inGroup = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          ahead, index(blocks));
+    Value single = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                         slots, index(1));
+    Value stream = arith::AndIOp::create(
+        b, loc, fetches, arith::OrIOp::create(b, loc, inGroup, hasNext));
+    Value streamCol = arith::SelectOp::create(b, loc, inGroup, col, nextCol);
+    Value streamBlk = arith::SelectOp::create(
+        b, loc, inGroup, ahead,
+        arith::SubIOp::create(b, loc, ahead, index(blocks)));
+    return {arith::SelectOp::create(b, loc, single, stream, spread),
+            arith::SelectOp::create(b, loc, single, streamCol, nextCol),
+            arith::SelectOp::create(b, loc, single, streamBlk, blk)};
+  }
+
   /// Rows [m0, m0 + mr) of dest against the tile's panels (columns from
   /// `col`).
   Value rowBlock(Value m0, int64_t mr, Value col, ArrayRef<Value> tile,
-                 Value dest, Value prefetchNext, Value nextCol, Value slot,
-                 Value slots) {
+                 Value dest, Value fetches, Value hasNext, Value nextCol,
+                 Value slot, Value slots) {
     auto f32x16 = VectorType::get({16}, f32);
     auto i32x16 = VectorType::get({16}, i32);
     Type i8 = b.getI8Type();
@@ -562,23 +604,16 @@ private:
         [&](OpBuilder &nb, Location, Value blk, ValueRange accs) {
           OpBuilder::InsertionGuard guard(b);
           b.setInsertionPoint(nb.getInsertionBlock(), nb.getInsertionPoint());
-          // When prefetchNext and blk is one of this row block's (blk %
-          // slots == slot): block blk of the next group's weight rows or
-          // panels.
-          auto fetch = scf::IfOp::create(
-              b, loc,
-              arith::AndIOp::create(
-                  b, loc, prefetchNext,
-                  arith::CmpIOp::create(
-                      b, loc, arith::CmpIPredicate::eq,
-                      arith::RemUIOp::create(b, loc, blk, slots), slot)));
+          auto [cond, fetchCol, fetchBlk] =
+              fetchTarget(col, blk, fetches, hasNext, nextCol, slot, slots);
+          auto fetch = scf::IfOp::create(b, loc, cond);
           {
             OpBuilder::InsertionGuard inner(b);
             b.setInsertionPointToStart(fetch.thenBlock());
             if (o.int8Panels)
-              fetchPanels(nextCol, blk);
+              fetchPanels(fetchCol, fetchBlk);
             else
-              fetchRows(nextCol, blk);
+              fetchRows(fetchCol, fetchBlk);
           }
           // The block's place in the int8 rows: unit u, block j of it.
           Value u = arith::DivUIOp::create(b, loc, blk, index(4));
@@ -673,6 +708,9 @@ private:
   QuantizedWeightReader reader;
   Int8PanelShape shape;
   int64_t k = 0, blocks = 0;
+  /// On the weight's own panels: the blocks a streaming row block fetches
+  /// ahead of the one it reads (fetchTarget).
+  int64_t streamBlocks = 1;
   /// With the weight's own int8 panels: their layout and count.
   ::moe::abi::Int8PanelLayout layout;
   int64_t panelCount = 0;

@@ -71,6 +71,9 @@ def MoECpuSelectKernels : Pass<"moe-cpu-select-kernels", "ModuleOp"> {
     * `weight_tile_bytes`: weight bytes a work item keeps in L2 while its
       rows stream past (half of L2);
     * `panel_depth`: k per chunk of the panel kernel;
+    * `stream_ahead_bytes`: how far ahead of its reads the int8 panel
+      kernel prefetches its panels where one row block reads them (an
+      eighth of L1d);
     * `bf16_dot`: bf16 weights multiply bf16-rounded rows with AVX512_BF16
       dot products (with the `bf16-dot` option, on a target with
       `avx512bf16`);
@@ -202,7 +205,13 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     lane, so each i32 lane sums a whole block of one column before it is
     converted and scaled by the row's and the column's scales (the mins
     times the row's scaled sum added). The first block of rows prefetches
-    the next group's weight rows.
+    the next group's weight rows. A weight the runtime packed into int8
+    panels at binding (`moe.int8_panels`, `moe-pack-weights`) is read in
+    place, with no repacking: each block of rows fetches its share of the
+    next group's panels, or, where one block of rows reads the group
+    (decode), it prefetches each panel `stream_ahead_bytes` (over the
+    group's panels) ahead of its reads, into the next group's past the
+    group's end.
 
     A malformed `moe.kernel`, or one the op's weights do not fit (pairs of
     k below 16 lanes, slices wider than a vector), is an error at the op.

@@ -12,13 +12,13 @@
 // blocks; half of L2 per weight tile (Zen 3's 512 KiB L2: 256 KiB); k
 // chunks of 512 (Zen 5's 48 KiB L1d would allow 1024, its L2 caps them).
 // V4-LABEL: func.func @claims
-// V4: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 6 : i64, lanes = 16 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 32 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
+// V4: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 6 : i64, lanes = 16 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 32 : i64, stream_ahead_bytes = 4096 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
 // V4: moe.combine {{.*}} {moe.kernel = {bf16_dot = false,
 // V4-NOT: moe.kernel
 // V4: return
-// ZEN3: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 3 : i64, lanes = 8 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 16 : i64, target = "cpu", weight_tile_bytes = 262144 : i64}}
-// ZEN5: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 6 : i64, lanes = 16 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 32 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
-// SSE: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 3 : i64, lanes = 4 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 16 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
+// ZEN3: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 3 : i64, lanes = 8 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 16 : i64, stream_ahead_bytes = 4096 : i64, target = "cpu", weight_tile_bytes = 262144 : i64}}
+// ZEN5: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 6 : i64, lanes = 16 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 32 : i64, stream_ahead_bytes = 6144 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
+// SSE: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 3 : i64, lanes = 4 : i64, panel_depth = 512 : i64, panel_rows = 6 : i64, registers = 16 : i64, stream_ahead_bytes = 4096 : i64, target = "cpu", weight_tile_bytes = 524288 : i64}}
 // DOT: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = true,
 // INT8: moe.grouped_matmul {{.*}} {moe.kernel = {bf16_dot = false, dot_cols = 4 : i64, dot_rows = 6 : i64, int8_dot, lanes = 16 : i64,
 func.func @claims(%x: tensor<?x8xf32>, %w: tensor<2x8x8xf32>, %off: tensor<3xi32>, %y: tensor<?x8xf32>, %wt: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %d: tensor<2x8x8xf32>) -> (tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x8xf32>) {

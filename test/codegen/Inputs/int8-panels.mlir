@@ -29,7 +29,10 @@
 // [4, ceil(40 / 16), 128 / 32, 544] for q8_0, [ceil(24 / 16), 4, 288] for
 // q4_0, [4, 3, 256 / 256, 2368] for q4_k (records of a super-block); the
 // others their rows' bytes. Each item of their GEMMs prefetches the next
-// pair of panels, reads 64 bytes of i32 lanes per step and the columns'
+// pair of panels while it multiplies a pair, or, where one row block reads
+// the pair, the block stream_ahead_bytes on (4096 on cooperlake: 2048 per
+// panel, 4 blocks of q8_0's 544 bytes; past the pair's 4 blocks, the next
+// pair's), reads 64 bytes of i32 lanes per step and the columns'
 // f16 scales (q4_0's lanes t and t + 4 shifted and masked out of one
 // vector of nibbles; q4_k's d and dmin times its blocks' byte scales and
 // mins), with no scf.if choosing the row kernel; an item of experts'
@@ -43,7 +46,14 @@
 // PANELS: %[[ANY:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
 // PANELS-NEXT: scf.if %[[ANY]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
-// PANELS: memref.prefetch %{{.*}}, read, locality<3>, data : memref<3x4x544xi8, strided<[?, ?, 1], offset: ?>>
+// PANELS: scf.for %[[BLK:[^ ]*]] = %c{{0(_[0-9]+)?}} to %c{{4(_[0-9]+)?}} step %c{{1(_[0-9]+)?}} iter_args
+// PANELS: %[[AHEAD:.*]] = arith.addi %[[BLK]], %c{{4(_[0-9]+)?}} : index
+// PANELS-NEXT: %[[IN:.*]] = arith.cmpi ult, %[[AHEAD]], %c{{4(_[0-9]+)?}} : index
+// PANELS-NEXT: %[[ONE:.*]] = arith.cmpi eq, %{{.*}}, %c{{1(_[0-9]+)?}} : index
+// PANELS: %[[WRAP:.*]] = arith.subi %[[AHEAD]], %c{{4(_[0-9]+)?}} : index
+// PANELS-NEXT: %[[SBLK:.*]] = arith.select %[[IN]], %[[AHEAD]], %[[WRAP]] : index
+// PANELS: %[[FBLK:.*]] = arith.select %[[ONE]], %[[SBLK]], %[[BLK]] : index
+// PANELS: memref.prefetch %{{.*}}[%{{.*}}, %[[FBLK]], %c{{0(_[0-9]+)?}}], read, locality<3>, data : memref<3x4x544xi8, strided<[?, ?, 1], offset: ?>>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x4x544xi8>, vector<64xi8>
 // PANELS: vector.bitcast %{{.*}} : vector<64xi8> to vector<16xi32>
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd

@@ -24,6 +24,6 @@
 // ONCE-NOT: math.roundeven
 // ONCE: return
 func.func @q4_0_tiles(%x: tensor<?x128xf32>, %w: tensor<4x40x128x!moe.quant<q4_0>>, %off: tensor<5xi32>) -> tensor<?x40xf32> {
-  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 1152 : i64, panel_depth = 512 : i64}} : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<q4_0>> -> tensor<?x40xf32>
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 1152 : i64, panel_depth = 512 : i64, stream_ahead_bytes = 4096 : i64}} : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<q4_0>> -> tensor<?x40xf32>
   return %0 : tensor<?x40xf32>
 }

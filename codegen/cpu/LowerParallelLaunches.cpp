@@ -58,6 +58,16 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
     }
     body->removeAttr(kNoAliasPointersAttr);
   }
+  // The fewest iterations worth the pool (moe-outline-parallel-loops).
+  int64_t minIterations = 1;
+  if (Attribute attr = body->getAttr(kMinParallelIterationsAttr)) {
+    auto least = dyn_cast<IntegerAttr>(attr);
+    if (!least || least.getValue().getSExtValue() < 1)
+      return body.emitError("'") << kMinParallelIterationsAttr << "' of '"
+                                 << bodyName << "' must be a positive integer";
+    minIterations = least.getValue().getSExtValue();
+    body->removeAttr(kMinParallelIterationsAttr);
+  }
   auto structTy = LLVM::LLVMStructType::getLiteral(ctx, fields);
   auto trampType = LLVM::LLVMFunctionType::get(voidTy, {ptr, i64, i64});
 
@@ -81,7 +91,8 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
     LLVM::ReturnOp::create(b, loc, ValueRange{});
   }
 
-  // The launch: pack, then dispatch through the slot (or run inline).
+  // The launch: pack, then dispatch through the slot, or run inline
+  // without a pool or below the fewest iterations worth it.
   LLVM::GlobalOp slot = getOrCreateRuntimeSlot(module, b, kSlotName);
   launch.setLinkage(LLVM::Linkage::Internal);
   OpBuilder::InsertionGuard guard(b);
@@ -100,12 +111,19 @@ LogicalResult lowerLaunch(ModuleOp module, LLVM::LLVMFuncOp launch,
   Value slotAddr = LLVM::AddressOfOp::create(b, loc, slot);
   Value dispatcher = LLVM::LoadOp::create(b, loc, ptr, slotAddr);
   Value null = LLVM::ZeroOp::create(b, loc, ptr);
-  Value isNull =
+  Value runInline =
       LLVM::ICmpOp::create(b, loc, LLVM::ICmpPredicate::eq, dispatcher, null);
+  if (minIterations > 1)
+    runInline = LLVM::OrOp::create(
+        b, loc, runInline,
+        LLVM::ICmpOp::create(
+            b, loc, LLVM::ICmpPredicate::slt, n,
+            LLVM::ConstantOp::create(b, loc, i64,
+                                     b.getI64IntegerAttr(minIterations))));
   Block *inlineBlock = b.createBlock(&launch.getBody());
   Block *poolBlock = b.createBlock(&launch.getBody());
   b.setInsertionPointToEnd(entry);
-  LLVM::CondBrOp::create(b, loc, isNull, inlineBlock, poolBlock);
+  LLVM::CondBrOp::create(b, loc, runInline, inlineBlock, poolBlock);
   b.setInsertionPointToStart(inlineBlock);
   Value zero = LLVM::ConstantOp::create(b, loc, i64, b.getI64IntegerAttr(0));
   LLVM::CallOp::create(b, loc, tramp, ValueRange{frame, zero, n});

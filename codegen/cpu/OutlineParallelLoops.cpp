@@ -13,7 +13,9 @@
 #include "mlir/Analysis/AliasAnalysis.h"
 #include "mlir/Dialect/Arith/Utils/Utils.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Utils/StaticValueUtils.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/Interfaces/LoopLikeInterface.h"
 #include "mlir/Transforms/RegionUtils.h"
 
 namespace mlir::moe {
@@ -104,8 +106,36 @@ SmallVector<int64_t> noAliasPointers(ArrayRef<Value> captures,
   return positions;
 }
 
+/// Elements one iteration of the loop's first dimension visits: the
+/// product of its other dimensions' constant trip counts, where the body
+/// runs no loop of its own (one op per element); nullopt where that is not
+/// known (a dynamic dimension, a nested loop: a GEMM's work item).
+std::optional<int64_t> elementsPerIteration(Operation *loop) {
+  bool nested = false;
+  loop->walk([&](Operation *op) {
+    if (op != loop && isa<LoopLikeOpInterface>(op))
+      nested = true;
+  });
+  if (nested)
+    return std::nullopt;
+  auto par = dyn_cast<scf::ParallelOp>(loop);
+  if (!par)
+    return 1;
+  int64_t elements = 1;
+  for (unsigned d = 1; d < par.getNumLoops(); ++d) {
+    std::optional<int64_t> lo = getConstantIntValue(par.getLowerBound()[d]);
+    std::optional<int64_t> hi = getConstantIntValue(par.getUpperBound()[d]);
+    std::optional<int64_t> st = getConstantIntValue(par.getStep()[d]);
+    if (!lo || !hi || !st || *st <= 0)
+      return std::nullopt;
+    elements *= std::max<int64_t>((*hi - *lo + *st - 1) / *st, 0);
+  }
+  return elements;
+}
+
 void outline(Operation *loop, func::FuncOp parent, unsigned index,
-             SymbolTable &symbols, AliasAnalysis &aliases) {
+             SymbolTable &symbols, AliasAnalysis &aliases,
+             int64_t minTaskElements) {
   OpBuilder b(loop);
   Location loc = loop->getLoc();
   Bounds bounds = *outlinableBounds(b, loop);
@@ -151,6 +181,16 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
   SmallVector<int64_t> noAlias = noAliasPointers(captures, aliases);
   if (!noAlias.empty())
     body->setAttr(kNoAliasPointersAttr, mb.getDenseI64ArrayAttr(noAlias));
+  // Below two tasks of minTaskElements, the pool's dispatch and the data
+  // moving between cores cost more than a second thread saves (the
+  // routing's per-expert tables, a decode call's few rows).
+  if (std::optional<int64_t> elements = elementsPerIteration(loop);
+      elements && minTaskElements > 0) {
+    int64_t least =
+        llvm::divideCeil(2 * minTaskElements, std::max<int64_t>(*elements, 1));
+    if (least > 1)
+      body->setAttr(kMinParallelIterationsAttr, mb.getI64IntegerAttr(least));
+  }
   Block *entry = body.addEntryBlock();
   OpBuilder bb = OpBuilder::atBlockBegin(entry);
   IRMapping map;
@@ -192,6 +232,8 @@ void outline(Operation *loop, func::FuncOp parent, unsigned index,
 
 struct OutlineParallelLoopsPass
     : mlir::moe::impl::MoEOutlineParallelLoopsBase<OutlineParallelLoopsPass> {
+  using Base::Base;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     SymbolTable symbols(module);
@@ -213,7 +255,7 @@ struct OutlineParallelLoopsPass
       });
       AliasAnalysis aliases(fn);
       for (auto [i, loop] : llvm::enumerate(loops))
-        outline(loop, fn, i, symbols, aliases);
+        outline(loop, fn, i, symbols, aliases, minTaskElements);
     }
   }
 };

@@ -41,6 +41,13 @@ constexpr StringLiteral kExpertParallelAttr = "moe.expert_parallel";
 /// them llvm.noalias.
 constexpr StringLiteral kNoAliasPointersAttr = "moe.noalias_pointers";
 
+/// The attribute with which moe-outline-parallel-loops gives, on a loop
+/// body, the fewest iterations worth the thread pool (too little work per
+/// thread below them); moe-lower-parallel-launches runs a launch of fewer
+/// on the calling thread.
+constexpr StringLiteral kMinParallelIterationsAttr =
+    "moe.min_parallel_iterations";
+
 #define GEN_PASS_REGISTRATION
 #include "codegen/cpu/Passes.h.inc"
 

@@ -346,7 +346,25 @@ def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {
     `moe-lower-parallel-launches` makes those `llvm.noalias`, so that LLVM
     hoists index loads past the loop's stores and vectorizes (a row
     gather's column loop becomes a `memcpy`).
+
+    A body whose work per iteration is known gets
+    `moe.min_parallel_iterations`: the fewest iterations that give two
+    threads `min-task-elements` elements each, the elements of an
+    iteration being the product of the loop's other dimensions' constant
+    trip counts (one for an `scf.forall`), where the body runs no loop of
+    its own. `moe-lower-parallel-launches` runs a launch of fewer
+    iterations on the calling thread: below that, the pool's dispatch and
+    the data moving between cores cost more than a second thread saves (a
+    per-expert table of 129 entries; a decode call's 8 rows of 768). A
+    body with nested loops (a GEMM's work items) or a dynamic inner
+    dimension always goes to the pool.
   }];
+  let options = [
+    Option<"minTaskElements", "min-task-elements", "int64_t",
+           /*default=*/"16384",
+           "Elements of elementwise work one thread should get from a "
+           "parallel loop for it to go to the pool (0: every loop does)">
+  ];
   let dependentDialects = ["::mlir::arith::ArithDialect",
                            "::mlir::func::FuncDialect",
                            "::mlir::scf::SCFDialect"];
@@ -365,8 +383,10 @@ def MoELowerParallelLaunches
     body. The runtime stores its thread pool's entry into
     `@moec_parallel_for` when it loads the artifact; while the slot is null
     (e.g. the object is called without moert) the launch runs the whole
-    range on the calling thread. The body's arguments that its
-    `moe.noalias_pointers` names (see `moe-outline-parallel-loops`) become
+    range on the calling thread, and so it does for fewer iterations than
+    the body's `moe.min_parallel_iterations` (see
+    `moe-outline-parallel-loops`; not a positive integer: an error). The
+    body's arguments that its `moe.noalias_pointers` names become
     `llvm.noalias`; a position that is not a pointer argument is an error.
   }];
   let dependentDialects = ["::mlir::LLVM::LLVMDialect"];

@@ -26,3 +26,19 @@ llvm.func @__moec_launch_m_parallel_0(i64, !llvm.ptr)
 llvm.func @m_parallel_0(%begin: i64, %end: i64, %p: !llvm.ptr) attributes {moe.noalias_pointers = array<i64: 7>} {
   llvm.return
 }
+
+// -----
+
+llvm.func @__moec_launch_q_parallel_0(i64, !llvm.ptr)
+// expected-error @+1 {{'moe.min_parallel_iterations' of 'q_parallel_0' must be a positive integer}}
+llvm.func @q_parallel_0(%begin: i64, %end: i64, %p: !llvm.ptr) attributes {moe.min_parallel_iterations = 0 : i64} {
+  llvm.return
+}
+
+// -----
+
+llvm.func @__moec_launch_r_parallel_0(i64, !llvm.ptr)
+// expected-error @+1 {{'moe.min_parallel_iterations' of 'r_parallel_0' must be a positive integer}}
+llvm.func @r_parallel_0(%begin: i64, %end: i64, %p: !llvm.ptr) attributes {moe.min_parallel_iterations = "many"} {
+  llvm.return
+}

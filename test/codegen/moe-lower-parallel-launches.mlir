@@ -40,3 +40,21 @@ llvm.func @__moec_launch_h_parallel_0(i64, !llvm.ptr, !llvm.ptr, !llvm.ptr, !llv
 llvm.func @h_parallel_0(%begin: i64, %end: i64, %a0: !llvm.ptr, %a1: !llvm.ptr, %b0: !llvm.ptr, %b1: !llvm.ptr) attributes {moe.noalias_pointers = array<i64: 3>} {
   llvm.return
 }
+
+// A body with the fewest iterations worth the pool: a launch of fewer runs
+// inline like one without a runtime; the attribute goes.
+// CHECK-LABEL: llvm.func internal @__moec_launch_m_parallel_0
+// CHECK-SAME: (%[[N:.*]]: i64, %{{.*}}: !llvm.ptr)
+// CHECK: %[[FN:.*]] = llvm.load %{{.*}} : !llvm.ptr -> !llvm.ptr
+// CHECK: %[[NONE:.*]] = llvm.icmp "eq" %[[FN]]
+// CHECK: %[[LEAST:.*]] = llvm.mlir.constant(16 : i64) : i64
+// CHECK: %[[FEW:.*]] = llvm.icmp "slt" %[[N]], %[[LEAST]] : i64
+// CHECK: %[[INLINE:.*]] = llvm.or %[[NONE]], %[[FEW]] : i1
+// CHECK: llvm.cond_br %[[INLINE]]
+// CHECK-LABEL: llvm.func internal @m_parallel_0
+// CHECK-NOT: moe.min_parallel_iterations
+// CHECK: llvm.return
+llvm.func @__moec_launch_m_parallel_0(i64, !llvm.ptr)
+llvm.func @m_parallel_0(%begin: i64, %end: i64, %p: !llvm.ptr) attributes {moe.min_parallel_iterations = 16 : i64} {
+  llvm.return
+}

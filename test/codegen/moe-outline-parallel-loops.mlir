@@ -1,4 +1,5 @@
 // RUN: moe-opt %s --moe-outline-parallel-loops | FileCheck %s
+// RUN: moe-opt %s "--moe-outline-parallel-loops=min-task-elements=0" | FileCheck %s --check-prefix=NONE
 
 // The outermost scf.parallel and the 1-D scf.forall become launches of
 // outlined bodies over [begin, end) of their first dimension; the 2-D
@@ -79,12 +80,12 @@ func.func @g_parallel_0() {
 // CHECK-LABEL: func.func @noalias
 // CHECK-LABEL: func.func private @noalias_parallel_2
 // CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %{{.*}}: memref<?x4xf32, strided<[8, 1]>>, %{{.*}}: memref<?x8xf32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: index)
-// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 17>}
+// CHECK-SAME: moe.noalias_pointers = array<i64: 17>}
 // CHECK-LABEL: func.func private @noalias_parallel_1
-// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3, 10, 17>}
+// CHECK-SAME: moe.noalias_pointers = array<i64: 3, 10, 17>}
 // CHECK-LABEL: func.func private @noalias_parallel_0
 // CHECK-SAME: (%{{.*}}: index, %{{.*}}: index, %{{.*}}: memref<?xi32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: memref<?x8xf32>, %{{.*}}: index)
-// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 15>}
+// CHECK-SAME: moe.noalias_pointers = array<i64: 15>}
 func.func @noalias(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %idx: memref<?xi32>) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -120,7 +121,7 @@ func.func @noalias(%x: memref<?x8xf32>, %y: memref<?x8xf32>, %idx: memref<?xi32>
 // An unranked buffer is two LLVM arguments (rank, descriptor pointer): the
 // allocation after it has its aligned pointer at 5.
 // CHECK-LABEL: func.func private @unranked_parallel_0
-// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 5>}
+// CHECK-SAME: moe.noalias_pointers = array<i64: 5>}
 func.func @unranked(%u: memref<*xf32>, %n: index) {
   %c0 = arith.constant 0 : index
   %c1 = arith.constant 1 : index
@@ -133,5 +134,50 @@ func.func @unranked(%u: memref<*xf32>, %n: index) {
     scf.reduce
   }
   memref.dealloc %a : memref<?xf32>
+  return
+}
+
+// A body whose work per iteration is known gets the fewest iterations that
+// give two threads min-task-elements (16384) elements each: 32768 for one
+// element per iteration, 16 for rows of 2048; a body with a loop of its own
+// or a dynamic inner dimension gets none, and goes to the pool at any
+// count. With min-task-elements=0 no body gets one.
+// CHECK-LABEL: func.func @min_iterations
+// CHECK-LABEL: func.func private @min_iterations_parallel_3
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3>} {
+// CHECK-LABEL: func.func private @min_iterations_parallel_2
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3>} {
+// CHECK-LABEL: func.func private @min_iterations_parallel_1
+// CHECK-SAME: moe.min_parallel_iterations = 16 : i64
+// CHECK-LABEL: func.func private @min_iterations_parallel_0
+// CHECK-SAME: moe.min_parallel_iterations = 32768 : i64
+// NONE-LABEL: func.func @min_iterations
+// NONE-NOT: moe.min_parallel_iterations
+func.func @min_iterations(%t: memref<129xi32>, %x: memref<?x2048xf32>, %y: memref<?x?xf32>, %k: index) {
+  %c0 = arith.constant 0 : index
+  %c1 = arith.constant 1 : index
+  %c129 = arith.constant 129 : index
+  %c2048 = arith.constant 2048 : index
+  %zero = arith.constant 0 : i32
+  %f = arith.constant 0.0 : f32
+  %n = memref.dim %x, %c0 : memref<?x2048xf32>
+  scf.parallel (%i) = (%c0) to (%c129) step (%c1) {
+    memref.store %zero, %t[%i] : memref<129xi32>
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %c2048) step (%c1, %c1) {
+    memref.store %f, %x[%i, %j] : memref<?x2048xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    scf.for %j = %c0 to %c2048 step %c1 {
+      memref.store %f, %x[%i, %j] : memref<?x2048xf32>
+    }
+    scf.reduce
+  }
+  scf.parallel (%i, %j) = (%c0, %c0) to (%n, %k) step (%c1, %c1) {
+    memref.store %f, %y[%i, %j] : memref<?x?xf32>
+    scf.reduce
+  }
   return
 }

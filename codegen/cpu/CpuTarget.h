@@ -116,8 +116,9 @@ int64_t weightTileBytesFor(const CpuTargetDescription &target);
 /// L1d (6 KiB on Zen 5, 4 KiB with 32 KiB), as the prefetched lines wait
 /// in L1 and must not evict the lines being read. On Zen 5 (48 KiB L1d;
 /// docs/performance.md) 2.3 KiB ahead was 6% to 10% slower than
-/// prefetching the whole next group of panels (36 KiB), 4.5 to 6.8 KiB
-/// 4% to 12% faster, 11.5 KiB and more no faster.
+/// prefetching the whole next group of panels (36 KiB), 4.5 to 9 KiB 3%
+/// to 12% faster (6.8 KiB the most), 11.5 KiB 2% to 4%, 13.5 KiB and more
+/// no faster.
 int64_t streamAheadBytesFor(const CpuTargetDescription &target);
 
 /// k per chunk of the panel kernel, whose accumulators go through the

@@ -108,15 +108,18 @@ SmallVector<int64_t> noAliasPointers(ArrayRef<Value> captures,
 
 /// Elements one iteration of the loop's first dimension visits: the
 /// product of its other dimensions' constant trip counts, where the body
-/// runs no loop of its own (one op per element); nullopt where that is not
-/// known (a dynamic dimension, a nested loop: a GEMM's work item).
+/// runs no loop of its own and works on scalars (one op per element);
+/// nullopt where that is not known (a dynamic dimension, a nested loop: a
+/// GEMM's work item, vectors).
 std::optional<int64_t> elementsPerIteration(Operation *loop) {
-  bool nested = false;
+  bool unknown = false;
   loop->walk([&](Operation *op) {
     if (op != loop && isa<LoopLikeOpInterface>(op))
-      nested = true;
+      unknown = true;
+    for (Type t : op->getResultTypes())
+      unknown |= isa<VectorType>(t);
   });
-  if (nested)
+  if (unknown)
     return std::nullopt;
   auto par = dyn_cast<scf::ParallelOp>(loop);
   if (!par)

@@ -139,10 +139,12 @@ func.func @unranked(%u: memref<*xf32>, %n: index) {
 
 // A body whose work per iteration is known gets the fewest iterations that
 // give two threads min-task-elements (16384) elements each: 32768 for one
-// element per iteration, 16 for rows of 2048; a body with a loop of its own
-// or a dynamic inner dimension gets none, and goes to the pool at any
-// count. With min-task-elements=0 no body gets one.
+// element per iteration, 16 for rows of 2048; a body with a loop of its own,
+// a dynamic inner dimension or vectors gets none, and goes to the pool at
+// any count. With min-task-elements=0 no body gets one.
 // CHECK-LABEL: func.func @min_iterations
+// CHECK-LABEL: func.func private @min_iterations_parallel_4
+// CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3>} {
 // CHECK-LABEL: func.func private @min_iterations_parallel_3
 // CHECK-SAME: attributes {moe.noalias_pointers = array<i64: 3>} {
 // CHECK-LABEL: func.func private @min_iterations_parallel_2
@@ -177,6 +179,11 @@ func.func @min_iterations(%t: memref<129xi32>, %x: memref<?x2048xf32>, %y: memre
   }
   scf.parallel (%i, %j) = (%c0, %c0) to (%n, %k) step (%c1, %c1) {
     memref.store %f, %y[%i, %j] : memref<?x?xf32>
+    scf.reduce
+  }
+  scf.parallel (%i) = (%c0) to (%n) step (%c1) {
+    %v = vector.broadcast %f : f32 to vector<2048xf32>
+    vector.transfer_write %v, %x[%i, %c0] {in_bounds = [true]} : vector<2048xf32>, memref<?x2048xf32>
     scf.reduce
   }
   return

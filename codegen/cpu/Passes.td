@@ -352,12 +352,13 @@ def MoEOutlineParallelLoops : Pass<"moe-outline-parallel-loops", "ModuleOp"> {
     threads `min-task-elements` elements each, the elements of an
     iteration being the product of the loop's other dimensions' constant
     trip counts (one for an `scf.forall`), where the body runs no loop of
-    its own. `moe-lower-parallel-launches` runs a launch of fewer
-    iterations on the calling thread: below that, the pool's dispatch and
-    the data moving between cores cost more than a second thread saves (a
-    per-expert table of 129 entries; a decode call's 8 rows of 768). A
-    body with nested loops (a GEMM's work items) or a dynamic inner
-    dimension always goes to the pool.
+    its own and works on scalars. `moe-lower-parallel-launches` runs a
+    launch of fewer iterations on the calling thread: below that, the
+    pool's dispatch and the data moving between cores cost more than a
+    second thread saves (a per-expert table of 129 entries; a decode
+    call's 8 rows of 768). A
+    body with nested loops (a GEMM's work items), vectors or a dynamic
+    inner dimension always goes to the pool.
   }];
   let options = [
     Option<"minTaskElements", "min-task-elements", "int64_t",

@@ -153,7 +153,8 @@ func.func @unranked(%u: memref<*xf32>, %n: index) {
 // CHECK-SAME: moe.min_parallel_iterations = 16 : i64
 // CHECK-LABEL: func.func private @min_iterations_parallel_0
 // CHECK-SAME: moe.min_parallel_iterations = 32768 : i64
-// NONE-LABEL: func.func @min_iterations
+// NONE-NOT: moe.min_parallel_iterations
+// NONE: func.func @min_iterations
 // NONE-NOT: moe.min_parallel_iterations
 func.func @min_iterations(%t: memref<129xi32>, %x: memref<?x2048xf32>, %y: memref<?x?xf32>, %k: index) {
   %c0 = arith.constant 0 : index

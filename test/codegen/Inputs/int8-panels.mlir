@@ -35,7 +35,9 @@
 // pair's), reads 64 bytes of i32 lanes per step and the columns'
 // f16 scales (q4_0's lanes t and t + 4 shifted and masked out of one
 // vector of nibbles; q4_k's d and dmin times its blocks' byte scales and
-// mins), with no scf.if choosing the row kernel; an item of experts'
+// mins; d and dmin read once per super-block outside the loop over its 8
+// blocks where they fit the registers, for 4 rows but not cooperlake's 6),
+// with no scf.if choosing the row kernel; an item of experts'
 // GEMMs runs only for an expert with rows (the scf.if on count > 0).
 // PANELS-LABEL: func.func @int8_panels
 // PANELS-SAME: tensor<4x3x4x544xi8> {moe.int8_panels}
@@ -69,14 +71,30 @@
 // PANELS: %[[ANYK:.*]] = arith.cmpi ugt, %{{.*}}, %c0 : index
 // PANELS-NEXT: scf.if %[[ANYK]] -> (tensor
 // PANELS-NOT: scf.if {{.*}} -> (tensor
+// PANELS: scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %{{.*}} step %c6
+// PANELS: scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c8{{(_[0-9]+)?}} step
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c2048]{{.*}} : tensor<3x1x2368xi8>, vector<32xi8>
+// PANELS: scf.for %{{.*}} step %c4
+// PANELS: scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c1{{(_[0-9]+)?}} step
+// PANELS-NOT: vector.transfer_read
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c2048]{{.*}} : tensor<3x1x2368xi8>, vector<32xi8>
+// PANELS: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c2080]{{.*}} : tensor<3x1x2368xi8>, vector<32xi8>
+// PANELS: %[[NEGDMIN:.*]] = arith.negf %{{.*}} : vector<16xf32>
+// PANELS: scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c8{{(_[0-9]+)?}} step
+// PANELS-NOT: vector<32xi8>
 // PANELS: memref.prefetch %{{.*}}, read, locality<3>, data : memref<3x1x2368xi8, strided<[?, ?, 1], offset: ?>>
+// PANELS-NOT: vector<32xi8>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<64xi8>
 // PANELS: arith.shrui
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
-// PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<32xi8>
-// PANELS: arith.extf %{{.*}} : vector<16xf16> to vector<16xf32>
+// PANELS-NOT: vector<32xi8>
 // PANELS: vector.transfer_read %{{.*}} : tensor<3x1x2368xi8>, vector<16xi8>
 // PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS-NOT: vector<32xi8>
+// PANELS: arith.mulf %[[NEGDMIN]], %{{.*}} : vector<16xf32>
+// PANELS-NOT: vector<32xi8>
+// PANELS: scf.yield
 // PANELS: return
 func.func @int8_panels(%x: tensor<?x128xf32>, %w8: tensor<4x40x128x!moe.quant<q8_0>>, %w4: tensor<24x128x!moe.quant<q4_0>>, %wk: tensor<4x40x256x!moe.quant<q4_k>>, %w64: tensor<4x40x64x!moe.quant<q8_0>>, %wu: tensor<4x40x128x!moe.quant<q8_0>>, %wg: tensor<4x40x128x!moe.quant<q8_0>>, %r: tensor<64x128xf32>, %off: tensor<5xi32>, %xk: tensor<?x256xf32>, %x64: tensor<?x64xf32>) -> (tensor<?x40xf32>, tensor<?x24xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x40xf32>, tensor<?x64xf32>) {
   %a = moe.grouped_matmul %x, %w8 offsets(%off : tensor<5xi32>) : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<q8_0>> -> tensor<?x40xf32>

@@ -9,7 +9,6 @@
 #include "codegen/linalg/LoweringUtils.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
-#include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
@@ -165,10 +164,12 @@ Int8Rows mlir::moe::allInt8Rows(OpBuilder &b, Location loc, Value input,
   auto cst = [&](int64_t v) -> Value {
     return arith::ConstantIndexOp::create(b, loc, v);
   };
+  // tensor.empty, not a fresh alloc_tensor: CSE then merges two
+  // quantizations of the same rows into one (an expert's gate and up
+  // GEMMs read the same rows; qwen3-30b-a3b q4_0 at T=512: 1.05x).
   auto fresh = [&](int64_t cols, Type elt) -> Value {
-    return bufferization::AllocTensorOp::create(
-        b, loc, RankedTensorType::get({ShapedType::kDynamic, cols}, elt),
-        ValueRange{m});
+    return tensor::EmptyOp::create(
+        b, loc, ArrayRef<OpFoldResult>{m, b.getIndexAttr(cols)}, elt);
   };
   SmallVector<Value> outs = {fresh(k, b.getI8Type()),
                              fresh(k / perLane, b.getF32Type()),

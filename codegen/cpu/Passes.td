@@ -187,7 +187,11 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     row's sums times minus that offset, and the lanes are converted to f32
     once per step and scaled by the weight's (sub-)block scale times the
     row's scale; q4_k's mins, and the zero-point formats' d z, add the
-    row's scaled sums times minus the min. A quantized weight used by anything else, or not a function
+    row's scaled sums times minus the min. Where the weight has several
+    tiles, the rows are quantized once for all its items, in parallel
+    chunks before them (an `scf.forall` into `tensor.empty`s, so that CSE
+    merges two GEMMs' quantizations of the same rows: an expert's gate and
+    up). A quantized weight used by anything else, or not a function
     argument, is an error.
 
     Where `moe.kernel` has `int8_panel_rows` and the GEMM has no

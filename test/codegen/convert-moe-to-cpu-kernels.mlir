@@ -5,6 +5,7 @@
 // RUN: moe-opt %S/Inputs/int8-dot.mlir --moe-set-cpu-target=cpu=cooperlake --moe-cpu-select-kernels=int8-dot=true --convert-moe-to-linalg --convert-moe-to-cpu-kernels --split-input-file | FileCheck %S/Inputs/int8-dot.mlir --check-prefix=INT8
 // RUN: moe-opt %S/Inputs/int8-panels.mlir --moe-set-cpu-target=cpu=cooperlake "--moe-pack-weights=slices=1 int8-dot=true" --moe-cpu-select-kernels=int8-dot=true --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %S/Inputs/int8-panels.mlir --check-prefix=PANELS
 // RUN: moe-opt %S/Inputs/int8-rows-once.mlir --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %S/Inputs/int8-rows-once.mlir --check-prefix=ONCE
+// RUN: moe-opt %S/Inputs/int8-rows-once.mlir --convert-moe-to-linalg --convert-moe-to-cpu-kernels --cse | FileCheck %S/Inputs/int8-rows-once.mlir --check-prefix=CSE
 // RUN: moe-opt %S/Inputs/pairs.mlir --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=PAIRS
 // RUN: moe-opt %S/Inputs/slices.mlir --moe-set-cpu-target=cpu=x86-64-v4 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=SLICED
 // RUN: moe-opt %S/Inputs/slices-avx2.mlir --moe-set-cpu-target=cpu=x86-64-v3 --moe-cpu-select-kernels --convert-moe-to-linalg --convert-moe-to-cpu-kernels | FileCheck %s --check-prefix=AVX2SLICED

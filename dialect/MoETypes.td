@@ -20,7 +20,10 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"u2z128", 11>,
       I32EnumAttrCase<"u8z16", 12>,
       I32EnumAttrCase<"u4z16", 13>,
-      I32EnumAttrCase<"u2z16", 14>]> {
+      I32EnumAttrCase<"u2z16", 14>,
+      I32EnumAttrCase<"q4_1", 15>,
+      I32EnumAttrCase<"q5_0", 16>,
+      I32EnumAttrCase<"q5_1", 17>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -46,6 +49,16 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     * `q4_0`: `B = 32` in 18 bytes, an f16 scale `d` then 16 bytes `qs`;
       element `j` is `d · (n − 8)` with `n = qs[j] & 15` for `j < 16` and
       `n = qs[j − 16] >> 4` for `j >= 16`.
+    * `q4_1`: `B = 32` in 20 bytes, an f16 scale `d` (`b[0..1]`), an f16
+      min `m` (`b[2..3]`), then 16 bytes `qs`; element `j` is `d · n + m`
+      with `n` as `q4_0`'s.
+    * `q5_0`: `B = 32` in 22 bytes, an f16 scale `d` (`b[0..1]`), 4 bytes
+      `qh` (`b[2..5]`, a little-endian 32-bit integer), then 16 bytes
+      `qs`; element `j` is `d · (n − 16)` with `n` the 4 bits of
+      `q4_0`'s `n` or'ed with `((qh >> j) & 1) << 4`.
+    * `q5_1`: `B = 32` in 24 bytes, f16 `d` (`b[0..1]`) and `m`
+      (`b[2..3]`), 4 bytes `qh` (`b[4..7]`), then 16 bytes `qs`; element
+      `j` is `d · n + m` with `n` as `q5_0`'s.
     * `q4_k`: `B = 256` in 144 bytes, f16 `d` (`b[0..1]`) and `dmin`
       (`b[2..3]`), 12 bytes `s` of 6-bit scales and mins (`b[4..15]`), 128
       bytes `qs`; element `j`, of sub-block `t = j / 32`, is
@@ -135,7 +148,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
     /// u8z128, u4z128 and u2z128, 16 for u8z16, u4z16 and u2z16)
     /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
-    /// 13, 37, 21, 13, 9).
+    /// 13, 37, 21, 13, 9, 20, 22, 24).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

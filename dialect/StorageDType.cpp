@@ -43,6 +43,12 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::U4Z16;
     case QuantFormat::u2z16:
       return ::moe::DType::U2Z16;
+    case QuantFormat::q4_1:
+      return ::moe::DType::Q4_1;
+    case QuantFormat::q5_0:
+      return ::moe::DType::Q5_0;
+    case QuantFormat::q5_1:
+      return ::moe::DType::Q5_1;
     }
   }
   return std::nullopt;
@@ -92,6 +98,12 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::u4z16);
   case ::moe::DType::U2Z16:
     return QuantizedType::get(ctx, QuantFormat::u2z16);
+  case ::moe::DType::Q4_1:
+    return QuantizedType::get(ctx, QuantFormat::q4_1);
+  case ::moe::DType::Q5_0:
+    return QuantizedType::get(ctx, QuantFormat::q5_0);
+  case ::moe::DType::Q5_1:
+    return QuantizedType::get(ctx, QuantFormat::q5_1);
   }
   return nullptr;
 }

@@ -171,15 +171,18 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     With `int8_dot`, where k is a multiple of 64, the kernel instead
     quantizes the item's rows to int8 once (one f32 scale per 32 elements,
     the largest magnitude to 127, rounded to nearest even; the formats with
-    blocks of 32, q8_0, q4_0, mxfp4, u8z, u4z and u2z, store each 4 blocks'
+    blocks of 32, q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z and u2z,
+    store each 4 blocks'
     first 16 values, then their last 16, so both halves put a block in the
     same 4 i32 lanes, and a last 2 blocks where k is not a multiple of 128
     as their first 16 values, then their last 16) and walks k a step at a
     time (128 elements for the blocks of 32, the last 2 blocks a step of
     64; 64 for the others: the K-quants, blocks of 128, and 4 blocks of 16
     whose scales take 4 lanes each): each weight row's values
-    become 64 unsigned bytes per vector (the stored value plus 128, 8 or
-    32 for q8_0, q4_0 and q6_k, mxfp4's doubled e2m1 value plus 12; q4_k's
+    become 64 unsigned bytes per vector (the stored value plus 128, 8, 16
+    or 32 for q8_0, q4_0, q5_0 and q6_k (q5_0's and q5_1's fifth bits
+    selected into a byte vector by a bit mask), mxfp4's doubled e2m1 value
+    plus 12; q4_1's, q5_1's, q4_k's
     and the zero-point formats' are unsigned already), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
     per i32 lane (as `llvm.inline_asm` without side effects, which buffer
@@ -187,7 +190,8 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     row's sums times minus that offset, and the lanes are converted to f32
     once per step and scaled by the weight's (sub-)block scale times the
     row's scale; q4_k's mins, and the zero-point formats' d z, add the
-    row's scaled sums times minus the min. Where the weight has several
+    row's scaled sums times minus the min (q4_1's and q5_1's m times
+    plus it). Where the weight has several
     tiles, the rows are quantized once for all its items, in parallel
     chunks before them (an `scf.forall` into `tensor.empty`s, so that CSE
     merges two GEMMs' quantizations of the same rows: an expert's gate and

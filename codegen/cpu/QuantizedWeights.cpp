@@ -52,7 +52,8 @@ bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
 
 bool mlir::moe::int8HasMins(QuantizedType quant) {
   QuantFormat f = quant.getFormat();
-  return f == QuantFormat::q4_k || f == QuantFormat::u8z ||
+  return f == QuantFormat::q4_k || f == QuantFormat::q4_1 ||
+         f == QuantFormat::q5_1 || f == QuantFormat::u8z ||
          f == QuantFormat::u4z || f == QuantFormat::u2z ||
          f == QuantFormat::u8z128 || f == QuantFormat::u4z128 ||
          f == QuantFormat::u2z128 || f == QuantFormat::u8z16 ||
@@ -81,6 +82,47 @@ Value QuantizedWeightReader::quantHalf(Value t, Value row, Value at) {
       b, loc, VectorType::get({1}, b.getF16Type()), quantBytes(t, row, at, 2));
   Value half = vector::ExtractOp::create(b, loc, bits, 0);
   return arith::ExtFOp::create(b, loc, f32, half);
+}
+
+/// The little-endian 32-bit integer at byte `at` of row `row` of `t`
+/// (q5_0's and q5_1's fifth bits), as i32.
+Value QuantizedWeightReader::quantWord(Value t, Value row, Value at) {
+  Value bits = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI32Type()), quantBytes(t, row, at, 4));
+  return vector::ExtractOp::create(b, loc, bits, 0);
+}
+
+/// The low `bits` bits of each integer of `runs` end to end (run 0's
+/// first; at most 64 in all) as as many bytes, each `value` where its
+/// bit is set and 0 where not (q5_0's and q5_1's fifth bits, 16 each).
+Value QuantizedWeightReader::bitBytes(ArrayRef<Value> runs, int64_t bits,
+                                      int64_t value) {
+  Type i64 = b.getI64Type();
+  int64_t n = bits * static_cast<int64_t>(runs.size());
+  Value all;
+  for (auto [i, run] : llvm::enumerate(runs)) {
+    Value v = arith::ExtUIOp::create(b, loc, i64, run);
+    if (bits < 64)
+      v = arith::AndIOp::create(
+          b, loc, v,
+          arith::ConstantOp::create(
+              b, loc, b.getI64IntegerAttr((int64_t(1) << bits) - 1)));
+    if (i)
+      v = arith::ShLIOp::create(
+          b, loc, v,
+          arith::ConstantOp::create(
+              b, loc, b.getI64IntegerAttr(bits * static_cast<int64_t>(i))));
+    all = all ? arith::OrIOp::create(b, loc, all, v).getResult() : v;
+  }
+  Type word = b.getIntegerType(n);
+  if (n < 64)
+    all = arith::TruncIOp::create(b, loc, word, all);
+  Value mask = vector::BitCastOp::create(
+      b, loc, VectorType::get({n}, b.getI1Type()),
+      vector::BroadcastOp::create(b, loc, VectorType::get({1}, word), all));
+  Type i8 = b.getI8Type();
+  return arith::SelectOp::create(b, loc, mask, intSplat(n, i8, value),
+                                 intSplat(n, i8, 0));
 }
 
 /// The little-endian f32 at byte `at` of row `row` of `t`.
@@ -264,6 +306,40 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     Value q = arith::SubIOp::create(b, loc, nibbles(raw, e0 >= 16), splat8(8));
     Value v = arith::SIToFPOp::create(b, loc, vecType, q);
     return arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base)));
+  }
+  case QuantFormat::q4_1: {
+    Value raw = quantBytes(t, row, at(4 + e0 % 16), lanes);
+    Value v = arith::UIToFPOp::create(b, loc, vecType, nibbles(raw, e0 >= 16));
+    return arith::AddFOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc, v, splat(quantHalf(t, row, base))),
+        splat(quantHalf(t, row, at(2))));
+  }
+  case QuantFormat::q5_0:
+  case QuantFormat::q5_1: {
+    // The 4 low bits as q4_0's, the fifth bit of element j bit j of qh.
+    bool withMin = quant.getFormat() == QuantFormat::q5_1;
+    int64_t qh = withMin ? 4 : 2;
+    Value raw = quantBytes(t, row, at(qh + 4 + e0 % 16), lanes);
+    Value word = quantWord(t, row, at(qh));
+    if (e0)
+      word = arith::ShRUIOp::create(
+          b, loc, word,
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(e0)));
+    Value n = arith::OrIOp::create(b, loc, nibbles(raw, e0 >= 16),
+                                   bitBytes({word}, lanes, 16));
+    Value d = splat(quantHalf(t, row, base));
+    if (!withMin)
+      return arith::MulFOp::create(
+          b, loc,
+          arith::SIToFPOp::create(b, loc, vecType,
+                                  arith::SubIOp::create(b, loc, n, splat8(16))),
+          d);
+    return arith::AddFOp::create(
+        b, loc,
+        arith::MulFOp::create(b, loc,
+                              arith::UIToFPOp::create(b, loc, vecType, n), d),
+        splat(quantHalf(t, row, at(2))));
   }
   case QuantFormat::q4_k: {
     auto [scale, min] = q4kScaleMin(t, row, base, e0 / 32);
@@ -531,14 +607,14 @@ Value QuantizedWeightReader::runsOf(Value first, Value second, int64_t run) {
 }
 
 /// The weight side of one int8 dot-product step: in halves (q8_0,
-/// q4_0, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the unit of 4 blocks at byte
-/// `base` of weight row `row` of `t` as two vectors of 64 unsigned bytes (the
-/// stored value plus the format's offset, int8Offset), the blocks' first
-/// 16 values then their last 16; for blocks of 16 (u8z16, u4z16, u2z16)
-/// the unit of 4 blocks at `base` in order as one; else elements
-/// [64 c, 64 c + 64) of the block of 128 or 256 at `base` as one. With the
-/// 16 lanes' scales and, for q4_k and the zero-point formats
-/// (int8HasMins), the lanes' mins negated.
+/// q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the unit of
+/// 4 blocks at byte `base` of weight row `row` of `t` as two vectors of 64
+/// unsigned bytes (the stored value plus the format's offset, int8Offset), the
+/// blocks' first 16 values then their last 16; for blocks of 16 (u8z16, u4z16,
+/// u2z16) the unit of 4 blocks at `base` in order as one; else elements [64 c,
+/// 64 c + 64) of the block of 128 or 256 at `base` as one. With the 16 lanes'
+/// scales and, for q4_k and the zero-point formats (int8HasMins), the lanes'
+/// mins negated (q4_1's and q5_1's mins m as they are: w = d n + m).
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -553,18 +629,18 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
                   concat(quantBytes(t, row, at(2 * bb + from), 16),
                          quantBytes(t, row, at(3 * bb + from), 16)));
   };
-  // The 4 blocks' f16 scales, 4 lanes each: gathered as one 64-bit
-  // integer in scalar registers, then converted together (a vector
-  // conversion and splat per scale would take more vector work than the
-  // dot products).
-  auto blockScales = [&] {
+  // The 4 blocks' f16 at byte `from` of each (their scales, or q4_1's and
+  // q5_1's mins), 4 lanes each: gathered as one 64-bit integer in scalar
+  // registers, then converted together (a vector conversion and splat per
+  // scale would take more vector work than the dot products).
+  auto blockHalves = [&](int64_t from) {
     Type i16 = b.getI16Type(), i64 = b.getI64Type();
     Value bits;
     for (int64_t j = 0; j < 4; ++j) {
       Value h = vector::ExtractOp::create(
           b, loc,
           vector::BitCastOp::create(b, loc, VectorType::get({1}, i16),
-                                    quantBytes(t, row, at(j * bb), 2)),
+                                    quantBytes(t, row, at(j * bb + from), 2)),
           0);
       Value w = arith::ExtUIOp::create(b, loc, i64, h);
       if (j)
@@ -589,13 +665,45 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     for (int64_t from : {2, 18})
       step.bytes.push_back(arith::XOrIOp::create(b, loc, fourBlocks(from),
                                                  intSplat(64, i8, -128)));
-    step.scales = blockScales();
+    step.scales = blockHalves(0);
     return step;
   }
   case QuantFormat::q4_0: {
     // Low nibbles: the first 16 values; high: the last 16.
     Value x = fourBlocks(2);
-    return {{nibblesOf(x, false), nibblesOf(x, true)}, blockScales(), {}};
+    return {{nibblesOf(x, false), nibblesOf(x, true)}, blockHalves(0), {}};
+  }
+  case QuantFormat::q4_1: {
+    // As q4_0, with the blocks' mins m (w = d n + m).
+    Value x = fourBlocks(4);
+    return {{nibblesOf(x, false), nibblesOf(x, true)},
+            blockHalves(0),
+            blockHalves(2)};
+  }
+  case QuantFormat::q5_0:
+  case QuantFormat::q5_1: {
+    // As q4_0 (q4_1), each value's fifth bit from its block's qh: bits 0
+    // to 15 for the first 16 values, 16 to 31 for the last 16.
+    bool withMin = quant.getFormat() == QuantFormat::q5_1;
+    int64_t qh = withMin ? 4 : 2;
+    Value x = fourBlocks(qh + 4);
+    SmallVector<Value, 4> first, last;
+    for (int64_t j = 0; j < 4; ++j) {
+      Value word = quantWord(t, row, at(j * bb + qh));
+      first.push_back(word);
+      last.push_back(arith::ShRUIOp::create(
+          b, loc, word,
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16))));
+    }
+    Int8Step step;
+    step.bytes = {arith::OrIOp::create(b, loc, nibblesOf(x, false),
+                                       bitBytes(first, 16, 16)),
+                  arith::OrIOp::create(b, loc, nibblesOf(x, true),
+                                       bitBytes(last, 16, 16))};
+    step.scales = blockHalves(0);
+    if (withMin)
+      step.negMins = blockHalves(2);
+    return step;
   }
   case QuantFormat::mxfp4: {
     // As q4_0, with the e2m1 values (doubled, plus 12: mxfp4Bytes) and
@@ -767,6 +875,35 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
     s1 = quantHalf(t, row, at(bb));
     break;
   }
+  case QuantFormat::q4_1: {
+    Value x = twoBlocks(4);
+    step.bytes.push_back(concat(nibblesOf(x, false), nibblesOf(x, true)));
+    s0 = quantHalf(t, row, base);
+    s1 = quantHalf(t, row, at(bb));
+    Value m0 = quantHalf(t, row, at(2)), m1 = quantHalf(t, row, at(bb + 2));
+    step.negMins = laneRuns({m0, m1, m0, m1});
+    break;
+  }
+  case QuantFormat::q5_0:
+  case QuantFormat::q5_1: {
+    bool withMin = quant.getFormat() == QuantFormat::q5_1;
+    int64_t qh = withMin ? 4 : 2;
+    Value x = twoBlocks(qh + 4);
+    Value w0 = quantWord(t, row, at(qh)), w1 = quantWord(t, row, at(bb + qh));
+    Value sixteen = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(16));
+    Value high = bitBytes({w0, w1, arith::ShRUIOp::create(b, loc, w0, sixteen),
+                           arith::ShRUIOp::create(b, loc, w1, sixteen)},
+                          16, 16);
+    step.bytes.push_back(arith::OrIOp::create(
+        b, loc, concat(nibblesOf(x, false), nibblesOf(x, true)), high));
+    s0 = quantHalf(t, row, base);
+    s1 = quantHalf(t, row, at(bb));
+    if (withMin) {
+      Value m0 = quantHalf(t, row, at(2)), m1 = quantHalf(t, row, at(bb + 2));
+      step.negMins = laneRuns({m0, m1, m0, m1});
+    }
+    break;
+  }
   case QuantFormat::mxfp4: {
     Value x = twoBlocks(1);
     step.bytes.push_back(
@@ -807,6 +944,10 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 128;
   case QuantFormat::q4_0:
     return 8;
+  case QuantFormat::q5_0:
+    return 16;
+  case QuantFormat::q4_1:
+  case QuantFormat::q5_1:
   case QuantFormat::q4_k:
     return 0;
   case QuantFormat::q6_k:

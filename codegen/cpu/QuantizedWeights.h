@@ -29,8 +29,8 @@ namespace mlir::moe {
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Whether int8 dot products with `quant` add a min per lane times the
-/// row's scaled sums (q4_k's mins; the zero points of u8z, u4z, u2z and
-/// their blocks of 128 and 16 times their scales).
+/// row's scaled sums (q4_k's mins, q4_1's and q5_1's; the zero points of
+/// u8z, u4z, u2z and their blocks of 128 and 16 times their scales).
 bool int8HasMins(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32
@@ -97,7 +97,7 @@ public:
   /// blocks at byte `base` of row `row` as one vector of 64 unsigned
   /// bytes, the blocks' first 16 values then their last 16, with the
   /// lanes' scales (blocks 0, 1, 0, 1, 4 lanes each) and for u8z, u4z and
-  /// u2z their mins negated.
+  /// u2z their mins negated (q4_1's and q5_1's mins as they are).
   Int8Step int8TailStep(Value t, Value row, Value base);
 
   /// What int8Step adds to each stored value to make it unsigned.
@@ -124,6 +124,8 @@ private:
   Value quantByte(Value t, Value row, Value at);
   Value quantHalf(Value t, Value row, Value at);
   Value quantFloat(Value t, Value row, Value at);
+  Value quantWord(Value t, Value row, Value at);
+  Value bitBytes(ArrayRef<Value> runs, int64_t bits, int64_t value);
   std::pair<Value, Value> zeroPointScale(Value t, Value row, Value base);
   std::pair<Value, Value> zeroPointLanes(Value t, Value row, Value base,
                                          ArrayRef<int64_t> blocks);

@@ -56,7 +56,10 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::U2Z16) == MOERT_U2Z16 &&
+static_assert(static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
+                  static_cast<int>(moe::DType::Q5_0) == MOERT_Q5_0 &&
+                  static_cast<int>(moe::DType::Q4_1) == MOERT_Q4_1 &&
+                  static_cast<int>(moe::DType::U2Z16) == MOERT_U2Z16 &&
                   static_cast<int>(moe::DType::U4Z16) == MOERT_U4Z16 &&
                   static_cast<int>(moe::DType::U8Z16) == MOERT_U8Z16 &&
                   static_cast<int>(moe::DType::U2Z128) == MOERT_U2Z128 &&
@@ -69,7 +72,7 @@ static_assert(static_cast<int>(moe::DType::U2Z16) == MOERT_U2Z16 &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_U2Z16)
+  if (dtype < MOERT_F32 || dtype > MOERT_Q5_1)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

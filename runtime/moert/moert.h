@@ -67,8 +67,8 @@ typedef enum moert_dtype_e {
   MOERT_F32 = 0,
   MOERT_BF16 = 1,
   MOERT_F16 = 2,
-  /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18 or
-     17 bytes, or of 256 in 144 or 210) and moec's u8z and u4z (blocks of
+  /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18,
+     20, 22, 24 or 17 bytes, or of 256 in 144 or 210) and moec's u8z and u4z (blocks of
      32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or 69), u2z
      and u2z128 (of 32 in 13 bytes, of 128 in 37), u8z16, u4z16 and
      u2z16 (of 16 in 21, 13 or 9 bytes) and
@@ -89,6 +89,9 @@ typedef enum moert_dtype_e {
   MOERT_U8Z16 = 15,
   MOERT_U4Z16 = 16,
   MOERT_U2Z16 = 17,
+  MOERT_Q4_1 = 18,
+  MOERT_Q5_0 = 19,
+  MOERT_Q5_1 = 20,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -101,7 +104,7 @@ typedef struct moert_tensor_s {
 
 /* "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
    "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-   "u4z16", "u2z16";
+   "u4z16", "u2z16", "q4_1", "q5_0", "q5_1";
    "unknown" for any other value. */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 

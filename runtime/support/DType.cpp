@@ -43,6 +43,9 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::U8Z16, "u8z16", nullptr, kNoGgmlType, 16, 21},
     {DType::U4Z16, "u4z16", nullptr, kNoGgmlType, 16, 13},
     {DType::U2Z16, "u2z16", nullptr, kNoGgmlType, 16, 9},
+    {DType::Q4_1, "q4_1", "Q4_1", 3},
+    {DType::Q5_0, "q5_0", "Q5_0", 6},
+    {DType::Q5_1, "q5_1", "Q5_1", 7},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -193,7 +196,10 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::U2Z128:
   case DType::U8Z16:
   case DType::U4Z16:
-  case DType::U2Z16: {
+  case DType::U2Z16:
+  case DType::Q4_1:
+  case DType::Q5_0:
+  case DType::Q5_1: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -209,6 +215,21 @@ double moe::loadElement(DType t, const void *base, size_t index) {
     case DType::Q4_0: {
       unsigned char q = block[2 + j % 16];
       return half(0) * ((j < 16 ? (q & 15) : (q >> 4)) - 8);
+    }
+    case DType::Q4_1: {
+      unsigned char q = block[4 + j % 16];
+      return half(0) * (j < 16 ? (q & 15) : (q >> 4)) + half(2);
+    }
+    case DType::Q5_0:
+    case DType::Q5_1: {
+      // The 5th bit of element j is bit j of qh.
+      size_t qh = t == DType::Q5_0 ? 2 : 4;
+      unsigned char q = block[qh + 4 + j % 16];
+      int n = (j < 16 ? (q & 15) : (q >> 4)) |
+              ((block[qh + j / 8] >> (j % 8)) & 1) << 4;
+      if (t == DType::Q5_0)
+        return half(0) * (n - 16);
+      return half(0) * n + half(2);
     }
     case DType::Q4_K: {
       const unsigned char *b = block + 4;
@@ -316,6 +337,9 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::U8Z16:
   case DType::U4Z16:
   case DType::U2Z16:
+  case DType::Q4_1:
+  case DType::Q5_0:
+  case DType::Q5_1:
     return;
   }
 }

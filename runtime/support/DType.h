@@ -21,6 +21,13 @@
 //         sc, f16 d; w[j] = d sc[j / 16] (q - 32) with, for h = j / 128
 //         and r = j % 128, q = the low (r < 64) or high nibble of ql[64 h +
 //         r % 64] | ((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4
+//   q4_1  B = 32, 20 bytes: f16 d, f16 m, then 16 bytes qs; w[j] = d n +
+//         m, n = qs[j] & 15 (j < 16), qs[j - 16] >> 4
+//   q5_0  B = 32, 22 bytes: f16 d, 4 bytes qh (a little-endian u32), 16
+//         bytes qs; w[j] = d (n - 16), n = (qs[j] & 15 (j < 16),
+//         qs[j - 16] >> 4) | ((qh >> j) & 1) << 4
+//   q5_1  B = 32, 24 bytes: f16 d, f16 m, 4 bytes qh, 16 bytes qs;
+//         w[j] = d n + m, n as q5_0's
 //   mxfp4 B = 32, 17 bytes: an e8m0 exponent e, then 16 bytes qs of
 //         e2m1 values (OCP microscaling); w[j] = v[n] 2^(e - 128), n =
 //         qs[j] & 15 (j < 16), qs[j - 16] >> 4, v = 0, 1, 2, 3, 4, 6, 8,
@@ -91,17 +98,22 @@ enum class DType {
   U2Z128,
   U8Z16,
   U4Z16,
-  U2Z16
+  U2Z16,
+  Q4_1,
+  Q5_0,
+  Q5_1
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
 /// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-/// "u4z16", "u2z16" (artifact metadata spelling).
+/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1" (artifact metadata
+/// spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
-/// file holds ("Q8_0", "Q4_0", "Q4_K", "Q6_K", "MXFP4"); none for the
+/// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K",
+/// "MXFP4"); none for the
 /// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
@@ -110,8 +122,9 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
-/// Whether `t` is block-quantized (q8_0, q4_0, q4_k, q6_k, mxfp4, u8z,
-/// u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16, u2z16, fp8_e4m3).
+/// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k,
+/// q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16,
+/// u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 16 to 256 for the
 /// quantized ones) and bytes per block.

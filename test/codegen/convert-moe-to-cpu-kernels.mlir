@@ -845,3 +845,35 @@ func.func @dense_q6_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q6_k>>
   %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q6_k>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// q5_0: 22 bytes per 32 k; each 16-lane chunk's fifth bits are the u32
+// qh (shifted by the chunk's first element), a 16-bit mask selecting 16
+// or 0 per lane, or'ed into the nibbles, less 16, times d.
+// CHECK-LABEL: func.func @dense_q5_0
+// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<16x44xi8>
+// CHECK: %[[QH:.*]] = vector.bitcast %{{.*}} : vector<4xi8> to vector<1xi32>
+// CHECK: %[[MASK:.*]] = vector.bitcast %{{.*}} : vector<1xi16> to vector<16xi1>
+// CHECK: %[[FIFTH:.*]] = arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<16xi1>, vector<16xi8>
+// CHECK: %[[N:.*]] = arith.ori %{{.*}}, %[[FIFTH]] : vector<16xi8>
+// CHECK: arith.subi %[[N]], %{{.*}} : vector<16xi8>
+// CHECK: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+func.func @dense_q5_0(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<q5_0>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<q5_0>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// q4_1: 20 bytes per 32 k; the unsigned nibbles times d, plus the f16 min
+// m (bytes 2 and 3).
+// CHECK-LABEL: func.func @dense_q4_1
+// CHECK-SAME: %{{[a-z0-9_]+}}: tensor<16x40xi8>
+// CHECK: %[[V:.*]] = arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// CHECK: %[[DV:.*]] = arith.mulf %[[V]], %{{.*}} : vector<16xf32>
+// CHECK: arith.addf %[[DV]], %{{.*}} : vector<16xf32>
+func.func @dense_q4_1(%x: tensor<?x64xf32>, %w: tensor<16x64x!moe.quant<q4_1>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<16x64x!moe.quant<q4_1>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

@@ -802,6 +802,14 @@ func.func @grouped_matmul_c11_u4z(%x: tensor<?x48xf32>, %w: tensor<8x48x!moe.qua
 
 // -----
 
+func.func @grouped_matmul_c11_q5_1(%x: tensor<?x48xf32>, %w: tensor<8x48x!moe.quant<q5_1>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x48x!moe.quant<q5_1>>' needs rows of a static whole number of blocks of 32 elements}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x48xf32>, tensor<8x48x!moe.quant<q5_1>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @grouped_matmul_c11_u4z128(%x: tensor<?x96xf32>, %w: tensor<8x96x!moe.quant<u4z128>>) {
   // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x96x!moe.quant<u4z128>>' needs rows of a static whole number of blocks of 128 elements}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x96xf32>, tensor<8x96x!moe.quant<u4z128>> -> tensor<?x8xf32>

@@ -215,3 +215,15 @@ func.func @grouped_matmul_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!m
   %1 = moe.grouped_matmul %x, %d offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x64x256x!moe.quant<q6_k>> -> tensor<?x64xf32>
   return %0, %1 : tensor<?x32xf32>, tensor<?x64xf32>
 }
+
+// ggml's formats with a min or a fifth bit: blocks of 32.
+// CHECK-LABEL: func.func @grouped_matmul_min_and_fifth_bit
+// CHECK: tensor<4x32x64x!moe.quant<q4_1>>
+// CHECK: tensor<4x32x64x!moe.quant<q5_0>>
+// CHECK: tensor<4x32x64x!moe.quant<q5_1>>
+func.func @grouped_matmul_min_and_fifth_bit(%x: tensor<?x64xf32>, %a: tensor<4x32x64x!moe.quant<q4_1>>, %b: tensor<4x32x64x!moe.quant<q5_0>>, %c: tensor<4x32x64x!moe.quant<q5_1>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %0 = moe.grouped_matmul %x, %a offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q4_1>> -> tensor<?x32xf32>
+  %1 = moe.grouped_matmul %x, %b offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q5_0>> -> tensor<?x32xf32>
+  %2 = moe.grouped_matmul %x, %c offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<q5_1>> -> tensor<?x32xf32>
+  return %0, %1, %2 : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}

@@ -74,6 +74,48 @@ TEST(blockQuantizedElements) {
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q8_0)), std::string("q8_0"));
 }
 
+TEST(minAndFifthBitElements) {
+  // q4_1: d = 0.5 (0x3800), m = -2 (0xC000); byte 4 + 2 holds 3 (low:
+  // element 2) and 12 (high: element 18).
+  std::vector<unsigned char> q41(20, 0);
+  q41[1] = 0x38;
+  q41[3] = 0xC0;
+  q41[4 + 2] = 0xC3;
+  CHECK_EQ(loadElement(DType::Q4_1, q41.data(), 2), -0.5); // 0.5 3 - 2
+  CHECK_EQ(loadElement(DType::Q4_1, q41.data(), 18), 4.0); // 0.5 12 - 2
+  CHECK_EQ(loadElement(DType::Q4_1, q41.data(), 0), -2.0);
+  // q5_0: d = -1 (0xBC00); qh bit 2 (element 2) and bit 18 (element 18)
+  // set; byte 6 + 2 holds 3 and 12: element 2 is 16 + 3, element 18
+  // 16 + 12, element 3 (no fifth bit) 0.
+  std::vector<unsigned char> q50(22, 0);
+  q50[1] = 0xBC;
+  q50[2] = 0x04;     // bit 2
+  q50[2 + 2] = 0x04; // bit 18
+  q50[6 + 2] = 0xC3;
+  CHECK_EQ(loadElement(DType::Q5_0, q50.data(), 2), -3.0);   // -(19 - 16)
+  CHECK_EQ(loadElement(DType::Q5_0, q50.data(), 18), -12.0); // -(28 - 16)
+  CHECK_EQ(loadElement(DType::Q5_0, q50.data(), 3), 16.0);   // -(0 - 16)
+  // q5_1: d = 2 (0x4000), m = 1 (0x3C00); qh bit 31 set (element 31);
+  // byte 8 + 15 holds 0 (low) and 15 (high: element 31).
+  std::vector<unsigned char> q51(24, 0);
+  q51[1] = 0x40;
+  q51[3] = 0x3C;
+  q51[4 + 3] = 0x80;
+  q51[8 + 15] = 0xF0;
+  CHECK_EQ(loadElement(DType::Q5_1, q51.data(), 31), 63.0); // 2 31 + 1
+  CHECK_EQ(loadElement(DType::Q5_1, q51.data(), 15), 1.0);  // 2 0 + 1
+  CHECK_EQ(dtypeBlockBytes(DType::Q4_1), int64_t(20));
+  CHECK_EQ(dtypeBlockBytes(DType::Q5_0), int64_t(22));
+  CHECK_EQ(dtypeBlockBytes(DType::Q5_1), int64_t(24));
+  CHECK_EQ(dtypeBlockElements(DType::Q5_1), int64_t(32));
+  CHECK(parseDType("q5_0") == DType::Q5_0);
+  CHECK(dtypeFromStorageName("Q4_1") == DType::Q4_1);
+  CHECK(dtypeFromStorageName("Q5_1") == DType::Q5_1);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_1)), std::string("q5_1"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(21))),
+           std::string("unknown"));
+}
+
 TEST(kQuantElements) {
   // q4_k: d = 1, dmin = 0.5; sub-block 0 has scale 5, min 3; sub-block 5
   // (packed in the high bits) scale 18, min 55.
@@ -159,7 +201,8 @@ TEST(mxfp4Elements) {
   CHECK(dtypeFromStorageName("MXFP4") == DType::MXFP4);
   CHECK(dtypeFromStorageName("Q4_K") == DType::Q4_K);
   CHECK(dtypeFromStorageName("BF16") == DType::BF16);
-  CHECK(!dtypeFromStorageName("Q4_1"));
+  CHECK(dtypeFromStorageName("Q5_0") == DType::Q5_0);
+  CHECK(!dtypeFromStorageName("Q5_K"));
   CHECK(!dtypeFromStorageName("q4_0"));
   CHECK_EQ(dtypeSize(DType::F32), size_t(4));
   CHECK_EQ(dtypeSize(DType::MXFP4), size_t(1));
@@ -295,8 +338,6 @@ TEST(zeroPointBlockElements) {
   CHECK(parseDType("u4z16") == DType::U4Z16);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U8Z16)), std::string("u8z16"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_U2Z16)), std::string("u2z16"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(18))),
-           std::string("unknown"));
   // No weights file names them: they are stored as their bytes.
   CHECK(!dtypeFromStorageName("U4Z"));
   CHECK(!dtypeFromStorageName("u4z"));

@@ -2,7 +2,8 @@
 //
 //   moe-bench [--shapes qwen3-30b-a3b,olmoe,mixtral-small,gpt-oss-20b]
 //   [--tokens 1,8,64,512]
-//             [--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|
+//             [--dtype f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q6_k|mxfp4|
+//                      u8z|u4z|u2z|
 //                      u8z128|u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3]
 //             [--int8-dot]
 //             [--threads N] [--min-time S]
@@ -20,7 +21,8 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0, q4_0, q4_k, q6_k or mxfp4 the experts are random ggml blocks, with
+// q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k or mxfp4 the experts are random
+// ggml blocks, with
 // u8z, u4z, u2z and their blocks of 128 and 16 (QMoE's 8, 4 and 2 bits) or
 // fp8_e4m3 (FP8 checkpoints) random
 // blocks of moec's (!moe.quant weights), and the router, inputs and outputs
@@ -236,7 +238,8 @@ int main(int argc, char **argv) {
     } else if (a == "-h" || a == "--help") {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
-          "[--dtype f32|bf16|q8_0|q4_0|q4_k|q6_k|mxfp4|u8z|u4z|u2z|u8z128|"
+          "[--dtype f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q4_k|q6_k|mxfp4|u8z|"
+          "u4z|u2z|u8z128|"
           "u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3] "
           "[--int8-dot] "
           "[--threads N] "
@@ -268,8 +271,8 @@ int main(int argc, char **argv) {
           "Each token count's output "
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
-          "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_k, "
-          "q6_k or mxfp4 "
+          "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_1, "
+          "q5_0, q5_1, q4_k, q6_k or mxfp4 "
           "gives the experts random ggml blocks, u8z, u4z, u2z, u8z128, "
           "u4z128, u2z128, u8z16, u4z16, u2z16 or fp8_e4m3 "
           "random blocks of moec's (QMoE's 8, 4 and 2 bits, FP8 checkpoints; "
@@ -286,15 +289,16 @@ int main(int argc, char **argv) {
   }
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
-    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_k, q6_k, mxfp4, "
-                "u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16, u2z16 "
-                "or fp8_e4m3");
+    return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
+                "q4_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, "
+                "u8z16, u4z16, u2z16 or fp8_e4m3");
   if (int8Dot &&
       (!isBlockQuantized(*parsedDtype) || *parsedDtype == DType::FP8_E4M3))
-    return fail("--int8-dot multiplies block-quantized experts: it needs "
-                "--dtype q8_0, q4_0, q4_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, "
-                "u4z128, u2z128, u8z16, u4z16 or u2z16, not " +
-                dtype);
+    return fail(
+        "--int8-dot multiplies block-quantized experts: it needs "
+        "--dtype q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q6_k, mxfp4, u8z, "
+        "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16, not " +
+        dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
   bool int8Arg = false;
@@ -476,7 +480,8 @@ int main(int argc, char **argv) {
     // n weights of about `scale`: as elements, or as blocks of random bytes
     // (int8 values in [-16, 16] for q8_0) whose f16 scales (and q4_k's
     // min scale) are sized so the weights are about `scale`, times a
-    // random factor in [0.5, 1.5]; mxfp4's exponents make them about
+    // random factor in [0.5, 1.5] (q4_1's and q5_1's mins about minus
+    // their mean code times d); mxfp4's exponents make them about
     // `scale` within a factor of 2; the zero-point formats' (u8z, u4z,
     // u2z and their blocks of 128 and 16) codes are random bits, their zero
     // points about the middle, their f32 scales sized alike; fp8_e4m3's values
@@ -502,6 +507,12 @@ int main(int argc, char **argv) {
         halves = {{0, 1.0 / (63 * 8)}, {2, 1.0 / 63}};
       else if (wdt == DType::Q6_K)
         halves = {{208, 1.0 / (128 * 16)}};
+      else if (wdt == DType::Q4_1)
+        halves = {{0, 1.0 / 8}, {2, -1.0}};
+      else if (wdt == DType::Q5_0)
+        halves = {{0, 1.0 / 16}};
+      else if (wdt == DType::Q5_1)
+        halves = {{0, 1.0 / 16}, {2, -1.0}};
       else if (wdt == DType::MXFP4 || zeroPointBits || wdt == DType::FP8_E4M3)
         halves.clear();
       int64_t blockBytes = dtypeBlockBytes(wdt);

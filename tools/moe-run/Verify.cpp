@@ -44,6 +44,9 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_U8Z16:
   case MOERT_U4Z16:
   case MOERT_U2Z16:
+  case MOERT_Q4_1:
+  case MOERT_Q5_0:
+  case MOERT_Q5_1:
     break; // weights only, never a result
   }
   return nullptr;

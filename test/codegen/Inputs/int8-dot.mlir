@@ -135,6 +135,24 @@ func.func @dense_q6_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q6_k>>
 
 // -----
 
+// q5_1: a unit of 4 blocks in halves as q4_0's, the fifth bits of each
+// half (bits 0-15 of the 4 blocks' qh, then 16-31) a 64-bit mask that
+// selects 16 or 0 per byte, or'ed into the nibbles; unsigned (the lanes
+// start at 0), the 4 blocks' f16 mins m added times the rows' scaled sums.
+// INT8-LABEL: func.func @dense_q5_1
+// INT8: %[[MASK:.*]] = vector.bitcast %{{.*}} : vector<1xi64> to vector<64xi1>
+// INT8: %[[FIFTH:.*]] = arith.select %[[MASK]], %{{.*}}, %{{.*}} : vector<64xi1>, vector<64xi8>
+// INT8: arith.ori %{{.*}}, %[[FIFTH]] : vector<64xi8>
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd
+// INT8: vector.fma
+// INT8: vector.fma
+func.func @dense_q5_1(%x: tensor<?x128xf32>, %w: tensor<16x128x!moe.quant<q5_1>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<16x128x!moe.quant<q5_1>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
 // mxfp4, k 128: in halves as q4_0 (the low nibbles are each block's first
 // 16 values); each nibble looked up by vpshufb in a table of the doubled
 // e2m1 values plus 12 (unsigned, 0 to 24; repeated in each 16-byte lane),

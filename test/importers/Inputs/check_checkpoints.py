@@ -13,7 +13,8 @@ int8 rows, is skipped), writing <case>_int8.so and out_int8.layer_N.npy
 beside the plain run's files; each line also gives the relative L2 error
 against expected.layer_N.npy, the reference without the int8 rounding of
 the inputs, as f32_inputs_rel_l2, which must be over 10 times the
-tolerance (else the check could not tell the two apart).
+tolerance (else the check could not tell the two apart). --cases NAME...
+checks only those cases.
 """
 import argparse
 import json
@@ -39,9 +40,16 @@ def main():
                    help="an argument for moe-compile (repeatable)")
     p.add_argument("--int8", action="store_true",
                    help="compare with expected_int8.* at int8_tolerance")
+    p.add_argument("--cases", nargs="+",
+                   help="only these cases (default: all of cases.json)")
     a = p.parse_args()
     with open(os.path.join(a.dir, "cases.json")) as f:
         cases = json.load(f)
+    if a.cases:
+        unknown = set(a.cases) - {c["case"] for c in cases}
+        if unknown:
+            sys.exit("unknown cases: " + ", ".join(sorted(unknown)))
+        cases = [c for c in cases if c["case"] in a.cases]
     suffix = "_int8" if a.int8 else ""
     expected = "expected_int8" if a.int8 else "expected"
     failures, runs = [], 0

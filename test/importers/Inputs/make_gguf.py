@@ -13,8 +13,8 @@ free of near-ties so that the float32 runs select the same experts.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
 --quant: only the cases whose expert (and shared expert) weights are stored
-as ggml quantized blocks. First those in Q8_0 or Q4_0, quantized by the
-gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
+as ggml quantized blocks. First those in Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1,
+quantized by the gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
 last NumPy dimension, in blocks of 32; MXFP4 too, as the gpt-oss files
 llama.cpp publishes hold their experts). Then those in the K-quants Q4_K
 and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
@@ -23,7 +23,7 @@ blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
 their routers are scaled to spread the logits as much as at H 64. Their
 own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Then
-Q8_0, Q4_0 and MXFP4 cases at H and expert width 128 (WIDE_CASES, seed
+Q8_0, Q4_0, MXFP4, Q4_1, Q5_0 and Q5_1 cases at H and expert width 128 (WIDE_CASES, seed
 14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
 width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
 width 40 with 48 tokens (RAGGED_CASES, seed 17), and last Q4_K gate and
@@ -60,6 +60,9 @@ QH, QI = 64, 32
 KH, KI = 256, 256
 Q8_0 = gguf.GGMLQuantizationType.Q8_0
 Q4_0 = gguf.GGMLQuantizationType.Q4_0
+Q4_1 = gguf.GGMLQuantizationType.Q4_1
+Q5_0 = gguf.GGMLQuantizationType.Q5_0
+Q5_1 = gguf.GGMLQuantizationType.Q5_1
 Q4_K = gguf.GGMLQuantizationType.Q4_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
 MXFP4 = gguf.GGMLQuantizationType.MXFP4
@@ -341,6 +344,16 @@ QUANT_CASES = [
     # As gpt-oss's published GGUF files store their experts.
     ("gpt_oss_mxfp4", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
                                       oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
+    # Q5_0 experts: llama.cpp's Q4_K_M falls back to Q5_0 for a Q4_K
+    # tensor whose rows are not whole super-blocks (the down projections
+    # of qwen2moe's and deepseek2's experts of width 1408).
+    ("qwen3moe_q5_0", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     quant(Q5_0)),
+    # Q4_1 experts and a Q5_1 shared expert (Q5_K_M's fallback for Q5_K).
+    ("qwen2moe_q4_1_q5_1", "qwen2moe", dict(gating="softmax", norm=False, k=K,
+                                            shared=32, shared_expert_gate=True),
+     1, 0, {"expert_shared_feed_forward_length": 32},
+     dict(quant(Q4_1), **quant(Q5_1, ("shared_gate", "shared_up", "shared_down")))),
 ]
 
 # H 192 and expert width 64: gate and up (K 192) take one int8 unit of 128
@@ -350,6 +363,8 @@ TAIL_CASES = [
                                            oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
     ("mixtral_mixed_tail", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
      {"feed_forward_length": 64}, {"gate": Q8_0, "up": Q4_0, "down": Q8_0}),
+    ("mixtral_q5_tail", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 64}, {"gate": Q5_0, "up": Q4_1, "down": Q5_1}),
 ]
 
 # Q8_0 and Q4_0 with H and expert (and shared expert) width WH, so that
@@ -371,6 +386,8 @@ WIDE_CASES = [
                                              shared=128, shared_expert_gate=True),
      1, 0, {"expert_shared_feed_forward_length": 128},
      dict(quant(MXFP4), **quant(Q8_0, ("shared_gate", "shared_up", "shared_down")))),
+    ("qwen3moe_q5_wide", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q5_1, "up": Q5_0, "down": Q4_1}),
 ]
 
 # As WIDE_CASES with 48 tokens (x [2, 24, H]): 16 rows per expert on
@@ -385,6 +402,8 @@ TALL_CASES = [
     # Biases on every projection.
     ("gpt_oss_mxfp4_tall", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K,
                                            oai=True, limit=7.0), 1, 0, {}, quant(MXFP4)),
+    ("qwen3moe_q5_tall", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q5_0, "up": Q4_1, "down": Q5_1}),
 ]
 
 # H 128 and expert width 40 (seed 17, 48 tokens): the gate and up

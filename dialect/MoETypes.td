@@ -23,7 +23,8 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"u2z16", 14>,
       I32EnumAttrCase<"q4_1", 15>,
       I32EnumAttrCase<"q5_0", 16>,
-      I32EnumAttrCase<"q5_1", 17>]> {
+      I32EnumAttrCase<"q5_1", 17>,
+      I32EnumAttrCase<"q5_k", 18>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -67,6 +68,9 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       and `sc = s[t] & 63`, `m = s[t + 4] & 63` for `t < 4`, else
       `sc = (s[t + 4] & 15) | (s[t − 4] >> 6) << 4`,
       `m = (s[t + 4] >> 4) | (s[t] >> 6) << 4`.
+    * `q5_k`: `B = 256` in 176 bytes, as `q4_k` with 32 bytes `qh`
+      (`b[16..47]`) before the 128 bytes `qs` (`b[48..175]`): `n` gains
+      a fifth bit, `((qh[j % 32] >> t) & 1) << 4`.
     * `q6_k`: `B = 256` in 210 bytes, 128 bytes `ql`, 64 bytes `qh`, 16
       int8 scales `sc` (`b[192..207]`), f16 `d` (`b[208..209]`); element
       `j` is `(d · sc[j / 16]) · (q − 32)` with, for `h = j / 128` and
@@ -148,7 +152,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
     /// u8z128, u4z128 and u2z128, 16 for u8z16, u4z16 and u2z16)
     /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
-    /// 13, 37, 21, 13, 9, 20, 22, 24).
+    /// 13, 37, 21, 13, 9, 20, 22, 24, 176).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

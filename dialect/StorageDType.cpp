@@ -49,6 +49,8 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::Q5_0;
     case QuantFormat::q5_1:
       return ::moe::DType::Q5_1;
+    case QuantFormat::q5_k:
+      return ::moe::DType::Q5_K;
     }
   }
   return std::nullopt;
@@ -104,6 +106,8 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::q5_0);
   case ::moe::DType::Q5_1:
     return QuantizedType::get(ctx, QuantFormat::q5_1);
+  case ::moe::DType::Q5_K:
+    return QuantizedType::get(ctx, QuantFormat::q5_k);
   }
   return nullptr;
 }

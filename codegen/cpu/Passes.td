@@ -182,7 +182,7 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     become 64 unsigned bytes per vector (the stored value plus 128, 8, 16
     or 32 for q8_0, q4_0, q5_0 and q6_k (q5_0's and q5_1's fifth bits
     selected into a byte vector by a bit mask), mxfp4's doubled e2m1 value
-    plus 12; q4_1's, q5_1's, q4_k's
+    plus 12; q4_1's, q5_1's, q4_k's, q5_k's (its fifth bits shifted in)
     and the zero-point formats' are unsigned already), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
     per i32 lane (as `llvm.inline_asm` without side effects, which buffer

@@ -52,12 +52,13 @@ bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
 
 bool mlir::moe::int8HasMins(QuantizedType quant) {
   QuantFormat f = quant.getFormat();
-  return f == QuantFormat::q4_k || f == QuantFormat::q4_1 ||
-         f == QuantFormat::q5_1 || f == QuantFormat::u8z ||
-         f == QuantFormat::u4z || f == QuantFormat::u2z ||
-         f == QuantFormat::u8z128 || f == QuantFormat::u4z128 ||
-         f == QuantFormat::u2z128 || f == QuantFormat::u8z16 ||
-         f == QuantFormat::u4z16 || f == QuantFormat::u2z16;
+  return f == QuantFormat::q4_k || f == QuantFormat::q5_k ||
+         f == QuantFormat::q4_1 || f == QuantFormat::q5_1 ||
+         f == QuantFormat::u8z || f == QuantFormat::u4z ||
+         f == QuantFormat::u2z || f == QuantFormat::u8z128 ||
+         f == QuantFormat::u4z128 || f == QuantFormat::u2z128 ||
+         f == QuantFormat::u8z16 || f == QuantFormat::u4z16 ||
+         f == QuantFormat::u2z16;
 }
 
 /// `count` bytes of weight row `row` of the bytes `t` from byte `at`.
@@ -341,11 +342,25 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
                               arith::UIToFPOp::create(b, loc, vecType, n), d),
         splat(quantHalf(t, row, at(2))));
   }
-  case QuantFormat::q4_k: {
+  case QuantFormat::q4_k:
+  case QuantFormat::q5_k: {
+    // q5_k: q4_k with a fifth bit per value, bit t of qh[j % 32] for
+    // sub-block t, and its qs 32 bytes on.
+    bool five = quant.getFormat() == QuantFormat::q5_k;
     auto [scale, min] = q4kScaleMin(t, row, base, e0 / 32);
-    Value raw = quantBytes(t, row, at(16 + 32 * (e0 / 64) + e0 % 32), lanes);
-    Value v =
-        arith::UIToFPOp::create(b, loc, vecType, nibbles(raw, e0 % 64 >= 32));
+    Value raw = quantBytes(
+        t, row, at((five ? 48 : 16) + 32 * (e0 / 64) + e0 % 32), lanes);
+    Value n = nibbles(raw, e0 % 64 >= 32);
+    if (five) {
+      Value qh = quantBytes(t, row, at(16 + e0 % 32), lanes);
+      if (e0 / 32)
+        qh = arith::ShRUIOp::create(b, loc, qh, splat8(e0 / 32));
+      n = arith::OrIOp::create(
+          b, loc, n,
+          arith::ShLIOp::create(
+              b, loc, arith::AndIOp::create(b, loc, qh, splat8(1)), splat8(4)));
+    }
+    Value v = arith::UIToFPOp::create(b, loc, vecType, n);
     return arith::SubFOp::create(
         b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
   }
@@ -794,9 +809,25 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
             vector::BroadcastOp::create(b, loc, f32x16, d),
             vector::BroadcastOp::create(b, loc, f32x16, negMin)};
   }
-  case QuantFormat::q4_k: {
-    Value x = quantBytes(t, row, at(16 + 32 * c), 32);
+  case QuantFormat::q4_k:
+  case QuantFormat::q5_k: {
+    bool five = quant.getFormat() == QuantFormat::q5_k;
+    Value x = quantBytes(t, row, at((five ? 48 : 16) + 32 * c), 32);
     Value q = concat(nibblesOf(x, false), nibblesOf(x, true));
+    if (five) {
+      // Sub-blocks 2c and 2c + 1's fifth bits: bits 2c and 2c + 1 of qh.
+      Value qh = quantBytes(t, row, at(16), 32);
+      auto bit = [&](int64_t s) -> Value {
+        Value v = qh;
+        if (s)
+          v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
+        return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 1));
+      };
+      q = arith::OrIOp::create(
+          b, loc, q,
+          arith::ShLIOp::create(b, loc, concat(bit(2 * c), bit(2 * c + 1)),
+                                intSplat(64, i8, 4)));
+    }
     auto [scales, negMins] = q4kBlockScales(t, row, base);
     // Sub-blocks 2c and 2c + 1, 8 lanes each.
     SmallVector<int64_t> mask;
@@ -949,6 +980,7 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::q4_1:
   case QuantFormat::q5_1:
   case QuantFormat::q4_k:
+  case QuantFormat::q5_k:
     return 0;
   case QuantFormat::q6_k:
     return 32;

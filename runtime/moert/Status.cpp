@@ -56,7 +56,8 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
+static_assert(static_cast<int>(moe::DType::Q5_K) == MOERT_Q5_K &&
+                  static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
                   static_cast<int>(moe::DType::Q5_0) == MOERT_Q5_0 &&
                   static_cast<int>(moe::DType::Q4_1) == MOERT_Q4_1 &&
                   static_cast<int>(moe::DType::U2Z16) == MOERT_U2Z16 &&
@@ -72,7 +73,7 @@ static_assert(static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_Q5_1)
+  if (dtype < MOERT_F32 || dtype > MOERT_Q5_K)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

@@ -46,6 +46,7 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::Q4_1, "q4_1", "Q4_1", 3},
     {DType::Q5_0, "q5_0", "Q5_0", 6},
     {DType::Q5_1, "q5_1", "Q5_1", 7},
+    {DType::Q5_K, "q5_k", "Q5_K", 13},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -199,7 +200,8 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::U2Z16:
   case DType::Q4_1:
   case DType::Q5_0:
-  case DType::Q5_1: {
+  case DType::Q5_1:
+  case DType::Q5_K: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -231,13 +233,17 @@ double moe::loadElement(DType t, const void *base, size_t index) {
         return half(0) * (n - 16);
       return half(0) * n + half(2);
     }
-    case DType::Q4_K: {
+    case DType::Q4_K:
+    case DType::Q5_K: {
       const unsigned char *b = block + 4;
       size_t s = j / 32;
       int sc = s < 4 ? b[s] & 63 : (b[s + 4] & 15) | (b[s - 4] >> 6) << 4;
       int m = s < 4 ? b[s + 4] & 63 : (b[s + 4] >> 4) | (b[s] >> 6) << 4;
-      unsigned char q = block[16 + 32 * (j / 64) + j % 32];
+      size_t qs = t == DType::Q5_K ? 48 : 16;
+      unsigned char q = block[qs + 32 * (j / 64) + j % 32];
       int n = j % 64 < 32 ? (q & 15) : (q >> 4);
+      if (t == DType::Q5_K)
+        n |= ((block[16 + j % 32] >> s) & 1) << 4;
       return half(0) * sc * n - half(2) * m;
     }
     case DType::MXFP4: {
@@ -340,6 +346,7 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q4_1:
   case DType::Q5_0:
   case DType::Q5_1:
+  case DType::Q5_K:
     return;
   }
 }

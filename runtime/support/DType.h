@@ -17,6 +17,9 @@
 //         32] when j % 64 < 32, else its high nibble; sc[s], m[s] =
 //         (b[s] & 63, b[s + 4] & 63) for s < 4, else ((b[s + 4] & 15) |
 //         (b[s - 4] >> 6) << 4, (b[s + 4] >> 4) | (b[s] >> 6) << 4)
+//   q5_k  B = 256, 176 bytes: as q4_k, with 32 bytes qh between the
+//         scales and qs (qs from byte 48); n gains a fifth bit,
+//         ((qh[j % 32] >> (j / 32)) & 1) << 4
 //   q6_k  B = 256, 210 bytes: 128 bytes ql, 64 bytes qh, 16 int8 scales
 //         sc, f16 d; w[j] = d sc[j / 16] (q - 32) with, for h = j / 128
 //         and r = j % 128, q = the low (r < 64) or high nibble of ql[64 h +
@@ -101,19 +104,20 @@ enum class DType {
   U2Z16,
   Q4_1,
   Q5_0,
-  Q5_1
+  Q5_1,
+  Q5_K
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
 /// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1" (artifact metadata
+/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k" (artifact metadata
 /// spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
-/// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q6_K",
-/// "MXFP4"); none for the
+/// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K",
+/// "Q6_K", "MXFP4"); none for the
 /// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
@@ -123,7 +127,7 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k,
-/// q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16,
+/// q5_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16,
 /// u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 16 to 256 for the

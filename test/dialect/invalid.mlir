@@ -852,7 +852,7 @@ func.func @grouped_matmul_c2_quant_rank(%x: tensor<?x32xf32>, %w: tensor<4x8x32x
 
 // expected-error @+2 {{expected ::mlir::moe::QuantFormat to be one of: q8_0, q4_0}}
 // expected-error @+1 {{failed to parse MoE_QuantizedType parameter 'format'}}
-func.func @quant_unknown_format(%w: tensor<8x32x!moe.quant<q5_k>>)
+func.func @quant_unknown_format(%w: tensor<8x32x!moe.quant<q3_k>>)
 
 // -----
 

@@ -210,10 +210,12 @@ func.func @grouped_matmul_mxfp4(%x: tensor<?x64xf32>, %w: tensor<32x64x!moe.quan
 // CHECK-LABEL: func.func @grouped_matmul_k_quants
 // CHECK: tensor<4x32x256x!moe.quant<q4_k>>
 // CHECK: tensor<4x64x256x!moe.quant<q6_k>>
-func.func @grouped_matmul_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %d: tensor<4x64x256x!moe.quant<q6_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x64xf32>) {
+// CHECK: tensor<4x32x256x!moe.quant<q5_k>>
+func.func @grouped_matmul_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q4_k>>, %d: tensor<4x64x256x!moe.quant<q6_k>>, %f: tensor<4x32x256x!moe.quant<q5_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x32xf32>) {
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q4_k>> -> tensor<?x32xf32>
   %1 = moe.grouped_matmul %x, %d offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x64x256x!moe.quant<q6_k>> -> tensor<?x64xf32>
-  return %0, %1 : tensor<?x32xf32>, tensor<?x64xf32>
+  %2 = moe.grouped_matmul %x, %f offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q5_k>> -> tensor<?x32xf32>
+  return %0, %1, %2 : tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x32xf32>
 }
 
 // ggml's formats with a min or a fifth bit: blocks of 32.

@@ -104,6 +104,20 @@ TEST(minAndFifthBitElements) {
   q51[8 + 15] = 0xF0;
   CHECK_EQ(loadElement(DType::Q5_1, q51.data(), 31), 63.0); // 2 31 + 1
   CHECK_EQ(loadElement(DType::Q5_1, q51.data(), 15), 1.0);  // 2 0 + 1
+  // q5_k: d = 1 (0x3C00), dmin = 0.5 (0x3800); sub-block 5's scale 19
+  // (low 4 bits 3 in scale byte 9, high 2 bits 1 in byte 1's top) and min
+  // 2 (byte 9's high nibble). Element 180 (sub-block 5, the high nibble of
+  // qs[64 + 20], qs from byte 48) is 7 with fifth bit 5 of qh[20] set: 23.
+  std::vector<unsigned char> q5k(176, 0);
+  q5k[1] = 0x3C;
+  q5k[3] = 0x38;
+  q5k[4 + 9] = 0x23;
+  q5k[4 + 1] = 0x40;
+  q5k[48 + 64 + 20] = 0x70;
+  q5k[16 + 20] = 0x20;
+  CHECK_EQ(loadElement(DType::Q5_K, q5k.data(), 180), 436.0); // 19 23 - 1
+  CHECK_EQ(loadElement(DType::Q5_K, q5k.data(), 160), -1.0);  // 19 0 - 1
+  CHECK_EQ(dtypeBlockBytes(DType::Q5_K), int64_t(176));
   CHECK_EQ(dtypeBlockBytes(DType::Q4_1), int64_t(20));
   CHECK_EQ(dtypeBlockBytes(DType::Q5_0), int64_t(22));
   CHECK_EQ(dtypeBlockBytes(DType::Q5_1), int64_t(24));
@@ -112,7 +126,8 @@ TEST(minAndFifthBitElements) {
   CHECK(dtypeFromStorageName("Q4_1") == DType::Q4_1);
   CHECK(dtypeFromStorageName("Q5_1") == DType::Q5_1);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_1)), std::string("q5_1"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(21))),
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_K)), std::string("q5_k"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(22))),
            std::string("unknown"));
 }
 
@@ -202,7 +217,8 @@ TEST(mxfp4Elements) {
   CHECK(dtypeFromStorageName("Q4_K") == DType::Q4_K);
   CHECK(dtypeFromStorageName("BF16") == DType::BF16);
   CHECK(dtypeFromStorageName("Q5_0") == DType::Q5_0);
-  CHECK(!dtypeFromStorageName("Q5_K"));
+  CHECK(dtypeFromStorageName("Q5_K") == DType::Q5_K);
+  CHECK(!dtypeFromStorageName("Q2_K"));
   CHECK(!dtypeFromStorageName("q4_0"));
   CHECK_EQ(dtypeSize(DType::F32), size_t(4));
   CHECK_EQ(dtypeSize(DType::MXFP4), size_t(1));

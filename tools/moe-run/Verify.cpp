@@ -47,6 +47,7 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q4_1:
   case MOERT_Q5_0:
   case MOERT_Q5_1:
+  case MOERT_Q5_K:
     break; // weights only, never a result
   }
   return nullptr;

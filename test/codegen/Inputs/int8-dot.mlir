@@ -381,3 +381,18 @@ func.func @grouped_matmul_u4z_panels(%x: tensor<?x128xf32>, %w: tensor<4x40x128x
   %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x40xf32>) : tensor<?x128xf32>, tensor<4x40x128x!moe.quant<u4z>> -> tensor<?x40xf32>
   return %0 : tensor<?x40xf32>
 }
+
+// -----
+
+// q5_k: q4_k's steps with each value's fifth bit, bit 2c or 2c + 1 of
+// qh's 32 bytes, shifted up 4 and or'ed into the 64 nibbles; 4 steps of
+// 64 per super-block, the mins as q4_k's.
+// INT8-LABEL: func.func @dense_q5_k
+// INT8: %[[HIGH:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<64xi8>
+// INT8: arith.ori %{{.*}}, %[[HIGH]] : vector<64xi8>
+// INT8: arith.negf %{{.*}} : vector<8xf32>
+// INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_q5_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q5_k>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q5_k>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

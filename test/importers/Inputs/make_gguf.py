@@ -16,8 +16,8 @@ Without --quant: the f32 and f16 cases (H 16, expert width 12). With
 as ggml quantized blocks. First those in Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1,
 quantized by the gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
 last NumPy dimension, in blocks of 32; MXFP4 too, as the gpt-oss files
-llama.cpp publishes hold their experts). Then those in the K-quants Q4_K
-and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
+llama.cpp publishes hold their experts). Then those in the K-quants Q4_K,
+Q5_K and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
 elements), which the gguf package can dequantize but not quantize: their
 blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
@@ -64,6 +64,7 @@ Q4_1 = gguf.GGMLQuantizationType.Q4_1
 Q5_0 = gguf.GGMLQuantizationType.Q5_0
 Q5_1 = gguf.GGMLQuantizationType.Q5_1
 Q4_K = gguf.GGMLQuantizationType.Q4_K
+Q5_K = gguf.GGMLQuantizationType.Q5_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
 MXFP4 = gguf.GGMLQuantizationType.MXFP4
 # The relative L2 tolerance of moe-compile --int8-dot against
@@ -222,20 +223,22 @@ def f16_bytes(v):
 
 
 def make_kquant(rng, shape, qtype):
-    """Random raw blocks of a Q4_K or Q6_K weight of float shape [..., K]
+    """Random raw blocks of a Q4_K, Q5_K or Q6_K weight of float shape [..., K]
     (K a multiple of 256), uint8 [..., K / 256 * block bytes]. Quants and
     scales are uniform random bytes; each block's f16 scales make its
     largest possible value about 0.5 (times a random factor in [0.5, 1.5]).
     Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
-    128 bytes of 4-bit quants; d * sc * q - dmin * m. Q6_K (210 bytes):
+    128 bytes of 4-bit quants; d * sc * q - dmin * m. Q5_K (176 bytes):
+    as Q4_K with 32 bytes of fifth bits before the quants. Q6_K (210 bytes):
     128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d; d * sc * (q - 32)."""
     nb = shape[-1] // 256
     assert nb * 256 == shape[-1]
     size = gguf.GGML_QUANT_SIZES[qtype][1]
     lead = tuple(shape[:-1]) + (nb,)
     raw = rng.integers(0, 256, size=lead + (size,), dtype=np.uint8)
-    if qtype == Q4_K:
-        raw[..., 0:2] = f16_bytes(0.5 / (63 * 15) * rng.uniform(0.5, 1.5, lead))
+    if qtype in (Q4_K, Q5_K):
+        top = 15 if qtype == Q4_K else 31
+        raw[..., 0:2] = f16_bytes(0.5 / (63 * top) * rng.uniform(0.5, 1.5, lead))
         raw[..., 2:4] = f16_bytes(0.5 / 63 * rng.uniform(0.5, 1.5, lead))
     elif qtype == Q6_K:
         raw[..., 208:210] = f16_bytes(0.5 / (127 * 32) * rng.uniform(0.5, 1.5, lead))
@@ -251,7 +254,7 @@ def quantize(w, types, rng):
     by random blocks drawn from rng (make_kquant)."""
     raw = {}
     for key, qtype in types.items():
-        if qtype in (Q4_K, Q6_K):
+        if qtype in (Q4_K, Q5_K, Q6_K):
             raw[key] = make_kquant(rng, w[key].shape, qtype)
         else:
             raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
@@ -431,6 +434,12 @@ KQUANT_CASES = [
                                        shared_expert_gate=True), 1, 0,
      {"expert_shared_feed_forward_length": KI},
      dict(quant(Q4_K), **quant(Q6_K, ("shared_gate", "shared_up", "shared_down")))),
+    # llama.cpp's Q5_K_M mix: ffn_gate_exps and ffn_up_exps Q5_K,
+    # ffn_down_exps Q6_K; and olmoe all Q5_K.
+    ("qwen3moe_q5_k_m", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     {"gate": Q5_K, "up": Q5_K, "down": Q6_K}),
+    ("olmoe_q5_k", "olmoe", dict(gating="softmax", norm=False, k=K), 1, 0, {},
+     quant(Q5_K)),
 ]
 
 

@@ -3,6 +3,7 @@
 #include "runtime/moert/Internal.h"
 #include "runtime/support/Json.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <unistd.h>
@@ -140,6 +141,46 @@ std::string RoutingRecorder::toJson(const moert_artifact_s &artifact) const {
          layers + "\n]}\n";
 }
 
+std::vector<int64_t>
+RoutingRecorder::flatten(std::vector<bool> *isCalls) const {
+  std::vector<int64_t> values;
+  auto mark = [&](bool calls) {
+    if (isCalls)
+      isCalls->push_back(calls);
+  };
+  for (const auto &[name, sites] : functions_) {
+    for (const SiteCounts &c : sites) {
+      values.push_back(c.calls);
+      mark(true);
+      for (int64_t v : {c.tokens, c.invalid}) {
+        values.push_back(v);
+        mark(false);
+      }
+      for (const std::vector<int64_t> *list : {&c.experts, &c.coselection})
+        for (int64_t v : *list) {
+          values.push_back(v);
+          mark(false);
+        }
+    }
+  }
+  return values;
+}
+
+void RoutingRecorder::assign(const std::vector<int64_t> &values) {
+  size_t at = 0;
+  auto next = [&]() { return at < values.size() ? values[at++] : 0; };
+  for (auto &[name, sites] : functions_) {
+    for (SiteCounts &c : sites) {
+      c.calls = next();
+      c.tokens = next();
+      c.invalid = next();
+      for (std::vector<int64_t> *list : {&c.experts, &c.coselection})
+        for (int64_t &v : *list)
+          v = next();
+    }
+  }
+}
+
 RoutingScope::RoutingScope(RoutingRecorder *recorder, const Function &fn) {
   Context &c = current();
   previous_[0] = c.recorder;
@@ -162,6 +203,49 @@ extern "C" void moert_record_routing(int64_t site, const int32_t *indices,
     c.recorder->record(*c.fn, site, indices, tokens, k, rowStride,
                        columnStride);
 }
+
+namespace {
+/// Sums `values` over the ranks of `table`, the calls (`isCalls`) taking
+/// the largest of the ranks' instead; "" or the collectives' message.
+/// Exchanged in blocks of at most 1 MiB per rank, so that neither the
+/// buffers nor an engine's count limit grow with E x E co-selection.
+std::string sumOverRanks(const moert_collectives_t &table,
+                         std::vector<int64_t> &values,
+                         const std::vector<bool> &isCalls) {
+  char error[512] = "";
+  // Ranks recording other sites or flags would add unrelated counts.
+  uint64_t layout = 1469598103934665603ull;
+  for (bool calls : isCalls)
+    layout = (layout ^ (calls ? 2 : 1)) * 1099511628211ull;
+  if (table.agree(table.context, layout, "the layout of the routing counts",
+                  error, sizeof error))
+    return error;
+  const size_t ranks = static_cast<size_t>(table.size);
+  const size_t block = (size_t(1) << 20) / sizeof(int64_t);
+  std::vector<int64_t> send, recv, sums(values.size());
+  for (size_t begin = 0; begin < values.size(); begin += block) {
+    size_t n = std::min(block, values.size() - begin);
+    send.resize(ranks * n);
+    recv.assign(ranks * n, 0);
+    for (size_t r = 0; r < ranks; ++r)
+      std::copy_n(values.begin() + begin, n, send.begin() + r * n);
+    if (table.all_to_all(table.context, send.data(), recv.data(),
+                         static_cast<int64_t>(n * sizeof(int64_t)), error,
+                         sizeof error))
+      return error;
+    for (size_t i = 0; i < n; ++i) {
+      int64_t total = 0;
+      for (size_t r = 0; r < ranks; ++r) {
+        int64_t v = recv[r * n + i];
+        total = isCalls[begin + i] ? std::max(total, v) : total + v;
+      }
+      sums[begin + i] = total;
+    }
+  }
+  values = std::move(sums);
+  return "";
+}
+} // namespace
 
 namespace {
 /// The site `index` of `function`, or a status saying why there is none.
@@ -308,6 +392,33 @@ moert_status_t moert_session_write_routing(const moert_session_t *session,
     return makeStatus(MOERT_IO_ERROR,
                       std::string("cannot write routing statistics to '") +
                           path + "'");
+  });
+}
+
+moert_status_t moert_session_reduce_routing(moert_session_t *session) {
+  return guardEntry("moert_session_reduce_routing", [&]() -> moert_status_t {
+    if (!session)
+      return makeStatus(MOERT_INVALID_ARGUMENT, "session is null");
+    SessionUse use(*session);
+    if (moert_status_t st = use.status("moert_session_reduce_routing"))
+      return st;
+    if (!session->routing.started())
+      return makeStatus(MOERT_FAILED_PRECONDITION,
+                        "the session has not recorded routing "
+                        "(moert_session_record_routing)");
+    if (!session->group.set)
+      return makeStatus(MOERT_FAILED_PRECONDITION,
+                        "the session has no expert-parallel group to sum "
+                        "the routing over (moert_session_set_collectives)");
+    std::vector<bool> isCalls;
+    std::vector<int64_t> values = session->routing.flatten(&isCalls);
+    if (std::string err = sumOverRanks(session->group.table, values, isCalls);
+        !err.empty())
+      return makeStatus(MOERT_FAILED_PRECONDITION,
+                        "summing the routing statistics over the ranks: " +
+                            err);
+    session->routing.assign(values);
+    return nullptr;
   });
 }
 

@@ -72,6 +72,12 @@ public:
   /// The statistics as the JSON document of docs/Runtime.md.
   std::string toJson(const moert_artifact_s &artifact) const;
 
+  /// Every count, site by site in a fixed order: calls, tokens, invalid,
+  /// the experts' counts, co-selection. `isCalls` marks the calls.
+  std::vector<int64_t> flatten(std::vector<bool> *isCalls = nullptr) const;
+  /// Sets the counts from flatten()'s layout (`values` has its size).
+  void assign(const std::vector<int64_t> &values);
+
 private:
   bool active_ = false, started_ = false, coselection_ = false;
   std::map<std::string, std::vector<SiteCounts>> functions_;

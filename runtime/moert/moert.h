@@ -414,6 +414,16 @@ MOERT_API moert_status_t moert_session_routing_counts(
 MOERT_API moert_status_t
 moert_session_write_routing(const moert_session_t *session, const char *path);
 
+/* Sums the routing statistics over the ranks of the session's
+ * expert-parallel group (moert_session_set_collectives), for functions
+ * whose ranks each route their own tokens: every rank calls it, after
+ * the same calls, and then holds the group's counts (tokens, tokens per
+ * expert and co-selection summed; calls, which the ranks make together,
+ * as the most any rank made). MOERT_FAILED_PRECONDITION without recorded
+ * routing or collectives, or when the collectives fail or the ranks
+ * recorded different sites or flags (the counts are then unchanged). */
+MOERT_API moert_status_t moert_session_reduce_routing(moert_session_t *session);
+
 /* ---- Expert-parallel collectives (docs/ExpertParallelism.md) ---- */
 
 /* The collectives of an expert-parallel group: the processes ("ranks")

@@ -75,7 +75,9 @@ const char *kUsage =
     "  --record-routing FILE  count the tokens each expert receives in the\n"
     "                         first run (not --repeat's) and write the counts\n"
     "                         to FILE as JSON (docs/Runtime.md, \"Routing\n"
-    "                         statistics\"), for the expert-parallel planner\n"
+    "                         statistics\"), for the expert-parallel planner;\n"
+    "                         under mpirun, rank 0 writes the counts of\n"
+    "                         every rank's tokens\n"
     "  --record-coselection   with --record-routing, also count the tokens\n"
     "                         that selected each pair of experts\n"
     "  --ep-timeout SECONDS   for an expert-parallel function, how long a\n"
@@ -357,10 +359,6 @@ int main(int argc, char **argv) {
   int64_t epRanks =
       moert_artifact_expert_parallel_ranks(artifact, fnName.c_str());
   if (epRanks > 0) {
-    if (!o.recordRouting.empty())
-      return fail("--record-routing is not supported for an expert-parallel "
-                  "function yet ('" +
-                  fnName + "' runs on " + std::to_string(epRanks) + " ranks)");
     if (std::string err = group.start(o.epTimeout); !err.empty())
       return fail("function '" + fnName + "' runs its experts on " +
                   std::to_string(epRanks) + " ranks: " + err);
@@ -562,6 +560,11 @@ int main(int argc, char **argv) {
   if (!o.recordRouting.empty() &&
       failed(moert_session_record_routing(session, MOERT_ROUTING_OFF), msg))
     return fail("--record-routing: " + msg);
+  // Ranks that split the tokens each counted their own share; ranks that
+  // each ran all of them counted the same tokens, and rank 0's are written.
+  if (!o.recordRouting.empty() && split &&
+      failed(moert_session_reduce_routing(session), msg))
+    return failRank("--record-routing: " + msg);
 
   if (o.repeat > 0) {
     std::vector<double> ms;

@@ -17,7 +17,10 @@ expert parallelism twice and compiles both plans:
 Then runs each plan under mpirun with R ranks (every rank reads the same
 input, rank 0 writes the output) and compares the output with the
 single-process one: relative L2 ||y_R - y_1|| / ||y_1|| must be at most
---tolerance. The token counts are chosen per R to keep the launches few:
+--tolerance. Runs at the largest T also record their routing under mpirun
+(--record-routing --record-coselection: every rank counts its tokens, and
+rank 0 writes the group's sums), which must equal the single-process
+record: calls, tokens, counts and co-selection per layer. The token counts are chosen per R to keep the launches few:
 by default R=2 runs T = 0 (an empty batch) and 7 (ranks of 3 and 4
 tokens); R=4 runs T = 1 (three ranks without a token, most experts without
 one) and the case's largest T (300 where the case has it: the skewed batch
@@ -168,15 +171,38 @@ def relative_l2(y, ref):
     return (diff / norm if norm > 0 else diff), None
 
 
+def routing_differs(path, reference):
+    """None when the statistics file `path` (written under mpirun) counts
+    what the single-process one does, else what differs."""
+    if not os.path.exists(path):
+        return "no routing statistics written to %s" % path
+    with open(path) as fh:
+        got = json.load(fh)["layers"]
+    with open(reference) as fh:
+        want = json.load(fh)["layers"]
+    if len(got) != len(want):
+        return "routing statistics of %d layers, expected %d" % (
+            len(got), len(want))
+    keys = ("function", "site", "experts", "k", "calls", "tokens", "counts",
+            "coselection")
+    for g, w in zip(got, want):
+        for key in keys:
+            if g.get(key) != w.get(key):
+                return "routing statistics: %s is %s, expected %s" % (
+                    key, g.get(key), w.get(key))
+    return None
+
+
 def chunk_pipeline(r, chunk_id, names, index, funcs, plans):
     """Compiles, plans, runs and compares the cases of one chunk.
 
     Returns {case: [lines]}, [(case, R, T, err or None, message)],
-    replicated-expert count."""
+    replicated-expert count, runs whose routing statistics were compared."""
     a, work = r.a, r.work
     lines = {n: [] for n in names}
     results = []
     replicated = 0
+    routed = 0
     tag = "c%d" % chunk_id
 
     def fail_all(case, why, rs=None):
@@ -195,7 +221,7 @@ def chunk_pipeline(r, chunk_id, names, index, funcs, plans):
     if p.returncode != 0:
         for n in names:
             fail_all(n, "single-process compile failed: " + short(p.stderr))
-        return lines, results, replicated
+        return lines, results, replicated, routed
 
     # Single-process outputs; the largest T also records the routing.
     refs, stats = {}, {}
@@ -214,7 +240,7 @@ def chunk_pipeline(r, chunk_id, names, index, funcs, plans):
                 cmd += ["--input", "%s=%s" % (k, v)]
             if T == biggest:
                 stats[n] = os.path.join(work, "%s.routing.json" % n)
-                cmd += ["--record-routing", stats[n]]
+                cmd += ["--record-routing", stats[n], "--record-coselection"]
             p = r.sh(cmd)
             if p.returncode != 0:
                 why = "single-process T=%d failed: %s" % (T, short(p.stderr))
@@ -344,6 +370,17 @@ def chunk_pipeline(r, chunk_id, names, index, funcs, plans):
                                   str(a.ep_timeout)]
                 for k, v in files.items():
                     cmd += ["--input", "%s=%s" % (k, v)]
+                # Where the single-process run recorded its routing, the
+                # ranks record theirs, and rank 0 writes the group's.
+                routing = None
+                if n in stats and os.path.exists(stats[n]) and \
+                        T == max(run["tokens"] for run in index[n]["inputs"]):
+                    routing = os.path.join(work, "%s.R%d.T%d.routing.json"
+                                           % (n, R, T))
+                    if os.path.exists(routing):
+                        os.remove(routing)
+                    cmd += ["--record-routing", routing,
+                            "--record-coselection"]
                 p = r.sh(cmd)
                 launches += 1
                 if p.returncode != 0 or not os.path.exists(out):
@@ -355,10 +392,14 @@ def chunk_pipeline(r, chunk_id, names, index, funcs, plans):
                 if a.perturb:
                     y = y * (1 + a.perturb)
                 err, why = relative_l2(y, ref)
+                if why is None and routing:
+                    why = routing_differs(routing, stats[n])
+                    err = None if why else err
+                    routed += 0 if why else 1
                 results.append((n, R, T, err, why))
     r.log("chunk %d: %d launches in %.1f s" % (chunk_id, launches,
                                                 time.time() - t0))
-    return lines, results, replicated
+    return lines, results, replicated, routed
 
 
 def main():
@@ -443,15 +484,16 @@ def main():
         chunks[i].append(n)
         load[i] += cost(n)
     chunks = [sorted(c, key=names.index) for c in chunks if c]
-    lines, results, replicated = {}, [], 0
+    lines, results, replicated, routed = {}, [], 0, 0
     with concurrent.futures.ThreadPoolExecutor(max(1, a.jobs)) as pool:
         futures = [pool.submit(chunk_pipeline, r, i, c, index, funcs, plans)
                    for i, c in enumerate(chunks)]
         for f in futures:
-            l, res, rep = f.result()
+            l, res, rep, rt = f.result()
             lines.update(l)
             results += res
             replicated += rep
+            routed += rt
 
     order = {n: i for i, n in enumerate(names)}
     results.sort(key=lambda x: (order[x[0]], x[1], x[2]))
@@ -479,6 +521,8 @@ def main():
         if replicated == 0:
             failed += 1
             print("FAILED: no layer has an expert with more than one replica")
+    print("routing recorded under mpirun equals the single-process "
+          "record in %d runs" % routed)
     print("max relative L2 %.3e over %d runs (tolerance %.0e)"
           % (worst, agree + failed, a.tolerance))
     r.log("done: %d chunks of cases, %d artifacts"

@@ -6,7 +6,9 @@
  * in either all-to-all) fails the call with the engine's message, leaving
  * outputs that are finite (the zeros of a failed exchange, never garbage
  * read out of bounds), and the session counts the exchanges it made and
- * the bytes it sent. Prints one line per check. */
+ * the bytes it sent. Routing statistics are summed over the group
+ * (moert_session_reduce_routing), or left as they were when the engine
+ * fails. Prints one line per check. */
 #include "report.h"
 
 #include <math.h>
@@ -87,6 +89,20 @@ static void print_stats(moert_session_t *session, int reset) {
          st.seconds >= 0 ? "yes" : "no");
 }
 
+/* Routing site 0 of tiny_mixtral: calls, tokens, selections counted. */
+static void print_routing(moert_session_t *session) {
+  int64_t calls = 0, tokens = 0, counts[8], sum = 0;
+  int e;
+  if (report("counts",
+             moert_session_routing_counts(session, "tiny_mixtral", 0, &calls,
+                                          &tokens, counts, 8, NULL)))
+    return;
+  for (e = 0; e < 8; ++e)
+    sum += counts[e];
+  printf("calls %lld, tokens %lld, selections %lld\n", (long long)calls,
+         (long long)tokens, (long long)sum);
+}
+
 int main(int argc, char **argv) {
   moert_artifact_t *artifact = NULL;
   moert_session_t *session = NULL;
@@ -143,7 +159,29 @@ int main(int argc, char **argv) {
   }
   print_stats(session, 0);
   report("stats, null out", moert_session_exchange_stats(session, 0, NULL));
+
+  /* Routing statistics summed over the group: the fake's all_to_all hands
+   * rank 0 its own block from both ranks, so the sums double the tokens
+   * and counts; the calls stay the most any rank made. */
+  f.fail = NULL;
+  t = table(&f, 0, 2);
+  report("group of 2", moert_session_set_collectives(session, &t));
+  report("reduce before recording", moert_session_reduce_routing(session));
+  report("record", moert_session_record_routing(session, MOERT_ROUTING_COUNTS));
+  report("run, recorded",
+         moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
+  report("stop", moert_session_record_routing(session, MOERT_ROUTING_OFF));
+  print_routing(session);
+  report("reduce", moert_session_reduce_routing(session));
+  print_routing(session);
+  for (i = 0; i < 2; ++i) {
+    f.fail = fails[i];
+    report(fails[i], moert_session_reduce_routing(session));
+    print_routing(session);
+  }
+  report("null session", moert_session_reduce_routing(NULL));
   report("remove the group", moert_session_set_collectives(session, NULL));
+  report("reduce without", moert_session_reduce_routing(session));
   report("run without",
          moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
   moert_session_release(session);

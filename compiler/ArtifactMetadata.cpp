@@ -447,6 +447,42 @@ void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
   }
 }
 
+void mlir::moe::recordExpertSlots(ModuleOp module, json::Value &metadata) {
+  json::Value *functions = metadata.get("functions");
+  if (!functions)
+    return;
+  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
+    if (!fn.isPublic() || fn.isExternal())
+      continue;
+    json::Value *args = nullptr;
+    for (json::Value &f : functions->elements())
+      if (const std::string *name = f.getString("name");
+          name && *name == fn.getSymName())
+        args = f.get("arguments");
+    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
+      auto plan =
+          fn.getArgAttrOfType<ExpertPlacementAttr>(i, kArgExpertSlotsAttr);
+      if (!plan || !args || i >= args->elements().size())
+        continue;
+      json::Value slots = json::Value::object();
+      slots.set("experts", json::Value::integer(plan.getNumExperts()));
+      slots.set("slots_per_rank", json::Value::integer(plan.getSlotsPerRank()));
+      json::Value physToLog = json::Value::array();
+      for (int64_t e : plan.getPhysToLog())
+        physToLog.push(json::Value::integer(e));
+      slots.set("phys_to_log", std::move(physToLog));
+      // The weight's shape as bound, with the rank's slots for its experts
+      // (the argument's type may be its panels by now).
+      json::Value &arg = args->elements()[i];
+      json::Value *shape = arg.get("shape");
+      if (!shape || shape->elements().empty())
+        continue;
+      shape->elements()[0] = json::Value::integer(plan.getSlotsPerRank());
+      arg.set("expert_slots", std::move(slots));
+    }
+  }
+}
+
 std::vector<std::string> mlir::moe::entryPointNames(ModuleOp module) {
   std::vector<std::string> names;
   for (func::FuncOp fn : module.getOps<func::FuncOp>())
@@ -511,9 +547,14 @@ void mlir::moe::recordSharedEntryPoints(
       continue;
     for (size_t i = 0;
          i < args->elements().size() && i < repArgs->elements().size(); ++i)
-      for (const char *key : {"packed", "int8_panels"})
-        if (const json::Value *packed = repArgs->elements()[i].get(key))
+      for (const char *key : {"packed", "int8_panels", "expert_slots"})
+        if (const json::Value *packed = repArgs->elements()[i].get(key)) {
           args->elements()[i].set(key, *packed);
+          // A rank's slots have the representative's shape.
+          if (std::string(key) == "expert_slots")
+            if (const json::Value *shape = repArgs->elements()[i].get("shape"))
+              args->elements()[i].set("shape", *shape);
+        }
   }
 }
 

@@ -38,6 +38,13 @@ FailureOr<::moe::json::Value> collectArtifactMetadata(ModuleOp module);
 /// `"int8_panels": true` on each marked moe.int8_panels.
 void recordPackedWeights(ModuleOp module, ::moe::json::Value &metadata);
 
+/// Records in `metadata` the expert weights moe-distribute-experts gave
+/// each rank its slots of (moe.expert_slots, in a later phase of the same
+/// module): the argument's shape [slots_per_rank, ...] and
+/// `"expert_slots": {"experts": E, "slots_per_rank": S, "phys_to_log":
+/// [...]}`.
+void recordExpertSlots(ModuleOp module, ::moe::json::Value &metadata);
+
 /// Public functions that differ only in their names and argument
 /// attributes (e.g. the identical MoE layers of one checkpoint, whose
 /// weights have other names) compile to the same code. Erases all but the

@@ -385,6 +385,7 @@ int Driver::run() {
     if (failed(fusedPm.run(*module)))
       return 1;
     recordPackedWeights(*module, *metadata);
+    recordExpertSlots(*module, *metadata);
     recordSharedEntryPoints(*metadata, shared);
     PassManager pm(&context);
     buildCpuPipeline(pm, pipeline, last, CpuPhase::Fused);

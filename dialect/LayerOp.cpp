@@ -62,6 +62,15 @@ int64_t LayerOp::getNumExperts() {
   return numExpertsOf(getRouterWeight(), getRouterLogits(), getDown());
 }
 
+SmallVector<Value> LayerOp::getExpertOperands() {
+  SmallVector<Value> operands;
+  for (Value v : {getGate(), getUp(), getGateUp(), getDown(), getGateBias(),
+                  getUpBias(), getGateUpBias(), getDownBias()})
+    if (v)
+      operands.push_back(v);
+  return operands;
+}
+
 LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
                                         std::optional<Location> loc, Adaptor a,
                                         SmallVectorImpl<Type> &types) {

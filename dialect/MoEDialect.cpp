@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Shard/IR/ShardOps.h"
 #include "mlir/IR/SymbolTable.h"
+#include "mlir/Interfaces/FunctionInterfaces.h"
 
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -96,6 +97,32 @@ LogicalResult MoEDialect::verifyOperationAttribute(Operation *op,
            << (ShapedType::isDynamic(devices) ? std::string("a dynamic number")
                                               : std::to_string(devices))
            << " of devices";
+  return success();
+}
+
+LogicalResult MoEDialect::verifyRegionArgAttribute(Operation *op,
+                                                   unsigned regionIndex,
+                                                   unsigned argIndex,
+                                                   NamedAttribute attr) {
+  if (attr.getName() != kArgExpertSlotsAttr)
+    return success();
+  auto plan = dyn_cast<ExpertPlacementAttr>(attr.getValue());
+  if (!plan)
+    return op->emitError("'")
+           << kArgExpertSlotsAttr << "' must be a #moe.expert_placement";
+  Type type = op->getRegion(regionIndex).getArgument(argIndex).getType();
+  auto ranked = dyn_cast<RankedTensorType>(type);
+  // Float panels (moe-pack-weights) put the experts where their layout
+  // says (runtime/abi/PanelLayout.h); int8 panels keep them leading.
+  bool panels = false;
+  if (auto fn = dyn_cast<FunctionOpInterface>(op))
+    panels = static_cast<bool>(fn.getArgAttr(argIndex, kArgPackedPanelAttr));
+  if (!ranked || ranked.getRank() < 2 ||
+      (!panels && ranked.getDimSize(0) != plan.getSlotsPerRank()))
+    return op->emitError("'")
+           << kArgExpertSlotsAttr << "' on argument " << argIndex
+           << " needs a tensor of rank >= 2 with the placement's "
+           << plan.getSlotsPerRank() << " slots per rank leading, got " << type;
   return success();
 }
 

@@ -70,6 +70,12 @@ constexpr const char *kArgPackedKGroupAttr = "moe.packed_k_group";
 /// With it, also the N dimension in this many slices, one after another
 /// (runtime/moert/Packing.h).
 constexpr const char *kArgPackedSlicesAttr = "moe.packed_slices";
+/// Set by moe-distribute-experts: the argument holds the expert weights of
+/// one rank's slots only, [slots_per_rank, ...] where the layer reads [E,
+/// ...]: on rank r, index s holds expert phys_to_log[r * slots_per_rank + s]
+/// of this #moe.expert_placement (the runtime binds those experts' slices
+/// of the checkpoint's [E, ...] tensor, or of its stack).
+constexpr const char *kArgExpertSlotsAttr = "moe.expert_slots";
 } // namespace mlir::moe
 
 #define GET_ATTRDEF_CLASSES

@@ -28,6 +28,7 @@ def MoE_Dialect : Dialect {
   let useDefaultAttributePrinterParser = 1;
   let useDefaultTypePrinterParser = 1;
   let hasOperationAttrVerify = 1;
+  let hasRegionArgAttrVerify = 1;
   let extraClassDeclaration = [{
     /// The discardable attribute holding a layer's expert-parallel plan.
     static constexpr ::llvm::StringLiteral kExpertPlacementAttrName =

@@ -599,6 +599,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
   let extraClassDeclaration = [{
     /// The number of routed experts, or ShapedType::kDynamic.
     int64_t getNumExperts();
+    /// The operands with a leading expert dimension: the routed experts'
+    /// weights and biases that are present.
+    ::llvm::SmallVector<::mlir::Value> getExpertOperands();
   }];
 }
 

@@ -155,7 +155,21 @@ def MoEDistributeExperts : Pass<"moe-distribute-experts"> {
        the routing weights and the shared experts, computed locally.
 
     Layers without a placement are left alone; other passes then decompose
-    them for one process. The weights stay whole on every rank.
+    them for one process.
+
+    With `local-weights` (the default), a rank holds only its slots'
+    expert weights: every expert weight or bias of a placed layer that is
+    an argument of a public function, read by nothing but placed layers
+    with the same placement, becomes `[slots_per_rank, ...]` with the
+    argument attribute `moe.expert_slots` (the placement), which tells the
+    runtime to bind rank r's slots: index s holds expert
+    `phys_to_log[r * slots_per_rank + s]`. Such a layer dispatches the rows
+    it receives by their expert's first slot on the rank (a constant table
+    of `R x E` slots, read through the rank) instead of by expert.
+    Weights of other layers, MXFP4 weights in the OCP layout
+    (`moe.mx_scales`) and FP8 weights of one tensor stay whole: a layer
+    whose expert weights are not all local keeps them all whole and
+    dispatches by expert.
 
     ```mlir
     // Before
@@ -170,7 +184,13 @@ def MoEDistributeExperts : Pass<"moe-distribute-experts"> {
     %rows = moe.all_to_all_v %send, %counts, %recv_counts on @ep : ...
     ```
   }];
+  let options = [
+    Option<"localWeights", "local-weights", "bool", /*default=*/"true",
+           "Give each rank only its slots' expert weights (arguments "
+           "[slots_per_rank, ...] with moe.expert_slots)">,
+  ];
   let dependentDialects = ["::mlir::moe::MoEDialect",
+                           "::mlir::arith::ArithDialect",
                            "::mlir::shard::ShardDialect",
                            "::mlir::tensor::TensorDialect"];
 }

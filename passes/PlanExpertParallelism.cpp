@@ -36,25 +36,26 @@ struct Machine {
   int64_t ranks() const { return nodes * ranksPerNode; }
 };
 
-/// Bytes of one element of `type`.
-int64_t elementBytes(Type type) {
-  return std::max<int64_t>(1, type.getIntOrFloatBitWidth() / 8);
+/// Bytes of a tensor of `type` (static shape) as stored: block-quantized
+/// rows in their blocks' bytes.
+double storedBytes(RankedTensorType type) {
+  if (auto quant = dyn_cast<QuantizedType>(type.getElementType()))
+    return double(type.getNumElements() / type.getShape().back()) *
+           double(quant.getRowBytes(type.getShape().back()));
+  return double(type.getNumElements()) *
+         double(std::max<int64_t>(
+             1, type.getElementType().getIntOrFloatBitWidth() / 8));
 }
 
 /// Weight bytes of one expert of `layer`: its slices of the expert weights
 /// and biases (everything with a leading expert dimension).
 double bytesPerExpert(LayerOp layer) {
   double bytes = 0;
-  for (Value v : {layer.getGate(), layer.getUp(), layer.getGateUp(),
-                  layer.getDown(), layer.getGateBias(), layer.getUpBias(),
-                  layer.getGateUpBias(), layer.getDownBias()}) {
-    if (!v)
-      continue;
+  for (Value v : layer.getExpertOperands()) {
     auto type = cast<RankedTensorType>(v.getType());
     if (!type.hasStaticShape() || type.getRank() < 1 || type.getDimSize(0) == 0)
       continue;
-    bytes += double(type.getNumElements() / type.getDimSize(0)) *
-             elementBytes(type.getElementType());
+    bytes += storedBytes(type) / double(type.getDimSize(0));
   }
   return bytes;
 }
@@ -206,7 +207,8 @@ struct MoEPlanExpertParallelismPass
     model.tokens = double(tokens);
     model.topK = routing.getK();
     model.hidden = hidden.getDimSize(1);
-    model.bytesPerElement = elementBytes(hidden.getElementType());
+    model.bytesPerElement = std::max<int64_t>(
+        1, hidden.getElementType().getIntOrFloatBitWidth() / 8);
     model.bytesPerExpert = bytesPerExpert(layer);
     par::TrafficEstimate traffic =
         par::estimateTraffic(problem, plan, load, model);

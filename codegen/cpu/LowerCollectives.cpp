@@ -256,6 +256,12 @@ struct MoELowerCollectivesPass
       return signalPassFailure();
     if (!ops.empty() && failed(lowerAll(module, ops)))
       return signalPassFailure();
+    // The arguments' expert slots are in the artifact's metadata (recorded
+    // after the fused phase); like the grids they name, the lowered code
+    // no longer needs them.
+    for (auto fn : module.getOps<func::FuncOp>())
+      for (unsigned i = 0; i < fn.getNumArguments(); ++i)
+        fn.removeArgAttr(i, kArgExpertSlotsAttr);
     // The grids are names the lowered code no longer needs.
     for (auto grid : llvm::make_early_inc_range(module.getOps<shard::GridOp>()))
       if (SymbolTable::symbolKnownUseEmpty(grid, module))

@@ -449,7 +449,9 @@ def MoELowerCollectives : Pass<"moe-lower-collectives", "ModuleOp"> {
     with internal linkage and does nothing (rank 0) while its slot is null.
     The module attribute `moe.expert_parallel` maps each function with
     such ops to its grid's number of devices, for the artifact's metadata.
-    Grids that nothing names any more are erased. Other `shard` ops, an
+    Arguments lose their `moe.expert_slots` (the artifact's metadata holds
+    them, recorded after the fused phase), and grids that nothing names
+    any more are erased. Other `shard` ops, an
     all-to-all of another form, grids of different sizes in one function,
     or a dynamic grid are errors.
   }];

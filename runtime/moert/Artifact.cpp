@@ -48,6 +48,39 @@ bool isCName(const std::string &s) {
   return !s.empty() && s.find('\0') == std::string::npos;
 }
 
+/// Reads a weight's "expert_slots" into `p.slots`; "" or what is wrong.
+std::string parseExpertSlots(const json::Value &v, Param &p) {
+  const json::Value *experts = v.isObject() ? v.get("experts") : nullptr;
+  const json::Value *perRank = v.isObject() ? v.get("slots_per_rank") : nullptr;
+  const json::Value *physToLog =
+      v.isObject() ? v.getArray("phys_to_log") : nullptr;
+  std::optional<int64_t> e = experts ? experts->asInt64() : std::nullopt;
+  std::optional<int64_t> s = perRank ? perRank->asInt64() : std::nullopt;
+  if (!e || !s || !physToLog)
+    return "must be {\"experts\": E, \"slots_per_rank\": S, "
+           "\"phys_to_log\": [...]}";
+  if (!p.isWeight || p.shape.size() < 2 || *s < 1 || p.shape[0] != *s)
+    return "needs a weight of rank >= 2 whose leading dimension is its "
+           "slots_per_rank, got " +
+           shapeString(p.shape) + " for " + std::to_string(*s) + " slots";
+  if (*e < 1 || *e > (int64_t(1) << 22))
+    return "has " + std::to_string(*e) + " experts";
+  Param::ExpertSlots slots{*e, *s, {}};
+  for (const json::Value &x : physToLog->elements()) {
+    std::optional<int64_t> expert = x.asInt64();
+    if (!expert || *expert < 0 || *expert >= *e)
+      return "phys_to_log must hold experts in [0, " + std::to_string(*e) + ")";
+    slots.physToLog.push_back(*expert);
+  }
+  if (slots.physToLog.empty() ||
+      slots.physToLog.size() % static_cast<size_t>(*s) != 0)
+    return "phys_to_log must have a positive multiple of slots_per_rank (" +
+           std::to_string(*s) + ") entries, got " +
+           std::to_string(slots.physToLog.size());
+  p.slots = std::move(slots);
+  return "";
+}
+
 std::string parseParams(const json::Value *list, bool results,
                         std::vector<Param> &out) {
   if (!list || !list->isArray())
@@ -78,14 +111,20 @@ std::string parseParams(const json::Value *list, bool results,
       if (!kind || (*kind != "input" && *kind != "weight"))
         return "argument '" + p.name + "' has no kind input/weight";
       p.isWeight = *kind == "weight";
+      if (const json::Value *slots = v.get("expert_slots"))
+        if (std::string err = parseExpertSlots(*slots, p); !err.empty())
+          return "argument '" + p.name + "': 'expert_slots' " + err;
       if (const json::Value *stack = v.getArray("stack")) {
         for (const json::Value &t : stack->elements()) {
           if (!t.isString())
             return "argument '" + p.name + "': 'stack' must list names";
           p.stack.push_back(t.asString());
         }
-        if (p.stack.empty() || p.shape.empty() ||
-            p.shape[0] != static_cast<int64_t>(p.stack.size()))
+        // A rank's slots read some of the stack: every expert is named.
+        int64_t named = p.slots           ? p.slots->experts
+                        : p.shape.empty() ? -1
+                                          : p.shape[0];
+        if (p.stack.empty() || named != static_cast<int64_t>(p.stack.size()))
           return "argument '" + p.name +
                  "': 'stack' must name one tensor per leading index";
       }
@@ -110,6 +149,11 @@ std::string parseParams(const json::Value *list, bool results,
                  "': 'mx_scales' names the scales tensor of an mxfp4 weight";
         p.mxScales = mx->asString();
       }
+      if (p.slots &&
+          (!p.mxScales.empty() || (v.get("block_scales") && p.stack.empty())))
+        return "argument '" + p.name +
+               "': 'expert_slots' cannot take slices of an MXFP4 weight "
+               "in the OCP layout or of an FP8 weight of one tensor";
       if (const json::Value *bs = v.get("block_scales")) {
         size_t sources = p.stack.empty() ? 1 : p.stack.size();
         bool ok = bs->isArray() && bs->elements().size() == sources &&

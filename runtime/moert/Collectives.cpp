@@ -169,6 +169,7 @@ moert_session_set_collectives(moert_session_t *session,
       return st;
     if (!collectives) {
       session->group = Group();
+      dropRankWeights(*session);
       return nullptr;
     }
     if (std::string err = checkCollectives(*collectives); !err.empty())
@@ -176,6 +177,7 @@ moert_session_set_collectives(moert_session_t *session,
     session->group = Group();
     session->group.table = *collectives;
     session->group.set = true;
+    dropRankWeights(*session);
     return nullptr;
   });
 }

@@ -103,6 +103,16 @@ struct Param {
   /// With `int8_panels`: the function takes the block-quantized weight
   /// in this layout (runtime/abi/Int8PanelLayout.h), packed at binding.
   std::optional<moe::abi::Int8PanelLayout> int8Panels;
+  /// An expert weight of which each rank of an expert-parallel group holds
+  /// its slots only ("expert_slots"): `shape` is [perRank, ...] and the
+  /// checkpoint holds [experts, ...] (or a stack of `experts` tensors);
+  /// rank r binds index s from expert physToLog[r * perRank + s].
+  struct ExpertSlots {
+    int64_t experts = 0, perRank = 0;
+    std::vector<int64_t> physToLog;
+    int64_t ranks() const { return int64_t(physToLog.size()) / perRank; }
+  };
+  std::optional<ExpertSlots> slots;
 };
 
 std::string shapeString(const std::vector<int64_t> &shape);
@@ -176,6 +186,10 @@ struct BoundWeight {
   std::shared_ptr<void> onDevice;
   /// The weight in int8 panels (Param::int8Panels), made on first use.
   std::shared_ptr<PackedBuffer> int8Packed;
+  /// The mapped tensor whose slices a rank's slots (`parts`) are: the pages
+  /// of those slices are released once weightData has copied them.
+  std::shared_ptr<moe::safetensors::File> partsFile;
+  const moe::safetensors::TensorInfo *partsTensor = nullptr;
 };
 
 /// A tensor of a bound file.
@@ -258,6 +272,10 @@ std::vector<int64_t> shapeOf(const moert_tensor_t &t);
 /// and `shape` as: the same, except that a block-quantized weight's rows
 /// are bytes (docs/Artifact.md, "Quantized weights").
 std::vector<int64_t> storageShape(moe::DType dtype, std::vector<int64_t> shape);
+/// Forgets the weights bound from the session's files as a rank's slots
+/// (Param::slots): another group or rank binds other experts, on the next
+/// call.
+void dropRankWeights(moert_session_s &session);
 
 /// Weight `w` as the functions read it unpacked, assembled from its parts
 /// now unless it was already; null when the memory for it cannot be had.

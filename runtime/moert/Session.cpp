@@ -136,6 +136,11 @@ moert_status_t launchCall(moert_session_t *session, const char *function,
                           const moert_tensor_t *outputs, int32_t num_outputs) {
   if (!session || !function)
     return makeStatus(MOERT_INVALID_ARGUMENT, "session or function is null");
+  // A function of an expert-parallel group needs the group before its
+  // weights: a rank binds its slots' experts.
+  if (const Function *f = session->artifact->find(function))
+    if (moert_status_t st = checkGroupFor(*session, *f))
+      return st;
   if (moert_status_t st = moert_session_check_weights(session, function))
     return st;
   // A weights file cut short after binding would fault on first touch.

@@ -96,7 +96,20 @@ std::vector<int64_t> partShape(std::vector<int64_t> shape, bool stacked,
 }
 
 std::vector<int64_t> sourceShape(const Param &p) {
-  return partShape(p.shape, !p.stack.empty(), p.transposed);
+  std::vector<int64_t> shape = p.shape;
+  // A rank's slots come from the tensor of every expert.
+  if (p.slots)
+    shape[0] = p.slots->experts;
+  return partShape(shape, !p.stack.empty(), p.transposed);
+}
+
+/// The bytes of a weight of `shape` as stored: block-quantized rows in
+/// bytes, else elements of dtype `t`.
+size_t storedBytes(moe::DType t, const std::vector<int64_t> &shape) {
+  std::vector<int64_t> stored = moert::storageShape(t, shape);
+  size_t n = std::accumulate(stored.begin(), stored.end(), size_t(1),
+                             std::multiplies<size_t>());
+  return moe::isBlockQuantized(t) ? n : n * moe::dtypeSize(t);
 }
 
 std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,
@@ -201,7 +214,7 @@ bool resolveMxfp4(moert_session_s &s, const Param &p, std::string &why,
   }
   BoundWeight w{p.dtype, p.shape, owned->data(), codeFile.path(), owned,
                 {},      {},      false,         false,           {},
-                nullptr, nullptr};
+                nullptr, nullptr, nullptr,       nullptr};
   s.weights[p.name] = std::move(w);
   return true;
 }
@@ -272,6 +285,8 @@ bool resolveFp8(moert_session_s &s, const Param &p, std::string &why,
                 false,
                 {},
                 nullptr,
+                nullptr,
+                nullptr,
                 nullptr};
   s.weights[p.name] = std::move(w);
   return true;
@@ -285,7 +300,77 @@ bool resolveFp8(moert_session_s &s, const Param &p, std::string &why,
 /// convert one (`noMemory` set), or when a source holds values the kernels
 /// cannot read (`invalid` says which).
 bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
+                   bool &noMemory, std::string &invalid);
+
+/// Binds weight `p`, of which this rank holds its slots (Param::slots):
+/// its experts' tensors of a stack as a stack, or their slices of one
+/// tensor as parts, converted one by one where stored in another dtype;
+/// nothing of the other experts is read. Returns false as resolveWeight,
+/// and also before the session has its group (the rank).
+bool resolveSlots(moert_session_s &s, const Param &p, std::string &why,
+                  bool &noMemory, std::string &invalid) {
+  const Param::ExpertSlots &slots = *p.slots;
+  // moert_session_check_weights checked the group first.
+  if (!s.group.set || s.group.table.size != slots.ranks())
+    return false;
+  std::vector<int64_t> experts(
+      slots.physToLog.begin() + s.group.table.rank * slots.perRank,
+      slots.physToLog.begin() + (s.group.table.rank + 1) * slots.perRank);
+  Param local = p;
+  local.slots.reset();
+  if (!p.stack.empty()) {
+    local.stack.clear();
+    local.blockScales.clear();
+    for (int64_t e : experts) {
+      local.stack.push_back(p.stack[static_cast<size_t>(e)]);
+      if (!p.blockScales.empty())
+        local.blockScales.push_back(p.blockScales[static_cast<size_t>(e)]);
+    }
+    return resolveWeight(s, local, why, noMemory, invalid);
+  }
+  auto it = s.catalog.find(p.name);
+  if (it == s.catalog.end())
+    return false;
+  const moe::safetensors::TensorInfo &info = *it->second.info;
+  const auto *data =
+      static_cast<const unsigned char *>(it->second.file->data(info));
+  std::optional<moe::DType> stored = moe::dtypeFromStorageName(info.dtype);
+  // Checked when the file was bound: the weight's dtype, its stored one,
+  // or a block-quantized weight's bytes (U8).
+  moe::DType from = stored && *stored != p.dtype ? *stored : p.dtype;
+  std::vector<int64_t> expert(p.shape.begin() + 1, p.shape.end());
+  size_t expertBytes = storedBytes(from, expert);
+  size_t count = std::accumulate(expert.begin(), expert.end(), size_t(1),
+                                 std::multiplies<size_t>());
+  BoundWeight w{p.dtype,      p.shape, nullptr, it->second.file->path(),
+                nullptr,      {},      {},      true,
+                p.transposed, {},      nullptr, nullptr,
+                nullptr,      nullptr};
+  w.partsFile = it->second.file;
+  w.partsTensor = &info;
+  for (int64_t e : experts) {
+    const unsigned char *part = data + static_cast<size_t>(e) * expertBytes;
+    if (from != p.dtype) {
+      auto buffer = convertTensor(part, from, p.dtype, count);
+      if (!buffer) {
+        noMemory = true;
+        why = " (no memory to convert '" + p.name + "' from " +
+              moe::dtypeName(from) + ")";
+        return false;
+      }
+      part = buffer->data();
+      w.converted.push_back(std::move(buffer));
+    }
+    w.parts.push_back(part);
+  }
+  s.weights[p.name] = std::move(w);
+  return true;
+}
+
+bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
                    bool &noMemory, std::string &invalid) {
+  if (p.slots)
+    return resolveSlots(s, p, why, noMemory, invalid);
   if (!p.mxScales.empty())
     return resolveMxfp4(s, p, why, noMemory);
   if (!p.blockScales.empty())
@@ -330,9 +415,9 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
     return false;
   }
   std::string from = s.catalog.at(sources.front()).file->path();
-  BoundWeight w{p.dtype, p.shape, nullptr, from,  nullptr,
-                {},      {},      false,   false, std::move(converted),
-                nullptr, nullptr};
+  BoundWeight w{p.dtype, p.shape, nullptr, from,   nullptr,
+                {},      {},      false,   false,  std::move(converted),
+                nullptr, nullptr, nullptr, nullptr};
   if (p.isAssembled()) {
     w.parts = std::move(parts);
     w.stacked = !p.stack.empty();
@@ -369,6 +454,14 @@ std::vector<int64_t> moert::storageShape(moe::DType dtype,
   return shape;
 }
 
+void moert::dropRankWeights(moert_session_s &session) {
+  for (auto it = session.weights.begin(); it != session.weights.end();) {
+    const Param *p = session.artifact->findWeight(it->first);
+    bool rankSlots = p && p->slots && it->second.source != kCallerMemory;
+    it = rankSlots ? session.weights.erase(it) : std::next(it);
+  }
+}
+
 const void *moert::weightData(const BoundWeight &w) {
   if (w.data)
     return w.data;
@@ -376,21 +469,29 @@ const void *moert::weightData(const BoundWeight &w) {
   std::vector<int64_t> part = partShape(w.shape, w.stacked, w.transposed);
   int64_t partElems = std::accumulate(part.begin(), part.end(), int64_t(1),
                                       std::multiplies<int64_t>());
+  // A block-quantized part (a rank's slot) is copied as its bytes.
+  size_t partBytes = storedBytes(w.dtype, part);
   std::shared_ptr<std::vector<unsigned char>> owned;
   try {
-    owned = std::make_shared<std::vector<unsigned char>>(
-        static_cast<size_t>(partElems) * w.parts.size() * elt);
+    owned = std::make_shared<std::vector<unsigned char>>(partBytes *
+                                                         w.parts.size());
   } catch (const std::bad_alloc &) {
     return nullptr;
   }
   // Source [..., b, a] to destination [..., a, b] when transposed.
   int64_t a = w.transposed ? part[part.size() - 1] : 0;
   int64_t b = w.transposed ? part[part.size() - 2] : 0;
+  // Slots copied out of a mapped tensor leave its pages, one by one.
+  auto released = [&](const unsigned char *from) {
+    if (w.partsFile)
+      w.partsFile->release(*w.partsTensor, from, partBytes);
+  };
   for (size_t i = 0; i < w.parts.size(); ++i) {
     const auto *src = static_cast<const unsigned char *>(w.parts[i]);
-    unsigned char *dst = owned->data() + i * partElems * elt;
+    unsigned char *dst = owned->data() + i * partBytes;
     if (!w.transposed) {
-      std::memcpy(dst, src, partElems * elt);
+      std::memcpy(dst, src, partBytes);
+      released(src);
       continue;
     }
     int64_t matrices = partElems / (a * b);
@@ -399,6 +500,7 @@ const void *moert::weightData(const BoundWeight &w) {
         for (int64_t c = 0; c < b; ++c)
           std::memcpy(dst + ((m * a + r) * b + c) * elt,
                       src + ((m * b + c) * a + r) * elt, elt);
+    released(src);
   }
   w.owned = std::move(owned);
   w.data = w.owned->data();
@@ -436,33 +538,46 @@ const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
     auto buffer = std::make_shared<PackedBuffer>(static_cast<size_t>(
         std::accumulate(shape.begin(), shape.end(), int64_t(1),
                         std::multiplies<int64_t>())));
-    // A quantized weight is bound as it lies (checkQuantized).
-    const void *src = weightData(w);
-    if (!buffer->data() || !src)
+    // A quantized weight is bound as it lies (checkQuantized), or as a
+    // rank's slots of one (parts), which are packed one by one.
+    const auto *src = static_cast<const unsigned char *>(
+        w.parts.empty() ? weightData(w) : nullptr);
+    if (!buffer->data() || (w.parts.empty() && !src))
       return nullptr;
     // The panels hold the same bytes: the source pages of a weight mapped
-    // from a file are released, in steps of about 16 MiB as they are
-    // packed, so the session never holds both forms of more than a step.
+    // from a file are released, in steps of about 16 MiB (or a slot) as
+    // they are packed, so the session never holds both forms of more than
+    // a step.
     const CatalogEntry *mapped = nullptr;
-    if (auto it = s.catalog.find(p.name);
-        it != s.catalog.end() && it->second.file->data(*it->second.info) == src)
+    if (auto it = s.catalog.find(p.name); it != s.catalog.end())
       mapped = &it->second;
+    auto release = [&](const unsigned char *from, size_t bytes) {
+      if (mapped)
+        mapped->file->release(*mapped->info, from, bytes);
+    };
     int64_t n = w.shape[w.shape.size() - 2], k = w.shape.back();
     int64_t experts = w.shape.size() == 3 ? w.shape[0] : 1;
     size_t srcBytes = static_cast<size_t>(n * moe::dtypeRowBytes(w.dtype, k));
     size_t dstBytes = static_cast<size_t>(layout.matrixBytes(n, k));
-    int64_t step = std::max<int64_t>(1, (size_t(16) << 20) / srcBytes);
+    int64_t step = w.parts.empty()
+                       ? std::max<int64_t>(1, (size_t(16) << 20) / srcBytes)
+                       : 1;
     for (int64_t e = 0; e < experts; e += step) {
       int64_t count = std::min(step, experts - e);
       std::vector<int64_t> part = {n, k};
       if (w.shape.size() == 3)
         part.insert(part.begin(), count);
-      packInt8Panels(static_cast<const unsigned char *>(src) + e * srcBytes,
-                     static_cast<unsigned char *>(buffer->data()) +
-                         e * dstBytes,
-                     part, layout, s.pool.get());
-      if (mapped)
-        mapped->file->release(*mapped->info, (e + count) * srcBytes);
+      const unsigned char *from =
+          w.parts.empty() ? src + e * srcBytes
+                          : static_cast<const unsigned char *>(w.parts[e]);
+      packInt8Panels(
+          from, static_cast<unsigned char *>(buffer->data()) + e * dstBytes,
+          part, layout, s.pool.get());
+      // Up to the step's end, for a weight that is the mapped tensor.
+      if (w.parts.empty())
+        release(src, (e + count) * srcBytes);
+      else
+        release(from, srcBytes);
     }
     w.int8Packed = buffer;
   }
@@ -654,8 +769,9 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
           return makeStatus(MOERT_INVALID_ARGUMENT,
                             std::string("weight '") + name + "' has no data");
         session->weights[name] = {
-            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr, {}, {},
-            false,    false,    {},           nullptr,       nullptr};
+            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr,
+            {},       {},       false,        false,         {},
+            nullptr,  nullptr,  nullptr,      nullptr};
         return nullptr;
       });
 }
@@ -705,6 +821,23 @@ moert_status_t moert_session_check_weights(moert_session_t *session,
           return makeStatus(MOERT_NOT_FOUND, std::string("no function '") +
                                                  function + "' in " +
                                                  session->artifact->path);
+        // A rank binds its slots' experts: it needs its group first.
+        for (const Param &p : fn->args)
+          if (p.isWeight && p.slots && !session->weights.count(p.name) &&
+              (!session->group.set ||
+               session->group.table.size != p.slots->ranks()))
+            return makeStatus(
+                MOERT_FAILED_PRECONDITION,
+                "function '" + fn->name + "': weight '" + p.name +
+                    "' holds the experts of one rank of " +
+                    std::to_string(p.slots->ranks()) + ": " +
+                    (session->group.set
+                         ? "the session's group has " +
+                               std::to_string(session->group.table.size) +
+                               " ranks"
+                         : std::string("give the session its expert-parallel "
+                                       "group first "
+                                       "(moert_session_set_collectives)")));
         std::string missing;
         unsigned count = 0;
         bool noMemory = false;

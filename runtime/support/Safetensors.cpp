@@ -208,9 +208,18 @@ File::~File() {
 }
 
 void File::release(const TensorInfo &t, uint64_t bytes) const {
+  release(t, data(t), std::min<uint64_t>(bytes, t.end - t.begin));
+}
+
+void File::release(const TensorInfo &t, const void *from,
+                   uint64_t bytes) const {
   uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
-  auto begin = reinterpret_cast<uintptr_t>(data(t));
-  uintptr_t end = begin + std::min<uint64_t>(bytes, t.end - t.begin);
+  auto first = reinterpret_cast<uintptr_t>(data(t));
+  auto begin = reinterpret_cast<uintptr_t>(from);
+  uint64_t size = t.end - t.begin;
+  if (begin < first || begin - first > size || bytes > size - (begin - first))
+    return;
+  uintptr_t end = begin + bytes;
   begin = (begin + page - 1) / page * page;
   end = end / page * page;
   // Advice only: a mapping that keeps its pages is still correct.

@@ -68,6 +68,10 @@ public:
   /// cache, and a later read maps them again): for a tensor read once into
   /// another form.
   void release(const TensorInfo &t, uint64_t bytes = UINT64_MAX) const;
+  /// The same for the `bytes` bytes at `from` (the pages wholly inside),
+  /// when they lie in `t`'s mapping: nothing for memory elsewhere (a
+  /// converted copy).
+  void release(const TensorInfo &t, const void *from, uint64_t bytes) const;
   /// "" while the mapped file is at least as long as when it was opened;
   /// else a message naming it. Reading the mapping of a file another
   /// process has cut short faults, so sessions ask before each run.

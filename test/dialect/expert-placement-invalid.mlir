@@ -167,3 +167,29 @@ func.func @f(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf3
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 2>) activation(#moe.activation<relu>) {moe.expert_placement = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 3, phys_to_log = [0, 1, 0, 2, 3, 1], replicas = [2, 2, 1, 1], log_to_phys = [2, 0, 1, 5, 3, 4]>} : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
+
+// -----
+
+// moe.expert_slots (an argument holding a rank's slots, from
+// moe-distribute-experts) must be a placement whose slots per rank lead
+// the argument's type.
+shard.grid @ep(shape = 2)
+// expected-error @+1 {{'moe.expert_slots' on argument 0 needs a tensor of rank >= 2 with the placement's 2 slots per rank leading, got 'tensor<4x32x16xf32>'}}
+func.func @slots(%wu: tensor<4x32x16xf32> {moe.expert_slots = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 2, phys_to_log = [0, 1, 2, 3], replicas = [1, 1, 1, 1], log_to_phys = [0, 1, 2, 3]>}) {
+  return
+}
+
+// -----
+
+// expected-error @+1 {{'moe.expert_slots' must be a #moe.expert_placement}}
+func.func @slots(%wu: tensor<2x32x16xf32> {moe.expert_slots = 2 : i64}) {
+  return
+}
+
+// -----
+
+shard.grid @ep(shape = 2)
+// expected-error @+1 {{'moe.expert_slots' on argument 0 needs a tensor of rank >= 2 with the placement's 2 slots per rank leading, got 'tensor<2xf32>'}}
+func.func @slots(%b: tensor<2xf32> {moe.expert_slots = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 2, phys_to_log = [0, 1, 2, 3], replicas = [1, 1, 1, 1], log_to_phys = [0, 1, 2, 3]>}) {
+  return
+}

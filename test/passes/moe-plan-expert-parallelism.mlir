@@ -10,6 +10,11 @@
 // RUN: FileCheck %s --check-prefix=CONTIGUOUS-DIAG < %t.contiguous.diag
 // RUN: moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="ranks=4 ranks-per-node=2" 2>/dev/null | FileCheck %s --check-prefix=CREATED
 // RUN: moe-opt %S/Inputs/no-grid.mlir --moe-plan-expert-parallelism="grid=mesh ranks=2" 2>/dev/null | FileCheck %s --check-prefix=CREATED1D
+// RUN: moe-opt %S/Inputs/quantized-layer.mlir --moe-plan-expert-parallelism="ranks=2" -o /dev/null 2>&1 | FileCheck %s --check-prefix=QUANT
+
+// Block-quantized experts weigh their blocks' bytes: 2 experts per rank of
+// 2 x 36864 (q4_0) + 69632 (q8_0) bytes each are 0.27 MiB (f32: 1.50).
+// QUANT: remark: expert placement (global): 4 experts on 2 ranks x 2 slots, {{.*}}; expert weights 0.27 MiB per rank
 
 // Without the grid, the pass makes it from 'ranks' and 'ranks-per-node':
 // N x M for N nodes of M ranks, one dimension for one node.

@@ -5,6 +5,7 @@
 #include "runtime/support/DType.h"
 #include "runtime/support/Json.h"
 
+#include <algorithm>
 #include <optional>
 
 using namespace moerun;
@@ -66,9 +67,85 @@ bool moerun::numericsFlag(moert_artifact_t *artifact, const char *name) {
   return flag && *flag;
 }
 
+namespace {
+/// The metadata record of function `fnName`, or null.
+const moe::json::Value *functionRecord(const moe::json::Value &doc,
+                                       const std::string &fnName) {
+  if (const moe::json::Value *fns = doc.getArray("functions"))
+    for (const moe::json::Value &f : fns->elements())
+      if (const std::string *n = f.getString("name"); n && *n == fnName)
+        return &f;
+  return nullptr;
+}
+} // namespace
+
+std::string
+moerun::gatherExpertSlots(RankGroup &group, moert_artifact_t *artifact,
+                          moert_session_t *session, const std::string &fnName,
+                          std::map<std::string, WholeWeight> &whole) {
+  moe::json::Value doc;
+  if (std::string err =
+          moe::json::parse(moert_artifact_metadata(artifact), doc);
+      !err.empty())
+    return "artifact metadata: " + err;
+  const moe::json::Value *fn = functionRecord(doc, fnName);
+  const moe::json::Value *args = fn ? fn->getArray("arguments") : nullptr;
+  if (!args)
+    return "";
+  std::string msg;
+  for (const moe::json::Value &a : args->elements()) {
+    const moe::json::Value *slots = a.getObject("expert_slots");
+    const std::string *name = a.getString("name");
+    if (!slots || !name)
+      continue;
+    // The runtime checked the record when it loaded the artifact.
+    int64_t experts = slots->get("experts")->asInt64().value_or(0);
+    std::vector<int64_t> physToLog;
+    for (const moe::json::Value &e : slots->getArray("phys_to_log")->elements())
+      physToLog.push_back(e.asInt64().value_or(0));
+    moert_tensor_t t;
+    if (failed(moert_session_weight(session, name->c_str(), &t), msg))
+      return msg;
+    auto dtype = static_cast<moe::DType>(t.dtype);
+    std::vector<int64_t> shape(t.shape, t.shape + t.rank);
+    std::vector<int64_t> expert(shape.begin() + 1, shape.end());
+    std::vector<int64_t> bytes =
+        moe::blockBytesShape(dtype, expert).value_or(expert);
+    int64_t expertBytes = moe::isBlockQuantized(dtype)
+                              ? 1
+                              : static_cast<int64_t>(moe::dtypeSize(dtype));
+    for (int64_t d : bytes)
+      expertBytes *= d;
+    std::vector<unsigned char> all;
+    if (std::string err = group.gather(
+            static_cast<const unsigned char *>(t.data),
+            std::vector<int64_t>(group.size(), shape[0]), expertBytes, all);
+        !err.empty())
+      return "gathering weight '" + *name + "': " + err;
+    if (group.rank() != 0)
+      continue;
+    WholeWeight &w = whole[*name];
+    w.dtype = t.dtype;
+    w.shape = shape;
+    w.shape[0] = experts;
+    w.bytes.assign(static_cast<size_t>(experts * expertBytes), 0);
+    std::vector<bool> seen(static_cast<size_t>(experts), false);
+    for (size_t p = 0; p < physToLog.size(); ++p) {
+      auto e = static_cast<size_t>(physToLog[p]);
+      if (e >= seen.size() || seen[e])
+        continue;
+      seen[e] = true;
+      std::copy_n(all.begin() + p * expertBytes, expertBytes,
+                  w.bytes.begin() + e * expertBytes);
+    }
+  }
+  return "";
+}
+
 std::string moerun::verify(moert_artifact_t *artifact, moert_session_t *session,
                            const std::string &fnName,
                            const std::map<std::string, Buffer *> &inputs,
+                           const std::map<std::string, WholeWeight> &whole,
                            std::vector<double> &expected) {
   moe::json::Value doc;
   if (std::string err =
@@ -76,10 +153,8 @@ std::string moerun::verify(moert_artifact_t *artifact, moert_session_t *session,
       !err.empty())
     return "artifact metadata: " + err;
   const moe::json::Value *layer = nullptr;
-  if (const moe::json::Value *fns = doc.getArray("functions"))
-    for (const moe::json::Value &f : fns->elements())
-      if (const std::string *n = f.getString("name"); n && *n == fnName)
-        layer = f.getObject("layer");
+  if (const moe::json::Value *fn = functionRecord(doc, fnName))
+    layer = fn->getObject("layer");
   if (!layer)
     return "function '" + fnName +
            "' is not a single moe.layer, so the reference evaluator cannot "
@@ -105,7 +180,13 @@ std::string moerun::verify(moert_artifact_t *artifact, moert_session_t *session,
       return "artifact metadata: bad operand index for " + m.key;
     const moert_param_t &p = args[*idx];
     moe::ref::Array arr;
-    if (p.is_weight) {
+    if (auto w = whole.find(p.name); w != whole.end()) {
+      arr.shape = w->second.shape;
+      arr.data.resize(arr.numElements());
+      for (size_t i = 0; i < arr.data.size(); ++i)
+        arr.data[i] = moe::loadElement(static_cast<moe::DType>(w->second.dtype),
+                                       w->second.bytes.data(), i);
+    } else if (p.is_weight) {
       moert_tensor_t t;
       if (failed(moert_session_weight(session, p.name, &t), msg))
         return msg;

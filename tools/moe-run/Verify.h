@@ -9,6 +9,7 @@
 #define MOEC_TOOLS_MOE_RUN_VERIFY_H
 
 #include "runtime/moert/moert.h"
+#include "tools/moe-run/ExpertParallel.h"
 #include "tools/moe-run/Inputs.h"
 
 #include <map>
@@ -30,12 +31,31 @@ double defaultTolerance(moert_dtype_t t);
 /// to int8 (moe-compile --int8-dot).
 bool numericsFlag(moert_artifact_t *artifact, const char *name);
 
+/// A weight as the reference evaluator reads it: its dtype, shape and
+/// bytes (block-quantized rows as their blocks).
+struct WholeWeight {
+  moert_dtype_t dtype = MOERT_F32;
+  std::vector<int64_t> shape;
+  std::vector<unsigned char> bytes;
+};
+
+/// For function `fnName`, whose ranks each bind their slots of some expert
+/// weights (the metadata's "expert_slots"): every rank's slots of each go
+/// to rank 0, which assembles the weight of every expert (expert e from
+/// its first slot) into `whole`, by name. Every rank of `group` calls it;
+/// "" or why it failed.
+std::string gatherExpertSlots(RankGroup &group, moert_artifact_t *artifact,
+                              moert_session_t *session,
+                              const std::string &fnName,
+                              std::map<std::string, WholeWeight> &whole);
+
 /// Recomputes function `fnName`'s output with the reference evaluator, from
-/// the session's weights and `inputs` by name, into `expected`; "" or why
-/// it cannot.
+/// the session's weights (those in `whole` from there) and `inputs` by
+/// name, into `expected`; "" or why it cannot.
 std::string verify(moert_artifact_t *artifact, moert_session_t *session,
                    const std::string &fnName,
                    const std::map<std::string, Buffer *> &inputs,
+                   const std::map<std::string, WholeWeight> &whole,
                    std::vector<double> &expected);
 
 } // namespace moerun

@@ -626,6 +626,14 @@ int main(int argc, char **argv) {
                                output.bytes.size()),
              msg))
     return failRank(msg);
+  // Ranks that hold their experts' slots only send them to rank 0, which
+  // verifies against every expert.
+  std::map<std::string, moerun::WholeWeight> whole;
+  if (o.verify && group.started())
+    if (std::string err =
+            gatherExpertSlots(group, artifact, session, fnName, whole);
+        !err.empty())
+      return failRank("--verify: " + err);
   if (group.started() && !split && group.rank() != 0)
     return 0;
   if (split) {
@@ -657,7 +665,8 @@ int main(int argc, char **argv) {
   printSummary(results[0].name, output.dtype, output.shape, actual);
   if (o.verify) {
     std::vector<double> expected;
-    if (std::string err = verify(artifact, session, fnName, byName, expected);
+    if (std::string err =
+            verify(artifact, session, fnName, byName, whole, expected);
         !err.empty())
       return fail("--verify: " + err);
     // Against the reference as the output's dtype holds it (a value below

@@ -89,6 +89,32 @@ static void print_stats(moert_session_t *session, int reset) {
          st.seconds >= 0 ? "yes" : "no");
 }
 
+/* Which expert of the single-process weight `name` (of `whole`) each
+ * index of the expert-parallel session's weight holds: the rank's slots. */
+static void print_slots(moert_session_t *session, moert_session_t *whole,
+                        const char *name) {
+  moert_tensor_t a, b;
+  size_t bytes = sizeof(float);
+  int32_t d;
+  int64_t s, e;
+  if (report("slots", moert_session_weight(session, name, &a)) ||
+      report("whole", moert_session_weight(whole, name, &b)))
+    return;
+  for (d = 1; d < a.rank; ++d)
+    bytes *= (size_t)a.shape[d];
+  printf("%s [%lld of %lld experts] holds experts", name, (long long)a.shape[0],
+         (long long)b.shape[0]);
+  for (s = 0; s < a.shape[0]; ++s) {
+    long long found = -1;
+    for (e = 0; e < b.shape[0] && found < 0; ++e)
+      if (!memcmp((const char *)a.data + s * bytes,
+                  (const char *)b.data + e * bytes, bytes))
+        found = e;
+    printf(" %lld", found);
+  }
+  printf("\n");
+}
+
 /* Routing site 0 of tiny_mixtral: calls, tokens, selections counted. */
 static void print_routing(moert_session_t *session) {
   int64_t calls = 0, tokens = 0, counts[8], sum = 0;
@@ -115,13 +141,20 @@ int main(int argc, char **argv) {
   const char *fails[3] = {"agree", "all_to_all", "all_to_all_v"};
   int i;
 
-  if (argc != 2)
+  moert_artifact_t *one = NULL;
+  moert_session_t *whole = NULL;
+  if (argc != 3)
     return 2;
   for (i = 0; i < T * D; ++i)
     x[i] = (float)((i * 7919) % 2003) / 1001.0f - 1.0f;
   if (report("load", moert_artifact_load(argv[1], &artifact)) ||
       report("session", moert_session_create(artifact, NULL, &session)) ||
-      report("weights", moert_session_bind_recorded_weights(session)))
+      report("weights", moert_session_bind_recorded_weights(session)) ||
+      report("load one", moert_artifact_load(argv[2], &one)) ||
+      report("session one", moert_session_create(one, NULL, &whole)) ||
+      report("weights one", moert_session_bind_recorded_weights(whole)) ||
+      report("run one",
+             moert_session_run(whole, "tiny_mixtral", &in, 1, &out, 1)))
     return 1;
   printf(
       "ranks: %lld, unknown function: %lld, null: %lld\n",
@@ -131,6 +164,8 @@ int main(int argc, char **argv) {
 
   report("no group",
          moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
+  report("weights, no group",
+         moert_session_check_weights(session, "tiny_mixtral"));
   t = table(&f, 0, 2);
   t.version = 7;
   report("version 7", moert_session_set_collectives(session, &t));
@@ -160,6 +195,19 @@ int main(int argc, char **argv) {
   print_stats(session, 0);
   report("stats, null out", moert_session_exchange_stats(session, 0, NULL));
 
+  /* Each rank binds the experts of its slots: rank 0 and then rank 1 of
+   * the uniform plan (experts dealt to the ranks in turn). */
+  f.fail = NULL;
+  for (i = 0; i < 2; ++i) {
+    char what[64];
+    t = table(&f, i, 2);
+    snprintf(what, sizeof what, "rank %d of 2", i);
+    report(what, moert_session_set_collectives(session, &t));
+    report("run", moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
+    print_slots(session, whole, "block_sparse_moe.experts.w1");
+    print_slots(session, whole, "block_sparse_moe.experts.w2");
+  }
+
   /* Routing statistics summed over the group: the fake's all_to_all hands
    * rank 0 its own block from both ranks, so the sums double the tokens
    * and counts; the calls stay the most any rank made. */
@@ -186,5 +234,7 @@ int main(int argc, char **argv) {
          moert_session_run(session, "tiny_mixtral", &in, 1, &out, 1));
   moert_session_release(session);
   moert_artifact_release(artifact);
+  moert_session_release(whole);
+  moert_artifact_release(one);
   return 0;
 }

@@ -13,8 +13,9 @@
 #
 #   bench/ep-exchange.sh [--tokens T] [--ranks R] [--repeat N]
 #
-# Needs the build with MPI (scripts/setup.sh) and 2.4 GB of disk and about
-# 3 GB of memory per rank. Files go to build/bench-ep.
+# Needs the build with MPI (scripts/setup.sh), 2.4 GB of disk, about 5 GB
+# of memory for the one process and 3 GB per rank (each binds its experts'
+# weights only). Files go to build/bench-ep.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${MOEC_BUILD_DIR:-$root/build}

@@ -412,42 +412,11 @@ FailureOr<json::Value> mlir::moe::collectArtifactMetadata(ModuleOp module) {
   return doc;
 }
 
-void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
-  json::Value *functions = metadata.get("functions");
-  if (!functions)
-    return;
-  for (func::FuncOp fn : module.getOps<func::FuncOp>()) {
-    if (!fn.isPublic() || fn.isExternal())
-      continue;
-    json::Value *rec = nullptr;
-    for (json::Value &f : functions->elements())
-      if (const std::string *name = f.getString("name");
-          name && *name == fn.getSymName())
-        rec = &f;
-    json::Value *args = rec ? rec->get("arguments") : nullptr;
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-      if (fn.getArgAttr(i, kArgInt8PanelsAttr) && args &&
-          i < args->elements().size())
-        args->elements()[i].set("int8_panels", json::Value::boolean(true));
-      auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
-      if (!panel)
-        continue;
-      auto group = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedKGroupAttr);
-      auto slices = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedSlicesAttr);
-      if (!args || i >= args->elements().size())
-        continue;
-      json::Value packed = json::Value::object();
-      packed.set("panel", json::Value::integer(panel.getInt()));
-      if (group && group.getInt() > 1)
-        packed.set("k_group", json::Value::integer(group.getInt()));
-      if (slices && slices.getInt() > 1)
-        packed.set("slices", json::Value::integer(slices.getInt()));
-      args->elements()[i].set("packed", std::move(packed));
-    }
-  }
-}
-
-void mlir::moe::recordExpertSlots(ModuleOp module, json::Value &metadata) {
+/// Calls `record` with each argument of each entry point of `module` and
+/// its record in `metadata` (from collectArtifactMetadata).
+static void forEachArgumentRecord(
+    ModuleOp module, json::Value &metadata,
+    llvm::function_ref<void(func::FuncOp, unsigned, json::Value &)> record) {
   json::Value *functions = metadata.get("functions");
   if (!functions)
     return;
@@ -459,28 +428,53 @@ void mlir::moe::recordExpertSlots(ModuleOp module, json::Value &metadata) {
       if (const std::string *name = f.getString("name");
           name && *name == fn.getSymName())
         args = f.get("arguments");
-    for (unsigned i = 0; i < fn.getNumArguments(); ++i) {
-      auto plan =
-          fn.getArgAttrOfType<ExpertPlacementAttr>(i, kArgExpertSlotsAttr);
-      if (!plan || !args || i >= args->elements().size())
-        continue;
-      json::Value slots = json::Value::object();
-      slots.set("experts", json::Value::integer(plan.getNumExperts()));
-      slots.set("slots_per_rank", json::Value::integer(plan.getSlotsPerRank()));
-      json::Value physToLog = json::Value::array();
-      for (int64_t e : plan.getPhysToLog())
-        physToLog.push(json::Value::integer(e));
-      slots.set("phys_to_log", std::move(physToLog));
-      // The weight's shape as bound, with the rank's slots for its experts
-      // (the argument's type may be its panels by now).
-      json::Value &arg = args->elements()[i];
-      json::Value *shape = arg.get("shape");
-      if (!shape || shape->elements().empty())
-        continue;
-      shape->elements()[0] = json::Value::integer(plan.getSlotsPerRank());
-      arg.set("expert_slots", std::move(slots));
-    }
+    for (unsigned i = 0;
+         args && i < fn.getNumArguments() && i < args->elements().size(); ++i)
+      record(fn, i, args->elements()[i]);
   }
+}
+
+void mlir::moe::recordPackedWeights(ModuleOp module, json::Value &metadata) {
+  forEachArgumentRecord(
+      module, metadata, [](func::FuncOp fn, unsigned i, json::Value &arg) {
+        if (fn.getArgAttr(i, kArgInt8PanelsAttr))
+          arg.set("int8_panels", json::Value::boolean(true));
+        auto panel = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedPanelAttr);
+        if (!panel)
+          return;
+        auto group = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedKGroupAttr);
+        auto slices = fn.getArgAttrOfType<IntegerAttr>(i, kArgPackedSlicesAttr);
+        json::Value packed = json::Value::object();
+        packed.set("panel", json::Value::integer(panel.getInt()));
+        if (group && group.getInt() > 1)
+          packed.set("k_group", json::Value::integer(group.getInt()));
+        if (slices && slices.getInt() > 1)
+          packed.set("slices", json::Value::integer(slices.getInt()));
+        arg.set("packed", std::move(packed));
+      });
+}
+
+void mlir::moe::recordExpertSlots(ModuleOp module, json::Value &metadata) {
+  forEachArgumentRecord(
+      module, metadata, [](func::FuncOp fn, unsigned i, json::Value &arg) {
+        auto plan =
+            fn.getArgAttrOfType<ExpertPlacementAttr>(i, kArgExpertSlotsAttr);
+        json::Value *shape = arg.get("shape");
+        if (!plan || !shape || shape->elements().empty())
+          return;
+        json::Value slots = json::Value::object();
+        slots.set("experts", json::Value::integer(plan.getNumExperts()));
+        slots.set("slots_per_rank",
+                  json::Value::integer(plan.getSlotsPerRank()));
+        json::Value physToLog = json::Value::array();
+        for (int64_t e : plan.getPhysToLog())
+          physToLog.push(json::Value::integer(e));
+        slots.set("phys_to_log", std::move(physToLog));
+        // The weight's shape as bound, with the rank's slots for its experts
+        // (the argument's type may be its panels by now).
+        shape->elements()[0] = json::Value::integer(plan.getSlotsPerRank());
+        arg.set("expert_slots", std::move(slots));
+      });
 }
 
 std::vector<std::string> mlir::moe::entryPointNames(ModuleOp module) {

@@ -103,13 +103,15 @@ std::vector<int64_t> sourceShape(const Param &p) {
   return partShape(shape, !p.stack.empty(), p.transposed);
 }
 
-/// The bytes of a weight of `shape` as stored: block-quantized rows in
-/// bytes, else elements of dtype `t`.
+/// The bytes of a weight of `shape` as stored (moe::dtypeBytes: whole
+/// blocks of a block-quantized dtype; the shapes here were checked).
 size_t storedBytes(moe::DType t, const std::vector<int64_t> &shape) {
-  std::vector<int64_t> stored = moert::storageShape(t, shape);
-  size_t n = std::accumulate(stored.begin(), stored.end(), size_t(1),
-                             std::multiplies<size_t>());
-  return moe::isBlockQuantized(t) ? n : n * moe::dtypeSize(t);
+  uint64_t bytes = 0;
+  moe::dtypeBytes(t,
+                  std::accumulate(shape.begin(), shape.end(), uint64_t(1),
+                                  std::multiplies<uint64_t>()),
+                  shape.empty() ? 1 : shape.back(), bytes);
+  return bytes;
 }
 
 std::vector<TensorUse> consumersOf(const moert_artifact_s &artifact,

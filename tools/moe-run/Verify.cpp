@@ -108,14 +108,11 @@ moerun::gatherExpertSlots(RankGroup &group, moert_artifact_t *artifact,
       return msg;
     auto dtype = static_cast<moe::DType>(t.dtype);
     std::vector<int64_t> shape(t.shape, t.shape + t.rank);
-    std::vector<int64_t> expert(shape.begin() + 1, shape.end());
-    std::vector<int64_t> bytes =
-        moe::blockBytesShape(dtype, expert).value_or(expert);
-    int64_t expertBytes = moe::isBlockQuantized(dtype)
-                              ? 1
-                              : static_cast<int64_t>(moe::dtypeSize(dtype));
-    for (int64_t d : bytes)
-      expertBytes *= d;
+    uint64_t count = 1, bytes = 0;
+    for (int32_t d = 1; d < t.rank; ++d)
+      count *= static_cast<uint64_t>(shape[d]);
+    moe::dtypeBytes(dtype, count, shape.back(), bytes);
+    auto expertBytes = static_cast<int64_t>(bytes);
     std::vector<unsigned char> all;
     if (std::string err = group.gather(
             static_cast<const unsigned char *>(t.data),

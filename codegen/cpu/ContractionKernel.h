@@ -173,11 +173,14 @@ Value blockEnd(OpBuilder &b, Location loc, Value begin, Value end,
 /// (ContractionOperands::int8Panels); otherwise, for items with many rows,
 /// the item's weight rows are repacked into a scratch tile of panels,
 /// rebuilt for each group and reused by all the item's rows.
+/// With `sums` i32 sums per (row, panel) (q6_k's 2: its blocks of 32 take
+/// two scales), the rows are fewer.
 struct Int8PanelShape {
   int64_t panels = 2; // panels of 16 columns per group
   int64_t rows = 6;   // input rows per block
 };
-Int8PanelShape int8PanelShape(const ContractionKernel &kernel);
+Int8PanelShape int8PanelShape(const ContractionKernel &kernel,
+                              int64_t sums = 1);
 
 /// Whether emitInt8Panels runs `operands`: int8 rows (usesInt8Rows) of a
 /// weight in halves (int8RowsInHalves) whose k is a multiple of 128, no
@@ -190,7 +193,8 @@ bool runsOnInt8Panels(const ContractionOperands &operands,
 bool int8PanelsTake(QuantizedType quant, int64_t k);
 
 /// The layout of `quant`'s weights packed in int8 panels at binding
-/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z, u4z and q4_k.
+/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z, u4z, q4_k
+/// and q6_k.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// Whether a weight of `type` can be taken in int8 panels: a static

@@ -58,11 +58,15 @@ public:
   Emitter(OpBuilder &b, Location loc, const ContractionOperands &o,
           const ContractionKernel &kernel)
       : b(b), loc(loc), o(o), reader(b, loc, o.quant, 16),
-        shape(int8PanelShape(kernel)), registers(kernel.registers) {
+        registers(kernel.registers) {
     auto wType = cast<RankedTensorType>(o.w.getType());
     if (o.int8Panels) {
       // [ceil(N / 16), K / R, B] bytes.
       layout = *int8PanelLayout(o.quant);
+      twoScales = layout.format == ::moe::abi::Int8PanelLayout::Format::Q6_K;
+    }
+    shape = int8PanelShape(kernel, twoScales ? 2 : 1);
+    if (o.int8Panels) {
       panelCount = wType.getDimSize(0);
       blocks = wType.getDimSize(1) * layout.recordBlocks();
       k = blocks * kBlock;
@@ -180,7 +184,9 @@ private:
 
   /// Per row and block of the int8 rows: the lanes' start (minus the
   /// weight's offset times the block's values summed), the row's scale,
-  /// and with mins the scale times the sum.
+  /// and with mins the scale times the sum. With two scales a block
+  /// (twoScales), the start of the sum of its first 16 values, then of
+  /// its last 16.
   void blockTables(Value count) {
     MLIRContext *ctx = b.getContext();
     int64_t offset = reader.int8Offset();
@@ -188,8 +194,8 @@ private:
     SmallVector<Value> inits = {freshTensor(b, loc, sizes, i32),
                                 freshTensor(b, loc, sizes, f32)};
     SmallVector<Type> types = {inits[0].getType(), inits[1].getType()};
-    if (mins) {
-      inits.push_back(freshTensor(b, loc, sizes, f32));
+    if (mins || twoScales) {
+      inits.push_back(freshTensor(b, loc, sizes, mins ? f32 : i32));
       types.push_back(inits.back().getType());
     }
     SmallVector<AffineMap> maps(inits.size(), dimsMap(ctx, 2, {0, 1}));
@@ -202,6 +208,41 @@ private:
           Value blk = linalg::IndexOp::create(nb, nl, 1);
           Value lane = arith::MulIOp::create(
               nb, nl, blk, arith::ConstantIndexOp::create(nb, nl, 4));
+          Value scale = tensor::ExtractOp::create(nb, nl, o.int8.scales,
+                                                  ValueRange{m, lane});
+          Value negOffset =
+              arith::ConstantOp::create(nb, nl, nb.getI32IntegerAttr(-offset));
+          if (twoScales) {
+            // The block's halves in the int8 rows (whole units of 4
+            // blocks: k is a multiple of 256): its first 16 values at
+            // 128 u + 16 j, its last 16 at 64 past them.
+            auto cst = [&](int64_t v) -> Value {
+              return arith::ConstantIndexOp::create(nb, nl, v);
+            };
+            Value at = arith::AddIOp::create(
+                nb, nl,
+                arith::MulIOp::create(
+                    nb, nl, arith::DivUIOp::create(nb, nl, blk, cst(4)),
+                    cst(kUnit)),
+                arith::MulIOp::create(
+                    nb, nl, arith::RemUIOp::create(nb, nl, blk, cst(4)),
+                    cst(16)));
+            SmallVector<Value> out;
+            for (int64_t h = 0; h < 2; ++h) {
+              Value values = vector::TransferReadOp::create(
+                  nb, nl, VectorType::get({16}, nb.getI8Type()), o.int8.values,
+                  ValueRange{m, arith::AddIOp::create(nb, nl, at, cst(64 * h))},
+                  arith::ConstantOp::create(nb, nl, nb.getI8IntegerAttr(0)),
+                  ArrayRef<bool>{true});
+              Value sum = vector::ReductionOp::create(
+                  nb, nl, vector::CombiningKind::ADD,
+                  arith::ExtSIOp::create(nb, nl, VectorType::get({16}, i32),
+                                         values));
+              out.push_back(arith::MulIOp::create(nb, nl, sum, negOffset));
+            }
+            linalg::YieldOp::create(nb, nl, ValueRange{out[0], scale, out[1]});
+            return;
+          }
           Value sum;
           for (int64_t t = 0; t < 4; ++t) {
             Value at = arith::AddIOp::create(
@@ -210,13 +251,8 @@ private:
                                                 ValueRange{m, at});
             sum = sum ? arith::AddIOp::create(nb, nl, sum, s).getResult() : s;
           }
-          Value scale = tensor::ExtractOp::create(nb, nl, o.int8.scales,
-                                                  ValueRange{m, lane});
           SmallVector<Value> out = {
-              arith::MulIOp::create(nb, nl, sum,
-                                    arith::ConstantOp::create(
-                                        nb, nl, nb.getI32IntegerAttr(-offset))),
-              scale};
+              arith::MulIOp::create(nb, nl, sum, negOffset), scale};
           if (mins)
             out.push_back(arith::MulFOp::create(
                 nb, nl, scale, arith::SIToFPOp::create(nb, nl, f32, sum)));
@@ -226,6 +262,8 @@ private:
     rowScales = generic.getResult(1);
     if (mins)
       scaledSums = generic.getResult(2);
+    if (twoScales)
+      secondStarts = generic.getResult(2);
   }
 
   /// The 16 x 16 transpose of `rows` (vectors of 16 lanes): swaps the
@@ -380,6 +418,33 @@ private:
           b, loc, i32x16, tile[0], ValueRange{panel, blk, index(t), index(0)},
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
+    if (twoScales) {
+      // q6_k: the low 4 bits of the codes from lane row t % 4's nibbles,
+      // the high 2 from bits 2 (t % 4) and 2 (t % 4) + 1 of row 4 + t / 4,
+      // moved to bits 4 and 5 of each byte (shifting whole lanes: the bits
+      // a shift brings in from the neighbouring byte are masked off).
+      int64_t tt = t % 4;
+      Value nibbles = vector::BitCastOp::create(
+          b, loc, i32x16,
+          panelBytes(panel, blk, 64 * tt, 64, layout.lanesAt(1)));
+      if (t >= 4)
+        nibbles = arith::ShRUIOp::create(b, loc, nibbles,
+                                         reader.intSplat(16, i32, 4));
+      nibbles = arith::AndIOp::create(b, loc, nibbles,
+                                      reader.intSplat(16, i32, 0x0F0F0F0F));
+      Value high = vector::BitCastOp::create(
+          b, loc, i32x16,
+          panelBytes(panel, blk, 64 * (4 + t / 4), 64, layout.lanesAt(1)));
+      if (int64_t shift = 4 - 2 * tt; shift > 0)
+        high = arith::ShLIOp::create(b, loc, high,
+                                     reader.intSplat(16, i32, shift));
+      else if (shift < 0)
+        high = arith::ShRUIOp::create(b, loc, high,
+                                      reader.intSplat(16, i32, -shift));
+      high = arith::AndIOp::create(b, loc, high,
+                                   reader.intSplat(16, i32, 0x30303030));
+      return arith::OrIOp::create(b, loc, nibbles, high);
+    }
     int64_t rows = layout.laneRows();
     Value lanes = vector::BitCastOp::create(
         b, loc, i32x16,
@@ -400,19 +465,30 @@ private:
   }
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32
-  /// (q4_k: `superD`, the super-block's d, times the block's scales).
-  Value weightScales(ArrayRef<Value> tile, Value panel, Value blk,
-                     Value superD) {
+  /// (q4_k: `superD`, the super-block's d, times the block's scales; q6_k:
+  /// times the scale of the block's half `half`).
+  Value weightScales(ArrayRef<Value> tile, Value panel, Value blk, Value superD,
+                     int64_t half = 0) {
     auto f32x16 = VectorType::get({16}, f32);
     if (!o.int8Panels)
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[1], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
-    if (layout.format == ::moe::abi::Int8PanelLayout::Format::Q4_K)
+    if (layout.superBlocks()) {
+      if (!superD)
+        superD = panelHalves(panel, blk, layout.scalesAt());
+      if (twoScales)
+        // The super-block's d times the half's int8 scales (2 per block).
+        return arith::MulFOp::create(
+            b, loc, superD,
+            arith::SIToFPOp::create(b, loc, f32x16,
+                                    panelBytes(panel, blk,
+                                               layout.subScalesAt(half), kPanel,
+                                               2 * kPanel)));
       // The super-block's d times the block's 6-bit scales.
       return arith::MulFOp::create(
-          b, loc, superD ? superD : panelHalves(panel, blk, layout.scalesAt()),
-          panelByteValues(panel, blk, layout.subScalesAt(0)));
+          b, loc, superD, panelByteValues(panel, blk, layout.subScalesAt(0)));
+    }
     int64_t scaleBytes = layout.scaleBytes();
     Value bytes =
         panelBytes(panel, blk, layout.scalesAt(), scaleBytes * kPanel);
@@ -624,11 +700,18 @@ private:
       Value at = arith::AddIOp::create(
           b, loc, arith::MulIOp::create(b, loc, u, index(kUnit)),
           arith::MulIOp::create(b, loc, j, index(16)));
-      SmallVector<Value> d;
+      // The i32 sums per (row, panel): of the block's 8 steps, or with two
+      // scales a block (q6_k), of its first 4 steps (low nibbles) in d
+      // and of its last 4 in d2.
+      SmallVector<Value> d, d2;
       for (int64_t i = 0; i < mr; ++i) {
         Value start = splatAt(starts, ms[i], blk);
-        for (int64_t p = 0; p < np; ++p)
+        Value start2 = twoScales ? splatAt(secondStarts, ms[i], blk) : Value();
+        for (int64_t p = 0; p < np; ++p) {
           d.push_back(start);
+          if (twoScales)
+            d2.push_back(start2);
+        }
       }
       SmallVector<Value> panels;
       for (int64_t p = 0; p < np; ++p)
@@ -650,15 +733,19 @@ private:
                                         four),
               0);
           Value a = vector::BroadcastOp::create(b, loc, i32x16, word);
+          SmallVector<Value> &sums = twoScales && t >= 4 ? d2 : d;
           for (int64_t p = 0; p < np; ++p)
-            d[i * np + p] = vpdpbusd(b, loc, d[i * np + p], w[p], a);
+            sums[i * np + p] = vpdpbusd(b, loc, sums[i * np + p], w[p], a);
         }
       }
       SmallVector<Value> next(accs.begin(), accs.end());
-      SmallVector<Value> ws, nm;
+      SmallVector<Value> ws, ws2, nm;
       for (int64_t p = 0; p < np; ++p) {
         ws.push_back(weightScales(tile, panels[p], blk,
                                   superD.empty() ? Value() : superD[p]));
+        if (twoScales)
+          ws2.push_back(weightScales(tile, panels[p], blk,
+                                     superD.empty() ? Value() : superD[p], 1));
         if (mins)
           nm.push_back(
               weightNegMins(tile, panels[p], blk, ws.back(),
@@ -669,10 +756,17 @@ private:
         Value ss = mins ? splatAt(scaledSums, ms[i], blk) : Value();
         for (int64_t p = 0; p < np; ++p) {
           Value &acc = next[i * np + p];
-          Value scaled = arith::MulFOp::create(
-              b, loc, arith::SIToFPOp::create(b, loc, f32x16, d[i * np + p]),
-              sa);
-          acc = vector::FMAOp::create(b, loc, scaled, ws[p], acc);
+          Value sum = arith::SIToFPOp::create(b, loc, f32x16, d[i * np + p]);
+          if (twoScales) {
+            // Each half's sum times its scales, then the row's scale.
+            Value halves = vector::FMAOp::create(
+                b, loc, arith::SIToFPOp::create(b, loc, f32x16, d2[i * np + p]),
+                ws2[p], arith::MulFOp::create(b, loc, sum, ws[p]));
+            acc = vector::FMAOp::create(b, loc, halves, sa, acc);
+          } else {
+            Value scaled = arith::MulFOp::create(b, loc, sum, sa);
+            acc = vector::FMAOp::create(b, loc, scaled, ws[p], acc);
+          }
           if (mins)
             acc = vector::FMAOp::create(b, loc, nm[p], ss, acc);
         }
@@ -687,7 +781,8 @@ private:
     // the largest, where they would spill (qwen3-30b-a3b q4_k: 1.02x to
     // 1.03x at T=1 and 8, 0.99x at T=512 when hoisted there too).
     int64_t rb = o.int8Panels ? layout.recordBlocks() : 1;
-    if (rb > 1 && 2 * np * mr + 2 * np + 2 + 2 * np > registers)
+    int64_t sums = twoScales ? 2 : 1, supers = mins ? 2 : 1;
+    if (rb > 1 && (1 + sums) * np * mr + 2 * np + 2 + supers * np > registers)
       rb = 1;
     if (rb == 1) {
       forOp = scf::ForOp::create(
@@ -708,8 +803,9 @@ private:
             for (int64_t p = 0; p < np; ++p) {
               Value panel = panelAt(col, p);
               superD.push_back(panelHalves(panel, blk0, layout.scalesAt()));
-              superNegDmin.push_back(arith::NegFOp::create(
-                  b, loc, panelHalves(panel, blk0, layout.zeroPointsAt())));
+              if (mins)
+                superNegDmin.push_back(arith::NegFOp::create(
+                    b, loc, panelHalves(panel, blk0, layout.zeroPointsAt())));
             }
             auto inner = scf::ForOp::create(
                 b, loc, index(0), index(rb), index(1), accs,
@@ -768,19 +864,24 @@ private:
   int64_t panelCount = 0;
   Type f32, i32;
   bool mins = false;
-  Value starts, rowScales, scaledSums;
+  /// q6_k's blocks take two scales, one per half of 16 values (the low
+  /// and the high nibbles of its lanes).
+  bool twoScales = false;
+  Value starts, rowScales, scaledSums, secondStarts;
   Value weightBuffer;
 };
 
 } // namespace
 
-Int8PanelShape mlir::moe::int8PanelShape(const ContractionKernel &kernel) {
-  // Per (row, panel) an f32 and an i32 accumulator; per panel a weight
-  // vector and its scales; two for the broadcast row values and scratch.
+Int8PanelShape mlir::moe::int8PanelShape(const ContractionKernel &kernel,
+                                         int64_t sums) {
+  // Per (row, panel) an f32 accumulator and `sums` i32 ones; per panel a
+  // weight vector and its scales; two for the broadcast row values and
+  // scratch.
   Int8PanelShape shape;
   shape.panels = 2;
   shape.rows = std::clamp<int64_t>((kernel.registers - 2 * shape.panels - 2) /
-                                       (2 * shape.panels),
+                                       ((1 + sums) * shape.panels),
                                    1, kernel.rowBlock);
   return shape;
 }

@@ -38,11 +38,23 @@
 //                    d, at 2080 + 2 c its f16 dmin, at 2112 + 16 j + c
 //                    sub-block j's 6-bit scale sc and at 2240 + 16 j + c
 //                    its 6-bit min m, one byte each.
+//   q6_k (R = 256, B = 3360)  per block j < 8 (v = 32 j + w, w < 32) at
+//                    byte 384 j + 64 t + 4 c + i the low 4 bits of the
+//                    6-bit codes q of w = 4 t + i (low nibble) and
+//                    w = 16 + 4 t + i (high nibble), and at byte
+//                    384 j + 256 + 64 h + 4 c + i (h < 2) the high 2 bits
+//                    of the codes of w = 16 h + 4 t + i in bits 2 t and
+//                    2 t + 1 (t < 4); then at byte 3072 + 2 c the
+//                    super-block's f16 d and at 3104 + 16 s + c the int8
+//                    scale of its values 16 s to 16 s + 15 (s < 16), so
+//                    that block j's low nibbles take scale 2 j and its
+//                    high nibbles 2 j + 1. A value is d sc (q - 32).
 //   padding          columns n >= N: zero bytes, scales and zero points.
 //
-// The panels hold exactly the bytes of the blocks they come from, but
-// q4_k's, whose 12 bytes of 6-bit scales and mins per super-block take 16
-// bytes unpacked: 148 bytes for its 144 (1.03x).
+// The panels hold exactly the bytes of the blocks they come from (q6_k's
+// 210 a super-block and column), but q4_k's, whose 12 bytes of 6-bit
+// scales and mins per super-block take 16 bytes unpacked: 148 bytes for
+// its 144 (1.03x).
 //
 // Plain C++17 without dependencies: the compiler and the runtime both
 // include it.
@@ -61,14 +73,14 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K };
+  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K, Q6_K };
   Format format = Format::Q8_0;
 
   /// Columns per panel, values per block (of one scale).
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
   /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4",
-  /// "u8z", "u4z", "q4_k"), if it has one.
+  /// "u8z", "u4z", "q4_k", "q6_k"), if it has one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
     if (name == "q8_0")
       return Int8PanelLayout{Format::Q8_0};
@@ -82,16 +94,22 @@ struct Int8PanelLayout {
       return Int8PanelLayout{Format::U4Z};
     if (name == "q4_k")
       return Int8PanelLayout{Format::Q4_K};
+    if (name == "q6_k")
+      return Int8PanelLayout{Format::Q6_K};
     return std::nullopt;
   }
 
-  /// Blocks of 32 per record (R / 32): a q4_k super-block's 8, else 1.
-  int64_t recordBlocks() const { return format == Format::Q4_K ? 8 : 1; }
+  /// Whether a record is a K-quant super-block of 256 values.
+  bool superBlocks() const {
+    return format == Format::Q4_K || format == Format::Q6_K;
+  }
+  /// Blocks of 32 per record (R / 32): a super-block's 8, else 1.
+  int64_t recordBlocks() const { return superBlocks() ? 8 : 1; }
   /// R: values of k per record.
   int64_t recordValues() const { return kBlock * recordBlocks(); }
 
   /// Bytes of a block's scale: an f16, an e8m0 byte for mxfp4, an f32 for
-  /// u8z and u4z (q4_k's: see subScalesAt).
+  /// u8z and u4z (the super-blocks' d; their sub-blocks': subScalesAt).
   int64_t scaleBytes() const {
     switch (format) {
     case Format::MXFP4:
@@ -107,8 +125,11 @@ struct Int8PanelLayout {
   int64_t zeroPointBytes() const {
     return format == Format::U8Z || format == Format::U4Z ? 1 : 0;
   }
-  /// i32 lane rows per panel and block: 8 of 4 values, or 4 of 8 nibbles.
+  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 4 of 8
+  /// nibbles, or q6_k's 4 of nibbles and 2 of their high bits.
   int64_t laneRows() const {
+    if (format == Format::Q6_K)
+      return 6;
     return format == Format::Q8_0 || format == Format::U8Z ? 8 : 4;
   }
   /// Bytes of one stored record of a row (a block, or q4_k's super-block):
@@ -116,6 +137,8 @@ struct Int8PanelLayout {
   int64_t storedRecordBytes() const {
     if (format == Format::Q4_K)
       return 144;
+    if (format == Format::Q6_K)
+      return 210;
     return scaleBytes() + zeroPointBytes() + laneRows() * 4;
   }
   /// Bytes of a row of k values as stored.
@@ -125,19 +148,24 @@ struct Int8PanelLayout {
   /// Where block j's lanes of a panel's record start.
   int64_t lanesAt(int64_t j) const { return laneRows() * 64 * j; }
   /// B: bytes per panel and record, the lanes, the scales, the zero
-  /// points (q4_k's d, dmin, scales and mins).
+  /// points (q4_k's d, dmin, scales and mins; q6_k's d and scales).
   int64_t panelRecordBytes() const {
     if (format == Format::Q4_K)
       return lanesAt(8) + 4 * kPanel + 16 * kPanel;
+    if (format == Format::Q6_K)
+      return lanesAt(8) + 2 * kPanel + 16 * kPanel;
     return lanesAt(1) + (scaleBytes() + zeroPointBytes()) * kPanel;
   }
   /// Where a panel and record's scales start (q4_k's d), and its zero
   /// points (q4_k's dmin).
   int64_t scalesAt() const { return lanesAt(recordBlocks()); }
   int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
-  /// q4_k: where block j's 16 scales sc start in a panel's record, and its
-  /// 16 mins m.
-  int64_t subScalesAt(int64_t j) const { return scalesAt() + 64 + 16 * j; }
+  /// Where the 16 columns' scales sc of sub-block j start in a panel's
+  /// record (q4_k: block j, q6_k: values 16 j to 16 j + 15), and q4_k's
+  /// 16 mins m of block j.
+  int64_t subScalesAt(int64_t j) const {
+    return scalesAt() + (format == Format::Q6_K ? 32 : 64) + 16 * j;
+  }
   int64_t subMinsAt(int64_t j) const { return subScalesAt(8) + 16 * j; }
 
   /// "" when the layout applies to a weight of `shape` ([E, N, K] or
@@ -185,6 +213,8 @@ struct Int8PanelLayout {
           const uint8_t *record = src + (p * kPanel + c) * rowBytes + r * bytes;
           if (format == Format::Q4_K)
             packQ4K(record, c, out);
+          else if (format == Format::Q6_K)
+            packQ6K(record, c, out);
           else
             packBlock(record, c, out);
         }
@@ -234,6 +264,34 @@ private:
           out[lanesAt(j) + 64 * t + 4 * c + i] = uint8_t(lo | hi << 4);
         }
     }
+  }
+
+  /// Column c's q6_k super-block at `sb` (128 bytes ql of low 4 bits,
+  /// 64 bytes qh of high 2 bits, 16 int8 scales, f16 d; value v = 128 H +
+  /// 32 Q + l: ql byte 64 H + 32 (Q % 2) + l, nibble Q / 2; qh byte 32 H +
+  /// l, bits 2 Q and 2 Q + 1) into the panel's record.
+  void packQ6K(const uint8_t *sb, int64_t c, uint8_t *out) const {
+    const uint8_t *ql = sb, *qh = sb + 128;
+    auto code = [&](int64_t v) {
+      int64_t h = v / 128, q = v % 128 / 32, l = v % 32;
+      int lo = (ql[64 * h + 32 * (q % 2) + l] >> (4 * (q / 2))) & 15;
+      int hi = (qh[32 * h + l] >> (2 * q)) & 3;
+      return uint8_t(lo | hi << 4);
+    };
+    std::memcpy(out + scalesAt() + 2 * c, sb + 208, 2);
+    for (int64_t s = 0; s < 16; ++s)
+      out[subScalesAt(s) + c] = sb[192 + s];
+    for (int64_t j = 0; j < 8; ++j)
+      for (int64_t t = 0; t < 4; ++t)
+        for (int64_t i = 0; i < 4; ++i) {
+          int64_t w = 32 * j + 4 * t + i;
+          uint8_t lo = code(w), hi = code(w + 16);
+          out[lanesAt(j) + 64 * t + 4 * c + i] =
+              uint8_t((lo & 15) | (hi & 15) << 4);
+          for (int64_t h = 0; h < 2; ++h)
+            out[lanesAt(j) + 256 + 64 * h + 4 * c + i] |=
+                uint8_t((code(w + 16 * h) >> 4) << (2 * t));
+        }
   }
 };
 

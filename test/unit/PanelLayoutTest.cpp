@@ -121,9 +121,10 @@ TEST(packingFollowsThePanelLayout) {
 
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
-  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k"})
+  for (const char *dtype :
+       {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k", "q6_k"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q6_k") &&
+  CHECK(!Int8PanelLayout::forDType("q5_k") &&
         !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
   Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
@@ -138,6 +139,10 @@ TEST(int8PanelLayoutShapes) {
            int64_t(16 * 37));
   CHECK_EQ(Int8PanelLayout::forDType("u4z")->panelRecordBytes(),
            int64_t(16 * 21));
+  // q6_k: its 210 bytes a super-block and column exactly.
+  CHECK_EQ(Int8PanelLayout::forDType("q6_k")->panelRecordBytes(),
+           int64_t(16 * 210));
+  CHECK_EQ(Int8PanelLayout::forDType("q6_k")->recordValues(), int64_t(256));
   CHECK_EQ(qk.panelRecordBytes(), int64_t(16 * 148));
   CHECK_EQ(qk.recordValues(), int64_t(256));
   CHECK(qk.packedShape({2, 40, 512}) == (Shape{2, 3, 2, 2368}));
@@ -276,4 +281,63 @@ TEST(int8PanelPackingKeepsEveryQ4KValue) {
         }
       }
   CHECK(ok);
+}
+
+TEST(int8PanelPackingKeepsEveryQ6KValue) {
+  // Random q6_k super-blocks of a weight [2, 21, 512] (two per row, a last
+  // panel of 5 columns), packed, and every value's 6-bit code, its int8
+  // scale and the super-block's d read back through the layout's mapping
+  // (Int8PanelLayout.h) equal the ones ggml's q6_k decoder reads from the
+  // stored super-block (for each half of 128 values and l < 32: values
+  // l, l + 32, l + 64 and l + 96 from the low nibbles of ql[l] and
+  // ql[l + 32], then their high nibbles, with bits 0-1, 2-3, 4-5 and 6-7
+  // of qh[l]; scale l / 16 + 2 i for the i-th of them).
+  using moe::abi::Int8PanelLayout;
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("q6_k");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256;
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 13);
+  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+  const Shape &packed = r.packed;
+  const int64_t pb = 3360;
+  bool ok = true;
+  int64_t checked = 0;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t rec = 0; rec < supers; ++rec) {
+        const uint8_t *out =
+            dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? src.data() + ((x * n + col) * supers + rec) * 210
+                    : nullptr;
+        int want[256] = {}, wantSc[256] = {};
+        if (b)
+          for (int64_t half = 0; half < 2; ++half) {
+            const uint8_t *ql = b + 64 * half, *qh = b + 128 + 32 * half;
+            const uint8_t *sc = b + 192 + 8 * half;
+            for (int64_t l = 0; l < 32; ++l) {
+              int64_t y = 128 * half + l;
+              want[y] = (ql[l] & 15) | ((qh[l] >> 0) & 3) << 4;
+              want[y + 32] = (ql[l + 32] & 15) | ((qh[l] >> 2) & 3) << 4;
+              want[y + 64] = (ql[l] >> 4) | ((qh[l] >> 4) & 3) << 4;
+              want[y + 96] = (ql[l + 32] >> 4) | ((qh[l] >> 6) & 3) << 4;
+              for (int64_t i = 0; i < 4; ++i)
+                wantSc[y + 32 * i] = sc[l / 16 + 2 * i];
+            }
+          }
+        for (int64_t h = 0; h < 2; ++h)
+          ok &= out[3072 + 2 * c + h] == (b ? b[208 + h] : 0); // d
+        for (int64_t v = 0; v < 256; ++v) {
+          int64_t j = v / 32, w = v % 32, t = (w % 16) / 4, i = w % 4;
+          uint8_t nib = out[384 * j + 64 * t + 4 * c + i];
+          uint8_t high = out[384 * j + 256 + 64 * (w / 16) + 4 * c + i];
+          int code = (w < 16 ? nib & 15 : nib >> 4) | ((high >> (2 * t)) & 3)
+                                                          << 4;
+          ok &= code == want[v];
+          ok &= out[3104 + 16 * (v / 16) + c] == wantSc[v];
+          ++checked;
+        }
+      }
+  CHECK(ok);
+  CHECK_EQ(checked, e * packed[1] * 16 * k);
 }

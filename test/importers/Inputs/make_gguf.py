@@ -26,8 +26,8 @@ own generator (seed 13) leaves the Q8_0/Q4_0 cases as they were. Then
 Q8_0, Q4_0, MXFP4, Q4_1, Q5_0 and Q5_1 cases at H and expert width 128 (WIDE_CASES, seed
 14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
 width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
-width 40 with 48 tokens (RAGGED_CASES, seed 17), and last Q4_K gate and
-up projections at H 256 and expert width 40 with 48 tokens
+width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
+a Q6_K up projection at H 256 and expert width 40 with 48 tokens
 (KRAGGED_CASES, seed 18). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
@@ -418,8 +418,8 @@ RAGGED_CASES = [
      {"feed_forward_length": 40}, {"gate": Q8_0, "up": Q4_0}),
 ]
 KRAGGED_CASES = [
-    ("qwen3moe_q4_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
-     {}, {"gate": Q4_K, "up": Q4_K}),
+    ("qwen3moe_q4_k_q6_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q4_K, "up": Q6_K}),
 ]
 
 # As CASES, with H KH and expert (and shared expert) width KI.

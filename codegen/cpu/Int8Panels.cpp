@@ -418,11 +418,13 @@ private:
           b, loc, i32x16, tile[0], ValueRange{panel, blk, index(t), index(0)},
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
-    if (twoScales) {
-      // q6_k: the low 4 bits of the codes from lane row t % 4's nibbles,
-      // the high 2 from bits 2 (t % 4) and 2 (t % 4) + 1 of row 4 + t / 4,
-      // moved to bits 4 and 5 of each byte (shifting whole lanes: the bits
-      // a shift brings in from the neighbouring byte are masked off).
+    if (layout.superBlocks() && layout.laneRows() > 4) {
+      // q5_k and q6_k: the low 4 bits of the codes from lane row t % 4's
+      // nibbles, the rest from the row(s) after them, moved into place
+      // (shifting whole lanes: the bits a shift brings in from the
+      // neighbouring byte are masked off). q5_k: the fifth bit from bit t
+      // of row 4 to bit 4; q6_k: the high 2 from bits 2 (t % 4) and
+      // 2 (t % 4) + 1 of row 4 + t / 4 to bits 4 and 5.
       int64_t tt = t % 4;
       Value nibbles = vector::BitCastOp::create(
           b, loc, i32x16,
@@ -432,17 +434,19 @@ private:
                                          reader.intSplat(16, i32, 4));
       nibbles = arith::AndIOp::create(b, loc, nibbles,
                                       reader.intSplat(16, i32, 0x0F0F0F0F));
+      bool q6 = twoScales;
+      int64_t row = q6 ? 4 + t / 4 : 4, shift = q6 ? 4 - 2 * tt : 4 - t;
       Value high = vector::BitCastOp::create(
           b, loc, i32x16,
-          panelBytes(panel, blk, 64 * (4 + t / 4), 64, layout.lanesAt(1)));
-      if (int64_t shift = 4 - 2 * tt; shift > 0)
+          panelBytes(panel, blk, 64 * row, 64, layout.lanesAt(1)));
+      if (shift > 0)
         high = arith::ShLIOp::create(b, loc, high,
                                      reader.intSplat(16, i32, shift));
       else if (shift < 0)
         high = arith::ShRUIOp::create(b, loc, high,
                                       reader.intSplat(16, i32, -shift));
-      high = arith::AndIOp::create(b, loc, high,
-                                   reader.intSplat(16, i32, 0x30303030));
+      high = arith::AndIOp::create(
+          b, loc, high, reader.intSplat(16, i32, q6 ? 0x30303030 : 0x10101010));
       return arith::OrIOp::create(b, loc, nibbles, high);
     }
     int64_t rows = layout.laneRows();
@@ -465,8 +469,8 @@ private:
   }
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32
-  /// (q4_k: `superD`, the super-block's d, times the block's scales; q6_k:
-  /// times the scale of the block's half `half`).
+  /// (q4_k, q5_k: `superD`, the super-block's d, times the block's scales;
+  /// q6_k: times the scale of the block's half `half`).
   Value weightScales(ArrayRef<Value> tile, Value panel, Value blk, Value superD,
                      int64_t half = 0) {
     auto f32x16 = VectorType::get({16}, f32);
@@ -509,7 +513,7 @@ private:
 
   /// The 16 columns' mins negated, -d z, of panel `panel` at block `blk`
   /// (with mins; `scales` the columns' d): of the scratch tile, or from
-  /// the weight's int8 panels' zero points (q4_k: `superNegDmin`, the
+  /// the weight's int8 panels' zero points (q4_k, q5_k: `superNegDmin`, the
   /// super-block's -dmin, times its 6-bit mins m).
   Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
                       Value scales, Value superNegDmin) {
@@ -518,7 +522,8 @@ private:
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[2], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
-    if (layout.format == ::moe::abi::Int8PanelLayout::Format::Q4_K)
+    if (layout.superBlocks())
+      // q4_k and q5_k: -dmin times the block's 6-bit mins.
       return arith::MulFOp::create(
           b, loc,
           superNegDmin

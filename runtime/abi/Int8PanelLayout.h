@@ -38,6 +38,13 @@
 //                    d, at 2080 + 2 c its f16 dmin, at 2112 + 16 j + c
 //                    sub-block j's 6-bit scale sc and at 2240 + 16 j + c
 //                    its 6-bit min m, one byte each.
+//   q5_k (R = 256, B = 2880)  as q4_k, with per block j < 8 a fifth row of
+//                    lanes: at byte 320 j + 256 + 4 c + i the fifth bits
+//                    of the codes of w = 4 t + i in bit t and of w = 16 +
+//                    4 t + i in bit 4 + t (t < 4), the nibbles at 320 j +
+//                    64 t + 4 c + i; then at byte 2560 + 2 c the f16 d,
+//                    at 2592 + 2 c the f16 dmin, at 2624 + 16 j + c block
+//                    j's 6-bit scale and at 2752 + 16 j + c its 6-bit min.
 //   q6_k (R = 256, B = 3360)  per block j < 8 (v = 32 j + w, w < 32) at
 //                    byte 384 j + 64 t + 4 c + i the low 4 bits of the
 //                    6-bit codes q of w = 4 t + i (low nibble) and
@@ -52,9 +59,9 @@
 //   padding          columns n >= N: zero bytes, scales and zero points.
 //
 // The panels hold exactly the bytes of the blocks they come from (q6_k's
-// 210 a super-block and column), but q4_k's, whose 12 bytes of 6-bit
-// scales and mins per super-block take 16 bytes unpacked: 148 bytes for
-// its 144 (1.03x).
+// 210 a super-block and column), but q4_k's and q5_k's, whose 12 bytes of
+// 6-bit scales and mins per super-block take 16 bytes unpacked: 148 bytes
+// for q4_k's 144 (1.03x), 180 for q5_k's 176 (1.02x).
 //
 // Plain C++17 without dependencies: the compiler and the runtime both
 // include it.
@@ -73,14 +80,14 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K, Q6_K };
+  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K, Q5_K, Q6_K };
   Format format = Format::Q8_0;
 
   /// Columns per panel, values per block (of one scale).
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
   /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4",
-  /// "u8z", "u4z", "q4_k", "q6_k"), if it has one.
+  /// "u8z", "u4z", "q4_k", "q5_k", "q6_k"), if it has one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
     if (name == "q8_0")
       return Int8PanelLayout{Format::Q8_0};
@@ -94,6 +101,8 @@ struct Int8PanelLayout {
       return Int8PanelLayout{Format::U4Z};
     if (name == "q4_k")
       return Int8PanelLayout{Format::Q4_K};
+    if (name == "q5_k")
+      return Int8PanelLayout{Format::Q5_K};
     if (name == "q6_k")
       return Int8PanelLayout{Format::Q6_K};
     return std::nullopt;
@@ -101,7 +110,8 @@ struct Int8PanelLayout {
 
   /// Whether a record is a K-quant super-block of 256 values.
   bool superBlocks() const {
-    return format == Format::Q4_K || format == Format::Q6_K;
+    return format == Format::Q4_K || format == Format::Q5_K ||
+           format == Format::Q6_K;
   }
   /// Blocks of 32 per record (R / 32): a super-block's 8, else 1.
   int64_t recordBlocks() const { return superBlocks() ? 8 : 1; }
@@ -126,8 +136,11 @@ struct Int8PanelLayout {
     return format == Format::U8Z || format == Format::U4Z ? 1 : 0;
   }
   /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 4 of 8
-  /// nibbles, or q6_k's 4 of nibbles and 2 of their high bits.
+  /// nibbles, or 4 of nibbles and q5_k's 1 of fifth bits, q6_k's 2 of high
+  /// bit pairs.
   int64_t laneRows() const {
+    if (format == Format::Q5_K)
+      return 5;
     if (format == Format::Q6_K)
       return 6;
     return format == Format::Q8_0 || format == Format::U8Z ? 8 : 4;
@@ -137,6 +150,8 @@ struct Int8PanelLayout {
   int64_t storedRecordBytes() const {
     if (format == Format::Q4_K)
       return 144;
+    if (format == Format::Q5_K)
+      return 176;
     if (format == Format::Q6_K)
       return 210;
     return scaleBytes() + zeroPointBytes() + laneRows() * 4;
@@ -148,9 +163,10 @@ struct Int8PanelLayout {
   /// Where block j's lanes of a panel's record start.
   int64_t lanesAt(int64_t j) const { return laneRows() * 64 * j; }
   /// B: bytes per panel and record, the lanes, the scales, the zero
-  /// points (q4_k's d, dmin, scales and mins; q6_k's d and scales).
+  /// points (q4_k's and q5_k's d, dmin, scales and mins; q6_k's d and
+  /// scales).
   int64_t panelRecordBytes() const {
-    if (format == Format::Q4_K)
+    if (format == Format::Q4_K || format == Format::Q5_K)
       return lanesAt(8) + 4 * kPanel + 16 * kPanel;
     if (format == Format::Q6_K)
       return lanesAt(8) + 2 * kPanel + 16 * kPanel;
@@ -161,8 +177,8 @@ struct Int8PanelLayout {
   int64_t scalesAt() const { return lanesAt(recordBlocks()); }
   int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
   /// Where the 16 columns' scales sc of sub-block j start in a panel's
-  /// record (q4_k: block j, q6_k: values 16 j to 16 j + 15), and q4_k's
-  /// 16 mins m of block j.
+  /// record (q4_k and q5_k: block j, q6_k: values 16 j to 16 j + 15), and
+  /// q4_k's and q5_k's 16 mins m of block j.
   int64_t subScalesAt(int64_t j) const {
     return scalesAt() + (format == Format::Q6_K ? 32 : 64) + 16 * j;
   }
@@ -211,8 +227,8 @@ struct Int8PanelLayout {
         std::memset(out, 0, static_cast<size_t>(pb));
         for (int64_t c = 0; c < kPanel && p * kPanel + c < n; ++c) {
           const uint8_t *record = src + (p * kPanel + c) * rowBytes + r * bytes;
-          if (format == Format::Q4_K)
-            packQ4K(record, c, out);
+          if (format == Format::Q4_K || format == Format::Q5_K)
+            packQ45K(record, c, out);
           else if (format == Format::Q6_K)
             packQ6K(record, c, out);
           else
@@ -236,13 +252,16 @@ private:
       }
   }
 
-  /// Column c's q4_k super-block at `sb` (d, dmin, 12 bytes of 6-bit
-  /// scales and mins, 128 bytes of codes: byte 32 h + w holds the codes
-  /// of values 64 h + w and 64 h + 32 + w) into the panel's record.
-  void packQ4K(const uint8_t *sb, int64_t c, uint8_t *out) const {
+  /// Column c's q4_k or q5_k super-block at `sb` (d, dmin, 12 bytes of
+  /// 6-bit scales and mins; q5_k: 32 bytes qh whose byte w holds the fifth
+  /// bits of values 32 b + w in bit b; 128 bytes of codes: byte 32 h + w
+  /// holds the low 4 bits of values 64 h + w and 64 h + 32 + w) into the
+  /// panel's record.
+  void packQ45K(const uint8_t *sb, int64_t c, uint8_t *out) const {
     std::memcpy(out + scalesAt() + 2 * c, sb, 2);
     std::memcpy(out + zeroPointsAt() + 2 * c, sb + 2, 2);
-    const uint8_t *s = sb + 4, *qs = sb + 16;
+    bool fifth = format == Format::Q5_K;
+    const uint8_t *s = sb + 4, *qh = sb + 16, *qs = sb + (fifth ? 48 : 16);
     for (int64_t j = 0; j < 8; ++j) {
       uint8_t sc, m;
       if (j < 4) {
@@ -262,6 +281,9 @@ private:
           int64_t w = 4 * t + i;
           uint8_t lo = (q[w] >> shift) & 15, hi = (q[16 + w] >> shift) & 15;
           out[lanesAt(j) + 64 * t + 4 * c + i] = uint8_t(lo | hi << 4);
+          if (fifth)
+            out[lanesAt(j) + 256 + 4 * c + i] |= uint8_t(
+                ((qh[w] >> j) & 1) << t | ((qh[16 + w] >> j) & 1) << (4 + t));
         }
     }
   }

@@ -122,9 +122,9 @@ TEST(packingFollowsThePanelLayout) {
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
   for (const char *dtype :
-       {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k", "q6_k"})
+       {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k", "q5_k", "q6_k"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q5_k") &&
+  CHECK(!Int8PanelLayout::forDType("q5_1") &&
         !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
   Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
@@ -139,7 +139,10 @@ TEST(int8PanelLayoutShapes) {
            int64_t(16 * 37));
   CHECK_EQ(Int8PanelLayout::forDType("u4z")->panelRecordBytes(),
            int64_t(16 * 21));
-  // q6_k: its 210 bytes a super-block and column exactly.
+  // q5_k: 180 bytes for its 176 (scales unpacked); q6_k: its 210 bytes a
+  // super-block and column exactly.
+  CHECK_EQ(Int8PanelLayout::forDType("q5_k")->panelRecordBytes(),
+           int64_t(16 * 180));
   CHECK_EQ(Int8PanelLayout::forDType("q6_k")->panelRecordBytes(),
            int64_t(16 * 210));
   CHECK_EQ(Int8PanelLayout::forDType("q6_k")->recordValues(), int64_t(256));
@@ -278,6 +281,55 @@ TEST(int8PanelPackingKeepsEveryQ4KValue) {
           ok &= (w < 16 ? byte & 15 : byte >> 4) == want;
           ok &= out[2112 + 16 * t + c] == wantSc;
           ok &= out[2240 + 16 * t + c] == wantM;
+        }
+      }
+  CHECK(ok);
+}
+
+TEST(int8PanelPackingKeepsEveryQ5KValue) {
+  // As q4_k's, for q5_k: each value's 5-bit code (its fifth bit from
+  // bit j / 32 of qh[j % 32], ggml's dequantize_row_q5_K) read back from
+  // the nibble lanes and the fifth row (bit t for the low nibbles, 4 + t
+  // for the high).
+  using moe::abi::Int8PanelLayout;
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("q5_k");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256;
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 12);
+  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+  const Shape &packed = r.packed;
+  const int64_t pb = 2880;
+  bool ok = true;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t r = 0; r < supers; ++r) {
+        const uint8_t *out =
+            dst.data() + ((x * packed[1] + col / 16) * supers + r) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? src.data() + ((x * n + col) * supers + r) * 176 : nullptr;
+        for (int64_t h = 0; h < 2; ++h) {
+          ok &= out[2560 + 2 * c + h] == (b ? b[h] : 0);     // d
+          ok &= out[2592 + 2 * c + h] == (b ? b[2 + h] : 0); // dmin
+        }
+        for (int64_t j = 0; j < 256; ++j) {
+          int64_t t = j / 32, w = j % 32;
+          int want = 0, wantSc = 0, wantM = 0;
+          if (b) {
+            const uint8_t *s = b + 4, *qh = b + 16, *qs = b + 48;
+            uint8_t q = qs[32 * (j / 64) + j % 32];
+            want = (j % 64 < 32 ? q & 15 : q >> 4) |
+                   ((qh[j % 32] >> (j / 32)) & 1) << 4;
+            wantSc = t < 4 ? s[t] & 63 : (s[t + 4] & 15) | (s[t - 4] >> 6) << 4;
+            wantM = t < 4 ? s[t + 4] & 63 : (s[t + 4] >> 4) | (s[t] >> 6) << 4;
+          }
+          int64_t lane = (w % 16) / 4;
+          uint8_t byte = out[320 * t + 64 * lane + 4 * c + w % 4];
+          uint8_t fifth = out[320 * t + 256 + 4 * c + w % 4];
+          int bit = w < 16 ? lane : 4 + lane;
+          ok &= ((w < 16 ? byte & 15 : byte >> 4) | ((fifth >> bit) & 1)
+                                                        << 4) == want;
+          ok &= out[2624 + 16 * t + c] == wantSc;
+          ok &= out[2752 + 16 * t + c] == wantM;
         }
       }
   CHECK(ok);

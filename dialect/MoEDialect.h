@@ -59,8 +59,8 @@ constexpr const char *kArgBlockScalesAttr = "moe.block_scales";
 /// Set by moe-pack-weights: the argument holds panels of this many output
 /// columns (the runtime packs the weight when it is bound).
 constexpr const char *kArgPackedPanelAttr = "moe.packed_panel";
-/// Set by moe-pack-weights (int8-dot) on a q8_0, q4_0, mxfp4, u8z, u4z, q4_k,
-/// q5_k or q6_k weight: the argument holds it in int8 panels
+/// Set by moe-pack-weights (int8-dot) on a q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4,
+/// u8z, u4z, q4_k, q5_k or q6_k weight: the argument holds it in int8 panels
 /// (runtime/abi/Int8PanelLayout.h), which the runtime packs when it is bound.
 constexpr const char *kArgInt8PanelsAttr = "moe.int8_panels";
 /// With it, also consecutive k of this count interleaved in each panel row

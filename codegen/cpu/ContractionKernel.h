@@ -193,8 +193,8 @@ bool runsOnInt8Panels(const ContractionOperands &operands,
 bool int8PanelsTake(QuantizedType quant, int64_t k);
 
 /// The layout of `quant`'s weights packed in int8 panels at binding
-/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, mxfp4, u8z, u4z, q4_k,
-/// q5_k and q6_k.
+/// (runtime/abi/Int8PanelLayout.h), for q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4,
+/// u8z, u4z, q4_k, q5_k and q6_k.
 std::optional<::moe::abi::Int8PanelLayout> int8PanelLayout(QuantizedType quant);
 
 /// Whether a weight of `type` can be taken in int8 panels: a static

@@ -59,9 +59,9 @@ LogicalResult checkInt8PanelArguments(Operation *root) {
         fn.emitError("argument ")
             << arg.getArgNumber() << " of type " << arg.getType()
             << " is marked " << kArgInt8PanelsAttr
-            << ", which only a static q8_0, q4_0, mxfp4, u8z, u4z, q4_k, "
-               "q5_k or q6_k weight of rank 2 or 3 with K a multiple of 128 "
-               "can be";
+            << ", which only a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
+               "u8z, u4z, q4_k, q5_k or q6_k weight of rank 2 or 3 with K a "
+               "multiple of 128 can be";
         return WalkResult::interrupt();
       }
       for (OpOperand &use : arg.getUses()) {

@@ -418,13 +418,13 @@ private:
           b, loc, i32x16, tile[0], ValueRange{panel, blk, index(t), index(0)},
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
-    if (layout.superBlocks() && layout.laneRows() > 4) {
-      // q5_k and q6_k: the low 4 bits of the codes from lane row t % 4's
-      // nibbles, the rest from the row(s) after them, moved into place
-      // (shifting whole lanes: the bits a shift brings in from the
-      // neighbouring byte are masked off). q5_k: the fifth bit from bit t
-      // of row 4 to bit 4; q6_k: the high 2 from bits 2 (t % 4) and
-      // 2 (t % 4) + 1 of row 4 + t / 4 to bits 4 and 5.
+    if (layout.highBitRows()) {
+      // q5_0, q5_1, q5_k and q6_k: the low 4 bits of the codes from lane
+      // row t % 4's nibbles, the rest from the row(s) after them, moved
+      // into place (shifting whole lanes: the bits a shift brings in from
+      // the neighbouring byte are masked off). The fifth bit from bit t of
+      // row 4 to bit 4; q6_k's high 2 from bits 2 (t % 4) and 2 (t % 4) + 1
+      // of row 4 + t / 4 to bits 4 and 5.
       int64_t tt = t % 4;
       Value nibbles = vector::BitCastOp::create(
           b, loc, i32x16,
@@ -514,7 +514,8 @@ private:
   /// The 16 columns' mins negated, -d z, of panel `panel` at block `blk`
   /// (with mins; `scales` the columns' d): of the scratch tile, or from
   /// the weight's int8 panels' zero points (q4_k, q5_k: `superNegDmin`, the
-  /// super-block's -dmin, times its 6-bit mins m).
+  /// super-block's -dmin, times its 6-bit mins m; q4_1, q5_1: their mins m
+  /// as they are).
   Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
                       Value scales, Value superNegDmin) {
     auto f32x16 = VectorType::get({16}, f32);
@@ -531,6 +532,9 @@ private:
               : arith::NegFOp::create(
                     b, loc, panelHalves(panel, blk, layout.zeroPointsAt())),
           panelByteValues(panel, blk, layout.subMinsAt(0)));
+    if (layout.zeroPointBytes() == 2)
+      // q4_1's and q5_1's f16 mins m, added as they are (w = d q + m).
+      return panelHalves(panel, blk, layout.zeroPointsAt());
     Value z = arith::UIToFPOp::create(
         b, loc, f32x16, panelBytes(panel, blk, layout.zeroPointsAt(), kPanel));
     return arith::NegFOp::create(b, loc,

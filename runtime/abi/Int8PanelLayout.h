@@ -56,6 +56,13 @@
 //                    scale of its values 16 s to 16 s + 15 (s < 16), so
 //                    that block j's low nibbles take scale 2 j and its
 //                    high nibbles 2 j + 1. A value is d sc (q - 32).
+//   q4_1 (B = 320)   the codes as q4_0's; then at byte 256 + 2 c the f16
+//                    scale d and at 288 + 2 c the f16 min m (w = d q + m);
+//   q5_0 (B = 352), q5_1 (B = 384)  the low 4 bits of the codes as q4_0's,
+//                    then at byte 256 + 4 c + i their fifth bits: of
+//                    w = 4 t + i in bit t, of w = 16 + 4 t + i in bit 4 + t
+//                    (t < 4); then at byte 320 + 2 c the f16 scale d and
+//                    for q5_1 at 352 + 2 c the f16 min m;
 //   padding          columns n >= N: zero bytes, scales and zero points.
 //
 // The panels hold exactly the bytes of the blocks they come from (q6_k's
@@ -80,7 +87,19 @@
 namespace moe::abi {
 
 struct Int8PanelLayout {
-  enum class Format { Q8_0, Q4_0, MXFP4, U8Z, U4Z, Q4_K, Q5_K, Q6_K };
+  enum class Format {
+    Q8_0,
+    Q4_0,
+    Q4_1,
+    Q5_0,
+    Q5_1,
+    MXFP4,
+    U8Z,
+    U4Z,
+    Q4_K,
+    Q5_K,
+    Q6_K
+  };
   Format format = Format::Q8_0;
 
   /// Columns per panel, values per block (of one scale).
@@ -93,6 +112,12 @@ struct Int8PanelLayout {
       return Int8PanelLayout{Format::Q8_0};
     if (name == "q4_0")
       return Int8PanelLayout{Format::Q4_0};
+    if (name == "q4_1")
+      return Int8PanelLayout{Format::Q4_1};
+    if (name == "q5_0")
+      return Int8PanelLayout{Format::Q5_0};
+    if (name == "q5_1")
+      return Int8PanelLayout{Format::Q5_1};
     if (name == "mxfp4")
       return Int8PanelLayout{Format::MXFP4};
     if (name == "u8z")
@@ -131,19 +156,27 @@ struct Int8PanelLayout {
       return 2;
     }
   }
-  /// Bytes of a block's zero point: 1 for u8z and u4z, else none.
+  /// Bytes of a block's zero point: 1 for u8z and u4z, q4_1's and q5_1's
+  /// f16 min m, else none.
   int64_t zeroPointBytes() const {
+    if (format == Format::Q4_1 || format == Format::Q5_1)
+      return 2;
     return format == Format::U8Z || format == Format::U4Z ? 1 : 0;
   }
-  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 4 of 8
-  /// nibbles, or 4 of nibbles and q5_k's 1 of fifth bits, q6_k's 2 of high
-  /// bit pairs.
+  /// Rows of 64 bytes of the codes' bits above their low 4 per panel and
+  /// block, after 4 rows of nibbles: 1 of fifth bits (q5_0, q5_1, q5_k),
+  /// 2 of high bit pairs (q6_k), else none.
+  int64_t highBitRows() const {
+    if (format == Format::Q5_0 || format == Format::Q5_1 ||
+        format == Format::Q5_K)
+      return 1;
+    return format == Format::Q6_K ? 2 : 0;
+  }
+  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, or 4 of
+  /// 8 nibbles and the highBitRows.
   int64_t laneRows() const {
-    if (format == Format::Q5_K)
-      return 5;
-    if (format == Format::Q6_K)
-      return 6;
-    return format == Format::Q8_0 || format == Format::U8Z ? 8 : 4;
+    return format == Format::Q8_0 || format == Format::U8Z ? 8
+                                                           : 4 + highBitRows();
   }
   /// Bytes of one stored record of a row (a block, or q4_k's super-block):
   /// the scale, the zero point, the values.
@@ -231,6 +264,8 @@ struct Int8PanelLayout {
             packQ45K(record, c, out);
           else if (format == Format::Q6_K)
             packQ6K(record, c, out);
+          else if (highBitRows())
+            packQ5(record, c, out);
           else
             packBlock(record, c, out);
         }
@@ -242,13 +277,33 @@ private:
   void packBlock(const uint8_t *block, int64_t c, uint8_t *out) const {
     int64_t sb = scaleBytes(), head = sb + zeroPointBytes();
     std::memcpy(out + scalesAt() + sb * c, block, static_cast<size_t>(sb));
-    if (zeroPointBytes())
-      out[zeroPointsAt() + c] = block[sb];
+    int64_t zb = zeroPointBytes();
+    std::memcpy(out + zeroPointsAt() + zb * c, block + sb,
+                static_cast<size_t>(zb));
     for (int64_t t = 0; t < laneRows(); ++t)
       for (int64_t i = 0; i < 4; ++i) {
         uint8_t v = block[head + 4 * t + i];
         out[64 * t + 4 * c + i] =
             format == Format::Q8_0 ? uint8_t(v ^ 0x80) : v;
+      }
+  }
+
+  /// Column c's q5_0 or q5_1 block at `block` (d, q5_1's m, 4 bytes qh
+  /// whose bit w is the fifth bit of value w, 16 bytes of codes: byte w
+  /// holds the low 4 bits of values w and 16 + w) into the panel's record.
+  void packQ5(const uint8_t *block, int64_t c, uint8_t *out) const {
+    int64_t zb = zeroPointBytes(), head = 2 + zb;
+    std::memcpy(out + scalesAt() + 2 * c, block, 2);
+    std::memcpy(out + zeroPointsAt() + zb * c, block + 2,
+                static_cast<size_t>(zb));
+    const uint8_t *qh = block + head, *qs = block + head + 4;
+    auto fifth = [&](int64_t w) { return (qh[w / 8] >> (w % 8)) & 1; };
+    for (int64_t t = 0; t < 4; ++t)
+      for (int64_t i = 0; i < 4; ++i) {
+        int64_t w = 4 * t + i;
+        out[64 * t + 4 * c + i] = qs[w];
+        out[256 + 4 * c + i] |=
+            uint8_t(fifth(w) << t | fifth(16 + w) << (4 + t));
       }
   }
 

@@ -6,8 +6,11 @@
 //
 //===----------------------------------------------------------------------===//
 #include "runtime/abi/PanelLayout.h"
+
 #include "runtime/moert/Packing.h"
 #include "test/unit/Check.h"
+#include <cstring>
+#include <string>
 
 using moe::abi::PanelLayout;
 using Shape = std::vector<int64_t>;
@@ -121,10 +124,10 @@ TEST(packingFollowsThePanelLayout) {
 
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
-  for (const char *dtype :
-       {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "q4_k", "q5_k", "q6_k"})
+  for (const char *dtype : {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "mxfp4",
+                            "u8z", "u4z", "q4_k", "q5_k", "q6_k"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q5_1") &&
+  CHECK(!Int8PanelLayout::forDType("u4z128") &&
         !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
   Int8PanelLayout q4 = *Int8PanelLayout::forDType("q4_0");
@@ -392,4 +395,68 @@ TEST(int8PanelPackingKeepsEveryQ6KValue) {
       }
   CHECK(ok);
   CHECK_EQ(checked, e * packed[1] * 16 * k);
+}
+
+TEST(int8PanelPackingKeepsEveryQ41Q5Value) {
+  // Random q4_1, q5_0 and q5_1 blocks of a weight [2, 21, 96] (a last
+  // panel of 5 columns), packed, and every value's code (4 or 5 bits), d
+  // and m read back through the layout's mapping (Int8PanelLayout.h) equal
+  // the ones ggml's decoders read from the stored block (q4_1: d, m, 16
+  // bytes qs; q5_0: d, 4 bytes qh, qs; q5_1: d, m, qh, qs; value j < 16
+  // from the low nibble of qs[j], 16 + j from its high one; the fifth bit
+  // of value j is bit j of qh as a little-endian u32).
+  using moe::abi::Int8PanelLayout;
+  uint32_t seed = 21;
+  for (const char *dtype : {"q4_1", "q5_0", "q5_1"}) {
+    Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
+    bool fifthBits = std::string(dtype) != "q4_1";
+    bool min = std::string(dtype) != "q5_0";
+    const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
+    int64_t bytes = 2 + (min ? 2 : 0) + (fifthBits ? 4 : 0) + 16;
+    CHECK_EQ(layout.storedRecordBytes(), bytes);
+    CHECK_EQ(layout.panelRecordBytes(), 16 * bytes);
+    RandomInt8Panels r = packRandomInt8(layout, e, n, k, seed++);
+    const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+    const Shape &packed = r.packed;
+    int64_t pb = 16 * bytes, lanes = fifthBits ? 320 : 256;
+    bool ok = true;
+    for (int64_t x = 0; x < e; ++x)
+      for (int64_t col = 0; col < packed[1] * 16; ++col)
+        for (int64_t b = 0; b < blocks; ++b) {
+          const uint8_t *out =
+              dst.data() + ((x * packed[1] + col / 16) * blocks + b) * pb;
+          int64_t c = col % 16;
+          const uint8_t *block =
+              col < n ? src.data() + ((x * n + col) * blocks + b) * bytes
+                      : nullptr;
+          for (int64_t h = 0; h < 2; ++h) {
+            ok &= out[lanes + 2 * c + h] == (block ? block[h] : 0); // d
+            if (min)
+              ok &= out[lanes + 32 + 2 * c + h] == (block ? block[2 + h] : 0);
+          }
+          uint32_t qh = 0;
+          const uint8_t *qs = nullptr;
+          if (block) {
+            int64_t at = min ? 4 : 2;
+            if (fifthBits) {
+              std::memcpy(&qh, block + at, 4);
+              at += 4;
+            }
+            qs = block + at;
+          }
+          for (int64_t v = 0; v < 32; ++v) {
+            int64_t t = (v % 16) / 4, i = v % 4;
+            int want = 0;
+            if (block)
+              want = (v < 16 ? qs[v] & 15 : qs[v - 16] >> 4) |
+                     (fifthBits ? int((qh >> v) & 1) << 4 : 0);
+            uint8_t byte = out[64 * t + 4 * c + i];
+            int code = v < 16 ? byte & 15 : byte >> 4;
+            if (fifthBits)
+              code |= ((out[256 + 4 * c + i] >> (v < 16 ? t : 4 + t)) & 1) << 4;
+            ok &= code == want;
+          }
+        }
+    CHECK(ok);
+  }
 }

@@ -114,11 +114,10 @@ static cl::opt<bool> packWeights(
     cl::desc(
         "Take the GEMM weights as panels that the runtime packs once, "
         "when first used (moe-pack-weights), for the faster GEMM "
-        "kernel; with --int8-dot also q8_0, q4_0, mxfp4, u8z, u4z, q4_k, "
-        "q5_k and q6_k expert weights, as int8 panels of the same bytes. On by "
-        "default; "
-        "--pack-weights=false keeps every weight in its checkpoint "
-        "layout."),
+        "kernel; with --int8-dot also q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
+        "u8z, u4z, q4_k, q5_k and q6_k expert weights, as int8 panels of "
+        "the same bytes. On by default; --pack-weights=false keeps every "
+        "weight in its checkpoint layout."),
     cl::init(true), cl::cat(category));
 
 static cl::opt<bool> recordRouting(
@@ -164,17 +163,15 @@ static cl::opt<bool> int8Dot(
     cl::cat(category));
 static cl::opt<int64_t> int8PanelRows(
     "int8-panel-rows",
-    cl::desc(
-        "With --int8-dot: the fewest rows (tokens routed to an expert, "
-        "per work item) for which a GEMM repacks the expert's weights "
-        "into panels for the int8 panel kernel; items with fewer run "
-        "the row kernel. 0 (the default) takes the cost model's count "
-        "for each format (docs/Targets.md); a large count keeps every "
-        "item on the row kernel. Weights packed into int8 panels when "
-        "bound (q8_0, q4_0, mxfp4, u8z, u4z, q4_k, q5_k, q6_k; --pack-weights) "
-        "run every "
-        "item on the "
-        "panel kernel instead."),
+    cl::desc("With --int8-dot: the fewest rows (tokens routed to an expert, "
+             "per work item) for which a GEMM repacks the expert's weights "
+             "into panels for the int8 panel kernel; items with fewer run "
+             "the row kernel. 0 (the default) takes the cost model's count "
+             "for each format (docs/Targets.md); a large count keeps every "
+             "item on the row kernel. Weights packed into int8 panels when "
+             "bound (q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, "
+             "q5_k, q6_k; --pack-weights) run every item on the panel "
+             "kernel instead."),
     cl::init(0), cl::cat(category));
 static cl::opt<bool> cpuKernels(
     "cpu-kernels",

@@ -158,11 +158,13 @@ func.func @int8_panels_zero_points(%x: tensor<?x128xf32>, %w8: tensor<4x32x128x!
   return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
 
-// q6_k and q5_k experts' weights are marked. After the kernels the q6_k
-// panels are [4, 2, 512 / 256, 3360] bytes (per block of 32 four rows of
-// nibbles and two of high bit pairs, then the 16 f16 d at 3072 and the
+// q6_k, q5_k and q5_0 experts' weights are marked. After the kernels the
+// q6_k panels are [4, 2, 512 / 256, 3360] bytes (per block of 32 four rows
+// of nibbles and two of high bit pairs, then the 16 f16 d at 3072 and the
 // int8 scales from 3104), the q5_k ones [4, 2, 2, 2880] (q4_k's with a
-// fifth row of fifth bits per block: d at 2560, dmin at 2592). The kernel reads both
+// fifth row of fifth bits per block: d at 2560, dmin at 2592), the q5_0
+// ones [4, 2, 512 / 32, 352] (per block four rows of nibbles, a row of
+// fifth bits, 16 f16 d). The kernel reads both
 // halves of each block's int8 row values for their two sums (the offset
 // 32 of the codes times each half's sum), runs row blocks of 4 (each
 // (row, panel) keeps two i32 sums, one per half), builds each lane row
@@ -171,9 +173,11 @@ func.func @int8_panels_zero_points(%x: tensor<?x128xf32>, %w8: tensor<4x32x128x!
 // INT8-LABEL: func.func @int8_panels_q6_k
 // INT8-SAME: tensor<4x32x512x!moe.quant<q6_k>> {moe.int8_panels},
 // INT8-SAME: tensor<4x32x512x!moe.quant<q5_k>> {moe.int8_panels},
+// INT8-SAME: tensor<4x32x512x!moe.quant<q5_0>> {moe.int8_panels},
 // PANELS-LABEL: func.func @int8_panels_q6_k
 // PANELS-SAME: tensor<4x2x2x3360xi8> {moe.int8_panels},
 // PANELS-SAME: tensor<4x2x2x2880xi8> {moe.int8_panels},
+// PANELS-SAME: tensor<4x2x16x352xi8> {moe.int8_panels},
 // PANELS: %[[LO:.*]] = vector.transfer_read %{{.*}} : tensor<?x512xi8>, vector<16xi8>
 // PANELS: vector.reduction <add>
 // PANELS: %[[HIAT:.*]] = arith.addi %{{.*}}, %c64 : index
@@ -211,8 +215,9 @@ func.func @int8_panels_zero_points(%x: tensor<?x128xf32>, %w8: tensor<4x32x128x!
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
 // PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
 // PANELS: return
-func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<q6_k>>, %w5: tensor<4x32x512x!moe.quant<q5_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<q6_k>>, %w5: tensor<4x32x512x!moe.quant<q5_k>>, %w50: tensor<4x32x512x!moe.quant<q5_0>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q6_k>> -> tensor<?x32xf32>
   %b = moe.grouped_matmul %x, %w5 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q5_k>> -> tensor<?x32xf32>
-  return %a, %b : tensor<?x32xf32>, tensor<?x32xf32>
+  %c = moe.grouped_matmul %x, %w50 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q5_0>> -> tensor<?x32xf32>
+  return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }

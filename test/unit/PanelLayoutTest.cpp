@@ -244,98 +244,71 @@ TEST(int8PanelPackingKeepsEveryValue) {
   }
 }
 
-TEST(int8PanelPackingKeepsEveryQ4KValue) {
-  // Random q4_k super-blocks of a weight [2, 21, 512] (two per row, a last
-  // panel of 5 columns), packed, and every value's code, 6-bit scale and
-  // min and the super-block's d and dmin read back through the layout's
-  // mapping (Int8PanelLayout.h) equal the ones the dialect's definition
-  // of q4_k (dialect/MoETypes.td) reads from the stored super-block.
+TEST(int8PanelPackingKeepsEveryQ4KQ5KValue) {
+  // Random q4_k and q5_k super-blocks of a weight [2, 21, 512] (two per
+  // row, a last panel of 5 columns), packed, and every value's code, 6-bit
+  // scale and min and the super-block's d and dmin read back through the
+  // layout's mapping (Int8PanelLayout.h) equal the ones the dialect's
+  // definition (dialect/MoETypes.td) reads from the stored super-block;
+  // q5_k's 5-bit codes take their fifth bit from bit j / 32 of qh[j % 32]
+  // (ggml's dequantize_row_q5_K), read back from the fifth lane row (bit
+  // t for the low nibbles, 4 + t for the high).
   using moe::abi::Int8PanelLayout;
-  Int8PanelLayout layout = *Int8PanelLayout::forDType("q4_k");
-  const int64_t e = 2, n = 21, k = 512, supers = k / 256;
-  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 11);
-  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
-  const Shape &packed = r.packed;
-  const int64_t pb = 2368;
-  bool ok = true;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t r = 0; r < supers; ++r) {
-        const uint8_t *out =
-            dst.data() + ((x * packed[1] + col / 16) * supers + r) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? src.data() + ((x * n + col) * supers + r) * 144 : nullptr;
-        for (int64_t h = 0; h < 2; ++h) {
-          ok &= out[2048 + 2 * c + h] == (b ? b[h] : 0);     // d
-          ok &= out[2080 + 2 * c + h] == (b ? b[2 + h] : 0); // dmin
-        }
-        for (int64_t j = 0; j < 256; ++j) {
-          int64_t t = j / 32, w = j % 32;
-          int want = 0, wantSc = 0, wantM = 0;
-          if (b) {
-            const uint8_t *s = b + 4, *qs = b + 16;
-            uint8_t q = qs[32 * (j / 64) + j % 32];
-            want = j % 64 < 32 ? q & 15 : q >> 4;
-            wantSc = t < 4 ? s[t] & 63 : (s[t + 4] & 15) | (s[t - 4] >> 6) << 4;
-            wantM = t < 4 ? s[t + 4] & 63 : (s[t + 4] >> 4) | (s[t] >> 6) << 4;
+  uint32_t seed = 11;
+  for (const char *dtype : {"q4_k", "q5_k"}) {
+    Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
+    bool q5 = std::string(dtype) == "q5_k";
+    const int64_t e = 2, n = 21, k = 512, supers = k / 256;
+    RandomInt8Panels r = packRandomInt8(layout, e, n, k, seed++);
+    const std::vector<uint8_t> &src = r.src, &dst = r.dst;
+    const Shape &packed = r.packed;
+    // Bytes per panel and super-block, per stored super-block, per block's
+    // lane rows; where d, dmin, the scales and the mins start.
+    const int64_t pb = q5 ? 2880 : 2368, stored = q5 ? 176 : 144;
+    const int64_t lanes = q5 ? 320 : 256, d = 8 * lanes;
+    CHECK_EQ(layout.panelRecordBytes(), pb);
+    bool ok = true;
+    for (int64_t x = 0; x < e; ++x)
+      for (int64_t col = 0; col < packed[1] * 16; ++col)
+        for (int64_t rec = 0; rec < supers; ++rec) {
+          const uint8_t *out =
+              dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
+          int64_t c = col % 16;
+          const uint8_t *b =
+              col < n ? src.data() + ((x * n + col) * supers + rec) * stored
+                      : nullptr;
+          for (int64_t h = 0; h < 2; ++h) {
+            ok &= out[d + 2 * c + h] == (b ? b[h] : 0);          // d
+            ok &= out[d + 32 + 2 * c + h] == (b ? b[2 + h] : 0); // dmin
           }
-          uint8_t byte = out[256 * t + 64 * ((w % 16) / 4) + 4 * c + w % 4];
-          ok &= (w < 16 ? byte & 15 : byte >> 4) == want;
-          ok &= out[2112 + 16 * t + c] == wantSc;
-          ok &= out[2240 + 16 * t + c] == wantM;
-        }
-      }
-  CHECK(ok);
-}
-
-TEST(int8PanelPackingKeepsEveryQ5KValue) {
-  // As q4_k's, for q5_k: each value's 5-bit code (its fifth bit from
-  // bit j / 32 of qh[j % 32], ggml's dequantize_row_q5_K) read back from
-  // the nibble lanes and the fifth row (bit t for the low nibbles, 4 + t
-  // for the high).
-  using moe::abi::Int8PanelLayout;
-  Int8PanelLayout layout = *Int8PanelLayout::forDType("q5_k");
-  const int64_t e = 2, n = 21, k = 512, supers = k / 256;
-  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 12);
-  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
-  const Shape &packed = r.packed;
-  const int64_t pb = 2880;
-  bool ok = true;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t r = 0; r < supers; ++r) {
-        const uint8_t *out =
-            dst.data() + ((x * packed[1] + col / 16) * supers + r) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? src.data() + ((x * n + col) * supers + r) * 176 : nullptr;
-        for (int64_t h = 0; h < 2; ++h) {
-          ok &= out[2560 + 2 * c + h] == (b ? b[h] : 0);     // d
-          ok &= out[2592 + 2 * c + h] == (b ? b[2 + h] : 0); // dmin
-        }
-        for (int64_t j = 0; j < 256; ++j) {
-          int64_t t = j / 32, w = j % 32;
-          int want = 0, wantSc = 0, wantM = 0;
-          if (b) {
-            const uint8_t *s = b + 4, *qh = b + 16, *qs = b + 48;
-            uint8_t q = qs[32 * (j / 64) + j % 32];
-            want = (j % 64 < 32 ? q & 15 : q >> 4) |
-                   ((qh[j % 32] >> (j / 32)) & 1) << 4;
-            wantSc = t < 4 ? s[t] & 63 : (s[t + 4] & 15) | (s[t - 4] >> 6) << 4;
-            wantM = t < 4 ? s[t + 4] & 63 : (s[t + 4] >> 4) | (s[t] >> 6) << 4;
+          for (int64_t j = 0; j < 256; ++j) {
+            int64_t t = j / 32, w = j % 32, lane = (w % 16) / 4;
+            int want = 0, wantSc = 0, wantM = 0;
+            if (b) {
+              const uint8_t *s = b + 4, *qh = b + 16, *qs = b + (q5 ? 48 : 16);
+              uint8_t q = qs[32 * (j / 64) + j % 32];
+              want = j % 64 < 32 ? q & 15 : q >> 4;
+              if (q5)
+                want |= ((qh[j % 32] >> (j / 32)) & 1) << 4;
+              wantSc =
+                  t < 4 ? s[t] & 63 : (s[t + 4] & 15) | (s[t - 4] >> 6) << 4;
+              wantM =
+                  t < 4 ? s[t + 4] & 63 : (s[t + 4] >> 4) | (s[t] >> 6) << 4;
+            }
+            uint8_t byte = out[lanes * t + 64 * lane + 4 * c + w % 4];
+            int code = w < 16 ? byte & 15 : byte >> 4;
+            if (q5)
+              code |= ((out[lanes * t + 256 + 4 * c + w % 4] >>
+                        (w < 16 ? lane : 4 + lane)) &
+                       1)
+                      << 4;
+            ok &= code == want;
+            ok &= out[d + 64 + 16 * t + c] == wantSc;
+            ok &= out[d + 192 + 16 * t + c] == wantM;
           }
-          int64_t lane = (w % 16) / 4;
-          uint8_t byte = out[320 * t + 64 * lane + 4 * c + w % 4];
-          uint8_t fifth = out[320 * t + 256 + 4 * c + w % 4];
-          int bit = w < 16 ? lane : 4 + lane;
-          ok &= ((w < 16 ? byte & 15 : byte >> 4) | ((fifth >> bit) & 1)
-                                                        << 4) == want;
-          ok &= out[2624 + 16 * t + c] == wantSc;
-          ok &= out[2752 + 16 * t + c] == wantM;
         }
-      }
-  CHECK(ok);
+    CHECK(ok);
+  }
 }
 
 TEST(int8PanelPackingKeepsEveryQ6KValue) {

@@ -9,8 +9,10 @@
 #       CHIP (default sm_90a, an H100 or H200), compiles moe-bench's layers
 #       (bf16, $GPU_CHECK_SHAPES) for the same chip (moe-bench
 #       --save-artifacts), and puts the artifacts, the cases' inputs and
-#       weights, moe-run, moe-bench and libmoert.so (the runtime side built
-#       alone, without MPI, in build/gpu-runtime) into DIR (default
+#       weights, moe-run, moe-bench, libmoert.so and libmoert_nccl.so (the
+#       runtime side built alone, without MPI, in build/gpu-runtime) and
+#       nccl-check (test/runtime/Inputs/mpi_collectives_check.c built for
+#       one process without MPI) into DIR (default
 #       .gpu-check, ignored by git), with one moe-run command line per run
 #       in DIR/runs.txt.
 #
@@ -33,6 +35,11 @@
 #            reference;
 #         4. the first shape's decode token counts again with CUDA graphs
 #            (moe-bench --cuda-graphs);
+#         5. libmoert_nccl's collectives on one rank with NCCL itself
+#            (nccl-check exchange nccl: every byte of the exchanges of
+#            host and device buffers checked), where NCCL is found (the
+#            nvidia-nccl wheel beside PyTorch, else the system's
+#            libnccl.so.2);
 #       and prints one table (bench/peers/gpu_report.py). Exits 1 if any
 #       numerics run or benchmark check fails. Logs and CSVs go to DIR and,
 #       where $OUT is set, to $OUT. Needs bash, python3 with PyTorch (for
@@ -94,8 +101,13 @@ prepare)
       -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON -DCMAKE_BUILD_TYPE=Release \
       -DCMAKE_C_COMPILER=clang-22 -DCMAKE_CXX_COMPILER=clang++-22 >/dev/null
   fi
-  ninja -C "$rt" moert moe-run moe-bench >/dev/null
-  cp "$rt/bin/moe-run" "$rt/bin/moe-bench" "$rt/lib/libmoert.so" "$dir/"
+  ninja -C "$rt" moert moert_nccl moe-run moe-bench >/dev/null
+  cp "$rt/bin/moe-run" "$rt/bin/moe-bench" "$rt/lib/libmoert.so" \
+    "$rt/lib/libmoert_nccl.so" "$dir/"
+  clang-22 -std=c99 -O1 -DMOERT_CHECK_ONE_PROCESS \
+    "$root/test/runtime/Inputs/mpi_collectives_check.c" \
+    -I"$root/runtime/moert" -I"$root/runtime/moert-nccl" -L"$rt/lib" \
+    -lmoert_nccl -ldl -o "$dir/nccl-check"
   # The peers' wheels (bench/peers/gpu-peers.txt: a Triton fused MoE), for
   # a GPU machine that cannot reach PyPI; from the wheel cache, else PyPI.
   # Without them the run times PyTorch's layers alone.
@@ -147,12 +159,18 @@ run)
              -DMOEC_WERROR=OFF -DCMAKE_DISABLE_FIND_PACKAGE_MPI=ON \
              -DCMAKE_BUILD_TYPE=Release \
              -DCMAKE_CXX_COMPILER="$cxx" &&
-           ninja -C "$rtbuild" moert moe-run moe-bench; } >"$out/runtime-build.log" 2>&1; then
+           ninja -C "$rtbuild" moert moert_nccl moe-run moe-bench &&
+           cc -std=c99 -O1 -DMOERT_CHECK_ONE_PROCESS \
+             "$root/test/runtime/Inputs/mpi_collectives_check.c" \
+             -I"$root/runtime/moert" -I"$root/runtime/moert-nccl" \
+             -L"$rtbuild/lib" -lmoert_nccl -ldl -o "$dir/nccl-check"; } \
+         >"$out/runtime-build.log" 2>&1; then
       tail -20 "$out/runtime-build.log"
       echo "gpu-check: the runtime did not build" >&2
       exit 1
     fi
-    cp "$rtbuild/bin/moe-run" "$rtbuild/bin/moe-bench" "$rtbuild/lib/libmoert.so" "$dir/"
+    cp "$rtbuild/bin/moe-run" "$rtbuild/bin/moe-bench" "$rtbuild/lib/libmoert.so" \
+      "$rtbuild/lib/libmoert_nccl.so" "$dir/"
   fi
   failed=0
 
@@ -239,6 +257,21 @@ run)
   else
     tail -5 "$out/moec-graphs.log"
     echo "gpu-check: moe-bench --cuda-graphs failed (log: moec-graphs.log)"
+    failed=1
+  fi
+
+  # 5. NCCL on one rank: the wheel PyTorch depends on, else the system's
+  nccl=$(python3 -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "lib", "libnccl.so.2"))' 2>/dev/null || true)
+  [ -f "$nccl" ] || nccl=$(ldconfig -p 2>/dev/null | awk '/libnccl\.so\.2 / { print $NF; exit }')
+  if [ -z "$nccl" ] || [ ! -f "$nccl" ]; then
+    echo "gpu-check: no NCCL here (neither the nvidia-nccl wheel nor libnccl.so.2): libmoert_nccl is not checked"
+  elif res=$(cd "$dir" && MOERT_NCCL_LIBRARY="$nccl" timeout 60 ./nccl-check exchange nccl 2>&1); then
+    echo "$res" > "$out/nccl.log"
+    echo "gpu-check: libmoert_nccl on one rank with $nccl: $(echo "$res" | head -1); $(echo "$res" | grep -c ' 0 wrong') exchanges with 0 wrong, $(echo "$res" | grep -c 'FAILED') failures (log: nccl.log)"
+  else
+    echo "$res" > "$out/nccl.log"
+    echo "$res" | tail -5
+    echo "gpu-check: FAILED: libmoert_nccl on one rank with $nccl (log: nccl.log)"
     failed=1
   fi
   exit "$failed"

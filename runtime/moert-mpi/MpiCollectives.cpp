@@ -8,38 +8,22 @@
 //===----------------------------------------------------------------------===//
 #include "moert_mpi.h"
 
+#include "runtime/support/CollectiveSupport.h"
+
 #include <mpi.h>
 
-#include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <climits>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <new>
-#include <sched.h>
 #include <vector>
 
 namespace {
 
-// Polls before sleeping between polls: a collective between ranks of one
-// node often completes within a few microseconds, and sleeping at once
-// would add a scheduler tick to each. Open MPI moves a large message in
-// fragments, each only when a poll drives its progress, so for the first
-// milliseconds every poll is followed by a yield, not a sleep (a sleep
-// after each fragment made an 8 MiB exchange take 17 ms instead of 3).
-// The sleep afterwards leaves the cores to the other ranks, which matters
-// when they outnumber the cores.
-constexpr int kSpinsBeforeYielding = 1000;
-constexpr double kYieldingSeconds = 0.02;
-constexpr long kSleepNanoseconds = 100 * 1000;
-
-constexpr const char *kNotTakingPart =
-    "a rank failed or is not taking part (different inputs, plans or code)";
+using namespace moert::collectives;
 
 // Whether moert_mpi_init() called MPI_Init_thread, and so owns
 // MPI_Finalize.
@@ -72,37 +56,6 @@ struct Group {
 
 //===--- Messages ---------------------------------------------------------===//
 
-void vformatAt(char *error, uint64_t errorSize, const char *prefix,
-               const char *format, va_list args) {
-  if (!error || errorSize == 0)
-    return;
-  int used = std::snprintf(error, errorSize, "%s", prefix);
-  if (used < 0 || static_cast<uint64_t>(used) >= errorSize)
-    return;
-  std::vsnprintf(error + used, errorSize - used, format, args);
-}
-
-// A message about no rank in particular (before MPI knows this one).
-[[gnu::format(printf, 3, 4)]] void fail(char *error, uint64_t errorSize,
-                                        const char *format, ...) {
-  va_list args;
-  va_start(args, format);
-  vformatAt(error, errorSize, "", format, args);
-  va_end(args);
-}
-
-// A message about this rank: "rank R of N: ...".
-[[gnu::format(printf, 5, 6)]] void failOn(int rank, int size, char *error,
-                                          uint64_t errorSize,
-                                          const char *format, ...) {
-  char prefix[64];
-  std::snprintf(prefix, sizeof prefix, "rank %d of %d: ", rank, size);
-  va_list args;
-  va_start(args, format);
-  vformatAt(error, errorSize, prefix, format, args);
-  va_end(args);
-}
-
 // MPI's text for an error code.
 struct MpiText {
   char text[MPI_MAX_ERROR_STRING];
@@ -115,27 +68,13 @@ struct MpiText {
 
 //===--- Waiting ----------------------------------------------------------===//
 
-void sleepBriefly() {
-  timespec pause{0, kSleepNanoseconds};
-  nanosleep(&pause, nullptr);
-}
-
 // Polls `request` until it completes (0) or fails or passes the group's
 // time-out (non-zero, with a message naming `what`). Either failure leaves
 // the group broken: a collective that failed on one rank may be pending on
 // the others, and one that timed out is pending here.
 int complete(Group &group, MPI_Request &request, const char *what, char *error,
              uint64_t errorSize) {
-  using Clock = std::chrono::steady_clock;
-  // Capped (at 30 years) so that the clock's integer ticks cannot overflow.
-  double seconds = std::min(group.timeoutSeconds, 1e9);
-  auto start = Clock::now();
-  auto deadline = start + std::chrono::duration_cast<Clock::duration>(
-                              std::chrono::duration<double>(seconds));
-  auto stopYielding =
-      start + std::chrono::duration_cast<Clock::duration>(
-                  std::chrono::duration<double>(kYieldingSeconds));
-  for (int spins = 0;;) {
+  for (Poll poll(group.timeoutSeconds);;) {
     int done = 0;
     int rc = MPI_Test(&request, &done, MPI_STATUS_IGNORE);
     if (rc != MPI_SUCCESS) {
@@ -146,8 +85,7 @@ int complete(Group &group, MPI_Request &request, const char *what, char *error,
     }
     if (done)
       return 0;
-    auto now = Clock::now();
-    if (now >= deadline) {
+    if (poll.expiredElseWait()) {
       group.broken = true;
       group.timedOut = true;
       operationLeftPending = true;
@@ -156,12 +94,6 @@ int complete(Group &group, MPI_Request &request, const char *what, char *error,
              kNotTakingPart);
       return 1;
     }
-    if (spins < kSpinsBeforeYielding)
-      ++spins;
-    else if (now < stopYielding)
-      sched_yield();
-    else
-      sleepBriefly();
   }
 }
 

@@ -56,6 +56,9 @@ std::string open(Driver &d) {
   resolve(d.memFree, "cuMemFree_v2");
   resolve(d.memcpyHtoD, "cuMemcpyHtoD_v2");
   resolve(d.memcpyDtoH, "cuMemcpyDtoH_v2");
+  resolve(d.memcpyHtoDAsync, "cuMemcpyHtoDAsync_v2");
+  resolve(d.memsetD8, "cuMemsetD8_v2");
+  resolve(d.pointerGetAttribute, "cuPointerGetAttribute");
   resolve(d.memcpyAsync, "cuMemcpyAsync");
   resolve(d.moduleLoadData, "cuModuleLoadData");
   resolve(d.moduleUnload, "cuModuleUnload");
@@ -63,6 +66,7 @@ std::string open(Driver &d) {
   resolve(d.launchKernel, "cuLaunchKernel");
   resolve(d.streamCreate, "cuStreamCreate");
   resolve(d.streamSynchronize, "cuStreamSynchronize");
+  resolve(d.streamQuery, "cuStreamQuery");
   resolve(d.streamDestroy, "cuStreamDestroy_v2");
   resolve(d.getErrorName, "cuGetErrorName");
   resolve(d.getErrorString, "cuGetErrorString");

@@ -9,6 +9,7 @@
 //
 // The library is $MOERT_CUDA_DRIVER when that is set (a driver installed
 // elsewhere, or a test's stand-in), else libcuda.so.1 (docs/Runtime.md).
+// libmoert_nccl compiles this too, for its device memory and stream.
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_RUNTIME_MOERT_CUDADRIVER_H
@@ -38,6 +39,13 @@ constexpr unsigned kStreamNonBlocking = 1;
 /// CUstreamCaptureMode: calls that are not captured (allocations, module
 /// loads) stay allowed on any thread while a stream captures.
 constexpr int kCaptureModeRelaxed = 2;
+/// cuStreamQuery's answer while work is pending.
+constexpr CUresult kNotReady = 600;
+/// CU_POINTER_ATTRIBUTE_MEMORY_TYPE, and the CUmemorytype values of memory
+/// on a device.
+constexpr int kPointerMemoryType = 2;
+constexpr unsigned kMemoryTypeDevice = 2;
+constexpr unsigned kMemoryTypeUnified = 4;
 /// CUdevice_attribute values moert reads.
 constexpr int kComputeCapabilityMajor = 75;
 constexpr int kComputeCapabilityMinor = 76;
@@ -62,6 +70,12 @@ struct Driver {
   CUresult (*memcpyHtoD)(CUdeviceptr dst, const void *src,
                          size_t bytes) = nullptr;
   CUresult (*memcpyDtoH)(void *dst, CUdeviceptr src, size_t bytes) = nullptr;
+  CUresult (*memcpyHtoDAsync)(CUdeviceptr dst, const void *src, size_t bytes,
+                              CUstream stream) = nullptr;
+  CUresult (*memsetD8)(CUdeviceptr dst, unsigned char value,
+                       size_t bytes) = nullptr;
+  CUresult (*pointerGetAttribute)(void *data, int attribute,
+                                  CUdeviceptr ptr) = nullptr;
   CUresult (*memcpyAsync)(CUdeviceptr dst, CUdeviceptr src, size_t bytes,
                           CUstream stream) = nullptr;
   CUresult (*moduleLoadData)(CUmodule *module, const void *image) = nullptr;
@@ -75,6 +89,7 @@ struct Driver {
                            void **extra) = nullptr;
   CUresult (*streamCreate)(CUstream *stream, unsigned flags) = nullptr;
   CUresult (*streamSynchronize)(CUstream stream) = nullptr;
+  CUresult (*streamQuery)(CUstream stream) = nullptr;
   CUresult (*streamDestroy)(CUstream stream) = nullptr;
   /// CUDA graphs (driver 11.4 and later); null when the driver lacks any
   /// of them, which only sessions that ask for graphs need.

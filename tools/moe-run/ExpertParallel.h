@@ -4,7 +4,8 @@
 // every rank reads the same inputs, runs the function on its share of the
 // tokens, and rank 0 gathers the outputs to print, verify and write them.
 // The group's collectives come from libmoert_mpi where moe-run was built
-// with MPI.
+// with MPI, or from libmoert_nccl with --collectives nccl (MPI still starts
+// the ranks, hands them NCCL's id and gathers the outputs).
 //
 //===----------------------------------------------------------------------===//
 #ifndef MOEC_TOOLS_MOE_RUN_EXPERTPARALLEL_H
@@ -32,12 +33,18 @@ public:
   RankGroup &operator=(const RankGroup &) = delete;
 
   /// Joins the group of processes mpirun started, with collectives that
-  /// give up after `timeoutSeconds`; "" or why not.
-  std::string start(double timeoutSeconds);
+  /// give up after `timeoutSeconds`: MPI's, or with `engine` "nccl", NCCL's
+  /// on CUDA device `ncclDevice` (-1: the rank within its node), whose id
+  /// rank 0 makes and hands the others over MPI. "" or why not.
+  std::string start(double timeoutSeconds, const std::string &engine,
+                    int ncclDevice);
   bool started() const { return started_; }
   int32_t rank() const { return table_.rank; }
   int32_t size() const { return table_.size; }
-  const moert_collectives_t &collectives() const { return table_; }
+  /// The collectives the session exchanges token rows with.
+  const moert_collectives_t &collectives() const {
+    return nccl_.context ? nccl_ : table_;
+  }
 
   /// Rank 0 receives every rank's `rowsPerRank[r]` rows of `rowBytes`
   /// bytes into `all` (in rank order); the others send `local`.
@@ -50,7 +57,8 @@ public:
   [[noreturn]] void abort(int code);
 
 private:
-  moert_collectives_t table_{};
+  moert_collectives_t table_{}; // MPI's: starting, sharing ids, gathering
+  moert_collectives_t nccl_{};
   bool started_ = false;
 };
 

@@ -84,6 +84,15 @@ const char *kUsage =
     "                         rank waits for the others in an exchange\n"
     "                         before it gives up and ends the job\n"
     "                         (default 60)\n"
+    "  --collectives ENGINE   for an expert-parallel function, what moves\n"
+    "                         the token rows between ranks: mpi (default;\n"
+    "                         libmoert_mpi) or nccl (libmoert_nccl: NCCL\n"
+    "                         on one CUDA device a rank, host buffers\n"
+    "                         staged through it; MPI still starts the ranks\n"
+    "                         and hands them NCCL's id)\n"
+    "  --nccl-device N        with --collectives nccl, the CUDA device of\n"
+    "                         this rank (default: its rank within the node,\n"
+    "                         from mpirun's environment)\n"
     "  --version              the moec and LLVM versions it was built with\n"
     "  -h, --help             this text\n"
     "\n"
@@ -128,6 +137,8 @@ struct Options {
   bool cudaGraphs = false;
   double tolerance = -1;
   double epTimeout = 60;
+  std::string collectives = "mpi";
+  int ncclDevice = -1; // -1: the rank within the node
   int repeat = 0, threads = 0;
 };
 
@@ -206,6 +217,14 @@ std::string parseArgs(int argc, char **argv, Options &o, bool &help) {
       if (!value(v) || (o.epTimeout = std::strtod(v.c_str(), &end), *end) ||
           v.empty() || !(o.epTimeout > 0) || o.epTimeout > 86400)
         return "--ep-timeout needs a number of seconds in (0, 86400]";
+    } else if (key == "--collectives") {
+      if (!value(o.collectives) ||
+          (o.collectives != "mpi" && o.collectives != "nccl"))
+        return "--collectives needs mpi or nccl";
+    } else if (key == "--nccl-device") {
+      if (!value(v) || !parseInt(v.c_str(), o.ncclDevice) ||
+          o.ncclDevice > 1023)
+        return "--nccl-device needs a CUDA device ordinal (0 to 1023)";
     } else if (a == "--cuda-graphs") {
       o.cudaGraphs = true;
     } else if (key == "--threads") {
@@ -359,9 +378,16 @@ int main(int argc, char **argv) {
   int64_t epRanks =
       moert_artifact_expert_parallel_ranks(artifact, fnName.c_str());
   if (epRanks > 0) {
-    if (std::string err = group.start(o.epTimeout); !err.empty())
-      return fail("function '" + fnName + "' runs its experts on " +
-                  std::to_string(epRanks) + " ranks: " + err);
+    if (std::string err = group.start(o.epTimeout, o.collectives, o.ncclDevice);
+        !err.empty()) {
+      int code = fail("function '" + fnName + "' runs its experts on " +
+                      std::to_string(epRanks) + " ranks: " + err);
+      // MPI started but NCCL did not on this rank: the others would wait
+      // for it until their time-out.
+      if (group.started() && group.size() > 1)
+        group.abort(code);
+      return code;
+    }
     if (group.size() != epRanks)
       return fail("function '" + fnName + "' runs its experts on " +
                   std::to_string(epRanks) + " ranks; start it with mpirun " +

@@ -12,6 +12,8 @@
  *                           (default 0)
  *   FAKE_CUDA_LOG           a file each module load, kernel launch, copy,
  *                           stream wait and graph call is appended to
+ * Allocations are host memory at the addresses they report (so that a
+ * stand-in NCCL can read them); cuPointerGetAttribute knows them.
  * Kernels are not run: a launch is checked (a module loaded from an ELF
  * image, a function of it, a stream) and logged. A stream that captures
  * (cuStreamBeginCapture_v2) records its launches and copies into a graph
@@ -22,6 +24,7 @@
  * Built with -DFAKE_CUDA_OMIT_MEMALLOC it lacks cuMemAlloc_v2, as a driver
  * too old for moert would lack an entry point; with -DFAKE_CUDA_OMIT_GRAPHS
  * it lacks the graph calls. */
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -144,6 +147,39 @@ CUresult cuCtxPopCurrent_v2(CUcontext *context) {
   current = depth ? stack[depth - 1] : NULL;
   return SUCCESS;
 }
+static void logLine(const char *format, ...);
+/* The live allocations, for cuPointerGetAttribute. */
+struct allocation {
+  CUdeviceptr start;
+  size_t bytes;
+  int device;
+  struct allocation *next;
+};
+static struct allocation *allocations;
+static pthread_mutex_t allocationsLock = PTHREAD_MUTEX_INITIALIZER;
+static void remember(CUdeviceptr start, size_t bytes, int device) {
+  struct allocation *a = malloc(sizeof *a);
+  if (!a)
+    abort();
+  a->start = start;
+  a->bytes = bytes;
+  a->device = device;
+  pthread_mutex_lock(&allocationsLock);
+  a->next = allocations;
+  allocations = a;
+  pthread_mutex_unlock(&allocationsLock);
+}
+static void forget(CUdeviceptr start) {
+  pthread_mutex_lock(&allocationsLock);
+  for (struct allocation **a = &allocations; *a; a = &(*a)->next)
+    if ((*a)->start == start) {
+      struct allocation *gone = *a;
+      *a = gone->next;
+      free(gone);
+      break;
+    }
+  pthread_mutex_unlock(&allocationsLock);
+}
 #ifndef FAKE_CUDA_OMIT_MEMALLOC
 /* Each allocation is a host block with its size in front. */
 CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
@@ -162,6 +198,7 @@ CUresult cuMemAlloc_v2(CUdeviceptr *ptr, size_t bytes) {
   memcpy(block, &bytes, sizeof(bytes));
   used[current->device] += (long long)bytes;
   *ptr = (CUdeviceptr)(uintptr_t)(block + 64);
+  remember(*ptr, bytes, current->device);
   return SUCCESS;
 }
 #endif
@@ -172,15 +209,48 @@ CUresult cuMemFree_v2(CUdeviceptr ptr) {
   size_t bytes;
   memcpy(&bytes, block, sizeof(bytes));
   used[current->device] -= (long long)bytes;
+  forget(ptr);
   free(block);
   return SUCCESS;
 }
-static void logLine(const char *format, ...);
+/* CU_POINTER_ATTRIBUTE_MEMORY_TYPE (2): CU_MEMORYTYPE_DEVICE (2) inside
+ * an allocation; other memory is unknown to the driver (CUDA_ERROR_INVALID_
+ * VALUE), as ordinary host memory is. */
+CUresult cuPointerGetAttribute(void *data, int attribute, CUdeviceptr ptr) {
+  if (attribute != 2)
+    return INVALID_VALUE;
+  int found = 0;
+  pthread_mutex_lock(&allocationsLock);
+  for (struct allocation *a = allocations; a; a = a->next)
+    if (ptr >= a->start && ptr < a->start + a->bytes)
+      found = 1;
+  pthread_mutex_unlock(&allocationsLock);
+  if (!found)
+    return INVALID_VALUE;
+  *(unsigned *)data = 2;
+  return SUCCESS;
+}
+CUresult cuMemsetD8_v2(CUdeviceptr dst, unsigned char value, size_t bytes) {
+  if (!current)
+    return INVALID_CONTEXT;
+  memset((void *)(uintptr_t)dst, value, bytes);
+  logLine("set on device %zu bytes", bytes);
+  return SUCCESS;
+}
 CUresult cuMemcpyHtoD_v2(CUdeviceptr dst, const void *src, size_t bytes) {
   if (!current)
     return INVALID_CONTEXT;
   memcpy((void *)(uintptr_t)dst, src, bytes);
   logLine("copy to device %zu bytes", bytes);
+  return SUCCESS;
+}
+/* Work on a stream runs when it is enqueued. */
+CUresult cuMemcpyHtoDAsync_v2(CUdeviceptr dst, const void *src, size_t bytes,
+                              CUstream stream) {
+  if (!current || !stream)
+    return INVALID_CONTEXT;
+  memcpy((void *)(uintptr_t)dst, src, bytes);
+  logLine("copy to device %zu bytes (async)", bytes);
   return SUCCESS;
 }
 CUresult cuMemcpyDtoH_v2(void *dst, CUdeviceptr src, size_t bytes) {
@@ -325,6 +395,12 @@ CUresult cuStreamCreate(CUstream *stream, unsigned flags) {
   *stream = calloc(1, sizeof(struct CUstream_st));
   (*stream)->device = current->device;
   logLine("create stream");
+  return SUCCESS;
+}
+/* Work on a stream is done when it is enqueued: idle. */
+CUresult cuStreamQuery(CUstream stream) {
+  if (!stream)
+    return INVALID_HANDLE;
   return SUCCESS;
 }
 CUresult cuStreamSynchronize(CUstream stream) {

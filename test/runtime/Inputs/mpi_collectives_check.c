@@ -1,4 +1,6 @@
-/* libmoert_mpi's collectives under mpirun (test/runtime/mpi-collectives.test).
+/* libmoert_mpi's collectives under mpirun (test/runtime/mpi-collectives.test),
+ * and with a last argument "nccl" libmoert_nccl's (nccl-collectives.test):
+ * MPI starts the ranks and rank 0 hands NCCL's id to the others over it.
  *
  *   moert-mpi-check exchange    all-to-all of int64 counts, all-to-all-v
  *                               of 4-, 12- and 256-byte rows with
@@ -11,11 +13,17 @@
  *                               the others print the time-out (1 s), then
  *                               end the job with moert_mpi_abort(3)
  *
+ * With NCCL the exchanges also run on buffers in device memory (the CUDA
+ * driver's, opened as libmoert_nccl opens it), and each rank uses CUDA
+ * device $OMPI_COMM_WORLD_LOCAL_RANK (0 without it).
+ *
  * Unexpected results print "FAILED: ..." and end the job with status 2.
  * Each line is written at once, so that mpirun does not mix the ranks'
  * lines. */
 #define _POSIX_C_SOURCE 200809L
-#include <moert_mpi.h>
+#include <moert_nccl.h>
+
+#include <dlfcn.h>
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -24,7 +32,58 @@
 #include <string.h>
 #include <time.h>
 
-static moert_collectives_t coll;
+/* `coll` is the engine under test; `mpi` gathers the ranks' findings. */
+static moert_collectives_t coll, mpi;
+static int nccl;
+
+#ifdef MOERT_CHECK_ONE_PROCESS
+/* Built without MPI (scripts/gpu-check.sh, for a GPU machine that may lack
+ * it): one process, rank 0 of 1, whose `mpi` table hands it its own
+ * blocks. Only "exchange nccl" and "disagree nccl" make sense here. */
+static int selfAllToAll(void *context, const void *send, void *recv,
+                        int64_t bytes, char *error, uint64_t errorSize) {
+  (void)context;
+  (void)error;
+  (void)errorSize;
+  if (bytes > 0)
+    memcpy(recv, send, (size_t)bytes);
+  return 0;
+}
+static int moert_mpi_init(int *argc, char ***argv, int32_t *rank, int32_t *size,
+                          char *error, uint64_t errorSize) {
+  (void)argc;
+  (void)argv;
+  (void)error;
+  (void)errorSize;
+  *rank = 0;
+  *size = 1;
+  return 0;
+}
+static int moert_mpi_collectives(double timeout, moert_collectives_t *out,
+                                 char *error, uint64_t errorSize) {
+  static int self;
+  (void)error;
+  (void)errorSize;
+  memset(out, 0, sizeof(*out));
+  if (!(timeout > 0))
+    return 1;
+  out->version = MOERT_COLLECTIVES_VERSION;
+  out->size = 1;
+  out->context = &self;
+  out->all_to_all = selfAllToAll;
+  return 0;
+}
+static void moert_mpi_collectives_release(moert_collectives_t *table) {
+  memset(table, 0, sizeof(*table));
+}
+static void moert_mpi_abort(int code) {
+  fflush(NULL);
+  exit(code);
+}
+static int moert_mpi_finalize(void) { return 0; }
+#else
+#include <moert_mpi.h>
+#endif
 static int32_t me, ranks;
 static char error[1024];
 
@@ -90,8 +149,8 @@ static void gather(int64_t value, int64_t *all) {
   int i;
   for (i = 0; i < ranks; ++i)
     send[i] = value;
-  if (coll.all_to_all(coll.context, send, all, sizeof(int64_t), error,
-                      sizeof(error)))
+  if (mpi.all_to_all(mpi.context, send, all, sizeof(int64_t), error,
+                     sizeof(error)))
     FAIL("%d: gathering: %s", me, error);
   free(send);
 }
@@ -208,6 +267,80 @@ static void checkAllToAllV(int64_t rowBytes) {
         (long long)wrong);
 }
 
+/* The CUDA driver's calls for buffers in device memory, by their driver
+ * names. */
+typedef int (*CuRetain)(void **, int);
+typedef int (*CuPush)(void *);
+typedef int (*CuPop)(void **);
+typedef int (*CuAlloc)(unsigned long long *, size_t);
+typedef int (*CuFree)(unsigned long long);
+typedef int (*CuToDevice)(unsigned long long, const void *, size_t);
+typedef int (*CuToHost)(void *, unsigned long long, size_t);
+
+static int localRank(void) {
+  const char *v = getenv("OMPI_COMM_WORLD_LOCAL_RANK");
+  return v && *v ? atoi(v) : 0;
+}
+
+/* One round of all_to_all_v of 24-byte rows whose buffers are device
+ * memory, filled from and read back to host memory. */
+static void checkDeviceBuffers(void) {
+  const char *path = getenv("MOERT_CUDA_DRIVER");
+  void *driver = dlopen(path && *path ? path : "libcuda.so.1", RTLD_NOW);
+  void *context = NULL, *popped = NULL;
+  unsigned long long sendDev = 0, recvDev = 0;
+  int64_t wrongCounts, wrong, rows;
+  const int64_t rowBytes = 24;
+  const uint64_t seed = 424242u;
+  struct exchange x;
+  CuRetain retain;
+  CuPush push;
+  CuPop pop;
+  CuAlloc alloc;
+  CuFree memFree;
+  CuToDevice toDevice;
+  CuToHost toHost;
+  if (!driver)
+    FAIL("%d: cannot open the CUDA driver: %s", me, dlerror());
+  /* POSIX's way from a symbol to a function pointer. */
+  *(void **)&retain = dlsym(driver, "cuDevicePrimaryCtxRetain");
+  *(void **)&push = dlsym(driver, "cuCtxPushCurrent_v2");
+  *(void **)&pop = dlsym(driver, "cuCtxPopCurrent_v2");
+  *(void **)&alloc = dlsym(driver, "cuMemAlloc_v2");
+  *(void **)&memFree = dlsym(driver, "cuMemFree_v2");
+  *(void **)&toDevice = dlsym(driver, "cuMemcpyHtoD_v2");
+  *(void **)&toHost = dlsym(driver, "cuMemcpyDtoH_v2");
+  if (!retain || !push || !pop || !alloc || !memFree || !toDevice || !toHost)
+    FAIL("%d: the CUDA driver lacks a call the check makes", me);
+  if (retain(&context, localRank()) || push(context))
+    FAIL("%d: cannot use CUDA device %d", me, localRank());
+  wrongCounts = prepare(&x, seed, rowBytes);
+  if (alloc(&sendDev, (size_t)(x.sendRows * rowBytes) + 1) ||
+      alloc(&recvDev, (size_t)(x.recvRows * rowBytes) + 1) ||
+      toDevice(sendDev, x.send, (size_t)(x.sendRows * rowBytes)))
+    FAIL("%d: cannot fill device memory", me);
+  pop(&popped);
+  if (coll.all_to_all_v(coll.context, (void *)(uintptr_t)sendDev, x.sendCounts,
+                        (void *)(uintptr_t)recvDev, x.recvCounts, rowBytes,
+                        error, sizeof(error)))
+    FAIL("%d: all_to_all_v of device buffers: %s", me, error);
+  if (push(context) || toHost(x.recv, recvDev, (size_t)(x.recvRows * rowBytes)))
+    FAIL("%d: cannot read device memory", me);
+  memFree(sendDev);
+  memFree(recvDev);
+  pop(&popped);
+  wrong = wrongBytes(&x, seed, rowBytes);
+  rows = sumOverRanks(x.recvRows);
+  wrongCounts = sumOverRanks(wrongCounts);
+  wrong = sumOverRanks(wrong);
+  release(&x);
+  if (me == 0)
+    say("all_to_all_v of %lld-byte rows in device memory: %lld rows, %lld "
+        "wrong counts, %lld wrong bytes",
+        (long long)rowBytes, (long long)rows, (long long)wrongCounts,
+        (long long)wrong);
+}
+
 /* Refused arguments: every rank passes the same, so that none waits for
  * the others. Rank 0 prints its message; every rank checks that its own
  * names it, and that `recv` was zeroed where its size is known. */
@@ -252,6 +385,8 @@ static int exchangeMode(void) {
   checkAllToAllV(4);
   checkAllToAllV(12);
   checkAllToAllV(256);
+  if (nccl)
+    checkDeviceBuffers();
   if (coll.agree(coll.context, 0x5eed0000u + 42u, "the test value", error,
                  sizeof(error)))
     FAIL("%d: agree on equal values: %s", me, error);
@@ -261,15 +396,28 @@ static int exchangeMode(void) {
    * has a known size. */
   checkRefused("a negative send count", -3, 0, 8, 1, "a row count cannot");
   checkRefused("a negative receive count", 0, -1, 8, 0, "recv_counts[0] is -1");
-  checkRefused("a count beyond int", 3000000000ll, 0, 8, 1,
-               "is 3000000000 rows: more than MPI's int counts hold");
+  if (nccl)
+    checkRefused("a count beyond a size", 4611686018427387904ll, 0, 8, 1,
+                 "is 4611686018427387904 rows: the rows' bytes overflow a "
+                 "size");
+  else
+    checkRefused("a count beyond int", 3000000000ll, 0, 8, 1,
+                 "is 3000000000 rows: more than MPI's int counts hold");
   checkRefused("a row of no bytes", 0, 0, 0, 0, "rows have 0 bytes");
   /* The refusals left the group usable. */
   if (coll.agree(coll.context, 7, "the test value", error, sizeof(error)))
     FAIL("%d: agree after refusals: %s", me, error);
   if (me == 0)
     say("after the refusals: the group works");
-  if (!moert_mpi_collectives(0, &none, error, sizeof(error)) || none.context)
+  if (nccl) {
+    moert_nccl_id_t id;
+    memset(&id, 0, sizeof(id));
+    if (!moert_nccl_collectives(&id, me, ranks, localRank(), 0, &none, error,
+                                sizeof(error)) ||
+        none.context)
+      FAIL("%d: a zero time-out was taken", me);
+  } else if (!moert_mpi_collectives(0, &none, error, sizeof(error)) ||
+             none.context)
     FAIL("%d: a zero time-out was taken", me);
   if (me == 0)
     say("a zero time-out: %s", error);
@@ -316,11 +464,15 @@ static int timeoutMode(double timeout) {
   zeroed = memcmp(recv, zero, (size_t)ranks * 8) == 0;
   refused = coll.agree(coll.context, 1, "anything", error, sizeof(error)) &&
             strstr(error, "cannot be used again") != NULL;
+  /* NCCL's group was aborted; MPI's own did not time out, and
+   * moert_mpi_finalize() would finalize it. */
   say("rank %d: gave up after the time-out, within 2 s more: %s; output "
       "zeroed: %s; later calls refused: %s; finalize refused: %s",
       me, waited >= timeout && waited < timeout + 2 ? "yes" : "no",
       zeroed ? "yes" : "no", refused ? "yes" : "no",
-      moert_mpi_finalize() != 0 ? "yes" : "no");
+      nccl                        ? "n/a"
+      : moert_mpi_finalize() != 0 ? "yes"
+                                  : "no");
   /* Lets the other ranks that time out print before the job ends. */
   {
     struct timespec pause = {1, 0};
@@ -330,16 +482,49 @@ static int timeoutMode(double timeout) {
   return 3;
 }
 
+/* NCCL's collectives in `coll`: rank 0 makes the id, the equal all-to-all
+ * of MPI's table hands it to every rank. */
+static void startNccl(double timeout) {
+  moert_nccl_id_t id;
+  char *send = allocate((size_t)ranks * MOERT_NCCL_ID_BYTES);
+  char *recv = allocate((size_t)ranks * MOERT_NCCL_ID_BYTES);
+  int32_t version = 0;
+  int i;
+  memset(&id, 0, sizeof(id));
+  if (me == 0 && moert_nccl_unique_id(&id, error, sizeof(error)))
+    FAIL("%d: moert_nccl_unique_id: %s", me, error);
+  for (i = 0; i < ranks; ++i)
+    memcpy(send + (size_t)i * MOERT_NCCL_ID_BYTES, id.bytes,
+           MOERT_NCCL_ID_BYTES);
+  if (mpi.all_to_all(mpi.context, send, recv, MOERT_NCCL_ID_BYTES, error,
+                     sizeof(error)))
+    FAIL("%d: handing out the NCCL id: %s", me, error);
+  memcpy(id.bytes, recv, MOERT_NCCL_ID_BYTES);
+  free(send);
+  free(recv);
+  if (moert_nccl_version(&version, error, sizeof(error)))
+    FAIL("%d: moert_nccl_version: %s", me, error);
+  if (moert_nccl_collectives(&id, me, ranks, localRank(), timeout, &coll, error,
+                             sizeof(error)))
+    FAIL("%d: moert_nccl_collectives: %s", me, error);
+  if (me == 0)
+    say("NCCL %d, CUDA device %d", (int)version, localRank());
+}
+
 int main(int argc, char **argv) {
   const char *mode = argc >= 2 ? argv[1] : "";
   double timeout = strcmp(mode, "timeout") == 0 ? 1.0 : 10.0;
-  int status;
+  int status = 2;
   if (moert_mpi_init(&argc, &argv, &me, &ranks, error, sizeof(error))) {
     say("FAILED: moert_mpi_init: %s", error);
     return 2;
   }
-  if (moert_mpi_collectives(timeout, &coll, error, sizeof(error)))
+  nccl = argc >= 3 && strcmp(argv[2], "nccl") == 0;
+  if (moert_mpi_collectives(timeout, &mpi, error, sizeof(error)))
     FAIL("%d: moert_mpi_collectives: %s", me, error);
+  coll = mpi;
+  if (nccl)
+    startNccl(timeout);
   if (coll.version != MOERT_COLLECTIVES_VERSION || coll.rank != me ||
       coll.size != ranks)
     FAIL("%d: the table says version %d, rank %d of %d", me, coll.version,
@@ -353,9 +538,13 @@ int main(int argc, char **argv) {
   else if (strcmp(mode, "timeout") == 0)
     status = timeoutMode(timeout);
   else
-    FAIL("%d: usage: moert-mpi-check exchange|disagree|timeout", me);
-  moert_mpi_collectives_release(&coll);
-  if (coll.context || coll.all_to_all)
+    FAIL("%d: usage: moert-mpi-check exchange|disagree|timeout [nccl]", me);
+  if (nccl)
+    moert_nccl_collectives_release(&coll);
+  moert_mpi_collectives_release(&mpi);
+  if (!nccl)
+    coll = mpi;
+  if (coll.context || coll.all_to_all || mpi.context || mpi.all_to_all)
     FAIL("%d: the released table is not zeroed", me);
   if (moert_mpi_finalize())
     FAIL("%d: moert_mpi_finalize failed", me);

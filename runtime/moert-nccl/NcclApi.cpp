@@ -1,0 +1,92 @@
+//===- NcclApi.cpp - NCCL, loaded at run time -----------------------------===//
+#include "NcclApi.h"
+
+#include <cstdlib>
+#include <dlfcn.h>
+#include <mutex>
+#include <type_traits>
+
+using namespace moert::nccl;
+
+namespace {
+
+/// Opens $`variable` (else `fallback`) for the life of the process: its
+/// communicators, contexts and memory outlive any one group.
+void *openLibrary(const char *variable, const char *fallback, std::string &path,
+                  std::string &why, const char *what) {
+  const char *env = std::getenv(variable);
+  path = env && *env ? env : fallback;
+  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!handle) {
+    const char *text = dlerror();
+    why = std::string("no ") + what + ": cannot load " + path + " (" +
+          (text ? text : "unknown error") + ")";
+  }
+  return handle;
+}
+
+/// Resolves entry points of `handle`, keeping the first missing name.
+struct Resolver {
+  void *handle;
+  std::string missing;
+  template <typename Fn>
+  void operator()(Fn &fn, const char *name) {
+    fn = reinterpret_cast<Fn>(dlsym(handle, name));
+    if (!fn && missing.empty())
+      missing = name;
+  }
+};
+
+std::string openNccl(Nccl &n) {
+  std::string why;
+  void *handle =
+      openLibrary("MOERT_NCCL_LIBRARY", "libnccl.so.2", n.path, why, "NCCL");
+  if (!handle)
+    return why;
+  Resolver resolve{handle, {}};
+  resolve(n.getVersion, "ncclGetVersion");
+  resolve(n.getUniqueId, "ncclGetUniqueId");
+  resolve(n.commInitRankConfig, "ncclCommInitRankConfig");
+  resolve(n.commGetAsyncError, "ncclCommGetAsyncError");
+  resolve(n.commAbort, "ncclCommAbort");
+  resolve(n.commDestroy, "ncclCommDestroy");
+  resolve(n.groupStart, "ncclGroupStart");
+  resolve(n.groupEnd, "ncclGroupEnd");
+  resolve(n.send, "ncclSend");
+  resolve(n.recv, "ncclRecv");
+  resolve(n.allGather, "ncclAllGather");
+  resolve(n.getErrorString, "ncclGetErrorString");
+  if (!resolve.missing.empty())
+    return "NCCL " + n.path + " lacks " + resolve.missing +
+           " (moert needs NCCL 2.14 or later)";
+  resolve(n.getLastError, "ncclGetLastError");
+  if (ncclResult_t r = n.getVersion(&n.version); r != kNcclSuccess)
+    return "NCCL " + n.path + ": " + n.error("ncclGetVersion", r, nullptr);
+  if (n.version < kNcclMinimumVersion)
+    return "NCCL " + n.path + " is version " + std::to_string(n.version) +
+           ": moert needs 2.14 (21400) or later, for non-blocking "
+           "communicators";
+  return "";
+}
+
+} // namespace
+
+std::string Nccl::error(const char *call, ncclResult_t result,
+                        ncclComm_t comm) const {
+  std::string out = std::string(call) + ": ";
+  const char *text = getErrorString ? getErrorString(result) : nullptr;
+  out += text && *text ? text : "NCCL error " + std::to_string(result);
+  const char *last = getLastError ? getLastError(comm) : nullptr;
+  if (last && *last)
+    out += std::string(" (") + last + ")";
+  return out;
+}
+
+const Nccl *moert::nccl::loadNccl(std::string &why) {
+  static Nccl nccl;
+  static std::string failure;
+  static std::once_flag once;
+  std::call_once(once, [] { failure = openNccl(nccl); });
+  why = failure;
+  return failure.empty() ? &nccl : nullptr;
+}

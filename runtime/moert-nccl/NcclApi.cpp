@@ -10,40 +10,24 @@ using namespace moert::nccl;
 
 namespace {
 
-/// Opens $`variable` (else `fallback`) for the life of the process: its
-/// communicators, contexts and memory outlive any one group.
-void *openLibrary(const char *variable, const char *fallback, std::string &path,
-                  std::string &why, const char *what) {
-  const char *env = std::getenv(variable);
-  path = env && *env ? env : fallback;
-  void *handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+/// Opens NCCL for the life of the process (its communicators outlive any
+/// one group) and resolves every entry point, or says why not.
+std::string openNccl(Nccl &n) {
+  const char *env = std::getenv("MOERT_NCCL_LIBRARY");
+  n.path = env && *env ? env : "libnccl.so.2";
+  void *handle = dlopen(n.path.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *text = dlerror();
-    why = std::string("no ") + what + ": cannot load " + path + " (" +
-          (text ? text : "unknown error") + ")";
+    return "no NCCL: cannot load " + n.path + " (" +
+           (text ? text : "unknown error") + ")";
   }
-  return handle;
-}
-
-/// Resolves entry points of `handle`, keeping the first missing name.
-struct Resolver {
-  void *handle;
   std::string missing;
-  template <typename Fn>
-  void operator()(Fn &fn, const char *name) {
-    fn = reinterpret_cast<Fn>(dlsym(handle, name));
+  auto resolve = [&](auto &fn, const char *name) {
+    fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(
+        dlsym(handle, name));
     if (!fn && missing.empty())
       missing = name;
-  }
-};
-
-std::string openNccl(Nccl &n) {
-  std::string why;
-  void *handle =
-      openLibrary("MOERT_NCCL_LIBRARY", "libnccl.so.2", n.path, why, "NCCL");
-  if (!handle)
-    return why;
-  Resolver resolve{handle, {}};
+  };
   resolve(n.getVersion, "ncclGetVersion");
   resolve(n.getUniqueId, "ncclGetUniqueId");
   resolve(n.commInitRankConfig, "ncclCommInitRankConfig");
@@ -56,8 +40,8 @@ std::string openNccl(Nccl &n) {
   resolve(n.recv, "ncclRecv");
   resolve(n.allGather, "ncclAllGather");
   resolve(n.getErrorString, "ncclGetErrorString");
-  if (!resolve.missing.empty())
-    return "NCCL " + n.path + " lacks " + resolve.missing +
+  if (!missing.empty())
+    return "NCCL " + n.path + " lacks " + missing +
            " (moert needs NCCL 2.14 or later)";
   resolve(n.getLastError, "ncclGetLastError");
   if (ncclResult_t r = n.getVersion(&n.version); r != kNcclSuccess)

@@ -44,9 +44,9 @@ struct UniqueId {
 /// structure.
 struct Config {
   size_t size = sizeof(Config);
-  unsigned magic = 0xcafebeef;    // NCCL_API_MAGIC
-  unsigned version = 21400;       // NCCL_VERSION(2, 14, 0)
-  int blocking = -2147483647 - 1; // NCCL_CONFIG_UNDEF_INT
+  unsigned magic = 0xcafebeef;            // NCCL_API_MAGIC
+  unsigned version = kNcclMinimumVersion; // NCCL_VERSION(2, 14, 0)
+  int blocking = -2147483647 - 1;         // NCCL_CONFIG_UNDEF_INT
   int cgaClusterSize = -2147483647 - 1;
   int minCTAs = -2147483647 - 1;
   int maxCTAs = -2147483647 - 1;
@@ -78,7 +78,8 @@ struct Nccl {
   /// Null in releases before 2.13.
   const char *(*getLastError)(ncclComm_t comm) = nullptr;
 
-  /// "ncclSend: NCCL_... (NCCL's text; its last error)" for a failed call.
+  /// "ncclSend: NCCL's text for the result (its last error)" for a failed
+  /// call.
   std::string error(const char *call, ncclResult_t result,
                     ncclComm_t comm) const;
 };

@@ -24,7 +24,9 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q4_1", 15>,
       I32EnumAttrCase<"q5_0", 16>,
       I32EnumAttrCase<"q5_1", 17>,
-      I32EnumAttrCase<"q5_k", 18>]> {
+      I32EnumAttrCase<"q5_k", 18>,
+      I32EnumAttrCase<"q2_k", 19>,
+      I32EnumAttrCase<"q3_k", 20>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -77,6 +79,17 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       `r = j % 128`, `q` the low (`r < 64`) or high nibble of
       `ql[64 h + r % 64]` or'ed with
       `((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4`.
+    * `q2_k`: `B = 256` in 84 bytes, 16 bytes `s` of 4-bit scales and mins
+      (`b[0..15]`), 64 bytes `qs` (`b[16..79]`), f16 `d` (`b[80..81]`) and
+      `dmin` (`b[82..83]`); element `j`, of sub-block `t = j / 16`, is
+      `(d · (s[t] & 15)) · n − dmin · (s[t] >> 4)` with
+      `n = (qs[32 (j / 128) + j % 32] >> 2 ((j % 128) / 32)) & 3`.
+    * `q3_k`: `B = 256` in 110 bytes, 32 bytes `hm` (`b[0..31]`), 64 bytes
+      `qs` (`b[32..95]`), 12 bytes `s` of 6-bit scales (`b[96..107]`), f16
+      `d` (`b[108..109]`); element `j`, of sub-block `t = j / 16`, is
+      `(d · (sc − 32)) · (n − 4)` with `n` the 2 bits of `q2_k`'s `n` (from
+      `qs`) or'ed with `((hm[j % 32] >> (j / 32)) & 1) << 2`, and
+      `sc = (s[t % 8] >> 4 (t / 8)) & 15 | ((s[8 + t % 4] >> 2 (t / 4)) & 3) << 4`.
     * `mxfp4` (OCP microscaling MXFP4, as ggml stores it): `B = 32` in 17
       bytes, an e8m0 exponent `e` (`b[0]`) then 16 bytes `qs` of e2m1
       values; element `j` is `v[n] · s` with `n` the low nibble of
@@ -152,7 +165,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
     /// u8z128, u4z128 and u2z128, 16 for u8z16, u4z16 and u2z16)
     /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
-    /// 13, 37, 21, 13, 9, 20, 22, 24, 176).
+    /// 13, 37, 21, 13, 9, 20, 22, 24, 176, 84, 110).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -51,6 +51,10 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::Q5_1;
     case QuantFormat::q5_k:
       return ::moe::DType::Q5_K;
+    case QuantFormat::q2_k:
+      return ::moe::DType::Q2_K;
+    case QuantFormat::q3_k:
+      return ::moe::DType::Q3_K;
     }
   }
   return std::nullopt;
@@ -108,6 +112,10 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::q5_1);
   case ::moe::DType::Q5_K:
     return QuantizedType::get(ctx, QuantFormat::q5_k);
+  case ::moe::DType::Q2_K:
+    return QuantizedType::get(ctx, QuantFormat::q2_k);
+  case ::moe::DType::Q3_K:
+    return QuantizedType::get(ctx, QuantFormat::q3_k);
   }
   return nullptr;
 }

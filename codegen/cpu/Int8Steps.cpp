@@ -21,8 +21,8 @@ using namespace mlir::moe;
 /// blocks' first 16 values then their last 16; for blocks of 16 (u8z16, u4z16,
 /// u2z16) the unit of 4 blocks at `base` in order as one; else elements [64 c,
 /// 64 c + 64) of the block of 128 or 256 at `base` as one. With the 16 lanes'
-/// scales and, for q4_k and the zero-point formats (int8HasMins), the lanes'
-/// mins negated (q4_1's and q5_1's mins m as they are: w = d n + m).
+/// scales and, for q2_k, q4_k and the zero-point formats (int8HasMins), the
+/// lanes' mins negated (q4_1's and q5_1's mins m as they are: w = d n + m).
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -266,6 +266,78 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
       mask.push_back(4 * c + l / 4);
     return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
   }
+  case QuantFormat::q2_k:
+  case QuantFormat::q3_k: {
+    // Elements [64 c, 64 c + 64): bits 4 (c % 2) to 4 (c % 2) + 3 of the
+    // 32 bytes of qs from 32 (c / 2), 2 bits at a time (docs/MoEDialect.md);
+    // q3_k's third bits, bits 2 c and 2 c + 1 of hm, over the offset 4.
+    bool three = quant.getFormat() == QuantFormat::q3_k;
+    Value x = quantBytes(t, row, at((three ? 32 : 16) + 32 * (c / 2)), 32);
+    Value q = concat(crumbsOf(x, 2 * (c % 2)), crumbsOf(x, 2 * (c % 2) + 1));
+    if (three) {
+      Value hm = quantBytes(t, row, at(0), 32);
+      auto bit = [&](int64_t s) -> Value {
+        Value v = hm;
+        if (s)
+          v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
+        return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 1));
+      };
+      q = arith::OrIOp::create(
+          b, loc, q,
+          arith::ShLIOp::create(b, loc, concat(bit(2 * c), bit(2 * c + 1)),
+                                intSplat(64, i8, 2)));
+    }
+    // The 16 sub-block scales (q2_k's mins negated too) times d (dmin),
+    // converted once per block and weight row (cached for the loop
+    // trip's steps); this step's 4 (of 16 elements, 4 lanes each).
+    auto key = std::make_pair(t, row);
+    auto it = unitScales.find(key);
+    if (it == unitScales.end()) {
+      auto f32x16 = VectorType::get({16}, f32);
+      auto times = [&](Value v, bool isSigned, int64_t half) -> Value {
+        Value f = isSigned
+                      ? arith::SIToFPOp::create(b, loc, f32x16, v).getResult()
+                      : arith::UIToFPOp::create(b, loc, f32x16, v).getResult();
+        return arith::MulFOp::create(
+            b, loc, f,
+            vector::BroadcastOp::create(b, loc, f32x16,
+                                        quantHalf(t, row, at(half))));
+      };
+      if (three) {
+        // Scale t: the nibble t / 8 of s[t % 8], or'ed with bits 2 (t / 4)
+        // and on of s[8 + t % 4] as its bits 4 and 5; less 32.
+        Value s = quantBytes(t, row, at(96), 12);
+        Value lo = vector::ShuffleOp::create(
+            b, loc, s, s, ArrayRef<int64_t>{0, 1, 2, 3, 4, 5, 6, 7});
+        Value hi = vector::ShuffleOp::create(b, loc, s, s,
+                                             ArrayRef<int64_t>{8, 9, 10, 11});
+        Value high = concat(concat(crumbsOf(hi, 0), crumbsOf(hi, 1)),
+                            concat(crumbsOf(hi, 2), crumbsOf(hi, 3)));
+        Value sc = arith::OrIOp::create(
+            b, loc, concat(nibblesOf(lo, false), nibblesOf(lo, true)),
+            arith::ShLIOp::create(b, loc, high, intSplat(16, i8, 4)));
+        sc = arith::SubIOp::create(b, loc, sc, intSplat(16, i8, 32));
+        it = unitScales.try_emplace(key, times(sc, true, 108), Value()).first;
+      } else {
+        // Scale t the low nibble of s[t], its min the high one.
+        Value s = quantBytes(t, row, at(0), 16);
+        it = unitScales
+                 .try_emplace(key, times(nibblesOf(s, false), false, 80),
+                              arith::NegFOp::create(
+                                  b, loc, times(nibblesOf(s, true), false, 82)))
+                 .first;
+      }
+    }
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(4 * c + l / 4);
+    auto [scales, negMins] = it->second;
+    Int8Step step{
+        {q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
+    if (!three)
+      step.negMins = vector::ShuffleOp::create(b, loc, negMins, negMins, mask);
+    return step;
+  }
   }
   llvm_unreachable("unknown quantized format");
 }
@@ -377,6 +449,10 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 0;
   case QuantFormat::q6_k:
     return 32;
+  case QuantFormat::q2_k:
+    return 0;
+  case QuantFormat::q3_k:
+    return 4;
   case QuantFormat::mxfp4:
     return 12; // the doubled e2m1 values are -12 to 12
   case QuantFormat::u8z:

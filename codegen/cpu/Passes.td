@@ -179,17 +179,18 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     time (128 elements for the blocks of 32, the last 2 blocks a step of
     64; 64 for the others: the K-quants, blocks of 128, and 4 blocks of 16
     whose scales take 4 lanes each): each weight row's values
-    become 64 unsigned bytes per vector (the stored value plus 128, 8, 16
-    or 32 for q8_0, q4_0, q5_0 and q6_k (q5_0's and q5_1's fifth bits
-    selected into a byte vector by a bit mask), mxfp4's doubled e2m1 value
-    plus 12; q4_1's, q5_1's, q4_k's, q5_k's (its fifth bits shifted in)
-    and the zero-point formats' are unsigned already), one
+    become 64 unsigned bytes per vector (the stored value plus 128, 8, 16,
+    32 or 4 for q8_0, q4_0, q5_0, q6_k and q3_k (q5_0's and q5_1's fifth
+    bits selected into a byte vector by a bit mask, q3_k's third bits
+    shifted in), mxfp4's doubled e2m1 value plus 12; q4_1's, q5_1's,
+    q2_k's, q4_k's, q5_k's (its fifth bits shifted in) and the zero-point
+    formats' are unsigned already), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
     per i32 lane (as `llvm.inline_asm` without side effects, which buffer
     deallocation accepts, unlike `llvm.call_intrinsic`), starting from the
     row's sums times minus that offset, and the lanes are converted to f32
     once per step and scaled by the weight's (sub-)block scale times the
-    row's scale; q4_k's mins, and the zero-point formats' d z, add the
+    row's scale; q2_k's and q4_k's mins, and the zero-point formats' d z, add the
     row's scaled sums times minus the min (q4_1's and q5_1's m times
     plus it). Where the weight has several
     tiles, the rows are quantized once for all its items, in parallel

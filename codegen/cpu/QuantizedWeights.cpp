@@ -59,12 +59,12 @@ bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
 bool mlir::moe::int8HasMins(QuantizedType quant) {
   QuantFormat f = quant.getFormat();
   return f == QuantFormat::q4_k || f == QuantFormat::q5_k ||
-         f == QuantFormat::q4_1 || f == QuantFormat::q5_1 ||
-         f == QuantFormat::u8z || f == QuantFormat::u4z ||
-         f == QuantFormat::u2z || f == QuantFormat::u8z128 ||
-         f == QuantFormat::u4z128 || f == QuantFormat::u2z128 ||
-         f == QuantFormat::u8z16 || f == QuantFormat::u4z16 ||
-         f == QuantFormat::u2z16;
+         f == QuantFormat::q2_k || f == QuantFormat::q4_1 ||
+         f == QuantFormat::q5_1 || f == QuantFormat::u8z ||
+         f == QuantFormat::u4z || f == QuantFormat::u2z ||
+         f == QuantFormat::u8z128 || f == QuantFormat::u4z128 ||
+         f == QuantFormat::u2z128 || f == QuantFormat::u8z16 ||
+         f == QuantFormat::u4z16 || f == QuantFormat::u2z16;
 }
 
 /// `count` bytes of weight row `row` of the bytes `t` from byte `at`.
@@ -387,6 +387,56 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
         arith::MulFOp::create(b, loc, quantHalf(t, row, at(208)),
                               arith::SIToFPOp::create(b, loc, f32, sc));
     Value v = arith::SIToFPOp::create(b, loc, vecType, q);
+    return arith::MulFOp::create(b, loc, v, splat(scale));
+  }
+  case QuantFormat::q2_k:
+  case QuantFormat::q3_k: {
+    // 2 bits of each value from qs, sub-blocks of 16 (docs/MoEDialect.md);
+    // q3_k's third bit from hm, and its 6-bit signed scales.
+    bool three = quant.getFormat() == QuantFormat::q3_k;
+    int64_t sub = e0 / 16;
+    Value n = crumbsOf(
+        quantBytes(t, row, at((three ? 32 : 16) + 32 * (e0 / 128) + e0 % 32),
+                   lanes),
+        e0 % 128 / 32);
+    auto i32 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+    };
+    auto field = [&](int64_t at, int64_t shift, int64_t mask) -> Value {
+      Value v =
+          quantByte(t, row, arith::AddIOp::create(b, loc, base, index(at)));
+      if (shift)
+        v = arith::ShRUIOp::create(b, loc, v, i32(shift));
+      return arith::AndIOp::create(b, loc, v, i32(mask));
+    };
+    if (!three) {
+      Value scale = arith::MulFOp::create(
+          b, loc, quantHalf(t, row, at(80)),
+          arith::UIToFPOp::create(b, loc, f32, field(sub, 0, 15)));
+      Value min = arith::MulFOp::create(
+          b, loc, quantHalf(t, row, at(82)),
+          arith::UIToFPOp::create(b, loc, f32, field(sub, 4, 15)));
+      Value v = arith::UIToFPOp::create(b, loc, vecType, n);
+      return arith::SubFOp::create(
+          b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
+    }
+    Value hm = quantBytes(t, row, at(e0 % 32), lanes);
+    if (e0 / 32)
+      hm = arith::ShRUIOp::create(b, loc, hm, splat8(e0 / 32));
+    n = arith::OrIOp::create(
+        b, loc, n,
+        arith::ShLIOp::create(
+            b, loc, arith::AndIOp::create(b, loc, hm, splat8(1)), splat8(2)));
+    Value sc = arith::OrIOp::create(
+        b, loc, field(96 + sub % 8, 4 * (sub / 8), 15),
+        arith::ShLIOp::create(b, loc, field(104 + sub % 4, 2 * (sub / 4), 3),
+                              i32(4)));
+    Value scale = arith::MulFOp::create(
+        b, loc, quantHalf(t, row, at(108)),
+        arith::SIToFPOp::create(b, loc, f32,
+                                arith::SubIOp::create(b, loc, sc, i32(32))));
+    Value v = arith::SIToFPOp::create(
+        b, loc, vecType, arith::SubIOp::create(b, loc, n, splat8(4)));
     return arith::MulFOp::create(b, loc, v, splat(scale));
   }
   case QuantFormat::mxfp4: {

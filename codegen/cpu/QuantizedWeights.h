@@ -29,8 +29,8 @@ namespace mlir::moe {
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Whether int8 dot products with `quant` add a min per lane times the
-/// row's scaled sums (q4_k's mins, q4_1's and q5_1's; the zero points of
-/// u8z, u4z, u2z and their blocks of 128 and 16 times their scales).
+/// row's scaled sums (q2_k's and q4_k's mins, q4_1's and q5_1's; the zero
+/// points of u8z, u4z, u2z and their blocks of 128 and 16 times their scales).
 bool int8HasMins(QuantizedType quant);
 
 /// Rows quantized to int8 for int8 dot products, each row in blocks of 32

@@ -222,23 +222,24 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype << ", but the " << role
                      << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "
-                        "Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and MXFP4 are "
+                        "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and "
+                        "MXFP4 are "
                         "read for the experts' projections)";
       return nullptr;
     }
     if (!et) {
       bool fp8 = t->info->dtype.rfind("F8", 0) == 0;
-      emitError(loc) << file << ": tensor '" << name << "' has dtype "
-                     << t->info->dtype
-                     << (fp8 ? "; FP8 is read for an operand whose tensors "
-                               "are all F8_E4M3, with 128 x 128 block scales "
-                               "(quantization_config fp8)"
-                         : ckpt.gguf()
-                             ? "; this quantized GGUF type is not supported "
-                               "yet (supported: F32, BF16, F16, and Q8_0, "
-                               "Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and "
-                               "MXFP4 for the experts' projections)"
-                             : "; supported: F32, BF16, F16");
+      emitError(loc)
+          << file << ": tensor '" << name << "' has dtype " << t->info->dtype
+          << (fp8           ? "; FP8 is read for an operand whose tensors "
+                              "are all F8_E4M3, with 128 x 128 block scales "
+                              "(quantization_config fp8)"
+              : ckpt.gguf() ? "; this quantized GGUF type is not supported "
+                              "yet (supported: F32, BF16, F16, and Q8_0, "
+                              "Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, "
+                              "Q6_K and "
+                              "MXFP4 for the experts' projections)"
+                            : "; supported: F32, BF16, F16");
       return nullptr;
     }
     if (type && et != type) {

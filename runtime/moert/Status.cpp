@@ -56,7 +56,9 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::Q5_K) == MOERT_Q5_K &&
+static_assert(static_cast<int>(moe::DType::Q3_K) == MOERT_Q3_K &&
+                  static_cast<int>(moe::DType::Q2_K) == MOERT_Q2_K &&
+                  static_cast<int>(moe::DType::Q5_K) == MOERT_Q5_K &&
                   static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
                   static_cast<int>(moe::DType::Q5_0) == MOERT_Q5_0 &&
                   static_cast<int>(moe::DType::Q4_1) == MOERT_Q4_1 &&
@@ -73,7 +75,7 @@ static_assert(static_cast<int>(moe::DType::Q5_K) == MOERT_Q5_K &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_Q5_K)
+  if (dtype < MOERT_F32 || dtype > MOERT_Q3_K)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

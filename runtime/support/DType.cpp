@@ -47,6 +47,8 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::Q5_0, "q5_0", "Q5_0", 6},
     {DType::Q5_1, "q5_1", "Q5_1", 7},
     {DType::Q5_K, "q5_k", "Q5_K", 13},
+    {DType::Q2_K, "q2_k", "Q2_K", 10},
+    {DType::Q3_K, "q3_k", "Q3_K", 11},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -201,7 +203,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q4_1:
   case DType::Q5_0:
   case DType::Q5_1:
-  case DType::Q5_K: {
+  case DType::Q5_K:
+  case DType::Q2_K:
+  case DType::Q3_K: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -245,6 +249,20 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       if (t == DType::Q5_K)
         n |= ((block[16 + j % 32] >> s) & 1) << 4;
       return half(0) * sc * n - half(2) * m;
+    }
+    case DType::Q2_K:
+    case DType::Q3_K: {
+      // Sub-blocks of 16; 2 bits of n from qs (bits 2 ((j % 128) / 32)
+      // of qs[32 (j / 128) + j % 32]), q3_k's third from hm.
+      size_t t16 = j / 16;
+      size_t qs = t == DType::Q2_K ? 16 : 32;
+      int n = (block[qs + 32 * (j / 128) + j % 32] >> (2 * (j % 128 / 32))) & 3;
+      if (t == DType::Q2_K)
+        return half(80) * (block[t16] & 15) * n - half(82) * (block[t16] >> 4);
+      n |= ((block[j % 32] >> (j / 32)) & 1) << 2;
+      int sc = ((block[96 + t16 % 8] >> (4 * (t16 / 8))) & 15) |
+               ((block[104 + t16 % 4] >> (2 * (t16 / 4))) & 3) << 4;
+      return half(108) * (sc - 32) * (n - 4);
     }
     case DType::MXFP4: {
       // The e2m1 values doubled, and 2^(e - 128) as ggml computes it.
@@ -347,6 +365,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q5_0:
   case DType::Q5_1:
   case DType::Q5_K:
+  case DType::Q2_K:
+  case DType::Q3_K:
     return;
   }
 }

@@ -24,6 +24,15 @@
 //         sc, f16 d; w[j] = d sc[j / 16] (q - 32) with, for h = j / 128
 //         and r = j % 128, q = the low (r < 64) or high nibble of ql[64 h +
 //         r % 64] | ((qh[32 h + r % 32] >> 2 (r / 32)) & 3) << 4
+//   q2_k  B = 256, 84 bytes: 16 bytes s of 4-bit scales and mins, 64
+//         bytes qs, f16 d, f16 dmin; w[j] = d (s[t] & 15) n - dmin
+//         (s[t] >> 4) for sub-block t = j / 16, n = (qs[32 (j / 128) + j %
+//         32] >> 2 ((j % 128) / 32)) & 3
+//   q3_k  B = 256, 110 bytes: 32 bytes hm, 64 bytes qs, 12 bytes s of
+//         6-bit scales, f16 d; w[j] = d (sc[t] - 32) (n - 4) for t = j /
+//         16, n = q2_k's n | ((hm[j % 32] >> (j / 32)) & 1) << 2, sc[t] =
+//         (s[t % 8] >> 4 (t / 8)) & 15 | ((s[8 + t % 4] >> 2 (t / 4)) & 3)
+//         << 4
 //   q4_1  B = 32, 20 bytes: f16 d, f16 m, then 16 bytes qs; w[j] = d n +
 //         m, n = qs[j] & 15 (j < 16), qs[j - 16] >> 4
 //   q5_0  B = 32, 22 bytes: f16 d, 4 bytes qh (a little-endian u32), 16
@@ -105,19 +114,22 @@ enum class DType {
   Q4_1,
   Q5_0,
   Q5_1,
-  Q5_K
+  Q5_K,
+  Q2_K,
+  Q3_K
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
 /// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k" (artifact metadata
+/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k"
+/// (artifact metadata
 /// spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
-/// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q4_K", "Q5_K",
-/// "Q6_K", "MXFP4"); none for the
+/// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
+/// "Q4_K", "Q5_K", "Q6_K", "MXFP4"); none for the
 /// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
@@ -126,9 +138,9 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 /// whose storage is counted in bytes (a row of dtypeRowBytes).
 size_t dtypeSize(DType t);
 
-/// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k,
-/// q5_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16,
-/// u2z16, fp8_e4m3).
+/// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k,
+/// q3_k, q4_k, q5_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16,
+/// u4z16, u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 16 to 256 for the
 /// quantized ones) and bytes per block.

@@ -218,6 +218,16 @@ func.func @grouped_matmul_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!m
   return %0, %1, %2 : tensor<?x32xf32>, tensor<?x64xf32>, tensor<?x32xf32>
 }
 
+// The 2- and 3-bit k-quants: super-blocks of 256 too.
+// CHECK-LABEL: func.func @grouped_matmul_low_bit_k_quants
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} offsets(%{{.*}} : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q2_k>> -> tensor<?x32xf32>
+// CHECK: moe.grouped_matmul %{{.*}}, %{{.*}} : tensor<?x256xf32>, tensor<32x256x!moe.quant<q3_k>> -> tensor<?x32xf32>
+func.func @grouped_matmul_low_bit_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x32x256x!moe.quant<q2_k>>, %d: tensor<32x256x!moe.quant<q3_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<q2_k>> -> tensor<?x32xf32>
+  %1 = moe.grouped_matmul %x, %d : tensor<?x256xf32>, tensor<32x256x!moe.quant<q3_k>> -> tensor<?x32xf32>
+  return %0, %1 : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
 // ggml's formats with a min or a fifth bit: blocks of 32.
 // CHECK-LABEL: func.func @grouped_matmul_min_and_fifth_bit
 // CHECK: tensor<4x32x64x!moe.quant<q4_1>>

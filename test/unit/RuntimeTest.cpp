@@ -127,8 +127,41 @@ TEST(minAndFifthBitElements) {
   CHECK(dtypeFromStorageName("Q5_1") == DType::Q5_1);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_1)), std::string("q5_1"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_K)), std::string("q5_k"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(22))),
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q2_K)), std::string("q2_k"));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_Q3_K)), std::string("q3_k"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(24))),
            std::string("unknown"));
+}
+
+TEST(lowBitKQuantElements) {
+  // q2_k: d = 1 (0x3C00 at 80), dmin = 0.5 (0x3800 at 82). Element 170
+  // is of sub-block 10 (scale 5, min 3: s[10] = 0x35), its 2 bits at bits
+  // 2-3 (j % 128 / 32 = 1) of qs[32 + 10], byte 16 + 42: 3.
+  std::vector<unsigned char> q2k(84, 0);
+  q2k[81] = 0x3C;
+  q2k[83] = 0x38;
+  q2k[10] = 0x35;
+  q2k[16 + 42] = 0x0C;
+  CHECK_EQ(loadElement(DType::Q2_K, q2k.data(), 170), 13.5); // 5 3 - 1.5
+  CHECK_EQ(loadElement(DType::Q2_K, q2k.data(), 160), -1.5); // 5 0 - 1.5
+  CHECK_EQ(dtypeBlockBytes(DType::Q2_K), int64_t(84));
+  CHECK_EQ(dtypeBlockElements(DType::Q2_K), int64_t(256));
+  // q3_k: d = 1 (0x3C00 at 108). Sub-block 10's scale: the high nibble of
+  // s[2] (byte 98), 7, and bits 4-5 of s[10] (byte 106), 2, as its bits
+  // 4-5: 39, less 32: 7. Element 170: 2 bits 1 at bits 2-3 of qs[42]
+  // (byte 32 + 42), third bit 5 of hm[10] set: 5, less 4: 1. Element 160:
+  // 0 without its third bit: -4.
+  std::vector<unsigned char> q3k(110, 0);
+  q3k[109] = 0x3C;
+  q3k[96 + 2] = 0x70;
+  q3k[96 + 10] = 0x20;
+  q3k[32 + 42] = 0x04;
+  q3k[10] = 0x20;
+  CHECK_EQ(loadElement(DType::Q3_K, q3k.data(), 170), 7.0);
+  CHECK_EQ(loadElement(DType::Q3_K, q3k.data(), 160), -28.0);
+  CHECK_EQ(dtypeBlockBytes(DType::Q3_K), int64_t(110));
+  CHECK(parseDType("q3_k") == DType::Q3_K);
+  CHECK(isBlockQuantized(DType::Q2_K));
 }
 
 TEST(kQuantElements) {
@@ -218,7 +251,10 @@ TEST(mxfp4Elements) {
   CHECK(dtypeFromStorageName("BF16") == DType::BF16);
   CHECK(dtypeFromStorageName("Q5_0") == DType::Q5_0);
   CHECK(dtypeFromStorageName("Q5_K") == DType::Q5_K);
-  CHECK(!dtypeFromStorageName("Q2_K"));
+  CHECK(dtypeFromStorageName("Q2_K") == DType::Q2_K);
+  CHECK(dtypeFromStorageName("Q3_K") == DType::Q3_K);
+  CHECK(!dtypeFromStorageName("IQ2_XXS"));
+  CHECK(!dtypeFromStorageName("Q8_K"));
   CHECK(!dtypeFromStorageName("q4_0"));
   CHECK_EQ(dtypeSize(DType::F32), size_t(4));
   CHECK_EQ(dtypeSize(DType::MXFP4), size_t(1));

@@ -49,6 +49,8 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q5_0:
   case MOERT_Q5_1:
   case MOERT_Q5_K:
+  case MOERT_Q2_K:
+  case MOERT_Q3_K:
     break; // weights only, never a result
   }
   return nullptr;

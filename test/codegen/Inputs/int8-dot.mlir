@@ -396,3 +396,37 @@ func.func @dense_q5_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q5_k>>
   %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q5_k>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// q3_k: per step of 64, the 2-bit values (shifted down 0, 2, 4 or 6) with
+// their third bits from hm (bit 2c or 2c + 1, shifted up 2) or'ed in, over
+// the offset 4 (the rows' sums times -4 start the lanes); the 16 6-bit
+// scales of the super-block (nibbles of s[0..7], bit pairs of s[8..11])
+// less 32, converted once, 4 of them a step.
+// INT8-LABEL: func.func @dense_q3_k
+// INT8: %[[THIRD:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<64xi8>
+// INT8: arith.ori %{{.*}}, %[[THIRD]] : vector<64xi8>
+// INT8: %[[SC:.*]] = arith.subi %{{.*}}, %{{.*}} : vector<16xi8>
+// INT8: arith.sitofp %[[SC]] : vector<16xi8> to vector<16xf32>
+// INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_q3_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q3_k>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q3_k>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// q2_k: the 2-bit values unsigned; the 16 scales (low nibbles) times d
+// and mins (high nibbles) times dmin, negated, converted once per
+// super-block, 4 of each a step.
+// INT8-LABEL: func.func @dense_q2_k
+// INT8: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// INT8: %[[M:.*]] = arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// INT8: %[[DM:.*]] = arith.mulf %[[M]], %{{.*}} : vector<16xf32>
+// INT8: arith.negf %[[DM]] : vector<16xf32>
+// INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_q2_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q2_k>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q2_k>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

@@ -3,7 +3,7 @@
 OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
 
   ok.gguf                the unbroken model
-  quantized.gguf         Q2_K experts (a quant type not read yet, random
+  quantized.gguf         IQ2_XXS experts (a quant type not read yet, random
                          blocks; H = I = 256 for whole blocks)
   quantized-router.gguf  a Q8_0 router (only the experts' projections may
                          be quantized; H = I = 32 for whole blocks)
@@ -64,7 +64,7 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
         t = rng.standard_normal(shape).astype(np.float32)
         full = "blk.0." + name
         if qtype is not None and quantize in name:
-            if qtype == gguf.GGMLQuantizationType.Q2_K:
+            if qtype == gguf.GGMLQuantizationType.IQ2_XXS:
                 # The gguf package cannot quantize it: random blocks.
                 q = rng.integers(0, 256, gguf.quants.quant_shape_to_byte_shape(
                     shape, qtype), dtype=np.uint8)
@@ -84,7 +84,7 @@ def main(out):
     p = lambda n: os.path.join(out, n)
     write(p("ok.gguf"))
     # Rows of whole blocks (32 elements).
-    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.Q2_K, H=256,
+    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.IQ2_XXS, H=256,
           I=256)
     write(p("quantized-router.gguf"), qtype=gguf.GGMLQuantizationType.Q8_0,
           H=32, I=32, quantize="ffn_gate_inp")

@@ -17,7 +17,7 @@ as ggml quantized blocks. First those in Q8_0, Q4_0, Q4_1, Q5_0 or Q5_1,
 quantized by the gguf package (H 64, expert width 32: ggml quantizes each row, a weight's
 last NumPy dimension, in blocks of 32; MXFP4 too, as the gpt-oss files
 llama.cpp publishes hold their experts). Then those in the K-quants Q4_K,
-Q5_K and Q6_K (H 256, expert and shared expert width 256: their blocks are 256
+Q5_K and Q6_K (and later Q2_K and Q3_K; H 256, expert and shared expert width 256: their blocks are 256
 elements), which the gguf package can dequantize but not quantize: their
 blocks are random bytes with f16 super-block scales chosen so that the
 weights are of the float cases' size, |w| at most about 0.75 (make_kquant);
@@ -28,7 +28,8 @@ Q8_0, Q4_0, MXFP4, Q4_1, Q5_0 and Q5_1 cases at H and expert width 128 (WIDE_CAS
 width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
 width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
 a Q6_K up projection at H 256 and expert width 40 with 48 tokens
-(KRAGGED_CASES, seed 18). Every
+(KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
+at H and expert width 256 (LOWBIT_CASES, seed 19). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -66,6 +67,8 @@ Q5_1 = gguf.GGMLQuantizationType.Q5_1
 Q4_K = gguf.GGMLQuantizationType.Q4_K
 Q5_K = gguf.GGMLQuantizationType.Q5_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
+Q2_K = gguf.GGMLQuantizationType.Q2_K
+Q3_K = gguf.GGMLQuantizationType.Q3_K
 MXFP4 = gguf.GGMLQuantizationType.MXFP4
 # The relative L2 tolerance of moe-compile --int8-dot against
 # expected_int8 (check_checkpoints.py --int8): 10 times the worst error
@@ -223,14 +226,18 @@ def f16_bytes(v):
 
 
 def make_kquant(rng, shape, qtype):
-    """Random raw blocks of a Q4_K, Q5_K or Q6_K weight of float shape [..., K]
+    """Random raw blocks of a Q2_K, Q3_K, Q4_K, Q5_K or Q6_K weight of float shape [..., K]
     (K a multiple of 256), uint8 [..., K / 256 * block bytes]. Quants and
     scales are uniform random bytes; each block's f16 scales make its
     largest possible value about 0.5 (times a random factor in [0.5, 1.5]).
     Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
     128 bytes of 4-bit quants; d * sc * q - dmin * m. Q5_K (176 bytes):
     as Q4_K with 32 bytes of fifth bits before the quants. Q6_K (210 bytes):
-    128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d; d * sc * (q - 32)."""
+    128 bytes ql, 64 bytes qh, 16 int8 scales, f16 d; d * sc * (q - 32).
+    Q2_K (84 bytes): 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit
+    quants, f16 d, f16 dmin; d * sc * q - dmin * m. Q3_K (110 bytes): 32
+    bytes of third bits, 64 bytes of 2-bit quants, 12 bytes of 6-bit
+    scales, f16 d; d * (sc - 32) * (q - 4)."""
     nb = shape[-1] // 256
     assert nb * 256 == shape[-1]
     size = gguf.GGML_QUANT_SIZES[qtype][1]
@@ -242,6 +249,11 @@ def make_kquant(rng, shape, qtype):
         raw[..., 2:4] = f16_bytes(0.5 / 63 * rng.uniform(0.5, 1.5, lead))
     elif qtype == Q6_K:
         raw[..., 208:210] = f16_bytes(0.5 / (127 * 32) * rng.uniform(0.5, 1.5, lead))
+    elif qtype == Q2_K:
+        raw[..., 80:82] = f16_bytes(0.5 / (15 * 3) * rng.uniform(0.5, 1.5, lead))
+        raw[..., 82:84] = f16_bytes(0.5 / 15 * rng.uniform(0.5, 1.5, lead))
+    elif qtype == Q3_K:
+        raw[..., 108:110] = f16_bytes(0.5 / (32 * 4) * rng.uniform(0.5, 1.5, lead))
     else:
         raise ValueError(qtype)
     return raw.reshape(tuple(shape[:-1]) + (nb * size,))
@@ -254,7 +266,7 @@ def quantize(w, types, rng):
     by random blocks drawn from rng (make_kquant)."""
     raw = {}
     for key, qtype in types.items():
-        if qtype in (Q4_K, Q5_K, Q6_K):
+        if qtype in (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K):
             raw[key] = make_kquant(rng, w[key].shape, qtype)
         else:
             raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
@@ -422,6 +434,21 @@ KRAGGED_CASES = [
      {}, {"gate": Q4_K, "up": Q6_K}),
 ]
 
+# As KQUANT_CASES (seed 19): the K-quants of 2 and 3 bits.
+LOWBIT_CASES = [
+    # llama.cpp's Q3_K_M mix for the experts: ffn_gate_exps and
+    # ffn_up_exps Q3_K, ffn_down_exps Q4_K.
+    ("qwen3moe_q3_k_m", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     {"gate": Q3_K, "up": Q3_K, "down": Q4_K}),
+    # Q2_K's: gate and up Q2_K, down Q3_K.
+    ("olmoe_q2_k", "olmoe", dict(gating="softmax", norm=False, k=K), 1, 0, {},
+     {"gate": Q2_K, "up": Q2_K, "down": Q3_K}),
+    ("qwen2moe_q2_k", "qwen2moe", dict(gating="softmax", norm=False, k=K, shared=KI,
+                                       shared_expert_gate=True), 1, 0,
+     {"expert_shared_feed_forward_length": KI},
+     dict(quant(Q2_K), **quant(Q3_K, ("shared_gate", "shared_up", "shared_down")))),
+]
+
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
     # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
@@ -546,6 +573,8 @@ def main(out, quantized):
         cases += [make(out, *c, rng, 128, 40, tokens=24) for c in RAGGED_CASES]
         rng = np.random.default_rng(18)
         cases += [make(out, *c, rng, KH, 40, tokens=24) for c in KRAGGED_CASES]
+        rng = np.random.default_rng(19)
+        cases += [make(out, *c, rng, KH, KI) for c in LOWBIT_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -26,7 +26,9 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q5_1", 17>,
       I32EnumAttrCase<"q5_k", 18>,
       I32EnumAttrCase<"q2_k", 19>,
-      I32EnumAttrCase<"q3_k", 20>]> {
+      I32EnumAttrCase<"q3_k", 20>,
+      I32EnumAttrCase<"iq4_nl", 21>,
+      I32EnumAttrCase<"iq4_xs", 22>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -90,6 +92,16 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       `(d · (sc − 32)) · (n − 4)` with `n` the 2 bits of `q2_k`'s `n` (from
       `qs`) or'ed with `((hm[j % 32] >> (j / 32)) & 1) << 2`, and
       `sc = (s[t % 8] >> 4 (t / 8)) & 15 | ((s[8 + t % 4] >> 2 (t / 4)) & 3) << 4`.
+    * `iq4_nl`: `B = 32` in 18 bytes, an f16 scale `d` then 16 bytes `qs`;
+      element `j` is `d · v[n]` with `n` as `q4_0`'s and the non-linear
+      `v = −127, −104, −83, −65, −49, −35, −22, −10, 1, 13, 25, 38, 53,
+      69, 89, 113`.
+    * `iq4_xs`: `B = 256` in 136 bytes, f16 `d` (`b[0..1]`), a
+      little-endian 16-bit `sh` (`b[2..3]`), 4 bytes `sl` (`b[4..7]`), 128
+      bytes `qs`; element `j`, of sub-block `t = j / 32`, is
+      `(d · (ls − 32)) · v[n]` with `v` as `iq4_nl`'s, `n` the low nibble
+      of `qs[16 t + j % 16]` when `j % 32 < 16`, else its high nibble, and
+      `ls = (sl[t / 2] >> 4 (t % 2)) & 15 | ((sh >> 2 t) & 3) << 4`.
     * `mxfp4` (OCP microscaling MXFP4, as ggml stores it): `B = 32` in 17
       bytes, an e8m0 exponent `e` (`b[0]`) then 16 bytes `qs` of e2m1
       values; element `j` is `v[n] · s` with `n` the low nibble of
@@ -165,7 +177,7 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
     /// Elements per block (32, 256 for the k-quants, 128 for fp8_e4m3,
     /// u8z128, u4z128 and u2z128, 16 for u8z16, u4z16 and u2z16)
     /// and bytes per block (34, 18, 144, 210, 17, 37, 21, 132, 133, 69,
-    /// 13, 37, 21, 13, 9, 20, 22, 24, 176, 84, 110).
+    /// 13, 37, 21, 13, 9, 20, 22, 24, 176, 84, 110, 18, 136).
     int64_t getBlockElements() const;
     int64_t getBlockBytes() const;
     /// Bytes of a row of `elements` elements (a multiple of the block).

@@ -55,6 +55,10 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::Q2_K;
     case QuantFormat::q3_k:
       return ::moe::DType::Q3_K;
+    case QuantFormat::iq4_nl:
+      return ::moe::DType::IQ4_NL;
+    case QuantFormat::iq4_xs:
+      return ::moe::DType::IQ4_XS;
     }
   }
   return std::nullopt;
@@ -116,6 +120,10 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::q2_k);
   case ::moe::DType::Q3_K:
     return QuantizedType::get(ctx, QuantFormat::q3_k);
+  case ::moe::DType::IQ4_NL:
+    return QuantizedType::get(ctx, QuantFormat::iq4_nl);
+  case ::moe::DType::IQ4_XS:
+    return QuantizedType::get(ctx, QuantFormat::iq4_xs);
   }
   return nullptr;
 }

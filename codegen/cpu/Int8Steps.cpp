@@ -15,14 +15,14 @@ using namespace mlir;
 using namespace mlir::moe;
 
 /// The weight side of one int8 dot-product step: in halves (q8_0,
-/// q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the unit of
-/// 4 blocks at byte `base` of weight row `row` of `t` as two vectors of 64
-/// unsigned bytes (the stored value plus the format's offset, int8Offset), the
-/// blocks' first 16 values then their last 16; for blocks of 16 (u8z16, u4z16,
-/// u2z16) the unit of 4 blocks at `base` in order as one; else elements [64 c,
-/// 64 c + 64) of the block of 128 or 256 at `base` as one. With the 16 lanes'
-/// scales and, for q2_k, q4_k and the zero-point formats (int8HasMins), the
-/// lanes' mins negated (q4_1's and q5_1's mins m as they are: w = d n + m).
+/// q4_0, q4_1, q5_0, q5_1, iq4_nl, mxfp4, u8z, u4z, u2z: int8RowsInHalves), the
+/// unit of 4 blocks at byte `base` of weight row `row` of `t` as two vectors of
+/// 64 unsigned bytes (the stored value plus the format's offset, int8Offset),
+/// the blocks' first 16 values then their last 16; for blocks of 16 (u8z16,
+/// u4z16, u2z16) the unit of 4 blocks at `base` in order as one; else elements
+/// [64 c, 64 c + 64) of the block of 128 or 256 at `base` as one. With the 16
+/// lanes' scales and, for q2_k, q4_k and the zero-point formats (int8HasMins),
+/// the lanes' mins negated (q4_1's and q5_1's mins m as they are: w = d n + m).
 QuantizedWeightReader::Int8Step
 QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
   Type i8 = b.getI8Type();
@@ -175,6 +175,52 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     std::tie(step.scales, step.negMins) =
         zeroPointLanes(t, row, base, {0, 1, 2, 3});
     return step;
+  }
+  case QuantFormat::iq4_nl: {
+    // As q4_0, the codes' non-linear values plus 128 (iq4Bytes).
+    Value x = fourBlocks(2);
+    return {{iq4Bytes(nibblesOf(x, false)), iq4Bytes(nibblesOf(x, true))},
+            blockHalves(0),
+            {}};
+  }
+  case QuantFormat::iq4_xs: {
+    // Elements [64 c, 64 c + 64), sub-blocks 2 c and 2 c + 1: each the
+    // low nibbles of its 16 bytes, then their high ones, as iq4_nl's
+    // values plus 128.
+    Value x = quantBytes(t, row, at(8 + 32 * c), 32);
+    Value q = iq4Bytes(runsOf(nibblesOf(x, false), nibblesOf(x, true), 16));
+    // The 8 sub-block scales d (ls - 32), converted once per block and
+    // weight row (cached for the loop trip's steps): ls's low 4 bits are
+    // nibble s % 2 of sl[s / 2], its high 2 bits 2 s of sh.
+    auto key = std::make_pair(t, row);
+    auto it = unitScales.find(key);
+    if (it == unitScales.end()) {
+      Value sl = quantBytes(t, row, at(4), 4);
+      Value low = vector::ShuffleOp::create(
+          b, loc, nibblesOf(sl, false), nibblesOf(sl, true),
+          ArrayRef<int64_t>{0, 4, 1, 5, 2, 6, 3, 7});
+      Value sh = quantBytes(t, row, at(2), 2);
+      Value crumbs = concat(concat(crumbsOf(sh, 0), crumbsOf(sh, 1)),
+                            concat(crumbsOf(sh, 2), crumbsOf(sh, 3)));
+      Value high = vector::ShuffleOp::create(
+          b, loc, crumbs, crumbs, ArrayRef<int64_t>{0, 2, 4, 6, 1, 3, 5, 7});
+      Value ls = arith::SubIOp::create(
+          b, loc,
+          arith::OrIOp::create(
+              b, loc, low,
+              arith::ShLIOp::create(b, loc, high, intSplat(8, i8, 4))),
+          intSplat(8, i8, 32));
+      auto f32x8 = VectorType::get({8}, f32);
+      Value scales = arith::MulFOp::create(
+          b, loc, arith::SIToFPOp::create(b, loc, f32x8, ls),
+          vector::BroadcastOp::create(b, loc, f32x8, quantHalf(t, row, base)));
+      it = unitScales.try_emplace(key, scales, Value()).first;
+    }
+    Value scales = it->second.first;
+    SmallVector<int64_t> mask;
+    for (int64_t l = 0; l < 16; ++l)
+      mask.push_back(2 * c + l / 8);
+    return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
   }
   case QuantFormat::fp8_e4m3:
     llvm_unreachable("fp8_e4m3 has no int8 dot products (usesInt8Rows)");
@@ -400,6 +446,14 @@ QuantizedWeightReader::int8TailStep(Value t, Value row, Value base) {
     }
     break;
   }
+  case QuantFormat::iq4_nl: {
+    Value x = twoBlocks(2);
+    step.bytes.push_back(
+        iq4Bytes(concat(nibblesOf(x, false), nibblesOf(x, true))));
+    s0 = quantHalf(t, row, base);
+    s1 = quantHalf(t, row, at(bb));
+    break;
+  }
   case QuantFormat::mxfp4: {
     Value x = twoBlocks(1);
     step.bytes.push_back(
@@ -453,6 +507,9 @@ int64_t QuantizedWeightReader::int8Offset() const {
     return 0;
   case QuantFormat::q3_k:
     return 4;
+  case QuantFormat::iq4_nl:
+  case QuantFormat::iq4_xs:
+    return 128; // the non-linear values are -127 to 113
   case QuantFormat::mxfp4:
     return 12; // the doubled e2m1 values are -12 to 12
   case QuantFormat::u8z:

@@ -182,7 +182,9 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     become 64 unsigned bytes per vector (the stored value plus 128, 8, 16,
     32 or 4 for q8_0, q4_0, q5_0, q6_k and q3_k (q5_0's and q5_1's fifth
     bits selected into a byte vector by a bit mask, q3_k's third bits
-    shifted in), mxfp4's doubled e2m1 value plus 12; q4_1's, q5_1's,
+    shifted in), mxfp4's doubled e2m1 value plus 12, iq4_nl's and
+    iq4_xs's non-linear value plus 128 (both looked up with `vpshufb`);
+    q4_1's, q5_1's,
     q2_k's, q4_k's, q5_k's (its fifth bits shifted in) and the zero-point
     formats' are unsigned already), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products

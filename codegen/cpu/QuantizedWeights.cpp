@@ -52,6 +52,10 @@ Value mlir::moe::weightRowsBuffer(OpBuilder &b, Location loc, Value t) {
 static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
                                              0, -1, -2, -3, -4, -6, -8, -12};
 
+/// iq4_nl's and iq4_xs's non-linear values, by code.
+static constexpr int8_t kIq4Values[16] = {
+    -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
   return quant.getBlockElements() == 32;
 }
@@ -439,6 +443,36 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
         b, loc, vecType, arith::SubIOp::create(b, loc, n, splat8(4)));
     return arith::MulFOp::create(b, loc, v, splat(scale));
   }
+  case QuantFormat::iq4_nl: {
+    Value raw = quantBytes(t, row, at(2 + e0 % 16), lanes);
+    return arith::MulFOp::create(b, loc, iq4Floats(nibbles(raw, e0 >= 16)),
+                                 splat(quantHalf(t, row, base)));
+  }
+  case QuantFormat::iq4_xs: {
+    // Sub-block s of 32 as an iq4_nl block, its scale d (ls - 32): ls's
+    // low 4 bits from sl[s / 2], its high 2 from bits 2 s of sh.
+    int64_t s = e0 / 32;
+    Value raw = quantBytes(t, row, at(8 + 16 * s + e0 % 16), lanes);
+    auto i32 = [&](int64_t v) -> Value {
+      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+    };
+    auto field = [&](int64_t byte, int64_t shift, int64_t mask) -> Value {
+      Value v = quantByte(t, row, at(byte));
+      if (shift)
+        v = arith::ShRUIOp::create(b, loc, v, i32(shift));
+      return arith::AndIOp::create(b, loc, v, i32(mask));
+    };
+    Value ls = arith::OrIOp::create(
+        b, loc, field(4 + s / 2, 4 * (s % 2), 15),
+        arith::ShLIOp::create(b, loc, field(2 + s / 4, 2 * (s % 4), 3),
+                              i32(4)));
+    Value scale = arith::MulFOp::create(
+        b, loc, quantHalf(t, row, base),
+        arith::SIToFPOp::create(b, loc, f32,
+                                arith::SubIOp::create(b, loc, ls, i32(32))));
+    return arith::MulFOp::create(b, loc, iq4Floats(nibbles(raw, e0 % 32 >= 16)),
+                                 splat(scale));
+  }
   case QuantFormat::mxfp4: {
     Value raw = quantBytes(t, row, at(1 + e0 % 16), lanes);
     Value v;
@@ -572,14 +606,64 @@ Value QuantizedWeightReader::mxfp4Doubled(Value n) {
 /// a table of the 16 codes' (repeated in each 128-bit lane, as vpshufb
 /// reads them).
 Value QuantizedWeightReader::mxfp4Bytes(Value n) {
+  SmallVector<int64_t> table;
+  for (int8_t v : kMxfp4Doubled)
+    table.push_back(v + 12);
+  return tableBytes(n, table);
+}
+
+Value QuantizedWeightReader::iq4Bytes(Value n) {
+  SmallVector<int64_t> table;
+  for (int8_t v : kIq4Values)
+    table.push_back(v + 128);
+  return tableBytes(n, table);
+}
+
+/// The 64 codes `n` (i8, each below 16) as the bytes `table` gives them
+/// (16 values, 0 to 255): vpshufb on the table repeated in each 128-bit
+/// lane, as vpshufb reads it.
+Value QuantizedWeightReader::tableBytes(Value n, ArrayRef<int64_t> table) {
   auto i8x64 = VectorType::get({64}, b.getI8Type());
-  SmallVector<int8_t> table;
+  SmallVector<int8_t> bytes;
   for (int64_t l = 0; l < 64; ++l)
-    table.push_back(static_cast<int8_t>(kMxfp4Doubled[l % 16] + 12));
+    bytes.push_back(static_cast<int8_t>(static_cast<uint8_t>(table[l % 16])));
   Value tableV = arith::ConstantOp::create(
-      b, loc, i8x64, DenseElementsAttr::get(i8x64, ArrayRef(table)));
+      b, loc, i8x64, DenseElementsAttr::get(i8x64, ArrayRef(bytes)));
   return x86Instruction(b, loc, i8x64, "vpshufb $2, $1, $0", "=v,v,v",
                         ValueRange{tableV, n});
+}
+
+/// The `lanes` iq4 codes `n` (i8, each below 16) as their values in f32:
+/// with AVX-512 looked up with vpermps in a table of the 16 values, which
+/// reads the low 4 bits of each index; otherwise picked from splats by a
+/// tree of selects on the code's 4 bits (15 selects of i8 vectors).
+Value QuantizedWeightReader::iq4Floats(Value n) {
+  auto vecType = VectorType::get({lanes}, f32);
+  if (lanes == 16) {
+    Type i32 = b.getI32Type();
+    Value idx = arith::ExtUIOp::create(b, loc, VectorType::get({16}, i32), n);
+    SmallVector<float> table(std::begin(kIq4Values), std::end(kIq4Values));
+    Value tableV = arith::ConstantOp::create(
+        b, loc, vecType, DenseElementsAttr::get(vecType, ArrayRef(table)));
+    return x86Instruction(b, loc, vecType, "vpermps $2, $1, $0", "=v,v,v",
+                          ValueRange{idx, tableV});
+  }
+  Type i8 = b.getI8Type();
+  SmallVector<Value, 16> level;
+  for (int8_t v : kIq4Values)
+    level.push_back(intSplat(lanes, i8, v));
+  for (int64_t bit = 0; level.size() > 1; ++bit) {
+    Value set = arith::CmpIOp::create(
+        b, loc, arith::CmpIPredicate::ne,
+        arith::AndIOp::create(b, loc, n, intSplat(lanes, i8, 1 << bit)),
+        intSplat(lanes, i8, 0));
+    SmallVector<Value, 16> next;
+    for (size_t i = 0; i < level.size(); i += 2)
+      next.push_back(
+          arith::SelectOp::create(b, loc, set, level[i + 1], level[i]));
+    level = next;
+  }
+  return arith::SIToFPOp::create(b, loc, vecType, level[0]);
 }
 
 /// Half the e8m0 scale at byte `base` of row `row` of `t`, 2^(e - 128),

@@ -114,6 +114,11 @@ public:
   /// 12, unsigned bytes for vpdpbusd (vpshufb on a table).
   Value mxfp4Bytes(Value n);
 
+  /// The 64 iq4_nl (and iq4_xs) codes `n` (i8, one per byte, each below
+  /// 16) as their non-linear values plus 128, unsigned bytes for vpdpbusd
+  /// (vpshufb on a table).
+  Value iq4Bytes(Value n);
+
   /// Half the e8m0 scales `e` (i32, or a vector of i32, each 0 to 255),
   /// 2^(e - 128), as f32: the scales of doubled e2m1 values.
   Value e8m0HalfOf(Value e);
@@ -139,6 +144,8 @@ private:
   Value crumbsOf(Value raw, int64_t i);
   Value runsOf(Value first, Value second, int64_t run);
   Value mxfp4Doubled(Value n);
+  Value tableBytes(Value n, ArrayRef<int64_t> table);
+  Value iq4Floats(Value n);
   Value e8m0Half(Value t, Value row, Value base);
 
   OpBuilder &b;

@@ -222,8 +222,8 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
       emitError(loc) << file << ": tensor '" << name << "' has dtype "
                      << t->info->dtype << ", but the " << role
                      << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "
-                        "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K and "
-                        "MXFP4 are "
+                        "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
+                        "IQ4_NL, IQ4_XS and MXFP4 are "
                         "read for the experts' projections)";
       return nullptr;
     }
@@ -237,8 +237,8 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
               : ckpt.gguf() ? "; this quantized GGUF type is not supported "
                               "yet (supported: F32, BF16, F16, and Q8_0, "
                               "Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, "
-                              "Q6_K and "
-                              "MXFP4 for the experts' projections)"
+                              "Q6_K, IQ4_NL, IQ4_XS and MXFP4 for the "
+                              "experts' projections)"
                             : "; supported: F32, BF16, F16");
       return nullptr;
     }

@@ -56,7 +56,9 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::Q3_K) == MOERT_Q3_K &&
+static_assert(static_cast<int>(moe::DType::IQ4_XS) == MOERT_IQ4_XS &&
+                  static_cast<int>(moe::DType::IQ4_NL) == MOERT_IQ4_NL &&
+                  static_cast<int>(moe::DType::Q3_K) == MOERT_Q3_K &&
                   static_cast<int>(moe::DType::Q2_K) == MOERT_Q2_K &&
                   static_cast<int>(moe::DType::Q5_K) == MOERT_Q5_K &&
                   static_cast<int>(moe::DType::Q5_1) == MOERT_Q5_1 &&
@@ -75,7 +77,7 @@ static_assert(static_cast<int>(moe::DType::Q3_K) == MOERT_Q3_K &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_Q3_K)
+  if (dtype < MOERT_F32 || dtype > MOERT_IQ4_XS)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

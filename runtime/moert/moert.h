@@ -68,7 +68,7 @@ typedef enum moert_dtype_e {
   MOERT_BF16 = 1,
   MOERT_F16 = 2,
   /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18,
-     20, 22, 24 or 17 bytes, or of 256 in 84, 110, 144, 176 or 210) and moec's u8z and
+     20, 22, 24 or 17 bytes, or of 256 in 84, 110, 136, 144, 176 or 210) and moec's u8z and
      u4z (blocks of 32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or
      69), u2z and u2z128 (of 32 in 13 bytes, of 128 in 37), u8z16, u4z16 and
      u2z16 (of 16 in 21, 13 or 9 bytes) and
@@ -95,6 +95,8 @@ typedef enum moert_dtype_e {
   MOERT_Q5_K = 21,
   MOERT_Q2_K = 22,
   MOERT_Q3_K = 23,
+  MOERT_IQ4_NL = 24,
+  MOERT_IQ4_XS = 25,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -107,7 +109,8 @@ typedef struct moert_tensor_s {
 
 /* "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
    "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-   "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k";
+   "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k",
+   "iq4_nl", "iq4_xs";
    "unknown" for any other value. */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 

@@ -49,6 +49,8 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::Q5_K, "q5_k", "Q5_K", 13},
     {DType::Q2_K, "q2_k", "Q2_K", 10},
     {DType::Q3_K, "q3_k", "Q3_K", 11},
+    {DType::IQ4_NL, "iq4_nl", "IQ4_NL", 20},
+    {DType::IQ4_XS, "iq4_xs", "IQ4_XS", 23},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -205,7 +207,9 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q5_1:
   case DType::Q5_K:
   case DType::Q2_K:
-  case DType::Q3_K: {
+  case DType::Q3_K:
+  case DType::IQ4_NL:
+  case DType::IQ4_XS: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -263,6 +267,23 @@ double moe::loadElement(DType t, const void *base, size_t index) {
       int sc = ((block[96 + t16 % 8] >> (4 * (t16 / 8))) & 15) |
                ((block[104 + t16 % 4] >> (2 * (t16 / 4))) & 3) << 4;
       return half(108) * (sc - 32) * (n - 4);
+    }
+    case DType::IQ4_NL:
+    case DType::IQ4_XS: {
+      // ggml's kvalues_iq4nl.
+      static constexpr int kValues[16] = {-127, -104, -83, -65, -49, -35,
+                                          -22,  -10,  1,   13,  25,  38,
+                                          53,   69,   89,  113};
+      if (t == DType::IQ4_NL) {
+        unsigned char q = block[2 + j % 16];
+        return half(0) * kValues[j < 16 ? (q & 15) : (q >> 4)];
+      }
+      size_t s = j / 32, r = j % 32;
+      unsigned char q = block[8 + 16 * s + r % 16];
+      int sh = block[2] | block[3] << 8;
+      int ls = ((block[4 + s / 2] >> (4 * (s % 2))) & 15) |
+               ((sh >> (2 * s)) & 3) << 4;
+      return half(0) * (ls - 32) * kValues[r < 16 ? (q & 15) : (q >> 4)];
     }
     case DType::MXFP4: {
       // The e2m1 values doubled, and 2^(e - 128) as ggml computes it.
@@ -367,6 +388,8 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q5_K:
   case DType::Q2_K:
   case DType::Q3_K:
+  case DType::IQ4_NL:
+  case DType::IQ4_XS:
     return;
   }
 }

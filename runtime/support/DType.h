@@ -33,6 +33,13 @@
 //         16, n = q2_k's n | ((hm[j % 32] >> (j / 32)) & 1) << 2, sc[t] =
 //         (s[t % 8] >> 4 (t / 8)) & 15 | ((s[8 + t % 4] >> 2 (t / 4)) & 3)
 //         << 4
+//   iq4_nl B = 32, 18 bytes: an f16 scale d, then 16 bytes qs; w[j] =
+//         d v[n], n as q4_0's, v = -127, -104, -83, -65, -49, -35, -22,
+//         -10, 1, 13, 25, 38, 53, 69, 89, 113
+//   iq4_xs B = 256, 136 bytes: f16 d, a 16-bit sh, 4 bytes sl, 128 bytes
+//         qs; w[j] = d (ls[t] - 32) v[n] for t = j / 32, n the low (j % 32
+//         < 16) or high nibble of qs[16 t + j % 16], ls[t] = (sl[t / 2] >>
+//         4 (t % 2)) & 15 | ((sh >> 2 t) & 3) << 4
 //   q4_1  B = 32, 20 bytes: f16 d, f16 m, then 16 bytes qs; w[j] = d n +
 //         m, n = qs[j] & 15 (j < 16), qs[j - 16] >> 4
 //   q5_0  B = 32, 22 bytes: f16 d, 4 bytes qh (a little-endian u32), 16
@@ -116,20 +123,22 @@ enum class DType {
   Q5_1,
   Q5_K,
   Q2_K,
-  Q3_K
+  Q3_K,
+  IQ4_NL,
+  IQ4_XS
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
 /// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
-/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k"
-/// (artifact metadata
+/// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k",
+/// "iq4_nl", "iq4_xs" (artifact metadata
 /// spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
-/// "Q4_K", "Q5_K", "Q6_K", "MXFP4"); none for the
+/// "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4"); none for the
 /// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
@@ -139,8 +148,8 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k,
-/// q3_k, q4_k, q5_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, u4z128, u2z128, u8z16,
-/// u4z16, u2z16, fp8_e4m3).
+/// q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4, u8z, u4z, u2z, u8z128,
+/// u4z128, u2z128, u8z16, u4z16, u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 16 to 256 for the
 /// quantized ones) and bytes per block.

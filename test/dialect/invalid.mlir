@@ -864,6 +864,14 @@ func.func @grouped_matmul_c11_k_quant(%x: tensor<?x64xf32>, %w: tensor<8x64x!moe
 
 // -----
 
+func.func @grouped_matmul_c11_iq4_xs(%x: tensor<?x32xf32>, %w: tensor<8x32x!moe.quant<iq4_xs>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x32x!moe.quant<iq4_xs>>' needs rows of a static whole number of blocks of 256 elements}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x32xf32>, tensor<8x32x!moe.quant<iq4_xs>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @grouped_matmul_c11_q2_k(%x: tensor<?x128xf32>, %w: tensor<8x128x!moe.quant<q2_k>>) {
   // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x128x!moe.quant<q2_k>>' needs rows of a static whole number of blocks of 256 elements}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<8x128x!moe.quant<q2_k>> -> tensor<?x8xf32>

@@ -228,6 +228,16 @@ func.func @grouped_matmul_low_bit_k_quants(%x: tensor<?x256xf32>, %w: tensor<4x3
   return %0, %1 : tensor<?x32xf32>, tensor<?x32xf32>
 }
 
+// ggml's non-linear 4-bit formats: blocks of 32 (iq4_nl) and 256 (iq4_xs).
+// CHECK-LABEL: func.func @grouped_matmul_iq4
+// CHECK: tensor<4x32x64x!moe.quant<iq4_nl>>
+// CHECK: tensor<4x32x256x!moe.quant<iq4_xs>>
+func.func @grouped_matmul_iq4(%x: tensor<?x64xf32>, %y: tensor<?x256xf32>, %w: tensor<4x32x64x!moe.quant<iq4_nl>>, %d: tensor<4x32x256x!moe.quant<iq4_xs>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>) {
+  %0 = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x64xf32>, tensor<4x32x64x!moe.quant<iq4_nl>> -> tensor<?x32xf32>
+  %1 = moe.grouped_matmul %y, %d offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq4_xs>> -> tensor<?x32xf32>
+  return %0, %1 : tensor<?x32xf32>, tensor<?x32xf32>
+}
+
 // ggml's formats with a min or a fifth bit: blocks of 32.
 // CHECK-LABEL: func.func @grouped_matmul_min_and_fifth_bit
 // CHECK: tensor<4x32x64x!moe.quant<q4_1>>

@@ -129,7 +129,7 @@ TEST(minAndFifthBitElements) {
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_K)), std::string("q5_k"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q2_K)), std::string("q2_k"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q3_K)), std::string("q3_k"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(24))),
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(26))),
            std::string("unknown"));
 }
 
@@ -162,6 +162,32 @@ TEST(lowBitKQuantElements) {
   CHECK_EQ(dtypeBlockBytes(DType::Q3_K), int64_t(110));
   CHECK(parseDType("q3_k") == DType::Q3_K);
   CHECK(isBlockQuantized(DType::Q2_K));
+}
+
+TEST(iq4Elements) {
+  // iq4_nl: d = 2 (0x4000); element 20 is the high nibble of qs[4], 14:
+  // v[14] = 89; element 4 its low nibble, 1: v[1] = -104.
+  std::vector<unsigned char> nl(18, 0);
+  nl[1] = 0x40;
+  nl[2 + 4] = 0xE1;
+  CHECK_EQ(loadElement(DType::IQ4_NL, nl.data(), 20), 178.0);
+  CHECK_EQ(loadElement(DType::IQ4_NL, nl.data(), 4), -208.0);
+  CHECK_EQ(dtypeBlockBytes(DType::IQ4_NL), int64_t(18));
+  // iq4_xs: d = 1. Sub-block 5's ls: the high nibble of sl[2] (byte 6),
+  // 3, and bits 10-11 of sh (byte 3's bits 2-3), 2, as its bits 4-5: 35,
+  // less 32: 3. Element 180 (sub-block 5, j % 32 = 20) is the high nibble
+  // of qs[16 5 + 4] (byte 8 + 84), 15: v[15] = 113, times 3.
+  std::vector<unsigned char> xs(136, 0);
+  xs[1] = 0x3C;
+  xs[4 + 2] = 0x30;
+  xs[3] = 0x08;
+  xs[8 + 84] = 0xF0;
+  CHECK_EQ(loadElement(DType::IQ4_XS, xs.data(), 180), 339.0);
+  CHECK_EQ(loadElement(DType::IQ4_XS, xs.data(), 164), -381.0); // 3 v[0]
+  CHECK_EQ(dtypeBlockBytes(DType::IQ4_XS), int64_t(136));
+  CHECK(dtypeFromStorageName("IQ4_XS") == DType::IQ4_XS);
+  CHECK(dtypeFromStorageName("IQ4_NL") == DType::IQ4_NL);
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_IQ4_XS)), std::string("iq4_xs"));
 }
 
 TEST(kQuantElements) {

@@ -4,7 +4,7 @@
 //   [--tokens 1,8,64,512]
 //             [--dtype
 //             f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|
-//                      mxfp4|
+//                      iq4_nl|iq4_xs|mxfp4|
 //                      u8z|u4z|u2z|
 //                      u8z128|u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3]
 //             [--int8-dot]
@@ -23,10 +23,10 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k or mxfp4 the
-// experts are random ggml blocks, with u8z, u4z, u2z and their blocks of 128
-// and 16 (QMoE's 8, 4 and 2 bits) or fp8_e4m3 (FP8 checkpoints) random blocks
-// of moec's
+// q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs or
+// mxfp4 the experts are random ggml blocks, with u8z, u4z, u2z and their blocks
+// of 128 and 16 (QMoE's 8, 4 and 2 bits) or fp8_e4m3 (FP8 checkpoints) random
+// blocks of moec's
 // (!moe.quant weights), and the router, inputs and outputs f32; the reference
 // multiplies the dequantized weights, within 1e-4; the bytes are the blocks'.
 // --int8-dot compiles them with moe-compile --int8-dot (AVX512_VNNI dot
@@ -240,7 +240,7 @@ int main(int argc, char **argv) {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|"
-          "mxfp4|u8z|"
+          "iq4_nl|iq4_xs|mxfp4|u8z|"
           "u4z|u2z|u8z128|"
           "u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3] "
           "[--int8-dot] "
@@ -274,7 +274,7 @@ int main(int argc, char **argv) {
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
           "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_1, "
-          "q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k or mxfp4 "
+          "q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs or mxfp4 "
           "gives the experts random ggml blocks, u8z, u4z, u2z, u8z128, "
           "u4z128, u2z128, u8z16, u4z16, u2z16 or fp8_e4m3 "
           "random blocks of moec's (QMoE's 8, 4 and 2 bits, FP8 checkpoints; "
@@ -292,7 +292,8 @@ int main(int argc, char **argv) {
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
     return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                "q2_k, q3_k, q4_k, q5_k, q6_k, mxfp4, u8z, u4z, u2z, u8z128, "
+                "q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4, u8z, "
+                "u4z, u2z, u8z128, "
                 "u4z128, u2z128, "
                 "u8z16, u4z16, u2z16 or fp8_e4m3");
   if (int8Dot &&
@@ -300,6 +301,7 @@ int main(int argc, char **argv) {
     return fail(
         "--int8-dot multiplies block-quantized experts: it needs "
         "--dtype q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
+        "iq4_nl, iq4_xs, "
         "mxfp4, u8z, "
         "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16, not " +
         dtype);
@@ -517,6 +519,10 @@ int main(int argc, char **argv) {
         halves = {{80, 1.0 / (8 * 2)}, {82, 1.0 / 8}};
       else if (wdt == DType::Q3_K)
         halves = {{108, 1.0 / (16 * 4)}};
+      else if (wdt == DType::IQ4_NL)
+        halves = {{0, 1.0 / 64}};
+      else if (wdt == DType::IQ4_XS)
+        halves = {{0, 1.0 / (16 * 64)}};
       else if (wdt == DType::Q4_1)
         halves = {{0, 1.0 / 8}, {2, -1.0}};
       else if (wdt == DType::Q5_0)

@@ -51,6 +51,8 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q5_K:
   case MOERT_Q2_K:
   case MOERT_Q3_K:
+  case MOERT_IQ4_NL:
+  case MOERT_IQ4_XS:
     break; // weights only, never a result
   }
   return nullptr;

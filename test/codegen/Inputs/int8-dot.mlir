@@ -430,3 +430,32 @@ func.func @dense_q2_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q2_k>>
   %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<q2_k>> -> tensor<?x16xf32>
   return %0 : tensor<?x16xf32>
 }
+
+// -----
+
+// iq4_xs: per step of 64, two sub-blocks' low and high nibbles in runs of
+// 16, mapped to their non-linear values plus 128 by vpshufb on a table
+// (offset 128: the rows' sums times -128 start the lanes); the 8 6-bit
+// scales less 32, converted once per super-block.
+// INT8-LABEL: func.func @dense_iq4_xs
+// INT8: %[[LS:.*]] = arith.subi %{{.*}}, %{{.*}} : vector<8xi8>
+// INT8: arith.sitofp %[[LS]] : vector<8xi8> to vector<8xf32>
+// INT8: llvm.inline_asm asm_dialect = att "vpshufb $2, $1, $0", "=v,v,v" %{{.*}}, %{{.*}} : (vector<64xi8>, vector<64xi8>) -> vector<64xi8>
+// INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_iq4_xs(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<iq4_xs>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x256xf32>, tensor<16x256x!moe.quant<iq4_xs>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}
+
+// -----
+
+// iq4_nl: q4_0's halves, each half's nibbles mapped by vpshufb, then 2
+// vpdpbusd per unit of 128 (K 192: one unit and a tail of 64).
+// INT8-LABEL: func.func @dense_iq4_nl
+// INT8: llvm.inline_asm asm_dialect = att "vpshufb $2, $1, $0"
+// INT8: llvm.inline_asm asm_dialect = att "vpshufb $2, $1, $0"
+// INT8: llvm.inline_asm asm_dialect = att "vpdpbusd
+func.func @dense_iq4_nl(%x: tensor<?x192xf32>, %w: tensor<16x192x!moe.quant<iq4_nl>>) -> tensor<?x16xf32> {
+  %0 = moe.grouped_matmul %x, %w : tensor<?x192xf32>, tensor<16x192x!moe.quant<iq4_nl>> -> tensor<?x16xf32>
+  return %0 : tensor<?x16xf32>
+}

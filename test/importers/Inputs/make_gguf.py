@@ -29,7 +29,8 @@ width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
 width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
 a Q6_K up projection at H 256 and expert width 40 with 48 tokens
 (KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
-at H and expert width 256 (LOWBIT_CASES, seed 19). Every
+at H and expert width 256 (LOWBIT_CASES, seed 19), and IQ4_XS and IQ4_NL
+(IQ_CASES and IQ_TALL_CASES, seed 20; random blocks too). Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -69,6 +70,8 @@ Q5_K = gguf.GGMLQuantizationType.Q5_K
 Q6_K = gguf.GGMLQuantizationType.Q6_K
 Q2_K = gguf.GGMLQuantizationType.Q2_K
 Q3_K = gguf.GGMLQuantizationType.Q3_K
+IQ4_NL = gguf.GGMLQuantizationType.IQ4_NL
+IQ4_XS = gguf.GGMLQuantizationType.IQ4_XS
 MXFP4 = gguf.GGMLQuantizationType.MXFP4
 # The relative L2 tolerance of moe-compile --int8-dot against
 # expected_int8 (check_checkpoints.py --int8): 10 times the worst error
@@ -226,8 +229,9 @@ def f16_bytes(v):
 
 
 def make_kquant(rng, shape, qtype):
-    """Random raw blocks of a Q2_K, Q3_K, Q4_K, Q5_K or Q6_K weight of float shape [..., K]
-    (K a multiple of 256), uint8 [..., K / 256 * block bytes]. Quants and
+    """Random raw blocks of a Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_XS or IQ4_NL weight
+    of float shape [..., K] (K a multiple of the block, 256, or 32 for
+    IQ4_NL), uint8 [..., K / block * block bytes]. Quants and
     scales are uniform random bytes; each block's f16 scales make its
     largest possible value about 0.5 (times a random factor in [0.5, 1.5]).
     Q4_K (144 bytes): f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
@@ -237,10 +241,13 @@ def make_kquant(rng, shape, qtype):
     Q2_K (84 bytes): 16 bytes of 4-bit scales and mins, 64 bytes of 2-bit
     quants, f16 d, f16 dmin; d * sc * q - dmin * m. Q3_K (110 bytes): 32
     bytes of third bits, 64 bytes of 2-bit quants, 12 bytes of 6-bit
-    scales, f16 d; d * (sc - 32) * (q - 4)."""
-    nb = shape[-1] // 256
-    assert nb * 256 == shape[-1]
-    size = gguf.GGML_QUANT_SIZES[qtype][1]
+    scales, f16 d; d * (sc - 32) * (q - 4). IQ4_NL (18 bytes per 32): f16 d,
+    16 bytes of 4-bit codes; d * v[q], v non-linear in [-127, 113]. IQ4_XS
+    (136 bytes): f16 d, 2 and 4 bytes of the 6-bit scales of 8 sub-blocks
+    of 32, 128 bytes of codes; d * (ls - 32) * v[q]."""
+    block, size = gguf.GGML_QUANT_SIZES[qtype]
+    nb = shape[-1] // block
+    assert nb * block == shape[-1]
     lead = tuple(shape[:-1]) + (nb,)
     raw = rng.integers(0, 256, size=lead + (size,), dtype=np.uint8)
     if qtype in (Q4_K, Q5_K):
@@ -254,6 +261,10 @@ def make_kquant(rng, shape, qtype):
         raw[..., 82:84] = f16_bytes(0.5 / 15 * rng.uniform(0.5, 1.5, lead))
     elif qtype == Q3_K:
         raw[..., 108:110] = f16_bytes(0.5 / (32 * 4) * rng.uniform(0.5, 1.5, lead))
+    elif qtype == IQ4_NL:
+        raw[..., 0:2] = f16_bytes(0.5 / 127 * rng.uniform(0.5, 1.5, lead))
+    elif qtype == IQ4_XS:
+        raw[..., 0:2] = f16_bytes(0.5 / (32 * 127) * rng.uniform(0.5, 1.5, lead))
     else:
         raise ValueError(qtype)
     return raw.reshape(tuple(shape[:-1]) + (nb * size,))
@@ -266,7 +277,7 @@ def quantize(w, types, rng):
     by random blocks drawn from rng (make_kquant)."""
     raw = {}
     for key, qtype in types.items():
-        if qtype in (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K):
+        if qtype in (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS):
             raw[key] = make_kquant(rng, w[key].shape, qtype)
         else:
             raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
@@ -449,6 +460,24 @@ LOWBIT_CASES = [
      dict(quant(Q2_K), **quant(Q3_K, ("shared_gate", "shared_up", "shared_down")))),
 ]
 
+# ggml's 4-bit non-linear formats (seed 20), random blocks: IQ4_XS
+# experts at H and expert width 256; IQ4_NL, llama.cpp's type for a Q2_K
+# or Q3_K tensor whose rows are not whole super-blocks, as the down
+# projection (K 192: an int8 step of 128 and one of 64) of Q3_K experts at
+# H 256 and expert width 192; and IQ4_NL experts at H and expert width 128
+# with 48 tokens, so that --int8-dot's items of many rows repack them
+# into int8 panels.
+IQ_CASES = [
+    ("qwen3moe_iq4_xs", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     quant(IQ4_XS)),
+    ("qwen3moe_q3_k_iq4_nl", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q3_K, "up": Q3_K, "down": IQ4_NL}),
+]
+IQ_TALL_CASES = [
+    ("mixtral_iq4_nl_tall", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": 128}, quant(IQ4_NL)),
+]
+
 # As CASES, with H KH and expert (and shared expert) width KI.
 KQUANT_CASES = [
     # llama.cpp's Q4_K_M mix: ffn_gate_exps and ffn_up_exps Q4_K,
@@ -575,6 +604,10 @@ def main(out, quantized):
         cases += [make(out, *c, rng, KH, 40, tokens=24) for c in KRAGGED_CASES]
         rng = np.random.default_rng(19)
         cases += [make(out, *c, rng, KH, KI) for c in LOWBIT_CASES]
+        rng = np.random.default_rng(20)
+        cases += [make(out, *IQ_CASES[0], rng, KH, KI)]
+        cases += [make(out, *IQ_CASES[1], rng, KH, 192)]
+        cases += [make(out, *c, rng, 128, 128, tokens=24) for c in IQ_TALL_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

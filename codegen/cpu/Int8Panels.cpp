@@ -460,12 +460,16 @@ private:
           arith::ShRUIOp::create(b, loc, lanes, reader.intSplat(16, i32, 4));
     lanes = arith::AndIOp::create(b, loc, lanes,
                                   reader.intSplat(16, i32, 0x0F0F0F0F));
-    if (layout.format != ::moe::abi::Int8PanelLayout::Format::MXFP4)
+    bool mxfp4 = layout.format == ::moe::abi::Int8PanelLayout::Format::MXFP4;
+    if (!mxfp4 && !layout.nonLinear())
       return lanes;
-    // e2m1 codes to their values doubled, plus 12.
+    // e2m1 codes to their values doubled, plus 12; iq4 codes to their
+    // non-linear values, plus 128.
     Value codes = vector::BitCastOp::create(
         b, loc, VectorType::get({64}, b.getI8Type()), lanes);
-    return vector::BitCastOp::create(b, loc, i32x16, reader.mxfp4Bytes(codes));
+    return vector::BitCastOp::create(b, loc, i32x16,
+                                     mxfp4 ? reader.mxfp4Bytes(codes)
+                                           : reader.iq4Bytes(codes));
   }
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32
@@ -489,7 +493,14 @@ private:
                                     panelBytes(panel, blk,
                                                layout.subScalesAt(half), kPanel,
                                                2 * kPanel)));
-      // The super-block's d times the block's 6-bit scales.
+      // The super-block's d times the block's 6-bit scales (iq4_xs's less
+      // 32, signed).
+      if (layout.nonLinear())
+        return arith::MulFOp::create(
+            b, loc, superD,
+            arith::SIToFPOp::create(
+                b, loc, f32x16,
+                panelBytes(panel, blk, layout.subScalesAt(0), kPanel, kPanel)));
       return arith::MulFOp::create(
           b, loc, superD, panelByteValues(panel, blk, layout.subScalesAt(0)));
     }

@@ -214,7 +214,8 @@ std::string parseParams(const json::Value *list, bool results,
         if (!int8->isBool() || !p.isWeight || !layout || !p.mxScales.empty())
           return "argument '" + p.name +
                  "': 'int8_panels' must be true or false, on a q8_0, q4_0, "
-                 "q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k or q6_k "
+                 "q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, iq4_nl "
+                 "or iq4_xs "
                  "weight without 'mx_scales'";
         if (int8->asBool()) {
           if (std::string err = layout->validate(p.shape); !err.empty())

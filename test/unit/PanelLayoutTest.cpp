@@ -124,9 +124,19 @@ TEST(packingFollowsThePanelLayout) {
 
 TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
-  for (const char *dtype : {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "mxfp4",
-                            "u8z", "u4z", "q4_k", "q5_k", "q6_k"})
+  for (const char *dtype :
+       {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "mxfp4", "u8z", "u4z", "q4_k",
+        "q5_k", "q6_k", "iq4_nl", "iq4_xs"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
+  CHECK(!Int8PanelLayout::forDType("q3_k") &&
+        !Int8PanelLayout::forDType("q2_k"));
+  // iq4_nl: q4_0's 18 bytes; iq4_xs: 138 bytes for its 136 (6-bit scales
+  // unpacked to a byte each).
+  CHECK_EQ(Int8PanelLayout::forDType("iq4_nl")->panelRecordBytes(),
+           int64_t(16 * 18));
+  CHECK_EQ(Int8PanelLayout::forDType("iq4_xs")->panelRecordBytes(),
+           int64_t(16 * 138));
+  CHECK_EQ(Int8PanelLayout::forDType("iq4_xs")->rowBytes(512), int64_t(272));
   CHECK(!Int8PanelLayout::forDType("u4z128") &&
         !Int8PanelLayout::forDType("f32") && !Int8PanelLayout::forDType("u2z"));
   Int8PanelLayout q8 = *Int8PanelLayout::forDType("q8_0");
@@ -185,17 +195,17 @@ RandomInt8Panels packRandomInt8(const moe::abi::Int8PanelLayout &layout,
 }
 
 TEST(int8PanelPackingKeepsEveryValue) {
-  // Random q8_0, q4_0, mxfp4, u8z and u4z blocks of a weight [2, 21, 96]
-  // (a last panel of 5 columns), packed, and every value, scale and zero
+  // Random q8_0, q4_0, mxfp4, u8z, u4z and iq4_nl blocks of a weight [2, 21,
+  // 96] (a last panel of 5 columns), packed, and every value, scale and zero
   // point read back through the layout's mapping (Int8PanelLayout.h)
   // equals the block's: q8_0's value at byte 64 t + 4 c + i is v + 128 for
-  // v = 4 t + i, u8z's is its code; q4_0's, mxfp4's and u4z's byte holds
-  // the codes of v = 4 t + i (low) and 16 + 4 t + i (high); the scales
-  // (2 bytes, mxfp4's 1, u8z's and u4z's 4) follow the lanes, then u8z's
-  // and u4z's zero points.
+  // v = 4 t + i, u8z's is its code; q4_0's, iq4_nl's, mxfp4's and u4z's byte
+  // holds the codes of v = 4 t + i (low) and 16 + 4 t + i (high); the scales (2
+  // bytes, mxfp4's 1, u8z's and u4z's 4) follow the lanes, then u8z's and u4z's
+  // zero points.
   using moe::abi::Int8PanelLayout;
   uint32_t seed = 7;
-  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z"}) {
+  for (const char *dtype : {"q8_0", "q4_0", "mxfp4", "u8z", "u4z", "iq4_nl"}) {
     Int8PanelLayout layout = *Int8PanelLayout::forDType(dtype);
     const int64_t e = 2, n = 21, k = 96, blocks = k / 32;
     int64_t bytes = layout.storedRecordBytes(), sb = layout.scaleBytes();
@@ -432,4 +442,49 @@ TEST(int8PanelPackingKeepsEveryQ41Q5Value) {
         }
     CHECK(ok);
   }
+}
+
+TEST(int8PanelPackingKeepsEveryIQ4XSValue) {
+  // Random iq4_xs super-blocks of a weight [2, 21, 512] (two per row, a
+  // last panel of 5 columns), packed, and every value's code, its
+  // sub-block's scale and the super-block's d read back through the
+  // layout's mapping (Int8PanelLayout.h) equal the ones ggml's
+  // dequantize_row_iq4_xs reads from the stored super-block (sub-block t:
+  // codes of qs[16 t + l] low then high nibbles, scale ((sl[t / 2] >> 4 (t
+  // % 2)) & 15 | ((sh >> 2 t) & 3) << 4) - 32).
+  using moe::abi::Int8PanelLayout;
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("iq4_xs");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256, pb = 2208;
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 31);
+  const Shape &packed = r.packed;
+  CHECK_EQ(layout.panelRecordBytes(), pb);
+  bool ok = true;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t rec = 0; rec < supers; ++rec) {
+        const uint8_t *out =
+            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 136
+                    : nullptr;
+        for (int64_t h = 0; h < 2; ++h)
+          ok &= out[2048 + 2 * c + h] == (b ? b[h] : 0);
+        for (int64_t j = 0; j < 256; ++j) {
+          int64_t t = j / 32, w = j % 32, lane = (w % 16) / 4;
+          int want = 0, wantLs = 0;
+          if (b) {
+            uint8_t q = b[8 + 16 * t + w % 16];
+            want = w < 16 ? q & 15 : q >> 4;
+            int sh = b[2] | b[3] << 8;
+            wantLs = (((b[4 + t / 2] >> (4 * (t % 2))) & 15) |
+                      ((sh >> (2 * t)) & 3) << 4) -
+                     32;
+          }
+          uint8_t byte = out[256 * t + 64 * lane + 4 * c + w % 4];
+          ok &= (w < 16 ? byte & 15 : byte >> 4) == want;
+          ok &= static_cast<int8_t>(out[2080 + 16 * t + c]) == wantLs;
+        }
+      }
+  CHECK(ok);
 }

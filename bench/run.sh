@@ -4,7 +4,8 @@
 #   - moec: moe-bench, against the FMA peak and DRAM bandwidth measured in
 #     the same run; f32 weights, and bf16 weights (with --bf16-dot where the
 #     CPU has AVX512_BF16, else bf16 widened to f32); with --dtypes q4_0,
-#     q8_0, q4_k or q6_k, GGUF block-quantized experts kept quantized, and
+#     q8_0, q4_k, q5_k, q6_k, q3_k, q2_k or iq4_xs, GGUF block-quantized
+#     experts kept quantized, and
 #     with u4z or u8z, QMoE's 4- and 8-bit weights as moec keeps them
 #     (moe-bench --dtype Q, with --int8-dot where the CPU has AVX512_VNNI,
 #     else f32 activations);
@@ -48,7 +49,8 @@
 # peer's time and moec's speed-up over it) and the CSVs and logs next to it.
 #
 #   bench/run.sh [--threads N] [--min-time S] [--shapes A,B] [--tokens 1,8]
-#                [--runs R] [--dtypes f32,bf16,q4_0,q8_0,q4_k,q6_k,u4z,u8z]
+#                [--runs R]
+#                [--dtypes f32,bf16,q4_0,q8_0,q4_k,q5_k,q6_k,q3_k,q2_k,iq4_xs,u4z,u8z]
 #
 # --dtypes defaults to f32,bf16; e.g. --dtypes q4_0,q8_0 runs the quantized
 # tables only.
@@ -95,9 +97,9 @@ fdtypes= qdtypes= zdtypes=
 for dt in ${dtypes//,/ }; do
   case $dt in
     f32|bf16) fdtypes=${fdtypes:+$fdtypes,}$dt ;;
-    q4_0|q8_0|q4_k|q6_k) qdtypes=${qdtypes:+$qdtypes,}$dt ;;
+    q4_0|q8_0|q4_k|q5_k|q6_k|q3_k|q2_k|iq4_xs) qdtypes=${qdtypes:+$qdtypes,}$dt ;;
     u4z|u8z) zdtypes=${zdtypes:+$zdtypes,}$dt ;;
-    *) die "unknown dtype $dt (f32, bf16, q4_0, q8_0, q4_k, q6_k, u4z, u8z)" ;;
+    *) die "unknown dtype $dt (f32, bf16, q4_0, q8_0, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_xs, u4z, u8z)" ;;
   esac
 done
 [ -n "$dtypes" ] || die "--dtypes is empty"
@@ -237,7 +239,7 @@ for r in $(seq 1 "$runs"); do
   for dt in ${dtypes//,/ }; do
     args=()
     [ "$dt" = bf16 ] && args=("${bf16_args[@]}")
-    case $dt in q*|u4z|u8z) args=("${q_args[@]}") ;; esac
+    case $dt in q*|iq*|u4z|u8z) args=("${q_args[@]}") ;; esac
     log "run $r/$runs: moe-bench --dtype $dt${args[*]:+ ${args[*]}} ($shapes, T=$tokens)"
     "$build/bin/moe-bench" --threads "$threads" --min-time "$min_time" \
       --shapes "$shapes" --tokens "$tokens" --dtype "$dt" "${args[@]}" \

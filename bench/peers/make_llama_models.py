@@ -30,8 +30,9 @@ nothing), token embeddings f32 and tied output.
 Experts: gate and up [E, f, d], down [E, d, f] (ggml's {d, f, E} and
 {f, d, E}), random normal weights scaled by 1/sqrt(K) (K the row length),
 quantized with the gguf package (ggml's reference quantizers) for Q8_0 and
-Q4_0; for the K-quants, which the gguf package cannot quantize, random
-blocks with f16 super-block scales that keep |w| below about 2/sqrt(K).
+Q4_0; for the K-quants and IQ4_XS, which the gguf package cannot
+quantize, random blocks with f16 super-block scales that keep |w| below
+about 2/sqrt(K).
 The router [E, d] is f32 (as in moe-bench). Every layer holds the same
 weights (one copy in memory while writing; llama.cpp reads each layer's
 own bytes from the file).
@@ -56,7 +57,10 @@ SHAPES = {"qwen3-30b-a3b": (2048, 768, 128, 8),
           "tiny-d2048": (2048, 1, 2, 1),
           "tiny-d1024": (1024, 1, 2, 1)}
 QT = gguf.GGMLQuantizationType
-DTYPES = {"f32": QT.F32, "q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q6_k": QT.Q6_K}
+DTYPES = {"f32": QT.F32, "q8_0": QT.Q8_0, "q4_0": QT.Q4_0, "q4_k": QT.Q4_K, "q6_k": QT.Q6_K,
+          "q5_k": QT.Q5_K, "q3_k": QT.Q3_K, "q2_k": QT.Q2_K, "iq4_xs": QT.IQ4_XS}
+# The types the gguf package cannot quantize: random blocks (kquant_blocks).
+RANDOM_BLOCKS = (QT.Q4_K, QT.Q6_K, QT.Q5_K, QT.Q3_K, QT.Q2_K, QT.IQ4_XS)
 HEAD_DIM = 32
 VOCAB = 32
 
@@ -66,11 +70,16 @@ def f16_bytes(v):
 
 
 def kquant_blocks(rng, shape, qtype):
-    """Random raw blocks (uint8 [..., K/256 * block bytes]) of a Q4_K or
-    Q6_K weight of float shape [..., K]; |w| at most about 2/sqrt(K).
-    Q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of 6-bit scales and mins,
-    128 bytes of 4-bit quants): w = d*sc*q - dmin*m. Q6_K (210 bytes: 128
-    ql, 64 qh, 16 int8 scales, f16 d): w = d*sc*(q-32)."""
+    """Random raw blocks (uint8 [..., K/256 * block bytes]) of a Q4_K,
+    Q5_K, Q6_K, Q3_K, Q2_K or IQ4_XS weight of float shape [..., K]; |w| at
+    most about 2/sqrt(K). Q4_K (144 bytes: f16 d, f16 dmin, 12 bytes of
+    6-bit scales and mins, 128 bytes of 4-bit quants): w = d*sc*q - dmin*m;
+    Q5_K (176 bytes) the same with 5-bit quants. Q6_K (210 bytes: 128
+    ql, 64 qh, 16 int8 scales, f16 d): w = d*sc*(q-32). Q3_K (110 bytes:
+    32 hmask, 64 qs, 12 scales, f16 d): w = d*(sc-32)*(q-4). Q2_K (84
+    bytes: 16 scales and mins, 64 qs, f16 d, f16 dmin): w = d*sc*q -
+    dmin*m. IQ4_XS (136 bytes: f16 d, 6 bytes of 6-bit scales, 128 bytes
+    of codes): w = d*(ls-32)*v[q], |v| up to 127."""
     K = shape[-1]
     nb = K // 256
     assert nb * 256 == K
@@ -78,10 +87,18 @@ def kquant_blocks(rng, shape, qtype):
     size = gguf.GGML_QUANT_SIZES[qtype][1]
     lead = tuple(shape[:-1]) + (nb,)
     raw = rng.integers(0, 256, size=lead + (size,), dtype=np.uint8)
-    if qtype == QT.Q4_K:
-        raw[..., 0:2] = f16_bytes(np.full(lead, amax / (63 * 15), np.float32))
+    if qtype in (QT.Q4_K, QT.Q5_K):
+        top = 15 if qtype == QT.Q4_K else 31
+        raw[..., 0:2] = f16_bytes(np.full(lead, amax / (63 * top), np.float32))
         # Mins an eighth of the scales: weights about centred.
         raw[..., 2:4] = f16_bytes(np.full(lead, amax / 63 / 8, np.float32))
+    elif qtype == QT.Q3_K:
+        raw[..., 108:110] = f16_bytes(np.full(lead, amax / (32 * 4), np.float32))
+    elif qtype == QT.Q2_K:
+        raw[..., 80:82] = f16_bytes(np.full(lead, amax / (15 * 3), np.float32))
+        raw[..., 82:84] = f16_bytes(np.full(lead, amax / 15 / 8, np.float32))
+    elif qtype == QT.IQ4_XS:
+        raw[..., 0:2] = f16_bytes(np.full(lead, amax / (32 * 127), np.float32))
     elif qtype == QT.Q6_K:
         raw[..., 208:210] = f16_bytes(np.full(lead, amax / (128 * 32), np.float32))
     else:
@@ -93,7 +110,7 @@ def expert_blocks(rng, shape, qtype):
     """The raw ggml blocks of a random [E, rows, K] expert weight."""
     if qtype == QT.F32:
         return (rng.standard_normal(shape) / np.sqrt(shape[-1])).astype(np.float32)
-    if qtype in (QT.Q4_K, QT.Q6_K):
+    if qtype in RANDOM_BLOCKS:
         return kquant_blocks(rng, shape, qtype)
     out = []
     for e in range(shape[0]):  # one expert at a time: bounded memory

@@ -20,7 +20,8 @@ import csv
 import sys
 
 SHAPES = ["qwen3-30b-a3b", "olmoe", "mixtral-small"]
-DTYPES = ["f32", "bf16", "q4_0", "q8_0", "q4_k", "q6_k", "u4z", "u8z"]
+DTYPES = ["f32", "bf16", "q4_0", "q8_0", "q4_k", "q5_k", "q6_k", "q3_k", "q2_k",
+          "iq4_xs", "u4z", "u8z"]
 
 
 def order(key):
@@ -76,7 +77,7 @@ def main(moec_csvs, peers_csvs):
         print("\n== %s weights ==" % dtype)
         runs = [m for m in machines if m[0] == dtype]
         for i, (_, path, peak, dram) in enumerate(runs):
-            what = ("fp32 FMA peak" if dtype == "f32" or dtype.startswith(("q", "u")) else
+            what = ("fp32 FMA peak" if dtype == "f32" or dtype.startswith(("q", "iq", "u")) else
                     "peak (bf16 dot product where the CPU has one, else fp32 FMA)")
             print("machine (moec %s run %d, %s): %s %s GFLOP/s, DRAM read %s GB/s"
                   % (dtype, i + 1, path.rsplit("/", 1)[-1], what, peak, dram))

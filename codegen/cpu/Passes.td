@@ -184,16 +184,15 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     bits selected into a byte vector by a bit mask, q3_k's third bits
     shifted in), mxfp4's doubled e2m1 value plus 12, iq4_nl's and
     iq4_xs's non-linear value plus 128 (both looked up with `vpshufb`);
-    q4_1's, q5_1's,
-    q2_k's, q4_k's, q5_k's (its fifth bits shifted in) and the zero-point
-    formats' are unsigned already), one
+    q4_1's, q5_1's, q2_k's, q4_k's, q5_k's (its fifth bits shifted in) and
+    the zero-point formats' are unsigned already), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
     per i32 lane (as `llvm.inline_asm` without side effects, which buffer
     deallocation accepts, unlike `llvm.call_intrinsic`), starting from the
     row's sums times minus that offset, and the lanes are converted to f32
     once per step and scaled by the weight's (sub-)block scale times the
-    row's scale; q2_k's and q4_k's mins, and the zero-point formats' d z, add the
-    row's scaled sums times minus the min (q4_1's and q5_1's m times
+    row's scale; q2_k's and q4_k's mins, and the zero-point formats' d z,
+    add the row's scaled sums times minus the min (q4_1's and q5_1's m times
     plus it). Where the weight has several
     tiles, the rows are quantized once for all its items, in parallel
     chunks before them (an `scf.forall` into `tensor.empty`s, so that CSE

@@ -87,6 +87,25 @@ Value QuantizedWeightReader::quantByte(Value t, Value row, Value at) {
   return arith::ExtUIOp::create(b, loc, b.getI32Type(), v);
 }
 
+/// Bits [shift, shift + width) of byte `at` of row `row` of `t` (`mask`
+/// = 2^width - 1), as i32.
+Value QuantizedWeightReader::quantBits(Value t, Value row, Value at,
+                                       int64_t shift, int64_t mask) {
+  Value v = quantByte(t, row, at);
+  if (shift)
+    v = arith::ShRUIOp::create(b, loc, v, i32Const(shift));
+  return arith::AndIOp::create(b, loc, v, i32Const(mask));
+}
+
+/// `d` times the 6-bit scale `sc` (i32) less 32: q3_k's and iq4_xs's
+/// sub-block scales, as f32.
+Value QuantizedWeightReader::sixBitScale(Value d, Value sc) {
+  return arith::MulFOp::create(
+      b, loc, d,
+      arith::SIToFPOp::create(b, loc, f32,
+                              arith::SubIOp::create(b, loc, sc, i32Const(32))));
+}
+
 /// The little-endian f16 at byte `at` of row `row` of `t`, as f32.
 Value QuantizedWeightReader::quantHalf(Value t, Value row, Value at) {
   Value bits = vector::BitCastOp::create(
@@ -403,15 +422,8 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
         quantBytes(t, row, at((three ? 32 : 16) + 32 * (e0 / 128) + e0 % 32),
                    lanes),
         e0 % 128 / 32);
-    auto i32 = [&](int64_t v) -> Value {
-      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-    };
-    auto field = [&](int64_t at, int64_t shift, int64_t mask) -> Value {
-      Value v =
-          quantByte(t, row, arith::AddIOp::create(b, loc, base, index(at)));
-      if (shift)
-        v = arith::ShRUIOp::create(b, loc, v, i32(shift));
-      return arith::AndIOp::create(b, loc, v, i32(mask));
+    auto field = [&](int64_t byte, int64_t shift, int64_t mask) {
+      return quantBits(t, row, at(byte), shift, mask);
     };
     if (!three) {
       Value scale = arith::MulFOp::create(
@@ -434,11 +446,8 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     Value sc = arith::OrIOp::create(
         b, loc, field(96 + sub % 8, 4 * (sub / 8), 15),
         arith::ShLIOp::create(b, loc, field(104 + sub % 4, 2 * (sub / 4), 3),
-                              i32(4)));
-    Value scale = arith::MulFOp::create(
-        b, loc, quantHalf(t, row, at(108)),
-        arith::SIToFPOp::create(b, loc, f32,
-                                arith::SubIOp::create(b, loc, sc, i32(32))));
+                              i32Const(4)));
+    Value scale = sixBitScale(quantHalf(t, row, at(108)), sc);
     Value v = arith::SIToFPOp::create(
         b, loc, vecType, arith::SubIOp::create(b, loc, n, splat8(4)));
     return arith::MulFOp::create(b, loc, v, splat(scale));
@@ -453,23 +462,12 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     // low 4 bits from sl[s / 2], its high 2 from bits 2 s of sh.
     int64_t s = e0 / 32;
     Value raw = quantBytes(t, row, at(8 + 16 * s + e0 % 16), lanes);
-    auto i32 = [&](int64_t v) -> Value {
-      return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
-    };
-    auto field = [&](int64_t byte, int64_t shift, int64_t mask) -> Value {
-      Value v = quantByte(t, row, at(byte));
-      if (shift)
-        v = arith::ShRUIOp::create(b, loc, v, i32(shift));
-      return arith::AndIOp::create(b, loc, v, i32(mask));
-    };
     Value ls = arith::OrIOp::create(
-        b, loc, field(4 + s / 2, 4 * (s % 2), 15),
-        arith::ShLIOp::create(b, loc, field(2 + s / 4, 2 * (s % 4), 3),
-                              i32(4)));
-    Value scale = arith::MulFOp::create(
-        b, loc, quantHalf(t, row, base),
-        arith::SIToFPOp::create(b, loc, f32,
-                                arith::SubIOp::create(b, loc, ls, i32(32))));
+        b, loc, quantBits(t, row, at(4 + s / 2), 4 * (s % 2), 15),
+        arith::ShLIOp::create(b, loc,
+                              quantBits(t, row, at(2 + s / 4), 2 * (s % 4), 3),
+                              i32Const(4)));
+    Value scale = sixBitScale(quantHalf(t, row, base), ls);
     return arith::MulFOp::create(b, loc, iq4Floats(nibbles(raw, e0 % 32 >= 16)),
                                  splat(scale));
   }

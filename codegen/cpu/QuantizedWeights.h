@@ -127,6 +127,11 @@ private:
   Value index(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
   Value quantBytes(Value t, Value row, Value at, int64_t count);
   Value quantByte(Value t, Value row, Value at);
+  Value quantBits(Value t, Value row, Value at, int64_t shift, int64_t mask);
+  Value sixBitScale(Value d, Value sc);
+  Value i32Const(int64_t v) {
+    return arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(v));
+  }
   Value quantHalf(Value t, Value row, Value at);
   Value quantFloat(Value t, Value row, Value at);
   Value quantWord(Value t, Value row, Value at);

@@ -256,16 +256,9 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     if (five) {
       // Sub-blocks 2c and 2c + 1's fifth bits: bits 2c and 2c + 1 of qh.
       Value qh = quantBytes(t, row, at(16), 32);
-      auto bit = [&](int64_t s) -> Value {
-        Value v = qh;
-        if (s)
-          v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
-        return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 1));
-      };
       q = arith::OrIOp::create(
           b, loc, q,
-          arith::ShLIOp::create(b, loc, concat(bit(2 * c), bit(2 * c + 1)),
-                                intSplat(64, i8, 4)));
+          concat(bitPlane(qh, 2 * c, 4), bitPlane(qh, 2 * c + 1, 4)));
     }
     auto [scales, negMins] = q4kBlockScales(t, row, base);
     // Sub-blocks 2c and 2c + 1, 8 lanes each.
@@ -322,16 +315,9 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     Value q = concat(crumbsOf(x, 2 * (c % 2)), crumbsOf(x, 2 * (c % 2) + 1));
     if (three) {
       Value hm = quantBytes(t, row, at(0), 32);
-      auto bit = [&](int64_t s) -> Value {
-        Value v = hm;
-        if (s)
-          v = arith::ShRUIOp::create(b, loc, v, intSplat(32, i8, s));
-        return arith::AndIOp::create(b, loc, v, intSplat(32, i8, 1));
-      };
       q = arith::OrIOp::create(
           b, loc, q,
-          arith::ShLIOp::create(b, loc, concat(bit(2 * c), bit(2 * c + 1)),
-                                intSplat(64, i8, 2)));
+          concat(bitPlane(hm, 2 * c, 2), bitPlane(hm, 2 * c + 1, 2)));
     }
     // The 16 sub-block scales (q2_k's mins negated too) times d (dmin),
     // converted once per block and weight row (cached for the loop

@@ -380,15 +380,10 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     Value raw = quantBytes(
         t, row, at((five ? 48 : 16) + 32 * (e0 / 64) + e0 % 32), lanes);
     Value n = nibbles(raw, e0 % 64 >= 32);
-    if (five) {
-      Value qh = quantBytes(t, row, at(16 + e0 % 32), lanes);
-      if (e0 / 32)
-        qh = arith::ShRUIOp::create(b, loc, qh, splat8(e0 / 32));
+    if (five)
       n = arith::OrIOp::create(
           b, loc, n,
-          arith::ShLIOp::create(
-              b, loc, arith::AndIOp::create(b, loc, qh, splat8(1)), splat8(4)));
-    }
+          bitPlane(quantBytes(t, row, at(16 + e0 % 32), lanes), e0 / 32, 4));
     Value v = arith::UIToFPOp::create(b, loc, vecType, n);
     return arith::SubFOp::create(
         b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
@@ -436,13 +431,9 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
       return arith::SubFOp::create(
           b, loc, arith::MulFOp::create(b, loc, v, splat(scale)), splat(min));
     }
-    Value hm = quantBytes(t, row, at(e0 % 32), lanes);
-    if (e0 / 32)
-      hm = arith::ShRUIOp::create(b, loc, hm, splat8(e0 / 32));
     n = arith::OrIOp::create(
         b, loc, n,
-        arith::ShLIOp::create(
-            b, loc, arith::AndIOp::create(b, loc, hm, splat8(1)), splat8(2)));
+        bitPlane(quantBytes(t, row, at(e0 % 32), lanes), e0 / 32, 2));
     Value sc = arith::OrIOp::create(
         b, loc, field(96 + sub % 8, 4 * (sub / 8), 15),
         arith::ShLIOp::create(b, loc, field(104 + sub % 4, 2 * (sub / 4), 3),
@@ -719,6 +710,18 @@ Value QuantizedWeightReader::laneRuns(ArrayRef<Value> scalars) {
     parts = next;
   }
   return parts[0];
+}
+
+/// Bit `bit` of each of the bytes `raw`, moved to bit `to` (q5_k's fifth
+/// and q3_k's third bits, from their bit planes).
+Value QuantizedWeightReader::bitPlane(Value raw, int64_t bit, int64_t to) {
+  int64_t n = cast<VectorType>(raw.getType()).getNumElements();
+  Type i8 = b.getI8Type();
+  if (bit)
+    raw = arith::ShRUIOp::create(b, loc, raw, intSplat(n, i8, bit));
+  return arith::ShLIOp::create(
+      b, loc, arith::AndIOp::create(b, loc, raw, intSplat(n, i8, 1)),
+      intSplat(n, i8, to));
 }
 
 /// The low or high nibbles of the bytes `raw`.

@@ -147,6 +147,7 @@ private:
   Value laneRuns(ArrayRef<Value> scalars);
   Value nibblesOf(Value raw, bool high);
   Value crumbsOf(Value raw, int64_t i);
+  Value bitPlane(Value raw, int64_t bit, int64_t to);
   Value runsOf(Value first, Value second, int64_t run);
   Value mxfp4Doubled(Value n);
   Value tableBytes(Value n, ArrayRef<int64_t> table);

@@ -385,10 +385,12 @@ func.func @grouped_matmul_u4z_panels(%x: tensor<?x128xf32>, %w: tensor<4x40x128x
 // -----
 
 // q5_k: q4_k's steps with each value's fifth bit, bit 2c or 2c + 1 of
-// qh's 32 bytes, shifted up 4 and or'ed into the 64 nibbles; 4 steps of
+// qh's 32 bytes, shifted up 4 (each half apart, then joined) and or'ed
+// into the 64 nibbles; 4 steps of
 // 64 per super-block, the mins as q4_k's.
 // INT8-LABEL: func.func @dense_q5_k
-// INT8: %[[HIGH:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<64xi8>
+// INT8: arith.shli %{{.*}}, %{{.*}} : vector<32xi8>
+// INT8: %[[HIGH:.*]] = vector.shuffle %{{.*}}, %{{.*}} [{{.*}}] : vector<32xi8>, vector<32xi8>
 // INT8: arith.ori %{{.*}}, %[[HIGH]] : vector<64xi8>
 // INT8: arith.negf %{{.*}} : vector<8xf32>
 // INT8-COUNT-4: llvm.inline_asm asm_dialect = att "vpdpbusd
@@ -405,7 +407,8 @@ func.func @dense_q5_k(%x: tensor<?x256xf32>, %w: tensor<16x256x!moe.quant<q5_k>>
 // scales of the super-block (nibbles of s[0..7], bit pairs of s[8..11])
 // less 32, converted once, 4 of them a step.
 // INT8-LABEL: func.func @dense_q3_k
-// INT8: %[[THIRD:.*]] = arith.shli %{{.*}}, %{{.*}} : vector<64xi8>
+// INT8: arith.shli %{{.*}}, %{{.*}} : vector<32xi8>
+// INT8: %[[THIRD:.*]] = vector.shuffle %{{.*}}, %{{.*}} [{{.*}}] : vector<32xi8>, vector<32xi8>
 // INT8: arith.ori %{{.*}}, %[[THIRD]] : vector<64xi8>
 // INT8: %[[SC:.*]] = arith.subi %{{.*}}, %{{.*}} : vector<16xi8>
 // INT8: arith.sitofp %[[SC]] : vector<16xi8> to vector<16xf32>

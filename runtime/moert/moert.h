@@ -68,12 +68,12 @@ typedef enum moert_dtype_e {
   MOERT_BF16 = 1,
   MOERT_F16 = 2,
   /* Block-quantized weights: ggml's (blocks of 32 elements in 34, 18,
-     20, 22, 24 or 17 bytes, or of 256 in 84, 110, 136, 144, 176 or 210) and moec's u8z and
-     u4z (blocks of 32 in 37 or 21 bytes), u8z128 and u4z128 (of 128 in 133 or
-     69), u2z and u2z128 (of 32 in 13 bytes, of 128 in 37), u8z16, u4z16 and
-     u2z16 (of 16 in 21, 13 or 9 bytes) and
-     fp8_e4m3 (of 128 in 132 bytes),
-     docs/Runtime.md; only weights have these, never inputs or outputs. */
+     20, 22, 24 or 17 bytes, or of 256 in 84, 110, 136, 144, 176 or 210) and
+     moec's u8z and u4z (blocks of 32 in 37 or 21 bytes), u8z128 and u4z128 (of
+     128 in 133 or 69), u2z and u2z128 (of 32 in 13 bytes, of 128 in 37), u8z16,
+     u4z16 and u2z16 (of 16 in 21, 13 or 9 bytes) and fp8_e4m3 (of 128 in 132
+     bytes), docs/Runtime.md; only weights have these, never inputs or outputs.
+   */
   MOERT_Q8_0 = 3,
   MOERT_Q4_0 = 4,
   MOERT_Q4_K = 5,

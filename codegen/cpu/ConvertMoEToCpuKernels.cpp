@@ -58,10 +58,9 @@ LogicalResult checkInt8PanelArguments(Operation *root) {
       if (!int8PanelType(arg.getType())) {
         fn.emitError("argument ")
             << arg.getArgNumber() << " of type " << arg.getType()
-            << " is marked " << kArgInt8PanelsAttr
-            << ", which only a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
-               "u8z, u4z, q4_k, q5_k, q6_k, iq4_nl or iq4_xs weight of rank 2 "
-               "or 3 with K a multiple of 128 can be";
+            << " is marked " << kArgInt8PanelsAttr << ", which only a static "
+            << ::moe::abi::Int8PanelLayout::dtypeList("or")
+            << " weight of rank 2 or 3 with K a multiple of 128 can be";
         return WalkResult::interrupt();
       }
       for (OpOperand &use : arg.getUses()) {

@@ -63,7 +63,7 @@ public:
     if (o.int8Panels) {
       // [ceil(N / 16), K / R, B] bytes.
       layout = *int8PanelLayout(o.quant);
-      twoScales = layout.format == ::moe::abi::Int8PanelLayout::Format::Q6_K;
+      twoScales = layout.halfScales();
     }
     shape = int8PanelShape(kernel, twoScales ? 2 : 1);
     if (o.int8Panels) {
@@ -418,6 +418,31 @@ private:
           b, loc, i32x16, tile[0], ValueRange{panel, blk, index(t), index(0)},
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
+    if (layout.crumbs()) {
+      // q3_k: the low 2 bits of the codes from bits 2 (t % 4) and 2 (t %
+      // 4) + 1 of crumb row t / 4, the third from bit t of row 2 to bit 2
+      // (whole lanes shifted, the neighbouring bytes' bits masked off).
+      int64_t tt = t % 4, shift = 2 - t;
+      Value low = vector::BitCastOp::create(
+          b, loc, i32x16,
+          panelBytes(panel, blk, 64 * (t / 4), 64, layout.lanesAt(1)));
+      if (tt)
+        low = arith::ShRUIOp::create(b, loc, low,
+                                     reader.intSplat(16, i32, 2 * tt));
+      low = arith::AndIOp::create(b, loc, low,
+                                  reader.intSplat(16, i32, 0x03030303));
+      Value third = vector::BitCastOp::create(
+          b, loc, i32x16, panelBytes(panel, blk, 128, 64, layout.lanesAt(1)));
+      if (shift > 0)
+        third = arith::ShLIOp::create(b, loc, third,
+                                      reader.intSplat(16, i32, shift));
+      else if (shift < 0)
+        third = arith::ShRUIOp::create(b, loc, third,
+                                       reader.intSplat(16, i32, -shift));
+      third = arith::AndIOp::create(b, loc, third,
+                                    reader.intSplat(16, i32, 0x04040404));
+      return arith::OrIOp::create(b, loc, low, third);
+    }
     if (layout.highBitRows()) {
       // q5_0, q5_1, q5_k and q6_k: the low 4 bits of the codes from lane
       // row t % 4's nibbles, the rest from the row(s) after them, moved
@@ -474,7 +499,7 @@ private:
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32
   /// (q4_k, q5_k: `superD`, the super-block's d, times the block's scales;
-  /// q6_k: times the scale of the block's half `half`).
+  /// q6_k, q3_k: times the scale of the block's half `half`).
   Value weightScales(ArrayRef<Value> tile, Value panel, Value blk, Value superD,
                      int64_t half = 0) {
     auto f32x16 = VectorType::get({16}, f32);
@@ -721,7 +746,7 @@ private:
           b, loc, arith::MulIOp::create(b, loc, u, index(kUnit)),
           arith::MulIOp::create(b, loc, j, index(16)));
       // The i32 sums per (row, panel): of the block's 8 steps, or with two
-      // scales a block (q6_k), of its first 4 steps (low nibbles) in d
+      // scales a block (q6_k, q3_k), of its first 4 steps (values 0 to 15) in d
       // and of its last 4 in d2.
       SmallVector<Value> d, d2;
       for (int64_t i = 0; i < mr; ++i) {
@@ -884,8 +909,9 @@ private:
   int64_t panelCount = 0;
   Type f32, i32;
   bool mins = false;
-  /// q6_k's blocks take two scales, one per half of 16 values (the low
-  /// and the high nibbles of its lanes).
+  /// q6_k's and q3_k's blocks take two scales, one per half of 16 values
+  /// (q6_k: the low and the high nibbles of its lanes; q3_k: its two rows
+  /// of crumbs).
   bool twoScales = false;
   Value starts, rowScales, scaledSums, secondStarts;
   Value weightBuffer;

@@ -57,8 +57,8 @@ bool packable(BlockArgument arg) {
 }
 
 /// Whether `arg` of `func` can be taken in int8 panels (int8PanelType: a
-/// q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, iq4_nl or
-/// iq4_xs weight with k a multiple of 128), is bound as the file holds it (not
+/// weight of a dtype with an Int8PanelLayout, Int8PanelLayout::dtypeList,
+/// with k a multiple of 128), is bound as the file holds it (not
 /// an mxfp4 weight assembled from OCP codes and scales), and every use is one
 /// the int8 panel kernel reads (int8PanelUse).
 bool int8Packable(func::FuncOp func, BlockArgument arg) {

@@ -63,6 +63,16 @@
 //                    w = 4 t + i in bit t, of w = 16 + 4 t + i in bit 4 + t
 //                    (t < 4); then at byte 320 + 2 c the f16 scale d and
 //                    for q5_1 at 352 + 2 c the f16 min m;
+//   q3_k (R = 256, B = 1824)  per block j < 8 (v = 32 j + w, w < 32) at
+//                    byte 192 j + 64 h + 4 c + i (h < 2) the low 2 bits of
+//                    the 3-bit codes q of w = 16 h + 4 s + i in bits 2 s and
+//                    2 s + 1 (s < 4), and at byte 192 j + 128 + 4 c + i
+//                    their third bits: of w = 16 (t / 4) + 4 (t % 4) + i in
+//                    bit t (t < 8); then at byte 1536 + 2 c the super-block's
+//                    f16 d and at 1568 + 16 s + c the 6-bit scale less 32,
+//                    as an int8, of its values 16 s to 16 s + 15 (s < 16),
+//                    so that block j's first 16 values take scale 2 j and
+//                    its last 16 scale 2 j + 1. A value is d sc (q - 4).
 //   iq4_nl (B = 288) as q4_0 (its codes index the non-linear values);
 //   iq4_xs (R = 256, B = 2208)  per sub-block j < 8 the codes of its 16
 //                    bytes qs[16 j + w] as q4_0's, at byte 256 j + 64 t +
@@ -74,8 +84,10 @@
 // The panels hold exactly the bytes of the blocks they come from (q6_k's
 // 210 a super-block and column), but q4_k's and q5_k's, whose 12 bytes of
 // 6-bit scales and mins per super-block take 16 bytes unpacked: 148 bytes
-// for q4_k's 144 (1.03x), 180 for q5_k's 176 (1.02x), and iq4_xs's, whose
-// 6 bytes of 6-bit scales take 8: 138 bytes for 136 (1.015x).
+// for q4_k's 144 (1.03x), 180 for q5_k's 176 (1.02x), q3_k's, whose 12
+// bytes of 16 6-bit scales take 16: 114 bytes for 110 (1.04x), and
+// iq4_xs's, whose 6 bytes of 6-bit scales take 8: 138 bytes for 136
+// (1.015x).
 //
 // Plain C++17 without dependencies: the compiler and the runtime both
 // include it.
@@ -106,6 +118,7 @@ struct Int8PanelLayout {
     Q4_K,
     Q5_K,
     Q6_K,
+    Q3_K,
     IQ4_NL,
     IQ4_XS
   };
@@ -114,44 +127,53 @@ struct Int8PanelLayout {
   /// Columns per panel, values per block (of one scale).
   static constexpr int64_t kPanel = 16, kBlock = 32;
 
-  /// The layout of a weight of dtype `name` ("q8_0", "q4_0", "mxfp4",
-  /// "u8z", "u4z", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"), if it has
+  /// The dtypes that have a layout, by name, in the order of messages.
+  static constexpr struct {
+    const char *name;
+    Format format;
+  } kDTypes[] = {{"q8_0", Format::Q8_0},     {"q4_0", Format::Q4_0},
+                 {"q4_1", Format::Q4_1},     {"q5_0", Format::Q5_0},
+                 {"q5_1", Format::Q5_1},     {"mxfp4", Format::MXFP4},
+                 {"u8z", Format::U8Z},       {"u4z", Format::U4Z},
+                 {"q4_k", Format::Q4_K},     {"q5_k", Format::Q5_K},
+                 {"q6_k", Format::Q6_K},     {"q3_k", Format::Q3_K},
+                 {"iq4_nl", Format::IQ4_NL}, {"iq4_xs", Format::IQ4_XS}};
+
+  /// The layout of a weight of dtype `name` (one of kDTypes), if it has
   /// one.
   static std::optional<Int8PanelLayout> forDType(std::string_view name) {
-    if (name == "q8_0")
-      return Int8PanelLayout{Format::Q8_0};
-    if (name == "q4_0")
-      return Int8PanelLayout{Format::Q4_0};
-    if (name == "q4_1")
-      return Int8PanelLayout{Format::Q4_1};
-    if (name == "q5_0")
-      return Int8PanelLayout{Format::Q5_0};
-    if (name == "q5_1")
-      return Int8PanelLayout{Format::Q5_1};
-    if (name == "mxfp4")
-      return Int8PanelLayout{Format::MXFP4};
-    if (name == "u8z")
-      return Int8PanelLayout{Format::U8Z};
-    if (name == "u4z")
-      return Int8PanelLayout{Format::U4Z};
-    if (name == "q4_k")
-      return Int8PanelLayout{Format::Q4_K};
-    if (name == "q5_k")
-      return Int8PanelLayout{Format::Q5_K};
-    if (name == "q6_k")
-      return Int8PanelLayout{Format::Q6_K};
-    if (name == "iq4_nl")
-      return Int8PanelLayout{Format::IQ4_NL};
-    if (name == "iq4_xs")
-      return Int8PanelLayout{Format::IQ4_XS};
+    for (const auto &d : kDTypes)
+      if (name == d.name)
+        return Int8PanelLayout{d.format};
     return std::nullopt;
+  }
+
+  /// kDTypes' names for messages: "q8_0, q4_0, ..., iq4_nl `last` iq4_xs"
+  /// with `last` "or" or "and".
+  static std::string dtypeList(std::string_view last) {
+    std::string list;
+    size_t count = sizeof(kDTypes) / sizeof(kDTypes[0]);
+    for (size_t i = 0; i < count; ++i) {
+      if (i)
+        list += i + 1 < count ? ", " : " " + std::string(last) + " ";
+      list += kDTypes[i].name;
+    }
+    return list;
   }
 
   /// Whether a record is a super-block of 256 values (the K-quants',
   /// iq4_xs's).
   bool superBlocks() const {
     return format == Format::Q4_K || format == Format::Q5_K ||
-           format == Format::Q6_K || format == Format::IQ4_XS;
+           format == Format::Q6_K || format == Format::Q3_K ||
+           format == Format::IQ4_XS;
+  }
+  /// Whether the codes' low bits are in rows of 2-bit crumbs (q3_k: two
+  /// rows of crumbs and one of third bits per block) rather than nibbles.
+  bool crumbs() const { return format == Format::Q3_K; }
+  /// Whether a block takes two scales, one per 16 values (q6_k, q3_k).
+  bool halfScales() const {
+    return format == Format::Q6_K || format == Format::Q3_K;
   }
   /// Whether the codes index ggml's non-linear 4-bit values (iq4_nl,
   /// iq4_xs) rather than being the values' integers.
@@ -192,9 +214,11 @@ struct Int8PanelLayout {
       return 1;
     return format == Format::Q6_K ? 2 : 0;
   }
-  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, or 4 of
-  /// 8 nibbles and the highBitRows.
+  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 3 of
+  /// q3_k's crumbs and third bits, or 4 of 8 nibbles and the highBitRows.
   int64_t laneRows() const {
+    if (crumbs())
+      return 3;
     return format == Format::Q8_0 || format == Format::U8Z ? 8
                                                            : 4 + highBitRows();
   }
@@ -207,6 +231,8 @@ struct Int8PanelLayout {
       return 176;
     if (format == Format::Q6_K)
       return 210;
+    if (format == Format::Q3_K)
+      return 110;
     if (format == Format::IQ4_XS)
       return 136;
     return scaleBytes() + zeroPointBytes() + laneRows() * 4;
@@ -218,12 +244,12 @@ struct Int8PanelLayout {
   /// Where block j's lanes of a panel's record start.
   int64_t lanesAt(int64_t j) const { return laneRows() * 64 * j; }
   /// B: bytes per panel and record, the lanes, the scales, the zero
-  /// points (q4_k's and q5_k's d, dmin, scales and mins; q6_k's d and
-  /// scales).
+  /// points (q4_k's and q5_k's d, dmin, scales and mins; q6_k's and
+  /// q3_k's d and scales).
   int64_t panelRecordBytes() const {
     if (format == Format::Q4_K || format == Format::Q5_K)
       return lanesAt(8) + 4 * kPanel + 16 * kPanel;
-    if (format == Format::Q6_K)
+    if (halfScales())
       return lanesAt(8) + 2 * kPanel + 16 * kPanel;
     if (format == Format::IQ4_XS)
       return lanesAt(8) + 2 * kPanel + 8 * kPanel;
@@ -234,10 +260,10 @@ struct Int8PanelLayout {
   int64_t scalesAt() const { return lanesAt(recordBlocks()); }
   int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
   /// Where the 16 columns' scales sc of sub-block j start in a panel's
-  /// record (q4_k, q5_k and iq4_xs: block j, q6_k: values 16 j to 16 j +
-  /// 15), and q4_k's and q5_k's 16 mins m of block j.
+  /// record (q4_k, q5_k and iq4_xs: block j, q6_k and q3_k: values 16 j to
+  /// 16 j + 15), and q4_k's and q5_k's 16 mins m of block j.
   int64_t subScalesAt(int64_t j) const {
-    bool noMins = format == Format::Q6_K || format == Format::IQ4_XS;
+    bool noMins = halfScales() || format == Format::IQ4_XS;
     return scalesAt() + (noMins ? 32 : 64) + 16 * j;
   }
   int64_t subMinsAt(int64_t j) const { return subScalesAt(8) + 16 * j; }
@@ -289,6 +315,8 @@ struct Int8PanelLayout {
             packQ45K(record, c, out);
           else if (format == Format::Q6_K)
             packQ6K(record, c, out);
+          else if (format == Format::Q3_K)
+            packQ3K(record, c, out);
           else if (format == Format::IQ4_XS)
             packIQ4XS(record, c, out);
           else if (highBitRows())
@@ -413,6 +441,34 @@ private:
           for (int64_t h = 0; h < 2; ++h)
             out[lanesAt(j) + 256 + 64 * h + 4 * c + i] |=
                 uint8_t((code(w + 16 * h) >> 4) << (2 * t));
+        }
+  }
+
+  /// Column c's q3_k super-block at `sb` (32 bytes hmask, 64 bytes qs, 12
+  /// bytes of 16 6-bit scales, f16 d; value v = 128 H + 32 Q + l: the low
+  /// 2 bits of its code in bits 2 Q and 2 Q + 1 of qs[32 H + l], the third
+  /// in bit v / 32 of hmask[l]; scale s's low 4 bits in nibble s / 8 of
+  /// byte 96 + s % 8, its high 2 in bits 2 (s / 4) and 2 (s / 4) + 1 of
+  /// byte 104 + s % 4) into the panel's record.
+  void packQ3K(const uint8_t *sb, int64_t c, uint8_t *out) const {
+    const uint8_t *hm = sb, *qs = sb + 32, *sc = sb + 96;
+    auto code = [&](int64_t v) {
+      int lo = (qs[32 * (v / 128) + v % 32] >> (2 * (v % 128 / 32))) & 3;
+      return lo | ((hm[v % 32] >> (v / 32)) & 1) << 2;
+    };
+    std::memcpy(out + scalesAt() + 2 * c, sb + 108, 2);
+    for (int64_t s = 0; s < 16; ++s) {
+      int ls = ((sc[s % 8] >> (4 * (s / 8))) & 15) |
+               ((sc[8 + s % 4] >> (2 * (s / 4))) & 3) << 4;
+      out[subScalesAt(s) + c] = uint8_t(int8_t(ls - 32));
+    }
+    for (int64_t j = 0; j < 8; ++j)
+      for (int64_t t = 0; t < 8; ++t)
+        for (int64_t i = 0; i < 4; ++i) {
+          int64_t h = t / 4, s = t % 4;
+          int q = code(32 * j + 16 * h + 4 * s + i);
+          out[lanesAt(j) + 64 * h + 4 * c + i] |= uint8_t((q & 3) << (2 * s));
+          out[lanesAt(j) + 128 + 4 * c + i] |= uint8_t((q >> 2) << t);
         }
   }
 };

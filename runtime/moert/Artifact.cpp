@@ -213,10 +213,9 @@ std::string parseParams(const json::Value *list, bool results,
             Int8PanelLayout::forDType(moe::dtypeName(p.dtype));
         if (!int8->isBool() || !p.isWeight || !layout || !p.mxScales.empty())
           return "argument '" + p.name +
-                 "': 'int8_panels' must be true or false, on a q8_0, q4_0, "
-                 "q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, iq4_nl "
-                 "or iq4_xs "
-                 "weight without 'mx_scales'";
+                 "': 'int8_panels' must be true or false, on a " +
+                 Int8PanelLayout::dtypeList("or") +
+                 " weight without 'mx_scales'";
         if (int8->asBool()) {
           if (std::string err = layout->validate(p.shape); !err.empty())
             return "argument '" + p.name + "': 'int8_panels': " + err;

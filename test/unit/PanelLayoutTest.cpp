@@ -126,10 +126,17 @@ TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
   for (const char *dtype :
        {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "mxfp4", "u8z", "u4z", "q4_k",
-        "q5_k", "q6_k", "iq4_nl", "iq4_xs"})
+        "q5_k", "q6_k", "q3_k", "iq4_nl", "iq4_xs"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q3_k") &&
-        !Int8PanelLayout::forDType("q2_k"));
+  CHECK(!Int8PanelLayout::forDType("q2_k"));
+  // The messages' list names exactly the dtypes forDType takes.
+  CHECK_EQ(Int8PanelLayout::dtypeList("or"),
+           std::string("q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, "
+                       "q5_k, q6_k, q3_k, iq4_nl or iq4_xs"));
+  // q3_k: 114 bytes for its 110 (16 6-bit scales unpacked to a byte each).
+  CHECK_EQ(Int8PanelLayout::forDType("q3_k")->panelRecordBytes(),
+           int64_t(16 * 114));
+  CHECK_EQ(Int8PanelLayout::forDType("q3_k")->rowBytes(512), int64_t(220));
   // iq4_nl: q4_0's 18 bytes; iq4_xs: 138 bytes for its 136 (6-bit scales
   // unpacked to a byte each).
   CHECK_EQ(Int8PanelLayout::forDType("iq4_nl")->panelRecordBytes(),
@@ -487,4 +494,72 @@ TEST(int8PanelPackingKeepsEveryIQ4XSValue) {
         }
       }
   CHECK(ok);
+}
+
+TEST(int8PanelPackingKeepsEveryQ3KValue) {
+  // Random q3_k super-blocks of a weight [2, 21, 512] (two per row, a last
+  // panel of 5 columns), packed, and every value's 3-bit code, its scale
+  // and the super-block's d read back through the layout's mapping
+  // (Int8PanelLayout.h) equal the ones ggml's dequantize_row_q3_K reads
+  // from the stored super-block: per half of 128 values (q advancing by
+  // 32 bytes) and j < 4, values 32 j + l (l < 32) from bits 2 j and 2 j + 1
+  // of q[l], the third bit set where hm[l] has bit m (m = 1 shifted left
+  // once per j, across the halves); the 16 scales unpacked from 12 bytes
+  // with the masks 0x0f0f0f0f and 0x03030303, less 32.
+  using moe::abi::Int8PanelLayout;
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("q3_k");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256, pb = 1824;
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 17);
+  const Shape &packed = r.packed;
+  CHECK_EQ(layout.panelRecordBytes(), pb);
+  bool ok = true;
+  int64_t checked = 0;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t rec = 0; rec < supers; ++rec) {
+        const uint8_t *out =
+            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 110
+                    : nullptr;
+        int want[256] = {}, wantSc[16] = {};
+        if (b) {
+          const uint8_t *hm = b, *q = b + 32;
+          int m = 1;
+          for (int64_t half = 0; half < 2; ++half, q += 32)
+            for (int64_t j = 0; j < 4; ++j, m <<= 1)
+              for (int64_t l = 0; l < 32; ++l)
+                want[128 * half + 32 * j + l] =
+                    ((q[l] >> (2 * j)) & 3) | (hm[l] & m ? 4 : 0);
+          uint32_t aux[4];
+          std::memcpy(aux, b + 96, 12);
+          uint32_t tmp = aux[2];
+          aux[2] =
+              ((aux[0] >> 4) & 0x0f0f0f0f) | (((tmp >> 4) & 0x03030303) << 4);
+          aux[3] =
+              ((aux[1] >> 4) & 0x0f0f0f0f) | (((tmp >> 6) & 0x03030303) << 4);
+          aux[0] = (aux[0] & 0x0f0f0f0f) | (((tmp >> 0) & 0x03030303) << 4);
+          aux[1] = (aux[1] & 0x0f0f0f0f) | (((tmp >> 2) & 0x03030303) << 4);
+          int8_t sc[16];
+          std::memcpy(sc, aux, 16);
+          for (int64_t s = 0; s < 16; ++s)
+            wantSc[s] = sc[s] - 32;
+        }
+        for (int64_t h = 0; h < 2; ++h)
+          ok &= out[1536 + 2 * c + h] == (b ? b[108 + h] : 0); // d
+        for (int64_t v = 0; v < 256; ++v) {
+          int64_t j = v / 32, w = v % 32, half = w / 16, s = (w % 16) / 4;
+          int64_t i = w % 4, t = 4 * half + s;
+          uint8_t crumbs = out[192 * j + 64 * half + 4 * c + i];
+          uint8_t third = out[192 * j + 128 + 4 * c + i];
+          int code = ((crumbs >> (2 * s)) & 3) | ((third >> t) & 1) << 2;
+          ok &= code == want[v];
+          ok &= static_cast<int8_t>(out[1568 + 16 * (v / 16) + c]) ==
+                wantSc[v / 16];
+          ++checked;
+        }
+      }
+  CHECK(ok);
+  CHECK_EQ(checked, e * packed[1] * 16 * k);
 }

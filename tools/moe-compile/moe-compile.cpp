@@ -115,7 +115,8 @@ static cl::opt<bool> packWeights(
         "Take the GEMM weights as panels that the runtime packs once, "
         "when first used (moe-pack-weights), for the faster GEMM "
         "kernel; with --int8-dot also q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
-        "u8z, u4z, q4_k, q5_k, q6_k, iq4_nl and iq4_xs expert weights, as "
+        "u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl and iq4_xs expert weights, "
+        "as "
         "int8 panels of "
         "the same bytes. On by default; --pack-weights=false keeps every "
         "weight in its checkpoint layout."),

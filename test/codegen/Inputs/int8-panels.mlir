@@ -222,21 +222,21 @@ func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quan
   return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
 
-// iq4_xs and iq4_nl experts' weights are marked; q3_k's are not (no
-// panels: sub-blocks of 16). After the kernels the iq4_xs panels are [4,
-// 2, 512 / 256, 2208] bytes (per block of 32 four rows of nibbles, then
-// the 16 f16 d at 2048 and the int8 scales ls - 32 from 2080), the iq4_nl
-// ones q4_0's [4, 2, 512 / 32, 288]. The codes become their non-linear
-// values plus 128 by vpshufb (the rows' sums times -128 start the lanes),
-// and iq4_xs's scales are signed.
+// iq4_xs and iq4_nl experts' weights are marked; q2_k's are not (no
+// panels: sub-blocks of 16 with mins). After the kernels the iq4_xs panels
+// are [4, 2, 512 / 256, 2208] bytes (per block of 32 four rows of nibbles,
+// then the 16 f16 d at 2048 and the int8 scales ls - 32 from 2080), the
+// iq4_nl ones q4_0's [4, 2, 512 / 32, 288]. The codes become their
+// non-linear values plus 128 by vpshufb (the rows' sums times -128 start
+// the lanes), and iq4_xs's scales are signed.
 // INT8-LABEL: func.func @int8_panels_iq4
 // INT8-SAME: tensor<4x32x512x!moe.quant<iq4_xs>> {moe.int8_panels},
 // INT8-SAME: tensor<4x32x512x!moe.quant<iq4_nl>> {moe.int8_panels},
-// INT8-SAME: %{{[^:]*}}: tensor<4x32x512x!moe.quant<q3_k>>,
+// INT8-SAME: %{{[^:]*}}: tensor<4x32x512x!moe.quant<q2_k>>,
 // PANELS-LABEL: func.func @int8_panels_iq4
 // PANELS-SAME: tensor<4x2x2x2208xi8> {moe.int8_panels},
 // PANELS-SAME: tensor<4x2x16x288xi8> {moe.int8_panels},
-// PANELS-SAME: tensor<4x32x220xi8>,
+// PANELS-SAME: tensor<4x32x168xi8>,
 // PANELS: arith.muli %{{.*}}, %c-128_i32 : i32
 // PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c2048]{{.*}} : tensor<2x2x2208xi8>, vector<32xi8>
 // PANELS: vector.transfer_read %{{.*}} : tensor<2x2x2208xi8>, vector<64xi8>
@@ -247,9 +247,42 @@ func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quan
 // PANELS: llvm.inline_asm asm_dialect = att "vpshufb
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
 // PANELS: return
-func.func @int8_panels_iq4(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<iq4_xs>>, %wn: tensor<4x32x512x!moe.quant<iq4_nl>>, %w3: tensor<4x32x512x!moe.quant<q3_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+func.func @int8_panels_iq4(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<iq4_xs>>, %wn: tensor<4x32x512x!moe.quant<iq4_nl>>, %w2: tensor<4x32x512x!moe.quant<q2_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<iq4_xs>> -> tensor<?x32xf32>
   %b = moe.grouped_matmul %x, %wn offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<iq4_nl>> -> tensor<?x32xf32>
-  %c = moe.grouped_matmul %x, %w3 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q3_k>> -> tensor<?x32xf32>
+  %c = moe.grouped_matmul %x, %w2 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q2_k>> -> tensor<?x32xf32>
   return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
+// q3_k experts' weights are marked, and their panels are [4, 2, 512 /
+// 256, 1824] bytes: per block of 32 two rows of crumbs and one of third
+// bits, then the 16 f16 d at 1536 and the int8 scales less 32 of each 16
+// values from 1568. Each half of a block sums apart, started by the row's
+// half sums times -4 (the codes are the values plus 4); a step's crumbs
+// are shifted down to bits 0-1, its third bits up or down to bit 2; the
+// two halves' sums times their signed scales.
+// INT8-LABEL: func.func @int8_panels_q3_k
+// INT8-SAME: tensor<4x32x512x!moe.quant<q3_k>> {moe.int8_panels},
+// PANELS-LABEL: func.func @int8_panels_q3_k
+// PANELS-SAME: tensor<4x2x2x1824xi8> {moe.int8_panels},
+// PANELS: arith.muli %{{.*}}, %c-4_i32 : i32
+// PANELS: arith.muli %{{.*}}, %c-4_i32 : i32
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c1536]{{.*}} : tensor<2x2x1824xi8>, vector<32xi8>
+// PANELS: scf.for %{{.*}} = %c0{{(_[0-9]+)?}} to %c8{{(_[0-9]+)?}} step
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x2x1824xi8>, vector<64xi8>
+// PANELS: arith.andi %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x2x1824xi8>, vector<64xi8>
+// PANELS: arith.shli %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS: arith.andi %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS: arith.ori
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: arith.shrui
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS: arith.sitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS: vector.fma
+// PANELS: return
+func.func @int8_panels_q3_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<q3_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q3_k>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
 }

@@ -8,8 +8,10 @@ MoE block computed in NumPy float64 the way llama.cpp computes it.
 writes OUT/<case>/{model.gguf, x.npy, expected.layer_N.npy} and
 OUT/cases.json for check_checkpoints.py (and, for --quant,
 expected_int8.layer_N.npy: see below). x is [2, 5, H] ([2, 24, H] for
-TALL_CASES and RAGGED_CASES). Routing is checked
-free of near-ties so that the float32 runs select the same experts.
+TALL_CASES and RAGGED_CASES). Routing is checked free of near-ties so
+that the float32 runs select the same experts, and with --quant the int8
+rounding of the down projections' inputs too (fake_int8's margin): a token
+that has one is drawn again.
 
 Without --quant: the f32 and f16 cases (H 16, expert width 12). With
 --quant: only the cases whose expert (and shared expert) weights are stored
@@ -27,8 +29,8 @@ Q8_0, Q4_0, MXFP4, Q4_1, Q5_0 and Q5_1 cases at H and expert width 128 (WIDE_CAS
 14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
 width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
 width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
-a Q6_K up projection at H 256 and expert width 40 with 48 tokens
-(KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
+a Q6_K up projection, and Q3_K gate and up projections, at H 256 and
+expert width 40 with 48 tokens (KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
 at H and expert width 256 (LOWBIT_CASES, seed 19), and IQ4_XS and IQ4_NL
 (IQ_CASES and IQ_TALL_CASES, seed 20; random blocks too). Every
 quantized case's reference uses the dequantized weights, so it is what a
@@ -79,12 +81,15 @@ MXFP4 = gguf.GGMLQuantizationType.MXFP4
 # from expected: f32 against float64 sums). The rounding itself must
 # agree exactly: the kernels round the same f32 hidden states as
 # fake_int8, and the down projections' inputs h (f32 there, float64 here)
-# are at least 3.8 f32 epsilons of their block's amax away from a
-# rounding boundary, so no q differs. One q one step off moves a layer by
+# are at least TIE_MARGIN f32 epsilons of their block's amax away from a
+# rounding boundary (make() draws the token again where one is not: an
+# h 0.25 epsilons from one rounded the other way in f32), so no q
+# differs. One q one step off moves a layer by
 # 3.6e-5 to 1.0e-3 (measured by moving the q nearest a boundary): a
 # failure of that size is one rounding flipped, not noise. Without the
 # int8 rounding (expected) the layers are 6.1e-3 to 1.8e-2 away.
 INT8_TOLERANCE = 5e-6
+TIE_MARGIN = 8
 
 
 def silu(v):
@@ -100,18 +105,26 @@ def softmax(v):
     return e / e.sum(axis=-1, keepdims=True)
 
 
-def fake_int8(v):
+def fake_int8(v, margin=0):
     """v [..., K] rounded as --int8-dot rounds a quantized GEMM's input, in
     float32: per block of 32 along the last axis amax = max |v|, q =
     roundeven(v * (127 / amax)) (0 where amax is 0), scale = amax / 127;
     returns q * scale in float64 (what the int8 dot products multiply the
-    dequantized weight by, up to the order of the f32 sums)."""
+    dequantized weight by, up to the order of the f32 sums). None where a
+    value is less than `margin` f32 epsilons of its block's amax from a
+    rounding boundary (for a v the kernels compute in f32, which could
+    round it the other way)."""
     b = np.asarray(v, dtype=np.float32).reshape(-1, 32)
     amax = np.abs(b).max(axis=1, keepdims=True)
     nonzero = amax > 0
     inv = np.where(nonzero, np.float32(127) / np.where(nonzero, amax, np.float32(1)),
                    np.float32(0))
-    q = np.rint(b * inv)  # float32; rint rounds half to even
+    scaled = b * inv
+    # In units of q, an epsilon of amax is 127 epsilons.
+    near = np.abs(np.abs(scaled - np.floor(scaled)) - 0.5)
+    if margin and (near < margin * 127 * np.finfo(np.float32).eps).any():
+        return None
+    q = np.rint(scaled)  # float32; rint rounds half to even
     assert inv.dtype == q.dtype == np.float32 and np.abs(q).max() <= 127
     scale = amax / np.float32(127)
     return (q.astype(np.float64) * scale.astype(np.float64)).reshape(np.shape(v))
@@ -137,9 +150,13 @@ def top(v, k):
 def moe_ffn(x, w, r, int8=frozenset()):
     """llama.cpp's build_moe_ffn for one token x [H] (float64); r is the
     recipe. None on a routing near-tie. The inputs of the projections
-    named in int8 (keys of w) go through fake_int8 first."""
+    named in int8 (keys of w) go through fake_int8 first; None where one
+    of the down projections' (computed in f32 by the kernels) is near a
+    rounding boundary."""
     def inp(key, v):
-        return fake_int8(v) if key in int8 else v
+        if key not in int8:
+            return v
+        return fake_int8(v, TIE_MARGIN if key in ("down", "shared_down") else 0)
 
     logits = w["router"] @ x
     if "router_bias" in w:
@@ -183,14 +200,20 @@ def moe_ffn(x, w, r, int8=frozenset()):
             h = (u + 1.0) * (g * sigmoid(1.702 * g))
         else:
             h = silu(g) * u
-        y = w["down"][e] @ inp("down", h)
+        hq = inp("down", h)
+        if hq is None:
+            return None
+        y = w["down"][e] @ hq
         if "down_bias" in w:
             y = y + w["down_bias"][e]
         out += wt * y
     if "shared_gate" in w:
         hs = silu(w["shared_gate"] @ inp("shared_gate", x)) * (
             w["shared_up"] @ inp("shared_up", x))
-        s = w["shared_down"] @ inp("shared_down", hs)
+        hq = inp("shared_down", hs)
+        if hq is None:
+            return None
+        s = w["shared_down"] @ hq
         if "shared_expert_gate" in w:
             s = s * sigmoid(w["shared_expert_gate"].reshape(-1) @ x)
         out += s
@@ -443,6 +466,9 @@ RAGGED_CASES = [
 KRAGGED_CASES = [
     ("qwen3moe_q4_k_q6_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
      {}, {"gate": Q4_K, "up": Q6_K}),
+    # Q3_K's panels at 40 columns: a last panel part padding.
+    ("qwen3moe_q3_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q3_K, "up": Q3_K}),
 ]
 
 # As KQUANT_CASES (seed 19): the K-quants of 2 and 3 bits.
@@ -514,31 +540,55 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
     os.makedirs(d, exist_ok=True)
     x = rng.standard_normal((2, tokens, h)).astype(np.float32)
     quantized = isinstance(dtype, dict)
+    xs = x.reshape(-1, h)  # a view: redrawn tokens land in x
+
+    def outputs(t, layers):
+        """Per layer the token's output and, with int8 rows, the int8
+        one; None on a routing near-tie or, with int8 rows, a down
+        projection's input near a rounding boundary."""
+        out = []
+        for w, raw, keys in layers.values():
+            t64 = t.astype(np.float64)
+            y = moe_ffn(t64, w, recipe)
+            # The same routing (the router stays f32).
+            y8 = moe_ffn(t64, w, recipe, keys) if keys else None
+            if y is None or (keys and y8 is None):
+                return None
+            out.append((y, y8))
+        return out
+
     for attempt in range(100):
         layers = {}
-        ok = True
         for b in range(dense, blocks):
             w = block_weights(rng, recipe, h, E, i)
             if dtype == "f16":
                 for key in F16_KEYS:
                     w[key] = w[key].astype(np.float16).astype(np.float64)
             raw = quantize(w, dtype, rng) if quantized else {}
-            xs = x.reshape(-1, h).astype(np.float64)
-            ys = [moe_ffn(t, w, recipe) for t in xs]
-            if any(y is None for y in ys):
-                ok = False
-                break
-            # The same routing (the router stays f32): never None.
-            # None where no projection takes int8 rows.
-            y8 = None
             keys = int8_inputs(w, dtype) if quantized else frozenset()
-            if keys:
-                y8 = np.array([moe_ffn(t, w, recipe, keys) for t in xs]).reshape(2, tokens, h)
-            layers[b] = (w, raw, np.array(ys).reshape(2, tokens, h), y8)
-        if ok:
+            layers[b] = (w, raw, keys)
+        # A token whose routing or rounding is ambiguous in some layer is
+        # drawn again (the others keep their draws); the weights, where
+        # one is drawn 20 times in vain.
+        per_token = []
+        for n in range(len(xs)):
+            for redraw in range(20):
+                o = outputs(xs[n], layers)
+                if o is not None:
+                    break
+                xs[n] = rng.standard_normal(h).astype(np.float32)
+            if o is None:
+                break
+            per_token.append(o)
+        if len(per_token) == len(xs):
             break
     else:
-        sys.exit("%s: no tie-free routing in 100 draws" % name)
+        sys.exit("%s: no tie-free routing and int8 rounding in 100 draws" % name)
+    for li, (b, (w, raw, keys)) in enumerate(list(layers.items())):
+        y = np.array([o[li][0] for o in per_token]).reshape(2, tokens, h)
+        y8 = (np.array([o[li][1] for o in per_token]).reshape(2, tokens, h)
+              if keys else None)
+        layers[b] = (w, raw, y, y8)
     writer = gguf.GGUFWriter(os.path.join(d, "model.gguf"), arch)
     writer.add_uint32(arch + ".block_count", blocks)
     writer.add_uint32(arch + ".embedding_length", h)

@@ -186,18 +186,20 @@ private:
   /// weight's offset times the block's values summed), the row's scale,
   /// and with mins the scale times the sum. With two scales a block
   /// (twoScales), the start of the sum of its first 16 values, then of
-  /// its last 16.
+  /// its last 16 (and with mins, q2_k, the scale times each half's sum).
   void blockTables(Value count) {
     MLIRContext *ctx = b.getContext();
     int64_t offset = reader.int8Offset();
     SmallVector<OpFoldResult> sizes = {count, b.getIndexAttr(blocks)};
     SmallVector<Value> inits = {freshTensor(b, loc, sizes, i32),
                                 freshTensor(b, loc, sizes, f32)};
-    SmallVector<Type> types = {inits[0].getType(), inits[1].getType()};
-    if (mins || twoScales) {
-      inits.push_back(freshTensor(b, loc, sizes, mins ? f32 : i32));
-      types.push_back(inits.back().getType());
-    }
+    if (twoScales)
+      inits.push_back(freshTensor(b, loc, sizes, i32));
+    for (int64_t h = 0; mins && h < (twoScales ? 2 : 1); ++h)
+      inits.push_back(freshTensor(b, loc, sizes, f32));
+    SmallVector<Type> types;
+    for (Value init : inits)
+      types.push_back(init.getType());
     SmallVector<AffineMap> maps(inits.size(), dimsMap(ctx, 2, {0, 1}));
     auto generic = linalg::GenericOp::create(
         b, loc, types, ValueRange{}, inits, maps, iterators(2),
@@ -227,7 +229,7 @@ private:
                 arith::MulIOp::create(
                     nb, nl, arith::RemUIOp::create(nb, nl, blk, cst(4)),
                     cst(16)));
-            SmallVector<Value> out;
+            SmallVector<Value> out, scaled;
             for (int64_t h = 0; h < 2; ++h) {
               Value values = vector::TransferReadOp::create(
                   nb, nl, VectorType::get({16}, nb.getI8Type()), o.int8.values,
@@ -239,8 +241,13 @@ private:
                   arith::ExtSIOp::create(nb, nl, VectorType::get({16}, i32),
                                          values));
               out.push_back(arith::MulIOp::create(nb, nl, sum, negOffset));
+              if (mins)
+                scaled.push_back(arith::MulFOp::create(
+                    nb, nl, scale, arith::SIToFPOp::create(nb, nl, f32, sum)));
             }
-            linalg::YieldOp::create(nb, nl, ValueRange{out[0], scale, out[1]});
+            SmallVector<Value> results = {out[0], scale, out[1]};
+            results.append(scaled);
+            linalg::YieldOp::create(nb, nl, results);
             return;
           }
           Value sum;
@@ -260,10 +267,13 @@ private:
         });
     starts = generic.getResult(0);
     rowScales = generic.getResult(1);
-    if (mins)
-      scaledSums = generic.getResult(2);
+    int64_t next = 2;
     if (twoScales)
-      secondStarts = generic.getResult(2);
+      secondStarts = generic.getResult(next++);
+    if (mins)
+      scaledSums = generic.getResult(next++);
+    if (mins && twoScales)
+      secondScaledSums = generic.getResult(next);
   }
 
   /// The 16 x 16 transpose of `rows` (vectors of 16 lanes): swaps the
@@ -419,9 +429,10 @@ private:
           arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(0)),
           ArrayRef<bool>{true});
     if (layout.crumbs()) {
-      // q3_k: the low 2 bits of the codes from bits 2 (t % 4) and 2 (t %
-      // 4) + 1 of crumb row t / 4, the third from bit t of row 2 to bit 2
-      // (whole lanes shifted, the neighbouring bytes' bits masked off).
+      // q3_k, q2_k: the low 2 bits of the codes from bits 2 (t % 4) and
+      // 2 (t % 4) + 1 of crumb row t / 4; q3_k's third from bit t of row 2
+      // to bit 2 (whole lanes shifted, the neighbouring bytes' bits masked
+      // off).
       int64_t tt = t % 4, shift = 2 - t;
       Value low = vector::BitCastOp::create(
           b, loc, i32x16,
@@ -431,6 +442,8 @@ private:
                                      reader.intSplat(16, i32, 2 * tt));
       low = arith::AndIOp::create(b, loc, low,
                                   reader.intSplat(16, i32, 0x03030303));
+      if (layout.laneRows() == 2)
+        return low;
       Value third = vector::BitCastOp::create(
           b, loc, i32x16, panelBytes(panel, blk, 128, 64, layout.lanesAt(1)));
       if (shift > 0)
@@ -510,14 +523,21 @@ private:
     if (layout.superBlocks()) {
       if (!superD)
         superD = panelHalves(panel, blk, layout.scalesAt());
-      if (twoScales)
-        // The super-block's d times the half's int8 scales (2 per block).
+      if (twoScales) {
+        // The super-block's d times the half's int8 scales (2 per block;
+        // q2_k's the low nibbles of its bytes).
+        Value bytes = panelBytes(panel, blk, layout.subScalesAt(half), kPanel,
+                                 2 * kPanel);
+        if (mins)
+          return arith::MulFOp::create(
+              b, loc, superD,
+              arith::UIToFPOp::create(
+                  b, loc, f32x16,
+                  arith::AndIOp::create(
+                      b, loc, bytes, reader.intSplat(16, b.getI8Type(), 15))));
         return arith::MulFOp::create(
-            b, loc, superD,
-            arith::SIToFPOp::create(b, loc, f32x16,
-                                    panelBytes(panel, blk,
-                                               layout.subScalesAt(half), kPanel,
-                                               2 * kPanel)));
+            b, loc, superD, arith::SIToFPOp::create(b, loc, f32x16, bytes));
+      }
       // The super-block's d times the block's 6-bit scales (iq4_xs's less
       // 32, signed).
       if (layout.nonLinear())
@@ -553,21 +573,32 @@ private:
   /// super-block's -dmin, times its 6-bit mins m; q4_1, q5_1: their mins m
   /// as they are).
   Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
-                      Value scales, Value superNegDmin) {
+                      Value scales, Value superNegDmin, int64_t half = 0) {
     auto f32x16 = VectorType::get({16}, f32);
     if (!o.int8Panels)
       return vector::TransferReadOp::create(
           b, loc, f32x16, tile[2], ValueRange{panel, blk, index(0)},
           floatConst(b, loc, f32, 0.0), ArrayRef<bool>{true});
-    if (layout.superBlocks())
+    if (layout.superBlocks()) {
+      if (!superNegDmin)
+        superNegDmin = arith::NegFOp::create(
+            b, loc, panelHalves(panel, blk, layout.zeroPointsAt()));
+      if (twoScales)
+        // q2_k: -dmin times the high nibbles of the half's bytes.
+        return arith::MulFOp::create(
+            b, loc, superNegDmin,
+            arith::UIToFPOp::create(
+                b, loc, f32x16,
+                arith::ShRUIOp::create(b, loc,
+                                       panelBytes(panel, blk,
+                                                  layout.subScalesAt(half),
+                                                  kPanel, 2 * kPanel),
+                                       reader.intSplat(16, b.getI8Type(), 4))));
       // q4_k and q5_k: -dmin times the block's 6-bit mins.
       return arith::MulFOp::create(
-          b, loc,
-          superNegDmin
-              ? superNegDmin
-              : arith::NegFOp::create(
-                    b, loc, panelHalves(panel, blk, layout.zeroPointsAt())),
+          b, loc, superNegDmin,
           panelByteValues(panel, blk, layout.subMinsAt(0)));
+    }
     if (layout.zeroPointBytes() == 2)
       // q4_1's and q5_1's f16 mins m, added as they are (w = d q + m).
       return panelHalves(panel, blk, layout.zeroPointsAt());
@@ -784,21 +815,25 @@ private:
         }
       }
       SmallVector<Value> next(accs.begin(), accs.end());
-      SmallVector<Value> ws, ws2, nm;
+      SmallVector<Value> ws, ws2, nm, nm2;
       for (int64_t p = 0; p < np; ++p) {
         ws.push_back(weightScales(tile, panels[p], blk,
                                   superD.empty() ? Value() : superD[p]));
         if (twoScales)
           ws2.push_back(weightScales(tile, panels[p], blk,
                                      superD.empty() ? Value() : superD[p], 1));
+        Value negDmin = superNegDmin.empty() ? Value() : superNegDmin[p];
         if (mins)
-          nm.push_back(
-              weightNegMins(tile, panels[p], blk, ws.back(),
-                            superNegDmin.empty() ? Value() : superNegDmin[p]));
+          nm.push_back(weightNegMins(tile, panels[p], blk, ws.back(), negDmin));
+        if (mins && twoScales)
+          nm2.push_back(
+              weightNegMins(tile, panels[p], blk, ws2.back(), negDmin, 1));
       }
       for (int64_t i = 0; i < mr; ++i) {
         Value sa = splatAt(rowScales, ms[i], blk);
         Value ss = mins ? splatAt(scaledSums, ms[i], blk) : Value();
+        Value ss2 =
+            mins && twoScales ? splatAt(secondScaledSums, ms[i], blk) : Value();
         for (int64_t p = 0; p < np; ++p) {
           Value &acc = next[i * np + p];
           Value sum = arith::SIToFPOp::create(b, loc, f32x16, d[i * np + p]);
@@ -814,6 +849,8 @@ private:
           }
           if (mins)
             acc = vector::FMAOp::create(b, loc, nm[p], ss, acc);
+          if (ss2)
+            acc = vector::FMAOp::create(b, loc, nm2[p], ss2, acc);
         }
       }
       return next;
@@ -913,7 +950,7 @@ private:
   /// (q6_k: the low and the high nibbles of its lanes; q3_k: its two rows
   /// of crumbs).
   bool twoScales = false;
-  Value starts, rowScales, scaledSums, secondStarts;
+  Value starts, rowScales, scaledSums, secondStarts, secondScaledSums;
   Value weightBuffer;
 };
 

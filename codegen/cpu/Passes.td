@@ -281,7 +281,7 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
     slice as one panel of NB columns: S streams, each slice's weights for
     all experts a quarter of the weight apart.
 
-    With `int8-dot`, a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl or iq4_xs `tensor<E x N x K x
+    With `int8-dot`, a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_nl or iq4_xs `tensor<E x N x K x
     !moe.quant<..>>` with K a multiple of 128 (not an mxfp4 one with
     `moe.mx_scales`, which the runtime assembles) whose every use is the weight
     of a `moe.grouped_matmul` with offsets and without `up`, `activation`
@@ -319,7 +319,7 @@ def MoEPackWeights : Pass<"moe-pack-weights", "ModuleOp"> {
            "products (moe-cpu-select-kernels bf16-dot): a GEMM on such "
            "panels always uses them, rounding its rows to bf16.">,
     Option<"int8Dot", "int8-dot", "bool", /*default=*/"false",
-           "Take q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl and iq4_xs expert weights in int8 "
+           "Take q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_nl and iq4_xs expert weights in int8 "
            "panels, for "
            "the int8 panel kernel (moe-cpu-select-kernels int8-dot): every "
            "GEMM on such a weight runs that kernel on it, at any row "

@@ -73,6 +73,14 @@
 //                    as an int8, of its values 16 s to 16 s + 15 (s < 16),
 //                    so that block j's first 16 values take scale 2 j and
 //                    its last 16 scale 2 j + 1. A value is d sc (q - 4).
+//   q2_k (R = 256, B = 1344)  per block j < 8 at byte 128 j + 64 h + 4 c + i
+//                    (h < 2) the 2-bit codes q of w = 16 h + 4 s + i in
+//                    bits 2 s and 2 s + 1 (s < 4), as q3_k's crumbs; then
+//                    at byte 1024 + 2 c the super-block's f16 d, at 1056 +
+//                    2 c its f16 dmin, and at 1088 + 16 s + c the byte of
+//                    values 16 s to 16 s + 15 (s < 16) as stored: the
+//                    scale sc in its low nibble, the min m in its high
+//                    one. A value is d sc q - dmin m.
 //   iq4_nl (B = 288) as q4_0 (its codes index the non-linear values);
 //   iq4_xs (R = 256, B = 2208)  per sub-block j < 8 the codes of its 16
 //                    bytes qs[16 j + w] as q4_0's, at byte 256 j + 64 t +
@@ -82,9 +90,9 @@
 //   padding          columns n >= N: zero bytes, scales and zero points.
 //
 // The panels hold exactly the bytes of the blocks they come from (q6_k's
-// 210 a super-block and column), but q4_k's and q5_k's, whose 12 bytes of
-// 6-bit scales and mins per super-block take 16 bytes unpacked: 148 bytes
-// for q4_k's 144 (1.03x), 180 for q5_k's 176 (1.02x), q3_k's, whose 12
+// 210 a super-block and column, q2_k's 84), but q4_k's and q5_k's, whose 12
+// bytes of 6-bit scales and mins per super-block take 16 bytes unpacked: 148
+// bytes for q4_k's 144 (1.03x), 180 for q5_k's 176 (1.02x), q3_k's, whose 12
 // bytes of 16 6-bit scales take 16: 114 bytes for 110 (1.04x), and
 // iq4_xs's, whose 6 bytes of 6-bit scales take 8: 138 bytes for 136
 // (1.015x).
@@ -119,6 +127,7 @@ struct Int8PanelLayout {
     Q5_K,
     Q6_K,
     Q3_K,
+    Q2_K,
     IQ4_NL,
     IQ4_XS
   };
@@ -131,13 +140,14 @@ struct Int8PanelLayout {
   static constexpr struct {
     const char *name;
     Format format;
-  } kDTypes[] = {{"q8_0", Format::Q8_0},     {"q4_0", Format::Q4_0},
-                 {"q4_1", Format::Q4_1},     {"q5_0", Format::Q5_0},
-                 {"q5_1", Format::Q5_1},     {"mxfp4", Format::MXFP4},
-                 {"u8z", Format::U8Z},       {"u4z", Format::U4Z},
-                 {"q4_k", Format::Q4_K},     {"q5_k", Format::Q5_K},
-                 {"q6_k", Format::Q6_K},     {"q3_k", Format::Q3_K},
-                 {"iq4_nl", Format::IQ4_NL}, {"iq4_xs", Format::IQ4_XS}};
+  } kDTypes[] = {{"q8_0", Format::Q8_0},    {"q4_0", Format::Q4_0},
+                 {"q4_1", Format::Q4_1},    {"q5_0", Format::Q5_0},
+                 {"q5_1", Format::Q5_1},    {"mxfp4", Format::MXFP4},
+                 {"u8z", Format::U8Z},      {"u4z", Format::U4Z},
+                 {"q4_k", Format::Q4_K},    {"q5_k", Format::Q5_K},
+                 {"q6_k", Format::Q6_K},    {"q3_k", Format::Q3_K},
+                 {"q2_k", Format::Q2_K},    {"iq4_nl", Format::IQ4_NL},
+                 {"iq4_xs", Format::IQ4_XS}};
 
   /// The layout of a weight of dtype `name` (one of kDTypes), if it has
   /// one.
@@ -166,14 +176,23 @@ struct Int8PanelLayout {
   bool superBlocks() const {
     return format == Format::Q4_K || format == Format::Q5_K ||
            format == Format::Q6_K || format == Format::Q3_K ||
-           format == Format::IQ4_XS;
+           format == Format::Q2_K || format == Format::IQ4_XS;
   }
-  /// Whether the codes' low bits are in rows of 2-bit crumbs (q3_k: two
-  /// rows of crumbs and one of third bits per block) rather than nibbles.
-  bool crumbs() const { return format == Format::Q3_K; }
-  /// Whether a block takes two scales, one per 16 values (q6_k, q3_k).
+  /// Whether the codes' low bits are in rows of 2-bit crumbs (two per
+  /// block; q3_k's third bits in a row after them) rather than nibbles.
+  bool crumbs() const {
+    return format == Format::Q3_K || format == Format::Q2_K;
+  }
+  /// Whether a block takes two scales, one per 16 values (q6_k, q3_k,
+  /// q2_k).
   bool halfScales() const {
-    return format == Format::Q6_K || format == Format::Q3_K;
+    return format == Format::Q6_K || format == Format::Q3_K ||
+           format == Format::Q2_K;
+  }
+  /// Whether a super-block has an f16 dmin after its d (q4_k, q5_k, q2_k).
+  bool superMins() const {
+    return format == Format::Q4_K || format == Format::Q5_K ||
+           format == Format::Q2_K;
   }
   /// Whether the codes index ggml's non-linear 4-bit values (iq4_nl,
   /// iq4_xs) rather than being the values' integers.
@@ -214,11 +233,12 @@ struct Int8PanelLayout {
       return 1;
     return format == Format::Q6_K ? 2 : 0;
   }
-  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 3 of
-  /// q3_k's crumbs and third bits, or 4 of 8 nibbles and the highBitRows.
+  /// Rows of 64 bytes per panel and block: 8 of 4 values a lane, 2 of
+  /// crumbs (and q3_k's of third bits), or 4 of 8 nibbles and the
+  /// highBitRows.
   int64_t laneRows() const {
     if (crumbs())
-      return 3;
+      return format == Format::Q3_K ? 3 : 2;
     return format == Format::Q8_0 || format == Format::U8Z ? 8
                                                            : 4 + highBitRows();
   }
@@ -233,6 +253,8 @@ struct Int8PanelLayout {
       return 210;
     if (format == Format::Q3_K)
       return 110;
+    if (format == Format::Q2_K)
+      return 84;
     if (format == Format::IQ4_XS)
       return 136;
     return scaleBytes() + zeroPointBytes() + laneRows() * 4;
@@ -247,7 +269,7 @@ struct Int8PanelLayout {
   /// points (q4_k's and q5_k's d, dmin, scales and mins; q6_k's and
   /// q3_k's d and scales).
   int64_t panelRecordBytes() const {
-    if (format == Format::Q4_K || format == Format::Q5_K)
+    if (superMins())
       return lanesAt(8) + 4 * kPanel + 16 * kPanel;
     if (halfScales())
       return lanesAt(8) + 2 * kPanel + 16 * kPanel;
@@ -260,11 +282,10 @@ struct Int8PanelLayout {
   int64_t scalesAt() const { return lanesAt(recordBlocks()); }
   int64_t zeroPointsAt() const { return scalesAt() + scaleBytes() * kPanel; }
   /// Where the 16 columns' scales sc of sub-block j start in a panel's
-  /// record (q4_k, q5_k and iq4_xs: block j, q6_k and q3_k: values 16 j to
-  /// 16 j + 15), and q4_k's and q5_k's 16 mins m of block j.
+  /// record (q4_k, q5_k and iq4_xs: block j, q6_k, q3_k and q2_k: values
+  /// 16 j to 16 j + 15), and q4_k's and q5_k's 16 mins m of block j.
   int64_t subScalesAt(int64_t j) const {
-    bool noMins = halfScales() || format == Format::IQ4_XS;
-    return scalesAt() + (noMins ? 32 : 64) + 16 * j;
+    return scalesAt() + (superMins() ? 64 : 32) + 16 * j;
   }
   int64_t subMinsAt(int64_t j) const { return subScalesAt(8) + 16 * j; }
 
@@ -315,8 +336,8 @@ struct Int8PanelLayout {
             packQ45K(record, c, out);
           else if (format == Format::Q6_K)
             packQ6K(record, c, out);
-          else if (format == Format::Q3_K)
-            packQ3K(record, c, out);
+          else if (crumbs())
+            packQ23K(record, c, out);
           else if (format == Format::IQ4_XS)
             packIQ4XS(record, c, out);
           else if (highBitRows())
@@ -444,20 +465,28 @@ private:
         }
   }
 
-  /// Column c's q3_k super-block at `sb` (32 bytes hmask, 64 bytes qs, 12
-  /// bytes of 16 6-bit scales, f16 d; value v = 128 H + 32 Q + l: the low
-  /// 2 bits of its code in bits 2 Q and 2 Q + 1 of qs[32 H + l], the third
-  /// in bit v / 32 of hmask[l]; scale s's low 4 bits in nibble s / 8 of
-  /// byte 96 + s % 8, its high 2 in bits 2 (s / 4) and 2 (s / 4) + 1 of
-  /// byte 104 + s % 4) into the panel's record.
-  void packQ3K(const uint8_t *sb, int64_t c, uint8_t *out) const {
-    const uint8_t *hm = sb, *qs = sb + 32, *sc = sb + 96;
+  /// Column c's q3_k or q2_k super-block at `sb` into the panel's record.
+  /// q3_k: 32 bytes hmask, 64 bytes qs, 12 bytes of 16 6-bit scales, f16
+  /// d; q2_k: 16 bytes of scales and mins, 64 bytes qs, f16 d, f16 dmin.
+  /// Value v = 128 H + 32 Q + l: the low 2 bits of its code in bits 2 Q and
+  /// 2 Q + 1 of qs[32 H + l], q3_k's third in bit v / 32 of hmask[l]; q3_k's
+  /// scale s's low 4 bits in nibble s / 8 of byte 96 + s % 8, its high 2
+  /// in bits 2 (s / 4) and 2 (s / 4) + 1 of byte 104 + s % 4.
+  void packQ23K(const uint8_t *sb, int64_t c, uint8_t *out) const {
+    bool q3 = format == Format::Q3_K;
+    const uint8_t *hm = sb, *qs = sb + (q3 ? 32 : 16), *sc = q3 ? sb + 96 : sb;
     auto code = [&](int64_t v) {
-      int lo = (qs[32 * (v / 128) + v % 32] >> (2 * (v % 128 / 32))) & 3;
-      return lo | ((hm[v % 32] >> (v / 32)) & 1) << 2;
+      int q = (qs[32 * (v / 128) + v % 32] >> (2 * (v % 128 / 32))) & 3;
+      return q3 ? q | ((hm[v % 32] >> (v / 32)) & 1) << 2 : q;
     };
-    std::memcpy(out + scalesAt() + 2 * c, sb + 108, 2);
+    std::memcpy(out + scalesAt() + 2 * c, sb + (q3 ? 108 : 80), 2);
+    if (!q3)
+      std::memcpy(out + zeroPointsAt() + 2 * c, sb + 82, 2);
     for (int64_t s = 0; s < 16; ++s) {
+      if (!q3) {
+        out[subScalesAt(s) + c] = sb[s];
+        continue;
+      }
       int ls = ((sc[s % 8] >> (4 * (s / 8))) & 15) |
                ((sc[8 + s % 4] >> (2 * (s / 4))) & 3) << 4;
       out[subScalesAt(s) + c] = uint8_t(int8_t(ls - 32));
@@ -468,7 +497,8 @@ private:
           int64_t h = t / 4, s = t % 4;
           int q = code(32 * j + 16 * h + 4 * s + i);
           out[lanesAt(j) + 64 * h + 4 * c + i] |= uint8_t((q & 3) << (2 * s));
-          out[lanesAt(j) + 128 + 4 * c + i] |= uint8_t((q >> 2) << t);
+          if (q3)
+            out[lanesAt(j) + 128 + 4 * c + i] |= uint8_t((q >> 2) << t);
         }
   }
 };

@@ -122,10 +122,10 @@ func.func @quantized_other_user(%x: tensor<?x64xf32>, %w: tensor<4x32x64x!moe.qu
 
 // -----
 
-// Only a q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl or iq4_xs weight with K a
+// Only a q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_nl or iq4_xs weight with K a
 // multiple of 128 has int8 panels (moe-pack-weights int8-dot marks no
 // other).
-// expected-error @+1 {{argument 1 of type 'tensor<2x32x256x!moe.quant<u2z>>' is marked moe.int8_panels, which only a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl or iq4_xs weight of rank 2 or 3 with K a multiple of 128 can be}}
+// expected-error @+1 {{argument 1 of type 'tensor<2x32x256x!moe.quant<u2z>>' is marked moe.int8_panels, which only a static q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_nl or iq4_xs weight of rank 2 or 3 with K a multiple of 128 can be}}
 func.func @int8_panels_u2z(%x: tensor<?x256xf32>, %w: tensor<2x32x256x!moe.quant<u2z>> {moe.int8_panels}, %off: tensor<3xi32>) -> tensor<?x32xf32> {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<3xi32>) {moe.kernel = {target = "cpu", bf16_dot = false, int8_dot, int8_panel_rows = 10 : i64, lanes = 16 : i64, registers = 32 : i64, panel_rows = 6 : i64, dot_rows = 6 : i64, dot_cols = 4 : i64, weight_tile_bytes = 524288 : i64, panel_depth = 512 : i64, stream_ahead_bytes = 4096 : i64}} : tensor<?x256xf32>, tensor<2x32x256x!moe.quant<u2z>> -> tensor<?x32xf32>
   return %a : tensor<?x32xf32>

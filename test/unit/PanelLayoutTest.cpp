@@ -126,13 +126,15 @@ TEST(int8PanelLayoutShapes) {
   using moe::abi::Int8PanelLayout;
   for (const char *dtype :
        {"q8_0", "q4_0", "q4_1", "q5_0", "q5_1", "mxfp4", "u8z", "u4z", "q4_k",
-        "q5_k", "q6_k", "q3_k", "iq4_nl", "iq4_xs"})
+        "q5_k", "q6_k", "q3_k", "q2_k", "iq4_nl", "iq4_xs"})
     CHECK(Int8PanelLayout::forDType(dtype).has_value());
-  CHECK(!Int8PanelLayout::forDType("q2_k"));
   // The messages' list names exactly the dtypes forDType takes.
   CHECK_EQ(Int8PanelLayout::dtypeList("or"),
            std::string("q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, "
-                       "q5_k, q6_k, q3_k, iq4_nl or iq4_xs"));
+                       "q5_k, q6_k, q3_k, q2_k, iq4_nl or iq4_xs"));
+  // q2_k: its 84 bytes exactly.
+  CHECK_EQ(Int8PanelLayout::forDType("q2_k")->panelRecordBytes(),
+           int64_t(16 * 84));
   // q3_k: 114 bytes for its 110 (16 6-bit scales unpacked to a byte each).
   CHECK_EQ(Int8PanelLayout::forDType("q3_k")->panelRecordBytes(),
            int64_t(16 * 114));
@@ -557,6 +559,56 @@ TEST(int8PanelPackingKeepsEveryQ3KValue) {
           ok &= code == want[v];
           ok &= static_cast<int8_t>(out[1568 + 16 * (v / 16) + c]) ==
                 wantSc[v / 16];
+          ++checked;
+        }
+      }
+  CHECK(ok);
+  CHECK_EQ(checked, e * packed[1] * 16 * k);
+}
+
+TEST(int8PanelPackingKeepsEveryQ2KValue) {
+  // Random q2_k super-blocks of a weight [2, 21, 512] (two per row, a last
+  // panel of 5 columns), packed, and every value's 2-bit code, its scale
+  // and min byte, the super-block's d and dmin read back through the
+  // layout's mapping (Int8PanelLayout.h) equal the ones ggml's
+  // dequantize_row_q2_K reads from the stored super-block: per half of 128
+  // values (q advancing by 32 bytes) and j < 4, values 32 j + l (l < 32)
+  // from bits 2 j and 2 j + 1 of q[l]; scales[v / 16] holding the scale
+  // (low nibble) and the min (high nibble) of value v.
+  using moe::abi::Int8PanelLayout;
+  Int8PanelLayout layout = *Int8PanelLayout::forDType("q2_k");
+  const int64_t e = 2, n = 21, k = 512, supers = k / 256, pb = 1344;
+  RandomInt8Panels r = packRandomInt8(layout, e, n, k, 23);
+  const Shape &packed = r.packed;
+  CHECK_EQ(layout.panelRecordBytes(), pb);
+  bool ok = true;
+  int64_t checked = 0;
+  for (int64_t x = 0; x < e; ++x)
+    for (int64_t col = 0; col < packed[1] * 16; ++col)
+      for (int64_t rec = 0; rec < supers; ++rec) {
+        const uint8_t *out =
+            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
+        int64_t c = col % 16;
+        const uint8_t *b =
+            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 84
+                    : nullptr;
+        int want[256] = {};
+        if (b) {
+          const uint8_t *q = b + 16;
+          for (int64_t half = 0; half < 2; ++half, q += 32)
+            for (int64_t j = 0; j < 4; ++j)
+              for (int64_t l = 0; l < 32; ++l)
+                want[128 * half + 32 * j + l] = (q[l] >> (2 * j)) & 3;
+        }
+        for (int64_t h = 0; h < 2; ++h) {
+          ok &= out[1024 + 2 * c + h] == (b ? b[80 + h] : 0); // d
+          ok &= out[1056 + 2 * c + h] == (b ? b[82 + h] : 0); // dmin
+        }
+        for (int64_t v = 0; v < 256; ++v) {
+          int64_t j = v / 32, w = v % 32, half = w / 16, s = (w % 16) / 4;
+          uint8_t crumbs = out[128 * j + 64 * half + 4 * c + w % 4];
+          ok &= ((crumbs >> (2 * s)) & 3) == want[v];
+          ok &= out[1088 + 16 * (v / 16) + c] == (b ? b[v / 16] : 0);
           ++checked;
         }
       }

@@ -115,11 +115,9 @@ static cl::opt<bool> packWeights(
         "Take the GEMM weights as panels that the runtime packs once, "
         "when first used (moe-pack-weights), for the faster GEMM "
         "kernel; with --int8-dot also q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, "
-        "u8z, u4z, q4_k, q5_k, q6_k, q3_k, iq4_nl and iq4_xs expert weights, "
-        "as "
-        "int8 panels of "
-        "the same bytes. On by default; --pack-weights=false keeps every "
-        "weight in its checkpoint layout."),
+        "u8z, u4z, q4_k, q5_k, q6_k, q3_k, q2_k, iq4_nl and iq4_xs expert "
+        "weights, as int8 panels of the same bytes. On by default; "
+        "--pack-weights=false keeps every weight in its checkpoint layout."),
     cl::init(true), cl::cat(category));
 
 static cl::opt<bool> recordRouting(
@@ -154,8 +152,9 @@ static cl::opt<bool> bf16Dot(
     cl::cat(category));
 static cl::opt<bool> int8Dot(
     "int8-dot",
-    cl::desc("Multiply block-quantized expert weights (GGUF q8_0, q4_0, q4_k, "
-             "q6_k, mxfp4: !moe.quant) with AVX512_VNNI int8 dot products "
+    cl::desc("Multiply block-quantized expert weights (!moe.quant: GGUF's "
+             "q8_0, q4_0, q4_1, q5_0, q5_1, K-quants, iq4_nl, iq4_xs and "
+             "mxfp4, QMoE's blocks) with AVX512_VNNI int8 dot products "
              "(vpdpbusd) on activations quantized to int8 as they are read: "
              "one f32 scale per 32 elements, rounded to nearest even. This "
              "rounds the rows each such GEMM reads, a relative error of the "
@@ -171,9 +170,8 @@ static cl::opt<int64_t> int8PanelRows(
              "the row kernel. 0 (the default) takes the cost model's count "
              "for each format (docs/Targets.md); a large count keeps every "
              "item on the row kernel. Weights packed into int8 panels when "
-             "bound (q8_0, q4_0, q4_1, q5_0, q5_1, mxfp4, u8z, u4z, q4_k, "
-             "q5_k, q6_k; --pack-weights) run every item on the panel "
-             "kernel instead."),
+             "bound (the dtypes --pack-weights names) run every item on the "
+             "panel kernel instead."),
     cl::init(0), cl::cat(category));
 static cl::opt<bool> cpuKernels(
     "cpu-kernels",

@@ -222,8 +222,8 @@ func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quan
   return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
 
-// iq4_xs and iq4_nl experts' weights are marked; q2_k's are not (no
-// panels: sub-blocks of 16 with mins). After the kernels the iq4_xs panels
+// iq4_xs and iq4_nl experts' weights are marked; u2z's are not (no
+// panels). After the kernels the iq4_xs panels
 // are [4, 2, 512 / 256, 2208] bytes (per block of 32 four rows of nibbles,
 // then the 16 f16 d at 2048 and the int8 scales ls - 32 from 2080), the
 // iq4_nl ones q4_0's [4, 2, 512 / 32, 288]. The codes become their
@@ -232,11 +232,11 @@ func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quan
 // INT8-LABEL: func.func @int8_panels_iq4
 // INT8-SAME: tensor<4x32x512x!moe.quant<iq4_xs>> {moe.int8_panels},
 // INT8-SAME: tensor<4x32x512x!moe.quant<iq4_nl>> {moe.int8_panels},
-// INT8-SAME: %{{[^:]*}}: tensor<4x32x512x!moe.quant<q2_k>>,
+// INT8-SAME: %{{[^:]*}}: tensor<4x32x512x!moe.quant<u2z>>,
 // PANELS-LABEL: func.func @int8_panels_iq4
 // PANELS-SAME: tensor<4x2x2x2208xi8> {moe.int8_panels},
 // PANELS-SAME: tensor<4x2x16x288xi8> {moe.int8_panels},
-// PANELS-SAME: tensor<4x32x168xi8>,
+// PANELS-SAME: tensor<4x32x{{[0-9]+}}xi8>,
 // PANELS: arith.muli %{{.*}}, %c-128_i32 : i32
 // PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c2048]{{.*}} : tensor<2x2x2208xi8>, vector<32xi8>
 // PANELS: vector.transfer_read %{{.*}} : tensor<2x2x2208xi8>, vector<64xi8>
@@ -247,10 +247,10 @@ func.func @int8_panels_q6_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quan
 // PANELS: llvm.inline_asm asm_dialect = att "vpshufb
 // PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
 // PANELS: return
-func.func @int8_panels_iq4(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<iq4_xs>>, %wn: tensor<4x32x512x!moe.quant<iq4_nl>>, %w2: tensor<4x32x512x!moe.quant<q2_k>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+func.func @int8_panels_iq4(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<iq4_xs>>, %wn: tensor<4x32x512x!moe.quant<iq4_nl>>, %w2: tensor<4x32x512x!moe.quant<u2z>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<iq4_xs>> -> tensor<?x32xf32>
   %b = moe.grouped_matmul %x, %wn offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<iq4_nl>> -> tensor<?x32xf32>
-  %c = moe.grouped_matmul %x, %w2 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q2_k>> -> tensor<?x32xf32>
+  %c = moe.grouped_matmul %x, %w2 offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<u2z>> -> tensor<?x32xf32>
   return %a, %b, %c : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
 }
 
@@ -284,5 +284,42 @@ func.func @int8_panels_iq4(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant
 // PANELS: return
 func.func @int8_panels_q3_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<q3_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
   %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q3_k>> -> tensor<?x32xf32>
+  return %a : tensor<?x32xf32>
+}
+
+// q2_k experts' weights are marked, and their panels are [4, 2, 512 /
+// 256, 1344] bytes: per block of 32 two rows of crumbs, then the 16 f16 d
+// at 1024, the 16 f16 dmin at 1056 and the bytes of scales and mins of
+// each 16 values from 1088. A step's crumbs are shifted down to bits 0-1
+// and masked, nothing more; each half's sum is scaled by the low nibbles
+// of its bytes, and -dmin times their high nibbles times the row's scaled
+// half sum is added, per half.
+// INT8-LABEL: func.func @int8_panels_q2_k
+// INT8-SAME: tensor<4x32x512x!moe.quant<q2_k>> {moe.int8_panels},
+// PANELS-LABEL: func.func @int8_panels_q2_k
+// PANELS-SAME: tensor<4x2x2x1344xi8> {moe.int8_panels},
+// PANELS: arith.sitofp %{{.*}} : i32 to f32
+// PANELS: arith.mulf
+// PANELS: arith.sitofp %{{.*}} : i32 to f32
+// PANELS: arith.mulf
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c1024]{{.*}} : tensor<2x2x1344xi8>, vector<32xi8>
+// PANELS: vector.transfer_read %{{.*}}[%{{.*}}, %{{.*}}, %c1056]{{.*}} : tensor<2x2x1344xi8>, vector<32xi8>
+// PANELS: vector.transfer_read %{{.*}} : tensor<2x2x1344xi8>, vector<64xi8>
+// PANELS-NEXT: vector.bitcast
+// PANELS-NEXT: arith.andi %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: arith.shrui %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS-NEXT: arith.andi %{{.*}}, %cst{{.*}} : vector<16xi32>
+// PANELS: llvm.inline_asm asm_dialect = att "vpdpbusd
+// PANELS: arith.andi %{{.*}}, %cst{{.*}} : vector<16xi8>
+// PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS: arith.shrui %{{.*}}, %cst{{.*}} : vector<16xi8>
+// PANELS: arith.uitofp %{{.*}} : vector<16xi8> to vector<16xf32>
+// PANELS: vector.fma
+// PANELS: vector.fma
+// PANELS: vector.fma
+// PANELS: return
+func.func @int8_panels_q2_k(%x: tensor<?x512xf32>, %w: tensor<4x32x512x!moe.quant<q2_k>>, %off: tensor<5xi32>) -> tensor<?x32xf32> {
+  %a = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) : tensor<?x512xf32>, tensor<4x32x512x!moe.quant<q2_k>> -> tensor<?x32xf32>
   return %a : tensor<?x32xf32>
 }

@@ -29,7 +29,7 @@ Q8_0, Q4_0, MXFP4, Q4_1, Q5_0 and Q5_1 cases at H and expert width 128 (WIDE_CAS
 14), at H 192 and expert width 64 (TAIL_CASES, seed 15), at H and expert
 width 128 with 48 tokens (TALL_CASES, seed 16), at H 128 and expert
 width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
-a Q6_K up projection, and Q3_K gate and up projections, at H 256 and
+a Q6_K up projection, and a Q3_K gate and a Q2_K up projection, at H 256 and
 expert width 40 with 48 tokens (KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
 at H and expert width 256 (LOWBIT_CASES, seed 19), and IQ4_XS and IQ4_NL
 (IQ_CASES and IQ_TALL_CASES, seed 20; random blocks too). Every
@@ -466,9 +466,9 @@ RAGGED_CASES = [
 KRAGGED_CASES = [
     ("qwen3moe_q4_k_q6_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
      {}, {"gate": Q4_K, "up": Q6_K}),
-    # Q3_K's panels at 40 columns: a last panel part padding.
-    ("qwen3moe_q3_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
-     {}, {"gate": Q3_K, "up": Q3_K}),
+    # Q3_K's and Q2_K's panels at 40 columns: a last panel part padding.
+    ("qwen3moe_q3_k_q2_k_ragged", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {}, {"gate": Q3_K, "up": Q2_K}),
 ]
 
 # As KQUANT_CASES (seed 19): the K-quants of 2 and 3 bits.

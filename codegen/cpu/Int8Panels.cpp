@@ -512,7 +512,7 @@ private:
 
   /// The 16 columns' scales of panel `panel` at block `blk`, as f32
   /// (q4_k, q5_k: `superD`, the super-block's d, times the block's scales;
-  /// q6_k, q3_k: times the scale of the block's half `half`).
+  /// q6_k, q3_k, q2_k: times the scale of the block's half `half`).
   Value weightScales(ArrayRef<Value> tile, Value panel, Value blk, Value superD,
                      int64_t half = 0) {
     auto f32x16 = VectorType::get({16}, f32);
@@ -570,7 +570,8 @@ private:
   /// The 16 columns' mins negated, -d z, of panel `panel` at block `blk`
   /// (with mins; `scales` the columns' d): of the scratch tile, or from
   /// the weight's int8 panels' zero points (q4_k, q5_k: `superNegDmin`, the
-  /// super-block's -dmin, times its 6-bit mins m; q4_1, q5_1: their mins m
+  /// super-block's -dmin, times its 6-bit mins m; q2_k: times the 4-bit
+  /// mins of the block's half `half`; q4_1, q5_1: their mins m
   /// as they are).
   Value weightNegMins(ArrayRef<Value> tile, Value panel, Value blk,
                       Value scales, Value superNegDmin, int64_t half = 0) {
@@ -777,8 +778,8 @@ private:
           b, loc, arith::MulIOp::create(b, loc, u, index(kUnit)),
           arith::MulIOp::create(b, loc, j, index(16)));
       // The i32 sums per (row, panel): of the block's 8 steps, or with two
-      // scales a block (q6_k, q3_k), of its first 4 steps (values 0 to 15) in d
-      // and of its last 4 in d2.
+      // scales a block (q6_k, q3_k, q2_k), of its first 4 steps (values 0
+      // to 15) in d and of its last 4 in d2.
       SmallVector<Value> d, d2;
       for (int64_t i = 0; i < mr; ++i) {
         Value start = splatAt(starts, ms[i], blk);
@@ -946,9 +947,9 @@ private:
   int64_t panelCount = 0;
   Type f32, i32;
   bool mins = false;
-  /// q6_k's and q3_k's blocks take two scales, one per half of 16 values
-  /// (q6_k: the low and the high nibbles of its lanes; q3_k: its two rows
-  /// of crumbs).
+  /// q6_k's, q3_k's and q2_k's blocks take two scales, one per half of
+  /// 16 values (q6_k: the low and the high nibbles of its lanes; q3_k and
+  /// q2_k: their two rows of crumbs; q2_k a min per half too).
   bool twoScales = false;
   Value starts, rowScales, scaledSums, secondStarts, secondScaledSums;
   Value weightBuffer;

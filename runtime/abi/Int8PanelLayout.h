@@ -266,8 +266,8 @@ struct Int8PanelLayout {
   /// Where block j's lanes of a panel's record start.
   int64_t lanesAt(int64_t j) const { return laneRows() * 64 * j; }
   /// B: bytes per panel and record, the lanes, the scales, the zero
-  /// points (q4_k's and q5_k's d, dmin, scales and mins; q6_k's and
-  /// q3_k's d and scales).
+  /// points (q4_k's and q5_k's d, dmin, scales and mins; q2_k's d, dmin
+  /// and bytes of scale and min; q6_k's and q3_k's d and scales).
   int64_t panelRecordBytes() const {
     if (superMins())
       return lanesAt(8) + 4 * kPanel + 16 * kPanel;

@@ -417,6 +417,29 @@ private:
         index(panelCount - 1));
   }
 
+  /// Lane row `row` (64 bytes) of panel `panel` at block `blk` in the
+  /// weight's int8 panels as 16 i32 lanes, shifted left by `shift` (right
+  /// where negative) and masked by `mask` (none where all ones): whole
+  /// lanes shift, so the mask drops the bits a shift brings in from the
+  /// neighbouring byte.
+  Value laneBits(Value panel, Value blk, int64_t row, int64_t shift,
+                 uint32_t mask) {
+    auto i32x16 = VectorType::get({16}, i32);
+    Value lanes = vector::BitCastOp::create(
+        b, loc, i32x16,
+        panelBytes(panel, blk, 64 * row, 64, layout.lanesAt(1)));
+    if (shift > 0)
+      lanes =
+          arith::ShLIOp::create(b, loc, lanes, reader.intSplat(16, i32, shift));
+    else if (shift < 0)
+      lanes = arith::ShRUIOp::create(b, loc, lanes,
+                                     reader.intSplat(16, i32, -shift));
+    if (mask == 0xFFFFFFFF)
+      return lanes;
+    return arith::AndIOp::create(
+        b, loc, lanes, reader.intSplat(16, i32, static_cast<int32_t>(mask)));
+  }
+
   /// Lanes t (values 4 t to 4 t + 3 of the block's 16 columns) of panel
   /// `panel` at block `blk`: of the scratch tile, or of the weight's int8
   /// panels, where the 4-bit formats' lanes t and t + 4 are the low and
@@ -431,73 +454,32 @@ private:
     if (layout.crumbs()) {
       // q3_k, q2_k: the low 2 bits of the codes from bits 2 (t % 4) and
       // 2 (t % 4) + 1 of crumb row t / 4; q3_k's third from bit t of row 2
-      // to bit 2 (whole lanes shifted, the neighbouring bytes' bits masked
-      // off).
-      int64_t tt = t % 4, shift = 2 - t;
-      Value low = vector::BitCastOp::create(
-          b, loc, i32x16,
-          panelBytes(panel, blk, 64 * (t / 4), 64, layout.lanesAt(1)));
-      if (tt)
-        low = arith::ShRUIOp::create(b, loc, low,
-                                     reader.intSplat(16, i32, 2 * tt));
-      low = arith::AndIOp::create(b, loc, low,
-                                  reader.intSplat(16, i32, 0x03030303));
+      // to bit 2.
+      Value low = laneBits(panel, blk, t / 4, -2 * (t % 4), 0x03030303);
       if (layout.laneRows() == 2)
         return low;
-      Value third = vector::BitCastOp::create(
-          b, loc, i32x16, panelBytes(panel, blk, 128, 64, layout.lanesAt(1)));
-      if (shift > 0)
-        third = arith::ShLIOp::create(b, loc, third,
-                                      reader.intSplat(16, i32, shift));
-      else if (shift < 0)
-        third = arith::ShRUIOp::create(b, loc, third,
-                                       reader.intSplat(16, i32, -shift));
-      third = arith::AndIOp::create(b, loc, third,
-                                    reader.intSplat(16, i32, 0x04040404));
-      return arith::OrIOp::create(b, loc, low, third);
+      return arith::OrIOp::create(b, loc, low,
+                                  laneBits(panel, blk, 2, 2 - t, 0x04040404));
     }
-    if (layout.highBitRows()) {
+    if (int64_t highRows = layout.highBitRows()) {
       // q5_0, q5_1, q5_k and q6_k: the low 4 bits of the codes from lane
       // row t % 4's nibbles, the rest from the row(s) after them, moved
-      // into place (shifting whole lanes: the bits a shift brings in from
-      // the neighbouring byte are masked off). The fifth bit from bit t of
-      // row 4 to bit 4; q6_k's high 2 from bits 2 (t % 4) and 2 (t % 4) + 1
-      // of row 4 + t / 4 to bits 4 and 5.
+      // into place: the fifth bit from bit t of row 4 to bit 4; q6_k's
+      // high 2 from bits 2 (t % 4) and 2 (t % 4) + 1 of row 4 + t / 4 to
+      // bits 4 and 5.
       int64_t tt = t % 4;
-      Value nibbles = vector::BitCastOp::create(
-          b, loc, i32x16,
-          panelBytes(panel, blk, 64 * tt, 64, layout.lanesAt(1)));
-      if (t >= 4)
-        nibbles = arith::ShRUIOp::create(b, loc, nibbles,
-                                         reader.intSplat(16, i32, 4));
-      nibbles = arith::AndIOp::create(b, loc, nibbles,
-                                      reader.intSplat(16, i32, 0x0F0F0F0F));
-      bool q6 = twoScales;
-      int64_t row = q6 ? 4 + t / 4 : 4, shift = q6 ? 4 - 2 * tt : 4 - t;
-      Value high = vector::BitCastOp::create(
-          b, loc, i32x16,
-          panelBytes(panel, blk, 64 * row, 64, layout.lanesAt(1)));
-      if (shift > 0)
-        high = arith::ShLIOp::create(b, loc, high,
-                                     reader.intSplat(16, i32, shift));
-      else if (shift < 0)
-        high = arith::ShRUIOp::create(b, loc, high,
-                                      reader.intSplat(16, i32, -shift));
-      high = arith::AndIOp::create(
-          b, loc, high, reader.intSplat(16, i32, q6 ? 0x30303030 : 0x10101010));
+      Value nibbles = laneBits(panel, blk, tt, t >= 4 ? -4 : 0, 0x0F0F0F0F);
+      bool q6 = highRows == 2;
+      Value high =
+          laneBits(panel, blk, q6 ? 4 + t / 4 : 4, q6 ? 4 - 2 * tt : 4 - t,
+                   q6 ? 0x30303030 : 0x10101010);
       return arith::OrIOp::create(b, loc, nibbles, high);
     }
     int64_t rows = layout.laneRows();
-    Value lanes = vector::BitCastOp::create(
-        b, loc, i32x16,
-        panelBytes(panel, blk, 64 * (t % rows), 64, layout.lanesAt(1)));
     if (rows == 8)
-      return lanes;
-    if (t >= rows)
-      lanes =
-          arith::ShRUIOp::create(b, loc, lanes, reader.intSplat(16, i32, 4));
-    lanes = arith::AndIOp::create(b, loc, lanes,
-                                  reader.intSplat(16, i32, 0x0F0F0F0F));
+      return laneBits(panel, blk, t, 0, 0xFFFFFFFF);
+    Value lanes =
+        laneBits(panel, blk, t % rows, t >= rows ? -4 : 0, 0x0F0F0F0F);
     bool mxfp4 = layout.format == ::moe::abi::Int8PanelLayout::Format::MXFP4;
     if (!mxfp4 && !layout.nonLinear())
       return lanes;

@@ -187,6 +187,23 @@ TEST(int8PanelLayoutShapes) {
 struct RandomInt8Panels {
   std::vector<uint8_t> src, dst;
   Shape packed;
+
+  /// Calls fn(out, c, b) for every panel record of a weight of n columns
+  /// whose rows are `records` records of `stored` bytes, packed in `pb`
+  /// bytes per panel and record: `out` the packed record, c the column in
+  /// its panel, `b` the column's stored record (null for the padding
+  /// columns past n).
+  template <typename Fn>
+  void forEachRecord(int64_t n, int64_t records, int64_t pb, int64_t stored,
+                     Fn fn) const {
+    for (int64_t x = 0; x < packed[0]; ++x)
+      for (int64_t col = 0; col < packed[1] * 16; ++col)
+        for (int64_t rec = 0; rec < records; ++rec)
+          fn(dst.data() + ((x * packed[1] + col / 16) * records + rec) * pb,
+             col % 16,
+             col < n ? src.data() + ((x * n + col) * records + rec) * stored
+                     : nullptr);
+  }
 };
 RandomInt8Panels packRandomInt8(const moe::abi::Int8PanelLayout &layout,
                                 int64_t e, int64_t n, int64_t k,
@@ -343,20 +360,12 @@ TEST(int8PanelPackingKeepsEveryQ6KValue) {
   Int8PanelLayout layout = *Int8PanelLayout::forDType("q6_k");
   const int64_t e = 2, n = 21, k = 512, supers = k / 256;
   RandomInt8Panels r = packRandomInt8(layout, e, n, k, 13);
-  const std::vector<uint8_t> &src = r.src, &dst = r.dst;
   const Shape &packed = r.packed;
   const int64_t pb = 3360;
   bool ok = true;
   int64_t checked = 0;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t rec = 0; rec < supers; ++rec) {
-        const uint8_t *out =
-            dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? src.data() + ((x * n + col) * supers + rec) * 210
-                    : nullptr;
+  r.forEachRecord(
+      n, supers, pb, 210, [&](const uint8_t *out, int64_t c, const uint8_t *b) {
         int want[256] = {}, wantSc[256] = {};
         if (b)
           for (int64_t half = 0; half < 2; ++half) {
@@ -384,7 +393,7 @@ TEST(int8PanelPackingKeepsEveryQ6KValue) {
           ok &= out[3104 + 16 * (v / 16) + c] == wantSc[v];
           ++checked;
         }
-      }
+      });
   CHECK(ok);
   CHECK_EQ(checked, e * packed[1] * 16 * k);
 }
@@ -465,18 +474,10 @@ TEST(int8PanelPackingKeepsEveryIQ4XSValue) {
   Int8PanelLayout layout = *Int8PanelLayout::forDType("iq4_xs");
   const int64_t e = 2, n = 21, k = 512, supers = k / 256, pb = 2208;
   RandomInt8Panels r = packRandomInt8(layout, e, n, k, 31);
-  const Shape &packed = r.packed;
   CHECK_EQ(layout.panelRecordBytes(), pb);
   bool ok = true;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t rec = 0; rec < supers; ++rec) {
-        const uint8_t *out =
-            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 136
-                    : nullptr;
+  r.forEachRecord(
+      n, supers, pb, 136, [&](const uint8_t *out, int64_t c, const uint8_t *b) {
         for (int64_t h = 0; h < 2; ++h)
           ok &= out[2048 + 2 * c + h] == (b ? b[h] : 0);
         for (int64_t j = 0; j < 256; ++j) {
@@ -494,7 +495,7 @@ TEST(int8PanelPackingKeepsEveryIQ4XSValue) {
           ok &= (w < 16 ? byte & 15 : byte >> 4) == want;
           ok &= static_cast<int8_t>(out[2080 + 16 * t + c]) == wantLs;
         }
-      }
+      });
   CHECK(ok);
 }
 
@@ -516,15 +517,8 @@ TEST(int8PanelPackingKeepsEveryQ3KValue) {
   CHECK_EQ(layout.panelRecordBytes(), pb);
   bool ok = true;
   int64_t checked = 0;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t rec = 0; rec < supers; ++rec) {
-        const uint8_t *out =
-            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 110
-                    : nullptr;
+  r.forEachRecord(
+      n, supers, pb, 110, [&](const uint8_t *out, int64_t c, const uint8_t *b) {
         int want[256] = {}, wantSc[16] = {};
         if (b) {
           const uint8_t *hm = b, *q = b + 32;
@@ -561,7 +555,7 @@ TEST(int8PanelPackingKeepsEveryQ3KValue) {
                 wantSc[v / 16];
           ++checked;
         }
-      }
+      });
   CHECK(ok);
   CHECK_EQ(checked, e * packed[1] * 16 * k);
 }
@@ -583,15 +577,8 @@ TEST(int8PanelPackingKeepsEveryQ2KValue) {
   CHECK_EQ(layout.panelRecordBytes(), pb);
   bool ok = true;
   int64_t checked = 0;
-  for (int64_t x = 0; x < e; ++x)
-    for (int64_t col = 0; col < packed[1] * 16; ++col)
-      for (int64_t rec = 0; rec < supers; ++rec) {
-        const uint8_t *out =
-            r.dst.data() + ((x * packed[1] + col / 16) * supers + rec) * pb;
-        int64_t c = col % 16;
-        const uint8_t *b =
-            col < n ? r.src.data() + ((x * n + col) * supers + rec) * 84
-                    : nullptr;
+  r.forEachRecord(
+      n, supers, pb, 84, [&](const uint8_t *out, int64_t c, const uint8_t *b) {
         int want[256] = {};
         if (b) {
           const uint8_t *q = b + 16;
@@ -611,7 +598,7 @@ TEST(int8PanelPackingKeepsEveryQ2KValue) {
           ok &= out[1088 + 16 * (v / 16) + c] == (b ? b[v / 16] : 0);
           ++checked;
         }
-      }
+      });
   CHECK(ok);
   CHECK_EQ(checked, e * packed[1] * 16 * k);
 }

@@ -203,10 +203,11 @@ LogicalResult addAssembly(func::FuncOp fn, unsigned i, bool isWeight,
   }
   if (!stack && !transposed && !stored)
     return success();
-  if (isa<QuantizedType>(type.getElementType()))
+  if (isa<QuantizedType>(type.getElementType()) && (transposed || stored))
     return emitError(loc) << "a block-quantized weight (" << type
-                          << ") is bound as it lies: no " << kArgStackAttr
-                          << ", " << kArgTransposedAttr << " or "
+                          << ") is bound as it lies, or stacked from "
+                             "tensors of its type: no "
+                          << kArgTransposedAttr << " or "
                           << kArgStoredDtypeAttr;
   if (!isWeight || !fn.getArgAttr(i, kArgNameAttr))
     return emitError(loc) << (stored && !stack && !transposed

@@ -4,7 +4,8 @@
 // format's reference consumer) computes for it: the `<arch>.*` metadata keys
 // that hold the expert count, top-k, widths and routing recipe, which blocks
 // are MoE, and the `blk.N.*` tensor names. GGUF stores experts stacked
-// ([E, rows, cols] row-major), so no plan stacks or transposes. Routing
+// ([E, rows, cols] row-major), so no plan transposes, and only files of
+// per-expert tensors (Mixtral's first GGUF files) are stacked. Routing
 // choices llama.cpp hard-codes for an architecture are hard-coded here too
 // (docs/Importing.md has the table).
 //
@@ -136,10 +137,27 @@ enum GatingFunc : int64_t {
   kGatingSoftmaxWeight = 3,
 };
 
+/// The tensors `PREFIX<leaf>.<e>.weight` of experts 0 to E-1, each of
+/// `shape`, stacked into [E, shape...]: how GGUF files written before
+/// llama.cpp stored experts in one tensor (Mixtral's of late 2023) hold
+/// them. Named like its parts with the expert index as "*".
+WeightSource perExpert(const std::string &prefix, const std::string &leaf,
+                       int64_t experts, std::vector<int64_t> shape) {
+  WeightSource s;
+  s.name = prefix + leaf + ".*.weight";
+  for (int64_t e = 0; e < experts; ++e)
+    s.stack.push_back(prefix + leaf + "." + std::to_string(e) + ".weight");
+  s.shape = {experts};
+  s.shape.insert(s.shape.end(), shape.begin(), shape.end());
+  return s;
+}
+
 /// A layer of SwiGLU experts `ffn_{gate,up,down}_exps` routed by
 /// `ffn_gate_inp`; with `fusable`, a block holding `ffn_gate_up_exps`
 /// (gate rows, then up rows, as llama.cpp splits it) and no
-/// `ffn_gate_exps` reads that instead.
+/// `ffn_gate_exps` reads that instead. A block with neither but with
+/// `ffn_gate.0.weight` reads its experts' tensors one by one
+/// (`ffn_{gate,up,down}.E.weight`, as llama.cpp still loads them).
 LayerPlan swigluLayer(const Checkpoint &ckpt, const Common &c, int64_t i,
                       bool fusable = true) {
   LayerPlan p;
@@ -148,6 +166,14 @@ LayerPlan swigluLayer(const Checkpoint &ckpt, const Common &c, int64_t i,
   p.k = c.K;
   p.operands["router_weight"] =
       tensor(p.prefix + "ffn_gate_inp.weight", {c.E, c.H});
+  bool merged = ckpt.find(p.prefix + "ffn_gate_exps.weight") ||
+                ckpt.find(p.prefix + "ffn_gate_up_exps.weight");
+  if (!merged && ckpt.find(p.prefix + "ffn_gate.0.weight")) {
+    p.operands["gate"] = perExpert(p.prefix, "ffn_gate", c.E, {c.I, c.H});
+    p.operands["up"] = perExpert(p.prefix, "ffn_up", c.E, {c.I, c.H});
+    p.operands["down"] = perExpert(p.prefix, "ffn_down", c.E, {c.H, c.I});
+    return p;
+  }
   if (fusable && ckpt.find(p.prefix + "ffn_gate_up_exps.weight") &&
       !ckpt.find(p.prefix + "ffn_gate_exps.weight")) {
     p.operands["gate_up"] =

@@ -204,6 +204,7 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
   std::vector<std::string> names =
       src.stack.empty() ? std::vector<std::string>{src.name} : src.stack;
   Type type;
+  std::string typeName; // as stored: "BF16", "Q4_K"
   for (const std::string &name : names) {
     std::optional<hf::TensorRef> t = ckpt.find(name);
     if (!t) {
@@ -245,10 +246,11 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     if (type && et != type) {
       emitError(loc) << file << ": tensor '" << name << "' is "
                      << t->info->dtype << " but the other experts' " << role
-                     << " tensors are " << type;
+                     << " tensors are " << typeName;
       return nullptr;
     }
     type = et;
+    typeName = t->info->dtype;
     // A GGUF file stores a [1, d] weight as [d]; the runtime binds it so.
     auto withoutLeadingOnes = [](std::vector<int64_t> v) {
       while (v.size() > 1 && v.front() == 1)

@@ -28,11 +28,12 @@ std::string checkQuantized(const Param &p, bool result) {
                      p.name + "' of dtype " + moe::dtypeName(p.dtype);
   if (!p.isWeight)
     return what + ": only weights may be quantized";
-  // fp8_e4m3 from F8_E4M3 values and their block scales may be stacked.
-  if ((p.isAssembled() && p.blockScales.empty()) || p.transposed ||
-      p.storedDtype || p.panel)
-    return what + ": a quantized weight cannot be stacked, transposed, "
-                  "converted or packed";
+  // Stacked from tensors of its dtype (fp8_e4m3 from F8_E4M3 values and
+  // their block scales), but not from MXFP4's OCP codes and scales.
+  if (p.transposed || p.storedDtype || p.panel ||
+      (!p.stack.empty() && !p.mxScales.empty()))
+    return what + ": a quantized weight cannot be transposed, converted, "
+                  "packed or stacked from OCP codes and scales";
   int64_t block = moe::dtypeBlockElements(p.dtype);
   if (p.shape.empty() || p.shape.back() < 0 || p.shape.back() % block != 0)
     return what + ": its rows must be whole blocks of " +

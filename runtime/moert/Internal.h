@@ -160,8 +160,14 @@ struct moert_artifact_s {
 };
 
 namespace moert {
+/// A tensor of a bound file.
+struct CatalogEntry {
+  std::shared_ptr<moe::safetensors::File> file;
+  const moe::safetensors::TensorInfo *info = nullptr;
+};
+
 struct BoundWeight {
-  moe::DType dtype;
+  moe::DType dtype = moe::DType::F32;
   std::vector<int64_t> shape;
   /// The weight as the functions read it; null for an assembled weight
   /// until something needs it that way (weightData in SessionWeights.cpp).
@@ -186,17 +192,13 @@ struct BoundWeight {
   std::shared_ptr<void> onDevice;
   /// The weight in int8 panels (Param::int8Panels), made on first use.
   std::shared_ptr<PackedBuffer> int8Packed;
-  /// The mapped tensor whose slices a rank's slots (`parts`) are: the pages
-  /// of those slices are released once weightData has copied them.
-  std::shared_ptr<moe::safetensors::File> partsFile;
-  const moe::safetensors::TensorInfo *partsTensor = nullptr;
+  /// The mapped tensor each of `parts` lies in (a stack's parts, or one
+  /// tensor for all of a rank's slots): the pages of a part are released
+  /// once weightData has copied it or int8PanelData packed it. Empty when
+  /// there is nothing to release (caller memory, converted parts).
+  std::vector<CatalogEntry> partTensors;
 };
 
-/// A tensor of a bound file.
-struct CatalogEntry {
-  std::shared_ptr<moe::safetensors::File> file;
-  const moe::safetensors::TensorInfo *info = nullptr;
-};
 } // namespace moert
 
 struct moert_session_s {

@@ -48,6 +48,18 @@ struct TensorUse {
   const char *storage = nullptr;
 };
 
+/// A binding of a weight of `dtype` and `shape` from `source` (a file path
+/// or kCallerMemory) read at `data`, or assembled later when null.
+BoundWeight boundWeight(moe::DType dtype, std::vector<int64_t> shape,
+                        const void *data, std::string source) {
+  BoundWeight w;
+  w.dtype = dtype;
+  w.shape = std::move(shape);
+  w.data = data;
+  w.source = std::move(source);
+  return w;
+}
+
 /// The tensors holding weight `p`'s values: itself or its stack.
 std::vector<std::string> valuesOf(const Param &p) {
   return p.stack.empty() ? std::vector<std::string>{p.name} : p.stack;
@@ -214,9 +226,8 @@ bool resolveMxfp4(moert_session_s &s, const Param &p, std::string &why,
     codeFile.release(*codes->second.info, 16 * (b + n));
     scales->second.file->release(scaleInfo, b + n);
   }
-  BoundWeight w{p.dtype, p.shape, owned->data(), codeFile.path(), owned,
-                {},      {},      false,         false,           {},
-                nullptr, nullptr, nullptr,       nullptr};
+  BoundWeight w = boundWeight(p.dtype, p.shape, owned->data(), codeFile.path());
+  w.owned = owned;
   s.weights[p.name] = std::move(w);
   return true;
 }
@@ -276,20 +287,9 @@ bool resolveFp8(moert_session_s &s, const Param &p, std::string &why,
     v.file->release(*v.info, v.info->end - v.info->begin);
     sc.file->release(*sc.info, sc.info->end - sc.info->begin);
   }
-  BoundWeight w{p.dtype,
-                p.shape,
-                owned->data(),
-                s.catalog.at(values.front()).file->path(),
-                owned,
-                {},
-                {},
-                false,
-                false,
-                {},
-                nullptr,
-                nullptr,
-                nullptr,
-                nullptr};
+  BoundWeight w = boundWeight(p.dtype, p.shape, owned->data(),
+                              s.catalog.at(values.front()).file->path());
+  w.owned = owned;
   s.weights[p.name] = std::move(w);
   return true;
 }
@@ -344,12 +344,11 @@ bool resolveSlots(moert_session_s &s, const Param &p, std::string &why,
   size_t expertBytes = storedBytes(from, expert);
   size_t count = std::accumulate(expert.begin(), expert.end(), size_t(1),
                                  std::multiplies<size_t>());
-  BoundWeight w{p.dtype,      p.shape, nullptr, it->second.file->path(),
-                nullptr,      {},      {},      true,
-                p.transposed, {},      nullptr, nullptr,
-                nullptr,      nullptr};
-  w.partsFile = it->second.file;
-  w.partsTensor = &info;
+  BoundWeight w =
+      boundWeight(p.dtype, p.shape, nullptr, it->second.file->path());
+  w.stacked = true;
+  w.transposed = p.transposed;
+  w.partTensors.assign(experts.size(), it->second);
   for (int64_t e : experts) {
     const unsigned char *part = data + static_cast<size_t>(e) * expertBytes;
     if (from != p.dtype) {
@@ -379,6 +378,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
     return resolveFp8(s, p, why, noMemory, invalid);
   std::vector<std::string> sources = sourcesOf(p);
   std::vector<const void *> parts;
+  std::vector<CatalogEntry> partTensors;
   std::vector<std::shared_ptr<std::vector<unsigned char>>> converted;
   std::string missing;
   size_t absent = 0;
@@ -407,6 +407,9 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
       converted.push_back(std::move(buffer));
     }
     parts.push_back(data);
+    // A converted part is no longer the mapped tensor's.
+    partTensors.push_back(data == it->second.file->data(info) ? it->second
+                                                              : CatalogEntry());
   }
   if (absent) {
     if (p.isAssembled())
@@ -417,11 +420,11 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
     return false;
   }
   std::string from = s.catalog.at(sources.front()).file->path();
-  BoundWeight w{p.dtype, p.shape, nullptr, from,   nullptr,
-                {},      {},      false,   false,  std::move(converted),
-                nullptr, nullptr, nullptr, nullptr};
+  BoundWeight w = boundWeight(p.dtype, p.shape, nullptr, from);
+  w.converted = std::move(converted);
   if (p.isAssembled()) {
     w.parts = std::move(parts);
+    w.partTensors = std::move(partTensors);
     w.stacked = !p.stack.empty();
     w.transposed = p.transposed;
   } else {
@@ -429,6 +432,15 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
   }
   s.weights[p.name] = std::move(w);
   return true;
+}
+
+/// Releases the mapped pages of part `i` of weight `w` from `from` on for
+/// `bytes`, once they are copied or packed (advice: a page read again is
+/// read from the file).
+void releasePart(const BoundWeight &w, size_t i, const void *from,
+                 size_t bytes) {
+  if (i < w.partTensors.size() && w.partTensors[i].file)
+    w.partTensors[i].file->release(*w.partTensors[i].info, from, bytes);
 }
 
 /// Where packing reads weight `w` from: its matrices as they lie when it
@@ -483,17 +495,16 @@ const void *moert::weightData(const BoundWeight &w) {
   // Source [..., b, a] to destination [..., a, b] when transposed.
   int64_t a = w.transposed ? part[part.size() - 1] : 0;
   int64_t b = w.transposed ? part[part.size() - 2] : 0;
-  // Slots copied out of a mapped tensor leave its pages, one by one.
-  auto released = [&](const unsigned char *from) {
-    if (w.partsFile)
-      w.partsFile->release(*w.partsTensor, from, partBytes);
+  // Parts copied out of a mapped tensor leave its pages, one by one.
+  auto released = [&](size_t i, const unsigned char *from) {
+    releasePart(w, i, from, partBytes);
   };
   for (size_t i = 0; i < w.parts.size(); ++i) {
     const auto *src = static_cast<const unsigned char *>(w.parts[i]);
     unsigned char *dst = owned->data() + i * partBytes;
     if (!w.transposed) {
       std::memcpy(dst, src, partBytes);
-      released(src);
+      released(i, src);
       continue;
     }
     int64_t matrices = partElems / (a * b);
@@ -502,7 +513,7 @@ const void *moert::weightData(const BoundWeight &w) {
         for (int64_t c = 0; c < b; ++c)
           std::memcpy(dst + ((m * a + r) * b + c) * elt,
                       src + ((m * b + c) * a + r) * elt, elt);
-    released(src);
+    released(i, src);
   }
   w.owned = std::move(owned);
   w.data = w.owned->data();
@@ -540,11 +551,13 @@ const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
     auto buffer = std::make_shared<PackedBuffer>(static_cast<size_t>(
         std::accumulate(shape.begin(), shape.end(), int64_t(1),
                         std::multiplies<int64_t>())));
-    // A quantized weight is bound as it lies (checkQuantized), or as a
-    // rank's slots of one (parts), which are packed one by one.
-    const auto *src = static_cast<const unsigned char *>(
-        w.parts.empty() ? weightData(w) : nullptr);
-    if (!buffer->data() || (w.parts.empty() && !src))
+    // A quantized weight is bound as it lies (checkQuantized), or as the
+    // experts' parts of a stack or a rank's slots, packed one by one (a
+    // stack of rows is assembled first).
+    bool byParts = !w.parts.empty() && w.shape.size() == 3;
+    const auto *src =
+        static_cast<const unsigned char *>(byParts ? nullptr : weightData(w));
+    if (!buffer->data() || (!byParts && !src))
       return nullptr;
     // The panels hold the same bytes: the source pages of a weight mapped
     // from a file are released, in steps of about 16 MiB (or a slot) as
@@ -561,25 +574,24 @@ const PackedBuffer *moert::int8PanelData(moert_session_s &s, BoundWeight &w,
     int64_t experts = w.shape.size() == 3 ? w.shape[0] : 1;
     size_t srcBytes = static_cast<size_t>(n * moe::dtypeRowBytes(w.dtype, k));
     size_t dstBytes = static_cast<size_t>(layout.matrixBytes(n, k));
-    int64_t step = w.parts.empty()
-                       ? std::max<int64_t>(1, (size_t(16) << 20) / srcBytes)
-                       : 1;
+    int64_t step =
+        byParts ? 1 : std::max<int64_t>(1, (size_t(16) << 20) / srcBytes);
     for (int64_t e = 0; e < experts; e += step) {
       int64_t count = std::min(step, experts - e);
       std::vector<int64_t> part = {n, k};
       if (w.shape.size() == 3)
         part.insert(part.begin(), count);
       const unsigned char *from =
-          w.parts.empty() ? src + e * srcBytes
-                          : static_cast<const unsigned char *>(w.parts[e]);
+          byParts ? static_cast<const unsigned char *>(w.parts[e])
+                  : src + e * srcBytes;
       packInt8Panels(
           from, static_cast<unsigned char *>(buffer->data()) + e * dstBytes,
           part, layout, s.pool.get());
       // Up to the step's end, for a weight that is the mapped tensor.
-      if (w.parts.empty())
-        release(src, (e + count) * srcBytes);
+      if (byParts)
+        releasePart(w, static_cast<size_t>(e), from, srcBytes);
       else
-        release(from, srcBytes);
+        release(src, (e + count) * srcBytes);
     }
     w.int8Packed = buffer;
   }
@@ -770,10 +782,8 @@ moert_status_t moert_session_bind_weight(moert_session_t *session,
         if (!tensor->data)
           return makeStatus(MOERT_INVALID_ARGUMENT,
                             std::string("weight '") + name + "' has no data");
-        session->weights[name] = {
-            p->dtype, p->shape, tensor->data, kCallerMemory, nullptr,
-            {},       {},       false,        false,         {},
-            nullptr,  nullptr,  nullptr,      nullptr};
+        session->weights[name] =
+            boundWeight(p->dtype, p->shape, tensor->data, kCallerMemory);
         return nullptr;
       });
 }

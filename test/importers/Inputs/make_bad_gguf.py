@@ -21,6 +21,13 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   huge-width.gguf        qwen3moe.expert_feed_forward_length = 2^40
   truncated.gguf         ok.gguf cut short inside the tensor data
   version9.gguf          ok.gguf claiming GGUF version 9
+  split-missing.gguf     a tensor per expert (blk.0.ffn_gate.E.weight, as
+                         Mixtral's first GGUF files), the up projection of
+                         expert 4 missing
+  split-mixed.gguf       a tensor per expert, Q8_0 but expert 3's gate Q4_0
+                         (H = I = 32)
+  split-shape.gguf       a tensor per expert, expert 2's down one column
+                         short
 """
 import os
 import struct
@@ -33,7 +40,10 @@ H, E, I, K = 16, 6, 12, 2
 
 
 def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
-          no_arch=False, H=H, I=I, quantize="exps"):
+          no_arch=False, H=H, I=I, quantize="exps", split=False, qtypes=None):
+    """With split, a tensor per expert (ffn_gate.E.weight, ...) instead of
+    the experts' stacked tensors; qtypes maps such a tensor's name to its
+    own quantized type."""
     rng = np.random.default_rng(5)
     if no_arch:
         # The writer always writes general.architecture; write under a
@@ -57,13 +67,21 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
             writer.add_uint32(full, value)
     tensors = {"ffn_gate_inp.weight": (E, H), "ffn_gate_exps.weight": (E, I, H),
                "ffn_up_exps.weight": (E, I, H), "ffn_down_exps.weight": (E, H, I)}
+    if split:
+        for proj in ("gate", "up", "down"):
+            shape = tensors.pop("ffn_%s_exps.weight" % proj)[1:]
+            for e in range(E):
+                tensors["ffn_%s.%d.weight" % (proj, e)] = shape
     tensors.update(shapes or {})
     for name, shape in tensors.items():
         if name in drop:
             continue
         t = rng.standard_normal(shape).astype(np.float32)
         full = "blk.0." + name
-        if qtype is not None and quantize in name:
+        if name in (qtypes or {}):
+            q = gguf.quants.quantize(t, qtypes[name])
+            writer.add_tensor(full, q, raw_shape=q.shape, raw_dtype=qtypes[name])
+        elif qtype is not None and quantize in name:
             if qtype == gguf.GGMLQuantizationType.IQ2_XXS:
                 # The gguf package cannot quantize it: random blocks.
                 q = rng.integers(0, 256, gguf.quants.quant_shape_to_byte_shape(
@@ -103,6 +121,12 @@ def main(out):
           keys={"expert_gating_func": 2, "expert_shared_count": 0,
                 "expert_group_count": 4, "expert_group_used_count": 2})
     write(p("huge-width.gguf"), keys={"expert_feed_forward_length": 2**40})
+    write(p("split-missing.gguf"), split=True, drop=("ffn_up.4.weight",))
+    q8 = {"ffn_%s.%d.weight" % (proj, e): gguf.GGMLQuantizationType.Q8_0
+          for proj in ("gate", "up", "down") for e in range(E)}
+    q8["ffn_gate.3.weight"] = gguf.GGMLQuantizationType.Q4_0
+    write(p("split-mixed.gguf"), split=True, qtypes=q8, H=32, I=32)
+    write(p("split-shape.gguf"), split=True, shapes={"ffn_down.2.weight": (H, I - 1)})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

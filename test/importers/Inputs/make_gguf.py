@@ -320,6 +320,9 @@ TENSORS = {"router": "ffn_gate_inp.weight", "router_bias": "ffn_gate_inp.bias",
            "shared_up": "ffn_up_shexp.weight", "shared_down": "ffn_down_shexp.weight",
            "shared_expert_gate": "ffn_gate_inp_shexp.weight"}
 
+# The experts' projections a "split" recipe writes one tensor per expert.
+SPLIT_KEYS = ("gate", "up", "down")
+
 # arch, recipe, blocks, the dense leading blocks, metadata beyond the common
 # keys, storage dtype of the experts ("f32", "f16", or for the quantized
 # cases the ggml type of each quantized weight, by key).
@@ -355,6 +358,10 @@ CASES = [
       "expert_weights_norm": True, "expert_gating_func": 2}, "f32"),
     ("gpt_oss", "gpt-oss", dict(gating="softmax_weight", norm=False, k=K, oai=True,
                                 limit=7.0), 1, 0, {}, "f32"),
+    # A tensor per expert (SPLIT_KEYS), in f16, as Mixtral's first GGUF
+    # files hold them.
+    ("mixtral_split", "llama", dict(gating="softmax", norm=True, k=K, split=True), 2, 0,
+     {"feed_forward_length": I}, "f16"),
 ]
 
 
@@ -499,6 +506,15 @@ IQ_CASES = [
     ("qwen3moe_q3_k_iq4_nl", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
      {}, {"gate": Q3_K, "up": Q3_K, "down": IQ4_NL}),
 ]
+# A tensor per expert, quantized (48 tokens): Q4_K gate and up with a Q6_K
+# down at KH and KI, and Q4_0/Q8_0 at 128.
+SPLIT_CASES = [
+    ("mixtral_split_q4_k", "llama", dict(gating="softmax", norm=True, k=K, split=True),
+     1, 0, {"feed_forward_length": KI}, {"gate": Q4_K, "up": Q4_K, "down": Q6_K}),
+    ("mixtral_split_q4_0", "llama", dict(gating="softmax", norm=True, k=K, split=True),
+     1, 0, {"feed_forward_length": 128}, {"gate": Q4_0, "up": Q4_0, "down": Q8_0}),
+]
+
 IQ_TALL_CASES = [
     ("mixtral_iq4_nl_tall", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
      {"feed_forward_length": 128}, quant(IQ4_NL)),
@@ -611,6 +627,17 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
                 raw["gate_up"] = np.concatenate([raw.pop("gate"), raw.pop("up")], axis=1)
         for key, value in w.items():
             tensor = "blk.%d.%s" % (b, TENSORS[key])
+            if recipe.get("split") and key in SPLIT_KEYS:
+                # A tensor per expert, as GGUF files held them before
+                # llama.cpp stacked them: blk.N.ffn_gate.E.weight.
+                for e in range(E):
+                    part = "blk.%d.ffn_%s.%d.weight" % (b, key, e)
+                    if key in raw:
+                        writer.add_tensor(part, raw[key][e], raw_dtype=dtype[key])
+                    else:
+                        writer.add_tensor(part, value[e].astype(
+                            np.float16 if dtype == "f16" else np.float32))
+                continue
             if key in raw:
                 # uint8 blocks: the writer derives the logical shape.
                 qtype = dtype["gate" if key == "gate_up" else key]
@@ -658,6 +685,9 @@ def main(out, quantized):
         cases += [make(out, *IQ_CASES[0], rng, KH, KI)]
         cases += [make(out, *IQ_CASES[1], rng, KH, 192)]
         cases += [make(out, *c, rng, 128, 128, tokens=24) for c in IQ_TALL_CASES]
+        rng = np.random.default_rng(21)
+        cases += [make(out, *SPLIT_CASES[0], rng, KH, KI, tokens=24)]
+        cases += [make(out, *SPLIT_CASES[1], rng, 128, 128, tokens=24)]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -236,10 +236,39 @@ std::string qwen2moe(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
-/// deepseek2: dense leading blocks, shared experts, softmax or sigmoid
-/// scores with the correction bias `exp_probs_b`, group-limited top-k.
-std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
+/// qwen3next and qwen35moe: softmax over all experts, top-k, renormalized
+/// and scaled by `expert_weights_scale`, plus in every block a shared
+/// expert scaled by sigmoid(ffn_gate_inp_shexp · x).
+std::string qwen3next(const Checkpoint &ckpt, Meta &m, const Common &c,
                       std::vector<LayerPlan> &out) {
+  // llama.cpp's default: as wide as a dense FFN.
+  int64_t Is = m.has("expert_shared_feed_forward_length")
+                   ? m.integer("expert_shared_feed_forward_length")
+                   : m.integer("feed_forward_length", 0);
+  m.require(Is > 0 && Is <= kMaxWidth,
+            "the shared expert's width ('" +
+                m.full("expert_shared_feed_forward_length") + "', else '" +
+                m.full("feed_forward_length") + "') must be in [1, " +
+                std::to_string(kMaxWidth) + "]");
+  // 0 (the default) means unscaled.
+  double scale = m.number("expert_weights_scale", 0.0);
+  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+    LayerPlan p = swigluLayer(ckpt, c, i);
+    p.renormalize = true;
+    p.scale = scale == 0.0 ? 1.0 : scale;
+    addSharedExpert(p, Is, c.H);
+    p.operands["shared_expert_gate"] =
+        tensor(p.prefix + "ffn_gate_inp_shexp.weight", {1, c.H});
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+/// deepseek2 and glm4moe: dense leading blocks, shared experts, softmax or
+/// sigmoid scores (`unsetGating` when `expert_gating_func` is unset) with
+/// the correction bias `exp_probs_b`, group-limited top-k.
+std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
+                      GatingFunc unsetGating, std::vector<LayerPlan> &out) {
   int64_t dense = m.integer("leading_dense_block_count", 0);
   int64_t shared = m.integer("expert_shared_count", 0);
   // 0 (the default) means unscaled.
@@ -263,9 +292,10 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
             "'" + m.full("leading_dense_block_count") + "' must be >= 0 and '" +
                 m.full("expert_shared_count") + "' in [0, " +
                 std::to_string(kMaxExperts) + "]");
-  // llama.cpp takes an unset gating function as softmax for deepseek2.
+  // llama.cpp takes an unset gating function as softmax for deepseek2,
+  // sigmoid for glm4moe.
   if (gating == kGatingNone)
-    gating = kGatingSoftmax;
+    gating = unsetGating;
   m.require(gating == kGatingSoftmax || gating == kGatingSigmoid,
             "'" + m.full("expert_gating_func") + "' is " +
                 std::to_string(gating) + " (supported: 1 softmax, 2 sigmoid)");
@@ -319,7 +349,8 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe", "qwen2moe", "llama", "olmoe", "deepseek2", "gpt-oss"};
+      "qwen3moe", "qwen2moe",   "llama",     "olmoe",     "deepseek2",
+      "gpt-oss",  "qwen3vlmoe", "qwen3next", "qwen35moe", "glm4moe"};
   return archs;
 }
 
@@ -339,11 +370,14 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // The experts' width: expert_feed_forward_length; without it, as
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
-  // experts used. deepseek2 and gpt-oss need the key.
+  // experts used. deepseek2, glm4moe and gpt-oss need the key.
+  bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
+              arch == "qwen3vlmoe" || arch == "qwen3next" ||
+              arch == "qwen35moe";
   if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
-      arch == "gpt-oss")
+      arch == "glm4moe" || arch == "gpt-oss")
     c.I = m.integer("expert_feed_forward_length");
-  else if (arch == "qwen2moe" || arch == "qwen3moe")
+  else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
   else
     c.I = m.integer("feed_forward_length");
@@ -373,17 +407,38 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
                             std::to_string(c.E) + " experts");
   if (!m.error.empty())
     return m.error;
+  // The last nextn_predict_layers blocks are multi-token-prediction blocks
+  // (glm4moe, qwen35moe), MoE layers like the others where the file holds
+  // their tensors; a file may leave them out.
+  int64_t nextn = m.integer("nextn_predict_layers", 0);
+  m.require(nextn >= 0 && nextn < c.layers,
+            "'" + m.full("nextn_predict_layers") + "' " +
+                std::to_string(nextn) + " must be >= 0 and below '" +
+                m.full("block_count") + "' " + std::to_string(c.layers));
+  if (!m.error.empty())
+    return m.error;
   std::string err;
-  if (arch == "qwen3moe" || arch == "llama")
+  if (arch == "qwen3moe" || arch == "qwen3vlmoe" || arch == "llama")
     err = plain(ckpt, m, c, /*renormalize=*/true, out);
   else if (arch == "olmoe")
     err = plain(ckpt, m, c, /*renormalize=*/false, out);
   else if (arch == "qwen2moe")
     err = qwen2moe(ckpt, m, c, out);
+  else if (arch == "qwen3next" || arch == "qwen35moe")
+    err = qwen3next(ckpt, m, c, out);
   else if (arch == "deepseek2")
-    err = deepseek2(ckpt, m, c, out);
+    err = deepseek2(ckpt, m, c, kGatingSoftmax, out);
+  else if (arch == "glm4moe")
+    err = deepseek2(ckpt, m, c, kGatingSigmoid, out);
   else
     err = gptOss(ckpt, m, c, out);
+  out.erase(std::remove_if(out.begin(), out.end(),
+                           [&](const LayerPlan &p) {
+                             return p.layer >= c.layers - nextn &&
+                                    !ckpt.find(p.prefix +
+                                               "ffn_gate_inp.weight");
+                           }),
+            out.end());
   if (err.empty()) {
     for (LayerPlan &p : out)
       p.hidden = c.H;

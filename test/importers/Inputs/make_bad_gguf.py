@@ -28,6 +28,9 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
                          (H = I = 32)
   split-shape.gguf       a tensor per expert, expert 2's down one column
                          short
+  bad-nextn.gguf         qwen3moe.nextn_predict_layers 1 of 1 block
+  no-shared-width.gguf   qwen3next without expert_shared_feed_forward_length
+                         or feed_forward_length (its shared expert's width)
 """
 import os
 import struct
@@ -127,6 +130,8 @@ def main(out):
     q8["ffn_gate.3.weight"] = gguf.GGMLQuantizationType.Q4_0
     write(p("split-mixed.gguf"), split=True, qtypes=q8, H=32, I=32)
     write(p("split-shape.gguf"), split=True, shapes={"ffn_down.2.weight": (H, I - 1)})
+    write(p("bad-nextn.gguf"), keys={"nextn_predict_layers": 1})
+    write(p("no-shared-width.gguf"), arch="qwen3next")
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

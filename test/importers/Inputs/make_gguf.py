@@ -362,6 +362,28 @@ CASES = [
     # files hold them.
     ("mixtral_split", "llama", dict(gating="softmax", norm=True, k=K, split=True), 2, 0,
      {"feed_forward_length": I}, "f16"),
+    # Qwen3-VL's text model: qwen3moe's experts, the width from
+    # feed_forward_length / k.
+    ("qwen3vlmoe", "qwen3vlmoe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": I * K}, "f32"),
+    # Renormalized, scaled, and a gated shared expert as wide as
+    # feed_forward_length; gate and up in ffn_gate_up_exps.
+    ("qwen3next", "qwen3next", dict(gating="softmax", norm=True, k=K, scale=1.5,
+                                    shared=8, shared_expert_gate=True, fused=True),
+     1, 0, {"expert_feed_forward_length": I, "feed_forward_length": 8,
+            "expert_weights_scale": 1.5}, "f32"),
+    # Two blocks, the second a multi-token-prediction block (an MoE layer too).
+    ("qwen35moe_mtp", "qwen35moe", dict(gating="softmax", norm=True, k=K, shared=8,
+                                        shared_expert_gate=True), 2, 0,
+     {"expert_shared_feed_forward_length": 8, "nextn_predict_layers": 1}, "f32"),
+    # GLM-4.5: a dense lead block, sigmoid scores (the unset gating
+    # function's default) with exp_probs_b, renormalized, scaled 2.5, a
+    # shared expert; its multi-token-prediction block left out of the file.
+    ("glm4moe", "glm4moe", dict(gating="sigmoid", norm=True, k=K, scale=2.5, bias=True,
+                                shared=I, mtp_absent=1), 3, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 1,
+      "expert_weights_scale": 2.5, "expert_weights_norm": True,
+      "nextn_predict_layers": 1}, "f32"),
 ]
 
 
@@ -575,7 +597,9 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
 
     for attempt in range(100):
         layers = {}
-        for b in range(dense, blocks):
+        # A recipe's "mtp_absent" last blocks (multi-token-prediction
+        # blocks, nextn_predict_layers) hold no tensors.
+        for b in range(dense, blocks - recipe.get("mtp_absent", 0)):
             w = block_weights(rng, recipe, h, E, i)
             if dtype == "f16":
                 for key in F16_KEYS:

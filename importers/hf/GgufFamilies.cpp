@@ -264,9 +264,10 @@ std::string qwen3next(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
-/// deepseek2 and glm4moe: dense leading blocks, shared experts, softmax or
-/// sigmoid scores (`unsetGating` when `expert_gating_func` is unset) with
-/// the correction bias `exp_probs_b`, group-limited top-k.
+/// deepseek2, glm4moe and dots1: dense leading blocks, shared experts,
+/// softmax or sigmoid scores (`unsetGating` when `expert_gating_func` is
+/// unset; kGatingNone: the key is required) with the correction bias
+/// `exp_probs_b`, group-limited top-k.
 std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
                       GatingFunc unsetGating, std::vector<LayerPlan> &out) {
   int64_t dense = m.integer("leading_dense_block_count", 0);
@@ -293,7 +294,9 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
                 m.full("expert_shared_count") + "' in [0, " +
                 std::to_string(kMaxExperts) + "]");
   // llama.cpp takes an unset gating function as softmax for deepseek2,
-  // sigmoid for glm4moe.
+  // sigmoid for glm4moe; dots1 has no default.
+  if (gating == kGatingNone && unsetGating == kGatingNone)
+    m.fail("missing '" + m.full("expert_gating_func") + "'");
   if (gating == kGatingNone)
     gating = unsetGating;
   m.require(gating == kGatingSoftmax || gating == kGatingSigmoid,
@@ -317,6 +320,37 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
           tensor(p.prefix + "exp_probs_b.bias", {c.E});
     if (shared > 0)
       addSharedExpert(p, shared * c.I, c.H);
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
+/// ernie4_5-moe: MoE blocks from leading_dense_block_count on, every
+/// interleave_moe_layer_step-th (block i when (i + 1) is a multiple);
+/// softmax scores, `exp_probs_b` added for selection only, renormalized;
+/// a shared expert where expert_shared_feed_forward_length is above 0.
+std::string ernie45(const Checkpoint &ckpt, Meta &m, const Common &c,
+                    std::vector<LayerPlan> &out) {
+  int64_t dense = m.integer("leading_dense_block_count");
+  int64_t step = m.integer("interleave_moe_layer_step");
+  int64_t Is = m.integer("expert_shared_feed_forward_length", 0);
+  m.require(dense >= 0 && step >= 1 && Is >= 0 && Is <= kMaxWidth,
+            "'" + m.full("leading_dense_block_count") + "' must be >= 0, '" +
+                m.full("interleave_moe_layer_step") + "' >= 1 and '" +
+                m.full("expert_shared_feed_forward_length") + "' in [0, " +
+                std::to_string(kMaxWidth) + "]");
+  if (!m.error.empty())
+    return m.error;
+  for (int64_t i = dense; i < c.layers; ++i) {
+    if ((i + 1) % step != 0)
+      continue;
+    LayerPlan p = swigluLayer(ckpt, c, i);
+    p.renormalize = true;
+    if (ckpt.find(p.prefix + "exp_probs_b.bias"))
+      p.operands["correction_bias"] =
+          tensor(p.prefix + "exp_probs_b.bias", {c.E});
+    if (Is > 0)
+      addSharedExpert(p, Is, c.H);
     out.push_back(std::move(p));
   }
   return m.error;
@@ -349,8 +383,9 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe", "qwen2moe",   "llama",     "olmoe",     "deepseek2",
-      "gpt-oss",  "qwen3vlmoe", "qwen3next", "qwen35moe", "glm4moe"};
+      "qwen3moe",  "qwen2moe", "llama",      "olmoe",
+      "deepseek2", "gpt-oss",  "qwen3vlmoe", "qwen3next",
+      "qwen35moe", "glm4moe",  "dots1",      "ernie4_5-moe"};
   return archs;
 }
 
@@ -370,12 +405,14 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // The experts' width: expert_feed_forward_length; without it, as
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
-  // experts used. deepseek2, glm4moe and gpt-oss need the key.
+  // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe and gpt-oss
+  // need the key.
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
   if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
-      arch == "glm4moe" || arch == "gpt-oss")
+      arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
+      arch == "gpt-oss")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -430,6 +467,10 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = deepseek2(ckpt, m, c, kGatingSoftmax, out);
   else if (arch == "glm4moe")
     err = deepseek2(ckpt, m, c, kGatingSigmoid, out);
+  else if (arch == "dots1")
+    err = deepseek2(ckpt, m, c, kGatingNone, out);
+  else if (arch == "ernie4_5-moe")
+    err = ernie45(ckpt, m, c, out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

@@ -31,6 +31,8 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   bad-nextn.gguf         qwen3moe.nextn_predict_layers 1 of 1 block
   no-shared-width.gguf   qwen3next without expert_shared_feed_forward_length
                          or feed_forward_length (its shared expert's width)
+  no-gating.gguf         dots1 without expert_gating_func (no default)
+  no-step.gguf           ernie4_5-moe without interleave_moe_layer_step
 """
 import os
 import struct
@@ -132,6 +134,8 @@ def main(out):
     write(p("split-shape.gguf"), split=True, shapes={"ffn_down.2.weight": (H, I - 1)})
     write(p("bad-nextn.gguf"), keys={"nextn_predict_layers": 1})
     write(p("no-shared-width.gguf"), arch="qwen3next")
+    write(p("no-gating.gguf"), arch="dots1", keys={"expert_shared_count": 0})
+    write(p("no-step.gguf"), arch="ernie4_5-moe", keys={"leading_dense_block_count": 0})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

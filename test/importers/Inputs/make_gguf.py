@@ -384,6 +384,18 @@ CASES = [
      {"leading_dense_block_count": 1, "expert_shared_count": 1,
       "expert_weights_scale": 2.5, "expert_weights_norm": True,
       "nextn_predict_layers": 1}, "f32"),
+    # dots.llm1: deepseek2's routing with sigmoid scores, two shared experts.
+    ("dots1", "dots1", dict(gating="sigmoid", norm=True, k=K, scale=2.0, bias=True,
+                            shared=2 * I), 2, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 2,
+      "expert_weights_scale": 2.0, "expert_weights_norm": True,
+      "expert_gating_func": 2}, "f32"),
+    # ERNIE 4.5: MoE blocks from block 1 on, every second (1 and 3), softmax
+    # with exp_probs_b for selection, renormalized, a shared expert.
+    ("ernie4_5_moe", "ernie4_5-moe", dict(gating="softmax", norm=True, k=K, bias=True,
+                                          shared=8, step=2), 4, 1,
+     {"leading_dense_block_count": 1, "interleave_moe_layer_step": 2,
+      "expert_shared_feed_forward_length": 8}, "f32"),
 ]
 
 
@@ -598,8 +610,11 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
     for attempt in range(100):
         layers = {}
         # A recipe's "mtp_absent" last blocks (multi-token-prediction
-        # blocks, nextn_predict_layers) hold no tensors.
+        # blocks, nextn_predict_layers) hold no tensors,
+        # and only every "step"-th block (b + 1 a multiple) is an MoE block.
         for b in range(dense, blocks - recipe.get("mtp_absent", 0)):
+            if (b + 1) % recipe.get("step", 1) != 0:
+                continue
             w = block_weights(rng, recipe, h, E, i)
             if dtype == "f16":
                 for key in F16_KEYS:

@@ -236,29 +236,49 @@ std::string qwen2moe(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
-/// qwen3next and qwen35moe: softmax over all experts, top-k, renormalized
-/// and scaled by `expert_weights_scale`, plus in every block a shared
-/// expert scaled by sigmoid(ffn_gate_inp_shexp · x).
-std::string qwen3next(const Checkpoint &ckpt, Meta &m, const Common &c,
-                      std::vector<LayerPlan> &out) {
-  // llama.cpp's default: as wide as a dense FFN.
-  int64_t Is = m.has("expert_shared_feed_forward_length")
-                   ? m.integer("expert_shared_feed_forward_length")
-                   : m.integer("feed_forward_length", 0);
-  m.require(Is > 0 && Is <= kMaxWidth,
-            "the shared expert's width ('" +
-                m.full("expert_shared_feed_forward_length") + "', else '" +
-                m.full("feed_forward_length") + "') must be in [1, " +
-                std::to_string(kMaxWidth) + "]");
-  // 0 (the default) means unscaled.
-  double scale = m.number("expert_weights_scale", 0.0);
+/// The shared expert of the renormalizing softmax families.
+enum class SharedExpert {
+  /// In every block, scaled by sigmoid(ffn_gate_inp_shexp · x)
+  /// (qwen3next, qwen35moe).
+  gated,
+  /// In every block, added (hunyuan-moe).
+  added,
+  /// Added where expert_shared_feed_forward_length is above 0
+  /// (granitemoe).
+  optional,
+};
+
+/// qwen3next, qwen35moe, hunyuan-moe and granitemoe: softmax over all
+/// experts, top-k, renormalized, with a shared expert as `shared` says.
+/// llama.cpp reads no `expert_weights_scale` for them: one in the file
+/// scales nothing.
+std::string softmaxShared(const Checkpoint &ckpt, Meta &m, const Common &c,
+                          SharedExpert shared, std::vector<LayerPlan> &out) {
+  int64_t Is = 0;
+  if (shared == SharedExpert::optional) {
+    Is = m.integer("expert_shared_feed_forward_length", 0);
+    m.require(Is >= 0 && Is <= kMaxWidth,
+              "'" + m.full("expert_shared_feed_forward_length") +
+                  "' must be in [0, " + std::to_string(kMaxWidth) + "]");
+  } else {
+    // llama.cpp's default: as wide as a dense FFN.
+    Is = m.has("expert_shared_feed_forward_length")
+             ? m.integer("expert_shared_feed_forward_length")
+             : m.integer("feed_forward_length", 0);
+    m.require(Is > 0 && Is <= kMaxWidth,
+              "the shared expert's width ('" +
+                  m.full("expert_shared_feed_forward_length") + "', else '" +
+                  m.full("feed_forward_length") + "') must be in [1, " +
+                  std::to_string(kMaxWidth) + "]");
+  }
   for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
     LayerPlan p = swigluLayer(ckpt, c, i);
     p.renormalize = true;
-    p.scale = scale == 0.0 ? 1.0 : scale;
-    addSharedExpert(p, Is, c.H);
-    p.operands["shared_expert_gate"] =
-        tensor(p.prefix + "ffn_gate_inp_shexp.weight", {1, c.H});
+    if (Is > 0)
+      addSharedExpert(p, Is, c.H);
+    if (shared == SharedExpert::gated)
+      p.operands["shared_expert_gate"] =
+          tensor(p.prefix + "ffn_gate_inp_shexp.weight", {1, c.H});
     out.push_back(std::move(p));
   }
   return m.error;
@@ -383,9 +403,9 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe",  "qwen2moe", "llama",      "olmoe",
-      "deepseek2", "gpt-oss",  "qwen3vlmoe", "qwen3next",
-      "qwen35moe", "glm4moe",  "dots1",      "ernie4_5-moe"};
+      "qwen3moe", "qwen2moe",     "llama",       "olmoe",     "deepseek2",
+      "gpt-oss",  "qwen3vlmoe",   "qwen3next",   "qwen35moe", "glm4moe",
+      "dots1",    "ernie4_5-moe", "hunyuan-moe", "granitemoe"};
   return archs;
 }
 
@@ -405,14 +425,15 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // The experts' width: expert_feed_forward_length; without it, as
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
-  // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe and gpt-oss
-  // need the key.
+  // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe and
+  // gpt-oss need the key; granitemoe's experts are feed_forward_length
+  // wide.
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
   if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
       arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
-      arch == "gpt-oss")
+      arch == "hunyuan-moe" || arch == "gpt-oss")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -462,7 +483,11 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   else if (arch == "qwen2moe")
     err = qwen2moe(ckpt, m, c, out);
   else if (arch == "qwen3next" || arch == "qwen35moe")
-    err = qwen3next(ckpt, m, c, out);
+    err = softmaxShared(ckpt, m, c, SharedExpert::gated, out);
+  else if (arch == "hunyuan-moe")
+    err = softmaxShared(ckpt, m, c, SharedExpert::added, out);
+  else if (arch == "granitemoe")
+    err = softmaxShared(ckpt, m, c, SharedExpert::optional, out);
   else if (arch == "deepseek2")
     err = deepseek2(ckpt, m, c, kGatingSoftmax, out);
   else if (arch == "glm4moe")

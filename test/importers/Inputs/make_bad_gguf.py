@@ -33,6 +33,7 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
                          or feed_forward_length (its shared expert's width)
   no-gating.gguf         dots1 without expert_gating_func (no default)
   no-step.gguf           ernie4_5-moe without interleave_moe_layer_step
+  huge-shared.gguf       granitemoe.expert_shared_feed_forward_length = 2^40
 """
 import os
 import struct
@@ -136,6 +137,8 @@ def main(out):
     write(p("no-shared-width.gguf"), arch="qwen3next")
     write(p("no-gating.gguf"), arch="dots1", keys={"expert_shared_count": 0})
     write(p("no-step.gguf"), arch="ernie4_5-moe", keys={"leading_dense_block_count": 0})
+    write(p("huge-shared.gguf"), arch="granitemoe",
+          keys={"expert_shared_feed_forward_length": 2**40})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

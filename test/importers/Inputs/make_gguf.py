@@ -366,9 +366,10 @@ CASES = [
     # feed_forward_length / k.
     ("qwen3vlmoe", "qwen3vlmoe", dict(gating="softmax", norm=True, k=K), 1, 0,
      {"feed_forward_length": I * K}, "f32"),
-    # Renormalized, scaled, and a gated shared expert as wide as
-    # feed_forward_length; gate and up in ffn_gate_up_exps.
-    ("qwen3next", "qwen3next", dict(gating="softmax", norm=True, k=K, scale=1.5,
+    # Renormalized, and a gated shared expert as wide as
+    # feed_forward_length; gate and up in ffn_gate_up_exps. llama.cpp reads
+    # no expert_weights_scale for qwen3next: the key scales nothing.
+    ("qwen3next", "qwen3next", dict(gating="softmax", norm=True, k=K,
                                     shared=8, shared_expert_gate=True, fused=True),
      1, 0, {"expert_feed_forward_length": I, "feed_forward_length": 8,
             "expert_weights_scale": 1.5}, "f32"),
@@ -396,6 +397,18 @@ CASES = [
                                           shared=8, step=2), 4, 1,
      {"leading_dense_block_count": 1, "interleave_moe_layer_step": 2,
       "expert_shared_feed_forward_length": 8}, "f32"),
+    # Hunyuan-A13B: renormalized, a shared expert added in every block.
+    ("hunyuan_moe", "hunyuan-moe", dict(gating="softmax", norm=True, k=K, shared=8), 1, 0,
+     {"expert_shared_feed_forward_length": 8}, "f32"),
+    # Granite 3 MoE: the experts feed_forward_length wide, renormalized;
+    # and GraniteMoeShared's shared expert (expert_weights_scale, which
+    # llama.cpp does not read for granitemoe, scales nothing).
+    ("granitemoe", "granitemoe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": I}, "f32"),
+    ("granitemoe_shared", "granitemoe", dict(gating="softmax", norm=True, k=K, shared=8),
+     1, 0,
+     {"feed_forward_length": I, "expert_shared_feed_forward_length": 8,
+      "expert_weights_scale": 0.75}, "f32"),
 ]
 
 

@@ -284,14 +284,29 @@ std::string softmaxShared(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
-/// deepseek2, glm4moe and dots1: dense leading blocks, shared experts,
-/// softmax or sigmoid scores (`unsetGating` when `expert_gating_func` is
-/// unset; kGatingNone: the key is required) with the correction bias
-/// `exp_probs_b`, group-limited top-k.
+/// deepseek2, glm4moe, dots1 and bailingmoe2: dense leading blocks,
+/// shared experts, softmax or sigmoid scores (`unsetGating` when
+/// `expert_gating_func` is unset; kGatingNone: the key is required) with
+/// the correction bias `exp_probs_b`, group-limited top-k. Each shared
+/// expert is as wide as a routed one, or with `sharedWidthKey`
+/// expert_shared_feed_forward_length wide where that is above 0.
 std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
-                      GatingFunc unsetGating, std::vector<LayerPlan> &out) {
+                      GatingFunc unsetGating, bool sharedWidthKey,
+                      std::vector<LayerPlan> &out) {
   int64_t dense = m.integer("leading_dense_block_count", 0);
   int64_t shared = m.integer("expert_shared_count", 0);
+  int64_t sharedWidth =
+      sharedWidthKey ? m.integer("expert_shared_feed_forward_length", 0) : 0;
+  m.require(sharedWidth >= 0 && sharedWidth <= kMaxWidth,
+            "'" + m.full("expert_shared_feed_forward_length") +
+                "' must be in [0, " + std::to_string(kMaxWidth) + "]");
+  if (sharedWidth == 0)
+    sharedWidth = c.I;
+  m.require(shared <= kMaxWidth / sharedWidth,
+            "the shared experts' width ('" + m.full("expert_shared_count") +
+                "' " + std::to_string(shared) + " times " +
+                std::to_string(sharedWidth) + ") exceeds " +
+                std::to_string(kMaxWidth));
   // 0 (the default) means unscaled.
   double scale = m.number("expert_weights_scale", 0.0);
   if (scale == 0.0)
@@ -314,7 +329,7 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
                 m.full("expert_shared_count") + "' in [0, " +
                 std::to_string(kMaxExperts) + "]");
   // llama.cpp takes an unset gating function as softmax for deepseek2,
-  // sigmoid for glm4moe; dots1 has no default.
+  // sigmoid for glm4moe; dots1 and bailingmoe2 have no default.
   if (gating == kGatingNone && unsetGating == kGatingNone)
     m.fail("missing '" + m.full("expert_gating_func") + "'");
   if (gating == kGatingNone)
@@ -339,7 +354,7 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
       p.operands["correction_bias"] =
           tensor(p.prefix + "exp_probs_b.bias", {c.E});
     if (shared > 0)
-      addSharedExpert(p, shared * c.I, c.H);
+      addSharedExpert(p, shared * sharedWidth, c.H);
     out.push_back(std::move(p));
   }
   return m.error;
@@ -403,9 +418,9 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe", "qwen2moe",     "llama",       "olmoe",     "deepseek2",
-      "gpt-oss",  "qwen3vlmoe",   "qwen3next",   "qwen35moe", "glm4moe",
-      "dots1",    "ernie4_5-moe", "hunyuan-moe", "granitemoe"};
+      "qwen3moe", "qwen2moe",     "llama",       "olmoe",      "deepseek2",
+      "gpt-oss",  "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
+      "dots1",    "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2"};
   return archs;
 }
 
@@ -425,15 +440,15 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // The experts' width: expert_feed_forward_length; without it, as
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
-  // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe and
-  // gpt-oss need the key; granitemoe's experts are feed_forward_length
-  // wide.
+  // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
+  // bailingmoe2 and gpt-oss need the key; granitemoe's experts are
+  // feed_forward_length wide.
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
   if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
       arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
-      arch == "hunyuan-moe" || arch == "gpt-oss")
+      arch == "hunyuan-moe" || arch == "bailingmoe2" || arch == "gpt-oss")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -489,11 +504,13 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   else if (arch == "granitemoe")
     err = softmaxShared(ckpt, m, c, SharedExpert::optional, out);
   else if (arch == "deepseek2")
-    err = deepseek2(ckpt, m, c, kGatingSoftmax, out);
+    err = deepseek2(ckpt, m, c, kGatingSoftmax, false, out);
   else if (arch == "glm4moe")
-    err = deepseek2(ckpt, m, c, kGatingSigmoid, out);
+    err = deepseek2(ckpt, m, c, kGatingSigmoid, false, out);
   else if (arch == "dots1")
-    err = deepseek2(ckpt, m, c, kGatingNone, out);
+    err = deepseek2(ckpt, m, c, kGatingNone, false, out);
+  else if (arch == "bailingmoe2")
+    err = deepseek2(ckpt, m, c, kGatingNone, true, out);
   else if (arch == "ernie4_5-moe")
     err = ernie45(ckpt, m, c, out);
   else

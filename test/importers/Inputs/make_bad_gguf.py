@@ -34,6 +34,7 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   no-gating.gguf         dots1 without expert_gating_func (no default)
   no-step.gguf           ernie4_5-moe without interleave_moe_layer_step
   huge-shared.gguf       granitemoe.expert_shared_feed_forward_length = 2^40
+  many-shared.gguf       bailingmoe2 with 40000 shared experts of width 1000
 """
 import os
 import struct
@@ -139,6 +140,9 @@ def main(out):
     write(p("no-step.gguf"), arch="ernie4_5-moe", keys={"leading_dense_block_count": 0})
     write(p("huge-shared.gguf"), arch="granitemoe",
           keys={"expert_shared_feed_forward_length": 2**40})
+    write(p("many-shared.gguf"), arch="bailingmoe2",
+          keys={"expert_gating_func": 2, "expert_shared_count": 40000,
+                "expert_shared_feed_forward_length": 1000})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

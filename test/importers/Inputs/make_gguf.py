@@ -409,6 +409,16 @@ CASES = [
      1, 0,
      {"feed_forward_length": I, "expert_shared_feed_forward_length": 8,
       "expert_weights_scale": 0.75}, "f32"),
+    # Ling 2.0: sigmoid scores with exp_probs_b, group-limited (2 of 3
+    # groups), renormalized, scaled 2.5, a shared expert
+    # expert_shared_feed_forward_length wide.
+    ("bailingmoe2", "bailingmoe2", dict(gating="sigmoid", norm=True, k=K, scale=2.5,
+                                        bias=True, groups=3, groups_used=2,
+                                        group_score="top2_sum", shared=8), 2, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 1,
+      "expert_shared_feed_forward_length": 8, "expert_weights_scale": 2.5,
+      "expert_weights_norm": True, "expert_gating_func": 2, "expert_group_count": 3,
+      "expert_group_used_count": 2}, "f32"),
 ]
 
 

@@ -284,6 +284,21 @@ std::string softmaxShared(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
+/// The scores `expert_gating_func` names, 1 softmax or 2 sigmoid;
+/// `unsetGating` where the key is absent, which kGatingNone makes an
+/// error.
+ScoringFunc scoringFunc(Meta &m, GatingFunc unsetGating) {
+  int64_t gating = m.integer("expert_gating_func", kGatingNone);
+  if (gating == kGatingNone && unsetGating == kGatingNone)
+    m.fail("missing '" + m.full("expert_gating_func") + "'");
+  if (gating == kGatingNone)
+    gating = unsetGating;
+  m.require(gating == kGatingSoftmax || gating == kGatingSigmoid,
+            "'" + m.full("expert_gating_func") + "' is " +
+                std::to_string(gating) + " (supported: 1 softmax, 2 sigmoid)");
+  return gating == kGatingSigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
+}
+
 /// deepseek2, glm4moe, dots1 and bailingmoe2: dense leading blocks,
 /// shared experts, softmax or sigmoid scores (`unsetGating` when
 /// `expert_gating_func` is unset; kGatingNone: the key is required) with
@@ -312,7 +327,6 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
   if (scale == 0.0)
     scale = 1.0;
   bool norm = m.boolean("expert_weights_norm", false);
-  int64_t gating = m.integer("expert_gating_func", kGatingNone);
   int64_t groups = m.integer("expert_group_count", 0);
   int64_t groupsUsed = m.integer("expert_group_used_count", 0);
   // llama.cpp limits the selection to groups only with more than one.
@@ -330,19 +344,12 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
                 std::to_string(kMaxExperts) + "]");
   // llama.cpp takes an unset gating function as softmax for deepseek2,
   // sigmoid for glm4moe; dots1 and bailingmoe2 have no default.
-  if (gating == kGatingNone && unsetGating == kGatingNone)
-    m.fail("missing '" + m.full("expert_gating_func") + "'");
-  if (gating == kGatingNone)
-    gating = unsetGating;
-  m.require(gating == kGatingSoftmax || gating == kGatingSigmoid,
-            "'" + m.full("expert_gating_func") + "' is " +
-                std::to_string(gating) + " (supported: 1 softmax, 2 sigmoid)");
+  ScoringFunc scoring = scoringFunc(m, unsetGating);
   if (!m.error.empty())
     return m.error;
   for (int64_t i = dense; i < c.layers; ++i) {
     LayerPlan p = swigluLayer(ckpt, c, i);
-    p.scoring =
-        gating == kGatingSigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
+    p.scoring = scoring;
     p.renormalize = norm;
     p.scale = scale;
     p.nGroup = groups;
@@ -391,6 +398,23 @@ std::string ernie45(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
+/// minimax-m2: scores by `expert_gating_func` (required), `exp_probs_b`
+/// added for selection only, top-k, renormalized; no shared expert, no
+/// scale.
+std::string minimaxM2(const Checkpoint &ckpt, Meta &m, const Common &c,
+                      std::vector<LayerPlan> &out) {
+  ScoringFunc scoring = scoringFunc(m, kGatingNone);
+  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+    LayerPlan p = swigluLayer(ckpt, c, i);
+    p.scoring = scoring;
+    p.renormalize = true;
+    p.operands["correction_bias"] =
+        tensor(p.prefix + "exp_probs_b.bias", {c.E});
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
 /// gpt-oss: top-k of the router logits (with bias), softmax over the k,
 /// clamped SwiGLU (alpha 1.702, limit 7) with biases on every projection.
 std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
@@ -418,9 +442,10 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe", "qwen2moe",     "llama",       "olmoe",      "deepseek2",
-      "gpt-oss",  "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
-      "dots1",    "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2"};
+      "qwen3moe",    "qwen2moe",   "llama",       "olmoe",
+      "deepseek2",   "gpt-oss",    "qwen3vlmoe",  "qwen3next",
+      "qwen35moe",   "glm4moe",    "dots1",       "ernie4_5-moe",
+      "hunyuan-moe", "granitemoe", "bailingmoe2", "minimax-m2"};
   return archs;
 }
 
@@ -441,14 +466,17 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
-  // bailingmoe2 and gpt-oss need the key; granitemoe's experts are
-  // feed_forward_length wide.
+  // bailingmoe2 and gpt-oss need the key; the experts of granitemoe and
+  // minimax-m2 are feed_forward_length wide (llama.cpp sizes their tensors
+  // so; minimax-m2's expert_feed_forward_length may be a per-layer array).
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
-  if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
-      arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
-      arch == "hunyuan-moe" || arch == "bailingmoe2" || arch == "gpt-oss")
+  if (arch == "minimax-m2")
+    c.I = m.integer("feed_forward_length");
+  else if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
+           arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
+           arch == "hunyuan-moe" || arch == "bailingmoe2" || arch == "gpt-oss")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -513,6 +541,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = deepseek2(ckpt, m, c, kGatingNone, true, out);
   else if (arch == "ernie4_5-moe")
     err = ernie45(ckpt, m, c, out);
+  else if (arch == "minimax-m2")
+    err = minimaxM2(ckpt, m, c, out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

@@ -419,6 +419,10 @@ CASES = [
       "expert_shared_feed_forward_length": 8, "expert_weights_scale": 2.5,
       "expert_weights_norm": True, "expert_gating_func": 2, "expert_group_count": 3,
       "expert_group_used_count": 2}, "f32"),
+    # MiniMax-M2: sigmoid scores with exp_probs_b for selection,
+    # renormalized, the experts feed_forward_length wide.
+    ("minimax_m2", "minimax-m2", dict(gating="sigmoid", norm=True, k=K, bias=True), 1, 0,
+     {"feed_forward_length": I, "expert_gating_func": 2}, "f32"),
 ]
 
 

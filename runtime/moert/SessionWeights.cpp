@@ -391,6 +391,7 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
     }
     const moe::safetensors::TensorInfo &info = *it->second.info;
     const void *data = it->second.file->data(info);
+    CatalogEntry mapped = it->second;
     // Checked when the file was bound: the weight's dtype or its stored one.
     std::optional<moe::DType> dt = moe::dtypeFromStorageName(info.dtype);
     if (dt && *dt != p.dtype) {
@@ -405,11 +406,11 @@ bool resolveWeight(moert_session_s &s, const Param &p, std::string &why,
       }
       data = buffer->data();
       converted.push_back(std::move(buffer));
+      // No longer the mapped tensor's: nothing to release.
+      mapped = CatalogEntry();
     }
     parts.push_back(data);
-    // A converted part is no longer the mapped tensor's.
-    partTensors.push_back(data == it->second.file->data(info) ? it->second
-                                                              : CatalogEntry());
+    partTensors.push_back(std::move(mapped));
   }
   if (absent) {
     if (p.isAssembled())
@@ -496,15 +497,12 @@ const void *moert::weightData(const BoundWeight &w) {
   int64_t a = w.transposed ? part[part.size() - 1] : 0;
   int64_t b = w.transposed ? part[part.size() - 2] : 0;
   // Parts copied out of a mapped tensor leave its pages, one by one.
-  auto released = [&](size_t i, const unsigned char *from) {
-    releasePart(w, i, from, partBytes);
-  };
   for (size_t i = 0; i < w.parts.size(); ++i) {
     const auto *src = static_cast<const unsigned char *>(w.parts[i]);
     unsigned char *dst = owned->data() + i * partBytes;
     if (!w.transposed) {
       std::memcpy(dst, src, partBytes);
-      released(i, src);
+      releasePart(w, i, src, partBytes);
       continue;
     }
     int64_t matrices = partElems / (a * b);
@@ -513,7 +511,7 @@ const void *moert::weightData(const BoundWeight &w) {
         for (int64_t c = 0; c < b; ++c)
           std::memcpy(dst + ((m * a + r) * b + c) * elt,
                       src + ((m * b + c) * a + r) * elt, elt);
-    released(i, src);
+    releasePart(w, i, src, partBytes);
   }
   w.owned = std::move(owned);
   w.data = w.owned->data();

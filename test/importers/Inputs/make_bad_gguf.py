@@ -35,6 +35,8 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   no-step.gguf           ernie4_5-moe without interleave_moe_layer_step
   huge-shared.gguf       granitemoe.expert_shared_feed_forward_length = 2^40
   many-shared.gguf       bailingmoe2 with 40000 shared experts of width 1000
+  huge-shared-width.gguf bailingmoe2.expert_shared_feed_forward_length = 2^40
+  zero-step.gguf         ernie4_5-moe.interleave_moe_layer_step = 0
 """
 import os
 import struct
@@ -143,6 +145,11 @@ def main(out):
     write(p("many-shared.gguf"), arch="bailingmoe2",
           keys={"expert_gating_func": 2, "expert_shared_count": 40000,
                 "expert_shared_feed_forward_length": 1000})
+    write(p("huge-shared-width.gguf"), arch="bailingmoe2",
+          keys={"expert_gating_func": 2, "expert_shared_count": 1,
+                "expert_shared_feed_forward_length": 2**40})
+    write(p("zero-step.gguf"), arch="ernie4_5-moe",
+          keys={"leading_dense_block_count": 0, "interleave_moe_layer_step": 0})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

@@ -32,6 +32,7 @@ ref::LayerConfig referenceConfig(LayerOp layer) {
                         : ref::ScoreOrder::TopKThenScore;
   c.routing.k = r.getK();
   c.routing.renormalize = r.getRenormalize();
+  c.routing.renormEpsilon = r.getRenormEpsilonValue();
   c.routing.scalingFactor = r.getScaleValue();
   c.routing.numGroups = r.getNGroup();
   c.routing.topkGroups = r.getTopkGroup();

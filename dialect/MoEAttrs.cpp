@@ -14,9 +14,10 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   int64_t k, ScoringFunc scoring,
                                   RoutingOrder order, bool renormalize,
                                   llvm::APFloat scaleValue, int64_t nGroup,
-                                  int64_t topkGroup,
-                                  GroupScoreFunc groupScore) {
+                                  int64_t topkGroup, GroupScoreFunc groupScore,
+                                  llvm::APFloat renormEpsilonValue) {
   double scale = scaleValue.convertToDouble();
+  double renormEpsilon = renormEpsilonValue.convertToDouble();
   if (k < 1)
     return emitError() << "(R1) routing needs k >= 1, got k = " << k;
   if (!std::isfinite(scale) || scale <= 0.0)
@@ -29,6 +30,11 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
   if (nGroup > 1 && order != RoutingOrder::score_then_topk)
     return emitError() << "(R4) group-limited routing (n_group = " << nGroup
                        << ") needs order = score_then_topk";
+  if (!std::isfinite(renormEpsilon) || renormEpsilon < 0.0 ||
+      (renormEpsilon > 0.0 && !renormalize))
+    return emitError() << "(R5) renorm_epsilon must be finite, >= 0, and "
+                          "above 0 only with renormalize = true, got "
+                       << renormEpsilon;
   return success();
 }
 

@@ -117,7 +117,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       `topk_then_score` selects the top `k` raw logits and scores only them:
       a softmax over the `k` selected logits (gpt-oss; Mixtral's equivalent
       form) or a sigmoid of each (Llama-4).
-    * `renormalize` (default `false`): divide the `k` weights by their sum.
+    * `renormalize` (default `false`): divide the `k` weights by their sum,
+      plus `renorm_epsilon` (default `0.0`; LFM2-MoE's 1e-6).
     * `scale` (default `1.0`): multiply the final weights (DeepSeek's
       `routed_scaling_factor`), after renormalization.
     * `n_group`, `topk_group` (default `1`, `1`): group-limited selection.
@@ -137,6 +138,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     * (R3) `1 <= topk_group <= n_group`.
     * (R4) group-limited selection (`n_group > 1`) needs
       `order = score_then_topk`.
+    * (R5) `renorm_epsilon` is finite and non-negative, and above 0 only
+      with `renormalize = true`.
 
     Examples:
 
@@ -155,7 +158,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     MoE_F64Param<"1.0", "factor on the final weights">:$scale,
     MoE_I64Param<"1", "number of expert groups">:$n_group,
     MoE_I64Param<"1", "number of groups kept">:$topk_group,
-    MoE_EnumParam<MoE_GroupScoreFunc, "max">:$group_score
+    MoE_EnumParam<MoE_GroupScoreFunc, "max">:$group_score,
+    MoE_F64Param<"0.0", "added to the sum the weights are divided by">:$renorm_epsilon
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -163,6 +167,9 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     /// True when experts are chosen within the best groups only.
     bool isGroupLimited() const { return getNGroup() > 1; }
     double getScaleValue() const { return getScale().convertToDouble(); }
+    double getRenormEpsilonValue() const {
+      return getRenormEpsilon().convertToDouble();
+    }
   }];
 }
 

@@ -175,7 +175,11 @@ void params::printF64(AsmPrinter &printer, const llvm::APFloat &apValue) {
     if (std::strtod(buffer, nullptr) == value)
       break;
   }
-  printer << buffer;
-  if (std::isfinite(value) && !std::strpbrk(buffer, ".e"))
-    printer << ".0";
+  // MLIR's lexer reads a float only with a '.': "2.0", "1.0e-06".
+  std::string text = buffer;
+  if (std::isfinite(value) && text.find('.') == std::string::npos) {
+    size_t e = text.find('e');
+    text.insert(e == std::string::npos ? text.size() : e, ".0");
+  }
+  printer << text;
 }

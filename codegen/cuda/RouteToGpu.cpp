@@ -251,6 +251,9 @@ struct TokenRouter {
     }
     if (routing.getRenormalize()) {
       Value sum = sumWeights([](Value w) { return w; });
+      if (routing.getRenormEpsilonValue() != 0.0)
+        sum = arith::AddFOp::create(b, loc, sum,
+                                    f(routing.getRenormEpsilonValue()));
       mapWeights(
           [&](Value w) { return arith::DivFOp::create(b, loc, w, sum); });
     }

@@ -295,7 +295,9 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
     }
 
     if (routing.getRenormalize()) {
-      Value sum = reduceRows(rewriter, loc, weights, 0.0, addF);
+      // The sum starts at renorm_epsilon (0 but for LFM2-MoE's 1e-6).
+      Value sum = reduceRows(rewriter, loc, weights,
+                             routing.getRenormEpsilonValue(), addF);
       weights = withRowValue(rewriter, loc, weights, sum,
                              [](OpBuilder &b, Location l, Value v, Value s) {
                                return Value(arith::DivFOp::create(b, l, v, s));

@@ -5,151 +5,22 @@
 // config keys hold the expert count, top-k and widths, which layers are
 // MoE, the tensor names of router, experts and shared experts, and the
 // routing recipe. Missing optional keys take the defaults of the family's
-// transformers config class.
+// transformers config class. DeepSeek and the families routed like
+// DeepSeek-V3 are in DeepseekFamilies.cpp.
 //
 //===----------------------------------------------------------------------===//
-#include "importers/hf/LayerPlan.h"
+#include "importers/hf/FamilyConfig.h"
 
 #include <algorithm>
-#include <functional>
 
 using namespace moe;
 using namespace moe::hf;
-using mlir::moe::ActivationKind;
+using namespace moe::hf::family;
 using mlir::moe::GateUpLayout;
-using mlir::moe::GroupScoreFunc;
 using mlir::moe::RoutingOrder;
 using mlir::moe::ScoringFunc;
 
 namespace {
-
-/// Typed reads of config.json keys with messages naming file and key.
-class Config {
-public:
-  Config(const Checkpoint &c) : ckpt(c), doc(c.config()) {}
-
-  std::string error;
-
-  int64_t integer(const char *key) {
-    const json::Value *v = doc.get(key);
-    std::optional<int64_t> n = v ? v->asInt64() : std::nullopt;
-    if (!v || !v->isNumber() || !n) {
-      fail(std::string(v ? "'" : "missing '") + key + "'" +
-           (v ? " is not an integer" : ""));
-      return 0;
-    }
-    return *n;
-  }
-  int64_t integer(const char *key, int64_t dflt) {
-    const json::Value *v = doc.get(key);
-    return !v || v->isNull() ? dflt : integer(key);
-  }
-  double number(const char *key, double dflt) {
-    const json::Value *v = doc.get(key);
-    if (!v || v->isNull())
-      return dflt;
-    if (!v->isNumber()) {
-      fail(std::string("'") + key + "' is not a number");
-      return dflt;
-    }
-    return v->asNumber();
-  }
-  bool boolean(const char *key, bool dflt) {
-    const json::Value *v = doc.get(key);
-    if (!v || v->isNull())
-      return dflt;
-    if (!v->isBool()) {
-      fail(std::string("'") + key + "' is not a boolean");
-      return dflt;
-    }
-    return v->asBool();
-  }
-  std::string string(const char *key, const std::string &dflt) {
-    const json::Value *v = doc.get(key);
-    if (!v || v->isNull())
-      return dflt;
-    if (!v->isString()) {
-      fail(std::string("'") + key + "' is not a string");
-      return dflt;
-    }
-    return v->asString();
-  }
-  std::vector<int64_t> integers(const char *key) {
-    std::vector<int64_t> out;
-    const json::Value *v = doc.get(key);
-    if (!v || v->isNull())
-      return out;
-    if (!v->isArray()) {
-      fail(std::string("'") + key + "' is not a list");
-      return out;
-    }
-    for (const json::Value &e : v->elements()) {
-      std::optional<int64_t> n = e.asInt64();
-      if (!n) {
-        fail(std::string("'") + key + "' holds a non-integer");
-        return out;
-      }
-      out.push_back(*n);
-    }
-    return out;
-  }
-  /// An FFN width: an integer in [0, kMaxWidth].
-  int64_t width(const char *key) {
-    int64_t v = integer(key);
-    require(v >= 0 && v <= kMaxWidth, std::string("'") + key + "' is " +
-                                          std::to_string(v) +
-                                          "; moec reads widths in [0, " +
-                                          std::to_string(kMaxWidth) + "]");
-    return v;
-  }
-  void require(bool ok, const std::string &what) {
-    if (!ok)
-      fail(what);
-  }
-  void fail(const std::string &what) {
-    if (error.empty())
-      error = ckpt.configPath() + ": " + what + " (model_type '" +
-              ckpt.modelType() + "')";
-  }
-
-private:
-  const Checkpoint &ckpt;
-  const json::Value &doc;
-};
-
-std::string layerPrefix(int64_t i) {
-  return "model.layers." + std::to_string(i) + ".";
-}
-
-/// Per-expert tensors `<experts>.<e>.<leaf>` stacked into [E, shape...].
-WeightSource stacked(const std::string &experts, const std::string &leaf,
-                     int64_t numExperts, std::vector<int64_t> shape) {
-  WeightSource s;
-  // Named like its parts with the expert index as "*".
-  s.name = experts + "*." + leaf;
-  for (int64_t e = 0; e < numExperts; ++e)
-    s.stack.push_back(experts + std::to_string(e) + "." + leaf);
-  s.shape = {numExperts};
-  s.shape.insert(s.shape.end(), shape.begin(), shape.end());
-  return s;
-}
-
-WeightSource tensor(const std::string &name, std::vector<int64_t> shape,
-                    bool transposed = false) {
-  WeightSource s;
-  s.name = name;
-  s.shape = std::move(shape);
-  s.transposed = transposed;
-  return s;
-}
-
-/// A tensor transformers keeps in f32 whatever the declared dtype
-/// (`_keep_in_fp32_modules_strict`: DeepSeek's router and correction bias).
-WeightSource f32Tensor(const std::string &name, std::vector<int64_t> shape) {
-  WeightSource s = tensor(name, std::move(shape));
-  s.keepF32 = true;
-  return s;
-}
 
 /// An MXFP4 weight of `shape` [..., N, K] stored as transformers writes
 /// gpt-oss's: `<base>_blocks` (the e2m1 codes) and `<base>_scales`.
@@ -159,37 +30,12 @@ WeightSource mxfp4Tensor(const std::string &base, std::vector<int64_t> shape) {
   return s;
 }
 
-/// SwiGLU experts under `experts` ("...mlp.experts."): per-expert
-/// gate/up/down tensors with the given leaf names, or the transformers-v5
-/// fused `gate_up_proj [E, 2I, H]` (gate rows first) and `down_proj`.
-void addExperts(const Checkpoint &ckpt, LayerPlan &p,
-                const std::string &experts, const char *gate, const char *up,
-                const char *down, int64_t E, int64_t I, int64_t H) {
-  if (ckpt.find(experts + "gate_up_proj")) {
-    p.operands["gate_up"] = tensor(experts + "gate_up_proj", {E, 2 * I, H});
-    p.operands["down"] = tensor(experts + "down_proj", {E, H, I});
-    p.layout = GateUpLayout::concatenated;
-    return;
-  }
-  p.operands["gate"] = stacked(experts, gate, E, {I, H});
-  p.operands["up"] = stacked(experts, up, E, {I, H});
-  p.operands["down"] = stacked(experts, down, E, {H, I});
-}
-
-void addSharedExpert(LayerPlan &p, const std::string &shared, int64_t Is,
-                     int64_t H) {
-  p.operands["shared_gate"] = tensor(shared + "gate_proj.weight", {Is, H});
-  p.operands["shared_up"] = tensor(shared + "up_proj.weight", {Is, H});
-  p.operands["shared_down"] = tensor(shared + "down_proj.weight", {H, Is});
-}
-
-/// The fields every family has.
-struct Common {
-  int64_t layers, H, E, K;
-};
-
-std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
-                    std::vector<LayerPlan> &out) {
+/// Mixtral, and MiniMax-M2 (sigmoid scores, e_score_correction_bias for
+/// selection, renormalized): the block under `block_sparse_moe.` with
+/// experts w1/w3/w2 as released, or under `mlp.` with transformers'
+/// in-memory names.
+std::string mixtralLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                        bool minimax, std::vector<LayerPlan> &out) {
   int64_t I = cfg.width("intermediate_size");
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     LayerPlan p;
@@ -204,6 +50,12 @@ std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
     p.k = c.K;
     p.renormalize = true;
     p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    if (minimax) {
+      // MiniMaxM2SparseMoeBlock's buffer, held in the declared dtype.
+      p.scoring = ScoringFunc::sigmoid;
+      p.operands["correction_bias"] =
+          tensor(p.prefix + "e_score_correction_bias", {c.E});
+    }
     addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
                "w2.weight", c.E, I, c.H);
     out.push_back(std::move(p));
@@ -211,33 +63,90 @@ std::string mixtral(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
-/// Qwen2-MoE (shared expert + gate), Qwen3-MoE and OLMoE share a layout.
+/// The Qwen-style families: router `mlp.gate`, experts `mlp.experts.*`,
+/// softmax top-k, and for some a shared expert gated by
+/// sigmoid(`mlp.shared_expert_gate` · x).
+struct QwenFlavor {
+  const char *widthKey = "moe_intermediate_size";
+  /// norm_topk_prob's default; `alwaysNorm` when the key is not read and
+  /// the weights are always renormalized.
+  bool normDefault = false, alwaysNorm = false;
+  /// decoder_sparse_step and mlp_only_layers are read (else every layer is
+  /// MoE).
+  bool sparseStep = true;
+  bool sharedExpert = false;
+  /// The fused experts may be stored transposed, [E, H, 2I] and [E, I, H],
+  /// as the released Qwen3-VL-MoE checkpoints hold them.
+  bool transposedFused = false;
+};
+
+QwenFlavor qwenFlavorOf(const std::string &type) {
+  QwenFlavor f;
+  if (type == "olmoe" || type == "flex_olmo") {
+    f.widthKey = "intermediate_size";
+    f.sparseStep = false;
+  } else if (type == "qwen2_moe") {
+    f.sharedExpert = true;
+  } else if (type == "qwen3_next") {
+    f.normDefault = true;
+    f.sharedExpert = true;
+  } else if (type.rfind("qwen3_5_moe", 0) == 0) {
+    f.alwaysNorm = true;
+    f.sparseStep = false;
+    f.sharedExpert = true;
+  } else if (type.rfind("qwen3_vl_moe", 0) == 0) {
+    f.alwaysNorm = true;
+    f.transposedFused = true;
+  }
+  return f;
+}
+
 std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
-                     bool sharedExpert, bool olmoe,
-                     std::vector<LayerPlan> &out) {
-  int64_t I = olmoe ? cfg.width("intermediate_size")
-                    : cfg.width("moe_intermediate_size");
-  bool norm = cfg.boolean("norm_topk_prob", false);
-  int64_t step = olmoe ? 1 : cfg.integer("decoder_sparse_step", 1);
-  // OLMoE's decoder layers are all MoE: transformers reads neither key.
+                     const std::string &type, std::vector<LayerPlan> &out) {
+  QwenFlavor f = qwenFlavorOf(type);
+  int64_t I = cfg.width(f.widthKey);
+  bool norm = f.alwaysNorm || cfg.boolean("norm_topk_prob", f.normDefault);
+  int64_t step = f.sparseStep ? cfg.integer("decoder_sparse_step", 1) : 1;
   std::vector<int64_t> mlpOnly =
-      olmoe ? std::vector<int64_t>() : cfg.integers("mlp_only_layers");
-  int64_t Is = sharedExpert ? cfg.width("shared_expert_intermediate_size") : 0;
-  cfg.require(step >= 1, "'decoder_sparse_step' must be >= 1");
+      f.sparseStep ? cfg.integers("mlp_only_layers") : std::vector<int64_t>();
+  int64_t Is =
+      f.sharedExpert ? cfg.width("shared_expert_intermediate_size") : 0;
+  cfg.require(step >= 1,
+              "'" + cfg.key("decoder_sparse_step") + "' must be >= 1");
+  // A vision-language model's text layers are under model.language_model.
+  // (as its ForConditionalGeneration class writes them), a text model's
+  // under model.
+  std::string base = "model.";
+  if (!ckpt.find(layerPrefix(0) + "input_layernorm.weight") &&
+      ckpt.find(layerPrefix(0, "model.language_model.") +
+                "input_layernorm.weight"))
+    base = "model.language_model.";
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
-    bool moe = c.E > 0 && (i + 1) % step == 0 &&
+    bool moe = (i + 1) % step == 0 &&
                std::find(mlpOnly.begin(), mlpOnly.end(), i) == mlpOnly.end();
     if (!moe)
       continue;
     LayerPlan p;
     p.layer = i;
-    p.prefix = layerPrefix(i) + "mlp.";
+    p.prefix = layerPrefix(i, base) + "mlp.";
     p.k = c.K;
     p.renormalize = norm;
     p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
-    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
-               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
-    if (sharedExpert && Is > 0) {
+    std::string experts = p.prefix + "experts.";
+    std::optional<TensorRef> fused = ckpt.find(experts + "gate_up_proj");
+    if (f.transposedFused && fused &&
+        fused->info->shape != std::vector<int64_t>{c.E, 2 * I, c.H} &&
+        fused->info->shape == std::vector<int64_t>{c.E, c.H, 2 * I}) {
+      // transformers transposes them on load where the shape says so.
+      p.operands["gate_up"] =
+          tensor(experts + "gate_up_proj", {c.E, 2 * I, c.H}, true);
+      p.operands["down"] = tensor(experts + "down_proj", {c.E, c.H, I}, true);
+      p.layout = GateUpLayout::concatenated;
+    } else {
+      addExperts(ckpt, p, experts, "gate_proj.weight", "up_proj.weight",
+                 "down_proj.weight", c.E, I, c.H);
+    }
+    if (Is > 0) {
       addSharedExpert(p, p.prefix + "shared_expert.", Is, c.H);
       p.operands["shared_expert_gate"] =
           tensor(p.prefix + "shared_expert_gate.weight", {1, c.H});
@@ -247,62 +156,121 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
-std::string deepseek(const Checkpoint &ckpt, Config &cfg, const Common &c,
-                     bool v3, std::vector<LayerPlan> &out) {
+/// LFM2-MoE: MoE blocks from num_dense_layers on, under `feed_forward.`:
+/// router `gate`, experts w1/w3/w2, sigmoid scores, `expert_bias` (held
+/// in f32) for selection where use_expert_bias, renormalized with 1e-6
+/// added to the sum where norm_topk_prob, times routed_scaling_factor.
+std::string lfm2(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                 std::vector<LayerPlan> &out) {
   int64_t I = cfg.width("moe_intermediate_size");
-  // Defaults of DeepseekV2Config / DeepseekV3Config.
-  int64_t shared = cfg.integer("n_shared_experts", v3 ? 1 : 2);
-  int64_t firstDense = cfg.integer("first_k_dense_replace", v3 ? 3 : 0);
-  double scale = cfg.number("routed_scaling_factor", v3 ? 2.5 : 1.0);
-  int64_t nGroup = cfg.integer("n_group", v3 ? 8 : 1);
-  int64_t topkGroup = cfg.integer("topk_group", v3 ? 4 : 1);
-  std::string method = cfg.string("topk_method", v3 ? "noaux_tc" : "greedy");
-  bool norm = v3 && cfg.boolean("norm_topk_prob", true);
-  cfg.require(shared >= 0 && shared <= kMaxExperts,
-              "'n_shared_experts' must be in [0, " +
-                  std::to_string(kMaxExperts) + "]");
-  // DeepseekV3MoE always routes as noaux_tc (sigmoid scores, the
-  // correction bias, group-limited top-k) and ignores the key; another
-  // value says the checkpoint expects a routing it will not get.
-  if (v3)
-    cfg.require(method == "noaux_tc", "unsupported topk_method '" + method +
-                                          "' (DeepSeek-V3 routes with "
-                                          "noaux_tc)");
-  if (!v3) {
-    cfg.require(method == "greedy" || method == "group_limited_greedy",
-                "unsupported topk_method '" + method +
-                    "' (greedy, group_limited_greedy)");
-    // DeepseekV2MLP (the shared experts) has biases with mlp_bias.
-    cfg.require(!cfg.boolean("mlp_bias", false),
-                "'mlp_bias' is true: shared experts with biases are not "
-                "supported");
-  }
-  // transformers makes every layer from first_k_dense_replace on MoE; it
-  // does not read moe_layer_freq (DeepSeek's own code does, and the
-  // released checkpoints set it to 1).
-  for (int64_t i = std::max<int64_t>(firstDense, 0);
+  int64_t dense = cfg.integer("num_dense_layers", 2);
+  bool bias = cfg.boolean("use_expert_bias", true);
+  bool norm = cfg.boolean("norm_topk_prob", true);
+  double scale = cfg.number("routed_scaling_factor", 1.0);
+  cfg.require(dense >= 0, "'num_dense_layers' must be >= 0");
+  for (int64_t i = std::max<int64_t>(dense, 0);
        i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "feed_forward.";
+    p.k = c.K;
+    p.scoring = ScoringFunc::sigmoid;
+    p.renormalize = norm;
+    p.renormEpsilon = norm ? 1e-6 : 0.0;
+    p.scale = scale;
+    p.operands["router_weight"] = tensor(p.prefix + "gate.weight", {c.E, c.H});
+    if (bias)
+      p.operands["correction_bias"] =
+          f32Tensor(p.prefix + "expert_bias", {c.E});
+    addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
+               "w2.weight", c.E, I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+/// Granite MoE: fused experts `block_sparse_moe.input_linear` [E, 2I, H]
+/// (gate rows first) and `output_linear` [E, H, I], router
+/// `block_sparse_moe.router.layer`; softmax over the top-k logits.
+std::string granite(Config &cfg, const Common &c, std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("intermediate_size");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "block_sparse_moe.";
+    p.k = c.K;
+    p.order = RoutingOrder::topk_then_score;
+    p.operands["router_weight"] =
+        tensor(p.prefix + "router.layer.weight", {c.E, c.H});
+    p.operands["gate_up"] =
+        tensor(p.prefix + "input_linear.weight", {c.E, 2 * I, c.H});
+    p.operands["down"] =
+        tensor(p.prefix + "output_linear.weight", {c.E, c.H, I});
+    p.layout = GateUpLayout::concatenated;
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+/// Hunyuan-MoE: router `mlp.gate.wg` (held in f32), softmax, top-k
+/// (`moe_topk`, one value or one per layer), renormalized; experts and the
+/// always-added `mlp.shared_mlp` are `intermediate_size` wide.
+std::string hunyuan(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                    const std::vector<int64_t> &topk,
+                    std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("intermediate_size");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    p.k = topk.empty() ? c.K : topk[i];
+    p.renormalize = true;
+    p.operands["router_weight"] =
+        f32Tensor(p.prefix + "gate.wg.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    addSharedExpert(p, p.prefix + "shared_mlp.", I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+/// ERNIE 4.5 MoE: router `mlp.gate` (held in f32), softmax, top-k of the
+/// probabilities plus `mlp.moe_statics.e_score_correction_bias` [1, E],
+/// renormalized; shared experts added; MoE layers i in [start, end] with
+/// (i + 1) % interval == 0.
+std::string ernie(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                  std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("moe_intermediate_size");
+  int64_t shared =
+      cfg.sharedCount("moe_num_shared_experts", 2, I, "moe_intermediate_size");
+  int64_t start = cfg.integer("moe_layer_start_index", 1);
+  int64_t end = cfg.integer("moe_layer_end_index", -1);
+  int64_t interval = cfg.integer("moe_layer_interval", 1);
+  if (end == -1)
+    end = c.layers - 1;
+  cfg.require(interval >= 1, "'moe_layer_interval' must be >= 1");
+  // use_bias gives the shared experts biases.
+  cfg.require(!cfg.boolean("use_bias", false),
+              "'use_bias' is true: shared experts with biases are not "
+              "supported");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if ((i + 1) % interval != 0 || i < start || i > end)
+      continue;
     LayerPlan p;
     p.layer = i;
     p.prefix = layerPrefix(i) + "mlp.";
     p.k = c.K;
-    p.scale = scale;
-    if (v3) {
-      p.scoring = ScoringFunc::sigmoid;
-      p.renormalize = norm;
-      p.nGroup = nGroup;
-      p.topkGroup = topkGroup;
-      p.groupScore = GroupScoreFunc::top2_sum;
-      p.operands["correction_bias"] =
-          f32Tensor(p.prefix + "gate.e_score_correction_bias", {c.E});
-    } else if (method == "group_limited_greedy") {
-      // transformers ignores norm_topk_prob for V2: weights are the
-      // selected probabilities times the scale.
-      p.nGroup = nGroup;
-      p.topkGroup = topkGroup;
-    }
+    p.renormalize = true;
     p.operands["router_weight"] =
         f32Tensor(p.prefix + "gate.weight", {c.E, c.H});
+    // Released and save_pretrained checkpoints hold the bias under
+    // mlp.moe_statics; transformers moves it under the gate on load.
+    p.operands["correction_bias"] = f32Tensor(
+        storedName(ckpt,
+                   {p.prefix + "moe_statics.e_score_correction_bias",
+                    p.prefix + "gate.moe_statics.e_score_correction_bias"}),
+        {c.E});
     addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
                "up_proj.weight", "down_proj.weight", c.E, I, c.H);
     if (shared > 0)
@@ -366,12 +334,76 @@ std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
+/// Where a family keeps its counts: the expert-count key and the alias its
+/// config class maps to it (`attribute_map`), and the top-k key and alias.
+struct CountKeys {
+  const char *experts, *expertsAlias, *topk, *topkAlias;
+};
+
+struct FamilyEntry {
+  const char *type;
+  CountKeys keys;
+};
+
+const std::vector<FamilyEntry> &families() {
+  static const std::vector<FamilyEntry> table = {
+      {"mixtral",
+       {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"qwen2_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"qwen3_moe",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"olmoe",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"deepseek_v2",
+       {"n_routed_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"deepseek_v3",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"gpt_oss",
+       {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"deepseek_v32",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"glm4_moe",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"glm4_moe_lite",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"dots1",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"exaone_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"ernie4_5_moe",
+       {"moe_num_experts", "num_experts", "moe_k", "num_experts_per_tok"}},
+      {"hunyuan_v1_moe",
+       {"num_experts", "num_local_experts", "moe_topk", "num_experts_per_tok"}},
+      {"granitemoe", {"num_local_experts", "", "num_experts_per_tok", ""}},
+      {"minimax_m2",
+       {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"flex_olmo",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"qwen3_next", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"qwen3_5_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"qwen3_5_moe_text", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"qwen3_vl_moe",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"qwen3_vl_moe_text",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"lfm2_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+  };
+  return table;
+}
+
+/// `key`, or `alias` where only the alias is present.
+const char *presentKey(const Config &cfg, const char *key, const char *alias) {
+  return !cfg.has(key) && *alias && cfg.has(alias) ? alias : key;
+}
+
 } // namespace
 
 const std::vector<std::string> &hf::supportedModelTypes() {
-  static const std::vector<std::string> types = {
-      "mixtral",     "qwen2_moe",   "qwen3_moe", "olmoe",
-      "deepseek_v2", "deepseek_v3", "gpt_oss"};
+  static const std::vector<std::string> types = [] {
+    std::vector<std::string> t;
+    for (const FamilyEntry &f : families())
+      t.push_back(f.type);
+    return t;
+  }();
   return types;
 }
 
@@ -396,71 +428,92 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   if (std::optional<std::string> err = unknownKind(
           ckpt.configPath(), "model_type", type, supportedModelTypes()))
     return *err;
-  Config cfg(ckpt);
+  const CountKeys &keys =
+      std::find_if(families().begin(), families().end(),
+                   [&](const FamilyEntry &f) { return f.type == type; })
+          ->keys;
+  // A vision-language model's text model is configured by text_config.
+  bool composite = type == "qwen3_5_moe" || type == "qwen3_vl_moe";
+  const json::Value *text =
+      composite ? ckpt.config().getObject("text_config") : &ckpt.config();
+  if (!text)
+    return ckpt.configPath() + ": missing 'text_config' (model_type '" + type +
+           "')";
+  Config cfg(ckpt, *text, composite ? "text_config." : "");
   Common c;
   c.layers = cfg.integer("num_hidden_layers");
   c.H = cfg.integer("hidden_size");
-  // The expert-count key, then the alias the config class maps to it
-  // (`attribute_map`; transformers 5 writes Qwen3-MoE's as
-  // num_local_experts).
-  std::pair<const char *, const char *> expertsKeys =
-      type == "mixtral" || type == "gpt_oss"
-          ? std::make_pair("num_local_experts", "num_experts")
-      : type == "qwen2_moe" ? std::make_pair("num_experts", "")
-      : type == "qwen3_moe" || type == "olmoe"
-          ? std::make_pair("num_experts", "num_local_experts")
-      : type == "deepseek_v2"
-          ? std::make_pair("n_routed_experts", "num_experts")
-          : std::make_pair("n_routed_experts", "num_local_experts");
-  const char *expertsKey = expertsKeys.first;
-  if (!ckpt.config().get(expertsKey) && *expertsKeys.second &&
-      ckpt.config().get(expertsKeys.second))
-    expertsKey = expertsKeys.second;
+  const char *expertsKey = presentKey(cfg, keys.experts, keys.expertsAlias);
   c.E = cfg.integer(expertsKey);
+  // Hunyuan's top-k may be one value per layer.
+  const char *topkKey = presentKey(cfg, keys.topk, keys.topkAlias);
+  std::vector<int64_t> perLayerK;
+  const json::Value *topk = cfg.get(topkKey);
+  if (type == "hunyuan_v1_moe" && topk && topk->isArray()) {
+    perLayerK = cfg.integers(topkKey);
+    cfg.require(static_cast<int64_t>(perLayerK.size()) >= c.layers,
+                "'" + cfg.key(topkKey) + "' has " +
+                    std::to_string(perLayerK.size()) + " entries for " +
+                    std::to_string(c.layers) + " layers");
+    c.K = perLayerK.empty()
+              ? 0
+              : *std::min_element(perLayerK.begin(), perLayerK.end());
+    int64_t maxK = perLayerK.empty()
+                       ? 0
+                       : *std::max_element(perLayerK.begin(), perLayerK.end());
+    cfg.require(!cfg.error.empty() || maxK <= c.E,
+                "'" + cfg.key(topkKey) + "' holds " + std::to_string(maxK) +
+                    ", more than the " + std::to_string(c.E) + " experts");
+  } else {
+    c.K = cfg.integer(topkKey);
+  }
   // gpt-oss's original `experts_per_token` is not read by transformers.
-  c.K = cfg.integer("num_experts_per_tok");
-  if (type == "gpt_oss" && !ckpt.config().get("num_experts_per_tok") &&
-      ckpt.config().get("experts_per_token"))
+  if (type == "gpt_oss" && !cfg.has("num_experts_per_tok") &&
+      cfg.has("experts_per_token"))
     cfg.error += "; transformers does not read 'experts_per_token'";
   // The experts' activation (all but gpt-oss, whose experts hard-code
   // their clamped SwiGLU) is ACT2FN[hidden_act].
   std::string act = cfg.string("hidden_act", "silu");
   if (type != "gpt_oss")
     cfg.require(act == "silu" || act == "swish",
-                "'hidden_act' is '" + act +
+                "'" + cfg.key("hidden_act") + "' is '" + act +
                     "'; the experts are SwiGLU ('silu' or 'swish')");
   if (!cfg.error.empty())
     return cfg.error;
   cfg.require(c.layers > 0 && c.H > 0 && c.E > 0 && c.K > 0,
-              "num_hidden_layers, hidden_size, the expert count and "
-              "num_experts_per_tok must be positive");
+              "num_hidden_layers, hidden_size, the expert count and " +
+                  std::string(topkKey) + " must be positive");
   auto bound = [&](int64_t v, int64_t max, const std::string &key) {
     cfg.require(v <= max, "'" + key + "' is " + std::to_string(v) +
                               "; moec reads at most " + std::to_string(max));
   };
-  bound(c.layers, kMaxLayers, "num_hidden_layers");
-  bound(c.H, kMaxHidden, "hidden_size");
-  bound(c.E, kMaxExperts, expertsKey);
-  cfg.require(c.K <= c.E, "num_experts_per_tok " + std::to_string(c.K) +
-                              " exceeds the " + std::to_string(c.E) +
-                              " experts");
+  bound(c.layers, kMaxLayers, cfg.key("num_hidden_layers"));
+  bound(c.H, kMaxHidden, cfg.key("hidden_size"));
+  bound(c.E, kMaxExperts, cfg.key(expertsKey));
+  if (perLayerK.empty())
+    cfg.require(c.K <= c.E, std::string(topkKey) + " " + std::to_string(c.K) +
+                                " exceeds the " + std::to_string(c.E) +
+                                " experts");
   if (!cfg.error.empty())
     return cfg.error;
   std::string err;
-  if (type == "mixtral")
-    err = mixtral(ckpt, cfg, c, out);
-  else if (type == "qwen2_moe")
-    err = qwenLike(ckpt, cfg, c, /*sharedExpert=*/true, false, out);
-  else if (type == "qwen3_moe")
-    err = qwenLike(ckpt, cfg, c, false, false, out);
-  else if (type == "olmoe")
-    err = qwenLike(ckpt, cfg, c, false, /*olmoe=*/true, out);
-  else if (type == "deepseek_v2")
-    err = deepseek(ckpt, cfg, c, false, out);
-  else if (type == "deepseek_v3")
-    err = deepseek(ckpt, cfg, c, true, out);
-  else
+  if (type == "mixtral" || type == "minimax_m2")
+    err = mixtralLike(ckpt, cfg, c, type == "minimax_m2", out);
+  else if (type == "gpt_oss")
     err = gptOss(ckpt, cfg, c, out);
+  else if (type == "granitemoe")
+    err = granite(cfg, c, out);
+  else if (type == "lfm2_moe")
+    err = lfm2(ckpt, cfg, c, out);
+  else if (type == "hunyuan_v1_moe")
+    err = hunyuan(ckpt, cfg, c, perLayerK, out);
+  else if (type == "ernie4_5_moe")
+    err = ernie(ckpt, cfg, c, out);
+  else if (type.rfind("deepseek", 0) == 0 || type.rfind("glm4_moe", 0) == 0 ||
+           type == "dots1" || type == "exaone_moe")
+    err = deepseekLike(ckpt, cfg, c, type, out);
+  else
+    err = qwenLike(ckpt, cfg, c, type, out);
   if (err.empty()) {
     for (LayerPlan &p : out)
       p.hidden = c.H;

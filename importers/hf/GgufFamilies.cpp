@@ -398,13 +398,17 @@ std::string ernie45(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
-/// minimax-m2: scores by `expert_gating_func` (required), `exp_probs_b`
-/// added for selection only, top-k, renormalized; no shared expert, no
-/// scale.
-std::string minimaxM2(const Checkpoint &ckpt, Meta &m, const Common &c,
-                      std::vector<LayerPlan> &out) {
+/// minimax-m2 and lfm2moe: scores by `expert_gating_func` (required),
+/// `exp_probs_b` added for selection only, top-k, renormalized; no shared
+/// expert, no scale. lfm2moe's MoE blocks start at
+/// leading_dense_block_count (default 0).
+std::string biasedSelection(const Checkpoint &ckpt, Meta &m, const Common &c,
+                            bool denseLead, std::vector<LayerPlan> &out) {
   ScoringFunc scoring = scoringFunc(m, kGatingNone);
-  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+  int64_t dense = denseLead ? m.integer("leading_dense_block_count", 0) : 0;
+  m.require(dense >= 0,
+            "'" + m.full("leading_dense_block_count") + "' must be >= 0");
+  for (int64_t i = dense; i < c.layers && m.error.empty(); ++i) {
     LayerPlan p = swigluLayer(ckpt, c, i);
     p.scoring = scoring;
     p.renormalize = true;
@@ -442,10 +446,10 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe",    "qwen2moe",   "llama",       "olmoe",
-      "deepseek2",   "gpt-oss",    "qwen3vlmoe",  "qwen3next",
-      "qwen35moe",   "glm4moe",    "dots1",       "ernie4_5-moe",
-      "hunyuan-moe", "granitemoe", "bailingmoe2", "minimax-m2"};
+      "qwen3moe",   "qwen2moe",     "llama",       "olmoe",      "deepseek2",
+      "gpt-oss",    "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
+      "dots1",      "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2",
+      "minimax-m2", "lfm2moe"};
   return archs;
 }
 
@@ -466,8 +470,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
-  // bailingmoe2 and gpt-oss need the key; the experts of granitemoe and
-  // minimax-m2 are feed_forward_length wide (llama.cpp sizes their tensors
+  // bailingmoe2, gpt-oss and lfm2moe need the key; the experts of granitemoe
+  // and minimax-m2 are feed_forward_length wide (llama.cpp sizes their tensors
   // so; minimax-m2's expert_feed_forward_length may be a per-layer array).
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
@@ -476,7 +480,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     c.I = m.integer("feed_forward_length");
   else if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
            arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
-           arch == "hunyuan-moe" || arch == "bailingmoe2" || arch == "gpt-oss")
+           arch == "hunyuan-moe" || arch == "bailingmoe2" ||
+           arch == "gpt-oss" || arch == "lfm2moe")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -541,8 +546,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = deepseek2(ckpt, m, c, kGatingNone, true, out);
   else if (arch == "ernie4_5-moe")
     err = ernie45(ckpt, m, c, out);
-  else if (arch == "minimax-m2")
-    err = minimaxM2(ckpt, m, c, out);
+  else if (arch == "minimax-m2" || arch == "lfm2moe")
+    err = biasedSelection(ckpt, m, c, arch == "lfm2moe", out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

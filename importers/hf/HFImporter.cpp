@@ -37,8 +37,15 @@ Type elementType(MLIRContext *ctx, const std::string &dtype, bool gguf) {
 /// the runtime binds.
 Type declaredElementType(MLIRContext *ctx, const hf::Checkpoint &ckpt,
                          std::string *spelling = nullptr) {
-  for (const char *key : {"torch_dtype", "dtype"})
-    if (const std::string *t = ckpt.config().getString(key)) {
+  // A vision-language model declares it at the top, or for its text model
+  // in text_config.
+  const ::moe::json::Value &top = ckpt.config();
+  const ::moe::json::Value *text = top.getObject("text_config");
+  for (const std::string *t :
+       {top.getString("torch_dtype"), top.getString("dtype"),
+        text ? text->getString("torch_dtype") : nullptr,
+        text ? text->getString("dtype") : nullptr})
+    if (t) {
       if (spelling)
         *spelling = *t;
       if (*t == "float32")
@@ -251,15 +258,14 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     }
     type = et;
     typeName = t->info->dtype;
-    // A GGUF file stores a [1, d] weight as [d]; the runtime binds it so.
+    // A GGUF file stores a [1, d] weight as [d], ERNIE 4.5 its [E] bias as
+    // [1, E]; the runtime binds them so.
     auto withoutLeadingOnes = [](std::vector<int64_t> v) {
       while (v.size() > 1 && v.front() == 1)
         v.erase(v.begin());
       return v;
     };
-    if (ckpt.gguf()
-            ? withoutLeadingOnes(t->info->shape) != withoutLeadingOnes(expected)
-            : t->info->shape != expected) {
+    if (withoutLeadingOnes(t->info->shape) != withoutLeadingOnes(expected)) {
       emitError(loc) << file << ": tensor '" << name << "' has shape "
                      << shapeStr(t->info->shape) << " but " << ckpt.configName()
                      << " implies " << shapeStr(expected);
@@ -376,7 +382,8 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   auto emit = [&]() { return emitError(loc); };
   RoutingAttr routing = RoutingAttr::getChecked(
       emit, ctx, plan.k, plan.scoring, plan.order, plan.renormalize,
-      APFloat(plan.scale), plan.nGroup, plan.topkGroup, plan.groupScore);
+      APFloat(plan.scale), plan.nGroup, plan.topkGroup, plan.groupScore,
+      APFloat(plan.renormEpsilon));
   std::optional<APFloat> limit;
   if (plan.limit)
     limit = APFloat(*plan.limit);

@@ -45,6 +45,8 @@ struct LayerPlan {
   mlir::moe::ScoringFunc scoring = mlir::moe::ScoringFunc::softmax;
   mlir::moe::RoutingOrder order = mlir::moe::RoutingOrder::score_then_topk;
   bool renormalize = false;
+  /// Added to the sum the weights are divided by (LFM2-MoE's 1e-6).
+  double renormEpsilon = 0.0;
   double scale = 1.0;
   int64_t nGroup = 1, topkGroup = 1;
   mlir::moe::GroupScoreFunc groupScore = mlir::moe::GroupScoreFunc::max;

@@ -729,7 +729,7 @@ LogicalResult Importer::buildFunction(const MoENode &m,
   RoutingAttr routing = RoutingAttr::getChecked(
       emit, ctx, m.k, ScoringFunc::softmax, RoutingOrder::score_then_topk,
       m.quantized || m.normalize, APFloat(1.0), int64_t(1), int64_t(1),
-      GroupScoreFunc::max);
+      GroupScoreFunc::max, APFloat(0.0));
   if (!act || !routing)
     return failure();
   GateUpLayoutAttr layout;

@@ -19,9 +19,11 @@ The replacement keeps the block's parameters and submodules under the same
 names, so the model's state_dict(), named_parameters() and
 save_pretrained() are unchanged.
 
-Families: the importer's (docs/Importing.md): Mixtral, Qwen2-MoE, Qwen3-MoE,
-OLMoE, DeepSeek-V2/V3 and gpt-oss. Blocks it does not compile are left as
-they are, with a warning naming them. Inference only: the compiled layers
+Families: the importer's (docs/Importing.md) whose MoE block is a decoder
+layer's `mlp`: all but Granite and LFM2-MoE (whose block_sparse_moe and
+feed_forward are not swapped).
+Blocks the importer does not compile are left as they are, with a warning
+naming them. Inference only: the compiled layers
 have no backward.
 """
 
@@ -46,9 +48,12 @@ def _torch():
 
 
 def _decoder_layers(model):
-    """The model's decoder layers (model.model.layers for a CausalLM, or
-    model.layers for the bare model)."""
-    for owner in (getattr(model, "model", None), model):
+    """The model's decoder layers (model.model.layers for a CausalLM,
+    model.layers for the bare model, the text model's
+    model.model.language_model.layers for a vision-language model)."""
+    inner = getattr(model, "model", None)
+    for owner in (inner, model, getattr(inner, "language_model", None),
+                  getattr(model, "language_model", None)):
         layers = getattr(owner, "layers", None)
         if layers is not None:
             return owner, layers
@@ -56,8 +61,9 @@ def _decoder_layers(model):
 
 
 def _looks_like_moe(module):
-    name = type(module).__name__
-    return hasattr(module, "experts") or "MoE" in name or "Moe" in name
+    # Not by class name: dense MLPs of MoE families are named so too
+    # (Glm4MoeMLP, Ernie4_5_MoeMLP).
+    return hasattr(module, "experts")
 
 
 def moe_blocks(model: Any) -> List[Tuple[int, str, Any]]:
@@ -223,7 +229,11 @@ def _bind(session, layers):
     for fn in session.functions:
         for w in session.artifact.signature(fn)[1]:
             t = _live_tensor(layers, w.name)
-            if tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
+            if tuple(t.shape) != tuple(w.shape) and \
+                    _strip_ones(t.shape) == _strip_ones(w.shape):
+                # ERNIE 4.5 holds its [E] selection bias as [1, E].
+                t = t.reshape(tuple(w.shape))
+            elif tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
                     tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
                 # gpt-oss holds its experts as [E, in, out]; the compiled
                 # layer reads [E, out, in]: transposed once, here.
@@ -232,6 +242,13 @@ def _bind(session, layers):
             bound[w.name] = t
     session.bind_weights(bound)
     return transposed
+
+
+def _strip_ones(shape):
+    shape = tuple(shape)
+    while len(shape) > 1 and shape[0] == 1:
+        shape = shape[1:]
+    return shape
 
 
 def rebind(model: Any) -> None:

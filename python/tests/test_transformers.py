@@ -54,6 +54,36 @@ FAMILIES = {
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         num_local_experts=8, num_experts_per_tok=2, head_dim=8,
         layer_types=["full_attention", "full_attention"])),
+    "glm4_moe": (T.Glm4MoeConfig, T.Glm4MoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, n_routed_experts=8, n_shared_experts=1,
+        num_experts_per_tok=2, first_k_dense_replace=1, n_group=2,
+        topk_group=1, routed_scaling_factor=1.5, head_dim=8)),
+    "dots1": (T.Dots1Config, T.Dots1ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, n_routed_experts=8, n_shared_experts=1,
+        num_experts_per_tok=2, first_k_dense_replace=0)),
+    "exaone_moe": (T.ExaoneMoeConfig, T.ExaoneMoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_experts=8, num_shared_experts=1,
+        num_experts_per_tok=2, head_dim=8)),
+    "ernie4_5_moe": (T.Ernie4_5_MoeConfig, T.Ernie4_5_MoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, moe_num_experts=8, moe_k=2,
+        moe_num_shared_experts=1)),
+    "hunyuan_v1_moe": (T.HunYuanMoEV1Config, T.HunYuanMoEV1ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_experts=8, moe_topk=[2, 3], head_dim=8)),
+    "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2, head_dim=8)),
+    "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=24,
+        moe_intermediate_size=8, shared_expert_intermediate_size=12,
+        num_experts=8, num_experts_per_tok=2, head_dim=8,
+        linear_key_head_dim=8, linear_value_head_dim=8,
+        linear_num_key_heads=2, linear_num_value_heads=4,
+        layer_types=["linear_attention", "full_attention"])),
 }
 
 
@@ -73,8 +103,13 @@ def build(family, seed=7):
             std = (p.shape[-1] if p.dim() > 1 else 1) ** -0.5
             if family == "gpt_oss" and "experts." in name:
                 std = 1.0 if p.dim() == 2 else p.shape[-2] ** -0.5
-            if "router" in name or name.endswith("mlp.gate.weight"):
+            if "router" in name or name.endswith(
+                    ("mlp.gate.weight", "gate.wg.weight")):
                 std *= 3.0
+            if name.endswith("e_score_correction_bias"):
+                # ERNIE's, a parameter [1, E]: on the probabilities.
+                p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+                continue
             p.copy_(torch.randn(p.shape, generator=g) * std)
         for name, b in model.named_buffers():
             if name.endswith("e_score_correction_bias"):
@@ -88,7 +123,33 @@ def rel_l2(a, b):
 
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_swap_gives_the_same_tokens(family, tmp_path):
-    model = build(family)
+    check_swap(build(family), tmp_path)
+
+
+def test_vision_language_text_model_swap(tmp_path):
+    # Qwen3-VL-MoE: the text model's blocks, under
+    # model.model.language_model, configured by text_config.
+    text = dict(COMMON, num_hidden_layers=2, hidden_size=24,
+                intermediate_size=32, moe_intermediate_size=8, num_experts=8,
+                num_experts_per_tok=2, head_dim=16, rope_parameters=dict(
+                    rope_type="default", rope_theta=10000.0,
+                    mrope_section=[2, 3, 3], mrope_interleaved=True))
+    vision = dict(depth=1, hidden_size=16, intermediate_size=16, num_heads=2,
+                  out_hidden_size=24, num_position_embeddings=16,
+                  patch_size=4, deepstack_visual_indexes=[0])
+    config = T.Qwen3VLMoeConfig(text_config=text, vision_config=vision)
+    torch.manual_seed(7)
+    model = T.Qwen3VLMoeForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("mlp.gate.weight"):
+                p.mul_(30.0)  # clear routing decisions
+    check_swap(model, tmp_path)
+
+
+def check_swap(model, tmp_path):
+    """compile_moe swaps every MoE block; generation gives the same greedy
+    tokens, and logits within LOGITS_TOL."""
     ids = torch.randint(2, COMMON["vocab_size"], (2, 7),
                         generator=torch.Generator().manual_seed(3))
     with torch.no_grad():

@@ -155,11 +155,12 @@ std::string configFromJson(const json::Value &doc, LayerConfig &out) {
            json::kindName(doc.get("routing")->kind());
   RoutingConfig &r = c.routing;
   ObjectReader rr(*routing, "routing", error);
-  if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "scale", "n_group",
-                    "topk_group", "group_score"}) ||
+  if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "renorm_epsilon",
+                    "scale", "n_group", "topk_group", "group_score"}) ||
       !rr.require("k") || !rr.enumeration("scoring", kScorings, r.scoring) ||
       !rr.enumeration("order", kOrders, r.order) || !rr.integer("k", r.k) ||
       !rr.boolean("renormalize", r.renormalize) ||
+      !rr.number("renorm_epsilon", r.renormEpsilon) ||
       !rr.number("scale", r.scalingFactor) ||
       !rr.integer("n_group", r.numGroups) ||
       !rr.integer("topk_group", r.topkGroups) ||
@@ -195,6 +196,9 @@ json::Value configToJsonValue(const LayerConfig &config) {
   routing.set("order", json::Value::string(toString(r.order)));
   routing.set("k", json::Value::integer(r.k));
   routing.set("renormalize", json::Value::boolean(r.renormalize));
+  // Written where set: configs without it read as 0.
+  if (r.renormEpsilon != 0.0)
+    routing.set("renorm_epsilon", json::Value::number(r.renormEpsilon));
   routing.set("scale", json::Value::number(r.scalingFactor));
   routing.set("n_group", json::Value::integer(r.numGroups));
   routing.set("topk_group", json::Value::integer(r.topkGroups));

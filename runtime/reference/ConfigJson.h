@@ -4,7 +4,8 @@
 //
 //   {"routing": {"scoring": "softmax" | "sigmoid",
 //                "order": "score_then_topk" | "topk_then_score",
-//                "k": int, "renormalize": bool, "scale": number,
+//                "k": int, "renormalize": bool, "renorm_epsilon": number,
+//                "scale": number,
 //                "n_group": int, "topk_group": int,
 //                "group_score": "max" | "top2_sum"},
 //    "activation": {"kind": "swiglu" | "geglu" | "relu" | "gelu" |

@@ -242,7 +242,7 @@ void routeToken(const LayerConfig &config, const LayerOperands &ops, int64_t t,
   }
 
   if (r.renormalize) {
-    double sum = 0.0;
+    double sum = r.renormEpsilon;
     for (double wj : w)
       sum += wj;
     for (double &wj : w)

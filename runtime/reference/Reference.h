@@ -24,7 +24,8 @@
 //     idx = the k largest l, descending (ties: lower index first).
 //     w_j = softmax over the k selected logits l[idx_0..idx_{k-1}], or
 //     w_j = sigmoid(l[idx_j]).
-//  Then: if renormalize, w_j /= Σ_j w_j; finally w_j *= scalingFactor.
+//  Then: if renormalize, w_j /= (Σ_j w_j + renormEpsilon); finally
+//  w_j *= scalingFactor.
 //
 //  Expert e on x (projections are y = W·x, W row-major [out, in]):
 //   gated kinds (SwiGLU, GeGLU): g = gate[e]·x + gate_bias[e],
@@ -94,6 +95,7 @@ struct RoutingConfig {
   ScoreOrder order = ScoreOrder::ScoreThenTopK;
   int64_t k = 1;
   bool renormalize = false;
+  double renormEpsilon = 0.0;
   double scalingFactor = 1.0;
   int64_t numGroups = 1;
   int64_t topkGroups = 1;

@@ -221,6 +221,10 @@ bool validateConfig(const LayerConfig &c, int64_t E, Validator &v) {
                   std::to_string(groupSize));
   if (!std::isfinite(r.scalingFactor))
     return v.fail("routing.scale must be finite");
+  if (!std::isfinite(r.renormEpsilon) || r.renormEpsilon < 0.0 ||
+      (r.renormEpsilon > 0.0 && !r.renormalize))
+    return v.fail("routing.renorm_epsilon must be finite and >= 0, and above "
+                  "0 only with renormalize");
 
   const ActivationConfig &a = c.activation;
   std::string kind = toString(a.kind);

@@ -55,6 +55,21 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 
 // -----
 
+// LFM2-MoE's renormalization: renorm_epsilon added to the weights' sum.
+// CHECK-LABEL: func.func @route_renorm_epsilon
+// CHECK: %[[S:[a-zA-Z0-9_]+]] = scf.for {{.*}} -> (f32) {
+// CHECK: %[[EPS:[a-zA-Z0-9_]+]] = arith.constant 9.99999997E-7 : f32
+// CHECK: %[[SUM:[a-zA-Z0-9_]+]] = arith.addf %[[S]], %[[EPS]] : f32
+// CHECK: arith.divf %{{.*}}, %[[SUM]] : f32
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @route_renorm_epsilon(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+    %w, %i = moe.route %l routing(#moe.routing<k = 2, scoring = sigmoid, renormalize = true, renorm_epsilon = 1.0e-06>) : tensor<?x8xf32>
+    return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+  }
+}
+
+// -----
+
 // Group-limited sigmoid routing with a correction bias: groups scored by
 // the sum of their two best selection scores, the kept ones a 64-bit mask,
 // the experts of the other groups at -inf; bf16 logits read as f32.

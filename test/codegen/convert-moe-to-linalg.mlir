@@ -30,6 +30,23 @@ func.func @route_softmax(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi3
 
 // -----
 
+// LFM2-MoE's renormalization: the sum of the k weights starts at
+// renorm_epsilon.
+// CHECK-LABEL: func.func @route_renorm_epsilon
+// CHECK-DAG: %[[EPS:.*]] = arith.constant 9.99999997E-7 : f32
+// CHECK: %[[SEL:.*]]:2 = linalg.generic
+// CHECK: %[[INIT:.*]] = linalg.fill ins(%[[EPS]] : f32)
+// CHECK: linalg.generic {{.*}} outs(%[[INIT]] : tensor<?xf32>)
+// CHECK: arith.addf
+// CHECK: arith.divf
+// CHECK: return %{{.*}}, %[[SEL]]#1
+func.func @route_renorm_epsilon(%l: tensor<?x8xf32>) -> (tensor<?x2xf32>, tensor<?x2xi32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, scoring = sigmoid, renormalize = true, renorm_epsilon = 1.0e-06>) : tensor<?x8xf32>
+  return %w, %i : tensor<?x2xf32>, tensor<?x2xi32>
+}
+
+// -----
+
 // bf16 logits, sigmoid scores, correction bias, top2_sum group limit.
 // CHECK-LABEL: func.func @route_grouped
 // CHECK-DAG: %[[NINF:.*]] = arith.constant 0xFF800000 : f32

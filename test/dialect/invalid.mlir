@@ -35,6 +35,22 @@ func.func @routing_r4(%l: tensor<?x8xf32>) {
 
 // -----
 
+func.func @routing_r5_negative(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{(R5) renorm_epsilon must be finite, >= 0, and above 0 only with renormalize = true, got -5.000000e-01}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, renormalize = true, renorm_epsilon = -0.5>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @routing_r5_without_renormalize(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{(R5) renorm_epsilon must be finite, >= 0, and above 0 only with renormalize = true, got 1.000000e-03}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, renorm_epsilon = 1.0e-3>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @routing_bad_bool(%l: tensor<?x8xf32>) {
   // expected-error @+2 {{expected 'true' or 'false'}}
   // expected-error @+1 {{failed to parse MoE_RoutingAttr parameter 'renormalize' which is to be a `bool`}}

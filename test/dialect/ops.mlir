@@ -16,6 +16,14 @@ func.func @route_deepseek_v3(%l: tensor<5x16xbf16>, %b: tensor<16xf32>) -> (tens
   return %w, %i : tensor<5x4xf32>, tensor<5x4xi32>
 }
 
+// LFM2-MoE's renormalization: 1e-6 added to the sum.
+// CHECK-LABEL: func.func @route_renorm_epsilon
+// CHECK: routing(#moe.routing<k = 4, scoring = sigmoid, renormalize = true, renorm_epsilon = 1.0e-06>)
+func.func @route_renorm_epsilon(%l: tensor<?x8xf32>) -> (tensor<?x4xf32>, tensor<?x4xi32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 4, scoring = sigmoid, renormalize = true, renorm_epsilon = 1.0e-6>) : tensor<?x8xf32>
+  return %w, %i : tensor<?x4xf32>, tensor<?x4xi32>
+}
+
 // CHECK-LABEL: func.func @route_topk_then_score
 // CHECK: routing(#moe.routing<k = 4, order = topk_then_score>)
 // CHECK: routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score>)

@@ -177,6 +177,21 @@ TEST(configParsesWithDefaults) {
   CHECK_EQ(c.activation.beta, 1.0);
   CHECK(c.activation.limit && *c.activation.limit == 7.0);
   CHECK(c.gateUpLayout == ref::GateUpLayout::Concatenated);
+  CHECK_EQ(c.routing.renormEpsilon, 0.0);
+
+  // LFM2-MoE's renormalization, written back only where set.
+  ref::LayerConfig lfm;
+  CHECK_EQ(ref::parseConfig(R"({"routing": {"k": 4, "scoring": "sigmoid",
+      "renormalize": true, "renorm_epsilon": 1e-6},
+    "activation": {"kind": "swiglu"}})",
+                            lfm),
+           std::string());
+  CHECK_EQ(lfm.routing.renormEpsilon, 1e-6);
+  CHECK_CONTAINS(json::write(ref::configToJsonValue(lfm)),
+                 "\"renorm_epsilon\"");
+  lfm.routing.renormEpsilon = 0.0;
+  CHECK(json::write(ref::configToJsonValue(lfm)).find("renorm_epsilon") ==
+        std::string::npos);
 
   // The inverse reads back to the same config, field for field.
   ref::LayerConfig back;

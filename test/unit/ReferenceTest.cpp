@@ -83,6 +83,23 @@ TEST(renormalizeAndScale) {
   CHECK_NEAR(r.weights[1], 0.75, 1e-15);
 }
 
+TEST(renormalizeEpsilon) {
+  // Sigmoid weights of tiny sums: sigmoid(log a) = a / (1 + a) for a =
+  // 1e-6 and 2e-6; renormalized with 1e-6 added to their sum, as LFM2-MoE
+  // does: w / (w0 + w1 + 1e-6), far from w / (w0 + w1).
+  LayerOperands ops =
+      logitsOnly({std::log(1e-6), std::log(2e-6), std::log(1e-9)});
+  LayerConfig c = identityConfig(2);
+  c.routing.scoring = Scoring::Sigmoid;
+  c.routing.renormalize = true;
+  c.routing.renormEpsilon = 1e-6;
+  Routing r = route(c, ops);
+  double w0 = 2e-6 / (1 + 2e-6), w1 = 1e-6 / (1 + 1e-6);
+  CHECK_NEAR(r.weights[0], w0 / (w0 + w1 + 1e-6), 1e-15);
+  CHECK_NEAR(r.weights[1], w1 / (w0 + w1 + 1e-6), 1e-15);
+  CHECK(r.weights[0] < 0.51);
+}
+
 TEST(topkThenScore) {
   // Select on the logits (experts 3, 2), then softmax over the two selected:
   // [4, 3] / 7. With sigmoid: sigmoid(log a) = a / (1 + a) = [0.8, 0.75].
@@ -448,6 +465,14 @@ TEST(validateConfig) {
   ops.correctionBias = arr({4}, {0, 0, 0, 0});
   CHECK_CONTAINS(validate(c, ops), "correction_bias: only allowed with");
   ops.correctionBias.reset();
+  c = swiglu(2);
+  c.routing.renormEpsilon = 1e-6;
+  CHECK_CONTAINS(validate(c, ops), "routing.renorm_epsilon must be finite "
+                                   "and >= 0, and above 0 only with "
+                                   "renormalize");
+  c.routing.renormalize = true;
+  c.routing.renormEpsilon = -1.0;
+  CHECK_CONTAINS(validate(c, ops), "routing.renorm_epsilon");
   c = swiglu(2);
   c.activation.limit = 0.0;
   CHECK_CONTAINS(validate(c, ops), "activation.limit must be > 0");

@@ -34,7 +34,8 @@ OPTIONS:
   --config FILE        layer config JSON:
                          {"routing": {"k": 2, "scoring": "softmax"|"sigmoid",
                                       "order": "score_then_topk"|"topk_then_score",
-                                      "renormalize": false, "scale": 1.0,
+                                      "renormalize": false,
+                                      "renorm_epsilon": 0.0, "scale": 1.0,
                                       "n_group": 1, "topk_group": 1,
                                       "group_score": "max"|"top2_sum"},
                           "activation": {"kind": "swiglu"|"geglu"|"relu"|"gelu"|

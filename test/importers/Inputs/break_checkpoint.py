@@ -11,7 +11,10 @@ MXFP4 gpt-oss checkpoint), fp8-config, fp8-block, fp8-static,
 fp8-no-scales, fp8-scales-shape, fp8-nan, fp8-width, fp8-router (of an
 FP8 DeepSeek-V3 checkpoint of hf_transformers.py), truncated, header-length, overlap,
 no-weights, index-missing, experts-per-token, hidden-act, mlp-bias,
-negative-shared, huge-experts, huge-layers, huge-width, topk-method.
+negative-shared, huge-experts, huge-layers, huge-width, topk-method;
+or a config.json edit: set:KEY=JSON (KEY may name a key of an object,
+text_config.hidden_act) or del:KEY; or rename:TENSOR (in model.safetensors,
+its bytes still indexed under another name).
 """
 import json
 import os
@@ -41,7 +44,22 @@ def main(src, dst, how):
     with open(cfg_path) as f:
         cfg = json.load(f)
     st = os.path.join(dst, "model.safetensors")
-    if how == "model-type":
+    if how.startswith(("set:", "del:")):
+        path, _, value = how[4:].partition("=")
+        *outer, key = path.split(".")
+        obj = cfg
+        for k in outer:
+            obj = obj[k]
+        if how.startswith("del:"):
+            del obj[key]
+        else:
+            obj[key] = json.loads(value)
+    elif how.startswith("rename:"):
+        hdr, payload = header(st)
+        name = how[len("rename:"):]
+        hdr[name + ".renamed"] = hdr.pop(name)
+        write(st, hdr, payload)
+    elif how == "model-type":
         cfg["model_type"] = "llama4"
     elif how == "dtype":
         cfg["torch_dtype"] = "bfloat16"

@@ -118,7 +118,93 @@ CASES = [
      hidden_size=128, intermediate_size=256, moe_intermediate_size=384,
      num_experts=8, num_experts_per_tok=2, norm_topk_prob=True),
      dict(save="fp8", declare="bfloat16")),
+    # The families routed as DeepSeek-V3 (sigmoid, correction bias, top-2
+    # sum groups, shared experts added), each with its own keys.
+    ("glm4_moe", "glm4_moe", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=8,
+     n_shared_experts=1, num_experts_per_tok=2, first_k_dense_replace=1,
+     n_group=2, topk_group=1, routed_scaling_factor=1.5,
+     norm_topk_prob=True), dict(save="pretrained")),
+    # mlp_layer_types by default: the first layer dense.
+    ("glm4_moe_lite", "glm4_moe_lite", dict(num_hidden_layers=2,
+     hidden_size=16, intermediate_size=32, moe_intermediate_size=8,
+     n_routed_experts=8, n_shared_experts=2, num_experts_per_tok=3,
+     norm_topk_prob=False), dict(save="pretrained")),
+    ("deepseek_v32", "deepseek_v32", dict(num_hidden_layers=3, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=8,
+     n_shared_experts=1, num_experts_per_tok=2, n_group=2, topk_group=1,
+     mlp_layer_types=["sparse", "dense", "sparse"],
+     routed_scaling_factor=2.5, norm_topk_prob=True), dict(save="pretrained")),
+    # bf16, with the router and correction bias transformers keeps in f32.
+    ("dots1_bf16", "dots1", dict(num_hidden_layers=2, hidden_size=32,
+     intermediate_size=32, moe_intermediate_size=16, n_routed_experts=8,
+     n_shared_experts=1, num_experts_per_tok=2, first_k_dense_replace=1),
+     dict(save="bf16")),
+    # The correction bias stored as mlp.e_score_correction_bias.
+    ("exaone_moe", "exaone_moe", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_experts=8,
+     num_shared_experts=1, num_experts_per_tok=2, first_k_dense_replace=1,
+     routed_scaling_factor=2.0), dict(save="pretrained")),
+    # Softmax with a correction bias for selection ([1, E], under
+    # mlp.moe_statics), MoE layers from moe_layer_start_index.
+    ("ernie4_5_moe", "ernie4_5_moe", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, moe_num_experts=8,
+     moe_k=2, moe_num_shared_experts=1, moe_layer_start_index=1),
+     dict(save="pretrained")),
+    # A top-k per layer; the router held in f32; shared_mlp added.
+    ("hunyuan_v1_moe", "hunyuan_v1_moe", dict(num_hidden_layers=2,
+     hidden_size=16, intermediate_size=12, num_experts=8, moe_topk=[2, 3]),
+     dict(save="pretrained")),
+    # Fused input_linear/output_linear experts, softmax over the top-k
+    # logits; bf16 declared, f32 stored.
+    ("granitemoe", "granitemoe", dict(num_hidden_layers=1, hidden_size=32,
+     intermediate_size=16, num_local_experts=8, num_experts_per_tok=2),
+     dict(save="pretrained", declare="bfloat16")),
+    ("minimax_m2", "minimax_m2", dict(num_hidden_layers=1, hidden_size=16,
+     intermediate_size=12, num_local_experts=8, num_experts_per_tok=3),
+     dict(save="pretrained")),
+    ("flex_olmo", "flex_olmo", dict(num_hidden_layers=1, hidden_size=16,
+     intermediate_size=8, num_experts=8, num_experts_per_tok=2,
+     norm_topk_prob=True), dict(save="pretrained")),
+    ("qwen3_next", "qwen3_next", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=24, moe_intermediate_size=8,
+     shared_expert_intermediate_size=12, num_experts=8,
+     num_experts_per_tok=2, mlp_only_layers=[0]), dict(save="pretrained")),
+    # Vision-language models: the text model's layers under
+    # model.language_model., its keys in text_config.
+    # FP8 as released: MiniMax-M2 (w1/w3/w2 under block_sparse_moe) in
+    # bf16, GLM-4.5 (experts and shared experts) in f32.
+    ("minimax_m2_fp8_bf16", "minimax_m2", dict(num_hidden_layers=1,
+     hidden_size=128, intermediate_size=256, num_local_experts=8,
+     num_experts_per_tok=2), dict(save="fp8", declare="bfloat16")),
+    ("glm4_moe_fp8", "glm4_moe", dict(num_hidden_layers=2, hidden_size=128,
+     intermediate_size=256, moe_intermediate_size=128, n_routed_experts=8,
+     n_shared_experts=1, num_experts_per_tok=2, first_k_dense_replace=1,
+     routed_scaling_factor=2.5), dict(save="fp8")),
+    # LFM2-MoE: a dense lead layer, sigmoid scores with expert_bias for
+    # selection, renormalized with 1e-6 added to the sum, scaled.
+    ("lfm2_moe", "lfm2_moe", dict(num_hidden_layers=3, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_experts=8,
+     num_experts_per_tok=3, num_dense_layers=1, routed_scaling_factor=1.5,
+     layer_types=["conv", "full_attention", "conv"]),
+     dict(save="pretrained")),
+    ("qwen3_5_moe", "qwen3_5_moe", dict(num_hidden_layers=1, hidden_size=16,
+     moe_intermediate_size=8, shared_expert_intermediate_size=12,
+     num_experts=8, num_experts_per_tok=2), dict(save="pretrained")),
+    ("qwen3_5_moe_fused", "qwen3_5_moe", None,
+     dict(save="fused", like="qwen3_5_moe")),
+    # As released: the fused experts transposed, [E, H, 2I] and [E, I, H].
+    ("qwen3_vl_moe", "qwen3_vl_moe", dict(num_hidden_layers=2,
+     hidden_size=24, intermediate_size=32, moe_intermediate_size=8,
+     num_experts=8, num_experts_per_tok=2, decoder_sparse_step=2),
+     dict(save="pretrained", transpose_experts=True)),
 ]
+
+# The families routed as DeepSeek-V3.
+V3_LIKE = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "dots1",
+           "exaone_moe")
+# Vision-language models, their text model in text_config.
+COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe")
 
 
 def relative_l2(got, want):
@@ -143,6 +229,22 @@ def make(out):
         "deepseek_v2": (T.DeepseekV2Config, T.DeepseekV2ForCausalLM),
         "deepseek_v3": (T.DeepseekV3Config, T.DeepseekV3ForCausalLM),
         "gpt_oss": (T.GptOssConfig, T.GptOssForCausalLM),
+        "glm4_moe": (T.Glm4MoeConfig, T.Glm4MoeForCausalLM),
+        "glm4_moe_lite": (T.Glm4MoeLiteConfig, T.Glm4MoeLiteForCausalLM),
+        "deepseek_v32": (T.DeepseekV32Config, T.DeepseekV32ForCausalLM),
+        "dots1": (T.Dots1Config, T.Dots1ForCausalLM),
+        "exaone_moe": (T.ExaoneMoeConfig, T.ExaoneMoeForCausalLM),
+        "ernie4_5_moe": (T.Ernie4_5_MoeConfig, T.Ernie4_5_MoeForCausalLM),
+        "hunyuan_v1_moe": (T.HunYuanMoEV1Config, T.HunYuanMoEV1ForCausalLM),
+        "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM),
+        "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
+        "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
+        "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),
+        "lfm2_moe": (T.Lfm2MoeConfig, T.Lfm2MoeForCausalLM),
+        "qwen3_5_moe": (T.Qwen3_5MoeConfig,
+                        T.Qwen3_5MoeForConditionalGeneration),
+        "qwen3_vl_moe": (T.Qwen3VLMoeConfig,
+                         T.Qwen3VLMoeForConditionalGeneration),
     }
     # Attention and vocabulary as small as the classes allow.
     common = dict(vocab_size=16, num_attention_heads=2, num_key_value_heads=1,
@@ -150,15 +252,39 @@ def make(out):
                   pad_token_id=None)
     mla = dict(num_key_value_heads=2, kv_lora_rank=4, q_lora_rank=None,
                qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4)
+    # MLA with as many KV heads as query heads, and a query LoRA.
+    mha = dict(mla, num_key_value_heads=2, q_lora_rank=8)
+    linear = dict(head_dim=8, linear_key_head_dim=8, linear_value_head_dim=8,
+                  linear_num_key_heads=2, linear_num_value_heads=4)
     heads = dict(qwen3_moe=dict(head_dim=8), gpt_oss=dict(head_dim=8),
-                 deepseek_v2=mla, deepseek_v3=mla)
+                 deepseek_v2=mla, deepseek_v3=mla, glm4_moe=dict(head_dim=8),
+                 glm4_moe_lite=mha,
+                 deepseek_v32=dict(mha, index_topk=4, index_head_dim=8,
+                                   index_n_heads=2),
+                 exaone_moe=dict(head_dim=8), hunyuan_v1_moe=dict(head_dim=8),
+                 minimax_m2=dict(head_dim=8), qwen3_next=linear,
+                 qwen3_5_moe=linear,
+                 qwen3_vl_moe=dict(head_dim=16, rope_parameters=dict(
+                     rope_type="default", rope_theta=10000.0,
+                     mrope_section=[2, 3, 3], mrope_interleaved=True)))
+    vision = dict(
+        qwen3_5_moe=dict(depth=1, hidden_size=16, intermediate_size=16,
+                         num_heads=2, num_position_embeddings=16,
+                         patch_size=4),
+        qwen3_vl_moe=dict(depth=1, hidden_size=16, intermediate_size=16,
+                          num_heads=2, num_position_embeddings=16,
+                          patch_size=4, deepstack_visual_indexes=[0]))
 
     def build(family, overrides, seed):
         C, M = classes[family]
         kw = dict(common)
         kw.update(heads.get(family, {}))
         kw.update(overrides)
-        cfg = C(**kw)
+        if family in COMPOSITE:
+            cfg = C(text_config=kw, vision_config=dict(
+                vision[family], out_hidden_size=kw["hidden_size"]))
+        else:
+            cfg = C(**kw)
         torch.manual_seed(seed)
         model = M(cfg).eval()
         g = torch.Generator().manual_seed(seed)
@@ -170,15 +296,21 @@ def make(out):
                     # [E, in, out] and biases: large enough that the SwiGLU
                     # limit (7) clamps a good share of the activations.
                     std = 2.0 if p.dim() == 2 else 5.0 * p.shape[-2] ** -0.5
-                if "router" in name or name.endswith("mlp.gate.weight"):
+                if "router" in name or name.endswith(
+                        ("mlp.gate.weight", "gate.wg.weight",
+                         "feed_forward.gate.weight")):
                     std = 3.0 * std   # clear routing decisions
+                if name.endswith("e_score_correction_bias"):
+                    # ERNIE's, a parameter [1, E]: on the probabilities.
+                    p.copy_(torch.randn(p.shape, generator=g) * 0.05)
+                    continue
                 if "norm" in name and p.dim() == 1:
                     p.fill_(1.0)
                     continue
                 p.copy_(torch.randn(p.shape, generator=g, dtype=torch.float64)
                         .to(p.dtype) * std)
             for name, b in model.named_buffers():
-                if name.endswith("e_score_correction_bias"):
+                if name.endswith(("e_score_correction_bias", "expert_bias")):
                     b.copy_(torch.randn(b.shape, generator=g) * 0.15)
         return model
 
@@ -208,14 +340,15 @@ def make(out):
                     with torch.no_grad():
                         for prm in model.parameters():
                             prm.copy_(prm.to(torch.bfloat16))
-                H = model.config.hidden_size
+                H = model.config.get_text_config().hidden_size
                 x = rng.standard_normal((2, 5, H)).astype(np.float32)
                 x = x.astype(np.float64)
                 if bf16:
                     x = torch.tensor(x).to(torch.bfloat16).double().numpy()
-                if all(margins_ok(family, layer.mlp, model.config, x, margin)
-                       for layer in model.model.layers
-                       if is_moe(layer.mlp)):
+                if all(margins_ok(family, block_of(layer),
+                                  model.config.get_text_config(), x, margin)
+                       for layer in decoder_layers(model)
+                       if is_moe(block_of(layer))):
                     break
             else:
                 sys.exit("%s: no seed without near-ties in routing" % case)
@@ -229,6 +362,8 @@ def make(out):
                 to_mxfp4(d, case, bf16)
             if how["save"] == "fp8":
                 to_fp8(d, case, bf16)
+            if how.get("transpose_experts"):
+                transpose_experts(d)
             if how["save"] == "bf16":
                 # As transformers writes a bf16 model: loaded in bf16 (with
                 # what it keeps in f32 kept so) and saved again.
@@ -259,12 +394,14 @@ def make(out):
             kw["quantization_config"] = T.FineGrainedFP8Config(dequantize=True)
         loaded = classes[family][1].from_pretrained(d, **kw).eval()
         declared = loaded.config.dtype
-        layers = [i for i, l in enumerate(loaded.model.layers) if is_moe(l.mlp)]
+        text = loaded.config.get_text_config()
+        layers = [i for i, l in enumerate(decoder_layers(loaded))
+                  if is_moe(block_of(l))]
         if how["save"] == "fused":
             # transformers reads the fused layout back as it wrote it.
             for i in layers:
-                a = made[how["like"]].model.layers[i].mlp
-                b = loaded.model.layers[i].mlp
+                a = block_of(decoder_layers(made[how["like"]])[i])
+                b = block_of(decoder_layers(loaded)[i])
                 for (n, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
                     assert torch.equal(p, q), (case, i, n)
         native = {}
@@ -272,7 +409,7 @@ def make(out):
             with torch.no_grad():
                 xt = torch.tensor(x).to(torch.bfloat16)
                 for i in layers:
-                    y = loaded.model.layers[i].mlp(xt)
+                    y = block_of(decoder_layers(loaded)[i])(xt)
                     native[i] = (y[0] if isinstance(y, tuple) else y).double().numpy()
         # float64: the experts' default grouped_mm takes no doubles.
         loaded.set_experts_implementation("eager")
@@ -281,24 +418,24 @@ def make(out):
         with torch.no_grad():
             xt = torch.tensor(x)
             for i in layers:
-                mlp = loaded.model.layers[i].mlp
+                mlp = block_of(decoder_layers(loaded)[i])
                 y = mlp(xt)
                 y = (y[0] if isinstance(y, tuple) else y).numpy()
                 assert np.isfinite(y).all() and np.abs(y).max() > 1e-3, (case, i)
-                assert margins_ok(family, mlp, loaded.config, x, margin), (case, i)
+                assert margins_ok(family, mlp, text, x, margin), (case, i)
                 expected[i] = y
                 np.save(os.path.join(d, "expected.layer_%d.npy" % i), y)
                 if i in native:
                     np.save(os.path.join(d, "expected_native.layer_%d.npy" % i),
                             native[i])
                 write_operands(os.path.join(d, "ref.layer_%d" % i), family,
-                               mlp, loaded.config, x)
+                               mlp, text, x)
                 if family == "gpt_oss":
-                    check_clamps(case, i, mlp, loaded.config, x)
+                    check_clamps(case, i, mlp, text, x)
         bf16 = declared == torch.bfloat16
         index.append({
             "case": case, "family": family, "layers": layers,
-            "dense": [i for i in range(loaded.config.num_hidden_layers)
+            "dense": [i for i in range(text.num_hidden_layers)
                       if i not in layers],
             "tolerance": BF16_TOL if bf16 else F32_TOL,
             "native": bool(native), "files": files,
@@ -376,8 +513,10 @@ def to_fp8(d, case, bf16):
     codes = np.array([c for c in range(256) if c & 0x7f != 0x7f], np.uint8)
 
     def convert(name, t, rng):
-        if not ((".mlp.experts." in name or ".mlp.shared_experts." in name)
-                and name.endswith("_proj.weight") and t.dim() == 2):
+        if not ((".mlp.experts." in name or ".mlp.shared_experts." in name
+                 or ".block_sparse_moe.experts." in name)
+                and name.endswith(("_proj.weight", ".w1.weight", ".w2.weight",
+                                   ".w3.weight")) and t.dim() == 2):
             return None
         N, K = t.shape
         scale = rng.uniform(0.5, 1.5, ((N + 127) // 128, K // 128)) * \
@@ -400,12 +539,63 @@ def stored_dtype(path):
         return "/".join(sorted({f.get_slice(k).get_dtype() for k in f.keys()}))
 
 
+def transpose_experts(d):
+    """Rewrites the fused experts of checkpoint `d` transposed, [E, H, 2I]
+    and [E, I, H], as the released Qwen3-VL-MoE checkpoints hold them."""
+    from safetensors.torch import load_file, save_file
+    path = os.path.join(d, "model.safetensors")
+    out = {}
+    for name, t in load_file(path).items():
+        if name.endswith(("mlp.experts.gate_up_proj", "mlp.experts.down_proj")):
+            t = t.transpose(1, 2)
+        out[name] = t.contiguous()
+    save_file(out, path, metadata={"format": "pt"})
+
+
+def decoder_layers(model):
+    """The text model's decoder layers (a vision-language model's under
+    model.language_model)."""
+    inner = model.model
+    return (inner.language_model if hasattr(inner, "language_model")
+            else inner).layers
+
+
+def block_of(layer):
+    """The layer's MoE block (Granite's is block_sparse_moe, LFM2's
+    feed_forward) or dense MLP."""
+    for attr in ("mlp", "block_sparse_moe", "feed_forward"):
+        if hasattr(layer, attr):
+            return getattr(layer, attr)
+    raise AttributeError("no MLP in %s" % type(layer).__name__)
+
+
 def is_moe(mlp):
     return hasattr(mlp, "experts")
 
 
 def router_of(mlp):
-    return mlp.router if hasattr(mlp, "router") else mlp.gate
+    if hasattr(mlp, "router"):
+        return mlp.router
+    return mlp.gate.wg if hasattr(mlp.gate, "wg") else mlp.gate
+
+
+def top_k_of(mlp, cfg):
+    """The layer's top-k (Hunyuan's gate holds its layer's own)."""
+    gate = getattr(mlp, "gate", None)
+    return gate.top_k if hasattr(gate, "wg") else cfg.num_experts_per_tok
+
+
+def selection_bias(family, mlp):
+    """The bias added to the scores for selection only, or None."""
+    if family == "ernie4_5_moe":
+        return mlp.gate.moe_statics.e_score_correction_bias.reshape(-1)
+    if family == "minimax_m2":
+        return mlp.e_score_correction_bias
+    if family == "lfm2_moe":
+        return mlp.expert_bias
+    if family in V3_LIKE:
+        return mlp.gate.e_score_correction_bias
+    return None
 
 
 def margins_ok(family, mlp, cfg, x, margin):
@@ -419,20 +609,25 @@ def margins_ok(family, mlp, cfg, x, margin):
     logits = X @ w.T
     if getattr(r, "bias", None) is not None:
         logits = logits + r.bias.detach().double().numpy()
-    K = cfg.num_experts_per_tok
+    K = top_k_of(mlp, cfg)
     E = w.shape[0]
+    bias = selection_bias(family, mlp)
+    bias = None if bias is None else bias.detach().double().numpy()
+    v3 = family in V3_LIKE
     for l in logits:
-        if family == "deepseek_v3":
-            s = 1 / (1 + np.exp(-l)) + r.e_score_correction_bias.double().numpy()
+        if v3 or family in ("minimax_m2", "lfm2_moe"):
+            s = 1 / (1 + np.exp(-l)) + bias
+        elif family == "ernie4_5_moe":
+            s = np.exp(l - l.max()) / np.exp(l - l.max()).sum() + bias
         else:
             # Softmax keeps the order of the logits (and of group maxima):
             # gaps in log-probability.
             s = l
-        if family == "deepseek_v3" or (family == "deepseek_v2" and
-                                       cfg.topk_method == "group_limited_greedy"):
+        if v3 or (family == "deepseek_v2" and
+                  cfg.topk_method == "group_limited_greedy"):
             G, TG = cfg.n_group, cfg.topk_group
             grouped = s.reshape(G, E // G)
-            gs = (np.sort(grouped, 1)[:, -2:].sum(1) if family == "deepseek_v3"
+            gs = (np.sort(grouped, 1)[:, -2:].sum(1) if v3
                   else grouped.max(1))
             order = np.sort(gs)[::-1]
             if TG < G and order[TG - 1] - order[TG] < margin:
@@ -471,7 +666,7 @@ def write_operands(d, family, mlp, cfg, x):
     r = router_of(mlp)
     ops = {"hidden": x, "router_weight": r.weight}
     e = mlp.experts
-    routing = {"k": cfg.num_experts_per_tok, "scoring": "softmax",
+    routing = {"k": top_k_of(mlp, cfg), "scoring": "softmax",
                "order": "score_then_topk", "renormalize": False, "scale": 1.0}
     activation = {"kind": "swiglu", "alpha": 1.0, "beta": 0.0}
     layout = "concatenated"
@@ -488,23 +683,37 @@ def write_operands(d, family, mlp, cfg, x):
     else:
         ops["gate_up"] = e.gate_up_proj                   # [E, 2I, H]
         ops["down"] = e.down_proj
-    if family == "mixtral":
+    bias = selection_bias(family, mlp)
+    if bias is not None:
+        ops["correction_bias"] = bias
+    if family in ("mixtral", "hunyuan_v1_moe", "ernie4_5_moe", "qwen3_5_moe",
+                  "qwen3_vl_moe"):
         routing["renormalize"] = True
-    elif family in ("qwen2_moe", "qwen3_moe", "olmoe"):
+    elif family == "minimax_m2":
+        routing.update(scoring="sigmoid", renormalize=True)
+    elif family == "lfm2_moe":
+        routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
+                       scale=cfg.routed_scaling_factor)
+        if cfg.norm_topk_prob:
+            routing["renorm_epsilon"] = 1e-6
+    elif family == "granitemoe":
+        routing["order"] = "topk_then_score"
+    elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "flex_olmo",
+                    "qwen3_next"):
         routing["renormalize"] = bool(cfg.norm_topk_prob)
-    elif family.startswith("deepseek"):
+    elif family in V3_LIKE:
+        routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
+                       n_group=cfg.n_group, topk_group=cfg.topk_group,
+                       group_score="top2_sum", scale=cfg.routed_scaling_factor)
+    elif family == "deepseek_v2":
         routing["scale"] = cfg.routed_scaling_factor
-        if family == "deepseek_v3":
-            routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
-                           n_group=cfg.n_group, topk_group=cfg.topk_group,
-                           group_score="top2_sum")
-            ops["correction_bias"] = r.e_score_correction_bias
-        elif cfg.topk_method == "group_limited_greedy":
+        if cfg.topk_method == "group_limited_greedy":
             routing.update(n_group=cfg.n_group, topk_group=cfg.topk_group,
                            group_score="max")
-    shared = getattr(mlp, "shared_expert", None)
-    if shared is None:
-        shared = getattr(mlp, "shared_experts", None)
+    shared = None
+    for attr in ("shared_expert", "shared_experts", "shared_mlp"):
+        if getattr(mlp, attr, None) is not None:
+            shared = getattr(mlp, attr)
     if shared is not None:
         ops["shared_gate"] = shared.gate_proj.weight
         ops["shared_up"] = shared.up_proj.weight

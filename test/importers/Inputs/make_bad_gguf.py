@@ -37,6 +37,7 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   many-shared.gguf       bailingmoe2 with 40000 shared experts of width 1000
   huge-shared-width.gguf bailingmoe2.expert_shared_feed_forward_length = 2^40
   zero-step.gguf         ernie4_5-moe.interleave_moe_layer_step = 0
+  negative-lead.gguf     lfm2moe.leading_dense_block_count = -1 (an int32)
 """
 import os
 import struct
@@ -72,6 +73,8 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
             writer.add_string(full, value)
         elif value >= 2**32:
             writer.add_uint64(full, value)
+        elif value < 0:
+            writer.add_int32(full, value)
         else:
             writer.add_uint32(full, value)
     tensors = {"ffn_gate_inp.weight": (E, H), "ffn_gate_exps.weight": (E, I, H),
@@ -150,6 +153,8 @@ def main(out):
                 "expert_shared_feed_forward_length": 2**40})
     write(p("zero-step.gguf"), arch="ernie4_5-moe",
           keys={"leading_dense_block_count": 0, "interleave_moe_layer_step": 0})
+    write(p("negative-lead.gguf"), arch="lfm2moe",
+          keys={"leading_dense_block_count": -1, "expert_gating_func": 2})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

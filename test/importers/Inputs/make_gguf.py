@@ -423,6 +423,9 @@ CASES = [
     # renormalized, the experts feed_forward_length wide.
     ("minimax_m2", "minimax-m2", dict(gating="sigmoid", norm=True, k=K, bias=True), 1, 0,
      {"feed_forward_length": I, "expert_gating_func": 2}, "f32"),
+    # LFM2-8B-A1B: a dense lead block, then minimax-m2's routing.
+    ("lfm2moe", "lfm2moe", dict(gating="sigmoid", norm=True, k=K, bias=True), 3, 1,
+     {"leading_dense_block_count": 1, "expert_gating_func": 2}, "f32"),
 ]
 
 

@@ -1,0 +1,173 @@
+//===- DeepseekFamilies.cpp - DeepSeek-V2/V3 and the families like V3 ----===//
+//
+// DeepSeek-V2 (softmax, greedy or group-limited), and the families whose
+// MoE block transformers writes as DeepSeek-V3's: a router held in f32,
+// sigmoid scores, e_score_correction_bias for selection only, group-limited
+// top-k with top-2-sum group scores, optional renormalization, a routed
+// scaling factor, and shared experts added unscaled. They differ in their
+// keys and defaults only (each config class's, transformers 5.24).
+//
+//===----------------------------------------------------------------------===//
+#include "importers/hf/FamilyConfig.h"
+
+#include <algorithm>
+
+using namespace moe;
+using namespace moe::hf;
+using namespace moe::hf::family;
+using mlir::moe::GroupScoreFunc;
+using mlir::moe::ScoringFunc;
+
+namespace {
+
+struct Flavor {
+  /// DeepSeek-V2: softmax scores, topk_method greedy or
+  /// group_limited_greedy (max per group), no renormalization.
+  bool v2 = false;
+  /// The shared-expert count and its default (-1: required).
+  const char *sharedKey = "n_shared_experts";
+  int64_t sharedDefault = 1;
+  /// Which layers are MoE: `mlp_layer_types` where read and set, else
+  /// i >= first_k_dense_replace, with this default (-1: the key is not
+  /// read, and the first layer alone is dense).
+  bool layerTypes = false;
+  int64_t firstDense = 0;
+  double scale = 1.0;
+  int64_t nGroup = 1, topkGroup = 1;
+  bool norm = true;
+  /// topk_method is checked (V2: greedy or group_limited_greedy; V3:
+  /// noaux_tc, the only routing transformers runs).
+  bool method = false;
+  /// The correction bias is stored as `mlp.e_score_correction_bias`
+  /// (EXAONE MoE; transformers moves it under the gate on load).
+  bool biasOnMlp = false;
+};
+
+Flavor flavorOf(const std::string &type) {
+  Flavor f;
+  if (type == "deepseek_v2") {
+    f.v2 = true;
+    f.sharedDefault = 2;
+    f.norm = false;
+    f.method = true;
+  } else if (type == "deepseek_v3" || type == "deepseek_v32") {
+    f.layerTypes = type == "deepseek_v32";
+    f.firstDense = 3;
+    f.scale = 2.5;
+    f.nGroup = 8;
+    f.topkGroup = 4;
+    f.method = type == "deepseek_v3";
+  } else if (type == "glm4_moe") {
+    f.firstDense = 1;
+  } else if (type == "glm4_moe_lite") {
+    f.layerTypes = true;
+    f.firstDense = -1;
+    f.scale = 1.8;
+  } else if (type == "dots1") {
+    f.sharedDefault = -1;
+    f.norm = false;
+  } else { // exaone_moe
+    f.sharedKey = "num_shared_experts";
+    f.layerTypes = true;
+    f.firstDense = 1;
+    f.scale = 2.5;
+    f.biasOnMlp = true;
+  }
+  return f;
+}
+
+/// Whether each layer is MoE, as the family's config class decides it.
+std::vector<bool> moeLayers(Config &cfg, const Flavor &f, int64_t layers) {
+  std::vector<bool> moe(layers, false);
+  std::vector<std::string> types = f.layerTypes ? cfg.strings("mlp_layer_types")
+                                                : std::vector<std::string>();
+  if (!types.empty()) {
+    cfg.require(static_cast<int64_t>(types.size()) == layers,
+                "'mlp_layer_types' has " + std::to_string(types.size()) +
+                    " entries for " + std::to_string(layers) + " layers");
+    for (size_t i = 0; i < types.size() && cfg.error.empty(); ++i) {
+      cfg.require(types[i] == "sparse" || types[i] == "dense",
+                  "'mlp_layer_types' entry " + std::to_string(i) + " is '" +
+                      types[i] + "' (sparse or dense)");
+      moe[i] = types[i] == "sparse";
+    }
+    return moe;
+  }
+  int64_t first =
+      f.firstDense < 0 ? 1 : cfg.integer("first_k_dense_replace", f.firstDense);
+  for (int64_t i = std::max<int64_t>(first, 0); i < layers; ++i)
+    moe[i] = true;
+  return moe;
+}
+
+} // namespace
+
+std::string family::deepseekLike(const Checkpoint &ckpt, Config &cfg,
+                                 const Common &c, const std::string &type,
+                                 std::vector<LayerPlan> &out) {
+  Flavor f = flavorOf(type);
+  int64_t I = cfg.width("moe_intermediate_size");
+  int64_t shared =
+      cfg.sharedCount(f.sharedKey, f.sharedDefault, I, "moe_intermediate_size");
+  double scale = cfg.number("routed_scaling_factor", f.scale);
+  int64_t nGroup = cfg.integer("n_group", f.nGroup);
+  int64_t topkGroup = cfg.integer("topk_group", f.topkGroup);
+  bool norm = !f.v2 && cfg.boolean("norm_topk_prob", f.norm);
+  std::string method;
+  if (f.method)
+    method = cfg.string("topk_method", f.v2 ? "greedy" : "noaux_tc");
+  // DeepseekV3MoE always routes as noaux_tc (sigmoid scores, the
+  // correction bias, group-limited top-k) and ignores the key; another
+  // value says the checkpoint expects a routing it will not get.
+  if (f.method && !f.v2)
+    cfg.require(method == "noaux_tc", "unsupported topk_method '" + method +
+                                          "' (DeepSeek-V3 routes with "
+                                          "noaux_tc)");
+  if (f.v2) {
+    cfg.require(method == "greedy" || method == "group_limited_greedy",
+                "unsupported topk_method '" + method +
+                    "' (greedy, group_limited_greedy)");
+    // DeepseekV2MLP (the shared experts) has biases with mlp_bias.
+    cfg.require(!cfg.boolean("mlp_bias", false),
+                "'mlp_bias' is true: shared experts with biases are not "
+                "supported");
+  }
+  // transformers does not read moe_layer_freq (DeepSeek's own code does,
+  // and the released checkpoints set it to 1).
+  std::vector<bool> moe = moeLayers(cfg, f, c.layers);
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if (!moe[i])
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    p.k = c.K;
+    p.scale = scale;
+    if (!f.v2) {
+      p.scoring = ScoringFunc::sigmoid;
+      p.renormalize = norm;
+      p.nGroup = nGroup;
+      p.topkGroup = topkGroup;
+      p.groupScore = GroupScoreFunc::top2_sum;
+      // EXAONE's is stored under mlp. (named when missing); transformers
+      // holds it under the gate.
+      std::string bias = p.prefix + "gate.e_score_correction_bias";
+      if (f.biasOnMlp)
+        bias = storedName(ckpt, {p.prefix + "e_score_correction_bias", bias});
+      p.operands["correction_bias"] = f32Tensor(bias, {c.E});
+    } else if (method == "group_limited_greedy") {
+      // transformers ignores norm_topk_prob for V2: weights are the
+      // selected probabilities times the scale.
+      p.nGroup = nGroup;
+      p.topkGroup = topkGroup;
+    }
+    p.operands["router_weight"] =
+        f32Tensor(p.prefix + "gate.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    if (shared > 0)
+      addSharedExpert(p, p.prefix + "shared_experts.", shared * I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}

@@ -197,8 +197,8 @@ void addSharedExpert(LayerPlan &p, int64_t Is, int64_t H) {
       tensor(p.prefix + "ffn_down_shexp.weight", {H, Is});
 }
 
-/// qwen3moe, olmoe and llama (Mixtral): softmax over all experts, top-k,
-/// renormalized where llama.cpp renormalizes.
+/// qwen3moe, olmoe, llama (Mixtral), dbrx, phimoe and arctic: softmax over
+/// all experts, top-k, renormalized where llama.cpp renormalizes.
 std::string plain(const Checkpoint &ckpt, Meta &m, const Common &c,
                   bool renormalize, std::vector<LayerPlan> &out) {
   for (int64_t i = 0; i < c.layers; ++i) {
@@ -367,6 +367,41 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
+/// deepseek (DeepSeek-MoE) and bailingmoe (Ling 1.0): softmax over all
+/// experts, top-k, and `expert_shared_count` shared experts as wide as a
+/// routed one, added. deepseek's MoE blocks start at
+/// leading_dense_block_count (required), its weights neither
+/// renormalized nor scaled (llama.cpp reads expert_weights_scale for it
+/// but applies none); every block of bailingmoe is MoE (llama.cpp builds
+/// every block so), its weights renormalized if expert_weights_norm and
+/// times expert_weights_scale (0 or unset: 1).
+std::string softmaxSharedExperts(const Checkpoint &ckpt, Meta &m,
+                                 const Common &c, bool ling,
+                                 std::vector<LayerPlan> &out) {
+  int64_t dense = ling ? 0 : m.integer("leading_dense_block_count");
+  int64_t shared = m.integer("expert_shared_count");
+  bool norm = ling && m.boolean("expert_weights_norm", false);
+  double scale = ling ? m.number("expert_weights_scale", 0.0) : 0.0;
+  if (scale == 0.0)
+    scale = 1.0;
+  m.require(dense >= 0,
+            "'" + m.full("leading_dense_block_count") + "' must be >= 0");
+  m.require(shared >= 0 && shared <= kMaxWidth / c.I,
+            "the shared experts' width ('" + m.full("expert_shared_count") +
+                "' " + std::to_string(shared) + " times " +
+                std::to_string(c.I) + ") must be in [0, " +
+                std::to_string(kMaxWidth) + "]");
+  for (int64_t i = dense; i < c.layers && m.error.empty(); ++i) {
+    LayerPlan p = swigluLayer(ckpt, c, i);
+    p.renormalize = norm;
+    p.scale = scale;
+    if (shared > 0)
+      addSharedExpert(p, shared * c.I, c.H);
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
 /// ernie4_5-moe: MoE blocks from leading_dense_block_count on, every
 /// interleave_moe_layer_step-th (block i when (i + 1) is a multiple);
 /// softmax scores, `exp_probs_b` added for selection only, renormalized;
@@ -449,7 +484,8 @@ const std::vector<std::string> &hf::supportedGgufArchitectures() {
       "qwen3moe",   "qwen2moe",     "llama",       "olmoe",      "deepseek2",
       "gpt-oss",    "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
       "dots1",      "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2",
-      "minimax-m2", "lfm2moe"};
+      "minimax-m2", "lfm2moe",      "dbrx",        "phimoe",     "arctic",
+      "deepseek",   "bailingmoe"};
   return archs;
 }
 
@@ -470,18 +506,21 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
-  // bailingmoe2, gpt-oss and lfm2moe need the key; the experts of granitemoe
-  // and minimax-m2 are feed_forward_length wide (llama.cpp sizes their tensors
-  // so; minimax-m2's expert_feed_forward_length may be a per-layer array).
+  // bailingmoe2, gpt-oss, lfm2moe, deepseek and bailingmoe need the key; the
+  // experts of granitemoe, minimax-m2, dbrx, phimoe and arctic are
+  // feed_forward_length wide (llama.cpp sizes their tensors so, whatever
+  // expert_feed_forward_length says; minimax-m2's may be a per-layer array).
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
-  if (arch == "minimax-m2")
+  if (arch == "minimax-m2" || arch == "dbrx" || arch == "phimoe" ||
+      arch == "arctic")
     c.I = m.integer("feed_forward_length");
   else if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
            arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
            arch == "hunyuan-moe" || arch == "bailingmoe2" ||
-           arch == "gpt-oss" || arch == "lfm2moe")
+           arch == "gpt-oss" || arch == "lfm2moe" || arch == "deepseek" ||
+           arch == "bailingmoe")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -524,7 +563,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   if (!m.error.empty())
     return m.error;
   std::string err;
-  if (arch == "qwen3moe" || arch == "qwen3vlmoe" || arch == "llama")
+  if (arch == "qwen3moe" || arch == "qwen3vlmoe" || arch == "llama" ||
+      arch == "dbrx" || arch == "phimoe" || arch == "arctic")
     err = plain(ckpt, m, c, /*renormalize=*/true, out);
   else if (arch == "olmoe")
     err = plain(ckpt, m, c, /*renormalize=*/false, out);
@@ -548,6 +588,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = ernie45(ckpt, m, c, out);
   else if (arch == "minimax-m2" || arch == "lfm2moe")
     err = biasedSelection(ckpt, m, c, arch == "lfm2moe", out);
+  else if (arch == "deepseek" || arch == "bailingmoe")
+    err = softmaxSharedExperts(ckpt, m, c, arch == "bailingmoe", out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

@@ -38,6 +38,10 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   huge-shared-width.gguf bailingmoe2.expert_shared_feed_forward_length = 2^40
   zero-step.gguf         ernie4_5-moe.interleave_moe_layer_step = 0
   negative-lead.gguf     lfm2moe.leading_dense_block_count = -1 (an int32)
+  no-ffn-length.gguf     dbrx without feed_forward_length (its experts'
+                         width; expert_feed_forward_length is not read)
+  no-shared-count.gguf   deepseek without expert_shared_count
+  many-shared-ling.gguf  bailingmoe with 2^21 shared experts of width 12
 """
 import os
 import struct
@@ -155,6 +159,11 @@ def main(out):
           keys={"leading_dense_block_count": 0, "interleave_moe_layer_step": 0})
     write(p("negative-lead.gguf"), arch="lfm2moe",
           keys={"leading_dense_block_count": -1, "expert_gating_func": 2})
+    write(p("no-ffn-length.gguf"), arch="dbrx")
+    write(p("no-shared-count.gguf"), arch="deepseek",
+          keys={"leading_dense_block_count": 0})
+    write(p("many-shared-ling.gguf"), arch="bailingmoe",
+          keys={"expert_shared_count": 2**21})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

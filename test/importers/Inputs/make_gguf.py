@@ -426,6 +426,25 @@ CASES = [
     # LFM2-8B-A1B: a dense lead block, then minimax-m2's routing.
     ("lfm2moe", "lfm2moe", dict(gating="sigmoid", norm=True, k=K, bias=True), 3, 1,
      {"leading_dense_block_count": 1, "expert_gating_func": 2}, "f32"),
+    # DBRX, Phi-3.5-MoE and Snowflake Arctic: softmax, top-k, renormalized,
+    # the experts feed_forward_length wide whatever
+    # expert_feed_forward_length says (llama.cpp sizes them so).
+    ("dbrx", "dbrx", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": I}, "f32"),
+    ("phimoe", "phimoe", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": I, "expert_feed_forward_length": 7}, "f32"),
+    ("arctic", "arctic", dict(gating="softmax", norm=True, k=K), 2, 0,
+     {"feed_forward_length": I}, "f32"),
+    # DeepSeek-MoE: a dense lead block, softmax, top-k, not renormalized,
+    # two shared experts as wide as a routed one.
+    ("deepseek", "deepseek", dict(gating="softmax", norm=False, k=K, shared=2 * I), 3, 1,
+     {"leading_dense_block_count": 1, "expert_shared_count": 2,
+      "expert_weights_scale": 1.0}, "f32"),
+    # Ling 1.0: every block MoE, renormalized, scaled 1.5, a shared expert.
+    ("bailingmoe", "bailingmoe", dict(gating="softmax", norm=True, k=K, scale=1.5,
+                                      shared=I), 1, 0,
+     {"expert_shared_count": 1, "expert_weights_norm": True,
+      "expert_weights_scale": 1.5}, "f32"),
 ]
 
 

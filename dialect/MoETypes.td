@@ -28,7 +28,14 @@ def MoE_QuantFormat : I32EnumAttr<"QuantFormat",
       I32EnumAttrCase<"q2_k", 19>,
       I32EnumAttrCase<"q3_k", 20>,
       I32EnumAttrCase<"iq4_nl", 21>,
-      I32EnumAttrCase<"iq4_xs", 22>]> {
+      I32EnumAttrCase<"iq4_xs", 22>,
+      I32EnumAttrCase<"iq2_xxs", 23>,
+      I32EnumAttrCase<"iq2_xs", 24>,
+      I32EnumAttrCase<"iq2_s", 25>,
+      I32EnumAttrCase<"iq3_xxs", 26>,
+      I32EnumAttrCase<"iq3_s", 27>,
+      I32EnumAttrCase<"iq1_s", 28>,
+      I32EnumAttrCase<"iq1_m", 29>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -102,6 +109,50 @@ def MoE_QuantizedType : TypeDef<MoE_Dialect, "Quantized"> {
       `(d · (ls − 32)) · v[n]` with `v` as `iq4_nl`'s, `n` the low nibble
       of `qs[16 t + j % 16]` when `j % 32 < 16`, else its high nibble, and
       `ls = (sl[t / 2] >> 4 (t % 2)) & 15 | ((sh >> 2 t) & 3) << 4`.
+    * The i-quants `iq2_xxs`, `iq2_xs`, `iq2_s`, `iq3_xxs`, `iq3_s`,
+      `iq1_s` and `iq1_m` (`B = 256`) index ggml's codebooks, fixed tables
+      of entries of 8 (`G2` for the 2-bit formats, `G1` for the 1-bit
+      ones) or 4 values (`G3`; runtime/support/IQGrids.h, as ggml defines
+      them). Element `j` lies in group `g = j / 8` (`l = g % 4` within
+      its 32 elements `ib = j / 32`) at `k = j % 8`. Where a group's sign
+      comes from a 7-bit `s`, its sign byte is `s` with bit 7 the parity
+      of `s` (an even number of minus signs); element `j` is negated when
+      bit `k` of the group's sign byte is set. `u16`/`u32` are
+      little-endian.
+      * `iq2_xxs`: 66 bytes, f16 `d` (`b[0..1]`), then per `ib` 8 bytes:
+        4 codes and a `u32` `a` (`b[6 + 8 ib..]`); element `j` is
+        `d · (2 (a >> 28) + 1) / 8 · G2[b[2 + 8 ib + l]][k]`, its sign
+        from `s = (a >> 7 l) & 127`.
+      * `iq2_xs`: 74 bytes, f16 `d`, 32 `u16` `q` (`b[2..65]`), 8 bytes of
+        4-bit scales `sc` (`b[66..73]`); with `q = q[g]`, element `j` is
+        `d · (2 c + 1) / 8 · G2'[q & 511][k]`, `c = (sc[ib] >> 4 (l / 2)) & 15`,
+        its sign from `s = q >> 9` (`G2'` the 512-entry table).
+      * `iq2_s`: 82 bytes, f16 `d`, 32 bytes `qs` (`b[2..33]`), 32 sign
+        bytes (`b[34..65]`), 8 bytes `qh` (`b[66..73]`), 8 bytes of 4-bit
+        scales (`b[74..81]`); element `j` is
+        `d · (2 c + 1) / 8 · G2''[qs[g] | ((qh[ib] >> 2 l) & 3) << 8][k]`
+        with `c` as `iq2_xs`'s, negated by bit `k` of sign byte `g`
+        (`G2''` the 1024-entry table).
+      * `iq3_xxs`: 98 bytes, f16 `d`, 64 bytes `qs` (`b[2..65]`), 8 `u32`
+        `a` (`b[66..97]`); element `j` is
+        `d · (2 (a[ib] >> 28) + 1) / 4 · G3[qs[2 g + k / 4]][k % 4]`, its
+        sign from `s = (a[ib] >> 7 l) & 127`.
+      * `iq3_s`: 110 bytes, f16 `d`, 64 bytes `qs` (`b[2..65]`), 8 bytes
+        `qh` (`b[66..73]`), 32 sign bytes (`b[74..105]`), 4 bytes of 4-bit
+        scales (`b[106..109]`); with `m = 2 g + k / 4`, element `j` is
+        `d · (2 c + 1) · G3'[qs[m] | ((qh[m / 8] >> m % 8) & 1) << 8][k % 4]`,
+        `c = (b[106 + ib / 2] >> 4 (ib % 2)) & 15`, negated by bit `k` of
+        sign byte `g` (`G3'` the 512-entry table).
+      * `iq1_s`: 50 bytes, f16 `d`, 32 bytes `qs` (`b[2..33]`), 8 `u16`
+        `h` (`b[34..49]`); element `j` is
+        `d · (2 ((h[ib] >> 12) & 7) + 1) · (G1[qs[g] | ((h[ib] >> 3 l) & 7) << 8][k] + δ)`
+        with `δ = −1/8` when bit 15 of `h[ib]` is set, else `1/8`.
+      * `iq1_m`: 56 bytes, 32 bytes `qs` (`b[0..31]`), 16 bytes `qh`
+        (`b[32..47]`), 4 `u16` `sc` (`b[48..55]`) whose top nibbles are
+        the f16 `d` (`sc[0] >> 12` its lowest); with `n = (qh[g / 2] >>
+        4 (g % 2)) & 15` and `c = (sc[g / 8] >> 3 ((g / 2) % 4)) & 7`,
+        element `j` is `d · (2 c + 1) · (G1[qs[g] | (n & 7) << 8][k] + δ)`,
+        `δ = −1/8` when `n & 8`, else `1/8`.
     * `mxfp4` (OCP microscaling MXFP4, as ggml stores it): `B = 32` in 17
       bytes, an e8m0 exponent `e` (`b[0]`) then 16 bytes `qs` of e2m1
       values; element `j` is `v[n] · s` with `n` the low nibble of

@@ -59,6 +59,20 @@ std::optional<::moe::DType> mlir::moe::storageDType(Type t) {
       return ::moe::DType::IQ4_NL;
     case QuantFormat::iq4_xs:
       return ::moe::DType::IQ4_XS;
+    case QuantFormat::iq2_xxs:
+      return ::moe::DType::IQ2_XXS;
+    case QuantFormat::iq2_xs:
+      return ::moe::DType::IQ2_XS;
+    case QuantFormat::iq2_s:
+      return ::moe::DType::IQ2_S;
+    case QuantFormat::iq3_xxs:
+      return ::moe::DType::IQ3_XXS;
+    case QuantFormat::iq3_s:
+      return ::moe::DType::IQ3_S;
+    case QuantFormat::iq1_s:
+      return ::moe::DType::IQ1_S;
+    case QuantFormat::iq1_m:
+      return ::moe::DType::IQ1_M;
     }
   }
   return std::nullopt;
@@ -124,6 +138,20 @@ Type mlir::moe::storageElementType(MLIRContext *ctx, ::moe::DType t) {
     return QuantizedType::get(ctx, QuantFormat::iq4_nl);
   case ::moe::DType::IQ4_XS:
     return QuantizedType::get(ctx, QuantFormat::iq4_xs);
+  case ::moe::DType::IQ2_XXS:
+    return QuantizedType::get(ctx, QuantFormat::iq2_xxs);
+  case ::moe::DType::IQ2_XS:
+    return QuantizedType::get(ctx, QuantFormat::iq2_xs);
+  case ::moe::DType::IQ2_S:
+    return QuantizedType::get(ctx, QuantFormat::iq2_s);
+  case ::moe::DType::IQ3_XXS:
+    return QuantizedType::get(ctx, QuantFormat::iq3_xxs);
+  case ::moe::DType::IQ3_S:
+    return QuantizedType::get(ctx, QuantFormat::iq3_s);
+  case ::moe::DType::IQ1_S:
+    return QuantizedType::get(ctx, QuantFormat::iq1_s);
+  case ::moe::DType::IQ1_M:
+    return QuantizedType::get(ctx, QuantFormat::iq1_m);
   }
   return nullptr;
 }

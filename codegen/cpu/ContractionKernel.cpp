@@ -125,9 +125,8 @@ Value mlir::moe::bf16Rows(OpBuilder &b, Location loc, Value input, Value rows,
 bool mlir::moe::usesInt8Rows(const ContractionKernel &kernel,
                              QuantizedType quant, int64_t k) {
   // Halves formats take a last unit of 2 blocks (64 elements) as a tail.
-  // FP8 values are not integers: fp8_e4m3 keeps the f32 kernel.
   return kernel.int8Dot && kernel.lanes == 16 && quant &&
-         quant.getFormat() != QuantFormat::fp8_e4m3 && k % 64 == 0;
+         hasInt8Steps(quant.getFormat()) && k % 64 == 0;
 }
 
 Value mlir::moe::loopThreading(OpBuilder &b, Location loc, Value lo, Value hi,

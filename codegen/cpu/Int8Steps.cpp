@@ -223,7 +223,14 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
   }
   case QuantFormat::fp8_e4m3:
-    llvm_unreachable("fp8_e4m3 has no int8 dot products (usesInt8Rows)");
+  case QuantFormat::iq2_xxs:
+  case QuantFormat::iq2_xs:
+  case QuantFormat::iq2_s:
+  case QuantFormat::iq3_xxs:
+  case QuantFormat::iq3_s:
+  case QuantFormat::iq1_s:
+  case QuantFormat::iq1_m:
+    llvm_unreachable("no int8 dot products (hasInt8Steps)");
   case QuantFormat::u8z128:
   case QuantFormat::u4z128:
   case QuantFormat::u2z128: {
@@ -509,6 +516,13 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::u2z16:
     return 0; // unsigned codes; the zero points are mins
   case QuantFormat::fp8_e4m3:
+  case QuantFormat::iq2_xxs:
+  case QuantFormat::iq2_xs:
+  case QuantFormat::iq2_s:
+  case QuantFormat::iq3_xxs:
+  case QuantFormat::iq3_s:
+  case QuantFormat::iq1_s:
+  case QuantFormat::iq1_m:
     break;
   }
   llvm_unreachable("unknown quantized format");

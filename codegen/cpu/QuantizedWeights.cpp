@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 #include "codegen/cpu/QuantizedWeights.h"
 #include "codegen/linalg/LoweringUtils.h"
+#include "runtime/support/IQGrids.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
@@ -55,6 +56,22 @@ static constexpr int8_t kMxfp4Doubled[16] = {0, 1,  2,  3,  4,  6,  8,  12,
 /// iq4_nl's and iq4_xs's non-linear values, by code.
 static constexpr int8_t kIq4Values[16] = {
     -127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69, 89, 113};
+
+bool mlir::moe::hasInt8Steps(QuantFormat format) {
+  switch (format) {
+  case QuantFormat::fp8_e4m3: // FP8 values are not integers
+  case QuantFormat::iq2_xxs:
+  case QuantFormat::iq2_xs:
+  case QuantFormat::iq2_s:
+  case QuantFormat::iq3_xxs:
+  case QuantFormat::iq3_s:
+  case QuantFormat::iq1_s:
+  case QuantFormat::iq1_m:
+    return false;
+  default:
+    return true;
+  }
+}
 
 bool mlir::moe::int8RowsInHalves(QuantizedType quant) {
   return quant.getBlockElements() == 32;
@@ -462,6 +479,27 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
     return arith::MulFOp::create(b, loc, iq4Floats(nibbles(raw, e0 % 32 >= 16)),
                                  splat(scale));
   }
+  case QuantFormat::iq2_xxs:
+  case QuantFormat::iq2_xs:
+  case QuantFormat::iq2_s:
+  case QuantFormat::iq3_xxs:
+  case QuantFormat::iq3_s:
+  case QuantFormat::iq1_s:
+  case QuantFormat::iq1_m: {
+    // Groups of 8 elements, each decoded whole: two end to end for 16
+    // lanes, half of one for 4.
+    if (lanes < 8) {
+      Value group = iqGroup(t, row, base, e0 / 8);
+      SmallVector<int64_t> part;
+      for (int64_t i = 0; i < lanes; ++i)
+        part.push_back(e0 % 8 + i);
+      return vector::ShuffleOp::create(b, loc, group, group, part);
+    }
+    Value v = iqGroup(t, row, base, e0 / 8);
+    for (int64_t g = e0 / 8 + 1; g < (e0 + lanes) / 8; ++g)
+      v = concat(v, iqGroup(t, row, base, g));
+    return v;
+  }
   case QuantFormat::mxfp4: {
     Value raw = quantBytes(t, row, at(1 + e0 % 16), lanes);
     Value v;
@@ -566,6 +604,207 @@ Value QuantizedWeightReader::quantizedChunk(Value t, Value row, Value base,
   }
   }
   llvm_unreachable("unknown quantized format");
+}
+
+/// The little-endian 16-bit integer at byte `at` of row `row` of `t`, as
+/// i32.
+Value QuantizedWeightReader::quantShort(Value t, Value row, Value at) {
+  Value bits = vector::BitCastOp::create(
+      b, loc, VectorType::get({1}, b.getI16Type()), quantBytes(t, row, at, 2));
+  return arith::ExtUIOp::create(b, loc, b.getI32Type(),
+                                vector::ExtractOp::create(b, loc, bits, 0));
+}
+
+/// Entry `code` (i32) of the format's codebook as its bytes: a
+/// vector<8xi8> for the 8-value tables, a vector<4xi8> for iq3's
+/// (`wide` false). The table is a constant tensor, read at the code.
+Value QuantizedWeightReader::iqCodebook(Value code, bool wide) {
+  ArrayRef<uint64_t> grid8;
+  ArrayRef<uint32_t> grid4;
+  switch (quant.getFormat()) {
+  case QuantFormat::iq2_xxs:
+    grid8 = ::moe::iq::kIq2xxsGrid;
+    break;
+  case QuantFormat::iq2_xs:
+    grid8 = ::moe::iq::kIq2xsGrid;
+    break;
+  case QuantFormat::iq2_s:
+    grid8 = ::moe::iq::kIq2sGrid;
+    break;
+  case QuantFormat::iq3_xxs:
+    grid4 = ::moe::iq::kIq3xxsGrid;
+    break;
+  case QuantFormat::iq3_s:
+    grid4 = ::moe::iq::kIq3sGrid;
+    break;
+  default: // iq1_s, iq1_m
+    grid8 = ::moe::iq::kIq1sGrid;
+    break;
+  }
+  assert(wide == !grid8.empty() && "iq3's entries are 4 values");
+  Type word = wide ? b.getI64Type() : b.getI32Type();
+  int64_t n = wide ? grid8.size() : grid4.size();
+  auto tableType = RankedTensorType::get({n}, word);
+  DenseElementsAttr values =
+      wide ? DenseElementsAttr::get(
+                 tableType,
+                 ArrayRef(reinterpret_cast<const int64_t *>(grid8.data()),
+                          grid8.size()))
+           : DenseElementsAttr::get(
+                 tableType,
+                 ArrayRef(reinterpret_cast<const int32_t *>(grid4.data()),
+                          grid4.size()));
+  Value table = arith::ConstantOp::create(b, loc, tableType, values);
+  Value entry = tensor::ExtractOp::create(
+      b, loc, table,
+      ValueRange{arith::IndexCastUIOp::create(b, loc, b.getIndexType(), code)});
+  Value one =
+      vector::BroadcastOp::create(b, loc, VectorType::get({1}, word), entry);
+  return vector::BitCastOp::create(
+      b, loc, VectorType::get({wide ? 8 : 4}, b.getI8Type()), one);
+}
+
+/// Group `g` (elements [8 g, 8 g + 8)) of the i-quant block at byte
+/// `base` of row `row` of `t` as f32 (docs/MoEDialect.md): its codebook
+/// entry (two for iq3) times its scale, iq1's plus or minus 1/8 first,
+/// negated where its sign byte's bits are set.
+Value QuantizedWeightReader::iqGroup(Value t, Value row, Value base,
+                                     int64_t g) {
+  QuantFormat f = quant.getFormat();
+  int64_t ib = g / 4, l = g % 4;
+  auto vecType = VectorType::get({8}, f32);
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  auto byte = [&](int64_t offset) { return quantByte(t, row, at(offset)); };
+  auto shr = [&](Value v, int64_t n) -> Value {
+    return n ? arith::ShRUIOp::create(b, loc, v, i32Const(n)).getResult() : v;
+  };
+  auto shl = [&](Value v, int64_t n) -> Value {
+    return arith::ShLIOp::create(b, loc, v, i32Const(n));
+  };
+  auto andI = [&](Value v, int64_t m) -> Value {
+    return arith::AndIOp::create(b, loc, v, i32Const(m));
+  };
+  auto orI = [&](Value x, Value y) -> Value {
+    return arith::OrIOp::create(b, loc, x, y);
+  };
+  // d (2 c + 1) times `unit`, c an i32.
+  auto oddScale = [&](Value d, Value c, double unit) -> Value {
+    Value odd = arith::UIToFPOp::create(
+        b, loc, f32, arith::AddIOp::create(b, loc, shl(c, 1), i32Const(1)));
+    Value s = arith::MulFOp::create(b, loc, d, odd);
+    if (unit == 1.0)
+      return s;
+    return arith::MulFOp::create(b, loc, s, floatConst(b, loc, f32, unit));
+  };
+  // The sign byte of the 7-bit s: bit 7 the parity of s.
+  auto paritySigns = [&](Value s) -> Value {
+    Value p = arith::XOrIOp::create(b, loc, s, shr(s, 4));
+    p = arith::XOrIOp::create(b, loc, p, shr(p, 2));
+    p = arith::XOrIOp::create(b, loc, p, shr(p, 1));
+    return orI(s, shl(andI(p, 1), 7));
+  };
+  auto codeWithHigh = [&](int64_t low, Value high, int64_t shift) {
+    return orI(byte(low), shl(high, shift));
+  };
+
+  Value scale, signs, negDelta;
+  SmallVector<Value, 2> codes;
+  switch (f) {
+  case QuantFormat::iq2_xxs: {
+    Value a = quantWord(t, row, at(6 + 8 * ib));
+    scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.125);
+    codes.push_back(byte(2 + 8 * ib + l));
+    signs = paritySigns(andI(shr(a, 7 * l), 127));
+    break;
+  }
+  case QuantFormat::iq2_xs: {
+    Value q = quantShort(t, row, at(2 + 2 * g));
+    scale = oddScale(quantHalf(t, row, base),
+                     andI(shr(byte(66 + ib), 4 * (l / 2)), 15), 0.125);
+    codes.push_back(andI(q, 511));
+    signs = paritySigns(shr(q, 9));
+    break;
+  }
+  case QuantFormat::iq2_s:
+    scale = oddScale(quantHalf(t, row, base),
+                     andI(shr(byte(74 + ib), 4 * (l / 2)), 15), 0.125);
+    codes.push_back(codeWithHigh(2 + g, andI(shr(byte(66 + ib), 2 * l), 3), 8));
+    signs = byte(34 + g);
+    break;
+  case QuantFormat::iq3_xxs: {
+    Value a = quantWord(t, row, at(66 + 4 * ib));
+    scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.25);
+    codes.push_back(byte(2 + 2 * g));
+    codes.push_back(byte(3 + 2 * g));
+    signs = paritySigns(andI(shr(a, 7 * l), 127));
+    break;
+  }
+  case QuantFormat::iq3_s:
+    scale = oddScale(quantHalf(t, row, base),
+                     andI(shr(byte(106 + ib / 2), 4 * (ib % 2)), 15), 1.0);
+    for (int64_t m = 2 * g; m < 2 * g + 2; ++m)
+      codes.push_back(
+          codeWithHigh(2 + m, andI(shr(byte(66 + m / 8), m % 8), 1), 8));
+    signs = byte(74 + g);
+    break;
+  case QuantFormat::iq1_s: {
+    Value h = quantShort(t, row, at(34 + 2 * ib));
+    scale = oddScale(quantHalf(t, row, base), andI(shr(h, 12), 7), 1.0);
+    codes.push_back(codeWithHigh(2 + g, andI(shr(h, 3 * l), 7), 8));
+    negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                     andI(h, 0x8000), i32Const(0));
+    break;
+  }
+  case QuantFormat::iq1_m: {
+    // d's 16 bits are the top nibbles of the 4 scale words.
+    Value dBits = shr(quantShort(t, row, at(48)), 12);
+    for (int64_t i = 1; i < 4; ++i)
+      dBits =
+          orI(dBits, andI(shr(quantShort(t, row, at(48 + 2 * i)), 12 - 4 * i),
+                          0xf << (4 * i)));
+    Value half = arith::BitcastOp::create(
+        b, loc, b.getF16Type(),
+        arith::TruncIOp::create(b, loc, b.getI16Type(), dBits));
+    Value d = arith::ExtFOp::create(b, loc, f32, half);
+    Value n = andI(shr(byte(32 + g / 2), 4 * (g % 2)), 15);
+    Value c =
+        andI(shr(quantShort(t, row, at(48 + 2 * (g / 8))), 3 * (g / 2 % 4)), 7);
+    scale = oddScale(d, c, 1.0);
+    codes.push_back(codeWithHigh(g, andI(n, 7), 8));
+    negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                     andI(n, 8), i32Const(0));
+    break;
+  }
+  default:
+    llvm_unreachable("not an i-quant");
+  }
+
+  bool iq1 = f == QuantFormat::iq1_s || f == QuantFormat::iq1_m;
+  Value bytes = codes.size() == 1 ? iqCodebook(codes[0], true)
+                                  : concat(iqCodebook(codes[0], false),
+                                           iqCodebook(codes[1], false));
+  Value v = iq1 ? arith::SIToFPOp::create(b, loc, vecType, bytes).getResult()
+                : arith::UIToFPOp::create(b, loc, vecType, bytes).getResult();
+  if (negDelta) {
+    Value delta = arith::SelectOp::create(
+        b, loc, negDelta, floatConst(b, loc, f32, -::moe::iq::kIq1Delta),
+        floatConst(b, loc, f32, ::moe::iq::kIq1Delta));
+    v = arith::AddFOp::create(
+        b, loc, v, vector::BroadcastOp::create(b, loc, vecType, delta));
+  }
+  v = arith::MulFOp::create(
+      b, loc, v, vector::BroadcastOp::create(b, loc, vecType, scale));
+  if (!signs)
+    return v;
+  Value mask = vector::BitCastOp::create(
+      b, loc, VectorType::get({8}, b.getI1Type()),
+      vector::BroadcastOp::create(
+          b, loc, VectorType::get({1}, b.getI8Type()),
+          arith::TruncIOp::create(b, loc, b.getI8Type(), signs)));
+  return arith::SelectOp::create(b, loc, mask, arith::NegFOp::create(b, loc, v),
+                                 v);
 }
 
 /// The e2m1 values of the nibbles `n` doubled, as i8: the magnitude of

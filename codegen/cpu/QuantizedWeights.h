@@ -28,6 +28,10 @@ namespace mlir::moe {
 /// 128 or 256) the values are in order, 64 per vector.
 bool int8RowsInHalves(QuantizedType quant);
 
+/// Whether the int8 dot-product kernel reads `format` (int8Step); FP8
+/// and the 1- to 3-bit i-quants keep the f32 kernel.
+bool hasInt8Steps(QuantFormat format);
+
 /// Whether int8 dot products with `quant` add a min per lane times the
 /// row's scaled sums (q2_k's and q4_k's mins, q4_1's and q5_1's; the zero
 /// points of u8z, u4z, u2z and their blocks of 128 and 16 times their scales).
@@ -153,6 +157,9 @@ private:
   Value tableBytes(Value n, ArrayRef<int64_t> table);
   Value iq4Floats(Value n);
   Value e8m0Half(Value t, Value row, Value base);
+  Value iqGroup(Value t, Value row, Value base, int64_t g);
+  Value iqCodebook(Value code, bool wide);
+  Value quantShort(Value t, Value row, Value at);
 
   OpBuilder &b;
   Location loc;

@@ -231,7 +231,7 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
                      << t->info->dtype << ", but the " << role
                      << " is read as F32, BF16 or F16 only (Q8_0, Q4_0, "
                         "Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, "
-                        "IQ4_NL, IQ4_XS and MXFP4 are "
+                        "IQ4_NL, IQ4_XS, the IQ1-IQ3 i-quants and MXFP4 are "
                         "read for the experts' projections)";
       return nullptr;
     }
@@ -245,8 +245,9 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
               : ckpt.gguf() ? "; this quantized GGUF type is not supported "
                               "yet (supported: F32, BF16, F16, and Q8_0, "
                               "Q4_0, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, Q4_K, Q5_K, "
-                              "Q6_K, IQ4_NL, IQ4_XS and MXFP4 for the "
-                              "experts' projections)"
+                              "Q6_K, IQ4_NL, IQ4_XS, IQ2_XXS, IQ2_XS, IQ2_S, "
+                              "IQ3_XXS, IQ3_S, IQ1_S, IQ1_M and MXFP4 for "
+                              "the experts' projections)"
                             : "; supported: F32, BF16, F16");
       return nullptr;
     }

@@ -39,7 +39,8 @@ _TORCH_DTYPES = {"f32": "float32", "f16": "float16", "bf16": "bfloat16"}
 _QUANTIZED_DTYPES = ("q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z", "u4z",
                      "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128",
                      "u8z16", "u4z16", "u2z16", "q4_1", "q5_0", "q5_1",
-                     "q5_k", "q2_k", "q3_k", "iq4_nl", "iq4_xs")
+                     "q5_k", "q2_k", "q3_k", "iq4_nl", "iq4_xs", "iq2_xxs",
+                     "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s", "iq1_s", "iq1_m")
 
 
 _TORCH_TYPES = {}

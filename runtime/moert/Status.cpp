@@ -56,7 +56,9 @@ void moert_status_free(moert_status_t status) {
     delete status;
 }
 
-static_assert(static_cast<int>(moe::DType::IQ4_XS) == MOERT_IQ4_XS &&
+static_assert(static_cast<int>(moe::DType::IQ1_M) == MOERT_IQ1_M &&
+                  static_cast<int>(moe::DType::IQ2_XXS) == MOERT_IQ2_XXS &&
+                  static_cast<int>(moe::DType::IQ4_XS) == MOERT_IQ4_XS &&
                   static_cast<int>(moe::DType::IQ4_NL) == MOERT_IQ4_NL &&
                   static_cast<int>(moe::DType::Q3_K) == MOERT_Q3_K &&
                   static_cast<int>(moe::DType::Q2_K) == MOERT_Q2_K &&
@@ -77,7 +79,7 @@ static_assert(static_cast<int>(moe::DType::IQ4_XS) == MOERT_IQ4_XS &&
               "moert_dtype_t numbers the dtypes as moe::DType does");
 
 const char *moert_dtype_name(moert_dtype_t dtype) {
-  if (dtype < MOERT_F32 || dtype > MOERT_IQ4_XS)
+  if (dtype < MOERT_F32 || dtype > MOERT_IQ1_M)
     return "unknown";
   return moe::dtypeName(static_cast<moe::DType>(dtype));
 }

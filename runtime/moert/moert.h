@@ -97,6 +97,13 @@ typedef enum moert_dtype_e {
   MOERT_Q3_K = 23,
   MOERT_IQ4_NL = 24,
   MOERT_IQ4_XS = 25,
+  MOERT_IQ2_XXS = 26,
+  MOERT_IQ2_XS = 27,
+  MOERT_IQ2_S = 28,
+  MOERT_IQ3_XXS = 29,
+  MOERT_IQ3_S = 30,
+  MOERT_IQ1_S = 31,
+  MOERT_IQ1_M = 32,
 } moert_dtype_t;
 
 /* A dense row-major tensor in caller memory. */
@@ -110,7 +117,8 @@ typedef struct moert_tensor_s {
 /* "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
    "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
    "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k",
-   "iq4_nl", "iq4_xs";
+   "iq4_nl", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s",
+   "iq1_s", "iq1_m";
    "unknown" for any other value. */
 MOERT_API const char *moert_dtype_name(moert_dtype_t dtype);
 

@@ -1,6 +1,7 @@
 //===- DType.cpp - element types the runtime binds ------------------------===//
 #include "runtime/support/DType.h"
 #include "runtime/support/Gguf.h"
+#include "runtime/support/IQGrids.h"
 #include "runtime/support/Npy.h"
 
 #include <cmath>
@@ -51,6 +52,13 @@ constexpr DTypeInfo kDTypes[] = {
     {DType::Q3_K, "q3_k", "Q3_K", 11},
     {DType::IQ4_NL, "iq4_nl", "IQ4_NL", 20},
     {DType::IQ4_XS, "iq4_xs", "IQ4_XS", 23},
+    {DType::IQ2_XXS, "iq2_xxs", "IQ2_XXS", 16},
+    {DType::IQ2_XS, "iq2_xs", "IQ2_XS", 17},
+    {DType::IQ2_S, "iq2_s", "IQ2_S", 22},
+    {DType::IQ3_XXS, "iq3_xxs", "IQ3_XXS", 18},
+    {DType::IQ3_S, "iq3_s", "IQ3_S", 21},
+    {DType::IQ1_S, "iq1_s", "IQ1_S", 19},
+    {DType::IQ1_M, "iq1_m", "IQ1_M", 29},
 };
 
 // Indexed by DType (the reference evaluator asks per element).
@@ -169,6 +177,89 @@ uint16_t moe::doubleToHalf(double d) {
   return bits;
 }
 
+/// The little-endian 16- and 32-bit integers at `p`.
+static uint32_t u16At(const unsigned char *p) { return p[0] | p[1] << 8; }
+static uint32_t u32At(const unsigned char *p) {
+  uint32_t v;
+  std::memcpy(&v, p, 4);
+  return v;
+}
+
+/// Value k of codebook entry `entry` (bytes little-endian; iq1's signed).
+static int gridValue(uint64_t entry, size_t k, bool isSigned) {
+  auto byte = static_cast<uint8_t>(entry >> (8 * k));
+  return isSigned ? static_cast<int8_t>(byte) : byte;
+}
+
+/// -1 where bit k of the sign byte of the 7-bit `s` (bit 7 its parity)
+/// is set, else 1.
+static int paritySign(uint32_t s, size_t k) {
+  uint32_t bits = s | (__builtin_popcount(s) & 1u) << 7;
+  return (bits >> k) & 1 ? -1 : 1;
+}
+
+/// Element j of the i-quant block at `b` (docs/MoEDialect.md).
+double moe::iqElement(DType t, const unsigned char *b, size_t j) {
+  size_t g = j / 8, k = j % 8, ib = j / 32, l = g % 4;
+  auto d = [&] { return npy::halfToDouble(static_cast<uint16_t>(u16At(b))); };
+  switch (t) {
+  case DType::IQ2_XXS: {
+    uint32_t a = u32At(b + 6 + 8 * ib);
+    return d() * (2 * (a >> 28) + 1) / 8 *
+           gridValue(iq::kIq2xxsGrid[b[2 + 8 * ib + l]], k, false) *
+           paritySign((a >> (7 * l)) & 127, k);
+  }
+  case DType::IQ2_XS: {
+    uint32_t q = u16At(b + 2 + 2 * g);
+    uint32_t c = (b[66 + ib] >> (4 * (l / 2))) & 15;
+    return d() * (2 * c + 1) / 8 *
+           gridValue(iq::kIq2xsGrid[q & 511], k, false) * paritySign(q >> 9, k);
+  }
+  case DType::IQ2_S: {
+    uint32_t c = (b[74 + ib] >> (4 * (l / 2))) & 15;
+    uint32_t code = b[2 + g] | ((b[66 + ib] >> (2 * l)) & 3) << 8;
+    return d() * (2 * c + 1) / 8 * gridValue(iq::kIq2sGrid[code], k, false) *
+           ((b[34 + g] >> k) & 1 ? -1 : 1);
+  }
+  case DType::IQ3_XXS: {
+    uint32_t a = u32At(b + 66 + 4 * ib);
+    return d() * (2 * (a >> 28) + 1) / 4 *
+           gridValue(iq::kIq3xxsGrid[b[2 + 2 * g + k / 4]], k % 4, false) *
+           paritySign((a >> (7 * l)) & 127, k);
+  }
+  case DType::IQ3_S: {
+    size_t m = 2 * g + k / 4;
+    uint32_t code = b[2 + m] | ((b[66 + m / 8] >> (m % 8)) & 1) << 8;
+    uint32_t c = (b[106 + ib / 2] >> (4 * (ib % 2))) & 15;
+    return d() * (2 * c + 1) * gridValue(iq::kIq3sGrid[code], k % 4, false) *
+           ((b[74 + g] >> k) & 1 ? -1 : 1);
+  }
+  case DType::IQ1_S: {
+    uint32_t h = u16At(b + 34 + 2 * ib);
+    uint32_t code = b[2 + g] | ((h >> (3 * l)) & 7) << 8;
+    double delta = h & 0x8000 ? -iq::kIq1Delta : iq::kIq1Delta;
+    return d() * (2 * ((h >> 12) & 7) + 1) *
+           (gridValue(iq::kIq1sGrid[code], k, true) + delta);
+  }
+  case DType::IQ1_M: {
+    uint32_t sc[4];
+    for (int i = 0; i < 4; ++i)
+      sc[i] = u16At(b + 48 + 2 * i);
+    auto dBits =
+        static_cast<uint16_t>((sc[0] >> 12) | ((sc[1] >> 8) & 0xf0) |
+                              ((sc[2] >> 4) & 0xf00) | (sc[3] & 0xf000));
+    uint32_t n = (b[32 + g / 2] >> (4 * (g % 2))) & 15;
+    uint32_t c = (sc[g / 8] >> (3 * (g / 2 % 4))) & 7;
+    uint32_t code = b[g] | (n & 7) << 8;
+    double delta = n & 8 ? -iq::kIq1Delta : iq::kIq1Delta;
+    return npy::halfToDouble(dBits) * (2 * c + 1) *
+           (gridValue(iq::kIq1sGrid[code], k, true) + delta);
+  }
+  default:
+    return 0.0;
+  }
+}
+
 double moe::loadElement(DType t, const void *base, size_t index) {
   const auto *p = static_cast<const unsigned char *>(base);
   switch (t) {
@@ -209,7 +300,14 @@ double moe::loadElement(DType t, const void *base, size_t index) {
   case DType::Q2_K:
   case DType::Q3_K:
   case DType::IQ4_NL:
-  case DType::IQ4_XS: {
+  case DType::IQ4_XS:
+  case DType::IQ2_XXS:
+  case DType::IQ2_XS:
+  case DType::IQ2_S:
+  case DType::IQ3_XXS:
+  case DType::IQ3_S:
+  case DType::IQ1_S:
+  case DType::IQ1_M: {
     auto perBlock = static_cast<size_t>(dtypeBlockElements(t));
     const unsigned char *block =
         p + index / perBlock * static_cast<size_t>(dtypeBlockBytes(t));
@@ -285,6 +383,14 @@ double moe::loadElement(DType t, const void *base, size_t index) {
                ((sh >> (2 * s)) & 3) << 4;
       return half(0) * (ls - 32) * kValues[r < 16 ? (q & 15) : (q >> 4)];
     }
+    case DType::IQ2_XXS:
+    case DType::IQ2_XS:
+    case DType::IQ2_S:
+    case DType::IQ3_XXS:
+    case DType::IQ3_S:
+    case DType::IQ1_S:
+    case DType::IQ1_M:
+      return iqElement(t, block, j);
     case DType::MXFP4: {
       // The e2m1 values doubled, and 2^(e - 128) as ggml computes it.
       static constexpr int kValues[16] = {0, 1,  2,  3,  4,  6,  8,  12,
@@ -390,6 +496,13 @@ void moe::storeElement(DType t, void *base, size_t index, double value) {
   case DType::Q3_K:
   case DType::IQ4_NL:
   case DType::IQ4_XS:
+  case DType::IQ2_XXS:
+  case DType::IQ2_XS:
+  case DType::IQ2_S:
+  case DType::IQ3_XXS:
+  case DType::IQ3_S:
+  case DType::IQ1_S:
+  case DType::IQ1_M:
     return;
   }
 }

@@ -47,6 +47,10 @@
 //         qs[j - 16] >> 4) | ((qh >> j) & 1) << 4
 //   q5_1  B = 32, 24 bytes: f16 d, f16 m, 4 bytes qh, 16 bytes qs;
 //         w[j] = d n + m, n as q5_0's
+//   iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m  B = 256, 66,
+//         74, 82, 98, 110, 50 and 56 bytes: ggml's i-quants, groups of 8
+//         values from a codebook (IQGrids.h) with a scale per 16 or 32,
+//         signs per group; their layouts are docs/MoEDialect.md's
 //   mxfp4 B = 32, 17 bytes: an e8m0 exponent e, then 16 bytes qs of
 //         e2m1 values (OCP microscaling); w[j] = v[n] 2^(e - 128), n =
 //         qs[j] & 15 (j < 16), qs[j - 16] >> 4, v = 0, 1, 2, 3, 4, 6, 8,
@@ -125,20 +129,28 @@ enum class DType {
   Q2_K,
   Q3_K,
   IQ4_NL,
-  IQ4_XS
+  IQ4_XS,
+  IQ2_XXS,
+  IQ2_XS,
+  IQ2_S,
+  IQ3_XXS,
+  IQ3_S,
+  IQ1_S,
+  IQ1_M
 };
 
 /// "f32", "bf16", "f16", "q8_0", "q4_0", "q4_k", "q6_k", "mxfp4", "u8z",
 /// "u4z", "fp8_e4m3", "u8z128", "u4z128", "u2z", "u2z128", "u8z16",
 /// "u4z16", "u2z16", "q4_1", "q5_0", "q5_1", "q5_k", "q2_k", "q3_k",
-/// "iq4_nl", "iq4_xs" (artifact metadata
-/// spelling).
+/// "iq4_nl", "iq4_xs", "iq2_xxs", "iq2_xs", "iq2_s", "iq3_xxs", "iq3_s",
+/// "iq1_s", "iq1_m" (artifact metadata spelling).
 const char *dtypeName(DType t);
 std::optional<DType> parseDType(const std::string &name);
 /// The dtype of a tensor stored as `name` in a weights file: safetensors'
 /// "F32", "BF16", "F16", or ggml's name of a block-quantized type a GGUF
 /// file holds ("Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K", "Q3_K",
-/// "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "MXFP4"); none for the
+/// "Q4_K", "Q5_K", "Q6_K", "IQ4_NL", "IQ4_XS", "IQ2_XXS", "IQ2_XS",
+/// "IQ2_S", "IQ3_XXS", "IQ3_S", "IQ1_S", "IQ1_M", "MXFP4"); none for the
 /// others (moec's zero-point formats and fp8_e4m3 are stored as
 /// their bytes, U8, or fp8_e4m3 as F8_E4M3 values with their block scales
 /// apart).
@@ -148,7 +160,8 @@ std::optional<DType> dtypeFromStorageName(const std::string &name);
 size_t dtypeSize(DType t);
 
 /// Whether `t` is block-quantized (q8_0, q4_0, q4_1, q5_0, q5_1, q2_k,
-/// q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4, u8z, u4z, u2z, u8z128,
+/// q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, the 1- to 3-bit i-quants,
+/// mxfp4, u8z, u4z, u2z, u8z128,
 /// u4z128, u2z128, u8z16, u4z16, u2z16, fp8_e4m3).
 bool isBlockQuantized(DType t);
 /// Elements per block (1 for the float dtypes, 16 to 256 for the
@@ -173,6 +186,9 @@ blockBytesShape(DType t, const std::vector<int64_t> &shape);
 /// Element `index` of a row-major array of `t` (a quantized element
 /// dequantized: `index` counts elements, whole blocks laid end to end).
 double loadElement(DType t, const void *base, size_t index);
+/// Element `j` (< 256) of the i-quant (iq2_xxs, iq2_xs, iq2_s, iq3_xxs,
+/// iq3_s, iq1_s, iq1_m) block at `block`; 0 for another dtype.
+double iqElement(DType t, const unsigned char *block, size_t j);
 /// Stores into a float dtype; a quantized one is left unchanged.
 void storeElement(DType t, void *base, size_t index, double value);
 

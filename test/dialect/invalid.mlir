@@ -868,13 +868,21 @@ func.func @grouped_matmul_c2_quant_rank(%x: tensor<?x32xf32>, %w: tensor<4x8x32x
 
 // expected-error @+2 {{expected ::mlir::moe::QuantFormat to be one of: q8_0, q4_0}}
 // expected-error @+1 {{failed to parse MoE_QuantizedType parameter 'format'}}
-func.func @quant_unknown_format(%w: tensor<8x32x!moe.quant<iq2_xxs>>)
+func.func @quant_unknown_format(%w: tensor<8x32x!moe.quant<tq1_0>>)
 
 // -----
 
 func.func @grouped_matmul_c11_k_quant(%x: tensor<?x64xf32>, %w: tensor<8x64x!moe.quant<q4_k>>) {
   // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x64x!moe.quant<q4_k>>' needs rows of a static whole number of blocks of 256 elements}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x64xf32>, tensor<8x64x!moe.quant<q4_k>> -> tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @grouped_matmul_c11_iq2_xxs(%x: tensor<?x128xf32>, %w: tensor<8x128x!moe.quant<iq2_xxs>>) {
+  // expected-error @+1 {{'moe.grouped_matmul' op (C11) a quantized weight 'tensor<8x128x!moe.quant<iq2_xxs>>' needs rows of a static whole number of blocks of 256 elements}}
+  %0 = moe.grouped_matmul %x, %w : tensor<?x128xf32>, tensor<8x128x!moe.quant<iq2_xxs>> -> tensor<?x8xf32>
   return
 }
 

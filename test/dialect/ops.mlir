@@ -246,6 +246,27 @@ func.func @grouped_matmul_iq4(%x: tensor<?x64xf32>, %y: tensor<?x256xf32>, %w: t
   return %0, %1 : tensor<?x32xf32>, tensor<?x32xf32>
 }
 
+// ggml's 1- to 3-bit i-quants: blocks of 256 (codebook groups).
+// CHECK-LABEL: func.func @grouped_matmul_iq_grids
+// CHECK-SAME: (%[[Y:.*]]: tensor<?x256xf32>, %[[W0:[^:]*]]: tensor<4x32x256x!moe.quant<iq2_xxs>>, %[[W1:[^:]*]]: tensor<4x32x256x!moe.quant<iq2_xs>>, %[[W2:[^:]*]]: tensor<4x32x256x!moe.quant<iq2_s>>, %[[W3:[^:]*]]: tensor<4x32x256x!moe.quant<iq3_xxs>>, %[[W4:[^:]*]]: tensor<4x32x256x!moe.quant<iq3_s>>, %[[W5:[^:]*]]: tensor<4x32x256x!moe.quant<iq1_s>>, %[[W6:[^:]*]]: tensor<4x32x256x!moe.quant<iq1_m>>, %{{.*}}: tensor<5xi32>)
+// CHECK: moe.grouped_matmul %[[Y]], %[[W0]]{{.*}}tensor<4x32x256x!moe.quant<iq2_xxs>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W1]]{{.*}}tensor<4x32x256x!moe.quant<iq2_xs>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W2]]{{.*}}tensor<4x32x256x!moe.quant<iq2_s>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W3]]{{.*}}tensor<4x32x256x!moe.quant<iq3_xxs>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W4]]{{.*}}tensor<4x32x256x!moe.quant<iq3_s>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W5]]{{.*}}tensor<4x32x256x!moe.quant<iq1_s>>
+// CHECK: moe.grouped_matmul %[[Y]], %[[W6]]{{.*}}tensor<4x32x256x!moe.quant<iq1_m>>
+func.func @grouped_matmul_iq_grids(%y: tensor<?x256xf32>, %w0: tensor<4x32x256x!moe.quant<iq2_xxs>>, %w1: tensor<4x32x256x!moe.quant<iq2_xs>>, %w2: tensor<4x32x256x!moe.quant<iq2_s>>, %w3: tensor<4x32x256x!moe.quant<iq3_xxs>>, %w4: tensor<4x32x256x!moe.quant<iq3_s>>, %w5: tensor<4x32x256x!moe.quant<iq1_s>>, %w6: tensor<4x32x256x!moe.quant<iq1_m>>, %off: tensor<5xi32>) -> (tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>) {
+  %0 = moe.grouped_matmul %y, %w0 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq2_xxs>> -> tensor<?x32xf32>
+  %1 = moe.grouped_matmul %y, %w1 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq2_xs>> -> tensor<?x32xf32>
+  %2 = moe.grouped_matmul %y, %w2 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq2_s>> -> tensor<?x32xf32>
+  %3 = moe.grouped_matmul %y, %w3 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq3_xxs>> -> tensor<?x32xf32>
+  %4 = moe.grouped_matmul %y, %w4 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq3_s>> -> tensor<?x32xf32>
+  %5 = moe.grouped_matmul %y, %w5 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq1_s>> -> tensor<?x32xf32>
+  %6 = moe.grouped_matmul %y, %w6 offsets(%off : tensor<5xi32>) : tensor<?x256xf32>, tensor<4x32x256x!moe.quant<iq1_m>> -> tensor<?x32xf32>
+  return %0, %1, %2, %3, %4, %5, %6 : tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?x32xf32>
+}
+
 // ggml's formats with a min or a fifth bit: blocks of 32.
 // CHECK-LABEL: func.func @grouped_matmul_min_and_fifth_bit
 // CHECK: tensor<4x32x64x!moe.quant<q4_1>>

@@ -5,6 +5,7 @@
 #include "runtime/moert/ThreadPool.h"
 #include "runtime/moert/moert.h"
 #include "runtime/support/DType.h"
+#include "runtime/support/IQGrids.h"
 #include "runtime/support/Safetensors.h"
 #include "test/unit/Check.h"
 
@@ -129,7 +130,9 @@ TEST(minAndFifthBitElements) {
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q5_K)), std::string("q5_k"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q2_K)), std::string("q2_k"));
   CHECK_EQ(std::string(moert_dtype_name(MOERT_Q3_K)), std::string("q3_k"));
-  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(26))),
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(32))),
+           std::string("iq1_m"));
+  CHECK_EQ(std::string(moert_dtype_name(static_cast<moert_dtype_t>(33))),
            std::string("unknown"));
 }
 
@@ -188,6 +191,40 @@ TEST(iq4Elements) {
   CHECK(dtypeFromStorageName("IQ4_XS") == DType::IQ4_XS);
   CHECK(dtypeFromStorageName("IQ4_NL") == DType::IQ4_NL);
   CHECK_EQ(std::string(moert_dtype_name(MOERT_IQ4_XS)), std::string("iq4_xs"));
+}
+
+TEST(iqGridElements) {
+  // iq2_xxs: d = 1. Elements 32-63 (ib 1) take a = b[14..17]: scale
+  // 3 (2 3 + 1) / 8 = 7 / 8, group 4's 7-bit signs 1 (sign byte 0x81, an
+  // odd count made even by bit 7), group 5's 5 (0x05). Group 5's code
+  // b[11] = 1: entry 0x080808080808082b, values 43, 8, 8, ...
+  std::vector<unsigned char> xxs(66, 0);
+  xxs[1] = 0x3C;
+  uint32_t a = 3u << 28 | 5u << 7 | 1u;
+  std::memcpy(&xxs[14], &a, 4);
+  xxs[11] = 1;
+  CHECK_EQ(loadElement(DType::IQ2_XXS, xxs.data(), 40), -37.625);
+  CHECK_EQ(loadElement(DType::IQ2_XXS, xxs.data(), 41), 7.0);
+  CHECK_EQ(loadElement(DType::IQ2_XXS, xxs.data(), 42), -7.0);
+  CHECK_EQ(loadElement(DType::IQ2_XXS, xxs.data(), 39), -7.0); // bit 7
+  CHECK_EQ(loadElement(DType::IQ2_XXS, xxs.data(), 38), 7.0);
+  // iq1_m: d = 0.5 (0x3800), its nibbles 0, 0, 8, 3 the top nibbles of
+  // the scale words (bytes 49, 51, 53, 55). Group 2 (elements 16-23):
+  // qh[1]'s low nibble 9 (code bits 8-10 1, delta -1/8); scale 3-bit c
+  // of index 1, bits 3-5 of the first word, 2: 2 c + 1 = 5; code
+  // 256 + qs[2] = 256.
+  std::vector<unsigned char> m(56, 0);
+  m[53] = 0x80;
+  m[55] = 0x30;
+  m[33] = 0x09;
+  m[48] = 2 << 3;
+  for (size_t k = 0; k < 8; ++k) {
+    double g = static_cast<int8_t>(moe::iq::kIq1sGrid[256] >> (8 * k));
+    CHECK_EQ(loadElement(DType::IQ1_M, m.data(), 16 + k),
+             0.5 * 5 * (g - 0.125));
+  }
+  CHECK_EQ(dtypeBlockBytes(DType::IQ1_M), int64_t(56));
+  CHECK_EQ(std::string(moert_dtype_name(MOERT_IQ1_M)), std::string("iq1_m"));
 }
 
 TEST(kQuantElements) {
@@ -279,7 +316,8 @@ TEST(mxfp4Elements) {
   CHECK(dtypeFromStorageName("Q5_K") == DType::Q5_K);
   CHECK(dtypeFromStorageName("Q2_K") == DType::Q2_K);
   CHECK(dtypeFromStorageName("Q3_K") == DType::Q3_K);
-  CHECK(!dtypeFromStorageName("IQ2_XXS"));
+  CHECK(dtypeFromStorageName("IQ2_XXS") == DType::IQ2_XXS);
+  CHECK(!dtypeFromStorageName("TQ1_0"));
   CHECK(!dtypeFromStorageName("Q8_K"));
   CHECK(!dtypeFromStorageName("q4_0"));
   CHECK_EQ(dtypeSize(DType::F32), size_t(4));

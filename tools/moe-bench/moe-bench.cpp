@@ -4,7 +4,8 @@
 //   [--tokens 1,8,64,512]
 //             [--dtype
 //             f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|
-//                      iq4_nl|iq4_xs|mxfp4|
+//                      iq4_nl|iq4_xs|iq2_xxs|iq2_xs|iq2_s|iq3_xxs|
+//                      iq3_s|iq1_s|iq1_m|mxfp4|
 //                      u8z|u4z|u2z|
 //                      u8z128|u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3]
 //             [--int8-dot]
@@ -23,10 +24,10 @@
 // output rows 0 and T - 1 of one input against the float64 reference
 // evaluator (relative L2 within 1e-4 with f32 weights, 1e-2 with bf16 ones,
 // whose outputs are bf16) and stops with an error if they are off. With
-// q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs or
-// mxfp4 the experts are random ggml blocks, with u8z, u4z, u2z and their blocks
-// of 128 and 16 (QMoE's 8, 4 and 2 bits) or fp8_e4m3 (FP8 checkpoints) random
-// blocks of moec's
+// q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs,
+// the iq1 to iq3 i-quants or mxfp4 the experts are random ggml blocks, with
+// u8z, u4z, u2z and their blocks of 128 and 16 (QMoE's 8, 4 and 2 bits) or
+// fp8_e4m3 (FP8 checkpoints) random blocks of moec's
 // (!moe.quant weights), and the router, inputs and outputs f32; the reference
 // multiplies the dequantized weights, within 1e-4; the bytes are the blocks'.
 // --int8-dot compiles them with moe-compile --int8-dot (AVX512_VNNI dot
@@ -240,8 +241,8 @@ int main(int argc, char **argv) {
       std::printf(
           "usage: moe-bench [--shapes A,B] [--tokens 1,8,64,512] "
           "[--dtype f32|bf16|q8_0|q4_0|q4_1|q5_0|q5_1|q2_k|q3_k|q4_k|q5_k|q6_k|"
-          "iq4_nl|iq4_xs|mxfp4|u8z|"
-          "u4z|u2z|u8z128|"
+          "iq4_nl|iq4_xs|iq2_xxs|iq2_xs|iq2_s|iq3_xxs|iq3_s|iq1_s|iq1_m|"
+          "mxfp4|u8z|u4z|u2z|u8z128|"
           "u4z128|u2z128|u8z16|u4z16|u2z16|fp8_e4m3] "
           "[--int8-dot] "
           "[--threads N] "
@@ -274,7 +275,8 @@ int main(int argc, char **argv) {
           "rows 0 and T-1 are checked against the float64 reference "
           "(relative L2 within 1e-4 with f32 weights, 1e-2 with bf16); a "
           "wrong result is an error, not a time.\n--dtype q8_0, q4_0, q4_1, "
-          "q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs or mxfp4 "
+          "q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, iq2_xxs, "
+          "iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m or mxfp4 "
           "gives the experts random ggml blocks, u8z, u4z, u2z, u8z128, "
           "u4z128, u2z128, u8z16, u4z16, u2z16 or fp8_e4m3 "
           "random blocks of moec's (QMoE's 8, 4 and 2 bits, FP8 checkpoints; "
@@ -284,7 +286,8 @@ int main(int argc, char **argv) {
           "moe-compile --int8-dot: the quantized experts multiply "
           "activations quantized to int8 (one scale per 32 elements) with "
           "AVX512_VNNI dot products, checked within 3e-2; it needs a "
-          "quantized --dtype and a CPU with avx512vnni.\n");
+          "quantized --dtype and a CPU with avx512vnni (the iq1, iq2 and iq3 "
+          "formats keep the f32 kernel).\n");
       return 0;
     } else
       return fail("unknown or incomplete option '" + a + "' (see --help)");
@@ -292,7 +295,8 @@ int main(int argc, char **argv) {
   std::optional<DType> parsedDtype = parseDType(dtype);
   if (!parsedDtype)
     return fail("--dtype must be f32, bf16, q8_0, q4_0, q4_1, q5_0, q5_1, "
-                "q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4, u8z, "
+                "q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, iq2_xxs, "
+                "iq2_xs, iq2_s, iq3_xxs, iq3_s, iq1_s, iq1_m, mxfp4, u8z, "
                 "u4z, u2z, u8z128, "
                 "u4z128, u2z128, "
                 "u8z16, u4z16, u2z16 or fp8_e4m3");
@@ -303,7 +307,8 @@ int main(int argc, char **argv) {
         "--dtype q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
         "iq4_nl, iq4_xs, "
         "mxfp4, u8z, "
-        "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16, not " +
+        "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16 (or an "
+        "iq1, iq2 or iq3 format, which keeps the f32 kernel), not " +
         dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).
@@ -523,6 +528,13 @@ int main(int argc, char **argv) {
         halves = {{0, 1.0 / 64}};
       else if (wdt == DType::IQ4_XS)
         halves = {{0, 1.0 / (16 * 64)}};
+      else if (wdt == DType::IQ2_XXS || wdt == DType::IQ2_XS ||
+               wdt == DType::IQ2_S)
+        halves = {{0, 1.0 / 50}}; // scale factors about 2, values 25
+      else if (wdt == DType::IQ3_XXS || wdt == DType::IQ3_S)
+        halves = {{0, 1.0 / 128}}; // about 4 times 30, or 16 times 8
+      else if (wdt == DType::IQ1_S)
+        halves = {{0, 1.0 / 6}}; // about 8 times 0.7
       else if (wdt == DType::Q4_1)
         halves = {{0, 1.0 / 8}, {2, -1.0}};
       else if (wdt == DType::Q5_0)
@@ -540,6 +552,13 @@ int main(int argc, char **argv) {
         for (auto [at, unit] : halves) {
           uint16_t h = doubleToHalf(scale * unit * (1.0 + rng.next() / 2));
           std::memcpy(&w[b + at], &h, 2);
+        }
+        // iq1_m's f16 d is the top nibbles of its 4 scale words.
+        if (wdt == DType::IQ1_M) {
+          uint16_t h = doubleToHalf(scale / 6 * (1.0 + rng.next() / 2));
+          for (int i = 0; i < 4; ++i)
+            w[b + 49 + 2 * i] = static_cast<unsigned char>(
+                (w[b + 49 + 2 * i] & 15) | ((h >> (4 * i)) & 15) << 4);
         }
         // The doubled e2m1 values average about 5.
         if (wdt == DType::MXFP4)

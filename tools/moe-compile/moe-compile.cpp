@@ -154,7 +154,8 @@ static cl::opt<bool> int8Dot(
     "int8-dot",
     cl::desc("Multiply block-quantized expert weights (!moe.quant: GGUF's "
              "q8_0, q4_0, q4_1, q5_0, q5_1, K-quants, iq4_nl, iq4_xs and "
-             "mxfp4, QMoE's blocks) with AVX512_VNNI int8 dot products "
+             "mxfp4, QMoE's blocks; the iq1 to iq3 i-quants and fp8_e4m3 "
+             "keep the f32 kernel) with AVX512_VNNI int8 dot products "
              "(vpdpbusd) on activations quantized to int8 as they are read: "
              "one f32 scale per 32 elements, rounded to nearest even. This "
              "rounds the rows each such GEMM reads, a relative error of the "

@@ -53,6 +53,13 @@ double (*moerun::roundingTo(moert_dtype_t t))(double) {
   case MOERT_Q3_K:
   case MOERT_IQ4_NL:
   case MOERT_IQ4_XS:
+  case MOERT_IQ2_XXS:
+  case MOERT_IQ2_XS:
+  case MOERT_IQ2_S:
+  case MOERT_IQ3_XXS:
+  case MOERT_IQ3_S:
+  case MOERT_IQ1_S:
+  case MOERT_IQ1_M:
     break; // weights only, never a result
   }
   return nullptr;

@@ -3,8 +3,8 @@
 OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
 
   ok.gguf                the unbroken model
-  quantized.gguf         IQ2_XXS experts (a quant type not read yet, random
-                         blocks; H = I = 256 for whole blocks)
+  quantized.gguf         TQ1_0 experts (a quant type not read yet; H = I =
+                         256 for whole blocks)
   quantized-router.gguf  a Q8_0 router (only the experts' projections may
                          be quantized; H = I = 32 for whole blocks)
   unknown-arch.gguf      general.architecture 'mamba'
@@ -98,12 +98,7 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
             q = gguf.quants.quantize(t, qtypes[name])
             writer.add_tensor(full, q, raw_shape=q.shape, raw_dtype=qtypes[name])
         elif qtype is not None and quantize in name:
-            if qtype == gguf.GGMLQuantizationType.IQ2_XXS:
-                # The gguf package cannot quantize it: random blocks.
-                q = rng.integers(0, 256, gguf.quants.quant_shape_to_byte_shape(
-                    shape, qtype), dtype=np.uint8)
-            else:
-                q = gguf.quants.quantize(t, qtype)
+            q = gguf.quants.quantize(t, qtype)
             writer.add_tensor(full, q, raw_shape=q.shape, raw_dtype=qtype)
         else:
             writer.add_tensor(full, t)
@@ -118,7 +113,7 @@ def main(out):
     p = lambda n: os.path.join(out, n)
     write(p("ok.gguf"))
     # Rows of whole blocks (32 elements).
-    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.IQ2_XXS, H=256,
+    write(p("quantized.gguf"), qtype=gguf.GGMLQuantizationType.TQ1_0, H=256,
           I=256)
     write(p("quantized-router.gguf"), qtype=gguf.GGMLQuantizationType.Q8_0,
           H=32, I=32, quantize="ffn_gate_inp")

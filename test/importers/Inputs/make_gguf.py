@@ -32,7 +32,11 @@ width 40 with 48 tokens (RAGGED_CASES, seed 17), and last a Q4_K gate and
 a Q6_K up projection, and a Q3_K gate and a Q2_K up projection, at H 256 and
 expert width 40 with 48 tokens (KRAGGED_CASES, seed 18), and the 2- and 3-bit K-quants Q2_K and Q3_K
 at H and expert width 256 (LOWBIT_CASES, seed 19), and IQ4_XS and IQ4_NL
-(IQ_CASES and IQ_TALL_CASES, seed 20; random blocks too). Every
+(IQ_CASES and IQ_TALL_CASES, seed 20; random blocks too), Mixtral with a
+tensor per expert (SPLIT_CASES, seed 21), and the 1- to 3-bit i-quants
+IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S and IQ1_M at H and expert
+width 256 (GRID_CASES, seed 22; random blocks, every byte a valid code).
+Every
 quantized case's reference uses the dequantized weights, so it is what a
 kernel on the quantized weights computes; routers, biases, exp_probs_b and
 ffn_gate_inp_shexp stay f32.
@@ -75,6 +79,16 @@ Q3_K = gguf.GGMLQuantizationType.Q3_K
 IQ4_NL = gguf.GGMLQuantizationType.IQ4_NL
 IQ4_XS = gguf.GGMLQuantizationType.IQ4_XS
 MXFP4 = gguf.GGMLQuantizationType.MXFP4
+IQ2_XXS = gguf.GGMLQuantizationType.IQ2_XXS
+IQ2_XS = gguf.GGMLQuantizationType.IQ2_XS
+IQ2_S = gguf.GGMLQuantizationType.IQ2_S
+IQ3_XXS = gguf.GGMLQuantizationType.IQ3_XXS
+IQ3_S = gguf.GGMLQuantizationType.IQ3_S
+IQ1_S = gguf.GGMLQuantizationType.IQ1_S
+IQ1_M = gguf.GGMLQuantizationType.IQ1_M
+# The i-quants of 1 to 3 bits (codebook entries): the f32 kernel reads
+# them with --int8-dot too, so their inputs are not rounded.
+GRID_TYPES = (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M)
 # The relative L2 tolerance of moe-compile --int8-dot against
 # expected_int8 (check_checkpoints.py --int8): 10 times the worst error
 # measured, 4.6e-7 (the 11 layers 1.4e-7 to 4.6e-7, as the f32 path is
@@ -134,8 +148,10 @@ def int8_inputs(w, types):
     """The keys of w whose input --int8-dot rounds (fake_int8): the
     quantized weights (types' keys) whose K, the last axis, is a multiple of
     64: the int8 kernel's steps are 128 for Q8_0, Q4_0 and MXFP4 (4 blocks
-    of 32; a last 64 is a step of its own) and 64 for the K-quants."""
-    return frozenset(k for k in types if w[k].shape[-1] % 64 == 0)
+    of 32; a last 64 is a step of its own) and 64 for the K-quants. The
+    1- to 3-bit i-quants (GRID_TYPES) keep the f32 kernel."""
+    return frozenset(k for k in types
+                     if w[k].shape[-1] % 64 == 0 and types[k] not in GRID_TYPES)
 
 
 def top(v, k):
@@ -288,6 +304,21 @@ def make_kquant(rng, shape, qtype):
         raw[..., 0:2] = f16_bytes(0.5 / 127 * rng.uniform(0.5, 1.5, lead))
     elif qtype == IQ4_XS:
         raw[..., 0:2] = f16_bytes(0.5 / (32 * 127) * rng.uniform(0.5, 1.5, lead))
+    elif qtype in GRID_TYPES:
+        # The largest scale factor times the largest codebook value.
+        top = {IQ2_XXS: 31 / 8 * 43, IQ2_XS: 31 / 8 * 43, IQ2_S: 31 / 8 * 43,
+               IQ3_XXS: 31 / 4 * 62, IQ3_S: 31 * 15, IQ1_S: 15 * 1.125,
+               IQ1_M: 15 * 1.125}[qtype]
+        d = f16_bytes(0.5 / top * rng.uniform(0.5, 1.5, lead))
+        if qtype == IQ1_M:
+            # d's 4 nibbles are the top nibbles of the 4 scale words
+            # (bytes 49, 51, 53, 55), its lowest nibble first.
+            bits = d[..., 0].astype(np.uint16) | d[..., 1].astype(np.uint16) << 8
+            for i in range(4):
+                nib = ((bits >> (4 * i)) & 15).astype(np.uint8)
+                raw[..., 49 + 2 * i] = (raw[..., 49 + 2 * i] & 15) | nib << 4
+        else:
+            raw[..., 0:2] = d
     else:
         raise ValueError(qtype)
     return raw.reshape(tuple(shape[:-1]) + (nb * size,))
@@ -300,7 +331,7 @@ def quantize(w, types, rng):
     by random blocks drawn from rng (make_kquant)."""
     raw = {}
     for key, qtype in types.items():
-        if qtype in (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS):
+        if qtype in (Q2_K, Q3_K, Q4_K, Q5_K, Q6_K, IQ4_NL, IQ4_XS) + GRID_TYPES:
             raw[key] = make_kquant(rng, w[key].shape, qtype)
         else:
             raw[key] = gguf.quants.quantize(w[key].astype(np.float32), qtype)
@@ -589,6 +620,25 @@ IQ_CASES = [
     ("qwen3moe_q3_k_iq4_nl", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0,
      {}, {"gate": Q3_K, "up": Q3_K, "down": IQ4_NL}),
 ]
+# ggml's 1- to 3-bit i-quants (seed 22), random blocks at H and expert
+# width 256, mixed as llama.cpp's IQ2_XXS, IQ2_M and IQ1_M files mix them
+# (the down projection a type of more bits): qwen3moe with IQ2_XXS gate
+# and up and an IQ3_XXS down, olmoe with IQ2_XS gate, IQ2_S up and IQ3_S
+# down, Mixtral with IQ1_S gate, IQ1_M up and IQ2_XXS down, and qwen2moe
+# with IQ1_M experts and an IQ3_S shared expert.
+GRID_CASES = [
+    ("qwen3moe_iq2_xxs", "qwen3moe", dict(gating="softmax", norm=True, k=K), 1, 0, {},
+     {"gate": IQ2_XXS, "up": IQ2_XXS, "down": IQ3_XXS}),
+    ("olmoe_iq2_s", "olmoe", dict(gating="softmax", norm=False, k=K), 1, 0, {},
+     {"gate": IQ2_XS, "up": IQ2_S, "down": IQ3_S}),
+    ("mixtral_iq1", "llama", dict(gating="softmax", norm=True, k=K), 1, 0,
+     {"feed_forward_length": KI}, {"gate": IQ1_S, "up": IQ1_M, "down": IQ2_XXS}),
+    ("qwen2moe_iq1_m", "qwen2moe", dict(gating="softmax", norm=False, k=K, shared=KI,
+                                        shared_expert_gate=True), 1, 0,
+     {"expert_shared_feed_forward_length": KI},
+     dict(quant(IQ1_M), **quant(IQ3_S, ("shared_gate", "shared_up", "shared_down")))),
+]
+
 # A tensor per expert, quantized (48 tokens): Q4_K gate and up with a Q6_K
 # down at KH and KI, and Q4_0/Q8_0 at 128.
 SPLIT_CASES = [
@@ -776,6 +826,8 @@ def main(out, quantized):
         rng = np.random.default_rng(21)
         cases += [make(out, *SPLIT_CASES[0], rng, KH, KI, tokens=24)]
         cases += [make(out, *SPLIT_CASES[1], rng, 128, 128, tokens=24)]
+        rng = np.random.default_rng(22)
+        cases += [make(out, *c, rng, KH, KI) for c in GRID_CASES]
     else:
         rng = np.random.default_rng(11)
         cases = [make(out, *c, rng) for c in CASES]

@@ -222,12 +222,47 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
       mask.push_back(2 * c + l / 8);
     return {{q}, vector::ShuffleOp::create(b, loc, scales, scales, mask), {}};
   }
-  case QuantFormat::fp8_e4m3:
   case QuantFormat::iq2_xxs:
   case QuantFormat::iq2_xs:
   case QuantFormat::iq2_s:
   case QuantFormat::iq3_xxs:
-  case QuantFormat::iq3_s:
+  case QuantFormat::iq3_s: {
+    // Elements [64 c, 64 c + 64): groups 8 c to 8 c + 7, each its codebook
+    // entry's 8 bytes (iq3's two entries of 4) with its signs applied,
+    // plus 64 (the values are at most 62); 2 lanes per group, each its
+    // group's scale.
+    IqGroupCodes groups[8];
+    Value words[8], signWords[8];
+    SmallVector<Value, 8> scales;
+    Type i64 = b.getI64Type();
+    for (int64_t i = 0; i < 8; ++i) {
+      groups[i] = iqGroupCodes(t, row, base, 8 * c + i);
+      words[i] = iqCodebookWord(groups[i].codes);
+      signWords[i] = arith::ExtUIOp::create(b, loc, i64, groups[i].signs);
+      scales.push_back(groups[i].scale);
+    }
+    Value entries = vector::BitCastOp::create(
+        b, loc, VectorType::get({64}, i8),
+        vector::FromElementsOp::create(b, loc, VectorType::get({8}, i64),
+                                       ArrayRef<Value>(words)));
+    Value signBits = signWords[0];
+    for (int64_t i = 1; i < 8; ++i)
+      signBits = arith::OrIOp::create(
+          b, loc, signBits,
+          arith::ShLIOp::create(
+              b, loc, signWords[i],
+              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(8 * i))));
+    Value negative = vector::BitCastOp::create(
+        b, loc, VectorType::get({64}, b.getI1Type()),
+        vector::BroadcastOp::create(b, loc, VectorType::get({1}, i64),
+                                    signBits));
+    Value offset = intSplat(64, i8, 64);
+    Value q = arith::SelectOp::create(
+        b, loc, negative, arith::SubIOp::create(b, loc, offset, entries),
+        arith::AddIOp::create(b, loc, offset, entries));
+    return {{q}, laneRuns(scales), {}};
+  }
+  case QuantFormat::fp8_e4m3:
   case QuantFormat::iq1_s:
   case QuantFormat::iq1_m:
     llvm_unreachable("no int8 dot products (hasInt8Steps)");
@@ -515,12 +550,13 @@ int64_t QuantizedWeightReader::int8Offset() const {
   case QuantFormat::u4z16:
   case QuantFormat::u2z16:
     return 0; // unsigned codes; the zero points are mins
-  case QuantFormat::fp8_e4m3:
   case QuantFormat::iq2_xxs:
   case QuantFormat::iq2_xs:
   case QuantFormat::iq2_s:
   case QuantFormat::iq3_xxs:
   case QuantFormat::iq3_s:
+    return 64; // codebook values of at most 62, signed
+  case QuantFormat::fp8_e4m3:
   case QuantFormat::iq1_s:
   case QuantFormat::iq1_m:
     break;

@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Bufferization/IR/Bufferization.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "mlir/Dialect/Vector/IR/VectorOps.h"
 
@@ -60,12 +61,7 @@ static constexpr int8_t kIq4Values[16] = {
 bool mlir::moe::hasInt8Steps(QuantFormat format) {
   switch (format) {
   case QuantFormat::fp8_e4m3: // FP8 values are not integers
-  case QuantFormat::iq2_xxs:
-  case QuantFormat::iq2_xs:
-  case QuantFormat::iq2_s:
-  case QuantFormat::iq3_xxs:
-  case QuantFormat::iq3_s:
-  case QuantFormat::iq1_s:
+  case QuantFormat::iq1_s:    // nor iq1's, codebook values plus 1/8
   case QuantFormat::iq1_m:
     return false;
   default:
@@ -615,10 +611,10 @@ Value QuantizedWeightReader::quantShort(Value t, Value row, Value at) {
                                 vector::ExtractOp::create(b, loc, bits, 0));
 }
 
-/// Entry `code` (i32) of the format's codebook as its bytes: a
-/// vector<8xi8> for the 8-value tables, a vector<4xi8> for iq3's
-/// (`wide` false). The table is a constant tensor, read at the code.
-Value QuantizedWeightReader::iqCodebook(Value code, bool wide) {
+/// The codebook entries of `codes` (one i32 code, two for iq3's entries
+/// of 4 values) as one i64, byte k value k: the format's table is a
+/// constant tensor, read at each code.
+Value QuantizedWeightReader::iqCodebookWord(ArrayRef<Value> codes) {
   ArrayRef<uint64_t> grid8;
   ArrayRef<uint32_t> grid4;
   switch (quant.getFormat()) {
@@ -641,8 +637,10 @@ Value QuantizedWeightReader::iqCodebook(Value code, bool wide) {
     grid8 = ::moe::iq::kIq1sGrid;
     break;
   }
-  assert(wide == !grid8.empty() && "iq3's entries are 4 values");
-  Type word = wide ? b.getI64Type() : b.getI32Type();
+  bool wide = !grid8.empty();
+  assert(codes.size() == (wide ? 1u : 2u) && "iq3's groups are 2 entries");
+  Type i64 = b.getI64Type();
+  Type word = wide ? i64 : b.getI32Type();
   int64_t n = wide ? grid8.size() : grid4.size();
   auto tableType = RankedTensorType::get({n}, word);
   DenseElementsAttr values =
@@ -655,24 +653,27 @@ Value QuantizedWeightReader::iqCodebook(Value code, bool wide) {
                  ArrayRef(reinterpret_cast<const int32_t *>(grid4.data()),
                           grid4.size()));
   Value table = arith::ConstantOp::create(b, loc, tableType, values);
-  Value entry = tensor::ExtractOp::create(
-      b, loc, table,
-      ValueRange{arith::IndexCastUIOp::create(b, loc, b.getIndexType(), code)});
-  Value one =
-      vector::BroadcastOp::create(b, loc, VectorType::get({1}, word), entry);
-  return vector::BitCastOp::create(
-      b, loc, VectorType::get({wide ? 8 : 4}, b.getI8Type()), one);
+  auto entry = [&](Value code) -> Value {
+    Value e = tensor::ExtractOp::create(b, loc, table,
+                                        ValueRange{arith::IndexCastUIOp::create(
+                                            b, loc, b.getIndexType(), code)});
+    return wide ? e : arith::ExtUIOp::create(b, loc, i64, e).getResult();
+  };
+  if (wide)
+    return entry(codes[0]);
+  return arith::OrIOp::create(
+      b, loc, entry(codes[0]),
+      arith::ShLIOp::create(
+          b, loc, entry(codes[1]),
+          arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(32))));
 }
 
 /// Group `g` (elements [8 g, 8 g + 8)) of the i-quant block at byte
-/// `base` of row `row` of `t` as f32 (docs/MoEDialect.md): its codebook
-/// entry (two for iq3) times its scale, iq1's plus or minus 1/8 first,
-/// negated where its sign byte's bits are set.
-Value QuantizedWeightReader::iqGroup(Value t, Value row, Value base,
-                                     int64_t g) {
-  QuantFormat f = quant.getFormat();
+/// `base` of row `row` of `t` (docs/MoEDialect.md): its codes, sign byte
+/// (iq1's none), scale and, for iq1, whether its 1/8 is negated.
+QuantizedWeightReader::IqGroupCodes
+QuantizedWeightReader::iqGroupCodes(Value t, Value row, Value base, int64_t g) {
   int64_t ib = g / 4, l = g % 4;
-  auto vecType = VectorType::get({8}, f32);
   auto at = [&](int64_t offset) -> Value {
     return arith::AddIOp::create(b, loc, base, index(offset));
   };
@@ -698,63 +699,61 @@ Value QuantizedWeightReader::iqGroup(Value t, Value row, Value base,
       return s;
     return arith::MulFOp::create(b, loc, s, floatConst(b, loc, f32, unit));
   };
-  // The sign byte of the 7-bit s: bit 7 the parity of s.
+  // The sign byte of the 7-bit s: bit 7 the parity of s (popcnt).
   auto paritySigns = [&](Value s) -> Value {
-    Value p = arith::XOrIOp::create(b, loc, s, shr(s, 4));
-    p = arith::XOrIOp::create(b, loc, p, shr(p, 2));
-    p = arith::XOrIOp::create(b, loc, p, shr(p, 1));
-    return orI(s, shl(andI(p, 1), 7));
+    return orI(s, shl(andI(math::CtPopOp::create(b, loc, s), 1), 7));
   };
   auto codeWithHigh = [&](int64_t low, Value high, int64_t shift) {
     return orI(byte(low), shl(high, shift));
   };
 
-  Value scale, signs, negDelta;
-  SmallVector<Value, 2> codes;
-  switch (f) {
+  IqGroupCodes group;
+  switch (quant.getFormat()) {
   case QuantFormat::iq2_xxs: {
     Value a = quantWord(t, row, at(6 + 8 * ib));
-    scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.125);
-    codes.push_back(byte(2 + 8 * ib + l));
-    signs = paritySigns(andI(shr(a, 7 * l), 127));
+    group.scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.125);
+    group.codes.push_back(byte(2 + 8 * ib + l));
+    group.signs = paritySigns(andI(shr(a, 7 * l), 127));
     break;
   }
   case QuantFormat::iq2_xs: {
     Value q = quantShort(t, row, at(2 + 2 * g));
-    scale = oddScale(quantHalf(t, row, base),
-                     andI(shr(byte(66 + ib), 4 * (l / 2)), 15), 0.125);
-    codes.push_back(andI(q, 511));
-    signs = paritySigns(shr(q, 9));
+    group.scale = oddScale(quantHalf(t, row, base),
+                           andI(shr(byte(66 + ib), 4 * (l / 2)), 15), 0.125);
+    group.codes.push_back(andI(q, 511));
+    group.signs = paritySigns(shr(q, 9));
     break;
   }
   case QuantFormat::iq2_s:
-    scale = oddScale(quantHalf(t, row, base),
-                     andI(shr(byte(74 + ib), 4 * (l / 2)), 15), 0.125);
-    codes.push_back(codeWithHigh(2 + g, andI(shr(byte(66 + ib), 2 * l), 3), 8));
-    signs = byte(34 + g);
+    group.scale = oddScale(quantHalf(t, row, base),
+                           andI(shr(byte(74 + ib), 4 * (l / 2)), 15), 0.125);
+    group.codes.push_back(
+        codeWithHigh(2 + g, andI(shr(byte(66 + ib), 2 * l), 3), 8));
+    group.signs = byte(34 + g);
     break;
   case QuantFormat::iq3_xxs: {
     Value a = quantWord(t, row, at(66 + 4 * ib));
-    scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.25);
-    codes.push_back(byte(2 + 2 * g));
-    codes.push_back(byte(3 + 2 * g));
-    signs = paritySigns(andI(shr(a, 7 * l), 127));
+    group.scale = oddScale(quantHalf(t, row, base), shr(a, 28), 0.25);
+    group.codes.push_back(byte(2 + 2 * g));
+    group.codes.push_back(byte(3 + 2 * g));
+    group.signs = paritySigns(andI(shr(a, 7 * l), 127));
     break;
   }
   case QuantFormat::iq3_s:
-    scale = oddScale(quantHalf(t, row, base),
-                     andI(shr(byte(106 + ib / 2), 4 * (ib % 2)), 15), 1.0);
+    group.scale =
+        oddScale(quantHalf(t, row, base),
+                 andI(shr(byte(106 + ib / 2), 4 * (ib % 2)), 15), 1.0);
     for (int64_t m = 2 * g; m < 2 * g + 2; ++m)
-      codes.push_back(
+      group.codes.push_back(
           codeWithHigh(2 + m, andI(shr(byte(66 + m / 8), m % 8), 1), 8));
-    signs = byte(74 + g);
+    group.signs = byte(74 + g);
     break;
   case QuantFormat::iq1_s: {
     Value h = quantShort(t, row, at(34 + 2 * ib));
-    scale = oddScale(quantHalf(t, row, base), andI(shr(h, 12), 7), 1.0);
-    codes.push_back(codeWithHigh(2 + g, andI(shr(h, 3 * l), 7), 8));
-    negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                     andI(h, 0x8000), i32Const(0));
+    group.scale = oddScale(quantHalf(t, row, base), andI(shr(h, 12), 7), 1.0);
+    group.codes.push_back(codeWithHigh(2 + g, andI(shr(h, 3 * l), 7), 8));
+    group.negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                           andI(h, 0x8000), i32Const(0));
     break;
   }
   case QuantFormat::iq1_m: {
@@ -771,38 +770,49 @@ Value QuantizedWeightReader::iqGroup(Value t, Value row, Value base,
     Value n = andI(shr(byte(32 + g / 2), 4 * (g % 2)), 15);
     Value c =
         andI(shr(quantShort(t, row, at(48 + 2 * (g / 8))), 3 * (g / 2 % 4)), 7);
-    scale = oddScale(d, c, 1.0);
-    codes.push_back(codeWithHigh(g, andI(n, 7), 8));
-    negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
-                                     andI(n, 8), i32Const(0));
+    group.scale = oddScale(d, c, 1.0);
+    group.codes.push_back(codeWithHigh(g, andI(n, 7), 8));
+    group.negDelta = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne,
+                                           andI(n, 8), i32Const(0));
     break;
   }
   default:
     llvm_unreachable("not an i-quant");
   }
+  return group;
+}
 
+/// Group `g` of the i-quant block at byte `base` of row `row` of `t` as
+/// f32: its codebook entry (two for iq3) times its scale, iq1's plus or
+/// minus 1/8 first, negated where its sign byte's bits are set.
+Value QuantizedWeightReader::iqGroup(Value t, Value row, Value base,
+                                     int64_t g) {
+  QuantFormat f = quant.getFormat();
+  IqGroupCodes group = iqGroupCodes(t, row, base, g);
+  auto vecType = VectorType::get({8}, f32);
+  Value bytes = vector::BitCastOp::create(
+      b, loc, VectorType::get({8}, b.getI8Type()),
+      vector::BroadcastOp::create(b, loc, VectorType::get({1}, b.getI64Type()),
+                                  iqCodebookWord(group.codes)));
   bool iq1 = f == QuantFormat::iq1_s || f == QuantFormat::iq1_m;
-  Value bytes = codes.size() == 1 ? iqCodebook(codes[0], true)
-                                  : concat(iqCodebook(codes[0], false),
-                                           iqCodebook(codes[1], false));
   Value v = iq1 ? arith::SIToFPOp::create(b, loc, vecType, bytes).getResult()
                 : arith::UIToFPOp::create(b, loc, vecType, bytes).getResult();
-  if (negDelta) {
+  if (group.negDelta) {
     Value delta = arith::SelectOp::create(
-        b, loc, negDelta, floatConst(b, loc, f32, -::moe::iq::kIq1Delta),
+        b, loc, group.negDelta, floatConst(b, loc, f32, -::moe::iq::kIq1Delta),
         floatConst(b, loc, f32, ::moe::iq::kIq1Delta));
     v = arith::AddFOp::create(
         b, loc, v, vector::BroadcastOp::create(b, loc, vecType, delta));
   }
   v = arith::MulFOp::create(
-      b, loc, v, vector::BroadcastOp::create(b, loc, vecType, scale));
-  if (!signs)
+      b, loc, v, vector::BroadcastOp::create(b, loc, vecType, group.scale));
+  if (!group.signs)
     return v;
   Value mask = vector::BitCastOp::create(
       b, loc, VectorType::get({8}, b.getI1Type()),
       vector::BroadcastOp::create(
           b, loc, VectorType::get({1}, b.getI8Type()),
-          arith::TruncIOp::create(b, loc, b.getI8Type(), signs)));
+          arith::TruncIOp::create(b, loc, b.getI8Type(), group.signs)));
   return arith::SelectOp::create(b, loc, mask, arith::NegFOp::create(b, loc, v),
                                  v);
 }

@@ -29,7 +29,7 @@ namespace mlir::moe {
 bool int8RowsInHalves(QuantizedType quant);
 
 /// Whether the int8 dot-product kernel reads `format` (int8Step); FP8
-/// and the 1- to 3-bit i-quants keep the f32 kernel.
+/// and iq1_s and iq1_m keep the f32 kernel.
 bool hasInt8Steps(QuantFormat format);
 
 /// Whether int8 dot products with `quant` add a min per lane times the
@@ -157,8 +157,16 @@ private:
   Value tableBytes(Value n, ArrayRef<int64_t> table);
   Value iq4Floats(Value n);
   Value e8m0Half(Value t, Value row, Value base);
+  /// An i-quant group's parts (iqGroupCodes): its codebook codes (i32,
+  /// iq3's two), its sign byte (i32; none for iq1), its f32 scale, and
+  /// for iq1 whether its 1/8 is negated (i1).
+  struct IqGroupCodes {
+    SmallVector<Value, 2> codes;
+    Value signs, scale, negDelta;
+  };
+  IqGroupCodes iqGroupCodes(Value t, Value row, Value base, int64_t g);
+  Value iqCodebookWord(ArrayRef<Value> codes);
   Value iqGroup(Value t, Value row, Value base, int64_t g);
-  Value iqCodebook(Value code, bool wide);
   Value quantShort(Value t, Value row, Value at);
 
   OpBuilder &b;

@@ -86,9 +86,11 @@ IQ3_XXS = gguf.GGMLQuantizationType.IQ3_XXS
 IQ3_S = gguf.GGMLQuantizationType.IQ3_S
 IQ1_S = gguf.GGMLQuantizationType.IQ1_S
 IQ1_M = gguf.GGMLQuantizationType.IQ1_M
-# The i-quants of 1 to 3 bits (codebook entries): the f32 kernel reads
-# them with --int8-dot too, so their inputs are not rounded.
+# The i-quants of 1 to 3 bits (codebook entries); --int8-dot leaves
+# IQ1_S and IQ1_M (values plus or minus 1/8) on the f32 kernel, so their
+# inputs are not rounded.
 GRID_TYPES = (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M)
+F32_KERNEL_TYPES = (IQ1_S, IQ1_M)
 # The relative L2 tolerance of moe-compile --int8-dot against
 # expected_int8 (check_checkpoints.py --int8): 10 times the worst error
 # measured, 4.6e-7 (the 11 layers 1.4e-7 to 4.6e-7, as the f32 path is
@@ -148,10 +150,10 @@ def int8_inputs(w, types):
     """The keys of w whose input --int8-dot rounds (fake_int8): the
     quantized weights (types' keys) whose K, the last axis, is a multiple of
     64: the int8 kernel's steps are 128 for Q8_0, Q4_0 and MXFP4 (4 blocks
-    of 32; a last 64 is a step of its own) and 64 for the K-quants. The
-    1- to 3-bit i-quants (GRID_TYPES) keep the f32 kernel."""
-    return frozenset(k for k in types
-                     if w[k].shape[-1] % 64 == 0 and types[k] not in GRID_TYPES)
+    of 32; a last 64 is a step of its own) and 64 for the K-quants and the
+    i-quants. IQ1_S and IQ1_M (F32_KERNEL_TYPES) keep the f32 kernel."""
+    return frozenset(k for k in types if w[k].shape[-1] % 64 == 0
+                     and types[k] not in F32_KERNEL_TYPES)
 
 
 def top(v, k):

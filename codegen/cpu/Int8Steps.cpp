@@ -231,36 +231,30 @@ QuantizedWeightReader::int8Step(Value t, Value row, Value base, int64_t c) {
     // entry's 8 bytes (iq3's two entries of 4) with its signs applied,
     // plus 64 (the values are at most 62); 2 lanes per group, each its
     // group's scale.
-    IqGroupCodes groups[8];
-    Value words[8], signWords[8];
-    SmallVector<Value, 8> scales;
-    Type i64 = b.getI64Type();
-    for (int64_t i = 0; i < 8; ++i) {
-      groups[i] = iqGroupCodes(t, row, base, 8 * c + i);
-      words[i] = iqCodebookWord(groups[i].codes);
-      signWords[i] = arith::ExtUIOp::create(b, loc, i64, groups[i].signs);
-      scales.push_back(groups[i].scale);
-    }
+    // The entries as the table holds them (iq3's 16 i32s of 4 values),
+    // except iq3_s's, whose codes come from a vector: joined into 8 i64s
+    // (measured faster for it, slower for iq3_xxs: docs/performance.md).
+    SmallVector<Value, 16> codes = iqStepCodes(t, row, base, c);
+    bool join = quant.getFormat() == QuantFormat::iq3_s;
+    SmallVector<Value, 16> words;
+    for (size_t i = 0; i < codes.size(); i += join ? 2 : 1)
+      words.push_back(join ? iqCodebookWord({codes[i], codes[i + 1]})
+                           : iqCodebookEntry(codes[i]));
     Value entries = vector::BitCastOp::create(
         b, loc, VectorType::get({64}, i8),
-        vector::FromElementsOp::create(b, loc, VectorType::get({8}, i64),
-                                       ArrayRef<Value>(words)));
-    Value signBits = signWords[0];
-    for (int64_t i = 1; i < 8; ++i)
-      signBits = arith::OrIOp::create(
-          b, loc, signBits,
-          arith::ShLIOp::create(
-              b, loc, signWords[i],
-              arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(8 * i))));
-    Value negative = vector::BitCastOp::create(
-        b, loc, VectorType::get({64}, b.getI1Type()),
-        vector::BroadcastOp::create(b, loc, VectorType::get({1}, i64),
-                                    signBits));
+        vector::FromElementsOp::create(
+            b, loc,
+            VectorType::get({static_cast<int64_t>(words.size())},
+                            words[0].getType()),
+            words));
+    Value negative =
+        vector::BitCastOp::create(b, loc, VectorType::get({64}, b.getI1Type()),
+                                  iqStepSigns(t, row, base, c));
     Value offset = intSplat(64, i8, 64);
     Value q = arith::SelectOp::create(
         b, loc, negative, arith::SubIOp::create(b, loc, offset, entries),
         arith::AddIOp::create(b, loc, offset, entries));
-    return {{q}, laneRuns(scales), {}};
+    return {{q}, iqStepScales(t, row, base, c), {}};
   }
   case QuantFormat::fp8_e4m3:
   case QuantFormat::iq1_s:

@@ -185,7 +185,10 @@ def ConvertMoEToCpuKernels : Pass<"convert-moe-to-cpu-kernels"> {
     shifted in), mxfp4's doubled e2m1 value plus 12, iq4_nl's and
     iq4_xs's non-linear value plus 128 (both looked up with `vpshufb`);
     q4_1's, q5_1's, q2_k's, q4_k's, q5_k's (its fifth bits shifted in) and
-    the zero-point formats' are unsigned already), one
+    the zero-point formats' are unsigned already; iq2_xxs's, iq2_xs's,
+    iq2_s's, iq3_xxs's and iq3_s's 8 groups of 8 their codebook entries
+    read at their codes, negated by their sign bits, plus 64; iq1_s,
+    iq1_m and fp8_e4m3 keep the f32 kernel), one
     AVX512_VNNI `vpdpbusd` per (row, weight row, vector) sums 4 products
     per i32 lane (as `llvm.inline_asm` without side effects, which buffer
     deallocation accepts, unlike `llvm.call_intrinsic`), starting from the

@@ -611,10 +611,10 @@ Value QuantizedWeightReader::quantShort(Value t, Value row, Value at) {
                                 vector::ExtractOp::create(b, loc, bits, 0));
 }
 
-/// The codebook entries of `codes` (one i32 code, two for iq3's entries
-/// of 4 values) as one i64, byte k value k: the format's table is a
-/// constant tensor, read at each code.
-Value QuantizedWeightReader::iqCodebookWord(ArrayRef<Value> codes) {
+/// Entry `code` (i32) of the format's codebook, as the table holds it: an
+/// i64 of 8 values, or for iq3 an i32 of 4 (byte k value k). The table is
+/// a constant tensor, read at the code.
+Value QuantizedWeightReader::iqCodebookEntry(Value code) {
   ArrayRef<uint64_t> grid8;
   ArrayRef<uint32_t> grid4;
   switch (quant.getFormat()) {
@@ -638,9 +638,7 @@ Value QuantizedWeightReader::iqCodebookWord(ArrayRef<Value> codes) {
     break;
   }
   bool wide = !grid8.empty();
-  assert(codes.size() == (wide ? 1u : 2u) && "iq3's groups are 2 entries");
-  Type i64 = b.getI64Type();
-  Type word = wide ? i64 : b.getI32Type();
+  Type word = wide ? b.getI64Type() : b.getI32Type();
   int64_t n = wide ? grid8.size() : grid4.size();
   auto tableType = RankedTensorType::get({n}, word);
   DenseElementsAttr values =
@@ -653,18 +651,24 @@ Value QuantizedWeightReader::iqCodebookWord(ArrayRef<Value> codes) {
                  ArrayRef(reinterpret_cast<const int32_t *>(grid4.data()),
                           grid4.size()));
   Value table = arith::ConstantOp::create(b, loc, tableType, values);
-  auto entry = [&](Value code) -> Value {
-    Value e = tensor::ExtractOp::create(b, loc, table,
-                                        ValueRange{arith::IndexCastUIOp::create(
-                                            b, loc, b.getIndexType(), code)});
-    return wide ? e : arith::ExtUIOp::create(b, loc, i64, e).getResult();
+  return tensor::ExtractOp::create(
+      b, loc, table,
+      ValueRange{arith::IndexCastUIOp::create(b, loc, b.getIndexType(), code)});
+}
+
+/// The codebook entries of a group's `codes` (one, or iq3's two) as one
+/// i64, byte k value k.
+Value QuantizedWeightReader::iqCodebookWord(ArrayRef<Value> codes) {
+  if (codes.size() == 1)
+    return iqCodebookEntry(codes[0]);
+  Type i64 = b.getI64Type();
+  auto wide = [&](Value code) -> Value {
+    return arith::ExtUIOp::create(b, loc, i64, iqCodebookEntry(code));
   };
-  if (wide)
-    return entry(codes[0]);
   return arith::OrIOp::create(
-      b, loc, entry(codes[0]),
+      b, loc, wide(codes[0]),
       arith::ShLIOp::create(
-          b, loc, entry(codes[1]),
+          b, loc, wide(codes[1]),
           arith::ConstantOp::create(b, loc, b.getI64IntegerAttr(32))));
 }
 
@@ -780,6 +784,181 @@ QuantizedWeightReader::iqGroupCodes(Value t, Value row, Value base, int64_t g) {
     llvm_unreachable("not an i-quant");
   }
   return group;
+}
+
+/// The codebook codes (i32) of groups 8 c to 8 c + 7 of the i-quant block
+/// at byte `base` of row `row` of `t` (iq2_xxs, iq2_xs, iq2_s, iq3_xxs,
+/// iq3_s; iq3's 2 a group), in order: iq2_xs's, iq2_s's and iq3_s's
+/// assembled as vectors (their low bits and their high bits from qh), then
+/// taken lane by lane for the table reads; iq2_xxs's and iq3_xxs's bytes
+/// read one by one.
+SmallVector<Value, 16>
+QuantizedWeightReader::iqStepCodes(Value t, Value row, Value base, int64_t c) {
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  Type i32 = b.getI32Type();
+  SmallVector<Value, 16> codes;
+  QuantFormat f = quant.getFormat();
+  if (f == QuantFormat::iq2_xxs || f == QuantFormat::iq3_xxs) {
+    for (int64_t g = 8 * c; g < 8 * c + 8; ++g) {
+      if (f == QuantFormat::iq2_xxs) {
+        codes.push_back(quantByte(t, row, at(2 + 8 * (g / 4) + g % 4)));
+      } else {
+        codes.push_back(quantByte(t, row, at(2 + 2 * g)));
+        codes.push_back(quantByte(t, row, at(3 + 2 * g)));
+      }
+    }
+    return codes;
+  }
+  int64_t n = f == QuantFormat::iq3_s ? 16 : 8;
+  auto i32xn = VectorType::get({n}, i32);
+  Value v;
+  if (f == QuantFormat::iq2_xs) {
+    Value q =
+        vector::BitCastOp::create(b, loc, VectorType::get({8}, b.getI16Type()),
+                                  quantBytes(t, row, at(2 + 16 * c), 16));
+    v = arith::AndIOp::create(b, loc, arith::ExtUIOp::create(b, loc, i32xn, q),
+                              intSplat(8, i32, 511));
+  } else {
+    // iq2_s: code g is qs[g] | ((qh[g / 4] >> 2 (g % 4)) & 3) << 8; iq3_s:
+    // code m is qs[m] | ((qh[m / 8] >> m % 8) & 1) << 8. A step's codes
+    // take qh[2 c] and qh[2 c + 1], half the lanes each.
+    bool three = f == QuantFormat::iq3_s;
+    Value low = arith::ExtUIOp::create(b, loc, i32xn,
+                                       quantBytes(t, row, at(2 + n * c), n));
+    Value qh = arith::ExtUIOp::create(b, loc, VectorType::get({2}, i32),
+                                      quantBytes(t, row, at(66 + 2 * c), 2));
+    SmallVector<int64_t> halves;
+    SmallVector<int32_t> shifts;
+    for (int64_t i = 0; i < n; ++i) {
+      halves.push_back(i / (n / 2));
+      shifts.push_back(three ? i % 8 : 2 * (i % 4));
+    }
+    Value high = vector::ShuffleOp::create(b, loc, qh, qh, halves);
+    high = arith::ShRUIOp::create(
+        b, loc, high,
+        arith::ConstantOp::create(
+            b, loc, i32xn, DenseElementsAttr::get(i32xn, ArrayRef(shifts))));
+    high = arith::ShLIOp::create(
+        b, loc,
+        arith::AndIOp::create(b, loc, high, intSplat(n, i32, three ? 1 : 3)),
+        intSplat(n, i32, 8));
+    v = arith::OrIOp::create(b, loc, low, high);
+  }
+  for (int64_t i = 0; i < n; ++i)
+    codes.push_back(vector::ExtractOp::create(b, loc, v, i));
+  return codes;
+}
+
+/// The 16 lanes' scales of an int8 step of groups 8 c to 8 c + 7 of the
+/// i-quant block at byte `base` of row `row` of `t` (iq2_xxs, iq2_xs,
+/// iq2_s, iq3_xxs, iq3_s; 2 lanes a group): iq2_xs's and iq2_s's 4 (one
+/// per 16 values) from the nibbles of 2 bytes as one vector, the others'
+/// 2 (one per 32) as scalars.
+Value QuantizedWeightReader::iqStepScales(Value t, Value row, Value base,
+                                          int64_t c) {
+  QuantFormat f = quant.getFormat();
+  if (f != QuantFormat::iq2_xs && f != QuantFormat::iq2_s) {
+    SmallVector<Value, 2> scales;
+    for (int64_t g : {8 * c, 8 * c + 4})
+      scales.push_back(iqGroupCodes(t, row, base, g).scale);
+    return laneRuns(scales);
+  }
+  Type i32 = b.getI32Type();
+  auto i32x4 = VectorType::get({4}, i32);
+  auto f32x4 = VectorType::get({4}, f32);
+  int64_t at = (f == QuantFormat::iq2_xs ? 66 : 74) + 2 * c;
+  Value bytes = arith::ExtUIOp::create(
+      b, loc, i32x4,
+      vector::ShuffleOp::create(
+          b, loc,
+          quantBytes(t, row, arith::AddIOp::create(b, loc, base, index(at)), 2),
+          quantBytes(t, row, arith::AddIOp::create(b, loc, base, index(at)), 2),
+          ArrayRef<int64_t>{0, 0, 1, 1}));
+  Value nibbles = arith::AndIOp::create(
+      b, loc,
+      arith::ShRUIOp::create(
+          b, loc, bytes,
+          arith::ConstantOp::create(
+              b, loc, i32x4,
+              DenseElementsAttr::get(i32x4, ArrayRef<int32_t>{0, 4, 0, 4}))),
+      intSplat(4, i32, 15));
+  // d (2 c + 1) / 8.
+  Value odd = arith::UIToFPOp::create(
+      b, loc, f32x4,
+      arith::AddIOp::create(
+          b, loc, arith::ShLIOp::create(b, loc, nibbles, intSplat(4, i32, 1)),
+          intSplat(4, i32, 1)));
+  Value d = arith::MulFOp::create(b, loc, quantHalf(t, row, base),
+                                  floatConst(b, loc, f32, 0.125));
+  Value scales = arith::MulFOp::create(
+      b, loc, odd, vector::BroadcastOp::create(b, loc, f32x4, d));
+  SmallVector<int64_t> mask;
+  for (int64_t l = 0; l < 16; ++l)
+    mask.push_back(l / 4);
+  return vector::ShuffleOp::create(b, loc, scales, scales, mask);
+}
+
+/// The sign bytes of groups 8 c to 8 c + 7 of the i-quant block at byte
+/// `base` of row `row` of `t` (iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s), in
+/// order, as a vector<8xi8> bitcast to vector<1xi64>: iq2_s's and iq3_s's
+/// 8 bytes as stored; the others' 7-bit fields extracted and given their
+/// parity bit as vectors of 8 lanes (iq2_xxs and iq3_xxs: 4 fields a
+/// 32-bit word, 2 words a step; iq2_xs: bits 9 to 15 of 8 16-bit codes).
+Value QuantizedWeightReader::iqStepSigns(Value t, Value row, Value base,
+                                         int64_t c) {
+  auto at = [&](int64_t offset) -> Value {
+    return arith::AddIOp::create(b, loc, base, index(offset));
+  };
+  Type i32 = b.getI32Type();
+  auto i64x1 = VectorType::get({1}, b.getI64Type());
+  auto i32x8 = VectorType::get({8}, i32);
+  Value fields;
+  switch (quant.getFormat()) {
+  case QuantFormat::iq2_s:
+    return vector::BitCastOp::create(b, loc, i64x1,
+                                     quantBytes(t, row, at(34 + 8 * c), 8));
+  case QuantFormat::iq3_s:
+    return vector::BitCastOp::create(b, loc, i64x1,
+                                     quantBytes(t, row, at(74 + 8 * c), 8));
+  case QuantFormat::iq2_xs: {
+    Value q =
+        vector::BitCastOp::create(b, loc, VectorType::get({8}, b.getI16Type()),
+                                  quantBytes(t, row, at(2 + 16 * c), 16));
+    fields = arith::ShRUIOp::create(
+        b, loc, arith::ExtUIOp::create(b, loc, i32x8, q), intSplat(8, i32, 9));
+    break;
+  }
+  default: { // iq2_xxs, iq3_xxs: the words of blocks 2 c and 2 c + 1
+    bool three = quant.getFormat() == QuantFormat::iq3_xxs;
+    auto word = [&](int64_t ib) -> Value {
+      return three ? quantWord(t, row, at(66 + 4 * ib))
+                   : quantWord(t, row, at(6 + 8 * ib));
+    };
+    Value words = vector::FromElementsOp::create(
+        b, loc, i32x8,
+        ValueRange{word(2 * c), word(2 * c), word(2 * c), word(2 * c),
+                   word(2 * c + 1), word(2 * c + 1), word(2 * c + 1),
+                   word(2 * c + 1)});
+    auto shifts = DenseElementsAttr::get(
+        i32x8, ArrayRef<int32_t>{0, 7, 14, 21, 0, 7, 14, 21});
+    fields = arith::AndIOp::create(
+        b, loc,
+        arith::ShRUIOp::create(
+            b, loc, words, arith::ConstantOp::create(b, loc, i32x8, shifts)),
+        intSplat(8, i32, 127));
+    break;
+  }
+  }
+  Value parity = arith::AndIOp::create(
+      b, loc, math::CtPopOp::create(b, loc, fields), intSplat(8, i32, 1));
+  Value bytes = arith::TruncIOp::create(
+      b, loc, VectorType::get({8}, b.getI8Type()),
+      arith::OrIOp::create(
+          b, loc, fields,
+          arith::ShLIOp::create(b, loc, parity, intSplat(8, i32, 7))));
+  return vector::BitCastOp::create(b, loc, i64x1, bytes);
 }
 
 /// Group `g` of the i-quant block at byte `base` of row `row` of `t` as

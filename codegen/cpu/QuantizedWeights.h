@@ -165,7 +165,11 @@ private:
     Value signs, scale, negDelta;
   };
   IqGroupCodes iqGroupCodes(Value t, Value row, Value base, int64_t g);
+  Value iqCodebookEntry(Value code);
   Value iqCodebookWord(ArrayRef<Value> codes);
+  Value iqStepSigns(Value t, Value row, Value base, int64_t c);
+  Value iqStepScales(Value t, Value row, Value base, int64_t c);
+  SmallVector<Value, 16> iqStepCodes(Value t, Value row, Value base, int64_t c);
   Value iqGroup(Value t, Value row, Value base, int64_t g);
   Value quantShort(Value t, Value row, Value at);
 

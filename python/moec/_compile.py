@@ -39,7 +39,8 @@ def compile(model: Union[str, os.PathLike],
     on activations rounded to bf16 (needs a cpu with avx512bf16); int8_dot
     (``--int8-dot``) multiplies block-quantized expert weights (GGUF q8_0,
     q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, iq4_nl, iq4_xs, mxfp4;
-    the 1- to 3-bit i-quants keep the f32 kernel) with AVX512_VNNI int8 dot products on
+    iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s; iq1_s and iq1_m keep the f32
+    kernel) with AVX512_VNNI int8 dot products on
     activations quantized to int8, one scale per 32 elements (needs a cpu with
     avx512vnni). Both round the activations, so results differ slightly
     from the f32 path.

@@ -286,8 +286,8 @@ int main(int argc, char **argv) {
           "moe-compile --int8-dot: the quantized experts multiply "
           "activations quantized to int8 (one scale per 32 elements) with "
           "AVX512_VNNI dot products, checked within 3e-2; it needs a "
-          "quantized --dtype and a CPU with avx512vnni (the iq1, iq2 and iq3 "
-          "formats keep the f32 kernel).\n");
+          "quantized --dtype and a CPU with avx512vnni (iq1_s and iq1_m keep "
+          "the f32 kernel).\n");
       return 0;
     } else
       return fail("unknown or incomplete option '" + a + "' (see --help)");
@@ -305,10 +305,10 @@ int main(int argc, char **argv) {
     return fail(
         "--int8-dot multiplies block-quantized experts: it needs "
         "--dtype q8_0, q4_0, q4_1, q5_0, q5_1, q2_k, q3_k, q4_k, q5_k, q6_k, "
-        "iq4_nl, iq4_xs, "
+        "iq4_nl, iq4_xs, iq2_xxs, iq2_xs, iq2_s, iq3_xxs, iq3_s, "
         "mxfp4, u8z, "
-        "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16 (or an "
-        "iq1, iq2 or iq3 format, which keeps the f32 kernel), not " +
+        "u4z, u2z, u8z128, u4z128, u2z128, u8z16, u4z16 or u2z16 (or "
+        "iq1_s or iq1_m, which keep the f32 kernel), not " +
         dtype);
   // int8 dot products, asked for here or passed on to moe-compile, round
   // the rows the quantized experts multiply (moe-run --verify's tolerance).

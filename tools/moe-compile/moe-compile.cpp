@@ -154,7 +154,8 @@ static cl::opt<bool> int8Dot(
     "int8-dot",
     cl::desc("Multiply block-quantized expert weights (!moe.quant: GGUF's "
              "q8_0, q4_0, q4_1, q5_0, q5_1, K-quants, iq4_nl, iq4_xs and "
-             "mxfp4, QMoE's blocks; the iq1 to iq3 i-quants and fp8_e4m3 "
+             "mxfp4, the iq2 and iq3 i-quants, QMoE's blocks; iq1_s, iq1_m and "
+             "fp8_e4m3 "
              "keep the f32 kernel) with AVX512_VNNI int8 dot products "
              "(vpdpbusd) on activations quantized to int8 as they are read: "
              "one f32 scale per 32 elements, rounded to nearest even. This "

@@ -869,13 +869,12 @@ Value QuantizedWeightReader::iqStepScales(Value t, Value row, Value base,
   auto i32x4 = VectorType::get({4}, i32);
   auto f32x4 = VectorType::get({4}, f32);
   int64_t at = (f == QuantFormat::iq2_xs ? 66 : 74) + 2 * c;
+  Value two =
+      quantBytes(t, row, arith::AddIOp::create(b, loc, base, index(at)), 2);
   Value bytes = arith::ExtUIOp::create(
       b, loc, i32x4,
-      vector::ShuffleOp::create(
-          b, loc,
-          quantBytes(t, row, arith::AddIOp::create(b, loc, base, index(at)), 2),
-          quantBytes(t, row, arith::AddIOp::create(b, loc, base, index(at)), 2),
-          ArrayRef<int64_t>{0, 0, 1, 1}));
+      vector::ShuffleOp::create(b, loc, two, two,
+                                ArrayRef<int64_t>{0, 0, 1, 1}));
   Value nibbles = arith::AndIOp::create(
       b, loc,
       arith::ShRUIOp::create(

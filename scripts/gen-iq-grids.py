@@ -39,6 +39,7 @@ out.write("""//===- IQGrids.h - the codebooks of ggml's i-quants -------------*-
 
 namespace moe::iq {
 
+// clang-format off
 """)
 for name, cls, width, what in TABLES:
     cls.init_grid()
@@ -57,7 +58,9 @@ for name, cls, width, what in TABLES:
     for i in range(0, len(words), per):
         out.write("    " + ", ".join(f"0x{w:0{digits}x}" for w in words[i:i + per]) + ",\n")
     out.write("};\n\n")
-out.write("""/// The value iq1_s and iq1_m add to a grid value, negated where a
+out.write("""// clang-format on
+
+/// The value iq1_s and iq1_m add to a grid value, negated where a
 /// group's bit says so.
 inline constexpr float kIq1Delta = 0.125f;
 

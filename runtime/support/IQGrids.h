@@ -12,6 +12,7 @@
 
 namespace moe::iq {
 
+// clang-format off
 /// iq2_xxs: 256 entries of 8 values 8, 25 or 43.
 inline constexpr uint64_t kIq2xxsGrid[256] = {
     0x0808080808080808, 0x080808080808082b, 0x0808080808081919, 0x0808080808082b08,
@@ -1124,6 +1125,8 @@ inline constexpr uint64_t kIq1sGrid[2048] = {
     0x0101010101ffff01, 0x0101010101ff01ff, 0x0101010101ff0101, 0x0101010101000000,
     0x010101010101ffff, 0x010101010101ff01, 0x01010101010101ff, 0x0101010101010101,
 };
+
+// clang-format on
 
 /// The value iq1_s and iq1_m add to a grid value, negated where a
 /// group's bit says so.

@@ -27,9 +27,18 @@ ref::LayerConfig referenceConfig(LayerOp layer) {
   c.routing.scoring = r.getScoring() == ScoringFunc::softmax
                           ? ref::Scoring::Softmax
                           : ref::Scoring::Sigmoid;
-  c.routing.order = r.getOrder() == RoutingOrder::score_then_topk
-                        ? ref::ScoreOrder::ScoreThenTopK
-                        : ref::ScoreOrder::TopKThenScore;
+  switch (r.getOrder()) {
+  case RoutingOrder::score_then_topk:
+    c.routing.order = ref::ScoreOrder::ScoreThenTopK;
+    break;
+  case RoutingOrder::topk_then_score:
+    c.routing.order = ref::ScoreOrder::TopKThenScore;
+    break;
+  case RoutingOrder::sparsemixer:
+    c.routing.order = ref::ScoreOrder::SparseMixer;
+    break;
+  }
+  c.routing.sparsemixerEps = r.getSparsemixerEpsValue();
   c.routing.k = r.getK();
   c.routing.renormalize = r.getRenormalize();
   c.routing.renormEpsilon = r.getRenormEpsilonValue();

@@ -15,7 +15,8 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                   RoutingOrder order, bool renormalize,
                                   llvm::APFloat scaleValue, int64_t nGroup,
                                   int64_t topkGroup, GroupScoreFunc groupScore,
-                                  llvm::APFloat renormEpsilonValue) {
+                                  llvm::APFloat renormEpsilonValue,
+                                  llvm::APFloat sparsemixerEpsValue) {
   double scale = scaleValue.convertToDouble();
   double renormEpsilon = renormEpsilonValue.convertToDouble();
   if (k < 1)
@@ -35,6 +36,14 @@ LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     return emitError() << "(R5) renorm_epsilon must be finite, >= 0, and "
                           "above 0 only with renormalize = true, got "
                        << renormEpsilon;
+  if (order == RoutingOrder::sparsemixer && scoring != ScoringFunc::softmax)
+    return emitError() << "(R6) order = sparsemixer needs scoring = softmax";
+  double eps = sparsemixerEpsValue.convertToDouble();
+  if (!std::isfinite(eps) || eps < 0.0 ||
+      (eps != 0.01 && order != RoutingOrder::sparsemixer))
+    return emitError() << "(R7) sparsemixer_eps must be finite, >= 0, and "
+                          "set only with order = sparsemixer, got "
+                       << eps;
   return success();
 }
 

@@ -20,7 +20,8 @@ def MoE_ScoringFunc : I32EnumAttr<"ScoringFunc",
 def MoE_RoutingOrder : I32EnumAttr<"RoutingOrder",
     "whether experts are selected on the scores or on the raw logits", [
       I32EnumAttrCase<"score_then_topk", 0>,
-      I32EnumAttrCase<"topk_then_score", 1>]> {
+      I32EnumAttrCase<"topk_then_score", 1>,
+      I32EnumAttrCase<"sparsemixer", 2>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -116,7 +117,18 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       selected experts: the bias never reaches the weights (DeepSeek-V3).
       `topk_then_score` selects the top `k` raw logits and scores only them:
       a softmax over the `k` selected logits (gpt-oss; Mixtral's equivalent
-      form) or a sigmoid of each (Llama-4).
+      form) or a sigmoid of each (Llama-4). `sparsemixer` (Phi-3.5-MoE,
+      softmax scoring only) picks the experts one slot at a time on the
+      raw logits `l`: slot `j` takes the largest logit `m_j` among the
+      experts not picked yet (its expert `i_j`), masks every expert
+      picked before it and every `e` with
+      `(m_j - l_e) / max(|l_e|, m_j) > 2·sparsemixer_eps` (a NaN quotient
+      masks nothing), and weighs `i_j` by its share of a softmax over the
+      unmasked logits: `w_j = 1 / Σ_{e unmasked} exp(l_e - m_j)`. With
+      `k = 2` this is transformers' `sparsemixer` at inference.
+    * `sparsemixer_eps` (default `0.01`, Phi-3.5-MoE's
+      `router_jitter_noise`): the relative distance below a slot's logit
+      within which experts share its softmax.
     * `renormalize` (default `false`): divide the `k` weights by their sum,
       plus `renorm_epsilon` (default `0.0`; LFM2-MoE's 1e-6).
     * `scale` (default `1.0`): multiply the final weights (DeepSeek's
@@ -140,6 +152,9 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       `order = score_then_topk`.
     * (R5) `renorm_epsilon` is finite and non-negative, and above 0 only
       with `renormalize = true`.
+    * (R6) `order = sparsemixer` needs `scoring = softmax`.
+    * (R7) `sparsemixer_eps` is finite and non-negative, and differs from
+      its default only with `order = sparsemixer`.
 
     Examples:
 
@@ -148,6 +163,7 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     #moe.routing<k = 8, scoring = sigmoid, renormalize = true, scale = 2.5,
                  n_group = 8, topk_group = 4, group_score = top2_sum> // V3
     #moe.routing<k = 4, order = topk_then_score>                 // gpt-oss
+    #moe.routing<k = 2, order = sparsemixer>                     // Phi-3.5-MoE
     ```
   }];
   let parameters = (ins
@@ -159,7 +175,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     MoE_I64Param<"1", "number of expert groups">:$n_group,
     MoE_I64Param<"1", "number of groups kept">:$topk_group,
     MoE_EnumParam<MoE_GroupScoreFunc, "max">:$group_score,
-    MoE_F64Param<"0.0", "added to the sum the weights are divided by">:$renorm_epsilon
+    MoE_F64Param<"0.0", "added to the sum the weights are divided by">:$renorm_epsilon,
+    MoE_F64Param<"0.01", "sparsemixer's relative masking distance, halved">:$sparsemixer_eps
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;
@@ -169,6 +186,9 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     double getScaleValue() const { return getScale().convertToDouble(); }
     double getRenormEpsilonValue() const {
       return getRenormEpsilon().convertToDouble();
+    }
+    double getSparsemixerEpsValue() const {
+      return getSparsemixerEps().convertToDouble();
     }
   }];
 }

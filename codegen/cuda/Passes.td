@@ -53,6 +53,8 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       (each pass takes the best expert below the previous pick in
       (score, lower index) order, so no per-thread arrays),
       `topk_then_score` (softmax or sigmoid over the selected logits),
+      `sparsemixer` (a pass over the experts per slot for its masked
+      softmax share),
       renormalization and the scale. A NaN selection score ranks as
       `-inf`, so every slot holds an expert.
     * `moe.dispatch` (`dispatch_count`, `dispatch_scan`,

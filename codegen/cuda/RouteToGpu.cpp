@@ -164,7 +164,7 @@ struct TokenRouter {
   }
 
   /// Selects the k experts; slot j of the token's rows gets the expert and
-  /// its raw weight (the score, or the logit for topk_then_score).
+  /// its raw weight (the score, or the logit for the other orders).
   void select(Value kept) {
     int64_t size = kept ? staticExperts / routing.getNGroup() : 0;
     auto maskedKey = [&](Value e) -> Value {
@@ -197,9 +197,9 @@ struct TokenRouter {
                                            select(take, e, acc[1])};
                });
            Value expert = best[1];
-           Value raw = routing.getOrder() == RoutingOrder::topk_then_score
-                           ? logit(expert)
-                           : score(expert);
+           Value raw = routing.getOrder() == RoutingOrder::score_then_topk
+                           ? score(expert)
+                           : logit(expert);
            memref::StoreOp::create(b, loc, raw, weights, ValueRange{token, j});
            memref::StoreOp::create(
                b, loc,
@@ -228,13 +228,50 @@ struct TokenRouter {
     });
   }
 
+  /// order = sparsemixer: slot j's logit m_j (written by select) becomes
+  /// its share of a softmax over the experts not picked before it (ranked
+  /// below (m_j, i_j)) and within 2·eps of m_j relative to max(|l|, m_j).
+  void sparsemixerWeights() {
+    Value twoEps = f(2.0 * routing.getSparsemixerEpsValue());
+    loop(c(0), c(routing.getK()), {}, [&](Value j, ValueRange) {
+      Value m = memref::LoadOp::create(b, loc, weights, ValueRange{token, j});
+      Value picked = arith::IndexCastOp::create(
+          b, loc, b.getIndexType(),
+          memref::LoadOp::create(b, loc, indices, ValueRange{token, j}));
+      Value sum =
+          loop(c(0), numExperts, {f(0.0)}, [&](Value e, ValueRange acc) {
+            Value v = key(e), l = logit(e);
+            Value unpicked =
+                ori(cmpf(arith::CmpFPredicate::OLT, v, m),
+                    andi(cmpf(arith::CmpFPredicate::OEQ, v, m),
+                         cmpi(arith::CmpIPredicate::sge, e, picked)));
+            Value factor = arith::MaximumFOp::create(
+                b, loc, math::AbsFOp::create(b, loc, l), m);
+            Value q = arith::DivFOp::create(
+                b, loc, arith::SubFOp::create(b, loc, m, l), factor);
+            // A NaN quotient masks nothing (ULE is true on NaN).
+            Value near = cmpf(arith::CmpFPredicate::ULE, q, twoEps);
+            Value term = exp(arith::SubFOp::create(b, loc, l, m));
+            Value next = arith::AddFOp::create(b, loc, acc[0], term);
+            return SmallVector<Value>{
+                select(andi(unpicked, near), next, acc[0])};
+          })[0];
+      memref::StoreOp::create(b, loc,
+                              arith::DivFOp::create(b, loc, f(1.0), sum),
+                              weights, ValueRange{token, j});
+      return SmallVector<Value>{};
+    });
+  }
+
   void run() {
     bool scoreFirst = routing.getOrder() == RoutingOrder::score_then_topk;
     if (scoreFirst && routing.getScoring() == ScoringFunc::softmax)
       softmaxStatistics();
     Value kept = routing.isGroupLimited() ? keptGroups() : Value();
     select(kept);
-    if (!scoreFirst) {
+    if (routing.getOrder() == RoutingOrder::sparsemixer) {
+      sparsemixerWeights();
+    } else if (!scoreFirst) {
       if (routing.getScoring() == ScoringFunc::softmax) {
         // Slot 0 holds the largest selected logit.
         Value top =

@@ -226,6 +226,53 @@ std::pair<Value, Value> selectTopK(OpBuilder &b, Location loc, Value ranks,
   return {generic.getResult(0), generic.getResult(1)};
 }
 
+/// order = sparsemixer's weights [T, k]: slot j's share of a softmax over
+/// the logits not picked before it (rank >= j) and within the relative
+/// distance 2·eps of its logit m_j = selected[t, j]:
+/// 1 / Σ_{e kept} exp(l_e - m_j).
+Value sparsemixerWeights(OpBuilder &b, Location loc, Value logits, Value ranks,
+                         Value selected, double eps) {
+  MLIRContext *ctx = b.getContext();
+  Type f32 = b.getF32Type();
+  Value init = filledTensor(b, loc, sizesOf(b, loc, selected), f32,
+                            floatConst(b, loc, f32, 0.0));
+  Value sums =
+      linalg::GenericOp::create(
+          b, loc, init.getType(), ValueRange{logits, ranks, selected},
+          ValueRange{init},
+          {dimsMap(ctx, 3, {0, 2}), dimsMap(ctx, 3, {0, 2}),
+           dimsMap(ctx, 3, {0, 1}), dimsMap(ctx, 3, {0, 1})},
+          iterators(2, 1),
+          [&](OpBuilder &nb, Location nl, ValueRange args) {
+            Value l = args[0], rank = args[1], m = args[2], acc = args[3];
+            Value j = arith::IndexCastOp::create(
+                nb, nl, nb.getI32Type(), linalg::IndexOp::create(nb, nl, 1));
+            Value unpicked = arith::CmpIOp::create(
+                nb, nl, arith::CmpIPredicate::sge, rank, j);
+            Value factor = arith::MaximumFOp::create(
+                nb, nl, math::AbsFOp::create(nb, nl, l), m);
+            Value q = arith::DivFOp::create(
+                nb, nl, arith::SubFOp::create(nb, nl, m, l), factor);
+            // A NaN quotient masks nothing (ULE is true on NaN).
+            Value near =
+                arith::CmpFOp::create(nb, nl, arith::CmpFPredicate::ULE, q,
+                                      floatConst(nb, nl, f32, 2.0 * eps));
+            Value keep = arith::AndIOp::create(nb, nl, unpicked, near);
+            Value term = math::ExpOp::create(
+                nb, nl, arith::SubFOp::create(nb, nl, l, m));
+            Value sum = arith::AddFOp::create(nb, nl, acc, term);
+            linalg::YieldOp::create(
+                nb, nl,
+                ValueRange{arith::SelectOp::create(nb, nl, keep, sum, acc)});
+          })
+          .getResult(0);
+  return elementwise(b, loc, sums, f32,
+                     [](OpBuilder &nb, Location nl, ValueRange a) {
+                       Value one = floatConst(nb, nl, nb.getF32Type(), 1.0);
+                       return Value(arith::DivFOp::create(nb, nl, one, a[0]));
+                     });
+}
+
 struct RouteToLinalg : OpRewritePattern<RouteOp> {
   using OpRewritePattern::OpRewritePattern;
 
@@ -282,6 +329,12 @@ struct RouteToLinalg : OpRewritePattern<RouteOp> {
         choice = limitToGroups(rewriter, loc, choice, routing, numExperts);
       Value ranks = rankAlongLast(rewriter, loc, choice);
       std::tie(weights, indices) = selectTopK(rewriter, loc, ranks, scores, k);
+    } else if (routing.getOrder() == RoutingOrder::sparsemixer) {
+      Value ranks = rankAlongLast(rewriter, loc, logits);
+      Value selected;
+      std::tie(selected, indices) = selectTopK(rewriter, loc, ranks, logits, k);
+      weights = sparsemixerWeights(rewriter, loc, logits, ranks, selected,
+                                   routing.getSparsemixerEpsValue());
     } else {
       Value ranks = rankAlongLast(rewriter, loc, logits);
       Value selected;

@@ -12,6 +12,7 @@
 #include "importers/hf/FamilyConfig.h"
 
 #include <algorithm>
+#include <cmath>
 
 using namespace moe;
 using namespace moe::hf;
@@ -56,6 +57,41 @@ std::string mixtralLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
       p.operands["correction_bias"] =
           tensor(p.prefix + "e_score_correction_bias", {c.E});
     }
+    addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
+               "w2.weight", c.E, I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
+/// Phi-3.5-MoE: Mixtral's tensors (`block_sparse_moe.gate`, experts
+/// w1/w3/w2 as released; transformers' in-memory `mlp.router` and fused
+/// `mlp.experts.gate_up_proj`), routed by sparsemixer. transformers'
+/// sparsemixer picks 2 experts whatever num_experts_per_tok says, masks at
+/// router_jitter_noise (used at inference too), and does not renormalize.
+std::string phimoe(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                   std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("intermediate_size");
+  double eps = cfg.number("router_jitter_noise", 0.01);
+  cfg.require(std::isfinite(eps) && eps >= 0.0,
+              "'" + cfg.key("router_jitter_noise") +
+                  "' must be finite and >= 0");
+  cfg.require(c.E >= 2, "'" + cfg.key("num_local_experts") + "' is " +
+                            std::to_string(c.E) +
+                            "; sparsemixer picks 2 experts");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "block_sparse_moe.";
+    std::string router = p.prefix + "gate.weight";
+    if (!ckpt.find(router) && ckpt.find(layerPrefix(i) + "mlp.router.weight")) {
+      p.prefix = layerPrefix(i) + "mlp.";
+      router = p.prefix + "router.weight";
+    }
+    p.k = 2;
+    p.order = RoutingOrder::sparsemixer;
+    p.sparsemixerEps = eps;
+    p.operands["router_weight"] = tensor(router, {c.E, c.H});
     addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
                "w2.weight", c.E, I, c.H);
     out.push_back(std::move(p));
@@ -374,6 +410,7 @@ const std::vector<FamilyEntry> &families() {
       {"hunyuan_v1_moe",
        {"num_experts", "num_local_experts", "moe_topk", "num_experts_per_tok"}},
       {"granitemoe", {"num_local_experts", "", "num_experts_per_tok", ""}},
+      {"phimoe", {"num_local_experts", "", "num_experts_per_tok", ""}},
       {"minimax_m2",
        {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
       {"flex_olmo",
@@ -503,6 +540,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
     err = gptOss(ckpt, cfg, c, out);
   else if (type == "granitemoe")
     err = granite(cfg, c, out);
+  else if (type == "phimoe")
+    err = phimoe(ckpt, cfg, c, out);
   else if (type == "lfm2_moe")
     err = lfm2(ckpt, cfg, c, out);
   else if (type == "hunyuan_v1_moe")

@@ -47,6 +47,9 @@ struct LayerPlan {
   bool renormalize = false;
   /// Added to the sum the weights are divided by (LFM2-MoE's 1e-6).
   double renormEpsilon = 0.0;
+  /// order = sparsemixer's masking distance (Phi-3.5-MoE's
+  /// router_jitter_noise).
+  double sparsemixerEps = 0.01;
   double scale = 1.0;
   int64_t nGroup = 1, topkGroup = 1;
   mlir::moe::GroupScoreFunc groupScore = mlir::moe::GroupScoreFunc::max;

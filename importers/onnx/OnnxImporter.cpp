@@ -354,13 +354,15 @@ LogicalResult Importer::resolveMoE(const onnx::NodeProto &n) {
       m.normalize = a.i() != 0;
     else if (k == "use_sparse_mixer") {
       // The model asks for Phi-3.5-MoE's sparsemixer routing. ONNX Runtime's
-      // CPU kernel ignores the attribute and computes softmax top-k, which
-      // would be a different layer: refuse rather than compute that.
+      // CPU kernel ignores the attribute and computes softmax top-k: which
+      // layer such a file means is ambiguous, so it is refused rather than
+      // computed either way.
       if (a.i() != 0)
         return fail(where(n) + ": use_sparse_mixer = " + std::to_string(a.i()) +
                     " asks for Phi-3.5-MoE's sparsemixer routing, which "
-                    "moec does not implement (ONNX Runtime's CPU kernel "
-                    "ignores it and computes softmax top-k instead)");
+                    "ONNX Runtime's CPU kernel ignores (it computes softmax "
+                    "top-k); refused as ambiguous (Phi-3.5-MoE's Hugging "
+                    "Face checkpoints import with sparsemixer)");
     } else if (k == "swiglu_fusion")
       m.swigluFusion = a.i();
     else if (k == "swiglu_limit") {
@@ -729,7 +731,7 @@ LogicalResult Importer::buildFunction(const MoENode &m,
   RoutingAttr routing = RoutingAttr::getChecked(
       emit, ctx, m.k, ScoringFunc::softmax, RoutingOrder::score_then_topk,
       m.quantized || m.normalize, APFloat(1.0), int64_t(1), int64_t(1),
-      GroupScoreFunc::max, APFloat(0.0));
+      GroupScoreFunc::max, APFloat(0.0), APFloat(0.01));
   if (!act || !routing)
     return failure();
   GateUpLayoutAttr layout;

@@ -77,6 +77,10 @@ FAMILIES = {
     "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         num_local_experts=8, num_experts_per_tok=2, head_dim=8)),
+    # sparsemixer at a masking distance where experts share the softmax.
+    "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2, router_jitter_noise=0.2)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

@@ -12,7 +12,8 @@ namespace {
 // Every value of each enum; the spellings come from toString().
 const Scoring kScorings[] = {Scoring::Softmax, Scoring::Sigmoid};
 const ScoreOrder kOrders[] = {ScoreOrder::ScoreThenTopK,
-                              ScoreOrder::TopKThenScore};
+                              ScoreOrder::TopKThenScore,
+                              ScoreOrder::SparseMixer};
 const GroupScore kGroupScores[] = {GroupScore::Max, GroupScore::Top2Sum};
 const ActivationKind kKinds[] = {
     ActivationKind::SwiGLU,  ActivationKind::GeGLU,    ActivationKind::Relu,
@@ -156,11 +157,13 @@ std::string configFromJson(const json::Value &doc, LayerConfig &out) {
   RoutingConfig &r = c.routing;
   ObjectReader rr(*routing, "routing", error);
   if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "renorm_epsilon",
-                    "scale", "n_group", "topk_group", "group_score"}) ||
+                    "sparsemixer_eps", "scale", "n_group", "topk_group",
+                    "group_score"}) ||
       !rr.require("k") || !rr.enumeration("scoring", kScorings, r.scoring) ||
       !rr.enumeration("order", kOrders, r.order) || !rr.integer("k", r.k) ||
       !rr.boolean("renormalize", r.renormalize) ||
       !rr.number("renorm_epsilon", r.renormEpsilon) ||
+      !rr.number("sparsemixer_eps", r.sparsemixerEps) ||
       !rr.number("scale", r.scalingFactor) ||
       !rr.integer("n_group", r.numGroups) ||
       !rr.integer("topk_group", r.topkGroups) ||
@@ -199,6 +202,8 @@ json::Value configToJsonValue(const LayerConfig &config) {
   // Written where set: configs without it read as 0.
   if (r.renormEpsilon != 0.0)
     routing.set("renorm_epsilon", json::Value::number(r.renormEpsilon));
+  if (r.order == ScoreOrder::SparseMixer)
+    routing.set("sparsemixer_eps", json::Value::number(r.sparsemixerEps));
   routing.set("scale", json::Value::number(r.scalingFactor));
   routing.set("n_group", json::Value::integer(r.numGroups));
   routing.set("topk_group", json::Value::integer(r.topkGroups));

@@ -3,7 +3,8 @@
 // The layer config as tools and artifacts exchange it:
 //
 //   {"routing": {"scoring": "softmax" | "sigmoid",
-//                "order": "score_then_topk" | "topk_then_score",
+//                "order": "score_then_topk" | "topk_then_score" |
+//                         "sparsemixer", "sparsemixer_eps": number,
 //                "k": int, "renormalize": bool, "renorm_epsilon": number,
 //                "scale": number,
 //                "n_group": int, "topk_group": int,

@@ -78,6 +78,8 @@ const char *toString(ScoreOrder v) {
     return "score_then_topk";
   case ScoreOrder::TopKThenScore:
     return "topk_then_score";
+  case ScoreOrder::SparseMixer:
+    return "sparsemixer";
   }
   return "?";
 }
@@ -229,6 +231,21 @@ void routeToken(const LayerConfig &config, const LayerOperands &ops, int64_t t,
     idx = topK(c, r.k);
     for (int64_t j = 0; j < r.k; ++j)
       w[j] = s[idx[j]];
+  } else if (r.order == ScoreOrder::SparseMixer) {
+    idx = topK(l, r.k);
+    std::vector<bool> picked(E, false);
+    for (int64_t j = 0; j < r.k; ++j) {
+      double m = l[idx[j]], sum = 0.0;
+      picked[idx[j]] = true;
+      for (int64_t e = 0; e < E; ++e) {
+        bool masked =
+            (picked[e] && e != idx[j]) ||
+            (m - l[e]) / std::max(std::abs(l[e]), m) > 2.0 * r.sparsemixerEps;
+        if (!masked)
+          sum += std::exp(l[e] - m);
+      }
+      w[j] = 1.0 / sum;
+    }
   } else {
     idx = topK(l, r.k);
     std::vector<double> selected(r.k);

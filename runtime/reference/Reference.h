@@ -24,6 +24,13 @@
 //     idx = the k largest l, descending (ties: lower index first).
 //     w_j = softmax over the k selected logits l[idx_0..idx_{k-1}], or
 //     w_j = sigmoid(l[idx_j]).
+//  Routing, order SparseMixer (softmax scoring only): for slot j = 0..k-1,
+//     m_j = the largest l among the experts not picked yet, idx_j its
+//     expert (ties: lower index first); an expert is masked if picked
+//     before slot j or if (m_j - l[e]) / max(|l[e]|, m_j) >
+//     2·sparsemixerEps (a NaN quotient masks nothing);
+//     w_j = 1 / Σ_{e unmasked} exp(l[e] - m_j) (idx_j's share of a softmax
+//     over the unmasked logits).
 //  Then: if renormalize, w_j /= (Σ_j w_j + renormEpsilon); finally
 //  w_j *= scalingFactor.
 //
@@ -65,7 +72,7 @@
 namespace moe::ref {
 
 enum class Scoring { Softmax, Sigmoid };
-enum class ScoreOrder { ScoreThenTopK, TopKThenScore };
+enum class ScoreOrder { ScoreThenTopK, TopKThenScore, SparseMixer };
 enum class GroupScore { Max, Top2Sum };
 enum class ActivationKind {
   SwiGLU,
@@ -96,6 +103,7 @@ struct RoutingConfig {
   int64_t k = 1;
   bool renormalize = false;
   double renormEpsilon = 0.0;
+  double sparsemixerEps = 0.01; // order SparseMixer only
   double scalingFactor = 1.0;
   int64_t numGroups = 1;
   int64_t topkGroups = 1;

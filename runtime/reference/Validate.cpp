@@ -225,6 +225,10 @@ bool validateConfig(const LayerConfig &c, int64_t E, Validator &v) {
       (r.renormEpsilon > 0.0 && !r.renormalize))
     return v.fail("routing.renorm_epsilon must be finite and >= 0, and above "
                   "0 only with renormalize");
+  if (r.order == ScoreOrder::SparseMixer && r.scoring != Scoring::Softmax)
+    return v.fail("routing.order sparsemixer requires scoring softmax");
+  if (!std::isfinite(r.sparsemixerEps) || r.sparsemixerEps < 0.0)
+    return v.fail("routing.sparsemixer_eps must be finite and >= 0");
 
   const ActivationConfig &a = c.activation;
   std::string kind = toString(a.kind);

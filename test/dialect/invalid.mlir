@@ -51,6 +51,38 @@ func.func @routing_r5_without_renormalize(%l: tensor<?x8xf32>) {
 
 // -----
 
+func.func @routing_r6(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{(R6) order = sparsemixer needs scoring = softmax}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, scoring = sigmoid, order = sparsemixer>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @routing_r7_negative(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{(R7) sparsemixer_eps must be finite, >= 0, and set only with order = sparsemixer, got -1.000000e-01}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, order = sparsemixer, sparsemixer_eps = -0.1>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @routing_r7_without_sparsemixer(%l: tensor<?x8xf32>) {
+  // expected-error @+1 {{(R7) sparsemixer_eps must be finite, >= 0, and set only with order = sparsemixer, got 2.000000e-01}}
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, order = topk_then_score, sparsemixer_eps = 0.2>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
+func.func @sparsemixer_correction_bias(%l: tensor<?x8xf32>, %b: tensor<8xf32>) {
+  // expected-error @+1 {{correction_bias needs order = score_then_topk}}
+  %w, %i = moe.route %l bias(%b : tensor<8xf32>) routing(#moe.routing<k = 2, order = sparsemixer>) : tensor<?x8xf32>
+  return
+}
+
+// -----
+
 func.func @routing_bad_bool(%l: tensor<?x8xf32>) {
   // expected-error @+2 {{expected 'true' or 'false'}}
   // expected-error @+1 {{failed to parse MoE_RoutingAttr parameter 'renormalize' which is to be a `bool`}}

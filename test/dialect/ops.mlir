@@ -35,6 +35,16 @@ func.func @route_topk_then_score(%l: tensor<?x6xf16>) -> (tensor<?x4xf32>, tenso
   return %w, %w2, %w3 : tensor<?x4xf32>, tensor<?x1xf32>, tensor<?x3xf32>
 }
 
+// Phi-3.5-MoE's sparsemixer: the default distance (0.01) is not printed.
+// CHECK-LABEL: func.func @route_sparsemixer
+// CHECK: routing(#moe.routing<k = 2, order = sparsemixer>)
+// CHECK: routing(#moe.routing<k = 3, order = sparsemixer, renormalize = true, sparsemixer_eps = 0.25>)
+func.func @route_sparsemixer(%l: tensor<?x8xbf16>) -> (tensor<?x2xf32>, tensor<?x3xf32>) {
+  %w, %i = moe.route %l routing(#moe.routing<k = 2, order = sparsemixer>) : tensor<?x8xbf16>
+  %w2, %i2 = moe.route %l routing(#moe.routing<k = 3, order = sparsemixer, renormalize = true, sparsemixer_eps = 0.25>) : tensor<?x8xbf16>
+  return %w, %w2 : tensor<?x2xf32>, tensor<?x3xf32>
+}
+
 // CHECK-LABEL: func.func @dispatch
 // CHECK: moe.dispatch %{{.*}} experts(8) : tensor<?x2xi32>
 // CHECK: moe.dispatch %{{.*}} experts(3) : tensor<4x3xi64>

@@ -193,6 +193,19 @@ TEST(configParsesWithDefaults) {
   CHECK(json::write(ref::configToJsonValue(lfm)).find("renorm_epsilon") ==
         std::string::npos);
 
+  // Phi-3.5-MoE's sparsemixer and its distance, which round-trip.
+  ref::LayerConfig phi;
+  CHECK_EQ(ref::parseConfig(R"({"routing": {"k": 2, "order": "sparsemixer",
+      "sparsemixer_eps": 0.2}, "activation": {"kind": "swiglu"}})",
+                            phi),
+           std::string());
+  CHECK(phi.routing.order == ref::ScoreOrder::SparseMixer);
+  CHECK_EQ(phi.routing.sparsemixerEps, 0.2);
+  ref::LayerConfig phiBack;
+  CHECK_EQ(ref::parseConfig(ref::configToJson(phi), phiBack), std::string());
+  CHECK(phiBack.routing.order == ref::ScoreOrder::SparseMixer);
+  CHECK_EQ(phiBack.routing.sparsemixerEps, 0.2);
+
   // The inverse reads back to the same config, field for field.
   ref::LayerConfig back;
   std::string text = ref::configToJson(c, 1);

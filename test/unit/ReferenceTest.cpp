@@ -118,6 +118,37 @@ TEST(topkThenScore) {
   CHECK_NEAR(r.weights[1], 0.75, 1e-15);
 }
 
+TEST(sparsemixer) {
+  // eps = 0.1, so an expert shares slot j's softmax when
+  // (m_j - l) / max(|l|, m_j) <= 0.2. Slot 0: m = 4 (expert 0); expert 1
+  // 0.5 / 4 = 0.125 shares it, expert 2 0.9 / 4 = 0.225 and the rest do
+  // not: w = 1 / (1 + e^-0.5). Slot 1: m = 3.5 (expert 1); expert 0 was
+  // picked, expert 2 0.4 / 3.5 = 0.114 shares it, expert 3 2.5 / 3.5 and
+  // expert 4 5.5 / 3.5 do not: w = 1 / (1 + e^-0.4).
+  LayerOperands ops = logitsOnly({4.0, 3.5, 3.1, 1.0, -2.0});
+  LayerConfig c = identityConfig(2);
+  c.routing.order = ScoreOrder::SparseMixer;
+  c.routing.sparsemixerEps = 0.1;
+  Routing r = route(c, ops);
+  CHECK_EQ(r.experts[0], 0);
+  CHECK_EQ(r.experts[1], 1);
+  CHECK_NEAR(r.weights[0], 1.0 / (1.0 + std::exp(-0.5)), 1e-15);
+  CHECK_NEAR(r.weights[1], 1.0 / (1.0 + std::exp(-0.4)), 1e-15);
+  // Negative logits divide by |l|: slot 0 (m = -1) keeps expert 1
+  // (0.1 / 1.1) and masks expert 2 (2 / 3); slot 1 (m = -1.1) is alone.
+  ops = logitsOnly({-1.0, -1.1, -3.0});
+  r = route(c, ops);
+  CHECK_NEAR(r.weights[0], 1.0 / (1.0 + std::exp(-0.1)), 1e-15);
+  CHECK_NEAR(r.weights[1], 1.0, 1e-15);
+  // A tie at 0 divides 0 by 0: a NaN quotient masks nothing, so experts 0
+  // and 1 share slot 0 (expert 2, 1 / 1, is masked).
+  ops = logitsOnly({0.0, 0.0, -1.0});
+  c.routing.k = 1;
+  r = route(c, ops);
+  CHECK_EQ(r.experts[0], 0);
+  CHECK_NEAR(r.weights[0], 0.5, 1e-15);
+}
+
 TEST(tiesGoToTheLowerIndex) {
   // Experts 1 and 3 tie for first place, 0 and 2 for second.
   LayerOperands ops = logitsOnly({0.5, 1.0, 0.5, 1.0});
@@ -473,6 +504,13 @@ TEST(validateConfig) {
   c.routing.renormalize = true;
   c.routing.renormEpsilon = -1.0;
   CHECK_CONTAINS(validate(c, ops), "routing.renorm_epsilon");
+  c = swiglu(2);
+  c.routing.order = ScoreOrder::SparseMixer;
+  c.routing.scoring = Scoring::Sigmoid;
+  CHECK_CONTAINS(validate(c, ops), "sparsemixer requires scoring softmax");
+  c.routing.scoring = Scoring::Softmax;
+  c.routing.sparsemixerEps = -0.5;
+  CHECK_CONTAINS(validate(c, ops), "routing.sparsemixer_eps must be finite");
   c = swiglu(2);
   c.activation.limit = 0.0;
   CHECK_CONTAINS(validate(c, ops), "activation.limit must be > 0");

@@ -33,7 +33,9 @@ its definition; the oracle that numerical tests compare against.
 OPTIONS:
   --config FILE        layer config JSON:
                          {"routing": {"k": 2, "scoring": "softmax"|"sigmoid",
-                                      "order": "score_then_topk"|"topk_then_score",
+                                      "order": "score_then_topk"|"topk_then_score"
+                                               |"sparsemixer",
+                                      "sparsemixer_eps": 0.01,
                                       "renormalize": false,
                                       "renorm_epsilon": 0.0, "scale": 1.0,
                                       "n_group": 1, "topk_group": 1,

@@ -49,6 +49,14 @@ CASES = [
     ("gpt_oss_f16", 32, 4, "f16", "order = topk_then_score", False, True),
     ("llama4", 16, 1, "f32", "scoring = sigmoid, order = topk_then_score",
      False, True),
+    # Phi-3.5-MoE's sparsemixer, with distances wide enough that several
+    # experts share each slot's softmax; then k = 3, renormalized, on a
+    # dynamic expert count.
+    ("phimoe_bf16", 16, 2, "bf16", "order = sparsemixer, sparsemixer_eps = 0.3",
+     False, True),
+    ("sparsemixer_k3", 12, 3, "f32",
+     "order = sparsemixer, renormalize = true, sparsemixer_eps = 0.5", False,
+     False),
     ("k_equals_e", 6, 6, "f32", "renormalize = true", False, True),
     ("dynamic_experts", 12, 5, "f32", "scoring = sigmoid", False, False),
 ]
@@ -56,18 +64,22 @@ TOKENS = [1, 300]  # 300 * k assignments: several dispatch chunks of 256
 
 ROUTING_JSON = {
     "scoring": ("scoring = sigmoid", "sigmoid", "softmax"),
-    "order": ("order = topk_then_score", "topk_then_score", "score_then_topk"),
 }
+ORDERS = ("topk_then_score", "sparsemixer")
 
 
 def routing_config(k, attrs):
     cfg = {"k": k}
     for key, (needle, yes, no) in ROUTING_JSON.items():
         cfg[key] = yes if needle in attrs else no
+    cfg["order"] = next((o for o in ORDERS if "order = " + o in attrs),
+                        "score_then_topk")
     cfg["renormalize"] = "renormalize = true" in attrs
     for key, pattern, cast in (("scale", r"scale = ([0-9.]+)", float),
                                ("n_group", r"n_group = (\d+)", int),
-                               ("topk_group", r"topk_group = (\d+)", int)):
+                               ("topk_group", r"topk_group = (\d+)", int),
+                               ("sparsemixer_eps",
+                                r"sparsemixer_eps = ([0-9.]+)", float)):
         m = re.search(pattern, attrs)
         if m:
             cfg[key] = cast(m.group(1))

@@ -10,6 +10,7 @@ Writes into --out:
 Each case fixes a routing and expert variant; together they cover softmax
 and sigmoid scoring, renormalization, the scale, the correction bias,
 group-limited selection (max and top2_sum), top-k then softmax/sigmoid,
+sparsemixer,
 SwiGLU with and without clamp, GeGLU, relu, gelu, gelu-tanh, silu,
 identity, biases, fused interleaved/concatenated gate_up, shared experts
 with and without their gate, router logits given as an input, E up to 128,
@@ -57,6 +58,13 @@ CASES = [
     dict(name="silu_k1", E=6, k=1, d=14, f=9, routing="", act="silu"),
     dict(name="identity_sigmoid_topk", E=8, k=2, d=11, f=7,
          routing="scoring = sigmoid, order = topk_then_score", act="identity"),
+    # Phi-3.5-MoE's sparsemixer; distances wide enough that several experts
+    # share each slot's softmax, and k = 3 renormalized.
+    dict(name="phimoe_sparsemixer", E=16, k=2, d=24, f=20,
+         routing="order = sparsemixer, sparsemixer_eps = 0.3", act="swiglu"),
+    dict(name="sparsemixer_k3", E=8, k=3, d=12, f=10,
+         routing="order = sparsemixer, renormalize = true, "
+                 "sparsemixer_eps = 0.5", act="gelu", biases=True),
     dict(name="swiglu_clamp_sigmoid", E=12, k=3, d=16, f=10,
          routing="scoring = sigmoid, renormalize = true",
          act="swiglu, limit = 0.5", biases=True),

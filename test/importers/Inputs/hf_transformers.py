@@ -160,6 +160,16 @@ CASES = [
     ("granitemoe", "granitemoe", dict(num_hidden_layers=1, hidden_size=32,
      intermediate_size=16, num_local_experts=8, num_experts_per_tok=2),
      dict(save="pretrained", declare="bfloat16")),
+    # Phi-3.5-MoE's sparsemixer: a wide masking distance, so that several
+    # experts share each slot's softmax; the in-memory layout (mlp.router,
+    # fused experts); and bf16 at the released 0.01.
+    ("phimoe", "phimoe", dict(num_hidden_layers=1, hidden_size=16,
+     intermediate_size=12, num_local_experts=8, num_experts_per_tok=2,
+     router_jitter_noise=0.2), dict(save="pretrained")),
+    ("phimoe_fused", "phimoe", None, dict(save="fused", like="phimoe")),
+    ("phimoe_bf16", "phimoe", dict(num_hidden_layers=2, hidden_size=32,
+     intermediate_size=16, num_local_experts=8, num_experts_per_tok=2),
+     dict(save="bf16")),
     ("minimax_m2", "minimax_m2", dict(num_hidden_layers=1, hidden_size=16,
      intermediate_size=12, num_local_experts=8, num_experts_per_tok=3),
      dict(save="pretrained")),
@@ -237,6 +247,7 @@ def make(out):
         "ernie4_5_moe": (T.Ernie4_5_MoeConfig, T.Ernie4_5_MoeForCausalLM),
         "hunyuan_v1_moe": (T.HunYuanMoEV1Config, T.HunYuanMoEV1ForCausalLM),
         "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM),
+        "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM),
         "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
         "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
         "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),
@@ -614,6 +625,20 @@ def margins_ok(family, mlp, cfg, x, margin):
     bias = selection_bias(family, mlp)
     bias = None if bias is None else bias.detach().double().numpy()
     v3 = family in V3_LIKE
+    if family == "phimoe":
+        # sparsemixer: clear picks, and no expert within half the margin
+        # of a slot's masking distance 2·eps (relative to max(|l|, m)).
+        eps2 = 2 * cfg.router_jitter_noise
+        for l in logits:
+            order = np.argsort(-l)
+            if min(l[order[0]] - l[order[1]], l[order[1]] - l[order[2]]) < margin:
+                return False
+            for j in range(2):
+                m = l[order[j]]
+                q = np.delete((m - l) / np.maximum(np.abs(l), m), order[:j + 1])
+                if np.any(np.abs(q - eps2) < margin / 2):
+                    return False
+        return True
     for l in logits:
         if v3 or family in ("minimax_m2", "lfm2_moe"):
             s = 1 / (1 + np.exp(-l)) + bias
@@ -698,6 +723,9 @@ def write_operands(d, family, mlp, cfg, x):
             routing["renorm_epsilon"] = 1e-6
     elif family == "granitemoe":
         routing["order"] = "topk_then_score"
+    elif family == "phimoe":
+        routing.update(order="sparsemixer",
+                       sparsemixer_eps=cfg.router_jitter_noise)
     elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "flex_olmo",
                     "qwen3_next"):
         routing["renormalize"] = bool(cfg.norm_topk_prob)

@@ -225,6 +225,35 @@ std::string lfm2(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
+/// Jamba: MoE blocks on the layers i with i % expert_layer_period ==
+/// expert_layer_offset (the others, Mamba or attention, have a dense
+/// MLP), under `feed_forward.`: router `router.weight`, experts
+/// gate_proj/up_proj/down_proj (or transformers' fused in-memory ones);
+/// softmax over all experts, top-k, not renormalized.
+std::string jamba(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                  std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("intermediate_size");
+  int64_t period = cfg.integer("expert_layer_period", 2);
+  int64_t offset = cfg.integer("expert_layer_offset", 1);
+  cfg.require(period >= 1 && offset >= 0 && offset < period,
+              "'" + cfg.key("expert_layer_offset") + "' must be in [0, '" +
+                  cfg.key("expert_layer_period") + "')");
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if (i % period != offset)
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "feed_forward.";
+    p.k = c.K;
+    p.operands["router_weight"] =
+        tensor(p.prefix + "router.weight", {c.E, c.H});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
 /// Granite MoE: fused experts `block_sparse_moe.input_linear` [E, 2I, H]
 /// (gate rows first) and `output_linear` [E, H, I], router
 /// `block_sparse_moe.router.layer`; softmax over the top-k logits.
@@ -411,6 +440,7 @@ const std::vector<FamilyEntry> &families() {
        {"num_experts", "num_local_experts", "moe_topk", "num_experts_per_tok"}},
       {"granitemoe", {"num_local_experts", "", "num_experts_per_tok", ""}},
       {"phimoe", {"num_local_experts", "", "num_experts_per_tok", ""}},
+      {"jamba", {"num_experts", "", "num_experts_per_tok", ""}},
       {"minimax_m2",
        {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
       {"flex_olmo",
@@ -542,6 +572,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
     err = granite(cfg, c, out);
   else if (type == "phimoe")
     err = phimoe(ckpt, cfg, c, out);
+  else if (type == "jamba")
+    err = jamba(ckpt, cfg, c, out);
   else if (type == "lfm2_moe")
     err = lfm2(ckpt, cfg, c, out);
   else if (type == "hunyuan_v1_moe")

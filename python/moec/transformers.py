@@ -20,8 +20,8 @@ names, so the model's state_dict(), named_parameters() and
 save_pretrained() are unchanged.
 
 Families: the importer's (docs/Importing.md) whose MoE block is a decoder
-layer's `mlp`: all but Granite and LFM2-MoE (whose block_sparse_moe and
-feed_forward are not swapped).
+layer's `mlp` or `feed_forward` (LFM2-MoE, Jamba): all but Granite (whose
+block_sparse_moe is not swapped).
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
 have no backward.
@@ -66,16 +66,31 @@ def _looks_like_moe(module):
     return hasattr(module, "experts")
 
 
+def _block_attr(layer):
+    """The attribute of a decoder layer that holds its MoE block: `mlp`, or
+    `feed_forward` (LFM2-MoE, Jamba); None for a layer without one."""
+    for attr in ("mlp", "feed_forward"):
+        module = getattr(layer, attr, None)
+        if module is not None and _looks_like_moe(module):
+            return attr
+    return None
+
+
 def moe_blocks(model: Any) -> List[Tuple[int, str, Any]]:
     """[(layer index, qualified name, module)] of the modules that look like
-    MoE blocks: a decoder layer's `mlp` with experts."""
+    MoE blocks: a decoder layer's `mlp` (or `feed_forward`) with experts."""
     _, layers = _decoder_layers(model)
     if layers is None:
         return []
     prefix = {id(m): n for n, m in model.named_modules()}
-    return [(i, prefix.get(id(layer.mlp), f"layers.{i}.mlp"), layer.mlp)
-            for i, layer in enumerate(layers)
-            if hasattr(layer, "mlp") and _looks_like_moe(layer.mlp)]
+    blocks = []
+    for i, layer in enumerate(layers):
+        attr = _block_attr(layer)
+        if attr is not None:
+            block = getattr(layer, attr)
+            blocks.append((i, prefix.get(id(block), f"layers.{i}.{attr}"),
+                           block))
+    return blocks
 
 
 class CompiledMoeBlock(_torch().nn.Module):
@@ -130,9 +145,10 @@ def _write_checkpoint(model, blocks, directory):
     is copied or written."""
     model.config.to_json_file(os.path.join(directory, "config.json"))
     header, offset = {}, 0
-    for i, _, block in blocks:
+    for i, qualified, block in blocks:
+        attr = qualified.rsplit(".", 1)[-1]
         for name, t in block.state_dict().items():
-            key = f"model.layers.{i}.mlp.{name}"
+            key = f"model.layers.{i}.{attr}.{name}"
             dtype = _SAFETENSORS_DTYPES.get(str(t.dtype).replace("torch.", ""))
             if dtype is None:
                 raise _errors.DTypeError(
@@ -209,7 +225,8 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
         if fn not in compiled:
             skipped.append(name)
         elif not isinstance(block, CompiledMoeBlock):
-            layers[i].mlp = CompiledMoeBlock(block, session, fn, family)
+            setattr(layers[i], name.rsplit(".", 1)[-1],
+                    CompiledMoeBlock(block, session, fn, family))
     if skipped:
         warnings.warn(
             "moec.transformers.compile_moe: the importer compiles no layer "
@@ -267,10 +284,10 @@ def rebind(model: Any) -> None:
 
 def _live_tensor(layers, name):
     """The model's own tensor (parameter or buffer) of checkpoint name
-    `name`, model.layers.N.mlp.<path>, detached, sharing its memory."""
+    `name`, model.layers.N.<block>.<path>, detached, sharing its memory."""
     parts = name.split(".")
     try:
-        owner = layers[int(parts[2])].mlp
+        owner = getattr(layers[int(parts[2])], parts[3])
         for p in parts[4:]:
             owner = getattr(owner, p)
     except (AttributeError, IndexError, ValueError):

@@ -81,6 +81,17 @@ FAMILIES = {
     "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         num_local_experts=8, num_experts_per_tok=2, router_jitter_noise=0.2)),
+    # MoE blocks under feed_forward: LFM2-MoE after a dense lead layer,
+    # Jamba's on the odd layers, among Mamba and attention layers.
+    "lfm2_moe": (T.Lfm2MoeConfig, T.Lfm2MoeForCausalLM, dict(
+        num_hidden_layers=3, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_experts=8, num_experts_per_tok=2,
+        num_dense_layers=1, layer_types=["conv", "full_attention", "conv"])),
+    "jamba": (T.JambaConfig, T.JambaForCausalLM, dict(
+        num_hidden_layers=4, hidden_size=16, intermediate_size=12,
+        num_experts=8, num_experts_per_tok=2, attn_layer_period=2,
+        attn_layer_offset=0, use_mamba_kernels=False, mamba_d_state=4,
+        mamba_dt_rank=4)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

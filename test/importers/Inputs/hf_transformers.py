@@ -208,6 +208,13 @@ CASES = [
      hidden_size=24, intermediate_size=32, moe_intermediate_size=8,
      num_experts=8, num_experts_per_tok=2, decoder_sparse_step=2),
      dict(save="pretrained", transpose_experts=True)),
+    # Jamba: MoE on the odd layers of Mamba and attention ones, under
+    # feed_forward.; as released and in the in-memory layout.
+    ("jamba", "jamba", dict(num_hidden_layers=4, hidden_size=16,
+     intermediate_size=12, num_experts=8, num_experts_per_tok=2,
+     attn_layer_period=2, attn_layer_offset=0, use_mamba_kernels=False,
+     mamba_d_state=4, mamba_dt_rank=4), dict(save="pretrained")),
+    ("jamba_fused", "jamba", None, dict(save="fused", like="jamba")),
 ]
 
 # The families routed as DeepSeek-V3.
@@ -248,6 +255,7 @@ def make(out):
         "hunyuan_v1_moe": (T.HunYuanMoEV1Config, T.HunYuanMoEV1ForCausalLM),
         "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM),
         "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM),
+        "jamba": (T.JambaConfig, T.JambaForCausalLM),
         "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
         "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
         "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),

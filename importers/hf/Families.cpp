@@ -256,8 +256,11 @@ std::string jamba(const Checkpoint &ckpt, Config &cfg, const Common &c,
 
 /// Granite MoE: fused experts `block_sparse_moe.input_linear` [E, 2I, H]
 /// (gate rows first) and `output_linear` [E, H, I], router
-/// `block_sparse_moe.router.layer`; softmax over the top-k logits.
-std::string granite(Config &cfg, const Common &c, std::vector<LayerPlan> &out) {
+/// `block_sparse_moe.router.layer` as released, or as transformers names
+/// them in memory, `experts.gate_up_proj`, `experts.down_proj` and
+/// `router`; softmax over the top-k logits.
+std::string granite(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                    std::vector<LayerPlan> &out) {
   int64_t I = cfg.width("intermediate_size");
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     LayerPlan p;
@@ -265,12 +268,17 @@ std::string granite(Config &cfg, const Common &c, std::vector<LayerPlan> &out) {
     p.prefix = layerPrefix(i) + "block_sparse_moe.";
     p.k = c.K;
     p.order = RoutingOrder::topk_then_score;
+    bool inMemory = !ckpt.find(p.prefix + "router.layer.weight") &&
+                    ckpt.find(p.prefix + "router.weight");
     p.operands["router_weight"] =
-        tensor(p.prefix + "router.layer.weight", {c.E, c.H});
-    p.operands["gate_up"] =
-        tensor(p.prefix + "input_linear.weight", {c.E, 2 * I, c.H});
-    p.operands["down"] =
-        tensor(p.prefix + "output_linear.weight", {c.E, c.H, I});
+        tensor(p.prefix + (inMemory ? "router.weight" : "router.layer.weight"),
+               {c.E, c.H});
+    p.operands["gate_up"] = tensor(
+        p.prefix + (inMemory ? "experts.gate_up_proj" : "input_linear.weight"),
+        {c.E, 2 * I, c.H});
+    p.operands["down"] = tensor(
+        p.prefix + (inMemory ? "experts.down_proj" : "output_linear.weight"),
+        {c.E, c.H, I});
     p.layout = GateUpLayout::concatenated;
     out.push_back(std::move(p));
   }
@@ -569,7 +577,7 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   else if (type == "gpt_oss")
     err = gptOss(ckpt, cfg, c, out);
   else if (type == "granitemoe")
-    err = granite(cfg, c, out);
+    err = granite(ckpt, cfg, c, out);
   else if (type == "phimoe")
     err = phimoe(ckpt, cfg, c, out);
   else if (type == "jamba")

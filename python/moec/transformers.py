@@ -19,9 +19,9 @@ The replacement keeps the block's parameters and submodules under the same
 names, so the model's state_dict(), named_parameters() and
 save_pretrained() are unchanged.
 
-Families: the importer's (docs/Importing.md) whose MoE block is a decoder
-layer's `mlp` or `feed_forward` (LFM2-MoE, Jamba): all but Granite (whose
-block_sparse_moe is not swapped).
+Families: all of the importer's (docs/Importing.md); the MoE block is a
+decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba) or
+`block_sparse_moe` (Granite).
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
 have no backward.
@@ -67,9 +67,10 @@ def _looks_like_moe(module):
 
 
 def _block_attr(layer):
-    """The attribute of a decoder layer that holds its MoE block: `mlp`, or
-    `feed_forward` (LFM2-MoE, Jamba); None for a layer without one."""
-    for attr in ("mlp", "feed_forward"):
+    """The attribute of a decoder layer that holds its MoE block: `mlp`,
+    `feed_forward` (LFM2-MoE, Jamba) or `block_sparse_moe` (Granite); None
+    for a layer without one."""
+    for attr in ("mlp", "feed_forward", "block_sparse_moe"):
         module = getattr(layer, attr, None)
         if module is not None and _looks_like_moe(module):
             return attr

@@ -81,6 +81,10 @@ FAMILIES = {
     "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         num_local_experts=8, num_experts_per_tok=2, router_jitter_noise=0.2)),
+    # Granite's block_sparse_moe: fused input_linear/output_linear experts.
+    "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2)),
     # MoE blocks under feed_forward: LFM2-MoE after a dense lead layer,
     # Jamba's on the odd layers, among Mamba and attention layers.
     "lfm2_moe": (T.Lfm2MoeConfig, T.Lfm2MoeForCausalLM, dict(

@@ -215,6 +215,9 @@ CASES = [
      attn_layer_period=2, attn_layer_offset=0, use_mamba_kernels=False,
      mamba_d_state=4, mamba_dt_rank=4), dict(save="pretrained")),
     ("jamba_fused", "jamba", None, dict(save="fused", like="jamba")),
+    # Granite in transformers' in-memory names (router, experts.*_proj).
+    ("granitemoe_fused", "granitemoe", None,
+     dict(save="fused", like="granitemoe")),
 ]
 
 # The families routed as DeepSeek-V3.

@@ -5,7 +5,9 @@
 // sigmoid scores, e_score_correction_bias for selection only, group-limited
 // top-k with top-2-sum group scores, optional renormalization, a routed
 // scaling factor, and shared experts added unscaled. They differ in their
-// keys and defaults only (each config class's, transformers 5.24).
+// keys and defaults only (each config class's, transformers 5.24), but for
+// Mistral 4, whose router is V3's with softmax scores, no correction bias
+// and its weight in the model's dtype.
 //
 //===----------------------------------------------------------------------===//
 #include "importers/hf/FamilyConfig.h"
@@ -41,6 +43,18 @@ struct Flavor {
   /// The correction bias is stored as `mlp.e_score_correction_bias`
   /// (EXAONE MoE; transformers moves it under the gate on load).
   bool biasOnMlp = false;
+  /// Mistral 4: softmax scores, no correction bias, the router weight in
+  /// the model's dtype (not kept in f32).
+  bool softmax = false;
+  /// No shared experts (MiMo-V2-Flash).
+  bool noShared = false;
+  /// The keys of the group count and of renormalization (Kimi Linear
+  /// writes its own names).
+  const char *nGroupKey = "n_group";
+  const char *normKey = "norm_topk_prob";
+  /// The block is stored under `block_sparse_moe.` with experts
+  /// w1/w3/w2 where the checkpoint has it (Kimi Linear as saved).
+  bool blockSparseMoe = false;
 };
 
 Flavor flavorOf(const std::string &type) {
@@ -66,6 +80,26 @@ Flavor flavorOf(const std::string &type) {
   } else if (type == "dots1") {
     f.sharedDefault = -1;
     f.norm = false;
+  } else if (type == "glm_moe_dsa") {
+    f.layerTypes = true;
+    f.firstDense = 3;
+    f.scale = 2.5;
+  } else if (type == "glm4v_moe" || type == "glm4v_moe_text") {
+    f.firstDense = 1;
+  } else if (type == "mimo_v2_flash") {
+    f.noShared = true;
+    f.layerTypes = true;
+    f.firstDense = -1;
+  } else if (type == "kimi_linear") {
+    f.layerTypes = true;
+    f.firstDense = 1;
+    f.scale = 2.446;
+    f.sharedKey = "num_shared_experts";
+    f.nGroupKey = "num_expert_group";
+    f.normKey = "moe_renormalize";
+    f.blockSparseMoe = true;
+  } else if (type == "mistral4") {
+    f.softmax = true;
   } else { // exaone_moe
     f.sharedKey = "num_shared_experts";
     f.layerTypes = true;
@@ -107,12 +141,13 @@ std::string family::deepseekLike(const Checkpoint &ckpt, Config &cfg,
                                  std::vector<LayerPlan> &out) {
   Flavor f = flavorOf(type);
   int64_t I = cfg.width("moe_intermediate_size");
-  int64_t shared =
-      cfg.sharedCount(f.sharedKey, f.sharedDefault, I, "moe_intermediate_size");
+  int64_t shared = f.noShared ? 0
+                              : cfg.sharedCount(f.sharedKey, f.sharedDefault, I,
+                                                "moe_intermediate_size");
   double scale = cfg.number("routed_scaling_factor", f.scale);
-  int64_t nGroup = cfg.integer("n_group", f.nGroup);
+  int64_t nGroup = cfg.integer(f.nGroupKey, f.nGroup);
   int64_t topkGroup = cfg.integer("topk_group", f.topkGroup);
-  bool norm = !f.v2 && cfg.boolean("norm_topk_prob", f.norm);
+  bool norm = !f.v2 && cfg.boolean(f.normKey, f.norm);
   std::string method;
   if (f.method)
     method = cfg.string("topk_method", f.v2 ? "greedy" : "noaux_tc");
@@ -135,15 +170,32 @@ std::string family::deepseekLike(const Checkpoint &ckpt, Config &cfg,
   // transformers does not read moe_layer_freq (DeepSeek's own code does,
   // and the released checkpoints set it to 1).
   std::vector<bool> moe = moeLayers(cfg, f, c.layers);
+  // A vision-language model's text layers are under model.language_model.
+  std::string base = "model.";
+  if (!ckpt.find(layerPrefix(0) + "input_layernorm.weight") &&
+      ckpt.find(layerPrefix(0, "model.language_model.") +
+                "input_layernorm.weight"))
+    base = "model.language_model.";
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     if (!moe[i])
       continue;
     LayerPlan p;
     p.layer = i;
-    p.prefix = layerPrefix(i) + "mlp.";
+    p.prefix = layerPrefix(i, base) + "mlp.";
+    bool released =
+        f.blockSparseMoe &&
+        ckpt.find(layerPrefix(i, base) + "block_sparse_moe.gate.weight");
+    if (released)
+      p.prefix = layerPrefix(i, base) + "block_sparse_moe.";
     p.k = c.K;
     p.scale = scale;
-    if (!f.v2) {
+    if (f.softmax) {
+      // Mistral 4: softmax scores, top-2-sum groups, no bias.
+      p.renormalize = norm;
+      p.nGroup = nGroup;
+      p.topkGroup = topkGroup;
+      p.groupScore = GroupScoreFunc::top2_sum;
+    } else if (!f.v2) {
       p.scoring = ScoringFunc::sigmoid;
       p.renormalize = norm;
       p.nGroup = nGroup;
@@ -162,9 +214,14 @@ std::string family::deepseekLike(const Checkpoint &ckpt, Config &cfg,
       p.topkGroup = topkGroup;
     }
     p.operands["router_weight"] =
-        f32Tensor(p.prefix + "gate.weight", {c.E, c.H});
-    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
-               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+        f.softmax ? tensor(p.prefix + "gate.weight", {c.E, c.H})
+                  : f32Tensor(p.prefix + "gate.weight", {c.E, c.H});
+    if (released)
+      addExperts(ckpt, p, p.prefix + "experts.", "w1.weight", "w3.weight",
+                 "w2.weight", c.E, I, c.H);
+    else
+      addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+                 "up_proj.weight", "down_proj.weight", c.E, I, c.H);
     if (shared > 0)
       addSharedExpert(p, p.prefix + "shared_experts.", shared * I, c.H);
     out.push_back(std::move(p));

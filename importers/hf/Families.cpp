@@ -31,8 +31,9 @@ WeightSource mxfp4Tensor(const std::string &base, std::vector<int64_t> shape) {
   return s;
 }
 
-/// Mixtral, and MiniMax-M2 (sigmoid scores, e_score_correction_bias for
-/// selection, renormalized): the block under `block_sparse_moe.` with
+/// Mixtral, MiniMax-Text-01 (`minimax`, routed as Mixtral), and MiniMax-M2
+/// (sigmoid scores, e_score_correction_bias for selection, renormalized):
+/// the block under `block_sparse_moe.` with
 /// experts w1/w3/w2 as released, or under `mlp.` with transformers'
 /// in-memory names.
 std::string mixtralLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
@@ -451,6 +452,7 @@ const std::vector<FamilyEntry> &families() {
       {"jamba", {"num_experts", "", "num_experts_per_tok", ""}},
       {"minimax_m2",
        {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"minimax", {"num_local_experts", "", "num_experts_per_tok", ""}},
       {"flex_olmo",
        {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"qwen3_next", {"num_experts", "", "num_experts_per_tok", ""}},
@@ -461,6 +463,19 @@ const std::vector<FamilyEntry> &families() {
       {"qwen3_vl_moe_text",
        {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"lfm2_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"glm_moe_dsa",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"glm4v_moe",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"glm4v_moe_text",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"mimo_v2_flash",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"kimi_linear",
+       {"num_experts", "num_local_experts", "num_experts_per_token",
+        "num_experts_per_tok"}},
+      {"mistral4",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
   };
   return table;
 }
@@ -508,7 +523,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
                    [&](const FamilyEntry &f) { return f.type == type; })
           ->keys;
   // A vision-language model's text model is configured by text_config.
-  bool composite = type == "qwen3_5_moe" || type == "qwen3_vl_moe";
+  bool composite =
+      type == "qwen3_5_moe" || type == "qwen3_vl_moe" || type == "glm4v_moe";
   const json::Value *text =
       composite ? ckpt.config().getObject("text_config") : &ckpt.config();
   if (!text)
@@ -572,7 +588,7 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   if (!cfg.error.empty())
     return cfg.error;
   std::string err;
-  if (type == "mixtral" || type == "minimax_m2")
+  if (type == "mixtral" || type == "minimax" || type == "minimax_m2")
     err = mixtralLike(ckpt, cfg, c, type == "minimax_m2", out);
   else if (type == "gpt_oss")
     err = gptOss(ckpt, cfg, c, out);
@@ -589,7 +605,10 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   else if (type == "ernie4_5_moe")
     err = ernie(ckpt, cfg, c, out);
   else if (type.rfind("deepseek", 0) == 0 || type.rfind("glm4_moe", 0) == 0 ||
-           type == "dots1" || type == "exaone_moe")
+           type.rfind("glm4v_moe", 0) == 0 || type == "dots1" ||
+           type == "exaone_moe" || type == "glm_moe_dsa" ||
+           type == "mimo_v2_flash" || type == "kimi_linear" ||
+           type == "mistral4")
     err = deepseekLike(ckpt, cfg, c, type, out);
   else
     err = qwenLike(ckpt, cfg, c, type, out);

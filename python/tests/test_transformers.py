@@ -96,6 +96,39 @@ FAMILIES = {
         num_experts=8, num_experts_per_tok=2, attn_layer_period=2,
         attn_layer_offset=0, use_mamba_kernels=False, mamba_d_state=4,
         mamba_dt_rank=4)),
+    # MiniMax-Text-01: Mixtral's block after lightning attention.
+    "minimax": (T.MiniMaxConfig, T.MiniMaxForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2, head_dim=8,
+        layer_types=["linear_attention", "full_attention"])),
+    # Routed as DeepSeek-V3: GLM-5 (DSA attention), MiMo-V2-Flash (no
+    # shared experts), Kimi Linear (KDA attention); Mistral 4 (softmax
+    # scores, groups).
+    "glm_moe_dsa": (T.GlmMoeDsaConfig, T.GlmMoeDsaForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_key_value_heads=2, n_routed_experts=8,
+        num_experts_per_tok=2, first_k_dense_replace=1, n_group=4,
+        topk_group=2, kv_lora_rank=8, q_lora_rank=8, qk_rope_head_dim=4,
+        qk_nope_head_dim=4, v_head_dim=4, index_topk=4, index_head_dim=8,
+        index_n_heads=2)),
+    "mimo_v2_flash": (T.MiMoV2FlashConfig, T.MiMoV2FlashForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, head_dim=8, v_head_dim=8, n_routed_experts=8,
+        num_experts_per_tok=2, sliding_window=4)),
+    "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_key_value_heads=2, num_experts=8,
+        num_experts_per_token=2, kv_lora_rank=8, qk_rope_head_dim=4,
+        qk_nope_head_dim=4, v_head_dim=4, linear_head_dim=8,
+        linear_num_heads=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+        layer_types=["linear_attention", "full_attention"],
+        mlp_layer_types=["dense", "sparse"])),
+    "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_key_value_heads=2, n_routed_experts=8,
+        num_experts_per_tok=2, first_k_dense_replace=1, n_group=4,
+        topk_group=2, kv_lora_rank=8, q_lora_rank=8, qk_rope_head_dim=4,
+        qk_nope_head_dim=4, v_head_dim=4, pad_token_id=0)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

@@ -215,6 +215,47 @@ CASES = [
      attn_layer_period=2, attn_layer_offset=0, use_mamba_kernels=False,
      mamba_d_state=4, mamba_dt_rank=4), dict(save="pretrained")),
     ("jamba_fused", "jamba", None, dict(save="fused", like="jamba")),
+    # MiniMax-Text-01: Mixtral's block among lightning and softmax
+    # attention layers; bf16.
+    ("minimax", "minimax", dict(num_hidden_layers=2, hidden_size=32,
+     intermediate_size=16, num_local_experts=8, num_experts_per_tok=2,
+     layer_types=["linear_attention", "full_attention"]),
+     dict(save="bf16")),
+    # The families routed as DeepSeek-V3 since: GLM-5 (glm_moe_dsa, DSA
+    # attention), GLM-4.5V's text model (glm4v_moe, under
+    # model.language_model.), MiMo-V2-Flash (no shared experts), Kimi
+    # Linear (saved under block_sparse_moe. with w1/w3/w2, its own keys);
+    # and Mistral 4 (softmax scores with top-2-sum groups, experts fused on
+    # disk).
+    ("glm_moe_dsa", "glm_moe_dsa", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_key_value_heads=2,
+     n_routed_experts=8, num_experts_per_tok=2, first_k_dense_replace=1,
+     n_group=4, topk_group=2, routed_scaling_factor=1.5, kv_lora_rank=8,
+     q_lora_rank=8, qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4,
+     index_topk=4, index_head_dim=8, index_n_heads=2),
+     dict(save="pretrained")),
+    ("glm4v_moe", "glm4v_moe", dict(num_hidden_layers=2, hidden_size=32,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=8,
+     num_experts_per_tok=2, first_k_dense_replace=1, rope_parameters=dict(
+         rope_type="default", rope_theta=10000.0, partial_rotary_factor=0.5,
+         mrope_section=[2, 1, 1])), dict(save="pretrained")),
+    ("mimo_v2_flash", "mimo_v2_flash", dict(num_hidden_layers=2,
+     hidden_size=16, intermediate_size=32, moe_intermediate_size=8,
+     head_dim=8, v_head_dim=8, n_routed_experts=8, num_experts_per_tok=2,
+     sliding_window=4), dict(save="pretrained")),
+    ("kimi_linear", "kimi_linear", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_key_value_heads=2,
+     num_experts=8, num_experts_per_token=2, kv_lora_rank=8,
+     qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4, linear_head_dim=8,
+     linear_num_heads=2, pad_token_id=0, bos_token_id=1, eos_token_id=2,
+     layer_types=["linear_attention", "full_attention"],
+     mlp_layer_types=["dense", "sparse"]), dict(save="pretrained")),
+    ("mistral4", "mistral4", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_key_value_heads=2,
+     n_routed_experts=8, num_experts_per_tok=2, first_k_dense_replace=1,
+     n_group=4, topk_group=2, routed_scaling_factor=1.5, kv_lora_rank=8,
+     q_lora_rank=8, qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4,
+     pad_token_id=0), dict(save="pretrained")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -222,9 +263,10 @@ CASES = [
 
 # The families routed as DeepSeek-V3.
 V3_LIKE = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "dots1",
-           "exaone_moe")
+           "exaone_moe", "glm_moe_dsa", "glm4v_moe", "mimo_v2_flash",
+           "kimi_linear")
 # Vision-language models, their text model in text_config.
-COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe")
+COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe", "glm4v_moe")
 
 
 def relative_l2(got, want):
@@ -259,6 +301,12 @@ def make(out):
         "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM),
         "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM),
         "jamba": (T.JambaConfig, T.JambaForCausalLM),
+        "minimax": (T.MiniMaxConfig, T.MiniMaxForCausalLM),
+        "glm_moe_dsa": (T.GlmMoeDsaConfig, T.GlmMoeDsaForCausalLM),
+        "glm4v_moe": (T.Glm4vMoeConfig, T.Glm4vMoeForConditionalGeneration),
+        "mimo_v2_flash": (T.MiMoV2FlashConfig, T.MiMoV2FlashForCausalLM),
+        "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM),
+        "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
         "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
         "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
         "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),
@@ -284,12 +332,16 @@ def make(out):
                  deepseek_v32=dict(mha, index_topk=4, index_head_dim=8,
                                    index_n_heads=2),
                  exaone_moe=dict(head_dim=8), hunyuan_v1_moe=dict(head_dim=8),
-                 minimax_m2=dict(head_dim=8), qwen3_next=linear,
+                 minimax_m2=dict(head_dim=8), minimax=dict(head_dim=8),
+                 qwen3_next=linear,
                  qwen3_5_moe=linear,
                  qwen3_vl_moe=dict(head_dim=16, rope_parameters=dict(
                      rope_type="default", rope_theta=10000.0,
                      mrope_section=[2, 3, 3], mrope_interleaved=True)))
     vision = dict(
+        glm4v_moe=dict(depth=1, hidden_size=16, num_heads=2,
+                       intermediate_size=16, patch_size=2, image_size=4,
+                       temporal_patch_size=2),
         qwen3_5_moe=dict(depth=1, hidden_size=16, intermediate_size=16,
                          num_heads=2, num_position_embeddings=16,
                          patch_size=4),
@@ -659,11 +711,15 @@ def margins_ok(family, mlp, cfg, x, margin):
             # Softmax keeps the order of the logits (and of group maxima):
             # gaps in log-probability.
             s = l
-        if v3 or (family == "deepseek_v2" and
-                  cfg.topk_method == "group_limited_greedy"):
+        top2 = v3 or family == "mistral4"
+        if family == "mistral4":
+            # Group scores on the probabilities.
+            s = np.exp(l - l.max()) / np.exp(l - l.max()).sum()
+        if top2 or (family == "deepseek_v2" and
+                    cfg.topk_method == "group_limited_greedy"):
             G, TG = cfg.n_group, cfg.topk_group
             grouped = s.reshape(G, E // G)
-            gs = (np.sort(grouped, 1)[:, -2:].sum(1) if v3
+            gs = (np.sort(grouped, 1)[:, -2:].sum(1) if top2
                   else grouped.max(1))
             order = np.sort(gs)[::-1]
             if TG < G and order[TG - 1] - order[TG] < margin:
@@ -722,7 +778,8 @@ def write_operands(d, family, mlp, cfg, x):
     bias = selection_bias(family, mlp)
     if bias is not None:
         ops["correction_bias"] = bias
-    if family in ("mixtral", "hunyuan_v1_moe", "ernie4_5_moe", "qwen3_5_moe",
+    if family in ("mixtral", "minimax", "hunyuan_v1_moe", "ernie4_5_moe",
+                  "qwen3_5_moe",
                   "qwen3_vl_moe"):
         routing["renormalize"] = True
     elif family == "minimax_m2":
@@ -740,6 +797,10 @@ def write_operands(d, family, mlp, cfg, x):
     elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "flex_olmo",
                     "qwen3_next"):
         routing["renormalize"] = bool(cfg.norm_topk_prob)
+    elif family == "mistral4":
+        routing.update(renormalize=bool(cfg.norm_topk_prob),
+                       n_group=cfg.n_group, topk_group=cfg.topk_group,
+                       group_score="top2_sum", scale=cfg.routed_scaling_factor)
     elif family in V3_LIKE:
         routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
                        n_group=cfg.n_group, topk_group=cfg.topk_group,

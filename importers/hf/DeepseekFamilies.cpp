@@ -100,6 +100,8 @@ Flavor flavorOf(const std::string &type) {
     f.blockSparseMoe = true;
   } else if (type == "mistral4") {
     f.softmax = true;
+  } else if (type == "solar_open") {
+    // Every layer is MoE; the defaults of Flavor.
   } else { // exaone_moe
     f.sharedKey = "num_shared_experts";
     f.layerTypes = true;

@@ -115,6 +115,9 @@ struct QwenFlavor {
   /// The fused experts may be stored transposed, [E, H, 2I] and [E, I, H],
   /// as the released Qwen3-VL-MoE checkpoints hold them.
   bool transposedFused = false;
+  /// The MoE layers are the "sparse" entries of mlp_layer_types (every
+  /// layer without it; Mellum).
+  bool mlpLayerTypes = false;
 };
 
 QwenFlavor qwenFlavorOf(const std::string &type) {
@@ -134,6 +137,10 @@ QwenFlavor qwenFlavorOf(const std::string &type) {
   } else if (type.rfind("qwen3_vl_moe", 0) == 0) {
     f.alwaysNorm = true;
     f.transposedFused = true;
+  } else if (type == "mellum") {
+    f.normDefault = true;
+    f.sparseStep = false;
+    f.mlpLayerTypes = true;
   }
   return f;
 }
@@ -150,6 +157,13 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
       f.sharedExpert ? cfg.width("shared_expert_intermediate_size") : 0;
   cfg.require(step >= 1,
               "'" + cfg.key("decoder_sparse_step") + "' must be >= 1");
+  std::vector<std::string> types = f.mlpLayerTypes
+                                       ? cfg.strings("mlp_layer_types")
+                                       : std::vector<std::string>();
+  cfg.require(types.empty() || static_cast<int64_t>(types.size()) == c.layers,
+              "'" + cfg.key("mlp_layer_types") + "' has " +
+                  std::to_string(types.size()) + " entries for " +
+                  std::to_string(c.layers) + " layers");
   // A vision-language model's text layers are under model.language_model.
   // (as its ForConditionalGeneration class writes them), a text model's
   // under model.
@@ -160,7 +174,8 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
     base = "model.language_model.";
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     bool moe = (i + 1) % step == 0 &&
-               std::find(mlpOnly.begin(), mlpOnly.end(), i) == mlpOnly.end();
+               std::find(mlpOnly.begin(), mlpOnly.end(), i) == mlpOnly.end() &&
+               (types.empty() || types[i] == "sparse");
     if (!moe)
       continue;
     LayerPlan p;
@@ -463,6 +478,10 @@ const std::vector<FamilyEntry> &families() {
       {"qwen3_vl_moe_text",
        {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"lfm2_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"mellum",
+       {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
+      {"solar_open",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"glm_moe_dsa",
        {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"glm4v_moe",
@@ -608,7 +627,7 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
            type.rfind("glm4v_moe", 0) == 0 || type == "dots1" ||
            type == "exaone_moe" || type == "glm_moe_dsa" ||
            type == "mimo_v2_flash" || type == "kimi_linear" ||
-           type == "mistral4")
+           type == "mistral4" || type == "solar_open")
     err = deepseekLike(ckpt, cfg, c, type, out);
   else
     err = qwenLike(ckpt, cfg, c, type, out);

@@ -129,6 +129,13 @@ FAMILIES = {
         num_experts_per_tok=2, first_k_dense_replace=1, n_group=4,
         topk_group=2, kv_lora_rank=8, q_lora_rank=8, qk_rope_head_dim=4,
         qk_nope_head_dim=4, v_head_dim=4, pad_token_id=0)),
+    "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, moe_intermediate_size=8,
+        n_routed_experts=8, num_experts_per_tok=2, head_dim=8)),
+    "mellum": (T.MellumConfig, T.MellumForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_experts=8, num_experts_per_tok=2,
+        head_dim=8, mlp_layer_types=["dense", "sparse"])),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

@@ -256,6 +256,15 @@ CASES = [
      n_group=4, topk_group=2, routed_scaling_factor=1.5, kv_lora_rank=8,
      q_lora_rank=8, qk_rope_head_dim=4, qk_nope_head_dim=4, v_head_dim=4,
      pad_token_id=0), dict(save="pretrained")),
+    # Solar Open (routed as DeepSeek-V3, every layer MoE) and Mellum
+    # (Qwen3-MoE's block on the sparse entries of mlp_layer_types).
+    ("solar_open", "solar_open", dict(num_hidden_layers=1, hidden_size=16,
+     moe_intermediate_size=8, n_routed_experts=8, num_experts_per_tok=2,
+     head_dim=8), dict(save="pretrained")),
+    ("mellum", "mellum", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_experts=8,
+     num_experts_per_tok=2, head_dim=8, mlp_layer_types=["dense", "sparse"]),
+     dict(save="pretrained")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -264,7 +273,7 @@ CASES = [
 # The families routed as DeepSeek-V3.
 V3_LIKE = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "dots1",
            "exaone_moe", "glm_moe_dsa", "glm4v_moe", "mimo_v2_flash",
-           "kimi_linear")
+           "kimi_linear", "solar_open")
 # Vision-language models, their text model in text_config.
 COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe", "glm4v_moe")
 
@@ -307,6 +316,8 @@ def make(out):
         "mimo_v2_flash": (T.MiMoV2FlashConfig, T.MiMoV2FlashForCausalLM),
         "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM),
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
+        "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM),
+        "mellum": (T.MellumConfig, T.MellumForCausalLM),
         "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
         "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
         "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),
@@ -795,7 +806,7 @@ def write_operands(d, family, mlp, cfg, x):
         routing.update(order="sparsemixer",
                        sparsemixer_eps=cfg.router_jitter_noise)
     elif family in ("qwen2_moe", "qwen3_moe", "olmoe", "flex_olmo",
-                    "qwen3_next"):
+                    "qwen3_next", "mellum"):
         routing["renormalize"] = bool(cfg.norm_topk_prob)
     elif family == "mistral4":
         routing.update(renormalize=bool(cfg.norm_topk_prob),

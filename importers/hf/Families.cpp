@@ -270,6 +270,72 @@ std::string jamba(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
+/// AFMoE (Trinity) and Hunyuan 3 (`hy_v3`): sigmoid scores, a correction
+/// bias (f32) for selection, top-k, always renormalized, times a scale
+/// (`route_scale`, `router_scaling_factor`), plus shared experts
+/// `num_shared_experts` × `moe_intermediate_size` wide. AFMoE's router is
+/// `mlp.router.gate` (in the model's dtype) and its bias `mlp.expert_bias`,
+/// from layer `num_dense_layers` on; Hunyuan 3 saves its router (f32) and
+/// bias under those names too, and shared experts as `mlp.shared_mlp`,
+/// which transformers holds as `mlp.gate`, `mlp.e_score_correction_bias`
+/// and `mlp.shared_experts`; its MoE layers are the sparse entries of
+/// `mlp_layer_types` (all but the first without it).
+std::string sigmoidRouted(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                          const std::string &type,
+                          std::vector<LayerPlan> &out) {
+  bool hy = type == "hy_v3";
+  int64_t I = cfg.width("moe_intermediate_size");
+  int64_t shared = cfg.sharedCount("num_shared_experts", hy ? 1 : 2, I,
+                                   "moe_intermediate_size");
+  double scale = hy ? cfg.number("router_scaling_factor", 2.826)
+                    : cfg.number("route_scale", 1.0);
+  std::vector<bool> moe(c.layers, true);
+  if (hy) {
+    std::vector<std::string> types = cfg.strings("mlp_layer_types");
+    cfg.require(types.empty() || static_cast<int64_t>(types.size()) == c.layers,
+                "'" + cfg.key("mlp_layer_types") + "' has " +
+                    std::to_string(types.size()) + " entries for " +
+                    std::to_string(c.layers) + " layers");
+    for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i)
+      moe[i] = types.empty() ? i >= 1 : types[i] == "sparse";
+  } else {
+    int64_t dense = cfg.integer("num_dense_layers", 1);
+    cfg.require(dense >= 0,
+                "'" + cfg.key("num_dense_layers") + "' must be >= 0");
+    for (int64_t i = 0; i < c.layers; ++i)
+      moe[i] = i >= dense;
+  }
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if (!moe[i])
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i) + "mlp.";
+    p.k = c.K;
+    p.scoring = ScoringFunc::sigmoid;
+    p.renormalize = true;
+    p.scale = scale;
+    std::string router = p.prefix + "router.gate.weight";
+    std::string bias = p.prefix + "expert_bias";
+    std::string sharedPrefix = p.prefix + "shared_experts.";
+    if (hy) {
+      router = storedName(ckpt, {router, p.prefix + "gate.weight"});
+      bias = storedName(ckpt, {bias, p.prefix + "e_score_correction_bias"});
+      if (ckpt.find(p.prefix + "shared_mlp.gate_proj.weight"))
+        sharedPrefix = p.prefix + "shared_mlp.";
+    }
+    p.operands["router_weight"] =
+        hy ? f32Tensor(router, {c.E, c.H}) : tensor(router, {c.E, c.H});
+    p.operands["correction_bias"] = f32Tensor(bias, {c.E});
+    addExperts(ckpt, p, p.prefix + "experts.", "gate_proj.weight",
+               "up_proj.weight", "down_proj.weight", c.E, I, c.H);
+    if (shared > 0)
+      addSharedExpert(p, sharedPrefix, shared * I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
 /// Granite MoE: fused experts `block_sparse_moe.input_linear` [E, 2I, H]
 /// (gate rows first) and `output_linear` [E, H, I], router
 /// `block_sparse_moe.router.layer` as released, or as transformers names
@@ -478,6 +544,9 @@ const std::vector<FamilyEntry> &families() {
       {"qwen3_vl_moe_text",
        {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"lfm2_moe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"afmoe", {"num_experts", "", "num_experts_per_tok", ""}},
+      {"hy_v3",
+       {"num_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"mellum",
        {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
       {"solar_open",
@@ -617,6 +686,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
     err = phimoe(ckpt, cfg, c, out);
   else if (type == "jamba")
     err = jamba(ckpt, cfg, c, out);
+  else if (type == "afmoe" || type == "hy_v3")
+    err = sigmoidRouted(ckpt, cfg, c, type, out);
   else if (type == "lfm2_moe")
     err = lfm2(ckpt, cfg, c, out);
   else if (type == "hunyuan_v1_moe")

@@ -136,6 +136,17 @@ FAMILIES = {
         num_hidden_layers=2, hidden_size=16, intermediate_size=32,
         moe_intermediate_size=8, num_experts=8, num_experts_per_tok=2,
         head_dim=8, mlp_layer_types=["dense", "sparse"])),
+    # Sigmoid scores with a selection bias, renormalized, scaled, shared
+    # experts.
+    "afmoe": (T.AfmoeConfig, T.AfmoeForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_dense_layers=1, num_experts=8,
+        num_experts_per_tok=2, num_shared_experts=1, route_scale=1.5,
+        head_dim=8)),
+    "hy_v3": (T.HYV3Config, T.HYV3ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=32,
+        moe_intermediate_size=8, num_experts=8, num_experts_per_tok=2,
+        num_shared_experts=1, head_dim=8)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

@@ -265,6 +265,18 @@ CASES = [
      intermediate_size=32, moe_intermediate_size=8, num_experts=8,
      num_experts_per_tok=2, head_dim=8, mlp_layer_types=["dense", "sparse"]),
      dict(save="pretrained")),
+    # Sigmoid scores with a selection bias, renormalized and scaled, and
+    # shared experts: AFMoE (Trinity; router.gate, expert_bias, a dense
+    # lead layer) and Hunyuan 3 (saved as router.gate, expert_bias,
+    # shared_mlp).
+    ("afmoe", "afmoe", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_dense_layers=1,
+     num_experts=8, num_experts_per_tok=2, num_shared_experts=1,
+     route_scale=1.5, head_dim=8), dict(save="pretrained")),
+    ("hy_v3", "hy_v3", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, num_experts=8,
+     num_experts_per_tok=2, num_shared_experts=1, head_dim=8),
+     dict(save="pretrained")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -318,6 +330,8 @@ def make(out):
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
         "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM),
         "mellum": (T.MellumConfig, T.MellumForCausalLM),
+        "afmoe": (T.AfmoeConfig, T.AfmoeForCausalLM),
+        "hy_v3": (T.HYV3Config, T.HYV3ForCausalLM),
         "minimax_m2": (T.MiniMaxM2Config, T.MiniMaxM2ForCausalLM),
         "flex_olmo": (T.FlexOlmoConfig, T.FlexOlmoForCausalLM),
         "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM),
@@ -660,7 +674,8 @@ def is_moe(mlp):
 
 def router_of(mlp):
     if hasattr(mlp, "router"):
-        return mlp.router
+        # AFMoE's router holds its Linear as `gate`.
+        return mlp.router.gate if hasattr(mlp.router, "gate") else mlp.router
     return mlp.gate.wg if hasattr(mlp.gate, "wg") else mlp.gate
 
 
@@ -676,8 +691,10 @@ def selection_bias(family, mlp):
         return mlp.gate.moe_statics.e_score_correction_bias.reshape(-1)
     if family == "minimax_m2":
         return mlp.e_score_correction_bias
-    if family == "lfm2_moe":
+    if family in ("lfm2_moe", "afmoe"):
         return mlp.expert_bias
+    if family == "hy_v3":
+        return mlp.e_score_correction_bias
     if family in V3_LIKE:
         return mlp.gate.e_score_correction_bias
     return None
@@ -714,7 +731,7 @@ def margins_ok(family, mlp, cfg, x, margin):
                     return False
         return True
     for l in logits:
-        if v3 or family in ("minimax_m2", "lfm2_moe"):
+        if v3 or family in ("minimax_m2", "lfm2_moe", "afmoe", "hy_v3"):
             s = 1 / (1 + np.exp(-l)) + bias
         elif family == "ernie4_5_moe":
             s = np.exp(l - l.max()) / np.exp(l - l.max()).sum() + bias
@@ -795,6 +812,10 @@ def write_operands(d, family, mlp, cfg, x):
         routing["renormalize"] = True
     elif family == "minimax_m2":
         routing.update(scoring="sigmoid", renormalize=True)
+    elif family in ("afmoe", "hy_v3"):
+        routing.update(scoring="sigmoid", renormalize=True,
+                       scale=(cfg.route_scale if family == "afmoe"
+                              else cfg.router_scaling_factor))
     elif family == "lfm2_moe":
         routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
                        scale=cfg.routed_scaling_factor)

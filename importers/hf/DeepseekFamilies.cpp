@@ -114,21 +114,10 @@ Flavor flavorOf(const std::string &type) {
 
 /// Whether each layer is MoE, as the family's config class decides it.
 std::vector<bool> moeLayers(Config &cfg, const Flavor &f, int64_t layers) {
+  if (f.layerTypes)
+    if (std::optional<std::vector<bool>> sparse = cfg.sparseLayers(layers))
+      return *sparse;
   std::vector<bool> moe(layers, false);
-  std::vector<std::string> types = f.layerTypes ? cfg.strings("mlp_layer_types")
-                                                : std::vector<std::string>();
-  if (!types.empty()) {
-    cfg.require(static_cast<int64_t>(types.size()) == layers,
-                "'mlp_layer_types' has " + std::to_string(types.size()) +
-                    " entries for " + std::to_string(layers) + " layers");
-    for (size_t i = 0; i < types.size() && cfg.error.empty(); ++i) {
-      cfg.require(types[i] == "sparse" || types[i] == "dense",
-                  "'mlp_layer_types' entry " + std::to_string(i) + " is '" +
-                      types[i] + "' (sparse or dense)");
-      moe[i] = types[i] == "sparse";
-    }
-    return moe;
-  }
   int64_t first =
       f.firstDense < 0 ? 1 : cfg.integer("first_k_dense_replace", f.firstDense);
   for (int64_t i = std::max<int64_t>(first, 0); i < layers; ++i)

@@ -157,13 +157,8 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
       f.sharedExpert ? cfg.width("shared_expert_intermediate_size") : 0;
   cfg.require(step >= 1,
               "'" + cfg.key("decoder_sparse_step") + "' must be >= 1");
-  std::vector<std::string> types = f.mlpLayerTypes
-                                       ? cfg.strings("mlp_layer_types")
-                                       : std::vector<std::string>();
-  cfg.require(types.empty() || static_cast<int64_t>(types.size()) == c.layers,
-              "'" + cfg.key("mlp_layer_types") + "' has " +
-                  std::to_string(types.size()) + " entries for " +
-                  std::to_string(c.layers) + " layers");
+  std::optional<std::vector<bool>> sparse =
+      f.mlpLayerTypes ? cfg.sparseLayers(c.layers) : std::nullopt;
   // A vision-language model's text layers are under model.language_model.
   // (as its ForConditionalGeneration class writes them), a text model's
   // under model.
@@ -175,7 +170,7 @@ std::string qwenLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     bool moe = (i + 1) % step == 0 &&
                std::find(mlpOnly.begin(), mlpOnly.end(), i) == mlpOnly.end() &&
-               (types.empty() || types[i] == "sparse");
+               (!sparse || (*sparse)[i]);
     if (!moe)
       continue;
     LayerPlan p;
@@ -291,13 +286,9 @@ std::string sigmoidRouted(const Checkpoint &ckpt, Config &cfg, const Common &c,
                     : cfg.number("route_scale", 1.0);
   std::vector<bool> moe(c.layers, true);
   if (hy) {
-    std::vector<std::string> types = cfg.strings("mlp_layer_types");
-    cfg.require(types.empty() || static_cast<int64_t>(types.size()) == c.layers,
-                "'" + cfg.key("mlp_layer_types") + "' has " +
-                    std::to_string(types.size()) + " entries for " +
-                    std::to_string(c.layers) + " layers");
-    for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i)
-      moe[i] = types.empty() ? i >= 1 : types[i] == "sparse";
+    std::optional<std::vector<bool>> sparse = cfg.sparseLayers(c.layers);
+    for (int64_t i = 0; i < c.layers; ++i)
+      moe[i] = sparse ? (*sparse)[i] : i >= 1;
   } else {
     int64_t dense = cfg.integer("num_dense_layers", 1);
     cfg.require(dense >= 0,

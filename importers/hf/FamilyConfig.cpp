@@ -109,6 +109,24 @@ int64_t Config::sharedCount(const char *k, int64_t dflt, int64_t expertWidth,
   return n;
 }
 
+std::optional<std::vector<bool>> Config::sparseLayers(int64_t layers) {
+  std::vector<std::string> types = strings("mlp_layer_types");
+  if (types.empty())
+    return std::nullopt;
+  std::string k = key("mlp_layer_types");
+  require(static_cast<int64_t>(types.size()) == layers,
+          "'" + k + "' has " + std::to_string(types.size()) + " entries for " +
+              std::to_string(layers) + " layers");
+  std::vector<bool> sparse(layers, false);
+  for (size_t i = 0; i < types.size() && error.empty(); ++i) {
+    require(types[i] == "sparse" || types[i] == "dense",
+            "'" + k + "' entry " + std::to_string(i) + " is '" + types[i] +
+                "' (sparse or dense)");
+    sparse[i] = types[i] == "sparse";
+  }
+  return sparse;
+}
+
 void Config::fail(const std::string &what) {
   if (error.empty())
     error = ckpt.configPath() + ": " + what + " (model_type '" +

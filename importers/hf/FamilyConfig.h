@@ -45,6 +45,10 @@ public:
   std::vector<int64_t> integers(const char *k);
   /// A list of strings; empty when missing.
   std::vector<std::string> strings(const char *k);
+  /// `mlp_layer_types` as one flag per layer (true for "sparse"), or
+  /// nullopt without it; a list of another length or an entry other than
+  /// "sparse" and "dense" is an error.
+  std::optional<std::vector<bool>> sparseLayers(int64_t layers);
   /// An FFN width: an integer in [0, kMaxWidth].
   int64_t width(const char *k);
   /// A shared-expert count (`dflt` < 0: required) in [0, kMaxExperts],

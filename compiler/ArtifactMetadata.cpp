@@ -39,6 +39,7 @@ ref::LayerConfig referenceConfig(LayerOp layer) {
     break;
   }
   c.routing.sparsemixerEps = r.getSparsemixerEpsValue();
+  c.routing.scaleInputs = r.getScaleInputs();
   c.routing.k = r.getK();
   c.routing.renormalize = r.getRenormalize();
   c.routing.renormEpsilon = r.getRenormEpsilonValue();

@@ -10,13 +10,12 @@ using namespace mlir::moe;
 // RoutingAttr
 //===----------------------------------------------------------------------===//
 
-LogicalResult RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                  int64_t k, ScoringFunc scoring,
-                                  RoutingOrder order, bool renormalize,
-                                  llvm::APFloat scaleValue, int64_t nGroup,
-                                  int64_t topkGroup, GroupScoreFunc groupScore,
-                                  llvm::APFloat renormEpsilonValue,
-                                  llvm::APFloat sparsemixerEpsValue) {
+LogicalResult
+RoutingAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t k,
+                    ScoringFunc scoring, RoutingOrder order, bool renormalize,
+                    llvm::APFloat scaleValue, int64_t nGroup, int64_t topkGroup,
+                    GroupScoreFunc groupScore, llvm::APFloat renormEpsilonValue,
+                    llvm::APFloat sparsemixerEpsValue, bool scaleInputs) {
   double scale = scaleValue.convertToDouble();
   double renormEpsilon = renormEpsilonValue.convertToDouble();
   if (k < 1)

@@ -133,6 +133,10 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
       plus `renorm_epsilon` (default `0.0`; LFM2-MoE's 1e-6).
     * `scale` (default `1.0`): multiply the final weights (DeepSeek's
       `routed_scaling_factor`), after renormalization.
+    * `scale_inputs` (default `false`): the consumer multiplies each
+      selected expert's input row by the token's weight for it, instead of
+      the expert's output (Llama-4): `moe.layer` computes
+      `Σ_j expert_j(w_j · x)`. `moe.route`'s results do not change.
     * `n_group`, `topk_group` (default `1`, `1`): group-limited selection.
       The `E` experts form `n_group` contiguous groups; each is scored by
       `group_score` over its selection scores `c` (`max`: its largest,
@@ -164,6 +168,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
                  n_group = 8, topk_group = 4, group_score = top2_sum> // V3
     #moe.routing<k = 4, order = topk_then_score>                 // gpt-oss
     #moe.routing<k = 2, order = sparsemixer>                     // Phi-3.5-MoE
+    #moe.routing<k = 1, scoring = sigmoid, order = topk_then_score,
+                 scale_inputs = true>                             // Llama-4
     ```
   }];
   let parameters = (ins
@@ -176,7 +182,8 @@ def MoE_RoutingAttr : MoE_Attr<"Routing", "routing"> {
     MoE_I64Param<"1", "number of groups kept">:$topk_group,
     MoE_EnumParam<MoE_GroupScoreFunc, "max">:$group_score,
     MoE_F64Param<"0.0", "added to the sum the weights are divided by">:$renorm_epsilon,
-    MoE_F64Param<"0.01", "sparsemixer's relative masking distance, halved">:$sparsemixer_eps
+    MoE_F64Param<"0.01", "sparsemixer's relative masking distance, halved">:$sparsemixer_eps,
+    MoE_BoolParam<"false", "weigh the experts' inputs, not their outputs">:$scale_inputs
   );
   let assemblyFormat = "`<` struct(params) `>`";
   let genVerifyDecl = 1;

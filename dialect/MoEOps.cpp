@@ -116,6 +116,18 @@ LogicalResult GatherOp::inferReturnTypes(MLIRContext *ctx,
   if (!rows || !rows.getElementType().isSignlessInteger())
     return diag("C2", "rows must be a rank-1 tensor of signless integers, got ",
                 adaptor.getRows().getType());
+  Value weights = adaptor.getWeights(), inverse = adaptor.getInverse();
+  if (weights || inverse) {
+    RankedTensorType w =
+        weights ? getRankedTensor(weights.getType(), 2) : RankedTensorType();
+    RankedTensorType inv =
+        inverse ? getRankedTensor(inverse.getType(), 2) : RankedTensorType();
+    if (!w || !isStorageFloat(w.getElementType()) || !inv ||
+        !inv.getElementType().isSignlessInteger() ||
+        !hasCompatibleShape(inv, w.getShape()))
+      return diag("C3", "scales need weights (float) and inverse (integer), "
+                        "rank-2 tensors of one shape [T, k]");
+  }
   types.push_back(RankedTensorType::get(
       {rows.getDimSize(0), input.getDimSize(1)}, input.getElementType()));
   return success();

@@ -243,30 +243,55 @@ def MoE_AllToAllVOp : MoE_Op<"all_to_all_v", [Pure,
 // moe.gather
 //===----------------------------------------------------------------------===//
 
-def MoE_GatherOp : MoE_Op<"gather", [Pure,
+def MoE_GatherOp : MoE_Op<"gather", [Pure, AttrSizedOperandSegments,
     InferTypeOpAdaptor]> {
-  let summary = "copy rows in a given order";
+  let summary = "copy rows in a given order, optionally scaled";
   let description = [{
     `result[p, :] = input[rows[p], :]`: the permuted copy of the tokens that
     a grouped GEMM without a fused gather reads. Row indices outside the
     input are undefined behaviour.
 
+    With `scales(weights, inverse)` (routing weights applied to the experts'
+    inputs, `#moe.routing<scale_inputs = true>`, Llama-4), every row is
+    multiplied by the routing weight of the assignment it holds:
+    `result[p, :] = s_p · input[rows[p], :]` with
+    `s_p = Σ_j [inverse[rows[p], j] == p] · weights[rows[p], j]`, i.e. the
+    weight of the slot `j` of token `rows[p]` that `inverse` (a dispatch's,
+    or an exchange plan's `positions`) sends to row `p`. The product is
+    formed in f32 and rounded once to the result type.
+
     Constraints:
 
     * (C1) `input` is a rank-2 float tensor.
     * (C2) `rows` is a rank-1 tensor of signless integers.
+    * (C3) `weights` (float) and `inverse` (signless integer) are rank-2
+      tensors of one shape `[T, k]`, given together.
 
     The result `[P, d]` (P = size of `rows`) has the input's element type.
 
     ```mlir
     %xs = moe.gather %x[%sorted] : tensor<?x64xf32>, tensor<?xi32>
+    %xw = moe.gather %x[%sorted]
+        scales(%w, %inverse : tensor<?x1xf32>, tensor<?x1xi32>)
+        : tensor<?x64xbf16>, tensor<?xi32>
     ```
   }];
-  let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$rows);
+  let arguments = (ins MoE_Tensor:$input, MoE_Tensor:$rows,
+                       Optional<MoE_Tensor>:$weights,
+                       Optional<MoE_Tensor>:$inverse);
   let results = (outs MoE_Tensor:$result);
   let assemblyFormat = [{
-    $input `[` $rows `]` attr-dict `:` type($input) `,` type($rows)
+    $input `[` $rows `]`
+    (`scales` `(` $weights^ `,` $inverse `:` type($weights) `,`
+        type($inverse) `)`)?
+    attr-dict `:` type($input) `,` type($rows)
   }];
+  let builders = [
+    OpBuilder<(ins "Value":$input, "Value":$rows), [{
+      build($_builder, $_state, input, rows, /*weights=*/Value(),
+            /*inverse=*/Value());
+    }]>
+  ];
 }
 
 //===----------------------------------------------------------------------===//
@@ -440,6 +465,10 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
       tensor `[G, d]` and needs `down`. With `down`, `d` above is `down`'s
       middle dimension.
 
+    With `unweighted`, the factor `weights[t, j]` is left out (the routing
+    weights were applied to the experts' inputs, see `moe.gather`'s
+    `scales`): `weights` then only gives `[T, k]`.
+
     Fused form (`moe-fuse-combine`): with `down`, `expert_out` is the input
     of the experts' down projection, `[P, f]`, grouped by `down_offsets`
     like `moe.grouped_matmul`'s rows: row `p` of group `g` contributes
@@ -460,7 +489,8 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
                        Optional<MoE_Tensor>:$shared_gate_logits,
                        Optional<MoE_Tensor>:$down,
                        Optional<MoE_Tensor>:$down_offsets,
-                       Optional<MoE_Tensor>:$down_bias);
+                       Optional<MoE_Tensor>:$down_bias,
+                       UnitAttr:$unweighted);
   let results = (outs MoE_Tensor:$result);
   let assemblyFormat = [{
     $expert_out `,` $weights `,` $inverse
@@ -469,6 +499,7 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
     (`down` `(` $down^ `:` type($down) `)`)?
     (`down_offsets` `(` $down_offsets^ `:` type($down_offsets) `)`)?
     (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
+    (`unweighted` $unweighted^)?
     attr-dict `:` type($expert_out) `,` type($weights) `,` type($inverse)
     `->` type($result)
   }];
@@ -478,7 +509,7 @@ def MoE_CombineOp : MoE_Op<"combine", [Pure, AttrSizedOperandSegments]> {
                    "Value":$shared_gate_logits), [{
       build($_builder, $_state, result, expert_out, weights, inverse, shared,
             shared_gate_logits, /*down=*/Value(), /*down_offsets=*/Value(),
-            /*down_bias=*/Value());
+            /*down_bias=*/Value(), /*unweighted=*/false);
     }]>
   ];
   let hasVerifier = 1;
@@ -495,7 +526,10 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
     Computes, for hidden states `[T, d]`,
     `y[t] = Σ_j w[t,j] · expert_{e[t,j]}(x[t]) + shared(x[t])`, where
     `#moe.routing` chooses the experts `e` and weights `w` from router logits
-    and `#moe.activation` defines the experts:
+    and `#moe.activation` defines the experts. With
+    `#moe.routing<scale_inputs = true>` (Llama-4) the weight scales the
+    expert's input instead: `y[t] = Σ_j expert_{e[t,j]}(w[t,j] · x[t]) +
+    shared(x[t])`, the product `w · x` rounded to the hidden type.
 
     * Router: `router_logits [T, E]` given directly (as ONNX Runtime's MoE
       takes them), or computed as `x · router_weightᵀ (+ router_bias)` with

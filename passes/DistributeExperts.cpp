@@ -198,8 +198,12 @@ struct DistributeLayer : OpRewritePattern<LayerOp> {
     };
 
     // The rows this rank's tokens send, and what the rank receives.
+    // With scale_inputs (Llama-4) the sender weighs the rows it sends.
+    bool scaleInputs = layer.getRouting().getScaleInputs();
     Value sendRows =
-        GatherOp::create(rewriter, loc, x, exchange.getSendTokens());
+        GatherOp::create(rewriter, loc, x, exchange.getSendTokens(),
+                         scaleInputs ? route.getWeights() : Value(),
+                         scaleInputs ? exchange.getPositions() : Value());
     Value rows = exchangeRows(sendRows, sendCounts, recvCounts);
     Value rowExperts =
         exchangeRows(exchange.getSendExperts(), sendCounts, recvCounts);
@@ -233,7 +237,8 @@ struct DistributeLayer : OpRewritePattern<LayerOp> {
     auto [shared, sharedGate] = b.sharedExperts();
     rewriter.replaceOpWithNewOp<CombineOp>(
         layer, layer.getType(), returned, route.getWeights(),
-        exchange.getPositions(), shared, sharedGate);
+        exchange.getPositions(), shared, sharedGate, Value(), Value(), Value(),
+        scaleInputs);
     return success();
   }
 };

@@ -44,7 +44,8 @@ struct FuseDownProjectionIntoCombine : OpRewritePattern<CombineOp> {
     auto fused = CombineOp::create(
         rewriter, op.getLoc(), op.getType(), down.getInput(), op.getWeights(),
         op.getInverse(), op.getShared(), op.getSharedGateLogits(),
-        down.getWeight(), down.getOffsets(), down.getBias());
+        down.getWeight(), down.getOffsets(), down.getBias(),
+        op.getUnweighted());
     rewriter.replaceOp(op, fused.getResult());
     rewriter.eraseOp(down);
     return success();

@@ -30,6 +30,8 @@ struct FuseGatherIntoGroupedMatmul : OpRewritePattern<GroupedMatmulOp> {
     auto gather = op.getInput().getDefiningOp<GatherOp>();
     if (!gather)
       return rewriter.notifyMatchFailure(op, "input is not a moe.gather");
+    if (gather.getWeights())
+      return rewriter.notifyMatchFailure(op, "the gather scales its rows");
     if (op.getRows())
       return rewriter.notifyMatchFailure(op, "already gathers its rows");
     rewriter.modifyOpInPlace(op, [&] {

@@ -91,12 +91,19 @@ struct DecomposeLayer : OpRewritePattern<LayerOp> {
                                  layer.getCorrectionBias(), layer.getRouting());
     auto dispatch = DispatchOp::create(rewriter, loc, route.getIndices(),
                                        rewriter.getI64IntegerAttr(experts));
-    Value rows = GatherOp::create(rewriter, loc, x, dispatch.getSortedTokens());
+    // Llama-4 weighs the experts' inputs: the gather scales each row and
+    // the combine sums the expert rows as they are.
+    bool scaleInputs = layer.getRouting().getScaleInputs();
+    Value rows =
+        GatherOp::create(rewriter, loc, x, dispatch.getSortedTokens(),
+                         scaleInputs ? route.getWeights() : Value(),
+                         scaleInputs ? dispatch.getInverse() : Value());
     Value expertOut = b.routedExperts(rows, dispatch.getOffsets());
     auto [shared, sharedGate] = b.sharedExperts();
     rewriter.replaceOpWithNewOp<CombineOp>(
         layer, layer.getType(), expertOut, route.getWeights(),
-        dispatch.getInverse(), shared, sharedGate);
+        dispatch.getInverse(), shared, sharedGate, Value(), Value(), Value(),
+        scaleInputs);
     return success();
   }
 };

@@ -25,9 +25,11 @@ using namespace mlir::moe;
 namespace {
 
 /// For every expert row p = inverse[t, j]: its token t and routing weight
-/// w[t, j] (rows no slot names keep token 0 and weight 0).
+/// w[t, j], or 1 when `unweighted` (rows no slot names keep token 0 and
+/// weight 0).
 std::pair<Value, Value> rowTargets(OpBuilder &b, Location loc, Value weights,
-                                   Value inverse, Value rowCount) {
+                                   Value inverse, Value rowCount,
+                                   bool unweighted) {
   Type f32 = b.getF32Type();
   Value tokens0 = filledTensor(b, loc, {rowCount}, b.getIndexType(),
                                arith::ConstantIndexOp::create(b, loc, 0));
@@ -46,10 +48,12 @@ std::pair<Value, Value> rowTargets(OpBuilder &b, Location loc, Value weights,
               Value p = toIndex(ib, il,
                                 tensor::ExtractOp::create(ib, il, inverse,
                                                           ValueRange{ti, j}));
-              Value w = castFloat(
-                  ib, il,
-                  tensor::ExtractOp::create(ib, il, weights, ValueRange{ti, j}),
-                  f32);
+              Value w = unweighted
+                            ? floatConst(ib, il, f32, 1.0)
+                            : castFloat(ib, il,
+                                        tensor::ExtractOp::create(
+                                            ib, il, weights, ValueRange{ti, j}),
+                                        f32);
               Value tokens =
                   tensor::InsertOp::create(ib, il, ti, iter[0], ValueRange{p});
               Value scales =
@@ -72,8 +76,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op,
   int64_t groups = downType.getDimSize(0), d = downType.getDimSize(1),
           f = downType.getDimSize(2);
   Value rowCount = tensor::DimOp::create(b, loc, h, 0);
-  std::pair<Value, Value> targets =
-      rowTargets(b, loc, op.getWeights(), op.getInverse(), rowCount);
+  std::pair<Value, Value> targets = rowTargets(
+      b, loc, op.getWeights(), op.getInverse(), rowCount, op.getUnweighted());
   Value tokens = targets.first, scales = targets.second;
   Value t = tensor::DimOp::create(b, loc, op.getWeights(), 0);
   Value out = filledTensor(b, loc, {t, b.getIndexAttr(d)}, f32,

@@ -41,9 +41,10 @@ using namespace mlir::moe::gpu_kernels;
 
 namespace {
 
-/// The staged kernel takes the fused combine's down GEMM.
+/// The staged kernel takes the fused combine's down GEMM; its epilogue
+/// scales by the routing weights, so an unweighted combine is unfused.
 bool takesDownGemm(CombineOp op, const GpuKernelShape &shape) {
-  return op.getDown() && op.getDownOffsets() &&
+  return op.getDown() && op.getDownOffsets() && !op.getUnweighted() &&
          takesStagedOperands(op.getExpertOut().getType(),
                              op.getDown().getType(), Type(), shape);
 }

@@ -55,12 +55,13 @@ struct CombineToGpu : OpRewritePattern<CombineOp> {
               nb, nl, indexConst(nb, nl, 0), slots, indexConst(nb, nl, 1),
               ValueRange{zero},
               [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
-                Value w = loadF32(lb, ll, weights, {t, j});
                 Value p = moe::toIndex(
                     lb, ll, memref::LoadOp::create(lb, ll, inverse, {t, j}));
                 Value y = loadF32(lb, ll, rows, {p, c});
-                Value sum = arith::AddFOp::create(
-                    lb, ll, acc[0], arith::MulFOp::create(lb, ll, w, y));
+                if (!op.getUnweighted())
+                  y = arith::MulFOp::create(
+                      lb, ll, loadF32(lb, ll, weights, {t, j}), y);
+                Value sum = arith::AddFOp::create(lb, ll, acc[0], y);
                 scf::YieldOp::create(lb, ll, ValueRange{sum});
               });
           Value sum = loop.getResult(0);

@@ -184,7 +184,8 @@ void unfuse(CombineOp op) {
       GateUpLayoutAttr());
   Value out = CombineOp::create(b, loc, op.getType(), rows, op.getWeights(),
                                 op.getInverse(), op.getShared(),
-                                op.getSharedGateLogits());
+                                op.getSharedGateLogits(), Value(), Value(),
+                                Value(), op.getUnweighted());
   op.getResult().replaceAllUsesWith(out);
   op.erase();
 }

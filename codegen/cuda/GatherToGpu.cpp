@@ -2,7 +2,8 @@
 //------------------------===//
 //
 // One thread per element of the result [P, d]: result[p, c] =
-// input[rows[p], c]. Consecutive threads copy consecutive columns of a row,
+// input[rows[p], c], times the row's routing weight when the gather has
+// scales (Llama-4). Consecutive threads copy consecutive columns of a row,
 // so both sides of the copy are coalesced.
 //
 //===----------------------------------------------------------------------===//
@@ -11,6 +12,9 @@
 #include "codegen/linalg/LoweringUtils.h"
 #include "dialect/MoEOps.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/PatternMatch.h"
 
 using namespace mlir;
@@ -34,13 +38,43 @@ struct GatherToGpu : OpRewritePattern<GatherOp> {
     auto resultType = cast<RankedTensorType>(op.getResult().getType());
     Value result = allocLike(b, loc, resultType, {count, width});
     Value items = arith::MulIOp::create(b, loc, count, width);
+    // With scales, row p is multiplied by the weight of the slot of its
+    // token that the inverse sends to p: a search over the token's k slots.
+    Value weights =
+        op.getWeights() ? toBuffer(b, loc, op.getWeights()) : Value();
+    Value inverse =
+        op.getInverse() ? toBuffer(b, loc, op.getInverse()) : Value();
     buildItemKernel(
-        b, loc, "gather", items, shape.threadsPerProgram,
-        [&](OpBuilder &nb, Location nl, Value item) {
-          auto [p, c] = rowAndColumn(nb, nl, item, width);
+        b, loc, weights ? "gather_scaled" : "gather", items,
+        shape.threadsPerProgram, [&](OpBuilder &nb, Location nl, Value item) {
+          Value p, c;
+          std::tie(p, c) = rowAndColumn(nb, nl, item, width);
           Value row =
               moe::toIndex(nb, nl, memref::LoadOp::create(nb, nl, rows, p));
           Value v = memref::LoadOp::create(nb, nl, input, ValueRange{row, c});
+          if (weights) {
+            Value slots = memref::DimOp::create(nb, nl, weights, 1);
+            auto loop = scf::ForOp::create(
+                nb, nl, indexConst(nb, nl, 0), slots, indexConst(nb, nl, 1),
+                ValueRange{f32Const(nb, nl, 0.0)},
+                [&](OpBuilder &lb, Location ll, Value j, ValueRange acc) {
+                  Value slot = moe::toIndex(
+                      lb, ll,
+                      memref::LoadOp::create(lb, ll, inverse, {row, j}));
+                  Value mine = arith::CmpIOp::create(
+                      lb, ll, arith::CmpIPredicate::eq, slot, p);
+                  Value w = arith::SelectOp::create(
+                      lb, ll, mine, loadF32(lb, ll, weights, {row, j}),
+                      f32Const(lb, ll, 0.0));
+                  scf::YieldOp::create(
+                      lb, ll,
+                      ValueRange{arith::AddFOp::create(lb, ll, acc[0], w)});
+                });
+            Value scaled = arith::MulFOp::create(
+                nb, nl, castFloat(nb, nl, v, nb.getF32Type()),
+                loop.getResult(0));
+            v = castFloat(nb, nl, scaled, resultType.getElementType());
+          }
           memref::StoreOp::create(nb, nl, v, result, ValueRange{p, c});
         });
     rewriter.replaceOp(op, toTensor(b, loc, resultType, result));

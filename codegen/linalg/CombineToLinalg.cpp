@@ -1,8 +1,9 @@
 //===- CombineToLinalg.cpp - moe.combine to linalg.generic ----------------===//
 //
 // out[t, c] = Σ_j w[t, j] · y[inverse[t, j], c]  (+ σ(g[t]) · shared[t, c])
-// as one reduction generic over (t, c, j) reading the expert rows through
-// tensor.extract, accumulated in f32, then converted to the result type.
+// (w = 1 when unweighted) as one reduction generic over (t, c, j) reading the
+// expert rows through tensor.extract, accumulated in f32, then converted to the
+// result type.
 //
 // With a fused down projection (moe-fuse-combine), y[p, c] is
 // Σ_k h[p, k] · down[group(p), c, k] + bias[group(p), c], computed inside
@@ -51,7 +52,8 @@ Value routedThroughDown(OpBuilder &b, Location loc, CombineOp op, Value zeros) {
                Value gLast = arith::MinUIOp::create(
                    nb, nl, g,
                    arith::ConstantIndexOp::create(nb, nl, groups - 1));
-               Value w = castFloat(nb, nl, args[0], f32);
+               Value w = op.getUnweighted() ? floatConst(nb, nl, f32, 1)
+                                            : castFloat(nb, nl, args[0], f32);
                Value hv = castFloat(
                    nb, nl,
                    tensor::ExtractOp::create(nb, nl, h, ValueRange{p, kk}),
@@ -120,9 +122,11 @@ struct CombineToLinalg : OpRewritePattern<CombineOp> {
                     Value col = linalg::IndexOp::create(nb, nl, 1);
                     Value y = tensor::ExtractOp::create(nb, nl, expertOut,
                                                         ValueRange{row, col});
-                    Value w = castFloat(nb, nl, args[0], nb.getF32Type());
-                    Value p = arith::MulFOp::create(
-                        nb, nl, w, castFloat(nb, nl, y, nb.getF32Type()));
+                    Value p = castFloat(nb, nl, y, nb.getF32Type());
+                    if (!op.getUnweighted())
+                      p = arith::MulFOp::create(
+                          nb, nl, castFloat(nb, nl, args[0], nb.getF32Type()),
+                          p);
                     linalg::YieldOp::create(
                         nb, nl,
                         ValueRange{arith::AddFOp::create(nb, nl, args[2], p)});

@@ -384,7 +384,8 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
   RoutingAttr routing = RoutingAttr::getChecked(
       emit, ctx, plan.k, plan.scoring, plan.order, plan.renormalize,
       APFloat(plan.scale), plan.nGroup, plan.topkGroup, plan.groupScore,
-      APFloat(plan.renormEpsilon), APFloat(plan.sparsemixerEps));
+      APFloat(plan.renormEpsilon), APFloat(plan.sparsemixerEps),
+      plan.scaleInputs);
   std::optional<APFloat> limit;
   if (plan.limit)
     limit = APFloat(*plan.limit);

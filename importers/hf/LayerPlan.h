@@ -50,6 +50,8 @@ struct LayerPlan {
   /// order = sparsemixer's masking distance (Phi-3.5-MoE's
   /// router_jitter_noise).
   double sparsemixerEps = 0.01;
+  /// The weights scale the experts' inputs (Llama-4).
+  bool scaleInputs = false;
   double scale = 1.0;
   int64_t nGroup = 1, topkGroup = 1;
   mlir::moe::GroupScoreFunc groupScore = mlir::moe::GroupScoreFunc::max;

@@ -731,7 +731,8 @@ LogicalResult Importer::buildFunction(const MoENode &m,
   RoutingAttr routing = RoutingAttr::getChecked(
       emit, ctx, m.k, ScoringFunc::softmax, RoutingOrder::score_then_topk,
       m.quantized || m.normalize, APFloat(1.0), int64_t(1), int64_t(1),
-      GroupScoreFunc::max, APFloat(0.0), APFloat(0.01));
+      GroupScoreFunc::max, APFloat(0.0), APFloat(0.01),
+      /*scaleInputs=*/false);
   if (!act || !routing)
     return failure();
   GateUpLayoutAttr layout;

@@ -157,13 +157,14 @@ std::string configFromJson(const json::Value &doc, LayerConfig &out) {
   RoutingConfig &r = c.routing;
   ObjectReader rr(*routing, "routing", error);
   if (!rr.onlyKeys({"scoring", "order", "k", "renormalize", "renorm_epsilon",
-                    "sparsemixer_eps", "scale", "n_group", "topk_group",
-                    "group_score"}) ||
+                    "sparsemixer_eps", "scale_inputs", "scale", "n_group",
+                    "topk_group", "group_score"}) ||
       !rr.require("k") || !rr.enumeration("scoring", kScorings, r.scoring) ||
       !rr.enumeration("order", kOrders, r.order) || !rr.integer("k", r.k) ||
       !rr.boolean("renormalize", r.renormalize) ||
       !rr.number("renorm_epsilon", r.renormEpsilon) ||
       !rr.number("sparsemixer_eps", r.sparsemixerEps) ||
+      !rr.boolean("scale_inputs", r.scaleInputs) ||
       !rr.number("scale", r.scalingFactor) ||
       !rr.integer("n_group", r.numGroups) ||
       !rr.integer("topk_group", r.topkGroups) ||
@@ -204,6 +205,8 @@ json::Value configToJsonValue(const LayerConfig &config) {
     routing.set("renorm_epsilon", json::Value::number(r.renormEpsilon));
   if (r.order == ScoreOrder::SparseMixer)
     routing.set("sparsemixer_eps", json::Value::number(r.sparsemixerEps));
+  if (r.scaleInputs)
+    routing.set("scale_inputs", json::Value::boolean(true));
   routing.set("scale", json::Value::number(r.scalingFactor));
   routing.set("n_group", json::Value::integer(r.numGroups));
   routing.set("topk_group", json::Value::integer(r.topkGroups));

@@ -5,6 +5,7 @@
 //   {"routing": {"scoring": "softmax" | "sigmoid",
 //                "order": "score_then_topk" | "topk_then_score" |
 //                         "sparsemixer", "sparsemixer_eps": number,
+//                "scale_inputs": bool,
 //                "k": int, "renormalize": bool, "renorm_epsilon": number,
 //                "scale": number,
 //                "n_group": int, "topk_group": int,

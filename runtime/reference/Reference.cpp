@@ -406,10 +406,19 @@ std::string evaluate(const LayerConfig &config, const LayerOperands &ops,
   for (int64_t t = 0; t < T; ++t) {
     const double *x = &ops.hidden.data[t * d];
     double *y = &result.data[t * d];
-    for (int64_t j = 0; j < k; ++j)
-      accumulateFfn(config.activation,
-                    routedExpert(config, ops, routing.experts[t * k + j]), x, d,
-                    routing.weights[t * k + j], y);
+    std::vector<double> scaled(config.routing.scaleInputs ? d : 0);
+    for (int64_t j = 0; j < k; ++j) {
+      Ffn expert = routedExpert(config, ops, routing.experts[t * k + j]);
+      double w = routing.weights[t * k + j];
+      if (!config.routing.scaleInputs) {
+        accumulateFfn(config.activation, expert, x, d, w, y);
+        continue;
+      }
+      // scaleInputs: the weight scales the expert's input (Llama-4).
+      for (int64_t c = 0; c < d; ++c)
+        scaled[c] = w * x[c];
+      accumulateFfn(config.activation, expert, scaled.data(), d, 1.0, y);
+    }
     if (ops.sharedDown) {
       double gate = 1.0;
       if (ops.sharedExpertGate)

@@ -47,7 +47,8 @@
 //     gelu_tanh(u) = ½u(1 + tanh(√(2/π)(u + 0.044715u³))), silu(u) = u·σ(u),
 //     identity(u) = u.
 //   y = down[e]·h + down_bias[e]    (down is [d, f]).
-//  out[t] = Σ_j w_j · y_{idx_j}(x)
+//  out[t] = Σ_j w_j · y_{idx_j}(x), or Σ_j y_{idx_j}(w_j · x) with
+//           scaleInputs (Llama-4)
 //           + [shared FFN](x) · (sigmoid(shared_expert_gate·x) if given)
 //  The shared FFN uses the same activation (kind, alpha, beta, limit) as the
 //  routed experts with the weights shared_gate/shared_up [fs, d] and
@@ -104,6 +105,7 @@ struct RoutingConfig {
   bool renormalize = false;
   double renormEpsilon = 0.0;
   double sparsemixerEps = 0.01; // order SparseMixer only
+  bool scaleInputs = false;     // the weights scale the experts' inputs
   double scalingFactor = 1.0;
   int64_t numGroups = 1;
   int64_t topkGroups = 1;

@@ -300,6 +300,22 @@ func.func @gather_c2(%x: tensor<?x16xf32>, %rows: tensor<?x1xi32>) {
 
 // -----
 
+func.func @gather_c3_shape(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %w: tensor<?x2xf32>, %inv: tensor<?x3xi32>) {
+  // expected-error @+1 {{'moe.gather' op (C3) scales need weights (float) and inverse (integer), rank-2 tensors of one shape [T, k]}}
+  %r = moe.gather %x[%rows] scales(%w, %inv : tensor<?x2xf32>, tensor<?x3xi32>) : tensor<?x16xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
+func.func @gather_c3_types(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %w: tensor<?x2xi32>, %inv: tensor<?x2xi32>) {
+  // expected-error @+1 {{'moe.gather' op (C3) scales need weights (float) and inverse (integer)}}
+  %r = moe.gather %x[%rows] scales(%w, %inv : tensor<?x2xi32>, tensor<?x2xi32>) : tensor<?x16xf32>, tensor<?xi32>
+  return
+}
+
+// -----
+
 func.func @grouped_matmul_c1(%x: tensor<?x16xi8>, %w: tensor<8x16xf32>) {
   // expected-error @+1 {{'moe.grouped_matmul' op (C1) input must be a rank-2 tensor of f32, bf16 or f16, got 'tensor<?x16xi8>'}}
   %0 = moe.grouped_matmul %x, %w : tensor<?x16xi8>, tensor<8x16xf32> -> tensor<?x8xf32>

@@ -71,6 +71,19 @@ func.func @gather(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>) -> tensor<?x16xbf
   return %r : tensor<?x16xbf16>
 }
 
+// Llama-4: rows scaled by their routing weights, summed unweighted.
+// CHECK-LABEL: func.func @gather_scaled
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16xbf16>, %[[ROWS:.*]]: tensor<?xi32>, %[[W:.*]]: tensor<?x2xf32>, %[[INV:.*]]: tensor<?x2xi32>, %[[Y:.*]]: tensor<?x16xf32>)
+// CHECK: moe.gather %[[X]][%[[ROWS]]] scales(%[[W]], %[[INV]] : tensor<?x2xf32>, tensor<?x2xi32>) : tensor<?x16xbf16>, tensor<?xi32>
+// CHECK: moe.combine %[[Y]], %[[W]], %[[INV]] unweighted : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xbf16>
+// CHECK: routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score, scale_inputs = true>)
+func.func @gather_scaled(%x: tensor<?x16xbf16>, %rows: tensor<?xi32>, %w: tensor<?x2xf32>, %inv: tensor<?x2xi32>, %y: tensor<?x16xf32>) -> (tensor<?x16xbf16>, tensor<?x16xbf16>, tensor<?x1xf32>) {
+  %r = moe.gather %x[%rows] scales(%w, %inv : tensor<?x2xf32>, tensor<?x2xi32>) : tensor<?x16xbf16>, tensor<?xi32>
+  %c = moe.combine %y, %w, %inv unweighted : tensor<?x16xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xbf16>
+  %w1, %i1 = moe.route %x routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score, scale_inputs = true>) : tensor<?x16xbf16>
+  return %r, %c, %w1 : tensor<?x16xbf16>, tensor<?x16xbf16>, tensor<?x1xf32>
+}
+
 // A combine with the experts' down projection fused in.
 // CHECK-LABEL: func.func @combine_fused_down
 // CHECK: moe.combine %{{.*}}, %{{.*}}, %{{.*}} down(%{{.*}} : tensor<4x16x24xbf16>) down_offsets(%{{.*}} : tensor<5xi32>) down_bias(%{{.*}} : tensor<4x16xf32>) : tensor<?x24xf32>, tensor<?x2xf32>, tensor<?x2xi32> -> tensor<?x16xf32>

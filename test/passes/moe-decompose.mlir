@@ -70,3 +70,18 @@ func.func @two_layers(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %u: tensor<4x8x
   %z = moe.layer %y router_logits(%l : tensor<?x4xf32>) up(%u : tensor<4x8x16xf32>) down(%d : tensor<4x16x8xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<gelu>) : tensor<?x16xf32>
   return %z : tensor<?x16xf32>
 }
+
+// Llama-4: the routing weights scale the gathered rows (the gather reads
+// them through the dispatch's inverse) and the combine sums unweighted.
+// CHECK-LABEL: func.func @scale_inputs
+// CHECK-SAME: (%[[X:.*]]: tensor<?x16xbf16>, %[[WR:.*]]: tensor<8x16xbf16>, %[[GU:.*]]: tensor<8x48x16xbf16>, %[[D:.*]]: tensor<8x16x24xbf16>, %[[SG:.*]]: tensor<24x16xbf16>, %[[SU:.*]]: tensor<24x16xbf16>, %[[SD:.*]]: tensor<16x24xbf16>)
+// CHECK:      %[[W:.*]], %[[IDS:.*]] = moe.route %{{.*}} routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score, scale_inputs = true>) : tensor<?x8xf32>
+// CHECK-NEXT: %[[SORTED:.*]], %[[INV:.*]], %[[OFF:.*]] = moe.dispatch %[[IDS]] experts(8) : tensor<?x1xi32>
+// CHECK-NEXT: %[[ROWS:.*]] = moe.gather %[[X]][%[[SORTED]]] scales(%[[W]], %[[INV]] : tensor<?x1xf32>, tensor<?x1xi32>) : tensor<?x16xbf16>, tensor<?xi32>
+// CHECK-NEXT: moe.grouped_matmul %[[ROWS]], %[[GU]]
+// CHECK:      %[[Y:.*]] = moe.combine %{{.*}}, %[[W]], %[[INV]] shared(%{{.*}} : tensor<?x16xf32>) unweighted : tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xi32> -> tensor<?x16xbf16>
+// CHECK-NEXT: return %[[Y]]
+func.func @scale_inputs(%x: tensor<?x16xbf16>, %wr: tensor<8x16xbf16>, %gu: tensor<8x48x16xbf16>, %d: tensor<8x16x24xbf16>, %sg: tensor<24x16xbf16>, %su: tensor<24x16xbf16>, %sd: tensor<16x24xbf16>) -> tensor<?x16xbf16> {
+  %y = moe.layer %x router_weight(%wr : tensor<8x16xbf16>) gate_up(%gu : tensor<8x48x16xbf16>) down(%d : tensor<8x16x24xbf16>) shared_gate(%sg : tensor<24x16xbf16>) shared_up(%su : tensor<24x16xbf16>) shared_down(%sd : tensor<16x24xbf16>) routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score, scale_inputs = true>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xbf16>
+  return %y : tensor<?x16xbf16>
+}

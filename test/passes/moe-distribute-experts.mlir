@@ -135,6 +135,22 @@ func.func private @callee(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tens
 
 // -----
 
+// Llama-4's weights on the inputs: the sender scales the rows it sends by
+// the exchange plan's positions, and the combine sums unweighted.
+shard.grid @ep(shape = 2)
+// CHECK-LABEL: func.func @scale_inputs
+// CHECK-SAME: (%[[X:[^:]*]]: tensor<?x16xf32>
+// CHECK: %[[W:.*]], %[[IDS:.*]] = moe.route
+// CHECK: %[[TOK:.*]], %{{.*}}, %{{.*}}, %[[POS:.*]] = moe.exchange_plan %[[IDS]]
+// CHECK: moe.gather %[[X]][%[[TOK]]] scales(%[[W]], %[[POS]] : tensor<?x1xf32>, tensor<?x1xi32>)
+// CHECK: moe.combine %{{.*}}, %[[W]], %[[POS]] unweighted
+func.func @scale_inputs(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wu: tensor<4x32x16xf32>, %wd: tensor<4x16x32xf32>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) up(%wu : tensor<4x32x16xf32>) down(%wd : tensor<4x16x32xf32>) routing(#moe.routing<k = 1, scoring = sigmoid, order = topk_then_score, scale_inputs = true>) activation(#moe.activation<relu>) {moe.expert_placement = #moe.expert_placement<grid = @ep, ranks_per_node = 2, slots_per_rank = 2, phys_to_log = [0, 1, 2, 3], replicas = [1, 1, 1, 1], log_to_phys = [0, 1, 2, 3]>} : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
 // Without a placement the layer is left for moe-decompose.
 // CHECK-LABEL: func.func @plain
 // CHECK: moe.layer

@@ -15,6 +15,18 @@ func.func @down_into_combine(%h: tensor<?x24xf32>, %wd: tensor<4x16x24xbf16>, %o
 
 // -----
 
+// An unweighted combine (Llama-4's weights on the inputs) stays unweighted.
+// CHECK-LABEL: func.func @unweighted_kept
+// CHECK-NOT: moe.grouped_matmul
+// CHECK: moe.combine %{{.*}}, %{{.*}}, %{{.*}} down(%{{.*}} : tensor<4x16x24xf32>) down_offsets(%{{.*}} : tensor<5xi32>) unweighted : tensor<?x24xf32>
+func.func @unweighted_kept(%h: tensor<?x24xf32>, %wd: tensor<4x16x24xf32>, %off: tensor<5xi32>, %w: tensor<?x1xf32>, %inv: tensor<?x1xi32>) -> tensor<?x16xf32> {
+  %o = moe.grouped_matmul %h, %wd offsets(%off : tensor<5xi32>) : tensor<?x24xf32>, tensor<4x16x24xf32> -> tensor<?x16xf32>
+  %y = moe.combine %o, %w, %inv unweighted : tensor<?x16xf32>, tensor<?x1xf32>, tensor<?x1xi32> -> tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// -----
+
 // A block-quantized down projection stays a GEMM of its own (moe.combine's
 // down is a float weight).
 // CHECK-LABEL: func.func @quantized_down_kept

@@ -25,3 +25,16 @@ func.func @fused_static(%x: tensor<6x16xbf16>, %rows: tensor<12xi64>, %gu: tenso
   %0 = moe.grouped_matmul %xs, %gu offsets(%off : tensor<5xi32>) activation(#moe.activation<swiglu>) gate_up_layout(interleaved) : tensor<12x16xbf16>, tensor<4x48x16xf32> -> tensor<12x24xf32>
   return %0 : tensor<12x24xf32>
 }
+
+// -----
+
+// A gather that scales its rows by routing weights (Llama-4) stays: the
+// fused form reads the tokens as they are.
+// CHECK-LABEL: func.func @scaled_gather_stays
+// CHECK: %[[XS:.*]] = moe.gather %{{.*}}[%{{.*}}] scales(
+// CHECK: moe.grouped_matmul %[[XS]], %{{.*}} offsets(
+func.func @scaled_gather_stays(%x: tensor<?x16xf32>, %rows: tensor<?xi32>, %w: tensor<?x1xf32>, %inv: tensor<?x1xi32>, %off: tensor<5xi32>, %g: tensor<4x24x16xf32>) -> tensor<?x24xf32> {
+  %xs = moe.gather %x[%rows] scales(%w, %inv : tensor<?x1xf32>, tensor<?x1xi32>) : tensor<?x16xf32>, tensor<?xi32>
+  %0 = moe.grouped_matmul %xs, %g offsets(%off : tensor<5xi32>) : tensor<?x16xf32>, tensor<4x24x16xf32> -> tensor<?x24xf32>
+  return %0 : tensor<?x24xf32>
+}

@@ -206,6 +206,19 @@ TEST(configParsesWithDefaults) {
   CHECK(phiBack.routing.order == ref::ScoreOrder::SparseMixer);
   CHECK_EQ(phiBack.routing.sparsemixerEps, 0.2);
 
+  // Llama-4's weights on the inputs round-trip; the default is not written.
+  ref::LayerConfig llama4;
+  CHECK_EQ(ref::parseConfig(R"({"routing": {"k": 1, "scale_inputs": true},
+      "activation": {"kind": "swiglu"}})",
+                            llama4),
+           std::string());
+  CHECK(llama4.routing.scaleInputs);
+  ref::LayerConfig llama4Back;
+  CHECK_EQ(ref::parseConfig(ref::configToJson(llama4), llama4Back),
+           std::string());
+  CHECK(llama4Back.routing.scaleInputs);
+  CHECK(ref::configToJson(phi).find("scale_inputs") == std::string::npos);
+
   // The inverse reads back to the same config, field for field.
   ref::LayerConfig back;
   std::string text = ref::configToJson(c, 1);

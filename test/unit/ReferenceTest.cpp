@@ -149,6 +149,25 @@ TEST(sparsemixer) {
   CHECK_NEAR(r.weights[0], 0.5, 1e-15);
 }
 
+TEST(scaleInputs) {
+  // Llama-4's weights on the experts' inputs. Sigmoid weights 0.75
+  // (expert 1) and 0.25 (expert 0); x = 2; expert e is relu(x - 1) times
+  // e + 1. On the outputs: 0.75·2·relu(1) + 0.25·1·relu(1) = 1.75. On the
+  // inputs: 2·relu(0.75·2 - 1) + 1·relu(0.25·2 - 1) = 1 + 0 = 1.
+  LayerOperands ops = logitsOnly({logit(0.25), logit(0.75)});
+  ops.upBias = arr({2, 1}, {-1.0, -1.0});
+  LayerConfig c = identityConfig(2);
+  c.activation.kind = ActivationKind::Relu;
+  c.routing.scoring = Scoring::Sigmoid;
+  c.routing.order = ScoreOrder::TopKThenScore;
+  Array out;
+  CHECK_EQ(evaluate(c, ops, out), std::string());
+  CHECK_NEAR(out.data[0], 1.75, 1e-15);
+  c.routing.scaleInputs = true;
+  CHECK_EQ(evaluate(c, ops, out), std::string());
+  CHECK_NEAR(out.data[0], 1.0, 1e-15);
+}
+
 TEST(tiesGoToTheLowerIndex) {
   // Experts 1 and 3 tie for first place, 0 and 2 for second.
   LayerOperands ops = logitsOnly({0.5, 1.0, 0.5, 1.0});

@@ -36,6 +36,7 @@ OPTIONS:
                                       "order": "score_then_topk"|"topk_then_score"
                                                |"sparsemixer",
                                       "sparsemixer_eps": 0.01,
+                                      "scale_inputs": false,
                                       "renormalize": false,
                                       "renorm_epsilon": 0.0, "scale": 1.0,
                                       "n_group": 1, "topk_group": 1,

@@ -75,6 +75,7 @@ def routing_config(k, attrs):
     cfg["order"] = next((o for o in ORDERS if "order = " + o in attrs),
                         "score_then_topk")
     cfg["renormalize"] = "renormalize = true" in attrs
+    cfg["scale_inputs"] = "scale_inputs = true" in attrs
     for key, pattern, cast in (("scale", r"scale = ([0-9.]+)", float),
                                ("n_group", r"n_group = (\d+)", int),
                                ("topk_group", r"topk_group = (\d+)", int),
@@ -316,7 +317,8 @@ def check_routing(args, libs):
 # output has no printer in mlir-runner's library).
 LAYER_CASES = ["mixtral", "olmoe_shared_gate", "deepseek_v3", "deepseek_v2",
                "gpt_oss", "geglu_concat", "relu_logits_k_eq_e", "gelu_e128",
-               "silu_k1", "identity_sigmoid_topk", "swiglu_clamp_sigmoid",
+               "silu_k1", "identity_sigmoid_topk", "llama4_scale_inputs",
+               "scale_inputs_k3", "swiglu_clamp_sigmoid",
                "bf16_weights", "f16_weights", "static_tokens"]
 LAYER_TOKENS = [1, 64]
 ARG = re.compile(r'%(\w+): (tensor<([^>]*)>) \{moe\.name = "([^"]+)"\}')

@@ -10,7 +10,7 @@ Writes into --out:
 Each case fixes a routing and expert variant; together they cover softmax
 and sigmoid scoring, renormalization, the scale, the correction bias,
 group-limited selection (max and top2_sum), top-k then softmax/sigmoid,
-sparsemixer,
+sparsemixer, weights on the experts' inputs (Llama-4),
 SwiGLU with and without clamp, GeGLU, relu, gelu, gelu-tanh, silu,
 identity, biases, fused interleaved/concatenated gate_up, shared experts
 with and without their gate, router logits given as an input, E up to 128,
@@ -65,6 +65,14 @@ CASES = [
     dict(name="sparsemixer_k3", E=8, k=3, d=12, f=10,
          routing="order = sparsemixer, renormalize = true, "
                  "sparsemixer_eps = 0.5", act="gelu", biases=True),
+    # Llama-4: the routing weight scales the experts' input, with a shared
+    # expert; k = 3 with biases and gelu, where the expert is not linear.
+    dict(name="llama4_scale_inputs", E=16, k=1, d=20, f=12,
+         routing="scoring = sigmoid, order = topk_then_score, "
+                 "scale_inputs = true", act="swiglu", shared=12),
+    dict(name="scale_inputs_k3", E=8, k=3, d=12, f=10,
+         routing="scoring = sigmoid, renormalize = true, scale = 2.0, "
+                 "scale_inputs = true", act="gelu", biases=True),
     dict(name="swiglu_clamp_sigmoid", E=12, k=3, d=16, f=10,
          routing="scoring = sigmoid, renormalize = true",
          act="swiglu, limit = 0.5", biases=True),

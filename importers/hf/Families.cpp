@@ -480,6 +480,65 @@ std::string gptOss(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
+/// Llama-4 (`llama4`, configured by its text_config, and `llama4_text`):
+/// MoE blocks under `feed_forward.` on the layers of `moe_layers` (else
+/// every `interleave_moe_layer_step`-th, from step - 1); router
+/// `router.weight`, the top-k logits each through a sigmoid, no
+/// renormalization; the weight scales the expert's input
+/// (`scale_inputs`); experts fused as used in x @ W, `gate_up_proj`
+/// [E, H, 2I] (gate columns first) and `down_proj` [E, I, H], with no
+/// `.weight`; a shared expert `shared_expert` as wide as the experts. The
+/// layers are under `model.` (Llama4ForCausalLM) or
+/// `language_model.model.` (Llama4ForConditionalGeneration, as released).
+std::string llama4(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                   std::vector<LayerPlan> &out) {
+  int64_t I = cfg.width("intermediate_size");
+  std::vector<bool> moe(c.layers, false);
+  if (cfg.has("moe_layers")) {
+    for (int64_t i : cfg.integers("moe_layers")) {
+      cfg.require(i >= 0 && i < c.layers,
+                  "'" + cfg.key("moe_layers") + "' holds layer " +
+                      std::to_string(i) + ", outside the " +
+                      std::to_string(c.layers) + " layers");
+      if (i >= 0 && i < c.layers)
+        moe[i] = true;
+    }
+  } else {
+    int64_t step = cfg.integer("interleave_moe_layer_step", 1);
+    cfg.require(step >= 1,
+                "'" + cfg.key("interleave_moe_layer_step") + "' must be >= 1");
+    for (int64_t i = step - 1; step >= 1 && i < c.layers; i += step)
+      moe[i] = true;
+  }
+  std::string base = "model.";
+  for (const char *candidate : {"model.", "language_model.model."})
+    if (ckpt.find(layerPrefix(0, candidate) + "input_layernorm.weight")) {
+      base = candidate;
+      break;
+    }
+  for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
+    if (!moe[i])
+      continue;
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = layerPrefix(i, base) + "feed_forward.";
+    p.k = c.K;
+    p.scoring = ScoringFunc::sigmoid;
+    p.order = RoutingOrder::topk_then_score;
+    p.scaleInputs = true;
+    p.operands["router_weight"] =
+        tensor(p.prefix + "router.weight", {c.E, c.H});
+    p.operands["gate_up"] =
+        tensor(p.prefix + "experts.gate_up_proj", {c.E, 2 * I, c.H}, true);
+    p.operands["down"] =
+        tensor(p.prefix + "experts.down_proj", {c.E, c.H, I}, true);
+    p.layout = GateUpLayout::concatenated;
+    addSharedExpert(p, p.prefix + "shared_expert.", I, c.H);
+    out.push_back(std::move(p));
+  }
+  return cfg.error;
+}
+
 /// Where a family keeps its counts: the expert-count key and the alias its
 /// config class maps to it (`attribute_map`), and the top-k key and alias.
 struct CountKeys {
@@ -555,6 +614,8 @@ const std::vector<FamilyEntry> &families() {
         "num_experts_per_tok"}},
       {"mistral4",
        {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      {"llama4", {"num_local_experts", "", "num_experts_per_tok", ""}},
+      {"llama4_text", {"num_local_experts", "", "num_experts_per_tok", ""}},
   };
   return table;
 }
@@ -602,8 +663,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
                    [&](const FamilyEntry &f) { return f.type == type; })
           ->keys;
   // A vision-language model's text model is configured by text_config.
-  bool composite =
-      type == "qwen3_5_moe" || type == "qwen3_vl_moe" || type == "glm4v_moe";
+  bool composite = type == "qwen3_5_moe" || type == "qwen3_vl_moe" ||
+                   type == "glm4v_moe" || type == "llama4";
   const json::Value *text =
       composite ? ckpt.config().getObject("text_config") : &ckpt.config();
   if (!text)
@@ -677,6 +738,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
     err = phimoe(ckpt, cfg, c, out);
   else if (type == "jamba")
     err = jamba(ckpt, cfg, c, out);
+  else if (type == "llama4" || type == "llama4_text")
+    err = llama4(ckpt, cfg, c, out);
   else if (type == "afmoe" || type == "hy_v3")
     err = sigmoidRouted(ckpt, cfg, c, type, out);
   else if (type == "lfm2_moe")

@@ -477,6 +477,28 @@ std::string gptOss(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
+/// llama4: MoE blocks where (i + 1) is a multiple of
+/// interleave_moe_layer_step (required, as llama.cpp requires it); the
+/// top-k logits each through a sigmoid, no renormalization, the weight
+/// on the experts' input (llama.cpp's weight_before_ffn); a shared expert
+/// `ffn_*_shexp` in every MoE block, as wide as the experts.
+std::string llama4(const Checkpoint &ckpt, Meta &m, const Common &c,
+                   std::vector<LayerPlan> &out) {
+  int64_t step = m.integer("interleave_moe_layer_step");
+  m.require(step >= 1,
+            "'" + m.full("interleave_moe_layer_step") + "' must be >= 1");
+  for (int64_t i = step - 1; step >= 1 && i < c.layers && m.error.empty();
+       i += step) {
+    LayerPlan p = swigluLayer(ckpt, c, i);
+    p.scoring = ScoringFunc::sigmoid;
+    p.order = RoutingOrder::topk_then_score;
+    p.scaleInputs = true;
+    addSharedExpert(p, c.I, c.H);
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
 } // namespace
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
@@ -485,7 +507,7 @@ const std::vector<std::string> &hf::supportedGgufArchitectures() {
       "gpt-oss",    "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
       "dots1",      "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2",
       "minimax-m2", "lfm2moe",      "dbrx",        "phimoe",     "arctic",
-      "deepseek",   "bailingmoe"};
+      "deepseek",   "bailingmoe",   "llama4"};
   return archs;
 }
 
@@ -506,7 +528,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // llama.cpp reads it, feed_forward_length (llama's and olmoe's experts
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
-  // bailingmoe2, gpt-oss, lfm2moe, deepseek and bailingmoe need the key; the
+  // bailingmoe2, gpt-oss, lfm2moe, deepseek, bailingmoe and llama4 need the
+  // key; the
   // experts of granitemoe, minimax-m2, dbrx, phimoe and arctic are
   // feed_forward_length wide (llama.cpp sizes their tensors so, whatever
   // expert_feed_forward_length says; minimax-m2's may be a per-layer array).
@@ -520,7 +543,7 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
            arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
            arch == "hunyuan-moe" || arch == "bailingmoe2" ||
            arch == "gpt-oss" || arch == "lfm2moe" || arch == "deepseek" ||
-           arch == "bailingmoe")
+           arch == "bailingmoe" || arch == "llama4")
     c.I = m.integer("expert_feed_forward_length");
   else if (qwen)
     c.I = c.K > 0 ? m.integer("feed_forward_length") / c.K : 0;
@@ -590,6 +613,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = biasedSelection(ckpt, m, c, arch == "lfm2moe", out);
   else if (arch == "deepseek" || arch == "bailingmoe")
     err = softmaxSharedExperts(ckpt, m, c, arch == "bailingmoe", out);
+  else if (arch == "llama4")
+    err = llama4(ckpt, m, c, out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

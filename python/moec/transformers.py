@@ -20,7 +20,7 @@ names, so the model's state_dict(), named_parameters() and
 save_pretrained() are unchanged.
 
 Families: all of the importer's (docs/Importing.md); the MoE block is a
-decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba) or
+decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba, Llama-4) or
 `block_sparse_moe` (Granite).
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
@@ -50,10 +50,12 @@ def _torch():
 def _decoder_layers(model):
     """The model's decoder layers (model.model.layers for a CausalLM,
     model.layers for the bare model, the text model's
-    model.model.language_model.layers for a vision-language model)."""
+    model.model.language_model.layers for a vision-language model, or
+    model.language_model.model.layers for Llama-4's)."""
     inner = getattr(model, "model", None)
+    language = getattr(model, "language_model", None)
     for owner in (inner, model, getattr(inner, "language_model", None),
-                  getattr(model, "language_model", None)):
+                  language, getattr(language, "model", None)):
         layers = getattr(owner, "layers", None)
         if layers is not None:
             return owner, layers
@@ -68,7 +70,8 @@ def _looks_like_moe(module):
 
 def _block_attr(layer):
     """The attribute of a decoder layer that holds its MoE block: `mlp`,
-    `feed_forward` (LFM2-MoE, Jamba) or `block_sparse_moe` (Granite); None
+    `feed_forward` (LFM2-MoE, Jamba, Llama-4) or `block_sparse_moe`
+    (Granite); None
     for a layer without one."""
     for attr in ("mlp", "feed_forward", "block_sparse_moe"):
         module = getattr(layer, attr, None)
@@ -100,7 +103,8 @@ class CompiledMoeBlock(_torch().nn.Module):
     It holds the original block's parameters, buffers and submodules under
     their names (the session reads those tensors in place) and returns what
     the original forward returns: the output in the input's shape, and for
-    gpt-oss also the router scores, from the block's own router.
+    gpt-oss also the router scores, from the block's own router (for
+    Llama-4, the output as [T, H] rows and the router logits).
     """
 
     def __init__(self, block, session, function, family):
@@ -122,7 +126,12 @@ class CompiledMoeBlock(_torch().nn.Module):
         x = hidden_states.reshape(-1, shape[-1]).detach()
         if not x.is_contiguous():
             x = x.contiguous()
-        y = self.moec_session.run(self.moec_function, x).reshape(shape)
+        y = self.moec_session.run(self.moec_function, x)
+        if self.moec_family in ("llama4", "llama4_text"):
+            # Llama-4's block returns [T, H] rows and the router logits.
+            _, logits = self.router(x)
+            return y, logits
+        y = y.reshape(shape)
         if self.moec_family == "gpt_oss":
             _, scores, _ = self.router(x)
             return y, scores
@@ -253,8 +262,9 @@ def _bind(session, layers):
                 t = t.reshape(tuple(w.shape))
             elif tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
                     tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
-                # gpt-oss holds its experts as [E, in, out]; the compiled
-                # layer reads [E, out, in]: transposed once, here.
+                # gpt-oss and Llama-4 hold their experts as [E, in, out];
+                # the compiled layer reads [E, out, in]: transposed once,
+                # here.
                 t = t.transpose(-1, -2).contiguous()
                 transposed.append(w.name)
             bound[w.name] = t

@@ -147,6 +147,11 @@ FAMILIES = {
         num_hidden_layers=2, hidden_size=16, intermediate_size=32,
         moe_intermediate_size=8, num_experts=8, num_experts_per_tok=2,
         num_shared_experts=1, head_dim=8)),
+    # The routing weight on the experts' input; MoE on every second layer.
+    "llama4_text": (T.Llama4TextConfig, T.Llama4ForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        intermediate_size_mlp=24, num_local_experts=8,
+        num_experts_per_tok=2, interleave_moe_layer_step=2, head_dim=8)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,
@@ -215,6 +220,41 @@ def test_vision_language_text_model_swap(tmp_path):
             if name.endswith("mlp.gate.weight"):
                 p.mul_(30.0)  # clear routing decisions
     check_swap(model, tmp_path)
+
+
+def test_llama4_vision_language_block_swap(tmp_path):
+    # Llama-4 as released: its text model under model.language_model.model,
+    # configured by text_config. transformers' own forward of this class
+    # needs images, so the swapped block is compared with the original on
+    # hidden states directly: [T, H] rows and the router logits.
+    text = dict(COMMON, num_hidden_layers=2, hidden_size=16,
+                intermediate_size=12, intermediate_size_mlp=24,
+                num_local_experts=8, num_experts_per_tok=1,
+                interleave_moe_layer_step=2, head_dim=8)
+    vision = dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                  intermediate_size=16, image_size=8, patch_size=4,
+                  vision_output_dim=16, projector_input_dim=16,
+                  projector_output_dim=16)
+    config = T.Llama4Config(text_config=text, vision_config=vision)
+    torch.manual_seed(7)
+    model = T.Llama4ForConditionalGeneration(config).eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("router.weight"):
+                p.mul_(30.0)  # clear routing decisions
+    x = torch.randn(2, 5, 16, generator=torch.Generator().manual_seed(1))
+    block = model.language_model.model.layers[1].feed_forward
+    with torch.no_grad():
+        want, want_logits = block(x)
+    moec.transformers.compile_moe(model, output_dir=tmp_path, threads=2)
+    swapped = [n for n, m in model.named_modules()
+               if isinstance(m, moec.transformers.CompiledMoeBlock)]
+    assert swapped == ["language_model.model.layers.1.feed_forward"]
+    with torch.no_grad():
+        got, got_logits = model.language_model.model.layers[1].feed_forward(x)
+    assert got.shape == want.shape == (10, 16)
+    assert rel_l2(got, want) <= 1e-5
+    assert torch.equal(got_logits, want_logits)
 
 
 def check_swap(model, tmp_path):

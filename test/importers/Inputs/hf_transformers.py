@@ -277,6 +277,18 @@ CASES = [
      intermediate_size=32, moe_intermediate_size=8, num_experts=8,
      num_experts_per_tok=2, num_shared_experts=1, head_dim=8),
      dict(save="pretrained")),
+    # Llama-4's text model: the routing weight scales the experts' input;
+    # the experts fused as used in x @ W ([E, H, 2I], [E, I, H]); a shared
+    # expert. MoE on every second layer (interleave_moe_layer_step) with
+    # k = 1 as released, and on the layers of moe_layers with k = 2, bf16.
+    ("llama4", "llama4_text", dict(num_hidden_layers=4, hidden_size=16,
+     intermediate_size=12, intermediate_size_mlp=24, num_local_experts=8,
+     num_experts_per_tok=1, interleave_moe_layer_step=2, head_dim=8),
+     dict(save="pretrained")),
+    ("llama4_k2_bf16", "llama4_text", dict(num_hidden_layers=3,
+     hidden_size=32, intermediate_size=16, intermediate_size_mlp=24,
+     num_local_experts=8, num_experts_per_tok=2, moe_layers=[0, 2],
+     head_dim=8), dict(save="bf16")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -328,6 +340,7 @@ def make(out):
         "mimo_v2_flash": (T.MiMoV2FlashConfig, T.MiMoV2FlashForCausalLM),
         "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM),
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
+        "llama4_text": (T.Llama4TextConfig, T.Llama4ForCausalLM),
         "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM),
         "mellum": (T.MellumConfig, T.MellumForCausalLM),
         "afmoe": (T.AfmoeConfig, T.AfmoeForCausalLM),
@@ -509,7 +522,9 @@ def make(out):
                 xt = torch.tensor(x).to(torch.bfloat16)
                 for i in layers:
                     y = block_of(decoder_layers(loaded)[i])(xt)
-                    native[i] = (y[0] if isinstance(y, tuple) else y).double().numpy()
+                    # Llama-4's block returns [T, H] rows.
+                    native[i] = (y[0] if isinstance(y, tuple) else y).double(
+                    ).numpy().reshape(x.shape)
         # float64: the experts' default grouped_mm takes no doubles.
         loaded.set_experts_implementation("eager")
         loaded.double()
@@ -519,7 +534,7 @@ def make(out):
             for i in layers:
                 mlp = block_of(decoder_layers(loaded)[i])
                 y = mlp(xt)
-                y = (y[0] if isinstance(y, tuple) else y).numpy()
+                y = (y[0] if isinstance(y, tuple) else y).numpy().reshape(x.shape)
                 assert np.isfinite(y).all() and np.abs(y).max() > 1e-3, (case, i)
                 assert margins_ok(family, mlp, text, x, margin), (case, i)
                 expected[i] = y
@@ -790,7 +805,12 @@ def write_operands(d, family, mlp, cfg, x):
                "order": "score_then_topk", "renormalize": False, "scale": 1.0}
     activation = {"kind": "swiglu", "alpha": 1.0, "beta": 0.0}
     layout = "concatenated"
-    if family == "gpt_oss":
+    if family == "llama4_text":
+        ops["gate_up"] = e.gate_up_proj.transpose(1, 2)   # [E, 2I, H]
+        ops["down"] = e.down_proj.transpose(1, 2)         # [E, H, I]
+        routing.update(scoring="sigmoid", order="topk_then_score",
+                       scale_inputs=True)
+    elif family == "gpt_oss":
         ops["router_bias"] = r.bias
         ops["gate_up"] = e.gate_up_proj.transpose(1, 2)   # [E, 2I, H]
         ops["gate_up_bias"] = e.gate_up_proj_bias

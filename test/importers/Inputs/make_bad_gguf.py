@@ -42,6 +42,8 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
                          width; expert_feed_forward_length is not read)
   no-shared-count.gguf   deepseek without expert_shared_count
   many-shared-ling.gguf  bailingmoe with 2^21 shared experts of width 12
+  no-step-llama4.gguf    llama4 without interleave_moe_layer_step
+  zero-step-llama4.gguf  llama4.interleave_moe_layer_step = 0
 """
 import os
 import struct
@@ -159,6 +161,9 @@ def main(out):
           keys={"leading_dense_block_count": 0})
     write(p("many-shared-ling.gguf"), arch="bailingmoe",
           keys={"expert_shared_count": 2**21})
+    write(p("no-step-llama4.gguf"), arch="llama4")
+    write(p("zero-step-llama4.gguf"), arch="llama4",
+          keys={"interleave_moe_layer_step": 0})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

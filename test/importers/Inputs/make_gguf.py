@@ -184,6 +184,11 @@ def moe_ffn(x, w, r, int8=frozenset()):
         if ids is None:
             return None
         weights = softmax(logits[ids])
+    elif r["gating"] == "sigmoid_topk":  # llama4: top-k, then a sigmoid each
+        ids = top(logits, r["k"])
+        if ids is None:
+            return None
+        weights = sigmoid(logits[ids])
     else:
         probs = softmax(logits) if r["gating"] == "softmax" else sigmoid(logits)
         sel = probs + w["bias"] if "bias" in w else probs.copy()
@@ -208,8 +213,12 @@ def moe_ffn(x, w, r, int8=frozenset()):
         weights = weights * r.get("scale", 1.0)
     out = np.zeros(len(x))
     for wt, e in zip(weights, ids):
-        g = w["gate"][e] @ inp("gate", x)
-        u = w["up"][e] @ inp("up", x)
+        xe = x
+        if r.get("before"):
+            # llama4: the weight scales the expert's input (weight_before_ffn).
+            xe, wt = wt * x, 1.0
+        g = w["gate"][e] @ inp("gate", xe)
+        u = w["up"][e] @ inp("up", xe)
         if "gate_bias" in w:
             g, u = g + w["gate_bias"][e], u + w["up_bias"][e]
         if r.get("oai"):
@@ -473,6 +482,12 @@ CASES = [
     ("deepseek", "deepseek", dict(gating="softmax", norm=False, k=K, shared=2 * I), 3, 1,
      {"leading_dense_block_count": 1, "expert_shared_count": 2,
       "expert_weights_scale": 1.0}, "f32"),
+    # Llama 4: MoE on every second block (interleave_moe_layer_step), the
+    # top-k logits each through a sigmoid, the weight on the experts'
+    # input, a shared expert as wide as the experts.
+    ("llama4", "llama4", dict(gating="sigmoid_topk", norm=False, k=K, before=True,
+                              shared=I, step=2), 4, 0,
+     {"interleave_moe_layer_step": 2}, "f32"),
     # Ling 1.0: every block MoE, renormalized, scaled 1.5, a shared expert.
     ("bailingmoe", "bailingmoe", dict(gating="softmax", norm=True, k=K, scale=1.5,
                                       shared=I), 1, 0,

@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <sstream>
 
 using namespace moe;
 using namespace moe::hf;
@@ -539,6 +540,77 @@ std::string llama4(const Checkpoint &ckpt, Config &cfg, const Common &c,
   return cfg.error;
 }
 
+/// DBRX: the model's d_model and n_layers, the MoE's keys in ffn_config
+/// (moe_num_experts, moe_top_k, ffn_hidden_size, moe_normalize_expert_weights,
+/// ffn_act_fn); every block MoE, under `transformer.blocks.N.ffn.`: router
+/// `router.layer`, experts `experts.mlp.w1`, `v1` and `w2`, each stored
+/// [E·F, H] (the runtime binds them as [E, F, H]; w2 is used as h @ w2 and
+/// read transposed); softmax over all experts, top-k, the k weights divided
+/// by their p-norm, p = moe_normalize_expert_weights (1: renormalized; null:
+/// left as they are; other p are refused).
+std::string dbrx(const Checkpoint &ckpt, std::vector<LayerPlan> &out) {
+  Config cfg(ckpt, ckpt.config());
+  const json::Value *ffnDoc = ckpt.config().getObject("ffn_config");
+  if (!ffnDoc)
+    return ckpt.configPath() +
+           ": missing 'ffn_config' (model_type 'dbrx'), the MoE's settings";
+  Config ffn(ckpt, *ffnDoc, "ffn_config.");
+  // The defaults of transformers' DbrxConfig and DbrxFFNConfig.
+  int64_t layers = cfg.integer("n_layers", 24),
+          H = cfg.integer("d_model", 2048);
+  int64_t E = ffn.integer("moe_num_experts", 4),
+          K = ffn.integer("moe_top_k", 1);
+  int64_t I = ffn.integer("ffn_hidden_size", 3584);
+  const json::Value *norm = ffnDoc->get("moe_normalize_expert_weights");
+  double pNorm = ffn.number("moe_normalize_expert_weights", 1.0);
+  bool renormalize = !(norm && norm->isNull());
+  std::ostringstream pText;
+  pText << pNorm;
+  ffn.require(!renormalize || pNorm == 1.0,
+              "'" + ffn.key("moe_normalize_expert_weights") + "' is " +
+                  pText.str() +
+                  "; moec divides the weights by their sum (1) or not at all "
+                  "(null)");
+  std::string act = "silu";
+  if (const json::Value *fn = ffnDoc->get("ffn_act_fn");
+      fn && fn->isObject() && fn->getString("name"))
+    act = *fn->getString("name");
+  ffn.require(act == "silu" || act == "swish",
+              "'" + ffn.key("ffn_act_fn") + "' names '" + act +
+                  "'; the experts are SwiGLU ('silu' or 'swish')");
+  cfg.require(layers > 0 && layers <= kMaxLayers && H > 0 && H <= kMaxHidden,
+              "'n_layers' and 'd_model' must be in [1, " +
+                  std::to_string(kMaxLayers) + "] and [1, " +
+                  std::to_string(kMaxHidden) + "]");
+  ffn.require(
+      E > 0 && E <= kMaxExperts && K > 0 && K <= E && I > 0 && I <= kMaxWidth,
+      "'" + ffn.key("moe_num_experts") + "' (" + std::to_string(E) +
+          ") must be in [1, " + std::to_string(kMaxExperts) + "], '" +
+          ffn.key("moe_top_k") + "' (" + std::to_string(K) +
+          ") in [1, experts] and '" + ffn.key("ffn_hidden_size") + "' (" +
+          std::to_string(I) + ") in [1, " + std::to_string(kMaxWidth) + "]");
+  if (!cfg.error.empty())
+    return cfg.error;
+  if (!ffn.error.empty())
+    return ffn.error;
+  for (int64_t i = 0; i < layers; ++i) {
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = "transformer.blocks." + std::to_string(i) + ".ffn.";
+    p.hidden = H;
+    p.k = K;
+    p.renormalize = renormalize;
+    p.operands["router_weight"] =
+        tensor(p.prefix + "router.layer.weight", {E, H});
+    std::string mlp = p.prefix + "experts.mlp.";
+    p.operands["gate"] = tensor(mlp + "w1", {E, I, H});
+    p.operands["up"] = tensor(mlp + "v1", {E, I, H});
+    p.operands["down"] = tensor(mlp + "w2", {E, H, I}, true);
+    out.push_back(std::move(p));
+  }
+  return "";
+}
+
 /// Where a family keeps its counts: the expert-count key and the alias its
 /// config class maps to it (`attribute_map`), and the top-k key and alias.
 struct CountKeys {
@@ -616,6 +688,8 @@ const std::vector<FamilyEntry> &families() {
        {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"llama4", {"num_local_experts", "", "num_experts_per_tok", ""}},
       {"llama4_text", {"num_local_experts", "", "num_experts_per_tok", ""}},
+      // Read by dbrx(): its counts are in ffn_config.
+      {"dbrx", {"moe_num_experts", "", "moe_top_k", ""}},
   };
   return table;
 }
@@ -658,6 +732,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   if (std::optional<std::string> err = unknownKind(
           ckpt.configPath(), "model_type", type, supportedModelTypes()))
     return *err;
+  if (type == "dbrx")
+    return dbrx(ckpt, out);
   const CountKeys &keys =
       std::find_if(families().begin(), families().end(),
                    [&](const FamilyEntry &f) { return f.type == type; })

@@ -4,6 +4,7 @@
 #include "dialect/StorageDType.h"
 #include "importers/hf/LayerPlan.h"
 #include "runtime/reference/Reference.h"
+#include "runtime/support/Safetensors.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
@@ -260,13 +261,8 @@ Type checkSource(Location loc, const hf::Checkpoint &ckpt,
     type = et;
     typeName = t->info->dtype;
     // A GGUF file stores a [1, d] weight as [d], ERNIE 4.5 its [E] bias as
-    // [1, E]; the runtime binds them so.
-    auto withoutLeadingOnes = [](std::vector<int64_t> v) {
-      while (v.size() > 1 && v.front() == 1)
-        v.erase(v.begin());
-      return v;
-    };
-    if (withoutLeadingOnes(t->info->shape) != withoutLeadingOnes(expected)) {
+    // [1, E], DBRX its experts [E·F, H]; the runtime binds them so.
+    if (!::moe::safetensors::sameRowMajorShape(t->info->shape, expected)) {
       emitError(loc) << file << ": tensor '" << name << "' has shape "
                      << shapeStr(t->info->shape) << " but " << ckpt.configName()
                      << " implies " << shapeStr(expected);

@@ -20,8 +20,8 @@ names, so the model's state_dict(), named_parameters() and
 save_pretrained() are unchanged.
 
 Families: all of the importer's (docs/Importing.md); the MoE block is a
-decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba, Llama-4) or
-`block_sparse_moe` (Granite).
+decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba, Llama-4),
+`block_sparse_moe` (Granite) or `ffn` (DBRX).
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
 have no backward.
@@ -51,14 +51,17 @@ def _decoder_layers(model):
     """The model's decoder layers (model.model.layers for a CausalLM,
     model.layers for the bare model, the text model's
     model.model.language_model.layers for a vision-language model, or
-    model.language_model.model.layers for Llama-4's)."""
+    model.language_model.model.layers for Llama-4's, and DBRX's blocks,
+    model.transformer.blocks)."""
     inner = getattr(model, "model", None)
     language = getattr(model, "language_model", None)
     for owner in (inner, model, getattr(inner, "language_model", None),
-                  language, getattr(language, "model", None)):
-        layers = getattr(owner, "layers", None)
-        if layers is not None:
-            return owner, layers
+                  language, getattr(language, "model", None),
+                  getattr(model, "transformer", None)):
+        for attr in ("layers", "blocks"):
+            layers = getattr(owner, attr, None)
+            if layers is not None:
+                return owner, layers
     return None, None
 
 
@@ -70,10 +73,10 @@ def _looks_like_moe(module):
 
 def _block_attr(layer):
     """The attribute of a decoder layer that holds its MoE block: `mlp`,
-    `feed_forward` (LFM2-MoE, Jamba, Llama-4) or `block_sparse_moe`
-    (Granite); None
+    `feed_forward` (LFM2-MoE, Jamba, Llama-4), `block_sparse_moe` (Granite)
+    or `ffn` (DBRX); None
     for a layer without one."""
-    for attr in ("mlp", "feed_forward", "block_sparse_moe"):
+    for attr in ("mlp", "feed_forward", "block_sparse_moe", "ffn"):
         module = getattr(layer, attr, None)
         if module is not None and _looks_like_moe(module):
             return attr
@@ -155,10 +158,14 @@ def _write_checkpoint(model, blocks, directory):
     is copied or written."""
     model.config.to_json_file(os.path.join(directory, "config.json"))
     header, offset = {}, 0
+    # Where the importer looks for a layer's tensors: DBRX's
+    # transformer.blocks.N., the others' model.layers.N.
+    layers = ("transformer.blocks" if model.config.model_type == "dbrx"
+              else "model.layers")
     for i, qualified, block in blocks:
         attr = qualified.rsplit(".", 1)[-1]
         for name, t in block.state_dict().items():
-            key = f"model.layers.{i}.{attr}.{name}"
+            key = f"{layers}.{i}.{attr}.{name}"
             dtype = _SAFETENSORS_DTYPES.get(str(t.dtype).replace("torch.", ""))
             if dtype is None:
                 raise _errors.DTypeError(
@@ -256,20 +263,38 @@ def _bind(session, layers):
     for fn in session.functions:
         for w in session.artifact.signature(fn)[1]:
             t = _live_tensor(layers, w.name)
-            if tuple(t.shape) != tuple(w.shape) and \
-                    _strip_ones(t.shape) == _strip_ones(w.shape):
-                # ERNIE 4.5 holds its [E] selection bias as [1, E].
-                t = t.reshape(tuple(w.shape))
-            elif tuple(t.shape) != tuple(w.shape) and t.dim() >= 2 and \
-                    tuple(t.transpose(-1, -2).shape) == tuple(w.shape):
-                # gpt-oss and Llama-4 hold their experts as [E, in, out];
-                # the compiled layer reads [E, out, in]: transposed once,
-                # here.
-                t = t.transpose(-1, -2).contiguous()
+            shape = tuple(w.shape)
+            swapped = shape[:-2] + shape[-1:] + shape[-2:-1]
+            if tuple(t.shape) == shape:
+                pass
+            elif _strip_ones(t.shape) == _strip_ones(shape) or \
+                    _merges_into(t.shape, shape):
+                # ERNIE 4.5 holds its [E] selection bias as [1, E]; DBRX
+                # its experts as [E·F, H]: views of the same memory.
+                t = t.reshape(shape)
+            elif len(shape) >= 2 and (tuple(t.shape) == swapped or
+                                      _merges_into(t.shape, swapped)):
+                # gpt-oss and Llama-4 hold their experts as [E, in, out],
+                # DBRX its down projections as [E·F, H]; the compiled layer
+                # reads [E, out, in]: transposed once, here.
+                t = t.reshape(swapped).transpose(-1, -2).contiguous()
                 transposed.append(w.name)
             bound[w.name] = t
     session.bind_weights(bound)
     return transposed
+
+
+def _merges_into(have, want):
+    """Whether `have` is `want` with its leading dimensions merged into the
+    first (DBRX's [E·F, H] for [E, F, H])."""
+    have, want = tuple(have), tuple(want)
+    if not have or len(have) >= len(want):
+        return False
+    lead = len(want) - len(have) + 1
+    product = 1
+    for n in want[:lead]:
+        product *= n
+    return have[0] == product and have[1:] == want[lead:]
 
 
 def _strip_ones(shape):

@@ -152,6 +152,12 @@ FAMILIES = {
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         intermediate_size_mlp=24, num_local_experts=8,
         num_experts_per_tok=2, interleave_moe_layer_step=2, head_dim=8)),
+    # Blocks under transformer.blocks, experts stored [E·F, H].
+    "dbrx": (T.DbrxConfig, T.DbrxForCausalLM, dict(
+        n_layers=2, d_model=16, n_heads=2, max_seq_len=64,
+        attn_config=dict(kv_n_heads=1, rope_theta=10000.0, clip_qkv=8.0),
+        ffn_config=dict(ffn_hidden_size=12, moe_num_experts=8,
+                        moe_top_k=2))),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,

@@ -117,8 +117,8 @@ struct Param {
 
 std::string shapeString(const std::vector<int64_t> &shape);
 /// True when a tensor of shape `have` can be bound where `want` is
-/// expected: the same shape once leading dimensions of size 1 are dropped
-/// (the same row-major bytes; a GGUF file stores a [1, d] weight as [d]).
+/// expected: the same row-major bytes (moe::safetensors::sameRowMajorShape:
+/// leading dimensions of size 1 dropped, or leading ones merged).
 bool bindableShape(const std::vector<int64_t> &have,
                    const std::vector<int64_t> &want);
 

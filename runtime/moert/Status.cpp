@@ -1,5 +1,6 @@
 //===- Status.cpp - moert status objects ----------------------------------===//
 #include "runtime/moert/Internal.h"
+#include "runtime/support/Safetensors.h"
 #include "runtime/support/Version.h"
 
 #include <new>
@@ -30,13 +31,7 @@ std::string moert::shapeString(const std::vector<int64_t> &shape) {
 
 bool moert::bindableShape(const std::vector<int64_t> &have,
                           const std::vector<int64_t> &want) {
-  auto strip = [](const std::vector<int64_t> &v) {
-    size_t i = 0;
-    while (i + 1 < v.size() && v[i] == 1)
-      ++i;
-    return std::vector<int64_t>(v.begin() + i, v.end());
-  };
-  return strip(have) == strip(want);
+  return moe::safetensors::sameRowMajorShape(have, want);
 }
 
 extern "C" {

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <dirent.h>
@@ -285,6 +286,33 @@ std::string safetensors::write(const std::string &path,
     return msg;
   }
   return "";
+}
+
+bool safetensors::sameRowMajorShape(const std::vector<int64_t> &have,
+                                    const std::vector<int64_t> &want) {
+  auto strip = [](const std::vector<int64_t> &v) {
+    size_t i = 0;
+    while (i + 1 < v.size() && v[i] == 1)
+      ++i;
+    return std::vector<int64_t>(v.begin() + i, v.end());
+  };
+  std::vector<int64_t> h = strip(have), w = strip(want);
+  if (h == w)
+    return true;
+  if (h.empty() || h.size() >= w.size())
+    return false;
+  // h = [w0·…·wm, w(m+1), …]: the trailing dimensions equal, the first the
+  // product of the rest of w.
+  size_t merged = w.size() - h.size() + 1;
+  if (!std::equal(h.begin() + 1, h.end(), w.begin() + merged))
+    return false;
+  int64_t product = 1;
+  for (size_t i = 0; i < merged; ++i) {
+    if (w[i] < 0 || (w[i] > 0 && product > INT64_MAX / w[i]))
+      return false;
+    product *= w[i];
+  }
+  return h.front() == product;
 }
 
 std::string safetensors::filesIn(const std::string &dir,

@@ -106,6 +106,15 @@ struct TensorData {
 std::string write(const std::string &path,
                   const std::vector<TensorData> &tensors);
 
+/// True when a tensor stored with shape `have` is, in the same row-major
+/// bytes, a tensor of shape `want`: the shapes are equal once leading
+/// dimensions of size 1 are dropped (a GGUF file stores a [1, d] weight as
+/// [d], ERNIE 4.5 its [E] bias as [1, E]), or `have`'s first dimension is
+/// the product of `want`'s leading ones and the rest are equal (DBRX
+/// stores its experts [E·F, H] for [E, F, H]).
+bool sameRowMajorShape(const std::vector<int64_t> &have,
+                       const std::vector<int64_t> &want);
+
 } // namespace moe::safetensors
 
 #endif // MOEC_RUNTIME_SUPPORT_SAFETENSORS_H

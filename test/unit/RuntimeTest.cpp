@@ -16,6 +16,25 @@
 
 using namespace moe;
 
+TEST(sameRowMajorShapes) {
+  using moe::safetensors::sameRowMajorShape;
+  CHECK(sameRowMajorShape({4, 3, 2}, {4, 3, 2}));
+  // Leading dimensions of size 1, either way.
+  CHECK(sameRowMajorShape({16}, {1, 16}));
+  CHECK(sameRowMajorShape({1, 8}, {8}));
+  // Leading dimensions merged into the first (DBRX's [E·F, H]).
+  CHECK(sameRowMajorShape({96, 16}, {8, 12, 16}));
+  CHECK(sameRowMajorShape({24, 16}, {2, 3, 4, 16}));
+  CHECK(sameRowMajorShape({6, 4, 16}, {2, 3, 4, 16}));
+  // Not the same bytes: the trailing dimensions differ, the product is
+  // wrong, or the stored tensor would split a dimension.
+  CHECK(!sameRowMajorShape({96, 16}, {8, 16, 12}));
+  CHECK(!sameRowMajorShape({95, 16}, {8, 12, 16}));
+  CHECK(!sameRowMajorShape({8, 12, 16}, {96, 16}));
+  CHECK(!sameRowMajorShape({16, 12}, {12, 16}));
+  CHECK(!sameRowMajorShape({}, {4}));
+}
+
 TEST(bf16RoundsToNearestEven) {
   // 1 + 2^-8 lies halfway between two bf16 values: ties go to the even one.
   CHECK_EQ(floatToBF16(1.0f + 1.0f / 256), uint16_t(0x3F80));

@@ -60,7 +60,7 @@ def main(src, dst, how):
         hdr[name + ".renamed"] = hdr.pop(name)
         write(st, hdr, payload)
     elif how == "model-type":
-        cfg["model_type"] = "dbrx"
+        cfg["model_type"] = "deepseek_v4"
     elif how == "dtype":
         cfg["torch_dtype"] = "bfloat16"
     elif how == "missing-key":

@@ -289,6 +289,17 @@ CASES = [
      hidden_size=32, intermediate_size=16, intermediate_size_mlp=24,
      num_local_experts=8, num_experts_per_tok=2, moe_layers=[0, 2],
      head_dim=8), dict(save="bf16")),
+    # DBRX: its MoE settings in ffn_config, blocks under transformer.blocks.
+    # with ffn.; the experts stored [E·F, H] (w2 used as h @ w2);
+    # renormalized by moe_normalize_expert_weights 1, or not (null, bf16).
+    ("dbrx", "dbrx", dict(n_layers=2, d_model=16, n_heads=2, max_seq_len=64,
+     attn_config=dict(kv_n_heads=1, rope_theta=10000.0), ffn_config=dict(
+         ffn_hidden_size=12, moe_num_experts=8, moe_top_k=2)),
+     dict(save="pretrained")),
+    ("dbrx_unnormalized_bf16", "dbrx", dict(n_layers=1, d_model=32, n_heads=2,
+     max_seq_len=64, attn_config=dict(kv_n_heads=1, rope_theta=10000.0), ffn_config=dict(
+         ffn_hidden_size=16, moe_num_experts=4, moe_top_k=2,
+         moe_normalize_expert_weights=None)), dict(save="bf16")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -341,6 +352,7 @@ def make(out):
         "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM),
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
         "llama4_text": (T.Llama4TextConfig, T.Llama4ForCausalLM),
+        "dbrx": (T.DbrxConfig, T.DbrxForCausalLM),
         "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM),
         "mellum": (T.MellumConfig, T.MellumForCausalLM),
         "afmoe": (T.AfmoeConfig, T.AfmoeForCausalLM),
@@ -669,15 +681,16 @@ def transpose_experts(d):
 def decoder_layers(model):
     """The text model's decoder layers (a vision-language model's under
     model.language_model)."""
-    inner = model.model
-    return (inner.language_model if hasattr(inner, "language_model")
-            else inner).layers
+    inner = model.transformer if hasattr(model, "transformer") else model.model
+    inner = inner.language_model if hasattr(inner, "language_model") else inner
+    # DBRX's decoder layers are its blocks.
+    return inner.blocks if hasattr(inner, "blocks") else inner.layers
 
 
 def block_of(layer):
     """The layer's MoE block (Granite's is block_sparse_moe, LFM2's
     feed_forward) or dense MLP."""
-    for attr in ("mlp", "block_sparse_moe", "feed_forward"):
+    for attr in ("mlp", "block_sparse_moe", "feed_forward", "ffn"):
         if hasattr(layer, attr):
             return getattr(layer, attr)
     raise AttributeError("no MLP in %s" % type(layer).__name__)
@@ -688,6 +701,8 @@ def is_moe(mlp):
 
 
 def router_of(mlp):
+    if hasattr(mlp, "router") and hasattr(mlp.router, "layer"):
+        return mlp.router.layer  # DBRX
     if hasattr(mlp, "router"):
         # AFMoE's router holds its Linear as `gate`.
         return mlp.router.gate if hasattr(mlp.router, "gate") else mlp.router
@@ -697,6 +712,8 @@ def router_of(mlp):
 def top_k_of(mlp, cfg):
     """The layer's top-k (Hunyuan's gate holds its layer's own)."""
     gate = getattr(mlp, "gate", None)
+    if hasattr(mlp, "moe_normalize_expert_weights"):
+        return mlp.top_k  # DBRX: ffn_config.moe_top_k
     return gate.top_k if hasattr(gate, "wg") else cfg.num_experts_per_tok
 
 
@@ -805,7 +822,13 @@ def write_operands(d, family, mlp, cfg, x):
                "order": "score_then_topk", "renormalize": False, "scale": 1.0}
     activation = {"kind": "swiglu", "alpha": 1.0, "beta": 0.0}
     layout = "concatenated"
-    if family == "llama4_text":
+    if family == "dbrx":
+        E, F = e.num_experts, e.ffn_hidden_size
+        ops["gate"] = e.mlp.w1.view(E, F, -1)
+        ops["up"] = e.mlp.v1.view(E, F, -1)
+        ops["down"] = e.mlp.w2.view(E, F, -1).transpose(1, 2)   # [E, H, F]
+        routing["renormalize"] = mlp.moe_normalize_expert_weights == 1
+    elif family == "llama4_text":
         ops["gate_up"] = e.gate_up_proj.transpose(1, 2)   # [E, 2I, H]
         ops["down"] = e.down_proj.transpose(1, 2)         # [E, H, I]
         routing.update(scoring="sigmoid", order="topk_then_score",

@@ -541,6 +541,11 @@ QUANT_CASES = [
                                             shared=32, shared_expert_gate=True),
      1, 0, {"expert_shared_feed_forward_length": 32},
      dict(quant(Q4_1), **quant(Q5_1, ("shared_gate", "shared_up", "shared_down")))),
+    # Llama 4 with Q4_0 experts and shared expert: the scaled rows go to
+    # the quantized GEMMs (and, with --int8-dot, are rounded to int8).
+    ("llama4_q4_0", "llama4", dict(gating="sigmoid_topk", norm=False, k=K, before=True,
+                                   shared=QI, step=2), 2, 0,
+     {"interleave_moe_layer_step": 2}, quant(Q4_0, EXPERTS_AND_SHARED)),
 ]
 
 # H 192 and expert width 64: gate and up (K 192) take one int8 unit of 128

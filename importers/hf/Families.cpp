@@ -497,11 +497,11 @@ std::string llama4(const Checkpoint &ckpt, Config &cfg, const Common &c,
   std::vector<bool> moe(c.layers, false);
   if (cfg.has("moe_layers")) {
     for (int64_t i : cfg.integers("moe_layers")) {
-      cfg.require(i >= 0 && i < c.layers,
-                  "'" + cfg.key("moe_layers") + "' holds layer " +
-                      std::to_string(i) + ", outside the " +
-                      std::to_string(c.layers) + " layers");
-      if (i >= 0 && i < c.layers)
+      bool inside = i >= 0 && i < c.layers;
+      cfg.require(inside, "'" + cfg.key("moe_layers") + "' holds layer " +
+                              std::to_string(i) + ", outside the " +
+                              std::to_string(c.layers) + " layers");
+      if (inside)
         moe[i] = true;
     }
   } else {

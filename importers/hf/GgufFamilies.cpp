@@ -529,8 +529,7 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
   // bailingmoe2, gpt-oss, lfm2moe, deepseek, bailingmoe and llama4 need the
-  // key; the
-  // experts of granitemoe, minimax-m2, dbrx, phimoe and arctic are
+  // key; the experts of granitemoe, minimax-m2, dbrx, phimoe and arctic are
   // feed_forward_length wide (llama.cpp sizes their tensors so, whatever
   // expert_feed_forward_length says; minimax-m2's may be a per-layer array).
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||

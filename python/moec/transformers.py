@@ -265,15 +265,12 @@ def _bind(session, layers):
             t = _live_tensor(layers, w.name)
             shape = tuple(w.shape)
             swapped = shape[:-2] + shape[-1:] + shape[-2:-1]
-            if tuple(t.shape) == shape:
-                pass
-            elif _strip_ones(t.shape) == _strip_ones(shape) or \
-                    _merges_into(t.shape, shape):
-                # ERNIE 4.5 holds its [E] selection bias as [1, E]; DBRX
-                # its experts as [E·F, H]: views of the same memory.
+            if _same_row_major(t.shape, shape):
+                # The shape, or a view of the same memory: ERNIE 4.5 holds
+                # its [E] selection bias as [1, E], DBRX its experts as
+                # [E·F, H].
                 t = t.reshape(shape)
-            elif len(shape) >= 2 and (tuple(t.shape) == swapped or
-                                      _merges_into(t.shape, swapped)):
+            elif len(shape) >= 2 and _same_row_major(t.shape, swapped):
                 # gpt-oss and Llama-4 hold their experts as [E, in, out],
                 # DBRX its down projections as [E·F, H]; the compiled layer
                 # reads [E, out, in]: transposed once, here.
@@ -284,10 +281,21 @@ def _bind(session, layers):
     return transposed
 
 
-def _merges_into(have, want):
-    """Whether `have` is `want` with its leading dimensions merged into the
-    first (DBRX's [E·F, H] for [E, F, H])."""
-    have, want = tuple(have), tuple(want)
+def _same_row_major(have, want):
+    """Whether a tensor of shape `have` is, in the same row-major memory, one
+    of shape `want`: equal once leading dimensions of size 1 are dropped
+    (ERNIE 4.5's [1, E] bias for [E]), or with `want`'s leading dimensions
+    merged into the first (DBRX's [E·F, H] for [E, F, H]). The rule the
+    runtime binds weights by (moe::safetensors::sameRowMajorShape)."""
+    def strip(shape):
+        shape = tuple(shape)
+        while len(shape) > 1 and shape[0] == 1:
+            shape = shape[1:]
+        return shape
+
+    have, want = strip(have), strip(want)
+    if have == want:
+        return True
     if not have or len(have) >= len(want):
         return False
     lead = len(want) - len(have) + 1
@@ -295,13 +303,6 @@ def _merges_into(have, want):
     for n in want[:lead]:
         product *= n
     return have[0] == product and have[1:] == want[lead:]
-
-
-def _strip_ones(shape):
-    shape = tuple(shape)
-    while len(shape) > 1 and shape[0] == 1:
-        shape = shape[1:]
-    return shape
 
 
 def rebind(model: Any) -> None:

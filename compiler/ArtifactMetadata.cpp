@@ -60,6 +60,9 @@ ref::LayerConfig referenceConfig(LayerOp layer) {
   case ActivationKind::relu:
     c.activation.kind = ref::ActivationKind::Relu;
     break;
+  case ActivationKind::relu2:
+    c.activation.kind = ref::ActivationKind::Relu2;
+    break;
   case ActivationKind::gelu:
     c.activation.kind = ref::ActivationKind::Gelu;
     break;

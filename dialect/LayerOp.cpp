@@ -99,6 +99,7 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
       {"down_bias", a.getDownBias()},
       {"shared_gate", a.getSharedGate()},
       {"shared_up", a.getSharedUp()},
+      {"shared_gate_up", a.getSharedGateUp()},
       {"shared_down", a.getSharedDown()},
       {"shared_expert_gate", a.getSharedExpertGate()}};
   for (auto [name, value] : weights) {
@@ -183,10 +184,11 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
                           {experts, d, f})))
     return failure();
 
-  // (C6) fused layout.
+  // (C6) fused layout, of the experts' gate_up and the shared one.
   if (static_cast<bool>(a.getGateUpLayoutAttr()) !=
-      static_cast<bool>(a.getGateUp()))
-    return diag("C6", "gate_up_layout must be given exactly when gate_up is");
+      (a.getGateUp() || a.getSharedGateUp()))
+    return diag("C6", "gate_up_layout must be given exactly when gate_up or "
+                      "shared_gate_up is");
 
   // (C7) biases.
   std::pair<Value, Value> biasOwners[] = {{a.getGateBias(), a.getGate()},
@@ -206,17 +208,31 @@ LogicalResult LayerOp::inferReturnTypes(MLIRContext *ctx,
     return failure();
 
   // (C8) shared experts.
-  bool shared = a.getSharedUp() || a.getSharedDown() || a.getSharedGate();
+  bool shared = a.getSharedUp() || a.getSharedDown() || a.getSharedGate() ||
+                a.getSharedGateUp();
   if (shared) {
     bool needGate = activation.isGated();
-    if (!a.getSharedUp() || !a.getSharedDown() ||
-        needGate != static_cast<bool>(a.getSharedGate()))
+    if (a.getSharedGateUp()) {
+      if (!needGate || a.getSharedGate() || a.getSharedUp() ||
+          !a.getSharedDown())
+        return diag("C8",
+                    "shared_gate_up needs a gated activation and "
+                    "shared_down, and no shared_gate or shared_up; got "
+                    "activation ",
+                    kind);
+    } else if (!a.getSharedUp() || !a.getSharedDown() ||
+               needGate != static_cast<bool>(a.getSharedGate())) {
       return diag("C8", "shared experts need shared_up and shared_down",
-                  needGate ? " and shared_gate" : " and no shared_gate",
+                  needGate ? " and shared_gate (or shared_gate_up)"
+                           : " and no shared_gate",
                   " for activation ", kind);
-    int64_t fs = check.firstStatic(
-        {dimOf(a.getSharedUp(), 0), dimOf(a.getSharedDown(), 1)});
-    if (failed(check.expect("C8", a.getSharedGate(), "shared_gate", "[fs, d]",
+    }
+    int64_t fs = check.firstStatic({dimOf(a.getSharedUp(), 0),
+                                    dimOf(a.getSharedDown(), 1),
+                                    halfDim(dimOf(a.getSharedGateUp(), 0))});
+    if (failed(check.expect("C8", a.getSharedGateUp(), "shared_gate_up",
+                            "[2fs, d]", {mulDims(fs, 2), d})) ||
+        failed(check.expect("C8", a.getSharedGate(), "shared_gate", "[fs, d]",
                             {fs, d})) ||
         failed(check.expect("C8", a.getSharedUp(), "shared_up", "[fs, d]",
                             {fs, d})) ||

@@ -89,8 +89,8 @@ Attribute ActivationAttr::parse(AsmParser &parser, Type) {
   std::optional<ActivationKind> kind = symbolizeActivationKind(kindName);
   if (!kind) {
     parser.emitError(loc) << "unknown activation '" << kindName
-                          << "', expected one of swiglu, geglu, relu, gelu, "
-                             "gelu_tanh, silu, identity";
+                          << "', expected one of swiglu, geglu, relu, relu2, "
+                             "gelu, gelu_tanh, silu, identity";
     return {};
   }
   double alpha = 1.0, beta = 0.0;

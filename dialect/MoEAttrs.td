@@ -42,7 +42,8 @@ def MoE_ActivationKind : I32EnumAttr<"ActivationKind",
       I32EnumAttrCase<"gelu", 3>,
       I32EnumAttrCase<"gelu_tanh", 4>,
       I32EnumAttrCase<"silu", 5>,
-      I32EnumAttrCase<"identity", 6>]> {
+      I32EnumAttrCase<"identity", 6>,
+      I32EnumAttrCase<"relu2", 7>]> {
   let cppNamespace = "::mlir::moe";
   let genSpecializedAttr = 0;
 }
@@ -216,8 +217,9 @@ def MoE_ActivationAttr : MoE_Attr<"Activation", "activation"> {
       limit = 7.0`.
     * `geglu`: `gelu(g)·(u + beta)` with the exact (erf) gelu, `g` and `u`
       clamped as for `swiglu` when a limit is given.
-    * `relu`, `gelu` (erf), `gelu_tanh` (the tanh approximation), `silu`,
-      `identity`: elementwise on `u`.
+    * `relu`, `relu2` (the squared ReLU, `max(u, 0)²`), `gelu` (erf),
+      `gelu_tanh` (the tanh approximation), `silu`, `identity`: elementwise
+      on `u`.
 
     Constraints:
 

@@ -62,7 +62,7 @@ QuantizedType mlir::moe::getQuantizedElementType(Type type) {
 
 bool mlir::moe::isQuantizableLayerOperand(llvm::StringRef name) {
   return llvm::is_contained({"gate", "up", "gate_up", "down", "shared_gate",
-                             "shared_up", "shared_down"},
+                             "shared_up", "shared_gate_up", "shared_down"},
                             name);
 }
 

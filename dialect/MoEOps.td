@@ -542,9 +542,11 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
       `down_bias [E, d]` are added after their projection (the down bias
       before the routing weight).
     * Shared experts: a dense FFN with the same activation,
-      `shared_up`/`shared_gate [fs, d]` and `shared_down [d, fs]`, added to
-      every token, optionally scaled by `sigmoid(x · shared_expert_gateᵀ)`
-      with `shared_expert_gate [1, d]` (Qwen2-MoE).
+      `shared_up`/`shared_gate [fs, d]` (or, for a gated kind, both in
+      `shared_gate_up [2fs, d]`, laid out as `gate_up_layout` says: Granite's
+      shared MLP) and `shared_down [d, fs]`, added to every token,
+      optionally scaled by `sigmoid(x · shared_expert_gateᵀ)` with
+      `shared_expert_gate [1, d]` (Qwen2-MoE).
 
     Every weight may be f32, bf16 or f16, independently of the hidden states;
     the projections may also be block-quantized (`!moe.quant`); weights are
@@ -563,14 +565,16 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
       elementwise kind has `up` only.
     * (C5) `gate`, `up` are `[E, f, d]`, `gate_up` is `[E, 2f, d]`, `down`
       is `[E, d, f]`.
-    * (C6) `gate_up_layout` is given exactly when `gate_up` is.
+    * (C6) `gate_up_layout` is given exactly when `gate_up` or
+      `shared_gate_up` is; it lays out both.
     * (C7) biases match their projection (`[E, f]`, `[E, 2f]`, `[E, d]`) and
       only accompany a projection that is present.
     * (C8) shared experts: `shared_down [d, fs]` with `shared_up [fs, d]`,
-      plus `shared_gate [fs, d]` for a gated kind; `shared_expert_gate`
-      `[1, d]` requires them.
+      plus `shared_gate [fs, d]` for a gated kind, or for a gated kind with
+      `shared_gate_up [2fs, d]` alone; `shared_expert_gate` `[1, d]`
+      requires them.
     * (C9) only the projections (`gate`, `up`, `gate_up`, `down` and the
-      shared ones) may be block-quantized (`!moe.quant<...>`), each with a
+      shared ones, `shared_gate_up` among them) may be block-quantized (`!moe.quant<...>`), each with a
       static last dimension (`d`, or `f` for `down`) that is a whole number
       of the format's blocks.
 
@@ -600,6 +604,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
     Optional<MoE_Tensor>:$down_bias,
     Optional<MoE_Tensor>:$shared_gate,
     Optional<MoE_Tensor>:$shared_up,
+    Optional<MoE_Tensor>:$shared_gate_up,
     Optional<MoE_Tensor>:$shared_down,
     Optional<MoE_Tensor>:$shared_expert_gate,
     MoE_RoutingAttr:$routing,
@@ -622,6 +627,7 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
     (`down_bias` `(` $down_bias^ `:` type($down_bias) `)`)?
     (`shared_gate` `(` $shared_gate^ `:` type($shared_gate) `)`)?
     (`shared_up` `(` $shared_up^ `:` type($shared_up) `)`)?
+    (`shared_gate_up` `(` $shared_gate_up^ `:` type($shared_gate_up) `)`)?
     (`shared_down` `(` $shared_down^ `:` type($shared_down) `)`)?
     (`shared_expert_gate` `(` $shared_expert_gate^ `:`
         type($shared_expert_gate) `)`)?

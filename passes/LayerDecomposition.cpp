@@ -65,9 +65,9 @@ std::pair<Value, Value> LayerBuilder::sharedExperts() {
   if (!layer.getSharedDown())
     return {};
   Value x = layer.getHidden();
-  Value shared =
-      ffn(x, layer.getSharedGate(), layer.getSharedUp(), Value(),
-          layer.getSharedDown(), Value(), Value(), Value(), Value(), Value());
+  Value shared = ffn(x, layer.getSharedGate(), layer.getSharedUp(),
+                     layer.getSharedGateUp(), layer.getSharedDown(), Value(),
+                     Value(), Value(), Value(), Value());
   Value gate;
   if (layer.getSharedExpertGate())
     gate = matmul(x, layer.getSharedExpertGate(), Value(), Value());

@@ -157,6 +157,10 @@ Value mlir::moe::applyActivation(OpBuilder &b, Location l, ActivationAttr act,
   }
   case ActivationKind::relu:
     return arith::MaximumFOp::create(b, l, u, floatConst(b, l, t, 0.0));
+  case ActivationKind::relu2: {
+    Value r = arith::MaximumFOp::create(b, l, u, floatConst(b, l, t, 0.0));
+    return mulF(b, l, r, r);
+  }
   case ActivationKind::gelu:
     return gelu(b, l, u);
   case ActivationKind::gelu_tanh:

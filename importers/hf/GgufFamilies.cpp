@@ -72,6 +72,26 @@ public:
     }
     return v->b;
   }
+  /// `<arch>.KEY` per block: an array of `count` integers, or one integer
+  /// for every block.
+  std::vector<int64_t> perBlock(const std::string &key, int64_t count) {
+    const gguf::Value *v = get(key);
+    if (!v) {
+      fail("missing '" + full(key) + "'");
+      return {};
+    }
+    if (v->type != ValueType::Array)
+      return std::vector<int64_t>(count, asInteger(key, *v));
+    if (static_cast<int64_t>(v->array.size()) != count) {
+      fail("'" + full(key) + "' has " + std::to_string(v->array.size()) +
+           " entries for " + std::to_string(count) + " blocks");
+      return {};
+    }
+    std::vector<int64_t> out;
+    for (const gguf::Value &e : v->array)
+      out.push_back(asInteger(key, e));
+    return out;
+  }
   bool has(const std::string &key) const { return get(key) != nullptr; }
   void require(bool ok, const std::string &what) {
     if (!ok)
@@ -244,11 +264,14 @@ enum class SharedExpert {
   /// In every block, added (hunyuan-moe).
   added,
   /// Added where expert_shared_feed_forward_length is above 0
-  /// (granitemoe).
+  /// (granitemoe, granitehybrid).
   optional,
 };
 
-/// qwen3next, qwen35moe, hunyuan-moe and granitemoe: softmax over all
+/// qwen3next, qwen35moe, hunyuan-moe, granitemoe and granitehybrid
+/// (Granite 4.0, whose blocks, Mamba-2 or attention, each have the MoE
+/// FFN; its converter splits the shared MLP's fused input into
+/// ffn_gate_shexp and ffn_up_shexp): softmax over all
 /// experts, top-k, renormalized, with a shared expert as `shared` says.
 /// llama.cpp reads no `expert_weights_scale` for them: one in the file
 /// scales nothing.
@@ -299,6 +322,23 @@ ScoringFunc scoringFunc(Meta &m, GatingFunc unsetGating) {
   return gating == kGatingSigmoid ? ScoringFunc::sigmoid : ScoringFunc::softmax;
 }
 
+/// The groups of group-limited selection, expert_group_count and
+/// expert_group_used_count: (1, 1) where the count is 0 or 1, as llama.cpp
+/// limits the selection to groups only with more than one.
+std::pair<int64_t, int64_t> expertGroups(Meta &m, int64_t experts) {
+  int64_t groups = m.integer("expert_group_count", 0);
+  int64_t used = m.integer("expert_group_used_count", 0);
+  if (groups <= 1)
+    groups = used = 1;
+  m.require(experts % groups == 0 && used >= 1 && used <= groups,
+            "'" + m.full("expert_group_count") + "' " + std::to_string(groups) +
+                " and '" + m.full("expert_group_used_count") + "' " +
+                std::to_string(used) +
+                ": the groups must divide the experts and at least one and "
+                "at most all be used");
+  return {groups, used};
+}
+
 /// deepseek2, glm4moe, dots1 and bailingmoe2: dense leading blocks,
 /// shared experts, softmax or sigmoid scores (`unsetGating` when
 /// `expert_gating_func` is unset; kGatingNone: the key is required) with
@@ -327,17 +367,7 @@ std::string deepseek2(const Checkpoint &ckpt, Meta &m, const Common &c,
   if (scale == 0.0)
     scale = 1.0;
   bool norm = m.boolean("expert_weights_norm", false);
-  int64_t groups = m.integer("expert_group_count", 0);
-  int64_t groupsUsed = m.integer("expert_group_used_count", 0);
-  // llama.cpp limits the selection to groups only with more than one.
-  if (groups <= 1)
-    groups = groupsUsed = 1;
-  m.require(c.E % groups == 0 && groupsUsed >= 1 && groupsUsed <= groups,
-            "'" + m.full("expert_group_count") + "' " + std::to_string(groups) +
-                " and '" + m.full("expert_group_used_count") + "' " +
-                std::to_string(groupsUsed) +
-                ": the groups must divide the experts and at least one and "
-                "at most all be used");
+  auto [groups, groupsUsed] = expertGroups(m, c.E);
   m.require(dense >= 0 && shared >= 0 && shared <= kMaxExperts,
             "'" + m.full("leading_dense_block_count") + "' must be >= 0 and '" +
                 m.full("expert_shared_count") + "' in [0, " +
@@ -499,15 +529,87 @@ std::string llama4(const Checkpoint &ckpt, Meta &m, const Common &c,
   return m.error;
 }
 
+/// nemotron_h_moe (Nemotron 3): the blocks with an FFN
+/// (`feed_forward_length`, one entry per block, above 0; the others are
+/// Mamba-2 or attention blocks) are MoE, as llama.cpp builds every FFN of
+/// a model with experts; sigmoid scores, `exp_probs_b` for selection only,
+/// top-k (within groups where expert_group_count is above 1), renormalized
+/// if expert_weights_norm, times expert_weights_scale (0 or unset: 1);
+/// experts `ffn_{up,down}_exps` without a gate, squared ReLU; a shared
+/// expert `ffn_{up,down}_shexp` of the same kind where
+/// expert_shared_feed_forward_length is above 0, added. The experts are
+/// expert_feed_forward_length wide, else (as llama.cpp falls back) the
+/// block's feed_forward_length over the experts used. Latent projections
+/// around the experts (moe_latent_size, `ffn_latent_down`) are refused.
+std::string nemotronHMoe(const Checkpoint &ckpt, Meta &m, const Common &c,
+                         std::vector<LayerPlan> &out) {
+  std::vector<int64_t> ffn = m.perBlock("feed_forward_length", c.layers);
+  int64_t Is = m.integer("expert_shared_feed_forward_length", 0);
+  m.require(Is >= 0 && Is <= kMaxWidth,
+            "'" + m.full("expert_shared_feed_forward_length") +
+                "' must be in [0, " + std::to_string(kMaxWidth) + "]");
+  m.require(m.integer("moe_latent_size", 0) == 0,
+            "'" + m.full("moe_latent_size") +
+                "' is set: latent projections around the experts are not "
+                "supported");
+  double scale = m.number("expert_weights_scale", 0.0);
+  if (scale == 0.0)
+    scale = 1.0;
+  bool norm = m.boolean("expert_weights_norm", false);
+  auto [groups, groupsUsed] = expertGroups(m, c.E);
+  bool widthKey = m.has("expert_feed_forward_length");
+  for (int64_t i = 0; i < c.layers && m.error.empty(); ++i) {
+    if (ffn[i] <= 0)
+      continue;
+    int64_t I = widthKey ? c.I : ffn[i] / c.K;
+    m.require(I > 0 && I <= kMaxWidth,
+              "block " + std::to_string(i) + "'s expert width " +
+                  std::to_string(I) + " must be in [1, " +
+                  std::to_string(kMaxWidth) + "]");
+    LayerPlan p;
+    p.layer = i;
+    p.prefix = block(i);
+    p.k = c.K;
+    p.scoring = ScoringFunc::sigmoid;
+    p.renormalize = norm;
+    p.scale = scale;
+    p.nGroup = groups;
+    p.topkGroup = groupsUsed;
+    p.groupScore = GroupScoreFunc::top2_sum;
+    p.activation = ActivationKind::relu2;
+    m.require(!ckpt.find(p.prefix + "ffn_latent_down.weight"),
+              "block " + std::to_string(i) +
+                  " has latent projections around the experts "
+                  "(ffn_latent_down), which are not supported");
+    p.operands["router_weight"] =
+        tensor(p.prefix + "ffn_gate_inp.weight", {c.E, c.H});
+    p.operands["correction_bias"] =
+        tensor(p.prefix + "exp_probs_b.bias", {c.E});
+    p.operands["up"] = tensor(p.prefix + "ffn_up_exps.weight", {c.E, I, c.H});
+    p.operands["down"] =
+        tensor(p.prefix + "ffn_down_exps.weight", {c.E, c.H, I});
+    if (Is > 0) {
+      p.operands["shared_up"] =
+          tensor(p.prefix + "ffn_up_shexp.weight", {Is, c.H});
+      p.operands["shared_down"] =
+          tensor(p.prefix + "ffn_down_shexp.weight", {c.H, Is});
+    }
+    out.push_back(std::move(p));
+  }
+  return m.error;
+}
+
 } // namespace
 
 const std::vector<std::string> &hf::supportedGgufArchitectures() {
   static const std::vector<std::string> archs = {
-      "qwen3moe",   "qwen2moe",     "llama",       "olmoe",      "deepseek2",
-      "gpt-oss",    "qwen3vlmoe",   "qwen3next",   "qwen35moe",  "glm4moe",
-      "dots1",      "ernie4_5-moe", "hunyuan-moe", "granitemoe", "bailingmoe2",
-      "minimax-m2", "lfm2moe",      "dbrx",        "phimoe",     "arctic",
-      "deepseek",   "bailingmoe",   "llama4"};
+      "qwen3moe",     "qwen2moe",   "llama",       "olmoe",
+      "deepseek2",    "gpt-oss",    "qwen3vlmoe",  "qwen3next",
+      "qwen35moe",    "glm4moe",    "dots1",       "ernie4_5-moe",
+      "hunyuan-moe",  "granitemoe", "bailingmoe2", "minimax-m2",
+      "lfm2moe",      "dbrx",       "phimoe",      "arctic",
+      "deepseek",     "bailingmoe", "llama4",      "nemotron_h_moe",
+      "granitehybrid"};
   return archs;
 }
 
@@ -529,15 +631,22 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
   // are as wide as a dense FFN) or, for the Qwen MoEs, that over the
   // experts used. deepseek2, glm4moe, dots1, ernie4_5-moe, hunyuan-moe,
   // bailingmoe2, gpt-oss, lfm2moe, deepseek, bailingmoe and llama4 need the
-  // key; the experts of granitemoe, minimax-m2, dbrx, phimoe and arctic are
-  // feed_forward_length wide (llama.cpp sizes their tensors so, whatever
-  // expert_feed_forward_length says; minimax-m2's may be a per-layer array).
+  // key; the experts of granitemoe, granitehybrid, minimax-m2, dbrx, phimoe
+  // and arctic are feed_forward_length wide (llama.cpp sizes their tensors
+  // so, whatever expert_feed_forward_length says; minimax-m2's may be a
+  // per-layer array); nemotron_h_moe's are described at nemotronHMoe.
   bool qwen = arch == "qwen2moe" || arch == "qwen3moe" ||
               arch == "qwen3vlmoe" || arch == "qwen3next" ||
               arch == "qwen35moe";
-  if (arch == "minimax-m2" || arch == "dbrx" || arch == "phimoe" ||
-      arch == "arctic")
+  if (arch == "granitemoe" || arch == "granitehybrid" || arch == "minimax-m2" ||
+      arch == "dbrx" || arch == "phimoe" || arch == "arctic")
     c.I = m.integer("feed_forward_length");
+  else if (arch == "nemotron_h_moe")
+    // Per block where the key is missing (nemotronHMoe); 1 passes the
+    // common checks below.
+    c.I = m.has("expert_feed_forward_length")
+              ? m.integer("expert_feed_forward_length")
+              : 1;
   else if (m.has("expert_feed_forward_length") || arch == "deepseek2" ||
            arch == "glm4moe" || arch == "dots1" || arch == "ernie4_5-moe" ||
            arch == "hunyuan-moe" || arch == "bailingmoe2" ||
@@ -596,7 +705,7 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = softmaxShared(ckpt, m, c, SharedExpert::gated, out);
   else if (arch == "hunyuan-moe")
     err = softmaxShared(ckpt, m, c, SharedExpert::added, out);
-  else if (arch == "granitemoe")
+  else if (arch == "granitemoe" || arch == "granitehybrid")
     err = softmaxShared(ckpt, m, c, SharedExpert::optional, out);
   else if (arch == "deepseek2")
     err = deepseek2(ckpt, m, c, kGatingSoftmax, false, out);
@@ -614,6 +723,8 @@ std::string hf::readGgufMoELayers(const Checkpoint &ckpt,
     err = softmaxSharedExperts(ckpt, m, c, arch == "bailingmoe", out);
   else if (arch == "llama4")
     err = llama4(ckpt, m, c, out);
+  else if (arch == "nemotron_h_moe")
+    err = nemotronHMoe(ckpt, m, c, out);
   else
     err = gptOss(ckpt, m, c, out);
   out.erase(std::remove_if(out.begin(), out.end(),

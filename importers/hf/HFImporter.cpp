@@ -398,8 +398,8 @@ LogicalResult buildLayer(OpBuilder &b, ModuleOp module,
       get("router_bias"), get("router_logits"), get("correction_bias"),
       get("gate"), get("up"), get("gate_up"), get("down"), get("gate_bias"),
       get("up_bias"), get("gate_up_bias"), get("down_bias"), get("shared_gate"),
-      get("shared_up"), get("shared_down"), get("shared_expert_gate"), routing,
-      activation, layout);
+      get("shared_up"), get("shared_gate_up"), get("shared_down"),
+      get("shared_expert_gate"), routing, activation, layout);
   func::ReturnOp::create(b, loc, layer.getResult());
   return success();
 }

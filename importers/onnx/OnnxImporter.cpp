@@ -739,12 +739,12 @@ LogicalResult Importer::buildFunction(const MoENode &m,
   if (gated)
     layout = GateUpLayoutAttr::get(ctx, GateUpLayout::interleaved);
   Value logits = logitsInput ? entry->getArgument(1) : Value();
-  auto layer =
-      LayerOp::create(b, loc, hiddenType, entry->getArgument(0),
-                      get("router_weight"), get("router_bias"), logits, Value(),
-                      Value(), get("up"), get("gate_up"), get("down"), Value(),
-                      get("up_bias"), get("gate_up_bias"), get("down_bias"),
-                      Value(), Value(), Value(), Value(), routing, act, layout);
+  auto layer = LayerOp::create(
+      b, loc, hiddenType, entry->getArgument(0), get("router_weight"),
+      get("router_bias"), logits, Value(), Value(), get("up"), get("gate_up"),
+      get("down"), Value(), get("up_bias"), get("gate_up_bias"),
+      get("down_bias"), Value(), Value(), Value(), Value(), Value(), routing,
+      act, layout);
   func::ReturnOp::create(b, loc, layer.getResult());
   return success();
 }

@@ -21,7 +21,7 @@ save_pretrained() are unchanged.
 
 Families: all of the importer's (docs/Importing.md); the MoE block is a
 decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba, Llama-4),
-`block_sparse_moe` (Granite) or `ffn` (DBRX).
+`block_sparse_moe` (Granite), `ffn` (DBRX) or `mixer` (Nemotron-H).
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
 have no backward.
@@ -73,10 +73,10 @@ def _looks_like_moe(module):
 
 def _block_attr(layer):
     """The attribute of a decoder layer that holds its MoE block: `mlp`,
-    `feed_forward` (LFM2-MoE, Jamba, Llama-4), `block_sparse_moe` (Granite)
-    or `ffn` (DBRX); None
-    for a layer without one."""
-    for attr in ("mlp", "feed_forward", "block_sparse_moe", "ffn"):
+    `feed_forward` (LFM2-MoE, Jamba, Llama-4), `block_sparse_moe` (Granite),
+    `ffn` (DBRX) or `mixer` (Nemotron-H, whose other layers' mixers are
+    Mamba-2, attention or a dense MLP); None for a layer without one."""
+    for attr in ("mlp", "feed_forward", "block_sparse_moe", "ffn", "mixer"):
         module = getattr(layer, attr, None)
         if module is not None and _looks_like_moe(module):
             return attr

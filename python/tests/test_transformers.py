@@ -158,6 +158,17 @@ FAMILIES = {
         attn_config=dict(kv_n_heads=1, rope_theta=10000.0, clip_qkv=8.0),
         ffn_config=dict(ffn_hidden_size=12, moe_num_experts=8,
                         moe_top_k=2))),
+    # Squared-ReLU experts without a gate under the layers' mixer, among
+    # Mamba-2, attention and dense MLP layers.
+    "nemotron_h": (T.NemotronHConfig, T.NemotronHForCausalLM, dict(
+        layers_block_type=["linear_attention", "moe", "full_attention",
+                           "mlp", "moe"], hidden_size=16,
+        intermediate_size=24, moe_intermediate_size=8,
+        moe_shared_expert_intermediate_size=12, n_routed_experts=8,
+        num_experts_per_tok=2, n_group=2, topk_group=1,
+        routed_scaling_factor=2.5, head_dim=8, mamba_num_heads=4,
+        mamba_head_dim=8, ssm_state_size=8, n_groups=2, chunk_size=8,
+        use_mamba_kernels=False)),
     "qwen3_next": (T.Qwen3NextConfig, T.Qwen3NextForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=24,
         moe_intermediate_size=8, shared_expert_intermediate_size=12,
@@ -185,7 +196,7 @@ def build(family, seed=7):
             if family == "gpt_oss" and "experts." in name:
                 std = 1.0 if p.dim() == 2 else p.shape[-2] ** -0.5
             if "router" in name or name.endswith(
-                    ("mlp.gate.weight", "gate.wg.weight")):
+                    ("mlp.gate.weight", "gate.wg.weight", "mixer.gate.weight")):
                 std *= 3.0
             if name.endswith("e_score_correction_bias"):
                 # ERNIE's, a parameter [1, E]: on the probabilities.

@@ -16,9 +16,9 @@ const ScoreOrder kOrders[] = {ScoreOrder::ScoreThenTopK,
                               ScoreOrder::SparseMixer};
 const GroupScore kGroupScores[] = {GroupScore::Max, GroupScore::Top2Sum};
 const ActivationKind kKinds[] = {
-    ActivationKind::SwiGLU,  ActivationKind::GeGLU,    ActivationKind::Relu,
-    ActivationKind::Gelu,    ActivationKind::GeluTanh, ActivationKind::Silu,
-    ActivationKind::Identity};
+    ActivationKind::SwiGLU,   ActivationKind::GeGLU,    ActivationKind::Relu,
+    ActivationKind::Gelu,     ActivationKind::GeluTanh, ActivationKind::Silu,
+    ActivationKind::Identity, ActivationKind::Relu2};
 const GateUpLayout kLayouts[] = {GateUpLayout::Interleaved,
                                  GateUpLayout::Concatenated};
 

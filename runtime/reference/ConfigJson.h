@@ -10,7 +10,7 @@
 //                "scale": number,
 //                "n_group": int, "topk_group": int,
 //                "group_score": "max" | "top2_sum"},
-//    "activation": {"kind": "swiglu" | "geglu" | "relu" | "gelu" |
+//    "activation": {"kind": "swiglu" | "geglu" | "relu" | "relu2" | "gelu" |
 //                           "gelu_tanh" | "silu" | "identity",
 //                   "alpha": number, "beta": number, "limit": number | null},
 //    "gate_up_layout": "interleaved" | "concatenated"}

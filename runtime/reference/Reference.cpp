@@ -41,6 +41,7 @@ const std::vector<std::string> &roleNames() {
                                                  "down_bias",
                                                  "shared_gate",
                                                  "shared_up",
+                                                 "shared_gate_up",
                                                  "shared_down",
                                                  "shared_expert_gate"};
   return names;
@@ -48,13 +49,23 @@ const std::vector<std::string> &roleNames() {
 
 std::optional<Array> *optionalOperand(LayerOperands &ops,
                                       const std::string &role) {
-  std::optional<Array> *slots[] = {
-      &ops.routerWeight,    &ops.routerBias, &ops.routerLogits,
-      &ops.correctionBias,  &ops.gate,       &ops.up,
-      &ops.gateUp,          &ops.down,       &ops.gateBias,
-      &ops.upBias,          &ops.gateUpBias, &ops.downBias,
-      &ops.sharedGate,      &ops.sharedUp,   &ops.sharedDown,
-      &ops.sharedExpertGate};
+  std::optional<Array> *slots[] = {&ops.routerWeight,
+                                   &ops.routerBias,
+                                   &ops.routerLogits,
+                                   &ops.correctionBias,
+                                   &ops.gate,
+                                   &ops.up,
+                                   &ops.gateUp,
+                                   &ops.down,
+                                   &ops.gateBias,
+                                   &ops.upBias,
+                                   &ops.gateUpBias,
+                                   &ops.downBias,
+                                   &ops.sharedGate,
+                                   &ops.sharedUp,
+                                   &ops.sharedGateUp,
+                                   &ops.sharedDown,
+                                   &ops.sharedExpertGate};
   const std::vector<std::string> &names = roleNames();
   for (size_t i = 1; i < names.size(); ++i)
     if (names[i] == role)
@@ -102,6 +113,8 @@ const char *toString(ActivationKind v) {
     return "geglu";
   case ActivationKind::Relu:
     return "relu";
+  case ActivationKind::Relu2:
+    return "relu2";
   case ActivationKind::Gelu:
     return "gelu";
   case ActivationKind::GeluTanh:
@@ -311,6 +324,8 @@ double activate(const ActivationConfig &a, double g, double u) {
     return gelu(g) * (u + a.beta);
   case ActivationKind::Relu:
     return std::max(u, 0.0);
+  case ActivationKind::Relu2:
+    return std::max(u, 0.0) * std::max(u, 0.0);
   case ActivationKind::Gelu:
     return gelu(u);
   case ActivationKind::GeluTanh:
@@ -359,6 +374,20 @@ const double *ptr(const std::optional<Array> &a, int64_t offset) {
   return a ? a->data.data() + offset : nullptr;
 }
 
+/// The gate and up rows of an FFN `f` wide whose fused gate_up rows start
+/// at `rows` (and its bias at `bias`), laid out as `layout`.
+void fusedGateUp(Ffn &ffn, GateUpLayout layout, const double *rows,
+                 const double *bias, int64_t f) {
+  ffn.gate = ffn.up = rows;
+  ffn.gateBias = ffn.upBias = bias;
+  if (layout == GateUpLayout::Interleaved) {
+    ffn.gateRowScale = ffn.upRowScale = 2;
+    ffn.upRowOffset = 1;
+  } else {
+    ffn.upRowOffset = f;
+  }
+}
+
 Ffn routedExpert(const LayerConfig &c, const LayerOperands &ops, int64_t e) {
   int64_t d = ops.hidden.shape[1], f = ops.down->shape[2];
   Ffn ffn;
@@ -366,14 +395,8 @@ Ffn routedExpert(const LayerConfig &c, const LayerOperands &ops, int64_t e) {
   ffn.down = ptr(ops.down, e * d * f);
   ffn.downBias = ptr(ops.downBias, e * d);
   if (ops.gateUp) {
-    ffn.gate = ffn.up = ptr(ops.gateUp, e * 2 * f * d);
-    ffn.gateBias = ffn.upBias = ptr(ops.gateUpBias, e * 2 * f);
-    if (c.gateUpLayout == GateUpLayout::Interleaved) {
-      ffn.gateRowScale = ffn.upRowScale = 2;
-      ffn.upRowOffset = 1;
-    } else {
-      ffn.upRowOffset = f;
-    }
+    fusedGateUp(ffn, c.gateUpLayout, ptr(ops.gateUp, e * 2 * f * d),
+                ptr(ops.gateUpBias, e * 2 * f), f);
     return ffn;
   }
   ffn.gate = ptr(ops.gate, e * f * d);
@@ -402,6 +425,9 @@ std::string evaluate(const LayerConfig &config, const LayerOperands &ops,
     shared.down = ptr(ops.sharedDown, 0);
     shared.up = ptr(ops.sharedUp, 0);
     shared.gate = ptr(ops.sharedGate, 0);
+    if (ops.sharedGateUp)
+      fusedGateUp(shared, config.gateUpLayout, ptr(ops.sharedGateUp, 0),
+                  nullptr, shared.width);
   }
   for (int64_t t = 0; t < T; ++t) {
     const double *x = &ops.hidden.data[t * d];

@@ -43,7 +43,7 @@
 //     SwiGLU: h = g·sigmoid(alpha·g)·(u + beta);
 //     GeGLU:  h = gelu(g)·(u + beta).
 //   elementwise kinds: u = up[e]·x + up_bias[e]; h = act(u) with
-//     relu(u) = max(u, 0), gelu(u) = u·Φ(u) (erf),
+//     relu(u) = max(u, 0), relu2(u) = max(u, 0)², gelu(u) = u·Φ(u) (erf),
 //     gelu_tanh(u) = ½u(1 + tanh(√(2/π)(u + 0.044715u³))), silu(u) = u·σ(u),
 //     identity(u) = u.
 //   y = down[e]·h + down_bias[e]    (down is [d, f]).
@@ -51,8 +51,9 @@
 //           scaleInputs (Llama-4)
 //           + [shared FFN](x) · (sigmoid(shared_expert_gate·x) if given)
 //  The shared FFN uses the same activation (kind, alpha, beta, limit) as the
-//  routed experts with the weights shared_gate/shared_up [fs, d] and
-//  shared_down [d, fs], no biases.
+//  routed experts with the weights shared_gate/shared_up [fs, d] (or both
+//  in shared_gate_up [2fs, d], laid out as gate_up is) and shared_down
+//  [d, fs], no biases.
 //
 // Constraints (validate()): 1 <= k <= E; numGroups divides E; 1 <=
 // topkGroups <= numGroups; k <= topkGroups·E/numGroups; numGroups > 1 only
@@ -82,7 +83,8 @@ enum class ActivationKind {
   Gelu,
   GeluTanh,
   Silu,
-  Identity
+  Identity,
+  Relu2
 };
 enum class GateUpLayout { Interleaved, Concatenated };
 
@@ -122,7 +124,8 @@ struct ActivationConfig {
 struct LayerConfig {
   RoutingConfig routing;
   ActivationConfig activation;
-  /// Layout of the fused gate_up operand; only read when gate_up is bound.
+  /// Layout of the fused gate_up and shared_gate_up operands; only read
+  /// when one is bound.
   GateUpLayout gateUpLayout = GateUpLayout::Interleaved;
 };
 
@@ -141,7 +144,8 @@ struct LayerOperands {
   std::optional<Array> routerWeight, routerBias, routerLogits, correctionBias;
   std::optional<Array> gate, up, gateUp, down;
   std::optional<Array> gateBias, upBias, gateUpBias, downBias;
-  std::optional<Array> sharedGate, sharedUp, sharedDown, sharedExpertGate;
+  std::optional<Array> sharedGate, sharedUp, sharedGateUp, sharedDown,
+      sharedExpertGate;
 };
 
 /// The snake_case operand role names used in messages and by tools, in the

@@ -167,7 +167,8 @@ bool validateShapes(const LayerConfig &c, const LayerOperands &ops,
     return false;
 
   // The shared FFN: shared_down fixes fs.
-  bool anyShared = ops.sharedGate || ops.sharedUp || ops.sharedExpertGate;
+  bool anyShared = ops.sharedGate || ops.sharedUp || ops.sharedGateUp ||
+                   ops.sharedExpertGate;
   if (anyShared &&
       !v.present(ops.sharedDown, "shared_down", "the shared FFN needs it"))
     return false;
@@ -175,10 +176,22 @@ bool validateShapes(const LayerConfig &c, const LayerOperands &ops,
     if (!v.shape("shared_down", *ops.sharedDown, {{d, "d"}, {-1, "fs"}}))
       return false;
     int64_t fs = ops.sharedDown->shape[1];
-    if (!v.present(ops.sharedUp, "shared_up", "the shared FFN needs it") ||
-        !v.shape("shared_up", *ops.sharedUp, {{fs, "fs"}, {d, "d"}}))
+    if (ops.sharedGateUp) {
+      std::string why = "not allowed together with shared_gate_up";
+      if (!isGated(c.activation.kind))
+        return v.fail("shared_gate_up: not allowed with elementwise "
+                      "activation " +
+                      kind);
+      if (!v.absent(ops.sharedGate, "shared_gate", why) ||
+          !v.absent(ops.sharedUp, "shared_up", why) ||
+          !v.shape("shared_gate_up", *ops.sharedGateUp,
+                   {{2 * fs, "2fs"}, {d, "d"}}))
+        return false;
+    } else if (!v.present(ops.sharedUp, "shared_up",
+                          "the shared FFN needs it") ||
+               !v.shape("shared_up", *ops.sharedUp, {{fs, "fs"}, {d, "d"}})) {
       return false;
-    if (isGated(c.activation.kind)) {
+    } else if (isGated(c.activation.kind)) {
       if (!v.present(ops.sharedGate, "shared_gate",
                      "the shared FFN of " + kind + " needs it") ||
           !v.shape("shared_gate", *ops.sharedGate, {{fs, "fs"}, {d, "d"}}))

@@ -171,6 +171,19 @@ func.func @activation_gelu(%u: tensor<?x10xf32>) -> tensor<?x10xf32> {
 
 // -----
 
+// The squared ReLU: max(u, 0) times itself.
+// CHECK-LABEL: func.func @activation_relu2
+// CHECK: linalg.generic
+// CHECK: %[[R:.*]] = arith.maximumf %{{.*}}, %{{.*}} : f32
+// CHECK: %[[SQ:.*]] = arith.mulf %[[R]], %[[R]] : f32
+// CHECK: linalg.yield %[[SQ]]
+func.func @activation_relu2(%u: tensor<?x10xf32>) -> tensor<?x10xf32> {
+  %h = moe.activation %u activation(#moe.activation<relu2>) : tensor<?x10xf32> -> tensor<?x10xf32>
+  return %h : tensor<?x10xf32>
+}
+
+// -----
+
 // Weighted gather-sum over the k slots, plus the sigmoid-gated shared
 // expert, rounded to bf16.
 // CHECK-LABEL: func.func @combine

@@ -125,7 +125,7 @@ func.func @activation_a3(%g: tensor<?x8xf32>, %u: tensor<?x8xf32>) {
 // -----
 
 func.func @activation_unknown_kind(%u: tensor<?x8xf32>) {
-  // expected-error @+1 {{unknown activation 'tanh', expected one of swiglu, geglu, relu, gelu, gelu_tanh, silu, identity}}
+  // expected-error @+1 {{unknown activation 'tanh', expected one of swiglu, geglu, relu, relu2, gelu, gelu_tanh, silu, identity}}
   %0 = moe.activation %u activation(#moe.activation<tanh>) : tensor<?x8xf32> -> tensor<?x8xf32>
   return
 }
@@ -720,7 +720,7 @@ func.func @layer_c5_gate_up(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wgu: ten
 // -----
 
 func.func @layer_c6(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wgu: tensor<4x16x16xf32>, %wd: tensor<4x16x8xf32>) {
-  // expected-error @+1 {{'moe.layer' op (C6) gate_up_layout must be given exactly when gate_up is}}
+  // expected-error @+1 {{'moe.layer' op (C6) gate_up_layout must be given exactly when gate_up or shared_gate_up is}}
   %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate_up(%wgu : tensor<4x16x16xf32>) down(%wd : tensor<4x16x8xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>
   return
 }
@@ -728,7 +728,7 @@ func.func @layer_c6(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wgu: tensor<4x16
 // -----
 
 func.func @layer_c6_extra(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wg: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>) {
-  // expected-error @+1 {{'moe.layer' op (C6) gate_up_layout must be given exactly when gate_up is}}
+  // expected-error @+1 {{'moe.layer' op (C6) gate_up_layout must be given exactly when gate_up or shared_gate_up is}}
   %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate(%wg : tensor<4x8x16xf32>) up(%wg : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
   return
 }
@@ -760,8 +760,40 @@ func.func @layer_c8_incomplete(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: t
 // -----
 
 func.func @layer_c8_gated(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>, %su: tensor<20x16xf32>, %sd: tensor<16x20xf32>) {
-  // expected-error @+1 {{'moe.layer' op (C8) shared experts need shared_up and shared_down and shared_gate for activation swiglu}}
+  // expected-error @+1 {{'moe.layer' op (C8) shared experts need shared_up and shared_down and shared_gate (or shared_gate_up) for activation swiglu}}
   %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate(%wu : tensor<4x8x16xf32>) up(%wu : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_up(%su : tensor<20x16xf32>) shared_down(%sd : tensor<16x20xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c8_fused_elementwise(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>, %sgu: tensor<40x16xf32>, %sd: tensor<16x20xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C8) shared_gate_up needs a gated activation and shared_down, and no shared_gate or shared_up; got activation relu}}
+  %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) up(%wu : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_gate_up(%sgu : tensor<40x16xf32>) shared_down(%sd : tensor<16x20xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) gate_up_layout(concatenated) : tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c8_fused_and_up(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>, %su: tensor<20x16xf32>, %sgu: tensor<40x16xf32>, %sd: tensor<16x20xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C8) shared_gate_up needs a gated activation and shared_down, and no shared_gate or shared_up; got activation swiglu}}
+  %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate(%wu : tensor<4x8x16xf32>) up(%wu : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_up(%su : tensor<20x16xf32>) shared_gate_up(%sgu : tensor<40x16xf32>) shared_down(%sd : tensor<16x20xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c8_fused_shape(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>, %sgu: tensor<42x16xf32>, %sd: tensor<16x20xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C8) shared_gate_up must be [2fs, d] = [40, 16], got 'tensor<42x16xf32>'}}
+  %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate(%wu : tensor<4x8x16xf32>) up(%wu : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_gate_up(%sgu : tensor<42x16xf32>) shared_down(%sd : tensor<16x20xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
+  return
+}
+
+// -----
+
+func.func @layer_c6_shared_fused(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>, %sgu: tensor<40x16xf32>, %sd: tensor<16x20xf32>) {
+  // expected-error @+1 {{'moe.layer' op (C6) gate_up_layout must be given exactly when gate_up or shared_gate_up is}}
+  %y = moe.layer %x router_logits(%l : tensor<?x4xf32>) gate(%wu : tensor<4x8x16xf32>) up(%wu : tensor<4x8x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_gate_up(%sgu : tensor<40x16xf32>) shared_down(%sd : tensor<16x20xf32>) routing(#moe.routing<k = 1>) activation(#moe.activation<swiglu>) : tensor<?x16xf32>
   return
 }
 
@@ -793,7 +825,7 @@ func.func @layer_c8_gate_shape(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: t
 
 func.func @layer_generic_missing_attr(%x: tensor<?x16xf32>, %l: tensor<?x4xf32>, %wu: tensor<4x8x16xf32>, %wd: tensor<4x16x8xf32>) {
   // expected-error @+1 {{'moe.layer' op requires attribute 'activation'}}
-  %y = "moe.layer"(%x, %l, %wu, %wd) <{operandSegmentSizes = array<i32: 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0>}> : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>) -> tensor<?x16xf32>
+  %y = "moe.layer"(%x, %l, %wu, %wd) <{operandSegmentSizes = array<i32: 1, 0, 0, 1, 0, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0>}> : (tensor<?x16xf32>, tensor<?x4xf32>, tensor<4x8x16xf32>, tensor<4x16x8xf32>) -> tensor<?x16xf32>
   return
 }
 

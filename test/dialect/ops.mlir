@@ -124,6 +124,7 @@ func.func @grouped_matmul(%x: tensor<?x16xf32>, %w: tensor<8x24x16xbf16>, %off: 
 // CHECK: activation(#moe.activation<gelu_tanh>)
 // CHECK: activation(#moe.activation<silu>)
 // CHECK: activation(#moe.activation<identity>)
+// CHECK: activation(#moe.activation<relu2>)
 func.func @activation(%g: tensor<?x24xf32>, %u: tensor<?x24xf32>, %gu: tensor<?x48xf32>) -> (tensor<?x24xf32>, tensor<?x24xf32>, tensor<?x24xbf16>) {
   %0 = moe.activation %g, %u activation(#moe.activation<swiglu>) : tensor<?x24xf32>, tensor<?x24xf32> -> tensor<?x24xf32>
   %1 = moe.activation %gu activation(#moe.activation<swiglu, limit = 7.0, alpha = 1.702, beta = 1.0>) gate_up_layout(interleaved) : tensor<?x48xf32> -> tensor<?x24xf32>
@@ -133,7 +134,8 @@ func.func @activation(%g: tensor<?x24xf32>, %u: tensor<?x24xf32>, %gu: tensor<?x
   %5 = moe.activation %4 activation(#moe.activation<gelu_tanh>) : tensor<?x24xf32> -> tensor<?x24xf32>
   %6 = moe.activation %5 activation(#moe.activation<silu>) : tensor<?x24xf32> -> tensor<?x24xf32>
   %7 = moe.activation %6 activation(#moe.activation<identity>) : tensor<?x24xf32> -> tensor<?x24xf32>
-  return %7, %1, %2 : tensor<?x24xf32>, tensor<?x24xf32>, tensor<?x24xbf16>
+  %8 = moe.activation %7 activation(#moe.activation<relu2>) : tensor<?x24xf32> -> tensor<?x24xf32>
+  return %8, %1, %2 : tensor<?x24xf32>, tensor<?x24xf32>, tensor<?x24xbf16>
 }
 
 // CHECK-LABEL: func.func @combine
@@ -175,6 +177,15 @@ func.func @layer_deepseek_v3(%x: tensor<7x32xbf16>, %wr: tensor<16x32xf32>, %cb:
 // CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<4x16xf16>) router_bias(%{{.*}} : tensor<4xf16>) up(%{{.*}} : tensor<4x8x16xf16>) down(%{{.*}} : tensor<4x16x8xf16>) up_bias(%{{.*}} : tensor<4x8xf16>) down_bias(%{{.*}} : tensor<4x16xf16>) shared_up(%{{.*}} : tensor<20x16xf16>) shared_down(%{{.*}} : tensor<16x20xf16>) shared_expert_gate(%{{.*}} : tensor<1x16xf16>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
 func.func @layer_shared_gate_relu(%x: tensor<?x16xf32>, %wr: tensor<4x16xf16>, %br: tensor<4xf16>, %wu: tensor<4x8x16xf16>, %wd: tensor<4x16x8xf16>, %bu: tensor<4x8xf16>, %bd: tensor<4x16xf16>, %su: tensor<20x16xf16>, %sd: tensor<16x20xf16>, %sg: tensor<1x16xf16>) -> tensor<?x16xf32> {
   %y = moe.layer %x router_weight(%wr : tensor<4x16xf16>) router_bias(%br : tensor<4xf16>) up(%wu : tensor<4x8x16xf16>) down(%wd : tensor<4x16x8xf16>) up_bias(%bu : tensor<4x8xf16>) down_bias(%bd : tensor<4x16xf16>) shared_up(%su : tensor<20x16xf16>) shared_down(%sd : tensor<16x20xf16>) shared_expert_gate(%sg : tensor<1x16xf16>) routing(#moe.routing<k = 1>) activation(#moe.activation<relu>) : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
+// Granite: fused experts and a shared MLP whose gate and up are one
+// [2fs, d] tensor, both laid out by gate_up_layout.
+// CHECK-LABEL: func.func @layer_shared_gate_up
+// CHECK: moe.layer %{{.*}} router_weight(%{{.*}} : tensor<4x16xf32>) gate_up(%{{.*}} : tensor<4x16x16xf32>) down(%{{.*}} : tensor<4x16x8xf32>) shared_gate_up(%{{.*}} : tensor<24x16xbf16>) shared_down(%{{.*}} : tensor<16x12xbf16>) routing(#moe.routing<k = 2, order = topk_then_score>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
+func.func @layer_shared_gate_up(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wgu: tensor<4x16x16xf32>, %wd: tensor<4x16x8xf32>, %sgu: tensor<24x16xbf16>, %sd: tensor<16x12xbf16>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) gate_up(%wgu : tensor<4x16x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_gate_up(%sgu : tensor<24x16xbf16>) shared_down(%sd : tensor<16x12xbf16>) routing(#moe.routing<k = 2, order = topk_then_score>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
   return %y : tensor<?x16xf32>
 }
 

@@ -60,6 +60,19 @@ func.func @relu_biases_correction(%x: tensor<?x16xf16>, %wr: tensor<4x16xf32>, %
   return %y : tensor<?x16xf16>
 }
 
+// Granite's shared MLP with gate and up in one [2fs, d] tensor: one dense
+// GEMM of 2fs columns, then the activation splits it as gate_up_layout says.
+// CHECK-LABEL: func.func @shared_gate_up
+// CHECK-SAME: %[[SGU:[^:]*]]: tensor<24x16xbf16>, %[[SD:[^:]*]]: tensor<16x12xbf16>)
+// CHECK:      %[[SH:.*]] = moe.grouped_matmul %{{.*}}, %[[SGU]] : tensor<?x16xf32>, tensor<24x16xbf16> -> tensor<?x24xf32>
+// CHECK-NEXT: %[[SA:.*]] = moe.activation %[[SH]] activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x24xf32> -> tensor<?x12xf32>
+// CHECK-NEXT: %[[SOUT:.*]] = moe.grouped_matmul %[[SA]], %[[SD]] : tensor<?x12xf32>, tensor<16x12xbf16> -> tensor<?x16xf32>
+// CHECK-NEXT: moe.combine %{{.*}}, %{{.*}}, %{{.*}} shared(%[[SOUT]] : tensor<?x16xf32>)
+func.func @shared_gate_up(%x: tensor<?x16xf32>, %wr: tensor<4x16xf32>, %wgu: tensor<4x16x16xf32>, %wd: tensor<4x16x8xf32>, %sgu: tensor<24x16xbf16>, %sd: tensor<16x12xbf16>) -> tensor<?x16xf32> {
+  %y = moe.layer %x router_weight(%wr : tensor<4x16xf32>) gate_up(%wgu : tensor<4x16x16xf32>) down(%wd : tensor<4x16x8xf32>) shared_gate_up(%sgu : tensor<24x16xbf16>) shared_down(%sd : tensor<16x12xbf16>) routing(#moe.routing<k = 2, order = topk_then_score>) activation(#moe.activation<swiglu>) gate_up_layout(concatenated) : tensor<?x16xf32>
+  return %y : tensor<?x16xf32>
+}
+
 // Two layers in one function (a checkpoint's layers) both expand; the second
 // reads the first's output.
 // CHECK-LABEL: func.func @two_layers

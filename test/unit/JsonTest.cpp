@@ -256,7 +256,7 @@ TEST(configErrors) {
   CHECK_EQ(err(R"({"routing": {"k": 1}, "activation": {"kind": "swish"}})"),
            std::string("activation.kind: unknown value 'swish' (expected one "
                        "of 'swiglu', 'geglu', 'relu', 'gelu', 'gelu_tanh', "
-                       "'silu', 'identity')"));
+                       "'silu', 'identity', 'relu2')"));
   CHECK_EQ(err(R"({"routing": {"k": 1}, "activation": {"alpha": 1}})"),
            std::string("missing required key 'kind' in activation"));
   CHECK_EQ(err(R"({"routing": {"k": 1}, "activation": {"kind": "swiglu",

@@ -328,6 +328,12 @@ TEST(elementwiseActivations) {
   std::vector<double> y = singleExpert(c, 0, 1, {-2.0, 3.0});
   CHECK_EQ(y[0], 0.0);
   CHECK_EQ(y[1], 3.0);
+  // relu2(-2) = 0, relu2(3) = 9, relu2(0.5) = 0.25.
+  c.activation.kind = ActivationKind::Relu2;
+  y = singleExpert(c, 0, 1, {-2.0, 3.0, 0.5});
+  CHECK_EQ(y[0], 0.0);
+  CHECK_EQ(y[1], 9.0);
+  CHECK_EQ(y[2], 0.25);
   // GeGLU, beta 0.5, gate 1.5, up 2, x = 1: gelu(1.5)·2.5 = 3.4994729952417822.
   c.activation.kind = ActivationKind::GeGLU;
   c.activation.beta = 0.5;
@@ -407,6 +413,38 @@ TEST(sharedExpertWithGate) {
   ops.sharedExpertGate = arr({1, 1}, {0.5});
   CHECK_EQ(evaluate(c, ops, out), std::string());
   CHECK_NEAR(out.data[0], 2.0 + 12.0 / (1.0 + std::exp(-1.0)), 1e-14);
+}
+
+TEST(sharedGateUpLayouts) {
+  // The shared FFN's gate and up in one [2fs, d] operand, laid out as
+  // gate_up. Routed: one SwiGLU expert whose gate row is 0 (silu(0) = 0:
+  // no contribution). Shared: fs = 2, d = 1, x = 1, rows [1, 2, 3, 4],
+  // shared_down [1, 1]: interleaved silu(1)·2 + silu(3)·4 =
+  // 12.893006679129211, concatenated silu(1)·3 + silu(2)·4 =
+  // 9.239552359713073 (as fusedGateUpLayouts' routed expert).
+  LayerOperands ops;
+  ops.hidden = arr({1, 1}, {1.0});
+  ops.routerLogits = arr({1, 1}, {0.0});
+  ops.gate = arr({1, 1, 1}, {0.0});
+  ops.up = arr({1, 1, 1}, {1.0});
+  ops.down = arr({1, 1, 1}, {1.0});
+  ops.sharedGateUp = arr({4, 1}, {1, 2, 3, 4});
+  ops.sharedDown = arr({1, 2}, {1, 1});
+  LayerConfig c = identityConfig(1);
+  c.activation.kind = ActivationKind::SwiGLU;
+  Array out;
+  CHECK_EQ(evaluate(c, ops, out), std::string());
+  CHECK_NEAR(out.data[0], 12.893006679129211, 1e-13);
+  c.gateUpLayout = GateUpLayout::Concatenated;
+  CHECK_EQ(evaluate(c, ops, out), std::string());
+  CHECK_NEAR(out.data[0], 9.239552359713073, 1e-13);
+  // Not with shared_up, and [2fs, d] by shared_down's fs.
+  ops.sharedUp = arr({2, 1}, {1, 1});
+  CHECK_CONTAINS(evaluate(c, ops, out),
+                 "shared_up: not allowed together with shared_gate_up");
+  ops.sharedUp.reset();
+  ops.sharedGateUp = arr({3, 1}, {1, 2, 3});
+  CHECK_CONTAINS(evaluate(c, ops, out), "shared_gate_up");
 }
 
 namespace {
@@ -547,11 +585,13 @@ TEST(validateConfig) {
 }
 
 TEST(rolesAndRelativeL2) {
-  CHECK_EQ(roleNames().size(), size_t(17));
+  CHECK_EQ(roleNames().size(), size_t(18));
   CHECK_EQ(roleNames().front(), std::string("hidden"));
   CHECK_EQ(roleNames().back(), std::string("shared_expert_gate"));
   LayerOperands ops;
   CHECK(optionalOperand(ops, "gate_up_bias") == &ops.gateUpBias);
+  CHECK(optionalOperand(ops, "shared_gate_up") == &ops.sharedGateUp);
+  CHECK(optionalOperand(ops, "shared_down") == &ops.sharedDown);
   CHECK(optionalOperand(ops, "router_weight") == &ops.routerWeight);
   CHECK(optionalOperand(ops, "shared_expert_gate") == &ops.sharedExpertGate);
   CHECK(optionalOperand(ops, "hidden") == nullptr);

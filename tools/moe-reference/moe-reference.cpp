@@ -41,8 +41,8 @@ OPTIONS:
                                       "renorm_epsilon": 0.0, "scale": 1.0,
                                       "n_group": 1, "topk_group": 1,
                                       "group_score": "max"|"top2_sum"},
-                          "activation": {"kind": "swiglu"|"geglu"|"relu"|"gelu"|
-                                                 "gelu_tanh"|"silu"|"identity",
+                          "activation": {"kind": "swiglu"|"geglu"|"relu"|"relu2"|
+                                                 "gelu"|"gelu_tanh"|"silu"|"identity",
                                          "alpha": 1.0, "beta": 0.0, "limit": 7.0},
                           "gate_up_layout": "interleaved"|"concatenated"}
                        routing.k and activation.kind are required.
@@ -67,6 +67,8 @@ ROLES (shapes; E experts, f expert width, fs shared width):
   down [E, d, f]
   gate_bias [E, f]  up_bias [E, f]  gate_up_bias [E, 2f]  down_bias [E, d]
   shared_up [fs, d]  shared_gate [fs, d] (gated kinds)  shared_down [d, fs]
+  shared_gate_up [2fs, d] (gated kinds, for shared_gate and shared_up; rows
+                           per gate_up_layout)
   shared_expert_gate [1, d]
 
 Errors go to stderr as "moe-reference: error: ..." with exit code 1.

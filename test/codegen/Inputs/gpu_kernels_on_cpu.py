@@ -318,7 +318,8 @@ def check_routing(args, libs):
 LAYER_CASES = ["mixtral", "olmoe_shared_gate", "deepseek_v3", "deepseek_v2",
                "gpt_oss", "geglu_concat", "relu_logits_k_eq_e", "gelu_e128",
                "silu_k1", "identity_sigmoid_topk", "llama4_scale_inputs",
-               "scale_inputs_k3", "swiglu_clamp_sigmoid",
+               "scale_inputs_k3", "nemotron_relu2", "shared_gate_up_interleaved",
+               "swiglu_clamp_sigmoid",
                "bf16_weights", "f16_weights", "static_tokens"]
 LAYER_TOKENS = [1, 64]
 ARG = re.compile(r'%(\w+): (tensor<([^>]*)>) \{moe\.name = "([^"]+)"\}')

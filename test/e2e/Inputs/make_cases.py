@@ -11,9 +11,9 @@ Each case fixes a routing and expert variant; together they cover softmax
 and sigmoid scoring, renormalization, the scale, the correction bias,
 group-limited selection (max and top2_sum), top-k then softmax/sigmoid,
 sparsemixer, weights on the experts' inputs (Llama-4),
-SwiGLU with and without clamp, GeGLU, relu, gelu, gelu-tanh, silu,
+SwiGLU with and without clamp, GeGLU, relu, squared relu, gelu, gelu-tanh, silu,
 identity, biases, fused interleaved/concatenated gate_up, shared experts
-with and without their gate, router logits given as an input, E up to 128,
+with and without their gate (and with gate and up in one operand), router logits given as an input, E up to 128,
 k from 1 to E, f32/bf16/f16 weights and bf16 hidden states. Token counts are
 1, 7, 64 and 300, so many experts get no token.
 """
@@ -73,6 +73,19 @@ CASES = [
     dict(name="scale_inputs_k3", E=8, k=3, d=12, f=10,
          routing="scoring = sigmoid, renormalize = true, scale = 2.0, "
                  "scale_inputs = true", act="gelu", biases=True),
+    # Nemotron-H: squared-ReLU experts without a gate, a plain shared
+    # expert of the same kind, V3's routing with a tiny renormalization
+    # epsilon.
+    dict(name="nemotron_relu2", E=16, k=4, d=20, f=12,
+         routing="scoring = sigmoid, renormalize = true, "
+                 "renorm_epsilon = 1.0e-20, scale = 2.5, n_group = 4, "
+                 "topk_group = 2, group_score = top2_sum",
+         act="relu2", correction=True, shared=16),
+    # The shared expert's gate and up in one operand (Granite's shared MLP),
+    # interleaved, beside separate experts' gate and up.
+    dict(name="shared_gate_up_interleaved", E=6, k=2, d=24, f=10,
+         routing="renormalize = true", act="geglu, beta = 0.5", shared=16,
+         shared_fused="interleaved"),
     dict(name="swiglu_clamp_sigmoid", E=12, k=3, d=16, f=10,
          routing="scoring = sigmoid, renormalize = true",
          act="swiglu, limit = 0.5", biases=True),
@@ -191,10 +204,17 @@ def make_case(c, rng, weights):
             operands.append(weight("up_bias", (E, f), 0.2))
         operands.append(weight("down_bias", (E, d), 0.2))
     fs = c.get("shared")
-    if fs:
+    shared_fused = c.get("shared_fused")
+    if fs and shared_fused:
+        # Gate and up in one [2fs, d] operand, laid out as gate_up_layout.
+        assert gated and (not fused or fused == shared_fused)
+        fused = shared_fused
+        operands.append(weight("shared_gate_up", (2 * fs, d), 1.0 / np.sqrt(d)))
+    elif fs:
         if gated:
             operands.append(weight("shared_gate", (fs, d), 1.0 / np.sqrt(d)))
         operands.append(weight("shared_up", (fs, d), 1.0 / np.sqrt(d)))
+    if fs:
         operands.append(weight("shared_down", (d, fs), 1.0 / np.sqrt(fs)))
         if c.get("shared_gate"):
             operands.append(weight("shared_expert_gate", (1, d), 1.0 / np.sqrt(d)))

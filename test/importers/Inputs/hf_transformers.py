@@ -300,6 +300,37 @@ CASES = [
      max_seq_len=64, attn_config=dict(kv_n_heads=1, rope_theta=10000.0), ffn_config=dict(
          ffn_hidden_size=16, moe_num_experts=4, moe_top_k=2,
          moe_normalize_expert_weights=None)), dict(save="bf16")),
+    # Nemotron-H: squared-ReLU experts without a gate and a shared expert of
+    # the same kind, routed as DeepSeek-V3, under backbone.layers.N.mixer.
+    # with per-expert tensors (as save_pretrained writes them); the MoE
+    # layers named by layers_block_type among dense MLP and attention
+    # layers; bf16; and in transformers' in-memory names (fused experts).
+    ("nemotron_h", "nemotron_h", dict(layers_block_type=[
+        "moe", "mlp", "full_attention", "moe"], hidden_size=16,
+        intermediate_size=24, n_routed_experts=8, num_experts_per_tok=2,
+        moe_intermediate_size=8, moe_shared_expert_intermediate_size=12,
+        n_group=2, topk_group=1, routed_scaling_factor=2.5, head_dim=8),
+     dict(save="pretrained")),
+    ("nemotron_h_bf16", "nemotron_h", dict(layers_block_type=[
+        "full_attention", "moe"], hidden_size=32, intermediate_size=24,
+        n_routed_experts=16, num_experts_per_tok=4, moe_intermediate_size=16,
+        moe_shared_expert_intermediate_size=24, n_group=1, topk_group=1,
+        routed_scaling_factor=1.5, head_dim=8), dict(save="bf16")),
+    ("nemotron_h_fused", "nemotron_h", None,
+     dict(save="fused", like="nemotron_h")),
+    # GraniteMoeShared and Granite 4.0 (granitemoehybrid, a Mamba-2 and an
+    # attention layer): the shared MLP beside the block, its gate and up one
+    # [2S, H] tensor; the hybrid in bf16.
+    ("granitemoeshared", "granitemoeshared", dict(num_hidden_layers=2,
+     hidden_size=16, intermediate_size=12, num_local_experts=8,
+     num_experts_per_tok=2, shared_intermediate_size=20),
+     dict(save="pretrained")),
+    ("granitemoehybrid_bf16", "granitemoehybrid", dict(num_hidden_layers=2,
+     hidden_size=32, intermediate_size=16, num_local_experts=8,
+     num_experts_per_tok=2, shared_intermediate_size=24,
+     layer_types=["linear_attention", "full_attention"], mamba_n_heads=4,
+     mamba_d_head=16, mamba_d_state=8, mamba_chunk_size=8),
+     dict(save="bf16")),
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
@@ -308,7 +339,7 @@ CASES = [
 # The families routed as DeepSeek-V3.
 V3_LIKE = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "dots1",
            "exaone_moe", "glm_moe_dsa", "glm4v_moe", "mimo_v2_flash",
-           "kimi_linear", "solar_open")
+           "kimi_linear", "solar_open", "nemotron_h")
 # Vision-language models, their text model in text_config.
 COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe", "glm4v_moe")
 
@@ -343,6 +374,10 @@ def make(out):
         "ernie4_5_moe": (T.Ernie4_5_MoeConfig, T.Ernie4_5_MoeForCausalLM),
         "hunyuan_v1_moe": (T.HunYuanMoEV1Config, T.HunYuanMoEV1ForCausalLM),
         "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM),
+        "granitemoeshared": (T.GraniteMoeSharedConfig,
+                             T.GraniteMoeSharedForCausalLM),
+        "granitemoehybrid": (T.GraniteMoeHybridConfig,
+                             T.GraniteMoeHybridForCausalLM),
         "phimoe": (T.PhimoeConfig, T.PhimoeForCausalLM),
         "jamba": (T.JambaConfig, T.JambaForCausalLM),
         "minimax": (T.MiniMaxConfig, T.MiniMaxForCausalLM),
@@ -353,6 +388,7 @@ def make(out):
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
         "llama4_text": (T.Llama4TextConfig, T.Llama4ForCausalLM),
         "dbrx": (T.DbrxConfig, T.DbrxForCausalLM),
+        "nemotron_h": (T.NemotronHConfig, T.NemotronHForCausalLM),
         "solar_open": (T.SolarOpenConfig, T.SolarOpenForCausalLM),
         "mellum": (T.MellumConfig, T.MellumForCausalLM),
         "afmoe": (T.AfmoeConfig, T.AfmoeForCausalLM),
@@ -422,7 +458,7 @@ def make(out):
                     std = 2.0 if p.dim() == 2 else 5.0 * p.shape[-2] ** -0.5
                 if "router" in name or name.endswith(
                         ("mlp.gate.weight", "gate.wg.weight",
-                         "feed_forward.gate.weight")):
+                         "feed_forward.gate.weight", "mixer.gate.weight")):
                     std = 3.0 * std   # clear routing decisions
                 if name.endswith("e_score_correction_bias"):
                     # ERNIE's, a parameter [1, E]: on the probabilities.
@@ -533,7 +569,7 @@ def make(out):
             with torch.no_grad():
                 xt = torch.tensor(x).to(torch.bfloat16)
                 for i in layers:
-                    y = block_of(decoder_layers(loaded)[i])(xt)
+                    y = moe_function(decoder_layers(loaded)[i], xt)
                     # Llama-4's block returns [T, H] rows.
                     native[i] = (y[0] if isinstance(y, tuple) else y).double(
                     ).numpy().reshape(x.shape)
@@ -545,7 +581,7 @@ def make(out):
             xt = torch.tensor(x)
             for i in layers:
                 mlp = block_of(decoder_layers(loaded)[i])
-                y = mlp(xt)
+                y = moe_function(decoder_layers(loaded)[i], xt)
                 y = (y[0] if isinstance(y, tuple) else y).numpy().reshape(x.shape)
                 assert np.isfinite(y).all() and np.abs(y).max() > 1e-3, (case, i)
                 assert margins_ok(family, mlp, text, x, margin), (case, i)
@@ -555,7 +591,9 @@ def make(out):
                     np.save(os.path.join(d, "expected_native.layer_%d.npy" % i),
                             native[i])
                 write_operands(os.path.join(d, "ref.layer_%d" % i), family,
-                               mlp, text, x)
+                               mlp, text, x,
+                               getattr(decoder_layers(loaded)[i], "shared_mlp",
+                                       None))
                 if family == "gpt_oss":
                     check_clamps(case, i, mlp, text, x)
         bf16 = declared == torch.bfloat16
@@ -689,11 +727,22 @@ def decoder_layers(model):
 
 def block_of(layer):
     """The layer's MoE block (Granite's is block_sparse_moe, LFM2's
-    feed_forward) or dense MLP."""
-    for attr in ("mlp", "block_sparse_moe", "feed_forward", "ffn"):
+    feed_forward, Nemotron-H's mixer) or dense MLP."""
+    for attr in ("mlp", "block_sparse_moe", "feed_forward", "ffn", "mixer"):
         if hasattr(layer, attr):
             return getattr(layer, attr)
     raise AttributeError("no MLP in %s" % type(layer).__name__)
+
+
+def moe_function(layer, x):
+    """What moec's function of the layer computes: its MoE block, plus
+    GraniteMoeShared's and GraniteMoeHybrid's shared MLP, a sibling the
+    decoder layer adds to the block's output."""
+    y = block_of(layer)(x)
+    sibling = getattr(layer, "shared_mlp", None)
+    if sibling is not None and not isinstance(y, tuple):
+        y = y + sibling(x)
+    return y
 
 
 def is_moe(mlp):
@@ -811,9 +860,10 @@ def check_clamps(case, i, mlp, cfg, x):
         case, i, frac)
 
 
-def write_operands(d, family, mlp, cfg, x):
+def write_operands(d, family, mlp, cfg, x, sibling=None):
     """The layer's operands in moe-reference's roles, from the modules of
-    the model as transformers loaded it, and its config."""
+    the model as transformers loaded it (and Granite's shared MLP, the
+    block's `sibling`), and its config."""
     os.makedirs(d, exist_ok=True)
     r = router_of(mlp)
     ops = {"hidden": x, "router_weight": r.weight}
@@ -828,6 +878,10 @@ def write_operands(d, family, mlp, cfg, x):
         ops["up"] = e.mlp.v1.view(E, F, -1)
         ops["down"] = e.mlp.w2.view(E, F, -1).transpose(1, 2)   # [E, H, F]
         routing["renormalize"] = mlp.moe_normalize_expert_weights == 1
+    elif family == "nemotron_h":
+        ops["up"] = e.up_proj                             # [E, I, H]
+        ops["down"] = e.down_proj                         # [E, H, I]
+        activation = {"kind": cfg.mlp_hidden_act}
     elif family == "llama4_text":
         ops["gate_up"] = e.gate_up_proj.transpose(1, 2)   # [E, 2I, H]
         ops["down"] = e.down_proj.transpose(1, 2)         # [E, H, I]
@@ -864,7 +918,7 @@ def write_operands(d, family, mlp, cfg, x):
                        scale=cfg.routed_scaling_factor)
         if cfg.norm_topk_prob:
             routing["renorm_epsilon"] = 1e-6
-    elif family == "granitemoe":
+    elif family.startswith("granitemoe"):
         routing["order"] = "topk_then_score"
     elif family == "phimoe":
         routing.update(order="sparsemixer",
@@ -880,6 +934,8 @@ def write_operands(d, family, mlp, cfg, x):
         routing.update(scoring="sigmoid", renormalize=bool(cfg.norm_topk_prob),
                        n_group=cfg.n_group, topk_group=cfg.topk_group,
                        group_score="top2_sum", scale=cfg.routed_scaling_factor)
+        if family == "nemotron_h" and cfg.norm_topk_prob:
+            routing["renorm_epsilon"] = 1e-20
     elif family == "deepseek_v2":
         routing["scale"] = cfg.routed_scaling_factor
         if cfg.topk_method == "group_limited_greedy":
@@ -889,10 +945,15 @@ def write_operands(d, family, mlp, cfg, x):
     for attr in ("shared_expert", "shared_experts", "shared_mlp"):
         if getattr(mlp, attr, None) is not None:
             shared = getattr(mlp, attr)
-    if shared is not None:
+    if shared is not None and hasattr(shared, "gate_proj"):
         ops["shared_gate"] = shared.gate_proj.weight
+    if shared is not None:
         ops["shared_up"] = shared.up_proj.weight
         ops["shared_down"] = shared.down_proj.weight
+    if sibling is not None:
+        # Gate rows, then up rows (concatenated, as the experts' gate_up).
+        ops["shared_gate_up"] = sibling.input_linear.weight
+        ops["shared_down"] = sibling.output_linear.weight
     if getattr(mlp, "shared_expert_gate", None) is not None:
         ops["shared_expert_gate"] = mlp.shared_expert_gate.weight
     for role, v in ops.items():

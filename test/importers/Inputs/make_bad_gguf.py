@@ -44,6 +44,12 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
   many-shared-ling.gguf  bailingmoe with 2^21 shared experts of width 12
   no-step-llama4.gguf    llama4 without interleave_moe_layer_step
   zero-step-llama4.gguf  llama4.interleave_moe_layer_step = 0
+  nemotron-no-ffn.gguf   nemotron_h_moe without feed_forward_length (which
+                         blocks have an FFN)
+  nemotron-ffn-array.gguf  nemotron_h_moe.feed_forward_length with 2
+                         entries for 1 block
+  nemotron-latent.gguf   nemotron_h_moe.moe_latent_size 8 (latent
+                         projections around the experts)
 """
 import os
 import struct
@@ -77,6 +83,8 @@ def write(path, arch="qwen3moe", keys=None, drop=(), shapes=None, qtype=None,
         full = arch + "." + key
         if isinstance(value, str):
             writer.add_string(full, value)
+        elif isinstance(value, list):
+            writer.add_array(full, value)
         elif value >= 2**32:
             writer.add_uint64(full, value)
         elif value < 0:
@@ -145,7 +153,8 @@ def main(out):
     write(p("no-gating.gguf"), arch="dots1", keys={"expert_shared_count": 0})
     write(p("no-step.gguf"), arch="ernie4_5-moe", keys={"leading_dense_block_count": 0})
     write(p("huge-shared.gguf"), arch="granitemoe",
-          keys={"expert_shared_feed_forward_length": 2**40})
+          keys={"feed_forward_length": I,
+                "expert_shared_feed_forward_length": 2**40})
     write(p("many-shared.gguf"), arch="bailingmoe2",
           keys={"expert_gating_func": 2, "expert_shared_count": 40000,
                 "expert_shared_feed_forward_length": 1000})
@@ -164,6 +173,11 @@ def main(out):
     write(p("no-step-llama4.gguf"), arch="llama4")
     write(p("zero-step-llama4.gguf"), arch="llama4",
           keys={"interleave_moe_layer_step": 0})
+    write(p("nemotron-no-ffn.gguf"), arch="nemotron_h_moe")
+    write(p("nemotron-ffn-array.gguf"), arch="nemotron_h_moe",
+          keys={"feed_forward_length": [I, I]})
+    write(p("nemotron-latent.gguf"), arch="nemotron_h_moe",
+          keys={"feed_forward_length": [I], "moe_latent_size": 8})
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

@@ -217,11 +217,18 @@ def moe_ffn(x, w, r, int8=frozenset()):
         if r.get("before"):
             # llama4: the weight scales the expert's input (weight_before_ffn).
             xe, wt = wt * x, 1.0
-        g = w["gate"][e] @ inp("gate", xe)
         u = w["up"][e] @ inp("up", xe)
+        if r.get("relu2"):
+            # nemotron_h_moe: no gate, squared ReLU.
+            h = np.square(np.maximum(u, 0.0))
+            g = None
+        else:
+            g = w["gate"][e] @ inp("gate", xe)
         if "gate_bias" in w:
             g, u = g + w["gate_bias"][e], u + w["up_bias"][e]
-        if r.get("oai"):
+        if g is None:
+            pass
+        elif r.get("oai"):
             g = np.minimum(g, r["limit"])
             u = np.clip(u, -r["limit"], r["limit"])
             h = (u + 1.0) * (g * sigmoid(1.702 * g))
@@ -234,9 +241,12 @@ def moe_ffn(x, w, r, int8=frozenset()):
         if "down_bias" in w:
             y = y + w["down_bias"][e]
         out += wt * y
-    if "shared_gate" in w:
-        hs = silu(w["shared_gate"] @ inp("shared_gate", x)) * (
-            w["shared_up"] @ inp("shared_up", x))
+    if "shared_up" in w:
+        us = w["shared_up"] @ inp("shared_up", x)
+        if "shared_gate" in w:
+            hs = silu(w["shared_gate"] @ inp("shared_gate", x)) * us
+        else:
+            hs = np.square(np.maximum(us, 0.0))
         hq = inp("shared_down", hs)
         if hq is None:
             return None
@@ -270,6 +280,10 @@ def block_weights(rng, r, h, e, i):
         w["shared_gate"], w["shared_up"], w["shared_down"] = n(Is, h), n(Is, h), n(h, Is)
         if r.get("shared_expert_gate"):
             w["shared_expert_gate"] = n(h)
+    if r.get("relu2"):
+        # Experts and shared expert without a gate.
+        w.pop("gate")
+        w.pop("shared_gate", None)
     return w
 
 
@@ -493,6 +507,26 @@ CASES = [
                                       shared=I), 1, 0,
      {"expert_shared_count": 1, "expert_weights_norm": True,
       "expert_weights_scale": 1.5}, "f32"),
+    # Granite 4.0 (granitehybrid): granitemoe's FFN in every block, Mamba-2
+    # or attention (head_count_kv 0 or not), its shared expert split into
+    # ffn_gate_shexp and ffn_up_shexp; an expert_feed_forward_length that
+    # llama.cpp does not read for it, and moec neither.
+    ("granitehybrid", "granitehybrid", dict(gating="softmax", norm=True, k=K, shared=8),
+     2, 0,
+     {"feed_forward_length": I, "expert_feed_forward_length": 5,
+      "expert_shared_feed_forward_length": 8,
+      "attention.head_count_kv": [0, 1]}, "f32"),
+    # Nemotron 3: MoE on the blocks with an FFN (feed_forward_length per
+    # block; the others Mamba-2 and attention), sigmoid scores with
+    # exp_probs_b, renormalized, scaled 2.5, squared-ReLU experts and
+    # shared expert without a gate.
+    ("nemotron_h_moe", "nemotron_h_moe", dict(gating="sigmoid", norm=True, k=K,
+                                              scale=2.5, bias=True, relu2=True,
+                                              shared=8, moe_blocks=(1, 3)), 5, 0,
+     {"feed_forward_length": [0, I, 0, I, 0], "expert_feed_forward_length": I,
+      "attention.head_count_kv": [0, 0, 1, 0, 0],
+      "expert_shared_feed_forward_length": 8, "expert_weights_norm": True,
+      "expert_weights_scale": 2.5}, "f32"),
 ]
 
 
@@ -546,6 +580,15 @@ QUANT_CASES = [
     ("llama4_q4_0", "llama4", dict(gating="sigmoid_topk", norm=False, k=K, before=True,
                                    shared=QI, step=2), 2, 0,
      {"interleave_moe_layer_step": 2}, quant(Q4_0, EXPERTS_AND_SHARED)),
+    # Nemotron 3 with Q4_0 experts and shared expert, without a gate; the
+    # experts' width from feed_forward_length / k (no
+    # expert_feed_forward_length, as llama.cpp falls back).
+    ("nemotron_h_moe_q4_0", "nemotron_h_moe", dict(gating="sigmoid", norm=True, k=K,
+                                                   scale=1.5, bias=True, relu2=True,
+                                                   shared=QI, moe_blocks=(0,)), 2, 0,
+     {"feed_forward_length": [QI * K, 0], "attention.head_count_kv": [0, 1],
+      "expert_shared_feed_forward_length": QI, "expert_weights_norm": True,
+      "expert_weights_scale": 1.5}, quant(Q4_0, ("up", "down", "shared_up", "shared_down"))),
 ]
 
 # H 192 and expert width 64: gate and up (K 192) take one int8 unit of 128
@@ -697,7 +740,9 @@ KQUANT_CASES = [
 
 
 def add_key(writer, key, value):
-    if isinstance(value, bool):
+    if isinstance(value, list):
+        writer.add_array(key, value)
+    elif isinstance(value, bool):
         writer.add_bool(key, value)
     elif isinstance(value, float):
         writer.add_float32(key, value)
@@ -735,6 +780,8 @@ def make(out, name, arch, recipe, blocks, dense, extra, dtype, rng, h=H, i=I,
         # and only every "step"-th block (b + 1 a multiple) is an MoE block.
         for b in range(dense, blocks - recipe.get("mtp_absent", 0)):
             if (b + 1) % recipe.get("step", 1) != 0:
+                continue
+            if b not in recipe.get("moe_blocks", (b,)):
                 continue
             w = block_weights(rng, recipe, h, E, i)
             if dtype == "f16":

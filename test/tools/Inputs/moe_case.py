@@ -61,7 +61,7 @@ CASES = {
                      dict(router="logits", gated="fused", biases=True,
                           scale=2.0)),
 }
-for kind in ["relu", "gelu", "gelu_tanh", "silu", "identity"]:
+for kind in ["relu", "relu2", "gelu", "gelu_tanh", "silu", "identity"]:
     # Elementwise kinds: sigmoid after top-k, renormalized, with biases and
     # a plain shared expert.
     CASES[kind] = ({"routing": {"scoring": "sigmoid",
@@ -98,6 +98,8 @@ def activation(act, g, u):
         return 0.5 * g * (1.0 + ERF(g / math.sqrt(2.0))) * u
     if kind == "relu":
         return np.maximum(u, 0.0)
+    if kind == "relu2":
+        return np.square(np.maximum(u, 0.0))
     if kind == "gelu":
         return 0.5 * u * (1.0 + ERF(u / math.sqrt(2.0)))
     if kind == "gelu_tanh":

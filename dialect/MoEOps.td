@@ -574,9 +574,9 @@ def MoE_LayerOp : MoE_Op<"layer", [Pure, AttrSizedOperandSegments,
       `shared_gate_up [2fs, d]` alone; `shared_expert_gate` `[1, d]`
       requires them.
     * (C9) only the projections (`gate`, `up`, `gate_up`, `down` and the
-      shared ones, `shared_gate_up` among them) may be block-quantized (`!moe.quant<...>`), each with a
-      static last dimension (`d`, or `f` for `down`) that is a whole number
-      of the format's blocks.
+      shared ones, `shared_gate_up` among them) may be block-quantized
+      (`!moe.quant<...>`), each with a static last dimension (`d`, or `f`
+      for `down`) that is a whole number of the format's blocks.
 
     The result has the type of `hidden`.
 

@@ -109,6 +109,15 @@ struct Common {
 std::string deepseekLike(const Checkpoint &ckpt, Config &cfg, const Common &c,
                          const std::string &type, std::vector<LayerPlan> &out);
 
+/// Nemotron-H's layer kinds, one flag per layer, true for MoE
+/// (NemotronFamily.cpp).
+std::vector<bool> nemotronMoeLayers(Config &cfg);
+
+/// The plans of Nemotron-H's MoE layers, those `moe` marks.
+std::string nemotronH(const Checkpoint &ckpt, Config &cfg, const Common &c,
+                      const std::vector<bool> &moe,
+                      std::vector<LayerPlan> &out);
+
 } // namespace moe::hf::family
 
 #endif // MOEC_IMPORTERS_HF_FAMILYCONFIG_H

@@ -445,6 +445,12 @@ TEST(sharedGateUpLayouts) {
   ops.sharedUp.reset();
   ops.sharedGateUp = arr({3, 1}, {1, 2, 3});
   CHECK_CONTAINS(evaluate(c, ops, out), "shared_gate_up");
+  // Only for a gated kind.
+  ops.sharedGateUp = arr({4, 1}, {1, 2, 3, 4});
+  ops.gate.reset();
+  c.activation.kind = ActivationKind::Relu;
+  CHECK_CONTAINS(evaluate(c, ops, out),
+                 "shared_gate_up: not allowed with elementwise activation");
 }
 
 namespace {

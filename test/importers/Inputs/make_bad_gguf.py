@@ -50,6 +50,10 @@ OUT, each a small qwen3moe model (make_gguf.py's shape) with one thing wrong:
                          entries for 1 block
   nemotron-latent.gguf   nemotron_h_moe.moe_latent_size 8 (latent
                          projections around the experts)
+  nemotron-latent-tensor.gguf  nemotron_h_moe with blk.0.ffn_latent_down
+  nemotron-narrow.gguf   nemotron_h_moe without expert_feed_forward_length
+                         and a feed_forward_length (1) below top-k (2):
+                         experts 0 wide
 """
 import os
 import struct
@@ -178,6 +182,12 @@ def main(out):
           keys={"feed_forward_length": [I, I]})
     write(p("nemotron-latent.gguf"), arch="nemotron_h_moe",
           keys={"feed_forward_length": [I], "moe_latent_size": 8})
+    write(p("nemotron-latent-tensor.gguf"), arch="nemotron_h_moe",
+          keys={"feed_forward_length": [I]},
+          shapes={"ffn_latent_down.weight": (8, H)})
+    write(p("nemotron-narrow.gguf"), arch="nemotron_h_moe",
+          keys={"feed_forward_length": [1]},
+          drop=("expert_feed_forward_length",))
     with open(p("ok.gguf"), "rb") as f:
         data = f.read()
     with open(p("truncated.gguf"), "wb") as f:

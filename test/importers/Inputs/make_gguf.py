@@ -221,19 +221,16 @@ def moe_ffn(x, w, r, int8=frozenset()):
         if r.get("relu2"):
             # nemotron_h_moe: no gate, squared ReLU.
             h = np.square(np.maximum(u, 0.0))
-            g = None
         else:
             g = w["gate"][e] @ inp("gate", xe)
-        if "gate_bias" in w:
-            g, u = g + w["gate_bias"][e], u + w["up_bias"][e]
-        if g is None:
-            pass
-        elif r.get("oai"):
-            g = np.minimum(g, r["limit"])
-            u = np.clip(u, -r["limit"], r["limit"])
-            h = (u + 1.0) * (g * sigmoid(1.702 * g))
-        else:
-            h = silu(g) * u
+            if "gate_bias" in w:
+                g, u = g + w["gate_bias"][e], u + w["up_bias"][e]
+            if r.get("oai"):
+                g = np.minimum(g, r["limit"])
+                u = np.clip(u, -r["limit"], r["limit"])
+                h = (u + 1.0) * (g * sigmoid(1.702 * g))
+            else:
+                h = silu(g) * u
         hq = inp("down", h)
         if hq is None:
             return None

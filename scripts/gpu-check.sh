@@ -193,17 +193,18 @@ run)
   echo "gpu-check: numerics: $passed of $total runs within tolerance"
   [ "$passed" -eq "$total" ] || failed=1
 
-  # The tensor-core kernels' machine code: HMMA in every gemm_mma kernel.
+  # The tensor-core kernels' machine code: HMMA (mma.sync) or HGMMA
+  # (wgmma, the staged GEMM on sm_90a) in every gemm_mma kernel.
   if command -v cuobjdump >/dev/null; then
     mma=0 hmma=0
     for cubin in "$dir"/cubins/*.cubin; do
       counts=$(cuobjdump -sass "$cubin" | awk '
         /Function :/ { name = $3; if (name ~ /gemm_mma/) mma++ }
-        /HMMA/ && name ~ /gemm_mma/ && !(name in seen) { seen[name] = 1; h++ }
+        /HG?MMA/ && name ~ /gemm_mma/ && !(name in seen) { seen[name] = 1; h++ }
         END { print mma + 0, h + 0 }')
       mma=$((mma + ${counts% *})) hmma=$((hmma + ${counts#* }))
     done
-    echo "gpu-check: SASS: $hmma of $mma gemm_mma kernels hold HMMA (cuobjdump -sass)"
+    echo "gpu-check: SASS: $hmma of $mma gemm_mma kernels hold HMMA or HGMMA (cuobjdump -sass)"
     [ "$mma" -gt 0 ] && [ "$hmma" -eq "$mma" ] || failed=1
   else
     echo "gpu-check: no cuobjdump here: the SASS is not checked"

@@ -152,10 +152,11 @@ MmaGemmTile mlir::moe::mmaGemmTile(const CudaTargetDescription &) {
   return MmaGemmTile{};
 }
 
-StagedGemmRule mlir::moe::stagedGemmRule(const CudaTargetDescription &) {
+StagedGemmRule mlir::moe::stagedGemmRule(const CudaTargetDescription &target) {
   // Static shared memory per block on every chip from sm_80 on.
   constexpr int64_t kStaticShared = 48 * 1024;
   StagedGemmRule rule;
+  rule.wgmma = target.tensorCore == "wgmma";
   rule.prefill = StagedGemmTile{128, 128, 32, 2, 4, 0};
   rule.decode = StagedGemmTile{16, 128, 32, 1, 8, 0};
   for (StagedGemmTile *t : {&rule.prefill, &rule.decode}) {

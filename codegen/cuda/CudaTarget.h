@@ -129,8 +129,21 @@ struct StagedGemmTile {
 /// registers, more than the 128 ptxas otherwise budgets for a block of 256
 /// threads, and a spill in the inner loop costs more than the second
 /// block it would make room for.
+///
+/// On chips whose `tensor_core` is "wgmma" (sm_90a, sm_100a) the same
+/// tiles and stages are multiplied by warpgroup MMA (`wgmma`): the two
+/// warpgroups of a program read both operands from the stage through
+/// shared-memory descriptors, no ldmatrix. The stage rows of `depth`
+/// 16-bit elements, swizzled as below, are the canonical K-major layout
+/// of the swizzle mode of that row width (64 bytes: the 64-byte swizzle).
+/// The prefill tile gives each warpgroup 64 of its rows (m64n128k16); the
+/// decode tile, whose 16 rows are fewer than one wgmma's 64, is swapped:
+/// each warpgroup multiplies 64 of the weight rows by the 16 rows
+/// (m64n16k16), so no multiply is spent on rows that are not there.
 struct StagedGemmRule {
   StagedGemmTile prefill, decode;
+  /// Multiply with wgmma (above) rather than mma.sync.
+  bool wgmma = false;
   int64_t prefillRowsPerGroup = 64;
   int64_t sharedBytes = 0;
   int64_t minBlocksPerSm = 1;

@@ -44,7 +44,15 @@
 // of f32 sums with an atomic add (StagedGemm.h); the tiles of rows outside
 // every group add nothing.
 //
-// Not yet: wgmma with TMA (sm_90a), split-K for decode.
+// On sm_90a (the rule's `wgmma`) the stages are multiplied by warpgroup
+// MMA instead of ldmatrix and mma.sync: the stage layout above is wgmma's
+// canonical K-major layout with the 64-byte swizzle, so each operand is a
+// shared-memory descriptor; prefill gives each of the two warpgroups 64
+// rows by the 128 weight rows (m64n128k16), decode is swapped (64 weight
+// rows by the 16 rows, m64n16k16). The epilogue is shared: each sum knows
+// its row and its stage weight row (Sums).
+//
+// Not yet: TMA and mbarriers for the stages (sm_90a), split-K for decode.
 //
 //===----------------------------------------------------------------------===//
 #include "codegen/cuda/KernelBuilder.h"
@@ -260,6 +268,10 @@ struct StagedGemmBuilder {
                  e.c(shape.staged.prefillRowsPerGroup * groups));
   }
 
+  /// Aligned to 1024 bytes: wgmma's swizzles are functions of the address,
+  /// repeating every 8 rows of their width (at most 128 bytes), so the
+  /// stages' swizzled rows are what the descriptors say only from an
+  /// address aligned to that.
   void declareStaging(OpBuilder &b, ModuleOp module) const {
     if (module.lookupSymbol(kSharedName))
       return;
@@ -269,7 +281,7 @@ struct StagedGemmBuilder {
         LLVM::LLVMArrayType::get(b.getI8Type(), shape.staged.sharedBytes);
     LLVM::GlobalOp::create(b, module.getLoc(), type, /*isConstant=*/false,
                            LLVM::Linkage::Internal, kSharedName, Attribute(),
-                           /*alignment=*/128, /*addrSpace=*/3);
+                           /*alignment=*/1024, /*addrSpace=*/3);
   }
 
   /// One program: find its tile, then multiply it (or zero it).
@@ -438,15 +450,12 @@ struct StagedGemmBuilder {
                  Value n0) const {
     OpBuilder &b = e.b;
     Location loc = e.loc;
-    MLIRContext *ctx = b.getContext();
     const StagedGemmTile &s = t.shape;
     const int64_t K = gemm.K;
     const int64_t kTiles = K / s.depth, stageBytes = s.stageBytes();
     // No more stages than K has tiles (at least two: one landing, one
     // computed).
     const int64_t stages = std::max<int64_t>(2, std::min(s.stages, kTiles));
-    Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
-    Value wm = e.div(warp, s.warpsN), wn = e.rem(warp, s.warpsN);
     auto baseOf = [&](Value buffer) {
       return e.toI64(
           memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer));
@@ -530,6 +539,73 @@ struct StagedGemmBuilder {
       }
     };
 
+    // The prologue: stages 0 .. S-2 in flight, one commit group each.
+    for (int64_t st = 0; st + 1 < stages; ++st) {
+      if (st < kTiles)
+        issue(e, e.c(st), e.c(st));
+      NVVM::CpAsyncCommitGroupOp::create(b, loc);
+    }
+    // The K loop: at step kt, stage kt % S has landed for this thread; the
+    // barrier makes it so for all, and frees the stage computed at kt - 1
+    // for kt + S - 1. `multiply` adds the stage's products to the sums.
+    auto kLoop = [&](ValueRange init,
+                     function_ref<SmallVector<Value>(Emit &, Value, ValueRange)>
+                         multiply) {
+      return scf::ForOp::create(
+          b, loc, e.c(0), e.c(kTiles), e.c(1), init,
+          [&](OpBuilder &lb, Location ll, Value kt, ValueRange acc) {
+            Emit l{lb, ll};
+            NVVM::CpAsyncWaitGroupOp::create(lb, ll, stages - 2);
+            // wgmma reads the stage through the async proxy: the copies
+            // this thread saw land are made visible to it first.
+            if (shape.staged.wgmma)
+              NVVM::FenceProxyOp::create(
+                  lb, ll, NVVM::ProxyKind::async_shared,
+                  NVVM::SharedSpaceAttr::get(lb.getContext(),
+                                             NVVM::SharedSpace::shared_cta));
+            l.barrier();
+            Value next = l.add(kt, l.c(stages - 1));
+            l.ifThen(l.cmp(P::ult, next, l.c(kTiles)),
+                     [&] { issue(l, next, l.rem(next, stages)); });
+            NVVM::CpAsyncCommitGroupOp::create(lb, ll);
+            Value stageOff =
+                l.mul(l.toI32(l.rem(kt, stages)), l.i32(stageBytes));
+            scf::YieldOp::create(lb, ll, multiply(l, stageOff, acc));
+          });
+    };
+    Sums sums = shape.staged.wgmma ? wgmmaSums(e, t, gemm, base, tid, kLoop)
+                                   : mmaSums(e, t, gemm, base, tid, kLoop);
+    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+    buildEpilogue(e, gemm, sums, rowStart, end, group, n0);
+  }
+
+  /// The f32 sums a thread holds after the K loop and where they belong:
+  /// `rows` are the tile rows they fall in (offsets from the tile's first
+  /// row); each item is one sum (`value`), for gate and up projections
+  /// with the up sum of the same output (`up`), its row (an index into
+  /// `rows`) and the stage weight row it was multiplied by.
+  struct Sums {
+    SmallVector<Value> values, rows;
+    struct Item {
+      int64_t value, up, row;
+      Value stageRow;
+    };
+    SmallVector<Item> items;
+  };
+  using KLoop = function_ref<scf::ForOp(
+      ValueRange, function_ref<SmallVector<Value>(Emit &, Value, ValueRange)>)>;
+
+  /// mma.sync m16n8k16: warp (wm, wn) of the warpsM x warpsN grid
+  /// multiplies rows wm * warpRows .. by stage weight rows wn * warpCols ..,
+  /// its fragments read by ldmatrix.
+  Sums mmaSums(Emit &e, const Tile &t, const Gemm &gemm, Value base, Value tid,
+               KLoop kLoop) const {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    MLIRContext *ctx = b.getContext();
+    const StagedGemmTile &s = t.shape;
+    Value warp = e.div(tid, 32), lane = e.rem(tid, 32);
+    Value wm = e.div(warp, s.warpsN), wn = e.rem(warp, s.warpsN);
     // The thread's ldmatrix addresses in a stage, per 16 of K: A (x4: rows
     // 0-7 and 8-15 of an m16 tile at chunks 2ks and 2ks + 1) and B (x4: two
     // n8 tiles, each at chunks 2ks and 2ks + 1).
@@ -553,13 +629,6 @@ struct StagedGemmBuilder {
       }
     }
 
-    // The prologue: stages 0 .. S-2 in flight, one commit group each.
-    for (int64_t st = 0; st + 1 < stages; ++st) {
-      if (st < kTiles)
-        issue(e, e.c(st), e.c(st));
-      NVVM::CpAsyncCommitGroupOp::create(b, loc);
-    }
-
     Type f32 = b.getF32Type(), i32 = b.getI32Type();
     auto x4 = LLVM::LLVMStructType::getLiteral(ctx, {i32, i32, i32, i32});
     auto accStruct =
@@ -567,140 +636,253 @@ struct StagedGemmBuilder {
     NVVM::MMATypes ptx =
         gemm.elemType.isF16() ? NVVM::MMATypes::f16 : NVVM::MMATypes::bf16;
     SmallVector<Value> init(4 * t.mTiles * t.nTiles, f32Const(b, loc, 0.0));
-    auto kLoop = scf::ForOp::create(
-        b, loc, e.c(0), e.c(kTiles), e.c(1), init,
-        [&](OpBuilder &lb, Location ll, Value kt, ValueRange acc) {
-          Emit l{lb, ll};
-          // Stage kt has landed for this thread; the barrier makes it so
-          // for all, and frees the stage computed at kt - 1 for kt + S - 1.
-          NVVM::CpAsyncWaitGroupOp::create(lb, ll, stages - 2);
-          l.barrier();
-          Value next = l.add(kt, l.c(stages - 1));
-          l.ifThen(l.cmp(P::ult, next, l.c(kTiles)),
-                   [&] { issue(l, next, l.rem(next, stages)); });
-          NVVM::CpAsyncCommitGroupOp::create(lb, ll);
-          Value stageOff = l.mul(l.toI32(l.rem(kt, stages)), l.i32(stageBytes));
-          auto fragments = [&](Value addr) {
-            Value ptr = l.shared(base, l.add(stageOff, addr));
-            auto ld = NVVM::LdMatrixOp::create(
-                lb, ll, x4, ptr, 4, NVVM::MMALayout::row,
-                NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
-                NVVM::LdStMatrixEltType::B16);
-            SmallVector<Value> regs;
-            for (int64_t i = 0; i < 4; ++i) {
-              Value r = LLVM::ExtractValueOp::create(lb, ll, ld,
-                                                     ArrayRef<int64_t>{i});
-              if (gemm.elemType.isF16())
-                r = LLVM::BitcastOp::create(
-                    lb, ll, VectorType::get({2}, lb.getF16Type()), r);
-              regs.push_back(r);
-            }
-            return regs;
-          };
-          SmallVector<Value> sums(acc.begin(), acc.end());
-          for (int64_t ks = 0; ks < kSteps; ++ks) {
-            SmallVector<SmallVector<Value>> a, bf;
-            for (int64_t mi = 0; mi < t.mTiles; ++mi)
-              a.push_back(fragments(aAddr[ks * t.mTiles + mi]));
-            for (int64_t nj = 0; nj < t.nTiles / 2; ++nj) {
-              SmallVector<Value> r = fragments(bAddr[ks * (t.nTiles / 2) + nj]);
-              bf.push_back({r[0], r[1]});
-              bf.push_back({r[2], r[3]});
-            }
-            for (int64_t mi = 0; mi < t.mTiles; ++mi)
-              for (int64_t nt = 0; nt < t.nTiles; ++nt) {
-                int64_t at = 4 * (mi * t.nTiles + nt);
-                SmallVector<Value> cv(sums.begin() + at, sums.begin() + at + 4);
-                Value d = NVVM::MmaOp::create(
-                    lb, ll, accStruct, a[mi], bf[nt], cv,
-                    ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
-                    std::array<NVVM::MMATypes, 2>{ptx, ptx},
-                    std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
-                                                   NVVM::MMALayout::col});
-                for (int64_t i = 0; i < 4; ++i)
-                  sums[at + i] = LLVM::ExtractValueOp::create(
-                      lb, ll, d, ArrayRef<int64_t>{i});
-              }
+    auto loop = kLoop(init, [&](Emit &l, Value stageOff, ValueRange acc) {
+      OpBuilder &lb = l.b;
+      Location ll = l.loc;
+      auto fragments = [&](Value addr) {
+        Value ptr = l.shared(base, l.add(stageOff, addr));
+        auto ld =
+            NVVM::LdMatrixOp::create(lb, ll, x4, ptr, 4, NVVM::MMALayout::row,
+                                     NVVM::LdStMatrixShapeAttr::get(ctx, 8, 8),
+                                     NVVM::LdStMatrixEltType::B16);
+        SmallVector<Value> regs;
+        for (int64_t i = 0; i < 4; ++i) {
+          Value r =
+              LLVM::ExtractValueOp::create(lb, ll, ld, ArrayRef<int64_t>{i});
+          if (gemm.elemType.isF16())
+            r = LLVM::BitcastOp::create(
+                lb, ll, VectorType::get({2}, lb.getF16Type()), r);
+          regs.push_back(r);
+        }
+        return regs;
+      };
+      SmallVector<Value> out(acc.begin(), acc.end());
+      for (int64_t ks = 0; ks < kSteps; ++ks) {
+        SmallVector<SmallVector<Value>> a, bf;
+        for (int64_t mi = 0; mi < t.mTiles; ++mi)
+          a.push_back(fragments(aAddr[ks * t.mTiles + mi]));
+        for (int64_t nj = 0; nj < t.nTiles / 2; ++nj) {
+          SmallVector<Value> r = fragments(bAddr[ks * (t.nTiles / 2) + nj]);
+          bf.push_back({r[0], r[1]});
+          bf.push_back({r[2], r[3]});
+        }
+        for (int64_t mi = 0; mi < t.mTiles; ++mi)
+          for (int64_t nt = 0; nt < t.nTiles; ++nt) {
+            int64_t at = 4 * (mi * t.nTiles + nt);
+            SmallVector<Value> cv(out.begin() + at, out.begin() + at + 4);
+            Value d = NVVM::MmaOp::create(
+                lb, ll, accStruct, a[mi], bf[nt], cv,
+                ArrayRef<int64_t>{16, 8, 16}, std::nullopt, std::nullopt,
+                std::array<NVVM::MMATypes, 2>{ptx, ptx},
+                std::array<NVVM::MMALayout, 2>{NVVM::MMALayout::row,
+                                               NVVM::MMALayout::col});
+            for (int64_t i = 0; i < 4; ++i)
+              out[at + i] =
+                  LLVM::ExtractValueOp::create(lb, ll, d, ArrayRef<int64_t>{i});
           }
-          scf::YieldOp::create(lb, ll, sums);
-        });
-    NVVM::CpAsyncWaitGroupOp::create(b, loc, 0);
+      }
+      return out;
+    });
 
-    // Accumulator i of tile (mi, nt) is row 16 mi + gid + 8 (i / 2), column
-    // 8 nt + 2 tig + i % 2 of the warp's part of the tile; for gate and up
-    // projections, tiles 2 p (gate) and 2 p + 1 (up) are output columns
-    // 8 p + 2 tig + i % 2 of the warp's half as many.
+    // Accumulator i of tile (mi, nt) is row 16 mi + gid + 8 (i / 2), stage
+    // weight row 8 nt + 2 tig + i % 2 of the warp's part of the tile; for
+    // gate and up projections tiles 2 p (gate) and 2 p + 1 (up) hold the
+    // same outputs.
+    Sums sums;
+    sums.values.assign(loop.getResults().begin(), loop.getResults().end());
     Value gid = e.div(lane, 4), tig = e.rem(lane, 4);
-    Value warpRow0 = e.add(rowStart, e.add(e.mul(wm, e.c(t.warpRows)), gid));
-    const int64_t warpOut = gemm.gated ? t.warpCols / 2 : t.warpCols;
-    Value warpCol0 =
-        e.add(n0, e.add(e.mul(wn, e.c(warpOut)), e.mul(tig, e.c(2))));
+    Value warpRow0 = e.add(e.mul(wm, e.c(t.warpRows)), gid);
+    for (int64_t mi = 0; mi < t.mTiles; ++mi)
+      for (int64_t half = 0; half < 2; ++half)
+        sums.rows.push_back(e.add(warpRow0, e.c(16 * mi + 8 * half)));
+    Value stageCol0 = e.add(e.mul(wn, e.c(t.warpCols)), e.mul(tig, e.c(2)));
+    const int64_t step = gemm.gated ? 2 : 1;
+    for (int64_t mi = 0; mi < t.mTiles; ++mi)
+      for (int64_t nt = 0; nt < t.nTiles; nt += step)
+        for (int64_t i = 0; i < 4; ++i)
+          sums.items.push_back(
+              {4 * (mi * t.nTiles + nt) + i,
+               gemm.gated ? 4 * (mi * t.nTiles + nt + 1) + i : -1,
+               2 * mi + i / 2, e.add(stageCol0, e.c(8 * nt + i % 2))});
+    return sums;
+  }
+
+  /// wgmma m64nNk16 (sm_90a): the program's two warpgroups each multiply
+  /// 64 rows of one operand by all rows of the other, both read from the
+  /// stage through shared-memory descriptors. Prefill: A is 64 of the
+  /// tile's rows, B the 128 weight rows (N 128). Decode, swapped: A is 64
+  /// of the weight rows, B the tile's rows (N = rows).
+  Sums wgmmaSums(Emit &e, const Tile &t, const Gemm &gemm, Value base,
+                 Value tid, KLoop kLoop) const {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
+    MLIRContext *ctx = b.getContext();
+    const StagedGemmTile &s = t.shape;
+    const int64_t warpgroups = t.threads / 128;
+    const bool swapped = s.rows != 64 * warpgroups;
+    assert((swapped ? s.cols : s.rows) == 64 * warpgroups &&
+           "one operand's rows are 64 per warpgroup");
+    const int64_t n = swapped ? s.rows : s.cols;
+    assert(n % 8 == 0 && n <= 256 && "wgmma's N is a multiple of 8 to 256");
+    const int64_t rowBytes = s.depth * 2;
+    Value wg = e.div(tid, 128);
+    // The operands' first row in a stage, in bytes: A's the warpgroup's 64.
+    Value aStart = e.toI64(
+        e.add(e.c(swapped ? t.aBytes : 0), e.mul(wg, e.c(64 * rowBytes))));
+    Value bStart = e.i64(swapped ? 0 : t.aBytes);
+    // The descriptor of the stage at shared address 0: the K-major
+    // canonical layout of rows of rowBytes, swizzled over rowBytes (the
+    // stage's chunk ^ (row / rowsPerLine) % chunks is that swizzle: 64
+    // bytes, 2; 128, 1; 32, 3); the leading byte offset unused (1), the
+    // stride byte offset that of 8 rows. The descriptor of the operand at
+    // byte b of the staging buffer adds b / 16 (the start address field).
+    const int64_t mode = rowBytes == 128 ? 1 : rowBytes == 64 ? 2 : 3;
+    assert((rowBytes == 32 || rowBytes == 64 || rowBytes == 128) &&
+           "the stage rows are a wgmma swizzle width");
+    Value addr = LLVM::PtrToIntOp::create(b, loc, b.getI64Type(), base);
+    Value desc = e.orI(
+        arith::ShRUIOp::create(b, loc, e.andI(addr, e.i64(0x3FFFF)), e.i64(4)),
+        e.i64((int64_t(1) << 16) | (int64_t(8 * rowBytes / 16) << 32) |
+              int64_t(uint64_t(mode) << 62)));
+
+    Type f32 = b.getF32Type();
+    auto accStruct =
+        LLVM::LLVMStructType::getLiteral(ctx, SmallVector<Type>(n / 2, f32));
+    NVVM::WGMMATypes type =
+        gemm.elemType.isF16() ? NVVM::WGMMATypes::f16 : NVVM::WGMMATypes::bf16;
+    Value zero = LLVM::ZeroOp::create(b, loc, accStruct);
+    auto loop = kLoop(zero, [&](Emit &l, Value stageOff, ValueRange acc) {
+      Value stage =
+          l.add(desc, arith::ShRUIOp::create(
+                          l.b, l.loc, l.toI64(l.fromI32(stageOff)), l.i64(4)));
+      Value d = acc[0];
+      NVVM::WgmmaFenceAlignedOp::create(l.b, l.loc);
+      for (int64_t ks = 0; ks < s.depth / 16; ++ks) {
+        auto at = [&](Value start) {
+          return l.add(stage,
+                       arith::ShRUIOp::create(
+                           l.b, l.loc, l.add(start, l.i64(32 * ks)), l.i64(4)));
+        };
+        d = NVVM::WgmmaMmaAsyncOp::create(
+            l.b, l.loc, accStruct, d, at(aStart), at(bStart),
+            NVVM::MMAShapeAttr::get(ctx, 64, n, 16), type, type,
+            NVVM::WGMMATypes::f32, NVVM::WGMMAScaleOut::one,
+            NVVM::WGMMAScaleIn::one, NVVM::WGMMAScaleIn::one,
+            NVVM::MMALayout::row, NVVM::MMALayout::col,
+            NVVM::MMAIntOverflowAttr());
+      }
+      NVVM::WgmmaGroupSyncAlignedOp::create(l.b, l.loc);
+      // The stage is overwritten after the next step's barrier: its
+      // products are done before this warpgroup reaches it.
+      NVVM::WgmmaWaitGroupSyncOp::create(l.b, l.loc, 0);
+      return SmallVector<Value>{d};
+    });
+
+    // Sum i of the m64nN result is its row 16 w + gid + 8 ((i % 4) / 2) (w
+    // the warp of the warpgroup) and column 8 (i / 4) + 2 tig + i % 2.
+    Sums sums;
+    for (int64_t i = 0; i < n / 2; ++i)
+      sums.values.push_back(LLVM::ExtractValueOp::create(
+          b, loc, loop.getResult(0), ArrayRef<int64_t>{i}));
+    Value lane = e.rem(tid, 32), gid = e.div(lane, 4), tig = e.rem(lane, 4);
+    // The result row of the thread's sums 0 and 1 (8 more for 2 and 3).
+    Value row0 = e.add(e.mul(e.div(tid, 32), e.c(16)), gid);
+    Value col0 = e.mul(tig, e.c(2));
+    if (!swapped) {
+      // Result rows are tile rows (64 a warpgroup), columns stage rows; for
+      // gate and up projections n8 blocks 2 p and 2 p + 1.
+      sums.rows = {row0, e.add(row0, e.c(8))};
+      const int64_t step = gemm.gated ? 2 : 1;
+      for (int64_t c = 0; c < n / 8; c += step)
+        for (int64_t i = 0; i < 4; ++i)
+          sums.items.push_back({4 * c + i, gemm.gated ? 4 * (c + 1) + i : -1,
+                                i / 2, e.add(col0, e.c(8 * c + i % 2))});
+      return sums;
+    }
+    // Swapped: result rows are stage weight rows (64 a warpgroup: for gate
+    // and up projections, rows 16 j + gid the gate and 16 j + 8 + gid the
+    // up of one output), columns tile rows.
+    for (int64_t c = 0; c < n / 8; ++c)
+      for (int64_t v = 0; v < 2; ++v)
+        sums.rows.push_back(e.add(col0, e.c(8 * c + v)));
+    for (int64_t c = 0; c < n / 8; ++c)
+      for (int64_t v = 0; v < 2; ++v)
+        for (int64_t h = 0; h < (gemm.gated ? 1 : 2); ++h)
+          sums.items.push_back({4 * c + 2 * h + v,
+                                gemm.gated ? 4 * c + 2 + v : -1, 2 * c + v,
+                                e.add(row0, e.c(8 * h))});
+    return sums;
+  }
+
+  /// The sums' epilogue: each item's output column (its stage weight row,
+  /// or, for gate and up projections, the output column of stage rows
+  /// 16 j + r and 16 j + 8 + r: 8 j + r), bias, activation, and the store
+  /// or the fused combine's scaled atomic add.
+  void buildEpilogue(Emit &e, const Gemm &gemm, const Sums &sums,
+                     Value rowStart, Value end, Value group, Value n0) const {
+    OpBuilder &b = e.b;
+    Location loc = e.loc;
     auto biasAt = [&](Value full, Value weightRow) {
       return group ? loadF32(b, loc, full, {group, weightRow})
                    : loadF32(b, loc, full, {weightRow});
     };
+    SmallVector<Value> rows;
+    for (Value r : sums.rows)
+      rows.push_back(e.add(rowStart, r));
     // The fused combine: each of the thread's rows' token and routing
     // weight, read once (rows past T·k or the range add nothing).
-    SmallVector<std::pair<Value, Value>> scatterTo; // [mi][half]
+    SmallVector<std::pair<Value, Value>> scatterTo;
     if (gemm.scatter.sums)
-      for (int64_t mi = 0; mi < t.mTiles; ++mi)
-        for (int64_t half = 0; half < 2; ++half)
-          scatterTo.push_back(scatterRow(
-              e, gemm, e.add(warpRow0, e.c(16 * mi + 8 * half)), end));
-    const int64_t step = gemm.gated ? 2 : 1;
-    for (int64_t mi = 0; mi < t.mTiles; ++mi)
-      for (int64_t nt = 0; nt < t.nTiles; nt += step)
-        for (int64_t i = 0; i < 4; ++i) {
-          Value row = e.add(warpRow0, e.c(16 * mi + 8 * (i / 2)));
-          Value col = e.add(warpCol0, e.c(8 * (nt / step) + i % 2));
-          Value rowOk = e.cmp(P::ult, row, end);
-          Value token, routingWeight;
-          if (gemm.scatter.sums) {
-            std::tie(token, routingWeight) = scatterTo[2 * mi + i / 2];
-            rowOk = e.cmp(P::ult, token, e.c(kNoToken));
+      for (Value row : rows)
+        scatterTo.push_back(scatterRow(e, gemm, row, end));
+    for (const Sums::Item &item : sums.items) {
+      Value row = rows[item.row];
+      Value col = gemm.gated
+                      ? e.add(n0, e.add(e.mul(e.div(item.stageRow, 16), e.c(8)),
+                                        e.rem(item.stageRow, 8)))
+                      : e.add(n0, item.stageRow);
+      Value rowOk = e.cmp(P::ult, row, end);
+      Value token, routingWeight;
+      if (gemm.scatter.sums) {
+        std::tie(token, routingWeight) = scatterTo[item.row];
+        rowOk = e.cmp(P::ult, token, e.c(kNoToken));
+      }
+      Value v = sums.values[item.value];
+      Value u = item.up >= 0 ? sums.values[item.up] : Value();
+      e.ifThen(e.andI(rowOk, e.cmp(P::ult, col, e.c(gemm.outCols))), [&] {
+        Value gate = v, upSum = u;
+        if (gemm.bias && !gemm.gated) {
+          gate = arith::AddFOp::create(b, loc, gate, biasAt(gemm.bias, col));
+        } else if (gemm.bias) {
+          // The gate's and the up's weight rows of column `col`.
+          Value gateRow = col, upRow = col;
+          Value upBias = gemm.up ? gemm.upBias : gemm.bias;
+          if (gemm.layout == GateUpLayout::interleaved) {
+            gateRow = e.mul(col, e.c(2));
+            upRow = e.add(gateRow, e.c(1));
+          } else if (gemm.layout) {
+            upRow = e.add(col, e.c(gemm.outCols));
           }
-          Value v = kLoop.getResult(4 * (mi * t.nTiles + nt) + i);
-          Value u = gemm.gated
-                        ? kLoop.getResult(4 * (mi * t.nTiles + nt + 1) + i)
-                        : Value();
-          e.ifThen(e.andI(rowOk, e.cmp(P::ult, col, e.c(gemm.outCols))), [&] {
-            Value gate = v, upSum = u;
-            if (gemm.bias && !gemm.gated) {
-              gate =
-                  arith::AddFOp::create(b, loc, gate, biasAt(gemm.bias, col));
-            } else if (gemm.bias) {
-              // The gate's and the up's weight rows of column `col`.
-              Value gateRow = col, upRow = col;
-              Value upBias = gemm.up ? gemm.upBias : gemm.bias;
-              if (gemm.layout == GateUpLayout::interleaved) {
-                gateRow = e.mul(col, e.c(2));
-                upRow = e.add(gateRow, e.c(1));
-              } else if (gemm.layout) {
-                upRow = e.add(col, e.c(gemm.outCols));
-              }
-              gate = arith::AddFOp::create(b, loc, gate,
-                                           biasAt(gemm.bias, gateRow));
-              upSum =
-                  arith::AddFOp::create(b, loc, upSum, biasAt(upBias, upRow));
-            }
-            Value out = gate;
-            if (gemm.activation)
-              out =
-                  gemm.gated
-                      ? applyActivation(b, loc, gemm.activation, gate, upSum)
-                      : applyActivation(b, loc, gemm.activation, Value(), gate);
-            if (gemm.scatter.sums) {
-              memref::AtomicRMWOp::create(
-                  b, loc, arith::AtomicRMWKind::addf,
-                  arith::MulFOp::create(b, loc, routingWeight, out),
-                  gemm.scatter.sums, ValueRange{token, col});
-              return;
-            }
-            memref::StoreOp::create(b, loc,
-                                    castFloat(b, loc, out, gemm.outType),
-                                    gemm.result, ValueRange{row, col});
-          });
+          gate =
+              arith::AddFOp::create(b, loc, gate, biasAt(gemm.bias, gateRow));
+          upSum = arith::AddFOp::create(b, loc, upSum, biasAt(upBias, upRow));
         }
+        Value out = gate;
+        if (gemm.activation)
+          out = gemm.gated
+                    ? applyActivation(b, loc, gemm.activation, gate, upSum)
+                    : applyActivation(b, loc, gemm.activation, Value(), gate);
+        if (gemm.scatter.sums) {
+          memref::AtomicRMWOp::create(
+              b, loc, arith::AtomicRMWKind::addf,
+              arith::MulFOp::create(b, loc, routingWeight, out),
+              gemm.scatter.sums, ValueRange{token, col});
+          return;
+        }
+        memref::StoreOp::create(b, loc, castFloat(b, loc, out, gemm.outType),
+                                gemm.result, ValueRange{row, col});
+      });
+    }
   }
 
   /// The token of no row: what scatterRow gives a row that adds nothing.

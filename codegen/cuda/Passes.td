@@ -89,7 +89,12 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       outside every group store zeros. The bias is added to the f32 sums,
       one rounding. With gate and up projections, a stage holds the gate
       and up weight rows of 64 output columns interleaved 8 by 8, so one
-      thread holds both sums of each of its outputs.
+      thread holds both sums of each of its outputs. Where the target's
+      `tensor_core` is `wgmma` (sm_90a) the stages are multiplied by
+      wgmma m64nNk16 instead, both operands read through shared-memory
+      descriptors (the stage layout is the 64-byte swizzle's): each of
+      the 2 warpgroups takes 64 of the 128 rows by the 128 weight rows
+      (prefill), or 64 of the weight rows by the 16 rows (decode).
     * The same with K an odd multiple of 16 (`gemm_mma`): programs of 4
       warps over 16 rows and 64 columns, 16 slots per row tile, slot `s`
       multiplying the tile by the group of its row `s` where that row is
@@ -139,8 +144,8 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
   let options = [
     Option<"tensorCores", "tensor-cores", "bool", /*default=*/"true",
            "Multiply bf16 and f16 grouped GEMMs with tensor cores "
-           "(mma.sync) where the target has them; false keeps every GEMM "
-           "in its SIMT form, which the CPU can run">,
+           "(mma.sync, or wgmma on sm_90a) where the target has them; false "
+           "keeps every GEMM in its SIMT form, which the CPU can run">,
     Option<"fuseCombine", "fuse-combine", "bool", /*default=*/"true",
            "Take a moe.combine with its down projection fused as the fused "
            "kernels (the scatter-add in the staged GEMM's epilogue, f32 "

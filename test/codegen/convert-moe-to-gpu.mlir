@@ -262,14 +262,14 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 
 // -----
 
-// The staged tensor-core grouped GEMM (K a multiple of 32): 256 threads a
-// program, the tile chosen per launch from M (prefill, 128 rows, when M >=
+// The staged tensor-core grouped GEMM (K a multiple of 32) on sm_80
+// (mma.sync): 256 threads a program, the tile chosen per launch from M (prefill, 128 rows, when M >=
 // 64 * G; decode, 16 rows, below); (ceil(M / BM) + min(G, M) + 2) row tiles of the
 // G + 2 ranges times the column tiles. Warp 0 scans the ranges' tile counts
 // with warp shuffles into the staging buffer's first slots; then each tile
 // is staged by cp.async (16 bytes a copy, one commit group a stage) and
 // read by ldmatrix into mma.sync m16n8k16, with a barrier per stage.
-// CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 128 : i64} : !llvm.array<49152 x i8>
+// CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<49152 x i8>
 // CHECK-LABEL: func.func @gemm_mma_staged
 // CHECK: %[[M:[a-zA-Z0-9_]+]] = memref.dim %{{.*}}, %{{.*}} : memref<?x128xbf16>
 // CHECK: %[[LARGE:[a-zA-Z0-9_]+]] = arith.cmpi uge, %[[M]], %{{.*}} : index
@@ -304,8 +304,52 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: %{{.*}}:8 = scf.for
 // CHECK: nvvm.cp.async.wait.group 2
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
-module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_80", "sm" = 80 : i64, "ptx_features" = "+ptx70", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 166912 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "mma_sync">>} {
   func.func @gemm_mma_staged(%x: tensor<?x128xbf16>, %w: tensor<4x48x128xbf16>, %off: tensor<5xi32>, %b: tensor<4x48xf32>) -> tensor<?x48xbf16> {
+    %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x48xf32>) : tensor<?x128xbf16>, tensor<4x48x128xbf16> -> tensor<?x48xbf16>
+    return %y : tensor<?x48xbf16>
+  }
+}
+
+// -----
+
+// On sm_90a (tensor_core "wgmma") the same tiles and stages are multiplied
+// by warpgroup MMA: each stage, once landed, is fenced for the async proxy
+// before the barrier; each warpgroup's sums are one LLVM struct carried by
+// the K loop, and two wgmma per stage (16 of K each) read both operands
+// through shared-memory descriptors built from the staging buffer's
+// address, then commit and wait. Prefill: m64n128k16 (64 of the tile's
+// rows a warpgroup by the 128 weight rows); decode, swapped: m64n16k16 (64
+// weight rows a warpgroup by the tile's 16 rows).
+// CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<49152 x i8>
+// CHECK-LABEL: func.func @gemm_wgmma
+// CHECK: %[[LARGE:[a-zA-Z0-9_]+]] = arith.cmpi uge
+// CHECK: %[[BASE:[a-zA-Z0-9_]+]] = llvm.mlir.addressof @moe_gemm_staging : !llvm.ptr<3>
+// CHECK: scf.if %[[LARGE]] {
+// CHECK: llvm.ptrtoint %[[BASE]] : !llvm.ptr<3> to i64
+// CHECK: %[[ZERO:[a-zA-Z0-9_]+]] = llvm.mlir.zero : !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
+// CHECK: %[[SUMS:[a-zA-Z0-9_]+]] = scf.for %{{.*}} iter_args(%[[D:[a-zA-Z0-9_]+]] = %[[ZERO]])
+// CHECK: nvvm.cp.async.wait.group 1
+// CHECK-NEXT: nvvm.fence.proxy {kind = #nvvm.proxy_kind<async.shared>, space = #nvvm.shared_space<cta>}
+// CHECK-NEXT: gpu.barrier
+// CHECK-COUNT-4: nvvm.cp.async.shared.global
+// CHECK: nvvm.wgmma.fence.aligned
+// CHECK: %[[D1:[a-zA-Z0-9_]+]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[D]], <m = 64, n = 128, k = 16>, D[<f32>, <one>], A[<bf16>, <one>, <row>], B[<bf16>, <one>, <col>]
+// CHECK: %[[D2:[a-zA-Z0-9_]+]] = nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %[[D1]], <m = 64, n = 128, k = 16>
+// CHECK-NEXT: nvvm.wgmma.commit.group.sync.aligned
+// CHECK-NEXT: nvvm.wgmma.wait.group.sync.aligned 0
+// CHECK-NEXT: scf.yield %[[D2]]
+// CHECK: llvm.extractvalue %[[SUMS]][63]
+// CHECK: nvvm.cp.async.wait.group 0
+// CHECK: } else {
+// CHECK: scf.for
+// CHECK: nvvm.cp.async.wait.group 2
+// CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %{{.*}}, <m = 64, n = 16, k = 16>
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK-NOT: nvvm.mma.sync
+// CHECK-NOT: nvvm.ldmatrix
+module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
+  func.func @gemm_wgmma(%x: tensor<?x128xbf16>, %w: tensor<4x48x128xbf16>, %off: tensor<5xi32>, %b: tensor<4x48xf32>) -> tensor<?x48xbf16> {
     %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x48xf32>) : tensor<?x128xbf16>, tensor<4x48x128xbf16> -> tensor<?x48xbf16>
     return %y : tensor<?x48xbf16>
   }
@@ -392,7 +436,7 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: %[[H:[a-zA-Z0-9_]+]] = memref.alloc(%{{.*}}) : memref<?x64xbf16>
 // CHECK: memref.load %[[ROWS]][%{{.*}}] : memref<?xi32>
 // CHECK: nvvm.cp.async.shared.global
-// CHECK: nvvm.mma.sync
+// CHECK: nvvm.wgmma.mma_async
 // CHECK: math.exp
 // CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK: memref.store %[[R]], %[[H]]
@@ -432,7 +476,7 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: memref.store %{{.*}}, %[[SUMS]][%{{.*}}, %{{.*}}] : memref<?x64xf32>
 // CHECK: memref.store %{{.*}}, %[[SLOT]][%{{.*}}] : memref<?xi32>
 // CHECK: } {moe.kernel_name = "combine_init"}
-// CHECK: nvvm.mma.sync
+// CHECK: nvvm.wgmma.mma_async
 // CHECK: memref.load %[[SLOT]][%{{.*}}] : memref<?xi32>
 // CHECK: %[[V:[a-zA-Z0-9_]+]] = arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK: memref.atomic_rmw addf %[[V]], %[[SUMS]][%{{.*}}, %{{.*}}] : (f32, memref<?x64xf32>) -> f32

@@ -5,8 +5,9 @@ For each case, writes a function of a moe.dispatch of random expert indices
 and a moe.combine with the experts' down projection fused into it (the form
 moe-fuse-combine makes: 16-bit rows in slot order, down weights, optional
 bias, shared expert and shared gate), lowers it with moe-cuda-pipeline up to
-its loops phase (tensor cores on, sm_90a) and runs the kernels with the
-warp-level emulator (gpu_emulator.py). Where the fused kernels take it
+its loops phase (tensor cores on, --chip sm_90a: wgmma, or sm_80:
+mma.sync) and runs the kernels with the warp-level emulator
+(gpu_emulator.py). Where the fused kernels take it
 (combine_init, gemm_mma_staged_combine with its scatter-add epilogue,
 combine_round), and where they do not (slots not from a moe.dispatch; K an
 odd multiple of 16; fuse-combine=false), which unfuse it into the down GEMM
@@ -17,8 +18,8 @@ shared term: relative L2 at most 1e-2 for 16-bit results (one rounding),
 1e-5 for f32 ones. Token counts on both sides of the staged kernel's
 switch between its decode and prefill tiles; experts without tokens.
 
-Prints one line per case and token count with the kernels that ran; exits
-1 if any mismatched.
+Prints one line per case and token count with the kernels that ran and
+their tensor-core instructions; exits 1 if any mismatched.
 """
 import os
 import sys
@@ -28,7 +29,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_emulator  # noqa: E402
 from mma_gemm_on_cpu import (kernels_of, lower_to_loops, rounded,  # noqa: E402
-                             run_cases)
+                             run_cases, tensor_ops)
 
 
 def case(name, et, ot, G, D, F, k, tokens, **kw):
@@ -99,11 +100,12 @@ def dispatch(ids, G):
     return inverse.reshape(ids.shape).astype(np.int32), offsets.astype(np.int32)
 
 
-def run_case(c, moe_opt, out_dir, rng):
+def run_case(c, moe_opt, out_dir, rng, chip):
     name, et, ot = c["name"], c["et"], c["ot"]
     G, D, F, k = c["G"], c["D"], c["F"], c["k"]
-    text = lower_to_loops(moe_opt, out_dir, name, module_text(c), c["flags"])
-    kernels = "+".join(kernels_of(text))
+    text = lower_to_loops(moe_opt, out_dir, name, module_text(c), c["flags"],
+                          chip)
+    kernels = "+".join(kernels_of(text)) + " " + tensor_ops(text)
     down = rounded(rng.standard_normal((G, D, F)) / np.sqrt(F), et)
     bias = rng.standard_normal((G, D)).astype(np.float32)
     # Two experts get no token.

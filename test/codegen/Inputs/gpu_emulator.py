@@ -18,9 +18,21 @@ The instruction-level steps follow the PTX ISA:
   - nvvm.cp.async.shared.global: 16 bytes a thread, landing in shared
     memory only when a cp.async.wait.group that covers its commit group
     runs on that thread (until then the destination keeps what it held);
-  - gpu.shuffle up, down, xor and idx over a warp of 32.
-A barrier or a warp-wide op reached by part of a block (a warp) is an
-error, and so is a load or store outside a buffer. Fresh buffers and shared
+  - gpu.shuffle up, down, xor and idx over a warp of 32;
+  - nvvm.wgmma.mma_async m64nNk16, f32 += bf16 or f16, both operands
+    K-major in shared memory through matrix descriptors (start address,
+    stride byte offset between groups of 8 rows, swizzle mode in bits
+    62-63; the swizzled canonical layouts only): the ISA's "Shared Memory
+    Matrix Layout", the 16-byte chunk bits of each address XORed with the
+    bits above the 128-byte line; the sums are row 16 w + gid +
+    8 ((i % 4) / 2), column 8 (i / 4) + 2 tig + i % 2 of register i of
+    warp w's lane 4 gid + tig (the ISA's "Register Fragments" for wgmma's
+    D). It runs, reading shared memory, when a wgmma.wait.group covers
+    its commit group; until then its results are NaNs. wgmma.fence and
+    fence.proxy.async.shared order nothing here (every access is in
+    program order); wgmma.fence must be reached by whole warpgroups.
+A barrier or a warp-wide op reached by part of a block (a warp, a
+warpgroup for wgmma) is an error, and so is a load or store outside a buffer. Fresh buffers and shared
 memory are filled with NaNs (0xFF bytes), so a kernel that reads what no
 one wrote shows it in its results.
 
@@ -429,6 +441,7 @@ class Emulator:
         self.lanes = lanes
         self.committed = np.zeros(lanes, np.int64)
         self.pending = []
+        self.wgmma_pending, self.wgmma_groups = [], {}
         tid = np.arange(lb, ub, step)
         self.run_region(block, env, np.ones(lanes, bool), [tid])
         self.lanes = 1
@@ -450,7 +463,18 @@ class Emulator:
 
     def op_scf_for(self, op, vals, env, mask):
         lb, ub, step = vals[:3]
-        iters = [np.broadcast_to(v, mask.shape).copy() for v in vals[3:]]
+
+        def lanes(v):
+            if isinstance(v, tuple):  # an LLVM struct: one array a member
+                return tuple(lanes(m) for m in v)
+            return np.broadcast_to(v, mask.shape).copy()
+
+        def merge(active, new, old):
+            if isinstance(new, tuple):
+                return tuple(merge(active, n, o) for n, o in zip(new, old))
+            return np.where(active, new, old)
+
+        iters = [lanes(v) for v in vals[3:]]
         iv = np.broadcast_to(np.asarray(lb, np.int64), mask.shape).copy()
         ub = np.broadcast_to(np.asarray(ub, np.int64), mask.shape)
         while True:
@@ -458,7 +482,7 @@ class Emulator:
             if not active.any():
                 break
             outs = self.run_region(op.regions[0], env, active, [iv] + iters)
-            iters = [np.where(active, n, o) for n, o in zip(outs, iters)]
+            iters = [merge(active, n, o) for n, o in zip(outs, iters)]
             iv = iv + np.asarray(step, np.int64)
         return iters
 
@@ -493,6 +517,7 @@ class Emulator:
     op_arith_minui = binary_int(np.minimum, True)
     op_arith_maxui = binary_int(np.maximum, True)
     op_arith_shli = binary_int(lambda a, b: a << b)
+    op_arith_shrui = binary_int(lambda a, b: a >> b, True)
 
     def op_arith_cmpi(self, op, vals, env, mask):
         pred = PRED[int(re.search(r"predicate = (\d+)", op.props).group(1))]
@@ -658,6 +683,19 @@ class Emulator:
     def op_llvm_inttoptr(self, op, vals, env, mask):
         return np.asarray(vals[0], np.int64)
 
+    def op_llvm_ptrtoint(self, op, vals, env, mask):
+        # Shared memory's addresses are offsets from the staging buffer at
+        # 0, which is aligned to any swizzle's period.
+        if not op.in_types[0].endswith("<3>"):
+            raise EmulationError("llvm.ptrtoint of " + op.in_types[0])
+        return np.asarray(vals[0], np.int64)
+
+    def op_llvm_mlir_zero(self, op, vals, env, mask):
+        members = struct_members(op.out_types[0])
+        if any(m != "f32" for m in members):
+            raise EmulationError("llvm.mlir.zero of " + op.out_types[0])
+        return tuple(np.zeros(1, np.float32) for _ in members)
+
     def op_llvm_bitcast(self, op, vals, env, mask):
         return vals[0]
 
@@ -691,8 +729,8 @@ class Emulator:
         """Lanes in groups of `width` that are all active or all not."""
         groups = mask.reshape(-1, width)
         if not (groups.all(axis=1) | ~groups.any(axis=1)).all():
-            raise EmulationError("%s reached by part of a %s" %
-                                 (what, "warp" if width == 32 else "block"))
+            raise EmulationError("%s reached by part of a %s" % (
+                what, {32: "warp", 128: "warpgroup"}.get(width, "block")))
         return groups.all(axis=1)
 
     def op_gpu_barrier(self, op, vals, env, mask):
@@ -803,6 +841,122 @@ class Emulator:
             for i, (r0, c0) in enumerate([(0, 0), (0, 1), (8, 0), (8, 1)]):
                 out[i][lanes] = D[g + r0, 2 * t + c0]
         return tuple(out)
+
+    # wgmma: a warpgroup's multiply runs when a wait.group covers its
+    # commit group, reading shared memory then; until then its results are
+    # NaNs, filled in place when it runs.
+    def op_nvvm_wgmma_fence_aligned(self, op, vals, env, mask):
+        self.whole(mask, 128, "nvvm.wgmma.fence.aligned")
+        return []
+
+    def op_nvvm_fence_proxy(self, op, vals, env, mask):
+        if "proxy_kind<async.shared>" not in op.props:
+            raise EmulationError("fence.proxy other than async.shared: " + op.props)
+        return []
+
+    def op_nvvm_wgmma_mma_async(self, op, vals, env, mask):
+        m = re.search(r"shape = #nvvm.shape<m = 64, n = (\d+), k = 16>", op.props)
+        if not m or "layoutA = #nvvm.mma_layout<row>" not in op.props or \
+                "layoutB = #nvvm.mma_layout<col>" not in op.props or \
+                "typeD = #nvvm.wgmma_type<f32>" not in op.props or \
+                "scaleD = #nvvm.wgmma_scale_out<one>" not in op.props or \
+                "wgmma_scale_in<neg>" in op.props:
+            raise EmulationError("wgmma other than m64nNk16 f32 += A * B, "
+                                 "K-major: " + op.props)
+        n = int(m.group(1))
+        kind = re.search(r"typeA = #nvvm.wgmma_type<(\w+)>", op.props).group(1)
+        groups = self.whole(mask, 128, "nvvm.wgmma.mma_async")
+        acc = vals[0]
+        if len(acc) != n // 2:
+            raise EmulationError("wgmma m64n%d with %d accumulators" % (n, len(acc)))
+        desc_a = np.broadcast_to(vals[1], mask.shape)
+        desc_b = np.broadcast_to(vals[2], mask.shape)
+        out = tuple(np.full(mask.size, np.nan, np.float32) for _ in acc)
+        for g in np.flatnonzero(groups):
+            lanes = slice(128 * g, 128 * g + 128)
+            for d in (desc_a, desc_b):
+                if len(set(int(x) for x in d[lanes])) != 1:
+                    raise EmulationError("wgmma descriptors differ in a warpgroup")
+            self.wgmma_pending.append(
+                (g, int(desc_a[128 * g]), int(desc_b[128 * g]), n, kind,
+                 [np.broadcast_to(a, mask.shape) for a in acc], out))
+        return out
+
+    def run_wgmma(self, g, desc_a, desc_b, n, kind, acc, out):
+        A = wgmma_operand(self.shared, desc_a, 64, kind)
+        B = wgmma_operand(self.shared, desc_b, n, kind)
+        lanes = np.arange(128)
+        warp, gid, tig = lanes // 32, (lanes % 32) // 4, lanes % 4
+        C = np.zeros((64, n), np.float32)
+        for i in range(n // 2):
+            row = 16 * warp + gid + 8 * ((i % 4) // 2)
+            col = 8 * (i // 4) + 2 * tig + i % 2
+            C[row, col] = acc[i][128 * g + lanes]
+        D = (A.astype(np.float64) @ B.astype(np.float64).T + C).astype(np.float32)
+        for i in range(n // 2):
+            row = 16 * warp + gid + 8 * ((i % 4) // 2)
+            col = 8 * (i // 4) + 2 * tig + i % 2
+            out[i][128 * g + lanes] = D[row, col]
+
+    def op_nvvm_wgmma_commit_group_sync_aligned(self, op, vals, env, mask):
+        for g in np.flatnonzero(self.whole(mask, 128, "nvvm.wgmma.commit.group")):
+            mine = [p for p in self.wgmma_pending if p[0] == g]
+            self.wgmma_pending = [p for p in self.wgmma_pending if p[0] != g]
+            self.wgmma_groups.setdefault(g, []).append(mine)
+        return []
+
+    def op_nvvm_wgmma_wait_group_sync_aligned(self, op, vals, env, mask):
+        n = int(re.search(r"group = (\d+)", op.props).group(1))
+        for g in np.flatnonzero(self.whole(mask, 128, "nvvm.wgmma.wait.group")):
+            committed = self.wgmma_groups.get(g, [])
+            while len(committed) > n:
+                for pending in committed.pop(0):
+                    self.run_wgmma(*pending)
+        return []
+
+
+def struct_members(t):
+    m = re.match(r"!llvm\.struct<\((.*)\)>$", t)
+    if not m:
+        raise EmulationError("not an LLVM struct: " + t)
+    return [x.strip() for x in m.group(1).split(",")]
+
+
+SWIZZLE_BYTES = {1: 128, 2: 64, 3: 32}
+
+
+def wgmma_operand(shared, desc, rows, kind):
+    """The rows x 16 operand the shared-memory descriptor `desc` points
+    at, K-major, 16-bit elements: the canonical layout of a swizzle mode
+    (the ISA's "Shared Memory Matrix Layout"): rows in groups of 8, a group
+    `SBO` bytes after the one before it, each row the swizzle's width in
+    bytes, the 16 elements at the start address's offset into the row;
+    then the swizzle: the 16-byte chunk bits of the address XORed with the
+    bits above the 128-byte line (64-byte swizzle: bits 4-5 with 7-8).
+    Only swizzled layouts with a base offset of 0 are known."""
+    desc = int(desc) & ((1 << 64) - 1)
+    start = (desc & 0x3FFF) << 4
+    sbo = ((desc >> 32) & 0x3FFF) << 4
+    base_offset = (desc >> 49) & 7
+    mode = desc >> 62
+    if mode not in SWIZZLE_BYTES or base_offset:
+        raise EmulationError(
+            "wgmma descriptor %#x: swizzle mode %d, base offset %d (only "
+            "swizzled layouts at base offset 0)" % (desc, mode, base_offset))
+    width = SWIZZLE_BYTES[mode]
+    bits = {128: 3, 64: 2, 32: 1}[width]
+    m = np.arange(rows)[:, None]
+    k = np.arange(16)[None, :]
+    addr = start + (m // 8) * sbo + (m % 8) * width + 2 * k
+    addr = addr ^ (((addr >> 7) & ((1 << bits) - 1)) << 4)
+    if addr.min() < 0 or addr.max() + 2 > shared.size:
+        raise EmulationError("wgmma operand outside shared memory: %#x" % desc)
+    raw = shared[addr].astype(np.uint16) | (shared[addr + 1].astype(np.uint16) << 8)
+    if kind == "bf16":
+        return from_bf16_bits(raw)
+    if kind == "f16":
+        return raw.view(np.float16).astype(np.float32)
+    raise EmulationError("wgmma of " + kind)
 
 
 def load(path):

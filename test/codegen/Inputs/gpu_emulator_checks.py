@@ -1,10 +1,12 @@
 #!/usr/bin/python3
 """The warp-level emulator's own checks, on the kernels of
-gpu_emulator_checks.mlir: what it must refuse (a barrier or a warp shuffle
-reached by part of a block or warp, a load outside a buffer) and what it
-must expose (shared memory read before the cp.async that fills it has been
-waited for holds the 0xFF bytes fresh memory starts with; after the wait,
-the copied words).
+gpu_emulator_checks.mlir: what it must refuse (a barrier, a warp shuffle
+or a wgmma fence reached by part of a block, warp or warpgroup, a load
+outside a buffer, a wgmma descriptor of a layout it does not know) and what
+it must expose (shared memory read before the cp.async that fills it has
+been waited for holds the 0xFF bytes fresh memory starts with; after the
+wait, the copied words; a wgmma's sums read before a wait.group covers it
+are NaNs).
 
 Prints one line per check; exits 1 if any did not hold.
 """
@@ -64,6 +66,29 @@ def main():
         print("%s copy %s the wait: shared memory holds %s" % (
             "ok" if ok else "FAIL", "after" if wait else "without",
             got.array[:4].tolist()))
+
+    # The descriptors' high word: the 64-byte swizzle (mode 2 in bits
+    # 62-63), 512 bytes between groups of 8 rows (bits 32-45, in 16 bytes).
+    def high_word(mode):
+        v = (mode << 62) | (32 << 32) | (1 << 16)
+        return np.array([v - (1 << 64) if v >> 63 else v], np.int64)
+
+    sums_out = lambda emu: gpu_emulator.buffer_of(emu, np.zeros(128), "f32")
+    for wait, want in ((True, 16.0), (False, None)):
+        emu = gpu_emulator.Emulator(module)
+        (got,) = emu.call("wgmma", [sums_out(emu), np.array([wait]), high_word(2)])
+        sums = got.array
+        ok = (np.all(sums == want) if want is not None
+              else np.all(np.isnan(sums)))
+        failed += not ok
+        print("%s wgmma %s the wait: sums %s" % (
+            "ok" if ok else "FAIL", "after" if wait else "without",
+            sums[:2].tolist()))
+    expect_error("wgmma",
+                 lambda emu: [sums_out(emu), np.array([True]), high_word(0)],
+                 "swizzle mode 0")
+    expect_error("partial_wgmma", lambda emu: [sums_out(emu)],
+                 "nvvm.wgmma.fence.aligned reached by part of a warpgroup")
     print("%d checks failed" % failed)
     return 1 if failed else 0
 

@@ -18,7 +18,8 @@ activation, combine), against the float64 reference evaluator's output at
 the case's tolerance (relative L2).
 
 With --layers --tensor-cores, the cases with 16-bit hidden states and
-weights as the GPU runs them: tensor cores on (the staged and direct mma
+weights as the GPU runs them for --chip (sm_90a: the staged GEMM on wgmma;
+sm_80: on mma.sync): tensor cores on (the staged and direct tensor-core
 GEMMs, the fusions), every kernel run by the warp-level emulator
 (gpu_emulator.py) instead of mlir-runner, against the same reference.
 
@@ -249,6 +250,9 @@ def main():
                    help="with --layers: the 16-bit layers with tensor cores "
                    "on, run by the warp-level emulator (gpu_emulator.py) "
                    "instead of mlir-runner")
+    p.add_argument("--chip", default="sm_90a",
+                   help="with --tensor-cores: the GPU target, sm_90a (the "
+                   "staged GEMM on wgmma) or sm_80 (mma.sync)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     libs = ",".join(os.path.join(args.lib_dir, n) for n in
@@ -445,6 +449,7 @@ def check_layers_emulated(args):
     sys.path.insert(0, os.path.join(HERE, "..", "..", "e2e", "Inputs"))
     import make_cases  # noqa: E402
     import gpu_emulator  # noqa: E402
+    from mma_gemm_on_cpu import tensor_ops  # noqa: E402
     cases = {c["name"]: c for c in make_cases.CASES}
     rng = np.random.default_rng(11)
     failed = False
@@ -452,11 +457,11 @@ def check_layers_emulated(args):
         c = cases[name]
         weights = {}
         text = make_cases.make_case(c, rng, weights)
-        src = os.path.join(args.out, name + ".mma.mlir")
+        src = os.path.join(args.out, "%s.%s.mlir" % (name, args.chip))
         with open(src, "w") as fh:
             fh.write(text)
         loops = run([args.moe_opt, src,
-                     "--moe-cuda-pipeline=compile-to=loops",
+                     "--moe-cuda-pipeline=compile-to=loops chip=" + args.chip,
                      "--mlir-print-op-generic"])
         kernels = sorted(set(re.findall(r'moe\.kernel_name = "(\w+)"', loops)))
         module = gpu_emulator.parse_module(loops)
@@ -477,7 +482,7 @@ def check_layers_emulated(args):
                 continue
             failed |= not compare_with_reference(
                 args, c, T, files, gpu_emulator.values_of(out),
-                " (%s)" % ", ".join(kernels))
+                " (%s) %s" % (", ".join(kernels), tensor_ops(loops)))
     return failed
 
 

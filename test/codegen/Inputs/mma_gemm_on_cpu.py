@@ -5,10 +5,11 @@ For each case, writes a function of one moe.grouped_matmul (16-bit rows and
 weights, a dynamic row count; plain, or in the fused forms moe-fuse-dispatch
 and moe-fuse-gate-up make: a gather of its rows, gate and up projections
 with the activation), lowers it with moe-cuda-pipeline up to its loops phase
-(tensor cores on, sm_90a) and runs the kernels it became with the
-warp-level emulator (gpu_emulator.py: mma.sync, ldmatrix, cp.async, warp
-shuffles and barriers as the PTX ISA defines them, the threads of a program
-in lockstep). Random rows and weights (fixed seed), group sizes with empty
+(tensor cores on, for --chip: sm_90a, whose staged GEMM multiplies with
+wgmma, or sm_80, mma.sync) and runs the kernels it became with the
+warp-level emulator (gpu_emulator.py: wgmma, mma.sync, ldmatrix, cp.async,
+warp shuffles and barriers as the PTX ISA defines them, the threads of a
+program in lockstep). Random rows and weights (fixed seed), group sizes with empty
 groups and rows outside every group; row counts on both sides of the
 staged kernel's switch between its decode and prefill tiles. The result is
 compared with float64 products of the same (rounded) inputs and the
@@ -16,8 +17,9 @@ activation's documented formula in NumPy: relative L2 error at most 1e-2
 for 16-bit results (one rounding of the f32 sums), 1e-5 for f32 results,
 and the rows outside every group exactly 0.
 
-Prints one line per case and row count, with the kernels that ran and the
-GEMM's program count; exits 1 if any mismatched.
+Prints one line per case and row count, with the kernels that ran, the
+tensor-core instructions they hold and the GEMM's program count; exits 1 if
+any mismatched.
 """
 import argparse
 import math
@@ -148,16 +150,23 @@ def kernels_of(text):
     return names
 
 
-def lower_to_loops(moe_opt, out_dir, name, module, flags=""):
-    """`module` written to OUT/NAME.mlir and lowered by moe-cuda-pipeline to
-    its loops phase (tensor cores on, sm_90a, then `flags`): the generic
-    form the emulator reads."""
-    src = os.path.join(out_dir, name + ".mlir")
-    loops = os.path.join(out_dir, name + ".loops.mlir")
+def tensor_ops(text):
+    """The tensor-core instructions in the lowered text, e.g. "(wgmma)"."""
+    ops = [name for name, op in (("wgmma", "nvvm.wgmma.mma_async"),
+                                 ("mma.sync", "nvvm.mma.sync")) if op in text]
+    return "(%s)" % ", ".join(ops or ["no tensor core"])
+
+
+def lower_to_loops(moe_opt, out_dir, name, module, flags="", chip="sm_90a"):
+    """`module` written to OUT/NAME.CHIP.mlir and lowered by
+    moe-cuda-pipeline to its loops phase (tensor cores on, `chip`, then
+    `flags`): the generic form the emulator reads."""
+    src = os.path.join(out_dir, "%s.%s.mlir" % (name, chip))
+    loops = os.path.join(out_dir, "%s.%s.loops.mlir" % (name, chip))
     with open(src, "w") as fh:
         fh.write(module)
     subprocess.run([moe_opt, src,
-                    "--moe-cuda-pipeline=compile-to=loops chip=sm_90a" + flags,
+                    "--moe-cuda-pipeline=compile-to=loops chip=" + chip + flags,
                     "--mlir-print-op-generic", "-o", loops], check=True)
     with open(loops) as fh:
         return fh.read()
@@ -169,18 +178,21 @@ def run_cases(doc, cases, run_case, seed):
     p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--moe-opt", default="moe-opt")
     p.add_argument("--out", required=True)
+    p.add_argument("--chip", default="sm_90a",
+                   help="the GPU target: sm_90a (wgmma) or sm_80 (mma.sync)")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     rng = np.random.default_rng(seed)
-    failed = sum(run_case(c, args.moe_opt, args.out, rng) for c in cases)
+    failed = sum(run_case(c, args.moe_opt, args.out, rng, args.chip)
+                 for c in cases)
     print("%d cases mismatched" % failed)
     return 1 if failed else 0
 
 
-def run_case(c, moe_opt, out_dir, rng):
+def run_case(c, moe_opt, out_dir, rng, chip):
     name, et, ot, G, N, K = c["name"], c["et"], c["ot"], c["G"], c["N"], c["K"]
-    text = lower_to_loops(moe_opt, out_dir, name, module_text(c))
-    kernels = "+".join(kernels_of(text))
+    text = lower_to_loops(moe_opt, out_dir, name, module_text(c), chip=chip)
+    kernels = "+".join(kernels_of(text)) + " " + tensor_ops(text)
     layout = c["form"] in ("interleaved", "concatenated")
     wrows = 2 * N if layout else N
     wshape = (G, wrows, K) if G else (wrows, K)

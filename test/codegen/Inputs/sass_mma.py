@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """Reads `cuobjdump -sass` output on stdin and prints one line per kernel,
-sorted by name: "kernel NAME: N HMMA, M LDSM, P LDGSTS, Q RED" (its
-tensor-core instructions, its ldmatrix loads from shared memory, its
+sorted by name: "kernel NAME: N HMMA, W HGMMA, M LDSM, P LDGSTS, Q RED"
+(its tensor-core instructions: warp-level mma.sync and warpgroup-level
+wgmma; its ldmatrix loads from shared memory, its
 asynchronous global-to-shared copies (cp.async) and its atomic reductions
 to global memory, RED or REDG)."""
 import re
 import sys
 
-OPCODES = ("HMMA", "LDSM", "LDGSTS", "RED")
+OPCODES = ("HMMA", "HGMMA", "LDSM", "LDGSTS", "RED")
 # The opcodes each count takes (sm_90's global reduction is REDG).
 SPELLINGS = {"RED": r"\bREDG?\b"}
 

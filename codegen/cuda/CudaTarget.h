@@ -110,9 +110,9 @@ struct StagedGemmTile {
 };
 
 /// The staged GEMM's two tiles and when each is taken. Both are 8 warps
-/// over 128 weight rows and 32 of K, so one program shape (256 threads) and
-/// one column grid serve both, and the choice is made per launch, on the
-/// device, from the row count M the layer was called with:
+/// over 128 weight rows and 32 of K (256 threads a program); each is a
+/// kernel of its own, and the host launches one per call, chosen from the
+/// row count M the layer was called with:
 ///  - `prefill`, 128 x 128 (2 x 4 warps of 64 x 32, 16 mma.sync per 16 of
 ///    K per warp), taken when the groups average at least
 ///    `prefillRowsPerGroup` = 64 rows (M >= 64 * G): each weight tile is

@@ -6,7 +6,8 @@
 // global memory by cp.async (16 bytes a thread, `stages` stages in flight)
 // and read into the fragments by ldmatrix. Its tiles come from the target
 // description (stagedGemmRule): 8 warps over 128 weight rows, 128 or 16
-// rows of one group, chosen per launch from M.
+// rows of one group, a kernel each (`K` and `K_decode`); the host gives
+// one of them an empty grid, chosen from M.
 //
 // The tile schedule. Rows are sorted by group; the M rows fall into G + 2
 // ranges: the rows below offsets[0], each group's [offsets[g],
@@ -208,12 +209,7 @@ struct StagedGemmBuilder {
              const Gemm &gemm) const {
     declareStaging(b, module);
     const StagedGemmRule &rule = shape.staged;
-    Tile prefill(rule.prefill), decode(rule.decode);
-    assert(prefill.threads == decode.threads &&
-           prefill.shape.cols == decode.shape.cols &&
-           "the rule's tiles share the program shape and the column grid");
     Emit e{b, loc};
-    const int64_t colTiles = columnTiles(prefill, gemm);
     // Each range of rows has floor(n / BM) full tiles and at most one
     // partial one, and at most min(G, M) groups have rows: at most
     // ceil(M / BM) + min(G, M) + 2 tiles (decode: a few more than the
@@ -221,22 +217,35 @@ struct StagedGemmBuilder {
     Value extraTiles =
         gemm.offsets ? e.add(e.minU(gemm.rowCount, e.c(gemm.groups)), e.c(2))
                      : e.c(0);
-    auto rowTiles = [&](const Tile &t) {
-      return e.add(
-          arith::CeilDivUIOp::create(b, loc, gemm.rowCount, e.c(t.shape.rows)),
-          extraTiles);
-    };
+    // One kernel per tile, each holding its own tile's code alone (one set
+    // of sums live, one tile's wgmma for ptxas to pipeline). The host
+    // chooses from M and G: the other kernel's grid is empty, and moert
+    // launches no empty grid.
     Value large = usesPrefill(e, gemm);
-    Value programs = e.mul(e.select(large, rowTiles(prefill), rowTiles(decode)),
-                           e.c(colTiles));
+    launch(e, Tile(rule.prefill), gemm, extraTiles, large, gemm.kernelName);
+    launch(e, Tile(rule.decode), gemm, extraTiles,
+           arith::XOrIOp::create(
+               b, loc, large,
+               arith::ConstantOp::create(b, loc, b.getBoolAttr(true))),
+           (gemm.kernelName + "_decode").str());
+  }
 
+  /// The kernel of tile `t`, named `name`: where `taken`, (ceil(M / BM) +
+  /// extraTiles) row tiles times the column tiles; else none.
+  void launch(Emit &e, const Tile &t, const Gemm &gemm, Value extraTiles,
+              Value taken, StringRef name) const {
+    Value rowTiles = e.add(arith::CeilDivUIOp::create(e.b, e.loc, gemm.rowCount,
+                                                      e.c(t.shape.rows)),
+                           extraTiles);
+    Value programs =
+        e.select(taken, e.mul(rowTiles, e.c(columnTiles(t, gemm))), e.c(0));
     buildKernelNest(
-        b, loc, programs, e.c(prefill.threads),
+        e.b, e.loc, programs, e.c(t.threads),
         [&](OpBuilder &ib, Location il, Value program, Value tid) {
           Emit k{ib, il};
           Value exists = k.cmp(P::ult, program, programs);
           auto guard = scf::IfOp::create(ib, il, exists, false);
-          guard->setAttr(kKernelNameAttr, ib.getStringAttr(gemm.kernelName));
+          guard->setAttr(kKernelNameAttr, ib.getStringAttr(name));
           guard->setAttr(kMinBlocksPerSmAttr,
                          ib.getI32IntegerAttr(shape.staged.minBlocksPerSm));
           OpBuilder::InsertionGuard g(ib);
@@ -244,11 +253,7 @@ struct StagedGemmBuilder {
           Value base = LLVM::AddressOfOp::create(
               ib, il, LLVM::LLVMPointerType::get(ib.getContext(), 3),
               kSharedName);
-          // The tile is chosen from M and G alone, the same in every program.
-          k.ifThenElse(
-              large,
-              [&] { buildProgram(k, prefill, gemm, base, program, tid); },
-              [&] { buildProgram(k, decode, gemm, base, program, tid); });
+          buildProgram(k, t, gemm, base, program, tid);
         });
   }
 

@@ -78,9 +78,11 @@ def ConvertMoEToGpu : Pass<"convert-moe-to-gpu", "ModuleOp"> {
       static): each stage of 32 of K copied by cp.async, 16 bytes a
       thread, stored with an XOR swizzle of its 16-byte chunks, and read
       by ldmatrix; 3 to 5 stages in flight. Programs of 8 warps over 128
-      weight rows and, chosen per launch from M, 128 rows (when the
-      groups average 64 rows or more) or 16 rows of one group (the
-      target description's rule). The grid is
+      weight rows and 128 rows (when the groups average 64 rows or more)
+      or 16 rows of one group (the target description's rule), a kernel
+      each (`gemm_mma_staged_decode` for 16); the host gives the kernel
+      of the other tile an empty grid, which moert does not launch. The
+      grid is
       (ceil(M / BM) + min(G, M) + 2) row tiles of the G + 2 ranges of
       rows (below the first offset, each group, from the last offset on)
       times the column tiles; warp 0 of

@@ -263,27 +263,26 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // -----
 
 // The staged tensor-core grouped GEMM (K a multiple of 32) on sm_80
-// (mma.sync): 256 threads a program, the tile chosen per launch from M (prefill, 128 rows, when M >=
-// 64 * G; decode, 16 rows, below); (ceil(M / BM) + min(G, M) + 2) row tiles of the
-// G + 2 ranges times the column tiles. Warp 0 scans the ranges' tile counts
-// with warp shuffles into the staging buffer's first slots; then each tile
-// is staged by cp.async (16 bytes a copy, one commit group a stage) and
-// read by ldmatrix into mma.sync m16n8k16, with a barrier per stage.
+// (mma.sync): one kernel per tile, 256 threads a program, the tile chosen
+// on the host from M (prefill, 128 rows, when M >= 64 * G; decode, 16
+// rows, below), the other kernel's grid empty; (ceil(M / BM) + min(G, M) +
+// 2) row tiles of the G + 2 ranges times the column tiles. Warp 0 scans
+// the ranges' tile counts with warp shuffles into the staging buffer's
+// first slots; then each tile is staged by cp.async (16 bytes a copy, one
+// commit group a stage) and read by ldmatrix into mma.sync m16n8k16, with a
+// barrier per stage.
 // CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<49152 x i8>
 // CHECK-LABEL: func.func @gemm_mma_staged
 // CHECK: %[[M:[a-zA-Z0-9_]+]] = memref.dim %{{.*}}, %{{.*}} : memref<?x128xbf16>
 // CHECK: %[[LARGE:[a-zA-Z0-9_]+]] = arith.cmpi uge, %[[M]], %{{.*}} : index
 // CHECK: %[[PT:[a-zA-Z0-9_]+]] = arith.ceildivui %[[M]], %{{.*}} : index
 // CHECK: %[[PTILES:[a-zA-Z0-9_]+]] = arith.addi %[[PT]], %{{.*}} : index
-// CHECK: %[[DT:[a-zA-Z0-9_]+]] = arith.ceildivui %[[M]], %{{.*}} : index
-// CHECK: %[[DTILES:[a-zA-Z0-9_]+]] = arith.addi %[[DT]], %{{.*}} : index
-// CHECK: %[[TILES:[a-zA-Z0-9_]+]] = arith.select %[[LARGE]], %[[PTILES]], %[[DTILES]] : index
-// CHECK: %[[PROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[TILES]], %{{.*}} : index
+// CHECK: %[[PPROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[PTILES]], %{{.*}} : index
+// CHECK: %[[PGRID:[a-zA-Z0-9_]+]] = arith.select %[[LARGE]], %[[PPROGRAMS]], %{{.*}} : index
 // CHECK: %[[THREADS:[a-zA-Z0-9_]+]] = arith.constant 256 : index
-// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[PROGRAMS]])
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[PGRID]])
 // CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[THREADS]])
 // CHECK: %[[BASE:[a-zA-Z0-9_]+]] = llvm.mlir.addressof @moe_gemm_staging : !llvm.ptr<3>
-// CHECK: scf.if %[[LARGE]] {
 // CHECK-COUNT-5: gpu.shuffle  up
 // CHECK: gpu.shuffle  idx
 // CHECK: gpu.barrier
@@ -298,12 +297,18 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: nvvm.mma.sync {{.*}} {layoutA = #nvvm.mma_layout<row>, layoutB = #nvvm.mma_layout<col>, multiplicandAPtxType = #nvvm.mma_type<bf16>, multiplicandBPtxType = #nvvm.mma_type<bf16>, shape = #nvvm.shape<m = 16, n = 8, k = 16>}
 // CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK: memref.store %[[R]]
-// The decode tile: 8 warps side by side, 4 mma.sync a warp per stage, 4
-// stages (K has 4 tiles of 32).
-// CHECK: } else {
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// The decode kernel: taken where the prefill one is not; 8 warps side by
+// side, 4 mma.sync a warp per stage, 4 stages (K has 4 tiles of 32).
+// CHECK: %[[SMALL:[a-zA-Z0-9_]+]] = arith.xori %[[LARGE]], %{{.*}} : i1
+// CHECK: %[[DT:[a-zA-Z0-9_]+]] = arith.ceildivui %[[M]], %{{.*}} : index
+// CHECK: %[[DTILES:[a-zA-Z0-9_]+]] = arith.addi %[[DT]], %{{.*}} : index
+// CHECK: %[[DPROGRAMS:[a-zA-Z0-9_]+]] = arith.muli %[[DTILES]], %{{.*}} : index
+// CHECK: %[[DGRID:[a-zA-Z0-9_]+]] = arith.select %[[SMALL]], %[[DPROGRAMS]], %{{.*}} : index
+// CHECK: scf.parallel (%{{.*}}) = (%{{.*}}) to (%[[DGRID]])
 // CHECK: %{{.*}}:8 = scf.for
 // CHECK: nvvm.cp.async.wait.group 2
-// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_80", "sm" = 80 : i64, "ptx_features" = "+ptx70", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 166912 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "mma_sync">>} {
   func.func @gemm_mma_staged(%x: tensor<?x128xbf16>, %w: tensor<4x48x128xbf16>, %off: tensor<5xi32>, %b: tensor<4x48xf32>) -> tensor<?x48xbf16> {
     %y = moe.grouped_matmul %x, %w offsets(%off : tensor<5xi32>) bias(%b : tensor<4x48xf32>) : tensor<?x128xbf16>, tensor<4x48x128xbf16> -> tensor<?x48xbf16>
@@ -321,11 +326,8 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // address, then commit and wait. Prefill: m64n128k16 (64 of the tile's
 // rows a warpgroup by the 128 weight rows); decode, swapped: m64n16k16 (64
 // weight rows a warpgroup by the tile's 16 rows).
-// CHECK: llvm.mlir.global internal @moe_gemm_staging() {addr_space = 3 : i32, alignment = 1024 : i64} : !llvm.array<49152 x i8>
 // CHECK-LABEL: func.func @gemm_wgmma
-// CHECK: %[[LARGE:[a-zA-Z0-9_]+]] = arith.cmpi uge
 // CHECK: %[[BASE:[a-zA-Z0-9_]+]] = llvm.mlir.addressof @moe_gemm_staging : !llvm.ptr<3>
-// CHECK: scf.if %[[LARGE]] {
 // CHECK: llvm.ptrtoint %[[BASE]] : !llvm.ptr<3> to i64
 // CHECK: %[[ZERO:[a-zA-Z0-9_]+]] = llvm.mlir.zero : !llvm.struct<(f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32, f32)>
 // CHECK: %[[SUMS:[a-zA-Z0-9_]+]] = scf.for %{{.*}} iter_args(%[[D:[a-zA-Z0-9_]+]] = %[[ZERO]])
@@ -341,11 +343,11 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK-NEXT: scf.yield %[[D2]]
 // CHECK: llvm.extractvalue %[[SUMS]][63]
 // CHECK: nvvm.cp.async.wait.group 0
-// CHECK: } else {
+// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: scf.for
 // CHECK: nvvm.cp.async.wait.group 2
 // CHECK: nvvm.wgmma.mma_async %{{.*}}, %{{.*}}, %{{.*}}, <m = 64, n = 16, k = 16>
-// CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK-NOT: nvvm.mma.sync
 // CHECK-NOT: nvvm.ldmatrix
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
@@ -391,12 +393,15 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // With bf16 hidden states and weights the activation between the GEMMs is
 // rounded to bf16, so the down GEMM takes tensor cores too; with f32
 // hidden states it stays f32 (and the down GEMM SIMT).
-// The router, gate and up GEMMs (K = 32) take the staged kernel, the down
-// GEMM (K = 16) the direct one.
+// The router, gate and up GEMMs (K = 32) take the staged kernels (prefill
+// and decode), the down GEMM (K = 16) the direct one.
 // CHECK-LABEL: func.func @bf16_layer
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: arith.truncf %{{.*}} : f32 to bf16
 // CHECK-NEXT: memref.store %{{.*}} : memref<?x16xbf16>
 // CHECK-NEXT: } {moe.kernel_name = "activation"}
@@ -441,8 +446,10 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK: memref.store %[[R]], %[[H]]
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: bufferization.to_tensor %[[H]]
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK-NOT: moe.kernel_name
 // f32 rows: no tensor-core kernel takes the fused GEMM, which is unfused
 // into the gather, the GEMM and the activation.
@@ -481,6 +488,7 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK: %[[V:[a-zA-Z0-9_]+]] = arith.mulf %{{.*}}, %{{.*}} : f32
 // CHECK: memref.atomic_rmw addf %[[V]], %[[SUMS]][%{{.*}}, %{{.*}}] : (f32, memref<?x64xf32>) -> f32
 // CHECK: } {moe.kernel_name = "gemm_mma_staged_combine", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_combine_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: %[[R:[a-zA-Z0-9_]+]] = arith.truncf %{{.*}} : f32 to bf16
 // CHECK: memref.store %[[R]]
 // CHECK: } {moe.kernel_name = "combine_round"}
@@ -488,12 +496,14 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // CHECK-LABEL: func.func @fused_combine_f32
 // CHECK: } {moe.kernel_name = "combine_init"}
 // CHECK: } {moe.kernel_name = "gemm_mma_staged_combine", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_combine_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK-NOT: moe.kernel_name
 // CHECK: return
 // Slots that are not a moe.dispatch's, or f32 rows: the down GEMM and the
 // combine, as before the fusion.
 // CHECK-LABEL: func.func @fused_combine_slots_argument
 // CHECK: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// CHECK: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // CHECK: } {moe.kernel_name = "combine"}
 // CHECK-LABEL: func.func @fused_combine_f32_rows
 // CHECK: } {moe.kernel_name = "gemm"}
@@ -502,6 +512,7 @@ module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #d
 // NOFUSE-LABEL: func.func @fused_combine
 // NOFUSE-NOT: combine_init
 // NOFUSE: } {moe.kernel_name = "gemm_mma_staged", moe.min_blocks_per_sm = 1 : i32}
+// NOFUSE: } {moe.kernel_name = "gemm_mma_staged_decode", moe.min_blocks_per_sm = 1 : i32}
 // NOFUSE: } {moe.kernel_name = "combine"}
 module attributes {dlti.target_system_spec = #dlti.target_system_spec<"GPU" = #dlti.target_device_spec<"chip" = "sm_90a", "sm" = 90 : i64, "ptx_features" = "+ptx80", "warp_size" = 32 : i64, "max_threads_per_block" = 1024 : i64, "shared_memory_per_block" = 232448 : i64, "registers_per_thread" = 255 : i64, "tensor_core" = "wgmma">>} {
   func.func @fused_combine(%h: tensor<?x64xbf16>, %w: tensor<?x2xf32>, %ids: tensor<?x2xi32>, %d: tensor<4x64x64xbf16>, %db: tensor<4x64xf32>, %s: tensor<?x64xf32>) -> tensor<?x64xbf16> {

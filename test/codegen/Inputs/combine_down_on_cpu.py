@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpu_emulator  # noqa: E402
-from mma_gemm_on_cpu import (kernels_of, lower_to_loops, rounded,  # noqa: E402
+from mma_gemm_on_cpu import (lower_to_loops, rounded,  # noqa: E402
                              run_cases, tensor_ops)
 
 
@@ -105,7 +105,6 @@ def run_case(c, moe_opt, out_dir, rng, chip):
     G, D, F, k = c["G"], c["D"], c["F"], c["k"]
     text = lower_to_loops(moe_opt, out_dir, name, module_text(c), c["flags"],
                           chip)
-    kernels = "+".join(kernels_of(text)) + " " + tensor_ops(text)
     down = rounded(rng.standard_normal((G, D, F)) / np.sqrt(F), et)
     bias = rng.standard_normal((G, D)).astype(np.float32)
     # Two experts get no token.
@@ -157,8 +156,9 @@ def run_case(c, moe_opt, out_dir, rng, chip):
         except gpu_emulator.EmulationError as e:
             ok, detail = False, "emulation error: %s" % e
         failed += not ok
-        print("%s T=%d: %s %s: %s" % (name, T, "ok" if ok else "FAILED",
-                                      kernels, detail))
+        print("%s T=%d: %s %s %s: %s" % (name, T, "ok" if ok else "FAILED",
+                                         "+".join(emu.ran), tensor_ops(text),
+                                         detail))
     return failed
 
 

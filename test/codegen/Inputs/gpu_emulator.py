@@ -353,6 +353,8 @@ class Emulator:
         self.programs = 0
         self.lanes = 1
         self.in_program = False
+        # The kernels that ran (a program entered their guard), in order.
+        self.ran = []
 
     # memory -------------------------------------------------------------
     def new_buffer(self, array, elem):
@@ -449,6 +451,9 @@ class Emulator:
 
     def op_scf_if(self, op, vals, env, mask):
         cond = np.broadcast_to(np.asarray(vals[0], bool), mask.shape)
+        kernel = re.search(r'moe\.kernel_name = "(\w+)"', op.attrs)
+        if kernel and (mask & cond).any() and kernel.group(1) not in self.ran:
+            self.ran.append(kernel.group(1))
         has_results = bool(op.results)
         outs = []
         for region, sub in ((op.regions[0], mask & cond),

@@ -463,7 +463,6 @@ def check_layers_emulated(args):
         loops = run([args.moe_opt, src,
                      "--moe-cuda-pipeline=compile-to=loops chip=" + args.chip,
                      "--mlir-print-op-generic"])
-        kernels = sorted(set(re.findall(r'moe\.kernel_name = "(\w+)"', loops)))
         module = gpu_emulator.parse_module(loops)
         E, d = c["E"], c["d"]
         for T in c.get("tokens", LAYER_TOKENS):
@@ -482,7 +481,7 @@ def check_layers_emulated(args):
                 continue
             failed |= not compare_with_reference(
                 args, c, T, files, gpu_emulator.values_of(out),
-                " (%s) %s" % (", ".join(kernels), tensor_ops(loops)))
+                " (%s) %s" % (", ".join(sorted(emu.ran)), tensor_ops(loops)))
     return failed
 
 

@@ -17,9 +17,10 @@ activation's documented formula in NumPy: relative L2 error at most 1e-2
 for 16-bit results (one rounding of the f32 sums), 1e-5 for f32 results,
 and the rows outside every group exactly 0.
 
-Prints one line per case and row count, with the kernels that ran, the
-tensor-core instructions they hold and the GEMM's program count; exits 1 if
-any mismatched.
+Prints one line per case and row count, with the kernels that ran (the
+staged GEMM's prefill or decode kernel), the tensor-core instructions of
+the lowered function and the programs that ran; exits 1 if any
+mismatched.
 """
 import argparse
 import math
@@ -143,13 +144,6 @@ def offsets_for(rng, M, G):
     return np.concatenate([[lead], lead + np.cumsum(counts)]).astype(np.int32)
 
 
-def kernels_of(text):
-    names = []
-    for part in text.split('moe.kernel_name = "')[1:]:
-        names.append(part.split('"')[0])
-    return names
-
-
 def tensor_ops(text):
     """The tensor-core instructions in the lowered text, e.g. "(wgmma)"."""
     ops = [name for name, op in (("wgmma", "nvvm.wgmma.mma_async"),
@@ -192,7 +186,6 @@ def run_cases(doc, cases, run_case, seed):
 def run_case(c, moe_opt, out_dir, rng, chip):
     name, et, ot, G, N, K = c["name"], c["et"], c["ot"], c["G"], c["N"], c["K"]
     text = lower_to_loops(moe_opt, out_dir, name, module_text(c), chip=chip)
-    kernels = "+".join(kernels_of(text)) + " " + tensor_ops(text)
     layout = c["form"] in ("interleaved", "concatenated")
     wrows = 2 * N if layout else N
     wshape = (G, wrows, K) if G else (wrows, K)
@@ -256,8 +249,9 @@ def run_case(c, moe_opt, out_dir, rng, chip):
         except gpu_emulator.EmulationError as e:
             ok, detail = False, "emulation error: %s" % e
         failed += not ok
-        print("%s M=%d: %s %s, %d programs: %s" % (
-            name, M, "ok" if ok else "FAILED", kernels, emu.programs, detail))
+        print("%s M=%d: %s %s %s, %d programs: %s" % (
+            name, M, "ok" if ok else "FAILED", "+".join(emu.ran),
+            tensor_ops(text), emu.programs, detail))
     return failed
 
 

@@ -22,6 +22,8 @@ save_pretrained() are unchanged.
 Families: all of the importer's (docs/Importing.md); the MoE block is a
 decoder layer's `mlp`, `feed_forward` (LFM2-MoE, Jamba, Llama-4),
 `block_sparse_moe` (Granite), `ffn` (DBRX) or `mixer` (Nemotron-H).
+GraniteMoeShared's and Granite 4.0's compiled block also adds the layer's
+shared MLP, whose module becomes a TakenOver that returns zeros.
 Blocks the importer does not compile are left as they are, with a warning
 naming them. Inference only: the compiled layers
 have no backward.
@@ -39,7 +41,8 @@ from . import _compile
 from . import _errors
 from . import _session
 
-__all__ = ["CompiledMoeBlock", "compile_moe", "moe_blocks", "rebind"]
+__all__ = ["CompiledMoeBlock", "TakenOver", "compile_moe", "moe_blocks",
+           "rebind"]
 
 
 def _torch():
@@ -81,6 +84,41 @@ def _block_attr(layer):
         if module is not None and _looks_like_moe(module):
             return attr
     return None
+
+
+# Modules of a decoder layer beside its MoE block that the compiled layer
+# computes too, by model type: Granite's shared MLP, which the decoder layer
+# (not the block) adds to the block's output.
+_SIBLINGS = {"granitemoeshared": ("shared_mlp",),
+             "granitemoehybrid": ("shared_mlp",)}
+
+
+def _siblings(model, layer):
+    """[(attribute, module)] of `layer`'s modules the compiled layer takes
+    over with its block (_SIBLINGS; those the layer has)."""
+    family = getattr(model.config, "model_type", "")
+    return [(a, getattr(layer, a)) for a in _SIBLINGS.get(family, ())
+            if getattr(layer, a, None) is not None]
+
+
+class TakenOver(_torch().nn.Module):
+    """A decoder layer's module whose output the compiled MoE layer adds
+    already (Granite's shared MLP): it returns zeros, and keeps the
+    original's submodules and tensors under their names, which the session
+    reads in place."""
+
+    def __init__(self, module):
+        super().__init__()
+        for name, child in module.named_children():
+            self.add_module(name, child)
+        for name, p in module.named_parameters(recurse=False):
+            self.register_parameter(name, p)
+
+    def forward(self, hidden_states):
+        return _torch().zeros_like(hidden_states)
+
+    def extra_repr(self):
+        return "its output added by the compiled MoE layer"
 
 
 def moe_blocks(model: Any) -> List[Tuple[int, str, Any]]:
@@ -151,7 +189,8 @@ _SAFETENSORS_DTYPES = {"float32": "F32", "bfloat16": "BF16",
 
 def _write_checkpoint(model, blocks, directory):
     """config.json and a safetensors file naming the blocks' tensors (a
-    CompiledMoeBlock's are its original block's) by
+    CompiledMoeBlock's are its original block's), and those of the modules
+    beside them the layer computes too (_SIBLINGS), by
     their checkpoint names: what the Hugging Face importer plans a model
     from. The importer reads the header only (names, dtypes, shapes), so
     the data section is left a hole (a sparse file): nothing of the weights
@@ -162,10 +201,14 @@ def _write_checkpoint(model, blocks, directory):
     # transformer.blocks.N., the others' model.layers.N.
     layers = ("transformer.blocks" if model.config.model_type == "dbrx"
               else "model.layers")
+    _, decoder = _decoder_layers(model)
     for i, qualified, block in blocks:
         attr = qualified.rsplit(".", 1)[-1]
-        for name, t in block.state_dict().items():
-            key = f"{layers}.{i}.{attr}.{name}"
+        modules = [(attr, block)] + _siblings(model, decoder[i])
+        tensors = [(f"{a}.{name}", t) for a, m in modules
+                   for name, t in m.state_dict().items()]
+        for name, t in tensors:
+            key = f"{layers}.{i}.{name}"
             dtype = _SAFETENSORS_DTYPES.get(str(t.dtype).replace("torch.", ""))
             if dtype is None:
                 raise _errors.DTypeError(
@@ -242,6 +285,8 @@ def compile_moe(model: Any, output_dir: Optional[Union[str, os.PathLike]] = None
         if fn not in compiled:
             skipped.append(name)
         elif not isinstance(block, CompiledMoeBlock):
+            for attr, module in _siblings(model, layers[i]):
+                setattr(layers[i], attr, TakenOver(module))
             setattr(layers[i], name.rsplit(".", 1)[-1],
                     CompiledMoeBlock(block, session, fn, family))
     if skipped:

@@ -85,6 +85,21 @@ FAMILIES = {
     "granitemoe": (T.GraniteMoeConfig, T.GraniteMoeForCausalLM, dict(
         num_hidden_layers=2, hidden_size=16, intermediate_size=12,
         num_local_experts=8, num_experts_per_tok=2)),
+    # Granite with the layer's shared MLP beside the block, which the
+    # compiled layer adds (the layer's own returns zeros once swapped); in
+    # Granite 4.0 among Mamba-2 and attention layers.
+    "granitemoeshared": (T.GraniteMoeSharedConfig,
+                         T.GraniteMoeSharedForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=16, intermediate_size=12,
+        num_local_experts=8, num_experts_per_tok=2,
+        shared_intermediate_size=20)),
+    "granitemoehybrid": (T.GraniteMoeHybridConfig,
+                         T.GraniteMoeHybridForCausalLM, dict(
+        num_hidden_layers=2, hidden_size=32, intermediate_size=16,
+        num_local_experts=8, num_experts_per_tok=2,
+        shared_intermediate_size=24,
+        layer_types=["linear_attention", "full_attention"], mamba_n_heads=4,
+        mamba_d_head=16, mamba_d_state=8, mamba_chunk_size=8)),
     # MoE blocks under feed_forward: LFM2-MoE after a dense lead layer,
     # Jamba's on the odd layers, among Mamba and attention layers.
     "lfm2_moe": (T.Lfm2MoeConfig, T.Lfm2MoeForCausalLM, dict(

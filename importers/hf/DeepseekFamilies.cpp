@@ -162,11 +162,14 @@ std::string family::deepseekLike(const Checkpoint &ckpt, Config &cfg,
   // and the released checkpoints set it to 1).
   std::vector<bool> moe = moeLayers(cfg, f, c.layers);
   // A vision-language model's text layers are under model.language_model.
+  // (as transformers saves it) or language_model.model. (Kimi K2.5 as
+  // released); a text model's under model.
   std::string base = "model.";
-  if (!ckpt.find(layerPrefix(0) + "input_layernorm.weight") &&
-      ckpt.find(layerPrefix(0, "model.language_model.") +
-                "input_layernorm.weight"))
-    base = "model.language_model.";
+  for (const char *candidate :
+       {"model.language_model.", "language_model.model."})
+    if (!ckpt.find(layerPrefix(0, base) + "input_layernorm.weight") &&
+        ckpt.find(layerPrefix(0, candidate) + "input_layernorm.weight"))
+      base = candidate;
   for (int64_t i = 0; i < c.layers && cfg.error.empty(); ++i) {
     if (!moe[i])
       continue;

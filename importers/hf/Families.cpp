@@ -655,6 +655,10 @@ const std::vector<FamilyEntry> &families() {
        {"num_local_experts", "num_experts", "num_experts_per_tok", ""}},
       {"deepseek_v32",
        {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
+      // Kimi K2.5 and K2.6: a vision-language model whose text_config is
+      // DeepSeek-V3's (its model_type "deepseek_v3", or "kimi_k2").
+      {"kimi_k25",
+       {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"glm4_moe",
        {"n_routed_experts", "num_local_experts", "num_experts_per_tok", ""}},
       {"glm4_moe_lite",
@@ -754,6 +758,18 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
   if (std::optional<std::string> err = unknownKind(
           ckpt.configPath(), "model_type", type, supportedModelTypes()))
     return *err;
+  // Quantized weights are read in the formats below only (their tensors
+  // are checked where they are read); another's tensors are not what the
+  // names say (compressed-tensors packs int4 into weight_packed).
+  for (const json::Value *level :
+       {&ckpt.config(), ckpt.config().getObject("text_config")})
+    if (const json::Value *q =
+            level ? level->getObject("quantization_config") : nullptr) {
+      const std::string *method = q->getString("quant_method");
+      if (method && *method != "fp8" && *method != "mxfp4")
+        return ckpt.configPath() + ": quantization_config.quant_method '" +
+               *method + "' is not read (fp8, mxfp4)";
+    }
   if (type == "dbrx")
     return dbrx(ckpt, out);
   const CountKeys &keys =
@@ -762,13 +778,21 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
           ->keys;
   // A vision-language model's text model is configured by text_config.
   bool composite = type == "qwen3_5_moe" || type == "qwen3_vl_moe" ||
-                   type == "glm4v_moe" || type == "llama4";
+                   type == "glm4v_moe" || type == "llama4" ||
+                   type == "kimi_k25";
   const json::Value *text =
       composite ? ckpt.config().getObject("text_config") : &ckpt.config();
   if (!text)
     return ckpt.configPath() + ": missing 'text_config' (model_type '" + type +
            "')";
   Config cfg(ckpt, *text, composite ? "text_config." : "");
+  if (type == "kimi_k25") {
+    // Its text model is DeepSeek-V3 (kimi_k2 is transformers' alias).
+    std::string textType = cfg.string("model_type", "deepseek_v3");
+    if (textType != "deepseek_v3" && textType != "kimi_k2")
+      return ckpt.configPath() + ": 'text_config.model_type' is '" + textType +
+             "'; kimi_k25's text model is deepseek_v3 (or kimi_k2)";
+  }
   Common c;
   // Nemotron-H counts its layers by their kinds (num_hidden_layers, where
   // present, is ignored, as transformers does).
@@ -861,6 +885,8 @@ std::string hf::readMoELayers(const Checkpoint &ckpt,
            type == "mimo_v2_flash" || type == "kimi_linear" ||
            type == "mistral4" || type == "solar_open")
     err = deepseekLike(ckpt, cfg, c, type, out);
+  else if (type == "kimi_k25")
+    err = deepseekLike(ckpt, cfg, c, "deepseek_v3", out);
   else
     err = qwenLike(ckpt, cfg, c, type, out);
   if (err.empty()) {

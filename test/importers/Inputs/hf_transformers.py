@@ -334,14 +334,23 @@ CASES = [
     # Granite in transformers' in-memory names (router, experts.*_proj).
     ("granitemoe_fused", "granitemoe", None,
      dict(save="fused", like="granitemoe")),
+    # (Last: the inputs x come from one generator, in case order.)
+    # Kimi K2.5: a vision-language model around DeepSeek-V3's text model
+    # (text_config), saved under the release's language_model.model.
+    ("kimi_k25", "kimi_k25", dict(num_hidden_layers=2, hidden_size=16,
+     intermediate_size=32, moe_intermediate_size=8, n_routed_experts=16,
+     n_shared_experts=1, num_experts_per_tok=4, first_k_dense_replace=1,
+     n_group=4, topk_group=2, routed_scaling_factor=2.827,
+     norm_topk_prob=True), dict(save="released", rename=(
+         "model.language_model.", "language_model.model."))),
 ]
 
 # The families routed as DeepSeek-V3.
 V3_LIKE = ("deepseek_v3", "deepseek_v32", "glm4_moe", "glm4_moe_lite", "dots1",
            "exaone_moe", "glm_moe_dsa", "glm4v_moe", "mimo_v2_flash",
-           "kimi_linear", "solar_open", "nemotron_h")
+           "kimi_linear", "solar_open", "nemotron_h", "kimi_k25")
 # Vision-language models, their text model in text_config.
-COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe", "glm4v_moe")
+COMPOSITE = ("qwen3_5_moe", "qwen3_vl_moe", "glm4v_moe", "kimi_k25")
 
 
 def relative_l2(got, want):
@@ -383,6 +392,7 @@ def make(out):
         "minimax": (T.MiniMaxConfig, T.MiniMaxForCausalLM),
         "glm_moe_dsa": (T.GlmMoeDsaConfig, T.GlmMoeDsaForCausalLM),
         "glm4v_moe": (T.Glm4vMoeConfig, T.Glm4vMoeForConditionalGeneration),
+        "kimi_k25": (T.Kimi_K25Config, T.Kimi_K25ForConditionalGeneration),
         "mimo_v2_flash": (T.MiMoV2FlashConfig, T.MiMoV2FlashForCausalLM),
         "kimi_linear": (T.KimiLinearConfig, T.KimiLinearForCausalLM),
         "mistral4": (T.Mistral4Config, T.Mistral4ForCausalLM),
@@ -413,7 +423,8 @@ def make(out):
     linear = dict(head_dim=8, linear_key_head_dim=8, linear_value_head_dim=8,
                   linear_num_key_heads=2, linear_num_value_heads=4)
     heads = dict(qwen3_moe=dict(head_dim=8), gpt_oss=dict(head_dim=8),
-                 deepseek_v2=mla, deepseek_v3=mla, glm4_moe=dict(head_dim=8),
+                 deepseek_v2=mla, deepseek_v3=mla, kimi_k25=mla,
+                 glm4_moe=dict(head_dim=8),
                  glm4_moe_lite=mha,
                  deepseek_v32=dict(mha, index_topk=4, index_head_dim=8,
                                    index_n_heads=2),
@@ -425,6 +436,9 @@ def make(out):
                      rope_type="default", rope_theta=10000.0,
                      mrope_section=[2, 3, 3], mrope_interleaved=True)))
     vision = dict(
+        kimi_k25=dict(num_hidden_layers=1, hidden_size=16,
+                      intermediate_size=16, num_attention_heads=2,
+                      patch_size=2, pos_emb_height=4, pos_emb_width=4),
         glm4v_moe=dict(depth=1, hidden_size=16, num_heads=2,
                        intermediate_size=16, patch_size=2, image_size=4,
                        temporal_patch_size=2),
@@ -440,7 +454,10 @@ def make(out):
         kw = dict(common)
         kw.update(heads.get(family, {}))
         kw.update(overrides)
-        if family in COMPOSITE:
+        if family == "kimi_k25":
+            cfg = C(text_config=dict(kw, model_type="deepseek_v3"),
+                    vision_config=vision[family], projection_hidden_size=16)
+        elif family in COMPOSITE:
             cfg = C(text_config=kw, vision_config=dict(
                 vision[family], out_hidden_size=kw["hidden_size"]))
         else:
@@ -517,7 +534,18 @@ def make(out):
             kw = {}
             if how.get("shard"):
                 kw["max_shard_size"] = how["shard"]
-            model.save_pretrained(d, **kw)
+            if how["save"] == "released":
+                # Under the release's names (how["rename"]: its prefix for
+                # transformers' in-memory one), which from_pretrained maps
+                # back; transformers' own save renames more than that.
+                old, new = how["rename"]
+                save_file({k.replace(old, new, 1): v.clone()
+                           for k, v in model.state_dict().items()},
+                          os.path.join(d, "model.safetensors"),
+                          metadata={"format": "pt"})
+                model.config.save_pretrained(d)
+            else:
+                model.save_pretrained(d, **kw)
             if how["save"] == "mxfp4":
                 to_mxfp4(d, case, bf16)
             if how["save"] == "fp8":
